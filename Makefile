@@ -1,0 +1,82 @@
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#
+# BPF objects -> bpftool skeletons -> user space, as libbpf-bootstrap does.
+# Everything built lands in build/.
+
+CLANG   ?= clang
+CC      ?= cc
+BPFTOOL ?= bpftool
+OUT     := build
+ARCH    := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+
+# bpf/vmlinux.h is a committed copy generated from a 6.18 kernel's BTF.
+# Committed, not generated at build time, so the build does not depend on
+# the build host's kernel (CI, containers, a CoreOS builder); CO-RE
+# relocates the few fields scan.bpf.c reads at load time on any kernel
+# that has BTF. `make vmlinux` regenerates it from the running kernel.
+# steer.bpf.c does not use it at all: UAPI's struct bpf_sk_lookup is enough.
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+	-Iinclude -I$(OUT) -I/usr/include/$(shell uname -m)-linux-gnu
+
+CFLAGS  ?= -O2 -g
+# Error messages are truncated on purpose where they would overflow.
+CFLAGS  += -Wall -Wextra -Werror -Wno-format-truncation -std=gnu11 -D_GNU_SOURCE \
+	   -Iinclude -Iuser -I$(OUT)
+LDLIBS  := -lbpf -lelf -lz -lmicrohttpd -ljansson -lpthread -lm
+
+SKELS   := $(OUT)/steer.skel.h $(OUT)/scan.skel.h
+
+# Controller library: everything but main and the HTTP glue, shared by
+# vsteerd and the unit tests.
+LIB_SRCS := user/log.c user/util.c user/addr.c user/version.c user/model.c \
+	user/parse.c user/config.c user/state.c user/ctl.c user/api.c user/dataplane.c
+LIB_OBJS := $(patsubst user/%.c,$(OUT)/%.o,$(LIB_SRCS))
+
+all: $(OUT)/vsteerd $(OUT)/vsteer-demo $(OUT)/unit_tests
+
+$(OUT):
+	@mkdir -p $@
+
+$(OUT)/%.bpf.o: bpf/%.bpf.c include/vsteer.h include/vsteer_hash.h | $(OUT)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUT)/%.skel.h: $(OUT)/%.bpf.o
+	$(BPFTOOL) gen skeleton $< > $@.tmp && mv $@.tmp $@
+
+$(OUT)/dataplane.o $(OUT)/ctl.o: $(SKELS)
+
+$(OUT)/%.o: user/%.c $(wildcard user/*.h) include/vsteer.h include/vsteer_hash.h | $(OUT)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(OUT)/unit.o: tests/unit.c $(wildcard user/*.h) include/vsteer_hash.h | $(OUT)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(OUT)/vsteerd: $(OUT)/vsteerd.o $(OUT)/http.o $(LIB_OBJS)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+$(OUT)/vsteer-demo: $(OUT)/demo.o
+	$(CC) $(CFLAGS) $^ -o $@ -lmicrohttpd -lpthread
+
+$(OUT)/unit_tests: $(OUT)/unit.o $(LIB_OBJS)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+# One idempotent step that installs every package the build, the tests and
+# the demo need, and mounts bpffs if it is missing.
+deps:
+	scripts/deps.sh
+
+test: all
+	tests/run
+
+demo: all
+	scripts/demo.sh
+
+vmlinux:
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > bpf/vmlinux.h
+
+clean:
+	rm -rf $(OUT)
+
+.PHONY: all deps test demo vmlinux clean
+.DELETE_ON_ERROR:
+.SECONDARY:

@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The contract between the data plane (bpf/) and the controller (user/).
+ *
+ * Only fixed-width types. Byte order is noted per field: addresses are kept
+ * in network byte order exactly as struct bpf_sk_lookup hands them over,
+ * ports in host byte order because that is what ctx->local_port is.
+ */
+#ifndef VSTEER_H
+#define VSTEER_H
+
+#ifdef __bpf__
+/* BPF side: the types come from vmlinux.h or linux/types.h already. */
+#else
+#include <linux/types.h>
+#endif
+
+#define VS_MAX_SERVICES   64	/* svcs entries; service id indexes sstats */
+#define VS_MAX_VERSIONS   8	/* versions per service, newest first */
+#define VS_MAX_SLOTS      256	/* version slots across all services */
+#define VS_MAX_SOCKS      32	/* listening sockets per version slot */
+#define VS_SOCKMAP_SIZE   (VS_MAX_SLOTS * VS_MAX_SOCKS)
+#define VS_BUCKETS        10000	/* weights are basis points of this range */
+#define VS_PICK_MAX       256	/* sockets one scan may insert */
+
+#define VS_PROTO_TCP      6
+
+/* Key of the svcs hash. A service bound to the wildcard address has addr
+ * all zero; the data plane tries the exact address first, then that. */
+struct vs_svc_key {
+	__u8  family;		/* AF_INET or AF_INET6 */
+	__u8  proto;		/* VS_PROTO_TCP */
+	__u16 port;		/* host byte order */
+	__u32 addr[4];		/* network byte order; IPv4 uses addr[0] */
+};
+
+/* One version of a service, in the order the data plane walks them. */
+struct vs_ver {
+	__u32 slot;		/* sockets live at socks[slot * VS_MAX_SOCKS ...] */
+	__u16 upto;		/* cumulative weight: buckets below this and at or
+				 * above the previous version's upto land here */
+	__u16 nsock;		/* socket slots in use, 0..VS_MAX_SOCKS */
+};
+
+/* Value of the svcs hash. Written whole by the controller: a hash map
+ * update swaps the element under RCU, so a lookup never sees half of a
+ * weight change. */
+struct vs_svc {
+	__u32 id;		/* index into sstats, 0..VS_MAX_SERVICES-1 */
+	__u32 salt;		/* per-service session hash salt */
+	__u32 nver;		/* valid entries in ver[] */
+	__u32 pad;
+	struct vs_ver ver[VS_MAX_VERSIONS];	/* newest first */
+};
+
+/* Per-CPU, indexed by version slot. */
+struct vs_ver_stats {
+	__u64 steered;		/* connections handed to this version */
+	__u64 failover_in;	/* ... of which another version was chosen */
+	__u64 failover_out;	/* chosen, but no live socket: passed on */
+};
+
+/* Per-CPU, indexed by service id. Every way a lookup can end is counted. */
+struct vs_svc_stats {
+	__u64 lookups;		/* SYNs to the service address */
+	__u64 steered;		/* handed to a backend socket */
+	__u64 refused;		/* no version had a live socket: RST */
+	__u64 assign_err;	/* bpf_sk_assign() refused a socket */
+};
+
+/* Record the scan iterator writes for each listening TCP socket. */
+struct vs_listener {
+	__u64 cookie;		/* socket cookie, as the sockmap reports it */
+	__u32 addr[4];		/* network byte order */
+	__u16 port;		/* host byte order */
+	__u8  family;
+	__u8  v6only;		/* AF_INET6 socket that refuses IPv4 */
+};
+
+/* One bit per local port that some service uses: lets the data plane
+ * skip the hash lookups for every other connection. */
+struct vs_ports {
+	__u64 w[65536 / 64];
+};
+
+#ifndef __bpf__
+_Static_assert(sizeof(struct vs_svc_key) == 20, "vs_svc_key layout");
+_Static_assert(sizeof(struct vs_ver) == 8, "vs_ver layout");
+_Static_assert(sizeof(struct vs_svc) == 16 + 8 * VS_MAX_VERSIONS, "vs_svc layout");
+_Static_assert(sizeof(struct vs_ver_stats) == 24, "vs_ver_stats layout");
+_Static_assert(sizeof(struct vs_svc_stats) == 32, "vs_svc_stats layout");
+_Static_assert(sizeof(struct vs_listener) == 32, "vs_listener layout");
+_Static_assert(VS_BUCKETS <= 0xffff, "upto is 16 bits");
+#endif
+
+#endif /* VSTEER_H */

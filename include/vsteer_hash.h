@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Session hashing, shared verbatim by the data plane and the controller's
+ * unit tests, so what the tests prove is what the kernel runs.
+ */
+#ifndef VSTEER_HASH_H
+#define VSTEER_HASH_H
+
+#include "vsteer.h"
+
+/* murmur3's finaliser: every input bit flips each output bit with
+ * probability close to 1/2, which is what a bucket split needs. */
+static inline __u32 vs_mix32(__u32 h)
+{
+	h ^= h >> 16;
+	h *= 0x85ebca6bU;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35U;
+	h ^= h >> 16;
+	return h;
+}
+
+/* Session key: client address (network byte order, IPv4 in a[0] and the
+ * rest zero) folded with the service's salt. */
+static inline __u32 vs_session_hash(const __u32 a[4], __u32 salt)
+{
+	__u32 h = salt;
+
+	h = vs_mix32(h ^ a[0]);
+	h = vs_mix32(h ^ a[1]);
+	h = vs_mix32(h ^ a[2]);
+	h = vs_mix32(h ^ a[3]);
+	return h;
+}
+
+static inline __u32 vs_bucket(__u32 session_hash)
+{
+	return session_hash % VS_BUCKETS;
+}
+
+/* A second, independent draw for the backend inside a version, so that
+ * which version a client lands on says nothing about which backend. */
+static inline __u32 vs_backend_hash(__u32 session_hash)
+{
+	return vs_mix32(session_hash ^ 0x9e3779b9U);
+}
+
+/* Index into ver[] of the version that owns bucket b; nver if the weights
+ * do not cover it (the controller keeps them summing to VS_BUCKETS). */
+static inline __u32 vs_pick_version(const struct vs_svc *s, __u32 b)
+{
+	__u32 i;
+
+	for (i = 0; i < VS_MAX_VERSIONS; i++) {
+		if (i >= s->nver)
+			break;
+		if (b < s->ver[i].upto)
+			return i;
+	}
+	return s->nver;
+}
+
+/* The k-th version to try after choosing version i: i itself, then the
+ * older ones in order, then the newer ones nearest first. */
+static inline __u32 vs_failover_order(__u32 i, __u32 k, __u32 nver)
+{
+	return i + k < nver ? i + k : nver - 1 - k;
+}
+
+#endif /* VSTEER_HASH_H */

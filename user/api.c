@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "api.h"
+#include "parse.h"
+
+struct call {
+	struct ctl *c;
+	const struct api_req *req;
+	char caps[ROUTE_MAX_CAPS][ROUTE_CAP_LEN];
+	json_t *body;		/* parsed request body, for PUT */
+	struct vs_err err;
+	int status;		/* on success */
+};
+
+typedef json_t *(*handler_fn)(struct call *k);
+
+struct route {
+	const char *method;
+	const char *pattern;	/* "{}" matches one path segment */
+	handler_fn fn;
+	bool body;		/* takes a JSON object body */
+};
+
+static json_t *h_healthz(struct call *k);
+static json_t *h_services(struct call *k);
+static json_t *h_service(struct call *k);
+static json_t *h_weights(struct call *k);
+static json_t *h_clusters(struct call *k);
+static json_t *h_cluster(struct call *k);
+static json_t *h_cluster_put(struct call *k);
+static json_t *h_cluster_delete(struct call *k);
+
+static const struct route routes[] = {
+	{ "GET",    "/healthz",                h_healthz,        false },
+	{ "GET",    "/v1/services",            h_services,       false },
+	{ "GET",    "/v1/services/{}",         h_service,        false },
+	{ "PUT",    "/v1/services/{}/weights", h_weights,        true },
+	{ "GET",    "/v1/clusters",            h_clusters,       false },
+	{ "PUT",    "/v1/clusters",            h_cluster_put,    true },
+	{ "GET",    "/v1/clusters/{}",         h_cluster,        false },
+	{ "DELETE", "/v1/clusters/{}",         h_cluster_delete, false },
+};
+
+/* Does path match pattern segment by segment? Captures go to caps. */
+static bool path_matches(const char *pattern, const char *path,
+			 char caps[ROUTE_MAX_CAPS][ROUTE_CAP_LEN])
+{
+	int ncap = 0;
+
+	while (*pattern && *path) {
+		if (*pattern != '/' || *path != '/')
+			return false;
+		pattern++;
+		path++;
+		size_t plen = strcspn(pattern, "/"), len = strcspn(path, "/");
+
+		if (plen == 2 && !strncmp(pattern, "{}", 2)) {
+			if (len == 0 || len >= ROUTE_CAP_LEN || ncap == ROUTE_MAX_CAPS)
+				return false;
+			memcpy(caps[ncap], path, len);
+			caps[ncap++][len] = '\0';
+		} else if (plen != len || strncmp(pattern, path, len)) {
+			return false;
+		}
+		pattern += plen;
+		path += len;
+	}
+	return !*pattern && !*path;
+}
+
+int api_route(const char *method, const char *path,
+	      char caps[ROUTE_MAX_CAPS][ROUTE_CAP_LEN], const char **allow)
+{
+	static const char *const allows[] = { "GET", "PUT", "GET, DELETE", "GET, PUT" };
+	bool get = false, put = false, del = false;
+
+	for (size_t i = 0; i < ARRAY_SIZE(routes); i++) {
+		if (!path_matches(routes[i].pattern, path, caps))
+			continue;
+		if (!strcmp(routes[i].method, method))
+			return i;
+		get |= !strcmp(routes[i].method, "GET");
+		put |= !strcmp(routes[i].method, "PUT");
+		del |= !strcmp(routes[i].method, "DELETE");
+	}
+	if (!get && !put && !del)
+		return -ENOENT;
+	*allow = get && del ? allows[2] : get && put ? allows[3] : put ? allows[1] : allows[0];
+	return -EPERM;
+}
+
+static json_t *fail(struct call *k, int status, const char *code, const char *fmt,
+		    const char *arg)
+{
+	vs_errf(&k->err, -EINVAL, status, code, fmt, arg);
+	return NULL;
+}
+
+static json_t *h_healthz(struct call *k)
+{
+	(void)k;
+	return json_pack("{ss}", "status", "ok");
+}
+
+static json_t *h_services(struct call *k)
+{
+	return ctl_services_json(k->c);
+}
+
+static json_t *h_service(struct call *k)
+{
+	return ctl_service_json(k->c, k->caps[0], &k->err);
+}
+
+static json_t *h_clusters(struct call *k)
+{
+	return ctl_clusters_json(k->c);
+}
+
+static json_t *h_cluster(struct call *k)
+{
+	return ctl_cluster_json(k->c, k->caps[0], &k->err);
+}
+
+static json_t *h_weights(struct call *k)
+{
+	const char *names[VS_MAX_VERSIONS];
+	uint16_t bp[VS_MAX_VERSIONS];
+	const char *key;
+	uint32_t n = 0;
+	json_t *val;
+
+	if (json_object_size(k->body) == 0 || json_object_size(k->body) > VS_MAX_VERSIONS)
+		return fail(k, 400, "bad_weights",
+			    "body: give {\"VERSION\": PERCENT, ...} for 1 to 8 versions%s", "");
+	json_object_foreach(k->body, key, val) {
+		if (!json_is_number(val) || percent_to_bp(json_number_value(val), &bp[n]))
+			return fail(k, 400, "bad_weights",
+				    "weight of version '%.40s' must be a percentage from 0 to 100 in steps of 0.01",
+				    key);
+		names[n++] = key;
+	}
+	if (ctl_set_weights(k->c, k->caps[0], names, bp, n, &k->err))
+		return NULL;
+	return ctl_service_json(k->c, k->caps[0], &k->err);
+}
+
+static json_t *h_cluster_put(struct call *k)
+{
+	static const char *const extra[] = { "service", NULL };
+	struct cluster spec = {};
+	const char *svc = "default";
+	char id[ID_LEN];
+	json_t *s;
+
+	if (parse_cluster(k->body, "body", extra, &spec, &k->err))
+		return NULL;
+	s = json_object_get(k->body, "service");
+	if (s && !json_is_string(s))
+		return fail(k, 400, "bad_field", "body.service: must be a service name%s", "");
+	if (s)
+		svc = json_string_value(s);
+	if (ctl_add_cluster(k->c, svc, &spec, id, &k->err))
+		return NULL;
+	k->status = 201;
+	return ctl_cluster_json(k->c, id, &k->err);
+}
+
+static bool arg_true(struct call *k, const char *name)
+{
+	const char *v = k->req->arg ? k->req->arg(k->req->arg_cls, name) : NULL;
+
+	return v && (!strcmp(v, "true") || !strcmp(v, "1"));
+}
+
+static json_t *h_cluster_delete(struct call *k)
+{
+	if (ctl_del_cluster(k->c, k->caps[0], arg_true(k, "force"), &k->err))
+		return NULL;
+	return json_pack("{ssss}", "deleted", k->caps[0], "status", "ok");
+}
+
+static void reply(struct api_resp *resp, int status, json_t *j)
+{
+	resp->status = status;
+	resp->body = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(j);
+	if (resp->body) {
+		size_t n = strlen(resp->body);
+		char *b = realloc(resp->body, n + 2);
+
+		if (b) {
+			b[n] = '\n';
+			b[n + 1] = '\0';
+			resp->body = b;
+		}
+	}
+}
+
+static void reply_err(struct api_resp *resp, const struct vs_err *e)
+{
+	reply(resp, e->status ? e->status : 500,
+	      json_pack("{s{ssss}}", "error", "code", e->code[0] ? e->code : "internal",
+			"message", e->msg[0] ? e->msg : "internal error"));
+}
+
+void api_handle(struct ctl *c, const struct api_req *req, struct api_resp *resp)
+{
+	struct call k = { .c = c, .req = req, .status = 200 };
+	const struct route *r;
+	json_error_t jerr;
+	json_t *out;
+	int i;
+
+	memset(resp, 0, sizeof(*resp));
+	i = api_route(req->method, req->path, k.caps, &resp->allow);
+	if (i == -ENOENT) {
+		vs_errf(&k.err, i, 404, "not_found", "no endpoint %.100s", req->path);
+		return reply_err(resp, &k.err);
+	}
+	if (i == -EPERM) {
+		vs_errf(&k.err, i, 405, "method_not_allowed", "%.100s takes %s, not %.10s",
+			req->path, resp->allow, req->method);
+		return reply_err(resp, &k.err);
+	}
+	r = &routes[i];
+	if (req->body_len > API_MAX_BODY) {
+		vs_errf(&k.err, -E2BIG, 413, "body_too_large", "request body over %d bytes",
+			API_MAX_BODY);
+		return reply_err(resp, &k.err);
+	}
+	if (r->body) {
+		k.body = json_loadb(req->body ? req->body : "", req->body_len,
+				    JSON_REJECT_DUPLICATES, &jerr);
+		if (!k.body || !json_is_object(k.body)) {
+			if (k.body)
+				vs_errf(&k.err, -EINVAL, 400, "bad_json", "body must be a JSON object");
+			else
+				vs_errf(&k.err, -EINVAL, 400, "bad_json",
+					"body is not JSON: line %d column %d: %s", jerr.line,
+					jerr.column, jerr.text);
+			json_decref(k.body);
+			return reply_err(resp, &k.err);
+		}
+	} else if (req->body_len) {
+		vs_errf(&k.err, -EINVAL, 400, "unexpected_body", "%s %.100s takes no body",
+			req->method, req->path);
+		return reply_err(resp, &k.err);
+	}
+	out = r->fn(&k);
+	json_decref(k.body);
+	if (!out)
+		return reply_err(resp, &k.err);
+	reply(resp, k.status, out);
+}

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* The REST API without the HTTP server: a request in, a status and a JSON
+ * body out. http.c feeds it from libmicrohttpd; tests and fuzzers call it
+ * directly. */
+#ifndef VS_API_H
+#define VS_API_H
+
+#include <stddef.h>
+#include "ctl.h"
+
+#define API_MAX_BODY (64 * 1024)
+
+struct api_req {
+	const char *method;
+	const char *path;
+	const char *body;
+	size_t body_len;
+	/* Query argument by name, or NULL. */
+	const char *(*arg)(void *cls, const char *name);
+	void *arg_cls;
+};
+
+struct api_resp {
+	int status;
+	char *body;		/* malloc'ed JSON text, ends in a newline */
+	const char *allow;	/* for 405: the methods the path takes */
+};
+
+void api_handle(struct ctl *c, const struct api_req *req, struct api_resp *resp);
+
+/* The router alone: index into the route table, -ENOENT for no such path,
+ * -EPERM for a path that exists but not with this method (then *allow is
+ * set). caps receives up to two {} segments. */
+#define ROUTE_MAX_CAPS 2
+#define ROUTE_CAP_LEN 64
+int api_route(const char *method, const char *path,
+	      char caps[ROUTE_MAX_CAPS][ROUTE_CAP_LEN], const char **allow);
+
+#endif

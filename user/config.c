@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "config.h"
+#include "parse.h"
+
+/* Clusters of one service, from a single object or a list of them. */
+static int add_clusters(json_t *j, const char *where, uint32_t svc,
+			struct model *m, struct vs_err *err)
+{
+	json_t *one = j, *list = j;
+	struct cluster spec;
+	char w[128];
+	size_t i;
+	int ret;
+
+	if (json_is_object(j)) {
+		list = json_array();
+		json_array_append(list, one);
+	} else if (!json_is_array(j)) {
+		return vs_errf(err, -EINVAL, 400, "bad_field",
+			       "%s: must be a cluster object or a list of them", where);
+	} else {
+		json_incref(list);
+	}
+	json_array_foreach(list, i, one) {
+		snprintf(w, sizeof(w), "%s[%zu]", where, i);
+		memset(&spec, 0, sizeof(spec));
+		spec.svc = svc;
+		ret = parse_cluster(one, w, NULL, &spec, err);
+		if (!ret) {
+			ret = model_add_cluster(m, &spec, err);
+			if (ret < 0)
+				vs_err_prefix(err, w);
+		}
+		if (ret < 0) {
+			json_decref(list);
+			return ret;
+		}
+	}
+	json_decref(list);
+	return 0;
+}
+
+static int add_service(struct model *m, const char *name, json_t *addr_obj,
+		       const char *where, struct vs_err *err)
+{
+	struct vs_endpoint ep;
+	uint32_t salt;
+	int ret;
+
+	ret = parse_endpoint(addr_obj, where, &ep, err);
+	if (ret)
+		return ret;
+	ret = random_bytes(&salt, sizeof(salt));
+	if (ret)
+		return vs_errf(err, ret, 500, "internal", "no random bytes for a salt");
+	return model_add_service(m, name, &ep, salt, err);
+}
+
+static int parse_services(json_t *list, struct model *m, struct vs_err *err)
+{
+	static const char *const keys[] = { "name", "address", "port", "clusters", NULL };
+	json_t *s, *name, *addr;
+	char w[64];
+	size_t i;
+	int ret;
+
+	if (!json_is_array(list))
+		return vs_errf(err, -EINVAL, 400, "bad_field", "services: must be a list");
+	json_array_foreach(list, i, s) {
+		snprintf(w, sizeof(w), "services[%zu]", i);
+		ret = json_check_keys(s, keys, w, err);
+		if (ret)
+			return ret;
+		name = json_object_get(s, "name");
+		if (!json_is_string(name))
+			return vs_errf(err, -EINVAL, 400, "bad_field",
+				       "%s.name: must be a string", w);
+		addr = json_pack("{sOsO}", "address", json_object_get(s, "address"),
+				 "port", json_object_get(s, "port"));
+		ret = addr ? add_service(m, json_string_value(name), addr, w, err) : -EINVAL;
+		json_decref(addr);
+		if (ret < 0) {
+			if (!addr)
+				vs_errf(err, ret, 400, "bad_field",
+					"%s: needs address and port", w);
+			return ret;
+		}
+		if (json_object_get(s, "clusters")) {
+			char cw[80];
+
+			snprintf(cw, sizeof(cw), "%s.clusters", w);
+			ret = add_clusters(json_object_get(s, "clusters"), cw, ret, m, err);
+			if (ret)
+				return ret;
+		}
+	}
+	return 0;
+}
+
+static int parse_root(json_t *root, struct config *cfg, struct model *m,
+		      struct vs_err *err)
+{
+	static const char *const keys[] = { "proxy", "configService", "cluster",
+					    "services", NULL };
+	json_t *proxy, *api, *cl;
+	int ret, svc;
+
+	ret = json_check_keys(root, keys, "top level", err);
+	if (ret)
+		return ret;
+	memset(&cfg->api, 0, sizeof(cfg->api));
+	ep_from_parts("127.0.0.1", VS_DEFAULT_API_PORT, &cfg->api);
+	api = json_object_get(root, "configService");
+	if (api && (ret = parse_endpoint(api, "configService", &cfg->api, err)))
+		return ret;
+
+	proxy = json_object_get(root, "proxy");
+	cl = json_object_get(root, "cluster");
+	if (cl && !proxy)
+		return vs_errf(err, -EINVAL, 400, "bad_field",
+			       "cluster: needs a proxy section with the service address");
+	if (proxy) {
+		svc = add_service(m, VS_DEFAULT_SERVICE, proxy, "proxy", err);
+		if (svc < 0)
+			return svc;
+		if (cl && (ret = add_clusters(cl, "cluster", svc, m, err)))
+			return ret;
+	}
+	if (json_object_get(root, "services"))
+		return parse_services(json_object_get(root, "services"), m, err);
+	return 0;
+}
+
+int config_parse(const char *text, size_t len, const char *name,
+		 struct config *cfg, struct model *m, struct vs_err *err)
+{
+	json_error_t jerr;
+	json_t *root;
+	int ret;
+
+	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root)
+		return vs_errf(err, -EINVAL, 400, "bad_json", "config %s: line %d column %d: %s",
+			       name, jerr.line, jerr.column, jerr.text);
+	ret = parse_root(root, cfg, m, err);
+	json_decref(root);
+	if (ret < 0) {
+		char prefix[128];
+
+		snprintf(prefix, sizeof(prefix), "config %s", name);
+		vs_err_prefix(err, prefix);
+		return ret;
+	}
+	return 0;
+}
+
+int config_load(const char *path, struct config *cfg, struct model *m,
+		struct vs_err *err)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+	int ret;
+
+	f = fopen(path, "re");
+	if (!f)
+		return vs_errf(err, -errno, 400, "config", "config %s: %s", path, strerror(errno));
+	buf = malloc(1 << 20);
+	if (!buf) {
+		fclose(f);
+		return -ENOMEM;
+	}
+	len = fread(buf, 1, 1 << 20, f);
+	ret = ferror(f) ? -EIO : (len == 1 << 20 ? -EFBIG : 0);
+	fclose(f);
+	if (ret)
+		vs_errf(err, ret, 400, "config", "config %s: %s", path,
+			ret == -EFBIG ? "larger than 1 MiB" : "read error");
+	else
+		ret = config_parse(buf, len, path, cfg, m, err);
+	free(buf);
+	return ret;
+}

@@ -1,0 +1,577 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "ctl.h"
+#include "log.h"
+#include "parse.h"
+#include "state.h"
+#include "steer.skel.h"
+
+bool listener_serves(const struct vs_listener *l, const struct vs_endpoint *bk)
+{
+	bool any = !(l->addr[0] | l->addr[1] | l->addr[2] | l->addr[3]);
+
+	if (l->port != bk->port)
+		return false;
+	if (l->family == bk->family)
+		return any || !memcmp(l->addr, bk->addr, sizeof(l->addr));
+	/* A dual-stack [::] socket (Go's default) takes IPv4 too, and
+	 * bpf_sk_assign() accepts it for an IPv4 connection. */
+	return bk->family == AF_INET && l->family == AF_INET6 && any && !l->v6only;
+}
+
+static time_t mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+static void forget_slot(struct ctl *c, uint32_t slot)
+{
+	c->nsock[slot] = 0;
+	memset(c->cookie[slot], 0, sizeof(c->cookie[slot]));
+	memset(c->owner[slot], -1, sizeof(c->owner[slot]));
+}
+
+static void clear_socks(struct ctl *c, uint32_t slot)
+{
+	for (uint32_t i = 0; i < VS_MAX_SOCKS; i++)
+		dp_sock_del(c->dp, slot * VS_MAX_SOCKS + i);
+	forget_slot(c, slot);
+}
+
+/* Refresh what the sockmap holds for a cluster. Returns true if a socket
+ * appeared that we did not put there (after a restart: all of them). */
+static bool read_slot(struct ctl *c, uint32_t slot)
+{
+	bool unknown = false;
+	__u64 ck;
+
+	for (uint32_t i = 0; i < VS_MAX_SOCKS; i++) {
+		if (dp_sock_cookie(c->dp, slot * VS_MAX_SOCKS + i, &ck))
+			ck = 0;
+		if (ck != c->cookie[slot][i]) {
+			c->cookie[slot][i] = ck;
+			c->owner[slot][i] = -1;
+		}
+		if (ck && c->owner[slot][i] < 0)
+			unknown = true;
+	}
+	return unknown;
+}
+
+static uint32_t backend_live(const struct ctl *c, uint32_t slot, uint32_t b)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < VS_MAX_SOCKS; i++)
+		n += c->cookie[slot][i] && c->owner[slot][i] == (int8_t)b;
+	return n;
+}
+
+struct picks {
+	__u64 cookie[VS_PICK_MAX];
+	__u32 idx[VS_PICK_MAX];
+	int err[VS_PICK_MAX];
+	uint32_t slot[VS_PICK_MAX];
+	size_t n;
+};
+
+/* Attribute the sockets a cluster already has to its backends, and plan
+ * an insert for every listening socket of theirs it does not have yet. */
+static void plan_cluster(struct ctl *c, const struct cluster *cl, uint32_t slot,
+			 const struct vs_listener *ls, size_t nl, struct picks *p)
+{
+	char a[EP_STRLEN];
+
+	for (uint32_t b = 0; b < cl->nbk; b++) {
+		for (size_t k = 0; k < nl; k++) {
+			uint32_t i, free_i = VS_MAX_SOCKS;
+
+			if (!listener_serves(&ls[k], &cl->bk[b]))
+				continue;
+			for (i = 0; i < VS_MAX_SOCKS; i++) {
+				if (c->cookie[slot][i] == ls[k].cookie)
+					break;
+				if (!c->cookie[slot][i] && free_i == VS_MAX_SOCKS)
+					free_i = i;
+			}
+			if (i < VS_MAX_SOCKS) {
+				c->owner[slot][i] = b;
+				continue;
+			}
+			if (free_i == VS_MAX_SOCKS || p->n == VS_PICK_MAX) {
+				ep_format(&cl->bk[b], a, sizeof(a));
+				pr_warn("cluster %s: no room for another socket of %s (at most %d per version)\n",
+					cl->id, a, VS_MAX_SOCKS);
+				continue;
+			}
+			c->cookie[slot][free_i] = ls[k].cookie;
+			c->owner[slot][free_i] = b;
+			p->cookie[p->n] = ls[k].cookie;
+			p->idx[p->n] = slot * VS_MAX_SOCKS + free_i;
+			p->slot[p->n] = slot;
+			p->n++;
+		}
+	}
+}
+
+static void insert_picks(struct ctl *c, struct picks *p)
+{
+	int ret;
+
+	if (!p->n)
+		return;
+	ret = dp_insert(c->dp, p->cookie, p->idx, p->err, p->n);
+	if (ret < 0)
+		pr_warn("inserting %zu sockets failed: %s\n", p->n, strerror(-ret));
+	for (size_t i = 0; i < p->n; i++) {
+		uint32_t s = p->slot[i], j = p->idx[i] % VS_MAX_SOCKS;
+
+		if (p->err[i]) {
+			if (p->err[i] != -ENOENT)
+				pr_warn("socket %llu into slot %u: %s\n",
+					(unsigned long long)p->cookie[i], p->idx[i],
+					strerror(-p->err[i]));
+			c->cookie[s][j] = 0;
+			c->owner[s][j] = -1;
+			continue;
+		}
+		if (j + 1 > c->nsock[s])
+			c->nsock[s] = j + 1;
+		pr_debug("socket %llu now at slot %u\n", (unsigned long long)p->cookie[i],
+			 p->idx[i]);
+	}
+}
+
+static void ports_of(const struct model *m, struct vs_ports *p)
+{
+	memset(p, 0, sizeof(*p));
+	for (uint32_t s = 0; s < VS_MAX_SERVICES; s++)
+		if (m->svc[s].used)
+			p->w[m->svc[s].addr.port / 64] |= 1ULL << (m->svc[s].addr.port % 64);
+}
+
+/* Make the maps say what `want` says. Services only `other` has are
+ * removed, so the same call undoes a failed commit. */
+static int write_maps(struct ctl *c, const struct model *want, const struct model *other)
+{
+	struct vs_svc_key k;
+	struct vs_ports ports;
+	struct vs_svc v;
+	int ret;
+
+	for (uint32_t s = 0; s < VS_MAX_SERVICES; s++) {
+		if (!want->svc[s].used)
+			continue;
+		model_svc_key(want, s, &k);
+		model_svc_value(want, s, c->nsock, &v);
+		ret = dp_set_svc(c->dp, &k, &v);
+		if (ret)
+			return ret;
+	}
+	ports_of(want, &ports);
+	ret = dp_set_ports(c->dp, &ports);
+	for (uint32_t s = 0; !ret && s < VS_MAX_SERVICES; s++) {
+		if (!other->svc[s].used || want->svc[s].used)
+			continue;
+		model_svc_key(other, s, &k);
+		ret = dp_del_svc(c->dp, &k);
+	}
+	return ret;
+}
+
+static int commit(struct ctl *c, struct model *next, struct vs_err *err)
+{
+	int ret;
+
+	ret = write_maps(c, next, c->m);
+	if (ret) {
+		write_maps(c, c->m, next);
+		return vs_errf(err, ret, 500, "bpf", "map update failed: %s; nothing was changed",
+			       strerror(-ret));
+	}
+	if (c->state_path) {
+		ret = state_save(next, c->state_path, err);
+		if (ret) {
+			write_maps(c, c->m, next);
+			return ret;
+		}
+	}
+	memcpy(c->m, next, sizeof(*next));
+	return 0;
+}
+
+/* Scan for listeners and place any socket a cluster should have but does
+ * not. With only_slot >= 0, just that cluster (a new one). */
+static int reconcile(struct ctl *c, const struct model *m, int only_slot)
+{
+	struct vs_listener *ls = NULL;
+	struct picks *p;
+	size_t nl = 0;
+	int ret;
+
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	ret = dp_list_listeners(c->dp, &ls, &nl);
+	if (ret) {
+		pr_warn("listing listening sockets: %s\n", strerror(-ret));
+		free(p);
+		return ret;
+	}
+	for (uint32_t s = 0; s < VS_MAX_SLOTS; s++)
+		if (m->cl[s].used && (only_slot < 0 || (uint32_t)only_slot == s))
+			plan_cluster(c, &m->cl[s], s, ls, nl, p);
+	insert_picks(c, p);
+	free(ls);
+	free(p);
+	return 0;
+}
+
+static void rewrite_services(struct ctl *c, const bool changed[VS_MAX_SERVICES])
+{
+	struct vs_svc_key k;
+	struct vs_svc v;
+	int ret;
+
+	for (uint32_t s = 0; s < VS_MAX_SERVICES; s++) {
+		if (!changed[s] || !c->m->svc[s].used)
+			continue;
+		model_svc_key(c->m, s, &k);
+		model_svc_value(c->m, s, c->nsock, &v);
+		ret = dp_set_svc(c->dp, &k, &v);
+		if (ret)
+			pr_warn("service %s: map update failed: %s\n", c->m->svc[s].name,
+				strerror(-ret));
+	}
+}
+
+void ctl_tick(struct ctl *c)
+{
+	uint8_t before[VS_MAX_SLOTS];
+	bool changed[VS_MAX_SERVICES] = {}, scan;
+	time_t now = mono_now();
+
+	pthread_mutex_lock(&c->lock);
+	memcpy(before, c->nsock, sizeof(before));
+	/* A full scan every few seconds finds sockets added to a running
+	 * backend (a new SO_REUSEPORT worker); a dead backend or a socket we
+	 * cannot place triggers one at once, so a restarted backend is
+	 * steered to again within a tick. */
+	scan = now - c->last_full_scan >= VS_SCAN_FULL_EVERY;
+	for (uint32_t s = 0; s < VS_MAX_SLOTS; s++) {
+		const struct cluster *cl = &c->m->cl[s];
+
+		if (!cl->used)
+			continue;
+		scan |= read_slot(c, s);
+		for (uint32_t b = 0; b < cl->nbk && !scan; b++)
+			scan = backend_live(c, s, b) == 0;
+	}
+	if (scan && reconcile(c, c->m, -1) == 0)
+		c->last_full_scan = now;
+	for (uint32_t s = 0; s < VS_MAX_SLOTS; s++)
+		if (c->m->cl[s].used && c->nsock[s] != before[s])
+			changed[c->m->cl[s].svc] = true;
+	rewrite_services(c, changed);
+	pthread_mutex_unlock(&c->lock);
+}
+
+int ctl_init(struct ctl *c, struct dataplane *dp, const struct model *m,
+	     const char *state_path, struct vs_err *err)
+{
+	struct vs_svc_key k;
+	struct model *next;
+	struct vs_svc v;
+	int ret;
+
+	memset(c, 0, sizeof(*c));
+	pthread_mutex_init(&c->lock, NULL);
+	c->dp = dp;
+	c->state_path = state_path;
+	c->started = time(NULL);
+	c->m = calloc(1, sizeof(*c->m));
+	next = malloc(sizeof(*next));
+	if (!c->m || !next) {
+		free(next);
+		return vs_errf(err, -ENOMEM, 500, "internal", "out of memory");
+	}
+	memcpy(next, m, sizeof(*next));
+	for (uint32_t s = 0; s < VS_MAX_SLOTS; s++)
+		forget_slot(c, s);
+
+	/* Adopting pinned maps: keep each version's socket slot count as the
+	 * data plane has it, so no client's backend hash changes. */
+	for (uint32_t s = 0; s < VS_MAX_SERVICES; s++) {
+		if (!next->svc[s].used)
+			continue;
+		model_svc_key(next, s, &k);
+		if (dp_get_svc(dp, &k, &v))
+			continue;
+		for (uint32_t i = 0; i < v.nver && i < VS_MAX_VERSIONS; i++)
+			if (v.ver[i].slot < VS_MAX_SLOTS && next->cl[v.ver[i].slot].used &&
+			    next->cl[v.ver[i].slot].svc == s)
+				c->nsock[v.ver[i].slot] = v.ver[i].nsock;
+	}
+	for (uint32_t s = 0; s < VS_MAX_SLOTS; s++) {
+		if (!next->cl[s].used) {
+			clear_socks(c, s);	/* leftovers of a deleted cluster */
+			continue;
+		}
+		read_slot(c, s);
+		for (uint32_t i = 0; i < VS_MAX_SOCKS; i++)
+			if (c->cookie[s][i] && i + 1 > c->nsock[s])
+				c->nsock[s] = i + 1;
+	}
+	reconcile(c, next, -1);
+	c->last_full_scan = mono_now();
+	for (uint32_t s = 0; s < VS_MAX_SLOTS; s++) {
+		for (uint32_t b = 0; next->cl[s].used && b < next->cl[s].nbk; b++) {
+			char a[EP_STRLEN];
+
+			if (backend_live(c, s, b))
+				continue;
+			ep_format(&next->cl[s].bk[b], a, sizeof(a));
+			pr_warn("version %s: nothing listens on %s yet; it is steered to once it does\n",
+				next->cl[s].version, a);
+		}
+	}
+	/* c->m is empty here, so services in the maps that the state does
+	 * not know are not removed by commit(); that is left alone: they are
+	 * either ours from a lost state file (steering them beats dropping
+	 * them) or recreated by the next change. */
+	ret = commit(c, next, err);
+	free(next);
+	return ret;
+}
+
+void ctl_fini(struct ctl *c)
+{
+	free(c->m);
+	c->m = NULL;
+	pthread_mutex_destroy(&c->lock);
+}
+
+static int no_listener_error(const struct cluster *cl, uint32_t b, struct vs_err *err)
+{
+	char a[EP_STRLEN];
+
+	ep_format(&cl->bk[b], a, sizeof(a));
+	return vs_errf(err, -ENOENT, 422, "no_listener",
+		       "servers[%u]: no TCP socket listens on %s in vsteerd's network namespace. Start the backend first; sk_lookup can only steer to sockets of its own namespace, so a container must use host networking or share this namespace",
+		       b, a);
+}
+
+int ctl_add_cluster(struct ctl *c, const char *svc, const struct cluster *spec,
+		    char id[ID_LEN], struct vs_err *err)
+{
+	struct model *next = malloc(sizeof(*next));
+	struct cluster cs = *spec;
+	int slot, ret;
+
+	if (!next)
+		return vs_errf(err, -ENOMEM, 500, "internal", "out of memory");
+	pthread_mutex_lock(&c->lock);
+	memcpy(next, c->m, sizeof(*next));
+	ret = model_find_service(next, svc);
+	if (ret < 0) {
+		vs_errf(err, ret, 404, "unknown_service", "no service named '%.64s'", svc);
+		goto unlock;
+	}
+	cs.svc = ret;
+	ret = slot = model_add_cluster(next, &cs, err);
+	if (slot < 0)
+		goto unlock;
+
+	/* Sockets go in before the version appears in the service, so the
+	 * moment it takes traffic it has somewhere to send it. */
+	forget_slot(c, slot);
+	ret = dp_zero_stats(c->dp, slot);
+	if (!ret)
+		ret = reconcile(c, next, slot);
+	if (ret) {
+		vs_errf(err, ret, 500, "bpf", "cannot place sockets: %s", strerror(-ret));
+		goto drop_socks;
+	}
+	for (uint32_t b = 0; b < next->cl[slot].nbk; b++) {
+		if (!backend_live(c, slot, b)) {
+			ret = no_listener_error(&next->cl[slot], b, err);
+			goto drop_socks;
+		}
+	}
+	ret = commit(c, next, err);
+	if (ret)
+		goto drop_socks;
+	memcpy(id, next->cl[slot].id, ID_LEN);
+	pr_info("added cluster %s: service %s version %s (%s)\n", id,
+		next->svc[next->cl[slot].svc].name, next->cl[slot].version,
+		mode_name(next->cl[slot].mode));
+	goto unlock;
+
+drop_socks:
+	clear_socks(c, slot);
+unlock:
+	pthread_mutex_unlock(&c->lock);
+	free(next);
+	return ret < 0 ? ret : 0;
+}
+
+int ctl_del_cluster(struct ctl *c, const char *id, bool force, struct vs_err *err)
+{
+	struct model *next = malloc(sizeof(*next));
+	int slot, ret;
+
+	if (!next)
+		return vs_errf(err, -ENOMEM, 500, "internal", "out of memory");
+	pthread_mutex_lock(&c->lock);
+	memcpy(next, c->m, sizeof(*next));
+	ret = slot = model_find_cluster(next, id);
+	if (slot < 0) {
+		vs_errf(err, ret, 404, "unknown_cluster", "no cluster with id '%.40s'", id);
+		goto unlock;
+	}
+	ret = model_del_cluster(next, slot, force, err);
+	if (!ret)
+		ret = commit(c, next, err);
+	/* Only once no service points at the slot any more. */
+	if (!ret) {
+		clear_socks(c, slot);
+		pr_info("deleted cluster %s\n", id);
+	}
+unlock:
+	pthread_mutex_unlock(&c->lock);
+	free(next);
+	return ret;
+}
+
+int ctl_set_weights(struct ctl *c, const char *svc, const char *const *names,
+		    const uint16_t *bp, uint32_t n, struct vs_err *err)
+{
+	struct model *next = malloc(sizeof(*next));
+	int s, ret;
+
+	if (!next)
+		return vs_errf(err, -ENOMEM, 500, "internal", "out of memory");
+	pthread_mutex_lock(&c->lock);
+	memcpy(next, c->m, sizeof(*next));
+	ret = s = model_find_service(next, svc);
+	if (s < 0)
+		vs_errf(err, ret, 404, "unknown_service", "no service named '%.64s'", svc);
+	else
+		ret = model_set_weights(next, s, names, bp, n, err);
+	if (!ret)
+		ret = commit(c, next, err);
+	pthread_mutex_unlock(&c->lock);
+	free(next);
+	return ret;
+}
+
+/* ---- views ---- */
+
+static json_t *version_json(struct ctl *c, uint32_t slot)
+{
+	const struct cluster *cl = &c->m->cl[slot];
+	struct vs_ver_stats st = {};
+	json_t *bks = json_array(), *servers = json_array();
+	uint32_t live_total = 0;
+	char a[EP_STRLEN];
+
+	for (uint32_t b = 0; b < cl->nbk; b++) {
+		uint32_t live = backend_live(c, slot, b);
+
+		ep_format(&cl->bk[b], a, sizeof(a));
+		json_array_append_new(servers, json_string(a));
+		json_array_append_new(bks, json_pack("{sssbsi}", "address", a, "live", live > 0,
+						     "sockets", live));
+		live_total += live;
+	}
+	dp_ver_stats(c->dp, slot, &st);
+	return json_pack("{sssssssssfsbsisoso s{sIsIsI}}",
+			 "id", cl->id, "service", c->m->svc[cl->svc].name,
+			 "version", cl->version, "mode", mode_name(cl->mode),
+			 "weight", cl->weight / 100.0, "live", live_total > 0,
+			 "liveSockets", live_total, "servers", servers, "backends", bks,
+			 "counters", "steered", (json_int_t)st.steered,
+			 "failoverIn", (json_int_t)st.failover_in,
+			 "failoverOut", (json_int_t)st.failover_out);
+}
+
+static json_t *service_json(struct ctl *c, uint32_t s)
+{
+	uint32_t order[VS_MAX_VERSIONS], n = model_order(c->m, s, order);
+	const struct service *sv = &c->m->svc[s];
+	struct vs_svc_stats st = {};
+	json_t *vers = json_array();
+	char a[EP_STRLEN];
+
+	for (uint32_t i = 0; i < n; i++)
+		json_array_append_new(vers, version_json(c, order[i]));
+	ep_format_addr(&sv->addr, a, sizeof(a));
+	dp_svc_stats(c->dp, s, &st);
+	return json_pack("{sssssssiso s{sIsIsIsI}}", "name", sv->name, "protocol", "tcp",
+			 "address", a, "port", sv->addr.port, "versions", vers,
+			 "counters", "lookups", (json_int_t)st.lookups,
+			 "steered", (json_int_t)st.steered, "refused", (json_int_t)st.refused,
+			 "assignErrors", (json_int_t)st.assign_err);
+}
+
+json_t *ctl_services_json(struct ctl *c)
+{
+	json_t *list = json_array();
+
+	pthread_mutex_lock(&c->lock);
+	for (uint32_t s = 0; s < VS_MAX_SERVICES; s++)
+		if (c->m->svc[s].used)
+			json_array_append_new(list, service_json(c, s));
+	pthread_mutex_unlock(&c->lock);
+	return json_pack("{so}", "services", list);
+}
+
+json_t *ctl_service_json(struct ctl *c, const char *name, struct vs_err *err)
+{
+	json_t *j = NULL;
+	int s;
+
+	pthread_mutex_lock(&c->lock);
+	s = model_find_service(c->m, name);
+	if (s < 0)
+		vs_errf(err, s, 404, "unknown_service", "no service named '%.64s'", name);
+	else
+		j = service_json(c, s);
+	pthread_mutex_unlock(&c->lock);
+	return j;
+}
+
+json_t *ctl_clusters_json(struct ctl *c)
+{
+	json_t *list = json_array();
+
+	pthread_mutex_lock(&c->lock);
+	for (uint32_t s = 0; s < VS_MAX_SLOTS; s++)
+		if (c->m->cl[s].used)
+			json_array_append_new(list, version_json(c, s));
+	pthread_mutex_unlock(&c->lock);
+	return json_pack("{so}", "clusters", list);
+}
+
+json_t *ctl_cluster_json(struct ctl *c, const char *id, struct vs_err *err)
+{
+	json_t *j = NULL;
+	int s;
+
+	pthread_mutex_lock(&c->lock);
+	s = model_find_cluster(c->m, id);
+	if (s < 0)
+		vs_errf(err, s, 404, "unknown_cluster", "no cluster with id '%.40s'", id);
+	else
+		j = version_json(c, s);
+	pthread_mutex_unlock(&c->lock);
+	return j;
+}

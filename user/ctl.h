@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The controller core. Every mutation is a transaction: compute the new
+ * model on a copy, validate it, put sockets in place, write the maps,
+ * write the state file, and only then make the copy current. If any step
+ * fails the maps go back to what they were and the API answers with the
+ * error; nothing is half-applied. One mutex serialises all of it.
+ */
+#ifndef VS_CTL_H
+#define VS_CTL_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <time.h>
+#include "dataplane.h"
+#include "model.h"
+
+#define VS_SCAN_FULL_EVERY 2	/* seconds between full listener scans */
+
+struct ctl {
+	pthread_mutex_t lock;
+	struct model *m;
+	struct dataplane *dp;
+	const char *state_path;
+	time_t started;
+	time_t last_full_scan;
+	/* Derived from the maps at start and kept in step by ctl_tick(): */
+	uint8_t nsock[VS_MAX_SLOTS];			/* socket slots in use */
+	uint64_t cookie[VS_MAX_SLOTS][VS_MAX_SOCKS];	/* 0: empty */
+	int8_t owner[VS_MAX_SLOTS][VS_MAX_SOCKS];	/* backend index, -1 unknown */
+};
+
+/* Take m (copied) as the state to steer by; adopts what the maps hold. */
+int ctl_init(struct ctl *c, struct dataplane *dp, const struct model *m,
+	     const char *state_path, struct vs_err *err);
+void ctl_fini(struct ctl *c);
+/* Pick up backends that (re)started listening; called every 250 ms. */
+void ctl_tick(struct ctl *c);
+
+/* spec as parse_cluster() leaves it; svc names the service. */
+int ctl_add_cluster(struct ctl *c, const char *svc, const struct cluster *spec,
+		    char id[ID_LEN], struct vs_err *err);
+int ctl_del_cluster(struct ctl *c, const char *id, bool force, struct vs_err *err);
+int ctl_set_weights(struct ctl *c, const char *svc, const char *const *names,
+		    const uint16_t *bp, uint32_t n, struct vs_err *err);
+
+/* Views for the API; NULL and err filled when the name or id is unknown. */
+json_t *ctl_services_json(struct ctl *c);
+json_t *ctl_service_json(struct ctl *c, const char *name, struct vs_err *err);
+json_t *ctl_clusters_json(struct ctl *c);
+json_t *ctl_cluster_json(struct ctl *c, const char *id, struct vs_err *err);
+
+/* Does listening socket l serve connections for backend address bk? */
+bool listener_serves(const struct vs_listener *l, const struct vs_endpoint *bk);
+
+#endif

@@ -1,0 +1,507 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "dataplane.h"
+#include "log.h"
+#include "steer.skel.h"
+#include "scan.skel.h"
+
+#ifndef BPF_FS_MAGIC
+#define BPF_FS_MAGIC 0xcafe4a11
+#endif
+
+static const char *const pinned_names[] = { "link", "svcs", "socks", "ports",
+					    "vstats", "sstats" };
+
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char buf[1024];
+
+	if (level == LIBBPF_WARN) {
+		vsnprintf(buf, sizeof(buf), fmt, ap);
+		pr_warn("libbpf: %s", buf);
+	} else if (log_get_level() >= VS_LOG_DEBUG) {
+		vsnprintf(buf, sizeof(buf), fmt, ap);
+		pr_debug("libbpf: %s", buf);
+	}
+	return 0;
+}
+
+void dp_route_libbpf_log(void)
+{
+	libbpf_set_print(libbpf_log);
+}
+
+static bool on_bpffs(const char *path)
+{
+	struct statfs st;
+
+	return statfs(path, &st) == 0 && st.f_type == BPF_FS_MAGIC;
+}
+
+static int lock_dir(const char *dir, struct vs_err *err)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return vs_errf(err, -errno, 500, "pin_dir", "cannot open pin directory %s: %s",
+			       dir, strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int ret = -errno;
+
+		close(fd);
+		return vs_errf(err, ret, 500, "pin_dir",
+			       "pin directory %s is in use by another vsteerd (flock: %s)",
+			       dir, strerror(-ret));
+	}
+	return fd;
+}
+
+static int netns_ino(__u64 *ino)
+{
+	struct stat st;
+
+	if (stat("/proc/self/ns/net", &st) < 0)
+		return -errno;
+	*ino = st.st_ino;
+	return 0;
+}
+
+/* Take over a pinned link: it must be an sk_lookup link of this network
+ * namespace running our program (checked by name, as a tag changes with
+ * every build), and then gets the freshly loaded program atomically. */
+static int adopt_link(struct dataplane *dp, const char *path, struct vs_err *err)
+{
+	struct bpf_link_info info = {};
+	struct bpf_prog_info pinfo = {};
+	__u32 len = sizeof(info);
+	int fd, pfd, ret;
+	__u64 ino = 0;
+
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return vs_errf(err, -errno, 500, "pin_dir", "cannot open pinned link %s: %s",
+			       path, strerror(errno));
+	ret = bpf_obj_get_info_by_fd(fd, &info, &len);
+	if (ret || (ret = netns_ino(&ino)))
+		goto close_link;
+	if (info.type != BPF_LINK_TYPE_NETNS || info.netns.attach_type != BPF_SK_LOOKUP) {
+		ret = vs_errf(err, -EINVAL, 500, "pin_dir",
+			      "%s is not an sk_lookup link; refusing to touch it", path);
+		goto close_link;
+	}
+	if (info.netns.netns_ino != ino) {
+		ret = vs_errf(err, -EXDEV, 500, "pin_dir",
+			      "%s steers another network namespace (netns inode %llu, ours %llu); use a pin directory per namespace",
+			      path, (unsigned long long)info.netns.netns_ino,
+			      (unsigned long long)ino);
+		goto close_link;
+	}
+	pfd = bpf_prog_get_fd_by_id(info.prog_id);
+	if (pfd >= 0) {
+		len = sizeof(pinfo);
+		ret = bpf_obj_get_info_by_fd(pfd, &pinfo, &len);
+		close(pfd);
+		if (!ret && strcmp(pinfo.name, "vsteer_lookup")) {
+			ret = vs_errf(err, -EINVAL, 500, "pin_dir",
+				      "%s runs program '%s', not vsteer's; refusing to replace it",
+				      path, pinfo.name);
+			goto close_link;
+		}
+	}
+	ret = bpf_link_update(fd, bpf_program__fd(dp->steer->progs.vsteer_lookup), NULL);
+	if (ret) {
+		vs_errf(err, ret, 500, "bpf", "cannot update link %s: %s", path, strerror(-ret));
+		goto close_link;
+	}
+	dp->link_fd = fd;
+	return 0;
+
+close_link:
+	if (!err->msg[0])
+		vs_errf(err, ret, 500, "bpf", "cannot inspect link %s: %s", path, strerror(-ret));
+	close(fd);
+	return ret;
+}
+
+static int attach_link(struct dataplane *dp, const char *dir, struct vs_err *err)
+{
+	struct bpf_link *link;
+	char path[PATH_MAX];
+	int nsfd, ret;
+
+	nsfd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (nsfd < 0)
+		return vs_errf(err, -errno, 500, "netns", "cannot open /proc/self/ns/net: %s",
+			       strerror(errno));
+	link = bpf_program__attach_netns(dp->steer->progs.vsteer_lookup, nsfd);
+	close(nsfd);
+	ret = libbpf_get_error(link);
+	if (ret)
+		return vs_errf(err, ret, 500, "bpf", "cannot attach sk_lookup: %s", strerror(-ret));
+	snprintf(path, sizeof(path), "%s/link", dir);
+	ret = bpf_link__pin(link, path);
+	if (ret) {
+		bpf_link__destroy(link);
+		return vs_errf(err, ret, 500, "bpf", "cannot pin %s: %s", path, strerror(-ret));
+	}
+	dp->link_fd = dup(bpf_link__fd(link));
+	bpf_link__destroy(link);	/* the pin keeps it */
+	return 0;
+}
+
+static int load_steer(struct dataplane *dp, const char *pin_root, struct vs_err *err)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_root);
+	int ret;
+
+	dp->steer = steer_bpf__open_opts(&opts);
+	ret = libbpf_get_error(dp->steer);
+	if (ret) {
+		dp->steer = NULL;
+		return vs_errf(err, ret, 500, "bpf", "cannot open BPF object: %s", strerror(-ret));
+	}
+	ret = steer_bpf__load(dp->steer);
+	if (ret)
+		return vs_errf(err, ret, 500, "bpf",
+			       "cannot load the data plane (with maps pinned in %s): %s",
+			       pin_root, strerror(-ret));
+	return 0;
+}
+
+static int load_scan(struct dataplane *dp, struct vs_err *err)
+{
+	int ret;
+
+	dp->scan = scan_bpf__open();
+	ret = libbpf_get_error(dp->scan);
+	if (ret) {
+		dp->scan = NULL;
+		return vs_errf(err, ret, 500, "bpf", "cannot open scan object: %s", strerror(-ret));
+	}
+	ret = bpf_map__reuse_fd(dp->scan->maps.socks, bpf_map__fd(dp->steer->maps.socks));
+	if (!ret)
+		ret = scan_bpf__load(dp->scan);
+	if (ret)
+		return vs_errf(err, ret, 500, "bpf", "cannot load the socket scanner: %s",
+			       strerror(-ret));
+	dp->list_iter = bpf_program__attach_iter(dp->scan->progs.list_listeners, NULL);
+	dp->insert_iter = bpf_program__attach_iter(dp->scan->progs.insert_picked, NULL);
+	ret = libbpf_get_error(dp->list_iter) ?: libbpf_get_error(dp->insert_iter);
+	if (ret) {
+		dp->list_iter = dp->insert_iter = NULL;
+		return vs_errf(err, ret, 500, "bpf", "cannot attach TCP iterators: %s",
+			       strerror(-ret));
+	}
+	return 0;
+}
+
+static int create_pins(struct dataplane *dp, const char *pin_dir, struct vs_err *err)
+{
+	char tmp[PATH_MAX];
+	int ret;
+
+	/* bpffs refuses names with a dot in them. */
+	snprintf(tmp, sizeof(tmp), "%s_tmp%d", pin_dir, getpid());
+	if (mkdir(tmp, 0700) < 0)
+		return vs_errf(err, -errno, 500, "pin_dir", "cannot create %s: %s", tmp,
+			       strerror(errno));
+	ret = load_steer(dp, tmp, err);
+	if (!ret)
+		ret = attach_link(dp, tmp, err);
+	/* Appear whole or not at all: a half-built pin directory would be
+	 * adopted by the next start. */
+	if (!ret && rename(tmp, pin_dir) < 0)
+		ret = vs_errf(err, -errno, 500, "pin_dir", "cannot rename %s to %s: %s",
+			      tmp, pin_dir, strerror(errno));
+	if (ret) {
+		for (size_t i = 0; i < ARRAY_SIZE(pinned_names); i++) {
+			char p[PATH_MAX + 16];
+
+			snprintf(p, sizeof(p), "%s/%s", tmp, pinned_names[i]);
+			unlink(p);
+		}
+		rmdir(tmp);
+	}
+	return ret;
+}
+
+int dp_open(struct dataplane *dp, const char *pin_dir, struct vs_err *err)
+{
+	char parent[PATH_MAX], link[PATH_MAX + 8];
+	struct stat st;
+	int ret;
+
+	memset(dp, 0, sizeof(*dp));
+	dp->link_fd = dp->lock_fd = -1;
+	if (str_copy(dp->pin_dir, sizeof(dp->pin_dir), pin_dir))
+		return vs_errf(err, -ENAMETOOLONG, 500, "pin_dir", "pin directory name too long");
+	snprintf(parent, sizeof(parent), "%s", pin_dir);
+	dirname(parent);
+	if (!on_bpffs(parent))
+		return vs_errf(err, -ENOTSUP, 500, "pin_dir",
+			       "%s is not on a BPF filesystem (mount -t bpf bpf %s, or run `make deps`)",
+			       parent, parent);
+
+	if (stat(pin_dir, &st) == 0) {
+		dp->adopted = true;
+		dp->lock_fd = ret = lock_dir(pin_dir, err);
+		if (ret < 0)
+			return ret;
+		ret = load_steer(dp, pin_dir, err);
+		if (ret)
+			goto close_all;
+		snprintf(link, sizeof(link), "%s/link", pin_dir);
+		ret = access(link, F_OK) == 0 ? adopt_link(dp, link, err) :
+						attach_link(dp, pin_dir, err);
+	} else {
+		ret = create_pins(dp, pin_dir, err);
+		if (!ret) {
+			dp->lock_fd = ret = lock_dir(pin_dir, err);
+			ret = ret < 0 ? ret : 0;
+		}
+	}
+	if (!ret)
+		ret = load_scan(dp, err);
+	if (!ret)
+		return 0;
+close_all:
+	dp_close(dp);
+	return ret;
+}
+
+void dp_close(struct dataplane *dp)
+{
+	bpf_link__destroy(dp->list_iter);
+	bpf_link__destroy(dp->insert_iter);
+	scan_bpf__destroy(dp->scan);
+	steer_bpf__destroy(dp->steer);
+	if (dp->link_fd >= 0)
+		close(dp->link_fd);
+	if (dp->lock_fd >= 0)
+		close(dp->lock_fd);
+	dp->scan = NULL;
+	dp->steer = NULL;
+	dp->list_iter = dp->insert_iter = NULL;
+	dp->link_fd = dp->lock_fd = -1;
+}
+
+int dp_cleanup(const char *pin_dir, struct vs_err *err)
+{
+	char p[PATH_MAX + 16];
+	int fd;
+
+	fd = lock_dir(pin_dir, err);
+	if (fd < 0)
+		return fd;
+	for (size_t i = 0; i < ARRAY_SIZE(pinned_names); i++) {
+		snprintf(p, sizeof(p), "%s/%s", pin_dir, pinned_names[i]);
+		if (unlink(p) < 0 && errno != ENOENT)
+			pr_warn("cannot remove %s: %s\n", p, strerror(errno));
+	}
+	close(fd);
+	if (rmdir(pin_dir) < 0)
+		return vs_errf(err, -errno, 500, "pin_dir", "cannot remove %s: %s", pin_dir,
+			       strerror(errno));
+	return 0;
+}
+
+static int map_fd(struct bpf_map *m)
+{
+	return bpf_map__fd(m);
+}
+
+int dp_set_svc(struct dataplane *dp, const struct vs_svc_key *k, const struct vs_svc *v)
+{
+	return bpf_map_update_elem(map_fd(dp->steer->maps.svcs), k, v, BPF_ANY) ? -errno : 0;
+}
+
+int dp_get_svc(struct dataplane *dp, const struct vs_svc_key *k, struct vs_svc *v)
+{
+	return bpf_map_lookup_elem(map_fd(dp->steer->maps.svcs), k, v) ? -errno : 0;
+}
+
+int dp_del_svc(struct dataplane *dp, const struct vs_svc_key *k)
+{
+	if (bpf_map_delete_elem(map_fd(dp->steer->maps.svcs), k) && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+int dp_set_ports(struct dataplane *dp, const struct vs_ports *p)
+{
+	__u32 zero = 0;
+
+	return bpf_map_update_elem(map_fd(dp->steer->maps.ports), &zero, p, BPF_ANY) ? -errno : 0;
+}
+
+int dp_sock_cookie(struct dataplane *dp, __u32 idx, __u64 *cookie)
+{
+	return bpf_map_lookup_elem(map_fd(dp->steer->maps.socks), &idx, cookie) ? -errno : 0;
+}
+
+int dp_sock_del(struct dataplane *dp, __u32 idx)
+{
+	if (bpf_map_delete_elem(map_fd(dp->steer->maps.socks), &idx) && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+/* Per-CPU values come back one per possible CPU, each 8-byte aligned;
+ * both stats structs are made of __u64 only, so summing word by word is
+ * summing field by field. */
+static int sum_percpu(struct bpf_map *m, __u32 key, __u64 *sum, size_t words)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	__u64 *vals;
+	int ret = 0;
+
+	if (ncpu < 0)
+		return ncpu;
+	vals = calloc(ncpu, words * sizeof(__u64));
+	if (!vals)
+		return -ENOMEM;
+	memset(sum, 0, words * sizeof(__u64));
+	if (bpf_map_lookup_elem(map_fd(m), &key, vals))
+		ret = -errno;
+	for (int c = 0; !ret && c < ncpu; c++)
+		for (size_t w = 0; w < words; w++)
+			sum[w] += vals[c * words + w];
+	free(vals);
+	return ret;
+}
+
+int dp_ver_stats(struct dataplane *dp, __u32 slot, struct vs_ver_stats *sum)
+{
+	return sum_percpu(dp->steer->maps.vstats, slot, (__u64 *)sum, sizeof(*sum) / 8);
+}
+
+int dp_svc_stats(struct dataplane *dp, __u32 id, struct vs_svc_stats *sum)
+{
+	return sum_percpu(dp->steer->maps.sstats, id, (__u64 *)sum, sizeof(*sum) / 8);
+}
+
+int dp_zero_stats(struct dataplane *dp, __u32 slot)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	void *zero;
+	int ret;
+
+	if (ncpu < 0)
+		return ncpu;
+	zero = calloc(ncpu, sizeof(struct vs_ver_stats));
+	if (!zero)
+		return -ENOMEM;
+	ret = bpf_map_update_elem(map_fd(dp->steer->maps.vstats), &slot, zero, BPF_ANY) ? -errno : 0;
+	free(zero);
+	return ret;
+}
+
+static int run_iter(struct bpf_link *link, char **buf, size_t *len)
+{
+	size_t cap = 64 * sizeof(struct vs_listener);
+	int fd, ret = 0;
+	ssize_t n;
+
+	*len = 0;
+	*buf = malloc(cap);
+	if (!*buf)
+		return -ENOMEM;
+	fd = bpf_iter_create(bpf_link__fd(link));
+	if (fd < 0) {
+		ret = -errno;
+		goto free_buf;
+	}
+	for (;;) {
+		if (cap - *len < 4096) {
+			char *nb = realloc(*buf, cap * 2);
+
+			if (!nb) {
+				ret = -ENOMEM;
+				break;
+			}
+			*buf = nb;
+			cap *= 2;
+		}
+		n = read(fd, *buf + *len, cap - *len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			/* The iterator restarts a bucket when it races with a
+			 * socket going away; -EAGAIN asks for another read. */
+			if (errno == EAGAIN)
+				continue;
+			ret = -errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		*len += n;
+	}
+	close(fd);
+	if (!ret)
+		return 0;
+free_buf:
+	free(*buf);
+	*buf = NULL;
+	return ret;
+}
+
+int dp_list_listeners(struct dataplane *dp, struct vs_listener **out, size_t *n)
+{
+	size_t len;
+	char *buf;
+	int ret;
+
+	ret = run_iter(dp->list_iter, &buf, &len);
+	if (ret)
+		return ret;
+	*out = (struct vs_listener *)buf;
+	*n = len / sizeof(struct vs_listener);
+	return 0;
+}
+
+int dp_insert(struct dataplane *dp, const __u64 *cookies, const __u32 *idx,
+	      int *err_out, size_t n)
+{
+	int fd = map_fd(dp->scan->maps.picks), ret = 0, done = 0;
+	size_t len, i;
+	char *buf;
+	__u32 v;
+
+	if (n > VS_PICK_MAX)
+		n = VS_PICK_MAX;
+	for (i = 0; i < n; i++)
+		if (bpf_map_update_elem(fd, &cookies[i], &idx[i], BPF_ANY))
+			ret = -errno;
+	if (!ret)
+		ret = run_iter(dp->insert_iter, &buf, &len);
+	if (!ret)
+		free(buf);
+	for (i = 0; i < n; i++) {
+		__u64 c;
+
+		err_out[i] = ret;
+		if (!ret && !bpf_map_lookup_elem(fd, &cookies[i], &v) && (v & 0x80000000U))
+			err_out[i] = -(int)(v & 0x7fffffffU);
+		else if (!ret)
+			/* Not marked failed: in the map now, unless the
+			 * socket closed while we looked. */
+			err_out[i] = dp_sock_cookie(dp, idx[i], &c) == 0 && c == cookies[i] ?
+				     0 : -ENOENT;
+		done += err_out[i] == 0;
+		bpf_map_delete_elem(fd, &cookies[i]);
+	}
+	return ret ? ret : done;
+}

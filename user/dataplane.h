@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The BPF side as the controller sees it: load or adopt the pinned maps
+ * and sk_lookup link, and the handful of map operations the rest needs.
+ *
+ * Pin directory layout (one per network namespace and vsteerd):
+ *   svcs socks ports vstats sstats   the maps, pinned by name
+ *   link                             the sk_lookup link; while it is
+ *                                    pinned, steering runs without vsteerd
+ */
+#ifndef VS_DATAPLANE_H
+#define VS_DATAPLANE_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include "vsteer.h"
+#include "util.h"
+
+#define VS_DEFAULT_PIN_DIR "/sys/fs/bpf/vsteer"
+
+struct steer_bpf;
+struct scan_bpf;
+struct bpf_link;
+
+struct dataplane {
+	struct steer_bpf *steer;
+	struct scan_bpf *scan;
+	struct bpf_link *list_iter;
+	struct bpf_link *insert_iter;
+	int link_fd;
+	int lock_fd;		/* flock on the pin directory: one writer */
+	bool adopted;		/* the pin directory existed already */
+	char pin_dir[PATH_MAX];
+};
+
+void dp_route_libbpf_log(void);
+/* Adopt what is pinned under pin_dir, or build it in a temporary
+ * directory and rename that into place. The program in an adopted link
+ * is replaced atomically, so steering never stops. */
+int dp_open(struct dataplane *dp, const char *pin_dir, struct vs_err *err);
+/* Closes fds; everything pinned stays and keeps steering. */
+void dp_close(struct dataplane *dp);
+/* Remove everything vsteerd pinned under pin_dir. */
+int dp_cleanup(const char *pin_dir, struct vs_err *err);
+
+int dp_set_svc(struct dataplane *dp, const struct vs_svc_key *k, const struct vs_svc *v);
+int dp_get_svc(struct dataplane *dp, const struct vs_svc_key *k, struct vs_svc *v);
+int dp_del_svc(struct dataplane *dp, const struct vs_svc_key *k);
+int dp_set_ports(struct dataplane *dp, const struct vs_ports *p);
+
+/* 0 and the socket's cookie, or -ENOENT for an empty slot. */
+int dp_sock_cookie(struct dataplane *dp, __u32 idx, __u64 *cookie);
+int dp_sock_del(struct dataplane *dp, __u32 idx);
+
+int dp_ver_stats(struct dataplane *dp, __u32 slot, struct vs_ver_stats *sum);
+int dp_svc_stats(struct dataplane *dp, __u32 id, struct vs_svc_stats *sum);
+int dp_zero_stats(struct dataplane *dp, __u32 slot);
+
+/* Every LISTEN TCP socket of this network namespace; *out is malloc'ed. */
+int dp_list_listeners(struct dataplane *dp, struct vs_listener **out, size_t *n);
+/* Put the sockets with these cookies at these sockmap indexes. Returns
+ * how many went in; err_out[i] is 0 or the -errno of that insert. */
+int dp_insert(struct dataplane *dp, const __u64 *cookies, const __u32 *idx,
+	      int *err_out, size_t n);
+
+#endif

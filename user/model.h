@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * What vsteerd steers, as plain data: services, and the clusters (one per
+ * version) that serve them. Pure functions over it, no I/O, so that every
+ * mutation can be computed on a copy, checked, and only then applied.
+ *
+ * A cluster's index is its version slot: it places the cluster's sockets
+ * in the sockmap and its counters in vstats. A service's index is its id.
+ */
+#ifndef VS_MODEL_H
+#define VS_MODEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "vsteer.h"
+#include "addr.h"
+#include "util.h"
+#include "version.h"
+
+#define VS_MAX_BACKENDS 16	/* servers named per cluster */
+#define NAME_MAX_LEN    64
+#define ID_LEN          37	/* UUID and NUL */
+
+enum cl_mode { CL_INSTANT, CL_MANUAL };
+
+struct cluster {
+	bool used;
+	char id[ID_LEN];
+	char version[VERSION_MAX_LEN];
+	uint32_t svc;
+	uint16_t weight;		/* basis points of new sessions */
+	enum cl_mode mode;
+	uint32_t nbk;
+	struct vs_endpoint bk[VS_MAX_BACKENDS];
+};
+
+struct service {
+	bool used;
+	char name[NAME_MAX_LEN];
+	struct vs_endpoint addr;
+	uint32_t salt;
+};
+
+struct model {
+	struct service svc[VS_MAX_SERVICES];
+	struct cluster cl[VS_MAX_SLOTS];
+};
+
+int model_find_service(const struct model *m, const char *name);
+int model_find_cluster(const struct model *m, const char *id);
+int model_find_version(const struct model *m, uint32_t svc, const char *version);
+
+int model_add_service(struct model *m, const char *name,
+		      const struct vs_endpoint *addr, uint32_t salt,
+		      struct vs_err *err);
+/* spec->svc, version, mode, bk and (optionally) id are read; returns the
+ * new cluster's slot. With an empty id one is generated. */
+int model_add_cluster(struct model *m, const struct cluster *spec,
+		      struct vs_err *err);
+int model_del_cluster(struct model *m, uint32_t slot, bool force,
+		      struct vs_err *err);
+/* Set every version's weight of service svc: names[i] gets bp[i] basis
+ * points, versions not named get 0. The named weights must sum to 10000. */
+int model_set_weights(struct model *m, uint32_t svc, const char *const *names,
+		      const uint16_t *bp, uint32_t n, struct vs_err *err);
+
+/* Slots of service svc's clusters, newest version first; returns count. */
+uint32_t model_order(const struct model *m, uint32_t svc,
+		     uint32_t out[VS_MAX_VERSIONS]);
+uint32_t model_nservices(const struct model *m);
+
+void model_svc_key(const struct model *m, uint32_t svc, struct vs_svc_key *k);
+/* The data plane's view of service svc; nsock[slot] is how many socket
+ * slots each cluster uses right now. */
+void model_svc_value(const struct model *m, uint32_t svc,
+		     const uint8_t nsock[VS_MAX_SLOTS], struct vs_svc *v);
+
+/* Percent (as the API speaks) to basis points; -EINVAL if out of 0..100
+ * or finer than 0.01. */
+int percent_to_bp(double pct, uint16_t *bp);
+
+#endif

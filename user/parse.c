@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include "parse.h"
+
+static bool name_in(const char *key, const char *const *list)
+{
+	for (; list && *list; list++)
+		if (!strcmp(key, *list))
+			return true;
+	return false;
+}
+
+int json_check_keys(json_t *obj, const char *const *allowed, const char *where,
+		    struct vs_err *err)
+{
+	const char *key;
+	json_t *val;
+
+	if (!json_is_object(obj))
+		return vs_errf(err, -EINVAL, 400, "bad_field", "%s: must be an object", where);
+	json_object_foreach(obj, key, val) {
+		if (!name_in(key, allowed))
+			return vs_errf(err, -EINVAL, 400, "unknown_field",
+				       "%s: unknown field '%.40s'", where, key);
+	}
+	return 0;
+}
+
+int parse_endpoint(json_t *j, const char *where, struct vs_endpoint *ep,
+		   struct vs_err *err)
+{
+	static const char *const keys[] = { "address", "port", NULL };
+	json_t *a, *p;
+	int ret;
+
+	if (json_is_string(j)) {
+		if (ep_parse(json_string_value(j), ep))
+			return vs_errf(err, -EINVAL, 400, "bad_address",
+				       "%s: '%.60s' is not ADDRESS:PORT (e.g. 127.0.0.1:9001, [::1]:9001)",
+				       where, json_string_value(j));
+		return 0;
+	}
+	ret = json_check_keys(j, keys, where, err);
+	if (ret)
+		return ret;
+	a = json_object_get(j, "address");
+	p = json_object_get(j, "port");
+	if (!json_is_string(a))
+		return vs_errf(err, -EINVAL, 400, "bad_address",
+			       "%s.address: must be a string such as \"127.0.0.1\"", where);
+	if (!json_is_integer(p) || json_integer_value(p) < 1 || json_integer_value(p) > 65535)
+		return vs_errf(err, -EINVAL, 400, "bad_port",
+			       "%s.port: must be an integer from 1 to 65535", where);
+	if (ep_from_parts(json_string_value(a), json_integer_value(p), ep))
+		return vs_errf(err, -EINVAL, 400, "bad_address",
+			       "%s.address: '%.60s' is not an IPv4 or IPv6 address",
+			       where, json_string_value(a));
+	return 0;
+}
+
+static const char *const mode_names[] = { [CL_INSTANT] = "instant", [CL_MANUAL] = "manual" };
+
+const char *mode_name(enum cl_mode mode)
+{
+	return mode_names[mode];
+}
+
+int parse_mode(const char *s, enum cl_mode *mode)
+{
+	/* The thesis capitalises modes ("Instant"); accept any case. */
+	for (size_t i = 0; i < ARRAY_SIZE(mode_names); i++) {
+		if (!strcasecmp(s, mode_names[i])) {
+			*mode = i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static int parse_transition(json_t *j, const char *where, enum cl_mode *mode,
+			    struct vs_err *err)
+{
+	static const char *const keys[] = { "mode", "sessionTimeout", NULL };
+	char w[128];
+	json_t *m;
+	int ret;
+
+	snprintf(w, sizeof(w), "%s.upgradeTransition", where);
+	ret = json_check_keys(j, keys, w, err);
+	if (ret)
+		return ret;
+	m = json_object_get(j, "mode");
+	if (!json_is_string(m))
+		return vs_errf(err, -EINVAL, 400, "bad_mode",
+			       "%s.mode: must be \"instant\" or \"manual\"", w);
+	if (!strcasecmp(json_string_value(m), "session"))
+		return vs_errf(err, -EOPNOTSUPP, 400, "unsupported_mode",
+			       "%s.mode: 'Session' needs the rollout engine, which this vsteerd does not have yet; use \"instant\" or \"manual\"",
+			       w);
+	if (parse_mode(json_string_value(m), mode))
+		return vs_errf(err, -EINVAL, 400, "bad_mode",
+			       "%s.mode: '%.40s' is not \"instant\" or \"manual\"",
+			       w, json_string_value(m));
+	if (json_object_get(j, "sessionTimeout"))
+		return vs_errf(err, -EINVAL, 400, "bad_field",
+			       "%s.sessionTimeout: only the session mode takes a timeout", w);
+	return 0;
+}
+
+int parse_cluster(json_t *j, const char *where, const char *const *extra,
+		  struct cluster *out, struct vs_err *err)
+{
+	const char *keys[16] = { "version", "servers", "upgradeTransition" };
+	json_t *v, *servers, *t, *s;
+	size_t nkeys = 3, i;
+	char w[128];
+	int ret;
+
+	for (; extra && *extra && nkeys < ARRAY_SIZE(keys) - 1; extra++)
+		keys[nkeys++] = *extra;
+	ret = json_check_keys(j, keys, where, err);
+	if (ret)
+		return ret;
+
+	/* The thesis: a cluster without a version is version 0.0. */
+	v = json_object_get(j, "version");
+	if (v && !json_is_string(v))
+		return vs_errf(err, -EINVAL, 400, "bad_version",
+			       "%s.version: must be a string such as \"2.0\"", where);
+	if (str_copy(out->version, sizeof(out->version), v ? json_string_value(v) : "0.0") ||
+	    !version_valid(out->version))
+		return vs_errf(err, -EINVAL, 400, "bad_version",
+			       "%s.version: '%.40s' is not dotted numbers such as 1.0 or 2.10.3",
+			       where, json_string_value(v));
+
+	servers = json_object_get(j, "servers");
+	if (!json_is_array(servers) || json_array_size(servers) == 0)
+		return vs_errf(err, -EINVAL, 400, "bad_servers",
+			       "%s.servers: must be a non-empty list of \"ADDRESS:PORT\" or {\"address\", \"port\"}",
+			       where);
+	if (json_array_size(servers) > VS_MAX_BACKENDS)
+		return vs_errf(err, -E2BIG, 400, "limit",
+			       "%s.servers: at most %d servers per cluster", where, VS_MAX_BACKENDS);
+	out->nbk = 0;
+	json_array_foreach(servers, i, s) {
+		snprintf(w, sizeof(w), "%s.servers[%zu]", where, i);
+		ret = parse_endpoint(s, w, &out->bk[out->nbk++], err);
+		if (ret)
+			return ret;
+	}
+
+	out->mode = CL_INSTANT;	/* the thesis: the newest version serves */
+	t = json_object_get(j, "upgradeTransition");
+	if (t)
+		return parse_transition(t, where, &out->mode, err);
+	return 0;
+}

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* JSON input shared by the config file, the state file and the API: every
+ * object is checked against the fields it may have, and every error names
+ * the field it is about (`where` is the path so far, e.g. "cluster[1]"). */
+#ifndef VS_PARSE_H
+#define VS_PARSE_H
+
+#include <jansson.h>
+#include "model.h"
+
+int json_check_keys(json_t *obj, const char *const *allowed, const char *where,
+		    struct vs_err *err);
+/* {"address": "1.2.3.4", "port": 80} or "1.2.3.4:80" */
+int parse_endpoint(json_t *j, const char *where, struct vs_endpoint *ep,
+		   struct vs_err *err);
+/* A cluster object: version, servers, upgradeTransition, and the extra
+ * fields named in `extra` (NULL-terminated; e.g. "service", "id"). The
+ * caller handles the extra fields; out->svc is left as it is. */
+int parse_cluster(json_t *j, const char *where, const char *const *extra,
+		  struct cluster *out, struct vs_err *err);
+int parse_mode(const char *s, enum cl_mode *mode);
+const char *mode_name(enum cl_mode mode);
+
+#endif

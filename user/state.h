@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* What the maps do not hold (names, ids, versions, servers, salts, which
+ * slot is whose) lives in a JSON state file, written atomically on every
+ * change so a restarted vsteerd adopts the pinned maps as they are. */
+#ifndef VS_STATE_H
+#define VS_STATE_H
+
+#include "model.h"
+
+#define VS_DEFAULT_STATE "/var/lib/vsteer/state.json"
+
+/* Returns a malloc'ed JSON text. */
+char *state_dump(const struct model *m);
+int state_save(const struct model *m, const char *path, struct vs_err *err);
+/* -ENOENT if there is no state file; any other error names the file. */
+int state_parse(const char *text, size_t len, const char *name,
+		struct model *m, struct vs_err *err);
+int state_load(const char *path, struct model *m, struct vs_err *err);
+
+#endif

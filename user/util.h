@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+#ifndef VS_UTIL_H
+#define VS_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* What went wrong, in the words the API returns: an HTTP status, a short
+ * machine-readable code and a message that names the offending input. */
+struct vs_err {
+	int status;
+	char code[32];
+	char msg[256];
+};
+
+/* Fill err (if not NULL) and return ret, which is a -errno. */
+int vs_errf(struct vs_err *err, int ret, int status, const char *code,
+	    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* "prefix: message", for errors found deep inside a nested input. */
+void vs_err_prefix(struct vs_err *err, const char *prefix);
+
+/* Copy with truncation check: -ENAMETOOLONG if src does not fit. */
+int str_copy(char *dst, size_t size, const char *src);
+
+int random_bytes(void *buf, size_t len);
+int uuid_v4(char out[37]);
+
+/* Write data to path atomically: temp file in the same directory, fsync,
+ * rename, fsync of the directory. Mode applies to the new file. */
+int write_file_atomic(const char *path, const char *data, size_t len, int mode);
+
+#endif

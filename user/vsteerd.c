@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* vsteerd: owns the steering maps and serves the REST API. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "config.h"
+#include "ctl.h"
+#include "dataplane.h"
+#include "http.h"
+#include "log.h"
+#include "state.h"
+
+#define VSTEER_VERSION "0.1.0"
+#define TICK_MS 250
+
+struct opts {
+	const char *config;
+	const char *pin_dir;
+	const char *state;
+	bool cleanup;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: vsteerd [OPTIONS]\n"
+		"Steer new connections to a service between versions with sk_lookup.\n\n"
+		"  -c, --config FILE    JSON config: proxy, configService, cluster (or services)\n"
+		"  -p, --pin-dir DIR    bpffs directory for maps and link (default %s)\n"
+		"  -s, --state FILE     state file (default %s)\n"
+		"      --cleanup        remove everything pinned under the pin directory, then exit\n"
+		"  -v, --verbose        debug logging, libbpf's included\n"
+		"  -h, --help           this text\n"
+		"  -V, --version        print the version\n\n"
+		"Runs in the foreground and logs to stderr. SIGTERM/SIGINT stop the controller;\n"
+		"steering stays pinned and keeps running.\n",
+		VS_DEFAULT_PIN_DIR, VS_DEFAULT_STATE);
+}
+
+static int parse_args(int argc, char **argv, struct opts *o)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "pin-dir", required_argument, NULL, 'p' },
+		{ "state", required_argument, NULL, 's' },
+		{ "cleanup", no_argument, NULL, 'C' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{}
+	};
+	int opt;
+
+	*o = (struct opts){ .pin_dir = VS_DEFAULT_PIN_DIR, .state = VS_DEFAULT_STATE };
+	while ((opt = getopt_long(argc, argv, "c:p:s:vhV", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': o->config = optarg; break;
+		case 'p': o->pin_dir = optarg; break;
+		case 's': o->state = optarg; break;
+		case 'C': o->cleanup = true; break;
+		case 'v': log_set_level(VS_LOG_DEBUG); break;
+		case 'h': usage(stdout); exit(0);
+		case 'V': printf("vsteerd %s\n", VSTEER_VERSION); exit(0);
+		default: usage(stderr); return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "vsteerd: unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The state file wins over the config's clusters: it is what the pinned
+ * maps were last made to say. The config still sets the API address. */
+static int initial_model(const struct opts *o, struct config *cfg, struct model *m,
+			 struct vs_err *err)
+{
+	struct model *from_state;
+	int ret;
+
+	ep_from_parts("127.0.0.1", VS_DEFAULT_API_PORT, &cfg->api);
+	if (o->config && (ret = config_load(o->config, cfg, m, err)))
+		return ret;
+	from_state = calloc(1, sizeof(*from_state));
+	if (!from_state)
+		return -ENOMEM;
+	ret = state_load(o->state, from_state, err);
+	if (ret == -ENOENT) {
+		pr_info("no state file %s: starting from %s\n", o->state,
+			o->config ? o->config : "nothing");
+		ret = 0;
+	} else if (!ret) {
+		pr_info("state file %s: adopting %u services\n", o->state,
+			model_nservices(from_state));
+		memcpy(m, from_state, sizeof(*m));
+	}
+	free(from_state);
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	struct MHD_Daemon *http = NULL;
+	struct vs_err err = {};
+	struct dataplane dp;
+	struct config cfg;
+	struct model *m;
+	struct ctl ctl;
+	struct opts o;
+	sigset_t sigs;
+	int ret, sig;
+
+	if (parse_args(argc, argv, &o))
+		return 2;
+	dp_route_libbpf_log();
+	if (o.cleanup) {
+		if (dp_cleanup(o.pin_dir, &err)) {
+			pr_warn("%s\n", err.msg);
+			return 1;
+		}
+		pr_info("removed %s\n", o.pin_dir);
+		return 0;
+	}
+
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return 1;
+	ret = initial_model(&o, &cfg, m, &err);
+	if (ret) {
+		pr_warn("%s\n", err.msg[0] ? err.msg : strerror(-ret));
+		free(m);
+		return 1;
+	}
+
+	/* Signals are taken synchronously in the tick loop below; block
+	 * them before any thread starts so none of them gets one. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigprocmask(SIG_BLOCK, &sigs, NULL);
+
+	ret = dp_open(&dp, o.pin_dir, &err);
+	if (ret)
+		goto free_model;
+	pr_info("%s data plane in %s\n", dp.adopted ? "adopted" : "created", o.pin_dir);
+	ret = ctl_init(&ctl, &dp, m, o.state, &err);
+	if (ret)
+		goto close_dp;
+	ret = http_start(&ctl, &cfg.api, &http, &err);
+	if (ret)
+		goto fini_ctl;
+	{
+		char a[EP_STRLEN];
+
+		ep_format(&cfg.api, a, sizeof(a));
+		pr_info("API on http://%s\n", a);
+	}
+
+	for (;;) {
+		struct timespec ts = { 0, TICK_MS * 1000000L };
+
+		sig = sigtimedwait(&sigs, NULL, &ts);
+		if (sig == SIGTERM || sig == SIGINT)
+			break;
+		ctl_tick(&ctl);
+	}
+	pr_info("stopping; steering stays pinned in %s\n", o.pin_dir);
+	http_stop(http);
+fini_ctl:
+	ctl_fini(&ctl);
+close_dp:
+	dp_close(&dp);
+free_model:
+	free(m);
+	if (ret) {
+		pr_warn("%s\n", err.msg[0] ? err.msg : strerror(-ret));
+		return 1;
+	}
+	return 0;
+}
