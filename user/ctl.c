@@ -483,6 +483,8 @@ static json_t *version_json(struct ctl *c, uint32_t slot)
 	uint32_t live_total = 0;
 	char a[EP_STRLEN];
 
+	/* Report what the sockmap holds now, not as of the last tick. */
+	read_slot(c, slot);
 	for (uint32_t b = 0; b < cl->nbk; b++) {
 		uint32_t live = backend_live(c, slot, b);
 

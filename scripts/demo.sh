@@ -1,0 +1,105 @@
+#!/bin/bash
+# vsteer demo: two versions of a service behind 127.0.0.1:8080, steered in
+# the kernel. Shows traffic moving from 1.0 to 2.0, a 50/50 split, kernel
+# failover when 2.0's process is killed under load (none refused), 2.0's
+# restart being picked up, and the way back to 1.0.
+#
+#   scripts/demo.sh          run the story, then remove everything
+#   KEEP=1 scripts/demo.sh   leave it running to try the API with curl
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+B=build
+PIN=/sys/fs/bpf/vsteer-demo
+WORK=$(mktemp -d /tmp/vsteer-demo.XXXXXX)
+SVC=127.0.0.1:8080
+API=http://127.0.0.1:9900
+pids=()
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+run() { printf '$ %s\n' "$*"; "$@"; echo; }
+
+cleanup() {
+	if [ "${KEEP:-0}" = 1 ]; then
+		say "left running (pids ${pids[*]}); stop with: kill ${pids[*]}; $B/vsteerd --pin-dir $PIN --cleanup"
+		return
+	fi
+	kill "${pids[@]}" 2>/dev/null || true
+	wait 2>/dev/null || true
+	$B/vsteerd --pin-dir "$PIN" --cleanup 2>/dev/null || true
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+backend() { # version port
+	$B/vsteer-demo --listen "127.0.0.1:$2" --version "$1" >"$WORK/v$1.out" 2>&1 &
+	pids+=($!)
+	until grep -q listening "$WORK/v$1.out" 2>/dev/null; do sleep 0.05; done
+	echo "started vsteer-demo $1 on 127.0.0.1:$2 (pid $!)"
+}
+
+# Count which version answers N new connections from N client addresses
+# (127.1.0.x: the session hash is per client address).
+tally() {
+	for i in $(seq 1 "$1"); do
+		curl -s --max-time 2 --interface "127.1.$((i / 250)).$((i % 250 + 1))" "http://$SVC/" ||
+			echo REFUSED
+	done | sort | uniq -c | sed 's/^/   /'
+}
+
+[ -e "$PIN" ] && $B/vsteerd --pin-dir "$PIN" --cleanup >/dev/null 2>&1 || true
+
+say "1. Version 1.0 serves the service address $SVC"
+backend 1.0 9001
+backend 2.0 9002
+cat >"$WORK/config.json" <<JSON
+{"proxy": {"address": "127.0.0.1", "port": 8080},
+ "configService": {"address": "127.0.0.1", "port": 9900},
+ "cluster": [{"version": "1.0", "servers": ["127.0.0.1:9001"]}]}
+JSON
+$B/vsteerd --config "$WORK/config.json" --pin-dir "$PIN" --state "$WORK/state.json" \
+	2>"$WORK/vsteerd.log" &
+pids+=($!)
+until curl -sf $API/healthz >/dev/null; do sleep 0.05; done
+echo "vsteerd running (pid $!), API on $API"
+run curl -s http://$SVC/
+echo "100 new connections:"; tally 100
+
+say "2. Register 2.0 as a manual cluster, then send it 50% of sessions"
+run curl -s -X PUT $API/v1/clusters -d '{"version": "2.0", "servers": ["127.0.0.1:9002"], "upgradeTransition": {"mode": "manual"}}' -o /dev/null -w '%{http_code}\n'
+run curl -s -X PUT $API/v1/services/default/weights -d '{"2.0": 50, "1.0": 50}' -o /dev/null -w '%{http_code}\n'
+echo "100 new connections:"; tally 100
+
+say "3. All new sessions to 2.0"
+run curl -s -X PUT $API/v1/services/default/weights -d '{"2.0": 100, "1.0": 0}' -o /dev/null -w '%{http_code}\n'
+echo "100 new connections:"; tally 100
+
+say "4. Kill 2.0's process under load: the kernel falls back to 1.0"
+( tally 400 >"$WORK/load.txt" ) &
+load=$!
+sleep 0.3
+kill -9 "${pids[1]}"
+echo "killed vsteer-demo 2.0 (pid ${pids[1]}) while 400 connections were being made"
+wait $load
+echo "those 400 connections (REFUSED would show here):"; cat "$WORK/load.txt"
+curl -s $API/v1/services/default | python3 -c '
+import json, sys
+for v in json.load(sys.stdin)["versions"]:
+    print("   version %-4s weight %5.1f%%  live %-5s  steered %-5d failoverOut %-4d failoverIn %d" % (
+        v["version"], v["weight"], v["live"], v["counters"]["steered"],
+        v["counters"]["failoverOut"], v["counters"]["failoverIn"]))'
+
+say "5. Restart 2.0 on the same address: steered to again within a second"
+backend 2.0 9002
+pids[1]=${pids[-1]}
+t0=$(date +%s%N)
+until [ "$(curl -s http://$SVC/)" = "2.0" ]; do sleep 0.02; done
+echo "2.0 answering again after $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+echo "100 new connections:"; tally 100
+
+say "6. And back: all new sessions to 1.0"
+run curl -s -X PUT $API/v1/services/default/weights -d '{"2.0": 0, "1.0": 100}' -o /dev/null -w '%{http_code}\n'
+echo "100 new connections:"; tally 100
+
+say "The maps, as bpftool sees them"
+run bpftool map dump pinned $PIN/svcs

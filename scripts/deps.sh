@@ -1,0 +1,42 @@
+#!/bin/sh
+# Install everything vsteer's build, tests and demo need on Debian 12, and
+# mount bpffs if it is missing. Safe to run again.
+#
+#   scripts/deps.sh          just that
+#   scripts/deps.sh test     then build and run the tests (make test)
+#   scripts/deps.sh demo     then build and run the demo (make demo)
+set -eu
+cd "$(dirname "$0")/.."
+
+PKGS="make clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev \
+libmicrohttpd-dev libjansson-dev pkg-config gcc libc6-dev \
+iproute2 util-linux curl python3 procps"
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps.sh: run as root (it installs packages and mounts bpffs)" >&2
+	exit 1
+fi
+
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	echo "deps.sh: installing$missing"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
+fi
+
+if ! grep -qs " /sys/fs/bpf bpf " /proc/mounts; then
+	mount -t bpf bpf /sys/fs/bpf
+	echo "deps.sh: mounted bpffs on /sys/fs/bpf"
+fi
+echo "deps.sh: ready"
+
+case "${1:-}" in
+"") ;;
+test|demo) make -j"$(nproc)" all
+	exec make "$1" ;;
+*) echo "deps.sh: unknown target '$1' (test or demo)" >&2; exit 2 ;;
+esac

@@ -1,0 +1,416 @@
+#!/usr/bin/env python3
+"""End-to-end tests: the real BPF programs in the real kernel, real
+backends, real TCP connections. tests/run starts each test in its own
+network and mount namespace (`unshare --net --mount`), so each has its own
+loopback, its own bpffs pin directory and nothing to clean up.
+
+    python3 tests/e2e.py --list
+    unshare --net --mount --propagation private python3 tests/e2e.py NAME
+"""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lib import (API, BUILD, SVC, Env, TestFailure, api, binomial_bound, check,  # noqa: E402
+                 client_addr, fetch, kill, service, versions_of, wait_for)
+
+TESTS = {}
+
+
+def test(fn):
+    TESTS[fn.__name__] = fn
+    return fn
+
+
+def two_versions(env, mode=None):
+    """v1 from the config, v2 added over the API; returns (p1, p2, id2)."""
+    p1 = env.backend("1.0", "127.0.0.1:9001")
+    p2 = env.backend("2.0", "127.0.0.1:9002")
+    env.vsteerd(env.config([{"version": "1.0", "servers": ["127.0.0.1:9001"]}]))
+    body = {"version": "2.0", "servers": ["127.0.0.1:9002"]}
+    if mode:
+        body["upgradeTransition"] = {"mode": mode}
+    st, c = api("PUT", "/v1/clusters", body)
+    check(st == 201, "PUT cluster: %s %s" % (st, c))
+    return p1, p2, c["id"]
+
+
+def set_weights(w2):
+    st, body = api("PUT", "/v1/services/default/weights", {"2.0": w2, "1.0": 100 - w2})
+    check(st == 200, "PUT weights: %s %s" % (st, body))
+
+
+@test
+def weights_split(env):
+    """Weights 0/25/50/100 give their share of distinct clients."""
+    two_versions(env, "manual")
+    n = 1200
+    for w in (0, 25, 50, 100):
+        set_weights(w)
+        got = versions_of(range(n)).count("2.0")
+        p = w / 100
+        bound = binomial_bound(n, p)
+        check(abs(got - n * p) <= bound,
+              "weight %d%%: %d of %d clients on 2.0, expected %.0f +- %.0f"
+              % (w, got, n, n * p, bound))
+
+
+@test
+def sticky_while_growing(env):
+    """A client's version only moves forward while the new weight grows,
+    and a client keeps its version over repeated connections."""
+    two_versions(env, "manual")
+    clients = range(600)
+    prev = None
+    for w in (10, 30, 60, 90):
+        set_weights(w)
+        now = versions_of(clients)
+        check(now == versions_of(clients), "same weights, different answers at %d%%" % w)
+        if prev:
+            moved_back = [i for i in clients if prev[i] == "2.0" and now[i] == "1.0"]
+            check(not moved_back, "%d clients moved back to 1.0 at %d%%" % (len(moved_back), w))
+            check(now.count("2.0") > prev.count("2.0"), "no client moved at %d%%" % w)
+        prev = now
+
+
+@test
+def instant_switch(env):
+    """PUT /v1/clusters switches new connections at once; an established
+    connection stays with the old version; DELETE switches back."""
+    env.backend("1.0", "127.0.0.1:9001")
+    env.backend("2.0", "127.0.0.1:9002")
+    env.vsteerd(env.config({"version": "1.0", "servers": [{"address": "127.0.0.1", "port": 9001}]}))
+    check(set(versions_of(range(100))) == {"1.0"}, "before: not all on 1.0")
+
+    # An HTTP/1.1 keep-alive connection opened before the switch.
+    held = socket.create_connection(SVC, timeout=3)
+    held.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    check(b"\r\n\r\n1.0" in held.recv(4096), "held connection not on 1.0")
+
+    st, c = api("PUT", "/v1/clusters", {"service": "default", "version": "2.0",
+                                        "servers": ["127.0.0.1:9002"],
+                                        "upgradeTransition": {"mode": "Instant"}})
+    check(st == 201 and len(c["id"]) == 36, "PUT cluster: %s %s" % (st, c))
+    check(set(versions_of(range(100))) == {"2.0"}, "after: not all on 2.0")
+    s = service()
+    check([v["version"] for v in s["versions"]] == ["2.0", "1.0"], "order: %s" % s["versions"])
+    check([v["weight"] for v in s["versions"]] == [100, 0], "weights: %s" % s["versions"])
+
+    held.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    check(b"\r\n\r\n1.0" in held.recv(4096), "held connection moved off 1.0")
+    held.close()
+
+    st, _ = api("DELETE", "/v1/clusters/" + c["id"])
+    check(st == 200, "DELETE: %s" % st)
+    check(set(versions_of(range(100))) == {"1.0"}, "after delete: not all on 1.0")
+    check(api("GET", "/v1/clusters/" + c["id"])[0] == 404, "deleted cluster still there")
+
+
+class Load(threading.Thread):
+    """New connections from rotating client addresses until stopped;
+    counts what each version served and every failure."""
+
+    def __init__(self, clients=500):
+        super().__init__(daemon=True)
+        self.clients, self.stop = clients, threading.Event()
+        self.ok, self.failed, self.by_version, self.errors = 0, 0, {}, []
+        self.mark = threading.Event()
+
+    def run(self):
+        i = 0
+        while not self.stop.is_set():
+            t0 = time.monotonic()
+            try:
+                v = fetch(client_addr(i % self.clients), timeout=2)
+                self.by_version[v] = self.by_version.get(v, 0) + 1
+                self.ok += 1
+            except (OSError, TestFailure) as e:
+                self.failed += 1
+                self.errors.append((t0, repr(e)))
+            i += 1
+            if self.ok % 50 == 0:
+                self.mark.set()
+
+    def wait_more(self, n, timeout=20):
+        target = self.ok + n
+        wait_for(lambda: self.ok >= target, timeout, "%d more connections" % n)
+
+    def finish(self):
+        self.stop.set()
+        self.join(10)
+
+    def failed_after(self, t):
+        return [e for t0, e in self.errors if t0 >= t]
+
+
+@test
+def failover_and_pickup(env):
+    """Killing the new version's backend sends every next connection to
+    the old one, none refused; restarting it is picked up within 1 s."""
+    p1, p2, id2 = two_versions(env)
+    load = Load()
+    load.start()
+    load.wait_more(100)
+    kill(p2)
+    # From here on the kernel has closed 2.0's sockets. A connection that
+    # 2.0 had already accepted when it died is reset by the kernel; that
+    # is the death of a process, not a steering failure, so only
+    # connections started after the kill have to succeed.
+    t_kill = time.monotonic()
+    load.wait_more(10)
+    load.by_version.clear()
+    load.wait_more(300)
+    load.finish()
+    lost = load.failed_after(t_kill)
+    check(not lost, "%d connections after the kill failed: %s" % (len(lost), lost[:3]))
+    print("in flight to 2.0 when it was killed: %d reset" % (load.failed - len(lost)))
+    check(set(load.by_version) == {"1.0"}, "after kill: %s" % load.by_version)
+    s = service()
+    v2 = [v for v in s["versions"] if v["version"] == "2.0"][0]
+    v1 = [v for v in s["versions"] if v["version"] == "1.0"][0]
+    check(not v2["live"], "2.0 still reported live")
+    check(v2["counters"]["failoverOut"] > 0 and v1["counters"]["failoverIn"] > 0,
+          "failover not counted: %s" % s)
+
+    env.backend("2.0", "127.0.0.1:9002")
+    t0 = time.monotonic()
+    wait_for(lambda: fetch(client_addr(7)) == "2.0", 1.0, "2.0 to be steered to again")
+    elapsed = time.monotonic() - t0
+    print("restarted backend picked up after %.3f s" % elapsed)
+    check(service()["versions"][0]["live"], "2.0 not live again")
+
+
+@test
+def all_dead_refused(env):
+    """With no live socket in any version the SYN gets a RST at once."""
+    p1, p2, _ = two_versions(env)
+    kill(p1)
+    kill(p2)
+    for i in range(20):
+        t0 = time.monotonic()
+        try:
+            fetch(client_addr(i), timeout=3)
+            raise TestFailure("connection succeeded with every backend dead")
+        except ConnectionRefusedError:
+            pass
+        dt = time.monotonic() - t0
+        # A SYN retransmit would take >= 1 s; a RST comes back in well under.
+        check(dt < 0.5, "refusal took %.3f s" % dt)
+    check(service()["counters"]["refused"] >= 20, "refusals not counted")
+
+
+@test
+def reuseport_group(env):
+    """Every socket of a SO_REUSEPORT group is registered."""
+    env.backend("1.0", "127.0.0.1:9001")
+    env.backend("2.0", "127.0.0.1:9002", "--workers", "3")
+    env.vsteerd(env.config([{"version": "1.0", "servers": ["127.0.0.1:9001"]},
+                            {"version": "2.0", "servers": ["127.0.0.1:9002"]}]))
+    v2 = service()["versions"][0]
+    check(v2["version"] == "2.0" and v2["liveSockets"] == 3, "sockets: %s" % v2)
+    check(set(versions_of(range(50))) == {"2.0"}, "not all on 2.0")
+
+
+@test
+def wildcard_backend_socket(env):
+    """A backend bound to 0.0.0.0:PORT serves the 127.0.0.1:PORT it is
+    registered as."""
+    env.backend("1.0", "0.0.0.0:9001")
+    env.vsteerd(env.config([{"version": "1.0", "servers": ["127.0.0.1:9001"]}]))
+    check(set(versions_of(range(20))) == {"1.0"}, "not served")
+
+
+def snapshot():
+    """What the API reports, minus counters that move with traffic."""
+    def strip(v):
+        v = dict(v)
+        v.pop("counters", None)
+        return v
+    st, body = api("GET", "/v1/services")
+    return [dict(s, counters=None, versions=[strip(v) for v in s["versions"]])
+            for s in body["services"]]
+
+
+@test
+def restart_under_load(env):
+    """kill -9 of vsteerd under load fails no connection; the restarted
+    vsteerd adopts pinned maps and state and moves no client."""
+    p1, p2, _ = two_versions(env, "manual")
+    set_weights(40)
+    before = snapshot()
+    clients_before = versions_of(range(300))
+    load = Load()
+    load.start()
+    load.wait_more(100)
+    kill(env.procs[2])          # vsteerd
+    load.wait_more(200)         # steering runs with no controller at all
+    env.vsteerd()               # no config: the state file has it all
+    load.wait_more(200)
+    load.finish()
+    check(load.failed == 0, "%d connections failed: %s" % (load.failed, load.errors[:3]))
+    print("connections during kill -9 and restart: %d, failed: 0" % load.ok)
+    check(snapshot() == before, "state changed:\n%s\n%s" % (before, snapshot()))
+    check(versions_of(range(300)) == clients_before, "clients moved across the restart")
+    check("adopted data plane" in env.vsteerd_log(), "did not adopt")
+
+
+@test
+def sigterm_leaves_steering(env):
+    """SIGTERM stops vsteerd, steering keeps running; --cleanup removes it."""
+    env.backend("1.0", "127.0.0.1:9001")
+    p = env.vsteerd(env.config({"version": "1.0", "servers": ["127.0.0.1:9001"]}))
+    p.send_signal(signal.SIGTERM)
+    check(p.wait(timeout=5) == 0, "vsteerd exit status")
+    check(versions_of(range(10)) == ["1.0"] * 10, "steering stopped with vsteerd")
+    r = subprocess.run([os.path.join(BUILD, "vsteerd"), "--pin-dir", env.pin_dir, "--cleanup"],
+                       capture_output=True, text=True)
+    check(r.returncode == 0, "cleanup failed: %s" % r.stderr)
+    check(not os.path.exists(env.pin_dir), "pin dir still there")
+    try:
+        fetch(timeout=2)
+        raise TestFailure("still steered after --cleanup")
+    except ConnectionRefusedError:
+        pass
+
+
+@test
+def bad_requests(env):
+    """Every class of bad request gets its 4xx, names what was wrong, and
+    changes nothing."""
+    two_versions(env, "manual")
+    env.backend("3.0", "127.0.0.1:9003")
+    before = snapshot()
+    clients_before = versions_of(range(200))
+    cid = service()["versions"][0]["id"]
+    srv = ["127.0.0.1:9003"]
+    cases = [
+        ("PUT", "/v1/clusters", "{", 400, "bad_json"),
+        ("PUT", "/v1/clusters", "[1]", 400, "bad_json"),
+        ("PUT", "/v1/clusters", {"version": "3.0", "servers": srv, "colour": 1}, 400, "unknown_field"),
+        ("PUT", "/v1/clusters", {"version": "3.0", "servers": ["127.0.0:9003"]}, 400, "bad_address"),
+        ("PUT", "/v1/clusters", {"version": "3.0", "servers": [{"address": "127.0.0.1", "port": 0}]}, 400, "bad_port"),
+        ("PUT", "/v1/clusters", {"version": "3.0", "servers": ["127.0.0.1:99999"]}, 400, "bad_address"),
+        ("PUT", "/v1/clusters", {"version": "3.0", "servers": []}, 400, "bad_servers"),
+        ("PUT", "/v1/clusters", {"version": "three", "servers": srv}, 400, "bad_version"),
+        ("PUT", "/v1/clusters", {"service": "nope", "version": "3.0", "servers": srv}, 404, "unknown_service"),
+        ("PUT", "/v1/clusters", {"version": "3.0", "servers": ["127.0.0.1:9001"]}, 409, "duplicate_server"),
+        ("PUT", "/v1/clusters", {"version": "3.0", "servers": srv * 2}, 409, "duplicate_server"),
+        ("PUT", "/v1/clusters", {"version": "2.0", "servers": srv}, 409, "duplicate_version"),
+        ("PUT", "/v1/clusters", {"version": "3.0", "servers": ["127.0.0.1:8080"]}, 400, "bad_server"),
+        ("PUT", "/v1/clusters", {"version": "3.0", "servers": ["127.0.0.1:9099"]}, 422, "no_listener"),
+        ("PUT", "/v1/clusters", {"version": "3.0", "servers": srv,
+                                 "upgradeTransition": {"mode": "Session", "sessionTimeout": 60}}, 400, "unsupported_mode"),
+        ("PUT", "/v1/clusters", {"version": "3.0", "servers": srv,
+                                 "upgradeTransition": {"mode": "sideways"}}, 400, "bad_mode"),
+        ("PUT", "/v1/clusters", "x" * 70000, 413, "body_too_large"),
+        ("PUT", "/v1/services/default/weights", {"2.0": 30, "1.0": 30}, 400, "bad_weights"),
+        ("PUT", "/v1/services/default/weights", {"2.0": 30.001, "1.0": 69.999}, 400, "bad_weights"),
+        ("PUT", "/v1/services/default/weights", {"2.0": 130, "1.0": -30}, 400, "bad_weights"),
+        ("PUT", "/v1/services/default/weights", {"9.0": 50, "1.0": 50}, 404, "unknown_version"),
+        ("PUT", "/v1/services/default/weights", {"2.0": "50", "1.0": 50}, 400, "bad_weights"),
+        ("PUT", "/v1/services/nope/weights", {"2.0": 100}, 404, "unknown_service"),
+        ("GET", "/v1/services/nope", None, 404, "unknown_service"),
+        ("GET", "/v1/clusters/0000", None, 404, "unknown_cluster"),
+        ("DELETE", "/v1/clusters/0000", None, 404, "unknown_cluster"),
+        ("POST", "/v1/clusters", {}, 405, "method_not_allowed"),
+        ("PUT", "/v1/clusters/" + cid, {}, 405, "method_not_allowed"),
+        ("GET", "/v1/nothing", None, 404, "not_found"),
+        ("GET", "/v1/services", "{}", 400, "unexpected_body"),
+    ]
+    for method, path, body, want, code in cases:
+        raw = body if isinstance(body, str) else None
+        st, resp = api(method, path, None if raw is not None else body, raw=raw)
+        what = "%s %s %.60r" % (method, path, body)
+        check(st == want, "%s: status %s, want %s (%s)" % (what, st, want, resp))
+        check(isinstance(resp, dict) and resp["error"]["code"] == code and resp["error"]["message"],
+              "%s: error %s, want code %s" % (what, resp, code))
+    check(snapshot() == before, "state changed by bad requests")
+    check(versions_of(range(200)) == clients_before, "steering changed by bad requests")
+
+    # Deleting the last cluster of a service needs ?force=true.
+    for v in service()["versions"][:-1]:
+        check(api("DELETE", "/v1/clusters/" + v["id"])[0] == 200, "delete")
+    last = service()["versions"][0]["id"]
+    st, resp = api("DELETE", "/v1/clusters/" + last)
+    check(st == 409 and resp["error"]["code"] == "last_cluster", "last delete: %s %s" % (st, resp))
+    check(api("DELETE", "/v1/clusters/%s?force=true" % last)[0] == 200, "forced delete")
+
+
+@test
+def config_errors(env):
+    """A bad config keeps vsteerd from starting and names the field and file."""
+    cases = [
+        ({"proxy": {"address": "127.0.0.1", "port": 8080}, "clustr": []}, "clustr"),
+        ({"proxy": {"address": "127.0.0.1", "port": 80800}}, "proxy.port"),
+        ({"proxy": {"address": "127.0.0.1", "port": 8080},
+          "cluster": [{"servers": ["127.0.0.1:1"]}, {"servers": ["x"]}]}, "cluster[1].servers[0]"),
+    ]
+    for cfg, field in cases:
+        path = os.path.join(env.dir, "bad.json")
+        with open(path, "w") as f:
+            json.dump(cfg, f)
+        r = subprocess.run([os.path.join(BUILD, "vsteerd"), "-c", path, "--pin-dir", env.pin_dir,
+                            "--state", env.state], capture_output=True, text=True, timeout=10)
+        check(r.returncode != 0, "started with %s" % cfg)
+        check(field in r.stderr and path in r.stderr, "error does not name %s and %s: %s"
+              % (field, path, r.stderr))
+    check(not os.path.exists(env.pin_dir), "a failed start left pins behind")
+
+
+@test
+def other_netns_refused(env):
+    """A backend in another network namespace cannot be steered to
+    (sk_lookup would hang such connections): vsteerd refuses it."""
+    env.backend("1.0", "127.0.0.1:9001")
+    env.vsteerd(env.config({"version": "1.0", "servers": ["127.0.0.1:9001"]}))
+    other = subprocess.Popen(["unshare", "--net", "sh", "-c",
+                              "ip link set lo up; exec %s --listen 127.0.0.1:9002 --version 2.0"
+                              % os.path.join(BUILD, "vsteer-demo")],
+                             stdout=subprocess.PIPE, start_new_session=True)
+    env.procs.append(other)
+    check(b"listening" in other.stdout.readline(), "other-netns backend did not start")
+    st, resp = api("PUT", "/v1/clusters", {"version": "2.0", "servers": ["127.0.0.1:9002"]})
+    check(st == 422 and "network namespace" in resp["error"]["message"], "%s %s" % (st, resp))
+    check(set(versions_of(range(20))) == {"1.0"}, "steering changed")
+
+
+@test
+def bpftool_shows_fields(env):
+    """The maps carry BTF: bpftool dumps field names."""
+    env.backend("1.0", "127.0.0.1:9001")
+    env.vsteerd(env.config({"version": "1.0", "servers": ["127.0.0.1:9001"]}))
+    out = subprocess.run(["bpftool", "map", "dump", "pinned", env.pin_dir + "/svcs"],
+                         capture_output=True, text=True).stdout
+    for field in ('"upto": 10000', '"nsock": 1', '"salt"'):
+        check(field in out, "%s not in bpftool output:\n%s" % (field, out))
+    out = subprocess.run(["bpftool", "map", "dump", "pinned", env.pin_dir + "/sstats"],
+                         capture_output=True, text=True).stdout
+    check('"refused"' in out, "sstats without field names")
+
+
+def main():
+    if sys.argv[1:] == ["--list"]:
+        print("\n".join(TESTS))
+        return 0
+    name = sys.argv[1]
+    env = Env()
+    try:
+        TESTS[name](env)
+    except TestFailure as e:
+        print("FAIL: %s" % e)
+        print("--- vsteerd log ---\n%s" % (env.vsteerd_log() if os.path.exists(
+            os.path.join(env.dir, "vsteerd.log")) else "(none)"))
+        return 1
+    finally:
+        env.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

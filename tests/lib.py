@@ -1,0 +1,177 @@
+"""Test helpers: a vsteerd, demo backends and TCP clients inside the
+network and mount namespace that tests/run made for this one test."""
+import http.client
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.path.join(ROOT, "build")
+SVC = ("127.0.0.1", 8080)
+API = ("127.0.0.1", 9900)
+
+
+class TestFailure(Exception):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise TestFailure(msg)
+
+
+def wait_for(pred, timeout, what, interval=0.01):
+    """Poll pred() until it is truthy or the deadline passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise TestFailure("timed out after %.1fs waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
+class Env:
+    """One test's world: lo up, a private bpffs, a temp dir, processes."""
+
+    def __init__(self):
+        subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+        self.dir = tempfile.mkdtemp(prefix="vsteer-test-")
+        self.bpffs = os.path.join(self.dir, "bpf")
+        os.mkdir(self.bpffs)
+        subprocess.run(["mount", "-t", "bpf", "bpf", self.bpffs], check=True)
+        self.pin_dir = os.path.join(self.bpffs, "vsteer")
+        self.state = os.path.join(self.dir, "state.json")
+        self.procs = []
+
+    def close(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+    # -- processes --
+    def backend(self, version, addr="127.0.0.1:9001", *extra):
+        p = subprocess.Popen([os.path.join(BUILD, "vsteer-demo"), "--listen", addr,
+                              "--version", version] + list(extra),
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
+        self.procs.append(p)
+        line = read_line(p.stdout, 5, "vsteer-demo %s to listen" % version)
+        check(b"listening" in line, "demo did not start: %r" % line)
+        return p
+
+    def config(self, clusters, extra=None):
+        cfg = {"proxy": {"address": SVC[0], "port": SVC[1]},
+               "configService": {"address": API[0], "port": API[1]},
+               "cluster": clusters}
+        cfg.update(extra or {})
+        path = os.path.join(self.dir, "config.json")
+        with open(path, "w") as f:
+            json.dump(cfg, f)
+        return path
+
+    def vsteerd(self, config=None, args=(), wait=True):
+        cmd = [os.path.join(BUILD, "vsteerd"), "--pin-dir", self.pin_dir,
+               "--state", self.state]
+        if config:
+            cmd += ["--config", config]
+        self.log = open(os.path.join(self.dir, "vsteerd.log"), "ab")
+        p = subprocess.Popen(cmd + list(args), stdout=self.log, stderr=self.log)
+        self.procs.append(p)
+        if wait:
+            wait_for(lambda: self.healthy() or p.poll() is not None, 10, "vsteerd API")
+            check(p.poll() is None, "vsteerd exited: %s" % self.vsteerd_log())
+        return p
+
+    def vsteerd_log(self):
+        with open(os.path.join(self.dir, "vsteerd.log"), "rb") as f:
+            return f.read().decode(errors="replace")[-3000:]
+
+    def healthy(self):
+        try:
+            return api("GET", "/healthz")[0] == 200
+        except OSError:
+            return False
+
+
+def kill(p, sig=signal.SIGKILL):
+    """Kill a process (a demo's whole group) and reap it."""
+    try:
+        os.killpg(p.pid, sig) if sig == signal.SIGKILL else p.send_signal(sig)
+    except (ProcessLookupError, PermissionError):
+        p.send_signal(sig)
+    p.wait(timeout=10)
+
+
+def read_line(f, timeout, what):
+    r, _, _ = select.select([f], [], [], timeout)
+    if not r:
+        raise TestFailure("timed out waiting for " + what)
+    return f.readline()
+
+
+def api(method, path, body=None, raw=None):
+    """(status, parsed JSON) from vsteerd's REST API."""
+    c = http.client.HTTPConnection(*API, timeout=10)
+    data = raw if raw is not None else (json.dumps(body) if body is not None else None)
+    c.request(method, path, body=data, headers={"Content-Type": "application/json"})
+    r = c.getresponse()
+    text = r.read()
+    c.close()
+    try:
+        return r.status, json.loads(text)
+    except ValueError:
+        return r.status, text
+
+
+def client_addr(i):
+    """The i-th distinct client address: 127.1.0.1, 127.1.0.2, ... (all of
+    127/8 is local, so each is its own session for the session hash)."""
+    n = 0x7f010001 + i
+    return socket.inet_ntoa(n.to_bytes(4, "big"))
+
+
+def fetch(src=None, timeout=3.0, svc=SVC):
+    """One HTTP/1.0 request on a new connection; returns the version line."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        if src:
+            s.bind((src, 0))
+        s.connect(svc)
+        s.sendall(b"GET / HTTP/1.0\r\nHost: svc\r\n\r\n")
+        buf = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+    finally:
+        s.close()
+    head, _, body = buf.partition(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1."):
+        raise TestFailure("bad response %r" % buf[:80])
+    return body.split(b"\n", 1)[0].decode()
+
+
+def versions_of(clients):
+    return [fetch(client_addr(i)) for i in clients]
+
+
+def service(name="default"):
+    st, body = api("GET", "/v1/services/" + name)
+    check(st == 200, "GET service: %s %s" % (st, body))
+    return body
+
+
+def binomial_bound(n, p, z=4.5):
+    """Allowed |count - n*p| for a binomial(n, p) count: z standard
+    deviations. z = 4.5 makes a false failure a ~1e-5 event per check."""
+    return z * (n * p * (1 - p)) ** 0.5
