@@ -7,6 +7,7 @@ loopback, its own bpffs pin directory and nothing to clean up.
     python3 tests/e2e.py --list
     unshare --net --mount --propagation private python3 tests/e2e.py NAME
 """
+import http.client
 import json
 import os
 import signal
@@ -224,6 +225,52 @@ def wildcard_backend_socket(env):
     env.backend("1.0", "0.0.0.0:9001")
     env.vsteerd(env.config([{"version": "1.0", "servers": ["127.0.0.1:9001"]}]))
     check(set(versions_of(range(20))) == {"1.0"}, "not served")
+
+
+@test
+def ipv6_service(env):
+    """An IPv6 service address steers to IPv6 backends, by weight."""
+    env.backend("1.0", "[::1]:9001")
+    env.backend("2.0", "[::1]:9002")
+    cfg = env.config([], {"proxy": {"address": "::1", "port": 8080}})
+    env.vsteerd(cfg)
+    for v, port in (("1.0", 9001), ("2.0", 9002)):
+        st, c = api("PUT", "/v1/clusters", {"version": v, "servers": [{"address": "::1", "port": port}]})
+        check(st == 201, "PUT %s: %s %s" % (v, st, c))
+    svc6 = ("::1", 8080)
+    check({fetch(svc=svc6) for _ in range(10)} == {"2.0"}, "IPv6 not steered to 2.0")
+    set_weights(0)
+    check({fetch(svc=svc6) for _ in range(10)} == {"1.0"}, "IPv6 not steered back to 1.0")
+    # An IPv4 connection to the same port is no business of this service.
+    try:
+        fetch(timeout=2)
+        raise TestFailure("IPv4 connection to the IPv6 service's port was steered")
+    except ConnectionRefusedError:
+        pass
+
+
+@test
+def demo_backend_controls(env):
+    """vsteer-demo's knobs, which later tests and benchmarks rely on."""
+    env.backend("1.0", "127.0.0.1:9001", "--exit-after", "3")
+    svc = ("127.0.0.1", 9001)
+    for _ in range(3):
+        check(fetch(svc=svc) == "1.0", "not answering")
+    wait_for(lambda: env.procs[0].poll() is not None, 5, "exit after 3 requests")
+    env.backend("2.0", "127.0.0.1:9002")
+    svc = ("127.0.0.1", 9002)
+    c = http.client.HTTPConnection(*svc, timeout=5)
+    c.request("POST", "/control?status=503&size=1000&delay_ms=200")
+    check(c.getresponse().status == 200, "control refused")
+    c = http.client.HTTPConnection(*svc, timeout=5)
+    t0 = time.monotonic()
+    c.request("GET", "/")
+    r = c.getresponse()
+    body = r.read()
+    dt = time.monotonic() - t0
+    check(r.status == 503 and len(body) == 1000 and r.getheader("X-Version") == "2.0",
+          "status %s size %d" % (r.status, len(body)))
+    check(dt >= 0.2, "delay not applied: %.3f s" % dt)
 
 
 def snapshot():

@@ -140,7 +140,7 @@ def client_addr(i):
 
 def fetch(src=None, timeout=3.0, svc=SVC):
     """One HTTP/1.0 request on a new connection; returns the version line."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s = socket.socket(socket.AF_INET6 if ":" in svc[0] else socket.AF_INET, socket.SOCK_STREAM)
     s.settimeout(timeout)
     try:
         if src:
