@@ -1,1 +1,1617 @@
-int main(void){return 0;}
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Unit tests of the controller library: session hashing and version
+ * picking (the very header the data plane runs), versions, endpoints,
+ * the model, the config and state files, the API router and listener
+ * matching. No root, no BPF, no live controller.
+ *
+ * Every test_*() function is one counted case; it stops at its first
+ * failed check. Output, one line per case:
+ *     ok N - name
+ *     not ok N - name: line L: [row] what failed
+ * and last `unit: P passed, F failed`; the exit status is 0 iff F == 0.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "vsteer_hash.h"
+#include "addr.h"
+#include "api.h"
+#include "config.h"
+#include "ctl.h"
+#include "model.h"
+#include "parse.h"
+#include "state.h"
+#include "util.h"
+#include "version.h"
+
+/* ---- the harness ------------------------------------------------------ */
+
+static bool cur_failed;
+static char cur_detail[768];
+static char cur_row[160];
+
+/* Allocations of the running case, freed after it whether it passed or
+ * stopped half-way at a failed check. */
+static void *tmp_ptrs[64];
+static size_t tmp_n;
+
+static void *track(void *p)
+{
+	if (p && tmp_n < ARRAY_SIZE(tmp_ptrs))
+		tmp_ptrs[tmp_n++] = p;
+	return p;
+}
+
+static void *tcalloc(size_t size)
+{
+	void *p = calloc(1, size);
+
+	if (!p) {
+		fprintf(stderr, "unit: out of memory\n");
+		exit(2);
+	}
+	return track(p);
+}
+
+static void tmp_free_all(void)
+{
+	while (tmp_n)
+		free(tmp_ptrs[--tmp_n]);
+}
+
+/* Name the table row the following checks are about. */
+static void row(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void row(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cur_row, sizeof(cur_row), fmt, ap);
+	va_end(ap);
+}
+
+static void fail_at(int line, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fail_at(int line, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if (cur_failed)
+		return;
+	cur_failed = true;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(cur_detail, sizeof(cur_detail), "line %d: %s%s%s%s", line,
+		 cur_row[0] ? "[" : "", cur_row, cur_row[0] ? "] " : "", msg);
+}
+
+#define CHECK(cond, fmt, ...) do {						\
+	if (!(cond)) {								\
+		fail_at(__LINE__, "%s: " fmt, #cond, ##__VA_ARGS__);		\
+		return;								\
+	}									\
+} while (0)
+
+#define CHECK_INT(a, op, b) do {						\
+	long long _a = (long long)(a), _b = (long long)(b);			\
+	if (!(_a op _b)) {							\
+		fail_at(__LINE__, "%s %s %s (%lld vs %lld)", #a, #op, #b, _a, _b); \
+		return;								\
+	}									\
+} while (0)
+
+#define CHECK_STR(a, b) do {							\
+	const char *_a = (a), *_b = (b);					\
+	if (!_a || !_b || strcmp(_a, _b)) {					\
+		fail_at(__LINE__, "%s == %s ('%s' vs '%s')", #a, #b,		\
+			_a ? _a : "(null)", _b ? _b : "(null)");		\
+		return;								\
+	}									\
+} while (0)
+
+#define CHECK_HAS(hay, needle) do {						\
+	const char *_h = (hay), *_n = (needle);					\
+	if (!strstr(_h, _n)) {							\
+		fail_at(__LINE__, "'%s' does not contain '%s'", _h, _n);	\
+		return;								\
+	}									\
+} while (0)
+
+/* An error return: the -errno, the HTTP status and the code. */
+#define CHECK_ERR(ret, e, want_ret, want_status, want_code) do {		\
+	CHECK_INT(ret, ==, want_ret);						\
+	CHECK_INT((e)->status, ==, want_status);				\
+	CHECK_STR((e)->code, want_code);					\
+} while (0)
+
+/* ---- helpers ---------------------------------------------------------- */
+
+/* JSON with single quotes, so the tables stay readable. */
+static char *jq(const char *s)
+{
+	char *t = tcalloc(strlen(s) + 1);
+
+	for (size_t i = 0; s[i]; i++)
+		t[i] = s[i] == '\'' ? '"' : s[i];
+	return t;
+}
+
+static struct model *new_model(void)
+{
+	return tcalloc(sizeof(struct model));
+}
+
+/* All zero (family 0) if s does not parse: later checks then fail. */
+static struct vs_endpoint ep_of(const char *s)
+{
+	struct vs_endpoint e;
+
+	memset(&e, 0, sizeof(e));
+	if (ep_parse(s, &e))
+		memset(&e, 0, sizeof(e));
+	return e;
+}
+
+static int add_svc(struct model *m, const char *name, const char *addr,
+		   uint32_t salt, struct vs_err *err)
+{
+	struct vs_endpoint e = ep_of(addr);
+
+	return model_add_service(m, name, &e, salt, err);
+}
+
+#define BAD_TEST_INPUT (-10000)
+
+/* servers: comma separated "ADDR:PORT"s, may be empty. id may be NULL. */
+static int add_cl(struct model *m, uint32_t svc, const char *ver, enum cl_mode mode,
+		  const char *servers, const char *id, struct vs_err *err)
+{
+	struct cluster spec;
+	char buf[512], *tok, *save = NULL;
+
+	memset(&spec, 0, sizeof(spec));
+	spec.svc = svc;
+	spec.mode = mode;
+	if (str_copy(spec.version, sizeof(spec.version), ver) ||
+	    str_copy(spec.id, sizeof(spec.id), id ? id : "") ||
+	    str_copy(buf, sizeof(buf), servers))
+		return BAD_TEST_INPUT;
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (spec.nbk == VS_MAX_BACKENDS || ep_parse(tok, &spec.bk[spec.nbk]))
+			return BAD_TEST_INPUT;
+		spec.nbk++;
+	}
+	return model_add_cluster(m, &spec, err);
+}
+
+static int weight_of(const struct model *m, uint32_t svc, const char *ver)
+{
+	int slot = model_find_version(m, svc, ver);
+
+	return slot < 0 ? -1 : m->cl[slot].weight;
+}
+
+static uint32_t nclusters(const struct model *m)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < VS_MAX_SLOTS; i++)
+		n += m->cl[i].used;
+	return n;
+}
+
+/* "3.0=0 2.0=10000 1.0=0": versions of svc newest first, with weights. */
+static const char *weights_str(const struct model *m, uint32_t svc)
+{
+	static char buf[512];
+	uint32_t order[VS_MAX_VERSIONS], n = model_order(m, svc, order);
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (uint32_t i = 0; i < n && off < sizeof(buf); i++)
+		off += snprintf(buf + off, sizeof(buf) - off, "%s%s=%u", i ? " " : "",
+				m->cl[order[i]].version, m->cl[order[i]].weight);
+	return buf;
+}
+
+static const char *ep_str(const struct vs_endpoint *e)
+{
+	static char buf[EP_STRLEN];
+
+	ep_format(e, buf, sizeof(buf));
+	return buf;
+}
+
+/* Deterministic PRNG (xorshift32) so property tests are reproducible. */
+static uint32_t rng_state = 0x2545f491;
+
+static uint32_t rng(void)
+{
+	uint32_t x = rng_state;
+
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	return rng_state = x;
+}
+
+static double chi2_uniform(const uint32_t *count, uint32_t k, double expected)
+{
+	double chi2 = 0;
+
+	for (uint32_t i = 0; i < k; i++)
+		chi2 += (count[i] - expected) * (count[i] - expected) / expected;
+	return chi2;
+}
+
+/* A vs_svc whose versions have these weights, newest first. */
+static void svc_from_weights(struct vs_svc *s, const uint16_t *w, uint32_t n)
+{
+	uint32_t upto = 0;
+
+	memset(s, 0, sizeof(*s));
+	s->nver = n;
+	for (uint32_t i = 0; i < n; i++) {
+		upto += w[i];
+		s->ver[i].slot = i;
+		s->ver[i].upto = upto;
+	}
+}
+
+/* ---- session hash and version choice ---------------------------------- */
+
+static void test_hash_bucket_uniform(void)
+{
+	static uint32_t cnt4[100], cnt6[100];
+	const uint32_t salt = 0x5eed1234;
+
+	memset(cnt4, 0, sizeof(cnt4));
+	memset(cnt6, 0, sizeof(cnt6));
+	for (uint32_t i = 0; i < 100000; i++) {
+		__u32 a4[4] = { htonl(0x0a000000u + i), 0, 0, 0 };
+		__u32 a6[4] = { htonl(0x20010db8u), 0, 0, htonl(i) };
+		uint32_t b4 = vs_bucket(vs_session_hash(a4, salt));
+		uint32_t b6 = vs_bucket(vs_session_hash(a6, salt));
+
+		CHECK(b4 < VS_BUCKETS && b6 < VS_BUCKETS, "bucket %u/%u", b4, b6);
+		cnt4[b4 / 100]++;
+		cnt6[b6 / 100]++;
+	}
+	/* 100 groups of 100 buckets, 1000 addresses expected in each; with
+	 * df = 99, P(chi2 > 160) is about 1.0e-4 for a uniform hash. */
+	double c4 = chi2_uniform(cnt4, 100, 1000.0), c6 = chi2_uniform(cnt6, 100, 1000.0);
+
+	CHECK(c4 < 160.0, "IPv4 10.0.0.0/15: chi2 = %.1f (df 99)", c4);
+	CHECK(c6 < 160.0, "IPv6 2001:db8::/112: chi2 = %.1f (df 99)", c6);
+}
+
+static void test_hash_salt_and_determinism(void)
+{
+	uint32_t differ = 0;
+
+	for (uint32_t i = 0; i < 1000; i++) {
+		__u32 a[4] = { htonl(0xc0a80000u + i), 0, 0, 0 };
+		__u32 copy[4];
+		uint32_t h1 = vs_session_hash(a, 1), h2 = vs_session_hash(a, 2);
+
+		memcpy(copy, a, sizeof(copy));
+		CHECK(vs_session_hash(copy, 1) == h1, "salt 1 not deterministic at %u", i);
+		CHECK(vs_session_hash(a, 2) == h2, "salt 2 not deterministic at %u", i);
+		CHECK(vs_backend_hash(h1) == vs_backend_hash(h1), "backend hash at %u", i);
+		differ += vs_bucket(h1) != vs_bucket(h2);
+	}
+	/* Independent uniform buckets collide with p = 1/10000. */
+	CHECK(differ >= 990, "only %u of 1000 addresses change bucket with the salt", differ);
+}
+
+/* Which backend of a version a client gets must not depend on which
+ * bucket it hashed to. The sharpest case is a small canary: a version of
+ * weight 0.1% owns buckets 0..9 only, and if the backend index were
+ * drawn from the same bits (h % n, with n dividing 10000) its clients
+ * would land on 10 of its 20 backends. Among ~2000 such clients, the
+ * backend index as try_version() computes it must be uniform over 20. */
+static void test_backend_hash_independent(void)
+{
+	static uint32_t cnt[20];
+	uint32_t total = 0;
+
+	memset(cnt, 0, sizeof(cnt));
+	for (uint32_t i = 0; i < (1u << 21); i++) {
+		__u32 a[4] = { htonl(0x0a000000u + i), 0, 0, 0 };
+		uint32_t h = vs_session_hash(a, 77);
+
+		if (vs_bucket(h) >= 10)
+			continue;
+		cnt[vs_backend_hash(h) % 20]++;
+		total++;
+	}
+	CHECK(total > 1800 && total < 2400, "%u clients in 0.1%% of buckets", total);
+	/* df = 19: P(chi2 > 51) is about 1e-4. */
+	double c = chi2_uniform(cnt, 20, total / 20.0);
+
+	CHECK(c < 51.0, "chi2 = %.1f over 20 backends, %u clients", c, total);
+}
+
+static void test_pick_version_table(void)
+{
+	static const struct {
+		uint16_t w[VS_MAX_VERSIONS];
+		uint32_t n;
+		uint32_t want[4];	/* buckets 0, 2499, 2500, 9999 */
+	} t[] = {
+		{ .w = { 10000 },           .n = 1, .want = { 0, 0, 0, 0 } },
+		{ .w = { 2500, 7500 },      .n = 2, .want = { 0, 0, 1, 1 } },
+		{ .w = { 0, 10000 },        .n = 2, .want = { 1, 1, 1, 1 } },
+		{ .w = { 5000, 5000 },      .n = 2, .want = { 0, 0, 0, 1 } },
+		{ .w = { 0, 0, 10000 },     .n = 3, .want = { 2, 2, 2, 2 } },
+		{ .w = { 2499, 1, 7500 },   .n = 3, .want = { 0, 1, 2, 2 } },
+		{ .w = { 1, 0, 9998, 1 },   .n = 4, .want = { 0, 2, 2, 3 } },
+		{ .w = { 1250, 1250, 1250, 1250, 1250, 1250, 1250, 1250 }, .n = 8,
+		  .want = { 0, 1, 2, 7 } },
+		/* Weights that do not cover the range: nver, not a version. */
+		{ .w = { 5000 },            .n = 1, .want = { 0, 0, 0, 1 } },
+		{ .w = { 0 },               .n = 0, .want = { 0, 0, 0, 0 } },
+	};
+	static const uint32_t buckets[4] = { 0, 2499, 2500, 9999 };
+	struct vs_svc s;
+
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		svc_from_weights(&s, t[i].w, t[i].n);
+		for (size_t j = 0; j < 4; j++) {
+			row("weights #%zu, bucket %u", i, buckets[j]);
+			CHECK_INT(vs_pick_version(&s, buckets[j]), ==, t[i].want[j]);
+		}
+	}
+}
+
+/* Moving weight from older versions to the newest one only ever moves a
+ * client to a newer version (lower index), never back to an older one. */
+static void test_pick_version_monotone(void)
+{
+	uint16_t w[VS_MAX_VERSIONS], w2[VS_MAX_VERSIONS];
+	struct vs_svc before, after;
+	uint32_t moved = 0;
+
+	for (uint32_t trial = 0; trial < 1000; trial++) {
+		uint32_t n = 2 + rng() % (VS_MAX_VERSIONS - 1), left = VS_BUCKETS;
+		uint32_t taken = 0;
+
+		for (uint32_t i = 0; i + 1 < n; i++) {
+			w[i] = rng() % 4 == 0 ? 0 : rng() % (left + 1);
+			left -= w[i];
+		}
+		w[n - 1] = left;
+		memcpy(w2, w, sizeof(w));
+		for (uint32_t i = 1; i < n; i++) {
+			uint32_t t = rng() % (w2[i] + 1u);
+
+			w2[i] -= t;
+			taken += t;
+		}
+		w2[0] += taken;
+		svc_from_weights(&before, w, n);
+		svc_from_weights(&after, w2, n);
+		CHECK_INT(after.ver[n - 1].upto, ==, VS_BUCKETS);
+		for (uint32_t b = 0; b < VS_BUCKETS; b++) {
+			uint32_t x = vs_pick_version(&before, b), y = vs_pick_version(&after, b);
+
+			row("trial %u, n %u, bucket %u", trial, n, b);
+			CHECK(y <= x, "moved from version %u to older %u", x, y);
+			moved += y < x;
+		}
+	}
+	row("%s", "");
+	CHECK(moved > 0, "no bucket ever moved: the property test is vacuous");
+
+	/* The control: weight taken from the newest version does send some
+	 * clients to an older one, so the check above can fail. */
+	for (uint32_t trial = 0; trial < 100; trial++) {
+		uint32_t n = 2 + rng() % (VS_MAX_VERSIONS - 1), older = 0;
+		uint16_t give = 1 + rng() % 5000;
+
+		memset(w, 0, sizeof(w));
+		w[0] = VS_BUCKETS;
+		memcpy(w2, w, sizeof(w));
+		w2[0] -= give;
+		w2[n - 1] += give;
+		svc_from_weights(&before, w, n);
+		svc_from_weights(&after, w2, n);
+		for (uint32_t b = 0; b < VS_BUCKETS; b++)
+			older += vs_pick_version(&after, b) > vs_pick_version(&before, b);
+		row("control trial %u", trial);
+		CHECK_INT(older, ==, give);
+	}
+}
+
+static void test_failover_order(void)
+{
+	for (uint32_t nver = 1; nver <= VS_MAX_VERSIONS; nver++) {
+		for (uint32_t i = 0; i < nver; i++) {
+			uint32_t seen = 0;
+
+			for (uint32_t k = 0; k < nver; k++) {
+				uint32_t v = vs_failover_order(i, k, nver);
+				/* i, then i+1..nver-1 ascending, then i-1..0 descending */
+				uint32_t want = k < nver - i ? i + k : i - 1 - (k - (nver - i));
+
+				row("nver %u, i %u, k %u", nver, i, k);
+				CHECK(v < nver, "index %u out of range", v);
+				CHECK(!(seen & (1u << v)), "version %u tried twice", v);
+				CHECK_INT(v, ==, want);
+				seen |= 1u << v;
+			}
+			row("nver %u, i %u", nver, i);
+			CHECK_INT(seen, ==, (1u << nver) - 1);
+		}
+	}
+}
+
+/* ---- versions, endpoints, percentages --------------------------------- */
+
+static void test_version_valid(void)
+{
+	static const struct {
+		const char *v;
+		bool ok;
+	} t[] = {
+		{ "1", true }, { "0", true }, { "0.0", true }, { "1.10", true },
+		{ "2.0.3", true }, { "123456789", true }, { "1.2.3.4.5.6.7.8", true },
+		{ "123456789.123456789.123456789.1", true },	/* 31 chars */
+		{ "", false }, { "1.", false }, { ".1", false }, { "1..2", false },
+		{ "a", false }, { "1.2a", false }, { "v1", false }, { "-1", false },
+		{ "+1", false }, { " 1", false }, { "1 ", false }, { "1,2", false },
+		{ "1234567890", false },			/* 10-digit part */
+		{ "1.1234567890", false },
+		{ "1.2.3.4.5.6.7.8.9", false },			/* 9 parts */
+		{ "123456789.123456789.123456789.12", false },	/* 32 chars */
+		{ "1234567.1234567.1234567.1234567.12345678", false },	/* 40 chars */
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		row("'%s'", t[i].v);
+		CHECK_INT(version_valid(t[i].v), ==, t[i].ok);
+	}
+	row("%s", "");
+	CHECK_INT(strlen(t[ARRAY_SIZE(t) - 1].v), ==, 40);
+}
+
+static int sign(int x)
+{
+	return (x > 0) - (x < 0);
+}
+
+static void test_version_cmp(void)
+{
+	static const struct {
+		const char *a, *b;
+		int want;
+	} t[] = {
+		{ "1.10", "1.9", 1 },
+		{ "1.0", "1", 0 },
+		{ "1", "1.0.0.0", 0 },
+		{ "0.0", "0", 0 },
+		{ "01.2", "1.02", 0 },
+		{ "2", "1.99.99", 1 },
+		{ "1.2.3", "1.2.4", -1 },
+		{ "1.0.0.1", "1", 1 },
+		{ "10", "9", 1 },
+		{ "1.9.1", "1.10", -1 },
+		{ "123456789", "123456788", 1 },
+		{ "3", "3", 0 },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		row("'%s' vs '%s'", t[i].a, t[i].b);
+		CHECK_INT(sign(version_cmp(t[i].a, t[i].b)), ==, t[i].want);
+		CHECK_INT(sign(version_cmp(t[i].b, t[i].a)), ==, -t[i].want);
+	}
+}
+
+static void test_ep_parse_good(void)
+{
+	static const char *const good[] = {
+		"127.0.0.1:80", "[::1]:9001", "0.0.0.0:1", "1.2.3.4:65535",
+		"[2001:db8::1]:443", "[::]:8080", "255.255.255.255:9",
+	};
+	struct vs_endpoint e;
+	char buf[EP_STRLEN];
+
+	for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
+		row("'%s'", good[i]);
+		memset(&e, 0xa5, sizeof(e));
+		CHECK_INT(ep_parse(good[i], &e), ==, 0);
+		ep_format(&e, buf, sizeof(buf));
+		CHECK_STR(buf, good[i]);
+	}
+
+	row("%s", "127.0.0.1:80 fields");
+	memset(&e, 0xa5, sizeof(e));
+	CHECK_INT(ep_parse("127.0.0.1:80", &e), ==, 0);
+	CHECK_INT(e.family, ==, AF_INET);
+	CHECK_INT(e.port, ==, 80);
+	CHECK_INT(e.addr[0], ==, htonl(0x7f000001));
+	CHECK(!e.addr[1] && !e.addr[2] && !e.addr[3], "IPv4 leaves addr[1..3] non-zero");
+	CHECK(!ep_addr_is_any(&e), "127.0.0.1 is not the wildcard");
+
+	row("%s", "[::1]:9001 fields");
+	CHECK_INT(ep_parse("[::1]:9001", &e), ==, 0);
+	CHECK_INT(e.family, ==, AF_INET6);
+	CHECK_INT(e.port, ==, 9001);
+	CHECK(!e.addr[0] && !e.addr[1] && !e.addr[2] && e.addr[3] == htonl(1), "::1");
+	ep_format_addr(&e, buf, sizeof(buf));
+	CHECK_STR(buf, "::1");
+
+	row("%s", "wildcards");
+	e = ep_of("0.0.0.0:1");
+	CHECK(ep_addr_is_any(&e), "0.0.0.0");
+	e = ep_of("[::]:1");
+	CHECK(ep_addr_is_any(&e), "::");
+
+	row("%s", "ep_equal");
+	struct vs_endpoint a = ep_of("127.0.0.1:80"), b = ep_of("127.0.0.1:80");
+	struct vs_endpoint c = ep_of("127.0.0.1:81"), d = ep_of("127.0.0.2:80");
+
+	CHECK(ep_equal(&a, &b), "same");
+	CHECK(!ep_equal(&a, &c), "port differs");
+	CHECK(!ep_equal(&a, &d), "address differs");
+}
+
+static void test_ep_parse_bad(void)
+{
+	static const char *const bad[] = {
+		"", "127.0.0.1", "127.0.0.1:0", ":80", "127.0.0.1:65536",
+		"1.2.3:80", "::1:80", "[::1]80", "127.0.0.1:80x", "127.0.0.1:-1",
+		"127.0.0.1: 80", "127.0.0.1:+80", "127.0.0.1:", "[::1]:", "[]:80",
+		"[::1:80", "localhost:80", "1.2.3.4.5:80", "256.0.0.1:80",
+		"127.0.0.1:99999999999999999999", "127.0.0.1:80 ", " 127.0.0.1:80",
+		"[::1]:80:80", "::1", "[fe80::1%eth0]:80",
+	};
+	struct vs_endpoint e;
+
+	/* Rejected at all first, so a wrong errno cannot hide an input
+	 * that is let through. */
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		row("'%s'", bad[i]);
+		CHECK(ep_parse(bad[i], &e) < 0, "accepted as %s", ep_str(&e));
+	}
+	/* addr.h: "-EINVAL unless the whole string parses and the port is
+	 * 1..65535" */
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		row("'%s'", bad[i]);
+		CHECK_INT(ep_parse(bad[i], &e), ==, -EINVAL);
+	}
+}
+
+static void test_percent_to_bp(void)
+{
+	static const struct {
+		double pct;
+		int ret;
+		uint16_t bp;
+	} t[] = {
+		{ 25, 0, 2500 }, { 0.5, 0, 50 }, { 0.01, 0, 1 }, { 100, 0, 10000 },
+		{ 0, 0, 0 }, { 33.33, 0, 3333 }, { 66.67, 0, 6667 }, { 99.99, 0, 9999 },
+		{ -1, -EINVAL, 0 }, { 100.01, -EINVAL, 0 }, { 0.001, -EINVAL, 0 },
+		{ 12.345, -EINVAL, 0 }, { -0.01, -EINVAL, 0 }, { 1e9, -EINVAL, 0 },
+		{ NAN, -EINVAL, 0 }, { INFINITY, -EINVAL, 0 }, { -INFINITY, -EINVAL, 0 },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		uint16_t bp = 0xbeef;
+
+		row("%g%%", t[i].pct);
+		CHECK_INT(percent_to_bp(t[i].pct, &bp), ==, t[i].ret);
+		if (t[i].ret == 0)
+			CHECK_INT(bp, ==, t[i].bp);
+		else
+			CHECK_INT(bp, ==, 0xbeef);	/* untouched on error */
+	}
+}
+
+/* ---- the model -------------------------------------------------------- */
+
+static void test_model_add_service(void)
+{
+	struct model *m = new_model();
+	struct vs_err err = { 0 };
+	char name[80];
+
+	CHECK_INT(add_svc(m, "web", "127.0.0.1:8080", 1, &err), ==, 0);
+	CHECK_INT(add_svc(m, "api", "[::1]:8080", 2, &err), ==, 1);
+	CHECK_INT(model_find_service(m, "api"), ==, 1);
+	CHECK_INT(model_find_service(m, "nope"), ==, -ENOENT);
+	CHECK_INT(m->svc[1].salt, ==, 2);
+	CHECK_STR(ep_str(&m->svc[1].addr), "[::1]:8080");
+
+	static const struct {
+		const char *name, *addr;
+		int ret, status;
+		const char *code;
+	} t[] = {
+		{ "web", "127.0.0.1:8081", -EEXIST, 409, "duplicate_service" },
+		{ "web2", "127.0.0.1:8080", -EEXIST, 409, "duplicate_service" },
+		{ "", "127.0.0.1:8082", -EINVAL, 400, "bad_name" },
+		{ "a b", "127.0.0.1:8082", -EINVAL, 400, "bad_name" },
+		{ "a/b", "127.0.0.1:8082", -EINVAL, 400, "bad_name" },
+		{ "1234567890123456789012345678901234567890123456789012345678901234",
+		  "127.0.0.1:8082", -EINVAL, 400, "bad_name" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		row("'%s' at %s", t[i].name, t[i].addr);
+		memset(&err, 0, sizeof(err));
+		CHECK_ERR(add_svc(m, t[i].name, t[i].addr, 3, &err), &err,
+			  t[i].ret, t[i].status, t[i].code);
+		CHECK_INT(model_nservices(m), ==, 2);
+	}
+	row("%s", "fill up");
+	CHECK_INT(add_svc(m, "A-z_0.9-123456789012345678901234567890123456789012345678901234",
+			  "127.0.0.1:8082", 3, &err), ==, 2);	/* 63 characters */
+	for (int i = 3; i < VS_MAX_SERVICES; i++) {
+		char addr[32];
+
+		snprintf(name, sizeof(name), "s%d", i);
+		snprintf(addr, sizeof(addr), "127.0.1.%d:80", i);
+		CHECK_INT(add_svc(m, name, addr, i, &err), ==, i);
+	}
+	CHECK_INT(model_nservices(m), ==, VS_MAX_SERVICES);
+	memset(&err, 0, sizeof(err));
+	CHECK_ERR(add_svc(m, "one-too-many", "127.0.2.1:80", 0, &err), &err, -ENOSPC, 409, "limit");
+}
+
+static void test_model_add_weights(void)
+{
+	static const struct {
+		const char *ver;
+		enum cl_mode mode;
+		const char *server, *want;
+	} steps[] = {
+		{ "1.0", CL_INSTANT, "127.0.0.1:9001", "1.0=10000" },
+		/* an instant newer cluster takes everything */
+		{ "2.0", CL_INSTANT, "127.0.0.1:9002", "2.0=10000 1.0=0" },
+		/* a manual one takes nothing */
+		{ "3.0", CL_MANUAL, "127.0.0.1:9003", "3.0=0 2.0=10000 1.0=0" },
+		/* an instant one that is not the newest takes nothing */
+		{ "1.5", CL_INSTANT, "127.0.0.1:9004", "3.0=0 2.0=10000 1.5=0 1.0=0" },
+		{ "2.0.1", CL_INSTANT, "127.0.0.1:9005", "3.0=0 2.0.1=0 2.0=10000 1.5=0 1.0=0" },
+		{ "4.0", CL_INSTANT, "127.0.0.1:9006", "4.0=10000 3.0=0 2.0.1=0 2.0=0 1.5=0 1.0=0" },
+	};
+	struct model *m = new_model();
+	struct vs_err err = { 0 };
+	int slot;
+
+	CHECK_INT(add_svc(m, "web", "127.0.0.1:8080", 1, &err), ==, 0);
+	for (size_t i = 0; i < ARRAY_SIZE(steps); i++) {
+		row("add %s", steps[i].ver);
+		slot = add_cl(m, 0, steps[i].ver, steps[i].mode, steps[i].server, NULL, &err);
+		CHECK_INT(slot, ==, (int)i);
+		CHECK(m->cl[slot].used, "slot not in use");
+		CHECK_INT(strlen(m->cl[slot].id), ==, 36);	/* a generated UUID */
+		CHECK_INT(m->cl[slot].mode, ==, steps[i].mode);
+		CHECK_INT(m->cl[slot].svc, ==, 0);
+		CHECK_INT(m->cl[slot].nbk, ==, 1);
+		CHECK_STR(ep_str(&m->cl[slot].bk[0]), steps[i].server);
+		CHECK_STR(weights_str(m, 0), steps[i].want);
+	}
+	row("%s", "ids");
+	CHECK(strcmp(m->cl[0].id, m->cl[1].id), "two clusters got id %s", m->cl[0].id);
+	CHECK_INT(model_find_cluster(m, m->cl[3].id), ==, 3);
+	CHECK_INT(model_find_cluster(m, "no-such-id"), ==, -ENOENT);
+
+	/* The first cluster of a service takes every session, even manual. */
+	row("%s", "first cluster manual");
+	CHECK_INT(add_svc(m, "api", "127.0.0.1:8081", 2, &err), ==, 1);
+	slot = add_cl(m, 1, "7", CL_MANUAL, "127.0.0.1:9101", "given-id", &err);
+	CHECK_INT(slot, ==, ARRAY_SIZE(steps));
+	CHECK_STR(m->cl[slot].id, "given-id");
+	CHECK_STR(weights_str(m, 1), "7=10000");
+	/* ... and the other service is untouched. */
+	CHECK_STR(weights_str(m, 0), steps[ARRAY_SIZE(steps) - 1].want);
+}
+
+static void test_model_add_cluster_rejects(void)
+{
+	static const struct {
+		const char *name;
+		uint32_t svc;
+		const char *ver, *servers, *id;
+		int ret, status;
+		const char *code;
+	} t[] = {
+		{ "version 1 is 1.0", 0, "1", "127.0.0.1:9002", NULL, -EEXIST, 409, "duplicate_version" },
+		{ "version 1.0.0 is 1.0", 0, "1.0.0", "127.0.0.1:9002", NULL, -EEXIST, 409, "duplicate_version" },
+		{ "server of another cluster", 0, "2.0", "127.0.0.1:9001", NULL, -EEXIST, 409, "duplicate_server" },
+		{ "server of another service's cluster", 1, "1.0", "127.0.0.1:9001", NULL, -EEXIST, 409, "duplicate_server" },
+		{ "server listed twice", 0, "2.0", "127.0.0.1:9002,127.0.0.1:9002", NULL, -EEXIST, 409, "duplicate_server" },
+		{ "second server taken", 0, "2.0", "127.0.0.1:9002,127.0.0.1:9001", NULL, -EEXIST, 409, "duplicate_server" },
+		{ "server is the service", 0, "2.0", "127.0.0.1:8080", NULL, -EINVAL, 400, "bad_server" },
+		{ "server is another service", 0, "2.0", "127.0.0.1:8081", NULL, -EINVAL, 400, "bad_server" },
+		{ "wildcard server", 0, "2.0", "0.0.0.0:9002", NULL, -EINVAL, 400, "bad_server" },
+		{ "IPv6 wildcard server", 2, "1.0", "[::]:9002", NULL, -EINVAL, 400, "bad_server" },
+		{ "IPv6 server, IPv4 service", 0, "2.0", "[::1]:9002", NULL, -EINVAL, 400, "bad_server" },
+		{ "bad version", 0, "2.x", "127.0.0.1:9002", NULL, -EINVAL, 400, "bad_version" },
+		{ "empty version", 0, "", "127.0.0.1:9002", NULL, -EINVAL, 400, "bad_version" },
+		{ "no servers", 0, "2.0", "", NULL, -EINVAL, 400, "bad_servers" },
+		{ "unknown service", 7, "2.0", "127.0.0.1:9002", NULL, -ENOENT, 404, "unknown_service" },
+		{ "service out of range", VS_MAX_SERVICES, "2.0", "127.0.0.1:9002", NULL, -ENOENT, 404, "unknown_service" },
+		{ "id taken", 0, "2.0", "127.0.0.1:9002", "c1", -EEXIST, 409, "duplicate_cluster" },
+	};
+	struct model *m = new_model();
+	struct vs_err err = { 0 };
+
+	CHECK_INT(add_svc(m, "web", "127.0.0.1:8080", 1, &err), ==, 0);
+	CHECK_INT(add_svc(m, "api", "127.0.0.1:8081", 2, &err), ==, 1);
+	CHECK_INT(add_svc(m, "v6", "[::1]:8080", 3, &err), ==, 2);
+	CHECK_INT(add_cl(m, 0, "1.0", CL_INSTANT, "127.0.0.1:9001", "c1", &err), ==, 0);
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		row("%s", t[i].name);
+		memset(&err, 0, sizeof(err));
+		CHECK_ERR(add_cl(m, t[i].svc, t[i].ver, CL_INSTANT, t[i].servers, t[i].id, &err),
+			  &err, t[i].ret, t[i].status, t[i].code);
+		CHECK(err.msg[0], "no message");
+		/* nothing half-applied */
+		CHECK_INT(nclusters(m), ==, 1);
+		CHECK_STR(weights_str(m, 0), "1.0=10000");
+	}
+}
+
+static void test_model_order(void)
+{
+	static const char *const add[] = { "1.9", "1.10", "0.0", "2", "1.9.1", "10", "1.10.0.1", "0.1" };
+	struct model *m = new_model();
+	struct vs_err err = { 0 };
+	uint32_t order[VS_MAX_VERSIONS];
+	char server[32];
+	char got[256] = "";
+
+	CHECK_INT(add_svc(m, "web", "127.0.0.1:8080", 1, &err), ==, 0);
+	CHECK_INT(add_svc(m, "other", "127.0.0.1:8081", 1, &err), ==, 1);
+	CHECK_INT(add_cl(m, 1, "5", CL_MANUAL, "127.0.0.1:9100", NULL, &err), ==, 0);
+	for (size_t i = 0; i < ARRAY_SIZE(add); i++) {
+		row("add %s", add[i]);
+		snprintf(server, sizeof(server), "127.0.0.1:%zu", 9001 + i);
+		CHECK_INT(add_cl(m, 0, add[i], CL_MANUAL, server, NULL, &err), ==, (int)i + 1);
+	}
+	row("%s", "order");
+	uint32_t n = model_order(m, 0, order);
+
+	CHECK_INT(n, ==, VS_MAX_VERSIONS);
+	for (uint32_t i = 0; i < n; i++) {
+		CHECK_INT(m->cl[order[i]].svc, ==, 0);
+		strcat(got, i ? " " : "");
+		strcat(got, m->cl[order[i]].version);
+	}
+	CHECK_STR(got, "10 2 1.10.0.1 1.10 1.9.1 1.9 0.1 0.0");
+	CHECK_INT(model_order(m, 1, order), ==, 1);
+	CHECK_INT(order[0], ==, 0);
+	CHECK_INT(model_order(m, 5, order), ==, 0);
+
+	row("%s", "ninth version");
+	memset(&err, 0, sizeof(err));
+	CHECK_ERR(add_cl(m, 0, "11", CL_INSTANT, "127.0.0.1:9999", NULL, &err), &err,
+		  -ENOSPC, 409, "limit");
+	CHECK_INT(nclusters(m), ==, 9);
+}
+
+static void test_model_del_cluster(void)
+{
+	static const struct {
+		const char *del, *want;
+	} t[] = {
+		/* its weight goes to the next older version ... */
+		{ "3.0", "2.0=8000 1.0=2000" },
+		{ "2.0", "3.0=5000 1.0=5000" },
+		/* ... or, for the oldest, to the next newer one */
+		{ "1.0", "3.0=5000 2.0=5000" },
+	};
+	static const char *const names[] = { "3.0", "2.0", "1.0" };
+	static const uint16_t bp[] = { 5000, 3000, 2000 };
+	struct vs_err err = { 0 };
+
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		struct model *m = new_model();
+		int slot;
+
+		row("delete %s", t[i].del);
+		CHECK_INT(add_svc(m, "web", "127.0.0.1:8080", 1, &err), ==, 0);
+		CHECK_INT(add_cl(m, 0, "2.0", CL_INSTANT, "127.0.0.1:9002", NULL, &err), ==, 0);
+		CHECK_INT(add_cl(m, 0, "1.0", CL_INSTANT, "127.0.0.1:9001", NULL, &err), ==, 1);
+		CHECK_INT(add_cl(m, 0, "3.0", CL_MANUAL, "127.0.0.1:9003", NULL, &err), ==, 2);
+		CHECK_INT(model_set_weights(m, 0, names, bp, 3, &err), ==, 0);
+		CHECK_STR(weights_str(m, 0), "3.0=5000 2.0=3000 1.0=2000");
+		slot = model_find_version(m, 0, t[i].del);
+		CHECK(slot >= 0, "version not found");
+		CHECK_INT(model_del_cluster(m, slot, false, &err), ==, 0);
+		CHECK(!m->cl[slot].used, "slot still in use");
+		CHECK_STR(weights_str(m, 0), t[i].want);
+		/* the freed slot is the next one handed out */
+		CHECK_INT(add_cl(m, 0, "9", CL_MANUAL, "127.0.0.1:9009", NULL, &err), ==, slot);
+	}
+
+	row("%s", "unknown slots");
+	struct model *m = new_model();
+
+	memset(&err, 0, sizeof(err));
+	CHECK_ERR(model_del_cluster(m, 5, false, &err), &err, -ENOENT, 404, "unknown_cluster");
+	CHECK_ERR(model_del_cluster(m, VS_MAX_SLOTS, true, &err), &err, -ENOENT, 404,
+		  "unknown_cluster");
+}
+
+static void test_model_del_last_needs_force(void)
+{
+	struct model *m = new_model();
+	struct vs_err err = { 0 };
+
+	CHECK_INT(add_svc(m, "web", "127.0.0.1:8080", 1, &err), ==, 0);
+	CHECK_INT(add_cl(m, 0, "1.0", CL_INSTANT, "127.0.0.1:9001", NULL, &err), ==, 0);
+	CHECK_ERR(model_del_cluster(m, 0, false, &err), &err, -EBUSY, 409, "last_cluster");
+	CHECK(m->cl[0].used, "refused delete removed the cluster");
+	CHECK_INT(weight_of(m, 0, "1"), ==, VS_BUCKETS);
+	CHECK_INT(model_del_cluster(m, 0, true, &err), ==, 0);
+	CHECK_INT(nclusters(m), ==, 0);
+	CHECK(m->svc[0].used, "the service goes with its last cluster");
+	/* a new first cluster starts with every session again */
+	CHECK_INT(add_cl(m, 0, "0.5", CL_MANUAL, "127.0.0.1:9001", NULL, &err), ==, 0);
+	CHECK_STR(weights_str(m, 0), "0.5=10000");
+}
+
+static void test_model_set_weights(void)
+{
+	static const struct {
+		const char *name;
+		const char *names[4];
+		uint16_t bp[4];
+		uint32_t n;
+		int ret, status;
+		const char *code, *want;
+	} t[] = {
+		{ "odd split, 2.0 unnamed", { "1.0", "3.0" }, { 3333, 6667 }, 2, 0, 0, "",
+		  "3.0=6667 2.0=0 1.0=3333" },
+		{ "all to one, by an equal version", { "2" }, { 10000 }, 1, 0, 0, "",
+		  "3.0=0 2.0=10000 1.0=0" },
+		{ "explicit zeros", { "1.0", "2.0", "3.0" }, { 0, 0, 10000 }, 3, 0, 0, "",
+		  "3.0=10000 2.0=0 1.0=0" },
+		{ "sum 9999", { "1.0", "3.0" }, { 3333, 6666 }, 2, -EINVAL, 400, "bad_weights", NULL },
+		{ "sum 10001", { "1.0", "3.0" }, { 3334, 6667 }, 2, -EINVAL, 400, "bad_weights", NULL },
+		{ "nothing named", { NULL }, { 0 }, 0, -EINVAL, 400, "bad_weights", NULL },
+		{ "unknown version", { "1.0", "4.0" }, { 5000, 5000 }, 2, -ENOENT, 404,
+		  "unknown_version", NULL },
+		{ "named twice", { "1.0", "1.0" }, { 5000, 5000 }, 2, -EEXIST, 400, "bad_weights", NULL },
+		{ "named twice, spelt differently", { "1.0", "1" }, { 5000, 5000 }, 2, -EEXIST, 400,
+		  "bad_weights", NULL },
+	};
+	struct model *m = new_model();
+	struct vs_err err = { 0 };
+	const char *before;
+	char saved[512];
+
+	CHECK_INT(add_svc(m, "web", "127.0.0.1:8080", 1, &err), ==, 0);
+	CHECK_INT(add_svc(m, "empty", "127.0.0.1:8081", 1, &err), ==, 1);
+	CHECK_INT(add_cl(m, 0, "1.0", CL_INSTANT, "127.0.0.1:9001", NULL, &err), ==, 0);
+	CHECK_INT(add_cl(m, 0, "2.0", CL_INSTANT, "127.0.0.1:9002", NULL, &err), ==, 1);
+	CHECK_INT(add_cl(m, 0, "3.0", CL_MANUAL, "127.0.0.1:9003", NULL, &err), ==, 2);
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		row("%s", t[i].name);
+		before = weights_str(m, 0);
+		snprintf(saved, sizeof(saved), "%s", before);
+		memset(&err, 0, sizeof(err));
+		int ret = model_set_weights(m, 0, t[i].names, t[i].bp, t[i].n, &err);
+
+		if (t[i].ret) {
+			CHECK_ERR(ret, &err, t[i].ret, t[i].status, t[i].code);
+			CHECK_STR(weights_str(m, 0), saved);	/* unchanged */
+		} else {
+			CHECK_INT(ret, ==, 0);
+			CHECK_STR(weights_str(m, 0), t[i].want);
+		}
+	}
+	row("%s", "service without clusters");
+	memset(&err, 0, sizeof(err));
+	static const char *const one[] = { "1.0" };
+	static const uint16_t all[] = { 10000 };
+
+	CHECK_INT(model_set_weights(m, 1, one, all, 1, &err), ==, -ENOENT);
+}
+
+static void test_model_svc_value(void)
+{
+	static const char *const names[] = { "3.0", "1.0" };
+	static const uint16_t bp[] = { 1000, 9000 };
+	struct model *m = new_model();
+	struct vs_err err = { 0 };
+	uint8_t nsock[VS_MAX_SLOTS];
+	struct vs_svc_key k;
+	struct vs_svc v;
+
+	memset(nsock, 9, sizeof(nsock));
+	nsock[0] = 3;
+	nsock[1] = 5;
+	nsock[2] = 7;
+	CHECK_INT(add_svc(m, "pad", "127.0.0.1:1", 1, &err), ==, 0);
+	CHECK_INT(add_svc(m, "web", "127.0.0.1:8080", 0xabcd1234, &err), ==, 1);
+	CHECK_INT(add_cl(m, 1, "2.0", CL_INSTANT, "127.0.0.1:9002", NULL, &err), ==, 0);
+	CHECK_INT(add_cl(m, 1, "1.0", CL_INSTANT, "127.0.0.1:9001", NULL, &err), ==, 1);
+	CHECK_INT(add_cl(m, 1, "3.0", CL_MANUAL, "127.0.0.1:9003", NULL, &err), ==, 2);
+	CHECK_INT(model_set_weights(m, 1, names, bp, 2, &err), ==, 0);
+
+	memset(&v, 0xa5, sizeof(v));
+	model_svc_value(m, 1, nsock, &v);
+	CHECK_INT(v.id, ==, 1);
+	CHECK_INT(v.salt, ==, 0xabcd1234);
+	CHECK_INT(v.nver, ==, 3);
+	CHECK_INT(v.pad, ==, 0);
+	static const struct vs_ver want[3] = {
+		{ .slot = 2, .upto = 1000, .nsock = 7 },	/* 3.0 */
+		{ .slot = 0, .upto = 1000, .nsock = 3 },	/* 2.0, weight 0 */
+		{ .slot = 1, .upto = 10000, .nsock = 5 },	/* 1.0 */
+	};
+	for (uint32_t i = 0; i < VS_MAX_VERSIONS; i++) {
+		row("ver[%u]", i);
+		CHECK_INT(v.ver[i].slot, ==, i < 3 ? want[i].slot : 0);
+		CHECK_INT(v.ver[i].upto, ==, i < 3 ? want[i].upto : 0);
+		CHECK_INT(v.ver[i].nsock, ==, i < 3 ? want[i].nsock : 0);
+	}
+	row("%s", "picks");
+	/* what the data plane makes of it: 2.0 (weight 0) gets no bucket */
+	CHECK_INT(vs_pick_version(&v, 0), ==, 0);
+	CHECK_INT(vs_pick_version(&v, 999), ==, 0);
+	CHECK_INT(vs_pick_version(&v, 1000), ==, 2);
+	CHECK_INT(vs_pick_version(&v, 9999), ==, 2);
+
+	row("%s", "key");
+	memset(&k, 0xa5, sizeof(k));
+	model_svc_key(m, 1, &k);
+	CHECK_INT(k.family, ==, AF_INET);
+	CHECK_INT(k.proto, ==, VS_PROTO_TCP);
+	CHECK_INT(k.port, ==, 8080);
+	CHECK_INT(k.addr[0], ==, htonl(0x7f000001));
+	CHECK(!k.addr[1] && !k.addr[2] && !k.addr[3], "addr[1..3]");
+
+	row("%s", "service without clusters");
+	model_svc_value(m, 0, nsock, &v);
+	CHECK_INT(v.id, ==, 0);
+	CHECK_INT(v.nver, ==, 0);
+	CHECK_INT(v.ver[0].upto, ==, 0);
+}
+
+/* ---- the config file -------------------------------------------------- */
+
+static int cfg_parse(const char *sq_json, struct config *cfg, struct model *m,
+		     struct vs_err *err)
+{
+	char *text = jq(sq_json);
+
+	memset(m, 0, sizeof(*m));
+	memset(cfg, 0xa5, sizeof(*cfg));
+	memset(err, 0, sizeof(*err));
+	return config_parse(text, strlen(text), "t.json", cfg, m, err);
+}
+
+static void test_config_thesis_single(void)
+{
+	struct model *m = new_model();
+	struct config cfg;
+	struct vs_err err;
+	int svc, slot;
+
+	CHECK_INT(cfg_parse("{'proxy': {'address': '127.0.0.1', 'port': 8080},"
+			    " 'configService': {'address': '127.0.0.1', 'port': 9901},"
+			    " 'cluster': {'version': '1.0',"
+			    "             'servers': ['127.0.0.1:9001', '127.0.0.1:9002']}}",
+			    &cfg, m, &err), ==, 0);
+	CHECK_STR(ep_str(&cfg.api), "127.0.0.1:9901");
+	CHECK_INT(model_nservices(m), ==, 1);
+	svc = model_find_service(m, VS_DEFAULT_SERVICE);
+	CHECK_INT(svc, ==, 0);
+	CHECK_STR(ep_str(&m->svc[svc].addr), "127.0.0.1:8080");
+	CHECK_INT(nclusters(m), ==, 1);
+	slot = model_find_version(m, svc, "1.0");
+	CHECK_INT(slot, ==, 0);
+	CHECK_INT(m->cl[slot].weight, ==, VS_BUCKETS);
+	CHECK_INT(m->cl[slot].mode, ==, CL_INSTANT);
+	CHECK_INT(strlen(m->cl[slot].id), ==, 36);
+	CHECK_INT(m->cl[slot].nbk, ==, 2);
+	CHECK_STR(ep_str(&m->cl[slot].bk[0]), "127.0.0.1:9001");
+	CHECK_STR(ep_str(&m->cl[slot].bk[1]), "127.0.0.1:9002");
+}
+
+static void test_config_cluster_list(void)
+{
+	struct model *m = new_model();
+	struct config cfg;
+	struct vs_err err;
+	int slot;
+
+	/* servers as {address, port}; the first cluster has no version */
+	CHECK_INT(cfg_parse("{'proxy': {'address': '::1', 'port': 8080},"
+			    " 'cluster': ["
+			    "  {'servers': [{'address': '::1', 'port': 9001}]},"
+			    "  {'version': '2.0', 'servers': [{'address': '::1', 'port': 9002},"
+			    "                                 '[::1]:9003'],"
+			    "   'upgradeTransition': {'mode': 'Instant'}}]}",
+			    &cfg, m, &err), ==, 0);
+	CHECK_STR(ep_str(&m->svc[0].addr), "[::1]:8080");
+	CHECK_INT(nclusters(m), ==, 2);
+	CHECK_STR(weights_str(m, 0), "2.0=10000 0.0=0");
+	slot = model_find_version(m, 0, "0.0");
+	CHECK_INT(slot, ==, 0);
+	CHECK_STR(m->cl[slot].version, "0.0");
+	CHECK_INT(m->cl[slot].nbk, ==, 1);
+	CHECK_STR(ep_str(&m->cl[slot].bk[0]), "[::1]:9001");
+	slot = model_find_version(m, 0, "2.0");
+	CHECK_INT(slot, ==, 1);
+	CHECK_INT(m->cl[slot].nbk, ==, 2);
+	CHECK_STR(ep_str(&m->cl[slot].bk[0]), "[::1]:9002");
+	CHECK_STR(ep_str(&m->cl[slot].bk[1]), "[::1]:9003");
+	CHECK(strcmp(m->cl[0].id, m->cl[1].id), "same id twice");
+}
+
+static void test_config_modes(void)
+{
+	static const struct {
+		const char *mode;
+		int ret;
+		const char *code;
+		enum cl_mode want;
+		const char *weights;
+	} t[] = {
+		{ "Instant", 0, "", CL_INSTANT, "2.0=10000 1.0=0" },
+		{ "instant", 0, "", CL_INSTANT, "2.0=10000 1.0=0" },
+		{ "INSTANT", 0, "", CL_INSTANT, "2.0=10000 1.0=0" },
+		{ "manual", 0, "", CL_MANUAL, "2.0=0 1.0=10000" },
+		{ "Manual", 0, "", CL_MANUAL, "2.0=0 1.0=10000" },
+		{ "Session", -EOPNOTSUPP, "unsupported_mode", CL_INSTANT, NULL },
+		{ "session", -EOPNOTSUPP, "unsupported_mode", CL_INSTANT, NULL },
+		{ "gradual", -EINVAL, "bad_mode", CL_INSTANT, NULL },
+		{ "", -EINVAL, "bad_mode", CL_INSTANT, NULL },
+	};
+	struct model *m = new_model();
+	struct config cfg;
+	struct vs_err err;
+	char text[512];
+
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		row("mode '%s'", t[i].mode);
+		snprintf(text, sizeof(text),
+			 "{'proxy': {'address': '127.0.0.1', 'port': 8080},"
+			 " 'cluster': [{'version': '1.0', 'servers': ['127.0.0.1:9001']},"
+			 "  {'version': '2.0', 'servers': ['127.0.0.1:9002'],"
+			 "   'upgradeTransition': {'mode': '%s'}}]}", t[i].mode);
+		int ret = cfg_parse(text, &cfg, m, &err);
+
+		if (t[i].ret) {
+			CHECK_ERR(ret, &err, t[i].ret, 400, t[i].code);
+			CHECK_HAS(err.msg, "cluster[1].upgradeTransition");
+			continue;
+		}
+		CHECK_INT(ret, ==, 0);
+		CHECK_INT(m->cl[model_find_version(m, 0, "2.0")].mode, ==, t[i].want);
+		CHECK_STR(weights_str(m, 0), t[i].weights);
+	}
+	row("%s", "sessionTimeout without session");
+	CHECK_ERR(cfg_parse("{'proxy': {'address': '127.0.0.1', 'port': 8080},"
+			    " 'cluster': {'servers': ['127.0.0.1:9001'],"
+			    "  'upgradeTransition': {'mode': 'instant', 'sessionTimeout': 5}}}",
+			    &cfg, m, &err), &err, -EINVAL, 400, "bad_field");
+}
+
+static void test_config_errors(void)
+{
+#define PROXY "'proxy': {'address': '127.0.0.1', 'port': 8080}"
+	static const struct {
+		const char *json;
+		int status;
+		const char *code, *has1, *has2;
+	} t[] = {
+		{ "{" PROXY ", 'proxyy': 1}", 400, "unknown_field", "'proxyy'", "top level" },
+		{ "{" PROXY ", 'cluster': [{'servers': ['127.0.0.1:9001']},"
+		  " {'servers': ['127.0.0.1:9002'], 'version': '2', 'weight': 5}]}",
+		  400, "unknown_field", "cluster[1]", "'weight'" },
+		{ "{'proxy': {'address': '127.0.0.1', 'port': 0}}", 400, "bad_port", "proxy.port", "" },
+		{ "{'proxy': {'address': '127.0.0.1', 'port': 70000}}", 400, "bad_port", "proxy.port", "" },
+		{ "{'proxy': {'address': '127.0.0.1', 'port': '80'}}", 400, "bad_port", "proxy.port", "" },
+		{ "{'proxy': {'address': '127.0.0.1', 'port': 80.5}}", 400, "bad_port", "proxy.port", "" },
+		{ "{'proxy': {'address': '127.0.0.1'}}", 400, "bad_port", "proxy.port", "" },
+		{ "{'proxy': {'address': 'localhost', 'port': 80}}", 400, "bad_address", "proxy.address", "" },
+		{ "{'proxy': {'address': '127.0.0.1', 'port': 80, 'tls': true}}", 400,
+		  "unknown_field", "proxy", "'tls'" },
+		{ "{'proxy': '127.0.0.1:0'}", 400, "bad_address", "proxy", "" },
+		{ "{'configService': {'address': '127.0.0.1', 'port': 65536}}", 400, "bad_port",
+		  "configService.port", "" },
+		{ "{" PROXY ", 'cluster': {'servers': [{'address': '127.0.0.1', 'port': 0}]}}",
+		  400, "bad_port", "cluster[0].servers[0].port", "" },
+		{ "{" PROXY ", 'cluster': {'servers': ['127.0.0.1:9001', '127.0.0.1:70000']}}",
+		  400, "bad_address", "cluster[0].servers[1]", "" },
+		{ "{" PROXY ", 'cluster': {'servers': []}}", 400, "bad_servers", "cluster[0].servers", "" },
+		{ "{" PROXY ", 'cluster': {'version': '1.2a', 'servers': ['127.0.0.1:9001']}}",
+		  400, "bad_version", "cluster[0].version", "1.2a" },
+		{ "{" PROXY ", 'cluster': {'version': 2, 'servers': ['127.0.0.1:9001']}}",
+		  400, "bad_version", "cluster[0].version", "" },
+		{ "{" PROXY ", 'cluster': 5}", 400, "bad_field", "cluster", "" },
+		{ "{" PROXY ", 'cluster': [{'version': '1.0', 'servers': ['127.0.0.1:9001']},"
+		  " {'version': '1', 'servers': ['127.0.0.1:9002']}]}",
+		  409, "duplicate_version", "cluster[1]", "" },
+		{ "{" PROXY ", 'cluster': [{'version': '1.0', 'servers': ['127.0.0.1:9001']},"
+		  " {'version': '2', 'servers': ['127.0.0.1:9001']}]}",
+		  409, "duplicate_server", "cluster[1]", "" },
+		{ "{'cluster': {'servers': ['127.0.0.1:9001']}}", 400, "bad_field", "proxy", "" },
+		{ "{'services': [{'name': 'a', 'address': '127.0.0.1', 'port': 80},"
+		  " {'name': 'b', 'address': '127.0.0.1', 'port': 81, 'cluster': []}]}",
+		  400, "unknown_field", "services[1]", "'cluster'" },
+		{ "{'services': [{'name': 'a', 'address': '127.0.0.1'}]}", 400, "bad_field",
+		  "services[0]", "address and port" },
+		{ "{'services': [{'name': 'a', 'address': '127.0.0.1', 'port': 80,"
+		  " 'clusters': [{'servers': ['127.0.0.1:80']}]}]}",
+		  400, "bad_server", "services[0].clusters[0]", "" },
+		{ "{'services': {'name': 'a'}}", 400, "bad_field", "services", "" },
+		{ "{'proxy': ", 400, "bad_json", "line", "" },
+		{ "{'proxy': {'address': '127.0.0.1', 'port': 8080},}", 400, "bad_json", "", "" },
+		{ "{'proxy': {}, 'proxy': {}}", 400, "bad_json", "", "" },
+		{ "", 400, "bad_json", "", "" },
+		{ "[]", 400, "bad_field", "top level", "" },
+	};
+#undef PROXY
+	struct model *m = new_model();
+	struct config cfg;
+	struct vs_err err;
+
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		row("%s", t[i].json);
+		int ret = cfg_parse(t[i].json, &cfg, m, &err);
+
+		CHECK(ret < 0, "accepted");
+		CHECK_INT(err.status, ==, t[i].status);
+		CHECK_STR(err.code, t[i].code);
+		CHECK_HAS(err.msg, "t.json");
+		CHECK_HAS(err.msg, t[i].has1);
+		CHECK_HAS(err.msg, t[i].has2);
+	}
+}
+
+static void test_config_services_form(void)
+{
+	struct model *m = new_model();
+	struct config cfg;
+	struct vs_err err;
+	int web, v6;
+
+	CHECK_INT(cfg_parse("{'configService': '127.0.0.1:9911',"
+			    " 'services': ["
+			    "  {'name': 'web', 'address': '0.0.0.0', 'port': 80, 'clusters': ["
+			    "    {'version': '1.0', 'servers': ['127.0.0.1:9001']},"
+			    "    {'version': '1.1', 'servers': ['127.0.0.1:9002'],"
+			    "     'upgradeTransition': {'mode': 'manual'}}]},"
+			    "  {'name': 'v6', 'address': '::', 'port': 81,"
+			    "   'clusters': {'version': '3', 'servers': ['[::1]:9101']}},"
+			    "  {'name': 'idle', 'address': '127.0.0.2', 'port': 82}]}",
+			    &cfg, m, &err), ==, 0);
+	CHECK_STR(ep_str(&cfg.api), "127.0.0.1:9911");
+	CHECK_INT(model_nservices(m), ==, 3);
+	web = model_find_service(m, "web");
+	v6 = model_find_service(m, "v6");
+	CHECK_INT(web, ==, 0);
+	CHECK_INT(v6, ==, 1);
+	CHECK_INT(model_find_service(m, "idle"), ==, 2);
+	CHECK_INT(model_find_service(m, VS_DEFAULT_SERVICE), ==, -ENOENT);
+	CHECK_STR(ep_str(&m->svc[web].addr), "0.0.0.0:80");
+	CHECK_STR(ep_str(&m->svc[v6].addr), "[::]:81");
+	CHECK_STR(weights_str(m, web), "1.1=0 1.0=10000");
+	CHECK_STR(weights_str(m, v6), "3=10000");
+	CHECK_STR(weights_str(m, 2), "");
+	CHECK_INT(m->cl[model_find_version(m, v6, "3")].svc, ==, v6);
+
+	/* the thesis form and the services form together */
+	row("%s", "proxy and services");
+	CHECK_INT(cfg_parse("{'proxy': '127.0.0.1:8080', 'cluster': {'servers': ['127.0.0.1:9001']},"
+			    " 'services': [{'name': 'web', 'address': '127.0.0.1', 'port': 80}]}",
+			    &cfg, m, &err), ==, 0);
+	CHECK_INT(model_find_service(m, VS_DEFAULT_SERVICE), ==, 0);
+	CHECK_INT(model_find_service(m, "web"), ==, 1);
+	row("%s", "services named twice");
+	CHECK_ERR(cfg_parse("{'services': [{'name': 'a', 'address': '127.0.0.1', 'port': 80},"
+			    " {'name': 'a', 'address': '127.0.0.1', 'port': 81}]}",
+			    &cfg, m, &err), &err, -EEXIST, 409, "duplicate_service");
+}
+
+static void test_config_api_default(void)
+{
+	struct model *m = new_model();
+	struct config cfg;
+	struct vs_err err;
+
+	CHECK_INT(cfg_parse("{'proxy': {'address': '127.0.0.1', 'port': 8080}}", &cfg, m, &err), ==, 0);
+	CHECK_STR(ep_str(&cfg.api), "127.0.0.1:9900");
+	CHECK_INT(cfg.api.port, ==, VS_DEFAULT_API_PORT);
+	CHECK_INT(model_nservices(m), ==, 1);
+	CHECK_INT(nclusters(m), ==, 0);
+	row("%s", "empty object");
+	CHECK_INT(cfg_parse("{}", &cfg, m, &err), ==, 0);
+	CHECK_STR(ep_str(&cfg.api), "127.0.0.1:9900");
+	CHECK_INT(model_nservices(m), ==, 0);
+	row("%s", "IPv6 configService");
+	CHECK_INT(cfg_parse("{'configService': {'address': '::1', 'port': 9000}}", &cfg, m, &err), ==, 0);
+	CHECK_STR(ep_str(&cfg.api), "[::1]:9000");
+}
+
+/* ---- the state file --------------------------------------------------- */
+
+static void check_models_equal(const struct model *a, const struct model *b)
+{
+	for (uint32_t i = 0; i < VS_MAX_SERVICES; i++) {
+		const struct service *x = &a->svc[i], *y = &b->svc[i];
+
+		row("service id %u", i);
+		CHECK_INT(x->used, ==, y->used);
+		if (!x->used)
+			continue;
+		CHECK_STR(x->name, y->name);
+		CHECK(ep_equal(&x->addr, &y->addr), "%s", ep_str(&y->addr));
+		CHECK_INT(x->salt, ==, y->salt);
+	}
+	for (uint32_t i = 0; i < VS_MAX_SLOTS; i++) {
+		const struct cluster *x = &a->cl[i], *y = &b->cl[i];
+
+		row("slot %u", i);
+		CHECK_INT(x->used, ==, y->used);
+		if (!x->used)
+			continue;
+		CHECK_STR(x->id, y->id);
+		CHECK_STR(x->version, y->version);
+		CHECK_INT(x->svc, ==, y->svc);
+		CHECK_INT(x->weight, ==, y->weight);
+		CHECK_INT(x->mode, ==, y->mode);
+		CHECK_INT(x->nbk, ==, y->nbk);
+		for (uint32_t j = 0; j < x->nbk; j++)
+			CHECK(ep_equal(&x->bk[j], &y->bk[j]), "server %u: %s", j, ep_str(&y->bk[j]));
+	}
+	row("%s", "");
+}
+
+static void test_state_roundtrip(void)
+{
+	static const char *const names[] = { "2.0", "3.0" };
+	static const uint16_t bp[] = { 3333, 6667 };
+	struct model *m = new_model(), *m2 = new_model();
+	uint8_t nsock[VS_MAX_SLOTS] = { 0 };
+	struct vs_svc v1, v2;
+	struct config cfg;
+	struct vs_err err;
+	char *text, *text2;
+
+	CHECK_INT(cfg_parse("{'services': ["
+			    "  {'name': 'web', 'address': '127.0.0.1', 'port': 8080, 'clusters': ["
+			    "    {'version': '1.0', 'servers': ['127.0.0.1:9001']},"
+			    "    {'version': '2.0', 'servers': ['127.0.0.1:9002',"
+			    "                                   {'address': '127.0.0.2', 'port': 9012}]},"
+			    "    {'version': '3.0', 'servers': ['127.0.0.1:9003'],"
+			    "     'upgradeTransition': {'mode': 'manual'}}]},"
+			    "  {'name': 'v6', 'address': '::', 'port': 8443,"
+			    "   'clusters': {'version': '7.1', 'servers': ['[::1]:9101']}}]}",
+			    &cfg, m, &err), ==, 0);
+	/* Leave slots out of version order and a hole at slot 3. */
+	CHECK_INT(model_del_cluster(m, 0, false, &err), ==, 0);
+	CHECK_INT(add_cl(m, 0, "2.5", CL_MANUAL, "127.0.0.1:9025", NULL, &err), ==, 0);
+	CHECK_INT(add_cl(m, 1, "7.2", CL_MANUAL, "[::1]:9102", NULL, &err), ==, 4);
+	CHECK_INT(model_del_cluster(m, 3, false, &err), ==, 0);
+	CHECK_INT(model_set_weights(m, 0, names, bp, 2, &err), ==, 0);
+	CHECK_STR(weights_str(m, 0), "3.0=6667 2.5=0 2.0=3333");
+	CHECK_STR(weights_str(m, 1), "7.2=10000");
+
+	text = track(state_dump(m));
+	CHECK(text, "state_dump failed");
+	memset(m2, 0xa5, sizeof(*m2));	/* state_parse must start from nothing */
+	memset(&err, 0, sizeof(err));
+	CHECK_INT(state_parse(text, strlen(text), "t.json", m2, &err), ==, 0);
+	check_models_equal(m, m2);
+	if (cur_failed)
+		return;
+	text2 = track(state_dump(m2));
+	CHECK(text2, "state_dump failed");
+	CHECK_STR(text2, text);
+	nsock[0] = 1;
+	nsock[2] = 2;
+	for (uint32_t s = 0; s < 2; s++) {
+		row("svc value %u", s);
+		model_svc_value(m, s, nsock, &v1);
+		model_svc_value(m2, s, nsock, &v2);
+		CHECK(!memcmp(&v1, &v2, sizeof(v1)), "data plane views differ");
+	}
+}
+
+static void test_state_rejects(void)
+{
+	/* vsteerState, top-level extra, service id, cluster a's extra, slot a,
+	 * weight a, slot b, weight b */
+	static const char fmt[] =
+		"{'vsteerState': %d, %s"
+		" 'services': [{'name': 'default', 'id': %d, 'address': '127.0.0.1', 'port': 8080, 'salt': 7}],"
+		" 'clusters': ["
+		"  {%s'id': 'a', 'version': '1.0', 'slot': %d, 'servers': ['127.0.0.1:9001'],"
+		"   'weight': %d, 'upgradeTransition': {'mode': 'instant'}, 'service': 'default'},"
+		"  {'id': 'b', 'version': '2.0', 'slot': %d, 'servers': ['127.0.0.1:9002'],"
+		"   'weight': %d, 'upgradeTransition': {'mode': 'manual'}, 'service': 'default'}]}";
+	static const struct {
+		const char *name;
+		int format;
+		const char *extra;
+		int sid;
+		const char *cl_extra;
+		int slot_a, w_a, slot_b, w_b;
+		bool ok;
+		const char *has;
+	} t[] = {
+		{ "valid", 1, "", 0, "", 0, 5000, 3, 5000, true, "" },
+		{ "valid, slots reversed", 1, "", 5, "", 4, 10000, 0, 0, true, "" },
+		{ "weights sum to 9999", 1, "", 0, "", 0, 5000, 3, 4999, false, "10000" },
+		{ "weights sum to 10001", 1, "", 0, "", 0, 5001, 3, 5000, false, "10000" },
+		{ "weight out of range", 1, "", 0, "", 0, 10001, 3, 0, false, "clusters[0]" },
+		{ "negative weight", 1, "", 0, "", 0, -1, 3, 10001, false, "clusters[0]" },
+		{ "repeated slot", 1, "", 0, "", 3, 5000, 3, 5000, false, "clusters[1]" },
+		{ "slot out of range", 1, "", 0, "", 0, 5000, VS_MAX_SLOTS, 5000, false, "clusters[1]" },
+		{ "service id out of range", 1, "", VS_MAX_SERVICES, "", 0, 5000, 1, 5000, false, "services[0]" },
+		{ "unknown top-level field", 1, "'bogus': 1,", 0, "", 0, 5000, 3, 5000, false, "bogus" },
+		{ "unknown cluster field", 1, "", 0, "'bogus': 1,", 0, 5000, 3, 5000, false, "bogus" },
+		{ "format 2", 2, "", 0, "", 0, 5000, 3, 5000, false, "vsteerState" },
+		{ "format 0", 0, "", 0, "", 0, 5000, 3, 5000, false, "vsteerState" },
+	};
+	struct model *m = new_model();
+	struct vs_err err;
+	char sq[2048];
+	char *text;
+
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		row("%s", t[i].name);
+		snprintf(sq, sizeof(sq), fmt, t[i].format, t[i].extra, t[i].sid, t[i].cl_extra,
+			 t[i].slot_a, t[i].w_a, t[i].slot_b, t[i].w_b);
+		text = jq(sq);
+		memset(&err, 0, sizeof(err));
+		int ret = state_parse(text, strlen(text), "t.json", m, &err);
+
+		if (!t[i].ok) {
+			CHECK(ret < 0, "accepted");
+			CHECK_INT(err.status, ==, 400);
+			CHECK_HAS(err.msg, "state t.json");
+			CHECK_HAS(err.msg, t[i].has);
+			continue;
+		}
+		CHECK_INT(ret, ==, 0);
+		CHECK_INT(model_nservices(m), ==, 1);
+		CHECK(m->svc[t[i].sid].used, "service not at id %d", t[i].sid);
+		CHECK_INT(m->svc[t[i].sid].salt, ==, 7);
+		CHECK_INT(nclusters(m), ==, 2);
+		CHECK_STR(m->cl[t[i].slot_a].id, "a");
+		CHECK_STR(m->cl[t[i].slot_b].id, "b");
+		CHECK_INT(m->cl[t[i].slot_a].svc, ==, t[i].sid);
+		CHECK_INT(m->cl[t[i].slot_a].weight, ==, t[i].w_a);
+		CHECK_INT(m->cl[t[i].slot_b].weight, ==, t[i].w_b);
+		CHECK_INT(m->cl[t[i].slot_a].mode, ==, CL_INSTANT);
+		CHECK_INT(m->cl[t[i].slot_b].mode, ==, CL_MANUAL);
+	}
+	row("%s", "not JSON");
+	CHECK(state_parse("{", 1, "t.json", m, &err) < 0, "accepted");
+	CHECK_HAS(err.msg, "t.json");
+	row("%s", "no vsteerState");
+	text = jq("{'services': [], 'clusters': []}");
+	CHECK(state_parse(text, strlen(text), "t.json", m, &err) < 0, "accepted");
+	row("%s", "empty state");
+	text = jq("{'vsteerState': 1, 'services': [], 'clusters': []}");
+	CHECK_INT(state_parse(text, strlen(text), "t.json", m, &err), ==, 0);
+	CHECK_INT(model_nservices(m), ==, 0);
+}
+
+/* ---- the API router and listener matching ----------------------------- */
+
+static void test_api_route_match(void)
+{
+	static char long63[80], path63[128];
+	static const struct {
+		const char *method, *path;
+		const char *route;	/* same name, same route table entry */
+		const char *cap;
+	} t[] = {
+		{ "GET", "/healthz", "healthz", NULL },
+		{ "GET", "/v1/services", "services", NULL },
+		{ "GET", "/v1/services/default", "service", "default" },
+		{ "GET", "/v1/services/web-1.2_x", "service", "web-1.2_x" },
+		{ "PUT", "/v1/services/x/weights", "weights", "x" },
+		{ "PUT", "/v1/services/default/weights", "weights", "default" },
+		{ "GET", "/v1/clusters", "clusters", NULL },
+		{ "PUT", "/v1/clusters", "cluster_put", NULL },
+		{ "GET", "/v1/clusters/3f2a-11", "cluster_get", "3f2a-11" },
+		{ "DELETE", "/v1/clusters/3f2a-11", "cluster_delete", "3f2a-11" },
+		{ "DELETE", "/v1/clusters/x", "cluster_delete", "x" },
+		{ "GET", path63, "service", long63 },
+	};
+	const char *route_of[16] = { NULL };
+	char caps[ROUTE_MAX_CAPS][ROUTE_CAP_LEN];
+	const char *allow;
+
+	memset(long63, 'a', 63);
+	long63[63] = '\0';
+	snprintf(path63, sizeof(path63), "/v1/services/%s", long63);
+
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		row("%s %s", t[i].method, t[i].path);
+		memset(caps, 0, sizeof(caps));
+		allow = NULL;
+		int r = api_route(t[i].method, t[i].path, caps, &allow);
+
+		CHECK(r >= 0 && r < (int)ARRAY_SIZE(route_of), "route %d", r);
+		if (!route_of[r])
+			route_of[r] = t[i].route;
+		CHECK_STR(route_of[r], t[i].route);
+		if (t[i].cap)
+			CHECK_STR(caps[0], t[i].cap);
+	}
+	/* and distinct routes got distinct entries */
+	for (size_t i = 0; i < ARRAY_SIZE(route_of); i++)
+		for (size_t j = i + 1; j < ARRAY_SIZE(route_of); j++) {
+			row("entries %zu and %zu", i, j);
+			CHECK(!route_of[i] || !route_of[j] || strcmp(route_of[i], route_of[j]),
+			      "route '%s' twice", route_of[i]);
+		}
+}
+
+static void test_api_route_errors(void)
+{
+	static char path64[128];
+	static const struct {
+		const char *method, *path;
+		int ret;
+		const char *allow;
+	} t[] = {
+		{ "GET", "/v1/nope", -ENOENT, NULL },
+		{ "GET", "/v1/services/a/b", -ENOENT, NULL },
+		{ "GET", "/v1/clusters/", -ENOENT, NULL },
+		{ "DELETE", "/v1/clusters/", -ENOENT, NULL },
+		{ "GET", "//healthz", -ENOENT, NULL },
+		{ "GET", "/healthz/", -ENOENT, NULL },
+		{ "GET", "healthz", -ENOENT, NULL },
+		{ "GET", "/", -ENOENT, NULL },
+		{ "GET", "", -ENOENT, NULL },
+		{ "GET", "/V1/services", -ENOENT, NULL },
+		{ "GET", "/v1/servicesx", -ENOENT, NULL },
+		{ "PUT", "/v1/services//weights", -ENOENT, NULL },
+		{ "GET", path64, -ENOENT, NULL },		/* 64-char segment */
+		{ "PUT", "/v1/clusters/abc", -EPERM, "GET, DELETE" },
+		{ "POST", "/healthz", -EPERM, "GET" },
+		{ "DELETE", "/v1/services", -EPERM, "GET" },
+		{ "POST", "/v1/clusters", -EPERM, "GET, PUT" },
+		{ "DELETE", "/v1/services/x/weights", -EPERM, "PUT" },
+		{ "get", "/healthz", -EPERM, "GET" },
+	};
+	char caps[ROUTE_MAX_CAPS][ROUTE_CAP_LEN];
+	char seg[80];
+	const char *allow;
+
+	memset(seg, 'b', 64);
+	seg[64] = '\0';
+	snprintf(path64, sizeof(path64), "/v1/services/%s", seg);
+
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		row("%s '%s'", t[i].method, t[i].path);
+		allow = NULL;
+		CHECK_INT(api_route(t[i].method, t[i].path, caps, &allow), ==, t[i].ret);
+		if (t[i].allow)
+			CHECK_STR(allow, t[i].allow);
+	}
+}
+
+static void test_listener_serves(void)
+{
+	static const struct {
+		const char *addr;	/* listener address */
+		uint16_t port;
+		bool v6only;
+		const char *bk;
+		bool want;
+	} t[] = {
+		{ "127.0.0.1", 9001, false, "127.0.0.1:9001", true },
+		{ "0.0.0.0", 9001, false, "127.0.0.1:9001", true },
+		{ "0.0.0.0", 9001, false, "10.1.2.3:9001", true },
+		{ "127.0.0.1", 9002, false, "127.0.0.1:9001", false },
+		{ "0.0.0.0", 9002, false, "127.0.0.1:9001", false },
+		{ "127.0.0.2", 9001, false, "127.0.0.1:9001", false },
+		{ "::", 9001, false, "127.0.0.1:9001", true },		/* dual stack */
+		{ "::", 9001, true, "127.0.0.1:9001", false },		/* v6only */
+		{ "::", 9002, false, "127.0.0.1:9001", false },
+		{ "::1", 9001, false, "127.0.0.1:9001", false },
+		{ "::", 9001, false, "[::1]:9001", true },
+		{ "::", 9001, true, "[::1]:9001", true },
+		{ "::1", 9001, false, "[::1]:9001", true },
+		{ "::2", 9001, false, "[::1]:9001", false },
+		{ "0.0.0.0", 9001, false, "[::1]:9001", false },	/* IPv4 never serves IPv6 */
+		{ "127.0.0.1", 9001, false, "[::ffff:127.0.0.1]:9001", false },
+		{ "0.0.0.0", 9001, false, "[::]:9001", false },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		struct vs_listener l;
+		struct vs_endpoint bk = ep_of(t[i].bk);
+
+		row("listener %s port %u%s, backend %s", t[i].addr, t[i].port,
+		    t[i].v6only ? " v6only" : "", t[i].bk);
+		CHECK(bk.family, "bad backend in the table");
+		memset(&l, 0, sizeof(l));
+		l.cookie = 1000 + i;
+		l.port = t[i].port;
+		l.v6only = t[i].v6only;
+		if (inet_pton(AF_INET, t[i].addr, l.addr) == 1)
+			l.family = AF_INET;
+		else if (inet_pton(AF_INET6, t[i].addr, l.addr) == 1)
+			l.family = AF_INET6;
+		CHECK(l.family, "bad listener in the table");
+		CHECK_INT(listener_serves(&l, &bk), ==, t[i].want);
+	}
+}
+
+/* ---- the runner ------------------------------------------------------- */
+
+#define TEST(fn) { #fn + 5, fn }
+
+static const struct {
+	const char *name;
+	void (*fn)(void);
+} tests[] = {
+	TEST(test_hash_bucket_uniform),
+	TEST(test_hash_salt_and_determinism),
+	TEST(test_backend_hash_independent),
+	TEST(test_pick_version_table),
+	TEST(test_pick_version_monotone),
+	TEST(test_failover_order),
+	TEST(test_version_valid),
+	TEST(test_version_cmp),
+	TEST(test_ep_parse_good),
+	TEST(test_ep_parse_bad),
+	TEST(test_percent_to_bp),
+	TEST(test_model_add_service),
+	TEST(test_model_add_weights),
+	TEST(test_model_add_cluster_rejects),
+	TEST(test_model_order),
+	TEST(test_model_del_cluster),
+	TEST(test_model_del_last_needs_force),
+	TEST(test_model_set_weights),
+	TEST(test_model_svc_value),
+	TEST(test_config_thesis_single),
+	TEST(test_config_cluster_list),
+	TEST(test_config_modes),
+	TEST(test_config_errors),
+	TEST(test_config_services_form),
+	TEST(test_config_api_default),
+	TEST(test_state_roundtrip),
+	TEST(test_state_rejects),
+	TEST(test_api_route_match),
+	TEST(test_api_route_errors),
+	TEST(test_listener_serves),
+};
+
+int main(void)
+{
+	int passed = 0, failed = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(tests); i++) {
+		cur_failed = false;
+		cur_detail[0] = '\0';
+		cur_row[0] = '\0';
+		tests[i].fn();
+		tmp_free_all();
+		if (cur_failed) {
+			failed++;
+			printf("not ok %zu - %s: %s\n", i + 1, tests[i].name, cur_detail);
+		} else {
+			passed++;
+			printf("ok %zu - %s\n", i + 1, tests[i].name);
+		}
+		fflush(stdout);
+	}
+	printf("unit: %d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
+}

@@ -62,7 +62,7 @@ int ep_parse(const char *s, struct vs_endpoint *ep)
 	port = strtol(colon + 1, &end, 10);
 	if (errno || *end)
 		return -EINVAL;
-	return ep_from_parts(host, port, ep);
+	return ep_from_parts(host, port, ep) ? -EINVAL : 0;
 }
 
 void ep_format_addr(const struct vs_endpoint *ep, char *buf, size_t size)

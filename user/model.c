@@ -182,9 +182,11 @@ int model_add_cluster(struct model *m, const struct cluster *spec,
 
 	c = &m->cl[slot];
 	*c = *spec;
-	c->used = true;
-	if (!c->id[0] && (ret = uuid_v4(c->id)))
+	if (!c->id[0] && (ret = uuid_v4(c->id))) {
+		memset(c, 0, sizeof(*c));
 		return vs_errf(err, ret, 500, "internal", "no random bytes for an id");
+	}
+	c->used = true;
 	/* The thesis: the newest version processes requests. An instant
 	 * cluster that is the newest takes every new session; the first
 	 * cluster of a service takes them whatever its mode. */
@@ -202,10 +204,11 @@ int model_del_cluster(struct model *m, uint32_t slot, bool force,
 		      struct vs_err *err)
 {
 	uint32_t order[VS_MAX_VERSIONS], n, i, heir;
-	struct cluster *c = &m->cl[slot];
+	struct cluster *c;
 
-	if (slot >= VS_MAX_SLOTS || !c->used)
+	if (slot >= VS_MAX_SLOTS || !m->cl[slot].used)
 		return vs_errf(err, -ENOENT, 404, "unknown_cluster", "no such cluster");
+	c = &m->cl[slot];
 	n = model_order(m, c->svc, order);
 	if (n == 1 && !force)
 		return vs_errf(err, -EBUSY, 409, "last_cluster",
