@@ -18,10 +18,16 @@ ARCH    := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	-Iinclude -I$(OUT) -I/usr/include/$(shell uname -m)-linux-gnu
 
+# CFLAGS is yours to set (make CFLAGS=-O0); the warnings and include paths
+# are always added. SANITIZE=address,undefined builds with sanitizers.
 CFLAGS  ?= -O2 -g
 # Error messages are truncated on purpose where they would overflow.
-CFLAGS  += -Wall -Wextra -Werror -Wno-format-truncation -std=gnu11 -D_GNU_SOURCE \
+VS_CFLAGS := -Wall -Wextra -Werror -Wno-format-truncation -std=gnu11 -D_GNU_SOURCE \
 	   -Iinclude -Iuser -I$(OUT)
+ifneq ($(SANITIZE),)
+VS_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
+VS_CFLAGS += $(CFLAGS)
 LDLIBS  := -lbpf -lelf -lz -lmicrohttpd -ljansson -lpthread -lm
 
 SKELS   := $(OUT)/steer.skel.h $(OUT)/scan.skel.h
@@ -46,19 +52,19 @@ $(OUT)/%.skel.h: $(OUT)/%.bpf.o
 $(OUT)/dataplane.o $(OUT)/ctl.o: $(SKELS)
 
 $(OUT)/%.o: user/%.c $(wildcard user/*.h) include/vsteer.h include/vsteer_hash.h | $(OUT)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(VS_CFLAGS) -c $< -o $@
 
 $(OUT)/unit.o: tests/unit.c $(wildcard user/*.h) include/vsteer_hash.h | $(OUT)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(VS_CFLAGS) -c $< -o $@
 
 $(OUT)/vsteerd: $(OUT)/vsteerd.o $(OUT)/http.o $(LIB_OBJS)
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+	$(CC) $(VS_CFLAGS) $^ -o $@ $(LDLIBS)
 
 $(OUT)/vsteer-demo: $(OUT)/demo.o
-	$(CC) $(CFLAGS) $^ -o $@ -lmicrohttpd -lpthread
+	$(CC) $(VS_CFLAGS) $^ -o $@ -lmicrohttpd -lpthread
 
 $(OUT)/unit_tests: $(OUT)/unit.o $(LIB_OBJS)
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+	$(CC) $(VS_CFLAGS) $^ -o $@ $(LDLIBS)
 
 # One idempotent step that installs every package the build, the tests and
 # the demo need, and mounts bpffs if it is missing.

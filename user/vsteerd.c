@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* vsteerd: owns the steering maps and serves the REST API. */
 #include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -75,6 +78,19 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	return 0;
 }
 
+/* The state file's directory, created 0700 if missing (the default
+ * /var/lib/vsteer does not exist on a fresh host). */
+static int ensure_state_dir(const char *state, struct vs_err *err)
+{
+	char dir[PATH_MAX];
+
+	snprintf(dir, sizeof(dir), "%s", state);
+	if (mkdir(dirname(dir), 0700) < 0 && errno != EEXIST)
+		return vs_errf(err, -errno, 500, "state_dir", "cannot create %s: %s", dir,
+			       strerror(errno));
+	return 0;
+}
+
 /* The state file wins over the config's clusters: it is what the pinned
  * maps were last made to say. The config still sets the API address. */
 static int initial_model(const struct opts *o, struct config *cfg, struct model *m,
@@ -130,7 +146,9 @@ int main(int argc, char **argv)
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return 1;
-	ret = initial_model(&o, &cfg, m, &err);
+	ret = ensure_state_dir(o.state, &err);
+	if (!ret)
+		ret = initial_model(&o, &cfg, m, &err);
 	if (ret) {
 		pr_warn("%s\n", err.msg[0] ? err.msg : strerror(-ret));
 		free(m);
