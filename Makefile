@@ -15,7 +15,8 @@ ARCH    := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 # relocates the few fields scan.bpf.c reads at load time on any kernel
 # that has BTF. `make vmlinux` regenerates it from the running kernel.
 # steer.bpf.c does not use it at all: UAPI's struct bpf_sk_lookup is enough.
-BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+# -mcpu=v3: atomic fetch-and-add (kernel 5.12+) for the open connection counts.
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	-Iinclude -I$(OUT) -I/usr/include/$(shell uname -m)-linux-gnu
 
 # CFLAGS is yours to set (make CFLAGS=-O0); the warnings and include paths
@@ -30,12 +31,13 @@ endif
 VS_CFLAGS += $(CFLAGS)
 LDLIBS  := -lbpf -lelf -lz -lmicrohttpd -ljansson -lpthread -lm
 
-SKELS   := $(OUT)/steer.skel.h $(OUT)/scan.skel.h
+SKELS   := $(OUT)/steer.skel.h $(OUT)/scan.skel.h $(OUT)/track.skel.h
 
 # Controller library: everything but main and the HTTP glue, shared by
 # vsteerd and the unit tests.
 LIB_SRCS := user/log.c user/util.c user/addr.c user/version.c user/model.c \
-	user/parse.c user/config.c user/state.c user/ctl.c user/api.c user/dataplane.c
+	user/parse.c user/config.c user/state.c user/rollout.c user/ctl.c user/api.c \
+	user/dataplane.c
 LIB_OBJS := $(patsubst user/%.c,$(OUT)/%.o,$(LIB_SRCS))
 
 all: $(OUT)/vsteerd $(OUT)/vsteer-demo $(OUT)/unit_tests
@@ -43,7 +45,7 @@ all: $(OUT)/vsteerd $(OUT)/vsteer-demo $(OUT)/unit_tests
 $(OUT):
 	@mkdir -p $@
 
-$(OUT)/%.bpf.o: bpf/%.bpf.c include/vsteer.h include/vsteer_hash.h | $(OUT)
+$(OUT)/%.bpf.o: bpf/%.bpf.c bpf/maps.h include/vsteer.h include/vsteer_hash.h | $(OUT)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 $(OUT)/%.skel.h: $(OUT)/%.bpf.o

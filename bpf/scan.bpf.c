@@ -13,18 +13,10 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
-#include "vsteer.h"
+#include "maps.h"
 
 #define AF_INET6   10
 #define TCP_LISTEN 10
-
-/* Shared with steer.bpf.c: the controller points this at the same map. */
-struct {
-	__uint(type, BPF_MAP_TYPE_SOCKMAP);
-	__uint(max_entries, VS_SOCKMAP_SIZE);
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, sizeof(__u64));
-} socks SEC(".maps");
 
 /* cookie -> sockmap index; the iterator replaces the index with
  * 0x80000000 | -errno when the insert fails. */

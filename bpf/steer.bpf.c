@@ -1,90 +1,40 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * The data plane: one sk_lookup program that, for each new TCP connection
- * to a service address, picks a version by session hash and weight and
- * hands the SYN to one of that version's listening sockets.
+ * to a service address, picks a version (by session affinity, else by
+ * session hash and weight) and hands the SYN to one of that version's
+ * listening sockets.
  *
  * Built against UAPI headers only: struct bpf_sk_lookup is all it reads.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
-#include "vsteer.h"
+#define VS_OWNER
+#include "maps.h"
 #include "vsteer_hash.h"
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, VS_MAX_SERVICES);
-	__type(key, struct vs_svc_key);
-	__type(value, struct vs_svc);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} svcs SEC(".maps");
-
-/* Value size 8: a lookup from user space then returns the socket cookie,
- * which is how the controller tells which socket sits in which slot. The
- * kernel refuses BTF for sockmaps, hence sizes instead of types. */
-struct {
-	__uint(type, BPF_MAP_TYPE_SOCKMAP);
-	__uint(max_entries, VS_SOCKMAP_SIZE);
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, sizeof(__u64));
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} socks SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct vs_ports);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} ports SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, VS_MAX_SLOTS);
-	__type(key, __u32);
-	__type(value, struct vs_ver_stats);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} vstats SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, VS_MAX_SERVICES);
-	__type(key, __u32);
-	__type(value, struct vs_svc_stats);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} sstats SEC(".maps");
-
-static __always_inline int port_in_use(__u32 port)
+static __always_inline struct vs_svc *find_service(struct bpf_sk_lookup *ctx,
+						   struct vs_svc_key *key)
 {
-	__u32 zero = 0;
-	struct vs_ports *p = bpf_map_lookup_elem(&ports, &zero);
-
-	if (!p)
-		return 0;
-	return (p->w[(port >> 6) & 1023] >> (port & 63)) & 1;
-}
-
-static __always_inline struct vs_svc *find_service(struct bpf_sk_lookup *ctx)
-{
-	struct vs_svc_key key = {
-		.family = ctx->family,
-		.proto = VS_PROTO_TCP,
-		.port = ctx->local_port,
-	};
 	struct vs_svc *s;
 
+	key->family = ctx->family;
+	key->proto = VS_PROTO_TCP;
+	key->port = ctx->local_port;
 	/* The kernel reads the fields of the other family as zero, so no
 	 * branch is needed (and a branch tempts clang into pointer
 	 * arithmetic on ctx, which the verifier rejects). */
-	key.addr[0] = ctx->local_ip4 | ctx->local_ip6[0];
-	key.addr[1] = ctx->local_ip6[1];
-	key.addr[2] = ctx->local_ip6[2];
-	key.addr[3] = ctx->local_ip6[3];
-	s = bpf_map_lookup_elem(&svcs, &key);
+	key->addr[0] = ctx->local_ip4 | ctx->local_ip6[0];
+	key->addr[1] = ctx->local_ip6[1];
+	key->addr[2] = ctx->local_ip6[2];
+	key->addr[3] = ctx->local_ip6[3];
+	s = bpf_map_lookup_elem(&svcs, key);
 	if (s)
 		return s;
-	__builtin_memset(key.addr, 0, sizeof(key.addr));
-	return bpf_map_lookup_elem(&svcs, &key);
+	struct vs_svc_key any = *key;
+
+	__builtin_memset(any.addr, 0, sizeof(any.addr));
+	return bpf_map_lookup_elem(&svcs, &any);
 }
 
 /* Try the sockets of one version, starting at the client's own slot so a
@@ -140,13 +90,36 @@ static __always_inline void count_version(__u32 slot, int chosen)
 		vs->failover_in++;
 }
 
+/* The version an active session of this client is on, if the service
+ * keeps affinity and the client was seen within the timeout or still
+ * has a connection open. */
+static __always_inline __u32 session_version(const struct vs_svc *s,
+					     struct vs_sess *e, __u64 now, __u32 nver)
+{
+	__u32 i;
+
+	if (!e || (e->open <= 0 && now - e->last_ns > (__u64)s->session_ms * 1000000))
+		return nver;
+	for (i = 0; i < VS_MAX_VERSIONS; i++) {
+		if (i >= nver)
+			break;
+		if (s->ver[i].slot == e->slot && !(s->ver[i].flags & VS_VER_NO_AFFINITY))
+			return i;
+	}
+	return nver;
+}
+
 SEC("sk_lookup")
 int vsteer_lookup(struct bpf_sk_lookup *ctx)
 {
+	struct vs_sess_key sk_key = {};
+	struct vs_svc_key svc_key = {};
+	struct vs_sess *e = NULL;
 	struct vs_svc_stats *ss;
 	struct vs_ver_stats *vs;
-	__u32 client[4] = {}, h, i, k, v, nver;
+	__u32 h, i, k, v, nver, sid, slot;
 	struct vs_svc *s;
+	__u64 now = 0;
 
 	/* Everything that is not a configured service passes untouched:
 	 * UDP, other ports (one array lookup), other addresses. */
@@ -154,30 +127,36 @@ int vsteer_lookup(struct bpf_sk_lookup *ctx)
 		return SK_PASS;
 	if (!port_in_use(ctx->local_port))
 		return SK_PASS;
-	s = find_service(ctx);
+	s = find_service(ctx, &svc_key);
 	if (!s)
 		return SK_PASS;
 
-	__u32 sid = s->id;
+	sid = s->id;
 	ss = bpf_map_lookup_elem(&sstats, &sid);
 	if (ss)
 		ss->lookups++;
 
-	client[0] = ctx->remote_ip4 | ctx->remote_ip6[0];
-	client[1] = ctx->remote_ip6[1];
-	client[2] = ctx->remote_ip6[2];
-	client[3] = ctx->remote_ip6[3];
-	h = vs_session_hash(client, s->salt);
+	sk_key.svc = sid;
+	sk_key.addr[0] = ctx->remote_ip4 | ctx->remote_ip6[0];
+	sk_key.addr[1] = ctx->remote_ip6[1];
+	sk_key.addr[2] = ctx->remote_ip6[2];
+	sk_key.addr[3] = ctx->remote_ip6[3];
+	h = vs_session_hash(sk_key.addr, s->salt);
 
 	nver = s->nver;
 	if (nver > VS_MAX_VERSIONS)
 		nver = VS_MAX_VERSIONS;
-	i = vs_pick_version(s, vs_bucket(h));
-	if (i >= nver) {
-		if (nver == 0)
-			goto refuse;
+	if (nver == 0)
+		goto refuse;
+	/* Sessions are tracked whether or not affinity is on, so that when
+	 * a session rollout starts, the clients already active are known. */
+	now = bpf_ktime_get_ns();
+	e = bpf_map_lookup_elem(&sess, &sk_key);
+	i = s->session_ms ? session_version(s, e, now, nver) : nver;
+	if (i >= nver)
+		i = vs_pick_version(s, vs_bucket(h));
+	if (i >= nver)
 		i = nver - 1;
-	}
 
 	for (k = 0; k < VS_MAX_VERSIONS; k++) {
 		if (k >= nver)
@@ -185,16 +164,10 @@ int vsteer_lookup(struct bpf_sk_lookup *ctx)
 		v = vs_failover_order(i, k, nver);
 		if (v >= VS_MAX_VERSIONS)
 			break;
-		if (try_version(ctx, sid, s->ver[v].slot, s->ver[v].nsock,
-				vs_backend_hash(h)) == 0) {
-			count_version(s->ver[v].slot, k == 0);
-			if (ss)
-				ss->steered++;
-			return SK_PASS;
-		}
+		slot = s->ver[v].slot;
+		if (try_version(ctx, sid, slot, s->ver[v].nsock, vs_backend_hash(h)) == 0)
+			goto steered;
 		if (k == 0) {
-			__u32 slot = s->ver[i].slot;
-
 			vs = bpf_map_lookup_elem(&vstats, &slot);
 			if (vs)
 				vs->failover_out++;
@@ -208,6 +181,34 @@ refuse:
 	if (ss)
 		ss->refused++;
 	return SK_DROP;
+
+steered:
+	count_version(slot, k == 0);
+	if (ss)
+		ss->steered++;
+	/* The session is on the version that actually served it; a
+	 * failover moves the session too, so its next connections find a
+	 * live version first time. */
+	if (e) {
+		e->slot = slot;
+		e->last_ns = now;
+	} else {
+		struct vs_sess ne = { .last_ns = now, .slot = slot };
+
+		bpf_map_update_elem(&sess, &sk_key, &ne, BPF_NOEXIST);
+	}
+	/* Remember the connection until it closes (track.bpf.c), to count
+	 * open connections per version and session. */
+	struct vs_conn_key ck = {
+		.raddr = { sk_key.addr[0], sk_key.addr[1], sk_key.addr[2], sk_key.addr[3] },
+		.laddr = { svc_key.addr[0], svc_key.addr[1], svc_key.addr[2], svc_key.addr[3] },
+		.rport = ctx->remote_port,
+		.lport = ctx->local_port,
+	};
+	struct vs_conn cv = { .svc = sid, .slot = slot };
+
+	bpf_map_update_elem(&conns, &ck, &cv, BPF_ANY);
+	return SK_PASS;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -22,6 +22,8 @@
 #define VS_SOCKMAP_SIZE   (VS_MAX_SLOTS * VS_MAX_SOCKS)
 #define VS_BUCKETS        10000	/* weights are basis points of this range */
 #define VS_PICK_MAX       256	/* sockets one scan may insert */
+#define VS_SESS_DEFAULT   65536	/* session affinity entries (LRU) */
+#define VS_CONNS_MAX      65536	/* steered connections tracked (LRU) */
 
 #define VS_PROTO_TCP      6
 
@@ -34,12 +36,16 @@ struct vs_svc_key {
 	__u32 addr[4];		/* network byte order; IPv4 uses addr[0] */
 };
 
+/* vs_ver.flags */
+#define VS_VER_NO_AFFINITY 1	/* rolled back: sessions held here move off */
+
 /* One version of a service, in the order the data plane walks them. */
 struct vs_ver {
-	__u32 slot;		/* sockets live at socks[slot * VS_MAX_SOCKS ...] */
+	__u16 slot;		/* sockets live at socks[slot * VS_MAX_SOCKS ...] */
 	__u16 upto;		/* cumulative weight: buckets below this and at or
 				 * above the previous version's upto land here */
 	__u16 nsock;		/* socket slots in use, 0..VS_MAX_SOCKS */
+	__u16 flags;		/* VS_VER_* */
 };
 
 /* Value of the svcs hash. Written whole by the controller: a hash map
@@ -49,8 +55,39 @@ struct vs_svc {
 	__u32 id;		/* index into sstats, 0..VS_MAX_SERVICES-1 */
 	__u32 salt;		/* per-service session hash salt */
 	__u32 nver;		/* valid entries in ver[] */
-	__u32 pad;
+	__u32 session_ms;	/* session affinity: a client idle this long
+				 * starts a new session; 0 = no affinity */
 	struct vs_ver ver[VS_MAX_VERSIONS];	/* newest first */
+};
+
+/* Session affinity (LRU hash): a client of a service and the version
+ * slot it is on. The kernel evicts the least recently used entries when
+ * the map is full: those clients lose affinity first. */
+struct vs_sess_key {
+	__u32 svc;		/* service id */
+	__u32 addr[4];		/* client address, network byte order */
+};
+
+struct vs_sess {
+	__u64 last_ns;		/* bpf_ktime_get_ns() of the last connection
+				 * start or close */
+	__u32 slot;		/* version slot the client is on */
+	__s32 open;		/* its established connections */
+};
+
+/* A connection the data plane steered, from the SYN until it closes
+ * (LRU hash), so its close can be charged to its version and session. */
+struct vs_conn_key {
+	__u32 raddr[4];		/* client, network byte order */
+	__u32 laddr[4];		/* service address, network byte order */
+	__u16 rport;		/* network byte order */
+	__u16 lport;		/* host byte order */
+};
+
+struct vs_conn {
+	__u32 svc;
+	__u16 slot;
+	__u16 established;
 };
 
 /* Per-CPU, indexed by version slot. */
@@ -90,6 +127,10 @@ _Static_assert(sizeof(struct vs_svc) == 16 + 8 * VS_MAX_VERSIONS, "vs_svc layout
 _Static_assert(sizeof(struct vs_ver_stats) == 24, "vs_ver_stats layout");
 _Static_assert(sizeof(struct vs_svc_stats) == 32, "vs_svc_stats layout");
 _Static_assert(sizeof(struct vs_listener) == 32, "vs_listener layout");
+_Static_assert(sizeof(struct vs_sess_key) == 20, "vs_sess_key layout");
+_Static_assert(sizeof(struct vs_sess) == 16, "vs_sess layout");
+_Static_assert(sizeof(struct vs_conn_key) == 36, "vs_conn_key layout");
+_Static_assert(sizeof(struct vs_conn) == 8, "vs_conn layout");
 _Static_assert(VS_BUCKETS <= 0xffff, "upto is 16 bits");
 #endif
 

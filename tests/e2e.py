@@ -19,7 +19,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lib import (API, BUILD, SVC, Env, TestFailure, api, binomial_bound, check,  # noqa: E402
-                 client_addr, fetch, kill, service, versions_of, wait_for)
+                 client_addr, fetch, kill, service, versions_of, wait_for, wait_ticks)
 
 TESTS = {}
 
@@ -277,7 +277,8 @@ def snapshot():
     """What the API reports, minus counters that move with traffic."""
     def strip(v):
         v = dict(v)
-        v.pop("counters", None)
+        for k in ("counters", "openConnections", "drained"):
+            v.pop(k, None)
         return v
     st, body = api("GET", "/v1/services")
     return [dict(s, counters=None, versions=[strip(v) for v in s["versions"]])
@@ -352,7 +353,7 @@ def bad_requests(env):
         ("PUT", "/v1/clusters", {"version": "3.0", "servers": ["127.0.0.1:8080"]}, 400, "bad_server"),
         ("PUT", "/v1/clusters", {"version": "3.0", "servers": ["127.0.0.1:9099"]}, 422, "no_listener"),
         ("PUT", "/v1/clusters", {"version": "3.0", "servers": srv,
-                                 "upgradeTransition": {"mode": "Session", "sessionTimeout": 60}}, 400, "unsupported_mode"),
+                                 "upgradeTransition": {"mode": "Session"}}, 400, "bad_field"),
         ("PUT", "/v1/clusters", {"version": "3.0", "servers": srv,
                                  "upgradeTransition": {"mode": "sideways"}}, 400, "bad_mode"),
         ("PUT", "/v1/clusters", "x" * 70000, 413, "body_too_large"),
@@ -439,6 +440,271 @@ def bpftool_shows_fields(env):
     out = subprocess.run(["bpftool", "map", "dump", "pinned", env.pin_dir + "/sstats"],
                          capture_output=True, text=True).stdout
     check('"refused"' in out, "sstats without field names")
+
+
+# ---- rollouts ------------------------------------------------------------
+
+def rollout(body, want=201):
+    st, resp = api("POST", "/v1/services/default/rollout", body)
+    check(st == want, "POST rollout %s: %s %s" % (body, st, resp))
+    return resp
+
+
+def control(action, want=200):
+    st, resp = api("POST", "/v1/services/default/rollout/" + action)
+    check(st == want, "POST rollout/%s: %s %s" % (action, st, resp))
+    return resp
+
+
+def share(versions, v):
+    return versions.count(v) / len(versions)
+
+
+def check_share(clients, version, pct, what):
+    n = len(clients)
+    got = versions_of(clients).count(version)
+    bound = binomial_bound(n, pct / 100)
+    check(abs(got - n * pct / 100) <= bound,
+          "%s: %d of %d on %s, expected %.0f +- %.0f" % (what, got, n, version, n * pct / 100, bound))
+
+
+@test
+def rollout_instant(env):
+    """instant: every new connection to the target at once; rollback puts
+    them back on the stable version at once; events record it all."""
+    two_versions(env, "manual")
+    check(set(versions_of(range(100))) == {"1.0"}, "before")
+    r = rollout({"to": "2.0", "strategy": "Instant"})["rollout"]
+    check(r["phase"] == "completed" and r["weight"] == 100 and r["from"] == "1.0", "rollout: %s" % r)
+    check(set(versions_of(range(100))) == {"2.0"}, "after instant rollout")
+    control("rollback")
+    check(set(versions_of(range(100))) == {"1.0"}, "after rollback")
+    s = service()
+    check(s["rollout"]["phase"] == "rolled_back", "phase %s" % s["rollout"]["phase"])
+    events = api("GET", "/v1/events")[1]["events"]
+    types = [e["type"] for e in events]
+    check(types[:3] == ["rolled_back", "completed", "step"] and "started" in types,
+          "events (newest first): %s" % types)
+    check(all(events[i]["time"] >= events[i + 1]["time"] for i in range(len(events) - 1)),
+          "events not newest first")
+
+
+@test
+def rollout_session(env):
+    """session: active clients keep 1.0 while new ones get 2.0; a client
+    with a connection open keeps 1.0 past the timeout; idle past the
+    timeout, clients move to 2.0."""
+    two_versions(env, "manual")
+    timeout = 2
+    active = range(0, 40)          # seen just before the rollout
+    holder = 40                    # keeps a connection open throughout
+    fresh = range(100, 400)        # never seen before
+    check(set(versions_of(active)) == {"1.0"}, "before")
+    held = socket.create_connection(SVC, timeout=3, source_address=(client_addr(holder), 0))
+    held.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    check(b"1.0" in held.recv(4096), "held connection not on 1.0")
+
+    r = rollout({"to": "2.0", "strategy": "session", "sessionTimeout": timeout})["rollout"]
+    t_start = time.monotonic()
+    check(r["phase"] == "completed" and r["weight"] == 100, "rollout: %s" % r)
+    check(set(versions_of(active)) == {"1.0"}, "active clients moved off 1.0")
+    check(set(versions_of(fresh)) == {"2.0"}, "new clients not on 2.0")
+    check(service()["versions"][1]["openConnections"] >= 1, "open connection not counted")
+
+    # Let the active clients go idle past the timeout (this waits for a
+    # timeout to expire, it does not synchronise with anything).
+    time.sleep(timeout + 0.5 - (time.monotonic() - t_start))
+    check(set(versions_of(active)) == {"2.0"}, "idle clients still on 1.0")
+    check(fetch(client_addr(holder)) == "1.0", "client with an open connection moved")
+    v1 = [v for v in service()["versions"] if v["version"] == "1.0"][0]
+    check(not v1["drained"], "1.0 reported drained with a connection open")
+
+    held.close()
+    wait_for(lambda: [v for v in service()["versions"] if v["version"] == "1.0"][0]["drained"],
+             5, "1.0 to drain")
+    t_close = time.monotonic()
+    check(fetch(client_addr(holder)) == "1.0", "moved right after closing")
+    # That fetch restarted the idle clock; wait it out once more.
+    time.sleep(timeout + 0.5 - (time.monotonic() - t_close))
+    check(fetch(client_addr(holder)) == "2.0", "idle holder still on 1.0")
+
+
+@test
+def rollout_gradual(env):
+    """gradual: steps advance on (fake) time; pause holds; resume keeps
+    the remaining hold; promote skips; restart mid-rollout resumes on
+    schedule with no client moved."""
+    env.fake_clock()
+    t0 = env.now
+    two_versions(env, "manual")
+    clients = range(1000)
+    r = rollout({"to": "2.0", "steps": [{"weight": 10, "hold": 3600}, {"weight": 50, "hold": 21600},
+                                         {"weight": 75}, {"weight": 100}]})["rollout"]
+    check(r["strategy"] == "gradual" and r["step"] == 1 and r["weight"] == 10
+          and r["nextStepAt"] == t0 + 3600, "start: %s" % r)
+    check_share(clients, "2.0", 10, "step 1")
+
+    env.set_clock(t0 + 3599)
+    wait_ticks()
+    check(service()["rollout"]["step"] == 1, "advanced early")
+    env.set_clock(t0 + 3600)
+    wait_for(lambda: service()["rollout"]["step"] == 2, 2, "step 2")
+    r = service()["rollout"]
+    check(r["weight"] == 50 and r["nextStepAt"] == t0 + 3600 + 21600, "step 2: %s" % r)
+    check_share(clients, "2.0", 50, "step 2")
+
+    # Pause with 21600 - 600 s of hold left; a day passes; nothing moves.
+    env.set_clock(t0 + 3600 + 600)
+    r = control("pause")["rollout"]
+    check(r["phase"] == "paused" and r["pausedHoldLeft"] == 21000, "pause: %s" % r)
+    env.set_clock(t0 + 86400)
+    wait_ticks()
+    check(service()["rollout"]["step"] == 2, "moved while paused")
+    r = control("resume")["rollout"]
+    check(r["phase"] == "progressing" and r["nextStepAt"] == t0 + 86400 + 21000, "resume: %s" % r)
+
+    # kill -9 with no time passing: nothing moves.
+    before = versions_of(clients)
+    kill(env.procs[2])
+    env.vsteerd()
+    check(versions_of(clients) == before, "clients moved across a restart")
+    check(service()["rollout"]["step"] == 2, "restart changed the step")
+
+    # kill -9, and the hold ends while vsteerd is down: the restarted one
+    # catches up to the schedule.
+    kill(env.procs[-1])
+    env.set_clock(t0 + 86400 + 21000 + 5)
+    env.vsteerd()
+    r = service()["rollout"]
+    check(r["step"] == 3 and r["weight"] == 75 and r["nextStepAt"] is None
+          and r["stepStartedAt"] == t0 + 86400 + 21000, "after restart: %s" % r)
+    check_share(clients, "2.0", 75, "step 3")
+    check(all(b == "1.0" or a == "2.0" for a, b in zip(versions_of(clients), before) if b == "2.0"),
+          "a client moved back")
+
+    r = control("promote")["rollout"]   # step 3 waits for promote
+    check(r["phase"] == "completed" and r["weight"] == 100, "promote: %s" % r)
+    check(set(versions_of(range(200))) == {"2.0"}, "not all on 2.0 after completion")
+
+
+@test
+def rollout_abort_rollback(env):
+    """abort: new sessions back to stable at once, active sessions on the
+    target stay (affinity kept); rollback: they move back too."""
+    two_versions(env, "manual")
+    clients = range(300)
+    rollout({"to": "2.0", "strategy": "gradual", "sessionTimeout": 60, "steps": [{"weight": 50}]})
+    first = versions_of(clients)
+    on_v2 = [i for i, v in zip(clients, first) if v == "2.0"]
+    check(len(on_v2) > 50, "too few on 2.0: %d" % len(on_v2))
+    r = control("abort")["rollout"]
+    check(r["phase"] == "aborted" and r["weight"] == 0, "abort: %s" % r)
+    check(set(versions_of(range(1000, 1200))) == {"1.0"}, "new sessions not on 1.0 after abort")
+    check(set(versions_of(on_v2)) == {"2.0"}, "active 2.0 sessions moved by abort")
+    check(service()["versions"][0]["version"] == "2.0", "target unregistered by abort")
+
+    rollout({"to": "2.0", "strategy": "gradual", "sessionTimeout": 60, "steps": [{"weight": 50}]}, 201)
+    check(set(versions_of(on_v2)) == {"2.0"}, "sessions lost on restarting the rollout")
+    r = control("rollback")["rollout"]
+    check(r["phase"] == "rolled_back", "rollback: %s" % r)
+    check(set(versions_of(on_v2)) == {"1.0"}, "rolled back sessions still on 2.0")
+    check(set(versions_of(clients)) == {"1.0"}, "clients not all on 1.0 after rollback")
+
+
+@test
+def rollout_three_versions(env):
+    """v1 held by active sessions, v2 stable for new sessions, v3 canary:
+    newest first, and clients only move forward."""
+    p1 = env.backend("1.0", "127.0.0.1:9001")
+    env.backend("2.0", "127.0.0.1:9002")
+    env.backend("3.0", "127.0.0.1:9003")
+    env.vsteerd(env.config([{"version": "1.0", "servers": ["127.0.0.1:9001"]}]))
+    old = range(0, 50)
+    check(set(versions_of(old)) == {"1.0"}, "before")
+    # The thesis's way: PUT a cluster with a Session transition.
+    st, c = api("PUT", "/v1/clusters", {"version": "2.0", "servers": ["127.0.0.1:9002"],
+                                        "upgradeTransition": {"mode": "Session", "sessionTimeout": 60}})
+    check(st == 201 and c["weight"] == 100, "PUT session cluster: %s %s" % (st, c))
+    st, c = api("PUT", "/v1/clusters", {"version": "3.0", "servers": ["127.0.0.1:9003"],
+                                        "upgradeTransition": {"mode": "manual"}})
+    check(st == 201, "PUT 3.0: %s" % st)
+    rollout({"to": "3.0", "strategy": "gradual", "steps": [{"weight": 5}]})
+    s = service()
+    check([(v["version"], v["weight"]) for v in s["versions"]] == [("3.0", 5), ("2.0", 95), ("1.0", 0)],
+          "layout: %s" % [(v["version"], v["weight"]) for v in s["versions"]])
+    check(set(versions_of(old)) == {"1.0"}, "active 1.0 sessions moved")
+    new = range(1000, 2000)
+    first = versions_of(new)
+    check(set(first) == {"2.0", "3.0"}, "new clients: %s" % set(first))
+    check_share(new, "3.0", 5, "canary")
+    control("promote", 200)
+    check(service()["rollout"]["phase"] == "completed", "promote past the last step")
+    # The clients seen during the canary are active sessions (60 s
+    # timeout): they keep their version; only never-seen clients are new.
+    after = versions_of(new)
+    check(after == first, "active sessions changed version on completion")
+    fresh = set(versions_of(range(3000, 3200)))
+    check(fresh == {"3.0"}, "new sessions after completion: %s" % fresh)
+
+
+@test
+def drained_report(env):
+    """Per version: open connections, and drained once they close."""
+    env.backend("1.0", "127.0.0.1:9001")
+    env.vsteerd(env.config({"version": "1.0", "servers": ["127.0.0.1:9001"]}))
+    conns = [socket.create_connection(SVC, timeout=3, source_address=(client_addr(i), 0))
+             for i in range(3)]
+    wait_for(lambda: service()["versions"][0]["openConnections"] == 3, 3, "3 open connections")
+    check(not service()["versions"][0]["drained"], "drained with connections open")
+    for c in conns:
+        c.close()
+    wait_for(lambda: service()["versions"][0]["drained"], 5, "drained after close")
+
+
+@test
+def rollout_bad_requests(env):
+    """Bad rollout requests get a 4xx and change nothing."""
+    two_versions(env, "manual")
+    before = snapshot()
+    cases = [
+        ({"to": "9.9"}, 404, "unknown_target"),
+        ({"to": "1.0"}, 409, "already_stable"),
+        ({"to": "2.0", "strategy": "sideways"}, 400, "bad_rollout"),
+        ({"to": "2.0", "strategy": "gradual"}, 400, "bad_rollout"),
+        ({"to": "2.0", "steps": []}, 400, "bad_rollout"),
+        ({"to": "2.0", "steps": [{"weight": 101}]}, 400, "bad_rollout"),
+        ({"to": "2.0", "steps": [{"weight": -1}]}, 400, "bad_rollout"),
+        ({"to": "2.0", "steps": [{"weight": 0.001}]}, 400, "bad_rollout"),
+        ({"to": "2.0", "steps": [{"weight": 50}, {"weight": 10}]}, 400, "bad_rollout"),
+        ({"to": "2.0", "steps": [{"weight": 50, "hold": -5}]}, 400, "bad_rollout"),
+        ({"to": "2.0", "steps": [{"weight": 50, "wait": 5}]}, 400, "unknown_field"),
+        ({"to": "2.0", "strategy": "session"}, 400, "bad_rollout"),
+        ({"to": "2.0", "strategy": "session", "sessionTimeout": 0}, 400, "bad_rollout"),
+        ({"to": "2.0", "strategy": "instant", "steps": [{"weight": 5}]}, 400, "bad_rollout"),
+        ({"strategy": "instant"}, 400, "bad_rollout"),
+    ]
+    for body, want, code in cases:
+        st, resp = api("POST", "/v1/services/default/rollout", body)
+        check(st == want and resp["error"]["code"] == code, "%s: %s %s" % (body, st, resp))
+    for action in ("promote", "pause", "resume", "abort", "rollback"):
+        st, resp = api("POST", "/v1/services/default/rollout/" + action)
+        check(st == 409 and resp["error"]["code"] == "no_rollout", "%s: %s %s" % (action, st, resp))
+    check(api("POST", "/v1/services/default/rollout/explode")[0] == 404, "unknown action")
+    check(api("POST", "/v1/services/nope/rollout", {"to": "2.0"})[0] == 404, "unknown service")
+    check(snapshot() == before, "bad rollout requests changed state")
+
+    rollout({"to": "2.0", "steps": [{"weight": 10}]})
+    during = snapshot()
+    cid = [v for v in service()["versions"] if v["version"] == "2.0"][0]["id"]
+    for method, path, body, want, code in [
+        ("POST", "/v1/services/default/rollout", {"to": "2.0", "steps": [{"weight": 20}]}, 409, "rollout_in_progress"),
+        ("PUT", "/v1/services/default/weights", {"2.0": 50, "1.0": 50}, 409, "rollout_in_progress"),
+        ("DELETE", "/v1/clusters/" + cid, None, 409, "rollout_in_progress"),
+        ("POST", "/v1/services/default/rollout/resume", None, 409, "bad_phase"),
+    ]:
+        st, resp = api(method, path, body)
+        check(st == want and resp["error"]["code"] == code, "%s %s: %s %s" % (method, path, st, resp))
+    check(snapshot() == during, "conflicting requests changed state")
 
 
 def main():

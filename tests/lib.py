@@ -49,6 +49,18 @@ class Env:
         self.pin_dir = os.path.join(self.bpffs, "vsteer")
         self.state = os.path.join(self.dir, "state.json")
         self.procs = []
+        self.clock_file = None
+
+    def fake_clock(self, t=1_800_000_000):
+        """vsteerd's wall clock becomes a file the test advances."""
+        self.clock_file = os.path.join(self.dir, "clock")
+        self.set_clock(t)
+
+    def set_clock(self, t):
+        with open(self.clock_file + ".tmp", "w") as f:
+            f.write("%d\n" % t)
+        os.rename(self.clock_file + ".tmp", self.clock_file)
+        self.now = t
 
     def close(self):
         for p in self.procs:
@@ -83,7 +95,10 @@ class Env:
         if config:
             cmd += ["--config", config]
         self.log = open(os.path.join(self.dir, "vsteerd.log"), "ab")
-        p = subprocess.Popen(cmd + list(args), stdout=self.log, stderr=self.log)
+        env = dict(os.environ)
+        if self.clock_file:
+            env["VSTEER_CLOCK_FILE"] = self.clock_file
+        p = subprocess.Popen(cmd + list(args), stdout=self.log, stderr=self.log, env=env)
         self.procs.append(p)
         if wait:
             wait_for(lambda: self.healthy() or p.poll() is not None, 10, "vsteerd API")
@@ -129,6 +144,12 @@ def api(method, path, body=None, raw=None):
         return r.status, json.loads(text)
     except ValueError:
         return r.status, text
+
+
+def wait_ticks(n=2):
+    """Until vsteerd's control loop has run n more times."""
+    t0 = api("GET", "/healthz")[1]["ticks"]
+    wait_for(lambda: api("GET", "/healthz")[1]["ticks"] >= t0 + n, 5, "%d ticks" % n)
 
 
 def client_addr(i):

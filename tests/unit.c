@@ -947,7 +947,7 @@ static void test_model_svc_value(void)
 	CHECK_INT(v.id, ==, 1);
 	CHECK_INT(v.salt, ==, 0xabcd1234);
 	CHECK_INT(v.nver, ==, 3);
-	CHECK_INT(v.pad, ==, 0);
+	CHECK_INT(v.session_ms, ==, 0);
 	static const struct vs_ver want[3] = {
 		{ .slot = 2, .upto = 1000, .nsock = 7 },	/* 3.0 */
 		{ .slot = 0, .upto = 1000, .nsock = 3 },	/* 2.0, weight 0 */
@@ -1068,8 +1068,9 @@ static void test_config_modes(void)
 		{ "INSTANT", 0, "", CL_INSTANT, "2.0=10000 1.0=0" },
 		{ "manual", 0, "", CL_MANUAL, "2.0=0 1.0=10000" },
 		{ "Manual", 0, "", CL_MANUAL, "2.0=0 1.0=10000" },
-		{ "Session", -EOPNOTSUPP, "unsupported_mode", CL_INSTANT, NULL },
-		{ "session", -EOPNOTSUPP, "unsupported_mode", CL_INSTANT, NULL },
+		/* session needs its sessionTimeout */
+		{ "Session", -EINVAL, "bad_field", CL_INSTANT, NULL },
+		{ "session", -EINVAL, "bad_field", CL_INSTANT, NULL },
 		{ "gradual", -EINVAL, "bad_mode", CL_INSTANT, NULL },
 		{ "", -EINVAL, "bad_mode", CL_INSTANT, NULL },
 	};

@@ -23,6 +23,7 @@ struct route {
 	bool body;		/* takes a JSON object body */
 };
 
+static bool arg_true(struct call *k, const char *name);
 static json_t *h_healthz(struct call *k);
 static json_t *h_services(struct call *k);
 static json_t *h_service(struct call *k);
@@ -31,6 +32,9 @@ static json_t *h_clusters(struct call *k);
 static json_t *h_cluster(struct call *k);
 static json_t *h_cluster_put(struct call *k);
 static json_t *h_cluster_delete(struct call *k);
+static json_t *h_rollout_start(struct call *k);
+static json_t *h_rollout_control(struct call *k);
+static json_t *h_events(struct call *k);
 
 static const struct route routes[] = {
 	{ "GET",    "/healthz",                h_healthz,        false },
@@ -41,6 +45,17 @@ static const struct route routes[] = {
 	{ "PUT",    "/v1/clusters",            h_cluster_put,    true },
 	{ "GET",    "/v1/clusters/{}",         h_cluster,        false },
 	{ "DELETE", "/v1/clusters/{}",         h_cluster_delete, false },
+	{ "POST",   "/v1/services/{}/rollout", h_rollout_start,  true },
+	{ "POST",   "/v1/services/{}/rollout/{}", h_rollout_control, false },
+	{ "GET",    "/v1/events",              h_events,         false },
+};
+
+/* Allow header values, indexed by a bitmask of the methods below. */
+static const char *const methods[] = { "GET", "PUT", "POST", "DELETE" };
+static const char *const allow_sets[16] = {
+	"", "GET", "PUT", "GET, PUT", "POST", "GET, POST", "PUT, POST", "GET, PUT, POST",
+	"DELETE", "GET, DELETE", "PUT, DELETE", "GET, PUT, DELETE", "POST, DELETE",
+	"GET, POST, DELETE", "PUT, POST, DELETE", "GET, PUT, POST, DELETE",
 };
 
 /* Does path match pattern segment by segment? Captures go to caps. */
@@ -73,21 +88,20 @@ static bool path_matches(const char *pattern, const char *path,
 int api_route(const char *method, const char *path,
 	      char caps[ROUTE_MAX_CAPS][ROUTE_CAP_LEN], const char **allow)
 {
-	static const char *const allows[] = { "GET", "PUT", "GET, DELETE", "GET, PUT" };
-	bool get = false, put = false, del = false;
+	unsigned int set = 0;
 
 	for (size_t i = 0; i < ARRAY_SIZE(routes); i++) {
 		if (!path_matches(routes[i].pattern, path, caps))
 			continue;
 		if (!strcmp(routes[i].method, method))
 			return i;
-		get |= !strcmp(routes[i].method, "GET");
-		put |= !strcmp(routes[i].method, "PUT");
-		del |= !strcmp(routes[i].method, "DELETE");
+		for (size_t j = 0; j < ARRAY_SIZE(methods); j++)
+			if (!strcmp(routes[i].method, methods[j]))
+				set |= 1U << j;
 	}
-	if (!get && !put && !del)
+	if (!set)
 		return -ENOENT;
-	*allow = get && del ? allows[2] : get && put ? allows[3] : put ? allows[1] : allows[0];
+	*allow = allow_sets[set];
 	return -EPERM;
 }
 
@@ -100,8 +114,13 @@ static json_t *fail(struct call *k, int status, const char *code, const char *fm
 
 static json_t *h_healthz(struct call *k)
 {
-	(void)k;
-	return json_pack("{ss}", "status", "ok");
+	uint64_t ticks;
+
+	pthread_mutex_lock(&k->c->lock);
+	ticks = k->c->ticks;
+	pthread_mutex_unlock(&k->c->lock);
+	return json_pack("{sssIsI}", "status", "ok", "ticks", (json_int_t)ticks,
+			 "time", (json_int_t)wall_now());
 }
 
 static json_t *h_services(struct call *k)
@@ -166,6 +185,82 @@ static json_t *h_cluster_put(struct call *k)
 		return NULL;
 	k->status = 201;
 	return ctl_cluster_json(k->c, id, &k->err);
+}
+
+/* {"to": "2.0", "strategy": "gradual", "sessionTimeout": 60,
+ *  "steps": [{"weight": 1, "hold": 3600}, {"weight": 50}, {"weight": 100}]} */
+static json_t *h_rollout_start(struct call *k)
+{
+	static const char *const keys[] = { "to", "strategy", "sessionTimeout", "steps", NULL };
+	static const char *const step_keys[] = { "weight", "hold", NULL };
+	struct ro_request req = { .strategy = RO_SESSION };
+	json_t *to, *st, *t, *steps, *item, *w, *h;
+	char where[32];
+	size_t i;
+
+	if (json_check_keys(k->body, keys, "body", &k->err))
+		return NULL;
+	to = json_object_get(k->body, "to");
+	if (!json_is_string(to) || str_copy(req.to, sizeof(req.to), json_string_value(to)))
+		return fail(k, 400, "bad_rollout", "body.to: must name the target version or cluster id%s", "");
+	st = json_object_get(k->body, "strategy");
+	if (st && (!json_is_string(st) || ro_strategy_parse(json_string_value(st), &req.strategy)))
+		return fail(k, 400, "bad_rollout",
+			    "body.strategy: must be \"instant\", \"session\" or \"gradual\"%s", "");
+	t = json_object_get(k->body, "sessionTimeout");
+	if (t && (!json_is_integer(t) || json_integer_value(t) < 1 ||
+		  json_integer_value(t) > RO_MAX_SESSION_TIMEOUT))
+		return fail(k, 400, "bad_rollout",
+			    "body.sessionTimeout: must be whole seconds from 1 to 604800%s", "");
+	req.session_timeout = t ? json_integer_value(t) : 0;
+	/* Without a strategy: gradual if there are steps, else session if
+	 * there is a timeout, else instant. */
+	steps = json_object_get(k->body, "steps");
+	if (!st)
+		req.strategy = steps ? RO_GRADUAL : t ? RO_SESSION : RO_INSTANT;
+	if (steps && (!json_is_array(steps) || json_array_size(steps) == 0 ||
+		      json_array_size(steps) > RO_MAX_STEPS))
+		return fail(k, 400, "bad_rollout", "body.steps: must be a list of 1 to 32 steps%s", "");
+	json_array_foreach(steps, i, item) {
+		snprintf(where, sizeof(where), "body.steps[%zu]", i);
+		if (json_check_keys(item, step_keys, where, &k->err))
+			return NULL;
+		w = json_object_get(item, "weight");
+		h = json_object_get(item, "hold");
+		if (!json_is_number(w) || percent_to_bp(json_number_value(w), &req.steps[i].weight))
+			return fail(k, 400, "bad_rollout",
+				    "%s.weight: must be a percentage from 0 to 100 in steps of 0.01", where);
+		if (h && (!json_is_integer(h) || json_integer_value(h) < 0 ||
+			  json_integer_value(h) > INT32_MAX))
+			return fail(k, 400, "bad_rollout", "%s.hold: must be whole seconds, 0 or more",
+				    where);
+		req.steps[i].hold = h ? json_integer_value(h) : RO_WAIT;
+	}
+	req.nsteps = steps ? json_array_size(steps) : 0;
+	if (ctl_rollout_start(k->c, k->caps[0], &req, &k->err))
+		return NULL;
+	k->status = 201;
+	return ctl_service_json(k->c, k->caps[0], &k->err);
+}
+
+static json_t *h_rollout_control(struct call *k)
+{
+	enum ro_op op;
+
+	if (ro_op_parse(k->caps[1], &op))
+		return fail(k, 404, "not_found",
+			    "no rollout action '%.40s' (promote, pause, resume, abort, rollback)",
+			    k->caps[1]);
+	if (ctl_rollout_control(k->c, k->caps[0], op, arg_true(k, "full"), &k->err))
+		return NULL;
+	return ctl_service_json(k->c, k->caps[0], &k->err);
+}
+
+static json_t *h_events(struct call *k)
+{
+	const char *svc = k->req->arg ? k->req->arg(k->req->arg_cls, "service") : NULL;
+
+	return ctl_events_json(k->c, svc);
 }
 
 static bool arg_true(struct call *k, const char *name)

@@ -6,6 +6,22 @@
 #include <string.h>
 #include "config.h"
 #include "parse.h"
+#include "rollout.h"
+
+/* The thesis's New Session Update in a config file: when the newest
+ * cluster says "Session", new sessions go to it, active ones stay. */
+static int start_session_rollout(struct model *m, uint32_t svc, struct vs_err *err)
+{
+	uint32_t order[VS_MAX_VERSIONS], n = model_order(m, svc, order);
+	const struct cluster *c = &m->cl[order[0]];
+	struct ro_request req = { .strategy = RO_SESSION };
+
+	if (n < 2 || c->mode != CL_SESSION)
+		return 0;
+	req.session_timeout = c->session_timeout;
+	snprintf(req.to, sizeof(req.to), "%s", c->id);
+	return rollout_start(m, svc, &req, wall_now(), err);
+}
 
 /* Clusters of one service, from a single object or a list of them. */
 static int add_clusters(json_t *j, const char *where, uint32_t svc,
@@ -42,7 +58,7 @@ static int add_clusters(json_t *j, const char *where, uint32_t svc,
 		}
 	}
 	json_decref(list);
-	return 0;
+	return start_session_rollout(m, svc, err);
 }
 
 static int add_service(struct model *m, const char *name, json_t *addr_obj,

@@ -8,6 +8,7 @@
 #include "ctl.h"
 #include "log.h"
 #include "parse.h"
+#include "rollout.h"
 #include "state.h"
 #include "steer.skel.h"
 
@@ -253,6 +254,22 @@ static void rewrite_services(struct ctl *c, const bool changed[VS_MAX_SERVICES])
 	}
 }
 
+/* Rollout steps whose hold has ended advance here, as a transaction like
+ * any other change. If the state file cannot be written the step is
+ * retried next tick, so maps and state never disagree. */
+static void tick_rollouts(struct ctl *c)
+{
+	struct model *next = malloc(sizeof(*next));
+	struct vs_err err = {};
+
+	if (!next)
+		return;
+	memcpy(next, c->m, sizeof(*next));
+	if (rollout_tick(next, wall_now()) && commit(c, next, &err))
+		pr_warn("rollout step not applied, retrying: %s\n", err.msg);
+	free(next);
+}
+
 void ctl_tick(struct ctl *c)
 {
 	uint8_t before[VS_MAX_SLOTS];
@@ -277,10 +294,12 @@ void ctl_tick(struct ctl *c)
 	}
 	if (scan && reconcile(c, c->m, -1) == 0)
 		c->last_full_scan = now;
+	tick_rollouts(c);
 	for (uint32_t s = 0; s < VS_MAX_SLOTS; s++)
 		if (c->m->cl[s].used && c->nsock[s] != before[s])
 			changed[c->m->cl[s].svc] = true;
 	rewrite_services(c, changed);
+	c->ticks++;
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -343,6 +362,9 @@ int ctl_init(struct ctl *c, struct dataplane *dp, const struct model *m,
 				next->cl[s].version, a);
 		}
 	}
+	/* Catch up with rollout steps whose hold ended while no vsteerd
+	 * ran, before the API shows anything. */
+	rollout_tick(next, wall_now());
 	/* c->m is empty here, so services in the maps that the state does
 	 * not know are not removed by commit(); that is left alone: they are
 	 * either ours from a lost state file (steering them beats dropping
@@ -373,8 +395,10 @@ int ctl_add_cluster(struct ctl *c, const char *svc, const struct cluster *spec,
 		    char id[ID_LEN], struct vs_err *err)
 {
 	struct model *next = malloc(sizeof(*next));
+	uint32_t order[VS_MAX_VERSIONS], n;
 	struct cluster cs = *spec;
-	int slot, ret;
+	int slot, ret, stable;
+	bool takes_over;
 
 	if (!next)
 		return vs_errf(err, -ENOMEM, 500, "internal", "out of memory");
@@ -386,6 +410,17 @@ int ctl_add_cluster(struct ctl *c, const char *svc, const struct cluster *spec,
 		goto unlock;
 	}
 	cs.svc = ret;
+	n = model_order(next, cs.svc, order);
+	stable = model_stable(next, cs.svc);
+	takes_over = n > 0 && (cs.mode == CL_SESSION ||
+			       (cs.mode == CL_INSTANT &&
+				version_cmp(cs.version, next->cl[order[0]].version) > 0));
+	if (takes_over && rollout_active(&next->svc[cs.svc].ro)) {
+		ret = vs_errf(err, -EBUSY, 409, "rollout_in_progress",
+			      "service '%s' has a rollout in progress; abort or finish it before a %s cluster takes over",
+			      next->svc[cs.svc].name, mode_name(cs.mode));
+		goto unlock;
+	}
 	ret = slot = model_add_cluster(next, &cs, err);
 	if (slot < 0)
 		goto unlock;
@@ -406,6 +441,17 @@ int ctl_add_cluster(struct ctl *c, const char *svc, const struct cluster *spec,
 			goto drop_socks;
 		}
 	}
+	if (takes_over && cs.mode == CL_INSTANT) {
+		rollout_record_instant(next, cs.svc, stable, slot, wall_now());
+	} else if (takes_over) {
+		struct ro_request req = { .strategy = RO_SESSION,
+					  .session_timeout = cs.session_timeout };
+
+		memcpy(req.to, next->cl[slot].id, ID_LEN);
+		ret = rollout_start(next, cs.svc, &req, wall_now(), err);
+		if (ret)
+			goto drop_socks;
+	}
 	ret = commit(c, next, err);
 	if (ret)
 		goto drop_socks;
@@ -423,54 +469,126 @@ unlock:
 	return ret < 0 ? ret : 0;
 }
 
-int ctl_del_cluster(struct ctl *c, const char *id, bool force, struct vs_err *err)
+typedef int (*txn_fn)(struct model *next, uint32_t svc, const void *arg, struct vs_err *err);
+
+/* Run fn on a copy of the model for service `svc` (by name; NULL for
+ * none) and commit the copy if fn succeeds. */
+static int txn(struct ctl *c, const char *svc, txn_fn fn, const void *arg, struct vs_err *err)
 {
 	struct model *next = malloc(sizeof(*next));
-	int slot, ret;
+	int s = 0, ret;
 
 	if (!next)
 		return vs_errf(err, -ENOMEM, 500, "internal", "out of memory");
 	pthread_mutex_lock(&c->lock);
 	memcpy(next, c->m, sizeof(*next));
-	ret = slot = model_find_cluster(next, id);
-	if (slot < 0) {
-		vs_errf(err, ret, 404, "unknown_cluster", "no cluster with id '%.40s'", id);
-		goto unlock;
-	}
-	ret = model_del_cluster(next, slot, force, err);
+	if (svc && (s = model_find_service(next, svc)) < 0)
+		ret = vs_errf(err, s, 404, "unknown_service", "no service named '%.64s'", svc);
+	else
+		ret = fn(next, s, arg, err);
 	if (!ret)
 		ret = commit(c, next, err);
-	/* Only once no service points at the slot any more. */
-	if (!ret) {
-		clear_socks(c, slot);
-		pr_info("deleted cluster %s\n", id);
-	}
-unlock:
 	pthread_mutex_unlock(&c->lock);
 	free(next);
 	return ret;
 }
 
+struct del_arg {
+	const char *id;
+	bool force;
+	int slot;
+};
+
+static int del_fn(struct model *next, uint32_t svc, const void *arg, struct vs_err *err)
+{
+	struct del_arg *d = (struct del_arg *)arg;
+	struct rollout *ro;
+	int slot;
+	(void)svc;
+
+	slot = d->slot = model_find_cluster(next, d->id);
+	if (slot < 0)
+		return vs_errf(err, slot, 404, "unknown_cluster", "no cluster with id '%.40s'", d->id);
+	ro = &next->svc[next->cl[slot].svc].ro;
+	if (ro->phase != RO_NONE && (ro->from == (uint32_t)slot || ro->to == (uint32_t)slot)) {
+		if (rollout_active(ro))
+			return vs_errf(err, -EBUSY, 409, "rollout_in_progress",
+				       "cluster %s is part of the rollout in progress; abort it first",
+				       d->id);
+		ro->phase = RO_NONE;	/* it cannot be rolled back any more */
+	}
+	return model_del_cluster(next, slot, d->force, err);
+}
+
+int ctl_del_cluster(struct ctl *c, const char *id, bool force, struct vs_err *err)
+{
+	struct del_arg d = { .id = id, .force = force };
+	int ret = txn(c, NULL, del_fn, &d, err);
+
+	/* Only once no service points at the slot any more. */
+	if (!ret) {
+		pthread_mutex_lock(&c->lock);
+		clear_socks(c, d.slot);
+		pthread_mutex_unlock(&c->lock);
+		pr_info("deleted cluster %s\n", id);
+	}
+	return ret;
+}
+
+struct weights_arg {
+	const char *const *names;
+	const uint16_t *bp;
+	uint32_t n;
+};
+
+static int weights_fn(struct model *next, uint32_t svc, const void *arg, struct vs_err *err)
+{
+	const struct weights_arg *w = arg;
+
+	if (rollout_active(&next->svc[svc].ro))
+		return vs_errf(err, -EBUSY, 409, "rollout_in_progress",
+			       "service '%s' has a rollout in progress; pause or abort it to set weights by hand",
+			       next->svc[svc].name);
+	return model_set_weights(next, svc, w->names, w->bp, w->n, err);
+}
+
 int ctl_set_weights(struct ctl *c, const char *svc, const char *const *names,
 		    const uint16_t *bp, uint32_t n, struct vs_err *err)
 {
-	struct model *next = malloc(sizeof(*next));
-	int s, ret;
+	struct weights_arg w = { names, bp, n };
 
-	if (!next)
-		return vs_errf(err, -ENOMEM, 500, "internal", "out of memory");
-	pthread_mutex_lock(&c->lock);
-	memcpy(next, c->m, sizeof(*next));
-	ret = s = model_find_service(next, svc);
-	if (s < 0)
-		vs_errf(err, ret, 404, "unknown_service", "no service named '%.64s'", svc);
-	else
-		ret = model_set_weights(next, s, names, bp, n, err);
-	if (!ret)
-		ret = commit(c, next, err);
-	pthread_mutex_unlock(&c->lock);
-	free(next);
-	return ret;
+	return txn(c, svc, weights_fn, &w, err);
+}
+
+static int start_fn(struct model *next, uint32_t svc, const void *arg, struct vs_err *err)
+{
+	return rollout_start(next, svc, arg, wall_now(), err);
+}
+
+int ctl_rollout_start(struct ctl *c, const char *svc, const struct ro_request *req,
+		      struct vs_err *err)
+{
+	return txn(c, svc, start_fn, req, err);
+}
+
+struct control_arg {
+	enum ro_op op;
+	bool full;
+};
+
+static int control_fn(struct model *next, uint32_t svc, const void *arg, struct vs_err *err)
+{
+	const struct control_arg *a = arg;
+
+	return rollout_control(next, svc, a->op, a->full, wall_now(), err);
+}
+
+int ctl_rollout_control(struct ctl *c, const char *svc, enum ro_op op, bool full,
+			struct vs_err *err)
+{
+	struct control_arg a = { op, full };
+
+	return txn(c, svc, control_fn, &a, err);
 }
 
 /* ---- views ---- */
@@ -482,6 +600,7 @@ static json_t *version_json(struct ctl *c, uint32_t slot)
 	json_t *bks = json_array(), *servers = json_array();
 	uint32_t live_total = 0;
 	char a[EP_STRLEN];
+	__s64 open;
 
 	/* Report what the sockmap holds now, not as of the last tick. */
 	read_slot(c, slot);
@@ -495,14 +614,83 @@ static json_t *version_json(struct ctl *c, uint32_t slot)
 		live_total += live;
 	}
 	dp_ver_stats(c->dp, slot, &st);
-	return json_pack("{sssssssssfsbsisoso s{sIsIsI}}",
+	if (dp_open_conns(c->dp, slot, &open) || open < 0)
+		open = 0;
+	return json_pack("{sssssssssfsbsisIsbsoso s{sIsIsI}}",
 			 "id", cl->id, "service", c->m->svc[cl->svc].name,
 			 "version", cl->version, "mode", mode_name(cl->mode),
 			 "weight", cl->weight / 100.0, "live", live_total > 0,
-			 "liveSockets", live_total, "servers", servers, "backends", bks,
+			 "liveSockets", live_total,
+			 "openConnections", (json_int_t)open, "drained", open == 0,
+			 "servers", servers, "backends", bks,
 			 "counters", "steered", (json_int_t)st.steered,
 			 "failoverIn", (json_int_t)st.failover_in,
 			 "failoverOut", (json_int_t)st.failover_out);
+}
+
+static json_t *event_json(const struct event *e)
+{
+	return json_pack("{sIssssss}", "time", (json_int_t)e->time, "service", e->service,
+			 "type", e->type, "detail", e->detail);
+}
+
+/* Newest first; only service `svc` if not NULL, only from `since` on. */
+static json_t *events_json(const struct model *m, const char *svc, int64_t since)
+{
+	json_t *list = json_array();
+
+	for (uint32_t k = 1; k <= m->nevents; k++) {
+		const struct event *e =
+			&m->events[(m->event_head + RO_MAX_EVENTS - k) % RO_MAX_EVENTS];
+
+		if ((!svc || !strcmp(e->service, svc)) && e->time >= since)
+			json_array_append_new(list, event_json(e));
+	}
+	return list;
+}
+
+static json_t *opt_time(int64_t t)
+{
+	return t > 0 ? json_integer(t) : json_null();
+}
+
+static json_t *rollout_json(const struct model *m, uint32_t s)
+{
+	const struct rollout *ro = &m->svc[s].ro;
+	json_t *steps = json_array();
+	int64_t due = rollout_next_due(ro);
+
+	if (ro->phase == RO_NONE || !m->cl[ro->to].used)
+		return json_null();
+	for (uint32_t i = 0; i < ro->nsteps; i++)
+		json_array_append_new(steps, json_pack("{sfso}", "weight", ro->steps[i].weight / 100.0,
+						       "hold", ro->steps[i].hold == RO_WAIT ? json_null() :
+						       json_integer(ro->steps[i].hold)));
+	return json_pack("{sssssssssisisosfsIsIsososososo}",
+			 "phase", ro_phase_name(ro->phase),
+			 "strategy", ro_strategy_name(ro->strategy),
+			 "from", m->cl[ro->from].used ? m->cl[ro->from].version : "",
+			 "to", m->cl[ro->to].version,
+			 "step", (int)ro->step + 1, "stepsTotal", (int)ro->nsteps, "steps", steps,
+			 "weight", m->cl[ro->to].weight / 100.0,
+			 "sessionTimeout", (json_int_t)ro->session_timeout,
+			 "startedAt", (json_int_t)ro->started,
+			 "stepStartedAt", opt_time(ro->step_started),
+			 "nextStepAt", due >= 0 ? json_integer(due) : json_null(),
+			 "pausedHoldLeft", ro->phase == RO_PAUSED && ro->paused_left >= 0 ?
+				json_integer(ro->paused_left) : json_null(),
+			 "endedAt", opt_time(ro->ended),
+			 "history", events_json(m, m->svc[s].name, ro->started));
+}
+
+json_t *ctl_events_json(struct ctl *c, const char *svc)
+{
+	json_t *j;
+
+	pthread_mutex_lock(&c->lock);
+	j = json_pack("{so}", "events", events_json(c->m, svc, 0));
+	pthread_mutex_unlock(&c->lock);
+	return j;
 }
 
 static json_t *service_json(struct ctl *c, uint32_t s)
@@ -517,8 +705,10 @@ static json_t *service_json(struct ctl *c, uint32_t s)
 		json_array_append_new(vers, version_json(c, order[i]));
 	ep_format_addr(&sv->addr, a, sizeof(a));
 	dp_svc_stats(c->dp, s, &st);
-	return json_pack("{sssssssiso s{sIsIsIsI}}", "name", sv->name, "protocol", "tcp",
-			 "address", a, "port", sv->addr.port, "versions", vers,
+	return json_pack("{sssssssisIsoso s{sIsIsIsI}}", "name", sv->name, "protocol", "tcp",
+			 "address", a, "port", sv->addr.port,
+			 "sessionTimeout", (json_int_t)sv->session_timeout,
+			 "rollout", rollout_json(c->m, s), "versions", vers,
 			 "counters", "lookups", (json_int_t)st.lookups,
 			 "steered", (json_int_t)st.steered, "refused", (json_int_t)st.refused,
 			 "assignErrors", (json_int_t)st.assign_err);

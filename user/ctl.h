@@ -14,6 +14,7 @@
 #include <time.h>
 #include "dataplane.h"
 #include "model.h"
+#include "rollout.h"
 
 #define VS_SCAN_FULL_EVERY 2	/* seconds between full listener scans */
 
@@ -24,6 +25,7 @@ struct ctl {
 	const char *state_path;
 	time_t started;
 	time_t last_full_scan;
+	uint64_t ticks;			/* for /healthz: proof the loop runs */
 	/* Derived from the maps at start and kept in step by ctl_tick(): */
 	uint8_t nsock[VS_MAX_SLOTS];			/* socket slots in use */
 	uint64_t cookie[VS_MAX_SLOTS][VS_MAX_SOCKS];	/* 0: empty */
@@ -44,11 +46,19 @@ int ctl_del_cluster(struct ctl *c, const char *id, bool force, struct vs_err *er
 int ctl_set_weights(struct ctl *c, const char *svc, const char *const *names,
 		    const uint16_t *bp, uint32_t n, struct vs_err *err);
 
+struct ro_request;
+int ctl_rollout_start(struct ctl *c, const char *svc, const struct ro_request *req,
+		      struct vs_err *err);
+int ctl_rollout_control(struct ctl *c, const char *svc, enum ro_op op, bool full,
+			struct vs_err *err);
+
 /* Views for the API; NULL and err filled when the name or id is unknown. */
 json_t *ctl_services_json(struct ctl *c);
 json_t *ctl_service_json(struct ctl *c, const char *name, struct vs_err *err);
 json_t *ctl_clusters_json(struct ctl *c);
 json_t *ctl_cluster_json(struct ctl *c, const char *id, struct vs_err *err);
+/* Newest first; svc NULL for every service. */
+json_t *ctl_events_json(struct ctl *c, const char *svc);
 
 /* Does listening socket l serve connections for backend address bk? */
 bool listener_serves(const struct vs_listener *l, const struct vs_endpoint *bk);

@@ -16,13 +16,14 @@
 #include "log.h"
 #include "steer.skel.h"
 #include "scan.skel.h"
+#include "track.skel.h"
 
 #ifndef BPF_FS_MAGIC
 #define BPF_FS_MAGIC 0xcafe4a11
 #endif
 
-static const char *const pinned_names[] = { "link", "svcs", "socks", "ports",
-					    "vstats", "sstats" };
+static const char *const pinned_names[] = { "link", "track", "svcs", "socks", "ports",
+					    "vstats", "sstats", "sess", "conns", "vopen" };
 
 static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
@@ -161,7 +162,8 @@ static int attach_link(struct dataplane *dp, const char *dir, struct vs_err *err
 	return 0;
 }
 
-static int load_steer(struct dataplane *dp, const char *pin_root, struct vs_err *err)
+static int load_steer(struct dataplane *dp, const char *pin_root, __u32 sess_entries,
+		      struct vs_err *err)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_root);
 	int ret;
@@ -172,11 +174,33 @@ static int load_steer(struct dataplane *dp, const char *pin_root, struct vs_err 
 		dp->steer = NULL;
 		return vs_errf(err, ret, 500, "bpf", "cannot open BPF object: %s", strerror(-ret));
 	}
+	if (sess_entries)
+		bpf_map__set_max_entries(dp->steer->maps.sess, sess_entries);
 	ret = steer_bpf__load(dp->steer);
 	if (ret)
 		return vs_errf(err, ret, 500, "bpf",
-			       "cannot load the data plane (with maps pinned in %s): %s",
-			       pin_root, strerror(-ret));
+			       "cannot load the data plane (with maps pinned in %s): %s%s",
+			       pin_root, strerror(-ret),
+			       ret == -EINVAL ? "; a pinned map differs from this build's (another "
+			       "vsteer version, or --session-table changed: --cleanup first)" : "");
+	return 0;
+}
+
+/* The scan and track objects declare the same maps as steer.bpf.c (via
+ * bpf/maps.h); hand them steer's, so there is one set, pinned once. */
+static int share_maps(struct dataplane *dp, struct bpf_object *obj)
+{
+	struct bpf_map *m, *own;
+	int ret;
+
+	bpf_object__for_each_map(m, obj) {
+		own = bpf_object__find_map_by_name(dp->steer->obj, bpf_map__name(m));
+		if (!own)
+			continue;
+		ret = bpf_map__reuse_fd(m, bpf_map__fd(own));
+		if (ret)
+			return ret;
+	}
 	return 0;
 }
 
@@ -190,7 +214,7 @@ static int load_scan(struct dataplane *dp, struct vs_err *err)
 		dp->scan = NULL;
 		return vs_errf(err, ret, 500, "bpf", "cannot open scan object: %s", strerror(-ret));
 	}
-	ret = bpf_map__reuse_fd(dp->scan->maps.socks, bpf_map__fd(dp->steer->maps.socks));
+	ret = share_maps(dp, dp->scan->obj);
 	if (!ret)
 		ret = scan_bpf__load(dp->scan);
 	if (ret)
@@ -207,7 +231,85 @@ static int load_scan(struct dataplane *dp, struct vs_err *err)
 	return 0;
 }
 
-static int create_pins(struct dataplane *dp, const char *pin_dir, struct vs_err *err)
+static int prog_tag_of_link(int link_fd, __u8 tag[BPF_TAG_SIZE])
+{
+	struct bpf_link_info info = {};
+	struct bpf_prog_info pinfo = {};
+	__u32 len = sizeof(info);
+	int pfd, ret;
+
+	ret = bpf_obj_get_info_by_fd(link_fd, &info, &len);
+	if (ret)
+		return ret;
+	pfd = bpf_prog_get_fd_by_id(info.prog_id);
+	if (pfd < 0)
+		return -errno;
+	len = sizeof(pinfo);
+	ret = bpf_obj_get_info_by_fd(pfd, &pinfo, &len);
+	close(pfd);
+	if (!ret)
+		memcpy(tag, pinfo.tag, BPF_TAG_SIZE);
+	return ret;
+}
+
+/* The connection tracker. A tracing link cannot have its program
+ * replaced, so a pinned one running the same program (same tag) is kept
+ * as it is; a different one is replaced, which leaves a window of
+ * microseconds in which closes are not seen (they only make a session
+ * look busy until the LRU drops it). */
+static int load_track(struct dataplane *dp, const char *dir, struct vs_err *err)
+{
+	struct bpf_prog_info pinfo = {};
+	__u32 len = sizeof(pinfo);
+	__u8 tag[BPF_TAG_SIZE];
+	struct bpf_link *link;
+	char path[PATH_MAX];
+	__u64 ino = 0;
+	int ret, fd;
+
+	dp->track = track_bpf__open();
+	ret = libbpf_get_error(dp->track);
+	if (ret) {
+		dp->track = NULL;
+		return vs_errf(err, ret, 500, "bpf", "cannot open track object: %s", strerror(-ret));
+	}
+	ret = netns_ino(&ino);
+	dp->track->rodata->netns_ino = (__u32)ino;
+	if (!ret)
+		ret = share_maps(dp, dp->track->obj);
+	if (!ret)
+		ret = track_bpf__load(dp->track);
+	if (ret)
+		return vs_errf(err, ret, 500, "bpf", "cannot load the connection tracker: %s",
+			       strerror(-ret));
+
+	snprintf(path, sizeof(path), "%s/track", dir);
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		ret = bpf_obj_get_info_by_fd(bpf_program__fd(dp->track->progs.vsteer_track),
+					     &pinfo, &len);
+		if (!ret && !prog_tag_of_link(fd, tag) && !memcmp(tag, pinfo.tag, BPF_TAG_SIZE)) {
+			close(fd);
+			return 0;
+		}
+		close(fd);
+		pr_info("replacing the connection tracker with this build's\n");
+		unlink(path);
+	}
+	link = bpf_program__attach_trace(dp->track->progs.vsteer_track);
+	ret = libbpf_get_error(link);
+	if (ret)
+		return vs_errf(err, ret, 500, "bpf", "cannot attach tp_btf/inet_sock_set_state: %s",
+			       strerror(-ret));
+	ret = bpf_link__pin(link, path);
+	bpf_link__destroy(link);	/* the pin keeps it */
+	if (ret)
+		return vs_errf(err, ret, 500, "bpf", "cannot pin %s: %s", path, strerror(-ret));
+	return 0;
+}
+
+static int create_pins(struct dataplane *dp, const char *pin_dir, __u32 sess_entries,
+		       struct vs_err *err)
 {
 	char tmp[PATH_MAX];
 	int ret;
@@ -217,7 +319,9 @@ static int create_pins(struct dataplane *dp, const char *pin_dir, struct vs_err 
 	if (mkdir(tmp, 0700) < 0)
 		return vs_errf(err, -errno, 500, "pin_dir", "cannot create %s: %s", tmp,
 			       strerror(errno));
-	ret = load_steer(dp, tmp, err);
+	ret = load_steer(dp, tmp, sess_entries, err);
+	if (!ret)
+		ret = load_track(dp, tmp, err);
 	if (!ret)
 		ret = attach_link(dp, tmp, err);
 	/* Appear whole or not at all: a half-built pin directory would be
@@ -237,7 +341,8 @@ static int create_pins(struct dataplane *dp, const char *pin_dir, struct vs_err 
 	return ret;
 }
 
-int dp_open(struct dataplane *dp, const char *pin_dir, struct vs_err *err)
+int dp_open(struct dataplane *dp, const char *pin_dir, __u32 sess_entries,
+	    struct vs_err *err)
 {
 	char parent[PATH_MAX], link[PATH_MAX + 8];
 	struct stat st;
@@ -259,14 +364,16 @@ int dp_open(struct dataplane *dp, const char *pin_dir, struct vs_err *err)
 		dp->lock_fd = ret = lock_dir(pin_dir, err);
 		if (ret < 0)
 			return ret;
-		ret = load_steer(dp, pin_dir, err);
+		ret = load_steer(dp, pin_dir, sess_entries, err);
+		if (!ret)
+			ret = load_track(dp, pin_dir, err);
 		if (ret)
 			goto close_all;
 		snprintf(link, sizeof(link), "%s/link", pin_dir);
 		ret = access(link, F_OK) == 0 ? adopt_link(dp, link, err) :
 						attach_link(dp, pin_dir, err);
 	} else {
-		ret = create_pins(dp, pin_dir, err);
+		ret = create_pins(dp, pin_dir, sess_entries, err);
 		if (!ret) {
 			dp->lock_fd = ret = lock_dir(pin_dir, err);
 			ret = ret < 0 ? ret : 0;
@@ -286,12 +393,14 @@ void dp_close(struct dataplane *dp)
 	bpf_link__destroy(dp->list_iter);
 	bpf_link__destroy(dp->insert_iter);
 	scan_bpf__destroy(dp->scan);
+	track_bpf__destroy(dp->track);
 	steer_bpf__destroy(dp->steer);
 	if (dp->link_fd >= 0)
 		close(dp->link_fd);
 	if (dp->lock_fd >= 0)
 		close(dp->lock_fd);
 	dp->scan = NULL;
+	dp->track = NULL;
 	dp->steer = NULL;
 	dp->list_iter = dp->insert_iter = NULL;
 	dp->link_fd = dp->lock_fd = -1;
@@ -406,6 +515,11 @@ int dp_zero_stats(struct dataplane *dp, __u32 slot)
 	ret = bpf_map_update_elem(map_fd(dp->steer->maps.vstats), &slot, zero, BPF_ANY) ? -errno : 0;
 	free(zero);
 	return ret;
+}
+
+int dp_open_conns(struct dataplane *dp, __u32 slot, __s64 *n)
+{
+	return bpf_map_lookup_elem(map_fd(dp->steer->maps.vopen), &slot, n) ? -errno : 0;
 }
 
 static int run_iter(struct bpf_link *link, char **buf, size_t *len)

@@ -5,8 +5,11 @@
  *
  * Pin directory layout (one per network namespace and vsteerd):
  *   svcs socks ports vstats sstats   the maps, pinned by name
+ *   sess conns vopen
  *   link                             the sk_lookup link; while it is
  *                                    pinned, steering runs without vsteerd
+ *   track                            the tracepoint link that counts
+ *                                    open connections and ends sessions
  */
 #ifndef VS_DATAPLANE_H
 #define VS_DATAPLANE_H
@@ -21,11 +24,13 @@
 
 struct steer_bpf;
 struct scan_bpf;
+struct track_bpf;
 struct bpf_link;
 
 struct dataplane {
 	struct steer_bpf *steer;
 	struct scan_bpf *scan;
+	struct track_bpf *track;
 	struct bpf_link *list_iter;
 	struct bpf_link *insert_iter;
 	int link_fd;
@@ -38,7 +43,8 @@ void dp_route_libbpf_log(void);
 /* Adopt what is pinned under pin_dir, or build it in a temporary
  * directory and rename that into place. The program in an adopted link
  * is replaced atomically, so steering never stops. */
-int dp_open(struct dataplane *dp, const char *pin_dir, struct vs_err *err);
+int dp_open(struct dataplane *dp, const char *pin_dir, __u32 sess_entries,
+	    struct vs_err *err);
 /* Closes fds; everything pinned stays and keeps steering. */
 void dp_close(struct dataplane *dp);
 /* Remove everything vsteerd pinned under pin_dir. */
@@ -56,6 +62,8 @@ int dp_sock_del(struct dataplane *dp, __u32 idx);
 int dp_ver_stats(struct dataplane *dp, __u32 slot, struct vs_ver_stats *sum);
 int dp_svc_stats(struct dataplane *dp, __u32 id, struct vs_svc_stats *sum);
 int dp_zero_stats(struct dataplane *dp, __u32 slot);
+/* Established connections steered to a version slot and not yet closed. */
+int dp_open_conns(struct dataplane *dp, __u32 slot, __s64 *n);
 
 /* Every LISTEN TCP socket of this network namespace; *out is malloc'ed. */
 int dp_list_listeners(struct dataplane *dp, struct vs_listener **out, size_t *n);

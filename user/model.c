@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include "model.h"
 
@@ -295,5 +297,24 @@ void model_svc_value(const struct model *m, uint32_t svc,
 		v->ver[i].slot = order[i];
 		v->ver[i].upto = upto;
 		v->ver[i].nsock = nsock[order[i]];
+		v->ver[i].flags = m->cl[order[i]].no_affinity ? VS_VER_NO_AFFINITY : 0;
 	}
+	v->session_ms = m->svc[svc].session_timeout * 1000;
+}
+
+void model_event(struct model *m, int64_t now, const char *svc, const char *type,
+		 const char *fmt, ...)
+{
+	struct event *e = &m->events[m->event_head];
+	va_list ap;
+
+	e->time = now;
+	snprintf(e->service, sizeof(e->service), "%s", svc);
+	snprintf(e->type, sizeof(e->type), "%s", type);
+	va_start(ap, fmt);
+	vsnprintf(e->detail, sizeof(e->detail), fmt, ap);
+	va_end(ap);
+	m->event_head = (m->event_head + 1) % RO_MAX_EVENTS;
+	if (m->nevents < RO_MAX_EVENTS)
+		m->nevents++;
 }

@@ -21,7 +21,44 @@
 #define NAME_MAX_LEN    64
 #define ID_LEN          37	/* UUID and NUL */
 
-enum cl_mode { CL_INSTANT, CL_MANUAL };
+enum cl_mode { CL_INSTANT, CL_MANUAL, CL_SESSION };
+
+enum ro_strategy { RO_INSTANT, RO_SESSION, RO_GRADUAL };
+enum ro_phase { RO_NONE, RO_PROGRESSING, RO_PAUSED, RO_COMPLETED, RO_ABORTED,
+		RO_ROLLED_BACK };
+
+#define RO_MAX_STEPS  32
+#define RO_WAIT       (-1)	/* a step without hold: wait for promote */
+#define RO_MAX_EVENTS 256
+
+struct ro_step {
+	uint16_t weight;		/* basis points for the target */
+	int64_t hold;			/* seconds, or RO_WAIT */
+};
+
+/* A service's current (or last) rollout: from its stable version to a
+ * target. Times are wall-clock seconds, so a restart continues on
+ * schedule. */
+struct rollout {
+	enum ro_phase phase;
+	enum ro_strategy strategy;
+	uint32_t from, to;		/* cluster slots */
+	uint32_t session_timeout;	/* seconds; 0: no affinity */
+	uint32_t nsteps, step;
+	struct ro_step steps[RO_MAX_STEPS];
+	int64_t started;
+	int64_t step_started;
+	int64_t paused_left;		/* hold seconds left when paused */
+	int64_t ended;
+};
+
+/* Something that happened, for GET /v1/events. */
+struct event {
+	int64_t time;
+	char service[NAME_MAX_LEN];
+	char type[24];
+	char detail[160];
+};
 
 struct cluster {
 	bool used;
@@ -30,6 +67,8 @@ struct cluster {
 	uint32_t svc;
 	uint16_t weight;		/* basis points of new sessions */
 	enum cl_mode mode;
+	bool no_affinity;		/* rolled back: its sessions move off */
+	uint32_t session_timeout;	/* CL_SESSION: seconds */
 	uint32_t nbk;
 	struct vs_endpoint bk[VS_MAX_BACKENDS];
 };
@@ -39,12 +78,19 @@ struct service {
 	char name[NAME_MAX_LEN];
 	struct vs_endpoint addr;
 	uint32_t salt;
+	uint32_t session_timeout;	/* seconds of idleness that end a session */
+	struct rollout ro;
 };
 
 struct model {
 	struct service svc[VS_MAX_SERVICES];
 	struct cluster cl[VS_MAX_SLOTS];
+	uint32_t nevents, event_head;	/* ring, newest at event_head - 1 */
+	struct event events[RO_MAX_EVENTS];
 };
+
+void model_event(struct model *m, int64_t now, const char *svc, const char *type,
+		 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 int model_find_service(const struct model *m, const char *name);
 int model_find_cluster(const struct model *m, const char *id);

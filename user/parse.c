@@ -61,7 +61,8 @@ int parse_endpoint(json_t *j, const char *where, struct vs_endpoint *ep,
 	return 0;
 }
 
-static const char *const mode_names[] = { [CL_INSTANT] = "instant", [CL_MANUAL] = "manual" };
+static const char *const mode_names[] = { [CL_INSTANT] = "instant", [CL_MANUAL] = "manual",
+					  [CL_SESSION] = "session" };
 
 const char *mode_name(enum cl_mode mode)
 {
@@ -80,12 +81,12 @@ int parse_mode(const char *s, enum cl_mode *mode)
 	return -EINVAL;
 }
 
-static int parse_transition(json_t *j, const char *where, enum cl_mode *mode,
+static int parse_transition(json_t *j, const char *where, struct cluster *out,
 			    struct vs_err *err)
 {
 	static const char *const keys[] = { "mode", "sessionTimeout", NULL };
+	json_t *m, *t;
 	char w[128];
-	json_t *m;
 	int ret;
 
 	snprintf(w, sizeof(w), "%s.upgradeTransition", where);
@@ -93,20 +94,21 @@ static int parse_transition(json_t *j, const char *where, enum cl_mode *mode,
 	if (ret)
 		return ret;
 	m = json_object_get(j, "mode");
-	if (!json_is_string(m))
+	if (!json_is_string(m) || parse_mode(json_string_value(m), &out->mode))
 		return vs_errf(err, -EINVAL, 400, "bad_mode",
-			       "%s.mode: must be \"instant\" or \"manual\"", w);
-	if (!strcasecmp(json_string_value(m), "session"))
-		return vs_errf(err, -EOPNOTSUPP, 400, "unsupported_mode",
-			       "%s.mode: 'Session' needs the rollout engine, which this vsteerd does not have yet; use \"instant\" or \"manual\"",
-			       w);
-	if (parse_mode(json_string_value(m), mode))
-		return vs_errf(err, -EINVAL, 400, "bad_mode",
-			       "%s.mode: '%.40s' is not \"instant\" or \"manual\"",
-			       w, json_string_value(m));
-	if (json_object_get(j, "sessionTimeout"))
+			       "%s.mode: must be \"instant\", \"session\" or \"manual\" (any case)", w);
+	t = json_object_get(j, "sessionTimeout");
+	if (out->mode != CL_SESSION) {
+		if (t)
+			return vs_errf(err, -EINVAL, 400, "bad_field",
+				       "%s.sessionTimeout: only the session mode takes a timeout", w);
+		return 0;
+	}
+	if (!json_is_integer(t) || json_integer_value(t) < 1 ||
+	    json_integer_value(t) > 7 * 24 * 3600)
 		return vs_errf(err, -EINVAL, 400, "bad_field",
-			       "%s.sessionTimeout: only the session mode takes a timeout", w);
+			       "%s.sessionTimeout: the session mode needs it, in seconds from 1 to 604800", w);
+	out->session_timeout = json_integer_value(t);
 	return 0;
 }
 
@@ -155,6 +157,6 @@ int parse_cluster(json_t *j, const char *where, const char *const *extra,
 	out->mode = CL_INSTANT;	/* the thesis: the newest version serves */
 	t = json_object_get(j, "upgradeTransition");
 	if (t)
-		return parse_transition(t, where, &out->mode, err);
+		return parse_transition(t, where, out, err);
 	return 0;
 }

@@ -5,9 +5,45 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "parse.h"
+#include "rollout.h"
 #include "state.h"
 
 #define STATE_FORMAT 1
+
+static json_t *rollout_dump(const struct rollout *ro)
+{
+	json_t *steps = json_array();
+
+	if (ro->phase == RO_NONE)
+		return json_null();
+	for (uint32_t i = 0; i < ro->nsteps; i++)
+		json_array_append_new(steps, json_pack("{sisI}", "weight", ro->steps[i].weight,
+						       "hold", (json_int_t)ro->steps[i].hold));
+	return json_pack("{sssssIsIsIsIsosIsIsIsI}", "phase", ro_phase_name(ro->phase),
+			 "strategy", ro_strategy_name(ro->strategy),
+			 "from", (json_int_t)ro->from, "to", (json_int_t)ro->to,
+			 "sessionTimeout", (json_int_t)ro->session_timeout,
+			 "step", (json_int_t)ro->step, "steps", steps,
+			 "started", (json_int_t)ro->started,
+			 "stepStarted", (json_int_t)ro->step_started,
+			 "pausedLeft", (json_int_t)ro->paused_left,
+			 "ended", (json_int_t)ro->ended);
+}
+
+static json_t *events_dump(const struct model *m)
+{
+	json_t *list = json_array();
+
+	for (uint32_t k = m->nevents; k > 0; k--) {
+		const struct event *e =
+			&m->events[(m->event_head + RO_MAX_EVENTS - k) % RO_MAX_EVENTS];
+
+		json_array_append_new(list, json_pack("{sIssssss}", "time", (json_int_t)e->time,
+						      "service", e->service, "type", e->type,
+						      "detail", e->detail));
+	}
+	return list;
+}
 
 char *state_dump(const struct model *m)
 {
@@ -23,10 +59,12 @@ char *state_dump(const struct model *m)
 		if (!s->used)
 			continue;
 		ep_format_addr(&s->addr, a, sizeof(a));
-		json_array_append_new(svcs, json_pack("{sssIsssisI}", "name", s->name,
+		json_array_append_new(svcs, json_pack("{sssIsssisIsIso}", "name", s->name,
 						       "id", (json_int_t)i, "address", a,
 						       "port", s->addr.port,
-						       "salt", (json_int_t)s->salt));
+						       "salt", (json_int_t)s->salt,
+						       "sessionTimeout", (json_int_t)s->session_timeout,
+						       "rollout", rollout_dump(&s->ro)));
 	}
 	for (uint32_t i = 0; i < VS_MAX_SLOTS; i++) {
 		const struct cluster *c = &m->cl[i];
@@ -38,15 +76,20 @@ char *state_dump(const struct model *m)
 			ep_format(&c->bk[j], a, sizeof(a));
 			json_array_append_new(servers, json_string(a));
 		}
-		json_array_append_new(cls, json_pack("{sssssIsosIs{ss}ss}", "id", c->id,
+		json_t *t = json_pack("{ss}", "mode", mode_name(c->mode));
+
+		if (c->mode == CL_SESSION)
+			json_object_set_new(t, "sessionTimeout", json_integer(c->session_timeout));
+		json_array_append_new(cls, json_pack("{sssssIsosIsosssb}", "id", c->id,
 						     "version", c->version,
 						     "slot", (json_int_t)i, "servers", servers,
 						     "weight", (json_int_t)c->weight,
-						     "upgradeTransition", "mode", mode_name(c->mode),
-						     "service", m->svc[c->svc].name));
+						     "upgradeTransition", t,
+						     "service", m->svc[c->svc].name,
+						     "noAffinity", c->no_affinity));
 	}
-	root = json_pack("{sisoso}", "vsteerState", STATE_FORMAT, "services", svcs,
-			 "clusters", cls);
+	root = json_pack("{sisososo}", "vsteerState", STATE_FORMAT, "services", svcs,
+			 "clusters", cls, "events", events_dump(m));
 	text = json_dumps(root, JSON_INDENT(1) | JSON_SORT_KEYS);
 	json_decref(root);
 	return text;
@@ -70,7 +113,8 @@ int state_save(const struct model *m, const char *path, struct vs_err *err)
 
 static int load_service(json_t *j, const char *w, struct model *m, struct vs_err *err)
 {
-	static const char *const keys[] = { "name", "id", "address", "port", "salt", NULL };
+	static const char *const keys[] = { "name", "id", "address", "port", "salt",
+					    "sessionTimeout", "rollout", NULL };
 	json_t *name = json_object_get(j, "name"), *id = json_object_get(j, "id");
 	json_t *salt = json_object_get(j, "salt"), *addr;
 	struct vs_endpoint ep;
@@ -104,12 +148,97 @@ static int load_service(json_t *j, const char *w, struct model *m, struct vs_err
 		m->svc[sid] = *s;
 		memset(s, 0, sizeof(*s));
 	}
+	m->svc[sid].session_timeout = json_integer_value(json_object_get(j, "sessionTimeout"));
+	return 0;
+}
+
+static int get_int(json_t *o, const char *key, int64_t lo, int64_t hi, int64_t *out)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
+		return -EINVAL;
+	*out = json_integer_value(v);
+	return 0;
+}
+
+/* After the clusters: a rollout refers to them by slot. */
+static int load_rollout(json_t *j, const char *w, struct model *m, uint32_t svc,
+			struct vs_err *err)
+{
+	static const char *const keys[] = { "phase", "strategy", "from", "to", "sessionTimeout",
+					    "step", "steps", "started", "stepStarted",
+					    "pausedLeft", "ended", NULL };
+	struct rollout *ro = &m->svc[svc].ro;
+	int64_t from, to, st, n, v, hold;
+	json_t *steps, *item;
+	size_t i;
+	int p;
+
+	memset(ro, 0, sizeof(*ro));
+	if (!j || json_is_null(j))
+		return 0;
+	if (json_check_keys(j, keys, w, err))
+		return -EINVAL;
+	for (p = RO_PROGRESSING; p <= RO_ROLLED_BACK; p++)
+		if (!strcmp(json_string_value(json_object_get(j, "phase")) ?: "", ro_phase_name(p)))
+			break;
+	steps = json_object_get(j, "steps");
+	if (p > RO_ROLLED_BACK || !json_is_string(json_object_get(j, "strategy")) ||
+	    ro_strategy_parse(json_string_value(json_object_get(j, "strategy")), &ro->strategy) ||
+	    get_int(j, "from", 0, VS_MAX_SLOTS - 1, &from) ||
+	    get_int(j, "to", 0, VS_MAX_SLOTS - 1, &to) ||
+	    !m->cl[to].used || m->cl[to].svc != svc ||
+	    !json_is_array(steps) || json_array_size(steps) < 1 ||
+	    json_array_size(steps) > RO_MAX_STEPS ||
+	    get_int(j, "step", 0, (int64_t)json_array_size(steps) - 1, &st) ||
+	    get_int(j, "sessionTimeout", 0, 7 * 24 * 3600, &n))
+		return vs_errf(err, -EINVAL, 400, "bad_state", "%s: malformed rollout", w);
+	ro->phase = p;
+	ro->from = from;
+	ro->to = to;
+	ro->step = st;
+	ro->session_timeout = n;
+	/* A rollout in progress must still have both its versions. */
+	if ((p == RO_PROGRESSING || p == RO_PAUSED) &&
+	    (!m->cl[from].used || m->cl[from].svc != svc))
+		return vs_errf(err, -EINVAL, 400, "bad_state", "%s: rollout from a missing cluster", w);
+	json_array_foreach(steps, i, item) {
+		if (get_int(item, "weight", 0, VS_BUCKETS, &v) ||
+		    get_int(item, "hold", RO_WAIT, INT32_MAX, &hold))
+			return vs_errf(err, -EINVAL, 400, "bad_state", "%s.steps[%zu]: malformed", w, i);
+		ro->steps[i] = (struct ro_step){ .weight = v, .hold = hold };
+	}
+	ro->nsteps = json_array_size(steps);
+	if (get_int(j, "started", 0, INT64_MAX, &ro->started) ||
+	    get_int(j, "stepStarted", 0, INT64_MAX, &ro->step_started) ||
+	    get_int(j, "pausedLeft", RO_WAIT, INT64_MAX, &ro->paused_left) ||
+	    get_int(j, "ended", 0, INT64_MAX, &ro->ended))
+		return vs_errf(err, -EINVAL, 400, "bad_state", "%s: malformed rollout times", w);
+	return 0;
+}
+
+static int load_events(json_t *list, struct model *m, struct vs_err *err)
+{
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(list, i, e) {
+		json_t *t = json_object_get(e, "time");
+
+		if (!json_is_integer(t) || !json_is_string(json_object_get(e, "type")))
+			return vs_errf(err, -EINVAL, 400, "bad_state", "events[%zu]: malformed", i);
+		model_event(m, json_integer_value(t),
+			    json_string_value(json_object_get(e, "service")) ?: "",
+			    json_string_value(json_object_get(e, "type")), "%s",
+			    json_string_value(json_object_get(e, "detail")) ?: "");
+	}
 	return 0;
 }
 
 static int load_cluster(json_t *j, const char *w, struct model *m, struct vs_err *err)
 {
-	static const char *const extra[] = { "id", "slot", "weight", "service", NULL };
+	static const char *const extra[] = { "id", "slot", "weight", "service", "noAffinity", NULL };
 	json_t *id = json_object_get(j, "id"), *slot = json_object_get(j, "slot");
 	json_t *weight = json_object_get(j, "weight"), *svc = json_object_get(j, "service");
 	struct cluster spec = {};
@@ -144,6 +273,7 @@ static int load_cluster(json_t *j, const char *w, struct model *m, struct vs_err
 	}
 	m->cl[sl].weight = wt;
 	m->cl[sl].mode = mode;
+	m->cl[sl].no_affinity = json_is_true(json_object_get(j, "noAffinity"));
 	return 0;
 }
 
@@ -169,7 +299,7 @@ static int check_weights(const struct model *m, struct vs_err *err)
 int state_parse(const char *text, size_t len, const char *name,
 		struct model *m, struct vs_err *err)
 {
-	static const char *const keys[] = { "vsteerState", "services", "clusters", NULL };
+	static const char *const keys[] = { "vsteerState", "services", "clusters", "events", NULL };
 	json_t *root, *list, *item;
 	json_error_t jerr;
 	char w[64], prefix[128];
@@ -202,6 +332,16 @@ int state_parse(const char *text, size_t len, const char *name,
 		snprintf(w, sizeof(w), "clusters[%zu]", i);
 		ret = load_cluster(item, w, m, err);
 	}
+	list = json_object_get(root, "services");
+	json_array_foreach(list, i, item) {
+		if (ret)
+			break;
+		snprintf(w, sizeof(w), "services[%zu].rollout", i);
+		ret = load_rollout(json_object_get(item, "rollout"), w, m,
+				   json_integer_value(json_object_get(item, "id")), err);
+	}
+	if (!ret)
+		ret = load_events(json_object_get(root, "events"), m, err);
 	json_decref(root);
 	if (!ret)
 		ret = check_weights(m, err);

@@ -25,6 +25,10 @@ void vs_err_prefix(struct vs_err *err, const char *prefix);
 /* Copy with truncation check: -ENAMETOOLONG if src does not fit. */
 int str_copy(char *dst, size_t size, const char *src);
 
+/* Wall-clock seconds. VSTEER_CLOCK_FILE, if set, names a file holding the
+ * time instead: the tests' way to let a rollout of days pass in seconds. */
+int64_t wall_now(void);
+
 int random_bytes(void *buf, size_t len);
 int uuid_v4(char out[37]);
 

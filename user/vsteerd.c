@@ -24,6 +24,7 @@ struct opts {
 	const char *config;
 	const char *pin_dir;
 	const char *state;
+	unsigned long session_table;
 	bool cleanup;
 };
 
@@ -35,13 +36,15 @@ static void usage(FILE *f)
 		"  -c, --config FILE    JSON config: proxy, configService, cluster (or services)\n"
 		"  -p, --pin-dir DIR    bpffs directory for maps and link (default %s)\n"
 		"  -s, --state FILE     state file (default %s)\n"
+		"      --session-table N  session affinity entries (LRU, default %d); fixed\n"
+		"                       when the pin directory is created\n"
 		"      --cleanup        remove everything pinned under the pin directory, then exit\n"
 		"  -v, --verbose        debug logging, libbpf's included\n"
 		"  -h, --help           this text\n"
 		"  -V, --version        print the version\n\n"
 		"Runs in the foreground and logs to stderr. SIGTERM/SIGINT stop the controller;\n"
 		"steering stays pinned and keeps running.\n",
-		VS_DEFAULT_PIN_DIR, VS_DEFAULT_STATE);
+		VS_DEFAULT_PIN_DIR, VS_DEFAULT_STATE, VS_SESS_DEFAULT);
 }
 
 static int parse_args(int argc, char **argv, struct opts *o)
@@ -51,6 +54,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "pin-dir", required_argument, NULL, 'p' },
 		{ "state", required_argument, NULL, 's' },
 		{ "cleanup", no_argument, NULL, 'C' },
+		{ "session-table", required_argument, NULL, 'S' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -65,6 +69,18 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'p': o->pin_dir = optarg; break;
 		case 's': o->state = optarg; break;
 		case 'C': o->cleanup = true; break;
+		case 'S': {
+			char *end;
+
+			errno = 0;
+			o->session_table = strtoul(optarg, &end, 10);
+			if (errno || *end || o->session_table < 1024 || o->session_table > 16777216) {
+				fprintf(stderr, "vsteerd: --session-table: '%s' is not a number from 1024 to 16777216\n",
+					optarg);
+				return -EINVAL;
+			}
+			break;
+		}
 		case 'v': log_set_level(VS_LOG_DEBUG); break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("vsteerd %s\n", VSTEER_VERSION); exit(0);
@@ -162,7 +178,7 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGINT);
 	sigprocmask(SIG_BLOCK, &sigs, NULL);
 
-	ret = dp_open(&dp, o.pin_dir, &err);
+	ret = dp_open(&dp, o.pin_dir, o.session_table, &err);
 	if (ret)
 		goto free_model;
 	pr_info("%s data plane in %s\n", dp.adopted ? "adopted" : "created", o.pin_dir);

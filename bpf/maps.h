@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The maps, declared once for every BPF object. steer.bpf.c owns them and
+ * pins them by name (VS_OWNER); the scan and track objects are handed the
+ * same maps by the controller (bpf_map__reuse_fd) and must not pin.
+ */
+#ifndef VS_MAPS_H
+#define VS_MAPS_H
+
+#include "vsteer.h"
+
+#ifdef VS_OWNER
+#define VS_PIN __uint(pinning, LIBBPF_PIN_BY_NAME);
+#else
+#define VS_PIN
+#endif
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VS_MAX_SERVICES);
+	__type(key, struct vs_svc_key);
+	__type(value, struct vs_svc);
+	VS_PIN
+} svcs SEC(".maps");
+
+/* Value size 8: a lookup from user space then returns the socket cookie,
+ * which is how the controller tells which socket sits in which slot. The
+ * kernel refuses BTF for sockmaps, hence sizes instead of types. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKMAP);
+	__uint(max_entries, VS_SOCKMAP_SIZE);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u64));
+	VS_PIN
+} socks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vs_ports);
+	VS_PIN
+} ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, VS_MAX_SLOTS);
+	__type(key, __u32);
+	__type(value, struct vs_ver_stats);
+	VS_PIN
+} vstats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, VS_MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, struct vs_svc_stats);
+	VS_PIN
+} sstats SEC(".maps");
+
+/* Size set by the controller before load (--session-table). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, VS_SESS_DEFAULT);
+	__type(key, struct vs_sess_key);
+	__type(value, struct vs_sess);
+	VS_PIN
+} sess SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, VS_CONNS_MAX);
+	__type(key, struct vs_conn_key);
+	__type(value, struct vs_conn);
+	VS_PIN
+} conns SEC(".maps");
+
+/* Established connections per version slot. Not per-CPU: a connection
+ * opens on one CPU and may close on another, and the count is read to
+ * decide whether a version is drained. Updated atomically. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VS_MAX_SLOTS);
+	__type(key, __u32);
+	__type(value, __s64);
+	VS_PIN
+} vopen SEC(".maps");
+
+static __always_inline int port_in_use(__u32 port)
+{
+	__u32 zero = 0;
+	struct vs_ports *p = bpf_map_lookup_elem(&ports, &zero);
+
+	if (!p)
+		return 0;
+	return (p->w[(port >> 6) & 1023] >> (port & 63)) & 1;
+}
+
+#endif /* VS_MAPS_H */

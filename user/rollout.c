@@ -1,0 +1,327 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <string.h>
+#include <strings.h>
+#include "rollout.h"
+
+static const char *const phase_names[] = {
+	[RO_NONE] = "none", [RO_PROGRESSING] = "progressing", [RO_PAUSED] = "paused",
+	[RO_COMPLETED] = "completed", [RO_ABORTED] = "aborted",
+	[RO_ROLLED_BACK] = "rolled_back",
+};
+static const char *const strategy_names[] = {
+	[RO_INSTANT] = "instant", [RO_SESSION] = "session", [RO_GRADUAL] = "gradual",
+};
+static const char *const op_names[] = {
+	[RO_OP_PROMOTE] = "promote", [RO_OP_PAUSE] = "pause", [RO_OP_RESUME] = "resume",
+	[RO_OP_ABORT] = "abort", [RO_OP_ROLLBACK] = "rollback",
+};
+
+const char *ro_phase_name(enum ro_phase p) { return phase_names[p]; }
+const char *ro_strategy_name(enum ro_strategy s) { return strategy_names[s]; }
+
+static int name_index(const char *s, const char *const *names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (names[i] && !strcasecmp(s, names[i]))
+			return i;
+	return -EINVAL;
+}
+
+int ro_strategy_parse(const char *s, enum ro_strategy *out)
+{
+	int i = name_index(s, strategy_names, ARRAY_SIZE(strategy_names));
+
+	/* The thesis's names for the same strategies. */
+	if (i < 0 && !strcasecmp(s, "rapid"))
+		i = RO_INSTANT;
+	if (i < 0 && (!strcasecmp(s, "newsession") || !strcasecmp(s, "new-session")))
+		i = RO_SESSION;
+	if (i < 0 && (!strcasecmp(s, "longterm") || !strcasecmp(s, "long-term")))
+		i = RO_GRADUAL;
+	if (i < 0)
+		return i;
+	*out = i;
+	return 0;
+}
+
+int ro_op_parse(const char *s, enum ro_op *out)
+{
+	int i = name_index(s, op_names, ARRAY_SIZE(op_names));
+
+	if (i < 0)
+		return i;
+	*out = i;
+	return 0;
+}
+
+bool rollout_active(const struct rollout *ro)
+{
+	return ro->phase == RO_PROGRESSING || ro->phase == RO_PAUSED;
+}
+
+int model_stable(const struct model *m, uint32_t svc)
+{
+	uint32_t order[VS_MAX_VERSIONS], n = model_order(m, svc, order);
+	int best = -ENOENT;
+
+	/* order is newest first, so a strict > keeps the newest on ties */
+	for (uint32_t i = 0; i < n; i++)
+		if (best < 0 || m->cl[order[i]].weight > m->cl[best].weight)
+			best = order[i];
+	return best;
+}
+
+uint16_t rollout_weight(const struct model *m, const struct rollout *ro)
+{
+	return ro->phase == RO_NONE ? 0 : m->cl[ro->to].weight;
+}
+
+/* The target gets w, the stable version the rest, every other version 0:
+ * newest first, so clients only move towards the target. */
+static void apply_weight(struct model *m, uint32_t svc, uint16_t w)
+{
+	struct rollout *ro = &m->svc[svc].ro;
+
+	for (uint32_t i = 0; i < VS_MAX_SLOTS; i++)
+		if (m->cl[i].used && m->cl[i].svc == svc)
+			m->cl[i].weight = 0;
+	m->cl[ro->to].weight = w;
+	m->cl[ro->from].weight += VS_BUCKETS - w;
+}
+
+static void complete(struct model *m, uint32_t svc, int64_t t)
+{
+	struct rollout *ro = &m->svc[svc].ro;
+
+	apply_weight(m, svc, VS_BUCKETS);
+	ro->phase = RO_COMPLETED;
+	ro->ended = t;
+	model_event(m, t, m->svc[svc].name, "completed", "%s is the stable version; %s stays registered as fallback",
+		    m->cl[ro->to].version, m->cl[ro->from].version);
+}
+
+static void enter_step(struct model *m, uint32_t svc, int64_t t)
+{
+	struct rollout *ro = &m->svc[svc].ro;
+	const struct ro_step *st = &ro->steps[ro->step];
+
+	ro->step_started = t;
+	apply_weight(m, svc, st->weight);
+	model_event(m, t, m->svc[svc].name, "step",
+		    "step %u of %u: %s at %u.%02u%% of new sessions", ro->step + 1, ro->nsteps,
+		    m->cl[ro->to].version, st->weight / 100, st->weight % 100);
+}
+
+/* Move a progressing rollout on as far as `now` allows. Each step starts
+ * when the previous one's hold ended, not when we noticed: a controller
+ * that was down for an hour catches up to the schedule. */
+static bool advance(struct model *m, uint32_t svc, int64_t now)
+{
+	struct rollout *ro = &m->svc[svc].ro;
+	bool changed = false;
+
+	while (ro->phase == RO_PROGRESSING) {
+		const struct ro_step *st = &ro->steps[ro->step];
+		int64_t due;
+
+		if (st->hold == RO_WAIT) {
+			/* Nothing to promote to after 100%. */
+			if (st->weight == VS_BUCKETS) {
+				complete(m, svc, ro->step_started);
+				changed = true;
+			}
+			break;
+		}
+		due = ro->step_started + st->hold;
+		if (now < due)
+			break;
+		changed = true;
+		if (++ro->step == ro->nsteps) {
+			ro->step = ro->nsteps - 1;
+			complete(m, svc, due);
+		} else {
+			enter_step(m, svc, due);
+		}
+	}
+	return changed;
+}
+
+bool rollout_tick(struct model *m, int64_t now)
+{
+	bool changed = false;
+
+	for (uint32_t s = 0; s < VS_MAX_SERVICES; s++)
+		if (m->svc[s].used && m->svc[s].ro.phase == RO_PROGRESSING)
+			changed |= advance(m, s, now);
+	return changed;
+}
+
+int64_t rollout_next_due(const struct rollout *ro)
+{
+	const struct ro_step *st = &ro->steps[ro->step];
+
+	if (ro->phase != RO_PROGRESSING || st->hold == RO_WAIT)
+		return -1;
+	return ro->step_started + st->hold;
+}
+
+static int find_target(const struct model *m, uint32_t svc, const char *to)
+{
+	int slot = model_find_cluster(m, to);
+
+	if (slot >= 0 && m->cl[slot].svc == svc)
+		return slot;
+	if (version_valid(to))
+		return model_find_version(m, svc, to);
+	return -ENOENT;
+}
+
+int rollout_start(struct model *m, uint32_t svc, const struct ro_request *req,
+		  int64_t now, struct vs_err *err)
+{
+	struct service *s = &m->svc[svc];
+	struct rollout *ro = &s->ro;
+	int to, from;
+	uint16_t prev = 0;
+
+	if (rollout_active(ro))
+		return vs_errf(err, -EBUSY, 409, "rollout_in_progress",
+			       "service '%s' has a %s rollout to %s %s; pause, abort or promote it first",
+			       s->name, ro_strategy_name(ro->strategy), m->cl[ro->to].version,
+			       ro_phase_name(ro->phase));
+	to = find_target(m, svc, req->to);
+	if (to < 0)
+		return vs_errf(err, -ENOENT, 404, "unknown_target",
+			       "service '%s' has no version or cluster '%.40s'", s->name, req->to);
+	from = model_stable(m, svc);
+	if (from == to)
+		return vs_errf(err, -EINVAL, 409, "already_stable",
+			       "%s is already the stable version of '%s'", m->cl[to].version, s->name);
+	if (version_cmp(m->cl[to].version, m->cl[from].version) < 0)
+		return vs_errf(err, -EINVAL, 409, "target_older",
+			       "target %s is older than the stable %s: a rollout only moves clients to newer versions (use rollback, or weights)",
+			       m->cl[to].version, m->cl[from].version);
+	if (req->session_timeout > RO_MAX_SESSION_TIMEOUT)
+		return vs_errf(err, -ERANGE, 400, "bad_rollout",
+			       "sessionTimeout must be 1 to %d seconds", RO_MAX_SESSION_TIMEOUT);
+	if (req->strategy == RO_INSTANT && (req->nsteps || req->session_timeout))
+		return vs_errf(err, -EINVAL, 400, "bad_rollout",
+			       "the instant strategy takes neither steps nor sessionTimeout");
+	if (req->strategy == RO_SESSION && !req->session_timeout)
+		return vs_errf(err, -EINVAL, 400, "bad_rollout",
+			       "the session strategy needs sessionTimeout (seconds)");
+	if (req->strategy == RO_GRADUAL && !req->nsteps)
+		return vs_errf(err, -EINVAL, 400, "bad_rollout",
+			       "the gradual strategy needs steps, e.g. [{\"weight\": 5, \"hold\": 3600}, {\"weight\": 100}]");
+	for (uint32_t i = 0; i < req->nsteps; i++) {
+		if (req->steps[i].weight == 0 || req->steps[i].weight < prev)
+			return vs_errf(err, -EINVAL, 400, "bad_rollout",
+				       "steps[%u].weight: must be above 0 and not below the step before (clients only move forward)",
+				       i);
+		prev = req->steps[i].weight;
+	}
+
+	memset(ro, 0, sizeof(*ro));
+	ro->phase = RO_PROGRESSING;
+	ro->strategy = req->strategy;
+	ro->from = from;
+	ro->to = to;
+	ro->session_timeout = req->session_timeout;
+	ro->started = now;
+	ro->nsteps = req->nsteps;
+	memcpy(ro->steps, req->steps, sizeof(ro->steps));
+	if (!ro->nsteps) {
+		ro->nsteps = 1;
+		ro->steps[0] = (struct ro_step){ .weight = VS_BUCKETS, .hold = RO_WAIT };
+	}
+	/* Instant means every new connection, affinity or not. */
+	s->session_timeout = req->strategy == RO_INSTANT ? 0 :
+			     req->session_timeout ? req->session_timeout : s->session_timeout;
+	m->cl[to].no_affinity = false;
+	model_event(m, now, s->name, "started", "%s rollout from %s to %s", ro_strategy_name(ro->strategy),
+		    m->cl[from].version, m->cl[to].version);
+	enter_step(m, svc, now);
+	advance(m, svc, now);
+	return 0;
+}
+
+void rollout_record_instant(struct model *m, uint32_t svc, uint32_t from,
+			    uint32_t to, int64_t now)
+{
+	struct rollout *ro = &m->svc[svc].ro;
+
+	memset(ro, 0, sizeof(*ro));
+	*ro = (struct rollout){ .phase = RO_PROGRESSING, .strategy = RO_INSTANT, .from = from,
+				.to = to, .nsteps = 1, .started = now, .step_started = now };
+	ro->steps[0] = (struct ro_step){ .weight = VS_BUCKETS, .hold = RO_WAIT };
+	m->svc[svc].session_timeout = 0;
+	model_event(m, now, m->svc[svc].name, "started", "instant rollout from %s to %s",
+		    m->cl[from].version, m->cl[to].version);
+	complete(m, svc, now);
+}
+
+int rollout_control(struct model *m, uint32_t svc, enum ro_op op, bool full,
+		    int64_t now, struct vs_err *err)
+{
+	struct service *s = &m->svc[svc];
+	struct rollout *ro = &s->ro;
+	const struct ro_step *st;
+
+	if (ro->phase == RO_NONE)
+		return vs_errf(err, -ENOENT, 409, "no_rollout", "service '%s' has no rollout",
+			       s->name);
+	if (op == RO_OP_ROLLBACK ? !rollout_active(ro) && ro->phase != RO_COMPLETED :
+	    op == RO_OP_RESUME ? ro->phase != RO_PAUSED :
+	    op == RO_OP_PAUSE ? ro->phase != RO_PROGRESSING : !rollout_active(ro))
+		return vs_errf(err, -EINVAL, 409, "bad_phase",
+			       "cannot %s the rollout of '%s' to %s: it is %s", op_names[op],
+			       s->name, m->cl[ro->to].version, ro_phase_name(ro->phase));
+	st = &ro->steps[ro->step];
+	switch (op) {
+	case RO_OP_PROMOTE:
+		model_event(m, now, s->name, "promoted", "%s%s", m->cl[ro->to].version,
+			    full ? " straight to 100%" : ": next step now");
+		if (full || ro->step + 1 == ro->nsteps) {
+			complete(m, svc, now);
+			break;
+		}
+		ro->step++;
+		enter_step(m, svc, now);
+		if (ro->phase == RO_PAUSED)
+			ro->paused_left = ro->steps[ro->step].hold;
+		advance(m, svc, now);
+		break;
+	case RO_OP_PAUSE:
+		ro->phase = RO_PAUSED;
+		ro->paused_left = st->hold == RO_WAIT ? RO_WAIT :
+				  ro->step_started + st->hold > now ? ro->step_started + st->hold - now : 0;
+		model_event(m, now, s->name, "paused", "%s at %u.%02u%%", m->cl[ro->to].version,
+			    st->weight / 100, st->weight % 100);
+		break;
+	case RO_OP_RESUME:
+		ro->phase = RO_PROGRESSING;
+		if (st->hold != RO_WAIT)
+			ro->step_started = now - (st->hold - ro->paused_left);
+		model_event(m, now, s->name, "resumed", "%s", m->cl[ro->to].version);
+		advance(m, svc, now);
+		break;
+	case RO_OP_ABORT:
+	case RO_OP_ROLLBACK:
+		if (!m->cl[ro->from].used)
+			return vs_errf(err, -ENOENT, 409, "no_fallback",
+				       "the version rolled out from is no longer registered");
+		apply_weight(m, svc, 0);
+		ro->ended = now;
+		/* Abort keeps sessions where they are; rollback also moves the
+		 * target's active sessions back on their next connection. */
+		if (op == RO_OP_ROLLBACK)
+			m->cl[ro->to].no_affinity = true;
+		ro->phase = op == RO_OP_ABORT ? RO_ABORTED : RO_ROLLED_BACK;
+		model_event(m, now, s->name, op == RO_OP_ABORT ? "aborted" : "rolled_back",
+			    "new sessions to %s again%s", m->cl[ro->from].version,
+			    op == RO_OP_ROLLBACK ? "; sessions on the target move back" : "");
+		break;
+	}
+	return 0;
+}
