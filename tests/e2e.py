@@ -442,6 +442,27 @@ def bpftool_shows_fields(env):
     check('"refused"' in out, "sstats without field names")
 
 
+@test
+def session_table_size(env):
+    """--session-table sizes the LRU; a pinned table of another size is
+    refused with a clear error rather than silently kept."""
+    env.backend("1.0", "127.0.0.1:9001")
+    cfg = env.config({"version": "1.0", "servers": ["127.0.0.1:9001"]})
+    p = env.vsteerd(cfg, args=["--session-table", "4096"])
+    out = subprocess.run(["bpftool", "map", "show", "pinned", env.pin_dir + "/sess"],
+                         capture_output=True, text=True).stdout
+    check("lru_hash" in out and "max_entries 4096" in out, "sess map: %s" % out)
+    p.send_signal(signal.SIGTERM)
+    p.wait(timeout=5)
+    r = subprocess.run([os.path.join(BUILD, "vsteerd"), "--pin-dir", env.pin_dir, "--state", env.state,
+                        "--session-table", "8192"], capture_output=True, text=True, timeout=10)
+    check(r.returncode != 0 and "--session-table" in r.stderr, "size change accepted: %s" % r.stderr)
+    check(versions_of(range(5)) == ["1.0"] * 5, "a refused start disturbed steering")
+    r = subprocess.run([os.path.join(BUILD, "vsteerd"), "--session-table", "12"],
+                       capture_output=True, text=True, timeout=10)
+    check(r.returncode == 2 and "1024" in r.stderr, "bad size: %s" % r.stderr)
+
+
 # ---- rollouts ------------------------------------------------------------
 
 def rollout(body, want=201):
