@@ -125,6 +125,10 @@ int vsteer_lookup(struct bpf_sk_lookup *ctx)
 	 * UDP, other ports (one array lookup), other addresses. */
 	if (ctx->protocol != VS_PROTO_TCP)
 		return SK_PASS;
+	/* An sk_lookup program attached before ours already chose: its
+	 * choice stands (bpf_sk_assign would fail with -EEXIST anyway). */
+	if (ctx->sk)
+		return SK_PASS;
 	if (!port_in_use(ctx->local_port))
 		return SK_PASS;
 	s = find_service(ctx, &svc_key);

@@ -463,6 +463,69 @@ def session_table_size(env):
     check(r.returncode == 2 and "1024" in r.stderr, "bad size: %s" % r.stderr)
 
 
+@test
+def failed_restart_keeps_steering(env):
+    """A restart that cannot write its state file exits with an error and
+    leaves the pinned steering exactly as it was."""
+    env.backend("1.0", "127.0.0.1:9001")
+    env.state = os.path.join(env.dir, "ro", "state.json")
+    os.mkdir(os.path.dirname(env.state))
+    p = env.vsteerd(env.config({"version": "1.0", "servers": ["127.0.0.1:9001"]}))
+    kill(p)
+    os.chmod(os.path.dirname(env.state), 0o500)
+    # root ignores directory permissions; a read-only bind mount does not.
+    subprocess.run(["mount", "--bind", "-o", "ro", os.path.dirname(env.state),
+                    os.path.dirname(env.state)], check=True)
+    subprocess.run(["mount", "-o", "remount,bind,ro", os.path.dirname(env.state)], check=True)
+    r = subprocess.run([os.path.join(BUILD, "vsteerd"), "--pin-dir", env.pin_dir, "--state", env.state],
+                       capture_output=True, text=True, timeout=10)
+    check(r.returncode != 0 and "state" in r.stderr, "started without a writable state: %s" % r.stderr)
+    check(versions_of(range(20)) == ["1.0"] * 20, "a failed restart broke steering")
+
+
+@test
+def lost_state_drops_stale(env):
+    """State file lost, pins kept, a new config without 1.0: no client is
+    steered to the version that is gone, and the salt is kept."""
+    env.backend("1.0", "127.0.0.1:9001")
+    env.backend("2.0", "127.0.0.1:9002")
+    p = env.vsteerd(env.config([{"version": "1.0", "servers": ["127.0.0.1:9001"]},
+                                {"version": "2.0", "servers": ["127.0.0.1:9002"],
+                                 "upgradeTransition": {"mode": "manual"}}]))
+    api("PUT", "/v1/services/default/weights", {"2.0": 50, "1.0": 50})
+    kill(p)
+    os.unlink(env.state)
+    env.vsteerd(env.config([{"version": "2.0", "servers": ["127.0.0.1:9002"]}]))
+    check(set(versions_of(range(200))) == {"2.0"}, "clients still reach the lost 1.0")
+    check("serves none of its servers" in env.vsteerd_log(), "stray socket not reported")
+
+
+@test
+def corrupt_state_refused(env):
+    """A state file that does not parse as one stops vsteerd, naming it;
+    it is not taken as empty (which would drop all steering)."""
+    env.backend("1.0", "127.0.0.1:9001")
+    p = env.vsteerd(env.config({"version": "1.0", "servers": ["127.0.0.1:9001"]}))
+    kill(p)
+    for text in ('{"vsteerState": 1, "services": {"oops": 1}, "clusters": []}', "{", ""):
+        with open(env.state, "w") as f:
+            f.write(text)
+        r = subprocess.run([os.path.join(BUILD, "vsteerd"), "--pin-dir", env.pin_dir,
+                            "--state", env.state], capture_output=True, text=True, timeout=10)
+        check(r.returncode != 0 and env.state in r.stderr, "%r accepted: %s" % (text, r.stderr))
+        check(versions_of(range(10)) == ["1.0"] * 10, "steering changed")
+
+
+@test
+def wildcard_two_servers(env):
+    """One 0.0.0.0 socket may serve two servers of a cluster."""
+    env.backend("1.0", "127.0.0.1:9001")
+    env.backend("2.0", "0.0.0.0:9002")
+    env.vsteerd(env.config({"version": "1.0", "servers": ["127.0.0.1:9001"]}))
+    st, c = api("PUT", "/v1/clusters", {"version": "2.0", "servers": ["127.0.0.1:9002", "127.0.0.2:9002"]})
+    check(st == 201 and all(b["live"] for b in c["backends"]), "%s %s" % (st, c))
+
+
 # ---- rollouts ------------------------------------------------------------
 
 def rollout(body, want=201):

@@ -37,7 +37,8 @@ static void forget_slot(struct ctl *c, uint32_t slot)
 {
 	c->nsock[slot] = 0;
 	memset(c->cookie[slot], 0, sizeof(c->cookie[slot]));
-	memset(c->owner[slot], -1, sizeof(c->owner[slot]));
+	memset(c->owner[slot], 0, sizeof(c->owner[slot]));
+	memset(c->bk_err[slot], 0, sizeof(c->bk_err[slot]));
 }
 
 static void clear_socks(struct ctl *c, uint32_t slot)
@@ -59,9 +60,9 @@ static bool read_slot(struct ctl *c, uint32_t slot)
 			ck = 0;
 		if (ck != c->cookie[slot][i]) {
 			c->cookie[slot][i] = ck;
-			c->owner[slot][i] = -1;
+			c->owner[slot][i] = 0;
 		}
-		if (ck && c->owner[slot][i] < 0)
+		if (ck && !c->owner[slot][i])
 			unknown = true;
 	}
 	return unknown;
@@ -72,7 +73,7 @@ static uint32_t backend_live(const struct ctl *c, uint32_t slot, uint32_t b)
 	uint32_t n = 0;
 
 	for (uint32_t i = 0; i < VS_MAX_SOCKS; i++)
-		n += c->cookie[slot][i] && c->owner[slot][i] == (int8_t)b;
+		n += c->cookie[slot][i] && (c->owner[slot][i] & (1U << b));
 	return n;
 }
 
@@ -81,6 +82,7 @@ struct picks {
 	__u32 idx[VS_PICK_MAX];
 	int err[VS_PICK_MAX];
 	uint32_t slot[VS_PICK_MAX];
+	uint32_t bk[VS_PICK_MAX];
 	size_t n;
 };
 
@@ -104,7 +106,7 @@ static void plan_cluster(struct ctl *c, const struct cluster *cl, uint32_t slot,
 					free_i = i;
 			}
 			if (i < VS_MAX_SOCKS) {
-				c->owner[slot][i] = b;
+				c->owner[slot][i] |= 1U << b;
 				continue;
 			}
 			if (free_i == VS_MAX_SOCKS || p->n == VS_PICK_MAX) {
@@ -114,10 +116,11 @@ static void plan_cluster(struct ctl *c, const struct cluster *cl, uint32_t slot,
 				continue;
 			}
 			c->cookie[slot][free_i] = ls[k].cookie;
-			c->owner[slot][free_i] = b;
+			c->owner[slot][free_i] = 1U << b;
 			p->cookie[p->n] = ls[k].cookie;
 			p->idx[p->n] = slot * VS_MAX_SOCKS + free_i;
 			p->slot[p->n] = slot;
+			p->bk[p->n] = b;
 			p->n++;
 		}
 	}
@@ -136,14 +139,18 @@ static void insert_picks(struct ctl *c, struct picks *p)
 		uint32_t s = p->slot[i], j = p->idx[i] % VS_MAX_SOCKS;
 
 		if (p->err[i]) {
-			if (p->err[i] != -ENOENT)
+			/* Once per backend and error, not every tick. */
+			if (p->err[i] != -ENOENT && p->err[i] != c->bk_err[s][p->bk[i]])
 				pr_warn("socket %llu into slot %u: %s\n",
 					(unsigned long long)p->cookie[i], p->idx[i],
 					strerror(-p->err[i]));
+			if (p->err[i] != -ENOENT)
+				c->bk_err[s][p->bk[i]] = p->err[i];
 			c->cookie[s][j] = 0;
-			c->owner[s][j] = -1;
+			c->owner[s][j] = 0;
 			continue;
 		}
+		c->bk_err[s][p->bk[i]] = 0;
 		if (j + 1 > c->nsock[s])
 			c->nsock[s] = j + 1;
 		pr_debug("socket %llu now at slot %u\n", (unsigned long long)p->cookie[i],
@@ -159,21 +166,36 @@ static void ports_of(const struct model *m, struct vs_ports *p)
 			p->w[m->svc[s].addr.port / 64] |= 1ULL << (m->svc[s].addr.port % 64);
 }
 
+/* Write service s's value unless the map holds it already. Besides
+ * saving syscalls this matters for correctness: svcs is a preallocated
+ * hash, and the kernel recycles a replaced element for the next update
+ * on the same CPU without waiting for readers, so back-to-back updates
+ * of several services could let a lookup in flight read another
+ * service's value. Writing only what changed keeps updates far apart. */
+static int sync_service(struct ctl *c, const struct model *m, uint32_t s)
+{
+	struct vs_svc_key k;
+	struct vs_svc v, cur;
+
+	model_svc_key(m, s, &k);
+	model_svc_value(m, s, c->nsock, &v);
+	if (dp_get_svc(c->dp, &k, &cur) == 0 && !memcmp(&v, &cur, sizeof(v)))
+		return 0;
+	return dp_set_svc(c->dp, &k, &v);
+}
+
 /* Make the maps say what `want` says. Services only `other` has are
  * removed, so the same call undoes a failed commit. */
 static int write_maps(struct ctl *c, const struct model *want, const struct model *other)
 {
 	struct vs_svc_key k;
 	struct vs_ports ports;
-	struct vs_svc v;
 	int ret;
 
 	for (uint32_t s = 0; s < VS_MAX_SERVICES; s++) {
 		if (!want->svc[s].used)
 			continue;
-		model_svc_key(want, s, &k);
-		model_svc_value(want, s, c->nsock, &v);
-		ret = dp_set_svc(c->dp, &k, &v);
+		ret = sync_service(c, want, s);
 		if (ret)
 			return ret;
 	}
@@ -188,20 +210,30 @@ static int write_maps(struct ctl *c, const struct model *want, const struct mode
 	return ret;
 }
 
+/* Undo write_maps(c, next, c->m). If even that fails the maps are ahead
+ * of the model; every tick re-syncs them (rewrite_services), so it heals. */
+static void revert_maps(struct ctl *c, const struct model *next)
+{
+	int ret = write_maps(c, c->m, next);
+
+	if (ret)
+		pr_warn("undoing a failed change: %s; the next tick retries\n", strerror(-ret));
+}
+
 static int commit(struct ctl *c, struct model *next, struct vs_err *err)
 {
 	int ret;
 
 	ret = write_maps(c, next, c->m);
 	if (ret) {
-		write_maps(c, c->m, next);
+		revert_maps(c, next);
 		return vs_errf(err, ret, 500, "bpf", "map update failed: %s; nothing was changed",
 			       strerror(-ret));
 	}
 	if (c->state_path) {
 		ret = state_save(next, c->state_path, err);
 		if (ret) {
-			write_maps(c, c->m, next);
+			revert_maps(c, next);
 			return ret;
 		}
 	}
@@ -236,21 +268,36 @@ static int reconcile(struct ctl *c, const struct model *m, int only_slot)
 	return 0;
 }
 
-static void rewrite_services(struct ctl *c, const bool changed[VS_MAX_SERVICES])
+/* Bring every service's map value in line with the model and the socket
+ * counts; a no-op (one lookup each) when nothing changed. */
+static void rewrite_services(struct ctl *c)
 {
-	struct vs_svc_key k;
-	struct vs_svc v;
 	int ret;
 
 	for (uint32_t s = 0; s < VS_MAX_SERVICES; s++) {
-		if (!changed[s] || !c->m->svc[s].used)
+		if (!c->m->svc[s].used)
 			continue;
-		model_svc_key(c->m, s, &k);
-		model_svc_value(c->m, s, c->nsock, &v);
-		ret = dp_set_svc(c->dp, &k, &v);
+		ret = sync_service(c, c->m, s);
 		if (ret)
-			pr_warn("service %s: map update failed: %s\n", c->m->svc[s].name,
+			pr_warn("service %s: map update failed: %s; retrying\n", c->m->svc[s].name,
 				strerror(-ret));
+	}
+}
+
+/* Sockets a scan could not attribute to any backend of their cluster:
+ * left over from a cluster that had the slot before (after a lost state
+ * file). They would steer clients to a version that is gone. */
+static void drop_strays(struct ctl *c, const struct model *m)
+{
+	for (uint32_t s = 0; s < VS_MAX_SLOTS; s++) {
+		for (uint32_t i = 0; m->cl[s].used && i < VS_MAX_SOCKS; i++) {
+			if (!c->cookie[s][i] || c->owner[s][i])
+				continue;
+			pr_warn("cluster %s: removing socket %llu, which serves none of its servers\n",
+				m->cl[s].id, (unsigned long long)c->cookie[s][i]);
+			dp_sock_del(c->dp, s * VS_MAX_SOCKS + i);
+			c->cookie[s][i] = 0;
+		}
 	}
 }
 
@@ -272,12 +319,10 @@ static void tick_rollouts(struct ctl *c)
 
 void ctl_tick(struct ctl *c)
 {
-	uint8_t before[VS_MAX_SLOTS];
-	bool changed[VS_MAX_SERVICES] = {}, scan;
 	time_t now = mono_now();
+	bool scan;
 
 	pthread_mutex_lock(&c->lock);
-	memcpy(before, c->nsock, sizeof(before));
 	/* A full scan every few seconds finds sockets added to a running
 	 * backend (a new SO_REUSEPORT worker); a dead backend or a socket we
 	 * cannot place triggers one at once, so a restarted backend is
@@ -292,15 +337,48 @@ void ctl_tick(struct ctl *c)
 		for (uint32_t b = 0; b < cl->nbk && !scan; b++)
 			scan = backend_live(c, s, b) == 0;
 	}
-	if (scan && reconcile(c, c->m, -1) == 0)
+	if (scan && reconcile(c, c->m, -1) == 0) {
+		drop_strays(c, c->m);
 		c->last_full_scan = now;
+	}
 	tick_rollouts(c);
-	for (uint32_t s = 0; s < VS_MAX_SLOTS; s++)
-		if (c->m->cl[s].used && c->nsock[s] != before[s])
-			changed[c->m->cl[s].svc] = true;
-	rewrite_services(c, changed);
+	rewrite_services(c);
 	c->ticks++;
 	pthread_mutex_unlock(&c->lock);
+}
+
+/* Services in the pinned maps that neither the state file nor the config
+ * knows: their clusters are unknown, their sockets will be reused by
+ * other clusters, so they cannot be steered correctly any more. Remove
+ * them, loudly. */
+static void drop_unknown_services(struct ctl *c, const struct model *m)
+{
+	struct vs_svc_key k, next_k, mk;
+	bool known;
+	int ret;
+
+	ret = dp_next_svc(c->dp, NULL, &next_k);
+	while (ret == 0) {
+		k = next_k;
+		ret = dp_next_svc(c->dp, &k, &next_k);
+		known = false;
+		for (uint32_t s = 0; s < VS_MAX_SERVICES && !known; s++) {
+			if (!m->svc[s].used)
+				continue;
+			model_svc_key(m, s, &mk);
+			known = !memcmp(&mk, &k, sizeof(k));
+		}
+		if (!known) {
+			struct vs_endpoint ep = { .family = k.family, .port = k.port };
+			char a[EP_STRLEN];
+
+			memcpy(ep.addr, k.addr, sizeof(ep.addr));
+			ep_format(&ep, a, sizeof(a));
+			pr_warn("the pinned maps steer %s, which neither the state file nor the config knows: removing it\n",
+				a);
+			dp_del_svc(c->dp, &k);
+		}
+	}
 }
 
 int ctl_init(struct ctl *c, struct dataplane *dp, const struct model *m,
@@ -334,6 +412,9 @@ int ctl_init(struct ctl *c, struct dataplane *dp, const struct model *m,
 		model_svc_key(next, s, &k);
 		if (dp_get_svc(dp, &k, &v))
 			continue;
+		/* Keep the salt the data plane hashes with, so every client
+		 * keeps its bucket even when the state file was lost. */
+		next->svc[s].salt = v.salt;
 		for (uint32_t i = 0; i < v.nver && i < VS_MAX_VERSIONS; i++)
 			if (v.ver[i].slot < VS_MAX_SLOTS && next->cl[v.ver[i].slot].used &&
 			    next->cl[v.ver[i].slot].svc == s)
@@ -349,7 +430,8 @@ int ctl_init(struct ctl *c, struct dataplane *dp, const struct model *m,
 			if (c->cookie[s][i] && i + 1 > c->nsock[s])
 				c->nsock[s] = i + 1;
 	}
-	reconcile(c, next, -1);
+	if (reconcile(c, next, -1) == 0)
+		drop_strays(c, next);
 	c->last_full_scan = mono_now();
 	for (uint32_t s = 0; s < VS_MAX_SLOTS; s++) {
 		for (uint32_t b = 0; next->cl[s].used && b < next->cl[s].nbk; b++) {
@@ -365,11 +447,17 @@ int ctl_init(struct ctl *c, struct dataplane *dp, const struct model *m,
 	/* Catch up with rollout steps whose hold ended while no vsteerd
 	 * ran, before the API shows anything. */
 	rollout_tick(next, wall_now());
-	/* c->m is empty here, so services in the maps that the state does
-	 * not know are not removed by commit(); that is left alone: they are
-	 * either ours from a lost state file (steering them beats dropping
-	 * them) or recreated by the next change. */
-	ret = commit(c, next, err);
+	drop_unknown_services(c, next);
+	/* Not commit(): its undo would write the empty model over steering
+	 * that works. If this fails, the maps keep what they had (or what
+	 * the state says, which is the same) and vsteerd exits. */
+	ret = write_maps(c, next, next);
+	if (ret)
+		vs_errf(err, ret, 500, "bpf", "map update failed: %s", strerror(-ret));
+	else if (c->state_path)
+		ret = state_save(next, c->state_path, err);
+	if (!ret)
+		memcpy(c->m, next, sizeof(*next));
 	free(next);
 	return ret;
 }
@@ -381,11 +469,18 @@ void ctl_fini(struct ctl *c)
 	pthread_mutex_destroy(&c->lock);
 }
 
-static int no_listener_error(const struct cluster *cl, uint32_t b, struct vs_err *err)
+static int no_listener_error(const struct ctl *c, const struct cluster *cl, uint32_t slot,
+			     uint32_t b, struct vs_err *err)
 {
+	int e = c->bk_err[slot][b];
 	char a[EP_STRLEN];
 
 	ep_format(&cl->bk[b], a, sizeof(a));
+	if (e)
+		return vs_errf(err, e, 422, "socket_refused",
+			       "servers[%u]: a socket listens on %s but the kernel refused it for the sockmap: %s%s",
+			       b, a, strerror(-e),
+			       e == -EOPNOTSUPP ? ". An MPTCP listener (Go 1.24+ listens with MPTCP by default; run the backend with GODEBUG=multipathtcp=0) or a socket with another ULP cannot be steered to" : "");
 	return vs_errf(err, -ENOENT, 422, "no_listener",
 		       "servers[%u]: no TCP socket listens on %s in vsteerd's network namespace. Start the backend first; sk_lookup can only steer to sockets of its own namespace, so a container must use host networking or share this namespace",
 		       b, a);
@@ -427,7 +522,7 @@ int ctl_add_cluster(struct ctl *c, const char *svc, const struct cluster *spec,
 
 	/* Sockets go in before the version appears in the service, so the
 	 * moment it takes traffic it has somewhere to send it. */
-	forget_slot(c, slot);
+	clear_socks(c, slot);
 	ret = dp_zero_stats(c->dp, slot);
 	if (!ret)
 		ret = reconcile(c, next, slot);
@@ -437,7 +532,7 @@ int ctl_add_cluster(struct ctl *c, const char *svc, const struct cluster *spec,
 	}
 	for (uint32_t b = 0; b < next->cl[slot].nbk; b++) {
 		if (!backend_live(c, slot, b)) {
-			ret = no_listener_error(&next->cl[slot], b, err);
+			ret = no_listener_error(c, &next->cl[slot], slot, b, err);
 			goto drop_socks;
 		}
 	}

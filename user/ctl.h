@@ -29,7 +29,12 @@ struct ctl {
 	/* Derived from the maps at start and kept in step by ctl_tick(): */
 	uint8_t nsock[VS_MAX_SLOTS];			/* socket slots in use */
 	uint64_t cookie[VS_MAX_SLOTS][VS_MAX_SOCKS];	/* 0: empty */
-	int8_t owner[VS_MAX_SLOTS][VS_MAX_SOCKS];	/* backend index, -1 unknown */
+	/* Bit b: the socket serves backend b (one wildcard socket can serve
+	 * several); 0 until a scan has attributed it. */
+	uint16_t owner[VS_MAX_SLOTS][VS_MAX_SOCKS];
+	/* Last insert error per backend, to tell "nothing listens" from
+	 * "the kernel refused the socket". */
+	int bk_err[VS_MAX_SLOTS][VS_MAX_BACKENDS];
 };
 
 /* Take m (copied) as the state to steer by; adopts what the maps hold. */

@@ -110,16 +110,20 @@ static int adopt_link(struct dataplane *dp, const char *path, struct vs_err *err
 		goto close_link;
 	}
 	pfd = bpf_prog_get_fd_by_id(info.prog_id);
-	if (pfd >= 0) {
-		len = sizeof(pinfo);
-		ret = bpf_obj_get_info_by_fd(pfd, &pinfo, &len);
-		close(pfd);
-		if (!ret && strcmp(pinfo.name, "vsteer_lookup")) {
-			ret = vs_errf(err, -EINVAL, 500, "pin_dir",
-				      "%s runs program '%s', not vsteer's; refusing to replace it",
-				      path, pinfo.name);
-			goto close_link;
-		}
+	if (pfd < 0) {
+		ret = vs_errf(err, -errno, 500, "pin_dir",
+			      "cannot inspect the program of %s: %s; refusing to replace it",
+			      path, strerror(errno));
+		goto close_link;
+	}
+	len = sizeof(pinfo);
+	ret = bpf_obj_get_info_by_fd(pfd, &pinfo, &len);
+	close(pfd);
+	if (ret || strcmp(pinfo.name, "vsteer_lookup")) {
+		ret = vs_errf(err, -EINVAL, 500, "pin_dir",
+			      "%s runs program '%s', not vsteer's; refusing to replace it",
+			      path, ret ? "?" : pinfo.name);
+		goto close_link;
 	}
 	ret = bpf_link_update(fd, bpf_program__fd(dp->steer->progs.vsteer_lookup), NULL);
 	if (ret) {
@@ -308,6 +312,19 @@ static int load_track(struct dataplane *dp, const char *dir, struct vs_err *err)
 	return 0;
 }
 
+/* Unlink what vsteerd pins in dir, then dir itself. */
+static int remove_pins(const char *dir)
+{
+	char p[PATH_MAX + 16];
+
+	for (size_t i = 0; i < ARRAY_SIZE(pinned_names); i++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, pinned_names[i]);
+		if (unlink(p) < 0 && errno != ENOENT)
+			pr_warn("cannot remove %s: %s\n", p, strerror(errno));
+	}
+	return rmdir(dir) < 0 ? -errno : 0;
+}
+
 static int create_pins(struct dataplane *dp, const char *pin_dir, __u32 sess_entries,
 		       struct vs_err *err)
 {
@@ -316,9 +333,20 @@ static int create_pins(struct dataplane *dp, const char *pin_dir, __u32 sess_ent
 
 	/* bpffs refuses names with a dot in them. */
 	snprintf(tmp, sizeof(tmp), "%s_tmp%d", pin_dir, getpid());
+	/* Left by a crash of an earlier vsteerd with our pid (pid 1 in a
+	 * container): it was never renamed into place, so nothing uses it. */
+	remove_pins(tmp);
 	if (mkdir(tmp, 0700) < 0)
 		return vs_errf(err, -errno, 500, "pin_dir", "cannot create %s: %s", tmp,
 			       strerror(errno));
+	/* Locked before it appears under its real name: the lock is on the
+	 * inode, which the rename keeps. */
+	dp->lock_fd = ret = lock_dir(tmp, err);
+	if (ret < 0) {
+		rmdir(tmp);
+		return ret;
+	}
+	ret = 0;
 	ret = load_steer(dp, tmp, sess_entries, err);
 	if (!ret)
 		ret = load_track(dp, tmp, err);
@@ -329,15 +357,8 @@ static int create_pins(struct dataplane *dp, const char *pin_dir, __u32 sess_ent
 	if (!ret && rename(tmp, pin_dir) < 0)
 		ret = vs_errf(err, -errno, 500, "pin_dir", "cannot rename %s to %s: %s",
 			      tmp, pin_dir, strerror(errno));
-	if (ret) {
-		for (size_t i = 0; i < ARRAY_SIZE(pinned_names); i++) {
-			char p[PATH_MAX + 16];
-
-			snprintf(p, sizeof(p), "%s/%s", tmp, pinned_names[i]);
-			unlink(p);
-		}
-		rmdir(tmp);
-	}
+	if (ret)
+		remove_pins(tmp);
 	return ret;
 }
 
@@ -352,6 +373,9 @@ int dp_open(struct dataplane *dp, const char *pin_dir, __u32 sess_entries,
 	dp->link_fd = dp->lock_fd = -1;
 	if (str_copy(dp->pin_dir, sizeof(dp->pin_dir), pin_dir))
 		return vs_errf(err, -ENAMETOOLONG, 500, "pin_dir", "pin directory name too long");
+	for (size_t n = strlen(dp->pin_dir); n > 1 && dp->pin_dir[n - 1] == '/'; n--)
+		dp->pin_dir[n - 1] = '\0';
+	pin_dir = dp->pin_dir;
 	snprintf(parent, sizeof(parent), "%s", pin_dir);
 	dirname(parent);
 	if (!on_bpffs(parent))
@@ -374,10 +398,6 @@ int dp_open(struct dataplane *dp, const char *pin_dir, __u32 sess_entries,
 						attach_link(dp, pin_dir, err);
 	} else {
 		ret = create_pins(dp, pin_dir, sess_entries, err);
-		if (!ret) {
-			dp->lock_fd = ret = lock_dir(pin_dir, err);
-			ret = ret < 0 ? ret : 0;
-		}
 	}
 	if (!ret)
 		ret = load_scan(dp, err);
@@ -408,21 +428,16 @@ void dp_close(struct dataplane *dp)
 
 int dp_cleanup(const char *pin_dir, struct vs_err *err)
 {
-	char p[PATH_MAX + 16];
-	int fd;
+	int fd, ret;
 
 	fd = lock_dir(pin_dir, err);
 	if (fd < 0)
 		return fd;
-	for (size_t i = 0; i < ARRAY_SIZE(pinned_names); i++) {
-		snprintf(p, sizeof(p), "%s/%s", pin_dir, pinned_names[i]);
-		if (unlink(p) < 0 && errno != ENOENT)
-			pr_warn("cannot remove %s: %s\n", p, strerror(errno));
-	}
+	ret = remove_pins(pin_dir);
 	close(fd);
-	if (rmdir(pin_dir) < 0)
-		return vs_errf(err, -errno, 500, "pin_dir", "cannot remove %s: %s", pin_dir,
-			       strerror(errno));
+	if (ret)
+		return vs_errf(err, ret, 500, "pin_dir", "cannot remove %s: %s", pin_dir,
+			       strerror(-ret));
 	return 0;
 }
 
@@ -446,6 +461,11 @@ int dp_del_svc(struct dataplane *dp, const struct vs_svc_key *k)
 	if (bpf_map_delete_elem(map_fd(dp->steer->maps.svcs), k) && errno != ENOENT)
 		return -errno;
 	return 0;
+}
+
+int dp_next_svc(struct dataplane *dp, const struct vs_svc_key *k, struct vs_svc_key *next)
+{
+	return bpf_map_get_next_key(map_fd(dp->steer->maps.svcs), k, next) ? -errno : 0;
 }
 
 int dp_set_ports(struct dataplane *dp, const struct vs_ports *p)

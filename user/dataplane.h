@@ -53,6 +53,8 @@ int dp_cleanup(const char *pin_dir, struct vs_err *err);
 int dp_set_svc(struct dataplane *dp, const struct vs_svc_key *k, const struct vs_svc *v);
 int dp_get_svc(struct dataplane *dp, const struct vs_svc_key *k, struct vs_svc *v);
 int dp_del_svc(struct dataplane *dp, const struct vs_svc_key *k);
+/* The key after k (NULL: the first); -ENOENT at the end. */
+int dp_next_svc(struct dataplane *dp, const struct vs_svc_key *k, struct vs_svc_key *next);
 int dp_set_ports(struct dataplane *dp, const struct vs_ports *p);
 
 /* 0 and the socket's cookie, or -ENOENT for an empty slot. */

@@ -125,8 +125,9 @@ static int load_service(json_t *j, const char *w, struct model *m, struct vs_err
 	ret = json_check_keys(j, keys, w, err);
 	if (ret)
 		return ret;
-	if (!json_is_string(name) || !json_is_integer(id) || !json_is_integer(salt))
-		return vs_errf(err, -EINVAL, 400, "bad_state", "%s: needs name, id and salt", w);
+	if (!json_is_string(name) || !json_is_integer(id) || !json_is_integer(salt) ||
+	    json_integer_value(salt) < 0 || json_integer_value(salt) > UINT32_MAX)
+		return vs_errf(err, -EINVAL, 400, "bad_state", "%s: needs name, id and a 32-bit salt", w);
 	sid = json_integer_value(id);
 	if (sid < 0 || sid >= VS_MAX_SERVICES || m->svc[sid].used)
 		return vs_errf(err, -EINVAL, 400, "bad_state", "%s.id: bad or repeated", w);
@@ -315,6 +316,13 @@ int state_parse(const char *text, size_t len, const char *name,
 	if (!ret && json_integer_value(json_object_get(root, "vsteerState")) != STATE_FORMAT)
 		ret = vs_errf(err, -EINVAL, 400, "bad_state",
 			      "vsteerState: format %d expected", STATE_FORMAT);
+	/* A missing or mistyped list must not read as "no services". */
+	if (!ret && (!json_is_array(json_object_get(root, "services")) ||
+		     !json_is_array(json_object_get(root, "clusters")) ||
+		     (json_object_get(root, "events") &&
+		      !json_is_array(json_object_get(root, "events")))))
+		ret = vs_errf(err, -EINVAL, 400, "bad_state",
+			      "services and clusters must be lists (and events, if present)");
 	list = json_object_get(root, "services");
 	json_array_foreach(list, i, item) {
 		if (ret)
