@@ -25,6 +25,9 @@ CFLAGS  ?= -O2 -g
 # Error messages are truncated on purpose where they would overflow.
 VS_CFLAGS := -Wall -Wextra -Werror -Wno-format-truncation -std=gnu11 -D_GNU_SOURCE \
 	   -Iinclude -Iuser -I$(OUT)
+ifneq ($(findstring clang,$(CC)),)
+VS_CFLAGS += -Wno-unknown-warning-option
+endif
 ifneq ($(SANITIZE),)
 VS_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 endif
@@ -73,8 +76,15 @@ $(OUT)/unit_tests: $(OUT)/unit.o $(LIB_OBJS)
 deps:
 	scripts/deps.sh
 
-test: all
-	tests/run
+# The sanitizer build: vsteerd and the unit tests under AddressSanitizer
+# and UndefinedBehaviorSanitizer, built by clang, in build-san/.
+san:
+	$(MAKE) OUT=build-san CC=clang SANITIZE=address,undefined all
+
+# Everything: unit tests (plain and under valgrind), then the end-to-end
+# suite against the plain build and again against the sanitizer build.
+test: all san
+	tests/run --all
 
 demo: all
 	scripts/demo.sh
@@ -83,8 +93,8 @@ vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > bpf/vmlinux.h
 
 clean:
-	rm -rf $(OUT)
+	rm -rf $(OUT) build-san
 
-.PHONY: all deps test demo vmlinux clean
+.PHONY: all san deps test demo vmlinux clean
 .DELETE_ON_ERROR:
 .SECONDARY:

@@ -798,14 +798,15 @@ def main():
     name = sys.argv[1]
     env = Env()
     try:
-        TESTS[name](env)
+        try:
+            TESTS[name](env)
+        finally:
+            env.close()
     except TestFailure as e:
         print("FAIL: %s" % e)
         print("--- vsteerd log ---\n%s" % (env.vsteerd_log() if os.path.exists(
             os.path.join(env.dir, "vsteerd.log")) else "(none)"))
         return 1
-    finally:
-        env.close()
     return 0
 
 

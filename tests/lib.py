@@ -11,7 +11,9 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BUILD = os.path.join(ROOT, "build")
+# VSTEER_BUILD=build-san runs the suite against the sanitizer build.
+BUILD = os.path.join(ROOT, os.environ.get("VSTEER_BUILD", "build"))
+SANITIZER_REPORT = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
 SVC = ("127.0.0.1", 8080)
 API = ("127.0.0.1", 9900)
 
@@ -63,10 +65,19 @@ class Env:
         self.now = t
 
     def close(self):
+        """Stop everything; a sanitizer report in vsteerd's log fails the
+        test even if everything else passed."""
         for p in self.procs:
             if p.poll() is None:
                 p.kill()
                 p.wait()
+        log = os.path.join(self.dir, "vsteerd.log")
+        if os.path.exists(log):
+            text = open(log, errors="replace").read()
+            for marker in SANITIZER_REPORT:
+                if marker in text:
+                    i = text.index(marker)
+                    raise TestFailure("sanitizer report in vsteerd's log:\n" + text[max(0, i - 200):i + 3000])
 
     # -- processes --
     def backend(self, version, addr="127.0.0.1:9001", *extra):
