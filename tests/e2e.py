@@ -526,6 +526,116 @@ def wildcard_two_servers(env):
     check(st == 201 and all(b["live"] for b in c["backends"]), "%s %s" % (st, c))
 
 
+# ---- API security --------------------------------------------------------
+
+TOKEN = "s3cret-token-0123456789"
+
+
+def token_file(env, mode=0o600):
+    path = os.path.join(env.dir, "token")
+    with open(path, "w") as f:
+        f.write(TOKEN + "\n")
+    os.chmod(path, mode)
+    return path
+
+
+def start_fails(env, cfg, needle):
+    r = subprocess.run([os.path.join(BUILD, "vsteerd"), "-c", cfg, "--pin-dir", env.pin_dir,
+                        "--state", env.state], capture_output=True, text=True, timeout=10)
+    check(r.returncode != 0 and needle in r.stderr, "started, or no '%s' in: %s" % (needle, r.stderr))
+
+
+@test
+def api_token(env):
+    """With a token, changes need it (401 otherwise), reads do not; a
+    token file others can read is refused; off loopback a token is a must."""
+    env.backend("1.0", "127.0.0.1:9001")
+    env.backend("2.0", "127.0.0.1:9002")
+    cluster = {"version": "1.0", "servers": ["127.0.0.1:9001"]}
+    start_fails(env, env.config(cluster, {"configService": {"address": "127.0.0.1", "port": 9900,
+                                                            "tokenFile": token_file(env, 0o644)}}),
+                "chmod 600")
+    start_fails(env, env.config(cluster, {"configService": {"address": "0.0.0.0", "port": 9900}}),
+                "tokenFile")
+    env.vsteerd(env.config(cluster, {"configService": {"address": "0.0.0.0", "port": 9900,
+                                                       "tokenFile": token_file(env)}}))
+    body = json.dumps({"version": "2.0", "servers": ["127.0.0.1:9002"]})
+    for auth in (None, "Bearer wrong", "Bearer " + TOKEN[:-1], "Bearer " + TOKEN + "x", TOKEN):
+        c = http.client.HTTPConnection(*API, timeout=5)
+        c.request("PUT", "/v1/clusters", body=body, headers={"Authorization": auth} if auth else {})
+        r = c.getresponse()
+        err = json.loads(r.read())
+        check(r.status == 401 and err["error"]["code"] == "unauthorized"
+              and r.getheader("WWW-Authenticate", "").startswith("Bearer"), "auth %r: %s" % (auth, r.status))
+    check(api("GET", "/v1/services")[0] == 200, "reads need no token")
+    check(set(versions_of(range(20))) == {"1.0"}, "an unauthorised request changed steering")
+    c = http.client.HTTPConnection(*API, timeout=5)
+    c.request("PUT", "/v1/clusters", body=body, headers={"Authorization": "Bearer " + TOKEN})
+    check(c.getresponse().status == 201, "the token was not accepted")
+    check(set(versions_of(range(20))) == {"2.0"}, "authorised change not applied")
+
+
+@test
+def api_tls(env):
+    """configService.tlsCert/tlsKey serve the API over HTTPS only."""
+    import ssl
+    key, cert = os.path.join(env.dir, "key.pem"), os.path.join(env.dir, "cert.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", key, "-out", cert], check=True, capture_output=True)
+    env.backend("1.0", "127.0.0.1:9001")
+    env.vsteerd(env.config({"version": "1.0", "servers": ["127.0.0.1:9001"]},
+                           {"configService": {"address": "127.0.0.1", "port": 9900,
+                                              "tlsCert": cert, "tlsKey": key}}), wait=False)
+    ctx = ssl.create_default_context(cafile=cert)
+
+    def https_get():
+        try:
+            c = http.client.HTTPSConnection(*API, timeout=5, context=ctx)
+            c.request("GET", "/v1/services/default")
+            return c.getresponse().status
+        except OSError:
+            return None
+    check(wait_for(https_get, 10, "the HTTPS API") == 200, "HTTPS GET")
+    try:
+        api("GET", "/healthz")
+        raise TestFailure("plain HTTP answered")
+    except (OSError, http.client.HTTPException):
+        pass
+
+
+@test
+def api_limits(env):
+    """Over 64 connections get 503; huge headers get a 4xx; a client that
+    never finishes its request is cut off after the 10 s timeout."""
+    env.backend("1.0", "127.0.0.1:9001")
+    env.vsteerd(env.config({"version": "1.0", "servers": ["127.0.0.1:9001"]}))
+    idle = [socket.create_connection(API, timeout=5) for _ in range(70)]
+    # The server accepts them asynchronously: poll until it has.
+    wait_for(lambda: api("GET", "/v1/services")[0] == 503, 5, "503 with 70 connections open")
+    st, resp = api("GET", "/v1/services")
+    check(st == 503 and resp["error"]["code"] == "too_many_connections", "%s %s" % (st, resp))
+    for s_ in idle:
+        s_.close()
+    wait_for(lambda: api("GET", "/healthz")[0] == 200, 5, "API after the idle connections")
+
+    c = http.client.HTTPConnection(*API, timeout=5)
+    c.request("GET", "/healthz", headers={"X-Big": "a" * 40000})
+    st = c.getresponse().status
+    check(400 <= st < 500, "40 kB header: %s" % st)
+
+    slow = socket.create_connection(API, timeout=20)
+    slow.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+    t0 = time.monotonic()
+    try:
+        data = slow.recv(100)
+    except ConnectionResetError:
+        data = b""
+    dt = time.monotonic() - t0
+    check(data == b"" and 8 <= dt <= 14, "slow client: %r after %.1f s" % (data, dt))
+    check(api("GET", "/healthz")[0] == 200, "API down after the limits")
+
+
 # ---- rollouts ------------------------------------------------------------
 
 def rollout(body, want=201):

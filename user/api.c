@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "api.h"
+#include "auth.h"
 #include "parse.h"
 
 struct call {
@@ -301,9 +302,9 @@ static void reply_err(struct api_resp *resp, const struct vs_err *e)
 			"message", e->msg[0] ? e->msg : "internal error"));
 }
 
-void api_handle(struct ctl *c, const struct api_req *req, struct api_resp *resp)
+void api_handle(struct api *a, const struct api_req *req, struct api_resp *resp)
 {
-	struct call k = { .c = c, .req = req, .status = 200 };
+	struct call k = { .c = a->c, .req = req, .status = 200 };
 	const struct route *r;
 	json_error_t jerr;
 	json_t *out;
@@ -321,6 +322,15 @@ void api_handle(struct ctl *c, const struct api_req *req, struct api_resp *resp)
 		return reply_err(resp, &k.err);
 	}
 	r = &routes[i];
+	/* Reading is open to whoever can reach the API; changing steering
+	 * needs the token when one is configured. */
+	if (a->token && strcmp(r->method, "GET") && !token_matches(a->token, req->authorization)) {
+		resp->unauthorized = true;
+		vs_errf(&k.err, -EACCES, 401, "unauthorized",
+			"%s %.100s needs the header 'Authorization: Bearer TOKEN'", req->method,
+			req->path);
+		return reply_err(resp, &k.err);
+	}
 	if (req->body_len > API_MAX_BODY) {
 		vs_errf(&k.err, -E2BIG, 413, "body_too_large", "request body over %d bytes",
 			API_MAX_BODY);

@@ -6,11 +6,20 @@
 #define VS_API_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include "ctl.h"
 
 #define API_MAX_BODY (64 * 1024)
 
+/* The API: the controller it drives and, if set, the bearer token that
+ * mutating requests must carry. */
+struct api {
+	struct ctl *c;
+	const char *token;
+};
+
 struct api_req {
+	const char *authorization;	/* the Authorization header, or NULL */
 	const char *method;
 	const char *path;
 	const char *body;
@@ -24,9 +33,10 @@ struct api_resp {
 	int status;
 	char *body;		/* malloc'ed JSON text, ends in a newline */
 	const char *allow;	/* for 405: the methods the path takes */
+	bool unauthorized;	/* for 401: send WWW-Authenticate */
 };
 
-void api_handle(struct ctl *c, const struct api_req *req, struct api_resp *resp);
+void api_handle(struct api *a, const struct api_req *req, struct api_resp *resp);
 
 /* The router alone: index into the route table, -ENOENT for no such path,
  * -EPERM for a path that exists but not with this method (then *allow is

@@ -118,6 +118,51 @@ static int parse_services(json_t *list, struct model *m, struct vs_err *err)
 	return 0;
 }
 
+static int path_field(json_t *obj, const char *key, char *out, size_t size,
+		      struct vs_err *err)
+{
+	json_t *v = json_object_get(obj, key);
+
+	if (!v)
+		return 0;
+	if (!json_is_string(v) || !json_string_length(v) ||
+	    str_copy(out, size, json_string_value(v)))
+		return vs_errf(err, -EINVAL, 400, "bad_field",
+			       "configService.%s: must be a file path", key);
+	return 0;
+}
+
+static int parse_api(json_t *api, struct config *cfg, struct vs_err *err)
+{
+	static const char *const keys[] = { "address", "port", "tokenFile", "tlsCert",
+					    "tlsKey", NULL };
+	json_t *ep, *a, *p;
+	int ret;
+
+	if (json_is_string(api))	/* "127.0.0.1:9900" */
+		return parse_endpoint(api, "configService", &cfg->api, err);
+	ret = json_check_keys(api, keys, "configService", err);
+	if (ret)
+		return ret;
+	a = json_object_get(api, "address");
+	p = json_object_get(api, "port");
+	ep = json_object();
+	json_object_set_new(ep, "address", a ? json_incref(a) : json_string("127.0.0.1"));
+	json_object_set_new(ep, "port", p ? json_incref(p) : json_integer(VS_DEFAULT_API_PORT));
+	ret = parse_endpoint(ep, "configService", &cfg->api, err);
+	json_decref(ep);
+	if (!ret)
+		ret = path_field(api, "tokenFile", cfg->token_file, sizeof(cfg->token_file), err);
+	if (!ret)
+		ret = path_field(api, "tlsCert", cfg->tls_cert, sizeof(cfg->tls_cert), err);
+	if (!ret)
+		ret = path_field(api, "tlsKey", cfg->tls_key, sizeof(cfg->tls_key), err);
+	if (!ret && !cfg->tls_cert[0] != !cfg->tls_key[0])
+		ret = vs_errf(err, -EINVAL, 400, "bad_field",
+			      "configService: tlsCert and tlsKey go together");
+	return ret;
+}
+
 static int parse_root(json_t *root, struct config *cfg, struct model *m,
 		      struct vs_err *err)
 {
@@ -129,10 +174,10 @@ static int parse_root(json_t *root, struct config *cfg, struct model *m,
 	ret = json_check_keys(root, keys, "top level", err);
 	if (ret)
 		return ret;
-	memset(&cfg->api, 0, sizeof(cfg->api));
+	memset(cfg, 0, sizeof(*cfg));
 	ep_from_parts("127.0.0.1", VS_DEFAULT_API_PORT, &cfg->api);
 	api = json_object_get(root, "configService");
-	if (api && (ret = parse_endpoint(api, "configService", &cfg->api, err)))
+	if (api && (ret = parse_api(api, cfg, err)))
 		return ret;
 
 	proxy = json_object_get(root, "proxy");

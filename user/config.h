@@ -7,14 +7,21 @@
 #define VS_DEFAULT_API_PORT 9900
 #define VS_DEFAULT_SERVICE  "default"
 
+#include <limits.h>
+
 struct config {
 	struct vs_endpoint api;		/* configService: where the REST API listens */
+	char token_file[PATH_MAX];	/* configService.tokenFile: bearer token */
+	char tls_cert[PATH_MAX];	/* configService.tlsCert, tlsKey: PEM files */
+	char tls_key[PATH_MAX];
 };
 
 /*
  * The thesis's format, and a multi-service form:
  *   {"proxy": {"address": "127.0.0.1", "port": 8080},
- *    "configService": {"address": "127.0.0.1", "port": 9900},
+ *    "configService": {"address": "127.0.0.1", "port": 9900,
+ *                      "tokenFile": "/etc/vsteer/token",
+ *                      "tlsCert": "cert.pem", "tlsKey": "key.pem"},
  *    "cluster": [{"version": "1.0", "servers": ["127.0.0.1:9001"]}]}
  *   {"services": [{"name": "web", "address": "0.0.0.0", "port": 80,
  *                  "clusters": [...]}], "configService": ...}

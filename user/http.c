@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* libmicrohttpd glue: collect the body, hand the request to api_handle(). */
+/* libmicrohttpd glue: limits, TLS, collect the body, hand the request to
+ * api_handle(). */
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -10,14 +12,18 @@
 #include "http.h"
 #include "log.h"
 
-#define HTTP_MAX_CONNECTIONS 64
-#define HTTP_TIMEOUT_S       10	/* per connection: no slowloris */
+#define HTTP_MAX_CONNECTIONS 64		/* more get 503 */
+#define HTTP_HARD_CONNECTIONS 96	/* more are not accepted at all */
+#define HTTP_TIMEOUT_S       10		/* idle per connection: no slowloris */
+#define HTTP_MEMORY_LIMIT    (32 * 1024)	/* request line and headers */
 
 struct body {
 	char *buf;
 	size_t len;
 	bool too_big;
 };
+
+static atomic_int nconn;
 
 static const char *get_arg(void *cls, const char *name)
 {
@@ -40,9 +46,20 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, struct api_resp *
 	MHD_add_response_header(resp, "Content-Type", "application/json");
 	if (r->allow)
 		MHD_add_response_header(resp, "Allow", r->allow);
+	if (r->unauthorized)
+		MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"vsteerd\"");
 	ret = MHD_queue_response(conn, r->status, resp);
 	MHD_destroy_response(resp);
 	return ret;
+}
+
+static enum MHD_Result busy(struct MHD_Connection *conn)
+{
+	static const char msg[] = "{\"error\": {\"code\": \"too_many_connections\", \"message\": "
+				  "\"over 64 API connections are open; try again\"}}\n";
+	struct api_resp r = { .status = 503, .body = strdup(msg) };
+
+	return send_reply(conn, &r);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -78,7 +95,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		*upload_size = 0;
 		return MHD_YES;
 	}
+	if (atomic_load(&nconn) > HTTP_MAX_CONNECTIONS)
+		return busy(conn);
 	req = (struct api_req){
+		.authorization = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+							     MHD_HTTP_HEADER_AUTHORIZATION),
 		.method = method, .path = url, .body = b->buf,
 		.body_len = b->too_big ? API_MAX_BODY + 1 : b->len,
 		.arg = get_arg, .arg_cls = conn,
@@ -100,6 +121,14 @@ static void on_done(void *cls, struct MHD_Connection *conn, void **con_cls,
 	}
 }
 
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	(void)cls, (void)conn, (void)socket_context;
+
+	atomic_fetch_add(&nconn, toe == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1);
+}
+
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char buf[512];
@@ -109,13 +138,14 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 	pr_warn("http: %s", buf);
 }
 
-int http_start(struct ctl *c, const struct vs_endpoint *ep, struct MHD_Daemon **out,
+int http_start(struct api *a, const struct http_opts *o, struct MHD_Daemon **out,
 	       struct vs_err *err)
 {
 	struct sockaddr_storage ss = {};
 	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
 			     MHD_USE_ERROR_LOG;
-	char a[EP_STRLEN];
+	const struct vs_endpoint *ep = &o->ep;
+	char a_str[EP_STRLEN];
 
 	if (ep->family == AF_INET) {
 		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
@@ -131,18 +161,28 @@ int http_start(struct ctl *c, const struct vs_endpoint *ep, struct MHD_Daemon **
 		memcpy(&sin6->sin6_addr, ep->addr, 16);
 		flags |= MHD_USE_IPv6;
 	}
-	*out = MHD_start_daemon(flags, ep->port, NULL, NULL, on_request, c,
+	ep_format(ep, a_str, sizeof(a_str));
+	if (o->tls_cert) {
+		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+			return vs_errf(err, -ENOTSUP, 500, "api_tls",
+				       "this libmicrohttpd has no TLS support");
+		flags |= MHD_USE_TLS;
+	}
+	*out = MHD_start_daemon(flags, ep->port, NULL, NULL, on_request, a,
 				MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
 				MHD_OPTION_SOCK_ADDR, &ss,
-				MHD_OPTION_CONNECTION_LIMIT, HTTP_MAX_CONNECTIONS,
+				MHD_OPTION_CONNECTION_LIMIT, HTTP_HARD_CONNECTIONS,
 				MHD_OPTION_CONNECTION_TIMEOUT, HTTP_TIMEOUT_S,
+				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY_LIMIT,
 				MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL,
+				MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
+				o->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, o->tls_cert,
+				MHD_OPTION_HTTPS_MEM_KEY, o->tls_key,
 				MHD_OPTION_END);
-	if (!*out) {
-		ep_format(ep, a, sizeof(a));
+	if (!*out)
 		return vs_errf(err, -EADDRINUSE, 500, "api_listen",
-			       "cannot serve the API on %s (address in use or not local?)", a);
-	}
+			       "cannot serve the API on %s (address in use, not local, or a bad TLS certificate or key)",
+			       a_str);
 	return 0;
 }
 

@@ -7,8 +7,16 @@
 
 struct MHD_Daemon;
 
-/* Serve the API on ep from libmicrohttpd's own thread. */
-int http_start(struct ctl *c, const struct vs_endpoint *ep, struct MHD_Daemon **out,
+struct api;
+
+struct http_opts {
+	struct vs_endpoint ep;
+	const char *tls_cert;	/* PEM text, or NULL for plain HTTP */
+	const char *tls_key;
+};
+
+/* Serve the API from libmicrohttpd's own thread. */
+int http_start(struct api *a, const struct http_opts *o, struct MHD_Daemon **out,
 	       struct vs_err *err);
 void http_stop(struct MHD_Daemon *d);
 

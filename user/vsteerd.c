@@ -13,6 +13,8 @@
 #include "config.h"
 #include "ctl.h"
 #include "dataplane.h"
+#include "api.h"
+#include "auth.h"
 #include "http.h"
 #include "log.h"
 #include "state.h"
@@ -135,12 +137,62 @@ static int initial_model(const struct opts *o, struct config *cfg, struct model 
 	return ret;
 }
 
+static int read_small_file(const char *path, char **out, struct vs_err *err)
+{
+	char *buf = malloc(65536);
+	size_t n;
+	FILE *f;
+
+	if (!buf)
+		return -ENOMEM;
+	f = fopen(path, "re");
+	if (!f) {
+		free(buf);
+		return vs_errf(err, -errno, 500, "api_tls", "%s: %s", path, strerror(errno));
+	}
+	n = fread(buf, 1, 65535, f);
+	fclose(f);
+	buf[n] = '\0';
+	*out = buf;
+	return 0;
+}
+
+/* The API's access rules: a token if configured (required off loopback),
+ * TLS if configured. */
+static int api_security(const struct config *cfg, char token[TOKEN_MAX_LEN + 1],
+			struct http_opts *ho, struct vs_err *err)
+{
+	char a[EP_STRLEN];
+	int ret;
+
+	ho->ep = cfg->api;
+	if (cfg->token_file[0] && (ret = token_load(cfg->token_file, token, err)))
+		return ret;
+	if (!cfg->token_file[0] && !ep_is_loopback(&cfg->api)) {
+		ep_format(&cfg->api, a, sizeof(a));
+		return vs_errf(err, -EPERM, 400, "api_token",
+			       "the API would listen on %s, beyond loopback, without a token: set configService.tokenFile",
+			       a);
+	}
+	if (cfg->tls_cert[0]) {
+		ret = read_small_file(cfg->tls_cert, (char **)&ho->tls_cert, err);
+		if (!ret)
+			ret = read_small_file(cfg->tls_key, (char **)&ho->tls_key, err);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	char token[TOKEN_MAX_LEN + 1] = "";
+	struct http_opts ho = {};
+	struct api api = {};
 	struct MHD_Daemon *http = NULL;
 	struct vs_err err = {};
 	struct dataplane dp;
-	struct config cfg;
+	struct config cfg = {};
 	struct model *m;
 	struct ctl ctl;
 	struct opts o;
@@ -165,6 +217,8 @@ int main(int argc, char **argv)
 	ret = ensure_state_dir(o.state, &err);
 	if (!ret)
 		ret = initial_model(&o, &cfg, m, &err);
+	if (!ret)
+		ret = api_security(&cfg, token, &ho, &err);
 	if (ret) {
 		pr_warn("%s\n", err.msg[0] ? err.msg : strerror(-ret));
 		free(m);
@@ -185,14 +239,17 @@ int main(int argc, char **argv)
 	ret = ctl_init(&ctl, &dp, m, o.state, &err);
 	if (ret)
 		goto close_dp;
-	ret = http_start(&ctl, &cfg.api, &http, &err);
+	api.c = &ctl;
+	api.token = token[0] ? token : NULL;
+	ret = http_start(&api, &ho, &http, &err);
 	if (ret)
 		goto fini_ctl;
 	{
 		char a[EP_STRLEN];
 
 		ep_format(&cfg.api, a, sizeof(a));
-		pr_info("API on http://%s\n", a);
+		pr_info("API on %s://%s%s\n", ho.tls_cert ? "https" : "http", a,
+			api.token ? ", token required for changes" : "");
 	}
 
 	for (;;) {
@@ -211,6 +268,9 @@ close_dp:
 	dp_close(&dp);
 free_model:
 	free(m);
+	free((char *)ho.tls_cert);
+	free((char *)ho.tls_key);
+	explicit_bzero(token, sizeof(token));
 	if (ret) {
 		pr_warn("%s\n", err.msg[0] ? err.msg : strerror(-ret));
 		return 1;
