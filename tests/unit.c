@@ -2,8 +2,8 @@
 /*
  * Unit tests of the controller library: session hashing and version
  * picking (the very header the data plane runs), versions, endpoints,
- * the model, the config and state files, the API router and listener
- * matching. No root, no BPF, no live controller.
+ * the model, the rollout engine, the config and state files, the API
+ * router and listener matching. No root, no BPF, no live controller.
  *
  * Every test_*() function is one counted case; it stops at its first
  * failed check. Output, one line per case:
@@ -28,6 +28,7 @@
 #include "ctl.h"
 #include "model.h"
 #include "parse.h"
+#include "rollout.h"
 #include "state.h"
 #include "util.h"
 #include "version.h"
@@ -1408,6 +1409,1101 @@ static void test_state_rejects(void)
 	CHECK_INT(model_nservices(m), ==, 0);
 }
 
+/* ---- the rollout engine ----------------------------------------------- */
+
+/* The engine never reads the clock: every call gets `now`, counted from
+ * here. */
+#define T0 1700000000LL
+
+/* Slots setup_web() gives its clusters. */
+enum { S10 = 0, S20 = 1, S30 = 2, S05 = 3, SAPI = 4 };
+
+/* Service "web" (id 0): 1.0 (slot 0, id c1, instant and first, so it has
+ * every session), 2.0 (c2), 3.0 (c3) and 0.5 (c05), all manual at 0.
+ * Service "api" (id 1): 7.0 (slot 4, id api7). */
+static void setup_web(struct model *m)
+{
+	static const struct {
+		uint32_t svc;
+		const char *ver;
+		enum cl_mode mode;
+		const char *server, *id;
+	} cl[] = {
+		{ 0, "1.0", CL_INSTANT, "127.0.0.1:9001", "c1" },
+		{ 0, "2.0", CL_MANUAL, "127.0.0.1:9002", "c2" },
+		{ 0, "3.0", CL_MANUAL, "127.0.0.1:9003", "c3" },
+		{ 0, "0.5", CL_MANUAL, "127.0.0.1:9005", "c05" },
+		{ 1, "7.0", CL_INSTANT, "127.0.0.1:9101", "api7" },
+	};
+	struct vs_err err = { 0 };
+
+	memset(m, 0, sizeof(*m));
+	CHECK_INT(add_svc(m, "web", "127.0.0.1:8080", 1, &err), ==, 0);
+	CHECK_INT(add_svc(m, "api", "127.0.0.1:8081", 2, &err), ==, 1);
+	for (size_t i = 0; i < ARRAY_SIZE(cl); i++)
+		CHECK_INT(add_cl(m, cl[i].svc, cl[i].ver, cl[i].mode, cl[i].server, cl[i].id, &err),
+			  ==, (int)i);
+	CHECK_STR(weights_str(m, 0), "3.0=0 2.0=0 1.0=10000 0.5=0");
+	CHECK_STR(weights_str(m, 1), "7.0=10000");
+}
+
+static struct ro_request ro_req(const char *to, enum ro_strategy strategy, uint32_t timeout,
+				const struct ro_step *steps, uint32_t nsteps)
+{
+	struct ro_request r;
+
+	memset(&r, 0, sizeof(r));
+	if (str_copy(r.to, sizeof(r.to), to))
+		r.to[0] = '\0';
+	r.strategy = strategy;
+	r.session_timeout = timeout;
+	r.nsteps = nsteps;
+	if (nsteps)
+		memcpy(r.steps, steps, nsteps * sizeof(*steps));
+	return r;
+}
+
+/* Start a rollout of service 0 that the test needs to succeed. */
+static int start(struct model *m, const char *to, enum ro_strategy strategy, uint32_t timeout,
+		 const struct ro_step *steps, uint32_t nsteps, int64_t now)
+{
+	struct ro_request r = ro_req(to, strategy, timeout, steps, nsteps);
+	struct vs_err err = { 0 };
+
+	return rollout_start(m, 0, &r, now, &err);
+}
+
+/* During a rollout: the target has w, the version rolled out from the
+ * rest, every other version of the service 0, and they sum to 10000. */
+static void check_layout(const struct model *m, uint32_t svc, uint32_t to, uint32_t from,
+			 uint16_t w)
+{
+	uint32_t sum = 0, want;
+
+	for (uint32_t i = 0; i < VS_MAX_SLOTS; i++) {
+		if (!m->cl[i].used || m->cl[i].svc != svc)
+			continue;
+		want = i == to ? w : i == from ? VS_BUCKETS - w : 0;
+		CHECK(m->cl[i].weight == want, "%s has %u, want %u (%s)", m->cl[i].version,
+		      m->cl[i].weight, want, weights_str(m, svc));
+		sum += m->cl[i].weight;
+	}
+	CHECK_INT(sum, ==, VS_BUCKETS);
+}
+
+/* The k-th newest event, 0 the newest. */
+static const struct event *nth_event(const struct model *m, uint32_t k)
+{
+	return &m->events[(m->event_head + 2 * RO_MAX_EVENTS - 1 - k) % RO_MAX_EVENTS];
+}
+
+static void test_rollout_start_rejects(void)
+{
+	static const struct ro_step ok2[] = { { 1000, 3600 }, { 10000, RO_WAIT } };
+	static const struct {
+		const char *name;
+		int pre;		/* 0: no rollout, 1: one to 2.0 progressing, 2: paused */
+		const char *to;
+		enum ro_strategy strategy;
+		uint32_t timeout;
+		struct ro_step steps[3];
+		uint32_t nsteps;
+		int ret, status;
+		const char *code;
+	} t[] = {
+		{ "unknown version", 0, "9.0", RO_GRADUAL, 0, { { 1000, 3600 } }, 1,
+		  -ENOENT, 404, "unknown_target" },
+		{ "unknown cluster id", 0, "c9", RO_INSTANT, 0, { }, 0, -ENOENT, 404, "unknown_target" },
+		{ "another service's cluster id", 0, "api7", RO_INSTANT, 0, { }, 0,
+		  -ENOENT, 404, "unknown_target" },
+		{ "another service's version", 0, "7.0", RO_INSTANT, 0, { }, 0,
+		  -ENOENT, 404, "unknown_target" },
+		{ "empty target", 0, "", RO_INSTANT, 0, { }, 0, -ENOENT, 404, "unknown_target" },
+		{ "target is the stable version", 0, "1.0", RO_INSTANT, 0, { }, 0,
+		  -EINVAL, 409, "already_stable" },
+		{ "stable, as 1", 0, "1", RO_SESSION, 60, { }, 0, -EINVAL, 409, "already_stable" },
+		{ "stable, by cluster id", 0, "c1", RO_GRADUAL, 0, { { 1000, 3600 } }, 1,
+		  -EINVAL, 409, "already_stable" },
+		{ "target older than stable", 0, "0.5", RO_INSTANT, 0, { }, 0,
+		  -EINVAL, 409, "target_older" },
+		{ "older, by cluster id", 0, "c05", RO_GRADUAL, 0, { { 1000, 3600 } }, 1,
+		  -EINVAL, 409, "target_older" },
+		{ "instant with steps", 0, "2.0", RO_INSTANT, 0, { { 10000, RO_WAIT } }, 1,
+		  -EINVAL, 400, "bad_rollout" },
+		{ "instant with sessionTimeout", 0, "2.0", RO_INSTANT, 60, { }, 0,
+		  -EINVAL, 400, "bad_rollout" },
+		{ "session without timeout", 0, "2.0", RO_SESSION, 0, { }, 0,
+		  -EINVAL, 400, "bad_rollout" },
+		{ "sessionTimeout above a week", 0, "2.0", RO_SESSION, RO_MAX_SESSION_TIMEOUT + 1, { }, 0,
+		  -ERANGE, 400, "bad_rollout" },
+		{ "gradual without steps", 0, "2.0", RO_GRADUAL, 0, { }, 0, -EINVAL, 400, "bad_rollout" },
+		{ "gradual with sessionTimeout, no steps", 0, "c2", RO_GRADUAL, 60, { }, 0,
+		  -EINVAL, 400, "bad_rollout" },
+		{ "first step weight 0", 0, "2.0", RO_GRADUAL, 0, { { 0, 3600 }, { 10000, RO_WAIT } }, 2,
+		  -EINVAL, 400, "bad_rollout" },
+		{ "last step weight 0", 0, "2.0", RO_GRADUAL, 0, { { 1000, 3600 }, { 0, RO_WAIT } }, 2,
+		  -EINVAL, 400, "bad_rollout" },
+		{ "decreasing steps", 0, "2.0", RO_GRADUAL, 0,
+		  { { 1000, 3600 }, { 5000, 3600 }, { 4999, RO_WAIT } }, 3, -EINVAL, 400, "bad_rollout" },
+		{ "session with decreasing steps", 0, "2.0", RO_SESSION, 60,
+		  { { 5000, 3600 }, { 1000, RO_WAIT } }, 2, -EINVAL, 400, "bad_rollout" },
+		{ "while progressing", 1, "3.0", RO_GRADUAL, 0, { { 1000, 3600 } }, 1,
+		  -EBUSY, 409, "rollout_in_progress" },
+		{ "while progressing, same target", 1, "2.0", RO_INSTANT, 0, { }, 0,
+		  -EBUSY, 409, "rollout_in_progress" },
+		{ "while paused", 2, "3.0", RO_INSTANT, 0, { }, 0, -EBUSY, 409, "rollout_in_progress" },
+		{ "while paused, by cluster id", 2, "c3", RO_SESSION, 60, { }, 0,
+		  -EBUSY, 409, "rollout_in_progress" },
+	};
+	struct model *m = new_model(), *before = new_model();
+	struct ro_request req;
+	struct vs_err err;
+
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		row("%s", t[i].name);
+		setup_web(m);
+		if (cur_failed)
+			return;
+		if (t[i].pre >= 1)
+			CHECK_INT(start(m, "2.0", RO_GRADUAL, 0, ok2, 2, T0), ==, 0);
+		if (t[i].pre >= 2)
+			CHECK_INT(rollout_control(m, 0, RO_OP_PAUSE, false, T0 + 10, &err), ==, 0);
+		CHECK_INT(m->svc[0].ro.phase, ==, t[i].pre == 0 ? RO_NONE :
+			  t[i].pre == 1 ? RO_PROGRESSING : RO_PAUSED);
+		memcpy(before, m, sizeof(*m));
+		req = ro_req(t[i].to, t[i].strategy, t[i].timeout, t[i].steps, t[i].nsteps);
+		memset(&err, 0, sizeof(err));
+		CHECK_ERR(rollout_start(m, 0, &req, T0 + 100, &err), &err,
+			  t[i].ret, t[i].status, t[i].code);
+		CHECK(err.msg[0], "no message");
+		CHECK(!memcmp(m, before, sizeof(*m)), "the model changed (%s)", weights_str(m, 0));
+	}
+}
+
+/* The target, by version (any spelling of it) or by cluster id. */
+static void test_rollout_start_target_names(void)
+{
+	static const struct ro_step st[] = { { 2500, 3600 }, { 10000, RO_WAIT } };
+	static const struct {
+		const char *to;
+		uint32_t slot;
+	} t[] = {
+		{ "2.0", S20 }, { "2", S20 }, { "2.0.0", S20 }, { "02.00", S20 }, { "c2", S20 },
+		{ "3.0", S30 }, { "c3", S30 },
+	};
+	struct model *m = new_model();
+	struct vs_err err = { 0 };
+	int slot;
+
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		row("to '%s'", t[i].to);
+		setup_web(m);
+		if (cur_failed)
+			return;
+		CHECK_INT(start(m, t[i].to, RO_GRADUAL, 0, st, 2, T0), ==, 0);
+		CHECK_INT(m->svc[0].ro.phase, ==, RO_PROGRESSING);
+		CHECK_INT(m->svc[0].ro.to, ==, t[i].slot);
+		CHECK_INT(m->svc[0].ro.from, ==, S10);
+		check_layout(m, 0, t[i].slot, S10, 2500);
+		if (cur_failed)
+			return;
+	}
+	row("%s", "a generated cluster id");
+	setup_web(m);
+	if (cur_failed)
+		return;
+	slot = add_cl(m, 0, "4.0", CL_MANUAL, "127.0.0.1:9004", NULL, &err);
+	CHECK_INT(slot, ==, SAPI + 1);
+	CHECK_INT(strlen(m->cl[slot].id), ==, 36);
+	CHECK_INT(start(m, m->cl[slot].id, RO_GRADUAL, 0, st, 2, T0), ==, 0);
+	CHECK_INT(m->svc[0].ro.to, ==, slot);
+	check_layout(m, 0, slot, S10, 2500);
+}
+
+static void test_rollout_weights_layout(void)
+{
+	static const char *const names[] = { "1.0", "2.0", "0.5" };
+	static const uint16_t bp[] = { 6000, 3000, 1000 }, tie[] = { 4000, 4000, 2000 };
+	static const struct ro_step st[] = { { 1, 60 }, { 2500, 60 }, { 5000, 60 }, { 9999, 60 } };
+	struct model *m = new_model();
+	struct vs_err err = { 0 };
+
+	/* 1.0 holds most of the weight, 2.0 and 0.5 some: the rollout is
+	 * from 1.0, and the others drop to 0 */
+	setup_web(m);
+	if (cur_failed)
+		return;
+	CHECK_INT(model_set_weights(m, 0, names, bp, 3, &err), ==, 0);
+	CHECK_INT(model_stable(m, 0), ==, S10);
+	CHECK_INT(start(m, "3.0", RO_GRADUAL, 0, st, ARRAY_SIZE(st), T0), ==, 0);
+	CHECK_INT(m->svc[0].ro.from, ==, S10);
+	for (uint32_t i = 0; i <= ARRAY_SIZE(st); i++) {
+		uint16_t w = i < ARRAY_SIZE(st) ? st[i].weight : VS_BUCKETS;
+
+		row("step %u", i);
+		if (i)
+			CHECK_INT(rollout_tick(m, T0 + 60 * i), ==, true);
+		CHECK_INT(m->svc[0].ro.phase, ==, i < ARRAY_SIZE(st) ? RO_PROGRESSING : RO_COMPLETED);
+		CHECK_INT(rollout_weight(m, &m->svc[0].ro), ==, w);
+		check_layout(m, 0, S30, S10, w);
+		if (cur_failed)
+			return;
+		CHECK_STR(weights_str(m, 1), "7.0=10000");	/* the other service */
+	}
+
+	/* A tie: the newest of the heaviest versions is the stable one. */
+	row("%s", "tie");
+	setup_web(m);
+	if (cur_failed)
+		return;
+	CHECK_INT(model_set_weights(m, 0, names, tie, 3, &err), ==, 0);
+	CHECK_INT(model_stable(m, 0), ==, S20);
+	CHECK_INT(start(m, "3.0", RO_GRADUAL, 0, st, ARRAY_SIZE(st), T0), ==, 0);
+	CHECK_INT(m->svc[0].ro.from, ==, S20);
+	check_layout(m, 0, S30, S20, 1);
+}
+
+/* What a script of controls and ticks expects after each of its acts. */
+#define ACT_TICK 100
+struct ro_act {
+	int op;			/* enum ro_op, or ACT_TICK */
+	bool full;
+	int64_t at;
+	int ret;		/* a tick: whether anything changed */
+	const char *code;	/* for ret < 0 */
+	/* for ret > 0, or 0 and an op: */
+	enum ro_phase phase;
+	uint32_t step;
+	uint16_t weight;	/* the target's */
+	int64_t since;		/* step_started */
+	int64_t due;		/* rollout_next_due() */
+	int64_t left;		/* paused_left, if paused */
+	int64_t ended;		/* if ended */
+};
+
+/* A tick at t that changes nothing; an op refused as out of phase. */
+#define NOCHANGE(t) { .op = ACT_TICK, .at = (t) }
+#define BAD_PHASE(o, f, t) { .op = (o), .full = (f), .at = (t), .ret = -EINVAL, .code = "bad_phase" }
+
+/* An error, or a tick that changes nothing, leaves the model as it was. */
+static void run_acts(struct model *m, uint32_t svc, const struct ro_act *a, size_t n)
+{
+	static const char *const ops[] = { "promote", "pause", "resume", "abort", "rollback" };
+	const struct rollout *ro = &m->svc[svc].ro;
+	struct model *before = new_model();
+	struct vs_err err;
+	int ret;
+
+	for (size_t i = 0; i < n; i++) {
+		row("act %zu: %s%s at T0+%lld", i, a[i].op == ACT_TICK ? "tick" : ops[a[i].op],
+		    a[i].full ? " full" : "", (long long)(a[i].at - T0));
+		memcpy(before, m, sizeof(*m));
+		memset(&err, 0, sizeof(err));
+		if (a[i].op == ACT_TICK)
+			ret = rollout_tick(m, a[i].at);
+		else
+			ret = rollout_control(m, svc, a[i].op, a[i].full, a[i].at, &err);
+		CHECK_INT(ret, ==, a[i].ret);
+		if (ret < 0) {
+			CHECK_INT(err.status, ==, 409);
+			CHECK_STR(err.code, a[i].code);
+		}
+		if (ret < 0 || (a[i].op == ACT_TICK && !ret)) {
+			CHECK(!memcmp(m, before, sizeof(*m)), "the model changed");
+			continue;
+		}
+		CHECK_INT(ro->phase, ==, a[i].phase);
+		CHECK_INT(ro->step, ==, a[i].step);
+		CHECK_INT(rollout_weight(m, ro), ==, a[i].weight);
+		check_layout(m, svc, ro->to, ro->from, a[i].weight);
+		if (cur_failed)
+			return;
+		CHECK_INT(rollout_next_due(ro), ==, a[i].due);
+		if (rollout_active(ro))
+			CHECK_INT(ro->step_started, ==, a[i].since);
+		if (ro->phase == RO_PAUSED)
+			CHECK_INT(ro->paused_left, ==, a[i].left);
+		if (!rollout_active(ro))
+			CHECK_INT(ro->ended, ==, a[i].ended);
+	}
+}
+
+static void test_rollout_gradual_schedule(void)
+{
+	static const struct ro_step st[] = {
+		{ 1000, 3600 }, { 5000, 21600 }, { 7500, RO_WAIT }, { 10000, RO_WAIT },
+	};
+	static const struct ro_act a[] = {
+		/* op, full, at, ret, code, phase, step, weight, since, due */
+		NOCHANGE(T0),
+		NOCHANGE(T0 + 3599),
+		{ ACT_TICK, 0, T0 + 3600, 1, NULL, RO_PROGRESSING, 1, 5000, T0 + 3600, T0 + 25200, 0, 0 },
+		NOCHANGE(T0 + 3601),
+		NOCHANGE(T0 + 25199),
+		/* down for a day: one tick catches up with the schedule */
+		{ ACT_TICK, 0, T0 + 3600 + 21600 + 100000, 1, NULL,
+		  RO_PROGRESSING, 2, 7500, T0 + 25200, -1, 0, 0 },
+		/* and waits for promote */
+		NOCHANGE(T0 + 10000000),
+	};
+	struct model *m = new_model();
+	const struct rollout *ro = &m->svc[0].ro;
+	const struct event *e;
+
+	setup_web(m);
+	if (cur_failed)
+		return;
+	CHECK_INT(start(m, "2.0", RO_GRADUAL, 0, st, ARRAY_SIZE(st), T0), ==, 0);
+	CHECK_INT(ro->phase, ==, RO_PROGRESSING);
+	CHECK_INT(ro->strategy, ==, RO_GRADUAL);
+	CHECK_INT(ro->from, ==, S10);
+	CHECK_INT(ro->to, ==, S20);
+	CHECK_INT(ro->nsteps, ==, 4);
+	CHECK_INT(ro->step, ==, 0);
+	CHECK_INT(ro->started, ==, T0);
+	CHECK_INT(ro->step_started, ==, T0);
+	CHECK_INT(ro->ended, ==, 0);
+	CHECK_INT(rollout_next_due(ro), ==, T0 + 3600);
+	for (uint32_t i = 0; i < ARRAY_SIZE(st); i++) {
+		row("steps[%u]", i);
+		CHECK_INT(ro->steps[i].weight, ==, st[i].weight);
+		CHECK_INT(ro->steps[i].hold, ==, st[i].hold);
+	}
+	check_layout(m, 0, S20, S10, 1000);
+	if (cur_failed)
+		return;
+	run_acts(m, 0, a, ARRAY_SIZE(a));
+	if (cur_failed)
+		return;
+	row("%s", "events");
+	e = nth_event(m, 0);
+	CHECK_STR(e->type, "step");
+	CHECK_STR(e->service, "web");
+	CHECK_INT(e->time, ==, T0 + 25200);
+	CHECK_HAS(e->detail, "step 3 of 4");
+	CHECK_HAS(e->detail, "75.00%");
+	e = nth_event(m, 1);
+	CHECK_STR(e->type, "step");
+	CHECK_INT(e->time, ==, T0 + 3600);
+	CHECK_HAS(e->detail, "step 2 of 4");
+}
+
+/* A rollout completes at a step of 100% that waits, or when the last
+ * step's hold ends, whatever its weight; on schedule. */
+static void test_rollout_completes(void)
+{
+	static const struct {
+		const char *name;
+		struct ro_step steps[3];
+		uint32_t nsteps;
+		int64_t tick;		/* 0: none */
+		enum ro_phase phase;
+		uint32_t step;
+		uint16_t weight;
+		int64_t ended;
+	} t[] = {
+		{ "one step of 100% that waits", { { 10000, RO_WAIT } }, 1, 0,
+		  RO_COMPLETED, 0, 10000, T0 },
+		{ "then 100% that waits", { { 1000, 3600 }, { 10000, RO_WAIT } }, 2, T0 + 3600,
+		  RO_COMPLETED, 1, 10000, T0 + 3600 },
+		{ "then 100% that waits, late tick", { { 1000, 3600 }, { 10000, RO_WAIT } }, 2, T0 + 9999,
+		  RO_COMPLETED, 1, 10000, T0 + 3600 },
+		{ "ends at 50%, before", { { 1000, 3600 }, { 5000, 3600 } }, 2, T0 + 7199,
+		  RO_PROGRESSING, 1, 5000, 0 },
+		{ "ends at 50%, when its hold ends", { { 1000, 3600 }, { 5000, 3600 } }, 2, T0 + 7200,
+		  RO_COMPLETED, 1, 10000, T0 + 7200 },
+		{ "ends at 50%, long after", { { 1000, 3600 }, { 5000, 3600 } }, 2, T0 + 1000000,
+		  RO_COMPLETED, 1, 10000, T0 + 7200 },
+		{ "one step of 1% with a hold", { { 1, 60 } }, 1, T0 + 60,
+		  RO_COMPLETED, 0, 10000, T0 + 60 },
+		{ "holds of 0", { { 2500, 0 }, { 5000, 0 } }, 2, 0, RO_COMPLETED, 1, 10000, T0 },
+		{ "100% with a hold, during it", { { 1000, 60 }, { 10000, 3600 } }, 2, T0 + 60,
+		  RO_PROGRESSING, 1, 10000, 0 },
+		{ "100% with a hold, after it", { { 1000, 60 }, { 10000, 3600 } }, 2, T0 + 3660,
+		  RO_COMPLETED, 1, 10000, T0 + 3660 },
+		{ "a step below 100% that waits", { { 1000, 60 }, { 9999, RO_WAIT } }, 2, T0 + 99999,
+		  RO_PROGRESSING, 1, 9999, 0 },
+	};
+	struct model *m = new_model();
+	const struct rollout *ro = &m->svc[0].ro;
+
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		row("%s", t[i].name);
+		setup_web(m);
+		if (cur_failed)
+			return;
+		CHECK_INT(start(m, "2.0", RO_GRADUAL, 0, t[i].steps, t[i].nsteps, T0), ==, 0);
+		if (t[i].tick)
+			CHECK_INT(rollout_tick(m, t[i].tick), ==, true);
+		CHECK_INT(ro->phase, ==, t[i].phase);
+		CHECK_INT(ro->step, ==, t[i].step);
+		CHECK_INT(ro->ended, ==, t[i].ended);
+		CHECK_INT(rollout_weight(m, ro), ==, t[i].weight);
+		check_layout(m, 0, S20, S10, t[i].weight);
+		if (cur_failed)
+			return;
+		if (ro->phase == RO_COMPLETED) {
+			CHECK_INT(rollout_next_due(ro), ==, -1);
+			CHECK_STR(nth_event(m, 0)->type, "completed");
+			CHECK_INT(nth_event(m, 0)->time, ==, t[i].ended);
+			CHECK_INT(rollout_tick(m, T0 + 10000000), ==, false);
+			CHECK_INT(model_stable(m, 0), ==, S20);
+		}
+	}
+}
+
+static void test_rollout_pause_resume(void)
+{
+	static const struct ro_step st[] = { { 1000, 3600 }, { 5000, 3600 }, { 10000, RO_WAIT } };
+	static const struct ro_step wait[] = { { 1000, RO_WAIT }, { 10000, RO_WAIT } };
+#define T1 (T0 + 100005)
+	static const struct ro_act a[] = {
+		/* op, full, at, ret, code, phase, step, weight, since, due, left, ended */
+		{ RO_OP_PAUSE, 0, T0 + 600, 0, NULL, RO_PAUSED, 0, 1000, T0, -1, 3000, 0 },
+		BAD_PHASE(RO_OP_PAUSE, 0, T0 + 700),
+		NOCHANGE(T0 + 3600),
+		NOCHANGE(T0 + 100000),
+		/* the 3000 s left of the hold count from the resume */
+		{ RO_OP_RESUME, 0, T1, 0, NULL, RO_PROGRESSING, 0, 1000, T1 - 600, T1 + 3000, 0, 0 },
+		BAD_PHASE(RO_OP_RESUME, 0, T1 + 1),
+		NOCHANGE(T1 + 2999),
+		{ ACT_TICK, 0, T1 + 3000, 1, NULL, RO_PROGRESSING, 1, 5000, T1 + 3000, T1 + 6600, 0, 0 },
+		/* paused after the hold ended but before a tick noticed: 0 left */
+		{ RO_OP_PAUSE, 0, T1 + 8000, 0, NULL, RO_PAUSED, 1, 5000, T1 + 3000, -1, 0, 0 },
+		NOCHANGE(T1 + 8500),
+		/* so resume moves on at once, to 100%, which completes */
+		{ RO_OP_RESUME, 0, T1 + 9000, 0, NULL, RO_COMPLETED, 2, 10000, 0, -1, 0, T1 + 9000 },
+		BAD_PHASE(RO_OP_PAUSE, 0, T1 + 9001),
+		BAD_PHASE(RO_OP_RESUME, 0, T1 + 9002),
+	};
+	static const struct ro_act b[] = {
+		/* a step that waits for promote: pausing it keeps nothing to count */
+		{ RO_OP_PAUSE, 0, T0 + 50, 0, NULL, RO_PAUSED, 0, 1000, T0, -1, RO_WAIT, 0 },
+		{ RO_OP_RESUME, 0, T0 + 60, 0, NULL, RO_PROGRESSING, 0, 1000, T0, -1, 0, 0 },
+		NOCHANGE(T0 + 10000000),
+		{ RO_OP_PROMOTE, 0, T0 + 70, 0, NULL, RO_COMPLETED, 1, 10000, 0, -1, 0, T0 + 70 },
+	};
+#undef T1
+	struct model *m = new_model();
+	struct vs_err err = { 0 };
+
+	setup_web(m);
+	if (cur_failed)
+		return;
+	row("%s", "no rollout");
+	CHECK_ERR(rollout_control(m, 0, RO_OP_PAUSE, false, T0, &err), &err, -ENOENT, 409, "no_rollout");
+	CHECK_ERR(rollout_control(m, 0, RO_OP_RESUME, false, T0, &err), &err, -ENOENT, 409, "no_rollout");
+	row("%s", "");
+	CHECK_INT(start(m, "2.0", RO_GRADUAL, 0, st, ARRAY_SIZE(st), T0), ==, 0);
+	run_acts(m, 0, a, ARRAY_SIZE(a));
+	if (cur_failed)
+		return;
+	setup_web(m);
+	if (cur_failed)
+		return;
+	CHECK_INT(start(m, "2.0", RO_GRADUAL, 0, wait, ARRAY_SIZE(wait), T0), ==, 0);
+	run_acts(m, 0, b, ARRAY_SIZE(b));
+}
+
+static void test_rollout_promote(void)
+{
+	static const struct ro_step st[] = {
+		{ 1000, 3600 }, { 5000, 21600 }, { 7500, RO_WAIT }, { 9000, 600 },
+	};
+	static const struct ro_act a[] = {
+		/* op, full, at, ret, code, phase, step, weight, since, due, left, ended */
+		/* the next step now, its hold counted from now */
+		{ RO_OP_PROMOTE, 0, T0 + 100, 0, NULL,
+		  RO_PROGRESSING, 1, 5000, T0 + 100, T0 + 21700, 0, 0 },
+		NOCHANGE(T0 + 21699),
+		{ RO_OP_PROMOTE, 0, T0 + 200, 0, NULL, RO_PROGRESSING, 2, 7500, T0 + 200, -1, 0, 0 },
+		{ RO_OP_PROMOTE, 0, T0 + 300, 0, NULL, RO_PROGRESSING, 3, 9000, T0 + 300, T0 + 900, 0, 0 },
+		/* past the last step */
+		{ RO_OP_PROMOTE, 0, T0 + 400, 0, NULL, RO_COMPLETED, 3, 10000, 0, -1, 0, T0 + 400 },
+		BAD_PHASE(RO_OP_PROMOTE, 0, T0 + 500),
+		BAD_PHASE(RO_OP_PROMOTE, 1, T0 + 500),
+	};
+	static const struct ro_act full[] = {
+		{ RO_OP_PROMOTE, 1, T0 + 50, 0, NULL, RO_COMPLETED, 0, 10000, 0, -1, 0, T0 + 50 },
+	};
+	static const struct ro_act paused[] = {
+		{ RO_OP_PAUSE, 0, T0 + 10, 0, NULL, RO_PAUSED, 0, 1000, T0, -1, 3590, 0 },
+		/* promoted while paused: the next step, with all its hold left */
+		{ RO_OP_PROMOTE, 0, T0 + 20, 0, NULL, RO_PAUSED, 1, 5000, T0 + 20, -1, 21600, 0 },
+		NOCHANGE(T0 + 100000),
+		{ RO_OP_RESUME, 0, T0 + 30, 0, NULL,
+		  RO_PROGRESSING, 1, 5000, T0 + 30, T0 + 21630, 0, 0 },
+		{ RO_OP_PAUSE, 0, T0 + 40, 0, NULL, RO_PAUSED, 1, 5000, T0 + 30, -1, 21590, 0 },
+		{ RO_OP_PROMOTE, 1, T0 + 50, 0, NULL, RO_COMPLETED, 1, 10000, 0, -1, 0, T0 + 50 },
+	};
+	static const struct {
+		const char *name;
+		const struct ro_act *a;
+		size_t n;
+	} scripts[] = {
+		{ "step by step", a, ARRAY_SIZE(a) },
+		{ "full", full, ARRAY_SIZE(full) },
+		{ "while paused", paused, ARRAY_SIZE(paused) },
+	};
+	struct model *m = new_model();
+
+	for (size_t i = 0; i < ARRAY_SIZE(scripts); i++) {
+		row("%s", scripts[i].name);
+		setup_web(m);
+		if (cur_failed)
+			return;
+		CHECK_INT(start(m, "2.0", RO_GRADUAL, 0, st, ARRAY_SIZE(st), T0), ==, 0);
+		run_acts(m, 0, scripts[i].a, scripts[i].n);
+		if (cur_failed)
+			return;
+		CHECK_STR(nth_event(m, 0)->type, "completed");
+	}
+}
+
+/* The flags of slot's entry in the data plane's view of service svc. */
+static int ver_flags(const struct model *m, uint32_t svc, uint32_t slot, uint32_t *session_ms)
+{
+	static const uint8_t nsock[VS_MAX_SLOTS];
+	struct vs_svc v;
+
+	model_svc_value(m, svc, nsock, &v);
+	*session_ms = v.session_ms;
+	for (uint32_t i = 0; i < v.nver; i++)
+		if (v.ver[i].slot == slot)
+			return v.ver[i].flags;
+	return -1;
+}
+
+static void test_rollout_abort_rollback(void)
+{
+	static const struct ro_step st[] = { { 1000, 3600 }, { 10000, RO_WAIT } };
+	static const enum ro_op after_end[] = { RO_OP_PROMOTE, RO_OP_PAUSE, RO_OP_RESUME,
+						RO_OP_ABORT };
+	struct model *m = new_model(), *before = new_model();
+	const struct rollout *ro = &m->svc[0].ro;
+	struct vs_err err;
+	uint32_t ms;
+
+	setup_web(m);
+	if (cur_failed)
+		return;
+	row("%s", "no rollout");
+	CHECK_ERR(rollout_control(m, 0, RO_OP_ABORT, false, T0, &err), &err, -ENOENT, 409, "no_rollout");
+	CHECK_ERR(rollout_control(m, 0, RO_OP_ROLLBACK, false, T0, &err), &err, -ENOENT, 409, "no_rollout");
+
+	row("%s", "abort");
+	CHECK_INT(start(m, "2.0", RO_GRADUAL, 120, st, 2, T0), ==, 0);
+	CHECK_INT(m->svc[0].session_timeout, ==, 120);
+	CHECK_INT(rollout_control(m, 0, RO_OP_ABORT, false, T0 + 10, &err), ==, 0);
+	CHECK_INT(ro->phase, ==, RO_ABORTED);
+	CHECK_INT(ro->ended, ==, T0 + 10);
+	CHECK_INT(rollout_next_due(ro), ==, -1);
+	CHECK_INT(m->cl[S20].weight, ==, 0);
+	CHECK_INT(m->cl[S10].weight, ==, 10000);
+	check_layout(m, 0, S20, S10, 0);
+	if (cur_failed)
+		return;
+	CHECK(!m->cl[S20].no_affinity, "abort set no_affinity");
+	CHECK_INT(ver_flags(m, 0, S20, &ms), ==, 0);
+	CHECK_INT(ms, ==, 120000);
+	CHECK_STR(nth_event(m, 0)->type, "aborted");
+	CHECK_INT(rollout_tick(m, T0 + 10000000), ==, false);
+	for (size_t i = 0; i < ARRAY_SIZE(after_end); i++) {
+		row("aborted, op %d", after_end[i]);
+		memcpy(before, m, sizeof(*m));
+		CHECK_ERR(rollout_control(m, 0, after_end[i], false, T0 + 20, &err), &err,
+			  -EINVAL, 409, "bad_phase");
+		CHECK(!memcmp(m, before, sizeof(*m)), "the model changed");
+	}
+	row("%s", "aborted, rollback");
+	CHECK_ERR(rollout_control(m, 0, RO_OP_ROLLBACK, false, T0 + 20, &err), &err,
+		  -EINVAL, 409, "bad_phase");
+
+	row("%s", "rollback while paused");
+	CHECK_INT(start(m, "2.0", RO_GRADUAL, 0, st, 2, T0 + 100), ==, 0);
+	CHECK_INT(rollout_control(m, 0, RO_OP_PAUSE, false, T0 + 110, &err), ==, 0);
+	CHECK_INT(rollout_control(m, 0, RO_OP_ROLLBACK, false, T0 + 120, &err), ==, 0);
+	CHECK_INT(ro->phase, ==, RO_ROLLED_BACK);
+	CHECK_INT(ro->ended, ==, T0 + 120);
+	check_layout(m, 0, S20, S10, 0);
+	if (cur_failed)
+		return;
+	CHECK(m->cl[S20].no_affinity, "rollback left no_affinity unset");
+	CHECK(!m->cl[S10].no_affinity && !m->cl[S30].no_affinity && !m->cl[S05].no_affinity,
+	      "no_affinity on a version that was not rolled back");
+	CHECK_INT(ver_flags(m, 0, S20, &ms), ==, VS_VER_NO_AFFINITY);
+	CHECK_INT(ver_flags(m, 0, S10, &ms), ==, 0);
+	CHECK_INT(ver_flags(m, 0, S30, &ms), ==, 0);
+	CHECK_INT(ms, ==, 120000);	/* the service's, kept */
+	CHECK_STR(nth_event(m, 0)->type, "rolled_back");
+	CHECK_ERR(rollout_control(m, 0, RO_OP_ROLLBACK, false, T0 + 130, &err), &err,
+		  -EINVAL, 409, "bad_phase");
+
+	/* A new rollout to the rolled-back version gives it affinity again. */
+	row("%s", "start again, complete, roll back");
+	CHECK_INT(start(m, "c2", RO_GRADUAL, 0, st, 2, T0 + 200), ==, 0);
+	CHECK(!m->cl[S20].no_affinity, "no_affinity kept by a new rollout");
+	CHECK_INT(ver_flags(m, 0, S20, &ms), ==, 0);
+	CHECK_INT(rollout_control(m, 0, RO_OP_PROMOTE, true, T0 + 210, &err), ==, 0);
+	CHECK_INT(ro->phase, ==, RO_COMPLETED);
+	memcpy(before, m, sizeof(*m));
+	CHECK_ERR(rollout_control(m, 0, RO_OP_ABORT, false, T0 + 220, &err), &err,
+		  -EINVAL, 409, "bad_phase");
+	CHECK(!memcmp(m, before, sizeof(*m)), "the model changed");
+	CHECK_INT(rollout_control(m, 0, RO_OP_ROLLBACK, false, T0 + 230, &err), ==, 0);
+	CHECK_INT(ro->phase, ==, RO_ROLLED_BACK);
+	CHECK_INT(ro->ended, ==, T0 + 230);
+	check_layout(m, 0, S20, S10, 0);
+	if (cur_failed)
+		return;
+	CHECK(m->cl[S20].no_affinity, "rollback of a completed rollout left no_affinity unset");
+	CHECK_INT(ver_flags(m, 0, S20, &ms), ==, VS_VER_NO_AFFINITY);
+
+	row("%s", "abort after a new start");
+	CHECK_INT(start(m, "2.0", RO_SESSION, 30, NULL, 0, T0 + 300), ==, 0);
+	CHECK_INT(ro->phase, ==, RO_COMPLETED);	/* session: at once */
+	CHECK(!m->cl[S20].no_affinity, "no_affinity kept by a new rollout");
+	CHECK_INT(start(m, "3.0", RO_GRADUAL, 0, st, 2, T0 + 400), ==, 0);
+	CHECK_INT(ro->from, ==, S20);
+	CHECK_INT(rollout_control(m, 0, RO_OP_ABORT, false, T0 + 410, &err), ==, 0);
+	check_layout(m, 0, S30, S20, 0);
+	if (cur_failed)
+		return;
+	CHECK(!m->cl[S30].no_affinity, "abort set no_affinity");
+	CHECK_INT(ver_flags(m, 0, S30, &ms), ==, 0);
+	CHECK_INT(ms, ==, 30000);
+}
+
+/* Which session timeout the service gets from a start. */
+static void test_rollout_session_timeout(void)
+{
+	static const struct ro_step st[] = { { 5000, RO_WAIT } };
+	static const struct {
+		const char *to;
+		enum ro_strategy strategy;
+		uint32_t timeout;
+		uint32_t nsteps;
+		uint32_t want;		/* the service's session_timeout */
+		enum ro_phase phase;	/* right after the start */
+	} t[] = {
+		{ "2.0", RO_SESSION, 300, 0, 300, RO_COMPLETED },
+		{ "3.0", RO_GRADUAL, 0, 1, 300, RO_PROGRESSING },	/* keeps it */
+		{ "4.0", RO_GRADUAL, 45, 1, 45, RO_PROGRESSING },
+		{ "5.0", RO_INSTANT, 0, 0, 0, RO_COMPLETED },		/* none at all */
+		{ "6.0", RO_GRADUAL, 0, 1, 0, RO_PROGRESSING },
+		{ "7.0", RO_SESSION, RO_MAX_SESSION_TIMEOUT, 0, RO_MAX_SESSION_TIMEOUT, RO_COMPLETED },
+	};
+	struct model *m = new_model();
+	const struct rollout *ro = &m->svc[0].ro;
+	struct vs_err err = { 0 };
+	char server[32];
+	uint32_t ms;
+	int slot;
+
+	setup_web(m);
+	if (cur_failed)
+		return;
+	m->svc[0].session_timeout = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		row("%s rollout to %s", ro_strategy_name(t[i].strategy), t[i].to);
+		slot = model_find_version(m, 0, t[i].to);
+		if (slot < 0) {
+			snprintf(server, sizeof(server), "127.0.0.1:%zu", 9200 + i);
+			slot = add_cl(m, 0, t[i].to, CL_MANUAL, server, NULL, &err);
+			CHECK(slot >= 0, "add %s: %s", t[i].to, err.msg);
+		}
+		CHECK_INT(start(m, t[i].to, t[i].strategy, t[i].timeout, st, t[i].nsteps,
+				T0 + 100 * (int64_t)i), ==, 0);
+		CHECK_INT(ro->phase, ==, t[i].phase);
+		CHECK_INT(ro->strategy, ==, t[i].strategy);
+		CHECK_INT(ro->session_timeout, ==, t[i].timeout);
+		CHECK_INT(ro->to, ==, slot);
+		CHECK_INT(m->svc[0].session_timeout, ==, t[i].want);
+		CHECK_INT(ver_flags(m, 0, slot, &ms), ==, 0);
+		CHECK_INT(ms, ==, t[i].want * 1000);
+		if (!t[i].nsteps) {
+			/* instant and session: one step of 100%, done at once */
+			CHECK_INT(ro->nsteps, ==, 1);
+			CHECK_INT(ro->steps[0].weight, ==, VS_BUCKETS);
+			CHECK_INT(ro->steps[0].hold, ==, RO_WAIT);
+			CHECK_INT(ro->ended, ==, T0 + 100 * (int64_t)i);
+		}
+		if (ro->phase == RO_PROGRESSING)
+			CHECK_INT(rollout_control(m, 0, RO_OP_PROMOTE, true, T0 + 100 * (int64_t)i + 50,
+						  &err), ==, 0);
+		CHECK_INT(ro->phase, ==, RO_COMPLETED);
+		check_layout(m, 0, slot, ro->from, VS_BUCKETS);
+		if (cur_failed)
+			return;
+		/* a completed rollout changes the timeout no more */
+		CHECK_INT(m->svc[0].session_timeout, ==, t[i].want);
+	}
+}
+
+static void test_rollout_record_instant(void)
+{
+	struct model *m = new_model();
+	struct rollout *ro = &m->svc[0].ro;
+	struct vs_err err = { 0 };
+	uint32_t nev;
+	int slot;
+
+	setup_web(m);
+	if (cur_failed)
+		return;
+	/* leftovers of an earlier rollout are not kept */
+	ro->phase = RO_ROLLED_BACK;
+	ro->strategy = RO_GRADUAL;
+	ro->nsteps = 3;
+	ro->step = 2;
+	ro->steps[1] = (struct ro_step){ 5000, 3600 };
+	ro->steps[2] = (struct ro_step){ 7000, 60 };
+	ro->paused_left = 77;
+	ro->session_timeout = 99;
+	m->svc[0].session_timeout = 99;
+	nev = m->nevents;
+	/* as ctl does: the cluster takes over on registration, then this */
+	slot = add_cl(m, 0, "4.0", CL_INSTANT, "127.0.0.1:9004", "c4", &err);
+	CHECK_INT(slot, ==, SAPI + 1);
+	CHECK_STR(weights_str(m, 0), "4.0=10000 3.0=0 2.0=0 1.0=0 0.5=0");
+	rollout_record_instant(m, 0, S10, slot, T0);
+	CHECK_INT(ro->phase, ==, RO_COMPLETED);
+	CHECK_INT(ro->strategy, ==, RO_INSTANT);
+	CHECK_INT(ro->from, ==, S10);
+	CHECK_INT(ro->to, ==, slot);
+	CHECK_INT(ro->session_timeout, ==, 0);
+	CHECK_INT(ro->nsteps, ==, 1);
+	CHECK_INT(ro->step, ==, 0);
+	CHECK_INT(ro->steps[0].weight, ==, VS_BUCKETS);
+	CHECK_INT(ro->steps[0].hold, ==, RO_WAIT);
+	for (uint32_t i = 1; i < RO_MAX_STEPS; i++) {
+		row("steps[%u]", i);
+		CHECK(!ro->steps[i].weight && !ro->steps[i].hold, "left over");
+	}
+	row("%s", "");
+	CHECK_INT(ro->started, ==, T0);
+	CHECK_INT(ro->step_started, ==, T0);
+	CHECK_INT(ro->paused_left, ==, 0);
+	CHECK_INT(ro->ended, ==, T0);
+	CHECK_INT(m->svc[0].session_timeout, ==, 0);
+	CHECK_INT(rollout_weight(m, ro), ==, VS_BUCKETS);
+	CHECK_INT(rollout_next_due(ro), ==, -1);
+	check_layout(m, 0, slot, S10, VS_BUCKETS);
+	if (cur_failed)
+		return;
+	CHECK_INT(m->nevents, ==, nev + 2);
+	row("%s", "event started");
+	CHECK_STR(nth_event(m, 1)->type, "started");
+	CHECK_STR(nth_event(m, 1)->service, "web");
+	CHECK_INT(nth_event(m, 1)->time, ==, T0);
+	CHECK_HAS(nth_event(m, 1)->detail, "instant rollout from 1.0 to 4.0");
+	row("%s", "event completed");
+	CHECK_STR(nth_event(m, 0)->type, "completed");
+	CHECK_STR(nth_event(m, 0)->service, "web");
+	CHECK_INT(nth_event(m, 0)->time, ==, T0);
+	CHECK_HAS(nth_event(m, 0)->detail, "4.0");
+	row("%s", "a rollout from it");
+	CHECK_INT(rollout_tick(m, T0 + 1000000), ==, false);
+	CHECK_INT(model_stable(m, 0), ==, slot);
+	CHECK_ERR(rollout_control(m, 0, RO_OP_PAUSE, false, T0 + 1, &err), &err,
+		  -EINVAL, 409, "bad_phase");
+	CHECK_INT(rollout_control(m, 0, RO_OP_ROLLBACK, false, T0 + 2, &err), ==, 0);
+	check_layout(m, 0, slot, S10, 0);
+}
+
+static void test_model_events_ring(void)
+{
+	struct model *m = new_model();
+	const struct event *e;
+	char big[301], want[32];
+
+	for (uint32_t i = 0; i < 300; i++) {
+		row("event %u", i);
+		model_event(m, T0 + i, "web", "step", "event %u", i);
+		CHECK_INT(m->nevents, ==, i + 1 < RO_MAX_EVENTS ? i + 1 : RO_MAX_EVENTS);
+		CHECK_INT(m->event_head, ==, (i + 1) % RO_MAX_EVENTS);
+		e = &m->events[(m->event_head + RO_MAX_EVENTS - 1) % RO_MAX_EVENTS];
+		CHECK_INT(e->time, ==, T0 + i);
+		CHECK_STR(e->service, "web");
+		CHECK_STR(e->type, "step");
+		snprintf(want, sizeof(want), "event %u", i);
+		CHECK_STR(e->detail, want);
+	}
+	/* the newest RO_MAX_EVENTS are kept, oldest first from event_head */
+	for (uint32_t k = 0; k < RO_MAX_EVENTS; k++) {
+		row("newest %u", k);
+		e = nth_event(m, k);
+		CHECK_INT(e->time, ==, T0 + 299 - k);
+		snprintf(want, sizeof(want), "event %u", 299 - k);
+		CHECK_STR(e->detail, want);
+	}
+	row("%s", "");
+	CHECK_INT(m->events[m->event_head].time, ==, T0 + 300 - RO_MAX_EVENTS);
+
+	/* Every field is cut to fit, and only its own event is written. */
+	memset(big, 'x', 300);
+	big[300] = '\0';
+	row("%s", "300 characters everywhere");
+	model_event(m, T0 + 1000, big, big, "%s", big);
+	e = nth_event(m, 0);
+	CHECK_INT(e->time, ==, T0 + 1000);
+	CHECK_INT(strlen(e->service), ==, sizeof(e->service) - 1);
+	CHECK_INT(strlen(e->type), ==, sizeof(e->type) - 1);
+	CHECK_INT(strlen(e->detail), ==, sizeof(e->detail) - 1);
+	CHECK(!strncmp(e->detail, big, sizeof(e->detail) - 1), "detail");
+	CHECK_INT(m->nevents, ==, RO_MAX_EVENTS);
+	CHECK_INT(nth_event(m, 1)->time, ==, T0 + 299);
+	CHECK_STR(nth_event(m, 1)->detail, "event 299");
+	CHECK_INT(m->events[m->event_head].time, ==, T0 + 301 - RO_MAX_EVENTS);
+	CHECK_STR(m->events[m->event_head].type, "step");
+	row("%s", "a format that expands to 900 characters");
+	model_event(m, T0 + 1001, "web", "step", "%s%s%s", big, big, big);
+	e = nth_event(m, 0);
+	CHECK_INT(e->time, ==, T0 + 1001);
+	CHECK_STR(e->service, "web");
+	CHECK_INT(strlen(e->detail), ==, sizeof(e->detail) - 1);
+	CHECK_INT(nth_event(m, 1)->time, ==, T0 + 1000);
+	CHECK_INT(m->events[m->event_head].time, ==, T0 + 302 - RO_MAX_EVENTS);
+	CHECK_STR(m->events[m->event_head].service, "web");
+}
+
+static void check_rollouts_equal(const struct rollout *x, const struct rollout *y)
+{
+	CHECK_INT(x->phase, ==, y->phase);
+	CHECK_INT(x->strategy, ==, y->strategy);
+	CHECK_INT(x->from, ==, y->from);
+	CHECK_INT(x->to, ==, y->to);
+	CHECK_INT(x->session_timeout, ==, y->session_timeout);
+	CHECK_INT(x->nsteps, ==, y->nsteps);
+	CHECK_INT(x->step, ==, y->step);
+	for (uint32_t i = 0; i < x->nsteps; i++) {
+		CHECK_INT(x->steps[i].weight, ==, y->steps[i].weight);
+		CHECK_INT(x->steps[i].hold, ==, y->steps[i].hold);
+	}
+	CHECK_INT(x->started, ==, y->started);
+	CHECK_INT(x->step_started, ==, y->step_started);
+	CHECK_INT(x->paused_left, ==, y->paused_left);
+	CHECK_INT(x->ended, ==, y->ended);
+}
+
+static void test_state_rollout_roundtrip(void)
+{
+	static const struct ro_step st1[] = { { 1000, 3600 }, { 10000, RO_WAIT } };
+	static const struct ro_step st2[] = { { 1000, 3600 }, { 5000, 7200 }, { 10000, RO_WAIT } };
+	struct model *m = new_model(), *m2 = new_model();
+	const struct rollout *ro = &m->svc[0].ro;
+	struct vs_err err = { 0 };
+	char *text, *text2;
+	int slot;
+
+	setup_web(m);
+	if (cur_failed)
+		return;
+	/* web: 2.0 rolled back, then a paused gradual rollout to 3.0 */
+	CHECK_INT(start(m, "2.0", RO_GRADUAL, 60, st1, 2, T0), ==, 0);
+	CHECK_INT(rollout_control(m, 0, RO_OP_ROLLBACK, false, T0 + 100, &err), ==, 0);
+	CHECK_INT(start(m, "3.0", RO_GRADUAL, 600, st2, 3, T0 + 200), ==, 0);
+	CHECK_INT(rollout_tick(m, T0 + 3800), ==, true);
+	CHECK_INT(rollout_control(m, 0, RO_OP_PAUSE, false, T0 + 4000, &err), ==, 0);
+	CHECK_INT(ro->phase, ==, RO_PAUSED);
+	CHECK_INT(ro->step, ==, 1);
+	CHECK_INT(ro->paused_left, ==, 7000);
+	CHECK_INT(m->svc[0].session_timeout, ==, 600);
+	CHECK(m->cl[S20].no_affinity, "2.0 not rolled back");
+	CHECK_STR(weights_str(m, 0), "3.0=5000 2.0=0 1.0=5000 0.5=0");
+	/* api: an instant cluster that took over */
+	slot = add_cl(m, 1, "8.0", CL_INSTANT, "127.0.0.1:9108", "api8", &err);
+	CHECK_INT(slot, ==, SAPI + 1);
+	rollout_record_instant(m, 1, SAPI, slot, T0 + 50);
+	model_event(m, T0 + 4100, "api", "note", "a \"quoted\" \\ detail\twith a tab");
+	model_event(m, T0 + 4200, "", "empty", "%s", "");
+
+	text = track(state_dump(m));
+	CHECK(text, "state_dump failed");
+	memset(m2, 0xa5, sizeof(*m2));
+	CHECK_INT(state_parse(text, strlen(text), "t.json", m2, &err), ==, 0);
+	check_models_equal(m, m2);
+	if (cur_failed)
+		return;
+	for (uint32_t s = 0; s < VS_MAX_SERVICES; s++) {
+		if (!m->svc[s].used)
+			continue;
+		row("service %u rollout", s);
+		CHECK_INT(m2->svc[s].session_timeout, ==, m->svc[s].session_timeout);
+		check_rollouts_equal(&m->svc[s].ro, &m2->svc[s].ro);
+		if (cur_failed)
+			return;
+	}
+	for (uint32_t i = 0; i < VS_MAX_SLOTS; i++) {
+		row("slot %u", i);
+		CHECK_INT(m2->cl[i].no_affinity, ==, m->cl[i].no_affinity);
+	}
+	row("%s", "events");
+	CHECK_INT(m->nevents, >, 8);
+	CHECK_INT(m2->nevents, ==, m->nevents);
+	for (uint32_t k = 0; k < m->nevents; k++) {
+		const struct event *x = nth_event(m, k), *y = nth_event(m2, k);
+
+		row("event %u", k);
+		CHECK_INT(y->time, ==, x->time);
+		CHECK_STR(y->service, x->service);
+		CHECK_STR(y->type, x->type);
+		CHECK_STR(y->detail, x->detail);
+	}
+	row("%s", "dump again");
+	text2 = track(state_dump(m2));
+	CHECK(text2, "state_dump failed");
+	CHECK_STR(text2, text);
+	/* and the restored rollout goes on the same */
+	row("%s", "resume both");
+	CHECK_INT(rollout_control(m, 0, RO_OP_RESUME, false, T0 + 9000, &err), ==, 0);
+	CHECK_INT(rollout_control(m2, 0, RO_OP_RESUME, false, T0 + 9000, &err), ==, 0);
+	CHECK_INT(rollout_next_due(&m2->svc[0].ro), ==, T0 + 16000);
+	CHECK_INT(rollout_next_due(&m2->svc[0].ro), ==, rollout_next_due(ro));
+}
+
+static void test_state_rollout_rejects(void)
+{
+	/* web's rollout: "to", and an extra field */
+	static const char fmt[] =
+		"{'vsteerState': 1,"
+		" 'services': [{'name': 'web', 'id': 0, 'address': '127.0.0.1', 'port': 8080, 'salt': 7,"
+		"   'sessionTimeout': 60, 'rollout': {'phase': 'paused', 'strategy': 'gradual',"
+		"   'from': 0, 'to': %d, 'sessionTimeout': 60, 'step': 0,"
+		"   'steps': [{'weight': 1000, 'hold': 3600}, {'weight': 10000, 'hold': -1}],"
+		"   'started': 100, 'stepStarted': 100, 'pausedLeft': 3000, 'ended': 0%s}},"
+		"  {'name': 'api', 'id': 1, 'address': '127.0.0.1', 'port': 8081, 'salt': 8,"
+		"   'rollout': null}],"
+		" 'clusters': ["
+		"  {'id': 'a', 'version': '1.0', 'slot': 0, 'servers': ['127.0.0.1:9001'],"
+		"   'weight': 9000, 'upgradeTransition': {'mode': 'instant'}, 'service': 'web'},"
+		"  {'id': 'b', 'version': '2.0', 'slot': 1, 'servers': ['127.0.0.1:9002'],"
+		"   'weight': 1000, 'upgradeTransition': {'mode': 'manual'}, 'service': 'web'},"
+		"  {'id': 'c', 'version': '7.0', 'slot': 2, 'servers': ['127.0.0.1:9101'],"
+		"   'weight': 10000, 'upgradeTransition': {'mode': 'instant'}, 'service': 'api'}]}";
+	static const struct {
+		const char *name;
+		int to;
+		const char *extra;
+		bool ok;
+		const char *has;
+	} t[] = {
+		{ "valid", 1, "", true, "" },
+		{ "to another service's cluster", 2, "", false, "services[0].rollout" },
+		{ "to an unused slot", 3, "", false, "services[0].rollout" },
+		{ "to the last slot, unused", VS_MAX_SLOTS - 1, "", false, "services[0].rollout" },
+		{ "to out of range", VS_MAX_SLOTS, "", false, "services[0].rollout" },
+		{ "to negative", -1, "", false, "services[0].rollout" },
+		{ "unknown field", 1, ", 'bogus': 1", false, "bogus" },
+		{ "unknown field, named like a service's", 1, ", 'name': 'web'", false, "'name'" },
+	};
+	struct model *m = new_model();
+	const struct rollout *ro = &m->svc[0].ro;
+	struct vs_err err;
+	char sq[2048];
+	char *text;
+
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		row("%s", t[i].name);
+		snprintf(sq, sizeof(sq), fmt, t[i].to, t[i].extra);
+		text = jq(sq);
+		memset(&err, 0, sizeof(err));
+		int ret = state_parse(text, strlen(text), "t.json", m, &err);
+
+		if (!t[i].ok) {
+			CHECK(ret < 0, "accepted");
+			CHECK_INT(err.status, ==, 400);
+			CHECK_HAS(err.msg, "state t.json");
+			CHECK_HAS(err.msg, "services[0].rollout");
+			CHECK_HAS(err.msg, t[i].has);
+			continue;
+		}
+		CHECK_INT(ret, ==, 0);
+		CHECK_INT(ro->phase, ==, RO_PAUSED);
+		CHECK_INT(ro->strategy, ==, RO_GRADUAL);
+		CHECK_INT(ro->from, ==, 0);
+		CHECK_INT(ro->to, ==, 1);
+		CHECK_INT(ro->session_timeout, ==, 60);
+		CHECK_INT(ro->nsteps, ==, 2);
+		CHECK_INT(ro->step, ==, 0);
+		CHECK_INT(ro->steps[0].weight, ==, 1000);
+		CHECK_INT(ro->steps[0].hold, ==, 3600);
+		CHECK_INT(ro->steps[1].weight, ==, 10000);
+		CHECK_INT(ro->steps[1].hold, ==, RO_WAIT);
+		CHECK_INT(ro->started, ==, 100);
+		CHECK_INT(ro->step_started, ==, 100);
+		CHECK_INT(ro->paused_left, ==, 3000);
+		CHECK_INT(ro->ended, ==, 0);
+		CHECK_INT(m->svc[0].session_timeout, ==, 60);
+		CHECK_INT(m->svc[1].ro.phase, ==, RO_NONE);
+	}
+	row("%s", "unknown field, error code");
+	snprintf(sq, sizeof(sq), fmt, 1, ", 'bogus': 1");
+	text = jq(sq);
+	CHECK_ERR(state_parse(text, strlen(text), "t.json", m, &err), &err, -EINVAL, 400,
+		  "unknown_field");
+}
+
+static void test_ro_strategy_parse(void)
+{
+	static const struct {
+		const char *s;
+		int ret;
+		enum ro_strategy want;
+	} t[] = {
+		{ "instant", 0, RO_INSTANT }, { "Session", 0, RO_SESSION }, { "GRADUAL", 0, RO_GRADUAL },
+		{ "session", 0, RO_SESSION }, { "gradual", 0, RO_GRADUAL }, { "INSTANT", 0, RO_INSTANT },
+		/* the thesis's names */
+		{ "rapid", 0, RO_INSTANT }, { "Rapid", 0, RO_INSTANT },
+		{ "newsession", 0, RO_SESSION }, { "new-session", 0, RO_SESSION },
+		{ "NewSession", 0, RO_SESSION },
+		{ "long-term", 0, RO_GRADUAL }, { "longterm", 0, RO_GRADUAL },
+		{ "Long-Term", 0, RO_GRADUAL },
+		{ "", -EINVAL, 0 }, { "instan", -EINVAL, 0 }, { "instant ", -EINVAL, 0 },
+		{ " session", -EINVAL, 0 }, { "long term", -EINVAL, 0 }, { "new_session", -EINVAL, 0 },
+		{ "manual", -EINVAL, 0 }, { "none", -EINVAL, 0 }, { "promote", -EINVAL, 0 },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		enum ro_strategy s = (enum ro_strategy)77;
+
+		row("'%s'", t[i].s);
+		CHECK_INT(ro_strategy_parse(t[i].s, &s), ==, t[i].ret);
+		CHECK_INT(s, ==, t[i].ret ? 77 : (int)t[i].want);
+		if (!t[i].ret) {
+			enum ro_strategy back = (enum ro_strategy)77;
+
+			CHECK_INT(ro_strategy_parse(ro_strategy_name(s), &back), ==, 0);
+			CHECK_INT(back, ==, s);
+		}
+	}
+}
+
+static void test_ro_op_parse(void)
+{
+	static const struct {
+		const char *s;
+		int ret;
+		enum ro_op want;
+	} t[] = {
+		{ "promote", 0, RO_OP_PROMOTE }, { "pause", 0, RO_OP_PAUSE },
+		{ "resume", 0, RO_OP_RESUME }, { "abort", 0, RO_OP_ABORT },
+		{ "rollback", 0, RO_OP_ROLLBACK }, { "Rollback", 0, RO_OP_ROLLBACK },
+		{ "PAUSE", 0, RO_OP_PAUSE },
+		{ "", -EINVAL, 0 }, { "stop", -EINVAL, 0 }, { "roll-back", -EINVAL, 0 },
+		{ "promote ", -EINVAL, 0 }, { "pause2", -EINVAL, 0 }, { "instant", -EINVAL, 0 },
+		{ "rolled_back", -EINVAL, 0 },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		enum ro_op op = (enum ro_op)77;
+
+		row("'%s'", t[i].s);
+		CHECK_INT(ro_op_parse(t[i].s, &op), ==, t[i].ret);
+		CHECK_INT(op, ==, t[i].ret ? 77 : (int)t[i].want);
+	}
+}
+
 /* ---- the API router and listener matching ----------------------------- */
 
 static void test_api_route_match(void)
@@ -1556,7 +2652,7 @@ static void test_listener_serves(void)
 
 /* ---- the runner ------------------------------------------------------- */
 
-#define TEST(fn) { #fn + 5, fn }
+#define TEST(fn) { &#fn[5], fn }	/* the name without "test_" */
 
 static const struct {
 	const char *name;
@@ -1589,6 +2685,21 @@ static const struct {
 	TEST(test_config_api_default),
 	TEST(test_state_roundtrip),
 	TEST(test_state_rejects),
+	TEST(test_rollout_start_rejects),
+	TEST(test_rollout_start_target_names),
+	TEST(test_rollout_weights_layout),
+	TEST(test_rollout_gradual_schedule),
+	TEST(test_rollout_completes),
+	TEST(test_rollout_pause_resume),
+	TEST(test_rollout_promote),
+	TEST(test_rollout_abort_rollback),
+	TEST(test_rollout_session_timeout),
+	TEST(test_rollout_record_instant),
+	TEST(test_model_events_ring),
+	TEST(test_state_rollout_roundtrip),
+	TEST(test_state_rollout_rejects),
+	TEST(test_ro_strategy_parse),
+	TEST(test_ro_op_parse),
 	TEST(test_api_route_match),
 	TEST(test_api_route_errors),
 	TEST(test_listener_serves),

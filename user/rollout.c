@@ -214,8 +214,11 @@ int rollout_start(struct model *m, uint32_t svc, const struct ro_request *req,
 	if (req->strategy == RO_GRADUAL && !req->nsteps)
 		return vs_errf(err, -EINVAL, 400, "bad_rollout",
 			       "the gradual strategy needs steps, e.g. [{\"weight\": 5, \"hold\": 3600}, {\"weight\": 100}]");
+	if (req->nsteps > RO_MAX_STEPS)
+		return vs_errf(err, -E2BIG, 400, "bad_rollout", "at most %d steps", RO_MAX_STEPS);
 	for (uint32_t i = 0; i < req->nsteps; i++) {
-		if (req->steps[i].weight == 0 || req->steps[i].weight < prev)
+		if (req->steps[i].weight == 0 || req->steps[i].weight > VS_BUCKETS ||
+		    req->steps[i].weight < prev)
 			return vs_errf(err, -EINVAL, 400, "bad_rollout",
 				       "steps[%u].weight: must be above 0 and not below the step before (clients only move forward)",
 				       i);

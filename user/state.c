@@ -12,10 +12,11 @@
 
 static json_t *rollout_dump(const struct rollout *ro)
 {
-	json_t *steps = json_array();
+	json_t *steps;
 
 	if (ro->phase == RO_NONE)
 		return json_null();
+	steps = json_array();
 	for (uint32_t i = 0; i < ro->nsteps; i++)
 		json_array_append_new(steps, json_pack("{sisI}", "weight", ro->steps[i].weight,
 						       "hold", (json_int_t)ro->steps[i].hold));
