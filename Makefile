@@ -39,7 +39,7 @@ SKELS   := $(OUT)/steer.skel.h $(OUT)/scan.skel.h $(OUT)/track.skel.h
 # Controller library: everything but main and the HTTP glue, shared by
 # vsteerd and the unit tests.
 LIB_SRCS := user/log.c user/util.c user/addr.c user/version.c user/model.c \
-	user/parse.c user/config.c user/state.c user/rollout.c user/ctl.c user/api.c \
+	user/parse.c user/config.c user/state.c user/rollout.c user/request.c user/ctl.c user/api.c \
 	user/dataplane.c user/auth.c
 LIB_OBJS := $(patsubst user/%.c,$(OUT)/%.o,$(LIB_SRCS))
 
@@ -81,9 +81,20 @@ deps:
 san:
 	$(MAKE) OUT=build-san CC=clang SANITIZE=address,undefined all
 
+# libFuzzer targets (clang), in build-fuzz/: the config parser, the bodies
+# of every mutating endpoint, the URL router. Seed corpora in fuzz/corpus/.
+FUZZERS := config requests router
+fuzz:
+	$(MAKE) OUT=build-fuzz CC=clang SANITIZE=address,undefined,fuzzer-no-link fuzzers
+
+fuzzers: $(patsubst %,$(OUT)/fuzz_%,$(FUZZERS))
+
+$(OUT)/fuzz_%: fuzz/fuzz_%.c $(LIB_OBJS)
+	$(CC) $(VS_CFLAGS) -fsanitize=fuzzer $^ -o $@ $(LDLIBS)
+
 # Everything: unit tests (plain and under valgrind), then the end-to-end
 # suite against the plain build and again against the sanitizer build.
-test: all san
+test: all san fuzz
 	tests/run --all
 
 demo: all
@@ -93,8 +104,8 @@ vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > bpf/vmlinux.h
 
 clean:
-	rm -rf $(OUT) build-san
+	rm -rf $(OUT) build-san build-fuzz
 
-.PHONY: all san deps test demo vmlinux clean
+.PHONY: all san fuzz fuzzers deps test demo vmlinux clean
 .DELETE_ON_ERROR:
 .SECONDARY:

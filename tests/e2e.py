@@ -361,6 +361,8 @@ def bad_requests(env):
         ("PUT", "/v1/services/default/weights", {"2.0": 30.001, "1.0": 69.999}, 400, "bad_weights"),
         ("PUT", "/v1/services/default/weights", {"2.0": 130, "1.0": -30}, 400, "bad_weights"),
         ("PUT", "/v1/services/default/weights", {"9.0": 50, "1.0": 50}, 404, "unknown_version"),
+        # found by fuzz_requests: a key that is no version once hung vsteerd
+        ("PUT", "/v1/services/default/weights", {"abc": 50, "1.0": 50}, 404, "unknown_version"),
         ("PUT", "/v1/services/default/weights", {"2.0": "50", "1.0": 50}, 400, "bad_weights"),
         ("PUT", "/v1/services/nope/weights", {"2.0": 100}, 404, "unknown_service"),
         ("GET", "/v1/services/nope", None, 404, "unknown_service"),

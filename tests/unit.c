@@ -515,6 +515,16 @@ static void test_version_cmp(void)
 		CHECK_INT(sign(version_cmp(t[i].a, t[i].b)), ==, t[i].want);
 		CHECK_INT(sign(version_cmp(t[i].b, t[i].a)), ==, -t[i].want);
 	}
+	/* Strings that are no version must still compare, and end: the
+	 * fuzzer found an endless loop here. The result is unspecified. */
+	static const char *const junk[] = { "abc", "1.x", "..", "-1", "1..2", " 1", "" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(junk); i++) {
+		row("junk '%s'", junk[i]);
+		(void)version_cmp(junk[i], "1.0");
+		(void)version_cmp("1.0", junk[i]);
+		(void)version_cmp(junk[i], junk[i]);
+	}
 }
 
 static void test_ep_parse_good(void)

@@ -5,6 +5,7 @@
 #include "api.h"
 #include "auth.h"
 #include "parse.h"
+#include "request.h"
 
 struct call {
 	struct ctl *c;
@@ -146,99 +147,32 @@ static json_t *h_cluster(struct call *k)
 
 static json_t *h_weights(struct call *k)
 {
-	const char *names[VS_MAX_VERSIONS];
-	uint16_t bp[VS_MAX_VERSIONS];
-	const char *key;
-	uint32_t n = 0;
-	json_t *val;
+	struct weights_req w;
 
-	if (json_object_size(k->body) == 0 || json_object_size(k->body) > VS_MAX_VERSIONS)
-		return fail(k, 400, "bad_weights",
-			    "body: give {\"VERSION\": PERCENT, ...} for 1 to 8 versions%s", "");
-	json_object_foreach(k->body, key, val) {
-		if (!json_is_number(val) || percent_to_bp(json_number_value(val), &bp[n]))
-			return fail(k, 400, "bad_weights",
-				    "weight of version '%.40s' must be a percentage from 0 to 100 in steps of 0.01",
-				    key);
-		names[n++] = key;
-	}
-	if (ctl_set_weights(k->c, k->caps[0], names, bp, n, &k->err))
+	if (req_weights(k->body, &w, &k->err) ||
+	    ctl_set_weights(k->c, k->caps[0], w.names, w.bp, w.n, &k->err))
 		return NULL;
 	return ctl_service_json(k->c, k->caps[0], &k->err);
 }
 
 static json_t *h_cluster_put(struct call *k)
 {
-	static const char *const extra[] = { "service", NULL };
-	struct cluster spec = {};
-	const char *svc = "default";
-	char id[ID_LEN];
-	json_t *s;
+	char svc[NAME_MAX_LEN], id[ID_LEN];
+	struct cluster spec;
 
-	if (parse_cluster(k->body, "body", extra, &spec, &k->err))
-		return NULL;
-	s = json_object_get(k->body, "service");
-	if (s && !json_is_string(s))
-		return fail(k, 400, "bad_field", "body.service: must be a service name%s", "");
-	if (s)
-		svc = json_string_value(s);
-	if (ctl_add_cluster(k->c, svc, &spec, id, &k->err))
+	if (req_cluster(k->body, svc, &spec, &k->err) ||
+	    ctl_add_cluster(k->c, svc, &spec, id, &k->err))
 		return NULL;
 	k->status = 201;
 	return ctl_cluster_json(k->c, id, &k->err);
 }
 
-/* {"to": "2.0", "strategy": "gradual", "sessionTimeout": 60,
- *  "steps": [{"weight": 1, "hold": 3600}, {"weight": 50}, {"weight": 100}]} */
 static json_t *h_rollout_start(struct call *k)
 {
-	static const char *const keys[] = { "to", "strategy", "sessionTimeout", "steps", NULL };
-	static const char *const step_keys[] = { "weight", "hold", NULL };
-	struct ro_request req = { .strategy = RO_SESSION };
-	json_t *to, *st, *t, *steps, *item, *w, *h;
-	char where[32];
-	size_t i;
+	struct ro_request req;
 
-	if (json_check_keys(k->body, keys, "body", &k->err))
-		return NULL;
-	to = json_object_get(k->body, "to");
-	if (!json_is_string(to) || str_copy(req.to, sizeof(req.to), json_string_value(to)))
-		return fail(k, 400, "bad_rollout", "body.to: must name the target version or cluster id%s", "");
-	st = json_object_get(k->body, "strategy");
-	if (st && (!json_is_string(st) || ro_strategy_parse(json_string_value(st), &req.strategy)))
-		return fail(k, 400, "bad_rollout",
-			    "body.strategy: must be \"instant\", \"session\" or \"gradual\"%s", "");
-	t = json_object_get(k->body, "sessionTimeout");
-	if (t && (!json_is_integer(t) || json_integer_value(t) < 1 ||
-		  json_integer_value(t) > RO_MAX_SESSION_TIMEOUT))
-		return fail(k, 400, "bad_rollout",
-			    "body.sessionTimeout: must be whole seconds from 1 to 604800%s", "");
-	req.session_timeout = t ? json_integer_value(t) : 0;
-	/* Without a strategy: gradual if there are steps, else session if
-	 * there is a timeout, else instant. */
-	steps = json_object_get(k->body, "steps");
-	if (!st)
-		req.strategy = steps ? RO_GRADUAL : t ? RO_SESSION : RO_INSTANT;
-	if (steps && (!json_is_array(steps) || json_array_size(steps) == 0 ||
-		      json_array_size(steps) > RO_MAX_STEPS))
-		return fail(k, 400, "bad_rollout", "body.steps: must be a list of 1 to 32 steps%s", "");
-	json_array_foreach(steps, i, item) {
-		snprintf(where, sizeof(where), "body.steps[%zu]", i);
-		if (json_check_keys(item, step_keys, where, &k->err))
-			return NULL;
-		w = json_object_get(item, "weight");
-		h = json_object_get(item, "hold");
-		if (!json_is_number(w) || percent_to_bp(json_number_value(w), &req.steps[i].weight))
-			return fail(k, 400, "bad_rollout",
-				    "%s.weight: must be a percentage from 0 to 100 in steps of 0.01", where);
-		if (h && (!json_is_integer(h) || json_integer_value(h) < 0 ||
-			  json_integer_value(h) > INT32_MAX))
-			return fail(k, 400, "bad_rollout", "%s.hold: must be whole seconds, 0 or more",
-				    where);
-		req.steps[i].hold = h ? json_integer_value(h) : RO_WAIT;
-	}
-	req.nsteps = steps ? json_array_size(steps) : 0;
-	if (ctl_rollout_start(k->c, k->caps[0], &req, &k->err))
+	if (req_rollout(k->body, &req, &k->err) ||
+	    ctl_rollout_start(k->c, k->caps[0], &req, &k->err))
 		return NULL;
 	k->status = 201;
 	return ctl_service_json(k->c, k->caps[0], &k->err);

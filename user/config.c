@@ -13,10 +13,13 @@
 static int start_session_rollout(struct model *m, uint32_t svc, struct vs_err *err)
 {
 	uint32_t order[VS_MAX_VERSIONS], n = model_order(m, svc, order);
-	const struct cluster *c = &m->cl[order[0]];
 	struct ro_request req = { .strategy = RO_SESSION };
+	const struct cluster *c;
 
-	if (n < 2 || c->mode != CL_SESSION)
+	if (n < 2)
+		return 0;
+	c = &m->cl[order[0]];
+	if (c->mode != CL_SESSION)
 		return 0;
 	req.session_timeout = c->session_timeout;
 	snprintf(req.to, sizeof(req.to), "%s", c->id);

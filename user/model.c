@@ -24,6 +24,8 @@ int model_find_cluster(const struct model *m, const char *id)
 
 int model_find_version(const struct model *m, uint32_t svc, const char *version)
 {
+	if (!version_valid(version))
+		return -ENOENT;
 	for (uint32_t i = 0; i < VS_MAX_SLOTS; i++)
 		if (m->cl[i].used && m->cl[i].svc == svc &&
 		    !version_cmp(m->cl[i].version, version))

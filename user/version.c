@@ -33,6 +33,11 @@ static long next_part(const char **p)
 	if (!**p)
 		return 0;
 	n = strtol(*p, &end, 10);
+	/* Always move on, even over what is not a number: compared to a
+	 * string that never went through version_valid(), this must end
+	 * (the fuzzer found a loop here, reached by PUT .../weights). */
+	if (end == *p)
+		end++;
 	*p = *end == '.' ? end + 1 : end;
 	return n;
 }
