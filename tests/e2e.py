@@ -638,6 +638,161 @@ def api_limits(env):
     check(api("GET", "/healthz")[0] == 200, "API down after the limits")
 
 
+@test
+def bounded_capabilities(env):
+    """vsteerd works with CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN only (the
+    systemd unit's set), and fails cleanly without CAP_PERFMON."""
+    env.backend("1.0", "127.0.0.1:9001")
+    env.backend("2.0", "127.0.0.1:9002")
+    cfg = env.config({"version": "1.0", "servers": ["127.0.0.1:9001"]})
+    base = [os.path.join(BUILD, "vsteerd"), "-c", cfg, "--pin-dir", env.pin_dir, "--state", env.state]
+    r = subprocess.run(["setpriv", "--bounding-set", "-all,+bpf,+net_admin", "--inh-caps", "-all", "--"]
+                       + base, capture_output=True, text=True, timeout=10)
+    check(r.returncode != 0 and "Permission denied" in r.stderr, "ran without CAP_PERFMON: %s" % r.stderr)
+    check(not os.path.exists(env.pin_dir), "a failed start left pins")
+    p = subprocess.Popen(["setpriv", "--bounding-set", "-all,+bpf,+perfmon,+net_admin", "--inh-caps", "-all",
+                          "--"] + base, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env.procs.append(p)
+    wait_for(env.healthy, 10, "vsteerd with bounded capabilities")
+    st, c = api("PUT", "/v1/clusters", {"version": "2.0", "servers": ["127.0.0.1:9002"]})
+    check(st == 201, "PUT cluster: %s %s" % (st, c))
+    check(set(versions_of(range(20))) == {"2.0"}, "not steered")
+    check(service()["versions"][0]["liveSockets"] == 1, "socket not registered")
+
+
+def maps_agree(env, what):
+    """What GET reports for the default service equals what the kernel's
+    svcs map holds (versions in order, cumulative weights) and what the
+    state file holds."""
+    s = service()
+    dump = json.loads(subprocess.run(["bpftool", "-j", "map", "dump", "pinned", env.pin_dir + "/svcs"],
+                                     capture_output=True, text=True, check=True).stdout)
+    check(len(dump) == 1, "%s: svcs has %d entries" % (what, len(dump)))
+    v = dump[0]["formatted"]["value"]
+    upto, cum = [x["upto"] for x in v["ver"][:v["nver"]]], []
+    for ver in s["versions"]:
+        cum.append((cum[-1] if cum else 0) + round(ver["weight"] * 100))
+    check(upto == cum, "%s: API weights %s, kernel upto %s" % (what, cum, upto))
+    with open(env.state) as f:
+        state = json.load(f)
+    by_id = {c["id"]: c["weight"] for c in state["clusters"]}
+    check({ver["id"]: round(ver["weight"] * 100) for ver in s["versions"]} == by_id,
+          "%s: state file %s" % (what, by_id))
+
+
+@test
+def concurrent_mutations(env):
+    """Many clients changing things at once leave a consistent state: the
+    API, the kernel's map and the state file agree."""
+    env.backend("1.0", "127.0.0.1:9001")
+    env.backend("2.0", "127.0.0.1:9002")
+    env.backend("3.0", "127.0.0.1:9003")
+    env.vsteerd(env.config([{"version": "1.0", "servers": ["127.0.0.1:9001"]},
+                            {"version": "2.0", "servers": ["127.0.0.1:9002"],
+                             "upgradeTransition": {"mode": "manual"}}]))
+    import random
+    statuses, lock = {}, threading.Lock()
+
+    def worker(seed):
+        rnd = random.Random(seed)
+        for _ in range(40):
+            op = rnd.randrange(5)
+            if op == 0:
+                w = rnd.randrange(0, 10001) / 100
+                st, _ = api("PUT", "/v1/services/default/weights", {"2.0": w, "1.0": round(100 - w, 2)})
+            elif op == 1:
+                st, c = api("PUT", "/v1/clusters", {"version": "3.0", "servers": ["127.0.0.1:9003"],
+                                                     "upgradeTransition": {"mode": "manual"}})
+            elif op == 2:
+                ids = [v["id"] for v in service()["versions"] if v["version"] == "3.0"]
+                st = api("DELETE", "/v1/clusters/" + ids[0])[0] if ids else 404
+            elif op == 3:
+                st, _ = api("POST", "/v1/services/default/rollout",
+                            {"to": "2.0", "steps": [{"weight": rnd.randrange(1, 100)}]})
+            else:
+                st, _ = api("POST", "/v1/services/default/rollout/" + rnd.choice(["abort", "promote", "pause"]))
+            with lock:
+                statuses[st] = statuses.get(st, 0) + 1
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    print("statuses: %s" % sorted(statuses.items()))
+    check(not [st for st in statuses if st >= 500], "server errors: %s" % statuses)
+    check(statuses.get(200, 0) + statuses.get(201, 0) > 20, "too few changes went through")
+    maps_agree(env, "after 320 concurrent requests")
+
+
+@test
+def state_write_fails(env):
+    """When the state file cannot be written, a change answers 500 and the
+    kernel keeps steering as before (no half-applied change)."""
+    two_versions(env, "manual")
+    statedir = os.path.join(env.dir, "st")
+    os.mkdir(statedir)
+    kill(env.procs[2])
+    os.rename(env.state, os.path.join(statedir, "state.json"))
+    env.state = os.path.join(statedir, "state.json")
+    env.vsteerd()
+    before, clients = snapshot(), versions_of(range(200))
+    subprocess.run(["mount", "--bind", statedir, statedir], check=True)
+    subprocess.run(["mount", "-o", "remount,bind,ro", statedir], check=True)
+    for method, path, body in [("PUT", "/v1/services/default/weights", {"2.0": 60, "1.0": 40}),
+                               ("POST", "/v1/services/default/rollout", {"to": "2.0"}),
+                               ("DELETE", "/v1/clusters/" + service()["versions"][0]["id"], None)]:
+        st, resp = api(method, path, body)
+        check(st == 500 and resp["error"]["code"] == "state_write", "%s %s: %s %s" % (method, path, st, resp))
+    check(snapshot() == before, "API state changed")
+    check(versions_of(range(200)) == clients, "steering changed")
+    maps_agree(env, "after failed writes")
+    subprocess.run(["umount", statedir], check=True)
+    st, _ = api("PUT", "/v1/services/default/weights", {"2.0": 60, "1.0": 40})
+    check(st == 200, "writable again: %s" % st)
+    maps_agree(env, "after a good write")
+
+
+@test
+def kill_during_mutation(env):
+    """vsteerd killed while changes are in flight: after a restart the
+    kernel, the API and the state file agree, on the old or the new."""
+    two_versions(env, "manual")
+    prev = 0
+    for i in range(6):
+        w = 10 * (i + 1)
+        t = threading.Thread(target=lambda: api_quiet("PUT", "/v1/services/default/weights",
+                                                      {"2.0": w, "1.0": 100 - w}))
+        t.start()
+        time.sleep(0.002 * i)  # a different moment of the request each round
+        kill(env.procs[-1])
+        t.join(10)
+        env.vsteerd()
+        maps_agree(env, "round %d" % i)
+        weight = [v["weight"] for v in service()["versions"] if v["version"] == "2.0"][0]
+        check(weight in (w, prev), "round %d: weight %s, not %s or %s" % (i, weight, prev, w))
+        prev = weight
+
+
+def api_quiet(*a, **kw):
+    try:
+        return api(*a, **kw)
+    except OSError:
+        return None
+
+
+@test
+def sockmap_full(env):
+    """A version with more listening sockets than its 32 sockmap slots:
+    32 are used, the rest are reported, nothing breaks."""
+    env.backend("1.0", "127.0.0.1:9001", "--workers", "40")
+    env.vsteerd(env.config({"version": "1.0", "servers": ["127.0.0.1:9001"]}))
+    v = service()["versions"][0]
+    check(v["liveSockets"] == 32 and v["live"], "sockets: %s" % v["liveSockets"])
+    check(set(versions_of(range(50))) == {"1.0"}, "not served")
+    check("no room for another socket" in env.vsteerd_log(), "not reported")
+
+
 # ---- rollouts ------------------------------------------------------------
 
 def rollout(body, want=201):

@@ -12,7 +12,7 @@
 struct vs_err {
 	int status;
 	char code[32];
-	char msg[256];
+	char msg[512];
 };
 
 /* Fill err (if not NULL) and return ret, which is a -errno. */

@@ -132,6 +132,14 @@ static int initial_model(const struct opts *o, struct config *cfg, struct model 
 		pr_info("state file %s: adopting %u services\n", o->state,
 			model_nservices(from_state));
 		memcpy(m, from_state, sizeof(*m));
+	} else {
+		/* Never start empty over pinned steering: that would drop it. */
+		char prefix[sizeof(err->msg)];
+
+		snprintf(prefix, sizeof(prefix), "%s", err->msg);
+		vs_errf(err, ret, 500, err->code,
+			"%s. Not starting; the file is left as it is, and steering keeps running. Fix it, or move it away to start from the config",
+			prefix);
 	}
 	free(from_state);
 	return ret;
