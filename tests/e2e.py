@@ -782,6 +782,44 @@ def api_quiet(*a, **kw):
 
 
 @test
+def map_update_fails(env):
+    """The kernel refuses a map write (the svcs map frozen with bpftool,
+    a real kernel-side failure): the change answers 500, the API, the
+    state file and steering stay as they were."""
+    two_versions(env, "manual")
+    before, clients = snapshot(), versions_of(range(200))
+    with open(env.state) as f:
+        state_before = f.read()
+    subprocess.run(["bpftool", "map", "freeze", "pinned", env.pin_dir + "/svcs"], check=True)
+    st, resp = api("PUT", "/v1/services/default/weights", {"2.0": 50, "1.0": 50})
+    check(st == 500 and resp["error"]["code"] == "bpf", "%s %s" % (st, resp))
+    check(snapshot() == before, "API state changed")
+    with open(env.state) as f:
+        check(f.read() == state_before, "state file changed")
+    check(versions_of(range(200)) == clients, "steering changed")
+
+
+@test
+def mptcp_listener_refused(env):
+    """A socket the kernel will not put in a sockmap (MPTCP, as Go 1.24+
+    listens by default) is refused with the real reason, not 'nothing
+    listens'."""
+    env.backend("1.0", "127.0.0.1:9001")
+    env.vsteerd(env.config({"version": "1.0", "servers": ["127.0.0.1:9001"]}))
+    try:
+        m = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262)  # IPPROTO_MPTCP
+    except OSError as e:
+        raise TestFailure("this kernel has no MPTCP (%s); the test needs it" % e)
+    m.bind(("127.0.0.1", 9002))
+    m.listen()
+    st, resp = api("PUT", "/v1/clusters", {"version": "2.0", "servers": ["127.0.0.1:9002"]})
+    check(st == 422 and resp["error"]["code"] == "socket_refused"
+          and "multipathtcp" in resp["error"]["message"], "%s %s" % (st, resp))
+    check(len(service()["versions"]) == 1, "cluster registered anyway")
+    m.close()
+
+
+@test
 def sockmap_full(env):
     """A version with more listening sockets than its 32 sockmap slots:
     32 are used, the rest are reported, nothing breaks."""
