@@ -8,7 +8,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-PKGS="make clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev \
+PKGS="make clang llvm libclang-rt-14-dev libbpf-dev bpftool libelf-dev zlib1g-dev \
 libmicrohttpd-dev libjansson-dev pkg-config gcc libc6-dev \
 iproute2 util-linux curl python3 procps valgrind openssl"
 
