@@ -1,0 +1,183 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* What the API shows: services, versions, rollouts and events as JSON,
+ * read under the controller's lock. */
+#include <string.h>
+#include "ctl.h"
+#include "parse.h"
+#include "rollout.h"
+#include "sockets.h"
+
+static json_t *version_json(struct ctl *c, uint32_t slot)
+{
+	const struct cluster *cl = &c->m->cl[slot];
+	struct vs_ver_stats st = {};
+	json_t *bks = json_array(), *servers = json_array();
+	uint32_t live_total = 0;
+	char a[EP_STRLEN];
+	__s64 open;
+
+	/* Report what the sockmap holds now, not as of the last tick. */
+	read_slot(c, slot);
+	for (uint32_t b = 0; b < cl->nbk; b++) {
+		uint32_t live = backend_live(c, slot, b);
+
+		ep_format(&cl->bk[b], a, sizeof(a));
+		json_array_append_new(servers, json_string(a));
+		json_array_append_new(bks, json_pack("{sssbsi}", "address", a, "live", live > 0,
+						     "sockets", live));
+		live_total += live;
+	}
+	dp_ver_stats(c->dp, slot, &st);
+	if (dp_open_conns(c->dp, slot, &open) || open < 0)
+		open = 0;
+	return json_pack("{sssssssssfsbsisIsbsoso s{sIsIsI}}",
+			 "id", cl->id, "service", c->m->svc[cl->svc].name,
+			 "version", cl->version, "mode", mode_name(cl->mode),
+			 "weight", cl->weight / 100.0, "live", live_total > 0,
+			 "liveSockets", live_total,
+			 "openConnections", (json_int_t)open, "drained", open == 0,
+			 "servers", servers, "backends", bks,
+			 "counters", "steered", (json_int_t)st.steered,
+			 "failoverIn", (json_int_t)st.failover_in,
+			 "failoverOut", (json_int_t)st.failover_out);
+}
+
+static json_t *event_json(const struct event *e)
+{
+	return json_pack("{sIssssss}", "time", (json_int_t)e->time, "service", e->service,
+			 "type", e->type, "detail", e->detail);
+}
+
+/* Newest first; only service `svc` if not NULL, only from `since` on. */
+static json_t *events_json(const struct model *m, const char *svc, int64_t since)
+{
+	json_t *list = json_array();
+
+	for (uint32_t k = 1; k <= m->nevents; k++) {
+		const struct event *e =
+			&m->events[(m->event_head + RO_MAX_EVENTS - k) % RO_MAX_EVENTS];
+
+		if ((!svc || !strcmp(e->service, svc)) && e->time >= since)
+			json_array_append_new(list, event_json(e));
+	}
+	return list;
+}
+
+static json_t *opt_time(int64_t t)
+{
+	return t > 0 ? json_integer(t) : json_null();
+}
+
+static json_t *rollout_json(const struct model *m, uint32_t s)
+{
+	const struct rollout *ro = &m->svc[s].ro;
+	json_t *steps = json_array();
+	int64_t due = rollout_next_due(ro);
+
+	if (ro->phase == RO_NONE || !m->cl[ro->to].used)
+		return json_null();
+	for (uint32_t i = 0; i < ro->nsteps; i++)
+		json_array_append_new(steps, json_pack("{sfso}", "weight", ro->steps[i].weight / 100.0,
+						       "hold", ro->steps[i].hold == RO_WAIT ? json_null() :
+						       json_integer(ro->steps[i].hold)));
+	return json_pack("{sssssssssisisosfsIsIsososososo}",
+			 "phase", ro_phase_name(ro->phase),
+			 "strategy", ro_strategy_name(ro->strategy),
+			 "from", m->cl[ro->from].used ? m->cl[ro->from].version : "",
+			 "to", m->cl[ro->to].version,
+			 "step", (int)ro->step + 1, "stepsTotal", (int)ro->nsteps, "steps", steps,
+			 "weight", m->cl[ro->to].weight / 100.0,
+			 "sessionTimeout", (json_int_t)ro->session_timeout,
+			 "startedAt", (json_int_t)ro->started,
+			 "stepStartedAt", opt_time(ro->step_started),
+			 "nextStepAt", due >= 0 ? json_integer(due) : json_null(),
+			 "pausedHoldLeft", ro->phase == RO_PAUSED && ro->paused_left >= 0 ?
+				json_integer(ro->paused_left) : json_null(),
+			 "endedAt", opt_time(ro->ended),
+			 "history", events_json(m, m->svc[s].name, ro->started));
+}
+
+json_t *ctl_events_json(struct ctl *c, const char *svc)
+{
+	json_t *j;
+
+	pthread_mutex_lock(&c->lock);
+	j = json_pack("{so}", "events", events_json(c->m, svc, 0));
+	pthread_mutex_unlock(&c->lock);
+	return j;
+}
+
+static json_t *service_json(struct ctl *c, uint32_t s)
+{
+	uint32_t order[VS_MAX_VERSIONS], n = model_order(c->m, s, order);
+	const struct service *sv = &c->m->svc[s];
+	struct vs_svc_stats st = {};
+	json_t *vers = json_array();
+	char a[EP_STRLEN];
+
+	for (uint32_t i = 0; i < n; i++)
+		json_array_append_new(vers, version_json(c, order[i]));
+	ep_format_addr(&sv->addr, a, sizeof(a));
+	dp_svc_stats(c->dp, s, &st);
+	return json_pack("{sssssssisIsoso s{sIsIsIsI}}", "name", sv->name, "protocol", "tcp",
+			 "address", a, "port", sv->addr.port,
+			 "sessionTimeout", (json_int_t)sv->session_timeout,
+			 "rollout", rollout_json(c->m, s), "versions", vers,
+			 "counters", "lookups", (json_int_t)st.lookups,
+			 "steered", (json_int_t)st.steered, "refused", (json_int_t)st.refused,
+			 "assignErrors", (json_int_t)st.assign_err);
+}
+
+json_t *ctl_services_json(struct ctl *c)
+{
+	json_t *list = json_array();
+
+	pthread_mutex_lock(&c->lock);
+	for (uint32_t s = 0; s < VS_MAX_SERVICES; s++)
+		if (c->m->svc[s].used)
+			json_array_append_new(list, service_json(c, s));
+	pthread_mutex_unlock(&c->lock);
+	return json_pack("{so}", "services", list);
+}
+
+json_t *ctl_service_json(struct ctl *c, const char *name, struct vs_err *err)
+{
+	json_t *j = NULL;
+	int s;
+
+	pthread_mutex_lock(&c->lock);
+	s = model_find_service(c->m, name);
+	if (s < 0)
+		vs_errf(err, s, 404, "unknown_service", "no service named '%.64s'", name);
+	else
+		j = service_json(c, s);
+	pthread_mutex_unlock(&c->lock);
+	return j;
+}
+
+json_t *ctl_clusters_json(struct ctl *c)
+{
+	json_t *list = json_array();
+
+	pthread_mutex_lock(&c->lock);
+	for (uint32_t s = 0; s < VS_MAX_SLOTS; s++)
+		if (c->m->cl[s].used)
+			json_array_append_new(list, version_json(c, s));
+	pthread_mutex_unlock(&c->lock);
+	return json_pack("{so}", "clusters", list);
+}
+
+json_t *ctl_cluster_json(struct ctl *c, const char *id, struct vs_err *err)
+{
+	json_t *j = NULL;
+	int s;
+
+	pthread_mutex_lock(&c->lock);
+	s = model_find_cluster(c->m, id);
+	if (s < 0)
+		vs_errf(err, s, 404, "unknown_cluster", "no cluster with id '%.40s'", id);
+	else
+		j = version_json(c, s);
+	pthread_mutex_unlock(&c->lock);
+	return j;
+}
