@@ -902,7 +902,7 @@ def rollout_session(env):
 
     # Let the active clients go idle past the timeout (this waits for a
     # timeout to expire, it does not synchronise with anything).
-    time.sleep(timeout + 0.5 - (time.monotonic() - t_start))
+    time.sleep(max(0, timeout + 1.0 - (time.monotonic() - t_start)))
     check(set(versions_of(active)) == {"2.0"}, "idle clients still on 1.0")
     check(fetch(client_addr(holder)) == "1.0", "client with an open connection moved")
     v1 = [v for v in service()["versions"] if v["version"] == "1.0"][0]
@@ -914,7 +914,7 @@ def rollout_session(env):
     t_close = time.monotonic()
     check(fetch(client_addr(holder)) == "1.0", "moved right after closing")
     # That fetch restarted the idle clock; wait it out once more.
-    time.sleep(timeout + 0.5 - (time.monotonic() - t_close))
+    time.sleep(max(0, timeout + 1.0 - (time.monotonic() - t_close)))
     check(fetch(client_addr(holder)) == "2.0", "idle holder still on 1.0")
 
 
