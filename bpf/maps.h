@@ -8,6 +8,7 @@
 #define VS_MAPS_H
 
 #include "vsteer.h"
+#include "vsteer_hist.h"
 
 #ifdef VS_OWNER
 #define VS_PIN __uint(pinning, LIBBPF_PIN_BY_NAME);
@@ -85,6 +86,34 @@ struct {
 	__type(value, __s64);
 	VS_PIN
 } vopen SEC(".maps");
+
+/* Latency (ns) and response size (bytes) histograms per version slot:
+ * index slot * VS_HBUCKETS + bucket (include/vsteer_hist.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, VS_MAX_SLOTS * VS_HBUCKETS);
+	__type(key, __u32);
+	__type(value, __u64);
+	VS_PIN
+} lat SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, VS_MAX_SLOTS * VS_HBUCKETS);
+	__type(key, __u32);
+	__type(value, __u64);
+	VS_PIN
+} rsize SEC(".maps");
+
+/* Only the tracker uses it; pinned like the rest so that a restarted
+ * vsteerd's tracker finds the requests in flight. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct vs_sk);
+	VS_PIN
+} sks SEC(".maps");
 
 static __always_inline int port_in_use(__u32 port)
 {

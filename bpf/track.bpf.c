@@ -5,6 +5,12 @@
  * steered (found in `conns` by its 4-tuple) to its version and session
  * when it is established, and releases it when it closes.
  *
+ * It also measures each request on those connections: latency from the
+ * request's first segment arriving (tp_btf/tcp_probe, start of
+ * tcp_rcv_established) to the backend's first send() of the response
+ * (tp_btf/sock_send_length), and the bytes of each response, into
+ * per-version histograms; and it counts resets the backends send.
+ *
  * Why a tracepoint: the accepted socket belongs to the backend's process
  * and cgroup, which vsteer does not control, so sockops would need the
  * root cgroup; and fentry is not available under lockdown. The tracepoint
@@ -37,6 +43,99 @@ static __always_inline void add_open64(__s64 *open, __s64 d)
 {
 	if (__sync_fetch_and_add(open, d) + d < 0)
 		__sync_fetch_and_add(open, 1);
+}
+
+static __always_inline void hist_add(void *map, __u32 slot, __u64 v)
+{
+	__u32 key = slot * VS_HBUCKETS + vs_hbucket(v);
+	__u64 *n;
+
+	if (slot >= VS_MAX_SLOTS)
+		return;
+	n = bpf_map_lookup_elem(map, &key);
+	if (n)
+		(*n)++;
+}
+
+static __always_inline struct vs_ver_stats *ver_stats(__u32 slot)
+{
+	return bpf_map_lookup_elem(&vstats, &slot);
+}
+
+static __always_inline void end_response(struct vs_sk *st)
+{
+	hist_add(&rsize, st->slot, st->resp_bytes);
+	st->responding = 0;
+	st->resp_bytes = 0;
+}
+
+/* A segment arrived on an established socket. Most sockets of the host
+ * are not steered connections: they have no storage, and leave here. */
+SEC("tp_btf/tcp_probe")
+int BPF_PROG(vsteer_req, struct sock *sk, const struct sk_buff *skb)
+{
+	struct vs_sk *st = bpf_sk_storage_get(&sks, sk, 0, 0);
+	struct tcp_skb_cb cb;
+	__u32 len;
+
+	if (!st)
+		return 0;
+	if (bpf_probe_read_kernel(&cb, sizeof(cb), skb->cb))
+		return 0;
+	/* Payload length from the sequence numbers (a FIN takes one). */
+	len = cb.end_seq - cb.seq - !!(cb.tcp_flags & 0x01);
+	if (!len)
+		return 0;	/* an ACK */
+	if (st->responding)
+		end_response(st);	/* the next request ends the last response */
+	if (!st->req_ns)
+		st->req_ns = bpf_ktime_get_ns();
+	return 0;
+}
+
+/* The backend's process sends on the socket: the first send after a
+ * request is its response starting. */
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(vsteer_resp, struct sock *sk, int ret, int flags)
+{
+	struct vs_sk *st = bpf_sk_storage_get(&sks, sk, 0, 0);
+	struct vs_ver_stats *vs;
+
+	if (!st || ret <= 0)
+		return 0;
+	if (st->req_ns) {
+		hist_add(&lat, st->slot, bpf_ktime_get_ns() - st->req_ns);
+		st->req_ns = 0;
+		st->responding = 1;
+		vs = ver_stats(st->slot);
+		if (vs)
+			vs->requests++;
+	}
+	if (st->responding) {
+		st->resp_bytes += ret;
+		vs = ver_stats(st->slot);
+		if (vs)
+			vs->resp_bytes += ret;
+	}
+	return 0;
+}
+
+/* A reset from a backend's connection: an error of its version. */
+SEC("tp_btf/tcp_send_reset")
+int BPF_PROG(vsteer_rst, const struct sock *sk, const struct sk_buff *skb)
+{
+	struct vs_ver_stats *vs;
+	struct vs_sk *st;
+
+	if (!sk)
+		return 0;
+	st = bpf_sk_storage_get(&sks, (struct sock *)sk, 0, 0);
+	if (!st)
+		return 0;
+	vs = ver_stats(st->slot);
+	if (vs)
+		vs->resets++;
+	return 0;
 }
 
 SEC("tp_btf/inet_sock_set_state")
@@ -86,10 +185,15 @@ int BPF_PROG(vsteer_track, struct sock *sk, int oldstate, int newstate)
 	e = bpf_map_lookup_elem(&sess, &sk_key);
 
 	if (newstate == TCP_ESTABLISHED) {
+		struct vs_sk *st;
+
 		/* Only the passive open of a connection we steered. */
 		if (oldstate != TCP_SYN_RECV || c->established)
 			return 0;
 		c->established = 1;
+		st = bpf_sk_storage_get(&sks, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+		if (st)
+			st->slot = slot;
 		if (vo)
 			add_open64(vo, 1);
 		if (e)
@@ -97,6 +201,10 @@ int BPF_PROG(vsteer_track, struct sock *sk, int oldstate, int newstate)
 		return 0;
 	}
 	if (c->established) {
+		struct vs_sk *st = bpf_sk_storage_get(&sks, sk, 0, 0);
+
+		if (st && st->responding)
+			end_response(st);
 		if (vo)
 			add_open64(vo, -1);
 		if (e) {

@@ -831,6 +831,40 @@ def sockmap_full(env):
     check("no room for another socket" in env.vsteerd_log(), "not reported")
 
 
+# ---- watching versions ---------------------------------------------------
+
+@test
+def measure_latency_size(env):
+    """The kernel measures each request: a version that adds 50 ms shows a
+    p50 of 50 ms within 10% (the histogram's buckets are 12.5% wide, so
+    its midpoint is at most 6.25% off), the other stays under 5 ms; sizes
+    and keep-alive requests are counted one by one."""
+    env.backend("1.0", "127.0.0.1:9001")
+    env.backend("2.0", "127.0.0.1:9002", "--delay-ms", "50", "--size", "5000")
+    env.vsteerd(env.config([{"version": "1.0", "servers": ["127.0.0.1:9001"]},
+                            {"version": "2.0", "servers": ["127.0.0.1:9002"],
+                             "upgradeTransition": {"mode": "manual"}}]))
+    api("PUT", "/v1/services/default/weights", {"2.0": 50, "1.0": 50})
+    got = versions_of(range(200))
+    # 20 requests on one keep-alive connection from a client on 1.0
+    src = client_addr(got.index("1.0"))
+    c = http.client.HTTPConnection(*SVC, timeout=5, source_address=(src, 0))
+    for _ in range(20):
+        c.request("GET", "/")
+        c.getresponse().read()
+    c.close()
+    vs = {v["version"]: v["counters"] for v in service()["versions"]}
+    n2, n1 = got.count("2.0"), got.count("1.0") + 20
+    check(vs["2.0"]["requests"] == n2 and vs["1.0"]["requests"] == n1,
+          "requests %s/%s, expected %d/%d" % (vs["2.0"]["requests"], vs["1.0"]["requests"], n2, n1))
+    check(abs(vs["2.0"]["latencyP50Ms"] - 50) <= 5, "2.0 p50 %.2f ms" % vs["2.0"]["latencyP50Ms"])
+    check(vs["1.0"]["latencyP50Ms"] < 5, "1.0 p50 %.2f ms" % vs["1.0"]["latencyP50Ms"])
+    per2 = vs["2.0"]["responseBytes"] / n2
+    check(5000 <= per2 <= 5400, "2.0 bytes per response %.0f" % per2)
+    check(abs(vs["2.0"]["meanResponseBytes"] - per2) / per2 <= 0.0625, "histogram mean %.0f vs %.0f"
+          % (vs["2.0"]["meanResponseBytes"], per2))
+
+
 # ---- rollouts ------------------------------------------------------------
 
 def rollout(body, want=201):

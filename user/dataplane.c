@@ -22,8 +22,9 @@
 #define BPF_FS_MAGIC 0xcafe4a11
 #endif
 
-static const char *const pinned_names[] = { "link", "track", "svcs", "socks", "ports",
-					    "vstats", "sstats", "sess", "conns", "vopen" };
+static const char *const pinned_names[] = { "link", "track", "req", "resp", "rst", "svcs",
+					    "socks", "ports", "vstats", "sstats", "sess", "conns",
+					    "vopen", "lat", "rsize", "sks" };
 
 static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
@@ -261,15 +262,55 @@ static int prog_tag_of_link(int link_fd, __u8 tag[BPF_TAG_SIZE])
  * as it is; a different one is replaced, which leaves a window of
  * microseconds in which closes are not seen (they only make a session
  * look busy until the LRU drops it). */
-static int load_track(struct dataplane *dp, const char *dir, struct vs_err *err)
+/* Attach one tracing program and pin its link as dir/name, unless a
+ * pinned link already runs the same program (same tag). */
+static int attach_tracer(struct bpf_program *prog, const char *dir, const char *name,
+			 struct vs_err *err)
 {
 	struct bpf_prog_info pinfo = {};
 	__u32 len = sizeof(pinfo);
 	__u8 tag[BPF_TAG_SIZE];
 	struct bpf_link *link;
 	char path[PATH_MAX];
-	__u64 ino = 0;
 	int ret, fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		ret = bpf_obj_get_info_by_fd(bpf_program__fd(prog), &pinfo, &len);
+		if (!ret && !prog_tag_of_link(fd, tag) && !memcmp(tag, pinfo.tag, BPF_TAG_SIZE)) {
+			close(fd);
+			return 0;
+		}
+		close(fd);
+		pr_info("replacing tracer %s with this build's\n", name);
+		unlink(path);
+	}
+	link = bpf_program__attach_trace(prog);
+	ret = libbpf_get_error(link);
+	if (ret)
+		return vs_errf(err, ret, 500, "bpf", "cannot attach %s: %s",
+			       bpf_program__section_name(prog), strerror(-ret));
+	ret = bpf_link__pin(link, path);
+	bpf_link__destroy(link);	/* the pin keeps it */
+	if (ret)
+		return vs_errf(err, ret, 500, "bpf", "cannot pin %s: %s", path, strerror(-ret));
+	return 0;
+}
+
+/* The connection tracker and request meter. A tracing link cannot have
+ * its program replaced, so a pinned one running the same program (same
+ * tag) is kept as it is; a different one is replaced, which leaves a
+ * window of microseconds in which events are not seen (a close missed
+ * makes a session look busy until the LRU drops it). */
+static int load_track(struct dataplane *dp, const char *dir, struct vs_err *err)
+{
+	struct {
+		struct bpf_program *prog;
+		const char *pin;
+	} tracers[4];
+	__u64 ino = 0;
+	int ret;
 
 	dp->track = track_bpf__open();
 	ret = libbpf_get_error(dp->track);
@@ -286,30 +327,13 @@ static int load_track(struct dataplane *dp, const char *dir, struct vs_err *err)
 	if (ret)
 		return vs_errf(err, ret, 500, "bpf", "cannot load the connection tracker: %s",
 			       strerror(-ret));
-
-	snprintf(path, sizeof(path), "%s/track", dir);
-	fd = bpf_obj_get(path);
-	if (fd >= 0) {
-		ret = bpf_obj_get_info_by_fd(bpf_program__fd(dp->track->progs.vsteer_track),
-					     &pinfo, &len);
-		if (!ret && !prog_tag_of_link(fd, tag) && !memcmp(tag, pinfo.tag, BPF_TAG_SIZE)) {
-			close(fd);
-			return 0;
-		}
-		close(fd);
-		pr_info("replacing the connection tracker with this build's\n");
-		unlink(path);
-	}
-	link = bpf_program__attach_trace(dp->track->progs.vsteer_track);
-	ret = libbpf_get_error(link);
-	if (ret)
-		return vs_errf(err, ret, 500, "bpf", "cannot attach tp_btf/inet_sock_set_state: %s",
-			       strerror(-ret));
-	ret = bpf_link__pin(link, path);
-	bpf_link__destroy(link);	/* the pin keeps it */
-	if (ret)
-		return vs_errf(err, ret, 500, "bpf", "cannot pin %s: %s", path, strerror(-ret));
-	return 0;
+	tracers[0].prog = dp->track->progs.vsteer_track, tracers[0].pin = "track";
+	tracers[1].prog = dp->track->progs.vsteer_req, tracers[1].pin = "req";
+	tracers[2].prog = dp->track->progs.vsteer_resp, tracers[2].pin = "resp";
+	tracers[3].prog = dp->track->progs.vsteer_rst, tracers[3].pin = "rst";
+	for (size_t i = 0; !ret && i < ARRAY_SIZE(tracers); i++)
+		ret = attach_tracer(tracers[i].prog, dir, tracers[i].pin, err);
+	return ret;
 }
 
 /* Unlink what vsteerd pins in dir, then dir itself. */
@@ -490,7 +514,14 @@ int dp_sock_del(struct dataplane *dp, __u32 idx)
 /* Per-CPU values come back one per possible CPU, each 8-byte aligned;
  * both stats structs are made of __u64 only, so summing word by word is
  * summing field by field. */
+static int sum_percpu_fd(int fd, __u32 key, __u64 *sum, size_t words);
+
 static int sum_percpu(struct bpf_map *m, __u32 key, __u64 *sum, size_t words)
+{
+	return sum_percpu_fd(map_fd(m), key, sum, words);
+}
+
+static int sum_percpu_fd(int fd, __u32 key, __u64 *sum, size_t words)
 {
 	int ncpu = libbpf_num_possible_cpus();
 	__u64 *vals;
@@ -502,7 +533,7 @@ static int sum_percpu(struct bpf_map *m, __u32 key, __u64 *sum, size_t words)
 	if (!vals)
 		return -ENOMEM;
 	memset(sum, 0, words * sizeof(__u64));
-	if (bpf_map_lookup_elem(map_fd(m), &key, vals))
+	if (bpf_map_lookup_elem(fd, &key, vals))
 		ret = -errno;
 	for (int c = 0; !ret && c < ncpu; c++)
 		for (size_t w = 0; w < words; w++)
@@ -533,7 +564,24 @@ int dp_zero_stats(struct dataplane *dp, __u32 slot)
 	if (!zero)
 		return -ENOMEM;
 	ret = bpf_map_update_elem(map_fd(dp->steer->maps.vstats), &slot, zero, BPF_ANY) ? -errno : 0;
+	/* A reused slot must not inherit the last version's histograms. */
+	for (__u32 b = 0; !ret && b < VS_HBUCKETS; b++) {
+		__u32 k = slot * VS_HBUCKETS + b;
+
+		if (bpf_map_update_elem(map_fd(dp->steer->maps.lat), &k, zero, BPF_ANY) ||
+		    bpf_map_update_elem(map_fd(dp->steer->maps.rsize), &k, zero, BPF_ANY))
+			ret = -errno;
+	}
 	free(zero);
+	return ret;
+}
+
+int dp_hist(struct dataplane *dp, bool size, __u32 slot, __u64 out[VS_HBUCKETS])
+{
+	int fd = map_fd(size ? dp->steer->maps.rsize : dp->steer->maps.lat), ret = 0;
+
+	for (__u32 b = 0; !ret && b < VS_HBUCKETS; b++)
+		ret = sum_percpu_fd(fd, slot * VS_HBUCKETS + b, &out[b], 1);
 	return ret;
 }
 

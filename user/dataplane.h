@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include "vsteer.h"
+#include "vsteer_hist.h"
 #include "util.h"
 
 #define VS_DEFAULT_PIN_DIR "/sys/fs/bpf/vsteer"
@@ -64,6 +65,9 @@ int dp_sock_del(struct dataplane *dp, __u32 idx);
 int dp_ver_stats(struct dataplane *dp, __u32 slot, struct vs_ver_stats *sum);
 int dp_svc_stats(struct dataplane *dp, __u32 id, struct vs_svc_stats *sum);
 int dp_zero_stats(struct dataplane *dp, __u32 slot);
+/* A version slot's latency (ns) or response size (bytes) histogram,
+ * summed over CPUs. */
+int dp_hist(struct dataplane *dp, bool size, __u32 slot, __u64 out[VS_HBUCKETS]);
 /* Established connections steered to a version slot and not yet closed. */
 int dp_open_conns(struct dataplane *dp, __u32 slot, __s64 *n);
 

@@ -6,6 +6,7 @@
 #include "parse.h"
 #include "rollout.h"
 #include "sockets.h"
+#include "stats.h"
 
 static json_t *version_json(struct ctl *c, uint32_t slot)
 {
@@ -13,6 +14,7 @@ static json_t *version_json(struct ctl *c, uint32_t slot)
 	struct vs_ver_stats st = {};
 	json_t *bks = json_array(), *servers = json_array();
 	uint32_t live_total = 0;
+	struct hist lat, size;
 	char a[EP_STRLEN];
 	__s64 open;
 
@@ -30,7 +32,11 @@ static json_t *version_json(struct ctl *c, uint32_t slot)
 	dp_ver_stats(c->dp, slot, &st);
 	if (dp_open_conns(c->dp, slot, &open) || open < 0)
 		open = 0;
-	return json_pack("{sssssssssfsbsisIsbsoso s{sIsIsI}}",
+	if (dp_hist(c->dp, false, slot, lat.b))
+		memset(&lat, 0, sizeof(lat));
+	if (dp_hist(c->dp, true, slot, size.b))
+		memset(&size, 0, sizeof(size));
+	return json_pack("{sssssssssfsbsisIsbsoso s{sIsIsIsIsIsIsfsfsf}}",
 			 "id", cl->id, "service", c->m->svc[cl->svc].name,
 			 "version", cl->version, "mode", mode_name(cl->mode),
 			 "weight", cl->weight / 100.0, "live", live_total > 0,
@@ -39,7 +45,13 @@ static json_t *version_json(struct ctl *c, uint32_t slot)
 			 "servers", servers, "backends", bks,
 			 "counters", "steered", (json_int_t)st.steered,
 			 "failoverIn", (json_int_t)st.failover_in,
-			 "failoverOut", (json_int_t)st.failover_out);
+			 "failoverOut", (json_int_t)st.failover_out,
+			 "requests", (json_int_t)st.requests,
+			 "responseBytes", (json_int_t)st.resp_bytes,
+			 "resets", (json_int_t)st.resets,
+			 "latencyP50Ms", hist_quantile(&lat, 0.5) / 1e6,
+			 "latencyP99Ms", hist_quantile(&lat, 0.99) / 1e6,
+			 "meanResponseBytes", hist_mean(&size));
 }
 
 static json_t *event_json(const struct event *e)
