@@ -865,6 +865,103 @@ def measure_latency_size(env):
           % (vs["2.0"]["meanResponseBytes"], per2))
 
 
+ANALYSIS = {"interval": 1, "minRequests": 10, "failureLimit": 2}
+
+
+def analysed_rollout(env, v2_args, steps, analysis=ANALYSIS):
+    env.backend("1.0", "127.0.0.1:9001")
+    p2 = env.backend("2.0", "127.0.0.1:9002", *v2_args)
+    env.vsteerd(env.config([{"version": "1.0", "servers": ["127.0.0.1:9001"]},
+                            {"version": "2.0", "servers": ["127.0.0.1:9002"],
+                             "upgradeTransition": {"mode": "manual"}}]))
+    rollout({"to": "2.0", "strategy": "gradual", "steps": steps, "analysis": analysis})
+    return p2
+
+
+def wait_phase(phase, timeout):
+    return wait_for(lambda: service()["rollout"]["phase"] == phase and service()["rollout"],
+                    timeout, "rollout phase %s" % phase, interval=0.05)
+
+
+@test
+def auto_rollback_latency(env):
+    """The target adds 50 ms: rolled back automatically within
+    failureLimit windows plus one, naming the metric and both values."""
+    analysed_rollout(env, ["--delay-ms", "50"], [{"weight": 50}])
+    load = Load()
+    load.start()
+    t0 = time.monotonic()
+    try:
+        wait_phase("rolled_back", ANALYSIS["interval"] * (ANALYSIS["failureLimit"] + 1) + 3)
+    finally:
+        load.finish()
+    print("rolled back after %.1f s" % (time.monotonic() - t0))
+    ev = [e for e in api("GET", "/v1/events")[1]["events"] if e["type"] == "auto_rollback"]
+    check(ev and "latency" in ev[0]["detail"] and "2.0" in ev[0]["detail"] and "1.0" in ev[0]["detail"],
+          "event: %s" % ev)
+    check(set(versions_of(range(5000, 5100))) == {"1.0"}, "new sessions not back on 1.0")
+
+
+@test
+def auto_rollback_size(env):
+    """The target's responses grow 100-fold: rolled back on response size."""
+    analysed_rollout(env, ["--size", "20000"], [{"weight": 50}])
+    load = Load()
+    load.start()
+    try:
+        wait_phase("rolled_back", 8)
+    finally:
+        load.finish()
+    ev = [e for e in api("GET", "/v1/events")[1]["events"] if e["type"] == "auto_rollback"]
+    check(ev and "response size" in ev[0]["detail"], "event: %s" % ev)
+
+
+@test
+def auto_rollback_dead_target(env):
+    """Every backend of the target dead: rolled back at the next window."""
+    p2 = analysed_rollout(env, [], [{"weight": 50}])
+    load = Load()
+    load.start()
+    try:
+        kill(p2)
+        wait_phase("rolled_back", 5)
+    finally:
+        load.finish()
+    ev = [e for e in api("GET", "/v1/events")[1]["events"] if e["type"] == "auto_rollback"]
+    check(ev and "dead" in ev[0]["detail"], "event: %s" % ev)
+
+
+@test
+def analysis_healthy_completes(env):
+    """A target as good as the stable version: each step advances once a
+    window has passed after its hold, and the rollout completes."""
+    analysed_rollout(env, [], [{"weight": 30, "hold": 1}, {"weight": 60, "hold": 1}])
+    load = Load()
+    load.start()
+    try:
+        r = wait_phase("completed", 15)
+    finally:
+        load.finish()
+    check(r["analysis"]["failures"] == 0 and r["analysis"]["windows"] >= 2, "analysis: %s" % r["analysis"])
+    check(not [e for e in api("GET", "/v1/events")[1]["events"] if e["type"] == "analysis_failed"],
+          "a healthy target failed a window")
+
+
+@test
+def analysis_no_traffic(env):
+    """No traffic: windows are inconclusive, nothing fails and no step
+    advances until max_inconclusive windows have passed."""
+    analysed_rollout(env, [], [{"weight": 30, "hold": 0}, {"weight": 60}],
+                     dict(ANALYSIS, maxInconclusive=4))
+    wait_for(lambda: service()["rollout"]["analysis"]["inconclusive"] >= 2, 6, "2 inconclusive windows")
+    r = service()["rollout"]
+    check(r["step"] == 1 and r["phase"] == "progressing" and r["analysis"]["failures"] == 0, "%s" % r)
+    check("too few requests" in r["analysis"]["lastVerdict"], r["analysis"]["lastVerdict"])
+    wait_for(lambda: service()["rollout"]["step"] == 2, 6, "the step after 4 inconclusive windows")
+    types = [e["type"] for e in api("GET", "/v1/events")[1]["events"]]
+    check("inconclusive" in types and "analysis_failed" not in types, "events: %s" % types)
+
+
 # ---- rollouts ------------------------------------------------------------
 
 def rollout(body, want=201):

@@ -8,6 +8,8 @@
 #include "rollout.h"
 #include "state.h"
 #include "sockets.h"
+#include "judge.h"
+#include "stats.h"
 
 static time_t mono_now(void)
 {
@@ -116,6 +118,98 @@ static void rewrite_services(struct ctl *c)
 	}
 }
 
+/* A version's measurements since its slot was last reset. */
+static int read_window(struct ctl *c, uint32_t slot, struct window *w)
+{
+	struct vs_ver_stats st;
+	int ret;
+
+	ret = dp_ver_stats(c->dp, slot, &st);
+	if (!ret)
+		ret = dp_hist(c->dp, false, slot, w->lat.b);
+	if (!ret)
+		ret = dp_hist(c->dp, true, slot, w->size.b);
+	w->requests = st.requests;
+	w->errors = st.resets + st.failover_out;
+	return ret;
+}
+
+static void window_sub(struct window *out, const struct window *now, const struct window *then)
+{
+	out->requests = now->requests - then->requests;
+	out->errors = now->errors >= then->errors ? now->errors - then->errors : 0;
+	hist_sub(&out->lat, &now->lat, &then->lat);
+	hist_sub(&out->size, &now->size, &then->size);
+}
+
+static bool all_dead(const struct ctl *c, uint32_t slot)
+{
+	for (uint32_t b = 0; b < c->m->cl[slot].nbk; b++)
+		if (backend_live(c, slot, b))
+			return false;
+	return true;
+}
+
+/* Every analysis interval, compare each analysed rollout's target with
+ * its stable version over the window just ended, and record the verdict
+ * (a transaction: it may roll back). The stable version's own window is
+ * the baseline; when it had too little traffic in it (the target takes
+ * most new sessions), its whole history is. */
+static void judge_rollouts(struct ctl *c)
+{
+	struct window *cur = malloc(2 * sizeof(*cur)), *win = malloc(2 * sizeof(*win));
+	struct model *next = malloc(sizeof(*next));
+	time_t now = mono_now();
+
+	if (!cur || !win || !next)
+		goto free_all;
+	for (uint32_t s = 0; s < VS_MAX_SERVICES; s++) {
+		const struct rollout *ro = &c->m->svc[s].ro;
+		const struct analysis *a = &ro->an;
+		enum verdict v;
+		struct vs_err err;
+		char why[160];
+
+		if (!c->m->svc[s].used || ro->phase != RO_PROGRESSING || !a->on) {
+			c->win_start[s] = 0;
+			continue;
+		}
+		if (read_window(c, ro->to, &cur[0]) || read_window(c, ro->from, &cur[1]))
+			continue;
+		if (!c->win_start[s] || now - c->win_start[s] >= (time_t)a->interval) {
+			if (c->win_start[s]) {
+				window_sub(&win[0], &cur[0], &c->snap[ro->to]);
+				window_sub(&win[1], &cur[1], &c->snap[ro->from]);
+				if (win[1].requests < a->min_requests)
+					win[1] = cur[1];
+				v = judge(a, &win[0], &win[1], c->m->cl[ro->to].version,
+					  c->m->cl[ro->from].version, why, sizeof(why));
+				if (all_dead(c, ro->to)) {
+					v = V_FAIL;
+					snprintf(why, sizeof(why), "every backend of %s is dead",
+						 c->m->cl[ro->to].version);
+				}
+				memcpy(next, c->m, sizeof(*next));
+				if (v == V_FAIL && all_dead(c, ro->to))
+					next->svc[s].ro.an.failures = a->failure_limit - 1;
+				rollout_verdict(next, s, v == V_PASS ? 0 : v == V_FAIL ? 1 : 2, why,
+						wall_now());
+				if (commit(c, next, &err))
+					pr_warn("analysis verdict not recorded: %s\n", err.msg);
+				pr_debug("analysis of %s: %s: %s\n", c->m->svc[s].name,
+					 verdict_name(v), why);
+			}
+			c->snap[ro->to] = cur[0];
+			c->snap[ro->from] = cur[1];
+			c->win_start[s] = now;
+		}
+	}
+free_all:
+	free(cur);
+	free(win);
+	free(next);
+}
+
 /* Rollout steps whose hold has ended advance here, as a transaction like
  * any other change. If the state file cannot be written the step is
  * retried next tick, so maps and state never disagree. */
@@ -156,6 +250,7 @@ void ctl_tick(struct ctl *c)
 		drop_strays(c, c->m);
 		c->last_full_scan = now;
 	}
+	judge_rollouts(c);
 	tick_rollouts(c);
 	rewrite_services(c);
 	c->ticks++;
@@ -210,8 +305,9 @@ int ctl_init(struct ctl *c, struct dataplane *dp, const struct model *m,
 	c->state_path = state_path;
 	c->started = time(NULL);
 	c->m = calloc(1, sizeof(*c->m));
+	c->snap = calloc(VS_MAX_SLOTS, sizeof(*c->snap));
 	next = malloc(sizeof(*next));
-	if (!c->m || !next) {
+	if (!c->m || !c->snap || !next) {
 		free(next);
 		return vs_errf(err, -ENOMEM, 500, "internal", "out of memory");
 	}
@@ -279,6 +375,7 @@ int ctl_init(struct ctl *c, struct dataplane *dp, const struct model *m,
 
 void ctl_fini(struct ctl *c)
 {
+	free(c->snap);
 	free(c->m);
 	c->m = NULL;
 	pthread_mutex_destroy(&c->lock);

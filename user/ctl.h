@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <time.h>
 #include "dataplane.h"
+#include "judge.h"
 #include "model.h"
 #include "rollout.h"
 
@@ -32,6 +33,10 @@ struct ctl {
 	/* Bit b: the socket serves backend b (one wildcard socket can serve
 	 * several); 0 until a scan has attributed it. */
 	uint16_t owner[VS_MAX_SLOTS][VS_MAX_SOCKS];
+	/* Analysis: each version's cumulative measurements when the current
+	 * window began, and when that was (monotonic seconds; 0: none yet). */
+	struct window *snap;		/* [VS_MAX_SLOTS] */
+	time_t win_start[VS_MAX_SERVICES];
 	/* Last insert error per backend, to tell "nothing listens" from
 	 * "the kernel refused the socket". */
 	int bk_err[VS_MAX_SLOTS][VS_MAX_BACKENDS];

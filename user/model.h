@@ -36,6 +36,24 @@ struct ro_step {
 	int64_t hold;			/* seconds, or RO_WAIT */
 };
 
+/* Automatic analysis of a rollout: every `interval` seconds the target
+ * is compared with the stable version over the same window. */
+struct analysis {
+	bool on;
+	uint32_t interval;		/* seconds */
+	uint32_t min_requests;		/* fewer in a window: inconclusive */
+	double max_latency_ratio;	/* p50 and p99: fail above ratio ... */
+	double max_latency_increase_ms;	/* ... and above this many ms more */
+	double max_size_deviation;	/* |mean size - stable's| / stable's */
+	double max_error_rate_increase;	/* errors per request, over stable's */
+	uint32_t failure_limit;		/* consecutive failing windows: rollback */
+	uint32_t max_inconclusive;	/* then a step advances without a verdict */
+	/* status */
+	uint32_t failures, inconclusive, windows;
+	int64_t last_pass;		/* wall time of the last passing window */
+	char last_verdict[160];
+};
+
 /* A service's current (or last) rollout: from its stable version to a
  * target. Times are wall-clock seconds, so a restart continues on
  * schedule. */
@@ -50,6 +68,7 @@ struct rollout {
 	int64_t step_started;
 	int64_t paused_left;		/* hold seconds left when paused */
 	int64_t ended;
+	struct analysis an;
 };
 
 /* Something that happened, for GET /v1/events. */

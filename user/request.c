@@ -4,6 +4,7 @@
 #include <string.h>
 #include "config.h"
 #include "parse.h"
+#include "judge.h"
 #include "request.h"
 
 int req_cluster(json_t *body, char svc[NAME_MAX_LEN], struct cluster *spec,
@@ -45,11 +46,70 @@ int req_weights(json_t *body, struct weights_req *w, struct vs_err *err)
 	return 0;
 }
 
+static int num_field(json_t *o, const char *key, double lo, double hi, double *out,
+		     struct vs_err *err)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (!v)
+		return 0;
+	if (!json_is_number(v) || json_number_value(v) < lo || json_number_value(v) > hi)
+		return vs_errf(err, -EINVAL, 400, "bad_rollout",
+			       "body.analysis.%s: must be a number from %g to %g", key, lo, hi);
+	*out = json_number_value(v);
+	return 0;
+}
+
+/* {"interval": 5, "minRequests": 100, "maxLatencyRatio": 1.5,
+ *  "maxLatencyIncreaseMs": 5, "maxSizeDeviation": 0.5,
+ *  "maxErrorRateIncrease": 0.01, "failureLimit": 3, "maxInconclusive": 12};
+ * every field optional (judge.c has the defaults). */
+static int req_analysis(json_t *j, struct analysis *a, struct vs_err *err)
+{
+	static const char *const keys[] = { "interval", "minRequests", "maxLatencyRatio",
+					    "maxLatencyIncreaseMs", "maxSizeDeviation",
+					    "maxErrorRateIncrease", "failureLimit",
+					    "maxInconclusive", NULL };
+	double interval, min_req, fail_lim, max_inc;
+	int ret;
+
+	analysis_defaults(a);
+	interval = a->interval;
+	min_req = a->min_requests;
+	fail_lim = a->failure_limit;
+	max_inc = a->max_inconclusive;
+	ret = json_check_keys(j, keys, "body.analysis", err);
+	if (!ret)
+		ret = num_field(j, "interval", 1, 3600, &interval, err);
+	if (!ret)
+		ret = num_field(j, "minRequests", 1, 1e9, &min_req, err);
+	if (!ret)
+		ret = num_field(j, "maxLatencyRatio", 1, 1000, &a->max_latency_ratio, err);
+	if (!ret)
+		ret = num_field(j, "maxLatencyIncreaseMs", 0, 3.6e6, &a->max_latency_increase_ms, err);
+	if (!ret)
+		ret = num_field(j, "maxSizeDeviation", 0, 1000, &a->max_size_deviation, err);
+	if (!ret)
+		ret = num_field(j, "maxErrorRateIncrease", 0, 1, &a->max_error_rate_increase, err);
+	if (!ret)
+		ret = num_field(j, "failureLimit", 1, 1000, &fail_lim, err);
+	if (!ret)
+		ret = num_field(j, "maxInconclusive", 1, 1e6, &max_inc, err);
+	if (ret)
+		return ret;
+	a->interval = interval;
+	a->min_requests = min_req;
+	a->failure_limit = fail_lim;
+	a->max_inconclusive = max_inc;
+	return 0;
+}
+
 /* {"to": "2.0", "strategy": "gradual", "sessionTimeout": 60,
  *  "steps": [{"weight": 1, "hold": 3600}, {"weight": 50}, {"weight": 100}]} */
 int req_rollout(json_t *body, struct ro_request *req, struct vs_err *err)
 {
-	static const char *const keys[] = { "to", "strategy", "sessionTimeout", "steps", NULL };
+	static const char *const keys[] = { "to", "strategy", "sessionTimeout", "steps",
+					    "analysis", NULL };
 	static const char *const step_keys[] = { "weight", "hold", NULL };
 	json_t *to, *st, *t, *steps, *item, *w, *h;
 	char where[32];
@@ -102,5 +162,7 @@ int req_rollout(json_t *body, struct ro_request *req, struct vs_err *err)
 		req->steps[i].hold = h ? json_integer_value(h) : RO_WAIT;
 	}
 	req->nsteps = steps ? json_array_size(steps) : 0;
+	if (json_object_get(body, "analysis"))
+		return req_analysis(json_object_get(body, "analysis"), &req->an, err);
 	return 0;
 }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include "rollout.h"
@@ -113,6 +114,15 @@ static void enter_step(struct model *m, uint32_t svc, int64_t t)
 		    m->cl[ro->to].version, st->weight / 100, st->weight % 100);
 }
 
+/* With analysis on, a step ends only once a window has passed after its
+ * hold ended, or, with no traffic to judge, after max_inconclusive
+ * windows in a row: a rollout is not halted for lack of traffic. */
+static bool gate_open(const struct rollout *ro, int64_t due)
+{
+	return !ro->an.on || ro->an.last_pass >= due ||
+	       ro->an.inconclusive >= ro->an.max_inconclusive;
+}
+
 /* Move a progressing rollout on as far as `now` allows. Each step starts
  * when the previous one's hold ended, not when we noticed: a controller
  * that was down for an hour catches up to the schedule. */
@@ -127,15 +137,17 @@ static bool advance(struct model *m, uint32_t svc, int64_t now)
 
 		if (st->hold == RO_WAIT) {
 			/* Nothing to promote to after 100%. */
-			if (st->weight == VS_BUCKETS) {
-				complete(m, svc, ro->step_started);
+			if (st->weight == VS_BUCKETS && gate_open(ro, ro->step_started)) {
+				complete(m, svc, ro->an.on ? now : ro->step_started);
 				changed = true;
 			}
 			break;
 		}
 		due = ro->step_started + st->hold;
-		if (now < due)
+		if (now < due || !gate_open(ro, due))
 			break;
+		if (ro->an.on)
+			due = now;	/* the schedule waited for a verdict */
 		changed = true;
 		if (++ro->step == ro->nsteps) {
 			ro->step = ro->nsteps - 1;
@@ -234,6 +246,10 @@ int rollout_start(struct model *m, uint32_t svc, const struct ro_request *req,
 	ro->started = now;
 	ro->nsteps = req->nsteps;
 	memcpy(ro->steps, req->steps, sizeof(ro->steps));
+	ro->an = req->an;
+	ro->an.failures = ro->an.inconclusive = ro->an.windows = 0;
+	ro->an.last_pass = 0;
+	ro->an.last_verdict[0] = '\0';
 	if (!ro->nsteps) {
 		ro->nsteps = 1;
 		ro->steps[0] = (struct ro_step){ .weight = VS_BUCKETS, .hold = RO_WAIT };
@@ -262,6 +278,40 @@ void rollout_record_instant(struct model *m, uint32_t svc, uint32_t from,
 	model_event(m, now, m->svc[svc].name, "started", "instant rollout from %s to %s",
 		    m->cl[from].version, m->cl[to].version);
 	complete(m, svc, now);
+}
+
+bool rollout_verdict(struct model *m, uint32_t svc, int verdict, const char *why, int64_t now)
+{
+	struct service *s = &m->svc[svc];
+	struct rollout *ro = &s->ro;
+	struct analysis *a = &ro->an;
+	struct vs_err err;
+
+	a->windows++;
+	snprintf(a->last_verdict, sizeof(a->last_verdict), "%s", why);
+	if (verdict == 0) {
+		a->failures = 0;
+		a->inconclusive = 0;
+		a->last_pass = now;
+		return false;
+	}
+	if (verdict == 2) {
+		if (++a->inconclusive == 1 || a->inconclusive == a->max_inconclusive)
+			model_event(m, now, s->name, "inconclusive", "%s%s", why,
+				    a->inconclusive == a->max_inconclusive ?
+				    "; steps now advance without a verdict" : "");
+		return false;
+	}
+	a->inconclusive = 0;
+	model_event(m, now, s->name, "analysis_failed", "window %u/%u: %s", a->failures + 1,
+		    a->failure_limit, why);
+	if (++a->failures < a->failure_limit)
+		return false;
+	if (rollout_control(m, svc, RO_OP_ROLLBACK, false, now, &err))
+		return false;
+	model_event(m, now, s->name, "auto_rollback", "%s rolled back to %s: %s",
+		    m->cl[ro->to].version, m->cl[ro->from].version, why);
+	return true;
 }
 
 int rollout_control(struct model *m, uint32_t svc, enum ro_op op, bool full,

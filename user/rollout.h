@@ -19,6 +19,7 @@ struct ro_request {
 	uint32_t session_timeout;	/* seconds, 0: none */
 	uint32_t nsteps;
 	struct ro_step steps[RO_MAX_STEPS];
+	struct analysis an;		/* an.on: judge the target automatically */
 };
 
 #define RO_MAX_SESSION_TIMEOUT (7 * 24 * 3600)
@@ -41,6 +42,9 @@ int rollout_control(struct model *m, uint32_t svc, enum ro_op op, bool full,
  * rollout that completed at once. */
 void rollout_record_instant(struct model *m, uint32_t svc, uint32_t from,
 			    uint32_t to, int64_t now);
+/* Record a window's verdict (0 pass, 1 fail, 2 inconclusive); after
+ * failure_limit failures in a row, rolls back. True if rolled back. */
+bool rollout_verdict(struct model *m, uint32_t svc, int verdict, const char *why, int64_t now);
 /* Advance every progressing rollout to `now`; true if anything changed. */
 bool rollout_tick(struct model *m, int64_t now);
 /* When the current step's hold ends, or -1 if it waits for promote. */

@@ -10,6 +10,25 @@
 
 #define STATE_FORMAT 1
 
+static json_t *analysis_dump(const struct analysis *a)
+{
+	if (!a->on)
+		return json_null();
+	return json_pack("{sIsIsfsfsfsfsIsIsIsIsIsIss}", "interval", (json_int_t)a->interval,
+			 "minRequests", (json_int_t)a->min_requests,
+			 "maxLatencyRatio", a->max_latency_ratio,
+			 "maxLatencyIncreaseMs", a->max_latency_increase_ms,
+			 "maxSizeDeviation", a->max_size_deviation,
+			 "maxErrorRateIncrease", a->max_error_rate_increase,
+			 "failureLimit", (json_int_t)a->failure_limit,
+			 "maxInconclusive", (json_int_t)a->max_inconclusive,
+			 "failures", (json_int_t)a->failures,
+			 "inconclusive", (json_int_t)a->inconclusive,
+			 "windows", (json_int_t)a->windows,
+			 "lastPass", (json_int_t)a->last_pass,
+			 "lastVerdict", a->last_verdict);
+}
+
 static json_t *rollout_dump(const struct rollout *ro)
 {
 	json_t *steps;
@@ -20,7 +39,7 @@ static json_t *rollout_dump(const struct rollout *ro)
 	for (uint32_t i = 0; i < ro->nsteps; i++)
 		json_array_append_new(steps, json_pack("{sisI}", "weight", ro->steps[i].weight,
 						       "hold", (json_int_t)ro->steps[i].hold));
-	return json_pack("{sssssIsIsIsIsosIsIsIsI}", "phase", ro_phase_name(ro->phase),
+	return json_pack("{sssssIsIsIsIsosIsIsIsIso}", "phase", ro_phase_name(ro->phase),
 			 "strategy", ro_strategy_name(ro->strategy),
 			 "from", (json_int_t)ro->from, "to", (json_int_t)ro->to,
 			 "sessionTimeout", (json_int_t)ro->session_timeout,
@@ -28,7 +47,8 @@ static json_t *rollout_dump(const struct rollout *ro)
 			 "started", (json_int_t)ro->started,
 			 "stepStarted", (json_int_t)ro->step_started,
 			 "pausedLeft", (json_int_t)ro->paused_left,
-			 "ended", (json_int_t)ro->ended);
+			 "ended", (json_int_t)ro->ended,
+			 "analysis", analysis_dump(&ro->an));
 }
 
 static json_t *events_dump(const struct model *m)
@@ -164,13 +184,44 @@ static int get_int(json_t *o, const char *key, int64_t lo, int64_t hi, int64_t *
 	return 0;
 }
 
+static int load_analysis(json_t *j, const char *w, struct analysis *a, struct vs_err *err)
+{
+	int64_t v[8];
+	static const char *const ints[] = { "interval", "minRequests", "failureLimit",
+					    "maxInconclusive", "failures", "inconclusive",
+					    "windows", "lastPass" };
+	json_t *lv;
+
+	memset(a, 0, sizeof(*a));
+	if (!j || json_is_null(j))
+		return 0;
+	for (size_t i = 0; i < ARRAY_SIZE(ints); i++)
+		if (get_int(j, ints[i], 0, INT64_MAX, &v[i]) || (i < 4 && (v[i] < 1 || v[i] > UINT32_MAX)))
+			return vs_errf(err, -EINVAL, 400, "bad_state", "%s.analysis.%s: malformed",
+				       w, ints[i]);
+	lv = json_object_get(j, "lastVerdict");
+	*a = (struct analysis){
+		.on = true, .interval = v[0], .min_requests = v[1], .failure_limit = v[2],
+		.max_inconclusive = v[3], .failures = v[4], .inconclusive = v[5],
+		.windows = v[6], .last_pass = v[7],
+		.max_latency_ratio = json_number_value(json_object_get(j, "maxLatencyRatio")),
+		.max_latency_increase_ms = json_number_value(json_object_get(j, "maxLatencyIncreaseMs")),
+		.max_size_deviation = json_number_value(json_object_get(j, "maxSizeDeviation")),
+		.max_error_rate_increase = json_number_value(json_object_get(j, "maxErrorRateIncrease")),
+	};
+	snprintf(a->last_verdict, sizeof(a->last_verdict), "%s", json_is_string(lv) ? json_string_value(lv) : "");
+	if (a->max_latency_ratio < 1)
+		return vs_errf(err, -EINVAL, 400, "bad_state", "%s.analysis: malformed thresholds", w);
+	return 0;
+}
+
 /* After the clusters: a rollout refers to them by slot. */
 static int load_rollout(json_t *j, const char *w, struct model *m, uint32_t svc,
 			struct vs_err *err)
 {
 	static const char *const keys[] = { "phase", "strategy", "from", "to", "sessionTimeout",
 					    "step", "steps", "started", "stepStarted",
-					    "pausedLeft", "ended", NULL };
+					    "pausedLeft", "ended", "analysis", NULL };
 	struct rollout *ro = &m->svc[svc].ro;
 	int64_t from, to, st, n, v, hold;
 	json_t *steps, *item;
@@ -217,7 +268,7 @@ static int load_rollout(json_t *j, const char *w, struct model *m, uint32_t svc,
 	    get_int(j, "pausedLeft", RO_WAIT, INT64_MAX, &ro->paused_left) ||
 	    get_int(j, "ended", 0, INT64_MAX, &ro->ended))
 		return vs_errf(err, -EINVAL, 400, "bad_state", "%s: malformed rollout times", w);
-	return 0;
+	return load_analysis(json_object_get(j, "analysis"), w, &ro->an, err);
 }
 
 static int load_events(json_t *list, struct model *m, struct vs_err *err)

@@ -80,6 +80,22 @@ static json_t *opt_time(int64_t t)
 	return t > 0 ? json_integer(t) : json_null();
 }
 
+static json_t *analysis_json(const struct analysis *a)
+{
+	if (!a->on)
+		return json_null();
+	return json_pack("{sisisfsfsfsfsisisisisiss}", "interval", (int)a->interval,
+			 "minRequests", (int)a->min_requests,
+			 "maxLatencyRatio", a->max_latency_ratio,
+			 "maxLatencyIncreaseMs", a->max_latency_increase_ms,
+			 "maxSizeDeviation", a->max_size_deviation,
+			 "maxErrorRateIncrease", a->max_error_rate_increase,
+			 "failureLimit", (int)a->failure_limit,
+			 "maxInconclusive", (int)a->max_inconclusive,
+			 "windows", (int)a->windows, "failures", (int)a->failures,
+			 "inconclusive", (int)a->inconclusive, "lastVerdict", a->last_verdict);
+}
+
 static json_t *rollout_json(const struct model *m, uint32_t s)
 {
 	const struct rollout *ro = &m->svc[s].ro;
@@ -92,7 +108,7 @@ static json_t *rollout_json(const struct model *m, uint32_t s)
 		json_array_append_new(steps, json_pack("{sfso}", "weight", ro->steps[i].weight / 100.0,
 						       "hold", ro->steps[i].hold == RO_WAIT ? json_null() :
 						       json_integer(ro->steps[i].hold)));
-	return json_pack("{sssssssssisisosfsIsIsososososo}",
+	return json_pack("{sssssssssisisosfsIsIsosososososo}",
 			 "phase", ro_phase_name(ro->phase),
 			 "strategy", ro_strategy_name(ro->strategy),
 			 "from", m->cl[ro->from].used ? m->cl[ro->from].version : "",
@@ -106,6 +122,7 @@ static json_t *rollout_json(const struct model *m, uint32_t s)
 			 "pausedHoldLeft", ro->phase == RO_PAUSED && ro->paused_left >= 0 ?
 				json_integer(ro->paused_left) : json_null(),
 			 "endedAt", opt_time(ro->ended),
+			 "analysis", analysis_json(&ro->an),
 			 "history", events_json(m, m->svc[s].name, ro->started));
 }
 
