@@ -962,6 +962,41 @@ def analysis_no_traffic(env):
     check("inconclusive" in types and "analysis_failed" not in types, "events: %s" % types)
 
 
+@test
+def prometheus_metrics(env):
+    """GET /metrics in Prometheus text format, per service and version,
+    with base units and consistent histograms."""
+    env.backend("1.0", "127.0.0.1:9001")
+    env.backend("2.0", "127.0.0.1:9002", "--delay-ms", "20")
+    env.vsteerd(env.config([{"version": "1.0", "servers": ["127.0.0.1:9001"]},
+                            {"version": "2.0", "servers": ["127.0.0.1:9002"],
+                             "upgradeTransition": {"mode": "manual"}}]))
+    api("PUT", "/v1/services/default/weights", {"2.0": 50, "1.0": 50})
+    got = versions_of(range(100))
+    c = http.client.HTTPConnection(*API, timeout=5)
+    c.request("GET", "/metrics")
+    r = c.getresponse()
+    text = r.read().decode()
+    check(r.status == 200 and r.getheader("Content-Type").startswith("text/plain"), "status/type")
+    samples = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            k, v = line.rsplit(" ", 1)
+            samples[k] = float(v)
+    n2 = got.count("2.0")
+    check(samples['vsteer_requests_total{service="default",version="2.0"}'] == n2, "requests")
+    check(samples['vsteer_connections_total{service="default",version="2.0"}'] == n2, "connections")
+    check(samples['vsteer_version_weight{service="default",version="2.0"}'] == 0.5, "weight")
+    inf = samples['vsteer_request_duration_seconds_bucket{service="default",version="2.0",le="+Inf"}']
+    le10 = samples['vsteer_request_duration_seconds_bucket{service="default",version="2.0",le="0.01"}']
+    le50 = samples['vsteer_request_duration_seconds_bucket{service="default",version="2.0",le="0.05"}']
+    check(inf == n2 and le10 == 0 and le50 == n2, "2.0 duration buckets %s %s %s" % (le10, le50, inf))
+    s = samples['vsteer_request_duration_seconds_sum{service="default",version="2.0"}']
+    check(0.019 * n2 <= s <= 0.023 * n2, "2.0 duration sum %.3f for %d requests" % (s, n2))
+    check(samples['vsteer_backend_up{service="default",version="2.0",backend="127.0.0.1:9002"}'] == 1, "up")
+    check(samples['vsteer_rollbacks_total{service="default",reason="auto"}'] == 0, "rollbacks")
+
+
 # ---- rollouts ------------------------------------------------------------
 
 def rollout(body, want=201):

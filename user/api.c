@@ -14,6 +14,7 @@ struct call {
 	json_t *body;		/* parsed request body, for PUT */
 	struct vs_err err;
 	int status;		/* on success */
+	char *text;		/* a handler's reply that is not JSON */
 };
 
 typedef json_t *(*handler_fn)(struct call *k);
@@ -37,6 +38,7 @@ static json_t *h_cluster_delete(struct call *k);
 static json_t *h_rollout_start(struct call *k);
 static json_t *h_rollout_control(struct call *k);
 static json_t *h_events(struct call *k);
+static json_t *h_metrics(struct call *k);
 
 static const struct route routes[] = {
 	{ "GET",    "/healthz",                h_healthz,        false },
@@ -50,6 +52,7 @@ static const struct route routes[] = {
 	{ "POST",   "/v1/services/{}/rollout", h_rollout_start,  true },
 	{ "POST",   "/v1/services/{}/rollout/{}", h_rollout_control, false },
 	{ "GET",    "/v1/events",              h_events,         false },
+	{ "GET",    "/metrics",                h_metrics,        false },
 };
 
 /* Allow header values, indexed by a bitmask of the methods below. */
@@ -191,6 +194,15 @@ static json_t *h_rollout_control(struct call *k)
 	return ctl_service_json(k->c, k->caps[0], &k->err);
 }
 
+/* Prometheus scrapes this; the reply is text, not JSON. */
+static json_t *h_metrics(struct call *k)
+{
+	k->text = ctl_metrics_text(k->c);
+	if (!k->text)
+		vs_errf(&k->err, -ENOMEM, 500, "internal", "out of memory");
+	return k->text ? json_null() : NULL;
+}
+
 static json_t *h_events(struct call *k)
 {
 	const char *svc = k->req->arg ? k->req->arg(k->req->arg_cls, "service") : NULL;
@@ -292,5 +304,12 @@ void api_handle(struct api *a, const struct api_req *req, struct api_resp *resp)
 	json_decref(k.body);
 	if (!out)
 		return reply_err(resp, &k.err);
+	if (k.text) {
+		json_decref(out);
+		resp->status = k.status;
+		resp->body = k.text;
+		resp->content_type = "text/plain; version=0.0.4";
+		return;
+	}
 	reply(resp, k.status, out);
 }

@@ -32,6 +32,7 @@ struct api_req {
 struct api_resp {
 	int status;
 	char *body;		/* malloc'ed JSON text, ends in a newline */
+	const char *content_type;	/* NULL: application/json */
 	const char *allow;	/* for 405: the methods the path takes */
 	bool unauthorized;	/* for 401: send WWW-Authenticate */
 };

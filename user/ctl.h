@@ -67,6 +67,8 @@ json_t *ctl_services_json(struct ctl *c);
 json_t *ctl_service_json(struct ctl *c, const char *name, struct vs_err *err);
 json_t *ctl_clusters_json(struct ctl *c);
 json_t *ctl_cluster_json(struct ctl *c, const char *id, struct vs_err *err);
+/* Prometheus text format; malloc'ed. */
+char *ctl_metrics_text(struct ctl *c);
 /* Newest first; svc NULL for every service. */
 json_t *ctl_events_json(struct ctl *c, const char *svc);
 

@@ -43,7 +43,8 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, struct api_resp *
 		free(r->body);
 		return MHD_NO;
 	}
-	MHD_add_response_header(resp, "Content-Type", "application/json");
+	MHD_add_response_header(resp, "Content-Type",
+				r->content_type ? r->content_type : "application/json");
 	if (r->allow)
 		MHD_add_response_header(resp, "Allow", r->allow);
 	if (r->unauthorized)

@@ -99,6 +99,7 @@ struct service {
 	uint32_t salt;
 	uint32_t session_timeout;	/* seconds of idleness that end a session */
 	struct rollout ro;
+	uint32_t rollbacks, auto_rollbacks;	/* since vsteerd started, for /metrics */
 };
 
 struct model {

@@ -309,6 +309,7 @@ bool rollout_verdict(struct model *m, uint32_t svc, int verdict, const char *why
 		return false;
 	if (rollout_control(m, svc, RO_OP_ROLLBACK, false, now, &err))
 		return false;
+	s->auto_rollbacks++;
 	model_event(m, now, s->name, "auto_rollback", "%s rolled back to %s: %s",
 		    m->cl[ro->to].version, m->cl[ro->from].version, why);
 	return true;
@@ -368,8 +369,10 @@ int rollout_control(struct model *m, uint32_t svc, enum ro_op op, bool full,
 		ro->ended = now;
 		/* Abort keeps sessions where they are; rollback also moves the
 		 * target's active sessions back on their next connection. */
-		if (op == RO_OP_ROLLBACK)
+		if (op == RO_OP_ROLLBACK) {
 			m->cl[ro->to].no_affinity = true;
+			s->rollbacks++;
+		}
 		ro->phase = op == RO_OP_ABORT ? RO_ABORTED : RO_ROLLED_BACK;
 		model_event(m, now, s->name, op == RO_OP_ABORT ? "aborted" : "rolled_back",
 			    "new sessions to %s again%s", m->cl[ro->from].version,
