@@ -34,7 +34,7 @@ endif
 VS_CFLAGS += $(CFLAGS)
 LDLIBS  := -lbpf -lelf -lz -lmicrohttpd -ljansson -lpthread -lm
 
-SKELS   := $(OUT)/steer.skel.h $(OUT)/scan.skel.h $(OUT)/track.skel.h
+SKELS   := $(OUT)/steer.skel.h $(OUT)/scan.skel.h $(OUT)/track.skel.h $(OUT)/http.skel.h
 
 # Controller library: everything but main and the HTTP glue, shared by
 # vsteerd and the unit tests.

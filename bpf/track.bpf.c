@@ -88,8 +88,14 @@ int BPF_PROG(vsteer_req, struct sock *sk, const struct sk_buff *skb)
 		return 0;	/* an ACK */
 	if (st->responding)
 		end_response(st);	/* the next request ends the last response */
-	if (!st->req_ns)
+	if (!st->req_ns) {
+		struct vs_ver_stats *vs = ver_stats(st->slot);
+
 		st->req_ns = bpf_ktime_get_ns();
+		st->status_seen = 0;
+		if (vs)
+			vs->arrived++;
+	}
 	return 0;
 }
 

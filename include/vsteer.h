@@ -98,6 +98,8 @@ struct vs_ver_stats {
 	__u64 requests;		/* requests answered (first response byte sent) */
 	__u64 resp_bytes;	/* bytes of those responses */
 	__u64 resets;		/* resets sent by the backend's connections */
+	__u64 arrived;		/* requests that arrived (answered or not) */
+	__u64 status[4];	/* HTTP responses by class: 2xx 3xx 4xx 5xx */
 };
 
 /* Per established steered connection (SK_STORAGE): the request being
@@ -106,7 +108,8 @@ struct vs_sk {
 	__u64 req_ns;		/* arrival of the request not yet answered, or 0 */
 	__u64 resp_bytes;	/* bytes sent of the response under way */
 	__u32 slot;
-	__u32 responding;	/* a response is under way */
+	__u16 responding;	/* a response is under way */
+	__u16 status_seen;	/* its HTTP status line has been read */
 };
 
 /* Per-CPU, indexed by service id. Every way a lookup can end is counted. */
@@ -136,7 +139,7 @@ struct vs_ports {
 _Static_assert(sizeof(struct vs_svc_key) == 20, "vs_svc_key layout");
 _Static_assert(sizeof(struct vs_ver) == 8, "vs_ver layout");
 _Static_assert(sizeof(struct vs_svc) == 16 + 8 * VS_MAX_VERSIONS, "vs_svc layout");
-_Static_assert(sizeof(struct vs_ver_stats) == 48, "vs_ver_stats layout");
+_Static_assert(sizeof(struct vs_ver_stats) == 88, "vs_ver_stats layout");
 _Static_assert(sizeof(struct vs_sk) == 24, "vs_sk layout");
 _Static_assert(sizeof(struct vs_svc_stats) == 32, "vs_svc_stats layout");
 _Static_assert(sizeof(struct vs_listener) == 32, "vs_listener layout");

@@ -917,6 +917,49 @@ def auto_rollback_size(env):
 
 
 @test
+def auto_rollback_5xx(env):
+    """The target answers 503: its 5xx rate (read from the responses'
+    status lines in the kernel) rolls it back."""
+    analysed_rollout(env, ["--status", "503"], [{"weight": 50}])
+    load = Load()
+    load.start()
+    try:
+        wait_phase("rolled_back", 8)
+    finally:
+        load.finish()
+    ev = [e for e in api("GET", "/v1/events")[1]["events"] if e["type"] == "auto_rollback"]
+    check(ev and "error rate" in ev[0]["detail"], "event: %s" % ev)
+    st = [v for v in service()["versions"] if v["version"] == "2.0"][0]["counters"]["status"]
+    check(st["5xx"] > 0 and st["2xx"] == 0, "2.0 status classes %s" % st)
+
+
+@test
+def auto_rollback_hang(env):
+    """The target accepts and never answers: most requests that arrive in
+    a window stay unanswered, which is a failure, and it is rolled back."""
+    analysed_rollout(env, ["--hang"], [{"weight": 50}])
+    stop = threading.Event()
+
+    def client(k):
+        i = 0
+        while not stop.is_set():
+            try:
+                fetch(client_addr(1000 * k + i % 1000), timeout=0.3)
+            except (OSError, TestFailure):
+                pass
+            i += 1
+    threads = [threading.Thread(target=client, args=(k,), daemon=True) for k in range(12)]
+    for t in threads:
+        t.start()
+    try:
+        wait_phase("rolled_back", 10)
+    finally:
+        stop.set()
+    ev = [e for e in api("GET", "/v1/events")[1]["events"] if e["type"] == "auto_rollback"]
+    check(ev and "unanswered" in ev[0]["detail"], "event: %s" % ev)
+
+
+@test
 def auto_rollback_dead_target(env):
     """Every backend of the target dead: rolled back at the next window."""
     p2 = analysed_rollout(env, [], [{"weight": 50}])

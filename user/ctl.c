@@ -129,13 +129,17 @@ static int read_window(struct ctl *c, uint32_t slot, struct window *w)
 		ret = dp_hist(c->dp, false, slot, w->lat.b);
 	if (!ret)
 		ret = dp_hist(c->dp, true, slot, w->size.b);
+	w->arrived = st.arrived;
 	w->requests = st.requests;
+	w->status5xx = st.status[3];
 	w->errors = st.resets + st.failover_out;
 	return ret;
 }
 
 static void window_sub(struct window *out, const struct window *now, const struct window *then)
 {
+	out->arrived = now->arrived - then->arrived;
+	out->status5xx = now->status5xx - then->status5xx;
 	out->requests = now->requests - then->requests;
 	out->errors = now->errors >= then->errors ? now->errors - then->errors : 0;
 	hist_sub(&out->lat, &now->lat, &then->lat);

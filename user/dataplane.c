@@ -17,6 +17,8 @@
 #include "steer.skel.h"
 #include "scan.skel.h"
 #include "track.skel.h"
+#include "http.skel.h"
+#include <net/if.h>
 
 #ifndef BPF_FS_MAGIC
 #define BPF_FS_MAGIC 0xcafe4a11
@@ -336,6 +338,67 @@ static int load_track(struct dataplane *dp, const char *dir, struct vs_err *err)
 	return ret;
 }
 
+/* TC filters are not links: identified by interface, handle and
+ * priority, and they stay attached (like the pinned links) when vsteerd
+ * exits. */
+#define VS_TC_HANDLE 0x5653	/* "VS" */
+#define VS_TC_PRIO   0x5653
+
+/* The HTTP status reader, on the egress of every interface present now
+ * (responses to local clients leave by lo, to remote ones by the NIC). */
+static int load_http(struct dataplane *dp, struct vs_err *err)
+{
+	struct if_nameindex *ifs, *i;
+	int ret, attached = 0;
+
+	dp->http = http_bpf__open();
+	ret = libbpf_get_error(dp->http);
+	if (ret) {
+		dp->http = NULL;
+		return vs_errf(err, ret, 500, "bpf", "cannot open http object: %s", strerror(-ret));
+	}
+	ret = share_maps(dp, dp->http->obj);
+	if (!ret)
+		ret = http_bpf__load(dp->http);
+	if (ret)
+		return vs_errf(err, ret, 500, "bpf", "cannot load the HTTP status reader: %s",
+			       strerror(-ret));
+	ifs = if_nameindex();
+	for (i = ifs; i && i->if_index; i++) {
+		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = i->if_index, .attach_point = BPF_TC_EGRESS);
+		LIBBPF_OPTS(bpf_tc_opts, opts, .handle = VS_TC_HANDLE, .priority = VS_TC_PRIO,
+			    .flags = BPF_TC_F_REPLACE,
+			    .prog_fd = bpf_program__fd(dp->http->progs.vsteer_http));
+
+		ret = bpf_tc_hook_create(&hook);
+		if (ret && ret != -EEXIST) {
+			pr_warn("no HTTP status counting on %s: clsact: %s\n", i->if_name, strerror(-ret));
+			continue;
+		}
+		ret = bpf_tc_attach(&hook, &opts);
+		if (ret)
+			pr_warn("no HTTP status counting on %s: %s\n", i->if_name, strerror(-ret));
+		else
+			attached++;
+	}
+	if_freenameindex(ifs);
+	pr_debug("HTTP status reader on %d interfaces\n", attached);
+	return 0;
+}
+
+static void detach_http(void)
+{
+	struct if_nameindex *ifs = if_nameindex(), *i;
+
+	for (i = ifs; i && i->if_index; i++) {
+		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = i->if_index, .attach_point = BPF_TC_EGRESS);
+		LIBBPF_OPTS(bpf_tc_opts, opts, .handle = VS_TC_HANDLE, .priority = VS_TC_PRIO);
+
+		bpf_tc_detach(&hook, &opts);
+	}
+	if_freenameindex(ifs);
+}
+
 /* Unlink what vsteerd pins in dir, then dir itself. */
 static int remove_pins(const char *dir)
 {
@@ -426,6 +489,8 @@ int dp_open(struct dataplane *dp, const char *pin_dir, __u32 sess_entries,
 	if (!ret)
 		ret = load_scan(dp, err);
 	if (!ret)
+		ret = load_http(dp, err);
+	if (!ret)
 		return 0;
 close_all:
 	dp_close(dp);
@@ -438,6 +503,7 @@ void dp_close(struct dataplane *dp)
 	bpf_link__destroy(dp->insert_iter);
 	scan_bpf__destroy(dp->scan);
 	track_bpf__destroy(dp->track);
+	http_bpf__destroy(dp->http);
 	steer_bpf__destroy(dp->steer);
 	if (dp->link_fd >= 0)
 		close(dp->link_fd);
@@ -445,6 +511,7 @@ void dp_close(struct dataplane *dp)
 		close(dp->lock_fd);
 	dp->scan = NULL;
 	dp->track = NULL;
+	dp->http = NULL;
 	dp->steer = NULL;
 	dp->list_iter = dp->insert_iter = NULL;
 	dp->link_fd = dp->lock_fd = -1;
@@ -457,6 +524,7 @@ int dp_cleanup(const char *pin_dir, struct vs_err *err)
 	fd = lock_dir(pin_dir, err);
 	if (fd < 0)
 		return fd;
+	detach_http();
 	ret = remove_pins(pin_dir);
 	close(fd);
 	if (ret)

@@ -26,12 +26,14 @@
 struct steer_bpf;
 struct scan_bpf;
 struct track_bpf;
+struct http_bpf;
 struct bpf_link;
 
 struct dataplane {
 	struct steer_bpf *steer;
 	struct scan_bpf *scan;
 	struct track_bpf *track;
+	struct http_bpf *http;
 	struct bpf_link *list_iter;
 	struct bpf_link *insert_iter;
 	int link_fd;

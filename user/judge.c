@@ -37,6 +37,14 @@ enum verdict judge(const struct analysis *a, const struct window *t, const struc
 	static const struct { double q; const char *name; } qs[] = { { 0.5, "p50" }, { 0.99, "p99" } };
 	double te, se, tm, sm;
 
+	/* A version that stops answering has few answered requests to judge:
+	 * look at what arrived. More than half left unanswered in a window is
+	 * a hang (a slow but working version answers most of them). */
+	if (t->arrived >= a->min_requests && t->requests * 2 < t->arrived) {
+		snprintf(why, size, "unanswered: %s answered %llu of %llu requests in the window",
+			 tv, (unsigned long long)t->requests, (unsigned long long)t->arrived);
+		return V_FAIL;
+	}
 	if (t->requests < a->min_requests || s->requests < a->min_requests) {
 		snprintf(why, size, "too few requests to judge: %s %llu, %s %llu (need %u each)",
 			 tv, (unsigned long long)t->requests, sv, (unsigned long long)s->requests,
@@ -61,8 +69,8 @@ enum verdict judge(const struct analysis *a, const struct window *t, const struc
 			 tv, tm, sv, sm, a->max_size_deviation * 100);
 		return V_FAIL;
 	}
-	te = (double)t->errors / t->requests;
-	se = (double)s->errors / s->requests;
+	te = (double)(t->errors + t->status5xx) / t->requests;
+	se = (double)(s->errors + s->status5xx) / s->requests;
 	if (te - se > a->max_error_rate_increase) {
 		snprintf(why, size, "error rate: %s %.2f%% vs %s %.2f%% (limit +%.2f%%)", tv, te * 100,
 			 sv, se * 100, a->max_error_rate_increase * 100);

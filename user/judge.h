@@ -9,7 +9,9 @@
 
 /* What one version did in a window (or in all its life, as a baseline). */
 struct window {
-	uint64_t requests;
+	uint64_t arrived;	/* requests that arrived */
+	uint64_t requests;	/* requests answered */
+	uint64_t status5xx;	/* HTTP 5xx responses (services watched for HTTP) */
 	uint64_t errors;	/* resets sent + connections failed over away */
 	struct hist lat;	/* ns */
 	struct hist size;	/* bytes */

@@ -38,7 +38,7 @@ static json_t *version_json(struct ctl *c, uint32_t slot)
 		memset(&lat, 0, sizeof(lat));
 	if (dp_hist(c->dp, true, slot, size.b))
 		memset(&size, 0, sizeof(size));
-	return json_pack("{sssssssssfsbsisIsbsoso s{sIsIsIsIsIsIsfsfsf}}",
+	return json_pack("{sssssssssfsbsisIsbsoso s{sIsIsIsIsIsIsIs{sIsIsIsI}sfsfsf}}",
 			 "id", cl->id, "service", c->m->svc[cl->svc].name,
 			 "version", cl->version, "mode", mode_name(cl->mode),
 			 "weight", cl->weight / 100.0, "live", live_total > 0,
@@ -51,6 +51,9 @@ static json_t *version_json(struct ctl *c, uint32_t slot)
 			 "requests", (json_int_t)st.requests,
 			 "responseBytes", (json_int_t)st.resp_bytes,
 			 "resets", (json_int_t)st.resets,
+			 "arrived", (json_int_t)st.arrived,
+			 "status", "2xx", (json_int_t)st.status[0], "3xx", (json_int_t)st.status[1],
+			 "4xx", (json_int_t)st.status[2], "5xx", (json_int_t)st.status[3],
 			 "latencyP50Ms", hist_quantile(&lat, 0.5) / 1e6,
 			 "latencyP99Ms", hist_quantile(&lat, 0.99) / 1e6,
 			 "meanResponseBytes", hist_mean(&size));
@@ -290,6 +293,7 @@ char *ctl_metrics_text(struct ctl *c)
 	      "# TYPE vsteer_failovers_total counter\n"
 	      "# TYPE vsteer_requests_total counter\n"
 	      "# TYPE vsteer_errors_total counter\n"
+	      "# TYPE vsteer_responses_total counter\n"
 	      "# TYPE vsteer_response_bytes_total counter\n"
 	      "# TYPE vsteer_version_weight gauge\n"
 	      "# TYPE vsteer_open_connections gauge\n"
@@ -325,6 +329,11 @@ char *ctl_metrics_text(struct ctl *c)
 			M("vsteer_requests_total", st.requests);
 			MK("vsteer_errors_total", "kind=\"reset\"", st.resets);
 			MK("vsteer_errors_total", "kind=\"failover\"", st.failover_out);
+			MK("vsteer_errors_total", "kind=\"http_5xx\"", st.status[3]);
+			MK("vsteer_responses_total", "code=\"2xx\"", st.status[0]);
+			MK("vsteer_responses_total", "code=\"3xx\"", st.status[1]);
+			MK("vsteer_responses_total", "code=\"4xx\"", st.status[2]);
+			MK("vsteer_responses_total", "code=\"5xx\"", st.status[3]);
 			M("vsteer_response_bytes_total", st.resp_bytes);
 			M("vsteer_open_connections", open > 0 ? open : 0);
 			fputs("vsteer_version_weight", f);

@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * HTTP status classes per version: a TC egress program reads the status
+ * line at the start of each response that a steered connection sends
+ * ("HTTP/1.1 503 ..."), and counts 2xx/3xx/4xx/5xx into vstats. It needs
+ * the packet, which no tracepoint on the send path exposes. Responses
+ * that do not start with an HTTP/1.x status line (other protocols) are
+ * left alone.
+ *
+ * A response starts when the connection has a request pending (the
+ * first segment leaves inside the backend's send(), before the tracker's
+ * sock_send_length hook sees it) or a response under way whose status
+ * was not read yet (the segment left later, from the qdisc).
+ */
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/in.h>
+#include <linux/tcp.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "maps.h"
+
+static __always_inline int payload_offset(struct __sk_buff *skb, __u32 *off)
+{
+	struct tcphdr th;
+	__u32 l4;
+
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		struct iphdr ip;
+
+		if (bpf_skb_load_bytes(skb, ETH_HLEN, &ip, sizeof(ip)) || ip.protocol != IPPROTO_TCP)
+			return -1;
+		l4 = ETH_HLEN + ip.ihl * 4;
+	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr ip6;
+
+		if (bpf_skb_load_bytes(skb, ETH_HLEN, &ip6, sizeof(ip6)) || ip6.nexthdr != IPPROTO_TCP)
+			return -1;
+		l4 = ETH_HLEN + sizeof(ip6);
+	} else {
+		return -1;
+	}
+	if (bpf_skb_load_bytes(skb, l4, &th, sizeof(th)))
+		return -1;
+	*off = l4 + th.doff * 4;
+	return 0;
+}
+
+SEC("tc")
+int vsteer_http(struct __sk_buff *skb)
+{
+	struct bpf_sock *sk = skb->sk;
+	struct vs_ver_stats *vs;
+	struct vs_sk *st;
+	char line[12];		/* "HTTP/1.1 200" */
+	__u32 off, cls;
+
+	if (!sk)
+		return TC_ACT_OK;
+	sk = bpf_sk_fullsock(sk);
+	if (!sk)
+		return TC_ACT_OK;
+	st = bpf_sk_storage_get(&sks, sk, 0, 0);
+	if (!st || st->status_seen || (!st->req_ns && !st->responding))
+		return TC_ACT_OK;
+	if (payload_offset(skb, &off) || bpf_skb_load_bytes(skb, off, line, sizeof(line)))
+		return TC_ACT_OK;	/* an ACK, or too short to hold a status line */
+	st->status_seen = 1;
+	if (line[0] != 'H' || line[1] != 'T' || line[2] != 'T' || line[3] != 'P' ||
+	    line[4] != '/' || line[5] != '1' || line[6] != '.' || line[8] != ' ')
+		return TC_ACT_OK;
+	cls = line[9] - '2';
+	if (cls > 3)
+		return TC_ACT_OK;	/* 1xx, or not a status */
+	__u32 slot = st->slot;
+
+	vs = bpf_map_lookup_elem(&vstats, &slot);
+	if (vs)
+		vs->status[cls]++;
+	return TC_ACT_OK;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
