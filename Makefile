@@ -48,7 +48,9 @@ all: $(OUT)/vsteerd $(OUT)/vsteer-demo $(OUT)/unit_tests
 $(OUT):
 	@mkdir -p $@
 
-$(OUT)/%.bpf.o: bpf/%.bpf.c bpf/maps.h include/vsteer.h include/vsteer_hash.h | $(OUT)
+HEADERS := include/vsteer.h include/vsteer_hash.h include/vsteer_hist.h
+
+$(OUT)/%.bpf.o: bpf/%.bpf.c bpf/maps.h $(HEADERS) | $(OUT)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 $(OUT)/%.skel.h: $(OUT)/%.bpf.o
@@ -56,10 +58,10 @@ $(OUT)/%.skel.h: $(OUT)/%.bpf.o
 
 $(OUT)/dataplane.o: $(SKELS)
 
-$(OUT)/%.o: user/%.c $(wildcard user/*.h) include/vsteer.h include/vsteer_hash.h | $(OUT)
+$(OUT)/%.o: user/%.c $(wildcard user/*.h) $(HEADERS) | $(OUT)
 	$(CC) $(VS_CFLAGS) -c $< -o $@
 
-$(OUT)/unit.o: tests/unit.c $(wildcard user/*.h) include/vsteer_hash.h | $(OUT)
+$(OUT)/unit.o: tests/unit.c $(wildcard user/*.h) $(HEADERS) | $(OUT)
 	$(CC) $(VS_CFLAGS) -c $< -o $@
 
 $(OUT)/vsteerd: $(OUT)/vsteerd.o $(OUT)/http.o $(LIB_OBJS)

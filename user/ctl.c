@@ -138,9 +138,10 @@ static int read_window(struct ctl *c, uint32_t slot, struct window *w)
 
 static void window_sub(struct window *out, const struct window *now, const struct window *then)
 {
-	out->arrived = now->arrived - then->arrived;
-	out->status5xx = now->status5xx - then->status5xx;
-	out->requests = now->requests - then->requests;
+	/* Counters only grow, unless a slot was reset under us: clamp. */
+	out->arrived = now->arrived >= then->arrived ? now->arrived - then->arrived : 0;
+	out->status5xx = now->status5xx >= then->status5xx ? now->status5xx - then->status5xx : 0;
+	out->requests = now->requests >= then->requests ? now->requests - then->requests : 0;
 	out->errors = now->errors >= then->errors ? now->errors - then->errors : 0;
 	hist_sub(&out->lat, &now->lat, &then->lat);
 	hist_sub(&out->size, &now->size, &then->size);

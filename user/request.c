@@ -60,6 +60,18 @@ static int num_field(json_t *o, const char *key, double lo, double hi, double *o
 	return 0;
 }
 
+/* Counts and seconds: whole numbers, not silently truncated fractions. */
+static int int_field(json_t *o, const char *key, double lo, double hi, double *out,
+		     struct vs_err *err)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (v && !json_is_integer(v))
+		return vs_errf(err, -EINVAL, 400, "bad_rollout",
+			       "body.analysis.%s: must be a whole number from %g to %g", key, lo, hi);
+	return num_field(o, key, lo, hi, out, err);
+}
+
 /* {"interval": 5, "minRequests": 100, "maxLatencyRatio": 1.5,
  *  "maxLatencyIncreaseMs": 5, "maxSizeDeviation": 0.5,
  *  "maxErrorRateIncrease": 0.01, "failureLimit": 3, "maxInconclusive": 12};
@@ -80,9 +92,9 @@ static int req_analysis(json_t *j, struct analysis *a, struct vs_err *err)
 	max_inc = a->max_inconclusive;
 	ret = json_check_keys(j, keys, "body.analysis", err);
 	if (!ret)
-		ret = num_field(j, "interval", 1, 3600, &interval, err);
+		ret = int_field(j, "interval", 1, 3600, &interval, err);
 	if (!ret)
-		ret = num_field(j, "minRequests", 1, 1e9, &min_req, err);
+		ret = int_field(j, "minRequests", 1, 1e9, &min_req, err);
 	if (!ret)
 		ret = num_field(j, "maxLatencyRatio", 1, 1000, &a->max_latency_ratio, err);
 	if (!ret)
@@ -92,9 +104,9 @@ static int req_analysis(json_t *j, struct analysis *a, struct vs_err *err)
 	if (!ret)
 		ret = num_field(j, "maxErrorRateIncrease", 0, 1, &a->max_error_rate_increase, err);
 	if (!ret)
-		ret = num_field(j, "failureLimit", 1, 1000, &fail_lim, err);
+		ret = int_field(j, "failureLimit", 1, 1000, &fail_lim, err);
 	if (!ret)
-		ret = num_field(j, "maxInconclusive", 1, 1e6, &max_inc, err);
+		ret = int_field(j, "maxInconclusive", 1, 1e6, &max_inc, err);
 	if (ret)
 		return ret;
 	a->interval = interval;

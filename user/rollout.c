@@ -119,7 +119,12 @@ static void enter_step(struct model *m, uint32_t svc, int64_t t)
  * windows in a row: a rollout is not halted for lack of traffic. */
 static bool gate_open(const struct rollout *ro, int64_t due)
 {
-	return !ro->an.on || ro->an.last_pass >= due ||
+	/* The passing window must also be one the step's own traffic went
+	 * through: a hold of 0 must not ride on the last step's verdict. */
+	int64_t since = due > ro->step_started + (int64_t)ro->an.interval ?
+			due : ro->step_started + (int64_t)ro->an.interval;
+
+	return !ro->an.on || ro->an.last_pass >= since ||
 	       ro->an.inconclusive >= ro->an.max_inconclusive;
 }
 

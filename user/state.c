@@ -200,6 +200,12 @@ static int load_analysis(json_t *j, const char *w, struct analysis *a, struct vs
 			return vs_errf(err, -EINVAL, 400, "bad_state", "%s.analysis.%s: malformed",
 				       w, ints[i]);
 	lv = json_object_get(j, "lastVerdict");
+	if (!json_is_number(json_object_get(j, "maxLatencyRatio")) ||
+	    !json_is_number(json_object_get(j, "maxLatencyIncreaseMs")) ||
+	    !json_is_number(json_object_get(j, "maxSizeDeviation")) ||
+	    !json_is_number(json_object_get(j, "maxErrorRateIncrease")) ||
+	    v[4] > UINT32_MAX || v[5] > UINT32_MAX || v[6] > UINT32_MAX)
+		return vs_errf(err, -EINVAL, 400, "bad_state", "%s.analysis: malformed thresholds", w);
 	*a = (struct analysis){
 		.on = true, .interval = v[0], .min_requests = v[1], .failure_limit = v[2],
 		.max_inconclusive = v[3], .failures = v[4], .inconclusive = v[5],
