@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 
 PKGS="make clang llvm libclang-rt-14-dev libbpf-dev bpftool libelf-dev zlib1g-dev \
 libmicrohttpd-dev libjansson-dev pkg-config gcc libc6-dev \
-iproute2 util-linux curl python3 procps valgrind openssl"
+iproute2 util-linux curl python3 procps valgrind openssl wrk nginx-light bc"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "deps.sh: run as root (it installs packages and mounts bpffs)" >&2

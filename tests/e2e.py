@@ -1006,6 +1006,27 @@ def analysis_no_traffic(env):
 
 
 @test
+def no_watch_mode(env):
+    """--no-watch takes the request meters down (and a restart without it
+    puts them back); steering and sessions do not depend on them."""
+    env.backend("1.0", "127.0.0.1:9001")
+    cfg = env.config({"version": "1.0", "servers": ["127.0.0.1:9001"]})
+    p = env.vsteerd(cfg)
+    check(os.path.exists(env.pin_dir + "/req"), "meters not pinned")
+    kill(p)
+    p = env.vsteerd(cfg, args=["--no-watch"])
+    check(not os.path.exists(env.pin_dir + "/req") and os.path.exists(env.pin_dir + "/track"),
+          "meters still pinned, or the tracker gone")
+    check(versions_of(range(20)) == ["1.0"] * 20, "not steered")
+    c = service()["versions"][0]["counters"]
+    check(c["requests"] == 0 and c["steered"] == 20, "counted without watching: %s" % c)
+    kill(p)
+    env.vsteerd(cfg)
+    versions_of(range(10))
+    check(service()["versions"][0]["counters"]["requests"] == 10, "meters not back")
+
+
+@test
 def prometheus_metrics(env):
     """GET /metrics in Prometheus text format, per service and version,
     with base units and consistent histograms."""

@@ -333,8 +333,18 @@ static int load_track(struct dataplane *dp, const char *dir, struct vs_err *err)
 	tracers[1].prog = dp->track->progs.vsteer_req, tracers[1].pin = "req";
 	tracers[2].prog = dp->track->progs.vsteer_resp, tracers[2].pin = "resp";
 	tracers[3].prog = dp->track->progs.vsteer_rst, tracers[3].pin = "rst";
-	for (size_t i = 0; !ret && i < ARRAY_SIZE(tracers); i++)
+	for (size_t i = 0; !ret && i < ARRAY_SIZE(tracers); i++) {
+		char path[PATH_MAX];
+
+		/* Without watching, only the connection tracker runs (sessions
+		 * and drain need it); the request meters are taken down. */
+		if (i && !dp->watch) {
+			snprintf(path, sizeof(path), "%s/%s", dir, tracers[i].pin);
+			unlink(path);
+			continue;
+		}
 		ret = attach_tracer(tracers[i].prog, dir, tracers[i].pin, err);
+	}
 	return ret;
 }
 
@@ -346,11 +356,17 @@ static int load_track(struct dataplane *dp, const char *dir, struct vs_err *err)
 
 /* The HTTP status reader, on the egress of every interface present now
  * (responses to local clients leave by lo, to remote ones by the NIC). */
+static void detach_http(void);
+
 static int load_http(struct dataplane *dp, struct vs_err *err)
 {
 	struct if_nameindex *ifs, *i;
 	int ret, attached = 0;
 
+	if (!dp->watch) {
+		detach_http();
+		return 0;
+	}
 	dp->http = http_bpf__open();
 	ret = libbpf_get_error(dp->http);
 	if (ret) {
@@ -449,7 +465,7 @@ static int create_pins(struct dataplane *dp, const char *pin_dir, __u32 sess_ent
 	return ret;
 }
 
-int dp_open(struct dataplane *dp, const char *pin_dir, __u32 sess_entries,
+int dp_open(struct dataplane *dp, const char *pin_dir, __u32 sess_entries, bool watch,
 	    struct vs_err *err)
 {
 	char parent[PATH_MAX], link[PATH_MAX + 8];
@@ -457,6 +473,7 @@ int dp_open(struct dataplane *dp, const char *pin_dir, __u32 sess_entries,
 	int ret;
 
 	memset(dp, 0, sizeof(*dp));
+	dp->watch = watch;
 	dp->link_fd = dp->lock_fd = -1;
 	if (str_copy(dp->pin_dir, sizeof(dp->pin_dir), pin_dir))
 		return vs_errf(err, -ENAMETOOLONG, 500, "pin_dir", "pin directory name too long");

@@ -39,6 +39,7 @@ struct dataplane {
 	int link_fd;
 	int lock_fd;		/* flock on the pin directory: one writer */
 	bool adopted;		/* the pin directory existed already */
+	bool watch;		/* measure requests (latency, size, status) */
 	char pin_dir[PATH_MAX];
 };
 
@@ -46,7 +47,7 @@ void dp_route_libbpf_log(void);
 /* Adopt what is pinned under pin_dir, or build it in a temporary
  * directory and rename that into place. The program in an adopted link
  * is replaced atomically, so steering never stops. */
-int dp_open(struct dataplane *dp, const char *pin_dir, __u32 sess_entries,
+int dp_open(struct dataplane *dp, const char *pin_dir, __u32 sess_entries, bool watch,
 	    struct vs_err *err);
 /* Closes fds; everything pinned stays and keeps steering. */
 void dp_close(struct dataplane *dp);

@@ -28,6 +28,7 @@ struct opts {
 	const char *state;
 	unsigned long session_table;
 	bool cleanup;
+	bool no_watch;
 };
 
 static void usage(FILE *f)
@@ -40,6 +41,8 @@ static void usage(FILE *f)
 		"  -s, --state FILE     state file (default %s)\n"
 		"      --session-table N  session affinity entries (LRU, default %d); fixed\n"
 		"                       when the pin directory is created\n"
+		"      --no-watch       do not measure requests (latency, size, status):\n"
+		"                       no per-request hooks; analysis sees no traffic\n"
 		"      --cleanup        remove everything pinned under the pin directory, then exit\n"
 		"  -v, --verbose        debug logging, libbpf's included\n"
 		"  -h, --help           this text\n"
@@ -57,6 +60,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "state", required_argument, NULL, 's' },
 		{ "cleanup", no_argument, NULL, 'C' },
 		{ "session-table", required_argument, NULL, 'S' },
+		{ "no-watch", no_argument, NULL, 'W' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -71,6 +75,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'p': o->pin_dir = optarg; break;
 		case 's': o->state = optarg; break;
 		case 'C': o->cleanup = true; break;
+		case 'W': o->no_watch = true; break;
 		case 'S': {
 			char *end;
 
@@ -240,7 +245,7 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGINT);
 	sigprocmask(SIG_BLOCK, &sigs, NULL);
 
-	ret = dp_open(&dp, o.pin_dir, o.session_table, &err);
+	ret = dp_open(&dp, o.pin_dir, o.session_table, !o.no_watch, &err);
 	if (ret)
 		goto free_model;
 	pr_info("%s data plane in %s\n", dp.adopted ? "adopted" : "created", o.pin_dir);
