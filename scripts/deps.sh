@@ -26,6 +26,12 @@ if [ -n "$missing" ]; then
 	echo "deps.sh: installing$missing"
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
+	# The benchmark starts its own nginx in a namespace; the one Debian
+	# starts on install is not ours to leave running.
+	case " $missing " in
+	*" nginx-light "*)
+		systemctl disable --now nginx >/dev/null 2>&1 || service nginx stop >/dev/null 2>&1 || true ;;
+	esac
 fi
 
 if ! grep -qs " /sys/fs/bpf bpf " /proc/mounts; then
