@@ -39,7 +39,7 @@ SKELS   := $(OUT)/steer.skel.h $(OUT)/scan.skel.h $(OUT)/track.skel.h $(OUT)/htt
 # Controller library: everything but main and the HTTP glue, shared by
 # vsteerd and the unit tests.
 LIB_SRCS := user/log.c user/util.c user/addr.c user/version.c user/model.c \
-	user/parse.c user/config.c user/state.c user/rollout.c user/request.c user/stats.c user/judge.c user/sockets.c user/ctl.c user/views.c user/api.c \
+	user/parse.c user/config.c user/state.c user/rollout.c user/request.c user/stats.c user/judge.c user/sockets.c user/health.c user/ctl.c user/views.c user/api.c \
 	user/dataplane.c user/auth.c
 LIB_OBJS := $(patsubst user/%.c,$(OUT)/%.o,$(LIB_SRCS))
 

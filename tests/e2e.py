@@ -357,6 +357,9 @@ def bad_requests(env):
         ("PUT", "/v1/clusters", {"version": "3.0", "servers": srv,
                                  "upgradeTransition": {"mode": "sideways"}}, 400, "bad_mode"),
         ("PUT", "/v1/clusters", "x" * 70000, 413, "body_too_large"),
+        ("PUT", "/v1/clusters", {"version": "3.0", "servers": srv, "health": {"path": "healthz"}}, 400, "bad_health"),
+        ("PUT", "/v1/clusters", {"version": "3.0", "servers": srv,
+                                 "health": {"path": "/h", "intervalMs": 100, "timeoutMs": 500}}, 400, "bad_health"),
         ("PUT", "/v1/services/default/weights", {"2.0": 30, "1.0": 30}, 400, "bad_weights"),
         ("PUT", "/v1/services/default/weights", {"2.0": 30.001, "1.0": 69.999}, 400, "bad_weights"),
         ("PUT", "/v1/services/default/weights", {"2.0": 130, "1.0": -30}, 400, "bad_weights"),
@@ -957,6 +960,36 @@ def auto_rollback_hang(env):
         stop.set()
     ev = [e for e in api("GET", "/v1/events")[1]["events"] if e["type"] == "auto_rollback"]
     check(ev and "unanswered" in ev[0]["detail"], "event: %s" % ev)
+
+
+def demo_control(port, query):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    c.request("POST", "/control?" + query)
+    check(c.getresponse().status == 200, "control %s" % query)
+
+
+@test
+def health_checks(env):
+    """A backend that accepts but never answers fails its health checks
+    and is taken out of rotation (its clients fail over, none hang); it
+    comes back when it answers again."""
+    env.backend("1.0", "127.0.0.1:9001")
+    env.backend("2.0", "127.0.0.1:9002")
+    env.vsteerd(env.config([{"version": "1.0", "servers": ["127.0.0.1:9001"]},
+                            {"version": "2.0", "servers": ["127.0.0.1:9002"],
+                             "health": {"path": "/healthz", "intervalMs": 200, "timeoutMs": 100,
+                                        "unhealthyAfter": 2, "healthyAfter": 2}}]))
+    check(set(versions_of(range(20))) == {"2.0"}, "before")
+    demo_control(9002, "hang=1")
+    t0 = time.monotonic()
+    wait_for(lambda: not service()["versions"][0]["backends"][0]["healthy"], 3, "2.0 marked unhealthy")
+    print("hung backend out of rotation after %.2f s" % (time.monotonic() - t0))
+    check(set(versions_of(range(100, 140))) == {"1.0"}, "connections still go to the hung 2.0")
+    demo_control(9002, "hang=0")
+    wait_for(lambda: service()["versions"][0]["backends"][0]["healthy"], 3, "2.0 healthy again")
+    wait_for(lambda: fetch(client_addr(500)) == "2.0", 2, "2.0 back in rotation")
+    types = [e["type"] for e in api("GET", "/v1/events")[1]["events"]]
+    check("backend_down" in types and "backend_up" in types, "events %s" % types)
 
 
 @test

@@ -37,6 +37,13 @@ struct ctl {
 	 * window began, and when that was (monotonic seconds; 0: none yet). */
 	struct window *snap;		/* [VS_MAX_SLOTS] */
 	time_t win_start[VS_MAX_SERVICES];
+	/* Active health checks (health.c): a backend marked down is kept out
+	 * of the sockmap; counts of consecutive failed and passed checks. */
+	bool bk_down[VS_MAX_SLOTS][VS_MAX_BACKENDS];
+	uint8_t hc_fail[VS_MAX_SLOTS][VS_MAX_BACKENDS];
+	uint8_t hc_ok[VS_MAX_SLOTS][VS_MAX_BACKENDS];
+	pthread_t health_thread;
+	volatile bool stopping;
 	/* Last insert error per backend, to tell "nothing listens" from
 	 * "the kernel refused the socket". */
 	int bk_err[VS_MAX_SLOTS][VS_MAX_BACKENDS];
@@ -46,6 +53,9 @@ struct ctl {
 int ctl_init(struct ctl *c, struct dataplane *dp, const struct model *m,
 	     const char *state_path, struct vs_err *err);
 void ctl_fini(struct ctl *c);
+/* The health checker's thread (health.c). */
+int health_start(struct ctl *c);
+void health_stop(struct ctl *c);
 /* Pick up backends that (re)started listening; called every 250 ms. */
 void ctl_tick(struct ctl *c);
 

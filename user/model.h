@@ -79,6 +79,15 @@ struct event {
 	char detail[160];
 };
 
+/* Active health checks of a cluster's servers: GET path every interval;
+ * a server that fails unhealthy_after checks in a row is taken out of
+ * the sockmap until healthy_after pass. */
+struct health {
+	bool on;
+	char path[128];
+	uint32_t interval_ms, timeout_ms, unhealthy_after, healthy_after;
+};
+
 struct cluster {
 	bool used;
 	char id[ID_LEN];
@@ -90,6 +99,7 @@ struct cluster {
 	uint32_t session_timeout;	/* CL_SESSION: seconds */
 	uint32_t nbk;
 	struct vs_endpoint bk[VS_MAX_BACKENDS];
+	struct health health;
 };
 
 struct service {

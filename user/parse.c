@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -112,12 +113,14 @@ static int parse_transition(json_t *j, const char *where, struct cluster *out,
 	return 0;
 }
 
+static int parse_health(json_t *j, const char *where, struct health *h, struct vs_err *err);
+
 int parse_cluster(json_t *j, const char *where, const char *const *extra,
 		  struct cluster *out, struct vs_err *err)
 {
-	const char *keys[16] = { "version", "servers", "upgradeTransition" };
+	const char *keys[16] = { "version", "servers", "upgradeTransition", "health" };
 	json_t *v, *servers, *t, *s;
-	size_t nkeys = 3, i;
+	size_t nkeys = 4, i;
 	char w[128];
 	int ret;
 
@@ -154,9 +157,58 @@ int parse_cluster(json_t *j, const char *where, const char *const *extra,
 			return ret;
 	}
 
+	if (json_object_get(j, "health")) {
+		ret = parse_health(json_object_get(j, "health"), where, &out->health, err);
+		if (ret)
+			return ret;
+	}
 	out->mode = CL_INSTANT;	/* the thesis: the newest version serves */
 	t = json_object_get(j, "upgradeTransition");
 	if (t)
 		return parse_transition(t, where, out, err);
+	return 0;
+}
+
+/* {"path": "/healthz", "intervalMs": 500, "timeoutMs": 200,
+ *  "unhealthyAfter": 3, "healthyAfter": 2}; all but path optional. */
+static int parse_health(json_t *j, const char *where, struct health *h, struct vs_err *err)
+{
+	static const char *const keys[] = { "path", "intervalMs", "timeoutMs", "unhealthyAfter",
+					    "healthyAfter", NULL };
+	static const struct { const char *key; json_int_t lo, hi; size_t off; } ints[] = {
+		{ "intervalMs", 100, 3600000, offsetof(struct health, interval_ms) },
+		{ "timeoutMs", 10, 60000, offsetof(struct health, timeout_ms) },
+		{ "unhealthyAfter", 1, 100, offsetof(struct health, unhealthy_after) },
+		{ "healthyAfter", 1, 100, offsetof(struct health, healthy_after) },
+	};
+	json_t *p;
+	char w[128];
+	int ret;
+
+	snprintf(w, sizeof(w), "%s.health", where);
+	ret = json_check_keys(j, keys, w, err);
+	if (ret)
+		return ret;
+	*h = (struct health){ .on = true, .interval_ms = 1000, .timeout_ms = 500,
+			      .unhealthy_after = 3, .healthy_after = 2 };
+	p = json_object_get(j, "path");
+	if (!json_is_string(p) || json_string_value(p)[0] != '/' ||
+	    strpbrk(json_string_value(p), " \r\n") || str_copy(h->path, sizeof(h->path), json_string_value(p)))
+		return vs_errf(err, -EINVAL, 400, "bad_health",
+			       "%s.path: must be a URL path such as \"/healthz\" (no spaces, under 128 bytes)", w);
+	for (size_t i = 0; i < ARRAY_SIZE(ints); i++) {
+		json_t *v = json_object_get(j, ints[i].key);
+
+		if (!v)
+			continue;
+		if (!json_is_integer(v) || json_integer_value(v) < ints[i].lo ||
+		    json_integer_value(v) > ints[i].hi)
+			return vs_errf(err, -EINVAL, 400, "bad_health",
+				       "%s.%s: must be a whole number from %lld to %lld", w, ints[i].key,
+				       (long long)ints[i].lo, (long long)ints[i].hi);
+		*(uint32_t *)((char *)h + ints[i].off) = json_integer_value(v);
+	}
+	if (h->timeout_ms >= h->interval_ms)
+		return vs_errf(err, -EINVAL, 400, "bad_health", "%s: timeoutMs must be below intervalMs", w);
 	return 0;
 }

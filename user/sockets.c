@@ -26,6 +26,9 @@ bool listener_serves(const struct vs_listener *l, const struct vs_endpoint *bk)
 
 void forget_slot(struct ctl *c, uint32_t slot)
 {
+	memset(c->bk_down[slot], 0, sizeof(c->bk_down[slot]));
+	memset(c->hc_fail[slot], 0, sizeof(c->hc_fail[slot]));
+	memset(c->hc_ok[slot], 0, sizeof(c->hc_ok[slot]));
 	c->nsock[slot] = 0;
 	memset(c->cookie[slot], 0, sizeof(c->cookie[slot]));
 	memset(c->owner[slot], 0, sizeof(c->owner[slot]));
@@ -85,6 +88,8 @@ static void plan_cluster(struct ctl *c, const struct cluster *cl, uint32_t slot,
 	char a[EP_STRLEN];
 
 	for (uint32_t b = 0; b < cl->nbk; b++) {
+		if (c->bk_down[slot][b])
+			continue;	/* failing its health checks: kept out */
 		for (size_t k = 0; k < nl; k++) {
 			uint32_t i, free_i = VS_MAX_SOCKS;
 
@@ -190,5 +195,19 @@ void drop_strays(struct ctl *c, const struct model *m)
 			dp_sock_del(c->dp, s * VS_MAX_SOCKS + i);
 			c->cookie[s][i] = 0;
 		}
+	}
+}
+
+void take_out(struct ctl *c, uint32_t slot, uint32_t b)
+{
+	for (uint32_t i = 0; i < VS_MAX_SOCKS; i++) {
+		if (!c->cookie[slot][i] || !(c->owner[slot][i] & (1U << b)))
+			continue;
+		c->owner[slot][i] &= ~(1U << b);
+		/* A socket that also serves a healthy server stays. */
+		if (c->owner[slot][i])
+			continue;
+		dp_sock_del(c->dp, slot * VS_MAX_SOCKS + i);
+		c->cookie[slot][i] = 0;
 	}
 }

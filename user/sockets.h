@@ -17,6 +17,8 @@ uint32_t backend_live(const struct ctl *c, uint32_t slot, uint32_t b);
 /* Scan for listeners and place any socket a cluster should have but does
  * not; only_slot >= 0 limits it to that cluster. */
 int reconcile(struct ctl *c, const struct model *m, int only_slot);
+/* Remove backend b's sockets from the sockmap (health checks failed). */
+void take_out(struct ctl *c, uint32_t slot, uint32_t b);
 /* Remove sockets that serve none of their cluster's servers. */
 void drop_strays(struct ctl *c, const struct model *m);
 

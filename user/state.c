@@ -101,6 +101,12 @@ char *state_dump(const struct model *m)
 
 		if (c->mode == CL_SESSION)
 			json_object_set_new(t, "sessionTimeout", json_integer(c->session_timeout));
+		json_t *h = c->health.on ?
+			json_pack("{sssisisisi}", "path", c->health.path,
+				  "intervalMs", (int)c->health.interval_ms,
+				  "timeoutMs", (int)c->health.timeout_ms,
+				  "unhealthyAfter", (int)c->health.unhealthy_after,
+				  "healthyAfter", (int)c->health.healthy_after) : NULL;
 		json_array_append_new(cls, json_pack("{sssssIsosIsosssb}", "id", c->id,
 						     "version", c->version,
 						     "slot", (json_int_t)i, "servers", servers,
@@ -108,6 +114,8 @@ char *state_dump(const struct model *m)
 						     "upgradeTransition", t,
 						     "service", m->svc[c->svc].name,
 						     "noAffinity", c->no_affinity));
+		if (h)
+			json_object_set_new(json_array_get(cls, json_array_size(cls) - 1), "health", h);
 	}
 	root = json_pack("{sisososo}", "vsteerState", STATE_FORMAT, "services", svcs,
 			 "clusters", cls, "events", events_dump(m));

@@ -27,8 +27,9 @@ static json_t *version_json(struct ctl *c, uint32_t slot)
 
 		ep_format(&cl->bk[b], a, sizeof(a));
 		json_array_append_new(servers, json_string(a));
-		json_array_append_new(bks, json_pack("{sssbsi}", "address", a, "live", live > 0,
-						     "sockets", live));
+		json_array_append_new(bks, json_pack("{sssbsisb}", "address", a, "live", live > 0,
+						     "sockets", live, "healthy",
+						     !c->bk_down[slot][b]));
 		live_total += live;
 	}
 	dp_ver_stats(c->dp, slot, &st);

@@ -252,11 +252,18 @@ int main(int argc, char **argv)
 	ret = ctl_init(&ctl, &dp, m, o.state, &err);
 	if (ret)
 		goto close_dp;
+	ret = health_start(&ctl);
+	if (ret) {
+		vs_errf(&err, ret, 500, "internal", "cannot start the health checker: %s", strerror(-ret));
+		goto fini_ctl;
+	}
 	api.c = &ctl;
 	api.token = token[0] ? token : NULL;
 	ret = http_start(&api, &ho, &http, &err);
-	if (ret)
+	if (ret) {
+		health_stop(&ctl);
 		goto fini_ctl;
+	}
 	{
 		char a[EP_STRLEN];
 
@@ -275,6 +282,7 @@ int main(int argc, char **argv)
 	}
 	pr_info("stopping; steering stays pinned in %s\n", o.pin_dir);
 	http_stop(http);
+	health_stop(&ctl);
 fini_ctl:
 	ctl_fini(&ctl);
 close_dp:
