@@ -35,6 +35,10 @@ int list_listeners(struct bpf_iter__tcp *ctx)
 
 	if (!skc || skc->skc_state != TCP_LISTEN)
 		return 0;
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(skc);
+
+	if (tp)
+		rec.backlog = tp->inet_conn.icsk_inet.sk.sk_ack_backlog;
 	rec.cookie = bpf_get_socket_cookie(skc);
 	rec.family = skc->skc_family;
 	rec.port = skc->skc_num;

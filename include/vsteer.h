@@ -127,6 +127,8 @@ struct vs_listener {
 	__u16 port;		/* host byte order */
 	__u8  family;
 	__u8  v6only;		/* AF_INET6 socket that refuses IPv4 */
+	__u32 backlog;		/* connections accepted by the kernel, not yet
+				 * by the process (sk_ack_backlog) */
 };
 
 /* One bit per local port that some service uses: lets the data plane

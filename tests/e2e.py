@@ -993,6 +993,35 @@ def health_checks(env):
 
 
 @test
+def accept_backlog(env):
+    """A backend process that stops accepting (SIGSTOP) shows its queued
+    connections as acceptBacklog, read at the periodic listener scan."""
+    p = env.backend("1.0", "127.0.0.1:9001")
+    env.vsteerd(env.config({"version": "1.0", "servers": ["127.0.0.1:9001"]}))
+    os.kill(p.pid, signal.SIGSTOP)
+
+    def stopped():
+        tasks = os.listdir("/proc/%d/task" % p.pid)
+        return all(open("/proc/%d/task/%s/stat" % (p.pid, t)).read().rsplit(")", 1)[1].split()[0] == "T"
+                   for t in tasks)
+    try:
+        wait_for(stopped, 5, "every thread of the backend stopped")
+        held = [socket.create_connection(SVC, timeout=3, source_address=(client_addr(i), 0))
+                for i in range(5)]
+        last = []
+        try:
+            wait_for(lambda: last.append(service()["versions"][0]["backends"][0]["acceptBacklog"])
+                     or last[-1] == 5, 10, "a backlog of 5")
+        except TestFailure:
+            raise TestFailure("backlog seen: %s" % sorted(set(last)))
+    finally:
+        os.kill(p.pid, signal.SIGCONT)
+    for h in held:
+        h.close()
+    wait_for(lambda: service()["versions"][0]["backends"][0]["acceptBacklog"] == 0, 6, "backlog drained")
+
+
+@test
 def auto_rollback_dead_target(env):
     """Every backend of the target dead: rolled back at the next window."""
     p2 = analysed_rollout(env, [], [{"weight": 50}])

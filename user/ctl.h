@@ -33,6 +33,8 @@ struct ctl {
 	/* Bit b: the socket serves backend b (one wildcard socket can serve
 	 * several); 0 until a scan has attributed it. */
 	uint16_t owner[VS_MAX_SLOTS][VS_MAX_SOCKS];
+	/* Accept backlog of each backend at the last full scan. */
+	uint32_t backlog[VS_MAX_SLOTS][VS_MAX_BACKENDS];
 	/* Analysis: each version's cumulative measurements when the current
 	 * window began, and when that was (monotonic seconds; 0: none yet). */
 	struct window *snap;		/* [VS_MAX_SLOTS] */

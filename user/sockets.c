@@ -90,11 +90,13 @@ static void plan_cluster(struct ctl *c, const struct cluster *cl, uint32_t slot,
 	for (uint32_t b = 0; b < cl->nbk; b++) {
 		if (c->bk_down[slot][b])
 			continue;	/* failing its health checks: kept out */
+		c->backlog[slot][b] = 0;
 		for (size_t k = 0; k < nl; k++) {
 			uint32_t i, free_i = VS_MAX_SOCKS;
 
 			if (!listener_serves(&ls[k], &cl->bk[b]))
 				continue;
+			c->backlog[slot][b] += ls[k].backlog;
 			for (i = 0; i < VS_MAX_SOCKS; i++) {
 				if (c->cookie[slot][i] == ls[k].cookie)
 					break;

@@ -27,9 +27,10 @@ static json_t *version_json(struct ctl *c, uint32_t slot)
 
 		ep_format(&cl->bk[b], a, sizeof(a));
 		json_array_append_new(servers, json_string(a));
-		json_array_append_new(bks, json_pack("{sssbsisb}", "address", a, "live", live > 0,
+		json_array_append_new(bks, json_pack("{sssbsisbsi}", "address", a, "live", live > 0,
 						     "sockets", live, "healthy",
-						     !c->bk_down[slot][b]));
+						     !c->bk_down[slot][b],
+						     "acceptBacklog", (int)c->backlog[slot][b]));
 		live_total += live;
 	}
 	dp_ver_stats(c->dp, slot, &st);
@@ -299,6 +300,7 @@ char *ctl_metrics_text(struct ctl *c)
 	      "# TYPE vsteer_version_weight gauge\n"
 	      "# TYPE vsteer_open_connections gauge\n"
 	      "# TYPE vsteer_backend_up gauge\n"
+	      "# TYPE vsteer_accept_backlog gauge\n"
 	      "# TYPE vsteer_request_duration_seconds histogram\n"
 	      "# TYPE vsteer_response_size_bytes histogram\n"
 	      "# TYPE vsteer_refused_total counter\n"
@@ -346,7 +348,11 @@ char *ctl_metrics_text(struct ctl *c)
 				ep_format(&cl->bk[b], a, sizeof(a));
 				fputs("vsteer_backend_up", f);
 				labels(f, sv->name, cl->version);
-				fprintf(f, ",backend=\"%s\"} %d\n", a, backend_live(c, slot, b) > 0);
+				fprintf(f, ",backend=\"%s\"} %d\n", a,
+					backend_live(c, slot, b) > 0 && !c->bk_down[slot][b]);
+				fputs("vsteer_accept_backlog", f);
+				labels(f, sv->name, cl->version);
+				fprintf(f, ",backend=\"%s\"} %u\n", a, c->backlog[slot][b]);
 			}
 			if (!dp_hist(c->dp, false, slot, h->b))
 				prom_hist(f, "vsteer_request_duration_seconds", sv->name, cl->version,
