@@ -1022,6 +1022,25 @@ def accept_backlog(env):
 
 
 @test
+def auto_rollback_hang_health(env):
+    """The target hangs while there is no traffic to notice it: its health
+    checks take it out, and the rollout rolls back at the next window."""
+    env.backend("1.0", "127.0.0.1:9001")
+    env.backend("2.0", "127.0.0.1:9002")
+    env.vsteerd(env.config([{"version": "1.0", "servers": ["127.0.0.1:9001"]},
+                            {"version": "2.0", "servers": ["127.0.0.1:9002"],
+                             "upgradeTransition": {"mode": "manual"},
+                             "health": {"path": "/", "intervalMs": 200, "timeoutMs": 100,
+                                        "unhealthyAfter": 2}}]))
+    rollout({"to": "2.0", "strategy": "gradual", "steps": [{"weight": 50}], "analysis": ANALYSIS})
+    demo_control(9002, "hang=1")
+    wait_phase("rolled_back", 6)
+    types = [e["type"] for e in api("GET", "/v1/events")[1]["events"]]
+    check("backend_down" in types and "auto_rollback" in types, "events %s" % types)
+    demo_control(9002, "hang=0")
+
+
+@test
 def auto_rollback_dead_target(env):
     """Every backend of the target dead: rolled back at the next window."""
     p2 = analysed_rollout(env, [], [{"weight": 50}])
@@ -1044,6 +1063,10 @@ def analysis_healthy_completes(env):
     load = Load()
     load.start()
     try:
+        wait_for(lambda: service()["rollout"]["analysis"]["windows"] >= 1, 5, "a judged window")
+        lw = {v["version"]: v.get("lastWindow") for v in service()["versions"]}
+        check(lw["2.0"] and lw["1.0"] and lw["2.0"]["requests"] > 0 and lw["1.0"]["requests"] > 0
+              and lw["2.0"]["errorRate"] == 0, "last window per version: %s" % lw)
         r = wait_phase("completed", 15)
     finally:
         load.finish()

@@ -185,6 +185,8 @@ static void judge_rollouts(struct ctl *c)
 			if (c->win_start[s]) {
 				window_sub(&win[0], &cur[0], &c->snap[ro->to]);
 				window_sub(&win[1], &cur[1], &c->snap[ro->from]);
+				c->last[ro->to] = win[0];
+				c->last[ro->from] = win[1];
 				if (win[1].requests < a->min_requests)
 					win[1] = cur[1];
 				v = judge(a, &win[0], &win[1], c->m->cl[ro->to].version,
@@ -311,8 +313,9 @@ int ctl_init(struct ctl *c, struct dataplane *dp, const struct model *m,
 	c->started = time(NULL);
 	c->m = calloc(1, sizeof(*c->m));
 	c->snap = calloc(VS_MAX_SLOTS, sizeof(*c->snap));
+	c->last = calloc(VS_MAX_SLOTS, sizeof(*c->last));
 	next = malloc(sizeof(*next));
-	if (!c->m || !c->snap || !next) {
+	if (!c->m || !c->snap || !c->last || !next) {
 		free(next);
 		return vs_errf(err, -ENOMEM, 500, "internal", "out of memory");
 	}
@@ -381,6 +384,7 @@ int ctl_init(struct ctl *c, struct dataplane *dp, const struct model *m,
 void ctl_fini(struct ctl *c)
 {
 	free(c->snap);
+	free(c->last);
 	free(c->m);
 	c->m = NULL;
 	pthread_mutex_destroy(&c->lock);

@@ -38,6 +38,7 @@ struct ctl {
 	/* Analysis: each version's cumulative measurements when the current
 	 * window began, and when that was (monotonic seconds; 0: none yet). */
 	struct window *snap;		/* [VS_MAX_SLOTS] */
+	struct window *last;		/* [VS_MAX_SLOTS]: the last judged window */
 	time_t win_start[VS_MAX_SERVICES];
 	/* Active health checks (health.c): a backend marked down is kept out
 	 * of the sockmap; counts of consecutive failed and passed checks. */

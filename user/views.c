@@ -143,6 +143,17 @@ json_t *ctl_events_json(struct ctl *c, const char *svc)
 	return j;
 }
 
+/* A version's numbers in the rollout's last judged window. */
+static json_t *window_json(const struct window *w)
+{
+	return json_pack("{sIsIsfsfsfsf}", "arrived", (json_int_t)w->arrived,
+			 "requests", (json_int_t)w->requests,
+			 "latencyP50Ms", hist_quantile(&w->lat, 0.5) / 1e6,
+			 "latencyP99Ms", hist_quantile(&w->lat, 0.99) / 1e6,
+			 "meanResponseBytes", hist_mean(&w->size),
+			 "errorRate", w->requests ? (double)(w->errors + w->status5xx) / w->requests : 0.0);
+}
+
 static json_t *service_json(struct ctl *c, uint32_t s)
 {
 	uint32_t order[VS_MAX_VERSIONS], n = model_order(c->m, s, order);
@@ -151,8 +162,14 @@ static json_t *service_json(struct ctl *c, uint32_t s)
 	json_t *vers = json_array();
 	char a[EP_STRLEN];
 
-	for (uint32_t i = 0; i < n; i++)
-		json_array_append_new(vers, version_json(c, order[i]));
+	for (uint32_t i = 0; i < n; i++) {
+		json_t *v = version_json(c, order[i]);
+		const struct rollout *ro = &sv->ro;
+
+		if (v && ro->an.on && ro->an.windows && (order[i] == ro->to || order[i] == ro->from))
+			json_object_set_new(v, "lastWindow", window_json(&c->last[order[i]]));
+		json_array_append_new(vers, v);
+	}
 	ep_format_addr(&sv->addr, a, sizeof(a));
 	dp_svc_stats(c->dp, s, &st);
 	return json_pack("{sssssssisIsoso s{sIsIsIsI}}", "name", sv->name, "protocol", "tcp",
