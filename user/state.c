@@ -10,7 +10,7 @@
 
 #define STATE_FORMAT 1
 
-static json_t *analysis_dump(const struct analysis *a)
+json_t *analysis_dump(const struct analysis *a)
 {
 	if (!a->on)
 		return json_null();

@@ -5,9 +5,14 @@
 #ifndef VS_STATE_H
 #define VS_STATE_H
 
+#include <jansson.h>
 #include "model.h"
 
 #define VS_DEFAULT_STATE "/var/lib/vsteer/state.json"
+
+/* A rollout's analysis settings and status as JSON (null when off); the
+ * state file and the API show the same object. */
+json_t *analysis_dump(const struct analysis *a);
 
 /* Returns a malloc'ed JSON text. */
 char *state_dump(const struct model *m);

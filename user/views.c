@@ -8,6 +8,7 @@
 #include "parse.h"
 #include "rollout.h"
 #include "sockets.h"
+#include "state.h"
 #include "stats.h"
 
 static json_t *version_json(struct ctl *c, uint32_t slot)
@@ -87,22 +88,6 @@ static json_t *opt_time(int64_t t)
 	return t > 0 ? json_integer(t) : json_null();
 }
 
-static json_t *analysis_json(const struct analysis *a)
-{
-	if (!a->on)
-		return json_null();
-	return json_pack("{sisisfsfsfsfsisisisisiss}", "interval", (int)a->interval,
-			 "minRequests", (int)a->min_requests,
-			 "maxLatencyRatio", a->max_latency_ratio,
-			 "maxLatencyIncreaseMs", a->max_latency_increase_ms,
-			 "maxSizeDeviation", a->max_size_deviation,
-			 "maxErrorRateIncrease", a->max_error_rate_increase,
-			 "failureLimit", (int)a->failure_limit,
-			 "maxInconclusive", (int)a->max_inconclusive,
-			 "windows", (int)a->windows, "failures", (int)a->failures,
-			 "inconclusive", (int)a->inconclusive, "lastVerdict", a->last_verdict);
-}
-
 static json_t *rollout_json(const struct model *m, uint32_t s)
 {
 	const struct rollout *ro = &m->svc[s].ro;
@@ -129,7 +114,7 @@ static json_t *rollout_json(const struct model *m, uint32_t s)
 			 "pausedHoldLeft", ro->phase == RO_PAUSED && ro->paused_left >= 0 ?
 				json_integer(ro->paused_left) : json_null(),
 			 "endedAt", opt_time(ro->ended),
-			 "analysis", analysis_json(&ro->an),
+			 "analysis", analysis_dump(&ro->an),
 			 "history", events_json(m, m->svc[s].name, ro->started));
 }
 
