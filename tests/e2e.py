@@ -905,18 +905,24 @@ def auto_rollback_latency(env):
     check(set(versions_of(range(5000, 5100))) == {"1.0"}, "new sessions not back on 1.0")
 
 
+def rolled_back_under_load(metric, timeout=8):
+    """Load the service until the rollout rolls back; the auto_rollback
+    event must name `metric`."""
+    load = Load()
+    load.start()
+    try:
+        wait_phase("rolled_back", timeout)
+    finally:
+        load.finish()
+    ev = [e for e in api("GET", "/v1/events")[1]["events"] if e["type"] == "auto_rollback"]
+    check(ev and metric in ev[0]["detail"], "event: %s" % ev)
+
+
 @test
 def auto_rollback_size(env):
     """The target's responses grow 100-fold: rolled back on response size."""
     analysed_rollout(env, ["--size", "20000"], [{"weight": 50}])
-    load = Load()
-    load.start()
-    try:
-        wait_phase("rolled_back", 8)
-    finally:
-        load.finish()
-    ev = [e for e in api("GET", "/v1/events")[1]["events"] if e["type"] == "auto_rollback"]
-    check(ev and "response size" in ev[0]["detail"], "event: %s" % ev)
+    rolled_back_under_load("response size")
 
 
 @test
@@ -924,14 +930,7 @@ def auto_rollback_5xx(env):
     """The target answers 503: its 5xx rate (read from the responses'
     status lines in the kernel) rolls it back."""
     analysed_rollout(env, ["--status", "503"], [{"weight": 50}])
-    load = Load()
-    load.start()
-    try:
-        wait_phase("rolled_back", 8)
-    finally:
-        load.finish()
-    ev = [e for e in api("GET", "/v1/events")[1]["events"] if e["type"] == "auto_rollback"]
-    check(ev and "error rate" in ev[0]["detail"], "event: %s" % ev)
+    rolled_back_under_load("error rate")
     st = [v for v in service()["versions"] if v["version"] == "2.0"][0]["counters"]["status"]
     check(st["5xx"] > 0 and st["2xx"] == 0, "2.0 status classes %s" % st)
 
