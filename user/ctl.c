@@ -174,6 +174,7 @@ static void judge_rollouts(struct ctl *c)
 		enum verdict v;
 		struct vs_err err;
 		char why[160];
+		bool dead;
 
 		if (!c->m->svc[s].used || ro->phase != RO_PROGRESSING || !a->on) {
 			c->win_start[s] = 0;
@@ -191,13 +192,15 @@ static void judge_rollouts(struct ctl *c)
 					win[1] = cur[1];
 				v = judge(a, &win[0], &win[1], c->m->cl[ro->to].version,
 					  c->m->cl[ro->from].version, why, sizeof(why));
-				if (all_dead(c, ro->to)) {
+				dead = all_dead(c, ro->to);
+				if (dead) {
 					v = V_FAIL;
 					snprintf(why, sizeof(why), "every backend of %s is dead",
 						 c->m->cl[ro->to].version);
 				}
 				memcpy(next, c->m, sizeof(*next));
-				if (v == V_FAIL && all_dead(c, ro->to))
+				/* Nothing left to judge: roll back on this window. */
+				if (dead)
 					next->svc[s].ro.an.failures = a->failure_limit - 1;
 				rollout_verdict(next, s, v == V_PASS ? 0 : v == V_FAIL ? 1 : 2, why,
 						wall_now());
