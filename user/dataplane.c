@@ -28,17 +28,22 @@ static const char *const pinned_names[] = { "link", "track", "req", "resp", "rst
 					    "socks", "ports", "vstats", "sstats", "sess", "conns",
 					    "vopen", "lat", "rsize", "sks" };
 
+/* Set around calls whose failure vsteerd expects and handles itself (e.g.
+ * probing for a clsact qdisc): libbpf would log the kernel's extack message
+ * as a warning each time. */
+static bool libbpf_quiet;
+
 static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
+	bool warn = level == LIBBPF_WARN && !libbpf_quiet;
+	const char *msg;
 	char buf[1024];
 
-	if (level == LIBBPF_WARN) {
-		vsnprintf(buf, sizeof(buf), fmt, ap);
-		pr_warn("libbpf: %s", buf);
-	} else if (log_get_level() >= VS_LOG_DEBUG) {
-		vsnprintf(buf, sizeof(buf), fmt, ap);
-		pr_debug("libbpf: %s", buf);
-	}
+	if (!warn && log_get_level() < VS_LOG_DEBUG)
+		return 0;
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	msg = strncmp(buf, "libbpf: ", 8) ? buf : buf + 8;
+	log_print(warn ? VS_LOG_WARN : VS_LOG_DEBUG, "libbpf: %s", msg);
 	return 0;
 }
 
@@ -386,12 +391,21 @@ static int load_http(struct dataplane *dp, struct vs_err *err)
 			    .flags = BPF_TC_F_REPLACE,
 			    .prog_fd = bpf_program__fd(dp->http->progs.vsteer_http));
 
-		ret = bpf_tc_hook_create(&hook);
-		if (ret && ret != -EEXIST) {
-			pr_warn("no HTTP status counting on %s: clsact: %s\n", i->if_name, strerror(-ret));
-			continue;
-		}
+		/* Probe by attaching: on a restart the clsact qdisc exists, and
+		 * creating it again fails with EEXIST, which libbpf would log
+		 * as a warning ("Exclusivity flag on") every time. */
+		libbpf_quiet = true;
 		ret = bpf_tc_attach(&hook, &opts);
+		libbpf_quiet = false;
+		if (ret) {
+			ret = bpf_tc_hook_create(&hook);
+			if (ret && ret != -EEXIST) {
+				pr_warn("no HTTP status counting on %s: clsact: %s\n",
+					i->if_name, strerror(-ret));
+				continue;
+			}
+			ret = bpf_tc_attach(&hook, &opts);
+		}
 		if (ret)
 			pr_warn("no HTTP status counting on %s: %s\n", i->if_name, strerror(-ret));
 		else
