@@ -44,6 +44,9 @@ LIB_SRCS := user/log.c user/util.c user/addr.c user/version.c user/model.c \
 LIB_OBJS := $(patsubst user/%.c,$(OUT)/%.o,$(LIB_SRCS))
 
 all: $(OUT)/vsteerd $(OUT)/vsteer-demo $(OUT)/unit_tests
+ifeq ($(SANITIZE),)
+all: $(OUT)/connloop $(OUT)/libsrcaddr.so
+endif
 
 $(OUT):
 	@mkdir -p $@
@@ -72,6 +75,14 @@ $(OUT)/vsteer-demo: $(OUT)/demo.o
 
 $(OUT)/unit_tests: $(OUT)/unit.o $(LIB_OBJS)
 	$(CC) $(VS_CFLAGS) $^ -o $@ $(LDLIBS)
+
+# The benchmark's load tools (tests/bench/): a connect-per-request client
+# that records every connection, and the source-address shim for wrk.
+$(OUT)/connloop: tests/bench/connloop.c | $(OUT)
+	$(CC) $(VS_CFLAGS) $< -o $@ -lpthread
+
+$(OUT)/libsrcaddr.so: tests/bench/srcaddr.c | $(OUT)
+	$(CC) $(VS_CFLAGS) -shared -fPIC $< -o $@ -ldl
 
 # One idempotent step that installs every package the build, the tests and
 # the demo need, and mounts bpffs if it is missing.
@@ -102,12 +113,21 @@ test: all san fuzz
 demo: all
 	scripts/demo.sh
 
+# vsteer against direct, HAProxy and NGINX (tests/bench/README.md):
+# make bench [BENCH_ARGS=--quick]; installs what it needs first.
+bench:
+	scripts/deps.sh bench $(BENCH_ARGS)
+
+# The 30-minute saturation test alone.
+soak:
+	scripts/deps.sh bench --only soak --soak-minutes 30
+
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > bpf/vmlinux.h
 
 clean:
 	rm -rf $(OUT) build-san build-fuzz
 
-.PHONY: all san fuzz fuzzers deps test demo vmlinux clean
+.PHONY: all san fuzz fuzzers deps test demo bench soak vmlinux clean
 .DELETE_ON_ERROR:
 .SECONDARY:

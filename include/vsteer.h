@@ -15,9 +15,9 @@
 #include <linux/types.h>
 #endif
 
-#define VS_MAX_SERVICES   64	/* svcs entries; service id indexes sstats */
+#define VS_MAX_SERVICES   128	/* svcs entries; service id indexes sstats */
 #define VS_MAX_VERSIONS   8	/* versions per service, newest first */
-#define VS_MAX_SLOTS      256	/* version slots across all services */
+#define VS_MAX_SLOTS      512	/* version slots across all services */
 #define VS_MAX_SOCKS      32	/* listening sockets per version slot */
 #define VS_SOCKMAP_SIZE   (VS_MAX_SLOTS * VS_MAX_SOCKS)
 #define VS_BUCKETS        10000	/* weights are basis points of this range */

@@ -5,12 +5,16 @@
 #   scripts/deps.sh          just that
 #   scripts/deps.sh test     then build and run the tests (make test)
 #   scripts/deps.sh demo     then build and run the demo (make demo)
+#   scripts/deps.sh bench [ARGS]  then build and run the benchmark
+#                            (tests/bench/bench.py ARGS)
 set -eu
 cd "$(dirname "$0")/.."
 
 PKGS="make clang llvm libclang-rt-14-dev libbpf-dev bpftool libelf-dev zlib1g-dev \
 libmicrohttpd-dev libjansson-dev pkg-config gcc libc6-dev \
 iproute2 util-linux curl python3 procps valgrind openssl wrk nginx-light bc"
+# The benchmark's peers and charts; the tests run its --quick smoke mode.
+PKGS="$PKGS haproxy gnuplot-nox"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "deps.sh: run as root (it installs packages and mounts bpffs)" >&2
@@ -26,12 +30,15 @@ if [ -n "$missing" ]; then
 	echo "deps.sh: installing$missing"
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
-	# The benchmark starts its own nginx in a namespace; the one Debian
-	# starts on install is not ours to leave running.
-	case " $missing " in
-	*" nginx-light "*)
-		systemctl disable --now nginx >/dev/null 2>&1 || service nginx stop >/dev/null 2>&1 || true ;;
-	esac
+	# The benchmark starts its own nginx and haproxy in a namespace; the
+	# ones Debian starts on install are not ours to leave running.
+	for svc in nginx haproxy; do
+		case " $missing " in
+		*" $svc"*)
+			systemctl disable --now "$svc" >/dev/null 2>&1 ||
+				service "$svc" stop >/dev/null 2>&1 || true ;;
+		esac
+	done
 fi
 
 if ! grep -qs " /sys/fs/bpf bpf " /proc/mounts; then
@@ -44,5 +51,8 @@ case "${1:-}" in
 "") ;;
 test|demo) make -j"$(nproc)" all
 	exec make "$1" ;;
-*) echo "deps.sh: unknown target '$1' (test or demo)" >&2; exit 2 ;;
+bench) shift
+	make -j"$(nproc)" all
+	exec tests/bench/bench.py "$@" ;;
+*) echo "deps.sh: unknown target '$1' (test, demo or bench)" >&2; exit 2 ;;
 esac

@@ -252,7 +252,9 @@ void ctl_tick(struct ctl *c)
 
 		if (!cl->used)
 			continue;
-		scan |= read_slot(c, s);
+		/* The data plane only tries the first nsock entries: one
+		 * syscall each, every tick, for every version on the host. */
+		scan |= read_slot(c, s, c->nsock[s]);
 		for (uint32_t b = 0; b < cl->nbk && !scan; b++)
 			scan = backend_live(c, s, b) == 0;
 	}
@@ -347,7 +349,7 @@ int ctl_init(struct ctl *c, struct dataplane *dp, const struct model *m,
 			clear_socks(c, s);	/* leftovers of a deleted cluster */
 			continue;
 		}
-		read_slot(c, s);
+		read_slot(c, s, VS_MAX_SOCKS);
 		for (uint32_t i = 0; i < VS_MAX_SOCKS; i++)
 			if (c->cookie[s][i] && i + 1 > c->nsock[s])
 				c->nsock[s] = i + 1;

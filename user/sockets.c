@@ -44,12 +44,12 @@ void clear_socks(struct ctl *c, uint32_t slot)
 
 /* Refresh what the sockmap holds for a cluster. Returns true if a socket
  * appeared that we did not put there (after a restart: all of them). */
-bool read_slot(struct ctl *c, uint32_t slot)
+bool read_slot(struct ctl *c, uint32_t slot, uint32_t n)
 {
 	bool unknown = false;
 	__u64 ck;
 
-	for (uint32_t i = 0; i < VS_MAX_SOCKS; i++) {
+	for (uint32_t i = 0; i < n && i < VS_MAX_SOCKS; i++) {
 		if (dp_sock_cookie(c->dp, slot * VS_MAX_SOCKS + i, &ck))
 			ck = 0;
 		if (ck != c->cookie[slot][i]) {
@@ -79,50 +79,6 @@ struct picks {
 	uint32_t bk[VS_PICK_MAX];
 	size_t n;
 };
-
-/* Attribute the sockets a cluster already has to its backends, and plan
- * an insert for every listening socket of theirs it does not have yet. */
-static void plan_cluster(struct ctl *c, const struct cluster *cl, uint32_t slot,
-			 const struct vs_listener *ls, size_t nl, struct picks *p)
-{
-	char a[EP_STRLEN];
-
-	for (uint32_t b = 0; b < cl->nbk; b++) {
-		if (c->bk_down[slot][b])
-			continue;	/* failing its health checks: kept out */
-		c->backlog[slot][b] = 0;
-		for (size_t k = 0; k < nl; k++) {
-			uint32_t i, free_i = VS_MAX_SOCKS;
-
-			if (!listener_serves(&ls[k], &cl->bk[b]))
-				continue;
-			c->backlog[slot][b] += ls[k].backlog;
-			for (i = 0; i < VS_MAX_SOCKS; i++) {
-				if (c->cookie[slot][i] == ls[k].cookie)
-					break;
-				if (!c->cookie[slot][i] && free_i == VS_MAX_SOCKS)
-					free_i = i;
-			}
-			if (i < VS_MAX_SOCKS) {
-				c->owner[slot][i] |= 1U << b;
-				continue;
-			}
-			if (free_i == VS_MAX_SOCKS || p->n == VS_PICK_MAX) {
-				ep_format(&cl->bk[b], a, sizeof(a));
-				pr_warn("cluster %s: no room for another socket of %s (at most %d per version)\n",
-					cl->id, a, VS_MAX_SOCKS);
-				continue;
-			}
-			c->cookie[slot][free_i] = ls[k].cookie;
-			c->owner[slot][free_i] = 1U << b;
-			p->cookie[p->n] = ls[k].cookie;
-			p->idx[p->n] = slot * VS_MAX_SOCKS + free_i;
-			p->slot[p->n] = slot;
-			p->bk[p->n] = b;
-			p->n++;
-		}
-	}
-}
 
 static void insert_picks(struct ctl *c, struct picks *p)
 {
@@ -154,6 +110,83 @@ static void insert_picks(struct ctl *c, struct picks *p)
 		pr_debug("socket %llu now at slot %u\n", (unsigned long long)p->cookie[i],
 			 p->idx[i]);
 	}
+	p->n = 0;
+}
+
+static int by_port(const void *a, const void *b)
+{
+	const struct vs_listener *x = a, *y = b;
+
+	return (int)x->port - (int)y->port;
+}
+
+/* Index of the first listener on port in ls sorted by port (nl if none):
+ * a host may have thousands of listeners and a scan runs every tick. */
+static size_t first_on_port(const struct vs_listener *ls, size_t nl, uint16_t port)
+{
+	size_t lo = 0, hi = nl;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (ls[mid].port < port)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Attribute the sockets a cluster already has to its backends, and plan
+ * an insert for every listening socket of theirs it does not have yet. */
+static void plan_cluster(struct ctl *c, const struct cluster *cl, uint32_t slot,
+			 const struct vs_listener *ls, size_t nl, struct picks *p)
+{
+	char a[EP_STRLEN];
+
+	for (uint32_t b = 0; b < cl->nbk; b++) {
+		if (c->bk_down[slot][b])
+			continue;	/* failing its health checks: kept out */
+		c->backlog[slot][b] = 0;
+		for (size_t k = first_on_port(ls, nl, cl->bk[b].port);
+		     k < nl && ls[k].port == cl->bk[b].port; k++) {
+			uint32_t i, free_i = VS_MAX_SOCKS;
+
+			if (!listener_serves(&ls[k], &cl->bk[b]))
+				continue;
+			c->backlog[slot][b] += ls[k].backlog;
+			for (i = 0; i < VS_MAX_SOCKS; i++) {
+				if (c->cookie[slot][i] == ls[k].cookie)
+					break;
+				if (!c->cookie[slot][i] && free_i == VS_MAX_SOCKS)
+					free_i = i;
+			}
+			if (i < VS_MAX_SOCKS) {
+				c->owner[slot][i] |= 1U << b;
+				continue;
+			}
+			if (free_i == VS_MAX_SOCKS) {
+				/* Once per backend, not every tick. */
+				if (c->bk_err[slot][b] != -ENOSPC) {
+					ep_format(&cl->bk[b], a, sizeof(a));
+					pr_warn("cluster %s: no room for another socket of %s (at most %d per version)\n",
+						cl->id, a, VS_MAX_SOCKS);
+					c->bk_err[slot][b] = -ENOSPC;
+				}
+				continue;
+			}
+			/* One iterator run inserts at most VS_PICK_MAX. */
+			if (p->n == VS_PICK_MAX)
+				insert_picks(c, p);
+			c->cookie[slot][free_i] = ls[k].cookie;
+			c->owner[slot][free_i] = 1U << b;
+			p->cookie[p->n] = ls[k].cookie;
+			p->idx[p->n] = slot * VS_MAX_SOCKS + free_i;
+			p->slot[p->n] = slot;
+			p->bk[p->n] = b;
+			p->n++;
+		}
+	}
 }
 
 /* Scan for listeners and place any socket a cluster should have but does
@@ -174,6 +207,7 @@ int reconcile(struct ctl *c, const struct model *m, int only_slot)
 		free(p);
 		return ret;
 	}
+	qsort(ls, nl, sizeof(*ls), by_port);
 	for (uint32_t s = 0; s < VS_MAX_SLOTS; s++)
 		if (m->cl[s].used && (only_slot < 0 || (uint32_t)only_slot == s))
 			plan_cluster(c, &m->cl[s], s, ls, nl, p);

@@ -11,7 +11,7 @@ void forget_slot(struct ctl *c, uint32_t slot);
 void clear_socks(struct ctl *c, uint32_t slot);
 /* Refresh a slot from the sockmap; true if it holds a socket we cannot
  * attribute yet. */
-bool read_slot(struct ctl *c, uint32_t slot);
+bool read_slot(struct ctl *c, uint32_t slot, uint32_t n);
 /* Live sockets of backend b of the cluster in slot. */
 uint32_t backend_live(const struct ctl *c, uint32_t slot, uint32_t b);
 /* Scan for listeners and place any socket a cluster should have but does

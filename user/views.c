@@ -22,7 +22,7 @@ static json_t *version_json(struct ctl *c, uint32_t slot)
 	__s64 open;
 
 	/* Report what the sockmap holds now, not as of the last tick. */
-	read_slot(c, slot);
+	read_slot(c, slot, c->nsock[slot]);
 	for (uint32_t b = 0; b < cl->nbk; b++) {
 		uint32_t live = backend_live(c, slot, b);
 
@@ -323,7 +323,7 @@ char *ctl_metrics_text(struct ctl *c)
 				continue;
 			dp_ver_stats(c->dp, slot, &st);
 			dp_open_conns(c->dp, slot, &open);
-			read_slot(c, slot);
+			read_slot(c, slot, c->nsock[slot]);
 #define M(metric, val) do { fputs(metric, f); labels(f, sv->name, cl->version); \
 			  fprintf(f, "} %llu\n", (unsigned long long)(val)); } while (0)
 #define MK(metric, k, val) do { fputs(metric, f); labels(f, sv->name, cl->version); \

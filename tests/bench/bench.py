@@ -1,0 +1,468 @@
+#!/usr/bin/env python3
+"""vsteer against its peers, every figure a ratio to a baseline measured in
+the same run (the machine is shared and noisy).
+
+    tests/bench/bench.py [--quick] [--out DIR] [--only NAME,...] [--soak-minutes M]
+
+Scenarios (tests/bench/README.md says what each measures and how):
+throughput, cost, switch, failover, rollback, scale, soak. Writes
+results.json, results.md and PNG charts into DIR (default
+bench-results/DATE). Runs in its own network and mount namespace, on
+loopback only. Asserts nothing about speed: it measures.
+"""
+import argparse
+import datetime
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import procs  # noqa: E402
+import report  # noqa: E402
+from procs import (API, BACKENDS, HAPROXY_PORT, NGINX_PROXY_PORT, SVC, BenchError,  # noqa: E402
+                   api_ok, cpu_seconds, rss_kib, wait_for)
+
+SCENARIOS = ["throughput", "cost", "switch", "failover", "rollback", "scale", "soak"]
+
+
+def spread(xs):
+    """Median, min and max of several runs."""
+    xs = [x for x in xs if x is not None]
+    if not xs:
+        return None
+    return {"median": statistics.median(xs), "min": min(xs), "max": max(xs), "runs": len(xs)}
+
+
+def set_weights(w):
+    api_ok("PUT", "/v1/services/default/weights", w)
+
+
+# -- 1. throughput and latency --
+def throughput(world, o):
+    world.nginx_backends()
+    cfg = world.two_version_config()
+    split = {"1.0": 90, "2.0": 10}
+    url = lambda port: "http://127.0.0.1:%d/" % port  # noqa: E731
+    configs = ["direct", "vsteer", "vsteer_nowatch", "haproxy", "nginx"]
+    runs = {(c, w): [] for c in configs for w in ("keepalive", "close")}
+    for rnd in range(o.rounds):
+        for workload in ("keepalive", "close"):
+            close = workload == "close"
+            runs[("direct", workload)].append(world.wrk(url(BACKENDS["1.0"]), o.secs, close))
+            world.vsteerd(cfg, fresh=rnd == 0 and workload == "keepalive")
+            set_weights(split)
+            runs[("vsteer", workload)].append(world.wrk(url(SVC[1]), o.secs, close))
+            world.vsteerd(cfg, ["--no-watch"])
+            runs[("vsteer_nowatch", workload)].append(world.wrk(url(SVC[1]), o.secs, close))
+            world.stop("vsteerd")
+            world.haproxy(split)
+            runs[("haproxy", workload)].append(world.wrk(url(HAPROXY_PORT), o.secs, close))
+            world.stop("haproxy")
+            world.nginx_proxy(split)
+            runs[("nginx", workload)].append(world.wrk(url(NGINX_PROXY_PORT), o.secs, close))
+            world.stop("nginx-proxy")
+    out = {}
+    for (c, w), rs in runs.items():
+        d = runs[("direct", w)]
+        # Ratios pair each run with the direct run of the same round.
+        row = {"errors": sum(r["errors"] for r in rs)}
+        for k in ("rps", "p50_us", "p99_us", "p999_us"):
+            row[k] = spread([r[k] for r in rs])
+            row[k + "_ratio"] = spread([r[k] / dr[k] if dr[k] else None
+                                        for r, dr in zip(rs, d)])
+        out.setdefault(w, {})[c] = row
+    world.stop_all()
+    return out
+
+
+# -- 2. steering cost per sk_lookup run --
+def cost(world, o):
+    world.nginx_backends()
+    world.vsteerd(world.two_version_config(), fresh=True)
+    set_weights({"1.0": 90, "2.0": 10})
+    out = {}
+    with procs.BpfStats():
+        for what, addr in (("service", SVC), ("unrelated_port", ("127.0.0.1", BACKENDS["1.0"]))):
+            samples = []
+            for _ in range(o.rounds):
+                before = procs.prog_stats(world.pin).get("vsteer_lookup", (0, 0))
+                rec = world.connloop("cost", addr, threads=1, secs=o.secs)
+                recs = world.finish_connloop("cost", rec, wait=True)
+                after = procs.prog_stats(world.pin).get("vsteer_lookup", (0, 0))
+                n = after[0] - before[0]
+                samples.append((after[1] - before[1]) / n if n else None)
+            out[what] = {"ns_per_run": spread(samples), "connections": len(recs)}
+        # What watching costs per request under keep-alive load.
+        before = procs.prog_stats(world.pin)
+        r = world.wrk("http://127.0.0.1:%d/" % SVC[1], o.secs)
+        after = procs.prog_stats(world.pin)
+        per = {}
+        for name, (cnt, ns) in after.items():
+            b = before.get(name, (0, 0))
+            if name.startswith("vsteer") and cnt > b[0]:
+                per[name] = {"runs_per_request": (cnt - b[0]) / r["requests"],
+                             "ns_per_run": (ns - b[1]) / (cnt - b[0]),
+                             "ns_per_request": (ns - b[1]) / r["requests"]}
+        out["watch_per_request"] = per
+    world.stop_all()
+    return out
+
+
+# -- 3. switch time --
+def switch_times(recs, flips):
+    """For each flip (t_call, t_ret, target): the time from the call's
+    return until the first connection after which every connection (up to
+    the next flip) landed on the target; 0 when every connection started
+    after the return already did."""
+    out = []
+    for i, (t_call, t_ret, target) in enumerate(flips):
+        end = flips[i + 1][0] if i + 1 < len(flips) else float("inf")
+        after = [r for r in recs if t_ret <= r[0] < end]
+        wrong = [r for r in after if r[2] != target]
+        if not after:
+            continue
+        if not wrong:
+            out.append(0.0)
+            continue
+        last_wrong = max(r[0] for r in wrong)
+        nxt = [r[0] for r in after if r[0] > last_wrong and r[2] == target]
+        out.append(((nxt[0] if nxt else last_wrong) - t_ret) / 1e6)
+    return out
+
+
+def switch(world, o):
+    world.nginx_backends()
+    nflips = o.flips
+    gap = 0.4
+    out = {}
+
+    def run(name, flip):
+        rec = world.connloop("switch", SVC if name == "vsteer" else
+                             ("127.0.0.1", HAPROXY_PORT if name == "haproxy" else NGINX_PROXY_PORT))
+        time.sleep(gap)
+        flips = []
+        for i in range(nflips):
+            target = "2.0" if i % 2 == 0 else "1.0"
+            t_call = time.monotonic_ns()
+            flip(target)
+            flips.append((t_call, time.monotonic_ns(), target))
+            time.sleep(gap)
+        recs = world.finish_connloop("switch", rec)
+        ok = [r for r in recs if not r[2].startswith(("err", "http"))]
+        period = statistics.median(r[1] - r[0] for r in ok) / 1e6 if ok else None
+        times = switch_times(recs, flips)
+        out[name] = {"switch_ms": spread(times), "call_ms": spread([(b - a) / 1e6 for a, b, _ in flips]),
+                     "connect_period_ms": period, "failed": len(recs) - len(ok),
+                     "connections": len(recs)}
+
+    world.vsteerd(world.two_version_config(), fresh=True)
+    set_weights({"1.0": 100})
+    run("vsteer", lambda t: set_weights({t: 100}))
+    world.stop("vsteerd")
+
+    world.haproxy({"1.0": 100, "2.0": 0})
+    run("haproxy", lambda t: world.haproxy_cmd(
+        "set weight be/v%s 100; set weight be/v%s 0" % (t[0], "1" if t[0] == "2" else "2")))
+    world.stop("haproxy")
+
+    world.nginx_proxy({"1.0": 100})
+    run("nginx_reload", lambda t: world.nginx_proxy_reload({t: 100}))
+    world.stop_all()
+    return out
+
+
+# -- 4. failover --
+def failover_run(world, addr, secs, kill_at):
+    """Load with one connection per request; kill -9 version 1.0's backend.
+    Unavoidable failures: connections that started before the dying
+    process's sockets were closed (in flight or queued on it)."""
+    rec = world.connloop("failover", addr, threads=4, secs=secs)
+    time.sleep(kill_at)
+    victim = world.procs.pop("demo-1.0")
+    t_kill = time.monotonic_ns()
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()                       # its files are closed once it is reaped
+    t_dead = time.monotonic_ns()
+    recs = world.finish_connloop("failover", rec, wait=True)
+    failed = [r for r in recs if r[2].startswith(("err", "http"))]
+    reasons, buckets = {}, {}
+    for r in failed:
+        reasons[r[2]] = reasons.get(r[2], 0) + 1
+        b = (r[0] - t_kill) // 100_000_000          # 100 ms bins from the kill
+        buckets[b] = buckets.get(b, 0) + 1
+    return {"connections": len(recs), "failed": len(failed),
+            "unavoidable": sum(1 for r in failed if r[0] < t_dead),
+            "after_close": sum(1 for r in failed if r[0] >= t_dead), "reasons": reasons,
+            "errors_stop_ms": max((r[1] - t_kill) / 1e6 for r in failed) if failed else 0.0,
+            "close_ms": (t_dead - t_kill) / 1e6, "timeline": sorted(buckets.items()),
+            "served_by_2": sum(1 for r in recs if r[2] == "2.0")}
+
+
+def failover(world, o):
+    world.demo("2.0", BACKENDS["2.0"])
+    secs, kill_at = (4, 1) if o.quick else (10, 2)
+    out = {"vsteer": [], "haproxy": []}
+    for _ in range(o.failover_runs):
+        world.demo("1.0", BACKENDS["1.0"])
+        world.vsteerd(world.two_version_config(), fresh=True)
+        set_weights({"1.0": 100})
+        wait_for(lambda: all(v["liveSockets"] for v in
+                             api_ok("GET", "/v1/services/default")["versions"]),
+                 10, "both backends registered")
+        out["vsteer"].append(failover_run(world, SVC, secs, kill_at))
+        world.stop("vsteerd")
+        # HAProxy's equivalent of "1.0 takes all, 2.0 is the fallback",
+        # with its default health checks (inter 2s, fall 3, rise 2).
+        world.demo("1.0", BACKENDS["1.0"])
+        world.haproxy({"1.0": 100, "2.0": 100}, backup="2.0", check=True)
+        out["haproxy"].append(failover_run(world, ("127.0.0.1", HAPROXY_PORT), secs, kill_at))
+        world.stop("haproxy")
+    world.stop_all()
+    summary = {}
+    for name, runs in out.items():
+        summary[name] = {k: spread([r[k] for r in runs]) for k in
+                         ("connections", "failed", "unavoidable", "after_close",
+                          "errors_stop_ms", "close_ms", "served_by_2")}
+        summary[name]["reasons"] = runs[-1]["reasons"]
+        summary[name]["timeline"] = runs[-1]["timeline"]
+    return summary
+
+
+# -- 5. rollback detection --
+def rollback(world, o):
+    world.demo_backends()
+    world.vsteerd(world.two_version_config(), fresh=True)
+    set_weights({"1.0": 100})
+    analysis = {"interval": 1, "minRequests": 20, "failureLimit": 3}
+    runs = []
+    for i in range(o.rollback_runs):
+        api_ok("POST", "/v1/services/default/rollout",
+               {"to": "2.0", "strategy": "gradual", "steps": [{"weight": 50}],
+                "analysis": analysis})
+        rec = world.connloop("rollback", SVC, threads=2, rate=200)
+        time.sleep(2.5)                 # healthy windows first
+        t_inject = time.monotonic_ns()
+        procs.urllib.request.urlopen(procs.urllib.request.Request(
+            "http://127.0.0.1:%d/control?delay_ms=50" % BACKENDS["2.0"], method="POST"),
+            timeout=5).read()
+        wait_for(lambda: (api_ok("GET", "/v1/services/default")["rollout"] or {})
+                 .get("phase") == "rolled_back", 30, "automatic rollback", 0.005)
+        t_event = time.monotonic_ns()
+        time.sleep(1)
+        recs = world.finish_connloop("rollback", rec)
+        on_target = [r[0] for r in recs if r[0] >= t_inject and r[2] == "2.0"]
+        back = (max(on_target) - t_inject) / 1e6 if on_target else 0.0
+        failed = sum(1 for r in recs if r[2].startswith(("err", "http")))
+        runs.append({"event_ms": (t_event - t_inject) / 1e6, "back_on_stable_ms": back,
+                     "failed": failed})
+        procs.urllib.request.urlopen(procs.urllib.request.Request(
+            "http://127.0.0.1:%d/control?delay_ms=0" % BACKENDS["2.0"], method="POST"),
+            timeout=5).read()
+        # the next run starts from 1.0 stable again
+        set_weights({"1.0": 100})
+    world.stop_all()
+    return {"analysis": analysis, "event_ms": spread([r["event_ms"] for r in runs]),
+            "back_on_stable_ms": spread([r["back_on_stable_ms"] for r in runs]),
+            "failed": sum(r["failed"] for r in runs), "runs": runs}
+
+
+# -- 6. scale --
+def usage(pid, secs, load=None):
+    """vsteerd's CPU (% of one core) over secs, idle or while load() runs."""
+    c0, t0 = cpu_seconds(pid), time.monotonic()
+    if load:
+        load()
+    else:
+        time.sleep(secs)
+    return {"cpu_pct": 100 * (cpu_seconds(pid) - c0) / (time.monotonic() - t0),
+            "rss_kib": rss_kib(pid)}
+
+
+def scale(world, o):
+    out = {}
+    # Session table memory: the LRU hash is preallocated, so what it takes
+    # at creation is what it takes full.
+    for n in (65536, 1 << 20):
+        world.vsteerd({}, ["--session-table", str(n)], fresh=True)
+        info = procs.map_info(os.path.join(world.pin, "sess"))
+        out.setdefault("session_table", {})[str(n)] = {
+            "entries": info["max_entries"], "bytes_memlock": info.get("bytes_memlock"),
+            "bytes_per_entry": info.get("bytes_memlock", 0) / n}
+        world.stop("vsteerd")
+    # 1 service x 2 versions x 1 backend against S services x 4 versions x
+    # 16 backends, one nginx worker holding every listener.
+    nsvc, nver, nbk = o.scale
+    ports = {}
+    servers = []
+    port = 10000
+    for v in range(nver):
+        ver = "%d.0" % (v + 1)
+        lst = []
+        for _ in range(nsvc * nbk):
+            lst.append(port)
+            port += 1
+        ports[ver] = lst
+        servers.append("server { %s location / { return 200 \"%s\\n\"; } }" % (
+            " ".join("listen 127.0.0.1:%d backlog=4096;" % p for p in lst), ver))
+    world.nginx("nginx-scale", "\n".join(servers), 1)
+    wait_for(lambda: procs.port_open(port - 1), 30, "nginx with %d listeners" % (port - 10000))
+    services = []
+    for s in range(nsvc):
+        services.append({"name": "s%d" % s, "address": "127.0.0.1", "port": 20000 + s,
+                         "clusters": [{"version": "%d.0" % (v + 1), "upgradeTransition": {"mode": "Manual"},
+                                       "servers": ["127.0.0.1:%d" % p for p in
+                                                   ports["%d.0" % (v + 1)][s * nbk:(s + 1) * nbk]]}
+                                      for v in range(nver)]})
+    t0 = time.monotonic()
+    p = world.vsteerd({"services": services}, fresh=True)
+    out["startup_s"] = time.monotonic() - t0
+    weights = {"1.0": 70, "2.0": 20, "3.0": 5, "4.0": 5}
+    for s in range(nsvc):
+        api_ok("PUT", "/v1/services/s%d/weights" % s, {k: v for k, v in weights.items()
+                                                        if int(k[0]) <= nver})
+    wait_for(lambda: all(v["liveSockets"] == nbk for v in
+                         api_ok("GET", "/v1/services/s%d" % (nsvc - 1))["versions"]),
+             30, "backends registered")
+    out["config"] = {"services": nsvc, "versions": nver, "backends_per_version": nbk,
+                     "listeners": port - 10000}
+    out["vsteerd_idle"] = usage(p.pid, o.secs * 2)
+    mid = nsvc // 2
+    rows = {}
+    with procs.BpfStats():
+        for what, tgt in (("direct", ports["1.0"][mid * nbk]), ("service", 20000 + mid)):
+            samples, cps = [], []
+            for _ in range(o.rounds):
+                before = procs.prog_stats(world.pin).get("vsteer_lookup", (0, 0))
+                holder = {}
+                u = usage(p.pid, 0, lambda: holder.update(
+                    r=world.wrk("http://127.0.0.1:%d/" % tgt, o.secs, close=True)))
+                after = procs.prog_stats(world.pin).get("vsteer_lookup", (0, 0))
+                n = after[0] - before[0]
+                samples.append((after[1] - before[1]) / n if n else None)
+                cps.append(holder["r"]["rps"])
+            rows[what] = {"connections_per_s": spread(cps), "lookup_ns_per_run": spread(samples),
+                          "runs": cps}
+        out["vsteerd_load"] = u
+    rows["service"]["ratio_to_direct"] = spread(
+        [a / b for a, b in zip(rows["service"].pop("runs"), rows["direct"].pop("runs"))])
+    out["connections"] = rows
+    world.stop_all()
+    return out
+
+
+# -- 7. soak --
+def soak(world, o):
+    world.nginx_backends()
+    p = world.vsteerd(world.two_version_config(), fresh=True)
+    set_weights({"1.0": 100})
+    rss0 = rss_kib(p.pid)
+    rec = world.connloop("soak", SVC, threads=2, rate=250)
+    t_end = time.monotonic() + o.soak_minutes * 60
+    samples, cycles, i = [(0, rss0)], 0, 0
+    t0 = time.monotonic()
+    while time.monotonic() < t_end:
+        strategy = ("instant", "session")[i % 2]
+        body = {"to": "2.0", "strategy": strategy}
+        if strategy == "session":
+            body["sessionTimeout"] = 2
+        api_ok("POST", "/v1/services/default/rollout", body)
+        time.sleep(o.soak_period)
+        api_ok("POST", "/v1/services/default/rollout/rollback")
+        time.sleep(o.soak_period)
+        set_weights({"1.0": 100})       # 2.0 a plain 0% version again
+        cycles += 1
+        i += 1
+        if not samples or time.monotonic() - t0 - samples[-1][0] >= 10:
+            samples.append((time.monotonic() - t0, rss_kib(p.pid)))
+    recs = world.finish_connloop("soak", rec)
+    failed = [r for r in recs if r[2].startswith(("err", "http"))]
+    reasons = {}
+    for r in failed:
+        reasons[r[2]] = reasons.get(r[2], 0) + 1
+    out = {"minutes": o.soak_minutes, "cycles": cycles, "connections": len(recs),
+           "failed": len(failed), "reasons": reasons,
+           "served": {v: sum(1 for r in recs if r[2] == v) for v in BACKENDS},
+           "rss_kib_start": rss0, "rss_kib_end": rss_kib(p.pid), "rss_samples": samples,
+           "events": len(api_ok("GET", "/v1/events")["events"]),
+           "map_entries": {m: procs.map_entries(os.path.join(world.pin, m))
+                           for m in ("sess", "conns")},
+           "map_max_entries": {m: procs.map_info(os.path.join(world.pin, m))["max_entries"]
+                               for m in ("sess", "conns")}}
+    world.stop_all()
+    return out
+
+
+RUNNERS = {"throughput": throughput, "cost": cost, "switch": switch, "failover": failover,
+           "rollback": rollback, "scale": scale, "soak": soak}
+
+
+def options(argv):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="about a minute: harness check")
+    ap.add_argument("--out", help="output folder (default bench-results/DATE)")
+    ap.add_argument("--only", help="comma-separated scenarios: " + ",".join(SCENARIOS))
+    ap.add_argument("--soak-minutes", type=float, help="soak length (full run: 3)")
+    o = ap.parse_args(argv)
+    q = o.quick
+    o.secs = 1 if q else 8              # per wrk run
+    o.rounds = 1 if q else 5            # runs per figure (median, min, max)
+    o.flips = 4 if q else 20
+    o.failover_runs = 1 if q else 3
+    o.rollback_runs = 1 if q else 3
+    o.scale = (10, 4, 4) if q else (100, 4, 16)
+    o.soak_period = 1.0 if q else 2.5
+    if o.soak_minutes is None:
+        o.soak_minutes = 0.1 if q else 3
+    o.scenarios = o.only.split(",") if o.only else list(SCENARIOS)
+    bad = [s for s in o.scenarios if s not in RUNNERS]
+    if bad:
+        ap.error("unknown scenario %s (one of %s)" % (",".join(bad), ",".join(SCENARIOS)))
+    o.out = o.out or os.path.join(procs.ROOT, "bench-results",
+                                  datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
+    return o
+
+
+def main(argv):
+    if os.environ.get("VSTEER_BENCH_NETNS") != "1":
+        if os.geteuid() != 0:
+            print("bench: run as root (it loads BPF programs)", file=sys.stderr)
+            return 2
+        os.environ["VSTEER_BENCH_NETNS"] = "1"
+        return subprocess.call(["unshare", "--net", "--mount", "--propagation", "private",
+                                sys.executable, os.path.abspath(__file__)] + argv)
+    o = options(argv)
+    os.makedirs(o.out, exist_ok=True)
+    res = {"command": "tests/bench/bench.py " + " ".join(argv),
+           "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+           "machine": procs.machine(), "quick": o.quick, "scenarios": {}, "failed": {}}
+    world = procs.World()
+    t_all = time.monotonic()
+    try:
+        for name in o.scenarios:
+            t0 = time.monotonic()
+            print("bench: %s ..." % name, flush=True)
+            try:
+                res["scenarios"][name] = RUNNERS[name](world, o)
+            except (BenchError, OSError, subprocess.SubprocessError, KeyError, ValueError) as e:
+                res["failed"][name] = "%s: %s" % (type(e).__name__, e)
+                print("bench: %s failed: %s (logs in %s)" % (name, e, world.dir), flush=True)
+            finally:
+                world.stop_all()
+            print("bench: %s done in %.0f s" % (name, time.monotonic() - t0), flush=True)
+    finally:
+        world.stop_all()
+    res["seconds"] = time.monotonic() - t_all
+    with open(os.path.join(o.out, "results.json"), "w") as f:
+        json.dump(res, f, indent=1)
+    report.write(res, o.out)
+    print("bench: results in %s (%.0f s)" % (o.out, res["seconds"]))
+    print("%d passed, %d failed" % (len(res["scenarios"]), len(res["failed"])))
+    return 1 if res["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

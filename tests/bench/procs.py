@@ -1,0 +1,378 @@
+"""The benchmark's world: real servers, proxies, vsteerd and load generators
+on loopback inside the network and mount namespace bench.py runs in."""
+import json
+import os
+import re
+import resource
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.path.join(ROOT, "build")
+SVC = ("127.0.0.1", 8080)
+API = "http://127.0.0.1:9900"
+HAPROXY_PORT = 8081
+NGINX_PROXY_PORT = 8082
+BACKENDS = {"1.0": 9001, "2.0": 9002}
+
+# wrk prints its summary as one JSON line (latency in microseconds).
+WRK_LUA = """
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('{"requests": %d, "duration_us": %d, "errors": %d, '
+    .. '"p50_us": %d, "p99_us": %d, "p999_us": %d}\\n',
+    summary.requests, summary.duration,
+    e.connect + e.read + e.write + e.status + e.timeout,
+    latency:percentile(50), latency:percentile(99), latency:percentile(99.9)))
+end
+"""
+
+
+class BenchError(Exception):
+    pass
+
+
+def wait_for(pred, timeout, what, interval=0.01):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise BenchError("timed out after %.1f s waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
+def port_open(port, host="127.0.0.1"):
+    try:
+        socket.create_connection((host, port), timeout=0.2).close()
+        return True
+    except OSError:
+        return False
+
+
+def api(method, path, body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(API + path, data=data, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null")
+
+
+def api_ok(method, path, body=None):
+    st, resp = api(method, path, body)
+    if st >= 300:
+        raise BenchError("%s %s: %d %s" % (method, path, st, resp))
+    return resp
+
+
+def cpu_seconds(pid):
+    """utime + stime of a process, in seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+class World:
+    """Processes by name, a private bpffs, a temp dir; stop() ends them all."""
+
+    def __init__(self):
+        subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+        self.dir = tempfile.mkdtemp(prefix="vsteer-bench-")
+        self.bpffs = os.path.join(self.dir, "bpf")
+        os.mkdir(self.bpffs)
+        subprocess.run(["mount", "-t", "bpf", "bpf", self.bpffs], check=True)
+        self.procs = {}
+        self.nvsteerd = 0
+        # thousands of listening sockets in the scale scenario
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def start(self, name, cmd, **kw):
+        self.stop(name)
+        log = open(self.path(name + ".log"), "ab")
+        p = subprocess.Popen(cmd, stdout=kw.pop("stdout", log), stderr=log,
+                             start_new_session=True, **kw)
+        self.procs[name] = p
+        return p
+
+    def stop(self, name, sig=signal.SIGTERM):
+        p = self.procs.pop(name, None)
+        if p and p.poll() is None:
+            try:
+                os.killpg(p.pid, sig)
+            except ProcessLookupError:
+                pass
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+
+    def stop_all(self):
+        for name in list(self.procs):
+            self.stop(name)
+
+    # -- backends --
+    def nginx_backends(self):
+        """One nginx per version, one worker each, answering its version."""
+        for ver, port in BACKENDS.items():
+            self.nginx("nginx-" + ver, "server { listen 127.0.0.1:%d reuseport backlog=4096; "
+                       "location / { return 200 \"%s\\n\"; } }" % (port, ver), 1)
+            wait_for(lambda: port_open(port), 5, "nginx %s" % ver)
+
+    def nginx(self, name, servers, workers, extra_http=""):
+        conf = self.path(name + ".conf")
+        with open(conf, "w") as f:
+            f.write("worker_processes %s;\nworker_rlimit_nofile 65536;\npid %s;\n"
+                    "error_log %s;\ndaemon off;\n"
+                    "events { worker_connections 16384; }\n"
+                    "http { access_log off; keepalive_requests 1000000;\n%s\n%s\n}\n"
+                    % (workers, self.path(name + ".pid"), self.path(name + ".err"),
+                       extra_http, servers))
+        return self.start(name, ["nginx", "-c", conf])
+
+    def demo_backends(self):
+        """The project's demo backend, where a fault has to be injected."""
+        for ver, port in BACKENDS.items():
+            self.demo(ver, port)
+
+    def demo(self, ver, port):
+        p = self.start("demo-" + ver, [os.path.join(BUILD, "vsteer-demo"), "--listen",
+                                       "127.0.0.1:%d" % port, "--version", ver,
+                                       "--workers", "2"])
+        wait_for(lambda: port_open(port), 5, "vsteer-demo %s" % ver)
+        return p
+
+    # -- vsteer --
+    def vsteerd(self, cfg, args=(), fresh=False):
+        """vsteerd on SVC with cfg; fresh: a new pin dir and state file
+        (otherwise a restart adopts the previous one's)."""
+        self.stop("vsteerd")
+        if fresh:
+            self.nvsteerd += 1
+        pin = os.path.join(self.bpffs, "v%d" % self.nvsteerd)
+        state = self.path("state%d.json" % self.nvsteerd)
+        conf = self.path("vsteerd%d.json" % self.nvsteerd)
+        with open(conf, "w") as f:
+            json.dump(cfg, f)
+        p = self.start("vsteerd", [os.path.join(BUILD, "vsteerd"), "-c", conf, "-p", pin,
+                                   "-s", state] + list(args))
+        wait_for(lambda: p.poll() is not None or api_healthy(), 30, "vsteerd API")
+        if p.poll() is not None:
+            raise BenchError("vsteerd exited: see %s" % self.path("vsteerd.log"))
+        self.pin = pin
+        return p
+
+    def two_version_config(self, weights=None):
+        return {"proxy": {"address": SVC[0], "port": SVC[1]},
+                "cluster": [{"version": v, "servers": ["127.0.0.1:%d" % p],
+                             "upgradeTransition": {"mode": "Manual"}}
+                            for v, p in BACKENDS.items()]}
+
+    # -- peers --
+    def haproxy(self, weights, backup=None, check=False):
+        """HAProxy 2.6 in HTTP mode with its defaults, the two backends
+        weighted; backup: that version only takes traffic when the other is
+        down. The runtime API is on a Unix socket."""
+        conf = self.path("haproxy.cfg")
+        servers = []
+        for ver, port in BACKENDS.items():
+            opts = "weight %d" % weights.get(ver, 0)
+            if check:
+                opts += " check"
+            if backup == ver:
+                opts += " backup"
+            servers.append("  server v%s 127.0.0.1:%d %s" % (ver[0], port, opts))
+        with open(conf, "w") as f:
+            f.write("global\n  maxconn 8000\n  stats socket %s level admin\n"
+                    "defaults\n  mode http\n  timeout connect 5s\n  timeout client 30s\n"
+                    "  timeout server 30s\n"
+                    "frontend fe\n  bind 127.0.0.1:%d\n  default_backend be\n"
+                    "backend be\n  balance roundrobin\n%s\n"
+                    % (self.path("haproxy.sock"), HAPROXY_PORT, "\n".join(servers)))
+        p = self.start("haproxy", ["haproxy", "-db", "-f", conf])
+        wait_for(lambda: port_open(HAPROXY_PORT), 5, "haproxy")
+        return p
+
+    def haproxy_cmd(self, cmd):
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(self.path("haproxy.sock"))
+        s.sendall(cmd.encode() + b"\n")
+        out = b""
+        while True:
+            b = s.recv(4096)
+            if not b:
+                break
+            out += b
+        s.close()
+        return out.decode()
+
+    def nginx_proxy_servers(self, split):
+        """NGINX as a reverse proxy: split_clients on the client address
+        (vsteer's session key), upstream keep-alive as a tuned setup has."""
+        ups = "\n".join("upstream v%s { server 127.0.0.1:%d; keepalive 64; }" % (v[0], p)
+                        for v, p in BACKENDS.items())
+        parts = " ".join("%g%% v%s;" % (w, v[0]) for v, w in split.items() if w > 0)
+        return ("%s\nsplit_clients \"$remote_addr\" $upstream { %s }\n"
+                "server { listen 127.0.0.1:%d reuseport backlog=4096;\n"
+                "  location / { proxy_pass http://$upstream; proxy_http_version 1.1;\n"
+                "    proxy_set_header Connection \"\"; } }" % (ups, parts, NGINX_PROXY_PORT))
+
+    def nginx_proxy(self, split):
+        p = self.nginx("nginx-proxy", self.nginx_proxy_servers(split), "auto")
+        wait_for(lambda: port_open(NGINX_PROXY_PORT), 5, "nginx proxy")
+        return p
+
+    def nginx_proxy_reload(self, split):
+        """Rewrite the proxy's config and reload it as `nginx -s reload`
+        does (SIGHUP to the master); returns when the signal is sent."""
+        conf = self.path("nginx-proxy.conf")
+        text = open(conf).read()
+        head = text[:text.index("upstream ")]
+        with open(conf, "w") as f:
+            f.write(head + self.nginx_proxy_servers(split) + "\n}\n")
+        os.kill(self.procs["nginx-proxy"].pid, signal.SIGHUP)
+
+    # -- load --
+    def wrk(self, url, secs, close=False, conns=32, threads=2):
+        """wrk through the source-address shim: every connection comes from
+        a random 127.1.x.y (vsteer splits by client address)."""
+        lua = self.path("summary.lua")
+        if not os.path.exists(lua):
+            with open(lua, "w") as f:
+                f.write(WRK_LUA)
+        cmd = ["wrk", "-t", str(threads), "-c", str(conns), "-d", "%gs" % secs, "-s", lua]
+        if close:
+            cmd += ["-H", "Connection: close"]
+        env = dict(os.environ, LD_PRELOAD=os.path.join(BUILD, "libsrcaddr.so"))
+        r = subprocess.run(cmd + [url], capture_output=True, text=True, env=env,
+                           timeout=secs + 60)
+        for line in reversed(r.stdout.splitlines()):
+            if line.startswith("{"):
+                out = json.loads(line)
+                out["rps"] = out["requests"] / (out["duration_us"] / 1e6)
+                return out
+        raise BenchError("wrk %s: no summary: %s %s" % (url, r.stdout[-500:], r.stderr[-500:]))
+
+    def connloop(self, name, addr, threads=1, secs=3600, rate=0):
+        """Start connloop; finish_connloop() stops it and returns its records."""
+        out = self.path(name + ".rec")
+        cmd = [os.path.join(BUILD, "connloop"), "-a", "%s:%d" % addr, "-t", str(threads),
+               "-d", str(secs), "-s", "-o", out]
+        if rate:
+            cmd += ["-r", str(rate)]
+        if os.path.exists(out):
+            os.unlink(out)
+        p = self.start(name, cmd)
+        wait_for(lambda: os.path.exists(out) or p.poll() is not None, 5, "connloop to start")
+        return out
+
+    def finish_connloop(self, name, out, wait=False):
+        """wait: let it run its duration out; otherwise stop it now."""
+        p = self.procs.pop(name)
+        if not wait and p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+        p.wait(None if wait else 30)
+        if p.returncode:
+            raise BenchError("connloop exited with %d" % p.returncode)
+        recs = []
+        with open(out) as f:
+            for line in f:
+                a, b, res = line.split()
+                recs.append((int(a), int(b), res))
+        recs.sort()
+        return recs
+
+
+def api_healthy():
+    try:
+        return api("GET", "/healthz")[0] == 200
+    except OSError:
+        return False
+
+
+# -- BPF run statistics (kernel.bpf_stats_enabled) --
+class BpfStats:
+    """Turns run-time accounting on for the duration; off again after."""
+
+    def __enter__(self):
+        with open("/proc/sys/kernel/bpf_stats_enabled") as f:
+            self.old = f.read().strip()
+        with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
+            f.write("1")
+        return self
+
+    def __exit__(self, *exc):
+        with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
+            f.write(self.old)
+
+
+def prog_stats(pin):
+    """{program name: (run_cnt, run_time_ns)} for the programs behind the
+    links pinned in pin: this vsteerd's, not every vsteer on the host."""
+    out = {}
+    for link in ("link", "track", "req", "resp", "rst"):
+        path = os.path.join(pin, link)
+        if not os.path.exists(path):
+            continue
+        r = subprocess.run(["bpftool", "-j", "link", "show", "pinned", path],
+                           capture_output=True, text=True, check=True)
+        r = subprocess.run(["bpftool", "-j", "prog", "show", "id",
+                            str(json.loads(r.stdout)["prog_id"])],
+                           capture_output=True, text=True, check=True)
+        p = json.loads(r.stdout)
+        out[p["name"]] = (p.get("run_cnt", 0), p.get("run_time_ns", 0))
+    return out
+
+
+def map_info(pin):
+    r = subprocess.run(["bpftool", "-j", "map", "show", "pinned", pin], capture_output=True,
+                       text=True, check=True)
+    return json.loads(r.stdout)
+
+
+def map_entries(pin):
+    """Entries in a pinned hash map (a full dump: only for bounded checks)."""
+    r = subprocess.run(["bpftool", "-j", "map", "dump", "pinned", pin], capture_output=True,
+                       text=True, check=True)
+    return len(json.loads(r.stdout))
+
+
+def machine():
+    cpu = "unknown"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as f:
+        mem = int(re.search(r"MemTotal:\s+(\d+)", f.read()).group(1))
+
+    def version(cmd):
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True)
+            return (r.stdout + r.stderr).strip().splitlines()[0]
+        except (OSError, IndexError):
+            return "missing"
+    return {"kernel": os.uname().release, "cpu": cpu, "cpus": os.cpu_count(),
+            "memory_gib": round(mem / 2**20, 1),
+            "haproxy": version(["haproxy", "-v"]), "nginx": version(["nginx", "-v"]),
+            "wrk": version(["wrk", "-v"])}

@@ -1,0 +1,222 @@
+"""results.json -> results.md and PNG charts (gnuplot)."""
+import os
+import shutil
+import subprocess
+
+NAMES = {"direct": "direct to the backend", "vsteer": "vsteer 90/10",
+         "vsteer_nowatch": "vsteer 90/10, --no-watch", "haproxy": "HAProxy 2.6 90/10",
+         "nginx": "NGINX proxy split_clients 90/10", "nginx_reload": "NGINX reload"}
+
+
+def fmt(s, digits=0, scale=1.0):
+    """'median [min-max]' of a spread, or '-'."""
+    if not s:
+        return "-"
+    f = "%%.%df" % digits
+    m = f % (s["median"] * scale)
+    if s.get("runs", 1) > 1 and s["min"] != s["max"]:
+        return "%s [%s-%s]" % (m, f % (s["min"] * scale), f % (s["max"] * scale))
+    return m
+
+
+def throughput_md(t):
+    out = []
+    for w, title in (("keepalive", "keep-alive"), ("close", "one connection per request")):
+        if w not in t:
+            continue
+        out += ["", "**%s** (wrk, 2 threads, 32 connections)" % title, "",
+                "| path | req/s | ratio | p50 µs | p99 µs | p99.9 µs | p99 ratio | errors |",
+                "|---|---|---|---|---|---|---|---|"]
+        for c, r in t[w].items():
+            out.append("| %s | %s | %s | %s | %s | %s | %s | %d |" % (
+                NAMES.get(c, c), fmt(r["rps"]), fmt(r["rps_ratio"], 3), fmt(r["p50_us"]),
+                fmt(r["p99_us"]), fmt(r["p999_us"]), fmt(r["p99_us_ratio"], 3), r["errors"]))
+    return out
+
+
+def cost_md(c):
+    out = ["", "| connection to | sk_lookup run time per invocation (ns) |", "|---|---|"]
+    for k, title in (("service", "a service (steered)"), ("unrelated_port", "an unrelated port")):
+        if k in c:
+            out.append("| %s | %s |" % (title, fmt(c[k]["ns_per_run"], 1)))
+    if c.get("watch_per_request"):
+        out += ["", "Per request under keep-alive load (the watch hooks):", "",
+                "| program | runs per request | ns per run | ns per request |", "|---|---|---|---|"]
+        for name, p in sorted(c["watch_per_request"].items()):
+            out.append("| %s | %.2f | %.0f | %.0f |" % (name, p["runs_per_request"],
+                                                     p["ns_per_run"], p["ns_per_request"]))
+    return out
+
+
+def switch_md(s):
+    out = ["", "| how | switch time ms | the call took ms | client connect period ms | failed |",
+           "|---|---|---|---|---|"]
+    for k, r in s.items():
+        out.append("| %s | %s | %s | %.3f | %d |" % (
+            NAMES.get(k, k), fmt(r["switch_ms"], 3), fmt(r["call_ms"], 3),
+            r["connect_period_ms"] or 0, r["failed"]))
+    return out
+
+
+def failover_md(f):
+    out = ["", "| | connections | failed | unavoidable (started before the close) | "
+           "after the close | errors stop after ms |", "|---|---|---|---|---|---|"]
+    for k, r in f.items():
+        out.append("| %s | %s | %s | %s | %s | %s |" % (
+            NAMES.get(k, k), fmt(r["connections"]), fmt(r["failed"]), fmt(r["unavoidable"]),
+            fmt(r["after_close"]), fmt(r["errors_stop_ms"], 1)))
+    for k, r in f.items():
+        if r.get("reasons"):
+            out.append("")
+            out.append("%s failures by kind (last run): %s" % (NAMES.get(k, k), ", ".join(
+                "%s %d" % kv for kv in sorted(r["reasons"].items()))))
+    return out
+
+
+def rollback_md(r):
+    return ["", "analysis %s" % r["analysis"], "",
+            "| time from +50 ms injected to | ms |", "|---|---|",
+            "| the automatic rollback (API shows rolled_back) | %s |" % fmt(r["event_ms"]),
+            "| the last new connection to land on the target | %s |" % fmt(r["back_on_stable_ms"]),
+            "", "failed requests during these runs: %d" % r["failed"]]
+
+
+def scale_md(s):
+    out = ["", "| session table entries | kernel memory (memlock) | per entry |", "|---|---|---|"]
+    for n, v in s.get("session_table", {}).items():
+        out.append("| %s | %.1f MiB | %.0f B |" % (n, (v["bytes_memlock"] or 0) / 2**20,
+                                                  v["bytes_per_entry"]))
+    if "config" in s:
+        c = s["config"]
+        out += ["", "%d services x %d versions x %d backends (%d listening sockets): "
+                "vsteerd started in %.2f s" % (c["services"], c["versions"],
+                                               c["backends_per_version"], c["listeners"],
+                                               s["startup_s"]), "",
+                "| | connections/s | sk_lookup ns per run |", "|---|---|---|"]
+        for k, title in (("direct", "direct to one backend"), ("service", "through one of the services")):
+            r = s["connections"][k]
+            out.append("| %s | %s | %s |" % (title, fmt(r["connections_per_s"]),
+                                             fmt(r["lookup_ns_per_run"], 1)))
+        out += ["", "service / direct: %s" % fmt(s["connections"]["service"]["ratio_to_direct"], 3),
+                "", "| vsteerd | CPU % of one core | RSS MiB |", "|---|---|---|",
+                "| idle | %.1f | %.1f |" % (s["vsteerd_idle"]["cpu_pct"], s["vsteerd_idle"]["rss_kib"] / 1024),
+                "| under connection load | %.1f | %.1f |" % (s["vsteerd_load"]["cpu_pct"],
+                                                           s["vsteerd_load"]["rss_kib"] / 1024)]
+    return out
+
+
+def soak_md(s):
+    return ["", "| | |", "|---|---|",
+            "| duration | %.1f min |" % s["minutes"],
+            "| rollout + rollback cycles | %d |" % s["cycles"],
+            "| connections | %d (1.0: %d, 2.0: %d) |" % (s["connections"], s["served"]["1.0"],
+                                                      s["served"]["2.0"]),
+            "| failed | %d %s |" % (s["failed"], s["reasons"] or ""),
+            "| vsteerd RSS start -> end | %.1f -> %.1f MiB |" % (s["rss_kib_start"] / 1024,
+                                                               s["rss_kib_end"] / 1024),
+            "| events kept | %d |" % s["events"],
+            "| session / connection map entries | %d / %d (of %d / %d) |" % (
+                s["map_entries"]["sess"], s["map_entries"]["conns"],
+                s["map_max_entries"]["sess"], s["map_max_entries"]["conns"])]
+
+
+SECTIONS = [("throughput", "1. Throughput and latency", throughput_md),
+            ("cost", "2. Steering cost", cost_md),
+            ("switch", "3. Switch time (all new connections to the other version)", switch_md),
+            ("failover", "4. Failover: kill -9 of the backend taking traffic", failover_md),
+            ("rollback", "5. Rollback detection", rollback_md),
+            ("scale", "6. Scale", scale_md),
+            ("soak", "7. Soak", soak_md)]
+
+
+def markdown(res, out_dir):
+    m = res["machine"]
+    out = ["# vsteer benchmark", "",
+           "`%s` on %s; %s" % (res["command"].strip(), res["date"], "quick mode: a harness "
+                               "check, not figures to quote" if res["quick"] else "full run"),
+           "", "Machine: Linux %s, %d x %s, %.0f GiB; %s; %s; %s." % (
+               m["kernel"], m["cpus"], m["cpu"], m["memory_gib"], m["haproxy"], m["nginx"],
+               m["wrk"]),
+           "", "Figures are the median of the runs with [min-max]; ratios pair each run "
+           "with the baseline run next to it."]
+    for key, title, fn in SECTIONS:
+        if key in res["scenarios"]:
+            out += ["", "## " + title] + fn(res["scenarios"][key])
+            png = {"throughput": ["throughput.png", "latency.png"],
+                   "failover": ["failover.png"]}.get(key, [])
+            png = [p for p in png if os.path.exists(os.path.join(out_dir, p))]
+            out += [""] + ["![%s](%s)" % (p[:-4], p) for p in png]
+        elif key in res["failed"]:
+            out += ["", "## " + title, "", "FAILED: " + res["failed"][key]]
+    return "\n".join(out) + "\n"
+
+
+def gnuplot(script, out_dir):
+    if not shutil.which("gnuplot"):
+        return False
+    r = subprocess.run(["gnuplot"], input=script, text=True, cwd=out_dir,
+                       capture_output=True)
+    if r.returncode:
+        print("report: gnuplot: %s" % r.stderr.strip()[-300:])
+    return r.returncode == 0
+
+
+def ratio_chart(t, key, title, png, out_dir):
+    rows = []
+    for c in ("vsteer", "vsteer_nowatch", "haproxy", "nginx"):
+        vals = []
+        for w in ("keepalive", "close"):
+            s = t.get(w, {}).get(c, {}).get(key)
+            vals += [s["median"], s["min"], s["max"]] if s else [0, 0, 0]
+        rows.append("\"%s\" %s" % (NAMES[c].replace(" 90/10", ""), " ".join("%.4f" % v for v in vals)))
+    dat = png[:-4] + ".dat"
+    with open(os.path.join(out_dir, dat), "w") as f:
+        f.write("\n".join(rows) + "\n")
+    gnuplot("""set terminal pngcairo size 900,450 font ",10"
+set output "%s"
+set title "%s (median, min-max; 1.0 = direct)"
+set style data histogram
+set style histogram errorbars gap 2 lw 1
+set style fill solid 0.6 border -1
+set yrange [0:*]
+set grid ytics
+set key top left
+set xtics noenhanced
+plot "%s" using 2:3:4:xtic(1) title "keep-alive", "" using 5:6:7 title "connection per request", 1 with lines lc rgb "black" dt 2 notitle
+""" % (png, title, dat), out_dir)
+
+
+def failover_chart(f, out_dir):
+    if not any(r["timeline"] for r in f.values()):
+        return                          # nothing failed: nothing to draw
+    for k in f:
+        with open(os.path.join(out_dir, "failover-%s.dat" % k), "w") as fh:
+            for b, n in f[k]["timeline"]:
+                fh.write("%.1f %d\n" % (b * 0.1, n))
+    plots = ", ".join("\"failover-%s.dat\" using 1:2 with boxes title \"%s\"" % (k, NAMES.get(k, k))
+                      for k in f)
+    gnuplot("""set terminal pngcairo size 900,400 font ",10"
+set output "failover.png"
+set title "Failed requests per 100 ms after kill -9 of the backend taking traffic"
+set xlabel "seconds after the kill"
+set ylabel "failed requests"
+set style fill transparent solid 0.5
+set boxwidth 0.1
+set xrange [-0.2:*]
+set grid
+set xtics noenhanced
+plot %s
+""" % plots, out_dir)
+
+
+def write(res, out_dir):
+    sc = res["scenarios"]
+    if "throughput" in sc:
+        ratio_chart(sc["throughput"], "rps_ratio", "Requests/s relative to direct",
+                    "throughput.png", out_dir)
+        ratio_chart(sc["throughput"], "p99_us_ratio", "p99 latency relative to direct",
+                    "latency.png", out_dir)
+    if "failover" in sc:
+        failover_chart(sc["failover"], out_dir)
+    with open(os.path.join(out_dir, "results.md"), "w") as f:
+        f.write(markdown(res, out_dir))

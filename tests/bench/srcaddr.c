@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * LD_PRELOAD shim for the benchmark's load generators (wrk): every TCP
+ * connect to a loopback address first binds a random source address in
+ * 127.1.0.0/16. vsteer splits by client address, so load from the single
+ * address 127.0.0.1 would all land on one version; real clients come from
+ * many addresses. Every configuration in a run, direct included, gets the
+ * same shim, so its cost (one bind per connection) is in the baseline too.
+ *
+ *   VSTEER_SRC_ADDRS=N   how many addresses (default 65534)
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+static __thread uint64_t rng_state;
+
+static uint32_t rng(void)
+{
+	if (!rng_state) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		rng_state = ((uint64_t)syscall(SYS_gettid) << 32) ^ (uint64_t)ts.tv_nsec ^ 1;
+	}
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return (uint32_t)(rng_state >> 16);
+}
+
+static uint32_t naddrs(void)
+{
+	static uint32_t n;
+
+	if (!n) {
+		const char *s = getenv("VSTEER_SRC_ADDRS");
+		long v = s ? strtol(s, NULL, 10) : 0;
+
+		n = v > 0 && v <= 65534 ? (uint32_t)v : 65534;
+	}
+	return n;
+}
+
+int connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	static int (*real_connect)(int, const struct sockaddr *, socklen_t);
+	const struct sockaddr_in *to = (const struct sockaddr_in *)sa;
+
+	if (!real_connect)
+		real_connect = (int (*)(int, const struct sockaddr *, socklen_t))
+			dlsym(RTLD_NEXT, "connect");
+	if (sa && sa->sa_family == AF_INET && len >= sizeof(*to) &&
+	    (ntohl(to->sin_addr.s_addr) >> 24) == 127) {
+		struct sockaddr_in src = {
+			.sin_family = AF_INET,
+			.sin_addr.s_addr = htonl(0x7f010000u + 1 + rng() % naddrs()),
+		};
+		int one = 1, saved = errno;
+
+		/* The port is chosen at connect time, per 4-tuple, not here. */
+		setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+		/* EINVAL: the caller bound it already; keep theirs. */
+		bind(fd, (struct sockaddr *)&src, sizeof(src));
+		errno = saved;
+	}
+	return real_connect(fd, sa, len);
+}
