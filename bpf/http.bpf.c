@@ -64,7 +64,7 @@ int vsteer_http(struct __sk_buff *skb)
 	if (!sk)
 		return TC_ACT_OK;
 	st = bpf_sk_storage_get(&sks, sk, 0, 0);
-	if (!st || st->status_seen || (!st->req_ns && !st->responding))
+	if (!st || st->kind != VS_SK_CONN || st->status_seen || (!st->req_ns && !st->responding))
 		return TC_ACT_OK;
 	if (payload_offset(skb, &off) || bpf_skb_load_bytes(skb, off, line, sizeof(line)))
 		return TC_ACT_OK;	/* an ACK, or too short to hold a status line */

@@ -68,14 +68,6 @@ struct {
 	VS_PIN
 } sess SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, VS_CONNS_MAX);
-	__type(key, struct vs_conn_key);
-	__type(value, struct vs_conn);
-	VS_PIN
-} conns SEC(".maps");
-
 /* Established connections per version slot. Not per-CPU: a connection
  * opens on one CPU and may close on another, and the count is read to
  * decide whether a version is drained. Updated atomically. */
@@ -109,7 +101,7 @@ struct {
  * vsteerd's tracker finds the requests in flight. */
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);
 	__type(key, int);
 	__type(value, struct vs_sk);
 	VS_PIN

@@ -17,6 +17,8 @@
 
 #define AF_INET6   10
 #define TCP_LISTEN 10
+#define ENOMEM     12
+#define EINVAL     22
 
 /* cookie -> sockmap index; the iterator replaces the index with
  * 0x80000000 | -errno when the insert fails. */
@@ -55,6 +57,27 @@ int list_listeners(struct bpf_iter__tcp *ctx)
 	return 0;
 }
 
+/* The listener's slot, for the tracker: the kernel copies this storage
+ * into each connection the listener accepts (sks is BPF_F_CLONE). Done
+ * before the socket enters the sockmap, and created with its value, so
+ * that no steered connection is cloned from a half-written one. */
+static __always_inline int mark_listener(struct sock_common *skc, __u32 slot)
+{
+	struct vs_sk init = { .slot = slot, .kind = VS_SK_LISTENER };
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(skc);
+	struct vs_sk *st;
+
+	if (!tp)
+		return -EINVAL;
+	st = bpf_sk_storage_get(&sks, (struct sock *)tp, &init, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!st)
+		return -ENOMEM;
+	/* An existing storage (the socket was in another slot before). */
+	st->slot = slot;
+	st->kind = VS_SK_LISTENER;
+	return 0;
+}
+
 SEC("iter/tcp")
 int insert_picked(struct bpf_iter__tcp *ctx)
 {
@@ -70,7 +93,9 @@ int insert_picked(struct bpf_iter__tcp *ctx)
 	if (!idx || (*idx & 0x80000000U))
 		return 0;
 	key = *idx;
-	err = bpf_map_update_elem(&socks, &key, skc, BPF_ANY);
+	err = mark_listener(skc, key / VS_MAX_SOCKS);
+	if (!err)
+		err = bpf_map_update_elem(&socks, &key, skc, BPF_ANY);
 	if (err)
 		*idx = 0x80000000U | (__u32)-err;
 	return 0;

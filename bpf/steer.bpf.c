@@ -66,7 +66,12 @@ __noinline int try_version(struct bpf_sk_lookup *ctx, __u32 sid, __u32 slot,
 		sk = bpf_map_lookup_elem(&socks, &idx);
 		if (!sk)
 			continue;
-		err = bpf_sk_assign(ctx, sk, 0);
+		/* NO_REUSEPORT: this socket, not a sibling of its reuseport
+		 * group that the kernel would pick. Every sibling vsteer knows
+		 * is in the slot already, and the tracker learns the version
+		 * from the accepting socket's storage, which only sockets
+		 * placed in the sockmap carry. */
+		err = bpf_sk_assign(ctx, sk, BPF_SK_LOOKUP_F_NO_REUSEPORT);
 		bpf_sk_release(sk);
 		if (!err)
 			return 0;
@@ -201,17 +206,8 @@ steered:
 
 		bpf_map_update_elem(&sess, &sk_key, &ne, BPF_NOEXIST);
 	}
-	/* Remember the connection until it closes (track.bpf.c), to count
-	 * open connections per version and session. */
-	struct vs_conn_key ck = {
-		.raddr = { sk_key.addr[0], sk_key.addr[1], sk_key.addr[2], sk_key.addr[3] },
-		.laddr = { svc_key.addr[0], svc_key.addr[1], svc_key.addr[2], svc_key.addr[3] },
-		.rport = ctx->remote_port,
-		.lport = ctx->local_port,
-	};
-	struct vs_conn cv = { .svc = sid, .slot = slot };
-
-	bpf_map_update_elem(&conns, &ck, &cv, BPF_ANY);
+	/* Nothing per connection here: the tracker learns the version from
+	 * the listener's storage, cloned into the accepted socket. */
 	return SK_PASS;
 }
 

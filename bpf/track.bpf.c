@@ -2,8 +2,10 @@
 /*
  * Connection lifetimes, for session affinity and draining: a BTF
  * tracepoint on TCP state changes charges each connection the data plane
- * steered (found in `conns` by its 4-tuple) to its version and session
- * when it is established, and releases it when it closes.
+ * steered to its version and session when it is established, and releases
+ * it when it closes. The version comes with the socket: the listener's
+ * storage, which the kernel clones into each connection it accepts
+ * (struct vs_sk).
  *
  * It also measures each request on those connections: latency from the
  * request's first segment arriving (tp_btf/tcp_probe, start of
@@ -23,6 +25,7 @@
 #include <bpf/bpf_endian.h>
 #include "maps.h"
 
+#define AF_INET         2
 #define AF_INET6        10
 #define IPPROTO_TCP     6
 #define TCP_ESTABLISHED 1
@@ -78,7 +81,7 @@ int BPF_PROG(vsteer_req, struct sock *sk, const struct sk_buff *skb)
 	struct tcp_skb_cb cb;
 	__u32 len;
 
-	if (!st)
+	if (!st || st->kind != VS_SK_CONN)
 		return 0;
 	if (bpf_probe_read_kernel(&cb, sizeof(cb), skb->cb))
 		return 0;
@@ -107,7 +110,7 @@ int BPF_PROG(vsteer_resp, struct sock *sk, int ret, int flags)
 	struct vs_sk *st = bpf_sk_storage_get(&sks, sk, 0, 0);
 	struct vs_ver_stats *vs;
 
-	if (!st || ret <= 0)
+	if (!st || st->kind != VS_SK_CONN || ret <= 0)
 		return 0;
 	if (st->req_ns) {
 		hist_add(&lat, st->slot, bpf_ktime_get_ns() - st->req_ns);
@@ -136,7 +139,7 @@ int BPF_PROG(vsteer_rst, const struct sock *sk, const struct sk_buff *skb)
 	if (!sk)
 		return 0;
 	st = bpf_sk_storage_get(&sks, (struct sock *)sk, 0, 0);
-	if (!st)
+	if (!st || st->kind != VS_SK_CONN)
 		return 0;
 	vs = ver_stats(st->slot);
 	if (vs)
@@ -144,14 +147,60 @@ int BPF_PROG(vsteer_rst, const struct sock *sk, const struct sk_buff *skb)
 	return 0;
 }
 
+/* The service a connection was made to, by its local address (exact,
+ * then the wildcard), in the same key the data plane looked it up by. An
+ * IPv4 connection accepted by a dual-stack [::] listener has IPv4-mapped
+ * addresses: the data plane saw it as IPv4. */
+static __always_inline struct vs_svc *conn_service(struct sock *sk, struct vs_sess_key *sk_key)
+{
+	struct vs_svc_key k = { .proto = IPPROTO_TCP, .port = sk->__sk_common.skc_num };
+	struct vs_svc *s;
+
+	if (sk->__sk_common.skc_family == AF_INET6) {
+		for (int i = 0; i < 4; i++) {
+			k.addr[i] = sk->__sk_common.skc_v6_rcv_saddr.in6_u.u6_addr32[i];
+			sk_key->addr[i] = sk->__sk_common.skc_v6_daddr.in6_u.u6_addr32[i];
+		}
+		k.family = AF_INET6;
+		if (!k.addr[0] && !k.addr[1] && k.addr[2] == bpf_htonl(0xffff)) {
+			k.family = AF_INET;
+			k.addr[0] = k.addr[3];
+			k.addr[2] = k.addr[3] = 0;
+			sk_key->addr[0] = sk_key->addr[3];
+			sk_key->addr[2] = sk_key->addr[3] = 0;
+		}
+	} else {
+		k.family = AF_INET;
+		k.addr[0] = sk->__sk_common.skc_rcv_saddr;
+		sk_key->addr[0] = sk->__sk_common.skc_daddr;
+	}
+	if (!port_in_use(k.port))
+		return NULL;
+	s = bpf_map_lookup_elem(&svcs, &k);
+	if (s)
+		return s;
+	__builtin_memset(k.addr, 0, sizeof(k.addr));
+	return bpf_map_lookup_elem(&svcs, &k);
+}
+
+static __always_inline bool has_slot(const struct vs_svc *s, __u32 slot)
+{
+	for (__u32 i = 0; i < VS_MAX_VERSIONS; i++) {
+		if (i >= s->nver)
+			break;
+		if (s->ver[i].slot == slot)
+			return true;
+	}
+	return false;
+}
+
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(vsteer_track, struct sock *sk, int oldstate, int newstate)
 {
-	struct vs_conn_key ck = {};
 	struct vs_sess_key sk_key = {};
-	struct tcp_sock *tp;
+	struct vs_svc *s;
 	struct vs_sess *e;
-	struct vs_conn *c;
+	struct vs_sk *st;
 	__s64 *vo;
 	__u32 slot;
 
@@ -161,65 +210,63 @@ int BPF_PROG(vsteer_track, struct sock *sk, int oldstate, int newstate)
 		return 0;
 	if (sk->__sk_common.skc_net.net->ns.inum != netns_ino)
 		return 0;
-	/* Not skc_num: by the time the state becomes TCP_CLOSE the kernel
-	 * has released the port (inet_put_port() zeroes inet_num), but
-	 * inet_sport keeps it. */
-	tp = bpf_skc_to_tcp_sock(sk);
-	if (!tp)
+	/* Only sockets accepted by a backend's listener carry storage. */
+	st = bpf_sk_storage_get(&sks, sk, 0, 0);
+	if (!st)
 		return 0;
-	ck.lport = bpf_ntohs(tp->inet_conn.icsk_inet.inet_sport);
-	if (!port_in_use(ck.lport))
-		return 0;
-	ck.rport = sk->__sk_common.skc_dport;
-	if (sk->__sk_common.skc_family == AF_INET6) {
-		for (int i = 0; i < 4; i++) {
-			ck.raddr[i] = sk->__sk_common.skc_v6_daddr.in6_u.u6_addr32[i];
-			ck.laddr[i] = sk->__sk_common.skc_v6_rcv_saddr.in6_u.u6_addr32[i];
-		}
-	} else {
-		ck.raddr[0] = sk->__sk_common.skc_daddr;
-		ck.laddr[0] = sk->__sk_common.skc_rcv_saddr;
-	}
-	c = bpf_map_lookup_elem(&conns, &ck);
-	if (!c)
-		return 0;
-
-	slot = c->slot;
-	vo = bpf_map_lookup_elem(&vopen, &slot);
-	sk_key.svc = c->svc;
-	__builtin_memcpy(sk_key.addr, ck.raddr, sizeof(sk_key.addr));
-	e = bpf_map_lookup_elem(&sess, &sk_key);
+	slot = st->slot;
 
 	if (newstate == TCP_ESTABLISHED) {
-		struct vs_sk *st;
-
-		/* Only the passive open of a connection we steered. */
-		if (oldstate != TCP_SYN_RECV || c->established)
+		/* The passive open of a fresh copy of a listener's storage. */
+		if (oldstate != TCP_SYN_RECV || st->kind != VS_SK_LISTENER)
 			return 0;
-		c->established = 1;
-		st = bpf_sk_storage_get(&sks, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-		if (st)
-			st->slot = slot;
+		s = conn_service(sk, &sk_key);
+		if (!s || !has_slot(s, slot)) {
+			/* Made to the backend's own address, not steered. */
+			bpf_sk_storage_delete(&sks, sk);
+			return 0;
+		}
+		st->kind = VS_SK_CONN;
+		st->svc = s->id;
+		st->req_ns = 0;
+		st->resp_bytes = 0;
+		st->responding = 0;
+		st->status_seen = 0;
+		sk_key.svc = s->id;
+		vo = bpf_map_lookup_elem(&vopen, &slot);
 		if (vo)
 			add_open64(vo, 1);
+		e = bpf_map_lookup_elem(&sess, &sk_key);
 		if (e)
 			add_open(&e->open, 1);
 		return 0;
 	}
-	if (c->established) {
-		struct vs_sk *st = bpf_sk_storage_get(&sks, sk, 0, 0);
-
-		if (st && st->responding)
-			end_response(st);
-		if (vo)
-			add_open64(vo, -1);
-		if (e) {
-			add_open(&e->open, -1);
-			/* Idle time starts when the last connection closes. */
-			e->last_ns = bpf_ktime_get_ns();
+	if (st->kind != VS_SK_CONN)
+		return 0;
+	/* Closing: the addresses are still there, only inet_num is not. */
+	st->kind = 0;
+	if (st->responding)
+		end_response(st);
+	vo = bpf_map_lookup_elem(&vopen, &slot);
+	if (vo)
+		add_open64(vo, -1);
+	sk_key.svc = st->svc;
+	if (sk->__sk_common.skc_family == AF_INET6) {
+		for (int i = 0; i < 4; i++)
+			sk_key.addr[i] = sk->__sk_common.skc_v6_daddr.in6_u.u6_addr32[i];
+		if (!sk_key.addr[0] && !sk_key.addr[1] && sk_key.addr[2] == bpf_htonl(0xffff)) {
+			sk_key.addr[0] = sk_key.addr[3];
+			sk_key.addr[2] = sk_key.addr[3] = 0;
 		}
+	} else {
+		sk_key.addr[0] = sk->__sk_common.skc_daddr;
 	}
-	bpf_map_delete_elem(&conns, &ck);
+	e = bpf_map_lookup_elem(&sess, &sk_key);
+	if (e) {
+		add_open(&e->open, -1);
+		/* Idle time starts when the last connection closes. */
+		e->last_ns = bpf_ktime_get_ns();
+	}
 	return 0;
 }
 

@@ -23,7 +23,6 @@
 #define VS_BUCKETS        10000	/* weights are basis points of this range */
 #define VS_PICK_MAX       256	/* sockets one scan may insert */
 #define VS_SESS_DEFAULT   65536	/* session affinity entries (LRU) */
-#define VS_CONNS_MAX      65536	/* steered connections tracked (LRU) */
 
 #define VS_PROTO_TCP      6
 
@@ -75,21 +74,6 @@ struct vs_sess {
 	__s32 open;		/* its established connections */
 };
 
-/* A connection the data plane steered, from the SYN until it closes
- * (LRU hash), so its close can be charged to its version and session. */
-struct vs_conn_key {
-	__u32 raddr[4];		/* client, network byte order */
-	__u32 laddr[4];		/* service address, network byte order */
-	__u16 rport;		/* network byte order */
-	__u16 lport;		/* host byte order */
-};
-
-struct vs_conn {
-	__u32 svc;
-	__u16 slot;
-	__u16 established;
-};
-
 /* Per-CPU, indexed by version slot. */
 struct vs_ver_stats {
 	__u64 steered;		/* connections handed to this version */
@@ -102,14 +86,26 @@ struct vs_ver_stats {
 	__u64 status[4];	/* HTTP responses by class: 2xx 3xx 4xx 5xx */
 };
 
-/* Per established steered connection (SK_STORAGE): the request being
- * answered, for the latency and size of each request/response pair. */
+/* vs_sk.kind */
+#define VS_SK_LISTENER 1	/* a backend's listening socket, in slot */
+#define VS_SK_CONN     2	/* a connection steered to it, open */
+
+/* SK_STORAGE, cloned by the kernel from a listener into every connection
+ * it accepts (BPF_F_CLONE). The scan marks each listener it puts into the
+ * sockmap with its slot; the tracker turns an accepted connection's copy
+ * into VS_SK_CONN if the data plane steered it there (its local address is
+ * a service that has that slot), and deletes it otherwise. So the data
+ * plane records nothing per connection, and the request meters find the
+ * version of a connection in the socket itself. */
 struct vs_sk {
 	__u64 req_ns;		/* arrival of the request not yet answered, or 0 */
 	__u64 resp_bytes;	/* bytes sent of the response under way */
-	__u32 slot;
-	__u16 responding;	/* a response is under way */
-	__u16 status_seen;	/* its HTTP status line has been read */
+	__u16 slot;
+	__u16 svc;		/* VS_SK_CONN: the service's id */
+	__u8  kind;		/* VS_SK_* */
+	__u8  responding;	/* a response is under way */
+	__u8  status_seen;	/* its HTTP status line has been read */
+	__u8  pad;
 };
 
 /* Per-CPU, indexed by service id. Every way a lookup can end is counted. */
@@ -147,8 +143,6 @@ _Static_assert(sizeof(struct vs_svc_stats) == 32, "vs_svc_stats layout");
 _Static_assert(sizeof(struct vs_listener) == 32, "vs_listener layout");
 _Static_assert(sizeof(struct vs_sess_key) == 20, "vs_sess_key layout");
 _Static_assert(sizeof(struct vs_sess) == 16, "vs_sess layout");
-_Static_assert(sizeof(struct vs_conn_key) == 36, "vs_conn_key layout");
-_Static_assert(sizeof(struct vs_conn) == 8, "vs_conn layout");
 _Static_assert(VS_BUCKETS <= 0xffff, "upto is 16 bits");
 #endif
 

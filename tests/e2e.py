@@ -1369,6 +1369,33 @@ def drained_report(env):
 
 
 @test
+def open_counts_steered_only(env):
+    """A dual-stack [::] backend socket takes IPv4 connections with mapped
+    addresses: they are counted as its version's. Connections made to the
+    backend's own address were not steered and count for nothing."""
+    env.backend("1.0", "[::]:9001")
+    env.vsteerd(env.config({"version": "1.0", "servers": ["127.0.0.1:9001"]}))
+    wait_for(lambda: service()["versions"][0]["liveSockets"] == 1, 3, "the [::] socket registered")
+    steered = [socket.create_connection(SVC, timeout=3, source_address=(client_addr(i), 0))
+               for i in range(3)]
+    direct = [socket.create_connection(("127.0.0.1", 9001), timeout=3) for _ in range(2)]
+    for c in direct:
+        c.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        check(b"1.0" in c.recv(4096), "direct request answered")
+    wait_for(lambda: service()["versions"][0]["openConnections"] == 3, 3, "3 open connections")
+    wait_ticks(2)
+    v = service()["versions"][0]
+    check(v["openConnections"] == 3, "direct connections counted: %s" % v["openConnections"])
+    check(v["counters"]["requests"] == 0, "direct requests measured: %s" % v["counters"])
+    steered[0].sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    check(b"1.0" in steered[0].recv(4096), "steered request answered")
+    wait_for(lambda: service()["versions"][0]["counters"]["requests"] == 1, 3, "1 request measured")
+    for c in steered + direct:
+        c.close()
+    wait_for(lambda: service()["versions"][0]["drained"], 5, "drained after close")
+
+
+@test
 def rollout_bad_requests(env):
     """Bad rollout requests get a 4xx and change nothing."""
     two_versions(env, "manual")

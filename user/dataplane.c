@@ -25,7 +25,8 @@
 #endif
 
 static const char *const pinned_names[] = { "link", "track", "req", "resp", "rst", "svcs",
-					    "socks", "ports", "vstats", "sstats", "sess", "conns",
+					    "socks", "ports", "vstats", "sstats", "sess",
+					    "conns" /* older builds: --cleanup removes it */,
 					    "vopen", "lat", "rsize", "sks" };
 
 /* Set around calls whose failure vsteerd expects and handles itself (e.g.

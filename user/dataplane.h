@@ -5,7 +5,7 @@
  *
  * Pin directory layout (one per network namespace and vsteerd):
  *   svcs socks ports vstats sstats   the maps, pinned by name
- *   sess conns vopen
+ *   sess vopen lat rsize sks
  *   link                             the sk_lookup link; while it is
  *                                    pinned, steering runs without vsteerd
  *   track                            the tracepoint link that counts

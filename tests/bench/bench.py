@@ -184,8 +184,10 @@ def failover_run(world, addr, secs, kill_at):
     time.sleep(kill_at)
     victim = world.procs.pop("demo-1.0")
     t_kill = time.monotonic_ns()
-    victim.send_signal(signal.SIGKILL)
-    victim.wait()                       # its files are closed once it is reaped
+    os.killpg(victim.pid, signal.SIGKILL)   # the demo and its forked workers
+    victim.wait()
+    # Its sockets are closed once a connection to its own address is refused.
+    wait_for(lambda: not procs.port_open(BACKENDS["1.0"]), 5, "1.0's sockets to close", 0.0005)
     t_dead = time.monotonic_ns()
     recs = world.finish_connloop("failover", rec, wait=True)
     failed = [r for r in recs if r[2].startswith(("err", "http"))]
@@ -243,14 +245,19 @@ def rollback(world, o):
         api_ok("POST", "/v1/services/default/rollout",
                {"to": "2.0", "strategy": "gradual", "steps": [{"weight": 50}],
                 "analysis": analysis})
-        rec = world.connloop("rollback", SVC, threads=2, rate=200)
+        # Many slow threads: a request held 50 ms blocks only its own thread.
+        rec = world.connloop("rollback", SVC, threads=8, rate=50)
         time.sleep(2.5)                 # healthy windows first
         t_inject = time.monotonic_ns()
         procs.urllib.request.urlopen(procs.urllib.request.Request(
             "http://127.0.0.1:%d/control?delay_ms=50" % BACKENDS["2.0"], method="POST"),
             timeout=5).read()
-        wait_for(lambda: (api_ok("GET", "/v1/services/default")["rollout"] or {})
-                 .get("phase") == "rolled_back", 30, "automatic rollback", 0.005)
+        try:
+            wait_for(lambda: (api_ok("GET", "/v1/services/default")["rollout"] or {})
+                     .get("phase") == "rolled_back", 30, "automatic rollback", 0.005)
+        except BenchError as e:
+            raise BenchError("%s; last events: %s" % (
+                e, [x.get("detail") or x.get("type") for x in api_ok("GET", "/v1/events")["events"][:6]]))
         t_event = time.monotonic_ns()
         time.sleep(1)
         recs = world.finish_connloop("rollback", rec)
@@ -388,10 +395,8 @@ def soak(world, o):
            "served": {v: sum(1 for r in recs if r[2] == v) for v in BACKENDS},
            "rss_kib_start": rss0, "rss_kib_end": rss_kib(p.pid), "rss_samples": samples,
            "events": len(api_ok("GET", "/v1/events")["events"]),
-           "map_entries": {m: procs.map_entries(os.path.join(world.pin, m))
-                           for m in ("sess", "conns")},
-           "map_max_entries": {m: procs.map_info(os.path.join(world.pin, m))["max_entries"]
-                               for m in ("sess", "conns")}}
+           "sess_entries": procs.map_entries(os.path.join(world.pin, "sess")),
+           "sess_max_entries": procs.map_info(os.path.join(world.pin, "sess"))["max_entries"]}
     world.stop_all()
     return out
 

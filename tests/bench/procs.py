@@ -129,6 +129,17 @@ class World:
     def stop_all(self):
         for name in list(self.procs):
             self.stop(name)
+        self.cleanup_vsteer()
+
+    def cleanup_vsteer(self):
+        """Detach the last vsteerd's pinned program: an sk_lookup link left
+        attached would keep steering (or refusing) the service's port in
+        front of the next scenario's."""
+        self.stop("vsteerd")
+        if getattr(self, "pin", None) and os.path.exists(self.pin):
+            subprocess.run([os.path.join(BUILD, "vsteerd"), "--cleanup", "-p", self.pin],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        self.pin = None
 
     # -- backends --
     def nginx_backends(self):
@@ -167,6 +178,7 @@ class World:
         (otherwise a restart adopts the previous one's)."""
         self.stop("vsteerd")
         if fresh:
+            self.cleanup_vsteer()
             self.nvsteerd += 1
         pin = os.path.join(self.bpffs, "v%d" % self.nvsteerd)
         state = self.path("state%d.json" % self.nvsteerd)

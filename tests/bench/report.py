@@ -115,9 +115,7 @@ def soak_md(s):
             "| vsteerd RSS start -> end | %.1f -> %.1f MiB |" % (s["rss_kib_start"] / 1024,
                                                                s["rss_kib_end"] / 1024),
             "| events kept | %d |" % s["events"],
-            "| session / connection map entries | %d / %d (of %d / %d) |" % (
-                s["map_entries"]["sess"], s["map_entries"]["conns"],
-                s["map_max_entries"]["sess"], s["map_max_entries"]["conns"])]
+            "| session table entries | %d of %d |" % (s["sess_entries"], s["sess_max_entries"])]
 
 
 SECTIONS = [("throughput", "1. Throughput and latency", throughput_md),
