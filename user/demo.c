@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -26,10 +27,12 @@ struct settings {
 	atomic_int size;
 	atomic_int hang;
 	atomic_long exit_after;	/* 0: never */
+	atomic_long served;
 };
 
-static struct settings cur = { .status = 200 };
-static atomic_long served;
+/* Shared by the forked workers (MAP_SHARED before fork): a control request
+ * reaches one worker, and must change what every worker does. */
+static struct settings *cur;
 static const char *version = "0.0";
 
 static int listen_on(const char *spec, bool reuseport)
@@ -107,18 +110,18 @@ static enum MHD_Result control(struct MHD_Connection *c)
 	int v;
 
 	if (arg_int(c, "delay_ms", &v))
-		cur.delay_ms = v;
+		cur->delay_ms = v;
 	if (arg_int(c, "status", &v))
-		cur.status = v;
+		cur->status = v;
 	if (arg_int(c, "size", &v))
-		cur.size = v;
+		cur->size = v;
 	if (arg_int(c, "hang", &v))
-		cur.hang = v;
+		cur->hang = v;
 	if (arg_int(c, "exit_after", &v))
-		cur.exit_after = v ? served + v : 0;
+		cur->exit_after = v ? cur->served + v : 0;
 	snprintf(buf, sizeof(buf),
 		 "{\"version\":\"%s\",\"pid\":%d,\"delay_ms\":%d,\"status\":%d,\"size\":%d,\"hang\":%d}\n",
-		 version, getpid(), cur.delay_ms, cur.status, cur.size, cur.hang);
+		 version, getpid(), cur->delay_ms, cur->status, cur->size, cur->hang);
 	return respond(c, 200, buf, strlen(buf));
 }
 
@@ -143,11 +146,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	}
 	if (!strcmp(method, "POST") && !strcmp(url, "/control"))
 		return control(c);
-	while (cur.hang)
+	while (cur->hang)
 		usleep(100 * 1000);
-	if (cur.delay_ms)
-		usleep(cur.delay_ms * 1000);
-	size = cur.size;
+	if (cur->delay_ms)
+		usleep(cur->delay_ms * 1000);
+	size = cur->size;
 	len = strlen(version) + 1;
 	if ((size_t)size > len)
 		len = size;
@@ -158,7 +161,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	memcpy(body, version, strlen(version));
 	body[strlen(version)] = '\n';
 	body[len - 1] = '\n';
-	ret = respond(c, cur.status, body, len);
+	ret = respond(c, cur->status, body, len);
 	free(body);
 	return ret;
 }
@@ -166,10 +169,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 static void on_done(void *cls, struct MHD_Connection *c, void **con_cls,
 		    enum MHD_RequestTerminationCode toe)
 {
-	long n, limit = cur.exit_after;
+	long n, limit = cur->exit_after;
 	(void)cls, (void)c, (void)con_cls, (void)toe;
 
-	n = ++served;
+	n = ++cur->served;
 	if (limit && n >= limit) {
 		fprintf(stderr, "vsteer-demo %s: exiting after %ld requests\n", version, n);
 		_exit(0);
@@ -226,17 +229,23 @@ int main(int argc, char **argv)
 	bool reuseport = false;
 	sigset_t s;
 
+	cur = mmap(NULL, sizeof(*cur), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (cur == MAP_FAILED) {
+		perror("vsteer-demo: mmap");
+		return 1;
+	}
+	cur->status = 200;
 	while ((opt = getopt_long(argc, argv, "l:v:w:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'l': listen_spec = optarg; break;
 		case 'v': version = optarg; break;
 		case 'w': workers = atoi(optarg); reuseport = true; break;
 		case 'r': reuseport = true; break;
-		case 'd': cur.delay_ms = atoi(optarg); break;
-		case 's': cur.status = atoi(optarg); break;
-		case 'z': cur.size = atoi(optarg); break;
-		case 'H': cur.hang = 1; break;
-		case 'x': cur.exit_after = atol(optarg); break;
+		case 'd': cur->delay_ms = atoi(optarg); break;
+		case 's': cur->status = atoi(optarg); break;
+		case 'z': cur->size = atoi(optarg); break;
+		case 'H': cur->hang = 1; break;
+		case 'x': cur->exit_after = atol(optarg); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}

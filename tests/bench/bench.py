@@ -47,13 +47,16 @@ def throughput(world, o):
     cfg = world.two_version_config()
     split = {"1.0": 90, "2.0": 10}
     url = lambda port: "http://127.0.0.1:%d/" % port  # noqa: E731
-    configs = ["direct", "vsteer", "vsteer_nowatch", "haproxy", "nginx"]
+    configs = ["direct", "vsteer_100", "vsteer", "vsteer_nowatch", "haproxy", "nginx"]
     runs = {(c, w): [] for c in configs for w in ("keepalive", "close")}
     for rnd in range(o.rounds):
         for workload in ("keepalive", "close"):
             close = workload == "close"
             runs[("direct", workload)].append(world.wrk(url(BACKENDS["1.0"]), o.secs, close))
             world.vsteerd(cfg, fresh=rnd == 0 and workload == "keepalive")
+            # steering alone: every connection to the direct run's backend
+            set_weights({"1.0": 100})
+            runs[("vsteer_100", workload)].append(world.wrk(url(SVC[1]), o.secs, close))
             set_weights(split)
             runs[("vsteer", workload)].append(world.wrk(url(SVC[1]), o.secs, close))
             world.vsteerd(cfg, ["--no-watch"])
@@ -194,7 +197,7 @@ def failover_run(world, addr, secs, kill_at):
     reasons, buckets = {}, {}
     for r in failed:
         reasons[r[2]] = reasons.get(r[2], 0) + 1
-        b = (r[0] - t_kill) // 100_000_000          # 100 ms bins from the kill
+        b = (r[1] - t_kill) // 100_000_000          # when the client saw it, 100 ms bins
         buckets[b] = buckets.get(b, 0) + 1
     return {"connections": len(recs), "failed": len(failed),
             "unavoidable": sum(1 for r in failed if r[0] < t_dead),
@@ -264,8 +267,10 @@ def rollback(world, o):
         on_target = [r[0] for r in recs if r[0] >= t_inject and r[2] == "2.0"]
         back = (max(on_target) - t_inject) / 1e6 if on_target else 0.0
         failed = sum(1 for r in recs if r[2].startswith(("err", "http")))
+        events = api_ok("GET", "/v1/events?service=default")["events"]
         runs.append({"event_ms": (t_event - t_inject) / 1e6, "back_on_stable_ms": back,
-                     "failed": failed})
+                     "failed": failed, "events": [e.get("type") + ": " + e.get("detail", "")
+                                                  for e in events[:4]]})
         procs.urllib.request.urlopen(procs.urllib.request.Request(
             "http://127.0.0.1:%d/control?delay_ms=0" % BACKENDS["2.0"], method="POST"),
             timeout=5).read()
@@ -340,13 +345,15 @@ def scale(world, o):
     mid = nsvc // 2
     rows = {}
     with procs.BpfStats():
-        for what, tgt in (("direct", ports["1.0"][mid * nbk]), ("service", 20000 + mid)):
+        # direct: spread over the 16 backends of the service's 1.0
+        for what, tgt, span in (("direct", ports["1.0"][mid * nbk], nbk),
+                                ("service", 20000 + mid, 1)):
             samples, cps = [], []
             for _ in range(o.rounds):
                 before = procs.prog_stats(world.pin).get("vsteer_lookup", (0, 0))
                 holder = {}
                 u = usage(p.pid, 0, lambda: holder.update(
-                    r=world.wrk("http://127.0.0.1:%d/" % tgt, o.secs, close=True)))
+                    r=world.wrk("http://127.0.0.1:%d/" % tgt, o.secs, close=True, span=span)))
                 after = procs.prog_stats(world.pin).get("vsteer_lookup", (0, 0))
                 n = after[0] - before[0]
                 samples.append((after[1] - before[1]) / n if n else None)

@@ -264,7 +264,7 @@ class World:
         os.kill(self.procs["nginx-proxy"].pid, signal.SIGHUP)
 
     # -- load --
-    def wrk(self, url, secs, close=False, conns=32, threads=2):
+    def wrk(self, url, secs, close=False, conns=32, threads=2, span=1):
         """wrk through the source-address shim: every connection comes from
         a random 127.1.x.y (vsteer splits by client address)."""
         lua = self.path("summary.lua")
@@ -274,7 +274,8 @@ class World:
         cmd = ["wrk", "-t", str(threads), "-c", str(conns), "-d", "%gs" % secs, "-s", lua]
         if close:
             cmd += ["-H", "Connection: close"]
-        env = dict(os.environ, LD_PRELOAD=os.path.join(BUILD, "libsrcaddr.so"))
+        env = dict(os.environ, LD_PRELOAD=os.path.join(BUILD, "libsrcaddr.so"),
+                   VSTEER_DST_SPAN=str(span))
         r = subprocess.run(cmd + [url], capture_output=True, text=True, env=env,
                            timeout=secs + 60)
         for line in reversed(r.stdout.splitlines()):

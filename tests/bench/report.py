@@ -1,11 +1,15 @@
-"""results.json -> results.md and PNG charts (gnuplot)."""
+"""results.json -> results.md and PNG charts (gnuplot); `report.py DIR`
+re-renders a run."""
 import os
 import shutil
 import subprocess
 
-NAMES = {"direct": "direct to the backend", "vsteer": "vsteer 90/10",
+NAMES = {"direct": "direct to the backend", "vsteer_100": "vsteer 100/0 (the same backend)",
+         "vsteer": "vsteer 90/10",
          "vsteer_nowatch": "vsteer 90/10, --no-watch", "haproxy": "HAProxy 2.6 90/10",
-         "nginx": "NGINX proxy split_clients 90/10", "nginx_reload": "NGINX reload"}
+         "nginx": "NGINX proxy split_clients 90/10"}
+# switch and failover compare the tools, not a split
+TOOLS = {"vsteer": "vsteer", "haproxy": "HAProxy 2.6", "nginx_reload": "NGINX reload"}
 
 
 def fmt(s, digits=0, scale=1.0):
@@ -53,7 +57,7 @@ def switch_md(s):
            "|---|---|---|---|---|"]
     for k, r in s.items():
         out.append("| %s | %s | %s | %.3f | %d |" % (
-            NAMES.get(k, k), fmt(r["switch_ms"], 3), fmt(r["call_ms"], 3),
+            TOOLS.get(k, k), fmt(r["switch_ms"], 3), fmt(r["call_ms"], 3),
             r["connect_period_ms"] or 0, r["failed"]))
     return out
 
@@ -63,12 +67,12 @@ def failover_md(f):
            "after the close | errors stop after ms |", "|---|---|---|---|---|---|"]
     for k, r in f.items():
         out.append("| %s | %s | %s | %s | %s | %s |" % (
-            NAMES.get(k, k), fmt(r["connections"]), fmt(r["failed"]), fmt(r["unavoidable"]),
+            TOOLS.get(k, k), fmt(r["connections"]), fmt(r["failed"]), fmt(r["unavoidable"]),
             fmt(r["after_close"]), fmt(r["errors_stop_ms"], 1)))
     for k, r in f.items():
         if r.get("reasons"):
             out.append("")
-            out.append("%s failures by kind (last run): %s" % (NAMES.get(k, k), ", ".join(
+            out.append("%s failures by kind (last run): %s" % (TOOLS.get(k, k), ", ".join(
                 "%s %d" % kv for kv in sorted(r["reasons"].items()))))
     return out
 
@@ -93,7 +97,8 @@ def scale_md(s):
                                                c["backends_per_version"], c["listeners"],
                                                s["startup_s"]), "",
                 "| | connections/s | sk_lookup ns per run |", "|---|---|---|"]
-        for k, title in (("direct", "direct to one backend"), ("service", "through one of the services")):
+        for k, title in (("direct", "directly, spread over the service's 1.0 backends"),
+                         ("service", "through the service")):
             r = s["connections"][k]
             out.append("| %s | %s | %s |" % (title, fmt(r["connections_per_s"]),
                                              fmt(r["lookup_ns_per_run"], 1)))
@@ -161,7 +166,7 @@ def gnuplot(script, out_dir):
 
 def ratio_chart(t, key, title, png, out_dir):
     rows = []
-    for c in ("vsteer", "vsteer_nowatch", "haproxy", "nginx"):
+    for c in ("vsteer_100", "vsteer", "vsteer_nowatch", "haproxy", "nginx"):
         vals = []
         for w in ("keepalive", "close"):
             s = t.get(w, {}).get(c, {}).get(key)
@@ -190,17 +195,18 @@ def failover_chart(f, out_dir):
     for k in f:
         with open(os.path.join(out_dir, "failover-%s.dat" % k), "w") as fh:
             for b, n in f[k]["timeline"]:
-                fh.write("%.1f %d\n" % (b * 0.1, n))
-    plots = ", ".join("\"failover-%s.dat\" using 1:2 with boxes title \"%s\"" % (k, NAMES.get(k, k))
+                fh.write("%.2f %d\n" % (b * 0.1 + 0.05, n))
+    plots = ", ".join("\"failover-%s.dat\" using 1:2 with boxes title \"%s\"" % (k, TOOLS.get(k, k))
                       for k in f)
     gnuplot("""set terminal pngcairo size 900,400 font ",10"
 set output "failover.png"
-set title "Failed requests per 100 ms after kill -9 of the backend taking traffic"
+set title "Failed requests per 100 ms (when the client saw the failure) after kill -9 of the backend taking traffic"
 set xlabel "seconds after the kill"
+set yrange [0:*]
 set ylabel "failed requests"
 set style fill transparent solid 0.5
 set boxwidth 0.1
-set xrange [-0.2:*]
+set xrange [-0.5:*]
 set grid
 set xtics noenhanced
 plot %s
@@ -218,3 +224,11 @@ def write(res, out_dir):
         failover_chart(sc["failover"], out_dir)
     with open(os.path.join(out_dir, "results.md"), "w") as f:
         f.write(markdown(res, out_dir))
+
+
+if __name__ == "__main__":
+    # Re-render a run's results.md and charts: report.py DIR
+    import json
+    import sys
+    with open(os.path.join(sys.argv[1], "results.json")) as fh:
+        write(json.load(fh), sys.argv[1])

@@ -8,6 +8,9 @@
  * same shim, so its cost (one bind per connection) is in the baseline too.
  *
  *   VSTEER_SRC_ADDRS=N   how many addresses (default 65534)
+ *   VSTEER_DST_SPAN=N    also move each connection's destination port p to
+ *                        p + a random 0..N-1: load spread over N backends
+ *                        directly, the baseline of a service that has N
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -35,16 +38,20 @@ static uint32_t rng(void)
 	return (uint32_t)(rng_state >> 16);
 }
 
+static uint32_t env_u32(const char *name, uint32_t def, uint32_t max)
+{
+	const char *s = getenv(name);
+	long v = s ? strtol(s, NULL, 10) : 0;
+
+	return v > 0 && v <= (long)max ? (uint32_t)v : def;
+}
+
 static uint32_t naddrs(void)
 {
 	static uint32_t n;
 
-	if (!n) {
-		const char *s = getenv("VSTEER_SRC_ADDRS");
-		long v = s ? strtol(s, NULL, 10) : 0;
-
-		n = v > 0 && v <= 65534 ? (uint32_t)v : 65534;
-	}
+	if (!n)
+		n = env_u32("VSTEER_SRC_ADDRS", 65534, 65534);
 	return n;
 }
 
@@ -62,7 +69,18 @@ int connect(int fd, const struct sockaddr *sa, socklen_t len)
 			.sin_family = AF_INET,
 			.sin_addr.s_addr = htonl(0x7f010000u + 1 + rng() % naddrs()),
 		};
+		uint32_t span = env_u32("VSTEER_DST_SPAN", 1, 1024);
 		int one = 1, saved = errno;
+
+		if (span > 1) {
+			struct sockaddr_in moved = *to;
+
+			moved.sin_port = htons(ntohs(to->sin_port) + rng() % span);
+			setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+			bind(fd, (struct sockaddr *)&src, sizeof(src));
+			errno = saved;
+			return real_connect(fd, (struct sockaddr *)&moved, sizeof(moved));
+		}
 
 		/* The port is chosen at connect time, per 4-tuple, not here. */
 		setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
