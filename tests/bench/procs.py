@@ -353,6 +353,16 @@ def prog_stats(pin):
                            capture_output=True, text=True, check=True)
         p = json.loads(r.stdout)
         out[p["name"]] = (p.get("run_cnt", 0), p.get("run_time_ns", 0))
+    # The HTTP status reader is a TC filter on lo (no link to pin): the
+    # bench's namespace has only lo, and only one vsteerd at a time.
+    r = subprocess.run(["bpftool", "-j", "net", "show", "dev", "lo"], capture_output=True,
+                       text=True)
+    for dev in (json.loads(r.stdout or "[]") or [{}])[0].get("tc", []):
+        if dev.get("name", "").startswith("vsteer_http"):
+            r = subprocess.run(["bpftool", "-j", "prog", "show", "id", str(dev["id"])],
+                               capture_output=True, text=True, check=True)
+            p = json.loads(r.stdout)
+            out[p["name"]] = (p.get("run_cnt", 0), p.get("run_time_ns", 0))
     return out
 
 
