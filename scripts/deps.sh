@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 
 PKGS="make clang llvm libclang-rt-14-dev libbpf-dev bpftool libelf-dev zlib1g-dev \
 libmicrohttpd-dev libjansson-dev pkg-config gcc libc6-dev \
-iproute2 util-linux curl python3 procps valgrind openssl wrk nginx-light bc"
+iproute2 util-linux curl jq python3 procps valgrind openssl wrk nginx-light bc"
 # The benchmark's peers and charts; the tests run its --quick smoke mode.
 PKGS="$PKGS haproxy gnuplot-nox"
 

@@ -1395,6 +1395,51 @@ def open_counts_steered_only(env):
     wait_for(lambda: service()["versions"][0]["drained"], 5, "drained after close")
 
 
+DEPLOY = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                      "examples", "deploy.sh")
+
+
+def deploy(*args, timeout=60):
+    r = subprocess.run([DEPLOY] + list(args), capture_output=True, text=True, timeout=timeout)
+    return r.returncode, r.stdout, r.stderr
+
+
+@test
+def deploy_script(env):
+    """examples/deploy.sh: 0 and "drained" for a healthy upgrade, 1 and the
+    reason for one rolled back, 2 and the API's error for a bad one; a
+    rerun reuses a registered version."""
+    env.backend("1.0", "127.0.0.1:9001")
+    env.backend("2.0", "127.0.0.1:9002")
+    env.backend("3.0", "127.0.0.1:9003", "--delay-ms", "50")
+    env.vsteerd(env.config({"version": "1.0", "servers": ["127.0.0.1:9001"]}))
+    rc, out, err = deploy("-s", "instant", "-A", "none", "-d", "10", "default", "2.0",
+                          "127.0.0.1:9002")
+    check(rc == 0, "healthy deploy: exit %d\n%s%s" % (rc, out, err))
+    check("default 2.0 deployed" in out and "1.0 is drained" in out, "output:\n" + out)
+    check(versions_of(range(20)) == ["2.0"] * 20, "new connections not on 2.0")
+    # 3.0 answers 50 ms late: the judge rolls it back, the script says why.
+    load = Load()
+    load.start()
+    try:
+        rc, out, err = deploy("-s", "gradual", "-S", '[{"weight": 50}]', "-A",
+                              '{"interval": 1, "minRequests": 5, "failureLimit": 2}',
+                              "default", "3.0", "127.0.0.1:9003")
+    finally:
+        load.finish()
+    check(rc == 1, "slow version: exit %d\n%s%s" % (rc, out, err))
+    check("rolled_back" in err and "latency" in err, "no reason given:\n" + err)
+    check(load.failed == 0, "%d connections failed during the rollback" % load.failed)
+    # Rerun for 3.0 with other servers: refused before anything changes.
+    rc, out, err = deploy("default", "3.0", "127.0.0.1:9009")
+    check(rc == 2 and "already has 3.0" in err, "changed servers: exit %d %s" % (rc, err))
+    rc, out, err = deploy("nope", "3.0", "127.0.0.1:9003")
+    check(rc == 2 and "unknown_service" in err, "unknown service: exit %d %s" % (rc, err))
+    rc, out, err = deploy("-s", "sideways", "default", "3.0", "127.0.0.1:9003")
+    check(rc == 2 and "sideways" in err, "bad strategy: exit %d %s" % (rc, err))
+    check(service()["rollout"]["phase"] == "rolled_back", "bad runs changed the rollout")
+
+
 @test
 def rollout_bad_requests(env):
     """Bad rollout requests get a 4xx and change nothing."""
