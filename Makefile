@@ -40,7 +40,7 @@ SKELS   := $(OUT)/steer.skel.h $(OUT)/scan.skel.h $(OUT)/track.skel.h $(OUT)/htt
 # vsteerd and the unit tests.
 LIB_SRCS := user/log.c user/util.c user/addr.c user/version.c user/model.c \
 	user/parse.c user/config.c user/state.c user/rollout.c user/request.c user/stats.c user/judge.c user/sockets.c user/health.c user/ctl.c user/views.c user/api.c \
-	user/dataplane.c user/auth.c
+	user/dataplane.c user/auth.c user/probe.c
 LIB_OBJS := $(patsubst user/%.c,$(OUT)/%.o,$(LIB_SRCS))
 
 all: $(OUT)/vsteerd $(OUT)/vsteer-demo $(OUT)/unit_tests

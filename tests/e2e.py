@@ -1441,6 +1441,43 @@ def deploy_script(env):
 
 
 @test
+def kernel_features(env):
+    """GET /v1/features lists what the kernel offers; a kernel without a
+    request hook runs steering with the meters off and says which hook; one
+    without sk_lookup is refused with a sentence, not a verifier dump."""
+    env.backend("1.0", "127.0.0.1:9001")
+    cfg = env.config({"version": "1.0", "servers": ["127.0.0.1:9001"]})
+    p = env.vsteerd(cfg)
+    st, f = api("GET", "/v1/features")
+    check(st == 200 and f["steering"] and f["watching"], "features: %s %s" % (st, f))
+    names = {x["name"]: x for x in f["features"]}
+    for n in ("btf", "sk_lookup", "sk_assign", "sockmap", "sk_storage", "iter_tcp",
+              "tp_inet_sock_set_state", "tp_tcp_probe", "tp_sock_send_length"):
+        check(names.get(n, {}).get("available"), "%s not available on 6.18: %s" % (n, names.get(n)))
+    check(f["kernel"] == os.uname().release, "kernel %r" % f["kernel"])
+    kill(p, signal.SIGTERM)
+    os.environ["VSTEER_PRETEND_MISSING"] = "tp_sock_send_length"
+    try:
+        env.vsteerd(cfg)
+        st, f = api("GET", "/v1/features")
+        check(f["steering"] and not f["watching"], "no meters expected: %s" % f)
+        check("lacks tp_sock_send_length" in env.vsteerd_log() and "Linux 6.3" in env.vsteerd_log(),
+              "no warning naming the hook:\n" + env.vsteerd_log())
+        check(fetch() == "1.0", "steering without the meters")
+        check(service()["versions"][0]["counters"]["requests"] == 0, "requests measured")
+        kill(env.procs[-1], signal.SIGTERM)
+        os.environ["VSTEER_PRETEND_MISSING"] = "sk_lookup"
+        r = subprocess.run([os.path.join(BUILD, "vsteerd"), "--pin-dir", env.pin_dir,
+                            "--state", env.state, "--config", cfg],
+                           capture_output=True, text=True, timeout=20)
+        check(r.returncode == 1 and "lacks sk_lookup" in r.stderr and "Linux 5.9" in r.stderr,
+              "exit %d: %s" % (r.returncode, r.stderr))
+        check(fetch() == "1.0", "a refused start touched steering")
+    finally:
+        del os.environ["VSTEER_PRETEND_MISSING"]
+
+
+@test
 def rollout_bad_requests(env):
     """Bad rollout requests get a 4xx and change nothing."""
     two_versions(env, "manual")

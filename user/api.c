@@ -4,6 +4,8 @@
 #include <string.h>
 #include "api.h"
 #include "auth.h"
+#include "dataplane.h"
+#include "probe.h"
 #include "parse.h"
 #include "request.h"
 
@@ -39,6 +41,7 @@ static json_t *h_rollout_start(struct call *k);
 static json_t *h_rollout_control(struct call *k);
 static json_t *h_events(struct call *k);
 static json_t *h_metrics(struct call *k);
+static json_t *h_features(struct call *k);
 
 static const struct route routes[] = {
 	{ "GET",    "/healthz",                h_healthz,        false },
@@ -53,6 +56,7 @@ static const struct route routes[] = {
 	{ "POST",   "/v1/services/{}/rollout/{}", h_rollout_control, false },
 	{ "GET",    "/v1/events",              h_events,         false },
 	{ "GET",    "/metrics",                h_metrics,        false },
+	{ "GET",    "/v1/features",            h_features,       false },
 };
 
 /* Allow header values, indexed by a bitmask of the methods below. */
@@ -126,6 +130,13 @@ static json_t *h_healthz(struct call *k)
 	pthread_mutex_unlock(&k->c->lock);
 	return json_pack("{sssIsI}", "status", "ok", "ticks", (json_int_t)ticks,
 			 "time", (json_int_t)wall_now());
+}
+
+static json_t *h_features(struct call *k)
+{
+	if (!k->c->features)
+		return fail(k, 503, "unavailable", "the kernel's features were not probed%s", "");
+	return features_json(k->c->features, dp_watching(k->c->dp));
 }
 
 static json_t *h_services(struct call *k)

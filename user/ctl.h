@@ -19,6 +19,8 @@
 
 #define VS_SCAN_FULL_EVERY 2	/* seconds between full listener scans */
 
+struct vs_features;
+
 struct ctl {
 	pthread_mutex_t lock;
 	struct model *m;
@@ -27,6 +29,7 @@ struct ctl {
 	time_t started;
 	time_t last_full_scan;
 	uint64_t ticks;			/* for /healthz: proof the loop runs */
+	const struct vs_features *features;	/* NULL: not probed (fuzzers) */
 	/* Derived from the maps at start and kept in step by ctl_tick(): */
 	uint8_t nsock[VS_MAX_SLOTS];			/* socket slots in use */
 	uint64_t cookie[VS_MAX_SLOTS][VS_MAX_SOCKS];	/* 0: empty */

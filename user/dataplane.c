@@ -328,6 +328,13 @@ static int load_track(struct dataplane *dp, const char *dir, struct vs_err *err)
 	}
 	ret = netns_ino(&ino);
 	dp->track->rodata->netns_ino = (__u32)ino;
+	/* Not even loaded without watching: their tracepoints may not exist
+	 * on this kernel (sock_send_length came with 6.3). */
+	if (!dp->watch) {
+		bpf_program__set_autoload(dp->track->progs.vsteer_req, false);
+		bpf_program__set_autoload(dp->track->progs.vsteer_resp, false);
+		bpf_program__set_autoload(dp->track->progs.vsteer_rst, false);
+	}
 	if (!ret)
 		ret = share_maps(dp, dp->track->obj);
 	if (!ret)
@@ -683,6 +690,11 @@ int dp_hist(struct dataplane *dp, bool size, __u32 slot, __u64 out[VS_HBUCKETS])
 	for (__u32 b = 0; !ret && b < VS_HBUCKETS; b++)
 		ret = sum_percpu_fd(fd, slot * VS_HBUCKETS + b, &out[b], 1);
 	return ret;
+}
+
+bool dp_watching(const struct dataplane *dp)
+{
+	return dp && dp->watch;
 }
 
 int dp_open_conns(struct dataplane *dp, __u32 slot, __s64 *n)

@@ -73,6 +73,8 @@ int dp_zero_stats(struct dataplane *dp, __u32 slot);
 int dp_hist(struct dataplane *dp, bool size, __u32 slot, __u64 out[VS_HBUCKETS]);
 /* Established connections steered to a version slot and not yet closed. */
 int dp_open_conns(struct dataplane *dp, __u32 slot, __s64 *n);
+/* Whether the request meters run (not --no-watch, and the kernel has them). */
+bool dp_watching(const struct dataplane *dp);
 
 /* Every LISTEN TCP socket of this network namespace; *out is malloc'ed. */
 int dp_list_listeners(struct dataplane *dp, struct vs_listener **out, size_t *n);

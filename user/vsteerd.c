@@ -13,6 +13,7 @@
 #include "config.h"
 #include "ctl.h"
 #include "dataplane.h"
+#include "probe.h"
 #include "api.h"
 #include "auth.h"
 #include "http.h"
@@ -206,6 +207,8 @@ int main(int argc, char **argv)
 	struct vs_err err = {};
 	struct dataplane dp;
 	struct config cfg = {};
+	struct vs_features feat;
+	const struct vs_feature *miss;
 	struct model *m;
 	struct ctl ctl;
 	struct opts o;
@@ -245,6 +248,22 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGINT);
 	sigprocmask(SIG_BLOCK, &sigs, NULL);
 
+	/* A sentence naming what the kernel lacks, not a verifier dump. */
+	features_probe(&feat);
+	miss = features_core_missing(&feat);
+	if (miss) {
+		vs_errf(&err, -EOPNOTSUPP, 500, "kernel",
+			"this kernel (%s) lacks %s, which vsteer needs for %s (Linux %s or newer)",
+			feat.kernel, miss->name, miss->what, miss->since);
+		ret = -EOPNOTSUPP;
+		goto free_model;
+	}
+	miss = features_watch_missing(&feat);
+	if (miss && !o.no_watch) {
+		pr_warn("this kernel (%s) lacks %s, for %s (Linux %s or newer): requests are not measured, as with --no-watch\n",
+			feat.kernel, miss->name, miss->what, miss->since);
+		o.no_watch = true;
+	}
 	ret = dp_open(&dp, o.pin_dir, o.session_table, !o.no_watch, &err);
 	if (ret)
 		goto free_model;
@@ -252,6 +271,7 @@ int main(int argc, char **argv)
 	ret = ctl_init(&ctl, &dp, m, o.state, &err);
 	if (ret)
 		goto close_dp;
+	ctl.features = &feat;
 	ret = health_start(&ctl);
 	if (ret) {
 		vs_errf(&err, ret, 500, "internal", "cannot start the health checker: %s", strerror(-ret));
