@@ -13,6 +13,9 @@ cd "$(dirname "$0")/.."
 PKGS="make clang llvm libclang-rt-14-dev libbpf-dev bpftool libelf-dev zlib1g-dev \
 libmicrohttpd-dev libjansson-dev pkg-config gcc libc6-dev \
 iproute2 util-linux curl jq python3 procps valgrind openssl wrk nginx-light bc"
+# Containers (docker/, the packaging tests): podman with runc, and a base
+# image made locally by debootstrap (docker/base.sh).
+PKGS="$PKGS podman runc catatonit debootstrap"
 # The benchmark's peers and charts; the tests run its --quick smoke mode.
 PKGS="$PKGS haproxy gnuplot-nox"
 

@@ -18,7 +18,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lib import (API, BUILD, SVC, Env, TestFailure, api, binomial_bound, check,  # noqa: E402
+from lib import (API, BUILD, ROOT, SVC, Env, TestFailure, api, binomial_bound, check,  # noqa: E402
                  client_addr, fetch, kill, service, versions_of, wait_for, wait_ticks)
 
 TESTS = {}
@@ -150,28 +150,42 @@ class Load(threading.Thread):
         return [e for t0, e in self.errors if t0 >= t]
 
 
+def port_closed(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        return False
+    except ConnectionRefusedError:
+        return True
+
+
+def kill_under_load(kill_fn, port):
+    """Under load, kill the version on port (kill_fn); every connection
+    started after its sockets closed must be served, by 1.0. A connection
+    it had already accepted is reset by the kernel: that is the death of a
+    process, not a steering failure."""
+    load = Load()
+    load.start()
+    load.wait_more(100)
+    kill_fn()
+    wait_for(lambda: port_closed(port), 10, "the killed backend's sockets to close")
+    t_dead = time.monotonic()
+    load.wait_more(10)
+    load.by_version.clear()
+    load.wait_more(300)
+    load.finish()
+    lost = load.failed_after(t_dead)
+    check(not lost, "%d connections after the kill failed: %s" % (len(lost), lost[:3]))
+    check(set(load.by_version) == {"1.0"}, "after the kill: %s" % load.by_version)
+    print("in flight when it was killed: %d reset; then %d served by 1.0"
+          % (load.failed, load.by_version["1.0"]))
+
+
 @test
 def failover_and_pickup(env):
     """Killing the new version's backend sends every next connection to
     the old one, none refused; restarting it is picked up within 1 s."""
     p1, p2, id2 = two_versions(env)
-    load = Load()
-    load.start()
-    load.wait_more(100)
-    kill(p2)
-    # From here on the kernel has closed 2.0's sockets. A connection that
-    # 2.0 had already accepted when it died is reset by the kernel; that
-    # is the death of a process, not a steering failure, so only
-    # connections started after the kill have to succeed.
-    t_kill = time.monotonic()
-    load.wait_more(10)
-    load.by_version.clear()
-    load.wait_more(300)
-    load.finish()
-    lost = load.failed_after(t_kill)
-    check(not lost, "%d connections after the kill failed: %s" % (len(lost), lost[:3]))
-    print("in flight to 2.0 when it was killed: %d reset" % (load.failed - len(lost)))
-    check(set(load.by_version) == {"1.0"}, "after kill: %s" % load.by_version)
+    kill_under_load(lambda: kill(p2), 9002)
     s = service()
     v2 = [v for v in s["versions"] if v["version"] == "2.0"][0]
     v1 = [v for v in s["versions"] if v["version"] == "1.0"][0]
@@ -1395,8 +1409,7 @@ def open_counts_steered_only(env):
     wait_for(lambda: service()["versions"][0]["drained"], 5, "drained after close")
 
 
-DEPLOY = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                      "examples", "deploy.sh")
+DEPLOY = os.path.join(ROOT, "examples", "deploy.sh")
 
 
 def deploy(*args, timeout=60):
@@ -1475,6 +1488,65 @@ def kernel_features(env):
         check(fetch() == "1.0", "a refused start touched steering")
     finally:
         del os.environ["VSTEER_PRETEND_MISSING"]
+
+
+PODMAN_ENV = dict(os.environ, CONTAINERS_CONF=os.path.join(ROOT, "docker/containers.conf"))
+
+
+def podman(*args, timeout=180):
+    """podman with the project's settings (runc, no default ulimits)."""
+    r = subprocess.run(["podman"] + list(args), capture_output=True, text=True, timeout=timeout,
+                       env=PODMAN_ENV)
+    check(r.returncode == 0, "podman %s: %s" % (" ".join(args[:2]), (r.stdout + r.stderr)[-1500:]))
+    return r.stdout.strip()
+
+
+@test
+def containers_upgrade(env):
+    """docker/: both images built with podman; vsteerd and two demo versions
+    as containers on host networking (this test's namespace). Rollout to
+    2.0, `podman kill` of 2.0: no connection started after its sockets
+    closed fails, all go to 1.0; 2.0 started again is steered to again."""
+    r = subprocess.run([os.path.join(ROOT, "docker/base.sh")], capture_output=True, text=True,
+                       timeout=600)
+    check(r.returncode == 0, "docker/base.sh: %s" % (r.stdout + r.stderr)[-1500:])
+    tag = "test%d" % os.getpid()
+    images = ["localhost/vsteerd:" + tag, "localhost/vsteer-demo:" + tag]
+    for image, dockerfile in zip(images, ("vsteerd.Dockerfile", "demo.Dockerfile")):
+        podman("build", "-q", "--build-arg", "BASE=localhost/vsteer-base:bookworm",
+               "-f", os.path.join(ROOT, "docker", dockerfile), "-t", image, ROOT)
+    names = {v: "%s-%s" % (tag, v) for v in ("vsteerd", "1.0", "2.0")}
+    state = os.path.join(env.dir, "state")
+    os.mkdir(state)
+    cfg = env.config({"version": "1.0", "servers": ["127.0.0.1:9001"]})
+    try:
+        for v, port in (("1.0", 9001), ("2.0", 9002)):
+            podman("run", "-d", "--name", names[v], "--network", "host", images[1],
+                   "--listen", "127.0.0.1:%d" % port, "--version", v)
+            wait_for(lambda: not port_closed(port), 10, "demo %s container" % v)
+        podman("run", "-d", "--name", names["vsteerd"], "--network", "host",
+               "--cap-drop", "all", "--cap-add", "bpf,perfmon,net_admin",
+               "--security-opt", "seccomp=unconfined",
+               "-v", "%s:/sys/fs/bpf" % env.bpffs, "-v", "%s:/etc/vsteer:ro" % env.dir,
+               "-v", "%s:/var/lib/vsteer" % state, images[0],
+               "--config", "/etc/vsteer/" + os.path.basename(cfg))
+        wait_for(env.healthy, 20, "vsteerd container API")
+        check(fetch() == "1.0", "1.0 not served")
+        st, body = api("PUT", "/v1/clusters", {"version": "2.0", "servers": ["127.0.0.1:9002"],
+                                               "upgradeTransition": {"mode": "manual"}})
+        check(st == 201, "register 2.0: %s %s" % (st, body))
+        st, body = api("POST", "/v1/services/default/rollout", {"to": "2.0", "strategy": "instant"})
+        check(st == 201, "rollout: %s %s" % (st, body))
+        check(set(versions_of(range(50))) == {"2.0"}, "not all on 2.0 after the rollout")
+
+        kill_under_load(lambda: podman("kill", names["2.0"]), 9002)
+
+        podman("start", names["2.0"])
+        wait_for(lambda: fetch(client_addr(3)) == "2.0", 10, "restarted 2.0 steered to")
+    finally:
+        subprocess.run(["podman", "rm", "-f", "-t", "0"] + list(names.values()),
+                       capture_output=True, env=PODMAN_ENV)
+        subprocess.run(["podman", "rmi", "-f"] + images, capture_output=True, env=PODMAN_ENV)
 
 
 @test

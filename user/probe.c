@@ -46,6 +46,23 @@ static const struct {
 _Static_assert(sizeof(probes) / sizeof(probes[0]) <= sizeof(((struct vs_features *)0)->f) /
 	       sizeof(struct vs_feature), "room for every probe");
 
+/* libbpf's probes answer "not supported" when bpf() itself is refused
+ * (no CAP_BPF, or a container's seccomp filter): tell the two apart with a
+ * program every kernel has. */
+static int bpf_usable(void)
+{
+	const struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	int fd = bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, NULL, "GPL", insns, 2, NULL);
+
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
 /* VSTEER_PRETEND_MISSING=name,name: the tests' way to see how vsteerd
  * behaves on a kernel without those features. */
 static void pretend_missing(struct vs_features *fs)
@@ -69,6 +86,7 @@ int features_probe(struct vs_features *fs)
 	memset(fs, 0, sizeof(*fs));
 	if (uname(&u) == 0)
 		snprintf(fs->kernel, sizeof(fs->kernel), "%s", u.release);
+	fs->bpf_err = bpf_usable();
 	if (access("/sys/kernel/btf/vmlinux", R_OK) == 0) {
 		vmlinux = btf__load_vmlinux_btf();
 		if (libbpf_get_error(vmlinux))

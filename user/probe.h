@@ -20,6 +20,7 @@ struct vs_feature {
 
 struct vs_features {
 	char kernel[65];
+	int bpf_err;		/* -errno if even a trivial program cannot load */
 	struct vs_feature f[12];
 	unsigned int n;
 };

@@ -250,6 +250,13 @@ int main(int argc, char **argv)
 
 	/* A sentence naming what the kernel lacks, not a verifier dump. */
 	features_probe(&feat);
+	if (feat.bpf_err) {
+		vs_errf(&err, feat.bpf_err, 500, "kernel",
+			"cannot load BPF programs: %s. vsteerd needs CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN; in a container the default seccomp profile also refuses bpf() without CAP_SYS_ADMIN (podman/docker run --security-opt seccomp=unconfined)",
+			strerror(-feat.bpf_err));
+		ret = feat.bpf_err;
+		goto free_model;
+	}
 	miss = features_core_missing(&feat);
 	if (miss) {
 		vs_errf(&err, -EOPNOTSUPP, 500, "kernel",
