@@ -16,6 +16,8 @@ iproute2 util-linux curl jq python3 procps valgrind openssl wrk nginx-light bc"
 # Containers (docker/, the packaging tests): podman with runc, and a base
 # image made locally by debootstrap (docker/base.sh).
 PKGS="$PKGS podman runc catatonit debootstrap"
+# Automation examples (examples/puppet) and the kernel runner (vm/).
+PKGS="$PKGS puppet qemu-system-x86 cpio kmod"
 # The benchmark's peers and charts; the tests run its --quick smoke mode.
 PKGS="$PKGS haproxy gnuplot-nox"
 

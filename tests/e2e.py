@@ -1549,6 +1549,48 @@ def containers_upgrade(env):
         subprocess.run(["podman", "rmi", "-f"] + images, capture_output=True, env=PODMAN_ENV)
 
 
+def puppet_apply(code, timeout=120):
+    r = subprocess.run(["puppet", "apply", "--detailed-exitcodes", "--color=false",
+                        "--modulepath", os.path.join(ROOT, "examples/puppet/modules"), "-e", code],
+                       capture_output=True, text=True, timeout=timeout)
+    return r.returncode, r.stdout + r.stderr
+
+
+@test
+def puppet_converges(env):
+    """examples/puppet: `puppet apply` of vsteer::version rolls the service
+    out to 2.0 (exit 2: changed); a second apply changes nothing (exit 0); a
+    version the judge rolls back fails the run (exit 4 or 6) with the
+    reason, and 2.0 stays stable."""
+    env.backend("1.0", "127.0.0.1:9001")
+    env.backend("2.0", "127.0.0.1:9002")
+    env.backend("3.0", "127.0.0.1:9003", "--delay-ms", "50")
+    env.vsteerd(env.config({"version": "1.0", "servers": ["127.0.0.1:9001"]}))
+    def manifest(**params):
+        params["deploy"] = DEPLOY
+        return "vsteer::version { 'default': %s }" % ", ".join(
+            "%s => %s" % (k, "[%s]" % ", ".join("'%s'" % x for x in v) if isinstance(v, list)
+                          else "'%s'" % v) for k, v in params.items())
+    to_2 = manifest(version="2.0", servers=["127.0.0.1:9002"], strategy="instant",
+                    analysis="none")
+    rc, out = puppet_apply(to_2)
+    check(rc == 2, "first apply: exit %d\n%s" % (rc, out[-2000:]))
+    check(set(versions_of(range(20))) == {"2.0"}, "not on 2.0 after the apply")
+    rc, out = puppet_apply(to_2)
+    check(rc == 0, "second apply changed something: exit %d\n%s" % (rc, out[-2000:]))
+    load = Load()
+    load.start()
+    try:
+        rc, out = puppet_apply(manifest(version="3.0", servers=["127.0.0.1:9003"],
+                                        strategy="gradual", steps='[{"weight": 50}]',
+                                        analysis='{"interval": 1, "minRequests": 5, "failureLimit": 2}'))
+    finally:
+        load.finish()
+    check(rc in (4, 6) and "rolled_back" in out and "latency" in out,
+          "slow version: exit %d\n%s" % (rc, out[-2000:]))
+    check(set(versions_of(range(20))) == {"2.0"}, "2.0 not stable after the failed run")
+
+
 @test
 def rollout_bad_requests(env):
     """Bad rollout requests get a 4xx and change nothing."""

@@ -1,0 +1,113 @@
+#!/bin/bash
+# Run vsteer's end-to-end tests on another kernel, in a KVM guest: Debian
+# 12's own 6.1 kernel by default. The guest's root file system is a
+# Debian 12 userspace (debootstrap) packed into the initramfs, so the
+# distribution kernel needs no disk driver; the project tree is shared
+# in over 9p, and the tests run against the binaries `make` built here.
+#
+#   sudo vm/kernel-test.sh [KERNEL_PACKAGE]
+#        default: the package linux-image-amd64 depends on (6.1 on Debian 12)
+#
+# Prints the guest's test output and ends with its `N passed, N failed`;
+# exits non-zero if any test failed. Work files in build/vm/. Needs
+# /dev/kvm, qemu-system-x86, debootstrap and a Debian mirror.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+work=$root/build/vm
+mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+pkg=${1:-$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-/ {print $2; exit}')}
+# Inside the guest there is no podman; everything else runs.
+skip=containers_upgrade
+
+[ "$(id -u)" = 0 ] || { echo "kernel-test: run as root" >&2; exit 2; }
+[ -w /dev/kvm ] || { echo "kernel-test: needs /dev/kvm" >&2; exit 2; }
+for t in qemu-system-x86_64 debootstrap cpio depmod; do
+	command -v $t >/dev/null || { echo "kernel-test: needs $t (scripts/deps.sh vm)" >&2; exit 2; }
+done
+[ -x build/vsteerd ] || { echo "kernel-test: run make first" >&2; exit 2; }
+mkdir -p "$work"
+
+# 1. The kernel, unpacked from its Debian package.
+kdir=$work/$pkg
+if [ ! -d "$kdir/boot" ]; then
+	(cd "$work" && apt-get download "$pkg" >/dev/null 2>&1)
+	dpkg -x "$work/$pkg"_*.deb "$kdir"
+fi
+kver=$(ls "$kdir/lib/modules")
+depmod -b "$kdir" "$kver"
+
+# 2. The guest's userspace: what the tests use, nothing more.
+rootfs=$work/rootfs
+if [ ! -x "$rootfs/usr/bin/python3" ]; then
+	rm -rf "$rootfs"
+	debootstrap --variant=minbase \
+		--include=python3,iproute2,kmod,curl,jq,procps,openssl,bpftool,libcap2-bin,libbpf1,libelf1,zlib1g,libmicrohttpd12,libjansson4 \
+		bookworm "$rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 ||
+		{ tail -20 "$work/debootstrap.log" >&2; exit 1; }
+	rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
+fi
+
+# 3. The initramfs: that userspace, the modules for virtio and 9p, an init.
+initrd=$work/initrd-$kver.cpio
+stage=$work/stage
+rm -rf "$stage" && cp -a "$rootfs" "$stage"
+mods="virtio_pci 9pnet_virtio 9p"
+python3 - "$kdir/lib/modules/$kver" "$stage/lib/modules/$kver" $mods <<'EOF'
+import os, shutil, sys
+src, dst, want = sys.argv[1], sys.argv[2], sys.argv[3:]
+dep = {}
+for line in open(os.path.join(src, "modules.dep")):
+    mod, _, deps = line.partition(":")
+    dep[os.path.basename(mod).split(".ko")[0].replace("-", "_")] = (mod, deps.split())
+todo, seen = list(want), set()
+while todo:
+    m = todo.pop()
+    if m in seen or m not in dep:
+        continue
+    seen.add(m)
+    path, deps = dep[m]
+    os.makedirs(os.path.dirname(os.path.join(dst, path)), exist_ok=True)
+    shutil.copy(os.path.join(src, path), os.path.join(dst, path))
+    todo += [os.path.basename(d).split(".ko")[0].replace("-", "_") for d in deps]
+for f in ("modules.order", "modules.builtin", "modules.builtin.modinfo"):
+    if os.path.exists(os.path.join(src, f)):
+        shutil.copy(os.path.join(src, f), os.path.join(dst, f))
+EOF
+cat >"$stage/init" <<EOF
+#!/bin/sh
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mount -t tmpfs tmp /tmp
+mount -t tmpfs run /run
+depmod $kver
+for m in $mods; do modprobe \$m; done
+mkdir -p /work
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 vsteer /work
+ip link set lo up
+cd /work
+echo "kernel-test: \$(uname -r) up, running the tests"
+python3 tests/run --skip $skip > build/vm/result.txt 2>&1
+echo "kernel-test: exit \$?" >> build/vm/result.txt
+sync
+echo o > /proc/sysrq-trigger
+EOF
+chmod +x "$stage/init"
+(cd "$stage" && find . | cpio -o -H newc --quiet) >"$initrd"
+rm -rf "$stage"
+
+# 4. Boot it.
+rm -f "$work/result.txt"
+timeout 1800 qemu-system-x86_64 -enable-kvm -cpu host -smp 2 -m 4096 -nographic -no-reboot \
+	-kernel "$kdir/boot/vmlinuz-$kver" -initrd "$initrd" \
+	-append "console=ttyS0 panic=-1 quiet" -nic none \
+	-virtfs "local,path=$root,mount_tag=vsteer,security_model=none" \
+	>"$work/console.log" 2>&1 || true
+if [ ! -f "$work/result.txt" ]; then
+	echo "kernel-test: the guest wrote no results; console:" >&2
+	tail -40 "$work/console.log" >&2
+	exit 1
+fi
+cat "$work/result.txt"
+tail -1 "$work/result.txt" | grep -q "exit 0"
