@@ -118,6 +118,11 @@ demo: all
 bench:
 	scripts/deps.sh bench $(BENCH_ARGS)
 
+# The end-to-end tests on another kernel in a KVM guest (vm/kernel-test.sh):
+# Debian 12's 6.1 by default, KERNEL=linux-image-... for another package.
+kernel-test:
+	scripts/deps.sh vm $(KERNEL)
+
 # The 30-minute saturation test alone.
 soak:
 	scripts/deps.sh bench --only soak --soak-minutes 30
@@ -128,6 +133,6 @@ vmlinux:
 clean:
 	rm -rf $(OUT) build-san build-fuzz
 
-.PHONY: all san fuzz fuzzers deps test demo bench soak vmlinux clean
+.PHONY: all san fuzz fuzzers deps test demo bench soak kernel-test vmlinux clean
 .DELETE_ON_ERROR:
 .SECONDARY:

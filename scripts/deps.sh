@@ -7,6 +7,8 @@
 #   scripts/deps.sh demo     then build and run the demo (make demo)
 #   scripts/deps.sh bench [ARGS]  then build and run the benchmark
 #                            (tests/bench/bench.py ARGS)
+#   scripts/deps.sh vm [PKG] also qemu, then build and run the end-to-end
+#                            tests on Debian 12's 6.1 kernel in a KVM guest
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -16,8 +18,11 @@ iproute2 util-linux curl jq python3 procps valgrind openssl wrk nginx-light bc"
 # Containers (docker/, the packaging tests): podman with runc, and a base
 # image made locally by debootstrap (docker/base.sh).
 PKGS="$PKGS podman runc catatonit debootstrap"
-# Automation examples (examples/puppet) and the kernel runner (vm/).
-PKGS="$PKGS puppet qemu-system-x86 cpio kmod"
+# Automation examples (examples/puppet) and the CoreOS config check (vm/),
+# both tested by the e2e suite.
+PKGS="$PKGS puppet python3-yaml"
+# Only for `deps.sh vm`: the kernel-compatibility runner (vm/kernel-test.sh).
+[ "${1:-}" = vm ] && PKGS="$PKGS qemu-system-x86 cpio kmod"
 # The benchmark's peers and charts; the tests run its --quick smoke mode.
 PKGS="$PKGS haproxy gnuplot-nox"
 
@@ -59,5 +64,8 @@ test|demo) make -j"$(nproc)" all
 bench) shift
 	make -j"$(nproc)" all
 	exec tests/bench/bench.py "$@" ;;
-*) echo "deps.sh: unknown target '$1' (test, demo or bench)" >&2; exit 2 ;;
+vm) shift
+	make -j"$(nproc)" all
+	exec vm/kernel-test.sh "$@" ;;
+*) echo "deps.sh: unknown target '$1' (test, demo, bench or vm)" >&2; exit 2 ;;
 esac

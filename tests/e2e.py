@@ -1592,6 +1592,23 @@ def puppet_converges(env):
 
 
 @test
+def coreos_config(env):
+    """vm/vsteer.bu passes the offline Butane checks, and a copy with a
+    container that has no image, or config servers no demo runs, fails."""
+    tool, bu = os.path.join(ROOT, "vm/check-butane.py"), os.path.join(ROOT, "vm/vsteer.bu")
+    r = subprocess.run([tool, bu], capture_output=True, text=True)
+    check(r.returncode == 0, "vm/vsteer.bu: %s" % (r.stdout + r.stderr))
+    text = open(bu).read()
+    for broken, needle in ((text.replace("Image=localhost/vsteerd", "Img=x"), "no [Container] Image="),
+                           (text.replace('"127.0.0.1:9002"]', '"127.0.0.1:9005"]'), "not all run")):
+        path = os.path.join(env.dir, "broken.bu")
+        with open(path, "w") as f:
+            f.write(broken)
+        r = subprocess.run([tool, path], capture_output=True, text=True)
+        check(r.returncode == 1 and needle in r.stdout, "broken copy passed: %s" % r.stdout)
+
+
+@test
 def rollout_bad_requests(env):
     """Bad rollout requests get a 4xx and change nothing."""
     two_versions(env, "manual")
