@@ -1501,20 +1501,51 @@ def podman(*args, timeout=180):
     return r.stdout.strip()
 
 
+def build_images(tag):
+    """Both images from docker/, on the local base (docker/base.sh)."""
+    r = subprocess.run([os.path.join(ROOT, "docker/base.sh")], capture_output=True, text=True,
+                       timeout=600)
+    check(r.returncode == 0, "docker/base.sh: %s" % (r.stdout + r.stderr)[-1500:])
+    images = ["localhost/vsteerd:" + tag, "localhost/vsteer-demo:" + tag]
+    for image, dockerfile in zip(images, ("vsteerd.Dockerfile", "demo.Dockerfile")):
+        podman("build", "-q", "--build-arg", "BASE=localhost/vsteer-base:bookworm",
+               "-f", os.path.join(ROOT, "docker", dockerfile), "-t", image, ROOT)
+    return images
+
+
+@test
+def containers_pod(env):
+    """docker/vsteer-pod.yaml as it is: `podman kube play` brings up
+    vsteerd and demo 1.0 and 2.0 on host networking with the host paths it
+    names (here this test's own bpffs and tmpfs mounts); 1.0 is served, a
+    rollout moves new connections to 2.0."""
+    build_images("latest")
+    os.makedirs("/etc/vsteer", exist_ok=True)
+    os.makedirs("/var/lib/vsteer", exist_ok=True)
+    for what, where in (("bpf", "/sys/fs/bpf"), ("tmpfs", "/etc/vsteer"), ("tmpfs", "/var/lib/vsteer")):
+        subprocess.run(["mount", "-t", what, what, where], check=True)   # this test's namespace only
+    with open(os.path.join(ROOT, "docker/vsteer.json")) as f, open("/etc/vsteer/config.json", "w") as g:
+        g.write(f.read())
+    pod = os.path.join(ROOT, "docker/vsteer-pod.yaml")
+    try:
+        podman("kube", "play", pod)
+        wait_for(env.healthy, 20, "vsteerd in the pod")
+        check(fetch() == "1.0", "1.0 not served")
+        st, body = api("POST", "/v1/services/default/rollout", {"to": "2.0", "strategy": "instant"})
+        check(st == 201, "rollout: %s %s" % (st, body))
+        check(set(versions_of(range(30))) == {"2.0"}, "not on 2.0 after the rollout")
+    finally:
+        subprocess.run(["podman", "kube", "down", pod], capture_output=True, env=PODMAN_ENV)
+
+
 @test
 def containers_upgrade(env):
     """docker/: both images built with podman; vsteerd and two demo versions
     as containers on host networking (this test's namespace). Rollout to
     2.0, `podman kill` of 2.0: no connection started after its sockets
     closed fails, all go to 1.0; 2.0 started again is steered to again."""
-    r = subprocess.run([os.path.join(ROOT, "docker/base.sh")], capture_output=True, text=True,
-                       timeout=600)
-    check(r.returncode == 0, "docker/base.sh: %s" % (r.stdout + r.stderr)[-1500:])
     tag = "test%d" % os.getpid()
-    images = ["localhost/vsteerd:" + tag, "localhost/vsteer-demo:" + tag]
-    for image, dockerfile in zip(images, ("vsteerd.Dockerfile", "demo.Dockerfile")):
-        podman("build", "-q", "--build-arg", "BASE=localhost/vsteer-base:bookworm",
-               "-f", os.path.join(ROOT, "docker", dockerfile), "-t", image, ROOT)
+    images = build_images(tag)
     names = {v: "%s-%s" % (tag, v) for v in ("vsteerd", "1.0", "2.0")}
     state = os.path.join(env.dir, "state")
     os.mkdir(state)

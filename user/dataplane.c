@@ -428,12 +428,15 @@ static void detach_http(void)
 {
 	struct if_nameindex *ifs = if_nameindex(), *i;
 
+	/* Most interfaces have no clsact at all: not worth a warning. */
+	libbpf_quiet = true;
 	for (i = ifs; i && i->if_index; i++) {
 		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = i->if_index, .attach_point = BPF_TC_EGRESS);
 		LIBBPF_OPTS(bpf_tc_opts, opts, .handle = VS_TC_HANDLE, .priority = VS_TC_PRIO);
 
 		bpf_tc_detach(&hook, &opts);
 	}
+	libbpf_quiet = false;
 	if_freenameindex(ifs);
 }
 
