@@ -91,11 +91,12 @@ static json_t *opt_time(int64_t t)
 static json_t *rollout_json(const struct model *m, uint32_t s)
 {
 	const struct rollout *ro = &m->svc[s].ro;
-	json_t *steps = json_array();
 	int64_t due = rollout_next_due(ro);
+	json_t *steps;
 
 	if (ro->phase == RO_NONE || !m->cl[ro->to].used)
 		return json_null();
+	steps = json_array();
 	for (uint32_t i = 0; i < ro->nsteps; i++)
 		json_array_append_new(steps, json_pack("{sfso}", "weight", ro->steps[i].weight / 100.0,
 						       "hold", ro->steps[i].hold == RO_WAIT ? json_null() :
