@@ -147,33 +147,36 @@ int BPF_PROG(vsteer_rst, const struct sock *sk, const struct sk_buff *skb)
 	return 0;
 }
 
+/* A connection's local and remote addresses as the data plane saw them:
+ * an IPv4 connection accepted by a dual-stack [::] listener has
+ * IPv4-mapped addresses, and sk_lookup saw it as IPv4. Returns the family. */
+static __always_inline __u8 conn_addrs(struct sock *sk, __u32 local[4], __u32 remote[4])
+{
+	if (sk->__sk_common.skc_family != AF_INET6) {
+		local[0] = sk->__sk_common.skc_rcv_saddr;
+		remote[0] = sk->__sk_common.skc_daddr;
+		return AF_INET;
+	}
+	for (int i = 0; i < 4; i++) {
+		local[i] = sk->__sk_common.skc_v6_rcv_saddr.in6_u.u6_addr32[i];
+		remote[i] = sk->__sk_common.skc_v6_daddr.in6_u.u6_addr32[i];
+	}
+	if (local[0] || local[1] || local[2] != bpf_htonl(0xffff))
+		return AF_INET6;
+	local[0] = local[3];
+	remote[0] = remote[3];
+	local[2] = local[3] = remote[2] = remote[3] = 0;
+	return AF_INET;
+}
+
 /* The service a connection was made to, by its local address (exact,
- * then the wildcard), in the same key the data plane looked it up by. An
- * IPv4 connection accepted by a dual-stack [::] listener has IPv4-mapped
- * addresses: the data plane saw it as IPv4. */
+ * then the wildcard), in the same key the data plane looked it up by. */
 static __always_inline struct vs_svc *conn_service(struct sock *sk, struct vs_sess_key *sk_key)
 {
 	struct vs_svc_key k = { .proto = IPPROTO_TCP, .port = sk->__sk_common.skc_num };
 	struct vs_svc *s;
 
-	if (sk->__sk_common.skc_family == AF_INET6) {
-		for (int i = 0; i < 4; i++) {
-			k.addr[i] = sk->__sk_common.skc_v6_rcv_saddr.in6_u.u6_addr32[i];
-			sk_key->addr[i] = sk->__sk_common.skc_v6_daddr.in6_u.u6_addr32[i];
-		}
-		k.family = AF_INET6;
-		if (!k.addr[0] && !k.addr[1] && k.addr[2] == bpf_htonl(0xffff)) {
-			k.family = AF_INET;
-			k.addr[0] = k.addr[3];
-			k.addr[2] = k.addr[3] = 0;
-			sk_key->addr[0] = sk_key->addr[3];
-			sk_key->addr[2] = sk_key->addr[3] = 0;
-		}
-	} else {
-		k.family = AF_INET;
-		k.addr[0] = sk->__sk_common.skc_rcv_saddr;
-		sk_key->addr[0] = sk->__sk_common.skc_daddr;
-	}
+	k.family = conn_addrs(sk, k.addr, sk_key->addr);
 	if (!port_in_use(k.port))
 		return NULL;
 	s = bpf_map_lookup_elem(&svcs, &k);
@@ -198,6 +201,7 @@ SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(vsteer_track, struct sock *sk, int oldstate, int newstate)
 {
 	struct vs_sess_key sk_key = {};
+	__u32 local[4] = {};
 	struct vs_svc *s;
 	struct vs_sess *e;
 	struct vs_sk *st;
@@ -226,12 +230,9 @@ int BPF_PROG(vsteer_track, struct sock *sk, int oldstate, int newstate)
 			bpf_sk_storage_delete(&sks, sk);
 			return 0;
 		}
+		/* The rest of the copy is zero: the meters skip listeners. */
 		st->kind = VS_SK_CONN;
 		st->svc = s->id;
-		st->req_ns = 0;
-		st->resp_bytes = 0;
-		st->responding = 0;
-		st->status_seen = 0;
 		sk_key.svc = s->id;
 		vo = bpf_map_lookup_elem(&vopen, &slot);
 		if (vo)
@@ -251,16 +252,7 @@ int BPF_PROG(vsteer_track, struct sock *sk, int oldstate, int newstate)
 	if (vo)
 		add_open64(vo, -1);
 	sk_key.svc = st->svc;
-	if (sk->__sk_common.skc_family == AF_INET6) {
-		for (int i = 0; i < 4; i++)
-			sk_key.addr[i] = sk->__sk_common.skc_v6_daddr.in6_u.u6_addr32[i];
-		if (!sk_key.addr[0] && !sk_key.addr[1] && sk_key.addr[2] == bpf_htonl(0xffff)) {
-			sk_key.addr[0] = sk_key.addr[3];
-			sk_key.addr[2] = sk_key.addr[3] = 0;
-		}
-	} else {
-		sk_key.addr[0] = sk->__sk_common.skc_daddr;
-	}
+	conn_addrs(sk, local, sk_key.addr);
 	e = bpf_map_lookup_elem(&sess, &sk_key);
 	if (e) {
 		add_open(&e->open, -1);

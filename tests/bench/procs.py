@@ -7,6 +7,7 @@ import resource
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -32,19 +33,10 @@ end
 """
 
 
-class BenchError(Exception):
-    pass
-
-
-def wait_for(pred, timeout, what, interval=0.01):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise BenchError("timed out after %.1f s waiting for %s" % (timeout, what))
-        time.sleep(interval)
+# One poll-with-deadline for the tests and the bench; its failure is the
+# bench's error too.
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+from lib import TestFailure as BenchError, wait_for  # noqa: E402,F401
 
 
 def port_open(port, host="127.0.0.1"):
