@@ -129,7 +129,10 @@ int BPF_PROG(vsteer_resp, struct sock *sk, int ret, int flags)
 	return 0;
 }
 
-/* A reset from a backend's connection: an error of its version. */
+/* A reset from a backend's connection: an error of its version. The
+ * common resets (close with unread data, SO_LINGER 0, a process that
+ * dies) are sent after the socket has moved to TCP_CLOSE, so a closed
+ * connection still counts, once. */
 SEC("tp_btf/tcp_send_reset")
 int BPF_PROG(vsteer_rst, const struct sock *sk, const struct sk_buff *skb)
 {
@@ -139,8 +142,10 @@ int BPF_PROG(vsteer_rst, const struct sock *sk, const struct sk_buff *skb)
 	if (!sk)
 		return 0;
 	st = bpf_sk_storage_get(&sks, (struct sock *)sk, 0, 0);
-	if (!st || st->kind != VS_SK_CONN)
+	if (!st || (st->kind != VS_SK_CONN && st->kind != VS_SK_CLOSED))
 		return 0;
+	if (st->kind == VS_SK_CLOSED)
+		st->kind = 0;
 	vs = ver_stats(st->slot);
 	if (vs)
 		vs->resets++;
@@ -245,7 +250,7 @@ int BPF_PROG(vsteer_track, struct sock *sk, int oldstate, int newstate)
 	if (st->kind != VS_SK_CONN)
 		return 0;
 	/* Closing: the addresses are still there, only inet_num is not. */
-	st->kind = 0;
+	st->kind = VS_SK_CLOSED;
 	if (st->responding)
 		end_response(st);
 	vo = bpf_map_lookup_elem(&vopen, &slot);

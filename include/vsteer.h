@@ -89,6 +89,7 @@ struct vs_ver_stats {
 /* vs_sk.kind */
 #define VS_SK_LISTENER 1	/* a backend's listening socket, in slot */
 #define VS_SK_CONN     2	/* a connection steered to it, open */
+#define VS_SK_CLOSED   3	/* that connection, closed: a reset may follow */
 
 /* SK_STORAGE, cloned by the kernel from a listener into every connection
  * it accepts (BPF_F_CLONE). The scan marks each listener it puts into the

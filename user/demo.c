@@ -2,12 +2,13 @@
 /*
  * vsteer-demo: a tiny HTTP backend that answers with its version, for the
  * README demo, the tests and the benchmarks. It can be told, at start or
- * at run time (POST /control?delay_ms=&status=&size=&hang=&exit_after=),
- * to add latency, return errors, change its response size, hang, or exit
- * after N requests.
+ * at run time (POST /control?delay_ms=&status=&size=&hang=&reset_every=
+ * &exit_after=), to add latency, return errors, change its response size,
+ * hang, reset every Nth request's connection, or exit after N requests.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -26,8 +27,10 @@ struct settings {
 	atomic_int status;
 	atomic_int size;
 	atomic_int hang;
+	atomic_int reset_every;	/* 0: never */
 	atomic_long exit_after;	/* 0: never */
 	atomic_long served;
+	atomic_long seen;	/* requests, for reset_every */
 };
 
 /* Shared by the forked workers (MAP_SHARED before fork): a control request
@@ -117,12 +120,34 @@ static enum MHD_Result control(struct MHD_Connection *c)
 		cur->size = v;
 	if (arg_int(c, "hang", &v))
 		cur->hang = v;
+	if (arg_int(c, "reset_every", &v))
+		cur->reset_every = v;
 	if (arg_int(c, "exit_after", &v))
 		cur->exit_after = v ? cur->served + v : 0;
 	snprintf(buf, sizeof(buf),
-		 "{\"version\":\"%s\",\"pid\":%d,\"delay_ms\":%d,\"status\":%d,\"size\":%d,\"hang\":%d}\n",
-		 version, getpid(), cur->delay_ms, cur->status, cur->size, cur->hang);
+		 "{\"version\":\"%s\",\"pid\":%d,\"delay_ms\":%d,\"status\":%d,\"size\":%d,\"hang\":%d,\"reset_every\":%d}\n",
+		 version, getpid(), cur->delay_ms, cur->status, cur->size, cur->hang,
+		 cur->reset_every);
 	return respond(c, 200, buf, strlen(buf));
+}
+
+/* A backend that crashes mid-request: the client gets a reset, not an
+ * answer. Closing with SO_LINGER 0 sends it, but libmicrohttpd would
+ * shut the socket down (a FIN) before closing it, and a client that
+ * answers the FIN fast turns the close into a quiet one. So the socket
+ * is closed here, under libmicrohttpd, by putting /dev/null on its fd
+ * number; libmicrohttpd closes that later. */
+static int devnull = -1;
+
+static enum MHD_Result reset(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	if (ci && !setsockopt(ci->connect_fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)))
+		dup2(devnull, ci->connect_fd);
+	return MHD_NO;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -148,6 +173,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return control(c);
 	while (cur->hang)
 		usleep(100 * 1000);
+	if (cur->reset_every > 0 && ++cur->seen % cur->reset_every == 0)
+		return reset(c);
 	if (cur->delay_ms)
 		usleep(cur->delay_ms * 1000);
 	size = cur->size;
@@ -204,9 +231,9 @@ static void usage(FILE *f)
 {
 	fprintf(f, "Usage: vsteer-demo --listen ADDR:PORT [--version V] [--workers N]\n"
 		   "       [--reuseport] [--delay-ms N] [--status N] [--size N] [--hang]\n"
-		   "       [--exit-after N]\n"
+		   "       [--reset-every N] [--exit-after N]\n"
 		   "Answers every request with its version; POST /control?delay_ms=&status=\n"
-		   "&size=&hang=&exit_after= changes behaviour at run time.\n");
+		   "&size=&hang=&reset_every=&exit_after= changes behaviour at run time.\n");
 }
 
 int main(int argc, char **argv)
@@ -220,6 +247,7 @@ int main(int argc, char **argv)
 		{ "status", required_argument, NULL, 's' },
 		{ "size", required_argument, NULL, 'z' },
 		{ "hang", no_argument, NULL, 'H' },
+		{ "reset-every", required_argument, NULL, 'R' },
 		{ "exit-after", required_argument, NULL, 'x' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -235,6 +263,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	cur->status = 200;
+	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (devnull < 0) {
+		perror("vsteer-demo: /dev/null");
+		return 1;
+	}
 	while ((opt = getopt_long(argc, argv, "l:v:w:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'l': listen_spec = optarg; break;
@@ -245,6 +278,7 @@ int main(int argc, char **argv)
 		case 's': cur->status = atoi(optarg); break;
 		case 'z': cur->size = atoi(optarg); break;
 		case 'H': cur->hang = 1; break;
+		case 'R': cur->reset_every = atoi(optarg); break;
 		case 'x': cur->exit_after = atol(optarg); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;

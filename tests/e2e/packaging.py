@@ -1,0 +1,199 @@
+"""Packaging: the deploy script, containers, Puppet, Fedora CoreOS."""
+import os
+import subprocess
+
+from common import Load, kill_under_load, port_closed, test
+from lib import ROOT, api, check, client_addr, fetch, service, versions_of, wait_for
+
+
+DEPLOY = os.path.join(ROOT, "examples", "deploy.sh")
+
+
+def deploy(*args, timeout=60):
+    r = subprocess.run([DEPLOY] + list(args), capture_output=True, text=True, timeout=timeout)
+    return r.returncode, r.stdout, r.stderr
+
+
+@test
+def deploy_script(env):
+    """examples/deploy.sh: 0 and "drained" for a healthy upgrade, 1 and the
+    reason for one rolled back, 2 and the API's error for a bad one; a
+    rerun reuses a registered version."""
+    env.backend("1.0", "127.0.0.1:9001")
+    env.backend("2.0", "127.0.0.1:9002")
+    env.backend("3.0", "127.0.0.1:9003", "--delay-ms", "50")
+    env.vsteerd(env.config({"version": "1.0", "servers": ["127.0.0.1:9001"]}))
+    rc, out, err = deploy("-s", "instant", "-A", "none", "-d", "10", "default", "2.0",
+                          "127.0.0.1:9002")
+    check(rc == 0, "healthy deploy: exit %d\n%s%s" % (rc, out, err))
+    check("default 2.0 deployed" in out and "1.0 is drained" in out, "output:\n" + out)
+    check(versions_of(range(20)) == ["2.0"] * 20, "new connections not on 2.0")
+    # 3.0 answers 50 ms late: the judge rolls it back, the script says why.
+    load = Load()
+    load.start()
+    try:
+        rc, out, err = deploy("-s", "gradual", "-S", '[{"weight": 50}]', "-A",
+                              '{"interval": 1, "minRequests": 5, "failureLimit": 2}',
+                              "default", "3.0", "127.0.0.1:9003")
+    finally:
+        load.finish()
+    check(rc == 1, "slow version: exit %d\n%s%s" % (rc, out, err))
+    check("rolled_back" in err and "latency" in err, "no reason given:\n" + err)
+    check(load.failed == 0, "%d connections failed during the rollback" % load.failed)
+    # Rerun for 3.0 with other servers: refused before anything changes.
+    rc, out, err = deploy("default", "3.0", "127.0.0.1:9009")
+    check(rc == 2 and "already has 3.0" in err, "changed servers: exit %d %s" % (rc, err))
+    rc, out, err = deploy("nope", "3.0", "127.0.0.1:9003")
+    check(rc == 2 and "unknown_service" in err, "unknown service: exit %d %s" % (rc, err))
+    rc, out, err = deploy("-s", "sideways", "default", "3.0", "127.0.0.1:9003")
+    check(rc == 2 and "sideways" in err, "bad strategy: exit %d %s" % (rc, err))
+    check(service()["rollout"]["phase"] == "rolled_back", "bad runs changed the rollout")
+
+
+PODMAN_ENV = dict(os.environ, CONTAINERS_CONF=os.path.join(ROOT, "docker/containers.conf"))
+
+
+def podman(*args, timeout=180):
+    """podman with the project's settings (runc, no default ulimits)."""
+    r = subprocess.run(["podman"] + list(args), capture_output=True, text=True, timeout=timeout,
+                       env=PODMAN_ENV)
+    check(r.returncode == 0, "podman %s: %s" % (" ".join(args[:2]), (r.stdout + r.stderr)[-1500:]))
+    return r.stdout.strip()
+
+
+def build_images(tag):
+    """Both images from docker/, on the local base (docker/base.sh)."""
+    r = subprocess.run([os.path.join(ROOT, "docker/base.sh")], capture_output=True, text=True,
+                       timeout=600)
+    check(r.returncode == 0, "docker/base.sh: %s" % (r.stdout + r.stderr)[-1500:])
+    images = ["localhost/vsteerd:" + tag, "localhost/vsteer-demo:" + tag]
+    for image, dockerfile in zip(images, ("vsteerd.Dockerfile", "demo.Dockerfile")):
+        podman("build", "-q", "--build-arg", "BASE=localhost/vsteer-base:bookworm",
+               "-f", os.path.join(ROOT, "docker", dockerfile), "-t", image, ROOT)
+    return images
+
+
+@test
+def containers_pod(env):
+    """docker/vsteer-pod.yaml as it is: `podman kube play` brings up
+    vsteerd and demo 1.0 and 2.0 on host networking with the host paths it
+    names (here this test's own bpffs and tmpfs mounts); 1.0 is served, a
+    rollout moves new connections to 2.0."""
+    build_images("latest")
+    os.makedirs("/etc/vsteer", exist_ok=True)
+    os.makedirs("/var/lib/vsteer", exist_ok=True)
+    for what, where in (("bpf", "/sys/fs/bpf"), ("tmpfs", "/etc/vsteer"), ("tmpfs", "/var/lib/vsteer")):
+        subprocess.run(["mount", "-t", what, what, where], check=True)   # this test's namespace only
+    with open(os.path.join(ROOT, "docker/vsteer.json")) as f, open("/etc/vsteer/config.json", "w") as g:
+        g.write(f.read())
+    pod = os.path.join(ROOT, "docker/vsteer-pod.yaml")
+    try:
+        podman("kube", "play", pod)
+        wait_for(env.healthy, 20, "vsteerd in the pod")
+        check(fetch() == "1.0", "1.0 not served")
+        st, body = api("POST", "/v1/services/default/rollout", {"to": "2.0", "strategy": "instant"})
+        check(st == 201, "rollout: %s %s" % (st, body))
+        check(set(versions_of(range(30))) == {"2.0"}, "not on 2.0 after the rollout")
+    finally:
+        subprocess.run(["podman", "kube", "down", pod], capture_output=True, env=PODMAN_ENV)
+
+
+@test
+def containers_upgrade(env):
+    """docker/: both images built with podman; vsteerd and two demo versions
+    as containers on host networking (this test's namespace). Rollout to
+    2.0, `podman kill` of 2.0: no connection started after its sockets
+    closed fails, all go to 1.0; 2.0 started again is steered to again."""
+    tag = "test%d" % os.getpid()
+    images = build_images(tag)
+    names = {v: "%s-%s" % (tag, v) for v in ("vsteerd", "1.0", "2.0")}
+    state = os.path.join(env.dir, "state")
+    os.mkdir(state)
+    cfg = env.config({"version": "1.0", "servers": ["127.0.0.1:9001"]})
+    try:
+        for v, port in (("1.0", 9001), ("2.0", 9002)):
+            podman("run", "-d", "--name", names[v], "--network", "host", images[1],
+                   "--listen", "127.0.0.1:%d" % port, "--version", v)
+            wait_for(lambda: not port_closed(port), 10, "demo %s container" % v)
+        podman("run", "-d", "--name", names["vsteerd"], "--network", "host",
+               "--cap-drop", "all", "--cap-add", "bpf,perfmon,net_admin",
+               "--security-opt", "seccomp=unconfined",
+               "-v", "%s:/sys/fs/bpf" % env.bpffs, "-v", "%s:/etc/vsteer:ro" % env.dir,
+               "-v", "%s:/var/lib/vsteer" % state, images[0],
+               "--config", "/etc/vsteer/" + os.path.basename(cfg))
+        wait_for(env.healthy, 20, "vsteerd container API")
+        check(fetch() == "1.0", "1.0 not served")
+        st, body = api("PUT", "/v1/clusters", {"version": "2.0", "servers": ["127.0.0.1:9002"],
+                                               "upgradeTransition": {"mode": "manual"}})
+        check(st == 201, "register 2.0: %s %s" % (st, body))
+        st, body = api("POST", "/v1/services/default/rollout", {"to": "2.0", "strategy": "instant"})
+        check(st == 201, "rollout: %s %s" % (st, body))
+        check(set(versions_of(range(50))) == {"2.0"}, "not all on 2.0 after the rollout")
+
+        kill_under_load(lambda: podman("kill", names["2.0"]), 9002)
+
+        podman("start", names["2.0"])
+        wait_for(lambda: fetch(client_addr(3)) == "2.0", 10, "restarted 2.0 steered to")
+    finally:
+        subprocess.run(["podman", "rm", "-f", "-t", "0"] + list(names.values()),
+                       capture_output=True, env=PODMAN_ENV)
+        subprocess.run(["podman", "rmi", "-f"] + images, capture_output=True, env=PODMAN_ENV)
+
+
+def puppet_apply(code, timeout=120):
+    r = subprocess.run(["puppet", "apply", "--detailed-exitcodes", "--color=false",
+                        "--modulepath", os.path.join(ROOT, "examples/puppet/modules"), "-e", code],
+                       capture_output=True, text=True, timeout=timeout)
+    return r.returncode, r.stdout + r.stderr
+
+
+@test
+def puppet_converges(env):
+    """examples/puppet: `puppet apply` of vsteer::version rolls the service
+    out to 2.0 (exit 2: changed); a second apply changes nothing (exit 0); a
+    version the judge rolls back fails the run (exit 4 or 6) with the
+    reason, and 2.0 stays stable."""
+    env.backend("1.0", "127.0.0.1:9001")
+    env.backend("2.0", "127.0.0.1:9002")
+    env.backend("3.0", "127.0.0.1:9003", "--delay-ms", "50")
+    env.vsteerd(env.config({"version": "1.0", "servers": ["127.0.0.1:9001"]}))
+    def manifest(**params):
+        params["deploy"] = DEPLOY
+        return "vsteer::version { 'default': %s }" % ", ".join(
+            "%s => %s" % (k, "[%s]" % ", ".join("'%s'" % x for x in v) if isinstance(v, list)
+                          else "'%s'" % v) for k, v in params.items())
+    to_2 = manifest(version="2.0", servers=["127.0.0.1:9002"], strategy="instant",
+                    analysis="none")
+    rc, out = puppet_apply(to_2)
+    check(rc == 2, "first apply: exit %d\n%s" % (rc, out[-2000:]))
+    check(set(versions_of(range(20))) == {"2.0"}, "not on 2.0 after the apply")
+    rc, out = puppet_apply(to_2)
+    check(rc == 0, "second apply changed something: exit %d\n%s" % (rc, out[-2000:]))
+    load = Load()
+    load.start()
+    try:
+        rc, out = puppet_apply(manifest(version="3.0", servers=["127.0.0.1:9003"],
+                                        strategy="gradual", steps='[{"weight": 50}]',
+                                        analysis='{"interval": 1, "minRequests": 5, "failureLimit": 2}'))
+    finally:
+        load.finish()
+    check(rc in (4, 6) and "rolled_back" in out and "latency" in out,
+          "slow version: exit %d\n%s" % (rc, out[-2000:]))
+    check(set(versions_of(range(20))) == {"2.0"}, "2.0 not stable after the failed run")
+
+
+@test
+def coreos_config(env):
+    """vm/vsteer.bu passes the offline Butane checks, and a copy with a
+    container that has no image, or config servers no demo runs, fails."""
+    tool, bu = os.path.join(ROOT, "vm/check-butane.py"), os.path.join(ROOT, "vm/vsteer.bu")
+    r = subprocess.run([tool, bu], capture_output=True, text=True)
+    check(r.returncode == 0, "vm/vsteer.bu: %s" % (r.stdout + r.stderr))
+    text = open(bu).read()
+    for broken, needle in ((text.replace("Image=localhost/vsteerd", "Img=x"), "no [Container] Image="),
+                           (text.replace('"127.0.0.1:9002"]', '"127.0.0.1:9005"]'), "not all run")):
+        path = os.path.join(env.dir, "broken.bu")
+        with open(path, "w") as f:
+            f.write(broken)
+        r = subprocess.run([tool, path], capture_output=True, text=True)
+        check(r.returncode == 1 and needle in r.stdout, "broken copy passed: %s" % r.stdout)

@@ -1,0 +1,351 @@
+"""Watching versions in the kernel, health checks, the judge and automatic rollback, /metrics."""
+import http.client
+import os
+import re
+import signal
+import socket
+import threading
+import time
+
+from common import Load, rollout, test
+from lib import (API, SVC, TestFailure, api, check, client_addr, fetch, kill, service,
+                 versions_of, wait_for)
+
+
+@test
+def measure_latency_size(env):
+    """The kernel measures each request: a version that adds 50 ms shows a
+    p50 of 50 ms within 10% (the histogram's buckets are 12.5% wide, so
+    its midpoint is at most 6.25% off), the other stays under 5 ms; sizes
+    and keep-alive requests are counted one by one."""
+    env.backend("1.0", "127.0.0.1:9001")
+    env.backend("2.0", "127.0.0.1:9002", "--delay-ms", "50", "--size", "5000")
+    env.vsteerd(env.config([{"version": "1.0", "servers": ["127.0.0.1:9001"]},
+                            {"version": "2.0", "servers": ["127.0.0.1:9002"],
+                             "upgradeTransition": {"mode": "manual"}}]))
+    api("PUT", "/v1/services/default/weights", {"2.0": 50, "1.0": 50})
+    got = versions_of(range(200))
+    # 20 requests on one keep-alive connection from a client on 1.0
+    src = client_addr(got.index("1.0"))
+    c = http.client.HTTPConnection(*SVC, timeout=5, source_address=(src, 0))
+    for _ in range(20):
+        c.request("GET", "/")
+        c.getresponse().read()
+    c.close()
+    vs = {v["version"]: v["counters"] for v in service()["versions"]}
+    n2, n1 = got.count("2.0"), got.count("1.0") + 20
+    check(vs["2.0"]["requests"] == n2 and vs["1.0"]["requests"] == n1,
+          "requests %s/%s, expected %d/%d" % (vs["2.0"]["requests"], vs["1.0"]["requests"], n2, n1))
+    check(abs(vs["2.0"]["latencyP50Ms"] - 50) <= 5, "2.0 p50 %.2f ms" % vs["2.0"]["latencyP50Ms"])
+    check(vs["1.0"]["latencyP50Ms"] < 5, "1.0 p50 %.2f ms" % vs["1.0"]["latencyP50Ms"])
+    per2 = vs["2.0"]["responseBytes"] / n2
+    check(5000 <= per2 <= 5400, "2.0 bytes per response %.0f" % per2)
+    check(abs(vs["2.0"]["meanResponseBytes"] - per2) / per2 <= 0.0625, "histogram mean %.0f vs %.0f"
+          % (vs["2.0"]["meanResponseBytes"], per2))
+
+
+ANALYSIS = {"interval": 1, "minRequests": 10, "failureLimit": 2}
+
+
+def analysed_rollout(env, v2_args, steps, analysis=ANALYSIS):
+    env.backend("1.0", "127.0.0.1:9001")
+    p2 = env.backend("2.0", "127.0.0.1:9002", *v2_args)
+    env.vsteerd(env.config([{"version": "1.0", "servers": ["127.0.0.1:9001"]},
+                            {"version": "2.0", "servers": ["127.0.0.1:9002"],
+                             "upgradeTransition": {"mode": "manual"}}]))
+    rollout({"to": "2.0", "strategy": "gradual", "steps": steps, "analysis": analysis})
+    return p2
+
+
+def wait_phase(phase, timeout):
+    return wait_for(lambda: service()["rollout"]["phase"] == phase and service()["rollout"],
+                    timeout, "rollout phase %s" % phase, interval=0.05)
+
+
+def check_auto_rollback(pattern):
+    """The rollout was rolled back within failureLimit windows plus one
+    (the first window may be inconclusive: the load was still starting),
+    by an auto_rollback event whose detail matches `pattern`."""
+    ro = service()["rollout"]
+    n, limit = ro["analysis"]["windows"], ANALYSIS["failureLimit"] + 1
+    check(n <= limit, "rolled back after %d judged windows; failureLimit + 1 = %d" % (n, limit))
+    ev = [e for e in api("GET", "/v1/events")[1]["events"] if e["type"] == "auto_rollback"]
+    m = ev and re.search(pattern, ev[0]["detail"])
+    check(m, "event %s does not match %r" % (ev[:1], pattern))
+    check(set(versions_of(range(5000, 5100))) == {"1.0"}, "new sessions not back on 1.0")
+    return m
+
+
+def rolled_back_under_load(pattern):
+    """Load the service until the rollout rolls back, then check it."""
+    load = Load()
+    load.start()
+    t0 = time.monotonic()
+    try:
+        wait_phase("rolled_back", 20)
+    finally:
+        load.finish()
+    print("rolled back after %.1f s" % (time.monotonic() - t0))
+    return check_auto_rollback(pattern)
+
+
+@test
+def auto_rollback_latency(env):
+    """The target adds 50 ms: rolled back automatically within
+    failureLimit windows plus one; the event names the metric, both
+    versions' values (the target's 50 ms within 10%) and the threshold."""
+    analysed_rollout(env, ["--delay-ms", "50"], [{"weight": 50}])
+    m = rolled_back_under_load(r"2\.0 rolled back to 1\.0: latency p50: 2\.0 ([\d.]+) ms vs "
+                               r"1\.0 ([\d.]+) ms \(limit x1\.50 and \+5\.00 ms\)")
+    target, stable = float(m.group(1)), float(m.group(2))
+    check(abs(target - 50) <= 5 and stable < 5, "p50 2.0 %.2f ms, 1.0 %.2f ms" % (target, stable))
+
+
+@test
+def auto_rollback_size(env):
+    """The target's responses grow 100-fold: rolled back on response size."""
+    analysed_rollout(env, ["--size", "20000"], [{"weight": 50}])
+    m = rolled_back_under_load(r"response size: 2\.0 (\d+) bytes vs 1\.0 (\d+) bytes on average "
+                               r"\(limit 50%\)")
+    check(int(m.group(1)) > 50 * int(m.group(2)), "sizes %s" % (m.groups(),))
+
+
+@test
+def auto_rollback_5xx(env):
+    """The target answers 503: its 5xx rate (read from the responses'
+    status lines in the kernel) rolls it back."""
+    analysed_rollout(env, ["--status", "503"], [{"weight": 50}])
+    m = rolled_back_under_load(r"error rate: 2\.0 ([\d.]+)% vs 1\.0 0\.00% \(limit \+1\.00%\)")
+    check(float(m.group(1)) >= 90, "2.0 error rate %s%%" % m.group(1))
+    st = [v for v in service()["versions"] if v["version"] == "2.0"][0]["counters"]["status"]
+    check(st["5xx"] > 0 and st["2xx"] == 0, "2.0 status classes %s" % st)
+
+
+@test
+def auto_rollback_resets(env):
+    """The target resets every 4th request's connection (SO_LINGER 0, as
+    a crash mid-request does): the kernel counts each reset once, after
+    the socket has closed, and the error rate rolls it back."""
+    analysed_rollout(env, ["--reset-every", "4"], [{"weight": 50}])
+    m = rolled_back_under_load(r"error rate: 2\.0 ([\d.]+)% vs 1\.0 0\.00% \(limit \+1\.00%\)")
+    # 1 reset per 3 answers; the window's edges cut a few off either side.
+    check(25 <= float(m.group(1)) <= 45, "2.0 error rate %s%%, expected about 33%%" % m.group(1))
+    c = [v for v in service()["versions"] if v["version"] == "2.0"][0]["counters"]
+    check(c["resets"] > 0 and abs(c["resets"] * 3 - c["requests"]) <= 3 + c["requests"] // 10,
+          "2.0 resets %d for %d answered requests" % (c["resets"], c["requests"]))
+    metrics = api("GET", "/metrics")[1].decode()
+    check('vsteer_errors_total{service="default",version="2.0",kind="reset"} %d' % c["resets"]
+          in metrics, "/metrics reset count")
+
+
+@test
+def auto_rollback_hang(env):
+    """The target accepts and never answers: most requests that arrive in
+    a window stay unanswered, which is a failure, and it is rolled back."""
+    analysed_rollout(env, ["--hang"], [{"weight": 50}])
+    stop = threading.Event()
+
+    def client(k):
+        i = 0
+        while not stop.is_set():
+            try:
+                fetch(client_addr(1000 * k + i % 1000), timeout=0.3)
+            except (OSError, TestFailure):
+                pass
+            i += 1
+    threads = [threading.Thread(target=client, args=(k,), daemon=True) for k in range(12)]
+    for t in threads:
+        t.start()
+    try:
+        wait_phase("rolled_back", 10)
+    finally:
+        stop.set()
+    ev = [e for e in api("GET", "/v1/events")[1]["events"] if e["type"] == "auto_rollback"]
+    check(ev and "unanswered" in ev[0]["detail"], "event: %s" % ev)
+
+
+def demo_control(port, query):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    c.request("POST", "/control?" + query)
+    check(c.getresponse().status == 200, "control %s" % query)
+
+
+@test
+def health_checks(env):
+    """A backend that accepts but never answers fails its health checks
+    and is taken out of rotation (its clients fail over, none hang); it
+    comes back when it answers again."""
+    env.backend("1.0", "127.0.0.1:9001")
+    env.backend("2.0", "127.0.0.1:9002")
+    env.vsteerd(env.config([{"version": "1.0", "servers": ["127.0.0.1:9001"]},
+                            {"version": "2.0", "servers": ["127.0.0.1:9002"],
+                             "health": {"path": "/healthz", "intervalMs": 200, "timeoutMs": 100,
+                                        "unhealthyAfter": 2, "healthyAfter": 2}}]))
+    check(set(versions_of(range(20))) == {"2.0"}, "before")
+    demo_control(9002, "hang=1")
+    t0 = time.monotonic()
+    wait_for(lambda: not service()["versions"][0]["backends"][0]["healthy"], 3, "2.0 marked unhealthy")
+    print("hung backend out of rotation after %.2f s" % (time.monotonic() - t0))
+    check(set(versions_of(range(100, 140))) == {"1.0"}, "connections still go to the hung 2.0")
+    demo_control(9002, "hang=0")
+    wait_for(lambda: service()["versions"][0]["backends"][0]["healthy"], 3, "2.0 healthy again")
+    wait_for(lambda: fetch(client_addr(500)) == "2.0", 2, "2.0 back in rotation")
+    types = [e["type"] for e in api("GET", "/v1/events")[1]["events"]]
+    check("backend_down" in types and "backend_up" in types, "events %s" % types)
+
+
+@test
+def accept_backlog(env):
+    """A backend process that stops accepting (SIGSTOP) shows its queued
+    connections as acceptBacklog, read at the periodic listener scan."""
+    p = env.backend("1.0", "127.0.0.1:9001")
+    env.vsteerd(env.config({"version": "1.0", "servers": ["127.0.0.1:9001"]}))
+    os.kill(p.pid, signal.SIGSTOP)
+
+    def stopped():
+        tasks = os.listdir("/proc/%d/task" % p.pid)
+        return all(open("/proc/%d/task/%s/stat" % (p.pid, t)).read().rsplit(")", 1)[1].split()[0] == "T"
+                   for t in tasks)
+    try:
+        wait_for(stopped, 5, "every thread of the backend stopped")
+        held = [socket.create_connection(SVC, timeout=3, source_address=(client_addr(i), 0))
+                for i in range(5)]
+        last = []
+        try:
+            wait_for(lambda: last.append(service()["versions"][0]["backends"][0]["acceptBacklog"])
+                     or last[-1] == 5, 10, "a backlog of 5")
+        except TestFailure:
+            raise TestFailure("backlog seen: %s" % sorted(set(last)))
+    finally:
+        os.kill(p.pid, signal.SIGCONT)
+    for h in held:
+        h.close()
+    wait_for(lambda: service()["versions"][0]["backends"][0]["acceptBacklog"] == 0, 6, "backlog drained")
+
+
+@test
+def auto_rollback_hang_health(env):
+    """The target hangs while there is no traffic to notice it: its health
+    checks take it out, and the rollout rolls back at the next window."""
+    env.backend("1.0", "127.0.0.1:9001")
+    env.backend("2.0", "127.0.0.1:9002")
+    env.vsteerd(env.config([{"version": "1.0", "servers": ["127.0.0.1:9001"]},
+                            {"version": "2.0", "servers": ["127.0.0.1:9002"],
+                             "upgradeTransition": {"mode": "manual"},
+                             "health": {"path": "/", "intervalMs": 200, "timeoutMs": 100,
+                                        "unhealthyAfter": 2}}]))
+    rollout({"to": "2.0", "strategy": "gradual", "steps": [{"weight": 50}], "analysis": ANALYSIS})
+    demo_control(9002, "hang=1")
+    wait_phase("rolled_back", 6)
+    types = [e["type"] for e in api("GET", "/v1/events")[1]["events"]]
+    check("backend_down" in types and "auto_rollback" in types, "events %s" % types)
+    demo_control(9002, "hang=0")
+
+
+@test
+def auto_rollback_dead_target(env):
+    """Every backend of the target dead: rolled back at the next window."""
+    p2 = analysed_rollout(env, [], [{"weight": 50}])
+    load = Load()
+    load.start()
+    try:
+        kill(p2)
+        wait_phase("rolled_back", 5)
+    finally:
+        load.finish()
+    ev = [e for e in api("GET", "/v1/events")[1]["events"] if e["type"] == "auto_rollback"]
+    check(ev and "dead" in ev[0]["detail"], "event: %s" % ev)
+
+
+@test
+def analysis_healthy_completes(env):
+    """A target as good as the stable version: each step advances once a
+    window has passed after its hold, and the rollout completes."""
+    analysed_rollout(env, [], [{"weight": 30, "hold": 1}, {"weight": 60, "hold": 1}])
+    load = Load()
+    load.start()
+    try:
+        wait_for(lambda: service()["rollout"]["analysis"]["windows"] >= 1, 5, "a judged window")
+        lw = {v["version"]: v.get("lastWindow") for v in service()["versions"]}
+        check(lw["2.0"] and lw["1.0"] and lw["2.0"]["requests"] > 0 and lw["1.0"]["requests"] > 0
+              and lw["2.0"]["errorRate"] == 0, "last window per version: %s" % lw)
+        r = wait_phase("completed", 15)
+    finally:
+        load.finish()
+    check(r["analysis"]["failures"] == 0 and r["analysis"]["windows"] >= 2, "analysis: %s" % r["analysis"])
+    check(not [e for e in api("GET", "/v1/events")[1]["events"] if e["type"] == "analysis_failed"],
+          "a healthy target failed a window")
+
+
+@test
+def analysis_no_traffic(env):
+    """No traffic: windows are inconclusive, nothing fails and no step
+    advances until max_inconclusive windows have passed."""
+    analysed_rollout(env, [], [{"weight": 30, "hold": 0}, {"weight": 60}],
+                     dict(ANALYSIS, maxInconclusive=4))
+    wait_for(lambda: service()["rollout"]["analysis"]["inconclusive"] >= 2, 6, "2 inconclusive windows")
+    r = service()["rollout"]
+    check(r["step"] == 1 and r["phase"] == "progressing" and r["analysis"]["failures"] == 0, "%s" % r)
+    check("too few requests" in r["analysis"]["lastVerdict"], r["analysis"]["lastVerdict"])
+    wait_for(lambda: service()["rollout"]["step"] == 2, 6, "the step after 4 inconclusive windows")
+    types = [e["type"] for e in api("GET", "/v1/events")[1]["events"]]
+    check("inconclusive" in types and "analysis_failed" not in types, "events: %s" % types)
+
+
+@test
+def no_watch_mode(env):
+    """--no-watch takes the request meters down (and a restart without it
+    puts them back); steering and sessions do not depend on them."""
+    env.backend("1.0", "127.0.0.1:9001")
+    cfg = env.config({"version": "1.0", "servers": ["127.0.0.1:9001"]})
+    p = env.vsteerd(cfg)
+    check(os.path.exists(env.pin_dir + "/req"), "meters not pinned")
+    kill(p)
+    p = env.vsteerd(cfg, args=["--no-watch"])
+    check(not os.path.exists(env.pin_dir + "/req") and os.path.exists(env.pin_dir + "/track"),
+          "meters still pinned, or the tracker gone")
+    check(versions_of(range(20)) == ["1.0"] * 20, "not steered")
+    c = service()["versions"][0]["counters"]
+    check(c["requests"] == 0 and c["steered"] == 20, "counted without watching: %s" % c)
+    kill(p)
+    env.vsteerd(cfg)
+    versions_of(range(10))
+    check(service()["versions"][0]["counters"]["requests"] == 10, "meters not back")
+
+
+@test
+def prometheus_metrics(env):
+    """GET /metrics in Prometheus text format, per service and version,
+    with base units and consistent histograms."""
+    env.backend("1.0", "127.0.0.1:9001")
+    env.backend("2.0", "127.0.0.1:9002", "--delay-ms", "20")
+    env.vsteerd(env.config([{"version": "1.0", "servers": ["127.0.0.1:9001"]},
+                            {"version": "2.0", "servers": ["127.0.0.1:9002"],
+                             "upgradeTransition": {"mode": "manual"}}]))
+    api("PUT", "/v1/services/default/weights", {"2.0": 50, "1.0": 50})
+    got = versions_of(range(100))
+    c = http.client.HTTPConnection(*API, timeout=5)
+    c.request("GET", "/metrics")
+    r = c.getresponse()
+    text = r.read().decode()
+    check(r.status == 200 and r.getheader("Content-Type").startswith("text/plain"), "status/type")
+    samples = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            k, v = line.rsplit(" ", 1)
+            samples[k] = float(v)
+    n2 = got.count("2.0")
+    check(samples['vsteer_requests_total{service="default",version="2.0"}'] == n2, "requests")
+    check(samples['vsteer_connections_total{service="default",version="2.0"}'] == n2, "connections")
+    check(samples['vsteer_version_weight{service="default",version="2.0"}'] == 0.5, "weight")
+    inf = samples['vsteer_request_duration_seconds_bucket{service="default",version="2.0",le="+Inf"}']
+    le10 = samples['vsteer_request_duration_seconds_bucket{service="default",version="2.0",le="0.01"}']
+    le50 = samples['vsteer_request_duration_seconds_bucket{service="default",version="2.0",le="0.05"}']
+    check(inf == n2 and le10 == 0 and le50 == n2, "2.0 duration buckets %s %s %s" % (le10, le50, inf))
+    s = samples['vsteer_request_duration_seconds_sum{service="default",version="2.0"}']
+    check(0.019 * n2 <= s <= 0.023 * n2, "2.0 duration sum %.3f for %d requests" % (s, n2))
+    check(samples['vsteer_backend_up{service="default",version="2.0",backend="127.0.0.1:9002"}'] == 1, "up")
+    check(samples['vsteer_rollbacks_total{service="default",reason="auto"}'] == 0, "rollbacks")
+
+
+# ---- rollouts ------------------------------------------------------------
