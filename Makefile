@@ -45,7 +45,7 @@ LIB_OBJS := $(patsubst user/%.c,$(OUT)/%.o,$(LIB_SRCS))
 
 all: $(OUT)/vsteerd $(OUT)/vsteer-demo $(OUT)/unit_tests
 ifeq ($(SANITIZE),)
-all: $(OUT)/connloop $(OUT)/libsrcaddr.so
+all: $(OUT)/connloop $(OUT)/libsrcaddr.so $(OUT)/libkillat.so
 endif
 
 $(OUT):
@@ -53,7 +53,7 @@ $(OUT):
 
 HEADERS := include/vsteer.h include/vsteer_hash.h include/vsteer_hist.h
 
-$(OUT)/%.bpf.o: bpf/%.bpf.c bpf/maps.h $(HEADERS) | $(OUT)
+$(OUT)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) $(HEADERS) | $(OUT)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 $(OUT)/%.skel.h: $(OUT)/%.bpf.o
@@ -64,7 +64,13 @@ $(OUT)/dataplane.o: $(SKELS)
 $(OUT)/%.o: user/%.c $(wildcard user/*.h) $(HEADERS) | $(OUT)
 	$(CC) $(VS_CFLAGS) -c $< -o $@
 
-$(OUT)/unit.o: tests/unit.c $(wildcard user/*.h) $(HEADERS) | $(OUT)
+# The unit tests: harness, shared fixtures and one file per area.
+UNIT_OBJS := $(patsubst tests/unit/%.c,$(OUT)/unit/%.o,$(wildcard tests/unit/*.c))
+
+$(OUT)/unit:
+	@mkdir -p $@
+
+$(OUT)/unit/%.o: tests/unit/%.c $(wildcard tests/unit/*.h) $(wildcard user/*.h) $(HEADERS) | $(OUT)/unit
 	$(CC) $(VS_CFLAGS) -c $< -o $@
 
 $(OUT)/vsteerd: $(OUT)/vsteerd.o $(OUT)/http.o $(LIB_OBJS)
@@ -73,7 +79,7 @@ $(OUT)/vsteerd: $(OUT)/vsteerd.o $(OUT)/http.o $(LIB_OBJS)
 $(OUT)/vsteer-demo: $(OUT)/demo.o
 	$(CC) $(VS_CFLAGS) $^ -o $@ -lmicrohttpd -lpthread
 
-$(OUT)/unit_tests: $(OUT)/unit.o $(LIB_OBJS)
+$(OUT)/unit_tests: $(UNIT_OBJS) $(LIB_OBJS)
 	$(CC) $(VS_CFLAGS) $^ -o $@ $(LDLIBS)
 
 # The benchmark's load tools (tests/bench/): a connect-per-request client
@@ -82,6 +88,10 @@ $(OUT)/connloop: tests/bench/connloop.c | $(OUT)
 	$(CC) $(VS_CFLAGS) $< -o $@ -lpthread
 
 $(OUT)/libsrcaddr.so: tests/bench/srcaddr.c | $(OUT)
+	$(CC) $(VS_CFLAGS) -shared -fPIC $< -o $@ -ldl
+
+# The fault tests' shim: SIGKILL at the rename that commits a change.
+$(OUT)/libkillat.so: tests/fault/killat.c | $(OUT)
 	$(CC) $(VS_CFLAGS) -shared -fPIC $< -o $@ -ldl
 
 # One idempotent step that installs every package the build, the tests and

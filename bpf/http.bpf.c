@@ -1,16 +1,23 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * HTTP status classes per version: a TC egress program reads the status
- * line at the start of each response that a steered connection sends
- * ("HTTP/1.1 503 ..."), and counts 2xx/3xx/4xx/5xx into vstats. It needs
- * the packet, which no tracepoint on the send path exposes. Responses
- * that do not start with an HTTP/1.x status line (other protocols) are
+ * line at the start of each response that a steered connection of an
+ * "http" service sends ("HTTP/1.1 503 ..."), and counts 2xx/3xx/4xx/5xx
+ * into vstats. It needs the packet, which no tracepoint on the send path
+ * exposes. Responses that do not start with an HTTP/1.x status line are
  * left alone.
  *
  * A response starts when the connection has a request pending (the
  * first segment leaves inside the backend's send(), before the tracker's
  * sock_send_length hook sees it) or a response under way whose status
  * was not read yet (the segment left later, from the qdisc).
+ *
+ * On kernels without the sock_send_length tracepoint (before 6.3) this
+ * program is also the response meter (meter_resp): the first data
+ * segment after a request ends its latency sample, and the payload of
+ * the segments until the next request is the response's size. It counts
+ * what leaves by the interfaces it is attached to, retransmissions
+ * included, where the tracepoint counts what the process sent.
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -21,7 +28,10 @@
 #include <linux/tcp.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
-#include "maps.h"
+#include "meter.h"
+
+/* Set by the controller before load: measure responses here. */
+const volatile __u8 meter_resp = 0;
 
 static __always_inline int payload_offset(struct __sk_buff *skb, __u32 *off)
 {
@@ -64,10 +74,18 @@ int vsteer_http(struct __sk_buff *skb)
 	if (!sk)
 		return TC_ACT_OK;
 	st = bpf_sk_storage_get(&sks, sk, 0, 0);
-	if (!st || st->kind != VS_SK_CONN || st->status_seen || (!st->req_ns && !st->responding))
+	if (!st || st->kind != VS_SK_CONN)
 		return TC_ACT_OK;
-	if (payload_offset(skb, &off) || bpf_skb_load_bytes(skb, off, line, sizeof(line)))
-		return TC_ACT_OK;	/* an ACK, or too short to hold a status line */
+	if (!meter_resp && (!st->http || st->status_seen || (!st->req_ns && !st->responding)))
+		return TC_ACT_OK;
+	if (payload_offset(skb, &off) || skb->len <= off)
+		return TC_ACT_OK;	/* not TCP, or an ACK */
+	if (meter_resp)
+		response_sent(st, skb->len - off);
+	if (!st->http || st->status_seen || (!st->req_ns && !st->responding))
+		return TC_ACT_OK;
+	if (bpf_skb_load_bytes(skb, off, line, sizeof(line)))
+		return TC_ACT_OK;	/* too short to hold a status line */
 	st->status_seen = 1;
 	if (line[0] != 'H' || line[1] != 'T' || line[2] != 'T' || line[3] != 'P' ||
 	    line[4] != '/' || line[5] != '1' || line[6] != '.' || line[8] != ' ')

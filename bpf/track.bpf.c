@@ -23,7 +23,7 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
-#include "maps.h"
+#include "meter.h"
 
 #define AF_INET         2
 #define AF_INET6        10
@@ -46,23 +46,6 @@ static __always_inline void add_open64(__s64 *open, __s64 d)
 {
 	if (__sync_fetch_and_add(open, d) + d < 0)
 		__sync_fetch_and_add(open, 1);
-}
-
-static __always_inline void hist_add(void *map, __u32 slot, __u64 v)
-{
-	__u32 key = slot * VS_HBUCKETS + vs_hbucket(v);
-	__u64 *n;
-
-	if (slot >= VS_MAX_SLOTS)
-		return;
-	n = bpf_map_lookup_elem(map, &key);
-	if (n)
-		(*n)++;
-}
-
-static __always_inline struct vs_ver_stats *ver_stats(__u32 slot)
-{
-	return bpf_map_lookup_elem(&vstats, &slot);
 }
 
 static __always_inline void end_response(struct vs_sk *st)
@@ -108,24 +91,10 @@ SEC("tp_btf/sock_send_length")
 int BPF_PROG(vsteer_resp, struct sock *sk, int ret, int flags)
 {
 	struct vs_sk *st = bpf_sk_storage_get(&sks, sk, 0, 0);
-	struct vs_ver_stats *vs;
 
 	if (!st || st->kind != VS_SK_CONN || ret <= 0)
 		return 0;
-	if (st->req_ns) {
-		hist_add(&lat, st->slot, bpf_ktime_get_ns() - st->req_ns);
-		st->req_ns = 0;
-		st->responding = 1;
-		vs = ver_stats(st->slot);
-		if (vs)
-			vs->requests++;
-	}
-	if (st->responding) {
-		st->resp_bytes += ret;
-		vs = ver_stats(st->slot);
-		if (vs)
-			vs->resp_bytes += ret;
-	}
+	response_sent(st, ret);
 	return 0;
 }
 
@@ -238,6 +207,7 @@ int BPF_PROG(vsteer_track, struct sock *sk, int oldstate, int newstate)
 		/* The rest of the copy is zero: the meters skip listeners. */
 		st->kind = VS_SK_CONN;
 		st->svc = s->id;
+		st->http = !!(s->flags & VS_SVC_HTTP);
 		sk_key.svc = s->id;
 		vo = bpf_map_lookup_elem(&vopen, &slot);
 		if (vo)

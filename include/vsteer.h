@@ -35,6 +35,9 @@ struct vs_svc_key {
 	__u32 addr[4];		/* network byte order; IPv4 uses addr[0] */
 };
 
+/* vs_svc.flags */
+#define VS_SVC_HTTP        1	/* "protocol": "http": read response status lines */
+
 /* vs_ver.flags */
 #define VS_VER_NO_AFFINITY 1	/* rolled back: sessions held here move off */
 
@@ -53,7 +56,8 @@ struct vs_ver {
 struct vs_svc {
 	__u32 id;		/* index into sstats, 0..VS_MAX_SERVICES-1 */
 	__u32 salt;		/* per-service session hash salt */
-	__u32 nver;		/* valid entries in ver[] */
+	__u16 nver;		/* valid entries in ver[] */
+	__u16 flags;		/* VS_SVC_* */
 	__u32 session_ms;	/* session affinity: a client idle this long
 				 * starts a new session; 0 = no affinity */
 	struct vs_ver ver[VS_MAX_VERSIONS];	/* newest first */
@@ -106,7 +110,7 @@ struct vs_sk {
 	__u8  kind;		/* VS_SK_* */
 	__u8  responding;	/* a response is under way */
 	__u8  status_seen;	/* its HTTP status line has been read */
-	__u8  pad;
+	__u8  http;		/* VS_SK_CONN of an "http" service: read statuses */
 };
 
 /* Per-CPU, indexed by service id. Every way a lookup can end is counted. */

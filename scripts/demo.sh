@@ -31,11 +31,33 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Poll until the command succeeds; after SECONDS say what did not happen,
+# show the log that tells why, and fail (never wait forever).
+wait_until() { # seconds what log command...
+	local deadline=$(($(date +%s%N) + $1 * 1000000000)) secs=$1 what=$2 log=$3
+	shift 3
+	until "$@"; do
+		if [ "$(date +%s%N)" -gt "$deadline" ]; then
+			echo "demo: no $what after ${secs} s; $log says:" >&2
+			tail -n 30 "$log" >&2 || true
+			exit 1
+		fi
+		sleep 0.02
+	done
+}
+
 backend() { # version port
 	$B/vsteer-demo --listen "127.0.0.1:$2" --version "$1" >"$WORK/v$1.out" 2>&1 &
 	pids+=($!)
-	until grep -q listening "$WORK/v$1.out" 2>/dev/null; do sleep 0.05; done
+	wait_until 5 "vsteer-demo $1 listening" "$WORK/v$1.out" \
+		grep -q listening "$WORK/v$1.out"
 	echo "started vsteer-demo $1 on 127.0.0.1:$2 (pid $!)"
+}
+
+# The service's steered-connections counter, from the API.
+steered() {
+	curl -s $API/v1/services/default |
+		python3 -c 'import json, sys; print(json.load(sys.stdin)["counters"]["steered"])'
 }
 
 # Count which version answers N new connections from N client addresses
@@ -47,20 +69,24 @@ tally() {
 	done | sort | uniq -c | sed 's/^/   /'
 }
 
+if [ "$(stat -f -c %T "$(dirname "$PIN")" 2>/dev/null)" != bpf_fs ]; then
+	echo "demo: $(dirname "$PIN") is not a BPF filesystem: mount -t bpf bpf $(dirname "$PIN") (scripts/deps.sh does)" >&2
+	exit 1
+fi
 [ -e "$PIN" ] && $B/vsteerd --pin-dir "$PIN" --cleanup >/dev/null 2>&1 || true
 
 say "1. Version 1.0 serves the service address $SVC"
 backend 1.0 9001
 backend 2.0 9002
 cat >"$WORK/config.json" <<JSON
-{"proxy": {"address": "127.0.0.1", "port": 8080},
+{"proxy": {"address": "127.0.0.1", "port": 8080, "protocol": "http"},
  "configService": {"address": "127.0.0.1", "port": 9900},
  "cluster": [{"version": "1.0", "servers": ["127.0.0.1:9001"]}]}
 JSON
 $B/vsteerd --config "$WORK/config.json" --pin-dir "$PIN" --state "$WORK/state.json" \
 	2>"$WORK/vsteerd.log" &
 pids+=($!)
-until curl -sf $API/healthz >/dev/null; do sleep 0.05; done
+wait_until 10 "answer from vsteerd's API" "$WORK/vsteerd.log" curl -sf $API/healthz -o /dev/null
 echo "vsteerd running (pid $!), API on $API"
 run curl -s http://$SVC/
 echo "100 new connections:"; tally 100
@@ -75,9 +101,13 @@ run curl -s -X PUT $API/v1/services/default/weights -d '{"2.0": 100, "1.0": 0}' 
 echo "100 new connections:"; tally 100
 
 say "4. Kill 2.0's process under load: the kernel falls back to 1.0"
+before=$(steered)
 ( tally 400 >"$WORK/load.txt" ) &
 load=$!
-sleep 0.3
+# Kill once the load is well under way (50 connections in), not after a
+# guessed delay.
+under_way() { [ "$(steered)" -ge $((before + 50)) ]; }
+wait_until 10 "load through the service" "$WORK/vsteerd.log" under_way
 kill -9 "${pids[1]}"
 echo "killed vsteer-demo 2.0 (pid ${pids[1]}) while 400 connections were being made"
 wait $load
@@ -93,7 +123,8 @@ say "5. Restart 2.0 on the same address: steered to again within a second"
 backend 2.0 9002
 pids[1]=${pids[-1]}
 t0=$(date +%s%N)
-until [ "$(curl -s http://$SVC/)" = "2.0" ]; do sleep 0.02; done
+answers_2() { [ "$(curl -s http://$SVC/)" = "2.0" ]; }
+wait_until 5 "answer from the restarted 2.0" "$WORK/vsteerd.log" answers_2
 echo "2.0 answering again after $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 echo "100 new connections:"; tally 100
 

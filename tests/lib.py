@@ -13,7 +13,10 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # VSTEER_BUILD=build-san runs the suite against the sanitizer build.
 BUILD = os.path.join(ROOT, os.environ.get("VSTEER_BUILD", "build"))
-SANITIZER_REPORT = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+# What ASan, LSan (its fatal errors too: leaks unchecked are not "no
+# leaks") and UBSan print; any of them in vsteerd's output fails a test.
+SANITIZER_REPORT = ("ERROR: AddressSanitizer", "LeakSanitizer", "runtime error:")
+STOP_TIMEOUT = 15   # s from SIGTERM to vsteerd's exit, leak check included
 SVC = ("127.0.0.1", 8080)
 API = ("127.0.0.1", 9900)
 
@@ -25,6 +28,24 @@ class TestFailure(Exception):
 def check(cond, msg):
     if not cond:
         raise TestFailure(msg)
+
+
+def check_sanitizers(text, what):
+    """Fail on a sanitizer report in text, the output of `what`."""
+    for marker in SANITIZER_REPORT:
+        if marker in text:
+            i = text.index(marker)
+            raise TestFailure("sanitizer report in %s:\n%s" % (what, text[max(0, i - 200):i + 3000]))
+
+
+def run_vsteerd(args, wrapper=(), timeout=20, env=None):
+    """vsteerd run to its exit (a start meant to fail, --cleanup): the
+    CompletedProcess, text. A sanitizer report in its stderr fails the
+    test, as one in a long-running vsteerd's log does."""
+    r = subprocess.run(list(wrapper) + [os.path.join(BUILD, "vsteerd")] + list(args),
+                       capture_output=True, text=True, timeout=timeout, env=env)
+    check_sanitizers(r.stderr, "the stderr of vsteerd %s" % " ".join(args))
+    return r
 
 
 def wait_for(pred, timeout, what, interval=0.01):
@@ -51,6 +72,7 @@ class Env:
         self.pin_dir = os.path.join(self.bpffs, "vsteer")
         self.state = os.path.join(self.dir, "state.json")
         self.procs = []
+        self.daemons = []   # the vsteerd processes among procs
         self.clock_file = None
 
     def fake_clock(self, t=1_800_000_000):
@@ -66,18 +88,28 @@ class Env:
 
     def close(self):
         """Stop everything; a sanitizer report in vsteerd's log fails the
-        test even if everything else passed."""
+        test even if everything else passed. vsteerd gets SIGTERM, so that
+        it exits through its own cleanup and LeakSanitizer checks it (SIGKILL
+        would skip both); its steering stays pinned, in this test's own
+        namespace and bpffs. Other processes are just killed."""
+        stuck = []
+        for p in self.daemons:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT
+        for p in self.daemons:
+            try:
+                p.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                stuck.append(p.pid)
         for p in self.procs:
             if p.poll() is None:
                 p.kill()
                 p.wait()
         log = os.path.join(self.dir, "vsteerd.log")
         if os.path.exists(log):
-            text = open(log, errors="replace").read()
-            for marker in SANITIZER_REPORT:
-                if marker in text:
-                    i = text.index(marker)
-                    raise TestFailure("sanitizer report in vsteerd's log:\n" + text[max(0, i - 200):i + 3000])
+            check_sanitizers(open(log, errors="replace").read(), "vsteerd's log")
+        check(not stuck, "vsteerd (pid %s) still running %d s after SIGTERM: killed" % (stuck, STOP_TIMEOUT))
 
     # -- processes --
     def backend(self, version, addr="127.0.0.1:9001", *extra):
@@ -100,9 +132,11 @@ class Env:
             json.dump(cfg, f)
         return path
 
-    def vsteerd(self, config=None, args=(), wait=True):
-        cmd = [os.path.join(BUILD, "vsteerd"), "--pin-dir", self.pin_dir,
-               "--state", self.state]
+    def vsteerd(self, config=None, args=(), wait=True, wrapper=()):
+        """vsteerd in the background, logging to vsteerd.log; wrapper is a
+        command it runs under (setpriv ...)."""
+        cmd = list(wrapper) + [os.path.join(BUILD, "vsteerd"), "--pin-dir", self.pin_dir,
+                               "--state", self.state]
         if config:
             cmd += ["--config", config]
         self.log = open(os.path.join(self.dir, "vsteerd.log"), "ab")
@@ -111,6 +145,7 @@ class Env:
             env["VSTEER_CLOCK_FILE"] = self.clock_file
         p = subprocess.Popen(cmd + list(args), stdout=self.log, stderr=self.log, env=env)
         self.procs.append(p)
+        self.daemons.append(p)
         if wait:
             wait_for(lambda: self.healthy() or p.poll() is not None, 10, "vsteerd API")
             check(p.poll() is None, "vsteerd exited: %s" % self.vsteerd_log())

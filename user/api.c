@@ -21,14 +21,26 @@ struct call {
 
 typedef json_t *(*handler_fn)(struct call *k);
 
+enum arg_type { ARG_BOOL = 1, ARG_STRING };
+
+struct route_arg {
+	const char *name;
+	enum arg_type type;
+};
+
+#define ROUTE_MAX_ARGS 2
+
 struct route {
 	const char *method;
 	const char *pattern;	/* "{}" matches one path segment */
 	handler_fn fn;
 	bool body;		/* takes a JSON object body */
+	struct route_arg args[ROUTE_MAX_ARGS];	/* the query parameters it takes */
 };
 
-static bool arg_true(struct call *k, const char *name);
+static const char *arg(const struct call *k, const char *name);
+static const char *printable(char *out, size_t size, const char *s);
+static bool arg_true(const struct call *k, const char *name);
 static json_t *h_healthz(struct call *k);
 static json_t *h_services(struct call *k);
 static json_t *h_service(struct call *k);
@@ -43,20 +55,21 @@ static json_t *h_events(struct call *k);
 static json_t *h_metrics(struct call *k);
 static json_t *h_features(struct call *k);
 
+/* method, path, handler, takes a body, the query parameters it takes */
 static const struct route routes[] = {
-	{ "GET",    "/healthz",                h_healthz,        false },
-	{ "GET",    "/v1/services",            h_services,       false },
-	{ "GET",    "/v1/services/{}",         h_service,        false },
-	{ "PUT",    "/v1/services/{}/weights", h_weights,        true },
-	{ "GET",    "/v1/clusters",            h_clusters,       false },
-	{ "PUT",    "/v1/clusters",            h_cluster_put,    true },
-	{ "GET",    "/v1/clusters/{}",         h_cluster,        false },
-	{ "DELETE", "/v1/clusters/{}",         h_cluster_delete, false },
-	{ "POST",   "/v1/services/{}/rollout", h_rollout_start,  true },
-	{ "POST",   "/v1/services/{}/rollout/{}", h_rollout_control, false },
-	{ "GET",    "/v1/events",              h_events,         false },
-	{ "GET",    "/metrics",                h_metrics,        false },
-	{ "GET",    "/v1/features",            h_features,       false },
+	{ "GET",    "/healthz",                    h_healthz,         false, {} },
+	{ "GET",    "/v1/services",                h_services,        false, {} },
+	{ "GET",    "/v1/services/{}",             h_service,         false, {} },
+	{ "PUT",    "/v1/services/{}/weights",     h_weights,         true,  {} },
+	{ "GET",    "/v1/clusters",                h_clusters,        false, {} },
+	{ "PUT",    "/v1/clusters",                h_cluster_put,     true,  {} },
+	{ "GET",    "/v1/clusters/{}",             h_cluster,         false, {} },
+	{ "DELETE", "/v1/clusters/{}",             h_cluster_delete,  false, { { "force", ARG_BOOL } } },
+	{ "POST",   "/v1/services/{}/rollout",     h_rollout_start,   true,  {} },
+	{ "POST",   "/v1/services/{}/rollout/{}",  h_rollout_control, false, { { "full", ARG_BOOL } } },
+	{ "GET",    "/v1/events",                  h_events,          false, { { "service", ARG_STRING } } },
+	{ "GET",    "/metrics",                    h_metrics,         false, {} },
+	{ "GET",    "/v1/features",                h_features,        false, {} },
 };
 
 /* Allow header values, indexed by a bitmask of the methods below. */
@@ -200,6 +213,9 @@ static json_t *h_rollout_control(struct call *k)
 		return fail(k, 404, "not_found",
 			    "no rollout action '%.40s' (promote, pause, resume, abort, rollback)",
 			    k->caps[1]);
+	if (op != RO_OP_PROMOTE && arg(k, "full"))
+		return fail(k, 400, "unknown_field", "query parameter 'full' is for promote, not %s",
+			    k->caps[1]);
 	if (ctl_rollout_control(k->c, k->caps[0], op, arg_true(k, "full"), &k->err))
 		return NULL;
 	return ctl_service_json(k->c, k->caps[0], &k->err);
@@ -216,16 +232,90 @@ static json_t *h_metrics(struct call *k)
 
 static json_t *h_events(struct call *k)
 {
-	const char *svc = k->req->arg ? k->req->arg(k->req->arg_cls, "service") : NULL;
+	const char *svc = arg(k, "service");
+	char name[NAME_MAX_LEN + 3];
+	bool known = true;
 
+	/* An empty list for a misspelt name would read as "nothing happened". */
+	if (svc) {
+		pthread_mutex_lock(&k->c->lock);
+		known = model_find_service(k->c->m, svc) >= 0;
+		pthread_mutex_unlock(&k->c->lock);
+	}
+	if (!known)
+		return fail(k, 404, "unknown_service", "no service named '%s'",
+			    printable(name, sizeof(name), svc));
 	return ctl_events_json(k->c, svc);
 }
 
-static bool arg_true(struct call *k, const char *name)
+/* A parameter check_args() let through, or NULL if not given. */
+static const char *arg(const struct call *k, const char *name)
 {
-	const char *v = k->req->arg ? k->req->arg(k->req->arg_cls, name) : NULL;
+	for (size_t i = 0; i < k->req->nargs; i++)
+		if (!strcmp(k->req->args[i].name, name))
+			return k->req->args[i].value;
+	return NULL;
+}
+
+static bool arg_true(const struct call *k, const char *name)
+{
+	const char *v = arg(k, name);
 
 	return v && (!strcmp(v, "true") || !strcmp(v, "1"));
+}
+
+/* s for an error message, which jansson refuses unless it is UTF-8: as
+ * much as fits in out, anything but printable ASCII as '?', ".." if cut. */
+static const char *printable(char *out, size_t size, const char *s)
+{
+	size_t i;
+
+	for (i = 0; s && s[i] && i + 3 < size; i++)
+		out[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+	if (s && s[i])
+		out[i++] = '.', out[i++] = '.';
+	out[i] = '\0';
+	return out;
+}
+
+/* Each query parameter must be one the route takes, given once and of
+ * its type: ?force=yes or ?foce=true must not quietly mean false. */
+static int check_args(const struct route *r, const struct api_req *req, struct vs_err *err)
+{
+	char name[44], value[44], takes[64] = "";
+
+	for (size_t i = 0; i < req->nargs; i++) {
+		const struct api_arg *a = &req->args[i];
+		const struct route_arg *ra = NULL;
+
+		for (size_t j = 0; j < ROUTE_MAX_ARGS && r->args[j].name; j++)
+			if (!strcmp(r->args[j].name, a->name))
+				ra = &r->args[j];
+		printable(name, sizeof(name), a->name);
+		printable(value, sizeof(value), a->value);
+		if (!ra) {
+			for (size_t j = 0; j < ROUTE_MAX_ARGS && r->args[j].name; j++)
+				snprintf(takes + strlen(takes), sizeof(takes) - strlen(takes),
+					 "%s%s", j ? ", " : "", r->args[j].name);
+			return vs_errf(err, -EINVAL, 400, "unknown_field",
+				       "unknown query parameter '%s': %s %s takes %s", name,
+				       r->method, r->pattern, takes[0] ? takes : "none");
+		}
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(req->args[j].name, a->name))
+				return vs_errf(err, -EINVAL, 400, "bad_field",
+					       "query parameter '%s' given twice", name);
+		if (ra->type == ARG_BOOL &&
+		    (!a->value || (strcmp(a->value, "true") && strcmp(a->value, "false") &&
+				   strcmp(a->value, "1") && strcmp(a->value, "0"))))
+			return vs_errf(err, -EINVAL, 400, "bad_field",
+				       "query parameter '%s': '%s' is not true, false, 1 or 0", name,
+				       value);
+		if (ra->type == ARG_STRING && (!a->value || !a->value[0]))
+			return vs_errf(err, -EINVAL, 400, "bad_field",
+				       "query parameter '%s' needs a value", name);
+	}
+	return 0;
 }
 
 static json_t *h_cluster_delete(struct call *k)
@@ -238,7 +328,9 @@ static json_t *h_cluster_delete(struct call *k)
 static void reply(struct api_resp *resp, int status, json_t *j)
 {
 	resp->status = status;
-	resp->body = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	/* 12 significant digits: a weight of 0.29% reads 0.29, not the
+	 * 0.28999999999999998 that jansson's default of 17 would print. */
+	resp->body = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
 	json_decref(j);
 	if (resp->body) {
 		size_t n = strlen(resp->body);
@@ -263,19 +355,21 @@ void api_handle(struct api *a, const struct api_req *req, struct api_resp *resp)
 {
 	struct call k = { .c = a->c, .req = req, .status = 200 };
 	const struct route *r;
+	char path[104];
 	json_error_t jerr;
 	json_t *out;
 	int i;
 
 	memset(resp, 0, sizeof(*resp));
+	printable(path, sizeof(path), req->path);
 	i = api_route(req->method, req->path, k.caps, &resp->allow);
 	if (i == -ENOENT) {
-		vs_errf(&k.err, i, 404, "not_found", "no endpoint %.100s", req->path);
+		vs_errf(&k.err, i, 404, "not_found", "no endpoint %s", path);
 		return reply_err(resp, &k.err);
 	}
 	if (i == -EPERM) {
-		vs_errf(&k.err, i, 405, "method_not_allowed", "%.100s takes %s, not %.10s",
-			req->path, resp->allow, req->method);
+		vs_errf(&k.err, i, 405, "method_not_allowed", "%s takes %s, not %.10s",
+			path, resp->allow, req->method);
 		return reply_err(resp, &k.err);
 	}
 	r = &routes[i];
@@ -284,8 +378,8 @@ void api_handle(struct api *a, const struct api_req *req, struct api_resp *resp)
 	if (a->token && strcmp(r->method, "GET") && !token_matches(a->token, req->authorization)) {
 		resp->unauthorized = true;
 		vs_errf(&k.err, -EACCES, 401, "unauthorized",
-			"%s %.100s needs the header 'Authorization: Bearer TOKEN'", req->method,
-			req->path);
+			"%s %s needs the header 'Authorization: Bearer TOKEN'", req->method,
+			path);
 		return reply_err(resp, &k.err);
 	}
 	if (req->body_len > API_MAX_BODY) {
@@ -293,6 +387,8 @@ void api_handle(struct api *a, const struct api_req *req, struct api_resp *resp)
 			API_MAX_BODY);
 		return reply_err(resp, &k.err);
 	}
+	if (check_args(r, req, &k.err))
+		return reply_err(resp, &k.err);
 	if (r->body) {
 		k.body = json_loadb(req->body ? req->body : "", req->body_len,
 				    JSON_REJECT_DUPLICATES, &jerr);
@@ -307,8 +403,8 @@ void api_handle(struct api *a, const struct api_req *req, struct api_resp *resp)
 			return reply_err(resp, &k.err);
 		}
 	} else if (req->body_len) {
-		vs_errf(&k.err, -EINVAL, 400, "unexpected_body", "%s %.100s takes no body",
-			req->method, req->path);
+		vs_errf(&k.err, -EINVAL, 400, "unexpected_body", "%s %s takes no body",
+			req->method, path);
 		return reply_err(resp, &k.err);
 	}
 	out = r->fn(&k);

@@ -18,15 +18,21 @@ struct api {
 	const char *token;
 };
 
+/* A query parameter as given, repeats included; value NULL for a bare
+ * "?name". */
+struct api_arg {
+	const char *name;
+	const char *value;
+};
+
 struct api_req {
 	const char *authorization;	/* the Authorization header, or NULL */
 	const char *method;
 	const char *path;
 	const char *body;
 	size_t body_len;
-	/* Query argument by name, or NULL. */
-	const char *(*arg)(void *cls, const char *name);
-	void *arg_cls;
+	const struct api_arg *args;	/* the query, decoded */
+	size_t nargs;
 };
 
 struct api_resp {
@@ -37,6 +43,8 @@ struct api_resp {
 	bool unauthorized;	/* for 401: send WWW-Authenticate */
 };
 
+/* A request that fails before its handler runs (no route, method,
+ * token, body size or JSON, query parameters) never touches a->c. */
 void api_handle(struct api *a, const struct api_req *req, struct api_resp *resp);
 
 /* The router alone: index into the route table, -ENOENT for no such path,

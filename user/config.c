@@ -64,25 +64,63 @@ static int add_clusters(json_t *j, const char *where, uint32_t svc,
 	return start_session_rollout(m, svc, err);
 }
 
-static int add_service(struct model *m, const char *name, json_t *addr_obj,
+/* "tcp" (the default) or "http": an http service's responses are read
+ * for their status class, which the judge counts as errors when 5xx. */
+static int parse_protocol(json_t *p, const char *where, bool *http, struct vs_err *err)
+{
+	*http = false;
+	if (!p)
+		return 0;
+	if (json_is_string(p) && !strcmp(json_string_value(p), "http"))
+		*http = true;
+	else if (!json_is_string(p) || strcmp(json_string_value(p), "tcp"))
+		return vs_errf(err, -EINVAL, 400, "bad_field",
+			       "%s.protocol: must be \"tcp\" or \"http\"", where);
+	return 0;
+}
+
+/* obj: {address, port[, protocol]} */
+static int add_service(struct model *m, const char *name, json_t *obj,
 		       const char *where, struct vs_err *err)
 {
+	static const char *const keys[] = { "address", "port", "protocol", NULL };
 	struct vs_endpoint ep;
+	json_t *addr;
 	uint32_t salt;
+	bool http;
 	int ret;
 
-	ret = parse_endpoint(addr_obj, where, &ep, err);
+	if (json_is_string(obj)) {	/* "127.0.0.1:8080" */
+		addr = json_incref(obj);
+		http = false;
+	} else {
+		ret = json_check_keys(obj, keys, where, err);
+		if (!ret)
+			ret = parse_protocol(json_object_get(obj, "protocol"), where, &http, err);
+		if (ret)
+			return ret;
+		addr = json_deep_copy(obj);
+		json_object_del(addr, "protocol");
+	}
+	if (!addr)
+		return vs_errf(err, -ENOMEM, 500, "internal", "out of memory");
+	ret = parse_endpoint(addr, where, &ep, err);
+	json_decref(addr);
 	if (ret)
 		return ret;
 	ret = random_bytes(&salt, sizeof(salt));
 	if (ret)
 		return vs_errf(err, ret, 500, "internal", "no random bytes for a salt");
-	return model_add_service(m, name, &ep, salt, err);
+	ret = model_add_service(m, name, &ep, salt, err);
+	if (ret >= 0)
+		m->svc[ret].http = http;
+	return ret;
 }
 
 static int parse_services(json_t *list, struct model *m, struct vs_err *err)
 {
-	static const char *const keys[] = { "name", "address", "port", "clusters", NULL };
+	static const char *const keys[] = { "name", "address", "port", "protocol", "clusters",
+					    NULL };
 	json_t *s, *name, *addr;
 	char w[64];
 	size_t i;
@@ -99,16 +137,16 @@ static int parse_services(json_t *list, struct model *m, struct vs_err *err)
 		if (!json_is_string(name))
 			return vs_errf(err, -EINVAL, 400, "bad_field",
 				       "%s.name: must be a string", w);
-		addr = json_pack("{sOsO}", "address", json_object_get(s, "address"),
-				 "port", json_object_get(s, "port"));
-		ret = addr ? add_service(m, json_string_value(name), addr, w, err) : -EINVAL;
+		if (!json_object_get(s, "address") || !json_object_get(s, "port"))
+			return vs_errf(err, -EINVAL, 400, "bad_field", "%s: needs address and port", w);
+		addr = json_deep_copy(s);
+		json_object_del(addr, "name");
+		json_object_del(addr, "clusters");
+		ret = addr ? add_service(m, json_string_value(name), addr, w, err) :
+			     vs_errf(err, -ENOMEM, 500, "internal", "out of memory");
 		json_decref(addr);
-		if (ret < 0) {
-			if (!addr)
-				vs_errf(err, ret, 400, "bad_field",
-					"%s: needs address and port", w);
+		if (ret < 0)
 			return ret;
-		}
 		if (json_object_get(s, "clusters")) {
 			char cw[80];
 

@@ -81,25 +81,36 @@ static void revert_maps(struct ctl *c, const struct model *next)
 		pr_warn("undoing a failed change: %s; the next tick retries\n", strerror(-ret));
 }
 
+/* The new state is durable (a temp file, fsynced) before the kernel
+ * steers by it, and becomes the state file only once the maps say the
+ * same: a full disk or a failed map write leaves both as they were, and
+ * a vsteerd killed in between comes back with the old state, which it
+ * writes over the maps. */
 static int commit(struct ctl *c, struct model *next, struct vs_err *err)
 {
+	struct staged_file sf;
 	int ret;
 
+	if (c->state_path && (ret = state_stage(next, c->state_path, &sf, err)))
+		return ret;
 	ret = write_maps(c, next, c->m);
 	if (ret) {
 		revert_maps(c, next);
-		return vs_errf(err, ret, 500, "bpf", "map update failed: %s; nothing was changed",
-			       strerror(-ret));
+		ret = vs_errf(err, ret, 500, "bpf", "map update failed: %s; nothing was changed",
+			      strerror(-ret));
+		goto abort_state;
 	}
-	if (c->state_path) {
-		ret = state_save(next, c->state_path, err);
-		if (ret) {
-			revert_maps(c, next);
-			return ret;
-		}
+	if (c->state_path && (ret = state_commit(&sf, err))) {
+		revert_maps(c, next);
+		return ret;
 	}
 	memcpy(c->m, next, sizeof(*next));
 	return 0;
+
+abort_state:
+	if (c->state_path)
+		stage_abort(&sf);
+	return ret;
 }
 
 /* Bring every service's map value in line with the model and the socket
@@ -174,7 +185,7 @@ static void judge_rollouts(struct ctl *c)
 		enum verdict v;
 		struct vs_err err;
 		char why[160];
-		bool dead;
+		bool dead, due;
 
 		if (!c->m->svc[s].used || ro->phase != RO_PROGRESSING || !a->on) {
 			c->win_start[s] = 0;
@@ -182,42 +193,71 @@ static void judge_rollouts(struct ctl *c)
 		}
 		if (read_window(c, ro->to, &cur[0]) || read_window(c, ro->from, &cur[1]))
 			continue;
-		if (!c->win_start[s] || now - c->win_start[s] >= (time_t)a->interval) {
-			if (c->win_start[s]) {
-				window_sub(&win[0], &cur[0], &c->snap[ro->to]);
-				window_sub(&win[1], &cur[1], &c->snap[ro->from]);
-				c->last[ro->to] = win[0];
-				c->last[ro->from] = win[1];
-				if (win[1].requests < a->min_requests)
-					win[1] = cur[1];
-				v = judge(a, &win[0], &win[1], c->m->cl[ro->to].version,
-					  c->m->cl[ro->from].version, why, sizeof(why));
-				dead = all_dead(c, ro->to);
-				if (dead) {
-					v = V_FAIL;
-					snprintf(why, sizeof(why), "every backend of %s is dead",
-						 c->m->cl[ro->to].version);
-				}
-				memcpy(next, c->m, sizeof(*next));
-				/* Nothing left to judge: roll back on this window. */
-				if (dead)
-					next->svc[s].ro.an.failures = a->failure_limit - 1;
-				rollout_verdict(next, s, v == V_PASS ? 0 : v == V_FAIL ? 1 : 2, why,
-						wall_now());
-				if (commit(c, next, &err))
-					pr_warn("analysis verdict not recorded: %s\n", err.msg);
-				pr_debug("analysis of %s: %s: %s\n", c->m->svc[s].name,
-					 verdict_name(v), why);
-			}
-			c->snap[ro->to] = cur[0];
-			c->snap[ro->from] = cur[1];
-			c->win_start[s] = now;
+		/* A target with no live backend is judged at once, not at the
+		 * end of its window: kernel failover already sends its
+		 * clients to the old version, and there is nothing to wait for. */
+		dead = all_dead(c, ro->to);
+		due = !c->win_start[s] || now - c->win_start[s] >= (time_t)a->interval;
+		if (!due && !dead)
+			continue;
+		v = V_INCONCLUSIVE;
+		if (c->win_start[s]) {
+			window_sub(&win[0], &cur[0], &c->snap[ro->to]);
+			window_sub(&win[1], &cur[1], &c->snap[ro->from]);
+			c->last[ro->to] = win[0];
+			c->last[ro->from] = win[1];
+			if (win[1].requests < a->min_requests)
+				win[1] = cur[1];
+			v = judge(a, &win[0], &win[1], c->m->cl[ro->to].version,
+				  c->m->cl[ro->from].version, why, sizeof(why));
 		}
+		if (dead) {
+			v = V_FAIL;
+			snprintf(why, sizeof(why), "every backend of %s is dead",
+				 c->m->cl[ro->to].version);
+		}
+		if (c->win_start[s] || dead) {
+			memcpy(next, c->m, sizeof(*next));
+			/* Nothing left to judge: roll back on this verdict. */
+			if (dead)
+				next->svc[s].ro.an.failures = a->failure_limit - 1;
+			rollout_verdict(next, s, v == V_PASS ? 0 : v == V_FAIL ? 1 : 2, why,
+					wall_now());
+			if (commit(c, next, &err))
+				pr_warn("analysis verdict not recorded: %s\n", err.msg);
+			pr_debug("analysis of %s: %s: %s\n", c->m->svc[s].name,
+				 verdict_name(v), why);
+		}
+		c->snap[ro->to] = cur[0];
+		c->snap[ro->from] = cur[1];
+		c->win_start[s] = now;
 	}
 free_all:
 	free(cur);
 	free(win);
 	free(next);
+}
+
+/* Every VS_STATS_WINDOW seconds, each version's numbers over the window
+ * that just ended. The first window after a version appears (or after
+ * vsteerd starts) is partial and not shown. */
+static void version_windows(struct ctl *c, time_t now)
+{
+	struct window cur;
+
+	if (c->vwin_start && now - c->vwin_start < VS_STATS_WINDOW)
+		return;
+	for (uint32_t s = 0; s < VS_MAX_SLOTS; s++) {
+		if (!c->m->cl[s].used || read_window(c, s, &cur)) {
+			c->vseen[s] = c->vlast_ok[s] = false;
+			continue;
+		}
+		window_sub(&c->vlast[s], &cur, &c->vsnap[s]);
+		c->vlast_ok[s] = c->vseen[s];
+		c->vsnap[s] = cur;
+		c->vseen[s] = true;
+	}
+	c->vwin_start = now;
 }
 
 /* Rollout steps whose hold has ended advance here, as a transaction like
@@ -263,6 +303,7 @@ void ctl_tick(struct ctl *c)
 		c->last_full_scan = now;
 	}
 	judge_rollouts(c);
+	version_windows(c, now);
 	tick_rollouts(c);
 	rewrite_services(c);
 	c->ticks++;
@@ -306,6 +347,7 @@ static void drop_unknown_services(struct ctl *c, const struct model *m)
 int ctl_init(struct ctl *c, struct dataplane *dp, const struct model *m,
 	     const char *state_path, struct vs_err *err)
 {
+	struct staged_file sf;
 	struct vs_svc_key k;
 	struct model *next;
 	struct vs_svc v;
@@ -319,10 +361,12 @@ int ctl_init(struct ctl *c, struct dataplane *dp, const struct model *m,
 	c->m = calloc(1, sizeof(*c->m));
 	c->snap = calloc(VS_MAX_SLOTS, sizeof(*c->snap));
 	c->last = calloc(VS_MAX_SLOTS, sizeof(*c->last));
+	c->vsnap = calloc(VS_MAX_SLOTS, sizeof(*c->vsnap));
+	c->vlast = calloc(VS_MAX_SLOTS, sizeof(*c->vlast));
 	next = malloc(sizeof(*next));
-	if (!c->m || !c->snap || !c->last || !next) {
-		free(next);
-		return vs_errf(err, -ENOMEM, 500, "internal", "out of memory");
+	if (!c->m || !c->snap || !c->last || !c->vsnap || !c->vlast || !next) {
+		ret = vs_errf(err, -ENOMEM, 500, "internal", "out of memory");
+		goto free_next;
 	}
 	memcpy(next, m, sizeof(*next));
 	for (uint32_t s = 0; s < VS_MAX_SLOTS; s++)
@@ -344,6 +388,13 @@ int ctl_init(struct ctl *c, struct dataplane *dp, const struct model *m,
 			    next->cl[v.ver[i].slot].svc == s)
 				c->nsock[v.ver[i].slot] = v.ver[i].nsock;
 	}
+	/* Catch up with rollout steps whose hold ended while no vsteerd
+	 * ran, before the API shows anything. */
+	rollout_tick(next, wall_now());
+	/* The state is complete here. Nothing in the kernel has changed
+	 * yet: a state file that cannot be written stops us now. */
+	if (c->state_path && (ret = state_stage(next, c->state_path, &sf, err)))
+		goto free_next;
 	for (uint32_t s = 0; s < VS_MAX_SLOTS; s++) {
 		if (!next->cl[s].used) {
 			clear_socks(c, s);	/* leftovers of a deleted cluster */
@@ -364,25 +415,28 @@ int ctl_init(struct ctl *c, struct dataplane *dp, const struct model *m,
 			if (backend_live(c, s, b))
 				continue;
 			ep_format(&next->cl[s].bk[b], a, sizeof(a));
-			pr_warn("version %s: nothing listens on %s yet; it is steered to once it does\n",
+			pr_warn("version %s: nothing listens on %s in vsteerd's network namespace yet; it is steered to once it does (a backend in another namespace never is: containers need host networking)\n",
 				next->cl[s].version, a);
 		}
 	}
-	/* Catch up with rollout steps whose hold ended while no vsteerd
-	 * ran, before the API shows anything. */
-	rollout_tick(next, wall_now());
 	drop_unknown_services(c, next);
 	/* Not commit(): its undo would write the empty model over steering
-	 * that works. If this fails, the maps keep what they had (or what
-	 * the state says, which is the same) and vsteerd exits. */
+	 * that works. If this fails, vsteerd exits; the next start writes
+	 * the same state again. */
 	ret = write_maps(c, next, next);
-	if (ret)
+	if (ret) {
 		vs_errf(err, ret, 500, "bpf", "map update failed: %s", strerror(-ret));
-	else if (c->state_path)
-		ret = state_save(next, c->state_path, err);
+		if (c->state_path)
+			stage_abort(&sf);
+	} else if (c->state_path) {
+		ret = state_commit(&sf, err);
+	}
 	if (!ret)
 		memcpy(c->m, next, sizeof(*next));
+free_next:
 	free(next);
+	if (ret)
+		ctl_fini(c);	/* a failed start leaves nothing to undo */
 	return ret;
 }
 
@@ -390,7 +444,10 @@ void ctl_fini(struct ctl *c)
 {
 	free(c->snap);
 	free(c->last);
+	free(c->vsnap);
+	free(c->vlast);
 	free(c->m);
+	c->snap = c->last = c->vsnap = c->vlast = NULL;
 	c->m = NULL;
 	pthread_mutex_destroy(&c->lock);
 }
@@ -417,6 +474,7 @@ int ctl_add_cluster(struct ctl *c, const char *svc, const struct cluster *spec,
 {
 	struct model *next = malloc(sizeof(*next));
 	uint32_t order[VS_MAX_VERSIONS], n;
+	uint64_t avoid[VS_MAX_SLOTS / 64];
 	struct cluster cs = *spec;
 	int slot, ret, stable;
 	bool takes_over;
@@ -442,14 +500,25 @@ int ctl_add_cluster(struct ctl *c, const char *svc, const struct cluster *spec,
 			      next->svc[cs.svc].name, mode_name(cs.mode));
 		goto unlock;
 	}
-	ret = slot = model_add_cluster(next, &cs, err);
+	/* A deleted version's connections that are still open carry its
+	 * slot in their socket storage: another version there would be
+	 * charged for them. */
+	memset(avoid, 0, sizeof(avoid));
+	for (uint32_t s = 0; s < VS_MAX_SLOTS; s++) {
+		__s64 open = 0;
+
+		if (!next->cl[s].used && !dp_open_conns(c->dp, s, &open) && open > 0)
+			avoid[s / 64] |= 1ull << (s % 64);
+	}
+	ret = slot = model_add_cluster_avoiding(next, &cs, avoid, err);
 	if (slot < 0)
 		goto unlock;
 
 	/* Sockets go in before the version appears in the service, so the
 	 * moment it takes traffic it has somewhere to send it. */
 	clear_socks(c, slot);
-	ret = dp_zero_stats(c->dp, slot);
+	c->vseen[slot] = c->vlast_ok[slot] = false;
+	ret = dp_reset_slot(c->dp, slot);
 	if (!ret)
 		ret = reconcile(c, next, slot);
 	if (ret) {
@@ -491,10 +560,13 @@ unlock:
 }
 
 typedef int (*txn_fn)(struct model *next, uint32_t svc, const void *arg, struct vs_err *err);
+typedef void (*txn_after_fn)(struct ctl *c, const void *arg);
 
 /* Run fn on a copy of the model for service `svc` (by name; NULL for
- * none) and commit the copy if fn succeeds. */
-static int txn(struct ctl *c, const char *svc, txn_fn fn, const void *arg, struct vs_err *err)
+ * none) and commit the copy if fn succeeds; then `after`, if any, still
+ * under the lock, so that no other change comes in between. */
+static int txn(struct ctl *c, const char *svc, txn_fn fn, txn_after_fn after, const void *arg,
+	       struct vs_err *err)
 {
 	struct model *next = malloc(sizeof(*next));
 	int s = 0, ret;
@@ -509,6 +581,8 @@ static int txn(struct ctl *c, const char *svc, txn_fn fn, const void *arg, struc
 		ret = fn(next, s, arg, err);
 	if (!ret)
 		ret = commit(c, next, err);
+	if (!ret && after)
+		after(c, arg);
 	pthread_mutex_unlock(&c->lock);
 	free(next);
 	return ret;
@@ -541,18 +615,20 @@ static int del_fn(struct model *next, uint32_t svc, const void *arg, struct vs_e
 	return model_del_cluster(next, slot, d->force, err);
 }
 
+/* Only once no service points at the slot any more, and before a new
+ * cluster can take the slot. */
+static void del_after(struct ctl *c, const void *arg)
+{
+	clear_socks(c, ((const struct del_arg *)arg)->slot);
+}
+
 int ctl_del_cluster(struct ctl *c, const char *id, bool force, struct vs_err *err)
 {
 	struct del_arg d = { .id = id, .force = force };
-	int ret = txn(c, NULL, del_fn, &d, err);
+	int ret = txn(c, NULL, del_fn, del_after, &d, err);
 
-	/* Only once no service points at the slot any more. */
-	if (!ret) {
-		pthread_mutex_lock(&c->lock);
-		clear_socks(c, d.slot);
-		pthread_mutex_unlock(&c->lock);
+	if (!ret)
 		pr_info("deleted cluster %s\n", id);
-	}
 	return ret;
 }
 
@@ -578,7 +654,7 @@ int ctl_set_weights(struct ctl *c, const char *svc, const char *const *names,
 {
 	struct weights_arg w = { names, bp, n };
 
-	return txn(c, svc, weights_fn, &w, err);
+	return txn(c, svc, weights_fn, NULL, &w, err);
 }
 
 static int start_fn(struct model *next, uint32_t svc, const void *arg, struct vs_err *err)
@@ -589,7 +665,12 @@ static int start_fn(struct model *next, uint32_t svc, const void *arg, struct vs
 int ctl_rollout_start(struct ctl *c, const char *svc, const struct ro_request *req,
 		      struct vs_err *err)
 {
-	return txn(c, svc, start_fn, req, err);
+	/* Every window would be inconclusive, and after maxInconclusive
+	 * of them the steps would advance unjudged: say so now instead. */
+	if (req->an.on && !dp_watching(c->dp))
+		return vs_errf(err, -EOPNOTSUPP, 409, "not_watching",
+			       "body.analysis: requests are not measured here (vsteerd runs with --no-watch, or the kernel lacks the hooks: see GET /v1/features), so there is nothing to judge; start the rollout without analysis");
+	return txn(c, svc, start_fn, NULL, req, err);
 }
 
 struct control_arg {
@@ -609,5 +690,5 @@ int ctl_rollout_control(struct ctl *c, const char *svc, enum ro_op op, bool full
 {
 	struct control_arg a = { op, full };
 
-	return txn(c, svc, control_fn, &a, err);
+	return txn(c, svc, control_fn, NULL, &a, err);
 }

@@ -43,6 +43,13 @@ struct ctl {
 	struct window *snap;		/* [VS_MAX_SLOTS] */
 	struct window *last;		/* [VS_MAX_SLOTS]: the last judged window */
 	time_t win_start[VS_MAX_SERVICES];
+	/* Every version's numbers over the last VS_STATS_WINDOW seconds, for
+	 * the API, whether or not a rollout judges it: the cumulative values
+	 * when the current window began, the last full window, and whether
+	 * that one is complete (a version added mid-window is not). */
+	struct window *vsnap, *vlast;	/* [VS_MAX_SLOTS] */
+	bool vlast_ok[VS_MAX_SLOTS], vseen[VS_MAX_SLOTS];
+	time_t vwin_start;
 	/* Active health checks (health.c): a backend marked down is kept out
 	 * of the sockmap; counts of consecutive failed and passed checks. */
 	bool bk_down[VS_MAX_SLOTS][VS_MAX_BACKENDS];
@@ -54,6 +61,8 @@ struct ctl {
 	 * "the kernel refused the socket". */
 	int bk_err[VS_MAX_SLOTS][VS_MAX_BACKENDS];
 };
+
+#define VS_STATS_WINDOW 5	/* seconds: the API's per-version last window */
 
 /* Take m (copied) as the state to steer by; adopts what the maps hold. */
 int ctl_init(struct ctl *c, struct dataplane *dp, const struct model *m,

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -332,9 +334,10 @@ static int load_track(struct dataplane *dp, const char *dir, struct vs_err *err)
 	 * on this kernel (sock_send_length came with 6.3). */
 	if (!dp->watch) {
 		bpf_program__set_autoload(dp->track->progs.vsteer_req, false);
-		bpf_program__set_autoload(dp->track->progs.vsteer_resp, false);
 		bpf_program__set_autoload(dp->track->progs.vsteer_rst, false);
 	}
+	if (dp->meter != DP_METER_SEND)
+		bpf_program__set_autoload(dp->track->progs.vsteer_resp, false);
 	if (!ret)
 		ret = share_maps(dp, dp->track->obj);
 	if (!ret)
@@ -350,8 +353,9 @@ static int load_track(struct dataplane *dp, const char *dir, struct vs_err *err)
 		char path[PATH_MAX];
 
 		/* Without watching, only the connection tracker runs (sessions
-		 * and drain need it); the request meters are taken down. */
-		if (i && !dp->watch) {
+		 * and drain need it); the request meters are taken down. The
+		 * send hook also when the TC program measures responses. */
+		if (i && !bpf_program__autoload(tracers[i].prog)) {
 			snprintf(path, sizeof(path), "%s/%s", dir, tracers[i].pin);
 			unlink(path);
 			continue;
@@ -386,6 +390,7 @@ static int load_http(struct dataplane *dp, struct vs_err *err)
 		dp->http = NULL;
 		return vs_errf(err, ret, 500, "bpf", "cannot open http object: %s", strerror(-ret));
 	}
+	dp->http->rodata->meter_resp = dp->meter == DP_METER_TC;
 	ret = share_maps(dp, dp->http->obj);
 	if (!ret)
 		ret = http_bpf__load(dp->http);
@@ -490,15 +495,16 @@ static int create_pins(struct dataplane *dp, const char *pin_dir, __u32 sess_ent
 	return ret;
 }
 
-int dp_open(struct dataplane *dp, const char *pin_dir, __u32 sess_entries, bool watch,
-	    struct vs_err *err)
+int dp_open(struct dataplane *dp, const char *pin_dir, __u32 sess_entries,
+	    enum dp_meter meter, struct vs_err *err)
 {
 	char parent[PATH_MAX], link[PATH_MAX + 8];
 	struct stat st;
 	int ret;
 
 	memset(dp, 0, sizeof(*dp));
-	dp->watch = watch;
+	dp->watch = meter != DP_METER_OFF;
+	dp->meter = meter;
 	dp->link_fd = dp->lock_fd = -1;
 	if (str_copy(dp->pin_dir, sizeof(dp->pin_dir), pin_dir))
 		return vs_errf(err, -ENAMETOOLONG, 500, "pin_dir", "pin directory name too long");
@@ -559,19 +565,79 @@ void dp_close(struct dataplane *dp)
 	dp->link_fd = dp->lock_fd = -1;
 }
 
+/* Remove the <pin_dir>_tmp<pid> directories of vsteerds that died while
+ * building their pins: never renamed into place, so nothing steers with
+ * them. One whose pid lives, or that is locked (a vsteerd in another pid
+ * namespace), is being built and stays. Returns how many went. */
+static int remove_stale_tmp(const char *pin_dir)
+{
+	char parent[PATH_MAX], base[PATH_MAX], path[2 * PATH_MAX + 2];
+	const char *slash = strrchr(pin_dir, '/');
+	struct vs_err ignored;
+	struct dirent *de;
+	size_t blen;
+	int n = 0;
+	DIR *d;
+
+	snprintf(parent, sizeof(parent), "%s", pin_dir);
+	dirname(parent);
+	snprintf(base, sizeof(base), "%s_tmp", slash ? slash + 1 : pin_dir);
+	blen = strlen(base);
+	d = opendir(parent);
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		char *end;
+		long pid;
+		int fd;
+
+		if (strncmp(de->d_name, base, blen))
+			continue;
+		pid = strtol(de->d_name + blen, &end, 10);
+		if (end == de->d_name + blen || *end || pid <= 0)
+			continue;
+		if (kill(pid, 0) == 0 || errno == EPERM)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", parent, de->d_name);
+		fd = lock_dir(path, &ignored);
+		if (fd < 0)
+			continue;
+		if (remove_pins(path) == 0) {
+			pr_info("removed %s, left by vsteerd pid %ld\n", path, pid);
+			n++;
+		}
+		close(fd);
+	}
+	closedir(d);
+	return n;
+}
+
 int dp_cleanup(const char *pin_dir, struct vs_err *err)
 {
-	int fd, ret;
+	char dir[PATH_MAX];
+	int fd, ret, stale;
 
-	fd = lock_dir(pin_dir, err);
+	if (str_copy(dir, sizeof(dir), pin_dir))
+		return vs_errf(err, -ENAMETOOLONG, 500, "pin_dir", "pin directory name too long");
+	for (size_t n = strlen(dir); n > 1 && dir[n - 1] == '/'; n--)
+		dir[n - 1] = '\0';
+	stale = remove_stale_tmp(dir);
+	/* Nothing pinned is what --cleanup is for: done, not an error. */
+	if (access(dir, F_OK) < 0 && errno == ENOENT) {
+		pr_info("nothing is pinned at %s%s\n", dir,
+			stale ? " (only leftovers of a crashed start, removed)" : "");
+		return 0;
+	}
+	fd = lock_dir(dir, err);
 	if (fd < 0)
 		return fd;
 	detach_http();
-	ret = remove_pins(pin_dir);
+	ret = remove_pins(dir);
 	close(fd);
 	if (ret)
-		return vs_errf(err, ret, 500, "pin_dir", "cannot remove %s: %s", pin_dir,
+		return vs_errf(err, ret, 500, "pin_dir", "cannot remove %s: %s", dir,
 			       strerror(-ret));
+	pr_info("removed %s\n", dir);
 	return 0;
 }
 
@@ -662,9 +728,40 @@ int dp_svc_stats(struct dataplane *dp, __u32 id, struct vs_svc_stats *sum)
 	return sum_percpu(dp->steer->maps.sstats, id, (__u64 *)sum, sizeof(*sum) / 8);
 }
 
-int dp_zero_stats(struct dataplane *dp, __u32 slot)
+/* Delete the session entries that name `slot`: keys first, then the
+ * deletes, since deleting under get_next_key restarts the walk. The walk
+ * is bounded: the data plane inserts while we read. */
+static int purge_sessions(struct dataplane *dp, __u32 slot)
+{
+	int fd = map_fd(dp->steer->maps.sess), ret = 0;
+	__u32 max = bpf_map__max_entries(dp->steer->maps.sess);
+	struct vs_sess_key *keys, cur, next;
+	struct vs_sess v;
+	bool first = true;
+	size_t n = 0;
+
+	keys = calloc(max, sizeof(*keys));
+	if (!keys)
+		return -ENOMEM;
+	for (__u32 i = 0; i < 2 * max && n < max; i++) {
+		if (bpf_map_get_next_key(fd, first ? NULL : &cur, &next))
+			break;
+		first = false;
+		if (!bpf_map_lookup_elem(fd, &next, &v) && v.slot == slot)
+			keys[n++] = next;
+		cur = next;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (bpf_map_delete_elem(fd, &keys[i]) && errno != ENOENT && !ret)
+			ret = -errno;
+	free(keys);
+	return ret;
+}
+
+int dp_reset_slot(struct dataplane *dp, __u32 slot)
 {
 	int ncpu = libbpf_num_possible_cpus();
+	__s64 none = 0;
 	void *zero;
 	int ret;
 
@@ -683,6 +780,12 @@ int dp_zero_stats(struct dataplane *dp, __u32 slot)
 			ret = -errno;
 	}
 	free(zero);
+	/* Nor its clients' affinity, nor its open connection count: with
+	 * them a new version in the slot would get the old one's sessions. */
+	if (!ret && bpf_map_update_elem(map_fd(dp->steer->maps.vopen), &slot, &none, BPF_ANY))
+		ret = -errno;
+	if (!ret)
+		ret = purge_sessions(dp, slot);
 	return ret;
 }
 

@@ -29,6 +29,11 @@ struct track_bpf;
 struct http_bpf;
 struct bpf_link;
 
+/* Where responses are measured: not at all (--no-watch), at the
+ * backend's send() (tp_btf/sock_send_length, Linux 6.3+), or as they
+ * leave by an interface (the TC egress program, for older kernels). */
+enum dp_meter { DP_METER_OFF, DP_METER_SEND, DP_METER_TC };
+
 struct dataplane {
 	struct steer_bpf *steer;
 	struct scan_bpf *scan;
@@ -40,6 +45,7 @@ struct dataplane {
 	int lock_fd;		/* flock on the pin directory: one writer */
 	bool adopted;		/* the pin directory existed already */
 	bool watch;		/* measure requests (latency, size, status) */
+	enum dp_meter meter;
 	char pin_dir[PATH_MAX];
 };
 
@@ -47,8 +53,8 @@ void dp_route_libbpf_log(void);
 /* Adopt what is pinned under pin_dir, or build it in a temporary
  * directory and rename that into place. The program in an adopted link
  * is replaced atomically, so steering never stops. */
-int dp_open(struct dataplane *dp, const char *pin_dir, __u32 sess_entries, bool watch,
-	    struct vs_err *err);
+int dp_open(struct dataplane *dp, const char *pin_dir, __u32 sess_entries,
+	    enum dp_meter meter, struct vs_err *err);
 /* Closes fds; everything pinned stays and keeps steering. */
 void dp_close(struct dataplane *dp);
 /* Remove everything vsteerd pinned under pin_dir. */
@@ -67,7 +73,9 @@ int dp_sock_del(struct dataplane *dp, __u32 idx);
 
 int dp_ver_stats(struct dataplane *dp, __u32 slot, struct vs_ver_stats *sum);
 int dp_svc_stats(struct dataplane *dp, __u32 id, struct vs_svc_stats *sum);
-int dp_zero_stats(struct dataplane *dp, __u32 slot);
+/* A slot about to hold a new version: its counters, histograms, open
+ * connection count and session entries go. */
+int dp_reset_slot(struct dataplane *dp, __u32 slot);
 /* A version slot's latency (ns) or response size (bytes) histogram,
  * summed over CPUs. */
 int dp_hist(struct dataplane *dp, bool size, __u32 slot, __u64 out[VS_HBUCKETS]);

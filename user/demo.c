@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -37,6 +38,8 @@ struct settings {
  * reaches one worker, and must change what every worker does. */
 static struct settings *cur;
 static const char *version = "0.0";
+/* With --workers, the process that forked them; 0 with one process. */
+static pid_t parent_pid;
 
 static int listen_on(const char *spec, bool reuseport)
 {
@@ -125,9 +128,9 @@ static enum MHD_Result control(struct MHD_Connection *c)
 	if (arg_int(c, "exit_after", &v))
 		cur->exit_after = v ? cur->served + v : 0;
 	snprintf(buf, sizeof(buf),
-		 "{\"version\":\"%s\",\"pid\":%d,\"delay_ms\":%d,\"status\":%d,\"size\":%d,\"hang\":%d,\"reset_every\":%d}\n",
+		 "{\"version\":\"%s\",\"pid\":%d,\"delay_ms\":%d,\"status\":%d,\"size\":%d,\"hang\":%d,\"reset_every\":%d,\"served\":%ld,\"exit_after\":%ld}\n",
 		 version, getpid(), cur->delay_ms, cur->status, cur->size, cur->hang,
-		 cur->reset_every);
+		 cur->reset_every, (long)cur->served, (long)cur->exit_after);
 	return respond(c, 200, buf, strlen(buf));
 }
 
@@ -150,11 +153,14 @@ static enum MHD_Result reset(struct MHD_Connection *c)
 	return MHD_NO;
 }
 
+/* What a connection's current request is, for on_done: control requests
+ * are not requests to the service and must not count towards exit_after. */
+static int kind_request, kind_control;
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
 				  const char *method, const char *ver, const char *upload,
 				  size_t *upload_size, void **con_cls)
 {
-	static int first;
 	char *body;
 	size_t len;
 	int size;
@@ -162,14 +168,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	(void)cls, (void)ver, (void)upload;
 
 	if (*con_cls == NULL) {
-		*con_cls = &first;
+		*con_cls = !strcmp(method, "POST") && !strcmp(url, "/control") ?
+				   &kind_control : &kind_request;
 		return MHD_YES;
 	}
 	if (*upload_size) {
 		*upload_size = 0;
 		return MHD_YES;
 	}
-	if (!strcmp(method, "POST") && !strcmp(url, "/control"))
+	if (*con_cls == &kind_control)
 		return control(c);
 	while (cur->hang)
 		usleep(100 * 1000);
@@ -197,11 +204,17 @@ static void on_done(void *cls, struct MHD_Connection *c, void **con_cls,
 		    enum MHD_RequestTerminationCode toe)
 {
 	long n, limit = cur->exit_after;
-	(void)cls, (void)c, (void)con_cls, (void)toe;
+	(void)cls, (void)c, (void)toe;
 
+	if (!con_cls || *con_cls != &kind_request)
+		return;
 	n = ++cur->served;
 	if (limit && n >= limit) {
 		fprintf(stderr, "vsteer-demo %s: exiting after %ld requests\n", version, n);
+		/* A version that exits after N requests must be gone, not one
+		 * worker of it: the parent takes the other workers down. */
+		if (parent_pid && getppid() == parent_pid)
+			kill(parent_pid, SIGUSR1);
 		_exit(0);
 	}
 }
@@ -254,6 +267,7 @@ int main(int argc, char **argv)
 	};
 	const char *listen_spec = NULL;
 	int opt, workers = 1, fd;
+	pid_t kids[64] = {};
 	bool reuseport = false;
 	sigset_t s;
 
@@ -291,7 +305,10 @@ int main(int argc, char **argv)
 	sigemptyset(&s);
 	sigaddset(&s, SIGTERM);
 	sigaddset(&s, SIGINT);
+	sigaddset(&s, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &s, NULL);
+	if (workers > 1)
+		parent_pid = getpid();
 
 	/* Each worker binds its own SO_REUSEPORT socket, as nginx does with
 	 * `reuseport`: vsteerd must register the whole group. */
@@ -304,8 +321,21 @@ int main(int argc, char **argv)
 		}
 		if (workers == 1)
 			break;
-		if (fork() == 0)
+		kids[i] = fork();
+		if (kids[i] < 0) {
+			perror("vsteer-demo: fork");
+			for (int k = 0; k < i; k++)
+				kill(kids[k], SIGTERM);
+			return 1;
+		}
+		if (kids[i] == 0) {
+			/* Workers go with the parent however it dies (a kill -9
+			 * of the demo's pid must not leave a live version). */
+			prctl(PR_SET_PDEATHSIG, SIGTERM);
+			if (getppid() != parent_pid)
+				_exit(0);
 			return serve(fd);
+		}
 		close(fd);
 	}
 	printf("vsteer-demo %s listening on %s pid %d workers %d\n", version, listen_spec,
@@ -316,8 +346,15 @@ int main(int argc, char **argv)
 	{
 		int sig;
 
+		/* SIGTERM, SIGINT, or SIGUSR1 from a worker that reached
+		 * exit_after: every worker goes. Not kill(0): the demo may
+		 * share its process group with the shell script that ran it.
+		 * A worker killed on its own does not end the others (the
+		 * rest of a reuseport group keeps serving). */
 		sigwait(&s, &sig);
-		kill(0, SIGTERM);
+		for (int i = 0; i < workers; i++)
+			if (kids[i] > 0)
+				kill(kids[i], SIGTERM);
 		while (wait(NULL) > 0)
 			;
 	}

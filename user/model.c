@@ -134,8 +134,30 @@ static int endpoint_taken(const struct model *m, const struct vs_endpoint *e,
 	return 0;
 }
 
+/* The lowest free slot that is not to be avoided, else the lowest free. */
+static uint32_t free_slot(const struct model *m, const uint64_t *avoid)
+{
+	uint32_t first = VS_MAX_SLOTS;
+
+	for (uint32_t s = 0; s < VS_MAX_SLOTS; s++) {
+		if (m->cl[s].used)
+			continue;
+		if (!avoid || !(avoid[s / 64] & (1ull << (s % 64))))
+			return s;
+		if (first == VS_MAX_SLOTS)
+			first = s;
+	}
+	return first;
+}
+
 int model_add_cluster(struct model *m, const struct cluster *spec,
 		      struct vs_err *err)
+{
+	return model_add_cluster_avoiding(m, spec, NULL, err);
+}
+
+int model_add_cluster_avoiding(struct model *m, const struct cluster *spec,
+			       const uint64_t *avoid, struct vs_err *err)
 {
 	uint32_t order[VS_MAX_VERSIONS], n, slot, i, j;
 	struct cluster *c;
@@ -179,8 +201,7 @@ int model_add_cluster(struct model *m, const struct cluster *spec,
 		return vs_errf(err, -ENOSPC, 409, "limit",
 			       "service '%s' already has %d versions",
 			       m->svc[spec->svc].name, VS_MAX_VERSIONS);
-	for (slot = 0; slot < VS_MAX_SLOTS && m->cl[slot].used; slot++)
-		;
+	slot = free_slot(m, avoid);
 	if (slot == VS_MAX_SLOTS)
 		return vs_errf(err, -ENOSPC, 409, "limit", "at most %d clusters", VS_MAX_SLOTS);
 
@@ -302,6 +323,7 @@ void model_svc_value(const struct model *m, uint32_t svc,
 		v->ver[i].flags = m->cl[order[i]].no_affinity ? VS_VER_NO_AFFINITY : 0;
 	}
 	v->session_ms = m->svc[svc].session_timeout * 1000;
+	v->flags = m->svc[svc].http ? VS_SVC_HTTP : 0;
 }
 
 void model_event(struct model *m, int64_t now, const char *svc, const char *type,

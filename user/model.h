@@ -108,6 +108,7 @@ struct service {
 	struct vs_endpoint addr;
 	uint32_t salt;
 	uint32_t session_timeout;	/* seconds of idleness that end a session */
+	bool http;			/* "protocol": "http": status classes counted */
 	struct rollout ro;
 	uint32_t rollbacks, auto_rollbacks;	/* since vsteerd started, for /metrics */
 };
@@ -133,6 +134,10 @@ int model_add_service(struct model *m, const char *name,
  * new cluster's slot. With an empty id one is generated. */
 int model_add_cluster(struct model *m, const struct cluster *spec,
 		      struct vs_err *err);
+/* The same, preferring free slots not set in `avoid` (a bitmap of
+ * VS_MAX_SLOTS bits): those the data plane still has traces of. */
+int model_add_cluster_avoiding(struct model *m, const struct cluster *spec,
+			       const uint64_t *avoid, struct vs_err *err);
 int model_del_cluster(struct model *m, uint32_t slot, bool force,
 		      struct vs_err *err);
 /* Set every version's weight of service svc: names[i] gets bp[i] basis

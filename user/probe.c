@@ -35,11 +35,11 @@ static const struct {
 	  "5.5", true, BTF_TYPE, 0, 0, "btf_trace_inet_sock_set_state" },
 	{ "tp_tcp_probe", "request arrival (tp_btf/tcp_probe)",
 	  "5.5", false, BTF_TYPE, 0, 0, "btf_trace_tcp_probe" },
-	{ "tp_sock_send_length", "response start and size (tp_btf/sock_send_length)",
+	{ "tp_sock_send_length", "response start and size (tp_btf/sock_send_length; without it the TC egress program measures them)",
 	  "6.3", false, BTF_TYPE, 0, 0, "btf_trace_sock_send_length" },
 	{ "tp_tcp_send_reset", "resets sent by backends (tp_btf/tcp_send_reset)",
 	  "5.5", false, BTF_TYPE, 0, 0, "btf_trace_tcp_send_reset" },
-	{ "tc", "HTTP status classes (BPF_PROG_TYPE_SCHED_CLS)",
+	{ "tc", "HTTP status classes, and responses where sock_send_length is missing (BPF_PROG_TYPE_SCHED_CLS)",
 	  "4.1", false, PROG_TYPE, BPF_PROG_TYPE_SCHED_CLS, 0, NULL },
 };
 
@@ -124,11 +124,23 @@ int features_probe(struct vs_features *fs)
 	return 0;
 }
 
-static const struct vs_feature *first_missing(const struct vs_features *fs, bool core)
+bool features_ok(const struct vs_features *fs, const char *name)
 {
 	for (unsigned int i = 0; i < fs->n; i++)
+		if (!strcmp(fs->f[i].name, name))
+			return fs->f[i].ok;
+	return false;
+}
+
+static const struct vs_feature *first_missing(const struct vs_features *fs, bool core)
+{
+	for (unsigned int i = 0; i < fs->n; i++) {
+		/* The TC program stands in for it. */
+		if (!strcmp(fs->f[i].name, "tp_sock_send_length") && features_ok(fs, "tc"))
+			continue;
 		if (fs->f[i].core == core && !fs->f[i].ok)
 			return &fs->f[i];
+	}
 	return NULL;
 }
 

@@ -30,6 +30,8 @@ struct vs_features {
 int features_probe(struct vs_features *fs);
 /* The first missing feature steering needs, or NULL. */
 const struct vs_feature *features_core_missing(const struct vs_features *fs);
+/* Whether the feature called name is there. */
+bool features_ok(const struct vs_features *fs, const char *name);
 /* The first missing feature the request meters need, or NULL. */
 const struct vs_feature *features_watch_missing(const struct vs_features *fs);
 json_t *features_json(const struct vs_features *fs, bool watching);

@@ -141,12 +141,13 @@ int req_rollout(json_t *body, struct ro_request *req, struct vs_err *err)
 		return vs_errf(err, -EINVAL, 400, "bad_rollout",
 			       "body.strategy: must be \"instant\", \"session\" or \"gradual\"");
 	t = json_object_get(body, "sessionTimeout");
-	if (t && (!json_is_integer(t) || json_integer_value(t) < 1 ||
+	if (t && (!json_is_integer(t) || json_integer_value(t) < 0 ||
 		  json_integer_value(t) > RO_MAX_SESSION_TIMEOUT))
 		return vs_errf(err, -EINVAL, 400, "bad_rollout",
-			       "body.sessionTimeout: must be whole seconds from 1 to %d",
+			       "body.sessionTimeout: must be whole seconds from 0 (no affinity) to %d",
 			       RO_MAX_SESSION_TIMEOUT);
 	req->session_timeout = t ? json_integer_value(t) : 0;
+	req->session_timeout_set = t != NULL;
 	/* Without a strategy: gradual if there are steps, else session if
 	 * there is a timeout, else instant. */
 	steps = json_object_get(body, "steps");
@@ -174,6 +175,9 @@ int req_rollout(json_t *body, struct ro_request *req, struct vs_err *err)
 		req->steps[i].hold = h ? json_integer_value(h) : RO_WAIT;
 	}
 	req->nsteps = steps ? json_array_size(steps) : 0;
+	if (req->strategy == RO_SESSION && t && !req->session_timeout)
+		return vs_errf(err, -EINVAL, 400, "bad_rollout",
+			       "body.sessionTimeout: a session rollout needs one of 1 second or more");
 	if (json_object_get(body, "analysis"))
 		return req_analysis(json_object_get(body, "analysis"), &req->an, err);
 	return 0;

@@ -261,7 +261,8 @@ int rollout_start(struct model *m, uint32_t svc, const struct ro_request *req,
 	}
 	/* Instant means every new connection, affinity or not. */
 	s->session_timeout = req->strategy == RO_INSTANT ? 0 :
-			     req->session_timeout ? req->session_timeout : s->session_timeout;
+			     req->session_timeout || req->session_timeout_set ? req->session_timeout :
+			     s->session_timeout;
 	m->cl[to].no_affinity = false;
 	model_event(m, now, s->name, "started", "%s rollout from %s to %s", ro_strategy_name(ro->strategy),
 		    m->cl[from].version, m->cl[to].version);

@@ -17,6 +17,8 @@ struct ro_request {
 	char to[ID_LEN];		/* version or cluster id */
 	enum ro_strategy strategy;
 	uint32_t session_timeout;	/* seconds, 0: none */
+	bool session_timeout_set;	/* given (0 too): else, when 0, the service
+					 * keeps the timeout it has */
 	uint32_t nsteps;
 	struct ro_step steps[RO_MAX_STEPS];
 	struct analysis an;		/* an.on: judge the target automatically */

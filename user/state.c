@@ -80,9 +80,10 @@ char *state_dump(const struct model *m)
 		if (!s->used)
 			continue;
 		ep_format_addr(&s->addr, a, sizeof(a));
-		json_array_append_new(svcs, json_pack("{sssIsssisIsIso}", "name", s->name,
+		json_array_append_new(svcs, json_pack("{sssIsssisssIsIso}", "name", s->name,
 						       "id", (json_int_t)i, "address", a,
 						       "port", s->addr.port,
+						       "protocol", s->http ? "http" : "tcp",
 						       "salt", (json_int_t)s->salt,
 						       "sessionTimeout", (json_int_t)s->session_timeout,
 						       "rollout", rollout_dump(&s->ro)));
@@ -124,14 +125,15 @@ char *state_dump(const struct model *m)
 	return text;
 }
 
-int state_save(const struct model *m, const char *path, struct vs_err *err)
+int state_stage(const struct model *m, const char *path, struct staged_file *f,
+		struct vs_err *err)
 {
 	char *text = state_dump(m);
 	int ret;
 
 	if (!text)
 		return vs_errf(err, -ENOMEM, 500, "internal", "out of memory");
-	ret = write_file_atomic(path, text, strlen(text), 0600);
+	ret = stage_file(f, path, text, strlen(text), 0600);
 	free(text);
 	if (ret)
 		return vs_errf(err, ret, 500, "state_write",
@@ -140,10 +142,30 @@ int state_save(const struct model *m, const char *path, struct vs_err *err)
 	return 0;
 }
 
+int state_commit(struct staged_file *f, struct vs_err *err)
+{
+	int ret = stage_commit(f);
+
+	if (ret)
+		return vs_errf(err, ret, 500, "state_write",
+			       "cannot rename the new state file into %s: %s; nothing was changed",
+			       f->path, strerror(-ret));
+	return 0;
+}
+
+int state_save(const struct model *m, const char *path, struct vs_err *err)
+{
+	struct staged_file f;
+	int ret = state_stage(m, path, &f, err);
+
+	return ret ? ret : state_commit(&f, err);
+}
+
 static int load_service(json_t *j, const char *w, struct model *m, struct vs_err *err)
 {
-	static const char *const keys[] = { "name", "id", "address", "port", "salt",
+	static const char *const keys[] = { "name", "id", "address", "port", "protocol", "salt",
 					    "sessionTimeout", "rollout", NULL };
+	json_t *proto = json_object_get(j, "protocol");
 	json_t *name = json_object_get(j, "name"), *id = json_object_get(j, "id");
 	json_t *salt = json_object_get(j, "salt"), *addr;
 	struct vs_endpoint ep;
@@ -179,6 +201,11 @@ static int load_service(json_t *j, const char *w, struct model *m, struct vs_err
 		memset(s, 0, sizeof(*s));
 	}
 	m->svc[sid].session_timeout = json_integer_value(json_object_get(j, "sessionTimeout"));
+	/* Absent in state files written before services had a protocol. */
+	if (proto && (!json_is_string(proto) || (strcmp(json_string_value(proto), "tcp") &&
+						 strcmp(json_string_value(proto), "http"))))
+		return vs_errf(err, -EINVAL, 400, "bad_state", "%s.protocol: \"tcp\" or \"http\"", w);
+	m->svc[sid].http = proto && !strcmp(json_string_value(proto), "http");
 	return 0;
 }
 

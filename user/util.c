@@ -96,14 +96,15 @@ int uuid_v4(char out[37])
 	return 0;
 }
 
-int write_file_atomic(const char *path, const char *data, size_t len, int mode)
+int stage_file(struct staged_file *f, const char *path, const char *data, size_t len, int mode)
 {
-	char tmp[PATH_MAX], dir[PATH_MAX];
+	char *tmp = f->tmp;
 	size_t off = 0;
-	int fd, dfd, err = 0;
+	int fd, err = 0;
 	ssize_t n;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, getpid()) >= (int)sizeof(tmp))
+	if (snprintf(f->path, sizeof(f->path), "%s", path) >= (int)sizeof(f->path) ||
+	    snprintf(tmp, sizeof(f->tmp), "%s.tmp.%d", path, getpid()) >= (int)sizeof(f->tmp))
 		return -ENAMETOOLONG;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	if (fd < 0)
@@ -127,18 +128,6 @@ int write_file_atomic(const char *path, const char *data, size_t len, int mode)
 		err = -errno;
 		goto unlink_tmp;
 	}
-	fd = -1;
-	if (rename(tmp, path) < 0) {
-		err = -errno;
-		goto unlink_tmp;
-	}
-	/* The rename is durable only once the directory is synced. */
-	snprintf(dir, sizeof(dir), "%s", path);
-	dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
 	return 0;
 
 close_tmp:
@@ -146,4 +135,37 @@ close_tmp:
 unlink_tmp:
 	unlink(tmp);
 	return err;
+}
+
+int stage_commit(struct staged_file *f)
+{
+	char dir[PATH_MAX];
+	int dfd, err;
+
+	if (rename(f->tmp, f->path) < 0) {
+		err = -errno;
+		unlink(f->tmp);
+		return err;
+	}
+	/* The rename is durable only once the directory is synced. */
+	snprintf(dir, sizeof(dir), "%s", f->path);
+	dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return 0;
+}
+
+void stage_abort(struct staged_file *f)
+{
+	unlink(f->tmp);
+}
+
+int write_file_atomic(const char *path, const char *data, size_t len, int mode)
+{
+	struct staged_file f;
+	int ret = stage_file(&f, path, data, len, mode);
+
+	return ret ? ret : stage_commit(&f);
 }

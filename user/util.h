@@ -2,6 +2,7 @@
 #ifndef VS_UTIL_H
 #define VS_UTIL_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,5 +36,17 @@ int uuid_v4(char out[37]);
 /* Write data to path atomically: temp file in the same directory, fsync,
  * rename, fsync of the directory. Mode applies to the new file. */
 int write_file_atomic(const char *path, const char *data, size_t len, int mode);
+
+/* The same in two steps, so that a caller can make its other changes
+ * (the BPF maps) only once the data is durable, and undo them if the
+ * rename fails: stage_file() writes and fsyncs the temp file,
+ * stage_commit() renames it into place, stage_abort() removes it. */
+struct staged_file {
+	char path[PATH_MAX];
+	char tmp[PATH_MAX + 16];
+};
+int stage_file(struct staged_file *f, const char *path, const char *data, size_t len, int mode);
+int stage_commit(struct staged_file *f);
+void stage_abort(struct staged_file *f);
 
 #endif

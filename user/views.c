@@ -68,8 +68,8 @@ static json_t *event_json(const struct event *e)
 			 "type", e->type, "detail", e->detail);
 }
 
-/* Newest first; only service `svc` if not NULL, only from `since` on. */
-static json_t *events_json(const struct model *m, const char *svc, int64_t since)
+/* Newest first; only service `svc` if not NULL. */
+static json_t *events_json(const struct model *m, const char *svc)
 {
 	json_t *list = json_array();
 
@@ -77,8 +77,29 @@ static json_t *events_json(const struct model *m, const char *svc, int64_t since
 		const struct event *e =
 			&m->events[(m->event_head + RO_MAX_EVENTS - k) % RO_MAX_EVENTS];
 
-		if ((!svc || !strcmp(e->service, svc)) && e->time >= since)
+		if (!svc || !strcmp(e->service, svc))
 			json_array_append_new(list, event_json(e));
+	}
+	return list;
+}
+
+/* A rollout's history: its service's events, newest first, back to the
+ * "started" event that opened it (an earlier rollout may have ended in
+ * the same second). Bounded by the event list: a rollout with more than
+ * RO_MAX_EVENTS events of all services since it started shows the newest. */
+static json_t *history_json(const struct model *m, const char *svc, int64_t since)
+{
+	json_t *list = json_array();
+
+	for (uint32_t k = 1; k <= m->nevents; k++) {
+		const struct event *e =
+			&m->events[(m->event_head + RO_MAX_EVENTS - k) % RO_MAX_EVENTS];
+
+		if (strcmp(e->service, svc) || e->time < since)
+			continue;
+		json_array_append_new(list, event_json(e));
+		if (!strcmp(e->type, "started"))
+			break;
 	}
 	return list;
 }
@@ -108,7 +129,7 @@ static json_t *rollout_json(const struct model *m, uint32_t s)
 			 "to", m->cl[ro->to].version,
 			 "step", (int)ro->step + 1, "stepsTotal", (int)ro->nsteps, "steps", steps,
 			 "weight", m->cl[ro->to].weight / 100.0,
-			 "sessionTimeout", (json_int_t)ro->session_timeout,
+			 "sessionTimeout", (json_int_t)m->svc[s].session_timeout,
 			 "startedAt", (json_int_t)ro->started,
 			 "stepStartedAt", opt_time(ro->step_started),
 			 "nextStepAt", due >= 0 ? json_integer(due) : json_null(),
@@ -116,7 +137,7 @@ static json_t *rollout_json(const struct model *m, uint32_t s)
 				json_integer(ro->paused_left) : json_null(),
 			 "endedAt", opt_time(ro->ended),
 			 "analysis", analysis_dump(&ro->an),
-			 "history", events_json(m, m->svc[s].name, ro->started));
+			 "history", history_json(m, m->svc[s].name, ro->started));
 }
 
 json_t *ctl_events_json(struct ctl *c, const char *svc)
@@ -124,15 +145,17 @@ json_t *ctl_events_json(struct ctl *c, const char *svc)
 	json_t *j;
 
 	pthread_mutex_lock(&c->lock);
-	j = json_pack("{so}", "events", events_json(c->m, svc, 0));
+	j = json_pack("{so}", "events", events_json(c->m, svc));
 	pthread_mutex_unlock(&c->lock);
 	return j;
 }
 
-/* A version's numbers in the rollout's last judged window. */
-static json_t *window_json(const struct window *w)
+/* A version's numbers in a window: the rollout's last judged one, or the
+ * last VS_STATS_WINDOW seconds. */
+static json_t *window_json(const struct window *w, int seconds)
 {
-	return json_pack("{sIsIsfsfsfsf}", "arrived", (json_int_t)w->arrived,
+	return json_pack("{sisIsIsfsfsfsf}", "seconds", seconds,
+			 "arrived", (json_int_t)w->arrived,
 			 "requests", (json_int_t)w->requests,
 			 "latencyP50Ms", hist_quantile(&w->lat, 0.5) / 1e6,
 			 "latencyP99Ms", hist_quantile(&w->lat, 0.99) / 1e6,
@@ -152,13 +175,19 @@ static json_t *service_json(struct ctl *c, uint32_t s)
 		json_t *v = version_json(c, order[i]);
 		const struct rollout *ro = &sv->ro;
 
+		if (v)
+			json_object_set_new(v, "lastWindow", c->vlast_ok[order[i]] ?
+					    window_json(&c->vlast[order[i]], VS_STATS_WINDOW) :
+					    json_null());
 		if (v && ro->an.on && ro->an.windows && (order[i] == ro->to || order[i] == ro->from))
-			json_object_set_new(v, "lastWindow", window_json(&c->last[order[i]]));
+			json_object_set_new(v, "analysisWindow",
+					    window_json(&c->last[order[i]], (int)ro->an.interval));
 		json_array_append_new(vers, v);
 	}
 	ep_format_addr(&sv->addr, a, sizeof(a));
 	dp_svc_stats(c->dp, s, &st);
-	return json_pack("{sssssssisIsoso s{sIsIsIsI}}", "name", sv->name, "protocol", "tcp",
+	return json_pack("{sssssssisIsoso s{sIsIsIsI}}", "name", sv->name,
+			 "protocol", sv->http ? "http" : "tcp",
 			 "address", a, "port", sv->addr.port,
 			 "sessionTimeout", (json_int_t)sv->session_timeout,
 			 "rollout", rollout_json(c->m, s), "versions", vers,

@@ -209,6 +209,7 @@ int main(int argc, char **argv)
 	struct config cfg = {};
 	struct vs_features feat;
 	const struct vs_feature *miss;
+	enum dp_meter meter;
 	struct model *m;
 	struct ctl ctl;
 	struct opts o;
@@ -223,7 +224,6 @@ int main(int argc, char **argv)
 			pr_warn("%s\n", err.msg);
 			return 1;
 		}
-		pr_info("removed %s\n", o.pin_dir);
 		return 0;
 	}
 
@@ -271,7 +271,12 @@ int main(int argc, char **argv)
 			feat.kernel, miss->name, miss->what, miss->since);
 		o.no_watch = true;
 	}
-	ret = dp_open(&dp, o.pin_dir, o.session_table, !o.no_watch, &err);
+	meter = o.no_watch ? DP_METER_OFF :
+		features_ok(&feat, "tp_sock_send_length") ? DP_METER_SEND : DP_METER_TC;
+	if (meter == DP_METER_TC)
+		pr_info("this kernel (%s) lacks tp_btf/sock_send_length (Linux 6.3): responses are measured as they leave by an interface (TC egress) instead\n",
+			feat.kernel);
+	ret = dp_open(&dp, o.pin_dir, o.session_table, meter, &err);
 	if (ret)
 		goto free_model;
 	pr_info("%s data plane in %s\n", dp.adopted ? "adopted" : "created", o.pin_dir);

@@ -186,7 +186,7 @@ class World:
         return p
 
     def two_version_config(self, weights=None):
-        return {"proxy": {"address": SVC[0], "port": SVC[1]},
+        return {"proxy": {"address": SVC[0], "port": SVC[1], "protocol": "http"},
                 "cluster": [{"version": v, "servers": ["127.0.0.1:%d" % p],
                              "upgradeTransition": {"mode": "Manual"}}
                             for v, p in BACKENDS.items()]}

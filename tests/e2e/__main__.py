@@ -14,7 +14,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.dirname(HERE)]
 
-import steering, lifecycle, api, rollout, watch, packaging  # noqa: E402,F401 (they register)
+import steering, lifecycle, api, rollout, watch, packaging  # noqa: E402,F401 pyflakes: ignore
 from common import TESTS  # noqa: E402
 from lib import TestFailure  # noqa: E402
 

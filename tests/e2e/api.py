@@ -2,13 +2,16 @@
 import http.client
 import json
 import os
+import select
+import signal
 import socket
 import subprocess
 import threading
 import time
 
-from common import rollout, snapshot, test, two_versions
-from lib import API, BUILD, TestFailure, api, check, kill, service, versions_of, wait_for
+from common import control, rollout, snapshot, test, two_versions
+from lib import (API, ROOT, TestFailure, api, check, kill, run_vsteerd, service, versions_of,
+                 wait_for)
 
 
 @test
@@ -59,24 +62,49 @@ def bad_requests(env):
         ("PUT", "/v1/clusters/" + cid, {}, 405, "method_not_allowed"),
         ("GET", "/v1/nothing", None, 404, "not_found"),
         ("GET", "/v1/services", "{}", 400, "unexpected_body"),
+        # Query parameters: booleans are true/false/1/0, each route takes
+        # only its own, once; each of these would change something if it
+        # were read loosely (yes as false, an unknown one ignored).
+        ("DELETE", "/v1/clusters/%s?force=yes" % cid, None, 400, "bad_field", "'force'"),
+        ("DELETE", "/v1/clusters/%s?force=" % cid, None, 400, "bad_field", "'force'"),
+        ("DELETE", "/v1/clusters/%s?force" % cid, None, 400, "bad_field", "'force'"),
+        ("DELETE", "/v1/clusters/%s?force=true&force=false" % cid, None, 400, "bad_field", "twice"),
+        ("DELETE", "/v1/clusters/%s?foce=true" % cid, None, 400, "unknown_field", "'foce'"),
+        ("PUT", "/v1/services/default/weights?dryRun=true", {"2.0": 60, "1.0": 40}, 400,
+         "unknown_field", "'dryRun'"),
+        ("PUT", "/v1/clusters?service=default", {"version": "3.0", "servers": srv}, 400,
+         "unknown_field", "'service'"),
+        ("POST", "/v1/services/default/rollout/promote?full=yes", None, 400, "bad_field", "'full'"),
+        ("POST", "/v1/services/default/rollout/promote?full=%ff", None, 400, "bad_field", "'full'"),
+        ("GET", "/v1/services?verbose=1", None, 400, "unknown_field", "'verbose'"),
+        ("GET", "/v1/events?service=nope", None, 404, "unknown_service", "'nope'"),
+        ("GET", "/v1/events?service=", None, 400, "bad_field", "'service'"),
+        ("GET", "/v1/events?svc=default", None, 400, "unknown_field", "'svc'"),
     ]
-    for method, path, body, want, code in cases:
+    for method, path, body, want, code, *named in cases:
+        needle = named[0] if named else ""
         raw = body if isinstance(body, str) else None
         st, resp = api(method, path, None if raw is not None else body, raw=raw)
         what = "%s %s %.60r" % (method, path, body)
         check(st == want, "%s: status %s, want %s (%s)" % (what, st, want, resp))
         check(isinstance(resp, dict) and resp["error"]["code"] == code and resp["error"]["message"],
               "%s: error %s, want code %s" % (what, resp, code))
+        check(needle in resp["error"]["message"], "%s: the message does not name %s: %s" % (what, needle, resp))
     check(snapshot() == before, "state changed by bad requests")
     check(versions_of(range(200)) == clients_before, "steering changed by bad requests")
+    for query in ("", "?service=default"):
+        st, resp = api("GET", "/v1/events" + query)
+        check(st == 200 and isinstance(resp["events"], list), "GET /v1/events%s: %s %s" % (query, st, resp))
 
-    # Deleting the last cluster of a service needs ?force=true.
+    # Deleting the last cluster of a service needs ?force=true (or 1; 0
+    # and false are the default).
     for v in service()["versions"][:-1]:
-        check(api("DELETE", "/v1/clusters/" + v["id"])[0] == 200, "delete")
+        check(api("DELETE", "/v1/clusters/" + v["id"] + "?force=false")[0] == 200, "delete")
     last = service()["versions"][0]["id"]
-    st, resp = api("DELETE", "/v1/clusters/" + last)
-    check(st == 409 and resp["error"]["code"] == "last_cluster", "last delete: %s %s" % (st, resp))
-    check(api("DELETE", "/v1/clusters/%s?force=true" % last)[0] == 200, "forced delete")
+    for query in ("", "?force=0", "?force=false"):
+        st, resp = api("DELETE", "/v1/clusters/" + last + query)
+        check(st == 409 and resp["error"]["code"] == "last_cluster", "last delete%s: %s %s" % (query, st, resp))
+    check(api("DELETE", "/v1/clusters/%s?force=1" % last)[0] == 200, "forced delete")
 
 
 TOKEN = "s3cret-token-0123456789"
@@ -91,8 +119,7 @@ def token_file(env, mode=0o600):
 
 
 def start_fails(env, cfg, needle):
-    r = subprocess.run([os.path.join(BUILD, "vsteerd"), "-c", cfg, "--pin-dir", env.pin_dir,
-                        "--state", env.state], capture_output=True, text=True, timeout=10)
+    r = run_vsteerd(["-c", cfg, "--pin-dir", env.pin_dir, "--state", env.state])
     check(r.returncode != 0 and needle in r.stderr, "started, or no '%s' in: %s" % (needle, r.stderr))
 
 
@@ -158,7 +185,9 @@ def api_tls(env):
 @test
 def api_limits(env):
     """Over 64 connections get 503; huge headers get a 4xx; a client that
-    never finishes its request is cut off after the 10 s timeout."""
+    never finishes its request is cut off after the 10 s idle timeout, and
+    one that trickles it is cut off by the 30 s deadline (slowloris);
+    meanwhile the API answers, and a kept-alive client is not cut."""
     env.backend("1.0", "127.0.0.1:9001")
     env.vsteerd(env.config({"version": "1.0", "servers": ["127.0.0.1:9001"]}))
     idle = [socket.create_connection(API, timeout=5) for _ in range(70)]
@@ -185,6 +214,64 @@ def api_limits(env):
     dt = time.monotonic() - t0
     check(data == b"" and 8 <= dt <= 14, "slow client: %r after %.1f s" % (data, dt))
     check(api("GET", "/healthz")[0] == 200, "API down after the limits")
+    slowloris()
+
+
+DEADLINE = 30       # user/http.c HTTP_DEADLINE_S
+
+
+def slowloris():
+    """20 clients each send a header line every 2 s, never ending their
+    request: each is closed 30 s after it connected (the deadline is
+    checked every 0.5 s: allow 30-34 s). Never idle, the 10 s timeout does
+    not catch them. One kept-alive client asking every 2 s stays
+    connected past the deadline: each reply restarts its clock."""
+    n = 20
+    t0 = time.monotonic()     # before any connects: the server's clocks start later
+    socks = [socket.create_connection(API, timeout=5) for _ in range(n)]
+    for s_ in socks:
+        s_.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+    keep = http.client.HTTPConnection(*API, timeout=5)
+    keep.connect()
+    keep_sock = keep.sock
+    closed, answers, line = {}, 0, 0
+    while len(closed) < n and time.monotonic() - t0 < DEADLINE + 10:
+        keep.request("GET", "/healthz")
+        r = keep.getresponse()
+        r.read()
+        check(r.status == 200 and keep.sock is keep_sock,
+              "kept-alive client: %s, same connection %s" % (r.status, keep.sock is keep_sock))
+        answers += 1
+        line += 1
+        for s_ in socks:
+            if s_ not in closed:
+                try:
+                    s_.sendall(b"X-Trickle-%d: y\r\n" % line)
+                except OSError:
+                    closed[s_] = time.monotonic() - t0
+        tick = time.monotonic() + 2
+        while time.monotonic() < tick and len(closed) < n:
+            ready, _, _ = select.select([x for x in socks if x not in closed], [], [],
+                                        max(0, tick - time.monotonic()))
+            for s_ in ready:
+                try:
+                    data = s_.recv(100)
+                except OSError:
+                    data = b""
+                check(data == b"", "a trickling client got an answer: %r" % data)
+                closed[s_] = time.monotonic() - t0
+    times = sorted(closed.values())
+    check(len(closed) == n, "%d of %d trickling clients still connected after %.0f s"
+          % (n - len(closed), n, time.monotonic() - t0))
+    check(DEADLINE <= times[0] and times[-1] <= DEADLINE + 4,
+          "trickling clients closed after %.1f to %.1f s, want %d to %d s"
+          % (times[0], times[-1], DEADLINE, DEADLINE + 4))
+    check(answers >= DEADLINE // 2, "only %d answers to the kept-alive client" % answers)
+    keep.close()
+    for s_ in socks:
+        s_.close()
+    print("trickling clients closed after %.1f-%.1f s; the kept-alive one got %d answers meanwhile"
+          % (times[0], times[-1], answers))
 
 
 def maps_agree(env, what):
@@ -301,6 +388,36 @@ def kill_during_mutation(env):
         prev = weight
 
 
+@test
+def killed_at_commit(env):
+    """vsteerd SIGKILLed exactly at the two moments of a change that
+    matter (tests/fault/killat.c): with the kernel's maps written and the
+    new state file fsynced but not yet renamed into place, and just after
+    the rename. Restarted, it steers by its state file: the API, the
+    kernel's map and the state file agree, on the old weight the first
+    time and on the new one the second."""
+    two_versions(env, "manual")
+    shim = os.path.join(ROOT, "build", "libkillat.so")
+    prev = 0
+    for when, w in (("before", 30), ("after", 40)):
+        kill(env.procs[-1])
+        # ASan wants its runtime first; the shim only wraps rename().
+        p = env.vsteerd(wrapper=["env", "LD_PRELOAD=" + shim, "ASAN_OPTIONS=" +
+                                 os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0",
+                                 "VSTEER_KILL_RENAME=state.json", "VSTEER_KILL_NTH=2",
+                                 "VSTEER_KILL_WHEN=" + when])
+        api_quiet("PUT", "/v1/services/default/weights", {"2.0": w, "1.0": 100 - w})
+        check(p.wait(timeout=10) == -signal.SIGKILL, "%s: vsteerd not killed at the rename" % when)
+        env.vsteerd()
+        maps_agree(env, when)
+        weight = [v["weight"] for v in service()["versions"] if v["version"] == "2.0"][0]
+        want = prev if when == "before" else w
+        check(weight == want, "killed %s the rename: weight %s, want %s" % (when, weight, want))
+        check(versions_of(range(200)).count("2.0") > 0 if want else
+              "2.0" not in versions_of(range(200)), "%s: steering does not follow" % when)
+        prev = weight
+
+
 def api_quiet(*a, **kw):
     try:
         return api(*a, **kw)
@@ -366,7 +483,112 @@ def rollout_bad_requests(env):
         ("PUT", "/v1/services/default/weights", {"2.0": 50, "1.0": 50}, 409, "rollout_in_progress"),
         ("DELETE", "/v1/clusters/" + cid, None, 409, "rollout_in_progress"),
         ("POST", "/v1/services/default/rollout/resume", None, 409, "bad_phase"),
+        # read loosely, each of these would promote
+        ("POST", "/v1/services/default/rollout/promote?full=yes", None, 400, "bad_field"),
+        ("POST", "/v1/services/default/rollout/promote?full=true&full=true", None, 400, "bad_field"),
+        ("POST", "/v1/services/default/rollout/promote?ful=true", None, 400, "unknown_field"),
+        ("POST", "/v1/services/default/rollout/pause?full=true", None, 400, "unknown_field"),
+        ("POST", "/v1/services/default/rollout/abort?force=true", None, 400, "unknown_field"),
     ]:
         st, resp = api(method, path, body)
         check(st == want and resp["error"]["code"] == code, "%s %s: %s %s" % (method, path, st, resp))
     check(snapshot() == during, "conflicting requests changed state")
+    # The parameter itself works both ways: 0 is one step, 1 the rest.
+    control("abort")
+    rollout({"to": "2.0", "steps": [{"weight": 10}, {"weight": 50}]})
+    control("promote?full=0")
+    check(weight_of("2.0") == 50, "promote?full=0: 2.0 at %s%%, not the next step's 50%%" % weight_of("2.0"))
+    control("promote?full=1")
+    check(weight_of("2.0") == 100, "promote?full=1: 2.0 at %s%%" % weight_of("2.0"))
+
+
+def weight_of(version):
+    return [v["weight"] for v in service()["versions"] if v["version"] == version][0]
+
+
+@test
+def api_model_limits(env):
+    """17 servers in a cluster, a 9th version of a service and a 513th
+    cluster: each a 4xx that names the limit, and nothing changes; one
+    under the limit still goes in."""
+    # 63 services of 8 versions and 2 of 4: 512 clusters, none listening
+    # (a cluster whose backends are down is valid in a config).
+    services, port = [], 20000
+    for i in range(65):
+        clusters = []
+        for v in range(8 if i < 63 else 4):
+            clusters.append({"version": "%d.0" % (v + 1), "servers": ["127.0.0.1:%d" % port],
+                             "upgradeTransition": {"mode": "manual"}})
+            port += 1
+        services.append({"name": "s%d" % i, "address": "127.0.0.1", "port": 10000 + i,
+                         "clusters": clusters})
+    path = os.path.join(env.dir, "config.json")
+    with open(path, "w") as f:
+        json.dump({"configService": {"address": API[0], "port": API[1]}, "services": services}, f)
+    env.backend("5.0", "127.0.0.1:30001")
+    env.vsteerd(path)
+    st, cl = api("GET", "/v1/clusters")
+    check(st == 200 and len(cl["clusters"]) == 512, "clusters at start: %s %d" % (st, len(cl["clusters"])))
+    before = snapshot()
+    with open(env.state) as f:
+        state_before = f.read()
+    for what, body, want, needle in [
+        ("17 servers", {"service": "s64", "version": "5.0",
+                        "servers": ["127.0.0.1:%d" % (31000 + i) for i in range(17)]}, 400, "16 servers"),
+        ("a 9th version", {"service": "s0", "version": "9.0", "servers": ["127.0.0.1:30001"]},
+         409, "8 versions"),
+        ("a 513th cluster", {"service": "s64", "version": "5.0", "servers": ["127.0.0.1:30001"]},
+         409, "512 clusters"),
+    ]:
+        st, resp = api("PUT", "/v1/clusters", body)
+        check(st == want and resp["error"]["code"] == "limit" and needle in resp["error"]["message"],
+              "%s: %s %s, want %d limit naming '%s'" % (what, st, resp, want, needle))
+    check(snapshot() == before, "a refused request changed the API state")
+    with open(env.state) as f:
+        check(f.read() == state_before, "a refused request changed the state file")
+    check(len(api("GET", "/v1/clusters")[1]["clusters"]) == 512, "cluster count changed")
+    # One cluster fewer, and the same request goes in: 512 is the limit.
+    oldest = [v for v in service("s0")["versions"] if v["version"] == "8.0"][0]["id"]
+    check(api("DELETE", "/v1/clusters/" + oldest)[0] == 200, "delete s0's 8.0")
+    st, resp = api("PUT", "/v1/clusters", {"service": "s64", "version": "5.0",
+                                           "servers": ["127.0.0.1:30001"]})
+    check(st == 201, "the 512th cluster again: %s %s" % (st, resp))
+    check(len(api("GET", "/v1/clusters")[1]["clusters"]) == 512, "cluster count")
+
+
+@test
+def state_disk_full(env):
+    """The state file's filesystem is full (a 64 KiB tmpfs filled by dd),
+    so writing the new state fails with ENOSPC during a change: 500
+    state_write naming it, and the API, the svcs map, the state file and
+    steering are as before; with space freed, changes work."""
+    statedir = os.path.join(env.dir, "small")
+    os.mkdir(statedir)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", statedir], check=True)
+    env.state = os.path.join(statedir, "state.json")
+    two_versions(env, "manual")
+    env.backend("3.0", "127.0.0.1:9003")
+    before, clients = snapshot(), versions_of(range(200))
+    with open(env.state) as f:
+        state_before = f.read()
+    fill = os.path.join(statedir, "fill")
+    subprocess.run(["dd", "if=/dev/zero", "of=" + fill, "bs=4k"], capture_output=True)  # until ENOSPC
+    check(os.statvfs(statedir).f_bavail == 0, "the tmpfs is not full")
+    for method, path, body in [("PUT", "/v1/services/default/weights", {"2.0": 60, "1.0": 40}),
+                               ("POST", "/v1/services/default/rollout", {"to": "2.0"}),
+                               ("PUT", "/v1/clusters", {"version": "3.0", "servers": ["127.0.0.1:9003"]}),
+                               ("DELETE", "/v1/clusters/" + service()["versions"][0]["id"], None)]:
+        st, resp = api(method, path, body)
+        check(st == 500 and resp["error"]["code"] == "state_write"
+              and "No space left" in resp["error"]["message"], "%s %s: %s %s" % (method, path, st, resp))
+    check(snapshot() == before, "API state changed")
+    check(versions_of(range(200)) == clients, "steering changed")
+    maps_agree(env, "after writes that found the disk full")
+    with open(env.state) as f:
+        check(f.read() == state_before, "state file changed")
+    check(sorted(os.listdir(statedir)) == ["fill", "state.json"],
+          "temporary files left: %s" % os.listdir(statedir))
+    os.unlink(fill)
+    st, _ = api("PUT", "/v1/services/default/weights", {"2.0": 60, "1.0": 40})
+    check(st == 200, "with space again: %s" % st)
+    maps_agree(env, "after a good write")

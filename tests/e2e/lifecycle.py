@@ -1,11 +1,22 @@
 """vsteerd's life: restarts and adoption, SIGTERM and --cleanup, config and state files, capabilities, kernel features."""
 import json
 import os
+import re
 import signal
+import stat
 import subprocess
 
 from common import Load, set_weights, snapshot, test, two_versions
-from lib import BUILD, TestFailure, api, check, fetch, kill, service, versions_of, wait_for
+from lib import TestFailure, api, check, fetch, kill, run_vsteerd, service, versions_of
+
+
+def check_not_steered(when):
+    """Nothing listens on the service address: only steering could answer."""
+    try:
+        fetch(timeout=2)
+        raise TestFailure("steered %s" % when)
+    except ConnectionRefusedError:
+        pass
 
 
 @test
@@ -39,15 +50,10 @@ def sigterm_leaves_steering(env):
     p.send_signal(signal.SIGTERM)
     check(p.wait(timeout=5) == 0, "vsteerd exit status")
     check(versions_of(range(10)) == ["1.0"] * 10, "steering stopped with vsteerd")
-    r = subprocess.run([os.path.join(BUILD, "vsteerd"), "--pin-dir", env.pin_dir, "--cleanup"],
-                       capture_output=True, text=True)
+    r = run_vsteerd(["--pin-dir", env.pin_dir, "--cleanup"])
     check(r.returncode == 0, "cleanup failed: %s" % r.stderr)
     check(not os.path.exists(env.pin_dir), "pin dir still there")
-    try:
-        fetch(timeout=2)
-        raise TestFailure("still steered after --cleanup")
-    except ConnectionRefusedError:
-        pass
+    check_not_steered("after --cleanup")
 
 
 @test
@@ -63,8 +69,7 @@ def config_errors(env):
         path = os.path.join(env.dir, "bad.json")
         with open(path, "w") as f:
             json.dump(cfg, f)
-        r = subprocess.run([os.path.join(BUILD, "vsteerd"), "-c", path, "--pin-dir", env.pin_dir,
-                            "--state", env.state], capture_output=True, text=True, timeout=10)
+        r = run_vsteerd(["-c", path, "--pin-dir", env.pin_dir, "--state", env.state])
         check(r.returncode != 0, "started with %s" % cfg)
         check(field in r.stderr and path in r.stderr, "error does not name %s and %s: %s"
               % (field, path, r.stderr))
@@ -97,33 +102,47 @@ def session_table_size(env):
     check("lru_hash" in out and "max_entries 4096" in out, "sess map: %s" % out)
     p.send_signal(signal.SIGTERM)
     p.wait(timeout=5)
-    r = subprocess.run([os.path.join(BUILD, "vsteerd"), "--pin-dir", env.pin_dir, "--state", env.state,
-                        "--session-table", "8192"], capture_output=True, text=True, timeout=10)
+    r = run_vsteerd(["--pin-dir", env.pin_dir, "--state", env.state, "--session-table", "8192"])
     check(r.returncode != 0 and "--session-table" in r.stderr, "size change accepted: %s" % r.stderr)
     check(versions_of(range(5)) == ["1.0"] * 5, "a refused start disturbed steering")
-    r = subprocess.run([os.path.join(BUILD, "vsteerd"), "--session-table", "12"],
-                       capture_output=True, text=True, timeout=10)
+    r = run_vsteerd(["--session-table", "12"])
     check(r.returncode == 2 and "1024" in r.stderr, "bad size: %s" % r.stderr)
 
 
 @test
 def failed_restart_keeps_steering(env):
     """A restart that cannot write its state file exits with an error and
-    leaves the pinned steering exactly as it was."""
+    leaves the pinned steering exactly as it was: even one that had lost
+    its state and was given a config that would change it (only 2.0)."""
     env.backend("1.0", "127.0.0.1:9001")
+    env.backend("2.0", "127.0.0.1:9002")
     env.state = os.path.join(env.dir, "ro", "state.json")
     os.mkdir(os.path.dirname(env.state))
-    p = env.vsteerd(env.config({"version": "1.0", "servers": ["127.0.0.1:9001"]}))
+    p = env.vsteerd(env.config([{"version": "1.0", "servers": ["127.0.0.1:9001"]},
+                                {"version": "2.0", "servers": ["127.0.0.1:9002"],
+                                 "upgradeTransition": {"mode": "manual"}}]))
+    api("PUT", "/v1/services/default/weights", {"2.0": 50, "1.0": 50})
+    before = versions_of(range(200))
+    check(set(before) == {"1.0", "2.0"}, "50/50 before")
     kill(p)
     os.chmod(os.path.dirname(env.state), 0o500)
     # root ignores directory permissions; a read-only bind mount does not.
     subprocess.run(["mount", "--bind", "-o", "ro", os.path.dirname(env.state),
                     os.path.dirname(env.state)], check=True)
     subprocess.run(["mount", "-o", "remount,bind,ro", os.path.dirname(env.state)], check=True)
-    r = subprocess.run([os.path.join(BUILD, "vsteerd"), "--pin-dir", env.pin_dir, "--state", env.state],
-                       capture_output=True, text=True, timeout=10)
+    r = run_vsteerd(["--pin-dir", env.pin_dir, "--state", env.state])
     check(r.returncode != 0 and "state" in r.stderr, "started without a writable state: %s" % r.stderr)
-    check(versions_of(range(20)) == ["1.0"] * 20, "a failed restart broke steering")
+    check(versions_of(range(200)) == before, "a failed restart changed steering")
+    # The state file gone as well, and a config that has only 2.0.
+    lost = os.path.join(env.dir, "ro2", "state.json")
+    os.mkdir(os.path.dirname(lost))
+    subprocess.run(["mount", "--bind", "-o", "ro", os.path.dirname(lost), os.path.dirname(lost)],
+                   check=True)
+    subprocess.run(["mount", "-o", "remount,bind,ro", os.path.dirname(lost)], check=True)
+    cfg = env.config([{"version": "2.0", "servers": ["127.0.0.1:9002"]}])
+    r = run_vsteerd(["--pin-dir", env.pin_dir, "--state", lost, "--config", cfg])
+    check(r.returncode != 0 and "state" in r.stderr, "started without a writable state: %s" % r.stderr)
+    check(versions_of(range(200)) == before, "a failed restart with a new config changed steering")
 
 
 @test
@@ -153,8 +172,7 @@ def corrupt_state_refused(env):
     for text in ('{"vsteerState": 1, "services": {"oops": 1}, "clusters": []}', "{", ""):
         with open(env.state, "w") as f:
             f.write(text)
-        r = subprocess.run([os.path.join(BUILD, "vsteerd"), "--pin-dir", env.pin_dir,
-                            "--state", env.state], capture_output=True, text=True, timeout=10)
+        r = run_vsteerd(["--pin-dir", env.pin_dir, "--state", env.state])
         check(r.returncode != 0 and env.state in r.stderr, "%r accepted: %s" % (text, r.stderr))
         check(versions_of(range(10)) == ["1.0"] * 10, "steering changed")
 
@@ -166,15 +184,12 @@ def bounded_capabilities(env):
     env.backend("1.0", "127.0.0.1:9001")
     env.backend("2.0", "127.0.0.1:9002")
     cfg = env.config({"version": "1.0", "servers": ["127.0.0.1:9001"]})
-    base = [os.path.join(BUILD, "vsteerd"), "-c", cfg, "--pin-dir", env.pin_dir, "--state", env.state]
-    r = subprocess.run(["setpriv", "--bounding-set", "-all,+bpf,+net_admin", "--inh-caps", "-all", "--"]
-                       + base, capture_output=True, text=True, timeout=10)
+    r = run_vsteerd(["-c", cfg, "--pin-dir", env.pin_dir, "--state", env.state],
+                    wrapper=["setpriv", "--bounding-set", "-all,+bpf,+net_admin", "--inh-caps", "-all", "--"])
     check(r.returncode != 0 and "Permission denied" in r.stderr, "ran without CAP_PERFMON: %s" % r.stderr)
     check(not os.path.exists(env.pin_dir), "a failed start left pins")
-    p = subprocess.Popen(["setpriv", "--bounding-set", "-all,+bpf,+perfmon,+net_admin", "--inh-caps", "-all",
-                          "--"] + base, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    env.procs.append(p)
-    wait_for(env.healthy, 10, "vsteerd with bounded capabilities")
+    env.vsteerd(cfg, wrapper=["setpriv", "--bounding-set", "-all,+bpf,+perfmon,+net_admin", "--inh-caps",
+                              "-all", "--"])
     st, c = api("PUT", "/v1/clusters", {"version": "2.0", "servers": ["127.0.0.1:9002"]})
     check(st == 201, "PUT cluster: %s %s" % (st, c))
     check(set(versions_of(range(20))) == {"2.0"}, "not steered")
@@ -192,27 +207,75 @@ def kernel_features(env):
     st, f = api("GET", "/v1/features")
     check(st == 200 and f["steering"] and f["watching"], "features: %s %s" % (st, f))
     names = {x["name"]: x for x in f["features"]}
-    for n in ("btf", "sk_lookup", "sk_assign", "sockmap", "sk_storage", "iter_tcp",
-              "tp_inet_sock_set_state", "tp_tcp_probe", "tp_sock_send_length"):
-        check(names.get(n, {}).get("available"), "%s not available on 6.18: %s" % (n, names.get(n)))
-    check(f["kernel"] == os.uname().release, "kernel %r" % f["kernel"])
+    release = tuple(int(x) for x in re.match(r"(\d+)\.(\d+)", os.uname().release).groups())
+    for n, x in names.items():
+        since = tuple(int(v) for v in x["since"].split("."))
+        check(x["available"] or since > release,
+              "%s (since %s) not available on %s" % (n, x["since"], os.uname().release))
+    check(len(names) >= 11 and f["kernel"] == os.uname().release, "features %s" % f)
     kill(p, signal.SIGTERM)
-    os.environ["VSTEER_PRETEND_MISSING"] = "tp_sock_send_length"
     try:
+        # Before 6.3: the TC egress program measures the responses.
+        os.environ["VSTEER_PRETEND_MISSING"] = "tp_sock_send_length"
+        env.vsteerd(cfg)
+        st, f = api("GET", "/v1/features")
+        check(f["steering"] and f["watching"], "meters expected, by TC: %s" % f)
+        check("lacks tp_btf/sock_send_length" in env.vsteerd_log() and "TC egress" in env.vsteerd_log(),
+              "no line saying how responses are measured:\n" + env.vsteerd_log())
+        check(not os.path.exists(env.pin_dir + "/resp"), "the send hook is still pinned")
+        check(fetch() == "1.0", "steering")
+        check(service()["versions"][0]["counters"]["requests"] == 1, "request not measured")
+        kill(env.procs[-1], signal.SIGTERM)
+        # Without the request hook there is nothing to measure with.
+        os.environ["VSTEER_PRETEND_MISSING"] = "tp_tcp_probe"
         env.vsteerd(cfg)
         st, f = api("GET", "/v1/features")
         check(f["steering"] and not f["watching"], "no meters expected: %s" % f)
-        check("lacks tp_sock_send_length" in env.vsteerd_log() and "Linux 6.3" in env.vsteerd_log(),
+        check("lacks tp_tcp_probe" in env.vsteerd_log() and "Linux 5.5" in env.vsteerd_log(),
               "no warning naming the hook:\n" + env.vsteerd_log())
         check(fetch() == "1.0", "steering without the meters")
-        check(service()["versions"][0]["counters"]["requests"] == 0, "requests measured")
+        check(service()["versions"][0]["counters"]["requests"] == 1, "requests measured")
         kill(env.procs[-1], signal.SIGTERM)
         os.environ["VSTEER_PRETEND_MISSING"] = "sk_lookup"
-        r = subprocess.run([os.path.join(BUILD, "vsteerd"), "--pin-dir", env.pin_dir,
-                            "--state", env.state, "--config", cfg],
-                           capture_output=True, text=True, timeout=20)
+        r = run_vsteerd(["--pin-dir", env.pin_dir, "--state", env.state, "--config", cfg])
         check(r.returncode == 1 and "lacks sk_lookup" in r.stderr and "Linux 5.9" in r.stderr,
               "exit %d: %s" % (r.returncode, r.stderr))
         check(fetch() == "1.0", "a refused start touched steering")
     finally:
         del os.environ["VSTEER_PRETEND_MISSING"]
+
+
+@test
+def file_modes_and_bpffs(env):
+    """After a start the pin directory is 0700, the state file 0600 and a
+    state directory vsteerd made 0700; a pin directory that is not on bpffs
+    (a tmpfs) stops vsteerd with an error naming it, and nothing is
+    pinned or steered."""
+    env.backend("1.0", "127.0.0.1:9001")
+    cfg = env.config({"version": "1.0", "servers": ["127.0.0.1:9001"]})
+    env.state = os.path.join(env.dir, "newdir", "state.json")
+    os.umask(0o022)     # what a shell gives: the modes must not come from it
+    env.vsteerd(cfg)
+    for path, want in ((env.pin_dir, 0o700), (env.state, 0o600), (os.path.dirname(env.state), 0o700)):
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+        check(mode == want, "%s: mode %o, want %o" % (path, mode, want))
+    pins = [p for p in os.listdir(env.pin_dir)]
+    check(pins, "nothing pinned in %s" % env.pin_dir)
+    kill(env.procs[-1], signal.SIGTERM)
+    # The state file is rewritten on every change: still 0600 after one.
+    env.vsteerd(cfg)
+    check(api("PUT", "/v1/services/default/weights", {"1.0": 100})[0] == 200, "PUT weights")
+    check(stat.S_IMODE(os.stat(env.state).st_mode) == 0o600, "state file mode after a change")
+    kill(env.procs[-1], signal.SIGTERM)
+    check(run_vsteerd(["--pin-dir", env.pin_dir, "--cleanup"]).returncode == 0, "--cleanup")
+
+    tmpfs = os.path.join(env.dir, "notbpf")
+    os.mkdir(tmpfs)
+    subprocess.run(["mount", "-t", "tmpfs", "tmpfs", tmpfs], check=True)
+    pin_dir = os.path.join(tmpfs, "vsteer")
+    r = run_vsteerd(["-c", cfg, "--pin-dir", pin_dir, "--state", os.path.join(env.dir, "s2.json")])
+    check(r.returncode != 0 and "not on a BPF filesystem" in r.stderr and tmpfs in r.stderr,
+          "exit %d: %s" % (r.returncode, r.stderr))
+    check(os.listdir(tmpfs) == [], "left in the tmpfs: %s" % os.listdir(tmpfs))
+    check(not os.path.exists(env.pin_dir), "pinned on bpffs instead")
+    check_not_steered("with the pin directory refused")

@@ -36,27 +36,35 @@ def rollout_instant(env):
           "events not newest first")
 
 
+def v1_open():
+    return [v for v in service()["versions"] if v["version"] == "1.0"][0]["openConnections"]
+
+
 @test
 def rollout_session(env):
     """session: active clients keep 1.0 while new ones get 2.0; a client
-    with a connection open keeps 1.0 past the timeout; idle past the
-    timeout, clients move to 2.0."""
+    with a connection open keeps 1.0 past the timeout; its idle time
+    starts when that connection closes; idle past the timeout, clients
+    move to 2.0."""
     two_versions(env, "manual")
     timeout = 2
     active = range(0, 40)          # seen just before the rollout
-    holder = 40                    # keeps a connection open throughout
+    holder = 40                    # keeps a connection open, and connects again meanwhile
+    long_one = 41                  # only ever holds one long connection, then reconnects
     fresh = range(100, 400)        # never seen before
     check(set(versions_of(active)) == {"1.0"}, "before")
-    held = socket.create_connection(SVC, timeout=3, source_address=(client_addr(holder), 0))
-    held.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-    check(b"1.0" in held.recv(4096), "held connection not on 1.0")
+    held = {}
+    for c in (holder, long_one):
+        held[c] = socket.create_connection(SVC, timeout=3, source_address=(client_addr(c), 0))
+        held[c].sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        check(b"1.0" in held[c].recv(4096), "held connection of client %d not on 1.0" % c)
 
     r = rollout({"to": "2.0", "strategy": "session", "sessionTimeout": timeout})["rollout"]
     t_start = time.monotonic()
     check(r["phase"] == "completed" and r["weight"] == 100, "rollout: %s" % r)
     check(set(versions_of(active)) == {"1.0"}, "active clients moved off 1.0")
     check(set(versions_of(fresh)) == {"2.0"}, "new clients not on 2.0")
-    check(service()["versions"][1]["openConnections"] >= 1, "open connection not counted")
+    wait_for(lambda: v1_open() == 2, 3, "the 2 held connections counted open")
 
     # Let the active clients go idle past the timeout (this waits for a
     # timeout to expire, it does not synchronise with anything).
@@ -66,21 +74,31 @@ def rollout_session(env):
     v1 = [v for v in service()["versions"] if v["version"] == "1.0"][0]
     check(not v1["drained"], "1.0 reported drained with a connection open")
 
-    held.close()
+    # long_one connected once, more than the timeout ago, and never since:
+    # its idle time starts when that connection closes, not when it was
+    # made, so connecting again right after the close keeps 1.0.
+    held.pop(long_one).close()
+    wait_for(lambda: v1_open() == 1, 5, "long_one's close to be seen")
+    check(fetch(client_addr(long_one)) == "1.0",
+          "a client that closed its only connection just now was taken as idle since it opened it")
+
+    held.pop(holder).close()
     wait_for(lambda: [v for v in service()["versions"] if v["version"] == "1.0"][0]["drained"],
              5, "1.0 to drain")
     t_close = time.monotonic()
     check(fetch(client_addr(holder)) == "1.0", "moved right after closing")
-    # That fetch restarted the idle clock; wait it out once more.
+    # Those fetches restarted the idle clocks; wait them out once more.
     time.sleep(max(0, timeout + 1.0 - (time.monotonic() - t_close)))
     check(fetch(client_addr(holder)) == "2.0", "idle holder still on 1.0")
+    check(fetch(client_addr(long_one)) == "2.0", "idle long_one still on 1.0")
 
 
 @test
 def rollout_gradual(env):
     """gradual: steps advance on (fake) time; pause holds; resume keeps
     the remaining hold; promote skips; restart mid-rollout resumes on
-    schedule with no client moved."""
+    schedule with no client moved; promote during a hold starts the next
+    step and its hold now; promote?full=true completes."""
     env.fake_clock()
     t0 = env.now
     two_versions(env, "manual")
@@ -132,6 +150,34 @@ def rollout_gradual(env):
     r = control("promote")["rollout"]   # step 3 waits for promote
     check(r["phase"] == "completed" and r["weight"] == 100, "promote: %s" % r)
     check(set(versions_of(range(200))) == {"2.0"}, "not all on 2.0 after completion")
+
+    # A second rollout, 2.0 -> 3.0. Promote during a running hold moves to
+    # the next step now, and that step's hold starts now.
+    env.backend("3.0", "127.0.0.1:9003")
+    st, c = api("PUT", "/v1/clusters", {"version": "3.0", "servers": ["127.0.0.1:9003"],
+                                        "upgradeTransition": {"mode": "manual"}})
+    check(st == 201, "PUT 3.0: %s %s" % (st, c))
+    t1 = env.now
+    r = rollout({"to": "3.0", "steps": [{"weight": 5, "hold": 3600}, {"weight": 30, "hold": 7200},
+                                         {"weight": 60, "hold": 7200}, {"weight": 100}]})["rollout"]
+    check(r["from"] == "2.0" and r["step"] == 1 and r["weight"] == 5
+          and r["nextStepAt"] == t1 + 3600, "3.0 start: %s" % r)
+    env.set_clock(t1 + 1000)
+    r = control("promote")["rollout"]
+    check(r["phase"] == "progressing" and r["step"] == 2 and r["weight"] == 30
+          and r["nextStepAt"] == t1 + 1000 + 7200, "promote during the hold: %s" % r)
+    check_share(clients, "3.0", 30, "promoted to step 2")
+    env.set_clock(t1 + 1000 + 7199)
+    wait_ticks()
+    check(service()["rollout"]["step"] == 2, "step 2's hold did not start at the promote")
+    # promote?full=true: straight to 100%, completed.
+    r = control("promote?full=true")["rollout"]
+    check(r["phase"] == "completed" and r["weight"] == 100 and r["nextStepAt"] is None,
+          "promote?full=true: %s" % r)
+    s = service()
+    check([(v["version"], v["weight"]) for v in s["versions"]] == [("3.0", 100), ("2.0", 0), ("1.0", 0)],
+          "layout: %s" % [(v["version"], v["weight"]) for v in s["versions"]])
+    check(set(versions_of(clients)) == {"3.0"}, "not all on 3.0 after promote?full=true")
 
 
 @test
@@ -233,3 +279,70 @@ def open_counts_steered_only(env):
     for c in steered + direct:
         c.close()
     wait_for(lambda: service()["versions"][0]["drained"], 5, "drained after close")
+
+
+def version_view(version):
+    return [v for v in service()["versions"] if v["version"] == version][0]
+
+
+@test
+def deleted_version_leaves_nothing(env):
+    """A new cluster never inherits a deleted one's clients: not their
+    session affinity (a cluster added with weight 0 gets nobody), nor
+    their open connections (counted for the version they were made to)."""
+    for v, port in (("1.0", 9001), ("2.0", 9002), ("3.0", 9003), ("4.0", 9004)):
+        env.backend(v, "127.0.0.1:%d" % port)
+    env.vsteerd(env.config([{"version": "1.0", "servers": ["127.0.0.1:9001"]}]))
+    st, c2 = api("PUT", "/v1/clusters", {"version": "2.0", "servers": ["127.0.0.1:9002"],
+                                         "upgradeTransition": {"mode": "session",
+                                                               "sessionTimeout": 600}})
+    check(st == 201, "PUT 2.0: %s %s" % (st, c2))
+    clients = range(0, 60)
+    check(set(versions_of(clients)) == {"2.0"}, "new sessions on 2.0")
+    check(api("DELETE", "/v1/clusters/" + c2["id"])[0] == 200, "DELETE 2.0")
+    st, c3 = api("PUT", "/v1/clusters", {"version": "3.0", "servers": ["127.0.0.1:9003"],
+                                         "upgradeTransition": {"mode": "manual"}})
+    check(st == 201 and version_view("3.0")["weight"] == 0, "PUT 3.0 manual: %s %s" % (st, c3))
+    got = versions_of(clients)
+    check(set(got) == {"1.0"}, "2.0's sessions went to the weight-0 3.0: %s" % sorted(set(got)))
+
+    # 3.0 takes everything; one client keeps a connection to it open.
+    st, _ = api("PUT", "/v1/services/default/weights", {"3.0": 100, "1.0": 0})
+    check(st == 200, "weights")
+    held = socket.create_connection(SVC, source_address=(client_addr(500), 0), timeout=5)
+    wait_for(lambda: version_view("3.0")["openConnections"] == 1, 3, "3.0 counts the held connection")
+    check(api("DELETE", "/v1/clusters/" + c3["id"])[0] == 200, "DELETE 3.0")
+    st, c4 = api("PUT", "/v1/clusters", {"version": "4.0", "servers": ["127.0.0.1:9004"],
+                                         "upgradeTransition": {"mode": "manual"}})
+    check(st == 201, "PUT 4.0: %s %s" % (st, c4))
+    check(version_view("4.0")["openConnections"] == 0,
+          "4.0 charged with 3.0's open connection: %s" % version_view("4.0"))
+    check(set(versions_of(range(600, 640))) == {"1.0"}, "new clients on 1.0")
+    held.close()
+
+
+@test
+def gradual_session_timeout(env):
+    """A rollout without sessionTimeout keeps the service's affinity (and
+    shows it); "sessionTimeout": 0 turns it off; a session rollout needs one."""
+    for v, port in (("1.0", 9001), ("2.0", 9002), ("3.0", 9003)):
+        env.backend(v, "127.0.0.1:%d" % port)
+    env.vsteerd(env.config([{"version": "1.0", "servers": ["127.0.0.1:9001"]},
+                            {"version": "2.0", "servers": ["127.0.0.1:9002"],
+                             "upgradeTransition": {"mode": "manual"}},
+                            {"version": "3.0", "servers": ["127.0.0.1:9003"],
+                             "upgradeTransition": {"mode": "manual"}}]))
+    rollout({"to": "2.0", "strategy": "session", "sessionTimeout": 600})
+    check(service()["rollout"]["phase"] == "completed" and service()["sessionTimeout"] == 600,
+          "session rollout: %s" % service()["rollout"])
+    rollout({"to": "3.0", "strategy": "gradual", "steps": [{"weight": 10}]})
+    check(service()["rollout"]["sessionTimeout"] == 600 and service()["sessionTimeout"] == 600,
+          "inherited timeout not shown: %s" % service()["rollout"])
+    control("abort")
+    rollout({"to": "3.0", "strategy": "gradual", "steps": [{"weight": 10}], "sessionTimeout": 0})
+    check(service()["rollout"]["sessionTimeout"] == 0 and service()["sessionTimeout"] == 0,
+          "sessionTimeout 0: %s" % service()["rollout"])
+    control("abort")
+    st, body = api("POST", "/v1/services/default/rollout",
+                   {"to": "3.0", "strategy": "session", "sessionTimeout": 0})
+    check(st == 400 and "sessionTimeout" in body["error"]["message"], "session with 0: %s %s" % (st, body))

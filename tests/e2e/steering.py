@@ -1,13 +1,17 @@
 """Steering: weights, stickiness, kernel failover, backend registration by address."""
+import fcntl
 import http.client
+import json
 import os
+import re
+import signal
 import socket
 import subprocess
 import time
 
-from common import kill_under_load, set_weights, test, two_versions
+from common import Load, kill_under_load, set_weights, test, two_versions
 from lib import (BUILD, SVC, TestFailure, api, binomial_bound, check, client_addr, fetch, kill,
-                 service, versions_of, wait_for)
+                 run_vsteerd, service, versions_of, wait_for)
 
 
 @test
@@ -159,19 +163,84 @@ def ipv6_service(env):
         pass
 
 
+def demo_control(port, query):
+    """POST /control?query to the demo on port; its JSON answer."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    c.request("POST", "/control?" + query)
+    r = c.getresponse()
+    body = r.read()
+    c.close()
+    check(r.status == 200, "control %s: %s" % (query, r.status))
+    return json.loads(body)
+
+
+def children(pid):
+    """The pids whose parent is pid (a demo's workers)."""
+    kids = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    # ppid is the 2nd field after the ")" closing the name
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        kids.append(int(d))
+            except (OSError, IndexError, ValueError):
+                pass
+    return kids
+
+
+def gone(pid):
+    """Exited: no such process, or a zombie (its sockets are closed)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
 @test
 def demo_backend_controls(env):
-    """vsteer-demo's knobs, which later tests and benchmarks rely on."""
+    """vsteer-demo's knobs, which later tests and benchmarks rely on:
+    exit-after (flag and /control; control requests do not count; with
+    workers the whole demo exits), status, size, delay, hang and reset."""
     env.backend("1.0", "127.0.0.1:9001", "--exit-after", "3")
     svc = ("127.0.0.1", 9001)
     for _ in range(3):
         check(fetch(svc=svc) == "1.0", "not answering")
     wait_for(lambda: env.procs[0].poll() is not None, 5, "exit after 3 requests")
+
+    # exit_after over /control counts requests from then on, not the
+    # control requests themselves.
+    p = env.backend("1.1", "127.0.0.1:9003")
+    check(fetch(svc=("127.0.0.1", 9003)) == "1.1", "1.1 not answering")
+    st = demo_control(9003, "exit_after=3")
+    check(st["served"] == 1 and st["exit_after"] == 4, "control answer: %s" % st)
+    demo_control(9003, "status=200")
+    for i in range(3):
+        check(p.poll() is None, "exited after %d of 3 requests" % i)
+        check(fetch(svc=("127.0.0.1", 9003)) == "1.1", "request %d of 3 not answered" % (i + 1))
+    wait_for(lambda: p.poll() is not None, 5, "exit after 3 more requests")
+
+    # With workers, the worker that reaches the limit takes the whole
+    # demo with it: no worker is left listening.
+    p = env.backend("1.2", "127.0.0.1:9004", "--workers", "3")
+    workers = children(p.pid)
+    check(len(workers) == 3, "workers: %s" % workers)
+    demo_control(9004, "exit_after=5")
+    for i in range(5):
+        check(fetch(svc=("127.0.0.1", 9004)) == "1.2", "request %d of 5 not answered" % (i + 1))
+    wait_for(lambda: p.poll() is not None, 5, "the demo's parent to exit")
+    check(p.returncode == 0, "exit status %s" % p.returncode)
+    wait_for(lambda: all(gone(w) for w in workers), 5, "every worker to exit")
+    try:
+        fetch(svc=("127.0.0.1", 9004), timeout=2)
+        raise TestFailure("a worker still answers after exit_after")
+    except ConnectionRefusedError:
+        pass
+
     env.backend("2.0", "127.0.0.1:9002")
     svc = ("127.0.0.1", 9002)
-    c = http.client.HTTPConnection(*svc, timeout=5)
-    c.request("POST", "/control?status=503&size=1000&delay_ms=200")
-    check(c.getresponse().status == 200, "control refused")
+    demo_control(9002, "status=503&size=1000&delay_ms=200")
     c = http.client.HTTPConnection(*svc, timeout=5)
     t0 = time.monotonic()
     c.request("GET", "/")
@@ -181,6 +250,36 @@ def demo_backend_controls(env):
     check(r.status == 503 and len(body) == 1000 and r.getheader("X-Version") == "2.0",
           "status %s size %d" % (r.status, len(body)))
     check(dt >= 0.2, "delay not applied: %.3f s" % dt)
+
+    # hang: a request gets no answer until hang is cleared; control
+    # requests are still answered meanwhile.
+    demo_control(9002, "status=200&size=0&delay_ms=0&hang=1")
+    s = socket.create_connection(svc, timeout=5)
+    s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+    s.settimeout(1.0)
+    try:
+        data = s.recv(4096)
+        raise TestFailure("answered while hung: %r" % data[:60])
+    except socket.timeout:
+        pass
+    demo_control(9002, "hang=0")
+    s.settimeout(3.0)
+    check(b"200 OK" in s.recv(4096), "hung request not answered after hang=0")
+    s.close()
+
+    # --reset-every N: every Nth request's connection is reset, the
+    # others are answered; reset_every=0 over /control stops it.
+    env.backend("3.0", "127.0.0.1:9005", "--reset-every", "3")
+    got = []
+    for _ in range(6):
+        try:
+            got.append(fetch(svc=("127.0.0.1", 9005)))
+        except ConnectionResetError:
+            got.append("reset")
+    check(got == ["3.0", "3.0", "reset"] * 2, "with --reset-every 3: %s" % got)
+    demo_control(9005, "reset_every=0")
+    got = [fetch(svc=("127.0.0.1", 9005)) for _ in range(4)]
+    check(got == ["3.0"] * 4, "after reset_every=0: %s" % got)
 
 
 @test
@@ -208,6 +307,198 @@ def wildcard_two_servers(env):
     env.vsteerd(env.config({"version": "1.0", "servers": ["127.0.0.1:9001"]}))
     st, c = api("PUT", "/v1/clusters", {"version": "2.0", "servers": ["127.0.0.1:9002", "127.0.0.2:9002"]})
     check(st == 201 and all(b["live"] for b in c["backends"]), "%s %s" % (st, c))
+
+
+@test
+def clusters_get(env):
+    """GET /v1/clusters lists every cluster and GET /v1/clusters/{id}
+    shows one, with its id, service, version, mode, weight, servers,
+    backends and counters."""
+    _, _, id2 = two_versions(env, "manual")
+    set_weights(25)
+    n = 200
+    got = versions_of(range(n))
+    st, body = api("GET", "/v1/clusters")
+    check(st == 200, "GET /v1/clusters: %s %s" % (st, body))
+    cl = {c["version"]: c for c in body["clusters"]}
+    check(sorted(cl) == ["1.0", "2.0"], "clusters: %s" % sorted(cl))
+    check(cl["2.0"]["id"] == id2 and len(cl["1.0"]["id"]) == 36 and cl["1.0"]["id"] != id2,
+          "ids: %s %s" % (cl["1.0"]["id"], cl["2.0"]["id"]))
+    for v, port, weight, mode in (("1.0", 9001, 75, "instant"), ("2.0", 9002, 25, "manual")):
+        c = cl[v]
+        server = "127.0.0.1:%d" % port
+        check(c["service"] == "default" and c["weight"] == weight and c["mode"] == mode
+              and c["servers"] == [server] and c["live"] and c["liveSockets"] == 1
+              and c["backends"] == [dict(c["backends"][0], address=server, live=True, sockets=1)],
+              "cluster %s: %s" % (v, c))
+        check(c["counters"]["steered"] == got.count(v),
+              "%s steered %d, clients saw it %d times" % (v, c["counters"]["steered"], got.count(v)))
+    for v in ("1.0", "2.0"):
+        st, one = api("GET", "/v1/clusters/" + cl[v]["id"])
+        check(st == 200, "GET /v1/clusters/{id} of %s: %s %s" % (v, st, one))
+        # The same cluster, as the list shows it (the scan-time backlog aside).
+        for c in (one, cl[v]):
+            for b in c["backends"]:
+                b.pop("acceptBacklog", None)
+        check(one == cl[v], "GET %s differs from the list:\n%s\n%s" % (v, one, cl[v]))
+    st, err = api("GET", "/v1/clusters/00000000-0000-0000-0000-000000000000")
+    check(st == 404 and err["error"]["code"] == "unknown_cluster", "unknown id: %s %s" % (st, err))
+
+
+@test
+def wildcard_service_address(env):
+    """A service on 0.0.0.0:8080 steers connections to any local address
+    on that port (127.0.0.1 and 127.0.0.2 here), by the weights; other
+    ports are untouched."""
+    env.backend("1.0", "127.0.0.1:9001")
+    env.backend("2.0", "127.0.0.1:9002")
+    env.vsteerd(env.config([{"version": "1.0", "servers": ["127.0.0.1:9001"]},
+                            {"version": "2.0", "servers": ["127.0.0.1:9002"],
+                             "upgradeTransition": {"mode": "manual"}}],
+                           {"proxy": {"address": "0.0.0.0", "port": 8080}}))
+    check(service()["address"] == "0.0.0.0", "service: %s" % service()["address"])
+    for w, want in ((0, {"1.0"}), (100, {"2.0"})):
+        set_weights(w)
+        for addr in ("127.0.0.1", "127.0.0.2"):
+            got = {fetch(client_addr(i), svc=(addr, 8080)) for i in range(20)}
+            check(got == want, "weight %d%%, to %s:8080: %s" % (w, addr, got))
+    set_weights(50)
+    got = [fetch(client_addr(i), svc=("127.0.0.2", 8080)) for i in range(400)]
+    bound = binomial_bound(400, 0.5)
+    check(abs(got.count("2.0") - 200) <= bound,
+          "50%%: %d of 400 on 2.0, expected 200 +- %.0f" % (got.count("2.0"), bound))
+    try:
+        fetch(svc=("127.0.0.2", 8081), timeout=2)
+        raise TestFailure("a connection to another port was steered")
+    except ConnectionRefusedError:
+        pass
+
+
+@test
+def reuseport_workers_killed(env):
+    """A version stays live while any socket of its reuseport group is
+    open: killing 2 of 3 workers under load refuses no connection that
+    starts after their sockets closed, and all still go to 2.0. Killing
+    the last one fails over to 1.0."""
+    env.backend("1.0", "127.0.0.1:9001")
+    p2 = env.backend("2.0", "127.0.0.1:9002", "--workers", "3")
+    workers = children(p2.pid)
+    check(len(workers) == 3, "workers: %s" % workers)
+    env.vsteerd(env.config([{"version": "1.0", "servers": ["127.0.0.1:9001"]},
+                            {"version": "2.0", "servers": ["127.0.0.1:9002"]}]))
+    check(service()["versions"][0]["liveSockets"] == 3, "3 sockets not registered")
+    load = Load()
+    load.start()
+    try:
+        load.wait_more(100)
+        for w in workers[:2]:
+            os.kill(w, signal.SIGKILL)
+        # Their sockets are closed once the kernel took them out of the
+        # sockmap (which the API reads on each request). A zombie is not
+        # enough: its other threads may still hold the files.
+        wait_for(lambda: service()["versions"][0]["liveSockets"] == 1, 5,
+                 "the 2 killed workers' sockets to close")
+        t_dead = time.monotonic()
+        load.wait_more(10)
+        load.by_version.clear()
+        load.wait_more(300)
+    finally:
+        load.finish()
+    lost = load.failed_after(t_dead)
+    check(not lost, "%d connections failed after 2 of 3 workers died: %s" % (len(lost), lost[:3]))
+    check(set(load.by_version) == {"2.0"}, "with one worker left: %s" % load.by_version)
+    v2 = service()["versions"][0]
+    check(v2["version"] == "2.0" and v2["live"] and v2["liveSockets"] == 1
+          and v2["counters"]["failoverOut"] == 0, "2.0 with one worker: %s" % v2)
+    print("in flight when the workers were killed: %d reset; then %d served by 2.0"
+          % (load.failed, load.by_version["2.0"]))
+    os.kill(workers[2], signal.SIGKILL)
+    wait_for(lambda: not service()["versions"][0]["live"], 5, "the last worker's socket to close")
+    check(set(versions_of(range(50))) == {"1.0"}, "no worker of 2.0 left: not all on 1.0")
+
+
+@test
+def vsteerd_help_version(env):
+    """--help and --version (and -h, -V) print to stdout and exit 0."""
+    for arg in ("--help", "-h"):
+        r = run_vsteerd([arg], timeout=10)
+        check(r.returncode == 0 and r.stdout.startswith("Usage: vsteerd")
+              and all(o in r.stdout for o in ("--config", "--pin-dir", "--state", "--cleanup",
+                                              "--version"))
+              and not r.stderr, "%s: exit %d\n%s%s" % (arg, r.returncode, r.stdout, r.stderr))
+    for arg in ("--version", "-V"):
+        r = run_vsteerd([arg], timeout=10)
+        words = r.stdout.split()
+        check(r.returncode == 0 and len(words) == 2 and words[0] == "vsteerd"
+              and words[1][0].isdigit() and not r.stderr,
+              "%s: exit %d %r %r" % (arg, r.returncode, r.stdout, r.stderr))
+    r = run_vsteerd(["--no-such-option"], timeout=10)
+    check(r.returncode == 2 and "Usage" in r.stderr, "bad option: exit %d" % r.returncode)
+
+
+@test
+def sigint_leaves_steering(env):
+    """SIGINT stops vsteerd as SIGTERM does: exit 0, steering stays, and
+    a restarted vsteerd adopts it unchanged."""
+    two_versions(env, "manual")
+    set_weights(50)
+    before = versions_of(range(100))
+    snap = service()["versions"]
+    p = env.procs[-1]
+    p.send_signal(signal.SIGINT)
+    check(p.wait(timeout=5) == 0, "vsteerd exit status %s" % p.returncode)
+    check(os.path.exists(os.path.join(env.pin_dir, "link")), "link unpinned by SIGINT")
+    check(versions_of(range(100)) == before, "steering changed when vsteerd stopped")
+    env.vsteerd()
+    check("adopted data plane in" in env.vsteerd_log(), "restart did not adopt: %s"
+          % env.vsteerd_log())
+    check([(v["id"], v["weight"]) for v in service()["versions"]]
+          == [(v["id"], v["weight"]) for v in snap], "state changed across SIGINT")
+    check(versions_of(range(100)) == before, "clients moved across the restart")
+
+
+@test
+def cleanup_nothing_pinned(env):
+    """vsteerd --cleanup with nothing pinned says so and exits 0; it also
+    removes <pin-dir>_tmp<pid> directories a dead vsteerd left half-built,
+    and keeps those of a live pid or that someone holds locked."""
+    r = run_vsteerd(["--pin-dir", env.pin_dir, "--cleanup"], timeout=10)
+    check(r.returncode == 0 and "nothing is pinned" in r.stderr,
+          "no pin dir: exit %d %s" % (r.returncode, r.stderr))
+    r = run_vsteerd(["--pin-dir", os.path.join(env.dir, "nope", "vsteer"), "--cleanup"], timeout=10)
+    check(r.returncode == 0 and "nothing is pinned" in r.stderr,
+          "no parent dir: exit %d %s" % (r.returncode, r.stderr))
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = "%s_tmp%d" % (env.pin_dir, dead.pid)
+    live = "%s_tmp%d" % (env.pin_dir, os.getpid())
+    locked = "%s_tmp%d" % (env.pin_dir, 4194304 + 7)    # above pid_max: no such pid
+    for d in (stale, live, locked):
+        os.mkdir(d)
+        # what a start that died half-way leaves: a pinned map
+        subprocess.run(["bpftool", "map", "create", os.path.join(d, "svcs"), "type", "hash",
+                        "key", "4", "value", "4", "entries", "1", "name", "svcs"], check=True)
+    fd = os.open(locked, os.O_RDONLY | os.O_DIRECTORY)
+    fcntl.flock(fd, fcntl.LOCK_EX)     # a vsteerd of another pid namespace building it
+    r = run_vsteerd(["--pin-dir", env.pin_dir, "--cleanup"], timeout=10)
+    os.close(fd)
+    check(r.returncode == 0 and "nothing is pinned" in r.stderr and stale in r.stderr,
+          "with leftovers: exit %d %s" % (r.returncode, r.stderr))
+    check(not os.path.exists(stale), "leftover of a dead pid not removed")
+    check(os.path.exists(os.path.join(live, "svcs")), "a live pid's directory removed")
+    check(os.path.exists(os.path.join(locked, "svcs")), "a locked directory removed")
+
+    # With pins there, --cleanup removes them and the dead leftovers.
+    os.mkdir(stale)
+    env.backend("1.0", "127.0.0.1:9001")
+    p = env.vsteerd(env.config({"version": "1.0", "servers": ["127.0.0.1:9001"]}))
+    p.send_signal(signal.SIGTERM)
+    p.wait(timeout=5)
+    r = run_vsteerd(["--pin-dir", env.pin_dir, "--cleanup"], timeout=10)
+    check(r.returncode == 0 and "removed %s\n" % env.pin_dir in r.stderr,
+          "with pins: exit %d %s" % (r.returncode, r.stderr))
+    check(not os.path.exists(env.pin_dir) and not os.path.exists(stale), "not all removed")
 
 
 # ---- API security --------------------------------------------------------
@@ -248,3 +539,21 @@ def sockmap_full(env):
 
 def share(versions, v):
     return versions.count(v) / len(versions)
+
+
+@test
+def weights_hundredths(env):
+    """Weights in hundredths of a percent go into the map as basis points
+    and read back as written (no float noise such as 0.28999999999999998)."""
+    two_versions(env, "manual")
+    st, body = api("PUT", "/v1/services/default/weights", {"2.0": 0.29, "1.0": 99.71})
+    check(st == 200, "PUT weights: %s %s" % (st, body))
+    c = http.client.HTTPConnection("127.0.0.1", 9900, timeout=5)
+    c.request("GET", "/v1/services/default")
+    text = c.getresponse().read().decode()
+    check('"weight": 0.29,' in text and '"weight": 99.71,' in text, "weights as read: %s" %
+          re.findall(r'"weight": [^,]*', text))
+    dump = json.loads(subprocess.run(["bpftool", "-j", "map", "dump", "pinned", env.pin_dir + "/svcs"],
+                                     capture_output=True, text=True, check=True).stdout)
+    upto = [v["upto"] for v in dump[0]["formatted"]["value"]["ver"][:2]]
+    check(upto == [29, 10000], "basis points in the map: %s" % upto)

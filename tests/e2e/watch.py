@@ -1,5 +1,6 @@
 """Watching versions in the kernel, health checks, the judge and automatic rollback, /metrics."""
 import http.client
+import json
 import os
 import re
 import signal
@@ -18,6 +19,20 @@ def measure_latency_size(env):
     p50 of 50 ms within 10% (the histogram's buckets are 12.5% wide, so
     its midpoint is at most 6.25% off), the other stays under 5 ms; sizes
     and keep-alive requests are counted one by one."""
+    measure(env)
+
+
+@test
+def measure_by_tc(env):
+    """The same on a kernel without tp_btf/sock_send_length (before 6.3):
+    the TC egress program times the first segment of each response and
+    counts their payload, with the same results."""
+    os.environ["VSTEER_PRETEND_MISSING"] = "tp_sock_send_length"
+    measure(env)
+    check("TC egress" in env.vsteerd_log(), "not measured by TC:\n" + env.vsteerd_log())
+
+
+def measure(env):
     env.backend("1.0", "127.0.0.1:9001")
     env.backend("2.0", "127.0.0.1:9002", "--delay-ms", "50", "--size", "5000")
     env.vsteerd(env.config([{"version": "1.0", "servers": ["127.0.0.1:9001"]},
@@ -42,17 +57,29 @@ def measure_latency_size(env):
     check(5000 <= per2 <= 5400, "2.0 bytes per response %.0f" % per2)
     check(abs(vs["2.0"]["meanResponseBytes"] - per2) / per2 <= 0.0625, "histogram mean %.0f vs %.0f"
           % (vs["2.0"]["meanResponseBytes"], per2))
+    # Every version's last 5-second window, rollout or not: one that holds
+    # some of 2.0's requests shows their 50 ms; nothing failed in it.
+    def window(v):
+        return [x for x in service()["versions"] if x["version"] == v][0]["lastWindow"]
+    w2 = wait_for(lambda: (window("2.0") or {}).get("requests") and window("2.0"), 12,
+                  "a 5 s window with 2.0's requests", interval=0.2)
+    check(w2["seconds"] == 5 and abs(w2["latencyP50Ms"] - 50) <= 5 and w2["errorRate"] == 0
+          and 5000 <= w2["meanResponseBytes"] <= 5400, "2.0's last window: %s" % w2)
+    # A "tcp" service (the default): its bytes are not read as HTTP.
+    check(service()["protocol"] == "tcp" and not any(sum(c["status"].values()) for c in vs.values()),
+          "status classes counted for a tcp service: %s" % {k: c["status"] for k, c in vs.items()})
 
 
 ANALYSIS = {"interval": 1, "minRequests": 10, "failureLimit": 2}
 
 
-def analysed_rollout(env, v2_args, steps, analysis=ANALYSIS):
+def analysed_rollout(env, v2_args, steps, analysis=ANALYSIS, protocol="tcp"):
     env.backend("1.0", "127.0.0.1:9001")
     p2 = env.backend("2.0", "127.0.0.1:9002", *v2_args)
     env.vsteerd(env.config([{"version": "1.0", "servers": ["127.0.0.1:9001"]},
                             {"version": "2.0", "servers": ["127.0.0.1:9002"],
-                             "upgradeTransition": {"mode": "manual"}}]))
+                             "upgradeTransition": {"mode": "manual"}}],
+                           {"proxy": {"address": SVC[0], "port": SVC[1], "protocol": protocol}}))
     rollout({"to": "2.0", "strategy": "gradual", "steps": steps, "analysis": analysis})
     return p2
 
@@ -112,9 +139,9 @@ def auto_rollback_size(env):
 
 @test
 def auto_rollback_5xx(env):
-    """The target answers 503: its 5xx rate (read from the responses'
-    status lines in the kernel) rolls it back."""
-    analysed_rollout(env, ["--status", "503"], [{"weight": 50}])
+    """The target of an "http" service answers 503: its 5xx rate (read
+    from the responses' status lines in the kernel) rolls it back."""
+    analysed_rollout(env, ["--status", "503"], [{"weight": 50}], protocol="http")
     m = rolled_back_under_load(r"error rate: 2\.0 ([\d.]+)% vs 1\.0 0\.00% \(limit \+1\.00%\)")
     check(float(m.group(1)) >= 90, "2.0 error rate %s%%" % m.group(1))
     st = [v for v in service()["versions"] if v["version"] == "2.0"][0]["counters"]["status"]
@@ -170,17 +197,22 @@ def demo_control(port, query):
     check(c.getresponse().status == 200, "control %s" % query)
 
 
+def checked_versions(env, health):
+    """1.0, and 2.0 (taking every new session) with health checks."""
+    env.backend("1.0", "127.0.0.1:9001")
+    env.backend("2.0", "127.0.0.1:9002")
+    env.vsteerd(env.config([{"version": "1.0", "servers": ["127.0.0.1:9001"]},
+                            {"version": "2.0", "servers": ["127.0.0.1:9002"],
+                             "health": dict(health, path="/healthz")}]))
+
+
 @test
 def health_checks(env):
     """A backend that accepts but never answers fails its health checks
     and is taken out of rotation (its clients fail over, none hang); it
     comes back when it answers again."""
-    env.backend("1.0", "127.0.0.1:9001")
-    env.backend("2.0", "127.0.0.1:9002")
-    env.vsteerd(env.config([{"version": "1.0", "servers": ["127.0.0.1:9001"]},
-                            {"version": "2.0", "servers": ["127.0.0.1:9002"],
-                             "health": {"path": "/healthz", "intervalMs": 200, "timeoutMs": 100,
-                                        "unhealthyAfter": 2, "healthyAfter": 2}}]))
+    checked_versions(env, {"intervalMs": 200, "timeoutMs": 100, "unhealthyAfter": 2,
+                           "healthyAfter": 2})
     check(set(versions_of(range(20))) == {"2.0"}, "before")
     demo_control(9002, "hang=1")
     t0 = time.monotonic()
@@ -224,6 +256,30 @@ def accept_backlog(env):
 
 
 @test
+def health_checks_leave_api_free(env):
+    """A health check waiting on a hung backend (3 s timeout) does not hold
+    up the API: during those 3 s every request to it is answered within
+    1 s (it would wait up to 3 s behind a blocking check)."""
+    checked_versions(env, {"intervalMs": 4000, "timeoutMs": 3000, "unhealthyAfter": 1,
+                           "healthyAfter": 1})
+    demo_control(9002, "hang=1")
+    # Until 2.0 is marked down, which takes a check that waited its 3 s
+    # out in the meantime, the API must keep answering within 1 s.
+    deadline, n, healthy = time.monotonic() + 12, 0, True
+    while healthy:
+        check(time.monotonic() < deadline, "2.0 never marked unhealthy")
+        c = http.client.HTTPConnection(*API, timeout=1)
+        c.request("GET", "/v1/services/default")
+        r = c.getresponse()
+        check(r.status == 200, "API answer %d" % r.status)
+        healthy = json.loads(r.read())["versions"][0]["backends"][0]["healthy"]
+        c.close()
+        n += 1
+    print("%d API requests answered while a check waited" % n)
+    demo_control(9002, "hang=0")
+
+
+@test
 def auto_rollback_hang_health(env):
     """The target hangs while there is no traffic to notice it: its health
     checks take it out, and the rollout rolls back at the next window."""
@@ -244,17 +300,24 @@ def auto_rollback_hang_health(env):
 
 @test
 def auto_rollback_dead_target(env):
-    """Every backend of the target dead: rolled back at the next window."""
-    p2 = analysed_rollout(env, [], [{"weight": 50}])
+    """Every backend of the target dead: rolled back at once, not at the
+    end of the window (30 s here; the deadline is 5 s), with nothing lost:
+    kernel failover had sent its clients to 1.0 already."""
+    p2 = analysed_rollout(env, [], [{"weight": 50}],
+                          dict(ANALYSIS, interval=30))
     load = Load()
     load.start()
     try:
+        load.wait_more(50)
         kill(p2)
-        wait_phase("rolled_back", 5)
+        t0 = time.monotonic()
+        r = wait_phase("rolled_back", 5)
     finally:
         load.finish()
+    print("rolled back %.2f s after the kill" % (time.monotonic() - t0))
+    check(r["analysis"]["windows"] == 1, "judged windows: %s" % r["analysis"])
     ev = [e for e in api("GET", "/v1/events")[1]["events"] if e["type"] == "auto_rollback"]
-    check(ev and "dead" in ev[0]["detail"], "event: %s" % ev)
+    check(ev and "every backend of 2.0 is dead" in ev[0]["detail"], "event: %s" % ev)
 
 
 @test
@@ -266,7 +329,7 @@ def analysis_healthy_completes(env):
     load.start()
     try:
         wait_for(lambda: service()["rollout"]["analysis"]["windows"] >= 1, 5, "a judged window")
-        lw = {v["version"]: v.get("lastWindow") for v in service()["versions"]}
+        lw = {v["version"]: v.get("analysisWindow") for v in service()["versions"]}
         check(lw["2.0"] and lw["1.0"] and lw["2.0"]["requests"] > 0 and lw["1.0"]["requests"] > 0
               and lw["2.0"]["errorRate"] == 0, "last window per version: %s" % lw)
         r = wait_phase("completed", 15)
@@ -307,10 +370,25 @@ def no_watch_mode(env):
     check(versions_of(range(20)) == ["1.0"] * 20, "not steered")
     c = service()["versions"][0]["counters"]
     check(c["requests"] == 0 and c["steered"] == 20, "counted without watching: %s" % c)
+    # Analysis has nothing to judge without the meters: refused, not
+    # left to advance unjudged after maxInconclusive windows.
+    env.backend("2.0", "127.0.0.1:9002")
+    st, body = api("PUT", "/v1/clusters", {"version": "2.0", "servers": ["127.0.0.1:9002"],
+                                           "upgradeTransition": {"mode": "manual"}})
+    check(st == 201, "PUT 2.0: %s %s" % (st, body))
+    st, body = api("POST", "/v1/services/default/rollout",
+                   {"to": "2.0", "strategy": "gradual", "steps": [{"weight": 10}],
+                    "analysis": {"interval": 1}})
+    check(st == 409 and body["error"]["code"] == "not_watching"
+          and "--no-watch" in body["error"]["message"], "analysis without meters: %s %s" % (st, body))
+    check(service()["rollout"] is None, "a refused rollout left a trace")
     kill(p)
-    env.vsteerd(cfg)
+    env.vsteerd(env.config([{"version": "1.0", "servers": ["127.0.0.1:9001"]},
+                            {"version": "2.0", "servers": ["127.0.0.1:9002"],
+                             "upgradeTransition": {"mode": "manual"}}]))
     versions_of(range(10))
-    check(service()["versions"][0]["counters"]["requests"] == 10, "meters not back")
+    v1 = [v for v in service()["versions"] if v["version"] == "1.0"][0]
+    check(v1["counters"]["requests"] == 10, "meters not back: %s" % v1["counters"])
 
 
 @test
@@ -346,6 +424,24 @@ def prometheus_metrics(env):
     check(0.019 * n2 <= s <= 0.023 * n2, "2.0 duration sum %.3f for %d requests" % (s, n2))
     check(samples['vsteer_backend_up{service="default",version="2.0",backend="127.0.0.1:9002"}'] == 1, "up")
     check(samples['vsteer_rollbacks_total{service="default",reason="auto"}'] == 0, "rollbacks")
+    v2 = [v for v in service()["versions"] if v["version"] == "2.0"][0]["counters"]
+    size_inf = samples['vsteer_response_size_bytes_bucket{service="default",version="2.0",le="+Inf"}']
+    size_sum = samples['vsteer_response_size_bytes_sum{service="default",version="2.0"}']
+    # The sum is rebuilt from bucket midpoints: within 6.25% of the bytes sent.
+    check(size_inf == n2 and abs(size_sum - v2["responseBytes"]) <= 0.0625 * v2["responseBytes"],
+          "2.0 size histogram: count %s sum %s, %d bytes sent" % (size_inf, size_sum, v2["responseBytes"]))
+    for kind in ("reset", "failover", "http_5xx"):
+        check(samples['vsteer_errors_total{service="default",version="2.0",kind="%s"}' % kind] == 0,
+              "errors of kind %s" % kind)
+    phases = ("progressing", "paused", "completed", "aborted", "rolled_back")
+    check(all(samples['vsteer_rollout_phase{service="default",phase="%s"}' % p] == 0 for p in phases),
+          "a phase is set without a rollout")
+    api("PUT", "/v1/services/default/weights", {"2.0": 0, "1.0": 100})
+    rollout({"to": "2.0", "strategy": "instant"})
+    text = api("GET", "/metrics")[1].decode()
+    check('vsteer_rollout_phase{service="default",phase="completed"} 1' in text
+          and 'vsteer_version_weight{service="default",version="2.0"} 1' in text,
+          "phase and weight after an instant rollout")
 
 
 # ---- rollouts ------------------------------------------------------------
