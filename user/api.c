@@ -9,9 +9,12 @@
 #include "parse.h"
 #include "request.h"
 
+struct route;
+
 struct call {
 	struct ctl *c;
 	const struct api_req *req;
+	const struct route *route;
 	char caps[ROUTE_MAX_CAPS][ROUTE_CAP_LEN];
 	json_t *body;		/* parsed request body, for PUT */
 	struct vs_err err;
@@ -351,63 +354,95 @@ static void reply_err(struct api_resp *resp, const struct vs_err *e)
 			"message", e->msg[0] ? e->msg : "internal error"));
 }
 
-void api_handle(struct api *a, const struct api_req *req, struct api_resp *resp)
+static int refuse(struct api_resp *resp, const struct vs_err *e)
 {
-	struct call k = { .c = a->c, .req = req, .status = 200 };
+	reply_err(resp, e);
+	return -1;
+}
+
+/* Everything before the handler: route, token, body size, query
+ * parameters, JSON body. 0 with k->route and k->body set (the caller
+ * drops the body), or -1 with the error reply in *resp. Touches neither
+ * the controller nor the kernel. */
+static int prepare(struct api *a, const struct api_req *req, struct call *k,
+		   struct api_resp *resp)
+{
 	const struct route *r;
-	char path[104];
+	char path[104], method[12];
 	json_error_t jerr;
-	json_t *out;
 	int i;
 
 	memset(resp, 0, sizeof(*resp));
 	printable(path, sizeof(path), req->path);
-	i = api_route(req->method, req->path, k.caps, &resp->allow);
+	printable(method, sizeof(method), req->method);
+	i = api_route(req->method, req->path, k->caps, &resp->allow);
 	if (i == -ENOENT) {
-		vs_errf(&k.err, i, 404, "not_found", "no endpoint %s", path);
-		return reply_err(resp, &k.err);
+		vs_errf(&k->err, i, 404, "not_found", "no endpoint %s", path);
+		return refuse(resp, &k->err);
 	}
 	if (i == -EPERM) {
-		vs_errf(&k.err, i, 405, "method_not_allowed", "%s takes %s, not %.10s",
-			path, resp->allow, req->method);
-		return reply_err(resp, &k.err);
+		vs_errf(&k->err, i, 405, "method_not_allowed", "%s takes %s, not %s",
+			path, resp->allow, method);
+		return refuse(resp, &k->err);
 	}
 	r = &routes[i];
 	/* Reading is open to whoever can reach the API; changing steering
 	 * needs the token when one is configured. */
 	if (a->token && strcmp(r->method, "GET") && !token_matches(a->token, req->authorization)) {
 		resp->unauthorized = true;
-		vs_errf(&k.err, -EACCES, 401, "unauthorized",
-			"%s %s needs the header 'Authorization: Bearer TOKEN'", req->method,
+		vs_errf(&k->err, -EACCES, 401, "unauthorized",
+			"%s %s needs the header 'Authorization: Bearer TOKEN'", method,
 			path);
-		return reply_err(resp, &k.err);
+		return refuse(resp, &k->err);
 	}
 	if (req->body_len > API_MAX_BODY) {
-		vs_errf(&k.err, -E2BIG, 413, "body_too_large", "request body over %d bytes",
+		vs_errf(&k->err, -E2BIG, 413, "body_too_large", "request body over %d bytes",
 			API_MAX_BODY);
-		return reply_err(resp, &k.err);
+		return refuse(resp, &k->err);
 	}
-	if (check_args(r, req, &k.err))
-		return reply_err(resp, &k.err);
+	if (check_args(r, req, &k->err))
+		return refuse(resp, &k->err);
 	if (r->body) {
-		k.body = json_loadb(req->body ? req->body : "", req->body_len,
+		k->body = json_loadb(req->body ? req->body : "", req->body_len,
 				    JSON_REJECT_DUPLICATES, &jerr);
-		if (!k.body || !json_is_object(k.body)) {
-			if (k.body)
-				vs_errf(&k.err, -EINVAL, 400, "bad_json", "body must be a JSON object");
+		if (!k->body || !json_is_object(k->body)) {
+			if (k->body)
+				vs_errf(&k->err, -EINVAL, 400, "bad_json", "body must be a JSON object");
 			else
-				vs_errf(&k.err, -EINVAL, 400, "bad_json",
+				vs_errf(&k->err, -EINVAL, 400, "bad_json",
 					"body is not JSON: line %d column %d: %s", jerr.line,
 					jerr.column, jerr.text);
-			json_decref(k.body);
-			return reply_err(resp, &k.err);
+			json_decref(k->body);
+			k->body = NULL;
+			return refuse(resp, &k->err);
 		}
 	} else if (req->body_len) {
-		vs_errf(&k.err, -EINVAL, 400, "unexpected_body", "%s %s takes no body",
-			req->method, path);
-		return reply_err(resp, &k.err);
+		vs_errf(&k->err, -EINVAL, 400, "unexpected_body", "%s %s takes no body",
+			method, path);
+		return refuse(resp, &k->err);
 	}
-	out = r->fn(&k);
+	k->route = r;
+	return 0;
+}
+
+int api_check(struct api *a, const struct api_req *req, struct api_resp *resp)
+{
+	struct call k = { .c = a->c, .req = req, .status = 200 };
+
+	if (prepare(a, req, &k, resp))
+		return -1;
+	json_decref(k.body);
+	return 0;
+}
+
+void api_handle(struct api *a, const struct api_req *req, struct api_resp *resp)
+{
+	struct call k = { .c = a->c, .req = req, .status = 200 };
+	json_t *out;
+
+	if (prepare(a, req, &k, resp))
+		return;
+	out = k.route->fn(&k);
 	json_decref(k.body);
 	if (!out)
 		return reply_err(resp, &k.err);

@@ -46,6 +46,10 @@ struct api_resp {
 /* A request that fails before its handler runs (no route, method,
  * token, body size or JSON, query parameters) never touches a->c. */
 void api_handle(struct api *a, const struct api_req *req, struct api_resp *resp);
+/* The same up to the handler, which it does not run: 0 if the request
+ * would reach it, else -1 with the error reply in *resp (free its body).
+ * Needs no controller, socket or kernel: the fuzzer and unit tests use it. */
+int api_check(struct api *a, const struct api_req *req, struct api_resp *resp);
 
 /* The router alone: index into the route table, -ENOENT for no such path,
  * -EPERM for a path that exists but not with this method (then *allow is
