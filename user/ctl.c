@@ -189,6 +189,7 @@ static void judge_rollouts(struct ctl *c)
 
 		if (!c->m->svc[s].used || ro->phase != RO_PROGRESSING || !a->on) {
 			c->win_start[s] = 0;
+			c->dead_ticks[s] = 0;
 			continue;
 		}
 		if (read_window(c, ro->to, &cur[0]) || read_window(c, ro->from, &cur[1]))
@@ -196,7 +197,10 @@ static void judge_rollouts(struct ctl *c)
 		/* A target with no live backend is judged at once, not at the
 		 * end of its window: kernel failover already sends its
 		 * clients to the old version, and there is nothing to wait for. */
-		dead = all_dead(c, ro->to);
+		/* A few ticks in a row: a backend being restarted, or a scan
+		 * that could not place its socket, is not a dead version. */
+		c->dead_ticks[s] = all_dead(c, ro->to) ? c->dead_ticks[s] + 1 : 0;
+		dead = c->dead_ticks[s] >= VS_DEAD_TICKS;
 		due = !c->win_start[s] || now - c->win_start[s] >= (time_t)a->interval;
 		if (!due && !dead)
 			continue;
@@ -208,6 +212,11 @@ static void judge_rollouts(struct ctl *c)
 			c->last[ro->from] = win[1];
 			if (win[1].requests < a->min_requests)
 				win[1] = cur[1];
+			/* Measured by TC, a response that leaves by an interface
+			 * the program is not on (no Ethernet header) is not seen:
+			 * "unanswered" would be a guess. Health checks find hangs. */
+			if (c->dp->meter == DP_METER_TC)
+				win[0].arrived = win[0].requests;
 			v = judge(a, &win[0], &win[1], c->m->cl[ro->to].version,
 				  c->m->cl[ro->from].version, why, sizeof(why));
 		}
@@ -245,7 +254,8 @@ static void version_windows(struct ctl *c, time_t now)
 {
 	struct window cur;
 
-	if (c->vwin_start && now - c->vwin_start < VS_STATS_WINDOW)
+	/* ~560 per-CPU lookups per version: not when nothing is measured. */
+	if (!dp_watching(c->dp) || (c->vwin_start && now - c->vwin_start < VS_STATS_WINDOW))
 		return;
 	for (uint32_t s = 0; s < VS_MAX_SLOTS; s++) {
 		if (!c->m->cl[s].used || read_window(c, s, &cur)) {
@@ -301,6 +311,7 @@ void ctl_tick(struct ctl *c)
 	if (scan && reconcile(c, c->m, -1) == 0) {
 		drop_strays(c, c->m);
 		c->last_full_scan = now;
+		dp_watch_interfaces(c->dp);
 	}
 	judge_rollouts(c);
 	version_windows(c, now);

@@ -43,6 +43,7 @@ struct ctl {
 	struct window *snap;		/* [VS_MAX_SLOTS] */
 	struct window *last;		/* [VS_MAX_SLOTS]: the last judged window */
 	time_t win_start[VS_MAX_SERVICES];
+	uint32_t dead_ticks[VS_MAX_SERVICES];	/* ticks the target had no live backend */
 	/* Every version's numbers over the last VS_STATS_WINDOW seconds, for
 	 * the API, whether or not a rollout judges it: the cumulative values
 	 * when the current window began, the last full window, and whether
@@ -63,6 +64,7 @@ struct ctl {
 };
 
 #define VS_STATS_WINDOW 5	/* seconds: the API's per-version last window */
+#define VS_DEAD_TICKS   4	/* a target dead this many ticks (1 s) rolls back */
 
 /* Take m (copied) as the state to steer by; adopts what the maps hold. */
 int ctl_init(struct ctl *c, struct dataplane *dp, const struct model *m,

@@ -21,6 +21,9 @@
 #include "track.skel.h"
 #include "http.skel.h"
 #include <net/if.h>
+#include <net/if_arp.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 
 #ifndef BPF_FS_MAGIC
 #define BPF_FS_MAGIC 0xcafe4a11
@@ -371,14 +374,90 @@ static int load_track(struct dataplane *dp, const char *dir, struct vs_err *err)
 #define VS_TC_HANDLE 0x5653	/* "VS" */
 #define VS_TC_PRIO   0x5653
 
-/* The HTTP status reader, on the egress of every interface present now
- * (responses to local clients leave by lo, to remote ones by the NIC). */
+/* The HTTP status reader (and, before 6.3, the response meter) on the
+ * egress of every interface: responses to local clients leave by lo, to
+ * remote ones by a NIC, to containers by a bridge or veth that may come
+ * later, hence dp_watch_interfaces() on every full scan. Only devices
+ * with an Ethernet header (and lo): the program finds the IP header 14
+ * bytes in, which is wrong on tun, wireguard or ipip devices. */
 static void detach_http(void);
+
+static bool has_ether_header(const char *ifname)
+{
+	struct ifreq ifr = {};
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	ok = !ioctl(fd, SIOCGIFHWADDR, &ifr) && (ifr.ifr_hwaddr.sa_family == ARPHRD_ETHER ||
+						 ifr.ifr_hwaddr.sa_family == ARPHRD_LOOPBACK);
+	close(fd);
+	return ok;
+}
+
+static bool http_attached(const struct dataplane *dp, unsigned int ifindex)
+{
+	for (size_t i = 0; i < dp->nhttp_if; i++)
+		if (dp->http_if[i] == ifindex)
+			return true;
+	return false;
+}
+
+static void attach_http(struct dataplane *dp)
+{
+	struct if_nameindex *ifs = if_nameindex(), *i;
+	int ret;
+
+	for (i = ifs; i && i->if_index; i++) {
+		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = i->if_index, .attach_point = BPF_TC_EGRESS);
+		LIBBPF_OPTS(bpf_tc_opts, opts, .handle = VS_TC_HANDLE, .priority = VS_TC_PRIO,
+			    .flags = BPF_TC_F_REPLACE,
+			    .prog_fd = bpf_program__fd(dp->http->progs.vsteer_http));
+
+		if (http_attached(dp, i->if_index) || dp->nhttp_if == ARRAY_SIZE(dp->http_if))
+			continue;
+		/* Remembered either way: not retried, nor warned about, each scan. */
+		dp->http_if[dp->nhttp_if++] = i->if_index;
+		if (!has_ether_header(i->if_name)) {
+			pr_debug("%s has no Ethernet header: responses leaving by it are not read\n",
+				 i->if_name);
+			continue;
+		}
+		/* Probe by attaching: on a restart the clsact qdisc exists, and
+		 * creating it again fails with EEXIST, which libbpf would log
+		 * as a warning ("Exclusivity flag on") every time. */
+		libbpf_quiet = true;
+		ret = bpf_tc_attach(&hook, &opts);
+		libbpf_quiet = false;
+		if (ret) {
+			ret = bpf_tc_hook_create(&hook);
+			if (ret && ret != -EEXIST) {
+				pr_warn("responses leaving by %s are not read: clsact: %s\n",
+					i->if_name, strerror(-ret));
+				continue;
+			}
+			ret = bpf_tc_attach(&hook, &opts);
+		}
+		if (ret)
+			pr_warn("responses leaving by %s are not read: %s\n", i->if_name,
+				strerror(-ret));
+		else
+			pr_debug("TC egress program on %s\n", i->if_name);
+	}
+	if_freenameindex(ifs);
+}
+
+void dp_watch_interfaces(struct dataplane *dp)
+{
+	if (dp->http)
+		attach_http(dp);
+}
 
 static int load_http(struct dataplane *dp, struct vs_err *err)
 {
-	struct if_nameindex *ifs, *i;
-	int ret, attached = 0;
+	int ret;
 
 	if (!dp->watch) {
 		detach_http();
@@ -397,35 +476,7 @@ static int load_http(struct dataplane *dp, struct vs_err *err)
 	if (ret)
 		return vs_errf(err, ret, 500, "bpf", "cannot load the HTTP status reader: %s",
 			       strerror(-ret));
-	ifs = if_nameindex();
-	for (i = ifs; i && i->if_index; i++) {
-		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = i->if_index, .attach_point = BPF_TC_EGRESS);
-		LIBBPF_OPTS(bpf_tc_opts, opts, .handle = VS_TC_HANDLE, .priority = VS_TC_PRIO,
-			    .flags = BPF_TC_F_REPLACE,
-			    .prog_fd = bpf_program__fd(dp->http->progs.vsteer_http));
-
-		/* Probe by attaching: on a restart the clsact qdisc exists, and
-		 * creating it again fails with EEXIST, which libbpf would log
-		 * as a warning ("Exclusivity flag on") every time. */
-		libbpf_quiet = true;
-		ret = bpf_tc_attach(&hook, &opts);
-		libbpf_quiet = false;
-		if (ret) {
-			ret = bpf_tc_hook_create(&hook);
-			if (ret && ret != -EEXIST) {
-				pr_warn("no HTTP status counting on %s: clsact: %s\n",
-					i->if_name, strerror(-ret));
-				continue;
-			}
-			ret = bpf_tc_attach(&hook, &opts);
-		}
-		if (ret)
-			pr_warn("no HTTP status counting on %s: %s\n", i->if_name, strerror(-ret));
-		else
-			attached++;
-	}
-	if_freenameindex(ifs);
-	pr_debug("HTTP status reader on %d interfaces\n", attached);
+	attach_http(dp);
 	return 0;
 }
 
@@ -728,33 +779,41 @@ int dp_svc_stats(struct dataplane *dp, __u32 id, struct vs_svc_stats *sum)
 	return sum_percpu(dp->steer->maps.sstats, id, (__u64 *)sum, sizeof(*sum) / 8);
 }
 
-/* Delete the session entries that name `slot`: keys first, then the
- * deletes, since deleting under get_next_key restarts the walk. The walk
- * is bounded: the data plane inserts while we read. */
+/* Delete the session entries that name `slot`. Read in batches (a
+ * handful of syscalls for the whole table), each match deleted only if a
+ * fresh lookup still names the slot: the data plane writes meanwhile. */
+#define PURGE_BATCH 1024
 static int purge_sessions(struct dataplane *dp, __u32 slot)
 {
-	int fd = map_fd(dp->steer->maps.sess), ret = 0;
-	__u32 max = bpf_map__max_entries(dp->steer->maps.sess);
-	struct vs_sess_key *keys, cur, next;
-	struct vs_sess v;
+	int fd = map_fd(dp->steer->maps.sess), ret = 0, err;
+	struct vs_sess_key *keys = calloc(PURGE_BATCH, sizeof(*keys));
+	struct vs_sess *vals = calloc(PURGE_BATCH, sizeof(*vals)), v;
+	__u32 batch, n;
 	bool first = true;
-	size_t n = 0;
 
-	keys = calloc(max, sizeof(*keys));
-	if (!keys)
-		return -ENOMEM;
-	for (__u32 i = 0; i < 2 * max && n < max; i++) {
-		if (bpf_map_get_next_key(fd, first ? NULL : &cur, &next))
-			break;
-		first = false;
-		if (!bpf_map_lookup_elem(fd, &next, &v) && v.slot == slot)
-			keys[n++] = next;
-		cur = next;
+	if (!keys || !vals) {
+		ret = -ENOMEM;
+		goto free_bufs;
 	}
-	for (size_t i = 0; i < n; i++)
-		if (bpf_map_delete_elem(fd, &keys[i]) && errno != ENOENT && !ret)
+	do {
+		n = PURGE_BATCH;
+		err = bpf_map_lookup_batch(fd, first ? NULL : &batch, &batch, keys, vals, &n, NULL);
+		if (err < 0 && errno != ENOENT) {
 			ret = -errno;
+			break;
+		}
+		first = false;
+		for (__u32 i = 0; i < n; i++) {
+			if (vals[i].slot != slot)
+				continue;
+			if (!bpf_map_lookup_elem(fd, &keys[i], &v) && v.slot == slot &&
+			    bpf_map_delete_elem(fd, &keys[i]) && errno != ENOENT && !ret)
+				ret = -errno;
+		}
+	} while (!err);
+free_bufs:
 	free(keys);
+	free(vals);
 	return ret;
 }
 

@@ -46,6 +46,8 @@ struct dataplane {
 	bool adopted;		/* the pin directory existed already */
 	bool watch;		/* measure requests (latency, size, status) */
 	enum dp_meter meter;
+	unsigned int http_if[256];	/* interfaces the TC program was tried on */
+	size_t nhttp_if;
 	char pin_dir[PATH_MAX];
 };
 
@@ -81,6 +83,9 @@ int dp_reset_slot(struct dataplane *dp, __u32 slot);
 int dp_hist(struct dataplane *dp, bool size, __u32 slot, __u64 out[VS_HBUCKETS]);
 /* Established connections steered to a version slot and not yet closed. */
 int dp_open_conns(struct dataplane *dp, __u32 slot, __s64 *n);
+/* Put the TC egress program on interfaces that appeared since the last
+ * call (a container's veth, a bridge). */
+void dp_watch_interfaces(struct dataplane *dp);
 /* Whether the request meters run (not --no-watch, and the kernel has them). */
 bool dp_watching(const struct dataplane *dp);
 

@@ -152,7 +152,7 @@ int req_rollout(json_t *body, struct ro_request *req, struct vs_err *err)
 	 * there is a timeout, else instant. */
 	steps = json_object_get(body, "steps");
 	if (!st)
-		req->strategy = steps ? RO_GRADUAL : t ? RO_SESSION : RO_INSTANT;
+		req->strategy = steps ? RO_GRADUAL : req->session_timeout ? RO_SESSION : RO_INSTANT;
 	if (steps && (!json_is_array(steps) || json_array_size(steps) == 0 ||
 		      json_array_size(steps) > RO_MAX_STEPS))
 		return vs_errf(err, -EINVAL, 400, "bad_rollout",

@@ -104,7 +104,7 @@ int stage_file(struct staged_file *f, const char *path, const char *data, size_t
 	ssize_t n;
 
 	if (snprintf(f->path, sizeof(f->path), "%s", path) >= (int)sizeof(f->path) ||
-	    snprintf(tmp, sizeof(f->tmp), "%s.tmp.%d", path, getpid()) >= (int)sizeof(f->tmp))
+	    snprintf(tmp, sizeof(f->tmp), "%s.tmp", path) >= (int)sizeof(f->tmp))
 		return -ENAMETOOLONG;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	if (fd < 0)

@@ -33,8 +33,10 @@ int64_t wall_now(void);
 int random_bytes(void *buf, size_t len);
 int uuid_v4(char out[37]);
 
-/* Write data to path atomically: temp file in the same directory, fsync,
- * rename, fsync of the directory. Mode applies to the new file. */
+/* Write data to path atomically: temp file PATH.tmp, fsync, rename, fsync
+ * of the directory. Mode applies to the new file. One writer per path (a
+ * fixed temp name, so a crash leaves no litter the next write would not
+ * replace). */
 int write_file_atomic(const char *path, const char *data, size_t len, int mode);
 
 /* The same in two steps, so that a caller can make its other changes

@@ -1,5 +1,6 @@
 """Rollout strategies (instant, session, gradual), control actions, draining."""
 import socket
+import subprocess
 import time
 
 from common import control, rollout, test, two_versions
@@ -318,7 +319,18 @@ def deleted_version_leaves_nothing(env):
     check(version_view("4.0")["openConnections"] == 0,
           "4.0 charged with 3.0's open connection: %s" % version_view("4.0"))
     check(set(versions_of(range(600, 640))) == {"1.0"}, "new clients on 1.0")
+    # 4.0's own connection stays counted when 3.0's closes (were they in
+    # one slot, the close would take 4.0's count down).
+    check(api("PUT", "/v1/services/default/weights", {"4.0": 100, "1.0": 0})[0] == 200, "weights")
+    mine = socket.create_connection(SVC, source_address=(client_addr(700), 0), timeout=5)
+    wait_for(lambda: version_view("4.0")["openConnections"] == 1, 3, "4.0 counts its connection")
     held.close()
+    wait_for(lambda: not subprocess.run(["ss", "-Htn", "state", "connected", "sport = :9003"], capture_output=True,
+                                        text=True).stdout.strip(), 5, "3.0's connection closed")
+    check(version_view("4.0")["openConnections"] == 1,
+          "3.0's close counted against 4.0: %s" % version_view("4.0"))
+    mine.close()
+    wait_for(lambda: version_view("4.0")["openConnections"] == 0, 3, "4.0 drained")
 
 
 @test

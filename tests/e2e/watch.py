@@ -5,6 +5,7 @@ import os
 import re
 import signal
 import socket
+import subprocess
 import threading
 import time
 
@@ -30,6 +31,48 @@ def measure_by_tc(env):
     os.environ["VSTEER_PRETEND_MISSING"] = "tp_sock_send_length"
     measure(env)
     check("TC egress" in env.vsteerd_log(), "not measured by TC:\n" + env.vsteerd_log())
+
+
+@test
+def measure_on_new_interface(env):
+    """Responses that leave by an interface created after vsteerd started
+    (a container's veth) are read too: the TC program is put on new
+    interfaces at the next full scan. With sock_send_length pretended
+    missing, so that the TC program is what measures them (as before 6.3);
+    the request arrives by tcp_probe either way, and a response not seen
+    would count as unanswered."""
+    os.environ["VSTEER_PRETEND_MISSING"] = "tp_sock_send_length"
+    env.backend("1.0", "127.0.0.1:9001")
+    env.vsteerd(env.config({"version": "1.0", "servers": ["127.0.0.1:9001"]},
+                           {"proxy": {"address": "0.0.0.0", "port": 8080, "protocol": "http"}}))
+    os.makedirs("/run/netns", exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "tmpfs", "/run/netns"], check=True)  # this test's only
+    for cmd in ("netns add cl", "link add vs0 type veth peer name vs1 netns cl",
+                "addr add 10.77.0.1/24 dev vs0", "link set vs0 up",
+                "-n cl addr add 10.77.0.2/24 dev vs1", "-n cl link set vs1 up",
+                "-n cl link set lo up"):
+        subprocess.run(["ip"] + cmd.split(), check=True)
+
+    def counters():
+        return service()["versions"][0]["counters"]
+
+    def curl():
+        r = subprocess.run(["ip", "netns", "exec", "cl", "curl", "-s", "-m", "3",
+                            "http://10.77.0.1:8080/"], capture_output=True, text=True)
+        check(r.returncode == 0 and r.stdout.startswith("1.0"), "curl: %s %s" % (r.returncode, r.stderr))
+
+    def one_measured():
+        before = counters()["requests"]
+        curl()
+        return counters()["requests"] == before + 1
+    wait_for(one_measured, 10, "a response by vs0 measured", interval=0.2)
+    before = counters()
+    for _ in range(20):
+        curl()
+    after = counters()
+    d = {k: after[k] - before[k] for k in ("requests", "arrived")}
+    d["2xx"] = after["status"]["2xx"] - before["status"]["2xx"]
+    check(d == {"requests": 20, "arrived": 20, "2xx": 20}, "by vs0: %s" % d)
 
 
 def measure(env):
