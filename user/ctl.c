@@ -212,11 +212,6 @@ static void judge_rollouts(struct ctl *c)
 			c->last[ro->from] = win[1];
 			if (win[1].requests < a->min_requests)
 				win[1] = cur[1];
-			/* Measured by TC, a response that leaves by an interface
-			 * the program is not on (no Ethernet header) is not seen:
-			 * "unanswered" would be a guess. Health checks find hangs. */
-			if (c->dp->meter == DP_METER_TC)
-				win[0].arrived = win[0].requests;
 			v = judge(a, &win[0], &win[1], c->m->cl[ro->to].version,
 				  c->m->cl[ro->from].version, why, sizeof(why));
 		}

@@ -463,8 +463,12 @@ def prometheus_metrics(env):
     le10 = samples['vsteer_request_duration_seconds_bucket{service="default",version="2.0",le="0.01"}']
     le50 = samples['vsteer_request_duration_seconds_bucket{service="default",version="2.0",le="0.05"}']
     check(inf == n2 and le10 == 0 and le50 == n2, "2.0 duration buckets %s %s %s" % (le10, le50, inf))
+    # Each request takes its 20 ms and a little more; the sum is rebuilt from
+    # bucket midpoints (at most 6.25% off): at least 18.75 ms each, and at
+    # most 26.6 ms each (25 ms, allowing 5 ms of scheduling per request on
+    # a loaded or emulated machine, plus 6.25%).
     s = samples['vsteer_request_duration_seconds_sum{service="default",version="2.0"}']
-    check(0.019 * n2 <= s <= 0.023 * n2, "2.0 duration sum %.3f for %d requests" % (s, n2))
+    check(0.01875 * n2 <= s <= 0.0266 * n2, "2.0 duration sum %.3f for %d requests" % (s, n2))
     check(samples['vsteer_backend_up{service="default",version="2.0",backend="127.0.0.1:9002"}'] == 1, "up")
     check(samples['vsteer_rollbacks_total{service="default",reason="auto"}'] == 0, "rollbacks")
     v2 = [v for v in service()["versions"] if v["version"] == "2.0"][0]["counters"]
