@@ -5,8 +5,9 @@
 # distribution kernel needs no disk driver; the project tree is shared
 # in over 9p, and the tests run against the binaries `make` built here.
 #
-#   sudo vm/kernel-test.sh [KERNEL_PACKAGE]
-#        default: the package linux-image-amd64 depends on (6.1 on Debian 12)
+#   sudo vm/kernel-test.sh [KERNEL_PACKAGE [PATTERN]]
+#        default: the package linux-image-amd64 depends on (6.1 on Debian 12);
+#        PATTERN: only the tests whose name contains it (as tests/run takes)
 #
 # Prints the guest's test output and ends with its `N passed, N failed`;
 # exits non-zero if any test failed. Work files in build/vm/. Needs
@@ -17,6 +18,7 @@ root=$PWD
 work=$root/build/vm
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 pkg=${1:-$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-/ {print $2; exit}')}
+pattern=${2:-}
 # Inside the guest there is no podman, puppet or PyYAML: those tests run on
 # the host (they do not depend on the kernel); everything else runs.
 skip=containers_upgrade,containers_pod,puppet_converges,coreos_config
@@ -92,7 +94,7 @@ mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 vsteer /work
 ip link set lo up
 cd /work
 echo "kernel-test: \$(uname -r) up, running the tests"
-/usr/bin/python3 tests/run --skip $skip > build/vm/result.txt 2>&1
+/usr/bin/python3 tests/run --skip $skip $pattern > build/vm/result.txt 2>&1
 echo "kernel-test: exit \$?" >> build/vm/result.txt
 sync
 echo o > /proc/sysrq-trigger

@@ -174,7 +174,10 @@ def auto_rollback_latency(env):
 @test
 def auto_rollback_size(env):
     """The target's responses grow 100-fold: rolled back on response size."""
-    analysed_rollout(env, ["--size", "20000"], [{"weight": 50}])
+    # Latency out of the way: 100-fold responses also take longer to send,
+    # enough to trip the latency limit first on a slow (emulated) machine.
+    analysed_rollout(env, ["--size", "20000"], [{"weight": 50}],
+                     dict(ANALYSIS, maxLatencyIncreaseMs=1000))
     m = rolled_back_under_load(r"response size: 2\.0 (\d+) bytes vs 1\.0 (\d+) bytes on average "
                                r"\(limit 50%\)")
     check(int(m.group(1)) > 50 * int(m.group(2)), "sizes %s" % (m.groups(),))
@@ -379,8 +382,8 @@ def analysis_healthy_completes(env):
     finally:
         load.finish()
     check(r["analysis"]["failures"] == 0 and r["analysis"]["windows"] >= 2, "analysis: %s" % r["analysis"])
-    check(not [e for e in api("GET", "/v1/events")[1]["events"] if e["type"] == "analysis_failed"],
-          "a healthy target failed a window")
+    failed = [e["detail"] for e in api("GET", "/v1/events")[1]["events"] if e["type"] == "analysis_failed"]
+    check(not failed, "a healthy target failed a window: %s" % failed)
 
 
 @test
