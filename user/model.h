@@ -54,6 +54,21 @@ struct analysis {
 	char last_verdict[160];
 };
 
+/* What happened to a rollout, in the rollout itself (and the state
+ * file): the events of other services cannot push it out. */
+enum ro_mark_type { ROM_STARTED = 1, ROM_STEP, ROM_PROMOTED, ROM_PROMOTED_FULL, ROM_PAUSED,
+		    ROM_RESUMED, ROM_ABORTED, ROM_ROLLED_BACK, ROM_AUTO_ROLLBACK, ROM_COMPLETED,
+		    ROM_TYPES };
+#define RO_MAX_HISTORY 48	/* when full, the oldest after "started" go */
+
+struct ro_mark {
+	int64_t time;
+	uint16_t weight;		/* the target's, after it (basis points) */
+	uint8_t type;			/* enum ro_mark_type */
+	uint8_t step;			/* index, at it */
+	uint32_t pad;			/* no padding: models are compared whole */
+};
+
 /* A service's current (or last) rollout: from its stable version to a
  * target. Times are wall-clock seconds, so a restart continues on
  * schedule. */
@@ -69,6 +84,9 @@ struct rollout {
 	int64_t paused_left;		/* hold seconds left when paused */
 	int64_t ended;
 	struct analysis an;
+	uint32_t nhist;
+	struct ro_mark hist[RO_MAX_HISTORY];	/* oldest first */
+	char why[128];			/* an automatic rollback's reason */
 };
 
 /* Something that happened, for GET /v1/events. */

@@ -21,6 +21,89 @@ static const char *const op_names[] = {
 const char *ro_phase_name(enum ro_phase p) { return phase_names[p]; }
 const char *ro_strategy_name(enum ro_strategy s) { return strategy_names[s]; }
 
+static const char *const mark_names[ROM_TYPES] = {
+	[ROM_STARTED] = "started", [ROM_STEP] = "step", [ROM_PROMOTED] = "promoted",
+	[ROM_PROMOTED_FULL] = "promoted", [ROM_PAUSED] = "paused", [ROM_RESUMED] = "resumed",
+	[ROM_ABORTED] = "aborted", [ROM_ROLLED_BACK] = "rolled_back",
+	[ROM_AUTO_ROLLBACK] = "auto_rollback", [ROM_COMPLETED] = "completed",
+};
+
+const char *ro_mark_name(unsigned int type)
+{
+	return type < ROM_TYPES && mark_names[type] ? mark_names[type] : NULL;
+}
+
+int ro_mark_type(const char *name)
+{
+	for (unsigned int t = 1; t < ROM_TYPES; t++)
+		if (!strcmp(mark_names[t], name))
+			return t;
+	return -EINVAL;
+}
+
+void ro_mark_detail(const struct model *m, uint32_t svc, const struct ro_mark *mk,
+		    char *buf, size_t size)
+{
+	const struct rollout *ro = &m->svc[svc].ro;
+	const char *to = m->cl[ro->to].used ? m->cl[ro->to].version : "?";
+	const char *from = m->cl[ro->from].used ? m->cl[ro->from].version : "?";
+
+	switch (mk->type) {
+	case ROM_STARTED:
+		snprintf(buf, size, "%s rollout from %s to %s", ro_strategy_name(ro->strategy),
+			 from, to);
+		break;
+	case ROM_STEP:
+		snprintf(buf, size, "step %u of %u: %s at %u.%02u%% of new sessions", mk->step + 1,
+			 ro->nsteps, to, mk->weight / 100, mk->weight % 100);
+		break;
+	case ROM_PROMOTED:
+		snprintf(buf, size, "%s: next step now", to);
+		break;
+	case ROM_PROMOTED_FULL:
+		snprintf(buf, size, "%s straight to 100%%", to);
+		break;
+	case ROM_PAUSED:
+		snprintf(buf, size, "%s at %u.%02u%%", to, mk->weight / 100, mk->weight % 100);
+		break;
+	case ROM_RESUMED:
+		snprintf(buf, size, "%s", to);
+		break;
+	case ROM_ABORTED:
+		snprintf(buf, size, "new sessions to %s again", from);
+		break;
+	case ROM_ROLLED_BACK:
+		snprintf(buf, size, "new sessions to %s again; sessions on the target move back", from);
+		break;
+	case ROM_AUTO_ROLLBACK:
+		snprintf(buf, size, "%s rolled back to %s: %s", to, from, ro->why);
+		break;
+	case ROM_COMPLETED:
+		snprintf(buf, size, "%s is the stable version; %s stays registered as fallback", to,
+			 from);
+		break;
+	default:
+		snprintf(buf, size, "?");
+	}
+}
+
+/* Record a step of the rollout in its history and as an event. */
+static void mark(struct model *m, uint32_t svc, int64_t now, enum ro_mark_type type)
+{
+	struct rollout *ro = &m->svc[svc].ro;
+	struct ro_mark mk = { .time = now, .weight = m->cl[ro->to].weight, .type = type,
+			      .step = ro->step };
+	char detail[sizeof(((struct event *)0)->detail)];
+
+	if (ro->nhist == RO_MAX_HISTORY) {
+		memmove(&ro->hist[1], &ro->hist[2], (RO_MAX_HISTORY - 2) * sizeof(ro->hist[0]));
+		ro->nhist--;
+	}
+	ro->hist[ro->nhist++] = mk;
+	ro_mark_detail(m, svc, &mk, detail, sizeof(detail));
+	model_event(m, now, m->svc[svc].name, mark_names[type], "%s", detail);
+}
+
 static int name_index(const char *s, const char *const *names, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -98,8 +181,7 @@ static void complete(struct model *m, uint32_t svc, int64_t t)
 	apply_weight(m, svc, VS_BUCKETS);
 	ro->phase = RO_COMPLETED;
 	ro->ended = t;
-	model_event(m, t, m->svc[svc].name, "completed", "%s is the stable version; %s stays registered as fallback",
-		    m->cl[ro->to].version, m->cl[ro->from].version);
+	mark(m, svc, t, ROM_COMPLETED);
 }
 
 static void enter_step(struct model *m, uint32_t svc, int64_t t)
@@ -109,9 +191,7 @@ static void enter_step(struct model *m, uint32_t svc, int64_t t)
 
 	ro->step_started = t;
 	apply_weight(m, svc, st->weight);
-	model_event(m, t, m->svc[svc].name, "step",
-		    "step %u of %u: %s at %u.%02u%% of new sessions", ro->step + 1, ro->nsteps,
-		    m->cl[ro->to].version, st->weight / 100, st->weight % 100);
+	mark(m, svc, t, ROM_STEP);
 }
 
 /* With analysis on, a step ends only once a window has passed after its
@@ -264,8 +344,7 @@ int rollout_start(struct model *m, uint32_t svc, const struct ro_request *req,
 			     req->session_timeout || req->session_timeout_set ? req->session_timeout :
 			     s->session_timeout;
 	m->cl[to].no_affinity = false;
-	model_event(m, now, s->name, "started", "%s rollout from %s to %s", ro_strategy_name(ro->strategy),
-		    m->cl[from].version, m->cl[to].version);
+	mark(m, svc, now, ROM_STARTED);
 	enter_step(m, svc, now);
 	advance(m, svc, now);
 	return 0;
@@ -281,8 +360,7 @@ void rollout_record_instant(struct model *m, uint32_t svc, uint32_t from,
 				.to = to, .nsteps = 1, .started = now, .step_started = now };
 	ro->steps[0] = (struct ro_step){ .weight = VS_BUCKETS, .hold = RO_WAIT };
 	m->svc[svc].session_timeout = 0;
-	model_event(m, now, m->svc[svc].name, "started", "instant rollout from %s to %s",
-		    m->cl[from].version, m->cl[to].version);
+	mark(m, svc, now, ROM_STARTED);
 	complete(m, svc, now);
 }
 
@@ -316,8 +394,8 @@ bool rollout_verdict(struct model *m, uint32_t svc, int verdict, const char *why
 	if (rollout_control(m, svc, RO_OP_ROLLBACK, false, now, &err))
 		return false;
 	s->auto_rollbacks++;
-	model_event(m, now, s->name, "auto_rollback", "%s rolled back to %s: %s",
-		    m->cl[ro->to].version, m->cl[ro->from].version, why);
+	snprintf(ro->why, sizeof(ro->why), "%s", why);
+	mark(m, svc, now, ROM_AUTO_ROLLBACK);
 	return true;
 }
 
@@ -340,8 +418,7 @@ int rollout_control(struct model *m, uint32_t svc, enum ro_op op, bool full,
 	st = &ro->steps[ro->step];
 	switch (op) {
 	case RO_OP_PROMOTE:
-		model_event(m, now, s->name, "promoted", "%s%s", m->cl[ro->to].version,
-			    full ? " straight to 100%" : ": next step now");
+		mark(m, svc, now, full ? ROM_PROMOTED_FULL : ROM_PROMOTED);
 		if (full || ro->step + 1 == ro->nsteps) {
 			complete(m, svc, now);
 			break;
@@ -356,14 +433,13 @@ int rollout_control(struct model *m, uint32_t svc, enum ro_op op, bool full,
 		ro->phase = RO_PAUSED;
 		ro->paused_left = st->hold == RO_WAIT ? RO_WAIT :
 				  ro->step_started + st->hold > now ? ro->step_started + st->hold - now : 0;
-		model_event(m, now, s->name, "paused", "%s at %u.%02u%%", m->cl[ro->to].version,
-			    st->weight / 100, st->weight % 100);
+		mark(m, svc, now, ROM_PAUSED);
 		break;
 	case RO_OP_RESUME:
 		ro->phase = RO_PROGRESSING;
 		if (st->hold != RO_WAIT)
 			ro->step_started = now - (st->hold - ro->paused_left);
-		model_event(m, now, s->name, "resumed", "%s", m->cl[ro->to].version);
+		mark(m, svc, now, ROM_RESUMED);
 		advance(m, svc, now);
 		break;
 	case RO_OP_ABORT:
@@ -380,9 +456,7 @@ int rollout_control(struct model *m, uint32_t svc, enum ro_op op, bool full,
 			s->rollbacks++;
 		}
 		ro->phase = op == RO_OP_ABORT ? RO_ABORTED : RO_ROLLED_BACK;
-		model_event(m, now, s->name, op == RO_OP_ABORT ? "aborted" : "rolled_back",
-			    "new sessions to %s again%s", m->cl[ro->from].version,
-			    op == RO_OP_ROLLBACK ? "; sessions on the target move back" : "");
+		mark(m, svc, now, op == RO_OP_ABORT ? ROM_ABORTED : ROM_ROLLED_BACK);
 		break;
 	}
 	return 0;

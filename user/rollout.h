@@ -28,6 +28,13 @@ struct ro_request {
 
 const char *ro_phase_name(enum ro_phase p);
 const char *ro_strategy_name(enum ro_strategy s);
+/* A history mark's name ("step", ...), or NULL; and back (the first
+ * type of that name), -EINVAL for none. */
+const char *ro_mark_name(unsigned int type);
+int ro_mark_type(const char *name);
+/* The sentence for a mark of service svc's rollout (the event's detail). */
+void ro_mark_detail(const struct model *m, uint32_t svc, const struct ro_mark *mk,
+		    char *buf, size_t size);
 int ro_strategy_parse(const char *s, enum ro_strategy *out);
 int ro_op_parse(const char *s, enum ro_op *out);
 bool rollout_active(const struct rollout *ro);

@@ -29,9 +29,15 @@ json_t *analysis_dump(const struct analysis *a)
 			 "lastVerdict", a->last_verdict);
 }
 
+/* A history mark's name in the state file: "promoted" comes in two. */
+static const char *mark_state_name(unsigned int type)
+{
+	return type == ROM_PROMOTED_FULL ? "promoted_full" : ro_mark_name(type);
+}
+
 static json_t *rollout_dump(const struct rollout *ro)
 {
-	json_t *steps;
+	json_t *steps, *hist;
 
 	if (ro->phase == RO_NONE)
 		return json_null();
@@ -39,7 +45,14 @@ static json_t *rollout_dump(const struct rollout *ro)
 	for (uint32_t i = 0; i < ro->nsteps; i++)
 		json_array_append_new(steps, json_pack("{sisI}", "weight", ro->steps[i].weight,
 						       "hold", (json_int_t)ro->steps[i].hold));
-	return json_pack("{sssssIsIsIsIsosIsIsIsIso}", "phase", ro_phase_name(ro->phase),
+	hist = json_array();
+	for (uint32_t i = 0; i < ro->nhist; i++)
+		json_array_append_new(hist, json_pack("{sIsssisi}", "time", (json_int_t)ro->hist[i].time,
+						      "type", mark_state_name(ro->hist[i].type),
+						      "step", ro->hist[i].step,
+						      "weight", ro->hist[i].weight));
+	return json_pack("{sosssssssIsIsIsIsosIsIsIsIso}", "history", hist, "why", ro->why,
+			 "phase", ro_phase_name(ro->phase),
 			 "strategy", ro_strategy_name(ro->strategy),
 			 "from", (json_int_t)ro->from, "to", (json_int_t)ro->to,
 			 "sessionTimeout", (json_int_t)ro->session_timeout,
@@ -258,12 +271,40 @@ static int load_analysis(json_t *j, const char *w, struct analysis *a, struct vs
 }
 
 /* After the clusters: a rollout refers to them by slot. */
+static int load_history(json_t *list, const char *w, struct rollout *ro, struct vs_err *err)
+{
+	json_t *item;
+	int64_t t, st, wt;
+	size_t i;
+	int type;
+
+	if (!list)
+		return 0;
+	if (!json_is_array(list) || json_array_size(list) > RO_MAX_HISTORY)
+		return vs_errf(err, -EINVAL, 400, "bad_state", "%s.history: malformed", w);
+	json_array_foreach(list, i, item) {
+		const char *name = json_string_value(json_object_get(item, "type"));
+
+		type = !name ? -EINVAL : !strcmp(name, "promoted_full") ? ROM_PROMOTED_FULL :
+		       ro_mark_type(name);
+		if (type < 0 || get_int(item, "time", 0, INT64_MAX, &t) ||
+		    get_int(item, "step", 0, RO_MAX_STEPS - 1, &st) ||
+		    get_int(item, "weight", 0, VS_BUCKETS, &wt))
+			return vs_errf(err, -EINVAL, 400, "bad_state", "%s.history[%zu]: malformed",
+				       w, i);
+		ro->hist[i] = (struct ro_mark){ .time = t, .weight = wt, .type = type, .step = st };
+	}
+	ro->nhist = json_array_size(list);
+	return 0;
+}
+
 static int load_rollout(json_t *j, const char *w, struct model *m, uint32_t svc,
 			struct vs_err *err)
 {
 	static const char *const keys[] = { "phase", "strategy", "from", "to", "sessionTimeout",
 					    "step", "steps", "started", "stepStarted",
-					    "pausedLeft", "ended", "analysis", NULL };
+					    "pausedLeft", "ended", "analysis", "history", "why",
+					    NULL };
 	struct rollout *ro = &m->svc[svc].ro;
 	int64_t from, to, st, n, v, hold;
 	json_t *steps, *item;
@@ -310,6 +351,13 @@ static int load_rollout(json_t *j, const char *w, struct model *m, uint32_t svc,
 	    get_int(j, "pausedLeft", RO_WAIT, INT64_MAX, &ro->paused_left) ||
 	    get_int(j, "ended", 0, INT64_MAX, &ro->ended))
 		return vs_errf(err, -EINVAL, 400, "bad_state", "%s: malformed rollout times", w);
+	/* Both absent in state files from before rollouts kept a history. */
+	if (json_object_get(j, "why") && (!json_is_string(json_object_get(j, "why")) ||
+					 str_copy(ro->why, sizeof(ro->why),
+						  json_string_value(json_object_get(j, "why")))))
+		return vs_errf(err, -EINVAL, 400, "bad_state", "%s.why: malformed", w);
+	if (load_history(json_object_get(j, "history"), w, ro, err))
+		return -EINVAL;
 	return load_analysis(json_object_get(j, "analysis"), w, &ro->an, err);
 }
 

@@ -83,23 +83,22 @@ static json_t *events_json(const struct model *m, const char *svc)
 	return list;
 }
 
-/* A rollout's history: its service's events, newest first, back to the
- * "started" event that opened it (an earlier rollout may have ended in
- * the same second). Bounded by the event list: a rollout with more than
- * RO_MAX_EVENTS events of all services since it started shows the newest. */
-static json_t *history_json(const struct model *m, const char *svc, int64_t since)
+/* A rollout's history, newest first, from the rollout's own record. */
+static json_t *history_json(const struct model *m, uint32_t svc)
 {
+	const struct rollout *ro = &m->svc[svc].ro;
 	json_t *list = json_array();
+	char detail[sizeof(((struct event *)0)->detail)];
 
-	for (uint32_t k = 1; k <= m->nevents; k++) {
-		const struct event *e =
-			&m->events[(m->event_head + RO_MAX_EVENTS - k) % RO_MAX_EVENTS];
+	for (uint32_t i = ro->nhist; i-- > 0;) {
+		const struct ro_mark *mk = &ro->hist[i];
 
-		if (strcmp(e->service, svc) || e->time < since)
-			continue;
-		json_array_append_new(list, event_json(e));
-		if (!strcmp(e->type, "started"))
-			break;
+		ro_mark_detail(m, svc, mk, detail, sizeof(detail));
+		json_array_append_new(list, json_pack("{sIsssisfss}", "time", (json_int_t)mk->time,
+						      "type", ro_mark_name(mk->type),
+						      "step", mk->step + 1,
+						      "weight", mk->weight / 100.0,
+						      "detail", detail));
 	}
 	return list;
 }
@@ -137,7 +136,7 @@ static json_t *rollout_json(const struct model *m, uint32_t s)
 				json_integer(ro->paused_left) : json_null(),
 			 "endedAt", opt_time(ro->ended),
 			 "analysis", analysis_dump(&ro->an),
-			 "history", history_json(m, m->svc[s].name, ro->started));
+			 "history", history_json(m, s));
 }
 
 json_t *ctl_events_json(struct ctl *c, const char *svc)

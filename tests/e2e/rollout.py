@@ -351,9 +351,16 @@ def gradual_session_timeout(env):
     check(service()["rollout"]["sessionTimeout"] == 600 and service()["sessionTimeout"] == 600,
           "inherited timeout not shown: %s" % service()["rollout"])
     control("abort")
+    hist = service()["rollout"]["history"]
+    check([h["type"] for h in hist] == ["aborted", "step", "started"]
+          and hist[1]["detail"] == "step 1 of 1: 3.0 at 10.00% of new sessions"
+          and hist[1]["weight"] == 10, "history of the aborted rollout: %s" % hist)
     rollout({"to": "3.0", "strategy": "gradual", "steps": [{"weight": 10}], "sessionTimeout": 0})
     check(service()["rollout"]["sessionTimeout"] == 0 and service()["sessionTimeout"] == 0,
           "sessionTimeout 0: %s" % service()["rollout"])
+    # Its own history only, though the last one ended in the same second.
+    check([h["type"] for h in service()["rollout"]["history"]] == ["step", "started"],
+          "history: %s" % service()["rollout"]["history"])
     control("abort")
     st, body = api("POST", "/v1/services/default/rollout",
                    {"to": "3.0", "strategy": "session", "sessionTimeout": 0})

@@ -5,9 +5,11 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "model.h"
 #include "rollout.h"
+#include "state.h"
 
 #include "harness.h"
 #include "helpers.h"
@@ -726,6 +728,61 @@ static void test_rollout_record_instant(void)
 	check_layout(m, 0, slot, S10, 0);
 }
 
+/* A rollout keeps its own history: hundreds of other services' events
+ * do not push it out, a full history keeps its "started", and it goes
+ * through the state file unchanged. */
+static void test_rollout_history(void)
+{
+	static const struct ro_step st[] = { { 1000, RO_WAIT }, { 5000, RO_WAIT }, { 10000, RO_WAIT } };
+	struct model *m = new_model(), *back = new_model();
+	const struct rollout *ro = &m->svc[0].ro;
+	struct vs_err err = { 0 };
+	char detail[160], *text;
+
+	setup_web(m);
+	CHECK_INT(start(m, "2.0", RO_GRADUAL, 0, st, 3, T0), ==, 0);
+	CHECK_INT(rollout_control(m, 0, RO_OP_PAUSE, false, T0 + 10, &err), ==, 0);
+	for (int i = 0; i < 2 * RO_MAX_EVENTS; i++)
+		model_event(m, T0 + 20, "api", "backend_down", "noise %d", i);
+	CHECK_INT(rollout_control(m, 0, RO_OP_PROMOTE, true, T0 + 30, &err), ==, 0);
+	CHECK_INT(ro->nhist, ==, 5);
+	CHECK_STR(ro_mark_name(ro->hist[0].type), "started");
+	CHECK_STR(ro_mark_name(ro->hist[1].type), "step");
+	CHECK_STR(ro_mark_name(ro->hist[2].type), "paused");
+	CHECK_INT(ro->hist[2].weight, ==, 1000);
+	CHECK_STR(ro_mark_name(ro->hist[3].type), "promoted");
+	CHECK_STR(ro_mark_name(ro->hist[4].type), "completed");
+	ro_mark_detail(m, 0, &ro->hist[3], detail, sizeof(detail));
+	CHECK_STR(detail, "2.0 straight to 100%");
+	ro_mark_detail(m, 0, &ro->hist[1], detail, sizeof(detail));
+	CHECK_STR(detail, "step 1 of 3: 2.0 at 10.00% of new sessions");
+
+	text = track(state_dump(m));
+	CHECK(text, "state_dump");
+	CHECK_INT(state_parse(text, strlen(text), "t.json", back, &err), ==, 0);
+	CHECK_INT(back->svc[0].ro.nhist, ==, 5);
+	for (int i = 0; i < 5; i++) {
+		const struct ro_mark *a = &ro->hist[i], *b = &back->svc[0].ro.hist[i];
+
+		CHECK(a->time == b->time && a->weight == b->weight && a->type == b->type &&
+		      a->step == b->step, "history[%d] in the state file", i);
+	}
+	CHECK_INT(back->svc[0].ro.hist[3].type, ==, ROM_PROMOTED_FULL);
+
+	/* Full: the oldest after "started" go. */
+	CHECK_INT(rollout_control(m, 0, RO_OP_ROLLBACK, false, T0 + 40, &err), ==, 0);
+	CHECK_INT(start(m, "2.0", RO_GRADUAL, 0, st, 3, T0 + 50), ==, 0);
+	for (int i = 0; i < RO_MAX_HISTORY; i++) {
+		CHECK_INT(rollout_control(m, 0, RO_OP_PAUSE, false, T0 + 60 + 2 * i, &err), ==, 0);
+		CHECK_INT(rollout_control(m, 0, RO_OP_RESUME, false, T0 + 61 + 2 * i, &err), ==, 0);
+	}
+	CHECK_INT(ro->nhist, ==, RO_MAX_HISTORY);
+	CHECK_STR(ro_mark_name(ro->hist[0].type), "started");
+	CHECK_INT(ro->hist[0].time, ==, T0 + 50);
+	CHECK_STR(ro_mark_name(ro->hist[RO_MAX_HISTORY - 1].type), "resumed");
+	CHECK_INT(ro->hist[RO_MAX_HISTORY - 1].time, ==, T0 + 61 + 2 * (RO_MAX_HISTORY - 1));
+}
+
 const struct unit_case rollout_cases[] = {
 	TEST(test_rollout_start_rejects),
 	TEST(test_rollout_start_target_names),
@@ -737,5 +794,6 @@ const struct unit_case rollout_cases[] = {
 	TEST(test_rollout_abort_rollback),
 	TEST(test_rollout_session_timeout),
 	TEST(test_rollout_record_instant),
+	TEST(test_rollout_history),
 	{ NULL, NULL }
 };
