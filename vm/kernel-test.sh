@@ -116,9 +116,11 @@ if ! grep -q "Linux version" "$work/kvm-probe.log"; then
 	accel=(-accel tcg,thread=multi -cpu max)
 fi
 rm -f "$work/result.txt"
+# softlockup_panic: a CPU stuck in the guest's kernel ends the run with
+# its stack in console.log, instead of hanging until the timeout.
 timeout 3600 qemu-system-x86_64 "${accel[@]}" -smp 2 -m 4096 -nographic -no-reboot \
 	-kernel "$kdir/boot/vmlinuz-$kver" -initrd "$initrd" \
-	-append "console=ttyS0 panic=-1 loglevel=4" -nic none \
+	-append "console=ttyS0 panic=-1 loglevel=4 softlockup_panic=1" -nic none \
 	-virtfs "local,path=$root,mount_tag=vsteer,security_model=none" \
 	>"$work/console.log" 2>&1 || true
 if [ ! -f "$work/result.txt" ]; then
@@ -127,4 +129,9 @@ if [ ! -f "$work/result.txt" ]; then
 	exit 1
 fi
 cat "$work/result.txt"
+if ! tail -1 "$work/result.txt" | grep -q "^kernel-test: exit"; then
+	echo "kernel-test: the guest stopped in the middle; console:" >&2
+	tail -60 "$work/console.log" >&2
+	exit 1
+fi
 tail -1 "$work/result.txt" | grep -q "exit 0"
