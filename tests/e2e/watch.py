@@ -465,7 +465,11 @@ def prometheus_metrics(env):
     inf = samples['vsteer_request_duration_seconds_bucket{service="default",version="2.0",le="+Inf"}']
     le10 = samples['vsteer_request_duration_seconds_bucket{service="default",version="2.0",le="0.01"}']
     le50 = samples['vsteer_request_duration_seconds_bucket{service="default",version="2.0",le="0.05"}']
-    check(inf == n2 and le10 == 0 and le50 == n2, "2.0 duration buckets %s %s %s" % (le10, le50, inf))
+    le250 = samples['vsteer_request_duration_seconds_bucket{service="default",version="2.0",le="0.25"}']
+    # None can be under its 20 ms; a loaded or emulated machine delays a
+    # few past 50 ms (one in 47 under qemu's emulation), none to 250 ms.
+    check(inf == n2 and le10 == 0 and le50 >= 0.9 * n2 and le250 == n2,
+          "2.0 duration buckets %s %s %s %s" % (le10, le50, le250, inf))
     # Each request takes its 20 ms and a little more; the sum is rebuilt from
     # bucket midpoints (at most 6.25% off): at least 18.75 ms each, and at
     # most 26.6 ms each (25 ms, allowing 5 ms of scheduling per request on
