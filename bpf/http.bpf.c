@@ -59,6 +59,13 @@ static __always_inline int payload_offset(struct __sk_buff *skb, __u32 *off)
 	return 0;
 }
 
+/* An http service's response under way (or about to start) whose status
+ * line has not been read. */
+static __always_inline int wants_status(const struct vs_sk *st)
+{
+	return st->http && !st->status_seen && (st->req_ns || st->responding);
+}
+
 SEC("tc")
 int vsteer_http(struct __sk_buff *skb)
 {
@@ -76,13 +83,13 @@ int vsteer_http(struct __sk_buff *skb)
 	st = bpf_sk_storage_get(&sks, sk, 0, 0);
 	if (!st || st->kind != VS_SK_CONN)
 		return TC_ACT_OK;
-	if (!meter_resp && (!st->http || st->status_seen || (!st->req_ns && !st->responding)))
+	if (!meter_resp && !wants_status(st))
 		return TC_ACT_OK;
 	if (payload_offset(skb, &off) || skb->len <= off)
 		return TC_ACT_OK;	/* not TCP, or an ACK */
 	if (meter_resp)
 		response_sent(st, skb->len - off);
-	if (!st->http || st->status_seen || (!st->req_ns && !st->responding))
+	if (!wants_status(st))
 		return TC_ACT_OK;
 	if (bpf_skb_load_bytes(skb, off, line, sizeof(line)))
 		return TC_ACT_OK;	/* too short to hold a status line */

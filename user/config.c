@@ -64,48 +64,33 @@ static int add_clusters(json_t *j, const char *where, uint32_t svc,
 	return start_session_rollout(m, svc, err);
 }
 
-/* "tcp" (the default) or "http": an http service's responses are read
- * for their status class, which the judge counts as errors when 5xx. */
-static int parse_protocol(json_t *p, const char *where, bool *http, struct vs_err *err)
-{
-	*http = false;
-	if (!p)
-		return 0;
-	if (json_is_string(p) && !strcmp(json_string_value(p), "http"))
-		*http = true;
-	else if (!json_is_string(p) || strcmp(json_string_value(p), "tcp"))
-		return vs_errf(err, -EINVAL, 400, "bad_field",
-			       "%s.protocol: must be \"tcp\" or \"http\"", where);
-	return 0;
-}
-
-/* obj: {address, port[, protocol]} */
+/* obj: "ADDRESS:PORT", or an object whose address, port and protocol
+ * ("tcp", the default, or "http": its responses' status classes are
+ * read, and 5xx count as errors) are used; the caller checks its keys. */
 static int add_service(struct model *m, const char *name, json_t *obj,
 		       const char *where, struct vs_err *err)
 {
-	static const char *const keys[] = { "address", "port", "protocol", NULL };
 	struct vs_endpoint ep;
-	json_t *addr;
+	json_t *addr = obj;
+	bool http = false;
 	uint32_t salt;
-	bool http;
 	int ret;
 
-	if (json_is_string(obj)) {	/* "127.0.0.1:8080" */
-		addr = json_incref(obj);
-		http = false;
-	} else {
-		ret = json_check_keys(obj, keys, where, err);
-		if (!ret)
-			ret = parse_protocol(json_object_get(obj, "protocol"), where, &http, err);
-		if (ret)
-			return ret;
-		addr = json_deep_copy(obj);
-		json_object_del(addr, "protocol");
+	if (json_is_object(obj)) {
+		if (parse_protocol(json_object_get(obj, "protocol"), false, &http))
+			return vs_errf(err, -EINVAL, 400, "bad_field",
+				       "%s.protocol: must be \"tcp\" or \"http\"", where);
+		addr = json_object();
+		if (!addr)
+			return vs_errf(err, -ENOMEM, 500, "internal", "out of memory");
+		if (json_object_get(obj, "address"))
+			json_object_set(addr, "address", json_object_get(obj, "address"));
+		if (json_object_get(obj, "port"))
+			json_object_set(addr, "port", json_object_get(obj, "port"));
 	}
-	if (!addr)
-		return vs_errf(err, -ENOMEM, 500, "internal", "out of memory");
 	ret = parse_endpoint(addr, where, &ep, err);
-	json_decref(addr);
+	if (addr != obj)
+		json_decref(addr);
 	if (ret)
 		return ret;
 	ret = random_bytes(&salt, sizeof(salt));
@@ -121,7 +106,7 @@ static int parse_services(json_t *list, struct model *m, struct vs_err *err)
 {
 	static const char *const keys[] = { "name", "address", "port", "protocol", "clusters",
 					    NULL };
-	json_t *s, *name, *addr;
+	json_t *s, *name;
 	char w[64];
 	size_t i;
 	int ret;
@@ -139,12 +124,7 @@ static int parse_services(json_t *list, struct model *m, struct vs_err *err)
 				       "%s.name: must be a string", w);
 		if (!json_object_get(s, "address") || !json_object_get(s, "port"))
 			return vs_errf(err, -EINVAL, 400, "bad_field", "%s: needs address and port", w);
-		addr = json_deep_copy(s);
-		json_object_del(addr, "name");
-		json_object_del(addr, "clusters");
-		ret = addr ? add_service(m, json_string_value(name), addr, w, err) :
-			     vs_errf(err, -ENOMEM, 500, "internal", "out of memory");
-		json_decref(addr);
+		ret = add_service(m, json_string_value(name), s, w, err);
 		if (ret < 0)
 			return ret;
 		if (json_object_get(s, "clusters")) {
@@ -227,6 +207,10 @@ static int parse_root(json_t *root, struct config *cfg, struct model *m,
 		return vs_errf(err, -EINVAL, 400, "bad_field",
 			       "cluster: needs a proxy section with the service address");
 	if (proxy) {
+		static const char *const proxy_keys[] = { "address", "port", "protocol", NULL };
+
+		if (json_is_object(proxy) && (ret = json_check_keys(proxy, proxy_keys, "proxy", err)))
+			return ret;
 		svc = add_service(m, VS_DEFAULT_SERVICE, proxy, "proxy", err);
 		if (svc < 0)
 			return svc;

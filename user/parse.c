@@ -30,6 +30,14 @@ int json_check_keys(json_t *obj, const char *const *allowed, const char *where,
 	return 0;
 }
 
+int parse_protocol(json_t *p, bool dflt, bool *http)
+{
+	const char *s = json_string_value(p);
+
+	*http = p ? s && !strcmp(s, "http") : dflt;
+	return !p || (s && (!strcmp(s, "http") || !strcmp(s, "tcp"))) ? 0 : -EINVAL;
+}
+
 int parse_endpoint(json_t *j, const char *where, struct vs_endpoint *ep,
 		   struct vs_err *err)
 {

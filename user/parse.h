@@ -10,6 +10,9 @@
 
 int json_check_keys(json_t *obj, const char *const *allowed, const char *where,
 		    struct vs_err *err);
+/* A service's "protocol": "tcp" or "http" (*http), dflt when absent;
+ * -EINVAL for anything else. */
+int parse_protocol(json_t *p, bool dflt, bool *http);
 /* {"address": "1.2.3.4", "port": 80} or "1.2.3.4:80" */
 int parse_endpoint(json_t *j, const char *where, struct vs_endpoint *ep,
 		   struct vs_err *err);

@@ -214,12 +214,10 @@ static int load_service(json_t *j, const char *w, struct model *m, struct vs_err
 		memset(s, 0, sizeof(*s));
 	}
 	m->svc[sid].session_timeout = json_integer_value(json_object_get(j, "sessionTimeout"));
-	if (proto && (!json_is_string(proto) || (strcmp(json_string_value(proto), "tcp") &&
-						 strcmp(json_string_value(proto), "http"))))
-		return vs_errf(err, -EINVAL, 400, "bad_state", "%s.protocol: \"tcp\" or \"http\"", w);
 	/* Absent in state files written before services had a protocol,
 	 * when every service's status lines were read: keep doing so. */
-	m->svc[sid].http = !proto || !strcmp(json_string_value(proto), "http");
+	if (parse_protocol(proto, true, &m->svc[sid].http))
+		return vs_errf(err, -EINVAL, 400, "bad_state", "%s.protocol: \"tcp\" or \"http\"", w);
 	return 0;
 }
 
