@@ -1,13 +1,21 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #
 # BPF objects -> bpftool skeletons -> user space, as libbpf-bootstrap does.
-# Everything built lands in build/.
+# Everything built lands in build/ (OUT=...). The controller's sources are
+# listed by folder, one folder per layer (docs/design.md):
+#   user/lib -> core -> codec -> kernel -> ctl -> api -> cmd
 
 CLANG   ?= clang
 CC      ?= cc
 BPFTOOL ?= bpftool
 OUT     := build
 ARCH    := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+
+# The version: `git describe` of a tag (v0.2.0 -> 0.2.0), else VERSION plus
+# the commit; from a tarball without .git, VERSION alone.
+VERSION := $(shell v=$$(git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null) && \
+	echo "$${v#v}" || { b=$$(cat VERSION); \
+	h=$$(git describe --always --dirty 2>/dev/null) && echo "$$b+g$$h" || echo "$$b"; })
 
 # bpf/vmlinux.h is a committed copy generated from a 6.18 kernel's BTF.
 # Committed, not generated at build time, so the build does not depend on
@@ -24,7 +32,7 @@ BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror 
 CFLAGS  ?= -O2 -g
 # Error messages are truncated on purpose where they would overflow.
 VS_CFLAGS := -Wall -Wextra -Werror -Wno-format-truncation -std=gnu11 -D_GNU_SOURCE \
-	   -Iinclude -Iuser -I$(OUT)
+	   -Iinclude -Iuser -I$(OUT) -MMD -MP
 ifneq ($(findstring clang,$(CC)),)
 VS_CFLAGS += -Wno-unknown-warning-option
 endif
@@ -36,14 +44,17 @@ LDLIBS  := -lbpf -lelf -lz -lmicrohttpd -ljansson -lpthread -lm
 
 SKELS   := $(OUT)/steer.skel.h $(OUT)/scan.skel.h $(OUT)/track.skel.h $(OUT)/http.skel.h
 
-# Controller library: everything but main and the HTTP glue, shared by
-# vsteerd and the unit tests.
-LIB_SRCS := user/log.c user/util.c user/addr.c user/version.c user/model.c \
-	user/parse.c user/config.c user/state.c user/rollout.c user/request.c user/stats.c user/judge.c user/sockets.c user/health.c user/ctl.c user/views.c user/api.c \
-	user/dataplane.c user/auth.c user/probe.c
-LIB_OBJS := $(patsubst user/%.c,$(OUT)/%.o,$(LIB_SRCS))
+# The controller, layer by layer; an object of user/X/y.c is $(OUT)/obj/X/y.o.
+LAYERS  := lib core codec kernel ctl api
+obj_of   = $(patsubst user/%.c,$(OUT)/obj/%.o,$(1))
+LIB_OBJS := $(foreach l,$(LAYERS),$(call obj_of,$(wildcard user/$(l)/*.c)))
+KERNEL_OBJS := $(call obj_of,$(wildcard user/kernel/*.c))
+# The unit tests link the controller against a fake of the kernel adapter
+# (tests/unit/fake_dp.c) instead of it; features.c's probing is not
+# called there, its pure part is.
+UNIT_LIB_OBJS := $(filter-out $(KERNEL_OBJS),$(LIB_OBJS)) $(OUT)/obj/kernel/features.o
 
-all: $(OUT)/vsteerd $(OUT)/vsteer-demo $(OUT)/unit_tests
+all: $(OUT)/vsteerd $(OUT)/vsteer-demo $(OUT)/unit_tests $(OUT)/prog_tests
 ifeq ($(SANITIZE),)
 all: $(OUT)/connloop $(OUT)/libsrcaddr.so $(OUT)/libkillat.so
 endif
@@ -53,34 +64,52 @@ $(OUT):
 
 HEADERS := include/vsteer.h include/vsteer_hash.h include/vsteer_hist.h
 
-$(OUT)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) $(HEADERS) | $(OUT)
-	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+$(OUT)/%.bpf.o: bpf/%.bpf.c | $(OUT)
+	$(CLANG) $(BPF_CFLAGS) -MMD -MP -c $< -o $@
 
 $(OUT)/%.skel.h: $(OUT)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< > $@.tmp && mv $@.tmp $@
 
-$(OUT)/dataplane.o: $(SKELS)
+# -MMD finds every header after the first build; the skeletons must exist
+# before the first. features.c needs none (make check builds it).
+$(filter-out %/features.o,$(KERNEL_OBJS)): $(SKELS)
 
-$(OUT)/%.o: user/%.c $(wildcard user/*.h) $(HEADERS) | $(OUT)
+$(OUT)/obj/%.o: user/%.c
+	@mkdir -p $(@D)
 	$(CC) $(VS_CFLAGS) -c $< -o $@
 
-# The unit tests: harness, shared fixtures and one file per area.
+$(OUT)/obj/cmd/vsteerd.o: VS_CFLAGS += -DVSTEER_VERSION='"$(VERSION)"'
+# Rebuilt when the version changes (a new commit), not on every make.
+$(OUT)/obj/cmd/vsteerd.o: $(OUT)/version
+$(OUT)/version: FORCE | $(OUT)
+	@echo '$(VERSION)' | cmp -s - $@ || echo '$(VERSION)' > $@
+
+# The unit tests: harness, shared fixtures, the fake kernel adapter and
+# one file per area.
 UNIT_OBJS := $(patsubst tests/unit/%.c,$(OUT)/unit/%.o,$(wildcard tests/unit/*.c))
 
-$(OUT)/unit:
-	@mkdir -p $@
+$(OUT)/unit/%.o: tests/unit/%.c
+	@mkdir -p $(@D)
+	$(CC) $(VS_CFLAGS) -Itests/unit -c $< -o $@
 
-$(OUT)/unit/%.o: tests/unit/%.c $(wildcard tests/unit/*.h) $(wildcard user/*.h) $(HEADERS) | $(OUT)/unit
-	$(CC) $(VS_CFLAGS) -c $< -o $@
-
-$(OUT)/vsteerd: $(OUT)/vsteerd.o $(OUT)/http.o $(LIB_OBJS)
+$(OUT)/vsteerd: $(OUT)/obj/cmd/vsteerd.o $(LIB_OBJS)
 	$(CC) $(VS_CFLAGS) $^ -o $@ $(LDLIBS)
 
-$(OUT)/vsteer-demo: $(OUT)/demo.o
+$(OUT)/vsteer-demo: $(OUT)/obj/cmd/demo.o
 	$(CC) $(VS_CFLAGS) $^ -o $@ -lmicrohttpd -lpthread
 
-$(OUT)/unit_tests: $(UNIT_OBJS) $(LIB_OBJS)
+$(OUT)/unit_tests: $(UNIT_OBJS) $(UNIT_LIB_OBJS)
 	$(CC) $(VS_CFLAGS) $^ -o $@ $(LDLIBS)
+
+# The data plane's program alone under BPF_PROG_TEST_RUN (tests/prog/).
+PROG_OBJS := $(patsubst tests/prog/%.c,$(OUT)/prog/%.o,$(wildcard tests/prog/*.c))
+
+$(OUT)/prog/%.o: tests/prog/%.c $(OUT)/steer.skel.h
+	@mkdir -p $(@D)
+	$(CC) $(VS_CFLAGS) -Itests/prog -c $< -o $@
+
+$(OUT)/prog_tests: $(PROG_OBJS)
+	$(CC) $(VS_CFLAGS) $^ -o $@ -lbpf -lelf -lz
 
 # The benchmark's load tools (tests/bench/): a connect-per-request client
 # that records every connection, and the source-address shim for wrk.
@@ -98,6 +127,25 @@ $(OUT)/libkillat.so: tests/fault/killat.c | $(OUT)
 # the demo need, and mounts bpffs if it is missing.
 deps:
 	scripts/deps.sh
+
+# The unit tests and the layering check: no root, no kernel, seconds.
+check: $(OUT)/unit_tests
+	tests/run unit
+	tests/layers.py
+
+# Style: C as .clang-format says (kernel style), shellcheck, pyflakes.
+C_SOURCES := $(shell git ls-files '*.c' '*.h' 2>/dev/null | grep -v '^bpf/vmlinux.h$$')
+format:
+	clang-format -i $(C_SOURCES)
+
+format-check:
+	@out=$$(for f in $(C_SOURCES); do clang-format "$$f" | diff -u "$$f" - ; done); \
+	if [ -n "$$out" ]; then echo "$$out"; \
+	echo "format-check: the files above differ from clang-format's output (make format)"; \
+	exit 1; fi
+
+lint: format-check
+	tests/lint.sh
 
 # The sanitizer build: vsteerd and the unit tests under AddressSanitizer
 # and UndefinedBehaviorSanitizer, built by clang, in build-san/.
@@ -143,6 +191,11 @@ vmlinux:
 clean:
 	rm -rf $(OUT) build-san build-fuzz
 
-.PHONY: all san fuzz fuzzers deps test demo bench soak kernel-test vmlinux clean
+FORCE:
+
+.PHONY: all san fuzz fuzzers deps check format format-check lint test demo bench soak \
+	kernel-test vmlinux clean FORCE
 .DELETE_ON_ERROR:
 .SECONDARY:
+
+-include $(shell find $(OUT) -name '*.d' 2>/dev/null)

@@ -21,7 +21,7 @@
 #define EINVAL     22
 
 /* cookie -> sockmap index; the iterator replaces the index with
- * 0x80000000 | -errno when the insert fails. */
+ * VS_PICK_FAILED | -errno when the insert fails. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, VS_PICK_MAX);
@@ -90,14 +90,14 @@ int insert_picked(struct bpf_iter__tcp *ctx)
 		return 0;
 	cookie = bpf_get_socket_cookie(skc);
 	idx = bpf_map_lookup_elem(&picks, &cookie);
-	if (!idx || (*idx & 0x80000000U))
+	if (!idx || (*idx & VS_PICK_FAILED))
 		return 0;
 	key = *idx;
 	err = mark_listener(skc, key / VS_MAX_SOCKS);
 	if (!err)
 		err = bpf_map_update_elem(&socks, &key, skc, BPF_ANY);
 	if (err)
-		*idx = 0x80000000U | (__u32)-err;
+		*idx = VS_PICK_FAILED | (__u32)-err;
 	return 0;
 }
 

@@ -3,8 +3,8 @@
  * trip through the state file unchanged. */
 #include <stdlib.h>
 #include <string.h>
-#include "config.h"
-#include "state.h"
+#include "codec/config.h"
+#include "codec/state.h"
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {

@@ -6,10 +6,10 @@
  * 10000, and the state file round-trips. */
 #include <stdlib.h>
 #include <string.h>
-#include "config.h"
-#include "request.h"
-#include "rollout.h"
-#include "state.h"
+#include "codec/config.h"
+#include "codec/request.h"
+#include "core/rollout.h"
+#include "codec/state.h"
 
 static const char base[] =
 	"{\"proxy\": {\"address\": \"127.0.0.1\", \"port\": 8080},"
@@ -64,7 +64,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 
 		if (!req_cluster(body, svc, &spec, &err) && (s = model_find_service(&m, svc)) >= 0) {
 			spec.svc = s;
-			model_add_cluster(&m, &spec, &err);
+			model_add_cluster(&m, &spec, NULL, &err);
 		}
 		break;
 	}

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
-#include "api.h"
+#include "api/router.h"
 
 #define TOKEN "fuzz-token-0123456789"
 #define MAX_ARGS 16

@@ -22,6 +22,9 @@
 #define VS_SOCKMAP_SIZE   (VS_MAX_SLOTS * VS_MAX_SOCKS)
 #define VS_BUCKETS        10000	/* weights are basis points of this range */
 #define VS_PICK_MAX       256	/* sockets one scan may insert */
+/* A picks value (scan.bpf.c) with this bit set is not a sockmap index
+ * but the failed insert's errno: VS_PICK_FAILED | -errno. */
+#define VS_PICK_FAILED    0x80000000U
 #define VS_SESS_DEFAULT   65536	/* session affinity entries (LRU) */
 
 #define VS_PROTO_TCP      6

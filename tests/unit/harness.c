@@ -3,8 +3,9 @@
  * Unit tests of the controller library: session hashing and version
  * picking (the very header the data plane runs), versions, endpoints,
  * the model, the rollout engine, the config and state files, the API
- * router and listener matching, histograms and analysis. No root, no
- * BPF, no live controller. The harness: checks, the running case's
+ * router and listener matching, histograms and analysis, and the
+ * controller itself against a fake of the kernel adapter (fake_dp.c). No
+ * root, no BPF, no traffic. The harness: checks, the running case's
  * allocations, and main(), which runs every file's cases (harness.h).
  */
 #include <stdarg.h>
@@ -12,7 +13,7 @@
 #include <stdlib.h>
 
 #include "harness.h"
-#include "util.h"
+#include "lib/compiler.h"
 
 bool cur_failed;
 static char cur_detail[768];
@@ -39,8 +40,28 @@ void *tcalloc(size_t size)
 	return track(p);
 }
 
+static struct {
+	void (*fn)(void *);
+	void *arg;
+} deferred[16];
+static size_t deferred_n;
+
+void defer(void (*fn)(void *), void *arg)
+{
+	if (deferred_n == ARRAY_SIZE(deferred)) {
+		fprintf(stderr, "unit: too many deferred calls\n");
+		exit(2);
+	}
+	deferred[deferred_n].fn = fn;
+	deferred[deferred_n++].arg = arg;
+}
+
 static void tmp_free_all(void)
 {
+	while (deferred_n) {
+		deferred_n--;
+		deferred[deferred_n].fn(deferred[deferred_n].arg);
+	}
 	while (tmp_n)
 		free(tmp_ptrs[--tmp_n]);
 }
@@ -72,7 +93,7 @@ void fail_at(int line, const char *fmt, ...)
 /* Run in this order; a case's number counts on across the tables. */
 static const struct unit_case *const unit_suites[] = {
 	hash_cases, parse_cases, model_cases, config_cases, state_cases, rollout_cases,
-	router_cases, analysis_cases,
+	router_cases, analysis_cases, ctl_cases,
 };
 
 int main(void)

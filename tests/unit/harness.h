@@ -24,7 +24,7 @@ struct unit_case {
 
 /* The cases tables, each ended by { NULL, NULL }. */
 extern const struct unit_case hash_cases[], parse_cases[], model_cases[], config_cases[],
-	state_cases[], rollout_cases[], router_cases[], analysis_cases[];
+	state_cases[], rollout_cases[], router_cases[], analysis_cases[], ctl_cases[];
 
 /* Whether the running case failed a check. */
 extern bool cur_failed;
@@ -33,6 +33,9 @@ extern bool cur_failed;
  * stopped half-way at a failed check. */
 void *track(void *p);
 void *tcalloc(size_t size);
+/* Run fn(arg) after the running case, however it ends (last in, first
+ * out): for what free() cannot undo. */
+void defer(void (*fn)(void *), void *arg);
 
 /* Name the table row the following checks are about. */
 void row(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -9,7 +9,7 @@
 
 #include "harness.h"
 #include "helpers.h"
-#include "util.h"
+#include "lib/str.h"
 
 /* JSON with single quotes, so the tables stay readable. */
 char *jq(const char *s)
@@ -60,11 +60,11 @@ int add_cl(struct model *m, uint32_t svc, const char *ver, enum cl_mode mode,
 	    str_copy(buf, sizeof(buf), servers))
 		return BAD_TEST_INPUT;
 	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		if (spec.nbk == VS_MAX_BACKENDS || ep_parse(tok, &spec.bk[spec.nbk]))
+		if (spec.nsrv == VS_MAX_SERVERS || ep_parse(tok, &spec.srv[spec.nsrv]))
 			return BAD_TEST_INPUT;
-		spec.nbk++;
+		spec.nsrv++;
 	}
-	return model_add_cluster(m, &spec, err);
+	return model_add_cluster(m, &spec, NULL, err);
 }
 
 uint32_t nclusters(const struct model *m)
@@ -200,19 +200,13 @@ void check_layout(const struct model *m, uint32_t svc, uint32_t to, uint32_t fro
 	CHECK_INT(sum, ==, VS_BUCKETS);
 }
 
-/* The k-th newest event, 0 the newest. */
-const struct event *nth_event(const struct model *m, uint32_t k)
-{
-	return &m->events[(m->event_head + 2 * RO_MAX_EVENTS - 1 - k) % RO_MAX_EVENTS];
-}
-
 /* The analysis a test rollout runs with: the defaults, but at most 3
  * inconclusive windows. */
 struct analysis test_analysis(void)
 {
 	struct analysis a;
 
-	analysis_defaults(&a);
+	judge_defaults(&a);
 	a.max_inconclusive = 3;
 	return a;
 }

@@ -8,11 +8,11 @@
 
 #include <stdint.h>
 
-#include "addr.h"
-#include "config.h"
-#include "judge.h"
-#include "model.h"
-#include "rollout.h"
+#include "core/addr.h"
+#include "codec/config.h"
+#include "core/judge.h"
+#include "core/model.h"
+#include "core/rollout.h"
 
 /* What add_cl() returns when the test's own input is bad. */
 #define BAD_TEST_INPUT (-10000)
@@ -67,8 +67,6 @@ int start_an(struct model *m, const char *to, enum ro_strategy strategy, uint32_
  * rest, every other version of the service 0, and they sum to 10000. */
 void check_layout(const struct model *m, uint32_t svc, uint32_t to, uint32_t from,
 		  uint16_t w);
-/* The k-th newest event, 0 the newest. */
-const struct event *nth_event(const struct model *m, uint32_t k);
 /* The analysis a test rollout runs with: the defaults, but at most 3
  * inconclusive windows. */
 struct analysis test_analysis(void);

@@ -8,10 +8,10 @@
 #include <stdio.h>
 
 #include "vsteer_hist.h"
-#include "judge.h"
-#include "request.h"
-#include "rollout.h"
-#include "stats.h"
+#include "core/judge.h"
+#include "codec/request.h"
+#include "core/rollout.h"
+#include "core/hist.h"
 
 #include "harness.h"
 #include "helpers.h"
@@ -226,10 +226,10 @@ static void test_judge(void)
 	enum verdict v;
 
 	row("%s", "names");
-	CHECK_STR(verdict_name(V_PASS), "pass");
-	CHECK_STR(verdict_name(V_FAIL), "fail");
-	CHECK_STR(verdict_name(V_INCONCLUSIVE), "inconclusive");
-	analysis_defaults(&a);
+	CHECK_STR(judge_verdict_name(V_PASS), "pass");
+	CHECK_STR(judge_verdict_name(V_FAIL), "fail");
+	CHECK_STR(judge_verdict_name(V_INCONCLUSIVE), "inconclusive");
+	judge_defaults(&a);
 	a.min_requests = 50;
 	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
 		row("%s", t[i].name);
@@ -238,7 +238,7 @@ static void test_judge(void)
 		memset(why, 'x', sizeof(why));
 		v = judge(&a, tw, sw, "v2.0", "v1.0", why, sizeof(why));
 		CHECK(memchr(why, '\0', sizeof(why)), "why is not terminated");
-		CHECK(v == t[i].want, "%s (%s)", verdict_name(v), why);
+		CHECK(v == t[i].want, "%s (%s)", judge_verdict_name(v), why);
 		CHECK_HAS(why, t[i].has);
 		if (v != V_PASS) {
 			CHECK_HAS(why, "v2.0");
@@ -251,22 +251,22 @@ static void test_judge(void)
 	fill_window(tw, 999, 1, 0, 0, 1000, 0);
 	fill_window(sw, 5000, 1, 0, 0, 1000, 0);
 	v = judge(&a, tw, sw, "v2.0", "v1.0", why, sizeof(why));
-	CHECK(v == V_INCONCLUSIVE, "%s (%s)", verdict_name(v), why);
+	CHECK(v == V_INCONCLUSIVE, "%s (%s)", judge_verdict_name(v), why);
 	CHECK_HAS(why, "need 1000");
 	row("%s", "floor 0 ms: 1.6x fails");
-	analysis_defaults(&a);
+	judge_defaults(&a);
 	a.max_latency_increase_ms = 0;
 	fill_window(tw, 1000, 1.6, 0, 0, 1000, 0);
 	fill_window(sw, 1000, 1, 0, 0, 1000, 0);
 	v = judge(&a, tw, sw, "v2.0", "v1.0", why, sizeof(why));
-	CHECK(v == V_FAIL, "%s (%s)", verdict_name(v), why);
+	CHECK(v == V_FAIL, "%s (%s)", judge_verdict_name(v), why);
 	CHECK_HAS(why, "latency p50");
 	row("%s", "error limit 0.1: +2% passes");
-	analysis_defaults(&a);
+	judge_defaults(&a);
 	a.max_error_rate_increase = 0.1;
 	fill_window(tw, 1000, 1, 0, 0, 1000, 20);
 	v = judge(&a, tw, sw, "v2.0", "v1.0", why, sizeof(why));
-	CHECK(v == V_PASS, "%s (%s)", verdict_name(v), why);
+	CHECK(v == V_PASS, "%s (%s)", judge_verdict_name(v), why);
 }
 
 static void test_rollout_verdict(void)
@@ -291,23 +291,23 @@ static void test_rollout_verdict(void)
 		char want[32];
 
 		row("fail %u", i);
-		CHECK_INT(rollout_verdict(m, 0, 1, "latency p50: slow", T0 + 5 * i), ==, false);
+		CHECK_INT(rollout_verdict(m, 0, V_FAIL, "latency p50: slow", T0 + 5 * i), ==, false);
 		CHECK_INT(ro->phase, ==, RO_PROGRESSING);
 		CHECK_INT(a->failures, ==, i);
 		CHECK_INT(a->windows, ==, i);
 		CHECK_STR(a->last_verdict, "latency p50: slow");
-		CHECK_STR(nth_event(m, 0)->type, "analysis_failed");
-		CHECK_INT(nth_event(m, 0)->time, ==, T0 + 5 * i);
+		CHECK_STR(model_event_nth(m, 0)->type, "analysis_failed");
+		CHECK_INT(model_event_nth(m, 0)->time, ==, T0 + 5 * i);
 		snprintf(want, sizeof(want), "window %u/3", i);
-		CHECK_HAS(nth_event(m, 0)->detail, want);
-		CHECK_HAS(nth_event(m, 0)->detail, "latency p50: slow");
+		CHECK_HAS(model_event_nth(m, 0)->detail, want);
+		CHECK_HAS(model_event_nth(m, 0)->detail, "latency p50: slow");
 		check_layout(m, 0, S20, S10, 1000);
 		if (cur_failed)
 			return;
 	}
 	row("%s", "a pass");
 	nev = m->nevents;
-	CHECK_INT(rollout_verdict(m, 0, 0, "all good", T0 + 15), ==, false);
+	CHECK_INT(rollout_verdict(m, 0, V_PASS, "all good", T0 + 15), ==, false);
 	CHECK_INT(ro->phase, ==, RO_PROGRESSING);
 	CHECK_INT(a->failures, ==, 0);
 	CHECK_INT(a->last_pass, ==, T0 + 15);
@@ -317,19 +317,19 @@ static void test_rollout_verdict(void)
 
 	/* Inconclusive windows are no failures, and do not end a run of them. */
 	row("%s", "fail, fail, inconclusive");
-	CHECK_INT(rollout_verdict(m, 0, 1, "error rate: high", T0 + 20), ==, false);
-	CHECK_INT(rollout_verdict(m, 0, 1, "error rate: high", T0 + 25), ==, false);
-	CHECK_INT(rollout_verdict(m, 0, 2, "too few requests", T0 + 30), ==, false);
+	CHECK_INT(rollout_verdict(m, 0, V_FAIL, "error rate: high", T0 + 20), ==, false);
+	CHECK_INT(rollout_verdict(m, 0, V_FAIL, "error rate: high", T0 + 25), ==, false);
+	CHECK_INT(rollout_verdict(m, 0, V_INCONCLUSIVE, "too few requests", T0 + 30), ==, false);
 	CHECK_INT(ro->phase, ==, RO_PROGRESSING);
 	CHECK_INT(a->failures, ==, 2);
 	CHECK_INT(a->inconclusive, ==, 1);
 	CHECK_INT(a->last_pass, ==, T0 + 15);
-	CHECK_STR(nth_event(m, 0)->type, "inconclusive");
+	CHECK_STR(model_event_nth(m, 0)->type, "inconclusive");
 	CHECK_INT(m->svc[0].rollbacks, ==, 0);
 	CHECK_INT(m->svc[0].auto_rollbacks, ==, 0);
 
 	row("%s", "third fail");
-	CHECK_INT(rollout_verdict(m, 0, 1, "error rate: high", T0 + 35), ==, true);
+	CHECK_INT(rollout_verdict(m, 0, V_FAIL, "error rate: high", T0 + 35), ==, true);
 	CHECK_INT(ro->phase, ==, RO_ROLLED_BACK);
 	CHECK_INT(ro->ended, ==, T0 + 35);
 	CHECK_INT(a->failures, ==, 3);
@@ -343,14 +343,14 @@ static void test_rollout_verdict(void)
 	CHECK(!m->cl[S10].no_affinity, "the stable version lost its affinity");
 	CHECK_INT(m->svc[0].rollbacks, ==, 1);
 	CHECK_INT(m->svc[0].auto_rollbacks, ==, 1);
-	CHECK_STR(nth_event(m, 0)->type, "auto_rollback");
-	CHECK_INT(nth_event(m, 0)->time, ==, T0 + 35);
-	CHECK_HAS(nth_event(m, 0)->detail, "error rate: high");
-	CHECK_HAS(nth_event(m, 0)->detail, "2.0");
-	CHECK_HAS(nth_event(m, 0)->detail, "1.0");
-	CHECK_STR(nth_event(m, 1)->type, "rolled_back");
-	CHECK_STR(nth_event(m, 2)->type, "analysis_failed");
-	CHECK_HAS(nth_event(m, 2)->detail, "window 3/3");
+	CHECK_STR(model_event_nth(m, 0)->type, "auto_rollback");
+	CHECK_INT(model_event_nth(m, 0)->time, ==, T0 + 35);
+	CHECK_HAS(model_event_nth(m, 0)->detail, "error rate: high");
+	CHECK_HAS(model_event_nth(m, 0)->detail, "2.0");
+	CHECK_HAS(model_event_nth(m, 0)->detail, "1.0");
+	CHECK_STR(model_event_nth(m, 1)->type, "rolled_back");
+	CHECK_STR(model_event_nth(m, 2)->type, "analysis_failed");
+	CHECK_HAS(model_event_nth(m, 2)->detail, "window 3/3");
 	CHECK_INT(rollout_tick(m, T0 + 100000), ==, false);
 	CHECK_INT(m->svc[1].rollbacks + m->svc[1].auto_rollbacks, ==, 0);
 
@@ -378,7 +378,7 @@ static void test_rollout_verdict(void)
 	for (uint32_t i = 1; i <= 5; i++) {
 		row("inconclusive %u", i);
 		nev = m->nevents;
-		CHECK_INT(rollout_verdict(m, 0, 2, "too few requests", T0 + 100 + 5 * i), ==, false);
+		CHECK_INT(rollout_verdict(m, 0, V_INCONCLUSIVE, "too few requests", T0 + 100 + 5 * i), ==, false);
 		CHECK_INT(ro->phase, ==, RO_PROGRESSING);
 		CHECK_INT(a->inconclusive, ==, i);
 		CHECK_INT(a->failures, ==, 0);
@@ -386,28 +386,28 @@ static void test_rollout_verdict(void)
 		CHECK_STR(a->last_verdict, "too few requests");
 		if (i == 1 || i == 3) {
 			CHECK_INT(m->nevents, ==, nev + 1);
-			CHECK_STR(nth_event(m, 0)->type, "inconclusive");
-			CHECK_INT(nth_event(m, 0)->time, ==, T0 + 100 + 5 * i);
-			CHECK_HAS(nth_event(m, 0)->detail, "too few requests");
+			CHECK_STR(model_event_nth(m, 0)->type, "inconclusive");
+			CHECK_INT(model_event_nth(m, 0)->time, ==, T0 + 100 + 5 * i);
+			CHECK_HAS(model_event_nth(m, 0)->detail, "too few requests");
 			if (i == 3)
-				CHECK_HAS(nth_event(m, 0)->detail, "without a verdict");
+				CHECK_HAS(model_event_nth(m, 0)->detail, "without a verdict");
 			else
-				CHECK(!strstr(nth_event(m, 0)->detail, "without"), "%s",
-				      nth_event(m, 0)->detail);
+				CHECK(!strstr(model_event_nth(m, 0)->detail, "without"), "%s",
+				      model_event_nth(m, 0)->detail);
 		} else {
 			CHECK_INT(m->nevents, ==, nev);
 		}
 	}
 	row("%s", "a failure after inconclusive ones");
-	CHECK_INT(rollout_verdict(m, 0, 1, "latency p99: slow", T0 + 200), ==, false);
+	CHECK_INT(rollout_verdict(m, 0, V_FAIL, "latency p99: slow", T0 + 200), ==, false);
 	CHECK_INT(a->inconclusive, ==, 0);
 	CHECK_INT(a->failures, ==, 1);
 	row("%s", "inconclusive again, then a pass");
-	CHECK_INT(rollout_verdict(m, 0, 2, "too few requests", T0 + 205), ==, false);
-	CHECK_STR(nth_event(m, 0)->type, "inconclusive");
+	CHECK_INT(rollout_verdict(m, 0, V_INCONCLUSIVE, "too few requests", T0 + 205), ==, false);
+	CHECK_STR(model_event_nth(m, 0)->type, "inconclusive");
 	CHECK_INT(a->inconclusive, ==, 1);
 	CHECK_INT(a->failures, ==, 1);
-	CHECK_INT(rollout_verdict(m, 0, 0, "fine", T0 + 210), ==, false);
+	CHECK_INT(rollout_verdict(m, 0, V_PASS, "fine", T0 + 210), ==, false);
 	CHECK_INT(a->inconclusive, ==, 0);
 	CHECK_INT(a->failures, ==, 0);
 	CHECK_INT(a->last_pass, ==, T0 + 210);
@@ -442,13 +442,13 @@ static void test_rollout_analysis_gate(void)
 		return;
 	CHECK_INT(start_an(m, "2.0", RO_GRADUAL, 0, st, 2, &an, T0), ==, 0);
 	CHECK_INT(rollout_tick(m, T0 + 30), ==, false);
-	CHECK_INT(rollout_verdict(m, 0, 0, "fine", T0 + 30), ==, false);
+	CHECK_INT(rollout_verdict(m, 0, V_PASS, "fine", T0 + 30), ==, false);
 	CHECK_INT(rollout_tick(m, T0 + 60), ==, false);	/* that pass was before the hold ended */
 	CHECK_INT(rollout_tick(m, T0 + 61), ==, false);
 	CHECK_INT(ro->step, ==, 0);
 	CHECK_INT(ro->step_started, ==, T0);
 	CHECK_INT(rollout_weight(m, ro), ==, 1000);
-	CHECK_INT(rollout_verdict(m, 0, 0, "fine", T0 + 62), ==, false);
+	CHECK_INT(rollout_verdict(m, 0, V_PASS, "fine", T0 + 62), ==, false);
 	CHECK_INT(rollout_tick(m, T0 + 62), ==, true);
 	CHECK_INT(ro->phase, ==, RO_PROGRESSING);
 	CHECK_INT(ro->step, ==, 1);
@@ -456,8 +456,8 @@ static void test_rollout_analysis_gate(void)
 	check_layout(m, 0, S20, S10, 5000);
 	if (cur_failed)
 		return;
-	CHECK_STR(nth_event(m, 0)->type, "step");
-	CHECK_INT(nth_event(m, 0)->time, ==, T0 + 62);
+	CHECK_STR(model_event_nth(m, 0)->type, "step");
+	CHECK_INT(model_event_nth(m, 0)->time, ==, T0 + 62);
 	CHECK_INT(rollout_tick(m, T0 + 100000), ==, false);	/* waits for promote */
 
 	row("%s", "a pass, the next step on from it");
@@ -465,22 +465,22 @@ static void test_rollout_analysis_gate(void)
 	if (cur_failed)
 		return;
 	CHECK_INT(start_an(m, "2.0", RO_GRADUAL, 0, three, 3, &an, T0), ==, 0);
-	CHECK_INT(rollout_verdict(m, 0, 0, "fine", T0 + 70), ==, false);
+	CHECK_INT(rollout_verdict(m, 0, V_PASS, "fine", T0 + 70), ==, false);
 	CHECK_INT(rollout_tick(m, T0 + 200), ==, true);
 	CHECK_INT(ro->step, ==, 1);
 	CHECK_INT(ro->step_started, ==, T0 + 200);
 	CHECK_INT(rollout_next_due(ro), ==, T0 + 260);
 	CHECK_INT(rollout_tick(m, T0 + 260), ==, false);	/* the pass at +70 was for step 1 */
-	CHECK_INT(rollout_verdict(m, 0, 0, "fine", T0 + 265), ==, false);
+	CHECK_INT(rollout_verdict(m, 0, V_PASS, "fine", T0 + 265), ==, false);
 	CHECK_INT(rollout_tick(m, T0 + 266), ==, true);
 	CHECK_INT(ro->step, ==, 2);
 	CHECK_INT(ro->step_started, ==, T0 + 266);
 	CHECK_INT(ro->phase, ==, RO_PROGRESSING);	/* 100% and waits: for a pass */
 	/* A pass whose window began before the step did not judge it: the
 	 * gate wants one ending a full interval after the step started. */
-	CHECK_INT(rollout_verdict(m, 0, 0, "fine", T0 + 266 + an.interval - 1), ==, false);
+	CHECK_INT(rollout_verdict(m, 0, V_PASS, "fine", T0 + 266 + an.interval - 1), ==, false);
 	CHECK_INT(rollout_tick(m, T0 + 266 + an.interval - 1), ==, false);
-	CHECK_INT(rollout_verdict(m, 0, 0, "fine", T0 + 266 + an.interval), ==, false);
+	CHECK_INT(rollout_verdict(m, 0, V_PASS, "fine", T0 + 266 + an.interval), ==, false);
 	CHECK_INT(rollout_tick(m, T0 + 266 + an.interval + 1), ==, true);
 	CHECK_INT(ro->phase, ==, RO_COMPLETED);
 	CHECK_INT(ro->ended, ==, T0 + 266 + an.interval + 1);
@@ -490,11 +490,11 @@ static void test_rollout_analysis_gate(void)
 	if (cur_failed)
 		return;
 	CHECK_INT(start_an(m, "2.0", RO_GRADUAL, 0, st, 2, &an, T0), ==, 0);
-	CHECK_INT(rollout_verdict(m, 0, 2, "too few", T0 + 55), ==, false);
-	CHECK_INT(rollout_verdict(m, 0, 2, "too few", T0 + 60), ==, false);
+	CHECK_INT(rollout_verdict(m, 0, V_INCONCLUSIVE, "too few", T0 + 55), ==, false);
+	CHECK_INT(rollout_verdict(m, 0, V_INCONCLUSIVE, "too few", T0 + 60), ==, false);
 	CHECK_INT(rollout_tick(m, T0 + 61), ==, false);
 	CHECK_INT(ro->step, ==, 0);
-	CHECK_INT(rollout_verdict(m, 0, 2, "too few", T0 + 65), ==, false);
+	CHECK_INT(rollout_verdict(m, 0, V_INCONCLUSIVE, "too few", T0 + 65), ==, false);
 	CHECK_INT(rollout_tick(m, T0 + 66), ==, true);
 	CHECK_INT(ro->step, ==, 1);
 	CHECK_INT(ro->step_started, ==, T0 + 66);
@@ -507,8 +507,8 @@ static void test_rollout_analysis_gate(void)
 	if (cur_failed)
 		return;
 	CHECK_INT(start_an(m, "2.0", RO_GRADUAL, 0, st, 2, &an, T0), ==, 0);
-	CHECK_INT(rollout_verdict(m, 0, 1, "slow", T0 + 65), ==, false);
-	CHECK_INT(rollout_verdict(m, 0, 1, "slow", T0 + 70), ==, false);
+	CHECK_INT(rollout_verdict(m, 0, V_FAIL, "slow", T0 + 65), ==, false);
+	CHECK_INT(rollout_verdict(m, 0, V_FAIL, "slow", T0 + 70), ==, false);
 	CHECK_INT(rollout_tick(m, T0 + 71), ==, false);
 	CHECK_INT(ro->step, ==, 0);
 
@@ -522,15 +522,15 @@ static void test_rollout_analysis_gate(void)
 	CHECK_INT(rollout_weight(m, ro), ==, 10000);
 	CHECK_INT(rollout_next_due(ro), ==, -1);
 	CHECK_INT(rollout_tick(m, T0 + 1000), ==, false);
-	CHECK_INT(rollout_verdict(m, 0, 1, "slow", T0 + 1001), ==, false);
+	CHECK_INT(rollout_verdict(m, 0, V_FAIL, "slow", T0 + 1001), ==, false);
 	CHECK_INT(rollout_tick(m, T0 + 1002), ==, false);
 	CHECK_INT(ro->phase, ==, RO_PROGRESSING);
-	CHECK_INT(rollout_verdict(m, 0, 0, "fine", T0 + 1005), ==, false);
+	CHECK_INT(rollout_verdict(m, 0, V_PASS, "fine", T0 + 1005), ==, false);
 	CHECK_INT(rollout_tick(m, T0 + 1006), ==, true);
 	CHECK_INT(ro->phase, ==, RO_COMPLETED);
 	CHECK_INT(ro->ended, ==, T0 + 1006);
 	CHECK_INT(model_stable(m, 0), ==, S20);
-	CHECK_STR(nth_event(m, 0)->type, "completed");
+	CHECK_STR(model_event_nth(m, 0)->type, "completed");
 	row("%s", "session rollout, analysis off");
 	setup_web(m);
 	if (cur_failed)
@@ -614,7 +614,7 @@ static void test_req_rollout_analysis(void)
 	CHECK_INT(req->nsteps, ==, 2);
 	CHECK_INT(req->steps[0].weight, ==, 1000);
 	CHECK_INT(req->steps[0].hold, ==, 60);
-	analysis_defaults(&def);
+	judge_defaults(&def);
 	CHECK(def.on, "analysis_defaults: off");
 	CHECK_INT(def.interval, ==, req->an.interval);
 

@@ -5,8 +5,8 @@
 #include <errno.h>
 #include <stdio.h>
 
-#include "config.h"
-#include "model.h"
+#include "codec/config.h"
+#include "core/model.h"
 
 #include "harness.h"
 #include "helpers.h"
@@ -34,9 +34,9 @@ static void test_config_thesis_single(void)
 	CHECK_INT(m->cl[slot].weight, ==, VS_BUCKETS);
 	CHECK_INT(m->cl[slot].mode, ==, CL_INSTANT);
 	CHECK_INT(strlen(m->cl[slot].id), ==, 36);
-	CHECK_INT(m->cl[slot].nbk, ==, 2);
-	CHECK_STR(ep_str(&m->cl[slot].bk[0]), "127.0.0.1:9001");
-	CHECK_STR(ep_str(&m->cl[slot].bk[1]), "127.0.0.1:9002");
+	CHECK_INT(m->cl[slot].nsrv, ==, 2);
+	CHECK_STR(ep_str(&m->cl[slot].srv[0]), "127.0.0.1:9001");
+	CHECK_STR(ep_str(&m->cl[slot].srv[1]), "127.0.0.1:9002");
 }
 
 static void test_config_cluster_list(void)
@@ -60,13 +60,13 @@ static void test_config_cluster_list(void)
 	slot = model_find_version(m, 0, "0.0");
 	CHECK_INT(slot, ==, 0);
 	CHECK_STR(m->cl[slot].version, "0.0");
-	CHECK_INT(m->cl[slot].nbk, ==, 1);
-	CHECK_STR(ep_str(&m->cl[slot].bk[0]), "[::1]:9001");
+	CHECK_INT(m->cl[slot].nsrv, ==, 1);
+	CHECK_STR(ep_str(&m->cl[slot].srv[0]), "[::1]:9001");
 	slot = model_find_version(m, 0, "2.0");
 	CHECK_INT(slot, ==, 1);
-	CHECK_INT(m->cl[slot].nbk, ==, 2);
-	CHECK_STR(ep_str(&m->cl[slot].bk[0]), "[::1]:9002");
-	CHECK_STR(ep_str(&m->cl[slot].bk[1]), "[::1]:9003");
+	CHECK_INT(m->cl[slot].nsrv, ==, 2);
+	CHECK_STR(ep_str(&m->cl[slot].srv[0]), "[::1]:9002");
+	CHECK_STR(ep_str(&m->cl[slot].srv[1]), "[::1]:9003");
 	CHECK(strcmp(m->cl[0].id, m->cl[1].id), "same id twice");
 }
 

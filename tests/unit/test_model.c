@@ -9,7 +9,7 @@
 #include <sys/socket.h>
 
 #include "vsteer_hash.h"
-#include "model.h"
+#include "core/model.h"
 
 #include "harness.h"
 #include "helpers.h"
@@ -99,8 +99,8 @@ static void test_model_add_weights(void)
 		CHECK_INT(strlen(m->cl[slot].id), ==, 36);	/* a generated UUID */
 		CHECK_INT(m->cl[slot].mode, ==, steps[i].mode);
 		CHECK_INT(m->cl[slot].svc, ==, 0);
-		CHECK_INT(m->cl[slot].nbk, ==, 1);
-		CHECK_STR(ep_str(&m->cl[slot].bk[0]), steps[i].server);
+		CHECK_INT(m->cl[slot].nsrv, ==, 1);
+		CHECK_STR(ep_str(&m->cl[slot].srv[0]), steps[i].server);
 		CHECK_STR(weights_str(m, 0), steps[i].want);
 	}
 	row("%s", "ids");
@@ -393,50 +393,50 @@ static void test_model_events_ring(void)
 	for (uint32_t i = 0; i < 300; i++) {
 		row("event %u", i);
 		model_event(m, T0 + i, "web", "step", "event %u", i);
-		CHECK_INT(m->nevents, ==, i + 1 < RO_MAX_EVENTS ? i + 1 : RO_MAX_EVENTS);
-		CHECK_INT(m->event_head, ==, (i + 1) % RO_MAX_EVENTS);
-		e = &m->events[(m->event_head + RO_MAX_EVENTS - 1) % RO_MAX_EVENTS];
+		CHECK_INT(m->nevents, ==, i + 1 < MODEL_MAX_EVENTS ? i + 1 : MODEL_MAX_EVENTS);
+		CHECK_INT(m->event_head, ==, (i + 1) % MODEL_MAX_EVENTS);
+		e = &m->events[(m->event_head + MODEL_MAX_EVENTS - 1) % MODEL_MAX_EVENTS];
 		CHECK_INT(e->time, ==, T0 + i);
 		CHECK_STR(e->service, "web");
 		CHECK_STR(e->type, "step");
 		snprintf(want, sizeof(want), "event %u", i);
 		CHECK_STR(e->detail, want);
 	}
-	/* the newest RO_MAX_EVENTS are kept, oldest first from event_head */
-	for (uint32_t k = 0; k < RO_MAX_EVENTS; k++) {
+	/* the newest MODEL_MAX_EVENTS are kept, oldest first from event_head */
+	for (uint32_t k = 0; k < MODEL_MAX_EVENTS; k++) {
 		row("newest %u", k);
-		e = nth_event(m, k);
+		e = model_event_nth(m, k);
 		CHECK_INT(e->time, ==, T0 + 299 - k);
 		snprintf(want, sizeof(want), "event %u", 299 - k);
 		CHECK_STR(e->detail, want);
 	}
 	row("%s", "");
-	CHECK_INT(m->events[m->event_head].time, ==, T0 + 300 - RO_MAX_EVENTS);
+	CHECK_INT(m->events[m->event_head].time, ==, T0 + 300 - MODEL_MAX_EVENTS);
 
 	/* Every field is cut to fit, and only its own event is written. */
 	memset(big, 'x', 300);
 	big[300] = '\0';
 	row("%s", "300 characters everywhere");
 	model_event(m, T0 + 1000, big, big, "%s", big);
-	e = nth_event(m, 0);
+	e = model_event_nth(m, 0);
 	CHECK_INT(e->time, ==, T0 + 1000);
 	CHECK_INT(strlen(e->service), ==, sizeof(e->service) - 1);
 	CHECK_INT(strlen(e->type), ==, sizeof(e->type) - 1);
 	CHECK_INT(strlen(e->detail), ==, sizeof(e->detail) - 1);
 	CHECK(!strncmp(e->detail, big, sizeof(e->detail) - 1), "detail");
-	CHECK_INT(m->nevents, ==, RO_MAX_EVENTS);
-	CHECK_INT(nth_event(m, 1)->time, ==, T0 + 299);
-	CHECK_STR(nth_event(m, 1)->detail, "event 299");
-	CHECK_INT(m->events[m->event_head].time, ==, T0 + 301 - RO_MAX_EVENTS);
+	CHECK_INT(m->nevents, ==, MODEL_MAX_EVENTS);
+	CHECK_INT(model_event_nth(m, 1)->time, ==, T0 + 299);
+	CHECK_STR(model_event_nth(m, 1)->detail, "event 299");
+	CHECK_INT(m->events[m->event_head].time, ==, T0 + 301 - MODEL_MAX_EVENTS);
 	CHECK_STR(m->events[m->event_head].type, "step");
 	row("%s", "a format that expands to 900 characters");
 	model_event(m, T0 + 1001, "web", "step", "%s%s%s", big, big, big);
-	e = nth_event(m, 0);
+	e = model_event_nth(m, 0);
 	CHECK_INT(e->time, ==, T0 + 1001);
 	CHECK_STR(e->service, "web");
 	CHECK_INT(strlen(e->detail), ==, sizeof(e->detail) - 1);
-	CHECK_INT(nth_event(m, 1)->time, ==, T0 + 1000);
-	CHECK_INT(m->events[m->event_head].time, ==, T0 + 302 - RO_MAX_EVENTS);
+	CHECK_INT(model_event_nth(m, 1)->time, ==, T0 + 1000);
+	CHECK_INT(m->events[m->event_head].time, ==, T0 + 302 - MODEL_MAX_EVENTS);
 	CHECK_STR(m->events[m->event_head].service, "web");
 }
 

@@ -7,9 +7,9 @@
 #include <math.h>
 #include <sys/socket.h>
 
-#include "addr.h"
-#include "model.h"
-#include "version.h"
+#include "core/addr.h"
+#include "core/model.h"
+#include "core/version.h"
 
 #include "harness.h"
 #include "helpers.h"
@@ -176,7 +176,7 @@ static void test_percent_to_bp(void)
 		uint16_t bp = 0xbeef;
 
 		row("%g%%", t[i].pct);
-		CHECK_INT(percent_to_bp(t[i].pct, &bp), ==, t[i].ret);
+		CHECK_INT(model_percent_to_bp(t[i].pct, &bp), ==, t[i].ret);
 		if (t[i].ret == 0)
 			CHECK_INT(bp, ==, t[i].bp);
 		else

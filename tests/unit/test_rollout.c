@@ -7,9 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "model.h"
-#include "rollout.h"
-#include "state.h"
+#include "core/model.h"
+#include "core/rollout.h"
+#include "codec/state.h"
 
 #include "harness.h"
 #include "helpers.h"
@@ -51,7 +51,7 @@ static void test_rollout_start_rejects(void)
 		  -EINVAL, 400, "bad_rollout" },
 		{ "session without timeout", 0, "2.0", RO_SESSION, 0, { }, 0,
 		  -EINVAL, 400, "bad_rollout" },
-		{ "sessionTimeout above a week", 0, "2.0", RO_SESSION, RO_MAX_SESSION_TIMEOUT + 1, { }, 0,
+		{ "sessionTimeout above a week", 0, "2.0", RO_SESSION, VS_MAX_SESSION_TIMEOUT + 1, { }, 0,
 		  -ERANGE, 400, "bad_rollout" },
 		{ "gradual without steps", 0, "2.0", RO_GRADUAL, 0, { }, 0, -EINVAL, 400, "bad_rollout" },
 		{ "gradual with sessionTimeout, no steps", 0, "c2", RO_GRADUAL, 60, { }, 0,
@@ -293,13 +293,13 @@ static void test_rollout_gradual_schedule(void)
 	if (cur_failed)
 		return;
 	row("%s", "events");
-	e = nth_event(m, 0);
+	e = model_event_nth(m, 0);
 	CHECK_STR(e->type, "step");
 	CHECK_STR(e->service, "web");
 	CHECK_INT(e->time, ==, T0 + 25200);
 	CHECK_HAS(e->detail, "step 3 of 4");
 	CHECK_HAS(e->detail, "75.00%");
-	e = nth_event(m, 1);
+	e = model_event_nth(m, 1);
 	CHECK_STR(e->type, "step");
 	CHECK_INT(e->time, ==, T0 + 3600);
 	CHECK_HAS(e->detail, "step 2 of 4");
@@ -361,8 +361,8 @@ static void test_rollout_completes(void)
 			return;
 		if (ro->phase == RO_COMPLETED) {
 			CHECK_INT(rollout_next_due(ro), ==, -1);
-			CHECK_STR(nth_event(m, 0)->type, "completed");
-			CHECK_INT(nth_event(m, 0)->time, ==, t[i].ended);
+			CHECK_STR(model_event_nth(m, 0)->type, "completed");
+			CHECK_INT(model_event_nth(m, 0)->time, ==, t[i].ended);
 			CHECK_INT(rollout_tick(m, T0 + 10000000), ==, false);
 			CHECK_INT(model_stable(m, 0), ==, S20);
 		}
@@ -473,7 +473,7 @@ static void test_rollout_promote(void)
 		run_acts(m, 0, scripts[i].a, scripts[i].n);
 		if (cur_failed)
 			return;
-		CHECK_STR(nth_event(m, 0)->type, "completed");
+		CHECK_STR(model_event_nth(m, 0)->type, "completed");
 	}
 }
 
@@ -523,7 +523,7 @@ static void test_rollout_abort_rollback(void)
 	CHECK(!m->cl[S20].no_affinity, "abort set no_affinity");
 	CHECK_INT(ver_flags(m, 0, S20, &ms), ==, 0);
 	CHECK_INT(ms, ==, 120000);
-	CHECK_STR(nth_event(m, 0)->type, "aborted");
+	CHECK_STR(model_event_nth(m, 0)->type, "aborted");
 	CHECK_INT(rollout_tick(m, T0 + 10000000), ==, false);
 	for (size_t i = 0; i < ARRAY_SIZE(after_end); i++) {
 		row("aborted, op %d", after_end[i]);
@@ -552,7 +552,7 @@ static void test_rollout_abort_rollback(void)
 	CHECK_INT(ver_flags(m, 0, S10, &ms), ==, 0);
 	CHECK_INT(ver_flags(m, 0, S30, &ms), ==, 0);
 	CHECK_INT(ms, ==, 120000);	/* the service's, kept */
-	CHECK_STR(nth_event(m, 0)->type, "rolled_back");
+	CHECK_STR(model_event_nth(m, 0)->type, "rolled_back");
 	CHECK_ERR(rollout_control(m, 0, RO_OP_ROLLBACK, false, T0 + 130, &err), &err,
 		  -EINVAL, 409, "bad_phase");
 
@@ -608,7 +608,7 @@ static void test_rollout_session_timeout(void)
 		{ "4.0", RO_GRADUAL, 45, 1, 45, RO_PROGRESSING },
 		{ "5.0", RO_INSTANT, 0, 0, 0, RO_COMPLETED },		/* none at all */
 		{ "6.0", RO_GRADUAL, 0, 1, 0, RO_PROGRESSING },
-		{ "7.0", RO_SESSION, RO_MAX_SESSION_TIMEOUT, 0, RO_MAX_SESSION_TIMEOUT, RO_COMPLETED },
+		{ "7.0", RO_SESSION, VS_MAX_SESSION_TIMEOUT, 0, VS_MAX_SESSION_TIMEOUT, RO_COMPLETED },
 	};
 	struct model *m = new_model();
 	const struct rollout *ro = &m->svc[0].ro;
@@ -710,15 +710,15 @@ static void test_rollout_record_instant(void)
 		return;
 	CHECK_INT(m->nevents, ==, nev + 2);
 	row("%s", "event started");
-	CHECK_STR(nth_event(m, 1)->type, "started");
-	CHECK_STR(nth_event(m, 1)->service, "web");
-	CHECK_INT(nth_event(m, 1)->time, ==, T0);
-	CHECK_HAS(nth_event(m, 1)->detail, "instant rollout from 1.0 to 4.0");
+	CHECK_STR(model_event_nth(m, 1)->type, "started");
+	CHECK_STR(model_event_nth(m, 1)->service, "web");
+	CHECK_INT(model_event_nth(m, 1)->time, ==, T0);
+	CHECK_HAS(model_event_nth(m, 1)->detail, "instant rollout from 1.0 to 4.0");
 	row("%s", "event completed");
-	CHECK_STR(nth_event(m, 0)->type, "completed");
-	CHECK_STR(nth_event(m, 0)->service, "web");
-	CHECK_INT(nth_event(m, 0)->time, ==, T0);
-	CHECK_HAS(nth_event(m, 0)->detail, "4.0");
+	CHECK_STR(model_event_nth(m, 0)->type, "completed");
+	CHECK_STR(model_event_nth(m, 0)->service, "web");
+	CHECK_INT(model_event_nth(m, 0)->time, ==, T0);
+	CHECK_HAS(model_event_nth(m, 0)->detail, "4.0");
 	row("%s", "a rollout from it");
 	CHECK_INT(rollout_tick(m, T0 + 1000000), ==, false);
 	CHECK_INT(model_stable(m, 0), ==, slot);
@@ -742,7 +742,7 @@ static void test_rollout_history(void)
 	setup_web(m);
 	CHECK_INT(start(m, "2.0", RO_GRADUAL, 0, st, 3, T0), ==, 0);
 	CHECK_INT(rollout_control(m, 0, RO_OP_PAUSE, false, T0 + 10, &err), ==, 0);
-	for (int i = 0; i < 2 * RO_MAX_EVENTS; i++)
+	for (int i = 0; i < 2 * MODEL_MAX_EVENTS; i++)
 		model_event(m, T0 + 20, "api", "backend_down", "noise %d", i);
 	CHECK_INT(rollout_control(m, 0, RO_OP_PROMOTE, true, T0 + 30, &err), ==, 0);
 	CHECK_INT(ro->nhist, ==, 5);

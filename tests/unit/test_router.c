@@ -8,9 +8,11 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
-#include "api.h"
-#include "ctl.h"
-#include "rollout.h"
+#include <jansson.h>
+
+#include "api/router.h"
+#include "ctl/sock.h"
+#include "core/rollout.h"
 
 #include "harness.h"
 #include "helpers.h"
@@ -172,7 +174,7 @@ static void test_api_route_errors(void)
 }
 
 /* Query parameters are checked before any handler runs, so these answer
- * without a controller: api.c never touches a.c on this path. Input that
+ * without a controller: router.c never touches a.c on this path. Input that
  * is not UTF-8 still gets a JSON error naming it (jansson refuses such
  * strings: a message quoting one would be no body at all). */
 static void test_api_query_args(void)
@@ -233,7 +235,7 @@ static void test_api_query_args(void)
 	}
 }
 
-static void test_listener_serves(void)
+static void test_sock_serves(void)
 {
 	static const struct {
 		const char *addr;	/* listener address */
@@ -277,7 +279,7 @@ static void test_listener_serves(void)
 		else if (inet_pton(AF_INET6, t[i].addr, l.addr) == 1)
 			l.family = AF_INET6;
 		CHECK(l.family, "bad listener in the table");
-		CHECK_INT(listener_serves(&l, &bk), ==, t[i].want);
+		CHECK_INT(sock_serves(&l, &bk), ==, t[i].want);
 	}
 }
 
@@ -287,6 +289,6 @@ const struct unit_case router_cases[] = {
 	TEST(test_api_route_match),
 	TEST(test_api_route_errors),
 	TEST(test_api_query_args),
-	TEST(test_listener_serves),
+	TEST(test_sock_serves),
 	{ NULL, NULL }
 };

@@ -6,10 +6,10 @@
 #include <errno.h>
 #include <stdio.h>
 
-#include "config.h"
-#include "model.h"
-#include "rollout.h"
-#include "state.h"
+#include "codec/config.h"
+#include "core/model.h"
+#include "core/rollout.h"
+#include "codec/state.h"
 
 #include "harness.h"
 #include "helpers.h"
@@ -39,9 +39,9 @@ static void check_models_equal(const struct model *a, const struct model *b)
 		CHECK_INT(x->svc, ==, y->svc);
 		CHECK_INT(x->weight, ==, y->weight);
 		CHECK_INT(x->mode, ==, y->mode);
-		CHECK_INT(x->nbk, ==, y->nbk);
-		for (uint32_t j = 0; j < x->nbk; j++)
-			CHECK(ep_equal(&x->bk[j], &y->bk[j]), "server %u: %s", j, ep_str(&y->bk[j]));
+		CHECK_INT(x->nsrv, ==, y->nsrv);
+		for (uint32_t j = 0; j < x->nsrv; j++)
+			CHECK(ep_equal(&x->srv[j], &y->srv[j]), "server %u: %s", j, ep_str(&y->srv[j]));
 	}
 	row("%s", "");
 }
@@ -253,7 +253,7 @@ static void test_state_rollout_roundtrip(void)
 	CHECK_INT(m->nevents, >, 8);
 	CHECK_INT(m2->nevents, ==, m->nevents);
 	for (uint32_t k = 0; k < m->nevents; k++) {
-		const struct event *x = nth_event(m, k), *y = nth_event(m2, k);
+		const struct event *x = model_event_nth(m, k), *y = model_event_nth(m2, k);
 
 		row("event %u", k);
 		CHECK_INT(y->time, ==, x->time);
@@ -377,10 +377,10 @@ static void test_state_analysis_roundtrip(void)
 	an.failure_limit = 4;
 	an.max_inconclusive = 9;
 	CHECK_INT(start_an(m, "3.0", RO_GRADUAL, 0, st, 3, &an, T0), ==, 0);
-	CHECK_INT(rollout_verdict(m, 0, 0, "fine", T0 + 10), ==, false);
-	CHECK_INT(rollout_verdict(m, 0, 1, "slow", T0 + 17), ==, false);
-	CHECK_INT(rollout_verdict(m, 0, 1, "slow", T0 + 24), ==, false);
-	CHECK_INT(rollout_verdict(m, 0, 2, verdict, T0 + 31), ==, false);
+	CHECK_INT(rollout_verdict(m, 0, V_PASS, "fine", T0 + 10), ==, false);
+	CHECK_INT(rollout_verdict(m, 0, V_FAIL, "slow", T0 + 17), ==, false);
+	CHECK_INT(rollout_verdict(m, 0, V_FAIL, "slow", T0 + 24), ==, false);
+	CHECK_INT(rollout_verdict(m, 0, V_INCONCLUSIVE, verdict, T0 + 31), ==, false);
 	CHECK_INT(x->failures, ==, 2);
 	CHECK_INT(x->inconclusive, ==, 1);
 	CHECK_INT(x->windows, ==, 4);
@@ -431,9 +431,9 @@ static void test_state_analysis_roundtrip(void)
 	CHECK_STR(text2, text);
 	/* the restored status goes on the same: two more failures roll back */
 	row("%s", "the fourth failure after a restart");
-	CHECK_INT(rollout_verdict(m2, 0, 1, "slow", T0 + 38), ==, false);
+	CHECK_INT(rollout_verdict(m2, 0, V_FAIL, "slow", T0 + 38), ==, false);
 	CHECK_INT(m2->svc[0].ro.an.failures, ==, 3);
-	CHECK_INT(rollout_verdict(m2, 0, 1, "slow", T0 + 45), ==, true);
+	CHECK_INT(rollout_verdict(m2, 0, V_FAIL, "slow", T0 + 45), ==, true);
 	CHECK_INT(m2->svc[0].ro.phase, ==, RO_ROLLED_BACK);
 	CHECK_INT(m2->svc[0].auto_rollbacks, ==, 1);
 	row("%s", "the pass before the hold ended does not open the gate");

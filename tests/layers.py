@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""The controller's layout rules, checked over user/ (docs/design.md):
+
+- a file includes headers of its own layer or lower ones only:
+  lib -> core -> codec -> kernel -> ctl -> api -> cmd;
+- outside a layer folder it may include only the contract (include/) and
+  the BPF skeletons (build/);
+- every .c but the programs in cmd/ has a header of its own name, and a
+  header declares only functions its .c defines, each named with the
+  module's prefix;
+- no file is over 600 lines.
+
+Prints one line per problem and exits 1 if there is any; no root, no
+build needed.
+"""
+import os
+import re
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+USER = os.path.join(ROOT, "user")
+LAYERS = ["lib", "core", "codec", "kernel", "ctl", "api", "cmd"]
+CONTRACT = {"vsteer.h", "vsteer_hash.h", "vsteer_hist.h"}
+SKELETON = re.compile(r"^\w+\.skel\.h$")
+MAX_LINES = 600
+
+# Headers with no .c of their own: macros, limits, a private struct.
+HEADER_ONLY = {"lib/compiler.h", "core/limits.h", "kernel/dp_internal.h"}
+# A module's prefix is its file name and "_", but for these.
+PREFIXES = {
+    "lib/err.h": ("vs_err",),
+    "lib/log.h": ("log_",),
+    "core/addr.h": ("ep_",),
+    "core/judge.h": ("judge",),
+    "core/rollout.h": ("ro_", "rollout_"),
+    "codec/request.h": ("req_",),
+    "kernel/dp.h": ("dp_",),
+    "kernel/dp_maps.h": ("dp_",),
+    "kernel/dp_iter.h": ("dp_",),
+    "kernel/dp_tc.h": ("dp_tc_",),
+    "ctl/ops.h": ("ctl_",),
+    "ctl/tick.h": ("ctl_",),
+    "api/router.h": ("api_",),
+    "api/handlers.h": ("handle_",),
+}
+
+INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
+# A function declared at the top level of a header: its name is the last
+# word before the first "(" of a line that starts in column 0.
+DECL = re.compile(r"^(?!typedef|struct\s+\w+\s*\{|enum|#|static)[A-Za-z_][\w\s\*]*?\b(\w+)\(")
+
+
+def files():
+    for layer in LAYERS:
+        d = os.path.join(USER, layer)
+        for name in sorted(os.listdir(d)) if os.path.isdir(d) else []:
+            if name.endswith((".c", ".h")):
+                yield layer, name, os.path.join(d, name)
+    for name in sorted(os.listdir(USER)):
+        p = os.path.join(USER, name)
+        if os.path.isfile(p):
+            yield None, name, p
+
+
+def check_includes(layer, rel, text, problems):
+    rank = LAYERS.index(layer)
+    for n, line in enumerate(text.splitlines(), 1):
+        m = INCLUDE.match(line)
+        if not m:
+            continue
+        inc = m.group(1)
+        top = inc.split("/")[0] if "/" in inc else None
+        if top in LAYERS:
+            if LAYERS.index(top) > rank:
+                problems.append("%s:%d: includes %s: %s is above %s" % (rel, n, inc, top, layer))
+            elif not os.path.exists(os.path.join(USER, inc)):
+                problems.append("%s:%d: includes %s, which does not exist" % (rel, n, inc))
+        elif inc not in CONTRACT and not SKELETON.match(inc):
+            problems.append('%s:%d: includes "%s": name its layer folder ("core/%s")'
+                            % (rel, n, inc, inc))
+
+
+def declared(text):
+    names, depth = [], 0
+    for line in text.splitlines():
+        if depth == 0:
+            m = DECL.match(line)
+            if m and not line.rstrip().endswith("{"):
+                names.append(m.group(1))
+        depth += line.count("{") - line.count("}")
+    return names
+
+
+def defined(text):
+    return set(re.findall(r"^[A-Za-z_][\w\s\*]*?\b(\w+)\([^;]*$", text, re.M))
+
+
+def main():
+    problems = []
+    for layer, name, path in files():
+        rel = os.path.relpath(path, ROOT)
+        if layer is None:
+            problems.append("%s: every file of user/ lives in a layer folder (%s)"
+                            % (rel, ", ".join(LAYERS)))
+            continue
+        with open(path) as f:
+            text = f.read()
+        nlines = text.count("\n")
+        if nlines > MAX_LINES:
+            problems.append("%s: %d lines, over %d: split it" % (rel, nlines, MAX_LINES))
+        check_includes(layer, rel, text, problems)
+        key = "%s/%s" % (layer, name)
+        stem = os.path.join(os.path.dirname(path), name[:-2])
+        if name.endswith(".c") and layer != "cmd" and not os.path.exists(stem + ".h"):
+            problems.append("%s: no header %s.h of its own" % (rel, name[:-2]))
+        if not name.endswith(".h") or key in HEADER_ONLY:
+            continue
+        if not os.path.exists(stem + ".c"):
+            problems.append("%s: no %s.c defines what it declares" % (rel, name[:-2]))
+            continue
+        with open(stem + ".c") as f:
+            impl = defined(f.read())
+        prefixes = PREFIXES.get(key, (name[:-2] + "_",))
+        for fn in declared(text):
+            if fn not in impl:
+                problems.append("%s: declares %s(), which %s.c does not define"
+                                % (rel, fn, name[:-2]))
+            if not fn.startswith(prefixes):
+                problems.append("%s: %s() lacks the module's prefix (%s)"
+                                % (rel, fn, " or ".join(prefixes)))
+    for p in problems:
+        print(p)
+    print("layers: %s" % ("%d problems" % len(problems) if problems else "ok"))
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

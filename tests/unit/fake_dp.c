@@ -1,0 +1,286 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/addr.h"
+#include "core/window.h"
+#include "kernel/dp.h"
+#include "kernel/dp_iter.h"
+#include "kernel/dp_maps.h"
+#include "kernel/dp_tc.h"
+
+#include "fake_dp.h"
+
+#define FAKE_MAX_LISTENERS 64
+
+struct fake_svc {
+	bool used;
+	struct vs_svc_key k;
+	struct vs_svc v;
+};
+
+struct dataplane {
+	bool metering;
+	struct fake_svc svcs[VS_MAX_SERVICES];
+	struct vs_ports ports;
+	__u64 socks[VS_SOCKMAP_SIZE];
+	struct vs_listener ls[FAKE_MAX_LISTENERS];
+	size_t nls;
+	struct vs_ver_stats vstats[VS_MAX_SLOTS];
+	__s64 vopen[VS_MAX_SLOTS];
+	int fail_svc;
+	unsigned long svc_writes, sock_reads;
+};
+
+struct dataplane *fake_dp_new(bool metering)
+{
+	struct dataplane *dp = calloc(1, sizeof(*dp));
+
+	if (dp)
+		dp->metering = metering;
+	return dp;
+}
+
+void fake_dp_free(struct dataplane *dp)
+{
+	free(dp);
+}
+
+int fake_dp_listen(struct dataplane *dp, const char *addr, __u64 cookie)
+{
+	struct vs_endpoint ep;
+	struct vs_listener *l;
+
+	if (ep_parse(addr, &ep) || dp->nls == FAKE_MAX_LISTENERS)
+		return -EINVAL;
+	l = &dp->ls[dp->nls++];
+	*l = (struct vs_listener){ .cookie = cookie, .port = ep.port, .family = ep.family };
+	memcpy(l->addr, ep.addr, sizeof(l->addr));
+	return 0;
+}
+
+void fake_dp_close(struct dataplane *dp, __u64 cookie)
+{
+	for (size_t i = 0; i < dp->nls; i++) {
+		if (dp->ls[i].cookie != cookie)
+			continue;
+		dp->ls[i] = dp->ls[--dp->nls];
+		break;
+	}
+	for (size_t i = 0; i < VS_SOCKMAP_SIZE; i++)
+		if (dp->socks[i] == cookie)
+			dp->socks[i] = 0;
+}
+
+void fake_dp_sock_put(struct dataplane *dp, __u32 idx, __u64 cookie)
+{
+	dp->socks[idx] = cookie;
+}
+
+static struct fake_svc *find_svc(struct dataplane *dp, const struct vs_svc_key *k)
+{
+	for (size_t i = 0; i < VS_MAX_SERVICES; i++)
+		if (dp->svcs[i].used && !memcmp(&dp->svcs[i].k, k, sizeof(*k)))
+			return &dp->svcs[i];
+	return NULL;
+}
+
+int fake_dp_svc(struct dataplane *dp, const struct vs_svc_key *k, struct vs_svc *v)
+{
+	struct fake_svc *e = find_svc(dp, k);
+
+	if (!e)
+		return -ENOENT;
+	*v = e->v;
+	return 0;
+}
+
+void fake_dp_svc_put(struct dataplane *dp, const struct vs_svc_key *k, const struct vs_svc *v)
+{
+	struct fake_svc *e = find_svc(dp, k);
+
+	for (size_t i = 0; !e && i < VS_MAX_SERVICES; i++)
+		if (!dp->svcs[i].used)
+			e = &dp->svcs[i];
+	if (e)
+		*e = (struct fake_svc){ .used = true, .k = *k, .v = *v };
+}
+
+unsigned int fake_dp_nsvcs(const struct dataplane *dp)
+{
+	unsigned int n = 0;
+
+	for (size_t i = 0; i < VS_MAX_SERVICES; i++)
+		n += dp->svcs[i].used;
+	return n;
+}
+
+void fake_dp_fail_svc_writes(struct dataplane *dp, int err)
+{
+	dp->fail_svc = err;
+}
+
+unsigned long fake_dp_svc_writes(const struct dataplane *dp)
+{
+	return dp->svc_writes;
+}
+
+unsigned long fake_dp_sock_reads(const struct dataplane *dp)
+{
+	return dp->sock_reads;
+}
+
+/* ---- the adapter's functions, as the controller calls them ---- */
+
+bool dp_metering(const struct dataplane *dp)
+{
+	return dp->metering;
+}
+
+int dp_set_svc(struct dataplane *dp, const struct vs_svc_key *k, const struct vs_svc *v)
+{
+	dp->svc_writes++;
+	if (dp->fail_svc)
+		return dp->fail_svc;
+	if (!find_svc(dp, k) && fake_dp_nsvcs(dp) == VS_MAX_SERVICES)
+		return -E2BIG;
+	fake_dp_svc_put(dp, k, v);
+	return 0;
+}
+
+int dp_get_svc(struct dataplane *dp, const struct vs_svc_key *k, struct vs_svc *v)
+{
+	return fake_dp_svc(dp, k, v);
+}
+
+int dp_del_svc(struct dataplane *dp, const struct vs_svc_key *k)
+{
+	struct fake_svc *e = find_svc(dp, k);
+
+	dp->svc_writes++;
+	if (dp->fail_svc)
+		return dp->fail_svc;
+	if (e)
+		e->used = false;
+	return 0;
+}
+
+int dp_next_svc(struct dataplane *dp, const struct vs_svc_key *k, struct vs_svc_key *next)
+{
+	size_t i = 0;
+
+	if (k) {
+		struct fake_svc *e = find_svc(dp, k);
+
+		if (!e)
+			return -ENOENT;
+		i = e - dp->svcs + 1;
+	}
+	for (; i < VS_MAX_SERVICES; i++) {
+		if (dp->svcs[i].used) {
+			*next = dp->svcs[i].k;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+int dp_set_ports(struct dataplane *dp, const struct vs_ports *p)
+{
+	dp->ports = *p;
+	return 0;
+}
+
+int dp_sock_cookie(struct dataplane *dp, __u32 idx, __u64 *cookie)
+{
+	dp->sock_reads++;
+	if (idx >= VS_SOCKMAP_SIZE || !dp->socks[idx])
+		return -ENOENT;
+	*cookie = dp->socks[idx];
+	return 0;
+}
+
+int dp_sock_del(struct dataplane *dp, __u32 idx)
+{
+	if (idx < VS_SOCKMAP_SIZE)
+		dp->socks[idx] = 0;
+	return 0;
+}
+
+int dp_ver_stats(struct dataplane *dp, __u32 slot, struct vs_ver_stats *sum)
+{
+	*sum = dp->vstats[slot];
+	return 0;
+}
+
+int dp_svc_stats(struct dataplane *dp, __u32 id, struct vs_svc_stats *sum)
+{
+	(void)dp, (void)id;
+	memset(sum, 0, sizeof(*sum));
+	return 0;
+}
+
+int dp_hist(struct dataplane *dp, bool size, __u32 slot, __u64 out[VS_HBUCKETS])
+{
+	(void)dp, (void)size, (void)slot;
+	memset(out, 0, VS_HBUCKETS * sizeof(out[0]));
+	return 0;
+}
+
+int dp_read_window(struct dataplane *dp, __u32 slot, struct window *w)
+{
+	memset(w, 0, sizeof(*w));
+	w->arrived = dp->vstats[slot].arrived;
+	w->requests = dp->vstats[slot].requests;
+	w->status5xx = dp->vstats[slot].status[3];
+	w->errors = dp->vstats[slot].resets + dp->vstats[slot].failover_out;
+	return 0;
+}
+
+int dp_open_conns(struct dataplane *dp, __u32 slot, __s64 *n)
+{
+	*n = dp->vopen[slot];
+	return 0;
+}
+
+int dp_reset_slot(struct dataplane *dp, __u32 slot)
+{
+	memset(&dp->vstats[slot], 0, sizeof(dp->vstats[slot]));
+	dp->vopen[slot] = 0;
+	return 0;
+}
+
+int dp_list_listeners(struct dataplane *dp, struct vs_listener **out, size_t *n)
+{
+	*out = malloc(sizeof(dp->ls));
+	if (!*out)
+		return -ENOMEM;
+	memcpy(*out, dp->ls, dp->nls * sizeof(dp->ls[0]));
+	*n = dp->nls;
+	return 0;
+}
+
+int dp_insert(struct dataplane *dp, const __u64 *cookies, const __u32 *idx, int *err_out,
+	      size_t n)
+{
+	int done = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		err_out[i] = -ENOENT;
+		for (size_t j = 0; j < dp->nls; j++) {
+			if (dp->ls[j].cookie == cookies[i]) {
+				dp->socks[idx[i]] = cookies[i];
+				err_out[i] = 0;
+				done++;
+				break;
+			}
+		}
+	}
+	return done;
+}
+
+void dp_tc_attach_new(struct dataplane *dp)
+{
+	(void)dp;
+}

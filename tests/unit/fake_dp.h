@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * A fake of the kernel adapter (user/kernel/dp*.h), so the controller
+ * (user/ctl/) runs in a unit test without root, BPF or traffic: the maps
+ * are arrays, "listening sockets" are records a test adds and closes, and
+ * any map write can be made to fail. Linked instead of user/kernel/ into
+ * build/unit_tests.
+ */
+#ifndef VSTEER_TESTS_FAKE_DP_H
+#define VSTEER_TESTS_FAKE_DP_H
+
+#include <stdbool.h>
+#include "vsteer.h"
+
+struct dataplane;
+
+struct dataplane *fake_dp_new(bool metering);
+void fake_dp_free(struct dataplane *dp);
+
+/* A socket listening on "ADDR:PORT", known by its cookie; 0 or -EINVAL. */
+int fake_dp_listen(struct dataplane *dp, const char *addr, __u64 cookie);
+/* Close it: gone from the listeners and, as the kernel does, from the
+ * sockmap. */
+void fake_dp_close(struct dataplane *dp, __u64 cookie);
+/* Put a cookie at a sockmap index directly (pins left by an earlier
+ * vsteerd). */
+void fake_dp_sock_put(struct dataplane *dp, __u32 idx, __u64 cookie);
+
+/* svcs as a test reads and writes it: 0 or -ENOENT. */
+int fake_dp_svc(struct dataplane *dp, const struct vs_svc_key *k, struct vs_svc *v);
+void fake_dp_svc_put(struct dataplane *dp, const struct vs_svc_key *k, const struct vs_svc *v);
+unsigned int fake_dp_nsvcs(const struct dataplane *dp);
+
+/* The -errno every svcs write (set or delete) returns from now on; 0
+ * makes them work again. Counts the writes tried. */
+void fake_dp_fail_svc_writes(struct dataplane *dp, int err);
+unsigned long fake_dp_svc_writes(const struct dataplane *dp);
+/* Calls that read the sockmap so far: a read must not need more. */
+unsigned long fake_dp_sock_reads(const struct dataplane *dp);
+
+#endif

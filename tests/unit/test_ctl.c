@@ -1,0 +1,418 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The controller (user/ctl/) against a fake of the kernel adapter
+ * (fake_dp.c): a start that adopts pins, a commit, a failed map write and
+ * a failed state write with nothing changed, a tick that places sockets
+ * and steps a rollout, health results committed as they happen, and a
+ * view that reads without writing. No root, no BPF, no traffic.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/file.h"
+#include "codec/state.h"
+#include "ctl/ctl.h"
+#include "ctl/health.h"
+#include "ctl/ops.h"
+#include "ctl/snap.h"
+#include "ctl/tick.h"
+
+#include "fake_dp.h"
+#include "harness.h"
+#include "helpers.h"
+
+#define C_V1 101	/* cookies of the fake's listening sockets */
+#define C_V2 102
+
+/* A controller of service "web" (127.0.0.1:8080, salt 1) with 1.0 on
+ * 127.0.0.1:9001 (slot 0), over a fake data plane, its state file in a
+ * directory of its own. */
+struct fixture {
+	char dir[64];
+	char state[96];
+	char clock[96];
+	struct dataplane *dp;
+	struct ctl *c;
+};
+
+static void fixture_free(void *arg)
+{
+	struct fixture *f = arg;
+	char tmp[128];
+
+	ctl_close(f->c);
+	fake_dp_free(f->dp);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", f->state);
+	unlink(tmp);
+	unlink(f->state);
+	unlink(f->clock);
+	rmdir(f->dir);
+	unsetenv("VSTEER_CLOCK_FILE");
+}
+
+/* The model a config would give: "web" with 1.0, and 2.0 (manual) if
+ * two_versions. */
+static struct model *web_model(bool two_versions)
+{
+	struct model *m = new_model();
+	struct vs_err err = {};
+
+	if (add_svc(m, "web", "127.0.0.1:8080", 1, &err) != 0 ||
+	    add_cl(m, 0, "1.0", CL_INSTANT, "127.0.0.1:9001", "c1", &err) != 0 ||
+	    (two_versions && add_cl(m, 0, "2.0", CL_MANUAL, "127.0.0.1:9002", "c2", &err) != 1))
+		return NULL;
+	return m;
+}
+
+/* A fixture whose data plane holds nothing yet: the caller adds
+ * listeners and pins, then calls open_ctl(). */
+static struct fixture *new_fixture(void)
+{
+	struct fixture *f = tcalloc(sizeof(*f));
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/vsteer-unit-XXXXXX");
+	if (!mkdtemp(f->dir))
+		return NULL;
+	snprintf(f->state, sizeof(f->state), "%s/state.json", f->dir);
+	snprintf(f->clock, sizeof(f->clock), "%s/clock", f->dir);
+	f->dp = fake_dp_new(true);
+	defer(fixture_free, f);
+	return f->dp ? f : NULL;
+}
+
+static int open_ctl(struct fixture *f, const struct model *m, struct vs_err *err)
+{
+	return ctl_open(&f->c, f->dp, m, f->state, err);
+}
+
+static void set_clock(struct fixture *f, long long t)
+{
+	FILE *fp = fopen(f->clock, "w");
+
+	if (fp) {
+		fprintf(fp, "%lld\n", t);
+		fclose(fp);
+	}
+	setenv("VSTEER_CLOCK_FILE", f->clock, 1);
+}
+
+/* The data plane's value for service 0 of the controller's model. */
+static int map_value(struct fixture *f, struct vs_svc *v)
+{
+	struct vs_svc_key k;
+
+	model_svc_key(f->c->m, 0, &k);
+	return fake_dp_svc(f->dp, &k, v);
+}
+
+/* The state file as read back, into a tracked model. */
+static struct model *state_on_disk(struct fixture *f, struct vs_err *err)
+{
+	struct model *m = new_model();
+
+	return state_load(f->state, m, err) ? NULL : m;
+}
+
+static char *file_text(const char *path)
+{
+	size_t len;
+	char *s;
+
+	return file_read(path, 1 << 22, &s, &len) ? NULL : track(s);
+}
+
+static void test_ctl_open_writes_maps_and_state(void)
+{
+	struct fixture *f = new_fixture();
+	struct vs_err err = {};
+	struct model *disk;
+	struct vs_svc v;
+
+	CHECK(f, "fixture");
+	CHECK_INT(fake_dp_listen(f->dp, "127.0.0.1:9001", C_V1), ==, 0);
+	CHECK_INT(open_ctl(f, web_model(false), &err), ==, 0);
+	CHECK_INT(map_value(f, &v), ==, 0);
+	CHECK_INT(v.nver, ==, 1);
+	CHECK_INT(v.salt, ==, 1);
+	CHECK_INT(v.ver[0].slot, ==, 0);
+	CHECK_INT(v.ver[0].upto, ==, VS_BUCKETS);
+	CHECK_INT(v.ver[0].nsock, ==, 1);
+	CHECK_INT(f->c->sock.cookie[0][0], ==, C_V1);
+	disk = state_on_disk(f, &err);
+	CHECK(disk, "%s", err.msg);
+	CHECK_STR(weights_str(disk, 0), "1.0=10000");
+	CHECK_STR(disk->cl[0].id, "c1");
+	CHECK_INT(disk->svc[0].salt, ==, 1);
+}
+
+static void test_ctl_change_commits(void)
+{
+	const char *names[] = { "2.0", "1.0" };
+	const uint16_t bp[] = { 2500, 7500 };
+	struct fixture *f = new_fixture();
+	struct vs_err err = {};
+	struct model *disk;
+	struct vs_svc v;
+
+	CHECK(f, "fixture");
+	fake_dp_listen(f->dp, "127.0.0.1:9001", C_V1);
+	fake_dp_listen(f->dp, "127.0.0.1:9002", C_V2);
+	CHECK_INT(open_ctl(f, web_model(true), &err), ==, 0);
+	CHECK_INT(ctl_set_weights(f->c, "web", names, bp, 2, &err), ==, 0);
+	CHECK_STR(weights_str(f->c->m, 0), "2.0=2500 1.0=7500");
+	CHECK_INT(map_value(f, &v), ==, 0);
+	CHECK_INT(v.nver, ==, 2);
+	CHECK_INT(v.ver[0].slot, ==, 1);	/* newest first */
+	CHECK_INT(v.ver[0].upto, ==, 2500);
+	CHECK_INT(v.ver[1].upto, ==, VS_BUCKETS);
+	disk = state_on_disk(f, &err);
+	CHECK(disk, "%s", err.msg);
+	CHECK_STR(weights_str(disk, 0), "2.0=2500 1.0=7500");
+	CHECK_INT(ctl_set_weights(f->c, "nope", names, bp, 2, &err), ==, -ENOENT);
+	CHECK_ERR(-ENOENT, &err, -ENOENT, 404, "unknown_service");
+}
+
+/* The kernel refuses the svcs write: the change answers 500, and the
+ * model, the maps and the state file are as they were. */
+static void test_ctl_map_write_fails(void)
+{
+	const char *names[] = { "2.0", "1.0" };
+	const uint16_t bp[] = { 5000, 5000 };
+	struct fixture *f = new_fixture();
+	struct vs_err err = {};
+	struct vs_svc before, after;
+	char *state_before, *state_after, tmp[128];
+
+	CHECK(f, "fixture");
+	fake_dp_listen(f->dp, "127.0.0.1:9001", C_V1);
+	fake_dp_listen(f->dp, "127.0.0.1:9002", C_V2);
+	CHECK_INT(open_ctl(f, web_model(true), &err), ==, 0);
+	CHECK_INT(map_value(f, &before), ==, 0);
+	state_before = file_text(f->state);
+	CHECK(state_before, "state file");
+	fake_dp_fail_svc_writes(f->dp, -EPERM);
+	CHECK_INT(ctl_set_weights(f->c, "web", names, bp, 2, &err), ==, -EPERM);
+	CHECK_ERR(-EPERM, &err, -EPERM, 500, "bpf");
+	CHECK_HAS(err.msg, "nothing was changed");
+	CHECK(fake_dp_svc_writes(f->dp) > 0, "the write was tried");
+	CHECK_STR(weights_str(f->c->m, 0), "2.0=0 1.0=10000");
+	CHECK_INT(map_value(f, &after), ==, 0);
+	CHECK(!memcmp(&before, &after, sizeof(before)), "the map changed");
+	state_after = file_text(f->state);
+	CHECK(state_after && !strcmp(state_before, state_after), "the state file changed");
+	snprintf(tmp, sizeof(tmp), "%s.tmp", f->state);
+	CHECK(access(tmp, F_OK) < 0, "%s left behind", tmp);
+	/* The kernel takes writes again: the same change goes in. */
+	fake_dp_fail_svc_writes(f->dp, 0);
+	CHECK_INT(ctl_set_weights(f->c, "web", names, bp, 2, &err), ==, 0);
+	CHECK_INT(map_value(f, &after), ==, 0);
+	CHECK_INT(after.ver[0].upto, ==, 5000);
+}
+
+/* The state file cannot be written: nothing reaches the kernel. */
+static void test_ctl_state_write_fails(void)
+{
+	const char *names[] = { "2.0", "1.0" };
+	const uint16_t bp[] = { 5000, 5000 };
+	struct fixture *f = new_fixture();
+	struct vs_err err = {};
+	unsigned long writes;
+
+	CHECK(f, "fixture");
+	fake_dp_listen(f->dp, "127.0.0.1:9001", C_V1);
+	fake_dp_listen(f->dp, "127.0.0.1:9002", C_V2);
+	CHECK_INT(open_ctl(f, web_model(true), &err), ==, 0);
+	/* Root writes through any mode: take the directory away instead. */
+	unlink(f->state);
+	CHECK_INT(rmdir(f->dir), ==, 0);
+	writes = fake_dp_svc_writes(f->dp);
+	CHECK_INT(ctl_set_weights(f->c, "web", names, bp, 2, &err), ==, -ENOENT);
+	CHECK_ERR(-ENOENT, &err, -ENOENT, 500, "state_write");
+	CHECK_INT(fake_dp_svc_writes(f->dp), ==, writes);
+	CHECK_STR(weights_str(f->c->m, 0), "2.0=0 1.0=10000");
+}
+
+/* A restart over pins: the salt and socket count the data plane hashes
+ * with are kept, a socket that serves none of the cluster's servers and
+ * a service nobody knows are removed. */
+static void test_ctl_adopts_pins(void)
+{
+	struct fixture *f = new_fixture();
+	struct vs_svc pinned = { .id = 0, .salt = 0xabcdef, .nver = 1 }, v;
+	struct vs_svc_key k, unknown;
+	struct model *m = web_model(false);
+	struct vs_err err = {};
+
+	CHECK(f && m, "fixture");
+	pinned.ver[0] = (struct vs_ver){ .slot = 0, .upto = VS_BUCKETS, .nsock = 3 };
+	model_svc_key(m, 0, &k);
+	fake_dp_svc_put(f->dp, &k, &pinned);
+	unknown = k;
+	unknown.port = 9999;
+	fake_dp_svc_put(f->dp, &unknown, &pinned);
+	fake_dp_listen(f->dp, "127.0.0.1:9001", C_V1);
+	fake_dp_sock_put(f->dp, 0, C_V1);
+	fake_dp_sock_put(f->dp, 1, 555);	/* serves nothing the model knows */
+	CHECK_INT(m->svc[0].salt, ==, 1);
+	CHECK_INT(open_ctl(f, m, &err), ==, 0);
+	CHECK_INT(f->c->m->svc[0].salt, ==, 0xabcdef);
+	CHECK_INT(f->c->sock.nsock[0], ==, 3);
+	CHECK_INT(fake_dp_svc(f->dp, &k, &v), ==, 0);
+	CHECK(!memcmp(&v, &pinned, sizeof(v)), "the pinned value changed: salt %x nsock %u",
+	      v.salt, v.ver[0].nsock);
+	CHECK_INT(fake_dp_svc(f->dp, &unknown, &v), ==, -ENOENT);
+	CHECK_INT(fake_dp_nsvcs(f->dp), ==, 1);
+	CHECK_INT(f->c->sock.cookie[0][0], ==, C_V1);
+	CHECK_INT(f->c->sock.cookie[0][1], ==, 0);
+	CHECK_INT(fake_dp_svc(f->dp, &k, &v), ==, 0);
+}
+
+/* A backend that restarts: its socket goes from the sockmap with the
+ * process, and the tick puts the new one in. */
+static void test_ctl_tick_places_sockets(void)
+{
+	struct fixture *f = new_fixture();
+	struct vs_err err = {};
+	struct vs_svc v;
+
+	CHECK(f, "fixture");
+	CHECK_INT(open_ctl(f, web_model(false), &err), ==, 0);
+	CHECK_INT(sock_live(&f->c->sock, 0, 0), ==, 0);	/* nothing listens yet */
+	fake_dp_listen(f->dp, "127.0.0.1:9001", C_V1);
+	ctl_tick(f->c);
+	CHECK_INT(sock_live(&f->c->sock, 0, 0), ==, 1);
+	CHECK_INT(f->c->sock.cookie[0][0], ==, C_V1);
+	CHECK_INT(map_value(f, &v), ==, 0);
+	CHECK_INT(v.ver[0].nsock, ==, 1);
+	fake_dp_close(f->dp, C_V1);
+	ctl_tick(f->c);
+	CHECK_INT(sock_live(&f->c->sock, 0, 0), ==, 0);
+	fake_dp_listen(f->dp, "127.0.0.1:9001", 201);
+	ctl_tick(f->c);
+	CHECK_INT(f->c->sock.cookie[0][0], ==, 201);
+	CHECK_INT(map_value(f, &v), ==, 0);
+	CHECK_INT(v.ver[0].nsock, ==, 1);
+	CHECK_INT(f->c->ticks, ==, 3);
+}
+
+/* A gradual rollout's hold ends: the tick commits the next step. */
+static void test_ctl_tick_steps_rollout(void)
+{
+	const struct ro_step steps[] = { { 1000, 60 }, { VS_BUCKETS, RO_WAIT } };
+	struct fixture *f = new_fixture();
+	struct ro_request req;
+	struct vs_err err = {};
+	struct model *disk;
+	struct vs_svc v;
+
+	CHECK(f, "fixture");
+	fake_dp_listen(f->dp, "127.0.0.1:9001", C_V1);
+	fake_dp_listen(f->dp, "127.0.0.1:9002", C_V2);
+	set_clock(f, T0);
+	CHECK_INT(open_ctl(f, web_model(true), &err), ==, 0);
+	req = ro_req("2.0", RO_GRADUAL, 0, steps, 2);
+	CHECK_INT(ctl_rollout_start(f->c, "web", &req, &err), ==, 0);
+	CHECK_INT(map_value(f, &v), ==, 0);
+	CHECK_INT(v.ver[0].upto, ==, 1000);
+	set_clock(f, T0 + 59);
+	ctl_tick(f->c);
+	CHECK_INT(map_value(f, &v), ==, 0);
+	CHECK_INT(v.ver[0].upto, ==, 1000);
+	set_clock(f, T0 + 60);
+	ctl_tick(f->c);
+	CHECK_INT(map_value(f, &v), ==, 0);
+	CHECK_INT(v.ver[0].upto, ==, VS_BUCKETS);
+	CHECK_INT(f->c->m->svc[0].ro.step, ==, 1);
+	disk = state_on_disk(f, &err);
+	CHECK(disk, "%s", err.msg);
+	CHECK_INT(disk->svc[0].ro.step, ==, 1);
+	CHECK_STR(weights_str(disk, 0), "2.0=10000 1.0=0");
+}
+
+/* A view reads the sockmap as it is now and leaves the controller's
+ * picture of it to the tick. */
+static void test_ctl_views_read_only(void)
+{
+	struct fixture *f = new_fixture();
+	struct vs_err err = {};
+	struct snap *s;
+	uint64_t ticks;
+
+	CHECK(f, "fixture");
+	fake_dp_listen(f->dp, "127.0.0.1:9001", C_V1);
+	CHECK_INT(open_ctl(f, web_model(false), &err), ==, 0);
+	fake_dp_close(f->dp, C_V1);
+	ticks = f->c->ticks;
+	CHECK_INT(snap_take(f->c, SNAP_VERSIONS, "web", NULL, &s, &err), ==, 0);
+	defer((void (*)(void *))snap_free, s);
+	CHECK(s->ver[0], "version 1.0 in the snapshot");
+	CHECK_INT(s->ver[0]->srv[0].live, ==, 0);
+	CHECK_INT(s->ver[0]->live, ==, 0);
+	CHECK(s->ver[0]->srv[0].healthy, "healthy");
+	CHECK_INT(f->c->sock.cookie[0][0], ==, C_V1);	/* not written by the read */
+	CHECK_INT(f->c->ticks, ==, ticks);
+	ctl_tick(f->c);
+	CHECK_INT(f->c->sock.cookie[0][0], ==, 0);
+	CHECK_INT(snap_take(f->c, SNAP_VERSIONS, "nope", NULL, &s, &err), ==, -ENOENT);
+	CHECK_ERR(-ENOENT, &err, -ENOENT, 404, "unknown_service");
+}
+
+static bool has_event(const struct model *m, const char *type)
+{
+	for (uint32_t k = 0; k < m->nevents; k++)
+		if (!strcmp(model_event_nth(m, k)->type, type))
+			return true;
+	return false;
+}
+
+/* Health results change the sockmap and reach the state file as they
+ * happen, not with the next unrelated change. */
+static void test_ctl_health_commits_events(void)
+{
+	struct fixture *f = new_fixture();
+	struct model *m = web_model(false), *disk;
+	struct vs_err err = {};
+
+	CHECK(f && m, "fixture");
+	m->cl[0].health = (struct health_check){ .on = true, .path = "/h", .interval_ms = 1000,
+						 .timeout_ms = 500, .unhealthy_after = 2,
+						 .healthy_after = 1 };
+	fake_dp_listen(f->dp, "127.0.0.1:9001", C_V1);
+	CHECK_INT(open_ctl(f, m, &err), ==, 0);
+	health_record(f->c, 0, "c1", 0, false);
+	CHECK_INT(f->c->sock.cookie[0][0], ==, C_V1);	/* one failure is not enough */
+	health_record(f->c, 0, "other-cluster", 0, false);	/* a stale result */
+	CHECK_INT(f->c->sock.out[0], ==, 0);
+	health_record(f->c, 0, "c1", 0, false);
+	CHECK_INT(f->c->sock.out[0], ==, 1);
+	CHECK_INT(f->c->sock.cookie[0][0], ==, 0);
+	ctl_tick(f->c);	/* a scan does not put a server kept out back */
+	CHECK_INT(f->c->sock.cookie[0][0], ==, 0);
+	CHECK(has_event(f->c->m, "backend_down"), "event");
+	disk = state_on_disk(f, &err);
+	CHECK(disk, "%s", err.msg);
+	CHECK(has_event(disk, "backend_down"), "backend_down not in the state file");
+	health_record(f->c, 0, "c1", 0, true);
+	CHECK_INT(f->c->sock.out[0], ==, 0);
+	ctl_tick(f->c);
+	CHECK_INT(f->c->sock.cookie[0][0], ==, C_V1);
+	disk = state_on_disk(f, &err);
+	CHECK(disk, "%s", err.msg);
+	CHECK(has_event(disk, "backend_up"), "backend_up not in the state file");
+}
+
+const struct unit_case ctl_cases[] = {
+	TEST(test_ctl_open_writes_maps_and_state),
+	TEST(test_ctl_change_commits),
+	TEST(test_ctl_map_write_fails),
+	TEST(test_ctl_state_write_fails),
+	TEST(test_ctl_adopts_pins),
+	TEST(test_ctl_tick_places_sockets),
+	TEST(test_ctl_tick_steps_rollout),
+	TEST(test_ctl_views_read_only),
+	TEST(test_ctl_health_commits_events),
+	{ NULL, NULL },
+};

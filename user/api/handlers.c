@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "lib/clock.h"
+#include "lib/str.h"
+#include "codec/request.h"
+#include "ctl/ops.h"
+#include "ctl/snap.h"
+#include "api/handlers.h"
+#include "api/metrics.h"
+#include "api/views.h"
+
+static json_t *fail(struct api_call *k, int status, const char *code, const char *fmt,
+		    const char *arg)
+{
+	vs_errf(&k->err, -EINVAL, status, code, fmt, arg);
+	return NULL;
+}
+
+/* A query parameter the router let through, or NULL if not given. */
+static const char *arg(const struct api_call *k, const char *name)
+{
+	for (size_t i = 0; i < k->req->nargs; i++)
+		if (!strcmp(k->req->args[i].name, name))
+			return k->req->args[i].value;
+	return NULL;
+}
+
+static bool arg_true(const struct api_call *k, const char *name)
+{
+	const char *v = arg(k, name);
+
+	return v && (!strcmp(v, "true") || !strcmp(v, "1"));
+}
+
+/* Render a snapshot of `what` with view. */
+static json_t *show(struct api_call *k, enum snap_what what, const char *service,
+		    const char *cluster, json_t *(*view)(const struct snap *s))
+{
+	struct snap *s;
+	json_t *j;
+
+	if (snap_take(k->c, what, service, cluster, &s, &k->err))
+		return NULL;
+	j = view(s);
+	snap_free(s);
+	return j;
+}
+
+json_t *handle_healthz(struct api_call *k)
+{
+	return json_pack("{sssIsI}", "status", "ok", "ticks", (json_int_t)snap_ticks(k->c), "time",
+			 (json_int_t)clock_wall());
+}
+
+json_t *handle_features(struct api_call *k)
+{
+	struct snap *s;
+	json_t *j = NULL;
+
+	if (snap_take(k->c, SNAP_MODEL, NULL, NULL, &s, &k->err))
+		return NULL;
+	if (s->features)
+		j = views_features(s);
+	else
+		fail(k, 503, "unavailable", "the kernel's features were not probed%s", "");
+	snap_free(s);
+	return j;
+}
+
+json_t *handle_services(struct api_call *k)
+{
+	return show(k, SNAP_VERSIONS, NULL, NULL, views_services);
+}
+
+json_t *handle_service(struct api_call *k)
+{
+	return show(k, SNAP_VERSIONS, k->caps[0], NULL, views_service);
+}
+
+json_t *handle_clusters(struct api_call *k)
+{
+	return show(k, SNAP_VERSIONS, NULL, NULL, views_clusters);
+}
+
+json_t *handle_cluster(struct api_call *k)
+{
+	return show(k, SNAP_VERSIONS, NULL, k->caps[0], views_cluster);
+}
+
+json_t *handle_weights(struct api_call *k)
+{
+	struct weights_req w;
+
+	if (req_weights(k->body, &w, &k->err) ||
+	    ctl_set_weights(k->c, k->caps[0], w.names, w.bp, w.n, &k->err))
+		return NULL;
+	return handle_service(k);
+}
+
+json_t *handle_cluster_put(struct api_call *k)
+{
+	char svc[NAME_MAX_LEN], id[ID_LEN];
+	struct cluster spec;
+
+	if (req_cluster(k->body, svc, &spec, &k->err) ||
+	    ctl_add_cluster(k->c, svc, &spec, id, &k->err))
+		return NULL;
+	k->status = 201;
+	return show(k, SNAP_VERSIONS, NULL, id, views_cluster);
+}
+
+json_t *handle_cluster_delete(struct api_call *k)
+{
+	if (ctl_del_cluster(k->c, k->caps[0], arg_true(k, "force"), &k->err))
+		return NULL;
+	return json_pack("{ssss}", "deleted", k->caps[0], "status", "ok");
+}
+
+json_t *handle_rollout_start(struct api_call *k)
+{
+	struct ro_request req;
+
+	if (req_rollout(k->body, &req, &k->err) ||
+	    ctl_rollout_start(k->c, k->caps[0], &req, &k->err))
+		return NULL;
+	k->status = 201;
+	return handle_service(k);
+}
+
+json_t *handle_rollout_control(struct api_call *k)
+{
+	enum ro_op op;
+
+	if (ro_op_parse(k->caps[1], &op))
+		return fail(k, 404, "not_found",
+			    "no rollout action '%.40s' (promote, pause, resume, abort, rollback)",
+			    k->caps[1]);
+	if (op != RO_OP_PROMOTE && arg(k, "full"))
+		return fail(k, 400, "unknown_field", "query parameter 'full' is for promote, not %s",
+			    k->caps[1]);
+	if (ctl_rollout_control(k->c, k->caps[0], op, arg_true(k, "full"), &k->err))
+		return NULL;
+	return handle_service(k);
+}
+
+/* Prometheus scrapes this; the reply is text, not JSON. */
+json_t *handle_metrics(struct api_call *k)
+{
+	struct snap *s;
+
+	if (snap_take(k->c, SNAP_VERSIONS, NULL, NULL, &s, &k->err))
+		return NULL;
+	k->text = metrics_text(s);
+	snap_free(s);
+	if (!k->text)
+		vs_errf(&k->err, -ENOMEM, 500, "internal", "out of memory");
+	return k->text ? json_null() : NULL;
+}
+
+json_t *handle_events(struct api_call *k)
+{
+	const char *svc = arg(k, "service");
+	char name[NAME_MAX_LEN + 3];
+	struct snap *s;
+	json_t *j;
+
+	if (snap_take(k->c, SNAP_MODEL, NULL, NULL, &s, &k->err))
+		return NULL;
+	/* An empty list for a misspelt name would read as "nothing happened". */
+	if (svc && model_find_service(&s->m, svc) < 0)
+		j = fail(k, 404, "unknown_service", "no service named '%s'",
+			 str_printable(name, sizeof(name), svc));
+	else
+		j = views_events(s, svc);
+	snap_free(s);
+	return j;
+}

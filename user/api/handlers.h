@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* One function per route (the table is in router.c). A handler returns
+ * the JSON reply (json_null() when it set text instead) with status set,
+ * or NULL with err filled. */
+#ifndef VS_HANDLERS_H
+#define VS_HANDLERS_H
+
+#include <jansson.h>
+#include "lib/err.h"
+#include "api/router.h"
+
+struct route;
+
+/* A request on its way through the router to its handler. */
+struct api_call {
+	struct ctl *c;
+	const struct api_req *req;
+	const struct route *route;
+	char caps[ROUTE_MAX_CAPS][ROUTE_CAP_LEN];	/* the {} path segments */
+	json_t *body;		/* the parsed request body, for routes that take one */
+	struct vs_err err;
+	int status;		/* on success */
+	char *text;		/* a reply that is not JSON (malloc'ed) */
+};
+
+json_t *handle_healthz(struct api_call *k);
+json_t *handle_services(struct api_call *k);
+json_t *handle_service(struct api_call *k);
+json_t *handle_weights(struct api_call *k);
+json_t *handle_clusters(struct api_call *k);
+json_t *handle_cluster(struct api_call *k);
+json_t *handle_cluster_put(struct api_call *k);
+json_t *handle_cluster_delete(struct api_call *k);
+json_t *handle_rollout_start(struct api_call *k);
+json_t *handle_rollout_control(struct api_call *k);
+json_t *handle_events(struct api_call *k);
+json_t *handle_metrics(struct api_call *k);
+json_t *handle_features(struct api_call *k);
+
+#endif

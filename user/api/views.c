@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "codec/state.h"
+#include "kernel/features.h"
+#include "ctl/recent.h"
+#include "api/views.h"
+
+/* A version's numbers in a window: the rollout's last judged one, or the
+ * last RECENT_SECONDS seconds. */
+static json_t *window_json(const struct window *w, int seconds)
+{
+	return json_pack("{sisIsIsfsfsfsf}", "seconds", seconds, "arrived", (json_int_t)w->arrived,
+			 "requests", (json_int_t)w->requests,
+			 "latencyP50Ms", hist_quantile(&w->lat, 0.5) / 1e6,
+			 "latencyP99Ms", hist_quantile(&w->lat, 0.99) / 1e6,
+			 "meanResponseBytes", hist_mean(&w->size),
+			 "errorRate", window_error_rate(w));
+}
+
+static json_t *version_json(const struct snap *s, uint32_t slot)
+{
+	const struct cluster *cl = &s->m.cl[slot];
+	const struct snap_version *v = s->ver[slot];
+	const struct vs_ver_stats *st = &v->st;
+	json_t *bks = json_array(), *servers = json_array();
+	char a[EP_STRLEN];
+
+	for (uint32_t i = 0; i < cl->nsrv; i++) {
+		const struct snap_server *sv = &v->srv[i];
+
+		ep_format(&cl->srv[i], a, sizeof(a));
+		json_array_append_new(servers, json_string(a));
+		json_array_append_new(bks, json_pack("{sssbsisbsi}", "address", a, "live", sv->live > 0,
+						     "sockets", sv->live, "healthy", sv->healthy,
+						     "acceptBacklog", (int)sv->backlog));
+	}
+	return json_pack("{sssssssssfsbsisIsbsoso s{sIsIsIsIsIsIsIs{sIsIsIsI}sfsfsf}}",
+			 "id", cl->id, "service", s->m.svc[cl->svc].name,
+			 "version", cl->version, "mode", model_mode_name(cl->mode),
+			 "weight", cl->weight / 100.0, "live", v->live > 0,
+			 "liveSockets", v->live,
+			 "openConnections", (json_int_t)v->open, "drained", v->open == 0,
+			 "servers", servers, "backends", bks,
+			 "counters", "steered", (json_int_t)st->steered,
+			 "failoverIn", (json_int_t)st->failover_in,
+			 "failoverOut", (json_int_t)st->failover_out,
+			 "requests", (json_int_t)st->requests,
+			 "responseBytes", (json_int_t)st->resp_bytes,
+			 "resets", (json_int_t)st->resets,
+			 "arrived", (json_int_t)st->arrived,
+			 "status", "2xx", (json_int_t)st->status[0], "3xx", (json_int_t)st->status[1],
+			 "4xx", (json_int_t)st->status[2], "5xx", (json_int_t)st->status[3],
+			 "latencyP50Ms", hist_quantile(&v->lat, 0.5) / 1e6,
+			 "latencyP99Ms", hist_quantile(&v->lat, 0.99) / 1e6,
+			 "meanResponseBytes", hist_mean(&v->size));
+}
+
+static json_t *event_json(const struct event *e)
+{
+	return json_pack("{sIssssss}", "time", (json_int_t)e->time, "service", e->service, "type",
+			 e->type, "detail", e->detail);
+}
+
+json_t *views_events(const struct snap *s, const char *svc)
+{
+	json_t *list = json_array();
+
+	for (uint32_t k = 0; k < s->m.nevents; k++) {
+		const struct event *e = model_event_nth(&s->m, k);
+
+		if (!svc || !strcmp(e->service, svc))
+			json_array_append_new(list, event_json(e));
+	}
+	return json_pack("{so}", "events", list);
+}
+
+/* A rollout's history, newest first, from the rollout's own record. */
+static json_t *history_json(const struct model *m, uint32_t svc)
+{
+	const struct rollout *ro = &m->svc[svc].ro;
+	json_t *list = json_array();
+	char detail[sizeof(((struct event *)0)->detail)];
+
+	for (uint32_t i = ro->nhist; i-- > 0;) {
+		const struct ro_mark *mk = &ro->hist[i];
+
+		ro_mark_detail(m, svc, mk, detail, sizeof(detail));
+		json_array_append_new(list, json_pack("{sIsssisfss}", "time", (json_int_t)mk->time,
+						      "type", ro_mark_name(mk->type),
+						      "step", mk->step + 1,
+						      "weight", mk->weight / 100.0,
+						      "detail", detail));
+	}
+	return list;
+}
+
+static json_t *opt_time(int64_t t)
+{
+	return t > 0 ? json_integer(t) : json_null();
+}
+
+static json_t *rollout_json(const struct model *m, uint32_t s)
+{
+	const struct rollout *ro = &m->svc[s].ro;
+	int64_t due = rollout_next_due(ro);
+	json_t *steps;
+
+	if (ro->phase == RO_NONE || !m->cl[ro->to].used)
+		return json_null();
+	steps = json_array();
+	for (uint32_t i = 0; i < ro->nsteps; i++)
+		json_array_append_new(steps, json_pack("{sfso}", "weight", ro->steps[i].weight / 100.0,
+						       "hold", ro->steps[i].hold == RO_WAIT ? json_null() :
+						       json_integer(ro->steps[i].hold)));
+	return json_pack("{sssssssssisisosfsIsIsosososososo}",
+			 "phase", ro_phase_name(ro->phase),
+			 "strategy", ro_strategy_name(ro->strategy),
+			 "from", m->cl[ro->from].used ? m->cl[ro->from].version : "",
+			 "to", m->cl[ro->to].version,
+			 "step", (int)ro->step + 1, "stepsTotal", (int)ro->nsteps, "steps", steps,
+			 "weight", m->cl[ro->to].weight / 100.0,
+			 "sessionTimeout", (json_int_t)m->svc[s].session_timeout,
+			 "startedAt", (json_int_t)ro->started,
+			 "stepStartedAt", opt_time(ro->step_started),
+			 "nextStepAt", due >= 0 ? json_integer(due) : json_null(),
+			 "pausedHoldLeft", ro->phase == RO_PAUSED && ro->paused_left >= 0 ?
+				json_integer(ro->paused_left) : json_null(),
+			 "endedAt", opt_time(ro->ended),
+			 "analysis", state_analysis_json(&ro->an),
+			 "history", history_json(m, s));
+}
+
+static json_t *service_json(const struct snap *s, uint32_t id)
+{
+	uint32_t order[VS_MAX_VERSIONS], n = model_order(&s->m, id, order);
+	const struct service *sv = &s->m.svc[id];
+	const struct vs_svc_stats *st = &s->svc[id];
+	json_t *vers = json_array();
+	char a[EP_STRLEN];
+
+	for (uint32_t i = 0; i < n; i++) {
+		const struct snap_version *v = s->ver[order[i]];
+		json_t *j = version_json(s, order[i]);
+
+		json_object_set_new(j, "lastWindow", v->recent_ok ?
+				    window_json(&v->recent, RECENT_SECONDS) : json_null());
+		if (v->judged_ok)
+			json_object_set_new(j, "analysisWindow",
+					    window_json(&v->judged, (int)sv->ro.an.interval));
+		json_array_append_new(vers, j);
+	}
+	ep_format_addr(&sv->addr, a, sizeof(a));
+	return json_pack("{sssssssisIsoso s{sIsIsIsI}}", "name", sv->name,
+			 "protocol", sv->http ? "http" : "tcp",
+			 "address", a, "port", sv->addr.port,
+			 "sessionTimeout", (json_int_t)sv->session_timeout,
+			 "rollout", rollout_json(&s->m, id), "versions", vers,
+			 "counters", "lookups", (json_int_t)st->lookups,
+			 "steered", (json_int_t)st->steered, "refused", (json_int_t)st->refused,
+			 "assignErrors", (json_int_t)st->assign_err);
+}
+
+json_t *views_services(const struct snap *s)
+{
+	json_t *list = json_array();
+
+	for (uint32_t id = 0; id < VS_MAX_SERVICES; id++)
+		if (s->m.svc[id].used)
+			json_array_append_new(list, service_json(s, id));
+	return json_pack("{so}", "services", list);
+}
+
+json_t *views_service(const struct snap *s)
+{
+	return service_json(s, s->svc_id);
+}
+
+json_t *views_clusters(const struct snap *s)
+{
+	json_t *list = json_array();
+
+	for (uint32_t slot = 0; slot < VS_MAX_SLOTS; slot++)
+		if (s->m.cl[slot].used)
+			json_array_append_new(list, version_json(s, slot));
+	return json_pack("{so}", "clusters", list);
+}
+
+json_t *views_cluster(const struct snap *s)
+{
+	return version_json(s, s->cluster_slot);
+}
+
+json_t *views_features(const struct snap *s)
+{
+	const struct vs_features *fs = s->features;
+	json_t *list = json_array();
+
+	for (unsigned int i = 0; i < fs->n; i++)
+		json_array_append_new(list, json_pack("{sssssssbsb}", "name", fs->f[i].name,
+						      "usedFor", fs->f[i].what,
+						      "since", fs->f[i].since,
+						      "required", fs->f[i].core,
+						      "available", fs->f[i].ok));
+	return json_pack("{sssbsbso}", "kernel", fs->kernel,
+			 "steering", features_core_missing(fs) == NULL,
+			 "watching", s->metering, "features", list);
+}

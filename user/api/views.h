@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* What the API shows, as JSON, rendered from a snapshot (ctl/snap.h):
+ * no lock, no kernel, no controller. */
+#ifndef VS_VIEWS_H
+#define VS_VIEWS_H
+
+#include <jansson.h>
+#include "ctl/snap.h"
+
+/* {"services": [...]} */
+json_t *views_services(const struct snap *s);
+/* The service snap_take() was asked for by name. */
+json_t *views_service(const struct snap *s);
+/* {"clusters": [...]} */
+json_t *views_clusters(const struct snap *s);
+/* The cluster snap_take() was asked for by id. */
+json_t *views_cluster(const struct snap *s);
+/* {"events": [...]}, newest first; svc NULL for every service. */
+json_t *views_events(const struct snap *s, const char *svc);
+/* GET /v1/features; 503 with err when the kernel was not probed. */
+json_t *views_features(const struct snap *s);
+
+#endif

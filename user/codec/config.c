@@ -1,0 +1,258 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "codec/config.h"
+#include "codec/parse.h"
+#include "lib/clock.h"
+#include "lib/file.h"
+#include "lib/rand.h"
+#include "lib/str.h"
+
+/* The thesis's New Session Update in a config file: when the newest
+ * cluster says "Session", new sessions go to it, active ones stay. */
+static int start_session_rollout(struct model *m, uint32_t svc, struct vs_err *err)
+{
+	uint32_t order[VS_MAX_VERSIONS], n = model_order(m, svc, order);
+	struct ro_request req = { .strategy = RO_SESSION };
+	const struct cluster *c;
+
+	if (n < 2)
+		return 0;
+	c = &m->cl[order[0]];
+	if (c->mode != CL_SESSION)
+		return 0;
+	req.session_timeout = c->session_timeout;
+	snprintf(req.to, sizeof(req.to), "%s", c->id);
+	return rollout_start(m, svc, &req, clock_wall(), err);
+}
+
+/* Clusters of one service, from a single object or a list of them. */
+static int add_clusters(json_t *j, const char *where, uint32_t svc,
+			struct model *m, struct vs_err *err)
+{
+	json_t *one = j, *list = j;
+	struct cluster spec;
+	char w[128];
+	size_t i;
+	int ret;
+
+	if (json_is_object(j)) {
+		list = json_array();
+		json_array_append(list, one);
+	} else if (!json_is_array(j)) {
+		return vs_errf(err, -EINVAL, 400, "bad_field",
+			       "%s: must be a cluster object or a list of them", where);
+	} else {
+		json_incref(list);
+	}
+	json_array_foreach(list, i, one) {
+		snprintf(w, sizeof(w), "%s[%zu]", where, i);
+		memset(&spec, 0, sizeof(spec));
+		spec.svc = svc;
+		ret = parse_cluster(one, w, NULL, &spec, err);
+		if (!ret) {
+			ret = model_add_cluster(m, &spec, NULL, err);
+			if (ret < 0)
+				vs_err_prefix(err, w);
+		}
+		if (ret < 0) {
+			json_decref(list);
+			return ret;
+		}
+	}
+	json_decref(list);
+	return start_session_rollout(m, svc, err);
+}
+
+/* obj: "ADDRESS:PORT", or an object whose address, port and protocol
+ * ("tcp", the default, or "http": its responses' status classes are
+ * read, and 5xx count as errors) are used; the caller checks its keys. */
+static int add_service(struct model *m, const char *name, json_t *obj, const char *where,
+		       struct vs_err *err)
+{
+	struct vs_endpoint ep;
+	bool http = false;
+	uint32_t salt;
+	int ret;
+
+	if (json_is_object(obj)) {
+		if (parse_protocol(json_object_get(obj, "protocol"), false, &http))
+			return vs_errf(err, -EINVAL, 400, "bad_field",
+				       "%s.protocol: must be \"tcp\" or \"http\"", where);
+		ret = parse_addr_port(json_object_get(obj, "address"), json_object_get(obj, "port"),
+				      where, &ep, err);
+	} else {
+		ret = parse_endpoint(obj, where, &ep, err);
+	}
+	if (ret)
+		return ret;
+	ret = rand_bytes(&salt, sizeof(salt));
+	if (ret)
+		return vs_errf(err, ret, 500, "internal", "no random bytes for a salt");
+	ret = model_add_service(m, name, &ep, salt, err);
+	if (ret >= 0)
+		m->svc[ret].http = http;
+	return ret;
+}
+
+static int parse_services(json_t *list, struct model *m, struct vs_err *err)
+{
+	static const char *const keys[] = { "name", "address", "port", "protocol", "clusters",
+					    NULL };
+	json_t *s, *name;
+	char w[64];
+	size_t i;
+	int ret;
+
+	if (!json_is_array(list))
+		return vs_errf(err, -EINVAL, 400, "bad_field", "services: must be a list");
+	json_array_foreach(list, i, s) {
+		snprintf(w, sizeof(w), "services[%zu]", i);
+		ret = parse_keys(s, keys, w, err);
+		if (ret)
+			return ret;
+		name = json_object_get(s, "name");
+		if (!json_is_string(name))
+			return vs_errf(err, -EINVAL, 400, "bad_field",
+				       "%s.name: must be a string", w);
+		if (!json_object_get(s, "address") || !json_object_get(s, "port"))
+			return vs_errf(err, -EINVAL, 400, "bad_field", "%s: needs address and port", w);
+		ret = add_service(m, json_string_value(name), s, w, err);
+		if (ret < 0)
+			return ret;
+		if (json_object_get(s, "clusters")) {
+			char cw[80];
+
+			snprintf(cw, sizeof(cw), "%s.clusters", w);
+			ret = add_clusters(json_object_get(s, "clusters"), cw, ret, m, err);
+			if (ret)
+				return ret;
+		}
+	}
+	return 0;
+}
+
+static int path_field(json_t *obj, const char *key, char *out, size_t size,
+		      struct vs_err *err)
+{
+	json_t *v = json_object_get(obj, key);
+
+	if (!v)
+		return 0;
+	if (!json_is_string(v) || !json_string_length(v) ||
+	    str_copy(out, size, json_string_value(v)))
+		return vs_errf(err, -EINVAL, 400, "bad_field",
+			       "configService.%s: must be a file path", key);
+	return 0;
+}
+
+static int parse_api(json_t *api, struct config *cfg, struct vs_err *err)
+{
+	static const char *const keys[] = { "address", "port", "tokenFile", "tlsCert",
+					    "tlsKey", NULL };
+	json_t *a, *p, *da, *dp;
+	int ret;
+
+	if (json_is_string(api))	/* "127.0.0.1:9900" */
+		return parse_endpoint(api, "configService", &cfg->api, err);
+	ret = parse_keys(api, keys, "configService", err);
+	if (ret)
+		return ret;
+	/* Either may be left out: the default fills in. */
+	a = json_object_get(api, "address");
+	p = json_object_get(api, "port");
+	da = a ? NULL : json_string("127.0.0.1");
+	dp = p ? NULL : json_integer(VS_DEFAULT_API_PORT);
+	ret = parse_addr_port(a ?: da, p ?: dp, "configService", &cfg->api, err);
+	json_decref(da);
+	json_decref(dp);
+	if (!ret)
+		ret = path_field(api, "tokenFile", cfg->token_file, sizeof(cfg->token_file), err);
+	if (!ret)
+		ret = path_field(api, "tlsCert", cfg->tls_cert, sizeof(cfg->tls_cert), err);
+	if (!ret)
+		ret = path_field(api, "tlsKey", cfg->tls_key, sizeof(cfg->tls_key), err);
+	if (!ret && !cfg->tls_cert[0] != !cfg->tls_key[0])
+		ret = vs_errf(err, -EINVAL, 400, "bad_field",
+			      "configService: tlsCert and tlsKey go together");
+	return ret;
+}
+
+static int parse_root(json_t *root, struct config *cfg, struct model *m,
+		      struct vs_err *err)
+{
+	static const char *const keys[] = { "proxy", "configService", "cluster",
+					    "services", NULL };
+	json_t *proxy, *api, *cl;
+	int ret, svc;
+
+	ret = parse_keys(root, keys, "top level", err);
+	if (ret)
+		return ret;
+	memset(cfg, 0, sizeof(*cfg));
+	ep_from_parts("127.0.0.1", VS_DEFAULT_API_PORT, &cfg->api);
+	api = json_object_get(root, "configService");
+	if (api && (ret = parse_api(api, cfg, err)))
+		return ret;
+
+	proxy = json_object_get(root, "proxy");
+	cl = json_object_get(root, "cluster");
+	if (cl && !proxy)
+		return vs_errf(err, -EINVAL, 400, "bad_field",
+			       "cluster: needs a proxy section with the service address");
+	if (proxy) {
+		static const char *const proxy_keys[] = { "address", "port", "protocol", NULL };
+
+		if (json_is_object(proxy) && (ret = parse_keys(proxy, proxy_keys, "proxy", err)))
+			return ret;
+		svc = add_service(m, VS_DEFAULT_SERVICE, proxy, "proxy", err);
+		if (svc < 0)
+			return svc;
+		if (cl && (ret = add_clusters(cl, "cluster", svc, m, err)))
+			return ret;
+	}
+	if (json_object_get(root, "services"))
+		return parse_services(json_object_get(root, "services"), m, err);
+	return 0;
+}
+
+int config_parse(const char *text, size_t len, const char *name,
+		 struct config *cfg, struct model *m, struct vs_err *err)
+{
+	json_error_t jerr;
+	json_t *root;
+	int ret;
+
+	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root)
+		return vs_errf(err, -EINVAL, 400, "bad_json", "config %s: line %d column %d: %s",
+			       name, jerr.line, jerr.column, jerr.text);
+	ret = parse_root(root, cfg, m, err);
+	json_decref(root);
+	if (ret < 0) {
+		char prefix[128];
+
+		snprintf(prefix, sizeof(prefix), "config %s", name);
+		vs_err_prefix(err, prefix);
+		return ret;
+	}
+	return 0;
+}
+
+int config_load(const char *path, struct config *cfg, struct model *m, struct vs_err *err)
+{
+	size_t len;
+	char *buf;
+	int ret;
+
+	ret = file_read(path, CONFIG_MAX_SIZE, &buf, &len);
+	if (ret)
+		return vs_errf(err, ret, 400, "config", "config %s: %s", path,
+			       ret == -EFBIG ? "larger than 1 MiB" : strerror(-ret));
+	ret = config_parse(buf, len, path, cfg, m, err);
+	free(buf);
+	return ret;
+}

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+#ifndef VS_CONFIG_H
+#define VS_CONFIG_H
+
+#include "core/model.h"
+
+#define VS_DEFAULT_API_PORT 9900
+#define VS_DEFAULT_SERVICE  "default"
+#define CONFIG_MAX_SIZE     (1 << 20)
+
+#include <limits.h>
+
+struct config {
+	struct vs_endpoint api;		/* configService: where the REST API listens */
+	char token_file[PATH_MAX];	/* configService.tokenFile: bearer token */
+	char tls_cert[PATH_MAX];	/* configService.tlsCert, tlsKey: PEM files */
+	char tls_key[PATH_MAX];
+};
+
+/*
+ * The thesis's format, and a multi-service form:
+ *   {"proxy": {"address": "127.0.0.1", "port": 8080},
+ *    "configService": {"address": "127.0.0.1", "port": 9900,
+ *                      "tokenFile": "/etc/vsteer/token",
+ *                      "tlsCert": "cert.pem", "tlsKey": "key.pem"},
+ *    "cluster": [{"version": "1.0", "servers": ["127.0.0.1:9001"]}]}
+ *   {"services": [{"name": "web", "address": "0.0.0.0", "port": 80,
+ *                  "clusters": [...]}], "configService": ...}
+ * Fills cfg and m (services with fresh salts, clusters with fresh ids).
+ * Errors name the file (`name`) and the field.
+ */
+int config_parse(const char *text, size_t len, const char *name,
+		 struct config *cfg, struct model *m, struct vs_err *err);
+int config_load(const char *path, struct config *cfg, struct model *m,
+		struct vs_err *err);
+
+#endif

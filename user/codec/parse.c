@@ -1,0 +1,206 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include "codec/parse.h"
+#include "lib/str.h"
+
+static bool name_in(const char *key, const char *const *list)
+{
+	for (; list && *list; list++)
+		if (!strcmp(key, *list))
+			return true;
+	return false;
+}
+
+int parse_keys(json_t *obj, const char *const *allowed, const char *where, struct vs_err *err)
+{
+	const char *key;
+	json_t *val;
+
+	if (!json_is_object(obj))
+		return vs_errf(err, -EINVAL, 400, "bad_field", "%s: must be an object", where);
+	json_object_foreach(obj, key, val) {
+		if (!name_in(key, allowed))
+			return vs_errf(err, -EINVAL, 400, "unknown_field",
+				       "%s: unknown field '%.40s'", where, key);
+	}
+	return 0;
+}
+
+int parse_protocol(json_t *p, bool dflt, bool *http)
+{
+	const char *s = json_string_value(p);
+
+	*http = p ? s && !strcmp(s, "http") : dflt;
+	return !p || (s && (!strcmp(s, "http") || !strcmp(s, "tcp"))) ? 0 : -EINVAL;
+}
+
+int parse_addr_port(json_t *a, json_t *p, const char *where, struct vs_endpoint *ep,
+		    struct vs_err *err)
+{
+	if (!json_is_string(a))
+		return vs_errf(err, -EINVAL, 400, "bad_address",
+			       "%s.address: must be a string such as \"127.0.0.1\"", where);
+	if (!json_is_integer(p) || json_integer_value(p) < 1 || json_integer_value(p) > 65535)
+		return vs_errf(err, -EINVAL, 400, "bad_port",
+			       "%s.port: must be an integer from 1 to 65535", where);
+	if (ep_from_parts(json_string_value(a), json_integer_value(p), ep))
+		return vs_errf(err, -EINVAL, 400, "bad_address",
+			       "%s.address: '%.60s' is not an IPv4 or IPv6 address", where,
+			       json_string_value(a));
+	return 0;
+}
+
+int parse_endpoint(json_t *j, const char *where, struct vs_endpoint *ep, struct vs_err *err)
+{
+	static const char *const keys[] = { "address", "port", NULL };
+	int ret;
+
+	if (json_is_string(j)) {
+		if (ep_parse(json_string_value(j), ep))
+			return vs_errf(err, -EINVAL, 400, "bad_address",
+				       "%s: '%.60s' is not ADDRESS:PORT (e.g. 127.0.0.1:9001, [::1]:9001)",
+				       where, json_string_value(j));
+		return 0;
+	}
+	ret = parse_keys(j, keys, where, err);
+	if (ret)
+		return ret;
+	return parse_addr_port(json_object_get(j, "address"), json_object_get(j, "port"), where, ep,
+			       err);
+}
+
+static int parse_transition(json_t *j, const char *where, struct cluster *out,
+			    struct vs_err *err)
+{
+	static const char *const keys[] = { "mode", "sessionTimeout", NULL };
+	json_t *m, *t;
+	char w[128];
+	int ret;
+
+	snprintf(w, sizeof(w), "%s.upgradeTransition", where);
+	ret = parse_keys(j, keys, w, err);
+	if (ret)
+		return ret;
+	m = json_object_get(j, "mode");
+	if (!json_is_string(m) || model_mode_parse(json_string_value(m), &out->mode))
+		return vs_errf(err, -EINVAL, 400, "bad_mode",
+			       "%s.mode: must be \"instant\", \"session\" or \"manual\" (any case)", w);
+	t = json_object_get(j, "sessionTimeout");
+	if (out->mode != CL_SESSION) {
+		if (t)
+			return vs_errf(err, -EINVAL, 400, "bad_field",
+				       "%s.sessionTimeout: only the session mode takes a timeout", w);
+		return 0;
+	}
+	if (!json_is_integer(t) || json_integer_value(t) < 1 ||
+	    json_integer_value(t) > VS_MAX_SESSION_TIMEOUT)
+		return vs_errf(err, -EINVAL, 400, "bad_field",
+			       "%s.sessionTimeout: the session mode needs it, in seconds from 1 to %d",
+			       w, VS_MAX_SESSION_TIMEOUT);
+	out->session_timeout = json_integer_value(t);
+	return 0;
+}
+
+static int parse_health(json_t *j, const char *where, struct health_check *h, struct vs_err *err);
+
+int parse_cluster(json_t *j, const char *where, const char *const *extra,
+		  struct cluster *out, struct vs_err *err)
+{
+	const char *keys[16] = { "version", "servers", "upgradeTransition", "health" };
+	json_t *v, *servers, *t, *s;
+	size_t nkeys = 4, i;
+	char w[128];
+	int ret;
+
+	for (; extra && *extra && nkeys < ARRAY_SIZE(keys) - 1; extra++)
+		keys[nkeys++] = *extra;
+	ret = parse_keys(j, keys, where, err);
+	if (ret)
+		return ret;
+
+	/* The thesis: a cluster without a version is version 0.0. */
+	v = json_object_get(j, "version");
+	if (v && !json_is_string(v))
+		return vs_errf(err, -EINVAL, 400, "bad_version",
+			       "%s.version: must be a string such as \"2.0\"", where);
+	if (str_copy(out->version, sizeof(out->version), v ? json_string_value(v) : "0.0") ||
+	    !version_valid(out->version))
+		return vs_errf(err, -EINVAL, 400, "bad_version",
+			       "%s.version: '%.40s' is not dotted numbers such as 1.0 or 2.10.3",
+			       where, json_string_value(v));
+
+	servers = json_object_get(j, "servers");
+	if (!json_is_array(servers) || json_array_size(servers) == 0)
+		return vs_errf(err, -EINVAL, 400, "bad_servers",
+			       "%s.servers: must be a non-empty list of \"ADDRESS:PORT\" or {\"address\", \"port\"}",
+			       where);
+	if (json_array_size(servers) > VS_MAX_SERVERS)
+		return vs_errf(err, -E2BIG, 400, "limit",
+			       "%s.servers: at most %d servers per cluster", where, VS_MAX_SERVERS);
+	out->nsrv = 0;
+	json_array_foreach(servers, i, s) {
+		snprintf(w, sizeof(w), "%s.servers[%zu]", where, i);
+		ret = parse_endpoint(s, w, &out->srv[out->nsrv++], err);
+		if (ret)
+			return ret;
+	}
+
+	if (json_object_get(j, "health")) {
+		ret = parse_health(json_object_get(j, "health"), where, &out->health, err);
+		if (ret)
+			return ret;
+	}
+	out->mode = CL_INSTANT;	/* the thesis: the newest version serves */
+	t = json_object_get(j, "upgradeTransition");
+	if (t)
+		return parse_transition(t, where, out, err);
+	return 0;
+}
+
+/* {"path": "/healthz", "intervalMs": 500, "timeoutMs": 200,
+ *  "unhealthyAfter": 3, "healthyAfter": 2}; all but path optional. */
+static int parse_health(json_t *j, const char *where, struct health_check *h, struct vs_err *err)
+{
+	static const char *const keys[] = { "path", "intervalMs", "timeoutMs", "unhealthyAfter",
+					    "healthyAfter", NULL };
+	static const struct { const char *key; json_int_t lo, hi; size_t off; } ints[] = {
+		{ "intervalMs", 100, 3600000, offsetof(struct health_check, interval_ms) },
+		{ "timeoutMs", 10, 60000, offsetof(struct health_check, timeout_ms) },
+		{ "unhealthyAfter", 1, 100, offsetof(struct health_check, unhealthy_after) },
+		{ "healthyAfter", 1, 100, offsetof(struct health_check, healthy_after) },
+	};
+	json_t *p;
+	char w[128];
+	int ret;
+
+	snprintf(w, sizeof(w), "%s.health", where);
+	ret = parse_keys(j, keys, w, err);
+	if (ret)
+		return ret;
+	*h = (struct health_check){ .on = true, .interval_ms = 1000, .timeout_ms = 500,
+			      .unhealthy_after = 3, .healthy_after = 2 };
+	p = json_object_get(j, "path");
+	if (!json_is_string(p) || json_string_value(p)[0] != '/' ||
+	    strpbrk(json_string_value(p), " \r\n") || str_copy(h->path, sizeof(h->path), json_string_value(p)))
+		return vs_errf(err, -EINVAL, 400, "bad_health",
+			       "%s.path: must be a URL path such as \"/healthz\" (no spaces, under 128 bytes)", w);
+	for (size_t i = 0; i < ARRAY_SIZE(ints); i++) {
+		json_t *v = json_object_get(j, ints[i].key);
+
+		if (!v)
+			continue;
+		if (!json_is_integer(v) || json_integer_value(v) < ints[i].lo ||
+		    json_integer_value(v) > ints[i].hi)
+			return vs_errf(err, -EINVAL, 400, "bad_health",
+				       "%s.%s: must be a whole number from %lld to %lld", w, ints[i].key,
+				       (long long)ints[i].lo, (long long)ints[i].hi);
+		*(uint32_t *)((char *)h + ints[i].off) = json_integer_value(v);
+	}
+	if (h->timeout_ms >= h->interval_ms)
+		return vs_errf(err, -EINVAL, 400, "bad_health", "%s: timeoutMs must be below intervalMs", w);
+	return 0;
+}

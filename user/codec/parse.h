@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* JSON input shared by the config file, the state file and the API: every
+ * object is checked against the fields it may have, and every error names
+ * the field it is about (`where` is the path so far, e.g. "cluster[1]"). */
+#ifndef VS_PARSE_H
+#define VS_PARSE_H
+
+#include <jansson.h>
+#include "core/model.h"
+
+/* -EINVAL unless obj is an object whose keys are all in allowed
+ * (NULL-terminated). */
+int parse_keys(json_t *obj, const char *const *allowed, const char *where, struct vs_err *err);
+/* A service's "protocol": "tcp" or "http" (*http), dflt when absent;
+ * -EINVAL for anything else. */
+int parse_protocol(json_t *p, bool dflt, bool *http);
+/* An address and a port given as two values (either may be NULL:
+ * missing), as the fields of a larger object carry them. */
+int parse_addr_port(json_t *addr, json_t *port, const char *where, struct vs_endpoint *ep,
+		    struct vs_err *err);
+/* {"address": "1.2.3.4", "port": 80} or "1.2.3.4:80" */
+int parse_endpoint(json_t *j, const char *where, struct vs_endpoint *ep, struct vs_err *err);
+/* A cluster object: version, servers, upgradeTransition, health, and the
+ * extra fields named in `extra` (NULL-terminated; e.g. "service", "id").
+ * The caller handles the extra fields; out->svc is left as it is. */
+int parse_cluster(json_t *j, const char *where, const char *const *extra, struct cluster *out,
+		  struct vs_err *err);
+
+#endif

@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include "codec/config.h"
+#include "codec/parse.h"
+#include "codec/request.h"
+#include "lib/str.h"
+
+int req_cluster(json_t *body, char svc[NAME_MAX_LEN], struct cluster *spec,
+		struct vs_err *err)
+{
+	static const char *const extra[] = { "service", NULL };
+	json_t *s;
+	int ret;
+
+	memset(spec, 0, sizeof(*spec));
+	ret = parse_cluster(body, "body", extra, spec, err);
+	if (ret)
+		return ret;
+	s = json_object_get(body, "service");
+	if (s && (!json_is_string(s) || str_copy(svc, NAME_MAX_LEN, json_string_value(s))))
+		return vs_errf(err, -EINVAL, 400, "bad_field",
+			       "body.service: must be a service name of at most 63 characters");
+	if (!s)
+		str_copy(svc, NAME_MAX_LEN, VS_DEFAULT_SERVICE);
+	return 0;
+}
+
+int req_weights(json_t *body, struct weights_req *w, struct vs_err *err)
+{
+	const char *key;
+	json_t *val;
+
+	w->n = 0;
+	if (json_object_size(body) == 0 || json_object_size(body) > VS_MAX_VERSIONS)
+		return vs_errf(err, -EINVAL, 400, "bad_weights",
+			       "body: give {\"VERSION\": PERCENT, ...} for 1 to 8 versions");
+	json_object_foreach(body, key, val) {
+		if (!json_is_number(val) || model_percent_to_bp(json_number_value(val), &w->bp[w->n]))
+			return vs_errf(err, -EINVAL, 400, "bad_weights",
+				       "weight of version '%.40s' must be a percentage from 0 to 100 in steps of 0.01",
+				       key);
+		w->names[w->n++] = key;
+	}
+	return 0;
+}
+
+static int num_field(json_t *o, const char *key, double lo, double hi, double *out,
+		     struct vs_err *err)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (!v)
+		return 0;
+	if (!json_is_number(v) || json_number_value(v) < lo || json_number_value(v) > hi)
+		return vs_errf(err, -EINVAL, 400, "bad_rollout",
+			       "body.analysis.%s: must be a number from %g to %g", key, lo, hi);
+	*out = json_number_value(v);
+	return 0;
+}
+
+/* Counts and seconds: whole numbers, not silently truncated fractions. */
+static int int_field(json_t *o, const char *key, double lo, double hi, double *out,
+		     struct vs_err *err)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (v && !json_is_integer(v))
+		return vs_errf(err, -EINVAL, 400, "bad_rollout",
+			       "body.analysis.%s: must be a whole number from %g to %g", key, lo, hi);
+	return num_field(o, key, lo, hi, out, err);
+}
+
+/* {"interval": 5, "minRequests": 100, "maxLatencyRatio": 1.5,
+ *  "maxLatencyIncreaseMs": 5, "maxSizeDeviation": 0.5,
+ *  "maxErrorRateIncrease": 0.01, "failureLimit": 3, "maxInconclusive": 12};
+ * every field optional (judge.c has the defaults). */
+static int req_analysis(json_t *j, struct analysis *a, struct vs_err *err)
+{
+	static const char *const keys[] = { "interval", "minRequests", "maxLatencyRatio",
+					    "maxLatencyIncreaseMs", "maxSizeDeviation",
+					    "maxErrorRateIncrease", "failureLimit",
+					    "maxInconclusive", NULL };
+	double interval, min_req, fail_lim, max_inc;
+	int ret;
+
+	judge_defaults(a);
+	interval = a->interval;
+	min_req = a->min_requests;
+	fail_lim = a->failure_limit;
+	max_inc = a->max_inconclusive;
+	ret = parse_keys(j, keys, "body.analysis", err);
+	if (!ret)
+		ret = int_field(j, "interval", 1, 3600, &interval, err);
+	if (!ret)
+		ret = int_field(j, "minRequests", 1, 1e9, &min_req, err);
+	if (!ret)
+		ret = num_field(j, "maxLatencyRatio", 1, 1000, &a->max_latency_ratio, err);
+	if (!ret)
+		ret = num_field(j, "maxLatencyIncreaseMs", 0, 3.6e6, &a->max_latency_increase_ms, err);
+	if (!ret)
+		ret = num_field(j, "maxSizeDeviation", 0, 1000, &a->max_size_deviation, err);
+	if (!ret)
+		ret = num_field(j, "maxErrorRateIncrease", 0, 1, &a->max_error_rate_increase, err);
+	if (!ret)
+		ret = int_field(j, "failureLimit", 1, 1000, &fail_lim, err);
+	if (!ret)
+		ret = int_field(j, "maxInconclusive", 1, 1e6, &max_inc, err);
+	if (ret)
+		return ret;
+	a->interval = interval;
+	a->min_requests = min_req;
+	a->failure_limit = fail_lim;
+	a->max_inconclusive = max_inc;
+	return 0;
+}
+
+/* {"to": "2.0", "strategy": "gradual", "sessionTimeout": 60,
+ *  "steps": [{"weight": 1, "hold": 3600}, {"weight": 50}, {"weight": 100}]} */
+int req_rollout(json_t *body, struct ro_request *req, struct vs_err *err)
+{
+	static const char *const keys[] = { "to", "strategy", "sessionTimeout", "steps",
+					    "analysis", NULL };
+	static const char *const step_keys[] = { "weight", "hold", NULL };
+	json_t *to, *st, *t, *steps, *item, *w, *h;
+	char where[32];
+	size_t i;
+	int ret;
+
+	memset(req, 0, sizeof(*req));
+	ret = parse_keys(body, keys, "body", err);
+	if (ret)
+		return ret;
+	to = json_object_get(body, "to");
+	if (!json_is_string(to) || str_copy(req->to, sizeof(req->to), json_string_value(to)))
+		return vs_errf(err, -EINVAL, 400, "bad_rollout",
+			       "body.to: must name the target version or cluster id");
+	st = json_object_get(body, "strategy");
+	if (st && (!json_is_string(st) || ro_strategy_parse(json_string_value(st), &req->strategy)))
+		return vs_errf(err, -EINVAL, 400, "bad_rollout",
+			       "body.strategy: must be \"instant\", \"session\" or \"gradual\"");
+	t = json_object_get(body, "sessionTimeout");
+	if (t && (!json_is_integer(t) || json_integer_value(t) < 0 ||
+		  json_integer_value(t) > VS_MAX_SESSION_TIMEOUT))
+		return vs_errf(err, -EINVAL, 400, "bad_rollout",
+			       "body.sessionTimeout: must be whole seconds from 0 (no affinity) to %d",
+			       VS_MAX_SESSION_TIMEOUT);
+	req->session_timeout = t ? json_integer_value(t) : 0;
+	req->session_timeout_set = t != NULL;
+	/* Without a strategy: gradual if there are steps, else session if
+	 * there is a timeout, else instant. */
+	steps = json_object_get(body, "steps");
+	if (!st)
+		req->strategy = steps ? RO_GRADUAL : req->session_timeout ? RO_SESSION : RO_INSTANT;
+	if (steps && (!json_is_array(steps) || json_array_size(steps) == 0 ||
+		      json_array_size(steps) > RO_MAX_STEPS))
+		return vs_errf(err, -EINVAL, 400, "bad_rollout",
+			       "body.steps: must be a list of 1 to %d steps", RO_MAX_STEPS);
+	json_array_foreach(steps, i, item) {
+		snprintf(where, sizeof(where), "body.steps[%zu]", i);
+		ret = parse_keys(item, step_keys, where, err);
+		if (ret)
+			return ret;
+		w = json_object_get(item, "weight");
+		h = json_object_get(item, "hold");
+		if (!json_is_number(w) || model_percent_to_bp(json_number_value(w), &req->steps[i].weight))
+			return vs_errf(err, -EINVAL, 400, "bad_rollout",
+				       "%s.weight: must be a percentage from 0 to 100 in steps of 0.01",
+				       where);
+		if (h && (!json_is_integer(h) || json_integer_value(h) < 0 ||
+			  json_integer_value(h) > INT32_MAX))
+			return vs_errf(err, -EINVAL, 400, "bad_rollout",
+				       "%s.hold: must be whole seconds, 0 or more", where);
+		req->steps[i].hold = h ? json_integer_value(h) : RO_WAIT;
+	}
+	req->nsteps = steps ? json_array_size(steps) : 0;
+	if (req->strategy == RO_SESSION && t && !req->session_timeout)
+		return vs_errf(err, -EINVAL, 400, "bad_rollout",
+			       "body.sessionTimeout: a session rollout needs one of 1 second or more");
+	if (json_object_get(body, "analysis"))
+		return req_analysis(json_object_get(body, "analysis"), &req->an, err);
+	return 0;
+}

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* What the maps do not hold (names, ids, versions, servers, salts, which
+ * slot is whose, rollouts, events) lives in a JSON state file, written
+ * atomically on every change so a restarted vsteerd adopts the pinned maps
+ * as they are. */
+#ifndef VS_STATE_H
+#define VS_STATE_H
+
+#include <jansson.h>
+#include "lib/file.h"
+#include "core/model.h"
+
+#define VS_DEFAULT_STATE "/var/lib/vsteer/state.json"
+#define STATE_MAX_SIZE   (4 << 20)
+
+/* A rollout's analysis settings and status as JSON (null when off); the
+ * state file and the API show the same object. */
+json_t *state_analysis_json(const struct analysis *a);
+
+/* Returns a malloc'ed JSON text. */
+char *state_dump(const struct model *m);
+/* The state file written in two steps (lib/file.h): the new state is
+ * durable in a temp file before the maps change, and becomes the state
+ * file after; or is dropped. */
+int state_stage(const struct model *m, const char *path, struct file_staged *f,
+		struct vs_err *err);
+int state_commit(struct file_staged *f, struct vs_err *err);
+void state_abort(struct file_staged *f);
+/* Every error names the file (`name`) and the field. */
+int state_parse(const char *text, size_t len, const char *name, struct model *m,
+		struct vs_err *err);
+/* -ENOENT if there is no state file. */
+int state_load(const char *path, struct model *m, struct vs_err *err);
+
+#endif

@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * What vsteerd steers, as plain data, and pure functions over it: no I/O,
+ * so that every change can be computed on a copy, checked, and only then
+ * applied.
+ *
+ * Glossary: one word per concept, here and in every file.
+ *   service   an address clients connect to (struct service; index: its
+ *             id, which the data plane knows it by)
+ *   cluster   one version of a service with the servers that run it (the
+ *             thesis's and the API's word; struct cluster)
+ *   version   a cluster's dotted version string ("2.0"); versions of a
+ *             service are ordered newest first (core/version.h)
+ *   slot      a cluster's index: where the data plane keeps its sockets
+ *             (sockmap slot * VS_MAX_SOCKS ...) and its counters. The
+ *             contract (include/vsteer.h) calls a cluster as the data
+ *             plane sees it a struct vs_ver.
+ *   server    an ADDRESS:PORT a cluster names (the API's "servers"; the
+ *             service view's "backends" shows each server's live state,
+ *             a name the API keeps)
+ *   socket    a listening socket that serves a server; a cluster's live
+ *             sockets are in the sockmap
+ *   session   a client address of a service and the slot it is on (the
+ *             data plane's LRU "sess")
+ *   bucket    0..VS_BUCKETS-1 from the session hash; weight is the share
+ *             of buckets in basis points (the API speaks percent)
+ *   rollout   moving a service from its stable version to a target, in
+ *             steps, each held for a time (core/rollout.h)
+ *   window    a version's measurements between two readings; a verdict
+ *             judges a target's window against the stable version's
+ *   meter     what measures requests in the kernel (latency, size, HTTP
+ *             status); the user-facing word is "watch" (--no-watch,
+ *             "watching" in GET /v1/features)
+ *   event     something that happened, for GET /v1/events
+ */
+#ifndef VS_MODEL_H
+#define VS_MODEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "vsteer.h"
+#include "lib/compiler.h"
+#include "lib/err.h"
+#include "core/addr.h"
+#include "core/limits.h"
+#include "core/rollout.h"
+#include "core/version.h"
+
+/* How a cluster takes over when it is registered (the thesis's
+ * upgradeTransition mode). */
+enum cl_mode { CL_INSTANT, CL_MANUAL, CL_SESSION };
+
+#define MODEL_MAX_EVENTS 256
+
+/* Something that happened, for GET /v1/events. */
+struct event {
+	int64_t time;
+	char service[NAME_MAX_LEN];
+	char type[24];
+	char detail[160];
+};
+
+/* Active health checks of a cluster's servers: GET path every interval;
+ * a server that fails unhealthy_after checks in a row is kept out of the
+ * sockmap until healthy_after pass. */
+struct health_check {
+	bool on;
+	char path[128];
+	uint32_t interval_ms, timeout_ms, unhealthy_after, healthy_after;
+};
+
+struct cluster {
+	bool used;
+	char id[ID_LEN];
+	char version[VERSION_MAX_LEN];
+	uint32_t svc;
+	uint16_t weight;		/* basis points of new sessions */
+	enum cl_mode mode;
+	bool no_affinity;		/* rolled back: its sessions move off */
+	uint32_t session_timeout;	/* CL_SESSION: seconds */
+	uint32_t nsrv;
+	struct vs_endpoint srv[VS_MAX_SERVERS];
+	struct health_check health;
+};
+
+struct service {
+	bool used;
+	char name[NAME_MAX_LEN];
+	struct vs_endpoint addr;
+	uint32_t salt;
+	uint32_t session_timeout;	/* seconds of idleness that end a session */
+	bool http;			/* "protocol": "http": status classes counted */
+	struct rollout ro;
+	uint32_t rollbacks, auto_rollbacks;	/* since vsteerd started, for /metrics */
+};
+
+struct model {
+	struct service svc[VS_MAX_SERVICES];
+	struct cluster cl[VS_MAX_SLOTS];
+	uint32_t nevents, event_head;	/* a ring: model_event_nth() reads it */
+	struct event events[MODEL_MAX_EVENTS];
+};
+
+const char *model_mode_name(enum cl_mode mode);
+/* The thesis capitalises modes ("Instant"): any case. */
+int model_mode_parse(const char *s, enum cl_mode *mode);
+
+void model_event(struct model *m, int64_t now, const char *svc, const char *type,
+		 const char *fmt, ...) __printf(5, 6);
+/* The k-th newest event (0: the newest), k < m->nevents. */
+const struct event *model_event_nth(const struct model *m, uint32_t k);
+
+int model_find_service(const struct model *m, const char *name);
+int model_find_cluster(const struct model *m, const char *id);
+int model_find_version(const struct model *m, uint32_t svc, const char *version);
+
+/* A new service at the lowest free id; returns the id. */
+int model_add_service(struct model *m, const char *name, const struct vs_endpoint *addr,
+		      uint32_t salt, struct vs_err *err);
+/* The same at a given id (a state file's). */
+int model_put_service(struct model *m, uint32_t id, const char *name,
+		      const struct vs_endpoint *addr, uint32_t salt, struct vs_err *err);
+/* spec->svc, version, mode, srv and (optionally) id are read; returns the
+ * new cluster's slot, preferring free slots not set in `avoid` (a bitmap
+ * of VS_MAX_SLOTS bits, or NULL): those the data plane still has traces
+ * of. With an empty id one is generated. The newest instant cluster (or
+ * a service's first) takes every new session. */
+int model_add_cluster(struct model *m, const struct cluster *spec, const uint64_t *avoid,
+		      struct vs_err *err);
+/* A cluster as recorded (a state file's): at that slot, with its weight
+ * and mode as given, no other cluster's weight touched. */
+int model_put_cluster(struct model *m, uint32_t slot, const struct cluster *spec,
+		      struct vs_err *err);
+int model_del_cluster(struct model *m, uint32_t slot, bool force, struct vs_err *err);
+/* Set every version's weight of service svc: names[i] gets bp[i] basis
+ * points, versions not named get 0. The named weights must sum to 10000. */
+int model_set_weights(struct model *m, uint32_t svc, const char *const *names,
+		      const uint16_t *bp, uint32_t n, struct vs_err *err);
+
+/* Slots of service svc's clusters, newest version first; returns count. */
+uint32_t model_order(const struct model *m, uint32_t svc, uint32_t out[VS_MAX_VERSIONS]);
+uint32_t model_nservices(const struct model *m);
+/* The version holding most of the weight (ties: the newest); -ENOENT if
+ * the service has none. */
+int model_stable(const struct model *m, uint32_t svc);
+
+void model_svc_key(const struct model *m, uint32_t svc, struct vs_svc_key *k);
+/* The data plane's view of service svc; nsock[slot] is how many socket
+ * slots each cluster uses right now. */
+void model_svc_value(const struct model *m, uint32_t svc, const uint8_t nsock[VS_MAX_SLOTS],
+		     struct vs_svc *v);
+
+/* Percent (as the API speaks) to basis points; -EINVAL if out of 0..100
+ * or finer than 0.01. */
+int model_percent_to_bp(double pct, uint16_t *bp);
+
+#endif

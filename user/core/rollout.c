@@ -1,0 +1,464 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include "core/model.h"
+#include "core/rollout.h"
+
+static const char *const phase_names[] = {
+	[RO_NONE] = "none", [RO_PROGRESSING] = "progressing", [RO_PAUSED] = "paused",
+	[RO_COMPLETED] = "completed", [RO_ABORTED] = "aborted",
+	[RO_ROLLED_BACK] = "rolled_back",
+};
+static const char *const strategy_names[] = {
+	[RO_INSTANT] = "instant", [RO_SESSION] = "session", [RO_GRADUAL] = "gradual",
+};
+static const char *const op_names[] = {
+	[RO_OP_PROMOTE] = "promote", [RO_OP_PAUSE] = "pause", [RO_OP_RESUME] = "resume",
+	[RO_OP_ABORT] = "abort", [RO_OP_ROLLBACK] = "rollback",
+};
+
+const char *ro_phase_name(enum ro_phase p)
+{
+	return phase_names[p];
+}
+
+const char *ro_strategy_name(enum ro_strategy s)
+{
+	return strategy_names[s];
+}
+
+const char *ro_op_name(enum ro_op op)
+{
+	return op_names[op];
+}
+
+static const char *const mark_names[ROM_TYPES] = {
+	[ROM_STARTED] = "started", [ROM_STEP] = "step", [ROM_PROMOTED] = "promoted",
+	[ROM_PROMOTED_FULL] = "promoted", [ROM_PAUSED] = "paused", [ROM_RESUMED] = "resumed",
+	[ROM_ABORTED] = "aborted", [ROM_ROLLED_BACK] = "rolled_back",
+	[ROM_AUTO_ROLLBACK] = "auto_rollback", [ROM_COMPLETED] = "completed",
+};
+
+const char *ro_mark_name(unsigned int type)
+{
+	return type < ROM_TYPES && mark_names[type] ? mark_names[type] : NULL;
+}
+
+int ro_mark_type(const char *name)
+{
+	for (unsigned int t = 1; t < ROM_TYPES; t++)
+		if (!strcmp(mark_names[t], name))
+			return t;
+	return -EINVAL;
+}
+
+void ro_mark_detail(const struct model *m, uint32_t svc, const struct ro_mark *mk,
+		    char *buf, size_t size)
+{
+	const struct rollout *ro = &m->svc[svc].ro;
+	const char *to = m->cl[ro->to].used ? m->cl[ro->to].version : "?";
+	const char *from = m->cl[ro->from].used ? m->cl[ro->from].version : "?";
+
+	switch (mk->type) {
+	case ROM_STARTED:
+		snprintf(buf, size, "%s rollout from %s to %s", ro_strategy_name(ro->strategy),
+			 from, to);
+		break;
+	case ROM_STEP:
+		snprintf(buf, size, "step %u of %u: %s at %u.%02u%% of new sessions", mk->step + 1,
+			 ro->nsteps, to, mk->weight / 100, mk->weight % 100);
+		break;
+	case ROM_PROMOTED:
+		snprintf(buf, size, "%s: next step now", to);
+		break;
+	case ROM_PROMOTED_FULL:
+		snprintf(buf, size, "%s straight to 100%%", to);
+		break;
+	case ROM_PAUSED:
+		snprintf(buf, size, "%s at %u.%02u%%", to, mk->weight / 100, mk->weight % 100);
+		break;
+	case ROM_RESUMED:
+		snprintf(buf, size, "%s", to);
+		break;
+	case ROM_ABORTED:
+		snprintf(buf, size, "new sessions to %s again", from);
+		break;
+	case ROM_ROLLED_BACK:
+		snprintf(buf, size, "new sessions to %s again; sessions on the target move back", from);
+		break;
+	case ROM_AUTO_ROLLBACK:
+		snprintf(buf, size, "%s rolled back to %s: %s", to, from, ro->why);
+		break;
+	case ROM_COMPLETED:
+		snprintf(buf, size, "%s is the stable version; %s stays registered as fallback", to,
+			 from);
+		break;
+	default:
+		snprintf(buf, size, "?");
+	}
+}
+
+/* Record a step of the rollout in its history and as an event. */
+static void mark(struct model *m, uint32_t svc, int64_t now, enum ro_mark_type type)
+{
+	struct rollout *ro = &m->svc[svc].ro;
+	struct ro_mark mk = { .time = now, .weight = m->cl[ro->to].weight, .type = type,
+			      .step = ro->step };
+	char detail[sizeof(((struct event *)0)->detail)];
+
+	if (ro->nhist == RO_MAX_HISTORY) {
+		memmove(&ro->hist[1], &ro->hist[2], (RO_MAX_HISTORY - 2) * sizeof(ro->hist[0]));
+		ro->nhist--;
+	}
+	ro->hist[ro->nhist++] = mk;
+	ro_mark_detail(m, svc, &mk, detail, sizeof(detail));
+	model_event(m, now, m->svc[svc].name, mark_names[type], "%s", detail);
+}
+
+static int name_index(const char *s, const char *const *names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (names[i] && !strcasecmp(s, names[i]))
+			return i;
+	return -EINVAL;
+}
+
+int ro_strategy_parse(const char *s, enum ro_strategy *out)
+{
+	int i = name_index(s, strategy_names, ARRAY_SIZE(strategy_names));
+
+	/* The thesis's names for the same strategies. */
+	if (i < 0 && !strcasecmp(s, "rapid"))
+		i = RO_INSTANT;
+	if (i < 0 && (!strcasecmp(s, "newsession") || !strcasecmp(s, "new-session")))
+		i = RO_SESSION;
+	if (i < 0 && (!strcasecmp(s, "longterm") || !strcasecmp(s, "long-term")))
+		i = RO_GRADUAL;
+	if (i < 0)
+		return i;
+	*out = i;
+	return 0;
+}
+
+int ro_op_parse(const char *s, enum ro_op *out)
+{
+	int i = name_index(s, op_names, ARRAY_SIZE(op_names));
+
+	if (i < 0)
+		return i;
+	*out = i;
+	return 0;
+}
+
+bool rollout_active(const struct rollout *ro)
+{
+	return ro->phase == RO_PROGRESSING || ro->phase == RO_PAUSED;
+}
+
+uint16_t rollout_weight(const struct model *m, const struct rollout *ro)
+{
+	return ro->phase == RO_NONE ? 0 : m->cl[ro->to].weight;
+}
+
+/* The target gets w, the stable version the rest, every other version 0:
+ * newest first, so clients only move towards the target. */
+static void apply_weight(struct model *m, uint32_t svc, uint16_t w)
+{
+	struct rollout *ro = &m->svc[svc].ro;
+
+	for (uint32_t i = 0; i < VS_MAX_SLOTS; i++)
+		if (m->cl[i].used && m->cl[i].svc == svc)
+			m->cl[i].weight = 0;
+	m->cl[ro->to].weight = w;
+	m->cl[ro->from].weight += VS_BUCKETS - w;
+}
+
+static void complete(struct model *m, uint32_t svc, int64_t t)
+{
+	struct rollout *ro = &m->svc[svc].ro;
+
+	apply_weight(m, svc, VS_BUCKETS);
+	ro->phase = RO_COMPLETED;
+	ro->ended = t;
+	mark(m, svc, t, ROM_COMPLETED);
+}
+
+static void enter_step(struct model *m, uint32_t svc, int64_t t)
+{
+	struct rollout *ro = &m->svc[svc].ro;
+	const struct ro_step *st = &ro->steps[ro->step];
+
+	ro->step_started = t;
+	apply_weight(m, svc, st->weight);
+	mark(m, svc, t, ROM_STEP);
+}
+
+/* With analysis on, a step ends only once a window has passed after its
+ * hold ended, or, with no traffic to judge, after max_inconclusive
+ * windows in a row: a rollout is not halted for lack of traffic. */
+static bool gate_open(const struct rollout *ro, int64_t due)
+{
+	/* The passing window must also be one the step's own traffic went
+	 * through: a hold of 0 must not ride on the last step's verdict. */
+	int64_t since = due > ro->step_started + (int64_t)ro->an.interval ?
+			due : ro->step_started + (int64_t)ro->an.interval;
+
+	return !ro->an.on || ro->an.last_pass >= since ||
+	       ro->an.inconclusive >= ro->an.max_inconclusive;
+}
+
+/* Move a progressing rollout on as far as `now` allows. Each step starts
+ * when the previous one's hold ended, not when we noticed: a controller
+ * that was down for an hour catches up to the schedule. */
+static bool advance(struct model *m, uint32_t svc, int64_t now)
+{
+	struct rollout *ro = &m->svc[svc].ro;
+	bool changed = false;
+
+	while (ro->phase == RO_PROGRESSING) {
+		const struct ro_step *st = &ro->steps[ro->step];
+		int64_t due;
+
+		if (st->hold == RO_WAIT) {
+			/* Nothing to promote to after 100%. */
+			if (st->weight == VS_BUCKETS && gate_open(ro, ro->step_started)) {
+				complete(m, svc, ro->an.on ? now : ro->step_started);
+				changed = true;
+			}
+			break;
+		}
+		due = ro->step_started + st->hold;
+		if (now < due || !gate_open(ro, due))
+			break;
+		if (ro->an.on)
+			due = now;	/* the schedule waited for a verdict */
+		changed = true;
+		if (++ro->step == ro->nsteps) {
+			ro->step = ro->nsteps - 1;
+			complete(m, svc, due);
+		} else {
+			enter_step(m, svc, due);
+		}
+	}
+	return changed;
+}
+
+bool rollout_tick(struct model *m, int64_t now)
+{
+	bool changed = false;
+
+	for (uint32_t s = 0; s < VS_MAX_SERVICES; s++)
+		if (m->svc[s].used && m->svc[s].ro.phase == RO_PROGRESSING)
+			changed |= advance(m, s, now);
+	return changed;
+}
+
+int64_t rollout_next_due(const struct rollout *ro)
+{
+	const struct ro_step *st = &ro->steps[ro->step];
+
+	if (ro->phase != RO_PROGRESSING || st->hold == RO_WAIT)
+		return -1;
+	return ro->step_started + st->hold;
+}
+
+static int find_target(const struct model *m, uint32_t svc, const char *to)
+{
+	int slot = model_find_cluster(m, to);
+
+	if (slot >= 0 && m->cl[slot].svc == svc)
+		return slot;
+	if (version_valid(to))
+		return model_find_version(m, svc, to);
+	return -ENOENT;
+}
+
+int rollout_start(struct model *m, uint32_t svc, const struct ro_request *req,
+		  int64_t now, struct vs_err *err)
+{
+	struct service *s = &m->svc[svc];
+	struct rollout *ro = &s->ro;
+	int to, from;
+	uint16_t prev = 0;
+
+	if (rollout_active(ro))
+		return vs_errf(err, -EBUSY, 409, "rollout_in_progress",
+			       "service '%s' has a %s rollout to %s %s; pause, abort or promote it first",
+			       s->name, ro_strategy_name(ro->strategy), m->cl[ro->to].version,
+			       ro_phase_name(ro->phase));
+	to = find_target(m, svc, req->to);
+	if (to < 0)
+		return vs_errf(err, -ENOENT, 404, "unknown_target",
+			       "service '%s' has no version or cluster '%.40s'", s->name, req->to);
+	from = model_stable(m, svc);
+	if (from == to)
+		return vs_errf(err, -EINVAL, 409, "already_stable",
+			       "%s is already the stable version of '%s'", m->cl[to].version, s->name);
+	if (version_cmp(m->cl[to].version, m->cl[from].version) < 0)
+		return vs_errf(err, -EINVAL, 409, "target_older",
+			       "target %s is older than the stable %s: a rollout only moves clients to newer versions (use rollback, or weights)",
+			       m->cl[to].version, m->cl[from].version);
+	if (req->session_timeout > VS_MAX_SESSION_TIMEOUT)
+		return vs_errf(err, -ERANGE, 400, "bad_rollout",
+			       "sessionTimeout must be 1 to %d seconds", VS_MAX_SESSION_TIMEOUT);
+	if (req->strategy == RO_INSTANT && (req->nsteps || req->session_timeout))
+		return vs_errf(err, -EINVAL, 400, "bad_rollout",
+			       "the instant strategy takes neither steps nor sessionTimeout");
+	if (req->strategy == RO_SESSION && !req->session_timeout)
+		return vs_errf(err, -EINVAL, 400, "bad_rollout",
+			       "the session strategy needs sessionTimeout (seconds)");
+	if (req->strategy == RO_GRADUAL && !req->nsteps)
+		return vs_errf(err, -EINVAL, 400, "bad_rollout",
+			       "the gradual strategy needs steps, e.g. [{\"weight\": 5, \"hold\": 3600}, {\"weight\": 100}]");
+	if (req->nsteps > RO_MAX_STEPS)
+		return vs_errf(err, -E2BIG, 400, "bad_rollout", "at most %d steps", RO_MAX_STEPS);
+	for (uint32_t i = 0; i < req->nsteps; i++) {
+		if (req->steps[i].weight == 0 || req->steps[i].weight > VS_BUCKETS ||
+		    req->steps[i].weight < prev)
+			return vs_errf(err, -EINVAL, 400, "bad_rollout",
+				       "steps[%u].weight: must be above 0 and not below the step before (clients only move forward)",
+				       i);
+		prev = req->steps[i].weight;
+	}
+
+	memset(ro, 0, sizeof(*ro));
+	ro->phase = RO_PROGRESSING;
+	ro->strategy = req->strategy;
+	ro->from = from;
+	ro->to = to;
+	ro->session_timeout = req->session_timeout;
+	ro->started = now;
+	ro->nsteps = req->nsteps;
+	memcpy(ro->steps, req->steps, sizeof(ro->steps));
+	ro->an = req->an;
+	ro->an.failures = ro->an.inconclusive = ro->an.windows = 0;
+	ro->an.last_pass = 0;
+	ro->an.last_verdict[0] = '\0';
+	if (!ro->nsteps) {
+		ro->nsteps = 1;
+		ro->steps[0] = (struct ro_step){ .weight = VS_BUCKETS, .hold = RO_WAIT };
+	}
+	/* Instant means every new connection, affinity or not. */
+	s->session_timeout = req->strategy == RO_INSTANT ? 0 :
+			     req->session_timeout || req->session_timeout_set ? req->session_timeout :
+			     s->session_timeout;
+	m->cl[to].no_affinity = false;
+	mark(m, svc, now, ROM_STARTED);
+	enter_step(m, svc, now);
+	advance(m, svc, now);
+	return 0;
+}
+
+void rollout_record_instant(struct model *m, uint32_t svc, uint32_t from,
+			    uint32_t to, int64_t now)
+{
+	struct rollout *ro = &m->svc[svc].ro;
+
+	memset(ro, 0, sizeof(*ro));
+	*ro = (struct rollout){ .phase = RO_PROGRESSING, .strategy = RO_INSTANT, .from = from,
+				.to = to, .nsteps = 1, .started = now, .step_started = now };
+	ro->steps[0] = (struct ro_step){ .weight = VS_BUCKETS, .hold = RO_WAIT };
+	m->svc[svc].session_timeout = 0;
+	mark(m, svc, now, ROM_STARTED);
+	complete(m, svc, now);
+}
+
+bool rollout_verdict(struct model *m, uint32_t svc, enum verdict v, const char *why, int64_t now)
+{
+	struct service *s = &m->svc[svc];
+	struct rollout *ro = &s->ro;
+	struct analysis *a = &ro->an;
+	struct vs_err err;
+
+	a->windows++;
+	snprintf(a->last_verdict, sizeof(a->last_verdict), "%s", why);
+	if (v == V_PASS) {
+		a->failures = 0;
+		a->inconclusive = 0;
+		a->last_pass = now;
+		return false;
+	}
+	if (v == V_INCONCLUSIVE) {
+		if (++a->inconclusive == 1 || a->inconclusive == a->max_inconclusive)
+			model_event(m, now, s->name, "inconclusive", "%s%s", why,
+				    a->inconclusive == a->max_inconclusive ?
+				    "; steps now advance without a verdict" : "");
+		return false;
+	}
+	a->inconclusive = 0;
+	model_event(m, now, s->name, "analysis_failed", "window %u/%u: %s", a->failures + 1,
+		    a->failure_limit, why);
+	if (++a->failures < a->failure_limit)
+		return false;
+	if (rollout_control(m, svc, RO_OP_ROLLBACK, false, now, &err))
+		return false;
+	s->auto_rollbacks++;
+	snprintf(ro->why, sizeof(ro->why), "%s", why);
+	mark(m, svc, now, ROM_AUTO_ROLLBACK);
+	return true;
+}
+
+int rollout_control(struct model *m, uint32_t svc, enum ro_op op, bool full,
+		    int64_t now, struct vs_err *err)
+{
+	struct service *s = &m->svc[svc];
+	struct rollout *ro = &s->ro;
+	const struct ro_step *st;
+
+	if (ro->phase == RO_NONE)
+		return vs_errf(err, -ENOENT, 409, "no_rollout", "service '%s' has no rollout",
+			       s->name);
+	if (op == RO_OP_ROLLBACK ? !rollout_active(ro) && ro->phase != RO_COMPLETED :
+	    op == RO_OP_RESUME ? ro->phase != RO_PAUSED :
+	    op == RO_OP_PAUSE ? ro->phase != RO_PROGRESSING : !rollout_active(ro))
+		return vs_errf(err, -EINVAL, 409, "bad_phase",
+			       "cannot %s the rollout of '%s' to %s: it is %s", ro_op_name(op),
+			       s->name, m->cl[ro->to].version, ro_phase_name(ro->phase));
+	st = &ro->steps[ro->step];
+	switch (op) {
+	case RO_OP_PROMOTE:
+		mark(m, svc, now, full ? ROM_PROMOTED_FULL : ROM_PROMOTED);
+		if (full || ro->step + 1 == ro->nsteps) {
+			complete(m, svc, now);
+			break;
+		}
+		ro->step++;
+		enter_step(m, svc, now);
+		if (ro->phase == RO_PAUSED)
+			ro->paused_left = ro->steps[ro->step].hold;
+		advance(m, svc, now);
+		break;
+	case RO_OP_PAUSE:
+		ro->phase = RO_PAUSED;
+		ro->paused_left = st->hold == RO_WAIT ? RO_WAIT :
+				  ro->step_started + st->hold > now ? ro->step_started + st->hold - now : 0;
+		mark(m, svc, now, ROM_PAUSED);
+		break;
+	case RO_OP_RESUME:
+		ro->phase = RO_PROGRESSING;
+		if (st->hold != RO_WAIT)
+			ro->step_started = now - (st->hold - ro->paused_left);
+		mark(m, svc, now, ROM_RESUMED);
+		advance(m, svc, now);
+		break;
+	case RO_OP_ABORT:
+	case RO_OP_ROLLBACK:
+		if (!m->cl[ro->from].used)
+			return vs_errf(err, -ENOENT, 409, "no_fallback",
+				       "the version rolled out from is no longer registered");
+		apply_weight(m, svc, 0);
+		ro->ended = now;
+		/* Abort keeps sessions where they are; rollback also moves the
+		 * target's active sessions back on their next connection. */
+		if (op == RO_OP_ROLLBACK) {
+			m->cl[ro->to].no_affinity = true;
+			s->rollbacks++;
+		}
+		ro->phase = op == RO_OP_ABORT ? RO_ABORTED : RO_ROLLED_BACK;
+		mark(m, svc, now, op == RO_OP_ABORT ? ROM_ABORTED : ROM_ROLLED_BACK);
+		break;
+	}
+	return 0;
+}

@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * A service's rollout and the engine that drives it, as pure functions
+ * over the model: start a rollout, control it, record a verdict, and
+ * advance it to a given wall-clock time. The controller runs these on a
+ * copy of the model inside a transaction and calls rollout_tick() every
+ * tick. `now` is always passed in, so tests can run a rollout of days in
+ * milliseconds.
+ */
+#ifndef VS_ROLLOUT_H
+#define VS_ROLLOUT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "lib/err.h"
+#include "core/judge.h"
+#include "core/limits.h"
+
+struct model;
+
+enum ro_strategy { RO_INSTANT, RO_SESSION, RO_GRADUAL };
+enum ro_phase { RO_NONE, RO_PROGRESSING, RO_PAUSED, RO_COMPLETED, RO_ABORTED, RO_ROLLED_BACK };
+enum ro_op { RO_OP_PROMOTE, RO_OP_PAUSE, RO_OP_RESUME, RO_OP_ABORT, RO_OP_ROLLBACK };
+
+#define RO_MAX_STEPS 32
+#define RO_WAIT      (-1)	/* a step without hold: wait for promote */
+
+struct ro_step {
+	uint16_t weight;	/* basis points for the target */
+	int64_t hold;		/* seconds, or RO_WAIT */
+};
+
+/* What happened to a rollout, in the rollout itself (and the state
+ * file): the events of other services cannot push it out. */
+enum ro_mark_type {
+	ROM_STARTED = 1,
+	ROM_STEP,
+	ROM_PROMOTED,
+	ROM_PROMOTED_FULL,
+	ROM_PAUSED,
+	ROM_RESUMED,
+	ROM_ABORTED,
+	ROM_ROLLED_BACK,
+	ROM_AUTO_ROLLBACK,
+	ROM_COMPLETED,
+	ROM_TYPES
+};
+#define RO_MAX_HISTORY 48	/* when full, the oldest after "started" go */
+
+struct ro_mark {
+	int64_t time;
+	uint16_t weight;	/* the target's, after it (basis points) */
+	uint8_t type;		/* enum ro_mark_type */
+	uint8_t step;		/* index, at it */
+	uint32_t pad;		/* no padding: models are compared whole */
+};
+
+/* A service's current (or last) rollout: from its stable version to a
+ * target. Times are wall-clock seconds, so a restart continues on
+ * schedule. */
+struct rollout {
+	enum ro_phase phase;
+	enum ro_strategy strategy;
+	uint32_t from, to;		/* cluster slots */
+	uint32_t session_timeout;	/* seconds; 0: no affinity */
+	uint32_t nsteps, step;
+	struct ro_step steps[RO_MAX_STEPS];
+	int64_t started;
+	int64_t step_started;
+	int64_t paused_left;		/* hold seconds left when paused */
+	int64_t ended;
+	struct analysis an;
+	uint32_t nhist;
+	struct ro_mark hist[RO_MAX_HISTORY];	/* oldest first */
+	char why[128];			/* an automatic rollback's reason */
+};
+
+/* What POST /v1/services/{name}/rollout asks for. */
+struct ro_request {
+	char to[ID_LEN];		/* version or cluster id */
+	enum ro_strategy strategy;
+	uint32_t session_timeout;	/* seconds, 0: none */
+	bool session_timeout_set;	/* given (0 too): else, when 0, the service
+					 * keeps the timeout it has */
+	uint32_t nsteps;
+	struct ro_step steps[RO_MAX_STEPS];
+	struct analysis an;		/* an.on: judge the target automatically */
+};
+
+const char *ro_phase_name(enum ro_phase p);
+const char *ro_strategy_name(enum ro_strategy s);
+const char *ro_op_name(enum ro_op op);
+/* The thesis's names too ("rapid", "newsession", "longterm"); any case. */
+int ro_strategy_parse(const char *s, enum ro_strategy *out);
+int ro_op_parse(const char *s, enum ro_op *out);
+/* A history mark's name ("step", ...), or NULL; and back (the first
+ * type of that name), -EINVAL for none. */
+const char *ro_mark_name(unsigned int type);
+int ro_mark_type(const char *name);
+/* The sentence for a mark of service svc's rollout (the event's detail). */
+void ro_mark_detail(const struct model *m, uint32_t svc, const struct ro_mark *mk, char *buf,
+		    size_t size);
+
+bool rollout_active(const struct rollout *ro);
+int rollout_start(struct model *m, uint32_t svc, const struct ro_request *req, int64_t now,
+		  struct vs_err *err);
+int rollout_control(struct model *m, uint32_t svc, enum ro_op op, bool full, int64_t now,
+		    struct vs_err *err);
+/* An instant cluster that took over on registration: record it as a
+ * rollout that completed at once. */
+void rollout_record_instant(struct model *m, uint32_t svc, uint32_t from, uint32_t to,
+			    int64_t now);
+/* Record a window's verdict; after failure_limit failures in a row, roll
+ * back. True if rolled back. */
+bool rollout_verdict(struct model *m, uint32_t svc, enum verdict v, const char *why, int64_t now);
+/* Advance every progressing rollout to `now`; true if anything changed. */
+bool rollout_tick(struct model *m, int64_t now);
+/* When the current step's hold ends, or -1 if it waits for promote. */
+int64_t rollout_next_due(const struct rollout *ro);
+/* The target's current weight in basis points. */
+uint16_t rollout_weight(const struct model *m, const struct rollout *ro);
+
+#endif

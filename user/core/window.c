@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <string.h>
+#include "core/window.h"
+
+/* Counters only grow, unless a slot was reset under us: clamp. */
+static uint64_t grew(uint64_t now, uint64_t then)
+{
+	return now >= then ? now - then : 0;
+}
+
+void window_sub(struct window *out, const struct window *now, const struct window *then)
+{
+	out->arrived = grew(now->arrived, then->arrived);
+	out->requests = grew(now->requests, then->requests);
+	out->status5xx = grew(now->status5xx, then->status5xx);
+	out->errors = grew(now->errors, then->errors);
+	hist_sub(&out->lat, &now->lat, &then->lat);
+	hist_sub(&out->size, &now->size, &then->size);
+}
+
+double window_error_rate(const struct window *w)
+{
+	return w->requests ? (double)(w->errors + w->status5xx) / w->requests : 0.0;
+}
+
+bool window_due(const struct window_track *t, int64_t now, uint32_t seconds)
+{
+	return !t->start || now - t->start >= (int64_t)seconds;
+}
+
+void window_roll(struct window_track *t, const struct window *cur, int64_t now)
+{
+	if (t->start)
+		window_sub(&t->last, cur, &t->base);
+	t->last_ok = t->start != 0;
+	t->base = *cur;
+	t->start = now;
+}
+
+void window_stop(struct window_track *t)
+{
+	t->start = 0;
+}
+
+void window_forget(struct window_track *t)
+{
+	memset(t, 0, sizeof(*t));
+}

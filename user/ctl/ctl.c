@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "codec/state.h"
+#include "kernel/dp_maps.h"
+#include "ctl/ctl.h"
+#include "ctl/txn.h"
+
+void ctl_forget_slot(struct ctl *c, uint32_t slot)
+{
+	sock_forget(&c->sock, slot);
+	health_forget(&c->health, slot);
+	recent_forget(&c->recent, slot);
+}
+
+/* Services in the pinned maps that neither the state file nor the config
+ * knows: their clusters are unknown, their sockets will be reused by
+ * other clusters, so they cannot be steered correctly any more. Remove
+ * them, loudly. */
+static void drop_unknown_services(struct ctl *c, const struct model *m)
+{
+	struct vs_svc_key k, next_k, mk;
+	bool known;
+	int ret;
+
+	ret = dp_next_svc(c->dp, NULL, &next_k);
+	while (ret == 0) {
+		k = next_k;
+		ret = dp_next_svc(c->dp, &k, &next_k);
+		known = false;
+		for (uint32_t s = 0; s < VS_MAX_SERVICES && !known; s++) {
+			if (!m->svc[s].used)
+				continue;
+			model_svc_key(m, s, &mk);
+			known = !memcmp(&mk, &k, sizeof(k));
+		}
+		if (!known) {
+			struct vs_endpoint ep = { .family = k.family, .port = k.port };
+			char a[EP_STRLEN];
+
+			memcpy(ep.addr, k.addr, sizeof(ep.addr));
+			ep_format(&ep, a, sizeof(a));
+			pr_warn("the pinned maps steer %s, which neither the state file nor the config knows: removing it\n",
+				a);
+			dp_del_svc(c->dp, &k);
+		}
+	}
+}
+
+/* Adopting pinned maps: keep each version's socket slot count as the
+ * data plane has it, so no client's backend hash changes; and the salt
+ * each service hashes with, so every client keeps its bucket even when
+ * the state file was lost. */
+static void adopt_services(struct ctl *c, struct model *next)
+{
+	struct vs_svc_key k;
+	struct vs_svc v;
+
+	for (uint32_t s = 0; s < VS_MAX_SERVICES; s++) {
+		if (!next->svc[s].used)
+			continue;
+		model_svc_key(next, s, &k);
+		if (dp_get_svc(c->dp, &k, &v))
+			continue;
+		next->svc[s].salt = v.salt;
+		for (uint32_t i = 0; i < v.nver && i < VS_MAX_VERSIONS; i++)
+			if (v.ver[i].slot < VS_MAX_SLOTS && next->cl[v.ver[i].slot].used &&
+			    next->cl[v.ver[i].slot].svc == s)
+				c->sock.nsock[v.ver[i].slot] = v.ver[i].nsock;
+	}
+}
+
+/* Take over the sockets the sockmap holds, place those missing, and say
+ * which servers have none yet. */
+static void adopt_sockets(struct ctl *c, const struct model *next)
+{
+	struct sock_state *ss = &c->sock;
+	char a[EP_STRLEN];
+
+	for (uint32_t s = 0; s < VS_MAX_SLOTS; s++) {
+		if (!next->cl[s].used) {
+			sock_clear(ss, c->dp, s);	/* leftovers of a deleted cluster */
+			continue;
+		}
+		sock_refresh(ss, c->dp, s, VS_MAX_SOCKS);
+		for (uint32_t i = 0; i < VS_MAX_SOCKS; i++)
+			if (ss->cookie[s][i] && i + 1 > ss->nsock[s])
+				ss->nsock[s] = i + 1;
+	}
+	if (sock_reconcile(ss, c->dp, next, -1) == 0)
+		sock_drop_strays(ss, c->dp, next);
+	ss->last_scan = clock_mono_s();
+	for (uint32_t s = 0; s < VS_MAX_SLOTS; s++) {
+		for (uint32_t v = 0; next->cl[s].used && v < next->cl[s].nsrv; v++) {
+			if (sock_live(ss, s, v))
+				continue;
+			ep_format(&next->cl[s].srv[v], a, sizeof(a));
+			pr_warn("version %s: nothing listens on %s in vsteerd's network namespace yet; it is steered to once it does (a backend in another namespace never is: containers need host networking)\n",
+				next->cl[s].version, a);
+		}
+	}
+}
+
+int ctl_open(struct ctl **out, struct dataplane *dp, const struct model *m,
+	     const char *state_path, struct vs_err *err)
+{
+	struct file_staged sf;
+	struct model *next;
+	struct ctl *c;
+	int ret;
+
+	c = calloc(1, sizeof(*c));
+	next = malloc(sizeof(*next));
+	if (c)
+		c->m = calloc(1, sizeof(*c->m));
+	if (!c || !c->m || !next) {
+		ret = vs_errf(err, -ENOMEM, 500, "internal", "out of memory");
+		goto free_all;
+	}
+	pthread_mutex_init(&c->lock, NULL);
+	c->dp = dp;
+	c->state_path = state_path;
+	memcpy(next, m, sizeof(*next));
+	adopt_services(c, next);
+	/* Catch up with rollout steps whose hold ended while no vsteerd
+	 * ran, before the API shows anything. */
+	rollout_tick(next, clock_wall());
+	/* The state is complete here. Nothing in the kernel has changed
+	 * yet: a state file that cannot be written stops us now. */
+	if (c->state_path && (ret = state_stage(next, c->state_path, &sf, err)))
+		goto free_all;
+	adopt_sockets(c, next);
+	drop_unknown_services(c, next);
+	/* Not txn_commit(): its undo would write the empty model over
+	 * steering that works. If this fails, vsteerd exits; the next start
+	 * writes the same state again. */
+	ret = txn_write_maps(c, next, next);
+	if (ret) {
+		vs_errf(err, ret, 500, "bpf", "map update failed: %s", strerror(-ret));
+		if (c->state_path)
+			state_abort(&sf);
+	} else if (c->state_path) {
+		ret = state_commit(&sf, err);
+	}
+	if (ret)
+		goto free_all;
+	memcpy(c->m, next, sizeof(*next));
+	free(next);
+	*out = c;
+	return 0;
+
+free_all:
+	free(next);
+	ctl_close(c);	/* a failed start leaves nothing to undo */
+	return ret;
+}
+
+void ctl_close(struct ctl *c)
+{
+	if (!c)
+		return;
+	if (c->m)
+		pthread_mutex_destroy(&c->lock);
+	free(c->m);
+	free(c);
+}

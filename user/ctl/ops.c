@@ -1,0 +1,226 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "kernel/dp.h"
+#include "kernel/dp_maps.h"
+#include "ctl/ctl.h"
+#include "ctl/ops.h"
+#include "ctl/txn.h"
+
+static int no_listener_error(const struct ctl *c, const struct cluster *cl, uint32_t slot,
+			     uint32_t v, struct vs_err *err)
+{
+	int e = c->sock.err[slot][v];
+	char a[EP_STRLEN];
+
+	ep_format(&cl->srv[v], a, sizeof(a));
+	if (e)
+		return vs_errf(err, e, 422, "socket_refused",
+			       "servers[%u]: a socket listens on %s but the kernel refused it for the sockmap: %s%s",
+			       v, a, strerror(-e),
+			       e == -EOPNOTSUPP ? ". An MPTCP listener (Go 1.24+ listens with MPTCP by default; run the backend with GODEBUG=multipathtcp=0) or a socket with another ULP cannot be steered to" : "");
+	return vs_errf(err, -ENOENT, 422, "no_listener",
+		       "servers[%u]: no TCP socket listens on %s in vsteerd's network namespace. Start the backend first; sk_lookup can only steer to sockets of its own namespace, so a container must use host networking or share this namespace",
+		       v, a);
+}
+
+int ctl_add_cluster(struct ctl *c, const char *svc, const struct cluster *spec,
+		    char id[ID_LEN], struct vs_err *err)
+{
+	struct model *next = malloc(sizeof(*next));
+	uint32_t order[VS_MAX_VERSIONS], n;
+	uint64_t avoid[VS_MAX_SLOTS / 64];
+	struct cluster cs = *spec;
+	int slot, ret, stable;
+	bool takes_over;
+
+	if (!next)
+		return vs_errf(err, -ENOMEM, 500, "internal", "out of memory");
+	pthread_mutex_lock(&c->lock);
+	memcpy(next, c->m, sizeof(*next));
+	ret = model_find_service(next, svc);
+	if (ret < 0) {
+		vs_errf(err, ret, 404, "unknown_service", "no service named '%.64s'", svc);
+		goto unlock;
+	}
+	cs.svc = ret;
+	n = model_order(next, cs.svc, order);
+	stable = model_stable(next, cs.svc);
+	takes_over = n > 0 && (cs.mode == CL_SESSION ||
+			       (cs.mode == CL_INSTANT &&
+				version_cmp(cs.version, next->cl[order[0]].version) > 0));
+	if (takes_over && rollout_active(&next->svc[cs.svc].ro)) {
+		ret = vs_errf(err, -EBUSY, 409, "rollout_in_progress",
+			      "service '%s' has a rollout in progress; abort or finish it before a %s cluster takes over",
+			      next->svc[cs.svc].name, model_mode_name(cs.mode));
+		goto unlock;
+	}
+	/* A deleted version's connections that are still open carry its
+	 * slot in their socket storage: another version there would be
+	 * charged for them. */
+	memset(avoid, 0, sizeof(avoid));
+	for (uint32_t s = 0; s < VS_MAX_SLOTS; s++) {
+		__s64 open = 0;
+
+		if (!next->cl[s].used && !dp_open_conns(c->dp, s, &open) && open > 0)
+			avoid[s / 64] |= 1ull << (s % 64);
+	}
+	ret = slot = model_add_cluster(next, &cs, avoid, err);
+	if (slot < 0)
+		goto unlock;
+
+	/* Sockets go in before the version appears in the service, so the
+	 * moment it takes traffic it has somewhere to send it. */
+	sock_clear(&c->sock, c->dp, slot);
+	ctl_forget_slot(c, slot);
+	ret = dp_reset_slot(c->dp, slot);
+	if (!ret)
+		ret = sock_reconcile(&c->sock, c->dp, next, slot);
+	if (ret) {
+		vs_errf(err, ret, 500, "bpf", "cannot place sockets: %s", strerror(-ret));
+		goto drop_socks;
+	}
+	for (uint32_t v = 0; v < next->cl[slot].nsrv; v++) {
+		if (!sock_live(&c->sock, slot, v)) {
+			ret = no_listener_error(c, &next->cl[slot], slot, v, err);
+			goto drop_socks;
+		}
+	}
+	if (takes_over && cs.mode == CL_INSTANT) {
+		rollout_record_instant(next, cs.svc, stable, slot, clock_wall());
+	} else if (takes_over) {
+		struct ro_request req = { .strategy = RO_SESSION,
+					  .session_timeout = cs.session_timeout };
+
+		memcpy(req.to, next->cl[slot].id, ID_LEN);
+		ret = rollout_start(next, cs.svc, &req, clock_wall(), err);
+		if (ret)
+			goto drop_socks;
+	}
+	ret = txn_commit(c, next, err);
+	if (ret)
+		goto drop_socks;
+	memcpy(id, next->cl[slot].id, ID_LEN);
+	pr_info("added cluster %s: service %s version %s (%s)\n", id,
+		next->svc[next->cl[slot].svc].name, next->cl[slot].version,
+		model_mode_name(next->cl[slot].mode));
+	goto unlock;
+
+drop_socks:
+	sock_clear(&c->sock, c->dp, slot);
+unlock:
+	pthread_mutex_unlock(&c->lock);
+	free(next);
+	return ret < 0 ? ret : 0;
+}
+
+struct del_arg {
+	const char *id;
+	bool force;
+	int slot;
+};
+
+static int del_fn(struct model *next, uint32_t svc, const void *arg, struct vs_err *err)
+{
+	struct del_arg *d = (struct del_arg *)arg;
+	struct rollout *ro;
+	int slot;
+	(void)svc;
+
+	slot = d->slot = model_find_cluster(next, d->id);
+	if (slot < 0)
+		return vs_errf(err, slot, 404, "unknown_cluster", "no cluster with id '%.40s'", d->id);
+	ro = &next->svc[next->cl[slot].svc].ro;
+	if (ro->phase != RO_NONE && (ro->from == (uint32_t)slot || ro->to == (uint32_t)slot)) {
+		if (rollout_active(ro))
+			return vs_errf(err, -EBUSY, 409, "rollout_in_progress",
+				       "cluster %s is part of the rollout in progress; abort it first",
+				       d->id);
+		ro->phase = RO_NONE;	/* it cannot be rolled back any more */
+	}
+	return model_del_cluster(next, slot, d->force, err);
+}
+
+/* Only once no service points at the slot any more, and before a new
+ * cluster can take the slot. */
+static void del_after(struct ctl *c, const void *arg)
+{
+	uint32_t slot = ((const struct del_arg *)arg)->slot;
+
+	sock_clear(&c->sock, c->dp, slot);
+	ctl_forget_slot(c, slot);
+}
+
+int ctl_del_cluster(struct ctl *c, const char *id, bool force, struct vs_err *err)
+{
+	struct del_arg d = { .id = id, .force = force };
+	int ret = txn_run(c, NULL, del_fn, del_after, &d, err);
+
+	if (!ret)
+		pr_info("deleted cluster %s\n", id);
+	return ret;
+}
+
+struct weights_arg {
+	const char *const *names;
+	const uint16_t *bp;
+	uint32_t n;
+};
+
+static int weights_fn(struct model *next, uint32_t svc, const void *arg, struct vs_err *err)
+{
+	const struct weights_arg *w = arg;
+
+	if (rollout_active(&next->svc[svc].ro))
+		return vs_errf(err, -EBUSY, 409, "rollout_in_progress",
+			       "service '%s' has a rollout in progress; pause or abort it to set weights by hand",
+			       next->svc[svc].name);
+	return model_set_weights(next, svc, w->names, w->bp, w->n, err);
+}
+
+int ctl_set_weights(struct ctl *c, const char *svc, const char *const *names,
+		    const uint16_t *bp, uint32_t n, struct vs_err *err)
+{
+	struct weights_arg w = { names, bp, n };
+
+	return txn_run(c, svc, weights_fn, NULL, &w, err);
+}
+
+static int start_fn(struct model *next, uint32_t svc, const void *arg, struct vs_err *err)
+{
+	return rollout_start(next, svc, arg, clock_wall(), err);
+}
+
+int ctl_rollout_start(struct ctl *c, const char *svc, const struct ro_request *req,
+		      struct vs_err *err)
+{
+	/* Every window would be inconclusive, and after maxInconclusive
+	 * of them the steps would advance unjudged: say so now instead. */
+	if (req->an.on && !dp_metering(c->dp))
+		return vs_errf(err, -EOPNOTSUPP, 409, "not_watching",
+			       "body.analysis: requests are not measured here (vsteerd runs with --no-watch, or the kernel lacks the hooks: see GET /v1/features), so there is nothing to judge; start the rollout without analysis");
+	return txn_run(c, svc, start_fn, NULL, req, err);
+}
+
+struct control_arg {
+	enum ro_op op;
+	bool full;
+};
+
+static int control_fn(struct model *next, uint32_t svc, const void *arg, struct vs_err *err)
+{
+	const struct control_arg *a = arg;
+
+	return rollout_control(next, svc, a->op, a->full, clock_wall(), err);
+}
+
+int ctl_rollout_control(struct ctl *c, const char *svc, enum ro_op op, bool full,
+			struct vs_err *err)
+{
+	struct control_arg a = { op, full };
+
+	return txn_run(c, svc, control_fn, NULL, &a, err);
+}

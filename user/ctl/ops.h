@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* The changes the API makes, each a transaction (txn.h): 0 or a -errno
+ * with err filled, and then nothing changed. */
+#ifndef VS_OPS_H
+#define VS_OPS_H
+
+#include <stdbool.h>
+#include "core/model.h"
+
+struct ctl;
+
+/* spec as parse_cluster() leaves it; svc names the service. The new
+ * cluster's id in id. */
+int ctl_add_cluster(struct ctl *c, const char *svc, const struct cluster *spec, char id[ID_LEN],
+		    struct vs_err *err);
+int ctl_del_cluster(struct ctl *c, const char *id, bool force, struct vs_err *err);
+int ctl_set_weights(struct ctl *c, const char *svc, const char *const *names,
+		    const uint16_t *bp, uint32_t n, struct vs_err *err);
+int ctl_rollout_start(struct ctl *c, const char *svc, const struct ro_request *req,
+		      struct vs_err *err);
+int ctl_rollout_control(struct ctl *c, const char *svc, enum ro_op op, bool full,
+			struct vs_err *err);
+
+#endif

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Every version's numbers over its last RECENT_SECONDS-second window, for
+ * the API ("lastWindow"), whether or not a rollout judges it. The first
+ * window after a version appears (or after vsteerd starts) is partial and
+ * not shown. */
+#ifndef VS_RECENT_H
+#define VS_RECENT_H
+
+#include <stdint.h>
+#include "core/model.h"
+#include "core/window.h"
+
+struct dataplane;
+
+#define RECENT_SECONDS 5
+
+struct recent_state {
+	struct window_track v[VS_MAX_SLOTS];
+};
+
+/* Roll the windows that are due; now is monotonic seconds. */
+void recent_tick(struct recent_state *r, struct dataplane *dp, const struct model *m,
+		 int64_t now);
+/* A slot about to hold another version. */
+void recent_forget(struct recent_state *r, uint32_t slot);
+/* slot's last whole window, or NULL. */
+const struct window *recent_last(const struct recent_state *r, uint32_t slot);
+
+#endif

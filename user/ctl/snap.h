@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * What the API shows, taken under the controller's lock in one go and
+ * rendered after it is released: the model, and for the versions asked
+ * for their sockets, health, windows and the kernel's counters. Taking a
+ * snapshot writes nothing: reads never write.
+ */
+#ifndef VS_SNAP_H
+#define VS_SNAP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "core/model.h"
+#include "core/window.h"
+
+struct ctl;
+struct vs_features;
+
+struct snap_server {
+	uint32_t live;		/* its sockets in the sockmap now */
+	bool healthy;		/* not kept out by its health checks */
+	uint32_t backlog;	/* accept backlog at the last full scan */
+};
+
+struct snap_version {
+	struct vs_ver_stats st;
+	int64_t open;		/* open connections, never below 0 */
+	struct hist lat, size;	/* all its life */
+	uint32_t live;		/* sockets of all its servers */
+	struct snap_server srv[VS_MAX_SERVERS];
+	bool recent_ok;		/* its last RECENT_SECONDS window */
+	struct window recent;
+	bool judged_ok;		/* its side of the last judged analysis window */
+	struct window judged;
+};
+
+struct snap {
+	struct model m;
+	/* Filled for the versions asked for, NULL for the others. */
+	struct snap_version *ver[VS_MAX_SLOTS];
+	struct vs_svc_stats svc[VS_MAX_SERVICES];	/* of the services asked for */
+	int svc_id;		/* the service asked for by name, or -1 */
+	int cluster_slot;	/* the cluster asked for by id, or -1 */
+	uint64_t ticks;
+	bool metering;
+	const struct vs_features *features;
+};
+
+/* What to take: SNAP_MODEL the model alone (events, names); otherwise
+ * also the versions of the service named `service`, or the cluster with
+ * id `cluster`, or of everything when both are NULL. An unknown name or
+ * id is -ENOENT with err filled (404). */
+enum snap_what { SNAP_MODEL, SNAP_VERSIONS };
+int snap_take(struct ctl *c, enum snap_what what, const char *service, const char *cluster,
+	      struct snap **out, struct vs_err *err);
+void snap_free(struct snap *s);
+/* For GET /healthz: how many ticks ran, without a snapshot. */
+uint64_t snap_ticks(struct ctl *c);
+
+#endif

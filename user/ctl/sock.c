@@ -1,0 +1,266 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include "lib/log.h"
+#include "kernel/dp_iter.h"
+#include "kernel/dp_maps.h"
+#include "ctl/sock.h"
+
+bool sock_serves(const struct vs_listener *l, const struct vs_endpoint *srv)
+{
+	bool any = !(l->addr[0] | l->addr[1] | l->addr[2] | l->addr[3]);
+
+	if (l->port != srv->port)
+		return false;
+	if (l->family == srv->family)
+		return any || !memcmp(l->addr, srv->addr, sizeof(l->addr));
+	/* A dual-stack [::] socket (Go's default) takes IPv4 too, and
+	 * bpf_sk_assign() accepts it for an IPv4 connection. */
+	return srv->family == AF_INET && l->family == AF_INET6 && any && !l->v6only;
+}
+
+void sock_forget(struct sock_state *s, uint32_t slot)
+{
+	s->nsock[slot] = 0;
+	s->out[slot] = 0;
+	memset(s->cookie[slot], 0, sizeof(s->cookie[slot]));
+	memset(s->owner[slot], 0, sizeof(s->owner[slot]));
+	memset(s->backlog[slot], 0, sizeof(s->backlog[slot]));
+	memset(s->err[slot], 0, sizeof(s->err[slot]));
+}
+
+void sock_clear(struct sock_state *s, struct dataplane *dp, uint32_t slot)
+{
+	for (uint32_t i = 0; i < VS_MAX_SOCKS; i++)
+		dp_sock_del(dp, slot * VS_MAX_SOCKS + i);
+	sock_forget(s, slot);
+}
+
+void sock_read(struct dataplane *dp, uint32_t slot, uint32_t n, __u64 now[VS_MAX_SOCKS])
+{
+	for (uint32_t i = 0; i < VS_MAX_SOCKS; i++)
+		if (i >= n || dp_sock_cookie(dp, slot * VS_MAX_SOCKS + i, &now[i]))
+			now[i] = 0;
+}
+
+/* Returns true if a socket appeared that we did not put there (after a
+ * restart: all of them). */
+bool sock_refresh(struct sock_state *s, struct dataplane *dp, uint32_t slot, uint32_t n)
+{
+	__u64 now[VS_MAX_SOCKS];
+	bool unknown = false;
+
+	sock_read(dp, slot, n, now);
+	for (uint32_t i = 0; i < n && i < VS_MAX_SOCKS; i++) {
+		if (now[i] != s->cookie[slot][i]) {
+			s->cookie[slot][i] = now[i];
+			s->owner[slot][i] = 0;
+		}
+		if (now[i] && !s->owner[slot][i])
+			unknown = true;
+	}
+	return unknown;
+}
+
+uint32_t sock_live_now(const struct sock_state *s, uint32_t slot, uint32_t srv,
+		       const __u64 now[VS_MAX_SOCKS])
+{
+	uint32_t n = 0;
+
+	/* A socket whose cookie changed since the last refresh is not
+	 * attributed yet: not counted, as sock_refresh() would have it. */
+	for (uint32_t i = 0; i < VS_MAX_SOCKS; i++)
+		n += now[i] && now[i] == s->cookie[slot][i] && (s->owner[slot][i] & (1U << srv));
+	return n;
+}
+
+uint32_t sock_live(const struct sock_state *s, uint32_t slot, uint32_t srv)
+{
+	return sock_live_now(s, slot, srv, s->cookie[slot]);
+}
+
+struct picks {
+	__u64 cookie[VS_PICK_MAX];
+	__u32 idx[VS_PICK_MAX];
+	int err[VS_PICK_MAX];
+	uint32_t slot[VS_PICK_MAX];
+	uint32_t srv[VS_PICK_MAX];
+	size_t n;
+};
+
+static void insert_picks(struct sock_state *s, struct dataplane *dp, struct picks *p)
+{
+	int ret;
+
+	if (!p->n)
+		return;
+	ret = dp_insert(dp, p->cookie, p->idx, p->err, p->n);
+	if (ret < 0)
+		pr_warn("inserting %zu sockets failed: %s\n", p->n, strerror(-ret));
+	for (size_t i = 0; i < p->n; i++) {
+		uint32_t sl = p->slot[i], j = p->idx[i] % VS_MAX_SOCKS;
+		int *last = &s->err[sl][p->srv[i]];
+
+		if (p->err[i]) {
+			/* Once per server and error, not every tick. */
+			if (p->err[i] != -ENOENT && p->err[i] != *last)
+				pr_warn("socket %llu into slot %u: %s\n",
+					(unsigned long long)p->cookie[i], p->idx[i],
+					strerror(-p->err[i]));
+			if (p->err[i] != -ENOENT)
+				*last = p->err[i];
+			s->cookie[sl][j] = 0;
+			s->owner[sl][j] = 0;
+			continue;
+		}
+		*last = 0;
+		if (j + 1 > s->nsock[sl])
+			s->nsock[sl] = j + 1;
+		pr_debug("socket %llu now at slot %u\n", (unsigned long long)p->cookie[i],
+			 p->idx[i]);
+	}
+	p->n = 0;
+}
+
+static int by_port(const void *a, const void *b)
+{
+	const struct vs_listener *x = a, *y = b;
+
+	return (int)x->port - (int)y->port;
+}
+
+/* Index of the first listener on port in ls sorted by port (nl if none):
+ * a host may have thousands of listeners and a scan runs every tick. */
+static size_t first_on_port(const struct vs_listener *ls, size_t nl, uint16_t port)
+{
+	size_t lo = 0, hi = nl;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (ls[mid].port < port)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Attribute the sockets a cluster already has to its servers, and plan
+ * an insert for every listening socket of theirs it does not have yet. */
+static void plan_cluster(struct sock_state *s, struct dataplane *dp, const struct cluster *cl,
+			 uint32_t slot, const struct vs_listener *ls, size_t nl, struct picks *p)
+{
+	char a[EP_STRLEN];
+
+	for (uint32_t v = 0; v < cl->nsrv; v++) {
+		if (s->out[slot] & (1U << v))
+			continue;	/* failing its health checks: kept out */
+		s->backlog[slot][v] = 0;
+		for (size_t k = first_on_port(ls, nl, cl->srv[v].port);
+		     k < nl && ls[k].port == cl->srv[v].port; k++) {
+			uint32_t i, free_i = VS_MAX_SOCKS;
+
+			if (!sock_serves(&ls[k], &cl->srv[v]))
+				continue;
+			s->backlog[slot][v] += ls[k].backlog;
+			for (i = 0; i < VS_MAX_SOCKS; i++) {
+				if (s->cookie[slot][i] == ls[k].cookie)
+					break;
+				if (!s->cookie[slot][i] && free_i == VS_MAX_SOCKS)
+					free_i = i;
+			}
+			if (i < VS_MAX_SOCKS) {
+				s->owner[slot][i] |= 1U << v;
+				continue;
+			}
+			if (free_i == VS_MAX_SOCKS) {
+				/* Once per server, not every tick. */
+				if (s->err[slot][v] != -ENOSPC) {
+					ep_format(&cl->srv[v], a, sizeof(a));
+					pr_warn("cluster %s: no room for another socket of %s (at most %d per version)\n",
+						cl->id, a, VS_MAX_SOCKS);
+					s->err[slot][v] = -ENOSPC;
+				}
+				continue;
+			}
+			/* One iterator run inserts at most VS_PICK_MAX. */
+			if (p->n == VS_PICK_MAX)
+				insert_picks(s, dp, p);
+			s->cookie[slot][free_i] = ls[k].cookie;
+			s->owner[slot][free_i] = 1U << v;
+			p->cookie[p->n] = ls[k].cookie;
+			p->idx[p->n] = slot * VS_MAX_SOCKS + free_i;
+			p->slot[p->n] = slot;
+			p->srv[p->n] = v;
+			p->n++;
+		}
+	}
+}
+
+int sock_reconcile(struct sock_state *s, struct dataplane *dp, const struct model *m,
+		   int only_slot)
+{
+	struct vs_listener *ls = NULL;
+	struct picks *p;
+	size_t nl = 0;
+	int ret;
+
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	ret = dp_list_listeners(dp, &ls, &nl);
+	if (ret) {
+		pr_warn("listing listening sockets: %s\n", strerror(-ret));
+		free(p);
+		return ret;
+	}
+	qsort(ls, nl, sizeof(*ls), by_port);
+	for (uint32_t sl = 0; sl < VS_MAX_SLOTS; sl++)
+		if (m->cl[sl].used && (only_slot < 0 || (uint32_t)only_slot == sl))
+			plan_cluster(s, dp, &m->cl[sl], sl, ls, nl, p);
+	insert_picks(s, dp, p);
+	free(ls);
+	free(p);
+	return 0;
+}
+
+/* Sockets a scan could not attribute to any server of their cluster: left
+ * over from a cluster that had the slot before (after a lost state file).
+ * They would steer clients to a version that is gone. */
+void sock_drop_strays(struct sock_state *s, struct dataplane *dp, const struct model *m)
+{
+	for (uint32_t sl = 0; sl < VS_MAX_SLOTS; sl++) {
+		for (uint32_t i = 0; m->cl[sl].used && i < VS_MAX_SOCKS; i++) {
+			if (!s->cookie[sl][i] || s->owner[sl][i])
+				continue;
+			pr_warn("cluster %s: removing socket %llu, which serves none of its servers\n",
+				m->cl[sl].id, (unsigned long long)s->cookie[sl][i]);
+			dp_sock_del(dp, sl * VS_MAX_SOCKS + i);
+			s->cookie[sl][i] = 0;
+		}
+	}
+}
+
+void sock_take_out(struct sock_state *s, struct dataplane *dp, uint32_t slot, uint32_t srv)
+{
+	s->out[slot] |= 1U << srv;
+	for (uint32_t i = 0; i < VS_MAX_SOCKS; i++) {
+		if (!s->cookie[slot][i] || !(s->owner[slot][i] & (1U << srv)))
+			continue;
+		s->owner[slot][i] &= ~(1U << srv);
+		/* A socket that also serves a healthy server stays. */
+		if (s->owner[slot][i])
+			continue;
+		dp_sock_del(dp, slot * VS_MAX_SOCKS + i);
+		s->cookie[slot][i] = 0;
+	}
+}
+
+void sock_put_back(struct sock_state *s, uint32_t slot, uint32_t srv)
+{
+	s->out[slot] &= ~(1U << srv);
+	s->rescan = true;
+}

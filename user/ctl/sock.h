@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Which listening sockets serve which cluster: finding a server's sockets
+ * with the TCP iterator, placing them in the sockmap, and keeping the
+ * controller's picture of the sockmap (cookie and owner per sockmap
+ * index) true. Called with the controller's lock held; only a change (a
+ * transaction) and the tick write this state, views read it.
+ */
+#ifndef VS_SOCK_H
+#define VS_SOCK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "core/model.h"
+
+struct dataplane;
+
+struct sock_state {
+	uint8_t nsock[VS_MAX_SLOTS];			/* sockmap indexes in use */
+	__u64 cookie[VS_MAX_SLOTS][VS_MAX_SOCKS];	/* 0: empty */
+	/* Bit s: the socket serves server s (one wildcard socket can serve
+	 * several); 0 until a scan has attributed it. */
+	uint16_t owner[VS_MAX_SLOTS][VS_MAX_SOCKS];
+	/* Bit s: server s is kept out of the sockmap (its health checks
+	 * failed); a scan does not put its sockets back. */
+	uint16_t out[VS_MAX_SLOTS];
+	/* Each server's accept backlog at the last full scan. */
+	uint32_t backlog[VS_MAX_SLOTS][VS_MAX_SERVERS];
+	/* Each server's last insert error, to tell "nothing listens" from
+	 * "the kernel refused the socket", and to warn once, not every tick. */
+	int err[VS_MAX_SLOTS][VS_MAX_SERVERS];
+	int64_t last_scan;	/* monotonic seconds of the last full scan */
+	bool rescan;		/* a full scan at the next tick */
+};
+
+/* Does listening socket l serve connections for server srv? */
+bool sock_serves(const struct vs_listener *l, const struct vs_endpoint *srv);
+
+/* Forget what we knew of a slot's sockets / also empty it in the sockmap. */
+void sock_forget(struct sock_state *s, uint32_t slot);
+void sock_clear(struct sock_state *s, struct dataplane *dp, uint32_t slot);
+/* Refresh a slot's first n indexes from the sockmap; true if it holds a
+ * socket we cannot attribute yet. */
+bool sock_refresh(struct sock_state *s, struct dataplane *dp, uint32_t slot, uint32_t n);
+/* Live sockets of server srv of the cluster in slot, as last refreshed. */
+uint32_t sock_live(const struct sock_state *s, uint32_t slot, uint32_t srv);
+/* The same against cookies just read from the sockmap (sock_read()): a
+ * read that leaves the state as it is. */
+void sock_read(struct dataplane *dp, uint32_t slot, uint32_t n, __u64 now[VS_MAX_SOCKS]);
+uint32_t sock_live_now(const struct sock_state *s, uint32_t slot, uint32_t srv,
+		       const __u64 now[VS_MAX_SOCKS]);
+/* Scan for listeners and place any socket a cluster should have but does
+ * not; only_slot >= 0 limits it to that cluster. */
+int sock_reconcile(struct sock_state *s, struct dataplane *dp, const struct model *m,
+		   int only_slot);
+/* Remove sockets that serve none of their cluster's servers. */
+void sock_drop_strays(struct sock_state *s, struct dataplane *dp, const struct model *m);
+/* Keep server srv out of the sockmap (its sockets go now) / let a scan
+ * at the next tick put it back. */
+void sock_take_out(struct sock_state *s, struct dataplane *dp, uint32_t slot, uint32_t srv);
+void sock_put_back(struct sock_state *s, uint32_t slot, uint32_t srv);
+
+#endif

@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+#ifndef VS_TICK_H
+#define VS_TICK_H
+
+struct ctl;
+
+#define TICK_MS         250	/* how often vsteerd calls ctl_tick() */
+#define TICK_SCAN_EVERY 2	/* seconds between full listener scans */
+
+/* Every TICK_MS: pick up sockets that appeared or went, judge rollouts,
+ * roll the API's windows, advance rollout steps, and re-sync the maps.
+ * The only periodic writer of the controller's state. */
+void ctl_tick(struct ctl *c);
+
+#endif

@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "codec/state.h"
+#include "kernel/dp_maps.h"
+#include "ctl/ctl.h"
+#include "ctl/txn.h"
+
+static void ports_of(const struct model *m, struct vs_ports *p)
+{
+	memset(p, 0, sizeof(*p));
+	for (uint32_t s = 0; s < VS_MAX_SERVICES; s++)
+		if (m->svc[s].used)
+			p->w[m->svc[s].addr.port / 64] |= 1ULL << (m->svc[s].addr.port % 64);
+}
+
+/* Write service s's value unless the map holds it already. Besides
+ * saving syscalls this matters for correctness: svcs is a preallocated
+ * hash, and the kernel recycles a replaced element for the next update
+ * on the same CPU without waiting for readers, so back-to-back updates
+ * of several services could let a lookup in flight read another
+ * service's value. Writing only what changed keeps updates far apart. */
+static int sync_service(struct ctl *c, const struct model *m, uint32_t s)
+{
+	struct vs_svc_key k;
+	struct vs_svc v, cur;
+
+	model_svc_key(m, s, &k);
+	model_svc_value(m, s, c->sock.nsock, &v);
+	if (dp_get_svc(c->dp, &k, &cur) == 0 && !memcmp(&v, &cur, sizeof(v)))
+		return 0;
+	return dp_set_svc(c->dp, &k, &v);
+}
+
+int txn_write_maps(struct ctl *c, const struct model *want, const struct model *other)
+{
+	struct vs_svc_key k;
+	struct vs_ports ports;
+	int ret;
+
+	for (uint32_t s = 0; s < VS_MAX_SERVICES; s++) {
+		if (!want->svc[s].used)
+			continue;
+		ret = sync_service(c, want, s);
+		if (ret)
+			return ret;
+	}
+	ports_of(want, &ports);
+	ret = dp_set_ports(c->dp, &ports);
+	for (uint32_t s = 0; !ret && s < VS_MAX_SERVICES; s++) {
+		if (!other->svc[s].used || want->svc[s].used)
+			continue;
+		model_svc_key(other, s, &k);
+		ret = dp_del_svc(c->dp, &k);
+	}
+	return ret;
+}
+
+/* Undo txn_write_maps(c, next, c->m). If even that fails the maps are
+ * ahead of the model; every tick re-syncs them (txn_sync_services), so it
+ * heals. */
+static void revert_maps(struct ctl *c, const struct model *next)
+{
+	int ret = txn_write_maps(c, c->m, next);
+
+	if (ret)
+		pr_warn("undoing a failed change: %s; the next tick retries\n", strerror(-ret));
+}
+
+/* The new state is durable (a temp file, fsynced) before the kernel
+ * steers by it, and becomes the state file only once the maps say the
+ * same: a full disk or a failed map write leaves both as they were, and
+ * a vsteerd killed in between comes back with the old state, which it
+ * writes over the maps. */
+int txn_commit(struct ctl *c, struct model *next, struct vs_err *err)
+{
+	struct file_staged sf;
+	int ret;
+
+	if (c->state_path && (ret = state_stage(next, c->state_path, &sf, err)))
+		return ret;
+	ret = txn_write_maps(c, next, c->m);
+	if (ret) {
+		revert_maps(c, next);
+		ret = vs_errf(err, ret, 500, "bpf", "map update failed: %s; nothing was changed",
+			      strerror(-ret));
+		goto abort_state;
+	}
+	if (c->state_path && (ret = state_commit(&sf, err))) {
+		revert_maps(c, next);
+		return ret;
+	}
+	memcpy(c->m, next, sizeof(*next));
+	return 0;
+
+abort_state:
+	if (c->state_path)
+		state_abort(&sf);
+	return ret;
+}
+
+int txn_run(struct ctl *c, const char *svc, txn_fn fn, txn_after_fn after, const void *arg,
+	    struct vs_err *err)
+{
+	struct model *next = malloc(sizeof(*next));
+	int s = 0, ret;
+
+	if (!next)
+		return vs_errf(err, -ENOMEM, 500, "internal", "out of memory");
+	pthread_mutex_lock(&c->lock);
+	memcpy(next, c->m, sizeof(*next));
+	if (svc && (s = model_find_service(next, svc)) < 0)
+		ret = vs_errf(err, s, 404, "unknown_service", "no service named '%.64s'", svc);
+	else
+		ret = fn(next, s, arg, err);
+	if (!ret)
+		ret = txn_commit(c, next, err);
+	if (!ret && after)
+		after(c, arg);
+	pthread_mutex_unlock(&c->lock);
+	free(next);
+	return ret;
+}
+
+int txn_event(struct ctl *c, const char *svc, const char *type, const char *fmt, ...)
+{
+	struct model *next = malloc(sizeof(*next));
+	char detail[sizeof(next->events[0].detail)];
+	struct vs_err err = {};
+	va_list ap;
+	int ret;
+
+	if (!next)
+		return -ENOMEM;
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	memcpy(next, c->m, sizeof(*next));
+	model_event(next, clock_wall(), svc, type, "%s", detail);
+	ret = txn_commit(c, next, &err);
+	if (ret)
+		pr_warn("event %s of %s not recorded: %s\n", type, svc, err.msg);
+	free(next);
+	return ret;
+}
+
+void txn_sync_services(struct ctl *c)
+{
+	int ret;
+
+	for (uint32_t s = 0; s < VS_MAX_SERVICES; s++) {
+		if (!c->m->svc[s].used)
+			continue;
+		ret = sync_service(c, c->m, s);
+		if (ret)
+			pr_warn("service %s: map update failed: %s; retrying\n", c->m->svc[s].name,
+				strerror(-ret));
+	}
+}

@@ -1,0 +1,554 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "lib/log.h"
+#include "lib/str.h"
+#include "kernel/dp_internal.h"
+#include "kernel/dp_iter.h"
+#include "kernel/dp_tc.h"
+#include "scan.skel.h"
+#include "steer.skel.h"
+#include "track.skel.h"
+#include "http.skel.h"
+
+#ifndef BPF_FS_MAGIC
+#define BPF_FS_MAGIC 0xcafe4a11
+#endif
+
+static const char *const pinned_names[] = { "link", "track", "req", "resp", "rst", "svcs",
+					    "socks", "ports", "vstats", "sstats", "sess",
+					    "conns" /* older builds: --cleanup removes it */,
+					    "vopen", "lat", "rsize", "sks" };
+
+/* Set around calls whose failure vsteerd expects and handles itself (e.g.
+ * probing for a clsact qdisc): libbpf would log the kernel's extack message
+ * as a warning each time. */
+static bool libbpf_quiet;
+
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	bool warn = level == LIBBPF_WARN && !libbpf_quiet;
+	const char *msg;
+	char buf[1024];
+
+	if (!warn && log_get_level() < VS_LOG_DEBUG)
+		return 0;
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	msg = strncmp(buf, "libbpf: ", 8) ? buf : buf + 8;
+	log_print(warn ? VS_LOG_WARN : VS_LOG_DEBUG, "libbpf: %s", msg);
+	return 0;
+}
+
+void dp_route_libbpf_log(void)
+{
+	libbpf_set_print(libbpf_log);
+}
+
+void dp_quiet_libbpf(bool quiet)
+{
+	libbpf_quiet = quiet;
+}
+
+static bool on_bpffs(const char *path)
+{
+	struct statfs st;
+
+	return statfs(path, &st) == 0 && st.f_type == BPF_FS_MAGIC;
+}
+
+static int lock_dir(const char *dir, struct vs_err *err)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return vs_errf(err, -errno, 500, "pin_dir", "cannot open pin directory %s: %s",
+			       dir, strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int ret = -errno;
+
+		close(fd);
+		return vs_errf(err, ret, 500, "pin_dir",
+			       "pin directory %s is in use by another vsteerd (flock: %s)",
+			       dir, strerror(-ret));
+	}
+	return fd;
+}
+
+static int netns_ino(__u64 *ino)
+{
+	struct stat st;
+
+	if (stat("/proc/self/ns/net", &st) < 0)
+		return -errno;
+	*ino = st.st_ino;
+	return 0;
+}
+
+/* Take over a pinned link: it must be an sk_lookup link of this network
+ * namespace running our program (checked by name, as a tag changes with
+ * every build), and then gets the freshly loaded program atomically. */
+static int adopt_link(struct dataplane *dp, const char *path, struct vs_err *err)
+{
+	struct bpf_link_info info = {};
+	struct bpf_prog_info pinfo = {};
+	__u32 len = sizeof(info);
+	int fd, pfd, ret;
+	__u64 ino = 0;
+
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return vs_errf(err, -errno, 500, "pin_dir", "cannot open pinned link %s: %s",
+			       path, strerror(errno));
+	ret = bpf_obj_get_info_by_fd(fd, &info, &len);
+	if (ret || (ret = netns_ino(&ino)))
+		goto close_link;
+	if (info.type != BPF_LINK_TYPE_NETNS || info.netns.attach_type != BPF_SK_LOOKUP) {
+		ret = vs_errf(err, -EINVAL, 500, "pin_dir",
+			      "%s is not an sk_lookup link; refusing to touch it", path);
+		goto close_link;
+	}
+	if (info.netns.netns_ino != ino) {
+		ret = vs_errf(err, -EXDEV, 500, "pin_dir",
+			      "%s steers another network namespace (netns inode %llu, ours %llu); use a pin directory per namespace",
+			      path, (unsigned long long)info.netns.netns_ino,
+			      (unsigned long long)ino);
+		goto close_link;
+	}
+	pfd = bpf_prog_get_fd_by_id(info.prog_id);
+	if (pfd < 0) {
+		ret = vs_errf(err, -errno, 500, "pin_dir",
+			      "cannot inspect the program of %s: %s; refusing to replace it",
+			      path, strerror(errno));
+		goto close_link;
+	}
+	len = sizeof(pinfo);
+	ret = bpf_obj_get_info_by_fd(pfd, &pinfo, &len);
+	close(pfd);
+	if (ret || strcmp(pinfo.name, "vsteer_lookup")) {
+		ret = vs_errf(err, -EINVAL, 500, "pin_dir",
+			      "%s runs program '%s', not vsteer's; refusing to replace it",
+			      path, ret ? "?" : pinfo.name);
+		goto close_link;
+	}
+	ret = bpf_link_update(fd, bpf_program__fd(dp->steer->progs.vsteer_lookup), NULL);
+	if (ret) {
+		vs_errf(err, ret, 500, "bpf", "cannot update link %s: %s", path, strerror(-ret));
+		goto close_link;
+	}
+	dp->link_fd = fd;
+	return 0;
+
+close_link:
+	if (!err->msg[0])
+		vs_errf(err, ret, 500, "bpf", "cannot inspect link %s: %s", path, strerror(-ret));
+	close(fd);
+	return ret;
+}
+
+static int attach_link(struct dataplane *dp, const char *dir, struct vs_err *err)
+{
+	struct bpf_link *link;
+	char path[PATH_MAX];
+	int nsfd, ret;
+
+	nsfd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (nsfd < 0)
+		return vs_errf(err, -errno, 500, "netns", "cannot open /proc/self/ns/net: %s",
+			       strerror(errno));
+	link = bpf_program__attach_netns(dp->steer->progs.vsteer_lookup, nsfd);
+	close(nsfd);
+	ret = libbpf_get_error(link);
+	if (ret)
+		return vs_errf(err, ret, 500, "bpf", "cannot attach sk_lookup: %s", strerror(-ret));
+	snprintf(path, sizeof(path), "%s/link", dir);
+	ret = bpf_link__pin(link, path);
+	if (ret) {
+		bpf_link__destroy(link);
+		return vs_errf(err, ret, 500, "bpf", "cannot pin %s: %s", path, strerror(-ret));
+	}
+	dp->link_fd = dup(bpf_link__fd(link));
+	bpf_link__destroy(link);	/* the pin keeps it */
+	return 0;
+}
+
+static int load_steer(struct dataplane *dp, const char *pin_root, __u32 sess_entries,
+		      struct vs_err *err)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_root);
+	int ret;
+
+	dp->steer = steer_bpf__open_opts(&opts);
+	ret = libbpf_get_error(dp->steer);
+	if (ret) {
+		dp->steer = NULL;
+		return vs_errf(err, ret, 500, "bpf", "cannot open BPF object: %s", strerror(-ret));
+	}
+	if (sess_entries)
+		bpf_map__set_max_entries(dp->steer->maps.sess, sess_entries);
+	ret = steer_bpf__load(dp->steer);
+	if (ret)
+		return vs_errf(err, ret, 500, "bpf",
+			       "cannot load the data plane (with maps pinned in %s): %s%s",
+			       pin_root, strerror(-ret),
+			       ret == -EINVAL ? "; a pinned map differs from this build's (another "
+			       "vsteer version, or --session-table changed: --cleanup first)" : "");
+	return 0;
+}
+
+/* The scan, track and TC objects declare the same maps as steer.bpf.c
+ * (via bpf/maps.h); hand them steer's, so there is one set, pinned once. */
+int dp_share_maps(struct dataplane *dp, struct bpf_object *obj)
+{
+	struct bpf_map *m, *own;
+	int ret;
+
+	bpf_object__for_each_map(m, obj) {
+		own = bpf_object__find_map_by_name(dp->steer->obj, bpf_map__name(m));
+		if (!own)
+			continue;
+		ret = bpf_map__reuse_fd(m, bpf_map__fd(own));
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+
+static int prog_tag_of_link(int link_fd, __u8 tag[BPF_TAG_SIZE])
+{
+	struct bpf_link_info info = {};
+	struct bpf_prog_info pinfo = {};
+	__u32 len = sizeof(info);
+	int pfd, ret;
+
+	ret = bpf_obj_get_info_by_fd(link_fd, &info, &len);
+	if (ret)
+		return ret;
+	pfd = bpf_prog_get_fd_by_id(info.prog_id);
+	if (pfd < 0)
+		return -errno;
+	len = sizeof(pinfo);
+	ret = bpf_obj_get_info_by_fd(pfd, &pinfo, &len);
+	close(pfd);
+	if (!ret)
+		memcpy(tag, pinfo.tag, BPF_TAG_SIZE);
+	return ret;
+}
+
+/* Attach one tracing program and pin its link as dir/name, unless a
+ * pinned link already runs the same program (same tag). */
+static int attach_tracer(struct bpf_program *prog, const char *dir, const char *name,
+			 struct vs_err *err)
+{
+	struct bpf_prog_info pinfo = {};
+	__u32 len = sizeof(pinfo);
+	__u8 tag[BPF_TAG_SIZE];
+	struct bpf_link *link;
+	char path[PATH_MAX];
+	int ret, fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		ret = bpf_obj_get_info_by_fd(bpf_program__fd(prog), &pinfo, &len);
+		if (!ret && !prog_tag_of_link(fd, tag) && !memcmp(tag, pinfo.tag, BPF_TAG_SIZE)) {
+			close(fd);
+			return 0;
+		}
+		close(fd);
+		pr_info("replacing tracer %s with this build's\n", name);
+		unlink(path);
+	}
+	link = bpf_program__attach_trace(prog);
+	ret = libbpf_get_error(link);
+	if (ret)
+		return vs_errf(err, ret, 500, "bpf", "cannot attach %s: %s",
+			       bpf_program__section_name(prog), strerror(-ret));
+	ret = bpf_link__pin(link, path);
+	bpf_link__destroy(link);	/* the pin keeps it */
+	if (ret)
+		return vs_errf(err, ret, 500, "bpf", "cannot pin %s: %s", path, strerror(-ret));
+	return 0;
+}
+
+/* The connection tracker and request meter. A tracing link cannot have
+ * its program replaced, so a pinned one running the same program (same
+ * tag) is kept as it is; a different one is replaced, which leaves a
+ * window of microseconds in which events are not seen (a close missed
+ * makes a session look busy until the LRU drops it). */
+static int load_track(struct dataplane *dp, const char *dir, struct vs_err *err)
+{
+	struct {
+		struct bpf_program *prog;
+		const char *pin;
+	} tracers[4];
+	__u64 ino = 0;
+	int ret;
+
+	dp->track = track_bpf__open();
+	ret = libbpf_get_error(dp->track);
+	if (ret) {
+		dp->track = NULL;
+		return vs_errf(err, ret, 500, "bpf", "cannot open track object: %s", strerror(-ret));
+	}
+	ret = netns_ino(&ino);
+	dp->track->rodata->netns_ino = (__u32)ino;
+	/* Not even loaded without metering: their tracepoints may not exist
+	 * on this kernel (sock_send_length came with 6.3). */
+	if (dp->meter == DP_METER_OFF) {
+		bpf_program__set_autoload(dp->track->progs.vsteer_req, false);
+		bpf_program__set_autoload(dp->track->progs.vsteer_rst, false);
+	}
+	if (dp->meter != DP_METER_SEND)
+		bpf_program__set_autoload(dp->track->progs.vsteer_resp, false);
+	if (!ret)
+		ret = dp_share_maps(dp, dp->track->obj);
+	if (!ret)
+		ret = track_bpf__load(dp->track);
+	if (ret)
+		return vs_errf(err, ret, 500, "bpf", "cannot load the connection tracker: %s",
+			       strerror(-ret));
+	tracers[0].prog = dp->track->progs.vsteer_track, tracers[0].pin = "track";
+	tracers[1].prog = dp->track->progs.vsteer_req, tracers[1].pin = "req";
+	tracers[2].prog = dp->track->progs.vsteer_resp, tracers[2].pin = "resp";
+	tracers[3].prog = dp->track->progs.vsteer_rst, tracers[3].pin = "rst";
+	for (size_t i = 0; !ret && i < ARRAY_SIZE(tracers); i++) {
+		char path[PATH_MAX];
+
+		/* Without metering, only the connection tracker runs (sessions
+		 * and drain need it); the request meters are taken down. The
+		 * send hook also when the TC program measures responses. */
+		if (i && !bpf_program__autoload(tracers[i].prog)) {
+			snprintf(path, sizeof(path), "%s/%s", dir, tracers[i].pin);
+			unlink(path);
+			continue;
+		}
+		ret = attach_tracer(tracers[i].prog, dir, tracers[i].pin, err);
+	}
+	return ret;
+}
+
+/* Unlink what vsteerd pins in dir, then dir itself. */
+static int remove_pins(const char *dir)
+{
+	char p[PATH_MAX + 16];
+
+	for (size_t i = 0; i < ARRAY_SIZE(pinned_names); i++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, pinned_names[i]);
+		if (unlink(p) < 0 && errno != ENOENT)
+			pr_warn("cannot remove %s: %s\n", p, strerror(errno));
+	}
+	return rmdir(dir) < 0 ? -errno : 0;
+}
+
+static int create_pins(struct dataplane *dp, const char *pin_dir, __u32 sess_entries,
+		       struct vs_err *err)
+{
+	char tmp[PATH_MAX];
+	int ret;
+
+	/* bpffs refuses names with a dot in them. */
+	snprintf(tmp, sizeof(tmp), "%s_tmp%d", pin_dir, getpid());
+	/* Left by a crash of an earlier vsteerd with our pid (pid 1 in a
+	 * container): it was never renamed into place, so nothing uses it. */
+	remove_pins(tmp);
+	if (mkdir(tmp, 0700) < 0)
+		return vs_errf(err, -errno, 500, "pin_dir", "cannot create %s: %s", tmp,
+			       strerror(errno));
+	/* Locked before it appears under its real name: the lock is on the
+	 * inode, which the rename keeps. */
+	dp->lock_fd = ret = lock_dir(tmp, err);
+	if (ret < 0) {
+		rmdir(tmp);
+		return ret;
+	}
+	ret = 0;
+	ret = load_steer(dp, tmp, sess_entries, err);
+	if (!ret)
+		ret = load_track(dp, tmp, err);
+	if (!ret)
+		ret = attach_link(dp, tmp, err);
+	/* Appear whole or not at all: a half-built pin directory would be
+	 * adopted by the next start. */
+	if (!ret && rename(tmp, pin_dir) < 0)
+		ret = vs_errf(err, -errno, 500, "pin_dir", "cannot rename %s to %s: %s",
+			      tmp, pin_dir, strerror(errno));
+	if (ret)
+		remove_pins(tmp);
+	return ret;
+}
+
+int dp_open(struct dataplane **out, const char *pin_dir, __u32 sess_entries,
+	    enum dp_meter meter, struct vs_err *err)
+{
+	char parent[PATH_MAX], link[PATH_MAX + 8];
+	struct dataplane *dp;
+	struct stat st;
+	int ret;
+
+	dp = calloc(1, sizeof(*dp));
+	if (!dp)
+		return vs_errf(err, -ENOMEM, 500, "internal", "out of memory");
+	dp->meter = meter;
+	dp->link_fd = dp->lock_fd = -1;
+	if (str_copy(dp->pin_dir, sizeof(dp->pin_dir), pin_dir)) {
+		ret = vs_errf(err, -ENAMETOOLONG, 500, "pin_dir", "pin directory name too long");
+		goto close_all;
+	}
+	for (size_t n = strlen(dp->pin_dir); n > 1 && dp->pin_dir[n - 1] == '/'; n--)
+		dp->pin_dir[n - 1] = '\0';
+	pin_dir = dp->pin_dir;
+	snprintf(parent, sizeof(parent), "%s", pin_dir);
+	dirname(parent);
+	if (!on_bpffs(parent)) {
+		ret = vs_errf(err, -ENOTSUP, 500, "pin_dir",
+			      "%s is not on a BPF filesystem (mount -t bpf bpf %s, or run `make deps`)",
+			      parent, parent);
+		goto close_all;
+	}
+
+	if (stat(pin_dir, &st) == 0) {
+		dp->adopted = true;
+		dp->lock_fd = ret = lock_dir(pin_dir, err);
+		if (ret < 0)
+			goto close_all;
+		ret = load_steer(dp, pin_dir, sess_entries, err);
+		if (!ret)
+			ret = load_track(dp, pin_dir, err);
+		if (ret)
+			goto close_all;
+		snprintf(link, sizeof(link), "%s/link", pin_dir);
+		ret = access(link, F_OK) == 0 ? adopt_link(dp, link, err) :
+						attach_link(dp, pin_dir, err);
+	} else {
+		ret = create_pins(dp, pin_dir, sess_entries, err);
+	}
+	if (!ret)
+		ret = dp_iter_load(dp, err);
+	if (!ret)
+		ret = dp_tc_load(dp, err);
+	if (!ret) {
+		*out = dp;
+		return 0;
+	}
+close_all:
+	dp_close(dp);
+	return ret;
+}
+
+void dp_close(struct dataplane *dp)
+{
+	if (!dp)
+		return;
+	bpf_link__destroy(dp->list_iter);
+	bpf_link__destroy(dp->insert_iter);
+	scan_bpf__destroy(dp->scan);
+	track_bpf__destroy(dp->track);
+	http_bpf__destroy(dp->tc);
+	steer_bpf__destroy(dp->steer);
+	if (dp->link_fd >= 0)
+		close(dp->link_fd);
+	if (dp->lock_fd >= 0)
+		close(dp->lock_fd);
+	free(dp);
+}
+
+bool dp_adopted(const struct dataplane *dp)
+{
+	return dp->adopted;
+}
+
+bool dp_metering(const struct dataplane *dp)
+{
+	return dp && dp->meter != DP_METER_OFF;
+}
+
+/* Remove the <pin_dir>_tmp<pid> directories of vsteerds that died while
+ * building their pins: never renamed into place, so nothing steers with
+ * them. One whose pid lives, or that is locked (a vsteerd in another pid
+ * namespace), is being built and stays. Returns how many went. */
+static int remove_stale_tmp(const char *pin_dir)
+{
+	char parent[PATH_MAX], base[PATH_MAX], path[2 * PATH_MAX + 2];
+	const char *slash = strrchr(pin_dir, '/');
+	struct vs_err ignored;
+	struct dirent *de;
+	size_t blen;
+	int n = 0;
+	DIR *d;
+
+	snprintf(parent, sizeof(parent), "%s", pin_dir);
+	dirname(parent);
+	snprintf(base, sizeof(base), "%s_tmp", slash ? slash + 1 : pin_dir);
+	blen = strlen(base);
+	d = opendir(parent);
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		char *end;
+		long pid;
+		int fd;
+
+		if (strncmp(de->d_name, base, blen))
+			continue;
+		pid = strtol(de->d_name + blen, &end, 10);
+		if (end == de->d_name + blen || *end || pid <= 0)
+			continue;
+		if (kill(pid, 0) == 0 || errno == EPERM)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", parent, de->d_name);
+		fd = lock_dir(path, &ignored);
+		if (fd < 0)
+			continue;
+		if (remove_pins(path) == 0) {
+			pr_info("removed %s, left by vsteerd pid %ld\n", path, pid);
+			n++;
+		}
+		close(fd);
+	}
+	closedir(d);
+	return n;
+}
+
+int dp_cleanup(const char *pin_dir, struct vs_err *err)
+{
+	char dir[PATH_MAX];
+	int fd, ret, stale;
+
+	if (str_copy(dir, sizeof(dir), pin_dir))
+		return vs_errf(err, -ENAMETOOLONG, 500, "pin_dir", "pin directory name too long");
+	for (size_t n = strlen(dir); n > 1 && dir[n - 1] == '/'; n--)
+		dir[n - 1] = '\0';
+	stale = remove_stale_tmp(dir);
+	/* Nothing pinned is what --cleanup is for: done, not an error. */
+	if (access(dir, F_OK) < 0 && errno == ENOENT) {
+		pr_info("nothing is pinned at %s%s\n", dir,
+			stale ? " (only leftovers of a crashed start, removed)" : "");
+		return 0;
+	}
+	fd = lock_dir(dir, err);
+	if (fd < 0)
+		return fd;
+	dp_tc_detach_all();
+	ret = remove_pins(dir);
+	close(fd);
+	if (ret)
+		return vs_errf(err, ret, 500, "pin_dir", "cannot remove %s: %s", dir,
+			       strerror(-ret));
+	pr_info("removed %s\n", dir);
+	return 0;
+}
+

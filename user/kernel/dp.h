@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The data plane as the controller sees it: load the BPF objects, adopt
+ * or create the pinned maps and links, and take them down. The map
+ * accessors are in dp_maps.h, the socket iterators in dp_iter.h, the TC
+ * meter in dp_tc.h. The handle is opaque outside kernel/.
+ *
+ * Pin directory layout (one per network namespace and vsteerd):
+ *   svcs socks ports vstats sstats   the maps, pinned by name
+ *   sess vopen lat rsize sks
+ *   link                             the sk_lookup link; while it is
+ *                                    pinned, steering runs without vsteerd
+ *   track                            the tracepoint link that counts open
+ *                                    connections and ends sessions
+ *   req resp rst                     the request meters' links
+ */
+#ifndef VS_DP_H
+#define VS_DP_H
+
+#include <stdbool.h>
+#include "vsteer.h"
+#include "lib/err.h"
+
+#define VS_DEFAULT_PIN_DIR "/sys/fs/bpf/vsteer"
+
+struct dataplane;
+struct bpf_object;
+
+/* Where responses are metered: not at all (--no-watch), at the backend's
+ * send() (tp_btf/sock_send_length, Linux 6.3+), or as they leave by an
+ * interface (the TC egress program, for older kernels). */
+enum dp_meter { DP_METER_OFF, DP_METER_SEND, DP_METER_TC };
+
+/* libbpf's messages go to the log (lib/log.h); quiet drops its warnings
+ * around calls whose failure vsteerd expects and handles itself. */
+void dp_route_libbpf_log(void);
+void dp_quiet_libbpf(bool quiet);
+
+/* Adopt what is pinned under pin_dir, or build it in a temporary
+ * directory and rename that into place. The program in an adopted link
+ * is replaced atomically, so steering never stops. */
+int dp_open(struct dataplane **out, const char *pin_dir, __u32 sess_entries,
+	    enum dp_meter meter, struct vs_err *err);
+/* Closes fds and frees dp; everything pinned stays and keeps steering. */
+void dp_close(struct dataplane *dp);
+/* Remove everything vsteerd pinned under pin_dir. */
+int dp_cleanup(const char *pin_dir, struct vs_err *err);
+
+/* The pin directory existed already. */
+bool dp_adopted(const struct dataplane *dp);
+/* Whether the request meters run (not --no-watch, and the kernel has them). */
+bool dp_metering(const struct dataplane *dp);
+/* A second BPF object declaring the same maps (bpf/maps.h) is handed
+ * steer's, so there is one set, pinned once. */
+int dp_share_maps(struct dataplane *dp, struct bpf_object *obj);
+
+#endif

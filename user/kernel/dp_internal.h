@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* The data plane handle, for the files of kernel/ only. */
+#ifndef VS_DP_INTERNAL_H
+#define VS_DP_INTERNAL_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include "kernel/dp.h"
+
+struct steer_bpf;
+struct scan_bpf;
+struct track_bpf;
+struct http_bpf;
+struct bpf_link;
+
+#define DP_MAX_TC_IF 256	/* interfaces the TC meter is tried on */
+
+struct dataplane {
+	struct steer_bpf *steer;	/* the data plane; owns the pinned maps */
+	struct scan_bpf *scan;		/* socket iterators (dp_iter.c) */
+	struct track_bpf *track;	/* connection tracker and request meters */
+	struct http_bpf *tc;		/* the TC meter (dp_tc.c) */
+	struct bpf_link *list_iter;
+	struct bpf_link *insert_iter;
+	int link_fd;
+	int lock_fd;		/* flock on the pin directory: one writer */
+	bool adopted;		/* the pin directory existed already */
+	enum dp_meter meter;
+	unsigned int tc_if[DP_MAX_TC_IF];	/* interfaces the TC meter was tried on */
+	size_t ntc_if;
+	char pin_dir[PATH_MAX];
+};
+
+#endif

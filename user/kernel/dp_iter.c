@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "kernel/dp_internal.h"
+#include "kernel/dp_iter.h"
+#include "kernel/dp_maps.h"
+#include "scan.skel.h"
+
+int dp_iter_load(struct dataplane *dp, struct vs_err *err)
+{
+	int ret;
+
+	dp->scan = scan_bpf__open();
+	ret = libbpf_get_error(dp->scan);
+	if (ret) {
+		dp->scan = NULL;
+		return vs_errf(err, ret, 500, "bpf", "cannot open scan object: %s", strerror(-ret));
+	}
+	ret = dp_share_maps(dp, dp->scan->obj);
+	if (!ret)
+		ret = scan_bpf__load(dp->scan);
+	if (ret)
+		return vs_errf(err, ret, 500, "bpf", "cannot load the socket scanner: %s",
+			       strerror(-ret));
+	dp->list_iter = bpf_program__attach_iter(dp->scan->progs.list_listeners, NULL);
+	dp->insert_iter = bpf_program__attach_iter(dp->scan->progs.insert_picked, NULL);
+	ret = libbpf_get_error(dp->list_iter) ?: libbpf_get_error(dp->insert_iter);
+	if (ret) {
+		dp->list_iter = dp->insert_iter = NULL;
+		return vs_errf(err, ret, 500, "bpf", "cannot attach TCP iterators: %s",
+			       strerror(-ret));
+	}
+	return 0;
+}
+
+static int run_iter(struct bpf_link *link, char **buf, size_t *len)
+{
+	size_t cap = 64 * sizeof(struct vs_listener);
+	int fd, ret = 0;
+	ssize_t n;
+
+	*len = 0;
+	*buf = malloc(cap);
+	if (!*buf)
+		return -ENOMEM;
+	fd = bpf_iter_create(bpf_link__fd(link));
+	if (fd < 0) {
+		ret = -errno;
+		goto free_buf;
+	}
+	for (;;) {
+		if (cap - *len < 4096) {
+			char *nb = realloc(*buf, cap * 2);
+
+			if (!nb) {
+				ret = -ENOMEM;
+				break;
+			}
+			*buf = nb;
+			cap *= 2;
+		}
+		n = read(fd, *buf + *len, cap - *len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			/* The iterator restarts a bucket when it races with a
+			 * socket going away; -EAGAIN asks for another read. */
+			if (errno == EAGAIN)
+				continue;
+			ret = -errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		*len += n;
+	}
+	close(fd);
+	if (!ret)
+		return 0;
+free_buf:
+	free(*buf);
+	*buf = NULL;
+	return ret;
+}
+
+int dp_list_listeners(struct dataplane *dp, struct vs_listener **out, size_t *n)
+{
+	size_t len;
+	char *buf;
+	int ret;
+
+	ret = run_iter(dp->list_iter, &buf, &len);
+	if (ret)
+		return ret;
+	*out = (struct vs_listener *)buf;
+	*n = len / sizeof(struct vs_listener);
+	return 0;
+}
+
+int dp_insert(struct dataplane *dp, const __u64 *cookies, const __u32 *idx, int *err_out,
+	      size_t n)
+{
+	int fd = bpf_map__fd(dp->scan->maps.picks), ret = 0, done = 0;
+	size_t len, i;
+	char *buf;
+	__u32 v;
+
+	if (n > VS_PICK_MAX)
+		n = VS_PICK_MAX;
+	for (i = 0; i < n; i++)
+		if (bpf_map_update_elem(fd, &cookies[i], &idx[i], BPF_ANY))
+			ret = -errno;
+	if (!ret)
+		ret = run_iter(dp->insert_iter, &buf, &len);
+	if (!ret)
+		free(buf);
+	for (i = 0; i < n; i++) {
+		__u64 c;
+
+		err_out[i] = ret;
+		if (!ret && !bpf_map_lookup_elem(fd, &cookies[i], &v) && (v & VS_PICK_FAILED))
+			err_out[i] = -(int)(v & ~VS_PICK_FAILED);
+		else if (!ret)
+			/* Not marked failed: in the map now, unless the
+			 * socket closed while we looked. */
+			err_out[i] = dp_sock_cookie(dp, idx[i], &c) == 0 && c == cookies[i] ?
+				     0 : -ENOENT;
+		done += err_out[i] == 0;
+		bpf_map_delete_elem(fd, &cookies[i]);
+	}
+	return ret ? ret : done;
+}

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* The socket iterators (bpf/scan.bpf.c): every listening TCP socket of
+ * this network namespace, and putting chosen ones into the sockmap (a
+ * sockmap insert of a socket by cookie needs the socket itself, which
+ * only an iterator over sockets has). */
+#ifndef VS_DP_ITER_H
+#define VS_DP_ITER_H
+
+#include <stddef.h>
+#include "vsteer.h"
+#include "lib/err.h"
+
+struct dataplane;
+
+int dp_iter_load(struct dataplane *dp, struct vs_err *err);
+/* Every LISTEN TCP socket of this network namespace; *out is malloc'ed. */
+int dp_list_listeners(struct dataplane *dp, struct vs_listener **out, size_t *n);
+/* Put the sockets with these cookies at these sockmap indexes (at most
+ * VS_PICK_MAX). Returns how many went in; err_out[i] is 0 or the -errno
+ * of that insert (-ENOENT: the socket closed meanwhile). */
+int dp_insert(struct dataplane *dp, const __u64 *cookies, const __u32 *idx, int *err_out,
+	      size_t n);
+
+#endif

@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "kernel/dp_internal.h"
+#include "kernel/dp_maps.h"
+#include "steer.skel.h"
+
+int dp_set_svc(struct dataplane *dp, const struct vs_svc_key *k, const struct vs_svc *v)
+{
+	return bpf_map_update_elem(bpf_map__fd(dp->steer->maps.svcs), k, v, BPF_ANY) ? -errno : 0;
+}
+
+int dp_get_svc(struct dataplane *dp, const struct vs_svc_key *k, struct vs_svc *v)
+{
+	return bpf_map_lookup_elem(bpf_map__fd(dp->steer->maps.svcs), k, v) ? -errno : 0;
+}
+
+int dp_del_svc(struct dataplane *dp, const struct vs_svc_key *k)
+{
+	if (bpf_map_delete_elem(bpf_map__fd(dp->steer->maps.svcs), k) && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+int dp_next_svc(struct dataplane *dp, const struct vs_svc_key *k, struct vs_svc_key *next)
+{
+	return bpf_map_get_next_key(bpf_map__fd(dp->steer->maps.svcs), k, next) ? -errno : 0;
+}
+
+int dp_set_ports(struct dataplane *dp, const struct vs_ports *p)
+{
+	__u32 zero = 0;
+
+	return bpf_map_update_elem(bpf_map__fd(dp->steer->maps.ports), &zero, p, BPF_ANY) ? -errno : 0;
+}
+
+int dp_sock_cookie(struct dataplane *dp, __u32 idx, __u64 *cookie)
+{
+	return bpf_map_lookup_elem(bpf_map__fd(dp->steer->maps.socks), &idx, cookie) ? -errno : 0;
+}
+
+int dp_sock_del(struct dataplane *dp, __u32 idx)
+{
+	if (bpf_map_delete_elem(bpf_map__fd(dp->steer->maps.socks), &idx) && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+/* Per-CPU values come back one per possible CPU, each 8-byte aligned;
+ * both stats structs are made of __u64 only, so summing word by word is
+ * summing field by field. */
+static int sum_percpu_fd(int fd, __u32 key, __u64 *sum, size_t words)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	__u64 *vals;
+	int ret = 0;
+
+	if (ncpu < 0)
+		return ncpu;
+	vals = calloc(ncpu, words * sizeof(__u64));
+	if (!vals)
+		return -ENOMEM;
+	memset(sum, 0, words * sizeof(__u64));
+	if (bpf_map_lookup_elem(fd, &key, vals))
+		ret = -errno;
+	for (int c = 0; !ret && c < ncpu; c++)
+		for (size_t w = 0; w < words; w++)
+			sum[w] += vals[c * words + w];
+	free(vals);
+	return ret;
+}
+
+int dp_ver_stats(struct dataplane *dp, __u32 slot, struct vs_ver_stats *sum)
+{
+	return sum_percpu_fd(bpf_map__fd(dp->steer->maps.vstats), slot, (__u64 *)sum, sizeof(*sum) / 8);
+}
+
+int dp_svc_stats(struct dataplane *dp, __u32 id, struct vs_svc_stats *sum)
+{
+	return sum_percpu_fd(bpf_map__fd(dp->steer->maps.sstats), id, (__u64 *)sum, sizeof(*sum) / 8);
+}
+
+/* Delete the session entries that name `slot`. Read in batches (a
+ * handful of syscalls for the whole table), each match deleted only if a
+ * fresh lookup still names the slot: the data plane writes meanwhile. */
+#define PURGE_BATCH 1024
+static int purge_sessions(struct dataplane *dp, __u32 slot)
+{
+	int fd = bpf_map__fd(dp->steer->maps.sess), ret = 0, err;
+	struct vs_sess_key *keys = calloc(PURGE_BATCH, sizeof(*keys));
+	struct vs_sess *vals = calloc(PURGE_BATCH, sizeof(*vals)), v;
+	__u32 batch, n;
+	bool first = true;
+
+	if (!keys || !vals) {
+		ret = -ENOMEM;
+		goto free_bufs;
+	}
+	do {
+		n = PURGE_BATCH;
+		err = bpf_map_lookup_batch(fd, first ? NULL : &batch, &batch, keys, vals, &n, NULL);
+		if (err < 0 && errno != ENOENT) {
+			ret = -errno;
+			break;
+		}
+		first = false;
+		for (__u32 i = 0; i < n; i++) {
+			if (vals[i].slot != slot)
+				continue;
+			if (!bpf_map_lookup_elem(fd, &keys[i], &v) && v.slot == slot &&
+			    bpf_map_delete_elem(fd, &keys[i]) && errno != ENOENT && !ret)
+				ret = -errno;
+		}
+	} while (!err);
+free_bufs:
+	free(keys);
+	free(vals);
+	return ret;
+}
+
+int dp_reset_slot(struct dataplane *dp, __u32 slot)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	__s64 none = 0;
+	void *zero;
+	int ret;
+
+	if (ncpu < 0)
+		return ncpu;
+	zero = calloc(ncpu, sizeof(struct vs_ver_stats));
+	if (!zero)
+		return -ENOMEM;
+	ret = bpf_map_update_elem(bpf_map__fd(dp->steer->maps.vstats), &slot, zero, BPF_ANY) ? -errno : 0;
+	/* A reused slot must not inherit the last version's histograms. */
+	for (__u32 b = 0; !ret && b < VS_HBUCKETS; b++) {
+		__u32 k = slot * VS_HBUCKETS + b;
+
+		if (bpf_map_update_elem(bpf_map__fd(dp->steer->maps.lat), &k, zero, BPF_ANY) ||
+		    bpf_map_update_elem(bpf_map__fd(dp->steer->maps.rsize), &k, zero, BPF_ANY))
+			ret = -errno;
+	}
+	free(zero);
+	/* Nor its clients' affinity, nor its open connection count: with
+	 * them a new version in the slot would get the old one's sessions. */
+	if (!ret && bpf_map_update_elem(bpf_map__fd(dp->steer->maps.vopen), &slot, &none, BPF_ANY))
+		ret = -errno;
+	if (!ret)
+		ret = purge_sessions(dp, slot);
+	return ret;
+}
+
+int dp_hist(struct dataplane *dp, bool size, __u32 slot, __u64 out[VS_HBUCKETS])
+{
+	int fd = bpf_map__fd(size ? dp->steer->maps.rsize : dp->steer->maps.lat), ret = 0;
+
+	for (__u32 b = 0; !ret && b < VS_HBUCKETS; b++)
+		ret = sum_percpu_fd(fd, slot * VS_HBUCKETS + b, &out[b], 1);
+	return ret;
+}
+
+int dp_open_conns(struct dataplane *dp, __u32 slot, __s64 *n)
+{
+	return bpf_map_lookup_elem(bpf_map__fd(dp->steer->maps.vopen), &slot, n) ? -errno : 0;
+}
+
+int dp_read_window(struct dataplane *dp, __u32 slot, struct window *w)
+{
+	struct vs_ver_stats st;
+	int ret;
+
+	ret = dp_ver_stats(dp, slot, &st);
+	if (!ret)
+		ret = dp_hist(dp, false, slot, w->lat.b);
+	if (!ret)
+		ret = dp_hist(dp, true, slot, w->size.b);
+	w->arrived = st.arrived;
+	w->requests = st.requests;
+	w->status5xx = st.status[3];
+	w->errors = st.resets + st.failover_out;
+	return ret;
+}

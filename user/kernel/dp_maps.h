@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* The handful of map operations the controller needs. Each returns 0 or
+ * the -errno of the bpf() call. */
+#ifndef VS_DP_MAPS_H
+#define VS_DP_MAPS_H
+
+#include <stdbool.h>
+#include "vsteer.h"
+#include "vsteer_hist.h"
+#include "core/window.h"
+
+struct dataplane;
+
+int dp_set_svc(struct dataplane *dp, const struct vs_svc_key *k, const struct vs_svc *v);
+int dp_get_svc(struct dataplane *dp, const struct vs_svc_key *k, struct vs_svc *v);
+/* Not there is not an error. */
+int dp_del_svc(struct dataplane *dp, const struct vs_svc_key *k);
+/* The key after k (NULL: the first); -ENOENT at the end. */
+int dp_next_svc(struct dataplane *dp, const struct vs_svc_key *k, struct vs_svc_key *next);
+int dp_set_ports(struct dataplane *dp, const struct vs_ports *p);
+
+/* 0 and the socket's cookie, or -ENOENT for an empty sockmap index. */
+int dp_sock_cookie(struct dataplane *dp, __u32 idx, __u64 *cookie);
+int dp_sock_del(struct dataplane *dp, __u32 idx);
+
+/* Counters summed over CPUs. */
+int dp_ver_stats(struct dataplane *dp, __u32 slot, struct vs_ver_stats *sum);
+int dp_svc_stats(struct dataplane *dp, __u32 id, struct vs_svc_stats *sum);
+/* A version slot's latency (ns) or response size (bytes) histogram,
+ * summed over CPUs. */
+int dp_hist(struct dataplane *dp, bool size, __u32 slot, __u64 out[VS_HBUCKETS]);
+/* A version slot's cumulative measurements, as a window reads them. */
+int dp_read_window(struct dataplane *dp, __u32 slot, struct window *w);
+/* Established connections steered to a version slot and not yet closed. */
+int dp_open_conns(struct dataplane *dp, __u32 slot, __s64 *n);
+/* A slot about to hold a new version: its counters, histograms, open
+ * connection count and session entries go. */
+int dp_reset_slot(struct dataplane *dp, __u32 slot);
+
+#endif
