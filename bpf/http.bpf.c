@@ -41,13 +41,15 @@ static __always_inline int payload_offset(struct __sk_buff *skb, __u32 *off)
 	if (skb->protocol == bpf_htons(ETH_P_IP)) {
 		struct iphdr ip;
 
-		if (bpf_skb_load_bytes(skb, ETH_HLEN, &ip, sizeof(ip)) || ip.protocol != IPPROTO_TCP)
+		if (bpf_skb_load_bytes(skb, ETH_HLEN, &ip, sizeof(ip)) ||
+		    ip.protocol != IPPROTO_TCP)
 			return -1;
 		l4 = ETH_HLEN + ip.ihl * 4;
 	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
 		struct ipv6hdr ip6;
 
-		if (bpf_skb_load_bytes(skb, ETH_HLEN, &ip6, sizeof(ip6)) || ip6.nexthdr != IPPROTO_TCP)
+		if (bpf_skb_load_bytes(skb, ETH_HLEN, &ip6, sizeof(ip6)) ||
+		    ip6.nexthdr != IPPROTO_TCP)
 			return -1;
 		l4 = ETH_HLEN + sizeof(ip6);
 	} else {
@@ -72,7 +74,7 @@ int vsteer_http(struct __sk_buff *skb)
 	struct bpf_sock *sk = skb->sk;
 	struct vs_ver_stats *vs;
 	struct vs_sk *st;
-	char line[12];		/* "HTTP/1.1 200" */
+	char line[12]; /* "HTTP/1.1 200" */
 	__u32 off, cls;
 
 	if (!sk)
@@ -86,20 +88,20 @@ int vsteer_http(struct __sk_buff *skb)
 	if (!meter_resp && !wants_status(st))
 		return TC_ACT_OK;
 	if (payload_offset(skb, &off) || skb->len <= off)
-		return TC_ACT_OK;	/* not TCP, or an ACK */
+		return TC_ACT_OK; /* not TCP, or an ACK */
 	if (meter_resp)
 		response_sent(st, skb->len - off);
 	if (!wants_status(st))
 		return TC_ACT_OK;
 	if (bpf_skb_load_bytes(skb, off, line, sizeof(line)))
-		return TC_ACT_OK;	/* too short to hold a status line */
+		return TC_ACT_OK; /* too short to hold a status line */
 	st->status_seen = 1;
 	if (line[0] != 'H' || line[1] != 'T' || line[2] != 'T' || line[3] != 'P' ||
 	    line[4] != '/' || line[5] != '1' || line[6] != '.' || line[8] != ' ')
 		return TC_ACT_OK;
 	cls = line[9] - '2';
 	if (cls > 3)
-		return TC_ACT_OK;	/* 1xx, or not a status */
+		return TC_ACT_OK; /* 1xx, or not a status */
 	__u32 slot = st->slot;
 
 	vs = bpf_map_lookup_elem(&vstats, &slot);

@@ -83,7 +83,7 @@ struct {
  * index slot * VS_HBUCKETS + bucket (include/vsteer_hist.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, VS_MAX_SLOTS * VS_HBUCKETS);
+	__uint(max_entries, VS_MAX_SLOTS *VS_HBUCKETS);
 	__type(key, __u32);
 	__type(value, __u64);
 	VS_PIN
@@ -91,7 +91,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, VS_MAX_SLOTS * VS_HBUCKETS);
+	__uint(max_entries, VS_MAX_SLOTS *VS_HBUCKETS);
 	__type(key, __u32);
 	__type(value, __u64);
 	VS_PIN

@@ -17,8 +17,8 @@
 
 #define AF_INET6   10
 #define TCP_LISTEN 10
-#define ENOMEM     12
-#define EINVAL     22
+#define ENOMEM	   12
+#define EINVAL	   22
 
 /* cookie -> sockmap index; the iterator replaces the index with
  * VS_PICK_FAILED | -errno when the insert fails. */

@@ -44,8 +44,7 @@ static __always_inline struct vs_svc *find_service(struct bpf_sk_lookup *ctx,
  * A global function on purpose: the verifier checks it once, with unknown
  * arguments, instead of once per version the caller's loop could be at
  * (inlined, 8 versions x 32 sockets blow the 1M instruction budget). */
-__noinline int try_version(struct bpf_sk_lookup *ctx, __u32 sid, __u32 slot,
-			   __u32 n, __u32 h)
+__noinline int try_version(struct bpf_sk_lookup *ctx, __u32 sid, __u32 slot, __u32 n, __u32 h)
 {
 	struct vs_svc_stats *ss;
 	__u32 start, base, j, idx;
@@ -98,8 +97,8 @@ static __always_inline void count_version(__u32 slot, int chosen)
 /* The version an active session of this client is on, if the service
  * keeps affinity and the client was seen within the timeout or still
  * has a connection open. */
-static __always_inline __u32 session_version(const struct vs_svc *s,
-					     struct vs_sess *e, __u64 now, __u32 nver)
+static __always_inline __u32 session_version(const struct vs_svc *s, struct vs_sess *e, __u64 now,
+					     __u32 nver)
 {
 	__u32 i;
 

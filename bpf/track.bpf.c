@@ -25,14 +25,14 @@
 #include <bpf/bpf_endian.h>
 #include "meter.h"
 
-#define AF_INET         2
-#define AF_INET6        10
-#define IPPROTO_TCP     6
+#define AF_INET		2
+#define AF_INET6	10
+#define IPPROTO_TCP	6
 #define TCP_ESTABLISHED 1
-#define TCP_SYN_RECV    3
-#define TCP_CLOSE       7
+#define TCP_SYN_RECV	3
+#define TCP_CLOSE	7
 
-const volatile __u32 netns_ino = 0;	/* set by the controller before load */
+const volatile __u32 netns_ino = 0; /* set by the controller before load */
 
 static __always_inline void add_open(__s32 *open, __s32 d)
 {
@@ -71,9 +71,9 @@ int BPF_PROG(vsteer_req, struct sock *sk, const struct sk_buff *skb)
 	/* Payload length from the sequence numbers (a FIN takes one). */
 	len = cb.end_seq - cb.seq - !!(cb.tcp_flags & 0x01);
 	if (!len)
-		return 0;	/* an ACK */
+		return 0; /* an ACK */
 	if (st->responding)
-		end_response(st);	/* the next request ends the last response */
+		end_response(st); /* the next request ends the last response */
 	if (!st->req_ns) {
 		struct vs_ver_stats *vs = ver_stats(st->slot);
 

@@ -18,7 +18,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 		return 0;
 	a = state_dump(&m);
 	if (!a || state_parse(a, strlen(a), "fuzz", &back, &err))
-		abort();	/* what we wrote, we must read */
+		abort(); /* what we wrote, we must read */
 	b = state_dump(&back);
 	if (!b || strcmp(a, b))
 		abort();

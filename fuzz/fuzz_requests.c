@@ -57,25 +57,26 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	if (!body)
 		return 0;
 	switch (data[0] % 4) {
-	case 0: {	/* PUT /v1/clusters */
+	case 0: { /* PUT /v1/clusters */
 		char svc[NAME_MAX_LEN];
 		struct cluster spec;
 		int s;
 
-		if (!req_cluster(body, svc, &spec, &err) && (s = model_find_service(&m, svc)) >= 0) {
+		if (!req_cluster(body, svc, &spec, &err) &&
+		    (s = model_find_service(&m, svc)) >= 0) {
 			spec.svc = s;
 			model_add_cluster(&m, &spec, NULL, &err);
 		}
 		break;
 	}
-	case 1: {	/* PUT /v1/services/default/weights */
+	case 1: { /* PUT /v1/services/default/weights */
 		struct weights_req w;
 
 		if (!req_weights(body, &w, &err))
 			model_set_weights(&m, 0, w.names, w.bp, w.n, &err);
 		break;
 	}
-	case 2:		/* POST /v1/services/default/rollout, then time passes */
+	case 2: /* POST /v1/services/default/rollout, then time passes */
 	case 3: {
 		struct ro_request req;
 

@@ -10,7 +10,7 @@
 #include <jansson.h>
 #include "api/router.h"
 
-#define TOKEN "fuzz-token-0123456789"
+#define TOKEN	 "fuzz-token-0123456789"
 #define MAX_ARGS 16
 
 static void check_router(const char *method, const char *path)
@@ -23,10 +23,10 @@ static void check_router(const char *method, const char *path)
 	r = api_route(method, path, caps, &allow);
 	if (r == -1 /* -EPERM */ && (!allow || !*allow))
 		abort();
-	if (r >= 0)	/* captures are NUL-terminated and from the path */
+	if (r >= 0) /* captures are NUL-terminated and from the path */
 		for (int i = 0; i < ROUTE_MAX_CAPS; i++)
-			if (caps[i][0] != 0x55 && (!memchr(caps[i], '\0', ROUTE_CAP_LEN) ||
-						    !strstr(path, caps[i])))
+			if (caps[i][0] != 0x55 &&
+			    (!memchr(caps[i], '\0', ROUTE_CAP_LEN) || !strstr(path, caps[i])))
 				abort();
 }
 
@@ -71,15 +71,18 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	}
 	check_router(field[0], field[1]);
 	req = (struct api_req){
-		.method = field[0], .path = field[1],
+		.method = field[0],
+		.path = field[1],
 		.authorization = *field[3] ? field[3] : NULL,
-		.body = field[4], .body_len = strlen(field[4]),
-		.args = args, .nargs = split_query(field[2], args),
+		.body = field[4],
+		.body_len = strlen(field[4]),
+		.args = args,
+		.nargs = split_query(field[2], args),
 	};
 	r = api_check(&a, &req, &resp);
 	if (r == 0) {
-		if (strcmp(req.method, "GET") && (!req.authorization ||
-						  strcmp(req.authorization, "Bearer " TOKEN)))
+		if (strcmp(req.method, "GET") &&
+		    (!req.authorization || strcmp(req.authorization, "Bearer " TOKEN)))
 			abort();
 	} else {
 		j = resp.body ? json_loads(resp.body, 0, NULL) : NULL;

@@ -15,88 +15,88 @@
 #include <linux/types.h>
 #endif
 
-#define VS_MAX_SERVICES   128	/* svcs entries; service id indexes sstats */
-#define VS_MAX_VERSIONS   8	/* versions per service, newest first */
-#define VS_MAX_SLOTS      512	/* version slots across all services */
-#define VS_MAX_SOCKS      32	/* listening sockets per version slot */
-#define VS_SOCKMAP_SIZE   (VS_MAX_SLOTS * VS_MAX_SOCKS)
-#define VS_BUCKETS        10000	/* weights are basis points of this range */
-#define VS_PICK_MAX       256	/* sockets one scan may insert */
+#define VS_MAX_SERVICES 128 /* svcs entries; service id indexes sstats */
+#define VS_MAX_VERSIONS 8   /* versions per service, newest first */
+#define VS_MAX_SLOTS	512 /* version slots across all services */
+#define VS_MAX_SOCKS	32  /* listening sockets per version slot */
+#define VS_SOCKMAP_SIZE (VS_MAX_SLOTS * VS_MAX_SOCKS)
+#define VS_BUCKETS	10000 /* weights are basis points of this range */
+#define VS_PICK_MAX	256   /* sockets one scan may insert */
 /* A picks value (scan.bpf.c) with this bit set is not a sockmap index
  * but the failed insert's errno: VS_PICK_FAILED | -errno. */
-#define VS_PICK_FAILED    0x80000000U
-#define VS_SESS_DEFAULT   65536	/* session affinity entries (LRU) */
+#define VS_PICK_FAILED	0x80000000U
+#define VS_SESS_DEFAULT 65536 /* session affinity entries (LRU) */
 
-#define VS_PROTO_TCP      6
+#define VS_PROTO_TCP 6
 
 /* Key of the svcs hash. A service bound to the wildcard address has addr
  * all zero; the data plane tries the exact address first, then that. */
 struct vs_svc_key {
-	__u8  family;		/* AF_INET or AF_INET6 */
-	__u8  proto;		/* VS_PROTO_TCP */
-	__u16 port;		/* host byte order */
-	__u32 addr[4];		/* network byte order; IPv4 uses addr[0] */
+	__u8 family;   /* AF_INET or AF_INET6 */
+	__u8 proto;    /* VS_PROTO_TCP */
+	__u16 port;    /* host byte order */
+	__u32 addr[4]; /* network byte order; IPv4 uses addr[0] */
 };
 
 /* vs_svc.flags */
-#define VS_SVC_HTTP        1	/* "protocol": "http": read response status lines */
+#define VS_SVC_HTTP 1 /* "protocol": "http": read response status lines */
 
 /* vs_ver.flags */
-#define VS_VER_NO_AFFINITY 1	/* rolled back: sessions held here move off */
+#define VS_VER_NO_AFFINITY 1 /* rolled back: sessions held here move off */
 
 /* One version of a service, in the order the data plane walks them. */
 struct vs_ver {
-	__u16 slot;		/* sockets live at socks[slot * VS_MAX_SOCKS ...] */
-	__u16 upto;		/* cumulative weight: buckets below this and at or
+	__u16 slot;  /* sockets live at socks[slot * VS_MAX_SOCKS ...] */
+	__u16 upto;  /* cumulative weight: buckets below this and at or
 				 * above the previous version's upto land here */
-	__u16 nsock;		/* socket slots in use, 0..VS_MAX_SOCKS */
-	__u16 flags;		/* VS_VER_* */
+	__u16 nsock; /* socket slots in use, 0..VS_MAX_SOCKS */
+	__u16 flags; /* VS_VER_* */
 };
 
 /* Value of the svcs hash. Written whole by the controller: a hash map
  * update swaps the element under RCU, so a lookup never sees half of a
  * weight change. */
 struct vs_svc {
-	__u32 id;		/* index into sstats, 0..VS_MAX_SERVICES-1 */
-	__u32 salt;		/* per-service session hash salt */
-	__u16 nver;		/* valid entries in ver[] */
-	__u16 flags;		/* VS_SVC_* */
-	__u32 session_ms;	/* session affinity: a client idle this long
+	__u32 id;			    /* index into sstats, 0..VS_MAX_SERVICES-1 */
+	__u32 salt;			    /* per-service session hash salt */
+	__u16 nver;			    /* valid entries in ver[] */
+	__u16 flags;			    /* VS_SVC_* */
+	__u32 session_ms;		    /* session affinity: a client idle this long
 				 * starts a new session; 0 = no affinity */
-	struct vs_ver ver[VS_MAX_VERSIONS];	/* newest first */
+	struct vs_ver ver[VS_MAX_VERSIONS]; /* newest first */
 };
 
 /* Session affinity (LRU hash): a client of a service and the version
  * slot it is on. The kernel evicts the least recently used entries when
  * the map is full: those clients lose affinity first. */
 struct vs_sess_key {
-	__u32 svc;		/* service id */
-	__u32 addr[4];		/* client address, network byte order */
+	__u32 svc;     /* service id */
+	__u32 addr[4]; /* client address, network byte order */
 };
 
 struct vs_sess {
-	__u64 last_ns;		/* bpf_ktime_get_ns() of the last connection
+	__u64 last_ns; /* bpf_ktime_get_ns() of the last connection
 				 * start or close */
-	__u32 slot;		/* version slot the client is on */
-	__s32 open;		/* its established connections */
+	__u32 slot;    /* version slot the client is on */
+	__s32 open;    /* its established connections */
 };
 
 /* Per-CPU, indexed by version slot. */
 struct vs_ver_stats {
-	__u64 steered;		/* connections handed to this version */
-	__u64 failover_in;	/* ... of which another version was chosen */
-	__u64 failover_out;	/* chosen, but no live socket: passed on */
-	__u64 requests;		/* requests answered (first response byte sent) */
-	__u64 resp_bytes;	/* bytes of those responses */
-	__u64 resets;		/* resets sent by the backend's connections */
-	__u64 arrived;		/* requests that arrived (answered or not) */
-	__u64 status[4];	/* HTTP responses by class: 2xx 3xx 4xx 5xx */
+	__u64 steered;	    /* connections handed to this version */
+	__u64 failover_in;  /* ... of which another version was chosen */
+	__u64 failover_out; /* chosen, but no live socket: passed on */
+	__u64 requests;	    /* requests answered (first response byte sent) */
+	__u64 resp_bytes;   /* bytes of those responses */
+	__u64 resets;	    /* resets sent by the backend's connections */
+	__u64 arrived;	    /* requests that arrived (answered or not) */
+	__u64 status[4];    /* HTTP responses by class: 2xx 3xx 4xx 5xx */
 };
 
 /* vs_sk.kind */
-#define VS_SK_LISTENER 1	/* a backend's listening socket, in slot */
-#define VS_SK_CONN     2	/* a connection steered to it, open */
-#define VS_SK_CLOSED   3	/* that connection, closed: a reset may follow */
+#define VS_SK_LISTENER 1 /* a backend's listening socket, in slot */
+#define VS_SK_CONN     2 /* a connection steered to it, open */
+#define VS_SK_CLOSED   3 /* that connection, closed: a reset may follow */
 
 /* SK_STORAGE, cloned by the kernel from a listener into every connection
  * it accepts (BPF_F_CLONE). The scan marks each listener it puts into the
@@ -106,32 +106,32 @@ struct vs_ver_stats {
  * plane records nothing per connection, and the request meters find the
  * version of a connection in the socket itself. */
 struct vs_sk {
-	__u64 req_ns;		/* arrival of the request not yet answered, or 0 */
-	__u64 resp_bytes;	/* bytes sent of the response under way */
+	__u64 req_ns;	  /* arrival of the request not yet answered, or 0 */
+	__u64 resp_bytes; /* bytes sent of the response under way */
 	__u16 slot;
-	__u16 svc;		/* VS_SK_CONN: the service's id */
-	__u8  kind;		/* VS_SK_* */
-	__u8  responding;	/* a response is under way */
-	__u8  status_seen;	/* its HTTP status line has been read */
-	__u8  http;		/* VS_SK_CONN of an "http" service: read statuses */
+	__u16 svc;	  /* VS_SK_CONN: the service's id */
+	__u8 kind;	  /* VS_SK_* */
+	__u8 responding;  /* a response is under way */
+	__u8 status_seen; /* its HTTP status line has been read */
+	__u8 http;	  /* VS_SK_CONN of an "http" service: read statuses */
 };
 
 /* Per-CPU, indexed by service id. Every way a lookup can end is counted. */
 struct vs_svc_stats {
-	__u64 lookups;		/* SYNs to the service address */
-	__u64 steered;		/* handed to a backend socket */
-	__u64 refused;		/* no version had a live socket: RST */
-	__u64 assign_err;	/* bpf_sk_assign() refused a socket */
+	__u64 lookups;	  /* SYNs to the service address */
+	__u64 steered;	  /* handed to a backend socket */
+	__u64 refused;	  /* no version had a live socket: RST */
+	__u64 assign_err; /* bpf_sk_assign() refused a socket */
 };
 
 /* Record the scan iterator writes for each listening TCP socket. */
 struct vs_listener {
-	__u64 cookie;		/* socket cookie, as the sockmap reports it */
-	__u32 addr[4];		/* network byte order */
-	__u16 port;		/* host byte order */
-	__u8  family;
-	__u8  v6only;		/* AF_INET6 socket that refuses IPv4 */
-	__u32 backlog;		/* connections accepted by the kernel, not yet
+	__u64 cookie;  /* socket cookie, as the sockmap reports it */
+	__u32 addr[4]; /* network byte order */
+	__u16 port;    /* host byte order */
+	__u8 family;
+	__u8 v6only;   /* AF_INET6 socket that refuses IPv4 */
+	__u32 backlog; /* connections accepted by the kernel, not yet
 				 * by the process (sk_ack_backlog) */
 };
 

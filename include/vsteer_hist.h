@@ -10,20 +10,36 @@
 
 #include "vsteer.h"
 
-#define VS_HSUB     8			/* buckets per power of two */
-#define VS_HBUCKETS (8 * 35)		/* e = 3..36, plus 0..7 */
+#define VS_HSUB	    8	     /* buckets per power of two */
+#define VS_HBUCKETS (8 * 35) /* e = 3..36, plus 0..7 */
 
 /* floor(log2(v)) for v > 0, branch-light for the verifier. */
 static inline __u32 vs_log2(__u64 v)
 {
 	__u32 r = 0;
 
-	if (v >> 32) { v >>= 32; r += 32; }
-	if (v >> 16) { v >>= 16; r += 16; }
-	if (v >> 8) { v >>= 8; r += 8; }
-	if (v >> 4) { v >>= 4; r += 4; }
-	if (v >> 2) { v >>= 2; r += 2; }
-	if (v >> 1) r += 1;
+	if (v >> 32) {
+		v >>= 32;
+		r += 32;
+	}
+	if (v >> 16) {
+		v >>= 16;
+		r += 16;
+	}
+	if (v >> 8) {
+		v >>= 8;
+		r += 8;
+	}
+	if (v >> 4) {
+		v >>= 4;
+		r += 4;
+	}
+	if (v >> 2) {
+		v >>= 2;
+		r += 2;
+	}
+	if (v >> 1)
+		r += 1;
 	return r;
 }
 

@@ -64,12 +64,19 @@ static void on_signal(int sig)
 static const char *errname(int e)
 {
 	switch (e) {
-	case ECONNREFUSED: return "ECONNREFUSED";
-	case ECONNRESET: return "ECONNRESET";
-	case ETIMEDOUT: case EAGAIN: return "ETIMEDOUT";
-	case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
-	case EPIPE: return "EPIPE";
-	default: return "EOTHER";
+	case ECONNREFUSED:
+		return "ECONNREFUSED";
+	case ECONNRESET:
+		return "ECONNRESET";
+	case ETIMEDOUT:
+	case EAGAIN:
+		return "ETIMEDOUT";
+	case EADDRNOTAVAIL:
+		return "EADDRNOTAVAIL";
+	case EPIPE:
+		return "EPIPE";
+	default:
+		return "EOTHER";
 	}
 }
 
@@ -148,8 +155,10 @@ static void *run(void *arg)
 
 			next += gap;
 			if (next > t) {
-				struct timespec ts = { .tv_sec = (time_t)((next - t) / 1000000000ull),
-						       .tv_nsec = (long)((next - t) % 1000000000ull) };
+				struct timespec ts = {
+					.tv_sec = (time_t)((next - t) / 1000000000ull),
+					.tv_nsec = (long)((next - t) % 1000000000ull)
+				};
 				nanosleep(&ts, NULL);
 			} else {
 				next = t;
@@ -188,19 +197,30 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
-		case 't': nthreads = atoi(optarg); break;
-		case 'd': secs = atof(optarg); break;
-		case 'r': rate = atof(optarg); break;
-		case 's': random_src = true; break;
-		case 'o': out = optarg; break;
+		case 't':
+			nthreads = atoi(optarg);
+			break;
+		case 'd':
+			secs = atof(optarg);
+			break;
+		case 'r':
+			rate = atof(optarg);
+			break;
+		case 's':
+			random_src = true;
+			break;
+		case 'o':
+			out = optarg;
+			break;
 		default:
 			fprintf(stderr, "usage: connloop -a ADDR:PORT [-t THREADS] [-d SECONDS] "
-				"[-r PER_THREAD_RATE] [-s] [-o FILE]\n");
+					"[-r PER_THREAD_RATE] [-s] [-o FILE]\n");
 			return 2;
 		}
 	}
 	if (!dst.sin_family || nthreads < 1 || nthreads > 64 || secs <= 0) {
-		fprintf(stderr, "connloop: need -a ADDR:PORT, 1..64 threads, a positive duration\n");
+		fprintf(stderr,
+			"connloop: need -a ADDR:PORT, 1..64 threads, a positive duration\n");
 		return 2;
 	}
 	signal(SIGTERM, on_signal);

@@ -61,8 +61,8 @@ int connect(int fd, const struct sockaddr *sa, socklen_t len)
 	const struct sockaddr_in *to = (const struct sockaddr_in *)sa;
 
 	if (!real_connect)
-		real_connect = (int (*)(int, const struct sockaddr *, socklen_t))
-			dlsym(RTLD_NEXT, "connect");
+		real_connect = (int (*)(int, const struct sockaddr *, socklen_t))dlsym(RTLD_NEXT,
+										       "connect");
 	if (sa && sa->sa_family == AF_INET && len >= sizeof(*to) &&
 	    (ntohl(to->sin_addr.s_addr) >> 24) == 127) {
 		struct sockaddr_in src = {

@@ -34,8 +34,8 @@ void fail_at(int line, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	snprintf(cur_detail, sizeof(cur_detail), "line %d: %s%s%s%s", line,
-		 cur_row[0] ? "[" : "", cur_row, cur_row[0] ? "] " : "", msg);
+	snprintf(cur_detail, sizeof(cur_detail), "line %d: %s%s%s%s", line, cur_row[0] ? "[" : "",
+		 cur_row, cur_row[0] ? "] " : "", msg);
 }
 
 bool run_case(const char *name, void (*fn)(const void *arg), const void *arg)

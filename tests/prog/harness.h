@@ -26,26 +26,29 @@ int summary(void);
 void row(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void fail_at(int line, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-#define CHECK(cond, fmt, ...) do {						\
-	if (!(cond)) {								\
-		fail_at(__LINE__, "%s: " fmt, #cond, ##__VA_ARGS__);		\
-		return;								\
-	}									\
-} while (0)
+#define CHECK(cond, fmt, ...)                                                \
+	do {                                                                 \
+		if (!(cond)) {                                               \
+			fail_at(__LINE__, "%s: " fmt, #cond, ##__VA_ARGS__); \
+			return;                                              \
+		}                                                            \
+	} while (0)
 
-#define CHECK_INT(a, op, b) do {						\
-	long long _a = (long long)(a), _b = (long long)(b);			\
-	if (!(_a op _b)) {							\
-		fail_at(__LINE__, "%s %s %s (%lld vs %lld)", #a, #op, #b, _a, _b); \
-		return;								\
-	}									\
-} while (0)
+#define CHECK_INT(a, op, b)                                                                \
+	do {                                                                               \
+		long long _a = (long long)(a), _b = (long long)(b);                        \
+		if (!(_a op _b)) {                                                         \
+			fail_at(__LINE__, "%s %s %s (%lld vs %lld)", #a, #op, #b, _a, _b); \
+			return;                                                            \
+		}                                                                          \
+	} while (0)
 
 /* Stop the running case if a helper it called failed a check. */
-#define CHECK_HELPER(call) do {							\
-	call;									\
-	if (cur_failed)								\
-		return;								\
-} while (0)
+#define CHECK_HELPER(call)      \
+	do {                    \
+		call;           \
+		if (cur_failed) \
+			return; \
+	} while (0)
 
 #endif

@@ -61,8 +61,8 @@
 #endif
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define ALL VS_BUCKETS		/* an upto that covers every bucket */
-#define PIN_ROOT "/sys/fs/bpf"	/* libbpf's default pin root */
+#define ALL	      VS_BUCKETS    /* an upto that covers every bucket */
+#define PIN_ROOT      "/sys/fs/bpf" /* libbpf's default pin root */
 
 /* ---- the listening sockets ---- */
 
@@ -76,7 +76,7 @@ static struct pool_sk {
 	int family;
 	const char *addr;
 	bool v6only;
-	enum sk_id reuse_of;	/* SO_REUSEPORT sibling of this one (same port) */
+	enum sk_id reuse_of; /* SO_REUSEPORT sibling of this one (same port) */
 	bool reuseport;
 	int fd;
 	__u16 port;
@@ -90,7 +90,7 @@ static struct pool_sk {
 	SK(W4, AF_INET, "0.0.0.0"),
 	SK(A6, AF_INET6, "::1", .v6only = true),
 	SK(B6, AF_INET6, "::1", .v6only = true),
-	SK(DS, AF_INET6, "::"),		/* dual stack: takes IPv4 too */
+	SK(DS, AF_INET6, "::"), /* dual stack: takes IPv4 too */
 	SK(R1, AF_INET, "127.0.0.1", .reuseport = true),
 	SK(R2, AF_INET, "127.0.0.1", .reuseport = true, .reuse_of = R1),
 #undef SK
@@ -100,30 +100,30 @@ static struct pool_sk {
 
 #define MAX_SVC 3
 #define MAX_VER 4
-#define MAX_SK  4
+#define MAX_SK	4
 
 struct ver_def {
-	__u16 slot;		/* 1.. (0 ends the list) */
+	__u16 slot; /* 1.. (0 ends the list) */
 	__u16 upto;
 	__u16 flags;
-	enum sk_id sk[MAX_SK];	/* at slot * VS_MAX_SOCKS + i; nsock = their number */
-	enum sk_id beyond;	/* a socket at index nsock, which must not be used */
+	enum sk_id sk[MAX_SK]; /* at slot * VS_MAX_SOCKS + i; nsock = their number */
+	enum sk_id beyond;     /* a socket at index nsock, which must not be used */
 };
 
 struct svc_def {
-	int family;		/* 0 ends the list */
+	int family; /* 0 ends the list */
 	const char *addr;
 	__u16 port;
-	__u32 id;		/* 1.. */
+	__u32 id; /* 1.. */
 	__u32 session_ms;
-	bool no_port_bit;	/* leave its port out of the ports bitmap */
+	bool no_port_bit; /* leave its port out of the ports bitmap */
 	struct ver_def ver[MAX_VER];
 };
 
 struct sess_def {
-	__u32 slot;		/* 0: no entry */
-	__u32 sid;		/* the entry's service id */
-	__u32 age_ms;		/* last_ns this long before the lookup */
+	__u32 slot;   /* 0: no entry */
+	__u32 sid;    /* the entry's service id */
+	__u32 age_ms; /* last_ns this long before the lookup */
 	__s32 open;
 };
 
@@ -133,69 +133,83 @@ struct sess_def {
  * sockets is `start`. */
 struct client_def {
 	const char *addr;
-	__u16 blo, bhi;		/* bhi 0: VS_BUCKETS */
+	__u16 blo, bhi; /* bhi 0: VS_BUCKETS */
 	__u16 n, start;
 };
 
 struct look_def {
 	int family;
-	int proto;		/* 0: TCP */
+	int proto; /* 0: TCP */
 	const char *local;
-	__u16 port;		/* host order */
-	int svc;		/* index into the row's svc[] for the salt */
+	__u16 port; /* host order */
+	int svc;    /* index into the row's svc[] for the salt */
 	struct client_def client;
 };
 
 struct vs_want {
-	__u32 slot;		/* 0 ends the list */
+	__u32 slot; /* 0 ends the list */
 	__u64 steered, failover_in, failover_out;
 };
 
 struct want {
-	__u32 ret;		/* SK_PASS or SK_DROP */
-	enum sk_id sk;		/* the socket assigned; NO_SK: none (cookie 0) */
+	__u32 ret;     /* SK_PASS or SK_DROP */
+	enum sk_id sk; /* the socket assigned; NO_SK: none (cookie 0) */
 	struct {
-		__u32 id;	/* 0: no service counter moves */
+		__u32 id; /* 0: no service counter moves */
 		__u64 lookups, steered, refused, assign_err;
 	} ss;
-	struct vs_want vs[3];	/* every other slot's counters stay 0 */
-	__u32 sess_slot;	/* the client's session entry after; 0: none
+	struct vs_want vs[3]; /* every other slot's counters stay 0 */
+	__u32 sess_slot;      /* the client's session entry after; 0: none
 				 * (or the preset one, untouched) */
 };
 
 struct row_def {
 	const char *name;
 	struct svc_def svc[MAX_SVC];
-	__u16 extra_port;	/* a port bit with no service behind it */
+	__u16 extra_port; /* a port bit with no service behind it */
 	struct sess_def sess;
 	struct look_def look;
 	struct want want;
 };
 
+/* clang-format off */
 #define V(sl, up, ...)	{ .slot = (sl), .upto = (up), .sk = { __VA_ARGS__ } }
-#define SVC(fam, a, p, i, ...) \
-	{ .family = (fam), .addr = (a), .port = (p), .id = (i), .ver = { __VA_ARGS__ } }
-#define SVC4(a, p, i, ...)	SVC(AF_INET, a, p, i, __VA_ARGS__)
-#define SVC6(a, p, i, ...)	SVC(AF_INET6, a, p, i, __VA_ARGS__)
+/* clang-format on */
+#define SVC(fam, a, p, i, ...)                                                               \
+	{                                                                                    \
+		.family = (fam), .addr = (a), .port = (p), .id = (i), .ver = { __VA_ARGS__ } \
+	}
+#define SVC4(a, p, i, ...) SVC(AF_INET, a, p, i, __VA_ARGS__)
+#define SVC6(a, p, i, ...) SVC(AF_INET6, a, p, i, __VA_ARGS__)
+/* clang-format off */
 #define TCP4(a, p, ...)	{ .family = AF_INET, .local = (a), .port = (p), __VA_ARGS__ }
 #define TCP6(a, p, ...)	{ .family = AF_INET6, .local = (a), .port = (p), __VA_ARGS__ }
-#define BUCKETS(lo, hi)	.client = { .blo = (lo), .bhi = (hi) }
+/* clang-format on */
+#define BUCKETS(lo, hi) .client = { .blo = (lo), .bhi = (hi) }
 #define START(s, n_)	.client = { .n = (n_), .start = (s) }
 
 /* Untouched: SK_PASS, no socket, no counter, no session entry. */
+/* clang-format off */
 #define PASSES		{ .ret = SK_PASS }
+/* clang-format on */
 /* Handed to socket s of slot sl, the version chosen, of service i. */
-#define STEERED(s, i, sl) { .ret = SK_PASS, .sk = (s),					\
-	.ss = { .id = (i), .lookups = 1, .steered = 1 },				\
-	.vs = { { .slot = (sl), .steered = 1 } }, .sess_slot = (sl) }
+#define STEERED(s, i, sl)                                                                   \
+	{                                                                                   \
+		.ret = SK_PASS, .sk = (s), .ss = { .id = (i), .lookups = 1, .steered = 1 }, \
+		.vs = { { .slot = (sl), .steered = 1 } }, .sess_slot = (sl)                 \
+	}
 /* Chosen slot `from` had no live socket, slot `to` took it (socket s). */
-#define FAILOVER(s, i, from, to) { .ret = SK_PASS, .sk = (s),				\
-	.ss = { .id = (i), .lookups = 1, .steered = 1 },				\
-	.vs = { { .slot = (from), .failover_out = 1 },					\
-		{ .slot = (to), .steered = 1, .failover_in = 1 } }, .sess_slot = (to) }
+#define FAILOVER(s, i, from, to)                                                            \
+	{                                                                                   \
+		.ret = SK_PASS, .sk = (s), .ss = { .id = (i), .lookups = 1, .steered = 1 }, \
+		.vs = { { .slot = (from), .failover_out = 1 },                              \
+			{ .slot = (to), .steered = 1, .failover_in = 1 } },                 \
+		.sess_slot = (to)                                                           \
+	}
 
 enum { P = 8080, P2 = 8443, POTHER = 8081 };
 
+/* clang-format off */
 static const struct row_def match_rows[] = {
 	{ "exact IPv4 service address",
 	  .svc = { SVC4("127.0.0.1", P, 1, V(1, ALL, A4)) },
@@ -226,7 +240,9 @@ static const struct row_def match_rows[] = {
 	  .svc = { SVC6("::", P, 1, V(1, ALL, DS)) },
 	  .look = TCP4("127.0.0.1", P), .want = PASSES },
 };
+/* clang-format on */
 
+/* clang-format off */
 static const struct row_def wildcard_rows[] = {
 	{ "0.0.0.0 service matches any local address",
 	  .svc = { SVC4("0.0.0.0", P, 2, V(2, ALL, W4)) },
@@ -250,7 +266,9 @@ static const struct row_def wildcard_rows[] = {
 	  .svc = { SVC6("::1", P2, 3, V(3, ALL, A6)), SVC6("::", P2, 4, V(4, ALL, B6)) },
 	  .look = TCP6("::1", P2), .want = STEERED(A6, 3, 3) },
 };
+/* clang-format on */
 
+/* clang-format off */
 static const struct row_def ipv6_rows[] = {
 	{ "exact IPv6 service, IPv6 client session",
 	  .svc = { SVC6("::1", P2, 3, V(3, ALL, A6)) },
@@ -262,10 +280,12 @@ static const struct row_def ipv6_rows[] = {
 	  .svc = { SVC6("::1", P2, 3, V(4, 2500, B6), V(3, ALL, A6)) },
 	  .look = TCP6("::1", P2, BUCKETS(2500, 2501)), .want = STEERED(A6, 3, 3) },
 };
+/* clang-format on */
 
 /* Two versions, newest first: slot 2 (B4) and slot 1 (A4). */
 #define NEW_OLD(up) SVC4("127.0.0.1", P, 1, V(2, (up), B4), V(1, ALL, A4))
 
+/* clang-format off */
 static const struct row_def weight_rows[] = {
 	{ "bucket below new's upto goes new", .svc = { NEW_OLD(3000) },
 	  .look = TCP4("127.0.0.1", P, BUCKETS(0, 3000)), .want = STEERED(B4, 1, 2) },
@@ -292,7 +312,9 @@ static const struct row_def weight_rows[] = {
 	  .svc = { SVC4("127.0.0.1", P, 1, V(2, 2000, B4), V(1, 5000, A4)) },
 	  .look = TCP4("127.0.0.1", P, BUCKETS(5000, 10000)), .want = STEERED(A4, 1, 1) },
 };
+/* clang-format on */
 
+/* clang-format off */
 static const struct row_def backend_rows[] = {
 	{ "the client's start socket: 1 of 2",
 	  .svc = { SVC4("127.0.0.1", P, 1, V(1, ALL, A4, B4)) },
@@ -333,13 +355,18 @@ static const struct row_def backend_rows[] = {
 	  .svc = { SVC4("127.0.0.1", P, 1, V(1, ALL, R2)) },
 	  .look = TCP4("127.0.0.1", P), .want = STEERED(R2, 1, 1) },
 };
+/* clang-format on */
 
 /* Affinity on (1 s), both versions at 100% so weights say "new" (slot 2,
  * B4); the old one is slot 1 (A4). */
-#define AFF(ms, oldflags, oldsk) { .family = AF_INET, .addr = "127.0.0.1", .port = P,	\
-	.id = 1, .session_ms = (ms),							\
-	.ver = { V(2, ALL, B4), { .slot = 1, .upto = ALL, .flags = (oldflags), .sk = { oldsk } } } }
+#define AFF(ms, oldflags, oldsk)                                                                \
+	{                                                                                       \
+		.family = AF_INET, .addr = "127.0.0.1", .port = P, .id = 1, .session_ms = (ms), \
+		.ver = { V(2, ALL, B4),                                                         \
+			 { .slot = 1, .upto = ALL, .flags = (oldflags), .sk = { oldsk } } }     \
+	}
 
+/* clang-format off */
 static const struct row_def affinity_rows[] = {
 	{ "fresh entry on the older version keeps the client there",
 	  .svc = { AFF(1000, 0, A4) }, .sess = { .slot = 1, .sid = 1, .age_ms = 10 },
@@ -376,8 +403,10 @@ static const struct row_def affinity_rows[] = {
 	  .svc = { AFF(1000, 0, EMPTY) }, .sess = { .slot = 1, .sid = 1, .age_ms = 10 },
 	  .look = TCP4("127.0.0.1", P), .want = FAILOVER(B4, 1, 1, 2) },
 };
+/* clang-format on */
 
 /* Three versions, newest first: slots 10, 11, 12. */
+/* clang-format off */
 static const struct row_def failover_rows[] = {
 	{ "chosen newest has no socket: the next older takes it",
 	  .svc = { SVC4("127.0.0.1", P, 1, V(10, ALL, EMPTY), V(11, ALL, C4), V(12, ALL, D4)) },
@@ -399,7 +428,9 @@ static const struct row_def failover_rows[] = {
 	  .svc = { SVC4("127.0.0.1", P, 1, V(10, ALL), V(11, ALL, C4)) },
 	  .look = TCP4("127.0.0.1", P), .want = FAILOVER(C4, 1, 10, 11) },
 };
+/* clang-format on */
 
+/* clang-format off */
 static const struct row_def refusal_rows[] = {
 	{ "no version has a live socket: SK_DROP, refused",
 	  .svc = { SVC4("127.0.0.1", P, 1, V(2, 3000, EMPTY), V(1, ALL, EMPTY)) },
@@ -423,7 +454,9 @@ static const struct row_def refusal_rows[] = {
 	  .want = { .ret = SK_DROP, .sk = NO_SK, .ss = { .id = 1, .lookups = 1, .refused = 1 },
 		    .vs = { { .slot = 1, .failover_out = 1 } } } },
 };
+/* clang-format on */
 
+/* clang-format off */
 static const struct {
 	const char *name;
 	const struct row_def *rows;
@@ -438,13 +471,14 @@ static const struct {
 	{ "failover", failover_rows, ARRAY_SIZE(failover_rows) },
 	{ "refusal", refusal_rows, ARRAY_SIZE(refusal_rows) },
 };
+/* clang-format on */
 
 /* ---- the kernel side ---- */
 
 static struct steer_bpf *skel;
 static int prog_fd, svcs_fd, socks_fd, ports_fd, vstats_fd, sstats_fd, sess_fd;
 static int ncpu;
-static void *zero;		/* a per-CPU value of either stats map, all 0 */
+static void *zero; /* a per-CPU value of either stats map, all 0 */
 /* Sockmap indexes the running row filled, emptied before the next. */
 static __u32 used_idx[MAX_SVC * MAX_VER * (MAX_SK + 1)];
 static size_t n_used;
@@ -488,8 +522,8 @@ static const char *cookie_str(__u64 cookie)
 	}
 	for (int k = 1; k < N_SK; k++)
 		if (pool[k].cookie == cookie) {
-			snprintf(buf[i], sizeof(buf[i]), "%s (%s%s%s:%u, cookie %llu)", pool[k].name,
-				 pool[k].family == AF_INET6 ? "[" : "", pool[k].addr,
+			snprintf(buf[i], sizeof(buf[i]), "%s (%s%s%s:%u, cookie %llu)",
+				 pool[k].name, pool[k].family == AF_INET6 ? "[" : "", pool[k].addr,
 				 pool[k].family == AF_INET6 ? "]" : "", pool[k].port,
 				 (unsigned long long)cookie);
 			return buf[i];
@@ -503,11 +537,11 @@ static const char *cookie_str(__u64 cookie)
 static int test_run(const struct bpf_sk_lookup *in, struct bpf_sk_lookup *out, __u32 *retval,
 		    __u32 *size_out)
 {
-	LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = in, .ctx_size_in = sizeof(*in),
-		    .ctx_out = out, .ctx_size_out = sizeof(*out));
+	LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = in, .ctx_size_in = sizeof(*in), .ctx_out = out,
+		    .ctx_size_out = sizeof(*out));
 	int err;
 
-	memset(out, 0xa5, sizeof(*out));	/* the kernel must write it all */
+	memset(out, 0xa5, sizeof(*out)); /* the kernel must write it all */
 	err = bpf_prog_test_run_opts(prog_fd, &o);
 	*retval = o.retval;
 	*size_out = o.ctx_size_out;
@@ -527,8 +561,8 @@ static void lookup_ctx(struct bpf_sk_lookup *ctx, int family, int proto, const _
 		memcpy(ctx->local_ip6, local, 16);
 		memcpy(ctx->remote_ip6, remote, 16);
 	}
-	ctx->local_port = port;			/* host order */
-	ctx->remote_port = htons(rport);	/* network order */
+	ctx->local_port = port;		 /* host order */
+	ctx->remote_port = htons(rport); /* network order */
 }
 
 /* ---- setup, each a case of its own ---- */
@@ -575,7 +609,7 @@ static void case_load(const void *arg)
 	skel = steer_bpf__open();
 	CHECK(skel, "steer_bpf__open: %s", strerror(errno));
 	i = 0;
-	bpf_object__for_each_map(map, skel->obj) {
+	bpf_object__for_each_map (map, skel->obj) {
 		CHECK(i < (int)ARRAY_SIZE(existed), "more maps than expected");
 		snprintf(path, sizeof(path), PIN_ROOT "/%s", bpf_map__name(map));
 		existed[i++] = stat(path, &st) == 0;
@@ -584,10 +618,12 @@ static void case_load(const void *arg)
 		      bpf_map__pin_path(map));
 	}
 	err = steer_bpf__load(skel);
-	CHECK(err == 0, "steer_bpf__load: %s (the verifier's log is above; sk_lookup "
-	      "programs and BPF_SK_LOOKUP_F_NO_REUSEPORT need Linux 5.9+)", strerror(-err));
+	CHECK(err == 0,
+	      "steer_bpf__load: %s (the verifier's log is above; sk_lookup "
+	      "programs and BPF_SK_LOOKUP_F_NO_REUSEPORT need Linux 5.9+)",
+	      strerror(-err));
 	i = 0;
-	bpf_object__for_each_map(map, skel->obj) {
+	bpf_object__for_each_map (map, skel->obj) {
 		snprintf(path, sizeof(path), PIN_ROOT "/%s", bpf_map__name(map));
 		CHECK(!bpf_map__is_pinned(map), "%s is pinned", bpf_map__name(map));
 		CHECK(existed[i] || stat(path, &st) != 0, "%s appeared after load", path);
@@ -620,7 +656,8 @@ static void case_sockets(const void *arg)
 		CHECK(p->fd >= 0, "socket: %s", strerror(errno));
 		if (p->family == AF_INET6)
 			CHECK(setsockopt(p->fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
-					 sizeof(v6only)) == 0, "IPV6_V6ONLY: %s", strerror(errno));
+					 sizeof(v6only)) == 0,
+			      "IPV6_V6ONLY: %s", strerror(errno));
 		if (p->reuseport)
 			CHECK(setsockopt(p->fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) == 0,
 			      "SO_REUSEPORT: %s", strerror(errno));
@@ -645,8 +682,8 @@ static void case_sockets(const void *arg)
 		len = sizeof(ss);
 		CHECK(getsockname(p->fd, (struct sockaddr *)&ss, &len) == 0, "getsockname: %s",
 		      strerror(errno));
-		p->port = ntohs(p->family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
-						     : ((struct sockaddr_in6 *)&ss)->sin6_port);
+		p->port = ntohs(p->family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port :
+						       ((struct sockaddr_in6 *)&ss)->sin6_port);
 		len = sizeof(p->cookie);
 		CHECK(getsockopt(p->fd, SOL_SOCKET, SO_COOKIE, &p->cookie, &len) == 0,
 		      "SO_COOKIE: %s", strerror(errno));
@@ -668,9 +705,11 @@ static void case_test_run(const void *arg)
 	parse_addr(AF_INET, "10.0.0.1", cl);
 	lookup_ctx(&in, AF_INET, IPPROTO_TCP, lo, P, cl, 40000);
 	err = test_run(&in, &out, &ret, &size);
-	CHECK(err == 0, "BPF_PROG_TEST_RUN of an sk_lookup program failed: %s (errno %d%s); "
+	CHECK(err == 0,
+	      "BPF_PROG_TEST_RUN of an sk_lookup program failed: %s (errno %d%s); "
 	      "this kernel lacks test_run for BPF_PROG_TYPE_SK_LOOKUP "
-	      "(bpf_prog_test_run_sk_lookup, Linux 5.14+)", strerror(-err), -err,
+	      "(bpf_prog_test_run_sk_lookup, Linux 5.14+)",
+	      strerror(-err), -err,
 	      err == -524 ? ", ENOTSUPP: the program type has no test_run" : "");
 	CHECK_INT(ret, ==, SK_PASS);
 	CHECK_INT(size, ==, sizeof(out));
@@ -705,7 +744,7 @@ static void reset_maps(void)
 
 static void put_sock(__u32 idx, enum sk_id id)
 {
-	__u64 fd = (__u64)pool[id].fd;	/* the value written is the fd */
+	__u64 fd = (__u64)pool[id].fd; /* the value written is the fd */
 
 	CHECK(n_used < ARRAY_SIZE(used_idx), "too many sockets in one row");
 	CHECK(bpf_map_update_elem(socks_fd, &idx, &fd, BPF_ANY) == 0, "socks[%u] = %s: %s", idx,
@@ -713,8 +752,7 @@ static void put_sock(__u32 idx, enum sk_id id)
 	used_idx[n_used++] = idx;
 	/* The controller's view (bpf/maps.h): a lookup returns the cookie. */
 	fd = 0;
-	CHECK(bpf_map_lookup_elem(socks_fd, &idx, &fd) == 0, "socks[%u]: %s", idx,
-	      strerror(errno));
+	CHECK(bpf_map_lookup_elem(socks_fd, &idx, &fd) == 0, "socks[%u]: %s", idx, strerror(errno));
 	CHECK(fd == pool[id].cookie, "socks[%u] reads cookie %llu, SO_COOKIE of %s is %llu", idx,
 	      (unsigned long long)fd, pool[id].name, (unsigned long long)pool[id].cookie);
 }
@@ -733,9 +771,11 @@ static void fill_maps(const struct row_def *r)
 	memset(&ports, 0, sizeof(ports));
 	for (int s = 0; s < MAX_SVC && r->svc[s].family; s++) {
 		const struct svc_def *d = &r->svc[s];
-		struct vs_svc_key key = { .family = d->family, .proto = VS_PROTO_TCP,
+		struct vs_svc_key key = { .family = d->family,
+					  .proto = VS_PROTO_TCP,
 					  .port = d->port };
-		struct vs_svc val = { .id = d->id, .salt = vs_mix32(0x5a17u + d->id),
+		struct vs_svc val = { .id = d->id,
+				      .salt = vs_mix32(0x5a17u + d->id),
 				      .session_ms = d->session_ms };
 
 		CHECK(parse_addr(d->family, d->addr, key.addr), "service address %s", d->addr);
@@ -745,11 +785,13 @@ static void fill_maps(const struct row_def *r)
 
 			for (; n < MAX_SK && vd->sk[n]; n++)
 				if (vd->sk[n] != EMPTY)
-					CHECK_HELPER(put_sock(vd->slot * VS_MAX_SOCKS + n, vd->sk[n]));
+					CHECK_HELPER(
+						put_sock(vd->slot * VS_MAX_SOCKS + n, vd->sk[n]));
 			if (vd->beyond)
 				CHECK_HELPER(put_sock(vd->slot * VS_MAX_SOCKS + n, vd->beyond));
-			val.ver[v] = (struct vs_ver){ .slot = vd->slot, .upto = vd->upto,
-						      .nsock = n, .flags = vd->flags };
+			val.ver[v] = (struct vs_ver){
+				.slot = vd->slot, .upto = vd->upto, .nsock = n, .flags = vd->flags
+			};
 			val.nver = v + 1;
 		}
 		CHECK(bpf_map_update_elem(svcs_fd, &key, &val, BPF_NOEXIST) == 0, "svcs %s: %s",
@@ -835,13 +877,14 @@ static void read_vstats(__u32 slot, struct vs_ver_stats *sum)
 	}
 }
 
-#define CHECK_CTR(got, want, fmt, ...) do {					\
-	if ((got) != (want)) {							\
-		fail_at(__LINE__, fmt " = %llu, want %llu", ##__VA_ARGS__,	\
-			(unsigned long long)(got), (unsigned long long)(want));	\
-		return;								\
-	}									\
-} while (0)
+#define CHECK_CTR(got, want, fmt, ...)                                                  \
+	do {                                                                            \
+		if ((got) != (want)) {                                                  \
+			fail_at(__LINE__, fmt " = %llu, want %llu", ##__VA_ARGS__,      \
+				(unsigned long long)(got), (unsigned long long)(want)); \
+			return;                                                         \
+		}                                                                       \
+	} while (0)
 
 /* Every service's and every slot's counters: the ones the row names,
  * and zero for all others. */
@@ -852,7 +895,8 @@ static void check_counters(const struct want *w)
 
 		CHECK_HELPER(read_sstats(id, &g));
 		if (w->ss.id && id == w->ss.id)
-			e = (struct vs_svc_stats){ .lookups = w->ss.lookups, .steered = w->ss.steered,
+			e = (struct vs_svc_stats){ .lookups = w->ss.lookups,
+						   .steered = w->ss.steered,
 						   .refused = w->ss.refused,
 						   .assign_err = w->ss.assign_err };
 		CHECK_CTR(g.lookups, e.lookups, "sstats[%u].lookups", id);
@@ -871,7 +915,8 @@ static void check_counters(const struct want *w)
 		CHECK_CTR(g.steered, e.steered, "vstats[%u].steered", slot);
 		CHECK_CTR(g.failover_in, e.failover_in, "vstats[%u].failover_in", slot);
 		CHECK_CTR(g.failover_out, e.failover_out, "vstats[%u].failover_out", slot);
-		CHECK_CTR(g.requests + g.resets + g.arrived, 0, "vstats[%u] request counters", slot);
+		CHECK_CTR(g.requests + g.resets + g.arrived, 0, "vstats[%u] request counters",
+			  slot);
 	}
 }
 
@@ -911,7 +956,8 @@ static void run_row(const void *arg)
 	memcpy(skey.addr, client, sizeof(skey.addr));
 	if (r->sess.slot) {
 		pre = (struct vs_sess){ .last_ns = now_ns() - (__u64)r->sess.age_ms * 1000000,
-					.slot = r->sess.slot, .open = r->sess.open };
+					.slot = r->sess.slot,
+					.open = r->sess.open };
 		CHECK(bpf_map_update_elem(sess_fd, &skey, &pre, BPF_NOEXIST) == 0, "sess: %s",
 		      strerror(errno));
 	}
@@ -936,8 +982,8 @@ static void run_row(const void *arg)
 	}
 	/* The rest of the context comes back as it went in. */
 	CHECK(out.family == in.family && out.protocol == in.protocol &&
-	      out.local_port == in.local_port && out.remote_port == in.remote_port &&
-	      !memcmp(out.local_ip6, in.local_ip6, 16) && out.local_ip4 == in.local_ip4,
+		      out.local_port == in.local_port && out.remote_port == in.remote_port &&
+		      !memcmp(out.local_ip6, in.local_ip6, 16) && out.local_ip4 == in.local_ip4,
 	      "ctx_out differs from ctx_in");
 
 	CHECK_HELPER(check_counters(&r->want));

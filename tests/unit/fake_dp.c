@@ -261,8 +261,7 @@ int dp_list_listeners(struct dataplane *dp, struct vs_listener **out, size_t *n)
 	return 0;
 }
 
-int dp_insert(struct dataplane *dp, const __u64 *cookies, const __u32 *idx, int *err_out,
-	      size_t n)
+int dp_insert(struct dataplane *dp, const __u64 *cookies, const __u32 *idx, int *err_out, size_t n)
 {
 	int done = 0;
 

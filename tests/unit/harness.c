@@ -86,14 +86,14 @@ void fail_at(int line, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	snprintf(cur_detail, sizeof(cur_detail), "line %d: %s%s%s%s", line,
-		 cur_row[0] ? "[" : "", cur_row, cur_row[0] ? "] " : "", msg);
+	snprintf(cur_detail, sizeof(cur_detail), "line %d: %s%s%s%s", line, cur_row[0] ? "[" : "",
+		 cur_row, cur_row[0] ? "] " : "", msg);
 }
 
 /* Run in this order; a case's number counts on across the tables. */
 static const struct unit_case *const unit_suites[] = {
-	hash_cases, parse_cases, model_cases, config_cases, state_cases, rollout_cases,
-	router_cases, analysis_cases, ctl_cases,
+	hash_cases,    parse_cases,  model_cases,    config_cases, state_cases,
+	rollout_cases, router_cases, analysis_cases, ctl_cases,
 };
 
 int main(void)

@@ -20,7 +20,9 @@ struct unit_case {
 	void (*fn)(void);
 };
 
+/* clang-format off */
 #define TEST(fn) { &#fn[5], fn }	/* the name without "test_" */
+/* clang-format on */
 
 /* The cases tables, each ended by { NULL, NULL }. */
 extern const struct unit_case hash_cases[], parse_cases[], model_cases[], config_cases[],
@@ -41,43 +43,48 @@ void defer(void (*fn)(void *), void *arg);
 void row(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void fail_at(int line, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-#define CHECK(cond, fmt, ...) do {						\
-	if (!(cond)) {								\
-		fail_at(__LINE__, "%s: " fmt, #cond, ##__VA_ARGS__);		\
-		return;								\
-	}									\
-} while (0)
+#define CHECK(cond, fmt, ...)                                                \
+	do {                                                                 \
+		if (!(cond)) {                                               \
+			fail_at(__LINE__, "%s: " fmt, #cond, ##__VA_ARGS__); \
+			return;                                              \
+		}                                                            \
+	} while (0)
 
-#define CHECK_INT(a, op, b) do {						\
-	long long _a = (long long)(a), _b = (long long)(b);			\
-	if (!(_a op _b)) {							\
-		fail_at(__LINE__, "%s %s %s (%lld vs %lld)", #a, #op, #b, _a, _b); \
-		return;								\
-	}									\
-} while (0)
+#define CHECK_INT(a, op, b)                                                                \
+	do {                                                                               \
+		long long _a = (long long)(a), _b = (long long)(b);                        \
+		if (!(_a op _b)) {                                                         \
+			fail_at(__LINE__, "%s %s %s (%lld vs %lld)", #a, #op, #b, _a, _b); \
+			return;                                                            \
+		}                                                                          \
+	} while (0)
 
-#define CHECK_STR(a, b) do {							\
-	const char *_a = (a), *_b = (b);					\
-	if (!_a || !_b || strcmp(_a, _b)) {					\
-		fail_at(__LINE__, "%s == %s ('%s' vs '%s')", #a, #b,		\
-			_a ? _a : "(null)", _b ? _b : "(null)");		\
-		return;								\
-	}									\
-} while (0)
+#define CHECK_STR(a, b)                                                                          \
+	do {                                                                                     \
+		const char *_a = (a), *_b = (b);                                                 \
+		if (!_a || !_b || strcmp(_a, _b)) {                                              \
+			fail_at(__LINE__, "%s == %s ('%s' vs '%s')", #a, #b, _a ? _a : "(null)", \
+				_b ? _b : "(null)");                                             \
+			return;                                                                  \
+		}                                                                                \
+	} while (0)
 
-#define CHECK_HAS(hay, needle) do {						\
-	const char *_h = (hay), *_n = (needle);					\
-	if (!strstr(_h, _n)) {							\
-		fail_at(__LINE__, "'%s' does not contain '%s'", _h, _n);	\
-		return;								\
-	}									\
-} while (0)
+#define CHECK_HAS(hay, needle)                                                   \
+	do {                                                                     \
+		const char *_h = (hay), *_n = (needle);                          \
+		if (!strstr(_h, _n)) {                                           \
+			fail_at(__LINE__, "'%s' does not contain '%s'", _h, _n); \
+			return;                                                  \
+		}                                                                \
+	} while (0)
 
 /* An error return: the -errno, the HTTP status and the code. */
-#define CHECK_ERR(ret, e, want_ret, want_status, want_code) do {		\
-	CHECK_INT(ret, ==, want_ret);						\
-	CHECK_INT((e)->status, ==, want_status);				\
-	CHECK_STR((e)->code, want_code);					\
-} while (0)
+#define CHECK_ERR(ret, e, want_ret, want_status, want_code) \
+	do {                                                \
+		CHECK_INT(ret, ==, want_ret);               \
+		CHECK_INT((e)->status, ==, want_status);    \
+		CHECK_STR((e)->code, want_code);            \
+	} while (0)
 
 #endif

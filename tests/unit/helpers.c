@@ -37,8 +37,7 @@ struct vs_endpoint ep_of(const char *s)
 	return e;
 }
 
-int add_svc(struct model *m, const char *name, const char *addr,
-	    uint32_t salt, struct vs_err *err)
+int add_svc(struct model *m, const char *name, const char *addr, uint32_t salt, struct vs_err *err)
 {
 	struct vs_endpoint e = ep_of(addr);
 
@@ -46,8 +45,8 @@ int add_svc(struct model *m, const char *name, const char *addr,
 }
 
 /* servers: comma separated "ADDR:PORT"s, may be empty. id may be NULL. */
-int add_cl(struct model *m, uint32_t svc, const char *ver, enum cl_mode mode,
-	   const char *servers, const char *id, struct vs_err *err)
+int add_cl(struct model *m, uint32_t svc, const char *ver, enum cl_mode mode, const char *servers,
+	   const char *id, struct vs_err *err)
 {
 	struct cluster spec;
 	char buf[512], *tok, *save = NULL;
@@ -56,8 +55,7 @@ int add_cl(struct model *m, uint32_t svc, const char *ver, enum cl_mode mode,
 	spec.svc = svc;
 	spec.mode = mode;
 	if (str_copy(spec.version, sizeof(spec.version), ver) ||
-	    str_copy(spec.id, sizeof(spec.id), id ? id : "") ||
-	    str_copy(buf, sizeof(buf), servers))
+	    str_copy(spec.id, sizeof(spec.id), id ? id : "") || str_copy(buf, sizeof(buf), servers))
 		return BAD_TEST_INPUT;
 	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		if (spec.nsrv == VS_MAX_SERVERS || ep_parse(tok, &spec.srv[spec.nsrv]))
@@ -116,8 +114,7 @@ uint32_t rng(void)
 	return rng_state = x;
 }
 
-int cfg_parse(const char *sq_json, struct config *cfg, struct model *m,
-	      struct vs_err *err)
+int cfg_parse(const char *sq_json, struct config *cfg, struct model *m, struct vs_err *err)
 {
 	char *text = jq(sq_json);
 
@@ -132,6 +129,7 @@ int cfg_parse(const char *sq_json, struct config *cfg, struct model *m,
  * Service "api" (id 1): 7.0 (slot 4, id api7). */
 void setup_web(struct model *m)
 {
+	/* clang-format off */
 	static const struct {
 		uint32_t svc;
 		const char *ver;
@@ -144,6 +142,7 @@ void setup_web(struct model *m)
 		{ 0, "0.5", CL_MANUAL, "127.0.0.1:9005", "c05" },
 		{ 1, "7.0", CL_INSTANT, "127.0.0.1:9101", "api7" },
 	};
+	/* clang-format on */
 	struct vs_err err = { 0 };
 
 	memset(m, 0, sizeof(*m));
@@ -184,8 +183,7 @@ int start(struct model *m, const char *to, enum ro_strategy strategy, uint32_t t
 
 /* During a rollout: the target has w, the version rolled out from the
  * rest, every other version of the service 0, and they sum to 10000. */
-void check_layout(const struct model *m, uint32_t svc, uint32_t to, uint32_t from,
-		  uint16_t w)
+void check_layout(const struct model *m, uint32_t svc, uint32_t to, uint32_t from, uint16_t w)
 {
 	uint32_t sum = 0, want;
 
@@ -212,8 +210,7 @@ struct analysis test_analysis(void)
 }
 
 int start_an(struct model *m, const char *to, enum ro_strategy strategy, uint32_t timeout,
-	     const struct ro_step *steps, uint32_t nsteps, const struct analysis *an,
-	     int64_t now)
+	     const struct ro_step *steps, uint32_t nsteps, const struct analysis *an, int64_t now)
 {
 	struct ro_request r = ro_req(to, strategy, timeout, steps, nsteps);
 	struct vs_err err = { 0 };

@@ -22,11 +22,10 @@ char *jq(const char *s);
 struct model *new_model(void);
 /* All zero (family 0) if s does not parse: later checks then fail. */
 struct vs_endpoint ep_of(const char *s);
-int add_svc(struct model *m, const char *name, const char *addr,
-	    uint32_t salt, struct vs_err *err);
+int add_svc(struct model *m, const char *name, const char *addr, uint32_t salt, struct vs_err *err);
 /* servers: comma separated "ADDR:PORT"s, may be empty. id may be NULL. */
-int add_cl(struct model *m, uint32_t svc, const char *ver, enum cl_mode mode,
-	   const char *servers, const char *id, struct vs_err *err);
+int add_cl(struct model *m, uint32_t svc, const char *ver, enum cl_mode mode, const char *servers,
+	   const char *id, struct vs_err *err);
 uint32_t nclusters(const struct model *m);
 /* "3.0=0 2.0=10000 1.0=0": versions of svc newest first, with weights.
  * Static buffer, as is ep_str()'s. */
@@ -38,8 +37,7 @@ uint32_t rng(void);
 void rng_seed(uint32_t seed);
 
 /* config_parse() of JSON with single quotes, into a zeroed model. */
-int cfg_parse(const char *sq_json, struct config *cfg, struct model *m,
-	      struct vs_err *err);
+int cfg_parse(const char *sq_json, struct config *cfg, struct model *m, struct vs_err *err);
 
 /* ---- rollouts ---- */
 
@@ -61,12 +59,10 @@ int start(struct model *m, const char *to, enum ro_strategy strategy, uint32_t t
 	  const struct ro_step *steps, uint32_t nsteps, int64_t now);
 /* The same with this analysis. */
 int start_an(struct model *m, const char *to, enum ro_strategy strategy, uint32_t timeout,
-	     const struct ro_step *steps, uint32_t nsteps, const struct analysis *an,
-	     int64_t now);
+	     const struct ro_step *steps, uint32_t nsteps, const struct analysis *an, int64_t now);
 /* During a rollout: the target has w, the version rolled out from the
  * rest, every other version of the service 0, and they sum to 10000. */
-void check_layout(const struct model *m, uint32_t svc, uint32_t to, uint32_t from,
-		  uint16_t w);
+void check_layout(const struct model *m, uint32_t svc, uint32_t to, uint32_t from, uint16_t w);
 /* The analysis a test rollout runs with: the defaults, but at most 3
  * inconclusive windows. */
 struct analysis test_analysis(void);

@@ -25,6 +25,7 @@ static uint64_t rng64(void)
 
 static void test_hist_buckets(void)
 {
+	/* clang-format off */
 	static const struct {
 		uint64_t v;
 		uint32_t log2;
@@ -33,9 +34,10 @@ static void test_hist_buckets(void)
 		{ 1000000, 19 }, { (1ULL << 32) - 1, 31 }, { 1ULL << 32, 32 },
 		{ (1ULL << 36) + 5, 36 }, { UINT64_MAX, 63 },
 	};
+	/* clang-format on */
 	static const uint64_t above[] = {
-		(1ULL << 37) - 1, 1ULL << 37, (1ULL << 37) + 12345, 1ULL << 40, 1ULL << 63,
-		UINT64_MAX,
+		(1ULL << 37) - 1, 1ULL << 37, (1ULL << 37) + 12345,
+		1ULL << 40,	  1ULL << 63, UINT64_MAX,
 	};
 	uint64_t lo, hi, v, w;
 	uint32_t b;
@@ -102,12 +104,14 @@ static void test_hist_quantile(void)
 {
 	static const double vals[] = { 1000, 50e6, 3e9 };
 	static const double qs[] = { 0, 0.01, 0.5, 0.9, 0.99, 1 };
+	/* clang-format off */
 	static const struct {
 		double q, want;
 	} mix[] = {
 		{ 0.01, 1e6 }, { 0.5, 1e6 }, { 0.9, 1e6 }, { 0.91, 100e6 }, { 0.99, 100e6 },
 		{ 1, 100e6 },
 	};
+	/* clang-format on */
 	struct hist *h = tcalloc(sizeof(*h)), *now = tcalloc(sizeof(*h));
 	struct hist *before = tcalloc(sizeof(*h)), *out = tcalloc(sizeof(*h));
 	double got;
@@ -187,6 +191,7 @@ static void fill_window(struct window *w, uint64_t n, double ms, uint64_t tail, 
 
 static void test_judge(void)
 {
+	/* clang-format off */
 	static const struct {
 		const char *name;
 		uint64_t tn, sn;	/* requests */
@@ -220,6 +225,7 @@ static void test_judge(void)
 		{ "errors 10% vs 9.5%", 1000, 1000, 1, 1, 0, 1000, 1000, 100, 95, V_PASS, "" },
 		{ "errors fewer than stable's", 1000, 1000, 1, 1, 0, 1000, 1000, 0, 300, V_PASS, "" },
 	};
+	/* clang-format on */
 	struct window *tw = tcalloc(sizeof(*tw)), *sw = tcalloc(sizeof(*sw));
 	struct analysis a;
 	char why[160];
@@ -291,7 +297,8 @@ static void test_rollout_verdict(void)
 		char want[32];
 
 		row("fail %u", i);
-		CHECK_INT(rollout_verdict(m, 0, V_FAIL, "latency p50: slow", T0 + 5 * i), ==, false);
+		CHECK_INT(rollout_verdict(m, 0, V_FAIL, "latency p50: slow", T0 + 5 * i), ==,
+			  false);
 		CHECK_INT(ro->phase, ==, RO_PROGRESSING);
 		CHECK_INT(a->failures, ==, i);
 		CHECK_INT(a->windows, ==, i);
@@ -371,14 +378,16 @@ static void test_rollout_verdict(void)
 	CHECK_INT(a->windows, ==, 0);
 	CHECK_INT(a->last_pass, ==, 0);
 	CHECK_STR(a->last_verdict, "");
-	CHECK_INT(rollout_tick(m, T0 + 3700), ==, false);	/* no pass yet */
+	CHECK_INT(rollout_tick(m, T0 + 3700), ==, false); /* no pass yet */
 
 	/* An event on the first inconclusive window and on reaching the
 	 * limit only; a failure ends the run, a pass too. */
 	for (uint32_t i = 1; i <= 5; i++) {
 		row("inconclusive %u", i);
 		nev = m->nevents;
-		CHECK_INT(rollout_verdict(m, 0, V_INCONCLUSIVE, "too few requests", T0 + 100 + 5 * i), ==, false);
+		CHECK_INT(rollout_verdict(m, 0, V_INCONCLUSIVE, "too few requests",
+					  T0 + 100 + 5 * i),
+			  ==, false);
 		CHECK_INT(ro->phase, ==, RO_PROGRESSING);
 		CHECK_INT(a->inconclusive, ==, i);
 		CHECK_INT(a->failures, ==, 0);
@@ -443,7 +452,7 @@ static void test_rollout_analysis_gate(void)
 	CHECK_INT(start_an(m, "2.0", RO_GRADUAL, 0, st, 2, &an, T0), ==, 0);
 	CHECK_INT(rollout_tick(m, T0 + 30), ==, false);
 	CHECK_INT(rollout_verdict(m, 0, V_PASS, "fine", T0 + 30), ==, false);
-	CHECK_INT(rollout_tick(m, T0 + 60), ==, false);	/* that pass was before the hold ended */
+	CHECK_INT(rollout_tick(m, T0 + 60), ==, false); /* that pass was before the hold ended */
 	CHECK_INT(rollout_tick(m, T0 + 61), ==, false);
 	CHECK_INT(ro->step, ==, 0);
 	CHECK_INT(ro->step_started, ==, T0);
@@ -458,7 +467,7 @@ static void test_rollout_analysis_gate(void)
 		return;
 	CHECK_STR(model_event_nth(m, 0)->type, "step");
 	CHECK_INT(model_event_nth(m, 0)->time, ==, T0 + 62);
-	CHECK_INT(rollout_tick(m, T0 + 100000), ==, false);	/* waits for promote */
+	CHECK_INT(rollout_tick(m, T0 + 100000), ==, false); /* waits for promote */
 
 	row("%s", "a pass, the next step on from it");
 	setup_web(m);
@@ -470,12 +479,12 @@ static void test_rollout_analysis_gate(void)
 	CHECK_INT(ro->step, ==, 1);
 	CHECK_INT(ro->step_started, ==, T0 + 200);
 	CHECK_INT(rollout_next_due(ro), ==, T0 + 260);
-	CHECK_INT(rollout_tick(m, T0 + 260), ==, false);	/* the pass at +70 was for step 1 */
+	CHECK_INT(rollout_tick(m, T0 + 260), ==, false); /* the pass at +70 was for step 1 */
 	CHECK_INT(rollout_verdict(m, 0, V_PASS, "fine", T0 + 265), ==, false);
 	CHECK_INT(rollout_tick(m, T0 + 266), ==, true);
 	CHECK_INT(ro->step, ==, 2);
 	CHECK_INT(ro->step_started, ==, T0 + 266);
-	CHECK_INT(ro->phase, ==, RO_PROGRESSING);	/* 100% and waits: for a pass */
+	CHECK_INT(ro->phase, ==, RO_PROGRESSING); /* 100% and waits: for a pass */
 	/* A pass whose window began before the step did not judge it: the
 	 * gate wants one ending a full interval after the step started. */
 	CHECK_INT(rollout_verdict(m, 0, V_PASS, "fine", T0 + 266 + an.interval - 1), ==, false);
@@ -556,6 +565,7 @@ static int parse_ro(const char *sq, struct ro_request *req, struct vs_err *err)
 
 static void test_req_rollout_analysis(void)
 {
+	/* clang-format off */
 	static const struct {
 		const char *analysis;
 		const char *code;	/* NULL: accepted */
@@ -583,6 +593,7 @@ static void test_req_rollout_analysis(void)
 		{ "[]", "bad_field", "body.analysis" },
 		{ "true", "bad_field", "body.analysis" },
 	};
+	/* clang-format on */
 	struct ro_request *req = tcalloc(sizeof(*req));
 	struct analysis def;
 	struct vs_err err;
@@ -590,12 +601,15 @@ static void test_req_rollout_analysis(void)
 
 	row("%s", "no analysis");
 	CHECK_INT(parse_ro("{'to': '2.0', 'steps': [{'weight': 10, 'hold': 60}, {'weight': 100}]}",
-			   req, &err), ==, 0);
+			   req, &err),
+		  ==, 0);
 	CHECK(!req->an.on, "analysis on without asking");
 
 	row("%s", "analysis {}");
 	CHECK_INT(parse_ro("{'to': '2.0', 'steps': [{'weight': 10, 'hold': 60}, {'weight': 100}],"
-			   " 'analysis': {}}", req, &err), ==, 0);
+			   " 'analysis': {}}",
+			   req, &err),
+		  ==, 0);
 	CHECK(req->an.on, "analysis off");
 	CHECK_INT(req->an.interval, ==, 5);
 	CHECK_INT(req->an.min_requests, ==, 100);
@@ -622,7 +636,9 @@ static void test_req_rollout_analysis(void)
 	CHECK_INT(parse_ro("{'to': '2.0', 'sessionTimeout': 30, 'analysis': {'interval': 10,"
 			   " 'minRequests': 20, 'maxLatencyRatio': 2.5, 'maxLatencyIncreaseMs': 0,"
 			   " 'maxSizeDeviation': 0.25, 'maxErrorRateIncrease': 0,"
-			   " 'failureLimit': 1, 'maxInconclusive': 1}}", req, &err), ==, 0);
+			   " 'failureLimit': 1, 'maxInconclusive': 1}}",
+			   req, &err),
+		  ==, 0);
 	CHECK_INT(req->strategy, ==, RO_SESSION);
 	CHECK(req->an.on, "analysis off");
 	CHECK_INT(req->an.interval, ==, 10);
@@ -637,7 +653,9 @@ static void test_req_rollout_analysis(void)
 	row("%s", "the upper bounds");
 	CHECK_INT(parse_ro("{'to': '2.0', 'analysis': {'interval': 3600, 'minRequests': 1000000000,"
 			   " 'maxLatencyRatio': 1, 'maxErrorRateIncrease': 1, 'failureLimit': 1000,"
-			   " 'maxInconclusive': 1000000}}", req, &err), ==, 0);
+			   " 'maxInconclusive': 1000000}}",
+			   req, &err),
+		  ==, 0);
 	CHECK_INT(req->an.interval, ==, 3600);
 	CHECK_INT(req->an.min_requests, ==, 1000000000);
 	CHECK_INT(req->an.failure_limit, ==, 1000);
@@ -653,12 +671,10 @@ static void test_req_rollout_analysis(void)
 	}
 }
 
-const struct unit_case analysis_cases[] = {
-	TEST(test_hist_buckets),
-	TEST(test_hist_quantile),
-	TEST(test_judge),
-	TEST(test_rollout_verdict),
-	TEST(test_rollout_analysis_gate),
-	TEST(test_req_rollout_analysis),
-	{ NULL, NULL }
-};
+const struct unit_case analysis_cases[] = { TEST(test_hist_buckets),
+					    TEST(test_hist_quantile),
+					    TEST(test_judge),
+					    TEST(test_rollout_verdict),
+					    TEST(test_rollout_analysis_gate),
+					    TEST(test_req_rollout_analysis),
+					    { NULL, NULL } };

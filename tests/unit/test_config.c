@@ -22,7 +22,8 @@ static void test_config_thesis_single(void)
 			    " 'configService': {'address': '127.0.0.1', 'port': 9901},"
 			    " 'cluster': {'version': '1.0',"
 			    "             'servers': ['127.0.0.1:9001', '127.0.0.1:9002']}}",
-			    &cfg, m, &err), ==, 0);
+			    &cfg, m, &err),
+		  ==, 0);
 	CHECK_STR(ep_str(&cfg.api), "127.0.0.1:9901");
 	CHECK_INT(model_nservices(m), ==, 1);
 	svc = model_find_service(m, VS_DEFAULT_SERVICE);
@@ -53,7 +54,8 @@ static void test_config_cluster_list(void)
 			    "  {'version': '2.0', 'servers': [{'address': '::1', 'port': 9002},"
 			    "                                 '[::1]:9003'],"
 			    "   'upgradeTransition': {'mode': 'Instant'}}]}",
-			    &cfg, m, &err), ==, 0);
+			    &cfg, m, &err),
+		  ==, 0);
 	CHECK_STR(ep_str(&m->svc[0].addr), "[::1]:8080");
 	CHECK_INT(nclusters(m), ==, 2);
 	CHECK_STR(weights_str(m, 0), "2.0=10000 0.0=0");
@@ -72,6 +74,7 @@ static void test_config_cluster_list(void)
 
 static void test_config_modes(void)
 {
+	/* clang-format off */
 	static const struct {
 		const char *mode;
 		int ret;
@@ -90,6 +93,7 @@ static void test_config_modes(void)
 		{ "gradual", -EINVAL, "bad_mode", CL_INSTANT, NULL },
 		{ "", -EINVAL, "bad_mode", CL_INSTANT, NULL },
 	};
+	/* clang-format on */
 	struct model *m = new_model();
 	struct config cfg;
 	struct vs_err err;
@@ -101,7 +105,8 @@ static void test_config_modes(void)
 			 "{'proxy': {'address': '127.0.0.1', 'port': 8080},"
 			 " 'cluster': [{'version': '1.0', 'servers': ['127.0.0.1:9001']},"
 			 "  {'version': '2.0', 'servers': ['127.0.0.1:9002'],"
-			 "   'upgradeTransition': {'mode': '%s'}}]}", t[i].mode);
+			 "   'upgradeTransition': {'mode': '%s'}}]}",
+			 t[i].mode);
 		int ret = cfg_parse(text, &cfg, m, &err);
 
 		if (t[i].ret) {
@@ -117,12 +122,14 @@ static void test_config_modes(void)
 	CHECK_ERR(cfg_parse("{'proxy': {'address': '127.0.0.1', 'port': 8080},"
 			    " 'cluster': {'servers': ['127.0.0.1:9001'],"
 			    "  'upgradeTransition': {'mode': 'instant', 'sessionTimeout': 5}}}",
-			    &cfg, m, &err), &err, -EINVAL, 400, "bad_field");
+			    &cfg, m, &err),
+		  &err, -EINVAL, 400, "bad_field");
 }
 
 static void test_config_errors(void)
 {
 #define PROXY "'proxy': {'address': '127.0.0.1', 'port': 8080}"
+	/* clang-format off */
 	static const struct {
 		const char *json;
 		int status;
@@ -175,6 +182,7 @@ static void test_config_errors(void)
 		{ "", 400, "bad_json", "", "" },
 		{ "[]", 400, "bad_field", "top level", "" },
 	};
+	/* clang-format on */
 #undef PROXY
 	struct model *m = new_model();
 	struct config cfg;
@@ -209,7 +217,8 @@ static void test_config_services_form(void)
 			    "  {'name': 'v6', 'address': '::', 'port': 81,"
 			    "   'clusters': {'version': '3', 'servers': ['[::1]:9101']}},"
 			    "  {'name': 'idle', 'address': '127.0.0.2', 'port': 82}]}",
-			    &cfg, m, &err), ==, 0);
+			    &cfg, m, &err),
+		  ==, 0);
 	CHECK_STR(ep_str(&cfg.api), "127.0.0.1:9911");
 	CHECK_INT(model_nservices(m), ==, 3);
 	web = model_find_service(m, "web");
@@ -229,13 +238,15 @@ static void test_config_services_form(void)
 	row("%s", "proxy and services");
 	CHECK_INT(cfg_parse("{'proxy': '127.0.0.1:8080', 'cluster': {'servers': ['127.0.0.1:9001']},"
 			    " 'services': [{'name': 'web', 'address': '127.0.0.1', 'port': 80}]}",
-			    &cfg, m, &err), ==, 0);
+			    &cfg, m, &err),
+		  ==, 0);
 	CHECK_INT(model_find_service(m, VS_DEFAULT_SERVICE), ==, 0);
 	CHECK_INT(model_find_service(m, "web"), ==, 1);
 	row("%s", "services named twice");
 	CHECK_ERR(cfg_parse("{'services': [{'name': 'a', 'address': '127.0.0.1', 'port': 80},"
 			    " {'name': 'a', 'address': '127.0.0.1', 'port': 81}]}",
-			    &cfg, m, &err), &err, -EEXIST, 409, "duplicate_service");
+			    &cfg, m, &err),
+		  &err, -EEXIST, 409, "duplicate_service");
 }
 
 static void test_config_api_default(void)
@@ -244,7 +255,8 @@ static void test_config_api_default(void)
 	struct config cfg;
 	struct vs_err err;
 
-	CHECK_INT(cfg_parse("{'proxy': {'address': '127.0.0.1', 'port': 8080}}", &cfg, m, &err), ==, 0);
+	CHECK_INT(cfg_parse("{'proxy': {'address': '127.0.0.1', 'port': 8080}}", &cfg, m, &err), ==,
+		  0);
 	CHECK_STR(ep_str(&cfg.api), "127.0.0.1:9900");
 	CHECK_INT(cfg.api.port, ==, VS_DEFAULT_API_PORT);
 	CHECK_INT(model_nservices(m), ==, 1);
@@ -254,16 +266,15 @@ static void test_config_api_default(void)
 	CHECK_STR(ep_str(&cfg.api), "127.0.0.1:9900");
 	CHECK_INT(model_nservices(m), ==, 0);
 	row("%s", "IPv6 configService");
-	CHECK_INT(cfg_parse("{'configService': {'address': '::1', 'port': 9000}}", &cfg, m, &err), ==, 0);
+	CHECK_INT(cfg_parse("{'configService': {'address': '::1', 'port': 9000}}", &cfg, m, &err),
+		  ==, 0);
 	CHECK_STR(ep_str(&cfg.api), "[::1]:9000");
 }
 
-const struct unit_case config_cases[] = {
-	TEST(test_config_thesis_single),
-	TEST(test_config_cluster_list),
-	TEST(test_config_modes),
-	TEST(test_config_errors),
-	TEST(test_config_services_form),
-	TEST(test_config_api_default),
-	{ NULL, NULL }
-};
+const struct unit_case config_cases[] = { TEST(test_config_thesis_single),
+					  TEST(test_config_cluster_list),
+					  TEST(test_config_modes),
+					  TEST(test_config_errors),
+					  TEST(test_config_services_form),
+					  TEST(test_config_api_default),
+					  { NULL, NULL } };

@@ -24,7 +24,7 @@
 #include "harness.h"
 #include "helpers.h"
 
-#define C_V1 101	/* cookies of the fake's listening sockets */
+#define C_V1 101 /* cookies of the fake's listening sockets */
 #define C_V2 102
 
 /* A controller of service "web" (127.0.0.1:8080, salt 1) with 1.0 on
@@ -165,7 +165,7 @@ static void test_ctl_change_commits(void)
 	CHECK_STR(weights_str(f->c->m, 0), "2.0=2500 1.0=7500");
 	CHECK_INT(map_value(f, &v), ==, 0);
 	CHECK_INT(v.nver, ==, 2);
-	CHECK_INT(v.ver[0].slot, ==, 1);	/* newest first */
+	CHECK_INT(v.ver[0].slot, ==, 1); /* newest first */
 	CHECK_INT(v.ver[0].upto, ==, 2500);
 	CHECK_INT(v.ver[1].upto, ==, VS_BUCKETS);
 	disk = state_on_disk(f, &err);
@@ -255,14 +255,14 @@ static void test_ctl_adopts_pins(void)
 	fake_dp_svc_put(f->dp, &unknown, &pinned);
 	fake_dp_listen(f->dp, "127.0.0.1:9001", C_V1);
 	fake_dp_sock_put(f->dp, 0, C_V1);
-	fake_dp_sock_put(f->dp, 1, 555);	/* serves nothing the model knows */
+	fake_dp_sock_put(f->dp, 1, 555); /* serves nothing the model knows */
 	CHECK_INT(m->svc[0].salt, ==, 1);
 	CHECK_INT(open_ctl(f, m, &err), ==, 0);
 	CHECK_INT(f->c->m->svc[0].salt, ==, 0xabcdef);
 	CHECK_INT(f->c->sock.nsock[0], ==, 3);
 	CHECK_INT(fake_dp_svc(f->dp, &k, &v), ==, 0);
-	CHECK(!memcmp(&v, &pinned, sizeof(v)), "the pinned value changed: salt %x nsock %u",
-	      v.salt, v.ver[0].nsock);
+	CHECK(!memcmp(&v, &pinned, sizeof(v)), "the pinned value changed: salt %x nsock %u", v.salt,
+	      v.ver[0].nsock);
 	CHECK_INT(fake_dp_svc(f->dp, &unknown, &v), ==, -ENOENT);
 	CHECK_INT(fake_dp_nsvcs(f->dp), ==, 1);
 	CHECK_INT(f->c->sock.cookie[0][0], ==, C_V1);
@@ -280,7 +280,7 @@ static void test_ctl_tick_places_sockets(void)
 
 	CHECK(f, "fixture");
 	CHECK_INT(open_ctl(f, web_model(false), &err), ==, 0);
-	CHECK_INT(sock_live(&f->c->sock, 0, 0), ==, 0);	/* nothing listens yet */
+	CHECK_INT(sock_live(&f->c->sock, 0, 0), ==, 0); /* nothing listens yet */
 	fake_dp_listen(f->dp, "127.0.0.1:9001", C_V1);
 	ctl_tick(f->c);
 	CHECK_INT(sock_live(&f->c->sock, 0, 0), ==, 1);
@@ -352,7 +352,7 @@ static void test_ctl_views_read_only(void)
 	CHECK_INT(s->ver[0]->srv[0].live, ==, 0);
 	CHECK_INT(s->ver[0]->live, ==, 0);
 	CHECK(s->ver[0]->srv[0].healthy, "healthy");
-	CHECK_INT(f->c->sock.cookie[0][0], ==, C_V1);	/* not written by the read */
+	CHECK_INT(f->c->sock.cookie[0][0], ==, C_V1); /* not written by the read */
 	CHECK_INT(f->c->ticks, ==, ticks);
 	ctl_tick(f->c);
 	CHECK_INT(f->c->sock.cookie[0][0], ==, 0);
@@ -377,19 +377,22 @@ static void test_ctl_health_commits_events(void)
 	struct vs_err err = {};
 
 	CHECK(f && m, "fixture");
-	m->cl[0].health = (struct health_check){ .on = true, .path = "/h", .interval_ms = 1000,
-						 .timeout_ms = 500, .unhealthy_after = 2,
+	m->cl[0].health = (struct health_check){ .on = true,
+						 .path = "/h",
+						 .interval_ms = 1000,
+						 .timeout_ms = 500,
+						 .unhealthy_after = 2,
 						 .healthy_after = 1 };
 	fake_dp_listen(f->dp, "127.0.0.1:9001", C_V1);
 	CHECK_INT(open_ctl(f, m, &err), ==, 0);
 	health_record(f->c, 0, "c1", 0, false);
-	CHECK_INT(f->c->sock.cookie[0][0], ==, C_V1);	/* one failure is not enough */
-	health_record(f->c, 0, "other-cluster", 0, false);	/* a stale result */
+	CHECK_INT(f->c->sock.cookie[0][0], ==, C_V1);	   /* one failure is not enough */
+	health_record(f->c, 0, "other-cluster", 0, false); /* a stale result */
 	CHECK_INT(f->c->sock.out[0], ==, 0);
 	health_record(f->c, 0, "c1", 0, false);
 	CHECK_INT(f->c->sock.out[0], ==, 1);
 	CHECK_INT(f->c->sock.cookie[0][0], ==, 0);
-	ctl_tick(f->c);	/* a scan does not put a server kept out back */
+	ctl_tick(f->c); /* a scan does not put a server kept out back */
 	CHECK_INT(f->c->sock.cookie[0][0], ==, 0);
 	CHECK(has_event(f->c->m, "backend_down"), "event");
 	disk = state_on_disk(f, &err);

@@ -107,6 +107,7 @@ static void test_backend_hash_independent(void)
 
 static void test_pick_version_table(void)
 {
+	/* clang-format off */
 	static const struct {
 		uint16_t w[VS_MAX_VERSIONS];
 		uint32_t n;
@@ -125,6 +126,7 @@ static void test_pick_version_table(void)
 		{ .w = { 5000 },            .n = 1, .want = { 0, 0, 0, 1 } },
 		{ .w = { 0 },               .n = 0, .want = { 0, 0, 0, 0 } },
 	};
+	/* clang-format on */
 	static const uint32_t buckets[4] = { 0, 2499, 2500, 9999 };
 	struct vs_svc s;
 
@@ -145,7 +147,7 @@ static void test_pick_version_monotone(void)
 	struct vs_svc before, after;
 	uint32_t moved = 0;
 
-	rng_seed(0x2545f491);	/* the draws it always had, whatever ran before */
+	rng_seed(0x2545f491); /* the draws it always had, whatever ran before */
 	for (uint32_t trial = 0; trial < 1000; trial++) {
 		uint32_t n = 2 + rng() % (VS_MAX_VERSIONS - 1), left = VS_BUCKETS;
 		uint32_t taken = 0;
@@ -220,12 +222,10 @@ static void test_failover_order(void)
 	}
 }
 
-const struct unit_case hash_cases[] = {
-	TEST(test_hash_bucket_uniform),
-	TEST(test_hash_salt_and_determinism),
-	TEST(test_backend_hash_independent),
-	TEST(test_pick_version_table),
-	TEST(test_pick_version_monotone),
-	TEST(test_failover_order),
-	{ NULL, NULL }
-};
+const struct unit_case hash_cases[] = { TEST(test_hash_bucket_uniform),
+					TEST(test_hash_salt_and_determinism),
+					TEST(test_backend_hash_independent),
+					TEST(test_pick_version_table),
+					TEST(test_pick_version_monotone),
+					TEST(test_failover_order),
+					{ NULL, NULL } };

@@ -34,6 +34,7 @@ static void test_model_add_service(void)
 	CHECK_INT(m->svc[1].salt, ==, 2);
 	CHECK_STR(ep_str(&m->svc[1].addr), "[::1]:8080");
 
+	/* clang-format off */
 	static const struct {
 		const char *name, *addr;
 		int ret, status;
@@ -47,16 +48,18 @@ static void test_model_add_service(void)
 		{ "1234567890123456789012345678901234567890123456789012345678901234",
 		  "127.0.0.1:8082", -EINVAL, 400, "bad_name" },
 	};
+	/* clang-format on */
 	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
 		row("'%s' at %s", t[i].name, t[i].addr);
 		memset(&err, 0, sizeof(err));
-		CHECK_ERR(add_svc(m, t[i].name, t[i].addr, 3, &err), &err,
-			  t[i].ret, t[i].status, t[i].code);
+		CHECK_ERR(add_svc(m, t[i].name, t[i].addr, 3, &err), &err, t[i].ret, t[i].status,
+			  t[i].code);
 		CHECK_INT(model_nservices(m), ==, 2);
 	}
 	row("%s", "fill up");
 	CHECK_INT(add_svc(m, "A-z_0.9-123456789012345678901234567890123456789012345678901234",
-			  "127.0.0.1:8082", 3, &err), ==, 2);	/* 63 characters */
+			  "127.0.0.1:8082", 3, &err),
+		  ==, 2); /* 63 characters */
 	for (int i = 3; i < VS_MAX_SERVICES; i++) {
 		char addr[32];
 
@@ -71,6 +74,7 @@ static void test_model_add_service(void)
 
 static void test_model_add_weights(void)
 {
+	/* clang-format off */
 	static const struct {
 		const char *ver;
 		enum cl_mode mode;
@@ -86,6 +90,7 @@ static void test_model_add_weights(void)
 		{ "2.0.1", CL_INSTANT, "127.0.0.1:9005", "3.0=0 2.0.1=0 2.0=10000 1.5=0 1.0=0" },
 		{ "4.0", CL_INSTANT, "127.0.0.1:9006", "4.0=10000 3.0=0 2.0.1=0 2.0=0 1.5=0 1.0=0" },
 	};
+	/* clang-format on */
 	struct model *m = new_model();
 	struct vs_err err = { 0 };
 	int slot;
@@ -96,7 +101,7 @@ static void test_model_add_weights(void)
 		slot = add_cl(m, 0, steps[i].ver, steps[i].mode, steps[i].server, NULL, &err);
 		CHECK_INT(slot, ==, (int)i);
 		CHECK(m->cl[slot].used, "slot not in use");
-		CHECK_INT(strlen(m->cl[slot].id), ==, 36);	/* a generated UUID */
+		CHECK_INT(strlen(m->cl[slot].id), ==, 36); /* a generated UUID */
 		CHECK_INT(m->cl[slot].mode, ==, steps[i].mode);
 		CHECK_INT(m->cl[slot].svc, ==, 0);
 		CHECK_INT(m->cl[slot].nsrv, ==, 1);
@@ -121,6 +126,7 @@ static void test_model_add_weights(void)
 
 static void test_model_add_cluster_rejects(void)
 {
+	/* clang-format off */
 	static const struct {
 		const char *name;
 		uint32_t svc;
@@ -146,6 +152,7 @@ static void test_model_add_cluster_rejects(void)
 		{ "service out of range", VS_MAX_SERVICES, "2.0", "127.0.0.1:9002", NULL, -ENOENT, 404, "unknown_service" },
 		{ "id taken", 0, "2.0", "127.0.0.1:9002", "c1", -EEXIST, 409, "duplicate_cluster" },
 	};
+	/* clang-format on */
 	struct model *m = new_model();
 	struct vs_err err = { 0 };
 
@@ -167,7 +174,8 @@ static void test_model_add_cluster_rejects(void)
 
 static void test_model_order(void)
 {
-	static const char *const add[] = { "1.9", "1.10", "0.0", "2", "1.9.1", "10", "1.10.0.1", "0.1" };
+	static const char *const add[] = { "1.9",   "1.10", "0.0",	"2",
+					   "1.9.1", "10",   "1.10.0.1", "0.1" };
 	struct model *m = new_model();
 	struct vs_err err = { 0 };
 	uint32_t order[VS_MAX_VERSIONS];
@@ -198,13 +206,14 @@ static void test_model_order(void)
 
 	row("%s", "ninth version");
 	memset(&err, 0, sizeof(err));
-	CHECK_ERR(add_cl(m, 0, "11", CL_INSTANT, "127.0.0.1:9999", NULL, &err), &err,
-		  -ENOSPC, 409, "limit");
+	CHECK_ERR(add_cl(m, 0, "11", CL_INSTANT, "127.0.0.1:9999", NULL, &err), &err, -ENOSPC, 409,
+		  "limit");
 	CHECK_INT(nclusters(m), ==, 9);
 }
 
 static void test_model_del_cluster(void)
 {
+	/* clang-format off */
 	static const struct {
 		const char *del, *want;
 	} t[] = {
@@ -214,6 +223,7 @@ static void test_model_del_cluster(void)
 		/* ... or, for the oldest, to the next newer one */
 		{ "1.0", "3.0=5000 2.0=5000" },
 	};
+	/* clang-format on */
 	static const char *const names[] = { "3.0", "2.0", "1.0" };
 	static const uint16_t bp[] = { 5000, 3000, 2000 };
 	struct vs_err err = { 0 };
@@ -267,6 +277,7 @@ static void test_model_del_last_needs_force(void)
 
 static void test_model_set_weights(void)
 {
+	/* clang-format off */
 	static const struct {
 		const char *name;
 		const char *names[4];
@@ -290,6 +301,7 @@ static void test_model_set_weights(void)
 		{ "named twice, spelt differently", { "1.0", "1" }, { 5000, 5000 }, 2, -EEXIST, 400,
 		  "bad_weights", NULL },
 	};
+	/* clang-format on */
 	struct model *m = new_model();
 	struct vs_err err = { 0 };
 	const char *before;
@@ -309,7 +321,7 @@ static void test_model_set_weights(void)
 
 		if (t[i].ret) {
 			CHECK_ERR(ret, &err, t[i].ret, t[i].status, t[i].code);
-			CHECK_STR(weights_str(m, 0), saved);	/* unchanged */
+			CHECK_STR(weights_str(m, 0), saved); /* unchanged */
 		} else {
 			CHECK_INT(ret, ==, 0);
 			CHECK_STR(weights_str(m, 0), t[i].want);
@@ -350,11 +362,13 @@ static void test_model_svc_value(void)
 	CHECK_INT(v.salt, ==, 0xabcd1234);
 	CHECK_INT(v.nver, ==, 3);
 	CHECK_INT(v.session_ms, ==, 0);
+	/* clang-format off */
 	static const struct vs_ver want[3] = {
 		{ .slot = 2, .upto = 1000, .nsock = 7 },	/* 3.0 */
 		{ .slot = 0, .upto = 1000, .nsock = 3 },	/* 2.0, weight 0 */
 		{ .slot = 1, .upto = 10000, .nsock = 5 },	/* 1.0 */
 	};
+	/* clang-format on */
 	for (uint32_t i = 0; i < VS_MAX_VERSIONS; i++) {
 		row("ver[%u]", i);
 		CHECK_INT(v.ver[i].slot, ==, i < 3 ? want[i].slot : 0);
@@ -441,14 +455,9 @@ static void test_model_events_ring(void)
 }
 
 const struct unit_case model_cases[] = {
-	TEST(test_model_add_service),
-	TEST(test_model_add_weights),
-	TEST(test_model_add_cluster_rejects),
-	TEST(test_model_order),
-	TEST(test_model_del_cluster),
-	TEST(test_model_del_last_needs_force),
-	TEST(test_model_set_weights),
-	TEST(test_model_svc_value),
-	TEST(test_model_events_ring),
-	{ NULL, NULL }
+	TEST(test_model_add_service),	      TEST(test_model_add_weights),
+	TEST(test_model_add_cluster_rejects), TEST(test_model_order),
+	TEST(test_model_del_cluster),	      TEST(test_model_del_last_needs_force),
+	TEST(test_model_set_weights),	      TEST(test_model_svc_value),
+	TEST(test_model_events_ring),	      { NULL, NULL }
 };

@@ -16,6 +16,7 @@
 
 static void test_version_valid(void)
 {
+	/* clang-format off */
 	static const struct {
 		const char *v;
 		bool ok;
@@ -32,6 +33,7 @@ static void test_version_valid(void)
 		{ "123456789.123456789.123456789.12", false },	/* 32 chars */
 		{ "1234567.1234567.1234567.1234567.12345678", false },	/* 40 chars */
 	};
+	/* clang-format on */
 
 	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
 		row("'%s'", t[i].v);
@@ -48,6 +50,7 @@ static int sign(int x)
 
 static void test_version_cmp(void)
 {
+	/* clang-format off */
 	static const struct {
 		const char *a, *b;
 		int want;
@@ -65,6 +68,7 @@ static void test_version_cmp(void)
 		{ "123456789", "123456788", 1 },
 		{ "3", "3", 0 },
 	};
+	/* clang-format on */
 
 	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
 		row("'%s' vs '%s'", t[i].a, t[i].b);
@@ -85,10 +89,12 @@ static void test_version_cmp(void)
 
 static void test_ep_parse_good(void)
 {
+	/* clang-format off */
 	static const char *const good[] = {
 		"127.0.0.1:80", "[::1]:9001", "0.0.0.0:1", "1.2.3.4:65535",
 		"[2001:db8::1]:443", "[::]:8080", "255.255.255.255:9",
 	};
+	/* clang-format on */
 	struct vs_endpoint e;
 	char buf[EP_STRLEN];
 
@@ -134,6 +140,7 @@ static void test_ep_parse_good(void)
 
 static void test_ep_parse_bad(void)
 {
+	/* clang-format off */
 	static const char *const bad[] = {
 		"", "127.0.0.1", "127.0.0.1:0", ":80", "127.0.0.1:65536",
 		"1.2.3:80", "::1:80", "[::1]80", "127.0.0.1:80x", "127.0.0.1:-1",
@@ -142,6 +149,7 @@ static void test_ep_parse_bad(void)
 		"127.0.0.1:99999999999999999999", "127.0.0.1:80 ", " 127.0.0.1:80",
 		"[::1]:80:80", "::1", "[fe80::1%eth0]:80",
 	};
+	/* clang-format on */
 	struct vs_endpoint e;
 
 	/* Rejected at all first, so a wrong errno cannot hide an input
@@ -160,6 +168,7 @@ static void test_ep_parse_bad(void)
 
 static void test_percent_to_bp(void)
 {
+	/* clang-format off */
 	static const struct {
 		double pct;
 		int ret;
@@ -171,6 +180,7 @@ static void test_percent_to_bp(void)
 		{ 12.345, -EINVAL, 0 }, { -0.01, -EINVAL, 0 }, { 1e9, -EINVAL, 0 },
 		{ NAN, -EINVAL, 0 }, { INFINITY, -EINVAL, 0 }, { -INFINITY, -EINVAL, 0 },
 	};
+	/* clang-format on */
 
 	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
 		uint16_t bp = 0xbeef;
@@ -180,15 +190,10 @@ static void test_percent_to_bp(void)
 		if (t[i].ret == 0)
 			CHECK_INT(bp, ==, t[i].bp);
 		else
-			CHECK_INT(bp, ==, 0xbeef);	/* untouched on error */
+			CHECK_INT(bp, ==, 0xbeef); /* untouched on error */
 	}
 }
 
-const struct unit_case parse_cases[] = {
-	TEST(test_version_valid),
-	TEST(test_version_cmp),
-	TEST(test_ep_parse_good),
-	TEST(test_ep_parse_bad),
-	TEST(test_percent_to_bp),
-	{ NULL, NULL }
-};
+const struct unit_case parse_cases[] = { TEST(test_version_valid), TEST(test_version_cmp),
+					 TEST(test_ep_parse_good), TEST(test_ep_parse_bad),
+					 TEST(test_percent_to_bp), { NULL, NULL } };

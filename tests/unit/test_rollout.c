@@ -17,6 +17,7 @@
 static void test_rollout_start_rejects(void)
 {
 	static const struct ro_step ok2[] = { { 1000, 3600 }, { 10000, RO_WAIT } };
+	/* clang-format off */
 	static const struct {
 		const char *name;
 		int pre;		/* 0: no rollout, 1: one to 2.0 progressing, 2: paused */
@@ -72,6 +73,7 @@ static void test_rollout_start_rejects(void)
 		{ "while paused, by cluster id", 2, "c3", RO_SESSION, 60, { }, 0,
 		  -EBUSY, 409, "rollout_in_progress" },
 	};
+	/* clang-format on */
 	struct model *m = new_model(), *before = new_model();
 	struct ro_request req;
 	struct vs_err err;
@@ -85,13 +87,15 @@ static void test_rollout_start_rejects(void)
 			CHECK_INT(start(m, "2.0", RO_GRADUAL, 0, ok2, 2, T0), ==, 0);
 		if (t[i].pre >= 2)
 			CHECK_INT(rollout_control(m, 0, RO_OP_PAUSE, false, T0 + 10, &err), ==, 0);
-		CHECK_INT(m->svc[0].ro.phase, ==, t[i].pre == 0 ? RO_NONE :
-			  t[i].pre == 1 ? RO_PROGRESSING : RO_PAUSED);
+		CHECK_INT(m->svc[0].ro.phase, ==,
+			  t[i].pre == 0 ? RO_NONE :
+			  t[i].pre == 1 ? RO_PROGRESSING :
+					  RO_PAUSED);
 		memcpy(before, m, sizeof(*m));
 		req = ro_req(t[i].to, t[i].strategy, t[i].timeout, t[i].steps, t[i].nsteps);
 		memset(&err, 0, sizeof(err));
-		CHECK_ERR(rollout_start(m, 0, &req, T0 + 100, &err), &err,
-			  t[i].ret, t[i].status, t[i].code);
+		CHECK_ERR(rollout_start(m, 0, &req, T0 + 100, &err), &err, t[i].ret, t[i].status,
+			  t[i].code);
 		CHECK(err.msg[0], "no message");
 		CHECK(!memcmp(m, before, sizeof(*m)), "the model changed (%s)", weights_str(m, 0));
 	}
@@ -101,6 +105,7 @@ static void test_rollout_start_rejects(void)
 static void test_rollout_start_target_names(void)
 {
 	static const struct ro_step st[] = { { 2500, 3600 }, { 10000, RO_WAIT } };
+	/* clang-format off */
 	static const struct {
 		const char *to;
 		uint32_t slot;
@@ -108,6 +113,7 @@ static void test_rollout_start_target_names(void)
 		{ "2.0", S20 }, { "2", S20 }, { "2.0.0", S20 }, { "02.00", S20 }, { "c2", S20 },
 		{ "3.0", S30 }, { "c3", S30 },
 	};
+	/* clang-format on */
 	struct model *m = new_model();
 	struct vs_err err = { 0 };
 	int slot;
@@ -160,12 +166,13 @@ static void test_rollout_weights_layout(void)
 		row("step %u", i);
 		if (i)
 			CHECK_INT(rollout_tick(m, T0 + 60 * i), ==, true);
-		CHECK_INT(m->svc[0].ro.phase, ==, i < ARRAY_SIZE(st) ? RO_PROGRESSING : RO_COMPLETED);
+		CHECK_INT(m->svc[0].ro.phase, ==,
+			  i < ARRAY_SIZE(st) ? RO_PROGRESSING : RO_COMPLETED);
 		CHECK_INT(rollout_weight(m, &m->svc[0].ro), ==, w);
 		check_layout(m, 0, S30, S10, w);
 		if (cur_failed)
 			return;
-		CHECK_STR(weights_str(m, 1), "7.0=10000");	/* the other service */
+		CHECK_STR(weights_str(m, 1), "7.0=10000"); /* the other service */
 	}
 
 	/* A tie: the newest of the heaviest versions is the stable one. */
@@ -183,24 +190,26 @@ static void test_rollout_weights_layout(void)
 /* What a script of controls and ticks expects after each of its acts. */
 #define ACT_TICK 100
 struct ro_act {
-	int op;			/* enum ro_op, or ACT_TICK */
+	int op; /* enum ro_op, or ACT_TICK */
 	bool full;
 	int64_t at;
-	int ret;		/* a tick: whether anything changed */
-	const char *code;	/* for ret < 0 */
+	int ret;	  /* a tick: whether anything changed */
+	const char *code; /* for ret < 0 */
 	/* for ret > 0, or 0 and an op: */
 	enum ro_phase phase;
 	uint32_t step;
-	uint16_t weight;	/* the target's */
-	int64_t since;		/* step_started */
-	int64_t due;		/* rollout_next_due() */
-	int64_t left;		/* paused_left, if paused */
-	int64_t ended;		/* if ended */
+	uint16_t weight; /* the target's */
+	int64_t since;	 /* step_started */
+	int64_t due;	 /* rollout_next_due() */
+	int64_t left;	 /* paused_left, if paused */
+	int64_t ended;	 /* if ended */
 };
 
 /* A tick at t that changes nothing; an op refused as out of phase. */
+/* clang-format off */
 #define NOCHANGE(t) { .op = ACT_TICK, .at = (t) }
 #define BAD_PHASE(o, f, t) { .op = (o), .full = (f), .at = (t), .ret = -EINVAL, .code = "bad_phase" }
+/* clang-format on */
 
 /* An error, or a tick that changes nothing, leaves the model as it was. */
 static void run_acts(struct model *m, uint32_t svc, const struct ro_act *a, size_t n)
@@ -248,8 +257,12 @@ static void run_acts(struct model *m, uint32_t svc, const struct ro_act *a, size
 static void test_rollout_gradual_schedule(void)
 {
 	static const struct ro_step st[] = {
-		{ 1000, 3600 }, { 5000, 21600 }, { 7500, RO_WAIT }, { 10000, RO_WAIT },
+		{ 1000, 3600 },
+		{ 5000, 21600 },
+		{ 7500, RO_WAIT },
+		{ 10000, RO_WAIT },
 	};
+	/* clang-format off */
 	static const struct ro_act a[] = {
 		/* op, full, at, ret, code, phase, step, weight, since, due */
 		NOCHANGE(T0),
@@ -263,6 +276,7 @@ static void test_rollout_gradual_schedule(void)
 		/* and waits for promote */
 		NOCHANGE(T0 + 10000000),
 	};
+	/* clang-format on */
 	struct model *m = new_model();
 	const struct rollout *ro = &m->svc[0].ro;
 	const struct event *e;
@@ -309,6 +323,7 @@ static void test_rollout_gradual_schedule(void)
  * step's hold ends, whatever its weight; on schedule. */
 static void test_rollout_completes(void)
 {
+	/* clang-format off */
 	static const struct {
 		const char *name;
 		struct ro_step steps[3];
@@ -341,6 +356,7 @@ static void test_rollout_completes(void)
 		{ "a step below 100% that waits", { { 1000, 60 }, { 9999, RO_WAIT } }, 2, T0 + 99999,
 		  RO_PROGRESSING, 1, 9999, 0 },
 	};
+	/* clang-format on */
 	struct model *m = new_model();
 	const struct rollout *ro = &m->svc[0].ro;
 
@@ -374,6 +390,7 @@ static void test_rollout_pause_resume(void)
 	static const struct ro_step st[] = { { 1000, 3600 }, { 5000, 3600 }, { 10000, RO_WAIT } };
 	static const struct ro_step wait[] = { { 1000, RO_WAIT }, { 10000, RO_WAIT } };
 #define T1 (T0 + 100005)
+	/* clang-format off */
 	static const struct ro_act a[] = {
 		/* op, full, at, ret, code, phase, step, weight, since, due, left, ended */
 		{ RO_OP_PAUSE, 0, T0 + 600, 0, NULL, RO_PAUSED, 0, 1000, T0, -1, 3000, 0 },
@@ -393,6 +410,8 @@ static void test_rollout_pause_resume(void)
 		BAD_PHASE(RO_OP_PAUSE, 0, T1 + 9001),
 		BAD_PHASE(RO_OP_RESUME, 0, T1 + 9002),
 	};
+	/* clang-format on */
+	/* clang-format off */
 	static const struct ro_act b[] = {
 		/* a step that waits for promote: pausing it keeps nothing to count */
 		{ RO_OP_PAUSE, 0, T0 + 50, 0, NULL, RO_PAUSED, 0, 1000, T0, -1, RO_WAIT, 0 },
@@ -400,6 +419,7 @@ static void test_rollout_pause_resume(void)
 		NOCHANGE(T0 + 10000000),
 		{ RO_OP_PROMOTE, 0, T0 + 70, 0, NULL, RO_COMPLETED, 1, 10000, 0, -1, 0, T0 + 70 },
 	};
+	/* clang-format on */
 #undef T1
 	struct model *m = new_model();
 	struct vs_err err = { 0 };
@@ -408,8 +428,10 @@ static void test_rollout_pause_resume(void)
 	if (cur_failed)
 		return;
 	row("%s", "no rollout");
-	CHECK_ERR(rollout_control(m, 0, RO_OP_PAUSE, false, T0, &err), &err, -ENOENT, 409, "no_rollout");
-	CHECK_ERR(rollout_control(m, 0, RO_OP_RESUME, false, T0, &err), &err, -ENOENT, 409, "no_rollout");
+	CHECK_ERR(rollout_control(m, 0, RO_OP_PAUSE, false, T0, &err), &err, -ENOENT, 409,
+		  "no_rollout");
+	CHECK_ERR(rollout_control(m, 0, RO_OP_RESUME, false, T0, &err), &err, -ENOENT, 409,
+		  "no_rollout");
 	row("%s", "");
 	CHECK_INT(start(m, "2.0", RO_GRADUAL, 0, st, ARRAY_SIZE(st), T0), ==, 0);
 	run_acts(m, 0, a, ARRAY_SIZE(a));
@@ -425,8 +447,12 @@ static void test_rollout_pause_resume(void)
 static void test_rollout_promote(void)
 {
 	static const struct ro_step st[] = {
-		{ 1000, 3600 }, { 5000, 21600 }, { 7500, RO_WAIT }, { 9000, 600 },
+		{ 1000, 3600 },
+		{ 5000, 21600 },
+		{ 7500, RO_WAIT },
+		{ 9000, 600 },
 	};
+	/* clang-format off */
 	static const struct ro_act a[] = {
 		/* op, full, at, ret, code, phase, step, weight, since, due, left, ended */
 		/* the next step now, its hold counted from now */
@@ -440,9 +466,11 @@ static void test_rollout_promote(void)
 		BAD_PHASE(RO_OP_PROMOTE, 0, T0 + 500),
 		BAD_PHASE(RO_OP_PROMOTE, 1, T0 + 500),
 	};
+	/* clang-format on */
 	static const struct ro_act full[] = {
 		{ RO_OP_PROMOTE, 1, T0 + 50, 0, NULL, RO_COMPLETED, 0, 10000, 0, -1, 0, T0 + 50 },
 	};
+	/* clang-format off */
 	static const struct ro_act paused[] = {
 		{ RO_OP_PAUSE, 0, T0 + 10, 0, NULL, RO_PAUSED, 0, 1000, T0, -1, 3590, 0 },
 		/* promoted while paused: the next step, with all its hold left */
@@ -453,6 +481,7 @@ static void test_rollout_promote(void)
 		{ RO_OP_PAUSE, 0, T0 + 40, 0, NULL, RO_PAUSED, 1, 5000, T0 + 30, -1, 21590, 0 },
 		{ RO_OP_PROMOTE, 1, T0 + 50, 0, NULL, RO_COMPLETED, 1, 10000, 0, -1, 0, T0 + 50 },
 	};
+	/* clang-format on */
 	static const struct {
 		const char *name;
 		const struct ro_act *a;
@@ -505,8 +534,10 @@ static void test_rollout_abort_rollback(void)
 	if (cur_failed)
 		return;
 	row("%s", "no rollout");
-	CHECK_ERR(rollout_control(m, 0, RO_OP_ABORT, false, T0, &err), &err, -ENOENT, 409, "no_rollout");
-	CHECK_ERR(rollout_control(m, 0, RO_OP_ROLLBACK, false, T0, &err), &err, -ENOENT, 409, "no_rollout");
+	CHECK_ERR(rollout_control(m, 0, RO_OP_ABORT, false, T0, &err), &err, -ENOENT, 409,
+		  "no_rollout");
+	CHECK_ERR(rollout_control(m, 0, RO_OP_ROLLBACK, false, T0, &err), &err, -ENOENT, 409,
+		  "no_rollout");
 
 	row("%s", "abort");
 	CHECK_INT(start(m, "2.0", RO_GRADUAL, 120, st, 2, T0), ==, 0);
@@ -528,13 +559,13 @@ static void test_rollout_abort_rollback(void)
 	for (size_t i = 0; i < ARRAY_SIZE(after_end); i++) {
 		row("aborted, op %d", after_end[i]);
 		memcpy(before, m, sizeof(*m));
-		CHECK_ERR(rollout_control(m, 0, after_end[i], false, T0 + 20, &err), &err,
-			  -EINVAL, 409, "bad_phase");
+		CHECK_ERR(rollout_control(m, 0, after_end[i], false, T0 + 20, &err), &err, -EINVAL,
+			  409, "bad_phase");
 		CHECK(!memcmp(m, before, sizeof(*m)), "the model changed");
 	}
 	row("%s", "aborted, rollback");
-	CHECK_ERR(rollout_control(m, 0, RO_OP_ROLLBACK, false, T0 + 20, &err), &err,
-		  -EINVAL, 409, "bad_phase");
+	CHECK_ERR(rollout_control(m, 0, RO_OP_ROLLBACK, false, T0 + 20, &err), &err, -EINVAL, 409,
+		  "bad_phase");
 
 	row("%s", "rollback while paused");
 	CHECK_INT(start(m, "2.0", RO_GRADUAL, 0, st, 2, T0 + 100), ==, 0);
@@ -551,10 +582,10 @@ static void test_rollout_abort_rollback(void)
 	CHECK_INT(ver_flags(m, 0, S20, &ms), ==, VS_VER_NO_AFFINITY);
 	CHECK_INT(ver_flags(m, 0, S10, &ms), ==, 0);
 	CHECK_INT(ver_flags(m, 0, S30, &ms), ==, 0);
-	CHECK_INT(ms, ==, 120000);	/* the service's, kept */
+	CHECK_INT(ms, ==, 120000); /* the service's, kept */
 	CHECK_STR(model_event_nth(m, 0)->type, "rolled_back");
-	CHECK_ERR(rollout_control(m, 0, RO_OP_ROLLBACK, false, T0 + 130, &err), &err,
-		  -EINVAL, 409, "bad_phase");
+	CHECK_ERR(rollout_control(m, 0, RO_OP_ROLLBACK, false, T0 + 130, &err), &err, -EINVAL, 409,
+		  "bad_phase");
 
 	/* A new rollout to the rolled-back version gives it affinity again. */
 	row("%s", "start again, complete, roll back");
@@ -564,8 +595,8 @@ static void test_rollout_abort_rollback(void)
 	CHECK_INT(rollout_control(m, 0, RO_OP_PROMOTE, true, T0 + 210, &err), ==, 0);
 	CHECK_INT(ro->phase, ==, RO_COMPLETED);
 	memcpy(before, m, sizeof(*m));
-	CHECK_ERR(rollout_control(m, 0, RO_OP_ABORT, false, T0 + 220, &err), &err,
-		  -EINVAL, 409, "bad_phase");
+	CHECK_ERR(rollout_control(m, 0, RO_OP_ABORT, false, T0 + 220, &err), &err, -EINVAL, 409,
+		  "bad_phase");
 	CHECK(!memcmp(m, before, sizeof(*m)), "the model changed");
 	CHECK_INT(rollout_control(m, 0, RO_OP_ROLLBACK, false, T0 + 230, &err), ==, 0);
 	CHECK_INT(ro->phase, ==, RO_ROLLED_BACK);
@@ -578,7 +609,7 @@ static void test_rollout_abort_rollback(void)
 
 	row("%s", "abort after a new start");
 	CHECK_INT(start(m, "2.0", RO_SESSION, 30, NULL, 0, T0 + 300), ==, 0);
-	CHECK_INT(ro->phase, ==, RO_COMPLETED);	/* session: at once */
+	CHECK_INT(ro->phase, ==, RO_COMPLETED); /* session: at once */
 	CHECK(!m->cl[S20].no_affinity, "no_affinity kept by a new rollout");
 	CHECK_INT(start(m, "3.0", RO_GRADUAL, 0, st, 2, T0 + 400), ==, 0);
 	CHECK_INT(ro->from, ==, S20);
@@ -595,6 +626,7 @@ static void test_rollout_abort_rollback(void)
 static void test_rollout_session_timeout(void)
 {
 	static const struct ro_step st[] = { { 5000, RO_WAIT } };
+	/* clang-format off */
 	static const struct {
 		const char *to;
 		enum ro_strategy strategy;
@@ -610,6 +642,7 @@ static void test_rollout_session_timeout(void)
 		{ "6.0", RO_GRADUAL, 0, 1, 0, RO_PROGRESSING },
 		{ "7.0", RO_SESSION, VS_MAX_SESSION_TIMEOUT, 0, VS_MAX_SESSION_TIMEOUT, RO_COMPLETED },
 	};
+	/* clang-format on */
 	struct model *m = new_model();
 	const struct rollout *ro = &m->svc[0].ro;
 	struct vs_err err = { 0 };
@@ -630,7 +663,8 @@ static void test_rollout_session_timeout(void)
 			CHECK(slot >= 0, "add %s: %s", t[i].to, err.msg);
 		}
 		CHECK_INT(start(m, t[i].to, t[i].strategy, t[i].timeout, st, t[i].nsteps,
-				T0 + 100 * (int64_t)i), ==, 0);
+				T0 + 100 * (int64_t)i),
+			  ==, 0);
 		CHECK_INT(ro->phase, ==, t[i].phase);
 		CHECK_INT(ro->strategy, ==, t[i].strategy);
 		CHECK_INT(ro->session_timeout, ==, t[i].timeout);
@@ -646,8 +680,9 @@ static void test_rollout_session_timeout(void)
 			CHECK_INT(ro->ended, ==, T0 + 100 * (int64_t)i);
 		}
 		if (ro->phase == RO_PROGRESSING)
-			CHECK_INT(rollout_control(m, 0, RO_OP_PROMOTE, true, T0 + 100 * (int64_t)i + 50,
-						  &err), ==, 0);
+			CHECK_INT(rollout_control(m, 0, RO_OP_PROMOTE, true,
+						  T0 + 100 * (int64_t)i + 50, &err),
+				  ==, 0);
 		CHECK_INT(ro->phase, ==, RO_COMPLETED);
 		check_layout(m, 0, slot, ro->from, VS_BUCKETS);
 		if (cur_failed)
@@ -722,8 +757,8 @@ static void test_rollout_record_instant(void)
 	row("%s", "a rollout from it");
 	CHECK_INT(rollout_tick(m, T0 + 1000000), ==, false);
 	CHECK_INT(model_stable(m, 0), ==, slot);
-	CHECK_ERR(rollout_control(m, 0, RO_OP_PAUSE, false, T0 + 1, &err), &err,
-		  -EINVAL, 409, "bad_phase");
+	CHECK_ERR(rollout_control(m, 0, RO_OP_PAUSE, false, T0 + 1, &err), &err, -EINVAL, 409,
+		  "bad_phase");
 	CHECK_INT(rollout_control(m, 0, RO_OP_ROLLBACK, false, T0 + 2, &err), ==, 0);
 	check_layout(m, 0, slot, S10, 0);
 }
@@ -733,7 +768,9 @@ static void test_rollout_record_instant(void)
  * through the state file unchanged. */
 static void test_rollout_history(void)
 {
-	static const struct ro_step st[] = { { 1000, RO_WAIT }, { 5000, RO_WAIT }, { 10000, RO_WAIT } };
+	static const struct ro_step st[] = { { 1000, RO_WAIT },
+					     { 5000, RO_WAIT },
+					     { 10000, RO_WAIT } };
 	struct model *m = new_model(), *back = new_model();
 	const struct rollout *ro = &m->svc[0].ro;
 	struct vs_err err = { 0 };
@@ -765,7 +802,8 @@ static void test_rollout_history(void)
 		const struct ro_mark *a = &ro->hist[i], *b = &back->svc[0].ro.hist[i];
 
 		CHECK(a->time == b->time && a->weight == b->weight && a->type == b->type &&
-		      a->step == b->step, "history[%d] in the state file", i);
+			      a->step == b->step,
+		      "history[%d] in the state file", i);
 	}
 	CHECK_INT(back->svc[0].ro.hist[3].type, ==, ROM_PROMOTED_FULL);
 
@@ -784,16 +822,10 @@ static void test_rollout_history(void)
 }
 
 const struct unit_case rollout_cases[] = {
-	TEST(test_rollout_start_rejects),
-	TEST(test_rollout_start_target_names),
-	TEST(test_rollout_weights_layout),
-	TEST(test_rollout_gradual_schedule),
-	TEST(test_rollout_completes),
-	TEST(test_rollout_pause_resume),
-	TEST(test_rollout_promote),
-	TEST(test_rollout_abort_rollback),
-	TEST(test_rollout_session_timeout),
-	TEST(test_rollout_record_instant),
-	TEST(test_rollout_history),
-	{ NULL, NULL }
+	TEST(test_rollout_start_rejects),   TEST(test_rollout_start_target_names),
+	TEST(test_rollout_weights_layout),  TEST(test_rollout_gradual_schedule),
+	TEST(test_rollout_completes),	    TEST(test_rollout_pause_resume),
+	TEST(test_rollout_promote),	    TEST(test_rollout_abort_rollback),
+	TEST(test_rollout_session_timeout), TEST(test_rollout_record_instant),
+	TEST(test_rollout_history),	    { NULL, NULL }
 };

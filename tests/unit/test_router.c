@@ -19,6 +19,7 @@
 
 static void test_ro_strategy_parse(void)
 {
+	/* clang-format off */
 	static const struct {
 		const char *s;
 		int ret;
@@ -36,6 +37,7 @@ static void test_ro_strategy_parse(void)
 		{ " session", -EINVAL, 0 }, { "long term", -EINVAL, 0 }, { "new_session", -EINVAL, 0 },
 		{ "manual", -EINVAL, 0 }, { "none", -EINVAL, 0 }, { "promote", -EINVAL, 0 },
 	};
+	/* clang-format on */
 
 	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
 		enum ro_strategy s = (enum ro_strategy)77;
@@ -54,6 +56,7 @@ static void test_ro_strategy_parse(void)
 
 static void test_ro_op_parse(void)
 {
+	/* clang-format off */
 	static const struct {
 		const char *s;
 		int ret;
@@ -67,6 +70,7 @@ static void test_ro_op_parse(void)
 		{ "promote ", -EINVAL, 0 }, { "pause2", -EINVAL, 0 }, { "instant", -EINVAL, 0 },
 		{ "rolled_back", -EINVAL, 0 },
 	};
+	/* clang-format on */
 
 	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
 		enum ro_op op = (enum ro_op)77;
@@ -80,6 +84,7 @@ static void test_ro_op_parse(void)
 static void test_api_route_match(void)
 {
 	static char long63[80], path63[128];
+	/* clang-format off */
 	static const struct {
 		const char *method, *path;
 		const char *route;	/* same name, same route table entry */
@@ -98,6 +103,7 @@ static void test_api_route_match(void)
 		{ "DELETE", "/v1/clusters/x", "cluster_delete", "x" },
 		{ "GET", path63, "service", long63 },
 	};
+	/* clang-format on */
 	const char *route_of[16] = { NULL };
 	char caps[ROUTE_MAX_CAPS][ROUTE_CAP_LEN];
 	const char *allow;
@@ -131,6 +137,7 @@ static void test_api_route_match(void)
 static void test_api_route_errors(void)
 {
 	static char path64[128];
+	/* clang-format off */
 	static const struct {
 		const char *method, *path;
 		int ret;
@@ -156,6 +163,7 @@ static void test_api_route_errors(void)
 		{ "DELETE", "/v1/services/x/weights", -EPERM, "PUT" },
 		{ "get", "/healthz", -EPERM, "GET" },
 	};
+	/* clang-format on */
 	char caps[ROUTE_MAX_CAPS][ROUTE_CAP_LEN];
 	char seg[80];
 	const char *allow;
@@ -180,6 +188,7 @@ static void test_api_route_errors(void)
 static void test_api_query_args(void)
 {
 	static char long_name[100];
+	/* clang-format off */
 	static const struct {
 		const char *method, *path;
 		struct api_arg args[2];
@@ -210,12 +219,15 @@ static void test_api_query_args(void)
 		{ "GET", "/v1/\xff", { { NULL, NULL } }, 0, 404, "not_found", "no endpoint /v1/?" },
 		{ "PUT", "/healthz/\xe2\x82", { { NULL, NULL } }, 0, 404, "not_found", "/healthz/?" "?" },
 	};
+	/* clang-format on */
 	struct api a = { .c = NULL };
 
 	memset(long_name, 'a', sizeof(long_name) - 1);
 	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
-		struct api_req req = { .method = t[i].method, .path = t[i].path,
-				       .args = t[i].args, .nargs = t[i].nargs };
+		struct api_req req = { .method = t[i].method,
+				       .path = t[i].path,
+				       .args = t[i].args,
+				       .nargs = t[i].nargs };
 		struct api_resp resp;
 		json_t *body, *e;
 
@@ -237,6 +249,7 @@ static void test_api_query_args(void)
 
 static void test_sock_serves(void)
 {
+	/* clang-format off */
 	static const struct {
 		const char *addr;	/* listener address */
 		uint16_t port;
@@ -262,6 +275,7 @@ static void test_sock_serves(void)
 		{ "127.0.0.1", 9001, false, "[::ffff:127.0.0.1]:9001", false },
 		{ "0.0.0.0", 9001, false, "[::]:9001", false },
 	};
+	/* clang-format on */
 
 	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
 		struct vs_listener l;
@@ -283,12 +297,10 @@ static void test_sock_serves(void)
 	}
 }
 
-const struct unit_case router_cases[] = {
-	TEST(test_ro_strategy_parse),
-	TEST(test_ro_op_parse),
-	TEST(test_api_route_match),
-	TEST(test_api_route_errors),
-	TEST(test_api_query_args),
-	TEST(test_sock_serves),
-	{ NULL, NULL }
-};
+const struct unit_case router_cases[] = { TEST(test_ro_strategy_parse),
+					  TEST(test_ro_op_parse),
+					  TEST(test_api_route_match),
+					  TEST(test_api_route_errors),
+					  TEST(test_api_query_args),
+					  TEST(test_sock_serves),
+					  { NULL, NULL } };

@@ -41,7 +41,8 @@ static void check_models_equal(const struct model *a, const struct model *b)
 		CHECK_INT(x->mode, ==, y->mode);
 		CHECK_INT(x->nsrv, ==, y->nsrv);
 		for (uint32_t j = 0; j < x->nsrv; j++)
-			CHECK(ep_equal(&x->srv[j], &y->srv[j]), "server %u: %s", j, ep_str(&y->srv[j]));
+			CHECK(ep_equal(&x->srv[j], &y->srv[j]), "server %u: %s", j,
+			      ep_str(&y->srv[j]));
 	}
 	row("%s", "");
 }
@@ -66,7 +67,8 @@ static void test_state_roundtrip(void)
 			    "     'upgradeTransition': {'mode': 'manual'}}]},"
 			    "  {'name': 'v6', 'address': '::', 'port': 8443,"
 			    "   'clusters': {'version': '7.1', 'servers': ['[::1]:9101']}}]}",
-			    &cfg, m, &err), ==, 0);
+			    &cfg, m, &err),
+		  ==, 0);
 	/* Leave slots out of version order and a hole at slot 3. */
 	CHECK_INT(model_del_cluster(m, 0, false, &err), ==, 0);
 	CHECK_INT(add_cl(m, 0, "2.5", CL_MANUAL, "127.0.0.1:9025", NULL, &err), ==, 0);
@@ -78,7 +80,7 @@ static void test_state_roundtrip(void)
 
 	text = track(state_dump(m));
 	CHECK(text, "state_dump failed");
-	memset(m2, 0xa5, sizeof(*m2));	/* state_parse must start from nothing */
+	memset(m2, 0xa5, sizeof(*m2)); /* state_parse must start from nothing */
 	memset(&err, 0, sizeof(err));
 	CHECK_INT(state_parse(text, strlen(text), "t.json", m2, &err), ==, 0);
 	check_models_equal(m, m2);
@@ -109,6 +111,7 @@ static void test_state_rejects(void)
 		"   'weight': %d, 'upgradeTransition': {'mode': 'instant'}, 'service': 'default'},"
 		"  {'id': 'b', 'version': '2.0', 'slot': %d, 'servers': ['127.0.0.1:9002'],"
 		"   'weight': %d, 'upgradeTransition': {'mode': 'manual'}, 'service': 'default'}]}";
+	/* clang-format off */
 	static const struct {
 		const char *name;
 		int format;
@@ -133,6 +136,7 @@ static void test_state_rejects(void)
 		{ "format 2", 2, "", 0, "", 0, 5000, 3, 5000, false, "vsteerState" },
 		{ "format 0", 0, "", 0, "", 0, 5000, 3, 5000, false, "vsteerState" },
 	};
+	/* clang-format on */
 	struct model *m = new_model();
 	struct vs_err err;
 	char sq[2048];
@@ -292,6 +296,7 @@ static void test_state_rollout_rejects(void)
 		"   'weight': 1000, 'upgradeTransition': {'mode': 'manual'}, 'service': 'web'},"
 		"  {'id': 'c', 'version': '7.0', 'slot': 2, 'servers': ['127.0.0.1:9101'],"
 		"   'weight': 10000, 'upgradeTransition': {'mode': 'instant'}, 'service': 'api'}]}";
+	/* clang-format off */
 	static const struct {
 		const char *name;
 		int to;
@@ -308,6 +313,7 @@ static void test_state_rollout_rejects(void)
 		{ "unknown field", 1, ", 'bogus': 1", false, "bogus" },
 		{ "unknown field, named like a service's", 1, ", 'name': 'web'", false, "'name'" },
 	};
+	/* clang-format on */
 	struct model *m = new_model();
 	const struct rollout *ro = &m->svc[0].ro;
 	struct vs_err err;
@@ -441,10 +447,7 @@ static void test_state_analysis_roundtrip(void)
 }
 
 const struct unit_case state_cases[] = {
-	TEST(test_state_roundtrip),
-	TEST(test_state_rejects),
-	TEST(test_state_rollout_roundtrip),
-	TEST(test_state_rollout_rejects),
-	TEST(test_state_analysis_roundtrip),
-	{ NULL, NULL }
+	TEST(test_state_roundtrip),	     TEST(test_state_rejects),
+	TEST(test_state_rollout_roundtrip),  TEST(test_state_rollout_rejects),
+	TEST(test_state_analysis_roundtrip), { NULL, NULL }
 };

@@ -14,21 +14,24 @@ int auth_token_load(const char *path, char *out, struct vs_err *err)
 
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
-		return vs_errf(err, -errno, 400, "token", "token file %s: %s", path, strerror(errno));
+		return vs_errf(err, -errno, 400, "token", "token file %s: %s", path,
+			       strerror(errno));
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		return vs_errf(err, -EINVAL, 400, "token", "token file %s: not a regular file", path);
+		return vs_errf(err, -EINVAL, 400, "token", "token file %s: not a regular file",
+			       path);
 	}
 	if (st.st_mode & 077) {
 		close(fd);
 		return vs_errf(err, -EPERM, 400, "token",
-			       "token file %s: mode %03o lets others read it; chmod 600 it",
-			       path, st.st_mode & 0777);
+			       "token file %s: mode %03o lets others read it; chmod 600 it", path,
+			       st.st_mode & 0777);
 	}
 	n = read(fd, out, AUTH_TOKEN_MAX + 1);
 	close(fd);
 	if (n < 0)
-		return vs_errf(err, -errno, 400, "token", "token file %s: %s", path, strerror(errno));
+		return vs_errf(err, -errno, 400, "token", "token file %s: %s", path,
+			       strerror(errno));
 	if (n > AUTH_TOKEN_MAX)
 		return vs_errf(err, -E2BIG, 400, "token", "token file %s: over %d bytes", path,
 			       AUTH_TOKEN_MAX);
@@ -36,12 +39,15 @@ int auth_token_load(const char *path, char *out, struct vs_err *err)
 		n--;
 	out[n] = '\0';
 	if (n < AUTH_TOKEN_MIN)
-		return vs_errf(err, -EINVAL, 400, "token", "token file %s: the token needs at least %d characters",
-			       path, AUTH_TOKEN_MIN);
+		return vs_errf(err, -EINVAL, 400, "token",
+			       "token file %s: the token needs at least %d characters", path,
+			       AUTH_TOKEN_MIN);
 	for (ssize_t i = 0; i < n; i++)
 		if (out[i] <= ' ' || out[i] > '~')
-			return vs_errf(err, -EINVAL, 400, "token",
-				       "token file %s: the token must be printable ASCII without spaces", path);
+			return vs_errf(
+				err, -EINVAL, 400, "token",
+				"token file %s: the token must be printable ASCII without spaces",
+				path);
 	return 0;
 }
 

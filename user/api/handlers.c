@@ -50,8 +50,10 @@ static json_t *show(struct api_call *k, enum snap_what what, const char *service
 
 json_t *handle_healthz(struct api_call *k)
 {
+	/* clang-format off */
 	return json_pack("{sssIsI}", "status", "ok", "ticks", (json_int_t)snap_ticks(k->c), "time",
 			 (json_int_t)clock_wall());
+	/* clang-format on */
 }
 
 json_t *handle_features(struct api_call *k)
@@ -138,8 +140,8 @@ json_t *handle_rollout_control(struct api_call *k)
 			    "no rollout action '%.40s' (promote, pause, resume, abort, rollback)",
 			    k->caps[1]);
 	if (op != RO_OP_PROMOTE && arg(k, "full"))
-		return fail(k, 400, "unknown_field", "query parameter 'full' is for promote, not %s",
-			    k->caps[1]);
+		return fail(k, 400, "unknown_field",
+			    "query parameter 'full' is for promote, not %s", k->caps[1]);
 	if (ctl_rollout_control(k->c, k->caps[0], op, arg_true(k, "full"), &k->err))
 		return NULL;
 	return handle_service(k);

@@ -16,11 +16,11 @@ struct api_call {
 	struct ctl *c;
 	const struct api_req *req;
 	const struct route *route;
-	char caps[ROUTE_MAX_CAPS][ROUTE_CAP_LEN];	/* the {} path segments */
-	json_t *body;		/* the parsed request body, for routes that take one */
+	char caps[ROUTE_MAX_CAPS][ROUTE_CAP_LEN]; /* the {} path segments */
+	json_t *body; /* the parsed request body, for routes that take one */
 	struct vs_err err;
-	int status;		/* on success */
-	char *text;		/* a reply that is not JSON (malloc'ed) */
+	int status; /* on success */
+	char *text; /* a reply that is not JSON (malloc'ed) */
 };
 
 json_t *handle_healthz(struct api_call *k);

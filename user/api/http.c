@@ -14,17 +14,17 @@
 #include "api/http.h"
 #include "api/router.h"
 
-#define HTTP_MAX_CONNECTIONS 64		/* more get 503 */
-#define HTTP_HARD_CONNECTIONS 96	/* more are not accepted at all */
-#define HTTP_TIMEOUT_S       10		/* idle per connection */
-#define HTTP_MEMORY_LIMIT    (32 * 1024)	/* request line and headers */
+#define HTTP_MAX_CONNECTIONS  64	  /* more get 503 */
+#define HTTP_HARD_CONNECTIONS 96	  /* more are not accepted at all */
+#define HTTP_TIMEOUT_S	      10	  /* idle per connection */
+#define HTTP_MEMORY_LIMIT     (32 * 1024) /* request line and headers */
 /* libmicrohttpd's timeout is for idleness only: a client sending a byte
  * every few seconds would hold its connection for ever, and 64 such
  * clients lock everyone else out. So every request also has a deadline:
  * this long from the connection's start (or from the previous reply on
  * a kept-alive connection) to its reply sent. */
-#define HTTP_DEADLINE_S      30
-#define HTTP_WATCH_MS        500	/* how often the deadline is checked */
+#define HTTP_DEADLINE_S 30
+#define HTTP_WATCH_MS	500 /* how often the deadline is checked */
 
 struct body {
 	char *buf;
@@ -36,8 +36,8 @@ struct body {
 struct conn {
 	struct conn *prev, *next;
 	int fd;
-	struct timespec since;	/* connection start, or its last reply sent */
-	bool cut;		/* shut down for missing the deadline */
+	struct timespec since; /* connection start, or its last reply sent */
+	bool cut;	       /* shut down for missing the deadline */
 };
 
 /* The open connections: libmicrohttpd's thread adds and removes them and
@@ -48,7 +48,7 @@ struct conn {
 static struct {
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
-	struct conn head;	/* list sentinel */
+	struct conn head; /* list sentinel */
 	int n;
 	bool stop;
 	bool running;
@@ -232,8 +232,8 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-				  const char *method, const char *version,
-				  const char *upload, size_t *upload_size, void **con_cls)
+				  const char *method, const char *version, const char *upload,
+				  size_t *upload_size, void **con_cls)
 {
 	struct body *b = *con_cls;
 	struct api_resp resp;
@@ -276,9 +276,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	req = (struct api_req){
 		.authorization = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 							     MHD_HTTP_HEADER_AUTHORIZATION),
-		.method = method, .path = url, .body = b->buf,
+		.method = method,
+		.path = url,
+		.body = b->buf,
 		.body_len = b->too_big ? API_MAX_BODY + 1 : b->len,
-		.args = q.v, .nargs = q.n,
+		.args = q.v,
+		.nargs = q.n,
 	};
 	api_handle(cls, &req, &resp);
 	free(q.v);
@@ -322,8 +325,7 @@ int http_start(struct api *a, const struct http_opts *o, struct MHD_Daemon **out
 	       struct vs_err *err)
 {
 	struct sockaddr_storage ss = {};
-	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-			     MHD_USE_ERROR_LOG;
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
 	const struct vs_endpoint *ep = &o->ep;
 	char a_str[EP_STRLEN];
 	int ret;
@@ -354,21 +356,20 @@ int http_start(struct api *a, const struct http_opts *o, struct MHD_Daemon **out
 		return vs_errf(err, ret, 500, "internal", "cannot start the API's watchdog: %s",
 			       strerror(-ret));
 	*out = MHD_start_daemon(flags, ep->port, NULL, NULL, on_request, a,
-				MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
-				MHD_OPTION_SOCK_ADDR, &ss,
-				MHD_OPTION_CONNECTION_LIMIT, HTTP_HARD_CONNECTIONS,
+				MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
+				&ss, MHD_OPTION_CONNECTION_LIMIT, HTTP_HARD_CONNECTIONS,
 				MHD_OPTION_CONNECTION_TIMEOUT, HTTP_TIMEOUT_S,
 				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY_LIMIT,
 				MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL,
 				MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
-				o->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, o->tls_cert,
-				MHD_OPTION_HTTPS_MEM_KEY, o->tls_key,
-				MHD_OPTION_END);
+				o->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END,
+				o->tls_cert, MHD_OPTION_HTTPS_MEM_KEY, o->tls_key, MHD_OPTION_END);
 	if (!*out) {
 		watchdog_stop();
-		return vs_errf(err, -EADDRINUSE, 500, "api_listen",
-			       "cannot serve the API on %s (address in use, not local, or a bad TLS certificate or key)",
-			       a_str);
+		return vs_errf(
+			err, -EADDRINUSE, 500, "api_listen",
+			"cannot serve the API on %s (address in use, not local, or a bad TLS certificate or key)",
+			a_str);
 	}
 	return 0;
 }

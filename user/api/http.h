@@ -11,7 +11,7 @@ struct api;
 
 struct http_opts {
 	struct vs_endpoint ep;
-	const char *tls_cert;	/* PEM text, or NULL for plain HTTP */
+	const char *tls_cert; /* PEM text, or NULL for plain HTTP */
 	const char *tls_key;
 };
 

@@ -57,7 +57,7 @@ static void prom_hist(FILE *f, const char *name, const char *svc, const char *ve
 char *metrics_text(const struct snap *snap)
 {
 	static const double lat_les[] = { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-					   0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
+					  0.1,	  0.25,	 0.5,	 1,	2.5,  5,     10 };
 	static const double size_les[] = { 100, 1000, 10000, 100000, 1e6, 1e7 };
 	size_t len = 0;
 	char *text = NULL;
@@ -79,7 +79,8 @@ char *metrics_text(const struct snap *snap)
 	      "# TYPE vsteer_response_size_bytes histogram\n"
 	      "# TYPE vsteer_refused_total counter\n"
 	      "# TYPE vsteer_rollout_phase gauge\n"
-	      "# TYPE vsteer_rollbacks_total counter\n", f);
+	      "# TYPE vsteer_rollbacks_total counter\n",
+	      f);
 	for (uint32_t s = 0; s < VS_MAX_SERVICES; s++) {
 		const struct service *sv = &snap->m.svc[s];
 
@@ -92,10 +93,18 @@ char *metrics_text(const struct snap *snap)
 
 			if (!cl->used || cl->svc != s)
 				continue;
-#define M(metric, val) do { fputs(metric, f); labels(f, sv->name, cl->version); \
-			  fprintf(f, "} %llu\n", (unsigned long long)(val)); } while (0)
-#define MK(metric, k, val) do { fputs(metric, f); labels(f, sv->name, cl->version); \
-			  fprintf(f, ",%s} %llu\n", k, (unsigned long long)(val)); } while (0)
+#define M(metric, val)                                             \
+	do {                                                       \
+		fputs(metric, f);                                  \
+		labels(f, sv->name, cl->version);                  \
+		fprintf(f, "} %llu\n", (unsigned long long)(val)); \
+	} while (0)
+#define MK(metric, k, val)                                               \
+	do {                                                             \
+		fputs(metric, f);                                        \
+		labels(f, sv->name, cl->version);                        \
+		fprintf(f, ",%s} %llu\n", k, (unsigned long long)(val)); \
+	} while (0)
 			M("vsteer_connections_total", st->steered);
 			MK("vsteer_failovers_total", "direction=\"in\"", st->failover_in);
 			MK("vsteer_failovers_total", "direction=\"out\"", st->failover_out);
@@ -124,8 +133,8 @@ char *metrics_text(const struct snap *snap)
 				labels(f, sv->name, cl->version);
 				fprintf(f, ",backend=\"%s\"} %u\n", a, v->srv[i].backlog);
 			}
-			prom_hist(f, "vsteer_request_duration_seconds", sv->name, cl->version, &v->lat,
-				  lat_les, ARRAY_SIZE(lat_les), 1e-9);
+			prom_hist(f, "vsteer_request_duration_seconds", sv->name, cl->version,
+				  &v->lat, lat_les, ARRAY_SIZE(lat_les), 1e-9);
 			prom_hist(f, "vsteer_response_size_bytes", sv->name, cl->version, &v->size,
 				  size_les, ARRAY_SIZE(size_les), 1);
 #undef M

@@ -21,13 +21,14 @@ struct route_arg {
 
 struct route {
 	const char *method;
-	const char *pattern;	/* "{}" matches one path segment */
+	const char *pattern; /* "{}" matches one path segment */
 	handler_fn fn;
-	bool body;		/* takes a JSON object body */
-	struct route_arg args[ROUTE_MAX_ARGS];	/* the query parameters it takes */
+	bool body;			       /* takes a JSON object body */
+	struct route_arg args[ROUTE_MAX_ARGS]; /* the query parameters it takes */
 };
 
 /* method, path, handler, takes a body, the query parameters it takes */
+/* clang-format off */
 static const struct route routes[] = {
 	{ "GET",    "/healthz",                    handle_healthz,         false, {} },
 	{ "GET",    "/v1/services",                handle_services,        false, {} },
@@ -43,14 +44,17 @@ static const struct route routes[] = {
 	{ "GET",    "/metrics",                    handle_metrics,         false, {} },
 	{ "GET",    "/v1/features",                handle_features,        false, {} },
 };
+/* clang-format on */
 
 /* Allow header values, indexed by a bitmask of the methods below. */
 static const char *const methods[] = { "GET", "PUT", "POST", "DELETE" };
+/* clang-format off */
 static const char *const allow_sets[16] = {
 	"", "GET", "PUT", "GET, PUT", "POST", "GET, POST", "PUT, POST", "GET, PUT, POST",
 	"DELETE", "GET, DELETE", "PUT, DELETE", "GET, PUT, DELETE", "POST, DELETE",
 	"GET, POST, DELETE", "PUT, POST, DELETE", "GET, PUT, POST, DELETE",
 };
+/* clang-format on */
 
 /* Does path match pattern segment by segment? Captures go to caps. */
 static bool path_matches(const char *pattern, const char *path,
@@ -79,8 +83,8 @@ static bool path_matches(const char *pattern, const char *path,
 	return !*pattern && !*path;
 }
 
-int api_route(const char *method, const char *path,
-	      char caps[ROUTE_MAX_CAPS][ROUTE_CAP_LEN], const char **allow)
+int api_route(const char *method, const char *path, char caps[ROUTE_MAX_CAPS][ROUTE_CAP_LEN],
+	      const char **allow)
 {
 	unsigned int set = 0;
 
@@ -130,8 +134,8 @@ static int check_args(const struct route *r, const struct api_req *req, struct v
 		    (!a->value || (strcmp(a->value, "true") && strcmp(a->value, "false") &&
 				   strcmp(a->value, "1") && strcmp(a->value, "0"))))
 			return vs_errf(err, -EINVAL, 400, "bad_field",
-				       "query parameter '%s': '%s' is not true, false, 1 or 0", name,
-				       value);
+				       "query parameter '%s': '%s' is not true, false, 1 or 0",
+				       name, value);
 		if (ra->type == ARG_STRING && (!a->value || !a->value[0]))
 			return vs_errf(err, -EINVAL, 400, "bad_field",
 				       "query parameter '%s' needs a value", name);
@@ -160,9 +164,11 @@ static void reply(struct api_resp *resp, int status, json_t *j)
 
 static void reply_err(struct api_resp *resp, const struct vs_err *e)
 {
+	/* clang-format off */
 	reply(resp, e->status ? e->status : 500,
 	      json_pack("{s{ssss}}", "error", "code", e->code[0] ? e->code : "internal",
 			"message", e->msg[0] ? e->msg : "internal error"));
+	/* clang-format on */
 }
 
 static int refuse(struct api_resp *resp, const struct vs_err *e)
@@ -192,18 +198,18 @@ static int prepare(struct api *a, const struct api_req *req, struct api_call *k,
 		return refuse(resp, &k->err);
 	}
 	if (i == -EPERM) {
-		vs_errf(&k->err, i, 405, "method_not_allowed", "%s takes %s, not %s",
-			path, resp->allow, method);
+		vs_errf(&k->err, i, 405, "method_not_allowed", "%s takes %s, not %s", path,
+			resp->allow, method);
 		return refuse(resp, &k->err);
 	}
 	r = &routes[i];
 	/* Reading is open to whoever can reach the API; changing steering
 	 * needs the token when one is configured. */
-	if (a->token && strcmp(r->method, "GET") && !auth_token_matches(a->token, req->authorization)) {
+	if (a->token && strcmp(r->method, "GET") &&
+	    !auth_token_matches(a->token, req->authorization)) {
 		resp->unauthorized = true;
 		vs_errf(&k->err, -EACCES, 401, "unauthorized",
-			"%s %s needs the header 'Authorization: Bearer TOKEN'", method,
-			path);
+			"%s %s needs the header 'Authorization: Bearer TOKEN'", method, path);
 		return refuse(resp, &k->err);
 	}
 	if (req->body_len > API_MAX_BODY) {
@@ -215,10 +221,11 @@ static int prepare(struct api *a, const struct api_req *req, struct api_call *k,
 		return refuse(resp, &k->err);
 	if (r->body) {
 		k->body = json_loadb(req->body ? req->body : "", req->body_len,
-				    JSON_REJECT_DUPLICATES, &jerr);
+				     JSON_REJECT_DUPLICATES, &jerr);
 		if (!k->body || !json_is_object(k->body)) {
 			if (k->body)
-				vs_errf(&k->err, -EINVAL, 400, "bad_json", "body must be a JSON object");
+				vs_errf(&k->err, -EINVAL, 400, "bad_json",
+					"body must be a JSON object");
 			else
 				vs_errf(&k->err, -EINVAL, 400, "bad_json",
 					"body is not JSON: line %d column %d: %s", jerr.line,
@@ -228,8 +235,8 @@ static int prepare(struct api *a, const struct api_req *req, struct api_call *k,
 			return refuse(resp, &k->err);
 		}
 	} else if (req->body_len) {
-		vs_errf(&k->err, -EINVAL, 400, "unexpected_body", "%s %s takes no body",
-			method, path);
+		vs_errf(&k->err, -EINVAL, 400, "unexpected_body", "%s %s takes no body", method,
+			path);
 		return refuse(resp, &k->err);
 	}
 	k->route = r;

@@ -28,21 +28,21 @@ struct api_arg {
 };
 
 struct api_req {
-	const char *authorization;	/* the Authorization header, or NULL */
+	const char *authorization; /* the Authorization header, or NULL */
 	const char *method;
 	const char *path;
 	const char *body;
 	size_t body_len;
-	const struct api_arg *args;	/* the query, decoded */
+	const struct api_arg *args; /* the query, decoded */
 	size_t nargs;
 };
 
 struct api_resp {
 	int status;
-	char *body;		/* malloc'ed JSON text, ends in a newline */
-	const char *content_type;	/* NULL: application/json */
-	const char *allow;	/* for 405: the methods the path takes */
-	bool unauthorized;	/* for 401: send WWW-Authenticate */
+	char *body;		  /* malloc'ed JSON text, ends in a newline */
+	const char *content_type; /* NULL: application/json */
+	const char *allow;	  /* for 405: the methods the path takes */
+	bool unauthorized;	  /* for 401: send WWW-Authenticate */
 };
 
 /* A request that fails before its handler runs (no route, method,

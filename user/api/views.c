@@ -11,12 +11,14 @@
  * last RECENT_SECONDS seconds. */
 static json_t *window_json(const struct window *w, int seconds)
 {
+	/* clang-format off */
 	return json_pack("{sisIsIsfsfsfsf}", "seconds", seconds, "arrived", (json_int_t)w->arrived,
 			 "requests", (json_int_t)w->requests,
 			 "latencyP50Ms", hist_quantile(&w->lat, 0.5) / 1e6,
 			 "latencyP99Ms", hist_quantile(&w->lat, 0.99) / 1e6,
 			 "meanResponseBytes", hist_mean(&w->size),
 			 "errorRate", window_error_rate(w));
+	/* clang-format on */
 }
 
 static json_t *version_json(const struct snap *s, uint32_t slot)
@@ -32,10 +34,13 @@ static json_t *version_json(const struct snap *s, uint32_t slot)
 
 		ep_format(&cl->srv[i], a, sizeof(a));
 		json_array_append_new(servers, json_string(a));
+		/* clang-format off */
 		json_array_append_new(bks, json_pack("{sssbsisbsi}", "address", a, "live", sv->live > 0,
 						     "sockets", sv->live, "healthy", sv->healthy,
 						     "acceptBacklog", (int)sv->backlog));
+		/* clang-format on */
 	}
+	/* clang-format off */
 	return json_pack("{sssssssssfsbsisIsbsoso s{sIsIsIsIsIsIsIs{sIsIsIsI}sfsfsf}}",
 			 "id", cl->id, "service", s->m.svc[cl->svc].name,
 			 "version", cl->version, "mode", model_mode_name(cl->mode),
@@ -55,12 +60,15 @@ static json_t *version_json(const struct snap *s, uint32_t slot)
 			 "latencyP50Ms", hist_quantile(&v->lat, 0.5) / 1e6,
 			 "latencyP99Ms", hist_quantile(&v->lat, 0.99) / 1e6,
 			 "meanResponseBytes", hist_mean(&v->size));
+	/* clang-format on */
 }
 
 static json_t *event_json(const struct event *e)
 {
+	/* clang-format off */
 	return json_pack("{sIssssss}", "time", (json_int_t)e->time, "service", e->service, "type",
 			 e->type, "detail", e->detail);
+	/* clang-format on */
 }
 
 json_t *views_events(const struct snap *s, const char *svc)
@@ -87,11 +95,13 @@ static json_t *history_json(const struct model *m, uint32_t svc)
 		const struct ro_mark *mk = &ro->hist[i];
 
 		ro_mark_detail(m, svc, mk, detail, sizeof(detail));
+		/* clang-format off */
 		json_array_append_new(list, json_pack("{sIsssisfss}", "time", (json_int_t)mk->time,
 						      "type", ro_mark_name(mk->type),
 						      "step", mk->step + 1,
 						      "weight", mk->weight / 100.0,
 						      "detail", detail));
+		/* clang-format on */
 	}
 	return list;
 }
@@ -110,6 +120,7 @@ static json_t *rollout_json(const struct model *m, uint32_t s)
 	if (ro->phase == RO_NONE || !m->cl[ro->to].used)
 		return json_null();
 	steps = json_array();
+	/* clang-format off */
 	for (uint32_t i = 0; i < ro->nsteps; i++)
 		json_array_append_new(steps, json_pack("{sfso}", "weight", ro->steps[i].weight / 100.0,
 						       "hold", ro->steps[i].hold == RO_WAIT ? json_null() :
@@ -130,6 +141,7 @@ static json_t *rollout_json(const struct model *m, uint32_t s)
 			 "endedAt", opt_time(ro->ended),
 			 "analysis", state_analysis_json(&ro->an),
 			 "history", history_json(m, s));
+	/* clang-format on */
 }
 
 static json_t *service_json(const struct snap *s, uint32_t id)
@@ -144,14 +156,16 @@ static json_t *service_json(const struct snap *s, uint32_t id)
 		const struct snap_version *v = s->ver[order[i]];
 		json_t *j = version_json(s, order[i]);
 
-		json_object_set_new(j, "lastWindow", v->recent_ok ?
-				    window_json(&v->recent, RECENT_SECONDS) : json_null());
+		json_object_set_new(j, "lastWindow",
+				    v->recent_ok ? window_json(&v->recent, RECENT_SECONDS) :
+						   json_null());
 		if (v->judged_ok)
 			json_object_set_new(j, "analysisWindow",
 					    window_json(&v->judged, (int)sv->ro.an.interval));
 		json_array_append_new(vers, j);
 	}
 	ep_format_addr(&sv->addr, a, sizeof(a));
+	/* clang-format off */
 	return json_pack("{sssssssisIsoso s{sIsIsIsI}}", "name", sv->name,
 			 "protocol", sv->http ? "http" : "tcp",
 			 "address", a, "port", sv->addr.port,
@@ -160,6 +174,7 @@ static json_t *service_json(const struct snap *s, uint32_t id)
 			 "counters", "lookups", (json_int_t)st->lookups,
 			 "steered", (json_int_t)st->steered, "refused", (json_int_t)st->refused,
 			 "assignErrors", (json_int_t)st->assign_err);
+	/* clang-format on */
 }
 
 json_t *views_services(const struct snap *s)
@@ -197,6 +212,7 @@ json_t *views_features(const struct snap *s)
 	const struct vs_features *fs = s->features;
 	json_t *list = json_array();
 
+	/* clang-format off */
 	for (unsigned int i = 0; i < fs->n; i++)
 		json_array_append_new(list, json_pack("{sssssssbsb}", "name", fs->f[i].name,
 						      "usedFor", fs->f[i].what,
@@ -206,4 +222,5 @@ json_t *views_features(const struct snap *s)
 	return json_pack("{sssbsbso}", "kernel", fs->kernel,
 			 "steering", features_core_missing(fs) == NULL,
 			 "watching", s->metering, "features", list);
+	/* clang-format on */
 }

@@ -28,10 +28,10 @@ struct settings {
 	atomic_int status;
 	atomic_int size;
 	atomic_int hang;
-	atomic_int reset_every;	/* 0: never */
-	atomic_long exit_after;	/* 0: never */
+	atomic_int reset_every; /* 0: never */
+	atomic_long exit_after; /* 0: never */
 	atomic_long served;
-	atomic_long seen;	/* requests, for reset_every */
+	atomic_long seen; /* requests, for reset_every */
 };
 
 /* Shared by the forked workers (MAP_SHARED before fork): a control request
@@ -96,11 +96,10 @@ static int arg_int(struct MHD_Connection *c, const char *name, int *out)
 	return 1;
 }
 
-static enum MHD_Result respond(struct MHD_Connection *c, int status, const char *body,
-			       size_t len)
+static enum MHD_Result respond(struct MHD_Connection *c, int status, const char *body, size_t len)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)body,
-								 MHD_RESPMEM_MUST_COPY);
+	struct MHD_Response *r =
+		MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
 	enum MHD_Result ret;
 
 	MHD_add_response_header(r, "X-Version", version);
@@ -168,8 +167,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	(void)cls, (void)ver, (void)upload;
 
 	if (*con_cls == NULL) {
-		*con_cls = !strcmp(method, "POST") && !strcmp(url, "/control") ?
-				   &kind_control : &kind_request;
+		*con_cls = !strcmp(method, "POST") && !strcmp(url, "/control") ? &kind_control :
+										 &kind_request;
 		return MHD_YES;
 	}
 	if (*upload_size) {
@@ -225,9 +224,8 @@ static int serve(int fd)
 	sigset_t s;
 	int sig;
 
-	d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD,
-			     0, NULL, NULL, on_request, NULL,
-			     MHD_OPTION_LISTEN_SOCKET, fd,
+	d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0,
+			     NULL, NULL, on_request, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
 			     MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL,
 			     MHD_OPTION_CONNECTION_TIMEOUT, 30, MHD_OPTION_END);
 	if (!d)
@@ -251,6 +249,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+	/* clang-format off */
 	static const struct option longopts[] = {
 		{ "listen", required_argument, NULL, 'l' },
 		{ "version", required_argument, NULL, 'v' },
@@ -265,6 +264,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
+	/* clang-format on */
 	const char *listen_spec = NULL;
 	int opt, workers = 1, fd;
 	pid_t kids[64] = {};
@@ -284,18 +284,43 @@ int main(int argc, char **argv)
 	}
 	while ((opt = getopt_long(argc, argv, "l:v:w:h", longopts, NULL)) != -1) {
 		switch (opt) {
-		case 'l': listen_spec = optarg; break;
-		case 'v': version = optarg; break;
-		case 'w': workers = atoi(optarg); reuseport = true; break;
-		case 'r': reuseport = true; break;
-		case 'd': cur->delay_ms = atoi(optarg); break;
-		case 's': cur->status = atoi(optarg); break;
-		case 'z': cur->size = atoi(optarg); break;
-		case 'H': cur->hang = 1; break;
-		case 'R': cur->reset_every = atoi(optarg); break;
-		case 'x': cur->exit_after = atol(optarg); break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'l':
+			listen_spec = optarg;
+			break;
+		case 'v':
+			version = optarg;
+			break;
+		case 'w':
+			workers = atoi(optarg);
+			reuseport = true;
+			break;
+		case 'r':
+			reuseport = true;
+			break;
+		case 'd':
+			cur->delay_ms = atoi(optarg);
+			break;
+		case 's':
+			cur->status = atoi(optarg);
+			break;
+		case 'z':
+			cur->size = atoi(optarg);
+			break;
+		case 'H':
+			cur->hang = 1;
+			break;
+		case 'R':
+			cur->reset_every = atoi(optarg);
+			break;
+		case 'x':
+			cur->exit_after = atol(optarg);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (!listen_spec || workers < 1 || workers > 64) {
@@ -338,8 +363,8 @@ int main(int argc, char **argv)
 		}
 		close(fd);
 	}
-	printf("vsteer-demo %s listening on %s pid %d workers %d\n", version, listen_spec,
-	       getpid(), workers);
+	printf("vsteer-demo %s listening on %s pid %d workers %d\n", version, listen_spec, getpid(),
+	       workers);
 	fflush(stdout);
 	if (workers == 1)
 		return serve(fd);

@@ -26,7 +26,7 @@
 #ifndef VSTEER_VERSION
 #define VSTEER_VERSION "unknown"
 #endif
-#define TLS_MAX_SIZE (64 * 1024)	/* a PEM certificate chain or key */
+#define TLS_MAX_SIZE (64 * 1024) /* a PEM certificate chain or key */
 
 struct opts {
 	const char *config;
@@ -60,6 +60,7 @@ static void usage(FILE *f)
 
 static int parse_args(int argc, char **argv, struct opts *o)
 {
+	/* clang-format off */
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "pin-dir", required_argument, NULL, 'p' },
@@ -72,32 +73,53 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "version", no_argument, NULL, 'V' },
 		{}
 	};
+	/* clang-format on */
 	int opt;
 
 	*o = (struct opts){ .pin_dir = VS_DEFAULT_PIN_DIR, .state = VS_DEFAULT_STATE };
 	while ((opt = getopt_long(argc, argv, "c:p:s:vhV", longopts, NULL)) != -1) {
 		switch (opt) {
-		case 'c': o->config = optarg; break;
-		case 'p': o->pin_dir = optarg; break;
-		case 's': o->state = optarg; break;
-		case 'C': o->cleanup = true; break;
-		case 'W': o->no_watch = true; break;
+		case 'c':
+			o->config = optarg;
+			break;
+		case 'p':
+			o->pin_dir = optarg;
+			break;
+		case 's':
+			o->state = optarg;
+			break;
+		case 'C':
+			o->cleanup = true;
+			break;
+		case 'W':
+			o->no_watch = true;
+			break;
 		case 'S': {
 			char *end;
 
 			errno = 0;
 			o->session_table = strtoul(optarg, &end, 10);
-			if (errno || *end || o->session_table < 1024 || o->session_table > 16777216) {
-				fprintf(stderr, "vsteerd: --session-table: '%s' is not a number from 1024 to 16777216\n",
+			if (errno || *end || o->session_table < 1024 ||
+			    o->session_table > 16777216) {
+				fprintf(stderr,
+					"vsteerd: --session-table: '%s' is not a number from 1024 to 16777216\n",
 					optarg);
 				return -EINVAL;
 			}
 			break;
 		}
-		case 'v': log_set_level(VS_LOG_DEBUG); break;
-		case 'h': usage(stdout); exit(0);
-		case 'V': printf("vsteerd %s\n", VSTEER_VERSION); exit(0);
-		default: usage(stderr); return -EINVAL;
+		case 'v':
+			log_set_level(VS_LOG_DEBUG);
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case 'V':
+			printf("vsteerd %s\n", VSTEER_VERSION);
+			exit(0);
+		default:
+			usage(stderr);
+			return -EINVAL;
 		}
 	}
 	if (optind < argc) {
@@ -181,9 +203,10 @@ static int api_security(const struct config *cfg, char token[AUTH_TOKEN_MAX + 1]
 		return ret;
 	if (!cfg->token_file[0] && !ep_is_loopback(&cfg->api)) {
 		ep_format(&cfg->api, a, sizeof(a));
-		return vs_errf(err, -EPERM, 400, "api_token",
-			       "the API would listen on %s, beyond loopback, without a token: set configService.tokenFile",
-			       a);
+		return vs_errf(
+			err, -EPERM, 400, "api_token",
+			"the API would listen on %s, beyond loopback, without a token: set configService.tokenFile",
+			a);
 	}
 	if (cfg->tls_cert[0]) {
 		ret = read_pem(cfg->tls_cert, &ho->tls_cert, err);
@@ -268,8 +291,9 @@ int main(int argc, char **argv)
 			feat.kernel, miss->name, miss->what, miss->since);
 		o.no_watch = true;
 	}
-	meter = o.no_watch ? DP_METER_OFF :
-		features_ok(&feat, "tp_sock_send_length") ? DP_METER_SEND : DP_METER_TC;
+	meter = o.no_watch				  ? DP_METER_OFF :
+		features_ok(&feat, "tp_sock_send_length") ? DP_METER_SEND :
+							    DP_METER_TC;
 	if (meter == DP_METER_TC)
 		pr_info("this kernel (%s) lacks tp_btf/sock_send_length (Linux 6.3): responses are measured as they leave by an interface (TC egress) instead\n",
 			feat.kernel);
@@ -283,7 +307,8 @@ int main(int argc, char **argv)
 	ctl->features = &feat;
 	ret = health_start(ctl);
 	if (ret) {
-		vs_errf(&err, ret, 500, "internal", "cannot start the health checker: %s", strerror(-ret));
+		vs_errf(&err, ret, 500, "internal", "cannot start the health checker: %s",
+			strerror(-ret));
 		goto close_ctl;
 	}
 	api.c = ctl;

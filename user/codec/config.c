@@ -30,8 +30,8 @@ static int start_session_rollout(struct model *m, uint32_t svc, struct vs_err *e
 }
 
 /* Clusters of one service, from a single object or a list of them. */
-static int add_clusters(json_t *j, const char *where, uint32_t svc,
-			struct model *m, struct vs_err *err)
+static int add_clusters(json_t *j, const char *where, uint32_t svc, struct model *m,
+			struct vs_err *err)
 {
 	json_t *one = j, *list = j;
 	struct cluster spec;
@@ -48,7 +48,7 @@ static int add_clusters(json_t *j, const char *where, uint32_t svc,
 	} else {
 		json_incref(list);
 	}
-	json_array_foreach(list, i, one) {
+	json_array_foreach (list, i, one) {
 		snprintf(w, sizeof(w), "%s[%zu]", where, i);
 		memset(&spec, 0, sizeof(spec));
 		spec.svc = svc;
@@ -100,8 +100,9 @@ static int add_service(struct model *m, const char *name, json_t *obj, const cha
 
 static int parse_services(json_t *list, struct model *m, struct vs_err *err)
 {
-	static const char *const keys[] = { "name", "address", "port", "protocol", "clusters",
-					    NULL };
+	static const char *const keys[] = {
+		"name", "address", "port", "protocol", "clusters", NULL
+	};
 	json_t *s, *name;
 	char w[64];
 	size_t i;
@@ -109,17 +110,18 @@ static int parse_services(json_t *list, struct model *m, struct vs_err *err)
 
 	if (!json_is_array(list))
 		return vs_errf(err, -EINVAL, 400, "bad_field", "services: must be a list");
-	json_array_foreach(list, i, s) {
+	json_array_foreach (list, i, s) {
 		snprintf(w, sizeof(w), "services[%zu]", i);
 		ret = parse_keys(s, keys, w, err);
 		if (ret)
 			return ret;
 		name = json_object_get(s, "name");
 		if (!json_is_string(name))
-			return vs_errf(err, -EINVAL, 400, "bad_field",
-				       "%s.name: must be a string", w);
+			return vs_errf(err, -EINVAL, 400, "bad_field", "%s.name: must be a string",
+				       w);
 		if (!json_object_get(s, "address") || !json_object_get(s, "port"))
-			return vs_errf(err, -EINVAL, 400, "bad_field", "%s: needs address and port", w);
+			return vs_errf(err, -EINVAL, 400, "bad_field", "%s: needs address and port",
+				       w);
 		ret = add_service(m, json_string_value(name), s, w, err);
 		if (ret < 0)
 			return ret;
@@ -135,8 +137,7 @@ static int parse_services(json_t *list, struct model *m, struct vs_err *err)
 	return 0;
 }
 
-static int path_field(json_t *obj, const char *key, char *out, size_t size,
-		      struct vs_err *err)
+static int path_field(json_t *obj, const char *key, char *out, size_t size, struct vs_err *err)
 {
 	json_t *v = json_object_get(obj, key);
 
@@ -151,12 +152,12 @@ static int path_field(json_t *obj, const char *key, char *out, size_t size,
 
 static int parse_api(json_t *api, struct config *cfg, struct vs_err *err)
 {
-	static const char *const keys[] = { "address", "port", "tokenFile", "tlsCert",
-					    "tlsKey", NULL };
+	static const char *const keys[] = { "address", "port",	 "tokenFile",
+					    "tlsCert", "tlsKey", NULL };
 	json_t *a, *p, *da, *dp;
 	int ret;
 
-	if (json_is_string(api))	/* "127.0.0.1:9900" */
+	if (json_is_string(api)) /* "127.0.0.1:9900" */
 		return parse_endpoint(api, "configService", &cfg->api, err);
 	ret = parse_keys(api, keys, "configService", err);
 	if (ret)
@@ -181,11 +182,9 @@ static int parse_api(json_t *api, struct config *cfg, struct vs_err *err)
 	return ret;
 }
 
-static int parse_root(json_t *root, struct config *cfg, struct model *m,
-		      struct vs_err *err)
+static int parse_root(json_t *root, struct config *cfg, struct model *m, struct vs_err *err)
 {
-	static const char *const keys[] = { "proxy", "configService", "cluster",
-					    "services", NULL };
+	static const char *const keys[] = { "proxy", "configService", "cluster", "services", NULL };
 	json_t *proxy, *api, *cl;
 	int ret, svc;
 
@@ -219,8 +218,8 @@ static int parse_root(json_t *root, struct config *cfg, struct model *m,
 	return 0;
 }
 
-int config_parse(const char *text, size_t len, const char *name,
-		 struct config *cfg, struct model *m, struct vs_err *err)
+int config_parse(const char *text, size_t len, const char *name, struct config *cfg,
+		 struct model *m, struct vs_err *err)
 {
 	json_error_t jerr;
 	json_t *root;

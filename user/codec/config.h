@@ -6,14 +6,14 @@
 
 #define VS_DEFAULT_API_PORT 9900
 #define VS_DEFAULT_SERVICE  "default"
-#define CONFIG_MAX_SIZE     (1 << 20)
+#define CONFIG_MAX_SIZE	    (1 << 20)
 
 #include <limits.h>
 
 struct config {
-	struct vs_endpoint api;		/* configService: where the REST API listens */
-	char token_file[PATH_MAX];	/* configService.tokenFile: bearer token */
-	char tls_cert[PATH_MAX];	/* configService.tlsCert, tlsKey: PEM files */
+	struct vs_endpoint api;	   /* configService: where the REST API listens */
+	char token_file[PATH_MAX]; /* configService.tokenFile: bearer token */
+	char tls_cert[PATH_MAX];   /* configService.tlsCert, tlsKey: PEM files */
 	char tls_key[PATH_MAX];
 };
 
@@ -29,9 +29,8 @@ struct config {
  * Fills cfg and m (services with fresh salts, clusters with fresh ids).
  * Errors name the file (`name`) and the field.
  */
-int config_parse(const char *text, size_t len, const char *name,
-		 struct config *cfg, struct model *m, struct vs_err *err);
-int config_load(const char *path, struct config *cfg, struct model *m,
-		struct vs_err *err);
+int config_parse(const char *text, size_t len, const char *name, struct config *cfg,
+		 struct model *m, struct vs_err *err);
+int config_load(const char *path, struct config *cfg, struct model *m, struct vs_err *err);
 
 #endif

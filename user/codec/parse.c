@@ -22,7 +22,7 @@ int parse_keys(json_t *obj, const char *const *allowed, const char *where, struc
 
 	if (!json_is_object(obj))
 		return vs_errf(err, -EINVAL, 400, "bad_field", "%s: must be an object", where);
-	json_object_foreach(obj, key, val) {
+	json_object_foreach (obj, key, val) {
 		if (!name_in(key, allowed))
 			return vs_errf(err, -EINVAL, 400, "unknown_field",
 				       "%s: unknown field '%.40s'", where, key);
@@ -61,9 +61,10 @@ int parse_endpoint(json_t *j, const char *where, struct vs_endpoint *ep, struct 
 
 	if (json_is_string(j)) {
 		if (ep_parse(json_string_value(j), ep))
-			return vs_errf(err, -EINVAL, 400, "bad_address",
-				       "%s: '%.60s' is not ADDRESS:PORT (e.g. 127.0.0.1:9001, [::1]:9001)",
-				       where, json_string_value(j));
+			return vs_errf(
+				err, -EINVAL, 400, "bad_address",
+				"%s: '%.60s' is not ADDRESS:PORT (e.g. 127.0.0.1:9001, [::1]:9001)",
+				where, json_string_value(j));
 		return 0;
 	}
 	ret = parse_keys(j, keys, where, err);
@@ -73,8 +74,7 @@ int parse_endpoint(json_t *j, const char *where, struct vs_endpoint *ep, struct 
 			       err);
 }
 
-static int parse_transition(json_t *j, const char *where, struct cluster *out,
-			    struct vs_err *err)
+static int parse_transition(json_t *j, const char *where, struct cluster *out, struct vs_err *err)
 {
 	static const char *const keys[] = { "mode", "sessionTimeout", NULL };
 	json_t *m, *t;
@@ -88,27 +88,30 @@ static int parse_transition(json_t *j, const char *where, struct cluster *out,
 	m = json_object_get(j, "mode");
 	if (!json_is_string(m) || model_mode_parse(json_string_value(m), &out->mode))
 		return vs_errf(err, -EINVAL, 400, "bad_mode",
-			       "%s.mode: must be \"instant\", \"session\" or \"manual\" (any case)", w);
+			       "%s.mode: must be \"instant\", \"session\" or \"manual\" (any case)",
+			       w);
 	t = json_object_get(j, "sessionTimeout");
 	if (out->mode != CL_SESSION) {
 		if (t)
 			return vs_errf(err, -EINVAL, 400, "bad_field",
-				       "%s.sessionTimeout: only the session mode takes a timeout", w);
+				       "%s.sessionTimeout: only the session mode takes a timeout",
+				       w);
 		return 0;
 	}
 	if (!json_is_integer(t) || json_integer_value(t) < 1 ||
 	    json_integer_value(t) > VS_MAX_SESSION_TIMEOUT)
-		return vs_errf(err, -EINVAL, 400, "bad_field",
-			       "%s.sessionTimeout: the session mode needs it, in seconds from 1 to %d",
-			       w, VS_MAX_SESSION_TIMEOUT);
+		return vs_errf(
+			err, -EINVAL, 400, "bad_field",
+			"%s.sessionTimeout: the session mode needs it, in seconds from 1 to %d", w,
+			VS_MAX_SESSION_TIMEOUT);
 	out->session_timeout = json_integer_value(t);
 	return 0;
 }
 
 static int parse_health(json_t *j, const char *where, struct health_check *h, struct vs_err *err);
 
-int parse_cluster(json_t *j, const char *where, const char *const *extra,
-		  struct cluster *out, struct vs_err *err)
+int parse_cluster(json_t *j, const char *where, const char *const *extra, struct cluster *out,
+		  struct vs_err *err)
 {
 	const char *keys[16] = { "version", "servers", "upgradeTransition", "health" };
 	json_t *v, *servers, *t, *s;
@@ -135,14 +138,15 @@ int parse_cluster(json_t *j, const char *where, const char *const *extra,
 
 	servers = json_object_get(j, "servers");
 	if (!json_is_array(servers) || json_array_size(servers) == 0)
-		return vs_errf(err, -EINVAL, 400, "bad_servers",
-			       "%s.servers: must be a non-empty list of \"ADDRESS:PORT\" or {\"address\", \"port\"}",
-			       where);
+		return vs_errf(
+			err, -EINVAL, 400, "bad_servers",
+			"%s.servers: must be a non-empty list of \"ADDRESS:PORT\" or {\"address\", \"port\"}",
+			where);
 	if (json_array_size(servers) > VS_MAX_SERVERS)
 		return vs_errf(err, -E2BIG, 400, "limit",
 			       "%s.servers: at most %d servers per cluster", where, VS_MAX_SERVERS);
 	out->nsrv = 0;
-	json_array_foreach(servers, i, s) {
+	json_array_foreach (servers, i, s) {
 		snprintf(w, sizeof(w), "%s.servers[%zu]", where, i);
 		ret = parse_endpoint(s, w, &out->srv[out->nsrv++], err);
 		if (ret)
@@ -154,7 +158,7 @@ int parse_cluster(json_t *j, const char *where, const char *const *extra,
 		if (ret)
 			return ret;
 	}
-	out->mode = CL_INSTANT;	/* the thesis: the newest version serves */
+	out->mode = CL_INSTANT; /* the thesis: the newest version serves */
 	t = json_object_get(j, "upgradeTransition");
 	if (t)
 		return parse_transition(t, where, out, err);
@@ -165,9 +169,13 @@ int parse_cluster(json_t *j, const char *where, const char *const *extra,
  *  "unhealthyAfter": 3, "healthyAfter": 2}; all but path optional. */
 static int parse_health(json_t *j, const char *where, struct health_check *h, struct vs_err *err)
 {
-	static const char *const keys[] = { "path", "intervalMs", "timeoutMs", "unhealthyAfter",
-					    "healthyAfter", NULL };
-	static const struct { const char *key; json_int_t lo, hi; size_t off; } ints[] = {
+	static const char *const keys[] = { "path",	      "intervalMs",   "timeoutMs",
+					    "unhealthyAfter", "healthyAfter", NULL };
+	static const struct {
+		const char *key;
+		json_int_t lo, hi;
+		size_t off;
+	} ints[] = {
 		{ "intervalMs", 100, 3600000, offsetof(struct health_check, interval_ms) },
 		{ "timeoutMs", 10, 60000, offsetof(struct health_check, timeout_ms) },
 		{ "unhealthyAfter", 1, 100, offsetof(struct health_check, unhealthy_after) },
@@ -181,13 +189,19 @@ static int parse_health(json_t *j, const char *where, struct health_check *h, st
 	ret = parse_keys(j, keys, w, err);
 	if (ret)
 		return ret;
-	*h = (struct health_check){ .on = true, .interval_ms = 1000, .timeout_ms = 500,
-			      .unhealthy_after = 3, .healthy_after = 2 };
+	*h = (struct health_check){ .on = true,
+				    .interval_ms = 1000,
+				    .timeout_ms = 500,
+				    .unhealthy_after = 3,
+				    .healthy_after = 2 };
 	p = json_object_get(j, "path");
 	if (!json_is_string(p) || json_string_value(p)[0] != '/' ||
-	    strpbrk(json_string_value(p), " \r\n") || str_copy(h->path, sizeof(h->path), json_string_value(p)))
-		return vs_errf(err, -EINVAL, 400, "bad_health",
-			       "%s.path: must be a URL path such as \"/healthz\" (no spaces, under 128 bytes)", w);
+	    strpbrk(json_string_value(p), " \r\n") ||
+	    str_copy(h->path, sizeof(h->path), json_string_value(p)))
+		return vs_errf(
+			err, -EINVAL, 400, "bad_health",
+			"%s.path: must be a URL path such as \"/healthz\" (no spaces, under 128 bytes)",
+			w);
 	for (size_t i = 0; i < ARRAY_SIZE(ints); i++) {
 		json_t *v = json_object_get(j, ints[i].key);
 
@@ -196,11 +210,12 @@ static int parse_health(json_t *j, const char *where, struct health_check *h, st
 		if (!json_is_integer(v) || json_integer_value(v) < ints[i].lo ||
 		    json_integer_value(v) > ints[i].hi)
 			return vs_errf(err, -EINVAL, 400, "bad_health",
-				       "%s.%s: must be a whole number from %lld to %lld", w, ints[i].key,
-				       (long long)ints[i].lo, (long long)ints[i].hi);
+				       "%s.%s: must be a whole number from %lld to %lld", w,
+				       ints[i].key, (long long)ints[i].lo, (long long)ints[i].hi);
 		*(uint32_t *)((char *)h + ints[i].off) = json_integer_value(v);
 	}
 	if (h->timeout_ms >= h->interval_ms)
-		return vs_errf(err, -EINVAL, 400, "bad_health", "%s: timeoutMs must be below intervalMs", w);
+		return vs_errf(err, -EINVAL, 400, "bad_health",
+			       "%s: timeoutMs must be below intervalMs", w);
 	return 0;
 }

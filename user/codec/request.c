@@ -7,8 +7,7 @@
 #include "codec/request.h"
 #include "lib/str.h"
 
-int req_cluster(json_t *body, char svc[NAME_MAX_LEN], struct cluster *spec,
-		struct vs_err *err)
+int req_cluster(json_t *body, char svc[NAME_MAX_LEN], struct cluster *spec, struct vs_err *err)
 {
 	static const char *const extra[] = { "service", NULL };
 	json_t *s;
@@ -36,11 +35,13 @@ int req_weights(json_t *body, struct weights_req *w, struct vs_err *err)
 	if (json_object_size(body) == 0 || json_object_size(body) > VS_MAX_VERSIONS)
 		return vs_errf(err, -EINVAL, 400, "bad_weights",
 			       "body: give {\"VERSION\": PERCENT, ...} for 1 to 8 versions");
-	json_object_foreach(body, key, val) {
-		if (!json_is_number(val) || model_percent_to_bp(json_number_value(val), &w->bp[w->n]))
-			return vs_errf(err, -EINVAL, 400, "bad_weights",
-				       "weight of version '%.40s' must be a percentage from 0 to 100 in steps of 0.01",
-				       key);
+	json_object_foreach (body, key, val) {
+		if (!json_is_number(val) ||
+		    model_percent_to_bp(json_number_value(val), &w->bp[w->n]))
+			return vs_errf(
+				err, -EINVAL, 400, "bad_weights",
+				"weight of version '%.40s' must be a percentage from 0 to 100 in steps of 0.01",
+				key);
 		w->names[w->n++] = key;
 	}
 	return 0;
@@ -68,7 +69,8 @@ static int int_field(json_t *o, const char *key, double lo, double hi, double *o
 
 	if (v && !json_is_integer(v))
 		return vs_errf(err, -EINVAL, 400, "bad_rollout",
-			       "body.analysis.%s: must be a whole number from %g to %g", key, lo, hi);
+			       "body.analysis.%s: must be a whole number from %g to %g", key, lo,
+			       hi);
 	return num_field(o, key, lo, hi, out, err);
 }
 
@@ -78,10 +80,15 @@ static int int_field(json_t *o, const char *key, double lo, double hi, double *o
  * every field optional (judge.c has the defaults). */
 static int req_analysis(json_t *j, struct analysis *a, struct vs_err *err)
 {
-	static const char *const keys[] = { "interval", "minRequests", "maxLatencyRatio",
-					    "maxLatencyIncreaseMs", "maxSizeDeviation",
-					    "maxErrorRateIncrease", "failureLimit",
-					    "maxInconclusive", NULL };
+	static const char *const keys[] = { "interval",
+					    "minRequests",
+					    "maxLatencyRatio",
+					    "maxLatencyIncreaseMs",
+					    "maxSizeDeviation",
+					    "maxErrorRateIncrease",
+					    "failureLimit",
+					    "maxInconclusive",
+					    NULL };
 	double interval, min_req, fail_lim, max_inc;
 	int ret;
 
@@ -98,7 +105,8 @@ static int req_analysis(json_t *j, struct analysis *a, struct vs_err *err)
 	if (!ret)
 		ret = num_field(j, "maxLatencyRatio", 1, 1000, &a->max_latency_ratio, err);
 	if (!ret)
-		ret = num_field(j, "maxLatencyIncreaseMs", 0, 3.6e6, &a->max_latency_increase_ms, err);
+		ret = num_field(j, "maxLatencyIncreaseMs", 0, 3.6e6, &a->max_latency_increase_ms,
+				err);
 	if (!ret)
 		ret = num_field(j, "maxSizeDeviation", 0, 1000, &a->max_size_deviation, err);
 	if (!ret)
@@ -120,8 +128,8 @@ static int req_analysis(json_t *j, struct analysis *a, struct vs_err *err)
  *  "steps": [{"weight": 1, "hold": 3600}, {"weight": 50}, {"weight": 100}]} */
 int req_rollout(json_t *body, struct ro_request *req, struct vs_err *err)
 {
-	static const char *const keys[] = { "to", "strategy", "sessionTimeout", "steps",
-					    "analysis", NULL };
+	static const char *const keys[] = { "to",    "strategy", "sessionTimeout",
+					    "steps", "analysis", NULL };
 	static const char *const step_keys[] = { "weight", "hold", NULL };
 	json_t *to, *st, *t, *steps, *item, *w, *h;
 	char where[32];
@@ -143,9 +151,10 @@ int req_rollout(json_t *body, struct ro_request *req, struct vs_err *err)
 	t = json_object_get(body, "sessionTimeout");
 	if (t && (!json_is_integer(t) || json_integer_value(t) < 0 ||
 		  json_integer_value(t) > VS_MAX_SESSION_TIMEOUT))
-		return vs_errf(err, -EINVAL, 400, "bad_rollout",
-			       "body.sessionTimeout: must be whole seconds from 0 (no affinity) to %d",
-			       VS_MAX_SESSION_TIMEOUT);
+		return vs_errf(
+			err, -EINVAL, 400, "bad_rollout",
+			"body.sessionTimeout: must be whole seconds from 0 (no affinity) to %d",
+			VS_MAX_SESSION_TIMEOUT);
 	req->session_timeout = t ? json_integer_value(t) : 0;
 	req->session_timeout_set = t != NULL;
 	/* Without a strategy: gradual if there are steps, else session if
@@ -157,17 +166,19 @@ int req_rollout(json_t *body, struct ro_request *req, struct vs_err *err)
 		      json_array_size(steps) > RO_MAX_STEPS))
 		return vs_errf(err, -EINVAL, 400, "bad_rollout",
 			       "body.steps: must be a list of 1 to %d steps", RO_MAX_STEPS);
-	json_array_foreach(steps, i, item) {
+	json_array_foreach (steps, i, item) {
 		snprintf(where, sizeof(where), "body.steps[%zu]", i);
 		ret = parse_keys(item, step_keys, where, err);
 		if (ret)
 			return ret;
 		w = json_object_get(item, "weight");
 		h = json_object_get(item, "hold");
-		if (!json_is_number(w) || model_percent_to_bp(json_number_value(w), &req->steps[i].weight))
-			return vs_errf(err, -EINVAL, 400, "bad_rollout",
-				       "%s.weight: must be a percentage from 0 to 100 in steps of 0.01",
-				       where);
+		if (!json_is_number(w) ||
+		    model_percent_to_bp(json_number_value(w), &req->steps[i].weight))
+			return vs_errf(
+				err, -EINVAL, 400, "bad_rollout",
+				"%s.weight: must be a percentage from 0 to 100 in steps of 0.01",
+				where);
 		if (h && (!json_is_integer(h) || json_integer_value(h) < 0 ||
 			  json_integer_value(h) > INT32_MAX))
 			return vs_errf(err, -EINVAL, 400, "bad_rollout",
@@ -176,8 +187,9 @@ int req_rollout(json_t *body, struct ro_request *req, struct vs_err *err)
 	}
 	req->nsteps = steps ? json_array_size(steps) : 0;
 	if (req->strategy == RO_SESSION && t && !req->session_timeout)
-		return vs_errf(err, -EINVAL, 400, "bad_rollout",
-			       "body.sessionTimeout: a session rollout needs one of 1 second or more");
+		return vs_errf(
+			err, -EINVAL, 400, "bad_rollout",
+			"body.sessionTimeout: a session rollout needs one of 1 second or more");
 	if (json_object_get(body, "analysis"))
 		return req_analysis(json_object_get(body, "analysis"), &req->an, err);
 	return 0;

@@ -10,13 +10,12 @@
 
 struct weights_req {
 	uint32_t n;
-	const char *names[VS_MAX_VERSIONS];	/* point into the JSON body */
+	const char *names[VS_MAX_VERSIONS]; /* point into the JSON body */
 	uint16_t bp[VS_MAX_VERSIONS];
 };
 
 /* PUT /v1/clusters: {"service"?, "version", "servers", "upgradeTransition"?} */
-int req_cluster(json_t *body, char svc[NAME_MAX_LEN], struct cluster *spec,
-		struct vs_err *err);
+int req_cluster(json_t *body, char svc[NAME_MAX_LEN], struct cluster *spec, struct vs_err *err);
 /* PUT /v1/services/{name}/weights: {"VERSION": PERCENT, ...} */
 int req_weights(json_t *body, struct weights_req *w, struct vs_err *err);
 /* POST /v1/services/{name}/rollout */

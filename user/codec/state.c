@@ -15,6 +15,7 @@ json_t *state_analysis_json(const struct analysis *a)
 {
 	if (!a->on)
 		return json_null();
+	/* clang-format off */
 	return json_pack("{sIsIsfsfsfsfsIsIsIsIsIsIss}", "interval", (json_int_t)a->interval,
 			 "minRequests", (json_int_t)a->min_requests,
 			 "maxLatencyRatio", a->max_latency_ratio,
@@ -28,6 +29,7 @@ json_t *state_analysis_json(const struct analysis *a)
 			 "windows", (json_int_t)a->windows,
 			 "lastPass", (json_int_t)a->last_pass,
 			 "lastVerdict", a->last_verdict);
+	/* clang-format on */
 }
 
 /* A history mark's name in the state file: "promoted" comes in two. */
@@ -43,10 +45,13 @@ static json_t *rollout_dump(const struct rollout *ro)
 	if (ro->phase == RO_NONE)
 		return json_null();
 	steps = json_array();
+	/* clang-format off */
 	for (uint32_t i = 0; i < ro->nsteps; i++)
 		json_array_append_new(steps, json_pack("{sisI}", "weight", ro->steps[i].weight,
 						       "hold", (json_int_t)ro->steps[i].hold));
+	/* clang-format on */
 	hist = json_array();
+	/* clang-format off */
 	for (uint32_t i = 0; i < ro->nhist; i++)
 		json_array_append_new(hist, json_pack("{sIsssisi}", "time", (json_int_t)ro->hist[i].time,
 						      "type", mark_state_name(ro->hist[i].type),
@@ -63,6 +68,7 @@ static json_t *rollout_dump(const struct rollout *ro)
 			 "pausedLeft", (json_int_t)ro->paused_left,
 			 "ended", (json_int_t)ro->ended,
 			 "analysis", state_analysis_json(&ro->an));
+	/* clang-format on */
 }
 
 static json_t *events_dump(const struct model *m)
@@ -72,9 +78,11 @@ static json_t *events_dump(const struct model *m)
 	for (uint32_t k = m->nevents; k-- > 0;) {
 		const struct event *e = model_event_nth(m, k);
 
+		/* clang-format off */
 		json_array_append_new(list, json_pack("{sIssssss}", "time", (json_int_t)e->time,
 						      "service", e->service, "type", e->type,
 						      "detail", e->detail));
+		/* clang-format on */
 	}
 	return list;
 }
@@ -93,6 +101,7 @@ char *state_dump(const struct model *m)
 		if (!s->used)
 			continue;
 		ep_format_addr(&s->addr, a, sizeof(a));
+		/* clang-format off */
 		json_array_append_new(svcs, json_pack("{sssIsssisssIsIso}", "name", s->name,
 						       "id", (json_int_t)i, "address", a,
 						       "port", s->addr.port,
@@ -100,6 +109,7 @@ char *state_dump(const struct model *m)
 						       "salt", (json_int_t)s->salt,
 						       "sessionTimeout", (json_int_t)s->session_timeout,
 						       "rollout", rollout_dump(&s->ro)));
+		/* clang-format on */
 	}
 	for (uint32_t i = 0; i < VS_MAX_SLOTS; i++) {
 		const struct cluster *c = &m->cl[i];
@@ -115,6 +125,7 @@ char *state_dump(const struct model *m)
 
 		if (c->mode == CL_SESSION)
 			json_object_set_new(t, "sessionTimeout", json_integer(c->session_timeout));
+		/* clang-format off */
 		json_t *h = c->health.on ?
 			json_pack("{sssisisisi}", "path", c->health.path,
 				  "intervalMs", (int)c->health.interval_ms,
@@ -128,18 +139,21 @@ char *state_dump(const struct model *m)
 						     "upgradeTransition", t,
 						     "service", m->svc[c->svc].name,
 						     "noAffinity", c->no_affinity));
+		/* clang-format on */
 		if (h)
-			json_object_set_new(json_array_get(cls, json_array_size(cls) - 1), "health", h);
+			json_object_set_new(json_array_get(cls, json_array_size(cls) - 1), "health",
+					    h);
 	}
+	/* clang-format off */
 	root = json_pack("{sisososo}", "vsteerState", STATE_FORMAT, "services", svcs,
 			 "clusters", cls, "events", events_dump(m));
+	/* clang-format on */
 	text = json_dumps(root, JSON_INDENT(1) | JSON_SORT_KEYS);
 	json_decref(root);
 	return text;
 }
 
-int state_stage(const struct model *m, const char *path, struct file_staged *f,
-		struct vs_err *err)
+int state_stage(const struct model *m, const char *path, struct file_staged *f, struct vs_err *err)
 {
 	char *text = state_dump(m);
 	int ret;
@@ -183,8 +197,9 @@ static int get_int(json_t *o, const char *key, int64_t lo, int64_t hi, int64_t *
 
 static int load_service(json_t *j, const char *w, struct model *m, struct vs_err *err)
 {
-	static const char *const keys[] = { "name", "id", "address", "port", "protocol", "salt",
-					    "sessionTimeout", "rollout", NULL };
+	static const char *const keys[] = { "name",	      "id",	  "address",
+					    "port",	      "protocol", "salt",
+					    "sessionTimeout", "rollout",  NULL };
 	json_t *proto = json_object_get(j, "protocol");
 	json_t *name = json_object_get(j, "name"), *id = json_object_get(j, "id");
 	json_t *salt = json_object_get(j, "salt");
@@ -198,7 +213,8 @@ static int load_service(json_t *j, const char *w, struct model *m, struct vs_err
 		return ret;
 	if (!json_is_string(name) || !json_is_integer(id) || !json_is_integer(salt) ||
 	    json_integer_value(salt) < 0 || json_integer_value(salt) > UINT32_MAX)
-		return vs_errf(err, -EINVAL, 400, "bad_state", "%s: needs name, id and a 32-bit salt", w);
+		return vs_errf(err, -EINVAL, 400, "bad_state",
+			       "%s: needs name, id and a 32-bit salt", w);
 	sid = json_integer_value(id);
 	if (sid < 0 || sid >= VS_MAX_SERVICES || m->svc[sid].used)
 		return vs_errf(err, -EINVAL, 400, "bad_state", "%s.id: bad or repeated", w);
@@ -218,44 +234,57 @@ static int load_service(json_t *j, const char *w, struct model *m, struct vs_err
 	/* Absent in state files written before services had a protocol,
 	 * when every service's status lines were read: keep doing so. */
 	if (parse_protocol(proto, true, &m->svc[sid].http))
-		return vs_errf(err, -EINVAL, 400, "bad_state", "%s.protocol: \"tcp\" or \"http\"", w);
+		return vs_errf(err, -EINVAL, 400, "bad_state", "%s.protocol: \"tcp\" or \"http\"",
+			       w);
 	return 0;
 }
 
 static int load_analysis(json_t *j, const char *w, struct analysis *a, struct vs_err *err)
 {
 	int64_t v[8];
-	static const char *const ints[] = { "interval", "minRequests", "failureLimit",
-					    "maxInconclusive", "failures", "inconclusive",
-					    "windows", "lastPass" };
+	static const char *const ints[] = { "interval",	       "minRequests", "failureLimit",
+					    "maxInconclusive", "failures",    "inconclusive",
+					    "windows",	       "lastPass" };
 	json_t *lv;
 
 	memset(a, 0, sizeof(*a));
 	if (!j || json_is_null(j))
 		return 0;
 	for (size_t i = 0; i < ARRAY_SIZE(ints); i++)
-		if (get_int(j, ints[i], 0, INT64_MAX, &v[i]) || (i < 4 && (v[i] < 1 || v[i] > UINT32_MAX)))
+		if (get_int(j, ints[i], 0, INT64_MAX, &v[i]) ||
+		    (i < 4 && (v[i] < 1 || v[i] > UINT32_MAX)))
 			return vs_errf(err, -EINVAL, 400, "bad_state", "%s.analysis.%s: malformed",
 				       w, ints[i]);
 	lv = json_object_get(j, "lastVerdict");
 	if (!json_is_number(json_object_get(j, "maxLatencyRatio")) ||
 	    !json_is_number(json_object_get(j, "maxLatencyIncreaseMs")) ||
 	    !json_is_number(json_object_get(j, "maxSizeDeviation")) ||
-	    !json_is_number(json_object_get(j, "maxErrorRateIncrease")) ||
-	    v[4] > UINT32_MAX || v[5] > UINT32_MAX || v[6] > UINT32_MAX)
-		return vs_errf(err, -EINVAL, 400, "bad_state", "%s.analysis: malformed thresholds", w);
+	    !json_is_number(json_object_get(j, "maxErrorRateIncrease")) || v[4] > UINT32_MAX ||
+	    v[5] > UINT32_MAX || v[6] > UINT32_MAX)
+		return vs_errf(err, -EINVAL, 400, "bad_state", "%s.analysis: malformed thresholds",
+			       w);
 	*a = (struct analysis){
-		.on = true, .interval = v[0], .min_requests = v[1], .failure_limit = v[2],
-		.max_inconclusive = v[3], .failures = v[4], .inconclusive = v[5],
-		.windows = v[6], .last_pass = v[7],
+		.on = true,
+		.interval = v[0],
+		.min_requests = v[1],
+		.failure_limit = v[2],
+		.max_inconclusive = v[3],
+		.failures = v[4],
+		.inconclusive = v[5],
+		.windows = v[6],
+		.last_pass = v[7],
 		.max_latency_ratio = json_number_value(json_object_get(j, "maxLatencyRatio")),
-		.max_latency_increase_ms = json_number_value(json_object_get(j, "maxLatencyIncreaseMs")),
+		.max_latency_increase_ms =
+			json_number_value(json_object_get(j, "maxLatencyIncreaseMs")),
 		.max_size_deviation = json_number_value(json_object_get(j, "maxSizeDeviation")),
-		.max_error_rate_increase = json_number_value(json_object_get(j, "maxErrorRateIncrease")),
+		.max_error_rate_increase =
+			json_number_value(json_object_get(j, "maxErrorRateIncrease")),
 	};
-	snprintf(a->last_verdict, sizeof(a->last_verdict), "%s", json_is_string(lv) ? json_string_value(lv) : "");
+	snprintf(a->last_verdict, sizeof(a->last_verdict), "%s",
+		 json_is_string(lv) ? json_string_value(lv) : "");
 	if (a->max_latency_ratio < 1)
-		return vs_errf(err, -EINVAL, 400, "bad_state", "%s.analysis: malformed thresholds", w);
+		return vs_errf(err, -EINVAL, 400, "bad_state", "%s.analysis: malformed thresholds",
+			       w);
 	return 0;
 }
 
@@ -271,11 +300,12 @@ static int load_history(json_t *list, const char *w, struct rollout *ro, struct 
 		return 0;
 	if (!json_is_array(list) || json_array_size(list) > RO_MAX_HISTORY)
 		return vs_errf(err, -EINVAL, 400, "bad_state", "%s.history: malformed", w);
-	json_array_foreach(list, i, item) {
+	json_array_foreach (list, i, item) {
 		const char *name = json_string_value(json_object_get(item, "type"));
 
-		type = !name ? -EINVAL : !strcmp(name, "promoted_full") ? ROM_PROMOTED_FULL :
-		       ro_mark_type(name);
+		type = !name			      ? -EINVAL :
+		       !strcmp(name, "promoted_full") ? ROM_PROMOTED_FULL :
+							ro_mark_type(name);
 		if (type < 0 || get_int(item, "time", 0, INT64_MAX, &t) ||
 		    get_int(item, "step", 0, RO_MAX_STEPS - 1, &st) ||
 		    get_int(item, "weight", 0, VS_BUCKETS, &wt))
@@ -287,13 +317,12 @@ static int load_history(json_t *list, const char *w, struct rollout *ro, struct 
 	return 0;
 }
 
-static int load_rollout(json_t *j, const char *w, struct model *m, uint32_t svc,
-			struct vs_err *err)
+static int load_rollout(json_t *j, const char *w, struct model *m, uint32_t svc, struct vs_err *err)
 {
-	static const char *const keys[] = { "phase", "strategy", "from", "to", "sessionTimeout",
-					    "step", "steps", "started", "stepStarted",
-					    "pausedLeft", "ended", "analysis", "history", "why",
-					    NULL };
+	static const char *const keys[] = { "phase",	      "strategy",   "from",  "to",
+					    "sessionTimeout", "step",	    "steps", "started",
+					    "stepStarted",    "pausedLeft", "ended", "analysis",
+					    "history",	      "why",	    NULL };
 	struct rollout *ro = &m->svc[svc].ro;
 	int64_t from, to, st, n, v, hold;
 	json_t *steps, *item;
@@ -312,8 +341,7 @@ static int load_rollout(json_t *j, const char *w, struct model *m, uint32_t svc,
 	if (p > RO_ROLLED_BACK || !json_is_string(json_object_get(j, "strategy")) ||
 	    ro_strategy_parse(json_string_value(json_object_get(j, "strategy")), &ro->strategy) ||
 	    get_int(j, "from", 0, VS_MAX_SLOTS - 1, &from) ||
-	    get_int(j, "to", 0, VS_MAX_SLOTS - 1, &to) ||
-	    !m->cl[to].used || m->cl[to].svc != svc ||
+	    get_int(j, "to", 0, VS_MAX_SLOTS - 1, &to) || !m->cl[to].used || m->cl[to].svc != svc ||
 	    !json_is_array(steps) || json_array_size(steps) < 1 ||
 	    json_array_size(steps) > RO_MAX_STEPS ||
 	    get_int(j, "step", 0, (int64_t)json_array_size(steps) - 1, &st) ||
@@ -327,11 +355,13 @@ static int load_rollout(json_t *j, const char *w, struct model *m, uint32_t svc,
 	/* A rollout in progress must still have both its versions. */
 	if ((p == RO_PROGRESSING || p == RO_PAUSED) &&
 	    (!m->cl[from].used || m->cl[from].svc != svc))
-		return vs_errf(err, -EINVAL, 400, "bad_state", "%s: rollout from a missing cluster", w);
-	json_array_foreach(steps, i, item) {
+		return vs_errf(err, -EINVAL, 400, "bad_state", "%s: rollout from a missing cluster",
+			       w);
+	json_array_foreach (steps, i, item) {
 		if (get_int(item, "weight", 0, VS_BUCKETS, &v) ||
 		    get_int(item, "hold", RO_WAIT, INT32_MAX, &hold))
-			return vs_errf(err, -EINVAL, 400, "bad_state", "%s.steps[%zu]: malformed", w, i);
+			return vs_errf(err, -EINVAL, 400, "bad_state", "%s.steps[%zu]: malformed",
+				       w, i);
 		ro->steps[i] = (struct ro_step){ .weight = v, .hold = hold };
 	}
 	ro->nsteps = json_array_size(steps);
@@ -341,9 +371,9 @@ static int load_rollout(json_t *j, const char *w, struct model *m, uint32_t svc,
 	    get_int(j, "ended", 0, INT64_MAX, &ro->ended))
 		return vs_errf(err, -EINVAL, 400, "bad_state", "%s: malformed rollout times", w);
 	/* Both absent in state files from before rollouts kept a history. */
-	if (json_object_get(j, "why") && (!json_is_string(json_object_get(j, "why")) ||
-					 str_copy(ro->why, sizeof(ro->why),
-						  json_string_value(json_object_get(j, "why")))))
+	if (json_object_get(j, "why") &&
+	    (!json_is_string(json_object_get(j, "why")) ||
+	     str_copy(ro->why, sizeof(ro->why), json_string_value(json_object_get(j, "why")))))
 		return vs_errf(err, -EINVAL, 400, "bad_state", "%s.why: malformed", w);
 	if (load_history(json_object_get(j, "history"), w, ro, err))
 		return -EINVAL;
@@ -355,7 +385,7 @@ static int load_events(json_t *list, struct model *m, struct vs_err *err)
 	json_t *e;
 	size_t i;
 
-	json_array_foreach(list, i, e) {
+	json_array_foreach (list, i, e) {
 		json_t *t = json_object_get(e, "time");
 
 		if (!json_is_integer(t) || !json_is_string(json_object_get(e, "type")))
@@ -387,8 +417,7 @@ static int load_cluster(json_t *j, const char *w, struct model *m, struct vs_err
 	sl = json_integer_value(slot);
 	wt = json_integer_value(weight);
 	ret = model_find_service(m, json_string_value(svc));
-	if (ret < 0 || sl < 0 || sl >= VS_MAX_SLOTS || m->cl[sl].used ||
-	    wt < 0 || wt > VS_BUCKETS)
+	if (ret < 0 || sl < 0 || sl >= VS_MAX_SLOTS || m->cl[sl].used || wt < 0 || wt > VS_BUCKETS)
 		return vs_errf(err, -EINVAL, 400, "bad_state",
 			       "%s: unknown service, or slot or weight out of range", w);
 	spec.svc = ret;
@@ -411,14 +440,13 @@ static int check_weights(const struct model *m, struct vs_err *err)
 			sum += m->cl[order[i]].weight;
 		if (n && sum != VS_BUCKETS)
 			return vs_errf(err, -EINVAL, 400, "bad_state",
-				       "service '%s': weights sum to %u, not %u",
-				       m->svc[s].name, sum, VS_BUCKETS);
+				       "service '%s': weights sum to %u, not %u", m->svc[s].name,
+				       sum, VS_BUCKETS);
 	}
 	return 0;
 }
 
-int state_parse(const char *text, size_t len, const char *name,
-		struct model *m, struct vs_err *err)
+int state_parse(const char *text, size_t len, const char *name, struct model *m, struct vs_err *err)
 {
 	static const char *const keys[] = { "vsteerState", "services", "clusters", "events", NULL };
 	json_t *root, *list, *item;
@@ -430,21 +458,21 @@ int state_parse(const char *text, size_t len, const char *name,
 	memset(m, 0, sizeof(*m));
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root)
-		return vs_errf(err, -EINVAL, 400, "bad_state", "state %s: line %d: %s",
-			       name, jerr.line, jerr.text);
+		return vs_errf(err, -EINVAL, 400, "bad_state", "state %s: line %d: %s", name,
+			       jerr.line, jerr.text);
 	ret = parse_keys(root, keys, "top level", err);
 	if (!ret && json_integer_value(json_object_get(root, "vsteerState")) != STATE_FORMAT)
-		ret = vs_errf(err, -EINVAL, 400, "bad_state",
-			      "vsteerState: format %d expected", STATE_FORMAT);
+		ret = vs_errf(err, -EINVAL, 400, "bad_state", "vsteerState: format %d expected",
+			      STATE_FORMAT);
 	/* A missing or mistyped list must not read as "no services". */
-	if (!ret && (!json_is_array(json_object_get(root, "services")) ||
-		     !json_is_array(json_object_get(root, "clusters")) ||
-		     (json_object_get(root, "events") &&
-		      !json_is_array(json_object_get(root, "events")))))
+	if (!ret &&
+	    (!json_is_array(json_object_get(root, "services")) ||
+	     !json_is_array(json_object_get(root, "clusters")) ||
+	     (json_object_get(root, "events") && !json_is_array(json_object_get(root, "events")))))
 		ret = vs_errf(err, -EINVAL, 400, "bad_state",
 			      "services and clusters must be lists (and events, if present)");
 	list = json_object_get(root, "services");
-	json_array_foreach(list, i, item) {
+	json_array_foreach (list, i, item) {
 		if (ret)
 			break;
 		snprintf(w, sizeof(w), "services[%zu]", i);
@@ -452,14 +480,14 @@ int state_parse(const char *text, size_t len, const char *name,
 	}
 	/* Each cluster at its recorded slot: the maps know it by that. */
 	list = json_object_get(root, "clusters");
-	json_array_foreach(list, i, item) {
+	json_array_foreach (list, i, item) {
 		if (ret)
 			break;
 		snprintf(w, sizeof(w), "clusters[%zu]", i);
 		ret = load_cluster(item, w, m, err);
 	}
 	list = json_object_get(root, "services");
-	json_array_foreach(list, i, item) {
+	json_array_foreach (list, i, item) {
 		if (ret)
 			break;
 		snprintf(w, sizeof(w), "services[%zu].rollout", i);

@@ -11,7 +11,7 @@
 #include "core/model.h"
 
 #define VS_DEFAULT_STATE "/var/lib/vsteer/state.json"
-#define STATE_MAX_SIZE   (4 << 20)
+#define STATE_MAX_SIZE	 (4 << 20)
 
 /* A rollout's analysis settings and status as JSON (null when off); the
  * state file and the API show the same object. */
@@ -22,8 +22,7 @@ char *state_dump(const struct model *m);
 /* The state file written in two steps (lib/file.h): the new state is
  * durable in a temp file before the maps change, and becomes the state
  * file after; or is dropped. */
-int state_stage(const struct model *m, const char *path, struct file_staged *f,
-		struct vs_err *err);
+int state_stage(const struct model *m, const char *path, struct file_staged *f, struct vs_err *err);
 int state_commit(struct file_staged *f, struct vs_err *err);
 void state_abort(struct file_staged *f);
 /* Every error names the file (`name`) and the field. */

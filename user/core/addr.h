@@ -15,7 +15,7 @@ struct vs_endpoint {
 	uint32_t addr[4];
 };
 
-#define EP_STRLEN 64	/* "[ipv6]:port" and a NUL */
+#define EP_STRLEN 64 /* "[ipv6]:port" and a NUL */
 
 /* "1.2.3.4:80" or "[::1]:80"; -EINVAL unless the whole string parses and
  * the port is 1..65535. */

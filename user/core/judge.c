@@ -27,14 +27,16 @@ const char *judge_verdict_name(enum verdict v)
  * service is not a regression. */
 static bool latency_worse(const struct analysis *a, double t_ns, double s_ns)
 {
-	return t_ns > s_ns * a->max_latency_ratio &&
-	       t_ns - s_ns > a->max_latency_increase_ms * 1e6;
+	return t_ns > s_ns * a->max_latency_ratio && t_ns - s_ns > a->max_latency_increase_ms * 1e6;
 }
 
 enum verdict judge(const struct analysis *a, const struct window *t, const struct window *s,
 		   const char *tv, const char *sv, char *why, size_t size)
 {
-	static const struct { double q; const char *name; } qs[] = { { 0.5, "p50" }, { 0.99, "p99" } };
+	static const struct {
+		double q;
+		const char *name;
+	} qs[] = { { 0.5, "p50" }, { 0.99, "p99" } };
 	double te, se, tm, sm;
 
 	/* A version that stops answering has few answered requests to judge:
@@ -65,19 +67,21 @@ enum verdict judge(const struct analysis *a, const struct window *t, const struc
 	tm = hist_mean(&t->size);
 	sm = hist_mean(&s->size);
 	if (sm > 0 && fabs(tm - sm) / sm > a->max_size_deviation) {
-		snprintf(why, size, "response size: %s %.0f bytes vs %s %.0f bytes on average (limit %.0f%%)",
+		snprintf(why, size,
+			 "response size: %s %.0f bytes vs %s %.0f bytes on average (limit %.0f%%)",
 			 tv, tm, sv, sm, a->max_size_deviation * 100);
 		return V_FAIL;
 	}
 	te = window_error_rate(t);
 	se = window_error_rate(s);
 	if (te - se > a->max_error_rate_increase) {
-		snprintf(why, size, "error rate: %s %.2f%% vs %s %.2f%% (limit +%.2f%%)", tv, te * 100,
-			 sv, se * 100, a->max_error_rate_increase * 100);
+		snprintf(why, size, "error rate: %s %.2f%% vs %s %.2f%% (limit +%.2f%%)", tv,
+			 te * 100, sv, se * 100, a->max_error_rate_increase * 100);
 		return V_FAIL;
 	}
-	snprintf(why, size, "%s p50 %.2f ms, %s p50 %.2f ms; sizes %.0f/%.0f bytes; errors %.2f%%/%.2f%%",
-		 tv, hist_quantile(&t->lat, 0.5) / 1e6, sv, hist_quantile(&s->lat, 0.5) / 1e6,
-		 tm, sm, te * 100, se * 100);
+	snprintf(why, size,
+		 "%s p50 %.2f ms, %s p50 %.2f ms; sizes %.0f/%.0f bytes; errors %.2f%%/%.2f%%", tv,
+		 hist_quantile(&t->lat, 0.5) / 1e6, sv, hist_quantile(&s->lat, 0.5) / 1e6, tm, sm,
+		 te * 100, se * 100);
 	return V_PASS;
 }

@@ -17,14 +17,14 @@ struct analysis {
 	uint32_t interval;		/* seconds */
 	uint32_t min_requests;		/* fewer in a window: inconclusive */
 	double max_latency_ratio;	/* p50 and p99: fail above ratio ... */
-	double max_latency_increase_ms;	/* ... and above this many ms more */
+	double max_latency_increase_ms; /* ... and above this many ms more */
 	double max_size_deviation;	/* |mean size - stable's| / stable's */
-	double max_error_rate_increase;	/* errors per request, over stable's */
+	double max_error_rate_increase; /* errors per request, over stable's */
 	uint32_t failure_limit;		/* consecutive failing windows: rollback */
 	uint32_t max_inconclusive;	/* then a step advances without a verdict */
 	/* status */
 	uint32_t failures, inconclusive, windows;
-	int64_t last_pass;		/* wall time of the last passing window */
+	int64_t last_pass; /* wall time of the last passing window */
 	char last_verdict[160];
 };
 

@@ -7,9 +7,9 @@
 #include "vsteer.h"
 #include "lib/rand.h"
 
-#define VS_MAX_SERVERS         16		/* servers named per cluster */
-#define NAME_MAX_LEN           64		/* a service name and its NUL */
-#define ID_LEN                 RAND_UUID_LEN	/* cluster ids are UUIDs */
-#define VS_MAX_SESSION_TIMEOUT (7 * 24 * 3600)	/* seconds */
+#define VS_MAX_SERVERS	       16	       /* servers named per cluster */
+#define NAME_MAX_LEN	       64	       /* a service name and its NUL */
+#define ID_LEN		       RAND_UUID_LEN   /* cluster ids are UUIDs */
+#define VS_MAX_SESSION_TIMEOUT (7 * 24 * 3600) /* seconds */
 
 #endif

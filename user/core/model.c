@@ -8,11 +8,13 @@
 #include "core/model.h"
 #include "lib/str.h"
 
+/* clang-format off */
 static const char *const mode_names[] = {
 	[CL_INSTANT] = "instant",
 	[CL_MANUAL] = "manual",
 	[CL_SESSION] = "session",
 };
+/* clang-format on */
 
 const char *model_mode_name(enum cl_mode mode)
 {
@@ -51,8 +53,7 @@ int model_find_version(const struct model *m, uint32_t svc, const char *version)
 	if (!version_valid(version))
 		return -ENOENT;
 	for (uint32_t i = 0; i < VS_MAX_SLOTS; i++)
-		if (m->cl[i].used && m->cl[i].svc == svc &&
-		    !version_cmp(m->cl[i].version, version))
+		if (m->cl[i].used && m->cl[i].svc == svc && !version_cmp(m->cl[i].version, version))
 			return i;
 	return -ENOENT;
 }
@@ -66,8 +67,7 @@ uint32_t model_nservices(const struct model *m)
 	return n;
 }
 
-uint32_t model_order(const struct model *m, uint32_t svc,
-		     uint32_t out[VS_MAX_VERSIONS])
+uint32_t model_order(const struct model *m, uint32_t svc, uint32_t out[VS_MAX_VERSIONS])
 {
 	uint32_t n = 0;
 
@@ -77,8 +77,8 @@ uint32_t model_order(const struct model *m, uint32_t svc,
 		if (!m->cl[i].used || m->cl[i].svc != svc || n == VS_MAX_VERSIONS)
 			continue;
 		/* insertion sort, newest first */
-		for (j = n; j > 0 && version_cmp(m->cl[out[j - 1]].version,
-						 m->cl[i].version) < 0; j--)
+		for (j = n; j > 0 && version_cmp(m->cl[out[j - 1]].version, m->cl[i].version) < 0;
+		     j--)
 			out[j] = out[j - 1];
 		out[j] = i;
 		n++;
@@ -107,7 +107,8 @@ static int check_service(const struct model *m, int self, const char *name,
 
 	if (!name_valid(name))
 		return vs_errf(err, -EINVAL, 400, "bad_name",
-			       "service name '%.64s' must be 1-63 characters of [A-Za-z0-9._-]", name);
+			       "service name '%.64s' must be 1-63 characters of [A-Za-z0-9._-]",
+			       name);
 	ep_format(addr, a, sizeof(a));
 	for (int i = 0; i < VS_MAX_SERVICES; i++) {
 		if (!m->svc[i].used || i == self)
@@ -128,8 +129,8 @@ int model_put_service(struct model *m, uint32_t id, const char *name,
 	int ret;
 
 	if (id >= VS_MAX_SERVICES || m->svc[id].used)
-		return vs_errf(err, -EINVAL, 400, "bad_id", "service id %u is taken or out of range",
-			       id);
+		return vs_errf(err, -EINVAL, 400, "bad_id",
+			       "service id %u is taken or out of range", id);
 	ret = check_service(m, id, name, addr, err);
 	if (ret)
 		return ret;
@@ -152,8 +153,7 @@ int model_add_service(struct model *m, const char *name, const struct vs_endpoin
 }
 
 /* Which service or cluster already uses endpoint e, if any. */
-static int endpoint_taken(const struct model *m, const struct vs_endpoint *e,
-			  struct vs_err *err)
+static int endpoint_taken(const struct model *m, const struct vs_endpoint *e, struct vs_err *err)
 {
 	char a[EP_STRLEN];
 
@@ -161,16 +161,17 @@ static int endpoint_taken(const struct model *m, const struct vs_endpoint *e,
 	for (uint32_t i = 0; i < VS_MAX_SERVICES; i++)
 		if (m->svc[i].used && ep_equal(&m->svc[i].addr, e))
 			return vs_errf(err, -EINVAL, 400, "bad_server",
-				       "server %s is the address of service '%s' itself",
-				       a, m->svc[i].name);
+				       "server %s is the address of service '%s' itself", a,
+				       m->svc[i].name);
 	for (uint32_t i = 0; i < VS_MAX_SLOTS; i++) {
 		if (!m->cl[i].used)
 			continue;
 		for (uint32_t j = 0; j < m->cl[i].nsrv; j++)
 			if (ep_equal(&m->cl[i].srv[j], e))
-				return vs_errf(err, -EEXIST, 409, "duplicate_server",
-					       "server %s already belongs to cluster %s (version %s)",
-					       a, m->cl[i].id, m->cl[i].version);
+				return vs_errf(
+					err, -EEXIST, 409, "duplicate_server",
+					"server %s already belongs to cluster %s (version %s)", a,
+					m->cl[i].id, m->cl[i].version);
 	}
 	return 0;
 }
@@ -211,8 +212,8 @@ static int check_cluster(const struct model *m, const struct cluster *spec, stru
 			       "service '%s' already has version %s (cluster %s)",
 			       m->svc[spec->svc].name, m->cl[ret].version, m->cl[ret].id);
 	if (spec->id[0] && model_find_cluster(m, spec->id) >= 0)
-		return vs_errf(err, -EEXIST, 409, "duplicate_cluster", "cluster id %s already exists",
-			       spec->id);
+		return vs_errf(err, -EEXIST, 409, "duplicate_cluster",
+			       "cluster id %s already exists", spec->id);
 	if (spec->nsrv == 0 || spec->nsrv > VS_MAX_SERVERS)
 		return vs_errf(err, -EINVAL, 400, "bad_servers", "a cluster needs 1 to %d servers",
 			       VS_MAX_SERVERS);
@@ -221,9 +222,10 @@ static int check_cluster(const struct model *m, const struct cluster *spec, stru
 			return vs_errf(err, -EINVAL, 400, "bad_server",
 				       "server %u is not of the service's address family", i);
 		if (ep_addr_is_any(&spec->srv[i]))
-			return vs_errf(err, -EINVAL, 400, "bad_server",
-				       "server %u: name the address clients' connections are steered to, not the wildcard",
-				       i);
+			return vs_errf(
+				err, -EINVAL, 400, "bad_server",
+				"server %u: name the address clients' connections are steered to, not the wildcard",
+				i);
 		ret = endpoint_taken(m, &spec->srv[i], err);
 		if (ret)
 			return ret;
@@ -293,8 +295,7 @@ int model_add_cluster(struct model *m, const struct cluster *spec, const uint64_
 	return ret;
 }
 
-int model_del_cluster(struct model *m, uint32_t slot, bool force,
-		      struct vs_err *err)
+int model_del_cluster(struct model *m, uint32_t slot, bool force, struct vs_err *err)
 {
 	uint32_t order[VS_MAX_VERSIONS], n, i, heir;
 	struct cluster *c;
@@ -304,9 +305,10 @@ int model_del_cluster(struct model *m, uint32_t slot, bool force,
 	c = &m->cl[slot];
 	n = model_order(m, c->svc, order);
 	if (n == 1 && !force)
-		return vs_errf(err, -EBUSY, 409, "last_cluster",
-			       "cluster %s is the last one of service '%s'; deleting it refuses every connection (add ?force=true to do it anyway)",
-			       c->id, m->svc[c->svc].name);
+		return vs_errf(
+			err, -EBUSY, 409, "last_cluster",
+			"cluster %s is the last one of service '%s'; deleting it refuses every connection (add ?force=true to do it anyway)",
+			c->id, m->svc[c->svc].name);
 	for (i = 0; i < n && order[i] != slot; i++)
 		;
 	/* Its sessions go to the next older version, or, for the oldest,
@@ -329,8 +331,8 @@ int model_percent_to_bp(double pct, uint16_t *bp)
 	return 0;
 }
 
-int model_set_weights(struct model *m, uint32_t svc, const char *const *names,
-		      const uint16_t *bp, uint32_t n, struct vs_err *err)
+int model_set_weights(struct model *m, uint32_t svc, const char *const *names, const uint16_t *bp,
+		      uint32_t n, struct vs_err *err)
 {
 	uint32_t order[VS_MAX_VERSIONS], nv, i, sum = 0;
 	uint16_t w[VS_MAX_SLOTS] = {};
@@ -339,14 +341,14 @@ int model_set_weights(struct model *m, uint32_t svc, const char *const *names,
 
 	nv = model_order(m, svc, order);
 	if (nv == 0)
-		return vs_errf(err, -ENOENT, 409, "no_versions",
-			       "service '%s' has no clusters", m->svc[svc].name);
+		return vs_errf(err, -ENOENT, 409, "no_versions", "service '%s' has no clusters",
+			       m->svc[svc].name);
 	for (i = 0; i < n; i++) {
 		slot = model_find_version(m, svc, names[i]);
 		if (slot < 0)
 			return vs_errf(err, -ENOENT, 404, "unknown_version",
-				       "service '%s' has no version '%.40s'",
-				       m->svc[svc].name, names[i]);
+				       "service '%s' has no version '%.40s'", m->svc[svc].name,
+				       names[i]);
 		if (seen[slot])
 			return vs_errf(err, -EEXIST, 400, "bad_weights",
 				       "version '%.40s' is named twice", names[i]);
@@ -385,8 +387,8 @@ void model_svc_key(const struct model *m, uint32_t svc, struct vs_svc_key *k)
 	memcpy(k->addr, a->addr, sizeof(k->addr));
 }
 
-void model_svc_value(const struct model *m, uint32_t svc,
-		     const uint8_t nsock[VS_MAX_SLOTS], struct vs_svc *v)
+void model_svc_value(const struct model *m, uint32_t svc, const uint8_t nsock[VS_MAX_SLOTS],
+		     struct vs_svc *v)
 {
 	uint32_t order[VS_MAX_VERSIONS], n, i, upto = 0;
 
@@ -406,8 +408,8 @@ void model_svc_value(const struct model *m, uint32_t svc,
 	v->flags = m->svc[svc].http ? VS_SVC_HTTP : 0;
 }
 
-void model_event(struct model *m, int64_t now, const char *svc, const char *type,
-		 const char *fmt, ...)
+void model_event(struct model *m, int64_t now, const char *svc, const char *type, const char *fmt,
+		 ...)
 {
 	struct event *e = &m->events[m->event_head];
 	va_list ap;

@@ -74,10 +74,10 @@ struct cluster {
 	char id[ID_LEN];
 	char version[VERSION_MAX_LEN];
 	uint32_t svc;
-	uint16_t weight;		/* basis points of new sessions */
+	uint16_t weight; /* basis points of new sessions */
 	enum cl_mode mode;
-	bool no_affinity;		/* rolled back: its sessions move off */
-	uint32_t session_timeout;	/* CL_SESSION: seconds */
+	bool no_affinity;	  /* rolled back: its sessions move off */
+	uint32_t session_timeout; /* CL_SESSION: seconds */
 	uint32_t nsrv;
 	struct vs_endpoint srv[VS_MAX_SERVERS];
 	struct health_check health;
@@ -88,16 +88,16 @@ struct service {
 	char name[NAME_MAX_LEN];
 	struct vs_endpoint addr;
 	uint32_t salt;
-	uint32_t session_timeout;	/* seconds of idleness that end a session */
-	bool http;			/* "protocol": "http": status classes counted */
+	uint32_t session_timeout; /* seconds of idleness that end a session */
+	bool http;		  /* "protocol": "http": status classes counted */
 	struct rollout ro;
-	uint32_t rollbacks, auto_rollbacks;	/* since vsteerd started, for /metrics */
+	uint32_t rollbacks, auto_rollbacks; /* since vsteerd started, for /metrics */
 };
 
 struct model {
 	struct service svc[VS_MAX_SERVICES];
 	struct cluster cl[VS_MAX_SLOTS];
-	uint32_t nevents, event_head;	/* a ring: model_event_nth() reads it */
+	uint32_t nevents, event_head; /* a ring: model_event_nth() reads it */
 	struct event events[MODEL_MAX_EVENTS];
 };
 
@@ -105,8 +105,8 @@ const char *model_mode_name(enum cl_mode mode);
 /* The thesis capitalises modes ("Instant"): any case. */
 int model_mode_parse(const char *s, enum cl_mode *mode);
 
-void model_event(struct model *m, int64_t now, const char *svc, const char *type,
-		 const char *fmt, ...) __printf(5, 6);
+void model_event(struct model *m, int64_t now, const char *svc, const char *type, const char *fmt,
+		 ...) __printf(5, 6);
 /* The k-th newest event (0: the newest), k < m->nevents. */
 const struct event *model_event_nth(const struct model *m, uint32_t k);
 
@@ -134,8 +134,8 @@ int model_put_cluster(struct model *m, uint32_t slot, const struct cluster *spec
 int model_del_cluster(struct model *m, uint32_t slot, bool force, struct vs_err *err);
 /* Set every version's weight of service svc: names[i] gets bp[i] basis
  * points, versions not named get 0. The named weights must sum to 10000. */
-int model_set_weights(struct model *m, uint32_t svc, const char *const *names,
-		      const uint16_t *bp, uint32_t n, struct vs_err *err);
+int model_set_weights(struct model *m, uint32_t svc, const char *const *names, const uint16_t *bp,
+		      uint32_t n, struct vs_err *err);
 
 /* Slots of service svc's clusters, newest version first; returns count. */
 uint32_t model_order(const struct model *m, uint32_t svc, uint32_t out[VS_MAX_VERSIONS]);

@@ -6,18 +6,24 @@
 #include "core/model.h"
 #include "core/rollout.h"
 
+/* clang-format off */
 static const char *const phase_names[] = {
 	[RO_NONE] = "none", [RO_PROGRESSING] = "progressing", [RO_PAUSED] = "paused",
 	[RO_COMPLETED] = "completed", [RO_ABORTED] = "aborted",
 	[RO_ROLLED_BACK] = "rolled_back",
 };
+/* clang-format on */
 static const char *const strategy_names[] = {
-	[RO_INSTANT] = "instant", [RO_SESSION] = "session", [RO_GRADUAL] = "gradual",
+	[RO_INSTANT] = "instant",
+	[RO_SESSION] = "session",
+	[RO_GRADUAL] = "gradual",
 };
+/* clang-format off */
 static const char *const op_names[] = {
 	[RO_OP_PROMOTE] = "promote", [RO_OP_PAUSE] = "pause", [RO_OP_RESUME] = "resume",
 	[RO_OP_ABORT] = "abort", [RO_OP_ROLLBACK] = "rollback",
 };
+/* clang-format on */
 
 const char *ro_phase_name(enum ro_phase p)
 {
@@ -34,12 +40,14 @@ const char *ro_op_name(enum ro_op op)
 	return op_names[op];
 }
 
+/* clang-format off */
 static const char *const mark_names[ROM_TYPES] = {
 	[ROM_STARTED] = "started", [ROM_STEP] = "step", [ROM_PROMOTED] = "promoted",
 	[ROM_PROMOTED_FULL] = "promoted", [ROM_PAUSED] = "paused", [ROM_RESUMED] = "resumed",
 	[ROM_ABORTED] = "aborted", [ROM_ROLLED_BACK] = "rolled_back",
 	[ROM_AUTO_ROLLBACK] = "auto_rollback", [ROM_COMPLETED] = "completed",
 };
+/* clang-format on */
 
 const char *ro_mark_name(unsigned int type)
 {
@@ -54,8 +62,8 @@ int ro_mark_type(const char *name)
 	return -EINVAL;
 }
 
-void ro_mark_detail(const struct model *m, uint32_t svc, const struct ro_mark *mk,
-		    char *buf, size_t size)
+void ro_mark_detail(const struct model *m, uint32_t svc, const struct ro_mark *mk, char *buf,
+		    size_t size)
 {
 	const struct rollout *ro = &m->svc[svc].ro;
 	const char *to = m->cl[ro->to].used ? m->cl[ro->to].version : "?";
@@ -86,7 +94,8 @@ void ro_mark_detail(const struct model *m, uint32_t svc, const struct ro_mark *m
 		snprintf(buf, size, "new sessions to %s again", from);
 		break;
 	case ROM_ROLLED_BACK:
-		snprintf(buf, size, "new sessions to %s again; sessions on the target move back", from);
+		snprintf(buf, size, "new sessions to %s again; sessions on the target move back",
+			 from);
 		break;
 	case ROM_AUTO_ROLLBACK:
 		snprintf(buf, size, "%s rolled back to %s: %s", to, from, ro->why);
@@ -104,8 +113,9 @@ void ro_mark_detail(const struct model *m, uint32_t svc, const struct ro_mark *m
 static void mark(struct model *m, uint32_t svc, int64_t now, enum ro_mark_type type)
 {
 	struct rollout *ro = &m->svc[svc].ro;
-	struct ro_mark mk = { .time = now, .weight = m->cl[ro->to].weight, .type = type,
-			      .step = ro->step };
+	struct ro_mark mk = {
+		.time = now, .weight = m->cl[ro->to].weight, .type = type, .step = ro->step
+	};
 	char detail[sizeof(((struct event *)0)->detail)];
 
 	if (ro->nhist == RO_MAX_HISTORY) {
@@ -203,7 +213,8 @@ static bool gate_open(const struct rollout *ro, int64_t due)
 	/* The passing window must also be one the step's own traffic went
 	 * through: a hold of 0 must not ride on the last step's verdict. */
 	int64_t since = due > ro->step_started + (int64_t)ro->an.interval ?
-			due : ro->step_started + (int64_t)ro->an.interval;
+				due :
+				ro->step_started + (int64_t)ro->an.interval;
 
 	return !ro->an.on || ro->an.last_pass >= since ||
 	       ro->an.inconclusive >= ro->an.max_inconclusive;
@@ -233,7 +244,7 @@ static bool advance(struct model *m, uint32_t svc, int64_t now)
 		if (now < due || !gate_open(ro, due))
 			break;
 		if (ro->an.on)
-			due = now;	/* the schedule waited for a verdict */
+			due = now; /* the schedule waited for a verdict */
 		changed = true;
 		if (++ro->step == ro->nsteps) {
 			ro->step = ro->nsteps - 1;
@@ -275,8 +286,8 @@ static int find_target(const struct model *m, uint32_t svc, const char *to)
 	return -ENOENT;
 }
 
-int rollout_start(struct model *m, uint32_t svc, const struct ro_request *req,
-		  int64_t now, struct vs_err *err)
+int rollout_start(struct model *m, uint32_t svc, const struct ro_request *req, int64_t now,
+		  struct vs_err *err)
 {
 	struct service *s = &m->svc[svc];
 	struct rollout *ro = &s->ro;
@@ -284,10 +295,11 @@ int rollout_start(struct model *m, uint32_t svc, const struct ro_request *req,
 	uint16_t prev = 0;
 
 	if (rollout_active(ro))
-		return vs_errf(err, -EBUSY, 409, "rollout_in_progress",
-			       "service '%s' has a %s rollout to %s %s; pause, abort or promote it first",
-			       s->name, ro_strategy_name(ro->strategy), m->cl[ro->to].version,
-			       ro_phase_name(ro->phase));
+		return vs_errf(
+			err, -EBUSY, 409, "rollout_in_progress",
+			"service '%s' has a %s rollout to %s %s; pause, abort or promote it first",
+			s->name, ro_strategy_name(ro->strategy), m->cl[ro->to].version,
+			ro_phase_name(ro->phase));
 	to = find_target(m, svc, req->to);
 	if (to < 0)
 		return vs_errf(err, -ENOENT, 404, "unknown_target",
@@ -295,11 +307,13 @@ int rollout_start(struct model *m, uint32_t svc, const struct ro_request *req,
 	from = model_stable(m, svc);
 	if (from == to)
 		return vs_errf(err, -EINVAL, 409, "already_stable",
-			       "%s is already the stable version of '%s'", m->cl[to].version, s->name);
+			       "%s is already the stable version of '%s'", m->cl[to].version,
+			       s->name);
 	if (version_cmp(m->cl[to].version, m->cl[from].version) < 0)
-		return vs_errf(err, -EINVAL, 409, "target_older",
-			       "target %s is older than the stable %s: a rollout only moves clients to newer versions (use rollback, or weights)",
-			       m->cl[to].version, m->cl[from].version);
+		return vs_errf(
+			err, -EINVAL, 409, "target_older",
+			"target %s is older than the stable %s: a rollout only moves clients to newer versions (use rollback, or weights)",
+			m->cl[to].version, m->cl[from].version);
 	if (req->session_timeout > VS_MAX_SESSION_TIMEOUT)
 		return vs_errf(err, -ERANGE, 400, "bad_rollout",
 			       "sessionTimeout must be 1 to %d seconds", VS_MAX_SESSION_TIMEOUT);
@@ -310,16 +324,18 @@ int rollout_start(struct model *m, uint32_t svc, const struct ro_request *req,
 		return vs_errf(err, -EINVAL, 400, "bad_rollout",
 			       "the session strategy needs sessionTimeout (seconds)");
 	if (req->strategy == RO_GRADUAL && !req->nsteps)
-		return vs_errf(err, -EINVAL, 400, "bad_rollout",
-			       "the gradual strategy needs steps, e.g. [{\"weight\": 5, \"hold\": 3600}, {\"weight\": 100}]");
+		return vs_errf(
+			err, -EINVAL, 400, "bad_rollout",
+			"the gradual strategy needs steps, e.g. [{\"weight\": 5, \"hold\": 3600}, {\"weight\": 100}]");
 	if (req->nsteps > RO_MAX_STEPS)
 		return vs_errf(err, -E2BIG, 400, "bad_rollout", "at most %d steps", RO_MAX_STEPS);
 	for (uint32_t i = 0; i < req->nsteps; i++) {
 		if (req->steps[i].weight == 0 || req->steps[i].weight > VS_BUCKETS ||
 		    req->steps[i].weight < prev)
-			return vs_errf(err, -EINVAL, 400, "bad_rollout",
-				       "steps[%u].weight: must be above 0 and not below the step before (clients only move forward)",
-				       i);
+			return vs_errf(
+				err, -EINVAL, 400, "bad_rollout",
+				"steps[%u].weight: must be above 0 and not below the step before (clients only move forward)",
+				i);
 		prev = req->steps[i].weight;
 	}
 
@@ -342,8 +358,9 @@ int rollout_start(struct model *m, uint32_t svc, const struct ro_request *req,
 	}
 	/* Instant means every new connection, affinity or not. */
 	s->session_timeout = req->strategy == RO_INSTANT ? 0 :
-			     req->session_timeout || req->session_timeout_set ? req->session_timeout :
-			     s->session_timeout;
+			     req->session_timeout || req->session_timeout_set ?
+							   req->session_timeout :
+							   s->session_timeout;
 	m->cl[to].no_affinity = false;
 	mark(m, svc, now, ROM_STARTED);
 	enter_step(m, svc, now);
@@ -351,14 +368,18 @@ int rollout_start(struct model *m, uint32_t svc, const struct ro_request *req,
 	return 0;
 }
 
-void rollout_record_instant(struct model *m, uint32_t svc, uint32_t from,
-			    uint32_t to, int64_t now)
+void rollout_record_instant(struct model *m, uint32_t svc, uint32_t from, uint32_t to, int64_t now)
 {
 	struct rollout *ro = &m->svc[svc].ro;
 
 	memset(ro, 0, sizeof(*ro));
-	*ro = (struct rollout){ .phase = RO_PROGRESSING, .strategy = RO_INSTANT, .from = from,
-				.to = to, .nsteps = 1, .started = now, .step_started = now };
+	*ro = (struct rollout){ .phase = RO_PROGRESSING,
+				.strategy = RO_INSTANT,
+				.from = from,
+				.to = to,
+				.nsteps = 1,
+				.started = now,
+				.step_started = now };
 	ro->steps[0] = (struct ro_step){ .weight = VS_BUCKETS, .hold = RO_WAIT };
 	m->svc[svc].session_timeout = 0;
 	mark(m, svc, now, ROM_STARTED);
@@ -384,7 +405,8 @@ bool rollout_verdict(struct model *m, uint32_t svc, enum verdict v, const char *
 		if (++a->inconclusive == 1 || a->inconclusive == a->max_inconclusive)
 			model_event(m, now, s->name, "inconclusive", "%s%s", why,
 				    a->inconclusive == a->max_inconclusive ?
-				    "; steps now advance without a verdict" : "");
+					    "; steps now advance without a verdict" :
+					    "");
 		return false;
 	}
 	a->inconclusive = 0;
@@ -400,8 +422,8 @@ bool rollout_verdict(struct model *m, uint32_t svc, enum verdict v, const char *
 	return true;
 }
 
-int rollout_control(struct model *m, uint32_t svc, enum ro_op op, bool full,
-		    int64_t now, struct vs_err *err)
+int rollout_control(struct model *m, uint32_t svc, enum ro_op op, bool full, int64_t now,
+		    struct vs_err *err)
 {
 	struct service *s = &m->svc[svc];
 	struct rollout *ro = &s->ro;
@@ -411,8 +433,9 @@ int rollout_control(struct model *m, uint32_t svc, enum ro_op op, bool full,
 		return vs_errf(err, -ENOENT, 409, "no_rollout", "service '%s' has no rollout",
 			       s->name);
 	if (op == RO_OP_ROLLBACK ? !rollout_active(ro) && ro->phase != RO_COMPLETED :
-	    op == RO_OP_RESUME ? ro->phase != RO_PAUSED :
-	    op == RO_OP_PAUSE ? ro->phase != RO_PROGRESSING : !rollout_active(ro))
+	    op == RO_OP_RESUME	 ? ro->phase != RO_PAUSED :
+	    op == RO_OP_PAUSE	 ? ro->phase != RO_PROGRESSING :
+				   !rollout_active(ro))
 		return vs_errf(err, -EINVAL, 409, "bad_phase",
 			       "cannot %s the rollout of '%s' to %s: it is %s", ro_op_name(op),
 			       s->name, m->cl[ro->to].version, ro_phase_name(ro->phase));
@@ -433,7 +456,9 @@ int rollout_control(struct model *m, uint32_t svc, enum ro_op op, bool full,
 	case RO_OP_PAUSE:
 		ro->phase = RO_PAUSED;
 		ro->paused_left = st->hold == RO_WAIT ? RO_WAIT :
-				  ro->step_started + st->hold > now ? ro->step_started + st->hold - now : 0;
+				  ro->step_started + st->hold > now ?
+							ro->step_started + st->hold - now :
+							0;
 		mark(m, svc, now, ROM_PAUSED);
 		break;
 	case RO_OP_RESUME:

@@ -24,11 +24,11 @@ enum ro_phase { RO_NONE, RO_PROGRESSING, RO_PAUSED, RO_COMPLETED, RO_ABORTED, RO
 enum ro_op { RO_OP_PROMOTE, RO_OP_PAUSE, RO_OP_RESUME, RO_OP_ABORT, RO_OP_ROLLBACK };
 
 #define RO_MAX_STEPS 32
-#define RO_WAIT      (-1)	/* a step without hold: wait for promote */
+#define RO_WAIT	     (-1) /* a step without hold: wait for promote */
 
 struct ro_step {
-	uint16_t weight;	/* basis points for the target */
-	int64_t hold;		/* seconds, or RO_WAIT */
+	uint16_t weight; /* basis points for the target */
+	int64_t hold;	 /* seconds, or RO_WAIT */
 };
 
 /* What happened to a rollout, in the rollout itself (and the state
@@ -46,14 +46,14 @@ enum ro_mark_type {
 	ROM_COMPLETED,
 	ROM_TYPES
 };
-#define RO_MAX_HISTORY 48	/* when full, the oldest after "started" go */
+#define RO_MAX_HISTORY 48 /* when full, the oldest after "started" go */
 
 struct ro_mark {
 	int64_t time;
-	uint16_t weight;	/* the target's, after it (basis points) */
-	uint8_t type;		/* enum ro_mark_type */
-	uint8_t step;		/* index, at it */
-	uint32_t pad;		/* no padding: models are compared whole */
+	uint16_t weight; /* the target's, after it (basis points) */
+	uint8_t type;	 /* enum ro_mark_type */
+	uint8_t step;	 /* index, at it */
+	uint32_t pad;	 /* no padding: models are compared whole */
 };
 
 /* A service's current (or last) rollout: from its stable version to a
@@ -62,30 +62,30 @@ struct ro_mark {
 struct rollout {
 	enum ro_phase phase;
 	enum ro_strategy strategy;
-	uint32_t from, to;		/* cluster slots */
-	uint32_t session_timeout;	/* seconds; 0: no affinity */
+	uint32_t from, to;	  /* cluster slots */
+	uint32_t session_timeout; /* seconds; 0: no affinity */
 	uint32_t nsteps, step;
 	struct ro_step steps[RO_MAX_STEPS];
 	int64_t started;
 	int64_t step_started;
-	int64_t paused_left;		/* hold seconds left when paused */
+	int64_t paused_left; /* hold seconds left when paused */
 	int64_t ended;
 	struct analysis an;
 	uint32_t nhist;
-	struct ro_mark hist[RO_MAX_HISTORY];	/* oldest first */
-	char why[128];			/* an automatic rollback's reason */
+	struct ro_mark hist[RO_MAX_HISTORY]; /* oldest first */
+	char why[128];			     /* an automatic rollback's reason */
 };
 
 /* What POST /v1/services/{name}/rollout asks for. */
 struct ro_request {
-	char to[ID_LEN];		/* version or cluster id */
+	char to[ID_LEN]; /* version or cluster id */
 	enum ro_strategy strategy;
-	uint32_t session_timeout;	/* seconds, 0: none */
-	bool session_timeout_set;	/* given (0 too): else, when 0, the service
+	uint32_t session_timeout; /* seconds, 0: none */
+	bool session_timeout_set; /* given (0 too): else, when 0, the service
 					 * keeps the timeout it has */
 	uint32_t nsteps;
 	struct ro_step steps[RO_MAX_STEPS];
-	struct analysis an;		/* an.on: judge the target automatically */
+	struct analysis an; /* an.on: judge the target automatically */
 };
 
 const char *ro_phase_name(enum ro_phase p);
@@ -109,8 +109,7 @@ int rollout_control(struct model *m, uint32_t svc, enum ro_op op, bool full, int
 		    struct vs_err *err);
 /* An instant cluster that took over on registration: record it as a
  * rollout that completed at once. */
-void rollout_record_instant(struct model *m, uint32_t svc, uint32_t from, uint32_t to,
-			    int64_t now);
+void rollout_record_instant(struct model *m, uint32_t svc, uint32_t from, uint32_t to, int64_t now);
 /* Record a window's verdict; after failure_limit failures in a row, roll
  * back. True if rolled back. */
 bool rollout_verdict(struct model *m, uint32_t svc, enum verdict v, const char *why, int64_t now);

@@ -15,12 +15,12 @@
 
 /* A version's measurements: cumulative (as read) or over a window. */
 struct window {
-	uint64_t arrived;	/* requests that arrived */
-	uint64_t requests;	/* requests answered */
-	uint64_t status5xx;	/* HTTP 5xx responses (services metered for HTTP) */
-	uint64_t errors;	/* resets sent + connections failed over away */
-	struct hist lat;	/* ns */
-	struct hist size;	/* bytes */
+	uint64_t arrived;   /* requests that arrived */
+	uint64_t requests;  /* requests answered */
+	uint64_t status5xx; /* HTTP 5xx responses (services metered for HTTP) */
+	uint64_t errors;    /* resets sent + connections failed over away */
+	struct hist lat;    /* ns */
+	struct hist size;   /* bytes */
 };
 
 /* out = now - then, field by field. */
@@ -30,10 +30,10 @@ double window_error_rate(const struct window *w);
 
 /* Successive windows of one version. */
 struct window_track {
-	struct window base;	/* the cumulative values when the current window began */
-	struct window last;	/* the last complete window */
-	int64_t start;		/* when the current window began; 0: not begun */
-	bool last_ok;		/* last holds a whole window */
+	struct window base; /* the cumulative values when the current window began */
+	struct window last; /* the last complete window */
+	int64_t start;	    /* when the current window began; 0: not begun */
+	bool last_ok;	    /* last holds a whole window */
 };
 
 /* Whether the current window, of `seconds`, has ended at `now` (or none

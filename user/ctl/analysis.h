@@ -15,7 +15,7 @@
 
 struct ctl;
 
-#define ANALYSIS_DEAD_TICKS 4	/* a target dead this many ticks (1 s) rolls back */
+#define ANALYSIS_DEAD_TICKS 4 /* a target dead this many ticks (1 s) rolls back */
 
 enum { ANALYSIS_TARGET, ANALYSIS_STABLE };
 
@@ -24,7 +24,7 @@ struct analysis_state {
 	 * rollout that started at started[svc]. */
 	struct window_track win[VS_MAX_SERVICES][2];
 	int64_t started[VS_MAX_SERVICES];
-	uint32_t dead_ticks[VS_MAX_SERVICES];	/* ticks the target had no live socket */
+	uint32_t dead_ticks[VS_MAX_SERVICES]; /* ticks the target had no live socket */
 };
 
 /* Called by the tick with c->lock held; now is monotonic seconds. */

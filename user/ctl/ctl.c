@@ -82,7 +82,7 @@ static void adopt_sockets(struct ctl *c, const struct model *next)
 
 	for (uint32_t s = 0; s < VS_MAX_SLOTS; s++) {
 		if (!next->cl[s].used) {
-			sock_clear(ss, c->dp, s);	/* leftovers of a deleted cluster */
+			sock_clear(ss, c->dp, s); /* leftovers of a deleted cluster */
 			continue;
 		}
 		sock_refresh(ss, c->dp, s, VS_MAX_SOCKS);
@@ -104,8 +104,8 @@ static void adopt_sockets(struct ctl *c, const struct model *next)
 	}
 }
 
-int ctl_open(struct ctl **out, struct dataplane *dp, const struct model *m,
-	     const char *state_path, struct vs_err *err)
+int ctl_open(struct ctl **out, struct dataplane *dp, const struct model *m, const char *state_path,
+	     struct vs_err *err)
 {
 	struct file_staged sf;
 	struct model *next;
@@ -154,7 +154,7 @@ int ctl_open(struct ctl **out, struct dataplane *dp, const struct model *m,
 
 free_all:
 	free(next);
-	ctl_close(c);	/* a failed start leaves nothing to undo */
+	ctl_close(c); /* a failed start leaves nothing to undo */
 	return ret;
 }
 

@@ -22,11 +22,11 @@ struct vs_features;
 
 struct ctl {
 	pthread_mutex_t lock;
-	struct model *m;		/* what the maps and the state file say */
+	struct model *m; /* what the maps and the state file say */
 	struct dataplane *dp;
-	const char *state_path;		/* NULL: none (tests) */
-	const struct vs_features *features;	/* NULL: not probed (tests, fuzzers) */
-	uint64_t ticks;			/* for /healthz: proof the loop runs */
+	const char *state_path;		    /* NULL: none (tests) */
+	const struct vs_features *features; /* NULL: not probed (tests, fuzzers) */
+	uint64_t ticks;			    /* for /healthz: proof the loop runs */
 	struct sock_state sock;
 	struct health_state health;
 	struct analysis_state an;
@@ -36,8 +36,8 @@ struct ctl {
 /* Steer by m (copied): adopt what the pinned maps hold (salts, socket
  * counts, sockets), drop what neither m nor the state file knows, and
  * write the state file and the maps. A failed start changes nothing. */
-int ctl_open(struct ctl **out, struct dataplane *dp, const struct model *m,
-	     const char *state_path, struct vs_err *err);
+int ctl_open(struct ctl **out, struct dataplane *dp, const struct model *m, const char *state_path,
+	     struct vs_err *err);
 void ctl_close(struct ctl *c);
 /* Forget all a subsystem knew of a slot: about to hold another cluster. */
 void ctl_forget_slot(struct ctl *c, uint32_t slot);

@@ -100,7 +100,7 @@ void health_record(struct ctl *c, uint32_t slot, const char *id, uint32_t srv, b
 	char a[EP_STRLEN];
 
 	if (!cl->used || strcmp(cl->id, id) || srv >= cl->nsrv)
-		return;	/* the cluster changed while we probed */
+		return; /* the cluster changed while we probed */
 	ep_format(&cl->srv[srv], a, sizeof(a));
 	name = c->m->svc[cl->svc].name;
 	if (ok) {
@@ -137,7 +137,9 @@ static bool next_probe(struct ctl *c, struct probe *p)
 			if (clock_mono_ms() < h->next_ms[s][v])
 				continue;
 			h->next_ms[s][v] = clock_mono_ms() + cl->health.interval_ms;
-			*p = (struct probe){ .slot = s, .srv = v, .ep = cl->srv[v],
+			*p = (struct probe){ .slot = s,
+					     .srv = v,
+					     .ep = cl->srv[v],
 					     .timeout_ms = cl->health.timeout_ms };
 			memcpy(p->id, cl->id, ID_LEN);
 			memcpy(p->path, cl->health.path, sizeof(p->path));
@@ -161,7 +163,7 @@ static void *health_main(void *arg)
 			usleep(HEALTH_POLL_MS * 1000);
 			continue;
 		}
-		ok = probe(&p);	/* without the lock: it may take the timeout */
+		ok = probe(&p); /* without the lock: it may take the timeout */
 		pthread_mutex_lock(&c->lock);
 		health_record(c, p.slot, p.id, p.srv, ok);
 		pthread_mutex_unlock(&c->lock);

@@ -20,9 +20,9 @@
 struct ctl;
 
 struct health_state {
-	uint8_t fails[VS_MAX_SLOTS][VS_MAX_SERVERS];	/* failed checks in a row */
-	uint8_t passes[VS_MAX_SLOTS][VS_MAX_SERVERS];	/* passed, while kept out */
-	int64_t next_ms[VS_MAX_SLOTS][VS_MAX_SERVERS];	/* when to check next */
+	uint8_t fails[VS_MAX_SLOTS][VS_MAX_SERVERS];   /* failed checks in a row */
+	uint8_t passes[VS_MAX_SLOTS][VS_MAX_SERVERS];  /* passed, while kept out */
+	int64_t next_ms[VS_MAX_SLOTS][VS_MAX_SERVERS]; /* when to check next */
 	pthread_t thread;
 	atomic_bool stopping;
 	bool running;

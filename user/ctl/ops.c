@@ -18,17 +18,21 @@ static int no_listener_error(const struct ctl *c, const struct cluster *cl, uint
 
 	ep_format(&cl->srv[v], a, sizeof(a));
 	if (e)
-		return vs_errf(err, e, 422, "socket_refused",
-			       "servers[%u]: a socket listens on %s but the kernel refused it for the sockmap: %s%s",
-			       v, a, strerror(-e),
-			       e == -EOPNOTSUPP ? ". An MPTCP listener (Go 1.24+ listens with MPTCP by default; run the backend with GODEBUG=multipathtcp=0) or a socket with another ULP cannot be steered to" : "");
-	return vs_errf(err, -ENOENT, 422, "no_listener",
-		       "servers[%u]: no TCP socket listens on %s in vsteerd's network namespace. Start the backend first; sk_lookup can only steer to sockets of its own namespace, so a container must use host networking or share this namespace",
-		       v, a);
+		return vs_errf(
+			err, e, 422, "socket_refused",
+			"servers[%u]: a socket listens on %s but the kernel refused it for the sockmap: %s%s",
+			v, a, strerror(-e),
+			e == -EOPNOTSUPP ?
+				". An MPTCP listener (Go 1.24+ listens with MPTCP by default; run the backend with GODEBUG=multipathtcp=0) or a socket with another ULP cannot be steered to" :
+				"");
+	return vs_errf(
+		err, -ENOENT, 422, "no_listener",
+		"servers[%u]: no TCP socket listens on %s in vsteerd's network namespace. Start the backend first; sk_lookup can only steer to sockets of its own namespace, so a container must use host networking or share this namespace",
+		v, a);
 }
 
-int ctl_add_cluster(struct ctl *c, const char *svc, const struct cluster *spec,
-		    char id[ID_LEN], struct vs_err *err)
+int ctl_add_cluster(struct ctl *c, const char *svc, const struct cluster *spec, char id[ID_LEN],
+		    struct vs_err *err)
 {
 	struct model *next = malloc(sizeof(*next));
 	uint32_t order[VS_MAX_VERSIONS], n;
@@ -53,9 +57,10 @@ int ctl_add_cluster(struct ctl *c, const char *svc, const struct cluster *spec,
 			       (cs.mode == CL_INSTANT &&
 				version_cmp(cs.version, next->cl[order[0]].version) > 0));
 	if (takes_over && rollout_active(&next->svc[cs.svc].ro)) {
-		ret = vs_errf(err, -EBUSY, 409, "rollout_in_progress",
-			      "service '%s' has a rollout in progress; abort or finish it before a %s cluster takes over",
-			      next->svc[cs.svc].name, model_mode_name(cs.mode));
+		ret = vs_errf(
+			err, -EBUSY, 409, "rollout_in_progress",
+			"service '%s' has a rollout in progress; abort or finish it before a %s cluster takes over",
+			next->svc[cs.svc].name, model_mode_name(cs.mode));
 		goto unlock;
 	}
 	/* A deleted version's connections that are still open carry its
@@ -132,14 +137,16 @@ static int del_fn(struct model *next, uint32_t svc, const void *arg, struct vs_e
 
 	slot = d->slot = model_find_cluster(next, d->id);
 	if (slot < 0)
-		return vs_errf(err, slot, 404, "unknown_cluster", "no cluster with id '%.40s'", d->id);
+		return vs_errf(err, slot, 404, "unknown_cluster", "no cluster with id '%.40s'",
+			       d->id);
 	ro = &next->svc[next->cl[slot].svc].ro;
 	if (ro->phase != RO_NONE && (ro->from == (uint32_t)slot || ro->to == (uint32_t)slot)) {
 		if (rollout_active(ro))
-			return vs_errf(err, -EBUSY, 409, "rollout_in_progress",
-				       "cluster %s is part of the rollout in progress; abort it first",
-				       d->id);
-		ro->phase = RO_NONE;	/* it cannot be rolled back any more */
+			return vs_errf(
+				err, -EBUSY, 409, "rollout_in_progress",
+				"cluster %s is part of the rollout in progress; abort it first",
+				d->id);
+		ro->phase = RO_NONE; /* it cannot be rolled back any more */
 	}
 	return model_del_cluster(next, slot, d->force, err);
 }
@@ -175,14 +182,15 @@ static int weights_fn(struct model *next, uint32_t svc, const void *arg, struct 
 	const struct weights_arg *w = arg;
 
 	if (rollout_active(&next->svc[svc].ro))
-		return vs_errf(err, -EBUSY, 409, "rollout_in_progress",
-			       "service '%s' has a rollout in progress; pause or abort it to set weights by hand",
-			       next->svc[svc].name);
+		return vs_errf(
+			err, -EBUSY, 409, "rollout_in_progress",
+			"service '%s' has a rollout in progress; pause or abort it to set weights by hand",
+			next->svc[svc].name);
 	return model_set_weights(next, svc, w->names, w->bp, w->n, err);
 }
 
-int ctl_set_weights(struct ctl *c, const char *svc, const char *const *names,
-		    const uint16_t *bp, uint32_t n, struct vs_err *err)
+int ctl_set_weights(struct ctl *c, const char *svc, const char *const *names, const uint16_t *bp,
+		    uint32_t n, struct vs_err *err)
 {
 	struct weights_arg w = { names, bp, n };
 
@@ -200,8 +208,9 @@ int ctl_rollout_start(struct ctl *c, const char *svc, const struct ro_request *r
 	/* Every window would be inconclusive, and after maxInconclusive
 	 * of them the steps would advance unjudged: say so now instead. */
 	if (req->an.on && !dp_metering(c->dp))
-		return vs_errf(err, -EOPNOTSUPP, 409, "not_watching",
-			       "body.analysis: requests are not measured here (vsteerd runs with --no-watch, or the kernel lacks the hooks: see GET /v1/features), so there is nothing to judge; start the rollout without analysis");
+		return vs_errf(
+			err, -EOPNOTSUPP, 409, "not_watching",
+			"body.analysis: requests are not measured here (vsteerd runs with --no-watch, or the kernel lacks the hooks: see GET /v1/features), so there is nothing to judge; start the rollout without analysis");
 	return txn_run(c, svc, start_fn, NULL, req, err);
 }
 

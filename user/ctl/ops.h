@@ -14,8 +14,8 @@ struct ctl;
 int ctl_add_cluster(struct ctl *c, const char *svc, const struct cluster *spec, char id[ID_LEN],
 		    struct vs_err *err);
 int ctl_del_cluster(struct ctl *c, const char *id, bool force, struct vs_err *err);
-int ctl_set_weights(struct ctl *c, const char *svc, const char *const *names,
-		    const uint16_t *bp, uint32_t n, struct vs_err *err);
+int ctl_set_weights(struct ctl *c, const char *svc, const char *const *names, const uint16_t *bp,
+		    uint32_t n, struct vs_err *err);
 int ctl_rollout_start(struct ctl *c, const char *svc, const struct ro_request *req,
 		      struct vs_err *err);
 int ctl_rollout_control(struct ctl *c, const char *svc, enum ro_op op, bool full,

@@ -4,8 +4,7 @@
 #include "kernel/dp_maps.h"
 #include "ctl/recent.h"
 
-void recent_tick(struct recent_state *r, struct dataplane *dp, const struct model *m,
-		 int64_t now)
+void recent_tick(struct recent_state *r, struct dataplane *dp, const struct model *m, int64_t now)
 {
 	struct window *cur;
 

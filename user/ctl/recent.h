@@ -19,8 +19,7 @@ struct recent_state {
 };
 
 /* Roll the windows that are due; now is monotonic seconds. */
-void recent_tick(struct recent_state *r, struct dataplane *dp, const struct model *m,
-		 int64_t now);
+void recent_tick(struct recent_state *r, struct dataplane *dp, const struct model *m, int64_t now);
 /* A slot about to hold another version. */
 void recent_forget(struct recent_state *r, uint32_t slot);
 /* slot's last whole window, or NULL. */

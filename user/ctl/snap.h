@@ -17,20 +17,20 @@ struct ctl;
 struct vs_features;
 
 struct snap_server {
-	uint32_t live;		/* its sockets in the sockmap now */
-	bool healthy;		/* not kept out by its health checks */
-	uint32_t backlog;	/* accept backlog at the last full scan */
+	uint32_t live;	  /* its sockets in the sockmap now */
+	bool healthy;	  /* not kept out by its health checks */
+	uint32_t backlog; /* accept backlog at the last full scan */
 };
 
 struct snap_version {
 	struct vs_ver_stats st;
-	int64_t open;		/* open connections, never below 0 */
-	struct hist lat, size;	/* all its life */
-	uint32_t live;		/* sockets of all its servers */
+	int64_t open;	       /* open connections, never below 0 */
+	struct hist lat, size; /* all its life */
+	uint32_t live;	       /* sockets of all its servers */
 	struct snap_server srv[VS_MAX_SERVERS];
-	bool recent_ok;		/* its last RECENT_SECONDS window */
+	bool recent_ok; /* its last RECENT_SECONDS window */
 	struct window recent;
-	bool judged_ok;		/* its side of the last judged analysis window */
+	bool judged_ok; /* its side of the last judged analysis window */
 	struct window judged;
 };
 
@@ -38,9 +38,9 @@ struct snap {
 	struct model m;
 	/* Filled for the versions asked for, NULL for the others. */
 	struct snap_version *ver[VS_MAX_SLOTS];
-	struct vs_svc_stats svc[VS_MAX_SERVICES];	/* of the services asked for */
-	int svc_id;		/* the service asked for by name, or -1 */
-	int cluster_slot;	/* the cluster asked for by id, or -1 */
+	struct vs_svc_stats svc[VS_MAX_SERVICES]; /* of the services asked for */
+	int svc_id;				  /* the service asked for by name, or -1 */
+	int cluster_slot;			  /* the cluster asked for by id, or -1 */
 	uint64_t ticks;
 	bool metering;
 	const struct vs_features *features;

@@ -157,7 +157,7 @@ static void plan_cluster(struct sock_state *s, struct dataplane *dp, const struc
 
 	for (uint32_t v = 0; v < cl->nsrv; v++) {
 		if (s->out[slot] & (1U << v))
-			continue;	/* failing its health checks: kept out */
+			continue; /* failing its health checks: kept out */
 		s->backlog[slot][v] = 0;
 		for (size_t k = first_on_port(ls, nl, cl->srv[v].port);
 		     k < nl && ls[k].port == cl->srv[v].port; k++) {
@@ -200,8 +200,7 @@ static void plan_cluster(struct sock_state *s, struct dataplane *dp, const struc
 	}
 }
 
-int sock_reconcile(struct sock_state *s, struct dataplane *dp, const struct model *m,
-		   int only_slot)
+int sock_reconcile(struct sock_state *s, struct dataplane *dp, const struct model *m, int only_slot)
 {
 	struct vs_listener *ls = NULL;
 	struct picks *p;

@@ -16,8 +16,8 @@
 struct dataplane;
 
 struct sock_state {
-	uint8_t nsock[VS_MAX_SLOTS];			/* sockmap indexes in use */
-	__u64 cookie[VS_MAX_SLOTS][VS_MAX_SOCKS];	/* 0: empty */
+	uint8_t nsock[VS_MAX_SLOTS];		  /* sockmap indexes in use */
+	__u64 cookie[VS_MAX_SLOTS][VS_MAX_SOCKS]; /* 0: empty */
 	/* Bit s: the socket serves server s (one wildcard socket can serve
 	 * several); 0 until a scan has attributed it. */
 	uint16_t owner[VS_MAX_SLOTS][VS_MAX_SOCKS];
@@ -29,8 +29,8 @@ struct sock_state {
 	/* Each server's last insert error, to tell "nothing listens" from
 	 * "the kernel refused the socket", and to warn once, not every tick. */
 	int err[VS_MAX_SLOTS][VS_MAX_SERVERS];
-	int64_t last_scan;	/* monotonic seconds of the last full scan */
-	bool rescan;		/* a full scan at the next tick */
+	int64_t last_scan; /* monotonic seconds of the last full scan */
+	bool rescan;	   /* a full scan at the next tick */
 };
 
 /* Does listening socket l serve connections for server srv? */

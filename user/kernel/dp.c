@@ -28,10 +28,12 @@
 #define BPF_FS_MAGIC 0xcafe4a11
 #endif
 
-static const char *const pinned_names[] = { "link", "track", "req", "resp", "rst", "svcs",
-					    "socks", "ports", "vstats", "sstats", "sess",
-					    "conns" /* older builds: --cleanup removes it */,
-					    "vopen", "lat", "rsize", "sks" };
+static const char *const pinned_names[] = {
+	"link",	  "track",  "req",   "resp",
+	"rst",	  "svcs",   "socks", "ports",
+	"vstats", "sstats", "sess",  "conns" /* older builds: --cleanup removes it */,
+	"vopen",  "lat",    "rsize", "sks"
+};
 
 /* Set around calls whose failure vsteerd expects and handles itself (e.g.
  * probing for a clsact qdisc): libbpf would log the kernel's extack message
@@ -74,15 +76,15 @@ static int lock_dir(const char *dir, struct vs_err *err)
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	if (fd < 0)
-		return vs_errf(err, -errno, 500, "pin_dir", "cannot open pin directory %s: %s",
-			       dir, strerror(errno));
+		return vs_errf(err, -errno, 500, "pin_dir", "cannot open pin directory %s: %s", dir,
+			       strerror(errno));
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		int ret = -errno;
 
 		close(fd);
 		return vs_errf(err, ret, 500, "pin_dir",
-			       "pin directory %s is in use by another vsteerd (flock: %s)",
-			       dir, strerror(-ret));
+			       "pin directory %s is in use by another vsteerd (flock: %s)", dir,
+			       strerror(-ret));
 	}
 	return fd;
 }
@@ -110,8 +112,8 @@ static int adopt_link(struct dataplane *dp, const char *path, struct vs_err *err
 
 	fd = bpf_obj_get(path);
 	if (fd < 0)
-		return vs_errf(err, -errno, 500, "pin_dir", "cannot open pinned link %s: %s",
-			       path, strerror(errno));
+		return vs_errf(err, -errno, 500, "pin_dir", "cannot open pinned link %s: %s", path,
+			       strerror(errno));
 	ret = bpf_obj_get_info_by_fd(fd, &info, &len);
 	if (ret || (ret = netns_ino(&ino)))
 		goto close_link;
@@ -121,17 +123,17 @@ static int adopt_link(struct dataplane *dp, const char *path, struct vs_err *err
 		goto close_link;
 	}
 	if (info.netns.netns_ino != ino) {
-		ret = vs_errf(err, -EXDEV, 500, "pin_dir",
-			      "%s steers another network namespace (netns inode %llu, ours %llu); use a pin directory per namespace",
-			      path, (unsigned long long)info.netns.netns_ino,
-			      (unsigned long long)ino);
+		ret = vs_errf(
+			err, -EXDEV, 500, "pin_dir",
+			"%s steers another network namespace (netns inode %llu, ours %llu); use a pin directory per namespace",
+			path, (unsigned long long)info.netns.netns_ino, (unsigned long long)ino);
 		goto close_link;
 	}
 	pfd = bpf_prog_get_fd_by_id(info.prog_id);
 	if (pfd < 0) {
 		ret = vs_errf(err, -errno, 500, "pin_dir",
-			      "cannot inspect the program of %s: %s; refusing to replace it",
-			      path, strerror(errno));
+			      "cannot inspect the program of %s: %s; refusing to replace it", path,
+			      strerror(errno));
 		goto close_link;
 	}
 	len = sizeof(pinfo);
@@ -139,8 +141,8 @@ static int adopt_link(struct dataplane *dp, const char *path, struct vs_err *err
 	close(pfd);
 	if (ret || strcmp(pinfo.name, "vsteer_lookup")) {
 		ret = vs_errf(err, -EINVAL, 500, "pin_dir",
-			      "%s runs program '%s', not vsteer's; refusing to replace it",
-			      path, ret ? "?" : pinfo.name);
+			      "%s runs program '%s', not vsteer's; refusing to replace it", path,
+			      ret ? "?" : pinfo.name);
 		goto close_link;
 	}
 	ret = bpf_link_update(fd, bpf_program__fd(dp->steer->progs.vsteer_lookup), NULL);
@@ -180,7 +182,7 @@ static int attach_link(struct dataplane *dp, const char *dir, struct vs_err *err
 		return vs_errf(err, ret, 500, "bpf", "cannot pin %s: %s", path, strerror(-ret));
 	}
 	dp->link_fd = dup(bpf_link__fd(link));
-	bpf_link__destroy(link);	/* the pin keeps it */
+	bpf_link__destroy(link); /* the pin keeps it */
 	return 0;
 }
 
@@ -200,11 +202,14 @@ static int load_steer(struct dataplane *dp, const char *pin_root, __u32 sess_ent
 		bpf_map__set_max_entries(dp->steer->maps.sess, sess_entries);
 	ret = steer_bpf__load(dp->steer);
 	if (ret)
-		return vs_errf(err, ret, 500, "bpf",
-			       "cannot load the data plane (with maps pinned in %s): %s%s",
-			       pin_root, strerror(-ret),
-			       ret == -EINVAL ? "; a pinned map differs from this build's (another "
-			       "vsteer version, or --session-table changed: --cleanup first)" : "");
+		return vs_errf(
+			err, ret, 500, "bpf",
+			"cannot load the data plane (with maps pinned in %s): %s%s", pin_root,
+			strerror(-ret),
+			ret == -EINVAL ?
+				"; a pinned map differs from this build's (another "
+				"vsteer version, or --session-table changed: --cleanup first)" :
+				"");
 	return 0;
 }
 
@@ -215,7 +220,7 @@ int dp_share_maps(struct dataplane *dp, struct bpf_object *obj)
 	struct bpf_map *m, *own;
 	int ret;
 
-	bpf_object__for_each_map(m, obj) {
+	bpf_object__for_each_map (m, obj) {
 		own = bpf_object__find_map_by_name(dp->steer->obj, bpf_map__name(m));
 		if (!own)
 			continue;
@@ -225,7 +230,6 @@ int dp_share_maps(struct dataplane *dp, struct bpf_object *obj)
 	}
 	return 0;
 }
-
 
 static int prog_tag_of_link(int link_fd, __u8 tag[BPF_TAG_SIZE])
 {
@@ -278,7 +282,7 @@ static int attach_tracer(struct bpf_program *prog, const char *dir, const char *
 		return vs_errf(err, ret, 500, "bpf", "cannot attach %s: %s",
 			       bpf_program__section_name(prog), strerror(-ret));
 	ret = bpf_link__pin(link, path);
-	bpf_link__destroy(link);	/* the pin keeps it */
+	bpf_link__destroy(link); /* the pin keeps it */
 	if (ret)
 		return vs_errf(err, ret, 500, "bpf", "cannot pin %s: %s", path, strerror(-ret));
 	return 0;
@@ -302,7 +306,8 @@ static int load_track(struct dataplane *dp, const char *dir, struct vs_err *err)
 	ret = libbpf_get_error(dp->track);
 	if (ret) {
 		dp->track = NULL;
-		return vs_errf(err, ret, 500, "bpf", "cannot open track object: %s", strerror(-ret));
+		return vs_errf(err, ret, 500, "bpf", "cannot open track object: %s",
+			       strerror(-ret));
 	}
 	ret = netns_ino(&ino);
 	dp->track->rodata->netns_ino = (__u32)ino;
@@ -384,15 +389,15 @@ static int create_pins(struct dataplane *dp, const char *pin_dir, __u32 sess_ent
 	/* Appear whole or not at all: a half-built pin directory would be
 	 * adopted by the next start. */
 	if (!ret && rename(tmp, pin_dir) < 0)
-		ret = vs_errf(err, -errno, 500, "pin_dir", "cannot rename %s to %s: %s",
-			      tmp, pin_dir, strerror(errno));
+		ret = vs_errf(err, -errno, 500, "pin_dir", "cannot rename %s to %s: %s", tmp,
+			      pin_dir, strerror(errno));
 	if (ret)
 		remove_pins(tmp);
 	return ret;
 }
 
-int dp_open(struct dataplane **out, const char *pin_dir, __u32 sess_entries,
-	    enum dp_meter meter, struct vs_err *err)
+int dp_open(struct dataplane **out, const char *pin_dir, __u32 sess_entries, enum dp_meter meter,
+	    struct vs_err *err)
 {
 	char parent[PATH_MAX], link[PATH_MAX + 8];
 	struct dataplane *dp;
@@ -414,9 +419,10 @@ int dp_open(struct dataplane **out, const char *pin_dir, __u32 sess_entries,
 	snprintf(parent, sizeof(parent), "%s", pin_dir);
 	dirname(parent);
 	if (!on_bpffs(parent)) {
-		ret = vs_errf(err, -ENOTSUP, 500, "pin_dir",
-			      "%s is not on a BPF filesystem (mount -t bpf bpf %s, or run `make deps`)",
-			      parent, parent);
+		ret = vs_errf(
+			err, -ENOTSUP, 500, "pin_dir",
+			"%s is not on a BPF filesystem (mount -t bpf bpf %s, or run `make deps`)",
+			parent, parent);
 		goto close_all;
 	}
 
@@ -551,4 +557,3 @@ int dp_cleanup(const char *pin_dir, struct vs_err *err)
 	pr_info("removed %s\n", dir);
 	return 0;
 }
-

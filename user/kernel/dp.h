@@ -39,8 +39,8 @@ void dp_quiet_libbpf(bool quiet);
 /* Adopt what is pinned under pin_dir, or build it in a temporary
  * directory and rename that into place. The program in an adopted link
  * is replaced atomically, so steering never stops. */
-int dp_open(struct dataplane **out, const char *pin_dir, __u32 sess_entries,
-	    enum dp_meter meter, struct vs_err *err);
+int dp_open(struct dataplane **out, const char *pin_dir, __u32 sess_entries, enum dp_meter meter,
+	    struct vs_err *err);
 /* Closes fds and frees dp; everything pinned stays and keeps steering. */
 void dp_close(struct dataplane *dp);
 /* Remove everything vsteerd pinned under pin_dir. */

@@ -14,20 +14,20 @@ struct track_bpf;
 struct http_bpf;
 struct bpf_link;
 
-#define DP_MAX_TC_IF 256	/* interfaces the TC meter is tried on */
+#define DP_MAX_TC_IF 256 /* interfaces the TC meter is tried on */
 
 struct dataplane {
-	struct steer_bpf *steer;	/* the data plane; owns the pinned maps */
-	struct scan_bpf *scan;		/* socket iterators (dp_iter.c) */
-	struct track_bpf *track;	/* connection tracker and request meters */
-	struct http_bpf *tc;		/* the TC meter (dp_tc.c) */
+	struct steer_bpf *steer; /* the data plane; owns the pinned maps */
+	struct scan_bpf *scan;	 /* socket iterators (dp_iter.c) */
+	struct track_bpf *track; /* connection tracker and request meters */
+	struct http_bpf *tc;	 /* the TC meter (dp_tc.c) */
 	struct bpf_link *list_iter;
 	struct bpf_link *insert_iter;
 	int link_fd;
-	int lock_fd;		/* flock on the pin directory: one writer */
-	bool adopted;		/* the pin directory existed already */
+	int lock_fd;  /* flock on the pin directory: one writer */
+	bool adopted; /* the pin directory existed already */
 	enum dp_meter meter;
-	unsigned int tc_if[DP_MAX_TC_IF];	/* interfaces the TC meter was tried on */
+	unsigned int tc_if[DP_MAX_TC_IF]; /* interfaces the TC meter was tried on */
 	size_t ntc_if;
 	char pin_dir[PATH_MAX];
 };

@@ -100,8 +100,7 @@ int dp_list_listeners(struct dataplane *dp, struct vs_listener **out, size_t *n)
 	return 0;
 }
 
-int dp_insert(struct dataplane *dp, const __u64 *cookies, const __u32 *idx, int *err_out,
-	      size_t n)
+int dp_insert(struct dataplane *dp, const __u64 *cookies, const __u32 *idx, int *err_out, size_t n)
 {
 	int fd = bpf_map__fd(dp->scan->maps.picks), ret = 0, done = 0;
 	size_t len, i;
@@ -127,7 +126,8 @@ int dp_insert(struct dataplane *dp, const __u64 *cookies, const __u32 *idx, int 
 			/* Not marked failed: in the map now, unless the
 			 * socket closed while we looked. */
 			err_out[i] = dp_sock_cookie(dp, idx[i], &c) == 0 && c == cookies[i] ?
-				     0 : -ENOENT;
+					     0 :
+					     -ENOENT;
 		done += err_out[i] == 0;
 		bpf_map_delete_elem(fd, &cookies[i]);
 	}

@@ -18,7 +18,6 @@ int dp_list_listeners(struct dataplane *dp, struct vs_listener **out, size_t *n)
 /* Put the sockets with these cookies at these sockmap indexes (at most
  * VS_PICK_MAX). Returns how many went in; err_out[i] is 0 or the -errno
  * of that insert (-ENOENT: the socket closed meanwhile). */
-int dp_insert(struct dataplane *dp, const __u64 *cookies, const __u32 *idx, int *err_out,
-	      size_t n);
+int dp_insert(struct dataplane *dp, const __u64 *cookies, const __u32 *idx, int *err_out, size_t n);
 
 #endif

@@ -34,7 +34,8 @@ int dp_set_ports(struct dataplane *dp, const struct vs_ports *p)
 {
 	__u32 zero = 0;
 
-	return bpf_map_update_elem(bpf_map__fd(dp->steer->maps.ports), &zero, p, BPF_ANY) ? -errno : 0;
+	return bpf_map_update_elem(bpf_map__fd(dp->steer->maps.ports), &zero, p, BPF_ANY) ? -errno :
+											    0;
 }
 
 int dp_sock_cookie(struct dataplane *dp, __u32 idx, __u64 *cookie)
@@ -75,12 +76,14 @@ static int sum_percpu_fd(int fd, __u32 key, __u64 *sum, size_t words)
 
 int dp_ver_stats(struct dataplane *dp, __u32 slot, struct vs_ver_stats *sum)
 {
-	return sum_percpu_fd(bpf_map__fd(dp->steer->maps.vstats), slot, (__u64 *)sum, sizeof(*sum) / 8);
+	return sum_percpu_fd(bpf_map__fd(dp->steer->maps.vstats), slot, (__u64 *)sum,
+			     sizeof(*sum) / 8);
 }
 
 int dp_svc_stats(struct dataplane *dp, __u32 id, struct vs_svc_stats *sum)
 {
-	return sum_percpu_fd(bpf_map__fd(dp->steer->maps.sstats), id, (__u64 *)sum, sizeof(*sum) / 8);
+	return sum_percpu_fd(bpf_map__fd(dp->steer->maps.sstats), id, (__u64 *)sum,
+			     sizeof(*sum) / 8);
 }
 
 /* Delete the session entries that name `slot`. Read in batches (a
@@ -133,7 +136,9 @@ int dp_reset_slot(struct dataplane *dp, __u32 slot)
 	zero = calloc(ncpu, sizeof(struct vs_ver_stats));
 	if (!zero)
 		return -ENOMEM;
-	ret = bpf_map_update_elem(bpf_map__fd(dp->steer->maps.vstats), &slot, zero, BPF_ANY) ? -errno : 0;
+	ret = bpf_map_update_elem(bpf_map__fd(dp->steer->maps.vstats), &slot, zero, BPF_ANY) ?
+		      -errno :
+		      0;
 	/* A reused slot must not inherit the last version's histograms. */
 	for (__u32 b = 0; !ret && b < VS_HBUCKETS; b++) {
 		__u32 k = slot * VS_HBUCKETS + b;

@@ -14,10 +14,9 @@
 #include "kernel/dp_tc.h"
 #include "http.skel.h"
 
-
 /* TC filters are not links: identified by interface, handle and
  * priority. */
-#define VS_TC_HANDLE 0x5653	/* "VS" */
+#define VS_TC_HANDLE 0x5653 /* "VS" */
 #define VS_TC_PRIO   0x5653
 
 /* On the egress of every interface: responses to local clients leave by
@@ -54,7 +53,8 @@ static void attach_new(struct dataplane *dp)
 	int ret;
 
 	for (i = ifs; i && i->if_index; i++) {
-		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = i->if_index, .attach_point = BPF_TC_EGRESS);
+		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = i->if_index,
+			    .attach_point = BPF_TC_EGRESS);
 		LIBBPF_OPTS(bpf_tc_opts, opts, .handle = VS_TC_HANDLE, .priority = VS_TC_PRIO,
 			    .flags = BPF_TC_F_REPLACE,
 			    .prog_fd = bpf_program__fd(dp->tc->progs.vsteer_http));
@@ -110,14 +110,16 @@ int dp_tc_load(struct dataplane *dp, struct vs_err *err)
 	ret = libbpf_get_error(dp->tc);
 	if (ret) {
 		dp->tc = NULL;
-		return vs_errf(err, ret, 500, "bpf", "cannot open the TC meter: %s", strerror(-ret));
+		return vs_errf(err, ret, 500, "bpf", "cannot open the TC meter: %s",
+			       strerror(-ret));
 	}
 	dp->tc->rodata->meter_resp = dp->meter == DP_METER_TC;
 	ret = dp_share_maps(dp, dp->tc->obj);
 	if (!ret)
 		ret = http_bpf__load(dp->tc);
 	if (ret)
-		return vs_errf(err, ret, 500, "bpf", "cannot load the TC meter: %s", strerror(-ret));
+		return vs_errf(err, ret, 500, "bpf", "cannot load the TC meter: %s",
+			       strerror(-ret));
 	attach_new(dp);
 	return 0;
 }
@@ -129,7 +131,8 @@ void dp_tc_detach_all(void)
 	/* Most interfaces have no clsact at all: not worth a warning. */
 	dp_quiet_libbpf(true);
 	for (i = ifs; i && i->if_index; i++) {
-		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = i->if_index, .attach_point = BPF_TC_EGRESS);
+		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = i->if_index,
+			    .attach_point = BPF_TC_EGRESS);
 		LIBBPF_OPTS(bpf_tc_opts, opts, .handle = VS_TC_HANDLE, .priority = VS_TC_PRIO);
 
 		bpf_tc_detach(&hook, &opts);

@@ -12,6 +12,7 @@
 
 enum probe_kind { PROG_TYPE, MAP_TYPE, HELPER, BTF_TYPE, BTF_FILE };
 
+/* clang-format off */
 static const struct {
 	const char *name, *what, *since;
 	bool core;
@@ -43,19 +44,23 @@ static const struct {
 	{ "tc", "HTTP status classes, and responses where sock_send_length is missing (BPF_PROG_TYPE_SCHED_CLS)",
 	  "4.1", false, PROG_TYPE, BPF_PROG_TYPE_SCHED_CLS, 0, NULL },
 };
+/* clang-format on */
 
-_Static_assert(ARRAY_SIZE(probes) <= sizeof(((struct vs_features *)0)->f) /
-	       sizeof(struct vs_feature), "room for every probe");
+_Static_assert(ARRAY_SIZE(probes) <=
+		       sizeof(((struct vs_features *)0)->f) / sizeof(struct vs_feature),
+	       "room for every probe");
 
 /* libbpf's probes answer "not supported" when bpf() itself is refused
  * (no CAP_BPF, or a container's seccomp filter): tell the two apart with a
  * program every kernel has. */
 static int bpf_usable(void)
 {
+	/* clang-format off */
 	const struct bpf_insn insns[] = {
 		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
 		{ .code = BPF_JMP | BPF_EXIT },
 	};
+	/* clang-format on */
 	int fd = bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, NULL, "GPL", insns, 2, NULL);
 
 	if (fd < 0)
@@ -111,12 +116,14 @@ int features_probe(struct vs_features *fs)
 			f->ok = libbpf_probe_bpf_map_type(probes[i].id, NULL) == 1;
 			break;
 		case HELPER:
-			f->ok = libbpf_probe_bpf_helper(probes[i].prog_type, probes[i].id, NULL) == 1;
+			f->ok = libbpf_probe_bpf_helper(probes[i].prog_type, probes[i].id, NULL) ==
+				1;
 			break;
 		case BTF_TYPE:
-			f->ok = vmlinux &&
-				(btf__find_by_name_kind(vmlinux, probes[i].btf_name, BTF_KIND_STRUCT) >= 0 ||
-				 btf__find_by_name_kind(vmlinux, probes[i].btf_name, BTF_KIND_TYPEDEF) >= 0);
+			f->ok = vmlinux && (btf__find_by_name_kind(vmlinux, probes[i].btf_name,
+								   BTF_KIND_STRUCT) >= 0 ||
+					    btf__find_by_name_kind(vmlinux, probes[i].btf_name,
+								   BTF_KIND_TYPEDEF) >= 0);
 			break;
 		}
 	}

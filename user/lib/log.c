@@ -25,8 +25,8 @@ void log_print(enum vs_log_level level, const char *fmt, ...)
 	if (level > cur_level)
 		return;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	fprintf(stderr, "%lld.%03ld vsteerd %s: ", (long long)ts.tv_sec,
-		ts.tv_nsec / 1000000, level_names[level]);
+	fprintf(stderr, "%lld.%03ld vsteerd %s: ", (long long)ts.tv_sec, ts.tv_nsec / 1000000,
+		level_names[level]);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);

@@ -9,8 +9,7 @@ enum vs_log_level { VS_LOG_WARN, VS_LOG_INFO, VS_LOG_DEBUG };
 
 void log_set_level(enum vs_log_level level);
 enum vs_log_level log_get_level(void);
-void log_print(enum vs_log_level level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+void log_print(enum vs_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define pr_warn(fmt, ...)  log_print(VS_LOG_WARN, fmt, ##__VA_ARGS__)
 #define pr_info(fmt, ...)  log_print(VS_LOG_INFO, fmt, ##__VA_ARGS__)

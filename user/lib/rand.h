@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 
-#define RAND_UUID_LEN 37	/* a UUID and its NUL */
+#define RAND_UUID_LEN 37 /* a UUID and its NUL */
 
 int rand_bytes(void *buf, size_t len);
 /* A random (version 4) UUID in lower-case hex. */
