@@ -73,7 +73,9 @@ if [ "$(stat -f -c %T "$(dirname "$PIN")" 2>/dev/null)" != bpf_fs ]; then
 	echo "demo: $(dirname "$PIN") is not a BPF filesystem: mount -t bpf bpf $(dirname "$PIN") (scripts/deps.sh does)" >&2
 	exit 1
 fi
-[ -e "$PIN" ] && $B/vsteerd --pin-dir "$PIN" --cleanup >/dev/null 2>&1 || true
+if [ -e "$PIN" ]; then
+	$B/vsteerd --pin-dir "$PIN" --cleanup >/dev/null 2>&1 || true
+fi
 
 say "1. Version 1.0 serves the service address $SVC"
 backend 1.0 9001

@@ -16,8 +16,16 @@ cd "$(dirname "$0")/.."
 
 # For `test` (what CI runs) the last line is always `N passed, N failed`:
 # tests/run's own, or this one when installing or building failed first.
+failed_before_tests() {
+	st=$?
+	if [ "$st" -ne 0 ]; then
+		echo "deps.sh: failed before any test ran (above)"
+		echo "0 passed, 1 failed"
+		exit 1
+	fi
+}
 if [ "${1:-}" = test ]; then
-	trap 'st=$?; if [ $st -ne 0 ]; then echo "deps.sh: failed before any test ran (above)"; echo "0 passed, 1 failed"; exit 1; fi' EXIT
+	trap failed_before_tests EXIT
 fi
 
 PKGS="make clang llvm libclang-rt-14-dev libbpf-dev bpftool libelf-dev zlib1g-dev \
@@ -47,6 +55,9 @@ done
 if [ -n "$missing" ]; then
 	echo "deps.sh: installing$missing"
 	apt-get update -qq
+	# $missing is a space-separated list of package names (no glob
+	# characters): it is split on purpose, one argument per package.
+	# shellcheck disable=SC2086
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
 	# The benchmark starts its own nginx and haproxy in a namespace; the
 	# ones Debian starts on install are not ours to leave running.

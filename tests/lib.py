@@ -1,5 +1,6 @@
 """Test helpers: a vsteerd, demo backends and TCP clients inside the
 network and mount namespace that tests/run made for this one test."""
+import contextlib
 import http.client
 import json
 import os
@@ -49,15 +50,35 @@ def run_vsteerd(args, wrapper=(), timeout=20, env=None):
 
 
 def wait_for(pred, timeout, what, interval=0.01):
-    """Poll pred() until it is truthy or the deadline passes."""
+    """Poll pred() until it is truthy or the deadline passes. what names
+    what is waited for; a callable is called for it at the timeout (to
+    say what was seen by then)."""
     deadline = time.monotonic() + timeout
     while True:
         v = pred()
         if v:
             return v
         if time.monotonic() > deadline:
-            raise TestFailure("timed out after %.1fs waiting for %s" % (timeout, what))
+            raise TestFailure("timed out after %.1fs waiting for %s"
+                              % (timeout, what() if callable(what) else what))
         time.sleep(interval)
+
+
+@contextlib.contextmanager
+def network_step(what, limit, seen=None):
+    """A step on the network that must finish within limit seconds (the
+    socket timeout the block set): a timeout or socket error in it fails
+    the test with what was waited for, how long, what went wrong and
+    seen() (what had been seen until then), not with a bare traceback."""
+    t0 = time.monotonic()
+    try:
+        yield
+    except (OSError, http.client.HTTPException) as e:
+        err = type(e).__name__ + (": %s" % e if str(e) else "")
+        msg = "%s: %s after %.1f s (limit %g s)" % (what, err, time.monotonic() - t0, limit)
+        if seen:
+            msg += "; seen: %s" % seen()
+        raise TestFailure(msg) from None
 
 
 class Env:

@@ -57,8 +57,8 @@ fi
 initrd=$work/initrd-$kver.cpio
 stage=$work/stage
 rm -rf "$stage" && cp -a "$rootfs" "$stage"
-mods="virtio_pci 9pnet_virtio 9p sch_ingress cls_bpf veth"
-python3 - "$kdir/lib/modules/$kver" "$stage/lib/modules/$kver" $mods <<'EOF'
+mods=(virtio_pci 9pnet_virtio 9p sch_ingress cls_bpf veth)
+python3 - "$kdir/lib/modules/$kver" "$stage/lib/modules/$kver" "${mods[@]}" <<'EOF'
 import os, shutil, sys
 src, dst, want = sys.argv[1], sys.argv[2], sys.argv[3:]
 dep = {}
@@ -88,7 +88,7 @@ mount -t devtmpfs dev /dev
 mount -t tmpfs tmp /tmp
 mount -t tmpfs run /run
 depmod $kver
-for m in $mods; do modprobe \$m; done
+for m in ${mods[*]}; do modprobe \$m; done
 mkdir -p /work
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 vsteer /work
 ip link set lo up
@@ -107,13 +107,13 @@ rm -rf "$stage"
 # with it: on the development VM (itself a KVM guest) nested guests hang
 # before their first message, so it falls back to emulation (TCG), which
 # is several times slower: timing-sensitive tests may fail there.
-accel=(-accel kvm -cpu max,-arch-capabilities)
+accel=(-accel kvm -cpu "max,-arch-capabilities")
 timeout 20 qemu-system-x86_64 "${accel[@]}" -m 512 -nographic -no-reboot \
 	-kernel "$kdir/boot/vmlinuz-$kver" -append "console=ttyS0 panic=-1" -nic none \
 	>"$work/kvm-probe.log" 2>&1 || true
 if ! grep -q "Linux version" "$work/kvm-probe.log"; then
 	echo "kernel-test: a KVM guest does not boot here; emulating (TCG), expect it to be slow"
-	accel=(-accel tcg,thread=multi -cpu max)
+	accel=(-accel "tcg,thread=multi" -cpu max)
 fi
 rm -f "$work/result.txt"
 # softlockup_panic: a CPU stuck in the guest's kernel ends the run with

@@ -23,7 +23,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import procs  # noqa: E402
 import report  # noqa: E402
-from procs import (API, BACKENDS, HAPROXY_PORT, NGINX_PROXY_PORT, SVC, BenchError,  # noqa: E402
+from procs import (BACKENDS, HAPROXY_PORT, NGINX_PROXY_PORT, SVC, BenchError,  # noqa: E402
                    api_ok, cpu_seconds, rss_kib, wait_for)
 
 SCENARIOS = ["throughput", "cost", "switch", "failover", "rollback", "scale", "soak"]

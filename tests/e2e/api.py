@@ -10,14 +10,18 @@ import threading
 import time
 
 from common import control, rollout, snapshot, test, two_versions
-from lib import (API, ROOT, TestFailure, api, check, kill, run_vsteerd, service, versions_of,
-                 wait_for)
+from lib import (API, ROOT, TestFailure, api, check, kill, network_step, run_vsteerd, service,
+                 versions_of, wait_for)
 
 
 @test
 def bad_requests(env):
-    """Every class of bad request gets its 4xx, names what was wrong, and
-    changes nothing."""
+    """33 kinds of bad body or path and 13 bad query parameters (a boolean that
+    is not `true`/`false`/`1`/`0`, an unknown or repeated parameter,
+    `events?service=` of an unknown service) each get the right 4xx and code, a
+    message naming the parameter, and change neither the API state nor any
+    client's version; last-cluster delete needs `force=true` or `1` (`0`,
+    `false` or none: 409)"""
     two_versions(env, "manual")
     env.backend("3.0", "127.0.0.1:9003")
     before = snapshot()
@@ -125,7 +129,11 @@ def start_fails(env, cfg, needle):
 
 @test
 def api_token(env):
-    """With a token, changes need it (401 otherwise), reads do not; a
+    """with a token, 5 kinds of missing or wrong `Authorization` get 401 and
+    change nothing; a 0644 token file and a non-loopback API without a token
+    are refused
+
+    With a token, changes need it (401 otherwise), reads do not; a
     token file others can read is refused; off loopback a token is a must."""
     env.backend("1.0", "127.0.0.1:9001")
     env.backend("2.0", "127.0.0.1:9002")
@@ -155,7 +163,10 @@ def api_token(env):
 
 @test
 def api_tls(env):
-    """configService.tlsCert/tlsKey serve the API over HTTPS only."""
+    """the API answers HTTPS with the configured certificate, and not plain
+    HTTP
+
+    configService.tlsCert/tlsKey serve the API over HTTPS only."""
     import ssl
     key, cert = os.path.join(env.dir, "key.pem"), os.path.join(env.dir, "cert.pem")
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
@@ -184,63 +195,116 @@ def api_tls(env):
 
 @test
 def api_limits(env):
-    """Over 64 connections get 503; huge headers get a 4xx; a client that
+    """70 open connections: 503; a 40 kB header: 4xx; a request never finished:
+    closed after 8-14 s; 20 clients trickling a header line every 2 s: each
+    closed 30-34 s after it connected, while the API answers a kept-alive
+    client every 2 s on one connection, still 34 s after its first answer
+    (about 47 s)
+
+    Over 64 connections get 503; huge headers get a 4xx; a client that
     never finishes its request is cut off after the 10 s idle timeout, and
     one that trickles it is cut off by the 30 s deadline (slowloris);
     meanwhile the API answers, and a kept-alive client is not cut."""
     env.backend("1.0", "127.0.0.1:9001")
     env.vsteerd(env.config({"version": "1.0", "servers": ["127.0.0.1:9001"]}))
-    idle = [socket.create_connection(API, timeout=5) for _ in range(70)]
-    # The server accepts them asynchronously: poll until it has.
-    wait_for(lambda: api("GET", "/v1/services")[0] == 503, 5, "503 with 70 connections open")
-    st, resp = api("GET", "/v1/services")
+    idle, last = [], []
+    with network_step("70 idle connections to the API, then a 503 for the next request", 5,
+                      lambda: "%d connected; API answers %s" % (len(idle), last[-3:])):
+        for _ in range(70):
+            idle.append(socket.create_connection(API, timeout=5))
+        # The server accepts them asynchronously: poll until it has.
+        wait_for(lambda: last.append(api("GET", "/v1/services")[0]) or last[-1] == 503, 5,
+                 lambda: "503 with 70 connections open (the last answers: %s)" % last[-3:])
+        st, resp = api("GET", "/v1/services")
     check(st == 503 and resp["error"]["code"] == "too_many_connections", "%s %s" % (st, resp))
     for s_ in idle:
         s_.close()
-    wait_for(lambda: api("GET", "/healthz")[0] == 200, 5, "API after the idle connections")
+    with network_step("the API after the idle connections closed", 5):
+        wait_for(lambda: api("GET", "/healthz")[0] == 200, 5, "API after the idle connections")
 
-    c = http.client.HTTPConnection(*API, timeout=5)
-    c.request("GET", "/healthz", headers={"X-Big": "a" * 40000})
-    st = c.getresponse().status
+    with network_step("an answer to a request with a 40 kB header", 5):
+        c = http.client.HTTPConnection(*API, timeout=5)
+        c.request("GET", "/healthz", headers={"X-Big": "a" * 40000})
+        st = c.getresponse().status
     check(400 <= st < 500, "40 kB header: %s" % st)
 
-    slow = socket.create_connection(API, timeout=20)
-    slow.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
-    t0 = time.monotonic()
-    try:
-        data = slow.recv(100)
-    except ConnectionResetError:
-        data = b""
+    # Idle from its last byte, a connection is closed IDLE s later. The
+    # server's clock starts when it read that byte, a little before t0
+    # here, so the close may be seen a little early (2 s allowed) or, on
+    # a loaded machine, late (LATE, below).
+    with network_step("the idle timeout to close a connection that never finished its request",
+                      IDLE + 10):
+        slow = socket.create_connection(API, timeout=IDLE + 10)
+        slow.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        t0 = time.monotonic()
+        try:
+            data = slow.recv(100)
+        except ConnectionResetError:
+            data = b""
     dt = time.monotonic() - t0
-    check(data == b"" and 8 <= dt <= 14, "slow client: %r after %.1f s" % (data, dt))
-    check(api("GET", "/healthz")[0] == 200, "API down after the limits")
+    check(data == b"" and IDLE - 2 <= dt <= IDLE + LATE,
+          "slow client: %r after %.1f s, want EOF after %d to %d s" % (data, dt, IDLE - 2, IDLE + LATE))
+    with network_step("the API after the slow client", 5):
+        check(api("GET", "/healthz")[0] == 200, "API down after the limits")
     slowloris()
 
 
 DEADLINE = 30       # user/http.c HTTP_DEADLINE_S
+IDLE = 10           # user/http.c HTTP_TIMEOUT_S
+# How late after its deadline this test may see a connection closed: the
+# watchdog looks every 0.5 s (HTTP_WATCH_MS), and on a loaded 2-core
+# machine the watchdog, libmicrohttpd's thread and this test may each wait
+# for a CPU before the close is seen. Those waits are tens of ms: closes
+# were seen at 30.0-30.5 s idle, with 2 busy loops and with 6 and a
+# writer doing synchronous I/O on 2 cores. 3.5 s more keeps the bound far
+# from them while still failing a deadline that is not enforced, or is
+# enforced on a clock other than HTTP_DEADLINE_S.
+LATE = 4
+TRICKLE_EVERY = 2   # s between a trickling client's header lines, and the kept-alive client's requests
 
 
 def slowloris():
     """20 clients each send a header line every 2 s, never ending their
-    request: each is closed 30 s after it connected (the deadline is
-    checked every 0.5 s: allow 30-34 s). Never idle, the 10 s timeout does
-    not catch them. One kept-alive client asking every 2 s stays
-    connected past the deadline: each reply restarts its clock."""
+    request: each is closed 30 s after it connected (allow 30-34 s, LATE).
+    Never idle, the 10 s timeout does not catch them. One kept-alive
+    client asking every 2 s stays connected past the deadline: each reply
+    restarts its clock, so a request it sends over DEADLINE + LATE s after
+    its first answer (the server's clock for it started before that) is
+    still answered on the same connection."""
     n = 20
     t0 = time.monotonic()     # before any connects: the server's clocks start later
-    socks = [socket.create_connection(API, timeout=5) for _ in range(n)]
-    for s_ in socks:
-        s_.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
-    keep = http.client.HTTPConnection(*API, timeout=5)
-    keep.connect()
-    keep_sock = keep.sock
-    closed, answers, line = {}, 0, 0
-    while len(closed) < n and time.monotonic() - t0 < DEADLINE + 10:
-        keep.request("GET", "/healthz")
-        r = keep.getresponse()
-        r.read()
+    socks, closed, answers, keep_age = [], {}, 0, 0.0
+
+    def seen():
+        times = sorted(closed.values())
+        return ("%d of %d trickling clients closed%s; the kept-alive client answered %d times, "
+                "the last request %.1f s after its first answer"
+                % (len(closed), n, " (after %.1f-%.1f s)" % (times[0], times[-1]) if times else "",
+                   answers, keep_age))
+    with network_step("%d trickling clients and a kept-alive one connected" % n, 5, seen):
+        for _ in range(n):
+            socks.append(socket.create_connection(API, timeout=5))
+        for s_ in socks:
+            s_.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        keep = http.client.HTTPConnection(*API, timeout=5)
+        keep.connect()
+    keep_sock, first, line = keep.sock, None, 0
+    # Until every trickling client is closed and the kept-alive one has
+    # been answered past the point where its first clock would have run out.
+    while ((len(closed) < n or keep_age < DEADLINE + LATE)
+           and time.monotonic() - t0 < DEADLINE + LATE + 10):
+        sent = time.monotonic()
+        with network_step("answer %d to the kept-alive client" % (answers + 1), 5, seen):
+            keep.request("GET", "/healthz")
+            r = keep.getresponse()
+            r.read()
         check(r.status == 200 and keep.sock is keep_sock,
-              "kept-alive client: %s, same connection %s" % (r.status, keep.sock is keep_sock))
+              "kept-alive client: %s, same connection %s; %s"
+              % (r.status, keep.sock is keep_sock, seen()))
+        if first is None:
+            first = time.monotonic()
+        else:
+            keep_age = sent - first
         answers += 1
         line += 1
         for s_ in socks:
@@ -249,10 +313,13 @@ def slowloris():
                     s_.sendall(b"X-Trickle-%d: y\r\n" % line)
                 except OSError:
                     closed[s_] = time.monotonic() - t0
-        tick = time.monotonic() + 2
-        while time.monotonic() < tick and len(closed) < n:
-            ready, _, _ = select.select([x for x in socks if x not in closed], [], [],
-                                        max(0, tick - time.monotonic()))
+        tick = time.monotonic() + TRICKLE_EVERY
+        while time.monotonic() < tick:
+            open_ = [x for x in socks if x not in closed]
+            if not open_:
+                time.sleep(max(0, tick - time.monotonic()))
+                break
+            ready, _, _ = select.select(open_, [], [], max(0, tick - time.monotonic()))
             for s_ in ready:
                 try:
                     data = s_.recv(100)
@@ -261,17 +328,28 @@ def slowloris():
                 check(data == b"", "a trickling client got an answer: %r" % data)
                 closed[s_] = time.monotonic() - t0
     times = sorted(closed.values())
-    check(len(closed) == n, "%d of %d trickling clients still connected after %.0f s"
-          % (n - len(closed), n, time.monotonic() - t0))
-    check(DEADLINE <= times[0] and times[-1] <= DEADLINE + 4,
+    check(len(closed) == n, "%d of %d trickling clients still connected after %.0f s; %s"
+          % (n - len(closed), n, time.monotonic() - t0, seen()))
+    check(DEADLINE <= times[0] and times[-1] <= DEADLINE + LATE,
           "trickling clients closed after %.1f to %.1f s, want %d to %d s"
-          % (times[0], times[-1], DEADLINE, DEADLINE + 4))
-    check(answers >= DEADLINE // 2, "only %d answers to the kept-alive client" % answers)
+          % (times[0], times[-1], DEADLINE, DEADLINE + LATE))
+    # The kept-alive client's clock restarts at each reply. Had it not,
+    # the deadline would have closed it within DEADLINE + LATE s of its
+    # start (as it did the trickling clients), and a request sent later
+    # could not be answered on that connection. (This used to count the
+    # answers instead, at least 15: that measured the loop, whose 2 s
+    # rounds load stretches, so a loaded machine saw 13; and as the loop
+    # stopped when the trickling clients were closed, it passed against a
+    # server that cut the kept-alive client at 30 s too.)
+    check(keep_age >= DEADLINE + LATE,
+          "the kept-alive client was followed for only %.1f s after its first answer, want %d s; %s"
+          % (keep_age, DEADLINE + LATE, seen()))
     keep.close()
     for s_ in socks:
         s_.close()
-    print("trickling clients closed after %.1f-%.1f s; the kept-alive one got %d answers meanwhile"
-          % (times[0], times[-1], answers))
+    print("trickling clients closed after %.1f-%.1f s; the kept-alive one got %d answers "
+          "meanwhile, the last to a request sent %.1f s after its first answer"
+          % (times[0], times[-1], answers, keep_age))
 
 
 def maps_agree(env, what):
@@ -296,8 +374,8 @@ def maps_agree(env, what):
 
 @test
 def concurrent_mutations(env):
-    """Many clients changing things at once leave a consistent state: the
-    API, the kernel's map and the state file agree."""
+    """8 clients, 320 random changes at once: no 5xx, and API, kernel map and
+    state file agree"""
     env.backend("1.0", "127.0.0.1:9001")
     env.backend("2.0", "127.0.0.1:9002")
     env.backend("3.0", "127.0.0.1:9003")
@@ -341,7 +419,10 @@ def concurrent_mutations(env):
 
 @test
 def state_write_fails(env):
-    """When the state file cannot be written, a change answers 500 and the
+    """a read-only state directory: each change answers 500, API, steering and
+    map unchanged; writable again, changes work
+
+    When the state file cannot be written, a change answers 500 and the
     kernel keeps steering as before (no half-applied change)."""
     two_versions(env, "manual")
     statedir = os.path.join(env.dir, "st")
@@ -369,8 +450,8 @@ def state_write_fails(env):
 
 @test
 def kill_during_mutation(env):
-    """vsteerd killed while changes are in flight: after a restart the
-    kernel, the API and the state file agree, on the old or the new."""
+    """vsteerd killed at 6 moments of a change: after restart API, map and
+    state file agree, on the old or new weight"""
     two_versions(env, "manual")
     prev = 0
     for i in range(6):
@@ -390,7 +471,11 @@ def kill_during_mutation(env):
 
 @test
 def killed_at_commit(env):
-    """vsteerd SIGKILLed exactly at the two moments of a change that
+    """vsteerd SIGKILLed exactly before and just after the rename that commits
+    a change (an LD_PRELOAD shim, `tests/fault/killat.c`): restarted, API,
+    kernel map and state file agree, on the old weight and then the new
+
+    vsteerd SIGKILLed exactly at the two moments of a change that
     matter (tests/fault/killat.c): with the kernel's maps written and the
     new state file fsynced but not yet renamed into place, and just after
     the rename. Restarted, it steers by its state file: the API, the
@@ -428,7 +513,10 @@ def api_quiet(*a, **kw):
 
 @test
 def map_update_fails(env):
-    """The kernel refuses a map write (the svcs map frozen with bpftool,
+    """the kernel refuses the svcs write (map frozen with bpftool): 500, API,
+    state file and steering unchanged
+
+    The kernel refuses a map write (the svcs map frozen with bpftool,
     a real kernel-side failure): the change answers 500, the API, the
     state file and steering stay as they were."""
     two_versions(env, "manual")
@@ -446,7 +534,11 @@ def map_update_fails(env):
 
 @test
 def rollout_bad_requests(env):
-    """Bad rollout requests get a 4xx and change nothing."""
+    """15 bad rollout bodies, 5 actions without a rollout, 4 requests that
+    conflict with a rollout in progress and 5 bad query parameters
+    (`promote?full=yes`, repeated, misspelt, `full` on pause, `force` on
+    abort): 4xx, nothing changed; `promote?full=0` takes one step, `full=1` the
+    rest"""
     two_versions(env, "manual")
     before = snapshot()
     cases = [
@@ -509,9 +601,10 @@ def weight_of(version):
 
 @test
 def api_model_limits(env):
-    """17 servers in a cluster, a 9th version of a service and a 513th
-    cluster: each a 4xx that names the limit, and nothing changes; one
-    under the limit still goes in."""
+    """with 512 clusters (65 services) from the config: 17 servers in a cluster
+    (400), a 9th version (409) and a 513th cluster (409) get `limit` with a
+    message naming the number, and API, cluster count and state file are
+    unchanged; one cluster deleted, the same request goes in"""
     # 63 services of 8 versions and 2 of 4: 512 clusters, none listening
     # (a cluster whose backends are down is valid in a config).
     services, port = [], 20000
@@ -559,7 +652,11 @@ def api_model_limits(env):
 
 @test
 def state_disk_full(env):
-    """The state file's filesystem is full (a 64 KiB tmpfs filled by dd),
+    """the state file on a 64 KiB tmpfs filled by dd: 4 kinds of change answer
+    500 `state_write` naming ENOSPC; API, svcs map, state file and steering
+    unchanged, no temporary file left; space freed, changes work
+
+    The state file's filesystem is full (a 64 KiB tmpfs filled by dd),
     so writing the new state fails with ENOSPC during a change: 500
     state_write naming it, and the API, the svcs map, the state file and
     steering are as before; with space freed, changes work."""

@@ -10,7 +10,9 @@ TESTS = {}
 
 
 def test(fn):
-    """Registers an end-to-end test under its function name."""
+    """Registers an end-to-end test under its function name. The first
+    paragraph of its docstring says what it asserts: tests/catalogue.py
+    makes it the test's row in tests/README.md (and fails without it)."""
     TESTS[fn.__name__] = fn
     return fn
 

@@ -21,8 +21,8 @@ def check_not_steered(when):
 
 @test
 def restart_under_load(env):
-    """kill -9 of vsteerd under load fails no connection; the restarted
-    vsteerd adopts pinned maps and state and moves no client."""
+    """`kill -9` of vsteerd under load fails no connection; the restarted
+    vsteerd adopts, reports the same state, and no client changes version"""
     p1, p2, _ = two_versions(env, "manual")
     set_weights(40)
     before = snapshot()
@@ -44,7 +44,7 @@ def restart_under_load(env):
 
 @test
 def sigterm_leaves_steering(env):
-    """SIGTERM stops vsteerd, steering keeps running; --cleanup removes it."""
+    """SIGTERM leaves steering running; `--cleanup` removes it"""
     env.backend("1.0", "127.0.0.1:9001")
     p = env.vsteerd(env.config({"version": "1.0", "servers": ["127.0.0.1:9001"]}))
     p.send_signal(signal.SIGTERM)
@@ -58,7 +58,7 @@ def sigterm_leaves_steering(env):
 
 @test
 def config_errors(env):
-    """A bad config keeps vsteerd from starting and names the field and file."""
+    """a bad config stops vsteerd and the error names the field and the file"""
     cases = [
         ({"proxy": {"address": "127.0.0.1", "port": 8080}, "clustr": []}, "clustr"),
         ({"proxy": {"address": "127.0.0.1", "port": 80800}}, "proxy.port"),
@@ -78,7 +78,9 @@ def config_errors(env):
 
 @test
 def bpftool_shows_fields(env):
-    """The maps carry BTF: bpftool dumps field names."""
+    """`bpftool map dump` shows field names
+
+    The maps carry BTF: bpftool dumps field names."""
     env.backend("1.0", "127.0.0.1:9001")
     env.vsteerd(env.config({"version": "1.0", "servers": ["127.0.0.1:9001"]}))
     out = subprocess.run(["bpftool", "map", "dump", "pinned", env.pin_dir + "/svcs"],
@@ -92,7 +94,10 @@ def bpftool_shows_fields(env):
 
 @test
 def session_table_size(env):
-    """--session-table sizes the LRU; a pinned table of another size is
+    """`--session-table` sizes the LRU; a different size on adoption is refused
+    with a clear error, steering untouched
+
+    --session-table sizes the LRU; a pinned table of another size is
     refused with a clear error rather than silently kept."""
     env.backend("1.0", "127.0.0.1:9001")
     cfg = env.config({"version": "1.0", "servers": ["127.0.0.1:9001"]})
@@ -111,7 +116,10 @@ def session_table_size(env):
 
 @test
 def failed_restart_keeps_steering(env):
-    """A restart that cannot write its state file exits with an error and
+    """a restart that cannot write its state exits and leaves steering as it
+    was
+
+    A restart that cannot write its state file exits with an error and
     leaves the pinned steering exactly as it was: even one that had lost
     its state and was given a config that would change it (only 2.0)."""
     env.backend("1.0", "127.0.0.1:9001")
@@ -147,7 +155,9 @@ def failed_restart_keeps_steering(env):
 
 @test
 def lost_state_drops_stale(env):
-    """State file lost, pins kept, a new config without 1.0: no client is
+    """pins kept, state lost, config without 1.0: nobody reaches 1.0
+
+    State file lost, pins kept, a new config without 1.0: no client is
     steered to the version that is gone, and the salt is kept."""
     env.backend("1.0", "127.0.0.1:9001")
     env.backend("2.0", "127.0.0.1:9002")
@@ -164,7 +174,9 @@ def lost_state_drops_stale(env):
 
 @test
 def corrupt_state_refused(env):
-    """A state file that does not parse as one stops vsteerd, naming it;
+    """a malformed or truncated state file stops vsteerd, steering untouched
+
+    A state file that does not parse as one stops vsteerd, naming it;
     it is not taken as empty (which would drop all steering)."""
     env.backend("1.0", "127.0.0.1:9001")
     p = env.vsteerd(env.config({"version": "1.0", "servers": ["127.0.0.1:9001"]}))
@@ -179,7 +191,10 @@ def corrupt_state_refused(env):
 
 @test
 def bounded_capabilities(env):
-    """vsteerd works with CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN only (the
+    """vsteerd with CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN only steers; without
+    CAP_PERFMON it fails cleanly
+
+    vsteerd works with CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN only (the
     systemd unit's set), and fails cleanly without CAP_PERFMON."""
     env.backend("1.0", "127.0.0.1:9001")
     env.backend("2.0", "127.0.0.1:9002")
@@ -198,7 +213,13 @@ def bounded_capabilities(env):
 
 @test
 def kernel_features(env):
-    """GET /v1/features lists what the kernel offers; a kernel without a
+    """`/v1/features` shows every feature the running kernel's version should
+    have; a kernel pretending to lack `sock_send_length` measures by TC and
+    says so; one lacking `tcp_probe` steers with the meters off and a warning
+    naming the hook and its Linux version; one lacking sk_lookup is refused
+    with a sentence and steering is untouched
+
+    GET /v1/features lists what the kernel offers; a kernel without a
     request hook runs steering with the meters off and says which hook; one
     without sk_lookup is refused with a sentence, not a verifier dump."""
     env.backend("1.0", "127.0.0.1:9001")
@@ -247,10 +268,10 @@ def kernel_features(env):
 
 @test
 def file_modes_and_bpffs(env):
-    """After a start the pin directory is 0700, the state file 0600 and a
-    state directory vsteerd made 0700; a pin directory that is not on bpffs
-    (a tmpfs) stops vsteerd with an error naming it, and nothing is
-    pinned or steered."""
+    """after a start (umask 022) the pin directory and the state directory
+    vsteerd made are 0700, the state file 0600, also after a change; a pin
+    directory on a tmpfs stops vsteerd with "not on a BPF filesystem" naming
+    it, nothing created there, nothing steered"""
     env.backend("1.0", "127.0.0.1:9001")
     cfg = env.config({"version": "1.0", "servers": ["127.0.0.1:9001"]})
     env.state = os.path.join(env.dir, "newdir", "state.json")

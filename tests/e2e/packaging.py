@@ -16,7 +16,12 @@ def deploy(*args, timeout=60):
 
 @test
 def deploy_script(env):
-    """examples/deploy.sh: 0 and "drained" for a healthy upgrade, 1 and the
+    """`examples/deploy.sh`: a healthy instant upgrade exits 0 and reports 1.0
+    drained; a 50 ms slower version under load is rolled back (exit 1, the
+    reason printed, no failed connection); changed servers, an unknown service
+    and a bad strategy exit 2 and change nothing
+
+    examples/deploy.sh: 0 and "drained" for a healthy upgrade, 1 and the
     reason for one rolled back, 2 and the API's error for a bad one; a
     rerun reuses a registered version."""
     env.backend("1.0", "127.0.0.1:9001")
@@ -75,7 +80,10 @@ def build_images(tag):
 
 @test
 def containers_pod(env):
-    """docker/vsteer-pod.yaml as it is: `podman kube play` brings up
+    """`podman kube play docker/vsteer-pod.yaml` as it is: 1.0 served, a
+    rollout moves new connections to 2.0
+
+    docker/vsteer-pod.yaml as it is: `podman kube play` brings up
     vsteerd and demo 1.0 and 2.0 on host networking with the host paths it
     names (here this test's own bpffs and tmpfs mounts); 1.0 is served, a
     rollout moves new connections to 2.0."""
@@ -100,10 +108,10 @@ def containers_pod(env):
 
 @test
 def containers_upgrade(env):
-    """docker/: both images built with podman; vsteerd and two demo versions
-    as containers on host networking (this test's namespace). Rollout to
-    2.0, `podman kill` of 2.0: no connection started after its sockets
-    closed fails, all go to 1.0; 2.0 started again is steered to again."""
+    """both images built with podman; vsteerd and demo 1.0 and 2.0 as
+    containers on host networking: rollout to 2.0, `podman kill` of 2.0 fails
+    no connection started after its sockets closed and all go to 1.0, `podman
+    start` of 2.0 is steered to again"""
     tag = "test%d" % os.getpid()
     images = build_images(tag)
     names = {v: "%s-%s" % (tag, v) for v in ("vsteerd", "1.0", "2.0")}
@@ -149,7 +157,11 @@ def puppet_apply(code, timeout=120):
 
 @test
 def puppet_converges(env):
-    """examples/puppet: `puppet apply` of vsteer::version rolls the service
+    """`puppet apply` of `vsteer::version` rolls out 2.0 (exit 2), a second
+    apply changes nothing (exit 0), a version rolled back by the judge fails
+    the run with the reason and 2.0 stays stable
+
+    examples/puppet: `puppet apply` of vsteer::version rolls the service
     out to 2.0 (exit 2: changed); a second apply changes nothing (exit 0); a
     version the judge rolls back fails the run (exit 4 or 6) with the
     reason, and 2.0 stays stable."""
@@ -184,8 +196,8 @@ def puppet_converges(env):
 
 @test
 def coreos_config(env):
-    """vm/vsteer.bu passes the offline Butane checks, and a copy with a
-    container that has no image, or config servers no demo runs, fails."""
+    """`vm/vsteer.bu` passes the offline Butane checks; copies with a container
+    without an image, or config servers no demo runs, fail"""
     tool, bu = os.path.join(ROOT, "vm/check-butane.py"), os.path.join(ROOT, "vm/vsteer.bu")
     r = subprocess.run([tool, bu], capture_output=True, text=True)
     check(r.returncode == 0, "vm/vsteer.bu: %s" % (r.stdout + r.stderr))

@@ -18,8 +18,8 @@ def check_share(clients, version, pct, what):
 
 @test
 def rollout_instant(env):
-    """instant: every new connection to the target at once; rollback puts
-    them back on the stable version at once; events record it all."""
+    """instant rollout moves every new connection; rollback moves them back;
+    events newest first"""
     two_versions(env, "manual")
     check(set(versions_of(range(100))) == {"1.0"}, "before")
     r = rollout({"to": "2.0", "strategy": "Instant"})["rollout"]
@@ -43,10 +43,11 @@ def v1_open():
 
 @test
 def rollout_session(env):
-    """session: active clients keep 1.0 while new ones get 2.0; a client
-    with a connection open keeps 1.0 past the timeout; its idle time
-    starts when that connection closes; idle past the timeout, clients
-    move to 2.0."""
+    """2 s timeout: active clients keep 1.0, new ones get 2.0; a client with an
+    open connection keeps 1.0 past the timeout; a client whose only connection
+    was open longer than the timeout gets 1.0 when it reconnects right after
+    closing it (idle time starts at the close); idle past it, clients move;
+    drained once closed"""
     two_versions(env, "manual")
     timeout = 2
     active = range(0, 40)          # seen just before the rollout
@@ -96,10 +97,13 @@ def rollout_session(env):
 
 @test
 def rollout_gradual(env):
-    """gradual: steps advance on (fake) time; pause holds; resume keeps
-    the remaining hold; promote skips; restart mid-rollout resumes on
-    schedule with no client moved; promote during a hold starts the next
-    step and its hold now; promote?full=true completes."""
+    """with a fake clock: steps advance exactly on schedule, pause holds for a
+    day, resume keeps the remaining hold, `kill -9` and restart moves no
+    client, a hold that ends while vsteerd is down is caught up, promote
+    completes; a second rollout (2.0 to 3.0): promote during a hold moves to
+    the next step with its hold starting then (`nextStepAt` exact, not advanced
+    a second early), `promote?full=true` completes at 100%; shares within 4.5
+    binomial SDs"""
     env.fake_clock()
     t0 = env.now
     two_versions(env, "manual")
@@ -183,7 +187,9 @@ def rollout_gradual(env):
 
 @test
 def rollout_abort_rollback(env):
-    """abort: new sessions back to stable at once, active sessions on the
+    """abort keeps the target's active sessions, rollback moves them back
+
+    abort: new sessions back to stable at once, active sessions on the
     target stay (affinity kept); rollback: they move back too."""
     two_versions(env, "manual")
     clients = range(300)
@@ -207,7 +213,10 @@ def rollout_abort_rollback(env):
 
 @test
 def rollout_three_versions(env):
-    """v1 held by active sessions, v2 stable for new sessions, v3 canary:
+    """session rollout by `PUT /v1/clusters`, then a 5% canary: layout
+    3.0/2.0/1.0 = 5/95/0, active sessions keep 1.0, nobody moves back
+
+    v1 held by active sessions, v2 stable for new sessions, v3 canary:
     newest first, and clients only move forward."""
     env.backend("1.0", "127.0.0.1:9001")
     env.backend("2.0", "127.0.0.1:9002")
@@ -243,7 +252,7 @@ def rollout_three_versions(env):
 
 @test
 def drained_report(env):
-    """Per version: open connections, and drained once they close."""
+    """open connections per version are counted and reach 0 when closed"""
     env.backend("1.0", "127.0.0.1:9001")
     env.vsteerd(env.config({"version": "1.0", "servers": ["127.0.0.1:9001"]}))
     conns = [socket.create_connection(SVC, timeout=3, source_address=(client_addr(i), 0))
@@ -257,7 +266,11 @@ def drained_report(env):
 
 @test
 def open_counts_steered_only(env):
-    """A dual-stack [::] backend socket takes IPv4 connections with mapped
+    """a dual-stack `[::]` backend socket's IPv4 connections are counted;
+    connections made to the backend's own address are neither counted nor
+    measured
+
+    A dual-stack [::] backend socket takes IPv4 connections with mapped
     addresses: they are counted as its version's. Connections made to the
     backend's own address were not steered and count for nothing."""
     env.backend("1.0", "[::]:9001")
@@ -288,7 +301,12 @@ def version_view(version):
 
 @test
 def deleted_version_leaves_nothing(env):
-    """A new cluster never inherits a deleted one's clients: not their
+    """a cluster added with weight 0 after another was deleted gets none of its
+    sessions; one added while the deleted version still has an open connection
+    is not charged with it, and that connection's close does not take the new
+    version's count down
+
+    A new cluster never inherits a deleted one's clients: not their
     session affinity (a cluster added with weight 0 gets nobody), nor
     their open connections (counted for the version they were made to)."""
     for v, port in (("1.0", 9001), ("2.0", 9002), ("3.0", 9003), ("4.0", 9004)):
@@ -335,8 +353,8 @@ def deleted_version_leaves_nothing(env):
 
 @test
 def gradual_session_timeout(env):
-    """A rollout without sessionTimeout keeps the service's affinity (and
-    shows it); "sessionTimeout": 0 turns it off; a session rollout needs one."""
+    """a gradual rollout without `sessionTimeout` keeps (and shows) the
+    service's; `0` turns affinity off; a session rollout with 0 is a 400"""
     for v, port in (("1.0", 9001), ("2.0", 9002), ("3.0", 9003)):
         env.backend(v, "127.0.0.1:%d" % port)
     env.vsteerd(env.config([{"version": "1.0", "servers": ["127.0.0.1:9001"]},

@@ -16,7 +16,8 @@ from lib import (BUILD, SVC, TestFailure, api, binomial_bound, check, client_add
 
 @test
 def weights_split(env):
-    """Weights 0/25/50/100 give their share of distinct clients."""
+    """0/25/50/100% give that share of 1200 distinct clients within 4.5
+    binomial standard deviations (a false failure is a ~1e-5 event)"""
     two_versions(env, "manual")
     n = 1200
     for w in (0, 25, 50, 100):
@@ -31,7 +32,10 @@ def weights_split(env):
 
 @test
 def sticky_while_growing(env):
-    """A client's version only moves forward while the new weight grows,
+    """at 10→30→60→90% no client moves back to 1.0, some move forward, answers
+    are stable
+
+    A client's version only moves forward while the new weight grows,
     and a client keeps its version over repeated connections."""
     two_versions(env, "manual")
     clients = range(600)
@@ -49,8 +53,8 @@ def sticky_while_growing(env):
 
 @test
 def instant_switch(env):
-    """PUT /v1/clusters switches new connections at once; an established
-    connection stays with the old version; DELETE switches back."""
+    """`PUT /v1/clusters` moves all new connections; a keep-alive connection
+    opened before stays on 1.0; `DELETE` moves them back"""
     env.backend("1.0", "127.0.0.1:9001")
     env.backend("2.0", "127.0.0.1:9002")
     env.vsteerd(env.config({"version": "1.0", "servers": [{"address": "127.0.0.1", "port": 9001}]}))
@@ -82,8 +86,9 @@ def instant_switch(env):
 
 @test
 def failover_and_pickup(env):
-    """Killing the new version's backend sends every next connection to
-    the old one, none refused; restarting it is picked up within 1 s."""
+    """after 2.0 is killed, every connection started afterwards is served by
+    1.0 (none refused), failover is counted; restarted 2.0 is steered to within
+    1 s"""
     p1, p2, id2 = two_versions(env)
     kill_under_load(lambda: kill(p2), 9002)
     s = service()
@@ -103,7 +108,9 @@ def failover_and_pickup(env):
 
 @test
 def all_dead_refused(env):
-    """With no live socket in any version the SYN gets a RST at once."""
+    """with every backend dead, connections are refused in < 0.5 s and counted
+
+    With no live socket in any version the SYN gets a RST at once."""
     p1, p2, _ = two_versions(env)
     kill(p1)
     kill(p2)
@@ -122,7 +129,10 @@ def all_dead_refused(env):
 
 @test
 def reuseport_group(env):
-    """Every socket of a SO_REUSEPORT group is registered."""
+    """all 3 sockets of a reuseport group are registered; a `0.0.0.0` socket
+    serves its `127.0.0.1` name
+
+    Every socket of a SO_REUSEPORT group is registered."""
     env.backend("1.0", "127.0.0.1:9001")
     env.backend("2.0", "127.0.0.1:9002", "--workers", "3")
     env.vsteerd(env.config([{"version": "1.0", "servers": ["127.0.0.1:9001"]},
@@ -134,7 +144,10 @@ def reuseport_group(env):
 
 @test
 def wildcard_backend_socket(env):
-    """A backend bound to 0.0.0.0:PORT serves the 127.0.0.1:PORT it is
+    """all 3 sockets of a reuseport group are registered; a `0.0.0.0` socket
+    serves its `127.0.0.1` name
+
+    A backend bound to 0.0.0.0:PORT serves the 127.0.0.1:PORT it is
     registered as."""
     env.backend("1.0", "0.0.0.0:9001")
     env.vsteerd(env.config([{"version": "1.0", "servers": ["127.0.0.1:9001"]}]))
@@ -143,7 +156,10 @@ def wildcard_backend_socket(env):
 
 @test
 def ipv6_service(env):
-    """An IPv6 service address steers to IPv6 backends, by weight."""
+    """an IPv6 service address steers by weight; IPv4 to the same port is
+    untouched
+
+    An IPv6 service address steers to IPv6 backends, by weight."""
     env.backend("1.0", "[::1]:9001")
     env.backend("2.0", "[::1]:9002")
     cfg = env.config([], {"proxy": {"address": "::1", "port": 8080}})
@@ -200,7 +216,13 @@ def gone(pid):
 
 @test
 def demo_backend_controls(env):
-    """vsteer-demo's knobs, which later tests and benchmarks rely on:
+    """vsteer-demo's knobs: `--exit-after` and `exit_after` over `/control`
+    exit after exactly N requests (control requests not counted), with
+    `--workers 3` every worker exits; status, size, delay; `hang` holds a
+    request until `hang=0`; `--reset-every 3` resets exactly every 3rd
+    request's connection, `reset_every=0` stops it
+
+    vsteer-demo's knobs, which later tests and benchmarks rely on:
     exit-after (flag and /control; control requests do not count; with
     workers the whole demo exits), status, size, delay, hang and reset."""
     env.backend("1.0", "127.0.0.1:9001", "--exit-after", "3")
@@ -284,7 +306,9 @@ def demo_backend_controls(env):
 
 @test
 def other_netns_refused(env):
-    """A backend in another network namespace cannot be steered to
+    """a backend in another network namespace is refused with `no_listener`
+
+    A backend in another network namespace cannot be steered to
     (sk_lookup would hang such connections): vsteerd refuses it."""
     env.backend("1.0", "127.0.0.1:9001")
     env.vsteerd(env.config({"version": "1.0", "servers": ["127.0.0.1:9001"]}))
@@ -301,7 +325,7 @@ def other_netns_refused(env):
 
 @test
 def wildcard_two_servers(env):
-    """One 0.0.0.0 socket may serve two servers of a cluster."""
+    """one `0.0.0.0` socket serves two servers of a cluster"""
     env.backend("1.0", "127.0.0.1:9001")
     env.backend("2.0", "0.0.0.0:9002")
     env.vsteerd(env.config({"version": "1.0", "servers": ["127.0.0.1:9001"]}))
@@ -311,9 +335,9 @@ def wildcard_two_servers(env):
 
 @test
 def clusters_get(env):
-    """GET /v1/clusters lists every cluster and GET /v1/clusters/{id}
-    shows one, with its id, service, version, mode, weight, servers,
-    backends and counters."""
+    """`GET /v1/clusters` and `GET /v1/clusters/{id}`: ids, service, version,
+    mode, weight, servers, backends, steered counts equal to what the clients
+    saw; the two agree; an unknown id is 404"""
     _, _, id2 = two_versions(env, "manual")
     set_weights(25)
     n = 200
@@ -347,9 +371,9 @@ def clusters_get(env):
 
 @test
 def wildcard_service_address(env):
-    """A service on 0.0.0.0:8080 steers connections to any local address
-    on that port (127.0.0.1 and 127.0.0.2 here), by the weights; other
-    ports are untouched."""
+    """a service on `0.0.0.0:8080` steers connections to 127.0.0.1 and
+    127.0.0.2 on that port by weight (50%: within 4.5 binomial SDs); another
+    port is untouched"""
     env.backend("1.0", "127.0.0.1:9001")
     env.backend("2.0", "127.0.0.1:9002")
     env.vsteerd(env.config([{"version": "1.0", "servers": ["127.0.0.1:9001"]},
@@ -376,7 +400,11 @@ def wildcard_service_address(env):
 
 @test
 def reuseport_workers_killed(env):
-    """A version stays live while any socket of its reuseport group is
+    """2 of 3 reuseport workers killed under load: every connection started
+    after their sockets closed is served by 2.0, which stays live with 1 socket
+    and no failover; the last one killed: all go to 1.0
+
+    A version stays live while any socket of its reuseport group is
     open: killing 2 of 3 workers under load refuses no connection that
     starts after their sockets closed, and all still go to 2.0. Killing
     the last one fails over to 1.0."""
@@ -419,7 +447,8 @@ def reuseport_workers_killed(env):
 
 @test
 def vsteerd_help_version(env):
-    """--help and --version (and -h, -V) print to stdout and exit 0."""
+    """`--help`/`-h` and `--version`/`-V` print usage or version to stdout and
+    exit 0; a bad option exits 2"""
     for arg in ("--help", "-h"):
         r = run_vsteerd([arg], timeout=10)
         check(r.returncode == 0 and r.stdout.startswith("Usage: vsteerd")
@@ -438,8 +467,8 @@ def vsteerd_help_version(env):
 
 @test
 def sigint_leaves_steering(env):
-    """SIGINT stops vsteerd as SIGTERM does: exit 0, steering stays, and
-    a restarted vsteerd adopts it unchanged."""
+    """SIGINT: vsteerd exits 0, the link stays pinned, no client changes
+    version; a restart adopts the same clusters and weights"""
     two_versions(env, "manual")
     set_weights(50)
     before = versions_of(range(100))
@@ -459,7 +488,11 @@ def sigint_leaves_steering(env):
 
 @test
 def cleanup_nothing_pinned(env):
-    """vsteerd --cleanup with nothing pinned says so and exits 0; it also
+    """`--cleanup` with no pin directory (or no parent) says nothing is pinned
+    and exits 0; it removes `<pin-dir>_tmp<pid>` leftovers of dead pids and
+    keeps those of a live pid or held locked
+
+    vsteerd --cleanup with nothing pinned says so and exits 0; it also
     removes <pin-dir>_tmp<pid> directories a dead vsteerd left half-built,
     and keeps those of a live pid or that someone holds locked."""
     r = run_vsteerd(["--pin-dir", env.pin_dir, "--cleanup"], timeout=10)
@@ -505,7 +538,10 @@ def cleanup_nothing_pinned(env):
 
 @test
 def mptcp_listener_refused(env):
-    """A socket the kernel will not put in a sockmap (MPTCP, as Go 1.24+
+    """an MPTCP listener is refused with `socket_refused` and the GODEBUG hint,
+    not "nothing listens"
+
+    A socket the kernel will not put in a sockmap (MPTCP, as Go 1.24+
     listens by default) is refused with the real reason, not 'nothing
     listens'."""
     env.backend("1.0", "127.0.0.1:9001")
@@ -525,7 +561,9 @@ def mptcp_listener_refused(env):
 
 @test
 def sockmap_full(env):
-    """A version with more listening sockets than its 32 sockmap slots:
+    """40 reuseport sockets for one version: 32 registered, served, reported
+
+    A version with more listening sockets than its 32 sockmap slots:
     32 are used, the rest are reported, nothing breaks."""
     env.backend("1.0", "127.0.0.1:9001", "--workers", "40")
     env.vsteerd(env.config({"version": "1.0", "servers": ["127.0.0.1:9001"]}))
@@ -543,7 +581,10 @@ def share(versions, v):
 
 @test
 def weights_hundredths(env):
-    """Weights in hundredths of a percent go into the map as basis points
+    """weights of 0.29/99.71 read back exactly and are 29/10000 basis points in
+    the map
+
+    Weights in hundredths of a percent go into the map as basis points
     and read back as written (no float noise such as 0.28999999999999998)."""
     two_versions(env, "manual")
     st, body = api("PUT", "/v1/services/default/weights", {"2.0": 0.29, "1.0": 99.71})
