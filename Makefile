@@ -128,12 +128,13 @@ $(OUT)/libkillat.so: tests/fault/killat.c | $(OUT)
 deps:
 	scripts/deps.sh
 
-# The unit tests and the layering check: no root, no kernel, seconds.
+# The unit tests and the layout check: no root, no kernel, seconds.
 check: $(OUT)/unit_tests
 	tests/run unit
-	tests/layers.py
+	tests/run layers
 
-# Style: C as .clang-format says (kernel style), shellcheck, pyflakes.
+# Style: C as .clang-format says (kernel style), shellcheck, pyflakes
+# (tests/lint.sh; CI runs them through tests/run --all).
 C_SOURCES := $(shell git ls-files '*.c' '*.h' 2>/dev/null | grep -v '^bpf/vmlinux.h$$')
 format:
 	clang-format -i $(C_SOURCES)
@@ -144,8 +145,8 @@ format-check:
 	echo "format-check: the files above differ from clang-format's output (make format)"; \
 	exit 1; fi
 
-lint: format-check
-	tests/lint.sh
+lint:
+	tests/lint.sh all
 
 # The sanitizer build: vsteerd and the unit tests under AddressSanitizer
 # and UndefinedBehaviorSanitizer, built by clang, in build-san/.

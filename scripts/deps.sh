@@ -41,6 +41,9 @@ PKGS="$PKGS puppet python3-yaml"
 [ "${1:-}" = vm ] && PKGS="$PKGS qemu-system-x86 cpio kmod"
 # The benchmark's peers and charts; the tests run its --quick smoke mode.
 PKGS="$PKGS haproxy gnuplot-nox"
+# The style checks (tests/lint.sh, run by tests/run --all): Debian 12's
+# clang-format is 14, the version .clang-format's output is checked with.
+PKGS="$PKGS git clang-format shellcheck pyflakes3"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "deps.sh: run as root (it installs packages and mounts bpffs)" >&2
