@@ -5,6 +5,8 @@
   lib -> core -> codec -> kernel -> ctl -> api -> cmd;
 - outside a layer folder it may include only the contract (include/) and
   the BPF skeletons (build/);
+- within ctl/, struct ctl sits above its subsystems: no header there
+  includes ctl/ctl.h (a subsystem's header declares `struct ctl;`);
 - every .c but the programs in cmd/ has a header of its own name, and a
   header declares only functions its .c defines, each named with the
   module's prefix;
@@ -70,6 +72,9 @@ def check_includes(layer, rel, text, problems):
             continue
         inc = m.group(1)
         top = inc.split("/")[0] if "/" in inc else None
+        if inc == "ctl/ctl.h" and rel.endswith(".h") and layer == "ctl":
+            problems.append("%s:%d: a subsystem's header includes ctl/ctl.h: declare "
+                            "`struct ctl;` instead" % (rel, n))
         if top in LAYERS:
             if LAYERS.index(top) > rank:
                 problems.append("%s:%d: includes %s: %s is above %s" % (rel, n, inc, top, layer))
