@@ -19,7 +19,7 @@ by_shebang() {
 
 case "${1:-all}" in
 format)	make -s format-check ;;
-shell)	# shellcheck: one argument per file, names without spaces
+shell)	# One argument per file: the names have no spaces.
 	# shellcheck disable=SC2046
 	shellcheck -x $(by_shebang '/sh|bash') ;;
 python)	# shellcheck disable=SC2046

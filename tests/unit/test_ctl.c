@@ -19,6 +19,8 @@
 #include "ctl/ops.h"
 #include "ctl/snap.h"
 #include "ctl/tick.h"
+#include "api/metrics.h"
+#include "api/views.h"
 
 #include "fake_dp.h"
 #include "harness.h"
@@ -407,6 +409,40 @@ static void test_ctl_health_commits_events(void)
 	CHECK(has_event(disk, "backend_up"), "backend_up not in the state file");
 }
 
+/* What the API renders from a snapshot of every version: the service
+ * view and /metrics agree with the controller. */
+static void test_ctl_views_and_metrics(void)
+{
+	struct fixture *f = new_fixture();
+	struct vs_err err = {};
+	char *text, *view;
+	json_t *j;
+	struct snap *s;
+
+	CHECK(f, "fixture");
+	fake_dp_listen(f->dp, "127.0.0.1:9001", C_V1);
+	CHECK_INT(open_ctl(f, web_model(true), &err), ==, 0);
+	CHECK_INT(snap_take(f->c, SNAP_VERSIONS, NULL, NULL, &s, &err), ==, 0);
+	defer((void (*)(void *))snap_free, s);
+	text = track(metrics_text(s));
+	CHECK(text, "no metrics");
+	CHECK_HAS(text, "vsteer_version_weight{service=\"web\",version=\"1.0\"} 1\n");
+	CHECK_HAS(text, "vsteer_version_weight{service=\"web\",version=\"2.0\"} 0\n");
+	CHECK_HAS(
+		text,
+		"vsteer_backend_up{service=\"web\",version=\"1.0\",backend=\"127.0.0.1:9001\"} 1\n");
+	CHECK_HAS(
+		text,
+		"vsteer_backend_up{service=\"web\",version=\"2.0\",backend=\"127.0.0.1:9002\"} 0\n");
+	CHECK_HAS(text, "vsteer_rollout_phase{service=\"web\",phase=\"progressing\"} 0\n");
+	j = views_services(s);
+	view = track(json_dumps(j, JSON_COMPACT));
+	json_decref(j);
+	CHECK(view, "no view");
+	CHECK_HAS(view, "\"versions\":[{\"id\":\"c2\"");
+	CHECK_HAS(view, "\"backends\":[{\"address\":\"127.0.0.1:9001\",\"live\":true");
+}
+
 const struct unit_case ctl_cases[] = {
 	TEST(test_ctl_open_writes_maps_and_state),
 	TEST(test_ctl_change_commits),
@@ -417,5 +453,6 @@ const struct unit_case ctl_cases[] = {
 	TEST(test_ctl_tick_steps_rollout),
 	TEST(test_ctl_views_read_only),
 	TEST(test_ctl_health_commits_events),
+	TEST(test_ctl_views_and_metrics),
 	{ NULL, NULL },
 };

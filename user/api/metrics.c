@@ -54,11 +54,78 @@ static void prom_hist(FILE *f, const char *name, const char *svc, const char *ve
 	fprintf(f, "} %llu\n", (unsigned long long)hist_total(h));
 }
 
-char *metrics_text(const struct snap *snap)
+/* One sample: name{service="...",version="..."[,extra]} value. ver may be
+ * NULL (a service's own), extra NULL or a label list without braces. */
+static void sample(FILE *f, const char *name, const char *svc, const char *ver, const char *extra,
+		   unsigned long long val)
+{
+	fputs(name, f);
+	labels(f, svc, ver);
+	fprintf(f, "%s%s} %llu\n", extra ? "," : "", extra ? extra : "", val);
+}
+
+static void version_metrics(FILE *f, const char *svc, const struct cluster *cl,
+			    const struct snap_version *v)
 {
 	static const double lat_les[] = { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 					  0.1,	  0.25,	 0.5,	 1,	2.5,  5,     10 };
 	static const double size_les[] = { 100, 1000, 10000, 100000, 1e6, 1e7 };
+	const struct vs_ver_stats *st = &v->st;
+	const char *ver = cl->version;
+	char a[EP_STRLEN], extra[EP_STRLEN + 16];
+
+	sample(f, "vsteer_connections_total", svc, ver, NULL, st->steered);
+	sample(f, "vsteer_failovers_total", svc, ver, "direction=\"in\"", st->failover_in);
+	sample(f, "vsteer_failovers_total", svc, ver, "direction=\"out\"", st->failover_out);
+	sample(f, "vsteer_requests_total", svc, ver, NULL, st->requests);
+	sample(f, "vsteer_errors_total", svc, ver, "kind=\"reset\"", st->resets);
+	sample(f, "vsteer_errors_total", svc, ver, "kind=\"failover\"", st->failover_out);
+	sample(f, "vsteer_errors_total", svc, ver, "kind=\"http_5xx\"", st->status[3]);
+	sample(f, "vsteer_responses_total", svc, ver, "code=\"2xx\"", st->status[0]);
+	sample(f, "vsteer_responses_total", svc, ver, "code=\"3xx\"", st->status[1]);
+	sample(f, "vsteer_responses_total", svc, ver, "code=\"4xx\"", st->status[2]);
+	sample(f, "vsteer_responses_total", svc, ver, "code=\"5xx\"", st->status[3]);
+	sample(f, "vsteer_response_bytes_total", svc, ver, NULL, st->resp_bytes);
+	sample(f, "vsteer_open_connections", svc, ver, NULL, v->open);
+	fputs("vsteer_version_weight", f);
+	labels(f, svc, ver);
+	fprintf(f, "} %g\n", cl->weight / 10000.0);
+	for (uint32_t i = 0; i < cl->nsrv; i++) {
+		ep_format(&cl->srv[i], a, sizeof(a));
+		snprintf(extra, sizeof(extra), "backend=\"%s\"", a);
+		sample(f, "vsteer_backend_up", svc, ver, extra,
+		       v->srv[i].live > 0 && v->srv[i].healthy);
+		sample(f, "vsteer_accept_backlog", svc, ver, extra, v->srv[i].backlog);
+	}
+	prom_hist(f, "vsteer_request_duration_seconds", svc, ver, &v->lat, lat_les,
+		  ARRAY_SIZE(lat_les), 1e-9);
+	prom_hist(f, "vsteer_response_size_bytes", svc, ver, &v->size, size_les,
+		  ARRAY_SIZE(size_les), 1);
+}
+
+static void service_metrics(FILE *f, const struct snap *snap, uint32_t s)
+{
+	const struct service *sv = &snap->m.svc[s];
+	char phase[48];
+
+	for (uint32_t slot = 0; slot < VS_MAX_SLOTS; slot++) {
+		const struct cluster *cl = &snap->m.cl[slot];
+
+		if (cl->used && cl->svc == s && snap->ver[slot])
+			version_metrics(f, sv->name, cl, snap->ver[slot]);
+	}
+	sample(f, "vsteer_refused_total", sv->name, NULL, NULL, snap->svc[s].refused);
+	for (enum ro_phase p = RO_PROGRESSING; p <= RO_ROLLED_BACK; p++) {
+		snprintf(phase, sizeof(phase), "phase=\"%s\"", ro_phase_name(p));
+		sample(f, "vsteer_rollout_phase", sv->name, NULL, phase, sv->ro.phase == p);
+	}
+	sample(f, "vsteer_rollbacks_total", sv->name, NULL, "reason=\"auto\"", sv->auto_rollbacks);
+	sample(f, "vsteer_rollbacks_total", sv->name, NULL, "reason=\"manual\"",
+	       sv->rollbacks - sv->auto_rollbacks);
+}
+
+char *metrics_text(const struct snap *snap)
+{
 	size_t len = 0;
 	char *text = NULL;
 	FILE *f = open_memstream(&text, &len);
@@ -81,80 +148,9 @@ char *metrics_text(const struct snap *snap)
 	      "# TYPE vsteer_rollout_phase gauge\n"
 	      "# TYPE vsteer_rollbacks_total counter\n",
 	      f);
-	for (uint32_t s = 0; s < VS_MAX_SERVICES; s++) {
-		const struct service *sv = &snap->m.svc[s];
-
-		if (!sv->used)
-			continue;
-		for (uint32_t slot = 0; slot < VS_MAX_SLOTS; slot++) {
-			const struct cluster *cl = &snap->m.cl[slot];
-			const struct snap_version *v = snap->ver[slot];
-			const struct vs_ver_stats *st = &v->st;
-
-			if (!cl->used || cl->svc != s)
-				continue;
-#define M(metric, val)                                             \
-	do {                                                       \
-		fputs(metric, f);                                  \
-		labels(f, sv->name, cl->version);                  \
-		fprintf(f, "} %llu\n", (unsigned long long)(val)); \
-	} while (0)
-#define MK(metric, k, val)                                               \
-	do {                                                             \
-		fputs(metric, f);                                        \
-		labels(f, sv->name, cl->version);                        \
-		fprintf(f, ",%s} %llu\n", k, (unsigned long long)(val)); \
-	} while (0)
-			M("vsteer_connections_total", st->steered);
-			MK("vsteer_failovers_total", "direction=\"in\"", st->failover_in);
-			MK("vsteer_failovers_total", "direction=\"out\"", st->failover_out);
-			M("vsteer_requests_total", st->requests);
-			MK("vsteer_errors_total", "kind=\"reset\"", st->resets);
-			MK("vsteer_errors_total", "kind=\"failover\"", st->failover_out);
-			MK("vsteer_errors_total", "kind=\"http_5xx\"", st->status[3]);
-			MK("vsteer_responses_total", "code=\"2xx\"", st->status[0]);
-			MK("vsteer_responses_total", "code=\"3xx\"", st->status[1]);
-			MK("vsteer_responses_total", "code=\"4xx\"", st->status[2]);
-			MK("vsteer_responses_total", "code=\"5xx\"", st->status[3]);
-			M("vsteer_response_bytes_total", st->resp_bytes);
-			M("vsteer_open_connections", v->open);
-			fputs("vsteer_version_weight", f);
-			labels(f, sv->name, cl->version);
-			fprintf(f, "} %g\n", cl->weight / 10000.0);
-			for (uint32_t i = 0; i < cl->nsrv; i++) {
-				char a[EP_STRLEN];
-
-				ep_format(&cl->srv[i], a, sizeof(a));
-				fputs("vsteer_backend_up", f);
-				labels(f, sv->name, cl->version);
-				fprintf(f, ",backend=\"%s\"} %d\n", a,
-					v->srv[i].live > 0 && v->srv[i].healthy);
-				fputs("vsteer_accept_backlog", f);
-				labels(f, sv->name, cl->version);
-				fprintf(f, ",backend=\"%s\"} %u\n", a, v->srv[i].backlog);
-			}
-			prom_hist(f, "vsteer_request_duration_seconds", sv->name, cl->version,
-				  &v->lat, lat_les, ARRAY_SIZE(lat_les), 1e-9);
-			prom_hist(f, "vsteer_response_size_bytes", sv->name, cl->version, &v->size,
-				  size_les, ARRAY_SIZE(size_les), 1);
-#undef M
-#undef MK
-		}
-		fputs("vsteer_refused_total", f);
-		labels(f, sv->name, NULL);
-		fprintf(f, "} %llu\n", (unsigned long long)snap->svc[s].refused);
-		for (enum ro_phase p = RO_PROGRESSING; p <= RO_ROLLED_BACK; p++) {
-			fputs("vsteer_rollout_phase", f);
-			labels(f, sv->name, NULL);
-			fprintf(f, ",phase=\"%s\"} %d\n", ro_phase_name(p), sv->ro.phase == p);
-		}
-		fputs("vsteer_rollbacks_total", f);
-		labels(f, sv->name, NULL);
-		fprintf(f, ",reason=\"auto\"} %u\n", sv->auto_rollbacks);
-		fputs("vsteer_rollbacks_total", f);
-		labels(f, sv->name, NULL);
-		fprintf(f, ",reason=\"manual\"} %u\n", sv->rollbacks - sv->auto_rollbacks);
-	}
+	for (uint32_t s = 0; s < VS_MAX_SERVICES; s++)
+		if (snap->m.svc[s].used)
+			service_metrics(f, snap, s);
 	fclose(f);
 	return text;
 }
