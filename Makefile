@@ -199,4 +199,7 @@ FORCE:
 .DELETE_ON_ERROR:
 .SECONDARY:
 
--include $(shell find $(OUT) -name '*.d' 2>/dev/null)
+# The dependencies -MMD wrote (build/vm/ holds a guest's root file system,
+# with directories called *.d: name the files, do not search for them).
+-include $(patsubst %.o,%.d,$(LIB_OBJS) $(UNIT_OBJS) $(PROG_OBJS) \
+	$(OUT)/obj/cmd/vsteerd.o $(OUT)/obj/cmd/demo.o) $(wildcard $(OUT)/*.bpf.d)

@@ -26,8 +26,10 @@ CONTRACT = {"vsteer.h", "vsteer_hash.h", "vsteer_hist.h"}
 SKELETON = re.compile(r"^\w+\.skel\.h$")
 MAX_LINES = 600
 
-# Headers with no .c of their own: macros, limits, a private struct.
-HEADER_ONLY = {"lib/compiler.h", "core/limits.h", "kernel/dp_internal.h"}
+# Headers with no .c of their own: macros, limits.
+HEADER_ONLY = {"lib/compiler.h", "core/limits.h"}
+# Headers of a .c of another name: dp.c's functions for kernel/ only.
+IMPL_OF = {"kernel/dp_internal.h": "dp"}
 # A module's prefix is its file name and "_", but for these.
 PREFIXES = {
     "lib/err.h": ("vs_err",),
@@ -37,6 +39,7 @@ PREFIXES = {
     "core/rollout.h": ("ro_", "rollout_"),
     "codec/request.h": ("req_",),
     "kernel/dp.h": ("dp_",),
+    "kernel/dp_internal.h": ("dp_",),
     "kernel/dp_maps.h": ("dp_",),
     "kernel/dp_iter.h": ("dp_",),
     "kernel/dp_tc.h": ("dp_tc_",),
@@ -120,6 +123,8 @@ def main():
             problems.append("%s: no header %s.h of its own" % (rel, name[:-2]))
         if not name.endswith(".h") or key in HEADER_ONLY:
             continue
+        if key in IMPL_OF:
+            stem = os.path.join(os.path.dirname(path), IMPL_OF[key])
         if not os.path.exists(stem + ".c"):
             problems.append("%s: no %s.c defines what it declares" % (rel, name[:-2]))
             continue

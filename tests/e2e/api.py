@@ -249,8 +249,8 @@ def api_limits(env):
     slowloris()
 
 
-DEADLINE = 30       # user/http.c HTTP_DEADLINE_S
-IDLE = 10           # user/http.c HTTP_TIMEOUT_S
+DEADLINE = 30       # user/api/http.c HTTP_DEADLINE_S
+IDLE = 10           # user/api/http.c HTTP_TIMEOUT_S
 # How late after its deadline this test may see a connection closed: the
 # watchdog looks every 0.5 s (HTTP_WATCH_MS), and on a loaded 2-core
 # machine the watchdog, libmicrohttpd's thread and this test may each wait

@@ -116,6 +116,11 @@ unsigned int fake_dp_nsvcs(const struct dataplane *dp)
 	return n;
 }
 
+void fake_dp_answered(struct dataplane *dp, __u32 slot, __u64 requests)
+{
+	dp->vstats[slot].requests = dp->vstats[slot].arrived = requests;
+}
+
 void fake_dp_fail_svc_writes(struct dataplane *dp, int err)
 {
 	dp->fail_svc = err;

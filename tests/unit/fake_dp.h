@@ -31,6 +31,10 @@ int fake_dp_svc(struct dataplane *dp, const struct vs_svc_key *k, struct vs_svc 
 void fake_dp_svc_put(struct dataplane *dp, const struct vs_svc_key *k, const struct vs_svc *v);
 unsigned int fake_dp_nsvcs(const struct dataplane *dp);
 
+/* Requests answered by a slot's version so far (vstats), as the meters
+ * would count them. */
+void fake_dp_answered(struct dataplane *dp, __u32 slot, __u64 requests);
+
 /* The -errno every svcs write (set or delete) returns from now on; 0
  * makes them work again. Counts the writes tried. */
 void fake_dp_fail_svc_writes(struct dataplane *dp, int err);

@@ -629,7 +629,7 @@ static void test_req_rollout_analysis(void)
 	CHECK_INT(req->steps[0].weight, ==, 1000);
 	CHECK_INT(req->steps[0].hold, ==, 60);
 	judge_defaults(&def);
-	CHECK(def.on, "analysis_defaults: off");
+	CHECK(def.on, "judge_defaults: off");
 	CHECK_INT(def.interval, ==, req->an.interval);
 
 	row("%s", "every field");

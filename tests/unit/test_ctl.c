@@ -17,6 +17,7 @@
 #include "ctl/ctl.h"
 #include "ctl/health.h"
 #include "ctl/ops.h"
+#include "ctl/recent.h"
 #include "ctl/snap.h"
 #include "ctl/tick.h"
 #include "api/metrics.h"
@@ -409,6 +410,45 @@ static void test_ctl_health_commits_events(void)
 	CHECK(has_event(disk, "backend_up"), "backend_up not in the state file");
 }
 
+/* Every version's lastWindow covers the same seconds, one that appears
+ * mid-window included; its first, partial window is not shown. */
+static void test_ctl_recent_windows_shared(void)
+{
+	struct fixture *f = new_fixture();
+	struct vs_err err = {};
+	struct cluster spec = {};
+	char id[ID_LEN];
+
+	CHECK(f, "fixture");
+	fake_dp_listen(f->dp, "127.0.0.1:9001", C_V1);
+	fake_dp_listen(f->dp, "127.0.0.1:9002", C_V2);
+	CHECK_INT(open_ctl(f, web_model(false), &err), ==, 0);
+	recent_tick(&f->c->recent, f->dp, f->c->m, 100);
+	CHECK(!recent_last(&f->c->recent, 0), "a partial first window is shown");
+	/* 2.0 appears at 102, mid-window. */
+	spec.nsrv = 1;
+	spec.srv[0] = ep_of("127.0.0.1:9002");
+	spec.mode = CL_MANUAL;
+	snprintf(spec.version, sizeof(spec.version), "2.0");
+	CHECK_INT(ctl_add_cluster(f->c, "web", &spec, id, &err), ==, 0);
+	recent_tick(&f->c->recent, f->dp, f->c->m, 102);
+	fake_dp_answered(f->dp, 0, 10);
+	fake_dp_answered(f->dp, 1, 20);
+	recent_tick(&f->c->recent, f->dp, f->c->m, 104); /* not due */
+	CHECK(!recent_last(&f->c->recent, 0), "a window of 4 s");
+	recent_tick(&f->c->recent, f->dp, f->c->m, 105);
+	CHECK(recent_last(&f->c->recent, 0), "1.0's window [100, 105]");
+	CHECK_INT(recent_last(&f->c->recent, 0)->requests, ==, 10);
+	CHECK(!recent_last(&f->c->recent, 1), "2.0's partial window [102, 105] is shown");
+	fake_dp_answered(f->dp, 0, 13);
+	fake_dp_answered(f->dp, 1, 27);
+	recent_tick(&f->c->recent, f->dp, f->c->m, 110);
+	CHECK_INT(f->c->recent.v[0].start, ==, f->c->recent.v[1].start);
+	CHECK_INT(recent_last(&f->c->recent, 0)->requests, ==, 3);
+	CHECK(recent_last(&f->c->recent, 1), "2.0's window [105, 110]");
+	CHECK_INT(recent_last(&f->c->recent, 1)->requests, ==, 7);
+}
+
 /* What the API renders from a snapshot of every version: the service
  * view and /metrics agree with the controller. */
 static void test_ctl_views_and_metrics(void)
@@ -453,6 +493,7 @@ const struct unit_case ctl_cases[] = {
 	TEST(test_ctl_tick_steps_rollout),
 	TEST(test_ctl_views_read_only),
 	TEST(test_ctl_health_commits_events),
+	TEST(test_ctl_recent_windows_shared),
 	TEST(test_ctl_views_and_metrics),
 	{ NULL, NULL },
 };

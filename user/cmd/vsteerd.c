@@ -184,9 +184,11 @@ static int read_pem(const char *path, const char **out, struct vs_err *err)
 	int ret;
 
 	ret = file_read(path, TLS_MAX_SIZE, (char **)out, &len);
+	if (ret == -EFBIG)
+		return vs_errf(err, ret, 500, "api_tls", "%s: over %d KiB", path,
+			       TLS_MAX_SIZE >> 10);
 	if (ret)
-		return vs_errf(err, ret, 500, "api_tls", "%s: %s", path,
-			       ret == -EFBIG ? "larger than 64 KiB" : strerror(-ret));
+		return vs_errf(err, ret, 500, "api_tls", "%s: %s", path, strerror(-ret));
 	return 0;
 }
 

@@ -248,9 +248,11 @@ int config_load(const char *path, struct config *cfg, struct model *m, struct vs
 	int ret;
 
 	ret = file_read(path, CONFIG_MAX_SIZE, &buf, &len);
+	if (ret == -EFBIG)
+		return vs_errf(err, ret, 400, "config", "config %s: over %d KiB", path,
+			       CONFIG_MAX_SIZE >> 10);
 	if (ret)
-		return vs_errf(err, ret, 400, "config", "config %s: %s", path,
-			       ret == -EFBIG ? "larger than 1 MiB" : strerror(-ret));
+		return vs_errf(err, ret, 400, "config", "config %s: %s", path, strerror(-ret));
 	ret = config_parse(buf, len, path, cfg, m, err);
 	free(buf);
 	return ret;

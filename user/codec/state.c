@@ -218,6 +218,8 @@ static int load_service(json_t *j, const char *w, struct model *m, struct vs_err
 	sid = json_integer_value(id);
 	if (sid < 0 || sid >= VS_MAX_SERVICES || m->svc[sid].used)
 		return vs_errf(err, -EINVAL, 400, "bad_state", "%s.id: bad or repeated", w);
+	if (!json_object_get(j, "address") || !json_object_get(j, "port"))
+		return vs_errf(err, -EINVAL, 400, "bad_state", "%s: needs address and port", w);
 	ret = parse_addr_port(json_object_get(j, "address"), json_object_get(j, "port"), w, &ep,
 			      err);
 	if (ret)
@@ -227,7 +229,10 @@ static int load_service(json_t *j, const char *w, struct model *m, struct vs_err
 				(uint32_t)json_integer_value(salt), err);
 	if (ret < 0)
 		return ret;
-	if (json_object_get(j, "sessionTimeout") &&
+	/* Absent or null: none. A value out of range would overflow the data
+	 * plane's milliseconds. */
+	if (!json_is_null(json_object_get(j, "sessionTimeout")) &&
+	    json_object_get(j, "sessionTimeout") &&
 	    get_int(j, "sessionTimeout", 0, VS_MAX_SESSION_TIMEOUT, &timeout))
 		return vs_errf(err, -EINVAL, 400, "bad_state", "%s.sessionTimeout: malformed", w);
 	m->svc[sid].session_timeout = timeout;
@@ -515,9 +520,11 @@ int state_load(const char *path, struct model *m, struct vs_err *err)
 	ret = file_read(path, STATE_MAX_SIZE, &buf, &len);
 	if (ret == -ENOENT)
 		return ret;
+	if (ret == -EFBIG)
+		return vs_errf(err, ret, 500, "bad_state", "state %s: over %d KiB", path,
+			       STATE_MAX_SIZE >> 10);
 	if (ret)
-		return vs_errf(err, ret, 500, "bad_state", "state %s: %s", path,
-			       ret == -EFBIG ? "larger than 4 MiB" : strerror(-ret));
+		return vs_errf(err, ret, 500, "bad_state", "state %s: %s", path, strerror(-ret));
 	ret = state_parse(buf, len, path, m, err);
 	free(buf);
 	return ret;

@@ -9,9 +9,9 @@
 #include "ctl/ctl.h"
 #include "ctl/txn.h"
 
-void ctl_forget_slot(struct ctl *c, uint32_t slot)
+void ctl_clear_slot(struct ctl *c, uint32_t slot)
 {
-	sock_forget(&c->sock, slot);
+	sock_clear(&c->sock, c->dp, slot);
 	health_forget(&c->health, slot);
 	recent_forget(&c->recent, slot);
 }

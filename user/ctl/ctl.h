@@ -35,11 +35,15 @@ struct ctl {
 
 /* Steer by m (copied): adopt what the pinned maps hold (salts, socket
  * counts, sockets), drop what neither m nor the state file knows, and
- * write the state file and the maps. A failed start changes nothing. */
+ * write the state file and the maps. A start that fails leaves steering
+ * running as it was: the state file is staged before the kernel is
+ * touched and the services are written last; only sockets and services
+ * that nothing in m serves may be gone. */
 int ctl_open(struct ctl **out, struct dataplane *dp, const struct model *m, const char *state_path,
 	     struct vs_err *err);
 void ctl_close(struct ctl *c);
-/* Forget all a subsystem knew of a slot: about to hold another cluster. */
-void ctl_forget_slot(struct ctl *c, uint32_t slot);
+/* Empty a slot's sockmap indexes and forget what every subsystem knew of
+ * it: its cluster is gone, or another is about to take the slot. */
+void ctl_clear_slot(struct ctl *c, uint32_t slot);
 
 #endif

@@ -79,8 +79,7 @@ int ctl_add_cluster(struct ctl *c, const char *svc, const struct cluster *spec, 
 
 	/* Sockets go in before the version appears in the service, so the
 	 * moment it takes traffic it has somewhere to send it. */
-	sock_clear(&c->sock, c->dp, slot);
-	ctl_forget_slot(c, slot);
+	ctl_clear_slot(c, slot);
 	ret = dp_reset_slot(c->dp, slot);
 	if (!ret)
 		ret = sock_reconcile(&c->sock, c->dp, next, slot);
@@ -157,8 +156,7 @@ static void del_after(struct ctl *c, const void *arg)
 {
 	uint32_t slot = ((const struct del_arg *)arg)->slot;
 
-	sock_clear(&c->sock, c->dp, slot);
-	ctl_forget_slot(c, slot);
+	ctl_clear_slot(c, slot);
 }
 
 int ctl_del_cluster(struct ctl *c, const char *id, bool force, struct vs_err *err)

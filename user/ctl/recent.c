@@ -9,7 +9,7 @@ void recent_tick(struct recent_state *r, struct dataplane *dp, const struct mode
 	struct window *cur;
 
 	/* ~560 per-CPU lookups per version: not when nothing is metered. */
-	if (!dp_metering(dp))
+	if (!dp_metering(dp) || (r->start && now - r->start < RECENT_SECONDS))
 		return;
 	cur = malloc(sizeof(*cur));
 	if (!cur)
@@ -17,18 +17,16 @@ void recent_tick(struct recent_state *r, struct dataplane *dp, const struct mode
 	for (uint32_t s = 0; s < VS_MAX_SLOTS; s++) {
 		struct window_track *t = &r->v[s];
 
-		if (!m->cl[s].used) {
+		/* A version not seen at the last roll only begins its window
+		 * now (window_roll() leaves last_ok false). */
+		if (!m->cl[s].used || dp_read_window(dp, s, cur)) {
 			if (t->start || t->last_ok)
 				window_forget(t);
 			continue;
 		}
-		if (!window_due(t, now, RECENT_SECONDS))
-			continue;
-		if (dp_read_window(dp, s, cur))
-			window_forget(t);
-		else
-			window_roll(t, cur, now);
+		window_roll(t, cur, now);
 	}
+	r->start = now;
 	free(cur);
 }
 

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* Every version's numbers over its last RECENT_SECONDS-second window, for
- * the API ("lastWindow"), whether or not a rollout judges it. The first
- * window after a version appears (or after vsteerd starts) is partial and
- * not shown. */
+/* Every version's numbers over the last RECENT_SECONDS-second window, for
+ * the API ("lastWindow"), whether or not a rollout judges it. All
+ * versions share the windows, so two versions' numbers are of the same
+ * seconds; the first window after a version appears (or after vsteerd
+ * starts) is partial and not shown. */
 #ifndef VS_RECENT_H
 #define VS_RECENT_H
 
@@ -15,6 +16,7 @@ struct dataplane;
 #define RECENT_SECONDS 5
 
 struct recent_state {
+	int64_t start; /* when every version's current window began; 0: none */
 	struct window_track v[VS_MAX_SLOTS];
 };
 

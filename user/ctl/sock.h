@@ -3,8 +3,8 @@
  * Which listening sockets serve which cluster: finding a server's sockets
  * with the TCP iterator, placing them in the sockmap, and keeping the
  * controller's picture of the sockmap (cookie and owner per sockmap
- * index) true. Called with the controller's lock held; only a change (a
- * transaction) and the tick write this state, views read it.
+ * index) true. Called with the controller's lock held; changes (ops.h),
+ * the tick and health results write this state, views only read it.
  */
 #ifndef VS_SOCK_H
 #define VS_SOCK_H

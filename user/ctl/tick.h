@@ -9,7 +9,8 @@ struct ctl;
 
 /* Every TICK_MS: pick up sockets that appeared or went, judge rollouts,
  * roll the API's windows, advance rollout steps, and re-sync the maps.
- * The only periodic writer of the controller's state. */
+ * Besides the changes (ops.h) and the health checker's results
+ * (health.h), the only writer of the controller's state. */
 void ctl_tick(struct ctl *c);
 
 #endif

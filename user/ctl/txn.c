@@ -143,8 +143,12 @@ int txn_event(struct ctl *c, const char *svc, const char *type, const char *fmt,
 	memcpy(next, c->m, sizeof(*next));
 	model_event(next, clock_wall(), svc, type, "%s", detail);
 	ret = txn_commit(c, next, &err);
-	if (ret)
-		pr_warn("event %s of %s not recorded: %s\n", type, svc, err.msg);
+	if (ret) {
+		/* Shown all the same, and written with the next change that
+		 * commits: an event must not vanish with a full disk. */
+		model_event(c->m, clock_wall(), svc, type, "%s", detail);
+		pr_warn("event %s of %s not in the state file yet: %s\n", type, svc, err.msg);
+	}
 	free(next);
 	return ret;
 }

@@ -26,7 +26,9 @@ typedef void (*txn_after_fn)(struct ctl *c, const void *arg);
 int txn_run(struct ctl *c, const char *svc, txn_fn fn, txn_after_fn after, const void *arg,
 	    struct vs_err *err);
 
-/* An event, committed like any change; c->lock held. */
+/* An event, committed like any change; c->lock held. If the commit fails
+ * the event is kept in the model all the same (and written with the next
+ * change), and the error returned. */
 int txn_event(struct ctl *c, const char *svc, const char *type, const char *fmt, ...)
 	__printf(4, 5);
 

@@ -24,17 +24,14 @@
 #define VS_DEFAULT_PIN_DIR "/sys/fs/bpf/vsteer"
 
 struct dataplane;
-struct bpf_object;
 
 /* Where responses are metered: not at all (--no-watch), at the backend's
  * send() (tp_btf/sock_send_length, Linux 6.3+), or as they leave by an
  * interface (the TC egress program, for older kernels). */
 enum dp_meter { DP_METER_OFF, DP_METER_SEND, DP_METER_TC };
 
-/* libbpf's messages go to the log (lib/log.h); quiet drops its warnings
- * around calls whose failure vsteerd expects and handles itself. */
+/* libbpf's messages go to the log (lib/log.h). */
 void dp_route_libbpf_log(void);
-void dp_quiet_libbpf(bool quiet);
 
 /* Adopt what is pinned under pin_dir, or build it in a temporary
  * directory and rename that into place. The program in an adopted link
@@ -50,8 +47,4 @@ int dp_cleanup(const char *pin_dir, struct vs_err *err);
 bool dp_adopted(const struct dataplane *dp);
 /* Whether the request meters run (not --no-watch, and the kernel has them). */
 bool dp_metering(const struct dataplane *dp);
-/* A second BPF object declaring the same maps (bpf/maps.h) is handed
- * steer's, so there is one set, pinned once. */
-int dp_share_maps(struct dataplane *dp, struct bpf_object *obj);
-
 #endif

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* The data plane handle, for the files of kernel/ only. */
+/* The data plane handle, and what dp.c offers the other files of kernel/
+ * only. */
 #ifndef VS_DP_INTERNAL_H
 #define VS_DP_INTERNAL_H
 
@@ -13,6 +14,7 @@ struct scan_bpf;
 struct track_bpf;
 struct http_bpf;
 struct bpf_link;
+struct bpf_object;
 
 #define DP_MAX_TC_IF 256 /* interfaces the TC meter is tried on */
 
@@ -31,5 +33,12 @@ struct dataplane {
 	size_t ntc_if;
 	char pin_dir[PATH_MAX];
 };
+
+/* libbpf's warnings dropped (quiet) around calls whose failure vsteerd
+ * expects and handles itself. */
+void dp_quiet_libbpf(bool quiet);
+/* A second BPF object declaring the same maps (bpf/maps.h) is handed
+ * steer's, so there is one set, pinned once. */
+int dp_share_maps(struct dataplane *dp, struct bpf_object *obj);
 
 #endif
