@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <microhttpd.h>
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "api/http.h"
 #include "api/router.h"
@@ -36,8 +37,8 @@ struct body {
 struct conn {
 	struct conn *prev, *next;
 	int fd;
-	struct timespec since; /* connection start, or its last reply sent */
-	bool cut;	       /* shut down for missing the deadline */
+	int64_t since_ms; /* connection start, or its last reply sent (clock_mono_ms) */
+	bool cut;	  /* shut down for missing the deadline */
 };
 
 /* The open connections: libmicrohttpd's thread adds and removes them and
@@ -58,23 +59,19 @@ static struct {
 	.head = { .prev = &conns.head, .next = &conns.head },
 };
 
-static long elapsed_ms(const struct timespec *from, const struct timespec *to)
-{
-	return (to->tv_sec - from->tv_sec) * 1000L + (to->tv_nsec - from->tv_nsec) / 1000000L;
-}
-
 static void *watchdog(void *arg)
 {
-	struct timespec now, until;
+	struct timespec until;
+	int64_t now;
 	int cut;
 	(void)arg;
 
 	pthread_mutex_lock(&conns.lock);
 	while (!conns.stop) {
-		clock_gettime(CLOCK_MONOTONIC, &now);
+		now = clock_mono_ms();
 		cut = 0;
 		for (struct conn *c = conns.head.next; c != &conns.head; c = c->next) {
-			if (c->cut || elapsed_ms(&c->since, &now) < HTTP_DEADLINE_S * 1000L)
+			if (c->cut || now - c->since_ms < HTTP_DEADLINE_S * 1000L)
 				continue;
 			/* libmicrohttpd then reads EOF and closes it itself:
 			 * closing the fd here would pull it from under it. */
@@ -88,10 +85,10 @@ static void *watchdog(void *arg)
 				cut, cut == 1 ? "" : "s", HTTP_DEADLINE_S);
 			pthread_mutex_lock(&conns.lock);
 		}
-		until = now;
-		until.tv_nsec += HTTP_WATCH_MS * 1000000L;
-		until.tv_sec += until.tv_nsec / 1000000000L;
-		until.tv_nsec %= 1000000000L;
+		/* The condition variable waits on CLOCK_MONOTONIC, the clock
+		 * clock_mono_ms() reads. */
+		now += HTTP_WATCH_MS;
+		until = (struct timespec){ .tv_sec = now / 1000, .tv_nsec = now % 1000 * 1000000L };
 		if (!conns.stop)
 			pthread_cond_timedwait(&conns.wake, &conns.lock, &until);
 	}
@@ -153,7 +150,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 		}
 		c->fd = ci ? ci->connect_fd : -1;
 		c->cut = c->fd < 0;
-		clock_gettime(CLOCK_MONOTONIC, &c->since);
+		c->since_ms = clock_mono_ms();
 		pthread_mutex_lock(&conns.lock);
 		c->prev = conns.head.prev;
 		c->next = &conns.head;
@@ -307,7 +304,7 @@ static void on_done(void *cls, struct MHD_Connection *conn, void **con_cls,
 		struct conn *c = ci->socket_context;
 
 		pthread_mutex_lock(&conns.lock);
-		clock_gettime(CLOCK_MONOTONIC, &c->since);
+		c->since_ms = clock_mono_ms();
 		pthread_mutex_unlock(&conns.lock);
 	}
 }
