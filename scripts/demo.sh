@@ -123,7 +123,9 @@ for v in json.load(sys.stdin)["versions"]:
 
 say "5. Restart 2.0 on the same address: steered to again within a second"
 backend 2.0 9002
+# The new 2.0 takes the dead one's place in the list (backend appended it).
 pids[1]=${pids[-1]}
+unset 'pids[-1]'
 t0=$(date +%s%N)
 answers_2() { [ "$(curl -s http://$SVC/)" = "2.0" ]; }
 wait_until 5 "answer from the restarted 2.0" "$WORK/vsteerd.log" answers_2
