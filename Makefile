@@ -84,13 +84,20 @@ $(OUT)/obj/cmd/vsteerd.o: $(OUT)/version
 $(OUT)/version: FORCE | $(OUT)
 	@echo '$(VERSION)' | cmp -s - $@ || echo '$(VERSION)' > $@
 
+# The checks and case counter both C test binaries use (tests/check.c).
+CHECK_OBJ := $(OUT)/tests/check.o
+
+$(CHECK_OBJ): tests/check.c
+	@mkdir -p $(@D)
+	$(CC) $(VS_CFLAGS) -Itests -c $< -o $@
+
 # The unit tests: harness, shared fixtures, the fake kernel adapter and
 # one file per area.
-UNIT_OBJS := $(patsubst tests/unit/%.c,$(OUT)/unit/%.o,$(wildcard tests/unit/*.c))
+UNIT_OBJS := $(patsubst tests/unit/%.c,$(OUT)/unit/%.o,$(wildcard tests/unit/*.c)) $(CHECK_OBJ)
 
 $(OUT)/unit/%.o: tests/unit/%.c
 	@mkdir -p $(@D)
-	$(CC) $(VS_CFLAGS) -Itests/unit -c $< -o $@
+	$(CC) $(VS_CFLAGS) -Itests -Itests/unit -c $< -o $@
 
 $(OUT)/vsteerd: $(OUT)/obj/cmd/vsteerd.o $(LIB_OBJS)
 	$(CC) $(VS_CFLAGS) $^ -o $@ $(LDLIBS)
@@ -102,11 +109,11 @@ $(OUT)/unit_tests: $(UNIT_OBJS) $(UNIT_LIB_OBJS)
 	$(CC) $(VS_CFLAGS) $^ -o $@ $(LDLIBS)
 
 # The data plane's program alone under BPF_PROG_TEST_RUN (tests/prog/).
-PROG_OBJS := $(patsubst tests/prog/%.c,$(OUT)/prog/%.o,$(wildcard tests/prog/*.c))
+PROG_OBJS := $(patsubst tests/prog/%.c,$(OUT)/prog/%.o,$(wildcard tests/prog/*.c)) $(CHECK_OBJ)
 
 $(OUT)/prog/%.o: tests/prog/%.c $(OUT)/steer.skel.h
 	@mkdir -p $(@D)
-	$(CC) $(VS_CFLAGS) -Itests/prog -c $< -o $@
+	$(CC) $(VS_CFLAGS) -Itests -c $< -o $@
 
 $(OUT)/prog_tests: $(PROG_OBJS)
 	$(CC) $(VS_CFLAGS) $^ -o $@ -lbpf -lelf -lz

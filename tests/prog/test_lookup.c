@@ -54,7 +54,7 @@
 #include "vsteer_hash.h"
 #include "steer.skel.h"
 
-#include "harness.h"
+#include "check.h"
 
 #ifndef SO_COOKIE
 #define SO_COOKIE 57
@@ -1020,16 +1020,17 @@ int main(void)
 	char name[256];
 	bool ok;
 
-	ok = run_case("setup: private network namespace, lo up", case_netns, NULL) &&
-	     run_case("setup: steer skeleton loads, nothing pinned", case_load, NULL) &&
-	     run_case("setup: listening sockets and their cookies", case_sockets, NULL) &&
-	     run_case("setup: BPF_PROG_TEST_RUN runs sk_lookup programs", case_test_run, NULL);
+	ok = check_run("setup: private network namespace, lo up", case_netns, NULL, NULL) &&
+	     check_run("setup: steer skeleton loads, nothing pinned", case_load, NULL, NULL) &&
+	     check_run("setup: listening sockets and their cookies", case_sockets, NULL, NULL) &&
+	     check_run("setup: BPF_PROG_TEST_RUN runs sk_lookup programs", case_test_run, NULL,
+		       NULL);
 	if (ok) {
 		for (size_t t = 0; t < ARRAY_SIZE(tables); t++)
 			for (size_t i = 0; i < tables[t].n; i++) {
 				snprintf(name, sizeof(name), "%s: %s", tables[t].name,
 					 tables[t].rows[i].name);
-				run_case(name, run_row, &tables[t].rows[i]);
+				check_run(name, run_row, &tables[t].rows[i], NULL);
 			}
 	}
 	for (int k = 1; k < N_SK; k++)
@@ -1037,5 +1038,5 @@ int main(void)
 			close(pool[k].fd);
 	steer_bpf__destroy(skel);
 	free(zero);
-	return summary();
+	return check_summary("prog");
 }

@@ -8,16 +8,11 @@
  * root, no BPF, no traffic. The harness: checks, the running case's
  * allocations, and main(), which runs every file's cases (harness.h).
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "harness.h"
 #include "lib/compiler.h"
-
-bool cur_failed;
-static char cur_detail[768];
-static char cur_row[160];
 
 static void *tmp_ptrs[64];
 static size_t tmp_n;
@@ -66,59 +61,21 @@ static void tmp_free_all(void)
 		free(tmp_ptrs[--tmp_n]);
 }
 
-void row(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cur_row, sizeof(cur_row), fmt, ap);
-	va_end(ap);
-}
-
-void fail_at(int line, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	if (cur_failed)
-		return;
-	cur_failed = true;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	snprintf(cur_detail, sizeof(cur_detail), "line %d: %s%s%s%s", line, cur_row[0] ? "[" : "",
-		 cur_row, cur_row[0] ? "] " : "", msg);
-}
-
 /* Run in this order; a case's number counts on across the tables. */
 static const struct unit_case *const unit_suites[] = {
 	hash_cases,    parse_cases,  model_cases,    config_cases, state_cases,
 	rollout_cases, router_cases, analysis_cases, ctl_cases,
 };
 
+static void run_test(const void *arg)
+{
+	((const struct unit_case *)arg)->fn();
+}
+
 int main(void)
 {
-	int passed = 0, failed = 0;
-	size_t n = 0;
-
-	for (size_t s = 0; s < ARRAY_SIZE(unit_suites); s++) {
-		for (const struct unit_case *t = unit_suites[s]; t->fn; t++) {
-			n++;
-			cur_failed = false;
-			cur_detail[0] = '\0';
-			cur_row[0] = '\0';
-			t->fn();
-			tmp_free_all();
-			if (cur_failed) {
-				failed++;
-				printf("not ok %zu - %s: %s\n", n, t->name, cur_detail);
-			} else {
-				passed++;
-				printf("ok %zu - %s\n", n, t->name);
-			}
-			fflush(stdout);
-		}
-	}
-	printf("unit: %d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	for (size_t s = 0; s < ARRAY_SIZE(unit_suites); s++)
+		for (const struct unit_case *t = unit_suites[s]; t->fn; t++)
+			check_run(t->name, run_test, t, tmp_free_all);
+	return check_summary("unit");
 }

@@ -86,6 +86,14 @@ static struct fixture *new_fixture(void)
 	return f->dp ? f : NULL;
 }
 
+/* Backends of 1.0 (and 2.0) listening, as web_model() names them. */
+static void listen_web(struct fixture *f, bool two_versions)
+{
+	fake_dp_listen(f->dp, "127.0.0.1:9001", C_V1);
+	if (two_versions)
+		fake_dp_listen(f->dp, "127.0.0.1:9002", C_V2);
+}
+
 static int open_ctl(struct fixture *f, const struct model *m, struct vs_err *err)
 {
 	return ctl_open(&f->c, f->dp, m, f->state, err);
@@ -161,8 +169,7 @@ static void test_ctl_change_commits(void)
 	struct vs_svc v;
 
 	CHECK(f, "fixture");
-	fake_dp_listen(f->dp, "127.0.0.1:9001", C_V1);
-	fake_dp_listen(f->dp, "127.0.0.1:9002", C_V2);
+	listen_web(f, true);
 	CHECK_INT(open_ctl(f, web_model(true), &err), ==, 0);
 	CHECK_INT(ctl_set_weights(f->c, "web", names, bp, 2, &err), ==, 0);
 	CHECK_STR(weights_str(f->c->m, 0), "2.0=2500 1.0=7500");
@@ -190,8 +197,7 @@ static void test_ctl_map_write_fails(void)
 	char *state_before, *state_after, tmp[128];
 
 	CHECK(f, "fixture");
-	fake_dp_listen(f->dp, "127.0.0.1:9001", C_V1);
-	fake_dp_listen(f->dp, "127.0.0.1:9002", C_V2);
+	listen_web(f, true);
 	CHECK_INT(open_ctl(f, web_model(true), &err), ==, 0);
 	CHECK_INT(map_value(f, &before), ==, 0);
 	state_before = file_text(f->state);
@@ -225,8 +231,7 @@ static void test_ctl_state_write_fails(void)
 	unsigned long writes;
 
 	CHECK(f, "fixture");
-	fake_dp_listen(f->dp, "127.0.0.1:9001", C_V1);
-	fake_dp_listen(f->dp, "127.0.0.1:9002", C_V2);
+	listen_web(f, true);
 	CHECK_INT(open_ctl(f, web_model(true), &err), ==, 0);
 	/* Root writes through any mode: take the directory away instead. */
 	unlink(f->state);
@@ -312,8 +317,7 @@ static void test_ctl_tick_steps_rollout(void)
 	struct vs_svc v;
 
 	CHECK(f, "fixture");
-	fake_dp_listen(f->dp, "127.0.0.1:9001", C_V1);
-	fake_dp_listen(f->dp, "127.0.0.1:9002", C_V2);
+	listen_web(f, true);
 	set_clock(f, T0);
 	CHECK_INT(open_ctl(f, web_model(true), &err), ==, 0);
 	req = ro_req("2.0", RO_GRADUAL, 0, steps, 2);
@@ -420,8 +424,7 @@ static void test_ctl_recent_windows_shared(void)
 	char id[ID_LEN];
 
 	CHECK(f, "fixture");
-	fake_dp_listen(f->dp, "127.0.0.1:9001", C_V1);
-	fake_dp_listen(f->dp, "127.0.0.1:9002", C_V2);
+	listen_web(f, true);
 	CHECK_INT(open_ctl(f, web_model(false), &err), ==, 0);
 	recent_tick(&f->c->recent, f->dp, f->c->m, 100);
 	CHECK(!recent_last(&f->c->recent, 0), "a partial first window is shown");

@@ -1,13 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/*
- * The harness of the BPF program tests: checks and the case counter
- * (harness.h). main() is the test file's: it sets up the kernel side as
- * cases of its own and stops at the first that fails.
- */
 #include <stdarg.h>
 #include <stdio.h>
 
-#include "harness.h"
+#include "check.h"
 
 bool cur_failed;
 static char cur_detail[1024];
@@ -38,12 +33,14 @@ void fail_at(int line, const char *fmt, ...)
 		 cur_row, cur_row[0] ? "] " : "", msg);
 }
 
-bool run_case(const char *name, void (*fn)(const void *arg), const void *arg)
+bool check_run(const char *name, void (*fn)(const void *arg), const void *arg, void (*after)(void))
 {
 	cur_failed = false;
 	cur_detail[0] = '\0';
 	cur_row[0] = '\0';
 	fn(arg);
+	if (after)
+		after();
 	if (cur_failed) {
 		failed++;
 		printf("not ok %d - %s: %s\n", passed + failed, name, cur_detail);
@@ -55,8 +52,8 @@ bool run_case(const char *name, void (*fn)(const void *arg), const void *arg)
 	return !cur_failed;
 }
 
-int summary(void)
+int check_summary(const char *label)
 {
-	printf("prog: %d passed, %d failed\n", passed, failed);
+	printf("%s: %d passed, %d failed\n", label, passed, failed);
 	return failed ? 1 : 0;
 }
