@@ -39,8 +39,17 @@ int list_listeners(struct bpf_iter__tcp *ctx)
 		return 0;
 	struct tcp_sock *tp = bpf_skc_to_tcp_sock(skc);
 
-	if (tp)
-		rec.backlog = tp->inet_conn.icsk_inet.sk.sk_ack_backlog;
+	if (tp) {
+		struct sock *sk = &tp->inet_conn.icsk_inet.sk;
+
+		rec.backlog = sk->sk_ack_backlog;
+		/* Who may be steered to: the controller accepts a server's
+		 * sockets only from the owner recorded for it. A socket keeps
+		 * both for life, whoever holds it later. */
+		rec.uid = sk->sk_uid.val;
+		if (bpf_core_field_exists(sk->sk_cgrp_data))
+			rec.cgroup = BPF_CORE_READ(sk, sk_cgrp_data.cgroup, kn, id);
+	}
 	rec.cookie = bpf_get_socket_cookie(skc);
 	rec.family = skc->skc_family;
 	rec.port = skc->skc_num;

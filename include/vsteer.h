@@ -133,6 +133,9 @@ struct vs_listener {
 	__u8 v6only;   /* AF_INET6 socket that refuses IPv4 */
 	__u32 backlog; /* connections accepted by the kernel, not yet
 				 * by the process (sk_ack_backlog) */
+	__u32 uid;     /* its owner: the uid that created it (sk_uid) ... */
+	__u32 pad;
+	__u64 cgroup; /* ... and the cgroup v2 id of its creator, 0 if none */
 };
 
 /* One bit per local port that some service uses: lets the data plane
@@ -148,7 +151,7 @@ _Static_assert(sizeof(struct vs_svc) == 16 + 8 * VS_MAX_VERSIONS, "vs_svc layout
 _Static_assert(sizeof(struct vs_ver_stats) == 88, "vs_ver_stats layout");
 _Static_assert(sizeof(struct vs_sk) == 24, "vs_sk layout");
 _Static_assert(sizeof(struct vs_svc_stats) == 32, "vs_svc_stats layout");
-_Static_assert(sizeof(struct vs_listener) == 32, "vs_listener layout");
+_Static_assert(sizeof(struct vs_listener) == 48, "vs_listener layout");
 _Static_assert(sizeof(struct vs_sess_key) == 20, "vs_sess_key layout");
 _Static_assert(sizeof(struct vs_sess) == 16, "vs_sess layout");
 _Static_assert(VS_BUCKETS <= 0xffff, "upto is 16 bits");

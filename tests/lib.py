@@ -133,9 +133,11 @@ class Env:
         check(not stuck, "vsteerd (pid %s) still running %d s after SIGTERM: killed" % (stuck, STOP_TIMEOUT))
 
     # -- processes --
-    def backend(self, version, addr="127.0.0.1:9001", *extra):
-        p = subprocess.Popen([os.path.join(BUILD, "vsteer-demo"), "--listen", addr,
-                              "--version", version] + list(extra),
+    def backend(self, version, addr="127.0.0.1:9001", *extra, wrapper=()):
+        """A demo backend answering its version; wrapper is a command it
+        runs under (setpriv ..., another uid)."""
+        p = subprocess.Popen(list(wrapper) + [os.path.join(BUILD, "vsteer-demo"), "--listen", addr,
+                                              "--version", version] + list(extra),
                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                              start_new_session=True)
         self.procs.append(p)

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/addr.h"
 #include "core/window.h"
 #include "kernel/dp.h"
+#include "kernel/dp_cgroup.h"
 #include "kernel/dp_iter.h"
 #include "kernel/dp_maps.h"
 #include "kernel/dp_tc.h"
@@ -47,7 +49,7 @@ void fake_dp_free(struct dataplane *dp)
 	free(dp);
 }
 
-int fake_dp_listen(struct dataplane *dp, const char *addr, __u64 cookie)
+int fake_dp_listen_as(struct dataplane *dp, const char *addr, __u64 cookie, __u32 uid, __u64 cgroup)
 {
 	struct vs_endpoint ep;
 	struct vs_listener *l;
@@ -55,9 +57,16 @@ int fake_dp_listen(struct dataplane *dp, const char *addr, __u64 cookie)
 	if (ep_parse(addr, &ep) || dp->nls == FAKE_MAX_LISTENERS)
 		return -EINVAL;
 	l = &dp->ls[dp->nls++];
-	*l = (struct vs_listener){ .cookie = cookie, .port = ep.port, .family = ep.family };
+	*l = (struct vs_listener){
+		.cookie = cookie, .port = ep.port, .family = ep.family, .uid = uid, .cgroup = cgroup
+	};
 	memcpy(l->addr, ep.addr, sizeof(l->addr));
 	return 0;
+}
+
+int fake_dp_listen(struct dataplane *dp, const char *addr, __u64 cookie)
+{
+	return fake_dp_listen_as(dp, addr, cookie, 0, 1);
 }
 
 void fake_dp_close(struct dataplane *dp, __u64 cookie)
@@ -282,6 +291,18 @@ int dp_insert(struct dataplane *dp, const __u64 *cookies, const __u32 *idx, int 
 		}
 	}
 	return done;
+}
+
+int dp_cgroup_path(struct dataplane *dp, __u64 id, char *buf, size_t size)
+{
+	(void)dp;
+	if (!id)
+		return -ENOENT;
+	if (id == 1)
+		snprintf(buf, size, "/");
+	else
+		snprintf(buf, size, "/fake/%llu", (unsigned long long)id);
+	return 0;
 }
 
 void dp_tc_attach_new(struct dataplane *dp)

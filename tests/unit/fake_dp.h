@@ -17,8 +17,12 @@ struct dataplane;
 struct dataplane *fake_dp_new(bool metering);
 void fake_dp_free(struct dataplane *dp);
 
-/* A socket listening on "ADDR:PORT", known by its cookie; 0 or -EINVAL. */
+/* A socket listening on "ADDR:PORT", known by its cookie, of uid 0 in the
+ * root cgroup (id 1); 0 or -EINVAL. */
 int fake_dp_listen(struct dataplane *dp, const char *addr, __u64 cookie);
+/* The same of another owner: cgroup id 1 is "/", any other N is "/fake/N". */
+int fake_dp_listen_as(struct dataplane *dp, const char *addr, __u64 cookie, __u32 uid,
+		      __u64 cgroup);
 /* Close it: gone from the listeners and, as the kernel does, from the
  * sockmap. */
 void fake_dp_close(struct dataplane *dp, __u64 cookie);

@@ -414,6 +414,86 @@ static void test_ctl_health_commits_events(void)
 	CHECK(has_event(disk, "backend_up"), "backend_up not in the state file");
 }
 
+/* A server's owner is recorded from its first socket and kept in the
+ * state file; a socket of another uid on its address, once the backend
+ * is gone, is refused, counted and an event; the backend restarted by
+ * the same owner is picked up. */
+static void test_ctl_owner_recorded_and_enforced(void)
+{
+	struct fixture *f = new_fixture();
+	struct vs_err err = {};
+	struct model *disk;
+
+	CHECK(f, "fixture");
+	fake_dp_listen_as(f->dp, "127.0.0.1:9001", C_V1, 1000, 7);
+	CHECK_INT(open_ctl(f, web_model(false), &err), ==, 0);
+	CHECK(f->c->m->cl[0].owner[0].set, "owner recorded");
+	CHECK_INT(f->c->m->cl[0].owner[0].uid, ==, 1000);
+	CHECK_STR(f->c->m->cl[0].owner[0].cgroup, "/fake/7");
+	disk = state_on_disk(f, &err);
+	CHECK(disk, "%s", err.msg);
+	CHECK(owner_equal(&disk->cl[0].owner[0], &f->c->m->cl[0].owner[0]),
+	      "not in the state file");
+	/* The backend dies; another uid binds its address. */
+	fake_dp_close(f->dp, C_V1);
+	fake_dp_listen_as(f->dp, "127.0.0.1:9001", 666, 65534, 7);
+	ctl_tick(f->c);
+	ctl_tick(f->c);
+	CHECK_INT(f->c->sock.cookie[0][0], ==, 0);
+	CHECK_INT(sock_live(&f->c->sock, 0, 0), ==, 0);
+	CHECK_INT(f->c->sock.refused[0][0], ==, 1); /* one socket, however many scans */
+	CHECK(has_event(f->c->m, "socket_refused"), "no event");
+	CHECK_HAS(model_event_nth(f->c->m, 0)->detail, "uid 65534");
+	/* The same uid, another cgroup: refused too. */
+	fake_dp_close(f->dp, 666);
+	fake_dp_listen_as(f->dp, "127.0.0.1:9001", 667, 1000, 8);
+	ctl_tick(f->c);
+	CHECK_INT(f->c->sock.cookie[0][0], ==, 0);
+	CHECK_INT(f->c->sock.refused[0][0], ==, 2);
+	/* The backend again, as its owner. */
+	fake_dp_close(f->dp, 667);
+	fake_dp_listen_as(f->dp, "127.0.0.1:9001", 201, 1000, 7);
+	ctl_tick(f->c);
+	CHECK_INT(f->c->sock.cookie[0][0], ==, 201);
+}
+
+/* Registering over the API: the owner given decides; without one, sockets
+ * of two owners on a server's address are refused as ambiguous. */
+static void test_ctl_owner_at_registration(void)
+{
+	struct fixture *f = new_fixture();
+	struct vs_err err = {};
+	struct cluster spec = {};
+	char id[ID_LEN];
+
+	CHECK(f, "fixture");
+	listen_web(f, false);
+	CHECK_INT(open_ctl(f, web_model(false), &err), ==, 0);
+	fake_dp_listen_as(f->dp, "127.0.0.1:9002", 301, 1000, 1);
+	fake_dp_listen_as(f->dp, "[::]:9002", 302, 2000, 1);
+	spec.nsrv = 1;
+	spec.srv[0] = ep_of("127.0.0.1:9002");
+	spec.mode = CL_MANUAL;
+	snprintf(spec.version, sizeof(spec.version), "2.0");
+	memset(&err, 0, sizeof(err));
+	CHECK_INT(ctl_add_cluster(f->c, "web", &spec, id, &err), ==, -EEXIST);
+	CHECK_ERR(-EEXIST, &err, -EEXIST, 409, "several_owners");
+	CHECK_INT(model_find_version(f->c->m, 0, "2.0"), ==, -ENOENT);
+	/* The owner given picks one. */
+	spec.rule = (struct owner){ .set = true, .uid = 2000 };
+	CHECK_INT(ctl_add_cluster(f->c, "web", &spec, id, &err), ==, 0);
+	CHECK_INT(f->c->sock.cookie[1][0], ==, 302);
+	CHECK_INT(f->c->m->cl[1].owner[0].uid, ==, 2000);
+	/* A given owner no socket belongs to. */
+	fake_dp_listen_as(f->dp, "127.0.0.1:9003", 303, 0, 1);
+	spec.srv[0] = ep_of("127.0.0.1:9003");
+	snprintf(spec.version, sizeof(spec.version), "3.0");
+	memset(&err, 0, sizeof(err));
+	CHECK_INT(ctl_add_cluster(f->c, "web", &spec, id, &err), ==, -EPERM);
+	CHECK_ERR(-EPERM, &err, -EPERM, 422, "socket_owner");
+	CHECK_HAS(err.msg, "uid 0");
+}
+
 /* Every version's lastWindow covers the same seconds, one that appears
  * mid-window included; its first, partial window is not shown. */
 static void test_ctl_recent_windows_shared(void)
@@ -496,6 +576,8 @@ const struct unit_case ctl_cases[] = {
 	TEST(test_ctl_tick_steps_rollout),
 	TEST(test_ctl_views_read_only),
 	TEST(test_ctl_health_commits_events),
+	TEST(test_ctl_owner_recorded_and_enforced),
+	TEST(test_ctl_owner_at_registration),
 	TEST(test_ctl_recent_windows_shared),
 	TEST(test_ctl_views_and_metrics),
 	{ NULL, NULL },

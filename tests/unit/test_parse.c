@@ -9,7 +9,9 @@
 
 #include "core/addr.h"
 #include "core/model.h"
+#include "core/owner.h"
 #include "core/version.h"
+#include "codec/parse.h"
 
 #include "harness.h"
 #include "helpers.h"
@@ -194,6 +196,104 @@ static void test_percent_to_bp(void)
 	}
 }
 
-const struct unit_case parse_cases[] = { TEST(test_version_valid), TEST(test_version_cmp),
-					 TEST(test_ep_parse_good), TEST(test_ep_parse_bad),
-					 TEST(test_percent_to_bp), { NULL, NULL } };
+/* A cluster's "owner": what parses, and what a socket of a uid and
+ * cgroup then may serve. */
+static void test_owner(void)
+{
+	/* clang-format off */
+	static const struct {
+		const char *json;
+		int ret;		/* of parse_owner */
+		const char *code;	/* if ret */
+		bool any_uid;
+		uint32_t uid;
+		const char *cgroup;
+	} parse[] = {
+		{ "{'uid': 1000}", 0, NULL, false, 1000, "" },
+		{ "{'uid': 0, 'cgroup': '/system.slice/app-v2.service'}", 0, NULL, false, 0,
+		  "/system.slice/app-v2.service" },
+		{ "{'cgroup': '/'}", 0, NULL, true, 0, "/" },
+		{ "{'uid': 4294967294}", 0, NULL, false, 4294967294u, "" },
+		{ "{}", -EINVAL, "bad_owner", false, 0, NULL },
+		{ "{'uid': -1}", -EINVAL, "bad_owner", false, 0, NULL },
+		{ "{'uid': 4294967295}", -EINVAL, "bad_owner", false, 0, NULL },
+		{ "{'uid': '1000'}", -EINVAL, "bad_owner", false, 0, NULL },
+		{ "{'uid': 1.5}", -EINVAL, "bad_owner", false, 0, NULL },
+		{ "{'cgroup': 'system.slice'}", -EINVAL, "bad_owner", false, 0, NULL },
+		{ "{'cgroup': '/a/'}", -EINVAL, "bad_owner", false, 0, NULL },
+		{ "{'cgroup': '/a//b'}", -EINVAL, "bad_owner", false, 0, NULL },
+		{ "{'cgroup': '/a/../b'}", -EINVAL, "bad_owner", false, 0, NULL },
+		{ "{'cgroup': '/a/./b'}", -EINVAL, "bad_owner", false, 0, NULL },
+		{ "{'cgroup': '/a b'}", -EINVAL, "bad_owner", false, 0, NULL },
+		{ "{'cgroup': 7}", -EINVAL, "bad_owner", false, 0, NULL },
+		{ "{'user': 1000}", -EINVAL, "unknown_field", false, 0, NULL },
+		{ "[1000]", -EINVAL, "bad_field", false, 0, NULL },
+	};
+	static const struct {
+		const char *owner;	/* NULL: not known yet */
+		uint32_t uid;
+		const char *cgroup;
+		bool allowed;
+	} allows[] = {
+		{ NULL, 65534, "/x", true },
+		{ "{'uid': 1000}", 1000, "/anything", true },
+		{ "{'uid': 1000}", 1000, "", true },
+		{ "{'uid': 1000}", 0, "/anything", false },
+		{ "{'cgroup': '/system.slice/a.service'}", 5, "/system.slice/a.service", true },
+		{ "{'cgroup': '/system.slice/a.service'}", 5, "/system.slice/a.service/sub", true },
+		{ "{'cgroup': '/system.slice/a.service'}", 5, "/system.slice/a.service2", false },
+		{ "{'cgroup': '/system.slice/a.service'}", 5, "/system.slice", false },
+		{ "{'cgroup': '/system.slice/a.service'}", 5, "", false },
+		{ "{'uid': 0, 'cgroup': '/a'}", 0, "/a", true },
+		{ "{'uid': 0, 'cgroup': '/a'}", 1, "/a", false },
+		{ "{'uid': 0, 'cgroup': '/'}", 0, "", true },
+	};
+	/* clang-format on */
+	struct vs_err err;
+	struct owner o;
+
+	for (size_t i = 0; i < ARRAY_SIZE(parse); i++) {
+		json_t *j = json_loads(jq(parse[i].json), 0, NULL);
+
+		row("%s", parse[i].json);
+		CHECK(j, "test input");
+		memset(&err, 0, sizeof(err));
+		CHECK_INT(parse_owner(j, "owner", &o, &err), ==, parse[i].ret);
+		json_decref(j);
+		if (parse[i].ret) {
+			CHECK_STR(err.code, parse[i].code);
+			CHECK_HAS(err.msg, "owner");
+			continue;
+		}
+		CHECK(o.set, "set");
+		CHECK_INT(o.any_uid, ==, parse[i].any_uid);
+		CHECK_INT(o.uid, ==, parse[i].uid);
+		CHECK_STR(o.cgroup, parse[i].cgroup);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(allows); i++) {
+		row("%s: uid %u cgroup '%s'", allows[i].owner ? allows[i].owner : "unknown",
+		    allows[i].uid, allows[i].cgroup);
+		memset(&o, 0, sizeof(o));
+		if (allows[i].owner) {
+			json_t *j = json_loads(jq(allows[i].owner), 0, NULL);
+
+			CHECK(j && !parse_owner(j, "owner", &o, &err), "test input");
+			json_decref(j);
+		}
+		CHECK_INT(owner_allows(&o, allows[i].uid, allows[i].cgroup), ==, allows[i].allowed);
+	}
+	/* Recorded from a socket: its uid and exact cgroup. */
+	owner_of(&o, 42, "/user.slice/session-3.scope");
+	CHECK(o.set && !o.any_uid && o.uid == 42, "recorded uid");
+	CHECK(owner_allows(&o, 42, "/user.slice/session-3.scope"), "its own socket");
+	CHECK(!owner_allows(&o, 43, "/user.slice/session-3.scope"), "another uid");
+	CHECK(!owner_allows(&o, 42, "/user.slice/session-4.scope"), "another cgroup");
+}
+
+const struct unit_case parse_cases[] = { TEST(test_version_valid),
+					 TEST(test_version_cmp),
+					 TEST(test_ep_parse_good),
+					 TEST(test_ep_parse_bad),
+					 TEST(test_percent_to_bp),
+					 TEST(test_owner),
+					 { NULL, NULL } };

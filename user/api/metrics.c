@@ -96,6 +96,7 @@ static void version_metrics(FILE *f, const char *svc, const struct cluster *cl,
 		sample(f, "vsteer_backend_up", svc, ver, extra,
 		       v->srv[i].live > 0 && v->srv[i].healthy);
 		sample(f, "vsteer_accept_backlog", svc, ver, extra, v->srv[i].backlog);
+		sample(f, "vsteer_sockets_refused_total", svc, ver, extra, v->srv[i].refused);
 	}
 	prom_hist(f, "vsteer_request_duration_seconds", svc, ver, &v->lat, lat_les,
 		  ARRAY_SIZE(lat_les), 1e-9);
@@ -142,6 +143,7 @@ char *metrics_text(const struct snap *snap)
 	      "# TYPE vsteer_open_connections gauge\n"
 	      "# TYPE vsteer_backend_up gauge\n"
 	      "# TYPE vsteer_accept_backlog gauge\n"
+	      "# TYPE vsteer_sockets_refused_total counter\n"
 	      "# TYPE vsteer_request_duration_seconds histogram\n"
 	      "# TYPE vsteer_response_size_bytes histogram\n"
 	      "# TYPE vsteer_refused_total counter\n"

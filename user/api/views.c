@@ -35,9 +35,12 @@ static json_t *version_json(const struct snap *s, uint32_t slot)
 		ep_format(&cl->srv[i], a, sizeof(a));
 		json_array_append_new(servers, json_string(a));
 		/* clang-format off */
-		json_array_append_new(bks, json_pack("{sssbsisbsi}", "address", a, "live", sv->live > 0,
+		json_array_append_new(bks, json_pack("{sssbsisbsisosi}", "address", a,
+						     "live", sv->live > 0,
 						     "sockets", sv->live, "healthy", sv->healthy,
-						     "acceptBacklog", (int)sv->backlog));
+						     "acceptBacklog", (int)sv->backlog,
+						     "owner", state_owner_json(&cl->owner[i]),
+						     "refusedSockets", (int)sv->refused));
 		/* clang-format on */
 	}
 	/* clang-format off */

@@ -110,12 +110,67 @@ static int parse_transition(json_t *j, const char *where, struct cluster *out, s
 
 static int parse_health(json_t *j, const char *where, struct health_check *h, struct vs_err *err);
 
+/* An absolute path of plain segments: no "..", ".", empty segment or
+ * trailing slash, printable ASCII, so it compares as the kernel names it. */
+static bool cgroup_path_valid(const char *p)
+{
+	if (p[0] != '/')
+		return false;
+	if (!strcmp(p, "/"))
+		return true;
+	for (const char *seg = p; *seg;) {
+		size_t n;
+
+		seg++;
+		n = strcspn(seg, "/");
+		if (!n || (n == 1 && seg[0] == '.') || (n == 2 && !strncmp(seg, "..", 2)))
+			return false;
+		for (size_t i = 0; i < n; i++)
+			if (seg[i] <= ' ' || seg[i] > '~')
+				return false;
+		seg += n;
+	}
+	return true;
+}
+
+int parse_owner(json_t *j, const char *where, struct owner *o, struct vs_err *err)
+{
+	static const char *const keys[] = { "uid", "cgroup", NULL };
+	json_t *uid, *cg;
+	int ret;
+
+	ret = parse_keys(j, keys, where, err);
+	if (ret)
+		return ret;
+	uid = json_object_get(j, "uid");
+	cg = json_object_get(j, "cgroup");
+	if (!uid && !cg)
+		return vs_errf(err, -EINVAL, 400, "bad_owner",
+			       "%s: give uid, cgroup or both (e.g. {\"uid\": 1000})", where);
+	memset(o, 0, sizeof(*o));
+	o->set = true;
+	o->any_uid = !uid;
+	/* (uid_t)-1 is no one's: the kernel's "no uid". */
+	if (uid && (!json_is_integer(uid) || json_integer_value(uid) < 0 ||
+		    json_integer_value(uid) >= UINT32_MAX))
+		return vs_errf(err, -EINVAL, 400, "bad_owner",
+			       "%s.uid: must be a uid from 0 to 4294967294", where);
+	o->uid = uid ? json_integer_value(uid) : 0;
+	if (cg && (!json_is_string(cg) || !cgroup_path_valid(json_string_value(cg)) ||
+		   str_copy(o->cgroup, sizeof(o->cgroup), json_string_value(cg))))
+		return vs_errf(
+			err, -EINVAL, 400, "bad_owner",
+			"%s.cgroup: must be a cgroup v2 path such as \"/system.slice/app.service\" (under %d bytes, no . or .. segments)",
+			where, OWNER_CGROUP_LEN);
+	return 0;
+}
+
 int parse_cluster(json_t *j, const char *where, const char *const *extra, struct cluster *out,
 		  struct vs_err *err)
 {
-	const char *keys[16] = { "version", "servers", "upgradeTransition", "health" };
+	const char *keys[16] = { "version", "servers", "upgradeTransition", "health", "owner" };
 	json_t *v, *servers, *t, *s;
-	size_t nkeys = 4, i;
+	size_t nkeys = 5, i;
 	char w[128];
 	int ret;
 
@@ -155,6 +210,12 @@ int parse_cluster(json_t *j, const char *where, const char *const *extra, struct
 
 	if (json_object_get(j, "health")) {
 		ret = parse_health(json_object_get(j, "health"), where, &out->health, err);
+		if (ret)
+			return ret;
+	}
+	if (json_object_get(j, "owner")) {
+		snprintf(w, sizeof(w), "%s.owner", where);
+		ret = parse_owner(json_object_get(j, "owner"), w, &out->rule, err);
 		if (ret)
 			return ret;
 	}

@@ -20,7 +20,10 @@ int parse_addr_port(json_t *addr, json_t *port, const char *where, struct vs_end
 		    struct vs_err *err);
 /* {"address": "1.2.3.4", "port": 80} or "1.2.3.4:80" */
 int parse_endpoint(json_t *j, const char *where, struct vs_endpoint *ep, struct vs_err *err);
-/* A cluster object: version, servers, upgradeTransition, health, and the
+/* An owner (core/owner.h): {"uid": 1000}, {"cgroup": "/system.slice/x"}
+ * or both; cgroup "/" is any. */
+int parse_owner(json_t *j, const char *where, struct owner *o, struct vs_err *err);
+/* A cluster object: version, servers, upgradeTransition, health, owner, and the
  * extra fields named in `extra` (NULL-terminated; e.g. "service", "id").
  * The caller handles the extra fields; out->svc is left as it is. */
 int parse_cluster(json_t *j, const char *where, const char *const *extra, struct cluster *out,

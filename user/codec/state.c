@@ -32,6 +32,20 @@ json_t *state_analysis_json(const struct analysis *a)
 	/* clang-format on */
 }
 
+json_t *state_owner_json(const struct owner *o)
+{
+	json_t *j;
+
+	if (!o->set)
+		return json_null();
+	j = json_object();
+	if (!o->any_uid)
+		json_object_set_new(j, "uid", json_integer(o->uid));
+	if (o->cgroup[0])
+		json_object_set_new(j, "cgroup", json_string(o->cgroup));
+	return j;
+}
+
 /* A history mark's name in the state file: "promoted" comes in two. */
 static const char *mark_state_name(unsigned int type)
 {
@@ -140,9 +154,15 @@ char *state_dump(const struct model *m)
 						     "service", m->svc[c->svc].name,
 						     "noAffinity", c->no_affinity));
 		/* clang-format on */
+		json_t *cj = json_array_get(cls, json_array_size(cls) - 1), *owners = json_array();
+
 		if (h)
-			json_object_set_new(json_array_get(cls, json_array_size(cls) - 1), "health",
-					    h);
+			json_object_set_new(cj, "health", h);
+		if (c->rule.set)
+			json_object_set_new(cj, "owner", state_owner_json(&c->rule));
+		for (uint32_t j = 0; j < c->nsrv; j++)
+			json_array_append_new(owners, state_owner_json(&c->owner[j]));
+		json_object_set_new(cj, "owners", owners);
 	}
 	/* clang-format off */
 	root = json_pack("{sisososo}", "vsteerState", STATE_FORMAT, "services", svcs,
@@ -403,9 +423,34 @@ static int load_events(json_t *list, struct model *m, struct vs_err *err)
 	return 0;
 }
 
+/* Each server's owner, null while not known. Absent in state files from
+ * before owners: each is recorded again from its sockets. */
+static int load_owners(json_t *list, const char *w, struct cluster *c, struct vs_err *err)
+{
+	char where[96];
+	json_t *o;
+	size_t i;
+	int ret;
+
+	if (!list)
+		return 0;
+	if (!json_is_array(list) || json_array_size(list) != c->nsrv)
+		return vs_errf(err, -EINVAL, 400, "bad_state", "%s.owners: one per server", w);
+	json_array_foreach (list, i, o) {
+		snprintf(where, sizeof(where), "%s.owners[%zu]", w, i);
+		if (json_is_null(o))
+			continue;
+		ret = parse_owner(o, where, &c->owner[i], err);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
 static int load_cluster(json_t *j, const char *w, struct model *m, struct vs_err *err)
 {
-	static const char *const extra[] = { "id", "slot", "weight", "service", "noAffinity", NULL };
+	static const char *const extra[] = { "id",	   "slot",   "weight", "service",
+					     "noAffinity", "owners", NULL };
 	json_t *id = json_object_get(j, "id"), *slot = json_object_get(j, "slot");
 	json_t *weight = json_object_get(j, "weight"), *svc = json_object_get(j, "service");
 	struct cluster spec = {};
@@ -428,6 +473,9 @@ static int load_cluster(json_t *j, const char *w, struct model *m, struct vs_err
 	spec.svc = ret;
 	spec.weight = wt;
 	spec.no_affinity = json_is_true(json_object_get(j, "noAffinity"));
+	ret = load_owners(json_object_get(j, "owners"), w, &spec, err);
+	if (ret)
+		return ret;
 	ret = model_put_cluster(m, sl, &spec, err);
 	return ret < 0 ? ret : 0;
 }

@@ -17,6 +17,10 @@
  * state file and the API show the same object. */
 json_t *state_analysis_json(const struct analysis *a);
 
+/* An owner as the state file and the API show it: {"uid", "cgroup"}, each
+ * only if checked; null while not known. */
+json_t *state_owner_json(const struct owner *o);
+
 /* Returns a malloc'ed JSON text. */
 char *state_dump(const struct model *m);
 /* The state file written in two steps (lib/file.h): the new state is

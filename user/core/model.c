@@ -287,6 +287,10 @@ int model_add_cluster(struct model *m, const struct cluster *spec, const uint64_
 	n = model_order(m, spec->svc, order);
 	newest = n == 0 || version_cmp(c.version, m->cl[order[0]].version) > 0;
 	c.weight = n == 0 || (newest && c.mode == CL_INSTANT) ? VS_BUCKETS : 0;
+	/* A rule given with the cluster is every server's owner; without one
+	 * each server's is recorded from its first sockets. */
+	for (i = 0; i < c.nsrv; i++)
+		c.owner[i] = c.rule;
 	ret = place_cluster(m, slot, &c, err);
 	if (ret < 0 || !c.weight)
 		return ret;

@@ -20,6 +20,7 @@
  *             a name the API keeps)
  *   socket    a listening socket that serves a server; a cluster's live
  *             sockets are in the sockmap
+ *   owner     who may listen for a server: a uid and a cgroup (core/owner.h)
  *   session   a client address of a service and the slot it is on (the
  *             data plane's LRU "sess")
  *   bucket    0..VS_BUCKETS-1 from the session hash; weight is the share
@@ -43,6 +44,7 @@
 #include "lib/err.h"
 #include "core/addr.h"
 #include "core/limits.h"
+#include "core/owner.h"
 #include "core/rollout.h"
 #include "core/version.h"
 
@@ -81,6 +83,10 @@ struct cluster {
 	uint32_t nsrv;
 	struct vs_endpoint srv[VS_MAX_SERVERS];
 	struct health_check health;
+	/* Who may listen for each server (core/owner.h): the cluster's
+	 * "owner" if it gave one, else recorded from the first sockets. */
+	struct owner rule;
+	struct owner owner[VS_MAX_SERVERS];
 };
 
 struct service {
@@ -120,7 +126,7 @@ int model_add_service(struct model *m, const char *name, const struct vs_endpoin
 /* The same at a given id (a state file's). */
 int model_put_service(struct model *m, uint32_t id, const char *name,
 		      const struct vs_endpoint *addr, uint32_t salt, struct vs_err *err);
-/* spec->svc, version, mode, srv and (optionally) id are read; returns the
+/* spec->svc, version, mode, srv, rule and (optionally) id are read; returns the
  * new cluster's slot, preferring free slots not set in `avoid` (a bitmap
  * of VS_MAX_SLOTS bits, or NULL): those the data plane still has traces
  * of. With an empty id one is generated. The newest instant cluster (or

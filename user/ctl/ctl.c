@@ -75,7 +75,7 @@ static void adopt_services(struct ctl *c, struct model *next)
 
 /* Take over the sockets the sockmap holds, place those missing, and say
  * which servers have none yet. */
-static void adopt_sockets(struct ctl *c, const struct model *next)
+static void adopt_sockets(struct ctl *c, struct model *next)
 {
 	struct sock_state *ss = &c->sock;
 	char a[EP_STRLEN];
@@ -148,6 +148,10 @@ int ctl_open(struct ctl **out, struct dataplane *dp, const struct model *m, cons
 	if (ret)
 		goto free_all;
 	memcpy(c->m, next, sizeof(*next));
+	/* Owners recorded from the sockets found (after the state file was
+	 * staged): into the file now; if that fails, the tick retries. */
+	if (c->sock.learned && txn_commit(c, next, err))
+		pr_warn("recording servers' owners in the state file, retrying: %s\n", err->msg);
 	free(next);
 	*out = c;
 	return 0;

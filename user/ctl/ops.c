@@ -31,6 +31,27 @@ static int no_listener_error(const struct ctl *c, const struct cluster *cl, uint
 		v, a);
 }
 
+/* A server's address has a socket of an owner it may not have: with no
+ * owner given, sockets of two owners (which one is the backend?); with
+ * one, none of its sockets. */
+static int owner_error(const struct ctl *c, const struct cluster *cl, uint32_t slot, uint32_t v,
+		       struct vs_err *err)
+{
+	char a[EP_STRLEN], o[OWNER_CGROUP_LEN + 32];
+
+	ep_format(&cl->srv[v], a, sizeof(a));
+	owner_format(&cl->owner[v], o, sizeof(o));
+	if (!cl->rule.set)
+		return vs_errf(
+			err, -EEXIST, 409, "several_owners",
+			"servers[%u]: sockets of more than one owner listen on %s (%s, and uid %u): say whose it is with \"owner\": {\"uid\": N} or {\"cgroup\": \"/...\"}",
+			v, a, o, c->sock.refused_uid[slot][v]);
+	return vs_errf(
+		err, -EPERM, 422, "socket_owner",
+		"servers[%u]: the socket listening on %s belongs to uid %u, not to the owner given (%s); it is not steered to",
+		v, a, c->sock.refused_uid[slot][v], o);
+}
+
 int ctl_add_cluster(struct ctl *c, const char *svc, const struct cluster *spec, char id[ID_LEN],
 		    struct vs_err *err)
 {
@@ -88,6 +109,11 @@ int ctl_add_cluster(struct ctl *c, const char *svc, const struct cluster *spec, 
 		goto drop_socks;
 	}
 	for (uint32_t v = 0; v < next->cl[slot].nsrv; v++) {
+		if (c->sock.refused_new[slot][v] &&
+		    (!next->cl[slot].rule.set || !sock_live(&c->sock, slot, v))) {
+			ret = owner_error(c, &next->cl[slot], slot, v, err);
+			goto drop_socks;
+		}
 		if (!sock_live(&c->sock, slot, v)) {
 			ret = no_listener_error(c, &next->cl[slot], slot, v, err);
 			goto drop_socks;

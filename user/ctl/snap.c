@@ -21,6 +21,7 @@ static void take_version(struct ctl *c, uint32_t slot, struct snap_version *v)
 		v->srv[s].live = sock_live_now(&c->sock, slot, s, now);
 		v->srv[s].healthy = !(c->sock.out[slot] & (1U << s));
 		v->srv[s].backlog = c->sock.backlog[slot][s];
+		v->srv[s].refused = c->sock.refused[slot][s];
 		v->live += v->srv[s].live;
 	}
 	if (dp_ver_stats(c->dp, slot, &v->st))

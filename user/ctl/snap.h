@@ -20,6 +20,7 @@ struct snap_server {
 	uint32_t live;	  /* its sockets in the sockmap now */
 	bool healthy;	  /* not kept out by its health checks */
 	uint32_t backlog; /* accept backlog at the last full scan */
+	uint32_t refused; /* sockets on its address refused for their owner */
 };
 
 struct snap_version {

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include "lib/log.h"
+#include "kernel/dp_cgroup.h"
 #include "kernel/dp_iter.h"
 #include "kernel/dp_maps.h"
 #include "ctl/sock.h"
@@ -26,9 +27,12 @@ void sock_forget(struct sock_state *s, uint32_t slot)
 	s->nsock[slot] = 0;
 	s->out[slot] = 0;
 	memset(s->cookie[slot], 0, sizeof(s->cookie[slot]));
-	memset(s->owner[slot], 0, sizeof(s->owner[slot]));
+	memset(s->serves[slot], 0, sizeof(s->serves[slot]));
 	memset(s->backlog[slot], 0, sizeof(s->backlog[slot]));
 	memset(s->err[slot], 0, sizeof(s->err[slot]));
+	memset(s->refused[slot], 0, sizeof(s->refused[slot]));
+	memset(s->refused_cookie[slot], 0, sizeof(s->refused_cookie[slot]));
+	memset(s->refused_new[slot], 0, sizeof(s->refused_new[slot]));
 }
 
 void sock_clear(struct sock_state *s, struct dataplane *dp, uint32_t slot)
@@ -56,9 +60,9 @@ bool sock_refresh(struct sock_state *s, struct dataplane *dp, uint32_t slot, uin
 	for (uint32_t i = 0; i < n && i < VS_MAX_SOCKS; i++) {
 		if (now[i] != s->cookie[slot][i]) {
 			s->cookie[slot][i] = now[i];
-			s->owner[slot][i] = 0;
+			s->serves[slot][i] = 0;
 		}
-		if (now[i] && !s->owner[slot][i])
+		if (now[i] && !s->serves[slot][i])
 			unknown = true;
 	}
 	return unknown;
@@ -72,7 +76,7 @@ uint32_t sock_live_now(const struct sock_state *s, uint32_t slot, uint32_t srv,
 	/* A socket whose cookie changed since the last refresh is not
 	 * attributed yet: not counted, as sock_refresh() would have it. */
 	for (uint32_t i = 0; i < VS_MAX_SOCKS; i++)
-		n += now[i] && now[i] == s->cookie[slot][i] && (s->owner[slot][i] & (1U << srv));
+		n += now[i] && now[i] == s->cookie[slot][i] && (s->serves[slot][i] & (1U << srv));
 	return n;
 }
 
@@ -112,7 +116,7 @@ static void insert_picks(struct sock_state *s, struct dataplane *dp, struct pick
 			if (p->err[i] != -ENOENT)
 				*last = p->err[i];
 			s->cookie[sl][j] = 0;
-			s->owner[sl][j] = 0;
+			s->serves[sl][j] = 0;
 			continue;
 		}
 		*last = 0;
@@ -150,7 +154,36 @@ static size_t first_on_port(const struct vs_listener *ls, size_t nl, uint16_t po
 
 /* Attribute the sockets a cluster already has to its servers, and plan
  * an insert for every listening socket of theirs it does not have yet. */
-static void plan_cluster(struct sock_state *s, struct dataplane *dp, const struct cluster *cl,
+/* Whether listener l may serve server v of cl: it belongs to the
+ * server's owner, who is recorded from it if not known yet. A refusal is
+ * counted, and is news once per socket. */
+static bool owner_accepts(struct sock_state *s, struct dataplane *dp, struct cluster *cl,
+			  uint32_t slot, uint32_t v, const struct vs_listener *l)
+{
+	char path[OWNER_CGROUP_LEN];
+
+	/* Not found (no cgroup2 mount, or a cgroup just removed): unknown,
+	 * which only an owner that names no cgroup, or "/", allows. */
+	if (!l->cgroup || dp_cgroup_path(dp, l->cgroup, path, sizeof(path)))
+		path[0] = '\0';
+	if (!cl->owner[v].set) {
+		owner_of(&cl->owner[v], l->uid, path);
+		s->learned = true;
+		return true;
+	}
+	if (owner_allows(&cl->owner[v], l->uid, path))
+		return true;
+	if (s->refused_cookie[slot][v] != l->cookie) {
+		s->refused_cookie[slot][v] = l->cookie;
+		s->refused_uid[slot][v] = l->uid;
+		s->refused_cgroup[slot][v] = l->cgroup;
+		s->refused[slot][v]++;
+		s->refused_new[slot][v] = true;
+	}
+	return false;
+}
+
+static void plan_cluster(struct sock_state *s, struct dataplane *dp, struct cluster *cl,
 			 uint32_t slot, const struct vs_listener *ls, size_t nl, struct picks *p)
 {
 	char a[EP_STRLEN];
@@ -163,7 +196,8 @@ static void plan_cluster(struct sock_state *s, struct dataplane *dp, const struc
 		     k < nl && ls[k].port == cl->srv[v].port; k++) {
 			uint32_t i, free_i = VS_MAX_SOCKS;
 
-			if (!sock_serves(&ls[k], &cl->srv[v]))
+			if (!sock_serves(&ls[k], &cl->srv[v]) ||
+			    !owner_accepts(s, dp, cl, slot, v, &ls[k]))
 				continue;
 			s->backlog[slot][v] += ls[k].backlog;
 			for (i = 0; i < VS_MAX_SOCKS; i++) {
@@ -173,7 +207,7 @@ static void plan_cluster(struct sock_state *s, struct dataplane *dp, const struc
 					free_i = i;
 			}
 			if (i < VS_MAX_SOCKS) {
-				s->owner[slot][i] |= 1U << v;
+				s->serves[slot][i] |= 1U << v;
 				continue;
 			}
 			if (free_i == VS_MAX_SOCKS) {
@@ -190,7 +224,7 @@ static void plan_cluster(struct sock_state *s, struct dataplane *dp, const struc
 			if (p->n == VS_PICK_MAX)
 				insert_picks(s, dp, p);
 			s->cookie[slot][free_i] = ls[k].cookie;
-			s->owner[slot][free_i] = 1U << v;
+			s->serves[slot][free_i] = 1U << v;
 			p->cookie[p->n] = ls[k].cookie;
 			p->idx[p->n] = slot * VS_MAX_SOCKS + free_i;
 			p->slot[p->n] = slot;
@@ -200,7 +234,7 @@ static void plan_cluster(struct sock_state *s, struct dataplane *dp, const struc
 	}
 }
 
-int sock_reconcile(struct sock_state *s, struct dataplane *dp, const struct model *m, int only_slot)
+int sock_reconcile(struct sock_state *s, struct dataplane *dp, struct model *m, int only_slot)
 {
 	struct vs_listener *ls = NULL;
 	struct picks *p;
@@ -233,7 +267,7 @@ void sock_drop_strays(struct sock_state *s, struct dataplane *dp, const struct m
 {
 	for (uint32_t sl = 0; sl < VS_MAX_SLOTS; sl++) {
 		for (uint32_t i = 0; m->cl[sl].used && i < VS_MAX_SOCKS; i++) {
-			if (!s->cookie[sl][i] || s->owner[sl][i])
+			if (!s->cookie[sl][i] || s->serves[sl][i])
 				continue;
 			pr_warn("cluster %s: removing socket %llu, which serves none of its servers\n",
 				m->cl[sl].id, (unsigned long long)s->cookie[sl][i]);
@@ -247,11 +281,11 @@ void sock_take_out(struct sock_state *s, struct dataplane *dp, uint32_t slot, ui
 {
 	s->out[slot] |= 1U << srv;
 	for (uint32_t i = 0; i < VS_MAX_SOCKS; i++) {
-		if (!s->cookie[slot][i] || !(s->owner[slot][i] & (1U << srv)))
+		if (!s->cookie[slot][i] || !(s->serves[slot][i] & (1U << srv)))
 			continue;
-		s->owner[slot][i] &= ~(1U << srv);
+		s->serves[slot][i] &= ~(1U << srv);
 		/* A socket that also serves a healthy server stays. */
-		if (s->owner[slot][i])
+		if (s->serves[slot][i])
 			continue;
 		dp_sock_del(dp, slot * VS_MAX_SOCKS + i);
 		s->cookie[slot][i] = 0;

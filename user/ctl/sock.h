@@ -20,7 +20,7 @@ struct sock_state {
 	__u64 cookie[VS_MAX_SLOTS][VS_MAX_SOCKS]; /* 0: empty */
 	/* Bit s: the socket serves server s (one wildcard socket can serve
 	 * several); 0 until a scan has attributed it. */
-	uint16_t owner[VS_MAX_SLOTS][VS_MAX_SOCKS];
+	uint16_t serves[VS_MAX_SLOTS][VS_MAX_SOCKS];
 	/* Bit s: server s is kept out of the sockmap (its health checks
 	 * failed); a scan does not put its sockets back. */
 	uint16_t out[VS_MAX_SLOTS];
@@ -31,6 +31,15 @@ struct sock_state {
 	int err[VS_MAX_SLOTS][VS_MAX_SERVERS];
 	int64_t last_scan; /* monotonic seconds of the last full scan */
 	bool rescan;	   /* a full scan at the next tick */
+	/* Sockets on a server's address whose owner is not the server's
+	 * (core/owner.h): how many were refused, the last one and its owner,
+	 * and whether it is news (an event to write). */
+	uint32_t refused[VS_MAX_SLOTS][VS_MAX_SERVERS];
+	__u64 refused_cookie[VS_MAX_SLOTS][VS_MAX_SERVERS];
+	uint32_t refused_uid[VS_MAX_SLOTS][VS_MAX_SERVERS];
+	__u64 refused_cgroup[VS_MAX_SLOTS][VS_MAX_SERVERS];
+	bool refused_new[VS_MAX_SLOTS][VS_MAX_SERVERS];
+	bool learned; /* a scan recorded a server's owner in the model */
 };
 
 /* Does listening socket l serve connections for server srv? */
@@ -50,9 +59,10 @@ void sock_read(struct dataplane *dp, uint32_t slot, uint32_t n, __u64 now[VS_MAX
 uint32_t sock_live_now(const struct sock_state *s, uint32_t slot, uint32_t srv,
 		       const __u64 now[VS_MAX_SOCKS]);
 /* Scan for listeners and place any socket a cluster should have but does
- * not; only_slot >= 0 limits it to that cluster. */
-int sock_reconcile(struct sock_state *s, struct dataplane *dp, const struct model *m,
-		   int only_slot);
+ * not, if its owner is the server's; only_slot >= 0 limits it to that
+ * cluster. A server whose owner is not known yet gets the owner of its
+ * first socket, in m (then s->learned is set: m must be committed). */
+int sock_reconcile(struct sock_state *s, struct dataplane *dp, struct model *m, int only_slot);
 /* Remove sockets that serve none of their cluster's servers. */
 void sock_drop_strays(struct sock_state *s, struct dataplane *dp, const struct model *m);
 /* Keep server srv out of the sockmap (its sockets go now) / let a scan

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "lib/clock.h"
 #include "lib/log.h"
+#include "kernel/dp_cgroup.h"
 #include "kernel/dp_tc.h"
 #include "ctl/ctl.h"
 #include "ctl/tick.h"
@@ -35,6 +37,45 @@ static void scan_sockets(struct ctl *c, int64_t now)
 	}
 }
 
+/* What a scan found that the model and the events must hear of: owners
+ * recorded (a scan writes them into c->m, which the state file has only
+ * once committed: retried each tick until it is), and sockets refused
+ * for their owner, an event each. */
+static void report_scan(struct ctl *c)
+{
+	struct sock_state *ss = &c->sock;
+	char a[EP_STRLEN], o[OWNER_CGROUP_LEN + 32], cg[OWNER_CGROUP_LEN];
+	struct model *next;
+	struct vs_err err = {};
+
+	for (uint32_t s = 0; s < VS_MAX_SLOTS; s++) {
+		const struct cluster *cl = &c->m->cl[s];
+
+		for (uint32_t v = 0; cl->used && v < cl->nsrv; v++) {
+			if (!ss->refused_new[s][v])
+				continue;
+			ss->refused_new[s][v] = false;
+			ep_format(&cl->srv[v], a, sizeof(a));
+			owner_format(&cl->owner[v], o, sizeof(o));
+			if (!ss->refused_cgroup[s][v] ||
+			    dp_cgroup_path(c->dp, ss->refused_cgroup[s][v], cg, sizeof(cg)))
+				snprintf(cg, sizeof(cg), "unknown");
+			pr_warn("version %s: a socket of uid %u (cgroup %s) listens on %s, which belongs to %s: not steered to\n",
+				cl->version, ss->refused_uid[s][v], cg, a, o);
+			txn_event(
+				c, c->m->svc[cl->svc].name, "socket_refused",
+				"a socket of uid %u (cgroup %s) listens on %s of %s, which belongs to %s: not steered to",
+				ss->refused_uid[s][v], cg, a, cl->version, o);
+		}
+	}
+	if (!ss->learned || !(next = malloc(sizeof(*next))))
+		return;
+	memcpy(next, c->m, sizeof(*next));
+	if (txn_commit(c, next, &err))
+		pr_warn("recording a server's owner in the state file, retrying: %s\n", err.msg);
+	free(next);
+}
+
 /* Rollout steps whose hold has ended advance here, as a transaction like
  * any other change. If the state file cannot be written the step is
  * retried next tick, so maps and state never disagree. */
@@ -57,6 +98,7 @@ void ctl_tick(struct ctl *c)
 
 	pthread_mutex_lock(&c->lock);
 	scan_sockets(c, now);
+	report_scan(c);
 	analysis_tick(c, now);
 	recent_tick(&c->recent, c->dp, c->m, now);
 	tick_rollouts(c);

@@ -96,6 +96,7 @@ int txn_commit(struct ctl *c, struct model *next, struct vs_err *err)
 		return ret;
 	}
 	memcpy(c->m, next, sizeof(*next));
+	c->sock.learned = false; /* owners recorded by a scan are in the file now */
 	return 0;
 
 abort_state:

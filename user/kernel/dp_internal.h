@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include "core/owner.h"
 #include "kernel/dp.h"
 
 struct steer_bpf;
@@ -16,7 +17,13 @@ struct http_bpf;
 struct bpf_link;
 struct bpf_object;
 
-#define DP_MAX_TC_IF 256 /* interfaces the TC meter is tried on */
+#define DP_MAX_TC_IF	256 /* interfaces the TC meter is tried on */
+#define DP_CGROUP_CACHE 64  /* cgroup ids whose paths dp_cgroup_path() keeps */
+
+struct dp_cgroup {
+	__u64 id;
+	char path[OWNER_CGROUP_LEN];
+};
 
 struct dataplane {
 	struct steer_bpf *steer; /* the data plane; owns the pinned maps */
@@ -32,6 +39,9 @@ struct dataplane {
 	unsigned int tc_if[DP_MAX_TC_IF]; /* interfaces the TC meter was tried on */
 	size_t ntc_if;
 	char pin_dir[PATH_MAX];
+	char cgroup_mnt[PATH_MAX]; /* the cgroup2 mount, once found */
+	struct dp_cgroup cgroups[DP_CGROUP_CACHE];
+	unsigned int cgroup_next;
 };
 
 /* libbpf's warnings dropped (quiet) around calls whose failure vsteerd
