@@ -68,6 +68,43 @@ struct {
 	VS_PIN
 } sess SEC(".maps");
 
+/* Per service id: how clients are keyed, the session quota. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VS_MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, struct vs_svc_opts);
+	VS_PIN
+} sopts SEC(".maps");
+
+/* New sessions per quota network and window. LRU: a network not seen for
+ * a while is forgotten (its quota starts afresh). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, VS_QUOTA_ENTRIES);
+	__type(key, struct vs_quota_key);
+	__type(value, struct vs_quota);
+	VS_PIN
+} squota SEC(".maps");
+
+/* Sessions with a connection open, out of reach of the LRU's eviction.
+ * Sized as sess by the controller before load (--session-table). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VS_SESS_DEFAULT);
+	__type(key, struct vs_sess_key);
+	__type(value, struct vs_hold);
+	VS_PIN
+} shold SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, VS_MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, struct vs_svc_guard);
+	VS_PIN
+} sguard SEC(".maps");
+
 /* Established connections per version slot. Not per-CPU: a connection
  * opens on one CPU and may close on another, and the count is read to
  * decide whether a version is drained. Updated atomically. */

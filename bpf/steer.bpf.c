@@ -10,6 +10,7 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #define VS_OWNER
+#define AF_INET6 10
 #include "maps.h"
 #include "vsteer_hash.h"
 
@@ -113,6 +114,50 @@ static __always_inline __u32 session_version(const struct vs_svc *s, struct vs_s
 	return nver;
 }
 
+/* The version a session with a connection open is on (shold: out of the
+ * LRU's reach), or nver. */
+static __always_inline __u32 held_version(const struct vs_svc *s, const struct vs_sess_key *k,
+					  __u32 nver)
+{
+	struct vs_hold *hd = bpf_map_lookup_elem(&shold, k);
+	struct vs_sess e;
+
+	if (!hd || hd->open <= 0)
+		return nver;
+	e = (struct vs_sess){ .slot = hd->slot, .open = hd->open };
+	return session_version(s, &e, 0, nver);
+}
+
+/* Whether a new client may have a session recorded: its network (the
+ * client cut to quota4/quota6 bits) has opened fewer than the service's
+ * quota in the current window. So one network, however many addresses it
+ * has, cannot flood the session table and push the others' sessions out. */
+static __always_inline int quota_admits(const struct vs_svc_opts *o, __u32 sid, const __u32 addr[4],
+					int ipv6, __u64 now)
+{
+	struct vs_quota_key qk = { .svc = sid };
+	struct vs_quota *q, nq = { .start_ns = now, .count = 1 };
+
+	if (!o || !o->quota)
+		return 1;
+	__builtin_memcpy(qk.addr, addr, sizeof(qk.addr));
+	vs_mask_addr(qk.addr, ipv6 ? o->quota6 : o->quota4);
+	q = bpf_map_lookup_elem(&squota, &qk);
+	if (!q) {
+		bpf_map_update_elem(&squota, &qk, &nq, BPF_ANY);
+		return 1;
+	}
+	if (now - q->start_ns > (__u64)o->window_ms * 1000000) {
+		q->start_ns = now;
+		q->count = 0;
+	}
+	/* Per-CPU races may let a few more in: a bound, not an exact count. */
+	if (q->count >= o->quota)
+		return 0;
+	q->count++;
+	return 1;
+}
+
 SEC("sk_lookup")
 int vsteer_lookup(struct bpf_sk_lookup *ctx)
 {
@@ -121,9 +166,11 @@ int vsteer_lookup(struct bpf_sk_lookup *ctx)
 	struct vs_sess *e = NULL;
 	struct vs_svc_stats *ss;
 	struct vs_ver_stats *vs;
+	struct vs_svc_opts *o;
 	__u32 h, i, k, v, nver, sid, slot;
 	struct vs_svc *s;
 	__u64 now = 0;
+	int ipv6;
 
 	/* Everything that is not a configured service passes untouched:
 	 * UDP, other ports (one array lookup), other addresses. */
@@ -149,6 +196,11 @@ int vsteer_lookup(struct bpf_sk_lookup *ctx)
 	sk_key.addr[1] = ctx->remote_ip6[1];
 	sk_key.addr[2] = ctx->remote_ip6[2];
 	sk_key.addr[3] = ctx->remote_ip6[3];
+	/* An IPv6 host owns a whole prefix: it is one client, with one
+	 * bucket and one session, however many addresses it uses. */
+	ipv6 = ctx->family == AF_INET6;
+	o = bpf_map_lookup_elem(&sopts, &sid);
+	vs_client_key(sk_key.addr, ipv6, o);
 	h = vs_session_hash(sk_key.addr, s->salt);
 
 	nver = s->nver;
@@ -160,7 +212,12 @@ int vsteer_lookup(struct bpf_sk_lookup *ctx)
 	 * a session rollout starts, the clients already active are known. */
 	now = bpf_ktime_get_ns();
 	e = bpf_map_lookup_elem(&sess, &sk_key);
-	i = s->session_ms ? session_version(s, e, now, nver) : nver;
+	i = nver;
+	if (s->session_ms) {
+		i = held_version(s, &sk_key, nver);
+		if (i >= nver)
+			i = session_version(s, e, now, nver);
+	}
 	if (i >= nver)
 		i = vs_pick_version(s, vs_bucket(h));
 	if (i >= nver)
@@ -200,10 +257,15 @@ steered:
 	if (e) {
 		e->slot = slot;
 		e->last_ns = now;
-	} else {
+	} else if (quota_admits(o, sid, sk_key.addr, ipv6, now)) {
 		struct vs_sess ne = { .last_ns = now, .slot = slot };
 
 		bpf_map_update_elem(&sess, &sk_key, &ne, BPF_NOEXIST);
+	} else {
+		struct vs_svc_guard *g = bpf_map_lookup_elem(&sguard, &sid);
+
+		if (g)
+			g->quota_refused++;
 	}
 	/* Nothing per connection here: the tracker learns the version from
 	 * the listener's storage, cloned into the accepted socket. */

@@ -24,6 +24,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include "meter.h"
+#include "vsteer_hash.h"
 
 #define AF_INET		2
 #define AF_INET6	10
@@ -144,20 +145,73 @@ static __always_inline __u8 conn_addrs(struct sock *sk, __u32 local[4], __u32 re
 }
 
 /* The service a connection was made to, by its local address (exact,
- * then the wildcard), in the same key the data plane looked it up by. */
+ * then the wildcard), in the same key the data plane looked it up by;
+ * and the session key of its client, as the data plane made it. */
 static __always_inline struct vs_svc *conn_service(struct sock *sk, struct vs_sess_key *sk_key)
 {
 	struct vs_svc_key k = { .proto = IPPROTO_TCP, .port = sk->__sk_common.skc_num };
 	struct vs_svc *s;
+	__u32 id;
 
 	k.family = conn_addrs(sk, k.addr, sk_key->addr);
 	if (!port_in_use(k.port))
 		return NULL;
 	s = bpf_map_lookup_elem(&svcs, &k);
-	if (s)
-		return s;
-	__builtin_memset(k.addr, 0, sizeof(k.addr));
-	return bpf_map_lookup_elem(&svcs, &k);
+	if (!s) {
+		__builtin_memset(k.addr, 0, sizeof(k.addr));
+		s = bpf_map_lookup_elem(&svcs, &k);
+	}
+	if (!s)
+		return NULL;
+	id = s->id;
+	sk_key->svc = id;
+	vs_client_key(sk_key->addr, k.family == AF_INET6, bpf_map_lookup_elem(&sopts, &id));
+	return s;
+}
+
+/* A session that has a connection open goes into shold, where a flood of
+ * new clients cannot evict it, as long as the connection is open. Only
+ * sessions the data plane recorded: its quota bounds shold too. */
+static __always_inline void hold(const struct vs_sess_key *k, __u32 slot, __u32 svc)
+{
+	struct vs_hold *hd = bpf_map_lookup_elem(&shold, k), nh = { .slot = slot, .open = 1 };
+	struct vs_svc_guard *g;
+
+	if (hd) {
+		hd->slot = slot;
+		add_open(&hd->open, 1);
+		return;
+	}
+	if (!bpf_map_update_elem(&shold, k, &nh, BPF_NOEXIST))
+		return;
+	/* Another CPU made it meanwhile: count on that one. */
+	hd = bpf_map_lookup_elem(&shold, k);
+	if (hd) {
+		add_open(&hd->open, 1);
+		return;
+	}
+	g = bpf_map_lookup_elem(&sguard, &svc);
+	if (g)
+		g->hold_full++;
+}
+
+/* The last connection of a held session closed: out of shold, and back in
+ * sess (from which a flood may have pushed it) with its idle time
+ * starting now. */
+static __always_inline void release(const struct vs_sess_key *k, struct vs_sess *e, __u64 now)
+{
+	struct vs_hold *hd = bpf_map_lookup_elem(&shold, k);
+	struct vs_sess ne = { .last_ns = now };
+
+	if (!hd)
+		return;
+	add_open(&hd->open, -1);
+	if (hd->open > 0)
+		return;
+	ne.slot = hd->slot;
+	bpf_map_delete_elem(&shold, k);
+	if (!e)
+		bpf_map_update_elem(&sess, k, &ne, BPF_ANY);
 }
 
 static __always_inline bool has_slot(const struct vs_svc *s, __u32 slot)
@@ -177,6 +231,7 @@ int BPF_PROG(vsteer_track, struct sock *sk, int oldstate, int newstate)
 	struct vs_sess_key sk_key = {};
 	__u32 local[4] = {};
 	struct vs_svc *s;
+	__u64 now;
 	struct vs_sess *e;
 	struct vs_sk *st;
 	__s64 *vo;
@@ -208,13 +263,14 @@ int BPF_PROG(vsteer_track, struct sock *sk, int oldstate, int newstate)
 		st->kind = VS_SK_CONN;
 		st->svc = s->id;
 		st->http = !!(s->flags & VS_SVC_HTTP);
-		sk_key.svc = s->id;
 		vo = bpf_map_lookup_elem(&vopen, &slot);
 		if (vo)
 			add_open64(vo, 1);
 		e = bpf_map_lookup_elem(&sess, &sk_key);
-		if (e)
+		if (e) {
 			add_open(&e->open, 1);
+			hold(&sk_key, slot, s->id);
+		}
 		return 0;
 	}
 	if (st->kind != VS_SK_CONN)
@@ -227,13 +283,16 @@ int BPF_PROG(vsteer_track, struct sock *sk, int oldstate, int newstate)
 	if (vo)
 		add_open64(vo, -1);
 	sk_key.svc = st->svc;
-	conn_addrs(sk, local, sk_key.addr);
+	vs_client_key(sk_key.addr, conn_addrs(sk, local, sk_key.addr) == AF_INET6,
+		      bpf_map_lookup_elem(&sopts, &sk_key.svc));
+	now = bpf_ktime_get_ns();
 	e = bpf_map_lookup_elem(&sess, &sk_key);
 	if (e) {
 		add_open(&e->open, -1);
 		/* Idle time starts when the last connection closes. */
-		e->last_ns = bpf_ktime_get_ns();
+		e->last_ns = now;
 	}
+	release(&sk_key, e, now);
 	return 0;
 }
 

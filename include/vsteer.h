@@ -24,8 +24,9 @@
 #define VS_PICK_MAX	256   /* sockets one scan may insert */
 /* A picks value (scan.bpf.c) with this bit set is not a sockmap index
  * but the failed insert's errno: VS_PICK_FAILED | -errno. */
-#define VS_PICK_FAILED	0x80000000U
-#define VS_SESS_DEFAULT 65536 /* session affinity entries (LRU) */
+#define VS_PICK_FAILED	 0x80000000U
+#define VS_SESS_DEFAULT	 65536 /* session affinity entries (LRU) */
+#define VS_QUOTA_ENTRIES 16384 /* quota networks remembered (LRU) */
 
 #define VS_PROTO_TCP 6
 
@@ -79,6 +80,46 @@ struct vs_sess {
 				 * start or close */
 	__u32 slot;    /* version slot the client is on */
 	__s32 open;    /* its established connections */
+};
+
+/* Per service, indexed by its id (array sopts): how its clients are keyed
+ * and how many new sessions one network of them may open. All zero, as an
+ * older vsteerd left it: whole addresses, no quota. */
+struct vs_svc_opts {
+	__u8 key6;   /* IPv6 clients are keyed by their first key6 bits (a
+			   * host owns a /64); 0: all 128 */
+	__u8 quota4; /* a quota network: an IPv4 client's first quota4 bits */
+	__u8 quota6; /* ... an IPv6 client's first quota6 bits */
+	__u8 pad;
+	__u32 quota;	 /* new sessions one quota network may open per window;
+			   * 0: no limit */
+	__u32 window_ms; /* the quota's window */
+	__u32 pad2;
+};
+
+/* Quota of a network of clients (LRU hash squota). */
+struct vs_quota_key {
+	__u32 svc;
+	__u32 addr[4]; /* the network: a client address cut to quota4/quota6 */
+};
+
+struct vs_quota {
+	__u64 start_ns; /* the window began */
+	__u32 count;	/* sessions opened in it */
+	__u32 pad;
+};
+
+/* Sessions that have a connection open (hash shold, not LRU: a flood of
+ * new clients cannot evict them). The key is a session's. */
+struct vs_hold {
+	__u32 slot;
+	__s32 open; /* established connections */
+};
+
+/* Per-CPU, indexed by service id: sessions the data plane did not record. */
+struct vs_svc_guard {
+	__u64 quota_refused; /* a new client's network was over its quota */
+	__u64 hold_full;     /* an open session found shold full */
 };
 
 /* Per-CPU, indexed by version slot. */
@@ -154,6 +195,11 @@ _Static_assert(sizeof(struct vs_svc_stats) == 32, "vs_svc_stats layout");
 _Static_assert(sizeof(struct vs_listener) == 48, "vs_listener layout");
 _Static_assert(sizeof(struct vs_sess_key) == 20, "vs_sess_key layout");
 _Static_assert(sizeof(struct vs_sess) == 16, "vs_sess layout");
+_Static_assert(sizeof(struct vs_svc_opts) == 16, "vs_svc_opts layout");
+_Static_assert(sizeof(struct vs_quota_key) == 20, "vs_quota_key layout");
+_Static_assert(sizeof(struct vs_quota) == 16, "vs_quota layout");
+_Static_assert(sizeof(struct vs_hold) == 8, "vs_hold layout");
+_Static_assert(sizeof(struct vs_svc_guard) == 16, "vs_svc_guard layout");
 _Static_assert(VS_BUCKETS <= 0xffff, "upto is 16 bits");
 #endif
 

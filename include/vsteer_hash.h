@@ -33,6 +33,36 @@ static inline __u32 vs_session_hash(const __u32 a[4], __u32 salt)
 	return h;
 }
 
+/* Keep the first `bits` bits of an address in network byte order (the
+ * rest zero): a client's key or quota network. Written for the verifier:
+ * a fixed loop, no variable shift of more than 31. */
+static inline void vs_mask_addr(__u32 a[4], __u32 bits)
+{
+	for (int i = 0; i < 4; i++) {
+		__u32 keep, m;
+
+		if (bits >= 32) {
+			bits -= 32;
+			continue;
+		}
+		keep = bits;
+		bits = 0;
+		m = keep ? ~0U << (32 - keep) : 0;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		m = __builtin_bswap32(m);
+#endif
+		a[i] &= m;
+	}
+}
+
+/* The address a client of this service is keyed by: IPv6 cut to the
+ * service's key6 (0: all of it), IPv4 whole. */
+static inline void vs_client_key(__u32 a[4], int ipv6, const struct vs_svc_opts *o)
+{
+	if (ipv6 && o && o->key6)
+		vs_mask_addr(a, o->key6);
+}
+
 static inline __u32 vs_bucket(__u32 session_hash)
 {
 	return session_hash % VS_BUCKETS;

@@ -18,7 +18,8 @@ sys.path[:0] = [HERE, os.path.dirname(HERE)]
 # The test modules, in the order --list gives their tests. Importing one
 # registers its @test functions in common.TESTS (tests/catalogue.py reads
 # the same list).
-MODULES = ("steering", "lifecycle", "api", "rollout", "watch", "packaging", "hardening_identity")
+MODULES = ("steering", "lifecycle", "api", "rollout", "watch", "packaging", "hardening_identity",
+           "hardening_sessions")
 for _name in MODULES:
     importlib.import_module(_name)
 

@@ -121,9 +121,10 @@ struct svc_def {
 };
 
 struct sess_def {
-	__u32 slot;   /* 0: no entry */
-	__u32 sid;    /* the entry's service id */
-	__u32 age_ms; /* last_ns this long before the lookup */
+	const char *addr; /* the entry's client, if not the row's client */
+	__u32 slot;	  /* 0: no entry */
+	__u32 sid;	  /* the entry's service id */
+	__u32 age_ms;	  /* last_ns this long before the lookup */
 	__s32 open;
 };
 
@@ -161,6 +162,7 @@ struct want {
 	struct vs_want vs[3]; /* every other slot's counters stay 0 */
 	__u32 sess_slot;      /* the client's session entry after; 0: none
 				 * (or the preset one, untouched) */
+	__u64 quota_refused;  /* sguard of the service (ss.id), all others 0 */
 };
 
 struct row_def {
@@ -170,6 +172,15 @@ struct row_def {
 	struct sess_def sess;
 	struct look_def look;
 	struct want want;
+	struct vs_svc_opts opts; /* every service's, in sopts (all zero: as before) */
+	struct {
+		__u32 slot; /* 0: no shold entry for the client */
+		__s32 open;
+	} hold;
+	struct {
+		__u32 count; /* a squota entry for the client's network if count */
+		__u32 age_ms;
+	} quota;
 };
 
 /* clang-format off */
@@ -456,6 +467,64 @@ static const struct row_def refusal_rows[] = {
 };
 /* clang-format on */
 
+/* Steered to socket s of slot sl, but the client's network is over its
+ * quota: no session recorded, and counted. */
+/* clang-format off */
+#define UNRECORDED(s, i, sl) { .ret = SK_PASS, .sk = (s), \
+	.ss = { .id = (i), .lookups = 1, .steered = 1 }, \
+	.vs = { { .slot = (sl), .steered = 1 } }, .quota_refused = 1 }
+/* clang-format on */
+#define KEY64              \
+	{                  \
+		.key6 = 64 \
+	}
+#define QUOTA2                                                             \
+	{                                                                  \
+		.quota = 2, .quota4 = 24, .quota6 = 48, .window_ms = 60000 \
+	}
+
+/* clang-format off */
+static const struct row_def guard_rows[] = {
+	{ "IPv6 keyed by /64: another address of the client's /64 keeps its session",
+	  .svc = { { .family = AF_INET6, .addr = "::1", .port = P2, .id = 3, .session_ms = 60000,
+		     .ver = { V(4, ALL, B6), V(3, ALL, A6) } } },
+	  .opts = KEY64, .sess = { .addr = "2001:db8::1", .slot = 3, .sid = 3, .age_ms = 10 },
+	  .look = TCP6("::1", P2, .client = { .addr = "2001:db8::abcd:1" }),
+	  .want = STEERED(A6, 3, 3) },
+	{ "IPv6 keyed by whole addresses (sopts zero): another address is another client",
+	  .svc = { { .family = AF_INET6, .addr = "::1", .port = P2, .id = 3, .session_ms = 60000,
+		     .ver = { V(4, ALL, B6), V(3, ALL, A6) } } },
+	  .opts = { .key6 = 0 }, .sess = { .addr = "2001:db8::1", .slot = 3, .sid = 3, .age_ms = 10 },
+	  .look = TCP6("::1", P2, .client = { .addr = "2001:db8::abcd:1" }),
+	  .want = STEERED(B6, 3, 4) },
+	{ "a new client of a network at its quota is steered, not recorded",
+	  .svc = { AFF(1000, 0, A4) }, .opts = QUOTA2, .quota = { .count = 2, .age_ms = 10 },
+	  .look = TCP4("127.0.0.1", P), .want = UNRECORDED(B4, 1, 2) },
+	{ "a new client of a network under its quota is recorded",
+	  .svc = { AFF(1000, 0, A4) }, .opts = QUOTA2, .quota = { .count = 1, .age_ms = 10 },
+	  .look = TCP4("127.0.0.1", P), .want = STEERED(B4, 1, 2) },
+	{ "the quota's window over: the count starts again",
+	  .svc = { AFF(1000, 0, A4) }, .opts = QUOTA2, .quota = { .count = 2, .age_ms = 61000 },
+	  .look = TCP4("127.0.0.1", P), .want = STEERED(B4, 1, 2) },
+	{ "a client with a session is not counted against the quota",
+	  .svc = { AFF(1000, 0, A4) }, .opts = QUOTA2, .quota = { .count = 2, .age_ms = 10 },
+	  .sess = { .slot = 1, .sid = 1, .age_ms = 10 },
+	  .look = TCP4("127.0.0.1", P), .want = STEERED(A4, 1, 1) },
+	{ "a held session (a connection open) keeps its version with no entry in sess",
+	  .svc = { AFF(1000, 0, A4) }, .hold = { .slot = 1, .open = 1 },
+	  .look = TCP4("127.0.0.1", P), .want = STEERED(A4, 1, 1) },
+	{ "a held entry with nothing open is not kept",
+	  .svc = { AFF(1000, 0, A4) }, .hold = { .slot = 1, .open = 0 },
+	  .look = TCP4("127.0.0.1", P), .want = STEERED(B4, 1, 2) },
+	{ "a held session on a NO_AFFINITY version is not kept",
+	  .svc = { AFF(1000, VS_VER_NO_AFFINITY, A4) }, .hold = { .slot = 1, .open = 1 },
+	  .look = TCP4("127.0.0.1", P), .want = STEERED(B4, 1, 2) },
+	{ "affinity off: a held session does not keep its version",
+	  .svc = { AFF(0, 0, A4) }, .hold = { .slot = 1, .open = 1 },
+	  .look = TCP4("127.0.0.1", P), .want = STEERED(B4, 1, 2) },
+};
+/* clang-format on */
+
 /* clang-format off */
 static const struct {
 	const char *name;
@@ -470,6 +539,7 @@ static const struct {
 	{ "affinity", affinity_rows, ARRAY_SIZE(affinity_rows) },
 	{ "failover", failover_rows, ARRAY_SIZE(failover_rows) },
 	{ "refusal", refusal_rows, ARRAY_SIZE(refusal_rows) },
+	{ "guards", guard_rows, ARRAY_SIZE(guard_rows) },
 };
 /* clang-format on */
 
@@ -477,6 +547,7 @@ static const struct {
 
 static struct steer_bpf *skel;
 static int prog_fd, svcs_fd, socks_fd, ports_fd, vstats_fd, sstats_fd, sess_fd;
+static int sopts_fd, squota_fd, shold_fd, sguard_fd;
 static int ncpu;
 static void *zero; /* a per-CPU value of either stats map, all 0 */
 /* Sockmap indexes the running row filled, emptied before the next. */
@@ -636,6 +707,10 @@ static void case_load(const void *arg)
 	vstats_fd = bpf_map__fd(skel->maps.vstats);
 	sstats_fd = bpf_map__fd(skel->maps.sstats);
 	sess_fd = bpf_map__fd(skel->maps.sess);
+	sopts_fd = bpf_map__fd(skel->maps.sopts);
+	squota_fd = bpf_map__fd(skel->maps.squota);
+	shold_fd = bpf_map__fd(skel->maps.shold);
+	sguard_fd = bpf_map__fd(skel->maps.sguard);
 	ncpu = libbpf_num_possible_cpus();
 	CHECK(ncpu > 0, "libbpf_num_possible_cpus: %d", ncpu);
 	zero = calloc(ncpu, sizeof(struct vs_ver_stats));
@@ -721,6 +796,8 @@ static void case_test_run(const void *arg)
 static void reset_maps(void)
 {
 	static struct vs_ports zero_ports;
+	static const struct vs_svc_opts no_opts;
+	struct vs_quota_key qk;
 	struct vs_sess_key sk;
 	struct vs_svc_key k;
 	__u32 i, z = 0;
@@ -729,6 +806,17 @@ static void reset_maps(void)
 		CHECK(bpf_map_delete_elem(svcs_fd, &k) == 0, "svcs delete: %s", strerror(errno));
 	while (bpf_map_get_next_key(sess_fd, NULL, &sk) == 0)
 		CHECK(bpf_map_delete_elem(sess_fd, &sk) == 0, "sess delete: %s", strerror(errno));
+	while (bpf_map_get_next_key(shold_fd, NULL, &sk) == 0)
+		CHECK(bpf_map_delete_elem(shold_fd, &sk) == 0, "shold delete: %s", strerror(errno));
+	while (bpf_map_get_next_key(squota_fd, NULL, &qk) == 0)
+		CHECK(bpf_map_delete_elem(squota_fd, &qk) == 0, "squota delete: %s",
+		      strerror(errno));
+	for (i = 0; i < VS_MAX_SERVICES; i++) {
+		CHECK(bpf_map_update_elem(sopts_fd, &i, &no_opts, BPF_ANY) == 0, "sopts: %s",
+		      strerror(errno));
+		CHECK(bpf_map_update_elem(sguard_fd, &i, zero, BPF_ANY) == 0, "sguard: %s",
+		      strerror(errno));
+	}
 	for (; n_used; n_used--)
 		CHECK(bpf_map_delete_elem(socks_fd, &used_idx[n_used - 1]) == 0 || errno == ENOENT,
 		      "socks delete %u: %s", used_idx[n_used - 1], strerror(errno));
@@ -796,6 +884,8 @@ static void fill_maps(const struct row_def *r)
 		}
 		CHECK(bpf_map_update_elem(svcs_fd, &key, &val, BPF_NOEXIST) == 0, "svcs %s: %s",
 		      d->addr, strerror(errno));
+		CHECK(bpf_map_update_elem(sopts_fd, &d->id, &r->opts, BPF_ANY) == 0, "sopts: %s",
+		      strerror(errno));
 		if (!d->no_port_bit)
 			set_port(&ports, d->port);
 	}
@@ -805,17 +895,27 @@ static void fill_maps(const struct row_def *r)
 	      strerror(errno));
 }
 
-/* The client address the row asks for (see struct client_def). */
+/* The client's key as the program makes it (its IPv6 prefix, sopts). */
+static void client_key(const struct row_def *r, const __u32 a[4], __u32 k[4])
+{
+	memcpy(k, a, 16);
+	vs_client_key(k, r->look.family == AF_INET6, &r->opts);
+}
+
+/* The client address the row asks for (see struct client_def); buckets
+ * are of its key. */
 static void find_client(const struct row_def *r, __u32 a[4], char *what, size_t len)
 {
 	const struct client_def *c = &r->look.client;
 	__u32 salt = vs_mix32(0x5a17u + r->svc[r->look.svc].id);
 	__u32 hi = c->bhi ? c->bhi : VS_BUCKETS, h = 0;
 	int fam = r->look.family;
+	__u32 k[4];
 
 	if (c->addr) {
 		CHECK(parse_addr(fam, c->addr, a), "client %s", c->addr);
-		h = vs_session_hash(a, salt);
+		client_key(r, a, k);
+		h = vs_session_hash(k, salt);
 	} else {
 		__u32 i;
 
@@ -827,7 +927,8 @@ static void find_client(const struct row_def *r, __u32 a[4], char *what, size_t 
 				a[0] = htonl(0x20010db8u);
 				a[3] = htonl(i);
 			}
-			h = vs_session_hash(a, salt);
+			client_key(r, a, k);
+			h = vs_session_hash(k, salt);
 			if (vs_bucket(h) < c->blo || vs_bucket(h) >= hi)
 				continue;
 			if (c->n && vs_backend_hash(h) % c->n != c->start)
@@ -932,6 +1033,47 @@ static unsigned sess_count(void)
 	return n;
 }
 
+/* A held session (shold) and the client's network's quota (squota), as
+ * the row presets them, keyed as the program keys them. */
+static void preset_guards(const struct row_def *r, const __u32 client[4])
+{
+	struct vs_sess_key hk = { .svc = r->sess.sid ? r->sess.sid : r->svc[0].id };
+	struct vs_quota_key qk = { .svc = r->svc[0].id };
+	struct vs_hold hd = { .slot = r->hold.slot, .open = r->hold.open };
+	struct vs_quota q = { .start_ns = now_ns() - (__u64)r->quota.age_ms * 1000000,
+			      .count = r->quota.count };
+	int ipv6 = r->look.family == AF_INET6;
+
+	client_key(r, client, hk.addr);
+	if (r->hold.slot)
+		CHECK(bpf_map_update_elem(shold_fd, &hk, &hd, BPF_NOEXIST) == 0, "shold: %s",
+		      strerror(errno));
+	memcpy(qk.addr, hk.addr, sizeof(qk.addr));
+	vs_mask_addr(qk.addr, ipv6 ? r->opts.quota6 : r->opts.quota4);
+	if (r->quota.count)
+		CHECK(bpf_map_update_elem(squota_fd, &qk, &q, BPF_NOEXIST) == 0, "squota: %s",
+		      strerror(errno));
+}
+
+static void check_guard(const struct want *w)
+{
+	struct vs_svc_guard v[ncpu];
+
+	for (__u32 id = 0; id < VS_MAX_SERVICES; id++) {
+		__u64 refused = 0, full = 0;
+
+		CHECK(bpf_map_lookup_elem(sguard_fd, &id, v) == 0, "sguard[%u]: %s", id,
+		      strerror(errno));
+		for (int c = 0; c < ncpu; c++) {
+			refused += v[c].quota_refused;
+			full += v[c].hold_full;
+		}
+		CHECK_CTR(refused, w->ss.id == id ? w->quota_refused : 0,
+			  "sguard[%u].quota_refused", id);
+		CHECK_CTR(full, 0, "sguard[%u].hold_full", id);
+	}
+}
+
 static void run_row(const void *arg)
 {
 	const struct row_def *r = arg;
@@ -953,7 +1095,14 @@ static void run_row(const void *arg)
 	CHECK(parse_addr(l->family, l->local, local), "local address %s", l->local);
 
 	skey.svc = r->sess.sid;
-	memcpy(skey.addr, client, sizeof(skey.addr));
+	if (r->sess.addr) {
+		__u32 a[4];
+
+		CHECK(parse_addr(l->family, r->sess.addr, a), "session client %s", r->sess.addr);
+		client_key(r, a, skey.addr);
+	} else {
+		client_key(r, client, skey.addr);
+	}
 	if (r->sess.slot) {
 		pre = (struct vs_sess){ .last_ns = now_ns() - (__u64)r->sess.age_ms * 1000000,
 					.slot = r->sess.slot,
@@ -961,6 +1110,7 @@ static void run_row(const void *arg)
 		CHECK(bpf_map_update_elem(sess_fd, &skey, &pre, BPF_NOEXIST) == 0, "sess: %s",
 		      strerror(errno));
 	}
+	CHECK_HELPER(preset_guards(r, client));
 
 	lookup_ctx(&in, l->family, l->proto ? l->proto : IPPROTO_TCP, local, l->port, client,
 		   40000);
@@ -987,6 +1137,7 @@ static void run_row(const void *arg)
 	      "ctx_out differs from ctx_in");
 
 	CHECK_HELPER(check_counters(&r->want));
+	CHECK_HELPER(check_guard(&r->want));
 
 	/* The session table: the client's entry (of the service that
 	 * matched), refreshed to the slot that served it. */
@@ -994,7 +1145,10 @@ static void run_row(const void *arg)
 	if (r->want.sess_slot) {
 		struct vs_sess_key k = { .svc = r->want.ss.id };
 
+		/* The key the program makes, which a row's opts may have cut
+		 * differently from the preset one. */
 		memcpy(k.addr, client, sizeof(k.addr));
+		vs_client_key(k.addr, l->family == AF_INET6, &r->opts);
 		CHECK(bpf_map_lookup_elem(sess_fd, &k, &e) == 0, "no session entry for %s: %s",
 		      addr_str(l->family, client), strerror(errno));
 		CHECK_INT(e.slot, ==, r->want.sess_slot);
@@ -1002,7 +1156,7 @@ static void run_row(const void *arg)
 		      "last_ns %llu not refreshed (run between %llu and %llu)",
 		      (unsigned long long)e.last_ns, (unsigned long long)t0,
 		      (unsigned long long)t1);
-		if (r->sess.slot && k.svc == skey.svc)
+		if (r->sess.slot && !memcmp(&k, &skey, sizeof(k)))
 			CHECK_INT(e.open, ==, pre.open);
 		else
 			want_n++;

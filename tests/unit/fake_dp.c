@@ -26,6 +26,7 @@ struct dataplane {
 	bool metering;
 	struct fake_svc svcs[VS_MAX_SERVICES];
 	struct vs_ports ports;
+	struct vs_svc_opts opts[VS_MAX_SERVICES];
 	__u64 socks[VS_SOCKMAP_SIZE];
 	struct vs_listener ls[FAKE_MAX_LISTENERS];
 	size_t nls;
@@ -203,6 +204,25 @@ int dp_next_svc(struct dataplane *dp, const struct vs_svc_key *k, struct vs_svc_
 int dp_set_ports(struct dataplane *dp, const struct vs_ports *p)
 {
 	dp->ports = *p;
+	return 0;
+}
+
+int dp_set_opts(struct dataplane *dp, __u32 id, const struct vs_svc_opts *o)
+{
+	dp->opts[id] = *o;
+	return 0;
+}
+
+int dp_get_opts(struct dataplane *dp, __u32 id, struct vs_svc_opts *o)
+{
+	*o = dp->opts[id];
+	return 0;
+}
+
+int dp_svc_guard(struct dataplane *dp, __u32 id, struct vs_svc_guard *sum)
+{
+	(void)dp, (void)id;
+	memset(sum, 0, sizeof(*sum));
 	return 0;
 }
 

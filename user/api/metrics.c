@@ -116,6 +116,10 @@ static void service_metrics(FILE *f, const struct snap *snap, uint32_t s)
 			version_metrics(f, sv->name, cl, snap->ver[slot]);
 	}
 	sample(f, "vsteer_refused_total", sv->name, NULL, NULL, snap->svc[s].refused);
+	sample(f, "vsteer_sessions_unrecorded_total", sv->name, NULL, "reason=\"quota\"",
+	       snap->guard[s].quota_refused);
+	sample(f, "vsteer_sessions_unrecorded_total", sv->name, NULL, "reason=\"hold_full\"",
+	       snap->guard[s].hold_full);
 	for (enum ro_phase p = RO_PROGRESSING; p <= RO_ROLLED_BACK; p++) {
 		snprintf(phase, sizeof(phase), "phase=\"%s\"", ro_phase_name(p));
 		sample(f, "vsteer_rollout_phase", sv->name, NULL, phase, sv->ro.phase == p);
@@ -147,6 +151,7 @@ char *metrics_text(const struct snap *snap)
 	      "# TYPE vsteer_request_duration_seconds histogram\n"
 	      "# TYPE vsteer_response_size_bytes histogram\n"
 	      "# TYPE vsteer_refused_total counter\n"
+	      "# TYPE vsteer_sessions_unrecorded_total counter\n"
 	      "# TYPE vsteer_rollout_phase gauge\n"
 	      "# TYPE vsteer_rollbacks_total counter\n",
 	      f);

@@ -169,14 +169,17 @@ static json_t *service_json(const struct snap *s, uint32_t id)
 	}
 	ep_format_addr(&sv->addr, a, sizeof(a));
 	/* clang-format off */
-	return json_pack("{sssssssisIsoso s{sIsIsIsI}}", "name", sv->name,
+	return json_pack("{sssssssisIsososo s{sIsIsIsIsIsI}}", "name", sv->name,
 			 "protocol", sv->http ? "http" : "tcp",
 			 "address", a, "port", sv->addr.port,
 			 "sessionTimeout", (json_int_t)sv->session_timeout,
+			 "sessions", state_sess_json(&sv->sess),
 			 "rollout", rollout_json(&s->m, id), "versions", vers,
 			 "counters", "lookups", (json_int_t)st->lookups,
 			 "steered", (json_int_t)st->steered, "refused", (json_int_t)st->refused,
-			 "assignErrors", (json_int_t)st->assign_err);
+			 "assignErrors", (json_int_t)st->assign_err,
+			 "sessionsOverQuota", (json_int_t)s->guard[id].quota_refused,
+			 "sessionsNotHeld", (json_int_t)s->guard[id].hold_full);
 	/* clang-format on */
 }
 

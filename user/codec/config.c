@@ -93,16 +93,25 @@ static int add_service(struct model *m, const char *name, json_t *obj, const cha
 	if (ret)
 		return vs_errf(err, ret, 500, "internal", "no random bytes for a salt");
 	ret = model_add_service(m, name, &ep, salt, err);
-	if (ret >= 0)
-		m->svc[ret].http = http;
+	if (ret < 0)
+		return ret;
+	m->svc[ret].http = http;
+	if (json_is_object(obj) && json_object_get(obj, "sessions")) {
+		char w[80];
+		int r;
+
+		snprintf(w, sizeof(w), "%s.sessions", where);
+		r = parse_sess_opts(json_object_get(obj, "sessions"), w, &m->svc[ret].sess, err);
+		if (r)
+			return r;
+	}
 	return ret;
 }
 
 static int parse_services(json_t *list, struct model *m, struct vs_err *err)
 {
-	static const char *const keys[] = {
-		"name", "address", "port", "protocol", "clusters", NULL
-	};
+	static const char *const keys[] = { "name",	"address",  "port", "protocol",
+					    "sessions", "clusters", NULL };
 	json_t *s, *name;
 	char w[64];
 	size_t i;
@@ -203,7 +212,8 @@ static int parse_root(json_t *root, struct config *cfg, struct model *m, struct 
 		return vs_errf(err, -EINVAL, 400, "bad_field",
 			       "cluster: needs a proxy section with the service address");
 	if (proxy) {
-		static const char *const proxy_keys[] = { "address", "port", "protocol", NULL };
+		static const char *const proxy_keys[] = { "address", "port", "protocol", "sessions",
+							  NULL };
 
 		if (json_is_object(proxy) && (ret = parse_keys(proxy, proxy_keys, "proxy", err)))
 			return ret;

@@ -133,6 +133,40 @@ static bool cgroup_path_valid(const char *p)
 	return true;
 }
 
+int parse_sess_opts(json_t *j, const char *where, struct sess_opts *o, struct vs_err *err)
+{
+	static const char *const keys[] = { "ipv6Prefix", "quota", "quotaPrefix4", "quotaPrefix6",
+					    NULL };
+	/* clang-format off */
+	static const struct { const char *key; json_int_t lo, hi; } ints[] = {
+		{ "ipv6Prefix", 1, 128 }, { "quota", 0, SESS_QUOTA_MAX },
+		{ "quotaPrefix4", 1, 32 }, { "quotaPrefix6", 1, 128 },
+	};
+	/* clang-format on */
+	json_int_t val[ARRAY_SIZE(ints)] = { o->key6, o->quota, o->quota4, o->quota6 };
+	int ret;
+
+	ret = parse_keys(j, keys, where, err);
+	if (ret)
+		return ret;
+	for (size_t i = 0; i < ARRAY_SIZE(ints); i++) {
+		json_t *v = json_object_get(j, ints[i].key);
+
+		if (!v)
+			continue;
+		if (!json_is_integer(v) || json_integer_value(v) < ints[i].lo ||
+		    json_integer_value(v) > ints[i].hi)
+			return vs_errf(err, -EINVAL, 400, "bad_field",
+				       "%s.%s: must be a whole number from %lld to %lld", where,
+				       ints[i].key, (long long)ints[i].lo, (long long)ints[i].hi);
+		val[i] = json_integer_value(v);
+	}
+	*o = (struct sess_opts){
+		.key6 = val[0], .quota = val[1], .quota4 = val[2], .quota6 = val[3]
+	};
+	return 0;
+}
+
 int parse_owner(json_t *j, const char *where, struct owner *o, struct vs_err *err)
 {
 	static const char *const keys[] = { "uid", "cgroup", NULL };

@@ -20,6 +20,9 @@ int parse_addr_port(json_t *addr, json_t *port, const char *where, struct vs_end
 		    struct vs_err *err);
 /* {"address": "1.2.3.4", "port": 80} or "1.2.3.4:80" */
 int parse_endpoint(json_t *j, const char *where, struct vs_endpoint *ep, struct vs_err *err);
+/* A service's "sessions": {"ipv6Prefix", "quota", "quotaPrefix4",
+ * "quotaPrefix6"}; what it leaves out stays as o has it. */
+int parse_sess_opts(json_t *j, const char *where, struct sess_opts *o, struct vs_err *err);
 /* An owner (core/owner.h): {"uid": 1000}, {"cgroup": "/system.slice/x"}
  * or both; cgroup "/" is any. */
 int parse_owner(json_t *j, const char *where, struct owner *o, struct vs_err *err);

@@ -32,6 +32,14 @@ json_t *state_analysis_json(const struct analysis *a)
 	/* clang-format on */
 }
 
+json_t *state_sess_json(const struct sess_opts *o)
+{
+	/* clang-format off */
+	return json_pack("{sisisisi}", "ipv6Prefix", (int)o->key6, "quota", (int)o->quota,
+			 "quotaPrefix4", (int)o->quota4, "quotaPrefix6", (int)o->quota6);
+	/* clang-format on */
+}
+
 json_t *state_owner_json(const struct owner *o)
 {
 	json_t *j;
@@ -116,12 +124,13 @@ char *state_dump(const struct model *m)
 			continue;
 		ep_format_addr(&s->addr, a, sizeof(a));
 		/* clang-format off */
-		json_array_append_new(svcs, json_pack("{sssIsssisssIsIso}", "name", s->name,
+		json_array_append_new(svcs, json_pack("{sssIsssisssIsIsoso}", "name", s->name,
 						       "id", (json_int_t)i, "address", a,
 						       "port", s->addr.port,
 						       "protocol", s->http ? "http" : "tcp",
 						       "salt", (json_int_t)s->salt,
 						       "sessionTimeout", (json_int_t)s->session_timeout,
+						       "sessions", state_sess_json(&s->sess),
 						       "rollout", rollout_dump(&s->ro)));
 		/* clang-format on */
 	}
@@ -217,14 +226,15 @@ static int get_int(json_t *o, const char *key, int64_t lo, int64_t hi, int64_t *
 
 static int load_service(json_t *j, const char *w, struct model *m, struct vs_err *err)
 {
-	static const char *const keys[] = { "name",	      "id",	  "address",
-					    "port",	      "protocol", "salt",
-					    "sessionTimeout", "rollout",  NULL };
+	static const char *const keys[] = { "name",	"id",	"address",	  "port",
+					    "protocol", "salt", "sessionTimeout", "sessions",
+					    "rollout",	NULL };
 	json_t *proto = json_object_get(j, "protocol");
 	json_t *name = json_object_get(j, "name"), *id = json_object_get(j, "id");
 	json_t *salt = json_object_get(j, "salt");
 	struct vs_endpoint ep;
 	int64_t timeout = 0;
+	char where[96];
 	json_int_t sid;
 	int ret;
 
@@ -261,7 +271,16 @@ static int load_service(json_t *j, const char *w, struct model *m, struct vs_err
 	if (parse_protocol(proto, true, &m->svc[sid].http))
 		return vs_errf(err, -EINVAL, 400, "bad_state", "%s.protocol: \"tcp\" or \"http\"",
 			       w);
-	return 0;
+	/* Absent in state files from before: whole addresses and no quota, as
+	 * then, so that no active session changes its key on the upgrade. */
+	if (!json_object_get(j, "sessions")) {
+		m->svc[sid].sess = (struct sess_opts){ .key6 = 128,
+						       .quota4 = SESS_QUOTA4_DEFAULT,
+						       .quota6 = SESS_QUOTA6_DEFAULT };
+		return 0;
+	}
+	snprintf(where, sizeof(where), "%s.sessions", w);
+	return parse_sess_opts(json_object_get(j, "sessions"), where, &m->svc[sid].sess, err);
 }
 
 static int load_analysis(json_t *j, const char *w, struct analysis *a, struct vs_err *err)

@@ -17,6 +17,8 @@
  * state file and the API show the same object. */
 json_t *state_analysis_json(const struct analysis *a);
 
+/* A service's session options as the state file and the API show them. */
+json_t *state_sess_json(const struct sess_opts *o);
 /* An owner as the state file and the API show it: {"uid", "cgroup"}, each
  * only if checked; null while not known. */
 json_t *state_owner_json(const struct owner *o);

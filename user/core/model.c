@@ -135,6 +135,7 @@ int model_put_service(struct model *m, uint32_t id, const char *name,
 	if (ret)
 		return ret;
 	m->svc[id] = (struct service){ .used = true, .addr = *addr, .salt = salt };
+	model_sess_defaults(&m->svc[id].sess);
 	str_copy(m->svc[id].name, NAME_MAX_LEN, name);
 	return id;
 }
@@ -378,6 +379,28 @@ int model_stable(const struct model *m, uint32_t svc)
 		if (best < 0 || m->cl[order[i]].weight > m->cl[best].weight)
 			best = order[i];
 	return best;
+}
+
+void model_sess_defaults(struct sess_opts *o)
+{
+	*o = (struct sess_opts){ .key6 = SESS_KEY6_DEFAULT,
+				 .quota4 = SESS_QUOTA4_DEFAULT,
+				 .quota6 = SESS_QUOTA6_DEFAULT,
+				 .quota = SESS_QUOTA_DEFAULT };
+}
+
+void model_svc_opts(const struct model *m, uint32_t svc, struct vs_svc_opts *o)
+{
+	const struct service *s = &m->svc[svc];
+	uint32_t window = s->session_timeout > SESS_WINDOW_MIN ? s->session_timeout :
+								 SESS_WINDOW_MIN;
+
+	memset(o, 0, sizeof(*o));
+	o->key6 = s->sess.key6 == 128 ? 0 : s->sess.key6;
+	o->quota4 = s->sess.quota4;
+	o->quota6 = s->sess.quota6;
+	o->quota = s->sess.quota;
+	o->window_ms = window * 1000;
 }
 
 void model_svc_key(const struct model *m, uint32_t svc, struct vs_svc_key *k)

@@ -89,6 +89,23 @@ struct cluster {
 	struct owner owner[VS_MAX_SERVERS];
 };
 
+/* How a service's clients are keyed, and how many new sessions one
+ * network of them may open: so that one host of a /64, or one network of
+ * many addresses, cannot push other clients' sessions out of the table. */
+struct sess_opts {
+	uint8_t key6;	/* IPv6 clients keyed by their first key6 bits (1-128) */
+	uint8_t quota4; /* quota networks: IPv4 /quota4, IPv6 /quota6 */
+	uint8_t quota6;
+	uint32_t quota; /* new sessions per network per window; 0: no limit */
+};
+
+#define SESS_KEY6_DEFAULT   64 /* a host owns a /64 */
+#define SESS_QUOTA4_DEFAULT 24
+#define SESS_QUOTA6_DEFAULT 48	/* a site owns a /48 */
+#define SESS_QUOTA_DEFAULT  256 /* a /24's worth */
+#define SESS_QUOTA_MAX	    1000000
+#define SESS_WINDOW_MIN	    60 /* seconds: the quota's window is this or the timeout */
+
 struct service {
 	bool used;
 	char name[NAME_MAX_LEN];
@@ -96,6 +113,7 @@ struct service {
 	uint32_t salt;
 	uint32_t session_timeout; /* seconds of idleness that end a session */
 	bool http;		  /* "protocol": "http": status classes counted */
+	struct sess_opts sess;
 	struct rollout ro;
 	uint32_t rollbacks, auto_rollbacks; /* since vsteerd started, for /metrics */
 };
@@ -151,6 +169,11 @@ uint32_t model_nservices(const struct model *m);
 int model_stable(const struct model *m, uint32_t svc);
 
 void model_svc_key(const struct model *m, uint32_t svc, struct vs_svc_key *k);
+/* The defaults of a service made now (one from an older state file keeps
+ * whole IPv6 addresses as keys: see codec/state.c). */
+void model_sess_defaults(struct sess_opts *o);
+/* The data plane's per-service options of service svc (sopts). */
+void model_svc_opts(const struct model *m, uint32_t svc, struct vs_svc_opts *o);
 /* The data plane's view of service svc; nsock[slot] is how many socket
  * slots each cluster uses right now. */
 void model_svc_value(const struct model *m, uint32_t svc, const uint8_t nsock[VS_MAX_SLOTS],

@@ -61,10 +61,14 @@ static int take_versions(struct ctl *c, struct snap *s)
 			return -ENOMEM;
 		take_version(c, slot, s->ver[slot]);
 	}
-	for (uint32_t id = 0; id < VS_MAX_SERVICES; id++)
-		if (c->m->svc[id].used && (s->svc_id < 0 || (int)id == s->svc_id) &&
-		    dp_svc_stats(c->dp, id, &s->svc[id]))
+	for (uint32_t id = 0; id < VS_MAX_SERVICES; id++) {
+		if (!c->m->svc[id].used || (s->svc_id >= 0 && (int)id != s->svc_id))
+			continue;
+		if (dp_svc_stats(c->dp, id, &s->svc[id]))
 			memset(&s->svc[id], 0, sizeof(s->svc[id]));
+		if (dp_svc_guard(c->dp, id, &s->guard[id]))
+			memset(&s->guard[id], 0, sizeof(s->guard[id]));
+	}
 	return 0;
 }
 

@@ -40,8 +40,9 @@ struct snap {
 	/* Filled for the versions asked for, NULL for the others. */
 	struct snap_version *ver[VS_MAX_SLOTS];
 	struct vs_svc_stats svc[VS_MAX_SERVICES]; /* of the services asked for */
-	int svc_id;				  /* the service asked for by name, or -1 */
-	int cluster_slot;			  /* the cluster asked for by id, or -1 */
+	struct vs_svc_guard guard[VS_MAX_SERVICES];
+	int svc_id;	  /* the service asked for by name, or -1 */
+	int cluster_slot; /* the cluster asked for by id, or -1 */
 	uint64_t ticks;
 	bool metering;
 	const struct vs_features *features;

@@ -27,9 +27,19 @@ static void ports_of(const struct model *m, struct vs_ports *p)
  * service's value. Writing only what changed keeps updates far apart. */
 static int sync_service(struct ctl *c, const struct model *m, uint32_t s)
 {
+	struct vs_svc_opts o, cur_o;
 	struct vs_svc_key k;
 	struct vs_svc v, cur;
+	int ret;
 
+	/* The options first: the value that names the service comes after
+	 * them, so its first lookups key clients as configured. */
+	model_svc_opts(m, s, &o);
+	if (dp_get_opts(c->dp, s, &cur_o) || memcmp(&o, &cur_o, sizeof(o))) {
+		ret = dp_set_opts(c->dp, s, &o);
+		if (ret)
+			return ret;
+	}
 	model_svc_key(m, s, &k);
 	model_svc_value(m, s, c->sock.nsock, &v);
 	if (dp_get_svc(c->dp, &k, &cur) == 0 && !memcmp(&v, &cur, sizeof(v)))

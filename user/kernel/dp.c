@@ -32,7 +32,8 @@ static const char *const pinned_names[] = {
 	"link",	  "track",  "req",   "resp",
 	"rst",	  "svcs",   "socks", "ports",
 	"vstats", "sstats", "sess",  "conns" /* older builds: --cleanup removes it */,
-	"vopen",  "lat",    "rsize", "sks"
+	"vopen",  "lat",    "rsize", "sks",
+	"sopts",  "squota", "shold", "sguard"
 };
 
 /* Set around calls whose failure vsteerd expects and handles itself (e.g.
@@ -198,8 +199,11 @@ static int load_steer(struct dataplane *dp, const char *pin_root, __u32 sess_ent
 		dp->steer = NULL;
 		return vs_errf(err, ret, 500, "bpf", "cannot open BPF object: %s", strerror(-ret));
 	}
-	if (sess_entries)
+	/* Every session may have a connection open: shold as large as sess. */
+	if (sess_entries) {
 		bpf_map__set_max_entries(dp->steer->maps.sess, sess_entries);
+		bpf_map__set_max_entries(dp->steer->maps.shold, sess_entries);
+	}
 	ret = steer_bpf__load(dp->steer);
 	if (ret)
 		return vs_errf(

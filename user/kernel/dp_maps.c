@@ -38,6 +38,17 @@ int dp_set_ports(struct dataplane *dp, const struct vs_ports *p)
 											    0;
 }
 
+int dp_set_opts(struct dataplane *dp, __u32 id, const struct vs_svc_opts *o)
+{
+	return bpf_map_update_elem(bpf_map__fd(dp->steer->maps.sopts), &id, o, BPF_ANY) ? -errno :
+											  0;
+}
+
+int dp_get_opts(struct dataplane *dp, __u32 id, struct vs_svc_opts *o)
+{
+	return bpf_map_lookup_elem(bpf_map__fd(dp->steer->maps.sopts), &id, o) ? -errno : 0;
+}
+
 int dp_sock_cookie(struct dataplane *dp, __u32 idx, __u64 *cookie)
 {
 	return bpf_map_lookup_elem(bpf_map__fd(dp->steer->maps.socks), &idx, cookie) ? -errno : 0;
@@ -83,6 +94,12 @@ int dp_ver_stats(struct dataplane *dp, __u32 slot, struct vs_ver_stats *sum)
 int dp_svc_stats(struct dataplane *dp, __u32 id, struct vs_svc_stats *sum)
 {
 	return sum_percpu_fd(bpf_map__fd(dp->steer->maps.sstats), id, (__u64 *)sum,
+			     sizeof(*sum) / 8);
+}
+
+int dp_svc_guard(struct dataplane *dp, __u32 id, struct vs_svc_guard *sum)
+{
+	return sum_percpu_fd(bpf_map__fd(dp->steer->maps.sguard), id, (__u64 *)sum,
 			     sizeof(*sum) / 8);
 }
 

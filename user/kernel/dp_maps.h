@@ -18,6 +18,9 @@ int dp_del_svc(struct dataplane *dp, const struct vs_svc_key *k);
 /* The key after k (NULL: the first); -ENOENT at the end. */
 int dp_next_svc(struct dataplane *dp, const struct vs_svc_key *k, struct vs_svc_key *next);
 int dp_set_ports(struct dataplane *dp, const struct vs_ports *p);
+/* A service's options (sopts), by its id. */
+int dp_set_opts(struct dataplane *dp, __u32 id, const struct vs_svc_opts *o);
+int dp_get_opts(struct dataplane *dp, __u32 id, struct vs_svc_opts *o);
 
 /* 0 and the socket's cookie, or -ENOENT for an empty sockmap index. */
 int dp_sock_cookie(struct dataplane *dp, __u32 idx, __u64 *cookie);
@@ -26,6 +29,7 @@ int dp_sock_del(struct dataplane *dp, __u32 idx);
 /* Counters summed over CPUs. */
 int dp_ver_stats(struct dataplane *dp, __u32 slot, struct vs_ver_stats *sum);
 int dp_svc_stats(struct dataplane *dp, __u32 id, struct vs_svc_stats *sum);
+int dp_svc_guard(struct dataplane *dp, __u32 id, struct vs_svc_guard *sum);
 /* A version slot's latency (ns) or response size (bytes) histogram,
  * summed over CPUs. */
 int dp_hist(struct dataplane *dp, bool size, __u32 slot, __u64 out[VS_HBUCKETS]);
