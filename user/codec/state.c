@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -517,14 +518,21 @@ int state_load(const char *path, struct model *m, struct vs_err *err)
 	char *buf;
 	int ret;
 
-	ret = file_read(path, STATE_MAX_SIZE, &buf, &len);
+	/* Read through a link, it would be read once and never written. */
+	ret = file_read(path, O_NOFOLLOW, STATE_MAX_SIZE, &buf, &len);
 	if (ret == -ENOENT)
 		return ret;
+	if (ret == -ELOOP)
+		return vs_errf(
+			err, ret, 500, "bad_state",
+			"state %s: a symbolic link; each change renames a new state file over it, which replaces the link rather than writing to its target: give --state the file itself",
+			path);
 	if (ret == -EFBIG)
 		return vs_errf(err, ret, 500, "bad_state", "state %s: over %d KiB", path,
 			       STATE_MAX_SIZE >> 10);
 	if (ret)
-		return vs_errf(err, ret, 500, "bad_state", "state %s: %s", path, strerror(-ret));
+		return vs_errf(err, ret, 500, "bad_state", "state %s: %s", path,
+			       file_strerror(ret));
 	ret = state_parse(buf, len, path, m, err);
 	free(buf);
 	return ret;

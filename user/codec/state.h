@@ -28,7 +28,8 @@ void state_abort(struct file_staged *f);
 /* Every error names the file (`name`) and the field. */
 int state_parse(const char *text, size_t len, const char *name, struct model *m,
 		struct vs_err *err);
-/* -ENOENT if there is no state file. */
+/* -ENOENT if there is no state file. A symbolic link, or anything but a
+ * regular file, is refused. */
 int state_load(const char *path, struct model *m, struct vs_err *err);
 
 #endif
