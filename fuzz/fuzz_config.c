@@ -5,6 +5,7 @@
 #include <string.h>
 #include "codec/config.h"
 #include "codec/state.h"
+#include "codec/state_parse.h"
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {

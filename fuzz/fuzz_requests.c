@@ -10,6 +10,7 @@
 #include "codec/request.h"
 #include "core/rollout.h"
 #include "codec/state.h"
+#include "codec/state_parse.h"
 
 static const char base[] =
 	"{\"proxy\": {\"address\": \"127.0.0.1\", \"port\": 8080},"

@@ -494,7 +494,8 @@ def killed_at_commit(env):
         api_quiet("PUT", "/v1/services/default/weights", {"2.0": w, "1.0": 100 - w})
         check(p.wait(timeout=10) == -signal.SIGKILL, "%s: vsteerd not killed at the rename" % when)
         env.vsteerd()
-        check(not os.path.exists(env.state + ".tmp"), "%s: the temp state file is left" % when)
+        left = [n for n in os.listdir(env.dir) if n.startswith("state.json.tmp")]
+        check(not left, "%s: temp state files left: %s" % (when, left))
         maps_agree(env, when)
         weight = [v["weight"] for v in service()["versions"] if v["version"] == "2.0"][0]
         want = prev if when == "before" else w

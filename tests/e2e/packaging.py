@@ -90,8 +90,11 @@ def containers_pod(env):
     build_images("latest")
     os.makedirs("/etc/vsteer", exist_ok=True)
     os.makedirs("/var/lib/vsteer", exist_ok=True)
-    for what, where in (("bpf", "/sys/fs/bpf"), ("tmpfs", "/etc/vsteer"), ("tmpfs", "/var/lib/vsteer")):
-        subprocess.run(["mount", "-t", what, what, where], check=True)   # this test's namespace only
+    # this test's namespace only; a tmpfs is 1777 unless told, and vsteerd
+    # refuses a state directory others can write
+    for what, where, opts in (("bpf", "/sys/fs/bpf", "defaults"), ("tmpfs", "/etc/vsteer", "defaults"),
+                              ("tmpfs", "/var/lib/vsteer", "mode=0700")):
+        subprocess.run(["mount", "-t", what, "-o", opts, what, where], check=True)
     with open(os.path.join(ROOT, "docker/vsteer.json")) as f, open("/etc/vsteer/config.json", "w") as g:
         g.write(f.read())
     pod = os.path.join(ROOT, "docker/vsteer-pod.yaml")

@@ -3,7 +3,8 @@
  * LD_PRELOAD shim for the fault tests: SIGKILL the process at a chosen
  * rename(), the moment a change of vsteerd's becomes its state file.
  *
- *   VSTEER_KILL_RENAME=state.json  rename()s onto a path ending so count
+ *   VSTEER_KILL_RENAME=state.json  rename()s onto a path ending so count (the
+ *                                  target: the temp file's name is random)
  *   VSTEER_KILL_NTH=2              the one to die at (default 1)
  *   VSTEER_KILL_WHEN=after         die just after it (default: before)
  *

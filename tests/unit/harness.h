@@ -22,8 +22,9 @@ struct unit_case {
 /* clang-format on */
 
 /* The cases tables, each ended by { NULL, NULL }. */
-extern const struct unit_case hash_cases[], parse_cases[], model_cases[], config_cases[],
-	state_cases[], rollout_cases[], router_cases[], analysis_cases[], ctl_cases[];
+extern const struct unit_case hash_cases[], file_cases[], parse_cases[], model_cases[],
+	config_cases[], state_cases[], rollout_cases[], router_cases[], analysis_cases[],
+	ctl_cases[];
 
 /* Allocations of the running case, freed after it whether it passed or
  * stopped half-way at a failed check. */

@@ -10,6 +10,7 @@
 #include "core/model.h"
 #include "core/rollout.h"
 #include "codec/state.h"
+#include "codec/state_parse.h"
 
 #include "harness.h"
 #include "helpers.h"

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "lib/file.h"
 #include "api/auth.h"
 
 int auth_token_load(const char *path, char *out, struct vs_err *err)
@@ -12,14 +13,23 @@ int auth_token_load(const char *path, char *out, struct vs_err *err)
 	ssize_t n;
 	int fd;
 
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return vs_errf(err, -errno, 400, "token", "token file %s: %s", path,
-			       strerror(errno));
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return vs_errf(err, -EINVAL, 400, "token", "token file %s: not a regular file",
+	fd = file_open_regular(path, O_NOFOLLOW, &st);
+	if (fd == -ELOOP)
+		return vs_errf(err, fd, 400, "token",
+			       "token file %s: a symbolic link; give tokenFile the file itself",
 			       path);
+	if (fd == FILE_NOT_REGULAR)
+		return vs_errf(err, fd, 400, "token",
+			       "token file %s: not a regular file; give tokenFile one", path);
+	if (fd < 0)
+		return vs_errf(err, fd, 400, "token", "token file %s: %s", path, file_strerror(fd));
+	/* Its owner can change the token, and with it who may steer. */
+	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		close(fd);
+		return vs_errf(
+			err, -EPERM, 400, "token",
+			"token file %s: owned by uid %u, not by root or vsteerd's user (uid %u); chown it to one of them",
+			path, (unsigned int)st.st_uid, (unsigned int)geteuid());
 	}
 	if (st.st_mode & 077) {
 		close(fd);

@@ -10,10 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include "lib/file.h"
 #include "lib/log.h"
 #include "codec/config.h"
 #include "codec/state.h"
+#include "codec/state_parse.h"
 #include "kernel/dp.h"
 #include "kernel/features.h"
 #include "ctl/ctl.h"
@@ -130,15 +132,39 @@ static int parse_args(int argc, char **argv, struct opts *o)
 }
 
 /* The state file's directory, created 0700 if missing (the default
- * /var/lib/vsteer does not exist on a fresh host). */
+ * /var/lib/vsteer does not exist on a fresh host). Whoever else can write
+ * in it can put a state file there before vsteerd writes one, which the
+ * next start would steer by: so it is refused unless root or vsteerd's
+ * user owns it and nobody else may write in it. A sticky bit (/tmp) is
+ * not enough: it stops others removing our files, not making new ones. */
 static int ensure_state_dir(const char *state, struct vs_err *err)
 {
-	char dir[PATH_MAX];
+	char buf[PATH_MAX];
+	const char *dir;
+	struct stat st;
 
-	snprintf(dir, sizeof(dir), "%s", state);
-	if (mkdir(dirname(dir), 0700) < 0 && errno != EEXIST)
+	snprintf(buf, sizeof(buf), "%s", state);
+	dir = dirname(buf);
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return vs_errf(err, -errno, 500, "state_dir", "cannot create %s: %s", dir,
 			       strerror(errno));
+	if (stat(dir, &st) < 0)
+		return vs_errf(err, -errno, 500, "state_dir", "state directory %s: %s", dir,
+			       strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return vs_errf(err, -ENOTDIR, 500, "state_dir",
+			       "state directory %s: not a directory", dir);
+	if (st.st_uid != 0 && st.st_uid != geteuid())
+		return vs_errf(
+			err, -EPERM, 500, "state_dir",
+			"state directory %s is owned by uid %u, not by root or vsteerd's user (uid %u), and its owner could replace the state file: chown it, or give --state a directory of its own",
+			dir, (unsigned int)st.st_uid, (unsigned int)geteuid());
+	if (st.st_mode & (S_IWGRP | S_IWOTH))
+		return vs_errf(
+			err, -EPERM, 500, "state_dir",
+			"state directory %s is writable by %s (mode %04o), who could replace the state file: chmod go-w it, or give --state a directory of its own",
+			dir, st.st_mode & S_IWOTH ? "others" : "its group",
+			(unsigned int)(st.st_mode & 07777));
 	return 0;
 }
 
@@ -183,12 +209,12 @@ static int read_pem(const char *path, const char **out, struct vs_err *err)
 	size_t len;
 	int ret;
 
-	ret = file_read(path, TLS_MAX_SIZE, (char **)out, &len);
+	ret = file_read(path, 0, TLS_MAX_SIZE, (char **)out, &len);
 	if (ret == -EFBIG)
 		return vs_errf(err, ret, 500, "api_tls", "%s: over %d KiB", path,
 			       TLS_MAX_SIZE >> 10);
 	if (ret)
-		return vs_errf(err, ret, 500, "api_tls", "%s: %s", path, strerror(-ret));
+		return vs_errf(err, ret, 500, "api_tls", "%s: %s", path, file_strerror(ret));
 	return 0;
 }
 

@@ -257,12 +257,12 @@ int config_load(const char *path, struct config *cfg, struct model *m, struct vs
 	char *buf;
 	int ret;
 
-	ret = file_read(path, CONFIG_MAX_SIZE, &buf, &len);
+	ret = file_read(path, 0, CONFIG_MAX_SIZE, &buf, &len);
 	if (ret == -EFBIG)
 		return vs_errf(err, ret, 400, "config", "config %s: over %d KiB", path,
 			       CONFIG_MAX_SIZE >> 10);
 	if (ret)
-		return vs_errf(err, ret, 400, "config", "config %s: %s", path, strerror(-ret));
+		return vs_errf(err, ret, 400, "config", "config %s: %s", path, file_strerror(ret));
 	ret = config_parse(buf, len, path, cfg, m, err);
 	free(buf);
 	return ret;

@@ -12,6 +12,7 @@
 
 #define VS_DEFAULT_STATE "/var/lib/vsteer/state.json"
 #define STATE_MAX_SIZE	 (4 << 20)
+#define STATE_FORMAT	 1 /* "vsteerState": what this build writes and reads */
 
 /* A rollout's analysis settings and status as JSON (null when off); the
  * state file and the API show the same object. */
@@ -31,10 +32,4 @@ char *state_dump(const struct model *m);
 int state_stage(const struct model *m, const char *path, struct file_staged *f, struct vs_err *err);
 int state_commit(struct file_staged *f, struct vs_err *err);
 void state_abort(struct file_staged *f);
-/* Every error names the file (`name`) and the field. */
-int state_parse(const char *text, size_t len, const char *name, struct model *m,
-		struct vs_err *err);
-/* -ENOENT if there is no state file. */
-int state_load(const char *path, struct model *m, struct vs_err *err);
-
 #endif

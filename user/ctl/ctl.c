@@ -128,6 +128,13 @@ int ctl_open(struct ctl **out, struct dataplane *dp, const struct model *m, cons
 	/* Catch up with rollout steps whose hold ended while no vsteerd
 	 * ran, before the API shows anything. */
 	rollout_tick(next, clock_wall());
+	/* Temp files of a vsteerd killed before its rename. None is still
+	 * being written: one vsteerd runs per pin directory (the flock
+	 * dp_open() took), and two pin directories sharing a state file
+	 * would overwrite each other's state anyway. */
+	if (c->state_path && (ret = file_remove_stale(c->state_path)) > 0)
+		pr_info("removed %d temporary state file%s that a stopped vsteerd left next to %s\n",
+			ret, ret > 1 ? "s" : "", c->state_path);
 	/* The state is complete here. Nothing in the kernel has changed
 	 * yet: a state file that cannot be written stops us now. */
 	if (c->state_path && (ret = state_stage(next, c->state_path, &sf, err)))

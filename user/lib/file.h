@@ -2,20 +2,38 @@
 #ifndef VS_FILE_H
 #define VS_FILE_H
 
+#include <errno.h>
 #include <limits.h>
 #include <stddef.h>
+#include <sys/stat.h>
 
-/* The whole of a file of at most max bytes, NUL-terminated, in a malloc'ed
- * *out (*len without the NUL). -EFBIG for a larger file: never a
- * truncated read. */
-int file_read(const char *path, size_t max, char **out, size_t *len);
+/* What file_open_regular() and file_read() return for a path that is not
+ * a regular file (a FIFO, a device, a socket, a directory):
+ * file_strerror() says so in words, as strerror() cannot. */
+#define FILE_NOT_REGULAR (-EINVAL)
+
+/* Open path to read, never blocking: a FIFO without a writer would hang
+ * open() and read(), a device would read for ever. Anything but a regular
+ * file is refused with FILE_NOT_REGULAR. flags: 0, or O_NOFOLLOW to refuse
+ * a symbolic link (-ELOOP). The fd, with *st filled, or -errno. */
+int file_open_regular(const char *path, int flags, struct stat *st);
+/* The whole of a regular file of at most max bytes, NUL-terminated, in a
+ * malloc'ed *out (*len without the NUL). flags as file_open_regular().
+ * -EFBIG for a larger file: never a truncated read. */
+int file_read(const char *path, int flags, size_t max, char **out, size_t *len);
+/* strerror(-ret), but "not a regular file" for FILE_NOT_REGULAR. */
+const char *file_strerror(int ret);
 
 /* Writing a file atomically in two steps, so that a caller can make its
  * other changes (the BPF maps) only once the data is durable, and undo
- * them if the rename fails: file_stage() writes and fsyncs PATH.tmp,
- * file_commit() renames it into place and fsyncs the directory,
- * file_abort() removes it. One writer per path: the temp name is fixed,
- * so a crash leaves no litter the next write does not replace. */
+ * them if the rename fails: file_stage() writes and fsyncs a new temp
+ * file PATH.tmp.XXXXXX in path's directory, file_commit() renames it into
+ * place and fsyncs the directory, file_abort() removes it. The temp file
+ * is created under a random name that must not exist yet (O_EXCL), so
+ * nothing planted in the directory, a symbolic link included, is ever
+ * written through; and rename() replaces a link at path itself, never its
+ * target. One writer per path; file_remove_stale() takes away what a
+ * crash left. */
 struct file_staged {
 	char path[PATH_MAX];
 	char tmp[PATH_MAX + 16];
@@ -23,5 +41,10 @@ struct file_staged {
 int file_stage(struct file_staged *f, const char *path, const char *data, size_t len, int mode);
 int file_commit(struct file_staged *f);
 void file_abort(struct file_staged *f);
+/* Remove the temp files of path that a writer killed between
+ * file_stage() and file_commit() left: regular files of the effective
+ * uid named PATH.tmp.XXXXXX, or PATH.tmp (the fixed name before). Only
+ * when no other process stages path. How many were removed, or -errno. */
+int file_remove_stale(const char *path);
 
 #endif

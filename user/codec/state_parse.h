@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* The state file read back (codec/state.h writes it). */
+#ifndef VS_STATE_PARSE_H
+#define VS_STATE_PARSE_H
+
+#include "core/model.h"
+
+/* Every error names the file (`name`) and the field. */
+int state_parse(const char *text, size_t len, const char *name, struct model *m,
+		struct vs_err *err);
+/* -ENOENT if there is no state file. A symbolic link, or anything but a
+ * regular file, is refused. */
+int state_load(const char *path, struct model *m, struct vs_err *err);
+
+#endif
