@@ -8,6 +8,8 @@
 #   examples/deploy.sh [options] SERVICE VERSION ADDR:PORT...
 #
 #   -a URL        vsteerd's API (default http://127.0.0.1:9900, $VSTEER_API)
+#                 (a name the API does not know as its own needs the
+#                 token, or configService.allowedHosts)
 #   -t FILE       bearer token file, when the API requires one ($VSTEER_TOKEN_FILE)
 #   -s STRATEGY   instant, session or gradual (default session)
 #   -T SECONDS    session timeout (default 60 for session, none otherwise)
@@ -74,6 +76,7 @@ if [ -n "$token_file" ]; then
 fi
 
 # call METHOD PATH [BODY]: the response body on stdout, the status in $status
+# (every call says JSON: vsteerd takes no change without that header)
 call() {
 	local out
 	out=$(curl -sS -X "$1" "${auth[@]}" -H "Content-Type: application/json" \

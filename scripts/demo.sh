@@ -14,6 +14,7 @@ PIN=/sys/fs/bpf/vsteer-demo
 WORK=$(mktemp -d /tmp/vsteer-demo.XXXXXX)
 SVC=127.0.0.1:8080
 API=http://127.0.0.1:9900
+JSON='Content-Type: application/json' # vsteerd takes no change without it (docs/api.md)
 pids=()
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
@@ -94,12 +95,12 @@ run curl -s http://$SVC/
 echo "100 new connections:"; tally 100
 
 say "2. Register 2.0 as a manual cluster, then send it 50% of sessions"
-run curl -s -X PUT $API/v1/clusters -d '{"version": "2.0", "servers": ["127.0.0.1:9002"], "upgradeTransition": {"mode": "manual"}}' -o /dev/null -w '%{http_code}\n'
-run curl -s -X PUT $API/v1/services/default/weights -d '{"2.0": 50, "1.0": 50}' -o /dev/null -w '%{http_code}\n'
+run curl -s -H "$JSON" -X PUT $API/v1/clusters -d '{"version": "2.0", "servers": ["127.0.0.1:9002"], "upgradeTransition": {"mode": "manual"}}' -o /dev/null -w '%{http_code}\n'
+run curl -s -H "$JSON" -X PUT $API/v1/services/default/weights -d '{"2.0": 50, "1.0": 50}' -o /dev/null -w '%{http_code}\n'
 echo "100 new connections:"; tally 100
 
 say "3. All new sessions to 2.0"
-run curl -s -X PUT $API/v1/services/default/weights -d '{"2.0": 100, "1.0": 0}' -o /dev/null -w '%{http_code}\n'
+run curl -s -H "$JSON" -X PUT $API/v1/services/default/weights -d '{"2.0": 100, "1.0": 0}' -o /dev/null -w '%{http_code}\n'
 echo "100 new connections:"; tally 100
 
 say "4. Kill 2.0's process under load: the kernel falls back to 1.0"
@@ -133,7 +134,7 @@ echo "2.0 answering again after $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 echo "100 new connections:"; tally 100
 
 say "6. And back: all new sessions to 1.0"
-run curl -s -X PUT $API/v1/services/default/weights -d '{"2.0": 0, "1.0": 100}' -o /dev/null -w '%{http_code}\n'
+run curl -s -H "$JSON" -X PUT $API/v1/services/default/weights -d '{"2.0": 0, "1.0": 100}' -o /dev/null -w '%{http_code}\n'
 echo "100 new connections:"; tally 100
 
 say "The maps, as bpftool sees them"

@@ -201,9 +201,11 @@ def read_line(f, timeout, what):
     return f.readline()
 
 
-def api(method, path, body=None, raw=None):
-    """(status, parsed JSON) from vsteerd's REST API."""
-    c = http.client.HTTPConnection(*API, timeout=10)
+def api(method, path, body=None, raw=None, source=None):
+    """(status, parsed JSON) from vsteerd's REST API, from source (an
+    address) if given. Every request says its body is JSON: the API
+    refuses a change without that header (a cross-site form cannot send it)."""
+    c = http.client.HTTPConnection(*API, timeout=10, source_address=(source, 0) if source else None)
     data = raw if raw is not None else (json.dumps(body) if body is not None else None)
     c.request(method, path, body=data, headers={"Content-Type": "application/json"})
     r = c.getresponse()

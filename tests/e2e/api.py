@@ -148,7 +148,10 @@ def api_token(env):
     body = json.dumps({"version": "2.0", "servers": ["127.0.0.1:9002"]})
     for auth in (None, "Bearer wrong", "Bearer " + TOKEN[:-1], "Bearer " + TOKEN + "x", TOKEN):
         c = http.client.HTTPConnection(*API, timeout=5)
-        c.request("PUT", "/v1/clusters", body=body, headers={"Authorization": auth} if auth else {})
+        headers = {"Content-Type": "application/json"}
+        if auth:
+            headers["Authorization"] = auth
+        c.request("PUT", "/v1/clusters", body=body, headers=headers)
         r = c.getresponse()
         err = json.loads(r.read())
         check(r.status == 401 and err["error"]["code"] == "unauthorized"
@@ -156,7 +159,8 @@ def api_token(env):
     check(api("GET", "/v1/services")[0] == 200, "reads need no token")
     check(set(versions_of(range(20))) == {"1.0"}, "an unauthorised request changed steering")
     c = http.client.HTTPConnection(*API, timeout=5)
-    c.request("PUT", "/v1/clusters", body=body, headers={"Authorization": "Bearer " + TOKEN})
+    c.request("PUT", "/v1/clusters", body=body, headers={"Authorization": "Bearer " + TOKEN,
+                                                          "Content-Type": "application/json"})
     check(c.getresponse().status == 201, "the token was not accepted")
     check(set(versions_of(range(20))) == {"2.0"}, "authorised change not applied")
 
@@ -195,103 +199,177 @@ def api_tls(env):
 
 @test
 def api_limits(env):
-    """70 open connections: 503; a 40 kB header: 4xx; a request never finished:
-    closed after 8-14 s; 20 clients trickling a header line every 2 s: each
-    closed 30-34 s after it connected, while the API answers a kept-alive
-    client every 2 s on one connection, still 34 s after its first answer
-    (about 47 s)
+    """70 connections with requests under way from 5 addresses: 503, and a
+    17th from one address: 429, each naming the limit; 70 idle connections
+    from one address: the oldest are closed and the API answers; a 40 kB
+    header: 431; a request head never finished: closed after 4-9 s, a body
+    never finished: after 8-14 s; 20 clients trickling a header line every 2
+    s: each closed 5-9 s after it connected, and 20 trickling a body byte
+    every 2 s: each 30-34 s after, while the API answers a kept-alive client
+    every 2 s on one connection, still 34 s after its first answer (about 47
+    s)
 
-    Over 64 connections get 503; huge headers get a 4xx; a client that
-    never finishes its request is cut off after the 10 s idle timeout, and
-    one that trickles it is cut off by the 30 s deadline (slowloris);
-    meanwhile the API answers, and a kept-alive client is not cut."""
+    Requests under way are limited (16 per client address, 64 in all) and
+    answered 429 or 503 beyond; idle connections are dropped to make room
+    rather than the new one refused; huge headers get a 4xx; a client that
+    never finishes its request head is cut off by the 5 s head deadline,
+    one that stalls in its body by the 10 s idle timeout, and one that
+    trickles its body by the 30 s deadline (slowloris); meanwhile the API
+    answers, and a kept-alive client is not cut."""
     env.backend("1.0", "127.0.0.1:9001")
     env.vsteerd(env.config({"version": "1.0", "servers": ["127.0.0.1:9001"]}))
-    idle, last = [], []
-    with network_step("70 idle connections to the API, then a 503 for the next request", 5,
-                      lambda: "%d connected; API answers %s" % (len(idle), last[-3:])):
+    busy, last = [], []
+
+    def under_way(source):
+        """A request whose head is in and whose body never comes: the
+        server's first line to it, `100 Continue` once its head was taken
+        (so it counts as under way), or a refusal."""
+        s_ = socket.create_connection(API, timeout=5, source_address=(source, 0))
+        s_.sendall(b"PUT /v1/services/default/weights HTTP/1.1\r\nHost: 127.0.0.1:9900\r\n"
+                   b"Content-Type: application/json\r\nContent-Length: 100\r\n"
+                   b"Expect: 100-continue\r\n\r\n")
+        busy.append(s_)
+        got = b""
+        while b"\r\n\r\n" not in got:
+            chunk = s_.recv(4096)
+            if not chunk:
+                break
+            got += chunk
+        last.append(got.split(b"\r\n")[0].decode(errors="replace"))
+        return got
+    # libmicrohttpd's idle timeout closes these 10 s after their heads:
+    # the checks below take well under that.
+    with network_step("16 requests under way from 127.0.0.1, then a 17th", 5,
+                      lambda: "%d sent; the last first lines: %s" % (len(busy), last[-3:])):
+        for i in range(CONNS_PER_CLIENT):
+            got = under_way("127.0.0.1")
+            check(got.startswith(b"HTTP/1.1 100 Continue"), "request %d: %r" % (i + 1, got[:200]))
+        got = under_way("127.0.0.1")
+    st, resp = int(got.split()[1]), json.loads(got.partition(b"\r\n\r\n")[2] or b"{}")
+    check(st == 429 and resp["error"]["code"] == "too_many_connections"
+          and "127.0.0.1 has 16 API requests under way" in resp["error"]["message"],
+          "the 17th request under way from 127.0.0.1: %r" % got[:400])
+    check(api("GET", "/v1/services", source="127.0.0.2")[0] == 200, "another client refused")
+    with network_step("70 requests under way from 5 addresses, then a 503", 5,
+                      lambda: "%d sent; the last first lines: %s" % (len(busy), last[-3:])):
+        for i in range(70 - CONNS_PER_CLIENT):
+            got = under_way("127.0.0.%d" % (2 + i // CONNS_PER_CLIENT))
+            check(got.startswith(b"HTTP/1.1 100 Continue" if i < 64 - CONNS_PER_CLIENT else
+                                 b"HTTP/1.1 503"), "request %d: %r" % (CONNS_PER_CLIENT + i + 1, got[:200]))
+        st, resp = api("GET", "/v1/services", source="127.0.0.9")
+    check(st == 503 and resp["error"]["code"] == "too_many_connections" and "64" in resp["error"]["message"],
+          "503: %s %s" % (st, resp))
+    for s_ in busy:
+        s_.close()
+    with network_step("the API after the connections closed", 5):
+        wait_for(lambda: api("GET", "/healthz")[0] == 200, 5, "API after the busy connections")
+
+    # Idle connections make room: 70 from one address leave 16 open.
+    idle, closed = [], set()
+
+    def seen_closed():
+        for s_ in idle:
+            if s_ not in closed and select.select([s_], [], [], 0)[0]:
+                closed.add(s_)
+        return len(closed) >= 70 - CONNS_PER_CLIENT
+    with network_step("70 idle connections from one address, then an answer for it", 5,
+                      lambda: "%d of 70 closed" % len(closed)):
         for _ in range(70):
             idle.append(socket.create_connection(API, timeout=5))
-        # The server accepts them asynchronously: poll until it has.
-        wait_for(lambda: last.append(api("GET", "/v1/services")[0]) or last[-1] == 503, 5,
-                 lambda: "503 with 70 connections open (the last answers: %s)" % last[-3:])
-        st, resp = api("GET", "/v1/services")
-    check(st == 503 and resp["error"]["code"] == "too_many_connections", "%s %s" % (st, resp))
+        wait_for(seen_closed, 5, lambda: "the oldest idle connections closed: %d of 70" % len(closed))
+        check(api("GET", "/v1/services")[0] == 200, "the API does not answer with 70 idle connections")
     for s_ in idle:
         s_.close()
-    with network_step("the API after the idle connections closed", 5):
-        wait_for(lambda: api("GET", "/healthz")[0] == 200, 5, "API after the idle connections")
 
     with network_step("an answer to a request with a 40 kB header", 5):
         c = http.client.HTTPConnection(*API, timeout=5)
         c.request("GET", "/healthz", headers={"X-Big": "a" * 40000})
-        st = c.getresponse().status
-    check(400 <= st < 500, "40 kB header: %s" % st)
+        r = c.getresponse()
+        st, resp = r.status, json.loads(r.read())
+    check(st == 431 and resp["error"]["code"] == "headers_too_large", "40 kB header: %s %s" % (st, resp))
 
-    # Idle from its last byte, a connection is closed IDLE s later. The
-    # server's clock starts when it read that byte, a little before t0
-    # here, so the close may be seen a little early (2 s allowed) or, on
-    # a loaded machine, late (LATE, below).
-    with network_step("the idle timeout to close a connection that never finished its request",
-                      IDLE + 10):
-        slow = socket.create_connection(API, timeout=IDLE + 10)
-        slow.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
-        t0 = time.monotonic()
-        try:
-            data = slow.recv(100)
-        except ConnectionResetError:
-            data = b""
-    dt = time.monotonic() - t0
-    check(data == b"" and IDLE - 2 <= dt <= IDLE + LATE,
-          "slow client: %r after %.1f s, want EOF after %d to %d s" % (data, dt, IDLE - 2, IDLE + LATE))
-    with network_step("the API after the slow client", 5):
+    # The head deadline runs from the connection's start, a little before
+    # t0 here (1 s allowed); the idle timeout from the last byte read. On
+    # a loaded machine either close may be seen late (LATE, below).
+    for what, data, limit in (
+            ("a request head never finished", b"GET /healthz HTTP/1.1\r\nHost: x\r\n", HEAD),
+            ("a body never finished", b"PUT /v1/services/default/weights HTTP/1.1\r\n"
+             b"Host: 127.0.0.1:9900\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+             b'{"1.0": 10', IDLE)):
+        with network_step("the server to close a connection with %s" % what, limit + 10):
+            slow = socket.create_connection(API, timeout=limit + 10)
+            slow.sendall(data)
+            t0 = time.monotonic()
+            try:
+                got = slow.recv(100)
+            except ConnectionResetError:
+                got = b""
+        dt = time.monotonic() - t0
+        low = limit - (1 if limit == HEAD else 2)
+        check(got == b"" and low <= dt <= limit + LATE,
+              "%s: %r after %.1f s, want EOF after %d to %d s" % (what, got, dt, low, limit + LATE))
+    with network_step("the API after the slow clients", 5):
         check(api("GET", "/healthz")[0] == 200, "API down after the limits")
     slowloris()
 
 
-DEADLINE = 30       # user/api/http.c HTTP_DEADLINE_S
-IDLE = 10           # user/api/http.c HTTP_TIMEOUT_S
+CONNS_PER_CLIENT = 16   # user/api/conns.h
+HEAD = 5                # CONNS_HEAD_S
+DEADLINE = 30           # CONNS_REQUEST_S
+IDLE = 10               # user/api/http.c HTTP_TIMEOUT_S
 # How late after its deadline this test may see a connection closed: the
-# watchdog looks every 0.5 s (HTTP_WATCH_MS), and on a loaded 2-core
+# watchdog looks every 0.5 s (CONNS_WATCH_MS), and on a loaded 2-core
 # machine the watchdog, libmicrohttpd's thread and this test may each wait
 # for a CPU before the close is seen. Those waits are tens of ms: closes
 # were seen at 30.0-30.5 s idle, with 2 busy loops and with 6 and a
 # writer doing synchronous I/O on 2 cores. 3.5 s more keeps the bound far
 # from them while still failing a deadline that is not enforced, or is
-# enforced on a clock other than HTTP_DEADLINE_S.
+# enforced on a clock other than the one configured.
 LATE = 4
-TRICKLE_EVERY = 2   # s between a trickling client's header lines, and the kept-alive client's requests
+TRICKLE_EVERY = 2   # s between a trickling client's lines or bytes, and the kept-alive client's requests
 
 
 def slowloris():
     """20 clients each send a header line every 2 s, never ending their
-    request: each is closed 30 s after it connected (allow 30-34 s, LATE).
-    Never idle, the 10 s timeout does not catch them. One kept-alive
-    client asking every 2 s stays connected past the deadline: each reply
+    request head: each is closed 5 s after it connected (allow 5-9 s,
+    LATE), by the head deadline. 20 more send a complete head and then a
+    body byte every 2 s: each is closed 30 s after it connected (30-34 s),
+    by the request deadline. Never idle, the 10 s timeout catches neither.
+    Each has an address of its own (127.0.3.x, 127.0.4.x), so that the
+    per-client limit does not close them first. One kept-alive client
+    asking every 2 s stays connected past the deadline: each reply
     restarts its clock, so a request it sends over DEADLINE + LATE s after
     its first answer (the server's clock for it started before that) is
     still answered on the same connection."""
     n = 20
     t0 = time.monotonic()     # before any connects: the server's clocks start later
-    socks, closed, answers, keep_age = [], {}, 0, 0.0
+    socks, kind, closed, answers, keep_age = [], {}, {}, 0, 0.0
 
     def seen():
-        times = sorted(closed.values())
-        return ("%d of %d trickling clients closed%s; the kept-alive client answered %d times, "
-                "the last request %.1f s after its first answer"
-                % (len(closed), n, " (after %.1f-%.1f s)" % (times[0], times[-1]) if times else "",
-                   answers, keep_age))
-    with network_step("%d trickling clients and a kept-alive one connected" % n, 5, seen):
-        for _ in range(n):
-            socks.append(socket.create_connection(API, timeout=5))
-        for s_ in socks:
-            s_.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        parts = []
+        for k in ("head", "body"):
+            times = sorted(t for s_, t in closed.items() if kind[s_] == k)
+            parts.append("%d of %d %s tricklers closed%s" % (
+                len(times), n, k, " (after %.1f-%.1f s)" % (times[0], times[-1]) if times else ""))
+        return ("%s; the kept-alive client answered %d times, the last request %.1f s after "
+                "its first answer" % ("; ".join(parts), answers, keep_age))
+    with network_step("%d trickling clients of each kind and a kept-alive one connected" % n, 5, seen):
+        for i in range(n):
+            s_ = socket.create_connection(API, timeout=5, source_address=("127.0.3.%d" % (i + 1), 0))
+            s_.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:9900\r\n")
+            socks.append(s_)
+            kind[s_] = "head"
+            s_ = socket.create_connection(API, timeout=5, source_address=("127.0.4.%d" % (i + 1), 0))
+            s_.sendall(b"PUT /v1/services/default/weights HTTP/1.1\r\nHost: 127.0.0.1:9900\r\n"
+                       b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n")
+            socks.append(s_)
+            kind[s_] = "body"
         keep = http.client.HTTPConnection(*API, timeout=5)
         keep.connect()
     keep_sock, first, line = keep.sock, None, 0
     # Until every trickling client is closed and the kept-alive one has
     # been answered past the point where its first clock would have run out.
-    while ((len(closed) < n or keep_age < DEADLINE + LATE)
+    while ((len(closed) < 2 * n or keep_age < DEADLINE + LATE)
            and time.monotonic() - t0 < DEADLINE + LATE + 10):
         sent = time.monotonic()
         with network_step("answer %d to the kept-alive client" % (answers + 1), 5, seen):
@@ -310,7 +388,7 @@ def slowloris():
         for s_ in socks:
             if s_ not in closed:
                 try:
-                    s_.sendall(b"X-Trickle-%d: y\r\n" % line)
+                    s_.sendall(b"X-Trickle-%d: y\r\n" % line if kind[s_] == "head" else b" ")
                 except OSError:
                     closed[s_] = time.monotonic() - t0
         tick = time.monotonic() + TRICKLE_EVERY
@@ -327,12 +405,16 @@ def slowloris():
                     data = b""
                 check(data == b"", "a trickling client got an answer: %r" % data)
                 closed[s_] = time.monotonic() - t0
-    times = sorted(closed.values())
-    check(len(closed) == n, "%d of %d trickling clients still connected after %.0f s; %s"
-          % (n - len(closed), n, time.monotonic() - t0, seen()))
-    check(DEADLINE <= times[0] and times[-1] <= DEADLINE + LATE,
-          "trickling clients closed after %.1f to %.1f s, want %d to %d s"
-          % (times[0], times[-1], DEADLINE, DEADLINE + LATE))
+    check(len(closed) == 2 * n, "%d of %d trickling clients still connected after %.0f s; %s"
+          % (2 * n - len(closed), 2 * n, time.monotonic() - t0, seen()))
+    # The server counts whole milliseconds (clock_mono_ms()) from an
+    # accept microseconds after t0: a close may come a millisecond before
+    # the limit after t0, never more.
+    for k, limit in (("head", HEAD), ("body", DEADLINE)):
+        times = sorted(t for s_, t in closed.items() if kind[s_] == k)
+        check(limit - 0.01 <= times[0] and times[-1] <= limit + LATE,
+              "%s tricklers closed after %.1f to %.1f s, want %d to %d s"
+              % (k, times[0], times[-1], limit, limit + LATE))
     # The kept-alive client's clock restarts at each reply. Had it not,
     # the deadline would have closed it within DEADLINE + LATE s of its
     # start (as it did the trickling clients), and a request sent later
@@ -347,9 +429,7 @@ def slowloris():
     keep.close()
     for s_ in socks:
         s_.close()
-    print("trickling clients closed after %.1f-%.1f s; the kept-alive one got %d answers "
-          "meanwhile, the last to a request sent %.1f s after its first answer"
-          % (times[0], times[-1], answers, keep_age))
+    print(seen())
 
 
 def maps_agree(env, what):

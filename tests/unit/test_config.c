@@ -150,6 +150,22 @@ static void test_config_errors(void)
 		{ "{'proxy': '127.0.0.1:0'}", 400, "bad_address", "proxy", "" },
 		{ "{'configService': {'address': '127.0.0.1', 'port': 65536}}", 400, "bad_port",
 		  "configService.port", "" },
+		{ "{'configService': {'allowedHosts': 'a:1'}}", 400, "bad_field",
+		  "configService.allowedHosts", "list" },
+		{ "{'configService': {'allowedHosts': ['a:1', 'b c']}}", 400, "bad_field",
+		  "configService.allowedHosts[1]", "'b c' is not HOST or HOST:PORT" },
+		{ "{'configService': {'allowedHosts': [5]}}", 400, "bad_field",
+		  "configService.allowedHosts[0]", "not a string" },
+		{ "{'configService': {'allowedHosts': ['a:70000']}}", 400, "bad_field",
+		  "configService.allowedHosts[0]", "'a:70000'" },
+		{ "{'configService': {'allowedHosts': ['a','a','a','a','a','a','a','a','a','a','a','a',"
+		  "'a','a','a','a','a']}}", 400, "bad_field", "configService.allowedHosts", "at most 16" },
+		{ "{'configService': {'allowedOrigins': ['dash.example']}}", 400, "bad_field",
+		  "configService.allowedOrigins[0]", "http://HOST[:PORT] or https://HOST[:PORT]" },
+		{ "{'configService': {'allowedOrigins': ['https://dash.example/']}}", 400, "bad_field",
+		  "configService.allowedOrigins[0]", "" },
+		{ "{'configService': {'allowedOrigin': []}}", 400, "unknown_field", "configService",
+		  "'allowedOrigin'" },
 		{ "{" PROXY ", 'cluster': {'servers': [{'address': '127.0.0.1', 'port': 0}]}}",
 		  400, "bad_port", "cluster[0].servers[0].port", "" },
 		{ "{" PROXY ", 'cluster': {'servers': ['127.0.0.1:9001', '127.0.0.1:70000']}}",
@@ -269,6 +285,24 @@ static void test_config_api_default(void)
 	CHECK_INT(cfg_parse("{'configService': {'address': '::1', 'port': 9000}}", &cfg, m, &err),
 		  ==, 0);
 	CHECK_STR(ep_str(&cfg.api), "[::1]:9000");
+	CHECK_INT(cfg.nallowed_hosts, ==, 0);
+	CHECK_INT(cfg.nallowed_origins, ==, 0);
+	row("%s", "allowedHosts, allowedOrigins");
+	CHECK_INT(cfg_parse("{'configService': {'allowedHosts': ['Vsteer.Example:9900', '[::1]'],"
+			    " 'allowedOrigins': ['https://dash.example', 'http://10.0.0.1:8080']}}",
+			    &cfg, m, &err),
+		  ==, 0);
+	CHECK_INT(cfg.nallowed_hosts, ==, 2);
+	CHECK_STR(cfg.allowed_hosts[0].host, "vsteer.example");
+	CHECK_INT(cfg.allowed_hosts[0].port, ==, 9900);
+	CHECK_STR(cfg.allowed_hosts[1].host, "::1");
+	CHECK_INT(cfg.allowed_hosts[1].port, ==, 0);
+	CHECK_INT(cfg.nallowed_origins, ==, 2);
+	CHECK_STR(cfg.allowed_origins[0].host, "dash.example");
+	CHECK_INT(cfg.allowed_origins[0].port, ==, 443);
+	CHECK(cfg.allowed_origins[0].https, "https");
+	CHECK_INT(cfg.allowed_origins[1].port, ==, 8080);
+	CHECK(!cfg.allowed_origins[1].https, "http");
 }
 
 const struct unit_case config_cases[] = { TEST(test_config_thesis_single),

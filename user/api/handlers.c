@@ -21,9 +21,9 @@ static json_t *fail(struct api_call *k, int status, const char *code, const char
 /* A query parameter the router let through, or NULL if not given. */
 static const char *arg(const struct api_call *k, const char *name)
 {
-	for (size_t i = 0; i < k->req->nargs; i++)
-		if (!strcmp(k->req->args[i].name, name))
-			return k->req->args[i].value;
+	for (size_t i = 0; i < k->nargs; i++)
+		if (!strcmp(k->args[i].name, name))
+			return k->args[i].value;
 	return NULL;
 }
 

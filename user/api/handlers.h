@@ -16,7 +16,10 @@ struct api_call {
 	struct ctl *c;
 	const struct api_req *req;
 	const struct route *route;
-	char caps[ROUTE_MAX_CAPS][ROUTE_CAP_LEN]; /* the {} path segments */
+	char caps[ROUTE_MAX_CAPS][ROUTE_CAP_LEN]; /* the {} path segments, decoded */
+	struct api_arg args[API_MAX_ARGS];	  /* the query, decoded */
+	size_t nargs;
+	char *qbuf;   /* what args point into */
 	json_t *body; /* the parsed request body, for routes that take one */
 	struct vs_err err;
 	int status; /* on success */

@@ -10,31 +10,40 @@
 #include <stdbool.h>
 
 struct ctl;
+struct origin_policy;
 
-#define API_MAX_BODY (64 * 1024)
+#define API_MAX_BODY   (64 * 1024)
+#define API_MAX_TARGET (8 * 1024)  /* the request target: path and query */
+#define API_MAX_HEAD   (32 * 1024) /* the header fields, each counted as "Name: value\r\n" */
+#define API_MAX_ARGS   16	   /* query parameters */
 
-/* The API: the controller it drives and, if set, the bearer token that
- * mutating requests must carry. */
+/* The API: the controller it drives; if set, the bearer token that
+ * mutating requests must carry; and which Host and Origin values it takes
+ * (NULL: only requests without either). */
 struct api {
 	struct ctl *c;
 	const char *token;
+	const struct origin_policy *origin;
 };
 
-/* A query parameter as given, repeats included; value NULL for a bare
- * "?name". */
+/* A header field or a query parameter as given, repeats included; a
+ * parameter's value is NULL for a bare "?name". */
 struct api_arg {
 	const char *name;
 	const char *value;
 };
 
+/* A request as it came, before any decoding: the path is routed as sent,
+ * so that an encoded '/' (%2F) cannot pass for a separator. */
 struct api_req {
-	const char *authorization; /* the Authorization header, or NULL */
 	const char *method;
-	const char *path;
+	const char *version;	       /* "HTTP/1.1"; NULL for HTTP/1.0 */
+	const char *path;	       /* percent-encoded as sent, without the query */
+	const char *query;	       /* after the '?', percent-encoded; NULL for none */
+	const struct api_arg *headers; /* every header field, in order */
+	size_t nheaders;
 	const char *body;
 	size_t body_len;
-	const struct api_arg *args; /* the query, decoded */
-	size_t nargs;
 };
 
 struct api_resp {
@@ -43,19 +52,30 @@ struct api_resp {
 	const char *content_type; /* NULL: application/json */
 	const char *allow;	  /* for 405: the methods the path takes */
 	bool unauthorized;	  /* for 401: send WWW-Authenticate */
+	bool close;		  /* refused before the body was read: close after */
 };
 
-/* A request that fails before its handler runs (no route, method,
- * token, body size or JSON, query parameters) never touches a->c. */
+/* A request that fails before its handler runs (framing, Host and
+ * Origin, route, method, token, content type, query, body size or JSON)
+ * never touches a->c. */
 void api_handle(struct api *a, const struct api_req *req, struct api_resp *resp);
 /* The same up to the handler, which it does not run: 0 if the request
  * would reach it, else -1 with the error reply in *resp (free its body).
  * Needs no controller, socket or kernel: the fuzzer and unit tests use it. */
 int api_check(struct api *a, const struct api_req *req, struct api_resp *resp);
+/* The checks that need no body, for a request whose head is in: 0, or -1
+ * with the reply, to be sent before the body is read. */
+int api_check_head(struct api *a, const struct api_req *req, struct api_resp *resp);
+/* A refusal that is not about the request (too many connections): the
+ * JSON error reply in *resp. */
+void api_refuse(struct api_resp *resp, int status, const char *code, const char *msg);
 
 /* The router alone: index into the route table, -ENOENT for no such path,
  * -EPERM for a path that exists but not with this method (then *allow is
- * set). caps receives up to two {} segments. */
+ * set). The path is split at its '/' first, then each segment is
+ * percent-decoded; a segment that decodes to a '/' or NUL, or is not
+ * valid percent-encoding, matches nothing. caps receives up to two {}
+ * segments, decoded. */
 #define ROUTE_MAX_CAPS 2
 #define ROUTE_CAP_LEN  64
 int api_route(const char *method, const char *path, char caps[ROUTE_MAX_CAPS][ROUTE_CAP_LEN],

@@ -22,6 +22,7 @@
 #include "ctl/tick.h"
 #include "api/auth.h"
 #include "api/http.h"
+#include "api/origin.h"
 #include "api/router.h"
 
 /* The Makefile passes the version from `git describe`. */
@@ -250,6 +251,7 @@ int main(int argc, char **argv)
 {
 	char token[AUTH_TOKEN_MAX + 1] = "";
 	struct http_opts ho = {};
+	struct origin_policy origin = {};
 	struct api api = {};
 	struct MHD_Daemon *http = NULL;
 	struct vs_err err = {};
@@ -341,6 +343,15 @@ int main(int argc, char **argv)
 	}
 	api.c = ctl;
 	api.token = token[0] ? token : NULL;
+	origin = (struct origin_policy){
+		.ep = cfg.api,
+		.tls = ho.tls_cert != NULL,
+		.hosts = cfg.allowed_hosts,
+		.nhosts = (size_t)cfg.nallowed_hosts,
+		.origins = cfg.allowed_origins,
+		.norigins = (size_t)cfg.nallowed_origins,
+	};
+	api.origin = &origin;
 	ret = http_start(&api, &ho, &http, &err);
 	if (ret) {
 		health_stop(ctl);

@@ -159,10 +159,42 @@ static int path_field(json_t *obj, const char *key, char *out, size_t size, stru
 	return 0;
 }
 
+/* allowedHosts ("HOST[:PORT]") or allowedOrigins ("http(s)://HOST[:PORT]"):
+ * a list of at most CONFIG_MAX_ALLOWED strings, each parsed here so that a
+ * typo stops vsteerd rather than locking out the browser it was for. */
+static int allowed_field(json_t *obj, const char *key, bool origins, struct hostport *out, int *n,
+			 struct vs_err *err)
+{
+	json_t *list = json_object_get(obj, key), *v;
+	size_t i;
+
+	if (!list)
+		return 0;
+	if (!json_is_array(list) || json_array_size(list) > CONFIG_MAX_ALLOWED)
+		return vs_errf(err, -EINVAL, 400, "bad_field",
+			       "configService.%s: must be a list of at most %d strings", key,
+			       CONFIG_MAX_ALLOWED);
+	json_array_foreach (list, i, v) {
+		const char *s = json_string_value(v);
+		char shown[64];
+
+		if (!s ||
+		    (origins ? hostport_parse_origin(s, &out[i]) : hostport_parse(s, &out[i])))
+			return vs_errf(err, -EINVAL, 400, "bad_field",
+				       "configService.%s[%zu]: '%s' is not %s", key, i,
+				       str_printable(shown, sizeof(shown),
+						     s ? s : "(not a string)"),
+				       origins ? "http://HOST[:PORT] or https://HOST[:PORT]" :
+						 "HOST or HOST:PORT");
+	}
+	*n = (int)json_array_size(list);
+	return 0;
+}
+
 static int parse_api(json_t *api, struct config *cfg, struct vs_err *err)
 {
-	static const char *const keys[] = { "address", "port",	 "tokenFile",
-					    "tlsCert", "tlsKey", NULL };
+	static const char *const keys[] = { "address", "port",	       "tokenFile",	 "tlsCert",
+					    "tlsKey",  "allowedHosts", "allowedOrigins", NULL };
 	json_t *a, *p, *da, *dp;
 	int ret;
 
@@ -185,6 +217,12 @@ static int parse_api(json_t *api, struct config *cfg, struct vs_err *err)
 		ret = path_field(api, "tlsCert", cfg->tls_cert, sizeof(cfg->tls_cert), err);
 	if (!ret)
 		ret = path_field(api, "tlsKey", cfg->tls_key, sizeof(cfg->tls_key), err);
+	if (!ret)
+		ret = allowed_field(api, "allowedHosts", false, cfg->allowed_hosts,
+				    &cfg->nallowed_hosts, err);
+	if (!ret)
+		ret = allowed_field(api, "allowedOrigins", true, cfg->allowed_origins,
+				    &cfg->nallowed_origins, err);
 	if (!ret && !cfg->tls_cert[0] != !cfg->tls_key[0])
 		ret = vs_errf(err, -EINVAL, 400, "bad_field",
 			      "configService: tlsCert and tlsKey go together");

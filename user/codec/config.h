@@ -2,11 +2,13 @@
 #ifndef VS_CONFIG_H
 #define VS_CONFIG_H
 
+#include "lib/hostport.h"
 #include "core/model.h"
 
 #define VS_DEFAULT_API_PORT 9900
 #define VS_DEFAULT_SERVICE  "default"
 #define CONFIG_MAX_SIZE	    (1 << 20)
+#define CONFIG_MAX_ALLOWED  16 /* entries of allowedHosts, of allowedOrigins */
 
 #include <limits.h>
 
@@ -15,6 +17,12 @@ struct config {
 	char token_file[PATH_MAX]; /* configService.tokenFile: bearer token */
 	char tls_cert[PATH_MAX];   /* configService.tlsCert, tlsKey: PEM files */
 	char tls_key[PATH_MAX];
+	/* configService.allowedHosts, allowedOrigins: the Host and Origin
+	 * values the API takes besides its own address */
+	struct hostport allowed_hosts[CONFIG_MAX_ALLOWED];
+	int nallowed_hosts;
+	struct hostport allowed_origins[CONFIG_MAX_ALLOWED];
+	int nallowed_origins;
 };
 
 /*
@@ -22,7 +30,9 @@ struct config {
  *   {"proxy": {"address": "127.0.0.1", "port": 8080},
  *    "configService": {"address": "127.0.0.1", "port": 9900,
  *                      "tokenFile": "/etc/vsteer/token",
- *                      "tlsCert": "cert.pem", "tlsKey": "key.pem"},
+ *                      "tlsCert": "cert.pem", "tlsKey": "key.pem",
+ *                      "allowedHosts": ["vsteer.example.com:9900"],
+ *                      "allowedOrigins": ["https://dash.example.com"]},
  *    "cluster": [{"version": "1.0", "servers": ["127.0.0.1:9001"]}]}
  *   {"services": [{"name": "web", "address": "0.0.0.0", "port": 80,
  *                  "clusters": [...]}], "configService": ...}

@@ -24,3 +24,44 @@ const char *str_printable(char *out, size_t size, const char *s)
 	out[i] = '\0';
 	return out;
 }
+
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int str_unescape(char *out, size_t size, const char *s, size_t len, bool plus)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+
+		if (c == '%') {
+			int hi = i + 2 < len ? hex_digit(s[i + 1]) : -1;
+			int lo = hi >= 0 ? hex_digit(s[i + 2]) : -1;
+
+			if (lo < 0)
+				return -EINVAL;
+			c = (char)(hi << 4 | lo);
+			i += 2;
+		} else if (c == '+' && plus) {
+			c = ' ';
+		}
+		if (!c)
+			return -EINVAL;
+		if (n + 1 >= size)
+			return -ENAMETOOLONG;
+		out[n++] = c;
+	}
+	if (!size)
+		return -ENAMETOOLONG;
+	out[n] = '\0';
+	return n;
+}

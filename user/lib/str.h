@@ -2,6 +2,7 @@
 #ifndef VS_STR_H
 #define VS_STR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Copy with truncation check: -ENAMETOOLONG if src does not fit. */
@@ -11,5 +12,11 @@ int str_copy(char *dst, size_t size, const char *src);
  * as much as fits in out, anything but printable ASCII as '?', ".." if
  * cut. Returns out. */
 const char *str_printable(char *out, size_t size, const char *s);
+
+/* Percent-decode the len bytes at s into out (NUL-terminated; out may be
+ * s itself, as decoding never lengthens), with '+' as a space if plus:
+ * the decoded length, -EINVAL for a '%' without two hex digits after it
+ * or a decoded NUL, -ENAMETOOLONG if out is too small. */
+int str_unescape(char *out, size_t size, const char *s, size_t len, bool plus);
 
 #endif
