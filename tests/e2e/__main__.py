@@ -3,7 +3,8 @@
 backends, real TCP connections. tests/run starts each test in its own
 network and mount namespace (`unshare --net --mount`), so each has its own
 loopback, its own bpffs pin directory and nothing to clean up. One module
-per area: steering, lifecycle, api, rollout, watch, packaging.
+per area: steering, lifecycle, api, rollout, watch, packaging,
+hardening_pins.
 
     python3 tests/e2e --list
     unshare --net --mount --propagation private python3 tests/e2e NAME
@@ -18,7 +19,7 @@ sys.path[:0] = [HERE, os.path.dirname(HERE)]
 # The test modules, in the order --list gives their tests. Importing one
 # registers its @test functions in common.TESTS (tests/catalogue.py reads
 # the same list).
-MODULES = ("steering", "lifecycle", "api", "rollout", "watch", "packaging")
+MODULES = ("steering", "lifecycle", "api", "rollout", "watch", "packaging", "hardening_pins")
 for _name in MODULES:
     importlib.import_module(_name)
 

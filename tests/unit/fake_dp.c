@@ -8,6 +8,7 @@
 #include "kernel/dp.h"
 #include "kernel/dp_iter.h"
 #include "kernel/dp_maps.h"
+#include "kernel/dp_pins.h"
 #include "kernel/dp_tc.h"
 
 #include "fake_dp.h"
@@ -31,6 +32,8 @@ struct dataplane {
 	__s64 vopen[VS_MAX_SLOTS];
 	int fail_svc;
 	unsigned long svc_writes, sock_reads;
+	struct dp_pins_report pins;
+	bool pins_set;
 };
 
 struct dataplane *fake_dp_new(bool metering)
@@ -134,6 +137,12 @@ unsigned long fake_dp_svc_writes(const struct dataplane *dp)
 unsigned long fake_dp_sock_reads(const struct dataplane *dp)
 {
 	return dp->sock_reads;
+}
+
+void fake_dp_pins_next(struct dataplane *dp, const struct dp_pins_report *r)
+{
+	dp->pins = *r;
+	dp->pins_set = true;
 }
 
 /* ---- the adapter's functions, as the controller calls them ---- */
@@ -287,4 +296,19 @@ int dp_insert(struct dataplane *dp, const __u64 *cookies, const __u32 *idx, int 
 void dp_tc_attach_new(struct dataplane *dp)
 {
 	(void)dp;
+}
+
+int dp_pins_check(struct dataplane *dp, struct dp_pins_report *r)
+{
+	memset(r, 0, sizeof(*r));
+	if (dp->pins_set)
+		*r = dp->pins;
+	dp->pins_set = false;
+	return r->err;
+}
+
+const char *dp_pins_dir(const struct dataplane *dp)
+{
+	(void)dp;
+	return "/sys/fs/bpf/fake";
 }

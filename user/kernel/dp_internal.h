@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include "kernel/dp.h"
 
 struct steer_bpf;
@@ -17,6 +18,19 @@ struct bpf_link;
 struct bpf_object;
 
 #define DP_MAX_TC_IF 256 /* interfaces the TC meter is tried on */
+#define DP_MAX_PINS  16	 /* the maps and links of dp.h's layout */
+#define DP_TRACERS   4	 /* track req resp rst */
+
+/* One object pinned in the pin directory, and the fd vsteerd holds it by
+ * (dp_pins.c re-pins it from that fd). */
+struct dp_pin {
+	char name[16];
+	int fd; /* not owned here: steer's map, link_fd or a tracer_fd */
+	bool link;
+	__u32 id;  /* the object's id, to tell it from another at the name */
+	dev_t dev; /* the pin (bpffs inode) last seen holding it; */
+	ino_t ino; /* 0: not seen yet, look at the object itself */
+};
 
 struct dataplane {
 	struct steer_bpf *steer; /* the data plane; owns the pinned maps */
@@ -26,14 +40,27 @@ struct dataplane {
 	struct bpf_link *list_iter;
 	struct bpf_link *insert_iter;
 	int link_fd;
-	int lock_fd;  /* flock on the pin directory: one writer */
-	bool adopted; /* the pin directory existed already */
+	int tracer_fd[DP_TRACERS]; /* -1: not attached */
+	int lock_fd;		   /* flock on the pin directory: one writer */
+	bool adopted;		   /* the pin directory existed already */
+	bool building;		   /* pins in tmp_dir, not renamed into place yet */
+	bool attached;		   /* dp_attach() done */
+	struct dp_pin pins[DP_MAX_PINS];
+	size_t npins;
+	dev_t dir_dev; /* the pin directory lock_fd holds */
+	ino_t dir_ino;
 	enum dp_meter meter;
 	unsigned int tc_if[DP_MAX_TC_IF]; /* interfaces the TC meter was tried on */
 	size_t ntc_if;
 	char pin_dir[PATH_MAX];
+	char tmp_dir[PATH_MAX + 16]; /* <pin_dir>_tmp<pid> */
 };
 
+/* The tracers' pin names, in tracer_fd's order. */
+extern const char *const dp_tracer_pins[DP_TRACERS];
+
+/* The inode of this network namespace, as link infos name it. */
+int dp_netns_ino(__u64 *ino);
 /* libbpf's warnings dropped (quiet) around calls whose failure vsteerd
  * expects and handles itself. */
 void dp_quiet_libbpf(bool quiet);
