@@ -43,6 +43,7 @@ PREFIXES = {
     "kernel/dp_internal.h": ("dp_",),
     "kernel/dp_maps.h": ("dp_",),
     "kernel/dp_iter.h": ("dp_",),
+    "kernel/dp_pins.h": ("dp_",),
     "kernel/dp_tc.h": ("dp_tc_",),
     "ctl/ops.h": ("ctl_",),
     "ctl/tick.h": ("ctl_",),

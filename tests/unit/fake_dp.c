@@ -10,6 +10,7 @@
 #include "kernel/dp_cgroup.h"
 #include "kernel/dp_iter.h"
 #include "kernel/dp_maps.h"
+#include "kernel/dp_pins.h"
 #include "kernel/dp_tc.h"
 
 #include "fake_dp.h"
@@ -34,6 +35,8 @@ struct dataplane {
 	__s64 vopen[VS_MAX_SLOTS];
 	int fail_svc;
 	unsigned long svc_writes, sock_reads;
+	struct dp_pins_report pins;
+	bool pins_set;
 };
 
 struct dataplane *fake_dp_new(bool metering)
@@ -144,6 +147,12 @@ unsigned long fake_dp_svc_writes(const struct dataplane *dp)
 unsigned long fake_dp_sock_reads(const struct dataplane *dp)
 {
 	return dp->sock_reads;
+}
+
+void fake_dp_pins_next(struct dataplane *dp, const struct dp_pins_report *r)
+{
+	dp->pins = *r;
+	dp->pins_set = true;
 }
 
 /* ---- the adapter's functions, as the controller calls them ---- */
@@ -328,4 +337,19 @@ int dp_cgroup_path(struct dataplane *dp, __u64 id, char *buf, size_t size)
 void dp_tc_attach_new(struct dataplane *dp)
 {
 	(void)dp;
+}
+
+int dp_pins_check(struct dataplane *dp, struct dp_pins_report *r)
+{
+	memset(r, 0, sizeof(*r));
+	if (dp->pins_set)
+		*r = dp->pins;
+	dp->pins_set = false;
+	return r->err;
+}
+
+const char *dp_pins_dir(const struct dataplane *dp)
+{
+	(void)dp;
+	return "/sys/fs/bpf/fake";
 }

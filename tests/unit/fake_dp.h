@@ -13,6 +13,7 @@
 #include "vsteer.h"
 
 struct dataplane;
+struct dp_pins_report;
 
 struct dataplane *fake_dp_new(bool metering);
 void fake_dp_free(struct dataplane *dp);
@@ -43,6 +44,10 @@ void fake_dp_answered(struct dataplane *dp, __u32 slot, __u64 requests);
  * makes them work again. Counts the writes tried. */
 void fake_dp_fail_svc_writes(struct dataplane *dp, int err);
 unsigned long fake_dp_svc_writes(const struct dataplane *dp);
+/* What the next dp_pins_check() reports and returns (r->err), once; after
+ * it, every pin is in place again. */
+void fake_dp_pins_next(struct dataplane *dp, const struct dp_pins_report *r);
+
 /* Calls that read the sockmap so far: a read must not need more. */
 unsigned long fake_dp_sock_reads(const struct dataplane *dp);
 

@@ -148,6 +148,10 @@ static void test_config_errors(void)
 		{ "{'proxy': {'address': '127.0.0.1', 'port': 80, 'tls': true}}", 400,
 		  "unknown_field", "proxy", "'tls'" },
 		{ "{'proxy': '127.0.0.1:0'}", 400, "bad_address", "proxy", "" },
+		{ "{'proxy': {'address': '127.0.0.1', 'port': 80, 'takeover': 1}}", 400,
+		  "bad_field", "proxy.takeover", "true or false" },
+		{ "{'services': [{'name': 'a', 'address': '127.0.0.1', 'port': 80,"
+		  " 'takeover': 'yes'}]}", 400, "bad_field", "services[0].takeover", "true or false" },
 		{ "{'configService': {'address': '127.0.0.1', 'port': 65536}}", 400, "bad_port",
 		  "configService.port", "" },
 		{ "{'configService': {'allowedHosts': 'a:1'}}", 400, "bad_field",
@@ -265,6 +269,39 @@ static void test_config_services_form(void)
 		  &err, -EEXIST, 409, "duplicate_service");
 }
 
+/* "takeover" in both forms: in the config's record of its services, not
+ * in the model (it only matters the first time an address is steered). */
+static void test_config_takeover(void)
+{
+	struct model *m = new_model();
+	struct config cfg;
+	struct vs_err err;
+
+	CHECK_INT(cfg_parse("{'proxy': {'address': '127.0.0.1', 'port': 8080, 'takeover': true},"
+			    " 'services': ["
+			    "  {'name': 'web', 'address': '0.0.0.0', 'port': 80, 'takeover': false},"
+			    "  {'name': 'v6', 'address': '::', 'port': 81, 'takeover': true},"
+			    "  {'name': 'idle', 'address': '127.0.0.2', 'port': 82}]}",
+			    &cfg, m, &err),
+		  ==, 0);
+	CHECK_INT(cfg.nsvc, ==, 4);
+	CHECK_STR(cfg.svc[0].name, VS_DEFAULT_SERVICE);
+	CHECK_STR(cfg.svc[0].where, "proxy");
+	CHECK_STR(ep_str(&cfg.svc[0].addr), "127.0.0.1:8080");
+	CHECK_INT(cfg.svc[0].takeover, ==, true);
+	CHECK_STR(cfg.svc[1].name, "web");
+	CHECK_STR(cfg.svc[1].where, "services[0]");
+	CHECK_INT(cfg.svc[1].takeover, ==, false);
+	CHECK_STR(cfg.svc[2].where, "services[1]");
+	CHECK_STR(ep_str(&cfg.svc[2].addr), "[::]:81");
+	CHECK_INT(cfg.svc[2].takeover, ==, true);
+	CHECK_INT(cfg.svc[3].takeover, ==, false);
+	row("%s", "the thesis's string form");
+	CHECK_INT(cfg_parse("{'proxy': '127.0.0.1:8080'}", &cfg, new_model(), &err), ==, 0);
+	CHECK_INT(cfg.nsvc, ==, 1);
+	CHECK_INT(cfg.svc[0].takeover, ==, false);
+}
+
 static void test_config_api_default(void)
 {
 	struct model *m = new_model();
@@ -305,10 +342,9 @@ static void test_config_api_default(void)
 	CHECK(!cfg.allowed_origins[1].https, "http");
 }
 
-const struct unit_case config_cases[] = { TEST(test_config_thesis_single),
-					  TEST(test_config_cluster_list),
-					  TEST(test_config_modes),
-					  TEST(test_config_errors),
-					  TEST(test_config_services_form),
-					  TEST(test_config_api_default),
-					  { NULL, NULL } };
+const struct unit_case config_cases[] = {
+	TEST(test_config_thesis_single), TEST(test_config_cluster_list),
+	TEST(test_config_modes),	 TEST(test_config_errors),
+	TEST(test_config_services_form), TEST(test_config_takeover),
+	TEST(test_config_api_default),	 { NULL, NULL }
+};

@@ -15,7 +15,9 @@
 
 #include "lib/file.h"
 #include "codec/state.h"
+#include "codec/config.h"
 #include "codec/state_parse.h"
+#include "kernel/dp_pins.h"
 #include "ctl/ctl.h"
 #include "ctl/health.h"
 #include "ctl/ops.h"
@@ -579,6 +581,127 @@ static void test_ctl_views_and_metrics(void)
 	CHECK_HAS(view, "\"backends\":[{\"address\":\"127.0.0.1:9001\",\"live\":true");
 }
 
+static uint32_t count_events(const struct model *m, const char *type)
+{
+	uint32_t n = 0;
+
+	for (uint32_t k = 0; k < m->nevents; k++)
+		n += !strcmp(model_event_nth(m, k)->type, type);
+	return n;
+}
+
+/* A service new to the pinned maps is refused when another socket
+ * listens on its address (exactly, or a wildcard that would take its
+ * connections), unless the config says takeover; one the maps steer
+ * already, and a socket of its own servers, are not another's. */
+static void test_ctl_addresses_taken(void)
+{
+	struct fixture *f = new_fixture();
+	struct model *m = web_model(false), *wild = new_model();
+	struct config *cfg = tcalloc(sizeof(*cfg));
+	struct vs_err err = {};
+	struct vs_svc_key k;
+	struct vs_svc v = {};
+
+	CHECK(f && m && cfg, "fixture");
+	listen_web(f, false);
+	CHECK_INT(fake_dp_listen(f->dp, "127.0.0.2:8080", 201), ==, 0); /* another address */
+	CHECK_INT(fake_dp_listen(f->dp, "127.0.0.1:8081", 202), ==, 0); /* another port */
+	CHECK_INT(ctl_check_addresses(f->dp, m, NULL, &err), ==, 0);
+	CHECK_INT(fake_dp_listen(f->dp, "0.0.0.0:8080", 203), ==, 0);
+	CHECK_ERR(ctl_check_addresses(f->dp, m, NULL, &err), &err, -EADDRINUSE, 409,
+		  "address_in_use");
+	CHECK_HAS(err.msg, "service web: another process listens on 0.0.0.0:8080");
+	CHECK_HAS(err.msg, "steering 127.0.0.1:8080 would take its new connections");
+	CHECK_HAS(err.msg, "\"takeover\": true");
+
+	row("%s", "takeover in the config");
+	cfg->nsvc = 1;
+	snprintf(cfg->svc[0].name, sizeof(cfg->svc[0].name), "web");
+	snprintf(cfg->svc[0].where, sizeof(cfg->svc[0].where), "services[0]");
+	ep_parse("127.0.0.1:8080", &cfg->svc[0].addr);
+	CHECK_ERR(ctl_check_addresses(f->dp, m, cfg, &err), &err, -EADDRINUSE, 409,
+		  "address_in_use");
+	CHECK_HAS(err.msg, "(services[0].takeover)");
+	cfg->svc[0].takeover = true;
+	CHECK_INT(ctl_check_addresses(f->dp, m, cfg, &err), ==, 0);
+	row("%s", "takeover given for another address");
+	ep_parse("127.0.0.1:9090", &cfg->svc[0].addr);
+	CHECK_INT(ctl_check_addresses(f->dp, m, cfg, &err), ==, -EADDRINUSE);
+
+	row("%s", "a dual-stack [::] socket");
+	fake_dp_close(f->dp, 203);
+	CHECK_INT(fake_dp_listen(f->dp, "[::]:8080", 204), ==, 0);
+	CHECK_INT(ctl_check_addresses(f->dp, m, NULL, &err), ==, -EADDRINUSE);
+	CHECK_HAS(err.msg, "another process listens on [::]:8080");
+
+	row("%s", "steered already");
+	model_svc_key(m, 0, &k);
+	fake_dp_svc_put(f->dp, &k, &v);
+	CHECK_INT(ctl_check_addresses(f->dp, m, NULL, &err), ==, 0);
+	fake_dp_close(f->dp, 204);
+	fake_dp_close(f->dp, 201);
+
+	row("%s", "a wildcard service");
+	CHECK_INT(add_svc(wild, "any", "0.0.0.0:8080", 1, &err), ==, 0);
+	CHECK_INT(add_cl(wild, 0, "1.0", CL_INSTANT, "127.0.0.1:8080", "c1", &err), ==, 0);
+	CHECK_INT(add_cl(wild, 0, "2.0", CL_INSTANT, "127.0.0.1:9001", "c2", &err), ==, 1);
+	CHECK_INT(fake_dp_listen(f->dp, "127.0.0.1:8080", 205), ==, 0); /* 1.0's own */
+	CHECK_INT(ctl_check_addresses(f->dp, wild, NULL, &err), ==, 0);
+	CHECK_INT(fake_dp_listen(f->dp, "127.0.0.3:8080", 206), ==, 0);
+	CHECK_INT(ctl_check_addresses(f->dp, wild, NULL, &err), ==, -EADDRINUSE);
+	CHECK_HAS(err.msg, "another process listens on 127.0.0.3:8080");
+	CHECK_HAS(err.msg, "give the service \"takeover\": true");
+}
+
+/* What the kernel adapter re-pinned is said once, as a warning and an
+ * event; a pin that cannot be put back is said once, not every tick, and
+ * ctl_check_pins() says so until it is back. */
+static void test_ctl_tick_pins(void)
+{
+	struct fixture *f = new_fixture();
+	struct dp_pins_report r = {}, got;
+	struct vs_err err = {};
+	struct model *disk;
+
+	CHECK(f, "fixture");
+	listen_web(f, false);
+	CHECK_INT(open_ctl(f, web_model(false), &err), ==, 0);
+	ctl_tick(f->c);
+	CHECK_INT(count_events(f->c->m, "repinned"), ==, 0);
+	snprintf(r.repinned, sizeof(r.repinned), "link, track");
+	fake_dp_pins_next(f->dp, &r);
+	ctl_tick(f->c);
+	CHECK_INT(count_events(f->c->m, "repinned"), ==, 1);
+	CHECK_HAS(model_event_nth(f->c->m, 0)->detail, "link, track");
+	CHECK_STR(model_event_nth(f->c->m, 0)->service, "");
+	disk = state_on_disk(f, &err);
+	CHECK(disk, "%s", err.msg);
+	CHECK_INT(count_events(disk, "repinned"), ==, 1);
+	ctl_tick(f->c);
+	CHECK_INT(count_events(f->c->m, "repinned"), ==, 1);
+
+	row("%s", "cannot pin");
+	memset(&r, 0, sizeof(r));
+	snprintf(r.missing, sizeof(r.missing), "link");
+	snprintf(r.why, sizeof(r.why), "cannot pin /x/link: Permission denied");
+	r.err = -EPERM;
+	for (int i = 0; i < 3; i++) {
+		fake_dp_pins_next(f->dp, &r);
+		ctl_tick(f->c);
+	}
+	CHECK_INT(count_events(f->c->m, "pins_lost"), ==, 1);
+	CHECK_HAS(model_event_nth(f->c->m, 0)->detail, "Permission denied");
+	fake_dp_pins_next(f->dp, &r);
+	CHECK_INT(ctl_check_pins(f->c, &got), ==, -EPERM);
+	CHECK_STR(got.missing, "link");
+	CHECK_INT(ctl_check_pins(f->c, &got), ==, 0);
+	CHECK_STR(f->c->pins_missing, "");
+	fake_dp_pins_next(f->dp, &r);
+	ctl_tick(f->c);
+	CHECK_INT(count_events(f->c->m, "pins_lost"), ==, 2); /* lost again */
+}
+
 const struct unit_case ctl_cases[] = {
 	TEST(test_ctl_open_writes_maps_and_state),
 	TEST(test_ctl_change_commits),
@@ -593,5 +716,7 @@ const struct unit_case ctl_cases[] = {
 	TEST(test_ctl_owner_at_registration),
 	TEST(test_ctl_recent_windows_shared),
 	TEST(test_ctl_views_and_metrics),
+	TEST(test_ctl_addresses_taken),
+	TEST(test_ctl_tick_pins),
 	{ NULL, NULL },
 };

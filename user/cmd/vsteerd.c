@@ -17,6 +17,7 @@
 #include "codec/state.h"
 #include "codec/state_parse.h"
 #include "kernel/dp.h"
+#include "kernel/dp_pins.h"
 #include "kernel/features.h"
 #include "ctl/ctl.h"
 #include "ctl/tick.h"
@@ -259,6 +260,7 @@ int main(int argc, char **argv)
 	struct ctl *ctl = NULL;
 	struct config cfg = {};
 	struct vs_features feat;
+	struct dp_pins_report pins;
 	const struct vs_feature *miss;
 	enum dp_meter meter;
 	struct model *m;
@@ -330,6 +332,12 @@ int main(int argc, char **argv)
 	ret = dp_open(&dp, o.pin_dir, o.session_table, meter, &err);
 	if (ret)
 		goto free_model;
+	/* Nothing is attached yet: a refusal here leaves steering as it was. */
+	ret = ctl_check_addresses(dp, m, &cfg, &err);
+	if (!ret)
+		ret = dp_attach(dp, &err);
+	if (ret)
+		goto close_dp;
 	pr_info("%s data plane in %s\n", dp_adopted(dp) ? "adopted" : "created", o.pin_dir);
 	ret = ctl_open(&ctl, dp, m, o.state, &err);
 	if (ret)
@@ -373,9 +381,17 @@ int main(int argc, char **argv)
 			break;
 		ctl_tick(ctl);
 	}
-	pr_info("stopping; steering stays pinned in %s\n", o.pin_dir);
 	http_stop(http);
 	health_stop(ctl);
+	/* Said only once it is true. */
+	if (!ctl_check_pins(ctl, &pins))
+		pr_info("stopping; steering stays pinned in %s\n", o.pin_dir);
+	else
+		pr_warn("stopping; %s not pinned in %s (%s): %s\n", pins.missing, o.pin_dir,
+			pins.why,
+			strstr(pins.missing, "link") ?
+				"steering stops as vsteerd exits" :
+				"steering stays, but these go as vsteerd exits and the next vsteerd starts them afresh");
 close_ctl:
 	ctl_close(ctl);
 close_dp:

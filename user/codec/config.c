@@ -67,12 +67,16 @@ static int add_clusters(json_t *j, const char *where, uint32_t svc, struct model
 	return start_session_rollout(m, svc, err);
 }
 
-/* obj: "ADDRESS:PORT", or an object whose address, port and protocol
+/* obj: "ADDRESS:PORT", or an object whose address, port, protocol
  * ("tcp", the default, or "http": its responses' status classes are
- * read, and 5xx count as errors) are used; the caller checks its keys. */
-static int add_service(struct model *m, const char *name, json_t *obj, const char *where,
-		       struct vs_err *err)
+ * read, and 5xx count as errors) and takeover are used; the caller checks
+ * its keys. takeover is not in the model: it only matters the first time
+ * vsteerd steers the address, and the config is read at every start. */
+static int add_service(struct config *cfg, struct model *m, const char *name, json_t *obj,
+		       const char *where, struct vs_err *err)
 {
+	struct config_svc *cs = &cfg->svc[cfg->nsvc];
+	json_t *takeover = NULL;
 	struct vs_endpoint ep;
 	bool http = false;
 	uint32_t salt;
@@ -82,6 +86,10 @@ static int add_service(struct model *m, const char *name, json_t *obj, const cha
 		if (parse_protocol(json_object_get(obj, "protocol"), false, &http))
 			return vs_errf(err, -EINVAL, 400, "bad_field",
 				       "%s.protocol: must be \"tcp\" or \"http\"", where);
+		takeover = json_object_get(obj, "takeover");
+		if (takeover && !json_is_boolean(takeover))
+			return vs_errf(err, -EINVAL, 400, "bad_field",
+				       "%s.takeover: must be true or false", where);
 		ret = parse_addr_port(json_object_get(obj, "address"), json_object_get(obj, "port"),
 				      where, &ep, err);
 	} else {
@@ -105,13 +113,20 @@ static int add_service(struct model *m, const char *name, json_t *obj, const cha
 		if (r)
 			return r;
 	}
+	/* cs is in bounds: model_add_service() refuses a service beyond
+	 * VS_MAX_SERVICES, and each of cfg's is one of m's. */
+	snprintf(cs->name, sizeof(cs->name), "%s", name);
+	snprintf(cs->where, sizeof(cs->where), "%s", where);
+	cs->addr = ep;
+	cs->takeover = json_is_true(takeover);
+	cfg->nsvc++;
 	return ret;
 }
 
-static int parse_services(json_t *list, struct model *m, struct vs_err *err)
+static int parse_services(json_t *list, struct config *cfg, struct model *m, struct vs_err *err)
 {
-	static const char *const keys[] = { "name",	"address",  "port", "protocol",
-					    "sessions", "clusters", NULL };
+	static const char *const keys[] = { "name",	"address",  "port",	"protocol",
+					    "sessions", "takeover", "clusters", NULL };
 	json_t *s, *name;
 	char w[64];
 	size_t i;
@@ -131,7 +146,7 @@ static int parse_services(json_t *list, struct model *m, struct vs_err *err)
 		if (!json_object_get(s, "address") || !json_object_get(s, "port"))
 			return vs_errf(err, -EINVAL, 400, "bad_field", "%s: needs address and port",
 				       w);
-		ret = add_service(m, json_string_value(name), s, w, err);
+		ret = add_service(cfg, m, json_string_value(name), s, w, err);
 		if (ret < 0)
 			return ret;
 		if (json_object_get(s, "clusters")) {
@@ -250,19 +265,19 @@ static int parse_root(json_t *root, struct config *cfg, struct model *m, struct 
 		return vs_errf(err, -EINVAL, 400, "bad_field",
 			       "cluster: needs a proxy section with the service address");
 	if (proxy) {
-		static const char *const proxy_keys[] = { "address", "port", "protocol", "sessions",
-							  NULL };
+		static const char *const proxy_keys[] = { "address",  "port",	  "protocol",
+							  "sessions", "takeover", NULL };
 
 		if (json_is_object(proxy) && (ret = parse_keys(proxy, proxy_keys, "proxy", err)))
 			return ret;
-		svc = add_service(m, VS_DEFAULT_SERVICE, proxy, "proxy", err);
+		svc = add_service(cfg, m, VS_DEFAULT_SERVICE, proxy, "proxy", err);
 		if (svc < 0)
 			return svc;
 		if (cl && (ret = add_clusters(cl, "cluster", svc, m, err)))
 			return ret;
 	}
 	if (json_object_get(root, "services"))
-		return parse_services(json_object_get(root, "services"), m, err);
+		return parse_services(json_object_get(root, "services"), cfg, m, err);
 	return 0;
 }
 

@@ -12,6 +12,14 @@
 
 #include <limits.h>
 
+/* A service as the config file has it, for checks at start. */
+struct config_svc {
+	char name[NAME_MAX_LEN];
+	char where[24]; /* its entry: "proxy", "services[3]" */
+	struct vs_endpoint addr;
+	bool takeover; /* "takeover": true: may take an address another process listens on */
+};
+
 struct config {
 	struct vs_endpoint api;	   /* configService: where the REST API listens */
 	char token_file[PATH_MAX]; /* configService.tokenFile: bearer token */
@@ -23,6 +31,8 @@ struct config {
 	int nallowed_hosts;
 	struct hostport allowed_origins[CONFIG_MAX_ALLOWED];
 	int nallowed_origins;
+	struct config_svc svc[VS_MAX_SERVICES];
+	uint32_t nsvc;
 };
 
 /*
@@ -36,6 +46,8 @@ struct config {
  *    "cluster": [{"version": "1.0", "servers": ["127.0.0.1:9001"]}]}
  *   {"services": [{"name": "web", "address": "0.0.0.0", "port": 80,
  *                  "clusters": [...]}], "configService": ...}
+ * In proxy and in each of services, "takeover": true lets vsteerd take an
+ * address that another process listens on.
  * Fills cfg and m (services with fresh salts, clusters with fresh ids).
  * Errors name the file (`name`) and the field.
  */

@@ -4,10 +4,94 @@
 #include <string.h>
 #include "lib/clock.h"
 #include "lib/log.h"
+#include "codec/config.h"
 #include "codec/state.h"
+#include "kernel/dp_iter.h"
 #include "kernel/dp_maps.h"
 #include "ctl/ctl.h"
 #include "ctl/txn.h"
+
+/* Would l take connections that service address a now takes? sock_serves()
+ * says for an address; a wildcard service also takes the connections of
+ * every socket of its family on its port. */
+static bool takes(const struct vs_listener *l, const struct vs_endpoint *a)
+{
+	if (l->port != a->port)
+		return false;
+	return sock_serves(l, a) || (ep_addr_is_any(a) && l->family == a->family);
+}
+
+static bool own_server(const struct model *m, uint32_t s, const struct vs_listener *l)
+{
+	for (uint32_t sl = 0; sl < VS_MAX_SLOTS; sl++)
+		for (uint32_t v = 0; m->cl[sl].used && m->cl[sl].svc == s && v < m->cl[sl].nsrv;
+		     v++)
+			if (sock_serves(l, &m->cl[sl].srv[v]))
+				return true;
+	return false;
+}
+
+static const struct config_svc *config_entry(const struct config *cfg, const struct service *svc)
+{
+	for (uint32_t i = 0; cfg && i < cfg->nsvc; i++)
+		if (!strcmp(cfg->svc[i].name, svc->name))
+			return &cfg->svc[i];
+	return NULL;
+}
+
+static int refuse_taken(const struct service *svc, const struct config_svc *cs,
+			const struct vs_listener *l, struct vs_err *err)
+{
+	struct vs_endpoint ep = { .family = l->family, .port = l->port };
+	char a[EP_STRLEN], b[EP_STRLEN], how[96];
+
+	memcpy(ep.addr, l->addr, sizeof(ep.addr));
+	ep_format(&svc->addr, a, sizeof(a));
+	ep_format(&ep, b, sizeof(b));
+	if (cs)
+		snprintf(how, sizeof(how), "set \"takeover\": true in the config (%s.takeover)",
+			 cs->where);
+	else
+		snprintf(how, sizeof(how), "give the service \"takeover\": true in the config");
+	return vs_errf(
+		err, -EADDRINUSE, 409, "address_in_use",
+		"service %s: another process listens on %s in this network namespace, and steering %s would take its new connections. Stop it, or %s to take them on purpose",
+		svc->name, b, a, how);
+}
+
+int ctl_check_addresses(struct dataplane *dp, const struct model *m, const struct config *cfg,
+			struct vs_err *err)
+{
+	struct vs_listener *ls = NULL;
+	const struct config_svc *cs;
+	struct vs_svc_key k;
+	struct vs_svc v;
+	size_t nl = 0;
+	int ret;
+
+	ret = dp_list_listeners(dp, &ls, &nl);
+	if (ret)
+		return vs_errf(err, ret, 500, "bpf", "cannot list listening sockets: %s",
+			       strerror(-ret));
+	for (uint32_t s = 0; !ret && s < VS_MAX_SERVICES; s++) {
+		const struct service *svc = &m->svc[s];
+
+		if (!svc->used)
+			continue;
+		/* Steered already: taken when it was first steered. */
+		model_svc_key(m, s, &k);
+		if (dp_get_svc(dp, &k, &v) == 0)
+			continue;
+		cs = config_entry(cfg, svc);
+		if (cs && cs->takeover && ep_equal(&cs->addr, &svc->addr))
+			continue;
+		for (size_t i = 0; !ret && i < nl; i++)
+			if (takes(&ls[i], &svc->addr) && !own_server(m, s, &ls[i]))
+				ret = refuse_taken(svc, cs, &ls[i], err);
+	}
+	free(ls);
+	return ret;
+}
 
 void ctl_clear_slot(struct ctl *c, uint32_t slot)
 {

@@ -12,11 +12,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "core/model.h"
+#include "kernel/dp_pins.h"
 #include "ctl/analysis.h"
 #include "ctl/health.h"
 #include "ctl/recent.h"
 #include "ctl/sock.h"
 
+struct config;
 struct dataplane;
 struct vs_features;
 
@@ -31,7 +33,16 @@ struct ctl {
 	struct health_state health;
 	struct analysis_state an;
 	struct recent_state recent;
+	char pins_missing[DP_PINS_NAMES]; /* not pinned, and said so: once, not every tick */
 };
+
+/* Before anything is pinned or steered: refuse a service that the pinned
+ * maps do not steer yet and whose address another socket of this network
+ * namespace listens on (exactly, or as a wildcard that would take its
+ * connections), unless its config entry says "takeover": true. A socket of
+ * one of the service's own servers is not another's. */
+int ctl_check_addresses(struct dataplane *dp, const struct model *m, const struct config *cfg,
+			struct vs_err *err);
 
 /* Steer by m (copied): adopt what the pinned maps hold (salts, socket
  * counts, sockets), drop what neither m nor the state file knows, and

@@ -5,6 +5,7 @@
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "kernel/dp_cgroup.h"
+#include "kernel/dp_pins.h"
 #include "kernel/dp_tc.h"
 #include "ctl/ctl.h"
 #include "ctl/tick.h"
@@ -92,11 +93,57 @@ static void tick_rollouts(struct ctl *c)
 	free(next);
 }
 
+/* A pin removed by hand (or the whole directory) is put back from the fd
+ * vsteerd holds: otherwise steering would stop with vsteerd's exit while
+ * its log says it stays. A stat per pin when nothing changed. A failure is
+ * said once, not every tick, until it changes. */
+static int tick_pins(struct ctl *c, struct dp_pins_report *r)
+{
+	const char *dir = dp_pins_dir(c->dp);
+	int ret = dp_pins_check(c->dp, r);
+
+	if (r->dir_made) {
+		pr_warn("pin directory %s was gone: made it again and pinned everything in it again (%s)\n",
+			dir, r->repinned);
+		txn_event(c, "", "repinned", "%s was gone: made again, everything pinned again",
+			  dir);
+	} else if (r->repinned[0]) {
+		pr_warn("%s: %s had been unpinned: pinned again\n", dir, r->repinned);
+		txn_event(c, "", "repinned", "pinned again in %s: %s", dir, r->repinned);
+	}
+	if (r->replaced[0]) {
+		pr_warn("%s: %s held another BPF object, not vsteerd's: unpinned it and pinned vsteerd's again\n",
+			dir, r->replaced);
+		txn_event(c, "", "pin_replaced",
+			  "another object at %s in %s: vsteerd's pinned again", r->replaced, dir);
+	}
+	if (ret && strcmp(c->pins_missing, r->missing)) {
+		pr_warn("%s: cannot pin %s again: %s; %s\n", dir, r->missing, r->why,
+			strstr(r->missing, "link") ? "steering stops when vsteerd exits" :
+						     "they go when vsteerd exits");
+		txn_event(c, "", "pins_lost", "%s not pinned in %s: %s", r->missing, dir, r->why);
+	}
+	snprintf(c->pins_missing, sizeof(c->pins_missing), "%s", r->missing);
+	return ret;
+}
+
+int ctl_check_pins(struct ctl *c, struct dp_pins_report *r)
+{
+	int ret;
+
+	pthread_mutex_lock(&c->lock);
+	ret = tick_pins(c, r);
+	pthread_mutex_unlock(&c->lock);
+	return ret;
+}
+
 void ctl_tick(struct ctl *c)
 {
 	int64_t now = clock_mono_s();
+	struct dp_pins_report pins;
 
 	pthread_mutex_lock(&c->lock);
+	tick_pins(c, &pins);
 	scan_sockets(c, now);
 	report_scan(c);
 	analysis_tick(c, now);

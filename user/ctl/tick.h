@@ -3,6 +3,7 @@
 #define VS_TICK_H
 
 struct ctl;
+struct dp_pins_report;
 
 #define TICK_MS		250 /* how often vsteerd calls ctl_tick() */
 #define TICK_SCAN_EVERY 2   /* seconds between full listener scans */
@@ -12,5 +13,11 @@ struct ctl;
  * Besides the changes (ops.h) and the health checker's results
  * (health.h), the only writer of the controller's state. */
 void ctl_tick(struct ctl *c);
+
+/* The pins checked and repaired now, as every tick does, with a warning
+ * and an event for each repair: 0 when everything is pinned, so steering
+ * outlives vsteerd; otherwise -errno, and r says what is not and why.
+ * Takes c->lock. */
+int ctl_check_pins(struct ctl *c, struct dp_pins_report *r);
 
 #endif

@@ -18,23 +18,14 @@
 #include "lib/str.h"
 #include "kernel/dp_internal.h"
 #include "kernel/dp_iter.h"
+#include "kernel/dp_pins.h"
 #include "kernel/dp_tc.h"
 #include "scan.skel.h"
 #include "steer.skel.h"
 #include "track.skel.h"
 #include "http.skel.h"
 
-#ifndef BPF_FS_MAGIC
-#define BPF_FS_MAGIC 0xcafe4a11
-#endif
-
-static const char *const pinned_names[] = {
-	"link",	  "track",  "req",   "resp",
-	"rst",	  "svcs",   "socks", "ports",
-	"vstats", "sstats", "sess",  "conns" /* older builds: --cleanup removes it */,
-	"vopen",  "lat",    "rsize", "sks",
-	"sopts",  "squota", "shold", "sguard"
-};
+const char *const dp_tracer_pins[DP_TRACERS] = { "track", "req", "resp", "rst" };
 
 /* Set around calls whose failure vsteerd expects and handles itself (e.g.
  * probing for a clsact qdisc): libbpf would log the kernel's extack message
@@ -65,32 +56,7 @@ void dp_quiet_libbpf(bool quiet)
 	libbpf_quiet = quiet;
 }
 
-static bool on_bpffs(const char *path)
-{
-	struct statfs st;
-
-	return statfs(path, &st) == 0 && st.f_type == BPF_FS_MAGIC;
-}
-
-static int lock_dir(const char *dir, struct vs_err *err)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (fd < 0)
-		return vs_errf(err, -errno, 500, "pin_dir", "cannot open pin directory %s: %s", dir,
-			       strerror(errno));
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		int ret = -errno;
-
-		close(fd);
-		return vs_errf(err, ret, 500, "pin_dir",
-			       "pin directory %s is in use by another vsteerd (flock: %s)", dir,
-			       strerror(-ret));
-	}
-	return fd;
-}
-
-static int netns_ino(__u64 *ino)
+int dp_netns_ino(__u64 *ino)
 {
 	struct stat st;
 
@@ -116,7 +82,7 @@ static int adopt_link(struct dataplane *dp, const char *path, struct vs_err *err
 		return vs_errf(err, -errno, 500, "pin_dir", "cannot open pinned link %s: %s", path,
 			       strerror(errno));
 	ret = bpf_obj_get_info_by_fd(fd, &info, &len);
-	if (ret || (ret = netns_ino(&ino)))
+	if (ret || (ret = dp_netns_ino(&ino)))
 		goto close_link;
 	if (info.type != BPF_LINK_TYPE_NETNS || info.netns.attach_type != BPF_SK_LOOKUP) {
 		ret = vs_errf(err, -EINVAL, 500, "pin_dir",
@@ -257,8 +223,9 @@ static int prog_tag_of_link(int link_fd, __u8 tag[BPF_TAG_SIZE])
 }
 
 /* Attach one tracing program and pin its link as dir/name, unless a
- * pinned link already runs the same program (same tag). */
-static int attach_tracer(struct bpf_program *prog, const char *dir, const char *name,
+ * pinned link already runs the same program (same tag). *fd is the link,
+ * held so that a pin removed by hand can be put back (dp_pins.c). */
+static int attach_tracer(struct bpf_program *prog, const char *dir, const char *name, int *fd,
 			 struct vs_err *err)
 {
 	struct bpf_prog_info pinfo = {};
@@ -266,17 +233,16 @@ static int attach_tracer(struct bpf_program *prog, const char *dir, const char *
 	__u8 tag[BPF_TAG_SIZE];
 	struct bpf_link *link;
 	char path[PATH_MAX];
-	int ret, fd;
+	int ret;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	fd = bpf_obj_get(path);
-	if (fd >= 0) {
+	*fd = bpf_obj_get(path);
+	if (*fd >= 0) {
 		ret = bpf_obj_get_info_by_fd(bpf_program__fd(prog), &pinfo, &len);
-		if (!ret && !prog_tag_of_link(fd, tag) && !memcmp(tag, pinfo.tag, BPF_TAG_SIZE)) {
-			close(fd);
+		if (!ret && !prog_tag_of_link(*fd, tag) && !memcmp(tag, pinfo.tag, BPF_TAG_SIZE))
 			return 0;
-		}
-		close(fd);
+		close(*fd);
+		*fd = -1;
 		pr_info("replacing tracer %s with this build's\n", name);
 		unlink(path);
 	}
@@ -286,23 +252,18 @@ static int attach_tracer(struct bpf_program *prog, const char *dir, const char *
 		return vs_errf(err, ret, 500, "bpf", "cannot attach %s: %s",
 			       bpf_program__section_name(prog), strerror(-ret));
 	ret = bpf_link__pin(link, path);
-	bpf_link__destroy(link); /* the pin keeps it */
+	if (!ret && (*fd = dup(bpf_link__fd(link))) < 0)
+		ret = -errno;
+	bpf_link__destroy(link); /* the pin and *fd keep it */
 	if (ret)
 		return vs_errf(err, ret, 500, "bpf", "cannot pin %s: %s", path, strerror(-ret));
 	return 0;
 }
 
-/* The connection tracker and request meter. A tracing link cannot have
- * its program replaced, so a pinned one running the same program (same
- * tag) is kept as it is; a different one is replaced, which leaves a
- * window of microseconds in which events are not seen (a close missed
- * makes a session look busy until the LRU drops it). */
-static int load_track(struct dataplane *dp, const char *dir, struct vs_err *err)
+/* The connection tracker and request meter, loaded; attach_tracers()
+ * attaches them. */
+static int load_track(struct dataplane *dp, struct vs_err *err)
 {
-	struct {
-		struct bpf_program *prog;
-		const char *pin;
-	} tracers[4];
 	__u64 ino = 0;
 	int ret;
 
@@ -313,7 +274,7 @@ static int load_track(struct dataplane *dp, const char *dir, struct vs_err *err)
 		return vs_errf(err, ret, 500, "bpf", "cannot open track object: %s",
 			       strerror(-ret));
 	}
-	ret = netns_ino(&ino);
+	ret = dp_netns_ino(&ino);
 	dp->track->rodata->netns_ino = (__u32)ino;
 	/* Not even loaded without metering: their tracepoints may not exist
 	 * on this kernel (sock_send_length came with 6.3). */
@@ -330,80 +291,68 @@ static int load_track(struct dataplane *dp, const char *dir, struct vs_err *err)
 	if (ret)
 		return vs_errf(err, ret, 500, "bpf", "cannot load the connection tracker: %s",
 			       strerror(-ret));
-	tracers[0].prog = dp->track->progs.vsteer_track, tracers[0].pin = "track";
-	tracers[1].prog = dp->track->progs.vsteer_req, tracers[1].pin = "req";
-	tracers[2].prog = dp->track->progs.vsteer_resp, tracers[2].pin = "resp";
-	tracers[3].prog = dp->track->progs.vsteer_rst, tracers[3].pin = "rst";
-	for (size_t i = 0; !ret && i < ARRAY_SIZE(tracers); i++) {
+	return 0;
+}
+
+/* A tracing link cannot have its program replaced, so a pinned one
+ * running the same program (same tag) is kept as it is; a different one
+ * is replaced, which leaves a window of microseconds in which events are
+ * not seen (a close missed makes a session look busy until the LRU drops
+ * it). */
+static int attach_tracers(struct dataplane *dp, const char *dir, struct vs_err *err)
+{
+	struct bpf_program *progs[DP_TRACERS] = {
+		dp->track->progs.vsteer_track,
+		dp->track->progs.vsteer_req,
+		dp->track->progs.vsteer_resp,
+		dp->track->progs.vsteer_rst,
+	};
+	int ret = 0;
+
+	for (size_t i = 0; !ret && i < DP_TRACERS; i++) {
 		char path[PATH_MAX];
 
 		/* Without metering, only the connection tracker runs (sessions
 		 * and drain need it); the request meters are taken down. The
 		 * send hook also when the TC program measures responses. */
-		if (i && !bpf_program__autoload(tracers[i].prog)) {
-			snprintf(path, sizeof(path), "%s/%s", dir, tracers[i].pin);
+		if (i && !bpf_program__autoload(progs[i])) {
+			snprintf(path, sizeof(path), "%s/%s", dir, dp_tracer_pins[i]);
 			unlink(path);
 			continue;
 		}
-		ret = attach_tracer(tracers[i].prog, dir, tracers[i].pin, err);
+		ret = attach_tracer(progs[i], dir, dp_tracer_pins[i], &dp->tracer_fd[i], err);
 	}
 	return ret;
 }
 
-/* Unlink what vsteerd pins in dir, then dir itself. */
-static int remove_pins(const char *dir)
+/* Maps pinned in a directory of our own, renamed into place by
+ * dp_attach(): appear whole or not at all, as a half-built pin directory
+ * would be adopted by the next start. */
+static int create_pins(struct dataplane *dp, __u32 sess_entries, struct vs_err *err)
 {
-	char p[PATH_MAX + 16];
-
-	for (size_t i = 0; i < ARRAY_SIZE(pinned_names); i++) {
-		snprintf(p, sizeof(p), "%s/%s", dir, pinned_names[i]);
-		if (unlink(p) < 0 && errno != ENOENT)
-			pr_warn("cannot remove %s: %s\n", p, strerror(errno));
-	}
-	return rmdir(dir) < 0 ? -errno : 0;
-}
-
-static int create_pins(struct dataplane *dp, const char *pin_dir, __u32 sess_entries,
-		       struct vs_err *err)
-{
-	char tmp[PATH_MAX];
 	int ret;
 
 	/* bpffs refuses names with a dot in them. */
-	snprintf(tmp, sizeof(tmp), "%s_tmp%d", pin_dir, getpid());
+	snprintf(dp->tmp_dir, sizeof(dp->tmp_dir), "%s_tmp%d", dp->pin_dir, getpid());
 	/* Left by a crash of an earlier vsteerd with our pid (pid 1 in a
 	 * container): it was never renamed into place, so nothing uses it. */
-	remove_pins(tmp);
-	if (mkdir(tmp, 0700) < 0)
-		return vs_errf(err, -errno, 500, "pin_dir", "cannot create %s: %s", tmp,
+	dp_pins_remove(dp->tmp_dir);
+	if (mkdir(dp->tmp_dir, 0700) < 0)
+		return vs_errf(err, -errno, 500, "pin_dir", "cannot create %s: %s", dp->tmp_dir,
 			       strerror(errno));
+	dp->building = true;
 	/* Locked before it appears under its real name: the lock is on the
 	 * inode, which the rename keeps. */
-	dp->lock_fd = ret = lock_dir(tmp, err);
-	if (ret < 0) {
-		rmdir(tmp);
+	dp->lock_fd = ret = dp_pins_lock(dp->tmp_dir, err);
+	if (ret < 0)
 		return ret;
-	}
-	ret = 0;
-	ret = load_steer(dp, tmp, sess_entries, err);
-	if (!ret)
-		ret = load_track(dp, tmp, err);
-	if (!ret)
-		ret = attach_link(dp, tmp, err);
-	/* Appear whole or not at all: a half-built pin directory would be
-	 * adopted by the next start. */
-	if (!ret && rename(tmp, pin_dir) < 0)
-		ret = vs_errf(err, -errno, 500, "pin_dir", "cannot rename %s to %s: %s", tmp,
-			      pin_dir, strerror(errno));
-	if (ret)
-		remove_pins(tmp);
-	return ret;
+	return load_steer(dp, dp->tmp_dir, sess_entries, err);
 }
 
 int dp_open(struct dataplane **out, const char *pin_dir, __u32 sess_entries, enum dp_meter meter,
 	    struct vs_err *err)
 {
-	char parent[PATH_MAX], link[PATH_MAX + 8];
+	char parent[PATH_MAX];
 	struct dataplane *dp;
 	struct stat st;
 	int ret;
@@ -413,6 +362,8 @@ int dp_open(struct dataplane **out, const char *pin_dir, __u32 sess_entries, enu
 		return vs_errf(err, -ENOMEM, 500, "internal", "out of memory");
 	dp->meter = meter;
 	dp->link_fd = dp->lock_fd = -1;
+	for (size_t i = 0; i < DP_TRACERS; i++)
+		dp->tracer_fd[i] = -1;
 	if (str_copy(dp->pin_dir, sizeof(dp->pin_dir), pin_dir)) {
 		ret = vs_errf(err, -ENAMETOOLONG, 500, "pin_dir", "pin directory name too long");
 		goto close_all;
@@ -422,7 +373,7 @@ int dp_open(struct dataplane **out, const char *pin_dir, __u32 sess_entries, enu
 	pin_dir = dp->pin_dir;
 	snprintf(parent, sizeof(parent), "%s", pin_dir);
 	dirname(parent);
-	if (!on_bpffs(parent)) {
+	if (!dp_pins_on_bpffs(parent)) {
 		ret = vs_errf(
 			err, -ENOTSUP, 500, "pin_dir",
 			"%s is not on a BPF filesystem (mount -t bpf bpf %s, or run `make deps`)",
@@ -430,32 +381,57 @@ int dp_open(struct dataplane **out, const char *pin_dir, __u32 sess_entries, enu
 		goto close_all;
 	}
 
+	/* Our own pin directory is locked before looking for another
+	 * vsteerd: a second one on the same directory is told so by the
+	 * lock, and the link pinned there is ours, not a neighbour's. */
 	if (stat(pin_dir, &st) == 0) {
 		dp->adopted = true;
-		dp->lock_fd = ret = lock_dir(pin_dir, err);
-		if (ret < 0)
-			goto close_all;
-		ret = load_steer(dp, pin_dir, sess_entries, err);
+		dp->lock_fd = ret = dp_pins_lock(pin_dir, err);
+		if (ret >= 0)
+			ret = dp_pins_neighbour(pin_dir, err);
 		if (!ret)
-			ret = load_track(dp, pin_dir, err);
-		if (ret)
-			goto close_all;
-		snprintf(link, sizeof(link), "%s/link", pin_dir);
-		ret = access(link, F_OK) == 0 ? adopt_link(dp, link, err) :
-						attach_link(dp, pin_dir, err);
+			ret = load_steer(dp, pin_dir, sess_entries, err);
 	} else {
-		ret = create_pins(dp, pin_dir, sess_entries, err);
+		ret = dp_pins_neighbour(pin_dir, err);
+		if (!ret)
+			ret = create_pins(dp, sess_entries, err);
 	}
 	if (!ret)
-		ret = dp_iter_load(dp, err);
+		ret = load_track(dp, err);
 	if (!ret)
-		ret = dp_tc_load(dp, err);
+		ret = dp_iter_load(dp, err);
 	if (!ret) {
 		*out = dp;
 		return 0;
 	}
 close_all:
 	dp_close(dp);
+	return ret;
+}
+
+int dp_attach(struct dataplane *dp, struct vs_err *err)
+{
+	const char *dir = dp->building ? dp->tmp_dir : dp->pin_dir;
+	char link[PATH_MAX + 8];
+	int ret;
+
+	ret = attach_tracers(dp, dir, err);
+	if (!ret) {
+		snprintf(link, sizeof(link), "%s/link", dir);
+		ret = dp->adopted && access(link, F_OK) == 0 ? adopt_link(dp, link, err) :
+							       attach_link(dp, dir, err);
+	}
+	if (!ret && dp->building) {
+		if (rename(dp->tmp_dir, dp->pin_dir) < 0)
+			return vs_errf(err, -errno, 500, "pin_dir", "cannot rename %s to %s: %s",
+				       dp->tmp_dir, dp->pin_dir, strerror(errno));
+		dp->building = false;
+	}
+	if (!ret)
+		ret = dp_tc_load(dp, err);
+	if (!ret)
+		ret = dp_pins_record(dp, err);
+	dp->attached = !ret;
 	return ret;
 }
 
@@ -471,6 +447,13 @@ void dp_close(struct dataplane *dp)
 	steer_bpf__destroy(dp->steer);
 	if (dp->link_fd >= 0)
 		close(dp->link_fd);
+	for (size_t i = 0; i < DP_TRACERS; i++)
+		if (dp->tracer_fd[i] >= 0)
+			close(dp->tracer_fd[i]);
+	/* Never renamed into place: nothing may adopt it. Removed after the
+	 * fds are closed, still under its lock. */
+	if (dp->building)
+		dp_pins_remove(dp->tmp_dir);
 	if (dp->lock_fd >= 0)
 		close(dp->lock_fd);
 	free(dp);
@@ -520,10 +503,10 @@ static int remove_stale_tmp(const char *pin_dir)
 		if (kill(pid, 0) == 0 || errno == EPERM)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", parent, de->d_name);
-		fd = lock_dir(path, &ignored);
+		fd = dp_pins_lock(path, &ignored);
 		if (fd < 0)
 			continue;
-		if (remove_pins(path) == 0) {
+		if (dp_pins_remove(path) == 0) {
 			pr_info("removed %s, left by vsteerd pid %ld\n", path, pid);
 			n++;
 		}
@@ -549,11 +532,11 @@ int dp_cleanup(const char *pin_dir, struct vs_err *err)
 			stale ? " (only leftovers of a crashed start, removed)" : "");
 		return 0;
 	}
-	fd = lock_dir(dir, err);
+	fd = dp_pins_lock(dir, err);
 	if (fd < 0)
 		return fd;
 	dp_tc_detach_all();
-	ret = remove_pins(dir);
+	ret = dp_pins_remove(dir);
 	close(fd);
 	if (ret)
 		return vs_errf(err, ret, 500, "pin_dir", "cannot remove %s: %s", dir,

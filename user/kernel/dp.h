@@ -33,12 +33,20 @@ enum dp_meter { DP_METER_OFF, DP_METER_SEND, DP_METER_TC };
 /* libbpf's messages go to the log (lib/log.h). */
 void dp_route_libbpf_log(void);
 
-/* Adopt what is pinned under pin_dir, or build it in a temporary
- * directory and rename that into place. The program in an adopted link
- * is replaced atomically, so steering never stops. */
+/* Load the BPF objects with the maps pinned under pin_dir, or with new
+ * maps pinned in a temporary directory; the socket iterators (dp_iter.h)
+ * and the maps (dp_maps.h) work from here on. Nothing the kernel runs has
+ * changed yet, so a start refused now leaves steering as it was: this
+ * refuses one when another vsteerd steers this network namespace (its pin
+ * directory named), the controller when a service address is taken. */
 int dp_open(struct dataplane **out, const char *pin_dir, __u32 sess_entries, enum dp_meter meter,
 	    struct vs_err *err);
-/* Closes fds and frees dp; everything pinned stays and keeps steering. */
+/* Attach the tracers and the sk_lookup link, or take over the pinned ones
+ * (the program in an adopted link is replaced atomically, so steering
+ * never stops), and rename a new pin directory into place. */
+int dp_attach(struct dataplane *dp, struct vs_err *err);
+/* Closes fds and frees dp; everything pinned stays and keeps steering.
+ * A pin directory that dp_attach() did not put in place goes. */
 void dp_close(struct dataplane *dp);
 /* Remove everything vsteerd pinned under pin_dir. */
 int dp_cleanup(const char *pin_dir, struct vs_err *err);

@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include "core/owner.h"
 #include "kernel/dp.h"
 
@@ -17,12 +18,26 @@ struct http_bpf;
 struct bpf_link;
 struct bpf_object;
 
-#define DP_MAX_TC_IF	256 /* interfaces the TC meter is tried on */
-#define DP_CGROUP_CACHE 64  /* cgroup ids whose paths dp_cgroup_path() keeps */
+#define DP_CGROUP_CACHE 64 /* cgroup ids whose paths dp_cgroup_path() keeps */
 
 struct dp_cgroup {
 	__u64 id;
 	char path[OWNER_CGROUP_LEN];
+};
+
+#define DP_MAX_TC_IF 256 /* interfaces the TC meter is tried on */
+#define DP_MAX_PINS  24	 /* the maps and links of dp.h's layout */
+#define DP_TRACERS   4	 /* track req resp rst */
+
+/* One object pinned in the pin directory, and the fd vsteerd holds it by
+ * (dp_pins.c re-pins it from that fd). */
+struct dp_pin {
+	char name[16];
+	int fd; /* not owned here: steer's map, link_fd or a tracer_fd */
+	bool link;
+	__u32 id;  /* the object's id, to tell it from another at the name */
+	dev_t dev; /* the pin (bpffs inode) last seen holding it; */
+	ino_t ino; /* 0: not seen yet, look at the object itself */
 };
 
 struct dataplane {
@@ -33,17 +48,30 @@ struct dataplane {
 	struct bpf_link *list_iter;
 	struct bpf_link *insert_iter;
 	int link_fd;
-	int lock_fd;  /* flock on the pin directory: one writer */
-	bool adopted; /* the pin directory existed already */
+	int tracer_fd[DP_TRACERS]; /* -1: not attached */
+	int lock_fd;		   /* flock on the pin directory: one writer */
+	bool adopted;		   /* the pin directory existed already */
+	bool building;		   /* pins in tmp_dir, not renamed into place yet */
+	bool attached;		   /* dp_attach() done */
+	struct dp_pin pins[DP_MAX_PINS];
+	size_t npins;
+	dev_t dir_dev; /* the pin directory lock_fd holds */
+	ino_t dir_ino;
 	enum dp_meter meter;
 	unsigned int tc_if[DP_MAX_TC_IF]; /* interfaces the TC meter was tried on */
 	size_t ntc_if;
 	char pin_dir[PATH_MAX];
-	char cgroup_mnt[PATH_MAX]; /* the cgroup2 mount, once found */
+	char tmp_dir[PATH_MAX + 16]; /* <pin_dir>_tmp<pid> */
+	char cgroup_mnt[PATH_MAX];   /* the cgroup2 mount, once found */
 	struct dp_cgroup cgroups[DP_CGROUP_CACHE];
 	unsigned int cgroup_next;
 };
 
+/* The tracers' pin names, in tracer_fd's order. */
+extern const char *const dp_tracer_pins[DP_TRACERS];
+
+/* The inode of this network namespace, as link infos name it. */
+int dp_netns_ino(__u64 *ino);
 /* libbpf's warnings dropped (quiet) around calls whose failure vsteerd
  * expects and handles itself. */
 void dp_quiet_libbpf(bool quiet);
