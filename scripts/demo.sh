@@ -18,7 +18,22 @@ JSON='Content-Type: application/json' # vsteerd takes no change without it (docs
 pids=()
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-run() { printf '$ %s\n' "$*"; "$@"; echo; }
+# Shows a command as it can be pasted: an argument with a space, a quote or
+# a brace is single-quoted.
+shq() {
+	if [[ $1 =~ ^[A-Za-z0-9_./:=@%+,-]+$ ]]; then
+		printf '%s' "$1"
+	else
+		printf "'%s'" "${1//\'/\'\\\'\'}"
+	fi
+}
+run() {
+	printf '$'
+	for a in "$@"; do printf ' ' && shq "$a"; done
+	printf '\n'
+	"$@"
+	echo
+}
 
 cleanup() {
 	if [ "${KEEP:-0}" = 1 ]; then
