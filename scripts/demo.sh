@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-B=build
+B=${VSTEER_BUILD:-build} # tests/e2e runs it against build-san too
 PIN=/sys/fs/bpf/vsteer-demo
 WORK=$(mktemp -d /tmp/vsteer-demo.XXXXXX)
 SVC=127.0.0.1:8080
@@ -42,7 +42,7 @@ cleanup() {
 	fi
 	kill "${pids[@]}" 2>/dev/null || true
 	wait 2>/dev/null || true
-	$B/vsteerd --pin-dir "$PIN" --cleanup 2>/dev/null || true
+	"$B"/vsteerd --pin-dir "$PIN" --cleanup 2>/dev/null || true
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -63,7 +63,7 @@ wait_until() { # seconds what log command...
 }
 
 backend() { # version port
-	$B/vsteer-demo --listen "127.0.0.1:$2" --version "$1" >"$WORK/v$1.out" 2>&1 &
+	"$B"/vsteer-demo --listen "127.0.0.1:$2" --version "$1" >"$WORK/v$1.out" 2>&1 &
 	pids+=($!)
 	wait_until 5 "vsteer-demo $1 listening" "$WORK/v$1.out" \
 		grep -q listening "$WORK/v$1.out"
@@ -90,7 +90,7 @@ if [ "$(stat -f -c %T "$(dirname "$PIN")" 2>/dev/null)" != bpf_fs ]; then
 	exit 1
 fi
 if [ -e "$PIN" ]; then
-	$B/vsteerd --pin-dir "$PIN" --cleanup >/dev/null 2>&1 || true
+	"$B"/vsteerd --pin-dir "$PIN" --cleanup >/dev/null 2>&1 || true
 fi
 
 say "1. Version 1.0 serves the service address $SVC"
@@ -101,7 +101,7 @@ cat >"$WORK/config.json" <<JSON
  "configService": {"address": "127.0.0.1", "port": 9900},
  "cluster": [{"version": "1.0", "servers": ["127.0.0.1:9001"]}]}
 JSON
-$B/vsteerd --config "$WORK/config.json" --pin-dir "$PIN" --state "$WORK/state.json" \
+"$B"/vsteerd --config "$WORK/config.json" --pin-dir "$PIN" --state "$WORK/state.json" \
 	2>"$WORK/vsteerd.log" &
 pids+=($!)
 wait_until 10 "answer from vsteerd's API" "$WORK/vsteerd.log" curl -sf $API/healthz -o /dev/null

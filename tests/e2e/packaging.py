@@ -1,9 +1,10 @@
 """Packaging: the deploy script, containers, Puppet, Fedora CoreOS."""
 import os
+import re
 import subprocess
 
 from common import Load, kill_under_load, port_closed, test
-from lib import ROOT, api, check, client_addr, fetch, service, versions_of, wait_for
+from lib import BUILD, ROOT, api, binomial_bound, check, client_addr, fetch, service, versions_of, wait_for
 
 
 DEPLOY = os.path.join(ROOT, "examples", "deploy.sh")
@@ -53,6 +54,55 @@ def deploy_script(env):
     rc, out, err = deploy("-s", "sideways", "default", "3.0", "127.0.0.1:9003")
     check(rc == 2 and "sideways" in err, "bad strategy: exit %d %s" % (rc, err))
     check(service()["rollout"]["phase"] == "rolled_back", "bad runs changed the rollout")
+
+
+def demo_tallies(out):
+    """The demo's output as {step number: {answer: count}}, the answers
+    tallied after each step's last "new connections" line (step 4: the 400
+    made while 2.0 was killed)."""
+    steps, step, tally = {}, None, False
+    for line in out.splitlines():
+        m = re.match(r"(?:\x1b\[1m)?== (\d)\. ", line)
+        if m:
+            step, tally = int(m.group(1)), False
+            continue
+        if "new connections:" in line or "those 400 connections" in line:
+            steps[step], tally = {}, True
+            continue
+        m = re.match(r"\s+(\d+) (\S+)$", line)
+        if tally and m:
+            steps[step][m.group(2)] = int(m.group(1))
+        elif tally:
+            tally = False
+    return steps
+
+
+@test
+def demo_script(env):
+    """`scripts/demo.sh`, the README's first command, exits 0 and shows what
+    it says: 1.0 takes 100 of 100 new sessions, about half at 50/50, 2.0 all
+    at 100%, none of 400 connections refused while 2.0 is killed, the
+    restarted 2.0 answering and then all of 100, 1.0 all of 100 at the end,
+    and no pins left behind"""
+    # The demo pins in /sys/fs/bpf: this test's mount namespace gets its own.
+    subprocess.run(["mount", "-t", "bpf", "bpf", "/sys/fs/bpf"], check=True)
+    demo_env = dict(os.environ, VSTEER_BUILD=os.path.relpath(BUILD, ROOT))
+    r = subprocess.run([os.path.join(ROOT, "scripts", "demo.sh")], capture_output=True, text=True,
+                       timeout=300, env=demo_env)
+    check(r.returncode == 0, "demo exited %d:\n%s\n%s" % (r.returncode, r.stdout[-3000:], r.stderr[-3000:]))
+    got = demo_tallies(r.stdout)
+    check(got.get(1) == {"1.0": 100} and got.get(3) == {"2.0": 100} and got.get(6) == {"1.0": 100},
+          "steps 1, 3, 6 (want all of 100 on 1.0, 2.0, 1.0): %s" % got)
+    half = got.get(2, {})
+    check(sum(half.values()) == 100 and all(abs(half.get(v, 0) - 50) <= binomial_bound(100, 0.5)
+                                            for v in ("1.0", "2.0")),
+          "step 2, 50/50: %s (allowed 50 +- %.0f each)" % (half, binomial_bound(100, 0.5)))
+    killed = got.get(4, {})
+    check(set(killed) <= {"1.0", "2.0"} and sum(killed.values()) == 400,
+          "step 4, 2.0 killed: %s (want 400 answered by 1.0 or 2.0, none REFUSED)" % killed)
+    check(re.search(r"2\.0 answering again after \d+ ms", r.stdout) and got.get(5) == {"2.0": 100},
+          "step 5, 2.0 restarted: %s\n%s" % (got.get(5), r.stdout[-2000:]))
+    check(not os.path.exists("/sys/fs/bpf/vsteer-demo"), "the demo left its pins behind")
 
 
 PODMAN_ENV = dict(os.environ, CONTAINERS_CONF=os.path.join(ROOT, "docker/containers.conf"))
