@@ -290,10 +290,107 @@ static void test_owner(void)
 	CHECK(!owner_allows(&o, 42, "/user.slice/session-4.scope"), "another cgroup");
 }
 
-const struct unit_case parse_cases[] = { TEST(test_version_valid),
-					 TEST(test_version_cmp),
-					 TEST(test_ep_parse_good),
-					 TEST(test_ep_parse_bad),
-					 TEST(test_percent_to_bp),
-					 TEST(test_owner),
-					 { NULL, NULL } };
+/* The whole-number fields of a service's "sessions" and a cluster's
+ * "health": defaults for what is left out, each bound, and nothing written
+ * when one is refused. */
+static void test_int_fields(void)
+{
+	/* clang-format off */
+	static const struct {
+		const char *json;
+		int ret;
+		const char *named;	/* in the error if ret */
+		uint32_t key6, quota, quota4, quota6;
+	} sess[] = {
+		{ "{}", 0, NULL, 64, 256, 24, 48 },
+		{ "{'ipv6Prefix': 56, 'quota': 0}", 0, NULL, 56, 0, 24, 48 },
+		{ "{'ipv6Prefix': 128, 'quota': 1000000, 'quotaPrefix4': 32, 'quotaPrefix6': 1}", 0,
+		  NULL, 128, 1000000, 32, 1 },
+		{ "{'ipv6Prefix': 0}", -EINVAL,
+		  "sessions.ipv6Prefix: must be a whole number from 1 to 128", 0, 0, 0, 0 },
+		{ "{'ipv6Prefix': 129}", -EINVAL, "sessions.ipv6Prefix", 0, 0, 0, 0 },
+		{ "{'quota': 1000001}", -EINVAL,
+		  "sessions.quota: must be a whole number from 0 to 1000000", 0, 0, 0, 0 },
+		{ "{'quota': -1}", -EINVAL, "sessions.quota", 0, 0, 0, 0 },
+		{ "{'quotaPrefix4': 33}", -EINVAL, "sessions.quotaPrefix4", 0, 0, 0, 0 },
+		{ "{'quotaPrefix6': 2.5}", -EINVAL, "sessions.quotaPrefix6", 0, 0, 0, 0 },
+		{ "{'quota': '10'}", -EINVAL, "sessions.quota", 0, 0, 0, 0 },
+		{ "{'quota': 10, 'window': 5}", -EINVAL, "window", 0, 0, 0, 0 },
+	};
+	static const struct {
+		const char *health;
+		int ret;
+		const char *named;
+		uint32_t interval_ms, timeout_ms, unhealthy_after, healthy_after;
+	} health[] = {
+		{ "{'path': '/healthz'}", 0, NULL, 1000, 500, 3, 2 },
+		{ "{'path': '/h', 'intervalMs': 100, 'timeoutMs': 10, 'unhealthyAfter': 100, "
+		  "'healthyAfter': 1}", 0, NULL, 100, 10, 100, 1 },
+		{ "{'path': '/h', 'intervalMs': 99}", -EINVAL,
+		  "c.health.intervalMs: must be a whole number from 100 to 3600000", 0, 0, 0, 0 },
+		{ "{'path': '/h', 'timeoutMs': 60001}", -EINVAL, "c.health.timeoutMs", 0, 0, 0, 0 },
+		{ "{'path': '/h', 'unhealthyAfter': 0}", -EINVAL, "c.health.unhealthyAfter", 0, 0, 0, 0 },
+		{ "{'path': '/h', 'healthyAfter': true}", -EINVAL, "c.health.healthyAfter", 0, 0, 0, 0 },
+		{ "{'path': '/h', 'intervalMs': 500, 'timeoutMs': 500}", -EINVAL,
+		  "timeoutMs must be below intervalMs", 0, 0, 0, 0 },
+	};
+	/* clang-format on */
+	struct vs_err err;
+
+	for (size_t i = 0; i < ARRAY_SIZE(sess); i++) {
+		json_t *j = json_loads(jq(sess[i].json), 0, NULL);
+		struct sess_opts o;
+
+		row("sessions %s", sess[i].json);
+		CHECK(j, "test input");
+		model_sess_defaults(&o);
+		memset(&err, 0, sizeof(err));
+		CHECK_INT(parse_sess_opts(j, "sessions", &o, &err), ==, sess[i].ret);
+		json_decref(j);
+		if (sess[i].ret) {
+			struct sess_opts dflt;
+
+			CHECK_HAS(err.msg, sess[i].named);
+			model_sess_defaults(&dflt);
+			CHECK(o.key6 == dflt.key6 && o.quota == dflt.quota &&
+				      o.quota4 == dflt.quota4 && o.quota6 == dflt.quota6,
+			      "refused, yet written");
+			continue;
+		}
+		CHECK_INT(o.key6, ==, sess[i].key6);
+		CHECK_INT(o.quota, ==, sess[i].quota);
+		CHECK_INT(o.quota4, ==, sess[i].quota4);
+		CHECK_INT(o.quota6, ==, sess[i].quota6);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(health); i++) {
+		char text[512];
+		json_t *j;
+		struct cluster c = {};
+
+		snprintf(text, sizeof(text),
+			 "{'version': '1.0', 'servers': ['127.0.0.1:9001'], "
+			 "'health': %s}",
+			 health[i].health);
+		row("health %s", health[i].health);
+		j = json_loads(jq(text), 0, NULL);
+		CHECK(j, "test input");
+		memset(&err, 0, sizeof(err));
+		CHECK_INT(parse_cluster(j, "c", NULL, &c, &err), ==, health[i].ret);
+		json_decref(j);
+		if (health[i].ret) {
+			CHECK_STR(err.code, "bad_health");
+			CHECK_HAS(err.msg, health[i].named);
+			continue;
+		}
+		CHECK(c.health.on, "health on");
+		CHECK_INT(c.health.interval_ms, ==, health[i].interval_ms);
+		CHECK_INT(c.health.timeout_ms, ==, health[i].timeout_ms);
+		CHECK_INT(c.health.unhealthy_after, ==, health[i].unhealthy_after);
+		CHECK_INT(c.health.healthy_after, ==, health[i].healthy_after);
+	}
+}
+
+const struct unit_case parse_cases[] = { TEST(test_version_valid), TEST(test_version_cmp),
+					 TEST(test_ep_parse_good), TEST(test_ep_parse_bad),
+					 TEST(test_percent_to_bp), TEST(test_owner),
+					 TEST(test_int_fields),	   { NULL, NULL } };

@@ -133,12 +133,38 @@ static bool cgroup_path_valid(const char *p)
 	return true;
 }
 
+/* A whole-number field of an object: its key and the range it must be in. */
+struct parse_int {
+	const char *key;
+	json_int_t lo, hi;
+};
+
+/* Reads each of f[] that j has into val[] (the ones it lacks keep theirs);
+ * one out of range is refused with code, naming where.key. */
+static int parse_ints(json_t *j, const struct parse_int *f, size_t n, json_int_t *val,
+		      const char *code, const char *where, struct vs_err *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		json_t *v = json_object_get(j, f[i].key);
+
+		if (!v)
+			continue;
+		if (!json_is_integer(v) || json_integer_value(v) < f[i].lo ||
+		    json_integer_value(v) > f[i].hi)
+			return vs_errf(err, -EINVAL, 400, code,
+				       "%s.%s: must be a whole number from %lld to %lld", where,
+				       f[i].key, (long long)f[i].lo, (long long)f[i].hi);
+		val[i] = json_integer_value(v);
+	}
+	return 0;
+}
+
 int parse_sess_opts(json_t *j, const char *where, struct sess_opts *o, struct vs_err *err)
 {
 	static const char *const keys[] = { "ipv6Prefix", "quota", "quotaPrefix4", "quotaPrefix6",
 					    NULL };
 	/* clang-format off */
-	static const struct { const char *key; json_int_t lo, hi; } ints[] = {
+	static const struct parse_int ints[] = {
 		{ "ipv6Prefix", 1, 128 }, { "quota", 0, SESS_QUOTA_MAX },
 		{ "quotaPrefix4", 1, 32 }, { "quotaPrefix6", 1, 128 },
 	};
@@ -149,18 +175,9 @@ int parse_sess_opts(json_t *j, const char *where, struct sess_opts *o, struct vs
 	ret = parse_keys(j, keys, where, err);
 	if (ret)
 		return ret;
-	for (size_t i = 0; i < ARRAY_SIZE(ints); i++) {
-		json_t *v = json_object_get(j, ints[i].key);
-
-		if (!v)
-			continue;
-		if (!json_is_integer(v) || json_integer_value(v) < ints[i].lo ||
-		    json_integer_value(v) > ints[i].hi)
-			return vs_errf(err, -EINVAL, 400, "bad_field",
-				       "%s.%s: must be a whole number from %lld to %lld", where,
-				       ints[i].key, (long long)ints[i].lo, (long long)ints[i].hi);
-		val[i] = json_integer_value(v);
-	}
+	ret = parse_ints(j, ints, ARRAY_SIZE(ints), val, "bad_field", where, err);
+	if (ret)
+		return ret;
 	*o = (struct sess_opts){
 		.key6 = val[0], .quota = val[1], .quota4 = val[2], .quota6 = val[3]
 	};
@@ -266,16 +283,13 @@ static int parse_health(json_t *j, const char *where, struct health_check *h, st
 {
 	static const char *const keys[] = { "path",	      "intervalMs",   "timeoutMs",
 					    "unhealthyAfter", "healthyAfter", NULL };
-	static const struct {
-		const char *key;
-		json_int_t lo, hi;
-		size_t off;
-	} ints[] = {
-		{ "intervalMs", 100, 3600000, offsetof(struct health_check, interval_ms) },
-		{ "timeoutMs", 10, 60000, offsetof(struct health_check, timeout_ms) },
-		{ "unhealthyAfter", 1, 100, offsetof(struct health_check, unhealthy_after) },
-		{ "healthyAfter", 1, 100, offsetof(struct health_check, healthy_after) },
+	static const struct parse_int ints[] = {
+		{ "intervalMs", 100, 3600000 },
+		{ "timeoutMs", 10, 60000 },
+		{ "unhealthyAfter", 1, 100 },
+		{ "healthyAfter", 1, 100 },
 	};
+	json_int_t val[ARRAY_SIZE(ints)] = { 1000, 500, 3, 2 }; /* the defaults */
 	json_t *p;
 	char w[128];
 	int ret;
@@ -284,11 +298,7 @@ static int parse_health(json_t *j, const char *where, struct health_check *h, st
 	ret = parse_keys(j, keys, w, err);
 	if (ret)
 		return ret;
-	*h = (struct health_check){ .on = true,
-				    .interval_ms = 1000,
-				    .timeout_ms = 500,
-				    .unhealthy_after = 3,
-				    .healthy_after = 2 };
+	*h = (struct health_check){ .on = true };
 	p = json_object_get(j, "path");
 	if (!json_is_string(p) || json_string_value(p)[0] != '/' ||
 	    strpbrk(json_string_value(p), " \r\n") ||
@@ -297,18 +307,13 @@ static int parse_health(json_t *j, const char *where, struct health_check *h, st
 			err, -EINVAL, 400, "bad_health",
 			"%s.path: must be a URL path such as \"/healthz\" (no spaces, under 128 bytes)",
 			w);
-	for (size_t i = 0; i < ARRAY_SIZE(ints); i++) {
-		json_t *v = json_object_get(j, ints[i].key);
-
-		if (!v)
-			continue;
-		if (!json_is_integer(v) || json_integer_value(v) < ints[i].lo ||
-		    json_integer_value(v) > ints[i].hi)
-			return vs_errf(err, -EINVAL, 400, "bad_health",
-				       "%s.%s: must be a whole number from %lld to %lld", w,
-				       ints[i].key, (long long)ints[i].lo, (long long)ints[i].hi);
-		*(uint32_t *)((char *)h + ints[i].off) = json_integer_value(v);
-	}
+	ret = parse_ints(j, ints, ARRAY_SIZE(ints), val, "bad_health", w, err);
+	if (ret)
+		return ret;
+	h->interval_ms = val[0];
+	h->timeout_ms = val[1];
+	h->unhealthy_after = val[2];
+	h->healthy_after = val[3];
 	if (h->timeout_ms >= h->interval_ms)
 		return vs_errf(err, -EINVAL, 400, "bad_health",
 			       "%s: timeoutMs must be below intervalMs", w);
