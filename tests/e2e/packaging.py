@@ -81,7 +81,8 @@ def demo_tallies(out):
 def demo_script(env):
     """`scripts/demo.sh`, the README's first command, exits 0 and shows what
     it says: 1.0 takes 100 of 100 new sessions, about half at 50/50, 2.0 all
-    at 100%, none of 400 connections refused while 2.0 is killed, the
+    at 100%, none of 400 connections refused while 2.0 is killed (at most
+    the one open on 2.0 reset), the
     restarted 2.0 answering and then all of 100, 1.0 all of 100 at the end,
     and no pins left behind"""
     # The demo pins in /sys/fs/bpf: this test's mount namespace gets its own.
@@ -97,9 +98,14 @@ def demo_script(env):
     check(sum(half.values()) == 100 and all(abs(half.get(v, 0) - 50) <= binomial_bound(100, 0.5)
                                             for v in ("1.0", "2.0")),
           "step 2, 50/50: %s (allowed 50 +- %.0f each)" % (half, binomial_bound(100, 0.5)))
+    # The demo's load makes one connection at a time, so at most one is open
+    # on 2.0 when it is killed: that one is reset (its process died with
+    # it), and nothing is refused.
     killed = got.get(4, {})
-    check(set(killed) <= {"1.0", "2.0"} and sum(killed.values()) == 400,
-          "step 4, 2.0 killed: %s (want 400 answered by 1.0 or 2.0, none REFUSED)" % killed)
+    check(set(killed) <= {"1.0", "2.0", "RESET"} and killed.get("RESET", 0) <= 1
+          and sum(killed.values()) == 400,
+          "step 4, 2.0 killed: %s (want 400 answered by 1.0 or 2.0, none REFUSED, at most the one "
+          "open on 2.0 RESET)" % killed)
     check(re.search(r"2\.0 answering again after \d+ ms", r.stdout) and got.get(5) == {"2.0": 100},
           "step 5, 2.0 restarted: %s\n%s" % (got.get(5), r.stdout[-2000:]))
     check(not os.path.exists("/sys/fs/bpf/vsteer-demo"), "the demo left its pins behind")
