@@ -127,8 +127,8 @@ while :; do
 	case $phase in
 	completed) break ;;
 	rolled_back|aborted)
-		why=$(jq -r '[.rollout.history[] | select(.type == "auto_rollback" or .type == "rolled_back"
-			or .type == "aborted")][0] | "\(.type): \(.detail)"' <<<"$body")
+		why=$(jq -r '[.rollout.history[] | select(.kind == "auto_rollback" or .kind == "rolled_back"
+			or .kind == "aborted")][0] | "\(.kind): \(.message)"' <<<"$body")
 		echo "deploy: $service $version was not deployed: $phase; $why" >&2
 		exit 1 ;;
 	gone) die "the rollout disappeared (the cluster was deleted?)" ;;

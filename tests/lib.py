@@ -155,9 +155,10 @@ class Env:
             json.dump(cfg, f)
         return path
 
-    def vsteerd(self, config=None, args=(), wait=True, wrapper=()):
+    def vsteerd(self, config=None, args=(), wait=True, wrapper=(), journal=False):
         """vsteerd in the background, logging to vsteerd.log; wrapper is a
-        command it runs under (setpriv ...)."""
+        command it runs under (setpriv ...); journal: JOURNAL_STREAM names
+        the log file, as systemd names the journal's stream."""
         cmd = list(wrapper) + [os.path.join(BUILD, "vsteerd"), "--pin-dir", self.pin_dir,
                                "--state", self.state]
         if config:
@@ -166,6 +167,10 @@ class Env:
         env = dict(os.environ)
         if self.clock_file:
             env["VSTEER_CLOCK_FILE"] = self.clock_file
+        env.pop("JOURNAL_STREAM", None)
+        if journal:
+            st = os.fstat(self.log.fileno())
+            env["JOURNAL_STREAM"] = "%d:%d" % (st.st_dev, st.st_ino)
         p = subprocess.Popen(cmd + list(args), stdout=self.log, stderr=self.log, env=env)
         self.procs.append(p)
         self.daemons.append(p)

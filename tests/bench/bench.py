@@ -260,7 +260,7 @@ def rollback(world, o):
                      .get("phase") == "rolled_back", 30, "automatic rollback", 0.005)
         except BenchError as e:
             raise BenchError("%s; last events: %s" % (
-                e, [x.get("detail") or x.get("type") for x in api_ok("GET", "/v1/events")["events"][:6]]))
+                e, [x.get("message") or x.get("kind") for x in api_ok("GET", "/v1/events")["events"][:6]]))
         t_event = time.monotonic_ns()
         time.sleep(1)
         recs = world.finish_connloop("rollback", rec)
@@ -269,7 +269,7 @@ def rollback(world, o):
         failed = sum(1 for r in recs if r[2].startswith(("err", "http")))
         events = api_ok("GET", "/v1/events?service=default")["events"]
         runs.append({"event_ms": (t_event - t_inject) / 1e6, "back_on_stable_ms": back,
-                     "failed": failed, "events": [e.get("type") + ": " + e.get("detail", "")
+                     "failed": failed, "events": [e.get("kind") + ": " + e.get("message", "")
                                                   for e in events[:4]]})
         procs.urllib.request.urlopen(procs.urllib.request.Request(
             "http://127.0.0.1:%d/control?delay_ms=0" % BACKENDS["2.0"], method="POST"),

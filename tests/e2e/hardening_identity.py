@@ -30,7 +30,7 @@ def backend_view(version):
 
 
 def events_of(kind):
-    return [e for e in api("GET", "/v1/events")[1]["events"] if e["type"] == kind]
+    return [e for e in api("GET", "/v1/events")[1]["events"] if e["kind"] == kind]
 
 
 @test
@@ -52,7 +52,7 @@ def squatter_refused(env):
     b = backend_view("2.0")
     check(not b["live"] and b["refusedSockets"] == 1, "view: %s" % b)
     ev = events_of("socket_refused")
-    check(ev and "uid 65534" in ev[0]["detail"] and "127.0.0.1:9002" in ev[0]["detail"],
+    check(ev and "uid 65534" in ev[0]["message"] and "127.0.0.1:9002" in ev[0]["message"],
           "event: %s" % ev)
     st, text = api("GET", "/metrics")
     check(b'vsteer_sockets_refused_total{service="default",version="2.0",backend="127.0.0.1:9002"} 1'

@@ -24,7 +24,7 @@ def steered_versions(when, n=100):
 
 
 def events(type_):
-    return [e for e in api("GET", "/v1/events")[1]["events"] if e["type"] == type_]
+    return [e for e in api("GET", "/v1/events")[1]["events"] if e["kind"] == type_]
 
 
 def locked_by_someone(path):
@@ -81,7 +81,7 @@ def removed_then_killed(env, remove, want_event, after=None):
              lambda: "every pin back in %s: %s" % (env.pin_dir, os.listdir(env.pin_dir)
                                                    if os.path.isdir(env.pin_dir) else "no dir"))
     # A tick in the middle of the removal makes two events of it.
-    wait_for(lambda: [e for e in events("repinned") if want_event in e["detail"]], 3,
+    wait_for(lambda: [e for e in events("repinned") if want_event in e["message"]], 3,
              lambda: "a repinned event with %r: %s" % (want_event, events("repinned")))
     ev = events("repinned")
     check(all(e["service"] == "" for e in ev), "events of a service: %s" % ev)
@@ -107,8 +107,9 @@ def repin_link(env):
     a restart adopts the pins"""
     link = os.path.join(env.pin_dir, "link")
     ev = removed_then_killed(env, lambda: os.unlink(link), "link")
-    check(len(ev) == 1 and ev[0]["detail"].endswith(": link"), "events: %s" % ev)
-    check("link had been unpinned: pinned again" in env.vsteerd_log(), "no warning naming link")
+    check(len(ev) == 1 and ev[0]["message"].endswith(": link"), "events: %s" % ev)
+    check("warning: pinned again in %s: link (repinned" % env.pin_dir in env.vsteerd_log(),
+          "no warning naming link")
 
 
 @test
@@ -121,7 +122,7 @@ def repin_every_pin(env):
         for name in os.listdir(env.pin_dir):
             os.unlink(os.path.join(env.pin_dir, name))
     removed_then_killed(env, remove, "link")
-    check("had been unpinned: pinned again" in env.vsteerd_log(), "no warning")
+    check("warning: pinned again in %s: " % env.pin_dir in env.vsteerd_log(), "no warning")
 
 
 @test
@@ -160,9 +161,10 @@ def foreign_pin_replaced(env):
     wait_for(lambda: events("pin_replaced"), 3, lambda: "a pin_replaced event: %s"
              % api("GET", "/v1/events")[1])
     ev = events("pin_replaced")
-    check(len(ev) == 1 and "svcs" in ev[0]["detail"], "events: %s" % ev)
+    check(len(ev) == 1 and "svcs" in ev[0]["message"], "events: %s" % ev)
     check(not events("repinned"), "a replaced pin reported as missing: %s" % events("repinned"))
-    check("svcs held another BPF object" in env.vsteerd_log(), "no warning")
+    check("warning: svcs in %s held another BPF object" % env.pin_dir in env.vsteerd_log(),
+          "no warning")
     info = json.loads(subprocess.run(["bpftool", "-j", "map", "show", "pinned",
                                       os.path.join(env.pin_dir, "svcs")],
                                      capture_output=True, text=True, check=True).stdout)

@@ -30,7 +30,7 @@ def rollout_instant(env):
     s = service()
     check(s["rollout"]["phase"] == "rolled_back", "phase %s" % s["rollout"]["phase"])
     events = api("GET", "/v1/events")[1]["events"]
-    types = [e["type"] for e in events]
+    types = [e["kind"] for e in events]
     check(types[:3] == ["rolled_back", "completed", "step"] and "started" in types,
           "events (newest first): %s" % types)
     check(all(events[i]["time"] >= events[i + 1]["time"] for i in range(len(events) - 1)),
@@ -370,14 +370,14 @@ def gradual_session_timeout(env):
           "inherited timeout not shown: %s" % service()["rollout"])
     control("abort")
     hist = service()["rollout"]["history"]
-    check([h["type"] for h in hist] == ["aborted", "step", "started"]
-          and hist[1]["detail"] == "step 1 of 1: 3.0 at 10.00% of new sessions"
+    check([h["kind"] for h in hist] == ["aborted", "step", "started"]
+          and hist[1]["message"] == "step 1 of 1: 3.0 at 10.00% of new sessions"
           and hist[1]["weight"] == 10, "history of the aborted rollout: %s" % hist)
     rollout({"to": "3.0", "strategy": "gradual", "steps": [{"weight": 10}], "sessionTimeout": 0})
     check(service()["rollout"]["sessionTimeout"] == 0 and service()["sessionTimeout"] == 0,
           "sessionTimeout 0: %s" % service()["rollout"])
     # Its own history only, though the last one ended in the same second.
-    check([h["type"] for h in service()["rollout"]["history"]] == ["step", "started"],
+    check([h["kind"] for h in service()["rollout"]["history"]] == ["step", "started"],
           "history: %s" % service()["rollout"]["history"])
     control("abort")
     st, body = api("POST", "/v1/services/default/rollout",

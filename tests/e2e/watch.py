@@ -149,8 +149,8 @@ def check_auto_rollback(pattern):
     ro = service()["rollout"]
     n, limit = ro["analysis"]["windows"], ANALYSIS["failureLimit"] + 1
     check(n <= limit, "rolled back after %d judged windows; failureLimit + 1 = %d" % (n, limit))
-    ev = [e for e in api("GET", "/v1/events")[1]["events"] if e["type"] == "auto_rollback"]
-    m = ev and re.search(pattern, ev[0]["detail"])
+    ev = [e for e in api("GET", "/v1/events")[1]["events"] if e["kind"] == "auto_rollback"]
+    m = ev and re.search(pattern, ev[0]["message"])
     check(m, "event %s does not match %r" % (ev[:1], pattern))
     check(set(versions_of(range(5000, 5100))) == {"1.0"}, "new sessions not back on 1.0")
     return m
@@ -257,8 +257,8 @@ def auto_rollback_hang(env):
         wait_phase("rolled_back", 10)
     finally:
         stop.set()
-    ev = [e for e in api("GET", "/v1/events")[1]["events"] if e["type"] == "auto_rollback"]
-    check(ev and "unanswered" in ev[0]["detail"], "event: %s" % ev)
+    ev = [e for e in api("GET", "/v1/events")[1]["events"] if e["kind"] == "auto_rollback"]
+    check(ev and "unanswered" in ev[0]["message"], "event: %s" % ev)
 
 
 def demo_control(port, query):
@@ -292,7 +292,7 @@ def health_checks(env):
     demo_control(9002, "hang=0")
     wait_for(lambda: service()["versions"][0]["backends"][0]["healthy"], 3, "2.0 healthy again")
     wait_for(lambda: fetch(client_addr(500)) == "2.0", 2, "2.0 back in rotation")
-    types = [e["type"] for e in api("GET", "/v1/events")[1]["events"]]
+    types = [e["kind"] for e in api("GET", "/v1/events")[1]["events"]]
     check("backend_down" in types and "backend_up" in types, "events %s" % types)
 
 
@@ -415,7 +415,7 @@ def auto_rollback_hang_health(env):
     rollout({"to": "2.0", "strategy": "gradual", "steps": [{"weight": 50}], "analysis": ANALYSIS})
     demo_control(9002, "hang=1")
     wait_phase("rolled_back", 6)
-    types = [e["type"] for e in api("GET", "/v1/events")[1]["events"]]
+    types = [e["kind"] for e in api("GET", "/v1/events")[1]["events"]]
     check("backend_down" in types and "auto_rollback" in types, "events %s" % types)
     demo_control(9002, "hang=0")
 
@@ -441,8 +441,8 @@ def auto_rollback_dead_target(env):
         load.finish()
     print("rolled back %.2f s after the kill" % (time.monotonic() - t0))
     check(r["analysis"]["windows"] == 1, "judged windows: %s" % r["analysis"])
-    ev = [e for e in api("GET", "/v1/events")[1]["events"] if e["type"] == "auto_rollback"]
-    check(ev and "every backend of 2.0 is dead" in ev[0]["detail"], "event: %s" % ev)
+    ev = [e for e in api("GET", "/v1/events")[1]["events"] if e["kind"] == "auto_rollback"]
+    check(ev and "every backend of 2.0 is dead" in ev[0]["message"], "event: %s" % ev)
 
 
 @test
@@ -463,7 +463,7 @@ def analysis_healthy_completes(env):
     finally:
         load.finish()
     check(r["analysis"]["failures"] == 0 and r["analysis"]["windows"] >= 2, "analysis: %s" % r["analysis"])
-    failed = [e["detail"] for e in api("GET", "/v1/events")[1]["events"] if e["type"] == "analysis_failed"]
+    failed = [e["message"] for e in api("GET", "/v1/events")[1]["events"] if e["kind"] == "analysis_failed"]
     check(not failed, "a healthy target failed a window: %s" % failed)
 
 
@@ -478,7 +478,7 @@ def analysis_no_traffic(env):
     check(r["step"] == 1 and r["phase"] == "progressing" and r["analysis"]["failures"] == 0, "%s" % r)
     check("too few requests" in r["analysis"]["lastVerdict"], r["analysis"]["lastVerdict"])
     wait_for(lambda: service()["rollout"]["step"] == 2, 6, "the step after 4 inconclusive windows")
-    types = [e["type"] for e in api("GET", "/v1/events")[1]["events"]]
+    types = [e["kind"] for e in api("GET", "/v1/events")[1]["events"]]
     check("inconclusive" in types and "analysis_failed" not in types, "events: %s" % types)
 
 

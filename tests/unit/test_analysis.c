@@ -303,24 +303,24 @@ static void test_rollout_verdict(void)
 		CHECK_INT(a->failures, ==, i);
 		CHECK_INT(a->windows, ==, i);
 		CHECK_STR(a->last_verdict, "latency p50: slow");
-		CHECK_STR(model_event_nth(m, 0)->type, "analysis_failed");
+		CHECK_STR(model_event_nth(m, 0)->kind, "analysis_failed");
 		CHECK_INT(model_event_nth(m, 0)->time, ==, T0 + 5 * i);
 		snprintf(want, sizeof(want), "window %u/3", i);
-		CHECK_HAS(model_event_nth(m, 0)->detail, want);
-		CHECK_HAS(model_event_nth(m, 0)->detail, "latency p50: slow");
+		CHECK_HAS(model_event_nth(m, 0)->message, want);
+		CHECK_HAS(model_event_nth(m, 0)->message, "latency p50: slow");
 		check_layout(m, 0, S20, S10, 1000);
 		if (cur_failed)
 			return;
 	}
 	row("%s", "a pass");
-	nev = m->nevents;
+	nev = m->events.n;
 	CHECK_INT(rollout_verdict(m, 0, V_PASS, "all good", T0 + 15), ==, false);
 	CHECK_INT(ro->phase, ==, RO_PROGRESSING);
 	CHECK_INT(a->failures, ==, 0);
 	CHECK_INT(a->last_pass, ==, T0 + 15);
 	CHECK_INT(a->windows, ==, 3);
 	CHECK_STR(a->last_verdict, "all good");
-	CHECK_INT(m->nevents, ==, nev);
+	CHECK_INT(m->events.n, ==, nev);
 
 	/* Inconclusive windows are no failures, and do not end a run of them. */
 	row("%s", "fail, fail, inconclusive");
@@ -331,7 +331,7 @@ static void test_rollout_verdict(void)
 	CHECK_INT(a->failures, ==, 2);
 	CHECK_INT(a->inconclusive, ==, 1);
 	CHECK_INT(a->last_pass, ==, T0 + 15);
-	CHECK_STR(model_event_nth(m, 0)->type, "inconclusive");
+	CHECK_STR(model_event_nth(m, 0)->kind, "inconclusive");
 	CHECK_INT(m->svc[0].rollbacks, ==, 0);
 	CHECK_INT(m->svc[0].auto_rollbacks, ==, 0);
 
@@ -350,14 +350,14 @@ static void test_rollout_verdict(void)
 	CHECK(!m->cl[S10].no_affinity, "the stable version lost its affinity");
 	CHECK_INT(m->svc[0].rollbacks, ==, 1);
 	CHECK_INT(m->svc[0].auto_rollbacks, ==, 1);
-	CHECK_STR(model_event_nth(m, 0)->type, "auto_rollback");
+	CHECK_STR(model_event_nth(m, 0)->kind, "auto_rollback");
 	CHECK_INT(model_event_nth(m, 0)->time, ==, T0 + 35);
-	CHECK_HAS(model_event_nth(m, 0)->detail, "error rate: high");
-	CHECK_HAS(model_event_nth(m, 0)->detail, "2.0");
-	CHECK_HAS(model_event_nth(m, 0)->detail, "1.0");
-	CHECK_STR(model_event_nth(m, 1)->type, "rolled_back");
-	CHECK_STR(model_event_nth(m, 2)->type, "analysis_failed");
-	CHECK_HAS(model_event_nth(m, 2)->detail, "window 3/3");
+	CHECK_HAS(model_event_nth(m, 0)->message, "error rate: high");
+	CHECK_HAS(model_event_nth(m, 0)->message, "2.0");
+	CHECK_HAS(model_event_nth(m, 0)->message, "1.0");
+	CHECK_STR(model_event_nth(m, 1)->kind, "rolled_back");
+	CHECK_STR(model_event_nth(m, 2)->kind, "analysis_failed");
+	CHECK_HAS(model_event_nth(m, 2)->message, "window 3/3");
 	CHECK_INT(rollout_tick(m, T0 + 100000), ==, false);
 	CHECK_INT(m->svc[1].rollbacks + m->svc[1].auto_rollbacks, ==, 0);
 
@@ -384,7 +384,7 @@ static void test_rollout_verdict(void)
 	 * limit only; a failure ends the run, a pass too. */
 	for (uint32_t i = 1; i <= 5; i++) {
 		row("inconclusive %u", i);
-		nev = m->nevents;
+		nev = m->events.n;
 		CHECK_INT(rollout_verdict(m, 0, V_INCONCLUSIVE, "too few requests",
 					  T0 + 100 + 5 * i),
 			  ==, false);
@@ -394,17 +394,17 @@ static void test_rollout_verdict(void)
 		CHECK_INT(a->windows, ==, i);
 		CHECK_STR(a->last_verdict, "too few requests");
 		if (i == 1 || i == 3) {
-			CHECK_INT(m->nevents, ==, nev + 1);
-			CHECK_STR(model_event_nth(m, 0)->type, "inconclusive");
+			CHECK_INT(m->events.n, ==, nev + 1);
+			CHECK_STR(model_event_nth(m, 0)->kind, "inconclusive");
 			CHECK_INT(model_event_nth(m, 0)->time, ==, T0 + 100 + 5 * i);
-			CHECK_HAS(model_event_nth(m, 0)->detail, "too few requests");
+			CHECK_HAS(model_event_nth(m, 0)->message, "too few requests");
 			if (i == 3)
-				CHECK_HAS(model_event_nth(m, 0)->detail, "without a verdict");
+				CHECK_HAS(model_event_nth(m, 0)->message, "without a verdict");
 			else
-				CHECK(!strstr(model_event_nth(m, 0)->detail, "without"), "%s",
-				      model_event_nth(m, 0)->detail);
+				CHECK(!strstr(model_event_nth(m, 0)->message, "without"), "%s",
+				      model_event_nth(m, 0)->message);
 		} else {
-			CHECK_INT(m->nevents, ==, nev);
+			CHECK_INT(m->events.n, ==, nev);
 		}
 	}
 	row("%s", "a failure after inconclusive ones");
@@ -413,7 +413,7 @@ static void test_rollout_verdict(void)
 	CHECK_INT(a->failures, ==, 1);
 	row("%s", "inconclusive again, then a pass");
 	CHECK_INT(rollout_verdict(m, 0, V_INCONCLUSIVE, "too few requests", T0 + 205), ==, false);
-	CHECK_STR(model_event_nth(m, 0)->type, "inconclusive");
+	CHECK_STR(model_event_nth(m, 0)->kind, "inconclusive");
 	CHECK_INT(a->inconclusive, ==, 1);
 	CHECK_INT(a->failures, ==, 1);
 	CHECK_INT(rollout_verdict(m, 0, V_PASS, "fine", T0 + 210), ==, false);
@@ -465,7 +465,7 @@ static void test_rollout_analysis_gate(void)
 	check_layout(m, 0, S20, S10, 5000);
 	if (cur_failed)
 		return;
-	CHECK_STR(model_event_nth(m, 0)->type, "step");
+	CHECK_STR(model_event_nth(m, 0)->kind, "step");
 	CHECK_INT(model_event_nth(m, 0)->time, ==, T0 + 62);
 	CHECK_INT(rollout_tick(m, T0 + 100000), ==, false); /* waits for promote */
 
@@ -539,7 +539,7 @@ static void test_rollout_analysis_gate(void)
 	CHECK_INT(ro->phase, ==, RO_COMPLETED);
 	CHECK_INT(ro->ended, ==, T0 + 1006);
 	CHECK_INT(model_stable(m, 0), ==, S20);
-	CHECK_STR(model_event_nth(m, 0)->type, "completed");
+	CHECK_STR(model_event_nth(m, 0)->kind, "completed");
 	row("%s", "session rollout, analysis off");
 	setup_web(m);
 	if (cur_failed)

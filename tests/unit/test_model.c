@@ -398,34 +398,51 @@ static void test_model_svc_value(void)
 	CHECK_INT(v.ver[0].upto, ==, 0);
 }
 
+/* The event ring: ids one apart, the newest EVENT_RING kept, what a
+ * follower after an id gets and misses, fields cut to fit. */
 static void test_model_events_ring(void)
 {
 	struct model *m = new_model();
+	const struct event_ring *r = &m->events;
 	const struct event *e;
 	char big[301], want[32];
 
+	CHECK_INT(event_count_after(r, 0), ==, 0);
+	CHECK_INT(event_missed(r, 0), ==, 0);
 	for (uint32_t i = 0; i < 300; i++) {
 		row("event %u", i);
 		model_event(m, T0 + i, "web", "step", "event %u", i);
-		CHECK_INT(m->nevents, ==, i + 1 < MODEL_MAX_EVENTS ? i + 1 : MODEL_MAX_EVENTS);
-		CHECK_INT(m->event_head, ==, (i + 1) % MODEL_MAX_EVENTS);
-		e = &m->events[(m->event_head + MODEL_MAX_EVENTS - 1) % MODEL_MAX_EVENTS];
+		CHECK_INT(r->n, ==, i + 1 < EVENT_RING ? i + 1 : EVENT_RING);
+		CHECK_INT(r->last_id, ==, i + 1);
+		e = model_event_nth(m, 0);
+		CHECK_INT(e->id, ==, i + 1);
 		CHECK_INT(e->time, ==, T0 + i);
 		CHECK_STR(e->service, "web");
-		CHECK_STR(e->type, "step");
+		CHECK_STR(e->kind, "step");
 		snprintf(want, sizeof(want), "event %u", i);
-		CHECK_STR(e->detail, want);
+		CHECK_STR(e->message, want);
 	}
-	/* the newest MODEL_MAX_EVENTS are kept, oldest first from event_head */
-	for (uint32_t k = 0; k < MODEL_MAX_EVENTS; k++) {
+	/* the newest EVENT_RING are kept */
+	for (uint32_t k = 0; k < EVENT_RING; k++) {
 		row("newest %u", k);
 		e = model_event_nth(m, k);
+		CHECK_INT(e->id, ==, 300 - k);
 		CHECK_INT(e->time, ==, T0 + 299 - k);
 		snprintf(want, sizeof(want), "event %u", 299 - k);
-		CHECK_STR(e->detail, want);
+		CHECK_STR(e->message, want);
 	}
-	row("%s", "");
-	CHECK_INT(m->events[m->event_head].time, ==, T0 + 300 - MODEL_MAX_EVENTS);
+	/* A follower: ids 45-300 are kept (300 - EVENT_RING + 1 = 45). */
+	/* clang-format off */
+	static const struct { uint64_t since; uint32_t after; uint64_t missed; } follow[] = {
+		{ 300, 0, 0 }, { 299, 1, 0 }, { 100, 200, 0 }, { 44, 256, 0 },
+		{ 43, 256, 1 }, { 0, 256, 44 },
+	};
+	/* clang-format on */
+	for (size_t i = 0; i < ARRAY_SIZE(follow); i++) {
+		row("since %llu", (unsigned long long)follow[i].since);
+		CHECK_INT(event_count_after(r, follow[i].since), ==, follow[i].after);
+		CHECK_INT(event_missed(r, follow[i].since), ==, follow[i].missed);
+	}
 
 	/* Every field is cut to fit, and only its own event is written. */
 	memset(big, 'x', 300);
@@ -433,31 +450,69 @@ static void test_model_events_ring(void)
 	row("%s", "300 characters everywhere");
 	model_event(m, T0 + 1000, big, big, "%s", big);
 	e = model_event_nth(m, 0);
+	CHECK_INT(e->id, ==, 301);
 	CHECK_INT(e->time, ==, T0 + 1000);
 	CHECK_INT(strlen(e->service), ==, sizeof(e->service) - 1);
-	CHECK_INT(strlen(e->type), ==, sizeof(e->type) - 1);
-	CHECK_INT(strlen(e->detail), ==, sizeof(e->detail) - 1);
-	CHECK(!strncmp(e->detail, big, sizeof(e->detail) - 1), "detail");
-	CHECK_INT(m->nevents, ==, MODEL_MAX_EVENTS);
+	CHECK_INT(strlen(e->kind), ==, sizeof(e->kind) - 1);
+	CHECK_INT(strlen(e->message), ==, sizeof(e->message) - 1);
+	CHECK(!strncmp(e->message, big, sizeof(e->message) - 1), "message");
+	CHECK_INT(r->n, ==, EVENT_RING);
 	CHECK_INT(model_event_nth(m, 1)->time, ==, T0 + 299);
-	CHECK_STR(model_event_nth(m, 1)->detail, "event 299");
-	CHECK_INT(m->events[m->event_head].time, ==, T0 + 301 - MODEL_MAX_EVENTS);
-	CHECK_STR(m->events[m->event_head].type, "step");
+	CHECK_STR(model_event_nth(m, 1)->message, "event 299");
+	CHECK_INT(model_event_nth(m, EVENT_RING - 1)->id, ==, 301 - EVENT_RING + 1);
 	row("%s", "a format that expands to 900 characters");
 	model_event(m, T0 + 1001, "web", "step", "%s%s%s", big, big, big);
 	e = model_event_nth(m, 0);
 	CHECK_INT(e->time, ==, T0 + 1001);
 	CHECK_STR(e->service, "web");
-	CHECK_INT(strlen(e->detail), ==, sizeof(e->detail) - 1);
+	CHECK_INT(strlen(e->message), ==, sizeof(e->message) - 1);
 	CHECK_INT(model_event_nth(m, 1)->time, ==, T0 + 1000);
-	CHECK_INT(m->events[m->event_head].time, ==, T0 + 302 - MODEL_MAX_EVENTS);
-	CHECK_STR(m->events[m->event_head].service, "web");
+
+	/* Restored ids must increase. */
+	struct event old = { .id = 302, .time = T0, .kind = "step" };
+
+	row("%s", "restore");
+	CHECK_INT(event_restore(&m->events, &old), ==, -EINVAL);
+	old.id = 400;
+	CHECK_INT(event_restore(&m->events, &old), ==, 0);
+	CHECK_INT(r->last_id, ==, 400);
+	model_event(m, T0, "web", "step", "after");
+	CHECK_INT(model_event_nth(m, 0)->id, ==, 401);
 }
 
-const struct unit_case model_cases[] = {
-	TEST(test_model_add_service),	      TEST(test_model_add_weights),
-	TEST(test_model_add_cluster_rejects), TEST(test_model_order),
-	TEST(test_model_del_cluster),	      TEST(test_model_del_last_needs_force),
-	TEST(test_model_set_weights),	      TEST(test_model_svc_value),
-	TEST(test_model_events_ring),	      { NULL, NULL }
-};
+/* Every kind has a level; rollbacks and refusals are warnings. */
+static void test_model_event_levels(void)
+{
+	/* clang-format off */
+	static const struct { const char *kind; enum vs_log_level level; } want[] = {
+		{ "auto_rollback", VS_LOG_WARN }, { "rolled_back", VS_LOG_WARN },
+		{ "socket_refused", VS_LOG_WARN }, { "backend_down", VS_LOG_WARN },
+		{ "pins_lost", VS_LOG_ERR }, { "started", VS_LOG_NOTICE },
+		{ "weights_set", VS_LOG_NOTICE }, { "no_such_kind", VS_LOG_INFO },
+	};
+	/* clang-format on */
+
+	for (size_t i = 0; i < ARRAY_SIZE(want); i++) {
+		row("%s", want[i].kind);
+		CHECK_INT(event_level(want[i].kind), ==, want[i].level);
+	}
+	for (const struct event_kind *k = event_kinds; k->kind; k++) {
+		row("%s", k->kind);
+		CHECK(strlen(k->kind) < EVENT_KIND_LEN, "fits");
+		CHECK(log_level_name(k->level), "a level");
+		for (const struct event_kind *o = event_kinds; o != k; o++)
+			CHECK(strcmp(o->kind, k->kind), "listed twice");
+	}
+}
+
+const struct unit_case model_cases[] = { TEST(test_model_add_service),
+					 TEST(test_model_add_weights),
+					 TEST(test_model_add_cluster_rejects),
+					 TEST(test_model_order),
+					 TEST(test_model_del_cluster),
+					 TEST(test_model_del_last_needs_force),
+					 TEST(test_model_set_weights),
+					 TEST(test_model_svc_value),
+					 TEST(test_model_events_ring),
+					 TEST(test_model_event_levels),
+					 { NULL, NULL } };

@@ -309,15 +309,15 @@ static void test_rollout_gradual_schedule(void)
 		return;
 	row("%s", "events");
 	e = model_event_nth(m, 0);
-	CHECK_STR(e->type, "step");
+	CHECK_STR(e->kind, "step");
 	CHECK_STR(e->service, "web");
 	CHECK_INT(e->time, ==, T0 + 25200);
-	CHECK_HAS(e->detail, "step 3 of 4");
-	CHECK_HAS(e->detail, "75.00%");
+	CHECK_HAS(e->message, "step 3 of 4");
+	CHECK_HAS(e->message, "75.00%");
 	e = model_event_nth(m, 1);
-	CHECK_STR(e->type, "step");
+	CHECK_STR(e->kind, "step");
 	CHECK_INT(e->time, ==, T0 + 3600);
-	CHECK_HAS(e->detail, "step 2 of 4");
+	CHECK_HAS(e->message, "step 2 of 4");
 }
 
 /* A rollout completes at a step of 100% that waits, or when the last
@@ -378,7 +378,7 @@ static void test_rollout_completes(void)
 			return;
 		if (ro->phase == RO_COMPLETED) {
 			CHECK_INT(rollout_next_due(ro), ==, -1);
-			CHECK_STR(model_event_nth(m, 0)->type, "completed");
+			CHECK_STR(model_event_nth(m, 0)->kind, "completed");
 			CHECK_INT(model_event_nth(m, 0)->time, ==, t[i].ended);
 			CHECK_INT(rollout_tick(m, T0 + 10000000), ==, false);
 			CHECK_INT(model_stable(m, 0), ==, S20);
@@ -503,7 +503,7 @@ static void test_rollout_promote(void)
 		run_acts(m, 0, scripts[i].a, scripts[i].n);
 		if (cur_failed)
 			return;
-		CHECK_STR(model_event_nth(m, 0)->type, "completed");
+		CHECK_STR(model_event_nth(m, 0)->kind, "completed");
 	}
 }
 
@@ -555,7 +555,7 @@ static void test_rollout_abort_rollback(void)
 	CHECK(!m->cl[S20].no_affinity, "abort set no_affinity");
 	CHECK_INT(ver_flags(m, 0, S20, &ms), ==, 0);
 	CHECK_INT(ms, ==, 120000);
-	CHECK_STR(model_event_nth(m, 0)->type, "aborted");
+	CHECK_STR(model_event_nth(m, 0)->kind, "aborted");
 	CHECK_INT(rollout_tick(m, T0 + 10000000), ==, false);
 	for (size_t i = 0; i < ARRAY_SIZE(after_end); i++) {
 		row("aborted, op %d", after_end[i]);
@@ -584,7 +584,7 @@ static void test_rollout_abort_rollback(void)
 	CHECK_INT(ver_flags(m, 0, S10, &ms), ==, 0);
 	CHECK_INT(ver_flags(m, 0, S30, &ms), ==, 0);
 	CHECK_INT(ms, ==, 120000); /* the service's, kept */
-	CHECK_STR(model_event_nth(m, 0)->type, "rolled_back");
+	CHECK_STR(model_event_nth(m, 0)->kind, "rolled_back");
 	CHECK_ERR(rollout_control(m, 0, RO_OP_ROLLBACK, false, T0 + 130, &err), &err, -EINVAL, 409,
 		  "bad_phase");
 
@@ -714,7 +714,7 @@ static void test_rollout_record_instant(void)
 	ro->paused_left = 77;
 	ro->session_timeout = 99;
 	m->svc[0].session_timeout = 99;
-	nev = m->nevents;
+	nev = m->events.n;
 	/* as ctl does: the cluster takes over on registration, then this */
 	slot = add_cl(m, 0, "4.0", CL_INSTANT, "127.0.0.1:9004", "c4", &err);
 	CHECK_INT(slot, ==, SAPI + 1);
@@ -744,17 +744,17 @@ static void test_rollout_record_instant(void)
 	check_layout(m, 0, slot, S10, VS_BUCKETS);
 	if (cur_failed)
 		return;
-	CHECK_INT(m->nevents, ==, nev + 2);
+	CHECK_INT(m->events.n, ==, nev + 2);
 	row("%s", "event started");
-	CHECK_STR(model_event_nth(m, 1)->type, "started");
+	CHECK_STR(model_event_nth(m, 1)->kind, "started");
 	CHECK_STR(model_event_nth(m, 1)->service, "web");
 	CHECK_INT(model_event_nth(m, 1)->time, ==, T0);
-	CHECK_HAS(model_event_nth(m, 1)->detail, "instant rollout from 1.0 to 4.0");
+	CHECK_HAS(model_event_nth(m, 1)->message, "instant rollout from 1.0 to 4.0");
 	row("%s", "event completed");
-	CHECK_STR(model_event_nth(m, 0)->type, "completed");
+	CHECK_STR(model_event_nth(m, 0)->kind, "completed");
 	CHECK_STR(model_event_nth(m, 0)->service, "web");
 	CHECK_INT(model_event_nth(m, 0)->time, ==, T0);
-	CHECK_HAS(model_event_nth(m, 0)->detail, "4.0");
+	CHECK_HAS(model_event_nth(m, 0)->message, "4.0");
 	row("%s", "a rollout from it");
 	CHECK_INT(rollout_tick(m, T0 + 1000000), ==, false);
 	CHECK_INT(model_stable(m, 0), ==, slot);
@@ -780,7 +780,7 @@ static void test_rollout_history(void)
 	setup_web(m);
 	CHECK_INT(start(m, "2.0", RO_GRADUAL, 0, st, 3, T0), ==, 0);
 	CHECK_INT(rollout_control(m, 0, RO_OP_PAUSE, false, T0 + 10, &err), ==, 0);
-	for (int i = 0; i < 2 * MODEL_MAX_EVENTS; i++)
+	for (int i = 0; i < 2 * EVENT_RING; i++)
 		model_event(m, T0 + 20, "api", "backend_down", "noise %d", i);
 	CHECK_INT(rollout_control(m, 0, RO_OP_PROMOTE, true, T0 + 30, &err), ==, 0);
 	CHECK_INT(ro->nhist, ==, 5);

@@ -183,6 +183,60 @@ static void test_state_rejects(void)
 	CHECK_INT(model_nservices(m), ==, 0);
 }
 
+/* Events in a state file: as written now, as written before ids and
+ * kinds (numbered in order), and broken ones refused by index. */
+static void test_state_events(void)
+{
+	/* clang-format off */
+	static const struct {
+		const char *events;
+		int ret;
+		const char *has;	/* in the error, or the newest's message */
+		uint64_t last_id;
+	} t[] = {
+		{ "[]", 0, NULL, 0 },
+		{ "[{'id': 7, 'time': 5, 'service': 'web', 'kind': 'step', 'message': 'a'},"
+		  " {'id': 9, 'time': 6, 'service': '', 'kind': 'repinned', 'message': 'b'}]", 0, "b", 9 },
+		{ "[{'time': 5, 'service': 'web', 'type': 'step', 'detail': 'old'},"
+		  " {'time': 6, 'type': 'started', 'detail': 'older'}]", 0, "older", 2 },
+		{ "[{'id': 4, 'time': 5, 'kind': 'step'}, {'time': 6, 'kind': 'step', 'message': 'x'}]",
+		  0, "x", 5 },
+		{ "[{'id': 9, 'time': 5, 'kind': 'step'}, {'id': 9, 'time': 6, 'kind': 'step'}]",
+		  -EINVAL, "events[1]: id 9 is not above", 0 },
+		{ "[{'id': 0, 'time': 5, 'kind': 'step'}]", -EINVAL, "events[0]: malformed", 0 },
+		{ "[{'id': -3, 'time': 5, 'kind': 'step'}]", -EINVAL, "events[0]: malformed", 0 },
+		{ "[{'id': '3', 'time': 5, 'kind': 'step'}]", -EINVAL, "events[0]: malformed", 0 },
+		{ "[{'id': 3, 'time': '5', 'kind': 'step'}]", -EINVAL, "events[0]: malformed", 0 },
+		{ "[{'id': 3, 'time': 5}]", -EINVAL, "events[0]: malformed", 0 },
+		{ "[{'id': 3, 'time': 5, 'kind': 'step', 'message': 7}]", -EINVAL, "malformed", 0 },
+		{ "[{'id': 3, 'time': 5, 'kind': 'step', 'service': []}]", -EINVAL, "malformed", 0 },
+	};
+	/* clang-format on */
+	struct model *m = new_model();
+	struct vs_err err;
+	char sq[1024];
+
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		char *text;
+
+		row("%s", t[i].events);
+		snprintf(sq, sizeof(sq),
+			 "{'vsteerState': 1, 'services': [], 'clusters': [], 'events': %s}",
+			 t[i].events);
+		text = jq(sq);
+		memset(m, 0, sizeof(*m));
+		memset(&err, 0, sizeof(err));
+		CHECK_INT(state_parse(text, strlen(text), "t.json", m, &err), ==, t[i].ret);
+		if (t[i].ret) {
+			CHECK_HAS(err.msg, t[i].has);
+			continue;
+		}
+		CHECK_INT(m->events.last_id, ==, t[i].last_id);
+		if (t[i].has)
+			CHECK_STR(model_event_nth(m, 0)->message, t[i].has);
+	}
+}
+
 static void check_rollouts_equal(const struct rollout *x, const struct rollout *y)
 {
 	CHECK_INT(x->phase, ==, y->phase);
@@ -255,16 +309,17 @@ static void test_state_rollout_roundtrip(void)
 		CHECK_INT(m2->cl[i].no_affinity, ==, m->cl[i].no_affinity);
 	}
 	row("%s", "events");
-	CHECK_INT(m->nevents, >, 8);
-	CHECK_INT(m2->nevents, ==, m->nevents);
-	for (uint32_t k = 0; k < m->nevents; k++) {
+	CHECK_INT(m->events.n, >, 8);
+	CHECK_INT(m2->events.n, ==, m->events.n);
+	for (uint32_t k = 0; k < m->events.n; k++) {
 		const struct event *x = model_event_nth(m, k), *y = model_event_nth(m2, k);
 
 		row("event %u", k);
 		CHECK_INT(y->time, ==, x->time);
 		CHECK_STR(y->service, x->service);
-		CHECK_STR(y->type, x->type);
-		CHECK_STR(y->detail, x->detail);
+		CHECK_INT(y->id, ==, x->id);
+		CHECK_STR(y->kind, x->kind);
+		CHECK_STR(y->message, x->message);
 	}
 	row("%s", "dump again");
 	text2 = track(state_dump(m2));
@@ -447,8 +502,10 @@ static void test_state_analysis_roundtrip(void)
 	CHECK_INT(rollout_tick(m, T0 + 3601), ==, false);
 }
 
-const struct unit_case state_cases[] = {
-	TEST(test_state_roundtrip),	     TEST(test_state_rejects),
-	TEST(test_state_rollout_roundtrip),  TEST(test_state_rollout_rejects),
-	TEST(test_state_analysis_roundtrip), { NULL, NULL }
-};
+const struct unit_case state_cases[] = { TEST(test_state_roundtrip),
+					 TEST(test_state_rejects),
+					 TEST(test_state_rollout_roundtrip),
+					 TEST(test_state_rollout_rejects),
+					 TEST(test_state_analysis_roundtrip),
+					 TEST(test_state_events),
+					 { NULL, NULL } };

@@ -21,6 +21,7 @@ struct conn {
 	int family;
 	uint8_t addr[16];
 	int64_t since_ms; /* connection start, or its last reply sent */
+	int64_t hold_ms;  /* a follower's reply is held until then (conns_hold) */
 	bool busy;	  /* a request head is in, its reply not yet sent */
 	bool cut;	  /* shut down: no longer counted */
 };
@@ -168,6 +169,16 @@ void conns_replied(struct conn *c, int64_t now)
 	pthread_mutex_lock(&conns.lock);
 	c->busy = false;
 	c->since_ms = now;
+	c->hold_ms = 0;
+	pthread_mutex_unlock(&conns.lock);
+}
+
+void conns_hold(struct conn *c, int64_t until)
+{
+	if (!c)
+		return;
+	pthread_mutex_lock(&conns.lock);
+	c->hold_ms = until;
 	pthread_mutex_unlock(&conns.lock);
 }
 
@@ -181,7 +192,8 @@ void conns_sweep(int64_t now, struct conns_cut *n)
 		if (!c->busy && now - c->since_ms >= CONNS_HEAD_S * 1000L) {
 			cut(c);
 			n->head++;
-		} else if (c->busy && now - c->since_ms >= CONNS_REQUEST_S * 1000L) {
+		} else if (c->busy && now - c->since_ms >= CONNS_REQUEST_S * 1000L &&
+			   now >= c->hold_ms + CONNS_REQUEST_S * 1000L) {
 			cut(c);
 			n->request++;
 		}
@@ -229,10 +241,8 @@ static void *watchdog(void *arg)
 			memset(&sum, 0, sizeof(sum));
 			logged = now;
 		}
-		/* The condition variable waits on CLOCK_MONOTONIC, the clock
-		 * clock_mono_ms() reads. */
 		now += CONNS_WATCH_MS;
-		until = (struct timespec){ .tv_sec = now / 1000, .tv_nsec = now % 1000 * 1000000L };
+		until = clock_mono_timespec(now);
 		pthread_mutex_lock(&conns.lock);
 		if (!conns.stop)
 			pthread_cond_timedwait(&conns.wake, &conns.lock, &until);
@@ -243,13 +253,9 @@ static void *watchdog(void *arg)
 
 int conns_start(void)
 {
-	pthread_condattr_t ca;
 	int ret;
 
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	ret = -pthread_cond_init(&conns.wake, &ca);
-	pthread_condattr_destroy(&ca);
+	ret = clock_cond_init(&conns.wake);
 	if (ret)
 		return ret;
 	conns.stop = false;

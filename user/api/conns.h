@@ -43,6 +43,9 @@ void conns_close(struct conn *c);
 int conns_head(struct conn *c, char *msg, size_t size);
 /* A reply went out: the next request gets deadlines of its own. */
 void conns_replied(struct conn *c, int64_t now);
+/* Its reply is held on purpose until `until` (a follower of events): its
+ * request deadline runs from then. */
+void conns_hold(struct conn *c, int64_t until);
 /* Shut down the connections past a deadline at now. */
 void conns_sweep(int64_t now, struct conns_cut *cut);
 /* A thread sweeping every 500 ms, logging what it closes. */

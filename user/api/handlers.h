@@ -22,8 +22,10 @@ struct api_call {
 	char *qbuf;   /* what args point into */
 	json_t *body; /* the parsed request body, for routes that take one */
 	struct vs_err err;
-	int status; /* on success */
-	char *text; /* a reply that is not JSON (malloc'ed) */
+	int status;	    /* on success */
+	char *text;	    /* a reply that is not JSON (malloc'ed) */
+	int64_t wait_until; /* see struct api_resp */
+	uint64_t wait_seen;
 };
 
 json_t *handle_healthz(struct api_call *k);
@@ -36,6 +38,7 @@ json_t *handle_cluster_put(struct api_call *k);
 json_t *handle_cluster_delete(struct api_call *k);
 json_t *handle_rollout_start(struct api_call *k);
 json_t *handle_rollout_control(struct api_call *k);
+#define EVENTS_MAX_WAIT_S 60 /* GET /v1/events?wait= */
 json_t *handle_events(struct api_call *k);
 json_t *handle_metrics(struct api_call *k);
 json_t *handle_features(struct api_call *k);

@@ -11,9 +11,11 @@
 #include <microhttpd.h>
 #include "lib/clock.h"
 #include "lib/log.h"
+#include "ctl/publish.h"
 #include "api/conns.h"
 #include "api/http.h"
 #include "api/router.h"
+#include "api/waiters.h"
 
 /* libmicrohttpd's own limit: past it, it does not accept. conns.c keeps
  * the table at CONNS_MAX by dropping connections that wait for a request,
@@ -32,7 +34,8 @@ struct request {
 	char *buf;
 	size_t len;
 	bool too_big;
-	bool head_seen; /* the access handler has been called */
+	bool head_seen;	    /* the access handler has been called */
+	int64_t wait_until; /* a follower's deadline (clock_mono_ms()), once set */
 };
 
 static struct conn *conn_of(struct MHD_Connection *conn)
@@ -152,7 +155,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	struct api_resp resp;
 	struct api_req req;
 	char msg[200];
-	int refused;
+	int refused, ret;
 	(void)url;
 
 	if (!r)
@@ -198,7 +201,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			return MHD_YES; /* on to the body */
 		}
 	} else {
-		api_handle(cls, &req, &resp);
+		/* A follower with nothing to read yet is suspended, and comes
+		 * back here when an event or its deadline does; an event that
+		 * came meanwhile means handling it again at once (bounded:
+		 * each time takes the events up to then). */
+		for (int tries = 0;; tries++) {
+			req.wait_deadline = r->wait_until;
+			api_handle(cls, &req, &resp);
+			if (!resp.wait_until || tries == 3)
+				break;
+			r->wait_until = resp.wait_until;
+			ret = waiters_add(conn, resp.wait_seen, resp.wait_until);
+			if (ret == -ENOSPC)
+				break;
+			free(resp.body);
+			if (!ret) {
+				conns_hold(conn_of(conn), r->wait_until);
+				free(h.v);
+				return MHD_YES;
+			}
+		}
 	}
 	free(h.v);
 	return send_reply(conn, &resp);
@@ -211,6 +233,8 @@ static void on_done(void *cls, struct MHD_Connection *conn, void **con_cls,
 	(void)cls, (void)toe;
 
 	if (r) {
+		if (r->wait_until)
+			waiters_answered();
 		free(r->path);
 		free(r->query);
 		free(r->buf);
@@ -235,7 +259,8 @@ int http_start(struct api *a, const struct http_opts *o, struct MHD_Daemon **out
 	       struct vs_err *err)
 {
 	struct sockaddr_storage ss = {};
-	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+			     MHD_ALLOW_SUSPEND_RESUME;
 	const struct vs_endpoint *ep = &o->ep;
 	char a_str[EP_STRLEN];
 	int ret;
@@ -265,6 +290,15 @@ int http_start(struct api *a, const struct http_opts *o, struct MHD_Daemon **out
 	if (ret)
 		return vs_errf(err, ret, 500, "internal",
 			       "cannot start the API's connection watchdog: %s", strerror(-ret));
+	ret = waiters_start();
+	if (!ret && a->c)
+		ret = publish_subscribe(a->c, waiters_published, NULL);
+	if (ret) {
+		waiters_stop();
+		conns_stop();
+		return vs_errf(err, ret, 500, "internal", "cannot follow events: %s",
+			       strerror(-ret));
+	}
 	*out = MHD_start_daemon(flags, ep->port, NULL, NULL, on_request, a,
 				MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
 				&ss, MHD_OPTION_CONNECTION_LIMIT, HTTP_HARD_CONNECTIONS,
@@ -276,6 +310,7 @@ int http_start(struct api *a, const struct http_opts *o, struct MHD_Daemon **out
 				o->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END,
 				o->tls_cert, MHD_OPTION_HTTPS_MEM_KEY, o->tls_key, MHD_OPTION_END);
 	if (!*out) {
+		waiters_stop();
 		conns_stop();
 		return vs_errf(
 			err, -EADDRINUSE, 500, "api_listen",
@@ -287,6 +322,7 @@ int http_start(struct api *a, const struct http_opts *o, struct MHD_Daemon **out
 
 void http_stop(struct MHD_Daemon *d)
 {
+	waiters_stop(); /* libmicrohttpd stops only with none suspended */
 	conns_stop();
 	if (d)
 		MHD_stop_daemon(d);

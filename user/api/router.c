@@ -14,14 +14,14 @@
 
 typedef json_t *(*handler_fn)(struct api_call *k);
 
-enum arg_type { ARG_BOOL = 1, ARG_STRING };
+enum arg_type { ARG_BOOL = 1, ARG_STRING, ARG_UINT };
 
 struct route_arg {
 	const char *name;
 	enum arg_type type;
 };
 
-#define ROUTE_MAX_ARGS 2
+#define ROUTE_MAX_ARGS 3
 
 struct route {
 	const char *method;
@@ -44,7 +44,7 @@ static const struct route routes[] = {
 	{ "DELETE", "/v1/clusters/{}",             handle_cluster_delete,  false, { { "force", ARG_BOOL } } },
 	{ "POST",   "/v1/services/{}/rollout",     handle_rollout_start,   true,  {} },
 	{ "POST",   "/v1/services/{}/rollout/{}",  handle_rollout_control, false, { { "full", ARG_BOOL } } },
-	{ "GET",    "/v1/events",                  handle_events,          false, { { "service", ARG_STRING } } },
+	{ "GET",    "/v1/events",                  handle_events,          false, { { "service", ARG_STRING }, { "since", ARG_UINT }, { "wait", ARG_UINT } } },
 	{ "GET",    "/metrics",                    handle_metrics,         false, {} },
 	{ "GET",    "/v1/features",                handle_features,        false, {} },
 };
@@ -149,6 +149,14 @@ static int check_args(const struct route *r, const struct api_call *k, struct vs
 		if (ra->type == ARG_STRING && (!a->value || !a->value[0]))
 			return vs_errf(err, -EINVAL, 400, "bad_field",
 				       "query parameter '%s' needs a value", name);
+		/* Digits only, and under 2^53: a JSON number says it exactly. */
+		if (ra->type == ARG_UINT &&
+		    (!a->value || !a->value[0] ||
+		     strspn(a->value, "0123456789") != strlen(a->value) || strlen(a->value) > 15))
+			return vs_errf(
+				err, -EINVAL, 400, "bad_field",
+				"query parameter '%s': '%s' is not a whole number below 10^15",
+				name, value);
 	}
 	return 0;
 }
@@ -524,6 +532,8 @@ void api_handle(struct api *a, const struct api_req *req, struct api_resp *resp)
 	free(k.qbuf);
 	if (!out)
 		return reply_err(resp, &k.err);
+	resp->wait_until = k.wait_until;
+	resp->wait_seen = k.wait_seen;
 	if (k.text) {
 		json_decref(out);
 		resp->status = k.status;

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 struct ctl;
 struct origin_policy;
@@ -44,6 +45,7 @@ struct api_req {
 	size_t nheaders;
 	const char *body;
 	size_t body_len;
+	int64_t wait_deadline; /* a follower called again: its deadline (clock_mono_ms()); 0 */
 };
 
 struct api_resp {
@@ -53,6 +55,11 @@ struct api_resp {
 	const char *allow;	  /* for 405: the methods the path takes */
 	bool unauthorized;	  /* for 401: send WWW-Authenticate */
 	bool close;		  /* refused before the body was read: close after */
+	/* A follower (GET /v1/events?wait=) with nothing to show yet: the
+	 * reply may be held until an event after wait_seen, or wait_until
+	 * (clock_mono_ms()), and the request handled again then. 0: send. */
+	int64_t wait_until;
+	uint64_t wait_seen;
 };
 
 /* A request that fails before its handler runs (framing, Host and

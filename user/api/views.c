@@ -2,6 +2,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "lib/clock.h"
+#include "lib/log.h"
 #include "codec/state.h"
 #include "kernel/features.h"
 #include "ctl/recent.h"
@@ -68,23 +70,34 @@ static json_t *version_json(const struct snap *s, uint32_t slot)
 
 static json_t *event_json(const struct event *e)
 {
+	char when[CLOCK_RFC3339_LEN];
+
+	clock_rfc3339(e->time, -1, when);
 	/* clang-format off */
-	return json_pack("{sIssssss}", "time", (json_int_t)e->time, "service", e->service, "type",
-			 e->type, "detail", e->detail);
+	return json_pack("{sIssssssssss}", "id", (json_int_t)e->id, "time", when,
+			 "service", e->service, "kind", e->kind,
+			 "level", log_level_name(event_level(e->kind)), "message", e->message);
 	/* clang-format on */
 }
 
-json_t *views_events(const struct snap *s, const char *svc)
+/* GET /v1/events: the newest first; with since (>= 0), the ones after it,
+ * oldest first, to follow them. */
+json_t *views_events(const struct snap *s, const char *svc, int64_t since)
 {
+	const struct event_ring *r = &s->m.events;
+	uint32_t n = since >= 0 ? event_count_after(r, since) : r->n;
 	json_t *list = json_array();
 
-	for (uint32_t k = 0; k < s->m.nevents; k++) {
-		const struct event *e = model_event_nth(&s->m, k);
+	for (uint32_t i = 0; i < n; i++) {
+		const struct event *e = event_nth(r, since >= 0 ? n - 1 - i : i);
 
 		if (!svc || !strcmp(e->service, svc))
 			json_array_append_new(list, event_json(e));
 	}
-	return json_pack("{so}", "events", list);
+	/* clang-format off */
+	return json_pack("{sosIsI}", "events", list, "last", (json_int_t)r->last_id,
+			 "missed", (json_int_t)(since >= 0 ? event_missed(r, since) : 0));
+	/* clang-format on */
 }
 
 /* A rollout's history, newest first, from the rollout's own record. */
@@ -92,7 +105,7 @@ static json_t *history_json(const struct model *m, uint32_t svc)
 {
 	const struct rollout *ro = &m->svc[svc].ro;
 	json_t *list = json_array();
-	char detail[sizeof(((struct event *)0)->detail)];
+	char detail[EVENT_MESSAGE_LEN];
 
 	for (uint32_t i = ro->nhist; i-- > 0;) {
 		const struct ro_mark *mk = &ro->hist[i];
@@ -100,10 +113,10 @@ static json_t *history_json(const struct model *m, uint32_t svc)
 		ro_mark_detail(m, svc, mk, detail, sizeof(detail));
 		/* clang-format off */
 		json_array_append_new(list, json_pack("{sIsssisfss}", "time", (json_int_t)mk->time,
-						      "type", ro_mark_name(mk->type),
+						      "kind", ro_mark_name(mk->type),
 						      "step", mk->step + 1,
 						      "weight", mk->weight / 100.0,
-						      "detail", detail));
+						      "message", detail));
 		/* clang-format on */
 	}
 	return list;

@@ -15,8 +15,10 @@ json_t *views_service(const struct snap *s);
 json_t *views_clusters(const struct snap *s);
 /* The cluster snap_take() was asked for by id. */
 json_t *views_cluster(const struct snap *s);
-/* {"events": [...]}, newest first; svc NULL for every service. */
-json_t *views_events(const struct snap *s, const char *svc);
+/* {"events": [...], "last": ID, "missed": N}: the events of svc (NULL:
+ * all), newest first; with since >= 0 the ones after that id, oldest
+ * first, and how many of those were not kept. */
+json_t *views_events(const struct snap *s, const char *svc, int64_t since);
 /* GET /v1/features; 503 with err when the kernel was not probed. */
 json_t *views_features(const struct snap *s);
 

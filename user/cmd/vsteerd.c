@@ -54,10 +54,12 @@ static void usage(FILE *f)
 		"      --no-watch       do not measure requests (latency, size, status):\n"
 		"                       no per-request hooks; analysis sees no traffic\n"
 		"      --cleanup        remove everything pinned under the pin directory, then exit\n"
-		"  -v, --verbose        debug logging, libbpf's included\n"
+		"  -v, --verbose        debug logging, libbpf's included (--log-level debug)\n"
+		"      --log-level L    error, warning, notice, info (default) or debug\n"
 		"  -h, --help           this text\n"
 		"  -V, --version        print the version\n\n"
-		"Runs in the foreground and logs to stderr. SIGTERM/SIGINT stop the controller;\n"
+		"Runs in the foreground and logs to stderr: each line with its time and level, or,\n"
+		"under systemd, with its journal priority. SIGTERM/SIGINT stop the controller;\n"
 		"steering stays pinned and keeps running.\n",
 		VS_DEFAULT_PIN_DIR, VS_DEFAULT_STATE, VS_SESS_DEFAULT);
 }
@@ -73,6 +75,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "session-table", required_argument, NULL, 'S' },
 		{ "no-watch", no_argument, NULL, 'W' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "log-level", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{}
@@ -115,6 +118,18 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'v':
 			log_set_level(VS_LOG_DEBUG);
 			break;
+		case 'L': {
+			int level = log_level_parse(optarg);
+
+			if (level < 0) {
+				fprintf(stderr,
+					"vsteerd: --log-level: '%s' is not error, warning, notice, info or debug\n",
+					optarg);
+				return -EINVAL;
+			}
+			log_set_level(level);
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -268,12 +283,13 @@ int main(int argc, char **argv)
 	sigset_t sigs;
 	int ret, sig;
 
+	log_init();
 	if (parse_args(argc, argv, &o))
 		return 2;
 	dp_route_libbpf_log();
 	if (o.cleanup) {
 		if (dp_cleanup(o.pin_dir, &err)) {
-			pr_warn("%s\n", err.msg);
+			pr_err("%s\n", err.msg);
 			return 1;
 		}
 		return 0;
@@ -288,7 +304,7 @@ int main(int argc, char **argv)
 	if (!ret)
 		ret = api_security(&cfg, token, &ho, &err);
 	if (ret) {
-		pr_warn("%s\n", err.msg[0] ? err.msg : strerror(-ret));
+		pr_err("%s\n", err.msg[0] ? err.msg : strerror(-ret));
 		free(m);
 		return 1;
 	}
@@ -402,7 +418,7 @@ free_model:
 	free((char *)ho.tls_key);
 	explicit_bzero(token, sizeof(token));
 	if (ret) {
-		pr_warn("%s\n", err.msg[0] ? err.msg : strerror(-ret));
+		pr_err("%s\n", err.msg[0] ? err.msg : strerror(-ret));
 		return 1;
 	}
 	return 0;

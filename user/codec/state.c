@@ -96,13 +96,14 @@ static json_t *events_dump(const struct model *m)
 {
 	json_t *list = json_array();
 
-	for (uint32_t k = m->nevents; k-- > 0;) {
+	for (uint32_t k = m->events.n; k-- > 0;) {
 		const struct event *e = model_event_nth(m, k);
 
 		/* clang-format off */
-		json_array_append_new(list, json_pack("{sIssssss}", "time", (json_int_t)e->time,
-						      "service", e->service, "type", e->type,
-						      "detail", e->detail));
+		json_array_append_new(list, json_pack("{sIsIssssss}", "id", (json_int_t)e->id,
+						      "time", (json_int_t)e->time,
+						      "service", e->service, "kind", e->kind,
+						      "message", e->message));
 		/* clang-format on */
 	}
 	return list;

@@ -222,20 +222,35 @@ static int load_rollout(json_t *j, const char *w, struct model *m, uint32_t svc,
 	return load_analysis(json_object_get(j, "analysis"), w, &ro->an, err);
 }
 
+/* Events as state.c writes them: {id, time, service, kind, message}, oldest
+ * first. A file from before ids and kinds has "type" and "detail" and no
+ * id: each is numbered after the one before it. */
 static int load_events(json_t *list, struct model *m, struct vs_err *err)
 {
-	json_t *e;
+	json_t *j;
 	size_t i;
 
-	json_array_foreach (list, i, e) {
-		json_t *t = json_object_get(e, "time");
+	json_array_foreach (list, i, j) {
+		json_t *id = json_object_get(j, "id"), *t = json_object_get(j, "time");
+		json_t *kind = json_object_get(j, "kind") ?: json_object_get(j, "type");
+		json_t *msg = json_object_get(j, "message") ?: json_object_get(j, "detail");
+		json_t *svc = json_object_get(j, "service");
+		struct event e = {};
 
-		if (!json_is_integer(t) || !json_is_string(json_object_get(e, "type")))
+		if (!json_is_integer(t) || !json_is_string(kind) || (msg && !json_is_string(msg)) ||
+		    (svc && !json_is_string(svc)) ||
+		    (id && (!json_is_integer(id) || json_integer_value(id) < 1)))
 			return vs_errf(err, -EINVAL, 400, "bad_state", "events[%zu]: malformed", i);
-		model_event(m, json_integer_value(t),
-			    json_string_value(json_object_get(e, "service")) ?: "",
-			    json_string_value(json_object_get(e, "type")), "%s",
-			    json_string_value(json_object_get(e, "detail")) ?: "");
+		e.id = id ? (uint64_t)json_integer_value(id) : m->events.last_id + 1;
+		e.time = json_integer_value(t);
+		snprintf(e.service, sizeof(e.service), "%s", svc ? json_string_value(svc) : "");
+		snprintf(e.kind, sizeof(e.kind), "%s", json_string_value(kind));
+		snprintf(e.message, sizeof(e.message), "%s", msg ? json_string_value(msg) : "");
+		if (event_restore(&m->events, &e))
+			return vs_errf(err, -EINVAL, 400, "bad_state",
+				       "events[%zu]: id %llu is not above the one before it (%llu)",
+				       i, (unsigned long long)e.id,
+				       (unsigned long long)m->events.last_id);
 	}
 	return 0;
 }

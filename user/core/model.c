@@ -369,6 +369,20 @@ int model_set_weights(struct model *m, uint32_t svc, const char *const *names, c
 	return 0;
 }
 
+void model_format_weights(const struct model *m, uint32_t svc, char *buf, size_t size)
+{
+	uint32_t order[VS_MAX_VERSIONS], n = model_order(m, svc, order);
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (uint32_t i = 0; i < n && len < size; i++) {
+		uint16_t w = m->cl[order[i]].weight;
+
+		len += snprintf(buf + len, size - len, "%s%s %u.%02u%%", i ? ", " : "",
+				m->cl[order[i]].version, w / 100, w % 100);
+	}
+}
+
 int model_stable(const struct model *m, uint32_t svc)
 {
 	uint32_t order[VS_MAX_VERSIONS], n = model_order(m, svc, order);
@@ -435,24 +449,19 @@ void model_svc_value(const struct model *m, uint32_t svc, const uint8_t nsock[VS
 	v->flags = m->svc[svc].http ? VS_SVC_HTTP : 0;
 }
 
-void model_event(struct model *m, int64_t now, const char *svc, const char *type, const char *fmt,
+void model_event(struct model *m, int64_t now, const char *svc, const char *kind, const char *fmt,
 		 ...)
 {
-	struct event *e = &m->events[m->event_head];
+	char message[EVENT_MESSAGE_LEN];
 	va_list ap;
 
-	e->time = now;
-	snprintf(e->service, sizeof(e->service), "%s", svc);
-	snprintf(e->type, sizeof(e->type), "%s", type);
 	va_start(ap, fmt);
-	vsnprintf(e->detail, sizeof(e->detail), fmt, ap);
+	vsnprintf(message, sizeof(message), fmt, ap);
 	va_end(ap);
-	m->event_head = (m->event_head + 1) % MODEL_MAX_EVENTS;
-	if (m->nevents < MODEL_MAX_EVENTS)
-		m->nevents++;
+	event_add(&m->events, now, svc, kind, message);
 }
 
 const struct event *model_event_nth(const struct model *m, uint32_t k)
 {
-	return &m->events[(m->event_head + MODEL_MAX_EVENTS - 1 - k) % MODEL_MAX_EVENTS];
+	return event_nth(&m->events, k);
 }

@@ -32,7 +32,8 @@
  *   meter     what measures requests in the kernel (latency, size, HTTP
  *             status); the user-facing word is "watch" (--no-watch,
  *             "watching" in GET /v1/features)
- *   event     something that happened, for GET /v1/events
+ *   event     something that happened: numbered, of a kind with a level,
+ *             for GET /v1/events and the log (core/event.h)
  */
 #ifndef VS_MODEL_H
 #define VS_MODEL_H
@@ -43,6 +44,7 @@
 #include "lib/compiler.h"
 #include "lib/err.h"
 #include "core/addr.h"
+#include "core/event.h"
 #include "core/limits.h"
 #include "core/owner.h"
 #include "core/rollout.h"
@@ -51,16 +53,6 @@
 /* How a cluster takes over when it is registered (the thesis's
  * upgradeTransition mode). */
 enum cl_mode { CL_INSTANT, CL_MANUAL, CL_SESSION };
-
-#define MODEL_MAX_EVENTS 256
-
-/* Something that happened, for GET /v1/events. */
-struct event {
-	int64_t time;
-	char service[NAME_MAX_LEN];
-	char type[24];
-	char detail[160];
-};
 
 /* Active health checks of a cluster's servers: GET path every interval;
  * a server that fails unhealthy_after checks in a row is kept out of the
@@ -121,17 +113,17 @@ struct service {
 struct model {
 	struct service svc[VS_MAX_SERVICES];
 	struct cluster cl[VS_MAX_SLOTS];
-	uint32_t nevents, event_head; /* a ring: model_event_nth() reads it */
-	struct event events[MODEL_MAX_EVENTS];
+	struct event_ring events;
 };
 
 const char *model_mode_name(enum cl_mode mode);
 /* The thesis capitalises modes ("Instant"): any case. */
 int model_mode_parse(const char *s, enum cl_mode *mode);
 
-void model_event(struct model *m, int64_t now, const char *svc, const char *type, const char *fmt,
+/* Records an event (core/event.h) of the kind, with the message. */
+void model_event(struct model *m, int64_t now, const char *svc, const char *kind, const char *fmt,
 		 ...) __printf(5, 6);
-/* The k-th newest event (0: the newest), k < m->nevents. */
+/* The k-th newest event (0: the newest), k < m->events.n. */
 const struct event *model_event_nth(const struct model *m, uint32_t k);
 
 int model_find_service(const struct model *m, const char *name);
@@ -160,6 +152,8 @@ int model_del_cluster(struct model *m, uint32_t slot, bool force, struct vs_err 
  * points, versions not named get 0. The named weights must sum to 10000. */
 int model_set_weights(struct model *m, uint32_t svc, const char *const *names, const uint16_t *bp,
 		      uint32_t n, struct vs_err *err);
+/* "2.0 50.00%, 1.0 50.00%": svc's versions, newest first, and weights. */
+void model_format_weights(const struct model *m, uint32_t svc, char *buf, size_t size);
 
 /* Slots of service svc's clusters, newest version first; returns count. */
 uint32_t model_order(const struct model *m, uint32_t svc, uint32_t out[VS_MAX_VERSIONS]);

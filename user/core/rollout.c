@@ -116,7 +116,7 @@ static void mark(struct model *m, uint32_t svc, int64_t now, enum ro_mark_type t
 	struct ro_mark mk = {
 		.time = now, .weight = m->cl[ro->to].weight, .type = type, .step = ro->step
 	};
-	char detail[sizeof(((struct event *)0)->detail)];
+	char detail[EVENT_MESSAGE_LEN];
 
 	if (ro->nhist == RO_MAX_HISTORY) {
 		memmove(&ro->hist[1], &ro->hist[2], (RO_MAX_HISTORY - 2) * sizeof(ro->hist[0]));

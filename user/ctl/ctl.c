@@ -178,6 +178,8 @@ static void adopt_sockets(struct ctl *c, struct model *next)
 		sock_drop_strays(ss, c->dp, next);
 	ss->last_scan = clock_mono_s();
 	for (uint32_t s = 0; s < VS_MAX_SLOTS; s++) {
+		if (next->cl[s].used)
+			sock_baseline(ss, s, next->cl[s].nsrv);
 		for (uint32_t v = 0; next->cl[s].used && v < next->cl[s].nsrv; v++) {
 			if (sock_live(ss, s, v))
 				continue;
@@ -207,6 +209,7 @@ int ctl_open(struct ctl **out, struct dataplane *dp, const struct model *m, cons
 	pthread_mutex_init(&c->lock, NULL);
 	c->dp = dp;
 	c->state_path = state_path;
+	publish_init(&c->publish, m);
 	memcpy(next, m, sizeof(*next));
 	adopt_services(c, next);
 	/* Catch up with rollout steps whose hold ended while no vsteerd
@@ -239,6 +242,7 @@ int ctl_open(struct ctl **out, struct dataplane *dp, const struct model *m, cons
 	if (ret)
 		goto free_all;
 	memcpy(c->m, next, sizeof(*next));
+	publish_events(c);
 	/* Owners recorded from the sockets found (after the state file was
 	 * staged): into the file now; if that fails, the tick retries. */
 	if (c->sock.learned && txn_commit(c, next, err))

@@ -109,7 +109,6 @@ void health_record(struct ctl *c, uint32_t slot, const char *id, uint32_t srv, b
 			return;
 		h->passes[slot][srv] = 0;
 		sock_put_back(&c->sock, slot, srv);
-		pr_info("%s (%s) healthy again\n", a, cl->version);
 		txn_event(c, name, "backend_up", "%s of %s passes its health checks again", a,
 			  cl->version);
 		return;
@@ -119,7 +118,6 @@ void health_record(struct ctl *c, uint32_t slot, const char *id, uint32_t srv, b
 		return;
 	h->fails[slot][srv] = 0;
 	sock_take_out(&c->sock, c->dp, slot, srv);
-	pr_warn("%s (%s) failed its health checks: out of rotation\n", a, cl->version);
 	txn_event(c, name, "backend_down",
 		  "%s of %s failed %u health checks of %s in a row: out of rotation", a,
 		  cl->version, hc->unhealthy_after, hc->path);

@@ -97,6 +97,10 @@ int ctl_add_cluster(struct ctl *c, const char *svc, const struct cluster *spec, 
 	ret = slot = model_add_cluster(next, &cs, avoid, err);
 	if (slot < 0)
 		goto unlock;
+	model_event(next, clock_wall(), next->svc[cs.svc].name, "cluster_added",
+		    "version %s added as cluster %s (%s, %u server%s)", next->cl[slot].version,
+		    next->cl[slot].id, model_mode_name(cs.mode), next->cl[slot].nsrv,
+		    next->cl[slot].nsrv == 1 ? "" : "s");
 
 	/* Sockets go in before the version appears in the service, so the
 	 * moment it takes traffic it has somewhere to send it. */
@@ -119,6 +123,8 @@ int ctl_add_cluster(struct ctl *c, const char *svc, const struct cluster *spec, 
 			goto drop_socks;
 		}
 	}
+	/* A kill before the next tick is a change, not the first look. */
+	sock_baseline(&c->sock, slot, next->cl[slot].nsrv);
 	if (takes_over && cs.mode == CL_INSTANT) {
 		rollout_record_instant(next, cs.svc, stable, slot, clock_wall());
 	} else if (takes_over) {
@@ -134,9 +140,6 @@ int ctl_add_cluster(struct ctl *c, const char *svc, const struct cluster *spec, 
 	if (ret)
 		goto drop_socks;
 	memcpy(id, next->cl[slot].id, ID_LEN);
-	pr_info("added cluster %s: service %s version %s (%s)\n", id,
-		next->svc[next->cl[slot].svc].name, next->cl[slot].version,
-		model_mode_name(next->cl[slot].mode));
 	goto unlock;
 
 drop_socks:
@@ -173,6 +176,9 @@ static int del_fn(struct model *next, uint32_t svc, const void *arg, struct vs_e
 				d->id);
 		ro->phase = RO_NONE; /* it cannot be rolled back any more */
 	}
+	model_event(next, clock_wall(), next->svc[next->cl[slot].svc].name, "cluster_deleted",
+		    "version %s deleted (cluster %s)%s", next->cl[slot].version, d->id,
+		    d->force ? ", forced" : "");
 	return model_del_cluster(next, slot, d->force, err);
 }
 
@@ -188,11 +194,8 @@ static void del_after(struct ctl *c, const void *arg)
 int ctl_del_cluster(struct ctl *c, const char *id, bool force, struct vs_err *err)
 {
 	struct del_arg d = { .id = id, .force = force };
-	int ret = txn_run(c, NULL, del_fn, del_after, &d, err);
 
-	if (!ret)
-		pr_info("deleted cluster %s\n", id);
-	return ret;
+	return txn_run(c, NULL, del_fn, del_after, &d, err);
 }
 
 struct weights_arg {
@@ -204,13 +207,21 @@ struct weights_arg {
 static int weights_fn(struct model *next, uint32_t svc, const void *arg, struct vs_err *err)
 {
 	const struct weights_arg *w = arg;
+	char text[EVENT_MESSAGE_LEN - 16];
+	int ret;
 
 	if (rollout_active(&next->svc[svc].ro))
 		return vs_errf(
 			err, -EBUSY, 409, "rollout_in_progress",
 			"service '%s' has a rollout in progress; pause or abort it to set weights by hand",
 			next->svc[svc].name);
-	return model_set_weights(next, svc, w->names, w->bp, w->n, err);
+	ret = model_set_weights(next, svc, w->names, w->bp, w->n, err);
+	if (ret)
+		return ret;
+	model_format_weights(next, svc, text, sizeof(text));
+	model_event(next, clock_wall(), next->svc[svc].name, "weights_set", "weights set: %s",
+		    text);
+	return 0;
 }
 
 int ctl_set_weights(struct ctl *c, const char *svc, const char *const *names, const uint16_t *bp,

@@ -33,6 +33,8 @@ void sock_forget(struct sock_state *s, uint32_t slot)
 	memset(s->refused[slot], 0, sizeof(s->refused[slot]));
 	memset(s->refused_cookie[slot], 0, sizeof(s->refused_cookie[slot]));
 	memset(s->refused_new[slot], 0, sizeof(s->refused_new[slot]));
+	s->reported[slot] = 0;
+	s->reported_set[slot] = false;
 }
 
 void sock_clear(struct sock_state *s, struct dataplane *dp, uint32_t slot)
@@ -83,6 +85,22 @@ uint32_t sock_live_now(const struct sock_state *s, uint32_t slot, uint32_t srv,
 uint32_t sock_live(const struct sock_state *s, uint32_t slot, uint32_t srv)
 {
 	return sock_live_now(s, slot, srv, s->cookie[slot]);
+}
+
+uint16_t sock_live_mask(const struct sock_state *s, uint32_t slot, uint32_t nsrv)
+{
+	uint16_t live = 0;
+
+	for (uint32_t v = 0; v < nsrv; v++)
+		if (sock_live(s, slot, v))
+			live |= 1U << v;
+	return live;
+}
+
+void sock_baseline(struct sock_state *s, uint32_t slot, uint32_t nsrv)
+{
+	s->reported[slot] = sock_live_mask(s, slot, nsrv);
+	s->reported_set[slot] = true;
 }
 
 struct picks {

@@ -40,12 +40,21 @@ struct sock_state {
 	__u64 refused_cgroup[VS_MAX_SLOTS][VS_MAX_SERVERS];
 	bool refused_new[VS_MAX_SLOTS][VS_MAX_SERVERS];
 	bool learned; /* a scan recorded a server's owner in the model */
+	/* Bit s: server s was live when the tick last looked (an event when
+	 * that changes); reported_set: there was a last time. */
+	uint16_t reported[VS_MAX_SLOTS];
+	bool reported_set[VS_MAX_SLOTS];
 };
 
 /* Does listening socket l serve connections for server srv? */
 bool sock_serves(const struct vs_listener *l, const struct vs_endpoint *srv);
 
 /* Forget what we knew of a slot's sockets / also empty it in the sockmap. */
+/* Bit v: server v of the slot has a socket in the sockmap. */
+uint16_t sock_live_mask(const struct sock_state *s, uint32_t slot, uint32_t nsrv);
+/* What the liveness events compare with from now on: the servers live
+ * now: at start, and for a cluster just added. */
+void sock_baseline(struct sock_state *s, uint32_t slot, uint32_t nsrv);
 void sock_forget(struct sock_state *s, uint32_t slot);
 void sock_clear(struct sock_state *s, struct dataplane *dp, uint32_t slot);
 /* Refresh a slot's first n indexes from the sockmap; true if it holds a

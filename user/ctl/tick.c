@@ -61,8 +61,6 @@ static void report_scan(struct ctl *c)
 			if (!ss->refused_cgroup[s][v] ||
 			    dp_cgroup_path(c->dp, ss->refused_cgroup[s][v], cg, sizeof(cg)))
 				snprintf(cg, sizeof(cg), "unknown");
-			pr_warn("version %s: a socket of uid %u (cgroup %s) listens on %s, which belongs to %s: not steered to\n",
-				cl->version, ss->refused_uid[s][v], cg, a, o);
 			txn_event(
 				c, c->m->svc[cl->svc].name, "socket_refused",
 				"a socket of uid %u (cgroup %s) listens on %s of %s, which belongs to %s: not steered to",
@@ -75,6 +73,42 @@ static void report_scan(struct ctl *c)
 	if (txn_commit(c, next, &err))
 		pr_warn("recording a server's owner in the state file, retrying: %s\n", err.msg);
 	free(next);
+}
+
+/* A server whose sockets all went (its process died, or stopped
+ * listening), or came back, as the sockmap shows it: an event each. One
+ * that health checks keep out is theirs to report. */
+static void report_liveness(struct ctl *c)
+{
+	struct sock_state *ss = &c->sock;
+	char a[EP_STRLEN];
+
+	for (uint32_t s = 0; s < VS_MAX_SLOTS; s++) {
+		const struct cluster *cl = &c->m->cl[s];
+		uint16_t live, changed;
+
+		if (!cl->used)
+			continue;
+		live = sock_live_mask(ss, s, cl->nsrv);
+		changed = (live ^ ss->reported[s]) & ~ss->out[s];
+		if (!ss->reported_set[s])
+			changed = 0; /* nothing to compare with (a slot reused) */
+		for (uint32_t v = 0; v < cl->nsrv; v++) {
+			if (!(changed & (1U << v)))
+				continue;
+			ep_format(&cl->srv[v], a, sizeof(a));
+			if (live & (1U << v))
+				txn_event(c, c->m->svc[cl->svc].name, "backend_up",
+					  "%s of %s listens again: steered to", a, cl->version);
+			else
+				txn_event(
+					c, c->m->svc[cl->svc].name, "backend_down",
+					"nothing listens on %s of %s any more: its new connections go to the version's other servers, or another version's",
+					a, cl->version);
+		}
+		ss->reported[s] = (live & ~ss->out[s]) | (ss->reported[s] & ss->out[s]);
+		ss->reported_set[s] = true;
+	}
 }
 
 /* Rollout steps whose hold has ended advance here, as a transaction like
@@ -102,27 +136,23 @@ static int tick_pins(struct ctl *c, struct dp_pins_report *r)
 	const char *dir = dp_pins_dir(c->dp);
 	int ret = dp_pins_check(c->dp, r);
 
-	if (r->dir_made) {
-		pr_warn("pin directory %s was gone: made it again and pinned everything in it again (%s)\n",
+	if (r->dir_made)
+		txn_event(
+			c, "", "repinned",
+			"pin directory %s was gone: made it again and pinned everything in it again (%s)",
 			dir, r->repinned);
-		txn_event(c, "", "repinned", "%s was gone: made again, everything pinned again",
-			  dir);
-	} else if (r->repinned[0]) {
-		pr_warn("%s: %s had been unpinned: pinned again\n", dir, r->repinned);
+	else if (r->repinned[0])
 		txn_event(c, "", "repinned", "pinned again in %s: %s", dir, r->repinned);
-	}
-	if (r->replaced[0]) {
-		pr_warn("%s: %s held another BPF object, not vsteerd's: unpinned it and pinned vsteerd's again\n",
-			dir, r->replaced);
-		txn_event(c, "", "pin_replaced",
-			  "another object at %s in %s: vsteerd's pinned again", r->replaced, dir);
-	}
-	if (ret && strcmp(c->pins_missing, r->missing)) {
-		pr_warn("%s: cannot pin %s again: %s; %s\n", dir, r->missing, r->why,
-			strstr(r->missing, "link") ? "steering stops when vsteerd exits" :
-						     "they go when vsteerd exits");
-		txn_event(c, "", "pins_lost", "%s not pinned in %s: %s", r->missing, dir, r->why);
-	}
+	if (r->replaced[0])
+		txn_event(
+			c, "", "pin_replaced",
+			"%s in %s held another BPF object, not vsteerd's: unpinned it and pinned vsteerd's again",
+			r->replaced, dir);
+	if (ret && strcmp(c->pins_missing, r->missing))
+		txn_event(c, "", "pins_lost", "%s not pinned in %s: %s; %s", r->missing, dir,
+			  r->why,
+			  strstr(r->missing, "link") ? "steering stops when vsteerd exits" :
+						       "they go when vsteerd exits");
 	snprintf(c->pins_missing, sizeof(c->pins_missing), "%s", r->missing);
 	return ret;
 }
@@ -146,6 +176,7 @@ void ctl_tick(struct ctl *c)
 	tick_pins(c, &pins);
 	scan_sockets(c, now);
 	report_scan(c);
+	report_liveness(c);
 	analysis_tick(c, now);
 	recent_tick(&c->recent, c->dp, c->m, now);
 	tick_rollouts(c);

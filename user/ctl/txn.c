@@ -107,6 +107,7 @@ int txn_commit(struct ctl *c, struct model *next, struct vs_err *err)
 	}
 	memcpy(c->m, next, sizeof(*next));
 	c->sock.learned = false; /* owners recorded by a scan are in the file now */
+	publish_events(c);
 	return 0;
 
 abort_state:
@@ -138,10 +139,10 @@ int txn_run(struct ctl *c, const char *svc, txn_fn fn, txn_after_fn after, const
 	return ret;
 }
 
-int txn_event(struct ctl *c, const char *svc, const char *type, const char *fmt, ...)
+int txn_event(struct ctl *c, const char *svc, const char *kind, const char *fmt, ...)
 {
 	struct model *next = malloc(sizeof(*next));
-	char detail[sizeof(next->events[0].detail)];
+	char message[EVENT_MESSAGE_LEN];
 	struct vs_err err = {};
 	va_list ap;
 	int ret;
@@ -149,16 +150,18 @@ int txn_event(struct ctl *c, const char *svc, const char *type, const char *fmt,
 	if (!next)
 		return -ENOMEM;
 	va_start(ap, fmt);
-	vsnprintf(detail, sizeof(detail), fmt, ap);
+	vsnprintf(message, sizeof(message), fmt, ap);
 	va_end(ap);
 	memcpy(next, c->m, sizeof(*next));
-	model_event(next, clock_wall(), svc, type, "%s", detail);
+	model_event(next, clock_wall(), svc, kind, "%s", message);
 	ret = txn_commit(c, next, &err);
 	if (ret) {
 		/* Shown all the same, and written with the next change that
 		 * commits: an event must not vanish with a full disk. */
-		model_event(c->m, clock_wall(), svc, type, "%s", detail);
-		pr_warn("event %s of %s not in the state file yet: %s\n", type, svc, err.msg);
+		model_event(c->m, clock_wall(), svc, kind, "%s", message);
+		publish_events(c);
+		pr_warn("event %llu (%s) is not in the state file yet: %s\n",
+			(unsigned long long)c->m->events.last_id, kind, err.msg);
 	}
 	free(next);
 	return ret;

@@ -29,7 +29,7 @@ int txn_run(struct ctl *c, const char *svc, txn_fn fn, txn_after_fn after, const
 /* An event, committed like any change; c->lock held. If the commit fails
  * the event is kept in the model all the same (and written with the next
  * change), and the error returned. */
-int txn_event(struct ctl *c, const char *svc, const char *type, const char *fmt, ...)
+int txn_event(struct ctl *c, const char *svc, const char *kind, const char *fmt, ...)
 	__printf(4, 5);
 
 /* Make the maps say what `want` says; services only `other` has are
