@@ -20,6 +20,7 @@
 #include "kernel/dp_pins.h"
 #include "kernel/features.h"
 #include "ctl/ctl.h"
+#include "ctl/reload.h"
 #include "ctl/tick.h"
 #include "api/auth.h"
 #include "api/http.h"
@@ -60,7 +61,8 @@ static void usage(FILE *f)
 		"  -V, --version        print the version\n\n"
 		"Runs in the foreground and logs to stderr: each line with its time and level, or,\n"
 		"under systemd, with its journal priority. SIGTERM/SIGINT stop the controller;\n"
-		"steering stays pinned and keeps running.\n",
+		"steering stays pinned and keeps running. SIGHUP re-reads the config: what it\n"
+		"adds is added, what runs is kept, and each difference is a warning.\n",
 		VS_DEFAULT_PIN_DIR, VS_DEFAULT_STATE, VS_SESS_DEFAULT);
 }
 
@@ -185,10 +187,12 @@ static int ensure_state_dir(const char *state, struct vs_err *err)
 	return 0;
 }
 
-/* The state file wins over the config's clusters: it is what the pinned
- * maps were last made to say. The config still sets the API address. */
+/* The state file is what the pinned maps were last made to say, and wins
+ * for what it has: m is the state file's when there is one (*adopted),
+ * and cm the config's, which ctl_apply_config() merges into it once
+ * vsteerd runs (core/reconcile.h). The config sets the API address. */
 static int initial_model(const struct opts *o, struct config *cfg, struct model *m,
-			 struct vs_err *err)
+			 struct model *cm, bool *adopted, struct vs_err *err)
 {
 	struct model *from_state;
 	int ret;
@@ -205,9 +209,12 @@ static int initial_model(const struct opts *o, struct config *cfg, struct model 
 			o->config ? o->config : "nothing");
 		ret = 0;
 	} else if (!ret) {
-		pr_info("state file %s: adopting %u services\n", o->state,
-			model_nservices(from_state));
+		pr_info("state file %s: adopting %u services%s\n", o->state,
+			model_nservices(from_state),
+			o->config ? "; the config adds what they lack" : "");
+		memcpy(cm, m, sizeof(*m));
 		memcpy(m, from_state, sizeof(*m));
+		*adopted = true;
 	} else {
 		/* Never start empty over pinned steering: that would drop it. */
 		char prefix[sizeof(err->msg)];
@@ -277,8 +284,10 @@ int main(int argc, char **argv)
 	struct vs_features feat;
 	struct dp_pins_report pins;
 	const struct vs_feature *miss;
+	struct reconcile_result *rr;
+	bool adopted = false;
 	enum dp_meter meter;
-	struct model *m;
+	struct model *m, *cm;
 	struct opts o;
 	sigset_t sigs;
 	int ret, sig;
@@ -296,24 +305,26 @@ int main(int argc, char **argv)
 	}
 
 	m = calloc(1, sizeof(*m));
-	if (!m)
-		return 1;
+	cm = calloc(1, sizeof(*cm));
+	rr = calloc(1, sizeof(*rr));
+	if (!m || !cm || !rr) {
+		ret = -ENOMEM;
+		goto free_model;
+	}
 	ret = ensure_state_dir(o.state, &err);
 	if (!ret)
-		ret = initial_model(&o, &cfg, m, &err);
+		ret = initial_model(&o, &cfg, m, cm, &adopted, &err);
 	if (!ret)
 		ret = api_security(&cfg, token, &ho, &err);
-	if (ret) {
-		pr_err("%s\n", err.msg[0] ? err.msg : strerror(-ret));
-		free(m);
-		return 1;
-	}
+	if (ret)
+		goto free_model;
 
 	/* Signals are taken synchronously in the tick loop below; block
 	 * them before any thread starts so none of them gets one. */
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
 	sigprocmask(SIG_BLOCK, &sigs, NULL);
 
 	/* A sentence naming what the kernel lacks, not a verifier dump. */
@@ -350,6 +361,8 @@ int main(int argc, char **argv)
 		goto free_model;
 	/* Nothing is attached yet: a refusal here leaves steering as it was. */
 	ret = ctl_check_addresses(dp, m, &cfg, &err);
+	if (!ret && adopted && o.config)
+		ret = ctl_reload_check(dp, m, cm, &cfg, &err);
 	if (!ret)
 		ret = dp_attach(dp, &err);
 	if (ret)
@@ -359,6 +372,12 @@ int main(int argc, char **argv)
 	if (ret)
 		goto close_dp;
 	ctl->features = &feat;
+	ctl->config_path = o.config;
+	ctl->config = o.config ? &cfg : NULL;
+	/* The same rule as a reload's, and the same events. */
+	if (adopted && o.config &&
+	    (ret = ctl_apply_config(ctl, &cfg, cm, "at start", true, rr, &err)))
+		goto close_ctl;
 	ret = health_start(ctl);
 	if (ret) {
 		vs_errf(&err, ret, 500, "internal", "cannot start the health checker: %s",
@@ -395,6 +414,10 @@ int main(int argc, char **argv)
 		sig = sigtimedwait(&sigs, NULL, &ts);
 		if (sig == SIGTERM || sig == SIGINT)
 			break;
+		/* A failed reload is an event and a log line, and changes
+		 * nothing: vsteerd goes on as it ran. */
+		if (sig == SIGHUP)
+			ctl_reload(ctl, "on SIGHUP", rr, &err);
 		ctl_tick(ctl);
 	}
 	http_stop(http);
@@ -413,6 +436,8 @@ close_ctl:
 close_dp:
 	dp_close(dp);
 free_model:
+	free(rr);
+	free(cm);
 	free(m);
 	free((char *)ho.tls_cert);
 	free((char *)ho.tls_key);

@@ -184,6 +184,41 @@ int parse_sess_opts(json_t *j, const char *where, struct sess_opts *o, struct vs
 	return 0;
 }
 
+int parse_service(json_t *obj, const char *where, struct service *out, bool *takeover,
+		  struct vs_err *err)
+{
+	json_t *t = json_object_get(obj, "takeover"), *st;
+	char w[96];
+	int ret;
+
+	if (parse_protocol(json_object_get(obj, "protocol"), false, &out->http))
+		return vs_errf(err, -EINVAL, 400, "bad_field",
+			       "%s.protocol: must be \"tcp\" or \"http\"", where);
+	if (t && !json_is_boolean(t))
+		return vs_errf(err, -EINVAL, 400, "bad_field", "%s.takeover: must be true or false",
+			       where);
+	*takeover = json_is_true(t);
+	ret = parse_addr_port(json_object_get(obj, "address"), json_object_get(obj, "port"), where,
+			      &out->addr, err);
+	if (ret)
+		return ret;
+	model_sess_defaults(&out->sess);
+	if (json_object_get(obj, "sessions")) {
+		snprintf(w, sizeof(w), "%s.sessions", where);
+		ret = parse_sess_opts(json_object_get(obj, "sessions"), w, &out->sess, err);
+		if (ret)
+			return ret;
+	}
+	st = json_object_get(obj, "sessionTimeout");
+	if (st && (!json_is_integer(st) || json_integer_value(st) < 0 ||
+		   json_integer_value(st) > VS_MAX_SESSION_TIMEOUT))
+		return vs_errf(err, -EINVAL, 400, "bad_field",
+			       "%s.sessionTimeout: must be seconds from 0 (no affinity) to %d",
+			       where, VS_MAX_SESSION_TIMEOUT);
+	out->session_timeout = st ? json_integer_value(st) : 0;
+	return 0;
+}
+
 int parse_owner(json_t *j, const char *where, struct owner *o, struct vs_err *err)
 {
 	static const char *const keys[] = { "uid", "cgroup", NULL };

@@ -48,7 +48,10 @@ static int refuse_taken(const struct service *svc, const struct config_svc *cs,
 	memcpy(ep.addr, l->addr, sizeof(ep.addr));
 	ep_format(&svc->addr, a, sizeof(a));
 	ep_format(&ep, b, sizeof(b));
-	if (cs)
+	if (cs && !strcmp(cs->where, "body"))
+		snprintf(how, sizeof(how),
+			 "give \"takeover\": true in the request (body.takeover)");
+	else if (cs)
 		snprintf(how, sizeof(how), "set \"takeover\": true in the config (%s.takeover)",
 			 cs->where);
 	else

@@ -36,6 +36,10 @@ struct ctl {
 	struct recent_state recent;
 	struct publish_state publish;
 	char pins_missing[DP_PINS_NAMES]; /* not pinned, and said so: once, not every tick */
+	/* --config, and the config vsteerd started with (NULL: none): what
+	 * a reload re-reads, and what the API runs with (reload.h). */
+	const char *config_path;
+	const struct config *config;
 };
 
 /* Before anything is pinned or steered: refuse a service that the pinned

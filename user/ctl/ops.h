@@ -11,6 +11,9 @@ struct ctl;
 
 /* spec as parse_cluster() leaves it; svc names the service. The new
  * cluster's id in id. */
+/* The free slots a new cluster should not take (bits of avoid): a
+ * deleted cluster's that still has connections open. c->lock held. */
+void ctl_avoid_slots(struct ctl *c, const struct model *next, uint64_t avoid[VS_MAX_SLOTS / 64]);
 int ctl_add_cluster(struct ctl *c, const char *svc, const struct cluster *spec, char id[ID_LEN],
 		    struct vs_err *err);
 int ctl_del_cluster(struct ctl *c, const char *id, bool force, struct vs_err *err);
