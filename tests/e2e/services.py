@@ -9,7 +9,7 @@ import signal
 import socket
 
 from common import test
-from events import events, log_lines, new_events, wait_event
+from events import events, log_lines, new_events
 from lib import SVC, api, check, client_addr, fetch, kill, service, wait_for
 
 API_SVC = ("127.0.0.1", 8181)
@@ -57,6 +57,22 @@ def names():
 
 def kinds_since(last):
     return [e["kind"] for e in new_events(last)]
+
+
+def after_sighup(p, since, kind):
+    """The first event of kind after since, once vsteerd has taken the
+    SIGHUP; a vsteerd that died of it fails here, with its exit status."""
+    found = []
+
+    def seen():
+        check(p.poll() is None, "vsteerd exited (status %s) on SIGHUP" % p.poll())
+        try:
+            found.extend(e for e in new_events(since) if e["kind"] == kind)
+        except OSError:  # dying: the next look says how
+            pass
+        return found
+    wait_for(seen, 5, "a %s event after SIGHUP" % kind)
+    return found[0]
 
 
 def logged(env, level, text):
@@ -265,14 +281,12 @@ def reload_sighup(env):
     last = events()["last"]
     reloaded_config(env)
     p.send_signal(signal.SIGHUP)
-    wait_event("reloaded", last, "the reload's event")
-    check(p.poll() is None, "vsteerd exited %s on SIGHUP" % p.poll())
+    after_sighup(p, last, "reloaded")
     got = check_reloaded(env, last, "on SIGHUP")
     with open(os.path.join(env.dir, "config.json"), "w") as f:
         f.write('{"proxy": {"address": "127.0.0.1", "port": 8080},')
     p.send_signal(signal.SIGHUP)
-    e = wait_event("reload_failed", got[-1]["id"], "the failed reload's event")
-    check(p.poll() is None, "vsteerd exited on a bad config")
+    e = after_sighup(p, got[-1]["id"], "reload_failed")
     check(e["level"] == "error" and "reload on SIGHUP failed, nothing changed: config "
           in e["message"] and "config.json: line 1" in e["message"], "reload_failed: %s" % e)
     check(kinds_since(got[-1]["id"]) == ["reload_failed"] and names() == ["api", "default"],
@@ -358,7 +372,7 @@ def restart_adds_config_service(env):
     cfg = write_config(env, base_config(
         {"services": [api_service([{"version": "7.0", "servers": ["127.0.0.1:9101"]}])]}))
     p = env.vsteerd(cfg, wait=False)
-    p.wait(timeout=10)
+    wait_for(lambda: p.poll() is not None, 10, "vsteerd to refuse the start (it ran)")
     check(p.returncode == 1 and re.search(r"service api: another process listens on "
                                           r"127\.0\.0\.1:8181.*services\[0\]\.takeover",
                                           env.vsteerd_log()), "taken: %s" % env.vsteerd_log())
@@ -376,3 +390,36 @@ def restart_adds_config_service(env):
               for m in differs), "no warning about 2.0: %s" % differs)
     check(got[-1]["message"].startswith("config %s read at start: 1 service added (api), "
                                         "1 version added" % cfg), "reloaded: %s" % got[-1])
+
+
+@test
+def lost_state_says_so(env):
+    """a restart without its state file (deleted), over pins that steer
+    every client to 2.0, starts from the config, whose 1.0 takes every
+    client back (50 of 50), and says so: a `steering_replaced` warning
+    event and log line name the pinned weights (2.0 100%) and the config's
+    (1.0 100%); a restart with the state file moves nobody and says
+    nothing of the kind"""
+    env.backend("1.0", "127.0.0.1:9001")
+    env.backend("2.0", "127.0.0.1:9002")
+    cfg = write_config(env, base_config(clusters=(V1, {
+        "version": "2.0", "servers": ["127.0.0.1:9002"], "upgradeTransition": {"mode": "manual"}})))
+    env.vsteerd(cfg)
+    st, reply = api("PUT", "/v1/services/default/weights", {"2.0": 100, "1.0": 0})
+    check(st == 200, "weights: %s %s" % (st, reply))
+    check(served(SVC, 50) == ["2.0"] * 50, "2.0 took over")
+    kill(env.daemons[-1], signal.SIGTERM)
+    env.vsteerd(cfg)
+    check(served(SVC, 50) == ["2.0"] * 50, "a restart with the state file moved clients")
+    check(not [e for e in events()["events"] if e["kind"] == "steering_replaced"],
+          "steering_replaced with the state file")
+    kill(env.daemons[-1], signal.SIGTERM)
+    os.unlink(env.state)
+    env.vsteerd(cfg)
+    check(served(SVC, 50) == ["1.0"] * 50, "the config's 1.0 does not serve")
+    got = [e for e in events()["events"] if e["kind"] == "steering_replaced"]
+    want = ("the pinned maps steered 2.0 100.00%, 1.0 0.00%; the state vsteerd starts from says "
+            "2.0 0.00%, 1.0 100.00%: clients may change version")
+    check(len(got) == 1 and got[0]["level"] == "warning" and got[0]["message"] == want
+          and got[0]["service"] == "default", "steering_replaced: %s" % got)
+    check(logged(env, "warning", want), "no warning log line")

@@ -18,10 +18,10 @@
 #define SVC8080 "'address': '127.0.0.1', 'port': 8080"
 #define V1	"{'version': '1.0', 'servers': ['127.0.0.1:9001']}"
 #define V2	"{'version': '2.0', 'servers': ['127.0.0.1:9002']}"
-#define V2_MANUAL                                                 \
+#define V2_MANUAL                                            \
 	"{'version': '2.0', 'servers': ['127.0.0.1:9002'], " \
 	"'upgradeTransition': {'mode': 'manual'}}"
-#define API8181                                                              \
+#define API8181                                                  \
 	"{'name': 'api', 'address': '127.0.0.1', 'port': 8181, " \
 	"'protocol': 'http', 'clusters': [{'version': '1.0', 'servers': ['127.0.0.1:9101']}]}"
 
@@ -189,8 +189,9 @@ static void test_reconcile_added(void)
 	CHECK_STR(model_event_nth(run, 2)->message,
 		  "service added from the config: 127.0.0.1:8181 (tcp), 2.0 100.00%, 1.0 0.00%");
 	CHECK_STR(model_event_nth(run, 3)->service, "default");
-	CHECK_HAS(model_event_nth(run, 3)->message,
-		  "(manual, 1 server), at 0%: a reload moves no client (roll it out: POST /v1/services/default/rollout)");
+	CHECK_HAS(
+		model_event_nth(run, 3)->message,
+		"(manual, 1 server), at 0%: a reload moves no client (roll it out: POST /v1/services/default/rollout)");
 	CHECK_HAS(model_event_nth(run, 4)->message, "taking every new session");
 	reconcile_summary(r, sum, sizeof(sum));
 	CHECK_STR(sum, "1 service added (api), 4 versions added, 0 differences kept as running");
@@ -290,6 +291,6 @@ static void test_model_del_service(void)
 }
 
 const struct unit_case reconcile_cases[] = {
-	TEST(test_reconcile_table),	 TEST(test_reconcile_added), TEST(test_reconcile_errors),
+	TEST(test_reconcile_table),	 TEST(test_reconcile_added),   TEST(test_reconcile_errors),
 	TEST(test_reconcile_many_notes), TEST(test_model_del_service), { NULL, NULL }
 };

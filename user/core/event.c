@@ -36,6 +36,7 @@ const struct event_kind event_kinds[] = {
 	{ "reloaded",		VS_LOG_NOTICE },
 	{ "config_differs",	VS_LOG_WARN },
 	{ "reload_failed",	VS_LOG_ERR },
+	{ "steering_replaced",	VS_LOG_WARN },
 	/* the daemon's pins */
 	{ "repinned",		VS_LOG_WARN },
 	{ "pin_replaced",	VS_LOG_WARN },

@@ -26,13 +26,13 @@ void reconcile_note(struct model *run, struct reconcile_result *r, int64_t now, 
 static void differs(struct model *run, struct reconcile_result *r, int64_t now, const char *svc,
 		    const char *what, const char *cfg, const char *running, const char *how)
 {
-	reconcile_note(run, r, now, svc, "%s differs: the config says %s, vsteerd runs %s; kept as it runs (%s)",
-	     what, cfg, running, how);
+	reconcile_note(run, r, now, svc,
+		       "%s differs: the config says %s, vsteerd runs %s; kept as it runs (%s)",
+		       what, cfg, running, how);
 }
 
-static void differs_int(struct model *run, struct reconcile_result *r, int64_t now,
-			const char *svc, const char *what, long long cfg, long long running,
-			const char *how)
+static void differs_int(struct model *run, struct reconcile_result *r, int64_t now, const char *svc,
+			const char *what, long long cfg, long long running, const char *how)
 {
 	char a[24], b[24];
 
@@ -95,9 +95,9 @@ static void format_health(const struct health_check *h, char *buf, size_t size)
 	if (!h->on)
 		snprintf(buf, size, "none");
 	else
-		snprintf(buf, size, "GET %s every %u ms (timeout %u ms, down after %u, up after %u)",
-			 h->path, h->interval_ms, h->timeout_ms, h->unhealthy_after,
-			 h->healthy_after);
+		snprintf(buf, size,
+			 "GET %s every %u ms (timeout %u ms, down after %u, up after %u)", h->path,
+			 h->interval_ms, h->timeout_ms, h->unhealthy_after, h->healthy_after);
 }
 
 static bool health_equal(const struct health_check *a, const struct health_check *b)
@@ -266,9 +266,10 @@ static int merge_clusters(struct model *run, uint32_t rs, const struct model *cf
 	}
 	for (uint32_t i = 0; i < VS_MAX_SLOTS; i++)
 		if (run->cl[i].used && run->cl[i].svc == rs && !seen[i])
-			reconcile_note(run, r, now, run->svc[rs].name,
-			     "version %s (cluster %s) runs but is not in the config: kept (DELETE /v1/clusters/%s removes it)",
-			     run->cl[i].version, run->cl[i].id, run->cl[i].id);
+			reconcile_note(
+				run, r, now, run->svc[rs].name,
+				"version %s (cluster %s) runs but is not in the config: kept (DELETE /v1/clusters/%s removes it)",
+				run->cl[i].version, run->cl[i].id, run->cl[i].id);
 	return 0;
 }
 
@@ -302,9 +303,10 @@ int reconcile_merge(struct model *run, const struct model *cfg, const uint64_t *
 	}
 	for (uint32_t s = 0; s < VS_MAX_SERVICES; s++)
 		if (run->svc[s].used && !known[s])
-			reconcile_note(run, r, now, run->svc[s].name,
-			     "service %s runs but is not in the config: kept (DELETE /v1/services/%s removes it)",
-			     run->svc[s].name, run->svc[s].name);
+			reconcile_note(
+				run, r, now, run->svc[s].name,
+				"service %s runs but is not in the config: kept (DELETE /v1/services/%s removes it)",
+				run->svc[s].name, run->svc[s].name);
 	if (r->nnotes > RECONCILE_MAX_NOTES)
 		model_event(run, now, "", "config_differs",
 			    "%u more differences between the config and what runs, not listed",

@@ -57,9 +57,10 @@ static void api_differs(const struct config *run, const struct config *cfg, stru
 			     cfg->nallowed_origins))
 		strcat(fields, ", allowedOrigins");
 	if (fields[0])
-		reconcile_note(next, r, now, "",
-			       "configService differs from what the API runs with (%s): kept as it runs; the API's settings take effect at a restart",
-			       fields + 2);
+		reconcile_note(
+			next, r, now, "",
+			"configService differs from what the API runs with (%s): kept as it runs; the API's settings take effect at a restart",
+			fields + 2);
 }
 
 /* New clusters' sockets, before their versions appear in the services.

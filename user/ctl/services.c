@@ -48,9 +48,10 @@ int ctl_add_service(struct ctl *c, const struct service *spec, bool takeover, st
 	}
 	if (!ret) {
 		ep_format(&spec->addr, a, sizeof(a));
-		model_event(next, clock_wall(), spec->name, "service_added",
-			    "service added: %s (%s), no versions yet (PUT /v1/clusters with \"service\": \"%s\" adds one)",
-			    a, spec->http ? "http" : "tcp", spec->name);
+		model_event(
+			next, clock_wall(), spec->name, "service_added",
+			"service added: %s (%s), no versions yet (PUT /v1/clusters with \"service\": \"%s\" adds one)",
+			a, spec->http ? "http" : "tcp", spec->name);
 		ret = txn_commit(c, next, err);
 	}
 	pthread_mutex_unlock(&c->lock);
@@ -88,9 +89,10 @@ static int del_svc_fn(struct model *next, uint32_t svc, const void *arg, struct 
 	if (ret)
 		return ret;
 	if (n)
-		model_event(next, now, name, "service_deleted_forced",
-			    "service deleted with its %u version%s (forced): new connections to %s are no longer steered",
-			    n, n == 1 ? "" : "s", a);
+		model_event(
+			next, now, name, "service_deleted_forced",
+			"service deleted with its %u version%s (forced): new connections to %s are no longer steered",
+			n, n == 1 ? "" : "s", a);
 	else
 		model_event(next, now, name, "service_deleted",
 			    "service deleted: new connections to %s are no longer steered", a);
