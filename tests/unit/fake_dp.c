@@ -216,6 +216,12 @@ int dp_set_ports(struct dataplane *dp, const struct vs_ports *p)
 	return 0;
 }
 
+int dp_get_ports(struct dataplane *dp, struct vs_ports *p)
+{
+	*p = dp->ports;
+	return 0;
+}
+
 int dp_set_opts(struct dataplane *dp, __u32 id, const struct vs_svc_opts *o)
 {
 	dp->opts[id] = *o;

@@ -3,13 +3,37 @@
  * Fixtures shared by the unit test files: JSON with single quotes, models
  * built from strings, a reproducible PRNG, the rollout tests' service "web".
  */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "helpers.h"
+#include "lib/file.h"
 #include "lib/str.h"
+
+void state_dir_remove(const char *dir, const char *state)
+{
+	file_remove_stale(state);
+	unlink(state);
+	rmdir(state);
+	rmdir(dir);
+}
+
+int state_tmp_files(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	while (d && (e = readdir(d)))
+		n += !strncmp(e->d_name, "state.json.tmp", strlen("state.json.tmp"));
+	if (d)
+		closedir(d);
+	return d ? n : -1;
+}
 
 /* JSON with single quotes, so the tables stay readable. */
 char *jq(const char *s)

@@ -14,6 +14,12 @@
 #include "core/model.h"
 #include "core/rollout.h"
 
+/* A case's temp directory for a state file, with what a start left in it:
+ * the state file (or a directory at its name), its temp files. */
+void state_dir_remove(const char *dir, const char *state);
+/* How many temp files of state.json are in dir; -1 if it cannot be read. */
+int state_tmp_files(const char *dir);
+
 /* What add_cl() returns when the test's own input is bad. */
 #define BAD_TEST_INPUT (-10000)
 

@@ -6,7 +6,6 @@
  * and steps a rollout, health results committed as they happen, and a
  * view that reads without writing. No root, no BPF, no traffic.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,10 +50,8 @@ static void fixture_free(void *arg)
 
 	ctl_close(f->c);
 	fake_dp_free(f->dp);
-	file_remove_stale(f->state);
-	unlink(f->state);
 	unlink(f->clock);
-	rmdir(f->dir);
+	state_dir_remove(f->dir, f->state);
 	unsetenv("VSTEER_CLOCK_FILE");
 }
 
@@ -96,9 +93,10 @@ static void listen_web(struct fixture *f, bool two_versions)
 		fake_dp_listen(f->dp, "127.0.0.1:9002", C_V2);
 }
 
+/* A start of the controller, both steps. */
 static int open_ctl(struct fixture *f, const struct model *m, struct vs_err *err)
 {
-	return ctl_open(&f->c, f->dp, m, f->state, err);
+	return ctl_open(&f->c, f->dp, m, f->state, err) ?: ctl_start(f->c, err);
 }
 
 static void set_clock(struct fixture *f, long long t)
@@ -187,20 +185,6 @@ static void test_ctl_change_commits(void)
 	CHECK_ERR(-ENOENT, &err, -ENOENT, 404, "unknown_service");
 }
 
-/* The state file's temp files in the fixture's directory. */
-static int tmp_files(struct fixture *f)
-{
-	DIR *d = opendir(f->dir);
-	struct dirent *e;
-	int n = 0;
-
-	while (d && (e = readdir(d)))
-		n += !strncmp(e->d_name, "state.json.tmp", strlen("state.json.tmp"));
-	if (d)
-		closedir(d);
-	return d ? n : -1;
-}
-
 /* The kernel refuses the svcs write: the change answers 500, and the
  * model, the maps and the state file are as they were. */
 static void test_ctl_map_write_fails(void)
@@ -228,7 +212,7 @@ static void test_ctl_map_write_fails(void)
 	CHECK(!memcmp(&before, &after, sizeof(before)), "the map changed");
 	state_after = file_text(f->state);
 	CHECK(state_after && !strcmp(state_before, state_after), "the state file changed");
-	CHECK_INT(tmp_files(f), ==, 0);
+	CHECK_INT(state_tmp_files(f->dir), ==, 0);
 	/* The kernel takes writes again: the same change goes in. */
 	fake_dp_fail_svc_writes(f->dp, 0);
 	CHECK_INT(ctl_set_weights(f->c, "web", names, bp, 2, &err), ==, 0);

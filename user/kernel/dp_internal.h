@@ -52,7 +52,15 @@ struct dataplane {
 	int lock_fd;		   /* flock on the pin directory: one writer */
 	bool adopted;		   /* the pin directory existed already */
 	bool building;		   /* pins in tmp_dir, not renamed into place yet */
+	bool published;		   /* tmp_dir renamed into place by this start */
 	bool attached;		   /* dp_attach() done */
+	bool committed;		   /* dp_commit() done: nothing is undone any more */
+	/* What this start changed in an adopted pin directory, undone by
+	 * dp_close() until dp_commit(): */
+	int old_prog_fd;	      /* the program the link ran before; -1 */
+	bool link_made;		      /* a link pinned where none was */
+	bool tracer_made[DP_TRACERS]; /* a tracer pinned where none was */
+	__u64 maps_made;	      /* maps libbpf pinned anew, by their index */
 	struct dp_pin pins[DP_MAX_PINS];
 	size_t npins;
 	dev_t dir_dev; /* the pin directory lock_fd holds */
