@@ -171,7 +171,8 @@ static int ensure_state_dir(const char *state, struct vs_err *err)
 }
 
 /* The state file wins over the config's clusters: it is what the pinned
- * maps were last made to say. The config still sets the API address. */
+ * maps were last made to say. The config still sets the API address and
+ * the analysis settings of the services it names. */
 static int initial_model(const struct opts *o, struct config *cfg, struct model *m,
 			 struct vs_err *err)
 {
@@ -192,6 +193,7 @@ static int initial_model(const struct opts *o, struct config *cfg, struct model 
 	} else if (!ret) {
 		pr_info("state file %s: adopting %u services\n", o->state,
 			model_nservices(from_state));
+		config_settings(cfg, m, from_state);
 		memcpy(m, from_state, sizeof(*m));
 	} else {
 		/* Never start empty over pinned steering: that would drop it. */
