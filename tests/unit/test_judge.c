@@ -19,8 +19,8 @@
 
 /* n requests: n - tail at ms, tail at tail_ms; every response size bytes;
  * as the judge sees it. */
-static void fill_sum(struct window_sum *out, uint64_t n, double ms, uint64_t tail,
-		     double tail_ms, uint64_t size, uint64_t errors)
+static void fill_sum(struct window_sum *out, uint64_t n, double ms, uint64_t tail, double tail_ms,
+		     uint64_t size, uint64_t errors)
 {
 	/* Not tcalloc(): a case makes more of these than it tracks. */
 	struct window *w = calloc(1, sizeof(*w));
