@@ -485,12 +485,14 @@ static void test_ctl_owner_at_registration(void)
 	spec.mode = CL_MANUAL;
 	snprintf(spec.version, sizeof(spec.version), "2.0");
 	memset(&err, 0, sizeof(err));
-	CHECK_INT(ctl_add_cluster(f->c, "web", &spec, id, &err), ==, -EEXIST);
+	CHECK_INT(ctl_add_cluster(f->c, "web", &spec, &(struct analysis_req){ 0 }, id, &err), ==,
+		  -EEXIST);
 	CHECK_ERR(-EEXIST, &err, -EEXIST, 409, "several_owners");
 	CHECK_INT(model_find_version(f->c->m, 0, "2.0"), ==, -ENOENT);
 	/* The owner given picks one. */
 	spec.rule = (struct owner){ .set = true, .uid = 2000 };
-	CHECK_INT(ctl_add_cluster(f->c, "web", &spec, id, &err), ==, 0);
+	CHECK_INT(ctl_add_cluster(f->c, "web", &spec, &(struct analysis_req){ 0 }, id, &err), ==,
+		  0);
 	CHECK_INT(f->c->sock.cookie[1][0], ==, 302);
 	CHECK_INT(f->c->m->cl[1].owner[0].uid, ==, 2000);
 	/* A given owner no socket belongs to. */
@@ -498,7 +500,8 @@ static void test_ctl_owner_at_registration(void)
 	spec.srv[0] = ep_of("127.0.0.1:9003");
 	snprintf(spec.version, sizeof(spec.version), "3.0");
 	memset(&err, 0, sizeof(err));
-	CHECK_INT(ctl_add_cluster(f->c, "web", &spec, id, &err), ==, -EPERM);
+	CHECK_INT(ctl_add_cluster(f->c, "web", &spec, &(struct analysis_req){ 0 }, id, &err), ==,
+		  -EPERM);
 	CHECK_ERR(-EPERM, &err, -EPERM, 422, "socket_owner");
 	CHECK_HAS(err.msg, "uid 0");
 }
@@ -522,7 +525,8 @@ static void test_ctl_recent_windows_shared(void)
 	spec.srv[0] = ep_of("127.0.0.1:9002");
 	spec.mode = CL_MANUAL;
 	snprintf(spec.version, sizeof(spec.version), "2.0");
-	CHECK_INT(ctl_add_cluster(f->c, "web", &spec, id, &err), ==, 0);
+	CHECK_INT(ctl_add_cluster(f->c, "web", &spec, &(struct analysis_req){ 0 }, id, &err), ==,
+		  0);
 	recent_tick(&f->c->recent, f->dp, f->c->m, 102);
 	fake_dp_answered(f->dp, 0, 10);
 	fake_dp_answered(f->dp, 1, 20);

@@ -11,16 +11,12 @@
 
 /* A version's numbers in a window: the rollout's last judged one, or the
  * last RECENT_SECONDS seconds. */
-static json_t *window_json(const struct window *w, int seconds)
+static json_t *window_json(const struct window *w, uint32_t seconds)
 {
-	/* clang-format off */
-	return json_pack("{sisIsIsfsfsfsf}", "seconds", seconds, "arrived", (json_int_t)w->arrived,
-			 "requests", (json_int_t)w->requests,
-			 "latencyP50Ms", hist_quantile(&w->lat, 0.5) / 1e6,
-			 "latencyP99Ms", hist_quantile(&w->lat, 0.99) / 1e6,
-			 "meanResponseBytes", hist_mean(&w->size),
-			 "errorRate", window_error_rate(w));
-	/* clang-format on */
+	struct window_sum sum;
+
+	window_summarize(w, seconds, &sum);
+	return state_window_json(&sum);
 }
 
 static json_t *version_json(const struct snap *s, uint32_t slot)
@@ -177,16 +173,17 @@ static json_t *service_json(const struct snap *s, uint32_t id)
 						   json_null());
 		if (v->judged_ok)
 			json_object_set_new(j, "analysisWindow",
-					    window_json(&v->judged, (int)sv->ro.an.interval));
+					    window_json(&v->judged, sv->ro.an.interval));
 		json_array_append_new(vers, j);
 	}
 	ep_format_addr(&sv->addr, a, sizeof(a));
 	/* clang-format off */
-	return json_pack("{sssssssisIsososo s{sIsIsIsIsIsI}}", "name", sv->name,
+	return json_pack("{sssssssisIsosososo s{sIsIsIsIsIsI}}", "name", sv->name,
 			 "protocol", sv->http ? "http" : "tcp",
 			 "address", a, "port", sv->addr.port,
 			 "sessionTimeout", (json_int_t)sv->session_timeout,
 			 "sessions", state_sess_json(&sv->sess),
+			 "analysis", state_settings_json(&sv->an),
 			 "rollout", rollout_json(&s->m, id), "versions", vers,
 			 "counters", "lookups", (json_int_t)st->lookups,
 			 "steered", (json_int_t)st->steered, "refused", (json_int_t)st->refused,

@@ -234,7 +234,7 @@ static int state_dir(const char *state, bool make, bool *made, struct vs_err *er
 
 /* The state file wins over the config's clusters: it is what the pinned
  * maps were last made to say (*adopted then). The config still sets the
- * API address. */
+ * API address and the analysis settings of the services it names. */
 static int initial_model(const struct opts *o, struct config *cfg, struct model *m, bool *adopted,
 			 struct vs_err *err)
 {
@@ -257,6 +257,7 @@ static int initial_model(const struct opts *o, struct config *cfg, struct model 
 	} else if (!ret) {
 		pr_info("state file %s: adopting %u services\n", o->state,
 			model_nservices(from_state));
+		config_settings(cfg, m, from_state);
 		memcpy(m, from_state, sizeof(*m));
 		*adopted = true;
 	} else {

@@ -113,6 +113,17 @@ static int add_service(struct config *cfg, struct model *m, const char *name, js
 		if (r)
 			return r;
 	}
+	if (json_is_object(obj) && json_object_get(obj, "analysis")) {
+		char w[80];
+		uint32_t given;
+		int r;
+
+		snprintf(w, sizeof(w), "%s.analysis", where);
+		r = parse_analysis(json_object_get(obj, "analysis"), w, "bad_field",
+				   &m->svc[ret].an, &given, err);
+		if (r)
+			return r;
+	}
 	/* cs is in bounds: model_add_service() refuses a service beyond
 	 * VS_MAX_SERVICES, and each of cfg's is one of m's. */
 	snprintf(cs->name, sizeof(cs->name), "%s", name);
@@ -125,8 +136,9 @@ static int add_service(struct config *cfg, struct model *m, const char *name, js
 
 static int parse_services(json_t *list, struct config *cfg, struct model *m, struct vs_err *err)
 {
-	static const char *const keys[] = { "name",	"address",  "port",	"protocol",
-					    "sessions", "takeover", "clusters", NULL };
+	static const char *const keys[] = { "name",	"address",  "port",
+					    "protocol", "sessions", "takeover",
+					    "clusters", "analysis", NULL };
 	json_t *s, *name;
 	char w[64];
 	size_t i;
@@ -266,7 +278,8 @@ static int parse_root(json_t *root, struct config *cfg, struct model *m, struct 
 			       "cluster: needs a proxy section with the service address");
 	if (proxy) {
 		static const char *const proxy_keys[] = { "address",  "port",	  "protocol",
-							  "sessions", "takeover", NULL };
+							  "sessions", "takeover", "analysis",
+							  NULL };
 
 		if (json_is_object(proxy) && (ret = parse_keys(proxy, proxy_keys, "proxy", err)))
 			return ret;
@@ -302,6 +315,17 @@ int config_parse(const char *text, size_t len, const char *name, struct config *
 		return ret;
 	}
 	return 0;
+}
+
+void config_settings(const struct config *cfg, const struct model *from, struct model *to)
+{
+	for (uint32_t i = 0; i < cfg->nsvc; i++) {
+		int f = model_find_service(from, cfg->svc[i].name);
+		int t = model_find_service(to, cfg->svc[i].name);
+
+		if (f >= 0 && t >= 0)
+			to->svc[t].an = from->svc[f].an;
+	}
 }
 
 int config_load(const char *path, struct config *cfg, struct model *m, struct vs_err *err)

@@ -26,6 +26,12 @@ int parse_sess_opts(json_t *j, const char *where, struct sess_opts *o, struct vs
 /* An owner (core/owner.h): {"uid": 1000}, {"cgroup": "/system.slice/x"}
  * or both; cgroup "/" is any. */
 int parse_owner(json_t *j, const char *where, struct owner *o, struct vs_err *err);
+/* "analysis": false (a->on false), true, or an object of judge_fields
+ * and "onInconclusive" (a->on true) read over what a holds; each one
+ * given sets its bit in *given (core/judge.h). A bad value is refused with
+ * code, naming where.field. */
+int parse_analysis(json_t *j, const char *where, const char *code, struct analysis *a,
+		   uint32_t *given, struct vs_err *err);
 /* A cluster object: version, servers, upgradeTransition, health, owner, and the
  * extra fields named in `extra` (NULL-terminated; e.g. "service", "id").
  * The caller handles the extra fields; out->svc is left as it is. */

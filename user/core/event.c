@@ -25,6 +25,7 @@ const struct event_kind event_kinds[] = {
 	/* the judge's windows */
 	{ "analysis_failed",	VS_LOG_WARN },
 	{ "inconclusive",	VS_LOG_INFO },
+	{ "auto_pause",		VS_LOG_NOTICE },
 	/* servers coming and going */
 	{ "backend_down",	VS_LOG_WARN },
 	{ "backend_up",		VS_LOG_NOTICE },

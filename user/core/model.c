@@ -136,6 +136,7 @@ int model_put_service(struct model *m, uint32_t id, const char *name,
 		return ret;
 	m->svc[id] = (struct service){ .used = true, .addr = *addr, .salt = salt };
 	model_sess_defaults(&m->svc[id].sess);
+	judge_defaults(&m->svc[id].an);
 	str_copy(m->svc[id].name, NAME_MAX_LEN, name);
 	return id;
 }

@@ -106,6 +106,7 @@ struct service {
 	uint32_t session_timeout; /* seconds of idleness that end a session */
 	bool http;		  /* "protocol": "http": status classes counted */
 	struct sess_opts sess;
+	struct analysis an; /* what its rollouts are judged by, unless they say */
 	struct rollout ro;
 	uint32_t rollbacks, auto_rollbacks; /* since vsteerd started, for /metrics */
 };
