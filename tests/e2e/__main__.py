@@ -21,7 +21,7 @@ sys.path[:0] = [HERE, os.path.dirname(HERE)]
 # registers its @test functions in common.TESTS (tests/catalogue.py reads
 # the same list).
 MODULES = ("steering", "lifecycle", "api", "hardening_api", "rollout", "watch", "packaging",
-           "hardening_identity", "hardening_sessions", "hardening_files", "hardening_pins")
+           "hardening_identity", "hardening_sessions", "hardening_files", "hardening_pins", "drain")
 for _name in MODULES:
     importlib.import_module(_name)
 

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "codec/state.h"
+#include "kernel/dp.h"
 #include "kernel/features.h"
 #include "ctl/recent.h"
 #include "api/views.h"
@@ -18,6 +19,19 @@ static json_t *window_json(const struct window *w, int seconds)
 			 "latencyP99Ms", hist_quantile(&w->lat, 0.99) / 1e6,
 			 "meanResponseBytes", hist_mean(&w->size),
 			 "errorRate", window_error_rate(w));
+	/* clang-format on */
+}
+
+/* A version's drain (core/drain.h), null when none is scheduled. */
+static json_t *drain_json(const struct drain *d)
+{
+	if (!d->on)
+		return json_null();
+	/* clang-format off */
+	return json_pack("{sIsIsIsbsb}", "deadline", (json_int_t)d->secs,
+			 "startedAt", (json_int_t)d->started,
+			 "closesAt", (json_int_t)drain_at(d),
+			 "closing", d->due, "drained", d->drained);
 	/* clang-format on */
 }
 
@@ -44,12 +58,13 @@ static json_t *version_json(const struct snap *s, uint32_t slot)
 		/* clang-format on */
 	}
 	/* clang-format off */
-	return json_pack("{sssssssssfsbsisIsbsoso s{sIsIsIsIsIsIsIs{sIsIsIsI}sfsfsf}}",
+	return json_pack("{sssssssssfsbsisIsbsososo s{sIsIsIsIsIsIsIs{sIsIsIsI}sfsfsfsI}}",
 			 "id", cl->id, "service", s->m.svc[cl->svc].name,
 			 "version", cl->version, "mode", model_mode_name(cl->mode),
 			 "weight", cl->weight / 100.0, "live", v->live > 0,
 			 "liveSockets", v->live,
 			 "openConnections", (json_int_t)v->open, "drained", v->open == 0,
+			 "drain", drain_json(&cl->drain),
 			 "servers", servers, "backends", bks,
 			 "counters", "steered", (json_int_t)st->steered,
 			 "failoverIn", (json_int_t)st->failover_in,
@@ -62,7 +77,8 @@ static json_t *version_json(const struct snap *s, uint32_t slot)
 			 "4xx", (json_int_t)st->status[2], "5xx", (json_int_t)st->status[3],
 			 "latencyP50Ms", hist_quantile(&v->lat, 0.5) / 1e6,
 			 "latencyP99Ms", hist_quantile(&v->lat, 0.99) / 1e6,
-			 "meanResponseBytes", hist_mean(&v->size));
+			 "meanResponseBytes", hist_mean(&v->size),
+			 "drainClosed", (json_int_t)cl->drain.closed);
 	/* clang-format on */
 }
 
@@ -128,7 +144,7 @@ static json_t *rollout_json(const struct model *m, uint32_t s)
 		json_array_append_new(steps, json_pack("{sfso}", "weight", ro->steps[i].weight / 100.0,
 						       "hold", ro->steps[i].hold == RO_WAIT ? json_null() :
 						       json_integer(ro->steps[i].hold)));
-	return json_pack("{sssssssssisisosfsIsIsosososososo}",
+	return json_pack("{sssssssssisisosfsIsIsososososososo}",
 			 "phase", ro_phase_name(ro->phase),
 			 "strategy", ro_strategy_name(ro->strategy),
 			 "from", m->cl[ro->from].used ? m->cl[ro->from].version : "",
@@ -143,6 +159,7 @@ static json_t *rollout_json(const struct model *m, uint32_t s)
 				json_integer(ro->paused_left) : json_null(),
 			 "endedAt", opt_time(ro->ended),
 			 "analysis", state_analysis_json(&ro->an),
+			 "drainDeadline", ro->drain.on ? json_integer(ro->drain.secs) : json_null(),
 			 "history", history_json(m, s));
 	/* clang-format on */
 }
@@ -225,8 +242,11 @@ json_t *views_features(const struct snap *s)
 						      "since", fs->f[i].since,
 						      "required", fs->f[i].core,
 						      "available", fs->f[i].ok));
-	return json_pack("{sssbsbso}", "kernel", fs->kernel,
+	return json_pack("{sssbsbssso}", "kernel", fs->kernel,
 			 "steering", features_core_missing(fs) == NULL,
-			 "watching", s->metering, "features", list);
+			 "watching", s->metering,
+			 "drainClose", s->drain_how == DP_DRAIN_ITER ? "bpf_sock_destroy" :
+				       s->drain_how == DP_DRAIN_NETLINK ? "sock_diag_destroy" : "none",
+			 "features", list);
 	/* clang-format on */
 }

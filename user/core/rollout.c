@@ -193,6 +193,10 @@ static void complete(struct model *m, uint32_t svc, int64_t t)
 	ro->phase = RO_COMPLETED;
 	ro->ended = t;
 	mark(m, svc, t, ROM_COMPLETED);
+	/* From now on the version moved from gets no new session, and no
+	 * verdict can give it any back: its drain clock starts. */
+	if (ro->drain.on && ro->from != ro->to && m->cl[ro->from].used)
+		drain_schedule(&m->cl[ro->from].drain, &ro->drain, t);
 }
 
 static void enter_step(struct model *m, uint32_t svc, int64_t t)
@@ -317,6 +321,9 @@ int rollout_start(struct model *m, uint32_t svc, const struct ro_request *req, i
 	if (req->session_timeout > VS_MAX_SESSION_TIMEOUT)
 		return vs_errf(err, -ERANGE, 400, "bad_rollout",
 			       "sessionTimeout must be 1 to %d seconds", VS_MAX_SESSION_TIMEOUT);
+	if (req->drain.on && req->drain.secs > DRAIN_MAX_DEADLINE)
+		return vs_errf(err, -ERANGE, 400, "bad_rollout",
+			       "drainDeadline must be 0 to %d seconds", DRAIN_MAX_DEADLINE);
 	if (req->strategy == RO_INSTANT && (req->nsteps || req->session_timeout))
 		return vs_errf(err, -EINVAL, 400, "bad_rollout",
 			       "the instant strategy takes neither steps nor sessionTimeout");
@@ -349,6 +356,7 @@ int rollout_start(struct model *m, uint32_t svc, const struct ro_request *req, i
 	ro->nsteps = req->nsteps;
 	memcpy(ro->steps, req->steps, sizeof(ro->steps));
 	ro->an = req->an;
+	ro->drain = req->drain;
 	ro->an.failures = ro->an.inconclusive = ro->an.windows = 0;
 	ro->an.last_pass = 0;
 	ro->an.last_verdict[0] = '\0';
@@ -381,6 +389,7 @@ void rollout_record_instant(struct model *m, uint32_t svc, uint32_t from, uint32
 				.started = now,
 				.step_started = now };
 	ro->steps[0] = (struct ro_step){ .weight = VS_BUCKETS, .hold = RO_WAIT };
+	ro->drain = m->cl[to].drain_deadline;
 	m->svc[svc].session_timeout = 0;
 	mark(m, svc, now, ROM_STARTED);
 	complete(m, svc, now);

@@ -98,6 +98,7 @@ void ctl_clear_slot(struct ctl *c, uint32_t slot)
 	sock_clear(&c->sock, c->dp, slot);
 	health_forget(&c->health, slot);
 	recent_forget(&c->recent, slot);
+	drainer_forget(&c->drain, slot);
 }
 
 /* Services in the pinned maps that neither the state file nor the config

@@ -14,6 +14,7 @@
 #include "core/model.h"
 #include "kernel/dp_pins.h"
 #include "ctl/analysis.h"
+#include "ctl/drainer.h"
 #include "ctl/health.h"
 #include "ctl/recent.h"
 #include "ctl/sock.h"
@@ -33,6 +34,7 @@ struct ctl {
 	struct health_state health;
 	struct analysis_state an;
 	struct recent_state recent;
+	struct drainer_state drain;
 	char pins_missing[DP_PINS_NAMES]; /* not pinned, and said so: once, not every tick */
 };
 
