@@ -17,6 +17,7 @@
 #include "codec/state.h"
 #include "codec/state_parse.h"
 #include "kernel/dp.h"
+#include "kernel/dp_iter.h"
 #include "kernel/dp_pins.h"
 #include "kernel/features.h"
 #include "ctl/ctl.h"
@@ -273,6 +274,32 @@ static int initial_model(const struct opts *o, struct config *cfg, struct model 
 	return ret;
 }
 
+/* How drain deadlines close idle connections here: in the iterator
+ * where the kernel has bpf_sock_destroy, else by netlink SOCK_DESTROY,
+ * else not at all (the API refuses a drainDeadline). Said once at start. */
+static void load_drain(struct dataplane *dp, const struct vs_features *feat)
+{
+	enum dp_drain how = features_ok(feat, "sock_destroy")	   ? DP_DRAIN_ITER :
+			    features_ok(feat, "sock_diag_destroy") ? DP_DRAIN_NETLINK :
+								     DP_DRAIN_NONE;
+	struct vs_err err = {};
+
+	if (how == DP_DRAIN_ITER && dp_drain_load(dp, how, &err)) {
+		pr_warn("%s\n", err.msg);
+		how = features_ok(feat, "sock_diag_destroy") ? DP_DRAIN_NETLINK : DP_DRAIN_NONE;
+	}
+	if (how == DP_DRAIN_NETLINK && dp_drain_load(dp, how, &err)) {
+		pr_warn("%s\n", err.msg);
+		how = DP_DRAIN_NONE;
+	}
+	if (how == DP_DRAIN_NETLINK)
+		pr_info("this kernel (%s) lacks bpf_sock_destroy (Linux 6.5): drain deadlines close idle connections with netlink SOCK_DESTROY, just after the check instead of under the socket lock\n",
+			feat->kernel);
+	else if (how == DP_DRAIN_NONE)
+		pr_warn("this kernel (%s) can close no socket for vsteerd (no bpf_sock_destroy, Linux 6.5, nor netlink SOCK_DESTROY, CONFIG_INET_DIAG_DESTROY): drain deadlines are refused\n",
+			feat->kernel);
+}
+
 static int read_pem(const char *path, const char **out, struct vs_err *err)
 {
 	size_t len;
@@ -490,6 +517,7 @@ int main(int argc, char **argv)
 	ret = dp_open(&dp, o.pin_dir, o.session_table, meter, &err);
 	if (ret)
 		goto stop_http;
+	load_drain(dp, &feat);
 	ret = ctl_check_addresses(dp, m, &cfg, &err);
 	if (ret)
 		goto close_dp;

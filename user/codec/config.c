@@ -25,6 +25,7 @@ static int start_session_rollout(struct model *m, uint32_t svc, struct vs_err *e
 	if (c->mode != CL_SESSION)
 		return 0;
 	req.session_timeout = c->session_timeout;
+	req.drain = c->drain_deadline;
 	snprintf(req.to, sizeof(req.to), "%s", c->id);
 	return rollout_start(m, svc, &req, clock_wall(), err);
 }

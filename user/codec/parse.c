@@ -74,10 +74,25 @@ int parse_endpoint(json_t *j, const char *where, struct vs_endpoint *ep, struct 
 			       err);
 }
 
+int parse_drain(json_t *v, const char *where, const char *code, struct drain_spec *out,
+		struct vs_err *err)
+{
+	*out = (struct drain_spec){};
+	if (!v)
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	    json_integer_value(v) > DRAIN_MAX_DEADLINE)
+		return vs_errf(err, -EINVAL, 400, code,
+			       "%s.drainDeadline: must be whole seconds from 0 to %d", where,
+			       DRAIN_MAX_DEADLINE);
+	*out = (struct drain_spec){ .on = true, .secs = json_integer_value(v) };
+	return 0;
+}
+
 static int parse_transition(json_t *j, const char *where, struct cluster *out, struct vs_err *err)
 {
-	static const char *const keys[] = { "mode", "sessionTimeout", NULL };
-	json_t *m, *t;
+	static const char *const keys[] = { "mode", "sessionTimeout", "drainDeadline", NULL };
+	json_t *m, *t, *d;
 	char w[128];
 	int ret;
 
@@ -90,6 +105,15 @@ static int parse_transition(json_t *j, const char *where, struct cluster *out, s
 		return vs_errf(err, -EINVAL, 400, "bad_mode",
 			       "%s.mode: must be \"instant\", \"session\" or \"manual\" (any case)",
 			       w);
+	d = json_object_get(j, "drainDeadline");
+	if (d && out->mode == CL_MANUAL)
+		return vs_errf(
+			err, -EINVAL, 400, "bad_field",
+			"%s.drainDeadline: a manual cluster starts no rollout to drain after; give drainDeadline to POST /v1/services/{name}/rollout",
+			w);
+	ret = parse_drain(d, w, "bad_field", &out->drain_deadline, err);
+	if (ret)
+		return ret;
 	t = json_object_get(j, "sessionTimeout");
 	if (out->mode != CL_SESSION) {
 		if (t)

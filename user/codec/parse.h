@@ -32,6 +32,10 @@ int parse_owner(json_t *j, const char *where, struct owner *o, struct vs_err *er
  * code, naming where.field. */
 int parse_analysis(json_t *j, const char *where, const char *code, struct analysis *a,
 		   uint32_t *given, struct vs_err *err);
+/* A "drainDeadline" (v, which may be NULL: none): whole seconds from 0
+ * to DRAIN_MAX_DEADLINE; an error names where and has code. */
+int parse_drain(json_t *v, const char *where, const char *code, struct drain_spec *out,
+		struct vs_err *err);
 /* A cluster object: version, servers, upgradeTransition, health, owner, and the
  * extra fields named in `extra` (NULL-terminated; e.g. "service", "id").
  * The caller handles the extra fields; out->svc is left as it is. */

@@ -71,7 +71,8 @@ int req_weights(json_t *body, struct weights_req *w, struct vs_err *err)
 int req_rollout(json_t *body, struct ro_request *req, struct vs_err *err)
 {
 	static const char *const keys[] = { "to",    "strategy", "sessionTimeout",
-					    "steps", "analysis", NULL };
+					    "steps", "analysis", "drainDeadline",
+					    NULL };
 	static const char *const step_keys[] = { "weight", "hold", NULL };
 	json_t *to, *st, *t, *steps, *item, *w, *h;
 	char where[32];
@@ -132,6 +133,10 @@ int req_rollout(json_t *body, struct ro_request *req, struct vs_err *err)
 		return vs_errf(
 			err, -EINVAL, 400, "bad_rollout",
 			"body.sessionTimeout: a session rollout needs one of 1 second or more");
+	ret = parse_drain(json_object_get(body, "drainDeadline"), "body", "bad_rollout",
+			  &req->drain, err);
+	if (ret)
+		return ret;
 	if (json_object_get(body, "analysis"))
 		return req_analysis(json_object_get(body, "analysis"), "bad_rollout", &req->an,
 				    err);

@@ -89,7 +89,7 @@ static const char *mark_state_name(unsigned int type)
 	return type == ROM_PROMOTED_FULL ? "promoted_full" : ro_mark_name(type);
 }
 
-static json_t *rollout_dump(const struct rollout *ro)
+static json_t *rollout_fields(const struct rollout *ro)
 {
 	json_t *steps, *hist;
 
@@ -121,6 +121,15 @@ static json_t *rollout_dump(const struct rollout *ro)
 			 "ended", (json_int_t)ro->ended,
 			 "analysis", state_analysis_json(&ro->an));
 	/* clang-format on */
+}
+
+static json_t *rollout_dump(const struct rollout *ro)
+{
+	json_t *j = rollout_fields(ro);
+
+	if (j && ro->drain.on)
+		json_object_set_new(j, "drainDeadline", json_integer(ro->drain.secs));
+	return j;
 }
 
 static json_t *events_dump(const struct model *m)
@@ -180,6 +189,9 @@ char *state_dump(const struct model *m)
 
 		if (c->mode == CL_SESSION)
 			json_object_set_new(t, "sessionTimeout", json_integer(c->session_timeout));
+		if (c->drain_deadline.on)
+			json_object_set_new(t, "drainDeadline",
+					    json_integer(c->drain_deadline.secs));
 		/* clang-format off */
 		json_t *h = c->health.on ?
 			json_pack("{sssisisisi}", "path", c->health.path,
@@ -199,6 +211,14 @@ char *state_dump(const struct model *m)
 
 		if (h)
 			json_object_set_new(cj, "health", h);
+		/* clang-format off */
+		if (c->drain.on)
+			json_object_set_new(cj, "drain", json_pack("{sIsIsbsb}",
+					    "deadline", (json_int_t)c->drain.secs,
+					    "started", (json_int_t)c->drain.started,
+					    "due", c->drain.due, "drained", c->drain.drained));
+		/* clang-format on */
+		json_object_set_new(cj, "drainClosed", json_integer((json_int_t)c->drain.closed));
 		if (c->rule.set)
 			json_object_set_new(cj, "owner", state_owner_json(&c->rule));
 		for (uint32_t j = 0; j < c->nsrv; j++)

@@ -219,10 +219,12 @@ static int load_history(json_t *list, const char *w, struct rollout *ro, struct 
 
 static int load_rollout(json_t *j, const char *w, struct model *m, uint32_t svc, struct vs_err *err)
 {
-	static const char *const keys[] = { "phase",	      "strategy",   "from",	"to",
-					    "sessionTimeout", "step",	    "steps",	"started",
-					    "stepStarted",    "pausedLeft", "ended",	"analysis",
-					    "history",	      "why",	    "pauseWhy", NULL };
+	static const char *const keys[] = {
+		"phase",	 "strategy", "from",	"to",	       "sessionTimeout",
+		"step",		 "steps",    "started", "stepStarted", "pausedLeft",
+		"ended",	 "analysis", "history", "why",	       "pauseWhy",
+		"drainDeadline", NULL
+	};
 	struct rollout *ro = &m->svc[svc].ro;
 	int64_t from, to, st, n, v, hold;
 	json_t *steps, *item;
@@ -274,6 +276,9 @@ static int load_rollout(json_t *j, const char *w, struct model *m, uint32_t svc,
 	if (load_text(j, "why", ro->why, sizeof(ro->why), w, err) ||
 	    load_text(j, "pauseWhy", ro->pause_why, sizeof(ro->pause_why), w, err) ||
 	    load_history(json_object_get(j, "history"), w, ro, err))
+		return -EINVAL;
+	/* Absent in state files from before drain deadlines: none. */
+	if (parse_drain(json_object_get(j, "drainDeadline"), w, "bad_state", &ro->drain, err))
 		return -EINVAL;
 	return load_analysis(json_object_get(j, "analysis"), w, &ro->an, err);
 }
@@ -335,10 +340,37 @@ static int load_owners(json_t *list, const char *w, struct cluster *c, struct vs
 	return 0;
 }
 
+/* A version's drain and its count; both absent in state files from
+ * before drain deadlines. */
+static int load_drain(json_t *j, json_t *closed, const char *w, struct drain *d, struct vs_err *err)
+{
+	static const char *const keys[] = { "deadline", "started", "due", "drained", NULL };
+	int64_t secs, started, n = 0;
+
+	if (closed && (!json_is_integer(closed) || (n = json_integer_value(closed)) < 0))
+		return vs_errf(err, -EINVAL, 400, "bad_state", "%s.drainClosed: malformed", w);
+	*d = (struct drain){ .closed = n };
+	if (!j)
+		return 0;
+	if (parse_keys(j, keys, w, err) || get_int(j, "deadline", 0, DRAIN_MAX_DEADLINE, &secs) ||
+	    get_int(j, "started", 0, INT64_MAX, &started) ||
+	    !json_is_boolean(json_object_get(j, "due")) ||
+	    !json_is_boolean(json_object_get(j, "drained")))
+		return vs_errf(err, -EINVAL, 400, "bad_state", "%s.drain: malformed", w);
+	*d = (struct drain){ .on = true,
+			     .due = json_is_true(json_object_get(j, "due")),
+			     .drained = json_is_true(json_object_get(j, "drained")),
+			     .secs = secs,
+			     .started = started,
+			     .closed = n };
+	return 0;
+}
+
 static int load_cluster(json_t *j, const char *w, struct model *m, struct vs_err *err)
 {
-	static const char *const extra[] = { "id",	   "slot",   "weight", "service",
-					     "noAffinity", "owners", NULL };
+	static const char *const extra[] = { "id",	"slot",	       "weight",
+					     "service", "noAffinity",  "owners",
+					     "drain",	"drainClosed", NULL };
 	json_t *id = json_object_get(j, "id"), *slot = json_object_get(j, "slot");
 	json_t *weight = json_object_get(j, "weight"), *svc = json_object_get(j, "service");
 	struct cluster spec = {};
@@ -362,6 +394,9 @@ static int load_cluster(json_t *j, const char *w, struct model *m, struct vs_err
 	spec.weight = wt;
 	spec.no_affinity = json_is_true(json_object_get(j, "noAffinity"));
 	ret = load_owners(json_object_get(j, "owners"), w, &spec, err);
+	if (!ret)
+		ret = load_drain(json_object_get(j, "drain"), json_object_get(j, "drainClosed"), w,
+				 &spec.drain, err);
 	if (ret)
 		return ret;
 	ret = model_put_cluster(m, sl, &spec, err);

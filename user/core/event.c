@@ -30,6 +30,11 @@ const struct event_kind event_kinds[] = {
 	{ "backend_down",	VS_LOG_WARN },
 	{ "backend_up",		VS_LOG_NOTICE },
 	{ "socket_refused",	VS_LOG_WARN },
+	/* an old version's connections after a drain deadline */
+	{ "drain_closed",	VS_LOG_NOTICE },
+	{ "drained",		VS_LOG_NOTICE },
+	{ "drain_cancelled",	VS_LOG_NOTICE },
+	{ "drain_unsupported",	VS_LOG_WARN },
 	/* the daemon's pins */
 	{ "repinned",		VS_LOG_WARN },
 	{ "pin_replaced",	VS_LOG_WARN },

@@ -204,6 +204,10 @@ static void complete(struct model *m, uint32_t svc, int64_t t)
 	ro->phase = RO_COMPLETED;
 	ro->ended = t;
 	mark(m, svc, t, ROM_COMPLETED);
+	/* From now on the version moved from gets no new session, and no
+	 * verdict can give it any back: its drain clock starts. */
+	if (ro->drain.on && ro->from != ro->to && m->cl[ro->from].used)
+		drain_schedule(&m->cl[ro->from].drain, &ro->drain, t);
 }
 
 bool rollout_settle(struct model *m, uint32_t svc, int64_t now)
@@ -380,6 +384,9 @@ int rollout_start(struct model *m, uint32_t svc, const struct ro_request *req, i
 	if (req->session_timeout > VS_MAX_SESSION_TIMEOUT)
 		return vs_errf(err, -ERANGE, 400, "bad_rollout",
 			       "sessionTimeout must be 1 to %d seconds", VS_MAX_SESSION_TIMEOUT);
+	if (req->drain.on && req->drain.secs > DRAIN_MAX_DEADLINE)
+		return vs_errf(err, -ERANGE, 400, "bad_rollout",
+			       "drainDeadline must be 0 to %d seconds", DRAIN_MAX_DEADLINE);
 	if (req->strategy == RO_INSTANT && (req->nsteps || req->session_timeout))
 		return vs_errf(err, -EINVAL, 400, "bad_rollout",
 			       "the instant strategy takes neither steps nor sessionTimeout");
@@ -413,6 +420,7 @@ int rollout_start(struct model *m, uint32_t svc, const struct ro_request *req, i
 	memcpy(ro->steps, req->steps, sizeof(ro->steps));
 	judge_resolve(&ro->an, &s->an, &req->an);
 	ro->an.base = req->base;
+	ro->drain = req->drain;
 	if (!ro->nsteps) {
 		ro->nsteps = 1;
 		ro->steps[0] = (struct ro_step){ .weight = VS_BUCKETS, .hold = RO_WAIT };
@@ -444,6 +452,7 @@ void rollout_record_instant(struct model *m, uint32_t svc, uint32_t from, uint32
 	ro->steps[0] = (struct ro_step){ .weight = VS_BUCKETS, .hold = RO_WAIT };
 	judge_resolve(&ro->an, &m->svc[svc].an, &req->an);
 	ro->an.base = req->base;
+	ro->drain = m->cl[to].drain_deadline;
 	m->svc[svc].session_timeout = 0;
 	mark(m, svc, now, ROM_STARTED);
 	enter_step(m, svc, now);

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "lib/err.h"
+#include "core/drain.h"
 #include "core/judge.h"
 #include "core/limits.h"
 
@@ -72,6 +73,7 @@ struct rollout {
 	int64_t paused_left; /* hold seconds left when paused */
 	int64_t ended;
 	struct analysis an;
+	struct drain_spec drain; /* the version moved from, once completed */
 	uint32_t nhist;
 	struct ro_mark hist[RO_MAX_HISTORY]; /* oldest first */
 	char why[128];			     /* an automatic rollback's reason */
@@ -91,6 +93,7 @@ struct ro_request {
 	/* The stable version's measurements just before: the controller's
 	 * to give (seconds 0: none). */
 	struct window_sum base;
+	struct drain_spec drain;
 };
 
 const char *ro_phase_name(enum ro_phase p);

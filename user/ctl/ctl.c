@@ -99,6 +99,7 @@ void ctl_clear_slot(struct ctl *c, uint32_t slot)
 	sock_clear(&c->sock, c->dp, slot);
 	health_forget(&c->health, slot);
 	recent_forget(&c->recent, slot);
+	drainer_forget(&c->drain, slot);
 }
 
 /* What ctl_open() prepared and ctl_start() writes, with what the pinned

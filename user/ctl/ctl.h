@@ -14,6 +14,7 @@
 #include "core/model.h"
 #include "kernel/dp_pins.h"
 #include "ctl/analysis.h"
+#include "ctl/drainer.h"
 #include "ctl/health.h"
 #include "ctl/publish.h"
 #include "ctl/recent.h"
@@ -36,6 +37,7 @@ struct ctl {
 	struct analysis_state an;
 	struct recent_state recent;
 	struct publish_state publish;
+	struct drainer_state drain;
 	char pins_missing[DP_PINS_NAMES]; /* not pinned, and said so: once, not every tick */
 	struct ctl_pending *pending;	  /* from ctl_open() to ctl_start() */
 };

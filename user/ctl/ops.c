@@ -5,6 +5,7 @@
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "kernel/dp.h"
+#include "kernel/dp_iter.h"
 #include "kernel/dp_maps.h"
 #include "ctl/ctl.h"
 #include "ctl/ops.h"
@@ -52,6 +53,24 @@ static int owner_error(const struct ctl *c, const struct cluster *cl, uint32_t s
 		v, a, c->sock.refused_uid[slot][v], o);
 }
 
+/* A drain deadline needs the request meters, which tell an idle
+ * connection from one whose request is being served, and a way to close
+ * sockets; without either it would close nothing, or the wrong thing. */
+static int check_drain(const struct ctl *c, const char *field, struct vs_err *err)
+{
+	if (!dp_metering(c->dp))
+		return vs_errf(
+			err, -EOPNOTSUPP, 409, "not_watching",
+			"%s: requests are not measured here (vsteerd runs with --no-watch, or the kernel lacks the hooks: see GET /v1/features), so an idle connection cannot be told from one whose request is being served; leave drainDeadline out",
+			field);
+	if (dp_drain_how(c->dp) == DP_DRAIN_NONE)
+		return vs_errf(
+			err, -EOPNOTSUPP, 409, "drain_unsupported",
+			"%s: this kernel lets vsteerd close no socket (no bpf_sock_destroy, Linux 6.5, nor netlink SOCK_DESTROY, CONFIG_INET_DIAG_DESTROY: see GET /v1/features); leave drainDeadline out",
+			field);
+	return 0;
+}
+
 /* Where requests are not measured every window would be inconclusive:
  * a rollout that asks for analysis is refused, one that would have it
  * by default is not judged. */
@@ -79,7 +98,8 @@ int ctl_add_cluster(struct ctl *c, const char *svc, const struct cluster *spec,
 		    const struct analysis_req *an, char id[ID_LEN], struct vs_err *err)
 {
 	struct ro_request req = { .strategy = RO_SESSION,
-				  .session_timeout = spec->session_timeout };
+				  .session_timeout = spec->session_timeout,
+				  .drain = spec->drain_deadline };
 	struct model *next = malloc(sizeof(*next));
 	uint32_t order[VS_MAX_VERSIONS], n;
 	uint64_t avoid[VS_MAX_SLOTS / 64];
@@ -87,6 +107,11 @@ int ctl_add_cluster(struct ctl *c, const char *svc, const struct cluster *spec,
 	int slot, ret, stable;
 	bool takes_over;
 
+	if (spec->drain_deadline.on &&
+	    (ret = check_drain(c, "body.upgradeTransition.drainDeadline", err))) {
+		free(next);
+		return ret;
+	}
 	if (!next)
 		return vs_errf(err, -ENOMEM, 500, "internal", "out of memory");
 	pthread_mutex_lock(&c->lock);
@@ -285,9 +310,12 @@ static int start_fn(struct model *next, uint32_t svc, const void *arg, struct vs
 int ctl_rollout_start(struct ctl *c, const char *svc, const struct ro_request *req,
 		      struct vs_err *err)
 {
-	struct start_arg *a = malloc(sizeof(*a));
+	struct start_arg *a;
 	int ret;
 
+	if (req->drain.on && (ret = check_drain(c, "body.drainDeadline", err)))
+		return ret;
+	a = malloc(sizeof(*a));
 	if (!a)
 		return vs_errf(err, -ENOMEM, 500, "internal", "out of memory");
 	a->c = c;

@@ -25,6 +25,8 @@
 #include "steer.skel.h"
 #include "track.skel.h"
 #include "http.skel.h"
+#include "drain.skel.h"
+#include "drain_list.skel.h"
 
 const char *const dp_tracer_pins[DP_TRACERS] = { "track", "req", "resp", "rst" };
 
@@ -259,7 +261,7 @@ int dp_open(struct dataplane **out, const char *pin_dir, __u32 sess_entries, enu
 	if (!dp)
 		return vs_errf(err, -ENOMEM, 500, "internal", "out of memory");
 	dp->meter = meter;
-	dp->link_fd = dp->lock_fd = dp->old_prog_fd = -1;
+	dp->link_fd = dp->lock_fd = dp->old_prog_fd = dp->diag_fd = -1;
 	for (size_t i = 0; i < DP_TRACERS; i++)
 		dp->tracer_fd[i] = -1;
 	if (str_copy(dp->pin_dir, sizeof(dp->pin_dir), pin_dir)) {
@@ -382,7 +384,10 @@ void dp_close(struct dataplane *dp)
 		undo_adoption(dp);
 	bpf_link__destroy(dp->list_iter);
 	bpf_link__destroy(dp->insert_iter);
+	bpf_link__destroy(dp->drain_iter);
 	scan_bpf__destroy(dp->scan);
+	drain_bpf__destroy(dp->drain);
+	drain_list_bpf__destroy(dp->drain_list);
 	track_bpf__destroy(dp->track);
 	http_bpf__destroy(dp->tc);
 	steer_bpf__destroy(dp->steer);
@@ -390,6 +395,8 @@ void dp_close(struct dataplane *dp)
 		close(dp->link_fd);
 	if (dp->old_prog_fd >= 0)
 		close(dp->old_prog_fd);
+	if (dp->diag_fd >= 0)
+		close(dp->diag_fd);
 	for (size_t i = 0; i < DP_TRACERS; i++)
 		if (dp->tracer_fd[i] >= 0)
 			close(dp->tracer_fd[i]);

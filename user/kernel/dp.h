@@ -30,6 +30,12 @@ struct dataplane;
  * interface (the TC egress program, for older kernels). */
 enum dp_meter { DP_METER_OFF, DP_METER_SEND, DP_METER_TC };
 
+/* How a drain closes a version's idle connections (dp_iter.h): in its TCP
+ * iterator, under the socket lock (bpf_sock_destroy, Linux 6.5), from
+ * vsteerd with netlink's SOCK_DESTROY (older kernels built with
+ * CONFIG_INET_DIAG_DESTROY), or not at all. */
+enum dp_drain { DP_DRAIN_NONE, DP_DRAIN_ITER, DP_DRAIN_NETLINK };
+
 /* libbpf's messages go to the log (lib/log.h). */
 void dp_route_libbpf_log(void);
 

@@ -15,6 +15,8 @@ struct steer_bpf;
 struct scan_bpf;
 struct track_bpf;
 struct http_bpf;
+struct drain_bpf;
+struct drain_list_bpf;
 struct bpf_link;
 struct bpf_object;
 
@@ -47,6 +49,11 @@ struct dataplane {
 	struct http_bpf *tc;	 /* the TC meter (dp_tc.c) */
 	struct bpf_link *list_iter;
 	struct bpf_link *insert_iter;
+	struct drain_bpf *drain;	   /* the drain: closes in the iterator ... */
+	struct drain_list_bpf *drain_list; /* ... or lists, for sock_diag.h */
+	struct bpf_link *drain_iter;
+	enum dp_drain drain_how;
+	int diag_fd; /* sock_diag.h's socket, for DP_DRAIN_NETLINK */
 	int link_fd;
 	int tracer_fd[DP_TRACERS]; /* -1: not attached */
 	int lock_fd;		   /* flock on the pin directory: one writer */
