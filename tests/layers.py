@@ -22,7 +22,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 USER = os.path.join(ROOT, "user")
 LAYERS = ["lib", "core", "codec", "kernel", "ctl", "api", "cmd"]
-CONTRACT = {"vsteer.h", "vsteer_hash.h", "vsteer_hist.h"}
+CONTRACT = {"vsteer.h", "vsteer_hash.h", "vsteer_hist.h", "vsteer_idle.h"}
 SKELETON = re.compile(r"^\w+\.skel\.h$")
 MAX_LINES = 600
 

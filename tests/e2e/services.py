@@ -227,11 +227,12 @@ def services_api_delete(env):
 def reloaded_config(env):
     """The config the reload tests re-read: a new service api (7.0), a new
     version 2.0 of default (instant, as a first start would let take
-    over), and default's sessions.quota and protocol changed."""
+    over), default's sessions.quota and protocol changed, and its
+    analysis (which the config owns)."""
     return write_config(env, base_config(
         {"services": [api_service([{"version": "7.0", "servers": ["127.0.0.1:9101"]}])]},
         clusters=(V1, {"version": "2.0", "servers": ["127.0.0.1:9002"]}),
-        proxy={"protocol": "http", "sessions": {"quota": 16}}))
+        proxy={"protocol": "http", "sessions": {"quota": 16}, "analysis": {"interval": 2}}))
 
 
 def check_reloaded(env, last, how):
@@ -241,15 +242,19 @@ def check_reloaded(env, last, how):
     svc = service()
     check(svc["protocol"] == "tcp" and svc["sessions"]["quota"] == 256,
           "a changed setting was applied: %s" % svc)
+    check(svc["analysis"]["interval"] == 2, "the config's analysis: %s" % svc["analysis"])
     check([(v["version"], v["weight"], v["mode"]) for v in svc["versions"]]
           == [("2.0", 0, "manual"), ("1.0", 100, "instant")], "versions: %s" % svc["versions"])
     got = new_events(last)
-    # Service by service, in the config's order: default's differences
-    # and new version, then the new service.
-    check([e["kind"] for e in got] == ["config_differs", "config_differs", "cluster_added",
-                                       "service_added", "cluster_added", "reloaded"],
+    # Service by service, in the config's order: default's differences,
+    # its analysis and new version, then the new service.
+    check([e["kind"] for e in got] == ["config_differs", "config_differs", "analysis_set",
+                                       "cluster_added", "service_added", "cluster_added",
+                                       "reloaded"],
           "events: %s" % [(e["kind"], e["message"]) for e in got])
-    check("at 0%: a reload moves no client" in got[2]["message"], "2.0: %s" % got[2])
+    check(got[2]["message"] == "analysis settings from the config, which owns them: interval 5 -> 2",
+          "analysis_set: %s" % got[2])
+    check("at 0%: a reload moves no client" in got[3]["message"], "2.0: %s" % got[3])
     want = ["protocol differs: the config says http, vsteerd runs tcp; kept as it runs "
             "(to change it: DELETE /v1/services/default, then POST /v1/services)",
             "sessions.quota differs: the config says 16, vsteerd runs 256"]
@@ -257,10 +262,10 @@ def check_reloaded(env, last, how):
         check(e["level"] == "warning" and e["service"] == "default" and w in e["message"],
               "config_differs: %s, want %r" % (e, w))
         check(logged(env, "warning", w), "no warning log line with %r" % w)
-    check(got[5]["level"] == "notice" and got[5]["message"] ==
-          "config %s reloaded %s: 1 service added (api), 2 versions added, 2 differences kept "
-          "as running (config_differs events)" % (os.path.join(env.dir, "config.json"), how),
-          "reloaded: %s" % got[5])
+    check(got[6]["level"] == "notice" and got[6]["message"] ==
+          "config %s reloaded %s: 1 service added (api), 2 versions added, analysis set for 1 "
+          "service, 2 differences kept as running (config_differs events)"
+          % (os.path.join(env.dir, "config.json"), how), "reloaded: %s" % got[6])
     return got
 
 
@@ -271,7 +276,8 @@ def reload_sighup(env):
     new version of a running service comes at 0% (`manual`: 50 of 50
     clients stay on 1.0), a changed setting (protocol, sessions.quota) is
     not applied and each is a `config_differs` warning event and log line
-    naming both values, and a `reloaded` event says what changed; a
+    naming both values, a changed `analysis` (the config's own) is taken
+    with an `analysis_set` event, and a `reloaded` event says what changed; a
     SIGHUP with a config that does not parse changes nothing and is a
     `reload_failed` error event naming the file and where"""
     env.backend("1.0", "127.0.0.1:9001")
@@ -336,7 +342,7 @@ def reload_api(env):
           and [(c["service"], c["version"]) for c in reply["added"]["clusters"]]
           == [("default", "2.0"), ("api", "7.0")]
           and [w["message"] for w in reply["warnings"]] == [e["message"] for e in got[0:2]]
-          and reply["message"] == got[5]["message"].split(": ", 1)[1], "reply: %s" % reply)
+          and reply["message"] == got[6]["message"].split(": ", 1)[1], "reply: %s" % reply)
     st, reply = api("POST", "/v1/reload")
     check(st == 200 and reply["added"] == {"services": [], "clusters": []}
           and len(reply["warnings"]) == 2, "again: %s %s" % (st, reply))

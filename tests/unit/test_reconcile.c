@@ -267,6 +267,49 @@ static void test_reconcile_many_notes(void)
 	CHECK_STR(sum, "0 versions added, 100 differences kept as running (config_differs events)");
 }
 
+/* A service's analysis is the config's: a changed one is taken (an
+ * analysis_set event naming each setting), an unchanged one says
+ * nothing, and a service the config lacks keeps its own. */
+static void test_reconcile_analysis(void)
+{
+	struct model *run = new_model(), *cfg = new_model();
+	struct reconcile_result *r = tcalloc(sizeof(*r));
+	struct vs_err err = {};
+	struct config c;
+	char sum[192];
+
+	CHECK_INT(cfg_parse("{'proxy': {" SVC8080 "}, 'services': [{'name': 'other',"
+			    " 'address': '127.0.0.1', 'port': 83, 'analysis': {'interval': 9}}]}",
+			    &c, run, &err),
+		  ==, 0);
+	CHECK_INT(cfg_parse("{'proxy': {" SVC8080 ", 'analysis': {'interval': 1,"
+			    " 'maxErrorRate': 0.05, 'onInconclusive': 'advance'}}}",
+			    &c, cfg, &err),
+		  ==, 0);
+	CHECK_INT(reconcile_merge(run, cfg, NULL, T0, r, &err), ==, 0);
+	CHECK_INT(r->nan, ==, 1);
+	CHECK(!memcmp(&run->svc[0].an, &cfg->svc[0].an, sizeof(struct analysis)), "not taken");
+	CHECK_INT(run->svc[1].an.interval, ==, 9);
+	CHECK_STR(model_event_nth(run, 1)->kind, "analysis_set");
+	CHECK_STR(
+		model_event_nth(run, 1)->message,
+		"analysis settings from the config, which owns them: interval 5 -> 1, maxErrorRate none -> 0.05, onInconclusive pause -> advance");
+	reconcile_summary(r, sum, sizeof(sum));
+	CHECK_STR(
+		sum,
+		"0 versions added, analysis set for 1 service, 1 difference kept as running (config_differs events)");
+	row("%s", "again: nothing to take");
+	CHECK_INT(reconcile_merge(run, cfg, NULL, T0, r, &err), ==, 0);
+	CHECK_INT(r->nan, ==, 0);
+	row("%s", "false: not judged");
+	CHECK_INT(cfg_parse("{'proxy': {" SVC8080 ", 'analysis': false}}", &c, cfg = new_model(),
+			    &err),
+		  ==, 0);
+	CHECK_INT(reconcile_merge(run, cfg, NULL, T0, r, &err), ==, 0);
+	CHECK(!run->svc[0].an.on, "still judged");
+	CHECK_HAS(model_event_nth(run, 1)->message, "judged yes -> no");
+}
+
 /* Deleting a service: one with clusters only with force, and then they
  * go with it. */
 static void test_model_del_service(void)
@@ -290,7 +333,10 @@ static void test_model_del_service(void)
 	CHECK_ERR(model_del_service(m, 0, true, &err), &err, -ENOENT, 404, "unknown_service");
 }
 
-const struct unit_case reconcile_cases[] = {
-	TEST(test_reconcile_table),	 TEST(test_reconcile_added),   TEST(test_reconcile_errors),
-	TEST(test_reconcile_many_notes), TEST(test_model_del_service), { NULL, NULL }
-};
+const struct unit_case reconcile_cases[] = { TEST(test_reconcile_table),
+					     TEST(test_reconcile_added),
+					     TEST(test_reconcile_errors),
+					     TEST(test_reconcile_many_notes),
+					     TEST(test_reconcile_analysis),
+					     TEST(test_model_del_service),
+					     { NULL, NULL } };

@@ -11,12 +11,13 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "lib/clock.h"
 #include "lib/file.h"
 #include "lib/log.h"
 #include "codec/config.h"
 #include "codec/state.h"
-#include "codec/state_parse.h"
 #include "kernel/dp.h"
+#include "kernel/dp_iter.h"
 #include "kernel/dp_pins.h"
 #include "kernel/features.h"
 #include "ctl/ctl.h"
@@ -40,6 +41,8 @@ struct opts {
 	unsigned long session_table;
 	bool cleanup;
 	bool no_watch;
+	bool check;	  /* --check-config: o->config is the file */
+	bool state_given; /* --state: --check-config checks it too */
 };
 
 static void usage(FILE *f)
@@ -55,14 +58,17 @@ static void usage(FILE *f)
 		"      --no-watch       do not measure requests (latency, size, status):\n"
 		"                       no per-request hooks; analysis sees no traffic\n"
 		"      --cleanup        remove everything pinned under the pin directory, then exit\n"
+		"      --check-config FILE  check a config as a start would (and the state file,\n"
+		"                       with --state), change nothing; exit 0 if valid, 2 if not\n"
 		"  -v, --verbose        debug logging, libbpf's included (--log-level debug)\n"
 		"      --log-level L    error, warning, notice, info (default) or debug\n"
 		"  -h, --help           this text\n"
 		"  -V, --version        print the version\n\n"
 		"Runs in the foreground and logs to stderr: each line with its time and level, or,\n"
 		"under systemd, with its journal priority. SIGTERM/SIGINT stop the controller;\n"
-		"steering stays pinned and keeps running. SIGHUP re-reads the config: what it\n"
-		"adds is added, what runs is kept, and each difference is a warning.\n",
+		"steering stays pinned and keeps running. A start that fails (exit 1) leaves\n"
+		"pins, steering and the state file as it found them. SIGHUP re-reads the\n"
+		"config: what it adds is added, what runs is kept, each difference a warning.\n",
 		VS_DEFAULT_PIN_DIR, VS_DEFAULT_STATE, VS_SESS_DEFAULT);
 }
 
@@ -74,6 +80,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "pin-dir", required_argument, NULL, 'p' },
 		{ "state", required_argument, NULL, 's' },
 		{ "cleanup", no_argument, NULL, 'C' },
+		{ "check-config", required_argument, NULL, 'K' },
 		{ "session-table", required_argument, NULL, 'S' },
 		{ "no-watch", no_argument, NULL, 'W' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -83,6 +90,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{}
 	};
 	/* clang-format on */
+	const char *check = NULL;
 	int opt;
 
 	*o = (struct opts){ .pin_dir = VS_DEFAULT_PIN_DIR, .state = VS_DEFAULT_STATE };
@@ -96,9 +104,13 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case 's':
 			o->state = optarg;
+			o->state_given = true;
 			break;
 		case 'C':
 			o->cleanup = true;
+			break;
+		case 'K':
+			check = optarg;
 			break;
 		case 'W':
 			o->no_watch = true;
@@ -147,16 +159,47 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		fprintf(stderr, "vsteerd: unexpected argument '%s'\n", argv[optind]);
 		return -EINVAL;
 	}
+	if (check && (o->config || o->cleanup)) {
+		fprintf(stderr,
+			"vsteerd: --check-config FILE names the config: without -c or --cleanup\n");
+		return -EINVAL;
+	}
+	if (check) {
+		o->check = true;
+		o->config = check;
+	}
+	return 0;
+}
+
+/* Where a missing state directory would be made: mkdir needs a directory
+ * there. */
+static int parent_dir(const char *dir, struct vs_err *err)
+{
+	char buf[PATH_MAX];
+	struct stat st;
+	int ret = 0;
+
+	snprintf(buf, sizeof(buf), "%s", dir);
+	if (stat(dirname(buf), &st) < 0)
+		ret = -errno;
+	else if (!S_ISDIR(st.st_mode))
+		ret = -ENOTDIR;
+	if (ret)
+		return vs_errf(err, ret, 500, "state_dir", "cannot create %s: %s", dir,
+			       strerror(-ret));
 	return 0;
 }
 
 /* The state file's directory, created 0700 if missing (the default
- * /var/lib/vsteer does not exist on a fresh host). Whoever else can write
- * in it can put a state file there before vsteerd writes one, which the
- * next start would steer by: so it is refused unless root or vsteerd's
- * user owns it and nobody else may write in it. A sticky bit (/tmp) is
- * not enough: it stops others removing our files, not making new ones. */
-static int ensure_state_dir(const char *state, struct vs_err *err)
+ * /var/lib/vsteer does not exist on a fresh host) when make is set, and
+ * then *made says so; without make, a missing one passes if it can be
+ * made (its parent is a directory). Whoever else
+ * can write in it can put a state file there before vsteerd writes one,
+ * which the next start would steer by: so it is refused unless root or
+ * vsteerd's user owns it and nobody else may write in it. A sticky bit
+ * (/tmp) is not enough: it stops others removing our files, not making
+ * new ones. */
+static int state_dir(const char *state, bool make, bool *made, struct vs_err *err)
 {
 	char buf[PATH_MAX];
 	const char *dir;
@@ -164,12 +207,17 @@ static int ensure_state_dir(const char *state, struct vs_err *err)
 
 	snprintf(buf, sizeof(buf), "%s", state);
 	dir = dirname(buf);
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+	if (make && mkdir(dir, 0700) == 0)
+		*made = true;
+	else if (make && errno != EEXIST)
 		return vs_errf(err, -errno, 500, "state_dir", "cannot create %s: %s", dir,
 			       strerror(errno));
-	if (stat(dir, &st) < 0)
+	if (stat(dir, &st) < 0) {
+		if (errno == ENOENT && !make)
+			return parent_dir(dir, err);
 		return vs_errf(err, -errno, 500, "state_dir", "state directory %s: %s", dir,
 			       strerror(errno));
+	}
 	if (!S_ISDIR(st.st_mode))
 		return vs_errf(err, -ENOTDIR, 500, "state_dir",
 			       "state directory %s: not a directory", dir);
@@ -187,45 +235,30 @@ static int ensure_state_dir(const char *state, struct vs_err *err)
 	return 0;
 }
 
-/* The state file is what the pinned maps were last made to say, and wins
- * for what it has: m is the state file's when there is one (*adopted),
- * and cm the config's, which ctl_apply_config() merges into it once
- * vsteerd runs (core/reconcile.h). The config sets the API address. */
-static int initial_model(const struct opts *o, struct config *cfg, struct model *m,
-			 struct model *cm, bool *adopted, struct vs_err *err)
+/* How drain deadlines close idle connections here: in the iterator
+ * where the kernel has bpf_sock_destroy, else by netlink SOCK_DESTROY,
+ * else not at all (the API refuses a drainDeadline). Said once at start. */
+static void load_drain(struct dataplane *dp, const struct vs_features *feat)
 {
-	struct model *from_state;
-	int ret;
+	enum dp_drain how = features_ok(feat, "sock_destroy")	   ? DP_DRAIN_ITER :
+			    features_ok(feat, "sock_diag_destroy") ? DP_DRAIN_NETLINK :
+								     DP_DRAIN_NONE;
+	struct vs_err err = {};
 
-	ep_from_parts("127.0.0.1", VS_DEFAULT_API_PORT, &cfg->api);
-	if (o->config && (ret = config_load(o->config, cfg, m, err)))
-		return ret;
-	from_state = calloc(1, sizeof(*from_state));
-	if (!from_state)
-		return -ENOMEM;
-	ret = state_load(o->state, from_state, err);
-	if (ret == -ENOENT) {
-		pr_info("no state file %s: starting from %s\n", o->state,
-			o->config ? o->config : "nothing");
-		ret = 0;
-	} else if (!ret) {
-		pr_info("state file %s: adopting %u services%s\n", o->state,
-			model_nservices(from_state),
-			o->config ? "; the config adds what they lack" : "");
-		memcpy(cm, m, sizeof(*m));
-		memcpy(m, from_state, sizeof(*m));
-		*adopted = true;
-	} else {
-		/* Never start empty over pinned steering: that would drop it. */
-		char prefix[sizeof(err->msg)];
-
-		snprintf(prefix, sizeof(prefix), "%s", err->msg);
-		vs_errf(err, ret, 500, err->code,
-			"%s. Not starting; the file is left as it is, and steering keeps running. Fix it, or move it away to start from the config",
-			prefix);
+	if (how == DP_DRAIN_ITER && dp_drain_load(dp, how, &err)) {
+		pr_warn("%s\n", err.msg);
+		how = features_ok(feat, "sock_diag_destroy") ? DP_DRAIN_NETLINK : DP_DRAIN_NONE;
 	}
-	free(from_state);
-	return ret;
+	if (how == DP_DRAIN_NETLINK && dp_drain_load(dp, how, &err)) {
+		pr_warn("%s\n", err.msg);
+		how = DP_DRAIN_NONE;
+	}
+	if (how == DP_DRAIN_NETLINK)
+		pr_info("this kernel (%s) lacks bpf_sock_destroy (Linux 6.5): drain deadlines close idle connections with netlink SOCK_DESTROY, just after the check instead of under the socket lock\n",
+			feat->kernel);
+	else if (how == DP_DRAIN_NONE)
+		pr_warn("this kernel (%s) can close no socket for vsteerd (no bpf_sock_destroy, Linux 6.5, nor netlink SOCK_DESTROY, CONFIG_INET_DIAG_DESTROY): drain deadlines are refused\n",
+			feat->kernel);
 }
 
 static int read_pem(const char *path, const char **out, struct vs_err *err)
@@ -261,6 +294,8 @@ static int api_security(const struct config *cfg, char token[AUTH_TOKEN_MAX + 1]
 			a);
 	}
 	if (cfg->tls_cert[0]) {
+		ho->cert_path = cfg->tls_cert;
+		ho->key_path = cfg->tls_key;
 		ret = read_pem(cfg->tls_cert, &ho->tls_cert, err);
 		if (!ret)
 			ret = read_pem(cfg->tls_key, &ho->tls_key, err);
@@ -270,9 +305,118 @@ static int api_security(const struct config *cfg, char token[AUTH_TOKEN_MAX + 1]
 	return 0;
 }
 
-int main(int argc, char **argv)
+/* One line: each service with its address and versions (newest first),
+ * and the API. */
+static void print_summary(const struct opts *o, const struct model *m, bool from_state,
+			  const struct config *cfg, const struct http_opts *ho, bool token)
+{
+	uint32_t order[VS_MAX_VERSIONS], n = model_nservices(m), nv;
+	char a[EP_STRLEN];
+	const char *sep = "";
+
+	printf("config %s: valid; would run %u service%s%s%s%s", o->config, n, n == 1 ? "" : "s",
+	       from_state ? " (the state file's, " : "", from_state ? o->state : "",
+	       from_state ? ")" : "");
+	for (uint32_t s = 0; s < VS_MAX_SERVICES; s++) {
+		if (!m->svc[s].used)
+			continue;
+		ep_format(&m->svc[s].addr, a, sizeof(a));
+		printf("%s %s on %s (", *sep ? sep : ":", m->svc[s].name, a);
+		nv = model_order(m, s, order);
+		for (uint32_t i = 0; i < nv; i++)
+			printf("%s%s", i ? ", " : "", m->cl[order[i]].version);
+		printf("%s)", nv ? "" : "no versions");
+		sep = ",";
+	}
+	ep_format(&cfg->api, a, sizeof(a));
+	printf("; API on %s://%s%s\n", ho->tls_cert ? "https" : "http", a,
+	       token ? ", token required for changes" : "");
+}
+
+/* --check-config: every check a start makes before it changes anything
+ * (the config, the state file with --state, the token and TLS files),
+ * and nothing else: no bpffs, no state written, no socket bound, no
+ * root needed. */
+static int check_config(struct opts *o)
 {
 	char token[AUTH_TOKEN_MAX + 1] = "";
+	struct http_opts ho = {};
+	struct config cfg = {};
+	struct vs_err err = {};
+	bool from_state = false;
+	struct reconcile_result *r = calloc(1, sizeof(*r));
+	struct model *m = calloc(1, sizeof(*m)), *cm = calloc(1, sizeof(*cm));
+	int ret = 0;
+
+	if (log_get_level() < VS_LOG_DEBUG)
+		log_set_level(VS_LOG_WARN);
+	if (!m || !cm || !r)
+		ret = vs_errf(&err, -ENOMEM, 500, "internal", "out of memory");
+	if (!ret && o->state_given)
+		ret = state_dir(o->state, false, NULL, &err);
+	if (!ret)
+		ret = ctl_load_models(o->config, o->state_given ? o->state : NULL, &cfg, m, cm,
+				      &from_state, &err);
+	/* What a start would run: the state file's, and what the config adds. */
+	if (!ret && from_state)
+		ret = reconcile_merge(m, cm, NULL, clock_wall(), r, &err);
+	if (!ret)
+		ret = api_security(&cfg, token, &ho, &err);
+	if (!ret)
+		ret = http_check_tls(&ho, &err);
+	if (ret)
+		fprintf(stderr, "vsteerd: %s\n", err.msg[0] ? err.msg : strerror(-ret));
+	else
+		print_summary(o, m, from_state, &cfg, &ho, token[0]);
+	for (uint32_t i = 0; !ret && from_state && i < r->nnotes && i < RECONCILE_MAX_NOTES; i++)
+		printf("kept as it runs: %s%s%s%s\n", r->notes[i].service[0] ? "service " : "",
+		       r->notes[i].service, r->notes[i].service[0] ? ": " : "", r->notes[i].text);
+	free(r);
+	free(cm);
+	free(m);
+	free((char *)ho.tls_cert);
+	free((char *)ho.tls_key);
+	explicit_bzero(token, sizeof(token));
+	return ret ? 2 : 0;
+}
+
+/* A sentence naming what the kernel lacks, not a verifier dump; and how
+ * responses can be measured on it. */
+static int probe_kernel(struct opts *o, struct vs_features *feat, enum dp_meter *meter,
+			struct vs_err *err)
+{
+	const struct vs_feature *miss;
+
+	features_probe(feat);
+	if (feat->bpf_err)
+		return vs_errf(
+			err, feat->bpf_err, 500, "kernel",
+			"cannot load BPF programs: %s. vsteerd needs CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN; in a container the default seccomp profile also refuses bpf() without CAP_SYS_ADMIN (podman/docker run --security-opt seccomp=unconfined)",
+			strerror(-feat->bpf_err));
+	miss = features_core_missing(feat);
+	if (miss)
+		return vs_errf(
+			err, -EOPNOTSUPP, 500, "kernel",
+			"this kernel (%s) lacks %s, which vsteer needs for %s (Linux %s or newer)",
+			feat->kernel, miss->name, miss->what, miss->since);
+	miss = features_meter_missing(feat);
+	if (miss && !o->no_watch) {
+		pr_warn("this kernel (%s) lacks %s, for %s (Linux %s or newer): requests are not measured, as with --no-watch\n",
+			feat->kernel, miss->name, miss->what, miss->since);
+		o->no_watch = true;
+	}
+	*meter = o->no_watch				  ? DP_METER_OFF :
+		 features_ok(feat, "tp_sock_send_length") ? DP_METER_SEND :
+							    DP_METER_TC;
+	if (*meter == DP_METER_TC)
+		pr_info("this kernel (%s) lacks tp_btf/sock_send_length (Linux 6.3): responses are measured as they leave by an interface (TC egress) instead\n",
+			feat->kernel);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	char token[AUTH_TOKEN_MAX + 1] = "", a[EP_STRLEN];
 	struct http_opts ho = {};
 	struct origin_policy origin = {};
 	struct api api = {};
@@ -283,10 +427,8 @@ int main(int argc, char **argv)
 	struct config cfg = {};
 	struct vs_features feat;
 	struct dp_pins_report pins;
-	const struct vs_feature *miss;
-	struct reconcile_result *rr;
-	bool adopted = false;
-	enum dp_meter meter;
+	bool state_dir_made = false, from_state = false;
+	enum dp_meter meter = DP_METER_OFF;
 	struct model *m, *cm;
 	struct opts o;
 	sigset_t sigs;
@@ -296,6 +438,8 @@ int main(int argc, char **argv)
 	if (parse_args(argc, argv, &o))
 		return 2;
 	dp_route_libbpf_log();
+	if (o.check)
+		return check_config(&o);
 	if (o.cleanup) {
 		if (dp_cleanup(o.pin_dir, &err)) {
 			pr_err("%s\n", err.msg);
@@ -306,14 +450,16 @@ int main(int argc, char **argv)
 
 	m = calloc(1, sizeof(*m));
 	cm = calloc(1, sizeof(*cm));
-	rr = calloc(1, sizeof(*rr));
-	if (!m || !cm || !rr) {
+	if (!m || !cm) {
 		ret = -ENOMEM;
 		goto free_model;
 	}
-	ret = ensure_state_dir(o.state, &err);
+	/* A start changes the host only once everything that can be checked
+	 * or acquired beforehand is: files read, the API bound, the kernel
+	 * probed, the pins opened and locked, the state file staged. */
+	ret = state_dir(o.state, false, NULL, &err);
 	if (!ret)
-		ret = initial_model(&o, &cfg, m, cm, &adopted, &err);
+		ret = ctl_load_models(o.config, o.state, &cfg, m, cm, &from_state, &err);
 	if (!ret)
 		ret = api_security(&cfg, token, &ho, &err);
 	if (ret)
@@ -327,64 +473,9 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGHUP);
 	sigprocmask(SIG_BLOCK, &sigs, NULL);
 
-	/* A sentence naming what the kernel lacks, not a verifier dump. */
-	features_probe(&feat);
-	if (feat.bpf_err) {
-		vs_errf(&err, feat.bpf_err, 500, "kernel",
-			"cannot load BPF programs: %s. vsteerd needs CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN; in a container the default seccomp profile also refuses bpf() without CAP_SYS_ADMIN (podman/docker run --security-opt seccomp=unconfined)",
-			strerror(-feat.bpf_err));
-		ret = feat.bpf_err;
-		goto free_model;
-	}
-	miss = features_core_missing(&feat);
-	if (miss) {
-		vs_errf(&err, -EOPNOTSUPP, 500, "kernel",
-			"this kernel (%s) lacks %s, which vsteer needs for %s (Linux %s or newer)",
-			feat.kernel, miss->name, miss->what, miss->since);
-		ret = -EOPNOTSUPP;
-		goto free_model;
-	}
-	miss = features_meter_missing(&feat);
-	if (miss && !o.no_watch) {
-		pr_warn("this kernel (%s) lacks %s, for %s (Linux %s or newer): requests are not measured, as with --no-watch\n",
-			feat.kernel, miss->name, miss->what, miss->since);
-		o.no_watch = true;
-	}
-	meter = o.no_watch				  ? DP_METER_OFF :
-		features_ok(&feat, "tp_sock_send_length") ? DP_METER_SEND :
-							    DP_METER_TC;
-	if (meter == DP_METER_TC)
-		pr_info("this kernel (%s) lacks tp_btf/sock_send_length (Linux 6.3): responses are measured as they leave by an interface (TC egress) instead\n",
-			feat.kernel);
-	ret = dp_open(&dp, o.pin_dir, o.session_table, meter, &err);
+	ret = probe_kernel(&o, &feat, &meter, &err);
 	if (ret)
 		goto free_model;
-	/* Nothing is attached yet: a refusal here leaves steering as it was. */
-	ret = ctl_check_addresses(dp, m, &cfg, &err);
-	if (!ret && adopted && o.config)
-		ret = ctl_reload_check(dp, m, cm, &cfg, &err);
-	if (!ret)
-		ret = dp_attach(dp, &err);
-	if (ret)
-		goto close_dp;
-	pr_info("%s data plane in %s\n", dp_adopted(dp) ? "adopted" : "created", o.pin_dir);
-	ret = ctl_open(&ctl, dp, m, o.state, &err);
-	if (ret)
-		goto close_dp;
-	ctl->features = &feat;
-	ctl->config_path = o.config;
-	ctl->config = o.config ? &cfg : NULL;
-	/* The same rule as a reload's, and the same events. */
-	if (adopted && o.config &&
-	    (ret = ctl_apply_config(ctl, &cfg, cm, "at start", true, rr, &err)))
-		goto close_ctl;
-	ret = health_start(ctl);
-	if (ret) {
-		vs_errf(&err, ret, 500, "internal", "cannot start the health checker: %s",
-			strerror(-ret));
-		goto close_ctl;
-	}
-	api.c = ctl;
 	api.token = token[0] ? token : NULL;
 	origin = (struct origin_policy){
 		.ep = cfg.api,
@@ -396,17 +487,46 @@ int main(int argc, char **argv)
 	};
 	api.origin = &origin;
 	ret = http_start(&api, &ho, &http, &err);
+	if (ret)
+		goto free_model;
+	ret = dp_open(&dp, o.pin_dir, o.session_table, meter, &err);
+	if (ret)
+		goto stop_http;
+	load_drain(dp, &feat);
+	ret = ctl_check_addresses(dp, m, &cfg, &err);
+	if (!ret && from_state && o.config)
+		ret = ctl_reload_check(dp, m, cm, &cfg, &err);
+	if (ret)
+		goto close_dp;
+	ret = state_dir(o.state, true, &state_dir_made, &err);
+	if (!ret)
+		ret = ctl_open(&ctl, dp, m, o.state, &err);
+	if (ret)
+		goto remove_state_dir;
+	ctl->features = &feat;
+	/* Idle until ctl_start() gives the controller its model. */
+	ret = health_start(ctl);
 	if (ret) {
-		health_stop(ctl);
+		vs_errf(&err, ret, 500, "internal", "cannot start the health checker: %s",
+			strerror(-ret));
 		goto close_ctl;
 	}
-	{
-		char a[EP_STRLEN];
-
-		ep_format(&cfg.api, a, sizeof(a));
-		pr_info("API on %s://%s%s\n", ho.tls_cert ? "https" : "http", a,
-			api.token ? ", token required for changes" : "");
-	}
+	/* The kernel changes from here; until the state file is committed,
+	 * a failure is undone by ctl_start() (the maps) and dp_close() (the
+	 * link, pins and directory). */
+	ret = dp_attach(dp, &err);
+	if (!ret)
+		ret = ctl_start(ctl, &err);
+	if (ret)
+		goto stop_health;
+	dp_commit(dp);
+	ctl_reload_start(ctl, o.config, &cfg, from_state ? cm : NULL);
+	if (http_serve(&api, ctl, &err))
+		pr_err("%s\n", err.msg);
+	ep_format(&cfg.api, a, sizeof(a));
+	pr_info("%s data plane in %s; API on %s://%s%s\n", dp_adopted(dp) ? "adopted" : "created",
+		o.pin_dir, ho.tls_cert ? "https" : "http", a,
+		api.token ? ", token required for changes" : "");
 
 	for (;;) {
 		struct timespec ts = { 0, TICK_MS * 1000000L };
@@ -417,10 +537,11 @@ int main(int argc, char **argv)
 		/* A failed reload is an event and a log line, and changes
 		 * nothing: vsteerd goes on as it ran. */
 		if (sig == SIGHUP)
-			ctl_reload(ctl, "on SIGHUP", rr, &err);
+			ctl_reload(ctl, "on SIGHUP", NULL, &err);
 		ctl_tick(ctl);
 	}
 	http_stop(http);
+	http = NULL;
 	health_stop(ctl);
 	/* Said only once it is true. */
 	if (!ctl_check_pins(ctl, &pins))
@@ -431,12 +552,24 @@ int main(int argc, char **argv)
 			strstr(pins.missing, "link") ?
 				"steering stops as vsteerd exits" :
 				"steering stays, but these go as vsteerd exits and the next vsteerd starts them afresh");
+stop_health:
+	health_stop(ctl);
 close_ctl:
 	ctl_close(ctl);
+remove_state_dir:
+	/* Empty once ctl_close() took the staged state file away. */
+	if (ret && state_dir_made) {
+		char dir[PATH_MAX];
+
+		snprintf(dir, sizeof(dir), "%s", o.state);
+		rmdir(dirname(dir));
+	}
 close_dp:
 	dp_close(dp);
+stop_http:
+	if (http)
+		http_stop(http);
 free_model:
-	free(rr);
 	free(cm);
 	free(m);
 	free((char *)ho.tls_cert);

@@ -25,6 +25,7 @@ static int start_session_rollout(struct model *m, uint32_t svc, struct vs_err *e
 	if (c->mode != CL_SESSION)
 		return 0;
 	req.session_timeout = c->session_timeout;
+	req.drain = c->drain_deadline;
 	snprintf(req.to, sizeof(req.to), "%s", c->id);
 	return rollout_start(m, svc, &req, clock_wall(), err);
 }
@@ -83,6 +84,7 @@ static int add_service(struct config *cfg, struct model *m, const char *name, js
 		ret = parse_service(obj, where, &s, &takeover, err);
 	} else {
 		model_sess_defaults(&s.sess);
+		judge_defaults(&s.an);
 		ret = parse_endpoint(obj, where, &s.addr, err);
 	}
 	if (ret)
@@ -96,6 +98,7 @@ static int add_service(struct config *cfg, struct model *m, const char *name, js
 	m->svc[ret].http = s.http;
 	m->svc[ret].sess = s.sess;
 	m->svc[ret].session_timeout = s.session_timeout;
+	m->svc[ret].an = s.an;
 	/* cs is in bounds: model_add_service() refuses a service beyond
 	 * VS_MAX_SERVICES, and each of cfg's is one of m's. */
 	snprintf(cs->name, sizeof(cs->name), "%s", name);
@@ -108,9 +111,9 @@ static int add_service(struct config *cfg, struct model *m, const char *name, js
 
 static int parse_services(json_t *list, struct config *cfg, struct model *m, struct vs_err *err)
 {
-	static const char *const keys[] = { "name",	      "address",  "port",
-					    "protocol",	      "sessions", "takeover",
-					    "sessionTimeout", "clusters", NULL };
+	static const char *const keys[] = { "name",	"address",  "port",	      "protocol",
+					    "sessions", "takeover", "sessionTimeout", "analysis",
+					    "clusters", NULL };
 	json_t *s, *name;
 	char w[64];
 	size_t i;
@@ -251,7 +254,7 @@ static int parse_root(json_t *root, struct config *cfg, struct model *m, struct 
 	if (proxy) {
 		static const char *const proxy_keys[] = { "address",  "port",	  "protocol",
 							  "sessions", "takeover", "sessionTimeout",
-							  NULL };
+							  "analysis", NULL };
 
 		if (json_is_object(proxy) && (ret = parse_keys(proxy, proxy_keys, "proxy", err)))
 			return ret;

@@ -47,7 +47,8 @@ struct config {
  *   {"services": [{"name": "web", "address": "0.0.0.0", "port": 80,
  *                  "clusters": [...]}], "configService": ...}
  * In proxy and in each of services, "takeover": true lets vsteerd take an
- * address that another process listens on.
+ * address that another process listens on, and "analysis" sets what the
+ * service's rollouts are judged by (false: not judged).
  * Fills cfg and m (services with fresh salts, clusters with fresh ids).
  * Errors name the file (`name`) and the field.
  */

@@ -74,10 +74,25 @@ int parse_endpoint(json_t *j, const char *where, struct vs_endpoint *ep, struct 
 			       err);
 }
 
+int parse_drain(json_t *v, const char *where, const char *code, struct drain_spec *out,
+		struct vs_err *err)
+{
+	*out = (struct drain_spec){};
+	if (!v)
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	    json_integer_value(v) > DRAIN_MAX_DEADLINE)
+		return vs_errf(err, -EINVAL, 400, code,
+			       "%s.drainDeadline: must be whole seconds from 0 to %d", where,
+			       DRAIN_MAX_DEADLINE);
+	*out = (struct drain_spec){ .on = true, .secs = json_integer_value(v) };
+	return 0;
+}
+
 static int parse_transition(json_t *j, const char *where, struct cluster *out, struct vs_err *err)
 {
-	static const char *const keys[] = { "mode", "sessionTimeout", NULL };
-	json_t *m, *t;
+	static const char *const keys[] = { "mode", "sessionTimeout", "drainDeadline", NULL };
+	json_t *m, *t, *d;
 	char w[128];
 	int ret;
 
@@ -90,6 +105,15 @@ static int parse_transition(json_t *j, const char *where, struct cluster *out, s
 		return vs_errf(err, -EINVAL, 400, "bad_mode",
 			       "%s.mode: must be \"instant\", \"session\" or \"manual\" (any case)",
 			       w);
+	d = json_object_get(j, "drainDeadline");
+	if (d && out->mode == CL_MANUAL)
+		return vs_errf(
+			err, -EINVAL, 400, "bad_field",
+			"%s.drainDeadline: a manual cluster starts no rollout to drain after; give drainDeadline to POST /v1/services/{name}/rollout",
+			w);
+	ret = parse_drain(d, w, "bad_field", &out->drain_deadline, err);
+	if (ret)
+		return ret;
 	t = json_object_get(j, "sessionTimeout");
 	if (out->mode != CL_SESSION) {
 		if (t)
@@ -216,6 +240,83 @@ int parse_service(json_t *obj, const char *where, struct service *out, bool *tak
 			       "%s.sessionTimeout: must be seconds from 0 (no affinity) to %d",
 			       where, VS_MAX_SESSION_TIMEOUT);
 	out->session_timeout = st ? json_integer_value(st) : 0;
+	judge_defaults(&out->an);
+	if (json_object_get(obj, "analysis")) {
+		uint32_t given;
+
+		snprintf(w, sizeof(w), "%s.analysis", where);
+		ret = parse_analysis(json_object_get(obj, "analysis"), w, "bad_field", &out->an,
+				     &given, err);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int parse_judge_field(json_t *v, const struct judge_field *f, const char *where,
+			     const char *code, double *out, struct vs_err *err)
+{
+	if (f->kind == JUDGE_LIMIT && json_is_null(v)) {
+		*out = JUDGE_NO_LIMIT;
+		return 0;
+	}
+	/* Counts and seconds: whole numbers, not silently truncated fractions. */
+	if ((f->kind == JUDGE_COUNT ? !json_is_integer(v) : !json_is_number(v)) ||
+	    json_number_value(v) < f->lo || json_number_value(v) > f->hi)
+		return vs_errf(err, -EINVAL, 400, code, "%s.%s: must be %s from %g to %g%s", where,
+			       f->name, f->kind == JUDGE_COUNT ? "a whole number" : "a number",
+			       f->lo, f->hi, f->kind == JUDGE_LIMIT ? ", or null for none" : "");
+	*out = json_number_value(v);
+	return 0;
+}
+
+int parse_analysis(json_t *j, const char *where, const char *code, struct analysis *a,
+		   uint32_t *given, struct vs_err *err)
+{
+	const char *keys[JUDGE_NFIELDS + 2];
+	struct analysis next = *a;
+	uint32_t got = 0;
+	json_t *v;
+	double d = 0;
+	int ret;
+
+	if (json_is_boolean(j)) {
+		a->on = json_is_true(j);
+		*given = 0;
+		return 0;
+	}
+	for (size_t i = 0; i < JUDGE_NFIELDS; i++)
+		keys[i] = judge_fields[i].name;
+	keys[JUDGE_NFIELDS] = "onInconclusive";
+	keys[JUDGE_NFIELDS + 1] = NULL;
+	if (!json_is_object(j))
+		return vs_errf(err, -EINVAL, 400, "bad_field",
+			       "%s: must be false (not judged), true or an object of settings",
+			       where);
+	ret = parse_keys(j, keys, where, err);
+	if (ret)
+		return ret;
+	/* Into a copy: a bad field leaves a as it was. */
+	for (size_t i = 0; i < JUDGE_NFIELDS; i++) {
+		v = json_object_get(j, judge_fields[i].name);
+		if (!v)
+			continue;
+		ret = parse_judge_field(v, &judge_fields[i], where, code, &d, err);
+		if (ret)
+			return ret;
+		judge_set(&next, &judge_fields[i], d);
+		got |= 1u << i;
+	}
+	v = json_object_get(j, "onInconclusive");
+	if (v && (!json_is_string(v) ||
+		  judge_inconclusive_parse(json_string_value(v), &next.on_inconclusive)))
+		return vs_errf(err, -EINVAL, 400, code,
+			       "%s.onInconclusive: must be \"pause\" or \"advance\"", where);
+	if (v)
+		got |= JUDGE_GIVEN_INCONCLUSIVE;
+	next.on = true;
+	*a = next;
+	*given = got;
 	return 0;
 }
 

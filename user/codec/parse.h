@@ -25,14 +25,24 @@ int parse_endpoint(json_t *j, const char *where, struct vs_endpoint *ep, struct 
 int parse_sess_opts(json_t *j, const char *where, struct sess_opts *o, struct vs_err *err);
 /* A service's fields, as the config's entry and POST /v1/services' body
  * have them: address and port (both needed), protocol, sessions,
- * sessionTimeout (seconds a client keeps its version; 0: none) into out,
- * and takeover; out's name, salt and the rest are left as they are. The
+ * sessionTimeout (seconds a client keeps its version; 0: none) and
+ * analysis (what its rollouts are judged by) into out, and takeover; out's name, salt and the rest are left as they are. The
  * caller checks the keys. */
 int parse_service(json_t *obj, const char *where, struct service *out, bool *takeover,
 		  struct vs_err *err);
 /* An owner (core/owner.h): {"uid": 1000}, {"cgroup": "/system.slice/x"}
  * or both; cgroup "/" is any. */
 int parse_owner(json_t *j, const char *where, struct owner *o, struct vs_err *err);
+/* "analysis": false (a->on false), true, or an object of judge_fields
+ * and "onInconclusive" (a->on true) read over what a holds; each one
+ * given sets its bit in *given (core/judge.h). A bad value is refused with
+ * code, naming where.field. */
+int parse_analysis(json_t *j, const char *where, const char *code, struct analysis *a,
+		   uint32_t *given, struct vs_err *err);
+/* A "drainDeadline" (v, which may be NULL: none): whole seconds from 0
+ * to DRAIN_MAX_DEADLINE; an error names where and has code. */
+int parse_drain(json_t *v, const char *where, const char *code, struct drain_spec *out,
+		struct vs_err *err);
 /* A cluster object: version, servers, upgradeTransition, health, owner, and the
  * extra fields named in `extra` (NULL-terminated; e.g. "service", "id").
  * The caller handles the extra fields; out->svc is left as it is. */

@@ -28,13 +28,20 @@ const struct event_kind event_kinds[] = {
 	/* the judge's windows */
 	{ "analysis_failed",	VS_LOG_WARN },
 	{ "inconclusive",	VS_LOG_INFO },
+	{ "auto_pause",		VS_LOG_NOTICE },
 	/* servers coming and going */
 	{ "backend_down",	VS_LOG_WARN },
 	{ "backend_up",		VS_LOG_NOTICE },
 	{ "socket_refused",	VS_LOG_WARN },
+	/* an old version's connections after a drain deadline */
+	{ "drain_closed",	VS_LOG_NOTICE },
+	{ "drained",		VS_LOG_NOTICE },
+	{ "drain_cancelled",	VS_LOG_NOTICE },
+	{ "drain_unsupported",	VS_LOG_WARN },
 	/* the config file, at start and reloaded (ctl/reload.c) */
 	{ "reloaded",		VS_LOG_NOTICE },
 	{ "config_differs",	VS_LOG_WARN },
+	{ "analysis_set",	VS_LOG_NOTICE },
 	{ "reload_failed",	VS_LOG_ERR },
 	{ "steering_replaced",	VS_LOG_WARN },
 	/* the daemon's pins */

@@ -43,6 +43,52 @@ static void differs_int(struct model *run, struct reconcile_result *r, int64_t n
 	differs(run, r, now, svc, what, a, b, how);
 }
 
+/* "interval 5 -> 1, judged yes -> no": the settings of a that b changes. */
+static void format_analysis_change(const struct analysis *a, const struct analysis *b, char *buf,
+				   size_t size)
+{
+	size_t len = 0;
+
+	buf[0] = '\0';
+	if (a->on != b->on)
+		len += snprintf(buf, size, "judged %s -> %s", a->on ? "yes" : "no",
+				b->on ? "yes" : "no");
+	for (size_t i = 0; i < JUDGE_NFIELDS && len < size; i++) {
+		const struct judge_field *f = &judge_fields[i];
+		double x = judge_get(a, f), y = judge_get(b, f);
+		char xs[24], ys[24];
+
+		if (x == y)
+			continue;
+		snprintf(xs, sizeof(xs), "%g", x);
+		snprintf(ys, sizeof(ys), "%g", y);
+		len += snprintf(buf + len, size - len, "%s%s %s -> %s", len ? ", " : "", f->name,
+				f->kind == JUDGE_LIMIT && x == JUDGE_NO_LIMIT ? "none" : xs,
+				f->kind == JUDGE_LIMIT && y == JUDGE_NO_LIMIT ? "none" : ys);
+	}
+	if (a->on_inconclusive != b->on_inconclusive && len < size)
+		snprintf(buf + len, size - len, "%sonInconclusive %s -> %s", len ? ", " : "",
+			 judge_inconclusive_name(a->on_inconclusive),
+			 judge_inconclusive_name(b->on_inconclusive));
+}
+
+/* The judge's settings are the config's (there is no API for them): a
+ * changed one is taken, and said. They only say how a rollout to come
+ * is judged, so no client moves. */
+static void take_analysis(struct model *run, uint32_t rs, const struct analysis *a,
+			  struct reconcile_result *r, int64_t now)
+{
+	char change[EVENT_MESSAGE_LEN - 64];
+
+	format_analysis_change(&run->svc[rs].an, a, change, sizeof(change));
+	if (!change[0])
+		return;
+	run->svc[rs].an = *a;
+	r->nan++;
+	model_event(run, now, run->svc[rs].name, "analysis_set",
+		    "analysis settings from the config, which owns them: %s", change);
+}
+
 static void compare_service(struct model *run, uint32_t rs, const struct model *cfg, uint32_t cs,
 			    struct reconcile_result *r, int64_t now)
 {
@@ -65,6 +111,7 @@ static void compare_service(struct model *run, uint32_t rs, const struct model *
 		    how);
 	differs_int(run, r, now, b->name, "sessions.quotaPrefix6", a->sess.quota6, b->sess.quota6,
 		    how);
+	take_analysis(run, rs, &a->an, r, now);
 	/* Not compared: sessionTimeout, which every rollout may set (the
 	 * config's is where a new service starts), and weights, which are
 	 * what rollouts and PUT .../weights made. */
@@ -319,7 +366,7 @@ void reconcile_summary(const struct reconcile_result *r, char *buf, size_t size)
 	size_t len = 0;
 
 	buf[0] = '\0';
-	if (!r->nsvc && !r->ncl && !r->nnotes) {
+	if (!r->nsvc && !r->ncl && !r->nan && !r->nnotes) {
 		snprintf(buf, size, "nothing changed");
 		return;
 	}
@@ -334,6 +381,9 @@ void reconcile_summary(const struct reconcile_result *r, char *buf, size_t size)
 	if (len < size)
 		len += snprintf(buf + len, size - len, "%s%u version%s added", len ? ", " : "",
 				r->ncl, r->ncl == 1 ? "" : "s");
+	if (r->nan && len < size)
+		len += snprintf(buf + len, size - len, ", analysis set for %u service%s", r->nan,
+				r->nan == 1 ? "" : "s");
 	if (len < size)
 		snprintf(buf + len, size - len, ", %u difference%s kept as running%s", r->nnotes,
 			 r->nnotes == 1 ? "" : "s", r->nnotes ? " (config_differs events)" : "");

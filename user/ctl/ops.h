@@ -9,13 +9,14 @@
 
 struct ctl;
 
-/* spec as parse_cluster() leaves it; svc names the service. The new
- * cluster's id in id. */
 /* The free slots a new cluster should not take (bits of avoid): a
  * deleted cluster's that still has connections open. c->lock held. */
 void ctl_avoid_slots(struct ctl *c, const struct model *next, uint64_t avoid[VS_MAX_SLOTS / 64]);
-int ctl_add_cluster(struct ctl *c, const char *svc, const struct cluster *spec, char id[ID_LEN],
-		    struct vs_err *err);
+/* spec as parse_cluster() leaves it; svc names the service; an: the
+ * analysis of the rollout its taking over starts (an instant or session
+ * cluster newer than the others). The new cluster's id in id. */
+int ctl_add_cluster(struct ctl *c, const char *svc, const struct cluster *spec,
+		    const struct analysis_req *an, char id[ID_LEN], struct vs_err *err);
 int ctl_del_cluster(struct ctl *c, const char *id, bool force, struct vs_err *err);
 int ctl_set_weights(struct ctl *c, const char *svc, const char *const *names, const uint16_t *bp,
 		    uint32_t n, struct vs_err *err);

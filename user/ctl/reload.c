@@ -6,11 +6,43 @@
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "codec/config.h"
+#include "codec/state_parse.h"
 #include "kernel/dp_maps.h"
 #include "ctl/ctl.h"
 #include "ctl/ops.h"
 #include "ctl/reload.h"
 #include "ctl/txn.h"
+
+int ctl_load_models(const char *config_path, const char *state_path, struct config *cfg,
+		    struct model *m, struct model *cm, bool *from_state, struct vs_err *err)
+{
+	char prefix[sizeof(err->msg)];
+	int ret;
+
+	ep_from_parts("127.0.0.1", VS_DEFAULT_API_PORT, &cfg->api);
+	if (config_path && (ret = config_load(config_path, cfg, cm, err)))
+		return ret;
+	ret = state_path ? state_load(state_path, m, err) : -ENOENT;
+	if (ret == -ENOENT) {
+		if (state_path)
+			pr_info("no state file %s: starting from %s\n", state_path,
+				config_path ?: "nothing");
+		memcpy(m, cm, sizeof(*m));
+		return 0;
+	}
+	if (!ret) {
+		*from_state = true;
+		pr_info("state file %s: adopting %u services%s\n", state_path, model_nservices(m),
+			config_path ? "; the config adds what they lack" : "");
+		return 0;
+	}
+	/* Never start empty over pinned steering: that would drop it. */
+	snprintf(prefix, sizeof(prefix), "%s", err->msg);
+	return vs_errf(
+		err, ret, 500, err->code,
+		"%s. Not starting; the file is left as it is, and steering keeps running. Fix it, or move it away to start from the config",
+		prefix);
+}
 
 int ctl_reload_check(struct dataplane *dp, const struct model *m, const struct model *cm,
 		     const struct config *cfg, struct vs_err *err)
@@ -97,14 +129,19 @@ static int place_sockets(struct ctl *c, struct model *next, const struct reconci
 int ctl_apply_config(struct ctl *c, const struct config *cfg, const struct model *cm,
 		     const char *how, bool quiet, struct reconcile_result *r, struct vs_err *err)
 {
+	struct reconcile_result *own = r ? NULL : malloc(sizeof(*own));
 	struct model *next = malloc(sizeof(*next));
 	uint64_t avoid[VS_MAX_SLOTS / 64];
 	int64_t now = clock_wall();
 	char sum[192], prefix[PATH_MAX + 8];
 	int ret;
 
-	if (!next)
+	r = r ?: own;
+	if (!next || !r) {
+		free(next);
+		free(own);
 		return vs_errf(err, -ENOMEM, 500, "internal", "out of memory");
+	}
 	pthread_mutex_lock(&c->lock);
 	memcpy(next, c->m, sizeof(*next));
 	ctl_avoid_slots(c, next, avoid);
@@ -116,7 +153,7 @@ int ctl_apply_config(struct ctl *c, const struct config *cfg, const struct model
 	}
 	if (c->config)
 		api_differs(c->config, cfg, next, r, now);
-	if (quiet && !r->nsvc && !r->ncl && !r->nnotes)
+	if (quiet && !r->nsvc && !r->ncl && !r->nan && !r->nnotes)
 		goto unlock;
 	if (r->nsvc && (ret = ctl_check_addresses(c->dp, next, cfg, err)))
 		goto unlock;
@@ -132,7 +169,20 @@ int ctl_apply_config(struct ctl *c, const struct config *cfg, const struct model
 unlock:
 	pthread_mutex_unlock(&c->lock);
 	free(next);
+	free(own);
 	return ret;
+}
+
+void ctl_reload_start(struct ctl *c, const char *path, const struct config *cfg,
+		      const struct model *cm)
+{
+	struct vs_err err = {};
+
+	c->config_path = path;
+	c->config = path ? cfg : NULL;
+	if (path && cm && ctl_apply_config(c, cfg, cm, "at start", true, NULL, &err))
+		pr_err("applying the config %s at start: %s; vsteerd runs as the state file has it\n",
+		       path, err.msg);
 }
 
 int ctl_reload(struct ctl *c, const char *how, struct reconcile_result *r, struct vs_err *err)

@@ -44,6 +44,7 @@ int ctl_add_service(struct ctl *c, const struct service *spec, bool takeover, st
 		next->svc[id].http = spec->http;
 		next->svc[id].sess = spec->sess;
 		next->svc[id].session_timeout = spec->session_timeout;
+		next->svc[id].an = spec->an;
 		ret = ctl_check_addresses(c->dp, next, cfg, err);
 	}
 	if (!ret) {

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "kernel/dp.h"
+#include "kernel/dp_iter.h"
 #include "kernel/dp_maps.h"
 #include "ctl/ctl.h"
 #include "ctl/snap.h"
@@ -92,6 +93,7 @@ int snap_take(struct ctl *c, enum snap_what what, const char *service, const cha
 		memcpy(&s->m, c->m, sizeof(s->m));
 		s->ticks = c->ticks;
 		s->metering = dp_metering(c->dp);
+		s->drain_how = dp_drain_how(c->dp);
 		s->features = c->features;
 		if (what == SNAP_VERSIONS && take_versions(c, s))
 			ret = vs_errf(err, -ENOMEM, 500, "internal", "out of memory");

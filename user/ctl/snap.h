@@ -45,6 +45,7 @@ struct snap {
 	int cluster_slot; /* the cluster asked for by id, or -1 */
 	uint64_t ticks;
 	bool metering;
+	int drain_how; /* enum dp_drain: how drains close connections */
 	const struct vs_features *features;
 };
 
