@@ -18,7 +18,7 @@ json_t *views_cluster(const struct snap *s);
 /* {"events": [...], "last": ID, "missed": N}: the events of svc (NULL:
  * all), newest first; with since >= 0 the ones after that id, oldest
  * first, and how many of those were not kept. */
-json_t *views_events(const struct snap *s, const char *svc, int64_t since);
+json_t *views_events(const struct event_ring *r, const char *svc, int64_t since);
 /* GET /v1/features; 503 with err when the kernel was not probed. */
 json_t *views_features(const struct snap *s);
 
