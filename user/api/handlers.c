@@ -205,8 +205,7 @@ json_t *handle_events(struct api_call *k)
 	int64_t since = since_s ? strtoll(since_s, NULL, 10) : -1;
 	int64_t wait = wait_s ? strtoll(wait_s, NULL, 10) : 0, now = clock_mono_ms();
 	int64_t deadline = k->req->wait_deadline ?: now + wait * 1000;
-	char name[NAME_MAX_LEN + 3];
-	struct snap *s;
+	struct event_ring *r;
 	json_t *j;
 
 	if (wait > EVENTS_MAX_WAIT_S) {
@@ -220,26 +219,27 @@ json_t *handle_events(struct api_call *k)
 			"query parameter 'wait' needs 'since': the id of the last event seen (0 for none)");
 		return NULL;
 	}
-	if (snap_take(k->c, SNAP_MODEL, NULL, NULL, &s, &k->err))
+	r = malloc(sizeof(*r));
+	if (!r) {
+		vs_errf(&k->err, -ENOMEM, 500, "internal", "out of memory");
 		return NULL;
-	/* An empty list for a misspelt name would read as "nothing happened". */
-	if (svc && model_find_service(&s->m, svc) < 0)
-		j = fail(k, 404, "unknown_service", "no service named '%s'",
-			 str_printable(name, sizeof(name), svc));
-	else if (since > (int64_t)s->m.events.last_id)
+	}
+	if (snap_events(k->c, svc, r, &k->err))
+		j = NULL;
+	else if (since > (int64_t)r->last_id)
 		/* Not a wait for the future: the events were numbered afresh
 		 * (the state file was lost), and this follower must start over. */
 		j = NULL,
 		vs_errf(&k->err, -EINVAL, 400, "bad_field",
 			"query parameter 'since': %lld is after the newest event, %llu; follow from since=%llu",
-			(long long)since, (unsigned long long)s->m.events.last_id,
-			(unsigned long long)s->m.events.last_id);
+			(long long)since, (unsigned long long)r->last_id,
+			(unsigned long long)r->last_id);
 	else
-		j = views_events(s, svc, since);
+		j = views_events(r, svc, since);
 	if (j && wait && !json_array_size(json_object_get(j, "events")) && now < deadline) {
 		k->wait_until = deadline;
-		k->wait_seen = s->m.events.last_id;
+		k->wait_seen = r->last_id;
 	}
-	snap_free(s);
+	free(r);
 	return j;
 }

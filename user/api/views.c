@@ -94,9 +94,8 @@ static json_t *event_json(const struct event *e)
 
 /* GET /v1/events: the newest first; with since (>= 0), the ones after it,
  * oldest first, to follow them. */
-json_t *views_events(const struct snap *s, const char *svc, int64_t since)
+json_t *views_events(const struct event_ring *r, const char *svc, int64_t since)
 {
-	const struct event_ring *r = &s->m.events;
 	uint32_t n = since >= 0 ? event_count_after(r, since) : r->n;
 	json_t *list = json_array();
 

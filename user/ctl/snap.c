@@ -116,6 +116,21 @@ void snap_free(struct snap *s)
 	free(s);
 }
 
+int snap_events(struct ctl *c, const char *service, struct event_ring *out, struct vs_err *err)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&c->lock);
+	/* An empty list for a misspelt name would read as "nothing happened". */
+	if (service && model_find_service(c->m, service) < 0)
+		ret = vs_errf(err, -ENOENT, 404, "unknown_service", "no service named '%.64s'",
+			      service);
+	else
+		memcpy(out, &c->m->events, sizeof(*out));
+	pthread_mutex_unlock(&c->lock);
+	return ret;
+}
+
 uint64_t snap_ticks(struct ctl *c)
 {
 	uint64_t t;

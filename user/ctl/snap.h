@@ -57,6 +57,10 @@ enum snap_what { SNAP_MODEL, SNAP_VERSIONS };
 int snap_take(struct ctl *c, enum snap_what what, const char *service, const char *cluster,
 	      struct snap **out, struct vs_err *err);
 void snap_free(struct snap *s);
+/* For GET /v1/events: the events alone (a follower's reply, 32 at once,
+ * copies 90 KiB each instead of the whole model); 404 unknown_service if
+ * service is given and there is none of that name. */
+int snap_events(struct ctl *c, const char *service, struct event_ring *out, struct vs_err *err);
 /* For GET /healthz: how many ticks ran, without a snapshot. */
 uint64_t snap_ticks(struct ctl *c);
 
