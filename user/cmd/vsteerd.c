@@ -186,7 +186,8 @@ static int ensure_state_dir(const char *state, struct vs_err *err)
 }
 
 /* The state file wins over the config's clusters: it is what the pinned
- * maps were last made to say. The config still sets the API address. */
+ * maps were last made to say. The config still sets the API address and
+ * the notifications of the services it names. */
 static int initial_model(const struct opts *o, struct config *cfg, struct model *m,
 			 struct vs_err *err)
 {
@@ -207,6 +208,7 @@ static int initial_model(const struct opts *o, struct config *cfg, struct model 
 	} else if (!ret) {
 		pr_info("state file %s: adopting %u services\n", o->state,
 			model_nservices(from_state));
+		config_settings(cfg, m, from_state);
 		memcpy(m, from_state, sizeof(*m));
 	} else {
 		/* Never start empty over pinned steering: that would drop it. */
@@ -365,6 +367,13 @@ int main(int argc, char **argv)
 			strerror(-ret));
 		goto close_ctl;
 	}
+	ret = notifier_start(ctl, &cfg.notify, VSTEER_VERSION);
+	if (ret) {
+		vs_errf(&err, ret, 500, "internal", "cannot start the notifier: %s",
+			strerror(-ret));
+		health_stop(ctl);
+		goto close_ctl;
+	}
 	api.c = ctl;
 	api.token = token[0] ? token : NULL;
 	origin = (struct origin_policy){
@@ -378,6 +387,7 @@ int main(int argc, char **argv)
 	api.origin = &origin;
 	ret = http_start(&api, &ho, &http, &err);
 	if (ret) {
+		notifier_stop(ctl);
 		health_stop(ctl);
 		goto close_ctl;
 	}
@@ -399,6 +409,7 @@ int main(int argc, char **argv)
 	}
 	http_stop(http);
 	health_stop(ctl);
+	notifier_stop(ctl);
 	/* Said only once it is true. */
 	if (!ctl_check_pins(ctl, &pins))
 		pr_info("stopping; steering stays pinned in %s\n", o.pin_dir);

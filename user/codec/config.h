@@ -33,6 +33,7 @@ struct config {
 	int nallowed_origins;
 	struct config_svc svc[VS_MAX_SERVICES];
 	uint32_t nsvc;
+	struct notify_list notify; /* "notifications": the daemon's webhooks, for every event */
 };
 
 /*
@@ -47,12 +48,17 @@ struct config {
  *   {"services": [{"name": "web", "address": "0.0.0.0", "port": 80,
  *                  "clusters": [...]}], "configService": ...}
  * In proxy and in each of services, "takeover": true lets vsteerd take an
- * address that another process listens on.
+ * address that another process listens on, and "notifications" lists the
+ * service's webhooks (codec/parse.h); at the top level, the daemon's.
  * Fills cfg and m (services with fresh salts, clusters with fresh ids).
  * Errors name the file (`name`) and the field.
  */
 int config_parse(const char *text, size_t len, const char *name, struct config *cfg,
 		 struct model *m, struct vs_err *err);
+/* The settings of the services the config names, which it sets at every
+ * start, from `from` (the config's model) into `to` (the state file's):
+ * their notifications. */
+void config_settings(const struct config *cfg, const struct model *from, struct model *to);
 int config_load(const char *path, struct config *cfg, struct model *m, struct vs_err *err);
 
 #endif

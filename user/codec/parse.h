@@ -31,5 +31,14 @@ int parse_owner(json_t *j, const char *where, struct owner *o, struct vs_err *er
  * The caller handles the extra fields; out->svc is left as it is. */
 int parse_cluster(json_t *j, const char *where, const char *const *extra, struct cluster *out,
 		  struct vs_err *err);
+/* A list of webhook targets (core/notify.h), as the config file, the
+ * state file and request bodies carry it under "notifications":
+ *   [{"url": "https://hooks.example.com/x",  http:// or https://
+ *     "events": ["auto_rollback", "step"],   kinds; ["*"] or left out: all
+ *     "headers": {"Authorization": "Bearer ..."},
+ *     "timeoutMs": 5000}]                    one attempt's, 100 to 30000
+ * At most NOTIFY_MAX_TARGETS targets. Errors name where[i] and the field
+ * (codes bad_notifications, or limit); *out is written only on success. */
+int parse_notifications(json_t *v, const char *where, struct notify_list *out, struct vs_err *err);
 
 #endif

@@ -24,9 +24,10 @@ static int get_int(json_t *o, const char *key, int64_t lo, int64_t hi, int64_t *
 
 static int load_service(json_t *j, const char *w, struct model *m, struct vs_err *err)
 {
-	static const char *const keys[] = { "name",	"id",	"address",	  "port",
-					    "protocol", "salt", "sessionTimeout", "sessions",
-					    "rollout",	NULL };
+	static const char *const keys[] = { "name",	      "id",	  "address",
+					    "port",	      "protocol", "salt",
+					    "sessionTimeout", "sessions", "rollout",
+					    "notifications",  NULL };
 	json_t *proto = json_object_get(j, "protocol");
 	json_t *name = json_object_get(j, "name"), *id = json_object_get(j, "id");
 	json_t *salt = json_object_get(j, "salt");
@@ -69,6 +70,14 @@ static int load_service(json_t *j, const char *w, struct model *m, struct vs_err
 	if (parse_protocol(proto, true, &m->svc[sid].http))
 		return vs_errf(err, -EINVAL, 400, "bad_state", "%s.protocol: \"tcp\" or \"http\"",
 			       w);
+	/* Absent in state files from before webhooks: none. */
+	if (json_object_get(j, "notifications")) {
+		snprintf(where, sizeof(where), "%s.notifications", w);
+		ret = parse_notifications(json_object_get(j, "notifications"), where,
+					  &m->svc[sid].notify, err);
+		if (ret)
+			return ret;
+	}
 	/* Absent in state files from before: whole addresses and no quota, as
 	 * then, so that no active session changes its key on the upgrade. */
 	if (!json_object_get(j, "sessions")) {

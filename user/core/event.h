@@ -15,8 +15,8 @@
 #define EVENT_MESSAGE_LEN 256
 
 struct event {
-	uint64_t id;  /* 1, 2, ...: one more than the event before it */
-	int64_t time; /* wall-clock seconds */
+	uint64_t id;		    /* 1, 2, ...: one more than the event before it */
+	int64_t time;		    /* wall-clock seconds */
 	char service[NAME_MAX_LEN]; /* "" for the daemon as a whole */
 	char kind[EVENT_KIND_LEN];
 	char message[EVENT_MESSAGE_LEN]; /* a sentence that names the values */

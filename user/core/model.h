@@ -46,6 +46,7 @@
 #include "core/addr.h"
 #include "core/event.h"
 #include "core/limits.h"
+#include "core/notify.h"
 #include "core/owner.h"
 #include "core/rollout.h"
 #include "core/version.h"
@@ -107,6 +108,7 @@ struct service {
 	bool http;		  /* "protocol": "http": status classes counted */
 	struct sess_opts sess;
 	struct rollout ro;
+	struct notify_list notify;	    /* its webhooks: where its events are sent */
 	uint32_t rollbacks, auto_rollbacks; /* since vsteerd started, for /metrics */
 };
 

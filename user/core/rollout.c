@@ -195,6 +195,37 @@ static void complete(struct model *m, uint32_t svc, int64_t t)
 	mark(m, svc, t, ROM_COMPLETED);
 }
 
+/* A step without a hold below 100% waits for a person: say so once, when
+ * the wait begins (not every tick; a restart records nothing new), with
+ * what to do. */
+static void ask_approval(struct model *m, uint32_t svc, int64_t t)
+{
+	const struct rollout *ro = &m->svc[svc].ro;
+	const struct ro_step *st = &ro->steps[ro->step];
+	uint16_t next = ro->step + 1 < ro->nsteps ? ro->steps[ro->step + 1].weight : VS_BUCKETS;
+
+	if (st->hold != RO_WAIT || st->weight == VS_BUCKETS || ro->phase != RO_PROGRESSING)
+		return;
+	model_event(
+		m, t, m->svc[svc].name, "approval_needed",
+		"step %u of %u (%s at %u.%02u%%) waits for approval: POST /v1/services/%s/rollout/promote goes on to %u.%02u%%",
+		ro->step + 1, ro->nsteps, m->cl[ro->to].version, st->weight / 100, st->weight % 100,
+		m->svc[svc].name, next / 100, next % 100);
+}
+
+/* Whether the current step began while the rollout was paused (promote
+ * during a pause): its wait begins only when it is resumed. */
+static bool entered_paused(const struct rollout *ro)
+{
+	for (uint32_t i = ro->nhist; i-- > 0;) {
+		if (ro->hist[i].type == ROM_STEP)
+			return true;
+		if (ro->hist[i].type == ROM_PAUSED)
+			return false;
+	}
+	return false;
+}
+
 static void enter_step(struct model *m, uint32_t svc, int64_t t)
 {
 	struct rollout *ro = &m->svc[svc].ro;
@@ -203,6 +234,7 @@ static void enter_step(struct model *m, uint32_t svc, int64_t t)
 	ro->step_started = t;
 	apply_weight(m, svc, st->weight);
 	mark(m, svc, t, ROM_STEP);
+	ask_approval(m, svc, t);
 }
 
 /* With analysis on, a step ends only once a window has passed after its
@@ -461,13 +493,18 @@ int rollout_control(struct model *m, uint32_t svc, enum ro_op op, bool full, int
 							0;
 		mark(m, svc, now, ROM_PAUSED);
 		break;
-	case RO_OP_RESUME:
+	case RO_OP_RESUME: {
+		bool ask = entered_paused(ro);
+
 		ro->phase = RO_PROGRESSING;
 		if (st->hold != RO_WAIT)
 			ro->step_started = now - (st->hold - ro->paused_left);
 		mark(m, svc, now, ROM_RESUMED);
+		if (ask)
+			ask_approval(m, svc, now);
 		advance(m, svc, now);
 		break;
+	}
 	case RO_OP_ABORT:
 	case RO_OP_ROLLBACK:
 		if (!m->cl[ro->from].used)

@@ -207,6 +207,7 @@ int ctl_open(struct ctl **out, struct dataplane *dp, const struct model *m, cons
 		goto free_all;
 	}
 	pthread_mutex_init(&c->lock, NULL);
+	notifier_init(&c->notify);
 	c->dp = dp;
 	c->state_path = state_path;
 	publish_init(&c->publish, m);
@@ -261,8 +262,11 @@ void ctl_close(struct ctl *c)
 {
 	if (!c)
 		return;
-	if (c->m)
+	if (c->m) {
+		notifier_release(&c->notify);
+		pthread_mutex_destroy(&c->notify.lock);
 		pthread_mutex_destroy(&c->lock);
+	}
 	free(c->m);
 	free(c);
 }

@@ -15,6 +15,7 @@
 #include "kernel/dp_pins.h"
 #include "ctl/analysis.h"
 #include "ctl/health.h"
+#include "ctl/notifier.h"
 #include "ctl/publish.h"
 #include "ctl/recent.h"
 #include "ctl/sock.h"
@@ -35,6 +36,7 @@ struct ctl {
 	struct analysis_state an;
 	struct recent_state recent;
 	struct publish_state publish;
+	struct notifier_state notify;
 	char pins_missing[DP_PINS_NAMES]; /* not pinned, and said so: once, not every tick */
 };
 
