@@ -42,7 +42,8 @@ endif
 VS_CFLAGS += $(CFLAGS)
 LDLIBS  := -lbpf -lelf -lz -lmicrohttpd -ljansson -lcurl -lpthread -lm
 
-SKELS   := $(OUT)/steer.skel.h $(OUT)/scan.skel.h $(OUT)/track.skel.h $(OUT)/http.skel.h
+SKELS   := $(OUT)/steer.skel.h $(OUT)/scan.skel.h $(OUT)/track.skel.h $(OUT)/http.skel.h \
+	   $(OUT)/drain.skel.h $(OUT)/drain_list.skel.h
 
 # The controller, layer by layer; an object of user/X/y.c is $(OUT)/obj/X/y.o.
 LAYERS  := lib core codec kernel ctl api
@@ -52,7 +53,8 @@ KERNEL_OBJS := $(call obj_of,$(wildcard user/kernel/*.c))
 # The unit tests link the controller against a fake of the kernel adapter
 # (tests/unit/fake_dp.c) instead of it; features.c's probing is not
 # called there, its pure part is.
-UNIT_LIB_OBJS := $(filter-out $(KERNEL_OBJS),$(LIB_OBJS)) $(OUT)/obj/kernel/features.o
+UNIT_LIB_OBJS := $(filter-out $(KERNEL_OBJS),$(LIB_OBJS)) $(OUT)/obj/kernel/features.o \
+		 $(OUT)/obj/kernel/sock_diag.o
 
 all: $(OUT)/vsteerd $(OUT)/vsteer-demo $(OUT)/unit_tests $(OUT)/prog_tests
 ifeq ($(SANITIZE),)
@@ -62,7 +64,7 @@ endif
 $(OUT):
 	@mkdir -p $@
 
-HEADERS := include/vsteer.h include/vsteer_hash.h include/vsteer_hist.h
+HEADERS := include/vsteer.h include/vsteer_hash.h include/vsteer_hist.h include/vsteer_idle.h
 
 $(OUT)/%.bpf.o: bpf/%.bpf.c | $(OUT)
 	$(CLANG) $(BPF_CFLAGS) -MMD -MP -c $< -o $@
@@ -71,8 +73,9 @@ $(OUT)/%.skel.h: $(OUT)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< > $@.tmp && mv $@.tmp $@
 
 # -MMD finds every header after the first build; the skeletons must exist
-# before the first. features.c needs none (make check builds it).
-$(filter-out %/features.o,$(KERNEL_OBJS)): $(SKELS)
+# before the first. features.c and sock_diag.c need none (make check
+# builds them).
+$(filter-out %/features.o %/sock_diag.o,$(KERNEL_OBJS)): $(SKELS)
 
 $(OUT)/obj/%.o: user/%.c
 	@mkdir -p $(@D)

@@ -14,9 +14,10 @@
 #   -s STRATEGY   instant, session or gradual (default session)
 #   -T SECONDS    session timeout (default 60 for session, none otherwise)
 #   -S JSON       steps, e.g. '[{"weight":10,"hold":300},{"weight":100}]'
-#   -A JSON       analysis, e.g. '{"interval":5,"failureLimit":3}'; default {}:
-#                 automatic rollback with the default thresholds; "none": no
-#                 analysis (the rollout completes without a verdict)
+#   -A JSON       analysis, e.g. '{"interval":5,"failureLimit":3}', over the
+#                 service's settings (default: the service's, which judge
+#                 every rollout unless it says "analysis": false); "none":
+#                 not judged (the rollout completes without a verdict)
 #   -d SECONDS    how long to wait for the old version to drain (default 300;
 #                 not drained by then is reported, not an error)
 #   -q            quiet: only the outcome
@@ -30,7 +31,7 @@ token_file=${VSTEER_TOKEN_FILE:-}
 strategy=session
 timeout=
 steps=
-analysis='{}'
+analysis=null
 drain=300
 quiet=
 
@@ -63,7 +64,7 @@ command -v curl >/dev/null || die "needs curl"
 case $strategy in instant|session|gradual) ;; *) die "-s $strategy: instant, session or gradual" ;; esac
 [ "$strategy" = session ] && [ -z "$timeout" ] && timeout=60
 [ "$strategy" = gradual ] && [ -z "$steps" ] && die "-s gradual needs -S STEPS"
-[ "$analysis" = none ] && analysis=null
+[ "$analysis" = none ] && analysis=false
 for j in "${steps:-[]}" "$analysis"; do
 	jq . >/dev/null 2>&1 <<<"$j" || die "not JSON: $j"
 done
@@ -107,7 +108,7 @@ fi
 req=$(jq -cn --arg to "$version" --arg st "$strategy" --arg t "$timeout" \
 	--argjson steps "${steps:-null}" --argjson an "$analysis" \
 	'{to: $to, strategy: $st}
-	 + (if $an then {analysis: $an} else {} end)
+	 + (if $an == null then {} else {analysis: $an} end)
 	 + (if $t != "" then {sessionTimeout: ($t | tonumber)} else {} end)
 	 + (if $steps then {steps: $steps} else {} end)')
 call POST "/v1/services/$service/rollout" "$req"

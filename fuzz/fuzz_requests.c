@@ -60,10 +60,11 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	switch (data[0] % 4) {
 	case 0: { /* PUT /v1/clusters */
 		char svc[NAME_MAX_LEN];
+		struct analysis_req an;
 		struct cluster spec;
 		int s;
 
-		if (!req_cluster(body, svc, &spec, &err) &&
+		if (!req_cluster(body, svc, &spec, &an, &err) &&
 		    (s = model_find_service(&m, svc)) >= 0) {
 			spec.svc = s;
 			model_add_cluster(&m, &spec, NULL, &err);
@@ -82,6 +83,9 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 		struct ro_request req;
 
 		if (!req_rollout(body, &req, &err) && !rollout_start(&m, 0, &req, now, &err)) {
+			/* A verdict, so that failing and inconclusive windows
+			 * (a rollback, a pause) meet the control actions. */
+			rollout_verdict(&m, 0, data[0] % 3, "fuzz", now + 5);
 			rollout_control(&m, 0, data[0] % 5, data[0] & 0x80, now + 10, &err);
 			rollout_tick(&m, now + (int64_t)data[0] * 3600);
 		}

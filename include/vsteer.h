@@ -179,6 +179,23 @@ struct vs_listener {
 	__u64 cgroup; /* ... and the cgroup v2 id of its creator, 0 if none */
 };
 
+/* Record a drain iterator writes for each connection of a version it
+ * drains (bpf/drain.h): its verdict (include/vsteer_idle.h) and, for
+ * closing it from user space where the kernel lacks bpf_sock_destroy,
+ * what names it for SOCK_DESTROY. */
+struct vs_drain_rec {
+	__u64 cookie;
+	__u32 local[4];	 /* network byte order, as the socket has them: an */
+	__u32 remote[4]; /* IPv4 client of a dual-stack [::] socket is mapped */
+	__u16 lport;	 /* host byte order */
+	__u16 rport;	 /* host byte order */
+	__u16 slot;
+	__u8 family;  /* the socket's */
+	__u8 verdict; /* enum vs_idle; VS_IDLE: closed, or to be closed */
+	__s32 err;    /* bpf_sock_destroy's return, where it was called */
+	__u32 pad;
+};
+
 /* One bit per local port that some service uses: lets the data plane
  * skip the hash lookups for every other connection. */
 struct vs_ports {
@@ -193,6 +210,7 @@ _Static_assert(sizeof(struct vs_ver_stats) == 88, "vs_ver_stats layout");
 _Static_assert(sizeof(struct vs_sk) == 24, "vs_sk layout");
 _Static_assert(sizeof(struct vs_svc_stats) == 32, "vs_svc_stats layout");
 _Static_assert(sizeof(struct vs_listener) == 48, "vs_listener layout");
+_Static_assert(sizeof(struct vs_drain_rec) == 56, "vs_drain_rec layout");
 _Static_assert(sizeof(struct vs_sess_key) == 20, "vs_sess_key layout");
 _Static_assert(sizeof(struct vs_sess) == 16, "vs_sess layout");
 _Static_assert(sizeof(struct vs_svc_opts) == 16, "vs_svc_opts layout");

@@ -22,7 +22,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 USER = os.path.join(ROOT, "user")
 LAYERS = ["lib", "core", "codec", "kernel", "ctl", "api", "cmd"]
-CONTRACT = {"vsteer.h", "vsteer_hash.h", "vsteer_hist.h"}
+CONTRACT = {"vsteer.h", "vsteer_hash.h", "vsteer_hist.h", "vsteer_idle.h"}
 SKELETON = re.compile(r"^\w+\.skel\.h$")
 MAX_LINES = 600
 
@@ -38,6 +38,7 @@ PREFIXES = {
     "core/judge.h": ("judge",),
     "core/rollout.h": ("ro_", "rollout_"),
     "codec/request.h": ("req_",),
+    "codec/parse_notify.h": ("parse_",),
     "codec/state_parse.h": ("state_",),
     "kernel/dp.h": ("dp_",),
     "kernel/dp_internal.h": ("dp_",),

@@ -54,11 +54,12 @@ fi
 
 # 3. The initramfs: that userspace, the modules for virtio and 9p and those
 # the tests need that Debian builds as modules (clsact and cls_bpf for the
-# TC egress program, veth), an init.
+# TC egress program, veth, inet_diag and tcp_diag for the drain's SOCK_DESTROY),
+# an init.
 initrd=$work/initrd-$kver.cpio
 stage=$work/stage
 rm -rf "$stage" && cp -a "$rootfs" "$stage"
-mods=(virtio_pci 9pnet_virtio 9p sch_ingress cls_bpf veth)
+mods=(virtio_pci 9pnet_virtio 9p sch_ingress cls_bpf veth inet_diag tcp_diag)
 python3 - "$kdir/lib/modules/$kver" "$stage/lib/modules/$kver" "${mods[@]}" <<'EOF'
 import os, shutil, sys
 src, dst, want = sys.argv[1], sys.argv[2], sys.argv[3:]

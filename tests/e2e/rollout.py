@@ -22,7 +22,7 @@ def rollout_instant(env):
     events newest first"""
     two_versions(env, "manual")
     check(set(versions_of(range(100))) == {"1.0"}, "before")
-    r = rollout({"to": "2.0", "strategy": "Instant"})["rollout"]
+    r = rollout({"to": "2.0", "strategy": "Instant", "analysis": False})["rollout"]
     check(r["phase"] == "completed" and r["weight"] == 100 and r["from"] == "1.0", "rollout: %s" % r)
     check(set(versions_of(range(100))) == {"2.0"}, "after instant rollout")
     control("rollback")
@@ -61,7 +61,8 @@ def rollout_session(env):
         held[c].sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         check(b"1.0" in held[c].recv(4096), "held connection of client %d not on 1.0" % c)
 
-    r = rollout({"to": "2.0", "strategy": "session", "sessionTimeout": timeout})["rollout"]
+    r = rollout({"to": "2.0", "strategy": "session", "sessionTimeout": timeout,
+                 "analysis": False})["rollout"]
     t_start = time.monotonic()
     check(r["phase"] == "completed" and r["weight"] == 100, "rollout: %s" % r)
     check(set(versions_of(active)) == {"1.0"}, "active clients moved off 1.0")
@@ -97,7 +98,7 @@ def rollout_session(env):
 
 @test
 def rollout_gradual(env):
-    """with a fake clock: steps advance exactly on schedule, pause holds for a
+    """with a fake clock, not judged: steps advance exactly on schedule, pause holds for a
     day, resume keeps the remaining hold, `kill -9` and restart moves no
     client, a hold that ends while vsteerd is down is caught up, promote
     completes; a second rollout (2.0 to 3.0): promote during a hold moves to
@@ -109,7 +110,8 @@ def rollout_gradual(env):
     two_versions(env, "manual")
     clients = range(1000)
     r = rollout({"to": "2.0", "steps": [{"weight": 10, "hold": 3600}, {"weight": 50, "hold": 21600},
-                                         {"weight": 75}, {"weight": 100}]})["rollout"]
+                                         {"weight": 75}, {"weight": 100}],
+                 "analysis": False})["rollout"]
     check(r["strategy"] == "gradual" and r["step"] == 1 and r["weight"] == 10
           and r["nextStepAt"] == t0 + 3600, "start: %s" % r)
     check_share(clients, "2.0", 10, "step 1")
@@ -164,7 +166,8 @@ def rollout_gradual(env):
     check(st == 201, "PUT 3.0: %s %s" % (st, c))
     t1 = env.now
     r = rollout({"to": "3.0", "steps": [{"weight": 5, "hold": 3600}, {"weight": 30, "hold": 7200},
-                                         {"weight": 60, "hold": 7200}, {"weight": 100}]})["rollout"]
+                                         {"weight": 60, "hold": 7200}, {"weight": 100}],
+                 "analysis": False})["rollout"]
     check(r["from"] == "2.0" and r["step"] == 1 and r["weight"] == 5
           and r["nextStepAt"] == t1 + 3600, "3.0 start: %s" % r)
     env.set_clock(t1 + 1000)
@@ -362,7 +365,7 @@ def gradual_session_timeout(env):
                              "upgradeTransition": {"mode": "manual"}},
                             {"version": "3.0", "servers": ["127.0.0.1:9003"],
                              "upgradeTransition": {"mode": "manual"}}]))
-    rollout({"to": "2.0", "strategy": "session", "sessionTimeout": 600})
+    rollout({"to": "2.0", "strategy": "session", "sessionTimeout": 600, "analysis": False})
     check(service()["rollout"]["phase"] == "completed" and service()["sessionTimeout"] == 600,
           "session rollout: %s" % service()["rollout"])
     rollout({"to": "3.0", "strategy": "gradual", "steps": [{"weight": 10}]})

@@ -12,10 +12,19 @@
 #include "kernel/dp_maps.h"
 #include "kernel/dp_pins.h"
 #include "kernel/dp_tc.h"
+#include "vsteer_idle.h"
 
 #include "fake_dp.h"
 
 #define FAKE_MAX_LISTENERS 64
+#define FAKE_MAX_CONNS	   64
+
+/* A steered connection, as a drain pass finds it. */
+struct fake_conn {
+	bool used;
+	__u32 slot;
+	int verdict; /* enum vs_idle */
+};
 
 struct fake_svc {
 	bool used;
@@ -37,14 +46,19 @@ struct dataplane {
 	unsigned long svc_writes, sock_reads;
 	struct dp_pins_report pins;
 	bool pins_set;
+	struct fake_conn conns[FAKE_MAX_CONNS];
+	enum dp_drain drain_how;
+	unsigned long drain_passes;
 };
 
 struct dataplane *fake_dp_new(bool metering)
 {
 	struct dataplane *dp = calloc(1, sizeof(*dp));
 
-	if (dp)
+	if (dp) {
 		dp->metering = metering;
+		dp->drain_how = DP_DRAIN_ITER;
+	}
 	return dp;
 }
 
@@ -155,7 +169,77 @@ void fake_dp_pins_next(struct dataplane *dp, const struct dp_pins_report *r)
 	dp->pins_set = true;
 }
 
+int fake_dp_conn(struct dataplane *dp, __u32 slot, int verdict)
+{
+	for (int i = 0; i < FAKE_MAX_CONNS; i++) {
+		if (dp->conns[i].used)
+			continue;
+		dp->conns[i] = (struct fake_conn){ .used = true, .slot = slot, .verdict = verdict };
+		dp->vopen[slot]++;
+		return i;
+	}
+	return -ENOSPC;
+}
+
+void fake_dp_conn_verdict(struct dataplane *dp, int i, int verdict)
+{
+	dp->conns[i].verdict = verdict;
+}
+
+void fake_dp_conn_close(struct dataplane *dp, int i)
+{
+	if (!dp->conns[i].used)
+		return;
+	dp->conns[i].used = false;
+	dp->vopen[dp->conns[i].slot]--;
+}
+
+bool fake_dp_conn_open(const struct dataplane *dp, int i)
+{
+	return dp->conns[i].used;
+}
+
+void fake_dp_set_drain(struct dataplane *dp, enum dp_drain how)
+{
+	dp->drain_how = how;
+}
+
+unsigned long fake_dp_drain_passes(const struct dataplane *dp)
+{
+	return dp->drain_passes;
+}
+
 /* ---- the adapter's functions, as the controller calls them ---- */
+
+enum dp_drain dp_drain_how(const struct dataplane *dp)
+{
+	return dp->drain_how;
+}
+
+int dp_drain_run(struct dataplane *dp, const __u8 slots[VS_MAX_SLOTS], struct vs_drain_rec **out,
+		 size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	if (dp->drain_how == DP_DRAIN_NONE)
+		return -EOPNOTSUPP;
+	dp->drain_passes++;
+	*out = calloc(FAKE_MAX_CONNS, sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	for (int i = 0; i < FAKE_MAX_CONNS; i++) {
+		struct fake_conn *fc = &dp->conns[i];
+
+		if (!fc->used || !slots[fc->slot])
+			continue;
+		(*out)[(*n)++] = (struct vs_drain_rec){ .cookie = i + 1,
+							.slot = fc->slot,
+							.verdict = fc->verdict };
+		if (fc->verdict == VS_IDLE)
+			fake_dp_conn_close(dp, i);
+	}
+	return 0;
+}
 
 bool dp_metering(const struct dataplane *dp)
 {
@@ -213,6 +297,12 @@ int dp_next_svc(struct dataplane *dp, const struct vs_svc_key *k, struct vs_svc_
 int dp_set_ports(struct dataplane *dp, const struct vs_ports *p)
 {
 	dp->ports = *p;
+	return 0;
+}
+
+int dp_get_ports(struct dataplane *dp, struct vs_ports *p)
+{
+	*p = dp->ports;
 	return 0;
 }
 

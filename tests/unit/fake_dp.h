@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include "vsteer.h"
+#include "kernel/dp.h"
 
 struct dataplane;
 struct dp_pins_report;
@@ -47,6 +48,19 @@ unsigned long fake_dp_svc_writes(const struct dataplane *dp);
 /* What the next dp_pins_check() reports and returns (r->err), once; after
  * it, every pin is in place again. */
 void fake_dp_pins_next(struct dataplane *dp, const struct dp_pins_report *r);
+
+/* A connection steered to slot's version (counted open), which a drain
+ * pass finds with this verdict (enum vs_idle) and closes if VS_IDLE; its
+ * index, or -ENOSPC. */
+int fake_dp_conn(struct dataplane *dp, __u32 slot, int verdict);
+void fake_dp_conn_verdict(struct dataplane *dp, int i, int verdict);
+/* The client closes it. */
+void fake_dp_conn_close(struct dataplane *dp, int i);
+bool fake_dp_conn_open(const struct dataplane *dp, int i);
+/* How drains close connections here (DP_DRAIN_ITER unless set), and the
+ * passes made so far. */
+void fake_dp_set_drain(struct dataplane *dp, enum dp_drain how);
+unsigned long fake_dp_drain_passes(const struct dataplane *dp);
 
 /* Calls that read the sockmap so far: a read must not need more. */
 unsigned long fake_dp_sock_reads(const struct dataplane *dp);

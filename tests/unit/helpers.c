@@ -3,13 +3,37 @@
  * Fixtures shared by the unit test files: JSON with single quotes, models
  * built from strings, a reproducible PRNG, the rollout tests' service "web".
  */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "helpers.h"
+#include "lib/file.h"
 #include "lib/str.h"
+
+void state_dir_remove(const char *dir, const char *state)
+{
+	file_remove_stale(state);
+	unlink(state);
+	rmdir(state);
+	rmdir(dir);
+}
+
+int state_tmp_files(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	while (d && (e = readdir(d)))
+		n += !strncmp(e->d_name, "state.json.tmp", strlen("state.json.tmp"));
+	if (d)
+		closedir(d);
+	return d ? n : -1;
+}
 
 /* JSON with single quotes, so the tables stay readable. */
 char *jq(const char *s)
@@ -168,6 +192,9 @@ struct ro_request ro_req(const char *to, enum ro_strategy strategy, uint32_t tim
 	r.nsteps = nsteps;
 	if (nsteps)
 		memcpy(r.steps, steps, nsteps * sizeof(*steps));
+	/* Not judged, unless the test says: the service's settings would
+	 * judge it. */
+	r.an.set = true;
 	return r;
 }
 
@@ -199,13 +226,14 @@ void check_layout(const struct model *m, uint32_t svc, uint32_t to, uint32_t fro
 }
 
 /* The analysis a test rollout runs with: the defaults, but at most 3
- * inconclusive windows. */
+ * inconclusive windows, after which steps advance. */
 struct analysis test_analysis(void)
 {
 	struct analysis a;
 
 	judge_defaults(&a);
 	a.max_inconclusive = 3;
+	a.on_inconclusive = JUDGE_ADVANCE;
 	return a;
 }
 
@@ -215,6 +243,6 @@ int start_an(struct model *m, const char *to, enum ro_strategy strategy, uint32_
 	struct ro_request r = ro_req(to, strategy, timeout, steps, nsteps);
 	struct vs_err err = { 0 };
 
-	r.an = *an;
+	r.an = (struct analysis_req){ .set = true, .given = ~0u, .an = *an };
 	return rollout_start(m, 0, &r, now, &err);
 }

@@ -14,6 +14,12 @@
 #include "core/model.h"
 #include "core/rollout.h"
 
+/* A case's temp directory for a state file, with what a start left in it:
+ * the state file (or a directory at its name), its temp files. */
+void state_dir_remove(const char *dir, const char *state);
+/* How many temp files of state.json are in dir; -1 if it cannot be read. */
+int state_tmp_files(const char *dir);
+
 /* What add_cl() returns when the test's own input is bad. */
 #define BAD_TEST_INPUT (-10000)
 
@@ -57,14 +63,15 @@ struct ro_request ro_req(const char *to, enum ro_strategy strategy, uint32_t tim
 /* Start a rollout of service 0 that the test needs to succeed. */
 int start(struct model *m, const char *to, enum ro_strategy strategy, uint32_t timeout,
 	  const struct ro_step *steps, uint32_t nsteps, int64_t now);
-/* The same with this analysis. */
+/* The same with this analysis, every setting given (an->on false: not
+ * judged); start() is not judged. */
 int start_an(struct model *m, const char *to, enum ro_strategy strategy, uint32_t timeout,
 	     const struct ro_step *steps, uint32_t nsteps, const struct analysis *an, int64_t now);
 /* During a rollout: the target has w, the version rolled out from the
  * rest, every other version of the service 0, and they sum to 10000. */
 void check_layout(const struct model *m, uint32_t svc, uint32_t to, uint32_t from, uint16_t w);
 /* The analysis a test rollout runs with: the defaults, but at most 3
- * inconclusive windows. */
+ * inconclusive windows, after which steps advance. */
 struct analysis test_analysis(void);
 
 #endif

@@ -342,9 +342,91 @@ static void test_config_api_default(void)
 	CHECK(!cfg.allowed_origins[1].https, "http");
 }
 
-const struct unit_case config_cases[] = {
-	TEST(test_config_thesis_single), TEST(test_config_cluster_list),
-	TEST(test_config_modes),	 TEST(test_config_errors),
-	TEST(test_config_services_form), TEST(test_config_takeover),
-	TEST(test_config_api_default),	 { NULL, NULL }
-};
+static bool same_settings(const struct analysis *a, const struct analysis *b)
+{
+	for (size_t i = 0; i < JUDGE_NFIELDS; i++)
+		if (judge_get(a, &judge_fields[i]) != judge_get(b, &judge_fields[i]))
+			return false;
+	return a->on == b->on && a->on_inconclusive == b->on_inconclusive;
+}
+
+/* A service's "analysis": what its rollouts are judged by; a bad one
+ * stops the start naming the field; the config's wins over the state
+ * file's for the services it names. */
+static void test_config_analysis(void)
+{
+	/* clang-format off */
+	static const struct {
+		const char *analysis;
+		const char *code, *has;
+	} bad[] = {
+		{ "{'interval': 0}", "bad_field", "proxy.analysis.interval: must be a whole number from 1 to 3600" },
+		{ "{'maxErrorRate': 5}", "bad_field", "proxy.analysis.maxErrorRate" },
+		{ "{'onInconclusive': 'wait'}", "bad_field", "proxy.analysis.onInconclusive" },
+		{ "{'intervall': 1}", "unknown_field", "proxy.analysis: unknown field 'intervall'" },
+		{ "'yes'", "bad_field", "proxy.analysis: must be false" },
+		{ "null", "bad_field", "proxy.analysis" },
+	};
+	/* clang-format on */
+	struct model *m = new_model(), *state = new_model();
+	struct analysis def;
+	struct config cfg;
+	struct vs_err err;
+	char text[512];
+
+	judge_defaults(&def);
+	CHECK_INT(cfg_parse("{'proxy': {'address': '127.0.0.1', 'port': 8080,"
+			    "  'analysis': {'interval': 1, 'maxErrorRate': 0.05,"
+			    "   'onInconclusive': 'advance'}},"
+			    " 'services': ["
+			    "  {'name': 'off', 'address': '127.0.0.1', 'port': 81, 'analysis': false},"
+			    "  {'name': 'plain', 'address': '127.0.0.1', 'port': 82}]}",
+			    &cfg, m, &err),
+		  ==, 0);
+	row("%s", "proxy: its fields over the built-in ones");
+	CHECK(m->svc[0].an.on, "off");
+	CHECK_INT(m->svc[0].an.interval, ==, 1);
+	CHECK(m->svc[0].an.max_error_rate == 0.05, "%g", m->svc[0].an.max_error_rate);
+	CHECK_INT(m->svc[0].an.on_inconclusive, ==, JUDGE_ADVANCE);
+	CHECK_INT(m->svc[0].an.min_requests, ==, def.min_requests);
+	CHECK_INT(m->svc[0].an.failure_limit, ==, def.failure_limit);
+	row("%s", "false");
+	CHECK(!m->svc[1].an.on, "on");
+	row("%s", "none: the built-in ones");
+	CHECK(same_settings(&m->svc[2].an, &def), "not the defaults");
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		row("%s", bad[i].analysis);
+		snprintf(text, sizeof(text),
+			 "{'proxy': {'address': '127.0.0.1', 'port': 8080, 'analysis': %s}}",
+			 bad[i].analysis);
+		CHECK_ERR(cfg_parse(text, &cfg, new_model(), &err), &err, -EINVAL, 400,
+			  bad[i].code);
+		CHECK_HAS(err.msg, bad[i].has);
+	}
+
+	/* The state file's model has 'plain' and 'other'; the config names
+	 * 'plain' (built-in settings) and 'default'. */
+	row("%s", "config_settings");
+	CHECK_INT(cfg_parse("{'proxy': {'address': '127.0.0.1', 'port': 8080,"
+			    "  'analysis': {'interval': 1}},"
+			    " 'services': [{'name': 'plain', 'address': '127.0.0.1', 'port': 82}]}",
+			    &cfg, m, &err),
+		  ==, 0);
+	CHECK_INT(add_svc(state, "plain", "127.0.0.1:82", 1, &err), ==, 0);
+	CHECK_INT(add_svc(state, "other", "127.0.0.1:83", 2, &err), ==, 1);
+	state->svc[0].an.on = false;
+	state->svc[1].an.interval = 9;
+	config_settings(&cfg, m, state);
+	CHECK(same_settings(&state->svc[0].an, &def), "plain: not the config's");
+	CHECK_INT(state->svc[1].an.interval, ==, 9);
+}
+
+const struct unit_case config_cases[] = { TEST(test_config_thesis_single),
+					  TEST(test_config_cluster_list),
+					  TEST(test_config_modes),
+					  TEST(test_config_errors),
+					  TEST(test_config_services_form),
+					  TEST(test_config_takeover),
+					  TEST(test_config_api_default),
+					  TEST(test_config_analysis),
+					  { NULL, NULL } };

@@ -6,7 +6,6 @@
  * and steps a rollout, health results committed as they happen, and a
  * view that reads without writing. No root, no BPF, no traffic.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,107 +26,10 @@
 #include "api/metrics.h"
 #include "api/views.h"
 
+#include "ctl_fixture.h"
 #include "fake_dp.h"
 #include "harness.h"
 #include "helpers.h"
-
-#define C_V1 101 /* cookies of the fake's listening sockets */
-#define C_V2 102
-
-/* A controller of service "web" (127.0.0.1:8080, salt 1) with 1.0 on
- * 127.0.0.1:9001 (slot 0), over a fake data plane, its state file in a
- * directory of its own. */
-struct fixture {
-	char dir[64];
-	char state[96];
-	char clock[96];
-	struct dataplane *dp;
-	struct ctl *c;
-};
-
-static void fixture_free(void *arg)
-{
-	struct fixture *f = arg;
-
-	ctl_close(f->c);
-	fake_dp_free(f->dp);
-	file_remove_stale(f->state);
-	unlink(f->state);
-	unlink(f->clock);
-	rmdir(f->dir);
-	unsetenv("VSTEER_CLOCK_FILE");
-}
-
-/* The model a config would give: "web" with 1.0, and 2.0 (manual) if
- * two_versions. */
-static struct model *web_model(bool two_versions)
-{
-	struct model *m = new_model();
-	struct vs_err err = {};
-
-	if (add_svc(m, "web", "127.0.0.1:8080", 1, &err) != 0 ||
-	    add_cl(m, 0, "1.0", CL_INSTANT, "127.0.0.1:9001", "c1", &err) != 0 ||
-	    (two_versions && add_cl(m, 0, "2.0", CL_MANUAL, "127.0.0.1:9002", "c2", &err) != 1))
-		return NULL;
-	return m;
-}
-
-/* A fixture whose data plane holds nothing yet: the caller adds
- * listeners and pins, then calls open_ctl(). */
-static struct fixture *new_fixture(void)
-{
-	struct fixture *f = tcalloc(sizeof(*f));
-
-	snprintf(f->dir, sizeof(f->dir), "/tmp/vsteer-unit-XXXXXX");
-	if (!mkdtemp(f->dir))
-		return NULL;
-	snprintf(f->state, sizeof(f->state), "%s/state.json", f->dir);
-	snprintf(f->clock, sizeof(f->clock), "%s/clock", f->dir);
-	f->dp = fake_dp_new(true);
-	defer(fixture_free, f);
-	return f->dp ? f : NULL;
-}
-
-/* Backends of 1.0 (and 2.0) listening, as web_model() names them. */
-static void listen_web(struct fixture *f, bool two_versions)
-{
-	fake_dp_listen(f->dp, "127.0.0.1:9001", C_V1);
-	if (two_versions)
-		fake_dp_listen(f->dp, "127.0.0.1:9002", C_V2);
-}
-
-static int open_ctl(struct fixture *f, const struct model *m, struct vs_err *err)
-{
-	return ctl_open(&f->c, f->dp, m, f->state, err);
-}
-
-static void set_clock(struct fixture *f, long long t)
-{
-	FILE *fp = fopen(f->clock, "w");
-
-	if (fp) {
-		fprintf(fp, "%lld\n", t);
-		fclose(fp);
-	}
-	setenv("VSTEER_CLOCK_FILE", f->clock, 1);
-}
-
-/* The data plane's value for service 0 of the controller's model. */
-static int map_value(struct fixture *f, struct vs_svc *v)
-{
-	struct vs_svc_key k;
-
-	model_svc_key(f->c->m, 0, &k);
-	return fake_dp_svc(f->dp, &k, v);
-}
-
-/* The state file as read back, into a tracked model. */
-static struct model *state_on_disk(struct fixture *f, struct vs_err *err)
-{
-	struct model *m = new_model();
-
-	return state_load(f->state, m, err) ? NULL : m;
-}
 
 static char *file_text(const char *path)
 {
@@ -187,20 +89,6 @@ static void test_ctl_change_commits(void)
 	CHECK_ERR(-ENOENT, &err, -ENOENT, 404, "unknown_service");
 }
 
-/* The state file's temp files in the fixture's directory. */
-static int tmp_files(struct fixture *f)
-{
-	DIR *d = opendir(f->dir);
-	struct dirent *e;
-	int n = 0;
-
-	while (d && (e = readdir(d)))
-		n += !strncmp(e->d_name, "state.json.tmp", strlen("state.json.tmp"));
-	if (d)
-		closedir(d);
-	return d ? n : -1;
-}
-
 /* The kernel refuses the svcs write: the change answers 500, and the
  * model, the maps and the state file are as they were. */
 static void test_ctl_map_write_fails(void)
@@ -228,7 +116,7 @@ static void test_ctl_map_write_fails(void)
 	CHECK(!memcmp(&before, &after, sizeof(before)), "the map changed");
 	state_after = file_text(f->state);
 	CHECK(state_after && !strcmp(state_before, state_after), "the state file changed");
-	CHECK_INT(tmp_files(f), ==, 0);
+	CHECK_INT(state_tmp_files(f->dir), ==, 0);
 	/* The kernel takes writes again: the same change goes in. */
 	fake_dp_fail_svc_writes(f->dp, 0);
 	CHECK_INT(ctl_set_weights(f->c, "web", names, bp, 2, &err), ==, 0);
@@ -501,12 +389,14 @@ static void test_ctl_owner_at_registration(void)
 	spec.mode = CL_MANUAL;
 	snprintf(spec.version, sizeof(spec.version), "2.0");
 	memset(&err, 0, sizeof(err));
-	CHECK_INT(ctl_add_cluster(f->c, "web", &spec, id, &err), ==, -EEXIST);
+	CHECK_INT(ctl_add_cluster(f->c, "web", &spec, &(struct analysis_req){ 0 }, id, &err), ==,
+		  -EEXIST);
 	CHECK_ERR(-EEXIST, &err, -EEXIST, 409, "several_owners");
 	CHECK_INT(model_find_version(f->c->m, 0, "2.0"), ==, -ENOENT);
 	/* The owner given picks one. */
 	spec.rule = (struct owner){ .set = true, .uid = 2000 };
-	CHECK_INT(ctl_add_cluster(f->c, "web", &spec, id, &err), ==, 0);
+	CHECK_INT(ctl_add_cluster(f->c, "web", &spec, &(struct analysis_req){ 0 }, id, &err), ==,
+		  0);
 	CHECK_INT(f->c->sock.cookie[1][0], ==, 302);
 	CHECK_INT(f->c->m->cl[1].owner[0].uid, ==, 2000);
 	/* A given owner no socket belongs to. */
@@ -514,7 +404,8 @@ static void test_ctl_owner_at_registration(void)
 	spec.srv[0] = ep_of("127.0.0.1:9003");
 	snprintf(spec.version, sizeof(spec.version), "3.0");
 	memset(&err, 0, sizeof(err));
-	CHECK_INT(ctl_add_cluster(f->c, "web", &spec, id, &err), ==, -EPERM);
+	CHECK_INT(ctl_add_cluster(f->c, "web", &spec, &(struct analysis_req){ 0 }, id, &err), ==,
+		  -EPERM);
 	CHECK_ERR(-EPERM, &err, -EPERM, 422, "socket_owner");
 	CHECK_HAS(err.msg, "uid 0");
 }
@@ -538,7 +429,8 @@ static void test_ctl_recent_windows_shared(void)
 	spec.srv[0] = ep_of("127.0.0.1:9002");
 	spec.mode = CL_MANUAL;
 	snprintf(spec.version, sizeof(spec.version), "2.0");
-	CHECK_INT(ctl_add_cluster(f->c, "web", &spec, id, &err), ==, 0);
+	CHECK_INT(ctl_add_cluster(f->c, "web", &spec, &(struct analysis_req){ 0 }, id, &err), ==,
+		  0);
 	recent_tick(&f->c->recent, f->dp, f->c->m, 102);
 	fake_dp_answered(f->dp, 0, 10);
 	fake_dp_answered(f->dp, 1, 20);
@@ -589,15 +481,6 @@ static void test_ctl_views_and_metrics(void)
 	CHECK(view, "no view");
 	CHECK_HAS(view, "\"versions\":[{\"id\":\"c2\"");
 	CHECK_HAS(view, "\"backends\":[{\"address\":\"127.0.0.1:9001\",\"live\":true");
-}
-
-static uint32_t count_events(const struct model *m, const char *type)
-{
-	uint32_t n = 0;
-
-	for (uint32_t k = 0; k < m->events.n; k++)
-		n += !strcmp(model_event_nth(m, k)->kind, type);
-	return n;
 }
 
 /* A service new to the pinned maps is refused when another socket

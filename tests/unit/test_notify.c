@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "codec/parse.h"
+#include "codec/parse_notify.h"
 #include "codec/state.h"
 #include "codec/state_parse.h"
 #include "core/model.h"
@@ -37,12 +38,13 @@ static void test_notify_parse_good(void)
 	struct notify_list *l = tcalloc(sizeof(*l));
 	struct vs_err err;
 
-	CHECK_INT(parse("[{'url': 'http://127.0.0.1:9500/hook', 'events': ['auto_rollback', 'step'],"
-			"  'headers': {'Authorization': 'Bearer x y', 'X-Tab': 'a\\tb'},"
-			"  'timeoutMs': 300},"
-			" {'url': 'HTTPS://[::1]:8443/x?a=b'}, {'url': 'http://h', 'events': ['*']}]",
-			l, &err),
-		  ==, 0);
+	CHECK_INT(
+		parse("[{'url': 'http://127.0.0.1:9500/hook', 'events': ['auto_rollback', 'step'],"
+		      "  'headers': {'Authorization': 'Bearer x y', 'X-Tab': 'a\\tb'},"
+		      "  'timeoutMs': 300},"
+		      " {'url': 'HTTPS://[::1]:8443/x?a=b'}, {'url': 'http://h', 'events': ['*']}]",
+		      l, &err),
+		==, 0);
 	CHECK_INT(l->n, ==, 3);
 	CHECK_STR(l->t[0].url, "http://127.0.0.1:9500/hook");
 	CHECK_INT(l->t[0].all, ==, false);
@@ -108,6 +110,9 @@ static void test_notify_parse_refused(void)
 		{ "[{'url': 'http://x/', 'timeoutMs': 99}]", "bad_notifications", "n[0].timeoutMs: must be a whole number from 100 to 30000" },
 		{ "[{'url': 'http://x/', 'timeoutMs': 30001}]", "bad_notifications", "timeoutMs" },
 		{ "[{'url': 'http://x/', 'timeoutMs': '5'}]", "bad_notifications", "timeoutMs" },
+		{ "[{'url': 'http://x/', 'timeoutMs': -5}]", "bad_notifications", "timeoutMs" },
+		{ "[{'url': 'http://x/', 'timeoutMs': 4294967396}]", "bad_notifications", "timeoutMs" },
+		{ "[{'url': 'http://x/', 'timeoutMs': 150.5}]", "bad_notifications", "timeoutMs" },
 		{ "[{'url': 'http://x/', 'method': 'GET'}]", "unknown_field", "n[0]: unknown field 'method'" },
 		{ "[{'url': 'http://x/'}, {'url': 'http://x/'}, {'url': 'http://x/'}, {'url': 'http://x/'},"
 		  " {'url': 'http://x/'}]", "limit", "n: at most 4 targets" },
@@ -135,12 +140,12 @@ static void test_notify_parse_refused(void)
 	snprintf(url, sizeof(url), "[{'url': 'http://x/%0246d'}]", 0);
 	CHECK_INT(parse(url, l, &err), ==, 0);
 	row("%s", "headers over 1024 bytes in all");
-	snprintf(big, sizeof(big), "[{'url': 'http://x/', 'headers': {'A': '%0500d', 'B': '%0500d'}}]",
-		 0, 0);
+	snprintf(big, sizeof(big),
+		 "[{'url': 'http://x/', 'headers': {'A': '%0500d', 'B': '%0500d'}}]", 0, 0);
 	CHECK_INT(parse(big, l, &err), ==, 0);
 	snprintf(big, sizeof(big),
-		 "[{'url': 'http://x/', 'headers': {'A': '%0500d', 'B': '%0500d', 'C': '%020d'}}]", 0,
-		 0, 0);
+		 "[{'url': 'http://x/', 'headers': {'A': '%0500d', 'B': '%0500d', 'C': '%020d'}}]",
+		 0, 0, 0);
 	CHECK_INT(parse(big, l, &err), ==, -E2BIG);
 	CHECK_STR(err.code, "limit");
 	CHECK_HAS(err.msg, "n[0].headers: over 1024 bytes in all");
@@ -235,8 +240,8 @@ static void test_notify_events_matched(void)
 	setup_web(m);
 	if (cur_failed)
 		return;
-	CHECK_INT(parse("[{'url': 'http://d/', 'events': ['auto_rollback', 'repinned']}]", &n->daemon,
-			&err),
+	CHECK_INT(parse("[{'url': 'http://d/', 'events': ['auto_rollback', 'repinned']}]",
+			&n->daemon, &err),
 		  ==, 0);
 	CHECK_INT(parse("[{'url': 'http://web/'}]", &m->svc[0].notify, &err), ==, 0);
 	model_event(m, 1, "web", "step", "before the notifier started");
@@ -253,7 +258,9 @@ static void test_notify_events_matched(void)
 
 		if (!it->used)
 			continue;
-		per_url[!strcmp(it->t.url, "http://d/") ? 0 : !strcmp(it->t.url, "http://web/") ? 1 : 2]++;
+		per_url[!strcmp(it->t.url, "http://d/")	  ? 0 :
+			!strcmp(it->t.url, "http://web/") ? 1 :
+							    2]++;
 		row("event %llu to %s", (unsigned long long)it->event, it->t.url);
 		CHECK(!strcmp(it->t.url, "http://d/") ? it->event >= 3 && it->event != 5 :
 							it->event == 2 || it->event == 3,

@@ -573,9 +573,29 @@ static void test_rollout_abort_rollback(void)
 			  409, "bad_phase");
 		CHECK(!memcmp(m, before, sizeof(*m)), "the model changed");
 	}
+	/* Rollback after abort: the target's sessions, kept by the abort,
+	 * move back too; weights set by hand since are undone. */
 	row("%s", "aborted, rollback");
-	CHECK_ERR(rollout_control(m, 0, RO_OP_ROLLBACK, false, T0 + 20, &err), &err, -EINVAL, 409,
+	CHECK_INT(m->svc[0].rollbacks, ==, 0);
+	CHECK_INT(model_set_weights(m, 0, (const char *const[]){ "2.0", "1.0" },
+				    (const uint16_t[]){ 5000, 5000 }, 2, &err),
+		  ==, 0);
+	CHECK_INT(rollout_control(m, 0, RO_OP_ROLLBACK, false, T0 + 20, &err), ==, 0);
+	CHECK_INT(ro->phase, ==, RO_ROLLED_BACK);
+	CHECK_INT(ro->ended, ==, T0 + 20);
+	check_layout(m, 0, S20, S10, 0);
+	if (cur_failed)
+		return;
+	CHECK(m->cl[S20].no_affinity, "rollback after abort left no_affinity unset");
+	CHECK_INT(ver_flags(m, 0, S20, &ms), ==, VS_VER_NO_AFFINITY);
+	CHECK_INT(ms, ==, 120000);
+	CHECK_INT(m->svc[0].rollbacks, ==, 1);
+	CHECK_STR(model_event_nth(m, 0)->kind, "rolled_back");
+	CHECK_STR(model_event_nth(m, 1)->kind, "aborted");
+	CHECK_STR(ro_mark_name(ro->hist[ro->nhist - 1].type), "rolled_back");
+	CHECK_ERR(rollout_control(m, 0, RO_OP_ROLLBACK, false, T0 + 30, &err), &err, -EINVAL, 409,
 		  "bad_phase");
+	CHECK_HAS(err.msg, "it is rolled_back");
 
 	row("%s", "rollback while paused");
 	CHECK_INT(start(m, "2.0", RO_GRADUAL, 0, st, 2, T0 + 100), ==, 0);
@@ -704,6 +724,7 @@ static void test_rollout_session_timeout(void)
 
 static void test_rollout_record_instant(void)
 {
+	struct ro_request r = ro_req("", RO_INSTANT, 0, NULL, 0);
 	struct model *m = new_model();
 	struct rollout *ro = &m->svc[0].ro;
 	struct vs_err err = { 0 };
@@ -728,7 +749,7 @@ static void test_rollout_record_instant(void)
 	slot = add_cl(m, 0, "4.0", CL_INSTANT, "127.0.0.1:9004", "c4", &err);
 	CHECK_INT(slot, ==, SAPI + 1);
 	CHECK_STR(weights_str(m, 0), "4.0=10000 3.0=0 2.0=0 1.0=0 0.5=0");
-	rollout_record_instant(m, 0, S10, slot, T0);
+	rollout_record_instant(m, 0, S10, slot, &r, T0);
 	CHECK_INT(ro->phase, ==, RO_COMPLETED);
 	CHECK_INT(ro->strategy, ==, RO_INSTANT);
 	CHECK_INT(ro->from, ==, S10);
@@ -753,12 +774,13 @@ static void test_rollout_record_instant(void)
 	check_layout(m, 0, slot, S10, VS_BUCKETS);
 	if (cur_failed)
 		return;
-	CHECK_INT(m->events.n, ==, nev + 2);
+	CHECK_INT(m->events.n, ==, nev + 3);
 	row("%s", "event started");
-	CHECK_STR(model_event_nth(m, 1)->kind, "started");
-	CHECK_STR(model_event_nth(m, 1)->service, "web");
-	CHECK_INT(model_event_nth(m, 1)->time, ==, T0);
-	CHECK_HAS(model_event_nth(m, 1)->message, "instant rollout from 1.0 to 4.0");
+	CHECK_STR(model_event_nth(m, 2)->kind, "started");
+	CHECK_STR(model_event_nth(m, 2)->service, "web");
+	CHECK_INT(model_event_nth(m, 2)->time, ==, T0);
+	CHECK_STR(model_event_nth(m, 2)->message, "instant rollout from 1.0 to 4.0, not judged");
+	CHECK_STR(model_event_nth(m, 1)->kind, "step");
 	row("%s", "event completed");
 	CHECK_STR(model_event_nth(m, 0)->kind, "completed");
 	CHECK_STR(model_event_nth(m, 0)->service, "web");
@@ -771,6 +793,28 @@ static void test_rollout_record_instant(void)
 		  "bad_phase");
 	CHECK_INT(rollout_control(m, 0, RO_OP_ROLLBACK, false, T0 + 2, &err), ==, 0);
 	check_layout(m, 0, slot, S10, 0);
+
+	/* Judged as the service says when the request does not: at 100% and
+	 * progressing until a window passes, against the baseline given. */
+	row("%s", "judged by the service's settings");
+	setup_web(m);
+	m->svc[0].an.interval = 2;
+	r.an = (struct analysis_req){ 0 };
+	r.base = (struct window_sum){ .seconds = 70, .requests = 300, .p99_ms = 1.5 };
+	slot = add_cl(m, 0, "4.0", CL_INSTANT, "127.0.0.1:9004", "c4", &err);
+	rollout_record_instant(m, 0, S10, slot, &r, T0);
+	CHECK_INT(ro->phase, ==, RO_PROGRESSING);
+	CHECK(ro->an.on, "not judged");
+	CHECK_INT(ro->an.interval, ==, 2);
+	CHECK_INT(ro->an.base.seconds, ==, 70);
+	CHECK_INT(ro->an.base.requests, ==, 300);
+	check_layout(m, 0, slot, S10, VS_BUCKETS);
+	CHECK_HAS(model_event_nth(m, 1)->message, "judged every 2 s (failureLimit 3)");
+	CHECK_INT(rollout_tick(m, T0 + 100), ==, false);
+	CHECK_INT(rollout_verdict(m, 0, V_PASS, "fine", T0 + 2), ==, false);
+	CHECK_INT(rollout_tick(m, T0 + 3), ==, true);
+	CHECK_INT(ro->phase, ==, RO_COMPLETED);
+	CHECK_INT(ro->ended, ==, T0 + 3);
 }
 
 /* A rollout keeps its own history: hundreds of other services' events
@@ -831,11 +875,57 @@ static void test_rollout_history(void)
 	CHECK_INT(ro->hist[RO_MAX_HISTORY - 1].time, ==, T0 + 61 + 2 * (RO_MAX_HISTORY - 1));
 }
 
-const struct unit_case rollout_cases[] = {
-	TEST(test_rollout_start_rejects),   TEST(test_rollout_start_target_names),
-	TEST(test_rollout_weights_layout),  TEST(test_rollout_gradual_schedule),
-	TEST(test_rollout_completes),	    TEST(test_rollout_pause_resume),
-	TEST(test_rollout_promote),	    TEST(test_rollout_abort_rollback),
-	TEST(test_rollout_session_timeout), TEST(test_rollout_record_instant),
-	TEST(test_rollout_history),	    { NULL, NULL }
-};
+/* An operator's change to a service whose rollout is at 100% and only
+ * being judged completes it; one with steps to go still refuses it. */
+static void test_rollout_settle(void)
+{
+	static const struct ro_step st[] = { { 1000, 60 }, { 10000, RO_WAIT } };
+	struct analysis an = test_analysis();
+	struct model *m = new_model();
+	const struct rollout *ro = &m->svc[0].ro;
+	struct vs_err err = { 0 };
+	struct ro_request r;
+
+	setup_web(m);
+	if (cur_failed)
+		return;
+	row("%s", "no rollout");
+	CHECK_INT(rollout_settle(m, 0, T0), ==, false);
+	row("%s", "a step to go: still in progress, untouched");
+	CHECK_INT(start_an(m, "2.0", RO_GRADUAL, 0, st, 2, &an, T0), ==, 0);
+	CHECK_INT(rollout_settle(m, 0, T0 + 1), ==, true);
+	CHECK_INT(ro->phase, ==, RO_PROGRESSING);
+	check_layout(m, 0, S20, S10, 1000);
+	r = ro_req("3.0", RO_INSTANT, 0, NULL, 0);
+	CHECK_ERR(rollout_start(m, 0, &r, T0 + 1, &err), &err, -EBUSY, 409, "rollout_in_progress");
+	row("%s", "at 100%, judged: completed by the change");
+	CHECK_INT(rollout_control(m, 0, RO_OP_PROMOTE, false, T0 + 2, &err), ==, 0);
+	CHECK_INT(ro->phase, ==, RO_PROGRESSING);
+	CHECK_INT(rollout_settle(m, 0, T0 + 3), ==, false);
+	CHECK_INT(ro->phase, ==, RO_COMPLETED);
+	CHECK_INT(ro->ended, ==, T0 + 3);
+	CHECK_STR(model_event_nth(m, 0)->kind, "completed");
+	check_layout(m, 0, S20, S10, 10000);
+	row("%s", "paused at 100%: the same");
+	CHECK_INT(start_an(m, "3.0", RO_INSTANT, 0, NULL, 0, &an, T0 + 4), ==, 0);
+	CHECK_INT(rollout_control(m, 0, RO_OP_PAUSE, false, T0 + 5, &err), ==, 0);
+	CHECK_INT(ro->phase, ==, RO_PAUSED);
+	CHECK_INT(rollout_settle(m, 0, T0 + 6), ==, false);
+	CHECK_INT(ro->phase, ==, RO_COMPLETED);
+	CHECK_STR(model_event_nth(m, 0)->kind, "completed");
+	check_layout(m, 0, S30, S20, 10000);
+}
+
+const struct unit_case rollout_cases[] = { TEST(test_rollout_start_rejects),
+					   TEST(test_rollout_start_target_names),
+					   TEST(test_rollout_weights_layout),
+					   TEST(test_rollout_gradual_schedule),
+					   TEST(test_rollout_completes),
+					   TEST(test_rollout_pause_resume),
+					   TEST(test_rollout_promote),
+					   TEST(test_rollout_abort_rollback),
+					   TEST(test_rollout_session_timeout),
+					   TEST(test_rollout_record_instant),
+					   TEST(test_rollout_history),
+					   TEST(test_rollout_settle),
+					   { NULL, NULL } };

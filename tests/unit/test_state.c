@@ -284,7 +284,11 @@ static void test_state_rollout_roundtrip(void)
 	/* api: an instant cluster that took over */
 	slot = add_cl(m, 1, "8.0", CL_INSTANT, "127.0.0.1:9108", "api8", &err);
 	CHECK_INT(slot, ==, SAPI + 1);
-	rollout_record_instant(m, 1, SAPI, slot, T0 + 50);
+	{
+		struct ro_request r = ro_req("", RO_INSTANT, 0, NULL, 0);
+
+		rollout_record_instant(m, 1, SAPI, slot, &r, T0 + 50);
+	}
 	model_event(m, T0 + 4100, "api", "note", "a \"quoted\" \\ detail\twith a tab");
 	model_event(m, T0 + 4200, "", "empty", "%s", "");
 
@@ -438,7 +442,28 @@ static void test_state_analysis_roundtrip(void)
 	an.max_error_rate_increase = 0.02;
 	an.failure_limit = 4;
 	an.max_inconclusive = 9;
-	CHECK_INT(start_an(m, "3.0", RO_GRADUAL, 0, st, 3, &an, T0), ==, 0);
+	an.max_error_rate = 0.05;
+	an.max_latency_p99_ms = 250.5;
+	an.on_inconclusive = JUDGE_PAUSE;
+	/* the services' settings: web's its own, api's off */
+	m->svc[0].an.interval = 2;
+	m->svc[0].an.max_error_rate = 0.125;
+	m->svc[1].an.on = false;
+	{
+		struct ro_request r = ro_req("3.0", RO_GRADUAL, 0, st, 3);
+
+		r.an = (struct analysis_req){ .set = true, .given = ~0u, .an = an };
+		r.base = (struct window_sum){ .seconds = 75,
+					      .arrived = 301,
+					      .requests = 300,
+					      .errors = 3,
+					      .p50_ms = 0.25,
+					      .p99_ms = 1.75,
+					      .mean_bytes = 612.5 };
+		CHECK_INT(rollout_start(m, 0, &r, T0, &err), ==, 0);
+	}
+	snprintf(m->svc[0].ro.pause_why, sizeof(m->svc[0].ro.pause_why), "%s",
+		 "9 windows in a row without a verdict (the last: \"x\")");
 	CHECK_INT(rollout_verdict(m, 0, V_PASS, "fine", T0 + 10), ==, false);
 	CHECK_INT(rollout_verdict(m, 0, V_FAIL, "slow", T0 + 17), ==, false);
 	CHECK_INT(rollout_verdict(m, 0, V_FAIL, "slow", T0 + 24), ==, false);
@@ -453,7 +478,7 @@ static void test_state_analysis_roundtrip(void)
 	{
 		struct ro_request r = ro_req("8.0", RO_GRADUAL, 0, st, 3);
 
-		r.an = off;
+		r.an = (struct analysis_req){ .set = true, .an = off };
 		CHECK_INT(rollout_start(m, 1, &r, T0 + 5, &err), ==, 0);
 	}
 
@@ -477,6 +502,22 @@ static void test_state_analysis_roundtrip(void)
 	CHECK(y->max_error_rate_increase == 0.02, "%.17g", y->max_error_rate_increase);
 	CHECK_INT(y->failure_limit, ==, 4);
 	CHECK_INT(y->max_inconclusive, ==, 9);
+	CHECK(y->max_error_rate == 0.05, "%.17g", y->max_error_rate);
+	CHECK(y->max_latency_p99_ms == 250.5, "%.17g", y->max_latency_p99_ms);
+	CHECK_INT(y->on_inconclusive, ==, JUDGE_PAUSE);
+	CHECK_INT(y->base.seconds, ==, 75);
+	CHECK_INT(y->base.arrived, ==, 301);
+	CHECK_INT(y->base.requests, ==, 300);
+	CHECK_INT(y->base.errors, ==, 3);
+	CHECK(y->base.p50_ms == 0.25 && y->base.p99_ms == 1.75 && y->base.mean_bytes == 612.5,
+	      "baseline %g %g %g", y->base.p50_ms, y->base.p99_ms, y->base.mean_bytes);
+	CHECK_STR(m2->svc[0].ro.pause_why, m->svc[0].ro.pause_why);
+	CHECK(m2->svc[0].an.on && m2->svc[0].an.interval == 2 &&
+		      m2->svc[0].an.max_error_rate == 0.125 &&
+		      m2->svc[0].an.max_latency_p99_ms == JUDGE_NO_LIMIT,
+	      "web's settings: on %d, interval %u, maxErrorRate %g", m2->svc[0].an.on,
+	      m2->svc[0].an.interval, m2->svc[0].an.max_error_rate);
+	CHECK(!m2->svc[1].an.on, "api's settings on after a round trip");
 	CHECK_INT(y->failures, ==, 2);
 	CHECK_INT(y->inconclusive, ==, 1);
 	CHECK_INT(y->windows, ==, 4);

@@ -104,10 +104,11 @@ json_t *handle_weights(struct api_call *k)
 json_t *handle_cluster_put(struct api_call *k)
 {
 	char svc[NAME_MAX_LEN], id[ID_LEN];
+	struct analysis_req an;
 	struct cluster spec;
 
-	if (req_cluster(k->body, svc, &spec, &k->err) ||
-	    ctl_add_cluster(k->c, svc, &spec, id, &k->err))
+	if (req_cluster(k->body, svc, &spec, &an, &k->err) ||
+	    ctl_add_cluster(k->c, svc, &spec, &an, id, &k->err))
 		return NULL;
 	k->status = 201;
 	return show(k, SNAP_VERSIONS, NULL, id, views_cluster);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #include <microhttpd.h>
 #include "lib/clock.h"
 #include "lib/log.h"
@@ -27,6 +28,7 @@
  * refused with our JSON; only one over this gets libmicrohttpd's own 414
  * or 431 page, before any callback sees it. */
 #define HTTP_MEMORY_LIMIT (64 * 1024)
+#define TLS_MSG_LEN	  256
 
 /* One request: the target as sent, and the body collected. */
 struct request {
@@ -160,6 +162,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 	if (!r)
 		return MHD_NO; /* on_uri() ran out of memory */
+	/* The API listens from the start of a start, so that a taken address
+	 * stops vsteerd before it changes anything; it serves once the
+	 * controller is there. */
+	if (!__atomic_load_n(&((struct api *)cls)->c, __ATOMIC_ACQUIRE)) {
+		api_refuse(&resp, 503, "starting", "vsteerd is starting; ask again in a moment");
+		return send_reply(conn, &resp);
+	}
 	if (*upload_size) {
 		/* Keep reading but stop storing past the limit, so the client
 		 * gets a 413 rather than a reset. */
@@ -255,53 +264,121 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 	pr_warn("http: %s", buf);
 }
 
+/* What libmicrohttpd says while it tries a certificate and key: the first
+ * line, for the error, rather than a log line each. */
+static void on_tls_log(void *cls, const char *fmt, va_list ap)
+{
+	char *msg = cls;
+	size_t n;
+
+	if (msg[0])
+		return;
+	vsnprintf(msg, TLS_MSG_LEN, fmt, ap);
+	n = strlen(msg);
+	while (n && (msg[n - 1] == '\n' || msg[n - 1] == '.'))
+		msg[--n] = '\0';
+}
+
+static enum MHD_Result on_nothing(void *cls, struct MHD_Connection *conn, const char *url,
+				  const char *method, const char *version, const char *upload,
+				  size_t *upload_size, void **con_cls)
+{
+	(void)cls, (void)conn, (void)url, (void)method, (void)version, (void)upload;
+	(void)upload_size, (void)con_cls;
+	return MHD_NO;
+}
+
+int http_check_tls(const struct http_opts *o, struct vs_err *err)
+{
+	char msg[TLS_MSG_LEN] = "";
+	struct MHD_Daemon *d;
+
+	if (!o->tls_cert)
+		return 0;
+	if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+		return vs_errf(err, -ENOTSUP, 500, "api_tls",
+			       "this libmicrohttpd has no TLS support");
+	/* A daemon with no socket and no thread loads them as the API's
+	 * will: GnuTLS parses both and checks that the key is the
+	 * certificate's. */
+	d = MHD_start_daemon(MHD_USE_TLS | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ERROR_LOG, 0, NULL,
+			     NULL, on_nothing, NULL, MHD_OPTION_EXTERNAL_LOGGER, on_tls_log, msg,
+			     MHD_OPTION_HTTPS_MEM_CERT, o->tls_cert, MHD_OPTION_HTTPS_MEM_KEY,
+			     o->tls_key, MHD_OPTION_END);
+	if (!d)
+		return vs_errf(
+			err, -EINVAL, 400, "api_tls",
+			"configService.tlsCert %s and tlsKey %s are not a PEM certificate and its key: %s",
+			o->cert_path, o->key_path, msg[0] ? msg : "libmicrohttpd refused them");
+	MHD_stop_daemon(d);
+	return 0;
+}
+
+/* Bound and listening here, not by libmicrohttpd, so that a taken address
+ * is refused with the kernel's reason before vsteerd changes anything. */
+static int listen_on(const struct vs_endpoint *ep, struct vs_err *err)
+{
+	struct sockaddr_storage ss;
+	char a[EP_STRLEN];
+	socklen_t len;
+	int fd, ret, one = 1;
+
+	len = ep_to_sockaddr(ep, &ss);
+	ep_format(ep, a, sizeof(a));
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto fail;
+	/* As libmicrohttpd's own: a restart need not wait out TIME_WAIT,
+	 * and [::] is IPv6 only. */
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    (ep->family == AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one))) ||
+	    bind(fd, (struct sockaddr *)&ss, len) || listen(fd, SOMAXCONN))
+		goto close_fd;
+	return fd;
+
+close_fd:
+	ret = -errno;
+	close(fd);
+	errno = -ret;
+fail:
+	return vs_errf(err, -errno, 500, "api_listen",
+		       "cannot serve the API on %s (configService): %s", a, strerror(errno));
+}
+
 int http_start(struct api *a, const struct http_opts *o, struct MHD_Daemon **out,
 	       struct vs_err *err)
 {
-	struct sockaddr_storage ss = {};
 	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
 			     MHD_ALLOW_SUSPEND_RESUME;
-	const struct vs_endpoint *ep = &o->ep;
 	char a_str[EP_STRLEN];
-	int ret;
+	int fd, ret;
 
-	if (ep->family == AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(ep->port);
-		memcpy(&sin->sin_addr, ep->addr, 4);
-	} else {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(ep->port);
-		memcpy(&sin6->sin6_addr, ep->addr, 16);
-		flags |= MHD_USE_IPv6;
-	}
-	ep_format(ep, a_str, sizeof(a_str));
-	if (o->tls_cert) {
-		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
-			return vs_errf(err, -ENOTSUP, 500, "api_tls",
-				       "this libmicrohttpd has no TLS support");
-		flags |= MHD_USE_TLS;
-	}
-	ret = conns_start();
+	ret = http_check_tls(o, err);
 	if (ret)
+		return ret;
+	if (o->tls_cert)
+		flags |= MHD_USE_TLS;
+	fd = listen_on(&o->ep, err);
+	if (fd < 0)
+		return fd;
+	ret = conns_start();
+	if (ret) {
+		close(fd);
 		return vs_errf(err, ret, 500, "internal",
 			       "cannot start the API's connection watchdog: %s", strerror(-ret));
+	}
 	ret = waiters_start();
-	if (!ret && a->c)
-		ret = publish_subscribe(a->c, waiters_published, NULL);
 	if (ret) {
-		waiters_stop();
 		conns_stop();
-		return vs_errf(err, ret, 500, "internal", "cannot follow events: %s",
+		close(fd);
+		return vs_errf(err, ret, 500, "internal", "cannot start the events' waiters: %s",
 			       strerror(-ret));
 	}
-	*out = MHD_start_daemon(flags, ep->port, NULL, NULL, on_request, a,
-				MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
-				&ss, MHD_OPTION_CONNECTION_LIMIT, HTTP_HARD_CONNECTIONS,
+	/* From here the socket is libmicrohttpd's to close. */
+	*out = MHD_start_daemon(flags, 0, NULL, NULL, on_request, a, MHD_OPTION_EXTERNAL_LOGGER,
+				on_mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
+				MHD_OPTION_CONNECTION_LIMIT, HTTP_HARD_CONNECTIONS,
 				MHD_OPTION_CONNECTION_TIMEOUT, HTTP_TIMEOUT_S,
 				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY_LIMIT,
 				MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL,
@@ -312,11 +389,26 @@ int http_start(struct api *a, const struct http_opts *o, struct MHD_Daemon **out
 	if (!*out) {
 		waiters_stop();
 		conns_stop();
+		ep_format(&o->ep, a_str, sizeof(a_str));
 		return vs_errf(
-			err, -EADDRINUSE, 500, "api_listen",
-			"cannot serve the API on %s (address in use, not local, or a bad TLS certificate or key)",
+			err, -EIO, 500, "api_listen",
+			"cannot serve the API on %s: libmicrohttpd did not start (its log says why)",
 			a_str);
 	}
+	return 0;
+}
+
+int http_serve(struct api *a, struct ctl *c, struct vs_err *err)
+{
+	/* Followers of ?wait= learn the newest event before any of them can
+	 * ask: requests are answered only once a->c is set. Served even if
+	 * that fails: the rest of the API does not need it. */
+	int ret = publish_subscribe(c, waiters_published, NULL);
+
+	__atomic_store_n(&a->c, c, __ATOMIC_RELEASE);
+	if (ret)
+		return vs_errf(err, ret, 500, "internal",
+			       "cannot follow events (?wait= answers at once): %s", strerror(-ret));
 	return 0;
 }
 

@@ -87,6 +87,7 @@ static void version_metrics(FILE *f, const char *svc, const struct cluster *cl,
 	sample(f, "vsteer_responses_total", svc, ver, "code=\"5xx\"", st->status[3]);
 	sample(f, "vsteer_response_bytes_total", svc, ver, NULL, st->resp_bytes);
 	sample(f, "vsteer_open_connections", svc, ver, NULL, v->open);
+	sample(f, "vsteer_drain_closed_total", svc, ver, NULL, cl->drain.closed);
 	fputs("vsteer_version_weight", f);
 	labels(f, svc, ver);
 	fprintf(f, "} %g\n", cl->weight / 10000.0);
@@ -145,6 +146,7 @@ char *metrics_text(const struct snap *snap)
 	      "# TYPE vsteer_response_bytes_total counter\n"
 	      "# TYPE vsteer_version_weight gauge\n"
 	      "# TYPE vsteer_open_connections gauge\n"
+	      "# TYPE vsteer_drain_closed_total counter\n"
 	      "# TYPE vsteer_backend_up gauge\n"
 	      "# TYPE vsteer_accept_backlog gauge\n"
 	      "# TYPE vsteer_sockets_refused_total counter\n"

@@ -5,21 +5,31 @@
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "codec/state.h"
+#include "kernel/dp.h"
 #include "kernel/features.h"
 #include "ctl/recent.h"
 #include "api/views.h"
 
 /* A version's numbers in a window: the rollout's last judged one, or the
  * last RECENT_SECONDS seconds. */
-static json_t *window_json(const struct window *w, int seconds)
+static json_t *window_json(const struct window *w, uint32_t seconds)
 {
+	struct window_sum sum;
+
+	window_summarize(w, seconds, &sum);
+	return state_window_json(&sum);
+}
+
+/* A version's drain (core/drain.h), null when none is scheduled. */
+static json_t *drain_json(const struct drain *d)
+{
+	if (!d->on)
+		return json_null();
 	/* clang-format off */
-	return json_pack("{sisIsIsfsfsfsf}", "seconds", seconds, "arrived", (json_int_t)w->arrived,
-			 "requests", (json_int_t)w->requests,
-			 "latencyP50Ms", hist_quantile(&w->lat, 0.5) / 1e6,
-			 "latencyP99Ms", hist_quantile(&w->lat, 0.99) / 1e6,
-			 "meanResponseBytes", hist_mean(&w->size),
-			 "errorRate", window_error_rate(w));
+	return json_pack("{sIsIsIsbsb}", "deadline", (json_int_t)d->secs,
+			 "startedAt", (json_int_t)d->started,
+			 "closesAt", (json_int_t)drain_at(d),
+			 "closing", d->due, "drained", d->drained);
 	/* clang-format on */
 }
 
@@ -46,12 +56,13 @@ static json_t *version_json(const struct snap *s, uint32_t slot)
 		/* clang-format on */
 	}
 	/* clang-format off */
-	return json_pack("{sssssssssfsbsisIsbsoso s{sIsIsIsIsIsIsIs{sIsIsIsI}sfsfsf}}",
+	return json_pack("{sssssssssfsbsisIsbsososo s{sIsIsIsIsIsIsIs{sIsIsIsI}sfsfsfsI}}",
 			 "id", cl->id, "service", s->m.svc[cl->svc].name,
 			 "version", cl->version, "mode", model_mode_name(cl->mode),
 			 "weight", cl->weight / 100.0, "live", v->live > 0,
 			 "liveSockets", v->live,
 			 "openConnections", (json_int_t)v->open, "drained", v->open == 0,
+			 "drain", drain_json(&cl->drain),
 			 "servers", servers, "backends", bks,
 			 "counters", "steered", (json_int_t)st->steered,
 			 "failoverIn", (json_int_t)st->failover_in,
@@ -64,7 +75,8 @@ static json_t *version_json(const struct snap *s, uint32_t slot)
 			 "4xx", (json_int_t)st->status[2], "5xx", (json_int_t)st->status[3],
 			 "latencyP50Ms", hist_quantile(&v->lat, 0.5) / 1e6,
 			 "latencyP99Ms", hist_quantile(&v->lat, 0.99) / 1e6,
-			 "meanResponseBytes", hist_mean(&v->size));
+			 "meanResponseBytes", hist_mean(&v->size),
+			 "drainClosed", (json_int_t)cl->drain.closed);
 	/* clang-format on */
 }
 
@@ -129,7 +141,7 @@ static json_t *rollout_json(const struct model *m, uint32_t s)
 		json_array_append_new(steps, json_pack("{sfso}", "weight", ro->steps[i].weight / 100.0,
 						       "hold", ro->steps[i].hold == RO_WAIT ? json_null() :
 						       json_integer(ro->steps[i].hold)));
-	return json_pack("{sssssssssisisosfsIsIsosososososo}",
+	return json_pack("{sssssssssisisosfsIsIsososososososo}",
 			 "phase", ro_phase_name(ro->phase),
 			 "strategy", ro_strategy_name(ro->strategy),
 			 "from", m->cl[ro->from].used ? m->cl[ro->from].version : "",
@@ -144,6 +156,7 @@ static json_t *rollout_json(const struct model *m, uint32_t s)
 				json_integer(ro->paused_left) : json_null(),
 			 "endedAt", opt_time(ro->ended),
 			 "analysis", state_analysis_json(&ro->an),
+			 "drainDeadline", ro->drain.on ? json_integer(ro->drain.secs) : json_null(),
 			 "history", history_json(m, s));
 	/* clang-format on */
 }
@@ -165,16 +178,17 @@ static json_t *service_json(const struct snap *s, uint32_t id)
 						   json_null());
 		if (v->judged_ok)
 			json_object_set_new(j, "analysisWindow",
-					    window_json(&v->judged, (int)sv->ro.an.interval));
+					    window_json(&v->judged, sv->ro.an.interval));
 		json_array_append_new(vers, j);
 	}
 	ep_format_addr(&sv->addr, a, sizeof(a));
 	/* clang-format off */
-	return json_pack("{sssssssisIsosososo s{sIsIsIsIsIsI}}", "name", sv->name,
+	return json_pack("{sssssssisIsososososo s{sIsIsIsIsIsI}}", "name", sv->name,
 			 "protocol", sv->http ? "http" : "tcp",
 			 "address", a, "port", sv->addr.port,
 			 "sessionTimeout", (json_int_t)sv->session_timeout,
 			 "sessions", state_sess_json(&sv->sess),
+			 "analysis", state_settings_json(&sv->an),
 			 "rollout", rollout_json(&s->m, id), "versions", vers,
 			 "notifications", state_notify_json(&sv->notify, false),
 			 "counters", "lookups", (json_int_t)st->lookups,
@@ -227,8 +241,11 @@ json_t *views_features(const struct snap *s)
 						      "since", fs->f[i].since,
 						      "required", fs->f[i].core,
 						      "available", fs->f[i].ok));
-	return json_pack("{sssbsbso}", "kernel", fs->kernel,
+	return json_pack("{sssbsbssso}", "kernel", fs->kernel,
 			 "steering", features_core_missing(fs) == NULL,
-			 "watching", s->metering, "features", list);
+			 "watching", s->metering,
+			 "drainClose", s->drain_how == DP_DRAIN_ITER ? "bpf_sock_destroy" :
+				       s->drain_how == DP_DRAIN_NETLINK ? "sock_diag_destroy" : "none",
+			 "features", list);
 	/* clang-format on */
 }

@@ -17,6 +17,7 @@
 #include "codec/state.h"
 #include "codec/state_parse.h"
 #include "kernel/dp.h"
+#include "kernel/dp_iter.h"
 #include "kernel/dp_pins.h"
 #include "kernel/features.h"
 #include "ctl/ctl.h"
@@ -39,6 +40,8 @@ struct opts {
 	unsigned long session_table;
 	bool cleanup;
 	bool no_watch;
+	bool check;	  /* --check-config: o->config is the file */
+	bool state_given; /* --state: --check-config checks it too */
 };
 
 static void usage(FILE *f)
@@ -54,13 +57,16 @@ static void usage(FILE *f)
 		"      --no-watch       do not measure requests (latency, size, status):\n"
 		"                       no per-request hooks; analysis sees no traffic\n"
 		"      --cleanup        remove everything pinned under the pin directory, then exit\n"
+		"      --check-config FILE  check a config as a start would (and the state file,\n"
+		"                       with --state), change nothing; exit 0 if valid, 2 if not\n"
 		"  -v, --verbose        debug logging, libbpf's included (--log-level debug)\n"
 		"      --log-level L    error, warning, notice, info (default) or debug\n"
 		"  -h, --help           this text\n"
 		"  -V, --version        print the version\n\n"
 		"Runs in the foreground and logs to stderr: each line with its time and level, or,\n"
 		"under systemd, with its journal priority. SIGTERM/SIGINT stop the controller;\n"
-		"steering stays pinned and keeps running.\n",
+		"steering stays pinned and keeps running. A start that fails (exit 1) leaves\n"
+		"pins, steering and the state file as it found them.\n",
 		VS_DEFAULT_PIN_DIR, VS_DEFAULT_STATE, VS_SESS_DEFAULT);
 }
 
@@ -72,6 +78,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "pin-dir", required_argument, NULL, 'p' },
 		{ "state", required_argument, NULL, 's' },
 		{ "cleanup", no_argument, NULL, 'C' },
+		{ "check-config", required_argument, NULL, 'K' },
 		{ "session-table", required_argument, NULL, 'S' },
 		{ "no-watch", no_argument, NULL, 'W' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -81,6 +88,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{}
 	};
 	/* clang-format on */
+	const char *check = NULL;
 	int opt;
 
 	*o = (struct opts){ .pin_dir = VS_DEFAULT_PIN_DIR, .state = VS_DEFAULT_STATE };
@@ -94,9 +102,13 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case 's':
 			o->state = optarg;
+			o->state_given = true;
 			break;
 		case 'C':
 			o->cleanup = true;
+			break;
+		case 'K':
+			check = optarg;
 			break;
 		case 'W':
 			o->no_watch = true;
@@ -145,16 +157,47 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		fprintf(stderr, "vsteerd: unexpected argument '%s'\n", argv[optind]);
 		return -EINVAL;
 	}
+	if (check && (o->config || o->cleanup)) {
+		fprintf(stderr,
+			"vsteerd: --check-config FILE names the config: without -c or --cleanup\n");
+		return -EINVAL;
+	}
+	if (check) {
+		o->check = true;
+		o->config = check;
+	}
+	return 0;
+}
+
+/* Where a missing state directory would be made: mkdir needs a directory
+ * there. */
+static int parent_dir(const char *dir, struct vs_err *err)
+{
+	char buf[PATH_MAX];
+	struct stat st;
+	int ret = 0;
+
+	snprintf(buf, sizeof(buf), "%s", dir);
+	if (stat(dirname(buf), &st) < 0)
+		ret = -errno;
+	else if (!S_ISDIR(st.st_mode))
+		ret = -ENOTDIR;
+	if (ret)
+		return vs_errf(err, ret, 500, "state_dir", "cannot create %s: %s", dir,
+			       strerror(-ret));
 	return 0;
 }
 
 /* The state file's directory, created 0700 if missing (the default
- * /var/lib/vsteer does not exist on a fresh host). Whoever else can write
- * in it can put a state file there before vsteerd writes one, which the
- * next start would steer by: so it is refused unless root or vsteerd's
- * user owns it and nobody else may write in it. A sticky bit (/tmp) is
- * not enough: it stops others removing our files, not making new ones. */
-static int ensure_state_dir(const char *state, struct vs_err *err)
+ * /var/lib/vsteer does not exist on a fresh host) when make is set, and
+ * then *made says so; without make, a missing one passes if it can be
+ * made (its parent is a directory). Whoever else
+ * can write in it can put a state file there before vsteerd writes one,
+ * which the next start would steer by: so it is refused unless root or
+ * vsteerd's user owns it and nobody else may write in it. A sticky bit
+ * (/tmp) is not enough: it stops others removing our files, not making
+ * new ones. */
+static int state_dir(const char *state, bool make, bool *made, struct vs_err *err)
 {
 	char buf[PATH_MAX];
 	const char *dir;
@@ -162,12 +205,17 @@ static int ensure_state_dir(const char *state, struct vs_err *err)
 
 	snprintf(buf, sizeof(buf), "%s", state);
 	dir = dirname(buf);
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+	if (make && mkdir(dir, 0700) == 0)
+		*made = true;
+	else if (make && errno != EEXIST)
 		return vs_errf(err, -errno, 500, "state_dir", "cannot create %s: %s", dir,
 			       strerror(errno));
-	if (stat(dir, &st) < 0)
+	if (stat(dir, &st) < 0) {
+		if (errno == ENOENT && !make)
+			return parent_dir(dir, err);
 		return vs_errf(err, -errno, 500, "state_dir", "state directory %s: %s", dir,
 			       strerror(errno));
+	}
 	if (!S_ISDIR(st.st_mode))
 		return vs_errf(err, -ENOTDIR, 500, "state_dir",
 			       "state directory %s: not a directory", dir);
@@ -186,9 +234,9 @@ static int ensure_state_dir(const char *state, struct vs_err *err)
 }
 
 /* The state file wins over the config's clusters: it is what the pinned
- * maps were last made to say. The config still sets the API address and
- * the notifications of the services it names. */
-static int initial_model(const struct opts *o, struct config *cfg, struct model *m,
+ * maps were last made to say (*adopted then). The config still sets the
+ * API address and the settings (analysis, notifications) of its services. */
+static int initial_model(const struct opts *o, struct config *cfg, struct model *m, bool *adopted,
 			 struct vs_err *err)
 {
 	struct model *from_state;
@@ -197,6 +245,8 @@ static int initial_model(const struct opts *o, struct config *cfg, struct model 
 	ep_from_parts("127.0.0.1", VS_DEFAULT_API_PORT, &cfg->api);
 	if (o->config && (ret = config_load(o->config, cfg, m, err)))
 		return ret;
+	if (o->check && !o->state_given)
+		return 0;
 	from_state = calloc(1, sizeof(*from_state));
 	if (!from_state)
 		return -ENOMEM;
@@ -210,6 +260,7 @@ static int initial_model(const struct opts *o, struct config *cfg, struct model 
 			model_nservices(from_state));
 		config_settings(cfg, m, from_state);
 		memcpy(m, from_state, sizeof(*m));
+		*adopted = true;
 	} else {
 		/* Never start empty over pinned steering: that would drop it. */
 		char prefix[sizeof(err->msg)];
@@ -221,6 +272,32 @@ static int initial_model(const struct opts *o, struct config *cfg, struct model 
 	}
 	free(from_state);
 	return ret;
+}
+
+/* How drain deadlines close idle connections here: in the iterator
+ * where the kernel has bpf_sock_destroy, else by netlink SOCK_DESTROY,
+ * else not at all (the API refuses a drainDeadline). Said once at start. */
+static void load_drain(struct dataplane *dp, const struct vs_features *feat)
+{
+	enum dp_drain how = features_ok(feat, "sock_destroy")	   ? DP_DRAIN_ITER :
+			    features_ok(feat, "sock_diag_destroy") ? DP_DRAIN_NETLINK :
+								     DP_DRAIN_NONE;
+	struct vs_err err = {};
+
+	if (how == DP_DRAIN_ITER && dp_drain_load(dp, how, &err)) {
+		pr_warn("%s\n", err.msg);
+		how = features_ok(feat, "sock_diag_destroy") ? DP_DRAIN_NETLINK : DP_DRAIN_NONE;
+	}
+	if (how == DP_DRAIN_NETLINK && dp_drain_load(dp, how, &err)) {
+		pr_warn("%s\n", err.msg);
+		how = DP_DRAIN_NONE;
+	}
+	if (how == DP_DRAIN_NETLINK)
+		pr_info("this kernel (%s) lacks bpf_sock_destroy (Linux 6.5): drain deadlines close idle connections with netlink SOCK_DESTROY, just after the check instead of under the socket lock\n",
+			feat->kernel);
+	else if (how == DP_DRAIN_NONE)
+		pr_warn("this kernel (%s) can close no socket for vsteerd (no bpf_sock_destroy, Linux 6.5, nor netlink SOCK_DESTROY, CONFIG_INET_DIAG_DESTROY): drain deadlines are refused\n",
+			feat->kernel);
 }
 
 static int read_pem(const char *path, const char **out, struct vs_err *err)
@@ -256,6 +333,8 @@ static int api_security(const struct config *cfg, char token[AUTH_TOKEN_MAX + 1]
 			a);
 	}
 	if (cfg->tls_cert[0]) {
+		ho->cert_path = cfg->tls_cert;
+		ho->key_path = cfg->tls_key;
 		ret = read_pem(cfg->tls_cert, &ho->tls_cert, err);
 		if (!ret)
 			ret = read_pem(cfg->tls_key, &ho->tls_key, err);
@@ -265,9 +344,108 @@ static int api_security(const struct config *cfg, char token[AUTH_TOKEN_MAX + 1]
 	return 0;
 }
 
-int main(int argc, char **argv)
+/* One line: each service with its address and versions (newest first),
+ * and the API. */
+static void print_summary(const struct opts *o, const struct model *m, bool from_state,
+			  const struct config *cfg, const struct http_opts *ho, bool token)
+{
+	uint32_t order[VS_MAX_VERSIONS], n = model_nservices(m), nv;
+	char a[EP_STRLEN];
+	const char *sep = "";
+
+	printf("config %s: valid; would run %u service%s%s%s%s", o->config, n, n == 1 ? "" : "s",
+	       from_state ? " (the state file's, " : "", from_state ? o->state : "",
+	       from_state ? ")" : "");
+	for (uint32_t s = 0; s < VS_MAX_SERVICES; s++) {
+		if (!m->svc[s].used)
+			continue;
+		ep_format(&m->svc[s].addr, a, sizeof(a));
+		printf("%s %s on %s (", *sep ? sep : ":", m->svc[s].name, a);
+		nv = model_order(m, s, order);
+		for (uint32_t i = 0; i < nv; i++)
+			printf("%s%s", i ? ", " : "", m->cl[order[i]].version);
+		printf("%s)", nv ? "" : "no versions");
+		sep = ",";
+	}
+	ep_format(&cfg->api, a, sizeof(a));
+	printf("; API on %s://%s%s\n", ho->tls_cert ? "https" : "http", a,
+	       token ? ", token required for changes" : "");
+}
+
+/* --check-config: every check a start makes before it changes anything
+ * (the config, the state file with --state, the token and TLS files),
+ * and nothing else: no bpffs, no state written, no socket bound, no
+ * root needed. */
+static int check_config(struct opts *o)
 {
 	char token[AUTH_TOKEN_MAX + 1] = "";
+	struct http_opts ho = {};
+	struct config cfg = {};
+	struct vs_err err = {};
+	bool from_state = false;
+	struct model *m;
+	int ret;
+
+	if (log_get_level() < VS_LOG_DEBUG)
+		log_set_level(VS_LOG_WARN);
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return 2;
+	ret = o->state_given ? state_dir(o->state, false, NULL, &err) : 0;
+	if (!ret)
+		ret = initial_model(o, &cfg, m, &from_state, &err);
+	if (!ret)
+		ret = api_security(&cfg, token, &ho, &err);
+	if (!ret)
+		ret = http_check_tls(&ho, &err);
+	if (ret)
+		fprintf(stderr, "vsteerd: %s\n", err.msg[0] ? err.msg : strerror(-ret));
+	else
+		print_summary(o, m, from_state, &cfg, &ho, token[0]);
+	free(m);
+	free((char *)ho.tls_cert);
+	free((char *)ho.tls_key);
+	explicit_bzero(token, sizeof(token));
+	return ret ? 2 : 0;
+}
+
+/* A sentence naming what the kernel lacks, not a verifier dump; and how
+ * responses can be measured on it. */
+static int probe_kernel(struct opts *o, struct vs_features *feat, enum dp_meter *meter,
+			struct vs_err *err)
+{
+	const struct vs_feature *miss;
+
+	features_probe(feat);
+	if (feat->bpf_err)
+		return vs_errf(
+			err, feat->bpf_err, 500, "kernel",
+			"cannot load BPF programs: %s. vsteerd needs CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN; in a container the default seccomp profile also refuses bpf() without CAP_SYS_ADMIN (podman/docker run --security-opt seccomp=unconfined)",
+			strerror(-feat->bpf_err));
+	miss = features_core_missing(feat);
+	if (miss)
+		return vs_errf(
+			err, -EOPNOTSUPP, 500, "kernel",
+			"this kernel (%s) lacks %s, which vsteer needs for %s (Linux %s or newer)",
+			feat->kernel, miss->name, miss->what, miss->since);
+	miss = features_meter_missing(feat);
+	if (miss && !o->no_watch) {
+		pr_warn("this kernel (%s) lacks %s, for %s (Linux %s or newer): requests are not measured, as with --no-watch\n",
+			feat->kernel, miss->name, miss->what, miss->since);
+		o->no_watch = true;
+	}
+	*meter = o->no_watch				  ? DP_METER_OFF :
+		 features_ok(feat, "tp_sock_send_length") ? DP_METER_SEND :
+							    DP_METER_TC;
+	if (*meter == DP_METER_TC)
+		pr_info("this kernel (%s) lacks tp_btf/sock_send_length (Linux 6.3): responses are measured as they leave by an interface (TC egress) instead\n",
+			feat->kernel);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	char token[AUTH_TOKEN_MAX + 1] = "", a[EP_STRLEN];
 	struct http_opts ho = {};
 	struct origin_policy origin = {};
 	struct api api = {};
@@ -278,8 +456,8 @@ int main(int argc, char **argv)
 	struct config cfg = {};
 	struct vs_features feat;
 	struct dp_pins_report pins;
-	const struct vs_feature *miss;
-	enum dp_meter meter;
+	bool state_dir_made = false, from_state = false;
+	enum dp_meter meter = DP_METER_OFF;
 	struct model *m;
 	struct opts o;
 	sigset_t sigs;
@@ -289,6 +467,8 @@ int main(int argc, char **argv)
 	if (parse_args(argc, argv, &o))
 		return 2;
 	dp_route_libbpf_log();
+	if (o.check)
+		return check_config(&o);
 	if (o.cleanup) {
 		if (dp_cleanup(o.pin_dir, &err)) {
 			pr_err("%s\n", err.msg);
@@ -300,16 +480,16 @@ int main(int argc, char **argv)
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return 1;
-	ret = ensure_state_dir(o.state, &err);
+	/* A start changes the host only once everything that can be checked
+	 * or acquired beforehand is: files read, the API bound, the kernel
+	 * probed, the pins opened and locked, the state file staged. */
+	ret = state_dir(o.state, false, NULL, &err);
 	if (!ret)
-		ret = initial_model(&o, &cfg, m, &err);
+		ret = initial_model(&o, &cfg, m, &from_state, &err);
 	if (!ret)
 		ret = api_security(&cfg, token, &ho, &err);
-	if (ret) {
-		pr_err("%s\n", err.msg[0] ? err.msg : strerror(-ret));
-		free(m);
-		return 1;
-	}
+	if (ret)
+		goto free_model;
 
 	/* Signals are taken synchronously in the tick loop below; block
 	 * them before any thread starts so none of them gets one. */
@@ -318,63 +498,9 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGINT);
 	sigprocmask(SIG_BLOCK, &sigs, NULL);
 
-	/* A sentence naming what the kernel lacks, not a verifier dump. */
-	features_probe(&feat);
-	if (feat.bpf_err) {
-		vs_errf(&err, feat.bpf_err, 500, "kernel",
-			"cannot load BPF programs: %s. vsteerd needs CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN; in a container the default seccomp profile also refuses bpf() without CAP_SYS_ADMIN (podman/docker run --security-opt seccomp=unconfined)",
-			strerror(-feat.bpf_err));
-		ret = feat.bpf_err;
-		goto free_model;
-	}
-	miss = features_core_missing(&feat);
-	if (miss) {
-		vs_errf(&err, -EOPNOTSUPP, 500, "kernel",
-			"this kernel (%s) lacks %s, which vsteer needs for %s (Linux %s or newer)",
-			feat.kernel, miss->name, miss->what, miss->since);
-		ret = -EOPNOTSUPP;
-		goto free_model;
-	}
-	miss = features_meter_missing(&feat);
-	if (miss && !o.no_watch) {
-		pr_warn("this kernel (%s) lacks %s, for %s (Linux %s or newer): requests are not measured, as with --no-watch\n",
-			feat.kernel, miss->name, miss->what, miss->since);
-		o.no_watch = true;
-	}
-	meter = o.no_watch				  ? DP_METER_OFF :
-		features_ok(&feat, "tp_sock_send_length") ? DP_METER_SEND :
-							    DP_METER_TC;
-	if (meter == DP_METER_TC)
-		pr_info("this kernel (%s) lacks tp_btf/sock_send_length (Linux 6.3): responses are measured as they leave by an interface (TC egress) instead\n",
-			feat.kernel);
-	ret = dp_open(&dp, o.pin_dir, o.session_table, meter, &err);
+	ret = probe_kernel(&o, &feat, &meter, &err);
 	if (ret)
 		goto free_model;
-	/* Nothing is attached yet: a refusal here leaves steering as it was. */
-	ret = ctl_check_addresses(dp, m, &cfg, &err);
-	if (!ret)
-		ret = dp_attach(dp, &err);
-	if (ret)
-		goto close_dp;
-	pr_info("%s data plane in %s\n", dp_adopted(dp) ? "adopted" : "created", o.pin_dir);
-	ret = ctl_open(&ctl, dp, m, o.state, &err);
-	if (ret)
-		goto close_dp;
-	ctl->features = &feat;
-	ret = health_start(ctl);
-	if (ret) {
-		vs_errf(&err, ret, 500, "internal", "cannot start the health checker: %s",
-			strerror(-ret));
-		goto close_ctl;
-	}
-	ret = notifier_start(ctl, &cfg.notify, VSTEER_VERSION);
-	if (ret) {
-		vs_errf(&err, ret, 500, "internal", "cannot start the notifier: %s",
-			strerror(-ret));
-		health_stop(ctl);
-		goto close_ctl;
-	}
-	api.c = ctl;
 	api.token = token[0] ? token : NULL;
 	origin = (struct origin_policy){
 		.ep = cfg.api,
@@ -386,18 +512,41 @@ int main(int argc, char **argv)
 	};
 	api.origin = &origin;
 	ret = http_start(&api, &ho, &http, &err);
-	if (ret) {
-		notifier_stop(ctl);
-		health_stop(ctl);
+	if (ret)
+		goto free_model;
+	ret = dp_open(&dp, o.pin_dir, o.session_table, meter, &err);
+	if (ret)
+		goto stop_http;
+	load_drain(dp, &feat);
+	ret = ctl_check_addresses(dp, m, &cfg, &err);
+	if (ret)
+		goto close_dp;
+	ret = state_dir(o.state, true, &state_dir_made, &err);
+	if (!ret)
+		ret = ctl_open(&ctl, dp, m, o.state, &err);
+	if (ret)
+		goto remove_state_dir;
+	ctl->features = &feat;
+	/* Idle until ctl_start() gives the controller its model; the
+	 * notifier sends the events the start makes too. */
+	ret = ctl_threads_start(ctl, &cfg.notify, VSTEER_VERSION, &err);
+	if (ret)
 		goto close_ctl;
-	}
-	{
-		char a[EP_STRLEN];
-
-		ep_format(&cfg.api, a, sizeof(a));
-		pr_info("API on %s://%s%s\n", ho.tls_cert ? "https" : "http", a,
-			api.token ? ", token required for changes" : "");
-	}
+	/* The kernel changes from here; until the state file is committed,
+	 * a failure is undone by ctl_start() (the maps) and dp_close() (the
+	 * link, pins and directory). */
+	ret = dp_attach(dp, &err);
+	if (!ret)
+		ret = ctl_start(ctl, &err);
+	if (ret)
+		goto stop_health;
+	dp_commit(dp);
+	if (http_serve(&api, ctl, &err))
+		pr_err("%s\n", err.msg);
+	ep_format(&cfg.api, a, sizeof(a));
+	pr_info("%s data plane in %s; API on %s://%s%s\n", dp_adopted(dp) ? "adopted" : "created",
+		o.pin_dir, ho.tls_cert ? "https" : "http", a,
+		api.token ? ", token required for changes" : "");
 
 	for (;;) {
 		struct timespec ts = { 0, TICK_MS * 1000000L };
@@ -408,8 +557,8 @@ int main(int argc, char **argv)
 		ctl_tick(ctl);
 	}
 	http_stop(http);
-	health_stop(ctl);
-	notifier_stop(ctl);
+	http = NULL;
+	ctl_threads_stop(ctl);
 	/* Said only once it is true. */
 	if (!ctl_check_pins(ctl, &pins))
 		pr_info("stopping; steering stays pinned in %s\n", o.pin_dir);
@@ -419,10 +568,23 @@ int main(int argc, char **argv)
 			strstr(pins.missing, "link") ?
 				"steering stops as vsteerd exits" :
 				"steering stays, but these go as vsteerd exits and the next vsteerd starts them afresh");
+stop_health:
+	ctl_threads_stop(ctl);
 close_ctl:
 	ctl_close(ctl);
+remove_state_dir:
+	/* Empty once ctl_close() took the staged state file away. */
+	if (ret && state_dir_made) {
+		char dir[PATH_MAX];
+
+		snprintf(dir, sizeof(dir), "%s", o.state);
+		rmdir(dirname(dir));
+	}
 close_dp:
 	dp_close(dp);
+stop_http:
+	if (http)
+		http_stop(http);
 free_model:
 	free(m);
 	free((char *)ho.tls_cert);

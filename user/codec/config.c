@@ -6,6 +6,7 @@
 #include <string.h>
 #include "codec/config.h"
 #include "codec/parse.h"
+#include "codec/parse_notify.h"
 #include "lib/clock.h"
 #include "lib/file.h"
 #include "lib/rand.h"
@@ -25,6 +26,7 @@ static int start_session_rollout(struct model *m, uint32_t svc, struct vs_err *e
 	if (c->mode != CL_SESSION)
 		return 0;
 	req.session_timeout = c->session_timeout;
+	req.drain = c->drain_deadline;
 	snprintf(req.to, sizeof(req.to), "%s", c->id);
 	return rollout_start(m, svc, &req, clock_wall(), err);
 }
@@ -113,6 +115,17 @@ static int add_service(struct config *cfg, struct model *m, const char *name, js
 		if (r)
 			return r;
 	}
+	if (json_is_object(obj) && json_object_get(obj, "analysis")) {
+		char w[80];
+		uint32_t given;
+		int r;
+
+		snprintf(w, sizeof(w), "%s.analysis", where);
+		r = parse_analysis(json_object_get(obj, "analysis"), w, "bad_field",
+				   &m->svc[ret].an, &given, err);
+		if (r)
+			return r;
+	}
 	if (json_is_object(obj) && json_object_get(obj, "notifications")) {
 		char w[80];
 		int r;
@@ -135,9 +148,9 @@ static int add_service(struct config *cfg, struct model *m, const char *name, js
 
 static int parse_services(json_t *list, struct config *cfg, struct model *m, struct vs_err *err)
 {
-	static const char *const keys[] = { "name",	"address",	 "port",
-					    "protocol", "sessions",	 "takeover",
-					    "clusters", "notifications", NULL };
+	static const char *const keys[] = { "name",	     "address",	 "port",     "protocol",
+					    "sessions",	     "takeover", "clusters", "analysis",
+					    "notifications", NULL };
 	json_t *s, *name;
 	char w[64];
 	size_t i;
@@ -281,9 +294,9 @@ static int parse_root(json_t *root, struct config *cfg, struct model *m, struct 
 		return vs_errf(err, -EINVAL, 400, "bad_field",
 			       "cluster: needs a proxy section with the service address");
 	if (proxy) {
-		static const char *const proxy_keys[] = { "address",  "port",	  "protocol",
-							  "sessions", "takeover", "notifications",
-							  NULL };
+		static const char *const proxy_keys[] = { "address",	   "port",     "protocol",
+							  "sessions",	   "takeover", "analysis",
+							  "notifications", NULL };
 
 		if (json_is_object(proxy) && (ret = parse_keys(proxy, proxy_keys, "proxy", err)))
 			return ret;
@@ -327,8 +340,10 @@ void config_settings(const struct config *cfg, const struct model *from, struct 
 		int f = model_find_service(from, cfg->svc[i].name);
 		int t = model_find_service(to, cfg->svc[i].name);
 
-		if (f >= 0 && t >= 0)
+		if (f >= 0 && t >= 0) {
+			to->svc[t].an = from->svc[f].an;
 			to->svc[t].notify = from->svc[f].notify;
+		}
 	}
 }
 

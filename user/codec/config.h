@@ -48,17 +48,20 @@ struct config {
  *   {"services": [{"name": "web", "address": "0.0.0.0", "port": 80,
  *                  "clusters": [...]}], "configService": ...}
  * In proxy and in each of services, "takeover": true lets vsteerd take an
- * address that another process listens on, and "notifications" lists the
- * service's webhooks (codec/parse.h); at the top level, the daemon's.
+ * address that another process listens on, "analysis" sets what the
+ * service's rollouts are judged by (false: not judged), and
+ * "notifications" lists the service's webhooks (codec/parse.h); at the
+ * top level, the daemon's.
  * Fills cfg and m (services with fresh salts, clusters with fresh ids).
  * Errors name the file (`name`) and the field.
  */
 int config_parse(const char *text, size_t len, const char *name, struct config *cfg,
 		 struct model *m, struct vs_err *err);
-/* The settings of the services the config names, which it sets at every
- * start, from `from` (the config's model) into `to` (the state file's):
- * their notifications. */
-void config_settings(const struct config *cfg, const struct model *from, struct model *to);
 int config_load(const char *path, struct config *cfg, struct model *m, struct vs_err *err);
+/* The settings the config owns in the services it names, from the model
+ * it was parsed into to one read from the state file (which wins for
+ * the rest): each service's "analysis" and "notifications", so that a
+ * restart takes changed ones. */
+void config_settings(const struct config *cfg, const struct model *from, struct model *to);
 
 #endif

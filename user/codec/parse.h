@@ -26,19 +26,20 @@ int parse_sess_opts(json_t *j, const char *where, struct sess_opts *o, struct vs
 /* An owner (core/owner.h): {"uid": 1000}, {"cgroup": "/system.slice/x"}
  * or both; cgroup "/" is any. */
 int parse_owner(json_t *j, const char *where, struct owner *o, struct vs_err *err);
+/* "analysis": false (a->on false), true, or an object of judge_fields
+ * and "onInconclusive" (a->on true) read over what a holds; each one
+ * given sets its bit in *given (core/judge.h). A bad value is refused with
+ * code, naming where.field. */
+int parse_analysis(json_t *j, const char *where, const char *code, struct analysis *a,
+		   uint32_t *given, struct vs_err *err);
+/* A "drainDeadline" (v, which may be NULL: none): whole seconds from 0
+ * to DRAIN_MAX_DEADLINE; an error names where and has code. */
+int parse_drain(json_t *v, const char *where, const char *code, struct drain_spec *out,
+		struct vs_err *err);
 /* A cluster object: version, servers, upgradeTransition, health, owner, and the
  * extra fields named in `extra` (NULL-terminated; e.g. "service", "id").
  * The caller handles the extra fields; out->svc is left as it is. */
 int parse_cluster(json_t *j, const char *where, const char *const *extra, struct cluster *out,
 		  struct vs_err *err);
-/* A list of webhook targets (core/notify.h), as the config file, the
- * state file and request bodies carry it under "notifications":
- *   [{"url": "https://hooks.example.com/x",  http:// or https://
- *     "events": ["auto_rollback", "step"],   kinds; ["*"] or left out: all
- *     "headers": {"Authorization": "Bearer ..."},
- *     "timeoutMs": 5000}]                    one attempt's, 100 to 30000
- * At most NOTIFY_MAX_TARGETS targets. Errors name where[i] and the field
- * (codes bad_notifications, or limit); *out is written only on success. */
-int parse_notifications(json_t *v, const char *where, struct notify_list *out, struct vs_err *err);
 
 #endif

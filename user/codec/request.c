@@ -7,15 +7,34 @@
 #include "codec/request.h"
 #include "lib/str.h"
 
-int req_cluster(json_t *body, char svc[NAME_MAX_LEN], struct cluster *spec, struct vs_err *err)
+/* "analysis": false, true or an object of settings (judge.h): over the
+ * service's when the rollout starts. */
+static int req_analysis(json_t *j, const char *code, struct analysis_req *r, struct vs_err *err)
 {
-	static const char *const extra[] = { "service", NULL };
-	json_t *s;
+	memset(r, 0, sizeof(*r));
+	r->set = true;
+	return parse_analysis(j, "body.analysis", code, &r->an, &r->given, err);
+}
+
+int req_cluster(json_t *body, char svc[NAME_MAX_LEN], struct cluster *spec, struct analysis_req *an,
+		struct vs_err *err)
+{
+	static const char *const extra[] = { "service", "analysis", NULL };
+	json_t *s, *a;
 	int ret;
 
 	memset(spec, 0, sizeof(*spec));
+	memset(an, 0, sizeof(*an));
 	ret = parse_cluster(body, "body", extra, spec, err);
 	if (ret)
+		return ret;
+	/* Only a cluster that takes over starts a rollout to judge. */
+	a = json_object_get(body, "analysis");
+	if (a && spec->mode == CL_MANUAL)
+		return vs_errf(
+			err, -EINVAL, 400, "bad_field",
+			"body.analysis: a manual cluster takes no traffic when registered, so there is no rollout to judge; give analysis to the rollout that moves traffic to it");
+	if (a && (ret = req_analysis(a, "bad_field", an, err)))
 		return ret;
 	s = json_object_get(body, "service");
 	if (s && (!json_is_string(s) || str_copy(svc, NAME_MAX_LEN, json_string_value(s))))
@@ -47,89 +66,13 @@ int req_weights(json_t *body, struct weights_req *w, struct vs_err *err)
 	return 0;
 }
 
-static int num_field(json_t *o, const char *key, double lo, double hi, double *out,
-		     struct vs_err *err)
-{
-	json_t *v = json_object_get(o, key);
-
-	if (!v)
-		return 0;
-	if (!json_is_number(v) || json_number_value(v) < lo || json_number_value(v) > hi)
-		return vs_errf(err, -EINVAL, 400, "bad_rollout",
-			       "body.analysis.%s: must be a number from %g to %g", key, lo, hi);
-	*out = json_number_value(v);
-	return 0;
-}
-
-/* Counts and seconds: whole numbers, not silently truncated fractions. */
-static int int_field(json_t *o, const char *key, double lo, double hi, double *out,
-		     struct vs_err *err)
-{
-	json_t *v = json_object_get(o, key);
-
-	if (v && !json_is_integer(v))
-		return vs_errf(err, -EINVAL, 400, "bad_rollout",
-			       "body.analysis.%s: must be a whole number from %g to %g", key, lo,
-			       hi);
-	return num_field(o, key, lo, hi, out, err);
-}
-
-/* {"interval": 5, "minRequests": 100, "maxLatencyRatio": 1.5,
- *  "maxLatencyIncreaseMs": 5, "maxSizeDeviation": 0.5,
- *  "maxErrorRateIncrease": 0.01, "failureLimit": 3, "maxInconclusive": 12};
- * every field optional (judge.c has the defaults). */
-static int req_analysis(json_t *j, struct analysis *a, struct vs_err *err)
-{
-	static const char *const keys[] = { "interval",
-					    "minRequests",
-					    "maxLatencyRatio",
-					    "maxLatencyIncreaseMs",
-					    "maxSizeDeviation",
-					    "maxErrorRateIncrease",
-					    "failureLimit",
-					    "maxInconclusive",
-					    NULL };
-	double interval, min_req, fail_lim, max_inc;
-	int ret;
-
-	judge_defaults(a);
-	interval = a->interval;
-	min_req = a->min_requests;
-	fail_lim = a->failure_limit;
-	max_inc = a->max_inconclusive;
-	ret = parse_keys(j, keys, "body.analysis", err);
-	if (!ret)
-		ret = int_field(j, "interval", 1, 3600, &interval, err);
-	if (!ret)
-		ret = int_field(j, "minRequests", 1, 1e9, &min_req, err);
-	if (!ret)
-		ret = num_field(j, "maxLatencyRatio", 1, 1000, &a->max_latency_ratio, err);
-	if (!ret)
-		ret = num_field(j, "maxLatencyIncreaseMs", 0, 3.6e6, &a->max_latency_increase_ms,
-				err);
-	if (!ret)
-		ret = num_field(j, "maxSizeDeviation", 0, 1000, &a->max_size_deviation, err);
-	if (!ret)
-		ret = num_field(j, "maxErrorRateIncrease", 0, 1, &a->max_error_rate_increase, err);
-	if (!ret)
-		ret = int_field(j, "failureLimit", 1, 1000, &fail_lim, err);
-	if (!ret)
-		ret = int_field(j, "maxInconclusive", 1, 1e6, &max_inc, err);
-	if (ret)
-		return ret;
-	a->interval = interval;
-	a->min_requests = min_req;
-	a->failure_limit = fail_lim;
-	a->max_inconclusive = max_inc;
-	return 0;
-}
-
 /* {"to": "2.0", "strategy": "gradual", "sessionTimeout": 60,
  *  "steps": [{"weight": 1, "hold": 3600}, {"weight": 50}, {"weight": 100}]} */
 int req_rollout(json_t *body, struct ro_request *req, struct vs_err *err)
 {
 	static const char *const keys[] = { "to",    "strategy", "sessionTimeout",
-					    "steps", "analysis", NULL };
+					    "steps", "analysis", "drainDeadline",
+					    NULL };
 	static const char *const step_keys[] = { "weight", "hold", NULL };
 	json_t *to, *st, *t, *steps, *item, *w, *h;
 	char where[32];
@@ -190,7 +133,12 @@ int req_rollout(json_t *body, struct ro_request *req, struct vs_err *err)
 		return vs_errf(
 			err, -EINVAL, 400, "bad_rollout",
 			"body.sessionTimeout: a session rollout needs one of 1 second or more");
+	ret = parse_drain(json_object_get(body, "drainDeadline"), "body", "bad_rollout",
+			  &req->drain, err);
+	if (ret)
+		return ret;
 	if (json_object_get(body, "analysis"))
-		return req_analysis(json_object_get(body, "analysis"), &req->an, err);
+		return req_analysis(json_object_get(body, "analysis"), "bad_rollout", &req->an,
+				    err);
 	return 0;
 }

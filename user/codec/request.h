@@ -14,8 +14,10 @@ struct weights_req {
 	uint16_t bp[VS_MAX_VERSIONS];
 };
 
-/* PUT /v1/clusters: {"service"?, "version", "servers", "upgradeTransition"?} */
-int req_cluster(json_t *body, char svc[NAME_MAX_LEN], struct cluster *spec, struct vs_err *err);
+/* PUT /v1/clusters: {"service"?, "version", "servers", "upgradeTransition"?,
+ * "analysis"?}; the analysis of the rollout its taking over starts. */
+int req_cluster(json_t *body, char svc[NAME_MAX_LEN], struct cluster *spec, struct analysis_req *an,
+		struct vs_err *err);
 /* PUT /v1/services/{name}/weights: {"VERSION": PERCENT, ...} */
 int req_weights(json_t *body, struct weights_req *w, struct vs_err *err);
 /* POST /v1/services/{name}/rollout */

@@ -12,25 +12,55 @@
 #include "lib/log.h"
 #include "lib/str.h"
 
+json_t *state_window_json(const struct window_sum *w)
+{
+	/* clang-format off */
+	return json_pack("{sisIsIsIsfsfsfsf}", "seconds", (int)w->seconds,
+			 "arrived", (json_int_t)w->arrived, "requests", (json_int_t)w->requests,
+			 "errors", (json_int_t)w->errors,
+			 "latencyP50Ms", w->p50_ms, "latencyP99Ms", w->p99_ms,
+			 "meanResponseBytes", w->mean_bytes, "errorRate", window_error_rate(w));
+	/* clang-format on */
+}
+
+json_t *state_settings_json(const struct analysis *a)
+{
+	json_t *j;
+
+	if (!a->on)
+		return json_false();
+	j = json_object();
+	for (size_t i = 0; i < JUDGE_NFIELDS; i++) {
+		const struct judge_field *f = &judge_fields[i];
+		double v = judge_get(a, f);
+
+		json_object_set_new(j, f->name,
+				    f->kind == JUDGE_COUNT	    ? json_integer((json_int_t)v) :
+				    f->kind == JUDGE_LIMIT && v < 0 ? json_null() :
+								      json_real(v));
+	}
+	json_object_set_new(j, "onInconclusive",
+			    json_string(judge_inconclusive_name(a->on_inconclusive)));
+	return j;
+}
+
 json_t *state_analysis_json(const struct analysis *a)
 {
+	json_t *j;
+
 	if (!a->on)
 		return json_null();
+	j = state_settings_json(a);
 	/* clang-format off */
-	return json_pack("{sIsIsfsfsfsfsIsIsIsIsIsIss}", "interval", (json_int_t)a->interval,
-			 "minRequests", (json_int_t)a->min_requests,
-			 "maxLatencyRatio", a->max_latency_ratio,
-			 "maxLatencyIncreaseMs", a->max_latency_increase_ms,
-			 "maxSizeDeviation", a->max_size_deviation,
-			 "maxErrorRateIncrease", a->max_error_rate_increase,
-			 "failureLimit", (json_int_t)a->failure_limit,
-			 "maxInconclusive", (json_int_t)a->max_inconclusive,
-			 "failures", (json_int_t)a->failures,
-			 "inconclusive", (json_int_t)a->inconclusive,
-			 "windows", (json_int_t)a->windows,
-			 "lastPass", (json_int_t)a->last_pass,
-			 "lastVerdict", a->last_verdict);
+	json_object_update_new(j, json_pack("{sIsIsIsIssso}", "failures", (json_int_t)a->failures,
+					    "inconclusive", (json_int_t)a->inconclusive,
+					    "windows", (json_int_t)a->windows,
+					    "lastPass", (json_int_t)a->last_pass,
+					    "lastVerdict", a->last_verdict,
+					    "baseline", a->base.seconds ? state_window_json(&a->base) :
+									  json_null()));
 	/* clang-format on */
+	return j;
 }
 
 json_t *state_sess_json(const struct sess_opts *o)
@@ -104,7 +134,7 @@ static const char *mark_state_name(unsigned int type)
 	return type == ROM_PROMOTED_FULL ? "promoted_full" : ro_mark_name(type);
 }
 
-static json_t *rollout_dump(const struct rollout *ro)
+static json_t *rollout_fields(const struct rollout *ro)
 {
 	json_t *steps, *hist;
 
@@ -123,7 +153,8 @@ static json_t *rollout_dump(const struct rollout *ro)
 						      "type", mark_state_name(ro->hist[i].type),
 						      "step", ro->hist[i].step,
 						      "weight", ro->hist[i].weight));
-	return json_pack("{sosssssssIsIsIsIsosIsIsIsIso}", "history", hist, "why", ro->why,
+	return json_pack("{sosssssssssIsIsIsIsosIsIsIsIso}", "history", hist, "why", ro->why,
+			 "pauseWhy", ro->pause_why,
 			 "phase", ro_phase_name(ro->phase),
 			 "strategy", ro_strategy_name(ro->strategy),
 			 "from", (json_int_t)ro->from, "to", (json_int_t)ro->to,
@@ -135,6 +166,15 @@ static json_t *rollout_dump(const struct rollout *ro)
 			 "ended", (json_int_t)ro->ended,
 			 "analysis", state_analysis_json(&ro->an));
 	/* clang-format on */
+}
+
+static json_t *rollout_dump(const struct rollout *ro)
+{
+	json_t *j = rollout_fields(ro);
+
+	if (j && ro->drain.on)
+		json_object_set_new(j, "drainDeadline", json_integer(ro->drain.secs));
+	return j;
 }
 
 static json_t *events_dump(const struct model *m)
@@ -169,13 +209,14 @@ char *state_dump(const struct model *m)
 			continue;
 		ep_format_addr(&s->addr, a, sizeof(a));
 		/* clang-format off */
-		json_array_append_new(svcs, json_pack("{sssIsssisssIsIsososo}", "name", s->name,
+		json_array_append_new(svcs, json_pack("{sssIsssisssIsIsosososo}", "name", s->name,
 						       "id", (json_int_t)i, "address", a,
 						       "port", s->addr.port,
 						       "protocol", s->http ? "http" : "tcp",
 						       "salt", (json_int_t)s->salt,
 						       "sessionTimeout", (json_int_t)s->session_timeout,
 						       "sessions", state_sess_json(&s->sess),
+						       "analysis", state_settings_json(&s->an),
 						       "rollout", rollout_dump(&s->ro),
 						       "notifications",
 						       state_notify_json(&s->notify, true)));
@@ -195,6 +236,9 @@ char *state_dump(const struct model *m)
 
 		if (c->mode == CL_SESSION)
 			json_object_set_new(t, "sessionTimeout", json_integer(c->session_timeout));
+		if (c->drain_deadline.on)
+			json_object_set_new(t, "drainDeadline",
+					    json_integer(c->drain_deadline.secs));
 		/* clang-format off */
 		json_t *h = c->health.on ?
 			json_pack("{sssisisisi}", "path", c->health.path,
@@ -214,6 +258,14 @@ char *state_dump(const struct model *m)
 
 		if (h)
 			json_object_set_new(cj, "health", h);
+		/* clang-format off */
+		if (c->drain.on)
+			json_object_set_new(cj, "drain", json_pack("{sIsIsbsb}",
+					    "deadline", (json_int_t)c->drain.secs,
+					    "started", (json_int_t)c->drain.started,
+					    "due", c->drain.due, "drained", c->drain.drained));
+		/* clang-format on */
+		json_object_set_new(cj, "drainClosed", json_integer((json_int_t)c->drain.closed));
 		if (c->rule.set)
 			json_object_set_new(cj, "owner", state_owner_json(&c->rule));
 		for (uint32_t j = 0; j < c->nsrv; j++)

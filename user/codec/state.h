@@ -14,6 +14,12 @@
 #define STATE_MAX_SIZE	 (4 << 20)
 #define STATE_FORMAT	 1 /* "vsteerState": what this build writes and reads */
 
+/* A window's figures: the API's lastWindow and analysisWindow, and a
+ * rollout's baseline in the state file and the API. */
+json_t *state_window_json(const struct window_sum *w);
+/* Analysis settings (false when off): a service's, in the state file and
+ * the API. */
+json_t *state_settings_json(const struct analysis *a);
 /* A rollout's analysis settings and status as JSON (null when off); the
  * state file and the API show the same object. */
 json_t *state_analysis_json(const struct analysis *a);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "codec/parse.h"
+#include "codec/parse_notify.h"
 #include "codec/state.h"
 #include "codec/state_parse.h"
 #include "lib/file.h"
@@ -24,10 +25,9 @@ static int get_int(json_t *o, const char *key, int64_t lo, int64_t hi, int64_t *
 
 static int load_service(json_t *j, const char *w, struct model *m, struct vs_err *err)
 {
-	static const char *const keys[] = { "name",	      "id",	  "address",
-					    "port",	      "protocol", "salt",
-					    "sessionTimeout", "sessions", "rollout",
-					    "notifications",  NULL };
+	static const char *const keys[] = { "name",	"id",	    "address",	      "port",
+					    "protocol", "salt",	    "sessionTimeout", "sessions",
+					    "rollout",	"analysis", "notifications",  NULL };
 	json_t *proto = json_object_get(j, "protocol");
 	json_t *name = json_object_get(j, "name"), *id = json_object_get(j, "id");
 	json_t *salt = json_object_get(j, "salt");
@@ -70,6 +70,16 @@ static int load_service(json_t *j, const char *w, struct model *m, struct vs_err
 	if (parse_protocol(proto, true, &m->svc[sid].http))
 		return vs_errf(err, -EINVAL, 400, "bad_state", "%s.protocol: \"tcp\" or \"http\"",
 			       w);
+	/* Absent in state files from before: the built-in settings. */
+	if (json_object_get(j, "analysis")) {
+		uint32_t given;
+
+		snprintf(where, sizeof(where), "%s.analysis", w);
+		ret = parse_analysis(json_object_get(j, "analysis"), where, "bad_state",
+				     &m->svc[sid].an, &given, err);
+		if (ret)
+			return ret;
+	}
 	/* Absent in state files from before webhooks: none. */
 	if (json_object_get(j, "notifications")) {
 		snprintf(where, sizeof(where), "%s.notifications", w);
@@ -90,52 +100,99 @@ static int load_service(json_t *j, const char *w, struct model *m, struct vs_err
 	return parse_sess_opts(json_object_get(j, "sessions"), where, &m->svc[sid].sess, err);
 }
 
+static int load_window(json_t *j, const char *w, struct window_sum *out, struct vs_err *err)
+{
+	static const char *const keys[] = {
+		"seconds",	"arrived",	     "requests",  "errors", "latencyP50Ms",
+		"latencyP99Ms", "meanResponseBytes", "errorRate", NULL
+	};
+	static const char *const nums[] = { "latencyP50Ms", "latencyP99Ms", "meanResponseBytes" };
+	double d[ARRAY_SIZE(nums)];
+	int64_t sec, arr, req, errs;
+
+	if (parse_keys(j, keys, w, err))
+		return -EINVAL;
+	for (size_t i = 0; i < ARRAY_SIZE(nums); i++) {
+		json_t *v = json_object_get(j, nums[i]);
+
+		if (!json_is_number(v) || json_number_value(v) < 0)
+			return vs_errf(err, -EINVAL, 400, "bad_state", "%s.%s: malformed", w,
+				       nums[i]);
+		d[i] = json_number_value(v);
+	}
+	if (get_int(j, "seconds", 1, UINT32_MAX, &sec) ||
+	    get_int(j, "arrived", 0, INT64_MAX, &arr) ||
+	    get_int(j, "requests", 0, INT64_MAX, &req) || get_int(j, "errors", 0, INT64_MAX, &errs))
+		return vs_errf(err, -EINVAL, 400, "bad_state", "%s: malformed counts", w);
+	*out = (struct window_sum){ .seconds = sec,
+				    .arrived = arr,
+				    .requests = req,
+				    .errors = errs,
+				    .p50_ms = d[0],
+				    .p99_ms = d[1],
+				    .mean_bytes = d[2] };
+	return 0;
+}
+
+/* A rollout's analysis: its settings as the API takes them, and its
+ * status. Absent in state files from before them: no absolute limits, no
+ * baseline, and steps that advance without a verdict, as such a rollout
+ * started with. */
 static int load_analysis(json_t *j, const char *w, struct analysis *a, struct vs_err *err)
 {
-	int64_t v[8];
-	static const char *const ints[] = { "interval",	       "minRequests", "failureLimit",
-					    "maxInconclusive", "failures",    "inconclusive",
-					    "windows",	       "lastPass" };
-	json_t *lv;
+	static const char *const status[] = { "failures", "inconclusive", "windows", "lastPass" };
+	int64_t v[ARRAY_SIZE(status)];
+	json_t *settings, *lv, *base;
+	char where[96];
+	uint32_t given;
+	int ret;
 
 	memset(a, 0, sizeof(*a));
 	if (!j || json_is_null(j))
 		return 0;
-	for (size_t i = 0; i < ARRAY_SIZE(ints); i++)
-		if (get_int(j, ints[i], 0, INT64_MAX, &v[i]) ||
-		    (i < 4 && (v[i] < 1 || v[i] > UINT32_MAX)))
-			return vs_errf(err, -EINVAL, 400, "bad_state", "%s.analysis.%s: malformed",
-				       w, ints[i]);
+	snprintf(where, sizeof(where), "%s.analysis", w);
+	if (!json_is_object(j))
+		return vs_errf(err, -EINVAL, 400, "bad_state", "%s: malformed", where);
+	for (size_t i = 0; i < ARRAY_SIZE(status); i++)
+		if (get_int(j, status[i], 0, i < 3 ? UINT32_MAX : INT64_MAX, &v[i]))
+			return vs_errf(err, -EINVAL, 400, "bad_state", "%s.%s: malformed", where,
+				       status[i]);
 	lv = json_object_get(j, "lastVerdict");
-	if (!json_is_number(json_object_get(j, "maxLatencyRatio")) ||
-	    !json_is_number(json_object_get(j, "maxLatencyIncreaseMs")) ||
-	    !json_is_number(json_object_get(j, "maxSizeDeviation")) ||
-	    !json_is_number(json_object_get(j, "maxErrorRateIncrease")) || v[4] > UINT32_MAX ||
-	    v[5] > UINT32_MAX || v[6] > UINT32_MAX)
-		return vs_errf(err, -EINVAL, 400, "bad_state", "%s.analysis: malformed thresholds",
-			       w);
-	*a = (struct analysis){
-		.on = true,
-		.interval = v[0],
-		.min_requests = v[1],
-		.failure_limit = v[2],
-		.max_inconclusive = v[3],
-		.failures = v[4],
-		.inconclusive = v[5],
-		.windows = v[6],
-		.last_pass = v[7],
-		.max_latency_ratio = json_number_value(json_object_get(j, "maxLatencyRatio")),
-		.max_latency_increase_ms =
-			json_number_value(json_object_get(j, "maxLatencyIncreaseMs")),
-		.max_size_deviation = json_number_value(json_object_get(j, "maxSizeDeviation")),
-		.max_error_rate_increase =
-			json_number_value(json_object_get(j, "maxErrorRateIncrease")),
-	};
+	base = json_object_get(j, "baseline");
+	settings = json_copy(j);
+	for (size_t i = 0; i < ARRAY_SIZE(status); i++)
+		json_object_del(settings, status[i]);
+	json_object_del(settings, "lastVerdict");
+	json_object_del(settings, "baseline");
+	judge_defaults(a);
+	a->max_error_rate = a->max_latency_p99_ms = JUDGE_NO_LIMIT;
+	a->on_inconclusive = JUDGE_ADVANCE;
+	ret = parse_analysis(settings, where, "bad_state", a, &given, err);
+	json_decref(settings);
+	if (ret)
+		return ret;
+	for (size_t i = 0; i < JUDGE_NFIELDS; i++)
+		if (judge_fields[i].kind != JUDGE_LIMIT && !(given & (1u << i)))
+			return vs_errf(err, -EINVAL, 400, "bad_state", "%s.%s: missing", where,
+				       judge_fields[i].name);
+	a->failures = v[0];
+	a->inconclusive = v[1];
+	a->windows = v[2];
+	a->last_pass = v[3];
 	snprintf(a->last_verdict, sizeof(a->last_verdict), "%s",
 		 json_is_string(lv) ? json_string_value(lv) : "");
-	if (a->max_latency_ratio < 1)
-		return vs_errf(err, -EINVAL, 400, "bad_state", "%s.analysis: malformed thresholds",
-			       w);
+	snprintf(where + strlen(where), sizeof(where) - strlen(where), ".baseline");
+	return base && !json_is_null(base) ? load_window(base, where, &a->base, err) : 0;
+}
+
+/* An optional string field that must fit out. */
+static int load_text(json_t *j, const char *key, char *out, size_t size, const char *w,
+		     struct vs_err *err)
+{
+	json_t *v = json_object_get(j, key);
+
+	if (v && (!json_is_string(v) || str_copy(out, size, json_string_value(v))))
+		return vs_errf(err, -EINVAL, 400, "bad_state", "%s.%s: malformed", w, key);
 	return 0;
 }
 
@@ -170,10 +227,12 @@ static int load_history(json_t *list, const char *w, struct rollout *ro, struct 
 
 static int load_rollout(json_t *j, const char *w, struct model *m, uint32_t svc, struct vs_err *err)
 {
-	static const char *const keys[] = { "phase",	      "strategy",   "from",  "to",
-					    "sessionTimeout", "step",	    "steps", "started",
-					    "stepStarted",    "pausedLeft", "ended", "analysis",
-					    "history",	      "why",	    NULL };
+	static const char *const keys[] = {
+		"phase",	 "strategy", "from",	"to",	       "sessionTimeout",
+		"step",		 "steps",    "started", "stepStarted", "pausedLeft",
+		"ended",	 "analysis", "history", "why",	       "pauseWhy",
+		"drainDeadline", NULL
+	};
 	struct rollout *ro = &m->svc[svc].ro;
 	int64_t from, to, st, n, v, hold;
 	json_t *steps, *item;
@@ -221,12 +280,13 @@ static int load_rollout(json_t *j, const char *w, struct model *m, uint32_t svc,
 	    get_int(j, "pausedLeft", RO_WAIT, INT64_MAX, &ro->paused_left) ||
 	    get_int(j, "ended", 0, INT64_MAX, &ro->ended))
 		return vs_errf(err, -EINVAL, 400, "bad_state", "%s: malformed rollout times", w);
-	/* Both absent in state files from before rollouts kept a history. */
-	if (json_object_get(j, "why") &&
-	    (!json_is_string(json_object_get(j, "why")) ||
-	     str_copy(ro->why, sizeof(ro->why), json_string_value(json_object_get(j, "why")))))
-		return vs_errf(err, -EINVAL, 400, "bad_state", "%s.why: malformed", w);
-	if (load_history(json_object_get(j, "history"), w, ro, err))
+	/* All absent in state files from before rollouts kept a history. */
+	if (load_text(j, "why", ro->why, sizeof(ro->why), w, err) ||
+	    load_text(j, "pauseWhy", ro->pause_why, sizeof(ro->pause_why), w, err) ||
+	    load_history(json_object_get(j, "history"), w, ro, err))
+		return -EINVAL;
+	/* Absent in state files from before drain deadlines: none. */
+	if (parse_drain(json_object_get(j, "drainDeadline"), w, "bad_state", &ro->drain, err))
 		return -EINVAL;
 	return load_analysis(json_object_get(j, "analysis"), w, &ro->an, err);
 }
@@ -288,10 +348,37 @@ static int load_owners(json_t *list, const char *w, struct cluster *c, struct vs
 	return 0;
 }
 
+/* A version's drain and its count; both absent in state files from
+ * before drain deadlines. */
+static int load_drain(json_t *j, json_t *closed, const char *w, struct drain *d, struct vs_err *err)
+{
+	static const char *const keys[] = { "deadline", "started", "due", "drained", NULL };
+	int64_t secs, started, n = 0;
+
+	if (closed && (!json_is_integer(closed) || (n = json_integer_value(closed)) < 0))
+		return vs_errf(err, -EINVAL, 400, "bad_state", "%s.drainClosed: malformed", w);
+	*d = (struct drain){ .closed = n };
+	if (!j)
+		return 0;
+	if (parse_keys(j, keys, w, err) || get_int(j, "deadline", 0, DRAIN_MAX_DEADLINE, &secs) ||
+	    get_int(j, "started", 0, INT64_MAX, &started) ||
+	    !json_is_boolean(json_object_get(j, "due")) ||
+	    !json_is_boolean(json_object_get(j, "drained")))
+		return vs_errf(err, -EINVAL, 400, "bad_state", "%s.drain: malformed", w);
+	*d = (struct drain){ .on = true,
+			     .due = json_is_true(json_object_get(j, "due")),
+			     .drained = json_is_true(json_object_get(j, "drained")),
+			     .secs = secs,
+			     .started = started,
+			     .closed = n };
+	return 0;
+}
+
 static int load_cluster(json_t *j, const char *w, struct model *m, struct vs_err *err)
 {
-	static const char *const extra[] = { "id",	   "slot",   "weight", "service",
-					     "noAffinity", "owners", NULL };
+	static const char *const extra[] = { "id",	"slot",	       "weight",
+					     "service", "noAffinity",  "owners",
+					     "drain",	"drainClosed", NULL };
 	json_t *id = json_object_get(j, "id"), *slot = json_object_get(j, "slot");
 	json_t *weight = json_object_get(j, "weight"), *svc = json_object_get(j, "service");
 	struct cluster spec = {};
@@ -315,6 +402,9 @@ static int load_cluster(json_t *j, const char *w, struct model *m, struct vs_err
 	spec.weight = wt;
 	spec.no_affinity = json_is_true(json_object_get(j, "noAffinity"));
 	ret = load_owners(json_object_get(j, "owners"), w, &spec, err);
+	if (!ret)
+		ret = load_drain(json_object_get(j, "drain"), json_object_get(j, "drainClosed"), w,
+				 &spec.drain, err);
 	if (ret)
 		return ret;
 	ret = model_put_cluster(m, sl, &spec, err);

@@ -21,6 +21,24 @@ static int parse_host(const char *host, struct vs_endpoint *ep)
 	return -EINVAL;
 }
 
+socklen_t ep_to_sockaddr(const struct vs_endpoint *ep, struct sockaddr_storage *ss)
+{
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (ep->family == AF_INET) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(ep->port);
+		memcpy(&sin->sin_addr, ep->addr, 4);
+		return sizeof(*sin);
+	}
+	sin6->sin6_family = AF_INET6;
+	sin6->sin6_port = htons(ep->port);
+	memcpy(&sin6->sin6_addr, ep->addr, 16);
+	return sizeof(*sin6);
+}
+
 int ep_from_parts(const char *host, long port, struct vs_endpoint *ep)
 {
 	if (port < 1 || port > 65535)

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 /* An IP address and TCP port. addr is in network byte order (IPv4 in
  * addr[0], the rest zero), port in host byte order: the layout of
@@ -26,6 +27,8 @@ void ep_format(const struct vs_endpoint *ep, char *buf, size_t size);
 void ep_format_addr(const struct vs_endpoint *ep, char *buf, size_t size);
 bool ep_equal(const struct vs_endpoint *a, const struct vs_endpoint *b);
 bool ep_addr_is_any(const struct vs_endpoint *ep);
+/* As bind() and connect() take it; returns its length. */
+socklen_t ep_to_sockaddr(const struct vs_endpoint *ep, struct sockaddr_storage *ss);
 /* 127.0.0.0/8 or ::1 */
 bool ep_is_loopback(const struct vs_endpoint *ep);
 

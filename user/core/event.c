@@ -26,10 +26,16 @@ const struct event_kind event_kinds[] = {
 	/* the judge's windows */
 	{ "analysis_failed",	VS_LOG_WARN },
 	{ "inconclusive",	VS_LOG_INFO },
+	{ "auto_pause",		VS_LOG_NOTICE },
 	/* servers coming and going */
 	{ "backend_down",	VS_LOG_WARN },
 	{ "backend_up",		VS_LOG_NOTICE },
 	{ "socket_refused",	VS_LOG_WARN },
+	/* an old version's connections after a drain deadline */
+	{ "drain_closed",	VS_LOG_NOTICE },
+	{ "drained",		VS_LOG_NOTICE },
+	{ "drain_cancelled",	VS_LOG_NOTICE },
+	{ "drain_unsupported",	VS_LOG_WARN },
 	/* the daemon's pins */
 	{ "repinned",		VS_LOG_WARN },
 	{ "pin_replaced",	VS_LOG_WARN },

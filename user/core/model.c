@@ -136,6 +136,7 @@ int model_put_service(struct model *m, uint32_t id, const char *name,
 		return ret;
 	m->svc[id] = (struct service){ .used = true, .addr = *addr, .salt = salt };
 	model_sess_defaults(&m->svc[id].sess);
+	judge_defaults(&m->svc[id].an);
 	str_copy(m->svc[id].name, NAME_MAX_LEN, name);
 	return id;
 }
@@ -443,7 +444,13 @@ void model_svc_value(const struct model *m, uint32_t svc, const uint8_t nsock[VS
 		v->ver[i].slot = order[i];
 		v->ver[i].upto = upto;
 		v->ver[i].nsock = nsock[order[i]];
-		v->ver[i].flags = m->cl[order[i]].no_affinity ? VS_VER_NO_AFFINITY : 0;
+		/* Past a drain deadline a version's sessions follow the
+		 * weights: a client whose idle connection was closed comes
+		 * back to the new version, not to the one draining. */
+		v->ver[i].flags = m->cl[order[i]].no_affinity || (m->cl[order[i]].drain.due &&
+								  !m->cl[order[i]].weight) ?
+					  VS_VER_NO_AFFINITY :
+					  0;
 	}
 	v->session_ms = m->svc[svc].session_timeout * 1000;
 	v->flags = m->svc[svc].http ? VS_SVC_HTTP : 0;

@@ -44,6 +44,7 @@
 #include "lib/compiler.h"
 #include "lib/err.h"
 #include "core/addr.h"
+#include "core/drain.h"
 #include "core/event.h"
 #include "core/limits.h"
 #include "core/notify.h"
@@ -73,6 +74,10 @@ struct cluster {
 	enum cl_mode mode;
 	bool no_affinity;	  /* rolled back: its sessions move off */
 	uint32_t session_timeout; /* CL_SESSION: seconds */
+	/* upgradeTransition's drainDeadline: the rollout its registration
+	 * starts drains the version it moves from. */
+	struct drain_spec drain_deadline;
+	struct drain drain; /* its own, once a rollout away from it completed */
 	uint32_t nsrv;
 	struct vs_endpoint srv[VS_MAX_SERVERS];
 	struct health_check health;
@@ -107,6 +112,7 @@ struct service {
 	uint32_t session_timeout; /* seconds of idleness that end a session */
 	bool http;		  /* "protocol": "http": status classes counted */
 	struct sess_opts sess;
+	struct analysis an; /* what its rollouts are judged by, unless they say */
 	struct rollout ro;
 	struct notify_list notify;	    /* its webhooks: where its events are sent */
 	uint32_t rollbacks, auto_rollbacks; /* since vsteerd started, for /metrics */

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include "core/approval.h"
 #include "core/model.h"
 #include "core/rollout.h"
 
@@ -46,6 +47,7 @@ static const char *const mark_names[ROM_TYPES] = {
 	[ROM_PROMOTED_FULL] = "promoted", [ROM_PAUSED] = "paused", [ROM_RESUMED] = "resumed",
 	[ROM_ABORTED] = "aborted", [ROM_ROLLED_BACK] = "rolled_back",
 	[ROM_AUTO_ROLLBACK] = "auto_rollback", [ROM_COMPLETED] = "completed",
+	[ROM_AUTO_PAUSE] = "auto_pause",
 };
 /* clang-format on */
 
@@ -71,8 +73,14 @@ void ro_mark_detail(const struct model *m, uint32_t svc, const struct ro_mark *m
 
 	switch (mk->type) {
 	case ROM_STARTED:
-		snprintf(buf, size, "%s rollout from %s to %s", ro_strategy_name(ro->strategy),
-			 from, to);
+		if (ro->an.on)
+			snprintf(buf, size,
+				 "%s rollout from %s to %s, judged every %u s (failureLimit %u)",
+				 ro_strategy_name(ro->strategy), from, to, ro->an.interval,
+				 ro->an.failure_limit);
+		else
+			snprintf(buf, size, "%s rollout from %s to %s, not judged",
+				 ro_strategy_name(ro->strategy), from, to);
 		break;
 	case ROM_STEP:
 		snprintf(buf, size, "step %u of %u: %s at %u.%02u%% of new sessions", mk->step + 1,
@@ -99,6 +107,10 @@ void ro_mark_detail(const struct model *m, uint32_t svc, const struct ro_mark *m
 		break;
 	case ROM_AUTO_ROLLBACK:
 		snprintf(buf, size, "%s rolled back to %s: %s", to, from, ro->why);
+		break;
+	case ROM_AUTO_PAUSE:
+		snprintf(buf, size, "%s paused at %u.%02u%%: %s", to, mk->weight / 100,
+			 mk->weight % 100, ro->pause_why);
 		break;
 	case ROM_COMPLETED:
 		snprintf(buf, size, "%s is the stable version; %s stays registered as fallback", to,
@@ -193,36 +205,22 @@ static void complete(struct model *m, uint32_t svc, int64_t t)
 	ro->phase = RO_COMPLETED;
 	ro->ended = t;
 	mark(m, svc, t, ROM_COMPLETED);
+	/* From now on the version moved from gets no new session, and no
+	 * verdict can give it any back: its drain clock starts. */
+	if (ro->drain.on && ro->from != ro->to && m->cl[ro->from].used)
+		drain_schedule(&m->cl[ro->from].drain, &ro->drain, t);
 }
 
-/* A step without a hold below 100% waits for a person: say so once, when
- * the wait begins (not every tick; a restart records nothing new), with
- * what to do. */
-static void ask_approval(struct model *m, uint32_t svc, int64_t t)
+bool rollout_settle(struct model *m, uint32_t svc, int64_t now)
 {
-	const struct rollout *ro = &m->svc[svc].ro;
+	struct rollout *ro = &m->svc[svc].ro;
 	const struct ro_step *st = &ro->steps[ro->step];
-	uint16_t next = ro->step + 1 < ro->nsteps ? ro->steps[ro->step + 1].weight : VS_BUCKETS;
 
-	if (st->hold != RO_WAIT || st->weight == VS_BUCKETS || ro->phase != RO_PROGRESSING)
-		return;
-	model_event(
-		m, t, m->svc[svc].name, "approval_needed",
-		"step %u of %u (%s at %u.%02u%%) waits for approval: POST /v1/services/%s/rollout/promote goes on to %u.%02u%%",
-		ro->step + 1, ro->nsteps, m->cl[ro->to].version, st->weight / 100, st->weight % 100,
-		m->svc[svc].name, next / 100, next % 100);
-}
-
-/* Whether the current step began while the rollout was paused (promote
- * during a pause): its wait begins only when it is resumed. */
-static bool entered_paused(const struct rollout *ro)
-{
-	for (uint32_t i = ro->nhist; i-- > 0;) {
-		if (ro->hist[i].type == ROM_STEP)
-			return true;
-		if (ro->hist[i].type == ROM_PAUSED)
-			return false;
-	}
+	if (!rollout_active(ro))
+		return false;
+	if (ro->step + 1 != ro->nsteps || st->weight != VS_BUCKETS || st->hold != RO_WAIT)
+		return true;
+	complete(m, svc, now);
 	return false;
 }
 
@@ -234,13 +232,43 @@ static void enter_step(struct model *m, uint32_t svc, int64_t t)
 	ro->step_started = t;
 	apply_weight(m, svc, st->weight);
 	mark(m, svc, t, ROM_STEP);
-	ask_approval(m, svc, t);
+	approval_ask(m, svc, t);
 }
 
+static void pause(struct model *m, uint32_t svc, int64_t now)
+{
+	struct rollout *ro = &m->svc[svc].ro;
+	const struct ro_step *st = &ro->steps[ro->step];
+
+	ro->phase = RO_PAUSED;
+	ro->paused_left = st->hold == RO_WAIT		    ? RO_WAIT :
+			  ro->step_started + st->hold > now ? ro->step_started + st->hold - now :
+							      0;
+	mark(m, svc, now, ROM_PAUSED);
+}
+
+/* No verdict for max_inconclusive windows in a row once the step's hold
+ * is over: a person decides (promote, resume, abort, rollback) rather
+ * than the rollout going on unjudged. Its windows are still judged. */
+static void auto_pause(struct model *m, uint32_t svc, int64_t now)
+{
+	struct rollout *ro = &m->svc[svc].ro;
+	char last[sizeof(ro->an.last_verdict)];
+
+	memcpy(last, ro->an.last_verdict, sizeof(last));
+	snprintf(ro->pause_why, sizeof(ro->pause_why),
+		 "%u windows in a row without a verdict (the last: %s)", ro->an.inconclusive, last);
+	pause(m, svc, now);
+	mark(m, svc, now, ROM_AUTO_PAUSE);
+}
+
+enum gate { GATE_SHUT, GATE_OPEN, GATE_PAUSE };
+
 /* With analysis on, a step ends only once a window has passed after its
- * hold ended, or, with no traffic to judge, after max_inconclusive
- * windows in a row: a rollout is not halted for lack of traffic. */
-static bool gate_open(const struct rollout *ro, int64_t due)
+ * hold ended. With no traffic to judge, after max_inconclusive windows
+ * in a row it pauses, or (on_inconclusive "advance") ends without a
+ * verdict. */
+static enum gate gate(const struct rollout *ro, int64_t due)
 {
 	/* The passing window must also be one the step's own traffic went
 	 * through: a hold of 0 must not ride on the last step's verdict. */
@@ -248,8 +276,11 @@ static bool gate_open(const struct rollout *ro, int64_t due)
 				due :
 				ro->step_started + (int64_t)ro->an.interval;
 
-	return !ro->an.on || ro->an.last_pass >= since ||
-	       ro->an.inconclusive >= ro->an.max_inconclusive;
+	if (!ro->an.on || ro->an.last_pass >= since)
+		return GATE_OPEN;
+	if (ro->an.inconclusive < ro->an.max_inconclusive)
+		return GATE_SHUT;
+	return ro->an.on_inconclusive == JUDGE_ADVANCE ? GATE_OPEN : GATE_PAUSE;
 }
 
 /* Move a progressing rollout on as far as `now` allows. Each step starts
@@ -262,19 +293,25 @@ static bool advance(struct model *m, uint32_t svc, int64_t now)
 
 	while (ro->phase == RO_PROGRESSING) {
 		const struct ro_step *st = &ro->steps[ro->step];
+		enum gate g;
 		int64_t due;
 
+		/* A step without a hold waits for promote, but after 100%
+		 * there is nothing to promote to: it ends on the gate. */
+		if (st->hold == RO_WAIT && st->weight < VS_BUCKETS)
+			break;
+		due = st->hold == RO_WAIT ? ro->step_started : ro->step_started + st->hold;
+		if (now < due)
+			break;
+		g = gate(ro, due);
+		if (g == GATE_PAUSE)
+			auto_pause(m, svc, now);
+		if (g != GATE_OPEN)
+			return changed || g == GATE_PAUSE;
 		if (st->hold == RO_WAIT) {
-			/* Nothing to promote to after 100%. */
-			if (st->weight == VS_BUCKETS && gate_open(ro, ro->step_started)) {
-				complete(m, svc, ro->an.on ? now : ro->step_started);
-				changed = true;
-			}
-			break;
+			complete(m, svc, ro->an.on ? now : ro->step_started);
+			return true;
 		}
-		due = ro->step_started + st->hold;
-		if (now < due || !gate_open(ro, due))
-			break;
 		if (ro->an.on)
 			due = now; /* the schedule waited for a verdict */
 		changed = true;
@@ -326,7 +363,7 @@ int rollout_start(struct model *m, uint32_t svc, const struct ro_request *req, i
 	int to, from;
 	uint16_t prev = 0;
 
-	if (rollout_active(ro))
+	if (rollout_settle(m, svc, now))
 		return vs_errf(
 			err, -EBUSY, 409, "rollout_in_progress",
 			"service '%s' has a %s rollout to %s %s; pause, abort or promote it first",
@@ -349,6 +386,9 @@ int rollout_start(struct model *m, uint32_t svc, const struct ro_request *req, i
 	if (req->session_timeout > VS_MAX_SESSION_TIMEOUT)
 		return vs_errf(err, -ERANGE, 400, "bad_rollout",
 			       "sessionTimeout must be 1 to %d seconds", VS_MAX_SESSION_TIMEOUT);
+	if (req->drain.on && req->drain.secs > DRAIN_MAX_DEADLINE)
+		return vs_errf(err, -ERANGE, 400, "bad_rollout",
+			       "drainDeadline must be 0 to %d seconds", DRAIN_MAX_DEADLINE);
 	if (req->strategy == RO_INSTANT && (req->nsteps || req->session_timeout))
 		return vs_errf(err, -EINVAL, 400, "bad_rollout",
 			       "the instant strategy takes neither steps nor sessionTimeout");
@@ -380,10 +420,9 @@ int rollout_start(struct model *m, uint32_t svc, const struct ro_request *req, i
 	ro->started = now;
 	ro->nsteps = req->nsteps;
 	memcpy(ro->steps, req->steps, sizeof(ro->steps));
-	ro->an = req->an;
-	ro->an.failures = ro->an.inconclusive = ro->an.windows = 0;
-	ro->an.last_pass = 0;
-	ro->an.last_verdict[0] = '\0';
+	judge_resolve(&ro->an, &s->an, &req->an);
+	ro->an.base = req->base;
+	ro->drain = req->drain;
 	if (!ro->nsteps) {
 		ro->nsteps = 1;
 		ro->steps[0] = (struct ro_step){ .weight = VS_BUCKETS, .hold = RO_WAIT };
@@ -400,7 +439,8 @@ int rollout_start(struct model *m, uint32_t svc, const struct ro_request *req, i
 	return 0;
 }
 
-void rollout_record_instant(struct model *m, uint32_t svc, uint32_t from, uint32_t to, int64_t now)
+void rollout_record_instant(struct model *m, uint32_t svc, uint32_t from, uint32_t to,
+			    const struct ro_request *req, int64_t now)
 {
 	struct rollout *ro = &m->svc[svc].ro;
 
@@ -410,12 +450,15 @@ void rollout_record_instant(struct model *m, uint32_t svc, uint32_t from, uint32
 				.from = from,
 				.to = to,
 				.nsteps = 1,
-				.started = now,
-				.step_started = now };
+				.started = now };
 	ro->steps[0] = (struct ro_step){ .weight = VS_BUCKETS, .hold = RO_WAIT };
+	judge_resolve(&ro->an, &m->svc[svc].an, &req->an);
+	ro->an.base = req->base;
+	ro->drain = m->cl[to].drain_deadline;
 	m->svc[svc].session_timeout = 0;
 	mark(m, svc, now, ROM_STARTED);
-	complete(m, svc, now);
+	enter_step(m, svc, now);
+	advance(m, svc, now);
 }
 
 bool rollout_verdict(struct model *m, uint32_t svc, enum verdict v, const char *why, int64_t now)
@@ -434,11 +477,13 @@ bool rollout_verdict(struct model *m, uint32_t svc, enum verdict v, const char *
 		return false;
 	}
 	if (v == V_INCONCLUSIVE) {
-		if (++a->inconclusive == 1 || a->inconclusive == a->max_inconclusive)
+		/* Pausing says so itself, once the step's hold is over. */
+		bool limit = ++a->inconclusive == a->max_inconclusive &&
+			     a->on_inconclusive == JUDGE_ADVANCE;
+
+		if (a->inconclusive == 1 || limit)
 			model_event(m, now, s->name, "inconclusive", "%s%s", why,
-				    a->inconclusive == a->max_inconclusive ?
-					    "; steps now advance without a verdict" :
-					    "");
+				    limit ? "; steps now advance without a verdict" : "");
 		return false;
 	}
 	a->inconclusive = 0;
@@ -464,7 +509,7 @@ int rollout_control(struct model *m, uint32_t svc, enum ro_op op, bool full, int
 	if (ro->phase == RO_NONE)
 		return vs_errf(err, -ENOENT, 409, "no_rollout", "service '%s' has no rollout",
 			       s->name);
-	if (op == RO_OP_ROLLBACK ? !rollout_active(ro) && ro->phase != RO_COMPLETED :
+	if (op == RO_OP_ROLLBACK ? ro->phase == RO_ROLLED_BACK :
 	    op == RO_OP_RESUME	 ? ro->phase != RO_PAUSED :
 	    op == RO_OP_PAUSE	 ? ro->phase != RO_PROGRESSING :
 				   !rollout_active(ro))
@@ -474,6 +519,10 @@ int rollout_control(struct model *m, uint32_t svc, enum ro_op op, bool full, int
 	st = &ro->steps[ro->step];
 	switch (op) {
 	case RO_OP_PROMOTE:
+		/* The next step gets maxInconclusive windows of its own before
+		 * it pauses for want of a verdict. */
+		if (ro->an.on_inconclusive == JUDGE_PAUSE)
+			ro->an.inconclusive = 0;
 		mark(m, svc, now, full ? ROM_PROMOTED_FULL : ROM_PROMOTED);
 		if (full || ro->step + 1 == ro->nsteps) {
 			complete(m, svc, now);
@@ -486,22 +535,20 @@ int rollout_control(struct model *m, uint32_t svc, enum ro_op op, bool full, int
 		advance(m, svc, now);
 		break;
 	case RO_OP_PAUSE:
-		ro->phase = RO_PAUSED;
-		ro->paused_left = st->hold == RO_WAIT ? RO_WAIT :
-				  ro->step_started + st->hold > now ?
-							ro->step_started + st->hold - now :
-							0;
-		mark(m, svc, now, ROM_PAUSED);
+		pause(m, svc, now);
 		break;
 	case RO_OP_RESUME: {
-		bool ask = entered_paused(ro);
+		bool ask = approval_deferred(ro);
 
+		/* As promote: or it would pause again at once. */
+		if (ro->an.on_inconclusive == JUDGE_PAUSE)
+			ro->an.inconclusive = 0;
 		ro->phase = RO_PROGRESSING;
 		if (st->hold != RO_WAIT)
 			ro->step_started = now - (st->hold - ro->paused_left);
 		mark(m, svc, now, ROM_RESUMED);
 		if (ask)
-			ask_approval(m, svc, now);
+			approval_ask(m, svc, now);
 		advance(m, svc, now);
 		break;
 	}

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "lib/err.h"
+#include "core/drain.h"
 #include "core/judge.h"
 #include "core/limits.h"
 
@@ -44,6 +45,7 @@ enum ro_mark_type {
 	ROM_ROLLED_BACK,
 	ROM_AUTO_ROLLBACK,
 	ROM_COMPLETED,
+	ROM_AUTO_PAUSE,
 	ROM_TYPES
 };
 #define RO_MAX_HISTORY 48 /* when full, the oldest after "started" go */
@@ -71,9 +73,11 @@ struct rollout {
 	int64_t paused_left; /* hold seconds left when paused */
 	int64_t ended;
 	struct analysis an;
+	struct drain_spec drain; /* the version moved from, once completed */
 	uint32_t nhist;
 	struct ro_mark hist[RO_MAX_HISTORY]; /* oldest first */
 	char why[128];			     /* an automatic rollback's reason */
+	char pause_why[160];		     /* the last automatic pause's */
 };
 
 /* What POST /v1/services/{name}/rollout asks for. */
@@ -85,7 +89,11 @@ struct ro_request {
 					 * keeps the timeout it has */
 	uint32_t nsteps;
 	struct ro_step steps[RO_MAX_STEPS];
-	struct analysis an; /* an.on: judge the target automatically */
+	struct analysis_req an; /* over the service's analysis settings */
+	/* The stable version's measurements just before: the controller's
+	 * to give (seconds 0: none). */
+	struct window_sum base;
+	struct drain_spec drain;
 };
 
 const char *ro_phase_name(enum ro_phase p);
@@ -107,11 +115,19 @@ int rollout_start(struct model *m, uint32_t svc, const struct ro_request *req, i
 		  struct vs_err *err);
 int rollout_control(struct model *m, uint32_t svc, enum ro_op op, bool full, int64_t now,
 		    struct vs_err *err);
-/* An instant cluster that took over on registration: record it as a
- * rollout that completed at once. */
-void rollout_record_instant(struct model *m, uint32_t svc, uint32_t from, uint32_t to, int64_t now);
+/* An instant cluster that took over on registration (the weights are
+ * set already): record it as an instant rollout, judged as req's an and
+ * base say (to and the rest of req are not read): completed at once when
+ * it is not judged. */
+void rollout_record_instant(struct model *m, uint32_t svc, uint32_t from, uint32_t to,
+			    const struct ro_request *req, int64_t now);
+/* Before an operator's change to service svc (weights, a new rollout, a
+ * version deleted or taking over): a rollout at 100% that is only being
+ * judged completes, the change being the operator's verdict. True if a
+ * rollout is still in progress, one that the change must wait for. */
+bool rollout_settle(struct model *m, uint32_t svc, int64_t now);
 /* Record a window's verdict; after failure_limit failures in a row, roll
- * back. True if rolled back. */
+ * back. True if rolled back. A paused rollout is judged too. */
 bool rollout_verdict(struct model *m, uint32_t svc, enum verdict v, const char *why, int64_t now);
 /* Advance every progressing rollout to `now`; true if anything changed. */
 bool rollout_tick(struct model *m, int64_t now);

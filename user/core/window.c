@@ -18,9 +18,34 @@ void window_sub(struct window *out, const struct window *now, const struct windo
 	hist_sub(&out->size, &now->size, &then->size);
 }
 
-double window_error_rate(const struct window *w)
+void window_add(struct window *w, const struct window *more)
 {
-	return w->requests ? (double)(w->errors + w->status5xx) / w->requests : 0.0;
+	w->arrived += more->arrived;
+	w->requests += more->requests;
+	w->status5xx += more->status5xx;
+	w->errors += more->errors;
+	for (uint32_t b = 0; b < VS_HBUCKETS; b++) {
+		w->lat.b[b] += more->lat.b[b];
+		w->size.b[b] += more->size.b[b];
+	}
+}
+
+void window_summarize(const struct window *w, uint32_t seconds, struct window_sum *out)
+{
+	*out = (struct window_sum){
+		.seconds = seconds,
+		.arrived = w->arrived,
+		.requests = w->requests,
+		.errors = w->errors + w->status5xx,
+		.p50_ms = hist_quantile(&w->lat, 0.5) / 1e6,
+		.p99_ms = hist_quantile(&w->lat, 0.99) / 1e6,
+		.mean_bytes = hist_mean(&w->size),
+	};
+}
+
+double window_error_rate(const struct window_sum *s)
+{
+	return s->requests ? (double)s->errors / s->requests : 0.0;
 }
 
 bool window_due(const struct window_track *t, int64_t now, uint32_t seconds)
@@ -30,8 +55,10 @@ bool window_due(const struct window_track *t, int64_t now, uint32_t seconds)
 
 void window_roll(struct window_track *t, const struct window *cur, int64_t now)
 {
-	if (t->start)
+	if (t->start) {
 		window_sub(&t->last, cur, &t->base);
+		t->last_seconds = now - t->start;
+	}
 	t->last_ok = t->start != 0;
 	t->base = *cur;
 	t->start = now;

@@ -23,17 +23,31 @@ struct window {
 	struct hist size;   /* bytes */
 };
 
+/* What the judge compares and the API shows of a window: its counts and
+ * the figures its histograms give. Small, so a rollout can keep the
+ * stable version's from before it started (core/judge.h). */
+struct window_sum {
+	uint32_t seconds; /* how long it covers; 0: nothing */
+	uint64_t arrived, requests;
+	uint64_t errors; /* resets, failovers away and 5xx */
+	double p50_ms, p99_ms, mean_bytes;
+};
+
 /* out = now - then, field by field. */
 void window_sub(struct window *out, const struct window *now, const struct window *then);
-/* Errors (resets, failovers away, 5xx) per answered request; 0 for none. */
-double window_error_rate(const struct window *w);
+/* w += more, field by field: two windows one after the other as one. */
+void window_add(struct window *w, const struct window *more);
+void window_summarize(const struct window *w, uint32_t seconds, struct window_sum *out);
+/* Errors per answered request; 0 for none. */
+double window_error_rate(const struct window_sum *s);
 
 /* Successive windows of one version. */
 struct window_track {
-	struct window base; /* the cumulative values when the current window began */
-	struct window last; /* the last complete window */
-	int64_t start;	    /* when the current window began; 0: not begun */
-	bool last_ok;	    /* last holds a whole window */
+	struct window base;    /* the cumulative values when the current window began */
+	struct window last;    /* the last complete window */
+	int64_t start;	       /* when the current window began; 0: not begun */
+	uint32_t last_seconds; /* how long last is */
+	bool last_ok;	       /* last holds a whole window */
 };
 
 /* Whether the current window, of `seconds`, has ended at `now` (or none

@@ -38,9 +38,31 @@ static void record(struct ctl *c, uint32_t s, enum verdict v, const char *why, b
 	free(next);
 }
 
-/* One service's analysed rollout, at a tick. The stable version's own
- * window is the baseline; when it had too little traffic in it (the
- * target takes most new sessions), its whole history is. */
+/* What the target is compared with: the stable version's own window;
+ * when it had too little traffic in it (the target takes most new
+ * sessions, or all of them after an instant switch), its measurements
+ * from just before the rollout started; failing those, its whole
+ * history (cur: its counters now). sv says which, for the verdict. */
+static void baseline(const struct model *m, const struct rollout *ro, const struct window *own,
+		     const struct window *cur, struct window_sum *out, char *sv, size_t size)
+{
+	const struct analysis *a = &ro->an;
+	const char *v = m->cl[ro->from].version;
+
+	window_summarize(own, a->interval, out);
+	snprintf(sv, size, "%s", v);
+	if (out->requests >= a->min_requests)
+		return;
+	if (a->base.requests >= a->min_requests) {
+		*out = a->base;
+		snprintf(sv, size, "%s before the rollout", v);
+		return;
+	}
+	window_summarize(cur, 0, out);
+	snprintf(sv, size, "%s overall", v);
+}
+
+/* One service's analysed rollout, at a tick. */
 static void judge_service(struct ctl *c, uint32_t s, int64_t now)
 {
 	struct analysis_state *as = &c->an;
@@ -48,9 +70,9 @@ static void judge_service(struct ctl *c, uint32_t s, int64_t now)
 	const struct analysis *a = &ro->an;
 	struct window_track *t = &as->win[s][ANALYSIS_TARGET], *st = &as->win[s][ANALYSIS_STABLE];
 	struct window *cur = malloc(2 * sizeof(*cur));
-	const struct window *base;
+	struct window_sum ts, ss;
 	enum verdict v = V_INCONCLUSIVE;
-	char why[160] = "";
+	char why[160] = "", sv[VERSION_MAX_LEN + 24];
 	bool dead, judged;
 
 	if (!cur)
@@ -70,9 +92,9 @@ static void judge_service(struct ctl *c, uint32_t s, int64_t now)
 	window_roll(t, &cur[0], now);
 	window_roll(st, &cur[1], now);
 	if (judged) {
-		base = st->last.requests < a->min_requests ? &cur[1] : &st->last;
-		v = judge(a, &t->last, base, c->m->cl[ro->to].version, c->m->cl[ro->from].version,
-			  why, sizeof(why));
+		window_summarize(&t->last, a->interval, &ts);
+		baseline(c->m, ro, &st->last, &cur[1], &ss, sv, sizeof(sv));
+		v = judge(a, &ts, &ss, c->m->cl[ro->to].version, sv, why, sizeof(why));
 	}
 	if (dead) {
 		v = V_FAIL;
@@ -91,7 +113,9 @@ void analysis_tick(struct ctl *c, int64_t now)
 	for (uint32_t s = 0; s < VS_MAX_SERVICES; s++) {
 		const struct rollout *ro = &c->m->svc[s].ro;
 
-		if (!c->m->svc[s].used || ro->phase != RO_PROGRESSING || !ro->an.on) {
+		/* Paused too: a pause holds the weights, and the target still
+		 * has its share of the traffic. */
+		if (!c->m->svc[s].used || !rollout_active(ro) || !ro->an.on) {
 			window_stop(&as->win[s][ANALYSIS_TARGET]);
 			window_stop(&as->win[s][ANALYSIS_STABLE]);
 			as->dead_ticks[s] = 0;

@@ -2,9 +2,10 @@
 /*
  * Judging rollouts: every analysis interval, each analysed rollout's
  * target is compared with its stable version over the window just ended
- * (core/judge.h), and the verdict is committed as a transaction (it may
- * roll back). A target with no live socket for ANALYSIS_DEAD_TICKS ticks
- * is judged at once.
+ * (core/judge.h), or with what the stable version did before the rollout
+ * when it has too little traffic of its own, and the verdict is
+ * committed as a transaction (it may roll back). A target with no live
+ * socket for ANALYSIS_DEAD_TICKS ticks is judged at once.
  */
 #ifndef VS_ANALYSIS_H
 #define VS_ANALYSIS_H

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "lib/clock.h"
+#include "lib/file.h"
 #include "lib/log.h"
 #include "codec/config.h"
 #include "codec/state.h"
@@ -98,7 +99,25 @@ void ctl_clear_slot(struct ctl *c, uint32_t slot)
 	sock_clear(&c->sock, c->dp, slot);
 	health_forget(&c->health, slot);
 	recent_forget(&c->recent, slot);
+	drainer_forget(&c->drain, slot);
 }
+
+/* What ctl_open() prepared and ctl_start() writes, with what the pinned
+ * maps held before, to put back if the start fails. */
+struct ctl_pending {
+	struct model next;
+	struct file_staged sf;
+	bool staged;
+	bool placed; /* sockets reconciled: strays can be told apart */
+	struct {
+		bool used, existed;
+		struct vs_svc_key k;
+		struct vs_svc v;
+		struct vs_svc_opts o;
+	} svc[VS_MAX_SERVICES];
+	struct vs_ports ports;
+	__u64 cookie[VS_MAX_SLOTS][VS_MAX_SOCKS]; /* the sockmap before sockets were placed */
+};
 
 /* Services in the pinned maps that neither the state file nor the config
  * knows: their clusters are unknown, their sockets will be reused by
@@ -158,24 +177,24 @@ static void adopt_services(struct ctl *c, struct model *next)
 }
 
 /* Take over the sockets the sockmap holds, place those missing, and say
- * which servers have none yet. */
-static void adopt_sockets(struct ctl *c, struct model *next)
+ * which servers have none yet. Only adds to the sockmap: what it holds
+ * that no cluster serves goes once the start is committed (drop_leftovers). */
+static void adopt_sockets(struct ctl *c, struct ctl_pending *p)
 {
 	struct sock_state *ss = &c->sock;
+	struct model *next = &p->next;
 	char a[EP_STRLEN];
 
 	for (uint32_t s = 0; s < VS_MAX_SLOTS; s++) {
-		if (!next->cl[s].used) {
-			sock_clear(ss, c->dp, s); /* leftovers of a deleted cluster */
+		if (!next->cl[s].used)
 			continue;
-		}
 		sock_refresh(ss, c->dp, s, VS_MAX_SOCKS);
 		for (uint32_t i = 0; i < VS_MAX_SOCKS; i++)
 			if (ss->cookie[s][i] && i + 1 > ss->nsock[s])
 				ss->nsock[s] = i + 1;
 	}
-	if (sock_reconcile(ss, c->dp, next, -1) == 0)
-		sock_drop_strays(ss, c->dp, next);
+	memcpy(p->cookie, ss->cookie, sizeof(p->cookie));
+	p->placed = sock_reconcile(ss, c->dp, next, -1) == 0;
 	ss->last_scan = clock_mono_s();
 	for (uint32_t s = 0; s < VS_MAX_SLOTS; s++) {
 		if (next->cl[s].used)
@@ -190,32 +209,131 @@ static void adopt_sockets(struct ctl *c, struct model *next)
 	}
 }
 
+/* Sockets of slots no cluster has (a deleted cluster's), sockets no server
+ * of their cluster has (a lost state file's), services nobody knows. */
+static void drop_leftovers(struct ctl *c, struct ctl_pending *p)
+{
+	for (uint32_t s = 0; s < VS_MAX_SLOTS; s++)
+		if (!p->next.cl[s].used)
+			sock_clear(&c->sock, c->dp, s);
+	if (p->placed)
+		sock_drop_strays(&c->sock, c->dp, &p->next);
+	drop_unknown_services(c, &p->next);
+}
+
+/* What the maps ctl_start() writes hold now. */
+static int save_maps(struct ctl *c, struct ctl_pending *p)
+{
+	for (uint32_t s = 0; s < VS_MAX_SERVICES; s++) {
+		if (!p->next.svc[s].used)
+			continue;
+		p->svc[s].used = true;
+		model_svc_key(&p->next, s, &p->svc[s].k);
+		p->svc[s].existed = !dp_get_svc(c->dp, &p->svc[s].k, &p->svc[s].v);
+		if (dp_get_opts(c->dp, s, &p->svc[s].o))
+			return -EIO;
+	}
+	return dp_get_ports(c->dp, &p->ports);
+}
+
+/* A start that failed after it wrote the maps: what they held goes back
+ * (written only where it differs), and the sockets it placed come out. */
+static void put_back_maps(struct ctl *c, struct ctl_pending *p)
+{
+	struct vs_svc_opts o;
+	struct vs_ports ports;
+	struct vs_svc v;
+	int ret = 0;
+
+	for (uint32_t s = 0; s < VS_MAX_SLOTS; s++)
+		for (uint32_t i = 0; p->next.cl[s].used && i < VS_MAX_SOCKS; i++)
+			if (!p->cookie[s][i] && c->sock.cookie[s][i])
+				ret = dp_sock_del(c->dp, s * VS_MAX_SOCKS + i) ?: ret;
+	for (uint32_t s = 0; s < VS_MAX_SERVICES; s++) {
+		if (!p->svc[s].used)
+			continue;
+		if (!p->svc[s].existed)
+			ret = dp_del_svc(c->dp, &p->svc[s].k) ?: ret;
+		else if (dp_get_svc(c->dp, &p->svc[s].k, &v) || memcmp(&v, &p->svc[s].v, sizeof(v)))
+			ret = dp_set_svc(c->dp, &p->svc[s].k, &p->svc[s].v) ?: ret;
+		if (dp_get_opts(c->dp, s, &o) || memcmp(&o, &p->svc[s].o, sizeof(o)))
+			ret = dp_set_opts(c->dp, s, &p->svc[s].o) ?: ret;
+	}
+	if (dp_get_ports(c->dp, &ports) || memcmp(&ports, &p->ports, sizeof(ports)))
+		ret = dp_set_ports(c->dp, &p->ports) ?: ret;
+	if (ret)
+		pr_warn("undoing the failed start's map writes: %s\n", strerror(-ret));
+}
+
 int ctl_open(struct ctl **out, struct dataplane *dp, const struct model *m, const char *state_path,
 	     struct vs_err *err)
 {
-	struct file_staged sf;
-	struct model *next;
+	struct ctl_pending *p;
 	struct ctl *c;
 	int ret;
 
 	c = calloc(1, sizeof(*c));
-	next = malloc(sizeof(*next));
-	if (c)
-		c->m = calloc(1, sizeof(*c->m));
-	if (!c || !c->m || !next) {
+	if (!c)
+		return vs_errf(err, -ENOMEM, 500, "internal", "out of memory");
+	pthread_mutex_init(&c->lock, NULL);
+	notifier_init(&c->notify);
+	c->m = calloc(1, sizeof(*c->m));
+	c->pending = calloc(1, sizeof(*c->pending));
+	if (!c->m || !c->pending) {
 		ret = vs_errf(err, -ENOMEM, 500, "internal", "out of memory");
 		goto free_all;
 	}
-	pthread_mutex_init(&c->lock, NULL);
-	notifier_init(&c->notify);
 	c->dp = dp;
 	c->state_path = state_path;
 	publish_init(&c->publish, m);
-	memcpy(next, m, sizeof(*next));
-	adopt_services(c, next);
+	p = c->pending;
+	memcpy(&p->next, m, sizeof(p->next));
+	adopt_services(c, &p->next);
 	/* Catch up with rollout steps whose hold ended while no vsteerd
 	 * ran, before the API shows anything. */
-	rollout_tick(next, clock_wall());
+	rollout_tick(&p->next, clock_wall());
+	/* The state is complete here, and nothing in the kernel has changed
+	 * yet: a state file that cannot be written stops us now. */
+	if (state_path && (ret = state_stage(&p->next, state_path, &p->sf, err)))
+		goto free_all;
+	p->staged = state_path != NULL;
+	*out = c;
+	return 0;
+
+free_all:
+	ctl_close(c);
+	return ret;
+}
+
+int ctl_start(struct ctl *c, struct vs_err *err)
+{
+	struct ctl_pending *p = c->pending;
+	int ret;
+
+	pthread_mutex_lock(&c->lock);
+	ret = save_maps(c, p);
+	if (ret) {
+		vs_errf(err, ret, 500, "bpf", "cannot read the pinned maps: %s", strerror(-ret));
+		goto unlock;
+	}
+	adopt_sockets(c, p);
+	/* Not txn_commit(): its undo would write the empty model over
+	 * steering that works. */
+	ret = txn_write_maps(c, &p->next, &p->next);
+	if (ret) {
+		vs_errf(err, ret, 500, "bpf", "map update failed: %s", strerror(-ret));
+		if (p->staged)
+			state_abort(&p->sf);
+	} else if (p->staged) {
+		ret = state_commit(&p->sf, err); /* which removes it if it fails */
+	}
+	p->staged = false;
+	if (ret) {
+		put_back_maps(c, p);
+		goto unlock;
+	}
+	memcpy(c->m, &p->next, sizeof(*c->m));
+	drop_leftovers(c, p);
 	/* Temp files of a vsteerd killed before its rename. None is still
 	 * being written: one vsteerd runs per pin directory (the flock
 	 * dp_open() took), and two pin directories sharing a state file
@@ -223,50 +341,52 @@ int ctl_open(struct ctl **out, struct dataplane *dp, const struct model *m, cons
 	if (c->state_path && (ret = file_remove_stale(c->state_path)) > 0)
 		pr_info("removed %d temporary state file%s that a stopped vsteerd left next to %s\n",
 			ret, ret > 1 ? "s" : "", c->state_path);
-	/* The state is complete here. Nothing in the kernel has changed
-	 * yet: a state file that cannot be written stops us now. */
-	if (c->state_path && (ret = state_stage(next, c->state_path, &sf, err)))
-		goto free_all;
-	adopt_sockets(c, next);
-	drop_unknown_services(c, next);
-	/* Not txn_commit(): its undo would write the empty model over
-	 * steering that works. If this fails, vsteerd exits; the next start
-	 * writes the same state again. */
-	ret = txn_write_maps(c, next, next);
-	if (ret) {
-		vs_errf(err, ret, 500, "bpf", "map update failed: %s", strerror(-ret));
-		if (c->state_path)
-			state_abort(&sf);
-	} else if (c->state_path) {
-		ret = state_commit(&sf, err);
-	}
-	if (ret)
-		goto free_all;
-	memcpy(c->m, next, sizeof(*next));
-	publish_events(c);
+	publish_events(c); /* the events the start itself made */
+	ret = 0;
 	/* Owners recorded from the sockets found (after the state file was
 	 * staged): into the file now; if that fails, the tick retries. */
-	if (c->sock.learned && txn_commit(c, next, err))
+	if (c->sock.learned && txn_commit(c, &p->next, err))
 		pr_warn("recording servers' owners in the state file, retrying: %s\n", err->msg);
-	free(next);
-	*out = c;
-	return 0;
-
-free_all:
-	free(next);
-	ctl_close(c); /* a failed start leaves nothing to undo */
+	free(p);
+	c->pending = NULL;
+unlock:
+	pthread_mutex_unlock(&c->lock);
 	return ret;
+}
+
+int ctl_threads_start(struct ctl *c, const struct notify_list *notify, const char *version,
+		      struct vs_err *err)
+{
+	int ret = health_start(c);
+
+	if (ret)
+		return vs_errf(err, ret, 500, "internal", "cannot start the health checker: %s",
+			       strerror(-ret));
+	ret = notifier_start(c, notify, version);
+	if (ret) {
+		health_stop(c);
+		return vs_errf(err, ret, 500, "internal", "cannot start the notifier: %s",
+			       strerror(-ret));
+	}
+	return 0;
+}
+
+void ctl_threads_stop(struct ctl *c)
+{
+	notifier_stop(c);
+	health_stop(c);
 }
 
 void ctl_close(struct ctl *c)
 {
 	if (!c)
 		return;
-	if (c->m) {
-		notifier_release(&c->notify);
-		pthread_mutex_destroy(&c->notify.lock);
-		pthread_mutex_destroy(&c->lock);
-	}
+	if (c->pending && c->pending->staged)
+		state_abort(&c->pending->sf);
+	notifier_release(&c->notify);
+	pthread_mutex_destroy(&c->notify.lock);
+	pthread_mutex_destroy(&c->lock);
+	free(c->pending);
 	free(c->m);
 	free(c);
 }

@@ -14,6 +14,7 @@
 #include "core/model.h"
 #include "kernel/dp_pins.h"
 #include "ctl/analysis.h"
+#include "ctl/drainer.h"
 #include "ctl/health.h"
 #include "ctl/notifier.h"
 #include "ctl/publish.h"
@@ -21,6 +22,7 @@
 #include "ctl/sock.h"
 
 struct config;
+struct ctl_pending;
 struct dataplane;
 struct vs_features;
 
@@ -36,8 +38,10 @@ struct ctl {
 	struct analysis_state an;
 	struct recent_state recent;
 	struct publish_state publish;
+	struct drainer_state drain;
 	struct notifier_state notify;
 	char pins_missing[DP_PINS_NAMES]; /* not pinned, and said so: once, not every tick */
+	struct ctl_pending *pending;	  /* from ctl_open() to ctl_start() */
 };
 
 /* Before anything is pinned or steered: refuse a service that the pinned
@@ -48,14 +52,31 @@ struct ctl {
 int ctl_check_addresses(struct dataplane *dp, const struct model *m, const struct config *cfg,
 			struct vs_err *err);
 
-/* Steer by m (copied): adopt what the pinned maps hold (salts, socket
- * counts, sockets), drop what neither m nor the state file knows, and
- * write the state file and the maps. A start that fails leaves steering
- * running as it was: the state file is staged before the kernel is
- * touched and the services are written last; only sockets and services
- * that nothing in m serves may be gone. */
+/* A start, in two steps around dp_attach(). ctl_open(): the model m
+ * (copied) as it will be steered, with what the pinned maps hold adopted
+ * (each service's salt and socket counts) and rollout steps that came due
+ * caught up, staged as the new state file; nothing in the kernel changes,
+ * so a state file that cannot be written stops the start here. c->m stays
+ * empty until ctl_start(). */
 int ctl_open(struct ctl **out, struct dataplane *dp, const struct model *m, const char *state_path,
 	     struct vs_err *err);
+/* Steer by it: take over the sockets the sockmap holds and place those
+ * missing, write the services, and commit the state file, the last thing
+ * that can fail. If anything fails, the sockets placed come out again
+ * and the services are written back as they were: the pinned steering is
+ * as it was, and no state file was written. Once committed, what nobody
+ * serves any more goes (sockets of other clusters, services nobody
+ * knows) and the temp files a crash left. */
+int ctl_start(struct ctl *c, struct vs_err *err);
+/* The threads of its own: the health checker (ctl/health.h) and the
+ * notifier (ctl/notifier.h), with the daemon's webhooks; both idle until
+ * ctl_start(), and the notifier, subscribed now, sends the events the
+ * start makes. Stopping waits for pending webhooks up to
+ * NOTIFIER_STOP_MS. */
+int ctl_threads_start(struct ctl *c, const struct notify_list *notify, const char *version,
+		      struct vs_err *err);
+void ctl_threads_stop(struct ctl *c);
+/* Frees c; a state file staged and not committed is removed. */
 void ctl_close(struct ctl *c);
 /* Empty a slot's sockmap indexes and forget what every subsystem knew of
  * it: its cluster is gone, or another is about to take the slot. */

@@ -37,28 +37,14 @@ static bool wait_fd(int fd, short events, int64_t deadline)
 static bool probe(const struct probe *p)
 {
 	int64_t deadline = clock_mono_ms() + p->timeout_ms;
-	struct sockaddr_storage ss = {};
+	struct sockaddr_storage ss;
 	char req[256], buf[64];
 	socklen_t len;
 	size_t got = 0;
 	bool ok = false;
 	int fd;
 
-	if (p->ep.family == AF_INET) {
-		struct sockaddr_in *s4 = (void *)&ss;
-
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons(p->ep.port);
-		memcpy(&s4->sin_addr, p->ep.addr, 4);
-		len = sizeof(*s4);
-	} else {
-		struct sockaddr_in6 *s6 = (void *)&ss;
-
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(p->ep.port);
-		memcpy(&s6->sin6_addr, p->ep.addr, 16);
-		len = sizeof(*s6);
-	}
+	len = ep_to_sockaddr(&p->ep, &ss);
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return false;

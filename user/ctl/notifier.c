@@ -49,10 +49,12 @@ int notifier_queue(struct notifier_state *n, const struct notify_target *t, cons
 		free(body);
 		return -ENOBUFS;
 	}
-	*it = (struct notifier_item){
-		.used = true, .seq = ++n->seq, .due_ms = clock_mono_ms(), .event = e->id, .t = *t,
-		.body = body
-	};
+	*it = (struct notifier_item){ .used = true,
+				      .seq = ++n->seq,
+				      .due_ms = clock_mono_ms(),
+				      .event = e->id,
+				      .t = *t,
+				      .body = body };
 	snprintf(it->kind, sizeof(it->kind), "%s", e->kind);
 	atomic_fetch_add(&n->queued, 1);
 	pthread_mutex_unlock(&n->lock);
@@ -61,8 +63,7 @@ int notifier_queue(struct notifier_state *n, const struct notify_target *t, cons
 	return 0;
 }
 
-static void queue_list(struct notifier_state *n, const struct notify_list *l,
-		       const struct event *e)
+static void queue_list(struct notifier_state *n, const struct notify_list *l, const struct event *e)
 {
 	for (uint32_t i = 0; i < l->n; i++)
 		if (notify_wants(&l->t[i], e->kind))
@@ -109,7 +110,7 @@ static int attempt(struct notifier_state *n, struct notifier_item *it)
 	if (!easy)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < it->t.nheaders + 2; i++) {
-		next = curl_slist_append(h, i < it->t.nheaders	   ? notify_header(&it->t, i) :
+		next = curl_slist_append(h, i < it->t.nheaders	? notify_header(&it->t, i) :
 					    i == it->t.nheaders ? "Content-Type: application/json" :
 								  n->agent);
 		if (!next) {

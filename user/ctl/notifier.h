@@ -25,10 +25,10 @@
 
 struct ctl;
 
-#define NOTIFIER_QUEUE	   256 /* deliveries waiting or under way */
-#define NOTIFIER_ATTEMPTS  4   /* the first, then after 0.5, 1 and 2 s */
-#define NOTIFIER_BACKOFF   500 /* ms before the second attempt; doubled after */
-#define NOTIFIER_PARALLEL  16  /* attempts under way at once */
+#define NOTIFIER_QUEUE	   256	/* deliveries waiting or under way */
+#define NOTIFIER_ATTEMPTS  4	/* the first, then after 0.5, 1 and 2 s */
+#define NOTIFIER_BACKOFF   500	/* ms before the second attempt; doubled after */
+#define NOTIFIER_PARALLEL  16	/* attempts under way at once */
 #define NOTIFIER_STOP_MS   2000 /* how long a stopping vsteerd waits for them */
 #define NOTIFIER_AGENT_LEN 64
 
@@ -77,7 +77,6 @@ void notifier_release(struct notifier_state *n);
 void notifier_on_events(void *arg, uint64_t last_id);
 /* Queue e for t: 0, or -ENOBUFS when the queue is full (counted as
  * failed, logged once until it has room again). */
-int notifier_queue(struct notifier_state *n, const struct notify_target *t,
-		   const struct event *e);
+int notifier_queue(struct notifier_state *n, const struct notify_target *t, const struct event *e);
 
 #endif

@@ -5,6 +5,7 @@
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "kernel/dp.h"
+#include "kernel/dp_iter.h"
 #include "kernel/dp_maps.h"
 #include "ctl/ctl.h"
 #include "ctl/ops.h"
@@ -52,9 +53,53 @@ static int owner_error(const struct ctl *c, const struct cluster *cl, uint32_t s
 		v, a, c->sock.refused_uid[slot][v], o);
 }
 
-int ctl_add_cluster(struct ctl *c, const char *svc, const struct cluster *spec, char id[ID_LEN],
-		    struct vs_err *err)
+/* A drain deadline needs the request meters, which tell an idle
+ * connection from one whose request is being served, and a way to close
+ * sockets; without either it would close nothing, or the wrong thing. */
+static int check_drain(const struct ctl *c, const char *field, struct vs_err *err)
 {
+	if (!dp_metering(c->dp))
+		return vs_errf(
+			err, -EOPNOTSUPP, 409, "not_watching",
+			"%s: requests are not measured here (vsteerd runs with --no-watch, or the kernel lacks the hooks: see GET /v1/features), so an idle connection cannot be told from one whose request is being served; leave drainDeadline out",
+			field);
+	if (dp_drain_how(c->dp) == DP_DRAIN_NONE)
+		return vs_errf(
+			err, -EOPNOTSUPP, 409, "drain_unsupported",
+			"%s: this kernel lets vsteerd close no socket (no bpf_sock_destroy, Linux 6.5, nor netlink SOCK_DESTROY, CONFIG_INET_DIAG_DESTROY: see GET /v1/features); leave drainDeadline out",
+			field);
+	return 0;
+}
+
+/* Where requests are not measured every window would be inconclusive:
+ * a rollout that asks for analysis is refused, one that would have it
+ * by default is not judged. */
+static int watchable(const struct ctl *c, struct analysis_req *an, struct vs_err *err)
+{
+	if (dp_metering(c->dp))
+		return 0;
+	if (an->set && an->an.on)
+		return vs_errf(
+			err, -EOPNOTSUPP, 409, "not_watching",
+			"body.analysis: requests are not measured here (vsteerd runs with --no-watch, or the kernel lacks the hooks: see GET /v1/features), so there is nothing to judge; start the rollout without analysis");
+	*an = (struct analysis_req){ .set = true };
+	return 0;
+}
+
+/* The rollout to stable (if any) of service svc of next is about to
+ * start: what stable did just before is its baseline. */
+static void take_baseline(struct ctl *c, int stable, struct ro_request *req)
+{
+	if (stable >= 0)
+		recent_baseline(&c->recent, c->dp, stable, clock_mono_s(), &req->base);
+}
+
+int ctl_add_cluster(struct ctl *c, const char *svc, const struct cluster *spec,
+		    const struct analysis_req *an, char id[ID_LEN], struct vs_err *err)
+{
+	struct ro_request req = { .strategy = RO_SESSION,
+				  .session_timeout = spec->session_timeout,
+				  .drain = spec->drain_deadline };
 	struct model *next = malloc(sizeof(*next));
 	uint32_t order[VS_MAX_VERSIONS], n;
 	uint64_t avoid[VS_MAX_SLOTS / 64];
@@ -62,6 +107,11 @@ int ctl_add_cluster(struct ctl *c, const char *svc, const struct cluster *spec, 
 	int slot, ret, stable;
 	bool takes_over;
 
+	if (spec->drain_deadline.on &&
+	    (ret = check_drain(c, "body.upgradeTransition.drainDeadline", err))) {
+		free(next);
+		return ret;
+	}
 	if (!next)
 		return vs_errf(err, -ENOMEM, 500, "internal", "out of memory");
 	pthread_mutex_lock(&c->lock);
@@ -77,13 +127,26 @@ int ctl_add_cluster(struct ctl *c, const char *svc, const struct cluster *spec, 
 	takes_over = n > 0 && (cs.mode == CL_SESSION ||
 			       (cs.mode == CL_INSTANT &&
 				version_cmp(cs.version, next->cl[order[0]].version) > 0));
-	if (takes_over && rollout_active(&next->svc[cs.svc].ro)) {
+	if (takes_over && rollout_settle(next, cs.svc, clock_wall())) {
 		ret = vs_errf(
 			err, -EBUSY, 409, "rollout_in_progress",
 			"service '%s' has a rollout in progress; abort or finish it before a %s cluster takes over",
 			next->svc[cs.svc].name, model_mode_name(cs.mode));
 		goto unlock;
 	}
+	if (an->set && !takes_over) {
+		ret = vs_errf(
+			err, -EINVAL, 409, "no_takeover",
+			"body.analysis: %s takes no traffic when registered (%s), so there is no rollout to judge",
+			cs.version,
+			n ? "an instant cluster takes over only when it is the newest version" :
+			    "the first cluster of a service is not a rollout");
+		goto unlock;
+	}
+	req.an = *an;
+	ret = watchable(c, &req.an, err);
+	if (ret)
+		goto unlock;
 	/* A deleted version's connections that are still open carry its
 	 * slot in their socket storage: another version there would be
 	 * charged for them. */
@@ -125,12 +188,11 @@ int ctl_add_cluster(struct ctl *c, const char *svc, const struct cluster *spec, 
 	}
 	/* A kill before the next tick is a change, not the first look. */
 	sock_baseline(&c->sock, slot, next->cl[slot].nsrv);
+	if (takes_over)
+		take_baseline(c, stable, &req);
 	if (takes_over && cs.mode == CL_INSTANT) {
-		rollout_record_instant(next, cs.svc, stable, slot, clock_wall());
+		rollout_record_instant(next, cs.svc, stable, slot, &req, clock_wall());
 	} else if (takes_over) {
-		struct ro_request req = { .strategy = RO_SESSION,
-					  .session_timeout = cs.session_timeout };
-
 		memcpy(req.to, next->cl[slot].id, ID_LEN);
 		ret = rollout_start(next, cs.svc, &req, clock_wall(), err);
 		if (ret)
@@ -169,7 +231,7 @@ static int del_fn(struct model *next, uint32_t svc, const void *arg, struct vs_e
 			       d->id);
 	ro = &next->svc[next->cl[slot].svc].ro;
 	if (ro->phase != RO_NONE && (ro->from == (uint32_t)slot || ro->to == (uint32_t)slot)) {
-		if (rollout_active(ro))
+		if (rollout_settle(next, next->cl[slot].svc, clock_wall()))
 			return vs_errf(
 				err, -EBUSY, 409, "rollout_in_progress",
 				"cluster %s is part of the rollout in progress; abort it first",
@@ -210,7 +272,7 @@ static int weights_fn(struct model *next, uint32_t svc, const void *arg, struct 
 	char text[EVENT_MESSAGE_LEN - 16];
 	int ret;
 
-	if (rollout_active(&next->svc[svc].ro))
+	if (rollout_settle(next, svc, clock_wall()))
 		return vs_errf(
 			err, -EBUSY, 409, "rollout_in_progress",
 			"service '%s' has a rollout in progress; pause or abort it to set weights by hand",
@@ -232,21 +294,37 @@ int ctl_set_weights(struct ctl *c, const char *svc, const char *const *names, co
 	return txn_run(c, svc, weights_fn, NULL, &w, err);
 }
 
+struct start_arg {
+	struct ctl *c;
+	struct ro_request req;
+};
+
 static int start_fn(struct model *next, uint32_t svc, const void *arg, struct vs_err *err)
 {
-	return rollout_start(next, svc, arg, clock_wall(), err);
+	struct start_arg *a = (struct start_arg *)arg;
+
+	take_baseline(a->c, model_stable(next, svc), &a->req);
+	return rollout_start(next, svc, &a->req, clock_wall(), err);
 }
 
 int ctl_rollout_start(struct ctl *c, const char *svc, const struct ro_request *req,
 		      struct vs_err *err)
 {
-	/* Every window would be inconclusive, and after maxInconclusive
-	 * of them the steps would advance unjudged: say so now instead. */
-	if (req->an.on && !dp_metering(c->dp))
-		return vs_errf(
-			err, -EOPNOTSUPP, 409, "not_watching",
-			"body.analysis: requests are not measured here (vsteerd runs with --no-watch, or the kernel lacks the hooks: see GET /v1/features), so there is nothing to judge; start the rollout without analysis");
-	return txn_run(c, svc, start_fn, NULL, req, err);
+	struct start_arg *a;
+	int ret;
+
+	if (req->drain.on && (ret = check_drain(c, "body.drainDeadline", err)))
+		return ret;
+	a = malloc(sizeof(*a));
+	if (!a)
+		return vs_errf(err, -ENOMEM, 500, "internal", "out of memory");
+	a->c = c;
+	a->req = *req;
+	ret = watchable(c, &a->req.an, err);
+	if (!ret)
+		ret = txn_run(c, svc, start_fn, NULL, a, err);
+	free(a);
+	return ret;
 }
 
 struct control_arg {

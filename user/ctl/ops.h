@@ -9,10 +9,11 @@
 
 struct ctl;
 
-/* spec as parse_cluster() leaves it; svc names the service. The new
- * cluster's id in id. */
-int ctl_add_cluster(struct ctl *c, const char *svc, const struct cluster *spec, char id[ID_LEN],
-		    struct vs_err *err);
+/* spec as parse_cluster() leaves it; svc names the service; an: the
+ * analysis of the rollout its taking over starts (an instant or session
+ * cluster newer than the others). The new cluster's id in id. */
+int ctl_add_cluster(struct ctl *c, const char *svc, const struct cluster *spec,
+		    const struct analysis_req *an, char id[ID_LEN], struct vs_err *err);
 int ctl_del_cluster(struct ctl *c, const char *id, bool force, struct vs_err *err);
 int ctl_set_weights(struct ctl *c, const char *svc, const char *const *names, const uint16_t *bp,
 		    uint32_t n, struct vs_err *err);

@@ -3,7 +3,9 @@
  * the API ("lastWindow"), whether or not a rollout judges it. All
  * versions share the windows, so two versions' numbers are of the same
  * seconds; the first window after a version appears (or after vsteerd
- * starts) is partial and not shown. */
+ * starts) is partial and not shown. Longer windows of the same readings
+ * give a rollout its baseline: the stable version's last minute or two
+ * before the rollout started. */
 #ifndef VS_RECENT_H
 #define VS_RECENT_H
 
@@ -13,11 +15,14 @@
 
 struct dataplane;
 
-#define RECENT_SECONDS 5
+#define RECENT_SECONDS		5
+#define RECENT_BASELINE_SECONDS 60
 
 struct recent_state {
 	int64_t start; /* when every version's current window began; 0: none */
 	struct window_track v[VS_MAX_SLOTS];
+	int64_t long_start; /* the same for the RECENT_BASELINE_SECONDS windows */
+	struct window_track longer[VS_MAX_SLOTS];
 };
 
 /* Roll the windows that are due; now is monotonic seconds. */
@@ -26,5 +31,10 @@ void recent_tick(struct recent_state *r, struct dataplane *dp, const struct mode
 void recent_forget(struct recent_state *r, uint32_t slot);
 /* slot's last whole window, or NULL. */
 const struct window *recent_last(const struct recent_state *r, uint32_t slot);
+/* What slot did from the start of the last whole longer window (or of
+ * the current one, when there is none yet) until now: one to two
+ * RECENT_BASELINE_SECONDS. seconds 0: nothing measured yet. */
+void recent_baseline(const struct recent_state *r, struct dataplane *dp, uint32_t slot, int64_t now,
+		     struct window_sum *out);
 
 #endif

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "kernel/dp.h"
+#include "kernel/dp_iter.h"
 #include "kernel/dp_maps.h"
 #include "ctl/ctl.h"
 #include "ctl/snap.h"
@@ -95,6 +96,7 @@ int snap_take(struct ctl *c, enum snap_what what, const char *service, const cha
 		s->notify_failed = atomic_load(&c->notify.failed);
 		s->notify_queued = atomic_load(&c->notify.queued);
 		s->metering = dp_metering(c->dp);
+		s->drain_how = dp_drain_how(c->dp);
 		s->features = c->features;
 		if (what == SNAP_VERSIONS && take_versions(c, s))
 			ret = vs_errf(err, -ENOMEM, 500, "internal", "out of memory");

@@ -8,6 +8,7 @@
 #include "kernel/dp_pins.h"
 #include "kernel/dp_tc.h"
 #include "ctl/ctl.h"
+#include "ctl/drainer.h"
 #include "ctl/tick.h"
 #include "ctl/txn.h"
 
@@ -180,6 +181,7 @@ void ctl_tick(struct ctl *c)
 	analysis_tick(c, now);
 	recent_tick(&c->recent, c->dp, c->m, now);
 	tick_rollouts(c);
+	drainer_tick(c, clock_wall());
 	txn_sync_services(c);
 	c->ticks++;
 	pthread_mutex_unlock(&c->lock);

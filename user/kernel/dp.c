@@ -20,10 +20,13 @@
 #include "kernel/dp_iter.h"
 #include "kernel/dp_pins.h"
 #include "kernel/dp_tc.h"
+#include "kernel/dp_track.h"
 #include "scan.skel.h"
 #include "steer.skel.h"
 #include "track.skel.h"
 #include "http.skel.h"
+#include "drain.skel.h"
+#include "drain_list.skel.h"
 
 const char *const dp_tracer_pins[DP_TRACERS] = { "track", "req", "resp", "rst" };
 
@@ -105,21 +108,24 @@ static int adopt_link(struct dataplane *dp, const char *path, struct vs_err *err
 	}
 	len = sizeof(pinfo);
 	ret = bpf_obj_get_info_by_fd(pfd, &pinfo, &len);
-	close(pfd);
 	if (ret || strcmp(pinfo.name, "vsteer_lookup")) {
 		ret = vs_errf(err, -EINVAL, 500, "pin_dir",
 			      "%s runs program '%s', not vsteer's; refusing to replace it", path,
 			      ret ? "?" : pinfo.name);
-		goto close_link;
+		goto close_prog;
 	}
 	ret = bpf_link_update(fd, bpf_program__fd(dp->steer->progs.vsteer_lookup), NULL);
 	if (ret) {
 		vs_errf(err, ret, 500, "bpf", "cannot update link %s: %s", path, strerror(-ret));
-		goto close_link;
+		goto close_prog;
 	}
 	dp->link_fd = fd;
+	/* Held until dp_commit(): a start that fails later puts it back. */
+	dp->old_prog_fd = pfd;
 	return 0;
 
+close_prog:
+	close(pfd);
 close_link:
 	if (!err->msg[0])
 		vs_errf(err, ret, 500, "bpf", "cannot inspect link %s: %s", path, strerror(-ret));
@@ -153,6 +159,23 @@ static int attach_link(struct dataplane *dp, const char *dir, struct vs_err *err
 	return 0;
 }
 
+/* The maps of steer whose pin is missing (one removed by hand, or new in
+ * this build): libbpf creates and pins them as it loads. By their index. */
+static __u64 unpinned_maps(struct dataplane *dp)
+{
+	struct bpf_map *m;
+	__u64 bit = 1, missing = 0;
+
+	bpf_object__for_each_map (m, dp->steer->obj) {
+		const char *path = bpf_map__pin_path(m);
+
+		if (path && access(path, F_OK) < 0 && errno == ENOENT)
+			missing |= bit;
+		bit <<= 1;
+	}
+	return missing;
+}
+
 static int load_steer(struct dataplane *dp, const char *pin_root, __u32 sess_entries,
 		      struct vs_err *err)
 {
@@ -170,6 +193,7 @@ static int load_steer(struct dataplane *dp, const char *pin_root, __u32 sess_ent
 		bpf_map__set_max_entries(dp->steer->maps.sess, sess_entries);
 		bpf_map__set_max_entries(dp->steer->maps.shold, sess_entries);
 	}
+	dp->maps_made = dp->adopted ? unpinned_maps(dp) : 0;
 	ret = steer_bpf__load(dp->steer);
 	if (ret)
 		return vs_errf(
@@ -199,130 +223,6 @@ int dp_share_maps(struct dataplane *dp, struct bpf_object *obj)
 			return ret;
 	}
 	return 0;
-}
-
-static int prog_tag_of_link(int link_fd, __u8 tag[BPF_TAG_SIZE])
-{
-	struct bpf_link_info info = {};
-	struct bpf_prog_info pinfo = {};
-	__u32 len = sizeof(info);
-	int pfd, ret;
-
-	ret = bpf_obj_get_info_by_fd(link_fd, &info, &len);
-	if (ret)
-		return ret;
-	pfd = bpf_prog_get_fd_by_id(info.prog_id);
-	if (pfd < 0)
-		return -errno;
-	len = sizeof(pinfo);
-	ret = bpf_obj_get_info_by_fd(pfd, &pinfo, &len);
-	close(pfd);
-	if (!ret)
-		memcpy(tag, pinfo.tag, BPF_TAG_SIZE);
-	return ret;
-}
-
-/* Attach one tracing program and pin its link as dir/name, unless a
- * pinned link already runs the same program (same tag). *fd is the link,
- * held so that a pin removed by hand can be put back (dp_pins.c). */
-static int attach_tracer(struct bpf_program *prog, const char *dir, const char *name, int *fd,
-			 struct vs_err *err)
-{
-	struct bpf_prog_info pinfo = {};
-	__u32 len = sizeof(pinfo);
-	__u8 tag[BPF_TAG_SIZE];
-	struct bpf_link *link;
-	char path[PATH_MAX];
-	int ret;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	*fd = bpf_obj_get(path);
-	if (*fd >= 0) {
-		ret = bpf_obj_get_info_by_fd(bpf_program__fd(prog), &pinfo, &len);
-		if (!ret && !prog_tag_of_link(*fd, tag) && !memcmp(tag, pinfo.tag, BPF_TAG_SIZE))
-			return 0;
-		close(*fd);
-		*fd = -1;
-		pr_info("replacing tracer %s with this build's\n", name);
-		unlink(path);
-	}
-	link = bpf_program__attach_trace(prog);
-	ret = libbpf_get_error(link);
-	if (ret)
-		return vs_errf(err, ret, 500, "bpf", "cannot attach %s: %s",
-			       bpf_program__section_name(prog), strerror(-ret));
-	ret = bpf_link__pin(link, path);
-	if (!ret && (*fd = dup(bpf_link__fd(link))) < 0)
-		ret = -errno;
-	bpf_link__destroy(link); /* the pin and *fd keep it */
-	if (ret)
-		return vs_errf(err, ret, 500, "bpf", "cannot pin %s: %s", path, strerror(-ret));
-	return 0;
-}
-
-/* The connection tracker and request meter, loaded; attach_tracers()
- * attaches them. */
-static int load_track(struct dataplane *dp, struct vs_err *err)
-{
-	__u64 ino = 0;
-	int ret;
-
-	dp->track = track_bpf__open();
-	ret = libbpf_get_error(dp->track);
-	if (ret) {
-		dp->track = NULL;
-		return vs_errf(err, ret, 500, "bpf", "cannot open track object: %s",
-			       strerror(-ret));
-	}
-	ret = dp_netns_ino(&ino);
-	dp->track->rodata->netns_ino = (__u32)ino;
-	/* Not even loaded without metering: their tracepoints may not exist
-	 * on this kernel (sock_send_length came with 6.3). */
-	if (dp->meter == DP_METER_OFF) {
-		bpf_program__set_autoload(dp->track->progs.vsteer_req, false);
-		bpf_program__set_autoload(dp->track->progs.vsteer_rst, false);
-	}
-	if (dp->meter != DP_METER_SEND)
-		bpf_program__set_autoload(dp->track->progs.vsteer_resp, false);
-	if (!ret)
-		ret = dp_share_maps(dp, dp->track->obj);
-	if (!ret)
-		ret = track_bpf__load(dp->track);
-	if (ret)
-		return vs_errf(err, ret, 500, "bpf", "cannot load the connection tracker: %s",
-			       strerror(-ret));
-	return 0;
-}
-
-/* A tracing link cannot have its program replaced, so a pinned one
- * running the same program (same tag) is kept as it is; a different one
- * is replaced, which leaves a window of microseconds in which events are
- * not seen (a close missed makes a session look busy until the LRU drops
- * it). */
-static int attach_tracers(struct dataplane *dp, const char *dir, struct vs_err *err)
-{
-	struct bpf_program *progs[DP_TRACERS] = {
-		dp->track->progs.vsteer_track,
-		dp->track->progs.vsteer_req,
-		dp->track->progs.vsteer_resp,
-		dp->track->progs.vsteer_rst,
-	};
-	int ret = 0;
-
-	for (size_t i = 0; !ret && i < DP_TRACERS; i++) {
-		char path[PATH_MAX];
-
-		/* Without metering, only the connection tracker runs (sessions
-		 * and drain need it); the request meters are taken down. The
-		 * send hook also when the TC program measures responses. */
-		if (i && !bpf_program__autoload(progs[i])) {
-			snprintf(path, sizeof(path), "%s/%s", dir, dp_tracer_pins[i]);
-			unlink(path);
-			continue;
-		}
-		ret = attach_tracer(progs[i], dir, dp_tracer_pins[i], &dp->tracer_fd[i], err);
-	}
-	return ret;
 }
 
 /* Maps pinned in a directory of our own, renamed into place by
@@ -361,7 +261,7 @@ int dp_open(struct dataplane **out, const char *pin_dir, __u32 sess_entries, enu
 	if (!dp)
 		return vs_errf(err, -ENOMEM, 500, "internal", "out of memory");
 	dp->meter = meter;
-	dp->link_fd = dp->lock_fd = -1;
+	dp->link_fd = dp->lock_fd = dp->old_prog_fd = dp->diag_fd = -1;
 	for (size_t i = 0; i < DP_TRACERS; i++)
 		dp->tracer_fd[i] = -1;
 	if (str_copy(dp->pin_dir, sizeof(dp->pin_dir), pin_dir)) {
@@ -397,9 +297,11 @@ int dp_open(struct dataplane **out, const char *pin_dir, __u32 sess_entries, enu
 			ret = create_pins(dp, sess_entries, err);
 	}
 	if (!ret)
-		ret = load_track(dp, err);
+		ret = dp_track_load(dp, err);
 	if (!ret)
 		ret = dp_iter_load(dp, err);
+	if (!ret)
+		ret = dp_tc_load(dp, err);
 	if (!ret) {
 		*out = dp;
 		return 0;
@@ -415,45 +317,96 @@ int dp_attach(struct dataplane *dp, struct vs_err *err)
 	char link[PATH_MAX + 8];
 	int ret;
 
-	ret = attach_tracers(dp, dir, err);
+	ret = dp_track_attach(dp, dir, err);
 	if (!ret) {
 		snprintf(link, sizeof(link), "%s/link", dir);
-		ret = dp->adopted && access(link, F_OK) == 0 ? adopt_link(dp, link, err) :
-							       attach_link(dp, dir, err);
+		if (dp->adopted && access(link, F_OK) == 0) {
+			ret = adopt_link(dp, link, err);
+		} else {
+			ret = attach_link(dp, dir, err);
+			dp->link_made = !ret && dp->adopted;
+		}
 	}
 	if (!ret && dp->building) {
 		if (rename(dp->tmp_dir, dp->pin_dir) < 0)
 			return vs_errf(err, -errno, 500, "pin_dir", "cannot rename %s to %s: %s",
 				       dp->tmp_dir, dp->pin_dir, strerror(errno));
 		dp->building = false;
+		dp->published = true;
 	}
-	if (!ret)
-		ret = dp_tc_load(dp, err);
 	if (!ret)
 		ret = dp_pins_record(dp, err);
 	dp->attached = !ret;
 	return ret;
 }
 
+void dp_commit(struct dataplane *dp)
+{
+	dp->committed = true;
+	if (dp->old_prog_fd >= 0)
+		close(dp->old_prog_fd);
+	dp->old_prog_fd = -1;
+	dp_track_unpin_idle(dp);
+	if (dp->tc)
+		dp_tc_attach_new(dp);
+	else
+		dp_tc_detach_all();
+}
+
+/* A start that failed after dp_open() or dp_attach() had changed pins
+ * that were there before: put them back as they were. A pin directory it
+ * made goes whole, in dp_close(). */
+static void undo_adoption(struct dataplane *dp)
+{
+	char path[PATH_MAX + 8];
+	struct bpf_map *m;
+	__u64 bit = 1;
+
+	if (dp->old_prog_fd >= 0 && bpf_link_update(dp->link_fd, dp->old_prog_fd, NULL))
+		pr_warn("cannot give the pinned link its program back: %s\n", strerror(errno));
+	if (dp->link_made) {
+		snprintf(path, sizeof(path), "%s/link", dp->pin_dir);
+		unlink(path);
+	}
+	dp_track_unpin_made(dp);
+	bpf_object__for_each_map (m, dp->steer->obj) {
+		if ((dp->maps_made & bit) && bpf_map__is_pinned(m))
+			bpf_map__unpin(m, NULL);
+		bit <<= 1;
+	}
+}
+
 void dp_close(struct dataplane *dp)
 {
 	if (!dp)
 		return;
+	if (!dp->committed && dp->adopted && dp->steer)
+		undo_adoption(dp);
 	bpf_link__destroy(dp->list_iter);
 	bpf_link__destroy(dp->insert_iter);
+	bpf_link__destroy(dp->drain_iter);
 	scan_bpf__destroy(dp->scan);
+	drain_bpf__destroy(dp->drain);
+	drain_list_bpf__destroy(dp->drain_list);
 	track_bpf__destroy(dp->track);
 	http_bpf__destroy(dp->tc);
 	steer_bpf__destroy(dp->steer);
 	if (dp->link_fd >= 0)
 		close(dp->link_fd);
+	if (dp->old_prog_fd >= 0)
+		close(dp->old_prog_fd);
+	if (dp->diag_fd >= 0)
+		close(dp->diag_fd);
 	for (size_t i = 0; i < DP_TRACERS; i++)
 		if (dp->tracer_fd[i] >= 0)
 			close(dp->tracer_fd[i]);
-	/* Never renamed into place: nothing may adopt it. Removed after the
-	 * fds are closed, still under its lock. */
+	/* Made by a start that did not finish: nothing may adopt it, and its
+	 * links go with their last pin and fd. Removed after the fds are
+	 * closed, still under its lock. */
 	if (dp->building)
 		dp_pins_remove(dp->tmp_dir);
+	else if (dp->published && !dp->committed)
+		dp_pins_remove(dp->pin_dir);
 	if (dp->lock_fd >= 0)
 		close(dp->lock_fd);
 	free(dp);

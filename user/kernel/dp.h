@@ -30,6 +30,12 @@ struct dataplane;
  * interface (the TC egress program, for older kernels). */
 enum dp_meter { DP_METER_OFF, DP_METER_SEND, DP_METER_TC };
 
+/* How a drain closes a version's idle connections (dp_iter.h): in its TCP
+ * iterator, under the socket lock (bpf_sock_destroy, Linux 6.5), from
+ * vsteerd with netlink's SOCK_DESTROY (older kernels built with
+ * CONFIG_INET_DIAG_DESTROY), or not at all. */
+enum dp_drain { DP_DRAIN_NONE, DP_DRAIN_ITER, DP_DRAIN_NETLINK };
+
 /* libbpf's messages go to the log (lib/log.h). */
 void dp_route_libbpf_log(void);
 
@@ -38,15 +44,25 @@ void dp_route_libbpf_log(void);
  * and the maps (dp_maps.h) work from here on. Nothing the kernel runs has
  * changed yet, so a start refused now leaves steering as it was: this
  * refuses one when another vsteerd steers this network namespace (its pin
- * directory named), the controller when a service address is taken. */
+ * directory named), the controller when a service address is taken. A
+ * map whose pin was missing is pinned (and unpinned by dp_close() before
+ * dp_commit()). */
 int dp_open(struct dataplane **out, const char *pin_dir, __u32 sess_entries, enum dp_meter meter,
 	    struct vs_err *err);
 /* Attach the tracers and the sk_lookup link, or take over the pinned ones
  * (the program in an adopted link is replaced atomically, so steering
- * never stops), and rename a new pin directory into place. */
+ * never stops), and rename a new pin directory into place. Until
+ * dp_commit(), dp_close() undoes it. */
 int dp_attach(struct dataplane *dp, struct vs_err *err);
-/* Closes fds and frees dp; everything pinned stays and keeps steering.
- * A pin directory that dp_attach() did not put in place goes. */
+/* The start is done (the state file says what the maps do): from here
+ * dp_close() leaves everything pinned. Takes down the meters this start
+ * does not run and puts the TC meter on the interfaces; cannot fail. */
+void dp_commit(struct dataplane *dp);
+/* Closes fds and frees dp. After dp_commit() everything pinned stays and
+ * keeps steering. Before it, a failed start is undone: a pin directory it
+ * made goes whole; in one it adopted, the link gets its program back and
+ * the pins it added go (a tracer of another build it replaced stays
+ * replaced: a tracing link cannot be given its old program). */
 void dp_close(struct dataplane *dp);
 /* Remove everything vsteerd pinned under pin_dir. */
 int dp_cleanup(const char *pin_dir, struct vs_err *err);

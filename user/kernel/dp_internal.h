@@ -15,6 +15,8 @@ struct steer_bpf;
 struct scan_bpf;
 struct track_bpf;
 struct http_bpf;
+struct drain_bpf;
+struct drain_list_bpf;
 struct bpf_link;
 struct bpf_object;
 
@@ -47,12 +49,25 @@ struct dataplane {
 	struct http_bpf *tc;	 /* the TC meter (dp_tc.c) */
 	struct bpf_link *list_iter;
 	struct bpf_link *insert_iter;
+	struct drain_bpf *drain;	   /* the drain: closes in the iterator ... */
+	struct drain_list_bpf *drain_list; /* ... or lists, for sock_diag.h */
+	struct bpf_link *drain_iter;
+	enum dp_drain drain_how;
+	int diag_fd; /* sock_diag.h's socket, for DP_DRAIN_NETLINK */
 	int link_fd;
 	int tracer_fd[DP_TRACERS]; /* -1: not attached */
 	int lock_fd;		   /* flock on the pin directory: one writer */
 	bool adopted;		   /* the pin directory existed already */
 	bool building;		   /* pins in tmp_dir, not renamed into place yet */
+	bool published;		   /* tmp_dir renamed into place by this start */
 	bool attached;		   /* dp_attach() done */
+	bool committed;		   /* dp_commit() done: nothing is undone any more */
+	/* What this start changed in an adopted pin directory, undone by
+	 * dp_close() until dp_commit(): */
+	int old_prog_fd;	      /* the program the link ran before; -1 */
+	bool link_made;		      /* a link pinned where none was */
+	bool tracer_made[DP_TRACERS]; /* a tracer pinned where none was */
+	__u64 maps_made;	      /* maps libbpf pinned anew, by their index */
 	struct dp_pin pins[DP_MAX_PINS];
 	size_t npins;
 	dev_t dir_dev; /* the pin directory lock_fd holds */

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <errno.h>
+#include <string.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -7,7 +8,11 @@
 #include "kernel/dp_internal.h"
 #include "kernel/dp_iter.h"
 #include "kernel/dp_maps.h"
+#include "kernel/sock_diag.h"
 #include "scan.skel.h"
+#include "drain.skel.h"
+#include "drain_list.skel.h"
+#include "vsteer_idle.h"
 
 int dp_iter_load(struct dataplane *dp, struct vs_err *err)
 {
@@ -132,4 +137,92 @@ int dp_insert(struct dataplane *dp, const __u64 *cookies, const __u32 *idx, int 
 		bpf_map_delete_elem(fd, &cookies[i]);
 	}
 	return ret ? ret : done;
+}
+
+/* The drain object for `how`: its program, and the slots it reads. */
+static int drain_open(struct dataplane *dp, enum dp_drain how, struct bpf_program **prog)
+{
+	int ret;
+
+	if (how == DP_DRAIN_ITER) {
+		dp->drain = drain_bpf__open();
+		ret = libbpf_get_error(dp->drain);
+		if (ret) {
+			dp->drain = NULL;
+			return ret;
+		}
+		*prog = dp->drain->progs.drain_close;
+		ret = dp_share_maps(dp, dp->drain->obj);
+		return ret ?: drain_bpf__load(dp->drain);
+	}
+	dp->drain_list = drain_list_bpf__open();
+	ret = libbpf_get_error(dp->drain_list);
+	if (ret) {
+		dp->drain_list = NULL;
+		return ret;
+	}
+	*prog = dp->drain_list->progs.drain_list;
+	ret = dp_share_maps(dp, dp->drain_list->obj);
+	return ret ?: drain_list_bpf__load(dp->drain_list);
+}
+
+int dp_drain_load(struct dataplane *dp, enum dp_drain how, struct vs_err *err)
+{
+	struct bpf_program *prog = NULL;
+	int ret;
+
+	if (how == DP_DRAIN_NONE)
+		return 0;
+	ret = drain_open(dp, how, &prog);
+	if (!ret) {
+		dp->drain_iter = bpf_program__attach_iter(prog, NULL);
+		ret = libbpf_get_error(dp->drain_iter);
+		if (ret)
+			dp->drain_iter = NULL;
+	}
+	if (!ret && how == DP_DRAIN_NETLINK && (dp->diag_fd = ret = sock_diag_open()) >= 0)
+		ret = 0;
+	if (ret)
+		return vs_errf(err, ret, 500, "bpf", "cannot load the drain (%s): %s",
+			       how == DP_DRAIN_ITER ? "bpf_sock_destroy" : "SOCK_DESTROY",
+			       strerror(-ret));
+	dp->drain_how = how;
+	return 0;
+}
+
+enum dp_drain dp_drain_how(const struct dataplane *dp)
+{
+	return dp->drain_how;
+}
+
+int dp_drain_run(struct dataplane *dp, const __u8 slots[VS_MAX_SLOTS], struct vs_drain_rec **out,
+		 size_t *n)
+{
+	struct vs_drain_rec *r;
+	size_t len;
+	char *buf;
+	int ret;
+
+	*out = NULL;
+	*n = 0;
+	if (dp->drain_how == DP_DRAIN_NONE)
+		return -EOPNOTSUPP;
+	memcpy(dp->drain_how == DP_DRAIN_ITER ? dp->drain->bss->drain_slot :
+						dp->drain_list->bss->drain_slot,
+	       slots, VS_MAX_SLOTS);
+	ret = run_iter(dp->drain_iter, &buf, &len);
+	if (ret)
+		return ret;
+	r = (struct vs_drain_rec *)buf;
+	*n = len / sizeof(*r);
+	/* The iterator let go of each socket's lock: the gap a request can
+	 * slip into is from its check to this message (docs/rollouts.md). */
+	for (size_t i = 0; dp->drain_how == DP_DRAIN_NETLINK && i < *n; i++)
+		if (r[i].verdict == VS_IDLE)
+			r[i].err = sock_diag_destroy(dp->diag_fd, &r[i]);
+	if (*n)
+		*out = r;
+	else
+		free(buf);
+	return 0;
 }

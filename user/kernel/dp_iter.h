@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include "vsteer.h"
 #include "lib/err.h"
+#include "kernel/dp.h"
 
 struct dataplane;
 
@@ -19,5 +20,16 @@ int dp_list_listeners(struct dataplane *dp, struct vs_listener **out, size_t *n)
  * VS_PICK_MAX). Returns how many went in; err_out[i] is 0 or the -errno
  * of that insert (-ENOENT: the socket closed meanwhile). */
 int dp_insert(struct dataplane *dp, const __u64 *cookies, const __u32 *idx, int *err_out, size_t n);
+
+/* Load the drain's iterator for `how` (DP_DRAIN_NONE: nothing). */
+int dp_drain_load(struct dataplane *dp, enum dp_drain how, struct vs_err *err);
+enum dp_drain dp_drain_how(const struct dataplane *dp);
+/* One pass over this network namespace's TCP sockets: a record for each
+ * connection steered to a slot set in slots[] (*out, malloc'ed; NULL when
+ * *n is 0), with its verdict (include/vsteer_idle.h). The idle ones are
+ * closed; each one's err says how that went. -EOPNOTSUPP with
+ * DP_DRAIN_NONE. */
+int dp_drain_run(struct dataplane *dp, const __u8 slots[VS_MAX_SLOTS], struct vs_drain_rec **out,
+		 size_t *n);
 
 #endif

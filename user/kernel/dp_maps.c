@@ -38,6 +38,13 @@ int dp_set_ports(struct dataplane *dp, const struct vs_ports *p)
 											    0;
 }
 
+int dp_get_ports(struct dataplane *dp, struct vs_ports *p)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(bpf_map__fd(dp->steer->maps.ports), &zero, p) ? -errno : 0;
+}
+
 int dp_set_opts(struct dataplane *dp, __u32 id, const struct vs_svc_opts *o)
 {
 	return bpf_map_update_elem(bpf_map__fd(dp->steer->maps.sopts), &id, o, BPF_ANY) ? -errno :

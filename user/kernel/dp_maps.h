@@ -18,6 +18,7 @@ int dp_del_svc(struct dataplane *dp, const struct vs_svc_key *k);
 /* The key after k (NULL: the first); -ENOENT at the end. */
 int dp_next_svc(struct dataplane *dp, const struct vs_svc_key *k, struct vs_svc_key *next);
 int dp_set_ports(struct dataplane *dp, const struct vs_ports *p);
+int dp_get_ports(struct dataplane *dp, struct vs_ports *p);
 /* A service's options (sopts), by its id. */
 int dp_set_opts(struct dataplane *dp, __u32 id, const struct vs_svc_opts *o);
 int dp_get_opts(struct dataplane *dp, __u32 id, struct vs_svc_opts *o);

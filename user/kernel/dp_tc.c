@@ -102,10 +102,8 @@ int dp_tc_load(struct dataplane *dp, struct vs_err *err)
 {
 	int ret;
 
-	if (dp->meter == DP_METER_OFF) {
-		dp_tc_detach_all();
+	if (dp->meter == DP_METER_OFF)
 		return 0;
-	}
 	dp->tc = http_bpf__open();
 	ret = libbpf_get_error(dp->tc);
 	if (ret) {
@@ -120,7 +118,6 @@ int dp_tc_load(struct dataplane *dp, struct vs_err *err)
 	if (ret)
 		return vs_errf(err, ret, 500, "bpf", "cannot load the TC meter: %s",
 			       strerror(-ret));
-	attach_new(dp);
 	return 0;
 }
 

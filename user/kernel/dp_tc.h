@@ -10,11 +10,12 @@
 
 struct dataplane;
 
-/* Load the TC meter and attach it to every interface (when metering);
- * without metering, take down any a previous vsteerd left. */
+/* Load the TC meter (when metering), attached to nothing yet: what can
+ * fail of it fails before a start changes anything. */
 int dp_tc_load(struct dataplane *dp, struct vs_err *err);
-/* Attach it to interfaces that appeared since the last call (a
- * container's veth, a bridge). */
+/* Attach it to every interface it is not on yet: all of them the first
+ * time (dp_commit()), then those that appeared since (a container's
+ * veth, a bridge). An interface it cannot go on is a warning. */
 void dp_tc_attach_new(struct dataplane *dp);
 /* Detach it from every interface (--cleanup, --no-watch). */
 void dp_tc_detach_all(void);

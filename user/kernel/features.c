@@ -9,8 +9,9 @@
 #include <bpf/libbpf.h>
 #include "lib/compiler.h"
 #include "kernel/features.h"
+#include "kernel/sock_diag.h"
 
-enum probe_kind { PROG_TYPE, MAP_TYPE, HELPER, BTF_TYPE, BTF_FILE };
+enum probe_kind { PROG_TYPE, MAP_TYPE, HELPER, BTF_TYPE, BTF_FILE, BTF_FUNC, SOCK_DIAG };
 
 /* clang-format off */
 static const struct {
@@ -19,30 +20,36 @@ static const struct {
 	enum probe_kind kind;
 	int id;			/* prog or map type, or helper (with prog_type) */
 	int prog_type;
-	const char *btf_name;	/* BTF_TYPE: a struct or typedef in vmlinux */
+	const char *btf_name;	/* BTF_TYPE: a struct or typedef in vmlinux;
+				 * BTF_FUNC: a kernel function (a kfunc) */
+	bool drain;		/* only drain deadlines use it */
 } probes[] = {
 	{ "btf", "kernel types for CO-RE and BTF tracepoints (/sys/kernel/btf/vmlinux)",
-	  "5.4", true, BTF_FILE, 0, 0, NULL },
+	  "5.4", true, BTF_FILE, 0, 0, NULL, false },
 	{ "sk_lookup", "steering each new connection (BPF_PROG_TYPE_SK_LOOKUP)",
-	  "5.9", true, PROG_TYPE, BPF_PROG_TYPE_SK_LOOKUP, 0, NULL },
+	  "5.9", true, PROG_TYPE, BPF_PROG_TYPE_SK_LOOKUP, 0, NULL, false },
 	{ "sk_assign", "handing the SYN to a chosen socket (bpf_sk_assign in sk_lookup)",
-	  "5.9", true, HELPER, BPF_FUNC_sk_assign, BPF_PROG_TYPE_SK_LOOKUP, NULL },
+	  "5.9", true, HELPER, BPF_FUNC_sk_assign, BPF_PROG_TYPE_SK_LOOKUP, NULL, false },
 	{ "sockmap", "the versions' listening sockets (BPF_MAP_TYPE_SOCKMAP)",
-	  "4.14", true, MAP_TYPE, BPF_MAP_TYPE_SOCKMAP, 0, NULL },
+	  "4.14", true, MAP_TYPE, BPF_MAP_TYPE_SOCKMAP, 0, NULL, false },
 	{ "sk_storage", "a connection's version, cloned from its listener (BPF_MAP_TYPE_SK_STORAGE)",
-	  "5.2", true, MAP_TYPE, BPF_MAP_TYPE_SK_STORAGE, 0, NULL },
+	  "5.2", true, MAP_TYPE, BPF_MAP_TYPE_SK_STORAGE, 0, NULL, false },
 	{ "iter_tcp", "finding backends' listening sockets (iter/tcp)",
-	  "5.9", true, BTF_TYPE, 0, 0, "bpf_iter__tcp" },
+	  "5.9", true, BTF_TYPE, 0, 0, "bpf_iter__tcp", false },
 	{ "tp_inet_sock_set_state", "open connections per version and session (tp_btf)",
-	  "5.5", true, BTF_TYPE, 0, 0, "btf_trace_inet_sock_set_state" },
+	  "5.5", true, BTF_TYPE, 0, 0, "btf_trace_inet_sock_set_state", false },
 	{ "tp_tcp_probe", "request arrival (tp_btf/tcp_probe)",
-	  "5.5", false, BTF_TYPE, 0, 0, "btf_trace_tcp_probe" },
+	  "5.5", false, BTF_TYPE, 0, 0, "btf_trace_tcp_probe", false },
 	{ "tp_sock_send_length", "response start and size (tp_btf/sock_send_length; without it the TC egress program measures them)",
-	  "6.3", false, BTF_TYPE, 0, 0, "btf_trace_sock_send_length" },
+	  "6.3", false, BTF_TYPE, 0, 0, "btf_trace_sock_send_length", false },
 	{ "tp_tcp_send_reset", "resets sent by backends (tp_btf/tcp_send_reset)",
-	  "5.5", false, BTF_TYPE, 0, 0, "btf_trace_tcp_send_reset" },
+	  "5.5", false, BTF_TYPE, 0, 0, "btf_trace_tcp_send_reset", false },
 	{ "tc", "HTTP status classes, and responses where sock_send_length is missing (BPF_PROG_TYPE_SCHED_CLS)",
-	  "4.1", false, PROG_TYPE, BPF_PROG_TYPE_SCHED_CLS, 0, NULL },
+	  "4.1", false, PROG_TYPE, BPF_PROG_TYPE_SCHED_CLS, 0, NULL, false },
+	{ "sock_destroy", "closing idle connections at a drain deadline in the socket iterator, under the socket lock (bpf_sock_destroy)",
+	  "6.5", false, BTF_FUNC, 0, 0, "bpf_sock_destroy", true },
+	{ "sock_diag_destroy", "closing them from vsteerd where bpf_sock_destroy is missing (netlink SOCK_DESTROY, CONFIG_INET_DIAG_DESTROY)",
+	  "4.5", false, SOCK_DIAG, 0, 0, NULL, true },
 };
 /* clang-format on */
 
@@ -105,6 +112,7 @@ int features_probe(struct vs_features *fs)
 		f->what = probes[i].what;
 		f->since = probes[i].since;
 		f->core = probes[i].core;
+		f->drain = probes[i].drain;
 		switch (probes[i].kind) {
 		case BTF_FILE:
 			f->ok = vmlinux != NULL;
@@ -124,6 +132,13 @@ int features_probe(struct vs_features *fs)
 								   BTF_KIND_STRUCT) >= 0 ||
 					    btf__find_by_name_kind(vmlinux, probes[i].btf_name,
 								   BTF_KIND_TYPEDEF) >= 0);
+			break;
+		case BTF_FUNC:
+			f->ok = vmlinux && btf__find_by_name_kind(vmlinux, probes[i].btf_name,
+								  BTF_KIND_FUNC) >= 0;
+			break;
+		case SOCK_DIAG:
+			f->ok = sock_diag_probe() == 0;
 			break;
 		}
 	}
@@ -146,7 +161,7 @@ static const struct vs_feature *first_missing(const struct vs_features *fs, bool
 		/* The TC program stands in for it. */
 		if (!strcmp(fs->f[i].name, "tp_sock_send_length") && features_ok(fs, "tc"))
 			continue;
-		if (fs->f[i].core == core && !fs->f[i].ok)
+		if (fs->f[i].core == core && !fs->f[i].drain && !fs->f[i].ok)
 			return &fs->f[i];
 	}
 	return NULL;

@@ -14,14 +14,15 @@ struct vs_feature {
 	const char *name;
 	const char *what;  /* what vsteer uses it for */
 	const char *since; /* the mainline release that added it */
-	bool core;	   /* steering needs it; otherwise only the meters */
+	bool core;	   /* steering needs it; otherwise the meters ... */
+	bool drain;	   /* ... or only drain deadlines */
 	bool ok;
 };
 
 struct vs_features {
 	char kernel[65];
 	int bpf_err; /* -errno if even a trivial program cannot load */
-	struct vs_feature f[12];
+	struct vs_feature f[16];
 	unsigned int n;
 };
 
