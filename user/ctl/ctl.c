@@ -373,8 +373,8 @@ int ctl_threads_start(struct ctl *c, const struct notify_list *notify, const cha
 
 void ctl_threads_stop(struct ctl *c)
 {
+	health_stop(c); /* first: its results are events for the notifier */
 	notifier_stop(c);
-	health_stop(c);
 }
 
 void ctl_close(struct ctl *c)

@@ -57,9 +57,11 @@ int notifier_queue(struct notifier_state *n, const struct notify_target *t, cons
 				      .body = body };
 	snprintf(it->kind, sizeof(it->kind), "%s", e->kind);
 	atomic_fetch_add(&n->queued, 1);
-	pthread_mutex_unlock(&n->lock);
+	/* Under the lock: notifier_stop() clears multi under it before
+	 * cleaning it up. The wakeup writes a byte to a socket pair. */
 	if (n->multi)
 		curl_multi_wakeup(n->multi);
+	pthread_mutex_unlock(&n->lock);
 	return 0;
 }
 
@@ -295,16 +297,21 @@ void notifier_release(struct notifier_state *n)
 void notifier_stop(struct ctl *c)
 {
 	struct notifier_state *n = &c->notify;
+	void *multi = n->multi;
 
-	if (!n->multi)
+	if (!multi)
 		return;
 	atomic_store(&n->stopping, true);
-	curl_multi_wakeup(n->multi);
+	curl_multi_wakeup(multi);
 	if (n->thread)
 		pthread_join(n->thread, NULL);
 	n->running = false;
 	notifier_release(n);
-	curl_multi_cleanup(n->multi);
+	/* Events may still come (another thread's): queued, and counted as
+	 * not made when the controller closes. */
+	pthread_mutex_lock(&n->lock);
 	n->multi = NULL;
+	pthread_mutex_unlock(&n->lock);
+	curl_multi_cleanup(multi);
 	curl_global_cleanup();
 }
