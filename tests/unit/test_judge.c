@@ -574,8 +574,27 @@ static void test_rollout_inconclusive_pause(void)
 	CHECK_INT(ro->step, ==, 1);
 }
 
+/* More failures counted than requests (a 503 that was also reset, a
+ * status read before its request) is an error rate of 100%, not more. */
+static void test_window_error_rate_capped(void)
+{
+	struct window *w = tcalloc(sizeof(*w));
+	struct window_sum s;
+
+	w->requests = w->arrived = 2500;
+	w->status5xx = 2500;
+	w->errors = 1;
+	window_summarize(w, 1, &s);
+	CHECK_INT(s.errors, ==, 2500);
+	CHECK(window_error_rate(&s) == 1.0, "error rate %f", window_error_rate(&s));
+	w->status5xx = 10;
+	window_summarize(w, 1, &s);
+	CHECK_INT(s.errors, ==, 11);
+}
+
 const struct unit_case judge_cases[] = {
 	TEST(test_judge),
+	TEST(test_window_error_rate_capped),
 	TEST(test_judge_defaults),
 	TEST(test_judge_resolve),
 	TEST(test_req_rollout_analysis),

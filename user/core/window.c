@@ -32,11 +32,16 @@ void window_add(struct window *w, const struct window *more)
 
 void window_summarize(const struct window *w, uint32_t seconds, struct window_sum *out)
 {
+	/* A request can be both a 5xx and reset, and the counters are read
+	 * one map after another, so near a window's edge a status can land
+	 * in the window before its request: at most every request failed. */
+	uint64_t errors = w->errors + w->status5xx;
+
 	*out = (struct window_sum){
 		.seconds = seconds,
 		.arrived = w->arrived,
 		.requests = w->requests,
-		.errors = w->errors + w->status5xx,
+		.errors = errors < w->requests ? errors : w->requests,
 		.p50_ms = hist_quantile(&w->lat, 0.5) / 1e6,
 		.p99_ms = hist_quantile(&w->lat, 0.99) / 1e6,
 		.mean_bytes = hist_mean(&w->size),
