@@ -6,6 +6,7 @@
 #include <string.h>
 #include "codec/config.h"
 #include "codec/parse.h"
+#include "codec/parse_notify.h"
 #include "lib/clock.h"
 #include "lib/file.h"
 #include "lib/rand.h"
@@ -125,6 +126,16 @@ static int add_service(struct config *cfg, struct model *m, const char *name, js
 		if (r)
 			return r;
 	}
+	if (json_is_object(obj) && json_object_get(obj, "notifications")) {
+		char w[80];
+		int r;
+
+		snprintf(w, sizeof(w), "%s.notifications", where);
+		r = parse_notifications(json_object_get(obj, "notifications"), w,
+					&m->svc[ret].notify, err);
+		if (r)
+			return r;
+	}
 	/* cs is in bounds: model_add_service() refuses a service beyond
 	 * VS_MAX_SERVICES, and each of cfg's is one of m's. */
 	snprintf(cs->name, sizeof(cs->name), "%s", name);
@@ -137,9 +148,9 @@ static int add_service(struct config *cfg, struct model *m, const char *name, js
 
 static int parse_services(json_t *list, struct config *cfg, struct model *m, struct vs_err *err)
 {
-	static const char *const keys[] = { "name",	"address",  "port",
-					    "protocol", "sessions", "takeover",
-					    "clusters", "analysis", NULL };
+	static const char *const keys[] = { "name",	     "address",	 "port",     "protocol",
+					    "sessions",	     "takeover", "clusters", "analysis",
+					    "notifications", NULL };
 	json_t *s, *name;
 	char w[64];
 	size_t i;
@@ -259,7 +270,8 @@ static int parse_api(json_t *api, struct config *cfg, struct vs_err *err)
 
 static int parse_root(json_t *root, struct config *cfg, struct model *m, struct vs_err *err)
 {
-	static const char *const keys[] = { "proxy", "configService", "cluster", "services", NULL };
+	static const char *const keys[] = { "proxy",	"configService", "cluster",
+					    "services", "notifications", NULL };
 	json_t *proxy, *api, *cl;
 	int ret, svc;
 
@@ -271,6 +283,10 @@ static int parse_root(json_t *root, struct config *cfg, struct model *m, struct 
 	api = json_object_get(root, "configService");
 	if (api && (ret = parse_api(api, cfg, err)))
 		return ret;
+	if (json_object_get(root, "notifications") &&
+	    (ret = parse_notifications(json_object_get(root, "notifications"), "notifications",
+				       &cfg->notify, err)))
+		return ret;
 
 	proxy = json_object_get(root, "proxy");
 	cl = json_object_get(root, "cluster");
@@ -278,9 +294,9 @@ static int parse_root(json_t *root, struct config *cfg, struct model *m, struct 
 		return vs_errf(err, -EINVAL, 400, "bad_field",
 			       "cluster: needs a proxy section with the service address");
 	if (proxy) {
-		static const char *const proxy_keys[] = { "address",  "port",	  "protocol",
-							  "sessions", "takeover", "analysis",
-							  NULL };
+		static const char *const proxy_keys[] = { "address",	   "port",     "protocol",
+							  "sessions",	   "takeover", "analysis",
+							  "notifications", NULL };
 
 		if (json_is_object(proxy) && (ret = parse_keys(proxy, proxy_keys, "proxy", err)))
 			return ret;
@@ -324,8 +340,10 @@ void config_settings(const struct config *cfg, const struct model *from, struct 
 		int f = model_find_service(from, cfg->svc[i].name);
 		int t = model_find_service(to, cfg->svc[i].name);
 
-		if (f >= 0 && t >= 0)
+		if (f >= 0 && t >= 0) {
 			to->svc[t].an = from->svc[f].an;
+			to->svc[t].notify = from->svc[f].notify;
+		}
 	}
 }
 

@@ -15,6 +15,7 @@ const struct event_kind event_kinds[] = {
 	/* a rollout (core/rollout.c's marks) */
 	{ "started",		VS_LOG_NOTICE },
 	{ "step",		VS_LOG_NOTICE },
+	{ "approval_needed",	VS_LOG_NOTICE },
 	{ "paused",		VS_LOG_NOTICE },
 	{ "resumed",		VS_LOG_NOTICE },
 	{ "promoted",		VS_LOG_NOTICE },
