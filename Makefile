@@ -40,7 +40,7 @@ ifneq ($(SANITIZE),)
 VS_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 endif
 VS_CFLAGS += $(CFLAGS)
-LDLIBS  := -lbpf -lelf -lz -lmicrohttpd -ljansson -lpthread -lm
+LDLIBS  := -lbpf -lelf -lz -lmicrohttpd -ljansson -lcurl -lpthread -lm
 
 SKELS   := $(OUT)/steer.skel.h $(OUT)/scan.skel.h $(OUT)/track.skel.h $(OUT)/http.skel.h \
 	   $(OUT)/drain.skel.h $(OUT)/drain_list.skel.h

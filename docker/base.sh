@@ -2,7 +2,8 @@
 # Make the base image the Dockerfiles build FROM, where no registry is
 # reachable: a minimal Debian 12 root filesystem from debootstrap (only a
 # Debian mirror needed), with the libraries vsteerd and vsteer-demo link,
-# imported into podman. Does nothing if the image exists.
+# imported into podman. Does nothing if the image exists with all of them
+# (one made before vsteerd linked another library is made again).
 #
 #   docker/base.sh [IMAGE]      default localhost/vsteer-base:bookworm
 #
@@ -12,14 +13,18 @@ image=${1:-localhost/vsteer-base:bookworm}
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 export CONTAINERS_CONF="${CONTAINERS_CONF:-$(cd "$(dirname "$0")" && pwd)/containers.conf}"
 
-if podman image exists "$image"; then
+libs="libbpf1 libelf1 zlib1g libmicrohttpd12 libjansson4 libcurl4"
+# $libs is a space-separated list of package names: split on purpose.
+# shellcheck disable=SC2086
+if podman image exists "$image" &&
+	podman run --rm --network none "$image" dpkg -s $libs >/dev/null 2>&1; then
 	exit 0
 fi
 root=$(mktemp -d /tmp/vsteer-rootfs.XXXXXX)
 trap 'rm -rf "$root"' EXIT
 echo "base.sh: debootstrap bookworm into $root"
 debootstrap --variant=minbase \
-	--include=libbpf1,libelf1,zlib1g,libmicrohttpd12,libjansson4 \
+	--include="$(echo "$libs" | tr ' ' ,)" \
 	bookworm "$root" "$mirror" >"$root.log" 2>&1 ||
 	{ tail -20 "$root.log" >&2; exit 1; }
 rm -f "$root.log"

@@ -6,13 +6,13 @@
 #       --cap-add bpf,perfmon,net_admin -v /sys/fs/bpf:/sys/fs/bpf \
 #       -v /etc/vsteer:/etc/vsteer:ro -v vsteer-state:/var/lib/vsteer vsteerd
 # The binary is the one `make` built (Debian 12's libbpf 1.1, libmicrohttpd,
-# jansson); BASE: any Debian 12 image. docker/base.sh makes one without a
+# jansson, libcurl); BASE: any Debian 12 image. docker/base.sh makes one without a
 # registry.
 ARG BASE=docker.io/library/debian:bookworm-slim
 FROM ${BASE}
-RUN dpkg -s libbpf1 libelf1 libmicrohttpd12 libjansson4 >/dev/null 2>&1 || \
+RUN dpkg -s libbpf1 libelf1 libmicrohttpd12 libjansson4 libcurl4 >/dev/null 2>&1 || \
     (apt-get update && apt-get install -y --no-install-recommends \
-        libbpf1 libelf1 zlib1g libmicrohttpd12 libjansson4 && \
+        libbpf1 libelf1 zlib1g libmicrohttpd12 libjansson4 libcurl4 && \
      rm -rf /var/lib/apt/lists/*)
 COPY build/vsteerd /usr/local/bin/vsteerd
 VOLUME /var/lib/vsteer

@@ -29,7 +29,7 @@ if [ "${1:-}" = test ]; then
 fi
 
 PKGS="make clang llvm libclang-rt-14-dev libbpf-dev bpftool libelf-dev zlib1g-dev \
-libmicrohttpd-dev libjansson-dev pkg-config gcc libc6-dev \
+libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev pkg-config gcc libc6-dev \
 iproute2 util-linux curl jq python3 procps valgrind openssl wrk nginx-light bc"
 # Containers (docker/, the packaging tests): podman with runc, and a base
 # image made locally by debootstrap (docker/base.sh).

@@ -38,6 +38,7 @@ PREFIXES = {
     "core/judge.h": ("judge",),
     "core/rollout.h": ("ro_", "rollout_"),
     "codec/request.h": ("req_",),
+    "codec/parse_notify.h": ("parse_",),
     "codec/state_parse.h": ("state_",),
     "kernel/dp.h": ("dp_",),
     "kernel/dp_internal.h": ("dp_",),

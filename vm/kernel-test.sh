@@ -42,10 +42,11 @@ depmod -b "$kdir" "$kver"
 
 # 2. The guest's userspace: what the tests use, nothing more.
 rootfs=$work/rootfs
-if [ ! -x "$rootfs/usr/bin/python3" ]; then
+# (made again when it lacks a library vsteerd links since: libcurl)
+if [ ! -x "$rootfs/usr/bin/python3" ] || ! ls "$rootfs"/usr/lib/*/libcurl.so.4 >/dev/null 2>&1; then
 	rm -rf "$rootfs"
 	debootstrap --variant=minbase \
-		--include=python3,iproute2,kmod,curl,jq,procps,openssl,bpftool,libcap2-bin,libbpf1,libelf1,zlib1g,libmicrohttpd12,libjansson4 \
+		--include=python3,iproute2,kmod,curl,jq,procps,openssl,bpftool,libcap2-bin,libbpf1,libelf1,zlib1g,libmicrohttpd12,libjansson4,libcurl4 \
 		bookworm "$rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 ||
 		{ tail -20 "$work/debootstrap.log" >&2; exit 1; }
 	rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*

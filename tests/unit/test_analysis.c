@@ -367,8 +367,9 @@ static void test_rollout_analysis_gate(void)
 	check_layout(m, 0, S20, S10, 5000);
 	if (cur_failed)
 		return;
-	CHECK_STR(model_event_nth(m, 0)->kind, "step");
-	CHECK_INT(model_event_nth(m, 0)->time, ==, T0 + 62);
+	CHECK_STR(model_event_nth(m, 0)->kind, "approval_needed");
+	CHECK_STR(model_event_nth(m, 1)->kind, "step");
+	CHECK_INT(model_event_nth(m, 1)->time, ==, T0 + 62);
 	CHECK_INT(rollout_tick(m, T0 + 100000), ==, false); /* waits for promote */
 
 	row("%s", "a pass, the next step on from it");

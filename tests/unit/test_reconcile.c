@@ -301,13 +301,27 @@ static void test_reconcile_analysis(void)
 	row("%s", "again: nothing to take");
 	CHECK_INT(reconcile_merge(run, cfg, NULL, T0, r, &err), ==, 0);
 	CHECK_INT(r->nan, ==, 0);
+	row("%s", "notifications: the config's, counted");
+	CHECK_INT(cfg_parse("{'proxy': {" SVC8080 ", 'analysis': {'interval': 1,"
+			    " 'maxErrorRate': 0.05, 'onInconclusive': 'advance'},"
+			    " 'notifications': [{'url': 'http://127.0.0.1:9/a?token=secret'}]}}",
+			    &c, cfg = new_model(), &err),
+		  ==, 0);
+	CHECK_INT(reconcile_merge(run, cfg, NULL, T0, r, &err), ==, 0);
+	CHECK_INT(r->nnotify, ==, 1);
+	CHECK_INT(r->nan, ==, 0);
+	CHECK_INT(run->svc[0].notify.n, ==, 1);
+	CHECK_STR(model_event_nth(run, 1)->message,
+		  "notifications from the config, which owns them: now 1 webhook (0 before)");
+	reconcile_summary(r, sum, sizeof(sum));
+	CHECK_HAS(sum, "notifications set for 1 service");
 	row("%s", "false: not judged");
 	CHECK_INT(cfg_parse("{'proxy': {" SVC8080 ", 'analysis': false}}", &c, cfg = new_model(),
 			    &err),
 		  ==, 0);
 	CHECK_INT(reconcile_merge(run, cfg, NULL, T0, r, &err), ==, 0);
 	CHECK(!run->svc[0].an.on, "still judged");
-	CHECK_HAS(model_event_nth(run, 1)->message, "judged yes -> no");
+	CHECK_HAS(model_event_nth(run, 2)->message, "judged yes -> no");
 }
 
 /* Deleting a service: one with clusters only with force, and then they

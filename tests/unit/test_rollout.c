@@ -308,13 +308,22 @@ static void test_rollout_gradual_schedule(void)
 	if (cur_failed)
 		return;
 	row("%s", "events");
+	/* step 3 waits for promote: said once, with what to do */
 	e = model_event_nth(m, 0);
+	CHECK_STR(e->kind, "approval_needed");
+	CHECK_STR(e->service, "web");
+	CHECK_INT(e->time, ==, T0 + 25200);
+	CHECK_STR(
+		e->message,
+		"step 3 of 4 (2.0 at 75.00%) waits for approval: POST /v1/services/web/rollout/promote goes on to 100.00%");
+	CHECK_INT(m->events.last_id, ==, 5); /* started, step 1, 2, 3, approval_needed */
+	e = model_event_nth(m, 1);
 	CHECK_STR(e->kind, "step");
 	CHECK_STR(e->service, "web");
 	CHECK_INT(e->time, ==, T0 + 25200);
 	CHECK_HAS(e->message, "step 3 of 4");
 	CHECK_HAS(e->message, "75.00%");
-	e = model_event_nth(m, 1);
+	e = model_event_nth(m, 2);
 	CHECK_STR(e->kind, "step");
 	CHECK_INT(e->time, ==, T0 + 3600);
 	CHECK_HAS(e->message, "step 2 of 4");

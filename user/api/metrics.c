@@ -155,8 +155,15 @@ char *metrics_text(const struct snap *snap)
 	      "# TYPE vsteer_refused_total counter\n"
 	      "# TYPE vsteer_sessions_unrecorded_total counter\n"
 	      "# TYPE vsteer_rollout_phase gauge\n"
-	      "# TYPE vsteer_rollbacks_total counter\n",
+	      "# TYPE vsteer_rollbacks_total counter\n"
+	      "# TYPE vsteer_notifications_sent_total counter\n"
+	      "# TYPE vsteer_notifications_failed_total counter\n"
+	      "# TYPE vsteer_notifications_queued gauge\n",
 	      f);
+	fprintf(f, "vsteer_notifications_sent_total %llu\n", (unsigned long long)snap->notify_sent);
+	fprintf(f, "vsteer_notifications_failed_total %llu\n",
+		(unsigned long long)snap->notify_failed);
+	fprintf(f, "vsteer_notifications_queued %u\n", snap->notify_queued);
 	for (uint32_t s = 0; s < VS_MAX_SERVICES; s++)
 		if (snap->m.svc[s].used)
 			service_metrics(f, snap, s);

@@ -80,18 +80,6 @@ static json_t *version_json(const struct snap *s, uint32_t slot)
 	/* clang-format on */
 }
 
-static json_t *event_json(const struct event *e)
-{
-	char when[CLOCK_RFC3339_LEN];
-
-	clock_rfc3339(e->time, -1, when);
-	/* clang-format off */
-	return json_pack("{sIssssssssss}", "id", (json_int_t)e->id, "time", when,
-			 "service", e->service, "kind", e->kind,
-			 "level", log_level_name(event_level(e->kind)), "message", e->message);
-	/* clang-format on */
-}
-
 /* GET /v1/events: the newest first; with since (>= 0), the ones after it,
  * oldest first, to follow them. */
 json_t *views_events(const struct event_ring *r, const char *svc, int64_t since)
@@ -103,7 +91,7 @@ json_t *views_events(const struct event_ring *r, const char *svc, int64_t since)
 		const struct event *e = event_nth(r, since >= 0 ? n - 1 - i : i);
 
 		if (!svc || !strcmp(e->service, svc))
-			json_array_append_new(list, event_json(e));
+			json_array_append_new(list, state_event_json(e));
 	}
 	/* clang-format off */
 	return json_pack("{sosIsI}", "events", list, "last", (json_int_t)r->last_id,
@@ -194,13 +182,14 @@ static json_t *service_json(const struct snap *s, uint32_t id)
 	}
 	ep_format_addr(&sv->addr, a, sizeof(a));
 	/* clang-format off */
-	return json_pack("{sssssssisIsosososo s{sIsIsIsIsIsI}}", "name", sv->name,
+	return json_pack("{sssssssisIsososososo s{sIsIsIsIsIsI}}", "name", sv->name,
 			 "protocol", sv->http ? "http" : "tcp",
 			 "address", a, "port", sv->addr.port,
 			 "sessionTimeout", (json_int_t)sv->session_timeout,
 			 "sessions", state_sess_json(&sv->sess),
 			 "analysis", state_settings_json(&sv->an),
 			 "rollout", rollout_json(&s->m, id), "versions", vers,
+			 "notifications", state_notify_json(&sv->notify, false),
 			 "counters", "lookups", (json_int_t)st->lookups,
 			 "steered", (json_int_t)st->steered, "refused", (json_int_t)st->refused,
 			 "assignErrors", (json_int_t)st->assign_err,

@@ -504,13 +504,11 @@ int main(int argc, char **argv)
 	if (ret)
 		goto remove_state_dir;
 	ctl->features = &feat;
-	/* Idle until ctl_start() gives the controller its model. */
-	ret = health_start(ctl);
-	if (ret) {
-		vs_errf(&err, ret, 500, "internal", "cannot start the health checker: %s",
-			strerror(-ret));
+	/* Idle until ctl_start() gives the controller its model; the
+	 * notifier sends the events the start makes too. */
+	ret = ctl_threads_start(ctl, &cfg.notify, VSTEER_VERSION, &err);
+	if (ret)
 		goto close_ctl;
-	}
 	/* The kernel changes from here; until the state file is committed,
 	 * a failure is undone by ctl_start() (the maps) and dp_close() (the
 	 * link, pins and directory). */
@@ -542,7 +540,7 @@ int main(int argc, char **argv)
 	}
 	http_stop(http);
 	http = NULL;
-	health_stop(ctl);
+	ctl_threads_stop(ctl);
 	/* Said only once it is true. */
 	if (!ctl_check_pins(ctl, &pins))
 		pr_info("stopping; steering stays pinned in %s\n", o.pin_dir);
@@ -553,7 +551,7 @@ int main(int argc, char **argv)
 				"steering stops as vsteerd exits" :
 				"steering stays, but these go as vsteerd exits and the next vsteerd starts them afresh");
 stop_health:
-	health_stop(ctl);
+	ctl_threads_stop(ctl);
 close_ctl:
 	ctl_close(ctl);
 remove_state_dir:

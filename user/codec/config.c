@@ -6,6 +6,7 @@
 #include <string.h>
 #include "codec/config.h"
 #include "codec/parse.h"
+#include "codec/parse_notify.h"
 #include "lib/clock.h"
 #include "lib/file.h"
 #include "lib/rand.h"
@@ -99,6 +100,7 @@ static int add_service(struct config *cfg, struct model *m, const char *name, js
 	m->svc[ret].sess = s.sess;
 	m->svc[ret].session_timeout = s.session_timeout;
 	m->svc[ret].an = s.an;
+	m->svc[ret].notify = s.notify;
 	/* cs is in bounds: model_add_service() refuses a service beyond
 	 * VS_MAX_SERVICES, and each of cfg's is one of m's. */
 	snprintf(cs->name, sizeof(cs->name), "%s", name);
@@ -111,9 +113,10 @@ static int add_service(struct config *cfg, struct model *m, const char *name, js
 
 static int parse_services(json_t *list, struct config *cfg, struct model *m, struct vs_err *err)
 {
-	static const char *const keys[] = { "name",	"address",  "port",	      "protocol",
-					    "sessions", "takeover", "sessionTimeout", "analysis",
-					    "clusters", NULL };
+	static const char *const keys[] = { "name",	      "address",  "port",
+					    "protocol",	      "sessions", "takeover",
+					    "sessionTimeout", "analysis", "notifications",
+					    "clusters",	      NULL };
 	json_t *s, *name;
 	char w[64];
 	size_t i;
@@ -233,7 +236,8 @@ static int parse_api(json_t *api, struct config *cfg, struct vs_err *err)
 
 static int parse_root(json_t *root, struct config *cfg, struct model *m, struct vs_err *err)
 {
-	static const char *const keys[] = { "proxy", "configService", "cluster", "services", NULL };
+	static const char *const keys[] = { "proxy",	"configService", "cluster",
+					    "services", "notifications", NULL };
 	json_t *proxy, *api, *cl;
 	int ret, svc;
 
@@ -245,6 +249,10 @@ static int parse_root(json_t *root, struct config *cfg, struct model *m, struct 
 	api = json_object_get(root, "configService");
 	if (api && (ret = parse_api(api, cfg, err)))
 		return ret;
+	if (json_object_get(root, "notifications") &&
+	    (ret = parse_notifications(json_object_get(root, "notifications"), "notifications",
+				       &cfg->notify, err)))
+		return ret;
 
 	proxy = json_object_get(root, "proxy");
 	cl = json_object_get(root, "cluster");
@@ -252,9 +260,10 @@ static int parse_root(json_t *root, struct config *cfg, struct model *m, struct 
 		return vs_errf(err, -EINVAL, 400, "bad_field",
 			       "cluster: needs a proxy section with the service address");
 	if (proxy) {
-		static const char *const proxy_keys[] = { "address",  "port",	  "protocol",
-							  "sessions", "takeover", "sessionTimeout",
-							  "analysis", NULL };
+		static const char *const proxy_keys[] = {
+			"address",	  "port",     "protocol",      "sessions", "takeover",
+			"sessionTimeout", "analysis", "notifications", NULL
+		};
 
 		if (json_is_object(proxy) && (ret = parse_keys(proxy, proxy_keys, "proxy", err)))
 			return ret;

@@ -33,6 +33,7 @@ struct config {
 	int nallowed_origins;
 	struct config_svc svc[VS_MAX_SERVICES];
 	uint32_t nsvc;
+	struct notify_list notify; /* "notifications": the daemon's webhooks, for every event */
 };
 
 /*
@@ -47,8 +48,10 @@ struct config {
  *   {"services": [{"name": "web", "address": "0.0.0.0", "port": 80,
  *                  "clusters": [...]}], "configService": ...}
  * In proxy and in each of services, "takeover": true lets vsteerd take an
- * address that another process listens on, and "analysis" sets what the
- * service's rollouts are judged by (false: not judged).
+ * address that another process listens on, "analysis" sets what the
+ * service's rollouts are judged by (false: not judged), and
+ * "notifications" lists the service's webhooks (codec/parse.h); at the
+ * top level, the daemon's.
  * Fills cfg and m (services with fresh salts, clusters with fresh ids).
  * Errors name the file (`name`) and the field.
  */

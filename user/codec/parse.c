@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 #include "codec/parse.h"
+#include "codec/parse_notify.h"
 #include "lib/str.h"
 
 static bool name_in(const char *key, const char *const *list)
@@ -247,6 +248,14 @@ int parse_service(json_t *obj, const char *where, struct service *out, bool *tak
 		snprintf(w, sizeof(w), "%s.analysis", where);
 		ret = parse_analysis(json_object_get(obj, "analysis"), w, "bad_field", &out->an,
 				     &given, err);
+		if (ret)
+			return ret;
+	}
+	memset(&out->notify, 0, sizeof(out->notify));
+	if (json_object_get(obj, "notifications")) {
+		snprintf(w, sizeof(w), "%s.notifications", where);
+		ret = parse_notifications(json_object_get(obj, "notifications"), w, &out->notify,
+					  err);
 		if (ret)
 			return ret;
 	}

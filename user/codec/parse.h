@@ -25,8 +25,9 @@ int parse_endpoint(json_t *j, const char *where, struct vs_endpoint *ep, struct 
 int parse_sess_opts(json_t *j, const char *where, struct sess_opts *o, struct vs_err *err);
 /* A service's fields, as the config's entry and POST /v1/services' body
  * have them: address and port (both needed), protocol, sessions,
- * sessionTimeout (seconds a client keeps its version; 0: none) and
- * analysis (what its rollouts are judged by) into out, and takeover; out's name, salt and the rest are left as they are. The
+ * sessionTimeout (seconds a client keeps its version; 0: none),
+ * analysis (what its rollouts are judged by) and notifications (its
+ * webhooks) into out, and takeover; out's name, salt and the rest are left as they are. The
  * caller checks the keys. */
 int parse_service(json_t *obj, const char *where, struct service *out, bool *takeover,
 		  struct vs_err *err);

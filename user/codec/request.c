@@ -47,11 +47,12 @@ int req_cluster(json_t *body, char svc[NAME_MAX_LEN], struct cluster *spec, stru
 
 int req_service(json_t *body, struct service *out, bool *takeover, struct vs_err *err)
 {
-	/* A service's settings that come later (notifications) go here and
-	 * in parse_service(), as the config's entry takes them. */
-	static const char *const keys[] = { "name",	"address",	  "port",
-					    "protocol", "sessions",	  "takeover",
-					    "analysis", "sessionTimeout", NULL };
+	/* A service's settings as the config's entry has them
+	 * (parse_service()), clusters aside. */
+	static const char *const keys[] = { "name",	"address",	 "port",
+					    "protocol", "sessions",	 "takeover",
+					    "analysis", "notifications", "sessionTimeout",
+					    NULL };
 	json_t *name = json_object_get(body, "name");
 	int ret;
 

@@ -19,8 +19,8 @@ struct weights_req {
 int req_cluster(json_t *body, char svc[NAME_MAX_LEN], struct cluster *spec, struct analysis_req *an,
 		struct vs_err *err);
 /* POST /v1/services: {"name", "address", "port", "protocol"?, "sessions"?,
- * "sessionTimeout"?, "analysis"?, "takeover"?} into out (salt unset) and
- * *takeover. */
+ * "sessionTimeout"?, "analysis"?, "notifications"?, "takeover"?} into out
+ * (salt unset) and *takeover. */
 int req_service(json_t *body, struct service *out, bool *takeover, struct vs_err *err);
 /* PUT /v1/services/{name}/weights: {"VERSION": PERCENT, ...} */
 int req_weights(json_t *body, struct weights_req *w, struct vs_err *err);

@@ -7,7 +7,9 @@
 #include <sys/stat.h>
 #include "codec/parse.h"
 #include "codec/state.h"
+#include "lib/clock.h"
 #include "lib/file.h"
+#include "lib/log.h"
 #include "lib/str.h"
 
 json_t *state_window_json(const struct window_sum *w)
@@ -81,6 +83,49 @@ json_t *state_owner_json(const struct owner *o)
 	if (o->cgroup[0])
 		json_object_set_new(j, "cgroup", json_string(o->cgroup));
 	return j;
+}
+
+json_t *state_notify_json(const struct notify_list *l, bool secrets)
+{
+	json_t *list = json_array();
+
+	for (uint32_t i = 0; i < l->n; i++) {
+		const struct notify_target *t = &l->t[i];
+		json_t *kinds = json_array(), *hdrs = json_object();
+
+		if (t->all)
+			json_array_append_new(kinds, json_string("*"));
+		for (int k = 0; !t->all && event_kinds[k].kind && k < NOTIFY_MAX_KINDS; k++)
+			if (t->kinds & (1ULL << k))
+				json_array_append_new(kinds, json_string(event_kinds[k].kind));
+		for (uint32_t h = 0; h < t->nheaders; h++) {
+			const char *line = notify_header(t, h);
+			const char *colon = strchr(line, ':');
+			char name[NOTIFY_HEADER_NAME];
+
+			snprintf(name, sizeof(name), "%.*s", (int)(colon - line), line);
+			json_object_set_new(hdrs, name,
+					    json_string(secrets ? colon + 2 : "(hidden)"));
+		}
+		/* clang-format off */
+		json_array_append_new(list, json_pack("{sssososi}", "url", t->url, "events", kinds,
+						      "headers", hdrs,
+						      "timeoutMs", (int)t->timeout_ms));
+		/* clang-format on */
+	}
+	return list;
+}
+
+json_t *state_event_json(const struct event *e)
+{
+	char when[CLOCK_RFC3339_LEN];
+
+	clock_rfc3339(e->time, -1, when);
+	/* clang-format off */
+	return json_pack("{sIssssssssss}", "id", (json_int_t)e->id, "time", when,
+			 "service", e->service, "kind", e->kind,
+			 "level", log_level_name(event_level(e->kind)), "message", e->message);
+	/* clang-format on */
 }
 
 /* A history mark's name in the state file: "promoted" comes in two. */
@@ -164,7 +209,7 @@ char *state_dump(const struct model *m)
 			continue;
 		ep_format_addr(&s->addr, a, sizeof(a));
 		/* clang-format off */
-		json_array_append_new(svcs, json_pack("{sssIsssisssIsIsososo}", "name", s->name,
+		json_array_append_new(svcs, json_pack("{sssIsssisssIsIsosososo}", "name", s->name,
 						       "id", (json_int_t)i, "address", a,
 						       "port", s->addr.port,
 						       "protocol", s->http ? "http" : "tcp",
@@ -172,7 +217,9 @@ char *state_dump(const struct model *m)
 						       "sessionTimeout", (json_int_t)s->session_timeout,
 						       "sessions", state_sess_json(&s->sess),
 						       "analysis", state_settings_json(&s->an),
-						       "rollout", rollout_dump(&s->ro)));
+						       "rollout", rollout_dump(&s->ro),
+						       "notifications",
+						       state_notify_json(&s->notify, true)));
 		/* clang-format on */
 	}
 	for (uint32_t i = 0; i < VS_MAX_SLOTS; i++) {

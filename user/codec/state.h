@@ -30,6 +30,14 @@ json_t *state_sess_json(const struct sess_opts *o);
  * only if checked; null while not known. */
 json_t *state_owner_json(const struct owner *o);
 
+/* A list of webhook targets as parse_notifications() reads it; with
+ * secrets false, header values are shown as "(hidden)": the API's
+ * reads need no token, and the values are often one. */
+json_t *state_notify_json(const struct notify_list *l, bool secrets);
+/* An event as GET /v1/events shows it and webhooks receive it: id,
+ * time (RFC 3339), service, kind, level, message. */
+json_t *state_event_json(const struct event *e);
+
 /* Returns a malloc'ed JSON text. */
 char *state_dump(const struct model *m);
 /* The state file written in two steps (lib/file.h): the new state is

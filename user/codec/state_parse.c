@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "codec/parse.h"
+#include "codec/parse_notify.h"
 #include "codec/state.h"
 #include "codec/state_parse.h"
 #include "lib/file.h"
@@ -24,10 +25,9 @@ static int get_int(json_t *o, const char *key, int64_t lo, int64_t hi, int64_t *
 
 static int load_service(json_t *j, const char *w, struct model *m, struct vs_err *err)
 {
-	static const char *const keys[] = { "name",	      "id",	  "address",
-					    "port",	      "protocol", "salt",
-					    "sessionTimeout", "sessions", "rollout",
-					    "analysis",	      NULL };
+	static const char *const keys[] = { "name",	"id",	    "address",	      "port",
+					    "protocol", "salt",	    "sessionTimeout", "sessions",
+					    "rollout",	"analysis", "notifications",  NULL };
 	json_t *proto = json_object_get(j, "protocol");
 	json_t *name = json_object_get(j, "name"), *id = json_object_get(j, "id");
 	json_t *salt = json_object_get(j, "salt");
@@ -77,6 +77,14 @@ static int load_service(json_t *j, const char *w, struct model *m, struct vs_err
 		snprintf(where, sizeof(where), "%s.analysis", w);
 		ret = parse_analysis(json_object_get(j, "analysis"), where, "bad_state",
 				     &m->svc[sid].an, &given, err);
+		if (ret)
+			return ret;
+	}
+	/* Absent in state files from before webhooks: none. */
+	if (json_object_get(j, "notifications")) {
+		snprintf(where, sizeof(where), "%s.notifications", w);
+		ret = parse_notifications(json_object_get(j, "notifications"), where,
+					  &m->svc[sid].notify, err);
 		if (ret)
 			return ret;
 	}

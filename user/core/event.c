@@ -18,6 +18,7 @@ const struct event_kind event_kinds[] = {
 	/* a rollout (core/rollout.c's marks) */
 	{ "started",		VS_LOG_NOTICE },
 	{ "step",		VS_LOG_NOTICE },
+	{ "approval_needed",	VS_LOG_NOTICE },
 	{ "paused",		VS_LOG_NOTICE },
 	{ "resumed",		VS_LOG_NOTICE },
 	{ "promoted",		VS_LOG_NOTICE },
@@ -42,6 +43,7 @@ const struct event_kind event_kinds[] = {
 	{ "reloaded",		VS_LOG_NOTICE },
 	{ "config_differs",	VS_LOG_WARN },
 	{ "analysis_set",	VS_LOG_NOTICE },
+	{ "notifications_set",	VS_LOG_NOTICE },
 	{ "reload_failed",	VS_LOG_ERR },
 	{ "steering_replaced",	VS_LOG_WARN },
 	/* the daemon's pins */

@@ -47,6 +47,7 @@
 #include "core/drain.h"
 #include "core/event.h"
 #include "core/limits.h"
+#include "core/notify.h"
 #include "core/owner.h"
 #include "core/rollout.h"
 #include "core/version.h"
@@ -113,6 +114,7 @@ struct service {
 	struct sess_opts sess;
 	struct analysis an; /* what its rollouts are judged by, unless they say */
 	struct rollout ro;
+	struct notify_list notify;	    /* its webhooks: where its events are sent */
 	uint32_t rollbacks, auto_rollbacks; /* since vsteerd started, for /metrics */
 };
 

@@ -89,6 +89,22 @@ static void take_analysis(struct model *run, uint32_t rs, const struct analysis 
 		    "analysis settings from the config, which owns them: %s", change);
 }
 
+/* A service's webhooks are the config's too (no API sets them). URLs and
+ * headers may carry secrets: the event counts them. */
+static void take_notify(struct model *run, uint32_t rs, const struct notify_list *n,
+			struct reconcile_result *r, int64_t now)
+{
+	uint32_t was = run->svc[rs].notify.n;
+
+	if (!memcmp(&run->svc[rs].notify, n, sizeof(*n)))
+		return;
+	run->svc[rs].notify = *n;
+	r->nnotify++;
+	model_event(run, now, run->svc[rs].name, "notifications_set",
+		    "notifications from the config, which owns them: now %u webhook%s (%u before)",
+		    n->n, n->n == 1 ? "" : "s", was);
+}
+
 static void compare_service(struct model *run, uint32_t rs, const struct model *cfg, uint32_t cs,
 			    struct reconcile_result *r, int64_t now)
 {
@@ -112,6 +128,7 @@ static void compare_service(struct model *run, uint32_t rs, const struct model *
 	differs_int(run, r, now, b->name, "sessions.quotaPrefix6", a->sess.quota6, b->sess.quota6,
 		    how);
 	take_analysis(run, rs, &a->an, r, now);
+	take_notify(run, rs, &a->notify, r, now);
 	/* Not compared: sessionTimeout, which every rollout may set (the
 	 * config's is where a new service starts), and weights, which are
 	 * what rollouts and PUT .../weights made. */
@@ -366,7 +383,7 @@ void reconcile_summary(const struct reconcile_result *r, char *buf, size_t size)
 	size_t len = 0;
 
 	buf[0] = '\0';
-	if (!r->nsvc && !r->ncl && !r->nan && !r->nnotes) {
+	if (!r->nsvc && !r->ncl && !r->nan && !r->nnotify && !r->nnotes) {
 		snprintf(buf, size, "nothing changed");
 		return;
 	}
@@ -384,6 +401,9 @@ void reconcile_summary(const struct reconcile_result *r, char *buf, size_t size)
 	if (r->nan && len < size)
 		len += snprintf(buf + len, size - len, ", analysis set for %u service%s", r->nan,
 				r->nan == 1 ? "" : "s");
+	if (r->nnotify && len < size)
+		len += snprintf(buf + len, size - len, ", notifications set for %u service%s",
+				r->nnotify, r->nnotify == 1 ? "" : "s");
 	if (len < size)
 		snprintf(buf + len, size - len, ", %u difference%s kept as running%s", r->nnotes,
 			 r->nnotes == 1 ? "" : "s", r->nnotes ? " (config_differs events)" : "");

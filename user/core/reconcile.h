@@ -8,8 +8,9 @@
  *     or PUT .../weights moves clients);
  *   - one running and not in the config is kept, and named in a note;
  *   - a setting that differs is named in a note with both values, and
- *     the running value kept; but for a service's analysis, which the
- *     config owns (no API sets it, and it moves no client): that is taken.
+ *     the running value kept; but for a service's analysis and
+ *     notifications, which the config owns (no API sets them, and they
+ *     move no client): those are taken.
  * Each addition and each note is an event in the model. Pure: no I/O.
  */
 #ifndef VS_RECONCILE_H
@@ -35,6 +36,7 @@ struct reconcile_added {
 struct reconcile_result {
 	uint32_t nsvc, ncl, nnotes; /* nnotes may be over RECONCILE_MAX_NOTES */
 	uint32_t nan;		    /* services whose analysis was taken */
+	uint32_t nnotify;	    /* ... whose notifications were */
 	char svc[VS_MAX_SERVICES][NAME_MAX_LEN];
 	struct reconcile_added cl[VS_MAX_SLOTS];
 	uint32_t cl_slot[VS_MAX_SLOTS]; /* where each added cluster is in run */

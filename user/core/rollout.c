@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include "core/approval.h"
 #include "core/model.h"
 #include "core/rollout.h"
 
@@ -231,6 +232,7 @@ static void enter_step(struct model *m, uint32_t svc, int64_t t)
 	ro->step_started = t;
 	apply_weight(m, svc, st->weight);
 	mark(m, svc, t, ROM_STEP);
+	approval_ask(m, svc, t);
 }
 
 static void pause(struct model *m, uint32_t svc, int64_t now)
@@ -535,7 +537,9 @@ int rollout_control(struct model *m, uint32_t svc, enum ro_op op, bool full, int
 	case RO_OP_PAUSE:
 		pause(m, svc, now);
 		break;
-	case RO_OP_RESUME:
+	case RO_OP_RESUME: {
+		bool ask = approval_deferred(ro);
+
 		/* As promote: or it would pause again at once. */
 		if (ro->an.on_inconclusive == JUDGE_PAUSE)
 			ro->an.inconclusive = 0;
@@ -543,8 +547,11 @@ int rollout_control(struct model *m, uint32_t svc, enum ro_op op, bool full, int
 		if (st->hold != RO_WAIT)
 			ro->step_started = now - (st->hold - ro->paused_left);
 		mark(m, svc, now, ROM_RESUMED);
+		if (ask)
+			approval_ask(m, svc, now);
 		advance(m, svc, now);
 		break;
+	}
 	case RO_OP_ABORT:
 	case RO_OP_ROLLBACK:
 		if (!m->cl[ro->from].used)

@@ -324,6 +324,7 @@ int ctl_open(struct ctl **out, struct dataplane *dp, const struct model *m, cons
 	if (!c)
 		return vs_errf(err, -ENOMEM, 500, "internal", "out of memory");
 	pthread_mutex_init(&c->lock, NULL);
+	notifier_init(&c->notify);
 	c->m = calloc(1, sizeof(*c->m));
 	c->pending = calloc(1, sizeof(*c->pending));
 	if (!c->m || !c->pending) {
@@ -401,12 +402,37 @@ unlock:
 	return ret;
 }
 
+int ctl_threads_start(struct ctl *c, const struct notify_list *notify, const char *version,
+		      struct vs_err *err)
+{
+	int ret = health_start(c);
+
+	if (ret)
+		return vs_errf(err, ret, 500, "internal", "cannot start the health checker: %s",
+			       strerror(-ret));
+	ret = notifier_start(c, notify, version);
+	if (ret) {
+		health_stop(c);
+		return vs_errf(err, ret, 500, "internal", "cannot start the notifier: %s",
+			       strerror(-ret));
+	}
+	return 0;
+}
+
+void ctl_threads_stop(struct ctl *c)
+{
+	health_stop(c); /* first: its results are events for the notifier */
+	notifier_stop(c);
+}
+
 void ctl_close(struct ctl *c)
 {
 	if (!c)
 		return;
 	if (c->pending && c->pending->staged)
 		state_abort(&c->pending->sf);
+	notifier_release(&c->notify);
+	pthread_mutex_destroy(&c->notify.lock);
 	pthread_mutex_destroy(&c->lock);
 	free(c->pending);
 	free(c->m);

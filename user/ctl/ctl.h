@@ -16,6 +16,7 @@
 #include "ctl/analysis.h"
 #include "ctl/drainer.h"
 #include "ctl/health.h"
+#include "ctl/notifier.h"
 #include "ctl/publish.h"
 #include "ctl/recent.h"
 #include "ctl/sock.h"
@@ -38,6 +39,7 @@ struct ctl {
 	struct recent_state recent;
 	struct publish_state publish;
 	struct drainer_state drain;
+	struct notifier_state notify;
 	char pins_missing[DP_PINS_NAMES]; /* not pinned, and said so: once, not every tick */
 	struct ctl_pending *pending;	  /* from ctl_open() to ctl_start() */
 	/* --config, and the config vsteerd started with (NULL: none): what
@@ -70,6 +72,14 @@ int ctl_open(struct ctl **out, struct dataplane *dp, const struct model *m, cons
  * serves any more goes (sockets of other clusters, services nobody
  * knows) and the temp files a crash left. */
 int ctl_start(struct ctl *c, struct vs_err *err);
+/* The threads of its own: the health checker (ctl/health.h) and the
+ * notifier (ctl/notifier.h), with the daemon's webhooks; both idle until
+ * ctl_start(), and the notifier, subscribed now, sends the events the
+ * start makes. Stopping waits for pending webhooks up to
+ * NOTIFIER_STOP_MS. */
+int ctl_threads_start(struct ctl *c, const struct notify_list *notify, const char *version,
+		      struct vs_err *err);
+void ctl_threads_stop(struct ctl *c);
 /* Frees c; a state file staged and not committed is removed. */
 void ctl_close(struct ctl *c);
 /* Empty a slot's sockmap indexes and forget what every subsystem knew of

@@ -153,7 +153,7 @@ int ctl_apply_config(struct ctl *c, const struct config *cfg, const struct model
 	}
 	if (c->config)
 		api_differs(c->config, cfg, next, r, now);
-	if (quiet && !r->nsvc && !r->ncl && !r->nan && !r->nnotes)
+	if (quiet && !r->nsvc && !r->ncl && !r->nan && !r->nnotify && !r->nnotes)
 		goto unlock;
 	if (r->nsvc && (ret = ctl_check_addresses(c->dp, next, cfg, err)))
 		goto unlock;

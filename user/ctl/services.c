@@ -45,6 +45,7 @@ int ctl_add_service(struct ctl *c, const struct service *spec, bool takeover, st
 		next->svc[id].sess = spec->sess;
 		next->svc[id].session_timeout = spec->session_timeout;
 		next->svc[id].an = spec->an;
+		next->svc[id].notify = spec->notify;
 		ret = ctl_check_addresses(c->dp, next, cfg, err);
 	}
 	if (!ret) {

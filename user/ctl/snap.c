@@ -92,6 +92,9 @@ int snap_take(struct ctl *c, enum snap_what what, const char *service, const cha
 	if (!ret) {
 		memcpy(&s->m, c->m, sizeof(s->m));
 		s->ticks = c->ticks;
+		s->notify_sent = atomic_load(&c->notify.sent);
+		s->notify_failed = atomic_load(&c->notify.failed);
+		s->notify_queued = atomic_load(&c->notify.queued);
 		s->metering = dp_metering(c->dp);
 		s->drain_how = dp_drain_how(c->dp);
 		s->features = c->features;

@@ -44,6 +44,8 @@ struct snap {
 	int svc_id;	  /* the service asked for by name, or -1 */
 	int cluster_slot; /* the cluster asked for by id, or -1 */
 	uint64_t ticks;
+	uint64_t notify_sent, notify_failed; /* webhook deliveries (ctl/notifier.h) */
+	uint32_t notify_queued;
 	bool metering;
 	int drain_how; /* enum dp_drain: how drains close connections */
 	const struct vs_features *features;
