@@ -2,12 +2,14 @@
 /* libFuzzer: the JSON bodies of every mutating endpoint, parsed and then
  * applied to a model as the controller would (the model, not the
  * kernel: what is fuzzed is the parsing and validation). The first byte
- * picks the endpoint. Invariants: a service's weights always sum to
+ * picks the endpoint (the low 3 bits; seeds of the 4 first ones keep
+ * their meaning). Invariants: a service's weights always sum to
  * 10000, and the state file round-trips. */
 #include <stdlib.h>
 #include <string.h>
 #include "codec/config.h"
 #include "codec/request.h"
+#include "core/reconcile.h"
 #include "core/rollout.h"
 #include "codec/state.h"
 #include "codec/state_parse.h"
@@ -57,7 +59,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	body = json_loadb((const char *)data + 1, size - 1, JSON_REJECT_DUPLICATES, &jerr);
 	if (!body)
 		return 0;
-	switch (data[0] % 4) {
+	switch (data[0] % 8) {
 	case 0: { /* PUT /v1/clusters */
 		char svc[NAME_MAX_LEN];
 		struct analysis_req an;
@@ -91,6 +93,28 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 		}
 		break;
 	}
+	case 4: { /* POST /v1/services */
+		struct service spec;
+		bool takeover;
+		int s;
+
+		if (!req_service(body, &spec, &takeover, &err) &&
+		    (s = model_add_service(&m, spec.name, &spec.addr, 1, &err)) >= 0)
+			m.svc[s].session_timeout = spec.session_timeout;
+		break;
+	}
+	case 5: { /* POST /v1/reload: the body is the config */
+		static struct model cm;
+		static struct reconcile_result r;
+
+		memset(&cm, 0, sizeof(cm));
+		if (!config_parse((const char *)data + 1, size - 1, "fuzz", &cfg, &cm, &err))
+			reconcile_merge(&m, &cm, NULL, now, &r, &err);
+		break;
+	}
+	default: /* DELETE /v1/services/default, ?force=true with the top bit */
+		model_del_service(&m, 0, data[0] & 0x80, &err);
+		break;
 	}
 	json_decref(body);
 	check_invariants(&m);

@@ -47,6 +47,8 @@ PREFIXES = {
     "kernel/dp_pins.h": ("dp_",),
     "kernel/dp_tc.h": ("dp_tc_",),
     "ctl/ops.h": ("ctl_",),
+    "ctl/reload.h": ("ctl_",),
+    "ctl/services.h": ("ctl_",),
     "ctl/tick.h": ("ctl_",),
     "api/router.h": ("api_",),
     "api/handlers.h": ("handle_",),

@@ -24,7 +24,8 @@ struct unit_case {
 /* The cases tables, each ended by { NULL, NULL }. */
 extern const struct unit_case hash_cases[], file_cases[], parse_cases[], model_cases[],
 	config_cases[], state_cases[], rollout_cases[], router_cases[], conns_cases[],
-	analysis_cases[], judge_cases[], ctl_cases[], start_cases[], drain_cases[], notify_cases[];
+	analysis_cases[], judge_cases[], ctl_cases[], start_cases[], drain_cases[], notify_cases[],
+	reconcile_cases[];
 
 /* Allocations of the running case, freed after it whether it passed or
  * stopped half-way at a failed check. */

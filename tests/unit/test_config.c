@@ -368,7 +368,7 @@ static void test_config_analysis(void)
 		{ "null", "bad_field", "proxy.analysis" },
 	};
 	/* clang-format on */
-	struct model *m = new_model(), *state = new_model();
+	struct model *m = new_model();
 	struct analysis def;
 	struct config cfg;
 	struct vs_err err;
@@ -403,22 +403,6 @@ static void test_config_analysis(void)
 			  bad[i].code);
 		CHECK_HAS(err.msg, bad[i].has);
 	}
-
-	/* The state file's model has 'plain' and 'other'; the config names
-	 * 'plain' (built-in settings) and 'default'. */
-	row("%s", "config_settings");
-	CHECK_INT(cfg_parse("{'proxy': {'address': '127.0.0.1', 'port': 8080,"
-			    "  'analysis': {'interval': 1}},"
-			    " 'services': [{'name': 'plain', 'address': '127.0.0.1', 'port': 82}]}",
-			    &cfg, m, &err),
-		  ==, 0);
-	CHECK_INT(add_svc(state, "plain", "127.0.0.1:82", 1, &err), ==, 0);
-	CHECK_INT(add_svc(state, "other", "127.0.0.1:83", 2, &err), ==, 1);
-	state->svc[0].an.on = false;
-	state->svc[1].an.interval = 9;
-	config_settings(&cfg, m, state);
-	CHECK(same_settings(&state->svc[0].an, &def), "plain: not the config's");
-	CHECK_INT(state->svc[1].an.interval, ==, 9);
 }
 
 const struct unit_case config_cases[] = { TEST(test_config_thesis_single),

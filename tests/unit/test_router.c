@@ -161,7 +161,9 @@ static void test_api_route_errors(void)
 		{ "GET", path64, -ENOENT, NULL },		/* 64-char segment */
 		{ "PUT", "/v1/clusters/abc", -EPERM, "GET, DELETE" },
 		{ "POST", "/healthz", -EPERM, "GET" },
-		{ "DELETE", "/v1/services", -EPERM, "GET" },
+		{ "DELETE", "/v1/services", -EPERM, "GET, POST" },
+		{ "PUT", "/v1/services/x", -EPERM, "GET, DELETE" },
+		{ "GET", "/v1/reload", -EPERM, "POST" },
 		{ "POST", "/v1/clusters", -EPERM, "GET, PUT" },
 		{ "DELETE", "/v1/services/x/weights", -EPERM, "PUT" },
 		{ "get", "/healthz", -EPERM, "GET" },

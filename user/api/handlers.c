@@ -6,6 +6,8 @@
 #include "lib/str.h"
 #include "codec/request.h"
 #include "ctl/ops.h"
+#include "ctl/reload.h"
+#include "ctl/services.h"
 #include "ctl/snap.h"
 #include "api/handlers.h"
 #include "api/metrics.h"
@@ -79,6 +81,38 @@ json_t *handle_services(struct api_call *k)
 json_t *handle_service(struct api_call *k)
 {
 	return show(k, SNAP_VERSIONS, k->caps[0], NULL, views_service);
+}
+
+json_t *handle_service_post(struct api_call *k)
+{
+	struct service spec;
+	bool takeover;
+
+	if (req_service(k->body, &spec, &takeover, &k->err) ||
+	    ctl_add_service(k->c, &spec, takeover, &k->err))
+		return NULL;
+	k->status = 201;
+	return show(k, SNAP_VERSIONS, spec.name, NULL, views_service);
+}
+
+json_t *handle_service_delete(struct api_call *k)
+{
+	if (ctl_del_service(k->c, k->caps[0], arg_true(k, "force"), &k->err))
+		return NULL;
+	return json_pack("{ssss}", "deleted", k->caps[0], "status", "ok");
+}
+
+json_t *handle_reload(struct api_call *k)
+{
+	struct reconcile_result *r = malloc(sizeof(*r));
+	json_t *j = NULL;
+
+	if (!r)
+		return fail(k, 500, "internal", "out of memory%s", "");
+	if (!ctl_reload(k->c, "by POST /v1/reload", r, &k->err))
+		j = views_reload(r);
+	free(r);
+	return j;
 }
 
 json_t *handle_clusters(struct api_call *k)

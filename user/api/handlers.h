@@ -31,6 +31,9 @@ struct api_call {
 json_t *handle_healthz(struct api_call *k);
 json_t *handle_services(struct api_call *k);
 json_t *handle_service(struct api_call *k);
+json_t *handle_service_post(struct api_call *k);
+json_t *handle_service_delete(struct api_call *k);
+json_t *handle_reload(struct api_call *k);
 json_t *handle_weights(struct api_call *k);
 json_t *handle_clusters(struct api_call *k);
 json_t *handle_cluster(struct api_call *k);

@@ -36,7 +36,9 @@ struct route {
 static const struct route routes[] = {
 	{ "GET",    "/healthz",                    handle_healthz,         false, {} },
 	{ "GET",    "/v1/services",                handle_services,        false, {} },
+	{ "POST",   "/v1/services",                handle_service_post,    true,  {} },
 	{ "GET",    "/v1/services/{}",             handle_service,         false, {} },
+	{ "DELETE", "/v1/services/{}",             handle_service_delete,  false, { { "force", ARG_BOOL } } },
 	{ "PUT",    "/v1/services/{}/weights",     handle_weights,         true,  {} },
 	{ "GET",    "/v1/clusters",                handle_clusters,        false, {} },
 	{ "PUT",    "/v1/clusters",                handle_cluster_put,     true,  {} },
@@ -44,6 +46,7 @@ static const struct route routes[] = {
 	{ "DELETE", "/v1/clusters/{}",             handle_cluster_delete,  false, { { "force", ARG_BOOL } } },
 	{ "POST",   "/v1/services/{}/rollout",     handle_rollout_start,   true,  {} },
 	{ "POST",   "/v1/services/{}/rollout/{}",  handle_rollout_control, false, { { "full", ARG_BOOL } } },
+	{ "POST",   "/v1/reload",                  handle_reload,          false, {} },
 	{ "GET",    "/v1/events",                  handle_events,          false, { { "service", ARG_STRING }, { "since", ARG_UINT }, { "wait", ARG_UINT } } },
 	{ "GET",    "/metrics",                    handle_metrics,         false, {} },
 	{ "GET",    "/v1/features",                handle_features,        false, {} },

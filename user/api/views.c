@@ -248,3 +248,25 @@ json_t *views_features(const struct snap *s)
 			 "features", list);
 	/* clang-format on */
 }
+
+json_t *views_reload(const struct reconcile_result *r)
+{
+	json_t *svcs = json_array(), *cls = json_array(), *warn = json_array();
+	char sum[192];
+
+	for (uint32_t i = 0; i < r->nsvc; i++)
+		json_array_append_new(svcs, json_string(r->svc[i]));
+	/* clang-format off */
+	for (uint32_t i = 0; i < r->ncl; i++)
+		json_array_append_new(cls, json_pack("{ssssss}", "service", r->cl[i].service,
+						     "version", r->cl[i].version, "id", r->cl[i].id));
+	for (uint32_t i = 0; i < r->nnotes && i < RECONCILE_MAX_NOTES; i++)
+		json_array_append_new(warn, json_pack("{ssss}", "service", r->notes[i].service,
+						      "message", r->notes[i].text));
+	reconcile_summary(r, sum, sizeof(sum));
+	return json_pack("{sssss{soso}sosI}", "status", "ok", "message", sum,
+			 "added", "services", svcs, "clusters", cls, "warnings", warn,
+			 "warningsNotListed", (json_int_t)(r->nnotes > RECONCILE_MAX_NOTES ?
+							   r->nnotes - RECONCILE_MAX_NOTES : 0));
+	/* clang-format on */
+}

@@ -5,6 +5,7 @@
 #define VS_VIEWS_H
 
 #include <jansson.h>
+#include "core/reconcile.h"
 #include "ctl/snap.h"
 
 /* {"services": [...]} */
@@ -19,6 +20,8 @@ json_t *views_cluster(const struct snap *s);
  * all), newest first; with since >= 0 the ones after that id, oldest
  * first, and how many of those were not kept. */
 json_t *views_events(const struct event_ring *r, const char *svc, int64_t since);
+/* POST /v1/reload's reply: what it added, and the differences it kept. */
+json_t *views_reload(const struct reconcile_result *r);
 /* GET /v1/features; 503 with err when the kernel was not probed. */
 json_t *views_features(const struct snap *s);
 

@@ -11,16 +11,17 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "lib/clock.h"
 #include "lib/file.h"
 #include "lib/log.h"
 #include "codec/config.h"
 #include "codec/state.h"
-#include "codec/state_parse.h"
 #include "kernel/dp.h"
 #include "kernel/dp_iter.h"
 #include "kernel/dp_pins.h"
 #include "kernel/features.h"
 #include "ctl/ctl.h"
+#include "ctl/reload.h"
 #include "ctl/tick.h"
 #include "api/auth.h"
 #include "api/http.h"
@@ -66,7 +67,8 @@ static void usage(FILE *f)
 		"Runs in the foreground and logs to stderr: each line with its time and level, or,\n"
 		"under systemd, with its journal priority. SIGTERM/SIGINT stop the controller;\n"
 		"steering stays pinned and keeps running. A start that fails (exit 1) leaves\n"
-		"pins, steering and the state file as it found them.\n",
+		"pins, steering and the state file as it found them. SIGHUP re-reads the\n"
+		"config: what it adds is added, what runs is kept, each difference a warning.\n",
 		VS_DEFAULT_PIN_DIR, VS_DEFAULT_STATE, VS_SESS_DEFAULT);
 }
 
@@ -233,47 +235,6 @@ static int state_dir(const char *state, bool make, bool *made, struct vs_err *er
 	return 0;
 }
 
-/* The state file wins over the config's clusters: it is what the pinned
- * maps were last made to say (*adopted then). The config still sets the
- * API address and the settings (analysis, notifications) of its services. */
-static int initial_model(const struct opts *o, struct config *cfg, struct model *m, bool *adopted,
-			 struct vs_err *err)
-{
-	struct model *from_state;
-	int ret;
-
-	ep_from_parts("127.0.0.1", VS_DEFAULT_API_PORT, &cfg->api);
-	if (o->config && (ret = config_load(o->config, cfg, m, err)))
-		return ret;
-	if (o->check && !o->state_given)
-		return 0;
-	from_state = calloc(1, sizeof(*from_state));
-	if (!from_state)
-		return -ENOMEM;
-	ret = state_load(o->state, from_state, err);
-	if (ret == -ENOENT) {
-		pr_info("no state file %s: starting from %s\n", o->state,
-			o->config ? o->config : "nothing");
-		ret = 0;
-	} else if (!ret) {
-		pr_info("state file %s: adopting %u services\n", o->state,
-			model_nservices(from_state));
-		config_settings(cfg, m, from_state);
-		memcpy(m, from_state, sizeof(*m));
-		*adopted = true;
-	} else {
-		/* Never start empty over pinned steering: that would drop it. */
-		char prefix[sizeof(err->msg)];
-
-		snprintf(prefix, sizeof(prefix), "%s", err->msg);
-		vs_errf(err, ret, 500, err->code,
-			"%s. Not starting; the file is left as it is, and steering keeps running. Fix it, or move it away to start from the config",
-			prefix);
-	}
-	free(from_state);
-	return ret;
-}
-
 /* How drain deadlines close idle connections here: in the iterator
  * where the kernel has bpf_sock_destroy, else by netlink SOCK_DESTROY,
  * else not at all (the API refuses a drainDeadline). Said once at start. */
@@ -383,17 +344,22 @@ static int check_config(struct opts *o)
 	struct config cfg = {};
 	struct vs_err err = {};
 	bool from_state = false;
-	struct model *m;
-	int ret;
+	struct reconcile_result *r = calloc(1, sizeof(*r));
+	struct model *m = calloc(1, sizeof(*m)), *cm = calloc(1, sizeof(*cm));
+	int ret = 0;
 
 	if (log_get_level() < VS_LOG_DEBUG)
 		log_set_level(VS_LOG_WARN);
-	m = calloc(1, sizeof(*m));
-	if (!m)
-		return 2;
-	ret = o->state_given ? state_dir(o->state, false, NULL, &err) : 0;
+	if (!m || !cm || !r)
+		ret = vs_errf(&err, -ENOMEM, 500, "internal", "out of memory");
+	if (!ret && o->state_given)
+		ret = state_dir(o->state, false, NULL, &err);
 	if (!ret)
-		ret = initial_model(o, &cfg, m, &from_state, &err);
+		ret = ctl_load_models(o->config, o->state_given ? o->state : NULL, &cfg, m, cm,
+				      &from_state, &err);
+	/* What a start would run: the state file's, and what the config adds. */
+	if (!ret && from_state)
+		ret = reconcile_merge(m, cm, NULL, clock_wall(), r, &err);
 	if (!ret)
 		ret = api_security(&cfg, token, &ho, &err);
 	if (!ret)
@@ -402,6 +368,11 @@ static int check_config(struct opts *o)
 		fprintf(stderr, "vsteerd: %s\n", err.msg[0] ? err.msg : strerror(-ret));
 	else
 		print_summary(o, m, from_state, &cfg, &ho, token[0]);
+	for (uint32_t i = 0; !ret && from_state && i < r->nnotes && i < RECONCILE_MAX_NOTES; i++)
+		printf("kept as it runs: %s%s%s%s\n", r->notes[i].service[0] ? "service " : "",
+		       r->notes[i].service, r->notes[i].service[0] ? ": " : "", r->notes[i].text);
+	free(r);
+	free(cm);
 	free(m);
 	free((char *)ho.tls_cert);
 	free((char *)ho.tls_key);
@@ -458,7 +429,7 @@ int main(int argc, char **argv)
 	struct dp_pins_report pins;
 	bool state_dir_made = false, from_state = false;
 	enum dp_meter meter = DP_METER_OFF;
-	struct model *m;
+	struct model *m, *cm;
 	struct opts o;
 	sigset_t sigs;
 	int ret, sig;
@@ -478,14 +449,17 @@ int main(int argc, char **argv)
 	}
 
 	m = calloc(1, sizeof(*m));
-	if (!m)
-		return 1;
+	cm = calloc(1, sizeof(*cm));
+	if (!m || !cm) {
+		ret = -ENOMEM;
+		goto free_model;
+	}
 	/* A start changes the host only once everything that can be checked
 	 * or acquired beforehand is: files read, the API bound, the kernel
 	 * probed, the pins opened and locked, the state file staged. */
 	ret = state_dir(o.state, false, NULL, &err);
 	if (!ret)
-		ret = initial_model(&o, &cfg, m, &from_state, &err);
+		ret = ctl_load_models(o.config, o.state, &cfg, m, cm, &from_state, &err);
 	if (!ret)
 		ret = api_security(&cfg, token, &ho, &err);
 	if (ret)
@@ -496,6 +470,7 @@ int main(int argc, char **argv)
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
 	sigprocmask(SIG_BLOCK, &sigs, NULL);
 
 	ret = probe_kernel(&o, &feat, &meter, &err);
@@ -519,6 +494,8 @@ int main(int argc, char **argv)
 		goto stop_http;
 	load_drain(dp, &feat);
 	ret = ctl_check_addresses(dp, m, &cfg, &err);
+	if (!ret && from_state && o.config)
+		ret = ctl_reload_check(dp, m, cm, &cfg, &err);
 	if (ret)
 		goto close_dp;
 	ret = state_dir(o.state, true, &state_dir_made, &err);
@@ -541,6 +518,7 @@ int main(int argc, char **argv)
 	if (ret)
 		goto stop_health;
 	dp_commit(dp);
+	ctl_reload_start(ctl, o.config, &cfg, from_state ? cm : NULL);
 	if (http_serve(&api, ctl, &err))
 		pr_err("%s\n", err.msg);
 	ep_format(&cfg.api, a, sizeof(a));
@@ -554,6 +532,10 @@ int main(int argc, char **argv)
 		sig = sigtimedwait(&sigs, NULL, &ts);
 		if (sig == SIGTERM || sig == SIGINT)
 			break;
+		/* A failed reload is an event and a log line, and changes
+		 * nothing: vsteerd goes on as it ran. */
+		if (sig == SIGHUP)
+			ctl_reload(ctl, "on SIGHUP", NULL, &err);
 		ctl_tick(ctl);
 	}
 	http_stop(http);
@@ -586,6 +568,7 @@ stop_http:
 	if (http)
 		http_stop(http);
 free_model:
+	free(cm);
 	free(m);
 	free((char *)ho.tls_cert);
 	free((char *)ho.tls_key);

@@ -69,88 +69,54 @@ static int add_clusters(json_t *j, const char *where, uint32_t svc, struct model
 	return start_session_rollout(m, svc, err);
 }
 
-/* obj: "ADDRESS:PORT", or an object whose address, port, protocol
- * ("tcp", the default, or "http": its responses' status classes are
- * read, and 5xx count as errors) and takeover are used; the caller checks
- * its keys. takeover is not in the model: it only matters the first time
- * vsteerd steers the address, and the config is read at every start. */
+/* obj: "ADDRESS:PORT", or an object of the fields parse_service() reads.
+ * takeover is not in the model: it only matters the first time vsteerd
+ * steers the address, and the config is read at every start. */
 static int add_service(struct config *cfg, struct model *m, const char *name, json_t *obj,
 		       const char *where, struct vs_err *err)
 {
 	struct config_svc *cs = &cfg->svc[cfg->nsvc];
-	json_t *takeover = NULL;
-	struct vs_endpoint ep;
-	bool http = false;
+	struct service s = {};
+	bool takeover = false;
 	uint32_t salt;
 	int ret;
 
 	if (json_is_object(obj)) {
-		if (parse_protocol(json_object_get(obj, "protocol"), false, &http))
-			return vs_errf(err, -EINVAL, 400, "bad_field",
-				       "%s.protocol: must be \"tcp\" or \"http\"", where);
-		takeover = json_object_get(obj, "takeover");
-		if (takeover && !json_is_boolean(takeover))
-			return vs_errf(err, -EINVAL, 400, "bad_field",
-				       "%s.takeover: must be true or false", where);
-		ret = parse_addr_port(json_object_get(obj, "address"), json_object_get(obj, "port"),
-				      where, &ep, err);
+		ret = parse_service(obj, where, &s, &takeover, err);
 	} else {
-		ret = parse_endpoint(obj, where, &ep, err);
+		model_sess_defaults(&s.sess);
+		judge_defaults(&s.an);
+		ret = parse_endpoint(obj, where, &s.addr, err);
 	}
 	if (ret)
 		return ret;
 	ret = rand_bytes(&salt, sizeof(salt));
 	if (ret)
 		return vs_errf(err, ret, 500, "internal", "no random bytes for a salt");
-	ret = model_add_service(m, name, &ep, salt, err);
+	ret = model_add_service(m, name, &s.addr, salt, err);
 	if (ret < 0)
 		return ret;
-	m->svc[ret].http = http;
-	if (json_is_object(obj) && json_object_get(obj, "sessions")) {
-		char w[80];
-		int r;
-
-		snprintf(w, sizeof(w), "%s.sessions", where);
-		r = parse_sess_opts(json_object_get(obj, "sessions"), w, &m->svc[ret].sess, err);
-		if (r)
-			return r;
-	}
-	if (json_is_object(obj) && json_object_get(obj, "analysis")) {
-		char w[80];
-		uint32_t given;
-		int r;
-
-		snprintf(w, sizeof(w), "%s.analysis", where);
-		r = parse_analysis(json_object_get(obj, "analysis"), w, "bad_field",
-				   &m->svc[ret].an, &given, err);
-		if (r)
-			return r;
-	}
-	if (json_is_object(obj) && json_object_get(obj, "notifications")) {
-		char w[80];
-		int r;
-
-		snprintf(w, sizeof(w), "%s.notifications", where);
-		r = parse_notifications(json_object_get(obj, "notifications"), w,
-					&m->svc[ret].notify, err);
-		if (r)
-			return r;
-	}
+	m->svc[ret].http = s.http;
+	m->svc[ret].sess = s.sess;
+	m->svc[ret].session_timeout = s.session_timeout;
+	m->svc[ret].an = s.an;
+	m->svc[ret].notify = s.notify;
 	/* cs is in bounds: model_add_service() refuses a service beyond
 	 * VS_MAX_SERVICES, and each of cfg's is one of m's. */
 	snprintf(cs->name, sizeof(cs->name), "%s", name);
 	snprintf(cs->where, sizeof(cs->where), "%s", where);
-	cs->addr = ep;
-	cs->takeover = json_is_true(takeover);
+	cs->addr = s.addr;
+	cs->takeover = takeover;
 	cfg->nsvc++;
 	return ret;
 }
 
 static int parse_services(json_t *list, struct config *cfg, struct model *m, struct vs_err *err)
 {
-	static const char *const keys[] = { "name",	     "address",	 "port",     "protocol",
-					    "sessions",	     "takeover", "clusters", "analysis",
-					    "notifications", NULL };
+	static const char *const keys[] = { "name",	      "address",  "port",
+					    "protocol",	      "sessions", "takeover",
+					    "sessionTimeout", "analysis", "notifications",
+					    "clusters",	      NULL };
 	json_t *s, *name;
 	char w[64];
 	size_t i;
@@ -294,9 +260,10 @@ static int parse_root(json_t *root, struct config *cfg, struct model *m, struct 
 		return vs_errf(err, -EINVAL, 400, "bad_field",
 			       "cluster: needs a proxy section with the service address");
 	if (proxy) {
-		static const char *const proxy_keys[] = { "address",	   "port",     "protocol",
-							  "sessions",	   "takeover", "analysis",
-							  "notifications", NULL };
+		static const char *const proxy_keys[] = {
+			"address",	  "port",     "protocol",      "sessions", "takeover",
+			"sessionTimeout", "analysis", "notifications", NULL
+		};
 
 		if (json_is_object(proxy) && (ret = parse_keys(proxy, proxy_keys, "proxy", err)))
 			return ret;
@@ -332,19 +299,6 @@ int config_parse(const char *text, size_t len, const char *name, struct config *
 		return ret;
 	}
 	return 0;
-}
-
-void config_settings(const struct config *cfg, const struct model *from, struct model *to)
-{
-	for (uint32_t i = 0; i < cfg->nsvc; i++) {
-		int f = model_find_service(from, cfg->svc[i].name);
-		int t = model_find_service(to, cfg->svc[i].name);
-
-		if (f >= 0 && t >= 0) {
-			to->svc[t].an = from->svc[f].an;
-			to->svc[t].notify = from->svc[f].notify;
-		}
-	}
 }
 
 int config_load(const char *path, struct config *cfg, struct model *m, struct vs_err *err)

@@ -58,10 +58,5 @@ struct config {
 int config_parse(const char *text, size_t len, const char *name, struct config *cfg,
 		 struct model *m, struct vs_err *err);
 int config_load(const char *path, struct config *cfg, struct model *m, struct vs_err *err);
-/* The settings the config owns in the services it names, from the model
- * it was parsed into to one read from the state file (which wins for
- * the rest): each service's "analysis" and "notifications", so that a
- * restart takes changed ones. */
-void config_settings(const struct config *cfg, const struct model *from, struct model *to);
 
 #endif

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 #include "codec/parse.h"
+#include "codec/parse_notify.h"
 #include "lib/str.h"
 
 static bool name_in(const char *key, const char *const *list)
@@ -205,6 +206,59 @@ int parse_sess_opts(json_t *j, const char *where, struct sess_opts *o, struct vs
 	*o = (struct sess_opts){
 		.key6 = val[0], .quota = val[1], .quota4 = val[2], .quota6 = val[3]
 	};
+	return 0;
+}
+
+int parse_service(json_t *obj, const char *where, struct service *out, bool *takeover,
+		  struct vs_err *err)
+{
+	json_t *t = json_object_get(obj, "takeover"), *st;
+	char w[96];
+	int ret;
+
+	if (parse_protocol(json_object_get(obj, "protocol"), false, &out->http))
+		return vs_errf(err, -EINVAL, 400, "bad_field",
+			       "%s.protocol: must be \"tcp\" or \"http\"", where);
+	if (t && !json_is_boolean(t))
+		return vs_errf(err, -EINVAL, 400, "bad_field", "%s.takeover: must be true or false",
+			       where);
+	*takeover = json_is_true(t);
+	ret = parse_addr_port(json_object_get(obj, "address"), json_object_get(obj, "port"), where,
+			      &out->addr, err);
+	if (ret)
+		return ret;
+	model_sess_defaults(&out->sess);
+	if (json_object_get(obj, "sessions")) {
+		snprintf(w, sizeof(w), "%s.sessions", where);
+		ret = parse_sess_opts(json_object_get(obj, "sessions"), w, &out->sess, err);
+		if (ret)
+			return ret;
+	}
+	st = json_object_get(obj, "sessionTimeout");
+	if (st && (!json_is_integer(st) || json_integer_value(st) < 0 ||
+		   json_integer_value(st) > VS_MAX_SESSION_TIMEOUT))
+		return vs_errf(err, -EINVAL, 400, "bad_field",
+			       "%s.sessionTimeout: must be seconds from 0 (no affinity) to %d",
+			       where, VS_MAX_SESSION_TIMEOUT);
+	out->session_timeout = st ? json_integer_value(st) : 0;
+	judge_defaults(&out->an);
+	if (json_object_get(obj, "analysis")) {
+		uint32_t given;
+
+		snprintf(w, sizeof(w), "%s.analysis", where);
+		ret = parse_analysis(json_object_get(obj, "analysis"), w, "bad_field", &out->an,
+				     &given, err);
+		if (ret)
+			return ret;
+	}
+	memset(&out->notify, 0, sizeof(out->notify));
+	if (json_object_get(obj, "notifications")) {
+		snprintf(w, sizeof(w), "%s.notifications", where);
+		ret = parse_notifications(json_object_get(obj, "notifications"), w, &out->notify,
+					  err);
+		if (ret)
+			return ret;
+	}
 	return 0;
 }
 

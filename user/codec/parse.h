@@ -23,6 +23,14 @@ int parse_endpoint(json_t *j, const char *where, struct vs_endpoint *ep, struct 
 /* A service's "sessions": {"ipv6Prefix", "quota", "quotaPrefix4",
  * "quotaPrefix6"}; what it leaves out stays as o has it. */
 int parse_sess_opts(json_t *j, const char *where, struct sess_opts *o, struct vs_err *err);
+/* A service's fields, as the config's entry and POST /v1/services' body
+ * have them: address and port (both needed), protocol, sessions,
+ * sessionTimeout (seconds a client keeps its version; 0: none),
+ * analysis (what its rollouts are judged by) and notifications (its
+ * webhooks) into out, and takeover; out's name, salt and the rest are left as they are. The
+ * caller checks the keys. */
+int parse_service(json_t *obj, const char *where, struct service *out, bool *takeover,
+		  struct vs_err *err);
 /* An owner (core/owner.h): {"uid": 1000}, {"cgroup": "/system.slice/x"}
  * or both; cgroup "/" is any. */
 int parse_owner(json_t *j, const char *where, struct owner *o, struct vs_err *err);

@@ -45,6 +45,30 @@ int req_cluster(json_t *body, char svc[NAME_MAX_LEN], struct cluster *spec, stru
 	return 0;
 }
 
+int req_service(json_t *body, struct service *out, bool *takeover, struct vs_err *err)
+{
+	/* A service's settings as the config's entry has them
+	 * (parse_service()), clusters aside. */
+	static const char *const keys[] = { "name",	"address",	 "port",
+					    "protocol", "sessions",	 "takeover",
+					    "analysis", "notifications", "sessionTimeout",
+					    NULL };
+	json_t *name = json_object_get(body, "name");
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	ret = parse_keys(body, keys, "body", err);
+	if (ret)
+		return ret;
+	/* Its characters are the model's to check, as for a config's. */
+	if (!json_is_string(name) ||
+	    str_copy(out->name, sizeof(out->name), json_string_value(name)))
+		return vs_errf(
+			err, -EINVAL, 400, "bad_name",
+			"body.name: must be a service name of 1-63 characters of [A-Za-z0-9._-]");
+	return parse_service(body, "body", out, takeover, err);
+}
+
 int req_weights(json_t *body, struct weights_req *w, struct vs_err *err)
 {
 	const char *key;

@@ -18,6 +18,10 @@ struct weights_req {
  * "analysis"?}; the analysis of the rollout its taking over starts. */
 int req_cluster(json_t *body, char svc[NAME_MAX_LEN], struct cluster *spec, struct analysis_req *an,
 		struct vs_err *err);
+/* POST /v1/services: {"name", "address", "port", "protocol"?, "sessions"?,
+ * "sessionTimeout"?, "analysis"?, "notifications"?, "takeover"?} into out
+ * (salt unset) and *takeover. */
+int req_service(json_t *body, struct service *out, bool *takeover, struct vs_err *err);
 /* PUT /v1/services/{name}/weights: {"VERSION": PERCENT, ...} */
 int req_weights(json_t *body, struct weights_req *w, struct vs_err *err);
 /* POST /v1/services/{name}/rollout */

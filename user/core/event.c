@@ -9,6 +9,9 @@
 /* clang-format off */
 const struct event_kind event_kinds[] = {
 	/* the service and its clusters, changed through the API or a reload */
+	{ "service_added",	VS_LOG_NOTICE },
+	{ "service_deleted",	VS_LOG_NOTICE },
+	{ "service_deleted_forced", VS_LOG_WARN },
 	{ "cluster_added",	VS_LOG_NOTICE },
 	{ "cluster_deleted",	VS_LOG_NOTICE },
 	{ "weights_set",	VS_LOG_NOTICE },
@@ -36,6 +39,13 @@ const struct event_kind event_kinds[] = {
 	{ "drained",		VS_LOG_NOTICE },
 	{ "drain_cancelled",	VS_LOG_NOTICE },
 	{ "drain_unsupported",	VS_LOG_WARN },
+	/* the config file, at start and reloaded (ctl/reload.c) */
+	{ "reloaded",		VS_LOG_NOTICE },
+	{ "config_differs",	VS_LOG_WARN },
+	{ "analysis_set",	VS_LOG_NOTICE },
+	{ "notifications_set",	VS_LOG_NOTICE },
+	{ "reload_failed",	VS_LOG_ERR },
+	{ "steering_replaced",	VS_LOG_WARN },
 	/* the daemon's pins */
 	{ "repinned",		VS_LOG_WARN },
 	{ "pin_replaced",	VS_LOG_WARN },

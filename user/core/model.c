@@ -120,6 +120,16 @@ static int check_service(const struct model *m, int self, const char *name,
 			return vs_errf(err, -EEXIST, 409, "duplicate_service",
 				       "address %s is already service '%s'", a, m->svc[i].name);
 	}
+	/* Steering a server's address would take the connections its
+	 * cluster's clients are steered to. */
+	for (uint32_t i = 0; i < VS_MAX_SLOTS; i++)
+		for (uint32_t j = 0; m->cl[i].used && j < m->cl[i].nsrv; j++)
+			if (ep_equal(&m->cl[i].srv[j], addr))
+				return vs_errf(
+					err, -EEXIST, 409, "duplicate_server",
+					"address %s is a server of version %s of service '%s' (cluster %s)",
+					a, m->cl[i].version, m->svc[m->cl[i].svc].name,
+					m->cl[i].id);
 	return 0;
 }
 
@@ -324,6 +334,25 @@ int model_del_cluster(struct model *m, uint32_t slot, bool force, struct vs_err 
 		m->cl[heir].weight += c->weight;
 	}
 	memset(c, 0, sizeof(*c));
+	return 0;
+}
+
+int model_del_service(struct model *m, uint32_t svc, bool force, struct vs_err *err)
+{
+	uint32_t order[VS_MAX_VERSIONS], n;
+
+	if (svc >= VS_MAX_SERVICES || !m->svc[svc].used)
+		return vs_errf(err, -ENOENT, 404, "unknown_service", "no such service");
+	n = model_order(m, svc, order);
+	if (n && !force)
+		return vs_errf(
+			err, -EBUSY, 409, "has_clusters",
+			"service '%s' has %u cluster%s; deleting it deletes them and stops steering its address (add ?force=true to do it anyway)",
+			m->svc[svc].name, n, n == 1 ? "" : "s");
+	for (uint32_t i = 0; i < VS_MAX_SLOTS; i++)
+		if (m->cl[i].used && m->cl[i].svc == svc)
+			memset(&m->cl[i], 0, sizeof(m->cl[i]));
+	memset(&m->svc[svc], 0, sizeof(m->svc[svc]));
 	return 0;
 }
 

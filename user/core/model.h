@@ -156,6 +156,8 @@ int model_add_cluster(struct model *m, const struct cluster *spec, const uint64_
 int model_put_cluster(struct model *m, uint32_t slot, const struct cluster *spec,
 		      struct vs_err *err);
 int model_del_cluster(struct model *m, uint32_t slot, bool force, struct vs_err *err);
+/* Service svc and its clusters; one that has clusters only with force. */
+int model_del_service(struct model *m, uint32_t svc, bool force, struct vs_err *err);
 /* Set every version's weight of service svc: names[i] gets bp[i] basis
  * points, versions not named get 0. The named weights must sum to 10000. */
 int model_set_weights(struct model *m, uint32_t svc, const char *const *names, const uint16_t *bp,

@@ -49,7 +49,10 @@ static int refuse_taken(const struct service *svc, const struct config_svc *cs,
 	memcpy(ep.addr, l->addr, sizeof(ep.addr));
 	ep_format(&svc->addr, a, sizeof(a));
 	ep_format(&ep, b, sizeof(b));
-	if (cs)
+	if (cs && !strcmp(cs->where, "body"))
+		snprintf(how, sizeof(how),
+			 "give \"takeover\": true in the request (body.takeover)");
+	else if (cs)
 		snprintf(how, sizeof(how), "set \"takeover\": true in the config (%s.takeover)",
 			 cs->where);
 	else
@@ -153,6 +156,50 @@ static void drop_unknown_services(struct ctl *c, const struct model *m)
 	}
 }
 
+/* "2.0 100.00%, 1.0 0.00%": a service's versions as the pinned maps
+ * have them, named as next names their slots. */
+static void format_pinned(const struct model *next, uint32_t s, const struct vs_svc *v, char *buf,
+			  size_t size)
+{
+	size_t len = 0;
+	uint32_t prev = 0;
+
+	buf[0] = '\0';
+	for (uint32_t i = 0; i < v->nver && i < VS_MAX_VERSIONS && len < size; i++) {
+		uint32_t sl = v->ver[i].slot, w = v->ver[i].upto - prev;
+
+		prev = v->ver[i].upto;
+		if (sl < VS_MAX_SLOTS && next->cl[sl].used && next->cl[sl].svc == s)
+			len += snprintf(buf + len, size - len, "%s%s %u.%02u%%", i ? ", " : "",
+					next->cl[sl].version, w / 100, w % 100);
+		else
+			len += snprintf(buf + len, size - len, "%sslot %u %u.%02u%%", i ? ", " : "",
+					sl, w / 100, w % 100);
+	}
+}
+
+/* A start that steers a service otherwise than its pinned maps did (a
+ * lost or older state file: the config's weights) moves clients: say so. */
+static void note_replaced(struct ctl *c, struct model *next, uint32_t s, const struct vs_svc *v)
+{
+	char was[160], now[160];
+	struct vs_svc w;
+	bool same;
+
+	model_svc_value(next, s, c->sock.nsock, &w);
+	same = w.nver == v->nver;
+	for (uint32_t i = 0; same && i < w.nver && i < VS_MAX_VERSIONS; i++)
+		same = w.ver[i].slot == v->ver[i].slot && w.ver[i].upto == v->ver[i].upto;
+	if (same)
+		return;
+	format_pinned(next, s, v, was, sizeof(was));
+	model_format_weights(next, s, now, sizeof(now));
+	model_event(
+		next, clock_wall(), next->svc[s].name, "steering_replaced",
+		"the pinned maps steered %s; the state vsteerd starts from says %s: clients may change version",
+		was[0] ? was : "no version", now[0] ? now : "no version");
+}
+
 /* Adopting pinned maps: keep each version's socket slot count as the
  * data plane has it, so no client's backend hash changes; and the salt
  * each service hashes with, so every client keeps its bucket even when
@@ -173,6 +220,7 @@ static void adopt_services(struct ctl *c, struct model *next)
 			if (v.ver[i].slot < VS_MAX_SLOTS && next->cl[v.ver[i].slot].used &&
 			    next->cl[v.ver[i].slot].svc == s)
 				c->sock.nsock[v.ver[i].slot] = v.ver[i].nsock;
+		note_replaced(c, next, s, &v);
 	}
 }
 

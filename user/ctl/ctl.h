@@ -42,6 +42,10 @@ struct ctl {
 	struct notifier_state notify;
 	char pins_missing[DP_PINS_NAMES]; /* not pinned, and said so: once, not every tick */
 	struct ctl_pending *pending;	  /* from ctl_open() to ctl_start() */
+	/* --config, and the config vsteerd started with (NULL: none): what
+	 * a reload re-reads, and what the API runs with (reload.h). */
+	const char *config_path;
+	const struct config *config;
 };
 
 /* Before anything is pinned or steered: refuse a service that the pinned

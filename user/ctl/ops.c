@@ -53,6 +53,20 @@ static int owner_error(const struct ctl *c, const struct cluster *cl, uint32_t s
 		v, a, c->sock.refused_uid[slot][v], o);
 }
 
+void ctl_avoid_slots(struct ctl *c, const struct model *next, uint64_t avoid[VS_MAX_SLOTS / 64])
+{
+	/* A deleted version's connections that are still open carry its
+	 * slot in their socket storage: another version there would be
+	 * charged for them. */
+	memset(avoid, 0, VS_MAX_SLOTS / 8);
+	for (uint32_t s = 0; s < VS_MAX_SLOTS; s++) {
+		__s64 open = 0;
+
+		if (!next->cl[s].used && !dp_open_conns(c->dp, s, &open) && open > 0)
+			avoid[s / 64] |= 1ull << (s % 64);
+	}
+}
+
 /* A drain deadline needs the request meters, which tell an idle
  * connection from one whose request is being served, and a way to close
  * sockets; without either it would close nothing, or the wrong thing. */
@@ -147,16 +161,7 @@ int ctl_add_cluster(struct ctl *c, const char *svc, const struct cluster *spec,
 	ret = watchable(c, &req.an, err);
 	if (ret)
 		goto unlock;
-	/* A deleted version's connections that are still open carry its
-	 * slot in their socket storage: another version there would be
-	 * charged for them. */
-	memset(avoid, 0, sizeof(avoid));
-	for (uint32_t s = 0; s < VS_MAX_SLOTS; s++) {
-		__s64 open = 0;
-
-		if (!next->cl[s].used && !dp_open_conns(c->dp, s, &open) && open > 0)
-			avoid[s / 64] |= 1ull << (s % 64);
-	}
+	ctl_avoid_slots(c, next, avoid);
 	ret = slot = model_add_cluster(next, &cs, avoid, err);
 	if (slot < 0)
 		goto unlock;

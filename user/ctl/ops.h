@@ -9,6 +9,9 @@
 
 struct ctl;
 
+/* The free slots a new cluster should not take (bits of avoid): a
+ * deleted cluster's that still has connections open. c->lock held. */
+void ctl_avoid_slots(struct ctl *c, const struct model *next, uint64_t avoid[VS_MAX_SLOTS / 64]);
 /* spec as parse_cluster() leaves it; svc names the service; an: the
  * analysis of the rollout its taking over starts (an instant or session
  * cluster newer than the others). The new cluster's id in id. */
