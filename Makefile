@@ -114,7 +114,7 @@ $(OUT)/unit_tests: $(UNIT_OBJS) $(UNIT_LIB_OBJS)
 # The data plane's program alone under BPF_PROG_TEST_RUN (tests/prog/).
 PROG_OBJS := $(patsubst tests/prog/%.c,$(OUT)/prog/%.o,$(wildcard tests/prog/*.c)) $(CHECK_OBJ)
 
-$(OUT)/prog/%.o: tests/prog/%.c $(OUT)/steer.skel.h
+$(OUT)/prog/%.o: tests/prog/%.c $(SKELS)
 	@mkdir -p $(@D)
 	$(CC) $(VS_CFLAGS) -Itests -c $< -o $@
 

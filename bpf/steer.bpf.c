@@ -128,20 +128,45 @@ static __always_inline __u32 held_version(const struct vs_svc *s, const struct v
 	return session_version(s, &e, 0, nver);
 }
 
+/* The client's key for this service, cut as its options say
+ * (vs_client_key()). Global, as try_version(): inlined, each path through
+ * the mask left the verifier a different stack, and that doubled the
+ * states of everything after it. */
+__noinline int client_key(struct bpf_sk_lookup *ctx, struct vs_sess_key *k)
+{
+	struct vs_svc_opts *o;
+	__u32 sid;
+
+	if (!ctx || !k)
+		return -1;
+	sid = k->svc;
+	o = bpf_map_lookup_elem(&sopts, &sid);
+	vs_client_key(k->addr, ctx->family == AF_INET6, o);
+	return 0;
+}
+
 /* Whether a new client may have a session recorded: its network (the
  * client cut to quota4/quota6 bits) has opened fewer than the service's
  * quota in the current window. So one network, however many addresses it
- * has, cannot flood the session table and push the others' sessions out. */
-static __always_inline int quota_admits(const struct vs_svc_opts *o, __u32 sid, const __u32 addr[4],
-					int ipv6, __u64 now)
+ * has, cannot flood the session table and push the others' sessions out.
+ *
+ * Global, as try_version(): checked once, not for each state the caller
+ * reaches `steered` in, and the options pointer is not kept live across
+ * the version loop (it was, and it doubled the verifier's states). */
+__noinline int quota_admits(struct bpf_sk_lookup *ctx, const struct vs_sess_key *k, __u64 now)
 {
-	struct vs_quota_key qk = { .svc = sid };
 	struct vs_quota *q, nq = { .start_ns = now, .count = 1 };
+	struct vs_quota_key qk = {};
+	struct vs_svc_opts *o;
 
+	if (!ctx || !k)
+		return 1;
+	qk.svc = k->svc;
+	o = bpf_map_lookup_elem(&sopts, &qk.svc);
 	if (!o || !o->quota)
 		return 1;
-	__builtin_memcpy(qk.addr, addr, sizeof(qk.addr));
-	vs_mask_addr(qk.addr, ipv6 ? o->quota6 : o->quota4);
+	__builtin_memcpy(qk.addr, k->addr, sizeof(qk.addr));
+	vs_mask_addr(qk.addr, ctx->family == AF_INET6 ? o->quota6 : o->quota4);
 	q = bpf_map_lookup_elem(&squota, &qk);
 	if (!q) {
 		bpf_map_update_elem(&squota, &qk, &nq, BPF_ANY);
@@ -166,11 +191,9 @@ int vsteer_lookup(struct bpf_sk_lookup *ctx)
 	struct vs_sess *e = NULL;
 	struct vs_svc_stats *ss;
 	struct vs_ver_stats *vs;
-	struct vs_svc_opts *o;
 	__u32 h, i, k, v, nver, sid, slot;
 	struct vs_svc *s;
 	__u64 now = 0;
-	int ipv6;
 
 	/* Everything that is not a configured service passes untouched:
 	 * UDP, other ports (one array lookup), other addresses. */
@@ -198,9 +221,7 @@ int vsteer_lookup(struct bpf_sk_lookup *ctx)
 	sk_key.addr[3] = ctx->remote_ip6[3];
 	/* An IPv6 host owns a whole prefix: it is one client, with one
 	 * bucket and one session, however many addresses it uses. */
-	ipv6 = ctx->family == AF_INET6;
-	o = bpf_map_lookup_elem(&sopts, &sid);
-	vs_client_key(sk_key.addr, ipv6, o);
+	client_key(ctx, &sk_key);
 	h = vs_session_hash(sk_key.addr, s->salt);
 
 	nver = s->nver;
@@ -229,6 +250,16 @@ int vsteer_lookup(struct bpf_sk_lookup *ctx)
 		v = vs_failover_order(i, k, nver);
 		if (v >= VS_MAX_VERSIONS)
 			break;
+		/* For Linux 6.1's verifier, which walks branches it cannot
+		 * prove dead: when the session loop found version i, it knows
+		 * i < nver, but decides `if i < nver` only with the constant
+		 * on the right, and clang may put it on the left. On the
+		 * impossible side nver's bounds cross (min above max), v
+		 * inherits them, and s->ver[v] becomes an unknown scalar.
+		 * A mask after barrier_var() (clang cannot drop it) gives v
+		 * bounds again; for real v < 8 it changes nothing. */
+		barrier_var(v);
+		v &= VS_MAX_VERSIONS - 1;
 		slot = s->ver[v].slot;
 		if (try_version(ctx, sid, slot, s->ver[v].nsock, vs_backend_hash(h)) == 0)
 			goto steered;
@@ -257,7 +288,7 @@ steered:
 	if (e) {
 		e->slot = slot;
 		e->last_ns = now;
-	} else if (quota_admits(o, sid, sk_key.addr, ipv6, now)) {
+	} else if (quota_admits(ctx, &sk_key, now)) {
 		struct vs_sess ne = { .last_ns = now, .slot = slot };
 
 		bpf_map_update_elem(&sess, &sk_key, &ne, BPF_NOEXIST);

@@ -8,7 +8,7 @@ import stat
 import subprocess
 
 from common import set_weights, test, two_versions
-from lib import API, BUILD, SVC, TestFailure, api, check, check_sanitizers, fetch, kill, \
+from lib import API, BUILD, START_TIMEOUT, SVC, TestFailure, api, check, check_sanitizers, fetch, kill, \
     versions_of, wait_for
 
 PINS = ("link", "track", "req", "resp", "rst", "svcs", "socks", "ports", "vstats", "sstats",
@@ -296,7 +296,8 @@ def neighbour_out_of_sight(env):
         stdout=env.log, stderr=env.log)
     env.procs.append(first)
     env.daemons.append(first)
-    wait_for(lambda: env.healthy() or first.poll() is not None, 10, "the first vsteerd's API")
+    wait_for(lambda: env.healthy() or first.poll() is not None, START_TIMEOUT,
+             "the first vsteerd's API")
     check(first.poll() is None, "the first vsteerd exited: %s" % env.vsteerd_log())
     link = json.loads(subprocess.run(["bpftool", "-j", "link", "show"], capture_output=True,
                                      text=True, check=True).stdout)

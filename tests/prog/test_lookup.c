@@ -55,6 +55,7 @@
 #include "steer.skel.h"
 
 #include "check.h"
+#include "load.h"
 
 #ifndef SO_COOKIE
 #define SO_COOKIE 57
@@ -677,7 +678,7 @@ static void case_load(const void *arg)
 	 * (bpf/maps.h) and libbpf pins under /sys/fs/bpf when no
 	 * pin_root_path is given, reusing any map pinned there. So open,
 	 * clear every map's pin path, then load. */
-	skel = steer_bpf__open();
+	skel = steer_bpf__open_opts(&load_log_opts);
 	CHECK(skel, "steer_bpf__open: %s", strerror(errno));
 	i = 0;
 	bpf_object__for_each_map (map, skel->obj) {
@@ -690,9 +691,9 @@ static void case_load(const void *arg)
 	}
 	err = steer_bpf__load(skel);
 	CHECK(err == 0,
-	      "steer_bpf__load: %s (the verifier's log is above; sk_lookup "
-	      "programs and BPF_SK_LOOKUP_F_NO_REUSEPORT need Linux 5.9+)",
-	      strerror(-err));
+	      "steer_bpf__load: %s: %s (sk_lookup programs and "
+	      "BPF_SK_LOOKUP_F_NO_REUSEPORT need Linux 5.9+)",
+	      strerror(-err), load_failed("steer"));
 	i = 0;
 	bpf_object__for_each_map (map, skel->obj) {
 		snprintf(path, sizeof(path), PIN_ROOT "/%s", bpf_map__name(map));
@@ -1179,6 +1180,7 @@ int main(void)
 	     check_run("setup: listening sockets and their cookies", case_sockets, NULL, NULL) &&
 	     check_run("setup: BPF_PROG_TEST_RUN runs sk_lookup programs", case_test_run, NULL,
 		       NULL);
+	load_cases();
 	if (ok) {
 		for (size_t t = 0; t < ARRAY_SIZE(tables); t++)
 			for (size_t i = 0; i < tables[t].n; i++) {
