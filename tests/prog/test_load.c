@@ -22,11 +22,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "scan.skel.h"
 #include "track.skel.h"
 #include "http.skel.h"
+#include "drain.skel.h"
+#include "drain_list.skel.h"
 
 #include "check.h"
 #include "load.h"
@@ -143,8 +146,53 @@ static void case_http(const void *arg)
 	CHECK(err == 0, "%s", why);
 }
 
+/* As vsteerd (features.c): the closing drain needs the bpf_sock_destroy
+ * kfunc (Linux 6.5); without it vsteerd loads the listing one only. */
+static bool has_sock_destroy(void)
+{
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	bool has;
+
+	if (libbpf_get_error(vmlinux))
+		return false;
+	has = btf__find_by_name_kind(vmlinux, "bpf_sock_destroy", BTF_KIND_FUNC) >= 0;
+	btf__free(vmlinux);
+	return has;
+}
+
+static void case_drain(const void *arg)
+{
+	struct drain_bpf *skel;
+	char why[768];
+	int err;
+
+	(void)arg;
+	if (!has_sock_destroy()) {
+		printf("# drain: not loaded: no bpf_sock_destroy on this kernel (drain_list is used)\n");
+		return;
+	}
+	skel = drain_bpf__open_opts(&load_log_opts);
+	CHECK(skel, "drain_bpf__open: %s", strerror(errno));
+	err = load(skel->obj, why, sizeof(why));
+	drain_bpf__destroy(skel);
+	CHECK(err == 0, "%s", why);
+}
+
+static void case_drain_list(const void *arg)
+{
+	struct drain_list_bpf *skel = drain_list_bpf__open_opts(&load_log_opts);
+	char why[768];
+	int err;
+
+	(void)arg;
+	CHECK(skel, "drain_list_bpf__open: %s", strerror(errno));
+	err = load(skel->obj, why, sizeof(why));
+	drain_list_bpf__destroy(skel);
+	CHECK(err == 0, "%s", why);
+}
+
 /* The objects that have a case; a new one needs its own. */
-static const char *const covered[] = { "steer", "scan", "track", "http" };
+static const char *const covered[] = { "steer", "scan", "track", "http", "drain", "drain_list" };
 
 static void case_all_covered(const void *arg)
 {
@@ -186,5 +234,8 @@ void load_cases(void)
 		  &classes, NULL);
 	check_run("load: http.bpf.o, measuring responses too (no sock_send_length)", case_http,
 		  &responses, NULL);
+	check_run("load: drain.bpf.o, closing idle connections (bpf_sock_destroy)", case_drain,
+		  NULL, NULL);
+	check_run("load: drain_list.bpf.o, listing idle connections", case_drain_list, NULL, NULL);
 	check_run("load: every object of the build has a load case", case_all_covered, NULL, NULL);
 }
