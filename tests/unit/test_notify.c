@@ -85,6 +85,8 @@ static void test_notify_parse_refused(void)
 		{ "[{'url': 'http://x:65536/'}]", "bad_notifications", "port that is not 1 to 65535" },
 		{ "[{'url': 'http://x:99999999999999999999/'}]", "bad_notifications", "port that is not" },
 		{ "[{'url': 'http://x:8a/'}]", "bad_notifications", "port that is not" },
+		{ "[{'url': 'http://x:-7777777777777777778/'}]", "bad_notifications", "port that is not" },
+		{ "[{'url': 'http://x:8a99999999999999999999/'}]", "bad_notifications", "port that is not" },
 		{ "[{'url': 'http://u:p@x/'}]", "bad_notifications", "must not carry credentials" },
 		{ "[{'url': 'http://x/#frag'}]", "bad_notifications", "must not have a fragment" },
 		{ "[{'url': 'http://x/a b'}]", "bad_notifications", "printable ASCII without spaces" },

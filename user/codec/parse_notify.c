@@ -60,7 +60,9 @@ static const char *url_problem(const char *u, size_t len)
 	if (colon) {
 		long port = 0;
 
-		for (const char *p = colon + 1; p < end; p++)
+		/* Stops at the first wrong character, or once too big: a
+		 * port of a thousand digits must not overflow. */
+		for (const char *p = colon + 1; p < end && port >= 0; p++)
 			port = *p >= '0' && *p <= '9' && port < 65536 ? port * 10 + *p - '0' : -1;
 		if (port < 1 || port > 65535)
 			return "has a port that is not 1 to 65535";
