@@ -188,9 +188,10 @@ bench:
 	scripts/deps.sh bench $(BENCH_ARGS)
 
 # The end-to-end tests on another kernel in a KVM guest (vm/kernel-test.sh):
-# Debian 12's 6.1 by default, KERNEL=linux-image-... for another package.
+# Debian 12's 6.1 by default, KERNEL=linux-image-... for another package;
+# PATTERN=prog: the program tests alone (every BPF object loaded), minutes.
 kernel-test:
-	scripts/deps.sh vm $(KERNEL)
+	scripts/deps.sh vm "$(KERNEL)" $(PATTERN)
 
 # The 30-minute saturation test alone.
 soak:

@@ -87,6 +87,8 @@ export PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
+mkdir -p /dev/shm && mount -t tmpfs shm /dev/shm # multiprocessing's locks
+mount -t cgroup2 cgroup2 /sys/fs/cgroup # sockets' owners by cgroup
 mount -t tmpfs tmp /tmp
 mount -t tmpfs run /run
 depmod $kver
