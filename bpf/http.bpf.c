@@ -65,7 +65,7 @@ static __always_inline int payload_offset(struct __sk_buff *skb, __u32 *off)
  * line has not been read. */
 static __always_inline int wants_status(const struct vs_sk *st)
 {
-	return st->http && !st->status_seen && (st->req_ns || st->responding);
+	return (st->flags & VS_SKF_HTTP) && !st->status_seen && (st->req_ns || st->responding);
 }
 
 SEC("tc")

@@ -262,7 +262,7 @@ int BPF_PROG(vsteer_track, struct sock *sk, int oldstate, int newstate)
 		/* The rest of the copy is zero: the meters skip listeners. */
 		st->kind = VS_SK_CONN;
 		st->svc = s->id;
-		st->http = !!(s->flags & VS_SVC_HTTP);
+		st->flags = (s->flags & VS_SVC_HTTP) ? VS_SKF_HTTP : 0;
 		vo = bpf_map_lookup_elem(&vopen, &slot);
 		if (vo)
 			add_open64(vo, 1);

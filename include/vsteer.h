@@ -154,7 +154,66 @@ struct vs_sk {
 	__u8 kind;	  /* VS_SK_* */
 	__u8 responding;  /* a response is under way */
 	__u8 status_seen; /* its HTTP status line has been read */
-	__u8 http;	  /* VS_SK_CONN of an "http" service: read statuses */
+	__u8 flags;	  /* VS_SKF_*; was a bool "http", which VS_SKF_HTTP keeps */
+};
+
+/* vs_sk.flags */
+#define VS_SKF_HTTP	   1 /* of an "http" service: read status lines */
+#define VS_SKF_MIRROR	   2 /* sampled for mirroring: its segments are captured */
+#define VS_SKF_MIRROR_LOST 4 /* a segment could not be: capture stopped for good */
+
+/* Mirroring a service's stable version (array smirror, by service id):
+ * new connections steered to `slot` are sampled with probability
+ * bp / VS_BUCKETS; the segments of a sampled connection, both ways, go to
+ * the capture buffer (mcap), at most `budget` bytes a second per CPU. */
+struct vs_mirror {
+	__u16 bp; /* 0: not mirrored */
+	__u16 slot;
+	__u32 budget; /* bytes of segments copied, per second and CPU */
+};
+
+/* Per-CPU, by service id: what mirroring cost and lost in the kernel.
+ * win_* is the budget's bookkeeping, not a counter. */
+struct vs_mirror_stats {
+	__u64 sampled;	   /* connections sampled */
+	__u64 segments;	   /* segments captured */
+	__u64 bytes;	   /* bytes copied into the buffer */
+	__u64 over_budget; /* connections whose capture stopped: over budget */
+	__u64 buffer_full; /* ... the buffer was full (vsteerd behind) */
+	__u64 truncated;   /* segments copied only in part (VS_CAP_COPY_MAX) */
+	__u64 win_start;   /* the current second, bpf_ktime_get_ns() / 1e9 */
+	__u64 win_bytes;   /* bytes copied in it */
+};
+
+/* A record of the capture buffer (perf event array mcap). The first
+ * `copied` bytes of the segment follow it: from the TCP header (VS_CAP_REQ,
+ * tp_btf/tcp_probe) or the Ethernet header (VS_CAP_RESP, TC egress); the
+ * payload starts `off` bytes into them. */
+enum vs_cap_kind {
+	VS_CAP_OPEN = 1, /* sampled at its establishment: the initial sequence numbers */
+	VS_CAP_REQ,	 /* a segment from the client, as it arrived (in any order) */
+	VS_CAP_RESP,	 /* a segment to the client, as it left */
+	VS_CAP_CLOSE,	 /* the connection closed */
+	VS_CAP_LOST,	 /* capture of the connection stopped (over budget, buffer full) */
+};
+/* A perf record holds less than 64 KiB; a larger segment (loopback's
+ * GSO makes them up to 64 KiB) is copied in part: len > copied - off. */
+#define VS_CAP_COPY_MAX 60000
+
+struct vs_cap {
+	__u64 cookie; /* the connection's socket cookie */
+	__u64 ns;     /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) */
+	__u32 seq;    /* REQ, RESP: the first payload byte's sequence number
+		       * (host byte order); OPEN: the client's next (rcv_nxt) */
+	__u32 len;    /* REQ, RESP: payload bytes of the segment (FIN not
+		       * counted); OPEN: the backend's next (snd_nxt) */
+	__u32 copied; /* bytes that follow this record */
+	__u16 off;    /* where the payload starts in them */
+	__u16 svc;
+	__u16 slot;
+	__u8 kind; /* enum vs_cap_kind */
+	__u8 fin;  /* REQ, RESP: the segment carries a FIN */
+	__u32 pad;
 };
 
 /* Per-CPU, indexed by service id. Every way a lookup can end is counted. */
@@ -208,6 +267,9 @@ _Static_assert(sizeof(struct vs_ver) == 8, "vs_ver layout");
 _Static_assert(sizeof(struct vs_svc) == 16 + 8 * VS_MAX_VERSIONS, "vs_svc layout");
 _Static_assert(sizeof(struct vs_ver_stats) == 88, "vs_ver_stats layout");
 _Static_assert(sizeof(struct vs_sk) == 24, "vs_sk layout");
+_Static_assert(sizeof(struct vs_mirror) == 8, "vs_mirror layout");
+_Static_assert(sizeof(struct vs_mirror_stats) == 64, "vs_mirror_stats layout");
+_Static_assert(sizeof(struct vs_cap) == 40, "vs_cap layout");
 _Static_assert(sizeof(struct vs_svc_stats) == 32, "vs_svc_stats layout");
 _Static_assert(sizeof(struct vs_listener) == 48, "vs_listener layout");
 _Static_assert(sizeof(struct vs_drain_rec) == 56, "vs_drain_rec layout");
