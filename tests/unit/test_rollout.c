@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/rollout_text.h"
 #include "core/model.h"
 #include "core/rollout.h"
 #include "codec/state.h"

@@ -12,6 +12,7 @@
 
 #include "lib/hostport.h"
 #include "lib/str.h"
+#include "core/rollout_text.h"
 #include "api/origin.h"
 #include "api/router.h"
 #include "ctl/sock.h"

@@ -4,6 +4,7 @@
 #include <string.h>
 #include "lib/clock.h"
 #include "lib/str.h"
+#include "core/rollout_text.h"
 #include "codec/request.h"
 #include "ctl/ops.h"
 #include "ctl/reload.h"

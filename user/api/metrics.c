@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <stdio.h>
 #include <stdlib.h>
+#include "core/rollout_text.h"
 #include "api/metrics.h"
 
 static void label_escape(FILE *f, const char *s)

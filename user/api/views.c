@@ -4,6 +4,7 @@
 #include <string.h>
 #include "lib/clock.h"
 #include "lib/log.h"
+#include "core/rollout_text.h"
 #include "codec/state.h"
 #include "kernel/dp.h"
 #include "kernel/features.h"

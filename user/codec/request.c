@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include "core/rollout_text.h"
 #include "codec/config.h"
 #include "codec/parse.h"
 #include "codec/request.h"

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include "core/rollout_text.h"
 #include "codec/parse.h"
 #include "codec/state.h"
 #include "lib/clock.h"

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/rollout_text.h"
 #include "codec/parse.h"
 #include "codec/parse_notify.h"
 #include "codec/state.h"

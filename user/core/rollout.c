@@ -6,120 +6,7 @@
 #include "core/approval.h"
 #include "core/model.h"
 #include "core/rollout.h"
-
-/* clang-format off */
-static const char *const phase_names[] = {
-	[RO_NONE] = "none", [RO_PROGRESSING] = "progressing", [RO_PAUSED] = "paused",
-	[RO_COMPLETED] = "completed", [RO_ABORTED] = "aborted",
-	[RO_ROLLED_BACK] = "rolled_back",
-};
-/* clang-format on */
-static const char *const strategy_names[] = {
-	[RO_INSTANT] = "instant",
-	[RO_SESSION] = "session",
-	[RO_GRADUAL] = "gradual",
-};
-/* clang-format off */
-static const char *const op_names[] = {
-	[RO_OP_PROMOTE] = "promote", [RO_OP_PAUSE] = "pause", [RO_OP_RESUME] = "resume",
-	[RO_OP_ABORT] = "abort", [RO_OP_ROLLBACK] = "rollback",
-};
-/* clang-format on */
-
-const char *ro_phase_name(enum ro_phase p)
-{
-	return phase_names[p];
-}
-
-const char *ro_strategy_name(enum ro_strategy s)
-{
-	return strategy_names[s];
-}
-
-const char *ro_op_name(enum ro_op op)
-{
-	return op_names[op];
-}
-
-/* clang-format off */
-static const char *const mark_names[ROM_TYPES] = {
-	[ROM_STARTED] = "started", [ROM_STEP] = "step", [ROM_PROMOTED] = "promoted",
-	[ROM_PROMOTED_FULL] = "promoted", [ROM_PAUSED] = "paused", [ROM_RESUMED] = "resumed",
-	[ROM_ABORTED] = "aborted", [ROM_ROLLED_BACK] = "rolled_back",
-	[ROM_AUTO_ROLLBACK] = "auto_rollback", [ROM_COMPLETED] = "completed",
-	[ROM_AUTO_PAUSE] = "auto_pause",
-};
-/* clang-format on */
-
-const char *ro_mark_name(unsigned int type)
-{
-	return type < ROM_TYPES && mark_names[type] ? mark_names[type] : NULL;
-}
-
-int ro_mark_type(const char *name)
-{
-	for (unsigned int t = 1; t < ROM_TYPES; t++)
-		if (!strcmp(mark_names[t], name))
-			return t;
-	return -EINVAL;
-}
-
-void ro_mark_detail(const struct model *m, uint32_t svc, const struct ro_mark *mk, char *buf,
-		    size_t size)
-{
-	const struct rollout *ro = &m->svc[svc].ro;
-	const char *to = m->cl[ro->to].used ? m->cl[ro->to].version : "?";
-	const char *from = m->cl[ro->from].used ? m->cl[ro->from].version : "?";
-
-	switch (mk->type) {
-	case ROM_STARTED:
-		if (ro->an.on)
-			snprintf(buf, size,
-				 "%s rollout from %s to %s, judged every %u s (failureLimit %u)",
-				 ro_strategy_name(ro->strategy), from, to, ro->an.interval,
-				 ro->an.failure_limit);
-		else
-			snprintf(buf, size, "%s rollout from %s to %s, not judged",
-				 ro_strategy_name(ro->strategy), from, to);
-		break;
-	case ROM_STEP:
-		snprintf(buf, size, "step %u of %u: %s at %u.%02u%% of new sessions", mk->step + 1,
-			 ro->nsteps, to, mk->weight / 100, mk->weight % 100);
-		break;
-	case ROM_PROMOTED:
-		snprintf(buf, size, "%s: next step now", to);
-		break;
-	case ROM_PROMOTED_FULL:
-		snprintf(buf, size, "%s straight to 100%%", to);
-		break;
-	case ROM_PAUSED:
-		snprintf(buf, size, "%s at %u.%02u%%", to, mk->weight / 100, mk->weight % 100);
-		break;
-	case ROM_RESUMED:
-		snprintf(buf, size, "%s", to);
-		break;
-	case ROM_ABORTED:
-		snprintf(buf, size, "new sessions to %s again", from);
-		break;
-	case ROM_ROLLED_BACK:
-		snprintf(buf, size, "new sessions to %s again; sessions on the target move back",
-			 from);
-		break;
-	case ROM_AUTO_ROLLBACK:
-		snprintf(buf, size, "%s rolled back to %s: %s", to, from, ro->why);
-		break;
-	case ROM_AUTO_PAUSE:
-		snprintf(buf, size, "%s paused at %u.%02u%%: %s", to, mk->weight / 100,
-			 mk->weight % 100, ro->pause_why);
-		break;
-	case ROM_COMPLETED:
-		snprintf(buf, size, "%s is the stable version; %s stays registered as fallback", to,
-			 from);
-		break;
-	default:
-		snprintf(buf, size, "?");
-	}
-}
+#include "core/rollout_text.h"
 
 /* Record a step of the rollout in its history and as an event. */
 static void mark(struct model *m, uint32_t svc, int64_t now, enum ro_mark_type type)
@@ -136,42 +23,7 @@ static void mark(struct model *m, uint32_t svc, int64_t now, enum ro_mark_type t
 	}
 	ro->hist[ro->nhist++] = mk;
 	ro_mark_detail(m, svc, &mk, detail, sizeof(detail));
-	model_event(m, now, m->svc[svc].name, mark_names[type], "%s", detail);
-}
-
-static int name_index(const char *s, const char *const *names, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (names[i] && !strcasecmp(s, names[i]))
-			return i;
-	return -EINVAL;
-}
-
-int ro_strategy_parse(const char *s, enum ro_strategy *out)
-{
-	int i = name_index(s, strategy_names, ARRAY_SIZE(strategy_names));
-
-	/* The thesis's names for the same strategies. */
-	if (i < 0 && !strcasecmp(s, "rapid"))
-		i = RO_INSTANT;
-	if (i < 0 && (!strcasecmp(s, "newsession") || !strcasecmp(s, "new-session")))
-		i = RO_SESSION;
-	if (i < 0 && (!strcasecmp(s, "longterm") || !strcasecmp(s, "long-term")))
-		i = RO_GRADUAL;
-	if (i < 0)
-		return i;
-	*out = i;
-	return 0;
-}
-
-int ro_op_parse(const char *s, enum ro_op *out)
-{
-	int i = name_index(s, op_names, ARRAY_SIZE(op_names));
-
-	if (i < 0)
-		return i;
-	*out = i;
-	return 0;
+	model_event(m, now, m->svc[svc].name, ro_mark_name(type), "%s", detail);
 }
 
 bool rollout_active(const struct rollout *ro)
@@ -230,6 +82,9 @@ static void enter_step(struct model *m, uint32_t svc, int64_t t)
 	const struct ro_step *st = &ro->steps[ro->step];
 
 	ro->step_started = t;
+	/* A mirror steers nothing: the weights stay as they are. */
+	if (ro->strategy == RO_MIRROR)
+		return;
 	apply_weight(m, svc, st->weight);
 	mark(m, svc, t, ROM_STEP);
 	approval_ask(m, svc, t);
@@ -260,6 +115,41 @@ static void auto_pause(struct model *m, uint32_t svc, int64_t now)
 		 "%u windows in a row without a verdict (the last: %s)", ro->an.inconclusive, last);
 	pause(m, svc, now);
 	mark(m, svc, now, ROM_AUTO_PAUSE);
+}
+
+/* A mirror's end (its duration over, or promoted): a passing verdict
+ * starts the rollout that follows, if it has one; any other stops it.
+ * Either way the target stays as it was: no client ever reached it. */
+static void mirror_end(struct model *m, uint32_t svc, int64_t t)
+{
+	struct rollout *ro = &m->svc[svc].ro;
+	bool pass = ro->mirror_verdict == V_PASS;
+	struct ro_request then;
+	struct vs_err err;
+
+	ro->phase = pass ? RO_COMPLETED : RO_ABORTED;
+	ro->ended = t;
+	mark(m, svc, t, pass ? ROM_MIRROR_PASSED : ROM_MIRROR_FAILED);
+	if (!pass || !ro->has_then)
+		return;
+	then = ro->then;
+	snprintf(then.to, sizeof(then.to), "%s", m->cl[ro->to].id);
+	then.then = NULL;
+	if (rollout_start(m, svc, &then, t, &err))
+		model_event(m, t, m->svc[svc].name, "mirror_failed",
+			    "the rollout after the mirror did not start: %s", err.msg);
+}
+
+bool rollout_mirror_verdict(struct model *m, uint32_t svc, enum verdict v, const char *why)
+{
+	struct rollout *ro = &m->svc[svc].ro;
+
+	if (ro->strategy != RO_MIRROR || !rollout_active(ro) ||
+	    (ro->mirror_verdict == v && !strncmp(ro->mirror_why, why, sizeof(ro->mirror_why) - 1)))
+		return false;
+	ro->mirror_verdict = v;
+	snprintf(ro->mirror_why, sizeof(ro->mirror_why), "%s", why);
+	return true;
 }
 
 enum gate { GATE_SHUT, GATE_OPEN, GATE_PAUSE };
@@ -296,6 +186,12 @@ static bool advance(struct model *m, uint32_t svc, int64_t now)
 		enum gate g;
 		int64_t due;
 
+		if (ro->strategy == RO_MIRROR) {
+			if (st->hold == RO_WAIT || now < ro->step_started + st->hold)
+				break;
+			mirror_end(m, svc, ro->step_started + st->hold);
+			return true;
+		}
 		/* A step without a hold waits for promote, but after 100%
 		 * there is nothing to promote to: it ends on the gate. */
 		if (st->hold == RO_WAIT && st->weight < VS_BUCKETS)
@@ -344,45 +240,11 @@ int64_t rollout_next_due(const struct rollout *ro)
 	return ro->step_started + st->hold;
 }
 
-static int find_target(const struct model *m, uint32_t svc, const char *to)
+/* What a request asks of its strategy, whatever the model holds. */
+static int check_plan(const struct ro_request *req, struct vs_err *err)
 {
-	int slot = model_find_cluster(m, to);
-
-	if (slot >= 0 && m->cl[slot].svc == svc)
-		return slot;
-	if (version_valid(to))
-		return model_find_version(m, svc, to);
-	return -ENOENT;
-}
-
-int rollout_start(struct model *m, uint32_t svc, const struct ro_request *req, int64_t now,
-		  struct vs_err *err)
-{
-	struct service *s = &m->svc[svc];
-	struct rollout *ro = &s->ro;
-	int to, from;
 	uint16_t prev = 0;
 
-	if (rollout_settle(m, svc, now))
-		return vs_errf(
-			err, -EBUSY, 409, "rollout_in_progress",
-			"service '%s' has a %s rollout to %s %s; pause, abort or promote it first",
-			s->name, ro_strategy_name(ro->strategy), m->cl[ro->to].version,
-			ro_phase_name(ro->phase));
-	to = find_target(m, svc, req->to);
-	if (to < 0)
-		return vs_errf(err, -ENOENT, 404, "unknown_target",
-			       "service '%s' has no version or cluster '%.40s'", s->name, req->to);
-	from = model_stable(m, svc);
-	if (from == to)
-		return vs_errf(err, -EINVAL, 409, "already_stable",
-			       "%s is already the stable version of '%s'", m->cl[to].version,
-			       s->name);
-	if (version_cmp(m->cl[to].version, m->cl[from].version) < 0)
-		return vs_errf(
-			err, -EINVAL, 409, "target_older",
-			"target %s is older than the stable %s: a rollout only moves clients to newer versions (use rollback, or weights)",
-			m->cl[to].version, m->cl[from].version);
 	if (req->session_timeout > VS_MAX_SESSION_TIMEOUT)
 		return vs_errf(err, -ERANGE, 400, "bad_rollout",
 			       "sessionTimeout must be 1 to %d seconds", VS_MAX_SESSION_TIMEOUT);
@@ -411,6 +273,83 @@ int rollout_start(struct model *m, uint32_t svc, const struct ro_request *req, i
 		prev = req->steps[i].weight;
 	}
 
+	return 0;
+}
+
+/* A mirror's target gets no client while it runs, and what follows it
+ * must be a rollout of its own. */
+static int check_mirror(const struct model *m, int to, const struct ro_request *req,
+			struct vs_err *err)
+{
+	int ret;
+
+	if (req->nsteps || req->session_timeout_set || req->drain.on)
+		return vs_errf(
+			err, -EINVAL, 400, "bad_rollout",
+			"the mirror strategy takes no steps, sessionTimeout or drainDeadline: give them to \"then\"");
+	if (m->cl[to].weight)
+		return vs_errf(
+			err, -EINVAL, 409, "target_has_weight",
+			"%s has %u.%02u%% of new sessions: a mirror's target must have none (set its weight to 0 first)",
+			m->cl[to].version, m->cl[to].weight / 100, m->cl[to].weight % 100);
+	if (!req->then)
+		return 0;
+	if (req->then->strategy == RO_MIRROR)
+		return vs_errf(err, -EINVAL, 400, "bad_rollout",
+			       "then.strategy: a mirror cannot follow a mirror");
+	ret = check_plan(req->then, err);
+	if (ret)
+		vs_err_prefix(err, "then");
+	return ret;
+}
+
+static int find_target(const struct model *m, uint32_t svc, const char *to)
+{
+	int slot = model_find_cluster(m, to);
+
+	if (slot >= 0 && m->cl[slot].svc == svc)
+		return slot;
+	if (version_valid(to))
+		return model_find_version(m, svc, to);
+	return -ENOENT;
+}
+
+int rollout_start(struct model *m, uint32_t svc, const struct ro_request *req, int64_t now,
+		  struct vs_err *err)
+{
+	struct service *s = &m->svc[svc];
+	struct rollout *ro = &s->ro;
+	int to, from, ret;
+
+	if (rollout_settle(m, svc, now))
+		return vs_errf(
+			err, -EBUSY, 409, "rollout_in_progress",
+			"service '%s' has a %s rollout to %s %s; pause, abort or promote it first",
+			s->name, ro_strategy_name(ro->strategy), m->cl[ro->to].version,
+			ro_phase_name(ro->phase));
+	to = find_target(m, svc, req->to);
+	if (to < 0)
+		return vs_errf(err, -ENOENT, 404, "unknown_target",
+			       "service '%s' has no version or cluster '%.40s'", s->name, req->to);
+	from = model_stable(m, svc);
+	if (from == to)
+		return vs_errf(err, -EINVAL, 409, "already_stable",
+			       "%s is already the stable version of '%s'", m->cl[to].version,
+			       s->name);
+	if (version_cmp(m->cl[to].version, m->cl[from].version) < 0)
+		return vs_errf(
+			err, -EINVAL, 409, "target_older",
+			"target %s is older than the stable %s: a rollout only moves clients to newer versions (use rollback, or weights)",
+			m->cl[to].version, m->cl[from].version);
+	ret = check_plan(req, err);
+	if (!ret && req->strategy == RO_MIRROR)
+		ret = check_mirror(m, to, req, err);
+	if (ret)
+		return ret;
+	if (req->then && req->strategy != RO_MIRROR)
+		return vs_errf(err, -EINVAL, 400, "bad_rollout",
+			       "then: only a mirror is followed by another rollout");
+
 	memset(ro, 0, sizeof(*ro));
 	ro->phase = RO_PROGRESSING;
 	ro->strategy = req->strategy;
@@ -423,12 +362,28 @@ int rollout_start(struct model *m, uint32_t svc, const struct ro_request *req, i
 	judge_resolve(&ro->an, &s->an, &req->an);
 	ro->an.base = req->base;
 	ro->drain = req->drain;
+	if (req->strategy == RO_MIRROR) {
+		ro->mirror = req->mirror;
+		ro->mirror_verdict = V_INCONCLUSIVE;
+		snprintf(ro->mirror_why, sizeof(ro->mirror_why), "no request compared yet");
+		ro->has_then = req->then != NULL;
+		if (req->then)
+			ro->then = *req->then;
+		ro->then.then = NULL;
+		ro->nsteps = 1;
+		ro->steps[0] = (struct ro_step){ .weight = 0,
+						 .hold = req->mirror.duration ?
+								 (int64_t)req->mirror.duration :
+								 RO_WAIT };
+	}
 	if (!ro->nsteps) {
 		ro->nsteps = 1;
 		ro->steps[0] = (struct ro_step){ .weight = VS_BUCKETS, .hold = RO_WAIT };
 	}
-	/* Instant means every new connection, affinity or not. */
-	s->session_timeout = req->strategy == RO_INSTANT ? 0 :
+	/* Instant means every new connection, affinity or not; a mirror
+	 * changes nothing of the steering. */
+	s->session_timeout = req->strategy == RO_MIRROR	 ? s->session_timeout :
+			     req->strategy == RO_INSTANT ? 0 :
 			     req->session_timeout || req->session_timeout_set ?
 							   req->session_timeout :
 							   s->session_timeout;
@@ -524,6 +479,10 @@ int rollout_control(struct model *m, uint32_t svc, enum ro_op op, bool full, int
 		if (ro->an.on_inconclusive == JUDGE_PAUSE)
 			ro->an.inconclusive = 0;
 		mark(m, svc, now, full ? ROM_PROMOTED_FULL : ROM_PROMOTED);
+		if (ro->strategy == RO_MIRROR) {
+			mirror_end(m, svc, now);
+			break;
+		}
 		if (full || ro->step + 1 == ro->nsteps) {
 			complete(m, svc, now);
 			break;
@@ -557,7 +516,8 @@ int rollout_control(struct model *m, uint32_t svc, enum ro_op op, bool full, int
 		if (!m->cl[ro->from].used)
 			return vs_errf(err, -ENOENT, 409, "no_fallback",
 				       "the version rolled out from is no longer registered");
-		apply_weight(m, svc, 0);
+		if (ro->strategy != RO_MIRROR)
+			apply_weight(m, svc, 0);
 		ro->ended = now;
 		/* Abort keeps sessions where they are; rollback also moves the
 		 * target's active sessions back on their next connection. */

@@ -17,10 +17,11 @@
 #include "core/drain.h"
 #include "core/judge.h"
 #include "core/limits.h"
+#include "core/mirror.h"
 
 struct model;
 
-enum ro_strategy { RO_INSTANT, RO_SESSION, RO_GRADUAL };
+enum ro_strategy { RO_INSTANT, RO_SESSION, RO_GRADUAL, RO_MIRROR };
 enum ro_phase { RO_NONE, RO_PROGRESSING, RO_PAUSED, RO_COMPLETED, RO_ABORTED, RO_ROLLED_BACK };
 enum ro_op { RO_OP_PROMOTE, RO_OP_PAUSE, RO_OP_RESUME, RO_OP_ABORT, RO_OP_ROLLBACK };
 
@@ -46,6 +47,8 @@ enum ro_mark_type {
 	ROM_AUTO_ROLLBACK,
 	ROM_COMPLETED,
 	ROM_AUTO_PAUSE,
+	ROM_MIRROR_PASSED, /* a mirror ended with its verdict passed */
+	ROM_MIRROR_FAILED, /* ... failed or inconclusive */
 	ROM_TYPES
 };
 #define RO_MAX_HISTORY 48 /* when full, the oldest after "started" go */
@@ -56,6 +59,27 @@ struct ro_mark {
 	uint8_t type;	 /* enum ro_mark_type */
 	uint8_t step;	 /* index, at it */
 	uint32_t pad;	 /* no padding: models are compared whole */
+};
+
+/* What POST /v1/services/{name}/rollout asks for. */
+struct ro_request {
+	char to[ID_LEN]; /* version or cluster id */
+	enum ro_strategy strategy;
+	uint32_t session_timeout; /* seconds, 0: none */
+	bool session_timeout_set; /* given (0 too): else, when 0, the service
+					 * keeps the timeout it has */
+	uint32_t nsteps;
+	struct ro_step steps[RO_MAX_STEPS];
+	struct analysis_req an; /* over the service's analysis settings */
+	/* The stable version's measurements just before: the controller's
+	 * to give (seconds 0: none). */
+	struct window_sum base;
+	struct drain_spec drain;
+	struct mirror_spec mirror; /* RO_MIRROR */
+	/* RO_MIRROR: the rollout to start when the mirror's verdict passes
+	 * (its `to` is not read: the mirror's target), or NULL. Only read
+	 * while the request is executed. */
+	const struct ro_request *then;
 };
 
 /* A service's current (or last) rollout: from its stable version to a
@@ -76,39 +100,17 @@ struct rollout {
 	struct drain_spec drain; /* the version moved from, once completed */
 	uint32_t nhist;
 	struct ro_mark hist[RO_MAX_HISTORY]; /* oldest first */
-	char why[128];			     /* an automatic rollback's reason */
-	char pause_why[160];		     /* the last automatic pause's */
+	/* RO_MIRROR: what it mirrors and compares, its verdict over every
+	 * request compared so far (the controller's to keep current), and
+	 * the rollout that follows a passing one. */
+	struct mirror_spec mirror;
+	enum verdict mirror_verdict;
+	char mirror_why[160];
+	bool has_then;
+	struct ro_request then;
+	char why[128];	     /* an automatic rollback's reason */
+	char pause_why[160]; /* the last automatic pause's */
 };
-
-/* What POST /v1/services/{name}/rollout asks for. */
-struct ro_request {
-	char to[ID_LEN]; /* version or cluster id */
-	enum ro_strategy strategy;
-	uint32_t session_timeout; /* seconds, 0: none */
-	bool session_timeout_set; /* given (0 too): else, when 0, the service
-					 * keeps the timeout it has */
-	uint32_t nsteps;
-	struct ro_step steps[RO_MAX_STEPS];
-	struct analysis_req an; /* over the service's analysis settings */
-	/* The stable version's measurements just before: the controller's
-	 * to give (seconds 0: none). */
-	struct window_sum base;
-	struct drain_spec drain;
-};
-
-const char *ro_phase_name(enum ro_phase p);
-const char *ro_strategy_name(enum ro_strategy s);
-const char *ro_op_name(enum ro_op op);
-/* The thesis's names too ("rapid", "newsession", "longterm"); any case. */
-int ro_strategy_parse(const char *s, enum ro_strategy *out);
-int ro_op_parse(const char *s, enum ro_op *out);
-/* A history mark's name ("step", ...), or NULL; and back (the first
- * type of that name), -EINVAL for none. */
-const char *ro_mark_name(unsigned int type);
-int ro_mark_type(const char *name);
-/* The sentence for a mark of service svc's rollout (the event's detail). */
-void ro_mark_detail(const struct model *m, uint32_t svc, const struct ro_mark *mk, char *buf,
-		    size_t size);
 
 bool rollout_active(const struct rollout *ro);
 int rollout_start(struct model *m, uint32_t svc, const struct ro_request *req, int64_t now,
@@ -129,6 +131,9 @@ bool rollout_settle(struct model *m, uint32_t svc, int64_t now);
 /* Record a window's verdict; after failure_limit failures in a row, roll
  * back. True if rolled back. A paused rollout is judged too. */
 bool rollout_verdict(struct model *m, uint32_t svc, enum verdict v, const char *why, int64_t now);
+/* A mirror's verdict over every request it compared so far (what ends
+ * it when its duration is over or it is promoted); true if it changed. */
+bool rollout_mirror_verdict(struct model *m, uint32_t svc, enum verdict v, const char *why);
 /* Advance every progressing rollout to `now`; true if anything changed. */
 bool rollout_tick(struct model *m, int64_t now);
 /* When the current step's hold ends, or -1 if it waits for promote. */
