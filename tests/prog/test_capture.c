@@ -469,12 +469,13 @@ static void case_large(const void *arg)
 	free(resp);
 	if (cur_failed)
 		return;
+	/* Loopback's TSO sends up to 64 KiB at a time once the window has
+	 * grown, and some of 200 KB leave TC as a GSO packet a record cannot
+	 * hold whole: 3 or 4 each run on 6.18. Not asserted: under
+	 * emulation (6.1 in TCG) the pacing rate keeps packets smaller; a
+	 * segment cut short is checked (copied, counter) where there is one. */
 	printf("# capture: 200 KB each way in %zu and %zu segments, %u copied in part\n",
 	       last_segs[0], last_segs[1], cut);
-	/* Loopback's TSO sends up to 64 KiB at a time once the window has
-	 * grown: some of 200 KB leave TC as a GSO packet a record cannot
-	 * hold whole. */
-	CHECK(cut > 0, "no segment was larger than VS_CAP_COPY_MAX");
 }
 
 /* A connection whose records are only OPEN, CLOSE and maybe LOST (no
@@ -591,7 +592,7 @@ void capture_cases(void)
 			  NULL);
 		check_run("capture: two pipelined requests and their responses", case_pipelined,
 			  NULL, NULL);
-		check_run("capture: 200 KB each way (paged, GSO, truncated copies)", case_large,
+		check_run("capture: 200 KB each way (paged, GSO, copies cut short)", case_large,
 			  NULL, NULL);
 		check_run("capture: bp 0 captures nothing", case_off, NULL, NULL);
 		check_run("capture: over budget: LOST record, over_budget counted",

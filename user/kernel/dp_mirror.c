@@ -10,19 +10,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/perf_event.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "kernel/dp_internal.h"
 #include "kernel/dp_mirror.h"
 #include "steer.skel.h"
 
-#define CAP_BUF_BYTES (1 << 20) /* per CPU */
+#define CAP_BUF_BYTES	 (1 << 20) /* per CPU */
+#define CAP_WAKEUP_BYTES (CAP_BUF_BYTES / 4)
 
 struct dp_capture {
 	struct perf_buffer *pb;
 	dp_capture_fn fn;
 	void *ctx;
 	uint64_t lost; /* the kernel's lost samples, and malformed records */
+	int handled;   /* records handed to fn by this poll */
 };
 
 bool dp_mirror_supported(const struct dataplane *dp)
@@ -94,19 +97,50 @@ static void on_sample(void *ctx, int cpu, void *data, __u32 size)
 		__atomic_add_fetch(&c->lost, 1, __ATOMIC_RELAXED);
 		return;
 	}
+	c->handled++;
 	c->fn(c->ctx, &rec, (const uint8_t *)data + sizeof(rec));
 }
 
-static void on_lost(void *ctx, int cpu, __u64 cnt)
+/* perf_buffer__new_raw()'s callback: the two kinds of record the kernel
+ * writes to a BPF output event's buffer. */
+static enum bpf_perf_event_ret on_event(void *ctx, int cpu, struct perf_event_header *e)
 {
 	struct dp_capture *c = ctx;
 
-	(void)cpu;
-	__atomic_add_fetch(&c->lost, cnt, __ATOMIC_RELAXED);
+	if (e->type == PERF_RECORD_SAMPLE) {
+		struct {
+			struct perf_event_header h;
+			__u32 size;
+			char data[];
+		} *s = (void *)e;
+
+		on_sample(c, cpu, s->data, s->size);
+	} else if (e->type == PERF_RECORD_LOST) {
+		struct {
+			struct perf_event_header h;
+			__u64 id;
+			__u64 lost;
+		} *l = (void *)e;
+
+		__atomic_add_fetch(&c->lost, l->lost, __ATOMIC_RELAXED);
+	}
+	return LIBBPF_PERF_EVENT_CONT;
 }
 
 int dp_capture_open(struct dataplane *dp, dp_capture_fn fn, void *ctx, struct dp_capture **out)
 {
+	/* The reader is woken when a quarter of a CPU's buffer is full, not
+	 * for every record as libbpf's perf_buffer__new() asks: a wakeup per
+	 * record (an IPI and a context switch) cost the mirrored connection
+	 * more than the copy itself. dp_capture_poll() takes the rest. */
+	struct perf_event_attr attr = {
+		.type = PERF_TYPE_SOFTWARE,
+		.config = PERF_COUNT_SW_BPF_OUTPUT,
+		.sample_type = PERF_SAMPLE_RAW,
+		.sample_period = 1,
+		.watermark = 1,
+		.wakeup_watermark = CAP_WAKEUP_BYTES,
+	};
 	long page = sysconf(_SC_PAGESIZE);
 	struct dp_capture *c;
 	int ret;
@@ -119,8 +153,8 @@ int dp_capture_open(struct dataplane *dp, dp_capture_fn fn, void *ctx, struct dp
 	c->fn = fn;
 	c->ctx = ctx;
 	/* A power of two of pages, as the kernel wants. */
-	c->pb = perf_buffer__new(bpf_map__fd(dp->steer->maps.mcap), CAP_BUF_BYTES / page, on_sample,
-				 on_lost, c, NULL);
+	c->pb = perf_buffer__new_raw(bpf_map__fd(dp->steer->maps.mcap), CAP_BUF_BYTES / page, &attr,
+				     on_event, c, NULL);
 	ret = libbpf_get_error(c->pb);
 	if (ret) {
 		free(c);
@@ -132,9 +166,18 @@ int dp_capture_open(struct dataplane *dp, dp_capture_fn fn, void *ctx, struct dp
 
 int dp_capture_poll(struct dp_capture *c, int timeout_ms)
 {
-	int n = perf_buffer__poll(c->pb, timeout_ms);
+	int ret;
 
-	return n == -EINTR ? 0 : n;
+	c->handled = 0;
+	ret = perf_buffer__poll(c->pb, timeout_ms);
+	if (ret < 0 && ret != -EINTR)
+		return ret;
+	/* What is below the wakeup mark, from every CPU's buffer: a record
+	 * waits at most one poll's timeout. */
+	ret = perf_buffer__consume(c->pb);
+	if (ret < 0)
+		return ret;
+	return c->handled;
 }
 
 uint64_t dp_capture_lost(const struct dp_capture *c)
