@@ -118,8 +118,11 @@ $(OUT)/prog/%.o: tests/prog/%.c $(SKELS)
 	@mkdir -p $(@D)
 	$(CC) $(VS_CFLAGS) -Itests -c $< -o $@
 
-$(OUT)/prog_tests: $(PROG_OBJS)
-	$(CC) $(VS_CFLAGS) $^ -o $@ -lbpf -lelf -lz
+# test_capture.c opens the data plane with the kernel adapter's own API.
+PROG_LIB_OBJS := $(foreach l,lib core kernel,$(call obj_of,$(wildcard user/$(l)/*.c)))
+
+$(OUT)/prog_tests: $(PROG_OBJS) $(PROG_LIB_OBJS)
+	$(CC) $(VS_CFLAGS) $^ -o $@ -lbpf -lelf -lz -lpthread -lm
 
 # The benchmark's load tools (tests/bench/): a connect-per-request client
 # that records every connection, and the source-address shim for wrk.

@@ -18,6 +18,10 @@
  * the segments until the next request is the response's size. It counts
  * what leaves by the interfaces it is attached to, retransmissions
  * included, where the tracepoint counts what the process sent.
+ *
+ * And it captures the segments a connection sampled for mirroring sends
+ * (bpf/capture.h): each data segment or FIN, as it leaves; a GSO packet
+ * (loopback's are up to 64 KiB) is one record.
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -28,14 +32,14 @@
 #include <linux/tcp.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include "capture.h"
 #include "meter.h"
 
 /* Set by the controller before load: measure responses here. */
 const volatile __u8 meter_resp = 0;
 
-static __always_inline int payload_offset(struct __sk_buff *skb, __u32 *off)
+static __always_inline int payload_offset(struct __sk_buff *skb, __u32 *off, struct tcphdr *th)
 {
-	struct tcphdr th;
 	__u32 l4;
 
 	if (skb->protocol == bpf_htons(ETH_P_IP)) {
@@ -55,10 +59,35 @@ static __always_inline int payload_offset(struct __sk_buff *skb, __u32 *off)
 	} else {
 		return -1;
 	}
-	if (bpf_skb_load_bytes(skb, l4, &th, sizeof(th)))
+	if (bpf_skb_load_bytes(skb, l4, th, sizeof(*th)))
 		return -1;
-	*off = l4 + th.doff * 4;
+	*off = l4 + th->doff * 4;
 	return 0;
+}
+
+/* A backend's segment of a sampled connection: its payload starts off
+ * bytes after the Ethernet header (where skb->data is at TC egress). The
+ * copy takes paged data too. */
+static __noinline void cap_resp(struct __sk_buff *skb, struct vs_sk *st, __u32 seq, __u32 off,
+				__u8 fin)
+{
+	__u32 whole = skb->len;
+	struct vs_cap rec = {};
+	long ret;
+
+	if (whole < off)
+		return;
+	cap_rec(&rec, st, bpf_get_socket_cookie(skb), VS_CAP_RESP);
+	rec.seq = seq;
+	rec.len = whole - off;
+	rec.fin = fin;
+	rec.off = off;
+	rec.copied = whole < VS_CAP_COPY_MAX ? whole : VS_CAP_COPY_MAX;
+	if (cap_take(skb, st, &rec))
+		return;
+	ret = bpf_perf_event_output(skb, &mcap, BPF_F_CURRENT_CPU | ((__u64)rec.copied << 32), &rec,
+				    sizeof(rec));
+	cap_took(skb, st, &rec, ret, whole);
 }
 
 /* An http service's response under way (or about to start) whose status
@@ -75,7 +104,9 @@ int vsteer_http(struct __sk_buff *skb)
 	struct vs_ver_stats *vs;
 	struct vs_sk *st;
 	char line[12]; /* "HTTP/1.1 200" */
+	struct tcphdr th;
 	__u32 off, cls;
+	int mirror;
 
 	if (!sk)
 		return TC_ACT_OK;
@@ -85,10 +116,15 @@ int vsteer_http(struct __sk_buff *skb)
 	st = bpf_sk_storage_get(&sks, sk, 0, 0);
 	if (!st || st->kind != VS_SK_CONN)
 		return TC_ACT_OK;
-	if (!meter_resp && !wants_status(st))
+	mirror = cap_on(st);
+	if (!mirror && !meter_resp && !wants_status(st))
 		return TC_ACT_OK;
-	if (payload_offset(skb, &off) || skb->len <= off)
-		return TC_ACT_OK; /* not TCP, or an ACK */
+	if (payload_offset(skb, &off, &th))
+		return TC_ACT_OK; /* not TCP */
+	if (mirror && (skb->len > off || th.fin))
+		cap_resp(skb, st, bpf_ntohl(th.seq), off, th.fin);
+	if (skb->len <= off)
+		return TC_ACT_OK; /* an ACK, or a FIN alone */
 	if (meter_resp)
 		response_sent(st, skb->len - off);
 	if (!wants_status(st))

@@ -144,6 +144,35 @@ struct {
 	VS_PIN
 } sks SEC(".maps");
 
+/* Mirroring, per service id (include/vsteer.h): which new connections
+ * are sampled, and what capturing them cost and lost. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VS_MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, struct vs_mirror);
+	VS_PIN
+} smirror SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, VS_MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, struct vs_mirror_stats);
+	VS_PIN
+} mstats SEC(".maps");
+
+/* The capture buffer: struct vs_cap records, each followed by the bytes
+ * of its segment. A perf event array, not a ring buffer: only
+ * bpf_skb_output() and bpf_perf_event_output() with an skb copy a
+ * segment's paged bytes. One entry per CPU (libbpf sizes it). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u32));
+	VS_PIN
+} mcap SEC(".maps");
+
 static __always_inline int port_in_use(__u32 port)
 {
 	__u32 zero = 0;

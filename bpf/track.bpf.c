@@ -13,6 +13,9 @@
  * (tp_btf/sock_send_length), and the bytes of each response, into
  * per-version histograms; and it counts resets the backends send.
  *
+ * And it captures the connections sampled for mirroring (bpf/capture.h):
+ * their establishment and close, and each segment the client sends.
+ *
  * Why a tracepoint: the accepted socket belongs to the backend's process
  * and cgroup, which vsteer does not control, so sockops would need the
  * root cgroup; and fentry is not available under lockdown. The tracepoint
@@ -23,6 +26,7 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
+#include "capture.h"
 #include "meter.h"
 #include "vsteer_hash.h"
 
@@ -56,6 +60,33 @@ static __always_inline void end_response(struct vs_sk *st)
 	st->resp_bytes = 0;
 }
 
+/* A client's segment of a sampled connection (cb: its sequence numbers
+ * and flags). At tcp_probe skb->data is at the TCP header, so the payload
+ * is the last len bytes of skb->len. bpf_skb_output() copies paged data
+ * too. */
+static __noinline void cap_req(void *ctx, struct sock *sk, struct sk_buff *skb, struct vs_sk *st,
+			       const struct tcp_skb_cb *cb)
+{
+	__u8 fin = cb->tcp_flags & 0x01;
+	__u32 len = cb->end_seq - cb->seq - fin, whole = skb->len;
+	struct vs_cap rec = {};
+	long ret;
+
+	if (whole < len)
+		return;
+	cap_rec(&rec, st, bpf_get_socket_cookie(sk), VS_CAP_REQ);
+	rec.seq = cb->seq;
+	rec.len = len;
+	rec.fin = fin;
+	rec.off = whole - len;
+	rec.copied = whole < VS_CAP_COPY_MAX ? whole : VS_CAP_COPY_MAX;
+	if (cap_take(ctx, st, &rec))
+		return;
+	ret = bpf_skb_output(skb, &mcap, BPF_F_CURRENT_CPU | ((__u64)rec.copied << 32), &rec,
+			     sizeof(rec));
+	cap_took(ctx, st, &rec, ret, whole);
+}
+
 /* A segment arrived on an established socket. Most sockets of the host
  * are not steered connections: they have no storage, and leave here. */
 SEC("tp_btf/tcp_probe")
@@ -63,6 +94,7 @@ int BPF_PROG(vsteer_req, struct sock *sk, const struct sk_buff *skb)
 {
 	struct vs_sk *st = bpf_sk_storage_get(&sks, sk, 0, 0);
 	struct tcp_skb_cb cb;
+	__u8 fin;
 	__u32 len;
 
 	if (!st || st->kind != VS_SK_CONN)
@@ -70,9 +102,13 @@ int BPF_PROG(vsteer_req, struct sock *sk, const struct sk_buff *skb)
 	if (bpf_probe_read_kernel(&cb, sizeof(cb), skb->cb))
 		return 0;
 	/* Payload length from the sequence numbers (a FIN takes one). */
-	len = cb.end_seq - cb.seq - !!(cb.tcp_flags & 0x01);
+	fin = cb.tcp_flags & 0x01;
+	len = cb.end_seq - cb.seq - fin;
+	/* Before the ACK test: a FIN alone is captured too. */
+	if ((len || fin) && cap_on(st))
+		cap_req(ctx, sk, (struct sk_buff *)skb, st, &cb);
 	if (!len)
-		return 0; /* an ACK */
+		return 0; /* an ACK, or a FIN alone */
 	if (st->responding)
 		end_response(st); /* the next request ends the last response */
 	if (!st->req_ns) {
@@ -225,6 +261,39 @@ static __always_inline bool has_slot(const struct vs_svc *s, __u32 slot)
 	return false;
 }
 
+/* A new steered connection to the mirrored version of its service is
+ * sampled with probability bp / VS_BUCKETS. Its OPEN record carries the
+ * first sequence number of each side's payload, which user space
+ * reassembles from. */
+static __noinline void cap_open(void *ctx, struct sock *sk, struct vs_sk *st)
+{
+	__u32 svc = st->svc;
+	struct vs_mirror *m = bpf_map_lookup_elem(&smirror, &svc);
+	struct vs_mirror_stats *ms = bpf_map_lookup_elem(&mstats, &svc);
+	struct tcp_sock *tp = (struct tcp_sock *)sk;
+	struct vs_cap rec = {};
+
+	if (!m || !m->bp || m->slot != st->slot || bpf_get_prandom_u32() % VS_BUCKETS >= m->bp)
+		return;
+	st->flags |= VS_SKF_MIRROR;
+	if (ms)
+		ms->sampled++;
+	cap_rec(&rec, st, bpf_get_socket_cookie(sk), VS_CAP_OPEN);
+	rec.seq = BPF_CORE_READ(tp, rcv_nxt);
+	rec.len = BPF_CORE_READ(tp, snd_nxt);
+	/* Without its OPEN a connection cannot be reassembled. */
+	if (cap_header(ctx, &rec))
+		cap_lose(ctx, st, ms, &rec, 0);
+}
+
+static __noinline void cap_close(void *ctx, struct sock *sk, struct vs_sk *st)
+{
+	struct vs_cap rec = {};
+
+	cap_rec(&rec, st, bpf_get_socket_cookie(sk), VS_CAP_CLOSE);
+	cap_header(ctx, &rec);
+}
+
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(vsteer_track, struct sock *sk, int oldstate, int newstate)
 {
@@ -263,6 +332,7 @@ int BPF_PROG(vsteer_track, struct sock *sk, int oldstate, int newstate)
 		st->kind = VS_SK_CONN;
 		st->svc = s->id;
 		st->flags = (s->flags & VS_SVC_HTTP) ? VS_SKF_HTTP : 0;
+		cap_open(ctx, sk, st);
 		vo = bpf_map_lookup_elem(&vopen, &slot);
 		if (vo)
 			add_open64(vo, 1);
@@ -277,6 +347,8 @@ int BPF_PROG(vsteer_track, struct sock *sk, int oldstate, int newstate)
 		return 0;
 	/* Closing: the addresses are still there, only inet_num is not. */
 	st->kind = VS_SK_CLOSED;
+	if (st->flags & VS_SKF_MIRROR)
+		cap_close(ctx, sk, st);
 	if (st->responding)
 		end_response(st);
 	vo = bpf_map_lookup_elem(&vopen, &slot);

@@ -47,7 +47,7 @@ PREFIXES = {
     "kernel/dp_iter.h": ("dp_",),
     "kernel/dp_pins.h": ("dp_",),
     "kernel/dp_tc.h": ("dp_tc_",),
-    "kernel/dp_mirror.h": ("dp_",),
+    "kernel/dp_mirror.h": ("dp_mirror_", "dp_capture_"),
     "ctl/ops.h": ("ctl_",),
     "ctl/reload.h": ("ctl_",),
     "ctl/services.h": ("ctl_",),

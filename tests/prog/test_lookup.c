@@ -54,6 +54,7 @@
 #include "vsteer_hash.h"
 #include "steer.skel.h"
 
+#include "capture.h"
 #include "check.h"
 #include "load.h"
 
@@ -666,7 +667,7 @@ static int print_warnings(enum libbpf_print_level level, const char *fmt, va_lis
 
 static void case_load(const void *arg)
 {
-	bool existed[16] = { false };
+	bool existed[32] = { false };
 	char path[128];
 	struct bpf_map *map;
 	struct stat st;
@@ -1170,17 +1171,27 @@ static void run_row(const void *arg)
 	CHECK_INT(sess_count(), ==, want_n);
 }
 
-int main(void)
+/* `prog_tests capture` runs the capture cases only (tests/run capture). */
+int main(int argc, char **argv)
 {
+	bool only_capture = argc > 1 && !strcmp(argv[1], "capture");
 	char name[256];
 	bool ok;
 
-	ok = check_run("setup: private network namespace, lo up", case_netns, NULL, NULL) &&
+	ok = check_run("setup: private network namespace, lo up", case_netns, NULL, NULL);
+	if (only_capture) {
+		if (ok)
+			capture_cases();
+		return check_summary("capture");
+	}
+	ok = ok &&
 	     check_run("setup: steer skeleton loads, nothing pinned", case_load, NULL, NULL) &&
 	     check_run("setup: listening sockets and their cookies", case_sockets, NULL, NULL) &&
 	     check_run("setup: BPF_PROG_TEST_RUN runs sk_lookup programs", case_test_run, NULL,
 		       NULL);
 	load_cases();
+	if (ok)
+		capture_cases();
 	if (ok) {
 		for (size_t t = 0; t < ARRAY_SIZE(tables); t++)
 			for (size_t i = 0; i < tables[t].n; i++) {

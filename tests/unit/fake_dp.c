@@ -10,6 +10,7 @@
 #include "kernel/dp_cgroup.h"
 #include "kernel/dp_iter.h"
 #include "kernel/dp_maps.h"
+#include "kernel/dp_mirror.h"
 #include "kernel/dp_pins.h"
 #include "kernel/dp_tc.h"
 #include "vsteer_idle.h"
@@ -32,8 +33,26 @@ struct fake_svc {
 	struct vs_svc v;
 };
 
+/* A capture record a test pushed, with its bytes, until a poll hands it
+ * over. */
+struct fake_cap {
+	struct fake_cap *next;
+	struct vs_cap rec;
+	uint8_t data[];
+};
+
+struct dp_capture {
+	struct dataplane *dp;
+	dp_capture_fn fn;
+	void *ctx;
+};
+
 struct dataplane {
 	bool metering;
+	struct vs_mirror mirror[VS_MAX_SERVICES];
+	struct vs_mirror_stats mstats[VS_MAX_SERVICES];
+	struct fake_cap *caps, **caps_tail;
+	uint64_t cap_lost;
 	struct fake_svc svcs[VS_MAX_SERVICES];
 	struct vs_ports ports;
 	struct vs_svc_opts opts[VS_MAX_SERVICES];
@@ -58,12 +77,21 @@ struct dataplane *fake_dp_new(bool metering)
 	if (dp) {
 		dp->metering = metering;
 		dp->drain_how = DP_DRAIN_ITER;
+		dp->caps_tail = &dp->caps;
 	}
 	return dp;
 }
 
 void fake_dp_free(struct dataplane *dp)
 {
+	struct fake_cap *c, *next;
+
+	if (!dp)
+		return;
+	for (c = dp->caps; c; c = next) {
+		next = c->next;
+		free(c);
+	}
 	free(dp);
 }
 
@@ -442,4 +470,97 @@ const char *dp_pins_dir(const struct dataplane *dp)
 {
 	(void)dp;
 	return "/sys/fs/bpf/fake";
+}
+
+bool dp_mirror_supported(const struct dataplane *dp)
+{
+	return dp && dp->metering;
+}
+
+int dp_mirror_set(struct dataplane *dp, uint32_t svc, const struct vs_mirror *m)
+{
+	if (svc >= VS_MAX_SERVICES)
+		return -EINVAL;
+	dp->mirror[svc] = *m;
+	return 0;
+}
+
+int dp_mirror_stats(struct dataplane *dp, uint32_t svc, struct vs_mirror_stats *sum)
+{
+	if (svc >= VS_MAX_SERVICES)
+		return -EINVAL;
+	*sum = dp->mstats[svc];
+	sum->win_start = sum->win_bytes = 0;
+	return 0;
+}
+
+void fake_dp_mirror(const struct dataplane *dp, uint32_t svc, struct vs_mirror *m)
+{
+	*m = svc < VS_MAX_SERVICES ? dp->mirror[svc] : (struct vs_mirror){ 0 };
+}
+
+void fake_dp_mirror_stats_put(struct dataplane *dp, uint32_t svc, const struct vs_mirror_stats *s)
+{
+	if (svc < VS_MAX_SERVICES)
+		dp->mstats[svc] = *s;
+}
+
+int fake_dp_capture_push(struct dataplane *dp, const struct vs_cap *rec, const uint8_t *data)
+{
+	struct fake_cap *c = malloc(sizeof(*c) + rec->copied);
+
+	if (!c)
+		return -ENOMEM;
+	c->next = NULL;
+	c->rec = *rec;
+	if (rec->copied)
+		memcpy(c->data, data, rec->copied);
+	*dp->caps_tail = c;
+	dp->caps_tail = &c->next;
+	return 0;
+}
+
+void fake_dp_capture_set_lost(struct dataplane *dp, uint64_t lost)
+{
+	dp->cap_lost = lost;
+}
+
+int dp_capture_open(struct dataplane *dp, dp_capture_fn fn, void *ctx, struct dp_capture **out)
+{
+	struct dp_capture *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return -ENOMEM;
+	*c = (struct dp_capture){ .dp = dp, .fn = fn, .ctx = ctx };
+	*out = c;
+	return 0;
+}
+
+/* Never waits: what was pushed is there, and nothing else will come. */
+int dp_capture_poll(struct dp_capture *c, int timeout_ms)
+{
+	struct dataplane *dp = c->dp;
+	struct fake_cap *r;
+	int n = 0;
+
+	(void)timeout_ms;
+	while ((r = dp->caps)) {
+		dp->caps = r->next;
+		if (!dp->caps)
+			dp->caps_tail = &dp->caps;
+		c->fn(c->ctx, &r->rec, r->data);
+		free(r);
+		n++;
+	}
+	return n;
+}
+
+uint64_t dp_capture_lost(const struct dp_capture *c)
+{
+	return c->dp->cap_lost;
+}
+
+void dp_capture_close(struct dp_capture *c)
+{
+	free(c);
 }

@@ -10,6 +10,7 @@
 #define VSTEER_TESTS_FAKE_DP_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include "vsteer.h"
 #include "kernel/dp.h"
 
@@ -64,5 +65,16 @@ unsigned long fake_dp_drain_passes(const struct dataplane *dp);
 
 /* Calls that read the sockmap so far: a read must not need more. */
 unsigned long fake_dp_sock_reads(const struct dataplane *dp);
+
+/* Mirroring: what dp_mirror_set() last set for svc (all zero if never),
+ * and what dp_mirror_stats() returns for it from now on. */
+void fake_dp_mirror(const struct dataplane *dp, uint32_t svc, struct vs_mirror *m);
+void fake_dp_mirror_stats_put(struct dataplane *dp, uint32_t svc, const struct vs_mirror_stats *s);
+/* A capture record and its rec->copied bytes (copied here), handed to the
+ * callback by the next dp_capture_poll(), in the order pushed; 0 or
+ * -ENOMEM. The poll never waits. */
+int fake_dp_capture_push(struct dataplane *dp, const struct vs_cap *rec, const uint8_t *data);
+/* What dp_capture_lost() says from now on. */
+void fake_dp_capture_set_lost(struct dataplane *dp, uint64_t lost);
 
 #endif

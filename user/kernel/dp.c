@@ -69,6 +69,30 @@ int dp_netns_ino(__u64 *ino)
 	return 0;
 }
 
+/* Per-CPU values come back one per possible CPU, each 8-byte aligned;
+ * both stats structs are made of __u64 only, so summing word by word is
+ * summing field by field. */
+int dp_sum_percpu(int fd, __u32 key, __u64 *sum, size_t words)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	__u64 *vals;
+	int ret = 0;
+
+	if (ncpu < 0)
+		return ncpu;
+	vals = calloc(ncpu, words * sizeof(__u64));
+	if (!vals)
+		return -ENOMEM;
+	memset(sum, 0, words * sizeof(__u64));
+	if (bpf_map_lookup_elem(fd, &key, vals))
+		ret = -errno;
+	for (int c = 0; !ret && c < ncpu; c++)
+		for (size_t w = 0; w < words; w++)
+			sum[w] += vals[c * words + w];
+	free(vals);
+	return ret;
+}
+
 /* Take over a pinned link: it must be an sk_lookup link of this network
  * namespace running our program (checked by name, as a tag changes with
  * every build), and then gets the freshly loaded program atomically. */

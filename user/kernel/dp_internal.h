@@ -28,7 +28,7 @@ struct dp_cgroup {
 };
 
 #define DP_MAX_TC_IF 256 /* interfaces the TC meter is tried on */
-#define DP_MAX_PINS  24	 /* the maps and links of dp.h's layout */
+#define DP_MAX_PINS  28	 /* the maps and links of dp.h's layout */
 #define DP_TRACERS   4	 /* track req resp rst */
 
 /* One object pinned in the pin directory, and the fd vsteerd holds it by
@@ -93,5 +93,7 @@ void dp_quiet_libbpf(bool quiet);
 /* A second BPF object declaring the same maps (bpf/maps.h) is handed
  * steer's, so there is one set, pinned once. */
 int dp_share_maps(struct dataplane *dp, struct bpf_object *obj);
+/* The value at key of a per-CPU map of __u64 words, summed over CPUs. */
+int dp_sum_percpu(int fd, __u32 key, __u64 *sum, size_t words);
 
 #endif

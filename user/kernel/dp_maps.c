@@ -68,45 +68,21 @@ int dp_sock_del(struct dataplane *dp, __u32 idx)
 	return 0;
 }
 
-/* Per-CPU values come back one per possible CPU, each 8-byte aligned;
- * both stats structs are made of __u64 only, so summing word by word is
- * summing field by field. */
-static int sum_percpu_fd(int fd, __u32 key, __u64 *sum, size_t words)
-{
-	int ncpu = libbpf_num_possible_cpus();
-	__u64 *vals;
-	int ret = 0;
-
-	if (ncpu < 0)
-		return ncpu;
-	vals = calloc(ncpu, words * sizeof(__u64));
-	if (!vals)
-		return -ENOMEM;
-	memset(sum, 0, words * sizeof(__u64));
-	if (bpf_map_lookup_elem(fd, &key, vals))
-		ret = -errno;
-	for (int c = 0; !ret && c < ncpu; c++)
-		for (size_t w = 0; w < words; w++)
-			sum[w] += vals[c * words + w];
-	free(vals);
-	return ret;
-}
-
 int dp_ver_stats(struct dataplane *dp, __u32 slot, struct vs_ver_stats *sum)
 {
-	return sum_percpu_fd(bpf_map__fd(dp->steer->maps.vstats), slot, (__u64 *)sum,
+	return dp_sum_percpu(bpf_map__fd(dp->steer->maps.vstats), slot, (__u64 *)sum,
 			     sizeof(*sum) / 8);
 }
 
 int dp_svc_stats(struct dataplane *dp, __u32 id, struct vs_svc_stats *sum)
 {
-	return sum_percpu_fd(bpf_map__fd(dp->steer->maps.sstats), id, (__u64 *)sum,
+	return dp_sum_percpu(bpf_map__fd(dp->steer->maps.sstats), id, (__u64 *)sum,
 			     sizeof(*sum) / 8);
 }
 
 int dp_svc_guard(struct dataplane *dp, __u32 id, struct vs_svc_guard *sum)
 {
-	return sum_percpu_fd(bpf_map__fd(dp->steer->maps.sguard), id, (__u64 *)sum,
+	return dp_sum_percpu(bpf_map__fd(dp->steer->maps.sguard), id, (__u64 *)sum,
 			     sizeof(*sum) / 8);
 }
 
@@ -186,7 +162,7 @@ int dp_hist(struct dataplane *dp, bool size, __u32 slot, __u64 out[VS_HBUCKETS])
 	int fd = bpf_map__fd(size ? dp->steer->maps.rsize : dp->steer->maps.lat), ret = 0;
 
 	for (__u32 b = 0; !ret && b < VS_HBUCKETS; b++)
-		ret = sum_percpu_fd(fd, slot * VS_HBUCKETS + b, &out[b], 1);
+		ret = dp_sum_percpu(fd, slot * VS_HBUCKETS + b, &out[b], 1);
 	return ret;
 }
 

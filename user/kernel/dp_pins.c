@@ -28,11 +28,12 @@
 #define MAX_LOOKUP_PROGS  64	/* sk_lookup programs of a namespace listed */
 
 static const char *const pinned_names[] = {
-	"link",	  "track",  "req",   "resp",
-	"rst",	  "svcs",   "socks", "ports",
-	"vstats", "sstats", "sess",  "conns" /* older builds: --cleanup removes it */,
-	"vopen",  "lat",    "rsize", "sks",
-	"sopts",  "squota", "shold", "sguard"
+	"link",	   "track",  "req",   "resp",
+	"rst",	   "svcs",   "socks", "ports",
+	"vstats",  "sstats", "sess",  "conns" /* older builds: --cleanup removes it */,
+	"vopen",   "lat",    "rsize", "sks",
+	"sopts",   "squota", "shold", "sguard",
+	"smirror", "mstats", "mcap"
 };
 
 bool dp_pins_on_bpffs(const char *path)
