@@ -26,7 +26,7 @@
 struct jdiff_noise {
 	uint32_t n;
 	char path[JDIFF_MAX_PATHS][JDIFF_PATH_MAX];
-	bool whole; /* the bodies are not JSON, or more paths differ than
+	bool whole;	  /* the bodies are not JSON, or more paths differ than
 		     * fit: bodies of this route cannot be compared */
 	uint32_t samples; /* pairs learned from */
 };

@@ -21,15 +21,15 @@
 #include "core/judge.h"
 #include "core/route.h"
 
-#define MIRROR_MAX_METHODS 8
-#define MIRROR_METHOD_MAX  16 /* a method and its NUL (http1.h's H1_METHOD_MAX) */
-#define MIRROR_MAX_IGNORE  16
-#define MIRROR_IGNORE_MAX  96 /* a JSON field path or a header name, and its NUL */
-#define MIRROR_MAX_HEADERS 8
-#define MIRROR_HEADER_MAX  64
-#define MIRROR_MAX_ROUTES  64 /* routes reported; the rest count as ROUTE_OTHER */
+#define MIRROR_MAX_METHODS  8
+#define MIRROR_METHOD_MAX   16 /* a method and its NUL (http1.h's H1_METHOD_MAX) */
+#define MIRROR_MAX_IGNORE   16
+#define MIRROR_IGNORE_MAX   96 /* a JSON field path or a header name, and its NUL */
+#define MIRROR_MAX_HEADERS  8
+#define MIRROR_HEADER_MAX   64
+#define MIRROR_MAX_ROUTES   64 /* routes reported; the rest count as ROUTE_OTHER */
 #define MIRROR_MAX_DURATION (7 * 24 * 3600)
-#define MIRROR_ROUTE_OTHER "(other routes)"
+#define MIRROR_ROUTE_OTHER  "(other routes)"
 
 /* What POST .../rollout's "mirror" (or the config's upgradeTransition)
  * asks for; every field has a default (mirror_spec_defaults()). */
@@ -39,12 +39,12 @@ struct mirror_spec {
 	uint32_t max_in_flight;	 /* replayed and not yet answered, at most */
 	uint32_t nmethods;	 /* mirrored methods (default GET, HEAD) */
 	char methods[MIRROR_MAX_METHODS][MIRROR_METHOD_MAX];
-	uint32_t duration;	 /* seconds; 0: until promoted or aborted */
-	uint32_t timeout_ms;	 /* a replay not answered by then is dropped */
-	bool authorization;	 /* mirror requests with an Authorization header */
-	bool cookies;		 /* ... with a Cookie header */
+	uint32_t duration;   /* seconds; 0: until promoted or aborted */
+	uint32_t timeout_ms; /* a replay not answered by then is dropped */
+	bool authorization;  /* mirror requests with an Authorization header */
+	bool cookies;	     /* ... with a Cookie header */
 	/* "compare" */
-	bool body;	   /* compare bodies (JSON: field by field) */
+	bool body;	  /* compare bodies (JSON: field by field) */
 	uint32_t nignore; /* JSON fields ("a.b", "items[].id") left out */
 	char ignore[MIRROR_MAX_IGNORE][MIRROR_IGNORE_MAX];
 	uint32_t nheaders; /* response headers compared as well (default Content-Type) */
@@ -59,14 +59,14 @@ struct mirror_spec {
 
 /* The figures of the requests compared, of one route or of all. */
 struct mirror_fig {
-	uint64_t compared;     /* requests whose two responses were compared */
-	uint64_t status_diff;  /* ... whose statuses differ */
-	uint64_t body_compared; /* ... whose bodies were compared */
-	uint64_t body_diff;    /* ... and differ beyond noise and the ignored fields */
+	uint64_t compared;		    /* requests whose two responses were compared */
+	uint64_t status_diff;		    /* ... whose statuses differ */
+	uint64_t body_compared;		    /* ... whose bodies were compared */
+	uint64_t body_diff;		    /* ... and differ beyond noise and the ignored fields */
 	uint64_t size_primary, size_target; /* body bytes, summed */
-	struct hist lat_primary, lat_target; /* ns: request to first response byte */
+	struct hist lat_primary, lat_target;	/* ns: request to first response byte */
 	uint16_t status_primary, status_target; /* the last compared pair's */
-	char diff_where[MIRROR_IGNORE_MAX]; /* the last body difference: a field path,
+	char diff_where[MIRROR_IGNORE_MAX];	/* the last body difference: a field path,
 					     * "header NAME", or "" (whole body) */
 };
 

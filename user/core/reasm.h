@@ -22,16 +22,16 @@
 struct reasm_seg; /* a range held out of order */
 
 struct reasm {
-	uint32_t next;	     /* sequence number of the next byte to deliver */
-	uint8_t *buf;	     /* delivered, not yet consumed */
-	size_t len, cap;     /* of buf */
-	uint64_t delivered;  /* bytes delivered since reasm_init() */
-	uint64_t holes;	     /* of them, not captured (zeros) */
-	uint64_t dups;	     /* bytes received again (retransmitted, overlap) */
+	uint32_t next;		 /* sequence number of the next byte to deliver */
+	uint8_t *buf;		 /* delivered, not yet consumed */
+	size_t len, cap;	 /* of buf */
+	uint64_t delivered;	 /* bytes delivered since reasm_init() */
+	uint64_t holes;		 /* of them, not captured (zeros) */
+	uint64_t dups;		 /* bytes received again (retransmitted, overlap) */
 	struct reasm_seg *ahead; /* sorted by sequence, not overlapping */
 	size_t ahead_bytes;
-	bool fin;	     /* the FIN was reached in order: no more bytes */
-	bool broken;	     /* over a bound: nothing more is delivered */
+	bool fin;    /* the FIN was reached in order: no more bytes */
+	bool broken; /* over a bound: nothing more is delivered */
 };
 
 /* The stream's first byte is isn (the initial sequence number + 1). */
