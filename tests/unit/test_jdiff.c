@@ -265,6 +265,15 @@ static void test_jdiff_long_key(void)
 	CHECK(!jdiff_differ(NULL, NULL, 0, (const uint8_t *)a, strlen(a), (const uint8_t *)a,
 			    strlen(a), where, sizeof(where)),
 	      "equal");
+	/* A path that is full, then an empty key (fuzz_jdiff found it
+	 * writing past the path). */
+	key[JDIFF_PATH_MAX - 1] = '\0';
+	snprintf(a, 400, "{\"%s\": {\"\": 1}}", key);
+	snprintf(b, 400, "{\"%s\": {\"\": 2}}", key);
+	CHECK(jdiff_differ(NULL, NULL, 0, (const uint8_t *)a, strlen(a), (const uint8_t *)b,
+			   strlen(b), where, sizeof(where)),
+	      "differs");
+	CHECK_STR(where, key);
 }
 
 const struct unit_case jdiff_cases[] = {

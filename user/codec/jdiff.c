@@ -96,15 +96,13 @@ static bool push(struct walk *w, size_t len, const char *key)
 	const char *add = key ?: "[]";
 	size_t i = len;
 
+	if (len + (key && len) + strlen(add) >= JDIFF_PATH_MAX)
+		return false;
 	if (key && len)
 		w->path[i++] = '.';
 	for (; *add; add++) {
 		unsigned char c = *add;
 
-		if (i + 1 >= JDIFF_PATH_MAX) {
-			w->path[len] = '\0';
-			return false;
-		}
 		w->path[i++] = c >= ' ' && c <= '~' && c != '"' && c != '\\' ? c : '_';
 	}
 	w->path[i] = '\0';

@@ -195,11 +195,12 @@ int parse_mirror(json_t *j, const char *where, const char *code, struct mirror_s
 	return 0;
 }
 
-static json_t *strs(const char *base, size_t width, uint32_t n)
+/* A list of n (at most max) strings of width bytes from base. */
+static json_t *strs(const char *base, size_t width, uint32_t n, uint32_t max)
 {
 	json_t *a = json_array();
 
-	for (uint32_t i = 0; a && i < n; i++) {
+	for (uint32_t i = 0; a && i < n && i < max; i++) {
 		if (json_array_append_new(a, json_string(base + i * width))) {
 			json_decref(a);
 			return NULL;
@@ -214,12 +215,13 @@ json_t *mirror_spec_json(const struct mirror_spec *s)
 	return json_pack("{sf sI sI so sI sI sb sb s{sb so so sI sf sf}}", "percent", s->bp / 100.0,
 			 "maxPerSecond", (json_int_t)s->max_per_second, "maxInFlight",
 			 (json_int_t)s->max_in_flight, "methods",
-			 strs(s->methods[0], MIRROR_METHOD_MAX, s->nmethods), "duration",
-			 (json_int_t)s->duration, "timeoutMs", (json_int_t)s->timeout_ms,
-			 "authorization", s->authorization, "cookies", s->cookies, "compare",
-			 "body", s->body, "ignore",
-			 strs(s->ignore[0], MIRROR_IGNORE_MAX, s->nignore), "headers",
-			 strs(s->headers[0], MIRROR_HEADER_MAX, s->nheaders), "noiseSamples",
-			 (json_int_t)s->noise_samples, "maxStatusMismatchRate",
+			 strs(s->methods[0], MIRROR_METHOD_MAX, s->nmethods, MIRROR_MAX_METHODS),
+			 "duration", (json_int_t)s->duration, "timeoutMs",
+			 (json_int_t)s->timeout_ms, "authorization", s->authorization, "cookies",
+			 s->cookies, "compare", "body", s->body, "ignore",
+			 strs(s->ignore[0], MIRROR_IGNORE_MAX, s->nignore, MIRROR_MAX_IGNORE),
+			 "headers",
+			 strs(s->headers[0], MIRROR_HEADER_MAX, s->nheaders, MIRROR_MAX_HEADERS),
+			 "noiseSamples", (json_int_t)s->noise_samples, "maxStatusMismatchRate",
 			 s->max_status_mismatch_rate, "maxBodyDiffRate", s->max_body_diff_rate);
 }
