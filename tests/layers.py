@@ -40,6 +40,7 @@ PREFIXES = {
     "core/rollout_text.h": ("ro_",),
     "codec/request.h": ("req_",),
     "codec/parse_notify.h": ("parse_",),
+    "codec/parse_mirror.h": ("parse_", "mirror_spec_"),
     "codec/state_parse.h": ("state_",),
     "kernel/dp.h": ("dp_",),
     "kernel/dp_internal.h": ("dp_",),

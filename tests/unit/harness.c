@@ -4,7 +4,7 @@
  * picking (the very header the data plane runs), files, versions,
  * endpoints, the model, the rollout engine, the config and state files,
  * the API router, its connection table and listener matching, histograms
- * and analysis, the judge, and the
+ * and analysis, the judge, the mirror's verdict and body comparison, and the
  * controller itself against a fake of the kernel adapter (fake_dp.c). No
  * root, no BPF, no traffic. The harness: checks, the running case's
  * allocations, and main(), which runs every file's cases (harness.h).
@@ -64,9 +64,10 @@ static void tmp_free_all(void)
 
 /* Run in this order; a case's number counts on across the tables. */
 static const struct unit_case *const unit_suites[] = {
-	hash_cases,    file_cases,   parse_cases,  model_cases,	    config_cases, state_cases,
-	rollout_cases, router_cases, conns_cases,  analysis_cases,  judge_cases,  ctl_cases,
-	start_cases,   drain_cases,  notify_cases, reconcile_cases,
+	hash_cases,	 file_cases,	parse_cases,  model_cases,	  config_cases,
+	state_cases,	 rollout_cases, router_cases, conns_cases,	  analysis_cases,
+	judge_cases,	 ctl_cases,	start_cases,  drain_cases,	  notify_cases,
+	reconcile_cases, mirror_cases,	jdiff_cases,  parse_mirror_cases,
 };
 
 static void run_test(const void *arg)

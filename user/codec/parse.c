@@ -158,16 +158,8 @@ static bool cgroup_path_valid(const char *p)
 	return true;
 }
 
-/* A whole-number field of an object: its key and the range it must be in. */
-struct parse_int {
-	const char *key;
-	json_int_t lo, hi;
-};
-
-/* Reads each of f[] that j has into val[] (the ones it lacks keep theirs);
- * one out of range is refused with code, naming where.key. */
-static int parse_ints(json_t *j, const struct parse_int *f, size_t n, json_int_t *val,
-		      const char *code, const char *where, struct vs_err *err)
+int parse_ints(json_t *j, const struct parse_int *f, size_t n, json_int_t *val, const char *code,
+	       const char *where, struct vs_err *err)
 {
 	for (size_t i = 0; i < n; i++) {
 		json_t *v = json_object_get(j, f[i].key);

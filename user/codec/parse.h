@@ -14,6 +14,15 @@ int parse_keys(json_t *obj, const char *const *allowed, const char *where, struc
 /* A service's "protocol": "tcp" or "http" (*http), dflt when absent;
  * -EINVAL for anything else. */
 int parse_protocol(json_t *p, bool dflt, bool *http);
+/* A whole-number field of an object: its key and the range it must be in. */
+struct parse_int {
+	const char *key;
+	json_int_t lo, hi;
+};
+/* Reads each of f[0..n) that j has into val[] (the ones it lacks keep
+ * theirs); one out of range is refused with code, naming where.key. */
+int parse_ints(json_t *j, const struct parse_int *f, size_t n, json_int_t *val, const char *code,
+	       const char *where, struct vs_err *err);
 /* An address and a port given as two values (either may be NULL:
  * missing), as the fields of a larger object carry them. */
 int parse_addr_port(json_t *addr, json_t *port, const char *where, struct vs_endpoint *ep,

@@ -7,28 +7,6 @@
 #include "codec/parse.h"
 #include "codec/parse_notify.h"
 
-/* An HTTP token (RFC 9110 tchar): what a header name may be. */
-static bool http_token(const char *s)
-{
-	if (!*s)
-		return false;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= '0' && *s <= '9') || strchr("!#$%&'*+-.^_`|~", *s)))
-			return false;
-	return true;
-}
-
-/* Printable ASCII (and tabs, if tab): no CR or LF to end a header early
- * and start another, no NUL, nothing a log line would mangle. */
-static bool printable(const char *s, size_t len, bool tab)
-{
-	for (size_t i = 0; i < len; i++)
-		if (!((s[i] >= ' ' && s[i] <= '~') || (tab && s[i] == '\t')))
-			return false;
-	return true;
-}
-
 /* http:// or https://, a host, an optional port and path: no spaces, no
  * credentials (they would show in views and logs: use a header), no
  * fragment. libcurl parses it again; this is what we promise to send. */
@@ -38,7 +16,7 @@ static const char *url_problem(const char *u, size_t len)
 
 	if (len >= NOTIFY_URL_LEN)
 		return "must be under 256 bytes";
-	if (!printable(u, len, false) || strchr(u, ' '))
+	if (!str_is_printable(u, len, false) || strchr(u, ' '))
 		return "must be printable ASCII without spaces (percent-encode the rest)";
 	if (!strncasecmp(u, "http://", 7))
 		host = u + 7;
@@ -101,7 +79,7 @@ static int parse_headers(json_t *h, const char *w, struct notify_target *t, stru
 		char shown[48];
 
 		str_printable(shown, sizeof(shown), name);
-		if (!http_token(name) || strlen(name) >= NOTIFY_HEADER_NAME)
+		if (!str_is_token(name) || strlen(name) >= NOTIFY_HEADER_NAME)
 			return vs_errf(
 				err, -EINVAL, 400, "bad_notifications",
 				"%s.headers: '%s' is not a header name (letters, digits and !#$%%&'*+-.^_`|~, under %d bytes)",
@@ -117,7 +95,7 @@ static int parse_headers(json_t *h, const char *w, struct notify_target *t, stru
 					       "%s.headers.%s: given twice (names are in any case)",
 					       w, shown);
 		}
-		if (!val || !printable(val, json_string_length(v), true))
+		if (!val || !str_is_printable(val, json_string_length(v), true))
 			return vs_errf(
 				err, -EINVAL, 400, "bad_notifications",
 				"%s.headers.%s: must be a string of printable ASCII (no CR, LF or other control characters)",

@@ -105,7 +105,7 @@ const char *judge_verdict_name(enum verdict v)
 
 /* Both a ratio and an absolute floor: microsecond noise on a fast
  * service is not a regression. */
-static bool latency_worse(const struct analysis *a, double t_ms, double s_ms)
+bool judge_latency_worse(const struct analysis *a, double t_ms, double s_ms)
 {
 	return t_ms > s_ms * a->max_latency_ratio && t_ms - s_ms > a->max_latency_increase_ms;
 }
@@ -155,7 +155,7 @@ enum verdict judge(const struct analysis *a, const struct window_sum *t, const s
 		return V_INCONCLUSIVE;
 	}
 	for (size_t i = 0; i < sizeof(lat) / sizeof(lat[0]); i++) {
-		if (latency_worse(a, lat[i].t, lat[i].s)) {
+		if (judge_latency_worse(a, lat[i].t, lat[i].s)) {
 			snprintf(why, size,
 				 "latency %s: %s %.2f ms vs %s %.2f ms (limit x%.2f and +%.2f ms)",
 				 lat[i].name, tv, lat[i].t, sv, lat[i].s, a->max_latency_ratio,

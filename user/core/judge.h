@@ -88,5 +88,8 @@ int judge_inconclusive_parse(const char *s, enum judge_inconclusive *out);
 enum verdict judge(const struct analysis *a, const struct window_sum *t, const struct window_sum *s,
 		   const char *tv, const char *sv, char *why, size_t size);
 const char *judge_verdict_name(enum verdict v);
+/* Whether a latency of t_ms is worse than s_ms: over both the ratio and
+ * the increase a allows (core/mirror's verdict uses it too). */
+bool judge_latency_worse(const struct analysis *a, double t_ms, double s_ms);
 
 #endif

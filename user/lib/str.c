@@ -25,6 +25,25 @@ const char *str_printable(char *out, size_t size, const char *s)
 	return out;
 }
 
+bool str_is_token(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || strchr("!#$%&'*+-.^_`|~", *s)))
+			return false;
+	return true;
+}
+
+bool str_is_printable(const char *s, size_t len, bool tab)
+{
+	for (size_t i = 0; i < len; i++)
+		if (!((s[i] >= ' ' && s[i] <= '~') || (tab && s[i] == '\t')))
+			return false;
+	return true;
+}
+
 static int hex_digit(char c)
 {
 	if (c >= '0' && c <= '9')

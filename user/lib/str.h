@@ -19,4 +19,13 @@ const char *str_printable(char *out, size_t size, const char *s);
  * or a decoded NUL, -ENAMETOOLONG if out is too small. */
 int str_unescape(char *out, size_t size, const char *s, size_t len, bool plus);
 
+/* Whether s is an HTTP token (RFC 9110 tchar, one or more): what a
+ * method and a header name may be. */
+bool str_is_token(const char *s);
+
+/* Whether the len bytes at s are printable ASCII (and tabs, if tab): no
+ * CR or LF to end a header early and start another, no NUL, nothing a
+ * log line would mangle. */
+bool str_is_printable(const char *s, size_t len, bool tab);
+
 #endif
