@@ -36,6 +36,7 @@ PREFIXES = {
     "lib/log.h": ("log_",),
     "core/addr.h": ("ep_",),
     "core/judge.h": ("judge",),
+    "core/http1.h": ("h1_",),
     "core/rollout.h": ("ro_", "rollout_"),
     "codec/request.h": ("req_",),
     "codec/parse_notify.h": ("parse_",),

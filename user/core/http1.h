@@ -18,21 +18,21 @@
 #define H1_TARGET_MAX 1024
 
 struct h1_msg {
-	size_t head_len;	 /* start line, headers and the empty line */
-	size_t len;		 /* the whole message as sent: head, body, chunk framing */
-	uint64_t body_len;	 /* the body decoded (chunked: the chunks' data) */
-	int64_t content_length;	 /* -1: none */
+	size_t head_len;	    /* start line, headers and the empty line */
+	size_t len;		    /* the whole message as sent: head, body, chunk framing */
+	uint64_t body_len;	    /* the body decoded (chunked: the chunks' data) */
+	int64_t content_length;	    /* -1: none */
 	char method[H1_METHOD_MAX]; /* requests */
 	char target[H1_TARGET_MAX]; /* requests: as sent ("/a/b?c=1") */
-	int status;		 /* responses: 100..999 */
-	uint8_t minor;		 /* HTTP/1.minor */
-	bool chunked;		 /* Transfer-Encoding ends in chunked */
-	bool close;		 /* the connection ends after it (Connection:
+	int status;		    /* responses: 100..999 */
+	uint8_t minor;		    /* HTTP/1.minor */
+	bool chunked;		    /* Transfer-Encoding ends in chunked */
+	bool close;		    /* the connection ends after it (Connection:
 				  * close, or HTTP/1.0 without keep-alive) */
-	bool authorization;	 /* requests: an Authorization header */
-	bool cookie;		 /* requests: a Cookie header */
-	bool upgrade;		 /* an Upgrade header or CONNECT: not HTTP after it */
-	bool until_close;	 /* responses: body delimited by the connection's end */
+	bool authorization;	    /* requests: an Authorization header */
+	bool cookie;		    /* requests: a Cookie header */
+	bool upgrade;		    /* an Upgrade header or CONNECT: not HTTP after it */
+	bool until_close;	    /* responses: body delimited by the connection's end */
 };
 
 /* One request at the start of buf[0..n): 0 and *m when it is all there;

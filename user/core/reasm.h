@@ -18,20 +18,24 @@
 
 #define REASM_MAX_AHEAD	  (256 * 1024)	/* bytes held out of order */
 #define REASM_MAX_PENDING (1024 * 1024) /* bytes delivered, not consumed */
+#define REASM_MAX_RANGES  1024		/* ranges held out of order */
 
-struct reasm_seg; /* a range held out of order */
+struct reasm_seg;   /* a range held out of order */
+struct reasm_holes; /* ranges of buf */
 
 struct reasm {
-	uint32_t next;	     /* sequence number of the next byte to deliver */
-	uint8_t *buf;	     /* delivered, not yet consumed */
-	size_t len, cap;     /* of buf */
-	uint64_t delivered;  /* bytes delivered since reasm_init() */
-	uint64_t holes;	     /* of them, not captured (zeros) */
-	uint64_t dups;	     /* bytes received again (retransmitted, overlap) */
+	uint32_t next;		 /* sequence number of the next byte to deliver */
+	uint8_t *buf;		 /* delivered, not yet consumed */
+	size_t len, cap;	 /* of buf */
+	uint64_t delivered;	 /* bytes delivered since reasm_init() */
+	uint64_t holes;		 /* of them, not captured (zeros) */
+	uint64_t dups;		 /* bytes received again (retransmitted, overlap) */
 	struct reasm_seg *ahead; /* sorted by sequence, not overlapping */
 	size_t ahead_bytes;
-	bool fin;	     /* the FIN was reached in order: no more bytes */
-	bool broken;	     /* over a bound: nothing more is delivered */
+	/* where buf's bytes were not captured; NULL: nowhere */
+	struct reasm_holes *hole_at;
+	bool fin;    /* the FIN was reached in order: no more bytes */
+	bool broken; /* over a bound: nothing more is delivered */
 };
 
 /* The stream's first byte is isn (the initial sequence number + 1). */
