@@ -167,9 +167,9 @@ san:
 	$(MAKE) OUT=build-san CC=clang SANITIZE=address,undefined all
 
 # libFuzzer targets (clang), in build-fuzz/: the config parser, the bodies
-# of every mutating endpoint, the URL router, the mirror's body comparison
-# and settings. Seed corpora in fuzz/corpus/.
-FUZZERS := config requests router jdiff
+# of every mutating endpoint, the URL router, the mirror's body comparison,
+# settings, reassembly and HTTP/1 framing. Seed corpora in fuzz/corpus/.
+FUZZERS := config requests router jdiff http1
 fuzz:
 	$(MAKE) OUT=build-fuzz CC=clang SANITIZE=address,undefined,fuzzer-no-link fuzzers
 

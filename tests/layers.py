@@ -36,6 +36,7 @@ PREFIXES = {
     "lib/log.h": ("log_",),
     "core/addr.h": ("ep_",),
     "core/judge.h": ("judge",),
+    "core/http1.h": ("h1_",),
     "core/rollout.h": ("ro_", "rollout_"),
     "core/rollout_text.h": ("ro_",),
     "codec/request.h": ("req_",),

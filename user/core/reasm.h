@@ -18,8 +18,10 @@
 
 #define REASM_MAX_AHEAD	  (256 * 1024)	/* bytes held out of order */
 #define REASM_MAX_PENDING (1024 * 1024) /* bytes delivered, not consumed */
+#define REASM_MAX_RANGES  1024		/* ranges held out of order */
 
-struct reasm_seg; /* a range held out of order */
+struct reasm_seg;   /* a range held out of order */
+struct reasm_holes; /* ranges of buf */
 
 struct reasm {
 	uint32_t next;		 /* sequence number of the next byte to deliver */
@@ -30,6 +32,8 @@ struct reasm {
 	uint64_t dups;		 /* bytes received again (retransmitted, overlap) */
 	struct reasm_seg *ahead; /* sorted by sequence, not overlapping */
 	size_t ahead_bytes;
+	/* where buf's bytes were not captured; NULL: nowhere */
+	struct reasm_holes *hole_at;
 	bool fin;    /* the FIN was reached in order: no more bytes */
 	bool broken; /* over a bound: nothing more is delivered */
 };
