@@ -82,9 +82,10 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	}
 	case 2: /* POST /v1/services/default/rollout, then time passes */
 	case 3: {
-		struct ro_request req;
+		struct ro_request req, then;
 
-		if (!req_rollout(body, &req, &err) && !rollout_start(&m, 0, &req, now, &err)) {
+		if (!req_rollout(body, &req, &then, &err) &&
+		    !rollout_start(&m, 0, &req, now, &err)) {
 			/* A verdict, so that failing and inconclusive windows
 			 * (a rollback, a pause) meet the control actions. */
 			rollout_verdict(&m, 0, data[0] % 3, "fuzz", now + 5);

@@ -42,7 +42,7 @@ def recorded():
             # a kind given as a literal (the rollout marks come from a table)
             kinds.update(re.findall(r'\bmodel_event\((?:[^,;]+,){3}\s*"(\w+)"', src))
             kinds.update(re.findall(r'\btxn_event\((?:[^,;]+,){2}\s*"(\w+)"', src))
-    marks = read("user/core/rollout.c")
+    marks = read("user/core/rollout_text.c")
     marks = marks[marks.index("mark_names[ROM_TYPES] = {"):]
     kinds.update(re.findall(r'\[ROM_\w+\]\s*=\s*"(\w+)"', marks[:marks.index("};")]))
     return kinds

@@ -149,6 +149,16 @@ class Env:
         check(b"listening" in line, "demo did not start: %r" % line)
         return p
 
+    def spawn(self, cmd, ready):
+        """Any backend: started in a session of its own, killed at the end;
+        returns once it printed a line with `ready`."""
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
+        self.procs.append(p)
+        line = read_line(p.stdout, 5, "%s to start" % os.path.basename(cmd[1]))
+        check(ready.encode() in line, "%s did not start: %r" % (cmd, line))
+        return p
+
     def config(self, clusters, extra=None):
         cfg = {"proxy": {"address": SVC[0], "port": SVC[1]},
                "configService": {"address": API[0], "port": API[1]},

@@ -269,7 +269,7 @@ static int parse_ro(const char *sq, struct ro_request *req, struct vs_err *err)
 	memset(err, 0, sizeof(*err));
 	if (!j)
 		return BAD_TEST_INPUT;
-	ret = req_rollout(j, req, err);
+	ret = req_rollout(j, req, NULL, err);
 	json_decref(j);
 	return ret;
 }

@@ -158,9 +158,9 @@ json_t *handle_cluster_delete(struct api_call *k)
 
 json_t *handle_rollout_start(struct api_call *k)
 {
-	struct ro_request req;
+	struct ro_request req, then;
 
-	if (req_rollout(k->body, &req, &k->err) ||
+	if (req_rollout(k->body, &req, &then, &k->err) ||
 	    ctl_rollout_start(k->c, k->caps[0], &req, &k->err))
 		return NULL;
 	k->status = 201;

@@ -106,6 +106,67 @@ static void version_metrics(FILE *f, const char *svc, const struct cluster *cl,
 		  ARRAY_SIZE(size_les), 1);
 }
 
+/* A route as a label value: route_of() keeps '"' and control characters
+ * out, label_escape() the backslashes. */
+static void route_sample(FILE *f, const char *name, const char *svc, const char *route,
+			 unsigned long long val)
+{
+	fputs(name, f);
+	labels(f, svc, NULL);
+	fputs(",route=\"", f);
+	label_escape(f, route);
+	fprintf(f, "\"} %llu\n", val);
+}
+
+static void mirror_metrics(FILE *f, const struct snap *snap, uint32_t s)
+{
+	static const char *const verdicts[] = { "pass", "fail", "inconclusive" };
+	const struct service *sv = &snap->m.svc[s];
+	const struct mirror_report *rep = snap->mirror[s];
+	const struct mirror_counts *n = &rep->n;
+	const struct {
+		const char *outcome;
+		uint64_t v;
+	} out[] = {
+		{ "mirrored", n->mirrored },
+		{ "failed", n->failed },
+		{ "skipped_method", n->skipped_method },
+		{ "skipped_authorization", n->skipped_authorization },
+		{ "skipped_cookie", n->skipped_cookie },
+		{ "skipped_upgrade", n->skipped_upgrade },
+		{ "dropped_rate", n->dropped_rate },
+		{ "dropped_in_flight", n->dropped_in_flight },
+		{ "dropped_stream", n->dropped_stream },
+	};
+	char label[48];
+
+	for (size_t i = 0; i < ARRAY_SIZE(out); i++) {
+		snprintf(label, sizeof(label), "outcome=\"%s\"", out[i].outcome);
+		sample(f, "vsteer_mirror_requests_total", sv->name, NULL, label, out[i].v);
+	}
+	sample(f, "vsteer_mirror_capture_lost_total", sv->name, NULL, "reason=\"over_budget\"",
+	       snap->capture[s].over_budget);
+	sample(f, "vsteer_mirror_capture_lost_total", sv->name, NULL, "reason=\"buffer_full\"",
+	       snap->capture[s].buffer_full);
+	for (uint32_t r = 0; r < rep->nroutes; r++) {
+		const struct mirror_route *rt = &rep->route[r];
+
+		route_sample(f, "vsteer_mirror_compared_total", sv->name, rt->route,
+			     rt->fig.compared);
+		route_sample(f, "vsteer_mirror_status_differs_total", sv->name, rt->route,
+			     rt->fig.status_diff);
+		route_sample(f, "vsteer_mirror_bodies_differ_total", sv->name, rt->route,
+			     rt->fig.body_diff);
+	}
+	if (sv->ro.strategy != RO_MIRROR || sv->ro.started != rep->started)
+		return;
+	for (size_t v = 0; v < ARRAY_SIZE(verdicts); v++) {
+		snprintf(label, sizeof(label), "verdict=\"%s\"", verdicts[v]);
+		sample(f, "vsteer_mirror_verdict", sv->name, NULL, label,
+		       sv->ro.mirror_verdict == v);
+	}
+}
+
 static void service_metrics(FILE *f, const struct snap *snap, uint32_t s)
 {
 	const struct service *sv = &snap->m.svc[s];
@@ -129,6 +190,8 @@ static void service_metrics(FILE *f, const struct snap *snap, uint32_t s)
 	sample(f, "vsteer_rollbacks_total", sv->name, NULL, "reason=\"auto\"", sv->auto_rollbacks);
 	sample(f, "vsteer_rollbacks_total", sv->name, NULL, "reason=\"manual\"",
 	       sv->rollbacks - sv->auto_rollbacks);
+	if (snap->mirror[s])
+		mirror_metrics(f, snap, s);
 }
 
 char *metrics_text(const struct snap *snap)
@@ -159,7 +222,13 @@ char *metrics_text(const struct snap *snap)
 	      "# TYPE vsteer_rollbacks_total counter\n"
 	      "# TYPE vsteer_notifications_sent_total counter\n"
 	      "# TYPE vsteer_notifications_failed_total counter\n"
-	      "# TYPE vsteer_notifications_queued gauge\n",
+	      "# TYPE vsteer_notifications_queued gauge\n"
+	      "# TYPE vsteer_mirror_requests_total counter\n"
+	      "# TYPE vsteer_mirror_capture_lost_total counter\n"
+	      "# TYPE vsteer_mirror_compared_total counter\n"
+	      "# TYPE vsteer_mirror_status_differs_total counter\n"
+	      "# TYPE vsteer_mirror_bodies_differ_total counter\n"
+	      "# TYPE vsteer_mirror_verdict gauge\n",
 	      f);
 	fprintf(f, "vsteer_notifications_sent_total %llu\n", (unsigned long long)snap->notify_sent);
 	fprintf(f, "vsteer_notifications_failed_total %llu\n",

@@ -10,6 +10,7 @@
 #include "kernel/features.h"
 #include "ctl/recent.h"
 #include "api/views.h"
+#include "api/views_mirror.h"
 
 /* A version's numbers in a window: the rollout's last judged one, or the
  * last RECENT_SECONDS seconds. */
@@ -166,7 +167,7 @@ static json_t *service_json(const struct snap *s, uint32_t id)
 	uint32_t order[VS_MAX_VERSIONS], n = model_order(&s->m, id, order);
 	const struct service *sv = &s->m.svc[id];
 	const struct vs_svc_stats *st = &s->svc[id];
-	json_t *vers = json_array();
+	json_t *vers = json_array(), *ro;
 	char a[EP_STRLEN];
 
 	for (uint32_t i = 0; i < n; i++) {
@@ -182,6 +183,9 @@ static json_t *service_json(const struct snap *s, uint32_t id)
 		json_array_append_new(vers, j);
 	}
 	ep_format_addr(&sv->addr, a, sizeof(a));
+	ro = rollout_json(&s->m, id);
+	if (sv->ro.strategy == RO_MIRROR && json_is_object(ro))
+		json_object_set_new(ro, "mirror", views_mirror_json(s, id));
 	/* clang-format off */
 	return json_pack("{sssssssisIsososososo s{sIsIsIsIsIsI}}", "name", sv->name,
 			 "protocol", sv->http ? "http" : "tcp",
@@ -189,7 +193,7 @@ static json_t *service_json(const struct snap *s, uint32_t id)
 			 "sessionTimeout", (json_int_t)sv->session_timeout,
 			 "sessions", state_sess_json(&sv->sess),
 			 "analysis", state_settings_json(&sv->an),
-			 "rollout", rollout_json(&s->m, id), "versions", vers,
+			 "rollout", ro, "versions", vers,
 			 "notifications", state_notify_json(&sv->notify, false),
 			 "counters", "lookups", (json_int_t)st->lookups,
 			 "steered", (json_int_t)st->steered, "refused", (json_int_t)st->refused,

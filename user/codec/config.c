@@ -6,15 +6,49 @@
 #include <string.h>
 #include "codec/config.h"
 #include "codec/parse.h"
+#include "codec/request.h"
 #include "codec/parse_notify.h"
 #include "lib/clock.h"
 #include "lib/file.h"
 #include "lib/rand.h"
 #include "lib/str.h"
 
+/* The thesis's Multi-Version Update in a config file: the newest cluster
+ * says "mirror", and its upgradeTransition (of the list's element of its
+ * version) says how. */
+static int start_mirror(struct model *m, uint32_t svc, const struct cluster *c, json_t *list,
+			const char *where, struct vs_err *err)
+{
+	struct ro_request *req = malloc(2 * sizeof(*req));
+	json_t *one;
+	char w[128];
+	size_t i;
+	int ret = 0;
+
+	if (!req)
+		return vs_errf(err, -ENOMEM, 500, "internal", "out of memory");
+	json_array_foreach (list, i, one) {
+		json_t *v = json_object_get(one, "version");
+
+		if (!json_is_string(v) || strcmp(json_string_value(v), c->version))
+			continue;
+		snprintf(w, sizeof(w), "%s[%zu].upgradeTransition", where, i);
+		ret = req_transition_plan(json_object_get(one, "upgradeTransition"), w, &req[0],
+					  &req[1], err);
+		if (!ret) {
+			snprintf(req[0].to, sizeof(req[0].to), "%s", c->id);
+			ret = rollout_start(m, svc, &req[0], clock_wall(), err);
+		}
+		break;
+	}
+	free(req);
+	return ret;
+}
+
 /* The thesis's New Session Update in a config file: when the newest
  * cluster says "Session", new sessions go to it, active ones stay. */
-static int start_session_rollout(struct model *m, uint32_t svc, struct vs_err *err)
+static int start_session_rollout(struct model *m, uint32_t svc, json_t *list, const char *where,
+				 struct vs_err *err)
 {
 	uint32_t order[VS_MAX_VERSIONS], n = model_order(m, svc, order);
 	struct ro_request req = { .strategy = RO_SESSION };
@@ -23,6 +57,8 @@ static int start_session_rollout(struct model *m, uint32_t svc, struct vs_err *e
 	if (n < 2)
 		return 0;
 	c = &m->cl[order[0]];
+	if (c->mode == CL_MIRROR)
+		return start_mirror(m, svc, c, list, where, err);
 	if (c->mode != CL_SESSION)
 		return 0;
 	req.session_timeout = c->session_timeout;
@@ -65,8 +101,9 @@ static int add_clusters(json_t *j, const char *where, uint32_t svc, struct model
 			return ret;
 		}
 	}
+	ret = start_session_rollout(m, svc, list, where, err);
 	json_decref(list);
-	return start_session_rollout(m, svc, err);
+	return ret;
 }
 
 /* obj: "ADDRESS:PORT", or an object of the fields parse_service() reads.

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <errno.h>
+#include <stdlib.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include "codec/parse.h"
+#include "codec/request.h"
 #include "codec/parse_notify.h"
 #include "lib/str.h"
 
@@ -92,7 +94,9 @@ int parse_drain(json_t *v, const char *where, const char *code, struct drain_spe
 
 static int parse_transition(json_t *j, const char *where, struct cluster *out, struct vs_err *err)
 {
-	static const char *const keys[] = { "mode", "sessionTimeout", "drainDeadline", NULL };
+	static const char *const keys[] = { "mode",   "sessionTimeout", "drainDeadline",
+					    "mirror", "then",		NULL };
+	struct ro_request *plan;
 	json_t *m, *t, *d;
 	char w[128];
 	int ret;
@@ -103,9 +107,23 @@ static int parse_transition(json_t *j, const char *where, struct cluster *out, s
 		return ret;
 	m = json_object_get(j, "mode");
 	if (!json_is_string(m) || model_mode_parse(json_string_value(m), &out->mode))
-		return vs_errf(err, -EINVAL, 400, "bad_mode",
-			       "%s.mode: must be \"instant\", \"session\" or \"manual\" (any case)",
-			       w);
+		return vs_errf(
+			err, -EINVAL, 400, "bad_mode",
+			"%s.mode: must be \"instant\", \"session\", \"manual\" or \"mirror\" (any case)",
+			w);
+	if (out->mode != CL_MIRROR && (json_object_get(j, "mirror") || json_object_get(j, "then")))
+		return vs_errf(err, -EINVAL, 400, "bad_field",
+			       "%s: mirror and then are for the mirror mode", w);
+	if (out->mode == CL_MIRROR) {
+		/* Checked here; the config starts the mirror (codec/config.c). */
+		plan = malloc(2 * sizeof(*plan));
+		if (!plan)
+			return vs_errf(err, -ENOMEM, 500, "internal", "out of memory");
+		ret = req_transition_plan(j, w, &plan[0], &plan[1], err);
+		free(plan);
+		if (ret)
+			return ret;
+	}
 	d = json_object_get(j, "drainDeadline");
 	if (d && out->mode == CL_MANUAL)
 		return vs_errf(

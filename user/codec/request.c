@@ -5,6 +5,7 @@
 #include "core/rollout_text.h"
 #include "codec/config.h"
 #include "codec/parse.h"
+#include "codec/parse_mirror.h"
 #include "codec/request.h"
 #include "lib/str.h"
 
@@ -29,6 +30,10 @@ int req_cluster(json_t *body, char svc[NAME_MAX_LEN], struct cluster *spec, stru
 	ret = parse_cluster(body, "body", extra, spec, err);
 	if (ret)
 		return ret;
+	if (spec->mode == CL_MIRROR)
+		return vs_errf(
+			err, -EINVAL, 400, "bad_field",
+			"body.upgradeTransition.mode: mirror is the config file's way to start a mirror; over the API, register the version with mode manual and POST /v1/services/{name}/rollout with strategy mirror");
 	/* Only a cluster that takes over starts a rollout to judge. */
 	a = json_object_get(body, "analysis");
 	if (a && spec->mode == CL_MANUAL)
@@ -93,36 +98,43 @@ int req_weights(json_t *body, struct weights_req *w, struct vs_err *err)
 
 /* {"to": "2.0", "strategy": "gradual", "sessionTimeout": 60,
  *  "steps": [{"weight": 1, "hold": 3600}, {"weight": 50}, {"weight": 100}]} */
-int req_rollout(json_t *body, struct ro_request *req, struct vs_err *err)
+/* A rollout's plan: the request's body, or its "then" (where says which;
+ * a then has no "to": it is the mirror's target). */
+static int parse_plan(json_t *body, const char *where, bool then, struct ro_request *req,
+		      struct vs_err *err)
 {
-	static const char *const keys[] = { "to",    "strategy", "sessionTimeout",
-					    "steps", "analysis", "drainDeadline",
-					    NULL };
+	static const char *const keys[] = { "to",     "strategy", "sessionTimeout",
+					    "steps",  "analysis", "drainDeadline",
+					    "mirror", "then",	  NULL };
+	static const char *const then_keys[] = { "strategy", "sessionTimeout", "steps",
+						 "analysis", "drainDeadline",  NULL };
 	static const char *const step_keys[] = { "weight", "hold", NULL };
-	json_t *to, *st, *t, *steps, *item, *w, *h;
-	char where[32];
+	json_t *to, *st, *t, *steps, *item, *w, *h, *mi;
+	char wh[160];
 	size_t i;
 	int ret;
 
 	memset(req, 0, sizeof(*req));
-	ret = parse_keys(body, keys, "body", err);
+	ret = parse_keys(body, then ? then_keys : keys, where, err);
 	if (ret)
 		return ret;
 	to = json_object_get(body, "to");
-	if (!json_is_string(to) || str_copy(req->to, sizeof(req->to), json_string_value(to)))
+	if (!then &&
+	    (!json_is_string(to) || str_copy(req->to, sizeof(req->to), json_string_value(to))))
 		return vs_errf(err, -EINVAL, 400, "bad_rollout",
-			       "body.to: must name the target version or cluster id");
+			       "%s.to: must name the target version or cluster id", where);
 	st = json_object_get(body, "strategy");
 	if (st && (!json_is_string(st) || ro_strategy_parse(json_string_value(st), &req->strategy)))
-		return vs_errf(err, -EINVAL, 400, "bad_rollout",
-			       "body.strategy: must be \"instant\", \"session\" or \"gradual\"");
+		return vs_errf(
+			err, -EINVAL, 400, "bad_rollout",
+			"%s.strategy: must be \"instant\", \"session\", \"gradual\" or \"mirror\"",
+			where);
 	t = json_object_get(body, "sessionTimeout");
 	if (t && (!json_is_integer(t) || json_integer_value(t) < 0 ||
 		  json_integer_value(t) > VS_MAX_SESSION_TIMEOUT))
-		return vs_errf(
-			err, -EINVAL, 400, "bad_rollout",
-			"body.sessionTimeout: must be whole seconds from 0 (no affinity) to %d",
-			VS_MAX_SESSION_TIMEOUT);
+		return vs_errf(err, -EINVAL, 400, "bad_rollout",
+			       "%s.sessionTimeout: must be whole seconds from 0 (no affinity) to %d",
+			       where, VS_MAX_SESSION_TIMEOUT);
 	req->session_timeout = t ? json_integer_value(t) : 0;
 	req->session_timeout_set = t != NULL;
 	/* Without a strategy: gradual if there are steps, else session if
@@ -133,10 +145,10 @@ int req_rollout(json_t *body, struct ro_request *req, struct vs_err *err)
 	if (steps && (!json_is_array(steps) || json_array_size(steps) == 0 ||
 		      json_array_size(steps) > RO_MAX_STEPS))
 		return vs_errf(err, -EINVAL, 400, "bad_rollout",
-			       "body.steps: must be a list of 1 to %d steps", RO_MAX_STEPS);
+			       "%s.steps: must be a list of 1 to %d steps", where, RO_MAX_STEPS);
 	json_array_foreach (steps, i, item) {
-		snprintf(where, sizeof(where), "body.steps[%zu]", i);
-		ret = parse_keys(item, step_keys, where, err);
+		snprintf(wh, sizeof(wh), "%s.steps[%zu]", where, i);
+		ret = parse_keys(item, step_keys, wh, err);
 		if (ret)
 			return ret;
 		w = json_object_get(item, "weight");
@@ -146,24 +158,85 @@ int req_rollout(json_t *body, struct ro_request *req, struct vs_err *err)
 			return vs_errf(
 				err, -EINVAL, 400, "bad_rollout",
 				"%s.weight: must be a percentage from 0 to 100 in steps of 0.01",
-				where);
+				wh);
 		if (h && (!json_is_integer(h) || json_integer_value(h) < 0 ||
 			  json_integer_value(h) > INT32_MAX))
 			return vs_errf(err, -EINVAL, 400, "bad_rollout",
-				       "%s.hold: must be whole seconds, 0 or more", where);
+				       "%s.hold: must be whole seconds, 0 or more", wh);
 		req->steps[i].hold = h ? json_integer_value(h) : RO_WAIT;
 	}
 	req->nsteps = steps ? json_array_size(steps) : 0;
 	if (req->strategy == RO_SESSION && t && !req->session_timeout)
-		return vs_errf(
-			err, -EINVAL, 400, "bad_rollout",
-			"body.sessionTimeout: a session rollout needs one of 1 second or more");
-	ret = parse_drain(json_object_get(body, "drainDeadline"), "body", "bad_rollout",
-			  &req->drain, err);
+		return vs_errf(err, -EINVAL, 400, "bad_rollout",
+			       "%s.sessionTimeout: a session rollout needs one of 1 second or more",
+			       where);
+	ret = parse_drain(json_object_get(body, "drainDeadline"), where, "bad_rollout", &req->drain,
+			  err);
 	if (ret)
 		return ret;
-	if (json_object_get(body, "analysis"))
-		return req_analysis(json_object_get(body, "analysis"), "bad_rollout", &req->an,
-				    err);
+	mirror_spec_defaults(&req->mirror);
+	mi = json_object_get(body, "mirror");
+	if (mi && req->strategy != RO_MIRROR)
+		return vs_errf(err, -EINVAL, 400, "bad_rollout",
+			       "%s.mirror: only the mirror strategy takes it", where);
+	snprintf(wh, sizeof(wh), "%s.mirror", where);
+	if (mi && (ret = parse_mirror(mi, wh, "bad_rollout", &req->mirror, err)))
+		return ret;
+	if (json_object_get(body, "analysis")) {
+		snprintf(wh, sizeof(wh), "%s.analysis", where);
+		memset(&req->an, 0, sizeof(req->an));
+		req->an.set = true;
+		return parse_analysis(json_object_get(body, "analysis"), wh, "bad_rollout",
+				      &req->an.an, &req->an.given, err);
+	}
+	return 0;
+}
+
+int req_transition_plan(json_t *t, const char *where, struct ro_request *req,
+			struct ro_request *then, struct vs_err *err)
+{
+	json_t *mi = json_object_get(t, "mirror"), *th = json_object_get(t, "then");
+	char wh[160];
+	int ret;
+
+	memset(req, 0, sizeof(*req));
+	req->strategy = RO_MIRROR;
+	mirror_spec_defaults(&req->mirror);
+	snprintf(wh, sizeof(wh), "%s.mirror", where);
+	if (mi && (ret = parse_mirror(mi, wh, "bad_field", &req->mirror, err)))
+		return ret;
+	if (!th)
+		return 0;
+	snprintf(wh, sizeof(wh), "%s.then", where);
+	ret = parse_plan(th, wh, true, then, err);
+	if (ret)
+		return ret;
+	if (then->strategy == RO_MIRROR)
+		return vs_errf(err, -EINVAL, 400, "bad_field",
+			       "%s.strategy: a mirror cannot follow a mirror", wh);
+	req->then = then;
+	return 0;
+}
+
+int req_rollout(json_t *body, struct ro_request *req, struct ro_request *then, struct vs_err *err)
+{
+	json_t *th;
+	int ret = parse_plan(body, "body", false, req, err);
+
+	if (ret)
+		return ret;
+	th = json_object_get(body, "then");
+	if (!th)
+		return 0;
+	if (req->strategy != RO_MIRROR || !then)
+		return vs_errf(err, -EINVAL, 400, "bad_rollout",
+			       "body.then: only a mirror is followed by another rollout");
+	ret = parse_plan(th, "body.then", true, then, err);
+	if (ret)
+		return ret;
+	if (then->strategy == RO_MIRROR)
+		return vs_errf(err, -EINVAL, 400, "bad_rollout",
+			       "body.then.strategy: a mirror cannot follow a mirror");
+	req->then = then;
 	return 0;
 }

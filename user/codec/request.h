@@ -24,7 +24,15 @@ int req_cluster(json_t *body, char svc[NAME_MAX_LEN], struct cluster *spec, stru
 int req_service(json_t *body, struct service *out, bool *takeover, struct vs_err *err);
 /* PUT /v1/services/{name}/weights: {"VERSION": PERCENT, ...} */
 int req_weights(json_t *body, struct weights_req *w, struct vs_err *err);
-/* POST /v1/services/{name}/rollout */
-int req_rollout(json_t *body, struct ro_request *req, struct vs_err *err);
+/* POST /v1/services/{name}/rollout: {"to", "strategy"?, "sessionTimeout"?,
+ * "steps"?, "analysis"?, "drainDeadline"?, "mirror"?, "then"?}. A mirror's
+ * "then" (the same fields but "to", "mirror" and "then") is parsed into
+ * *then, and req->then points to it; then NULL: none is taken. */
+int req_rollout(json_t *body, struct ro_request *req, struct ro_request *then, struct vs_err *err);
+/* The mirror a cluster's upgradeTransition {"mode": "mirror", "mirror"?,
+ * "then"?} asks for, as req_rollout() would read it (req->to unset);
+ * errors name where. */
+int req_transition_plan(json_t *t, const char *where, struct ro_request *req,
+			struct ro_request *then, struct vs_err *err);
 
 #endif

@@ -8,6 +8,7 @@
 #include "core/rollout_text.h"
 #include "codec/parse.h"
 #include "codec/state.h"
+#include "codec/state_mirror.h"
 #include "lib/clock.h"
 #include "lib/file.h"
 #include "lib/log.h"
@@ -175,6 +176,8 @@ static json_t *rollout_dump(const struct rollout *ro)
 
 	if (j && ro->drain.on)
 		json_object_set_new(j, "drainDeadline", json_integer(ro->drain.secs));
+	if (j && ro->strategy == RO_MIRROR)
+		json_object_set_new(j, "mirror", state_mirror_json(ro));
 	return j;
 }
 

@@ -10,6 +10,7 @@
 #include "codec/parse.h"
 #include "codec/parse_notify.h"
 #include "codec/state.h"
+#include "codec/state_mirror.h"
 #include "codec/state_parse.h"
 #include "lib/file.h"
 #include "lib/str.h"
@@ -232,7 +233,7 @@ static int load_rollout(json_t *j, const char *w, struct model *m, uint32_t svc,
 		"phase",	 "strategy", "from",	"to",	       "sessionTimeout",
 		"step",		 "steps",    "started", "stepStarted", "pausedLeft",
 		"ended",	 "analysis", "history", "why",	       "pauseWhy",
-		"drainDeadline", NULL
+		"drainDeadline", "mirror",   NULL
 	};
 	struct rollout *ro = &m->svc[svc].ro;
 	int64_t from, to, st, n, v, hold;
@@ -287,7 +288,8 @@ static int load_rollout(json_t *j, const char *w, struct model *m, uint32_t svc,
 	    load_history(json_object_get(j, "history"), w, ro, err))
 		return -EINVAL;
 	/* Absent in state files from before drain deadlines: none. */
-	if (parse_drain(json_object_get(j, "drainDeadline"), w, "bad_state", &ro->drain, err))
+	if (parse_drain(json_object_get(j, "drainDeadline"), w, "bad_state", &ro->drain, err) ||
+	    state_mirror_load(json_object_get(j, "mirror"), w, ro, err))
 		return -EINVAL;
 	return load_analysis(json_object_get(j, "analysis"), w, &ro->an, err);
 }

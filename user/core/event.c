@@ -30,6 +30,8 @@ const struct event_kind event_kinds[] = {
 	{ "analysis_failed",	VS_LOG_WARN },
 	{ "inconclusive",	VS_LOG_INFO },
 	{ "auto_pause",		VS_LOG_NOTICE },
+	{ "mirror_passed",	VS_LOG_NOTICE },
+	{ "mirror_failed",	VS_LOG_WARN },
 	/* servers coming and going */
 	{ "backend_down",	VS_LOG_WARN },
 	{ "backend_up",		VS_LOG_NOTICE },

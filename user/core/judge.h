@@ -40,7 +40,7 @@ struct analysis {
 	 * started: the baseline when it has too little traffic of its own
 	 * (an instant switch leaves it none). seconds 0: none. */
 	struct window_sum base;
-	char last_verdict[160];
+	char last_verdict[256];
 };
 
 /* The settings by name, as the API, the config and the state file give

@@ -13,6 +13,7 @@ static const char *const mode_names[] = {
 	[CL_INSTANT] = "instant",
 	[CL_MANUAL] = "manual",
 	[CL_SESSION] = "session",
+	[CL_MIRROR] = "mirror",
 };
 /* clang-format on */
 
@@ -23,6 +24,11 @@ const char *model_mode_name(enum cl_mode mode)
 
 int model_mode_parse(const char *s, enum cl_mode *mode)
 {
+	/* The thesis's name for it. */
+	if (!strcasecmp(s, "multiversion") || !strcasecmp(s, "multi-version")) {
+		*mode = CL_MIRROR;
+		return 0;
+	}
 	for (size_t i = 0; i < ARRAY_SIZE(mode_names); i++) {
 		if (!strcasecmp(s, mode_names[i])) {
 			*mode = i;

@@ -54,7 +54,7 @@
 
 /* How a cluster takes over when it is registered (the thesis's
  * upgradeTransition mode). */
-enum cl_mode { CL_INSTANT, CL_MANUAL, CL_SESSION };
+enum cl_mode { CL_INSTANT, CL_MANUAL, CL_SESSION, CL_MIRROR };
 
 /* Active health checks of a cluster's servers: GET path every interval;
  * a server that fails unhealthy_after checks in a row is kept out of the

@@ -105,10 +105,10 @@ struct rollout {
 	 * the rollout that follows a passing one. */
 	struct mirror_spec mirror;
 	enum verdict mirror_verdict;
-	char mirror_why[160];
+	char mirror_why[256];
 	bool has_then;
 	struct ro_request then;
-	char why[128];	     /* an automatic rollback's reason */
+	char why[256];	     /* an automatic rollback's reason */
 	char pause_why[160]; /* the last automatic pause's */
 };
 

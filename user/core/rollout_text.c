@@ -128,8 +128,10 @@ void ro_mark_detail(const struct model *m, uint32_t svc, const struct ro_mark *m
 	case ROM_MIRROR_FAILED:
 		snprintf(buf, size, "mirror of %s beside %s %s: %s%s", to, from,
 			 judge_verdict_name(ro->mirror_verdict), ro->mirror_why,
-			 ro->has_then && mk->type == ROM_MIRROR_PASSED ? "; the next rollout starts" :
-			 ro->has_then ? "; the next rollout does not start" : "");
+			 ro->has_then && mk->type == ROM_MIRROR_PASSED ?
+				 "; the next rollout starts" :
+			 ro->has_then ? "; the next rollout does not start" :
+					"");
 		break;
 	default:
 		snprintf(buf, size, "?");
@@ -172,4 +174,3 @@ int ro_op_parse(const char *s, enum ro_op *out)
 	*out = i;
 	return 0;
 }
-

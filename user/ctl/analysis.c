@@ -115,7 +115,9 @@ void analysis_tick(struct ctl *c, int64_t now)
 
 		/* Paused too: a pause holds the weights, and the target still
 		 * has its share of the traffic. */
-		if (!c->m->svc[s].used || !rollout_active(ro) || !ro->an.on) {
+		/* A mirror's target takes no traffic: ctl/mirror judges it. */
+		if (!c->m->svc[s].used || !rollout_active(ro) || !ro->an.on ||
+		    ro->strategy == RO_MIRROR) {
 			window_stop(&as->win[s][ANALYSIS_TARGET]);
 			window_stop(&as->win[s][ANALYSIS_STABLE]);
 			as->dead_ticks[s] = 0;

@@ -325,6 +325,7 @@ int ctl_open(struct ctl **out, struct dataplane *dp, const struct model *m, cons
 		return vs_errf(err, -ENOMEM, 500, "internal", "out of memory");
 	pthread_mutex_init(&c->lock, NULL);
 	notifier_init(&c->notify);
+	mirror_init(&c->mirror);
 	c->m = calloc(1, sizeof(*c->m));
 	c->pending = calloc(1, sizeof(*c->pending));
 	if (!c->m || !c->pending) {
@@ -416,12 +417,17 @@ int ctl_threads_start(struct ctl *c, const struct notify_list *notify, const cha
 		return vs_errf(err, ret, 500, "internal", "cannot start the notifier: %s",
 			       strerror(-ret));
 	}
+	/* Without the capture (--no-watch) mirror rollouts are refused. */
+	ret = mirror_start(c);
+	if (ret && ret != -EOPNOTSUPP)
+		pr_warn("mirror rollouts cannot run: %s\n", strerror(-ret));
 	return 0;
 }
 
 void ctl_threads_stop(struct ctl *c)
 {
 	health_stop(c); /* first: its results are events for the notifier */
+	mirror_stop(c);
 	notifier_stop(c);
 }
 
@@ -433,6 +439,7 @@ void ctl_close(struct ctl *c)
 		state_abort(&c->pending->sf);
 	notifier_release(&c->notify);
 	pthread_mutex_destroy(&c->notify.lock);
+	mirror_fini(&c->mirror);
 	pthread_mutex_destroy(&c->lock);
 	free(c->pending);
 	free(c->m);

@@ -16,6 +16,7 @@
 #include "ctl/analysis.h"
 #include "ctl/drainer.h"
 #include "ctl/health.h"
+#include "ctl/mirror.h"
 #include "ctl/notifier.h"
 #include "ctl/publish.h"
 #include "ctl/recent.h"
@@ -40,6 +41,7 @@ struct ctl {
 	struct publish_state publish;
 	struct drainer_state drain;
 	struct notifier_state notify;
+	struct mirror_state mirror;
 	char pins_missing[DP_PINS_NAMES]; /* not pinned, and said so: once, not every tick */
 	struct ctl_pending *pending;	  /* from ctl_open() to ctl_start() */
 	/* --config, and the config vsteerd started with (NULL: none): what

@@ -304,10 +304,26 @@ struct start_arg {
 	struct ro_request req;
 };
 
+/* After a rollout started or changed: a mirror's sampling as it says. */
+static void sync_mirror(struct ctl *c, const void *arg)
+{
+	(void)arg;
+	mirror_sync(c);
+}
+
 static int start_fn(struct model *next, uint32_t svc, const void *arg, struct vs_err *err)
 {
 	struct start_arg *a = (struct start_arg *)arg;
 
+	if (a->req.strategy == RO_MIRROR && !a->c->mirror.running)
+		return vs_errf(
+			err, -EOPNOTSUPP, 409, "not_watching",
+			"the mirror strategy needs the kernel's capture, which runs while requests are watched (not with --no-watch): see GET /v1/features");
+	if (a->req.strategy == RO_MIRROR && !next->svc[svc].http)
+		return vs_errf(
+			err, -EINVAL, 409, "not_http",
+			"the mirror strategy replays and compares HTTP/1.x requests: service '%s' has protocol tcp",
+			next->svc[svc].name);
 	take_baseline(a->c, model_stable(next, svc), &a->req);
 	return rollout_start(next, svc, &a->req, clock_wall(), err);
 }
@@ -320,6 +336,9 @@ int ctl_rollout_start(struct ctl *c, const char *svc, const struct ro_request *r
 
 	if (req->drain.on && (ret = check_drain(c, "body.drainDeadline", err)))
 		return ret;
+	if (req->then && req->then->drain.on &&
+	    (ret = check_drain(c, "body.then.drainDeadline", err)))
+		return ret;
 	a = malloc(sizeof(*a));
 	if (!a)
 		return vs_errf(err, -ENOMEM, 500, "internal", "out of memory");
@@ -327,7 +346,7 @@ int ctl_rollout_start(struct ctl *c, const char *svc, const struct ro_request *r
 	a->req = *req;
 	ret = watchable(c, &a->req.an, err);
 	if (!ret)
-		ret = txn_run(c, svc, start_fn, NULL, a, err);
+		ret = txn_run(c, svc, start_fn, sync_mirror, a, err);
 	free(a);
 	return ret;
 }
@@ -349,5 +368,5 @@ int ctl_rollout_control(struct ctl *c, const char *svc, enum ro_op op, bool full
 {
 	struct control_arg a = { op, full };
 
-	return txn_run(c, svc, control_fn, NULL, &a, err);
+	return txn_run(c, svc, control_fn, sync_mirror, &a, err);
 }

@@ -5,6 +5,7 @@
 #include "kernel/dp.h"
 #include "kernel/dp_iter.h"
 #include "kernel/dp_maps.h"
+#include "kernel/dp_mirror.h"
 #include "ctl/ctl.h"
 #include "ctl/snap.h"
 
@@ -69,6 +70,9 @@ static int take_versions(struct ctl *c, struct snap *s)
 			memset(&s->svc[id], 0, sizeof(s->svc[id]));
 		if (dp_svc_guard(c->dp, id, &s->guard[id]))
 			memset(&s->guard[id], 0, sizeof(s->guard[id]));
+		s->mirror[id] = mirror_report_copy(&c->mirror, id);
+		if (s->mirror[id] && dp_mirror_stats(c->dp, id, &s->capture[id]))
+			memset(&s->capture[id], 0, sizeof(s->capture[id]));
 	}
 	return 0;
 }
@@ -116,6 +120,8 @@ void snap_free(struct snap *s)
 		return;
 	for (uint32_t i = 0; i < VS_MAX_SLOTS; i++)
 		free(s->ver[i]);
+	for (uint32_t i = 0; i < VS_MAX_SERVICES; i++)
+		free(s->mirror[i]);
 	free(s);
 }
 

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include "core/model.h"
 #include "core/window.h"
+#include "ctl/mirror.h"
 
 struct ctl;
 struct vs_features;
@@ -41,6 +42,10 @@ struct snap {
 	struct snap_version *ver[VS_MAX_SLOTS];
 	struct vs_svc_stats svc[VS_MAX_SERVICES]; /* of the services asked for */
 	struct vs_svc_guard guard[VS_MAX_SERVICES];
+	/* The mirror reports of the services asked for that have one, and
+	 * what the kernel's capture did for them (kernel/dp_mirror.h). */
+	struct mirror_report *mirror[VS_MAX_SERVICES];
+	struct vs_mirror_stats capture[VS_MAX_SERVICES];
 	int svc_id;	  /* the service asked for by name, or -1 */
 	int cluster_slot; /* the cluster asked for by id, or -1 */
 	uint64_t ticks;

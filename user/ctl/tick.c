@@ -9,6 +9,7 @@
 #include "kernel/dp_tc.h"
 #include "ctl/ctl.h"
 #include "ctl/drainer.h"
+#include "ctl/mirror.h"
 #include "ctl/tick.h"
 #include "ctl/txn.h"
 
@@ -179,6 +180,7 @@ void ctl_tick(struct ctl *c)
 	report_scan(c);
 	report_liveness(c);
 	analysis_tick(c, now);
+	mirror_tick(c, now);
 	recent_tick(&c->recent, c->dp, c->m, now);
 	tick_rollouts(c);
 	drainer_tick(c, clock_wall());

@@ -20,6 +20,14 @@ int64_t clock_wall(void)
 	return time(NULL);
 }
 
+uint64_t clock_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
 int64_t clock_mono_ms(void)
 {
 	struct timespec ts;

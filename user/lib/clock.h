@@ -11,7 +11,9 @@
 /* Wall-clock seconds. VSTEER_CLOCK_FILE, if set, names a file holding the
  * time instead: the tests' way to let a rollout of days pass in seconds. */
 int64_t clock_wall(void);
-/* Monotonic milliseconds and seconds. */
+/* Monotonic nanoseconds (bpf_ktime_get_ns()'s clock), milliseconds and
+ * seconds. */
+uint64_t clock_mono_ns(void);
 int64_t clock_mono_ms(void);
 int64_t clock_mono_s(void);
 /* A condition variable whose timed waits take clock_mono_ms() times, so
