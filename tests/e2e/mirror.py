@@ -11,7 +11,7 @@ import threading
 import time
 
 from common import rollout, test
-from lib import SVC, api, check, service, wait_for
+from lib import SVC, api, check, kill, service, wait_for
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # Short windows so that a test takes seconds. minRequests 10: a 1 s
@@ -21,9 +21,10 @@ FAST = {"interval": 1, "minRequests": 10, "failureLimit": 2}
 MIRROR = {"percent": 100, "maxPerSecond": 1000}
 
 
-def start(env, stable=(), target=(), analysis=None):
-    """1.0 and 2.0 (manual, 0%) of an http service, each a mirror_backend
-    started with these extra arguments; their request logs."""
+def start(env, stable=(), target=(), analysis=None, transition=None):
+    """1.0 and 2.0 (manual, 0%, or as transition says) of an http service,
+    each a mirror_backend started with these extra arguments; their
+    request logs."""
     logs = {}
     for version, port, extra in (("1.0", 9001, stable), ("2.0", 9002, target)):
         logs[version] = os.path.join(env.dir, "req-%s.log" % version)
@@ -34,7 +35,8 @@ def start(env, stable=(), target=(), analysis=None):
              "analysis": dict(FAST, **(analysis or {}))}
     env.vsteerd(env.config([{"version": "1.0", "servers": ["127.0.0.1:9001"]},
                             {"version": "2.0", "servers": ["127.0.0.1:9002"],
-                             "upgradeTransition": {"mode": "manual"}}], {"proxy": proxy}))
+                             "upgradeTransition": transition or {"mode": "manual"}}],
+                           {"proxy": proxy}))
     return logs
 
 
@@ -327,3 +329,67 @@ def mirror_refused(env):
     st, resp = api("POST", "/v1/services/default/rollout", {"to": "2.0", "strategy": "mirror"})
     check(st == 409 and resp["error"]["code"] == "target_has_weight", "%s %s" % (st, resp))
     check(service()["rollout"] is None, "a rollout started: %s" % service()["rollout"])
+
+
+@test
+def mirror_config_restart(env):
+    """the config's `"mode": "MultiVersion"` starts a mirror with its
+    settings and `then` at the first start; vsteerd killed (-9) in the
+    middle and started again continues it (settings, then and verdict from
+    the state file; comparisons start afresh), and /metrics has its
+    counters by route"""
+    start(env, transition={"mode": "MultiVersion",
+                           "mirror": {"percent": 100, "duration": 600, "maxPerSecond": 500,
+                                      "compare": {"ignore": ["meta.id"]}},
+                           "then": {"strategy": "gradual", "steps": [{"weight": 10}]}})
+    ro = service()["rollout"]
+    m = ro["mirror"]
+    check(ro["strategy"] == "mirror" and ro["phase"] == "progressing" and
+          m["settings"]["maxPerSecond"] == 500 and
+          m["settings"]["compare"]["ignore"] == ["meta.id"] and
+          m["then"]["strategy"] == "gradual", "from the config: %s" % json.dumps(ro)[:1500])
+    kill(env.daemons[-1])
+    env.vsteerd(os.path.join(env.dir, "config.json"))
+    load = Traffic(ITEMS)
+    load.start()
+    try:
+        wait_for(lambda: (mirror_view().get("requests") or {}).get("compared", 0) >= 10, 10,
+                 lambda: "comparisons after the restart: %s" % mirror_view())
+    finally:
+        load.finish()
+    after = service()["rollout"]
+    check(after["mirror"]["settings"] == m["settings"] and after["mirror"]["then"] == m["then"]
+          and after["startedAt"] == ro["startedAt"], "after the restart: %s" %
+          json.dumps(after)[:1500])
+    text = api("GET", "/metrics")[1].decode()
+    for want in ('vsteer_mirror_compared_total{service="default",route="GET /api/items/{id}"}',
+                 'vsteer_mirror_requests_total{service="default",outcome="mirrored"}',
+                 'vsteer_mirror_verdict{service="default",verdict="pass"}'):
+        check(want in text, "%s not in /metrics" % want)
+
+
+@test
+def mirror_credentials(env):
+    """requests with an Authorization header or a cookie are not mirrored
+    (counted as skipped) unless the rollout allows them; then they are"""
+    logs = start(env)
+    rollout({"to": "2.0", "strategy": "mirror", "mirror": dict(MIRROR, duration=0)})
+    for h in ({"Authorization": "Bearer x"}, {"Cookie": "s=1"}):
+        c = http.client.HTTPConnection(*SVC, timeout=5)
+        c.request("GET", "/api/items/1", headers=h)
+        c.getresponse().read()
+        c.close()
+    wait_for(lambda: mirror_view()["requests"]["skipped"]["authorization"] == 1 and
+             mirror_view()["requests"]["skipped"]["cookie"] == 1, 5,
+             lambda: "skipped: %s" % mirror_view()["requests"])
+    check(not requests_of(logs["2.0"]), "2.0 got %s" % requests_of(logs["2.0"]))
+    api("POST", "/v1/services/default/rollout/abort")
+    rollout({"to": "2.0", "strategy": "mirror",
+             "mirror": dict(MIRROR, duration=0, authorization=True, cookies=True)})
+    for h in ({"Authorization": "Bearer x"}, {"Cookie": "s=1"}):
+        c = http.client.HTTPConnection(*SVC, timeout=5)
+        c.request("GET", "/api/items/1", headers=h)
+        c.getresponse().read()
+        c.close()
+    wait_for(lambda: len(requests_of(logs["2.0"])) == 2, 5,
+             lambda: "2 replays; 2.0 got %s" % requests_of(logs["2.0"]))

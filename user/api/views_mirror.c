@@ -13,8 +13,7 @@ static json_t *side_json(uint16_t status, uint64_t bytes, uint64_t n, const stru
 	/* clang-format on */
 }
 
-static json_t *noise_json(const struct mirror_report *rep, const struct mirror_spec *sp,
-			  uint32_t i)
+static json_t *noise_json(const struct mirror_report *rep, const struct mirror_spec *sp, uint32_t i)
 {
 	const struct jdiff_noise *nz = &rep->noise[i];
 	json_t *fields = json_array();
@@ -33,8 +32,8 @@ static json_t *noise_json(const struct mirror_report *rep, const struct mirror_s
 	return json_pack("{sIso}", "samples", (json_int_t)nz->samples, "fields", fields);
 }
 
-static json_t *route_json(const struct mirror_report *rep, const struct mirror_spec *sp,
-			  uint32_t i, const char *tv, const char *sv)
+static json_t *route_json(const struct mirror_report *rep, const struct mirror_spec *sp, uint32_t i,
+			  const char *tv, const char *sv)
 {
 	const struct mirror_route *r = &rep->route[i];
 	const struct mirror_fig *f = &r->fig;

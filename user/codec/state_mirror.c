@@ -8,20 +8,20 @@
 #include "codec/state.h"
 #include "codec/state_mirror.h"
 
-static const char *const verdict_names[] = { [V_PASS] = "pass",
-					     [V_FAIL] = "fail",
-					     [V_INCONCLUSIVE] = "inconclusive" };
+static const char *const verdict_names[] = {
+	[V_PASS] = "pass", [V_FAIL] = "fail", [V_INCONCLUSIVE] = "inconclusive"
+};
 
 json_t *state_then_json(const struct ro_request *then)
 {
 	json_t *steps = json_array();
 
 	for (uint32_t i = 0; i < then->nsteps; i++)
-		json_array_append_new(
-			steps, json_pack("{sfso}", "weight", then->steps[i].weight / 100.0, "hold",
-					 then->steps[i].hold == RO_WAIT ?
-						 json_null() :
-						 json_integer(then->steps[i].hold)));
+		json_array_append_new(steps, json_pack("{sfso}", "weight",
+						       then->steps[i].weight / 100.0, "hold",
+						       then->steps[i].hold == RO_WAIT ?
+							       json_null() :
+							       json_integer(then->steps[i].hold)));
 	/* clang-format off */
 	return json_pack("{sssosososIsbso}",
 			 "strategy", ro_strategy_name(then->strategy),
@@ -54,7 +54,8 @@ json_t *state_mirror_json(const struct rollout *ro)
 static int load_then(json_t *j, const char *w, struct ro_request *then, struct vs_err *err)
 {
 	json_t *st = json_object_get(j, "strategy"), *steps = json_object_get(j, "steps");
-	json_t *t = json_object_get(j, "sessionTimeout"), *given = json_object_get(j, "analysisGiven");
+	json_t *t = json_object_get(j, "sessionTimeout"),
+	       *given = json_object_get(j, "analysisGiven");
 	json_t *item;
 	size_t i;
 
@@ -62,8 +63,8 @@ static int load_then(json_t *j, const char *w, struct ro_request *then, struct v
 	mirror_spec_defaults(&then->mirror);
 	if (!json_is_string(st) || ro_strategy_parse(json_string_value(st), &then->strategy) ||
 	    then->strategy == RO_MIRROR || !json_is_array(steps) ||
-	    json_array_size(steps) > RO_MAX_STEPS || (t && !json_is_null(t) && !json_is_integer(t)) ||
-	    !json_is_integer(given))
+	    json_array_size(steps) > RO_MAX_STEPS ||
+	    (t && !json_is_null(t) && !json_is_integer(t)) || !json_is_integer(given))
 		return vs_errf(err, -EINVAL, 400, "bad_state", "%s.then: malformed", w);
 	json_array_foreach (steps, i, item) {
 		json_t *wt = json_object_get(item, "weight"), *h = json_object_get(item, "hold");
@@ -71,8 +72,8 @@ static int load_then(json_t *j, const char *w, struct ro_request *then, struct v
 		if (!json_is_number(wt) ||
 		    model_percent_to_bp(json_number_value(wt), &then->steps[i].weight) ||
 		    (h && !json_is_null(h) && (!json_is_integer(h) || json_integer_value(h) < 0)))
-			return vs_errf(err, -EINVAL, 400, "bad_state", "%s.then.steps[%zu]: malformed",
-				       w, i);
+			return vs_errf(err, -EINVAL, 400, "bad_state",
+				       "%s.then.steps[%zu]: malformed", w, i);
 		then->steps[i].hold = h && !json_is_null(h) ? json_integer_value(h) : RO_WAIT;
 	}
 	then->nsteps = json_array_size(steps);
@@ -84,7 +85,10 @@ static int load_then(json_t *j, const char *w, struct ro_request *then, struct v
 			w, "bad_state", &then->drain, err))
 		return -EINVAL;
 	then->an.set = json_is_true(json_object_get(j, "analysisSet"));
-	judge_defaults(&then->an.an);
+	/* As req_rollout() leaves it: settings only where the request gave
+	 * some (parse_analysis() reads over the defaults). */
+	if (then->an.set)
+		judge_defaults(&then->an.an);
 	if (then->an.set && parse_analysis(json_object_get(j, "analysis"), w, "bad_state",
 					   &then->an.an, &then->an.given, err))
 		return -EINVAL;

@@ -65,6 +65,20 @@ int ro_mark_type(const char *name)
 	return -EINVAL;
 }
 
+static void mirror_started(const struct rollout *ro, const char *from, const char *to, char *buf,
+			   size_t size)
+{
+	char until[48] = "until promoted";
+
+	if (ro->mirror.duration)
+		snprintf(until, sizeof(until), "for %u s", ro->mirror.duration);
+	snprintf(buf, size,
+		 "mirror of %u.%02u%% of %s's new connections to %s, up to %u requests/s, %s%s%s",
+		 ro->mirror.bp / 100, ro->mirror.bp % 100, from, to, ro->mirror.max_per_second,
+		 until, ro->has_then ? ", then " : "",
+		 ro->has_then ? ro_strategy_name(ro->then.strategy) : "");
+}
+
 void ro_mark_detail(const struct model *m, uint32_t svc, const struct ro_mark *mk, char *buf,
 		    size_t size)
 {
@@ -75,12 +89,7 @@ void ro_mark_detail(const struct model *m, uint32_t svc, const struct ro_mark *m
 	switch (mk->type) {
 	case ROM_STARTED:
 		if (ro->strategy == RO_MIRROR)
-			snprintf(buf, size,
-				 "mirror of %u.%02u%% of %s's new connections to %s, up to %u requests/s, for %lld s (0: until promoted)%s%s",
-				 ro->mirror.bp / 100, ro->mirror.bp % 100, from, to,
-				 ro->mirror.max_per_second, (long long)ro->mirror.duration,
-				 ro->has_then ? ", then " : "",
-				 ro->has_then ? ro_strategy_name(ro->then.strategy) : "");
+			mirror_started(ro, from, to, buf, size);
 		else if (ro->an.on)
 			snprintf(buf, size,
 				 "%s rollout from %s to %s, judged every %u s (failureLimit %u)",
@@ -127,11 +136,13 @@ void ro_mark_detail(const struct model *m, uint32_t svc, const struct ro_mark *m
 	case ROM_MIRROR_PASSED:
 	case ROM_MIRROR_FAILED:
 		snprintf(buf, size, "mirror of %s beside %s %s: %s%s", to, from,
-			 judge_verdict_name(ro->mirror_verdict), ro->mirror_why,
-			 ro->has_then && mk->type == ROM_MIRROR_PASSED ?
-				 "; the next rollout starts" :
-			 ro->has_then ? "; the next rollout does not start" :
-					"");
+			 mk->type == ROM_MIRROR_PASSED	      ? "passed" :
+			 ro->mirror_verdict == V_INCONCLUSIVE ? "inconclusive" :
+								"failed",
+			 ro->mirror_why,
+			 !ro->has_then		       ? "" :
+			 mk->type == ROM_MIRROR_PASSED ? "; the next rollout starts" :
+							 "; the next rollout does not start");
 		break;
 	default:
 		snprintf(buf, size, "?");

@@ -210,13 +210,13 @@ static void judge_run(struct ctl *c, uint32_t s, int64_t now)
 	if (!rep)
 		return;
 	pthread_mutex_lock(&ms->lock);
-	all = mirror_judge(&ro->an, &ro->mirror, &rep->all, rep->route, rep->nroutes, tv, sv,
-			   why, sizeof(why));
+	all = mirror_judge(&ro->an, &ro->mirror, &rep->all, rep->route, rep->nroutes, tv, sv, why,
+			   sizeof(why));
 	window = ro->an.on && now - rep->judged_at >= (int64_t)ro->an.interval;
 	if (window && (win = malloc(sizeof(*win)))) {
 		mirror_fig_sub(win, &rep->all, &rep->judged_base);
-		wv = mirror_judge(&ro->an, &ro->mirror, win, rep->route, rep->nroutes, tv, sv,
-				  wwhy, sizeof(wwhy));
+		wv = mirror_judge(&ro->an, &ro->mirror, win, rep->route, rep->nroutes, tv, sv, wwhy,
+				  sizeof(wwhy));
 		rep->judged_base = rep->all;
 		rep->judged_at = now;
 	}

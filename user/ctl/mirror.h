@@ -40,10 +40,10 @@ struct mirror_replay;
 
 /* What became of the requests of sampled connections. */
 struct mirror_counts {
-	uint64_t requests;		/* whole requests seen, with their response */
-	uint64_t mirrored;		/* sent to the target */
-	uint64_t failed;		/* ... and not answered: refused, reset, timed out, not HTTP */
-	uint64_t skipped_method;	/* not a listed method */
+	uint64_t requests;	 /* whole requests seen, with their response */
+	uint64_t mirrored;	 /* sent to the target */
+	uint64_t failed;	 /* ... and not answered: refused, reset, timed out, not HTTP */
+	uint64_t skipped_method; /* not a listed method */
 	uint64_t skipped_authorization; /* an Authorization header, not allowed */
 	uint64_t skipped_cookie;	/* a Cookie header, not allowed */
 	uint64_t skipped_upgrade;	/* Upgrade or CONNECT: not HTTP after it */

@@ -107,8 +107,8 @@ static bool differs(const struct mirror_report *rep, uint32_t i, const struct mi
 {
 	const struct jdiff_noise *nz = rep->noise[i].samples ? &rep->noise[i] : NULL;
 
-	if (sp->body && jdiff_differ(nz, sp->ignore, sp->nignore, j->body, j->body_len, tb, tn,
-				     where, size))
+	if (sp->body &&
+	    jdiff_differ(nz, sp->ignore, sp->nignore, j->body, j->body_len, tb, tn, where, size))
 		return true;
 	for (uint32_t h = 0; pm && h < sp->nheaders; h++)
 		if (!(rep->noise_headers[i] & (1U << h)) &&
@@ -157,8 +157,9 @@ void mirror_compare(struct mirror_state *ms, const struct mirror_job *j,
 		/* A route whose stable answers differ as a whole cannot be
 		 * compared by body; nor can a body too large to hold. */
 		p.body_compared = !rep->noise[i].whole && (!run->spec.body || (j->body && tb));
-		p.body_differs = p.body_compared && differs(rep, i, &run->spec, j, pm_ok ? &pm : NULL,
-							    t, tb, tn, where, sizeof(where));
+		p.body_differs = p.body_compared &&
+				 differs(rep, i, &run->spec, j, pm_ok ? &pm : NULL, t, tb, tn,
+					 where, sizeof(where));
 		p.diff_where = where;
 	}
 	mirror_fig_add(&r->fig, &p);

@@ -7,9 +7,9 @@
 #include "ctl/mirror_flow.h"
 #include "ctl/mirror_replay.h"
 
-#define FLOW_BUCKETS 1024
-#define STREAM_MARKS 64
-#define FLOW_STASH   64		      /* records held until the OPEN */
+#define FLOW_BUCKETS  1024
+#define STREAM_MARKS  64
+#define FLOW_STASH    64	    /* records held until the OPEN */
 #define FLOW_GRACE_NS 1000000000ULL /* a CLOSE, or a flow without OPEN, waits this long */
 
 /* When the bytes of a stream arrived: from buffer offset off on, those
@@ -49,7 +49,7 @@ struct flow {
 	uint32_t svc;
 	int64_t started; /* the rollout it was sampled for */
 	uint64_t last_ns;
-	bool opened;	   /* its OPEN was read: the streams know where they start */
+	bool opened;	    /* its OPEN was read: the streams know where they start */
 	uint64_t closed_ns; /* its CLOSE was read (records may still follow) */
 	struct stashed stash[FLOW_STASH];
 	uint32_t nstash;

@@ -359,8 +359,7 @@ static void task_start(struct mirror_state *ms, struct mirror_replay *r, struct 
 	bool on;
 
 	pthread_mutex_lock(&ms->lock);
-	on = run->on && run->started == j->started && run->ntarget &&
-	     (!j->noise || run->nstable);
+	on = run->on && run->started == j->started && run->ntarget && (!j->noise || run->nstable);
 	if (on && t) {
 		t->x[0].ep = run->target[r->rr % run->ntarget];
 		if (j->noise)

@@ -15,9 +15,9 @@
 
 struct mirror_state;
 
-#define MIRROR_RESP_MAX	    (4 * 1024 * 1024) /* a replay's response, whole */
-#define MIRROR_IDLE_PER_EP  16		      /* idle connections kept per server */
-#define MIRROR_IDLE_MAX_NS  (30ULL * 1000000000)
+#define MIRROR_RESP_MAX	   (4 * 1024 * 1024) /* a replay's response, whole */
+#define MIRROR_IDLE_PER_EP 16		     /* idle connections kept per server */
+#define MIRROR_IDLE_MAX_NS (30ULL * 1000000000)
 
 struct mirror_replay *mirror_replay_new(void);
 void mirror_replay_free(struct mirror_replay *r);
