@@ -5,6 +5,7 @@
  * picks the endpoint (the low 3 bits; seeds of the 4 first ones keep
  * their meaning). Invariants: a service's weights always sum to
  * 10000, and the state file round-trips. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "codec/config.h"
@@ -36,8 +37,12 @@ static void check_invariants(const struct model *m)
 			abort();
 	}
 	text = state_dump(m);
-	if (!text || !back || state_parse(text, strlen(text), "fuzz", back, &err))
+	if (!text || !back)
 		abort();
+	if (state_parse(text, strlen(text), "fuzz", back, &err)) {
+		fprintf(stderr, "the state file does not read back: %s\n%s\n", err.msg, text);
+		abort();
+	}
 	free(text);
 	free(back);
 }

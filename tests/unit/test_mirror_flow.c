@@ -64,8 +64,7 @@ static struct world *world(const char *method)
 
 /* A record: kind, then for segments the payload at offset off of the
  * stream (seq = isn + off). */
-static void rec(struct world *w, int kind, uint32_t off, const char *payload, bool fin,
-		uint64_t ns)
+static void rec(struct world *w, int kind, uint32_t off, const char *payload, bool fin, uint64_t ns)
 {
 	struct vs_cap c = { .cookie = COOKIE, .ns = ns, .kind = kind, .fin = fin };
 	size_t n = payload ? strlen(payload) : 0;

@@ -12,6 +12,34 @@ static const char *const verdict_names[] = {
 	[V_PASS] = "pass", [V_FAIL] = "fail", [V_INCONCLUSIVE] = "inconclusive"
 };
 
+/* A then's analysis as its request gave it: the fields given, over the
+ * service's settings when it starts (null: none given, false: off). */
+static json_t *then_analysis_json(const struct analysis_req *r)
+{
+	json_t *j;
+
+	if (!r->set)
+		return json_null();
+	if (!r->an.on)
+		return json_false();
+	j = json_object();
+	for (size_t i = 0; i < JUDGE_NFIELDS; i++) {
+		const struct judge_field *f = &judge_fields[i];
+		double v = judge_get(&r->an, f);
+
+		if (!(r->given & (1U << i)))
+			continue;
+		json_object_set_new(j, f->name,
+				    f->kind == JUDGE_COUNT	    ? json_integer((json_int_t)v) :
+				    f->kind == JUDGE_LIMIT && v < 0 ? json_null() :
+								      json_real(v));
+	}
+	if (r->given & JUDGE_GIVEN_INCONCLUSIVE)
+		json_object_set_new(j, "onInconclusive",
+				    json_string(judge_inconclusive_name(r->an.on_inconclusive)));
+	return j;
+}
+
 json_t *state_then_json(const struct ro_request *then)
 {
 	json_t *steps = json_array();
@@ -23,16 +51,14 @@ json_t *state_then_json(const struct ro_request *then)
 							       json_null() :
 							       json_integer(then->steps[i].hold)));
 	/* clang-format off */
-	return json_pack("{sssosososIsbso}",
+	return json_pack("{sssosososo}",
 			 "strategy", ro_strategy_name(then->strategy),
 			 "steps", steps,
 			 "sessionTimeout", then->session_timeout_set ?
 				json_integer(then->session_timeout) : json_null(),
 			 "drainDeadline", then->drain.on ? json_integer(then->drain.secs) :
 				json_null(),
-			 "analysisGiven", (json_int_t)then->an.given,
-			 "analysisSet", then->an.set,
-			 "analysis", state_settings_json(&then->an.an));
+			 "analysis", then_analysis_json(&then->an));
 	/* clang-format on */
 }
 
@@ -49,13 +75,11 @@ json_t *state_mirror_json(const struct rollout *ro)
 	/* clang-format on */
 }
 
-/* A then back: the fields the API's "then" has, in the same words, and
- * the bits of analysis it gave. */
+/* A then back: the fields the API's "then" has, in the same words. */
 static int load_then(json_t *j, const char *w, struct ro_request *then, struct vs_err *err)
 {
 	json_t *st = json_object_get(j, "strategy"), *steps = json_object_get(j, "steps");
-	json_t *t = json_object_get(j, "sessionTimeout"),
-	       *given = json_object_get(j, "analysisGiven");
+	json_t *t = json_object_get(j, "sessionTimeout"), *an = json_object_get(j, "analysis");
 	json_t *item;
 	size_t i;
 
@@ -63,8 +87,7 @@ static int load_then(json_t *j, const char *w, struct ro_request *then, struct v
 	mirror_spec_defaults(&then->mirror);
 	if (!json_is_string(st) || ro_strategy_parse(json_string_value(st), &then->strategy) ||
 	    then->strategy == RO_MIRROR || !json_is_array(steps) ||
-	    json_array_size(steps) > RO_MAX_STEPS ||
-	    (t && !json_is_null(t) && !json_is_integer(t)) || !json_is_integer(given))
+	    json_array_size(steps) > RO_MAX_STEPS || (t && !json_is_null(t) && !json_is_integer(t)))
 		return vs_errf(err, -EINVAL, 400, "bad_state", "%s.then: malformed", w);
 	json_array_foreach (steps, i, item) {
 		json_t *wt = json_object_get(item, "weight"), *h = json_object_get(item, "hold");
@@ -84,15 +107,10 @@ static int load_then(json_t *j, const char *w, struct ro_request *then, struct v
 				json_object_get(j, "drainDeadline"),
 			w, "bad_state", &then->drain, err))
 		return -EINVAL;
-	then->an.set = json_is_true(json_object_get(j, "analysisSet"));
-	/* As req_rollout() leaves it: settings only where the request gave
-	 * some (parse_analysis() reads over the defaults). */
-	if (then->an.set)
-		judge_defaults(&then->an.an);
-	if (then->an.set && parse_analysis(json_object_get(j, "analysis"), w, "bad_state",
-					   &then->an.an, &then->an.given, err))
+	/* As req_rollout() reads it: the fields given, over nothing. */
+	then->an.set = an && !json_is_null(an);
+	if (then->an.set && parse_analysis(an, w, "bad_state", &then->an.an, &then->an.given, err))
 		return -EINVAL;
-	then->an.given = json_integer_value(given);
 	return 0;
 }
 

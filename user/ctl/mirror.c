@@ -51,6 +51,10 @@ static void *replay_main(void *arg)
 void mirror_init(struct mirror_state *ms)
 {
 	pthread_mutex_init(&ms->lock, NULL);
+	/* Unknown: the pinned smirror may hold what a vsteerd before this
+	 * one set, so the first tick writes every service's. */
+	for (uint32_t s = 0; s < VS_MAX_SERVICES; s++)
+		ms->applied[s].bp = UINT16_MAX;
 }
 
 void mirror_fini(struct mirror_state *ms)

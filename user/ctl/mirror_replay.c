@@ -35,6 +35,7 @@ struct exchange {
  * it teaches the noise. */
 struct task {
 	struct mirror_job *j;
+	uint64_t timeout_ns; /* the run's timeoutMs when it started */
 	struct exchange x[2];
 	int open; /* exchanges not done */
 	struct task *next;
@@ -229,7 +230,7 @@ static void exchange_end(struct mirror_state *ms, struct mirror_replay *r, struc
 		task_done(ms, r, x->t);
 }
 
-static bool exchange_start(struct mirror_state *ms, struct mirror_replay *r, struct exchange *x);
+static bool exchange_start(struct mirror_replay *r, struct exchange *x);
 
 /* The connection failed or closed: retry once on a new one if it was a
  * kept-alive connection that the server had closed before we sent (a
@@ -241,7 +242,7 @@ static void exchange_fail(struct mirror_state *ms, struct mirror_replay *r, stru
 		conn_close(r, x->c);
 		x->c = NULL;
 		x->retried = true;
-		if (exchange_start(ms, r, x))
+		if (exchange_start(r, x))
 			return;
 	}
 	x->a.ok = false;
@@ -249,7 +250,7 @@ static void exchange_fail(struct mirror_state *ms, struct mirror_replay *r, stru
 	exchange_end(ms, r, x, false);
 }
 
-static bool exchange_start(struct mirror_state *ms, struct mirror_replay *r, struct exchange *x)
+static bool exchange_start(struct mirror_replay *r, struct exchange *x)
 {
 	struct conn *c = conn_get(r, x->t->j->svc, &x->ep, &x->reused);
 
@@ -259,7 +260,7 @@ static bool exchange_start(struct mirror_state *ms, struct mirror_replay *r, str
 	c->x = x;
 	x->sent = 0;
 	x->a.len = 0;
-	x->deadline_ns = now_ns() + (uint64_t)ms->run[x->t->j->svc].spec.timeout_ms * 1000000;
+	x->deadline_ns = now_ns() + x->t->timeout_ns;
 	if (!c->connecting && watch(r, c, EPOLLOUT, EPOLL_CTL_MOD)) {
 		conn_close(r, c);
 		x->c = NULL;
@@ -361,6 +362,7 @@ static void task_start(struct mirror_state *ms, struct mirror_replay *r, struct 
 	pthread_mutex_lock(&ms->lock);
 	on = run->on && run->started == j->started && run->ntarget && (!j->noise || run->nstable);
 	if (on && t) {
+		t->timeout_ns = (uint64_t)run->spec.timeout_ms * 1000000;
 		t->x[0].ep = run->target[r->rr % run->ntarget];
 		if (j->noise)
 			t->x[1].ep = run->stable[r->rr % run->nstable];
@@ -386,7 +388,7 @@ static void task_start(struct mirror_state *ms, struct mirror_replay *r, struct 
 		if (!on) {
 			x->a.why = "the mirror ended";
 			exchange_end(ms, r, x, false);
-		} else if (!exchange_start(ms, r, x)) {
+		} else if (!exchange_start(r, x)) {
 			x->a.why = "cannot connect";
 			exchange_end(ms, r, x, false);
 		}
