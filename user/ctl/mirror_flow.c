@@ -53,6 +53,7 @@ struct flow {
 	uint64_t closed_ns; /* its CLOSE was read (records may still follow) */
 	struct stashed stash[FLOW_STASH];
 	uint32_t nstash;
+	size_t held; /* its share of mirror_flows.held */
 	struct stream req, resp;
 	struct pending q[MIRROR_MAX_PIPELINE];
 	uint32_t nq;
@@ -64,6 +65,7 @@ struct mirror_flows {
 	uint32_t n;
 	double tokens[VS_MAX_SERVICES]; /* maxPerSecond's bucket */
 	uint64_t tokens_ns[VS_MAX_SERVICES];
+	size_t held; /* bytes the flows hold: at most MIRROR_HELD_MAX */
 };
 
 void mirror_job_free(struct mirror_job *j)
@@ -126,6 +128,7 @@ static void flow_drop(struct mirror_flows *f, struct flow **p)
 	struct flow *fl = *p;
 
 	*p = fl->next;
+	f->held -= fl->held;
 	flow_free(fl);
 	f->n--;
 }
@@ -409,6 +412,20 @@ static struct flow *flow_new(struct mirror_state *ms, struct mirror_flows *f, st
 	return fl;
 }
 
+/* What fl holds now, into f->held; returns f->held. */
+static size_t account(struct mirror_flows *f, struct flow *fl)
+{
+	size_t n = fl->req.r.len + fl->req.r.ahead_bytes + fl->resp.r.len + fl->resp.r.ahead_bytes;
+
+	for (uint32_t i = 0; i < fl->nq; i++)
+		n += fl->q[i].bytes ? fl->q[i].len : 0;
+	for (uint32_t i = 0; i < fl->nstash; i++)
+		n += fl->stash[i].rec.copied;
+	f->held += n - fl->held;
+	fl->held = n;
+	return f->held;
+}
+
 static void flow_segment(struct mirror_state *ms, struct mirror_flows *f, struct flow *fl,
 			 const struct vs_cap *rec, const uint8_t *data)
 {
@@ -426,21 +443,29 @@ static void flow_segment(struct mirror_state *ms, struct mirror_flows *f, struct
 	/* The requests may be waiting for room in the queue. */
 	if (!req)
 		parse_requests(ms, fl);
+	if (account(f, fl) > MIRROR_HELD_MAX) {
+		flow_fail(ms, fl);
+		reasm_free(&fl->req.r);
+		reasm_free(&fl->resp.r);
+		account(f, fl);
+	}
 }
 
 /* A segment before the OPEN: kept (a copy) until it comes. */
-static void stash(struct mirror_state *ms, struct flow *fl, const struct vs_cap *rec,
-		  const uint8_t *data)
+static void stash(struct mirror_state *ms, struct mirror_flows *f, struct flow *fl,
+		  const struct vs_cap *rec, const uint8_t *data)
 {
 	struct stashed *st = &fl->stash[fl->nstash];
 
-	if (fl->nstash == FLOW_STASH || !(st->data = malloc(rec->copied ? rec->copied : 1))) {
+	if (fl->nstash == FLOW_STASH || f->held + rec->copied > MIRROR_HELD_MAX ||
+	    !(st->data = malloc(rec->copied ? rec->copied : 1))) {
 		flow_fail(ms, fl);
 		return;
 	}
 	st->rec = *rec;
 	memcpy(st->data, data, rec->copied);
 	fl->nstash++;
+	account(f, fl);
 }
 
 static void flow_open(struct mirror_state *ms, struct mirror_flows *f, struct flow *fl,
@@ -454,6 +479,7 @@ static void flow_open(struct mirror_state *ms, struct mirror_flows *f, struct fl
 		free(fl->stash[i].data);
 	}
 	fl->nstash = 0;
+	account(f, fl);
 }
 
 void mirror_flows_record(struct mirror_state *ms, struct mirror_flows *f, const struct vs_cap *rec,
@@ -486,9 +512,14 @@ void mirror_flows_record(struct mirror_state *ms, struct mirror_flows *f, const 
 	if (fl->done)
 		return;
 	if (!fl->opened)
-		stash(ms, fl, rec, data);
+		stash(ms, f, fl, rec, data);
 	else
 		flow_segment(ms, f, fl, rec, data);
+}
+
+size_t mirror_flows_held(const struct mirror_flows *f)
+{
+	return f->held;
 }
 
 void mirror_flows_expire(struct mirror_state *ms, struct mirror_flows *f, uint64_t now_ns)

@@ -9,6 +9,7 @@
 #define VS_MIRROR_FLOW_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "vsteer.h"
 #include "core/http1.h"
@@ -19,6 +20,10 @@ struct mirror_state;
 #define MIRROR_MAX_FLOWS    4096 /* sampled connections followed at once */
 #define MIRROR_MAX_PIPELINE 16	 /* requests of a flow waiting for their response */
 #define MIRROR_FLOW_IDLE_NS (120ULL * 1000000000) /* a flow not heard of this long is gone */
+/* Captured bytes held across all flows (reassembled, out of order,
+ * waiting for a response): a client that sends a request slowly, or
+ * never ends it, cannot make vsteerd hold more. */
+#define MIRROR_HELD_MAX (64u << 20)
 
 /* A request and the response its client got, to replay and compare. */
 struct mirror_job {
@@ -47,6 +52,8 @@ void mirror_flows_free(struct mirror_flows *f);
 /* One capture record (the capture thread's callback). */
 void mirror_flows_record(struct mirror_state *ms, struct mirror_flows *f, const struct vs_cap *rec,
 			 const uint8_t *data);
+/* Bytes the flows hold now (at most MIRROR_HELD_MAX). */
+size_t mirror_flows_held(const struct mirror_flows *f);
 /* Forget flows not heard of for MIRROR_FLOW_IDLE_NS (their close was
  * lost with the capture) and those of services no longer mirrored. */
 void mirror_flows_expire(struct mirror_state *ms, struct mirror_flows *f, uint64_t now_ns);
