@@ -225,13 +225,14 @@ def kernel_features(env):
     with a sentence and steering is untouched
 
     GET /v1/features lists what the kernel offers; a kernel without a
-    request hook runs steering with the meters off and says which hook; one
+    request hook runs steering with the meters off (and the mirror's capture:
+    a mirror rollout is refused, 409 not_watching) and says which hook; one
     without sk_lookup is refused with a sentence, not a verifier dump."""
     env.backend("1.0", "127.0.0.1:9001")
     cfg = env.config({"version": "1.0", "servers": ["127.0.0.1:9001"]})
     p = env.vsteerd(cfg)
     st, f = api("GET", "/v1/features")
-    check(st == 200 and f["steering"] and f["watching"], "features: %s %s" % (st, f))
+    check(st == 200 and f["steering"] and f["watching"] and f["mirror"], "features: %s %s" % (st, f))
     names = {x["name"]: x for x in f["features"]}
     release = tuple(int(x) for x in re.match(r"(\d+)\.(\d+)", os.uname().release).groups())
     for n, x in names.items():
@@ -245,7 +246,7 @@ def kernel_features(env):
         os.environ["VSTEER_PRETEND_MISSING"] = "tp_sock_send_length"
         env.vsteerd(cfg)
         st, f = api("GET", "/v1/features")
-        check(f["steering"] and f["watching"], "meters expected, by TC: %s" % f)
+        check(f["steering"] and f["watching"] and f["mirror"], "meters expected, by TC: %s" % f)
         check("lacks tp_btf/sock_send_length" in env.vsteerd_log() and "TC egress" in env.vsteerd_log(),
               "no line saying how responses are measured:\n" + env.vsteerd_log())
         check(not os.path.exists(env.pin_dir + "/resp"), "the send hook is still pinned")
@@ -256,7 +257,9 @@ def kernel_features(env):
         os.environ["VSTEER_PRETEND_MISSING"] = "tp_tcp_probe"
         env.vsteerd(cfg)
         st, f = api("GET", "/v1/features")
-        check(f["steering"] and not f["watching"], "no meters expected: %s" % f)
+        check(f["steering"] and not f["watching"] and not f["mirror"], "no meters expected: %s" % f)
+        st, r = api("POST", "/v1/services/default/rollout", {"to": "1.0", "strategy": "mirror"})
+        check(st == 409 and r["error"]["code"] == "not_watching", "a mirror: %s %s" % (st, r))
         check("lacks tp_tcp_probe" in env.vsteerd_log() and "Linux 5.5" in env.vsteerd_log(),
               "no warning naming the hook:\n" + env.vsteerd_log())
         check(fetch() == "1.0", "steering without the meters")

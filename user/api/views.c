@@ -245,9 +245,10 @@ json_t *views_features(const struct snap *s)
 						      "since", fs->f[i].since,
 						      "required", fs->f[i].core,
 						      "available", fs->f[i].ok));
-	return json_pack("{sssbsbssso}", "kernel", fs->kernel,
+	return json_pack("{sssbsbsbssso}", "kernel", fs->kernel,
 			 "steering", features_core_missing(fs) == NULL,
 			 "watching", s->metering,
+			 "mirror", s->mirroring,
 			 "drainClose", s->drain_how == DP_DRAIN_ITER ? "bpf_sock_destroy" :
 				       s->drain_how == DP_DRAIN_NETLINK ? "sock_diag_destroy" : "none",
 			 "features", list);

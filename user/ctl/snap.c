@@ -100,6 +100,7 @@ int snap_take(struct ctl *c, enum snap_what what, const char *service, const cha
 		s->notify_failed = atomic_load(&c->notify.failed);
 		s->notify_queued = atomic_load(&c->notify.queued);
 		s->metering = dp_metering(c->dp);
+		s->mirroring = c->mirror.running;
 		s->drain_how = dp_drain_how(c->dp);
 		s->features = c->features;
 		if (what == SNAP_VERSIONS && take_versions(c, s))

@@ -52,7 +52,8 @@ struct snap {
 	uint64_t notify_sent, notify_failed; /* webhook deliveries (ctl/notifier.h) */
 	uint32_t notify_queued;
 	bool metering;
-	int drain_how; /* enum dp_drain: how drains close connections */
+	bool mirroring; /* the capture and replay threads run: mirrors can */
+	int drain_how;	/* enum dp_drain: how drains close connections */
 	const struct vs_features *features;
 };
 
