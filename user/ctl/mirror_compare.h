@@ -21,7 +21,7 @@ struct mirror_state;
 struct mirror_answer {
 	uint8_t *buf; /* the response as it came, interim (1xx) ones dropped */
 	size_t len, cap;
-	uint64_t first_ns; /* its first byte */
+	uint64_t first_ns; /* its first byte in: the kernel's receive time, CLOCK_REALTIME */
 	uint64_t lat_ns;   /* from the request's last byte sent */
 	bool ok;	   /* a whole HTTP/1.x response */
 	bool close;	   /* the connection cannot carry another request */

@@ -286,6 +286,7 @@ static struct mirror_job *job_of(const struct flow *fl, struct pending *p, const
 	j->status = m->status;
 	j->size = m->body_len;
 	j->lat_ns = first_ns > p->ns ? first_ns - p->ns : 0;
+	j->arrived_ns = p->ns;
 	j->head = malloc(m->head_len);
 	if (j->head) {
 		memcpy(j->head, s->r.buf, m->head_len);

@@ -37,9 +37,10 @@ struct mirror_job {
 	size_t req_len;
 	/* The primary: */
 	uint16_t status;
-	uint64_t size;	 /* body bytes */
-	uint64_t lat_ns; /* the request's last byte in, to its response's first out */
-	uint8_t *body;	 /* decoded, or NULL: longer than MIRROR_BODY_MAX, or not captured */
+	uint64_t size;	     /* body bytes */
+	uint64_t lat_ns;     /* the request's last byte in, to its response's first out */
+	uint64_t arrived_ns; /* that last byte in (CLOCK_MONOTONIC): when to replay it */
+	uint8_t *body;	     /* decoded, or NULL: longer than MIRROR_BODY_MAX, or not captured */
 	size_t body_len;
 	uint8_t *head; /* the response's head, for the headers compared */
 	size_t head_len;

@@ -8,7 +8,10 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
+#include <linux/errqueue.h>
+#include <linux/net_tstamp.h>
 #include "lib/clock.h"
 #include "core/http1.h"
 #include "ctl/mirror.h"
@@ -53,7 +56,8 @@ struct conn {
 
 struct mirror_replay {
 	pthread_mutex_t qlock;
-	struct mirror_job *head, *tail;
+	struct mirror_job *head, *tail;	     /* pushed, not taken yet */
+	struct mirror_job *wait, *wait_tail; /* taken, waiting for their time */
 	int efd, ep;
 	struct conn *conns; /* all of them, busy or idle */
 	struct task *tasks; /* under way */
@@ -110,11 +114,15 @@ void mirror_replay_free(struct mirror_replay *r)
 		r->tasks = t->next;
 		task_free(t);
 	}
-	while (r->head) {
-		struct mirror_job *j = r->head;
+	for (int q = 0; q < 2; q++) {
+		struct mirror_job **head = q ? &r->wait : &r->head;
 
-		r->head = j->next;
-		mirror_job_free(j);
+		while (*head) {
+			struct mirror_job *j = *head;
+
+			*head = j->next;
+			mirror_job_free(j);
+		}
 	}
 	if (r->efd >= 0)
 		close(r->efd);
@@ -147,6 +155,41 @@ static uint64_t now_ns(void)
 	return clock_mono_ns();
 }
 
+/* Software timestamps are of CLOCK_REALTIME: replay latencies are
+ * measured on it, from the request's last byte sent to the answer's
+ * arrival. */
+static uint64_t real_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* recv(), and when stamp is given, the kernel's receive time of what was
+ * read (SCM_TIMESTAMPING; the time of reading if there is none). */
+static ssize_t recv_stamped(int fd, void *buf, size_t len, uint64_t *stamp)
+{
+	char ctl[CMSG_SPACE(sizeof(struct scm_timestamping))];
+	struct iovec iov = { .iov_base = buf, .iov_len = len };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl)
+	};
+	ssize_t n = recvmsg(fd, &mh, 0);
+
+	if (n <= 0 || !stamp)
+		return n;
+	*stamp = real_ns();
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+		const struct scm_timestamping *ts = (const void *)CMSG_DATA(cm);
+
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPING &&
+		    (ts->ts[0].tv_sec || ts->ts[0].tv_nsec))
+			*stamp = ts->ts[0].tv_sec * 1000000000ULL + ts->ts[0].tv_nsec;
+	}
+	return n;
+}
+
 static int watch(struct mirror_replay *r, struct conn *c, uint32_t events, int op)
 {
 	struct epoll_event ev = { .events = events, .data.ptr = c };
@@ -160,6 +203,10 @@ static struct conn *conn_get(struct mirror_replay *r, uint32_t svc, const struct
 {
 	struct sockaddr_storage ss;
 	socklen_t len = ep_to_sockaddr(ep, &ss);
+	/* The kernel's arrival time of the answer, not when this thread got
+	 * to read it: on a busy host the two are milliseconds apart, and the
+	 * primary's latency is the kernel's too. */
+	int stamp = SOF_TIMESTAMPING_RX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE;
 	struct conn *c;
 	int one = 1;
 
@@ -178,6 +225,7 @@ static struct conn *conn_get(struct mirror_replay *r, uint32_t svc, const struct
 		return NULL;
 	}
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(c->fd, SOL_SOCKET, SO_TIMESTAMPING, &stamp, sizeof(stamp));
 	c->svc = svc;
 	c->ep = *ep;
 	c->next = r->conns;
@@ -212,6 +260,17 @@ static void task_done(struct mirror_state *ms, struct mirror_replay *r, struct t
 
 /* The exchange is over (a.ok says how); its connection is kept for the
  * next request when both sides allow it. */
+/* Idle connections to c's server: a burst made many, a few are enough
+ * to keep. */
+static uint32_t idle_to(const struct mirror_replay *r, const struct conn *c)
+{
+	uint32_t n = 0;
+
+	for (const struct conn *o = r->conns; o; o = o->next)
+		n += !o->x && o->svc == c->svc && ep_equal(&o->ep, &c->ep);
+	return n;
+}
+
 static void exchange_end(struct mirror_state *ms, struct mirror_replay *r, struct exchange *x,
 			 bool keep)
 {
@@ -221,7 +280,8 @@ static void exchange_end(struct mirror_state *ms, struct mirror_replay *r, struc
 	x->deadline_ns = 0;
 	if (c) {
 		c->x = NULL;
-		if (keep && !watch(r, c, EPOLLIN | EPOLLRDHUP, EPOLL_CTL_MOD))
+		if (keep && idle_to(r, c) <= MIRROR_IDLE_PER_EP &&
+		    !watch(r, c, EPOLLIN | EPOLLRDHUP, EPOLL_CTL_MOD))
 			c->idle_ns = now_ns();
 		else
 			conn_close(r, c);
@@ -319,7 +379,7 @@ static void conn_io(struct mirror_state *ms, struct mirror_replay *r, struct con
 		if (n > 0)
 			x->sent += n;
 		if (x->sent == j->req_len) {
-			x->sent_ns = now_ns();
+			x->sent_ns = real_ns();
 			watch(r, c, EPOLLIN | EPOLLRDHUP, EPOLL_CTL_MOD);
 		}
 		return;
@@ -331,10 +391,9 @@ static void conn_io(struct mirror_state *ms, struct mirror_replay *r, struct con
 			exchange_fail(ms, r, x, "response too large");
 			return;
 		}
-		n = recv(c->fd, x->a.buf + x->a.len, x->a.cap - x->a.len, 0);
+		n = recv_stamped(c->fd, x->a.buf + x->a.len, x->a.cap - x->a.len,
+				 x->a.len ? NULL : &x->a.first_ns);
 		if (n > 0) {
-			if (!x->a.len)
-				x->a.first_ns = now_ns();
 			x->a.len += n;
 			continue;
 		}
@@ -395,7 +454,7 @@ static void task_start(struct mirror_state *ms, struct mirror_replay *r, struct 
 	}
 }
 
-static void take_queue(struct mirror_state *ms, struct mirror_replay *r)
+static void take_queue(struct mirror_replay *r)
 {
 	struct mirror_job *j;
 	uint64_t n;
@@ -407,16 +466,37 @@ static void take_queue(struct mirror_state *ms, struct mirror_replay *r)
 	j = r->head;
 	r->head = r->tail = NULL;
 	pthread_mutex_unlock(&r->qlock);
-	while (j) {
-		struct mirror_job *next = j->next;
-
-		task_start(ms, r, j);
-		j = next;
-	}
+	if (!j)
+		return;
+	if (r->wait_tail)
+		r->wait_tail->next = j;
+	else
+		r->wait = j;
+	while (j->next)
+		j = j->next;
+	r->wait_tail = j;
 }
 
-/* Replays past their timeout fail; idle connections kept too long, or
- * beyond MIRROR_IDLE_PER_EP... are closed. */
+/* Start the jobs whose time has come (they are queued about in the order
+ * their requests arrived); how many ms until the next one's, at most 50. */
+static int start_due(struct mirror_state *ms, struct mirror_replay *r, uint64_t now)
+{
+	while (r->wait) {
+		struct mirror_job *j = r->wait;
+		uint64_t due = j->arrived_ns + MIRROR_REPLAY_DELAY_NS;
+
+		if (due > now)
+			return due - now < 50000000 ? (int)((due - now) / 1000000) + 1 : 50;
+		r->wait = j->next;
+		if (!r->wait)
+			r->wait_tail = NULL;
+		task_start(ms, r, j);
+	}
+	return 50;
+}
+
+/* Replays past their timeout fail; connections idle for
+ * MIRROR_IDLE_MAX_NS are closed. */
 static void sweep(struct mirror_state *ms, struct mirror_replay *r, uint64_t now)
 {
 	struct task *t, *next;
@@ -442,16 +522,19 @@ void mirror_replay_run(struct mirror_state *ms)
 	struct mirror_replay *r = ms->replay;
 	struct epoll_event ev[MAX_EVENTS];
 
+	int wait_ms = 50;
+
 	while (!atomic_load(&ms->stopping)) {
-		int n = epoll_wait(r->ep, ev, MAX_EVENTS, 50);
+		int n = epoll_wait(r->ep, ev, MAX_EVENTS, wait_ms);
 
 		for (int i = 0; i < n; i++) {
 			if (!ev[i].data.ptr) {
-				take_queue(ms, r);
+				take_queue(r);
 				continue;
 			}
 			conn_io(ms, r, ev[i].data.ptr, ev[i].events);
 		}
+		wait_ms = start_due(ms, r, now_ns());
 		sweep(ms, r, now_ns());
 	}
 }

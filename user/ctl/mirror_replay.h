@@ -18,6 +18,11 @@ struct mirror_state;
 #define MIRROR_RESP_MAX	   (4 * 1024 * 1024) /* a replay's response, whole */
 #define MIRROR_IDLE_PER_EP 16		     /* idle connections kept per server */
 #define MIRROR_IDLE_MAX_NS (30ULL * 1000000000)
+/* A request is replayed this long after it arrived, keeping the gaps
+ * between requests: the capture hands them over in batches (up to a
+ * poll's 100 ms late), and a batch sent at once would be a burst the
+ * stable version never had, its queueing counted against the target. */
+#define MIRROR_REPLAY_DELAY_NS (250ULL * 1000000)
 
 struct mirror_replay *mirror_replay_new(void);
 void mirror_replay_free(struct mirror_replay *r);
