@@ -167,7 +167,7 @@ static json_t *service_json(const struct snap *s, uint32_t id)
 	uint32_t order[VS_MAX_VERSIONS], n = model_order(&s->m, id, order);
 	const struct service *sv = &s->m.svc[id];
 	const struct vs_svc_stats *st = &s->svc[id];
-	json_t *vers = json_array(), *ro;
+	json_t *vers = json_array(), *ro, *last, *j;
 	char a[EP_STRLEN];
 
 	for (uint32_t i = 0; i < n; i++) {
@@ -186,8 +186,9 @@ static json_t *service_json(const struct snap *s, uint32_t id)
 	ro = rollout_json(&s->m, id);
 	if (sv->ro.strategy == RO_MIRROR && json_is_object(ro))
 		json_object_set_new(ro, "mirror", views_mirror_json(s, id));
+	last = views_mirror_last_json(s, id);
 	/* clang-format off */
-	return json_pack("{sssssssisIsososososo s{sIsIsIsIsIsI}}", "name", sv->name,
+	j = json_pack("{sssssssisIsososososo s{sIsIsIsIsIsI}}", "name", sv->name,
 			 "protocol", sv->http ? "http" : "tcp",
 			 "address", a, "port", sv->addr.port,
 			 "sessionTimeout", (json_int_t)sv->session_timeout,
@@ -201,6 +202,11 @@ static json_t *service_json(const struct snap *s, uint32_t id)
 			 "sessionsOverQuota", (json_int_t)s->guard[id].quota_refused,
 			 "sessionsNotHeld", (json_int_t)s->guard[id].hold_full);
 	/* clang-format on */
+	if (json_is_null(last))
+		json_decref(last);
+	else
+		json_object_set_new(j, "lastMirror", last);
+	return j;
 }
 
 json_t *views_services(const struct snap *s)

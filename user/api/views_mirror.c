@@ -76,31 +76,56 @@ static json_t *requests_json(const struct mirror_report *rep)
 	/* clang-format on */
 }
 
-static json_t *capture_json(const struct vs_mirror_stats *k)
+static json_t *capture_json(const struct vs_mirror_stats *now, const struct vs_mirror_stats *base)
 {
+	/* Counts since the mirror began; a kernel count that went down (the
+	 * maps were made anew) is taken whole. */
+#define SINCE(f) (json_int_t)(now->f >= base->f ? now->f - base->f : now->f)
 	/* clang-format off */
-	return json_pack("{sIsIsIsIsIsI}", "sampled", (json_int_t)k->sampled,
-			 "segments", (json_int_t)k->segments, "bytes", (json_int_t)k->bytes,
-			 "overBudget", (json_int_t)k->over_budget,
-			 "bufferFull", (json_int_t)k->buffer_full,
-			 "truncated", (json_int_t)k->truncated);
+	return json_pack("{sIsIsIsIsIsI}", "sampled", SINCE(sampled),
+			 "segments", SINCE(segments), "bytes", SINCE(bytes),
+			 "overBudget", SINCE(over_budget),
+			 "bufferFull", SINCE(buffer_full),
+			 "truncated", SINCE(truncated));
 	/* clang-format on */
+#undef SINCE
+}
+
+/* A report's figures: its requests, the capture and the routes. */
+static void report_fields(json_t *j, const struct snap *s, uint32_t svc,
+			  const struct mirror_spec *sp, const char *tv, const char *sv)
+{
+	const struct mirror_report *rep = s->mirror[svc];
+	json_t *routes = json_array();
+
+	for (uint32_t i = 0; i < rep->nroutes; i++)
+		json_array_append_new(routes, route_json(rep, sp, i, tv, sv));
+	json_object_set_new(j, "requests", requests_json(rep));
+	json_object_set_new(j, "capture", capture_json(&s->capture[svc], &rep->capture_base));
+	json_object_set_new(j, "routes", routes);
 }
 
 json_t *views_mirror_json(const struct snap *s, uint32_t svc)
 {
 	const struct rollout *ro = &s->m.svc[svc].ro;
 	const struct mirror_report *rep = s->mirror[svc];
-	json_t *j = state_mirror_json(ro), *routes;
-	const char *tv = s->m.cl[ro->to].version, *sv = s->m.cl[ro->from].version;
+	json_t *j = state_mirror_json(ro);
 
 	if (json_is_null(j) || !rep || rep->started != ro->started)
 		return j;
-	routes = json_array();
-	for (uint32_t i = 0; i < rep->nroutes; i++)
-		json_array_append_new(routes, route_json(rep, &ro->mirror, i, tv, sv));
-	json_object_set_new(j, "requests", requests_json(rep));
-	json_object_set_new(j, "capture", capture_json(&s->capture[svc]));
-	json_object_set_new(j, "routes", routes);
+	report_fields(j, s, svc, &ro->mirror, s->m.cl[ro->to].version, s->m.cl[ro->from].version);
+	return j;
+}
+
+json_t *views_mirror_last_json(const struct snap *s, uint32_t svc)
+{
+	const struct rollout *ro = &s->m.svc[svc].ro;
+	const struct mirror_report *rep = s->mirror[svc];
+	json_t *j;
+
+	if (!rep || (ro->strategy == RO_MIRROR && rep->started == ro->started))
+		return json_null();
+	j = json_pack("{sI}", "startedAt", (json_int_t)rep->started);
+	report_fields(j, s, svc, &rep->spec, rep->tv, rep->sv);
 	return j;
 }

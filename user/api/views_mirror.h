@@ -11,5 +11,9 @@
 /* The rollout view's "mirror" of service svc; null unless its rollout is
  * a mirror. */
 json_t *views_mirror_json(const struct snap *s, uint32_t svc);
+/* The service view's "lastMirror": the report of the last mirror once
+ * another rollout took its place (a passing mirror's then, say); null
+ * while it is the current rollout, or none ran since vsteerd started. */
+json_t *views_mirror_last_json(const struct snap *s, uint32_t svc);
 
 #endif

@@ -299,7 +299,7 @@ static int check_mirror(const struct model *m, int to, const struct ro_request *
 			       "then.strategy: a mirror cannot follow a mirror");
 	ret = check_plan(req->then, err);
 	if (ret)
-		vs_err_prefix(err, "then");
+		vs_err_prefix(err, "body.then");
 	return ret;
 }
 

@@ -79,6 +79,49 @@ static void mirror_started(const struct rollout *ro, const char *from, const cha
 		 ro->has_then ? ro_strategy_name(ro->then.strategy) : "");
 }
 
+/* A mirror's marks: it steers nothing, so no sentence of sessions or
+ * weights. False for the marks it shares with the others' words. */
+static bool mirror_detail(const struct rollout *ro, const struct ro_mark *mk, const char *from,
+			  const char *to, char *buf, size_t size)
+{
+	switch (mk->type) {
+	case ROM_STARTED:
+		mirror_started(ro, from, to, buf, size);
+		return true;
+	case ROM_PROMOTED:
+	case ROM_PROMOTED_FULL:
+		snprintf(buf, size, "mirror of %s ends now, judged on what it compared", to);
+		return true;
+	case ROM_PAUSED:
+		snprintf(buf, size, "mirror of %s paused: no new connection of %s is sampled", to,
+			 from);
+		return true;
+	case ROM_RESUMED:
+		snprintf(buf, size, "mirror of %s resumed", to);
+		return true;
+	case ROM_ABORTED:
+	case ROM_ROLLED_BACK:
+		snprintf(buf, size, "mirror of %s stopped; no client was ever steered to it", to);
+		return true;
+	case ROM_AUTO_ROLLBACK:
+		snprintf(buf, size, "mirror of %s failed: %s", to, ro->why);
+		return true;
+	case ROM_MIRROR_PASSED:
+	case ROM_MIRROR_FAILED:
+		/* The then clause first: the verdict's sentence may be cut. */
+		snprintf(buf, size, "mirror of %s beside %s %s%s: %s", to, from,
+			 mk->type == ROM_MIRROR_PASSED	      ? "passed" :
+			 ro->mirror_verdict == V_INCONCLUSIVE ? "inconclusive" :
+								"failed",
+			 !ro->has_then		       ? "" :
+			 mk->type == ROM_MIRROR_PASSED ? " (the next rollout starts)" :
+							 " (the next rollout does not start)",
+			 ro->mirror_why);
+		return true;
+	}
+	return false;
+}
+
 void ro_mark_detail(const struct model *m, uint32_t svc, const struct ro_mark *mk, char *buf,
 		    size_t size)
 {
@@ -86,11 +129,11 @@ void ro_mark_detail(const struct model *m, uint32_t svc, const struct ro_mark *m
 	const char *to = m->cl[ro->to].used ? m->cl[ro->to].version : "?";
 	const char *from = m->cl[ro->from].used ? m->cl[ro->from].version : "?";
 
+	if (ro->strategy == RO_MIRROR && mirror_detail(ro, mk, from, to, buf, size))
+		return;
 	switch (mk->type) {
 	case ROM_STARTED:
-		if (ro->strategy == RO_MIRROR)
-			mirror_started(ro, from, to, buf, size);
-		else if (ro->an.on)
+		if (ro->an.on)
 			snprintf(buf, size,
 				 "%s rollout from %s to %s, judged every %u s (failureLimit %u)",
 				 ro_strategy_name(ro->strategy), from, to, ro->an.interval,
@@ -132,17 +175,6 @@ void ro_mark_detail(const struct model *m, uint32_t svc, const struct ro_mark *m
 	case ROM_COMPLETED:
 		snprintf(buf, size, "%s is the stable version; %s stays registered as fallback", to,
 			 from);
-		break;
-	case ROM_MIRROR_PASSED:
-	case ROM_MIRROR_FAILED:
-		snprintf(buf, size, "mirror of %s beside %s %s: %s%s", to, from,
-			 mk->type == ROM_MIRROR_PASSED	      ? "passed" :
-			 ro->mirror_verdict == V_INCONCLUSIVE ? "inconclusive" :
-								"failed",
-			 ro->mirror_why,
-			 !ro->has_then		       ? "" :
-			 mk->type == ROM_MIRROR_PASSED ? "; the next rollout starts" :
-							 "; the next rollout does not start");
 		break;
 	default:
 		snprintf(buf, size, "?");

@@ -181,6 +181,7 @@ static void sync_run(struct ctl *c, uint32_t s, int64_t now)
 	}
 	if (ms->rep[s]->started != ro->started) {
 		memset(ms->rep[s], 0, sizeof(*ms->rep[s]));
+		dp_mirror_stats(c->dp, s, &ms->rep[s]->capture_base);
 		ms->rep[s]->started = ro->started;
 		ms->rep[s]->judged_at = now;
 		ms->in_flight[s] = 0;
@@ -188,6 +189,9 @@ static void sync_run(struct ctl *c, uint32_t s, int64_t now)
 	run->on = true;
 	run->started = ro->started;
 	run->spec = ro->mirror;
+	ms->rep[s]->spec = ro->mirror;
+	snprintf(ms->rep[s]->tv, sizeof(ms->rep[s]->tv), "%s", t->version);
+	snprintf(ms->rep[s]->sv, sizeof(ms->rep[s]->sv), "%s", st->version);
 	run->ntarget = t->nsrv;
 	memcpy(run->target, t->srv, sizeof(run->target));
 	run->nstable = st->nsrv;
@@ -209,13 +213,16 @@ static void judge_run(struct ctl *c, uint32_t s, int64_t now)
 	char why[256], wwhy[256] = "";
 	struct model *next;
 	struct vs_err err;
-	bool window;
+	bool window, due;
 
 	if (!rep)
 		return;
 	pthread_mutex_lock(&ms->lock);
 	all = mirror_judge(&ro->an, &ro->mirror, &rep->all, rep->route, rep->nroutes, tv, sv, why,
 			   sizeof(why));
+	/* Its end is due at this tick's rollout_tick(): judged on all of it. */
+	due = ro->phase == RO_PROGRESSING && ro->steps[0].hold != RO_WAIT &&
+	      clock_wall() >= ro->step_started + ro->steps[0].hold;
 	window = ro->an.on && now - rep->judged_at >= (int64_t)ro->an.interval;
 	if (window && (win = malloc(sizeof(*win)))) {
 		mirror_fig_sub(win, &rep->all, &rep->judged_base);
@@ -226,8 +233,9 @@ static void judge_run(struct ctl *c, uint32_t s, int64_t now)
 	}
 	pthread_mutex_unlock(&ms->lock);
 	free(win);
-	/* The sentence changes with every request: written with the windows. */
-	if (!window && ro->mirror_verdict == all)
+	/* The sentence changes with every request: written with the windows
+	 * and at the end. */
+	if (!window && !due && ro->mirror_verdict == all)
 		return;
 	next = malloc(sizeof(*next));
 	if (!next)
@@ -257,6 +265,23 @@ void mirror_tick(struct ctl *c, int64_t now)
 		if (c->mirror.running && mirroring(c->m, s))
 			judge_run(c, s, now);
 	}
+}
+
+void mirror_refresh(struct ctl *c, struct model *next, uint32_t svc)
+{
+	struct mirror_state *ms = &c->mirror;
+	const struct rollout *ro = &next->svc[svc].ro;
+	const struct mirror_report *rep = ms->rep[svc];
+	enum verdict v;
+	char why[256];
+
+	if (ro->strategy != RO_MIRROR || !rep || rep->started != ro->started)
+		return;
+	pthread_mutex_lock(&ms->lock);
+	v = mirror_judge(&ro->an, &ro->mirror, &rep->all, rep->route, rep->nroutes,
+			 next->cl[ro->to].version, next->cl[ro->from].version, why, sizeof(why));
+	pthread_mutex_unlock(&ms->lock);
+	rollout_mirror_verdict(next, svc, v, why);
 }
 
 struct mirror_report *mirror_report_copy(struct mirror_state *ms, uint32_t svc)

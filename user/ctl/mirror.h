@@ -31,6 +31,7 @@
 #include "codec/jdiff.h"
 
 struct ctl;
+struct model;
 struct dp_capture;
 struct mirror_flows;
 struct mirror_replay;
@@ -63,6 +64,13 @@ struct mirror_report {
 	struct jdiff_noise noise[MIRROR_MAX_ROUTES + 1];
 	uint32_t noise_headers[MIRROR_MAX_ROUTES + 1]; /* bit i: spec header i is noise */
 	uint32_t noise_issued[MIRROR_MAX_ROUTES + 1];  /* requests sent to learn it */
+	/* The kernel's counts when the mirror began (they count from
+	 * vsteerd's start): the report shows what this mirror added. */
+	struct vs_mirror_stats capture_base;
+	/* What it compared and which versions, for the report once its
+	 * rollout is gone. */
+	struct mirror_spec spec;
+	char tv[VERSION_MAX_LEN], sv[VERSION_MAX_LEN];
 	/* The tick's: the figures when the window being judged began. */
 	struct mirror_fig judged_base;
 	int64_t judged_at;
@@ -105,6 +113,9 @@ void mirror_tick(struct ctl *c, int64_t now);
 /* The same without the verdicts, at once after a change (c->lock held):
  * a mirror samples from the moment its rollout is answered. */
 void mirror_sync(struct ctl *c);
+/* Service svc's mirror verdict in next brought up to every request
+ * compared now: before a promote ends it (c->lock held). */
+void mirror_refresh(struct ctl *c, struct model *next, uint32_t svc);
 /* A copy of service svc's report (NULL: none); the caller frees it. */
 struct mirror_report *mirror_report_copy(struct mirror_state *ms, uint32_t svc);
 

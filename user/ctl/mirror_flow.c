@@ -213,10 +213,17 @@ static void parse_requests(struct mirror_state *ms, struct flow *fl)
 	while (!fl->done && fl->nq < MIRROR_MAX_PIPELINE) {
 		struct pending *p = &fl->q[fl->nq];
 
+		const char *v;
+		size_t vlen;
+
 		ret = h1_request(s->r.buf, s->r.len, &m);
 		if (ret == -EAGAIN)
 			return;
 		if (ret) {
+			/* Not HTTP/1.x, or over its limits: that request is
+			 * lost to the mirror with those waiting before it. */
+			fl->nq++;
+			fl->q[fl->nq - 1] = (struct pending){ 0 };
 			flow_fail(ms, fl);
 			return;
 		}
@@ -227,7 +234,9 @@ static void parse_requests(struct mirror_state *ms, struct flow *fl)
 			memcpy(p->bytes, s->r.buf, m.len);
 		p->len = m.len;
 		p->ns = stream_ns(s, m.len - 1);
-		p->authorization = m.authorization;
+		/* A proxy's credentials are the user's as much. */
+		p->authorization = m.authorization ||
+				   !h1_header(s->r.buf, &m, "Proxy-Authorization", &v, &vlen);
 		p->cookie = m.cookie;
 		p->upgrade = m.upgrade;
 		fl->nq++;
@@ -336,10 +345,6 @@ static void pair(struct mirror_state *ms, struct mirror_flows *f, struct flow *f
 		rep->n.dropped_rate++;
 		goto unlock;
 	}
-	if (ms->in_flight[fl->svc] >= sp->max_in_flight) {
-		rep->n.dropped_in_flight++;
-		goto unlock;
-	}
 	j = job_of(fl, p, m, &fl->resp, first_ns);
 	if (!j) {
 		rep->n.dropped_stream++;
@@ -351,8 +356,6 @@ static void pair(struct mirror_state *ms, struct mirror_flows *f, struct flow *f
 		rep->n.noise_samples++;
 		j->noise = true;
 	}
-	ms->in_flight[fl->svc]++;
-	rep->n.mirrored++;
 unlock:
 	pthread_mutex_unlock(&ms->lock);
 	if (j)

@@ -38,6 +38,7 @@ struct exchange {
  * it teaches the noise. */
 struct task {
 	struct mirror_job *j;
+	bool counted;	     /* in ms->in_flight */
 	uint64_t timeout_ns; /* the run's timeoutMs when it started */
 	struct exchange x[2];
 	int open; /* exchanges not done */
@@ -130,6 +131,17 @@ void mirror_replay_free(struct mirror_replay *r)
 		close(r->ep);
 	pthread_mutex_destroy(&r->qlock);
 	free(r);
+}
+
+size_t mirror_replay_queued(struct mirror_replay *r)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&r->qlock);
+	for (const struct mirror_job *j = r->head; j; j = j->next)
+		n++;
+	pthread_mutex_unlock(&r->qlock);
+	return n;
 }
 
 void mirror_replay_push(struct mirror_state *ms, struct mirror_job *j)
@@ -250,11 +262,13 @@ static void task_done(struct mirror_state *ms, struct mirror_replay *r, struct t
 		p = &(*p)->next;
 	if (*p)
 		*p = t->next;
-	mirror_compare(ms, t->j, &t->x[0].a, t->j->noise ? &t->x[1].a : NULL);
-	pthread_mutex_lock(&ms->lock);
-	if (ms->in_flight[t->j->svc])
-		ms->in_flight[t->j->svc]--;
-	pthread_mutex_unlock(&ms->lock);
+	if (t->counted) {
+		mirror_compare(ms, t->j, &t->x[0].a, t->j->noise ? &t->x[1].a : NULL);
+		pthread_mutex_lock(&ms->lock);
+		if (ms->in_flight[t->j->svc])
+			ms->in_flight[t->j->svc]--;
+		pthread_mutex_unlock(&ms->lock);
+	}
 	task_free(t);
 }
 
@@ -418,9 +432,22 @@ static void task_start(struct mirror_state *ms, struct mirror_replay *r, struct 
 	const struct mirror_run *run = &ms->run[j->svc];
 	bool on;
 
+	if (!t) {
+		mirror_job_free(j);
+		return;
+	}
 	pthread_mutex_lock(&ms->lock);
-	on = run->on && run->started == j->started && run->ntarget && (!j->noise || run->nstable);
-	if (on && t) {
+	on = run->on && run->started == j->started && run->ntarget && (!j->noise || run->nstable) &&
+	     ms->rep[j->svc] && ms->rep[j->svc]->started == j->started;
+	/* maxInFlight counts what is sent: waiting for its time is bounded
+	 * by maxPerSecond already. */
+	if (on && ms->in_flight[j->svc] >= run->spec.max_in_flight) {
+		ms->rep[j->svc]->n.dropped_in_flight++;
+		on = false;
+	} else if (on) {
+		ms->in_flight[j->svc]++;
+		ms->rep[j->svc]->n.mirrored++;
+		t->counted = true;
 		t->timeout_ns = (uint64_t)run->spec.timeout_ms * 1000000;
 		t->x[0].ep = run->target[r->rr % run->ntarget];
 		if (j->noise)
@@ -428,13 +455,6 @@ static void task_start(struct mirror_state *ms, struct mirror_replay *r, struct 
 	}
 	pthread_mutex_unlock(&ms->lock);
 	r->rr++;
-	if (!t) {
-		t = calloc(1, sizeof(*t));
-		if (!t) {
-			mirror_job_free(j);
-			return;
-		}
-	}
 	t->j = j;
 	t->next = r->tasks;
 	r->tasks = t;

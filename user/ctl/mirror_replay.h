@@ -28,6 +28,8 @@ struct mirror_replay *mirror_replay_new(void);
 void mirror_replay_free(struct mirror_replay *r);
 /* Queue a job, from any thread; the replay thread takes it. */
 void mirror_replay_push(struct mirror_state *ms, struct mirror_job *j);
+/* Jobs pushed and not taken by the replay thread yet. */
+size_t mirror_replay_queued(struct mirror_replay *r);
 /* The replay thread's loop, until ms->stopping. */
 void mirror_replay_run(struct mirror_state *ms);
 

@@ -280,7 +280,7 @@ static int weights_fn(struct model *next, uint32_t svc, const void *arg, struct 
 	if (rollout_settle(next, svc, clock_wall()))
 		return vs_errf(
 			err, -EBUSY, 409, "rollout_in_progress",
-			"service '%s' has a rollout in progress; pause or abort it to set weights by hand",
+			"service '%s' has a rollout in progress (paused or not); abort it, or let it finish, to set weights by hand",
 			next->svc[svc].name);
 	ret = model_set_weights(next, svc, w->names, w->bp, w->n, err);
 	if (ret)
@@ -352,6 +352,7 @@ int ctl_rollout_start(struct ctl *c, const char *svc, const struct ro_request *r
 }
 
 struct control_arg {
+	struct ctl *c;
 	enum ro_op op;
 	bool full;
 };
@@ -360,13 +361,16 @@ static int control_fn(struct model *next, uint32_t svc, const void *arg, struct 
 {
 	const struct control_arg *a = arg;
 
+	/* A promote ends a mirror: on everything compared until now. */
+	if (a->op == RO_OP_PROMOTE)
+		mirror_refresh(a->c, next, svc);
 	return rollout_control(next, svc, a->op, a->full, clock_wall(), err);
 }
 
 int ctl_rollout_control(struct ctl *c, const char *svc, enum ro_op op, bool full,
 			struct vs_err *err)
 {
-	struct control_arg a = { op, full };
+	struct control_arg a = { c, op, full };
 
 	return txn_run(c, svc, control_fn, sync_mirror, &a, err);
 }

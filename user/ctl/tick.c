@@ -183,6 +183,9 @@ void ctl_tick(struct ctl *c)
 	mirror_tick(c, now);
 	recent_tick(&c->recent, c->dp, c->m, now);
 	tick_rollouts(c);
+	/* A mirror that ended now stops here: its report is what its
+	 * verdict judged. */
+	mirror_sync(c);
 	drainer_tick(c, clock_wall());
 	txn_sync_services(c);
 	c->ticks++;
