@@ -148,7 +148,7 @@ def mirror_md(m):
                     ", ".join(str(v) for v in mi["verdicts"]), t["errors"])]
     c = m.get("cost")
     if c:
-        out += ["", "Kernel cost per request, keep-alive (wrk, 1 thread, 4 connections):", "",
+        out += ["", "Kernel cost per request, keep-alive (wrk, 1 thread, 1 connection):", "",
                 "| | program | runs per request | ns per run | ns per request |",
                 "|---|---|---|---|---|"]
         for side, name in (("off", "no mirror"), ("on", "percent 100")):
@@ -156,7 +156,8 @@ def mirror_md(m):
                 out.append("| %s | %s | %s | %s | %s |" % (
                     name, prog, fmt(p["runs_per_request"], 2), fmt(p["ns_per_run"]),
                     fmt(p["ns_per_request"])))
-        out += ["", "Capture's extra ns per request (both programs): %s; connections sampled "
+        out += ["", "Capture's extra ns per request (both programs, rounds whose capture was "
+                "not lost): %s; connections sampled "
                 "per round %s, their capture lost: %s" % (
                     fmt(c["extra_ns_per_request"]), c["on"]["sampled"],
                     "; ".join(mirror_lost_text(x) for x in c["on"]["capture_lost"]))]
@@ -164,7 +165,8 @@ def mirror_md(m):
     if cap:
         out += ["", "Largest mirrored rate without drops (connloop, one request per connection, "
                 "%s):" % cap["settings"], "",
-                "| offered conn/s | served /s | mirrored /s | compared | lost | vsteerd CPU % |",
+                "| offered conn/s | served /s | mirrored /s | compared in the step | lost | "
+                "vsteerd CPU % |",
                 "|---|---|---|---|---|---|"]
         for st in cap["steps"]:
             out.append("| %d | %.0f | %.0f | %d | %s | %.0f |" % (
