@@ -5,7 +5,7 @@ the same run (the machine is shared and noisy).
     tests/bench/bench.py [--quick] [--out DIR] [--only NAME,...] [--soak-minutes M]
 
 Scenarios (tests/bench/README.md says what each measures and how):
-throughput, cost, switch, failover, rollback, scale, soak. Writes
+throughput, cost, switch, failover, rollback, scale, soak, mirror. Writes
 results.json, results.md and PNG charts into DIR (default
 bench-results/DATE). Runs in its own network and mount namespace, on
 loopback only. Asserts nothing about speed: it measures.
@@ -26,7 +26,7 @@ import report  # noqa: E402
 from procs import (BACKENDS, HAPROXY_PORT, NGINX_PROXY_PORT, SVC, BenchError,  # noqa: E402
                    api_ok, cpu_seconds, rss_kib, wait_for)
 
-SCENARIOS = ["throughput", "cost", "switch", "failover", "rollback", "scale", "soak"]
+SCENARIOS = ["throughput", "cost", "switch", "failover", "rollback", "scale", "soak", "mirror"]
 
 
 def spread(xs):
@@ -103,14 +103,7 @@ def cost(world, o):
         before = procs.prog_stats(world.pin)
         r = world.wrk("http://127.0.0.1:%d/" % SVC[1], o.secs)
         after = procs.prog_stats(world.pin)
-        per = {}
-        for name, (cnt, ns) in after.items():
-            b = before.get(name, (0, 0))
-            if name.startswith("vsteer") and cnt > b[0]:
-                per[name] = {"runs_per_request": (cnt - b[0]) / r["requests"],
-                             "ns_per_run": (ns - b[1]) / (cnt - b[0]),
-                             "ns_per_request": (ns - b[1]) / r["requests"]}
-        out["watch_per_request"] = per
+        out["watch_per_request"] = procs.per_request(before, after, r["requests"])
     world.stop_all()
     return out
 
@@ -408,8 +401,194 @@ def soak(world, o):
     return out
 
 
+# -- 8. mirror --
+ROLLOUT = "/v1/services/default/rollout"
+MIRROR_DROPS = ("rate", "inFlight", "stream")
+CAPTURE_LOSS = ("overBudget", "bufferFull")
+
+
+def mirror_rollout():
+    return api_ok("GET", "/v1/services/default")["rollout"] or {}
+
+
+class Mirror:
+    """A mirror rollout to 2.0 (duration 0: until aborted) for a with
+    block; afterwards .did says what it did: its phase and verdict, the
+    requests seen, mirrored, compared, skipped and dropped (the rollout's
+    own), and the kernel's capture counters over the block (a service's
+    are kept across rollouts: a difference)."""
+
+    def __init__(self, world, **settings):
+        self.settings = dict(settings, duration=0)
+        self.pid = world.procs["vsteerd"].pid
+        self.did = None
+
+    def __enter__(self):
+        api_ok("POST", ROLLOUT, {"to": "2.0", "strategy": "mirror", "mirror": self.settings})
+        self.cap0 = mirror_rollout().get("mirror", {}).get("capture", {})
+        self.cpu0, self.t0 = cpu_seconds(self.pid), time.monotonic()
+        return self
+
+    def __exit__(self, exc, *_):
+        if exc is None:
+            cpu = 100 * (cpu_seconds(self.pid) - self.cpu0) / (time.monotonic() - self.t0)
+            # Replays under way finish: counts read twice alike, 0.2 s apart.
+            last = []
+
+            def settled():
+                last.append(mirror_rollout().get("mirror", {}).get("requests"))
+                return len(last) > 1 and last[-1] == last[-2]
+            wait_for(settled, 10, "the mirror's counts to settle", 0.2)
+            ro = mirror_rollout()
+            m = ro.get("mirror", {})
+            cap = m.get("capture", {})
+            self.did = {"phase": ro.get("phase"), "verdict": m.get("verdict"),
+                        "why": m.get("why"), "requests": m.get("requests", {}),
+                        "capture": {k: v - self.cap0.get(k, 0) for k, v in cap.items()},
+                        "routes": [r["report"] for r in m.get("routes", [])],
+                        "vsteerd_cpu_pct": cpu}
+        api_ok("POST", ROLLOUT + "/abort")
+
+
+def mirror_lost(did):
+    """Requests the mirror dropped and connections the capture lost, by
+    counter; empty when nothing was."""
+    r, c = did["requests"], did["capture"]
+    lost = {k: r.get("dropped", {}).get(k, 0) for k in MIRROR_DROPS}
+    lost.update({k: c.get(k, 0) for k in CAPTURE_LOSS})
+    return {k: v for k, v in lost.items() if v}
+
+
+def mirror_throughput(world, o):
+    """The stable version's wrk figures without and with a 10% mirror,
+    each round a pair next to each other in time (in turn first)."""
+    url = "http://127.0.0.1:%d/" % SVC[1]
+    out = {}
+    for workload in ("keepalive", "close"):
+        close = workload == "close"
+        pairs, did = [], []
+        for rnd in range(o.rounds):
+            pair = {}
+            for on in ((False, True) if rnd % 2 == 0 else (True, False)):
+                if not on:
+                    pair["off"] = world.wrk(url, o.secs, close)
+                    continue
+                with Mirror(world, **o.mirror_settings) as m:
+                    pair["on"] = world.wrk(url, o.secs, close)
+                did.append(dict(m.did, served=pair["on"]["requests"]))
+            pairs.append(pair)
+        row = {"errors": sum(p[k]["errors"] for p in pairs for k in p)}
+        for k in ("rps", "p50_us", "p99_us"):
+            row[k] = {side: spread([p[side][k] for p in pairs]) for side in ("off", "on")}
+            row[k + "_ratio"] = spread([p["on"][k] / p["off"][k] if p["off"][k] else None
+                                        for p in pairs])
+        req = [d["requests"] for d in did]
+        row["mirror"] = {
+            "sampled": spread([d["capture"].get("sampled", 0) for d in did]),
+            "seen": spread([r.get("seen", 0) for r in req]),
+            "mirrored": spread([r.get("mirrored", 0) for r in req]),
+            "compared": spread([r.get("compared", 0) for r in req]),
+            "mirrored_share": spread([r.get("mirrored", 0) / d["served"] for r, d in zip(req, did)
+                                      if d["served"]]),
+            "mirrored_per_s": spread([r.get("mirrored", 0) / o.secs for r in req]),
+            "lost": {k: sum(mirror_lost(d).get(k, 0) for d in did)
+                     for k in MIRROR_DROPS + CAPTURE_LOSS},
+            "vsteerd_cpu_pct": spread([d["vsteerd_cpu_pct"] for d in did]),
+            "verdicts": [d["verdict"] for d in did], "last": did[-1]}
+        out[workload] = row
+    return out
+
+
+def mirror_cost(world, o):
+    """The capture's kernel cost per request under keep-alive load: no
+    mirror against every connection sampled (percent 100). maxPerSecond
+    1000 keeps the replay small (the rest is dropped, counted as rate,
+    after the capture) while its copy budget, 64 MiB/s per CPU, stays far
+    above what wrk's requests take; one connection leaves
+    vsteerd's reader the CPU to keep up, so no connection's capture is
+    lost (a lost one is not copied any more, and would look cheap)."""
+    url = "http://127.0.0.1:%d/" % SVC[1]
+    runs = {"off": [], "on": []}
+    with procs.BpfStats():
+        for rnd in range(o.cost_rounds):
+            for on in ((False, True) if rnd % 2 == 0 else (True, False)):
+                before = procs.prog_stats(world.pin)
+                if on:
+                    with Mirror(world, percent=100, maxPerSecond=1000) as m:
+                        r = world.wrk(url, o.secs, conns=1, threads=1)
+                        after = procs.prog_stats(world.pin)
+                else:
+                    r = world.wrk(url, o.secs, conns=1, threads=1)
+                    after = procs.prog_stats(world.pin)
+                per = procs.per_request(before, after, r["requests"])
+                runs["on" if on else "off"].append(
+                    dict(per=per, rps=r["rps"], lost=mirror_lost(m.did) if on else {},
+                         sampled=m.did["capture"].get("sampled", 0) if on else 0))
+    out = {}
+    for side, rs in runs.items():
+        progs = {}
+        for name in ("vsteer_req", "vsteer_http"):
+            progs[name] = {k: spread([x["per"].get(name, {}).get(k) for x in rs])
+                           for k in ("runs_per_request", "ns_per_run", "ns_per_request")}
+        # Only the capture's losses matter here: the replay's drops come
+        # after the copy, by design of this measurement.
+        out[side] = {"programs": progs, "rps": spread([x["rps"] for x in rs]),
+                     "sampled": [x["sampled"] for x in rs],
+                     "capture_lost": [{k: v for k, v in x["lost"].items() if k in CAPTURE_LOSS}
+                                      for x in rs]}
+    # A round whose capture was lost copied only until then: left out.
+    out["extra_ns_per_request"] = spread(
+        [sum(on["per"].get(n, {}).get("ns_per_request", 0) -
+             off["per"].get(n, {}).get("ns_per_request", 0) for n in ("vsteer_req", "vsteer_http"))
+         for on, off in zip(runs["on"], runs["off"])
+         if not any(k in on["lost"] for k in CAPTURE_LOSS)])
+    return out
+
+
+def mirror_capacity(world, o):
+    """Every connection sampled, the replay bounded only by maxInFlight:
+    connloop (one request per connection) at rising rates until a round
+    drops anything. Each step a fresh mirror, so its counts are its own."""
+    steps = []
+    for rate in o.mirror_rates:
+        with Mirror(world, percent=100, maxPerSecond=100000, maxInFlight=256) as m:
+            rec = world.connloop("mirror", SVC, threads=8, secs=o.mirror_step_secs,
+                                 rate=rate / 8)
+            recs = world.finish_connloop("mirror", rec, wait=True)
+        r = m.did["requests"]
+        steps.append({"offered_per_s": rate, "served_per_s": len(recs) / o.mirror_step_secs,
+                      "failed": sum(1 for x in recs if x[2].startswith(("err", "http"))),
+                      "mirrored": r.get("mirrored", 0), "compared": r.get("compared", 0),
+                      "seen": r.get("seen", 0),
+                      "mirrored_per_s": r.get("mirrored", 0) / o.mirror_step_secs,
+                      "lost": mirror_lost(m.did), "verdict": m.did["verdict"],
+                      "vsteerd_cpu_pct": m.did["vsteerd_cpu_pct"]})
+        if steps[-1]["lost"]:
+            break
+    clean = [s for s in steps if not s["lost"]]
+    return {"steps": steps, "settings": {"percent": 100, "maxPerSecond": 100000,
+                                         "maxInFlight": 256},
+            "sustained_per_s": max((s["mirrored_per_s"] for s in clean), default=0),
+            "first_lossy": next((s for s in steps if s["lost"]), None)}
+
+
+def mirror(world, o):
+    world.nginx_backends(body="same")
+    world.vsteerd(world.two_version_config(), fresh=True)
+    set_weights({"1.0": 100})
+    wait_for(lambda: all(v["liveSockets"] for v in
+                         api_ok("GET", "/v1/services/default")["versions"]),
+             10, "both backends registered")
+    out = {"settings": o.mirror_settings,
+           "throughput": mirror_throughput(world, o),
+           "cost": mirror_cost(world, o),
+           "capacity": mirror_capacity(world, o)}
+    world.stop_all()
+    return out
+
+
 RUNNERS = {"throughput": throughput, "cost": cost, "switch": switch, "failover": failover,
-           "rollback": rollback, "scale": scale, "soak": soak}
+           "rollback": rollback, "scale": scale, "soak": soak, "mirror": mirror}
 
 
 def options(argv):
@@ -427,6 +606,14 @@ def options(argv):
     o.rollback_runs = 1 if q else 3
     o.scale = (10, 4, 4) if q else (100, 4, 16)
     o.soak_period = 1.0 if q else 2.5
+    # 10% of wrk's connections: ~6000 requests/s with keep-alive (a
+    # sampled connection is mirrored whole), ~1500 with a connection per
+    # request; maxPerSecond far above both, so the sample is replayed
+    # whole and what bounds it shows as drops, not as a smaller sample.
+    o.mirror_settings = {"percent": 10, "maxPerSecond": 20000, "maxInFlight": 256}
+    o.cost_rounds = 1 if q else 3
+    o.mirror_rates = [500, 2000] if q else [500, 1000, 2000, 3000, 4000, 6000, 8000, 12000]
+    o.mirror_step_secs = 1 if q else 4
     if o.soak_minutes is None:
         o.soak_minutes = 0.1 if q else 3
     o.scenarios = o.only.split(",") if o.only else list(SCENARIOS)

@@ -135,11 +135,12 @@ class World:
         self.pin = None
 
     # -- backends --
-    def nginx_backends(self):
-        """One nginx per version, one worker each, answering its version."""
+    def nginx_backends(self, body=None):
+        """One nginx per version, one worker each, answering its version
+        (or body, the same for both: a mirror compares them)."""
         for ver, port in BACKENDS.items():
             self.nginx("nginx-" + ver, "server { listen 127.0.0.1:%d reuseport backlog=4096; "
-                       "location / { return 200 \"%s\\n\"; } }" % (port, ver), 1)
+                       "location / { return 200 \"%s\\n\"; } }" % (port, body or ver), 1)
             wait_for(lambda: port_open(port), 5, "nginx %s" % ver)
 
     def nginx(self, name, servers, workers, extra_http=""):
@@ -357,6 +358,18 @@ def prog_stats(pin):
             p = json.loads(r.stdout)
             out[p["name"]] = (p.get("run_cnt", 0), p.get("run_time_ns", 0))
     return out
+
+
+def per_request(before, after, requests):
+    """What each vsteer program ran per request between two prog_stats()."""
+    per = {}
+    for name, (cnt, ns) in after.items():
+        b = before.get(name, (0, 0))
+        if name.startswith("vsteer") and cnt > b[0] and requests:
+            per[name] = {"runs_per_request": (cnt - b[0]) / requests,
+                         "ns_per_run": (ns - b[1]) / (cnt - b[0]),
+                         "ns_per_request": (ns - b[1]) / requests}
+    return per
 
 
 def map_info(pin):

@@ -123,13 +123,68 @@ def soak_md(s):
             "| session table entries | %d of %d |" % (s["sess_entries"], s["sess_max_entries"])]
 
 
+def mirror_lost_text(lost):
+    return ", ".join("%s %d" % kv for kv in lost.items() if kv[1]) or "none"
+
+
+def mirror_md(m):
+    out = ["", "Mirror settings %s; stable version 1.0 takes every client." % m["settings"]]
+    for w, title in (("keepalive", "keep-alive"), ("close", "one connection per request")):
+        t = m["throughput"].get(w)
+        if not t:
+            continue
+        mi = t["mirror"]
+        out += ["", "**%s** (wrk, 2 threads, 32 connections): without / with a mirror running" % title,
+                "", "| | without | with | ratio |", "|---|---|---|---|"]
+        for k, name in (("rps", "req/s"), ("p50_us", "p50 µs"), ("p99_us", "p99 µs")):
+            out.append("| %s | %s | %s | %s |" % (name, fmt(t[k]["off"]), fmt(t[k]["on"]),
+                                                fmt(t[k + "_ratio"], 3)))
+        out += ["", "What the mirror did per round: connections sampled %s, requests seen %s, "
+                "mirrored %s (%s a second, %s of those served), compared %s; lost: %s; "
+                "vsteerd CPU %s%% of one core; verdicts %s. Errors: %d." % (
+                    fmt(mi["sampled"]), fmt(mi["seen"]), fmt(mi["mirrored"]),
+                    fmt(mi["mirrored_per_s"]), fmt(mi["mirrored_share"], 3), fmt(mi["compared"]),
+                    mirror_lost_text(mi["lost"]), fmt(mi["vsteerd_cpu_pct"]),
+                    ", ".join(str(v) for v in mi["verdicts"]), t["errors"])]
+    c = m.get("cost")
+    if c:
+        out += ["", "Kernel cost per request, keep-alive (wrk, 1 thread, 1 connection):", "",
+                "| | program | runs per request | ns per run | ns per request |",
+                "|---|---|---|---|---|"]
+        for side, name in (("off", "no mirror"), ("on", "percent 100")):
+            for prog, p in c[side]["programs"].items():
+                out.append("| %s | %s | %s | %s | %s |" % (
+                    name, prog, fmt(p["runs_per_request"], 2), fmt(p["ns_per_run"]),
+                    fmt(p["ns_per_request"])))
+        out += ["", "Capture's extra ns per request (both programs, rounds whose capture was "
+                "not lost): %s; connections sampled "
+                "per round %s, their capture lost: %s" % (
+                    fmt(c["extra_ns_per_request"]), c["on"]["sampled"],
+                    "; ".join(mirror_lost_text(x) for x in c["on"]["capture_lost"]))]
+    cap = m.get("capacity")
+    if cap:
+        out += ["", "Largest mirrored rate without drops (connloop, one request per connection, "
+                "%s):" % cap["settings"], "",
+                "| offered conn/s | served /s | mirrored /s | compared in the step | lost | "
+                "vsteerd CPU % |",
+                "|---|---|---|---|---|---|"]
+        for st in cap["steps"]:
+            out.append("| %d | %.0f | %.0f | %d | %s | %.0f |" % (
+                st["offered_per_s"], st["served_per_s"], st["mirrored_per_s"], st["compared"],
+                mirror_lost_text(st["lost"]), st["vsteerd_cpu_pct"]))
+        out += ["", "sustained without drops: %.0f mirrored requests/s" % cap["sustained_per_s"]]
+    return out
+
+
 SECTIONS = [("throughput", "1. Throughput and latency", throughput_md),
             ("cost", "2. Steering cost", cost_md),
             ("switch", "3. Switch time (all new connections to the other version)", switch_md),
             ("failover", "4. Failover: kill -9 of the backend taking traffic", failover_md),
             ("rollback", "5. Rollback detection", rollback_md),
             ("scale", "6. Scale", scale_md),
-            ("soak", "7. Soak", soak_md)]
+            ("soak", "7. Soak", soak_md),
+            ("mirror", "8. Mirror: the stable version with 10% mirrored, the capture's cost, "
+             "the largest mirrored rate", mirror_md)]
 
 
 def markdown(res, out_dir):
