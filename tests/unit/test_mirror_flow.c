@@ -128,7 +128,7 @@ static void test_flow_orders(void)
 				rec(w, VS_CAP_RESP, 0, resp, false, 30);
 				break;
 			case 'r':
-				rec(w, VS_CAP_RESP, strlen(resp), OK + strlen(resp), false, 31);
+				rec(w, VS_CAP_RESP, strlen(resp), &OK[strlen(resp)], false, 31);
 				break;
 			case 'C':
 				rec(w, VS_CAP_CLOSE, 0, NULL, false, 40);
