@@ -213,16 +213,13 @@ static void judge_run(struct ctl *c, uint32_t s, int64_t now)
 	char why[256], wwhy[256] = "";
 	struct model *next;
 	struct vs_err err;
-	bool window, due;
+	bool window;
 
 	if (!rep)
 		return;
 	pthread_mutex_lock(&ms->lock);
 	all = mirror_judge(&ro->an, &ro->mirror, &rep->all, rep->route, rep->nroutes, tv, sv, why,
 			   sizeof(why));
-	/* Its end is due at this tick's rollout_tick(): judged on all of it. */
-	due = ro->phase == RO_PROGRESSING && ro->steps[0].hold != RO_WAIT &&
-	      clock_wall() >= ro->step_started + ro->steps[0].hold;
 	window = ro->an.on && now - rep->judged_at >= (int64_t)ro->an.interval;
 	if (window && (win = malloc(sizeof(*win)))) {
 		mirror_fig_sub(win, &rep->all, &rep->judged_base);
@@ -234,8 +231,8 @@ static void judge_run(struct ctl *c, uint32_t s, int64_t now)
 	pthread_mutex_unlock(&ms->lock);
 	free(win);
 	/* The sentence changes with every request: written with the windows
-	 * and at the end. */
-	if (!window && !due && ro->mirror_verdict == all)
+	 * (and at the end: mirror_refresh_due()). */
+	if (!window && ro->mirror_verdict == all)
 		return;
 	next = malloc(sizeof(*next));
 	if (!next)
@@ -278,10 +275,24 @@ void mirror_refresh(struct ctl *c, struct model *next, uint32_t svc)
 	if (ro->strategy != RO_MIRROR || !rep || rep->started != ro->started)
 		return;
 	pthread_mutex_lock(&ms->lock);
+	/* The report stops here: what the verdict judged is what it shows
+	 * (if the promote is refused, the next tick lets it go on). */
+	ms->run[svc].on = false;
 	v = mirror_judge(&ro->an, &ro->mirror, &rep->all, rep->route, rep->nroutes,
 			 next->cl[ro->to].version, next->cl[ro->from].version, why, sizeof(why));
 	pthread_mutex_unlock(&ms->lock);
 	rollout_mirror_verdict(next, svc, v, why);
+}
+
+void mirror_refresh_due(struct ctl *c, struct model *next, int64_t now)
+{
+	for (uint32_t s = 0; s < VS_MAX_SERVICES; s++) {
+		const struct rollout *ro = &next->svc[s].ro;
+
+		if (next->svc[s].used && ro->strategy == RO_MIRROR && ro->phase == RO_PROGRESSING &&
+		    ro->steps[0].hold != RO_WAIT && now >= ro->step_started + ro->steps[0].hold)
+			mirror_refresh(c, next, s);
+	}
 }
 
 struct mirror_report *mirror_report_copy(struct mirror_state *ms, uint32_t svc)

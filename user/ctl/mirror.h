@@ -116,6 +116,9 @@ void mirror_sync(struct ctl *c);
 /* Service svc's mirror verdict in next brought up to every request
  * compared now: before a promote ends it (c->lock held). */
 void mirror_refresh(struct ctl *c, struct model *next, uint32_t svc);
+/* The same for every mirror whose duration is over at now: before
+ * rollout_tick(next, now) ends them. */
+void mirror_refresh_due(struct ctl *c, struct model *next, int64_t now);
 /* A copy of service svc's report (NULL: none); the caller frees it. */
 struct mirror_report *mirror_report_copy(struct mirror_state *ms, uint32_t svc);
 

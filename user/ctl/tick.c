@@ -120,11 +120,13 @@ static void tick_rollouts(struct ctl *c)
 {
 	struct model *next = malloc(sizeof(*next));
 	struct vs_err err = {};
+	int64_t now = clock_wall();
 
 	if (!next)
 		return;
 	memcpy(next, c->m, sizeof(*next));
-	if (rollout_tick(next, clock_wall()) && txn_commit(c, next, &err))
+	mirror_refresh_due(c, next, now);
+	if (rollout_tick(next, now) && txn_commit(c, next, &err))
 		pr_warn("rollout step not applied, retrying: %s\n", err.msg);
 	free(next);
 }
