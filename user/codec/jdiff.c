@@ -220,6 +220,10 @@ bool jdiff_differ(const struct jdiff_noise *noise, const char (*ignore)[JDIFF_PA
 		where[0] = '\0';
 	if (noise && noise->whole)
 		return false;
+	/* The same bytes are the same document, whatever is ignored: most
+	 * answers of a version that works, and no JSON to parse. */
+	if (an == bn && (!an || !memcmp(a, b, an)))
+		return false;
 	compare(&w, a, an, b, bn);
 	return w.differs;
 }

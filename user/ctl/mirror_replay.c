@@ -497,16 +497,18 @@ static void take_queue(struct mirror_replay *r)
 	r->wait_tail = j;
 }
 
-/* Start the jobs whose time has come (they are queued about in the order
- * their requests arrived); how many ms until the next one's, at most 50. */
+/* Start the jobs whose time has come, or comes within MIRROR_PACE_NS
+ * (they are queued about in the order their requests arrived): a wake-up
+ * per request would cost more than the replay. How many ms until the
+ * next one's, at most 50. */
 static int start_due(struct mirror_state *ms, struct mirror_replay *r, uint64_t now)
 {
 	while (r->wait) {
 		struct mirror_job *j = r->wait;
 		uint64_t due = j->arrived_ns + MIRROR_REPLAY_DELAY_NS;
 
-		if (due > now)
-			return due - now < 50000000 ? (int)((due - now) / 1000000) + 1 : 50;
+		if (due > now + MIRROR_PACE_NS)
+			return due - now < 50000000 ? (int)((due - now) / 1000000) : 50;
 		r->wait = j->next;
 		if (!r->wait)
 			r->wait_tail = NULL;

@@ -23,6 +23,7 @@ struct mirror_state;
  * poll's 100 ms late), and a batch sent at once would be a burst the
  * stable version never had, its queueing counted against the target. */
 #define MIRROR_REPLAY_DELAY_NS (250ULL * 1000000)
+#define MIRROR_PACE_NS	       (5ULL * 1000000) /* its granularity */
 
 struct mirror_replay *mirror_replay_new(void);
 void mirror_replay_free(struct mirror_replay *r);
