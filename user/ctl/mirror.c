@@ -202,11 +202,20 @@ unlock:
 
 /* A window's verdict (analysis on) and the verdict over everything so
  * far, each committed when it says something new. */
+/* Service s's mirror over figures f of its report (ms->lock held). */
+static enum verdict judge_fig(const struct model *m, uint32_t s, const struct mirror_report *rep,
+			      const struct mirror_fig *f, char *why, size_t size)
+{
+	const struct rollout *ro = &m->svc[s].ro;
+
+	return mirror_judge(&ro->an, &ro->mirror, f, rep->route, rep->nroutes,
+			    m->cl[ro->to].version, m->cl[ro->from].version, why, size);
+}
+
 static void judge_run(struct ctl *c, uint32_t s, int64_t now)
 {
 	struct mirror_state *ms = &c->mirror;
 	const struct rollout *ro = &c->m->svc[s].ro;
-	const char *tv = c->m->cl[ro->to].version, *sv = c->m->cl[ro->from].version;
 	struct mirror_report *rep = ms->rep[s];
 	struct mirror_fig *win = NULL;
 	enum verdict all, wv = V_INCONCLUSIVE;
@@ -218,13 +227,11 @@ static void judge_run(struct ctl *c, uint32_t s, int64_t now)
 	if (!rep)
 		return;
 	pthread_mutex_lock(&ms->lock);
-	all = mirror_judge(&ro->an, &ro->mirror, &rep->all, rep->route, rep->nroutes, tv, sv, why,
-			   sizeof(why));
+	all = judge_fig(c->m, s, rep, &rep->all, why, sizeof(why));
 	window = ro->an.on && now - rep->judged_at >= (int64_t)ro->an.interval;
 	if (window && (win = malloc(sizeof(*win)))) {
 		mirror_fig_sub(win, &rep->all, &rep->judged_base);
-		wv = mirror_judge(&ro->an, &ro->mirror, win, rep->route, rep->nroutes, tv, sv, wwhy,
-				  sizeof(wwhy));
+		wv = judge_fig(c->m, s, rep, win, wwhy, sizeof(wwhy));
 		rep->judged_base = rep->all;
 		rep->judged_at = now;
 	}
@@ -246,22 +253,25 @@ static void judge_run(struct ctl *c, uint32_t s, int64_t now)
 	free(next);
 }
 
-void mirror_sync(struct ctl *c)
-{
-	for (uint32_t s = 0; s < VS_MAX_SERVICES; s++) {
-		sync_kernel(c, s);
-		sync_run(c, s, clock_mono_s());
-	}
-}
-
-void mirror_tick(struct ctl *c, int64_t now)
+static void sync_all(struct ctl *c, int64_t now)
 {
 	for (uint32_t s = 0; s < VS_MAX_SERVICES; s++) {
 		sync_kernel(c, s);
 		sync_run(c, s, now);
+	}
+}
+
+void mirror_sync(struct ctl *c)
+{
+	sync_all(c, clock_mono_s());
+}
+
+void mirror_tick(struct ctl *c, int64_t now)
+{
+	sync_all(c, now);
+	for (uint32_t s = 0; s < VS_MAX_SERVICES; s++)
 		if (c->mirror.running && mirroring(c->m, s))
 			judge_run(c, s, now);
-	}
 }
 
 void mirror_refresh(struct ctl *c, struct model *next, uint32_t svc)
@@ -278,8 +288,7 @@ void mirror_refresh(struct ctl *c, struct model *next, uint32_t svc)
 	/* The report stops here: what the verdict judged is what it shows
 	 * (if the promote is refused, the next tick lets it go on). */
 	ms->run[svc].on = false;
-	v = mirror_judge(&ro->an, &ro->mirror, &rep->all, rep->route, rep->nroutes,
-			 next->cl[ro->to].version, next->cl[ro->from].version, why, sizeof(why));
+	v = judge_fig(next, svc, rep, &rep->all, why, sizeof(why));
 	pthread_mutex_unlock(&ms->lock);
 	rollout_mirror_verdict(next, svc, v, why);
 }
