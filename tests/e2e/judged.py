@@ -111,8 +111,13 @@ def judged_instant_rollout(env):
     load = Load()
     load.start()
     detail = rolled_back_within(load, DEFAULTS["failureLimit"] + 1, 15)
-    check(re.fullmatch(r"2\.0 rolled back to 1\.0: error rate: 2\.0 100\.00% \(limit 5\.00%\)",
-                       detail), "event: %s" % detail)
+    m = re.fullmatch(r"2\.0 rolled back to 1\.0: error rate: 2\.0 (\d+\.\d\d)% \(limit 5\.00%\)",
+                     detail)
+    # Requests are counted when they arrive, 5xx when the answer leaves: the
+    # one request the (sequential) load has in flight at a window's edge
+    # lands in the next window's errors (CI saw 99.98%). 90% leaves room for
+    # a window of only ten requests on a slow sanitizer build.
+    check(m and float(m.group(1)) >= 90.0, "event: %s" % detail)
 
 
 @test
