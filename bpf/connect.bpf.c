@@ -31,57 +31,6 @@
 
 const volatile __u64 netns_cookie = 0; /* vsteerd's namespace, set before load */
 
-/* The first live socket of a version in other namespaces, starting at the
- * client's own index so that a client keeps its server while the set is
- * unchanged; its sockmap index, or -1. Global, as steer.bpf.c's
- * try_version(): verified once, not once per version of the caller's loop. */
-__noinline int live_index(__u32 slot, __u32 n, __u32 h)
-{
-	__u32 start, j, idx;
-	struct bpf_sock *sk;
-
-	if (n == 0 || n > VS_MAX_SOCKS || slot >= VS_MAX_SLOTS)
-		return -1;
-	start = h % n;
-	for (j = 0; j < VS_MAX_SOCKS; j++) {
-		if (j >= n)
-			break;
-		idx = start + j;
-		if (idx >= n)
-			idx -= n;
-		idx += slot * VS_MAX_SOCKS;
-		sk = bpf_map_lookup_elem(&socks, &idx);
-		if (!sk)
-			continue;
-		bpf_sk_release(sk);
-		return idx;
-	}
-	return -1;
-}
-
-/* The session key cut as the service says (vs_client_key()), and the
- * quota (quota_take()): global, as in steer.bpf.c, where inlined they
- * multiplied the verifier's states by each path through their masks. */
-__noinline int cut_key(struct vs_sess_key *k, int ipv6)
-{
-	struct vs_svc_opts *o;
-	__u32 sid;
-
-	if (!k)
-		return -1;
-	sid = k->svc;
-	o = bpf_map_lookup_elem(&sopts, &sid);
-	vs_client_key(k->addr, ipv6, o);
-	return 0;
-}
-
-__noinline int quota_ok(const struct vs_sess_key *k, int ipv6, __u64 now)
-{
-	if (!k)
-		return 1;
-	return quota_take(k, ipv6, now);
-}
-
 /* The client's key (its bound address, cut as the service says) and
  * whether it has one: a socket not bound yet gets its source address
  * only when the route is chosen, after this hook. */
@@ -260,29 +209,29 @@ steered:
 	}
 	if (!bound)
 		return CONNECT_PASS;
-	if (e) {
-		e->slot = slot;
-		e->last_ns = now;
-	} else if (quota_ok(&sk_key, ipv6, now)) {
-		struct vs_sess ne = { .last_ns = now, .slot = slot };
-
-		bpf_map_update_elem(&sess, &sk_key, &ne, BPF_NOEXIST);
-	} else {
-		count_quota_refused(sid);
-	}
+	remember_session(e, &sk_key, slot, now, ipv6);
 	return CONNECT_PASS;
+}
+
+/* The verdict as a constant the verifier can see: clang keeps the one
+ * steer_connect() returns in a stack slot, whose value the verifier may
+ * not track, and a cgroup program must provably return 0 or 1. */
+static __always_inline int verdict(int r)
+{
+	barrier_var(r);
+	return r == CONNECT_DENY ? CONNECT_DENY : CONNECT_PASS;
 }
 
 SEC("cgroup/connect4")
 int vsteer_connect4(struct bpf_sock_addr *ctx)
 {
-	return steer_connect(ctx, 0);
+	return verdict(steer_connect(ctx, 0));
 }
 
 SEC("cgroup/connect6")
 int vsteer_connect6(struct bpf_sock_addr *ctx)
 {
-	return steer_connect(ctx, 1);
+	return verdict(steer_connect(ctx, 1));
 }
 
 static __always_inline int restore_peer(struct bpf_sock_addr *ctx, int ipv6)
