@@ -273,8 +273,10 @@ def fetch(src=None, timeout=3.0, svc=SVC):
     return body.split(b"\n", 1)[0].decode()
 
 
-def versions_of(clients):
-    return [fetch(client_addr(i)) for i in clients]
+def versions_of(clients, src=client_addr, svc=SVC):
+    """The version that answers each client in turn, on a new connection
+    from src(i) to svc."""
+    return [fetch(src(i), svc=svc) for i in clients]
 
 
 def service(name="default"):
@@ -287,3 +289,98 @@ def binomial_bound(n, p, z=4.5):
     """Allowed |count - n*p| for a binomial(n, p) count: z standard
     deviations. z = 4.5 makes a false failure a ~1e-5 event per check."""
     return z * (n * p * (1 - p)) ** 0.5
+
+
+# A local client range for clients of containers: all of it is an address
+# of the test's namespace (`ip route add local ... dev lo`). 127/8 cannot
+# be used: the kernel refuses (EINVAL) to route from a loopback address to
+# one outside lo, so a 127.x-bound client cannot reach a container.
+LOCAL_NET = "10.77.0.0/16"
+
+
+def local_addr(i):
+    """The i-th distinct local client address 10.77.0.1, 10.77.0.2, ...
+    (i < 65000; 10.77.255.254 is left for a service address)."""
+    n = 0x0a4d0001 + i
+    return socket.inet_ntoa(n.to_bytes(4, "big"))
+
+
+class Container:
+    """A network namespace on the bridge: its address, the path of its
+    namespace and, when a process holds it (kind "pid"), that pid."""
+
+    def __init__(self, name, addr, netns, pid=None):
+        self.name, self.addr, self.netns, self.pid = name, addr, netns, pid
+
+    def enter(self):
+        """The command prefix that runs a command inside it."""
+        return ["nsenter", "--net=" + self.netns]
+
+    def run(self, cmd, **kw):
+        """A command run inside it to its end (checked)."""
+        return subprocess.run(self.enter() + list(cmd), check=True, capture_output=True, text=True, **kw)
+
+    def server(self, port, **where):
+        """A server object for the API or the config: its address and port
+        and where its sockets live (`netns` path by default, or `pid=N`,
+        `container=NAME`)."""
+        return dict({"address": "%s:%d" % (self.addr, port)}, **(where or {"netns": self.netns}))
+
+
+class Bridge:
+    """Containers on a bridge inside the test's own network namespace, as
+    podman's bridge network makes them: the bridge vsbr0 10.88.0.1/24;
+    container i (1-based) a namespace with eth0 (a veth whose other end,
+    vshI, is on the bridge) at 10.88.0.(1+i)/24, lo up and a default
+    route via 10.88.0.1. Each container's namespace is either named (kind
+    "netns": `ip netns add vs-cI`, its path /run/netns/vs-cI, on a tmpfs
+    of this test's mount namespace) or held by a process (kind "pid":
+    `unshare --net sleep`, its path /proc/PID/ns/net). The test's
+    namespace gets the local client range LOCAL_NET.
+
+    Nothing to remove afterwards: the namespaces, the veths and the tmpfs
+    die with the test's network and mount namespaces."""
+
+    NAME = "vsbr0"
+    GATEWAY = "10.88.0.1"
+
+    def __init__(self, env, kinds=("netns", "netns")):
+        self.env = env
+        self.containers = []
+        if "netns" in kinds:
+            os.makedirs("/run/netns", exist_ok=True)
+            subprocess.run(["mount", "-t", "tmpfs", "tmpfs", "/run/netns"], check=True)  # this test's only
+        for cmd in ("link add %s type bridge" % self.NAME, "addr add %s/24 dev %s" % (self.GATEWAY, self.NAME),
+                    "link set %s up" % self.NAME, "route add local %s dev lo" % LOCAL_NET):
+            subprocess.run(["ip"] + cmd.split(), check=True)
+        for i, kind in enumerate(kinds, 1):
+            self.containers.append(self.add(i, kind))
+
+    def add(self, i, kind):
+        name, addr = "vs-c%d" % i, "10.88.0.%d" % (1 + i)
+        if kind == "netns":
+            subprocess.run(["ip", "netns", "add", name], check=True)
+            c, target = Container(name, addr, "/run/netns/" + name), name
+        else:
+            holder = subprocess.Popen(["unshare", "--net", "sleep", "infinity"], start_new_session=True)
+            self.env.procs.append(holder)
+            own = os.stat("/proc/self/ns/net").st_ino
+            path = "/proc/%d/ns/net" % holder.pid
+            wait_for(lambda: os.stat(path).st_ino != own, 5, "%s's holder to unshare" % name)
+            c, target = Container(name, addr, path, holder.pid), str(holder.pid)
+        for cmd in ("link add vsh%d type veth peer name eth0 netns %s" % (i, target),
+                    "link set vsh%d master %s" % (i, self.NAME), "link set vsh%d up" % i):
+            subprocess.run(["ip"] + cmd.split(), check=True)
+        for cmd in ("addr add %s/24 dev eth0" % addr, "link set eth0 up", "link set lo up",
+                    "route add default via %s" % self.GATEWAY):
+            c.run(["ip"] + cmd.split())
+        return c
+
+    def __getitem__(self, i):
+        """Container i, 1-based as their names."""
+        return self.containers[i - 1]
+
+    def backend(self, c, version, port, *extra):
+        """A demo backend answering version on c's address:port, inside
+        c's namespace; returns once it listens (Env.backend)."""
+        return self.env.backend(version, "%s:%d" % (c.addr, port), *extra, wrapper=c.enter())
