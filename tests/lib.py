@@ -357,21 +357,32 @@ class Bridge:
             self.containers.append(self.add(i, kind))
 
     def add(self, i, kind):
-        name, addr = "vs-c%d" % i, "10.88.0.%d" % (1 + i)
+        name = "vs-c%d" % i
         if kind == "netns":
             subprocess.run(["ip", "netns", "add", name], check=True)
-            c, target = Container(name, addr, "/run/netns/" + name), name
-        else:
-            holder = subprocess.Popen(["unshare", "--net", "sleep", "infinity"], start_new_session=True)
-            self.env.procs.append(holder)
-            own = os.stat("/proc/self/ns/net").st_ino
-            path = "/proc/%d/ns/net" % holder.pid
-            wait_for(lambda: os.stat(path).st_ino != own, 5, "%s's holder to unshare" % name)
-            c, target = Container(name, addr, path, holder.pid), str(holder.pid)
+            return self.wire(Container(name, "10.88.0.%d" % (1 + i), "/run/netns/" + name), i, name)
+        holder = subprocess.Popen(["unshare", "--net", "sleep", "infinity"], start_new_session=True)
+        self.env.procs.append(holder)
+        own = os.stat("/proc/self/ns/net").st_ino
+        path = "/proc/%d/ns/net" % holder.pid
+        wait_for(lambda: os.stat(path).st_ino != own, 5, "%s's holder to unshare" % name)
+        return self.wire(Container(name, "10.88.0.%d" % (1 + i), path, holder.pid), i, str(holder.pid))
+
+    def attach(self, pid, name):
+        """The network namespace of process pid (a podman container's),
+        made the next container: its veth, address and routes."""
+        i = len(self.containers) + 1
+        c = self.wire(Container(name, "10.88.0.%d" % (1 + i), "/proc/%d/ns/net" % pid, pid), i, str(pid))
+        self.containers.append(c)
+        return c
+
+    def wire(self, c, i, target):
+        """c's eth0 on the bridge (target: its namespace's name or a pid in
+        it), with its address and routes."""
         for cmd in ("link add vsh%d type veth peer name eth0 netns %s" % (i, target),
                     "link set vsh%d master %s" % (i, self.NAME), "link set vsh%d up" % i):
             subprocess.run(["ip"] + cmd.split(), check=True)
-        for cmd in ("addr add %s/24 dev eth0" % addr, "link set eth0 up", "link set lo up",
+        for cmd in ("addr add %s/24 dev eth0" % c.addr, "link set eth0 up", "link set lo up",
                     "route add default via %s" % self.GATEWAY):
             c.run(["ip"] + cmd.split())
         return c

@@ -14,6 +14,7 @@ import time
 from common import Load, control, kill_under_load, rollout, set_weights, snapshot, test
 from lib import (Bridge, TestFailure, api, binomial_bound, check, fetch, kill, local_addr,
                  network_step, run_vsteerd, service, wait_for)
+from packaging import PODMAN_ENV, build_images, podman
 from watch import ANALYSIS, check_slow_rolled_back
 
 # The service address: configured on no interface and with no route in
@@ -104,24 +105,33 @@ def put(body, want=201):
     return c
 
 
-def two_containers(env, kinds=("netns", "netns"), v2_args=(), mode="manual", svc=SVC_B, **svc_extra):
+def two_containers(env, kinds=("netns", "netns"), v2_args=(), mode="manual", **svc_extra):
     """1.0 in container 1 (port 9001, from the config) and 2.0 in container
     2 (port 9002, PUT with mode), each named by its netns path, unless
     kind "pid": the pid of container 1's holder process for 1.0, of
-    2.0's backend itself for 2.0. Returns (bridge, p1, p2)."""
+    2.0's backend itself for 2.0; svc_extra: the service's settings.
+    Returns (bridge, p1, p2)."""
     br = Bridge(env, kinds)
     p1 = br.backend(br[1], "1.0", 9001)
     p2 = br.backend(br[2], "2.0", 9002, *v2_args)
     where1 = {"pid": br[1].pid} if kinds[0] == "pid" else {}
     where2 = {"pid": p2.pid} if kinds[1] == "pid" else {}
     env.vsteerd(env.config([{"version": "1.0", "servers": [br[1].server(9001, **where1)]}],
-                           proxy(svc, **svc_extra)))
+                           proxy(**svc_extra)))
     body = {"version": "2.0", "servers": [br[2].server(9002, **where2)],
             "upgradeTransition": {"mode": mode}}
     if mode != "manual":
         body["analysis"] = False
     put(body)
     return br, p1, p2
+
+
+def one_container(env):
+    """1.0 in container 1 (port 9001, its netns path), from the config.
+    Returns (bridge, vsteerd)."""
+    br = Bridge(env, ("netns",))
+    br.backend(br[1], "1.0", 9001)
+    return br, env.vsteerd(env.config([{"version": "1.0", "servers": [br[1].server(9001)]}], proxy()))
 
 
 @test
@@ -352,6 +362,38 @@ def bridged_pid_form(env):
     check(service()["counters"]["refused"] >= 20, "refusals not counted: %s" % service()["counters"])
 
 
+@test
+def bridged_container_form(env):
+    """a server named by a podman container (the demo image, `--network
+    none`, listening on 0.0.0.0:9002; a veth moved into its namespace puts
+    it on the bridge): an instant switch to it steers every new local
+    connection there, the view shows netns `container NAME`; `podman kill`:
+    every local client goes to 1.0
+
+    vsteerd finds the container's pid with `podman inspect` itself."""
+    br, _ = one_container(env)
+    tag = "bridged%d" % os.getpid()
+    image = build_images(tag, ("demo",))[0]
+    name = "vsteer-%s-2.0" % tag
+    try:
+        podman("run", "-d", "--name", name, "--network", "none", image,
+               "--listen", "0.0.0.0:9002", "--version", "2.0")
+        c = br.attach(int(podman("inspect", "-f", "{{.State.Pid}}", name)), name)
+        wait_for(lambda: connect_errno(None, (c.addr, 9002)) == 0, 10, "the container's demo to listen")
+        put({"version": "2.0", "servers": [c.server(9002, container=name)],
+             "upgradeTransition": {"mode": "instant"}, "analysis": False})
+        check_backends("2.0", "address", "container " + name, ["%s:9002" % c.addr])
+        got = set(local_versions(range(50)))
+        check(got == {"2.0"}, "after the switch to the container: %s" % got)
+        podman("kill", name)
+        wait_for(lambda: not version_view("2.0")["live"], 5, "2.0 not live after podman kill")
+        got = set(local_versions(range(50)))
+        check(got == {"1.0"}, "after podman kill: %s" % got)
+    finally:
+        subprocess.run(["podman", "rm", "-f", "-t", "0", name], capture_output=True, env=PODMAN_ENV)
+        subprocess.run(["podman", "rmi", "-f", image], capture_output=True, env=PODMAN_ENV)
+
+
 # A connect() to the service from inside a container, unbound and bound
 # to the container's own address: prints each one's errno name.
 CONNECT_FROM_INSIDE = """
@@ -472,9 +514,7 @@ def bridged_cleanup(env):
     still steers; `--cleanup` removes them: none of their links or programs
     is left on the root, and a local connect() to the service is no longer
     rewritten (ENETUNREACH)"""
-    br = Bridge(env, ("netns",))
-    br.backend(br[1], "1.0", 9001)
-    p = env.vsteerd(env.config([{"version": "1.0", "servers": [br[1].server(9001)]}], proxy()))
+    br, p = one_container(env)
     check(fetch(local_addr(1), svc=SVC_B) == "1.0", "not steered")
     root = cgroup2_root()
     links = {}
