@@ -173,6 +173,33 @@ struct {
 	VS_PIN
 } mcap SEC(".maps");
 
+/* Address steering (include/vsteer.h): the address behind each sockmap
+ * index of a VS_VER_ADDR version, what each slot is, and the service
+ * address a steered client socket asked for. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VS_SOCKMAP_SIZE);
+	__type(key, __u32);
+	__type(value, struct vs_addr);
+	VS_PIN
+} backs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VS_MAX_SLOTS);
+	__type(key, __u32);
+	__type(value, struct vs_slot);
+	VS_PIN
+} vslot SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct vs_addr);
+	VS_PIN
+} corig SEC(".maps");
+
 static __always_inline int port_in_use(__u32 port)
 {
 	__u32 zero = 0;

@@ -11,8 +11,7 @@
 #include <bpf/bpf_helpers.h>
 #define VS_OWNER
 #define AF_INET6 10
-#include "maps.h"
-#include "vsteer_hash.h"
+#include "pick.h"
 
 static __always_inline struct vs_svc *find_service(struct bpf_sk_lookup *ctx,
 						   struct vs_svc_key *key)
@@ -84,50 +83,6 @@ __noinline int try_version(struct bpf_sk_lookup *ctx, __u32 sid, __u32 slot, __u
 	return -1;
 }
 
-static __always_inline void count_version(__u32 slot, int chosen)
-{
-	struct vs_ver_stats *vs = bpf_map_lookup_elem(&vstats, &slot);
-
-	if (!vs)
-		return;
-	vs->steered++;
-	if (!chosen)
-		vs->failover_in++;
-}
-
-/* The version an active session of this client is on, if the service
- * keeps affinity and the client was seen within the timeout or still
- * has a connection open. */
-static __always_inline __u32 session_version(const struct vs_svc *s, struct vs_sess *e, __u64 now,
-					     __u32 nver)
-{
-	__u32 i;
-
-	if (!e || (e->open <= 0 && now - e->last_ns > (__u64)s->session_ms * 1000000))
-		return nver;
-	for (i = 0; i < VS_MAX_VERSIONS; i++) {
-		if (i >= nver)
-			break;
-		if (s->ver[i].slot == e->slot && !(s->ver[i].flags & VS_VER_NO_AFFINITY))
-			return i;
-	}
-	return nver;
-}
-
-/* The version a session with a connection open is on (shold: out of the
- * LRU's reach), or nver. */
-static __always_inline __u32 held_version(const struct vs_svc *s, const struct vs_sess_key *k,
-					  __u32 nver)
-{
-	struct vs_hold *hd = bpf_map_lookup_elem(&shold, k);
-	struct vs_sess e;
-
-	if (!hd || hd->open <= 0)
-		return nver;
-	e = (struct vs_sess){ .slot = hd->slot, .open = hd->open };
-	return session_version(s, &e, 0, nver);
-}
-
 /* The client's key for this service, cut as its options say
  * (vs_client_key()). Global, as try_version(): inlined, each path through
  * the mask left the verifier a different stack, and that doubled the
@@ -145,42 +100,14 @@ __noinline int client_key(struct bpf_sk_lookup *ctx, struct vs_sess_key *k)
 	return 0;
 }
 
-/* Whether a new client may have a session recorded: its network (the
- * client cut to quota4/quota6 bits) has opened fewer than the service's
- * quota in the current window. So one network, however many addresses it
- * has, cannot flood the session table and push the others' sessions out.
- *
- * Global, as try_version(): checked once, not for each state the caller
- * reaches `steered` in, and the options pointer is not kept live across
+/* quota_take() (pick.h), global as try_version(): checked once, not for
+ * each state the caller reaches `steered` in, and the options pointer is not kept live across
  * the version loop (it was, and it doubled the verifier's states). */
 __noinline int quota_admits(struct bpf_sk_lookup *ctx, const struct vs_sess_key *k, __u64 now)
 {
-	struct vs_quota *q, nq = { .start_ns = now, .count = 1 };
-	struct vs_quota_key qk = {};
-	struct vs_svc_opts *o;
-
 	if (!ctx || !k)
 		return 1;
-	qk.svc = k->svc;
-	o = bpf_map_lookup_elem(&sopts, &qk.svc);
-	if (!o || !o->quota)
-		return 1;
-	__builtin_memcpy(qk.addr, k->addr, sizeof(qk.addr));
-	vs_mask_addr(qk.addr, ctx->family == AF_INET6 ? o->quota6 : o->quota4);
-	q = bpf_map_lookup_elem(&squota, &qk);
-	if (!q) {
-		bpf_map_update_elem(&squota, &qk, &nq, BPF_ANY);
-		return 1;
-	}
-	if (now - q->start_ns > (__u64)o->window_ms * 1000000) {
-		q->start_ns = now;
-		q->count = 0;
-	}
-	/* Per-CPU races may let a few more in: a bound, not an exact count. */
-	if (q->count >= o->quota)
-		return 0;
-	q->count++;
-	return 1;
+	return quota_take(k, ctx->family == AF_INET6, now);
 }
 
 SEC("sk_lookup")
@@ -190,8 +117,7 @@ int vsteer_lookup(struct bpf_sk_lookup *ctx)
 	struct vs_svc_key svc_key = {};
 	struct vs_sess *e = NULL;
 	struct vs_svc_stats *ss;
-	struct vs_ver_stats *vs;
-	__u32 h, i, k, v, nver, sid, slot;
+	__u32 h, i, k, n, v, nver, sid, slot;
 	struct vs_svc *s;
 	__u64 now = 0;
 
@@ -233,41 +159,23 @@ int vsteer_lookup(struct bpf_sk_lookup *ctx)
 	 * a session rollout starts, the clients already active are known. */
 	now = bpf_ktime_get_ns();
 	e = bpf_map_lookup_elem(&sess, &sk_key);
-	i = nver;
-	if (s->session_ms) {
-		i = held_version(s, &sk_key, nver);
-		if (i >= nver)
-			i = session_version(s, e, now, nver);
-	}
-	if (i >= nver)
-		i = vs_pick_version(s, vs_bucket(h));
-	if (i >= nver)
-		i = nver - 1;
+	i = first_version(s, &sk_key, e, h, now, nver, 1);
 
 	for (k = 0; k < VS_MAX_VERSIONS; k++) {
 		if (k >= nver)
 			break;
-		v = vs_failover_order(i, k, nver);
+		v = nth_version(i, k, nver);
 		if (v >= VS_MAX_VERSIONS)
 			break;
-		/* For Linux 6.1's verifier, which walks branches it cannot
-		 * prove dead: when the session loop found version i, it knows
-		 * i < nver, but decides `if i < nver` only with the constant
-		 * on the right, and clang may put it on the left. On the
-		 * impossible side nver's bounds cross (min above max), v
-		 * inherits them, and s->ver[v] becomes an unknown scalar.
-		 * A mask after barrier_var() (clang cannot drop it) gives v
-		 * bounds again; for real v < 8 it changes nothing. */
-		barrier_var(v);
-		v &= VS_MAX_VERSIONS - 1;
 		slot = s->ver[v].slot;
-		if (try_version(ctx, sid, slot, s->ver[v].nsock, vs_backend_hash(h)) == 0)
+		/* A version in other namespaces has sockets in the sockmap
+		 * (for their liveness), but a socket of another namespace
+		 * cannot take this SYN: its handshake would never complete. */
+		n = s->ver[v].flags & VS_VER_ADDR ? 0 : s->ver[v].nsock;
+		if (try_version(ctx, sid, slot, n, vs_backend_hash(h)) == 0)
 			goto steered;
-		if (k == 0) {
-			vs = bpf_map_lookup_elem(&vstats, &slot);
-			if (vs)
-				vs->failover_out++;
-		}
+		if (k == 0)
+			count_passed_over(slot);
 	}
 
 refuse:
@@ -293,10 +201,7 @@ steered:
 
 		bpf_map_update_elem(&sess, &sk_key, &ne, BPF_NOEXIST);
 	} else {
-		struct vs_svc_guard *g = bpf_map_lookup_elem(&sguard, &sid);
-
-		if (g)
-			g->quota_refused++;
+		count_quota_refused(sid);
 	}
 	/* Nothing per connection here: the tracker learns the version from
 	 * the listener's storage, cloned into the accepted socket. */

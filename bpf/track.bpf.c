@@ -205,6 +205,27 @@ static __always_inline struct vs_svc *conn_service(struct sock *sk, struct vs_se
 	return s;
 }
 
+/* The service of a connection accepted in another namespace, by a
+ * listener of a version steered by address (bpf/connect.bpf.c): its local
+ * address is the server's, so the slot says which service it is. The
+ * session key is its client's, as the connect hook made it. */
+static __always_inline int addr_service(struct sock *sk, __u32 slot, struct vs_sess_key *sk_key,
+					__u16 *svc_flags)
+{
+	struct vs_slot *vsl = bpf_map_lookup_elem(&vslot, &slot);
+	__u32 local[4] = {};
+	__u32 id;
+
+	if (!vsl || !(vsl->flags & VS_SLOT_ADDR))
+		return -1;
+	id = vsl->svc;
+	sk_key->svc = id;
+	*svc_flags = vsl->flags & VS_SLOT_HTTP ? VS_SVC_HTTP : 0;
+	vs_client_key(sk_key->addr, conn_addrs(sk, local, sk_key->addr) == AF_INET6,
+		      bpf_map_lookup_elem(&sopts, &id));
+	return 0;
+}
+
 /* A session that has a connection open goes into shold, where a flood of
  * new clients cannot evict it, as long as the connection is open. Only
  * sessions the data plane recorded: its quota bounds shold too. */
@@ -248,6 +269,13 @@ static __always_inline void release(const struct vs_sess_key *k, struct vs_sess 
 	bpf_map_delete_elem(&shold, k);
 	if (!e)
 		bpf_map_update_elem(&sess, k, &ne, BPF_ANY);
+}
+
+static __always_inline bool slot_by_addr(__u32 slot)
+{
+	struct vs_slot *vsl = bpf_map_lookup_elem(&vslot, &slot);
+
+	return vsl && (vsl->flags & VS_SLOT_ADDR);
 }
 
 static __always_inline bool has_slot(const struct vs_svc *s, __u32 slot)
@@ -303,35 +331,42 @@ int BPF_PROG(vsteer_track, struct sock *sk, int oldstate, int newstate)
 	__u64 now;
 	struct vs_sess *e;
 	struct vs_sk *st;
+	__u16 svc_flags;
 	__s64 *vo;
-	__u32 slot;
+	__u32 slot, svc;
 
 	if (newstate != TCP_ESTABLISHED && newstate != TCP_CLOSE)
 		return 0;
 	if (sk->sk_protocol != IPPROTO_TCP)
-		return 0;
-	if (sk->__sk_common.skc_net.net->ns.inum != netns_ino)
 		return 0;
 	/* Only sockets accepted by a backend's listener carry storage. */
 	st = bpf_sk_storage_get(&sks, sk, 0, 0);
 	if (!st)
 		return 0;
 	slot = st->slot;
+	/* Another namespace's: only a version's steered by address. */
+	if (sk->__sk_common.skc_net.net->ns.inum != netns_ino && !slot_by_addr(slot))
+		return 0;
 
 	if (newstate == TCP_ESTABLISHED) {
 		/* The passive open of a fresh copy of a listener's storage. */
 		if (oldstate != TCP_SYN_RECV || st->kind != VS_SK_LISTENER)
 			return 0;
 		s = conn_service(sk, &sk_key);
-		if (!s || !has_slot(s, slot)) {
+		if (s && has_slot(s, slot)) {
+			svc = s->id;
+			svc_flags = s->flags;
+		} else if (addr_service(sk, slot, &sk_key, &svc_flags)) {
 			/* Made to the backend's own address, not steered. */
 			bpf_sk_storage_delete(&sks, sk);
 			return 0;
+		} else {
+			svc = sk_key.svc;
 		}
 		/* The rest of the copy is zero: the meters skip listeners. */
 		st->kind = VS_SK_CONN;
-		st->svc = s->id;
-		st->flags = (s->flags & VS_SVC_HTTP) ? VS_SKF_HTTP : 0;
+		st->svc = svc;
+		st->flags = (svc_flags & VS_SVC_HTTP) ? VS_SKF_HTTP : 0;
 		cap_open(ctx, sk, st);
 		vo = bpf_map_lookup_elem(&vopen, &slot);
 		if (vo)
@@ -339,7 +374,7 @@ int BPF_PROG(vsteer_track, struct sock *sk, int oldstate, int newstate)
 		e = bpf_map_lookup_elem(&sess, &sk_key);
 		if (e) {
 			add_open(&e->open, 1);
-			hold(&sk_key, slot, s->id);
+			hold(&sk_key, slot, svc);
 		}
 		return 0;
 	}

@@ -44,6 +44,10 @@ struct vs_svc_key {
 
 /* vs_ver.flags */
 #define VS_VER_NO_AFFINITY 1 /* rolled back: sessions held here move off */
+#define VS_VER_ADDR \
+	2 /* its servers live in other network namespaces:
+				* steered by address (bpf/connect.bpf.c), never
+				* by handing over a socket (sk_lookup skips it) */
 
 /* One version of a service, in the order the data plane walks them. */
 struct vs_ver {
@@ -172,6 +176,33 @@ struct vs_mirror {
 	__u32 budget; /* bytes of segments copied, per second and CPU */
 };
 
+/* An address and port, for address steering: in array backs, by sockmap
+ * index, where a connection goes that is steered to the socket at that
+ * index of a VS_VER_ADDR version (the socket, a listener in the server's
+ * own network namespace, is in the sockmap for its liveness only: it
+ * drops out when it closes); in SK_STORAGE corig, the service address a
+ * client socket the connect hook steered asked for, which getpeername()
+ * shows. */
+struct vs_addr {
+	__u32 addr[4]; /* network byte order */
+	__u16 port;    /* host byte order */
+	__u8 family;
+	__u8 pad;
+};
+
+/* Per version slot (array vslot): what the tracker needs to know of a
+ * VS_VER_ADDR version's connections, which it cannot find by address
+ * (their local address is the server's, not the service's). */
+struct vs_slot {
+	__u32 svc;   /* the service's id */
+	__u16 flags; /* VS_SLOT_* */
+	__u16 pad;
+};
+
+/* vs_slot.flags */
+#define VS_SLOT_ADDR 1 /* a VS_VER_ADDR version of service svc */
+#define VS_SLOT_HTTP 2 /* ... of an "http" service */
+
 /* Per-CPU, by service id: what mirroring cost and lost in the kernel.
  * win_* is the budget's bookkeeping, not a counter. */
 struct vs_mirror_stats {
@@ -268,6 +299,8 @@ _Static_assert(sizeof(struct vs_svc) == 16 + 8 * VS_MAX_VERSIONS, "vs_svc layout
 _Static_assert(sizeof(struct vs_ver_stats) == 88, "vs_ver_stats layout");
 _Static_assert(sizeof(struct vs_sk) == 24, "vs_sk layout");
 _Static_assert(sizeof(struct vs_mirror) == 8, "vs_mirror layout");
+_Static_assert(sizeof(struct vs_addr) == 20, "vs_addr layout");
+_Static_assert(sizeof(struct vs_slot) == 8, "vs_slot layout");
 _Static_assert(sizeof(struct vs_mirror_stats) == 64, "vs_mirror_stats layout");
 _Static_assert(sizeof(struct vs_cap) == 40, "vs_cap layout");
 _Static_assert(sizeof(struct vs_svc_stats) == 32, "vs_svc_stats layout");

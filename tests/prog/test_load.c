@@ -31,6 +31,7 @@
 #include "http.skel.h"
 #include "drain.skel.h"
 #include "drain_list.skel.h"
+#include "connect.skel.h"
 
 #include "check.h"
 #include "load.h"
@@ -194,8 +195,24 @@ static void case_drain_list(const void *arg)
 	CHECK(err == 0, "%s", why);
 }
 
+/* The connect hook: loaded by vsteerd only once a version is steered by
+ * address, so only a test would notice that it stopped loading. */
+static void case_connect(const void *arg)
+{
+	struct connect_bpf *skel = connect_bpf__open_opts(&load_log_opts);
+	char why[768];
+	int err;
+
+	(void)arg;
+	CHECK(skel, "connect_bpf__open: %s", strerror(errno));
+	err = load(skel->obj, why, sizeof(why));
+	connect_bpf__destroy(skel);
+	CHECK(err == 0, "%s", why);
+}
+
 /* The objects that have a case; a new one needs its own. */
-static const char *const covered[] = { "steer", "scan", "track", "http", "drain", "drain_list" };
+static const char *const covered[] = { "steer", "scan",	      "track",	"http",
+				       "drain", "drain_list", "connect" };
 
 static void case_all_covered(const void *arg)
 {
@@ -240,5 +257,7 @@ void load_cases(void)
 	check_run("load: drain.bpf.o, closing idle connections (bpf_sock_destroy)", case_drain,
 		  NULL, NULL);
 	check_run("load: drain_list.bpf.o, listing idle connections", case_drain_list, NULL, NULL);
+	check_run("load: connect.bpf.o, steering local clients by address", case_connect, NULL,
+		  NULL);
 	check_run("load: every object of the build has a load case", case_all_covered, NULL, NULL);
 }

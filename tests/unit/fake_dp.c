@@ -8,6 +8,7 @@
 #include "core/window.h"
 #include "kernel/dp.h"
 #include "kernel/dp_cgroup.h"
+#include "kernel/dp_connect.h"
 #include "kernel/dp_iter.h"
 #include "kernel/dp_maps.h"
 #include "kernel/dp_mirror.h"
@@ -61,6 +62,9 @@ struct dataplane {
 	size_t nls;
 	struct vs_ver_stats vstats[VS_MAX_SLOTS];
 	__s64 vopen[VS_MAX_SLOTS];
+	struct vs_slot vslot[VS_MAX_SLOTS];
+	struct vs_addr backs[VS_SOCKMAP_SIZE];
+	bool connect_attached;
 	int fail_svc;
 	unsigned long svc_writes, sock_reads;
 	struct dp_pins_report pins;
@@ -409,7 +413,57 @@ int dp_reset_slot(struct dataplane *dp, __u32 slot)
 {
 	memset(&dp->vstats[slot], 0, sizeof(dp->vstats[slot]));
 	dp->vopen[slot] = 0;
+	dp->vslot[slot] = (struct vs_slot){};
 	return 0;
+}
+
+int dp_set_slot(struct dataplane *dp, __u32 slot, const struct vs_slot *v)
+{
+	dp->vslot[slot] = *v;
+	return 0;
+}
+
+int dp_get_slot(struct dataplane *dp, __u32 slot, struct vs_slot *v)
+{
+	*v = dp->vslot[slot];
+	return 0;
+}
+
+int dp_set_back(struct dataplane *dp, __u32 idx, const struct vs_addr *b)
+{
+	dp->backs[idx] = *b;
+	return 0;
+}
+
+/* The unit tests' servers all live in the test's own namespace. */
+int dp_list_listeners_in(struct dataplane *dp, int nsfd, struct vs_listener **out, size_t *n)
+{
+	(void)nsfd;
+	return dp_list_listeners(dp, out, n);
+}
+
+int dp_insert_in(struct dataplane *dp, int nsfd, const __u64 *cookies, const __u32 *idx,
+		 int *err_out, size_t n)
+{
+	(void)nsfd;
+	return dp_insert(dp, cookies, idx, err_out, n);
+}
+
+void dp_tc_attach_netns(struct dataplane *dp, int nsfd, __u64 ino)
+{
+	(void)dp, (void)nsfd, (void)ino;
+}
+
+int dp_connect_attach(struct dataplane *dp, struct vs_err *err)
+{
+	(void)err;
+	dp->connect_attached = true;
+	return 0;
+}
+
+bool dp_connect_attached(const struct dataplane *dp)
+{
+	return dp->connect_attached;
 }
 
 int dp_list_listeners(struct dataplane *dp, struct vs_listener **out, size_t *n)

@@ -12,6 +12,7 @@
 #include "core/owner.h"
 #include "core/version.h"
 #include "codec/parse.h"
+#include "codec/state.h"
 
 #include "harness.h"
 #include "helpers.h"
@@ -390,7 +391,82 @@ static void test_int_fields(void)
 	}
 }
 
-const struct unit_case parse_cases[] = { TEST(test_version_valid), TEST(test_version_cmp),
-					 TEST(test_ep_parse_good), TEST(test_ep_parse_bad),
-					 TEST(test_percent_to_bp), TEST(test_owner),
-					 TEST(test_int_fields),	   { NULL, NULL } };
+/* Servers in other network namespaces: each form, and every way to get
+ * one wrong, named in the error; the state file's form reads back. */
+static void test_servers_netns(void)
+{
+	static const struct {
+		const char *servers;
+		int ret;
+		enum netns_kind kind;
+		const char *named; /* the error names it, or the spec it formats to */
+	} rows[] = {
+		{ "['10.88.0.2:80']", 0, NETNS_OWN, "" },
+		{ "[{'address': '10.88.0.2:80', 'netns': '/run/netns/c1'}]", 0, NETNS_PATH,
+		  "/run/netns/c1" },
+		{ "[{'address': '10.88.0.2', 'port': 80, 'pid': 1234}]", 0, NETNS_PID, "pid 1234" },
+		{ "[{'address': '10.88.0.2:80', 'container': 'web-2.0_a'}]", 0, NETNS_CONTAINER,
+		  "container web-2.0_a" },
+		{ "[{'address': '10.88.0.2:80'}]", 0, NETNS_OWN, "" },
+		{ "[{'address': '10.88.0.2:80', 'netns': 'run/netns/c1'}]", -EINVAL, 0,
+		  "servers[0].netns" },
+		{ "[{'address': '10.88.0.2:80', 'netns': '/run/netns/../../etc'}]", -EINVAL, 0,
+		  "servers[0].netns" },
+		{ "[{'address': '10.88.0.2:80', 'netns': 5}]", -EINVAL, 0, "servers[0].netns" },
+		{ "[{'address': '10.88.0.2:80', 'pid': 0}]", -EINVAL, 0, "servers[0].pid" },
+		{ "[{'address': '10.88.0.2:80', 'pid': -3}]", -EINVAL, 0, "servers[0].pid" },
+		{ "[{'address': '10.88.0.2:80', 'pid': 4294967296}]", -EINVAL, 0,
+		  "servers[0].pid" },
+		{ "[{'address': '10.88.0.2:80', 'pid': '12'}]", -EINVAL, 0, "servers[0].pid" },
+		{ "[{'address': '10.88.0.2:80', 'container': '-rm'}]", -EINVAL, 0,
+		  "servers[0].container" },
+		{ "[{'address': '10.88.0.2:80', 'container': 'a b'}]", -EINVAL, 0,
+		  "servers[0].container" },
+		{ "[{'address': '10.88.0.2:80', 'pid': 5, 'container': 'x'}]", -EINVAL, 0,
+		  "one of netns, pid and container" },
+		{ "[{'address': '10.88.0.2:80', 'netnz': '/x'}]", -EINVAL, 0, "netnz" },
+		{ "[{'netns': '/run/netns/c1'}]", -EINVAL, 0, "servers[0].address" },
+	};
+	struct vs_err err;
+
+	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
+		char text[512], got[NETNS_STRLEN];
+		struct cluster c = {}, back = {};
+		json_t *j, *k;
+
+		snprintf(text, sizeof(text), "{'version': '1.0', 'servers': %s}", rows[i].servers);
+		row("servers %s", rows[i].servers);
+		j = json_loads(jq(text), 0, NULL);
+		CHECK(j, "test input");
+		memset(&err, 0, sizeof(err));
+		CHECK_INT(parse_cluster(j, "c", NULL, &c, &err), ==, rows[i].ret);
+		json_decref(j);
+		if (rows[i].ret) {
+			CHECK_HAS(err.msg, rows[i].named);
+			continue;
+		}
+		CHECK_INT(c.netns[0].kind, ==, rows[i].kind);
+		netns_format(&c.netns[0], got, sizeof(got));
+		CHECK_STR(got, rows[i].named);
+		/* The state file writes it as the API takes it. */
+		k = json_pack("{sss[o]}", "version", "1.0", "servers",
+			      state_server_json(&c.srv[0], &c.netns[0]));
+		CHECK_INT(parse_cluster(k, "c", NULL, &back, &err), ==, 0);
+		json_decref(k);
+		CHECK(netns_equal(&back.netns[0], &c.netns[0]) && ep_equal(&back.srv[0], &c.srv[0]),
+		      "state form reads back");
+		/* And its text form (the view's) parses back too. */
+		CHECK_INT(netns_parse(got, &back.netns[1]), ==, 0);
+		CHECK(netns_equal(&back.netns[1], &c.netns[0]), "text form reads back");
+	}
+	CHECK_INT(netns_parse("pid 0", &(struct netns_spec){}), ==, -EINVAL);
+	CHECK_INT(netns_parse("pid 12x", &(struct netns_spec){}), ==, -EINVAL);
+	CHECK_INT(netns_parse("container ", &(struct netns_spec){}), ==, -EINVAL);
+	CHECK_INT(netns_parse("elsewhere", &(struct netns_spec){}), ==, -EINVAL);
+}
+
+const struct unit_case parse_cases[] = {
+	TEST(test_version_valid), TEST(test_version_cmp),   TEST(test_ep_parse_good),
+	TEST(test_ep_parse_bad),  TEST(test_percent_to_bp), TEST(test_owner),
+	TEST(test_int_fields),	  TEST(test_servers_netns), { NULL, NULL }
+};

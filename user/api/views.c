@@ -40,22 +40,26 @@ static json_t *version_json(const struct snap *s, uint32_t slot)
 	const struct cluster *cl = &s->m.cl[slot];
 	const struct snap_version *v = s->ver[slot];
 	const struct vs_ver_stats *st = &v->st;
-	json_t *bks = json_array(), *servers = json_array();
-	char a[EP_STRLEN];
+	json_t *bks = json_array(), *servers = json_array(), *b;
+	char a[EP_STRLEN], ns[NETNS_STRLEN];
 
 	for (uint32_t i = 0; i < cl->nsrv; i++) {
 		const struct snap_server *sv = &v->srv[i];
 
 		ep_format(&cl->srv[i], a, sizeof(a));
 		json_array_append_new(servers, json_string(a));
+		netns_format(&cl->netns[i], ns, sizeof(ns));
 		/* clang-format off */
-		json_array_append_new(bks, json_pack("{sssbsisbsisosi}", "address", a,
-						     "live", sv->live > 0,
-						     "sockets", sv->live, "healthy", sv->healthy,
-						     "acceptBacklog", (int)sv->backlog,
-						     "owner", state_owner_json(&cl->owner[i]),
-						     "refusedSockets", (int)sv->refused));
+		b = json_pack("{sssbsisbsisosiss}", "address", a,
+			      "live", sv->live > 0,
+			      "sockets", sv->live, "healthy", sv->healthy,
+			      "acceptBacklog", (int)sv->backlog,
+			      "owner", state_owner_json(&cl->owner[i]),
+			      "refusedSockets", (int)sv->refused,
+			      "steering", model_by_addr(cl) ? "address" : "socket");
 		/* clang-format on */
+		json_object_set_new(b, "netns", ns[0] ? json_string(ns) : json_null());
+		json_array_append_new(bks, b);
 	}
 	/* clang-format off */
 	return json_pack("{sssssssssfsbsisIsbsososo s{sIsIsIsIsIsIsIs{sIsIsIsI}sfsfsfsI}}",

@@ -77,6 +77,67 @@ int parse_endpoint(json_t *j, const char *where, struct vs_endpoint *ep, struct 
 			       err);
 }
 
+/* Where a server object says its sockets live: "netns" (a path), "pid"
+ * or "container", at most one; none: vsteerd's own namespace. */
+static int parse_netns(json_t *j, const char *where, struct netns_spec *ns, struct vs_err *err)
+{
+	json_t *path = json_object_get(j, "netns"), *pid = json_object_get(j, "pid"),
+	       *ctr = json_object_get(j, "container");
+
+	*ns = (struct netns_spec){};
+	if (!!path + !!pid + !!ctr > 1)
+		return vs_errf(err, -EINVAL, 400, "bad_servers",
+			       "%s: give one of netns, pid and container", where);
+	if (path) {
+		if (!json_is_string(path) || !netns_path_valid(json_string_value(path)))
+			return vs_errf(
+				err, -EINVAL, 400, "bad_servers",
+				"%s.netns: must be the absolute path of a network namespace, such as \"/run/netns/web\" (under %d bytes)",
+				where, NETNS_NAME_LEN);
+		ns->kind = NETNS_PATH;
+		snprintf(ns->name, sizeof(ns->name), "%s", json_string_value(path));
+	} else if (pid) {
+		if (!json_is_integer(pid) || json_integer_value(pid) < 1 ||
+		    json_integer_value(pid) > INT32_MAX)
+			return vs_errf(err, -EINVAL, 400, "bad_servers",
+				       "%s.pid: must be a process id (1 to 2147483647)", where);
+		ns->kind = NETNS_PID;
+		ns->pid = json_integer_value(pid);
+	} else if (ctr) {
+		if (!json_is_string(ctr) || !netns_container_valid(json_string_value(ctr)))
+			return vs_errf(
+				err, -EINVAL, 400, "bad_servers",
+				"%s.container: must be a podman or Docker container name or id (letters, digits, _ . -; under %d bytes)",
+				where, NETNS_NAME_LEN);
+		ns->kind = NETNS_CONTAINER;
+		snprintf(ns->name, sizeof(ns->name), "%s", json_string_value(ctr));
+	}
+	return 0;
+}
+
+/* "ADDRESS:PORT", or {"address", "port"} with where its sockets live. */
+static int parse_server(json_t *j, const char *where, struct vs_endpoint *ep, struct netns_spec *ns,
+			struct vs_err *err)
+{
+	static const char *const keys[] = { "address", "port", "netns", "pid", "container", NULL };
+	json_t *port;
+	int ret;
+
+	*ns = (struct netns_spec){};
+	if (!json_is_object(j))
+		return parse_endpoint(j, where, ep, err);
+	ret = parse_keys(j, keys, where, err);
+	if (ret)
+		return ret;
+	/* "address": "10.88.0.5:80" alone is a whole endpoint too. */
+	port = json_object_get(j, "port");
+	if (!port && json_is_string(json_object_get(j, "address")))
+		ret = parse_endpoint(json_object_get(j, "address"), where, ep, err);
+	else
+		ret = parse_addr_port(json_object_get(j, "address"), port, where, ep, err);
+	return ret ? ret : parse_netns(j, where, ns, err);
+}
+
 int parse_drain(json_t *v, const char *where, const char *code, struct drain_spec *out,
 		struct vs_err *err)
 {
@@ -409,7 +470,8 @@ int parse_cluster(json_t *j, const char *where, const char *const *extra, struct
 	out->nsrv = 0;
 	json_array_foreach (servers, i, s) {
 		snprintf(w, sizeof(w), "%s.servers[%zu]", where, i);
-		ret = parse_endpoint(s, w, &out->srv[out->nsrv++], err);
+		ret = parse_server(s, w, &out->srv[out->nsrv], &out->netns[out->nsrv], err);
+		out->nsrv++;
 		if (ret)
 			return ret;
 	}

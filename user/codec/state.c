@@ -14,6 +14,23 @@
 #include "lib/log.h"
 #include "lib/str.h"
 
+json_t *state_server_json(const struct vs_endpoint *ep, const struct netns_spec *ns)
+{
+	char a[EP_STRLEN];
+
+	ep_format(ep, a, sizeof(a));
+	switch (ns->kind) {
+	case NETNS_PATH:
+		return json_pack("{ssss}", "address", a, "netns", ns->name);
+	case NETNS_PID:
+		return json_pack("{sssI}", "address", a, "pid", (json_int_t)ns->pid);
+	case NETNS_CONTAINER:
+		return json_pack("{ssss}", "address", a, "container", ns->name);
+	default:
+		return json_string(a);
+	}
+}
+
 json_t *state_window_json(const struct window_sum *w)
 {
 	/* clang-format off */
@@ -232,10 +249,8 @@ char *state_dump(const struct model *m)
 		if (!c->used)
 			continue;
 		servers = json_array();
-		for (uint32_t j = 0; j < c->nsrv; j++) {
-			ep_format(&c->srv[j], a, sizeof(a));
-			json_array_append_new(servers, json_string(a));
-		}
+		for (uint32_t j = 0; j < c->nsrv; j++)
+			json_array_append_new(servers, state_server_json(&c->srv[j], &c->netns[j]));
 		json_t *t = json_pack("{ss}", "mode", model_mode_name(c->mode));
 
 		if (c->mode == CL_SESSION)

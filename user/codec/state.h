@@ -16,6 +16,9 @@
 
 /* A window's figures: the API's lastWindow and analysisWindow, and a
  * rollout's baseline in the state file and the API. */
+/* A server as the API takes it: "ADDRESS:PORT", or an object naming the
+ * network namespace its sockets live in. */
+json_t *state_server_json(const struct vs_endpoint *ep, const struct netns_spec *ns);
 json_t *state_window_json(const struct window_sum *w);
 /* Analysis settings (false when off): a service's, in the state file and
  * the API. */

@@ -236,6 +236,11 @@ static int check_cluster(const struct model *m, const struct cluster *spec, stru
 		return vs_errf(err, -EINVAL, 400, "bad_servers", "a cluster needs 1 to %d servers",
 			       VS_MAX_SERVERS);
 	for (i = 0; i < spec->nsrv; i++) {
+		if ((spec->netns[i].kind == NETNS_OWN) != (spec->netns[0].kind == NETNS_OWN))
+			return vs_errf(
+				err, -EINVAL, 400, "bad_servers",
+				"server %u: a cluster's servers live all in vsteerd's network namespace or all in others (netns, pid, container)",
+				i);
 		if (spec->srv[i].family != m->svc[spec->svc].addr.family)
 			return vs_errf(err, -EINVAL, 400, "bad_server",
 				       "server %u is not of the service's address family", i);
@@ -464,6 +469,11 @@ void model_svc_key(const struct model *m, uint32_t svc, struct vs_svc_key *k)
 	memcpy(k->addr, a->addr, sizeof(k->addr));
 }
 
+bool model_by_addr(const struct cluster *cl)
+{
+	return cl->nsrv && cl->netns[0].kind != NETNS_OWN;
+}
+
 void model_svc_value(const struct model *m, uint32_t svc, const uint8_t nsock[VS_MAX_SLOTS],
 		     struct vs_svc *v)
 {
@@ -486,6 +496,8 @@ void model_svc_value(const struct model *m, uint32_t svc, const uint8_t nsock[VS
 								  !m->cl[order[i]].weight) ?
 					  VS_VER_NO_AFFINITY :
 					  0;
+		if (model_by_addr(&m->cl[order[i]]))
+			v->ver[i].flags |= VS_VER_ADDR;
 	}
 	v->session_ms = m->svc[svc].session_timeout * 1000;
 	v->flags = m->svc[svc].http ? VS_SVC_HTTP : 0;

@@ -20,6 +20,10 @@
  *             a name the API keeps)
  *   socket    a listening socket that serves a server; a cluster's live
  *             sockets are in the sockmap
+ *   netns     where a server's sockets live (core/netns.h): vsteerd's own
+ *             network namespace (socket steering: a connection is handed
+ *             to one of its sockets) or another, a container's (address
+ *             steering: a connection is made to the server's address)
  *   owner     who may listen for a server: a uid and a cgroup (core/owner.h)
  *   session   a client address of a service and the slot it is on (the
  *             data plane's LRU "sess")
@@ -47,6 +51,7 @@
 #include "core/drain.h"
 #include "core/event.h"
 #include "core/limits.h"
+#include "core/netns.h"
 #include "core/notify.h"
 #include "core/owner.h"
 #include "core/rollout.h"
@@ -80,6 +85,9 @@ struct cluster {
 	struct drain drain; /* its own, once a rollout away from it completed */
 	uint32_t nsrv;
 	struct vs_endpoint srv[VS_MAX_SERVERS];
+	/* Where each server's sockets live: all in vsteerd's own network
+	 * namespace, or all in others (model_by_addr()). */
+	struct netns_spec netns[VS_MAX_SERVERS];
 	struct health_check health;
 	/* Who may listen for each server (core/owner.h): the cluster's
 	 * "owner" if it gave one, else recorded from the first sockets. */
@@ -172,6 +180,9 @@ uint32_t model_nservices(const struct model *m);
  * the service has none. */
 int model_stable(const struct model *m, uint32_t svc);
 
+/* Whether cluster cl is steered by address: its servers live in other
+ * network namespaces. */
+bool model_by_addr(const struct cluster *cl);
 void model_svc_key(const struct model *m, uint32_t svc, struct vs_svc_key *k);
 /* The defaults of a service made now (one from an older state file keeps
  * whole IPv6 addresses as keys: see codec/state.c). */

@@ -134,10 +134,11 @@ static void compare_service(struct model *run, uint32_t rs, const struct model *
 	 * what rollouts and PUT .../weights made. */
 }
 
-static bool has_server(const struct cluster *c, const struct vs_endpoint *e)
+static bool has_server(const struct cluster *c, const struct vs_endpoint *e,
+		       const struct netns_spec *ns)
 {
 	for (uint32_t i = 0; i < c->nsrv; i++)
-		if (ep_equal(&c->srv[i], e))
+		if (ep_equal(&c->srv[i], e) && netns_equal(&c->netns[i], ns))
 			return true;
 	return false;
 }
@@ -145,12 +146,14 @@ static bool has_server(const struct cluster *c, const struct vs_endpoint *e)
 static void format_servers(const struct cluster *c, char *buf, size_t size)
 {
 	size_t len = 0;
-	char a[EP_STRLEN];
+	char a[EP_STRLEN], ns[NETNS_STRLEN];
 
 	buf[0] = '\0';
 	for (uint32_t i = 0; i < c->nsrv && len < size; i++) {
 		ep_format(&c->srv[i], a, sizeof(a));
-		len += snprintf(buf + len, size - len, "%s%s", i ? ", " : "", a);
+		netns_format(&c->netns[i], ns, sizeof(ns));
+		len += snprintf(buf + len, size - len, "%s%s%s%s", i ? ", " : "", a,
+				ns[0] ? " in " : "", ns);
 	}
 }
 
@@ -187,7 +190,7 @@ static void compare_cluster(struct model *run, uint32_t rslot, const struct clus
 	snprintf(how, sizeof(how), "to change it: DELETE /v1/clusters/%s, then PUT /v1/clusters",
 		 b->id);
 	for (uint32_t i = 0; same && i < a->nsrv; i++)
-		same = has_server(b, &a->srv[i]);
+		same = has_server(b, &a->srv[i], &a->netns[i]);
 	if (!same) {
 		format_servers(a, x, sizeof(x));
 		format_servers(b, y, sizeof(y));

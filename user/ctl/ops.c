@@ -2,12 +2,14 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "kernel/dp.h"
 #include "kernel/dp_iter.h"
 #include "kernel/dp_maps.h"
 #include "ctl/ctl.h"
+#include "ctl/nsfd.h"
 #include "ctl/ops.h"
 #include "ctl/txn.h"
 
@@ -15,9 +17,25 @@ static int no_listener_error(const struct ctl *c, const struct cluster *cl, uint
 			     uint32_t v, struct vs_err *err)
 {
 	int e = c->sock.err[slot][v];
-	char a[EP_STRLEN];
+	char a[EP_STRLEN], ns[NETNS_STRLEN];
+	uint32_t pid = c->sock.ctr_pid[slot][v];
+	struct vs_err why = {};
+	int fd;
 
 	ep_format(&cl->srv[v], a, sizeof(a));
+	if (model_by_addr(cl)) {
+		/* Opened again for the sentence that says why not. */
+		fd = c->sock.ns_err[slot][v] ? nsfd_open(&cl->netns[v], &pid, &why) : 0;
+		if (fd > 0)
+			close(fd);
+		if (fd < 0)
+			return vs_errf(err, fd, 422, "no_netns", "servers[%u]: %s", v, why.msg);
+		netns_format(&cl->netns[v], ns, sizeof(ns));
+		return vs_errf(
+			err, -ENOENT, 422, "no_listener",
+			"servers[%u]: no TCP socket listens on %s in %s. Start the backend first",
+			v, a, ns);
+	}
 	if (e)
 		return vs_errf(
 			err, e, 422, "socket_refused",

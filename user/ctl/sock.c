@@ -3,10 +3,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #include "lib/log.h"
 #include "kernel/dp_cgroup.h"
 #include "kernel/dp_iter.h"
 #include "kernel/dp_maps.h"
+#include "kernel/dp_tc.h"
+#include "ctl/nsfd.h"
 #include "ctl/sock.h"
 
 bool sock_serves(const struct vs_listener *l, const struct vs_endpoint *srv)
@@ -35,6 +38,8 @@ void sock_forget(struct sock_state *s, uint32_t slot)
 	memset(s->refused_new[slot], 0, sizeof(s->refused_new[slot]));
 	s->reported[slot] = 0;
 	s->reported_set[slot] = false;
+	memset(s->ctr_pid[slot], 0, sizeof(s->ctr_pid[slot]));
+	memset(s->ns_err[slot], 0, sizeof(s->ns_err[slot]));
 }
 
 void sock_clear(struct sock_state *s, struct dataplane *dp, uint32_t slot)
@@ -112,13 +117,14 @@ struct picks {
 	size_t n;
 };
 
-static void insert_picks(struct sock_state *s, struct dataplane *dp, struct picks *p)
+/* nsfd: the namespace the sockets are in (-1: vsteerd's). */
+static void insert_picks(struct sock_state *s, struct dataplane *dp, int nsfd, struct picks *p)
 {
 	int ret;
 
 	if (!p->n)
 		return;
-	ret = dp_insert(dp, p->cookie, p->idx, p->err, p->n);
+	ret = dp_insert_in(dp, nsfd, p->cookie, p->idx, p->err, p->n);
 	if (ret < 0)
 		pr_warn("inserting %zu sockets failed: %s\n", p->n, strerror(-ret));
 	for (size_t i = 0; i < p->n; i++) {
@@ -201,13 +207,27 @@ static bool owner_accepts(struct sock_state *s, struct dataplane *dp, struct clu
 	return false;
 }
 
+/* Where a connection steered by address to sockmap index idx goes: the
+ * address of the server whose socket is there. Written before the socket
+ * goes in, so the connect hook never finds a live socket without it. */
+static int set_back(struct dataplane *dp, uint32_t idx, const struct vs_endpoint *srv)
+{
+	struct vs_addr b = { .port = srv->port, .family = srv->family };
+
+	memcpy(b.addr, srv->addr, sizeof(b.addr));
+	return dp_set_back(dp, idx, &b);
+}
+
+/* Plan the servers in mask `only` of cluster cl (nsfd: the namespace
+ * whose listeners ls are; -1: vsteerd's). */
 static void plan_cluster(struct sock_state *s, struct dataplane *dp, struct cluster *cl,
-			 uint32_t slot, const struct vs_listener *ls, size_t nl, struct picks *p)
+			 uint32_t slot, uint16_t only, int nsfd, const struct vs_listener *ls,
+			 size_t nl, struct picks *p)
 {
 	char a[EP_STRLEN];
 
 	for (uint32_t v = 0; v < cl->nsrv; v++) {
-		if (s->out[slot] & (1U << v))
+		if (!(only & (1U << v)) || (s->out[slot] & (1U << v)))
 			continue; /* failing its health checks: kept out */
 		s->backlog[slot][v] = 0;
 		for (size_t k = first_on_port(ls, nl, cl->srv[v].port);
@@ -240,7 +260,10 @@ static void plan_cluster(struct sock_state *s, struct dataplane *dp, struct clus
 			}
 			/* One iterator run inserts at most VS_PICK_MAX. */
 			if (p->n == VS_PICK_MAX)
-				insert_picks(s, dp, p);
+				insert_picks(s, dp, nsfd, p);
+			if (model_by_addr(cl) &&
+			    set_back(dp, slot * VS_MAX_SOCKS + free_i, &cl->srv[v]))
+				continue;
 			s->cookie[slot][free_i] = ls[k].cookie;
 			s->serves[slot][free_i] = 1U << v;
 			p->cookie[p->n] = ls[k].cookie;
@@ -249,6 +272,49 @@ static void plan_cluster(struct sock_state *s, struct dataplane *dp, struct clus
 			p->srv[p->n] = v;
 			p->n++;
 		}
+	}
+}
+
+/* A version steered by address: each server's sockets, found in its own
+ * network namespace, opened afresh each scan (a container restarted has
+ * a new one). */
+static void plan_by_addr(struct sock_state *s, struct dataplane *dp, struct cluster *cl,
+			 uint32_t slot, struct picks *p)
+{
+	struct vs_listener *ls;
+	struct vs_err err;
+	uint64_t ino;
+	size_t nl;
+	int fd, ret;
+
+	for (uint32_t v = 0; v < cl->nsrv; v++) {
+		if (s->out[slot] & (1U << v))
+			continue;
+		err = (struct vs_err){};
+		fd = nsfd_open(&cl->netns[v], &s->ctr_pid[slot][v], &err);
+		/* Once per server and error, not every tick. */
+		if (fd < 0 && fd != s->ns_err[slot][v])
+			pr_warn("cluster %s: server %u: %s\n", cl->id, v, err.msg);
+		s->ns_err[slot][v] = fd < 0 ? fd : 0;
+		if (fd < 0)
+			continue;
+		/* Its responses leave by its own interfaces: the status meter
+		 * goes there. */
+		if (!nsfd_ino(fd, &ino))
+			dp_tc_attach_netns(dp, fd, ino);
+		ls = NULL;
+		nl = 0;
+		ret = dp_list_listeners_in(dp, fd, &ls, &nl);
+		if (ret) {
+			pr_warn("cluster %s: listing the listening sockets of server %u: %s\n",
+				cl->id, v, strerror(-ret));
+		} else {
+			qsort(ls, nl, sizeof(*ls), by_port);
+			plan_cluster(s, dp, cl, slot, 1U << v, fd, ls, nl, p);
+			insert_picks(s, dp, fd, p);
+		}
+		free(ls);
+		close(fd);
 	}
 }
 
@@ -270,10 +336,15 @@ int sock_reconcile(struct sock_state *s, struct dataplane *dp, struct model *m, 
 	}
 	qsort(ls, nl, sizeof(*ls), by_port);
 	for (uint32_t sl = 0; sl < VS_MAX_SLOTS; sl++)
-		if (m->cl[sl].used && (only_slot < 0 || (uint32_t)only_slot == sl))
-			plan_cluster(s, dp, &m->cl[sl], sl, ls, nl, p);
-	insert_picks(s, dp, p);
+		if (m->cl[sl].used && !model_by_addr(&m->cl[sl]) &&
+		    (only_slot < 0 || (uint32_t)only_slot == sl))
+			plan_cluster(s, dp, &m->cl[sl], sl, 0xffff, -1, ls, nl, p);
+	insert_picks(s, dp, -1, p);
 	free(ls);
+	for (uint32_t sl = 0; sl < VS_MAX_SLOTS; sl++)
+		if (m->cl[sl].used && model_by_addr(&m->cl[sl]) &&
+		    (only_slot < 0 || (uint32_t)only_slot == sl))
+			plan_by_addr(s, dp, &m->cl[sl], sl, p);
 	free(p);
 	return 0;
 }

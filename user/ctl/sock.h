@@ -44,6 +44,11 @@ struct sock_state {
 	 * that changes); reported_set: there was a last time. */
 	uint16_t reported[VS_MAX_SLOTS];
 	bool reported_set[VS_MAX_SLOTS];
+	/* Servers in other network namespaces: a container's last known
+	 * process (ctl/nsfd.h), and the -errno of the last attempt to open
+	 * each one's namespace (0: opened). */
+	uint32_t ctr_pid[VS_MAX_SLOTS][VS_MAX_SERVERS];
+	int ns_err[VS_MAX_SLOTS][VS_MAX_SERVERS];
 };
 
 /* Does listening socket l serve connections for server srv? */

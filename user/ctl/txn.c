@@ -7,6 +7,7 @@
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "codec/state.h"
+#include "kernel/dp_connect.h"
 #include "kernel/dp_maps.h"
 #include "ctl/ctl.h"
 #include "ctl/txn.h"
@@ -17,6 +18,33 @@ static void ports_of(const struct model *m, struct vs_ports *p)
 	for (uint32_t s = 0; s < VS_MAX_SERVICES; s++)
 		if (m->svc[s].used)
 			p->w[m->svc[s].addr.port / 64] |= 1ULL << (m->svc[s].addr.port % 64);
+}
+
+static int sync_slots(struct ctl *c, const struct model *m, uint32_t s)
+{
+	uint32_t order[VS_MAX_VERSIONS], n = model_order(m, s, order);
+	struct vs_slot v, cur;
+	struct vs_err err = {};
+	int ret;
+
+	for (uint32_t i = 0; i < n; i++) {
+		v = (struct vs_slot){};
+		if (model_by_addr(&m->cl[order[i]])) {
+			v.svc = s;
+			v.flags = VS_SLOT_ADDR | (m->svc[s].http ? VS_SLOT_HTTP : 0);
+			ret = dp_connect_attach(c->dp, &err);
+			if (ret) {
+				pr_warn("%s\n", err.msg);
+				return ret;
+			}
+		}
+		if (dp_get_slot(c->dp, order[i], &cur) == 0 && !memcmp(&v, &cur, sizeof(v)))
+			continue;
+		ret = dp_set_slot(c->dp, order[i], &v);
+		if (ret)
+			return ret;
+	}
+	return 0;
 }
 
 /* Write service s's value unless the map holds it already. Besides
@@ -40,6 +68,12 @@ static int sync_service(struct ctl *c, const struct model *m, uint32_t s)
 		if (ret)
 			return ret;
 	}
+	/* Then its slots, which the tracker reads for connections its
+	 * versions steered by address accept, and the connect hook, attached
+	 * with the first such version. */
+	ret = sync_slots(c, m, s);
+	if (ret)
+		return ret;
 	model_svc_key(m, s, &k);
 	model_svc_value(m, s, c->sock.nsock, &v);
 	if (dp_get_svc(c->dp, &k, &cur) == 0 && !memcmp(&v, &cur, sizeof(v)))

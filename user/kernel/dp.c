@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include <bpf/libbpf.h>
 #include "lib/log.h"
 #include "lib/str.h"
+#include "kernel/dp_connect.h"
 #include "kernel/dp_internal.h"
 #include "kernel/dp_iter.h"
 #include "kernel/dp_pins.h"
@@ -72,6 +74,32 @@ int dp_netns_ino(__u64 *ino)
 /* Per-CPU values come back one per possible CPU, each 8-byte aligned;
  * both stats structs are made of __u64 only, so summing word by word is
  * summing field by field. */
+int dp_netns_enter(int nsfd, int *own)
+{
+	int ret = 0;
+
+	*own = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (*own < 0)
+		return -errno;
+	if (setns(nsfd, CLONE_NEWNET) < 0) {
+		ret = -errno;
+		close(*own);
+		*own = -1;
+	}
+	return ret;
+}
+
+void dp_netns_leave(int own)
+{
+	if (setns(own, CLONE_NEWNET) < 0) {
+		/* Cannot happen with our own namespace's fd; if it did, this
+		 * thread would steer the wrong namespace from now on. */
+		pr_warn("cannot return to vsteerd's network namespace: %s\n", strerror(errno));
+		abort();
+	}
+	close(own);
+}
+
 int dp_sum_percpu(int fd, __u32 key, __u64 *sum, size_t words)
 {
 	int ncpu = libbpf_num_possible_cpus();
@@ -288,6 +316,8 @@ int dp_open(struct dataplane **out, const char *pin_dir, __u32 sess_entries, enu
 	dp->link_fd = dp->lock_fd = dp->old_prog_fd = dp->diag_fd = -1;
 	for (size_t i = 0; i < DP_TRACERS; i++)
 		dp->tracer_fd[i] = -1;
+	for (size_t i = 0; i < DP_CONNECT_LINKS; i++)
+		dp->connect_fd[i] = -1;
 	if (str_copy(dp->pin_dir, sizeof(dp->pin_dir), pin_dir)) {
 		ret = vs_errf(err, -ENAMETOOLONG, 500, "pin_dir", "pin directory name too long");
 		goto close_all;
@@ -351,6 +381,8 @@ int dp_attach(struct dataplane *dp, struct vs_err *err)
 			dp->link_made = !ret && dp->adopted;
 		}
 	}
+	if (!ret && dp->adopted)
+		ret = dp_connect_adopt(dp, err);
 	if (!ret && dp->building) {
 		if (rename(dp->tmp_dir, dp->pin_dir) < 0)
 			return vs_errf(err, -errno, 500, "pin_dir", "cannot rename %s to %s: %s",
@@ -413,6 +445,7 @@ void dp_close(struct dataplane *dp)
 	drain_bpf__destroy(dp->drain);
 	drain_list_bpf__destroy(dp->drain_list);
 	track_bpf__destroy(dp->track);
+	dp_connect_close(dp);
 	http_bpf__destroy(dp->tc);
 	steer_bpf__destroy(dp->steer);
 	if (dp->link_fd >= 0)
@@ -493,6 +526,25 @@ static int remove_stale_tmp(const char *pin_dir)
 	return n;
 }
 
+/* The TC meter in servers' namespaces (dp_tc_attach_netns()): found by
+ * the map its program counts into, this pin directory's vstats, so that
+ * another vsteerd's meter in the same container stays. */
+static void detach_servers_tc(const char *dir)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	char path[PATH_MAX + 16];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/vstats", dir);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return;
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len))
+		dp_tc_detach_netns_all(info.id);
+	close(fd);
+}
+
 int dp_cleanup(const char *pin_dir, struct vs_err *err)
 {
 	char dir[PATH_MAX];
@@ -513,6 +565,7 @@ int dp_cleanup(const char *pin_dir, struct vs_err *err)
 	if (fd < 0)
 		return fd;
 	dp_tc_detach_all();
+	detach_servers_tc(dir);
 	ret = dp_pins_remove(dir);
 	close(fd);
 	if (ret)

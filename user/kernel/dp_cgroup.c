@@ -8,9 +8,7 @@
 #include "kernel/dp_cgroup.h"
 #include "kernel/dp_internal.h"
 
-/* Where the cgroup2 file system is mounted: /sys/fs/cgroup on most hosts,
- * /sys/fs/cgroup/unified on hybrid ones. */
-static int find_mount(char *out, size_t size)
+int dp_cgroup_mount(char *out, size_t size)
 {
 	char line[4096], mnt[PATH_MAX], fstype[64];
 	FILE *f = fopen("/proc/self/mountinfo", "re");
@@ -60,7 +58,7 @@ int dp_cgroup_path(struct dataplane *dp, __u64 id, char *buf, size_t size)
 	for (size_t i = 0; i < DP_CGROUP_CACHE; i++)
 		if (dp->cgroups[i].id == id && id)
 			return str_copy(buf, size, dp->cgroups[i].path);
-	if (!dp->cgroup_mnt[0] && find_mount(dp->cgroup_mnt, sizeof(dp->cgroup_mnt)))
+	if (!dp->cgroup_mnt[0] && dp_cgroup_mount(dp->cgroup_mnt, sizeof(dp->cgroup_mnt)))
 		return -ENOENT;
 	/* cgroup v2 ids are the kernfs inode numbers of their directories. */
 	walk_id = id;

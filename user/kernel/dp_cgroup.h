@@ -15,5 +15,8 @@ struct dataplane;
  * -ENOENT if there is no such cgroup (or no cgroup2 mount), -ENAMETOOLONG
  * if it does not fit. Walks the mount for an id it has not seen. */
 int dp_cgroup_path(struct dataplane *dp, __u64 id, char *buf, size_t size);
+/* Where the cgroup2 file system is mounted: /sys/fs/cgroup on most hosts,
+ * /sys/fs/cgroup/unified on hybrid ones; -ENOENT if nowhere. */
+int dp_cgroup_mount(char *out, size_t size);
 
 #endif

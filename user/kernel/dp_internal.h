@@ -17,6 +17,7 @@ struct track_bpf;
 struct http_bpf;
 struct drain_bpf;
 struct drain_list_bpf;
+struct connect_bpf;
 struct bpf_link;
 struct bpf_object;
 
@@ -28,7 +29,8 @@ struct dp_cgroup {
 };
 
 #define DP_MAX_TC_IF 256 /* interfaces the TC meter is tried on */
-#define DP_MAX_PINS  28	 /* the maps and links of dp.h's layout */
+#define DP_MAX_TC_NS 256 /* other namespaces it is put in (servers') */
+#define DP_MAX_PINS  32	 /* the maps and links of dp.h's layout */
 #define DP_TRACERS   4	 /* track req resp rst */
 
 /* One object pinned in the pin directory, and the fd vsteerd holds it by
@@ -52,6 +54,8 @@ struct dataplane {
 	struct drain_bpf *drain;	   /* the drain: closes in the iterator ... */
 	struct drain_list_bpf *drain_list; /* ... or lists, for sock_diag.h */
 	struct bpf_link *drain_iter;
+	struct connect_bpf *connect; /* address steering (dp_connect.c) */
+	int connect_fd[4];	     /* its links, DP_CONNECT_LINKS; -1: not attached */
 	enum dp_drain drain_how;
 	int diag_fd; /* sock_diag.h's socket, for DP_DRAIN_NETLINK */
 	int link_fd;
@@ -75,6 +79,8 @@ struct dataplane {
 	enum dp_meter meter;
 	unsigned int tc_if[DP_MAX_TC_IF]; /* interfaces the TC meter was tried on */
 	size_t ntc_if;
+	__u64 tc_ns[DP_MAX_TC_NS]; /* servers' namespaces it was put in, by inode */
+	size_t ntc_ns;		   /* written, ever: a ring of the last DP_MAX_TC_NS */
 	char pin_dir[PATH_MAX];
 	char tmp_dir[PATH_MAX + 16]; /* <pin_dir>_tmp<pid> */
 	char cgroup_mnt[PATH_MAX];   /* the cgroup2 mount, once found */
@@ -82,11 +88,17 @@ struct dataplane {
 	unsigned int cgroup_next;
 };
 
-/* The tracers' pin names, in tracer_fd's order. */
+/* The tracers' pin names, in tracer_fd's order; the connect hook's, in
+ * connect_fd's. */
 extern const char *const dp_tracer_pins[DP_TRACERS];
+extern const char *const dp_connect_pins[4];
 
 /* The inode of this network namespace, as link infos name it. */
 int dp_netns_ino(__u64 *ino);
+/* Enter network namespace nsfd on this thread only (the API's threads
+ * never see it); *own is the way back, for dp_netns_leave(). */
+int dp_netns_enter(int nsfd, int *own);
+void dp_netns_leave(int own);
 /* libbpf's warnings dropped (quiet) around calls whose failure vsteerd
  * expects and handles itself. */
 void dp_quiet_libbpf(bool quiet);

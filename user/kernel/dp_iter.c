@@ -41,7 +41,27 @@ int dp_iter_load(struct dataplane *dp, struct vs_err *err)
 	return 0;
 }
 
-static int run_iter(struct bpf_link *link, char **buf, size_t *len)
+/* An iterator over TCP sockets walks the namespace its reader was in
+ * when it was created: enter nsfd's for that, and come back. */
+static int iter_create_in(struct bpf_link *link, int nsfd)
+{
+	int own, fd, ret = 0;
+
+	if (nsfd < 0) {
+		fd = bpf_iter_create(bpf_link__fd(link));
+		return fd < 0 ? -errno : fd;
+	}
+	ret = dp_netns_enter(nsfd, &own);
+	if (ret)
+		return ret;
+	fd = bpf_iter_create(bpf_link__fd(link));
+	if (fd < 0)
+		ret = -errno;
+	dp_netns_leave(own);
+	return ret ? ret : fd;
+}
+
+static int run_iter(struct bpf_link *link, int nsfd, char **buf, size_t *len)
 {
 	size_t cap = 64 * sizeof(struct vs_listener);
 	int fd, ret = 0;
@@ -51,9 +71,9 @@ static int run_iter(struct bpf_link *link, char **buf, size_t *len)
 	*buf = malloc(cap);
 	if (!*buf)
 		return -ENOMEM;
-	fd = bpf_iter_create(bpf_link__fd(link));
+	fd = iter_create_in(link, nsfd);
 	if (fd < 0) {
-		ret = -errno;
+		ret = fd;
 		goto free_buf;
 	}
 	for (;;) {
@@ -91,13 +111,13 @@ free_buf:
 	return ret;
 }
 
-int dp_list_listeners(struct dataplane *dp, struct vs_listener **out, size_t *n)
+int dp_list_listeners_in(struct dataplane *dp, int nsfd, struct vs_listener **out, size_t *n)
 {
 	size_t len;
 	char *buf;
 	int ret;
 
-	ret = run_iter(dp->list_iter, &buf, &len);
+	ret = run_iter(dp->list_iter, nsfd, &buf, &len);
 	if (ret)
 		return ret;
 	*out = (struct vs_listener *)buf;
@@ -105,7 +125,18 @@ int dp_list_listeners(struct dataplane *dp, struct vs_listener **out, size_t *n)
 	return 0;
 }
 
+int dp_list_listeners(struct dataplane *dp, struct vs_listener **out, size_t *n)
+{
+	return dp_list_listeners_in(dp, -1, out, n);
+}
+
 int dp_insert(struct dataplane *dp, const __u64 *cookies, const __u32 *idx, int *err_out, size_t n)
+{
+	return dp_insert_in(dp, -1, cookies, idx, err_out, n);
+}
+
+int dp_insert_in(struct dataplane *dp, int nsfd, const __u64 *cookies, const __u32 *idx,
+		 int *err_out, size_t n)
 {
 	int fd = bpf_map__fd(dp->scan->maps.picks), ret = 0, done = 0;
 	size_t len, i;
@@ -118,7 +149,7 @@ int dp_insert(struct dataplane *dp, const __u64 *cookies, const __u32 *idx, int 
 		if (bpf_map_update_elem(fd, &cookies[i], &idx[i], BPF_ANY))
 			ret = -errno;
 	if (!ret)
-		ret = run_iter(dp->insert_iter, &buf, &len);
+		ret = run_iter(dp->insert_iter, nsfd, &buf, &len);
 	if (!ret)
 		free(buf);
 	for (i = 0; i < n; i++) {
@@ -210,7 +241,7 @@ int dp_drain_run(struct dataplane *dp, const __u8 slots[VS_MAX_SLOTS], struct vs
 	memcpy(dp->drain_how == DP_DRAIN_ITER ? dp->drain->bss->drain_slot :
 						dp->drain_list->bss->drain_slot,
 	       slots, VS_MAX_SLOTS);
-	ret = run_iter(dp->drain_iter, &buf, &len);
+	ret = run_iter(dp->drain_iter, -1, &buf, &len);
 	if (ret)
 		return ret;
 	r = (struct vs_drain_rec *)buf;

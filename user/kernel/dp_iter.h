@@ -20,6 +20,11 @@ int dp_list_listeners(struct dataplane *dp, struct vs_listener **out, size_t *n)
  * VS_PICK_MAX). Returns how many went in; err_out[i] is 0 or the -errno
  * of that insert (-ENOENT: the socket closed meanwhile). */
 int dp_insert(struct dataplane *dp, const __u64 *cookies, const __u32 *idx, int *err_out, size_t n);
+/* The same in the network namespace nsfd (-1: this one): a container's,
+ * whose listening sockets hold a version steered by address. */
+int dp_list_listeners_in(struct dataplane *dp, int nsfd, struct vs_listener **out, size_t *n);
+int dp_insert_in(struct dataplane *dp, int nsfd, const __u64 *cookies, const __u32 *idx,
+		 int *err_out, size_t n);
 
 /* Load the drain's iterator for `how` (DP_DRAIN_NONE: nothing). */
 int dp_drain_load(struct dataplane *dp, enum dp_drain how, struct vs_err *err);

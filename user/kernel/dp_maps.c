@@ -56,6 +56,23 @@ int dp_get_opts(struct dataplane *dp, __u32 id, struct vs_svc_opts *o)
 	return bpf_map_lookup_elem(bpf_map__fd(dp->steer->maps.sopts), &id, o) ? -errno : 0;
 }
 
+int dp_set_slot(struct dataplane *dp, __u32 slot, const struct vs_slot *v)
+{
+	return bpf_map_update_elem(bpf_map__fd(dp->steer->maps.vslot), &slot, v, BPF_ANY) ? -errno :
+											    0;
+}
+
+int dp_get_slot(struct dataplane *dp, __u32 slot, struct vs_slot *v)
+{
+	return bpf_map_lookup_elem(bpf_map__fd(dp->steer->maps.vslot), &slot, v) ? -errno : 0;
+}
+
+int dp_set_back(struct dataplane *dp, __u32 idx, const struct vs_addr *b)
+{
+	return bpf_map_update_elem(bpf_map__fd(dp->steer->maps.backs), &idx, b, BPF_ANY) ? -errno :
+											   0;
+}
+
 int dp_sock_cookie(struct dataplane *dp, __u32 idx, __u64 *cookie)
 {
 	return bpf_map_lookup_elem(bpf_map__fd(dp->steer->maps.socks), &idx, cookie) ? -errno : 0;
@@ -154,6 +171,9 @@ int dp_reset_slot(struct dataplane *dp, __u32 slot)
 		ret = -errno;
 	if (!ret)
 		ret = purge_sessions(dp, slot);
+	/* Nor what the last version was steered by. */
+	if (!ret)
+		ret = dp_set_slot(dp, slot, &(struct vs_slot){});
 	return ret;
 }
 

@@ -23,6 +23,12 @@ int dp_get_ports(struct dataplane *dp, struct vs_ports *p);
 int dp_set_opts(struct dataplane *dp, __u32 id, const struct vs_svc_opts *o);
 int dp_get_opts(struct dataplane *dp, __u32 id, struct vs_svc_opts *o);
 
+/* What a version slot is, for the tracker (include/vsteer.h). */
+int dp_set_slot(struct dataplane *dp, __u32 slot, const struct vs_slot *v);
+int dp_get_slot(struct dataplane *dp, __u32 slot, struct vs_slot *v);
+/* Where a connection steered by address to sockmap index idx goes. */
+int dp_set_back(struct dataplane *dp, __u32 idx, const struct vs_addr *b);
+
 /* 0 and the socket's cookie, or -ENOENT for an empty sockmap index. */
 int dp_sock_cookie(struct dataplane *dp, __u32 idx, __u64 *cookie);
 int dp_sock_del(struct dataplane *dp, __u32 idx);

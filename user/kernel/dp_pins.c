@@ -28,12 +28,14 @@
 #define MAX_LOOKUP_PROGS  64	/* sk_lookup programs of a namespace listed */
 
 static const char *const pinned_names[] = {
-	"link",	   "track",  "req",   "resp",
-	"rst",	   "svcs",   "socks", "ports",
-	"vstats",  "sstats", "sess",  "conns" /* older builds: --cleanup removes it */,
-	"vopen",   "lat",    "rsize", "sks",
-	"sopts",   "squota", "shold", "sguard",
-	"smirror", "mstats", "mcap"
+	"link",	   "track",  "req",	 "resp",
+	"rst",	   "svcs",   "socks",	 "ports",
+	"vstats",  "sstats", "sess",	 "conns" /* older builds: --cleanup removes it */,
+	"vopen",   "lat",    "rsize",	 "sks",
+	"sopts",   "squota", "shold",	 "sguard",
+	"smirror", "mstats", "mcap",	 "backs",
+	"vslot",   "corig",  "connect4", "connect6",
+	"peer4",   "peer6"
 };
 
 bool dp_pins_on_bpffs(const char *path)
@@ -144,6 +146,9 @@ int dp_pins_record(struct dataplane *dp, struct vs_err *err)
 	for (size_t i = 0; !ret && i < DP_TRACERS; i++)
 		if (dp->tracer_fd[i] >= 0)
 			ret = add_pin(dp, dp_tracer_pins[i], dp->tracer_fd[i], true);
+	for (size_t i = 0; !ret && i < 4; i++)
+		if (dp->connect_fd[i] >= 0)
+			ret = add_pin(dp, dp_connect_pins[i], dp->connect_fd[i], true);
 	bpf_object__for_each_map (m, dp->steer->obj)
 		if (!ret && bpf_map__is_pinned(m))
 			ret = add_pin(dp, bpf_map__name(m), bpf_map__fd(m), false);

@@ -1,12 +1,17 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <net/if.h>
 #include <net/if_arp.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "lib/log.h"
@@ -47,7 +52,8 @@ static bool tried_on(const struct dataplane *dp, unsigned int ifindex)
 	return false;
 }
 
-static void attach_new(struct dataplane *dp)
+/* In another namespace (a server's) every interface is new. */
+static void attach_new(struct dataplane *dp, bool all)
 {
 	struct if_nameindex *ifs = if_nameindex(), *i;
 	int ret;
@@ -59,10 +65,11 @@ static void attach_new(struct dataplane *dp)
 			    .flags = BPF_TC_F_REPLACE,
 			    .prog_fd = bpf_program__fd(dp->tc->progs.vsteer_http));
 
-		if (tried_on(dp, i->if_index) || dp->ntc_if == ARRAY_SIZE(dp->tc_if))
+		if (!all && (tried_on(dp, i->if_index) || dp->ntc_if == ARRAY_SIZE(dp->tc_if)))
 			continue;
 		/* Remembered either way: not retried, nor warned about, each scan. */
-		dp->tc_if[dp->ntc_if++] = i->if_index;
+		if (!all)
+			dp->tc_if[dp->ntc_if++] = i->if_index;
 		if (!has_ether_header(i->if_name)) {
 			pr_debug("%s has no Ethernet header: responses leaving by it are not read\n",
 				 i->if_name);
@@ -95,7 +102,24 @@ static void attach_new(struct dataplane *dp)
 void dp_tc_attach_new(struct dataplane *dp)
 {
 	if (dp->tc)
-		attach_new(dp);
+		attach_new(dp, false);
+}
+
+void dp_tc_attach_netns(struct dataplane *dp, int nsfd, __u64 ino)
+{
+	int own;
+
+	if (!dp->tc)
+		return;
+	for (size_t i = 0; i < dp->ntc_ns && i < DP_MAX_TC_NS; i++)
+		if (dp->tc_ns[i] == ino)
+			return;
+	/* A ring: containers restart in new namespaces, the old ones die. */
+	dp->tc_ns[dp->ntc_ns++ % DP_MAX_TC_NS] = ino;
+	if (dp_netns_enter(nsfd, &own))
+		return;
+	attach_new(dp, true);
+	dp_netns_leave(own);
 }
 
 int dp_tc_load(struct dataplane *dp, struct vs_err *err)
@@ -136,4 +160,107 @@ void dp_tc_detach_all(void)
 	}
 	dp_quiet_libbpf(false);
 	if_freenameindex(ifs);
+}
+
+/* Whether the program at our handle and priority on ifindex's egress
+ * counts into map map_id: ours, not another vsteerd's. */
+static bool ours_on(unsigned int ifindex, __u32 map_id)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_EGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = VS_TC_HANDLE, .priority = VS_TC_PRIO);
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info), ids[16], n;
+	int fd;
+
+	if (bpf_tc_query(&hook, &opts))
+		return false;
+	fd = bpf_prog_get_fd_by_id(opts.prog_id);
+	if (fd < 0)
+		return false;
+	info.nr_map_ids = ARRAY_SIZE(ids);
+	info.map_ids = (__u64)(unsigned long)ids;
+	n = bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.nr_map_ids;
+	close(fd);
+	for (__u32 i = 0; i < n && i < ARRAY_SIZE(ids); i++)
+		if (ids[i] == map_id)
+			return true;
+	return false;
+}
+
+static void detach_ours(__u32 map_id, const char *ns)
+{
+	struct if_nameindex *ifs = if_nameindex(), *i;
+
+	for (i = ifs; i && i->if_index; i++) {
+		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = i->if_index,
+			    .attach_point = BPF_TC_EGRESS);
+		LIBBPF_OPTS(bpf_tc_opts, opts, .handle = VS_TC_HANDLE, .priority = VS_TC_PRIO);
+
+		if (ours_on(i->if_index, map_id) && !bpf_tc_detach(&hook, &opts))
+			pr_info("removed the TC meter from %s in %s\n", i->if_name, ns);
+	}
+	if_freenameindex(ifs);
+}
+
+struct ns_walk {
+	__u32 map_id;
+	__u64 own;
+	__u64 seen[4 * DP_MAX_TC_NS];
+	size_t nseen;
+};
+
+/* Each namespace once, by inode, but ours. */
+static void detach_in(struct ns_walk *w, const char *path)
+{
+	struct stat st;
+	int fd, back;
+
+	if (stat(path, &st) < 0 || st.st_ino == w->own || w->nseen == ARRAY_SIZE(w->seen))
+		return;
+	for (size_t i = 0; i < w->nseen; i++)
+		if (w->seen[i] == st.st_ino)
+			return;
+	w->seen[w->nseen++] = st.st_ino;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (!dp_netns_enter(fd, &back)) {
+		detach_ours(w->map_id, path);
+		dp_netns_leave(back);
+	}
+	close(fd);
+}
+
+/* Namespaces a process is in, and those held by a file without one
+ * (ip netns, Docker's). */
+void dp_tc_detach_netns_all(__u32 map_id)
+{
+	static const char *const dirs[] = { "/proc", "/run/netns", "/run/docker/netns" };
+	struct ns_walk *w = calloc(1, sizeof(*w));
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+
+	if (!w || dp_netns_ino(&w->own)) {
+		free(w);
+		return;
+	}
+	w->map_id = map_id;
+	dp_quiet_libbpf(true);
+	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
+		d = opendir(dirs[i]);
+		while (d && (de = readdir(d))) {
+			if (de->d_name[0] == '.')
+				continue;
+			if (i == 0 && (de->d_name[0] < '1' || de->d_name[0] > '9'))
+				continue;
+			snprintf(path, sizeof(path), i == 0 ? "%s/%s/ns/net" : "%s/%s", dirs[i],
+				 de->d_name);
+			detach_in(w, path);
+		}
+		if (d)
+			closedir(d);
+	}
+	dp_quiet_libbpf(false);
+	free(w);
 }

@@ -6,6 +6,7 @@
 #ifndef VS_DP_TC_H
 #define VS_DP_TC_H
 
+#include "vsteer.h"
 #include "lib/err.h"
 
 struct dataplane;
@@ -17,7 +18,13 @@ int dp_tc_load(struct dataplane *dp, struct vs_err *err);
  * time (dp_commit()), then those that appeared since (a container's
  * veth, a bridge). An interface it cannot go on is a warning. */
 void dp_tc_attach_new(struct dataplane *dp);
+/* Attach it to every interface of another network namespace (a server's,
+ * whose responses leave by its own interfaces), once per namespace inode. */
+void dp_tc_attach_netns(struct dataplane *dp, int nsfd, __u64 ino);
 /* Detach it from every interface (--cleanup, --no-watch). */
 void dp_tc_detach_all(void);
+/* Detach the meter whose program uses map map_id from the interfaces of
+ * every other network namespace a process is in (--cleanup). */
+void dp_tc_detach_netns_all(__u32 map_id);
 
 #endif

@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The policy that picks a version, shared by every way vsteer steers: the
+ * sk_lookup program (a socket of this namespace) and the connect hook (an
+ * address in another one). The same session table, affinity rules and
+ * quota, so that a client lands on the same version however it is steered.
+ */
+#ifndef VS_PICK_H
+#define VS_PICK_H
+
+#include "maps.h"
+#include "vsteer_hash.h"
+
+/* The version an active session of this client is on, if the service
+ * keeps affinity and the client was seen within the timeout or still
+ * has a connection open. */
+static __always_inline __u32 session_version(const struct vs_svc *s, struct vs_sess *e, __u64 now,
+					     __u32 nver)
+{
+	__u32 i;
+
+	if (!e || (e->open <= 0 && now - e->last_ns > (__u64)s->session_ms * 1000000))
+		return nver;
+	for (i = 0; i < VS_MAX_VERSIONS; i++) {
+		if (i >= nver)
+			break;
+		if (s->ver[i].slot == e->slot && !(s->ver[i].flags & VS_VER_NO_AFFINITY))
+			return i;
+	}
+	return nver;
+}
+
+/* The version a session with a connection open is on (shold: out of the
+ * LRU's reach), or nver. */
+static __always_inline __u32 held_version(const struct vs_svc *s, const struct vs_sess_key *k,
+					  __u32 nver)
+{
+	struct vs_hold *hd = bpf_map_lookup_elem(&shold, k);
+	struct vs_sess e;
+
+	if (!hd || hd->open <= 0)
+		return nver;
+	e = (struct vs_sess){ .slot = hd->slot, .open = hd->open };
+	return session_version(s, &e, 0, nver);
+}
+
+/* The version to try first (an index into s->ver[]): the one the
+ * client's session is on, held or recent, where the service keeps
+ * affinity and the client has a key (keyed); else the one its bucket of
+ * the weights falls in. e: its sess entry, or NULL. */
+static __always_inline __u32 first_version(const struct vs_svc *s, const struct vs_sess_key *k,
+					   struct vs_sess *e, __u32 h, __u64 now, __u32 nver,
+					   int keyed)
+{
+	__u32 i = nver;
+
+	if (keyed && s->session_ms) {
+		i = held_version(s, k, nver);
+		if (i >= nver)
+			i = session_version(s, e, now, nver);
+	}
+	if (i >= nver)
+		i = vs_pick_version(s, vs_bucket(h));
+	if (i >= nver)
+		i = nver - 1;
+	return i;
+}
+
+/* The k-th version to try after i (vs_failover_order()), or
+ * VS_MAX_VERSIONS past the end.
+ *
+ * For Linux 6.1's verifier, which walks branches it cannot prove dead:
+ * when the session loop found version i, it knows i < nver, but decides
+ * `if i < nver` only with the constant on the right, and clang may put
+ * it on the left. On the impossible side nver's bounds cross (min above
+ * max), v inherits them, and s->ver[v] becomes an unknown scalar. A mask
+ * after barrier_var() (clang cannot drop it) gives v bounds again; for
+ * real v < 8 it changes nothing. */
+static __always_inline __u32 nth_version(__u32 i, __u32 k, __u32 nver)
+{
+	__u32 v = vs_failover_order(i, k, nver);
+
+	if (v >= VS_MAX_VERSIONS)
+		return VS_MAX_VERSIONS;
+	barrier_var(v);
+	return v & (VS_MAX_VERSIONS - 1);
+}
+
+/* The version chosen first had no live server: it was passed over. */
+static __always_inline void count_passed_over(__u32 slot)
+{
+	struct vs_ver_stats *vs = bpf_map_lookup_elem(&vstats, &slot);
+
+	if (vs)
+		vs->failover_out++;
+}
+
+static __always_inline void count_version(__u32 slot, int chosen)
+{
+	struct vs_ver_stats *vs = bpf_map_lookup_elem(&vstats, &slot);
+
+	if (!vs)
+		return;
+	vs->steered++;
+	if (!chosen)
+		vs->failover_in++;
+}
+
+/* Whether a new client may have a session recorded: its network (the
+ * client cut to quota4/quota6 bits) has opened fewer than the service's
+ * quota in the current window. So one network, however many addresses it
+ * has, cannot flood the session table and push the others' sessions out. */
+static __always_inline int quota_take(const struct vs_sess_key *k, int ipv6, __u64 now)
+{
+	struct vs_quota *q, nq = { .start_ns = now, .count = 1 };
+	struct vs_quota_key qk = {};
+	struct vs_svc_opts *o;
+
+	qk.svc = k->svc;
+	o = bpf_map_lookup_elem(&sopts, &qk.svc);
+	if (!o || !o->quota)
+		return 1;
+	__builtin_memcpy(qk.addr, k->addr, sizeof(qk.addr));
+	vs_mask_addr(qk.addr, ipv6 ? o->quota6 : o->quota4);
+	q = bpf_map_lookup_elem(&squota, &qk);
+	if (!q) {
+		bpf_map_update_elem(&squota, &qk, &nq, BPF_ANY);
+		return 1;
+	}
+	if (now - q->start_ns > (__u64)o->window_ms * 1000000) {
+		q->start_ns = now;
+		q->count = 0;
+	}
+	/* Per-CPU races may let a few more in: a bound, not an exact count. */
+	if (q->count >= o->quota)
+		return 0;
+	q->count++;
+	return 1;
+}
+
+static __always_inline void count_quota_refused(__u32 sid)
+{
+	struct vs_svc_guard *g = bpf_map_lookup_elem(&sguard, &sid);
+
+	if (g)
+		g->quota_refused++;
+}
+
+#endif /* VS_PICK_H */
