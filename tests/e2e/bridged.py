@@ -12,36 +12,37 @@ import sys
 import time
 
 from common import Load, control, kill_under_load, rollout, set_weights, snapshot, test
-from lib import (Bridge, TestFailure, api, binomial_bound, check, fetch, kill, local_addr,
+from lib import (Bridge, TestFailure, api, binomial_bound, check, fetch, kill, local_addr, local_addr6,
                  network_step, run_vsteerd, service, wait_for)
 from packaging import PODMAN_ENV, build_images, podman
-from watch import ANALYSIS, check_slow_rolled_back
+from watch import ANALYSIS, check_slow_rolled_back, demo_control
 
 # The service address: configured on no interface and with no route in
 # the test's namespace, so a connect() to it that is not steered fails at
 # once with ENETUNREACH.
 SVC_B = ("10.200.0.10", 8080)
+SVC_B6 = ("fd00:200::10", 8080)
 
 
 def proxy(svc=SVC_B, **extra):
     return {"proxy": dict({"address": svc[0], "port": svc[1]}, **extra)}
 
 
-def local_versions(clients, svc=SVC_B):
-    """The version that answers each local client (bound to local_addr(i)),
-    on a new connection each; a failed one fails the test saying which."""
+def local_versions(clients, svc=SVC_B, src=local_addr):
+    """The version that answers each local client (bound to src(i)), on a
+    new connection each; a failed one fails the test saying which."""
     got = []
     with network_step("local clients to %s:%d" % svc, 3,
                       lambda: "client %s failed after %d answers (%s)"
-                      % (local_addr(clients[len(got)]), len(got), {v: got.count(v) for v in set(got)})):
-        got.extend(fetch(local_addr(i), svc=svc) for i in clients)
+                      % (src(clients[len(got)]), len(got), {v: got.count(v) for v in set(got)})):
+        got.extend(fetch(src(i), svc=svc) for i in clients)
     return got
 
 
 def connect_errno(src, dst, timeout=2):
     """0 if a connection from src (None: unbound) to dst is made, else its
     errno (ETIMEDOUT for a timeout)."""
-    s = socket.socket()
+    s = socket.socket(socket.AF_INET6 if ":" in dst[0] else socket.AF_INET)
     s.settimeout(timeout)
     try:
         if src:
@@ -139,19 +140,21 @@ def bridged_topology_direct(env):
     """without vsteerd, the test topology works: a client bound to 10.77.0.5
     (the local client range) and an unbound one reach a backend in each
     container (an `ip netns` one and a process-held one) at its own address,
-    container 1 reaches container 2; a connect() to the service address
-    fails at once with ENETUNREACH; a 127.0.0.5-bound client cannot reach a
-    container (EINVAL)
+    so do fd77::5 and an unbound one over IPv6; container 1 reaches
+    container 2; a connect() to the service address (IPv4 or IPv6) fails at
+    once with ENETUNREACH; a 127.0.0.5-bound client cannot reach a container
+    (EINVAL)
 
     The other tests build on this: when it fails, the fault is in the
     topology (routes, rp_filter, the bridge), not in vsteer."""
     br = Bridge(env, ("netns", "pid"))
     for c, v, port in ((br[1], "1.0", 9001), (br[2], "2.0", 9002)):
         br.backend(c, v, port)
-        for src in ("10.77.0.5", None):
-            with network_step("from %s to %s:%d without vsteerd" % (src, c.addr, port), 3):
-                got = fetch(src, timeout=3, svc=(c.addr, port))
-            check(got == v, "from %s to %s:%d: %r" % (src, c.addr, port, got))
+        br.backend(c, v, port, ipv6=True)
+        for src, dst in (("10.77.0.5", c.addr), (None, c.addr), ("fd77::5", c.addr6), (None, c.addr6)):
+            with network_step("from %s to %s port %d without vsteerd" % (src, dst, port), 3):
+                got = fetch(src, timeout=3, svc=(dst, port))
+            check(got == v, "from %s to %s port %d: %r" % (src, dst, port, got))
     own = os.stat("/proc/self/ns/net").st_ino
     check(br[1].netns == "/run/netns/vs-c1" and br[2].pid
           and len({own, os.stat(br[1].netns).st_ino, os.stat(br[2].netns).st_ino}) == 3,
@@ -159,9 +162,9 @@ def bridged_topology_direct(env):
     r = br[1].run([sys.executable, "-c", "import socket; s = socket.create_connection(('%s', 9002), 3);"
                    "s.sendall(b'GET / HTTP/1.0\\r\\n\\r\\n'); print(s.recv(4096).decode())" % br[2].addr])
     check("2.0" in r.stdout, "container 1 to container 2: %r" % r.stdout)
-    for src in (None, "10.77.0.5"):
-        e = connect_errno(src, SVC_B)
-        check(e == errno.ENETUNREACH, "unsteered connect from %s to the service: %s" % (src, errname(e)))
+    for src, svc in ((None, SVC_B), ("10.77.0.5", SVC_B), (None, SVC_B6), ("fd77::5", SVC_B6)):
+        e = connect_errno(src, svc)
+        check(e == errno.ENETUNREACH, "unsteered connect from %s to %s: %s" % (src, svc, errname(e)))
     e = connect_errno("127.0.0.5", (br[1].addr, 9001))
     check(e == errno.EINVAL, "127.0.0.5 to a container: %s" % errname(e))
 
@@ -394,6 +397,146 @@ def bridged_container_form(env):
         subprocess.run(["podman", "rmi", "-f", image], capture_output=True, env=PODMAN_ENV)
 
 
+@test
+def bridged_ipv6(env):
+    """an IPv6 service (fd00:200::10, on no interface) with 1.0 and 2.0 at
+    [fd88::2]:9001 and [fd88::3]:9002 in containers, at 50/50: 300 local
+    clients bound to fd77:0:x::1 (each its own /64) split within 4.5
+    binomial SDs and keep their version on reconnecting, 200 unbound
+    connections too; getpeername() gives the service address; `steered`
+    equals what the clients saw"""
+    br = Bridge(env)
+    br.backend(br[1], "1.0", 9001, ipv6=True)
+    br.backend(br[2], "2.0", 9002, ipv6=True)
+    env.vsteerd(env.config([{"version": "1.0", "servers": [br[1].server(9001, ipv6=True)]},
+                            {"version": "2.0", "servers": [br[2].server(9002, ipv6=True)],
+                             "upgradeTransition": {"mode": "manual"}}], proxy(SVC_B6)))
+    set_weights(50)
+    first = local_versions(range(300), SVC_B6, local_addr6)
+    check(set(first) <= {"1.0", "2.0"}, "answers: %s" % set(first))
+    check_split(first, "2.0", 50, "bound clients at 50/50")
+    again = local_versions(range(100), SVC_B6, local_addr6)
+    check(again == first[:100], "%d of 100 clients changed version on reconnecting"
+          % sum(a != b for a, b in zip(again, first)))
+    unbound = local_versions(range(200), SVC_B6, lambda i: None)
+    check_split(unbound, "2.0", 50, "unbound connections at 50/50")
+    check_backends("2.0", "address", br[2].netns, [br[2].endpoint(9002, True)])
+    s = socket.create_connection(SVC_B6, timeout=3, source_address=(local_addr6(7), 0))
+    try:
+        check(s.getpeername()[:2] == SVC_B6, "getpeername(): %s" % (s.getpeername(),))
+    finally:
+        s.close()
+    check_steered(first + again + unbound + [first[7]])
+
+
+@test
+def bridged_v4mapped_client(env):
+    """a local client on an IPv6 socket connecting to the IPv4 service
+    address in its mapped form (::ffff:10.200.0.10, as Java and other
+    dual-stack clients do), unbound or bound to ::ffff:10.77.x.y, is steered
+    like an IPv4 one: answered by the version its bound address gets over
+    IPv4, getpeername() the mapped service address
+
+    A dual-stack socket connects to an IPv4 address through the connect6
+    hook, with the address mapped: the service is the same one."""
+    two_containers(env)
+    set_weights(50)
+    want = local_versions(range(20))
+    mapped = ("::ffff:" + SVC_B[0], SVC_B[1])
+    for i in [None] + list(range(20)):
+        s = socket.socket(socket.AF_INET6)
+        s.settimeout(3)
+        try:
+            with network_step("a dual-stack client (%s) to %s" % (i, mapped), 3):
+                if i is not None:
+                    s.bind(("::ffff:" + local_addr(i), 0))
+                s.connect(mapped)
+                peer = s.getpeername()[:2]
+                s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+                got = s.recv(4096).partition(b"\r\n\r\n")[2].split(b"\n")[0].decode()
+        finally:
+            s.close()
+        check(peer == mapped, "getpeername(): %s" % (peer,))
+        check(got == (want[i] if i is not None else got) and got in ("1.0", "2.0"),
+              "client %s: %r, over IPv4 %s" % (i, got, want[i] if i is not None else "-"))
+
+
+HEALTH = {"path": "/healthz", "intervalMs": 200, "timeoutMs": 100, "unhealthyAfter": 2, "healthyAfter": 2}
+
+
+@test
+def bridged_status_and_health(env):
+    """an `http` service: 1.0 in a container answering 503 has 20 of 20
+    local requests counted as 5xx (read by the TC meter inside its
+    namespace); 2.0 in another, health-checked, takes every new local
+    connection, is out of rotation within 3 s of hanging (local clients go
+    to 1.0), back within 3 s of answering again; events both ways"""
+    br = Bridge(env)
+    br.backend(br[1], "1.0", 9001, "--status", "503")
+    br.backend(br[2], "2.0", 9002)
+    env.vsteerd(env.config([{"version": "1.0", "servers": [br[1].server(9001)]},
+                            {"version": "2.0", "servers": [br[2].server(9002)], "health": HEALTH,
+                             "upgradeTransition": {"mode": "manual"}}], proxy(protocol="http")))
+    check(set(local_versions(range(20))) == {"1.0"}, "not all on 1.0")
+    want = {"requests": 20, "5xx": 20}
+    wait_for(lambda: {"requests": version_view("1.0")["counters"]["requests"],
+                      "5xx": version_view("1.0")["counters"]["status"]["5xx"]} == want, 3,
+             lambda: "1.0's counters %s, expected %s" % (version_view("1.0")["counters"], want))
+
+    set_weights(100)
+    check(set(local_versions(range(100, 120))) == {"2.0"}, "not all on 2.0")
+    demo_control(9002, "hang=1", br[2].addr)
+    t0 = time.monotonic()
+    wait_for(lambda: not version_view("2.0")["backends"][0]["healthy"], 3, "2.0 marked unhealthy")
+    print("hung 2.0 out of rotation after %.2f s" % (time.monotonic() - t0))
+    got = set(local_versions(range(200, 240)))
+    check(got == {"1.0"}, "with 2.0 unhealthy: %s" % got)
+    demo_control(9002, "hang=0", br[2].addr)
+    wait_for(lambda: version_view("2.0")["backends"][0]["healthy"], 3, "2.0 healthy again")
+    wait_for(lambda: fetch(local_addr(500), svc=SVC_B) == "2.0", 2, "2.0 back in rotation")
+    kinds = [e["kind"] for e in api("GET", "/v1/events")[1]["events"]]
+    check("backend_down" in kinds and "backend_up" in kinds, "events %s" % kinds)
+
+
+@test
+def bridged_direct_not_counted(env):
+    """connections made to a container's own address without the service
+    (a local process, a process in another container, vsteerd's health
+    checks) count for nothing: 2.0's `requests` and `openConnections` are
+    only what was steered to it, as for a version steered by socket
+
+    The steered connection is made to the same address and port, so the
+    server's side cannot tell them apart by address: a version's meters
+    must count the connections its connect hook made, or a health check
+    every 200 ms and any other caller would be judged as its traffic."""
+    br = Bridge(env, ("netns",) * 3)
+    br.backend(br[1], "1.0", 9001)
+    br.backend(br[2], "2.0", 9002)
+    env.vsteerd(env.config([{"version": "1.0", "servers": [br[1].server(9001)]},
+                            {"version": "2.0", "servers": [br[2].server(9002)], "health": HEALTH,
+                             "upgradeTransition": {"mode": "manual"}}], proxy()))
+    set_weights(100)
+    check(set(local_versions(range(10))) == {"2.0"}, "not all on 2.0")
+    direct = (br[2].addr, 9002)
+    for src in [local_addr(i) for i in range(5)] + [None] * 5:
+        fetch(src, svc=direct)
+    br[3].run([sys.executable, "-c", "import socket\nfor i in range(5):\n"
+               " s = socket.create_connection(('%s', 9002), 3); s.sendall(b'GET / HTTP/1.0\\r\\n\\r\\n')\n"
+               " s.recv(4096); s.close()" % br[2].addr])
+    held = socket.create_connection(direct, timeout=3)
+    try:
+        # 25 steered or direct requests, and 3 health checks
+        wait_for(lambda: demo_control(9002, "", br[2].addr)["served"] >= 28, 3,
+                 "3 health checks of 2.0", interval=0.1)
+        c = version_view("2.0")
+        got = {"steered": c["counters"]["steered"], "requests": c["counters"]["requests"],
+               "open": c["openConnections"]}
+    finally:
+        held.close()
+    check(got == {"steered": 10, "requests": 10, "open": 0},
+          "2.0 counted %s; steered to it: 10 connections of 1 request each, none open" % got)
+
+
 # A connect() to the service from inside a container, unbound and bound
 # to the container's own address: prints each one's errno name.
 CONNECT_FROM_INSIDE = """
@@ -416,8 +559,8 @@ for src in (None, sys.argv[1]):
 @test
 def bridged_other_netns_untouched(env):
     """a connect() to the service address made inside a container (unbound
-    or bound to its own address) is not steered: ENETUNREACH from its own
-    routes, nothing counted; a local client's is
+    or bound to its own address) is not steered: EHOSTUNREACH from its own
+    unreachable route, nothing counted; a local client's is
 
     Each container gets an unreachable route for the service's network,
     so that a connect() left alone fails at once (its default route leads
@@ -429,7 +572,7 @@ def bridged_other_netns_untouched(env):
     for c in br.containers:
         c.run(["ip", "route", "add", "unreachable", "10.200.0.0/16"])
         out = c.run([sys.executable, "-c", CONNECT_FROM_INSIDE, c.addr]).stdout.split()
-        check(out == ["ENETUNREACH"] * 2, "connect() from inside %s: %s" % (c.name, out))
+        check(out == ["EHOSTUNREACH"] * 2, "connect() from inside %s: %s" % (c.name, out))
     check_steered([])
     got = fetch(local_addr(1), svc=SVC_B)
     check(got in ("1.0", "2.0"), "local client: %r" % got)
@@ -501,10 +644,20 @@ def cgroup2_root():
 def bpftool(*args):
     r = subprocess.run(["bpftool", "-j"] + list(args), capture_output=True, text=True)
     check(r.returncode == 0, "bpftool %s: %s" % (" ".join(args), r.stderr))
-    return json.loads(r.stdout)
+    # `cgroup show` of a cgroup with nothing attached prints an empty line
+    return json.loads(r.stdout) if r.stdout.strip() else []
 
 
 HOOK_PINS = ("connect4", "connect6", "peer4", "peer6")
+
+
+def tc_programs(c=None):
+    """The vsteer TC programs on the interfaces of container c's namespace
+    (None: the test's own), as (interface, program name)."""
+    cmd = ["bpftool", "-j", "net", "show"]
+    out = c.run(cmd).stdout if c else subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    return [(t["devname"], t["name"]) for n in json.loads(out) for t in n["tc"]
+            if t["name"].startswith("vsteer_")]
 
 
 @test
@@ -512,8 +665,9 @@ def bridged_cleanup(env):
     """the connect hook is 4 links pinned in the pin directory (`connect4`,
     `connect6`, `peer4`, `peer6`) on the cgroup v2 root; after SIGTERM it
     still steers; `--cleanup` removes them: none of their links or programs
-    is left on the root, and a local connect() to the service is no longer
-    rewritten (ENETUNREACH)"""
+    is left on the root, no TC meter in the container's namespace or the
+    test's own, and a local connect() to the service is no longer rewritten
+    (ENETUNREACH)"""
     br, p = one_container(env)
     check(fetch(local_addr(1), svc=SVC_B) == "1.0", "not steered")
     root = cgroup2_root()
@@ -527,8 +681,12 @@ def bridged_cleanup(env):
     check(p.wait(timeout=15) == 0, "vsteerd's exit status")
     check(fetch(local_addr(2), svc=SVC_B) == "1.0", "steering stopped with vsteerd")
 
+    meters = {"own": tc_programs(), br[1].name: tc_programs(br[1])}
+    check(all(meters.values()), "no TC meter: %s" % meters)
     r = run_vsteerd(["--pin-dir", env.pin_dir, "--cleanup"])
     check(r.returncode == 0, "--cleanup: %s" % r.stderr)
+    left = {"own": tc_programs(), br[1].name: tc_programs(br[1])}
+    check(not any(left.values()), "TC meters left: %s" % left)
     left = [n for n in HOOK_PINS if os.path.exists(os.path.join(env.pin_dir, n))]
     check(not left, "pins left: %s" % left)
     ids = {l["id"] for l in links.values()}
@@ -542,27 +700,30 @@ def bridged_cleanup(env):
         check(e == errno.ENETUNREACH, "connect() from %s after --cleanup: %s" % (src, errname(e)))
 
 
-def refused(body, codes, field, names, what):
-    """PUT body is a 400 with one of codes whose message names field and
-    one of names (its key, or the value given)."""
+def refused(body, status, codes, names, what, field=("servers[0]", "server 0")):
+    """PUT body is answered status with one of codes, its message naming
+    the server (one of field) and one of names (its key, or the value
+    given)."""
     st, resp = api("PUT", "/v1/clusters", body)
     err = resp.get("error", {}) if isinstance(resp, dict) else {}
     msg = err.get("message", "")
-    check(st == 400 and err.get("code") in codes and field in msg and any(n in msg for n in names),
-          "%s: %s %s; expected 400 %s naming %s and %s"
-          % (what, st, resp, "/".join(codes), field, " or ".join(names)))
+    check(st == status and err.get("code") in codes and any(f in msg for f in field)
+          and any(n in msg for n in names), "%s: %s %s; expected %d %s naming %s and %s"
+          % (what, st, resp, status, "/".join(codes), " or ".join(field), " or ".join(names)))
 
 
 @test
 def bridged_refused(env):
-    """servers naming no usable network namespace are a 400 `bad_servers`
-    naming the field (a missing path, a directory, a relative, empty, long
-    or non-string netns; a dead, 0, negative, 2^31 or 2^63-1, string or float pid; an
-    unknown, empty, option-like or non-string container; two of them),
-    `bad_address`/`bad_port` for a bad or missing address, `unknown_field`
-    for another key, and a cluster mixing string and object servers is
+    """a server naming its namespace badly is a 400 `bad_servers` naming the
+    field (a relative, empty, long or non-string netns; a 0, negative, 2^31,
+    2^63-1, string or float pid; an empty, option-like or non-string
+    container; two of them), one naming no namespace that can be opened a
+    422 `no_netns` naming it (a missing path, a directory, a dead pid, a
+    container podman does not know); a bad or missing address is
+    `bad_address`/`bad_port`, the wildcard `bad_server`, another key
+    `unknown_field`, string and object servers in one cluster
     `bad_servers`: nothing changes; a config mixing them stops vsteerd
-    naming the file and the field; two containers' servers in one cluster
+    naming the file and the server; two containers' servers in one cluster
     are accepted"""
     br = Bridge(env, ("netns", "netns", "netns"))
     br.backend(br[1], "1.0", 9001)
@@ -573,7 +734,8 @@ def bridged_refused(env):
         json.dump(dict(proxy(), cluster=[{"version": "1.0", "servers": [
             br[1].server(9001), "127.0.0.1:9009"]}]), f)
     r = run_vsteerd(["-c", path, "--pin-dir", env.pin_dir, "--state", env.state])
-    check(r.returncode != 0 and path in r.stderr and "cluster[0].servers" in r.stderr,
+    check(r.returncode != 0 and path in r.stderr and "cluster[0]" in r.stderr
+          and ("servers[1]" in r.stderr or "server 1" in r.stderr),
           "a config mixing string and object servers: exit %d, %s" % (r.returncode, r.stderr))
     check(not os.path.exists(env.pin_dir), "the failed start left pins")
 
@@ -582,46 +744,46 @@ def bridged_refused(env):
     dead = subprocess.Popen(["true"])
     dead.wait()
     addr = "%s:9002" % br[2].addr
-    bad_ns = ("bad_servers",)
+    bad, none = (400, ("bad_servers",)), (422, ("no_netns",))
     cases = [
-        ({"netns": "/run/netns/vs-nope"}, bad_ns, "/run/netns/vs-nope", "a missing netns"),
-        ({"netns": env.dir}, bad_ns, env.dir, "a directory as netns"),
-        ({"netns": "run/netns/vs-c2"}, bad_ns, "netns", "a relative netns"),
-        ({"netns": ""}, bad_ns, "netns", "an empty netns"),
-        ({"netns": "/run/netns/" + "x" * 300}, bad_ns, "netns", "a long netns"),
-        ({"netns": 5}, bad_ns, "netns", "a number as netns"),
-        ({"netns": None}, bad_ns, "netns", "null as netns"),
-        ({"pid": dead.pid}, bad_ns, str(dead.pid), "a dead pid"),
-        ({"pid": 0}, bad_ns, "pid", "pid 0"),
-        ({"pid": -1}, bad_ns, "pid", "pid -1"),
-        ({"pid": 2 ** 31}, bad_ns, "pid", "pid 2^31"),
-        ({"pid": 2 ** 63 - 1}, bad_ns, "pid", "pid 2^63-1"),
-        ({"pid": str(os.getpid())}, bad_ns, "pid", "a string pid"),
-        ({"pid": 1.5}, bad_ns, "pid", "a float pid"),
-        ({"container": "vsteer-no-such-container"}, bad_ns, "vsteer-no-such-container",
+        ({"netns": "/run/netns/vs-nope"}, none, "/run/netns/vs-nope", "a missing netns"),
+        ({"netns": env.dir}, none, env.dir, "a directory as netns"),
+        ({"netns": "run/netns/vs-c2"}, bad, "netns", "a relative netns"),
+        ({"netns": ""}, bad, "netns", "an empty netns"),
+        ({"netns": "/run/netns/" + "x" * 300}, bad, "netns", "a long netns"),
+        ({"netns": 5}, bad, "netns", "a number as netns"),
+        ({"netns": None}, bad, "netns", "null as netns"),
+        ({"pid": dead.pid}, none, str(dead.pid), "a dead pid"),
+        ({"pid": 0}, bad, "pid", "pid 0"),
+        ({"pid": -1}, bad, "pid", "pid -1"),
+        ({"pid": 2 ** 31}, bad, "pid", "pid 2^31"),
+        ({"pid": 2 ** 63 - 1}, bad, "pid", "pid 2^63-1"),
+        ({"pid": str(os.getpid())}, bad, "pid", "a string pid"),
+        ({"pid": 1.5}, bad, "pid", "a float pid"),
+        ({"container": "vsteer-no-such-container"}, none, "vsteer-no-such-container",
          "an unknown container"),
-        ({"container": "--help"}, bad_ns, "container", "an option as container"),
-        ({"container": ""}, bad_ns, "container", "an empty container"),
-        ({"container": ["web"]}, bad_ns, "container", "a list as container"),
-        ({"netns": br[2].netns, "pid": os.getpid()}, bad_ns, "netns", "netns and pid"),
-        ({"netns": br[2].netns, "container": "web"}, bad_ns, "netns", "netns and container"),
+        ({"container": "--help"}, bad, "container", "an option as container"),
+        ({"container": ""}, bad, "container", "an empty container"),
+        ({"container": ["web"]}, bad, "container", "a list as container"),
+        ({"netns": br[2].netns, "pid": os.getpid()}, bad, "netns", "netns and pid"),
+        ({"netns": br[2].netns, "container": "web"}, bad, "netns", "netns and container"),
     ]
-    for where, codes, name, what in cases:
+    for where, (status, codes), name, what in cases:
         key = [k for k in where if k in ("netns", "pid", "container")][0]
-        refused({"version": "2.0", "servers": [dict({"address": addr}, **where)]}, codes, "servers[0]",
+        refused({"version": "2.0", "servers": [dict({"address": addr}, **where)]}, status, codes,
                 (key, name), what)
-    for server, codes, names, what in [
-            ({"address": br[2].addr, "netns": br[2].netns}, ("bad_address", "bad_port"),
-             ("address", "port"), "an address without a port"),
-            ({"address": "nowhere:9002", "netns": br[2].netns}, ("bad_address",), ("address",),
-             "a name as address"),
-            ({"netns": br[2].netns}, ("bad_address",), ("address",), "no address"),
-            ({"address": addr, "netns": br[2].netns, "nets": "x"}, ("unknown_field",), ("nets",),
-             "an unknown key")]:
-        refused({"version": "2.0", "servers": [server]}, codes, "servers[0]", names, what)
+    for address, codes, what in [(br[2].addr, ("bad_address", "bad_port"), "an address without a port"),
+                                 ("nowhere:9002", ("bad_address",), "a name as address"),
+                                 ("0.0.0.0:9002", ("bad_server",), "the wildcard address")]:
+        refused({"version": "2.0", "servers": [{"address": address, "netns": br[2].netns}]}, 400, codes,
+                (address, "address"), what)
+    refused({"version": "2.0", "servers": [{"netns": br[2].netns}]}, 400, ("bad_address",), ("address",),
+            "no address")
+    refused({"version": "2.0", "servers": [{"address": addr, "netns": br[2].netns, "nets": "x"}]}, 400,
+            ("unknown_field",), ("nets",), "an unknown key")
     for servers in ([addr, br[3].server(9003)], [br[3].server(9003), addr]):
-        refused({"version": "2.0", "servers": servers}, ("bad_servers",), "servers", ("servers",),
-                "string and object servers in one cluster: %s" % servers)
+        refused({"version": "2.0", "servers": servers}, 400, ("bad_servers",), ("servers",),
+                "string and object servers in one cluster: %s" % servers, ("servers", "server 1"))
     check(snapshot() == before, "a refused request changed the service")
     check(set(local_versions(range(20))) == {"1.0"}, "steering changed")
 
@@ -629,3 +791,36 @@ def bridged_refused(env):
     check(len(c["backends"]) == 2 and all(b["live"] for b in c["backends"]),
           "two containers' servers: %s" % c["backends"])
     check(set(local_versions(range(20))) == {"2.0"}, "not all on the new 2.0")
+
+
+@test
+def bridged_loopback_server_refused(env):
+    """a server in a container named by a loopback address (127.0.0.1:9002,
+    where its backend does listen, inside the container) is a 400
+    `bad_server` naming it: steering stays on 1.0, and a local client never
+    reaches the process listening on 127.0.0.1:9002 in vsteerd's own
+    namespace
+
+    A loopback address is not the container's as seen from vsteerd's
+    namespace: a connect() rewritten to 127.0.0.1:9002 would be made to
+    whatever listens there on the host."""
+    br = Bridge(env, ("netns", "netns"))
+    br.backend(br[1], "1.0", 9001)
+    env.backend("2.0", "127.0.0.1:9002", wrapper=br[2].enter())
+    env.backend("host", "127.0.0.1:9002")
+    env.vsteerd(env.config([{"version": "1.0", "servers": [br[1].server(9001)]}], proxy()))
+    before = snapshot()
+    st, resp = api("PUT", "/v1/clusters", {"version": "2.0", "servers": [
+        {"address": "127.0.0.1:9002", "netns": br[2].netns}], "analysis": False})
+    if st == 201:
+        try:
+            got = set(local_versions(range(20)))
+        except TestFailure as e:
+            got = str(e)
+        raise TestFailure("127.0.0.1:9002 in %s accepted (201): local clients now get %s"
+                          % (br[2].netns, got))
+    err = resp.get("error", {}) if isinstance(resp, dict) else {}
+    check(st == 400 and err.get("code") == "bad_server" and "127.0.0.1:9002" in err.get("message", ""),
+          "a loopback server in a container: %s %s" % (st, resp))
+    check(snapshot() == before, "the refused request changed the service")
+    check(set(local_versions(range(20))) == {"1.0"}, "steering changed")

@@ -277,10 +277,16 @@ def auto_rollback_hang(env):
     check(ev and "unanswered" in ev[0]["message"], "event: %s" % ev)
 
 
-def demo_control(port, query):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+def demo_control(port, query, host="127.0.0.1"):
+    """POST /control?query to the demo on host:port; its JSON answer (what
+    it is set to, and `served`: requests answered, control ones aside)."""
+    c = http.client.HTTPConnection(host, port, timeout=5)
     c.request("POST", "/control?" + query)
-    check(c.getresponse().status == 200, "control %s" % query)
+    r = c.getresponse()
+    body = r.read()
+    c.close()
+    check(r.status == 200, "control %s: %s" % (query, r.status))
+    return json.loads(body)
 
 
 def checked_versions(env, health):
