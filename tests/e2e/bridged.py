@@ -217,18 +217,26 @@ def bridged_local_split(env):
 @test
 def bridged_unbound_per_connection(env):
     """unbound local clients (one source address for all) are drawn per
-    connection: 400 connections split 70/30 within 4.5 binomial SDs though
-    the service keeps sessions for 60 s; a bound client keeps one version
-    over 50 connections; `steered` equals what the clients saw"""
+    connection and leave no session: 400 connections split 70/30 within 4.5
+    binomial SDs though the service keeps sessions for 60 s, and all go to
+    the other version once it has 100%; a bound client keeps its version
+    over 20 connections, and after that switch (its session); `steered`
+    equals what the clients saw"""
     two_containers(env, sessionTimeout=60)
     set_weights(30)
     n = 400
-    got = [fetch(None, svc=SVC_B) for _ in range(n)]
+    got = local_versions(range(n), src=lambda i: None)
     check(set(got) <= {"1.0", "2.0"}, "answers: %s" % set(got))
     check_split(got, "2.0", 30, "unbound connections at 70/30")
-    bound = local_versions([5] * 50)
+    bound = local_versions([5] * 20)
     check(len(set(bound)) == 1, "a bound client changed version: %s" % {v: bound.count(v) for v in set(bound)})
-    check_steered(got + bound)
+    other = "1.0" if bound[0] == "2.0" else "2.0"
+    set_weights(100 if other == "2.0" else 0)
+    after = local_versions(range(50), src=lambda i: None)
+    check(set(after) == {other}, "unbound connections with %s at 100%%: %s" % (other, set(after)))
+    kept = local_versions([5] * 5)
+    check(set(kept) == {bound[0]}, "the bound client's session (%s) lost: %s" % (bound[0], kept))
+    check_steered(got + bound + after + kept)
 
 
 @test
@@ -443,22 +451,17 @@ def bridged_v4mapped_client(env):
     set_weights(50)
     want = local_versions(range(20))
     mapped = ("::ffff:" + SVC_B[0], SVC_B[1])
-    for i in [None] + list(range(20)):
-        s = socket.socket(socket.AF_INET6)
-        s.settimeout(3)
-        try:
-            with network_step("a dual-stack client (%s) to %s" % (i, mapped), 3):
-                if i is not None:
-                    s.bind(("::ffff:" + local_addr(i), 0))
-                s.connect(mapped)
-                peer = s.getpeername()[:2]
-                s.sendall(b"GET / HTTP/1.0\r\n\r\n")
-                got = s.recv(4096).partition(b"\r\n\r\n")[2].split(b"\n")[0].decode()
-        finally:
-            s.close()
-        check(peer == mapped, "getpeername(): %s" % (peer,))
-        check(got == (want[i] if i is not None else got) and got in ("1.0", "2.0"),
-              "client %s: %r, over IPv4 %s" % (i, got, want[i] if i is not None else "-"))
+    got = local_versions([None] + list(range(20)), mapped,
+                         lambda i: None if i is None else "::ffff:" + local_addr(i))
+    check(got[0] in ("1.0", "2.0") and got[1:] == want,
+          "dual-stack clients (unbound, then bound): %s; over IPv4: %s" % (got, want))
+    s = socket.socket(socket.AF_INET6)
+    try:
+        s.bind(("::ffff:" + local_addr(0), 0))
+        s.connect(mapped)
+        check(s.getpeername()[:2] == mapped, "getpeername(): %s" % (s.getpeername(),))
+    finally:
+        s.close()
 
 
 HEALTH = {"path": "/healthz", "intervalMs": 200, "timeoutMs": 100, "unhealthyAfter": 2, "healthyAfter": 2}
