@@ -193,8 +193,9 @@ int vsteer_dnat(struct __sk_buff *skb)
 	f = bpf_map_lookup_elem(&flows, &fk);
 	if (!f || f->dst[0] != ip.daddr)
 		return TC_ACT_UNSPEC;
-	rewrite(skb, l4, ETH_HLEN + offsetof(struct iphdr, daddr), l4 + offsetof(struct tcphdr, dest),
-		ip.daddr, f->back.addr[0], th.dest, bpf_htons(f->back.port));
+	rewrite(skb, l4, ETH_HLEN + offsetof(struct iphdr, daddr),
+		l4 + offsetof(struct tcphdr, dest), ip.daddr, f->back.addr[0], th.dest,
+		bpf_htons(f->back.port));
 	return TC_ACT_UNSPEC;
 }
 

@@ -244,6 +244,15 @@ static int check_cluster(const struct model *m, const struct cluster *spec, stru
 		if (spec->srv[i].family != m->svc[spec->svc].addr.family)
 			return vs_errf(err, -EINVAL, 400, "bad_server",
 				       "server %u is not of the service's address family", i);
+		if (spec->netns[i].kind != NETNS_OWN && ep_is_loopback(&spec->srv[i])) {
+			char a[EP_STRLEN];
+
+			ep_format(&spec->srv[i], a, sizeof(a));
+			return vs_errf(
+				err, -EINVAL, 400, "bad_server",
+				"server %u: %s is a loopback address in another network namespace, which cannot be reached from this one: name the address it has on its bridge",
+				i, a);
+		}
 		if (ep_addr_is_any(&spec->srv[i]))
 			return vs_errf(
 				err, -EINVAL, 400, "bad_server",
