@@ -24,6 +24,8 @@
  *             network namespace (socket steering: a connection is handed
  *             to one of its sockets) or another, a container's (address
  *             steering: a connection is made to the server's address)
+ *   flow      a connection steered by address: client address and port,
+ *             service port, and its server (the data plane's LRU "flows")
  *   owner     who may listen for a server: a uid and a cgroup (core/owner.h)
  *   session   a client address of a service and the slot it is on (the
  *             data plane's LRU "sess")
