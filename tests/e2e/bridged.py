@@ -5,6 +5,7 @@ import errno
 import http.client
 import json
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -827,3 +828,37 @@ def bridged_loopback_server_refused(env):
           "a loopback server in a container: %s %s" % (st, resp))
     check(snapshot() == before, "the refused request changed the service")
     check(set(local_versions(range(20))) == {"1.0"}, "steering changed")
+
+
+@test
+def bridged_drain_deadline(env):
+    """an instant rollout to 2.0 with `drainDeadline` 1 closes 1.0's idle
+    keep-alive connection in its container (the drain's iterator runs in the
+    server's namespace) 1 to 4 s after it (deadline 1 s, then 1 s of quiet
+    and a tick or so), counted in 1.0's `drainClosed`; a new connection of
+    the same client goes to 2.0"""
+    two_containers(env)
+    held = http.client.HTTPConnection(*SVC_B, timeout=3, source_address=(local_addr(9), 0))
+    try:
+        check(request_on(held) == "1.0", "the held connection is not on 1.0")
+        st, c = api("POST", "/v1/services/default/rollout",
+                    {"to": "2.0", "strategy": "instant", "drainDeadline": 1, "analysis": False})
+        check(st == 201, "rollout: %s %s" % (st, c.get("error", c)))
+        t0 = time.monotonic()
+
+        def closed():
+            r, _, _ = select.select([held.sock], [], [], 0)
+            if not r:
+                return False
+            try:
+                return held.sock.recv(1) == b""
+            except ConnectionResetError:
+                return True
+        wait_for(closed, 6, "1.0's idle connection closed by its drain")
+        took = time.monotonic() - t0
+        check(1.0 <= took <= 4.0, "closed %.2f s after the rollout (1 to 4 s)" % took)
+        wait_for(lambda: version_view("1.0")["counters"]["drainClosed"] == 1, 3,
+                 "1.0's drainClosed counts it")
+        check(local_versions([9]) == ["2.0"], "the client's new connection is not on 2.0")
+    finally:
+        held.close()

@@ -249,6 +249,13 @@ enum dp_drain dp_drain_how(const struct dataplane *dp)
 	return dp->drain_how;
 }
 
+int dp_drain_run_in(struct dataplane *dp, int nsfd, const __u8 slots[VS_MAX_SLOTS],
+		    struct vs_drain_rec **out, size_t *n)
+{
+	(void)nsfd;
+	return dp_drain_run(dp, slots, out, n);
+}
+
 int dp_drain_run(struct dataplane *dp, const __u8 slots[VS_MAX_SLOTS], struct vs_drain_rec **out,
 		 size_t *n)
 {
