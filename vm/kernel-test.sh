@@ -19,9 +19,10 @@ work=$root/build/vm
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 pkg=${1:-$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-/ {print $2; exit}')}
 pattern=${2:-}
-# Inside the guest there is no podman, puppet or PyYAML: those tests run on
-# the host (they do not depend on the kernel); everything else runs.
-skip=containers_upgrade,containers_pod,bridged_container_form,puppet_converges,coreos_config
+# Inside the guest there is no podman, puppet, PyYAML or iptables: those
+# tests run on the host (they do not depend on the kernel); everything
+# else runs.
+skip=containers_upgrade,containers_pod,bridged_container_form,bridged_remote_podman,bridged_remote_iptables,bridged_remote_syn_again,puppet_converges,coreos_config
 
 [ "$(id -u)" = 0 ] || { echo "kernel-test: run as root" >&2; exit 2; }
 [ -w /dev/kvm ] || { echo "kernel-test: needs /dev/kvm" >&2; exit 2; }
@@ -54,12 +55,12 @@ fi
 
 # 3. The initramfs: that userspace, the modules for virtio and 9p and those
 # the tests need that Debian builds as modules (clsact and cls_bpf for the
-# TC egress program, veth, inet_diag and tcp_diag for the drain's SOCK_DESTROY),
-# an init.
+# TC egress program, veth, inet_diag and tcp_diag for the drain's SOCK_DESTROY,
+# bridge for the bridged tests' containers), an init.
 initrd=$work/initrd-$kver.cpio
 stage=$work/stage
 rm -rf "$stage" && cp -a "$rootfs" "$stage"
-mods=(virtio_pci 9pnet_virtio 9p sch_ingress cls_bpf veth inet_diag tcp_diag)
+mods=(virtio_pci 9pnet_virtio 9p sch_ingress cls_bpf veth inet_diag tcp_diag bridge)
 python3 - "$kdir/lib/modules/$kver" "$stage/lib/modules/$kver" "${mods[@]}" <<'EOF'
 import os, shutil, sys
 src, dst, want = sys.argv[1], sys.argv[2], sys.argv[3:]
