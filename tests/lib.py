@@ -1,6 +1,7 @@
 """Test helpers: a vsteerd, demo backends and TCP clients inside the
 network and mount namespace that tests/run made for this one test."""
 import contextlib
+import ctypes
 import http.client
 import json
 import os
@@ -250,14 +251,66 @@ def client_addr(i):
     return socket.inet_ntoa(n.to_bytes(4, "big"))
 
 
-def fetch(src=None, timeout=3.0, svc=SVC):
-    """One HTTP/1.0 request on a new connection; returns the version line."""
-    s = socket.socket(socket.AF_INET6 if ":" in svc[0] else socket.AF_INET, socket.SOCK_STREAM)
+CLONE_NEWNET = 0x40000000
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _setns(path):
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if _libc.setns(fd, CLONE_NEWNET):
+            e = ctypes.get_errno()
+            raise OSError(e, "setns %s: %s" % (path, os.strerror(e)))
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def in_netns(path):
+    """The calling thread in the network namespace at path (None: where it
+    is) for the block: a socket made in it stays there after. setns()
+    moves one thread only, so the others (the API's) stay where they are."""
+    if not path:
+        yield
+        return
+    own = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        _setns(path)
+        try:
+            yield
+        finally:
+            if _libc.setns(own, CLONE_NEWNET):
+                raise OSError(ctypes.get_errno(), "setns back")
+    finally:
+        os.close(own)
+
+
+def connection(src=None, timeout=3.0, svc=SVC, netns=None):
+    """A new connection from src (None: unbound) to svc, made in the
+    network namespace at netns (None: this thread's)."""
+    with in_netns(netns):
+        s = socket.socket(socket.AF_INET6 if ":" in svc[0] else socket.AF_INET, socket.SOCK_STREAM)
     s.settimeout(timeout)
     try:
         if src:
             s.bind((src, 0))
         s.connect(svc)
+    except BaseException:
+        s.close()
+        raise
+    return s
+
+
+def fetch(src=None, timeout=3.0, svc=SVC, netns=None):
+    """One HTTP/1.0 request on a new connection (from the network namespace
+    at netns: a remote client's); returns the version line."""
+    return answer(connection(src, timeout, svc, netns))
+
+
+def answer(s):
+    """The version line of the answer to one HTTP/1.0 request on connection
+    s, which it closes."""
+    try:
         s.sendall(b"GET / HTTP/1.0\r\nHost: svc\r\n\r\n")
         buf = b""
         while True:
@@ -314,6 +367,21 @@ def local_addr6(i):
     return "fd77:0:%x::1" % (i + 1)
 
 
+_run_netns = []
+
+
+def private_run_netns():
+    """A tmpfs of this test's mount namespace on /run/netns, once (a test
+    is a process of its own): the namespaces `ip netns add` names there
+    are this test's only. (The host's /run/netns may be a mount point
+    already: that says nothing about this test's.)"""
+    if _run_netns:
+        return
+    os.makedirs("/run/netns", exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "tmpfs", "/run/netns"], check=True)
+    _run_netns.append("/run/netns")
+
+
 class Container:
     """A network namespace on the bridge, the i-th (1-based): its addresses
     10.88.0.(1+i) and fd88::(1+i), the path of its namespace and, when a
@@ -363,8 +431,7 @@ class Bridge:
         self.env = env
         self.containers = []
         if "netns" in kinds:
-            os.makedirs("/run/netns", exist_ok=True)
-            subprocess.run(["mount", "-t", "tmpfs", "tmpfs", "/run/netns"], check=True)  # this test's only
+            private_run_netns()
         # No duplicate address detection on the interfaces made here (nor
         # on their addresses: nodad): their addresses, link-local ones too,
         # would stay tentative for a second or two, and with them IPv6
@@ -420,3 +487,53 @@ class Bridge:
         one with ipv6), inside c's namespace; returns once it listens
         (Env.backend)."""
         return self.env.backend(version, c.endpoint(port, ipv6), *extra, wrapper=c.enter())
+
+
+# Remote clients' addresses: on the client namespace's lo (a local route),
+# routed by the test's namespace to it.
+REMOTE_NET = "10.99.128.0/17"
+
+
+def remote_addr(i):
+    """The i-th distinct remote client address 10.99.128.1, 10.99.128.2,
+    ... (i < 32000)."""
+    n = 0x0a638001 + i
+    return socket.inet_ntoa(n.to_bytes(4, "big"))
+
+
+class Remote:
+    """Remote clients: a network namespace `vs-client` (/run/netns) joined to
+    the test's namespace by a veth, vscl0 10.99.0.1/24 and fd99::1/64 on
+    the test's side, eth0 10.99.0.2/24 and fd99::2/64 on the client's, its
+    default routes via the test's namespace, which routes REMOTE_NET (on
+    the client's lo) back to it and forwards (ip_forward=1). A client is
+    a socket made inside it (lib.in_netns: fetch(netns=...)), so its
+    packets arrive at the test's namespace by vscl0 as a remote host's do
+    by a NIC; run() runs a command there."""
+
+    NAME, HOST_IF = "vs-client", "vscl0"
+    HOST, HOST6, ADDR, ADDR6 = "10.99.0.1", "fd99::1", "10.99.0.2", "fd99::2"
+
+    def __init__(self):
+        private_run_netns()
+        self.netns = "/run/netns/" + self.NAME
+        subprocess.run(["sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1",
+                        "net.ipv6.conf.default.accept_dad=0"],
+                       check=True)
+        subprocess.run(["ip", "netns", "add", self.NAME], check=True)
+        self.run(["sysctl", "-qw", "net.ipv6.conf.default.accept_dad=0"])
+        for cmd in ("link add %s type veth peer name eth0 netns %s" % (self.HOST_IF, self.NAME),
+                    "addr add %s/24 dev %s" % (self.HOST, self.HOST_IF),
+                    "addr add %s/64 dev %s nodad" % (self.HOST6, self.HOST_IF),
+                    "link set %s up" % self.HOST_IF,
+                    "route add %s via %s" % (REMOTE_NET, self.ADDR)):
+            subprocess.run(["ip"] + cmd.split(), check=True)
+        for cmd in ("addr add %s/24 dev eth0" % self.ADDR, "addr add %s/64 dev eth0 nodad" % self.ADDR6,
+                    "link set eth0 up", "link set lo up", "route add default via %s" % self.HOST,
+                    "-6 route add default via %s" % self.HOST6, "route add local %s dev lo" % REMOTE_NET):
+            self.run(["ip"] + cmd.split())
+
+    def run(self, cmd, check=True, **kw):
+        """A command run inside the client namespace to its end."""
+        return subprocess.run(["nsenter", "--net=" + self.netns] + list(cmd), check=check,
+                              capture_output=True, text=True, **kw)

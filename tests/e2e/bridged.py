@@ -1,6 +1,7 @@
 """Containers with their own network: servers in other network namespaces on
 a bridge, reached by local clients whose connect() is steered to their
-address (address steering)."""
+address (address steering), and by remote clients whose packets are
+(packet steering: the tests named bridged_remote_...)."""
 import errno
 import http.client
 import json
@@ -13,8 +14,8 @@ import sys
 import time
 
 from common import Load, control, kill_under_load, rollout, set_weights, snapshot, test
-from lib import (Bridge, TestFailure, api, binomial_bound, check, fetch, kill, local_addr, local_addr6,
-                 network_step, run_vsteerd, service, wait_for)
+from lib import (Bridge, Remote, TestFailure, answer, api, binomial_bound, check, connection, fetch, in_netns,
+                 kill, local_addr, local_addr6, network_step, remote_addr, run_vsteerd, service, wait_for)
 from packaging import PODMAN_ENV, build_images, podman
 from watch import ANALYSIS, check_slow_rolled_back, demo_control
 
@@ -29,21 +30,84 @@ def proxy(svc=SVC_B, **extra):
     return {"proxy": dict({"address": svc[0], "port": svc[1]}, **extra)}
 
 
+class Clients:
+    """Where a test's clients connect from. LOCAL: processes of the test's
+    own namespace, each bound to its own 10.77.x.y (local_addr), whose
+    connect() the connect hook steers. remote(): hosts beyond an interface
+    of it (lib.Remote's namespace), each bound to its own 10.99.x.y
+    (remote_addr), whose packets packet steering (TC) steers. Client i is
+    bound to src(i); None is an unbound one."""
+
+    def __init__(self, what, src, netns=None):
+        self.what, self.src, self.netns = what, src, netns
+
+    def addr(self, i):
+        return None if i is None else self.src(i)
+
+    def answers(self, clients, svc=SVC_B):
+        """(getpeername(), the version that answers) for each client, on a
+        new connection each; a failed one fails the test saying which."""
+        got, clients = [], list(clients)
+        with network_step("%s clients to %s:%d" % ((self.what,) + svc), 3,
+                          lambda: "client %s failed after %d answers (%s)"
+                          % (self.addr(clients[len(got)]), len(got),
+                             {v: [g[1] for g in got].count(v) for _, v in got})):
+            for i in clients:
+                s = self.connect(i, svc)
+                got.append((s.getpeername()[:2], answer(s)))
+        return got
+
+    def versions(self, clients, svc=SVC_B):
+        """The version that answers each client (answers())."""
+        return [v for _, v in self.answers(clients, svc)]
+
+    def fetch(self, i, svc=SVC_B, timeout=3.0):
+        return fetch(self.addr(i), timeout, svc, self.netns)
+
+    def connect(self, i, svc=SVC_B, timeout=3):
+        """A connection from client i, made."""
+        return connection(self.addr(i), timeout, svc, self.netns)
+
+    def http(self, i, svc=SVC_B):
+        """A keep-alive HTTP connection from client i, made."""
+        conn = http.client.HTTPConnection(*svc, timeout=3, source_address=(self.addr(i), 0))
+        with in_netns(self.netns):
+            conn.connect()
+        return conn
+
+    def load(self, svc=SVC_B):
+        """A Load (not started) of these clients."""
+        return Load(src=self.src, svc=svc, netns=self.netns)
+
+    def connect_errno(self, i, dst=SVC_B, timeout=2):
+        return connect_errno(self.addr(i), dst, timeout, self.netns)
+
+
+LOCAL = Clients("local", local_addr)
+
+
+def remote():
+    """Remote clients (lib.Remote): made before vsteerd starts, so that
+    packet steering finds their interface at its start (one that appears
+    later is found at the next full scan, within 2 s)."""
+    r = Remote()
+    c = Clients("remote", remote_addr, r.netns)
+    c.remote = r
+    return c
+
+
 def local_versions(clients, svc=SVC_B, src=local_addr):
     """The version that answers each local client (bound to src(i)), on a
-    new connection each; a failed one fails the test saying which."""
-    got = []
-    with network_step("local clients to %s:%d" % svc, 3,
-                      lambda: "client %s failed after %d answers (%s)"
-                      % (src(clients[len(got)]), len(got), {v: got.count(v) for v in set(got)})):
-        got.extend(fetch(src(i), svc=svc) for i in clients)
-    return got
+    new connection each (Clients.versions)."""
+    return Clients("local", src).versions(clients, svc)
 
 
-def connect_errno(src, dst, timeout=2):
-    """0 if a connection from src (None: unbound) to dst is made, else its
-    errno (ETIMEDOUT for a timeout)."""
-    s = socket.socket(socket.AF_INET6 if ":" in dst[0] else socket.AF_INET)
+def connect_errno(src, dst, timeout=2, netns=None):
+    """0 if a connection from src (None: unbound; in the network namespace
+    at netns, if given) to dst is made, else its errno (ETIMEDOUT for a
+    timeout)."""
+    with in_netns(netns):
+        s = socket.socket(socket.AF_INET6 if ":" in dst[0] else socket.AF_INET)
     s.settimeout(timeout)
     try:
         if src:
@@ -62,11 +126,13 @@ def errname(e):
     return errno.errorcode.get(e, str(e)) if e else "connected"
 
 
-def real_peer(s):
-    """Where the kernel says socket s is connected to (ss reads the socket
-    itself, not the address getpeername() gives the application)."""
+def real_peer(s, netns=None):
+    """Where the kernel says socket s (of the network namespace at netns,
+    if given) is connected to (ss reads the socket itself, not the address
+    getpeername() gives the application)."""
     host, port = s.getsockname()[:2]
-    out = subprocess.run(["ss", "-Htn", "state", "established", "src", "%s:%d" % (host, port)],
+    enter = ["nsenter", "--net=" + netns] if netns else []
+    out = subprocess.run(enter + ["ss", "-Htn", "state", "established", "src", "%s:%d" % (host, port)],
                          capture_output=True, text=True).stdout.split()
     check(len(out) == 4, "ss for %s:%d: %r" % (host, port, out))
     return out[3]
@@ -88,9 +154,13 @@ def check_backends(version, steering, netns, servers):
 
 
 def check_steered(seen):
-    """Each version's `steered` counter is what the clients saw of it."""
-    got = {v["version"]: v["counters"]["steered"] for v in service()["versions"]}
+    """Each version's `steered` counter is what the clients saw of it, and
+    the service's is their sum."""
+    svc = service()
+    got = {v["version"]: v["counters"]["steered"] for v in svc["versions"]}
+    got["service"] = svc["counters"]["steered"]
     want = {v: seen.count(v) for v in got}
+    want["service"] = len(seen)
     check(got == want, "steered counters %s, clients saw %s" % (got, want))
 
 
@@ -170,34 +240,50 @@ def bridged_topology_direct(env):
     check(e == errno.EINVAL, "127.0.0.5 to a container: %s" % errname(e))
 
 
-@test
-def bridged_local_split(env):
-    """1.0 in container 1 and 2.0 in container 2 (netns paths) at 70/30: 400
-    local clients, each bound to its own 10.77.x.y, split within 4.5 binomial
-    SDs, the same client gets the same version again; getpeername() gives the
-    service address while the socket is connected to the chosen container's;
-    the view shows steering `address` and each netns; `steered` and `requests`
-    equal what the clients saw"""
-    br, _, _ = two_containers(env)
-    set_weights(30)
-    n = 400
-    first = local_versions(range(n))
+def check_sticky_split(clients, pct, n=400, svc=SVC_B):
+    """n clients at pct% 2.0 split within 4.5 binomial SDs, and the first
+    100 get the same version again. Returns both lists of answers."""
+    first = clients.versions(range(n), svc)
     check(set(first) <= {"1.0", "2.0"}, "answers: %s" % set(first))
-    check_split(first, "2.0", 30, "weights 70/30")
-    again = local_versions(range(100))
+    check_split(first, "2.0", pct, "weights %d/%d" % (100 - pct, pct))
+    again = clients.versions(range(100), svc)
     check(again == first[:100], "%d of 100 clients changed version on reconnecting"
           % sum(a != b for a, b in zip(again, first)))
+    return first, again
+
+
+def server_peer(c, port, sock):
+    """The client's own address and port (of socket sock) is what the
+    server in container c on port sees as its peer: no proxy or source NAT
+    in between."""
+    out = c.run(["ss", "-Htn", "state", "established", "src", "%s:%d" % (c.addr, port)]).stdout
+    peers = [line.split()[3] for line in out.splitlines()]
+    want = "%s:%d" % sock.getsockname()[:2]
+    check(want in peers, "the server on %s:%d sees peers %s, not the client %s" % (c.addr, port, peers, want))
+
+
+def check_split_test(env, clients):
+    """bridged_local_split and bridged_remote_split: 1.0 and 2.0 in
+    containers 1 and 2 at 70/30, seen by clients."""
+    br, _, _ = two_containers(env)
+    set_weights(30)
+    first, again = check_sticky_split(clients, 30)
     seen = first + again
 
     # One connection from each side of the split: the application sees the
-    # service address, the kernel's socket is the container's.
+    # service address. A local client's socket is the container's (its
+    # connect() was rewritten); a remote one's is the service's (the host
+    # rewrites its packets). The server sees the client itself.
     for v, c, port in (("1.0", br[1], 9001), ("2.0", br[2], 9002)):
         i = first.index(v)
-        s = socket.create_connection(SVC_B, timeout=3, source_address=(local_addr(i), 0))
+        s = clients.connect(i)
         try:
             check(s.getpeername() == SVC_B, "getpeername(): %s" % (s.getpeername(),))
-            check(real_peer(s) == "%s:%d" % (c.addr, port), "client on %s connected to %s"
-                  % (v, real_peer(s)))
+            want = "%s:%d" % ((c.addr, port) if clients is LOCAL else SVC_B)
+            got = real_peer(s, clients.netns)
+            check(got == want, "%s client on %s: its socket is connected to %s, not %s"
+                  % (clients.what, v, got, want))
+            server_peer(c, port, s)
             s.sendall(b"GET / HTTP/1.0\r\n\r\n")
             check(b"\r\n\r\n" + v.encode() in s.recv(4096), "not answered by %s" % v)
         finally:
@@ -213,6 +299,18 @@ def bridged_local_split(env):
     wait_for(lambda: {v: version_view(v)["counters"]["requests"] for v in want} == want, 3,
              lambda: "requests %s, expected %s" % ({v: version_view(v)["counters"]["requests"]
                                                      for v in want}, want))
+
+
+@test
+def bridged_local_split(env):
+    """1.0 in container 1 and 2.0 in container 2 (netns paths) at 70/30: 400
+    local clients, each bound to its own 10.77.x.y, split within 4.5 binomial
+    SDs, the same client gets the same version again; getpeername() gives the
+    service address while the socket is connected to the chosen container's,
+    whose server sees the client's own address; the view shows steering
+    `address` and each netns; `steered` (each version's and the service's)
+    and `requests` equal what the clients saw"""
+    check_split_test(env, LOCAL)
 
 
 @test
@@ -240,32 +338,28 @@ def bridged_unbound_per_connection(env):
     check_steered(got + bound + after + kept)
 
 
-@test
-def bridged_rollouts(env):
-    """with servers in 4 containers: an instant `PUT /v1/clusters` moves every
-    new connection to 2.0; a session one (60 s) keeps the 40 clients seen on
-    2.0 and sends new ones to 3.0; a gradual rollout to 4.0 without
-    affinity gives 30% (promote), then 80% after a 1 s hold, within 4.5
-    binomial SDs with no client moving back, then 100% on promote"""
+def check_rollouts(env, clients):
+    """bridged_rollouts and bridged_remote_rollouts: servers in 4
+    containers, the rollouts seen by clients."""
     br = Bridge(env, ("netns",) * 4)
     for i in range(1, 5):
         br.backend(br[i], "%d.0" % i, 9000 + i)
     env.vsteerd(env.config([{"version": "1.0", "servers": [br[1].server(9001)]}], proxy()))
     active, fresh = range(0, 40), range(1000, 1400)
-    check(set(local_versions(range(100))) == {"1.0"}, "before: not all on 1.0")
+    check(set(clients.versions(range(100))) == {"1.0"}, "before: not all on 1.0")
 
     c = put({"version": "2.0", "servers": [br[2].server(9002)], "upgradeTransition": {"mode": "instant"},
              "analysis": False})
     check(c["weight"] == 100, "instant cluster: %s" % c)
-    got = set(local_versions(range(100)))
+    got = set(clients.versions(range(100)))
     check(got == {"2.0"}, "after the instant switch: %s" % got)
 
-    check(set(local_versions(active)) == {"2.0"}, "active clients before the session switch")
+    check(set(clients.versions(active)) == {"2.0"}, "active clients before the session switch")
     put({"version": "3.0", "servers": [br[3].server(9003)],
          "upgradeTransition": {"mode": "session", "sessionTimeout": 60}, "analysis": False})
-    got = local_versions(active)
+    got = clients.versions(active)
     check(set(got) == {"2.0"}, "clients with a session moved: %s" % {v: got.count(v) for v in set(got)})
-    got = set(local_versions(range(500, 700)))
+    got = set(clients.versions(range(500, 700)))
     check(got == {"3.0"}, "new clients after the session switch: %s" % got)
 
     put({"version": "4.0", "servers": [br[4].server(9004)], "upgradeTransition": {"mode": "manual"}})
@@ -273,7 +367,7 @@ def bridged_rollouts(env):
                  "steps": [{"weight": 30}, {"weight": 60, "hold": 1}, {"weight": 80}, {"weight": 100}]})
     r = r["rollout"]
     check(r["from"] == "3.0" and r["step"] == 1 and r["weight"] == 30, "gradual: %s" % r)
-    at30 = local_versions(fresh)
+    at30 = clients.versions(fresh)
     check(set(at30) <= {"3.0", "4.0"}, "at 30%%: %s" % set(at30))
     check_split(at30, "4.0", 30, "step 1")
     r = control("promote")["rollout"]
@@ -281,14 +375,24 @@ def bridged_rollouts(env):
     # Step 2 holds 1 s, then step 3 (80%) waits for a promote.
     wait_for(lambda: service()["rollout"]["step"] == 3, 5, "step 3 after step 2's 1 s hold")
     check(service()["rollout"]["weight"] == 80, "step 3: %s" % service()["rollout"])
-    at80 = local_versions(fresh)
+    at80 = clients.versions(fresh)
     check_split(at80, "4.0", 80, "step 3")
     back = [i for i, (a, b) in enumerate(zip(at30, at80)) if a == "4.0" and b != "4.0"]
     check(not back, "%d clients moved back from 4.0 at 80%%" % len(back))
     r = control("promote")["rollout"]
     check(r["phase"] == "completed" and r["weight"] == 100, "promote at step 3: %s" % r)
-    got = set(local_versions(fresh))
+    got = set(clients.versions(fresh))
     check(got == {"4.0"}, "after completion: %s" % got)
+
+
+@test
+def bridged_rollouts(env):
+    """with servers in 4 containers: an instant `PUT /v1/clusters` moves every
+    new connection to 2.0; a session one (60 s) keeps the 40 clients seen on
+    2.0 and sends new ones to 3.0; a gradual rollout to 4.0 without
+    affinity gives 30% (promote), then 80% after a 1 s hold, within 4.5
+    binomial SDs with no client moving back, then 100% on promote"""
+    check_rollouts(env, LOCAL)
 
 
 def request_on(conn):
@@ -296,20 +400,17 @@ def request_on(conn):
     return conn.getresponse().read().split(b"\n", 1)[0].decode()
 
 
-@test
-def bridged_flow_keeps_version(env):
-    """a keep-alive connection opened on 1.0 keeps getting 1.0 after the
-    weights move to 100% 2.0 (3 requests before, 3 after), counted as 1.0's
-    open connection until closed; new connections, bound or not, get 2.0"""
+def check_flow_keeps_version(env, clients):
+    """bridged_flow_keeps_version and bridged_remote_flow_keeps_version."""
     two_containers(env)
-    held = http.client.HTTPConnection(*SVC_B, timeout=3, source_address=(local_addr(7), 0))
+    held = clients.http(7)
     try:
         got = [request_on(held) for _ in range(3)]
         check(got == ["1.0"] * 3, "before: %s" % got)
         check(held.sock.getpeername() == SVC_B, "getpeername(): %s" % (held.sock.getpeername(),))
         wait_for(lambda: version_view("1.0")["openConnections"] == 1, 3, "1.0 counts the held connection")
         set_weights(100)
-        got = set(local_versions(range(100, 150))) | {fetch(None, svc=SVC_B) for _ in range(20)}
+        got = set(clients.versions(range(100, 150))) | set(clients.versions([None] * 20))
         check(got == {"2.0"}, "new connections after the switch: %s" % got)
         got = [request_on(held) for _ in range(3)]
         check(got == ["1.0"] * 3, "the held connection after the switch: %s" % got)
@@ -319,11 +420,16 @@ def bridged_flow_keeps_version(env):
 
 
 @test
-def bridged_failover(env):
-    """2.0 (container 2) killed under load from local clients: no connection
-    started after its socket closed fails, all go to 1.0, at most 2 fail
-    overall (in flight at the kill), failover is counted; the restarted 2.0
-    is steered to again within 2 s
+def bridged_flow_keeps_version(env):
+    """a keep-alive connection opened on 1.0 keeps getting 1.0 after the
+    weights move to 100% 2.0 (3 requests before, 3 after), counted as 1.0's
+    open connection until closed; new connections, bound or not, get 2.0"""
+    check_flow_keeps_version(env, LOCAL)
+
+
+def check_failover(env, clients):
+    """bridged_failover and bridged_remote_failover: 2.0 killed under load
+    from clients, and restarted.
 
     The load is one connection at a time: the kill resets the one the
     client has open, and (in the microseconds between the kernel closing
@@ -331,8 +437,8 @@ def bridged_failover(env):
     may meet the listener as it closes. Every failure must have started
     before the socket was seen closed."""
     br, _, p2 = two_containers(env, mode="instant")
-    check(set(local_versions(range(20))) == {"2.0"}, "before the kill: not all on 2.0")
-    load = kill_under_load(lambda: kill(p2), 9002, br[2].addr, Load(src=local_addr, svc=SVC_B))
+    check(set(clients.versions(range(20))) == {"2.0"}, "before the kill: not all on 2.0")
+    load = kill_under_load(lambda: kill(p2), 9002, br[2].addr, clients.load())
     check(load.failed <= 2, "%d connections failed: %s" % (load.failed, load.errors[:3]))
     v1, v2 = version_view("1.0"), version_view("2.0")
     check(not v2["live"] and not v2["backends"][0]["live"], "2.0 still live: %s" % v2)
@@ -342,9 +448,20 @@ def bridged_failover(env):
 
     br.backend(br[2], "2.0", 9002)
     t0 = time.monotonic()
-    wait_for(lambda: fetch(local_addr(7), svc=SVC_B) == "2.0", 2.0, "the restarted 2.0 to be steered to")
+    wait_for(lambda: clients.fetch(7) == "2.0", 2.0, "the restarted 2.0 to be steered to")
     print("restarted 2.0 steered to after %.3f s" % (time.monotonic() - t0))
     check_backends("2.0", "address", br[2].netns, ["%s:9002" % br[2].addr])
+
+
+@test
+def bridged_failover(env):
+    """2.0 (container 2) killed under load from local clients: no connection
+    started after its socket closed fails, all go to 1.0, at most 2 fail
+    overall (in flight at the kill), failover is counted; the restarted 2.0
+    is steered to again within 2 s
+
+    Tolerance: check_failover."""
+    check_failover(env, LOCAL)
 
 
 @test
@@ -595,25 +712,31 @@ def bridged_mixed(env):
     A client's connect() is rewritten to the container when 2.0 is
     chosen, and left alone when 1.0 is, for sk_lookup to hand it to
     1.0's socket: the two must agree on the client's version."""
-    svc = ("10.77.255.254", 8080)
+    check_mixed(env, LOCAL)
+
+
+# A local address of the test's namespace (in LOCAL_NET, on lo): sk_lookup
+# sees connections to it, from local and remote clients alike.
+SVC_MIXED = ("10.77.255.254", 8080)
+
+
+def check_mixed(env, clients):
+    """bridged_mixed and bridged_remote_mixed: 1.0 a socket of vsteerd's
+    namespace, 2.0 in a container, at 50/50. Returns the versions of
+    clients 0 to 399, and 2.0's backend."""
+    svc = SVC_MIXED
     br = Bridge(env, ("netns",))
     env.backend("1.0", "127.0.0.1:9001")
-    br.backend(br[1], "2.0", 9002)
+    p2 = br.backend(br[1], "2.0", 9002)
     env.vsteerd(env.config([{"version": "1.0", "servers": ["127.0.0.1:9001"]},
                             {"version": "2.0", "servers": [br[1].server(9002)],
                              "upgradeTransition": {"mode": "manual"}}], proxy(svc)))
     set_weights(50)
-    n = 400
-    first = local_versions(range(n), svc)
-    check(set(first) <= {"1.0", "2.0"}, "answers: %s" % set(first))
-    check_split(first, "2.0", 50, "weights 50/50")
-    again = local_versions(range(100), svc)
-    check(again == first[:100], "%d of 100 clients changed version on reconnecting"
-          % sum(a != b for a, b in zip(again, first)))
+    first, again = check_sticky_split(clients, 50, svc=svc)
     check_backends("1.0", "socket", None, ["127.0.0.1:9001"])
     check_backends("2.0", "address", br[1].netns, ["%s:9002" % br[1].addr])
     for v in ("1.0", "2.0"):
-        s = socket.create_connection(svc, timeout=3, source_address=(local_addr(first.index(v)), 0))
+        s = clients.connect(first.index(v), svc)
         try:
             check(s.getpeername() == svc, "%s: getpeername() %s" % (v, s.getpeername(),))
             s.sendall(b"GET / HTTP/1.0\r\n\r\n")
@@ -621,6 +744,7 @@ def bridged_mixed(env):
         finally:
             s.close()
     check_steered(first + again + ["1.0", "2.0"])
+    return first, p2
 
 
 @test
@@ -629,10 +753,14 @@ def bridged_auto_rollback_slow(env):
     rolled back automatically under local load after at most failureLimit +
     1 judged windows; the event names latency p50 with the target's 50 ms
     +-10%; new local connections go to 1.0"""
+    check_auto_rollback_slow(env, LOCAL)
+
+
+def check_auto_rollback_slow(env, clients):
+    """bridged_auto_rollback_slow and bridged_remote_auto_rollback."""
     two_containers(env, v2_args=("--delay-ms", "50"))
     rollout({"to": "2.0", "strategy": "gradual", "steps": [{"weight": 50}], "analysis": ANALYSIS})
-    check_slow_rolled_back(load=Load(src=local_addr, svc=SVC_B),
-                           new_versions=lambda: local_versions(range(5000, 5100)))
+    check_slow_rolled_back(load=clients.load(), new_versions=lambda: clients.versions(range(5000, 5100)))
 
 
 def cgroup2_root():
@@ -862,3 +990,517 @@ def bridged_drain_deadline(env):
         check(local_versions([9]) == ["2.0"], "the client's new connection is not on 2.0")
     finally:
         held.close()
+
+
+# -- Remote clients: packet steering (bpf/nat.bpf.c) --
+
+@test
+def bridged_remote_split(env):
+    """1.0 in container 1 and 2.0 in container 2 at 70/30: 400 remote clients
+    (a namespace beyond an interface of the test's, each bound to its own
+    10.99.x.y) split within 4.5 binomial SDs, the same client gets the same
+    version again; the client's socket is connected to the service address
+    (getpeername() and the kernel's, `ss`) while the server's is connected
+    to the client's own address and port (no proxy, no source NAT);
+    `steered` (each version's and the service's) and `requests` equal what
+    the clients saw"""
+    check_split_test(env, remote())
+
+
+@test
+def bridged_remote_rollouts(env):
+    """remote clients, servers in 4 containers: an instant `PUT /v1/clusters`
+    moves every new connection to 2.0; a session one (60 s) keeps the 40
+    clients seen on 2.0 and sends new ones to 3.0; a gradual rollout to 4.0
+    without affinity gives 30% (promote), then 80% after a 1 s hold, within
+    4.5 binomial SDs with no client moving back, then 100% on promote"""
+    clients = remote()
+    check_rollouts(env, clients)
+
+
+@test
+def bridged_remote_flow_keeps_version(env):
+    """a remote keep-alive connection opened on 1.0 keeps getting 1.0 after
+    the weights move to 100% 2.0 (3 requests before, 3 after), counted as
+    1.0's open connection until closed; new remote connections, bound or
+    not, get 2.0
+
+    A flow keeps the server its SYN was steered to (the flow table), not
+    the version the weights would give it now."""
+    clients = remote()
+    check_flow_keeps_version(env, clients)
+
+
+@test
+def bridged_remote_failover(env):
+    """2.0 (container 2) killed under load from remote clients: no connection
+    started after its socket closed fails, all go to 1.0, at most 2 fail
+    overall (in flight at the kill), failover is counted; the restarted 2.0
+    is steered to again within 2 s
+
+    Tolerance: check_failover."""
+    clients = remote()
+    check_failover(env, clients)
+
+
+@test
+def bridged_remote_mixed(env):
+    """1.0 a socket of vsteerd's namespace (127.0.0.1:9001), 2.0 in a
+    container, service 10.77.255.254:8080 (a local address of the test's
+    namespace): at 50/50, 400 remote clients split within 4.5 binomial SDs
+    and keep their version on reconnecting; the view shows steering `socket`
+    (no netns) and `address`; getpeername() is the service address on both;
+    `steered` (each version's and the service's) equals what the clients
+    saw; with 2.0's backend killed, 50 clients all get 1.0 and those of
+    2.0 are counted once as its failoverOut and 1.0's failoverIn
+
+    Packet steering rewrites the SYNs of the clients whose version is 2.0
+    and leaves the others alone, for sk_lookup to hand them to 1.0's
+    socket when they arrive: the two must agree on the client's version.
+    With 2.0 dead, a client of 2.0 is left to sk_lookup, which counts its
+    failover: packet steering must not count it too."""
+    clients = remote()
+    first, p2 = check_mixed(env, clients)
+    kill(p2)
+    wait_for(lambda: not version_view("2.0")["live"], 3, "2.0 not live after its kill")
+    got = clients.versions(range(50), SVC_MIXED)
+    check(set(got) == {"1.0"}, "with 2.0 dead: %s" % {v: got.count(v) for v in set(got)})
+    n = first[:50].count("2.0")
+    got = (version_view("2.0")["counters"]["failoverOut"], version_view("1.0")["counters"]["failoverIn"])
+    check(got == (n, n), "with 2.0 dead, %d of 50 clients of 2.0 went to 1.0: counted failoverOut %d, "
+          "failoverIn %d" % ((n,) + got))
+
+
+@test
+def bridged_remote_container_client(env):
+    """a container on the bridge that is no version (container 3) calling the
+    service: 150 connections, each from its own address of the bridge's
+    subnet (10.88.0.100-249 on its eth0), split 70/30 between 1.0 (container
+    1) and 2.0 (container 2) within 4.5 binomial SDs, every one answered with
+    getpeername() the service address; the first 50 sources keep their
+    version; `steered` equals what it saw. A container calling the service
+    when the version chosen is its own (container 1, at 100% 1.0) does not
+    connect (a timeout of 1 s): an expected failure. vsteerd warns at its
+    start that the namespace does not forward (net.ipv4.ip_forward 0)
+
+    The SYN is rewritten at the ingress of container 3's bridge port (the
+    host side of its veth) and routed by the host to container 1 or 2,
+    whose answer goes to container 3 over the bridge at layer 2 and is
+    rewritten back at the egress of that same port. A container that
+    calls itself through the service would need its own address as the
+    source rewritten too (hairpin NAT, which is SNAT): packet steering does
+    not do it, so the SYN comes back to it from its own address, and it
+    drops it (a martian source). The host forwards the steered SYNs:
+    without ip_forward they are dropped, hence the warning. The callers'
+    sockets are made in the containers' namespaces by a thread of the test
+    (setns(), as `ip netns exec` does for a process)."""
+    br = Bridge(env, ("netns",) * 3)
+    br.backend(br[1], "1.0", 9001)
+    br.backend(br[2], "2.0", 9002)
+    # A new namespace takes ip_forward from the host's: 0 or 1.
+    subprocess.run(["sysctl", "-qw", "net.ipv4.ip_forward=0"], check=True)
+    env.vsteerd(env.config([{"version": "1.0", "servers": [br[1].server(9001)]},
+                            {"version": "2.0", "servers": [br[2].server(9002)],
+                             "upgradeTransition": {"mode": "manual"}}], proxy()))
+    check("net.ipv4.ip_forward is 0" in env.vsteerd_log(), "no warning that the namespace does not forward")
+    subprocess.run(["sysctl", "-qw", "net.ipv4.ip_forward=1"], check=True)
+    sources = ["10.88.0.%d" % i for i in range(100, 250)]
+    br[3].run(["ip", "-batch", "-"], input="".join("addr add %s/24 dev eth0\n" % a for a in sources))
+    set_weights(30)
+    c3 = container_clients(br[3], sources)
+    got = c3.answers(range(len(sources)))
+    bad = [g for g in got if g[0] != SVC_B or g[1] not in ("1.0", "2.0")]
+    check(not bad, "%d of %d calls from container 3 not answered through the service address: %s"
+          % (len(bad), len(got), bad[:3]))
+    first = [v for _, v in got]
+    check_split(first, "2.0", 30, "container 3's sources at 70/30")
+    again = c3.versions(range(50))
+    check(again == first[:50], "%d of 50 sources changed version" % sum(a != b for a, b in zip(again, first)))
+    check_steered(first + again)
+
+    set_weights(0)
+    e = container_clients(br[1]).connect_errno(0, timeout=1)
+    check(e == errno.ETIMEDOUT, "container 1 calling the service steered to itself: %s (expected a timeout)"
+          % errname(e))
+
+
+def container_clients(c, sources=None):
+    """Clients in container c (their sockets made in its namespace, as a
+    process in it makes them), from sources[i] (None: its own address)."""
+    return Clients("%s's" % c.name, lambda i: (sources or [c.addr])[i], c.netns)
+
+
+@test
+def bridged_remote_auto_rollback(env):
+    """a gradual rollout (50%) to a 2.0 in a container that adds 50 ms is
+    rolled back automatically under remote load after at most failureLimit
+    + 1 judged windows; the event names latency p50 with the target's 50 ms
+    +-10%; new remote connections go to 1.0"""
+    clients = remote()
+    check_auto_rollback_slow(env, clients)
+
+
+def iptables(*args):
+    r = subprocess.run(["iptables"] + list(args), capture_output=True, text=True)
+    check(r.returncode == 0, "iptables %s: %s" % (" ".join(args), r.stderr))
+    return r.stdout
+
+
+def dnat_count(port):
+    """How many packets the nat table's PREROUTING DNAT rule for port has
+    matched (the first packet of each connection it saw)."""
+    for line in iptables("-t", "nat", "-L", "PREROUTING", "-v", "-x", "-n").splitlines():
+        if "DNAT" in line and "dpt:%d " % port in line + " ":
+            return int(line.split()[0])
+    raise TestFailure("no DNAT rule for port %d" % port)
+
+
+@test
+def bridged_remote_iptables(env):
+    """with podman's iptables rules in the test's namespace (MASQUERADE of
+    10.88.0.0/24 leaving it; FORWARD accepting established flows and the
+    bridge's traffic, with policy DROP as Docker sets it) and a published
+    port that DNATs the service's own port 8080 to a third container:
+    before vsteerd, a remote connection to the service address reaches the
+    third container; with it, 200 remote clients split 50/50 between 1.0
+    and 2.0 within 4.5 binomial SDs, none reaches the third container and
+    the DNAT rule matches none of them; the published port on another host
+    port (8081), and port 8080 of a host address that is no service, still
+    reach the third container; a container on the bridge calling the
+    service is steered too
+
+    vsteer wins for the service address: TC ingress runs before
+    netfilter's PREROUTING, so the SYN's destination (and port) is the
+    chosen container's before the DNAT rule sees it, and conntrack tracks
+    the flow as one between client and container, whose replies match its
+    entry and are not masqueraded. Any other address is left to the
+    rules."""
+    clients = remote()
+    br = Bridge(env, ("netns",) * 3)
+    br.backend(br[1], "1.0", 9001)
+    br.backend(br[2], "2.0", 9002)
+    br.backend(br[3], "published", 9001)
+    nat = "-t", "nat"
+    for rule in ((nat + ("-A", "POSTROUTING", "-s", "10.88.0.0/24", "!", "-d", "10.88.0.0/24",
+                         "-j", "MASQUERADE")),
+                 ("-A", "FORWARD", "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"),
+                 ("-A", "FORWARD", "-i", Bridge.NAME, "-j", "ACCEPT"),
+                 ("-A", "FORWARD", "-o", Bridge.NAME, "-j", "ACCEPT"),
+                 ("-P", "FORWARD", "DROP"),
+                 nat + ("-A", "PREROUTING", "-p", "tcp", "--dport", "8080", "-j", "DNAT", "--to",
+                        "%s:9001" % br[3].addr),
+                 nat + ("-A", "PREROUTING", "-p", "tcp", "--dport", "8081", "-j", "DNAT", "--to",
+                        "%s:9001" % br[3].addr)):
+        iptables(*rule)
+    host = Remote.HOST
+    check(clients.fetch(1) == "published", "before vsteerd: the service address is not the published port's")
+
+    env.vsteerd(env.config([{"version": "1.0", "servers": [br[1].server(9001)]},
+                            {"version": "2.0", "servers": [br[2].server(9002)],
+                             "upgradeTransition": {"mode": "manual"}}], proxy()))
+    set_weights(50)
+    before = dnat_count(8080)
+    seen = clients.versions(range(200))
+    check(set(seen) <= {"1.0", "2.0"}, "remote clients of the service: %s"
+          % {v: seen.count(v) for v in set(seen)})
+    check_split(seen, "2.0", 50, "weights 50/50 under iptables")
+    check(dnat_count(8080) == before, "the DNAT rule for 8080 matched %d steered connections"
+          % (dnat_count(8080) - before))
+    for svc in ((host, 8081), (host, 8080)):
+        v = clients.fetch(2, svc)
+        check(v == "published", "%s:%d: %r, not the published port's container" % (svc + (v,)))
+    check(dnat_count(8080) == before + 1, "the DNAT rule for 8080 did not see the host address's")
+    got = container_clients(br[3]).answers([0])
+    check(got[0][0] == SVC_B and got[0][1] in ("1.0", "2.0"), "container 3 calling the service: %s" % got)
+    check_steered(seen + [got[0][1]])
+
+
+def tc_filters(enter=()):
+    """The vsteer programs among the TC filters of every interface of a
+    namespace (enter: the command prefix that runs a command in another),
+    as `tc filter show` lists them: {(interface, "ingress" or "egress"):
+    [(program name, id), ...]}."""
+    links = subprocess.run(list(enter) + ["ip", "-j", "link", "show"], capture_output=True, text=True).stdout
+    return {(link["ifname"], where): dev_programs(link["ifname"], where, enter)
+            for link in json.loads(links) for where in ("ingress", "egress")}
+
+
+def dev_programs(dev, where, enter=()):
+    """tc_filters() of one interface and side."""
+    out = subprocess.run(list(enter) + ["tc", "-j", "filter", "show", "dev", dev, where],
+                         capture_output=True, text=True).stdout.strip()
+    progs = [f["options"]["prog"] for f in json.loads(out or "[]") if "prog" in f.get("options", {})]
+    return [(p["name"], p["id"]) for p in progs if p["name"].startswith("vsteer_")]
+
+
+def packet_steering(filters):
+    """{(interface, where): the packet steering program on it (vsteer_dnat
+    at ingress, vsteer_unnat at egress): its id, None if not there, "2"
+    if there twice}."""
+    got = {}
+    for (dev, where), progs in filters.items():
+        want = "vsteer_dnat" if where == "ingress" else "vsteer_unnat"
+        ids = [i for name, i in progs if name == want]
+        got[(dev, where)] = ids[0] if len(ids) == 1 else (str(len(ids)) if ids else None)
+    return got
+
+
+def check_packet_steering_on(filters, devs):
+    """Packet steering is on both sides of each of devs, once, and on no
+    other interface (lo)."""
+    ps = packet_steering(filters)
+    on = sorted(k for k, v in ps.items() if v is not None)
+    want = sorted((d, w) for d in devs for w in ("ingress", "egress"))
+    check(on == want and all(isinstance(ps[k], int) for k in on),
+          "packet steering on %s; expected once on each of %s" % ({k: ps[k] for k in on}, want))
+
+
+NAT_PINS = ("flows", "bsvc", "bports")
+
+
+@test
+def bridged_remote_cleanup(env):
+    """packet steering is `vsteer_dnat` at the ingress and `vsteer_unnat` at
+    the egress of every interface of the test's namespace but lo (the
+    bridge, the containers' and the remote clients' veths), once each, as
+    `tc filter show` lists them, with `flows`, `bsvc` and `bports` pinned;
+    after SIGTERM remote clients are still steered; after `vsteerd
+    --cleanup` no interface has a vsteer program at ingress or egress, none
+    of those pins is left, and a remote connect() to the service fails at
+    once (ENETUNREACH: not steered, and routed nowhere)"""
+    clients = remote()
+    br, p = one_container(env)
+    check(clients.fetch(1) == "1.0", "not steered")
+    check_packet_steering_on(tc_filters(), [Bridge.NAME, "vsh1", Remote.HOST_IF])
+    pins = [n for n in NAT_PINS if os.path.exists(os.path.join(env.pin_dir, n))]
+    check(pins == list(NAT_PINS), "pinned: %s of %s" % (pins, NAT_PINS))
+    p.send_signal(signal.SIGTERM)
+    check(p.wait(timeout=15) == 0, "vsteerd's exit status")
+    check(clients.fetch(2) == "1.0", "packet steering stopped with vsteerd")
+
+    r = run_vsteerd(["--pin-dir", env.pin_dir, "--cleanup"])
+    check(r.returncode == 0, "--cleanup: %s" % r.stderr)
+    left = {k: v for k, v in tc_filters().items() if v}
+    check(not left, "TC programs left: %s" % left)
+    left = [n for n in NAT_PINS if os.path.exists(os.path.join(env.pin_dir, n))]
+    check(not left, "pins left: %s" % left)
+    for i in (3, None):
+        t0 = time.monotonic()
+        e = clients.connect_errno(i)
+        dt = time.monotonic() - t0
+        check(e == errno.ENETUNREACH and dt < 0.5, "remote connect() from %s after --cleanup: %s after %.3f s"
+              % (clients.addr(i), errname(e), dt))
+
+
+@test
+def bridged_remote_restart(env):
+    """`kill -9` of vsteerd while remote clients connect (one connection at a
+    time, 50/50) fails none (at least 500: 200 with no vsteerd at all), a
+    keep-alive connection opened before keeps its version through the
+    kill and the restart; the restarted
+    vsteerd replaces packet steering on every interface (new program ids,
+    still once each) and steers as before: the same 200 clients get the
+    same versions, and a switch to 100% 2.0 moves every new remote client
+
+    TC filters outlive the process that attached them, and the flow table
+    is pinned: the kernel keeps steering with no controller."""
+    clients = remote()
+    br, _, _ = two_containers(env)
+    set_weights(50)
+    devs = [Bridge.NAME, "vsh1", "vsh2", Remote.HOST_IF]
+    before = clients.versions(range(200))
+    filters = tc_filters()
+    check_packet_steering_on(filters, devs)
+    held = clients.http(250)
+    try:
+        v = request_on(held)
+        load = clients.load()
+        load.start()
+        load.wait_more(100)
+        p = env.daemons[0]
+        p.send_signal(signal.SIGKILL)
+        p.wait(timeout=10)
+        load.wait_more(200)     # no controller at all
+        check(request_on(held) == v, "the held connection changed version with vsteerd killed")
+        env.vsteerd()           # no config: the state file has it all
+        load.wait_more(200)
+        load.finish()
+        check(request_on(held) == v, "the held connection changed version with vsteerd restarted")
+    finally:
+        held.close()
+    check(load.failed == 0, "%d connections failed: %s" % (load.failed, load.errors[:3]))
+    print("connections during kill -9 and restart: %d (%s), failed: 0" % (load.ok, load.by_version))
+    old, new = packet_steering(filters), packet_steering(tc_filters())
+    check_packet_steering_on(tc_filters(), devs)
+    same = [k for k in new if new[k] is not None and new[k] == old.get(k)]
+    check(not same, "packet steering not replaced on %s" % same)
+    check(clients.versions(range(200)) == before, "clients moved across the restart")
+    set_weights(100)
+    got = set(clients.versions(range(300, 400)))
+    check(got == {"2.0"}, "new remote clients at 100%% 2.0: %s" % got)
+
+
+@test
+def bridged_remote_podman(env):
+    """a real podman network (`podman network create`: its own bridge and
+    subnet, made by CNI in the test's namespace with its iptables rules) and
+    a container of the demo image on it as 2.0, named by `container`: the
+    network's bridge and veth, which appear after vsteerd started, get
+    packet steering within 3 s; an instant switch to it steers all of 50 new
+    remote clients there (getpeername() the service address), and the
+    view shows netns `container NAME`; after `podman kill` all go to 1.0
+
+    podman runs in the test's namespace, so its network (a bridge, a veth
+    to the container's namespace, iptables rules) is made there, as on a
+    host; only its config (/etc/cni/net.d) and the image are the host's,
+    and are removed."""
+    clients = remote()
+    br, _ = one_container(env)
+    tag = "remote%d" % os.getpid()
+    image = build_images(tag, ("demo",))[0]
+    net, name = "vsteer-%s" % tag, "vsteer-%s-2.0" % tag
+    try:
+        podman("network", "create", "--disable-dns", net)
+        podman("run", "-d", "--name", name, "--network", net, image,
+               "--listen", "0.0.0.0:9002", "--version", "2.0")
+        addr = podman("inspect", "-f", '{{(index .NetworkSettings.Networks "%s").IPAddress}}' % net, name)
+        bridge = podman("network", "inspect", "-f", "{{.NetworkInterface}}", net)
+        wait_for(lambda: connect_errno(None, (addr, 9002)) == 0, 10, "the container's demo to listen")
+        devs = [Bridge.NAME, "vsh1", Remote.HOST_IF]
+        new = lambda: sorted({d for d, _ in tc_filters()} - {"lo"} - set(devs))
+        check(bridge in new() and len(new()) == 2, "interfaces podman made: %s (its bridge %s, a veth)"
+              % (new(), bridge))
+        t0 = time.monotonic()
+        wait_for(lambda: packet_steering_everywhere(devs + new()), 3,
+                 lambda: "packet steering on podman's bridge and veth: %s" % packet_steering(tc_filters()),
+                 interval=0.1)
+        print("packet steering on podman's interfaces after %.2f s" % (time.monotonic() - t0))
+        put({"version": "2.0", "servers": [{"address": "%s:9002" % addr, "container": name}],
+             "upgradeTransition": {"mode": "instant"}, "analysis": False})
+        check_backends("2.0", "address", "container " + name, ["%s:9002" % addr])
+        got = set(clients.versions(range(50)))
+        check(got == {"2.0"}, "remote clients after the switch to the podman container: %s" % got)
+        s = clients.connect(60)
+        check(s.getpeername() == SVC_B, "getpeername(): %s" % (s.getpeername(),))
+        s.close()
+        podman("kill", name)
+        wait_for(lambda: not version_view("2.0")["live"], 5, "2.0 not live after podman kill")
+        got = set(clients.versions(range(50)))
+        check(got == {"1.0"}, "remote clients after podman kill: %s" % got)
+    finally:
+        subprocess.run(["podman", "rm", "-f", "-t", "0", name], capture_output=True, env=PODMAN_ENV)
+        subprocess.run(["podman", "network", "rm", "-f", net], capture_output=True, env=PODMAN_ENV)
+        subprocess.run(["podman", "rmi", "-f", image], capture_output=True, env=PODMAN_ENV)
+
+
+def packet_steering_everywhere(devs):
+    try:
+        check_packet_steering_on(tc_filters(), devs)
+        return True
+    except TestFailure:
+        return False
+
+
+@test
+def bridged_remote_ipv6_untouched(env):
+    """IPv6 remote clients are not steered by address (packet steering is
+    IPv4 only) and fail rather than hang: with 1.0 in a container at
+    [fd88::2]:9001, a remote connect() to the IPv6 service fd00:200::10
+    (routed nowhere) fails with ENETUNREACH within 2 s, and one to a
+    service on an address of the test's namespace ([fd99::1]:8086, its
+    version in the same container) with ECONNREFUSED at once, counted as
+    `refused`; nothing is steered for them; a local IPv6 client is
+
+    The first is ICMPv6's "no route" from the test's namespace: the first
+    one arrives while connect() holds the socket and is dropped
+    (TcpExtLockDroppedIcmps), the SYN sent again after 1 s gets the
+    second. The second is sk_lookup refusing a service whose only
+    version it cannot hand a socket of (a reset)."""
+    clients = remote()
+    br = Bridge(env, ("netns",))
+    br.backend(br[1], "1.0", 9001, ipv6=True)
+    br.backend(br[1], "1.0", 9003, ipv6=True)
+    env.vsteerd(env.config([{"version": "1.0", "servers": [br[1].server(9001, ipv6=True)]}], proxy(SVC_B6)))
+    host6 = (Remote.HOST6, 8086)
+    st, body = api("POST", "/v1/services", {"name": "host6", "address": host6[0], "port": host6[1]})
+    check(st == 201, "POST /v1/services: %s %s" % (st, body))
+    put({"service": "host6", "version": "1.0", "servers": [br[1].server(9003, ipv6=True)]})
+    for svc, want, limit in ((SVC_B6, errno.ENETUNREACH, 2), (host6, errno.ECONNREFUSED, 0.5)):
+        for src in (None, Remote.ADDR6):
+            t0 = time.monotonic()
+            e = connect_errno(src, svc, 4, clients.netns)
+            dt = time.monotonic() - t0
+            check(e == want and dt < limit, "remote IPv6 connect() from %s to %s: %s after %.3f s; expected %s"
+                  " within %g s" % (src or "unbound", svc, errname(e), dt, errname(want), limit))
+    got = {n: service(n)["counters"] for n in ("default", "host6")}
+    check(got["default"]["steered"] == 0 and got["host6"]["steered"] == 0 and got["host6"]["refused"] == 2,
+          "counters after the remote IPv6 clients: %s" % got)
+    check(fetch(local_addr6(1), svc=SVC_B6) == "1.0", "a local IPv6 client is not steered")
+    check_steered(["1.0"])
+
+
+@test
+def bridged_remote_syn_again(env):
+    """a remote connection whose first SYN container 1 drops (an iptables
+    rule there drops every other SYN to its port) is answered by 1.0 after
+    the SYN is sent again (1 to 2.5 s), and counted once: `lookups` and
+    `steered` 1; a second one on the same client port, the rule gone, is
+    answered at once and counted too
+
+    Packet steering sees both SYNs of the first connection: the same
+    sequence number says the second is the first sent again, not a new
+    connection (a SYN from the same client port with another one is)."""
+    clients = remote()
+    br, _ = one_container(env)
+    br[1].run(["iptables", "-A", "INPUT", "-p", "tcp", "--syn", "--dport", "9001", "-m", "statistic",
+               "--mode", "nth", "--every", "2", "--packet", "0", "-j", "DROP"])
+    port = 40000 + os.getpid() % 20000
+    for n, limit in ((1, (1.0, 2.5)), (2, (0, 0.5))):
+        t0 = time.monotonic()
+        with in_netns(clients.netns):
+            s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.settimeout(3)
+        try:
+            s.bind((remote_addr(1), port))
+            s.connect(SVC_B)
+            took = time.monotonic() - t0
+            s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            got = s.recv(4096)
+        finally:
+            s.close()
+        check(b"\r\n\r\n1.0" in got and limit[0] <= took <= limit[1], "connection %d: %r after %.2f s"
+              % (n, got[-40:], took))
+        c = service()["counters"]
+        check((c["lookups"], c["steered"]) == (n, n), "after %d connections: %s" % (n, c))
+        print("connection %d made after %.2f s" % (n, took))
+        br[1].run(["iptables", "-F", "INPUT"])
+
+
+@test
+def bridged_remote_interfaces_come_and_go(env):
+    """with vsteerd running, 130 veth pairs made (260 interfaces, more than
+    the 256 it keeps track of) get packet steering at its next scan and are
+    deleted; the remote clients' interface, made after them, gets it and
+    the TC meter within 3 s (at a scan, every 2 s), and a remote client is
+    steered
+
+    vsteerd remembers the interfaces it put its programs on, to put them
+    on the new ones at each scan; one that is gone must be forgotten, or a
+    host where containers come and go (a veth each) would stop steering on
+    new interfaces once it has seen 256."""
+    br, _ = one_container(env)
+    n = 130
+    subprocess.run(["ip", "-batch", "-"], input="".join("link add vz%d type veth peer name vy%d\n" % (i, i)
+                                                         for i in range(n)), text=True, check=True)
+    wait_for(lambda: dev_programs("vz0", "ingress"), 4, "packet steering on the first new veth", interval=0.1)
+    subprocess.run(["ip", "-batch", "-"], input="".join("link del vz%d\n" % i for i in range(n)), text=True,
+                   check=True)
+    clients = remote()
+    t0 = time.monotonic()
+    meter = lambda: [p for p in dev_programs(Remote.HOST_IF, "egress") if p[0] == "vsteer_http"]
+    wait_for(lambda: packet_steering_everywhere([Bridge.NAME, "vsh1", Remote.HOST_IF]) and meter(), 3,
+             lambda: "packet steering and the meter on %s: %s" % (Remote.HOST_IF, tc_filters()),
+             interval=0.1)
+    print("packet steering and the meter on the new interface after %.2f s" % (time.monotonic() - t0))
+    check(clients.fetch(1) == "1.0", "a remote client on the new interface not steered")

@@ -37,12 +37,13 @@ def set_weights(w2):
 
 class Load(threading.Thread):
     """New connections from rotating client addresses (src(i)) to svc until
-    stopped, one at a time; counts what each version served and every
-    failure."""
+    stopped, one at a time (from the network namespace at netns, if given:
+    remote clients); counts what each version served and every failure."""
 
-    def __init__(self, clients=500, src=client_addr, svc=SVC):
+    def __init__(self, clients=500, src=client_addr, svc=SVC, netns=None):
         super().__init__(daemon=True)
         self.clients, self.src, self.svc, self.stop = clients, src, svc, threading.Event()
+        self.netns = netns
         self.ok, self.failed, self.by_version, self.errors = 0, 0, {}, []
         self.mark = threading.Event()
 
@@ -51,7 +52,7 @@ class Load(threading.Thread):
         while not self.stop.is_set():
             t0 = time.monotonic()
             try:
-                v = fetch(self.src(i % self.clients), timeout=2, svc=self.svc)
+                v = fetch(self.src(i % self.clients), timeout=2, svc=self.svc, netns=self.netns)
                 self.by_version[v] = self.by_version.get(v, 0) + 1
                 self.ok += 1
             except (OSError, TestFailure) as e:
