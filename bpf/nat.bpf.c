@@ -86,18 +86,21 @@ static __always_inline struct vs_svc *find_service(const struct iphdr *ip, const
 	return bpf_map_lookup_elem(&svcs, &k);
 }
 
-/* A new flow (its SYN): the version and server it goes to, recorded, or
- * NULL to leave it to the host (a version of this namespace, which
- * sk_lookup steers; or no live server anywhere, which sk_lookup refuses
- * with a reset). Global: verified once, not per path of the caller. */
-__noinline int new_flow(const struct vs_flow_key *arg, __be32 dst, __u32 sid)
+/* A new flow (its SYN, whose sequence number is isn): the version and
+ * server it goes to, recorded, or -1 to leave it to the host (a version of
+ * this namespace, which sk_lookup steers; or no live server anywhere,
+ * which sk_lookup refuses with a reset). Counted only if count (not a
+ * retransmission), and only when steered here: what is left to the host
+ * is sk_lookup's to count, the version passed over included. Global:
+ * verified once, not per path of the caller. */
+__noinline int new_flow(const struct vs_flow_key *arg, __be32 dst, __u32 sid, __u32 isn, int count)
 {
 	struct vs_sess_key sk_key = { .svc = sid };
 	struct vs_flow_key fk;
 	struct vs_flow f = { .svc = sid };
 	struct vs_svc_stats *ss;
 	struct vs_sess *e;
-	__u32 h, i, k, v, nver, slot;
+	__u32 h, i, k, v, nver, slot, first = 0;
 	struct vs_svc_key key = { .family = AF_INET, .proto = VS_PROTO_TCP };
 	struct vs_addr *b;
 	struct vs_svc *s;
@@ -137,6 +140,8 @@ __noinline int new_flow(const struct vs_flow_key *arg, __be32 dst, __u32 sid)
 		if (!(s->ver[v].flags & VS_VER_ADDR))
 			return -1;
 		slot = s->ver[v].slot;
+		if (k == 0)
+			first = slot;
 		idx = live_index(slot, s->ver[v].nsock, vs_backend_hash(h));
 		if (idx >= 0) {
 			__u32 bi = idx;
@@ -145,8 +150,6 @@ __noinline int new_flow(const struct vs_flow_key *arg, __be32 dst, __u32 sid)
 			if (b && b->family == AF_INET)
 				goto steered;
 		}
-		if (k == 0)
-			count_passed_over(slot);
 	}
 	return -1;
 
@@ -154,15 +157,20 @@ steered:
 	f.back = *b;
 	f.dst[0] = dst;
 	f.slot = slot;
+	f.isn = isn;
 	if (bpf_map_update_elem(&flows, &fk, &f, BPF_ANY))
 		return -1;
+	remember_session(e, &sk_key, slot, now, 0);
+	if (!count)
+		return 0;
+	if (k > 0)
+		count_passed_over(first);
 	count_version(slot, k == 0);
 	ss = bpf_map_lookup_elem(&sstats, &sid);
 	if (ss) {
 		ss->lookups++;
 		ss->steered++;
 	}
-	remember_session(e, &sk_key, slot, now, 0);
 	return 0;
 }
 
@@ -175,6 +183,7 @@ int vsteer_dnat(struct __sk_buff *skb)
 	struct iphdr ip;
 	struct vs_svc *s;
 	__u32 l4;
+	int again;
 
 	if (parse(skb, &ip, &th, &l4) || !port_in_use(bpf_ntohs(th.dest)))
 		return TC_ACT_UNSPEC;
@@ -185,10 +194,17 @@ int vsteer_dnat(struct __sk_buff *skb)
 	fk.cport = bpf_ntohs(th.source);
 	fk.sport = bpf_ntohs(th.dest);
 	/* A SYN starts a flow afresh: a client port reused after the last
-	 * flow on it ended is a new connection. */
-	if (th.syn && !th.ack && new_flow(&fk, ip.daddr, s->id)) {
-		bpf_map_delete_elem(&flows, &fk);
-		return TC_ACT_UNSPEC;
+	 * flow on it ended is a new connection. The same SYN again (its
+	 * sequence number: the first was lost on its way to the server, or
+	 * its answer was) is steered again, in case its server died
+	 * meanwhile, but not counted again. */
+	if (th.syn && !th.ack) {
+		f = bpf_map_lookup_elem(&flows, &fk);
+		again = f && f->isn == th.seq && f->dst[0] == ip.daddr;
+		if (new_flow(&fk, ip.daddr, s->id, th.seq, !again)) {
+			bpf_map_delete_elem(&flows, &fk);
+			return TC_ACT_UNSPEC;
+		}
 	}
 	f = bpf_map_lookup_elem(&flows, &fk);
 	if (!f || f->dst[0] != ip.daddr)

@@ -208,12 +208,15 @@ struct vs_flow_key {
 };
 
 /* Where the flow goes, for its whole life: the server chosen at its SYN;
- * and the address the client sent to, which the replies come from. */
+ * and the address the client sent to, which the replies come from; the
+ * SYN's sequence number (network byte order), which tells the same SYN
+ * sent again from a new connection on the same client port. */
 struct vs_flow {
 	struct vs_addr back;
 	__u32 dst[4]; /* network byte order */
 	__u16 slot;
 	__u16 svc;
+	__u32 isn;
 };
 
 /* Per version slot (array vslot): what the tracker needs to know of a
@@ -328,7 +331,7 @@ _Static_assert(sizeof(struct vs_mirror) == 8, "vs_mirror layout");
 _Static_assert(sizeof(struct vs_addr) == 20, "vs_addr layout");
 _Static_assert(sizeof(struct vs_slot) == 8, "vs_slot layout");
 _Static_assert(sizeof(struct vs_flow_key) == 24, "vs_flow_key layout");
-_Static_assert(sizeof(struct vs_flow) == 40, "vs_flow layout");
+_Static_assert(sizeof(struct vs_flow) == 44, "vs_flow layout");
 _Static_assert(sizeof(struct vs_mirror_stats) == 64, "vs_mirror_stats layout");
 _Static_assert(sizeof(struct vs_cap) == 40, "vs_cap layout");
 _Static_assert(sizeof(struct vs_svc_stats) == 32, "vs_svc_stats layout");

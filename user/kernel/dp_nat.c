@@ -50,6 +50,7 @@ void dp_nat_attach_new(struct dataplane *dp)
 		return;
 	check_forwarding(dp);
 	ifs = if_nameindex();
+	dp_tc_forget_gone(dp->nat_if, &dp->nnat_if, ifs);
 	for (i = ifs; i && i->if_index; i++) {
 		if (tried_on(dp, i->if_index) || dp->nnat_if == ARRAY_SIZE(dp->nat_if))
 			continue;

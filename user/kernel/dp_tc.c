@@ -49,12 +49,34 @@ static bool tried_on(const struct dataplane *dp, unsigned int ifindex)
 	return false;
 }
 
+/* An interface that is gone (a stopped container's veth) is forgotten:
+ * indexes are not given again soon, and a list full of dead ones would
+ * keep every new interface (the next container's veth) without its
+ * programs for good. */
+void dp_tc_forget_gone(unsigned int *seen, size_t *n, const struct if_nameindex *ifs)
+{
+	const struct if_nameindex *i;
+	size_t kept = 0;
+
+	if (!ifs)
+		return;
+	for (size_t k = 0; k < *n; k++) {
+		for (i = ifs; i->if_index && i->if_index != seen[k]; i++)
+			;
+		if (i->if_index)
+			seen[kept++] = seen[k];
+	}
+	*n = kept;
+}
+
 /* In another namespace (a server's) every interface is new. */
 static void attach_new(struct dataplane *dp, bool all)
 {
 	struct if_nameindex *ifs = if_nameindex(), *i;
 	int ret;
 
+	if (!all)
+		dp_tc_forget_gone(dp->tc_if, &dp->ntc_if, ifs);
 	for (i = ifs; i && i->if_index; i++) {
 		if (!all && (tried_on(dp, i->if_index) || dp->ntc_if == ARRAY_SIZE(dp->tc_if)))
 			continue;
