@@ -1504,3 +1504,32 @@ def bridged_remote_interfaces_come_and_go(env):
              interval=0.1)
     print("packet steering and the meter on the new interface after %.2f s" % (time.monotonic() - t0))
     check(clients.fetch(1) == "1.0", "a remote client on the new interface not steered")
+
+
+@test
+def bridged_address_gone(env):
+    """a container whose address changes (podman gives a restarted container
+    a new one) while its socket, on the old address, stays open: within 4 s
+    1.0 is dead (`live` false, its sockets out of the sockmap) and every new
+    local connection goes to 2.0; the log names the address and the one the
+    namespace has now; given back, 1.0 is steered to again within 4 s. A
+    server named with one container's namespace and another's address is
+    refused: 422 `not_its_address` naming both addresses"""
+    br, _, _ = two_containers(env)
+    set_weights(50)
+    c1 = br[1]
+    c1.run(["sysctl", "-qw", "net.ipv4.conf.eth0.promote_secondaries=1"])
+    c1.run(["ip", "addr", "add", "10.88.0.12/24", "dev", "eth0"])
+    c1.run(["ip", "addr", "del", "%s/24" % c1.addr, "dev", "eth0"])
+    wait_for(lambda: not version_view("1.0")["live"], 4, "1.0 dead once its address is gone")
+    got = local_versions(range(40))
+    check(set(got) == {"2.0"}, "with 1.0's address gone: %s" % sorted(set(got)))
+    want = "%s is not an address in %s (it has 10.88.0.12)" % (c1.addr, c1.netns)
+    check(want in env.vsteerd_log(), "the log does not say %r" % want)
+    c1.run(["ip", "addr", "add", "%s/24" % c1.addr, "dev", "eth0"])
+    wait_for(lambda: version_view("1.0")["live"], 4, "1.0 steered to again")
+    st, c = api("PUT", "/v1/clusters", {"version": "3.0", "servers": [
+        {"address": "%s:9009" % br[2].addr, "netns": c1.netns}]})
+    msg = c.get("error", {}).get("message", "")
+    check(st == 422 and c["error"]["code"] == "not_its_address" and br[2].addr in msg
+          and c1.addr in msg, "another container's address: %s %s" % (st, c))

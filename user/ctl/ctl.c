@@ -251,7 +251,7 @@ static void adopt_sockets(struct ctl *c, struct ctl_pending *p)
 			if (sock_live(ss, s, v))
 				continue;
 			ep_format(&next->cl[s].srv[v], a, sizeof(a));
-			pr_warn("version %s: nothing listens on %s in vsteerd's network namespace yet; it is steered to once it does (a backend in another namespace never is: containers need host networking)\n",
+			pr_warn("version %s: nothing listens on %s in vsteerd's network namespace yet; it is steered to once it does (a server in another namespace is named with netns, pid or container)\n",
 				next->cl[s].version, a);
 		}
 	}

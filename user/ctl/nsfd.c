@@ -13,8 +13,12 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <linux/nsfs.h>
 #include "lib/log.h"
+#include "kernel/dp.h"
 #include "ctl/nsfd.h"
 
 #define INSPECT_TIMEOUT_MS 5000 /* a podman that hangs must not hang vsteerd */
@@ -158,5 +162,67 @@ int nsfd_ino(int fd, uint64_t *ino)
 	if (fstat(fd, &st) < 0)
 		return -errno;
 	*ino = st.st_ino;
+	return 0;
+}
+
+/* The namespace's addresses of ep's family, for the sentence. */
+static void list_addrs(int family, char *buf, size_t size)
+{
+	struct ifaddrs *ifs, *i;
+	char a[INET6_ADDRSTRLEN];
+	size_t len = 0;
+
+	buf[0] = '\0';
+	if (getifaddrs(&ifs) < 0)
+		return;
+	for (i = ifs; i; i = i->ifa_next) {
+		const void *p;
+
+		if (!i->ifa_addr || i->ifa_addr->sa_family != family || !strcmp(i->ifa_name, "lo"))
+			continue;
+		p = family == AF_INET ?
+			    (const void *)&((struct sockaddr_in *)i->ifa_addr)->sin_addr :
+			    (const void *)&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
+		if (!inet_ntop(family, p, a, sizeof(a)) || len >= size)
+			continue;
+		len += snprintf(buf + len, size - len, "%s%s", len ? ", " : "", a);
+	}
+	freeifaddrs(ifs);
+}
+
+int nsfd_has_addr(int fd, const struct vs_endpoint *ep, const char *what, struct vs_err *err)
+{
+	struct vs_endpoint any = *ep;
+	struct sockaddr_storage ss;
+	char a[EP_STRLEN], have[256];
+	int own, s, ret;
+	socklen_t len;
+
+	ret = dp_netns_enter(fd, &own);
+	if (ret)
+		return vs_errf(err, ret, 500, "netns", "%s: cannot enter it: %s", what,
+			       strerror(-ret));
+	/* Binding to it, port 0, says whether it is local there. */
+	any.port = 0;
+	len = ep_to_sockaddr(&any, &ss);
+	s = socket(ep->family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		ret = -errno;
+	else if (bind(s, (struct sockaddr *)&ss, len) < 0)
+		ret = -errno;
+	if (s >= 0)
+		close(s);
+	if (ret == -EADDRNOTAVAIL)
+		list_addrs(ep->family, have, sizeof(have));
+	dp_netns_leave(own);
+	ep_format_addr(ep, a, sizeof(a));
+	if (ret == -EADDRNOTAVAIL)
+		return vs_errf(
+			err, ret, 422, "not_its_address",
+			"%s is not an address in %s (it has %s): a restarted container may have a new one (podman run --ip keeps it); register the server with the address it has",
+			a, what, have[0] ? have : "none");
+	if (ret)
+		return vs_errf(err, ret, 500, "netns", "%s: cannot check %s there: %s", what, a,
+			       strerror(-ret));
 	return 0;
 }

@@ -11,6 +11,7 @@
 
 #include <stdint.h>
 #include "lib/err.h"
+#include "core/addr.h"
 #include "core/netns.h"
 
 /* An fd of the namespace (O_CLOEXEC; the caller closes it), or -errno
@@ -19,5 +20,9 @@
 int nsfd_open(const struct netns_spec *ns, uint32_t *pid, struct vs_err *err);
 /* The namespace's inode, as the tracker and /proc name it. */
 int nsfd_ino(int fd, uint64_t *ino);
+/* 0 if ep's address is one of namespace fd's own; else -EADDRNOTAVAIL and
+ * a sentence in err naming the addresses it has (a container restarted
+ * with a new one), or another -errno. what names the namespace. */
+int nsfd_has_addr(int fd, const struct vs_endpoint *ep, const char *what, struct vs_err *err);
 
 #endif

@@ -9,7 +9,6 @@
 #include "kernel/dp_iter.h"
 #include "kernel/dp_maps.h"
 #include "ctl/ctl.h"
-#include "ctl/nsfd.h"
 #include "ctl/ops.h"
 #include "ctl/txn.h"
 
@@ -25,11 +24,13 @@ static int no_listener_error(const struct ctl *c, const struct cluster *cl, uint
 	ep_format(&cl->srv[v], a, sizeof(a));
 	if (model_by_addr(cl)) {
 		/* Opened again for the sentence that says why not. */
-		fd = c->sock.ns_err[slot][v] ? nsfd_open(&cl->netns[v], &pid, &why) : 0;
+		fd = c->sock.ns_err[slot][v] ? sock_netns_open(cl, v, &pid, &why) : 0;
 		if (fd > 0)
 			close(fd);
 		if (fd < 0)
-			return vs_errf(err, fd, 422, "no_netns", "servers[%u]: %s", v, why.msg);
+			return vs_errf(err, fd, 422,
+				       fd == -EADDRNOTAVAIL ? "not_its_address" : "no_netns",
+				       "servers[%u]: %s", v, why.msg);
 		netns_format(&cl->netns[v], ns, sizeof(ns));
 		return vs_errf(
 			err, -ENOENT, 422, "no_listener",
@@ -46,7 +47,7 @@ static int no_listener_error(const struct ctl *c, const struct cluster *cl, uint
 				"");
 	return vs_errf(
 		err, -ENOENT, 422, "no_listener",
-		"servers[%u]: no TCP socket listens on %s in vsteerd's network namespace. Start the backend first; sk_lookup can only steer to sockets of its own namespace, so a container must use host networking or share this namespace",
+		"servers[%u]: no TCP socket listens on %s in vsteerd's network namespace. Start the backend first; a server in another namespace (a container with a network of its own) is named with netns, pid or container",
 		v, a);
 }
 

@@ -40,6 +40,7 @@ void sock_forget(struct sock_state *s, uint32_t slot)
 	s->reported_set[slot] = false;
 	memset(s->ctr_pid[slot], 0, sizeof(s->ctr_pid[slot]));
 	memset(s->ns_err[slot], 0, sizeof(s->ns_err[slot]));
+	memset(s->ns_said[slot], 0, sizeof(s->ns_said[slot]));
 }
 
 void sock_clear(struct sock_state *s, struct dataplane *dp, uint32_t slot)
@@ -275,12 +276,49 @@ static void plan_cluster(struct sock_state *s, struct dataplane *dp, struct clus
 	}
 }
 
+/* Server v's sockets leave the sockmap (its address is gone). */
+static void drop_server(struct sock_state *s, struct dataplane *dp, uint32_t slot, uint32_t v)
+{
+	for (uint32_t i = 0; i < VS_MAX_SOCKS; i++) {
+		if (!s->cookie[slot][i] || !(s->serves[slot][i] & (1U << v)))
+			continue;
+		s->serves[slot][i] &= ~(1U << v);
+		/* A socket that also serves another server stays. */
+		if (s->serves[slot][i])
+			continue;
+		dp_sock_del(dp, slot * VS_MAX_SOCKS + i);
+		s->cookie[slot][i] = 0;
+	}
+}
+
+int sock_netns_open(const struct cluster *cl, uint32_t v, uint32_t *pid, struct vs_err *err)
+{
+	char what[NETNS_STRLEN];
+	int fd, ret;
+
+	fd = nsfd_open(&cl->netns[v], pid, err);
+	if (fd < 0)
+		return fd;
+	/* A listener on the wildcard would pass for any address: a
+	 * container restarted with another one, a server named with
+	 * another container's. */
+	netns_format(&cl->netns[v], what, sizeof(what));
+	ret = nsfd_has_addr(fd, &cl->srv[v], what, err);
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
 /* A version steered by address: each server's sockets, found in its own
  * network namespace, opened afresh each scan (a container restarted has
- * a new one). */
-static void plan_by_addr(struct sock_state *s, struct dataplane *dp, struct cluster *cl,
-			 uint32_t slot, struct picks *p)
+ * a new one). quiet: placing a cluster not registered yet (the API says
+ * why it is refused); nothing logged, no meter put in its namespace. */
+static void plan_by_addr(struct sock_state *s, struct dataplane *dp, const struct model *m,
+			 struct cluster *cl, uint32_t slot, bool quiet, struct picks *p)
 {
+	char a[EP_STRLEN];
 	struct vs_listener *ls;
 	struct vs_err err;
 	uint64_t ino;
@@ -291,16 +329,23 @@ static void plan_by_addr(struct sock_state *s, struct dataplane *dp, struct clus
 		if (s->out[slot] & (1U << v))
 			continue;
 		err = (struct vs_err){};
-		fd = nsfd_open(&cl->netns[v], &s->ctr_pid[slot][v], &err);
-		/* Once per server and error, not every tick. */
-		if (fd < 0 && fd != s->ns_err[slot][v])
-			pr_warn("cluster %s: server %u: %s\n", cl->id, v, err.msg);
+		fd = sock_netns_open(cl, v, &s->ctr_pid[slot][v], &err);
 		s->ns_err[slot][v] = fd < 0 ? fd : 0;
+		if (fd < 0)
+			drop_server(s, dp, slot, v);
+		/* Once per server and reason, not every tick. */
+		if (!quiet && s->ns_said[slot][v] != s->ns_err[slot][v] && fd < 0) {
+			ep_format(&cl->srv[v], a, sizeof(a));
+			pr_warn("service %s: version %s: server %s: %s\n", m->svc[cl->svc].name,
+				cl->version, a, err.msg);
+		}
+		if (!quiet)
+			s->ns_said[slot][v] = s->ns_err[slot][v];
 		if (fd < 0)
 			continue;
 		/* Its responses leave by its own interfaces: the status meter
 		 * goes there. */
-		if (!nsfd_ino(fd, &ino))
+		if (!quiet && !nsfd_ino(fd, &ino))
 			dp_tc_attach_netns(dp, fd, ino);
 		ls = NULL;
 		nl = 0;
@@ -344,7 +389,7 @@ int sock_reconcile(struct sock_state *s, struct dataplane *dp, struct model *m, 
 	for (uint32_t sl = 0; sl < VS_MAX_SLOTS; sl++)
 		if (m->cl[sl].used && model_by_addr(&m->cl[sl]) &&
 		    (only_slot < 0 || (uint32_t)only_slot == sl))
-			plan_by_addr(s, dp, &m->cl[sl], sl, p);
+			plan_by_addr(s, dp, m, &m->cl[sl], sl, only_slot >= 0, p);
 	free(p);
 	return 0;
 }
@@ -369,16 +414,7 @@ void sock_drop_strays(struct sock_state *s, struct dataplane *dp, const struct m
 void sock_take_out(struct sock_state *s, struct dataplane *dp, uint32_t slot, uint32_t srv)
 {
 	s->out[slot] |= 1U << srv;
-	for (uint32_t i = 0; i < VS_MAX_SOCKS; i++) {
-		if (!s->cookie[slot][i] || !(s->serves[slot][i] & (1U << srv)))
-			continue;
-		s->serves[slot][i] &= ~(1U << srv);
-		/* A socket that also serves a healthy server stays. */
-		if (s->serves[slot][i])
-			continue;
-		dp_sock_del(dp, slot * VS_MAX_SOCKS + i);
-		s->cookie[slot][i] = 0;
-	}
+	drop_server(s, dp, slot, srv);
 }
 
 void sock_put_back(struct sock_state *s, uint32_t slot, uint32_t srv)

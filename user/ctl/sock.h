@@ -49,7 +49,14 @@ struct sock_state {
 	 * each one's namespace (0: opened). */
 	uint32_t ctr_pid[VS_MAX_SLOTS][VS_MAX_SERVERS];
 	int ns_err[VS_MAX_SLOTS][VS_MAX_SERVERS];
+	int ns_said[VS_MAX_SLOTS][VS_MAX_SERVERS]; /* ... the last one logged */
 };
+
+/* The network namespace server v of cluster cl (steered by address)
+ * lives in, opened, checked to have the server's address: its fd, or
+ * -errno with the sentence that says why not. *pid: a container's last
+ * known process. */
+int sock_netns_open(const struct cluster *cl, uint32_t v, uint32_t *pid, struct vs_err *err);
 
 /* Does listening socket l serve connections for server srv? */
 bool sock_serves(const struct vs_listener *l, const struct vs_endpoint *srv);

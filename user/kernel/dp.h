@@ -69,6 +69,11 @@ void dp_close(struct dataplane *dp);
 /* Remove everything vsteerd pinned under pin_dir. */
 int dp_cleanup(const char *pin_dir, struct vs_err *err);
 
+/* Enter network namespace nsfd on this thread only (the API's threads
+ * never see it); *own is the way back, for dp_netns_leave(). */
+int dp_netns_enter(int nsfd, int *own);
+void dp_netns_leave(int own);
+
 /* The pin directory existed already. */
 bool dp_adopted(const struct dataplane *dp);
 /* Whether the request meters run (not --no-watch, and the kernel has them). */

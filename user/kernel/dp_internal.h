@@ -60,6 +60,7 @@ struct dataplane {
 	struct nat_bpf *nat;		   /* packet steering (dp_nat.c), once needed */
 	unsigned int nat_if[DP_MAX_TC_IF]; /* interfaces it was tried on */
 	size_t nnat_if;
+	bool forward_off; /* net.ipv4.ip_forward was 0 when last looked at */
 	enum dp_drain drain_how;
 	int diag_fd; /* sock_diag.h's socket, for DP_DRAIN_NETLINK */
 	int link_fd;
@@ -99,10 +100,7 @@ extern const char *const dp_connect_pins[4];
 
 /* The inode of this network namespace, as link infos name it. */
 int dp_netns_ino(__u64 *ino);
-/* Enter network namespace nsfd on this thread only (the API's threads
- * never see it); *own is the way back, for dp_netns_leave(). */
-int dp_netns_enter(int nsfd, int *own);
-void dp_netns_leave(int own);
+
 /* libbpf's warnings dropped (quiet) around calls whose failure vsteerd
  * expects and handles itself. */
 void dp_quiet_libbpf(bool quiet);

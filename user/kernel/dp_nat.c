@@ -21,6 +21,26 @@ static bool tried_on(const struct dataplane *dp, unsigned int ifindex)
 	return false;
 }
 
+/* Packets steered to a container are forwarded: a host that does not
+ * forward drops them, which looks like steering that does not work. Said
+ * when it is found off, and again each time it is turned off. */
+static void check_forwarding(struct dataplane *dp)
+{
+	char c = '1';
+	int fd = open("/proc/sys/net/ipv4/ip_forward", O_RDONLY | O_CLOEXEC);
+	bool off;
+
+	if (fd < 0)
+		return;
+	off = read(fd, &c, 1) == 1 && c == '0';
+	close(fd);
+	if (off && !dp->forward_off)
+		pr_warn("net.ipv4.ip_forward is 0: remote clients steered to a container are dropped (sysctl -w net.ipv4.ip_forward=1; podman and Docker set it)\n");
+	else if (!off && dp->forward_off)
+		pr_info("net.ipv4.ip_forward is 1 again: remote clients reach containers\n");
+	dp->forward_off = off;
+}
+
 void dp_nat_attach_new(struct dataplane *dp)
 {
 	struct if_nameindex *ifs, *i;
@@ -28,6 +48,7 @@ void dp_nat_attach_new(struct dataplane *dp)
 
 	if (!dp->nat)
 		return;
+	check_forwarding(dp);
 	ifs = if_nameindex();
 	dp_tc_forget_gone(dp->nat_if, &dp->nnat_if, ifs);
 	for (i = ifs; i && i->if_index; i++) {
@@ -52,20 +73,6 @@ void dp_nat_attach_new(struct dataplane *dp)
 	if_freenameindex(ifs);
 }
 
-/* Packets steered to a container are forwarded: a host that does not
- * forward drops them, which looks like steering that does not work. */
-static void check_forwarding(void)
-{
-	char c = '1';
-	int fd = open("/proc/sys/net/ipv4/ip_forward", O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return;
-	if (read(fd, &c, 1) == 1 && c == '0')
-		pr_warn("net.ipv4.ip_forward is 0: remote clients steered to a container are dropped (sysctl -w net.ipv4.ip_forward=1; podman and Docker set it)\n");
-	close(fd);
-}
-
 int dp_nat_enable(struct dataplane *dp, struct vs_err *err)
 {
 	int ret;
@@ -88,7 +95,6 @@ int dp_nat_enable(struct dataplane *dp, struct vs_err *err)
 		return vs_errf(err, ret, 500, "bpf", "cannot load the packet steering: %s",
 			       strerror(-ret));
 	}
-	check_forwarding();
 	dp_nat_attach_new(dp);
 	pr_info("steering remote clients by address: packet steering on this namespace's interfaces\n");
 	return 0;
