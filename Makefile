@@ -43,7 +43,7 @@ VS_CFLAGS += $(CFLAGS)
 LDLIBS  := -lbpf -lelf -lz -lmicrohttpd -ljansson -lcurl -lpthread -lm
 
 SKELS   := $(OUT)/steer.skel.h $(OUT)/scan.skel.h $(OUT)/track.skel.h $(OUT)/http.skel.h \
-	   $(OUT)/drain.skel.h $(OUT)/drain_list.skel.h $(OUT)/connect.skel.h
+	   $(OUT)/drain.skel.h $(OUT)/drain_list.skel.h $(OUT)/connect.skel.h $(OUT)/nat.skel.h
 
 # The controller, layer by layer; an object of user/X/y.c is $(OUT)/obj/X/y.o.
 LAYERS  := lib core codec kernel ctl api

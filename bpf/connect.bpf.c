@@ -31,60 +31,37 @@
 
 const volatile __u64 netns_cookie = 0; /* vsteerd's namespace, set before load */
 
-/* The first live socket of a version in other namespaces, starting at the
- * client's own index so that a client keeps its server while the set is
- * unchanged; its sockmap index, or -1. Global, as steer.bpf.c's
- * try_version(): verified once, not once per version of the caller's loop. */
-__noinline int live_index(__u32 slot, __u32 n, __u32 h)
-{
-	__u32 start, j, idx;
-	struct bpf_sock *sk;
-
-	if (n == 0 || n > VS_MAX_SOCKS || slot >= VS_MAX_SLOTS)
-		return -1;
-	start = h % n;
-	for (j = 0; j < VS_MAX_SOCKS; j++) {
-		if (j >= n)
-			break;
-		idx = start + j;
-		if (idx >= n)
-			idx -= n;
-		idx += slot * VS_MAX_SOCKS;
-		sk = bpf_map_lookup_elem(&socks, &idx);
-		if (!sk)
-			continue;
-		bpf_sk_release(sk);
-		return idx;
-	}
-	return -1;
-}
-
-/* The session key cut as the service says (vs_client_key()), and the
- * quota (quota_take()): global, as in steer.bpf.c, where inlined they
- * multiplied the verifier's states by each path through their masks. */
-__noinline int cut_key(struct vs_sess_key *k, int ipv6)
-{
-	struct vs_svc_opts *o;
-	__u32 sid;
-
-	if (!k)
-		return -1;
-	sid = k->svc;
-	o = bpf_map_lookup_elem(&sopts, &sid);
-	vs_client_key(k->addr, ipv6, o);
-	return 0;
-}
-
-__noinline int quota_ok(const struct vs_sess_key *k, int ipv6, __u64 now)
-{
-	if (!k)
-		return 1;
-	return quota_take(k, ipv6, now);
-}
-
 /* The client's key (its bound address, cut as the service says) and
  * whether it has one: a socket not bound yet gets its source address
  * only when the route is chosen, after this hook. */
+/* An IPv4 address in an IPv6 socket's (::ffff:a.b.c.d, a dual-stack
+ * socket's, Java's default) as IPv4 keys have it; returns whether it was
+ * one. */
+static __always_inline int unmap(__u32 a[4])
+{
+	if (a[0] || a[1] || a[2] != bpf_htonl(0xffff))
+		return 0;
+	a[0] = a[3];
+	a[2] = a[3] = 0;
+	return 1;
+}
+
+/* Write an address into an IPv6 connect's context: as ::ffff:a.b.c.d if
+ * it is IPv4. */
+static __always_inline void put6(__u32 *dst, const struct vs_addr *a)
+{
+	if (a->family == AF_INET) {
+		dst[0] = dst[1] = 0;
+		dst[2] = bpf_htonl(0xffff);
+		dst[3] = a->addr[0];
+		return;
+	}
+	dst[0] = a->addr[0];
+	dst[1] = a->addr[1];
+	dst[2] = a->addr[2];
+	dst[3] = a->addr[3];
+}
+
 static __always_inline int bound_key(struct bpf_sock_addr *ctx, int ipv6, struct vs_sess_key *k)
 {
 	struct bpf_sock *sk = ctx->sk;
@@ -101,6 +78,8 @@ static __always_inline int bound_key(struct bpf_sock_addr *ctx, int ipv6, struct
 	}
 	if (!(k->addr[0] | k->addr[1] | k->addr[2] | k->addr[3]))
 		return 0;
+	if (ipv6 && unmap(k->addr))
+		ipv6 = 0;
 	cut_key(k, ipv6);
 	return 1;
 }
@@ -121,10 +100,13 @@ static __always_inline int rewrite(struct bpf_sock_addr *ctx, int ipv6,
 	o->port = svc->port;
 	o->family = svc->family;
 	if (ipv6) {
-		ctx->user_ip6[0] = b->addr[0];
-		ctx->user_ip6[1] = b->addr[1];
-		ctx->user_ip6[2] = b->addr[2];
-		ctx->user_ip6[3] = b->addr[3];
+		__u32 a[4];
+
+		put6(a, b);
+		ctx->user_ip6[0] = a[0];
+		ctx->user_ip6[1] = a[1];
+		ctx->user_ip6[2] = a[2];
+		ctx->user_ip6[3] = a[3];
 	} else {
 		ctx->user_ip4 = b->addr[0];
 	}
@@ -187,13 +169,16 @@ static __always_inline int steer_connect(struct bpf_sock_addr *ctx, int ipv6)
 		return CONNECT_PASS;
 	if (bpf_get_netns_cookie(ctx) != netns_cookie)
 		return CONNECT_PASS;
-	key.family = ipv6 ? AF_INET6 : AF_INET;
+	key.family = AF_INET;
 	key.proto = VS_PROTO_TCP;
 	if (ipv6) {
 		key.addr[0] = ctx->user_ip6[0];
 		key.addr[1] = ctx->user_ip6[1];
 		key.addr[2] = ctx->user_ip6[2];
 		key.addr[3] = ctx->user_ip6[3];
+		/* A dual-stack socket's connect to an IPv4 service. */
+		if (!unmap(key.addr))
+			key.family = AF_INET6;
 	} else {
 		key.addr[0] = ctx->user_ip4;
 	}
@@ -260,29 +245,29 @@ steered:
 	}
 	if (!bound)
 		return CONNECT_PASS;
-	if (e) {
-		e->slot = slot;
-		e->last_ns = now;
-	} else if (quota_ok(&sk_key, ipv6, now)) {
-		struct vs_sess ne = { .last_ns = now, .slot = slot };
-
-		bpf_map_update_elem(&sess, &sk_key, &ne, BPF_NOEXIST);
-	} else {
-		count_quota_refused(sid);
-	}
+	remember_session(e, &sk_key, slot, now, key.family == AF_INET6);
 	return CONNECT_PASS;
+}
+
+/* The verdict as a constant the verifier can see: clang keeps the one
+ * steer_connect() returns in a stack slot, whose value the verifier may
+ * not track, and a cgroup program must provably return 0 or 1. */
+static __always_inline int verdict(int r)
+{
+	barrier_var(r);
+	return r == CONNECT_DENY ? CONNECT_DENY : CONNECT_PASS;
 }
 
 SEC("cgroup/connect4")
 int vsteer_connect4(struct bpf_sock_addr *ctx)
 {
-	return steer_connect(ctx, 0);
+	return verdict(steer_connect(ctx, 0));
 }
 
 SEC("cgroup/connect6")
 int vsteer_connect6(struct bpf_sock_addr *ctx)
 {
-	return steer_connect(ctx, 1);
+	return verdict(steer_connect(ctx, 1));
 }
 
 static __always_inline int restore_peer(struct bpf_sock_addr *ctx, int ipv6)
@@ -295,10 +280,13 @@ static __always_inline int restore_peer(struct bpf_sock_addr *ctx, int ipv6)
 	if (!o)
 		return CONNECT_PASS;
 	if (ipv6) {
-		ctx->user_ip6[0] = o->addr[0];
-		ctx->user_ip6[1] = o->addr[1];
-		ctx->user_ip6[2] = o->addr[2];
-		ctx->user_ip6[3] = o->addr[3];
+		__u32 a[4];
+
+		put6(a, o);
+		ctx->user_ip6[0] = a[0];
+		ctx->user_ip6[1] = a[1];
+		ctx->user_ip6[2] = a[2];
+		ctx->user_ip6[3] = a[3];
 	} else {
 		ctx->user_ip4 = o->addr[0];
 	}

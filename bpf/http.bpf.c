@@ -19,6 +19,10 @@
  * what leaves by the interfaces it is attached to, retransmissions
  * included, where the tracepoint counts what the process sent.
  *
+ * It returns TC_ACT_UNSPEC, never TC_ACT_OK: in direct-action mode an
+ * OK ends the hook's filter chain, and the filters after it (the packet
+ * steering's, another tool's) would never run.
+ *
  * And it captures the segments a connection sampled for mirroring sends
  * (bpf/capture.h): each data segment or FIN, as it leaves; a GSO packet
  * (loopback's are up to 64 KiB) is one record.
@@ -109,41 +113,41 @@ int vsteer_http(struct __sk_buff *skb)
 	int mirror;
 
 	if (!sk)
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	sk = bpf_sk_fullsock(sk);
 	if (!sk)
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	st = bpf_sk_storage_get(&sks, sk, 0, 0);
 	if (!st || st->kind != VS_SK_CONN)
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	mirror = cap_on(st);
 	if (!mirror && !meter_resp && !wants_status(st))
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	if (payload_offset(skb, &off, &th))
-		return TC_ACT_OK; /* not TCP */
+		return TC_ACT_UNSPEC; /* not TCP */
 	if (mirror && (skb->len > off || th.fin))
 		cap_resp(skb, st, bpf_ntohl(th.seq), off, th.fin);
 	if (skb->len <= off)
-		return TC_ACT_OK; /* an ACK, or a FIN alone */
+		return TC_ACT_UNSPEC; /* an ACK, or a FIN alone */
 	if (meter_resp)
 		response_sent(st, skb->len - off);
 	if (!wants_status(st))
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	if (bpf_skb_load_bytes(skb, off, line, sizeof(line)))
-		return TC_ACT_OK; /* too short to hold a status line */
+		return TC_ACT_UNSPEC; /* too short to hold a status line */
 	st->status_seen = 1;
 	if (line[0] != 'H' || line[1] != 'T' || line[2] != 'T' || line[3] != 'P' ||
 	    line[4] != '/' || line[5] != '1' || line[6] != '.' || line[8] != ' ')
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	cls = line[9] - '2';
 	if (cls > 3)
-		return TC_ACT_OK; /* 1xx, or not a status */
+		return TC_ACT_UNSPEC; /* 1xx, or not a status */
 	__u32 slot = st->slot;
 
 	vs = bpf_map_lookup_elem(&vstats, &slot);
 	if (vs)
 		vs->status[cls]++;
-	return TC_ACT_OK;
+	return TC_ACT_UNSPEC;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

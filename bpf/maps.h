@@ -200,14 +200,50 @@ struct {
 	VS_PIN
 } corig SEC(".maps");
 
-static __always_inline int port_in_use(__u32 port)
+/* Packet steering (bpf/nat.bpf.c): remote clients' flows, each server
+ * steered by address and its service's port (for the replies), and a bit
+ * per port such a server listens on (the replies' fast path). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, VS_FLOWS_DEFAULT);
+	__type(key, struct vs_flow_key);
+	__type(value, struct vs_flow);
+	VS_PIN
+} flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VS_MAX_SLOTS * 16);
+	__type(key, struct vs_addr);
+	__type(value, __u32);
+	VS_PIN
+} bsvc SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vs_ports);
+	VS_PIN
+} bports SEC(".maps");
+
+static __always_inline int port_in(void *map, __u32 port)
 {
-	__u32 zero = 0;
-	struct vs_ports *p = bpf_map_lookup_elem(&ports, &zero);
+	__u32 zero = 0, w = port >> 6;
+	struct vs_ports *p = bpf_map_lookup_elem(map, &zero);
 
 	if (!p)
 		return 0;
-	return (p->w[(port >> 6) & 1023] >> (port & 63)) & 1;
+	/* Of a port from bpf_ntohs() clang knows w < 1024 and drops the
+	 * mask, and 6.1's verifier, which does not bound a byte swap,
+	 * then sees an index of up to 2^26. */
+	barrier_var(w);
+	return (p->w[w & 1023] >> (port & 63)) & 1;
+}
+
+static __always_inline int port_in_use(__u32 port)
+{
+	return port_in(&ports, port);
 }
 
 #endif /* VS_MAPS_H */

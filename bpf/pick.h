@@ -95,6 +95,35 @@ static __always_inline void count_passed_over(__u32 slot)
 		vs->failover_out++;
 }
 
+/* The first live socket of a version in other namespaces, starting at the
+ * client's own index so that a client keeps its server while the set is
+ * unchanged; its sockmap index, or -1. Global, as steer.bpf.c's
+ * try_version(): verified once, not once per version of the caller's loop.
+ * (Each object that calls it has its own copy.) */
+__noinline int live_index(__u32 slot, __u32 n, __u32 h)
+{
+	__u32 start, j, idx;
+	struct bpf_sock *sk;
+
+	if (n == 0 || n > VS_MAX_SOCKS || slot >= VS_MAX_SLOTS)
+		return -1;
+	start = h % n;
+	for (j = 0; j < VS_MAX_SOCKS; j++) {
+		if (j >= n)
+			break;
+		idx = start + j;
+		if (idx >= n)
+			idx -= n;
+		idx += slot * VS_MAX_SOCKS;
+		sk = bpf_map_lookup_elem(&socks, &idx);
+		if (!sk)
+			continue;
+		bpf_sk_release(sk);
+		return idx;
+	}
+	return -1;
+}
+
 static __always_inline void count_version(__u32 slot, int chosen)
 {
 	struct vs_ver_stats *vs = bpf_map_lookup_elem(&vstats, &slot);
@@ -144,6 +173,47 @@ static __always_inline void count_quota_refused(__u32 sid)
 
 	if (g)
 		g->quota_refused++;
+}
+
+/* The session key cut as the service says (vs_client_key()), and the
+ * quota (quota_take()): global, where inlined they multiplied the
+ * verifier's states by each path through their masks. */
+__noinline int cut_key(struct vs_sess_key *k, int ipv6)
+{
+	struct vs_svc_opts *o;
+	__u32 sid;
+
+	if (!k)
+		return -1;
+	sid = k->svc;
+	o = bpf_map_lookup_elem(&sopts, &sid);
+	vs_client_key(k->addr, ipv6, o);
+	return 0;
+}
+
+__noinline int quota_ok(const struct vs_sess_key *k, int ipv6, __u64 now)
+{
+	if (!k)
+		return 1;
+	return quota_take(k, ipv6, now);
+}
+
+/* The client's session is on the version that served it now; a failover
+ * moves the session too, so its next connections find a live version
+ * first time. A new client is recorded if its network's quota admits it. */
+static __always_inline void remember_session(struct vs_sess *e, const struct vs_sess_key *k,
+					     __u32 slot, __u64 now, int ipv6)
+{
+	struct vs_sess ne = { .last_ns = now, .slot = slot };
+
+	if (e) {
+		e->slot = slot;
+		e->last_ns = now;
+	} else if (quota_ok(k, ipv6, now)) {
+		bpf_map_update_elem(&sess, k, &ne, BPF_NOEXIST);
+	} else {
+		count_quota_refused(k->svc);
+	}
 }
 
 #endif /* VS_PICK_H */

@@ -83,33 +83,6 @@ __noinline int try_version(struct bpf_sk_lookup *ctx, __u32 sid, __u32 slot, __u
 	return -1;
 }
 
-/* The client's key for this service, cut as its options say
- * (vs_client_key()). Global, as try_version(): inlined, each path through
- * the mask left the verifier a different stack, and that doubled the
- * states of everything after it. */
-__noinline int client_key(struct bpf_sk_lookup *ctx, struct vs_sess_key *k)
-{
-	struct vs_svc_opts *o;
-	__u32 sid;
-
-	if (!ctx || !k)
-		return -1;
-	sid = k->svc;
-	o = bpf_map_lookup_elem(&sopts, &sid);
-	vs_client_key(k->addr, ctx->family == AF_INET6, o);
-	return 0;
-}
-
-/* quota_take() (pick.h), global as try_version(): checked once, not for
- * each state the caller reaches `steered` in, and the options pointer is not kept live across
- * the version loop (it was, and it doubled the verifier's states). */
-__noinline int quota_admits(struct bpf_sk_lookup *ctx, const struct vs_sess_key *k, __u64 now)
-{
-	if (!ctx || !k)
-		return 1;
-	return quota_take(k, ctx->family == AF_INET6, now);
-}
-
 SEC("sk_lookup")
 int vsteer_lookup(struct bpf_sk_lookup *ctx)
 {
@@ -147,7 +120,7 @@ int vsteer_lookup(struct bpf_sk_lookup *ctx)
 	sk_key.addr[3] = ctx->remote_ip6[3];
 	/* An IPv6 host owns a whole prefix: it is one client, with one
 	 * bucket and one session, however many addresses it uses. */
-	client_key(ctx, &sk_key);
+	cut_key(&sk_key, ctx->family == AF_INET6);
 	h = vs_session_hash(sk_key.addr, s->salt);
 
 	nver = s->nver;
@@ -193,16 +166,7 @@ steered:
 	/* The session is on the version that actually served it; a
 	 * failover moves the session too, so its next connections find a
 	 * live version first time. */
-	if (e) {
-		e->slot = slot;
-		e->last_ns = now;
-	} else if (quota_admits(ctx, &sk_key, now)) {
-		struct vs_sess ne = { .last_ns = now, .slot = slot };
-
-		bpf_map_update_elem(&sess, &sk_key, &ne, BPF_NOEXIST);
-	} else {
-		count_quota_refused(sid);
-	}
+	remember_session(e, &sk_key, slot, now, ctx->family == AF_INET6);
 	/* Nothing per connection here: the tracker learns the version from
 	 * the listener's storage, cloned into the accepted socket. */
 	return SK_PASS;

@@ -34,6 +34,7 @@
 #define AF_INET6	10
 #define IPPROTO_TCP	6
 #define TCP_ESTABLISHED 1
+#define TCP_SYN_SENT	2
 #define TCP_SYN_RECV	3
 #define TCP_CLOSE	7
 
@@ -213,17 +214,59 @@ static __always_inline int addr_service(struct sock *sk, __u32 slot, struct vs_s
 					__u16 *svc_flags)
 {
 	struct vs_slot *vsl = bpf_map_lookup_elem(&vslot, &slot);
-	__u32 local[4] = {};
-	__u32 id;
+	struct vs_flow_key fk = {};
+	struct vs_addr local = {};
+	struct vs_flow *f;
+	__u32 id, *sport;
 
 	if (!vsl || !(vsl->flags & VS_SLOT_ADDR))
 		return -1;
 	id = vsl->svc;
+	/* Steered, or made to the server's own address (a health check,
+	 * another container)? Only a steered one has a flow: the packet
+	 * steering's, or the one steered_connect() recorded. */
+	local.family = conn_addrs(sk, local.addr, sk_key->addr);
+	local.port = sk->__sk_common.skc_num;
+	sport = bpf_map_lookup_elem(&bsvc, &local);
+	if (!sport)
+		return -1;
+	__builtin_memcpy(fk.client, sk_key->addr, sizeof(fk.client));
+	fk.cport = bpf_ntohs(sk->__sk_common.skc_dport);
+	fk.sport = *sport;
+	fk.family = local.family;
+	f = bpf_map_lookup_elem(&flows, &fk);
+	if (!f || f->back.port != local.port || f->back.addr[0] != local.addr[0] ||
+	    f->back.addr[1] != local.addr[1] || f->back.addr[2] != local.addr[2] ||
+	    f->back.addr[3] != local.addr[3])
+		return -1;
 	sk_key->svc = id;
 	*svc_flags = vsl->flags & VS_SLOT_HTTP ? VS_SVC_HTTP : 0;
-	vs_client_key(sk_key->addr, conn_addrs(sk, local, sk_key->addr) == AF_INET6,
-		      bpf_map_lookup_elem(&sopts, &id));
+	vs_client_key(sk_key->addr, local.family == AF_INET6, bpf_map_lookup_elem(&sopts, &id));
 	return 0;
+}
+
+/* A local client's connect() the connect hook steered (it left the
+ * service address in corig), established: its flow goes into flows, as
+ * the packet steering's do, so that the server's side, accepted in
+ * another namespace, can tell it from a connection made to the server's
+ * own address. Not at SYN_SENT: the source port is chosen after that
+ * state is set. The server's side is established after this, by the ACK
+ * this side sends next. */
+static __noinline void steered_connect(struct sock *sk)
+{
+	struct vs_addr *o = bpf_sk_storage_get(&corig, sk, 0, 0);
+	struct vs_flow_key fk = {};
+	struct vs_flow f = {};
+
+	if (!o)
+		return;
+	fk.family = conn_addrs(sk, fk.client, f.back.addr);
+	fk.cport = sk->__sk_common.skc_num;
+	fk.sport = o->port;
+	f.back.family = fk.family;
+	f.back.port = bpf_ntohs(sk->__sk_common.skc_dport);
+	__builtin_memcpy(f.dst, o->addr, sizeof(f.dst));
+	bpf_map_update_elem(&flows, &fk, &f, BPF_ANY);
 }
 
 /* A session that has a connection open goes into shold, where a flood of
@@ -339,6 +382,10 @@ int BPF_PROG(vsteer_track, struct sock *sk, int oldstate, int newstate)
 		return 0;
 	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
+	if (oldstate == TCP_SYN_SENT && newstate == TCP_ESTABLISHED) {
+		steered_connect(sk);
+		return 0;
+	}
 	/* Only sockets accepted by a backend's listener carry storage. */
 	st = bpf_sk_storage_get(&sks, sk, 0, 0);
 	if (!st)

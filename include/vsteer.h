@@ -27,6 +27,7 @@
 #define VS_PICK_FAILED	 0x80000000U
 #define VS_SESS_DEFAULT	 65536 /* session affinity entries (LRU) */
 #define VS_QUOTA_ENTRIES 16384 /* quota networks remembered (LRU) */
+#define VS_FLOWS_DEFAULT 65536 /* remote clients' flows steered by address (LRU) */
 
 #define VS_PROTO_TCP 6
 
@@ -41,6 +42,9 @@ struct vs_svc_key {
 
 /* vs_svc.flags */
 #define VS_SVC_HTTP 1 /* "protocol": "http": read response status lines */
+#define VS_SVC_ADDR \
+	2 /* a version is steered by address (VS_VER_ADDR): the
+		       * packet steering (bpf/nat.bpf.c) looks at its packets */
 
 /* vs_ver.flags */
 #define VS_VER_NO_AFFINITY 1 /* rolled back: sessions held here move off */
@@ -190,6 +194,28 @@ struct vs_addr {
 	__u8 pad;
 };
 
+/* A remote client's flow to a service that has a version steered by
+ * address (LRU hash flows): the client's address and port, and the
+ * service's port. Not the service's address: a reply finds its flow from
+ * the server's address, which says the service (bsvc) but not which of
+ * the host's addresses a wildcard service was reached at. */
+struct vs_flow_key {
+	__u32 client[4]; /* network byte order */
+	__u16 cport;	 /* host byte order */
+	__u16 sport;
+	__u8 family;
+	__u8 pad[3];
+};
+
+/* Where the flow goes, for its whole life: the server chosen at its SYN;
+ * and the address the client sent to, which the replies come from. */
+struct vs_flow {
+	struct vs_addr back;
+	__u32 dst[4]; /* network byte order */
+	__u16 slot;
+	__u16 svc;
+};
+
 /* Per version slot (array vslot): what the tracker needs to know of a
  * VS_VER_ADDR version's connections, which it cannot find by address
  * (their local address is the server's, not the service's). */
@@ -301,6 +327,8 @@ _Static_assert(sizeof(struct vs_sk) == 24, "vs_sk layout");
 _Static_assert(sizeof(struct vs_mirror) == 8, "vs_mirror layout");
 _Static_assert(sizeof(struct vs_addr) == 20, "vs_addr layout");
 _Static_assert(sizeof(struct vs_slot) == 8, "vs_slot layout");
+_Static_assert(sizeof(struct vs_flow_key) == 24, "vs_flow_key layout");
+_Static_assert(sizeof(struct vs_flow) == 40, "vs_flow layout");
 _Static_assert(sizeof(struct vs_mirror_stats) == 64, "vs_mirror_stats layout");
 _Static_assert(sizeof(struct vs_cap) == 40, "vs_cap layout");
 _Static_assert(sizeof(struct vs_svc_stats) == 32, "vs_svc_stats layout");

@@ -273,8 +273,10 @@ def fetch(src=None, timeout=3.0, svc=SVC):
     return body.split(b"\n", 1)[0].decode()
 
 
-def versions_of(clients):
-    return [fetch(client_addr(i)) for i in clients]
+def versions_of(clients, src=client_addr, svc=SVC):
+    """The version that answers each client in turn, on a new connection
+    from src(i) to svc."""
+    return [fetch(src(i), svc=svc) for i in clients]
 
 
 def service(name="default"):
@@ -287,3 +289,134 @@ def binomial_bound(n, p, z=4.5):
     """Allowed |count - n*p| for a binomial(n, p) count: z standard
     deviations. z = 4.5 makes a false failure a ~1e-5 event per check."""
     return z * (n * p * (1 - p)) ** 0.5
+
+
+# A local client range for clients of containers: all of it is an address
+# of the test's namespace (`ip route add local ... dev lo`). 127/8 cannot
+# be used: the kernel refuses (EINVAL) to route from a loopback address to
+# one outside lo, so a 127.x-bound client cannot reach a container. IPv6
+# too: fd77::/32, bound to with net.ipv6.ip_nonlocal_bind (an IPv6 bind()
+# checks the interfaces' addresses, not the local routes).
+LOCAL_NET, LOCAL_NET6 = "10.77.0.0/16", "fd77::/32"
+
+
+def local_addr(i):
+    """The i-th distinct local client address 10.77.0.1, 10.77.0.2, ...
+    (i < 65000; 10.77.255.254 is left for a service address)."""
+    n = 0x0a4d0001 + i
+    return socket.inet_ntoa(n.to_bytes(4, "big"))
+
+
+def local_addr6(i):
+    """The i-th distinct local IPv6 client fd77:0:1::1, fd77:0:2::1, ...:
+    each in a /64 of its own, as a service keys IPv6 clients by their /64
+    (its sessions' ipv6Prefix)."""
+    return "fd77:0:%x::1" % (i + 1)
+
+
+class Container:
+    """A network namespace on the bridge, the i-th (1-based): its addresses
+    10.88.0.(1+i) and fd88::(1+i), the path of its namespace and, when a
+    process holds it (kind "pid", or a podman container's), that pid."""
+
+    def __init__(self, name, i, netns, pid=None):
+        self.name, self.i, self.netns, self.pid = name, i, netns, pid
+        self.addr, self.addr6 = "10.88.0.%d" % (1 + i), "fd88::%x" % (1 + i)
+
+    def enter(self):
+        """The command prefix that runs a command inside it."""
+        return ["nsenter", "--net=" + self.netns]
+
+    def run(self, cmd, **kw):
+        """A command run inside it to its end (checked)."""
+        return subprocess.run(self.enter() + list(cmd), check=True, capture_output=True, text=True, **kw)
+
+    def endpoint(self, port, ipv6=False):
+        return "[%s]:%d" % (self.addr6, port) if ipv6 else "%s:%d" % (self.addr, port)
+
+    def server(self, port, ipv6=False, **where):
+        """A server object for the API or the config: its address and port
+        and where its sockets live (`netns` path by default, or `pid=N`,
+        `container=NAME`)."""
+        return dict({"address": self.endpoint(port, ipv6)}, **(where or {"netns": self.netns}))
+
+
+class Bridge:
+    """Containers on a bridge inside the test's own network namespace, as
+    podman's bridge network makes them: the bridge vsbr0 10.88.0.1/24 and
+    fd88::1/64; container i (1-based) a namespace with eth0 (a veth whose
+    other end, vshI, is on the bridge) at 10.88.0.(1+i)/24 and
+    fd88::(1+i)/64, lo up and default routes via the bridge. Each
+    container's namespace is either named (kind "netns": `ip netns add
+    vs-cI`, its path /run/netns/vs-cI, on a tmpfs of this test's mount
+    namespace) or held by a process (kind "pid": `unshare --net sleep`,
+    its path /proc/PID/ns/net). The test's namespace gets the local client
+    ranges LOCAL_NET and LOCAL_NET6.
+
+    Nothing to remove afterwards: the namespaces, the veths and the tmpfs
+    die with the test's network and mount namespaces."""
+
+    NAME = "vsbr0"
+    GATEWAY, GATEWAY6 = "10.88.0.1", "fd88::1"
+
+    def __init__(self, env, kinds=("netns", "netns")):
+        self.env = env
+        self.containers = []
+        if "netns" in kinds:
+            os.makedirs("/run/netns", exist_ok=True)
+            subprocess.run(["mount", "-t", "tmpfs", "tmpfs", "/run/netns"], check=True)  # this test's only
+        # No duplicate address detection on the interfaces made here (nor
+        # on their addresses: nodad): their addresses, link-local ones too,
+        # would stay tentative for a second or two, and with them IPv6
+        # neighbour discovery.
+        subprocess.run(["sysctl", "-qw", "net.ipv6.conf.default.accept_dad=0", "net.ipv6.ip_nonlocal_bind=1"],
+                       check=True)
+        for cmd in ("link add %s type bridge" % self.NAME, "addr add %s/24 dev %s" % (self.GATEWAY, self.NAME),
+                    "addr add %s/64 dev %s nodad" % (self.GATEWAY6, self.NAME),
+                    "link set %s up" % self.NAME, "route add local %s dev lo" % LOCAL_NET,
+                    "-6 route add local %s dev lo" % LOCAL_NET6):
+            subprocess.run(["ip"] + cmd.split(), check=True)
+        for i, kind in enumerate(kinds, 1):
+            self.containers.append(self.add(i, kind))
+
+    def add(self, i, kind):
+        name = "vs-c%d" % i
+        if kind == "netns":
+            subprocess.run(["ip", "netns", "add", name], check=True)
+            return self.wire(Container(name, i, "/run/netns/" + name), name)
+        holder = subprocess.Popen(["unshare", "--net", "sleep", "infinity"], start_new_session=True)
+        self.env.procs.append(holder)
+        own = os.stat("/proc/self/ns/net").st_ino
+        path = "/proc/%d/ns/net" % holder.pid
+        wait_for(lambda: os.stat(path).st_ino != own, 5, "%s's holder to unshare" % name)
+        return self.wire(Container(name, i, path, holder.pid), str(holder.pid))
+
+    def attach(self, pid, name):
+        """The network namespace of process pid (a podman container's),
+        made the next container: its veth, addresses and routes."""
+        c = self.wire(Container(name, len(self.containers) + 1, "/proc/%d/ns/net" % pid, pid), str(pid))
+        self.containers.append(c)
+        return c
+
+    def wire(self, c, target):
+        """c's eth0 on the bridge (target: its namespace's name or a pid in
+        it), with its addresses and routes."""
+        c.run(["sysctl", "-qw", "net.ipv6.conf.default.accept_dad=0"])  # as in __init__
+        for cmd in ("link add vsh%d type veth peer name eth0 netns %s" % (c.i, target),
+                    "link set vsh%d master %s" % (c.i, self.NAME), "link set vsh%d up" % c.i):
+            subprocess.run(["ip"] + cmd.split(), check=True)
+        for cmd in ("addr add %s/24 dev eth0" % c.addr, "addr add %s/64 dev eth0 nodad" % c.addr6,
+                    "link set eth0 up", "link set lo up", "route add default via %s" % self.GATEWAY,
+                    "-6 route add default via %s" % self.GATEWAY6):
+            c.run(["ip"] + cmd.split())
+        return c
+
+    def __getitem__(self, i):
+        """Container i, 1-based as their names."""
+        return self.containers[i - 1]
+
+    def backend(self, c, version, port, *extra, ipv6=False):
+        """A demo backend answering version on c's address:port (its IPv6
+        one with ipv6), inside c's namespace; returns once it listens
+        (Env.backend)."""
+        return self.env.backend(version, c.endpoint(port, ipv6), *extra, wrapper=c.enter())

@@ -3,7 +3,7 @@ import socket
 import threading
 import time
 
-from lib import TestFailure, api, check, client_addr, fetch, wait_for
+from lib import SVC, TestFailure, api, check, client_addr, fetch, wait_for
 
 
 TESTS = {}
@@ -36,12 +36,13 @@ def set_weights(w2):
 
 
 class Load(threading.Thread):
-    """New connections from rotating client addresses until stopped;
-    counts what each version served and every failure."""
+    """New connections from rotating client addresses (src(i)) to svc until
+    stopped, one at a time; counts what each version served and every
+    failure."""
 
-    def __init__(self, clients=500):
+    def __init__(self, clients=500, src=client_addr, svc=SVC):
         super().__init__(daemon=True)
-        self.clients, self.stop = clients, threading.Event()
+        self.clients, self.src, self.svc, self.stop = clients, src, svc, threading.Event()
         self.ok, self.failed, self.by_version, self.errors = 0, 0, {}, []
         self.mark = threading.Event()
 
@@ -50,7 +51,7 @@ class Load(threading.Thread):
         while not self.stop.is_set():
             t0 = time.monotonic()
             try:
-                v = fetch(client_addr(i % self.clients), timeout=2)
+                v = fetch(self.src(i % self.clients), timeout=2, svc=self.svc)
                 self.by_version[v] = self.by_version.get(v, 0) + 1
                 self.ok += 1
             except (OSError, TestFailure) as e:
@@ -72,24 +73,25 @@ class Load(threading.Thread):
         return [e for t0, e in self.errors if t0 >= t]
 
 
-def port_closed(port):
+def port_closed(port, host="127.0.0.1"):
     try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        socket.create_connection((host, port), timeout=0.5).close()
         return False
     except ConnectionRefusedError:
         return True
 
 
-def kill_under_load(kill_fn, port):
-    """Under load, kill the version on port (kill_fn); every connection
+def kill_under_load(kill_fn, port, host="127.0.0.1", load=None):
+    """Under load (a Load, not started: local clients of the service by
+    default), kill the version on host:port (kill_fn); every connection
     started after its sockets closed must be served, by 1.0. A connection
     it had already accepted is reset by the kernel: that is the death of a
-    process, not a steering failure."""
-    load = Load()
+    process, not a steering failure. Returns the load, stopped."""
+    load = load or Load()
     load.start()
     load.wait_more(100)
     kill_fn()
-    wait_for(lambda: port_closed(port), 10, "the killed backend's sockets to close")
+    wait_for(lambda: port_closed(port, host), 10, "the killed backend's sockets to close")
     t_dead = time.monotonic()
     load.wait_more(10)
     load.by_version.clear()
@@ -100,6 +102,7 @@ def kill_under_load(kill_fn, port):
     check(set(load.by_version) == {"1.0"}, "after the kill: %s" % load.by_version)
     print("in flight when it was killed: %d reset; then %d served by 1.0"
           % (load.failed, load.by_version["1.0"]))
+    return load
 
 
 def snapshot():

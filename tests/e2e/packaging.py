@@ -122,15 +122,21 @@ def podman(*args, timeout=180):
     return r.stdout.strip()
 
 
-def build_images(tag):
-    """Both images from docker/, on the local base (docker/base.sh)."""
+IMAGES = {"vsteerd": ("localhost/vsteerd", "vsteerd.Dockerfile"),
+          "demo": ("localhost/vsteer-demo", "demo.Dockerfile")}
+
+
+def build_images(tag, which=("vsteerd", "demo")):
+    """The images of docker/ named in which (both by default), on the local
+    base (docker/base.sh); their names, in that order."""
     r = subprocess.run([os.path.join(ROOT, "docker/base.sh")], capture_output=True, text=True,
                        timeout=600)
     check(r.returncode == 0, "docker/base.sh: %s" % (r.stdout + r.stderr)[-1500:])
-    images = ["localhost/vsteerd:" + tag, "localhost/vsteer-demo:" + tag]
-    for image, dockerfile in zip(images, ("vsteerd.Dockerfile", "demo.Dockerfile")):
+    images = []
+    for name, dockerfile in (IMAGES[w] for w in which):
+        images.append("%s:%s" % (name, tag))
         podman("build", "-q", "--build-arg", "BASE=localhost/vsteer-base:bookworm",
-               "-f", os.path.join(ROOT, "docker", dockerfile), "-t", image, ROOT)
+               "-f", os.path.join(ROOT, "docker", dockerfile), "-t", images[-1], ROOT)
     return images
 
 

@@ -32,6 +32,7 @@
 #include "drain.skel.h"
 #include "drain_list.skel.h"
 #include "connect.skel.h"
+#include "nat.skel.h"
 
 #include "check.h"
 #include "load.h"
@@ -210,9 +211,23 @@ static void case_connect(const void *arg)
 	CHECK(err == 0, "%s", why);
 }
 
+/* The packet steering: loaded, as the connect hook, only once needed. */
+static void case_nat(const void *arg)
+{
+	struct nat_bpf *skel = nat_bpf__open_opts(&load_log_opts);
+	char why[768];
+	int err;
+
+	(void)arg;
+	CHECK(skel, "nat_bpf__open: %s", strerror(errno));
+	err = load(skel->obj, why, sizeof(why));
+	nat_bpf__destroy(skel);
+	CHECK(err == 0, "%s", why);
+}
+
 /* The objects that have a case; a new one needs its own. */
-static const char *const covered[] = { "steer", "scan",	      "track",	"http",
-				       "drain", "drain_list", "connect" };
+static const char *const covered[] = { "steer", "scan",	      "track",	 "http",
+				       "drain", "drain_list", "connect", "nat" };
 
 static void case_all_covered(const void *arg)
 {
@@ -258,6 +273,8 @@ void load_cases(void)
 		  NULL, NULL);
 	check_run("load: drain_list.bpf.o, listing idle connections", case_drain_list, NULL, NULL);
 	check_run("load: connect.bpf.o, steering local clients by address", case_connect, NULL,
+		  NULL);
+	check_run("load: nat.bpf.o, steering remote clients' packets by address", case_nat, NULL,
 		  NULL);
 	check_run("load: every object of the build has a load case", case_all_covered, NULL, NULL);
 }

@@ -9,6 +9,7 @@
 #include "kernel/dp.h"
 #include "kernel/dp_cgroup.h"
 #include "kernel/dp_connect.h"
+#include "kernel/dp_nat.h"
 #include "kernel/dp_iter.h"
 #include "kernel/dp_maps.h"
 #include "kernel/dp_mirror.h"
@@ -248,6 +249,13 @@ enum dp_drain dp_drain_how(const struct dataplane *dp)
 	return dp->drain_how;
 }
 
+int dp_drain_run_in(struct dataplane *dp, int nsfd, const __u8 slots[VS_MAX_SLOTS],
+		    struct vs_drain_rec **out, size_t *n)
+{
+	(void)nsfd;
+	return dp_drain_run(dp, slots, out, n);
+}
+
 int dp_drain_run(struct dataplane *dp, const __u8 slots[VS_MAX_SLOTS], struct vs_drain_rec **out,
 		 size_t *n)
 {
@@ -447,6 +455,42 @@ int dp_insert_in(struct dataplane *dp, int nsfd, const __u64 *cookies, const __u
 {
 	(void)nsfd;
 	return dp_insert(dp, cookies, idx, err_out, n);
+}
+
+int dp_set_bsvc(struct dataplane *dp, const struct vs_addr *back, __u32 port)
+{
+	(void)dp, (void)back, (void)port;
+	return 0;
+}
+
+int dp_del_bsvc(struct dataplane *dp, const struct vs_addr *back)
+{
+	(void)dp, (void)back;
+	return 0;
+}
+
+/* The unit tests' fake keeps no bsvc: it is always empty. */
+int dp_next_bsvc(struct dataplane *dp, const struct vs_addr *k, struct vs_addr *next)
+{
+	(void)dp, (void)k, (void)next;
+	return -ENOENT;
+}
+
+int dp_set_bports(struct dataplane *dp, const struct vs_ports *p)
+{
+	(void)dp, (void)p;
+	return 0;
+}
+
+int dp_nat_enable(struct dataplane *dp, struct vs_err *err)
+{
+	(void)dp, (void)err;
+	return 0;
+}
+
+void dp_nat_attach_new(struct dataplane *dp)
+{
+	(void)dp;
 }
 
 void dp_tc_attach_netns(struct dataplane *dp, int nsfd, __u64 ino)

@@ -244,6 +244,15 @@ static int check_cluster(const struct model *m, const struct cluster *spec, stru
 		if (spec->srv[i].family != m->svc[spec->svc].addr.family)
 			return vs_errf(err, -EINVAL, 400, "bad_server",
 				       "server %u is not of the service's address family", i);
+		if (spec->netns[i].kind != NETNS_OWN && ep_is_loopback(&spec->srv[i])) {
+			char a[EP_STRLEN];
+
+			ep_format(&spec->srv[i], a, sizeof(a));
+			return vs_errf(
+				err, -EINVAL, 400, "bad_server",
+				"server %u: %s is a loopback address in another network namespace, which cannot be reached from this one: name the address it has on its bridge",
+				i, a);
+		}
 		if (ep_addr_is_any(&spec->srv[i]))
 			return vs_errf(
 				err, -EINVAL, 400, "bad_server",
@@ -474,10 +483,33 @@ bool model_by_addr(const struct cluster *cl)
 	return cl->nsrv && cl->netns[0].kind != NETNS_OWN;
 }
 
+void model_back(const struct cluster *cl, uint32_t v, struct vs_addr *out)
+{
+	*out = (struct vs_addr){ .port = cl->srv[v].port, .family = cl->srv[v].family };
+	memcpy(out->addr, cl->srv[v].addr, sizeof(out->addr));
+}
+
+bool model_is_back(const struct model *m, const struct vs_addr *b)
+{
+	struct vs_addr x;
+
+	for (uint32_t sl = 0; sl < VS_MAX_SLOTS; sl++) {
+		if (!m->cl[sl].used || !model_by_addr(&m->cl[sl]))
+			continue;
+		for (uint32_t v = 0; v < m->cl[sl].nsrv; v++) {
+			model_back(&m->cl[sl], v, &x);
+			if (!memcmp(&x, b, sizeof(x)))
+				return true;
+		}
+	}
+	return false;
+}
+
 void model_svc_value(const struct model *m, uint32_t svc, const uint8_t nsock[VS_MAX_SLOTS],
 		     struct vs_svc *v)
 {
 	uint32_t order[VS_MAX_VERSIONS], n, i, upto = 0;
+	bool any_addr = false;
 
 	memset(v, 0, sizeof(*v));
 	v->id = svc;
@@ -498,9 +530,13 @@ void model_svc_value(const struct model *m, uint32_t svc, const uint8_t nsock[VS
 					  0;
 		if (model_by_addr(&m->cl[order[i]]))
 			v->ver[i].flags |= VS_VER_ADDR;
+		if (v->ver[i].flags & VS_VER_ADDR)
+			any_addr = true;
 	}
 	v->session_ms = m->svc[svc].session_timeout * 1000;
 	v->flags = m->svc[svc].http ? VS_SVC_HTTP : 0;
+	if (any_addr)
+		v->flags |= VS_SVC_ADDR;
 }
 
 void model_event(struct model *m, int64_t now, const char *svc, const char *kind, const char *fmt,

@@ -24,6 +24,8 @@
  *             network namespace (socket steering: a connection is handed
  *             to one of its sockets) or another, a container's (address
  *             steering: a connection is made to the server's address)
+ *   flow      a connection steered by address: client address and port,
+ *             service port, and its server (the data plane's LRU "flows")
  *   owner     who may listen for a server: a uid and a cgroup (core/owner.h)
  *   session   a client address of a service and the slot it is on (the
  *             data plane's LRU "sess")
@@ -183,6 +185,11 @@ int model_stable(const struct model *m, uint32_t svc);
 /* Whether cluster cl is steered by address: its servers live in other
  * network namespaces. */
 bool model_by_addr(const struct cluster *cl);
+/* Server v of cluster cl as the data plane names a server steered by
+ * address (struct vs_addr). */
+void model_back(const struct cluster *cl, uint32_t v, struct vs_addr *out);
+/* Whether some cluster steered by address has server b. */
+bool model_is_back(const struct model *m, const struct vs_addr *b);
 void model_svc_key(const struct model *m, uint32_t svc, struct vs_svc_key *k);
 /* The defaults of a service made now (one from an older state file keeps
  * whole IPv6 addresses as keys: see codec/state.c). */

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "vsteer_idle.h"
 #include "lib/log.h"
 #include "kernel/dp.h"
@@ -9,6 +10,7 @@
 #include "kernel/dp_maps.h"
 #include "ctl/ctl.h"
 #include "ctl/drainer.h"
+#include "ctl/nsfd.h"
 #include "ctl/txn.h"
 
 /* What one pass found of a version's connections. */
@@ -86,31 +88,15 @@ static bool can_close(struct ctl *c, uint32_t s)
 	return false;
 }
 
-/* One pass for every version due that still holds connections. */
-static void pass(struct ctl *c, struct tally *t)
+/* One iterator run over namespace nsfd's connections (-1: vsteerd's) of
+ * the slots set, into the tally; the run's error, or the last close's. */
+static int run(struct ctl *c, struct tally *t, int nsfd, const __u8 *slots)
 {
-	__u8 slots[VS_MAX_SLOTS] = {};
 	struct vs_drain_rec *r = NULL;
-	bool any = false;
 	size_t n = 0;
 	int ret;
 
-	for (uint32_t s = 0; s < VS_MAX_SLOTS; s++) {
-		const struct cluster *cl = &c->m->cl[s];
-		__s64 open = 0;
-
-		if (!cl->used || !cl->drain.due || cl->weight)
-			continue;
-		if (dp_open_conns(c->dp, s, &open) == 0 && open <= 0) {
-			t[s].drained = !cl->drain.drained;
-			continue;
-		}
-		if (can_close(c, s))
-			slots[s] = t[s].passed = any = true;
-	}
-	if (!any)
-		return;
-	ret = dp_drain_run(c->dp, slots, &r, &n);
+	ret = dp_drain_run_in(c->dp, nsfd, slots, &r, &n);
 	for (size_t i = 0; i < n; i++) {
 		struct tally *v = &t[r[i].slot % VS_MAX_SLOTS];
 
@@ -124,6 +110,57 @@ static void pass(struct ctl *c, struct tally *t)
 			ret = r[i].err;
 	}
 	free(r);
+	return ret;
+}
+
+/* A version steered by address has its connections in its servers'
+ * namespaces: a run in each. */
+static int run_by_addr(struct ctl *c, struct tally *t, uint32_t s)
+{
+	const struct cluster *cl = &c->m->cl[s];
+	__u8 slots[VS_MAX_SLOTS] = {};
+	struct vs_err err;
+	int fd, ret = 0;
+
+	slots[s] = 1;
+	for (uint32_t v = 0; v < cl->nsrv; v++) {
+		err = (struct vs_err){};
+		fd = nsfd_open(&cl->netns[v], &c->sock.ctr_pid[s][v], &err);
+		if (fd < 0)
+			continue; /* gone: so are its connections */
+		ret = run(c, t, fd, slots) ?: ret;
+		close(fd);
+	}
+	return ret;
+}
+
+/* One pass for every version due that still holds connections. */
+static void pass(struct ctl *c, struct tally *t)
+{
+	__u8 slots[VS_MAX_SLOTS] = {};
+	bool any = false;
+	int ret = 0;
+
+	for (uint32_t s = 0; s < VS_MAX_SLOTS; s++) {
+		const struct cluster *cl = &c->m->cl[s];
+		__s64 open = 0;
+
+		if (!cl->used || !cl->drain.due || cl->weight)
+			continue;
+		if (dp_open_conns(c->dp, s, &open) == 0 && open <= 0) {
+			t[s].drained = !cl->drain.drained;
+			continue;
+		}
+		if (!can_close(c, s))
+			continue;
+		t[s].passed = true;
+		if (model_by_addr(cl))
+			ret = run_by_addr(c, t, s) ?: ret;
+		else
+			slots[s] = any = true;
+	}
+	if (any)
+		ret = run(c, t, -1, slots) ?: ret;
 	if (ret && ret != c->drain.last_err)
 		pr_warn("drain: cannot close idle connections: %s; retrying every tick\n",
 			strerror(-ret));

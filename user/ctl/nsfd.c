@@ -21,10 +21,13 @@
 
 extern char **environ;
 
-/* The fd of a network namespace file, checked to be one. */
+/* The fd of a network namespace file, checked to be one, and another
+ * than vsteerd's: a server of vsteerd's own is named as ADDRESS:PORT
+ * alone, and steered by socket. */
 static int open_ns(const char *path, const char *what, struct vs_err *err)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC), type;
+	struct stat own, st;
 
 	if (fd < 0)
 		return vs_errf(err, -errno, 400, "bad_servers", "%s: cannot open %s: %s", what,
@@ -34,6 +37,14 @@ static int open_ns(const char *path, const char *what, struct vs_err *err)
 		close(fd);
 		return vs_errf(err, -EINVAL, 400, "bad_servers",
 			       "%s: %s is not a network namespace", what, path);
+	}
+	if (strcmp(what, "vsteerd") && !stat("/proc/thread-self/ns/net", &own) && !fstat(fd, &st) &&
+	    own.st_ino == st.st_ino) {
+		close(fd);
+		return vs_errf(
+			err, -EINVAL, 400, "bad_servers",
+			"%s is vsteerd's own network namespace: name the server as \"ADDRESS:PORT\" alone",
+			what);
 	}
 	return fd;
 }

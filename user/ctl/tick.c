@@ -5,6 +5,7 @@
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "kernel/dp_cgroup.h"
+#include "kernel/dp_nat.h"
 #include "kernel/dp_pins.h"
 #include "kernel/dp_tc.h"
 #include "ctl/ctl.h"
@@ -37,6 +38,7 @@ static void scan_sockets(struct ctl *c, int64_t now)
 		c->sock.last_scan = now;
 		c->sock.rescan = false;
 		dp_tc_attach_new(c->dp);
+		dp_nat_attach_new(c->dp);
 	}
 }
 

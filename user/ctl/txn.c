@@ -9,6 +9,7 @@
 #include "codec/state.h"
 #include "kernel/dp_connect.h"
 #include "kernel/dp_maps.h"
+#include "kernel/dp_nat.h"
 #include "ctl/ctl.h"
 #include "ctl/txn.h"
 
@@ -32,7 +33,7 @@ static int sync_slots(struct ctl *c, const struct model *m, uint32_t s)
 		if (model_by_addr(&m->cl[order[i]])) {
 			v.svc = s;
 			v.flags = VS_SLOT_ADDR | (m->svc[s].http ? VS_SLOT_HTTP : 0);
-			ret = dp_connect_attach(c->dp, &err);
+			ret = dp_connect_attach(c->dp, &err) ?: dp_nat_enable(c->dp, &err);
 			if (ret) {
 				pr_warn("%s\n", err.msg);
 				return ret;
@@ -81,12 +82,49 @@ static int sync_service(struct ctl *c, const struct model *m, uint32_t s)
 	return dp_set_svc(c->dp, &k, &v);
 }
 
+/* The servers steered by address whose replies packet steering rewrites:
+ * each one's service port (bsvc), and their ports (bports). */
+static int sync_backs(struct ctl *c, const struct model *want)
+{
+	struct vs_addr k, next, *prev = NULL;
+	struct vs_ports ports = {};
+	int ret = 0;
+
+	for (uint32_t sl = 0; !ret && sl < VS_MAX_SLOTS; sl++) {
+		const struct cluster *cl = &want->cl[sl];
+
+		if (!cl->used || !model_by_addr(cl))
+			continue;
+		for (uint32_t v = 0; !ret && v < cl->nsrv; v++) {
+			model_back(cl, v, &k);
+			ports.w[k.port / 64] |= 1ULL << (k.port % 64);
+			ret = dp_set_bsvc(c->dp, &k, want->svc[cl->svc].addr.port);
+		}
+	}
+	if (!ret)
+		ret = dp_set_bports(c->dp, &ports);
+	/* Then those of clusters gone. A key deleted is looked up again
+	 * from the one before it. */
+	while (!ret && !dp_next_bsvc(c->dp, prev, &next)) {
+		if (model_is_back(want, &next)) {
+			k = next;
+			prev = &k;
+			continue;
+		}
+		ret = dp_del_bsvc(c->dp, &next);
+	}
+	return ret;
+}
+
 int txn_write_maps(struct ctl *c, const struct model *want, const struct model *other)
 {
 	struct vs_svc_key k;
 	struct vs_ports ports;
 	int ret;
 
+	ret = sync_backs(c, want);
+	if (ret)
+		return ret;
 	for (uint32_t s = 0; s < VS_MAX_SERVICES; s++) {
 		if (!want->svc[s].used)
 			continue;

@@ -19,6 +19,7 @@
 #include "lib/str.h"
 #include "kernel/dp_connect.h"
 #include "kernel/dp_internal.h"
+#include "kernel/dp_nat.h"
 #include "kernel/dp_iter.h"
 #include "kernel/dp_pins.h"
 #include "kernel/dp_tc.h"
@@ -446,6 +447,7 @@ void dp_close(struct dataplane *dp)
 	drain_list_bpf__destroy(dp->drain_list);
 	track_bpf__destroy(dp->track);
 	dp_connect_close(dp);
+	dp_nat_close(dp);
 	http_bpf__destroy(dp->tc);
 	steer_bpf__destroy(dp->steer);
 	if (dp->link_fd >= 0)

@@ -18,6 +18,7 @@ struct http_bpf;
 struct drain_bpf;
 struct drain_list_bpf;
 struct connect_bpf;
+struct nat_bpf;
 struct bpf_link;
 struct bpf_object;
 
@@ -30,7 +31,7 @@ struct dp_cgroup {
 
 #define DP_MAX_TC_IF 256 /* interfaces the TC meter is tried on */
 #define DP_MAX_TC_NS 256 /* other namespaces it is put in (servers') */
-#define DP_MAX_PINS  32	 /* the maps and links of dp.h's layout */
+#define DP_MAX_PINS  40	 /* the maps and links of dp.h's layout */
 #define DP_TRACERS   4	 /* track req resp rst */
 
 /* One object pinned in the pin directory, and the fd vsteerd holds it by
@@ -54,8 +55,11 @@ struct dataplane {
 	struct drain_bpf *drain;	   /* the drain: closes in the iterator ... */
 	struct drain_list_bpf *drain_list; /* ... or lists, for sock_diag.h */
 	struct bpf_link *drain_iter;
-	struct connect_bpf *connect; /* address steering (dp_connect.c) */
-	int connect_fd[4];	     /* its links, DP_CONNECT_LINKS; -1: not attached */
+	struct connect_bpf *connect;	   /* address steering (dp_connect.c) */
+	int connect_fd[4];		   /* its links, DP_CONNECT_LINKS; -1: not attached */
+	struct nat_bpf *nat;		   /* packet steering (dp_nat.c), once needed */
+	unsigned int nat_if[DP_MAX_TC_IF]; /* interfaces it was tried on */
+	size_t nnat_if;
 	enum dp_drain drain_how;
 	int diag_fd; /* sock_diag.h's socket, for DP_DRAIN_NETLINK */
 	int link_fd;

@@ -229,10 +229,31 @@ enum dp_drain dp_drain_how(const struct dataplane *dp)
 int dp_drain_run(struct dataplane *dp, const __u8 slots[VS_MAX_SLOTS], struct vs_drain_rec **out,
 		 size_t *n)
 {
+	return dp_drain_run_in(dp, -1, slots, out, n);
+}
+
+/* SOCK_DESTROY names a socket of the namespace its netlink socket is in. */
+static int diag_in(struct dataplane *dp, int nsfd)
+{
+	int own, fd, ret;
+
+	if (nsfd < 0)
+		return dp->diag_fd;
+	ret = dp_netns_enter(nsfd, &own);
+	if (ret)
+		return ret;
+	fd = sock_diag_open();
+	dp_netns_leave(own);
+	return fd;
+}
+
+int dp_drain_run_in(struct dataplane *dp, int nsfd, const __u8 slots[VS_MAX_SLOTS],
+		    struct vs_drain_rec **out, size_t *n)
+{
 	struct vs_drain_rec *r;
+	int ret, diag = -1;
 	size_t len;
 	char *buf;
-	int ret;
 
 	*out = NULL;
 	*n = 0;
@@ -241,16 +262,20 @@ int dp_drain_run(struct dataplane *dp, const __u8 slots[VS_MAX_SLOTS], struct vs
 	memcpy(dp->drain_how == DP_DRAIN_ITER ? dp->drain->bss->drain_slot :
 						dp->drain_list->bss->drain_slot,
 	       slots, VS_MAX_SLOTS);
-	ret = run_iter(dp->drain_iter, -1, &buf, &len);
+	ret = run_iter(dp->drain_iter, nsfd, &buf, &len);
 	if (ret)
 		return ret;
 	r = (struct vs_drain_rec *)buf;
 	*n = len / sizeof(*r);
+	if (dp->drain_how == DP_DRAIN_NETLINK && *n)
+		diag = diag_in(dp, nsfd);
 	/* The iterator let go of each socket's lock: the gap a request can
 	 * slip into is from its check to this message (docs/rollouts.md). */
 	for (size_t i = 0; dp->drain_how == DP_DRAIN_NETLINK && i < *n; i++)
 		if (r[i].verdict == VS_IDLE)
-			r[i].err = sock_diag_destroy(dp->diag_fd, &r[i]);
+			r[i].err = diag < 0 ? diag : sock_diag_destroy(diag, &r[i]);
+	if (nsfd >= 0 && diag >= 0)
+		close(diag);
 	if (*n)
 		*out = r;
 	else

@@ -36,5 +36,9 @@ enum dp_drain dp_drain_how(const struct dataplane *dp);
  * DP_DRAIN_NONE. */
 int dp_drain_run(struct dataplane *dp, const __u8 slots[VS_MAX_SLOTS], struct vs_drain_rec **out,
 		 size_t *n);
+/* The same in network namespace nsfd (-1: this one): a server's, where a
+ * version steered by address has its connections. */
+int dp_drain_run_in(struct dataplane *dp, int nsfd, const __u8 slots[VS_MAX_SLOTS],
+		    struct vs_drain_rec **out, size_t *n);
 
 #endif

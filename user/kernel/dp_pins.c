@@ -35,7 +35,8 @@ static const char *const pinned_names[] = {
 	"sopts",   "squota", "shold",	 "sguard",
 	"smirror", "mstats", "mcap",	 "backs",
 	"vslot",   "corig",  "connect4", "connect6",
-	"peer4",   "peer6"
+	"peer4",   "peer6",  "flows",	 "bsvc",
+	"bports"
 };
 
 bool dp_pins_on_bpffs(const char *path)

@@ -19,17 +19,14 @@
 #include "kernel/dp_tc.h"
 #include "http.skel.h"
 
-/* TC filters are not links: identified by interface, handle and
- * priority. */
-#define VS_TC_HANDLE 0x5653 /* "VS" */
-#define VS_TC_PRIO   0x5653
+#define VS_TC_PRIO 0x5653 /* the meter's; dp_nat.h has the packet steering's */
 
 /* On the egress of every interface: responses to local clients leave by
  * lo, to remote ones by a NIC, to containers by a bridge or veth that may
  * come later, hence dp_tc_attach_new() on every full scan. Only devices
  * with an Ethernet header (and lo): the program finds the IP header 14
  * bytes in, which is wrong on tun, wireguard or ipip devices. */
-static bool has_ether_header(const char *ifname)
+bool dp_tc_has_ether(const char *ifname)
 {
 	struct ifreq ifr = {};
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -59,37 +56,18 @@ static void attach_new(struct dataplane *dp, bool all)
 	int ret;
 
 	for (i = ifs; i && i->if_index; i++) {
-		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = i->if_index,
-			    .attach_point = BPF_TC_EGRESS);
-		LIBBPF_OPTS(bpf_tc_opts, opts, .handle = VS_TC_HANDLE, .priority = VS_TC_PRIO,
-			    .flags = BPF_TC_F_REPLACE,
-			    .prog_fd = bpf_program__fd(dp->tc->progs.vsteer_http));
-
 		if (!all && (tried_on(dp, i->if_index) || dp->ntc_if == ARRAY_SIZE(dp->tc_if)))
 			continue;
 		/* Remembered either way: not retried, nor warned about, each scan. */
 		if (!all)
 			dp->tc_if[dp->ntc_if++] = i->if_index;
-		if (!has_ether_header(i->if_name)) {
+		if (!dp_tc_has_ether(i->if_name)) {
 			pr_debug("%s has no Ethernet header: responses leaving by it are not read\n",
 				 i->if_name);
 			continue;
 		}
-		/* Probe by attaching: on a restart the clsact qdisc exists, and
-		 * creating it again fails with EEXIST, which libbpf would log
-		 * as a warning ("Exclusivity flag on") every time. */
-		dp_quiet_libbpf(true);
-		ret = bpf_tc_attach(&hook, &opts);
-		dp_quiet_libbpf(false);
-		if (ret) {
-			ret = bpf_tc_hook_create(&hook);
-			if (ret && ret != -EEXIST) {
-				pr_warn("responses leaving by %s are not read: clsact: %s\n",
-					i->if_name, strerror(-ret));
-				continue;
-			}
-			ret = bpf_tc_attach(&hook, &opts);
-		}
+		ret = dp_tc_put(i->if_index, BPF_TC_EGRESS, VS_TC_PRIO,
+				bpf_program__fd(dp->tc->progs.vsteer_http));
 		if (ret)
 			pr_warn("responses leaving by %s are not read: %s\n", i->if_name,
 				strerror(-ret));
@@ -97,6 +75,27 @@ static void attach_new(struct dataplane *dp, bool all)
 			pr_debug("TC egress program on %s\n", i->if_name);
 	}
 	if_freenameindex(ifs);
+}
+
+int dp_tc_put(unsigned int ifindex, enum bpf_tc_attach_point point, __u32 prio, int prog_fd)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = VS_TC_HANDLE, .priority = prio,
+		    .flags = BPF_TC_F_REPLACE, .prog_fd = prog_fd);
+	int ret;
+
+	/* Probe by attaching: on a restart the clsact qdisc exists, and
+	 * creating it again fails with EEXIST, which libbpf would log as a
+	 * warning ("Exclusivity flag on") every time. */
+	dp_quiet_libbpf(true);
+	ret = bpf_tc_attach(&hook, &opts);
+	dp_quiet_libbpf(false);
+	if (!ret)
+		return 0;
+	ret = bpf_tc_hook_create(&hook);
+	if (ret && ret != -EEXIST)
+		return ret;
+	return bpf_tc_attach(&hook, &opts);
 }
 
 void dp_tc_attach_new(struct dataplane *dp)
@@ -152,11 +151,18 @@ void dp_tc_detach_all(void)
 	/* Most interfaces have no clsact at all: not worth a warning. */
 	dp_quiet_libbpf(true);
 	for (i = ifs; i && i->if_index; i++) {
-		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = i->if_index,
+		LIBBPF_OPTS(bpf_tc_hook, egress, .ifindex = i->if_index,
 			    .attach_point = BPF_TC_EGRESS);
-		LIBBPF_OPTS(bpf_tc_opts, opts, .handle = VS_TC_HANDLE, .priority = VS_TC_PRIO);
+		LIBBPF_OPTS(bpf_tc_hook, ingress, .ifindex = i->if_index,
+			    .attach_point = BPF_TC_INGRESS);
+		LIBBPF_OPTS(bpf_tc_opts, meter, .handle = VS_TC_HANDLE, .priority = VS_TC_PRIO);
+		LIBBPF_OPTS(bpf_tc_opts, nat_out, .handle = VS_TC_HANDLE, .priority = DP_NAT_PRIO);
+		LIBBPF_OPTS(bpf_tc_opts, nat_in, .handle = VS_TC_HANDLE, .priority = DP_NAT_PRIO);
 
-		bpf_tc_detach(&hook, &opts);
+		bpf_tc_detach(&egress, &meter);
+		/* The packet steering's pair (dp_nat.h). */
+		bpf_tc_detach(&egress, &nat_out);
+		bpf_tc_detach(&ingress, &nat_in);
 	}
 	dp_quiet_libbpf(false);
 	if_freenameindex(ifs);

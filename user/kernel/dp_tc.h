@@ -6,10 +6,24 @@
 #ifndef VS_DP_TC_H
 #define VS_DP_TC_H
 
+#include <stdbool.h>
+#include <bpf/libbpf.h>
 #include "vsteer.h"
 #include "lib/err.h"
 
 struct dataplane;
+
+/* TC filters are not links: identified by interface, handle and
+ * priority. Every one of vsteer's has this handle. */
+#define VS_TC_HANDLE 0x5653 /* "VS" */
+#define DP_NAT_PRIO  0x5654 /* the packet steering's (dp_nat.h) */
+
+/* Put program prog_fd on ifindex's hook at point with priority prio
+ * (and VS_TC_HANDLE), replacing the one there; 0 or -errno. */
+int dp_tc_put(unsigned int ifindex, enum bpf_tc_attach_point point, __u32 prio, int prog_fd);
+/* Whether an interface has an Ethernet header (or is lo), where the
+ * programs find the IP header. */
+bool dp_tc_has_ether(const char *ifname);
 
 /* Load the TC meter (when metering), attached to nothing yet: what can
  * fail of it fails before a start changes anything. */
