@@ -275,7 +275,8 @@ def rounds(world, o, host, m):
     """Interleaved rounds: the paths without vsteer (no BPF program of
     vsteer anywhere, no netfilter but for the DNAT runs) and the paths
     through vsteer (vsteerd started, its programs removed after), in turn
-    first."""
+    first. vsteerd is left running when the paths through it came last
+    (the cost's runs follow)."""
     def without(rnd):
         left = attached()
         if left:
@@ -299,10 +300,11 @@ def rounds(world, o, host, m):
             for client, path in (("remote", "vsteer"), ("remote", "direct_attached"),
                                  ("local", "vsteer")):
                 m.measure(client, path, w)
-        world.cleanup_vsteer()
 
     for rnd in range(o.rounds):
         for half in ((without, through) if rnd % 2 == 0 else (through, without)):
+            if half is without:
+                world.cleanup_vsteer()
             half(rnd)
 
 
@@ -312,7 +314,8 @@ def cost(world, o, m):
     so it is off while paths are compared. The connect hook runs once per
     connect(), the TC programs once per packet on each interface it
     crosses."""
-    start_vsteer(world, fresh=False)
+    if not getattr(world, "pin", None):
+        start_vsteer(world, fresh=False)
     samples = {}
     with procs.BpfStats():
         for _ in range(o.cost_rounds):
