@@ -226,6 +226,7 @@ class Paths:
         self.runs = {}
         self.broken = {}
         self.forwarder = None
+        self.started = False        # vsteerd once: its pin directory and state
         self.other_hooks = []
 
     def probe(self, client, path):
@@ -241,12 +242,17 @@ class Paths:
 
     def measure(self, client, path, workload, secs=None):
         """A wrk run; kept as a sample of the path unless secs is given
-        (the cost's runs, which are not compared)."""
+        (the cost's runs, which are not compared). With vsteerd running,
+        its CPU use during the run too."""
         if not self.probe(client, path):
             return None
         url, wrap, base = target(client, path)
-        r = self.world.wrk(url, secs or self.o.secs, workload == "close", wrap=wrap,
+        p = self.world.procs.get("vsteerd")
+        cpu0, t0 = (procs.cpu_seconds(p.pid), time.monotonic()) if p else (0, 0)
+        r = self.world.wrk(url, secs or self.o.containers_secs, workload == "close", wrap=wrap,
                            src_base=base)
+        if p:
+            r["vsteerd_cpu_pct"] = 100 * (procs.cpu_seconds(p.pid) - cpu0) / (time.monotonic() - t0)
         if not secs:
             self.runs.setdefault((client, path, workload), []).append(r)
         return r
@@ -255,7 +261,8 @@ class Paths:
 def ratios(runs, base, o):
     """Rows as the throughput scenario's: each run a ratio to the base run
     of the same round and workload."""
-    row = {"errors": sum(r["errors"] for r in runs), "runs": len(runs)}
+    row = {"errors": sum(r["errors"] for r in runs), "runs": len(runs),
+           "vsteerd_cpu_pct": spread([r.get("vsteerd_cpu_pct") for r in runs])}
     for k in ("rps", "p50_us", "p99_us", "p999_us"):
         row[k] = spread([r[k] for r in runs])
         row[k + "_ratio"] = spread([r[k] / b[k] if b[k] else None
@@ -271,41 +278,51 @@ def start_vsteer(world, fresh):
              10, "the container's server registered")
 
 
+# One round of one workload: the paths without vsteer, then those through
+# it; odd rounds both the other way round. Each client's direct run sits
+# next to its vsteer run, the noise of a shared machine being what it is.
+WITHOUT = (("remote", "forwarder"), ("remote", "dnat"), ("local", "direct"), ("remote", "direct"))
+THROUGH = (("remote", "vsteer"), ("local", "vsteer"), ("remote", "direct_attached"))
+
+
 def rounds(world, o, host, m):
     """Interleaved rounds: the paths without vsteer (no BPF program of
-    vsteer anywhere, no netfilter but for the DNAT runs) and the paths
-    through vsteer (vsteerd started, its programs removed after), in turn
-    first. vsteerd is left running when the paths through it came last
-    (the cost's runs follow)."""
-    def without(rnd):
+    vsteer anywhere, checked; no netfilter but for the DNAT runs) and the
+    paths through vsteer (vsteerd started; its programs removed with
+    --cleanup before the next paths without). vsteerd is left running
+    when its paths came last (the cost's runs follow)."""
+    def without(w, order):
+        world.cleanup_vsteer()
         left = attached()
         if left:
             raise BenchError("vsteer programs still attached: %s" % left)
         m.other_hooks.append(root_connect_hooks())
-        for w in o.containers_workloads:
-            for client, path in (("remote", "direct"), ("remote", "forwarder"),
-                                 ("local", "direct")):
-                if path != "forwarder" or m.forwarder:
-                    m.measure(client, path, w)
-        host.dnat(True)
-        try:
-            for w in o.containers_workloads:
-                m.measure("remote", "dnat", w)
-        finally:
-            host.dnat(False)
-
-    def through(rnd):
-        start_vsteer(world, fresh=rnd == 0)
-        for w in o.containers_workloads:
-            for client, path in (("remote", "vsteer"), ("remote", "direct_attached"),
-                                 ("local", "vsteer")):
+        for client, path in order:
+            if path == "forwarder" and not m.forwarder:
+                continue
+            if path != "dnat":
                 m.measure(client, path, w)
+                continue
+            host.dnat(True)
+            try:
+                m.measure(client, path, w)
+            finally:
+                host.dnat(False)
 
-    for rnd in range(o.rounds):
-        for half in ((without, through) if rnd % 2 == 0 else (through, without)):
-            if half is without:
-                world.cleanup_vsteer()
-            half(rnd)
+    def through(w, order):
+        start_vsteer(world, fresh=not m.started)
+        m.started = True
+        for client, path in order:
+            m.measure(client, path, w)
+
+    for rnd in range(o.containers_rounds):
+        for w in o.containers_workloads:
+            if rnd % 2 == 0:
+                without(w, WITHOUT)
+                through(w, THROUGH)
+            else:
+                through(w, THROUGH[::-1])
+                without(w, WITHOUT[::-1])
 
 
 def cost(world, o, m):

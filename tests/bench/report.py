@@ -192,17 +192,17 @@ def containers_md(c):
         if not rows:
             continue
         out += ["", "**%s**" % title, "",
-                "| client | path | req/s | ratio | p50 µs | p99 µs | p99 ratio | errors |",
-                "|---|---|---|---|---|---|---|---|"]
+                "| client | path | req/s | ratio | p50 µs | p99 µs | p99 ratio | errors | "
+                "vsteerd CPU % |", "|---|---|---|---|---|---|---|---|---|"]
         for client in ("remote", "local"):
             for path in CONTAINER_PATHS:
                 r = rows.get(client, {}).get(path)
                 if not r:
                     continue
-                out.append("| %s | %s | %s | %s | %s | %s | %s | %d |" % (
+                out.append("| %s | %s | %s | %s | %s | %s | %s | %d | %s |" % (
                     client, CONTAINER_PATHS.get(path, path), fmt(r["rps"]),
                     fmt(r["rps_ratio"], 3), fmt(r["p50_us"]), fmt(r["p99_us"]),
-                    fmt(r["p99_us_ratio"], 3), r["errors"]))
+                    fmt(r["p99_us_ratio"], 3), r["errors"], fmt(r.get("vsteerd_cpu_pct"), 1)))
         v = rows.get("remote", {}).get("vsteer", {}).get("rps_to_dnat")
         if v:
             out += ["", "remote, vsteer / DNAT: %s" % fmt(v, 3)]
@@ -232,7 +232,7 @@ SECTIONS = [("throughput", "1. Throughput and latency", throughput_md),
             ("soak", "7. Soak", soak_md),
             ("mirror", "8. Mirror: the stable version with 10% mirrored, the capture's cost, "
              "the largest mirrored rate", mirror_md),
-            ("containers", "10. Containers: remote and local clients of a server on a bridge",
+            ("containers", "9. Containers: remote and local clients of a server on a bridge",
              containers_md)]
 
 
