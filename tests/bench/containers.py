@@ -228,6 +228,7 @@ class Paths:
         self.forwarder = None
         self.started = False        # vsteerd once: its pin directory and state
         self.other_hooks = []
+        self.load = []              # the 1-minute load average after each round
 
     def probe(self, client, path):
         key = "%s/%s" % (client, path)
@@ -323,6 +324,7 @@ def rounds(world, o, host, m):
             else:
                 through(w, THROUGH[::-1])
                 without(w, WITHOUT[::-1])
+            m.load.append(os.getloadavg()[0])
 
 
 def cost(world, o, m):
@@ -388,5 +390,6 @@ def run(world, o):
                     [a["rps"] / b["rps"] if b["rps"] else None for a, b in zip(v, d)])
         out["workloads"] = table
         out["other_connect_hooks"] = spread(m.other_hooks)
+        out["load1"] = spread(m.load)
         out["broken"] = m.broken
     return out

@@ -216,6 +216,9 @@ def containers_md(c):
                     out.append("| %s | %s | %s | %s | %s |" % (
                         run, name, fmt(p["runs_per_request"], 2), fmt(p["ns_per_run"]),
                         fmt(p["ns_per_request"])))
+    if c.get("load1"):
+        out += ["", "1-minute load average after each round: %s (wrk and nginx alone keep "
+                "both cores of the development VM busy: 2-3; more is other work)" % fmt(c["load1"], 1)]
     hooks = c.get("other_connect_hooks")
     if hooks and hooks["max"]:
         out += ["", "Other vsteerds' connect hooks at the cgroup root during the runs (they run "
