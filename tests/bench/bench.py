@@ -609,18 +609,17 @@ def options(argv):
     o.cost_rounds = 1 if q else 3
     o.mirror_rates = [500, 2000] if q else [500, 1000, 2000, 3000, 4000, 6000, 8000, 12000]
     o.mirror_step_secs = 1 if q else 4
-    # quick: one connection per request only, the cost of the steered
-    # paths only: every path and program runs once, in about 10 s. Full:
+    # quick: one connection per request only, one run for the cost: every
+    # path and the code of each measurement runs once, in about 10 s. Full:
     # more and shorter rounds than the other scenarios' (8 x 5 s): its
     # pairs are the figures, and on a shared machine more short pairs
     # give a steadier median than a few long ones.
     o.containers_rounds = 1 if q else 8
     o.containers_secs = 1 if q else 5
     o.containers_workloads = ("close",) if q else containers.WORKLOADS
-    o.containers_cost_runs = [(c, p, w) for c in ("remote", "local") for p, w in
-                              ((("vsteer", "close"),) if q else
-                               (("vsteer", "keepalive"), ("vsteer", "close"),
-                                ("direct_attached", "close")))]
+    o.containers_cost_runs = [("remote", "vsteer", "close")] if q else [
+        (c, p, w) for c in ("remote", "local") for p, w in
+        (("vsteer", "keepalive"), ("vsteer", "close"), ("direct_attached", "close"))]
     o.containers_cost_secs = 1 if q else 4
     if o.soak_minutes is None:
         o.soak_minutes = 0.1 if q else 3

@@ -48,6 +48,7 @@ PATHS = {
     ("remote", "direct_attached"): "direct, with vsteer's programs attached (not steered)",
     ("local", "direct"): "the container's address from the host",
     ("local", "vsteer"): "the service address, vsteer's connect hook",
+    ("local", "direct_attached"): "direct, with vsteer's programs attached (not steered)",
 }
 
 
@@ -203,18 +204,14 @@ def attached():
     return left
 
 
-def root_connect_hooks():
-    """connect4 programs at the cgroup v2 root while ours is not attached:
-    other vsteerds on this shared machine (other namespaces' tests) run
-    theirs for every connect() here too, on every path alike."""
-    with open("/proc/mounts") as f:
-        root = next((line.split()[1] for line in f if line.split()[2] == "cgroup2"), None)
-    if not root:
-        return 0
-    r = subprocess.run(["bpftool", "-j", "cgroup", "show", root], capture_output=True, text=True)
+def other_vsteerds():
+    """vsteerds of others on this shared machine (other namespaces' tests),
+    counted by their trackers, while ours is not running: their
+    tracepoint programs run for every TCP socket of the kernel and their
+    connect hooks for every connect(), on every path alike."""
+    r = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True)
     progs = procs.json.loads(r.stdout or "[]")
-    return sum(1 for p in progs if isinstance(p, dict) and
-               "connect4" in p.get("attach_type", ""))
+    return sum(1 for p in progs if isinstance(p, dict) and p.get("name") == "vsteer_track")
 
 
 class Paths:
@@ -227,7 +224,7 @@ class Paths:
         self.broken = {}
         self.forwarder = None
         self.started = False        # vsteerd once: its pin directory and state
-        self.other_hooks = []
+        self.others = []
         self.load = []              # the 1-minute load average after each round
 
     def probe(self, client, path):
@@ -283,7 +280,8 @@ def start_vsteer(world, fresh):
 # it; odd rounds both the other way round. Each client's direct run sits
 # next to its vsteer run, the noise of a shared machine being what it is.
 WITHOUT = (("remote", "forwarder"), ("remote", "dnat"), ("local", "direct"), ("remote", "direct"))
-THROUGH = (("remote", "vsteer"), ("local", "vsteer"), ("remote", "direct_attached"))
+THROUGH = (("remote", "vsteer"), ("local", "vsteer"), ("remote", "direct_attached"),
+           ("local", "direct_attached"))
 
 
 def rounds(world, o, host, m):
@@ -297,7 +295,7 @@ def rounds(world, o, host, m):
         left = attached()
         if left:
             raise BenchError("vsteer programs still attached: %s" % left)
-        m.other_hooks.append(root_connect_hooks())
+        m.others.append(other_vsteerds())
         for client, path in order:
             if path == "forwarder" and not m.forwarder:
                 continue
@@ -389,7 +387,7 @@ def run(world, o):
                 rows["remote"]["vsteer"]["rps_to_dnat"] = spread(
                     [a["rps"] / b["rps"] if b["rps"] else None for a, b in zip(v, d)])
         out["workloads"] = table
-        out["other_connect_hooks"] = spread(m.other_hooks)
+        out["other_vsteerds"] = spread(m.others)
         out["load1"] = spread(m.load)
         out["broken"] = m.broken
     return out

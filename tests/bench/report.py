@@ -219,10 +219,10 @@ def containers_md(c):
     if c.get("load1"):
         out += ["", "1-minute load average after each round: %s (wrk and nginx alone keep "
                 "both cores of the development VM busy: 2-3; more is other work)" % fmt(c["load1"], 1)]
-    hooks = c.get("other_connect_hooks")
-    if hooks and hooks["max"]:
-        out += ["", "Other vsteerds' connect hooks at the cgroup root during the runs (they run "
-                "on every connect() of every path): %s" % fmt(hooks)]
+    others = c.get("other_vsteerds")
+    if others and others["max"]:
+        out += ["", "Other vsteerds on the machine during the runs (their tracepoint programs "
+                "and connect hooks run for every path alike): %s" % fmt(others)]
     return out
 
 
