@@ -40,7 +40,9 @@ PKGS="$PKGS puppet python3-yaml"
 # Only for `deps.sh vm`: the kernel-compatibility runner (vm/kernel-test.sh).
 [ "${1:-}" = vm ] && PKGS="$PKGS qemu-system-x86 cpio kmod"
 # The benchmark's peers and charts; the tests run its --quick smoke mode.
-PKGS="$PKGS haproxy gnuplot-nox"
+# nftables: its containers scenario deletes the DNAT path's tables after
+# it (iptables-nft can only flush them, which leaves conntrack running).
+PKGS="$PKGS haproxy gnuplot-nox nftables"
 # The style checks (tests/lint.sh, run by tests/run --all): Debian 12's
 # clang-format is 14, the version .clang-format's output is checked with.
 PKGS="$PKGS git clang-format shellcheck pyflakes3"

@@ -5,10 +5,10 @@ the same run (the machine is shared and noisy).
     tests/bench/bench.py [--quick] [--out DIR] [--only NAME,...] [--soak-minutes M]
 
 Scenarios (tests/bench/README.md says what each measures and how):
-throughput, cost, switch, failover, rollback, scale, soak, mirror. Writes
-results.json, results.md and PNG charts into DIR (default
-bench-results/DATE). Runs in its own network and mount namespace, on
-loopback only. Asserts nothing about speed: it measures.
+throughput, cost, switch, failover, rollback, scale, soak, mirror,
+containers. Writes results.json, results.md and PNG charts into DIR
+(default bench-results/DATE). Runs in its own network and mount namespace,
+on loopback and on namespaces and links of its own making. Asserts nothing about speed: it measures.
 """
 import argparse
 import datetime
@@ -21,20 +21,14 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import containers  # noqa: E402
 import procs  # noqa: E402
 import report  # noqa: E402
 from procs import (BACKENDS, HAPROXY_PORT, NGINX_PROXY_PORT, SVC, BenchError,  # noqa: E402
-                   api_ok, cpu_seconds, rss_kib, wait_for)
+                   api_ok, cpu_seconds, rss_kib, spread, wait_for)
 
-SCENARIOS = ["throughput", "cost", "switch", "failover", "rollback", "scale", "soak", "mirror"]
-
-
-def spread(xs):
-    """Median, min and max of several runs."""
-    xs = [x for x in xs if x is not None]
-    if not xs:
-        return None
-    return {"median": statistics.median(xs), "min": min(xs), "max": max(xs), "runs": len(xs)}
+SCENARIOS = ["throughput", "cost", "switch", "failover", "rollback", "scale", "soak", "mirror",
+             "containers"]
 
 
 def set_weights(w):
@@ -588,7 +582,8 @@ def mirror(world, o):
 
 
 RUNNERS = {"throughput": throughput, "cost": cost, "switch": switch, "failover": failover,
-           "rollback": rollback, "scale": scale, "soak": soak, "mirror": mirror}
+           "rollback": rollback, "scale": scale, "soak": soak, "mirror": mirror,
+           "containers": containers.run}
 
 
 def options(argv):
@@ -614,6 +609,18 @@ def options(argv):
     o.cost_rounds = 1 if q else 3
     o.mirror_rates = [500, 2000] if q else [500, 1000, 2000, 3000, 4000, 6000, 8000, 12000]
     o.mirror_step_secs = 1 if q else 4
+    # quick: one connection per request only, one run for the cost: every
+    # path and the code of each measurement runs once, in about 10 s. Full:
+    # more and shorter rounds than the other scenarios' (8 x 5 s): its
+    # pairs are the figures, and on a shared machine more short pairs
+    # give a steadier median than a few long ones.
+    o.containers_rounds = 1 if q else 8
+    o.containers_secs = 1 if q else 5
+    o.containers_workloads = ("close",) if q else containers.WORKLOADS
+    o.containers_cost_runs = [("remote", "vsteer", "close")] if q else [
+        (c, p, w) for c in ("remote", "local") for p, w in
+        (("vsteer", "keepalive"), ("vsteer", "close"), ("direct_attached", "close"))]
+    o.containers_cost_secs = 1 if q else 4
     if o.soak_minutes is None:
         o.soak_minutes = 0.1 if q else 3
     o.scenarios = o.only.split(",") if o.only else list(SCENARIOS)
@@ -646,6 +653,11 @@ def main(argv):
             print("bench: %s ..." % name, flush=True)
             try:
                 res["scenarios"][name] = RUNNERS[name](world, o)
+                # paths that did not answer fail the scenario; the rest is kept
+                broken = res["scenarios"][name].get("broken")
+                if broken:
+                    res["failed"][name] = "; ".join("%s: %s" % kv for kv in broken.items())
+                    print("bench: %s failed: %s" % (name, res["failed"][name]), flush=True)
             except (BenchError, OSError, subprocess.SubprocessError, KeyError, ValueError) as e:
                 res["failed"][name] = "%s: %s" % (type(e).__name__, e)
                 print("bench: %s failed: %s (logs in %s)" % (name, e, world.dir), flush=True)

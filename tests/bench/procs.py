@@ -6,6 +6,7 @@ import re
 import resource
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,6 +37,14 @@ end
 # bench's error too.
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 from lib import TestFailure as BenchError, wait_for  # noqa: E402,F401
+
+
+def spread(xs):
+    """Median, min and max of several runs."""
+    xs = [x for x in xs if x is not None]
+    if not xs:
+        return None
+    return {"median": statistics.median(xs), "min": min(xs), "max": max(xs), "runs": len(xs)}
 
 
 def port_open(port, host="127.0.0.1"):
@@ -143,7 +152,8 @@ class World:
                        "location / { return 200 \"%s\\n\"; } }" % (port, body or ver), 1)
             wait_for(lambda: port_open(port), 5, "nginx %s" % ver)
 
-    def nginx(self, name, servers, workers, extra_http=""):
+    def nginx(self, name, servers, workers, extra_http="", wrap=()):
+        """wrap: a command nginx runs under (`ip netns exec NAME`)."""
         conf = self.path(name + ".conf")
         with open(conf, "w") as f:
             f.write("worker_processes %s;\nworker_rlimit_nofile 65536;\npid %s;\n"
@@ -152,7 +162,7 @@ class World:
                     "http { access_log off; keepalive_requests 1000000;\n%s\n%s\n}\n"
                     % (workers, self.path(name + ".pid"), self.path(name + ".err"),
                        extra_http, servers))
-        return self.start(name, ["nginx", "-c", conf])
+        return self.start(name, list(wrap) + ["nginx", "-c", conf])
 
     def demo_backends(self):
         """The project's demo backend, where a fault has to be injected."""
@@ -258,18 +268,23 @@ class World:
         os.kill(self.procs["nginx-proxy"].pid, signal.SIGHUP)
 
     # -- load --
-    def wrk(self, url, secs, close=False, conns=32, threads=2, span=1):
+    def wrk(self, url, secs, close=False, conns=32, threads=2, span=1, wrap=(), src_base=None):
         """wrk through the source-address shim: every connection comes from
-        a random 127.1.x.y (vsteer splits by client address)."""
+        a random 127.1.x.y (vsteer splits by client address), or from a
+        random address of the local range src_base/16 whatever the
+        destination; wrap: a command wrk runs under (`ip netns exec
+        NAME`)."""
         lua = self.path("summary.lua")
         if not os.path.exists(lua):
             with open(lua, "w") as f:
                 f.write(WRK_LUA)
-        cmd = ["wrk", "-t", str(threads), "-c", str(conns), "-d", "%gs" % secs, "-s", lua]
+        cmd = list(wrap) + ["wrk", "-t", str(threads), "-c", str(conns), "-d", "%gs" % secs, "-s", lua]
         if close:
             cmd += ["-H", "Connection: close"]
         env = dict(os.environ, LD_PRELOAD=os.path.join(BUILD, "libsrcaddr.so"),
                    VSTEER_DST_SPAN=str(span))
+        if src_base:
+            env["VSTEER_SRC_BASE"] = src_base
         r = subprocess.run(cmd + [url], capture_output=True, text=True, env=env,
                            timeout=secs + 60)
         for line in reversed(r.stdout.splitlines()):
@@ -332,31 +347,37 @@ class BpfStats:
             f.write(self.old)
 
 
-def prog_stats(pin):
+# vsteerd's pinned links: sk_lookup, the watch hooks, the connect hooks.
+LINKS = ("link", "track", "req", "resp", "rst", "connect4", "connect6", "peer4", "peer6")
+
+
+def prog_stats(pin, wraps=((),)):
     """{program name: (run_cnt, run_time_ns)} for the programs behind the
-    links pinned in pin: this vsteerd's, not every vsteer on the host."""
-    out = {}
-    for link in ("link", "track", "req", "resp", "rst"):
+    links pinned in pin (this vsteerd's, not every vsteer on the host) and
+    for vsteer's TC filters (no link to pin: the HTTP status reader, the
+    packet steering) on the interfaces of the namespace each of wraps
+    runs bpftool in (() this one; only one vsteerd runs at a time). A
+    program attached to several interfaces counts once."""
+    ids = set()
+    for link in LINKS:
         path = os.path.join(pin, link)
-        if not os.path.exists(path):
-            continue
-        r = subprocess.run(["bpftool", "-j", "link", "show", "pinned", path],
-                           capture_output=True, text=True, check=True)
-        r = subprocess.run(["bpftool", "-j", "prog", "show", "id",
-                            str(json.loads(r.stdout)["prog_id"])],
+        if os.path.exists(path):
+            r = subprocess.run(["bpftool", "-j", "link", "show", "pinned", path],
+                               capture_output=True, text=True, check=True)
+            ids.add(json.loads(r.stdout)["prog_id"])
+    for wrap in wraps:
+        r = subprocess.run(list(wrap) + ["bpftool", "-j", "net", "show"], capture_output=True,
+                           text=True)
+        for dev in (json.loads(r.stdout or "[]") or [{}])[0].get("tc", []):
+            if dev.get("name", "").startswith("vsteer"):
+                ids.add(dev["id"])
+    out = {}
+    for i in sorted(ids):
+        r = subprocess.run(["bpftool", "-j", "prog", "show", "id", str(i)],
                            capture_output=True, text=True, check=True)
         p = json.loads(r.stdout)
-        out[p["name"]] = (p.get("run_cnt", 0), p.get("run_time_ns", 0))
-    # The HTTP status reader is a TC filter on lo (no link to pin): the
-    # bench's namespace has only lo, and only one vsteerd at a time.
-    r = subprocess.run(["bpftool", "-j", "net", "show", "dev", "lo"], capture_output=True,
-                       text=True)
-    for dev in (json.loads(r.stdout or "[]") or [{}])[0].get("tc", []):
-        if dev.get("name", "").startswith("vsteer_http"):
-            r = subprocess.run(["bpftool", "-j", "prog", "show", "id", str(dev["id"])],
-                               capture_output=True, text=True, check=True)
-            p = json.loads(r.stdout)
-            out[p["name"]] = (p.get("run_cnt", 0), p.get("run_time_ns", 0))
+        cnt, ns = out.get(p["name"], (0, 0))
+        out[p["name"]] = (cnt + p.get("run_cnt", 0), ns + p.get("run_time_ns", 0))
     return out
 
 

@@ -176,6 +176,56 @@ def mirror_md(m):
     return out
 
 
+CONTAINER_PATHS = {"direct": "direct to the container", "dnat": "host port, iptables DNAT",
+                   "forwarder": "host port, user-space forwarder",
+                   "vsteer": "vsteer (service address)",
+                   "direct_attached": "direct, vsteer's programs attached"}
+
+
+def containers_md(c):
+    out = ["", "Service %s (exists nowhere), its one version's server %s in the container; "
+           "user-space forwarder: %s. Every client connection from a random address of its "
+           "client's range; wrk, 2 threads, 32 connections." % (c["service"], c["server"],
+                                                                 c.get("forwarder", "-"))]
+    for w, title in (("keepalive", "keep-alive"), ("close", "one connection per request")):
+        rows = c.get("workloads", {}).get(w)
+        if not rows:
+            continue
+        out += ["", "**%s**" % title, "",
+                "| client | path | req/s | ratio | p50 µs | p99 µs | p99 ratio | errors | "
+                "vsteerd CPU % |", "|---|---|---|---|---|---|---|---|---|"]
+        for client in ("remote", "local"):
+            for path in CONTAINER_PATHS:
+                r = rows.get(client, {}).get(path)
+                if not r:
+                    continue
+                out.append("| %s | %s | %s | %s | %s | %s | %s | %d | %s |" % (
+                    client, CONTAINER_PATHS.get(path, path), fmt(r["rps"]),
+                    fmt(r["rps_ratio"], 3), fmt(r["p50_us"]), fmt(r["p99_us"]),
+                    fmt(r["p99_us_ratio"], 3), r["errors"], fmt(r.get("vsteerd_cpu_pct"), 1)))
+        v = rows.get("remote", {}).get("vsteer", {}).get("rps_to_dnat")
+        if v:
+            out += ["", "remote, vsteer / DNAT: %s" % fmt(v, 3)]
+    if c.get("cost"):
+        out += ["", "Kernel run time per request (`kernel.bpf_stats_enabled`, separate runs):", "",
+                "| client / path / workload | program | runs per request | ns per run | "
+                "ns per request |", "|---|---|---|---|---|"]
+        for run, progs in c["cost"].items():
+            for name, p in progs.items():
+                if p["runs_per_request"] and p["runs_per_request"]["median"] >= 0.01:
+                    out.append("| %s | %s | %s | %s | %s |" % (
+                        run, name, fmt(p["runs_per_request"], 2), fmt(p["ns_per_run"]),
+                        fmt(p["ns_per_request"])))
+    if c.get("load1"):
+        out += ["", "1-minute load average after each round: %s (wrk and nginx alone keep "
+                "both cores of the development VM busy: 2-3; more is other work)" % fmt(c["load1"], 1)]
+    others = c.get("other_vsteerds")
+    if others and others["max"]:
+        out += ["", "Other vsteerds on the machine during the runs (their tracepoint programs "
+                "and connect hooks run for every path alike): %s" % fmt(others)]
+    return out
+
+
 SECTIONS = [("throughput", "1. Throughput and latency", throughput_md),
             ("cost", "2. Steering cost", cost_md),
             ("switch", "3. Switch time (all new connections to the other version)", switch_md),
@@ -184,7 +234,9 @@ SECTIONS = [("throughput", "1. Throughput and latency", throughput_md),
             ("scale", "6. Scale", scale_md),
             ("soak", "7. Soak", soak_md),
             ("mirror", "8. Mirror: the stable version with 10% mirrored, the capture's cost, "
-             "the largest mirrored rate", mirror_md)]
+             "the largest mirrored rate", mirror_md),
+            ("containers", "9. Containers: remote and local clients of a server on a bridge",
+             containers_md)]
 
 
 def markdown(res, out_dir):
@@ -200,6 +252,8 @@ def markdown(res, out_dir):
     for key, title, fn in SECTIONS:
         if key in res["scenarios"]:
             out += ["", "## " + title] + fn(res["scenarios"][key])
+            if key in res["failed"]:
+                out += ["", "FAILED: " + res["failed"][key]]
             png = {"throughput": ["throughput.png", "latency.png"],
                    "failover": ["failover.png"]}.get(key, [])
             png = [p for p in png if os.path.exists(os.path.join(out_dir, p))]

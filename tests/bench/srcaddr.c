@@ -8,13 +8,20 @@
  * same shim, so its cost (one bind per connection) is in the baseline too.
  *
  *   VSTEER_SRC_ADDRS=N   how many addresses (default 65534)
+ *   VSTEER_SRC_BASE=A    bind BASE + 1..N instead, for every IPv4
+ *                        destination: clients of containers, which a
+ *                        loopback source cannot reach (the kernel drops
+ *                        127/8 off the host); the range must be local
+ *                        (`ip route add local A/16 dev lo`)
  *   VSTEER_DST_SPAN=N    also move each connection's destination port p to
  *                        p + a random 0..N-1: load spread over N backends
  *                        directly, the baseline of a service that has N
  */
+#include <arpa/inet.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -55,19 +62,39 @@ static uint32_t naddrs(void)
 	return n;
 }
 
+/* The first address of the source range, host order: 127.1.0.0 unless
+ * VSTEER_SRC_BASE names another; *any: the range is for every destination. */
+static uint32_t src_base(bool *any)
+{
+	static uint32_t base;
+	static bool other;
+
+	if (!base) {
+		const char *s = getenv("VSTEER_SRC_BASE");
+		struct in_addr a;
+
+		other = s && inet_pton(AF_INET, s, &a) == 1;
+		base = other ? ntohl(a.s_addr) : 0x7f010000u;
+	}
+	*any = other;
+	return base;
+}
+
 int connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
 	static int (*real_connect)(int, const struct sockaddr *, socklen_t);
 	const struct sockaddr_in *to = (const struct sockaddr_in *)sa;
+	bool any;
+	uint32_t base = src_base(&any);
 
 	if (!real_connect)
 		real_connect = (int (*)(int, const struct sockaddr *, socklen_t))dlsym(RTLD_NEXT,
 										       "connect");
 	if (sa && sa->sa_family == AF_INET && len >= sizeof(*to) &&
-	    (ntohl(to->sin_addr.s_addr) >> 24) == 127) {
+	    (any || (ntohl(to->sin_addr.s_addr) >> 24) == 127)) {
 		struct sockaddr_in src = {
 			.sin_family = AF_INET,
-			.sin_addr.s_addr = htonl(0x7f010000u + 1 + rng() % naddrs()),
+			.sin_addr.s_addr = htonl(base + 1 + rng() % naddrs()),
 		};
 		uint32_t span = env_u32("VSTEER_DST_SPAN", 1, 1024);
 		int one = 1, saved = errno;
