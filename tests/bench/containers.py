@@ -20,6 +20,7 @@ each connection is a new client, its worst case. One version, 100%: the
 split does not matter here, the path does.
 """
 import os
+import select
 import shutil
 import subprocess
 import time
@@ -91,6 +92,14 @@ class Host:
             self.forward = f.read().strip()
         os.makedirs("/run/netns", exist_ok=True)
         subprocess.run(["mount", "-t", "tmpfs", "tmpfs", "/run/netns"], check=True)
+        try:
+            self.build()
+        except BaseException:
+            self.__exit__()     # half a topology would be in the next scenario's way
+            raise
+        return self
+
+    def build(self):
         for cmd in ("link add %s type bridge" % BRIDGE, "addr add %s/24 dev %s" % (GATEWAY, BRIDGE),
                     "link set %s up" % BRIDGE, "netns add " + CONTAINER, "netns add " + CLIENT,
                     "link add vsh1 type veth peer name eth0 netns " + CONTAINER,
@@ -106,7 +115,6 @@ class Host:
                 ip(*cmd.split(), ns=ns)
         ip("route", "add", "local", CLIENT_RANGE + "/16", "dev", "lo", ns=CLIENT)
         self.sysctl("net.ipv4.ip_forward", "1")
-        return self
 
     def __exit__(self, *exc):
         if getattr(self, "exit_w", None) is not None:
@@ -175,7 +183,8 @@ class Host:
         os.close(exit_r)
         os.close(ready_w)
         self.exit_w = exit_w        # rootlessport runs until it is closed
-        ready = os.read(ready_r, 1)     # "1" when listening; EOF if it failed
+        # "1" when it listens; EOF if it failed
+        ready = os.read(ready_r, 1) if select.select([ready_r], [], [], 10)[0] else b""
         os.close(ready_r)
         if ready != b"1":
             raise BenchError("rootlessport did not start: see %s" % world.path("rootlessport.log"))
@@ -256,7 +265,7 @@ class Paths:
         return r
 
 
-def ratios(runs, base, o):
+def ratios(runs, base):
     """Rows as the throughput scenario's: each run a ratio to the base run
     of the same round and workload."""
     row = {"errors": sum(r["errors"] for r in runs), "runs": len(runs),
@@ -380,7 +389,7 @@ def run(world, o):
         for (client, path, w), runs in m.runs.items():
             base = m.runs.get((client, "direct", w), [])
             if (client, path) in PATHS and len(runs) == len(base):
-                table.setdefault(w, {}).setdefault(client, {})[path] = ratios(runs, base, o)
+                table.setdefault(w, {}).setdefault(client, {})[path] = ratios(runs, base)
         for w, rows in table.items():
             v, d = m.runs.get(("remote", "vsteer", w)), m.runs.get(("remote", "dnat", w))
             if v and d and len(v) == len(d):
