@@ -438,7 +438,13 @@ class Bridge:
         # neighbour discovery.
         subprocess.run(["sysctl", "-qw", "net.ipv6.conf.default.accept_dad=0", "net.ipv6.ip_nonlocal_bind=1"],
                        check=True)
-        for cmd in ("link add %s type bridge" % self.NAME, "addr add %s/24 dev %s" % (self.GATEWAY, self.NAME),
+        # A MAC address of its own: a bridge without one takes its ports'
+        # lowest, and changes it when a port goes (a killed container's
+        # veth); the containers' neighbour entry for the gateway is then
+        # stale and their replies to clients off the bridge are lost for
+        # seconds (bridged_container_form timed out once in CI so).
+        for cmd in ("link add %s address 02:76:73:00:00:01 type bridge" % self.NAME,
+                    "addr add %s/24 dev %s" % (self.GATEWAY, self.NAME),
                     "addr add %s/64 dev %s nodad" % (self.GATEWAY6, self.NAME),
                     "link set %s up" % self.NAME, "route add local %s dev lo" % LOCAL_NET,
                     "-6 route add local %s dev lo" % LOCAL_NET6):

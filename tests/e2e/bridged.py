@@ -962,9 +962,9 @@ def bridged_loopback_server_refused(env):
 def bridged_drain_deadline(env):
     """an instant rollout to 2.0 with `drainDeadline` 1 closes 1.0's idle
     keep-alive connection in its container (the drain's iterator runs in the
-    server's namespace) 1 to 4 s after it (deadline 1 s, then 1 s of quiet
-    and a tick or so), counted in 1.0's `drainClosed`; a new connection of
-    the same client goes to 2.0"""
+    server's namespace) within 4 s (deadline 1 s from the rollout's start
+    second, then a tick or so), counted in 1.0's `drainClosed`; a new
+    connection of the same client goes to 2.0"""
     two_containers(env)
     held = http.client.HTTPConnection(*SVC_B, timeout=3, source_address=(local_addr(9), 0))
     try:
@@ -983,8 +983,11 @@ def bridged_drain_deadline(env):
             except ConnectionResetError:
                 return True
         wait_for(closed, 6, "1.0's idle connection closed by its drain")
+        # The deadline runs from the rollout's start in whole seconds of
+        # the wall clock (its startedAt): the close comes 0 to 1 s after
+        # the call, plus a tick; CI saw 1.00 s with the sanitizer build.
         took = time.monotonic() - t0
-        check(1.0 <= took <= 4.0, "closed %.2f s after the rollout (1 to 4 s)" % took)
+        check(took <= 4.0, "closed %.2f s after the rollout (at most 4 s)" % took)
         wait_for(lambda: version_view("1.0")["counters"]["drainClosed"] == 1, 3,
                  "1.0's drainClosed counts it")
         check(local_versions([9]) == ["2.0"], "the client's new connection is not on 2.0")
