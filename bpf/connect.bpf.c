@@ -46,20 +46,24 @@ static __always_inline int unmap(__u32 a[4])
 	return 1;
 }
 
-/* Write an address into an IPv6 connect's context: as ::ffff:a.b.c.d if
- * it is IPv4. */
-static __always_inline void put6(__u32 *dst, const struct vs_addr *a)
+/* Write an address and port into a connect's context: in an IPv6 one an
+ * IPv4 address as ::ffff:a.b.c.d (a dual-stack socket's). */
+static __always_inline void set_dst(struct bpf_sock_addr *ctx, int ipv6, const struct vs_addr *a)
 {
-	if (a->family == AF_INET) {
-		dst[0] = dst[1] = 0;
-		dst[2] = bpf_htonl(0xffff);
-		dst[3] = a->addr[0];
-		return;
+	if (!ipv6) {
+		ctx->user_ip4 = a->addr[0];
+	} else if (a->family == AF_INET) {
+		ctx->user_ip6[0] = 0;
+		ctx->user_ip6[1] = 0;
+		ctx->user_ip6[2] = bpf_htonl(0xffff);
+		ctx->user_ip6[3] = a->addr[0];
+	} else {
+		ctx->user_ip6[0] = a->addr[0];
+		ctx->user_ip6[1] = a->addr[1];
+		ctx->user_ip6[2] = a->addr[2];
+		ctx->user_ip6[3] = a->addr[3];
 	}
-	dst[0] = a->addr[0];
-	dst[1] = a->addr[1];
-	dst[2] = a->addr[2];
-	dst[3] = a->addr[3];
+	ctx->user_port = bpf_htons(a->port);
 }
 
 static __always_inline int bound_key(struct bpf_sock_addr *ctx, int ipv6, struct vs_sess_key *k)
@@ -99,18 +103,7 @@ static __always_inline int rewrite(struct bpf_sock_addr *ctx, int ipv6,
 	__builtin_memcpy(o->addr, svc->addr, sizeof(o->addr));
 	o->port = svc->port;
 	o->family = svc->family;
-	if (ipv6) {
-		__u32 a[4];
-
-		put6(a, b);
-		ctx->user_ip6[0] = a[0];
-		ctx->user_ip6[1] = a[1];
-		ctx->user_ip6[2] = a[2];
-		ctx->user_ip6[3] = a[3];
-	} else {
-		ctx->user_ip4 = b->addr[0];
-	}
-	ctx->user_port = bpf_htons(b->port);
+	set_dst(ctx, ipv6, b);
 	return 0;
 }
 
@@ -279,18 +272,7 @@ static __always_inline int restore_peer(struct bpf_sock_addr *ctx, int ipv6)
 	o = bpf_sk_storage_get(&corig, ctx->sk, 0, 0);
 	if (!o)
 		return CONNECT_PASS;
-	if (ipv6) {
-		__u32 a[4];
-
-		put6(a, o);
-		ctx->user_ip6[0] = a[0];
-		ctx->user_ip6[1] = a[1];
-		ctx->user_ip6[2] = a[2];
-		ctx->user_ip6[3] = a[3];
-	} else {
-		ctx->user_ip4 = o->addr[0];
-	}
-	ctx->user_port = bpf_htons(o->port);
+	set_dst(ctx, ipv6, o);
 	return CONNECT_PASS;
 }
 

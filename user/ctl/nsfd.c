@@ -42,8 +42,7 @@ static int open_ns(const char *path, const char *what, struct vs_err *err)
 		return vs_errf(err, -EINVAL, 400, "bad_servers",
 			       "%s: %s is not a network namespace", what, path);
 	}
-	if (strcmp(what, "vsteerd") && !stat("/proc/thread-self/ns/net", &own) && !fstat(fd, &st) &&
-	    own.st_ino == st.st_ino) {
+	if (!stat("/proc/thread-self/ns/net", &own) && !fstat(fd, &st) && own.st_ino == st.st_ino) {
 		close(fd);
 		return vs_errf(
 			err, -EINVAL, 400, "bad_servers",
@@ -150,8 +149,8 @@ int nsfd_open(const struct netns_spec *ns, uint32_t *pid, struct vs_err *err)
 		return open_pid(ns->pid, what, err);
 	case NETNS_CONTAINER:
 		return open_container(ns->name, pid, what, err);
-	default:
-		return open_ns("/proc/self/ns/net", "vsteerd", err);
+	default: /* vsteerd's own: a server of it is steered by socket */
+		return vs_errf(err, -EINVAL, 500, "internal", "no other network namespace named");
 	}
 }
 

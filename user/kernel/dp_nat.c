@@ -13,14 +13,6 @@
 #include "kernel/dp_tc.h"
 #include "nat.skel.h"
 
-static bool tried_on(const struct dataplane *dp, unsigned int ifindex)
-{
-	for (size_t i = 0; i < dp->nnat_if; i++)
-		if (dp->nat_if[i] == ifindex)
-			return true;
-	return false;
-}
-
 /* Packets steered to a container are forwarded: a host that does not
  * forward drops them, which looks like steering that does not work. Said
  * when it is found off, and again each time it is turned off. */
@@ -52,7 +44,8 @@ void dp_nat_attach_new(struct dataplane *dp)
 	ifs = if_nameindex();
 	dp_tc_forget_gone(dp->nat_if, &dp->nnat_if, ifs);
 	for (i = ifs; i && i->if_index; i++) {
-		if (tried_on(dp, i->if_index) || dp->nnat_if == ARRAY_SIZE(dp->nat_if))
+		if (dp_tc_seen(dp->nat_if, dp->nnat_if, i->if_index) ||
+		    dp->nnat_if == ARRAY_SIZE(dp->nat_if))
 			continue;
 		dp->nat_if[dp->nnat_if++] = i->if_index;
 		/* Remote clients do not arrive by lo; and the programs find

@@ -41,10 +41,10 @@ bool dp_tc_has_ether(const char *ifname)
 	return ok;
 }
 
-static bool tried_on(const struct dataplane *dp, unsigned int ifindex)
+bool dp_tc_seen(const unsigned int *seen, size_t n, unsigned int ifindex)
 {
-	for (size_t i = 0; i < dp->ntc_if; i++)
-		if (dp->tc_if[i] == ifindex)
+	for (size_t i = 0; i < n; i++)
+		if (seen[i] == ifindex)
 			return true;
 	return false;
 }
@@ -78,7 +78,8 @@ static void attach_new(struct dataplane *dp, bool all)
 	if (!all)
 		dp_tc_forget_gone(dp->tc_if, &dp->ntc_if, ifs);
 	for (i = ifs; i && i->if_index; i++) {
-		if (!all && (tried_on(dp, i->if_index) || dp->ntc_if == ARRAY_SIZE(dp->tc_if)))
+		if (!all && (dp_tc_seen(dp->tc_if, dp->ntc_if, i->if_index) ||
+			     dp->ntc_if == ARRAY_SIZE(dp->tc_if)))
 			continue;
 		/* Remembered either way: not retried, nor warned about, each scan. */
 		if (!all)
