@@ -200,9 +200,11 @@ struct {
 	VS_PIN
 } corig SEC(".maps");
 
-/* Packet steering (bpf/nat.bpf.c): remote clients' flows, each server
- * steered by address and its service's port (for the replies), and a bit
- * per port such a server listens on (the replies' fast path). */
+/* Flows steered by address (bpf/nat.bpf.c's, and the tracker's record
+ * of the connect hook's): by the client's side, where each goes; by the
+ * server's side, the service address its replies come from. And a bit
+ * per port a server steered by address listens on (the replies' fast
+ * path). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, VS_FLOWS_DEFAULT);
@@ -212,12 +214,12 @@ struct {
 } flows SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, VS_MAX_SLOTS * 16);
-	__type(key, struct vs_addr);
-	__type(value, __u32);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, VS_FLOWS_DEFAULT);
+	__type(key, struct vs_flow_key);
+	__type(value, struct vs_addr);
 	VS_PIN
-} bsvc SEC(".maps");
+} rflows SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -8,19 +8,24 @@
  *                 a SYN to a service address picks the version by the same
  *                 policy as sk_lookup (pick.h) and, if it is one steered
  *                 by address, a live server of it; the flow is recorded
- *                 (flows, an LRU) and its packets' destination rewritten
- *                 to the server's address. The host then routes them to
- *                 the container.
+ *                 by both its ends (flows and rflows, LRUs) and its
+ *                 packets' destination rewritten to the server's address.
+ *                 The host then routes them to the container.
  *   vsteer_unnat  TC egress of the same interfaces: a reply from such a
- *                 server to a client with a flow gets the service address
- *                 back as its source. At egress, not at the container's
+ *                 server on a steered flow gets the service address the
+ *                 client sent to back as its source. At egress, not at the container's
  *                 veth: a source that is one of the host's own addresses
  *                 arriving from the bridge would be dropped as martian.
  *
  * No netfilter: no conntrack or nat chain is needed, and the host's own
  * rules see the flow as one between client and container. A flow keeps
  * its server for its life, whatever the weights do; one the LRU evicted
- * (more than VS_FLOWS_DEFAULT flows at once) loses its way. IPv4 only.
+ * (more than VS_FLOWS_DEFAULT flows at once) loses its way. A flow is not
+ * removed when it closes: a closed flow is the least recently used, the
+ * first the LRU evicts, and a SYN on its ports starts a new one; removing
+ * it on a FIN or RST would let one forged packet (no sequence number is
+ * checked here) cut a live flow from its server. IPv4, and IPv6 without
+ * extension headers before TCP (which no TCP stack sends by itself).
  *
  * Both return TC_ACT_UNSPEC, which lets the hook's other filters run.
  *
@@ -31,93 +36,150 @@
 #include <linux/pkt_cls.h>
 #include <linux/if_ether.h>
 #include <linux/ip.h>
+#include <linux/ipv6.h>
 #include <linux/in.h>
 #include <linux/tcp.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
-#define AF_INET 2
+#define AF_INET	 2
+#define AF_INET6 10
 #include "pick.h"
 
 #define IP_OFF_MF_MASK 0x3fff /* more fragments, fragment offset */
 
-/* Where the IPv4 and TCP headers are, and the TCP header's first bytes;
- * -1 for anything else (IPv6, fragments, not TCP, too short). */
-static __always_inline int parse(struct __sk_buff *skb, struct iphdr *ip, struct tcphdr *th,
-				 __u32 *l4)
+/* A TCP segment: its addresses (an IPv4 one in the first word, the rest
+ * zero) and ports, network byte order; where its TCP header is; its
+ * sequence number and whether it is a SYN that starts a connection. Not
+ * the whole TCP header: the caller's stack is short (new_flow()). */
+struct pkt {
+	__u32 saddr[4], daddr[4];
+	__u32 l4, seq;
+	__be16 sport, dport;
+	__u8 family, syn;
+};
+
+/* -1 for anything but TCP over IPv4 or IPv6: fragments, extension
+ * headers, too short. */
+static __always_inline int parse(struct __sk_buff *skb, struct pkt *p)
 {
-	if (skb->protocol != bpf_htons(ETH_P_IP))
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		struct iphdr ip;
+
+		if (bpf_skb_load_bytes(skb, ETH_HLEN, &ip, sizeof(ip)) ||
+		    ip.protocol != IPPROTO_TCP || ip.ihl < 5 ||
+		    (ip.frag_off & bpf_htons(IP_OFF_MF_MASK)))
+			return -1;
+		p->family = AF_INET;
+		p->saddr[0] = ip.saddr;
+		p->daddr[0] = ip.daddr;
+		p->l4 = ETH_HLEN + ip.ihl * 4;
+	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr ip6;
+
+		if (bpf_skb_load_bytes(skb, ETH_HLEN, &ip6, sizeof(ip6)) ||
+		    ip6.nexthdr != IPPROTO_TCP)
+			return -1;
+		p->family = AF_INET6;
+		__builtin_memcpy(p->saddr, &ip6.saddr, sizeof(p->saddr));
+		__builtin_memcpy(p->daddr, &ip6.daddr, sizeof(p->daddr));
+		p->l4 = ETH_HLEN + sizeof(ip6);
+	} else {
 		return -1;
-	if (bpf_skb_load_bytes(skb, ETH_HLEN, ip, sizeof(*ip)) || ip->protocol != IPPROTO_TCP ||
-	    ip->ihl < 5 || (ip->frag_off & bpf_htons(IP_OFF_MF_MASK)))
-		return -1;
-	*l4 = ETH_HLEN + ip->ihl * 4;
-	return bpf_skb_load_bytes(skb, *l4, th, sizeof(*th)) ? -1 : 0;
+	}
+	{
+		struct tcphdr th;
+
+		if (bpf_skb_load_bytes(skb, p->l4, &th, sizeof(th)))
+			return -1;
+		p->sport = th.source;
+		p->dport = th.dest;
+		p->seq = th.seq;
+		p->syn = th.syn && !th.ack;
+	}
+	return 0;
 }
 
-/* Replace an address (at ip_off) and a port (at port_off), fixing the IP
- * and TCP checksums (the TCP one covers the address through its pseudo
- * header). */
-static __always_inline int rewrite(struct __sk_buff *skb, __u32 l4, __u32 ip_off, __u32 port_off,
-				   __be32 old_ip, __be32 new_ip, __be16 old_port, __be16 new_port)
+/* Replace the source (src) or destination address and port of p with
+ * addr and port (network byte order), fixing the checksums: the TCP one
+ * covers the addresses through its pseudo header; IPv6 has no other. Not
+ * inlined: its temporaries would add to vsteer_dnat's frame, and 6.1
+ * rounds each frame of the deepest call chain (vsteer_dnat, new_flow,
+ * cut_key) up to 32 bytes against the 512 of all of them. */
+static __noinline int rewrite(struct __sk_buff *skb, const struct pkt *p, int src,
+			      const __u32 *addr, __be16 port)
 {
-	__u32 csum = l4 + offsetof(struct tcphdr, check);
+	__u32 csum = p->l4 + offsetof(struct tcphdr, check);
+	__u32 port_off =
+		p->l4 + (src ? offsetof(struct tcphdr, source) : offsetof(struct tcphdr, dest));
+	__be16 old_port = src ? p->sport : p->dport;
+	const __u32 *old = src ? p->saddr : p->daddr;
+	__u32 ip_off;
 
-	if (bpf_l4_csum_replace(skb, csum, old_ip, new_ip, BPF_F_PSEUDO_HDR | sizeof(new_ip)) ||
-	    bpf_l3_csum_replace(skb, ETH_HLEN + offsetof(struct iphdr, check), old_ip, new_ip,
-				sizeof(new_ip)) ||
-	    bpf_skb_store_bytes(skb, ip_off, &new_ip, sizeof(new_ip), 0) ||
-	    bpf_l4_csum_replace(skb, csum, old_port, new_port, sizeof(new_port)) ||
-	    bpf_skb_store_bytes(skb, port_off, &new_port, sizeof(new_port), 0))
+	if (p->family == AF_INET) {
+		ip_off = ETH_HLEN +
+			 (src ? offsetof(struct iphdr, saddr) : offsetof(struct iphdr, daddr));
+		if (bpf_l4_csum_replace(skb, csum, old[0], addr[0], BPF_F_PSEUDO_HDR | 4) ||
+		    bpf_l3_csum_replace(skb, ETH_HLEN + offsetof(struct iphdr, check), old[0],
+					addr[0], 4) ||
+		    bpf_skb_store_bytes(skb, ip_off, addr, 4, 0))
+			return -1;
+	} else {
+		__s64 d = bpf_csum_diff((__be32 *)old, 16, (__be32 *)addr, 16, 0);
+
+		ip_off = ETH_HLEN +
+			 (src ? offsetof(struct ipv6hdr, saddr) : offsetof(struct ipv6hdr, daddr));
+		if (d < 0 || bpf_l4_csum_replace(skb, csum, 0, d, BPF_F_PSEUDO_HDR) ||
+		    bpf_skb_store_bytes(skb, ip_off, addr, 16, 0))
+			return -1;
+	}
+	if (bpf_l4_csum_replace(skb, csum, old_port, port, sizeof(port)) ||
+	    bpf_skb_store_bytes(skb, port_off, &port, sizeof(port), 0))
 		return -1;
 	return 0;
 }
 
-static __always_inline struct vs_svc *find_service(const struct iphdr *ip, const struct tcphdr *th)
+/* The service at an address and port: exact, or the wildcard of its
+ * family. */
+static __always_inline struct vs_svc *find_service(__u8 family, const __u32 *addr, __u16 port)
 {
-	struct vs_svc_key k = { .family = AF_INET, .proto = VS_PROTO_TCP };
+	struct vs_svc_key k = { .family = family, .proto = VS_PROTO_TCP, .port = port };
 	struct vs_svc *s;
 
-	k.port = bpf_ntohs(th->dest);
-	k.addr[0] = ip->daddr;
+	__builtin_memcpy(k.addr, addr, sizeof(k.addr));
 	s = bpf_map_lookup_elem(&svcs, &k);
 	if (s)
 		return s;
-	k.addr[0] = 0;
+	__builtin_memset(k.addr, 0, sizeof(k.addr));
 	return bpf_map_lookup_elem(&svcs, &k);
 }
 
-/* A new flow (its SYN, whose sequence number is isn): the version and
- * server it goes to, recorded, or -1 to leave it to the host (a version of
+/* A new flow (its SYN, whose sequence number is isn; fk by its client's
+ * side): the version and server it goes to, recorded, or -1 to leave it to the host (a version of
  * this namespace, which sk_lookup steers; or no live server anywhere,
  * which sk_lookup refuses with a reset). Counted only if count (not a
  * retransmission), and only when steered here: what is left to the host
  * is sk_lookup's to count, the version passed over included. Global:
  * verified once, not per path of the caller. */
-__noinline int new_flow(const struct vs_flow_key *arg, __be32 dst, __u32 sid, __u32 isn, int count)
+__noinline int new_flow(const struct vs_flow_key *arg, __u32 sid, __u32 isn, int count)
 {
 	struct vs_sess_key sk_key = { .svc = sid };
 	struct vs_flow_key fk;
 	struct vs_flow f = { .svc = sid };
+	__u32 h, i, k, v, nver, slot, first = 0;
 	struct vs_svc_stats *ss;
 	struct vs_sess *e;
-	__u32 h, i, k, v, nver, slot, first = 0;
-	struct vs_svc_key key = { .family = AF_INET, .proto = VS_PROTO_TCP };
+	struct vs_addr sa;
 	struct vs_addr *b;
 	struct vs_svc *s;
 	__u64 now;
-	int idx;
+	int idx, v6;
 
 	if (!arg)
 		return -1;
 	/* On the stack: 6.1 takes no argument memory as a map key. */
 	fk = *arg;
-	key.port = fk.sport;
-	key.addr[0] = dst;
-	s = bpf_map_lookup_elem(&svcs, &key);
-	if (!s) {
-		key.addr[0] = 0;
-		s = bpf_map_lookup_elem(&svcs, &key);
-	}
+	v6 = fk.family == AF_INET6;
+	s = find_service(fk.family, fk.addr, fk.port);
 	if (!s || s->id != sid)
 		return -1;
 	nver = s->nver;
@@ -125,8 +187,8 @@ __noinline int new_flow(const struct vs_flow_key *arg, __be32 dst, __u32 sid, __
 		nver = VS_MAX_VERSIONS;
 	if (nver == 0)
 		return -1;
-	sk_key.addr[0] = fk.client[0];
-	cut_key(&sk_key, 0);
+	__builtin_memcpy(sk_key.addr, fk.client, sizeof(sk_key.addr));
+	cut_key(&sk_key, v6);
 	h = vs_session_hash(sk_key.addr, s->salt);
 	now = bpf_ktime_get_ns();
 	e = bpf_map_lookup_elem(&sess, &sk_key);
@@ -147,7 +209,7 @@ __noinline int new_flow(const struct vs_flow_key *arg, __be32 dst, __u32 sid, __
 			__u32 bi = idx;
 
 			b = bpf_map_lookup_elem(&backs, &bi);
-			if (b && b->family == AF_INET)
+			if (b && b->family == fk.family)
 				goto steered;
 		}
 	}
@@ -155,12 +217,23 @@ __noinline int new_flow(const struct vs_flow_key *arg, __be32 dst, __u32 sid, __
 
 steered:
 	f.back = *b;
-	f.dst[0] = dst;
 	f.slot = slot;
 	f.isn = isn;
 	if (bpf_map_update_elem(&flows, &fk, &f, BPF_ANY))
 		return -1;
-	remember_session(e, &sk_key, slot, now, 0);
+	/* The key of the reply side, made of the same stack slots (the
+	 * caller's frame and this one share 512 bytes). */
+	sa = (struct vs_addr){ .port = fk.port, .family = fk.family };
+	__builtin_memcpy(sa.addr, fk.addr, sizeof(sa.addr));
+	__builtin_memcpy(fk.addr, b->addr, sizeof(fk.addr));
+	fk.port = b->port;
+	if (bpf_map_update_elem(&rflows, &fk, &sa, BPF_ANY)) {
+		__builtin_memcpy(fk.addr, sa.addr, sizeof(fk.addr));
+		fk.port = sa.port;
+		bpf_map_delete_elem(&flows, &fk);
+		return -1;
+	}
+	remember_session(e, &sk_key, slot, now, v6);
 	if (!count)
 		return 0;
 	if (k > 0)
@@ -174,76 +247,78 @@ steered:
 	return 0;
 }
 
+/* The flow's reply side, out of rflows. */
+static __always_inline void forget_replies(const struct vs_flow_key *fk, const struct vs_flow *f)
+{
+	struct vs_flow_key rk = *fk;
+
+	__builtin_memcpy(rk.addr, f->back.addr, sizeof(rk.addr));
+	rk.port = f->back.port;
+	bpf_map_delete_elem(&rflows, &rk);
+}
+
 SEC("tc")
 int vsteer_dnat(struct __sk_buff *skb)
 {
-	struct vs_flow_key fk = { .family = AF_INET };
+	struct vs_flow_key fk = {};
 	struct vs_flow *f;
-	struct tcphdr th;
-	struct iphdr ip;
 	struct vs_svc *s;
-	__u32 l4;
+	struct pkt p = {};
 	int again;
 
-	if (parse(skb, &ip, &th, &l4) || !port_in_use(bpf_ntohs(th.dest)))
+	if (parse(skb, &p) || !port_in_use(bpf_ntohs(p.dport)))
 		return TC_ACT_UNSPEC;
-	s = find_service(&ip, &th);
+	s = find_service(p.family, p.daddr, bpf_ntohs(p.dport));
 	if (!s || !(s->flags & VS_SVC_ADDR))
 		return TC_ACT_UNSPEC;
-	fk.client[0] = ip.saddr;
-	fk.cport = bpf_ntohs(th.source);
-	fk.sport = bpf_ntohs(th.dest);
+	fk.family = p.family;
+	__builtin_memcpy(fk.client, p.saddr, sizeof(fk.client));
+	fk.cport = bpf_ntohs(p.sport);
+	__builtin_memcpy(fk.addr, p.daddr, sizeof(fk.addr));
+	fk.port = bpf_ntohs(p.dport);
 	/* A SYN starts a flow afresh: a client port reused after the last
 	 * flow on it ended is a new connection. The same SYN again (its
 	 * sequence number: the first was lost on its way to the server, or
 	 * its answer was) is steered again, in case its server died
-	 * meanwhile, but not counted again. */
-	if (th.syn && !th.ack) {
+	 * meanwhile, but not counted again. The flow before it, if any,
+	 * goes: its server's replies to this port are no longer its. */
+	if (p.syn) {
 		f = bpf_map_lookup_elem(&flows, &fk);
-		again = f && f->isn == th.seq && f->dst[0] == ip.daddr;
-		if (new_flow(&fk, ip.daddr, s->id, th.seq, !again)) {
+		again = f && f->isn == p.seq;
+		if (f)
+			forget_replies(&fk, f);
+		if (new_flow(&fk, s->id, p.seq, !again)) {
 			bpf_map_delete_elem(&flows, &fk);
 			return TC_ACT_UNSPEC;
 		}
 	}
 	f = bpf_map_lookup_elem(&flows, &fk);
-	if (!f || f->dst[0] != ip.daddr)
+	if (!f)
 		return TC_ACT_UNSPEC;
-	rewrite(skb, l4, ETH_HLEN + offsetof(struct iphdr, daddr),
-		l4 + offsetof(struct tcphdr, dest), ip.daddr, f->back.addr[0], th.dest,
-		bpf_htons(f->back.port));
+	rewrite(skb, &p, 0, f->back.addr, bpf_htons(f->back.port));
 	return TC_ACT_UNSPEC;
 }
 
 SEC("tc")
 int vsteer_unnat(struct __sk_buff *skb)
 {
-	struct vs_flow_key fk = { .family = AF_INET };
-	struct vs_addr back = { .family = AF_INET };
-	struct vs_flow *f;
-	__u32 *sport;
-	struct tcphdr th;
-	struct iphdr ip;
-	__u32 l4;
+	struct vs_flow_key rk = {};
+	struct vs_addr *sa;
+	struct pkt p = {};
 
-	if (parse(skb, &ip, &th, &l4) || !port_in(&bports, bpf_ntohs(th.source)))
+	if (parse(skb, &p) || !port_in(&bports, bpf_ntohs(p.sport)))
 		return TC_ACT_UNSPEC;
-	back.addr[0] = ip.saddr;
-	back.port = bpf_ntohs(th.source);
-	sport = bpf_map_lookup_elem(&bsvc, &back);
-	if (!sport)
-		return TC_ACT_UNSPEC;
-	fk.client[0] = ip.daddr;
-	fk.cport = bpf_ntohs(th.dest);
-	fk.sport = *sport;
-	f = bpf_map_lookup_elem(&flows, &fk);
+	rk.family = p.family;
+	__builtin_memcpy(rk.client, p.daddr, sizeof(rk.client));
+	rk.cport = bpf_ntohs(p.dport);
+	__builtin_memcpy(rk.addr, p.saddr, sizeof(rk.addr));
+	rk.port = bpf_ntohs(p.sport);
 	/* Only the flows steered here: a client that reached the server by
 	 * its own address is answered by it. */
-	if (!f || f->back.addr[0] != ip.saddr || f->back.port != back.port)
+	sa = bpf_map_lookup_elem(&rflows, &rk);
+	if (!sa)
 		return TC_ACT_UNSPEC;
-	rewrite(skb, l4, ETH_HLEN + offsetof(struct iphdr, saddr),
-		l4 + offsetof(struct tcphdr, source), ip.saddr, f->dst[0], th.source,
-		bpf_htons(fk.sport));
+	rewrite(skb, &p, 1, sa->addr, bpf_htons(sa->port));
 	return TC_ACT_UNSPEC;
 }
 

@@ -214,10 +214,8 @@ static __always_inline int addr_service(struct sock *sk, __u32 slot, struct vs_s
 					__u16 *svc_flags)
 {
 	struct vs_slot *vsl = bpf_map_lookup_elem(&vslot, &slot);
-	struct vs_flow_key fk = {};
-	struct vs_addr local = {};
-	struct vs_flow *f;
-	__u32 id, *sport;
+	struct vs_flow_key rk = {};
+	__u32 id;
 
 	if (!vsl || !(vsl->flags & VS_SLOT_ADDR))
 		return -1;
@@ -225,28 +223,20 @@ static __always_inline int addr_service(struct sock *sk, __u32 slot, struct vs_s
 	/* Steered, or made to the server's own address (a health check,
 	 * another container)? Only a steered one has a flow: the packet
 	 * steering's, or the one steered_connect() recorded. */
-	local.family = conn_addrs(sk, local.addr, sk_key->addr);
-	local.port = sk->__sk_common.skc_num;
-	sport = bpf_map_lookup_elem(&bsvc, &local);
-	if (!sport)
+	rk.family = conn_addrs(sk, rk.addr, rk.client);
+	rk.port = sk->__sk_common.skc_num;
+	rk.cport = bpf_ntohs(sk->__sk_common.skc_dport);
+	if (!bpf_map_lookup_elem(&rflows, &rk))
 		return -1;
-	__builtin_memcpy(fk.client, sk_key->addr, sizeof(fk.client));
-	fk.cport = bpf_ntohs(sk->__sk_common.skc_dport);
-	fk.sport = *sport;
-	fk.family = local.family;
-	f = bpf_map_lookup_elem(&flows, &fk);
-	if (!f || f->back.port != local.port || f->back.addr[0] != local.addr[0] ||
-	    f->back.addr[1] != local.addr[1] || f->back.addr[2] != local.addr[2] ||
-	    f->back.addr[3] != local.addr[3])
-		return -1;
+	__builtin_memcpy(sk_key->addr, rk.client, sizeof(rk.client));
 	sk_key->svc = id;
 	*svc_flags = vsl->flags & VS_SLOT_HTTP ? VS_SVC_HTTP : 0;
-	vs_client_key(sk_key->addr, local.family == AF_INET6, bpf_map_lookup_elem(&sopts, &id));
+	vs_client_key(sk_key->addr, rk.family == AF_INET6, bpf_map_lookup_elem(&sopts, &id));
 	return 0;
 }
 
 /* A local client's connect() the connect hook steered (it left the
- * service address in corig), established: its flow goes into flows, as
+ * service address in corig), established: its flow goes into rflows, as
  * the packet steering's do, so that the server's side, accepted in
  * another namespace, can tell it from a connection made to the server's
  * own address. Not at SYN_SENT: the source port is chosen after that
@@ -255,18 +245,16 @@ static __always_inline int addr_service(struct sock *sk, __u32 slot, struct vs_s
 static __noinline void steered_connect(struct sock *sk)
 {
 	struct vs_addr *o = bpf_sk_storage_get(&corig, sk, 0, 0);
-	struct vs_flow_key fk = {};
-	struct vs_flow f = {};
+	struct vs_flow_key rk = {};
+	struct vs_addr sa;
 
 	if (!o)
 		return;
-	fk.family = conn_addrs(sk, fk.client, f.back.addr);
-	fk.cport = sk->__sk_common.skc_num;
-	fk.sport = o->port;
-	f.back.family = fk.family;
-	f.back.port = bpf_ntohs(sk->__sk_common.skc_dport);
-	__builtin_memcpy(f.dst, o->addr, sizeof(f.dst));
-	bpf_map_update_elem(&flows, &fk, &f, BPF_ANY);
+	sa = *o;
+	rk.family = conn_addrs(sk, rk.client, rk.addr);
+	rk.cport = sk->__sk_common.skc_num;
+	rk.port = bpf_ntohs(sk->__sk_common.skc_dport);
+	bpf_map_update_elem(&rflows, &rk, &sa, BPF_ANY);
 }
 
 /* A session that has a connection open goes into shold, where a flood of

@@ -194,26 +194,29 @@ struct vs_addr {
 	__u8 pad;
 };
 
-/* A remote client's flow to a service that has a version steered by
- * address (LRU hash flows): the client's address and port, and the
- * service's port. Not the service's address: a reply finds its flow from
- * the server's address, which says the service (bsvc) but not which of
- * the host's addresses a wildcard service was reached at. */
+/* A flow steered by address, as one of its ends sees it: the client's
+ * address and port, and where it is connected to. In LRU hash flows, the
+ * service's address and port as the client sent them (a wildcard
+ * service's flows differ by the host address they were sent to), which
+ * the client's packets find. In LRU hash rflows, the server's the flow
+ * was steered to, which the server's replies find, and the tracker its
+ * accepted socket. */
 struct vs_flow_key {
 	__u32 client[4]; /* network byte order */
+	__u32 addr[4];	 /* network byte order */
 	__u16 cport;	 /* host byte order */
-	__u16 sport;
+	__u16 port;
 	__u8 family;
 	__u8 pad[3];
 };
 
-/* Where the flow goes, for its whole life: the server chosen at its SYN;
- * and the address the client sent to, which the replies come from; the
- * SYN's sequence number (network byte order), which tells the same SYN
- * sent again from a new connection on the same client port. */
+/* Where a flow goes, for its whole life (flows): the server chosen at its
+ * SYN, and that SYN's sequence number (network byte order), which tells
+ * the same SYN sent again from a new connection on the same client port.
+ * rflows holds the service's address and port (a struct vs_addr), which
+ * the replies get back as their source. */
 struct vs_flow {
 	struct vs_addr back;
-	__u32 dst[4]; /* network byte order */
 	__u16 slot;
 	__u16 svc;
 	__u32 isn;
@@ -330,8 +333,8 @@ _Static_assert(sizeof(struct vs_sk) == 24, "vs_sk layout");
 _Static_assert(sizeof(struct vs_mirror) == 8, "vs_mirror layout");
 _Static_assert(sizeof(struct vs_addr) == 20, "vs_addr layout");
 _Static_assert(sizeof(struct vs_slot) == 8, "vs_slot layout");
-_Static_assert(sizeof(struct vs_flow_key) == 24, "vs_flow_key layout");
-_Static_assert(sizeof(struct vs_flow) == 44, "vs_flow layout");
+_Static_assert(sizeof(struct vs_flow_key) == 40, "vs_flow_key layout");
+_Static_assert(sizeof(struct vs_flow) == 28, "vs_flow layout");
 _Static_assert(sizeof(struct vs_mirror_stats) == 64, "vs_mirror_stats layout");
 _Static_assert(sizeof(struct vs_cap) == 40, "vs_cap layout");
 _Static_assert(sizeof(struct vs_svc_stats) == 32, "vs_svc_stats layout");

@@ -57,6 +57,7 @@
 #include "capture.h"
 #include "check.h"
 #include "load.h"
+#include "nat.h"
 
 #ifndef SO_COOKIE
 #define SO_COOKIE 57
@@ -1192,6 +1193,8 @@ int main(int argc, char **argv)
 	load_cases();
 	if (ok)
 		capture_cases();
+	if (ok)
+		nat_cases();
 	if (ok) {
 		for (size_t t = 0; t < ARRAY_SIZE(tables); t++)
 			for (size_t i = 0; i < tables[t].n; i++) {

@@ -457,25 +457,6 @@ int dp_insert_in(struct dataplane *dp, int nsfd, const __u64 *cookies, const __u
 	return dp_insert(dp, cookies, idx, err_out, n);
 }
 
-int dp_set_bsvc(struct dataplane *dp, const struct vs_addr *back, __u32 port)
-{
-	(void)dp, (void)back, (void)port;
-	return 0;
-}
-
-int dp_del_bsvc(struct dataplane *dp, const struct vs_addr *back)
-{
-	(void)dp, (void)back;
-	return 0;
-}
-
-/* The unit tests' fake keeps no bsvc: it is always empty. */
-int dp_next_bsvc(struct dataplane *dp, const struct vs_addr *k, struct vs_addr *next)
-{
-	(void)dp, (void)k, (void)next;
-	return -ENOENT;
-}
-
 int dp_set_bports(struct dataplane *dp, const struct vs_ports *p)
 {
 	(void)dp, (void)p;
@@ -488,9 +469,9 @@ int dp_nat_enable(struct dataplane *dp, struct vs_err *err)
 	return 0;
 }
 
-void dp_nat_attach_new(struct dataplane *dp)
+void dp_nat_attach_new(struct dataplane *dp, bool ipv6)
 {
-	(void)dp;
+	(void)dp, (void)ipv6;
 }
 
 void dp_tc_attach_netns(struct dataplane *dp, int nsfd, __u64 ino)

@@ -489,18 +489,16 @@ void model_back(const struct cluster *cl, uint32_t v, struct vs_addr *out)
 	memcpy(out->addr, cl->srv[v].addr, sizeof(out->addr));
 }
 
-bool model_is_back(const struct model *m, const struct vs_addr *b)
+bool model_has_addr6(const struct model *m)
 {
-	struct vs_addr x;
-
 	for (uint32_t sl = 0; sl < VS_MAX_SLOTS; sl++) {
-		if (!m->cl[sl].used || !model_by_addr(&m->cl[sl]))
+		const struct cluster *cl = &m->cl[sl];
+
+		if (!cl->used || !model_by_addr(cl))
 			continue;
-		for (uint32_t v = 0; v < m->cl[sl].nsrv; v++) {
-			model_back(&m->cl[sl], v, &x);
-			if (!memcmp(&x, b, sizeof(x)))
+		for (uint32_t v = 0; v < cl->nsrv; v++)
+			if (cl->srv[v].family == AF_INET6)
 				return true;
-		}
 	}
 	return false;
 }

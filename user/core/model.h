@@ -188,8 +188,8 @@ bool model_by_addr(const struct cluster *cl);
 /* Server v of cluster cl as the data plane names a server steered by
  * address (struct vs_addr). */
 void model_back(const struct cluster *cl, uint32_t v, struct vs_addr *out);
-/* Whether some cluster steered by address has server b. */
-bool model_is_back(const struct model *m, const struct vs_addr *b);
+/* Whether some IPv6 server is steered by address. */
+bool model_has_addr6(const struct model *m);
 void model_svc_key(const struct model *m, uint32_t svc, struct vs_svc_key *k);
 /* The defaults of a service made now (one from an older state file keeps
  * whole IPv6 addresses as keys: see codec/state.c). */

@@ -24,6 +24,11 @@ struct mirror_state;
  * stable version never had, its queueing counted against the target. */
 #define MIRROR_REPLAY_DELAY_NS (250ULL * 1000000)
 #define MIRROR_PACE_NS	       (5ULL * 1000000) /* its granularity */
+/* How far the schedule may move back while vsteerd runs behind (a
+ * request handed over, or this thread woken, later than its time): up to
+ * maxPerSecond times this many jobs wait, each holding its request and
+ * the stable version's response. */
+#define MIRROR_REPLAY_DELAY_MAX_NS (1000ULL * 1000000)
 
 struct mirror_replay *mirror_replay_new(void);
 void mirror_replay_free(struct mirror_replay *r);

@@ -38,7 +38,7 @@ static void scan_sockets(struct ctl *c, int64_t now)
 		c->sock.last_scan = now;
 		c->sock.rescan = false;
 		dp_tc_attach_new(c->dp);
-		dp_nat_attach_new(c->dp);
+		dp_nat_attach_new(c->dp, model_has_addr6(c->m));
 	}
 }
 

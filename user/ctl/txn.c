@@ -82,38 +82,24 @@ static int sync_service(struct ctl *c, const struct model *m, uint32_t s)
 	return dp_set_svc(c->dp, &k, &v);
 }
 
-/* The servers steered by address whose replies packet steering rewrites:
- * each one's service port (bsvc), and their ports (bports). */
-static int sync_backs(struct ctl *c, const struct model *want)
+/* The ports of the servers steered by address, whose replies packet
+ * steering looks at (bports). */
+static int sync_bports(struct ctl *c, const struct model *want)
 {
-	struct vs_addr k, next, *prev = NULL;
 	struct vs_ports ports = {};
-	int ret = 0;
+	struct vs_addr k;
 
-	for (uint32_t sl = 0; !ret && sl < VS_MAX_SLOTS; sl++) {
+	for (uint32_t sl = 0; sl < VS_MAX_SLOTS; sl++) {
 		const struct cluster *cl = &want->cl[sl];
 
 		if (!cl->used || !model_by_addr(cl))
 			continue;
-		for (uint32_t v = 0; !ret && v < cl->nsrv; v++) {
+		for (uint32_t v = 0; v < cl->nsrv; v++) {
 			model_back(cl, v, &k);
 			ports.w[k.port / 64] |= 1ULL << (k.port % 64);
-			ret = dp_set_bsvc(c->dp, &k, want->svc[cl->svc].addr.port);
 		}
 	}
-	if (!ret)
-		ret = dp_set_bports(c->dp, &ports);
-	/* Then those of clusters gone. A key deleted is looked up again
-	 * from the one before it. */
-	while (!ret && !dp_next_bsvc(c->dp, prev, &next)) {
-		if (model_is_back(want, &next)) {
-			k = next;
-			prev = &k;
-			continue;
-		}
-		ret = dp_del_bsvc(c->dp, &next);
-	}
-	return ret;
+	return dp_set_bports(c->dp, &ports);
 }
 
 int txn_write_maps(struct ctl *c, const struct model *want, const struct model *other)
@@ -122,7 +108,7 @@ int txn_write_maps(struct ctl *c, const struct model *want, const struct model *
 	struct vs_ports ports;
 	int ret;
 
-	ret = sync_backs(c, want);
+	ret = sync_bports(c, want);
 	if (ret)
 		return ret;
 	for (uint32_t s = 0; s < VS_MAX_SERVICES; s++) {

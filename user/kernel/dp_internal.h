@@ -60,7 +60,7 @@ struct dataplane {
 	struct nat_bpf *nat;		   /* packet steering (dp_nat.c), once needed */
 	unsigned int nat_if[DP_MAX_TC_IF]; /* interfaces it was tried on */
 	size_t nnat_if;
-	bool forward_off; /* net.ipv4.ip_forward was 0 when last looked at */
+	bool forward_off[2]; /* IPv4's, IPv6's forwarding was 0 when last looked at */
 	enum dp_drain drain_how;
 	int diag_fd; /* sock_diag.h's socket, for DP_DRAIN_NETLINK */
 	int link_fd;

@@ -73,25 +73,6 @@ int dp_set_back(struct dataplane *dp, __u32 idx, const struct vs_addr *b)
 											   0;
 }
 
-int dp_set_bsvc(struct dataplane *dp, const struct vs_addr *back, __u32 port)
-{
-	return bpf_map_update_elem(bpf_map__fd(dp->steer->maps.bsvc), back, &port, BPF_ANY) ?
-		       -errno :
-		       0;
-}
-
-int dp_del_bsvc(struct dataplane *dp, const struct vs_addr *back)
-{
-	if (bpf_map_delete_elem(bpf_map__fd(dp->steer->maps.bsvc), back) && errno != ENOENT)
-		return -errno;
-	return 0;
-}
-
-int dp_next_bsvc(struct dataplane *dp, const struct vs_addr *k, struct vs_addr *next)
-{
-	return bpf_map_get_next_key(bpf_map__fd(dp->steer->maps.bsvc), k, next) ? -errno : 0;
-}
-
 int dp_set_bports(struct dataplane *dp, const struct vs_ports *p)
 {
 	__u32 zero = 0;

@@ -29,12 +29,8 @@ int dp_get_slot(struct dataplane *dp, __u32 slot, struct vs_slot *v);
 /* Where a connection steered by address to sockmap index idx goes. */
 int dp_set_back(struct dataplane *dp, __u32 idx, const struct vs_addr *b);
 
-/* Packet steering's replies (bpf/nat.bpf.c): each server steered by
- * address and its service's port (bsvc), and a bit per such server's port. */
-int dp_set_bsvc(struct dataplane *dp, const struct vs_addr *back, __u32 port);
-int dp_del_bsvc(struct dataplane *dp, const struct vs_addr *back);
-/* The key after k (NULL: the first); -ENOENT at the end. */
-int dp_next_bsvc(struct dataplane *dp, const struct vs_addr *k, struct vs_addr *next);
+/* Packet steering's replies (bpf/nat.bpf.c): a bit per port a server
+ * steered by address listens on. */
 int dp_set_bports(struct dataplane *dp, const struct vs_ports *p);
 
 /* 0 and the socket's cookie, or -ENOENT for an empty sockmap index. */

@@ -15,32 +15,41 @@
 
 /* Packets steered to a container are forwarded: a host that does not
  * forward drops them, which looks like steering that does not work. Said
- * when it is found off, and again each time it is turned off. */
-static void check_forwarding(struct dataplane *dp)
+ * when it is found off, and again each time it is turned off; IPv6's only
+ * while an IPv6 server is steered by address. */
+static void check_forwarding(struct dataplane *dp, int i, bool wanted)
 {
+	static const char *const sysctl[] = { "net.ipv4.ip_forward",
+					      "net.ipv6.conf.all.forwarding" };
+	static const char *const path[] = { "/proc/sys/net/ipv4/ip_forward",
+					    "/proc/sys/net/ipv6/conf/all/forwarding" };
 	char c = '1';
-	int fd = open("/proc/sys/net/ipv4/ip_forward", O_RDONLY | O_CLOEXEC);
+	int fd = wanted ? open(path[i], O_RDONLY | O_CLOEXEC) : -1;
 	bool off;
 
-	if (fd < 0)
-		return;
-	off = read(fd, &c, 1) == 1 && c == '0';
-	close(fd);
-	if (off && !dp->forward_off)
-		pr_warn("net.ipv4.ip_forward is 0: remote clients steered to a container are dropped (sysctl -w net.ipv4.ip_forward=1; podman and Docker set it)\n");
-	else if (!off && dp->forward_off)
-		pr_info("net.ipv4.ip_forward is 1 again: remote clients reach containers\n");
-	dp->forward_off = off;
+	if (fd >= 0) {
+		off = read(fd, &c, 1) == 1 && c == '0';
+		close(fd);
+	} else {
+		off = false;
+	}
+	if (off && !dp->forward_off[i])
+		pr_warn("%s is 0: remote clients steered to a container are dropped (sysctl -w %s=1; podman and Docker set it)\n",
+			sysctl[i], sysctl[i]);
+	else if (!off && dp->forward_off[i] && wanted)
+		pr_info("%s is 1 again: remote clients reach containers\n", sysctl[i]);
+	dp->forward_off[i] = off;
 }
 
-void dp_nat_attach_new(struct dataplane *dp)
+void dp_nat_attach_new(struct dataplane *dp, bool ipv6)
 {
 	struct if_nameindex *ifs, *i;
 	int ret;
 
 	if (!dp->nat)
 		return;
-	check_forwarding(dp);
+	check_forwarding(dp, 0, true);
+	check_forwarding(dp, 1, ipv6);
 	ifs = if_nameindex();
 	dp_tc_forget_gone(dp->nat_if, &dp->nnat_if, ifs);
 	for (i = ifs; i && i->if_index; i++) {
@@ -88,7 +97,9 @@ int dp_nat_enable(struct dataplane *dp, struct vs_err *err)
 		return vs_errf(err, ret, 500, "bpf", "cannot load the packet steering: %s",
 			       strerror(-ret));
 	}
-	dp_nat_attach_new(dp);
+	/* IPv6 forwarding is looked at from the next scan on, which knows
+	 * the servers. */
+	dp_nat_attach_new(dp, false);
 	pr_info("steering remote clients by address: packet steering on this namespace's interfaces\n");
 	return 0;
 }

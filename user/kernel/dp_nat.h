@@ -14,8 +14,9 @@ struct dataplane;
 
 /* Load and attach it, unless done already. */
 int dp_nat_enable(struct dataplane *dp, struct vs_err *err);
-/* On the interfaces that appeared since (nothing before dp_nat_enable()). */
-void dp_nat_attach_new(struct dataplane *dp);
+/* On the interfaces that appeared since (nothing before dp_nat_enable()).
+ * ipv6: some IPv6 server is steered by address (IPv6 forwarding matters). */
+void dp_nat_attach_new(struct dataplane *dp, bool ipv6);
 void dp_nat_close(struct dataplane *dp);
 
 #endif

@@ -35,8 +35,8 @@ static const char *const pinned_names[] = {
 	"sopts",   "squota", "shold",	 "sguard",
 	"smirror", "mstats", "mcap",	 "backs",
 	"vslot",   "corig",  "connect4", "connect6",
-	"peer4",   "peer6",  "flows",	 "bsvc",
-	"bports"
+	"peer4",   "peer6",  "flows",	 "rflows",
+	"bports",  "bsvc" /* older builds */
 };
 
 bool dp_pins_on_bpffs(const char *path)
