@@ -268,9 +268,6 @@ int vsteer_dnat(struct __sk_buff *skb)
 
 	if (parse(skb, &p) || !port_in_use(bpf_ntohs(p.dport)))
 		return TC_ACT_UNSPEC;
-	s = find_service(p.family, p.daddr, bpf_ntohs(p.dport));
-	if (!s || !(s->flags & VS_SVC_ADDR))
-		return TC_ACT_UNSPEC;
 	fk.family = p.family;
 	__builtin_memcpy(fk.client, p.saddr, sizeof(fk.client));
 	fk.cport = bpf_ntohs(p.sport);
@@ -281,17 +278,23 @@ int vsteer_dnat(struct __sk_buff *skb)
 	 * sequence number: the first was lost on its way to the server, or
 	 * its answer was) is steered again, in case its server died
 	 * meanwhile, but not counted again. The flow before it, if any,
-	 * goes: its server's replies to this port are no longer its. */
+	 * goes: its server's replies to this port are no longer its, and a
+	 * connection left to the host must not follow it. */
 	if (p.syn) {
 		f = bpf_map_lookup_elem(&flows, &fk);
 		again = f && f->isn == p.seq;
 		if (f)
 			forget_replies(&fk, f);
-		if (new_flow(&fk, s->id, p.seq, !again)) {
-			bpf_map_delete_elem(&flows, &fk);
+		s = find_service(p.family, p.daddr, bpf_ntohs(p.dport));
+		if (!s || !(s->flags & VS_SVC_ADDR) || new_flow(&fk, s->id, p.seq, !again)) {
+			if (f)
+				bpf_map_delete_elem(&flows, &fk);
 			return TC_ACT_UNSPEC;
 		}
 	}
+	/* Any other packet goes where its flow goes, if it has one: no
+	 * service lookup per packet, and a flow outlives a change of its
+	 * service. */
 	f = bpf_map_lookup_elem(&flows, &fk);
 	if (!f)
 		return TC_ACT_UNSPEC;

@@ -30,8 +30,12 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <net/if.h>
+#include <stdlib.h>
+
 #include "vsteer.h"
 #include "nat.skel.h"
+#include "kernel/dp_link.h"
 
 #include "check.h"
 #include "load.h"
@@ -78,42 +82,222 @@ static const struct step {
 	__u16 to_port;
 	__u64 steered[ARRAY_SIZE(svcs)]; /* each service's count after it */
 } steps[] = {
-	{ "a SYN to service 0 goes to its server", DNAT, "10.99.0.5", 40000, "10.200.0.10", 8080,
-	  SYN, 1000, PLAIN, "10.88.0.2", 9001, { 1 } },
-	{ "the same SYN again goes there too, not counted again", DNAT, "10.99.0.5", 40000,
-	  "10.200.0.10", 8080, SYN, 1000, PLAIN, "10.88.0.2", 9001, { 1 } },
-	{ "the server's SYN-ACK gets the service address back", UNNAT, "10.88.0.2", 9001,
-	  "10.99.0.5", 40000, SYN_ACK, 7000, PLAIN, "10.200.0.10", 8080, { 1 } },
-	{ "the same client port's SYN to service 1 goes to service 1's server", DNAT, "10.99.0.5",
-	  40000, "10.200.0.11", 8080, SYN, 5000, PLAIN, "10.88.0.3", 9002, { 1, 1 } },
-	{ "service 0's flow on that port still goes to service 0's server", DNAT, "10.99.0.5",
-	  40000, "10.200.0.10", 8080, ACK, 1001, PLAIN, "10.88.0.2", 9001, { 1, 1 } },
-	{ "service 1's server's reply gets service 1's address", UNNAT, "10.88.0.3", 9002,
-	  "10.99.0.5", 40000, ACK, 8000, PLAIN, "10.200.0.11", 8080, { 1, 1 } },
-	{ "service 0's server's reply still gets service 0's address", UNNAT, "10.88.0.2", 9001,
-	  "10.99.0.5", 40000, ACK, 7001, PLAIN, "10.200.0.10", 8080, { 1, 1 } },
-	{ "a reply to a client that reached the server directly is left alone", UNNAT,
-	  "10.88.0.2", 9001, "10.99.0.6", 40001, ACK, 1, PLAIN, NULL, 0, { 1, 1 } },
-	{ "an ACK that starts no flow and has none is left alone", DNAT, "10.99.0.7", 40002,
-	  "10.200.0.10", 8080, ACK, 1, PLAIN, NULL, 0, { 1, 1 } },
-	{ "a SYN to a version of this namespace is left to sk_lookup", DNAT, "10.99.0.5", 40003,
-	  "10.200.0.12", 8080, SYN, 1, PLAIN, NULL, 0, { 1, 1 } },
-	{ "a SYN to a version with no live server is left alone, uncounted", DNAT, "10.99.0.5",
-	  40004, "10.200.0.13", 8080, SYN, 1, PLAIN, NULL, 0, { 1, 1 } },
-	{ "a SYN to another port of the service address is left alone", DNAT, "10.99.0.5", 40005,
-	  "10.200.0.10", 8081, SYN, 1, PLAIN, NULL, 0, { 1, 1 } },
-	{ "a fragment is left alone", DNAT, "10.99.0.5", 40006, "10.200.0.10", 8080, SYN, 1,
-	  FRAGMENT, NULL, 0, { 1, 1 } },
-	{ "an IPv6 SYN goes to its server", DNAT, "fd99::5", 40000, "fd00:200::10", 8080, SYN,
-	  3000, PLAIN, "fd88::2", 9001, { 1, 1, 1 } },
-	{ "the IPv6 server's reply gets the service address back", UNNAT, "fd88::2", 9001,
-	  "fd99::5", 40000, SYN_ACK, 9000, PLAIN, "fd00:200::10", 8080, { 1, 1, 1 } },
-	{ "the IPv6 client's next packet goes to the server", DNAT, "fd99::5", 40000,
-	  "fd00:200::10", 8080, ACK, 3001, PLAIN, "fd88::2", 9001, { 1, 1, 1 } },
-	{ "an IPv6 SYN with a hop-by-hop header is left alone", DNAT, "fd99::5", 40001,
-	  "fd00:200::10", 8080, SYN, 1, HOP_BY_HOP, NULL, 0, { 1, 1, 1 } },
-	{ "a new SYN on a port with a flow starts a new flow, counted", DNAT, "10.99.0.5", 40000,
-	  "10.200.0.10", 8080, SYN, 2000, PLAIN, "10.88.0.2", 9001, { 2, 1, 1 } },
+	{ "a SYN to service 0 goes to its server",
+	  DNAT,
+	  "10.99.0.5",
+	  40000,
+	  "10.200.0.10",
+	  8080,
+	  SYN,
+	  1000,
+	  PLAIN,
+	  "10.88.0.2",
+	  9001,
+	  { 1 } },
+	{ "the same SYN again goes there too, not counted again",
+	  DNAT,
+	  "10.99.0.5",
+	  40000,
+	  "10.200.0.10",
+	  8080,
+	  SYN,
+	  1000,
+	  PLAIN,
+	  "10.88.0.2",
+	  9001,
+	  { 1 } },
+	{ "the server's SYN-ACK gets the service address back",
+	  UNNAT,
+	  "10.88.0.2",
+	  9001,
+	  "10.99.0.5",
+	  40000,
+	  SYN_ACK,
+	  7000,
+	  PLAIN,
+	  "10.200.0.10",
+	  8080,
+	  { 1 } },
+	{ "the same client port's SYN to service 1 goes to service 1's server",
+	  DNAT,
+	  "10.99.0.5",
+	  40000,
+	  "10.200.0.11",
+	  8080,
+	  SYN,
+	  5000,
+	  PLAIN,
+	  "10.88.0.3",
+	  9002,
+	  { 1, 1 } },
+	{ "service 0's flow on that port still goes to service 0's server",
+	  DNAT,
+	  "10.99.0.5",
+	  40000,
+	  "10.200.0.10",
+	  8080,
+	  ACK,
+	  1001,
+	  PLAIN,
+	  "10.88.0.2",
+	  9001,
+	  { 1, 1 } },
+	{ "service 1's server's reply gets service 1's address",
+	  UNNAT,
+	  "10.88.0.3",
+	  9002,
+	  "10.99.0.5",
+	  40000,
+	  ACK,
+	  8000,
+	  PLAIN,
+	  "10.200.0.11",
+	  8080,
+	  { 1, 1 } },
+	{ "service 0's server's reply still gets service 0's address",
+	  UNNAT,
+	  "10.88.0.2",
+	  9001,
+	  "10.99.0.5",
+	  40000,
+	  ACK,
+	  7001,
+	  PLAIN,
+	  "10.200.0.10",
+	  8080,
+	  { 1, 1 } },
+	{ "a reply to a client that reached the server directly is left alone",
+	  UNNAT,
+	  "10.88.0.2",
+	  9001,
+	  "10.99.0.6",
+	  40001,
+	  ACK,
+	  1,
+	  PLAIN,
+	  NULL,
+	  0,
+	  { 1, 1 } },
+	{ "an ACK that starts no flow and has none is left alone",
+	  DNAT,
+	  "10.99.0.7",
+	  40002,
+	  "10.200.0.10",
+	  8080,
+	  ACK,
+	  1,
+	  PLAIN,
+	  NULL,
+	  0,
+	  { 1, 1 } },
+	{ "a SYN to a version of this namespace is left to sk_lookup",
+	  DNAT,
+	  "10.99.0.5",
+	  40003,
+	  "10.200.0.12",
+	  8080,
+	  SYN,
+	  1,
+	  PLAIN,
+	  NULL,
+	  0,
+	  { 1, 1 } },
+	{ "a SYN to a version with no live server is left alone, uncounted",
+	  DNAT,
+	  "10.99.0.5",
+	  40004,
+	  "10.200.0.13",
+	  8080,
+	  SYN,
+	  1,
+	  PLAIN,
+	  NULL,
+	  0,
+	  { 1, 1 } },
+	{ "a SYN to another port of the service address is left alone",
+	  DNAT,
+	  "10.99.0.5",
+	  40005,
+	  "10.200.0.10",
+	  8081,
+	  SYN,
+	  1,
+	  PLAIN,
+	  NULL,
+	  0,
+	  { 1, 1 } },
+	{ "a fragment is left alone",
+	  DNAT,
+	  "10.99.0.5",
+	  40006,
+	  "10.200.0.10",
+	  8080,
+	  SYN,
+	  1,
+	  FRAGMENT,
+	  NULL,
+	  0,
+	  { 1, 1 } },
+	{ "an IPv6 SYN goes to its server",
+	  DNAT,
+	  "fd99::5",
+	  40000,
+	  "fd00:200::10",
+	  8080,
+	  SYN,
+	  3000,
+	  PLAIN,
+	  "fd88::2",
+	  9001,
+	  { 1, 1, 1 } },
+	{ "the IPv6 server's reply gets the service address back",
+	  UNNAT,
+	  "fd88::2",
+	  9001,
+	  "fd99::5",
+	  40000,
+	  SYN_ACK,
+	  9000,
+	  PLAIN,
+	  "fd00:200::10",
+	  8080,
+	  { 1, 1, 1 } },
+	{ "the IPv6 client's next packet goes to the server",
+	  DNAT,
+	  "fd99::5",
+	  40000,
+	  "fd00:200::10",
+	  8080,
+	  ACK,
+	  3001,
+	  PLAIN,
+	  "fd88::2",
+	  9001,
+	  { 1, 1, 1 } },
+	{ "an IPv6 SYN with a hop-by-hop header is left alone",
+	  DNAT,
+	  "fd99::5",
+	  40001,
+	  "fd00:200::10",
+	  8080,
+	  SYN,
+	  1,
+	  HOP_BY_HOP,
+	  NULL,
+	  0,
+	  { 1, 1, 1 } },
+	{ "a new SYN on a port with a flow starts a new flow, counted",
+	  DNAT,
+	  "10.99.0.5",
+	  40000,
+	  "10.200.0.10",
+	  8080,
+	  SYN,
+	  2000,
+	  PLAIN,
+	  "10.88.0.2",
+	  9001,
+	  { 2, 1, 1 } },
 };
 
 static struct nat_bpf *skel;
@@ -248,9 +432,9 @@ static bool checksums_ok(const __u8 *f, const char *src, const char *dst, const 
 static void clear_checksums(__u8 *f, const struct step *st)
 {
 	size_t l3 = sizeof(struct ethhdr);
-	size_t l4 = family_of(st->src) == AF_INET ? l3 + sizeof(struct iphdr) :
-						    l3 + sizeof(struct ipv6hdr) +
-							    (st->shape == HOP_BY_HOP ? 8 : 0);
+	size_t l4 = family_of(st->src) == AF_INET ?
+			    l3 + sizeof(struct iphdr) :
+			    l3 + sizeof(struct ipv6hdr) + (st->shape == HOP_BY_HOP ? 8 : 0);
 
 	if (family_of(st->src) == AF_INET)
 		memset(f + l3 + offsetof(struct iphdr, check), 0, 2);
@@ -365,10 +549,43 @@ static void run_step(const void *arg)
 	}
 }
 
+/* Which interfaces get which program depends on what they are to a
+ * bridge (user/kernel/dp_link.c): a bridge, its port, a veth on no
+ * bridge, in this test's own namespace. */
+static void case_links(const void *arg)
+{
+	static const char *const cmds[] = {
+		"ip link add vstbr type bridge",
+		"ip link add vstp0 type veth peer name vstp1",
+		"ip link set vstp0 master vstbr",
+	};
+	struct dp_link l[64];
+	unsigned int br, p0, p1;
+	int n;
+
+	(void)arg;
+	for (size_t i = 0; i < ARRAY_SIZE(cmds); i++)
+		CHECK(system(cmds[i]) == 0, "%s", cmds[i]);
+	br = if_nametoindex("vstbr");
+	p0 = if_nametoindex("vstp0");
+	p1 = if_nametoindex("vstp1");
+	CHECK(br && p0 && p1, "the interfaces made");
+	n = dp_link_list(l, ARRAY_SIZE(l));
+	CHECK(n >= 4, "dp_link_list: %d (%s)", n, n < 0 ? strerror(-n) : "lo and three");
+	CHECK_INT(dp_link_role(l, n, br), ==, DP_LINK_BRIDGE);
+	CHECK_INT(dp_link_role(l, n, p0), ==, DP_LINK_PORT);
+	CHECK_INT(dp_link_role(l, n, p1), ==, 0);
+	CHECK_INT(dp_link_role(l, n, if_nametoindex("lo")), ==, 0);
+	/* A list too short: the count says so, what fits is right. */
+	CHECK_INT(dp_link_list(l, 1), ==, n);
+	CHECK(system("ip link del vstbr && ip link del vstp0") == 0, "ip link del");
+}
+
 void nat_cases(void)
 {
 	char name[256];
 
+	check_run("nat: bridges and their ports, from rtnetlink", case_links, NULL, NULL);
 	if (!check_run("nat: skeleton loads, services filled", case_setup, NULL, NULL))
 		goto close_all;
 	for (size_t i = 0; i < ARRAY_SIZE(steps); i++) {

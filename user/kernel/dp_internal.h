@@ -45,6 +45,18 @@ struct dp_pin {
 	ino_t ino; /* 0: not seen yet, look at the object itself */
 };
 
+/* An interface packet steering was tried on (dp_nat.c): the hooks it
+ * was last put on (DP_NAT_IN, DP_NAT_OUT), and whether the programs can
+ * read its packets at all (an Ethernet header, not lo). */
+struct dp_nat_if {
+	unsigned int ifindex;
+	unsigned int on; /* ~0: not known yet */
+	bool fits;
+};
+
+#define DP_NAT_IN  1 /* vsteer_dnat at its ingress */
+#define DP_NAT_OUT 2 /* vsteer_unnat at its egress */
+
 struct dataplane {
 	struct steer_bpf *steer; /* the data plane; owns the pinned maps */
 	struct scan_bpf *scan;	 /* socket iterators (dp_iter.c) */
@@ -55,10 +67,10 @@ struct dataplane {
 	struct drain_bpf *drain;	   /* the drain: closes in the iterator ... */
 	struct drain_list_bpf *drain_list; /* ... or lists, for sock_diag.h */
 	struct bpf_link *drain_iter;
-	struct connect_bpf *connect;	   /* address steering (dp_connect.c) */
-	int connect_fd[4];		   /* its links, DP_CONNECT_LINKS; -1: not attached */
-	struct nat_bpf *nat;		   /* packet steering (dp_nat.c), once needed */
-	unsigned int nat_if[DP_MAX_TC_IF]; /* interfaces it was tried on */
+	struct connect_bpf *connect;	       /* address steering (dp_connect.c) */
+	int connect_fd[4];		       /* its links, DP_CONNECT_LINKS; -1: not attached */
+	struct nat_bpf *nat;		       /* packet steering (dp_nat.c), once needed */
+	struct dp_nat_if nat_if[DP_MAX_TC_IF]; /* interfaces it was tried on */
 	size_t nnat_if;
 	bool forward_off[2]; /* IPv4's, IPv6's forwarding was 0 when last looked at */
 	enum dp_drain drain_how;

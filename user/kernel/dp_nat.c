@@ -9,6 +9,7 @@
 #include <bpf/libbpf.h>
 #include "lib/log.h"
 #include "kernel/dp_internal.h"
+#include "kernel/dp_link.h"
 #include "kernel/dp_nat.h"
 #include "kernel/dp_tc.h"
 #include "nat.skel.h"
@@ -41,36 +42,120 @@ static void check_forwarding(struct dataplane *dp, int i, bool wanted)
 	dp->forward_off[i] = off;
 }
 
+/* The hooks of the pair an interface needs: both, but for a bridge,
+ * which needs neither. What a bridge passes up to the host crossed the
+ * ingress of one of its ports first, and what the host sends through it
+ * crosses a port's egress after it: a routed packet to or from a
+ * container meets the pair once, not twice. The port is the place, not
+ * the bridge: where br_netfilter is loaded (Docker loads it), iptables'
+ * PREROUTING runs on a bridged frame before the bridge's own ingress, and
+ * a published port's DNAT rule would take a container's SYN to the
+ * service before vsteer_dnat saw it; and a container's reply to another
+ * container on the same bridge is switched from port to port, through no
+ * hook of the bridge's. */
+static unsigned int hooks_for(unsigned int role)
+{
+	return role & DP_LINK_BRIDGE ? 0 : DP_NAT_IN | DP_NAT_OUT;
+}
+
+/* The interfaces of nat_if still in ifs (if_nameindex()): one that is
+ * gone (a stopped container's veth) is forgotten, or a list full of dead
+ * ones would keep every new one without packet steering. */
+static void forget_gone(struct dataplane *dp, const struct if_nameindex *ifs)
+{
+	const struct if_nameindex *i;
+	size_t kept = 0;
+
+	if (!ifs)
+		return;
+	for (size_t k = 0; k < dp->nnat_if; k++) {
+		for (i = ifs; i->if_index && i->if_index != dp->nat_if[k].ifindex; i++)
+			;
+		if (i->if_index)
+			dp->nat_if[kept++] = dp->nat_if[k];
+	}
+	dp->nnat_if = kept;
+}
+
+/* Interface i in nat_if, added (hooks unknown: ~0) if new; NULL if the
+ * list is full. */
+static struct dp_nat_if *nat_if_of(struct dataplane *dp, const struct if_nameindex *i)
+{
+	struct dp_nat_if *n;
+
+	for (size_t k = 0; k < dp->nnat_if; k++)
+		if (dp->nat_if[k].ifindex == i->if_index)
+			return &dp->nat_if[k];
+	if (dp->nnat_if == ARRAY_SIZE(dp->nat_if))
+		return NULL;
+	n = &dp->nat_if[dp->nnat_if++];
+	/* Remote clients do not arrive by lo; and the programs find the IP
+	 * header after an Ethernet one. */
+	*n = (struct dp_nat_if){ .ifindex = i->if_index,
+				 .on = ~0U,
+				 .fits = strcmp(i->if_name, "lo") && dp_tc_has_ether(i->if_name) };
+	return n;
+}
+
+/* Put the pair on (or take it off) n's hooks as want says. Taken off too
+ * where it was never put by this process: a vsteerd before it may have. */
+static void put_hooks(struct dataplane *dp, const char *name, struct dp_nat_if *n,
+		      unsigned int want)
+{
+	static const struct {
+		unsigned int bit;
+		enum bpf_tc_attach_point point;
+		const char *what;
+	} hooks[] = { { DP_NAT_IN, BPF_TC_INGRESS, "ingress" },
+		      { DP_NAT_OUT, BPF_TC_EGRESS, "egress" } };
+	int fds[] = { bpf_program__fd(dp->nat->progs.vsteer_dnat),
+		      bpf_program__fd(dp->nat->progs.vsteer_unnat) };
+	int ret;
+
+	for (size_t h = 0; h < ARRAY_SIZE(hooks); h++) {
+		bool on = want & hooks[h].bit;
+
+		if (on == !!(n->on & hooks[h].bit) && n->on != ~0U)
+			continue;
+		ret = on ? dp_tc_put(n->ifindex, hooks[h].point, DP_NAT_PRIO, fds[h]) :
+			   dp_tc_del(n->ifindex, hooks[h].point, DP_NAT_PRIO);
+		if (ret)
+			pr_warn("packet steering at the %s of %s: %s\n", hooks[h].what, name,
+				strerror(-ret));
+		else
+			pr_debug("packet steering %s the %s of %s\n", on ? "on" : "off",
+				 hooks[h].what, name);
+	}
+	n->on = want;
+}
+
 void dp_nat_attach_new(struct dataplane *dp, bool ipv6)
 {
+	struct dp_link links[DP_MAX_TC_IF];
 	struct if_nameindex *ifs, *i;
-	int ret;
+	struct dp_nat_if *n;
+	int nl;
 
 	if (!dp->nat)
 		return;
 	check_forwarding(dp, 0, true);
 	check_forwarding(dp, 1, ipv6);
+	nl = dp_link_list(links, ARRAY_SIZE(links));
+	if (nl < 0)
+		pr_debug("which interfaces are bridges is not known (%s): packet steering on both hooks of each\n",
+			 strerror(-nl));
+	nl = nl < 0 ? 0 : nl > (int)ARRAY_SIZE(links) ? (int)ARRAY_SIZE(links) : nl;
 	ifs = if_nameindex();
-	dp_tc_forget_gone(dp->nat_if, &dp->nnat_if, ifs);
+	forget_gone(dp, ifs);
 	for (i = ifs; i && i->if_index; i++) {
-		if (dp_tc_seen(dp->nat_if, dp->nnat_if, i->if_index) ||
-		    dp->nnat_if == ARRAY_SIZE(dp->nat_if))
+		n = nat_if_of(dp, i);
+		if (!n)
 			continue;
-		dp->nat_if[dp->nnat_if++] = i->if_index;
-		/* Remote clients do not arrive by lo; and the programs find
-		 * the IP header after an Ethernet one. */
-		if (!strcmp(i->if_name, "lo") || !dp_tc_has_ether(i->if_name))
-			continue;
-		ret = dp_tc_put(i->if_index, BPF_TC_INGRESS, DP_NAT_PRIO,
-				bpf_program__fd(dp->nat->progs.vsteer_dnat));
-		if (!ret)
-			ret = dp_tc_put(i->if_index, BPF_TC_EGRESS, DP_NAT_PRIO,
-					bpf_program__fd(dp->nat->progs.vsteer_unnat));
-		if (ret)
-			pr_warn("remote clients arriving by %s are not steered by address: %s\n",
-				i->if_name, strerror(-ret));
-		else
-			pr_debug("packet steering on %s\n", i->if_name);
+		/* A bridge port may be made one after it appeared (podman
+		 * puts a new veth on its bridge a moment later): looked at
+		 * each time. */
+		put_hooks(dp, i->if_name, n,
+			  n->fits ? hooks_for(dp_link_role(links, nl, i->if_index)) : 0);
 	}
 	if_freenameindex(ifs);
 }

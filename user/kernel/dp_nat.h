@@ -14,8 +14,10 @@ struct dataplane;
 
 /* Load and attach it, unless done already. */
 int dp_nat_enable(struct dataplane *dp, struct vs_err *err);
-/* On the interfaces that appeared since (nothing before dp_nat_enable()).
- * ipv6: some IPv6 server is steered by address (IPv6 forwarding matters). */
+/* On the interfaces that appeared since, and on or off a hook of those
+ * that became a bridge or a bridge's port (nothing before
+ * dp_nat_enable()). ipv6: some IPv6 server is steered by address (IPv6
+ * forwarding matters). */
 void dp_nat_attach_new(struct dataplane *dp, bool ipv6);
 void dp_nat_close(struct dataplane *dp);
 

@@ -121,6 +121,19 @@ int dp_tc_put(unsigned int ifindex, enum bpf_tc_attach_point point, __u32 prio, 
 	return bpf_tc_attach(&hook, &opts);
 }
 
+int dp_tc_del(unsigned int ifindex, enum bpf_tc_attach_point point, __u32 prio)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = VS_TC_HANDLE, .priority = prio);
+	int ret;
+
+	dp_quiet_libbpf(true);
+	ret = bpf_tc_detach(&hook, &opts);
+	dp_quiet_libbpf(false);
+	/* No filter there, or no clsact qdisc at all. */
+	return ret == -ENOENT || ret == -EINVAL ? 0 : ret;
+}
+
 void dp_tc_attach_new(struct dataplane *dp)
 {
 	if (dp->tc)

@@ -22,6 +22,9 @@ struct if_nameindex;
 /* Put program prog_fd on ifindex's hook at point with priority prio
  * (and VS_TC_HANDLE), replacing the one there; 0 or -errno. */
 int dp_tc_put(unsigned int ifindex, enum bpf_tc_attach_point point, __u32 prio, int prog_fd);
+/* Take the program off ifindex's hook at point with priority prio (and
+ * VS_TC_HANDLE): 0 (none there is 0 too) or -errno. */
+int dp_tc_del(unsigned int ifindex, enum bpf_tc_attach_point point, __u32 prio);
 /* Whether an interface has an Ethernet header (or is lo), where the
  * programs find the IP header. */
 bool dp_tc_has_ether(const char *ifname);
