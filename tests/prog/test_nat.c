@@ -332,6 +332,13 @@ static __u16 csum_fold(__u32 sum)
 	return (__u16)sum;
 }
 
+/* A frame whose IP header is 4-byte aligned, as the headers' structs
+ * want (the Ethernet header is 14 bytes). */
+struct frame_buf {
+	__u8 pad[2];
+	__u8 b[FRAME_MAX];
+} __attribute__((aligned(8)));
+
 /* The frame of step st from src:sport to dst:dport, checksums computed
  * whole; its length. */
 static size_t frame(__u8 *buf, const struct step *st, const char *src, __u16 sport, const char *dst,
@@ -513,11 +520,12 @@ static void run_step(const void *arg)
 	const char *dst = dnat && st->to ? st->to : st->dst;
 	__u16 sport = !dnat && st->to ? st->to_port : st->sport;
 	__u16 dport = dnat && st->to ? st->to_port : st->dport;
-	__u8 in[FRAME_MAX], out[FRAME_MAX], want[FRAME_MAX];
+	struct frame_buf fin, fout, fwant;
+	__u8 *in = fin.b, *out = fout.b, *want = fwant.b;
 	size_t len = frame(in, st, st->src, st->sport, st->dst, st->dport);
 	struct bpf_program *p = dnat ? skel->progs.vsteer_dnat : skel->progs.vsteer_unnat;
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in, .data_size_in = len, .data_out = out,
-		    .data_size_out = sizeof(out), .repeat = 1);
+		    .data_size_out = sizeof(fout.b), .repeat = 1);
 	int ncpu = libbpf_num_possible_cpus();
 	struct vs_svc_stats ss[ncpu > 0 ? ncpu : 1];
 
