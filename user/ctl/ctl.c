@@ -231,7 +231,7 @@ static void adopt_sockets(struct ctl *c, struct ctl_pending *p)
 {
 	struct sock_state *ss = &c->sock;
 	struct model *next = &p->next;
-	char a[EP_STRLEN];
+	char a[EP_STRLEN], ns[NETNS_STRLEN];
 
 	for (uint32_t s = 0; s < VS_MAX_SLOTS; s++) {
 		if (!next->cl[s].used)
@@ -251,8 +251,13 @@ static void adopt_sockets(struct ctl *c, struct ctl_pending *p)
 			if (sock_live(ss, s, v))
 				continue;
 			ep_format(&next->cl[s].srv[v], a, sizeof(a));
-			pr_warn("version %s: nothing listens on %s in vsteerd's network namespace yet; it is steered to once it does (a server in another namespace is named with netns, pid or container)\n",
-				next->cl[s].version, a);
+			netns_format(&next->cl[s].netns[v], ns, sizeof(ns));
+			if (ns[0])
+				pr_warn("version %s: nothing listens on %s in %s yet; it is steered to once it does\n",
+					next->cl[s].version, a, ns);
+			else
+				pr_warn("version %s: nothing listens on %s in vsteerd's network namespace yet; it is steered to once it does (a server in another namespace is named with netns, pid or container)\n",
+					next->cl[s].version, a);
 		}
 	}
 }
