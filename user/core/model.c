@@ -483,12 +483,6 @@ bool model_by_addr(const struct cluster *cl)
 	return cl->nsrv && cl->netns[0].kind != NETNS_OWN;
 }
 
-void model_back(const struct cluster *cl, uint32_t v, struct vs_addr *out)
-{
-	*out = (struct vs_addr){ .port = cl->srv[v].port, .family = cl->srv[v].family };
-	memcpy(out->addr, cl->srv[v].addr, sizeof(out->addr));
-}
-
 bool model_has_addr6(const struct model *m)
 {
 	for (uint32_t sl = 0; sl < VS_MAX_SLOTS; sl++) {

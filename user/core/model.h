@@ -185,9 +185,6 @@ int model_stable(const struct model *m, uint32_t svc);
 /* Whether cluster cl is steered by address: its servers live in other
  * network namespaces. */
 bool model_by_addr(const struct cluster *cl);
-/* Server v of cluster cl as the data plane names a server steered by
- * address (struct vs_addr). */
-void model_back(const struct cluster *cl, uint32_t v, struct vs_addr *out);
 /* Whether some IPv6 server is steered by address. */
 bool model_has_addr6(const struct model *m);
 void model_svc_key(const struct model *m, uint32_t svc, struct vs_svc_key *k);

@@ -87,17 +87,14 @@ static int sync_service(struct ctl *c, const struct model *m, uint32_t s)
 static int sync_bports(struct ctl *c, const struct model *want)
 {
 	struct vs_ports ports = {};
-	struct vs_addr k;
 
 	for (uint32_t sl = 0; sl < VS_MAX_SLOTS; sl++) {
 		const struct cluster *cl = &want->cl[sl];
 
 		if (!cl->used || !model_by_addr(cl))
 			continue;
-		for (uint32_t v = 0; v < cl->nsrv; v++) {
-			model_back(cl, v, &k);
-			ports.w[k.port / 64] |= 1ULL << (k.port % 64);
-		}
+		for (uint32_t v = 0; v < cl->nsrv; v++)
+			ports.w[cl->srv[v].port / 64] |= 1ULL << (cl->srv[v].port % 64);
 	}
 	return dp_set_bports(c->dp, &ports);
 }

@@ -41,7 +41,8 @@ bool dp_tc_has_ether(const char *ifname)
 	return ok;
 }
 
-bool dp_tc_seen(const unsigned int *seen, size_t n, unsigned int ifindex)
+/* Whether ifindex is among the n interfaces in seen[]. */
+static bool seen_before(const unsigned int *seen, size_t n, unsigned int ifindex)
 {
 	for (size_t i = 0; i < n; i++)
 		if (seen[i] == ifindex)
@@ -53,7 +54,7 @@ bool dp_tc_seen(const unsigned int *seen, size_t n, unsigned int ifindex)
  * indexes are not given again soon, and a list full of dead ones would
  * keep every new interface (the next container's veth) without its
  * programs for good. */
-void dp_tc_forget_gone(unsigned int *seen, size_t *n, const struct if_nameindex *ifs)
+static void forget_gone(unsigned int *seen, size_t *n, const struct if_nameindex *ifs)
 {
 	const struct if_nameindex *i;
 	size_t kept = 0;
@@ -76,9 +77,9 @@ static void attach_new(struct dataplane *dp, bool all)
 	int ret;
 
 	if (!all)
-		dp_tc_forget_gone(dp->tc_if, &dp->ntc_if, ifs);
+		forget_gone(dp->tc_if, &dp->ntc_if, ifs);
 	for (i = ifs; i && i->if_index; i++) {
-		if (!all && (dp_tc_seen(dp->tc_if, dp->ntc_if, i->if_index) ||
+		if (!all && (seen_before(dp->tc_if, dp->ntc_if, i->if_index) ||
 			     dp->ntc_if == ARRAY_SIZE(dp->tc_if)))
 			continue;
 		/* Remembered either way: not retried, nor warned about, each scan. */

@@ -12,7 +12,6 @@
 #include "lib/err.h"
 
 struct dataplane;
-struct if_nameindex;
 
 /* TC filters are not links: identified by interface, handle and
  * priority. Every one of vsteer's has this handle. */
@@ -28,11 +27,6 @@ int dp_tc_del(unsigned int ifindex, enum bpf_tc_attach_point point, __u32 prio);
 /* Whether an interface has an Ethernet header (or is lo), where the
  * programs find the IP header. */
 bool dp_tc_has_ether(const char *ifname);
-/* Whether ifindex is among the n interfaces in seen[]. */
-bool dp_tc_seen(const unsigned int *seen, size_t n, unsigned int ifindex);
-/* Keep in seen[] (*n interfaces a program was tried on) only those still
- * in ifs (if_nameindex()). */
-void dp_tc_forget_gone(unsigned int *seen, size_t *n, const struct if_nameindex *ifs);
 
 /* Load the TC meter (when metering), attached to nothing yet: what can
  * fail of it fails before a start changes anything. */
