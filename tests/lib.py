@@ -338,6 +338,26 @@ def service(name="default"):
     return body
 
 
+def counted(want, name="default"):
+    """Each version's counters once they show exactly want[version]
+    requests. A request is counted when its response has been sent, and a
+    client can read the response before the server's send returns: so
+    wait for the last one (5 s without it is a request lost), then check
+    that no more were counted."""
+    seen = []
+
+    def by_version():
+        seen.append({v["version"]: v["counters"] for v in service(name)["versions"]})
+        return seen[-1]
+
+    def say():
+        return "requests %s, expected %s" % ({v: c["requests"] for v, c in seen[-1].items()}, want)
+    wait_for(lambda: all(by_version()[v]["requests"] >= n for v, n in want.items()), 5, say)
+    got = by_version()
+    check(all(got[v]["requests"] == n for v, n in want.items()), say())
+    return got
+
+
 def binomial_bound(n, p, z=4.5):
     """Allowed |count - n*p| for a binomial(n, p) count: z standard
     deviations. z = 4.5 makes a false failure a ~1e-5 event per check."""
