@@ -58,7 +58,7 @@ UNIT_LIB_OBJS := $(filter-out $(KERNEL_OBJS),$(LIB_OBJS)) $(OUT)/obj/kernel/feat
 
 all: $(OUT)/vsteerd $(OUT)/vsteer-demo $(OUT)/unit_tests $(OUT)/prog_tests
 ifeq ($(SANITIZE),)
-all: $(OUT)/connloop $(OUT)/libsrcaddr.so $(OUT)/libkillat.so
+all: man $(OUT)/connloop $(OUT)/libsrcaddr.so $(OUT)/libkillat.so
 endif
 
 $(OUT):
@@ -136,6 +136,82 @@ $(OUT)/libsrcaddr.so: tests/bench/srcaddr.c | $(OUT)
 $(OUT)/libkillat.so: tests/fault/killat.c | $(OUT)
 	$(CC) $(VS_CFLAGS) -shared -fPIC $< -o $@ -ldl
 
+# Man pages, from the scdoc sources in docs/man/ (Debian's scdoc), stamped
+# with the version and dated by the last commit so a rebuild of the same
+# tree gives the same page.
+MANS := $(OUT)/man/vsteerd.8 $(OUT)/man/vsteer-demo.1
+MAN_DATE := $(shell git log -1 --format=%ct 2>/dev/null)
+man: $(MANS)
+
+$(OUT)/man/%: docs/man/%.scd $(OUT)/version
+	@mkdir -p $(@D)
+	sed 's/@VERSION@/$(VERSION)/' $< | $(if $(MAN_DATE),SOURCE_DATE_EPOCH=$(MAN_DATE)) scdoc > $@
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: copies what `make` built and
+# builds nothing, so `make && sudo make install` never compiles as root (a
+# root make would see another version in git describe and rebuild). Units
+# go to PREFIX/lib/systemd/system: /usr/local/lib/systemd/system and
+# /usr/lib/systemd/system are both on systemd's unit path, and
+# /etc/systemd/system is the administrator's, for overrides.
+# docs/operations.md#installing-vsteer lists the tree.
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+LIBEXECDIR ?= $(PREFIX)/lib/vsteer
+MANDIR     ?= $(PREFIX)/share/man
+DOCDIR     ?= $(PREFIX)/share/doc/vsteer
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+PUPPETDIR  ?= $(PREFIX)/share/puppet/modules
+SYSCONFDIR ?= /etc
+UNITS      := $(notdir $(wildcard contrib/systemd/*.service contrib/systemd/*.mount))
+DOCS       := $(notdir $(wildcard docs/*.md))
+PUPPET_PP  := manifests/version.pp
+D          := $(DESTDIR)
+
+install:
+	@for f in $(OUT)/vsteerd $(OUT)/vsteer-demo $(MANS); do [ -e "$$f" ] || { \
+		echo "make install: $$f is missing: run make first, as your own user" \
+		"(install builds nothing)" >&2; exit 1; }; done
+	install -d $(D)$(BINDIR) $(D)$(LIBEXECDIR) $(D)$(MANDIR)/man1 $(D)$(MANDIR)/man8 \
+		$(D)$(UNITDIR) $(D)$(DOCDIR)/docs $(D)$(DOCDIR)/examples \
+		$(D)$(PUPPETDIR)/vsteer/manifests
+	install -m 0755 $(OUT)/vsteerd $(OUT)/vsteer-demo $(D)$(BINDIR)/
+	install -m 0755 examples/deploy.sh $(D)$(LIBEXECDIR)/deploy.sh
+	install -m 0644 $(OUT)/man/vsteer-demo.1 $(D)$(MANDIR)/man1/
+	install -m 0644 $(OUT)/man/vsteerd.8 $(D)$(MANDIR)/man8/
+	for u in $(UNITS); do sed 's|/usr/local/bin/|$(BINDIR)/|g' \
+		contrib/systemd/$$u > $(D)$(UNITDIR)/$$u.tmp && chmod 0644 $(D)$(UNITDIR)/$$u.tmp && \
+		mv $(D)$(UNITDIR)/$$u.tmp $(D)$(UNITDIR)/$$u || exit 1; done
+	sed "s|'/usr/local/lib/vsteer/deploy.sh'|'$(LIBEXECDIR)/deploy.sh'|" \
+		examples/puppet/modules/vsteer/$(PUPPET_PP) > $(D)$(PUPPETDIR)/vsteer/$(PUPPET_PP)
+	install -m 0644 README.md $(D)$(DOCDIR)/
+	install -m 0644 $(addprefix docs/,$(DOCS)) $(D)$(DOCDIR)/docs/
+	install -m 0644 docker/vsteer.json $(D)$(DOCDIR)/examples/config.json
+	@# The example becomes the config only where there is none: a config
+	@# of the administrator's is never overwritten.
+	@if [ -e $(D)$(SYSCONFDIR)/vsteer/config.json ]; then \
+		echo "make install: kept $(D)$(SYSCONFDIR)/vsteer/config.json" \
+		"(the example is in $(D)$(DOCDIR)/examples/config.json)"; \
+	else echo install -D -m 0644 docker/vsteer.json $(D)$(SYSCONFDIR)/vsteer/config.json; \
+		install -D -m 0644 docker/vsteer.json $(D)$(SYSCONFDIR)/vsteer/config.json; fi
+	@[ -n "$(DESTDIR)" ] || echo "make install: done; to run it as a service:" \
+		"systemctl daemon-reload && systemctl enable --now vsteerd"
+
+# Removes what install put there: the config only if it is still the
+# example unchanged, and vsteer's own directories once empty; shared ones
+# (bin, man8, the unit directory) stay.
+uninstall:
+	rm -f $(D)$(BINDIR)/vsteerd $(D)$(BINDIR)/vsteer-demo $(D)$(LIBEXECDIR)/deploy.sh \
+		$(D)$(MANDIR)/man1/vsteer-demo.1 $(D)$(MANDIR)/man8/vsteerd.8 \
+		$(addprefix $(D)$(UNITDIR)/,$(UNITS)) $(D)$(PUPPETDIR)/vsteer/$(PUPPET_PP) \
+		$(D)$(DOCDIR)/README.md $(addprefix $(D)$(DOCDIR)/docs/,$(DOCS)) \
+		$(D)$(DOCDIR)/examples/config.json
+	@c=$(D)$(SYSCONFDIR)/vsteer/config.json; \
+	if cmp -s docker/vsteer.json "$$c"; then echo rm -f "$$c"; rm -f "$$c"; \
+	elif [ -e "$$c" ]; then echo "make uninstall: kept $$c (not the example: yours)"; fi
+	for d in $(LIBEXECDIR) $(DOCDIR)/docs $(DOCDIR)/examples $(DOCDIR) \
+		$(PUPPETDIR)/vsteer/manifests $(PUPPETDIR)/vsteer $(SYSCONFDIR)/vsteer; do \
+		[ ! -d $(D)$$d ] || rmdir --ignore-fail-on-non-empty $(D)$$d || exit 1; done
+
 # One idempotent step that installs every package the build, the tests and
 # the demo need, and mounts bpffs if it is missing.
 deps:
@@ -209,8 +285,8 @@ clean:
 
 FORCE:
 
-.PHONY: all san fuzz fuzzers deps check format format-check lint test demo bench soak \
-	kernel-test vmlinux clean FORCE
+.PHONY: all man install uninstall san fuzz fuzzers deps check format format-check lint test demo \
+	bench soak kernel-test vmlinux clean FORCE
 .DELETE_ON_ERROR:
 .SECONDARY:
 
