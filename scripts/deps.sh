@@ -11,6 +11,13 @@
 #                            (tests/bench/bench.py ARGS)
 #   scripts/deps.sh vm [PKG] also qemu, then build and run the end-to-end
 #                            tests on Debian 12's 6.1 kernel in a KVM guest
+#   scripts/deps.sh --dry-run  say what it would install (after waiting for
+#                            the package manager's lock, as an install
+#                            would), change nothing
+#
+# Another apt or dpkg at work (unattended-upgrades on a fresh machine) holds
+# their lock: deps.sh waits for it, up to DEPS_LOCK_WAIT seconds (600),
+# saying once what it waits for, instead of failing at once.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -46,24 +53,82 @@ PKGS="$PKGS haproxy gnuplot-nox nftables"
 # The style checks (tests/lint.sh, run by tests/run --all): Debian 12's
 # clang-format is 14, the version .clang-format's output is checked with.
 PKGS="$PKGS git clang-format shellcheck pyflakes3"
+# The man pages (docs/man/*.scd, built by make) and the test that renders
+# them with man -l.
+PKGS="$PKGS scdoc man-db"
 
-if [ "$(id -u)" -ne 0 ]; then
+if [ "$(id -u)" -ne 0 ] && [ "${1:-}" != --dry-run ]; then
 	echo "deps.sh: run as root (it installs packages and mounts bpffs)" >&2
 	exit 1
 fi
 
-missing=""
-for p in $PKGS; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
-		missing="$missing $p"
-done
+# The pid holding a POSIX lock (as apt and dpkg take them) on file $1, from
+# /proc/locks, whose lines read `1: POSIX ADVISORY WRITE PID MAJ:MIN:INODE
+# ...`; nothing if the file is not locked. By inode alone: on an overlay
+# root (a container's) the lock is on the upper layer's file, whose device
+# is not the one stat shows.
+lock_holder() {
+	ino=$(stat -c %i "$1" 2>/dev/null) || return 0
+	awk -v ino="$ino" '$2 != "->" { n = split($6, f, ":"); if (f[n] == ino) { print $5; exit } }' \
+		/proc/locks
+}
+
+# Wait, bounded, until no apt or dpkg holds the locks an install takes.
+APT_LOCKS="/var/lib/dpkg/lock-frontend /var/lib/dpkg/lock /var/lib/apt/lists/lock"
+wait_for_apt() {
+	limit=${DEPS_LOCK_WAIT:-600} start=$(date +%s) said=""
+	while :; do
+		held="" pid=""
+		for f in $APT_LOCKS; do
+			pid=$(lock_holder "$f")
+			[ -z "$pid" ] || { held=$f; break; }
+		done
+		waited=$(($(date +%s) - start))
+		if [ -z "$held" ]; then
+			[ -z "$said" ] || echo "deps.sh: the lock is free after $waited s"
+			return 0
+		fi
+		who="pid $pid ($(cat "/proc/$pid/comm" 2>/dev/null || echo gone))"
+		if [ "$waited" -ge "$limit" ]; then
+			echo "deps.sh: $held is still held by $who after $waited s;" \
+				"run deps.sh again once it is done" >&2
+			exit 1
+		fi
+		if [ -z "$said" ]; then
+			echo "deps.sh: another package manager is at work: waiting up to $limit s" \
+				"for $held, held by $who"
+			said=1
+		fi
+		sleep 1
+	done
+}
+
+find_missing() {
+	missing=""
+	for p in $PKGS; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+			missing="$missing $p"
+	done
+}
+find_missing
+if [ "${1:-}" = --dry-run ]; then
+	wait_for_apt
+	# What the other package manager did while we waited counts.
+	find_missing
+	echo "deps.sh: would install${missing:- nothing}"
+	exit 0
+fi
+[ -z "$missing" ] || { wait_for_apt && find_missing; }
 if [ -n "$missing" ]; then
 	echo "deps.sh: installing$missing"
-	apt-get update -qq
+	# The lock can be taken again between wait_for_apt and apt-get's
+	# start: apt-get waits for it itself then (DPkg::Lock::Timeout).
+	apt-get update -qq -o DPkg::Lock::Timeout=60
 	# $missing is a space-separated list of package names (no glob
 	# characters): it is split on purpose, one argument per package.
 	# shellcheck disable=SC2086
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		-o DPkg::Lock::Timeout=60 $missing
 	# The benchmark starts its own nginx and haproxy in a namespace; the
 	# ones Debian starts on install are not ours to leave running.
 	for svc in nginx haproxy; do
@@ -99,5 +164,5 @@ bench) shift
 vm) shift
 	make -j"$(nproc)" all
 	exec vm/kernel-test.sh "$@" ;;
-*) echo "deps.sh: unknown target '$1' (test, demo, bench or vm)" >&2; exit 2 ;;
+*) echo "deps.sh: unknown target '$1' (test, demo, bench, vm or --dry-run)" >&2; exit 2 ;;
 esac

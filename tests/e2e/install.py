@@ -1,12 +1,14 @@
 """Installing: `make install` and `make uninstall`, the man pages."""
+import fcntl
 import glob
 import os
 import re
 import shutil
 import subprocess
+import time
 
 from common import test
-from lib import API, BUILD, ROOT, check, fetch, versions_of, wait_for
+from lib import API, BUILD, ROOT, check, fetch, read_line, versions_of, wait_for
 
 
 # What `make install` puts under PREFIX (and SYSCONFDIR, /etc), besides the
@@ -166,3 +168,57 @@ def man_pages(env):
         # --help need not name itself (vsteer-demo's usage does not).
         check(listed - {"-h", "--help"} <= given, "%s's OPTIONS has %s, which %s --help does not name"
               % (page, sorted(listed - given), prog))
+
+
+def held(path):
+    """An exclusive fcntl lock on path, as apt and dpkg take theirs; the fd
+    (closing it releases the lock)."""
+    fd = os.open(path, os.O_RDWR)
+    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return fd
+
+
+@test
+def deps_waits_for_apt(env):
+    """`scripts/deps.sh --dry-run` with dpkg's frontend lock held (a real
+    fcntl lock, on an overlay of /var/lib/dpkg: the host's lock is never
+    taken): says once that it waits and for whom, is still waiting 2 s
+    later, and ends within 3 s of the release with nothing installed; with
+    DEPS_LOCK_WAIT=1 and dpkg's lock held it gives up, exit 1, naming it"""
+    # This test's mount namespace only: locks taken here are on the
+    # overlay's upper files, not the host's.
+    upper = os.path.join(env.dir, "dpkg")
+    os.mkdir(upper)
+    subprocess.run(["mount", "-t", "tmpfs", "tmpfs", upper], check=True)
+    os.mkdir(os.path.join(upper, "up"))
+    os.mkdir(os.path.join(upper, "work"))
+    subprocess.run(["mount", "-t", "overlay", "overlay", "-o",
+                    "lowerdir=/var/lib/dpkg,upperdir=%s/up,workdir=%s/work" % (upper, upper),
+                    "/var/lib/dpkg"], check=True)
+    deps = os.path.join(ROOT, "scripts/deps.sh")
+    fd = held("/var/lib/dpkg/lock-frontend")
+    try:
+        p = subprocess.Popen([deps, "--dry-run"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             text=True)
+        env.procs.append(p)
+        line = read_line(p.stdout, 10, "deps.sh to say it waits")
+        check("waiting up to 600 s for /var/lib/dpkg/lock-frontend, held by pid %d ("
+              % os.getpid() in line, "deps.sh's first line: %r" % line)
+        # deps.sh looks once a second: two looks must still see the lock.
+        time.sleep(2)
+        check(p.poll() is None, "deps.sh did not wait: exit %s" % p.poll())
+    finally:
+        os.close(fd)
+    out, _ = p.communicate(timeout=3)
+    check(p.returncode == 0, "deps.sh after the release: exit %d\n%s" % (p.returncode, out))
+    check(re.match(r"deps.sh: the lock is free after \d+ s\ndeps.sh: would install", out),
+          "deps.sh after the release:\n" + out)
+    fd = held("/var/lib/dpkg/lock")
+    try:
+        r = subprocess.run([deps, "--dry-run"], capture_output=True, text=True, timeout=5,
+                           env=dict(os.environ, DEPS_LOCK_WAIT="1"))
+    finally:
+        os.close(fd)
+    check(r.returncode == 1 and "/var/lib/dpkg/lock is still held by pid %d ("
+          % os.getpid() in r.stderr, "deps.sh giving up: exit %d\n%s%s"
+          % (r.returncode, r.stdout, r.stderr))
