@@ -5,11 +5,16 @@
 # restart being picked up, and the way back to 1.0.
 #
 #   scripts/demo.sh          run the story, then remove everything
-#   KEEP=1 scripts/demo.sh   leave it running to try the API with curl
+#   KEEP=1 scripts/demo.sh   leave it running to try the API with curl; it
+#                            prints the command that stops it (from any
+#                            directory)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 B=${VSTEER_BUILD:-build} # tests/e2e runs it against build-san too
+# Absolute and without links, as /proc/PID/exe names it: the stop command
+# works from any directory and knows the demo's processes.
+B=$(realpath -m -- "$B")
 PIN=/sys/fs/bpf/vsteer-demo
 WORK=$(mktemp -d /tmp/vsteer-demo.XXXXXX)
 SVC=127.0.0.1:8080
@@ -17,7 +22,12 @@ API=http://127.0.0.1:9900
 JSON='Content-Type: application/json' # vsteerd takes no change without it (docs/api.md)
 pids=()
 
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# Headings in bold on a terminal only: a log or a pipe gets plain text.
+if [ -t 1 ]; then
+	say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+else
+	say() { printf '\n== %s\n' "$*"; }
+fi
 # Shows a command as it can be pasted: an argument with a space, a quote or
 # a brace is single-quoted.
 shq() {
@@ -35,15 +45,51 @@ run() {
 	echo
 }
 
+# $WORK/stop: stops what the demo started, waits for it to exit (vsteerd
+# holds the pin directory until then, and --cleanup refuses it), removes
+# the pins and $WORK. Written at each start, with the processes running
+# then; it signals a pid only while that pid is still the demo's program.
+write_stop() {
+	{
+		echo '#!/bin/bash'
+		echo '# Written by scripts/demo.sh: stops the demo it started, removes its'
+		echo '# steering and this folder.'
+		printf 'pids=(%s) B=%q PIN=%q WORK=%q\n' "${pids[*]}" "$B" "$PIN" "$WORK"
+		cat <<'STOP'
+# (deleted): the program was rebuilt while it ran.
+ours() { case $(readlink "/proc/$1/exe" 2>/dev/null) in "$2" | "$2 (deleted)") ;; *) false ;; esac; }
+left=()
+for p in "${pids[@]}"; do
+	if ours "$p" "$B/vsteerd" || ours "$p" "$B/vsteer-demo"; then
+		kill "$p" && left+=("$p")
+	fi
+done
+# A zombie's exe link is gone too: it has exited and closed its files.
+for _ in $(seq 100); do
+	alive=()
+	for p in "${left[@]}"; do [ -e "/proc/$p/exe" ] && alive+=("$p"); done
+	[ ${#alive[@]} -gt 0 ] || break
+	sleep 0.1
+done
+if [ ${#alive[@]} -gt 0 ]; then
+	echo "demo: pid ${alive[*]} still running 10 s after SIGTERM; nothing removed" >&2
+	exit 1
+fi
+"$B/vsteerd" --pin-dir "$PIN" --cleanup --log-level warning || exit 1
+rm -rf "$WORK"
+echo "demo stopped (pids ${pids[*]}); its pins ($PIN) and $WORK removed"
+STOP
+	} >"$WORK/stop"
+	chmod +x "$WORK/stop"
+}
+
 cleanup() {
+	write_stop
 	if [ "${KEEP:-0}" = 1 ]; then
-		say "left running (pids ${pids[*]}); stop with: kill ${pids[*]}; $B/vsteerd --pin-dir $PIN --cleanup"
+		say "left running (pids ${pids[*]}); stop it with: $WORK/stop"
 		return
 	fi
-	kill "${pids[@]}" 2>/dev/null || true
-	wait 2>/dev/null || true
-	"$B"/vsteerd --pin-dir "$PIN" --cleanup 2>/dev/null || true
-	rm -rf "$WORK"
+	"$WORK/stop" >/dev/null
 }
 trap cleanup EXIT
 
@@ -64,6 +110,8 @@ wait_until() { # seconds what log command...
 
 backend() { # version port
 	"$B"/vsteer-demo --listen "127.0.0.1:$2" --version "$1" >"$WORK/v$1.out" 2>&1 &
+	# Not a job of this shell's: killing one would print a job notice.
+	disown
 	pids+=($!)
 	wait_until 5 "vsteer-demo $1 listening" "$WORK/v$1.out" \
 		grep -q listening "$WORK/v$1.out"
@@ -112,7 +160,8 @@ cat >"$WORK/config.json" <<JSON
  "cluster": [{"version": "1.0", "servers": ["127.0.0.1:9001"]}]}
 JSON
 "$B"/vsteerd --config "$WORK/config.json" --pin-dir "$PIN" --state "$WORK/state.json" \
-	2>"$WORK/vsteerd.log" &
+	>"$WORK/vsteerd.log" 2>&1 &
+disown
 pids+=($!)
 wait_until 10 "answer from vsteerd's API" "$WORK/vsteerd.log" curl -sf $API/healthz -o /dev/null
 echo "vsteerd running (pid $!), API on $API"

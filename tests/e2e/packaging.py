@@ -1,6 +1,8 @@
 """Packaging: the deploy script, containers, Puppet, Fedora CoreOS."""
+import json
 import os
 import re
+import shlex
 import subprocess
 
 from common import Load, kill_under_load, port_closed, test
@@ -79,17 +81,43 @@ def demo_tallies(out):
 
 @test
 def demo_script(env):
-    """`scripts/demo.sh`, the README's first command, exits 0 and shows what
-    it says: 1.0 takes 100 of 100 new sessions, about half at 50/50, 2.0 all
-    at 100%, none of 400 connections refused while 2.0 is killed (at most
-    the one open on 2.0 reset), the
-    restarted 2.0 answering and then all of 100, 1.0 all of 100 at the end,
-    and no pins left behind"""
+    """`KEEP=1 scripts/demo.sh`, the README's first command, exits 0 and shows
+    what it says: 1.0 takes 100 of 100 new sessions, about half at 50/50,
+    2.0 all at 100%, none of 400 connections refused while 2.0 is killed (at
+    most the one open on 2.0 reset), the restarted 2.0 answering and then
+    all of 100, 1.0 all of 100 at the end; its output is plain (no job
+    notice, no escape codes in a pipe) and its curl commands paste as
+    printed; the stop command it prints, run from /, ends every process it
+    named (each named once) and removes its pins and work folder"""
     # The demo pins in /sys/fs/bpf: this test's mount namespace gets its own.
     subprocess.run(["mount", "-t", "bpf", "bpf", "/sys/fs/bpf"], check=True)
-    demo_env = dict(os.environ, VSTEER_BUILD=os.path.relpath(BUILD, ROOT))
+    demo_env = dict(os.environ, VSTEER_BUILD=os.path.relpath(BUILD, ROOT), KEEP="1")
     r = subprocess.run([os.path.join(ROOT, "scripts", "demo.sh")], capture_output=True, text=True,
                        timeout=300, env=demo_env)
+    m = re.search(r"left running \(pids ([\d ]+)\); stop it with: (\S+)$", r.stdout, re.M)
+    stop = None
+    try:
+        demo_checks(r)
+    finally:
+        # Whatever failed, the demo's processes do not outlive the test.
+        if m and os.path.exists(m.group(2)):
+            stop = subprocess.run(["sh", "-c", m.group(2)], cwd="/", capture_output=True,
+                                  text=True, timeout=30)
+    check(m, "no stop command in:\n" + r.stdout[-1000:])
+    pids = [int(p) for p in m.group(1).split()]
+    check(len(pids) == 3 and len(set(pids)) == 3, "pids named: %s" % pids)
+    check(stop, "no stop command at %s" % m.group(2))
+    check(stop.returncode == 0 and not stop.stderr and len(stop.stdout.splitlines()) == 1,
+          "stop: exit %d\n%s%s" % (stop.returncode, stop.stdout, stop.stderr))
+    # Exited (a zombie has no exe link) by the time stop returns: it waits.
+    check(not any(os.path.exists("/proc/%d/exe" % p) for p in pids), "running after stop")
+    check(not os.path.exists("/sys/fs/bpf/vsteer-demo"), "the demo left its pins behind")
+    check(not os.path.exists(os.path.dirname(m.group(2))), "the demo left its work folder behind")
+
+
+def demo_checks(r):
+    """What KEEP=1 scripts/demo.sh's run r showed, and that what it left
+    runs."""
     check(r.returncode == 0, "demo exited %d:\n%s\n%s" % (r.returncode, r.stdout[-3000:], r.stderr[-3000:]))
     got = demo_tallies(r.stdout)
     check(got.get(1) == {"1.0": 100} and got.get(3) == {"2.0": 100} and got.get(6) == {"1.0": 100},
@@ -108,7 +136,19 @@ def demo_script(env):
           "open on 2.0 RESET)" % killed)
     check(re.search(r"2\.0 answering again after \d+ ms", r.stdout) and got.get(5) == {"2.0": 100},
           "step 5, 2.0 restarted: %s\n%s" % (got.get(5), r.stdout[-2000:]))
-    check(not os.path.exists("/sys/fs/bpf/vsteer-demo"), "the demo left its pins behind")
+    check(not r.stderr and "\x1b" not in r.stdout,
+          "not plain: stderr %r, escape codes: %s" % (r.stderr[-1000:], "\x1b" in r.stdout))
+    # Each printed command, split as a shell would, is the curl the demo ran.
+    curls = [shlex.split(line[2:]) for line in r.stdout.splitlines() if line.startswith("$ curl")]
+    check(len(curls) == 5, "want 5 printed curl commands, got %d" % len(curls))
+    for argv in curls:
+        check(all(a in argv for a in ("-s", "http://127.0.0.1:8080/")) or
+              ("Content-Type: application/json" in argv and r"%{http_code}\n" in argv
+               and json.loads(argv[argv.index("-d") + 1])), "printed curl: %s" % argv)
+
+    m = re.search(r"left running \(pids ([\d ]+)\)", r.stdout)
+    check(m and all(os.path.exists("/proc/%s/exe" % p) for p in m.group(1).split()),
+          "not all it named are running: %s" % (m and m.group(1)))
 
 
 PODMAN_ENV = dict(os.environ, CONTAINERS_CONF=os.path.join(ROOT, "docker/containers.conf"))
