@@ -152,8 +152,9 @@ $(OUT)/man/%: docs/man/%.scd $(OUT)/version
 # root make would see another version in git describe and rebuild). Units
 # go to PREFIX/lib/systemd/system: /usr/local/lib/systemd/system and
 # /usr/lib/systemd/system are both on systemd's unit path, and
-# /etc/systemd/system is the administrator's, for overrides.
-# docs/operations.md#installing-vsteer lists the tree.
+# /etc/systemd/system is the administrator's, for overrides; the units
+# name /usr/local/bin/, which becomes BINDIR. docs/operations.md#installing-vsteer
+# lists the tree.
 PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
 LIBEXECDIR ?= $(PREFIX)/lib/vsteer

@@ -5,7 +5,10 @@
 # (printing why), 2 on bad usage or an API error. After a completed rollout
 # it waits for the old version to drain and says so.
 #
-#   examples/deploy.sh [options] SERVICE VERSION ADDR:PORT...
+#   deploy.sh [options] SERVICE VERSION ADDR:PORT...
+#
+# (examples/deploy.sh in the source; `make install` puts it in
+# PREFIX/lib/vsteer/, where the Puppet module looks for it.)
 #
 #   -a URL        vsteerd's API (default http://127.0.0.1:9900, $VSTEER_API)
 #                 (a name the API does not know as its own needs the
