@@ -165,6 +165,8 @@ PUPPETDIR  ?= $(PREFIX)/share/puppet/modules
 SYSCONFDIR ?= /etc
 UNITS      := $(notdir $(wildcard contrib/systemd/*.service contrib/systemd/*.mount))
 DOCS       := $(notdir $(wildcard docs/*.md))
+# benchmarks.md's charts and the results it cites
+DOC_BENCH  := $(notdir $(wildcard docs/bench/*.png docs/bench/*.json))
 PUPPET_PP  := manifests/version.pp
 D          := $(DESTDIR)
 
@@ -173,7 +175,7 @@ install:
 		echo "make install: $$f is missing: run make first, as your own user" \
 		"(install builds nothing)" >&2; exit 1; }; done
 	install -d $(D)$(BINDIR) $(D)$(LIBEXECDIR) $(D)$(MANDIR)/man1 $(D)$(MANDIR)/man8 \
-		$(D)$(UNITDIR) $(D)$(DOCDIR)/docs $(D)$(DOCDIR)/examples \
+		$(D)$(UNITDIR) $(D)$(DOCDIR)/docs/bench $(D)$(DOCDIR)/examples \
 		$(D)$(PUPPETDIR)/vsteer/manifests
 	install -m 0755 $(OUT)/vsteerd $(OUT)/vsteer-demo $(D)$(BINDIR)/
 	install -m 0755 examples/deploy.sh $(D)$(LIBEXECDIR)/deploy.sh
@@ -186,6 +188,7 @@ install:
 		examples/puppet/modules/vsteer/$(PUPPET_PP) > $(D)$(PUPPETDIR)/vsteer/$(PUPPET_PP)
 	install -m 0644 README.md $(D)$(DOCDIR)/
 	install -m 0644 $(addprefix docs/,$(DOCS)) $(D)$(DOCDIR)/docs/
+	install -m 0644 $(addprefix docs/bench/,$(DOC_BENCH)) $(D)$(DOCDIR)/docs/bench/
 	install -m 0644 docker/vsteer.json $(D)$(DOCDIR)/examples/config.json
 	@# The example becomes the config only where there is none: a config
 	@# of the administrator's is never overwritten.
@@ -205,11 +208,12 @@ uninstall:
 		$(D)$(MANDIR)/man1/vsteer-demo.1 $(D)$(MANDIR)/man8/vsteerd.8 \
 		$(addprefix $(D)$(UNITDIR)/,$(UNITS)) $(D)$(PUPPETDIR)/vsteer/$(PUPPET_PP) \
 		$(D)$(DOCDIR)/README.md $(addprefix $(D)$(DOCDIR)/docs/,$(DOCS)) \
+		$(addprefix $(D)$(DOCDIR)/docs/bench/,$(DOC_BENCH)) \
 		$(D)$(DOCDIR)/examples/config.json
 	@c=$(D)$(SYSCONFDIR)/vsteer/config.json; \
 	if cmp -s docker/vsteer.json "$$c"; then echo rm -f "$$c"; rm -f "$$c"; \
 	elif [ -e "$$c" ]; then echo "make uninstall: kept $$c (not the example: yours)"; fi
-	for d in $(LIBEXECDIR) $(DOCDIR)/docs $(DOCDIR)/examples $(DOCDIR) \
+	for d in $(LIBEXECDIR) $(DOCDIR)/docs/bench $(DOCDIR)/docs $(DOCDIR)/examples $(DOCDIR) \
 		$(PUPPETDIR)/vsteer/manifests $(PUPPETDIR)/vsteer $(SYSCONFDIR)/vsteer; do \
 		[ ! -d $(D)$$d ] || rmdir --ignore-fail-on-non-empty $(D)$$d || exit 1; done
 

@@ -47,7 +47,10 @@ def tree(top):
 def expected(prefix):
     units = sorted(os.path.basename(p) for p in glob.glob(os.path.join(ROOT, "contrib/systemd/*"))
                    if p.endswith((".service", ".mount")))
-    docs = [os.path.basename(p) for p in glob.glob(os.path.join(ROOT, "docs/*.md"))]
+    docs = [os.path.relpath(p, os.path.join(ROOT, "docs"))
+            for p in glob.glob(os.path.join(ROOT, "docs/*.md"))
+            + glob.glob(os.path.join(ROOT, "docs/bench/*.png"))
+            + glob.glob(os.path.join(ROOT, "docs/bench/*.json"))]
     p = prefix.strip("/")
     return ({os.path.join(p, f) for f in INSTALLED}
             | {os.path.join(p, "lib/systemd/system", u) for u in units}
