@@ -302,7 +302,7 @@ def containers_upgrade(env):
         podman("start", names["2.0"])
         wait_for(lambda: fetch(client_addr(3)) == "2.0", 10, "restarted 2.0 steered to")
     finally:
-        subprocess.run(["podman", "rm", "-f", "-t", "0"] + list(names.values()),
+        subprocess.run(["podman", "rm", "-f", "-i", "-t", "0"] + list(names.values()),
                        capture_output=True, env=PODMAN_ENV)
         subprocess.run(["podman", "rmi", "-f"] + images, capture_output=True, env=PODMAN_ENV)
 
