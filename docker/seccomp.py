@@ -5,8 +5,9 @@ is allowed to a container given CAP_BPF and perf_event_open() to one given
 CAP_PERFMON (the default allows both only with CAP_SYS_ADMIN, which vsteerd
 does not need and should not get).
 
-    docker/seccomp.py [DEFAULT]     DEFAULT: the runtime's profile,
-                                    /usr/share/containers/seccomp.json
+    docker/seccomp.py [DEFAULT [OUT]]   DEFAULT: the runtime's profile,
+                                        /usr/share/containers/seccomp.json;
+                                        OUT: docker/seccomp.json
 
 docker/seccomp.json was made from Debian 12's golang-github-containers-common
 0.50.1 (podman 4.3's default); run this again against a newer default."""
@@ -43,7 +44,8 @@ def main():
                                     "comment": why % (name, cap), "includes": {},
                                     "excludes": {"caps": [cap, "CAP_SYS_ADMIN"]},
                                     "errnoRet": 1, "errno": "EPERM"})
-    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "seccomp.json")
+    out = sys.argv[2] if len(sys.argv) > 2 else \
+        os.path.join(os.path.dirname(os.path.abspath(__file__)), "seccomp.json")
     with open(out, "w") as f:
         # One rule a line: diffs against a regenerated profile stay readable.
         rules = profile.pop("syscalls")

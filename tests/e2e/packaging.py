@@ -211,6 +211,28 @@ def containers_build(env):
 
 
 @test
+def containers_seccomp_profile(env):
+    """`docker/seccomp.py` makes docker/seccomp.json as committed from
+    podman's default profile; a default that does not gate bpf and
+    perf_event_open on CAP_SYS_ADMIN is refused, not silently patched"""
+    tool, default = os.path.join(ROOT, "docker/seccomp.py"), "/usr/share/containers/seccomp.json"
+    out = os.path.join(env.dir, "seccomp.json")
+    r = subprocess.run([tool, default, out], capture_output=True, text=True)
+    check(r.returncode == 0, "seccomp.py: %s" % r.stderr)
+    with open(out) as f, open(SECCOMP) as g:
+        check(f.read() == g.read(), "docker/seccomp.json is not what docker/seccomp.py makes: run it")
+    with open(default) as f:
+        profile = json.load(f)
+    for rule in profile["syscalls"]:
+        rule["names"] = [n for n in rule["names"] if n != "perf_event_open"]
+    with open(os.path.join(env.dir, "other.json"), "w") as f:
+        json.dump(profile, f)
+    r = subprocess.run([tool, f.name, out + ".2"], capture_output=True, text=True)
+    check(r.returncode == 1 and "does not gate bpf and perf_event_open" in r.stderr
+          and not os.path.exists(out + ".2"), "another default: exit %d %s" % (r.returncode, r.stderr))
+
+
+@test
 def containers_pod(env):
     """`podman kube play docker/vsteer-pod.yaml` as it is: vsteerd as uid
     10001 under docker/seccomp.json, healthy; 1.0 served, a rollout moves new
