@@ -167,6 +167,12 @@ def containers_build(env):
     both images compile from source (the decoy never gets in), link only
     their own libraries, run as uid 10001 and 65534, carry OCI labels and a
     HEALTHCHECK; without .containerignore the build fails and says why"""
+    # docker/base.sh's bases must hold what the Dockerfile would install.
+    with open(os.path.join(ROOT, "docker/Dockerfile")) as f, \
+            open(os.path.join(ROOT, "docker/base.sh")) as g:
+        want = [set(m.split()) - {"\\"} for m in re.findall(r'pkgs="([^"]*)"', f.read())]
+        have = [set(m.split()) - {"\\"} for m in re.findall(r'_pkgs="([^"]*)"', g.read())]
+    check(len(want) == 2 and want == have, "package lists: Dockerfile %s, base.sh %s" % (want, have))
     src = os.path.join(env.dir, "src")
     files = subprocess.run(["git", "-C", ROOT, "ls-files", "-z", "--cached", "--others",
                             "--exclude-standard"], capture_output=True, text=True, check=True)
