@@ -166,7 +166,8 @@ def containers_build(env):
     """`docker/build.sh` from a copy of the clone that holds a decoy build/:
     both images compile from source (the decoy never gets in), link only
     their own libraries, run as uid 10001 and 65534, carry OCI labels and a
-    HEALTHCHECK; without .containerignore the build fails and says why"""
+    HEALTHCHECK that fails with no API; without .containerignore the build
+    fails and says why"""
     # docker/base.sh's bases must hold what the Dockerfile would install.
     with open(os.path.join(ROOT, "docker/Dockerfile")) as f, \
             open(os.path.join(ROOT, "docker/base.sh")) as g:
@@ -206,6 +207,15 @@ def containers_build(env):
             check(info["User"] == user, "%s runs as %r" % (binary, info["User"]))
         health = json.loads(podman("image", "inspect", images[0]))[0].get("Healthcheck") or {}
         check("/healthz" in " ".join(health.get("Test", [])), "vsteerd's HEALTHCHECK: %s" % health)
+        # Nothing answering on the API's address: the check fails.
+        idle = "%s-idle" % tag
+        podman("run", "-d", "--name", idle, "--network", "none", "--entrypoint", "/bin/sleep",
+               images[0], "60")
+        r = subprocess.run(["podman", "healthcheck", "run", idle], capture_output=True, text=True,
+                           timeout=30, env=PODMAN_ENV)
+        subprocess.run(["podman", "rm", "-f", "-i", "-t", "0", idle], capture_output=True, env=PODMAN_ENV)
+        check(r.returncode != 0 and "unhealthy" in r.stdout + r.stderr,
+              "health check with no API: exit %d %s" % (r.returncode, r.stdout + r.stderr))
         # Without the ignore file the decoy is in the context: refused.
         os.unlink(os.path.join(src, ".containerignore"))
         r = subprocess.run([os.path.join(src, "docker/build.sh"), tag + "-leak", "demo"],
