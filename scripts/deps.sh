@@ -38,8 +38,8 @@ fi
 PKGS="make clang llvm libclang-rt-14-dev libbpf-dev bpftool libelf-dev zlib1g-dev \
 libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev pkg-config gcc libc6-dev \
 iproute2 util-linux curl jq python3 procps valgrind openssl wrk nginx-light bc"
-# Containers (docker/, the packaging tests): podman with runc, and a base
-# image made locally by debootstrap (docker/base.sh).
+# Containers (docker/, the packaging tests): podman with runc, and the
+# images' build and runtime bases made locally by debootstrap (docker/base.sh).
 PKGS="$PKGS podman runc catatonit debootstrap"
 # Automation examples (examples/puppet) and the CoreOS config check (vm/),
 # both tested by the e2e suite.
@@ -151,8 +151,8 @@ case "${1:-}" in
 test)	make -j"$(nproc)" all
 	make -j"$(nproc)" san
 	make -j"$(nproc)" fuzz
-	# The container tests' base image: debootstrap on a fresh machine
-	# takes minutes, more than one test may (tests/run's limit).
+	# The container tests' base images: debootstrap on a fresh machine
+	# takes 2.5 minutes, more than one test may (tests/run's limit).
 	docker/base.sh
 	trap - EXIT
 	exec tests/run --all ;;

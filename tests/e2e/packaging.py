@@ -3,6 +3,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 
 from common import Load, kill_under_load, port_closed, test
@@ -152,6 +153,9 @@ def demo_checks(r):
 
 
 PODMAN_ENV = dict(os.environ, CONTAINERS_CONF=os.path.join(ROOT, "docker/containers.conf"))
+SECCOMP = os.path.join(ROOT, "docker/seccomp.json")
+VSTEERD_UID = 10001         # docker/Dockerfile's user for vsteerd
+CAPS = 1 << 12 | 1 << 38 | 1 << 39      # CAP_NET_ADMIN, CAP_PERFMON, CAP_BPF
 
 
 def podman(*args, timeout=180):
@@ -162,47 +166,157 @@ def podman(*args, timeout=180):
     return r.stdout.strip()
 
 
-IMAGES = {"vsteerd": ("localhost/vsteerd", "vsteerd.Dockerfile"),
-          "demo": ("localhost/vsteer-demo", "demo.Dockerfile")}
+IMAGES = {"vsteerd": "localhost/vsteerd", "demo": "localhost/vsteer-demo"}
 
 
-def build_images(tag, which=("vsteerd", "demo")):
-    """The images of docker/ named in which (both by default), on the local
-    base (docker/base.sh); their names, in that order."""
-    r = subprocess.run([os.path.join(ROOT, "docker/base.sh")], capture_output=True, text=True,
-                       timeout=600)
-    check(r.returncode == 0, "docker/base.sh: %s" % (r.stdout + r.stderr)[-1500:])
+def build_images(tag, which=("vsteerd", "demo"), root=ROOT):
+    """The images named in which (both by default), built by docker/build.sh
+    from the source in root (this clone by default) on the local bases
+    (docker/base.sh); their names, in that order."""
+    r = subprocess.run([os.path.join(root, "docker/build.sh"), tag] + list(which),
+                       capture_output=True, text=True, timeout=600, env=PODMAN_ENV)
+    check(r.returncode == 0, "docker/build.sh: %s" % (r.stdout + r.stderr)[-2500:])
+    return ["%s:%s" % (IMAGES[w], tag) for w in which]
+
+
+def container_status(name):
+    """The container's main process: its /proc status fields."""
+    pid = podman("inspect", "--format", "{{.State.Pid}}", name)
+    with open("/proc/%s/status" % pid) as f:
+        return dict(line.split(":\t", 1) for line in f.read().splitlines() if ":\t" in line)
+
+
+def check_confined(name):
+    """vsteerd's container as docker/ means it to run: its user, its three
+    capabilities only, a seccomp filter; and its HEALTHCHECK passing."""
+    st = container_status(name)
+    check(st["Uid"].split()[0] == str(VSTEERD_UID), "vsteerd runs as uid %s" % st["Uid"])
+    check(int(st["CapEff"], 16) == CAPS and int(st["CapBnd"], 16) == CAPS,
+          "capabilities: effective %s, bounding %s" % (st["CapEff"], st["CapBnd"]))
+    check(st["Seccomp"].strip() == "2", "seccomp mode %s, not a filter" % st["Seccomp"])
+    podman("healthcheck", "run", name)     # exit 0: healthy
+    state = json.loads(podman("inspect", name))[0]["State"]
+    health = state.get("Health") or state.get("Healthcheck") or {}
+    check(health.get("Status") == "healthy", "health after a check: %s" % health)
+
+
+@test
+def containers_build(env):
+    """`docker/build.sh` from a copy of the clone that holds a decoy build/:
+    both images compile from source (the decoy never gets in), link only
+    their own libraries, run as uid 10001 and 65534, carry OCI labels and a
+    HEALTHCHECK that fails with no API; without .containerignore the build
+    fails and says why"""
+    # docker/base.sh's bases must hold what the Dockerfile would install.
+    with open(os.path.join(ROOT, "docker/Dockerfile")) as f, \
+            open(os.path.join(ROOT, "docker/base.sh")) as g:
+        want = [set(m.split()) - {"\\"} for m in re.findall(r'pkgs="([^"]*)"', f.read())]
+        have = [set(m.split()) - {"\\"} for m in re.findall(r'_pkgs="([^"]*)"', g.read())]
+    check(len(want) == 2 and want == have, "package lists: Dockerfile %s, base.sh %s" % (want, have))
+    src = os.path.join(env.dir, "src")
+    files = subprocess.run(["git", "-C", ROOT, "ls-files", "-z", "--cached", "--others",
+                            "--exclude-standard"], capture_output=True, text=True, check=True)
+    for rel in filter(None, files.stdout.split("\0")):
+        if os.path.isfile(os.path.join(ROOT, rel)):
+            os.makedirs(os.path.dirname(os.path.join(src, rel)), exist_ok=True)
+            shutil.copy2(os.path.join(ROOT, rel), os.path.join(src, rel))
+    os.makedirs(os.path.join(src, "build"))
+    for name in ("vsteerd", "vsteer-demo"):
+        with open(os.path.join(src, "build", name), "w") as f:
+            f.write("#!/bin/sh\necho decoy from the host\n")
+        os.chmod(os.path.join(src, "build", name), 0o755)
+    tag = "test%d" % os.getpid()
     images = []
-    for name, dockerfile in (IMAGES[w] for w in which):
-        images.append("%s:%s" % (name, tag))
-        podman("build", "-q", "--build-arg", "BASE=localhost/vsteer-base:bookworm",
-               "-f", os.path.join(ROOT, "docker", dockerfile), "-t", images[-1], ROOT)
-    return images
+    try:
+        images = build_images(tag, root=src)
+        with open(os.path.join(ROOT, "VERSION")) as f:
+            version = f.read().strip()
+        out = podman("run", "--rm", "--network", "none", images[0], "--version")
+        check(version in out and "decoy" not in out, "vsteerd --version: %r" % out)
+        for image, binary, user in ((images[0], "vsteerd", "%d:%d" % (VSTEERD_UID, VSTEERD_UID)),
+                                    (images[1], "vsteer-demo", "65534:65534")):
+            libs = podman("run", "--rm", "--network", "none", "--entrypoint", "/usr/bin/ldd",
+                          image, "/usr/local/bin/" + binary)
+            check("not found" not in libs and "libmicrohttpd" in libs, "%s: ldd:\n%s" % (binary, libs))
+            info = json.loads(podman("image", "inspect", image))[0]
+            labels = info["Labels"]
+            check(labels.get("org.opencontainers.image.version") == version
+                  and labels.get("org.opencontainers.image.title") == binary
+                  and labels.get("org.opencontainers.image.licenses"), "%s labels: %s" % (binary, labels))
+            check(info["User"] == user, "%s runs as %r" % (binary, info["User"]))
+        health = json.loads(podman("image", "inspect", images[0]))[0].get("Healthcheck") or {}
+        check("/healthz" in " ".join(health.get("Test", [])), "vsteerd's HEALTHCHECK: %s" % health)
+        # Nothing answering on the API's address: the check fails.
+        idle = "%s-idle" % tag
+        podman("run", "-d", "--name", idle, "--network", "none", "--entrypoint", "/bin/sleep",
+               images[0], "60")
+        r = subprocess.run(["podman", "healthcheck", "run", idle], capture_output=True, text=True,
+                           timeout=30, env=PODMAN_ENV)
+        subprocess.run(["podman", "rm", "-f", "-i", "-t", "0", idle], capture_output=True, env=PODMAN_ENV)
+        check(r.returncode != 0 and "unhealthy" in r.stdout + r.stderr,
+              "health check with no API: exit %d %s" % (r.returncode, r.stdout + r.stderr))
+        # Without the ignore file the decoy is in the context: refused.
+        os.unlink(os.path.join(src, ".containerignore"))
+        r = subprocess.run([os.path.join(src, "docker/build.sh"), tag + "-leak", "demo"],
+                           capture_output=True, text=True, timeout=300, env=PODMAN_ENV)
+        check(r.returncode != 0 and "build/ is in the build context" in r.stderr,
+              "a context with build/ in it: exit %d\n%s" % (r.returncode, r.stderr[-1500:]))
+    finally:
+        subprocess.run(["podman", "rmi", "-f"] + images, capture_output=True, env=PODMAN_ENV)
+
+
+@test
+def containers_seccomp_profile(env):
+    """`docker/seccomp.py` makes docker/seccomp.json as committed from
+    podman's default profile; a default that does not gate bpf and
+    perf_event_open on CAP_SYS_ADMIN is refused, not silently patched"""
+    tool, default = os.path.join(ROOT, "docker/seccomp.py"), "/usr/share/containers/seccomp.json"
+    out = os.path.join(env.dir, "seccomp.json")
+    r = subprocess.run([tool, default, out], capture_output=True, text=True)
+    check(r.returncode == 0, "seccomp.py: %s" % r.stderr)
+    with open(out) as f, open(SECCOMP) as g:
+        check(f.read() == g.read(), "docker/seccomp.json is not what docker/seccomp.py makes: run it")
+    with open(default) as f:
+        profile = json.load(f)
+    for rule in profile["syscalls"]:
+        rule["names"] = [n for n in rule["names"] if n != "perf_event_open"]
+    with open(os.path.join(env.dir, "other.json"), "w") as f:
+        json.dump(profile, f)
+    r = subprocess.run([tool, f.name, out + ".2"], capture_output=True, text=True)
+    check(r.returncode == 1 and "does not gate bpf and perf_event_open" in r.stderr
+          and not os.path.exists(out + ".2"), "another default: exit %d %s" % (r.returncode, r.stderr))
 
 
 @test
 def containers_pod(env):
-    """`podman kube play docker/vsteer-pod.yaml` as it is: 1.0 served, a
-    rollout moves new connections to 2.0
+    """`podman kube play docker/vsteer-pod.yaml` as it is: vsteerd as uid
+    10001 under docker/seccomp.json, healthy; 1.0 served, a rollout moves new
+    connections to 2.0
 
-    docker/vsteer-pod.yaml as it is: `podman kube play` brings up
-    vsteerd and demo 1.0 and 2.0 on host networking with the host paths it
-    names (here this test's own bpffs and tmpfs mounts); 1.0 is served, a
-    rollout moves new connections to 2.0."""
+    docker/vsteer-pod.yaml as it is: `podman kube play --seccomp-profile-root
+    docker` brings up vsteerd and demo 1.0 and 2.0 on host networking with
+    the host paths it names (here this test's own bpffs and tmpfs mounts);
+    vsteerd runs as uid 10001 with its three capabilities and the shipped
+    seccomp profile, and `podman healthcheck run` says healthy; 1.0 is
+    served, a rollout moves new connections to 2.0."""
     build_images("latest")
     os.makedirs("/etc/vsteer", exist_ok=True)
     os.makedirs("/var/lib/vsteer", exist_ok=True)
-    # this test's namespace only; a tmpfs is 1777 unless told, and vsteerd
-    # refuses a state directory others can write
-    for what, where, opts in (("bpf", "/sys/fs/bpf", "defaults"), ("tmpfs", "/etc/vsteer", "defaults"),
-                              ("tmpfs", "/var/lib/vsteer", "mode=0700")):
+    # this test's namespace only; the state directory is vsteerd's user's
+    # (it refuses one that others can write)
+    own = "uid=%d,gid=%d" % (VSTEERD_UID, VSTEERD_UID)
+    for what, where, opts in (("bpf", "/sys/fs/bpf", "mode=0700"), ("tmpfs", "/etc/vsteer", "mode=0755"),
+                              ("tmpfs", "/var/lib/vsteer", "mode=0700," + own)):
         subprocess.run(["mount", "-t", what, "-o", opts, what, where], check=True)
+    os.mkdir("/sys/fs/bpf/vsteerd", 0o700)
+    os.chown("/sys/fs/bpf/vsteerd", VSTEERD_UID, VSTEERD_UID)
     with open(os.path.join(ROOT, "docker/vsteer.json")) as f, open("/etc/vsteer/config.json", "w") as g:
         g.write(f.read())
     pod = os.path.join(ROOT, "docker/vsteer-pod.yaml")
     try:
-        podman("kube", "play", pod)
+        podman("kube", "play", "--seccomp-profile-root", os.path.join(ROOT, "docker"), pod)
         wait_for(env.healthy, 20, "vsteerd in the pod")
+        check_confined("vsteer-vsteerd")
         check(fetch() == "1.0", "1.0 not served")
         st, body = api("POST", "/v1/services/default/rollout", {"to": "2.0", "strategy": "instant"})
         check(st == 201, "rollout: %s %s" % (st, body))
@@ -213,28 +327,45 @@ def containers_pod(env):
 
 @test
 def containers_upgrade(env):
-    """both images built with podman; vsteerd and demo 1.0 and 2.0 as
-    containers on host networking: rollout to 2.0, `podman kill` of 2.0 fails
-    no connection started after its sockets closed and all go to 1.0, `podman
-    start` of 2.0 is steered to again"""
+    """both images built with podman; vsteerd (uid 10001, three capabilities,
+    docker/seccomp.json; refused by the default profile) and demo 1.0 and 2.0
+    as containers on host networking: rollout to 2.0, `podman kill` of 2.0
+    fails no connection started after its sockets closed and all go to 1.0,
+    `podman start` of 2.0 is steered to again"""
     tag = "test%d" % os.getpid()
     images = build_images(tag)
-    names = {v: "%s-%s" % (tag, v) for v in ("vsteerd", "1.0", "2.0")}
-    state = os.path.join(env.dir, "state")
-    os.mkdir(state)
-    cfg = env.config({"version": "1.0", "servers": ["127.0.0.1:9001"]})
+    names = {v: "%s-%s" % (tag, v) for v in ("vsteerd", "1.0", "2.0", "refused")}
+    # As on a host whose bpffs is systemd's (0700, no way in for uid
+    # 10001): a directory of vsteerd's user, its /sys/fs/bpf. vsteerd pins
+    # in a sibling of its pin directory and renames it into place, so it
+    # needs the parent, not the pin directory, to be its own.
+    os.chmod(env.bpffs, 0o700)
+    bpf = os.path.join(env.bpffs, "vsteerd")
+    os.mkdir(bpf, 0o700)
+    os.chown(bpf, VSTEERD_UID, VSTEERD_UID)
+    state, etc = os.path.join(env.dir, "state"), os.path.join(env.dir, "etc")
+    os.mkdir(state, 0o700)
+    os.chown(state, VSTEERD_UID, VSTEERD_UID)
+    os.mkdir(etc, 0o755)
+    shutil.copy(env.config({"version": "1.0", "servers": ["127.0.0.1:9001"]}), etc)
+    run_vsteerd = ["run", "--network", "host", "--cap-drop", "all", "--cap-add", "bpf,perfmon,net_admin",
+                   "-v", "%s:/sys/fs/bpf" % bpf, "-v", "%s:/etc/vsteer:ro" % etc,
+                   "-v", "%s:/var/lib/vsteer" % state]
     try:
         for v, port in (("1.0", 9001), ("2.0", 9002)):
             podman("run", "-d", "--name", names[v], "--network", "host", images[1],
                    "--listen", "127.0.0.1:%d" % port, "--version", v)
             wait_for(lambda: not port_closed(port), 10, "demo %s container" % v)
-        podman("run", "-d", "--name", names["vsteerd"], "--network", "host",
-               "--cap-drop", "all", "--cap-add", "bpf,perfmon,net_admin",
-               "--security-opt", "seccomp=unconfined",
-               "-v", "%s:/sys/fs/bpf" % env.bpffs, "-v", "%s:/etc/vsteer:ro" % env.dir,
-               "-v", "%s:/var/lib/vsteer" % state, images[0],
-               "--config", "/etc/vsteer/" + os.path.basename(cfg))
+        # The runtime's default profile refuses bpf() without CAP_SYS_ADMIN.
+        r = subprocess.run(["podman"] + run_vsteerd + ["--name", names["refused"], images[0],
+                                                       "--config", "/etc/vsteer/config.json"],
+                           capture_output=True, text=True, timeout=60, env=PODMAN_ENV)
+        check(r.returncode == 1 and "cannot load BPF programs" in r.stderr,
+              "default seccomp profile: exit %d\n%s" % (r.returncode, r.stderr[-1500:]))
+        podman(*run_vsteerd[:1], "-d", "--name", names["vsteerd"], "--security-opt",
+               "seccomp=" + SECCOMP, *run_vsteerd[1:], images[0], "--config", "/etc/vsteer/config.json")
         wait_for(env.healthy, 20, "vsteerd container API")
+        check_confined(names["vsteerd"])
         check(fetch() == "1.0", "1.0 not served")
         st, body = api("PUT", "/v1/clusters", {"version": "2.0", "servers": ["127.0.0.1:9002"],
                                                "upgradeTransition": {"mode": "manual"}})
@@ -248,7 +379,7 @@ def containers_upgrade(env):
         podman("start", names["2.0"])
         wait_for(lambda: fetch(client_addr(3)) == "2.0", 10, "restarted 2.0 steered to")
     finally:
-        subprocess.run(["podman", "rm", "-f", "-t", "0"] + list(names.values()),
+        subprocess.run(["podman", "rm", "-f", "-i", "-t", "0"] + list(names.values()),
                        capture_output=True, env=PODMAN_ENV)
         subprocess.run(["podman", "rmi", "-f"] + images, capture_output=True, env=PODMAN_ENV)
 
