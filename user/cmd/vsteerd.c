@@ -391,7 +391,7 @@ static int probe_kernel(struct opts *o, struct vs_features *feat, enum dp_meter 
 	if (feat->bpf_err)
 		return vs_errf(
 			err, feat->bpf_err, 500, "kernel",
-			"cannot load BPF programs: %s. vsteerd needs CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN; in a container the default seccomp profile also refuses bpf() without CAP_SYS_ADMIN (podman/docker run --security-opt seccomp=unconfined)",
+			"cannot load BPF programs: %s. vsteerd needs CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN; in a container the default seccomp profile also refuses bpf() without CAP_SYS_ADMIN (run it with the profile shipped in docker/seccomp.json: --security-opt seccomp=docker/seccomp.json)",
 			strerror(-feat->bpf_err));
 	miss = features_core_missing(feat);
 	if (miss)
