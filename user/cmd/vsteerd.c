@@ -14,6 +14,7 @@
 #include "lib/clock.h"
 #include "lib/file.h"
 #include "lib/log.h"
+#include "lib/sdnotify.h"
 #include "codec/config.h"
 #include "codec/state.h"
 #include "kernel/dp.h"
@@ -416,7 +417,8 @@ static int probe_kernel(struct opts *o, struct vs_features *feat, enum dp_meter 
 
 int main(int argc, char **argv)
 {
-	char token[AUTH_TOKEN_MAX + 1] = "", a[EP_STRLEN];
+	char token[AUTH_TOKEN_MAX + 1] = "", a[EP_STRLEN], serving[EP_STRLEN + PATH_MAX + 64];
+	struct sdnotify sd = { .fd = -1 };
 	struct http_opts ho = {};
 	struct origin_policy origin = {};
 	struct api api = {};
@@ -448,6 +450,8 @@ int main(int argc, char **argv)
 		return 0;
 	}
 
+	/* Before any thread starts, as it changes the environment. */
+	sdnotify_open_env(&sd);
 	m = calloc(1, sizeof(*m));
 	cm = calloc(1, sizeof(*cm));
 	if (!m || !cm) {
@@ -525,6 +529,11 @@ int main(int argc, char **argv)
 	pr_info("%s data plane in %s; API on %s://%s%s\n", dp_adopted(dp) ? "adopted" : "created",
 		o.pin_dir, ho.tls_cert ? "https" : "http", a,
 		api.token ? ", token required for changes" : "");
+	/* Ready: the API answers (bound in http_start(), serving since
+	 * http_serve()) and steering runs from the maps adopted or created. */
+	snprintf(serving, sizeof(serving), "steering from %s (%s); API on %s://%s", o.pin_dir,
+		 dp_adopted(dp) ? "adopted" : "created", ho.tls_cert ? "https" : "http", a);
+	sdnotify_send(&sd, "READY=1\nSTATUS=%s", serving);
 
 	for (;;) {
 		struct timespec ts = { 0, TICK_MS * 1000000L };
@@ -532,12 +541,21 @@ int main(int argc, char **argv)
 		sig = sigtimedwait(&sigs, NULL, &ts);
 		if (sig == SIGTERM || sig == SIGINT)
 			break;
-		/* A failed reload is an event and a log line, and changes
-		 * nothing: vsteerd goes on as it ran. */
-		if (sig == SIGHUP)
-			ctl_reload(ctl, "on SIGHUP", NULL, &err);
+		/* A failed reload changes nothing; an event and the log say why. */
+		if (sig == SIGHUP) {
+			sdnotify_reloading(&sd);
+			sdnotify_send(
+				&sd, "READY=1\nSTATUS=%s; %s", serving,
+				ctl_reload(ctl, "on SIGHUP", NULL, &err) ?
+					"the last reload failed (see the log): running as before" :
+					"config reloaded");
+		}
 		ctl_tick(ctl);
+		/* Only here: if the loop hangs, systemd restarts vsteerd
+		 * (WatchdogSec=); steering goes on from the pins meanwhile. */
+		sdnotify_watchdog(&sd, clock_mono_ms());
 	}
+	sdnotify_send(&sd, "STOPPING=1\nSTATUS=stopping; steering stays pinned in %s", o.pin_dir);
 	http_stop(http);
 	http = NULL;
 	ctl_threads_stop(ctl);
@@ -575,7 +593,8 @@ free_model:
 	explicit_bzero(token, sizeof(token));
 	if (ret) {
 		pr_err("%s\n", err.msg[0] ? err.msg : strerror(-ret));
-		return 1;
+		sdnotify_send(&sd, "STATUS=failed to start: %s",
+			      err.msg[0] ? err.msg : strerror(-ret));
 	}
-	return 0;
+	return ret ? 1 : 0;
 }
