@@ -41,6 +41,11 @@ iproute2 util-linux curl jq python3 procps valgrind openssl wrk nginx-light bc"
 # Containers (docker/, the packaging tests): podman with runc, and the
 # images' build and runtime bases made locally by debootstrap (docker/base.sh).
 PKGS="$PKGS podman runc catatonit debootstrap"
+# The systemd unit's test (tests/e2e/systemd.py): systemd 252 as PID 1 of
+# a Debian 12 container made by debootstrap (tests/systemd/image.sh), run
+# by podman with runc; listed on their own so it keeps them if the images
+# stop needing them.
+PKGS="$PKGS podman runc debootstrap"
 # Automation examples (examples/puppet) and the CoreOS config check (vm/),
 # both tested by the e2e suite.
 PKGS="$PKGS puppet python3-yaml"

@@ -40,8 +40,8 @@ static struct listener *listen_at(bool abstract)
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	socklen_t len;
 
-	snprintf(l->name, sizeof(l->name), "%svsteer-unit-notify-%d",
-		 abstract ? "@" : "/tmp/", (int)getpid());
+	snprintf(l->name, sizeof(l->name), "%svsteer-unit-notify-%d", abstract ? "@" : "/tmp/",
+		 (int)getpid());
 	l->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (l->fd < 0)
 		return NULL;

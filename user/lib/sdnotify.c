@@ -51,8 +51,8 @@ int sdnotify_open(struct sdnotify *n, const char *socket_name, const char *watch
 	 * length is the address's. */
 	if (socket_name[0] == '@')
 		n->addr.sun_path[0] = '\0';
-	n->addr_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len +
-				  (socket_name[0] == '/'));
+	n->addr_len =
+		(socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + (socket_name[0] == '/'));
 	/* Half the interval, as sd_watchdog_enabled(3) advises: a ping late
 	 * by a tick still arrives in time. */
 	n->watchdog_ms = usec ? (int64_t)(usec / 2000) : 0;
