@@ -152,7 +152,8 @@ def systemd_unit(env):
     """contrib/systemd under systemd 252 as PID 1 (a Debian 12 container):
     starts where bpffs is not mounted, as user vsteer; `systemctl start`
     returns only once the API answers; `systemd-analyze security` <= 3.0;
-    a broken config fails the start with the error as its status line;
+    a broken config fails the start with the error as its status line, and
+    so do pins of the earlier unit's layout, saying what to do;
     kill -9 under load and a SIGSTOPped controller (the watchdog) each
     fail no connection and are restarted, the pins adopted; `systemctl
     reload` applies a config change between RELOADING=1 and READY=1;
@@ -189,6 +190,14 @@ def run_cases(box):
     print("status of a failed start: %s" % status)
     box.sh("cat > /etc/vsteer/config.json <<'EOF'\n%sEOF" % good)
     box.sh("systemctl stop vsteerd && systemctl reset-failed vsteerd")
+    # Pins of the earlier unit's layout (a directory stands in for the
+    # link: bpffs makes nothing else without bpf()): refused, and said why.
+    box.sh("mkdir /sys/fs/bpf/vsteer/link")
+    r = podman("exec", box.name, "systemctl", "start", "vsteerd", ok=False, timeout=90)
+    check(r.returncode != 0, "started beside the earlier unit's pins")
+    check("vsteerd --cleanup --pin-dir /sys/fs/bpf/vsteer" in box.journal(),
+          "no word of the earlier pins in the journal")
+    box.sh("rmdir /sys/fs/bpf/vsteer/link && systemctl stop vsteerd && systemctl reset-failed vsteerd")
 
     # Blocks until READY=1: the API must answer at once, no retry.
     box.sh("systemctl start vsteerd", timeout=90)
