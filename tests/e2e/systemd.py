@@ -73,7 +73,7 @@ class Box:
 
 
 def setup(box):
-    """Binaries, units, the user, a config and the backends (1.0 for the
+    """Binaries, the units (they make the user), a config and the backends (1.0 for the
     config's service, 2.0 for the one a reload adds; transient units);
     systemd booted and bpffs not mounted."""
     wait_for(lambda: box.sh("systemctl is-system-running", ok=False).strip()
@@ -84,14 +84,13 @@ def setup(box):
     check(" - bpf " not in mounts, "bpffs already mounted in the container:\n" + mounts)
     for name in ("vsteerd", "vsteer-demo"):
         box.put(os.path.join(BUILD, name), "/usr/local/bin/" + name)
-    for unit in ("vsteerd.service", "vsteer-bpffs.service"):
+    for unit in ("vsteerd.service", "vsteer-prepare.service"):
         box.put(os.path.join(UNITS, unit), "/etc/systemd/system/" + unit)
-    box.put(os.path.join(UNITS, "vsteer.sysusers"), "/usr/lib/sysusers.d/vsteer.conf")
-    box.sh("systemd-sysusers && mkdir -p /etc/vsteer && cat > /etc/vsteer/config.json <<'EOF'\n%s\nEOF"
+    box.sh("mkdir -p /etc/vsteer && cat > /etc/vsteer/config.json <<'EOF'\n%s\nEOF"
            % json.dumps(CONFIG))
     # Both files as systemd reads them: no warning at all.
     out = box.sh("systemd-analyze verify /etc/systemd/system/vsteerd.service "
-                 "/etc/systemd/system/vsteer-bpffs.service 2>&1")
+                 "/etc/systemd/system/vsteer-prepare.service 2>&1")
     check(not out.strip(), "systemd-analyze verify:\n" + out)
     for v, port in (("1.0", 9001), ("2.0", 9002)):
         box.sh("systemd-run -q --unit demo-%s /usr/local/bin/vsteer-demo --listen 127.0.0.1:%d "
