@@ -13,9 +13,11 @@ import sys
 
 import yaml  # Debian: python3-yaml
 
+# The [Container] keys vsteer.bu uses, all in Quadlet since podman 4.4
+# (User= among them; FCOS ships a newer podman).
 QUADLET_KEYS = {"Image", "ContainerName", "Network", "DropCapability", "AddCapability",
                 "NoNewPrivileges", "ReadOnly", "Exec", "SecurityLabelDisable",
-                "SeccompProfile", "Volume"}
+                "SeccompProfile", "Volume", "User"}
 
 
 def check(path):

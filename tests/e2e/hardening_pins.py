@@ -11,7 +11,7 @@ from common import set_weights, test, two_versions
 from lib import API, BUILD, START_TIMEOUT, SVC, TestFailure, api, check, check_sanitizers, fetch, kill, \
     versions_of, wait_for
 
-PINS = ("link", "track", "req", "resp", "rst", "svcs", "socks", "ports", "vstats", "sstats",
+PINS = ("link", "lookup", "track", "req", "resp", "rst", "svcs", "socks", "ports", "vstats", "sstats",
         "sess", "vopen", "lat", "rsize", "sks", "sopts", "squota", "shold", "sguard")
 
 

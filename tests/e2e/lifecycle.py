@@ -196,8 +196,9 @@ def corrupt_state_refused(env):
 
 @test
 def bounded_capabilities(env):
-    """vsteerd with CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN only steers; without
-    CAP_PERFMON it fails cleanly
+    """vsteerd with CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN only steers and
+    restarts over its pins; without CAP_PERFMON it fails cleanly; pins with no
+    program beside the link are refused with the way out, steering untouched
 
     vsteerd works with CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN only (the
     systemd unit's set), and fails cleanly without CAP_PERFMON."""
@@ -208,12 +209,36 @@ def bounded_capabilities(env):
                     wrapper=["setpriv", "--bounding-set", "-all,+bpf,+net_admin", "--inh-caps", "-all", "--"])
     check(r.returncode != 0 and "Permission denied" in r.stderr, "ran without CAP_PERFMON: %s" % r.stderr)
     check(not os.path.exists(env.pin_dir), "a failed start left pins")
-    env.vsteerd(cfg, wrapper=["setpriv", "--bounding-set", "-all,+bpf,+perfmon,+net_admin", "--inh-caps",
-                              "-all", "--"])
+    three = ["setpriv", "--bounding-set", "-all,+bpf,+perfmon,+net_admin", "--inh-caps", "-all", "--"]
+    env.vsteerd(cfg, wrapper=three)
     st, c = api("PUT", "/v1/clusters", {"version": "2.0", "servers": ["127.0.0.1:9002"]})
     check(st == 201, "PUT cluster: %s %s" % (st, c))
     check(set(versions_of(range(20))) == {"2.0"}, "not steered")
     check(service()["versions"][0]["liveSockets"] == 1, "socket not registered")
+    # A restart adopts the pins with the same three: the link's program is
+    # read from the one pinned beside it, not by id (CAP_SYS_ADMIN).
+    kill(env.procs[-1], signal.SIGTERM)
+    env.vsteerd(cfg, wrapper=three)
+    check("adopted data plane" in env.vsteerd_log(), "not adopted:\n" + env.vsteerd_log())
+    # ...and pins the new program in place of the old, for the next one.
+    link, prog = (json.loads(subprocess.run(["bpftool", "-j", k, "show", "pinned",
+                                             os.path.join(env.pin_dir, n)], capture_output=True,
+                                            text=True, check=True).stdout)
+                  for k, n in (("link", "link"), ("prog", "lookup")))
+    check(link["prog_id"] == prog["id"], "link runs %d, lookup pins %d" % (link["prog_id"], prog["id"]))
+    check(set(versions_of(range(20))) == {"2.0"}, "not steered after the restart")
+    # Pins of a vsteerd that pinned no program: refused with the way out,
+    # steering untouched; one start with CAP_SYS_ADMIN pins it.
+    kill(env.procs[-1], signal.SIGTERM)
+    os.unlink(os.path.join(env.pin_dir, "lookup"))
+    r = run_vsteerd(["-c", cfg, "--pin-dir", env.pin_dir, "--state", env.state], wrapper=three)
+    check(r.returncode != 0 and "needs CAP_SYS_ADMIN" in r.stderr, "old pins adopted: %s" % r.stderr)
+    check(set(versions_of(range(20))) == {"2.0"}, "steering lost by a refused start")
+    env.vsteerd(cfg)
+    kill(env.procs[-1], signal.SIGTERM)
+    check(os.path.exists(os.path.join(env.pin_dir, "lookup")), "no program pinned")
+    env.vsteerd(cfg, wrapper=three)
+    check(set(versions_of(range(20))) == {"2.0"}, "not steered after the last restart")
 
 
 @test

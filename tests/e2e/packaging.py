@@ -329,9 +329,10 @@ def containers_pod(env):
 def containers_upgrade(env):
     """both images built with podman; vsteerd (uid 10001, three capabilities,
     docker/seccomp.json; refused by the default profile) and demo 1.0 and 2.0
-    as containers on host networking: rollout to 2.0, `podman kill` of 2.0
-    fails no connection started after its sockets closed and all go to 1.0,
-    `podman start` of 2.0 is steered to again"""
+    as containers on host networking: rollout to 2.0, a restart of vsteerd
+    adopts its pins, `podman kill` of 2.0 fails no connection started after
+    its sockets closed and all go to 1.0, `podman start` of 2.0 is steered
+    to again"""
     tag = "test%d" % os.getpid()
     images = build_images(tag)
     names = {v: "%s-%s" % (tag, v) for v in ("vsteerd", "1.0", "2.0", "refused")}
@@ -373,6 +374,14 @@ def containers_upgrade(env):
         st, body = api("POST", "/v1/services/default/rollout", {"to": "2.0", "strategy": "instant"})
         check(st == 201, "rollout: %s %s" % (st, body))
         check(set(versions_of(range(50))) == {"2.0"}, "not all on 2.0 after the rollout")
+        # A restart adopts its pins with the same three capabilities.
+        podman("restart", names["vsteerd"])
+        wait_for(env.healthy, 20, "vsteerd container API after a restart")
+        r = subprocess.run(["podman", "logs", names["vsteerd"]], capture_output=True, text=True,
+                           timeout=30, env=PODMAN_ENV)
+        logs = r.stdout + r.stderr  # vsteerd logs to stderr
+        check("adopted data plane" in logs, "the restart did not adopt its pins:\n" + logs[-1500:])
+        check(set(versions_of(range(50))) == {"2.0"}, "not all on 2.0 after the restart")
 
         kill_under_load(lambda: podman("kill", names["2.0"]), 9002)
 

@@ -125,6 +125,8 @@ def pinned(env):
         if name in ("link", "track", "req", "resp", "rst"):
             x = bpftool("link", "show", "pinned", path)
             pins[name] = (x["id"], x["prog_id"])
+        elif name == "lookup":
+            pins[name] = bpftool("prog", "show", "pinned", path)["id"]
         else:
             pins[name] = bpftool("map", "show", "pinned", path)["id"]
     maps = {m: bpftool("map", "dump", "pinned", os.path.join(env.pin_dir, m))

@@ -159,11 +159,14 @@ def systemd_unit(env):
     after `systemctl stop` steering goes on
 
     Timing: the image is made once per content of tests/systemd/image.sh
-    (60-90 s cold, by debootstrap, measured here); then 25-35 s, 10-12 of
-    them the watchdog's."""
+    (50-90 s cold, by debootstrap, measured here; scripts/deps.sh test makes
+    it before the tests, as their namespaces cannot reach the mirror); then
+    25-35 s, 10-12 of them the watchdog's."""
     r = subprocess.run([os.path.join(ROOT, "tests/systemd/image.sh")], capture_output=True,
                        text=True, timeout=900, env=PODMAN_ENV)
-    check(r.returncode == 0, "tests/systemd/image.sh: %s" % (r.stdout + r.stderr)[-1500:])
+    check(r.returncode == 0, "tests/systemd/image.sh: %s\n(this test's network namespace cannot reach "
+          "the Debian mirror: make the image first, outside it, with tests/systemd/image.sh, as "
+          "scripts/deps.sh test does)" % (r.stdout + r.stderr)[-1500:])
     box = Box(r.stdout.strip().splitlines()[-1])
     try:
         run_cases(box)

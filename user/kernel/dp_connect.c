@@ -88,10 +88,17 @@ static int adopt_one(struct bpf_program *prog, const char *path, int *fd, struct
 		ret = -EINVAL;
 	pfd = ret ? -1 : bpf_prog_get_fd_by_id(info.prog_id);
 	len = sizeof(pinfo);
-	if (!ret && (pfd < 0 || bpf_obj_get_info_by_fd(pfd, &pinfo, &len)))
+	if (!ret && pfd < 0 && errno == EPERM) {
+		/* Reading the program needs CAP_SYS_ADMIN: without it, a cgroup
+		 * link of the right hook in our own locked pin directory is
+		 * taken to be ours. */
+		if (info.cgroup.attach_type != bpf_program__expected_attach_type(prog))
+			ret = -EINVAL;
+	} else if (!ret && (pfd < 0 || bpf_obj_get_info_by_fd(pfd, &pinfo, &len))) {
 		ret = -errno;
-	if (!ret && strcmp(pinfo.name, bpf_program__name(prog)))
+	} else if (!ret && strcmp(pinfo.name, bpf_program__name(prog))) {
 		ret = -EINVAL;
+	}
 	if (pfd >= 0)
 		close(pfd);
 	if (!ret)

@@ -31,15 +31,18 @@ struct dp_cgroup {
 
 #define DP_MAX_TC_IF 256 /* interfaces the TC meter is tried on */
 #define DP_MAX_TC_NS 256 /* other namespaces it is put in (servers') */
-#define DP_MAX_PINS  40	 /* the maps and links of dp.h's layout */
+#define DP_MAX_PINS  41	 /* the maps, links and program of dp.h's layout */
 #define DP_TRACERS   4	 /* track req resp rst */
 
 /* One object pinned in the pin directory, and the fd vsteerd holds it by
  * (dp_pins.c re-pins it from that fd). */
+/* What a pin holds: ids are counted apart per kind. */
+enum dp_pin_kind { DP_PIN_MAP, DP_PIN_LINK, DP_PIN_PROG };
+
 struct dp_pin {
 	char name[16];
-	int fd; /* not owned here: steer's map, link_fd or a tracer_fd */
-	bool link;
+	int fd; /* not owned here: steer's map or program, link_fd or a tracer_fd */
+	enum dp_pin_kind kind;
 	__u32 id;  /* the object's id, to tell it from another at the name */
 	dev_t dev; /* the pin (bpffs inode) last seen holding it; */
 	ino_t ino; /* 0: not seen yet, look at the object itself */
@@ -105,6 +108,9 @@ struct dataplane {
 	unsigned int cgroup_next;
 };
 
+/* The sk_lookup program beside its link: a restart reads the link's program
+ * from it, as opening a program by id needs CAP_SYS_ADMIN. */
+#define DP_LOOKUP_PIN "lookup"
 /* The tracers' pin names, in tracer_fd's order; the connect hook's, in
  * connect_fd's. */
 extern const char *const dp_tracer_pins[DP_TRACERS];

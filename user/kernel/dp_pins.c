@@ -28,15 +28,41 @@
 #define MAX_LOOKUP_PROGS  64	/* sk_lookup programs of a namespace listed */
 
 static const char *const pinned_names[] = {
-	"link",	   "track",  "req",	 "resp",
-	"rst",	   "svcs",   "socks",	 "ports",
-	"vstats",  "sstats", "sess",	 "conns" /* older builds: --cleanup removes it */,
-	"vopen",   "lat",    "rsize",	 "sks",
-	"sopts",   "squota", "shold",	 "sguard",
-	"smirror", "mstats", "mcap",	 "backs",
-	"vslot",   "corig",  "connect4", "connect6",
-	"peer4",   "peer6",  "flows",	 "rflows",
-	"bports",  "bsvc" /* older builds */
+	"link",
+	"lookup",
+	"track",
+	"req",
+	"resp",
+	"rst",
+	"svcs",
+	"socks",
+	"ports",
+	"vstats",
+	"sstats",
+	"sess",
+	"conns" /* older builds: --cleanup removes it */,
+	"vopen",
+	"lat",
+	"rsize",
+	"sks",
+	"sopts",
+	"squota",
+	"shold",
+	"sguard",
+	"smirror",
+	"mstats",
+	"mcap",
+	"backs",
+	"vslot",
+	"corig",
+	"connect4",
+	"connect6",
+	"peer4",
+	"peer6",
+	"flows",
+	"rflows",
+	"bports",
+	"bsvc" /* older builds */
 };
 
 bool dp_pins_on_bpffs(const char *path)
@@ -81,16 +107,41 @@ const char *dp_pins_dir(const struct dataplane *dp)
 	return dp->pin_dir;
 }
 
-/* Map ids and link ids are counted apart: the same number can name one of
- * each, so the kind of object is checked too (by what its fd is). */
-static int pinned_id(const char *path, bool link, __u32 *id)
+/* Map, link and program ids are counted apart: the same number can name
+ * one of each, so the kind of object is checked too (by what its fd is). */
+static const char *const fd_kinds[][2] = {
+	[DP_PIN_MAP] = { "anon_inode:bpf-map", NULL },
+	/* "bpf_link" or "bpf-link", depending on the kernel (6.18: "bpf-link") */
+	[DP_PIN_LINK] = { "anon_inode:bpf_link", "anon_inode:bpf-link" },
+	[DP_PIN_PROG] = { "anon_inode:bpf-prog", NULL },
+};
+
+union obj_info {
+	struct bpf_map_info map;
+	struct bpf_link_info link;
+	struct bpf_prog_info prog;
+};
+
+static __u32 info_len(enum dp_pin_kind kind)
 {
-	union {
-		struct bpf_map_info map;
-		struct bpf_link_info link;
-	} info;
-	char fdpath[32], kind[32];
-	__u32 len = link ? sizeof(info.link) : sizeof(info.map);
+	return kind == DP_PIN_MAP  ? sizeof(struct bpf_map_info) :
+	       kind == DP_PIN_LINK ? sizeof(struct bpf_link_info) :
+				     sizeof(struct bpf_prog_info);
+}
+
+static __u32 info_id(const union obj_info *info, enum dp_pin_kind kind)
+{
+	return kind == DP_PIN_MAP  ? info->map.id :
+	       kind == DP_PIN_LINK ? info->link.id :
+				     info->prog.id;
+}
+
+static int pinned_id(const char *path, enum dp_pin_kind kind, __u32 *id)
+{
+	const char *const *names = fd_kinds[kind];
+	char fdpath[32], what[32];
+	__u32 len = info_len(kind);
+	union obj_info info;
 	int fd, ret = 0;
 	ssize_t n;
 
@@ -98,39 +149,32 @@ static int pinned_id(const char *path, bool link, __u32 *id)
 	if (fd < 0)
 		return -errno;
 	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
-	n = readlink(fdpath, kind, sizeof(kind) - 1);
-	kind[n > 0 ? n : 0] = '\0';
-	/* Without /proc (a bare container) the ids alone decide. A link's
-	 * fd is "bpf_link" or "bpf-link", depending on the kernel (6.18:
-	 * "bpf-link"). */
-	if (n > 0 &&
-	    (link ? strcmp(kind, "anon_inode:bpf_link") && strcmp(kind, "anon_inode:bpf-link") :
-		    strcmp(kind, "anon_inode:bpf-map")))
+	n = readlink(fdpath, what, sizeof(what) - 1);
+	what[n > 0 ? n : 0] = '\0';
+	/* Without /proc (a bare container) the ids alone decide. */
+	if (n > 0 && strcmp(what, names[0]) && (!names[1] || strcmp(what, names[1])))
 		ret = -EINVAL;
 	memset(&info, 0, sizeof(info));
 	if (!ret && bpf_obj_get_info_by_fd(fd, &info, &len))
 		ret = -errno;
 	if (!ret)
-		*id = link ? info.link.id : info.map.id;
+		*id = info_id(&info, kind);
 	close(fd);
 	return ret;
 }
 
-static int add_pin(struct dataplane *dp, const char *name, int fd, bool link)
+static int add_pin(struct dataplane *dp, const char *name, int fd, enum dp_pin_kind kind)
 {
 	struct dp_pin *p = &dp->pins[dp->npins];
-	union {
-		struct bpf_map_info map;
-		struct bpf_link_info link;
-	} info;
-	__u32 len = link ? sizeof(info.link) : sizeof(info.map);
+	__u32 len = info_len(kind);
+	union obj_info info;
 
 	if (dp->npins == DP_MAX_PINS)
 		return -E2BIG;
 	memset(&info, 0, sizeof(info));
 	if (bpf_obj_get_info_by_fd(fd, &info, &len))
 		return -errno;
-	*p = (struct dp_pin){ .fd = fd, .link = link, .id = link ? info.link.id : info.map.id };
+	*p = (struct dp_pin){ .fd = fd, .kind = kind, .id = info_id(&info, kind) };
 	snprintf(p->name, sizeof(p->name), "%s", name);
 	dp->npins++;
 	return 0;
@@ -143,16 +187,19 @@ int dp_pins_record(struct dataplane *dp, struct vs_err *err)
 	int ret;
 
 	dp->npins = 0;
-	ret = add_pin(dp, "link", dp->link_fd, true);
+	ret = add_pin(dp, "link", dp->link_fd, DP_PIN_LINK);
+	if (!ret)
+		ret = add_pin(dp, DP_LOOKUP_PIN, bpf_program__fd(dp->steer->progs.vsteer_lookup),
+			      DP_PIN_PROG);
 	for (size_t i = 0; !ret && i < DP_TRACERS; i++)
 		if (dp->tracer_fd[i] >= 0)
-			ret = add_pin(dp, dp_tracer_pins[i], dp->tracer_fd[i], true);
+			ret = add_pin(dp, dp_tracer_pins[i], dp->tracer_fd[i], DP_PIN_LINK);
 	for (size_t i = 0; !ret && i < 4; i++)
 		if (dp->connect_fd[i] >= 0)
-			ret = add_pin(dp, dp_connect_pins[i], dp->connect_fd[i], true);
+			ret = add_pin(dp, dp_connect_pins[i], dp->connect_fd[i], DP_PIN_LINK);
 	bpf_object__for_each_map (m, dp->steer->obj)
 		if (!ret && bpf_map__is_pinned(m))
-			ret = add_pin(dp, bpf_map__name(m), bpf_map__fd(m), false);
+			ret = add_pin(dp, bpf_map__name(m), bpf_map__fd(m), DP_PIN_MAP);
 	if (!ret && fstat(dp->lock_fd, &st) < 0)
 		ret = -errno;
 	if (ret)
@@ -290,7 +337,7 @@ static int check_pin(struct dataplane *dp, struct dp_pin *p, struct dp_pins_repo
 		if (p->ino && st.st_ino == p->ino && st.st_dev == p->dev)
 			return 0;
 		snprintf(path, sizeof(path), "%s/%s", dp->pin_dir, p->name);
-		ret = pinned_id(path, p->link, &id);
+		ret = pinned_id(path, p->kind, &id);
 		if (!ret && id == p->id) {
 			p->dev = st.st_dev;
 			p->ino = st.st_ino;
