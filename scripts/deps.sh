@@ -46,6 +46,9 @@ PKGS="$PKGS haproxy gnuplot-nox nftables"
 # The style checks (tests/lint.sh, run by tests/run --all): Debian 12's
 # clang-format is 14, the version .clang-format's output is checked with.
 PKGS="$PKGS git clang-format shellcheck pyflakes3"
+# /metrics read by Prometheus' own tools (tests/e2e/metrics.py): promtool,
+# a real Prometheus server, and Python's client parser.
+PKGS="$PKGS prometheus python3-prometheus-client"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "deps.sh: run as root (it installs packages and mounts bpffs)" >&2

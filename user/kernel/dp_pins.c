@@ -28,15 +28,24 @@
 #define MAX_LOOKUP_PROGS  64	/* sk_lookup programs of a namespace listed */
 
 static const char *const pinned_names[] = {
-	"link",	   "track",  "req",	 "resp",
-	"rst",	   "svcs",   "socks",	 "ports",
-	"vstats",  "sstats", "sess",	 "conns" /* older builds: --cleanup removes it */,
-	"vopen",   "lat",    "rsize",	 "sks",
-	"sopts",   "squota", "shold",	 "sguard",
-	"smirror", "mstats", "mcap",	 "backs",
-	"vslot",   "corig",  "connect4", "connect6",
-	"peer4",   "peer6",  "flows",	 "rflows",
-	"bports",  "bsvc" /* older builds */
+	"link",	    "track",
+	"req",	    "resp",
+	"rst",	    "svcs",
+	"socks",    "ports",
+	"vstats",   "sstats",
+	"sess",	    "conns" /* older builds: --cleanup removes it */,
+	"vopen",    "lat",
+	"rsize",    "sks",
+	"sopts",    "squota",
+	"shold",    "sguard",
+	"smirror",  "mstats",
+	"mcap",	    "backs",
+	"vslot",    "corig",
+	"connect4", "connect6",
+	"peer4",    "peer6",
+	"flows",    "rflows",
+	"bports",   "bsvc" /* older builds */,
+	"vsums"
 };
 
 bool dp_pins_on_bpffs(const char *path)
