@@ -1,10 +1,15 @@
 """/metrics as Prometheus' own tools read it: promtool, the Python client's parser, a real Prometheus running the dashboard's and the alert rules' queries."""
 import http.client
+import json
 import os
 import re
 import subprocess
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
 
-from common import rollout, test
+from common import Load, rollout, test
 from lib import API, ROOT, api, check, service, versions_of, wait_for
 
 CONTRIB = os.path.join(ROOT, "contrib")
@@ -233,3 +238,137 @@ def metrics_sums_over_old_pins(env):
     grew = last[key % "vsteer_response_size_bytes_sum"] - after[key % "vsteer_response_size_bytes_sum"]
     sent = last[key % "vsteer_response_bytes_total"] - after[key % "vsteer_response_bytes_total"]
     check(grew == sent > 0, "after the upgrade the size sum grew %s for %s bytes sent" % (grew, sent))
+
+
+@test
+def alert_rules_checked(env):
+    """`promtool check rules` accepts contrib's alert rules and `promtool check
+    config` its example Prometheus config; `promtool test rules` shows each
+    alert firing on series that should fire it and not on its near misses
+
+    The alert rules, the example scrape config and the rules' own unit
+    tests (contrib/prometheus/vsteer-alerts.test.yml), by promtool."""
+    for cmd in (["check", "rules", ALERTS], ["check", "config", "prometheus.yml"],
+                ["test", "rules", ALERT_TESTS]):
+        p = subprocess.run(["promtool"] + cmd, capture_output=True, text=True, timeout=60,
+                           cwd=os.path.dirname(ALERTS))
+        check(p.returncode == 0 and "SUCCESS" in p.stdout + p.stderr,
+              "promtool %s: exit %d\n%s%s" % (" ".join(cmd), p.returncode, p.stdout, p.stderr))
+
+
+def prom_get(path, **params):
+    """A Prometheus HTTP API call's data; its error fails the test."""
+    url = "http://%s:%d%s?%s" % (PROM + (path, urllib.parse.urlencode(params)))
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            body = json.load(r)
+    except urllib.error.HTTPError as e:
+        body = json.load(e)
+    check(body.get("status") == "success", "Prometheus %s %s: %s" % (path, params, body))
+    return body["data"]
+
+
+def start_prometheus(env):
+    """Debian's Prometheus on this test's loopback, with contrib's example
+    config (scraping every second, the alert rules evaluated every second)
+    and a storage directory of its own; returns once it is ready."""
+    import yaml
+    with open(os.path.join(CONTRIB, "prometheus", "prometheus.yml")) as f:
+        cfg = yaml.safe_load(f)
+    cfg["global"].update(scrape_interval="1s", evaluation_interval="1s")
+    cfg["rule_files"] = [ALERTS]
+    cfg["scrape_configs"][0]["static_configs"] = [{"targets": ["%s:%d" % API]}]
+    path = os.path.join(env.dir, "prometheus.yml")
+    with open(path, "w") as f:
+        yaml.safe_dump(cfg, f)
+    log = open(os.path.join(env.dir, "prometheus.log"), "ab")
+    p = subprocess.Popen(["prometheus", "--config.file", path,
+                          "--storage.tsdb.path", os.path.join(env.dir, "prometheus"),
+                          "--web.listen-address", "%s:%d" % PROM], stdout=log, stderr=log)
+    env.procs.append(p)
+
+    def ready():
+        check(p.poll() is None, "prometheus exited: %s"
+              % open(os.path.join(env.dir, "prometheus.log"), errors="replace").read()[-2000:])
+        try:
+            with urllib.request.urlopen("http://%s:%d/-/ready" % PROM, timeout=2) as r:
+                return r.status == 200
+        except OSError:
+            return False
+    wait_for(ready, 30, "Prometheus ready", interval=0.1)
+    return p
+
+
+def dashboard_queries(rate_interval):
+    """Every PromQL expression of the dashboard, as Grafana would send it
+    for all services: panels, annotations, and the variable's
+    label_values() as the metric it reads."""
+    with open(DASHBOARD) as f:
+        dash = json.load(f)
+    exprs = [t["expr"] for p in dash["panels"] for t in p.get("targets", [])]
+    exprs += [a["expr"] for a in dash["annotations"]["list"]]
+    for v in dash["templating"]["list"]:
+        m = re.fullmatch(r"label_values\((\w+), *\w+\)", v.get("definition", ""))
+        if m:
+            exprs.append(m.group(1))
+    return [e.replace("$service", ".*").replace("$__rate_interval", rate_interval) for e in exprs]
+
+
+@test
+def prometheus_runs_dashboard_and_alerts(env):
+    """a real Prometheus scraping vsteerd through a judged rollout that rolls
+    back answers every query of the Grafana dashboard and every alert rule
+    without error and with data for each dashboard query; every rule
+    evaluates healthy, VsteerRolledBack and VsteerAnalysisFailing fire,
+    VsteerDown does not
+
+    Debian's Prometheus in the test's namespace, with contrib's example
+    config, scrapes vsteerd every second while a 50 ms slower 2.0 is
+    rolled back by the judge."""
+    env.backend("1.0", "127.0.0.1:9001")
+    env.backend("2.0", "127.0.0.1:9002", "--delay-ms", "50")
+    env.vsteerd(env.config([{"version": "1.0", "servers": ["127.0.0.1:9001"]},
+                            {"version": "2.0", "servers": ["127.0.0.1:9002"],
+                             "upgradeTransition": {"mode": "manual"}}]))
+    start_prometheus(env)
+    t0 = time.monotonic()
+    wait_for(lambda: [r for r in prom_get("/api/v1/query", query='up{job="vsteer"} == 1')["result"]],
+             20, "Prometheus to scrape vsteerd", interval=0.2)
+    load = Load()
+    load.start()
+    try:
+        rollout({"to": "2.0", "strategy": "gradual", "steps": [{"weight": 50}],
+                 "analysis": {"interval": 1, "minRequests": 10, "failureLimit": 2}})
+        wait_for(lambda: service()["rollout"]["phase"] == "rolled_back", 20, "the rollback",
+                 interval=0.1)
+        # Scrapes after the rollback, so that its changes are in the data.
+        seen = time.time()
+        wait_for(lambda: [r for r in prom_get("/api/v1/query", query="vsteer_rollout_phase"
+                                                 '{phase="rolled_back"} == 1')["result"]
+                          if float(r["value"][0]) > seen + 2], 10, "scrapes after the rollback",
+                 interval=0.2)
+    finally:
+        load.finish()
+    # 5 s: five scrapes, as Grafana's $__rate_interval is at least four.
+    empty = []
+    for q in dashboard_queries("5s"):
+        if not prom_get("/api/v1/query", query=q)["result"]:
+            empty.append(q)
+    check(not empty, "dashboard queries without data:\n%s" % "\n".join(empty))
+    groups = prom_get("/api/v1/rules")["groups"]
+    rules = [r for g in groups for r in g["rules"]]
+    check(len(rules) == 9, "%d rules loaded" % len(rules))
+    for r in rules:
+        prom_get("/api/v1/query", query=r["query"])
+    # The rules are evaluated every second: wait for a round after the rollback.
+    firing = wait_for(lambda: {a["labels"]["alertname"] for a in prom_get("/api/v1/alerts")["alerts"]
+                               if a["state"] == "firing"} >= {"VsteerRolledBack", "VsteerAnalysisFailing"}
+                      and {a["labels"]["alertname"] for a in prom_get("/api/v1/alerts")["alerts"]},
+                      10, "VsteerRolledBack and VsteerAnalysisFailing to fire", interval=0.2)
+    check("VsteerDown" not in firing, "alerts: %s" % firing)
+    bad = [(r["name"], r.get("lastError")) for r in rules if r["health"] != "ok"]
+    check(not bad, "rules not healthy: %s" % bad)
+    windows = prom_get("/api/v1/query", query='vsteer_analysis_windows_total{result="fail"}')["result"]
+    check(len(windows) == 1 and float(windows[0]["value"][1]) >= 2,
+          "failed analysis windows: %s" % windows)
+    print("%.1f s from Prometheus ready to the checks" % (time.monotonic() - t0))
