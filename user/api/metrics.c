@@ -148,9 +148,9 @@ static void version_families(FILE *f, const struct vrow *rows, size_t n)
  * rollout, the mirror's without a mirror report, are left out. */
 static bool any_rollout(const struct snap *snap)
 {
-	FOR_SERVICES(snap, s)
-	if (snap->m.svc[s].ro.phase != RO_NONE)
-		return true;
+	FOR_SERVICES (snap, s)
+		if (snap->m.svc[s].ro.phase != RO_NONE)
+			return true;
 	return false;
 }
 
@@ -158,8 +158,7 @@ static void rollout_families(FILE *f, const struct snap *snap)
 {
 	metrics_fmt_family(f, "vsteer_rollout_step", "gauge",
 			   "The rollout's current step, from 1; version is its target.");
-	FOR_SERVICES(snap, s)
-	{
+	FOR_SERVICES (snap, s) {
 		const struct rollout *ro = &snap->m.svc[s].ro;
 
 		if (ro->phase != RO_NONE)
@@ -168,8 +167,7 @@ static void rollout_families(FILE *f, const struct snap *snap)
 	}
 	metrics_fmt_family(f, "vsteer_rollout_target_weight", "gauge",
 			   "The weight the rollout gives its target version now, 0 to 1.");
-	FOR_SERVICES(snap, s)
-	{
+	FOR_SERVICES (snap, s) {
 		const struct rollout *ro = &snap->m.svc[s].ro;
 
 		if (ro->phase != RO_NONE)
@@ -186,14 +184,13 @@ static void service_families(FILE *f, const struct snap *snap)
 
 	metrics_fmt_family(f, "vsteer_refused_total", "counter",
 			   "Connections refused (reset) because no version had a live socket.");
-	FOR_SERVICES(snap, s)
-	metrics_fmt_sample(f, "vsteer_refused_total", snap->m.svc[s].name, NULL, NULL,
-			   snap->svc[s].refused);
+	FOR_SERVICES (snap, s)
+		metrics_fmt_sample(f, "vsteer_refused_total", snap->m.svc[s].name, NULL, NULL,
+				   snap->svc[s].refused);
 	metrics_fmt_family(f, "vsteer_sessions_unrecorded_total", "counter",
 			   "New sessions the data plane did not record: the client's network was "
 			   "over its quota, or the table of open sessions was full.");
-	FOR_SERVICES(snap, s)
-	{
+	FOR_SERVICES (snap, s) {
 		metrics_fmt_sample(f, "vsteer_sessions_unrecorded_total", snap->m.svc[s].name, NULL,
 				   "reason=\"quota\"", snap->guard[s].quota_refused);
 		metrics_fmt_sample(f, "vsteer_sessions_unrecorded_total", snap->m.svc[s].name, NULL,
@@ -201,18 +198,17 @@ static void service_families(FILE *f, const struct snap *snap)
 	}
 	metrics_fmt_family(f, "vsteer_rollout_phase", "gauge",
 			   "1 for the phase the service's current or last rollout is in.");
-	FOR_SERVICES(snap, s)
-	for (enum ro_phase p = RO_PROGRESSING; p <= RO_ROLLED_BACK; p++) {
-		snprintf(label, sizeof(label), "phase=\"%s\"", ro_phase_name(p));
-		metrics_fmt_sample(f, "vsteer_rollout_phase", snap->m.svc[s].name, NULL, label,
-				   snap->m.svc[s].ro.phase == p);
-	}
+	FOR_SERVICES (snap, s)
+		for (enum ro_phase p = RO_PROGRESSING; p <= RO_ROLLED_BACK; p++) {
+			snprintf(label, sizeof(label), "phase=\"%s\"", ro_phase_name(p));
+			metrics_fmt_sample(f, "vsteer_rollout_phase", snap->m.svc[s].name, NULL,
+					   label, snap->m.svc[s].ro.phase == p);
+		}
 	if (any_rollout(snap))
 		rollout_families(f, snap);
 	metrics_fmt_family(f, "vsteer_rollbacks_total", "counter",
 			   "Rollbacks since vsteerd started: by the analysis (auto) or asked for.");
-	FOR_SERVICES(snap, s)
-	{
+	FOR_SERVICES (snap, s) {
 		const struct service *sv = &snap->m.svc[s];
 
 		metrics_fmt_sample(f, "vsteer_rollbacks_total", sv->name, NULL, "reason=\"auto\"",
@@ -222,15 +218,17 @@ static void service_families(FILE *f, const struct snap *snap)
 	}
 	metrics_fmt_family(f, "vsteer_analysis_windows_total", "counter",
 			   "Analysis windows judged since vsteerd started, by verdict.");
-	FOR_SERVICES(snap, s)
-	for (size_t r = 0; r < ARRAY_SIZE(results); r++) {
-		snprintf(label, sizeof(label), "result=\"%s\"", results[r]);
-		metrics_fmt_sample(f, "vsteer_analysis_windows_total", snap->m.svc[s].name, NULL,
-				   label, snap->m.svc[s].windows[r]);
-	}
+	FOR_SERVICES (snap, s)
+		for (size_t r = 0; r < ARRAY_SIZE(results); r++) {
+			snprintf(label, sizeof(label), "result=\"%s\"", results[r]);
+			metrics_fmt_sample(f, "vsteer_analysis_windows_total", snap->m.svc[s].name,
+					   NULL, label, snap->m.svc[s].windows[r]);
+		}
 }
 
-#define FOR_MIRRORS(snap, s) FOR_SERVICES(snap, s) if ((snap)->mirror[s])
+#define FOR_MIRRORS(snap, s)   \
+	FOR_SERVICES (snap, s) \
+		if ((snap)->mirror[s])
 
 /* A route as a label value: route_of() keeps '"' and control characters
  * out, the escape the backslashes. */
@@ -238,10 +236,14 @@ static void route_family(FILE *f, const struct snap *snap, const char *name, con
 			 size_t off)
 {
 	char route[ROUTE_MAX * 2], label[ROUTE_MAX * 2 + 16];
+	bool any = false;
 
+	FOR_MIRRORS (snap, s)
+		any |= snap->mirror[s]->nroutes > 0;
+	if (!any)
+		return;
 	metrics_fmt_family(f, name, "counter", help);
-	FOR_MIRRORS(snap, s)
-	{
+	FOR_MIRRORS (snap, s) {
 		const struct mirror_report *rep = snap->mirror[s];
 
 		for (uint32_t r = 0; r < rep->nroutes; r++) {
@@ -252,6 +254,14 @@ static void route_family(FILE *f, const struct snap *snap, const char *name, con
 							       off));
 		}
 	}
+}
+
+/* The verdict of a mirror rollout that is the service's current one. */
+static bool verdict_shown(const struct snap *snap, uint32_t s)
+{
+	const struct rollout *ro = &snap->m.svc[s].ro;
+
+	return ro->strategy == RO_MIRROR && ro->started == snap->mirror[s]->started;
 }
 
 static void mirror_families(FILE *f, const struct snap *snap)
@@ -265,15 +275,14 @@ static void mirror_families(FILE *f, const struct snap *snap)
 	char label[48];
 	bool any = false;
 
-	FOR_MIRRORS(snap, s)
-	any = true;
+	FOR_MIRRORS (snap, s)
+		any = true;
 	if (!any)
 		return;
 	metrics_fmt_family(
 		f, "vsteer_mirror_requests_total", "counter",
 		"Requests of the stable version seen for mirroring, by what became of them.");
-	FOR_MIRRORS(snap, s)
-	{
+	FOR_MIRRORS (snap, s) {
 		const struct mirror_counts *n = &snap->mirror[s]->n;
 		const uint64_t v[] = { n->mirrored,	  n->failed,
 				       n->skipped_method, n->skipped_authorization,
@@ -290,8 +299,7 @@ static void mirror_families(FILE *f, const struct snap *snap)
 	}
 	metrics_fmt_family(f, "vsteer_mirror_capture_lost_total", "counter",
 			   "Sampled connections whose capture the kernel stopped, by why.");
-	FOR_MIRRORS(snap, s)
-	{
+	FOR_MIRRORS (snap, s) {
 		metrics_fmt_sample(f, "vsteer_mirror_capture_lost_total", snap->m.svc[s].name, NULL,
 				   "reason=\"over_budget\"", snap->capture[s].over_budget);
 		metrics_fmt_sample(f, "vsteer_mirror_capture_lost_total", snap->m.svc[s].name, NULL,
@@ -306,14 +314,18 @@ static void mirror_families(FILE *f, const struct snap *snap)
 	route_family(f, snap, "vsteer_mirror_bodies_differ_total",
 		     "Compared answers whose bodies differ beyond the noise.",
 		     offsetof(struct mirror_fig, body_diff));
+	any = false;
+	FOR_MIRRORS (snap, s)
+		any |= verdict_shown(snap, s);
+	if (!any)
+		return;
 	metrics_fmt_family(
 		f, "vsteer_mirror_verdict", "gauge",
 		"1 for the current mirror rollout's verdict over every request compared.");
-	FOR_MIRRORS(snap, s)
-	{
+	FOR_MIRRORS (snap, s) {
 		const struct service *sv = &snap->m.svc[s];
 
-		if (sv->ro.strategy != RO_MIRROR || sv->ro.started != snap->mirror[s]->started)
+		if (!verdict_shown(snap, s))
 			continue;
 		for (size_t v = 0; v < ARRAY_SIZE(verdicts); v++) {
 			snprintf(label, sizeof(label), "verdict=\"%s\"", verdicts[v]);
@@ -356,13 +368,14 @@ char *metrics_text(const struct snap *snap)
 
 	if (!rows)
 		return NULL;
-	FOR_SERVICES(snap, s)
-	for (uint32_t slot = 0; slot < VS_MAX_SLOTS; slot++) {
-		const struct cluster *cl = &snap->m.cl[slot];
+	FOR_SERVICES (snap, s)
+		for (uint32_t slot = 0; slot < VS_MAX_SLOTS; slot++) {
+			const struct cluster *cl = &snap->m.cl[slot];
 
-		if (cl->used && cl->svc == s && snap->ver[slot])
-			rows[n++] = (struct vrow){ snap->m.svc[s].name, cl, snap->ver[slot] };
-	}
+			if (cl->used && cl->svc == s && snap->ver[slot])
+				rows[n++] =
+					(struct vrow){ snap->m.svc[s].name, cl, snap->ver[slot] };
+		}
 	f = open_memstream(&text, &len);
 	if (f) {
 		global_families(f, snap);
