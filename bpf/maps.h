@@ -53,6 +53,14 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, VS_MAX_SLOTS);
+	__type(key, __u32);
+	__type(value, struct vs_ver_sums);
+	VS_PIN
+} vsums SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, VS_MAX_SERVICES);
 	__type(key, __u32);
 	__type(value, struct vs_svc_stats);

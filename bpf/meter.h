@@ -27,15 +27,26 @@ static __always_inline struct vs_ver_stats *ver_stats(__u32 slot)
 	return bpf_map_lookup_elem(&vstats, &slot);
 }
 
+static __always_inline struct vs_ver_sums *ver_sums(__u32 slot)
+{
+	return bpf_map_lookup_elem(&vsums, &slot);
+}
+
 /* The backend sent n bytes: the first send after a request ends that
  * request's latency sample and starts its response; the bytes until the
  * next request are the response's size. */
 static __always_inline void response_sent(struct vs_sk *st, __u64 n)
 {
 	struct vs_ver_stats *vs;
+	struct vs_ver_sums *sums;
+	__u64 d;
 
 	if (st->req_ns) {
-		hist_add(&lat, st->slot, bpf_ktime_get_ns() - st->req_ns);
+		d = bpf_ktime_get_ns() - st->req_ns;
+		hist_add(&lat, st->slot, d);
+		sums = ver_sums(st->slot);
+		if (sums)
+			sums->lat_ns += d;
 		st->req_ns = 0;
 		st->responding = 1;
 		vs = ver_stats(st->slot);

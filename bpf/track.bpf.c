@@ -56,7 +56,11 @@ static __always_inline void add_open64(__s64 *open, __s64 d)
 
 static __always_inline void end_response(struct vs_sk *st)
 {
+	struct vs_ver_sums *sums = ver_sums(st->slot);
+
 	hist_add(&rsize, st->slot, st->resp_bytes);
+	if (sums)
+		sums->resp_bytes += st->resp_bytes;
 	st->responding = 0;
 	st->resp_bytes = 0;
 }

@@ -142,6 +142,17 @@ struct vs_ver_stats {
 	__u64 status[4];    /* HTTP responses by class: 2xx 3xx 4xx 5xx */
 };
 
+/* Per-CPU, indexed by version slot (map vsums): the exact sums of what
+ * the histograms lat and rsize count, which /metrics gives as their _sum.
+ * A map of its own rather than fields of vs_ver_stats: libbpf refuses a
+ * pinned map whose value size changed, so a vsteerd adopting an older
+ * one's pins would fail; a map missing from the pins is made instead
+ * (and seeded from the histograms, user/kernel/dp_maps.c). */
+struct vs_ver_sums {
+	__u64 lat_ns;	  /* latencies of the requests counted in lat */
+	__u64 resp_bytes; /* sizes of the responses counted in rsize */
+};
+
 /* vs_sk.kind */
 #define VS_SK_LISTENER 1 /* a backend's listening socket, in slot */
 #define VS_SK_CONN     2 /* a connection steered to it, open */
@@ -329,6 +340,7 @@ _Static_assert(sizeof(struct vs_svc_key) == 20, "vs_svc_key layout");
 _Static_assert(sizeof(struct vs_ver) == 8, "vs_ver layout");
 _Static_assert(sizeof(struct vs_svc) == 16 + 8 * VS_MAX_VERSIONS, "vs_svc layout");
 _Static_assert(sizeof(struct vs_ver_stats) == 88, "vs_ver_stats layout");
+_Static_assert(sizeof(struct vs_ver_sums) == 16, "vs_ver_sums layout");
 _Static_assert(sizeof(struct vs_sk) == 24, "vs_sk layout");
 _Static_assert(sizeof(struct vs_mirror) == 8, "vs_mirror layout");
 _Static_assert(sizeof(struct vs_addr) == 20, "vs_addr layout");

@@ -61,6 +61,9 @@ PKGS="$PKGS git clang-format shellcheck pyflakes3"
 # The man pages (docs/man/*.scd, built by make) and the test that renders
 # them with man -l.
 PKGS="$PKGS scdoc man-db"
+# /metrics read by Prometheus' own tools (tests/e2e/metrics.py): promtool,
+# a real Prometheus server, and Python's client parser.
+PKGS="$PKGS prometheus python3-prometheus-client"
 
 if [ "$(id -u)" -ne 0 ] && [ "${1:-}" != --dry-run ]; then
 	echo "deps.sh: run as root (it installs packages and mounts bpffs)" >&2

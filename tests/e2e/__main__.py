@@ -4,7 +4,7 @@ backends, real TCP connections. tests/run starts each test in its own
 network and mount namespace (`unshare --net --mount`), so each has its own
 loopback, its own bpffs pin directory and nothing to clean up. One module
 per area: steering, lifecycle, api, hardening_api, rollout, watch,
-packaging, hardening_identity, hardening_sessions, hardening_files,
+metrics, packaging, hardening_identity, hardening_sessions, hardening_files,
 hardening_pins, events, start, judged, drain, notify, services, mirror,
 bridged, install, systemd.
 
@@ -21,7 +21,7 @@ sys.path[:0] = [HERE, os.path.dirname(HERE)]
 # The test modules, in the order --list gives their tests. Importing one
 # registers its @test functions in common.TESTS (tests/catalogue.py reads
 # the same list).
-MODULES = ("steering", "lifecycle", "api", "hardening_api", "rollout", "watch", "packaging",
+MODULES = ("steering", "lifecycle", "api", "hardening_api", "rollout", "watch", "metrics", "packaging",
            "hardening_identity", "hardening_sessions", "hardening_files", "hardening_pins", "events",
            "start", "judged", "drain", "notify",
            "services", "mirror", "bridged", "install", "systemd")

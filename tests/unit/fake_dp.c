@@ -394,6 +394,13 @@ int dp_svc_stats(struct dataplane *dp, __u32 id, struct vs_svc_stats *sum)
 	return 0;
 }
 
+int dp_ver_sums(struct dataplane *dp, __u32 slot, struct vs_ver_sums *sum)
+{
+	(void)dp, (void)slot;
+	memset(sum, 0, sizeof(*sum));
+	return 0;
+}
+
 int dp_hist(struct dataplane *dp, bool size, __u32 slot, __u64 out[VS_HBUCKETS])
 {
 	(void)dp, (void)size, (void)slot;

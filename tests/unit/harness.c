@@ -68,7 +68,7 @@ static const struct unit_case *const unit_suites[] = {
 	state_cases,	 rollout_cases, router_cases,	   conns_cases,	       analysis_cases,
 	judge_cases,	 ctl_cases,	start_cases,	   drain_cases,	       notify_cases,
 	reconcile_cases, mirror_cases,	jdiff_cases,	   parse_mirror_cases, reasm_cases,
-	http1_cases,	 route_cases,	mirror_flow_cases, sdnotify_cases,
+	http1_cases,	 route_cases,	mirror_flow_cases, sdnotify_cases,     metrics_fmt_cases,
 };
 
 static void run_test(const void *arg)

@@ -126,6 +126,7 @@ struct service {
 	struct rollout ro;
 	struct notify_list notify;	    /* its webhooks: where its events are sent */
 	uint32_t rollbacks, auto_rollbacks; /* since vsteerd started, for /metrics */
+	uint32_t windows[3];		    /* analysis verdicts by enum verdict, ditto */
 };
 
 struct model {

@@ -424,6 +424,8 @@ bool rollout_verdict(struct model *m, uint32_t svc, enum verdict v, const char *
 	struct vs_err err;
 
 	a->windows++;
+	if ((unsigned int)v < ARRAY_SIZE(s->windows))
+		s->windows[v]++;
 	snprintf(a->last_verdict, sizeof(a->last_verdict), "%s", why);
 	if (v == V_PASS) {
 		a->failures = 0;

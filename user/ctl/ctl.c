@@ -413,6 +413,7 @@ int ctl_threads_start(struct ctl *c, const struct notify_list *notify, const cha
 {
 	int ret = health_start(c);
 
+	c->version = version;
 	if (ret)
 		return vs_errf(err, ret, 500, "internal", "cannot start the health checker: %s",
 			       strerror(-ret));

@@ -34,6 +34,7 @@ struct ctl {
 	const char *state_path;		    /* NULL: none (tests) */
 	const struct vs_features *features; /* NULL: not probed (tests, fuzzers) */
 	uint64_t ticks;			    /* for /healthz: proof the loop runs */
+	const char *version;		    /* vsteerd's, for /metrics; NULL in tests */
 	struct sock_state sock;
 	struct health_state health;
 	struct analysis_state an;

@@ -33,6 +33,8 @@ static void take_version(struct ctl *c, uint32_t slot, struct snap_version *v)
 		memset(&v->lat, 0, sizeof(v->lat));
 	if (dp_hist(c->dp, true, slot, v->size.b))
 		memset(&v->size, 0, sizeof(v->size));
+	if (dp_ver_sums(c->dp, slot, &v->sums))
+		memset(&v->sums, 0, sizeof(v->sums));
 	w = recent_last(&c->recent, slot);
 	v->recent_ok = w != NULL;
 	if (w)
@@ -96,6 +98,7 @@ int snap_take(struct ctl *c, enum snap_what what, const char *service, const cha
 	if (!ret) {
 		memcpy(&s->m, c->m, sizeof(s->m));
 		s->ticks = c->ticks;
+		s->version = c->version;
 		s->notify_sent = atomic_load(&c->notify.sent);
 		s->notify_failed = atomic_load(&c->notify.failed);
 		s->notify_queued = atomic_load(&c->notify.queued);

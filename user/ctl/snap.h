@@ -26,9 +26,10 @@ struct snap_server {
 
 struct snap_version {
 	struct vs_ver_stats st;
-	int64_t open;	       /* open connections, never below 0 */
-	struct hist lat, size; /* all its life */
-	uint32_t live;	       /* sockets of all its servers */
+	int64_t open;		 /* open connections, never below 0 */
+	struct hist lat, size;	 /* all its life */
+	struct vs_ver_sums sums; /* their exact sums */
+	uint32_t live;		 /* sockets of all its servers */
 	struct snap_server srv[VS_MAX_SERVERS];
 	bool recent_ok; /* its last RECENT_SECONDS window */
 	struct window recent;
@@ -49,6 +50,7 @@ struct snap {
 	int svc_id;	  /* the service asked for by name, or -1 */
 	int cluster_slot; /* the cluster asked for by id, or -1 */
 	uint64_t ticks;
+	const char *version;		     /* vsteerd's build, or NULL */
 	uint64_t notify_sent, notify_failed; /* webhook deliveries (ctl/notifier.h) */
 	uint32_t notify_queued;
 	bool metering;

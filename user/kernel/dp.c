@@ -21,6 +21,7 @@
 #include "kernel/dp_internal.h"
 #include "kernel/dp_nat.h"
 #include "kernel/dp_iter.h"
+#include "kernel/dp_maps.h"
 #include "kernel/dp_pins.h"
 #include "kernel/dp_tc.h"
 #include "kernel/dp_track.h"
@@ -316,6 +317,7 @@ static int load_steer(struct dataplane *dp, const char *pin_root, __u32 sess_ent
 				"; a pinned map differs from this build's (another "
 				"vsteer version, or --session-table changed: --cleanup first)" :
 				"");
+	dp_seed_sums(dp);
 	return 0;
 }
 

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "lib/log.h"
 #include "kernel/dp_internal.h"
 #include "kernel/dp_maps.h"
 #include "steer.skel.h"
@@ -100,6 +101,86 @@ int dp_ver_stats(struct dataplane *dp, __u32 slot, struct vs_ver_stats *sum)
 			     sizeof(*sum) / 8);
 }
 
+int dp_ver_sums(struct dataplane *dp, __u32 slot, struct vs_ver_sums *sum)
+{
+	return dp_sum_percpu(bpf_map__fd(dp->steer->maps.vsums), slot, (__u64 *)sum,
+			     sizeof(*sum) / 8);
+}
+
+/* A bucket's middle: what the histograms' sums were estimated from before
+ * there was vsums. */
+static __u64 bucket_mid(__u32 b)
+{
+	return b + 1 < VS_HBUCKETS ? (vs_hbucket_low(b) + vs_hbucket_low(b + 1)) / 2 :
+				     vs_hbucket_low(b);
+}
+
+static int hist_estimate(struct dataplane *dp, bool size, __u32 slot, __u64 *sum)
+{
+	__u64 h[VS_HBUCKETS];
+	int ret = dp_hist(dp, size, slot, h);
+
+	*sum = 0;
+	for (__u32 b = 0; !ret && b < VS_HBUCKETS; b++)
+		*sum += h[b] * bucket_mid(b);
+	return ret;
+}
+
+/* Whether libbpf made vsums anew over pins that were there before
+ * (dp->maps_made, by the maps' index). */
+static bool sums_made(struct dataplane *dp)
+{
+	struct bpf_map *m;
+	__u64 bit = 1;
+
+	bpf_object__for_each_map (m, dp->steer->obj) {
+		if (m == dp->steer->maps.vsums)
+			return dp->maps_made & bit;
+		bit <<= 1;
+	}
+	return false;
+}
+
+static int seed_sums(struct dataplane *dp)
+{
+	int ncpu = libbpf_num_possible_cpus(), ret = 0;
+	struct vs_ver_sums *v;
+	struct vs_ver_stats st;
+
+	if (ncpu < 0)
+		return ncpu;
+	v = calloc(ncpu, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (__u32 slot = 0; !ret && slot < VS_MAX_SLOTS; slot++) {
+		ret = dp_ver_stats(dp, slot, &st);
+		if (ret || !st.requests)
+			continue;
+		ret = hist_estimate(dp, false, slot, &v[0].lat_ns);
+		if (!ret)
+			ret = hist_estimate(dp, true, slot, &v[0].resp_bytes);
+		if (!ret &&
+		    bpf_map_update_elem(bpf_map__fd(dp->steer->maps.vsums), &slot, v, BPF_ANY))
+			ret = -errno;
+	}
+	free(v);
+	return ret;
+}
+
+void dp_seed_sums(struct dataplane *dp)
+{
+	int ret;
+
+	if (!sums_made(dp))
+		return;
+	ret = seed_sums(dp);
+	if (ret)
+		pr_warn("cannot seed the latency and size sums from the pinned histograms: %s; /metrics' _sum counts from now on\n",
+			strerror(-ret));
+	else
+		pr_info("the pinned maps predate vsums: each version's latency and size sums start from its histograms' estimate\n");
+}
+
 int dp_svc_stats(struct dataplane *dp, __u32 id, struct vs_svc_stats *sum)
 {
 	return dp_sum_percpu(bpf_map__fd(dp->steer->maps.sstats), id, (__u64 *)sum,
@@ -162,7 +243,9 @@ int dp_reset_slot(struct dataplane *dp, __u32 slot)
 	zero = calloc(ncpu, sizeof(struct vs_ver_stats));
 	if (!zero)
 		return -ENOMEM;
-	ret = bpf_map_update_elem(bpf_map__fd(dp->steer->maps.vstats), &slot, zero, BPF_ANY) ?
+	ret = bpf_map_update_elem(bpf_map__fd(dp->steer->maps.vstats), &slot, zero, BPF_ANY) ||
+			      bpf_map_update_elem(bpf_map__fd(dp->steer->maps.vsums), &slot, zero,
+						  BPF_ANY) ?
 		      -errno :
 		      0;
 	/* A reused slot must not inherit the last version's histograms. */

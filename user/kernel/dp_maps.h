@@ -39,6 +39,13 @@ int dp_sock_del(struct dataplane *dp, __u32 idx);
 
 /* Counters summed over CPUs. */
 int dp_ver_stats(struct dataplane *dp, __u32 slot, struct vs_ver_stats *sum);
+/* The exact sums of what a version slot's histograms count. */
+int dp_ver_sums(struct dataplane *dp, __u32 slot, struct vs_ver_sums *sum);
+/* After loading over an older vsteerd's pins, which had no vsums (libbpf
+ * made it anew): each slot's sums start from its histograms' estimate
+ * (bucket middles), so they stay consistent with the counts and do not go
+ * backwards at the upgrade. Nothing otherwise; a failure is logged. */
+void dp_seed_sums(struct dataplane *dp);
 int dp_svc_stats(struct dataplane *dp, __u32 id, struct vs_svc_stats *sum);
 int dp_svc_guard(struct dataplane *dp, __u32 id, struct vs_svc_guard *sum);
 /* A version slot's latency (ns) or response size (bytes) histogram,

@@ -13,7 +13,7 @@
 
 struct dataplane;
 
-#define DP_PINS_NAMES 160 /* every pin's name, ", " between */
+#define DP_PINS_NAMES 320 /* every pin's name, ", " between */
 
 /* What dp_pins_check() found and did; names are comma-separated. */
 struct dp_pins_report {
