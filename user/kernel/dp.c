@@ -21,6 +21,7 @@
 #include "kernel/dp_internal.h"
 #include "kernel/dp_nat.h"
 #include "kernel/dp_iter.h"
+#include "kernel/dp_lookup.h"
 #include "kernel/dp_maps.h"
 #include "kernel/dp_pins.h"
 #include "kernel/dp_tc.h"
@@ -121,155 +122,6 @@ int dp_sum_percpu(int fd, __u32 key, __u64 *sum, size_t words)
 			sum[w] += vals[c * words + w];
 	free(vals);
 	return ret;
-}
-
-/* fd, if it is a program with id prog_id (its info in *pinfo); else
- * closed, and -errno. */
-static int prog_with_id(int fd, __u32 prog_id, struct bpf_prog_info *pinfo)
-{
-	__u32 len = sizeof(*pinfo);
-	int ret;
-
-	if (fd < 0)
-		return -errno;
-	memset(pinfo, 0, sizeof(*pinfo));
-	ret = bpf_obj_get_info_by_fd(fd, pinfo, &len) ? -errno : 0;
-	if (!ret && pinfo->id == prog_id)
-		return fd;
-	close(fd);
-	return ret ?: -ESTALE;
-}
-
-/* The program a pinned link runs (prog_id): the one pinned beside it if
- * that is the same, else by id, which needs CAP_SYS_ADMIN. An fd or
- * -errno. */
-static int pinned_prog(const char *dir, __u32 prog_id, struct bpf_prog_info *pinfo)
-{
-	char path[PATH_MAX + 8];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/" DP_LOOKUP_PIN, dir);
-	fd = prog_with_id(bpf_obj_get(path), prog_id, pinfo);
-	if (fd < 0)
-		fd = prog_with_id(bpf_prog_get_fd_by_id(prog_id), prog_id, pinfo);
-	return fd;
-}
-
-/* Take over a pinned link: it must be an sk_lookup link of this network
- * namespace running our program (checked by name, as a tag changes with
- * every build), and then gets the freshly loaded program atomically. */
-static int adopt_link(struct dataplane *dp, const char *dir, struct vs_err *err)
-{
-	struct bpf_link_info info = {};
-	struct bpf_prog_info pinfo = {};
-	__u32 len = sizeof(info);
-	char path[PATH_MAX + 8];
-	int fd, pfd, ret;
-	__u64 ino = 0;
-
-	snprintf(path, sizeof(path), "%s/link", dir);
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return vs_errf(err, -errno, 500, "pin_dir", "cannot open pinned link %s: %s", path,
-			       strerror(errno));
-	ret = bpf_obj_get_info_by_fd(fd, &info, &len);
-	if (ret || (ret = dp_netns_ino(&ino)))
-		goto close_link;
-	if (info.type != BPF_LINK_TYPE_NETNS || info.netns.attach_type != BPF_SK_LOOKUP) {
-		ret = vs_errf(err, -EINVAL, 500, "pin_dir",
-			      "%s is not an sk_lookup link; refusing to touch it", path);
-		goto close_link;
-	}
-	if (info.netns.netns_ino != ino) {
-		ret = vs_errf(
-			err, -EXDEV, 500, "pin_dir",
-			"%s steers another network namespace (netns inode %llu, ours %llu); use a pin directory per namespace",
-			path, (unsigned long long)info.netns.netns_ino, (unsigned long long)ino);
-		goto close_link;
-	}
-	pfd = pinned_prog(dir, info.prog_id, &pinfo);
-	if (pfd < 0) {
-		ret = vs_errf(
-			err, pfd, 500, "pin_dir",
-			"cannot inspect the program of %s: %s; refusing to replace it%s", path,
-			strerror(-pfd),
-			pfd == -EPERM ?
-				" (no program pinned as " DP_LOOKUP_PIN
-				" beside it, as earlier vsteerds made them, and reading it by id needs CAP_SYS_ADMIN: start vsteerd once with it, and it pins one)" :
-				"");
-		goto close_link;
-	}
-	if (strcmp(pinfo.name, "vsteer_lookup")) {
-		ret = vs_errf(err, -EINVAL, 500, "pin_dir",
-			      "%s runs program '%s', not vsteer's; refusing to replace it", path,
-			      pinfo.name);
-		goto close_prog;
-	}
-	ret = bpf_link_update(fd, bpf_program__fd(dp->steer->progs.vsteer_lookup), NULL);
-	if (ret) {
-		vs_errf(err, ret, 500, "bpf", "cannot update link %s: %s", path, strerror(-ret));
-		goto close_prog;
-	}
-	dp->link_fd = fd;
-	/* Held until dp_commit(): a start that fails later puts it back. */
-	dp->old_prog_fd = pfd;
-	return 0;
-
-close_prog:
-	close(pfd);
-close_link:
-	if (!err->msg[0])
-		vs_errf(err, ret, 500, "bpf", "cannot inspect link %s: %s", path, strerror(-ret));
-	close(fd);
-	return ret;
-}
-
-static int attach_link(struct dataplane *dp, const char *dir, struct vs_err *err)
-{
-	struct bpf_link *link;
-	char path[PATH_MAX];
-	int nsfd, ret;
-
-	nsfd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (nsfd < 0)
-		return vs_errf(err, -errno, 500, "netns", "cannot open /proc/self/ns/net: %s",
-			       strerror(errno));
-	link = bpf_program__attach_netns(dp->steer->progs.vsteer_lookup, nsfd);
-	close(nsfd);
-	ret = libbpf_get_error(link);
-	if (ret)
-		return vs_errf(err, ret, 500, "bpf", "cannot attach sk_lookup: %s", strerror(-ret));
-	snprintf(path, sizeof(path), "%s/link", dir);
-	ret = bpf_link__pin(link, path);
-	if (ret) {
-		bpf_link__destroy(link);
-		return vs_errf(err, ret, 500, "bpf", "cannot pin %s: %s", path, strerror(-ret));
-	}
-	dp->link_fd = dup(bpf_link__fd(link));
-	bpf_link__destroy(link); /* the pin keeps it */
-	snprintf(path, sizeof(path), "%s/" DP_LOOKUP_PIN, dir);
-	unlink(path); /* one left without its link */
-	if (bpf_obj_pin(bpf_program__fd(dp->steer->progs.vsteer_lookup), path))
-		return vs_errf(err, -errno, 500, "bpf", "cannot pin %s: %s", path, strerror(errno));
-	return 0;
-}
-
-/* The adopted link runs this build's program now: pin it beside the link
- * in place of the old one, by a rename, so that there is always one. A
- * failure only costs the next start without CAP_SYS_ADMIN its adoption. */
-static void repin_lookup(struct dataplane *dp)
-{
-	char path[PATH_MAX + 8], tmp[PATH_MAX + 16];
-
-	snprintf(path, sizeof(path), "%s/" DP_LOOKUP_PIN, dp->pin_dir);
-	snprintf(tmp, sizeof(tmp), "%s/" DP_LOOKUP_PIN "_new", dp->pin_dir);
-	unlink(tmp);
-	if (bpf_obj_pin(bpf_program__fd(dp->steer->progs.vsteer_lookup), tmp) ||
-	    rename(tmp, path) < 0) {
-		pr_warn("cannot pin the steering program as %s: %s; a restart will need CAP_SYS_ADMIN to adopt the link\n",
-			path, strerror(errno));
-		unlink(tmp);
-	}
 }
 
 /* The maps of steer whose pin is missing (one removed by hand, or new in
@@ -437,9 +289,9 @@ int dp_attach(struct dataplane *dp, struct vs_err *err)
 	if (!ret) {
 		snprintf(link, sizeof(link), "%s/link", dir);
 		if (dp->adopted && access(link, F_OK) == 0) {
-			ret = adopt_link(dp, dir, err);
+			ret = dp_lookup_adopt(dp, dir, err);
 		} else {
-			ret = attach_link(dp, dir, err);
+			ret = dp_lookup_attach(dp, dir, err);
 			dp->link_made = !ret && dp->adopted;
 		}
 	}
@@ -462,7 +314,7 @@ void dp_commit(struct dataplane *dp)
 {
 	dp->committed = true;
 	if (dp->old_prog_fd >= 0) {
-		repin_lookup(dp);
+		dp_lookup_repin(dp);
 		close(dp->old_prog_fd);
 	}
 	dp->old_prog_fd = -1;
