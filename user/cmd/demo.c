@@ -242,7 +242,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "Usage: vsteer-demo --listen ADDR:PORT [--version V] [--workers N]\n"
 		   "       [--reuseport] [--delay-ms N] [--status N] [--size N] [--hang]\n"
-		   "       [--reset-every N] [--exit-after N]\n"
+		   "       [--reset-every N] [--exit-after N] [-h | --help]\n"
 		   "Answers every request with its version; POST /control?delay_ms=&status=\n"
 		   "&size=&hang=&reset_every=&exit_after= changes behaviour at run time.\n");
 }
