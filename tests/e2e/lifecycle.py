@@ -226,6 +226,9 @@ def bounded_capabilities(env):
                                             text=True, check=True).stdout)
                   for k, n in (("link", "link"), ("prog", "lookup")))
     check(link["prog_id"] == prog["id"], "link runs %d, lookup pins %d" % (link["prog_id"], prog["id"]))
+    # The tracers' programs are read from their pins too: the same build's
+    # are kept, not replaced (which would leave a gap in what they see).
+    check("replacing tracer" not in env.vsteerd_log(), "tracers replaced:\n" + env.vsteerd_log())
     check(set(versions_of(range(20))) == {"2.0"}, "not steered after the restart")
     # Pins of a vsteerd that pinned no program: refused with the way out,
     # steering untouched; one start with CAP_SYS_ADMIN pins it.

@@ -125,7 +125,7 @@ def pinned(env):
         if name in ("link", "track", "req", "resp", "rst"):
             x = bpftool("link", "show", "pinned", path)
             pins[name] = (x["id"], x["prog_id"])
-        elif name == "lookup":
+        elif name == "lookup" or name.endswith("_prog"):
             pins[name] = bpftool("prog", "show", "pinned", path)["id"]
         else:
             pins[name] = bpftool("map", "show", "pinned", path)["id"]

@@ -12,46 +12,15 @@
 #include "lib/log.h"
 #include "kernel/dp_internal.h"
 #include "kernel/dp_lookup.h"
+#include "kernel/dp_progpin.h"
 #include "steer.skel.h"
-
-/* fd, if it is a program with id prog_id (its info in *pinfo); else
- * closed, and -errno. */
-static int prog_with_id(int fd, __u32 prog_id, struct bpf_prog_info *pinfo)
-{
-	__u32 len = sizeof(*pinfo);
-	int ret;
-
-	if (fd < 0)
-		return -errno;
-	memset(pinfo, 0, sizeof(*pinfo));
-	ret = bpf_obj_get_info_by_fd(fd, pinfo, &len) ? -errno : 0;
-	if (!ret && pinfo->id == prog_id)
-		return fd;
-	close(fd);
-	return ret ?: -ESTALE;
-}
-
-/* The program a pinned link runs (prog_id): the one pinned beside it if
- * that is the same, else by id, which needs CAP_SYS_ADMIN. An fd or
- * -errno. */
-static int pinned_prog(const char *dir, __u32 prog_id, struct bpf_prog_info *pinfo)
-{
-	char path[PATH_MAX + 8];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/" DP_LOOKUP_PIN, dir);
-	fd = prog_with_id(bpf_obj_get(path), prog_id, pinfo);
-	if (fd < 0)
-		fd = prog_with_id(bpf_prog_get_fd_by_id(prog_id), prog_id, pinfo);
-	return fd;
-}
 
 int dp_lookup_adopt(struct dataplane *dp, const char *dir, struct vs_err *err)
 {
 	struct bpf_link_info info = {};
 	struct bpf_prog_info pinfo = {};
 	__u32 len = sizeof(info);
-	char path[PATH_MAX + 8];
+	char path[PATH_MAX + 8], ppath[PATH_MAX + 8];
 	int fd, pfd, ret;
 	__u64 ino = 0;
 
@@ -75,7 +44,8 @@ int dp_lookup_adopt(struct dataplane *dp, const char *dir, struct vs_err *err)
 			path, (unsigned long long)info.netns.netns_ino, (unsigned long long)ino);
 		goto close_link;
 	}
-	pfd = pinned_prog(dir, info.prog_id, &pinfo);
+	snprintf(ppath, sizeof(ppath), "%s/" DP_LOOKUP_PIN, dir);
+	pfd = dp_progpin_get(ppath, info.prog_id, &pinfo);
 	if (pfd < 0) {
 		ret = vs_errf(
 			err, pfd, 500, "pin_dir",
@@ -136,23 +106,20 @@ int dp_lookup_attach(struct dataplane *dp, const char *dir, struct vs_err *err)
 	dp->link_fd = dup(bpf_link__fd(link));
 	bpf_link__destroy(link); /* the pin keeps it */
 	snprintf(path, sizeof(path), "%s/" DP_LOOKUP_PIN, dir);
-	unlink(path); /* one left without its link */
-	if (bpf_obj_pin(bpf_program__fd(dp->steer->progs.vsteer_lookup), path))
-		return vs_errf(err, -errno, 500, "bpf", "cannot pin %s: %s", path, strerror(errno));
+	ret = dp_progpin_set(bpf_program__fd(dp->steer->progs.vsteer_lookup), path);
+	if (ret)
+		return vs_errf(err, ret, 500, "bpf", "cannot pin %s: %s", path, strerror(-ret));
 	return 0;
 }
 
 void dp_lookup_repin(struct dataplane *dp)
 {
-	char path[PATH_MAX + 8], tmp[PATH_MAX + 16];
+	char path[PATH_MAX + 8];
+	int ret;
 
 	snprintf(path, sizeof(path), "%s/" DP_LOOKUP_PIN, dp->pin_dir);
-	snprintf(tmp, sizeof(tmp), "%s/" DP_LOOKUP_PIN "_new", dp->pin_dir);
-	unlink(tmp);
-	if (bpf_obj_pin(bpf_program__fd(dp->steer->progs.vsteer_lookup), tmp) ||
-	    rename(tmp, path) < 0) {
+	ret = dp_progpin_set(bpf_program__fd(dp->steer->progs.vsteer_lookup), path);
+	if (ret)
 		pr_warn("cannot pin the steering program as %s: %s; a restart will need CAP_SYS_ADMIN to adopt the link\n",
-			path, strerror(errno));
-		unlink(tmp);
-	}
+			path, strerror(-ret));
 }

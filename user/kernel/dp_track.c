@@ -7,28 +7,25 @@
 #include <bpf/libbpf.h>
 #include "lib/log.h"
 #include "kernel/dp_internal.h"
+#include "kernel/dp_progpin.h"
 #include "kernel/dp_track.h"
 #include "track.skel.h"
 
-static int prog_tag_of_link(int link_fd, __u8 tag[BPF_TAG_SIZE])
+/* The program a pinned tracer link runs, read from its pin beside the
+ * link (ppath) or by id: an fd, its tag in tag, or -errno. */
+static int prog_of_link(int link_fd, const char *ppath, __u8 tag[BPF_TAG_SIZE])
 {
 	struct bpf_link_info info = {};
-	struct bpf_prog_info pinfo = {};
+	struct bpf_prog_info pinfo;
 	__u32 len = sizeof(info);
-	int pfd, ret;
+	int pfd;
 
-	ret = bpf_obj_get_info_by_fd(link_fd, &info, &len);
-	if (ret)
-		return ret;
-	pfd = bpf_prog_get_fd_by_id(info.prog_id);
-	if (pfd < 0)
+	if (bpf_obj_get_info_by_fd(link_fd, &info, &len))
 		return -errno;
-	len = sizeof(pinfo);
-	ret = bpf_obj_get_info_by_fd(pfd, &pinfo, &len);
-	close(pfd);
-	if (!ret)
+	pfd = dp_progpin_get(ppath, info.prog_id, &pinfo);
+	if (pfd >= 0)
 		memcpy(tag, pinfo.tag, BPF_TAG_SIZE);
-	return ret;
+	return pfd;
 }
 
 /* Attach one tracing program and pin its link as dir/name, unless a
@@ -37,23 +34,36 @@ static int prog_tag_of_link(int link_fd, __u8 tag[BPF_TAG_SIZE])
 static int attach_tracer(struct bpf_program *prog, const char *dir, const char *name, int *fd,
 			 bool *made, struct vs_err *err)
 {
+	char path[PATH_MAX], ppath[PATH_MAX + 8];
 	struct bpf_prog_info pinfo = {};
 	__u32 len = sizeof(pinfo);
 	__u8 tag[BPF_TAG_SIZE];
 	struct bpf_link *link;
-	char path[PATH_MAX];
-	int ret;
+	int ret, pfd;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(ppath, sizeof(ppath), "%s_prog", path);
 	*fd = bpf_obj_get(path);
 	*made = *fd < 0;
 	if (*fd >= 0) {
 		ret = bpf_obj_get_info_by_fd(bpf_program__fd(prog), &pinfo, &len);
-		if (!ret && !prog_tag_of_link(*fd, tag) && !memcmp(tag, pinfo.tag, BPF_TAG_SIZE))
+		pfd = prog_of_link(*fd, ppath, tag);
+		if (!ret && pfd >= 0 && !memcmp(tag, pinfo.tag, BPF_TAG_SIZE)) {
+			/* kept: its program pinned, if it was found by id */
+			ret = dp_progpin_set(pfd, ppath);
+			close(pfd);
+			if (ret)
+				pr_warn("cannot pin %s: %s\n", ppath, strerror(-ret));
 			return 0;
+		}
+		if (pfd >= 0)
+			close(pfd);
 		close(*fd);
 		*fd = -1;
-		pr_info("replacing tracer %s with this build's\n", name);
+		pr_info("replacing tracer %s with this build's%s\n", name,
+			pfd == -EPERM ?
+				" (its program is not pinned beside it, and reading it by id needs CAP_SYS_ADMIN)" :
+				"");
 		unlink(path);
 	}
 	link = bpf_program__attach_trace(prog);
@@ -65,6 +75,8 @@ static int attach_tracer(struct bpf_program *prog, const char *dir, const char *
 	if (!ret && (*fd = dup(bpf_link__fd(link))) < 0)
 		ret = -errno;
 	bpf_link__destroy(link); /* the pin and *fd keep it */
+	if (!ret)
+		ret = dp_progpin_set(bpf_program__fd(prog), ppath);
 	if (ret)
 		return vs_errf(err, ret, 500, "bpf", "cannot pin %s: %s", path, strerror(-ret));
 	return 0;
@@ -145,6 +157,8 @@ void dp_track_unpin_idle(struct dataplane *dp)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dp->pin_dir, dp_tracer_pins[i]);
 		unlink(path);
+		snprintf(path, sizeof(path), "%s/%s_prog", dp->pin_dir, dp_tracer_pins[i]);
+		unlink(path);
 	}
 }
 
@@ -157,6 +171,8 @@ void dp_track_unpin_made(struct dataplane *dp)
 		if (!dp->tracer_made[i] || dp->tracer_fd[i] < 0)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dp->pin_dir, dp_tracer_pins[i]);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/%s_prog", dp->pin_dir, dp_tracer_pins[i]);
 		unlink(path);
 	}
 }
