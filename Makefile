@@ -168,6 +168,8 @@ DOCS       := $(notdir $(wildcard docs/*.md))
 # benchmarks.md's charts and the results it cites
 DOC_BENCH  := $(notdir $(wildcard docs/bench/*.png docs/bench/*.json))
 PUPPET_PP  := manifests/version.pp
+# Prometheus' scrape config and alert rules, Grafana's dashboard
+CONTRIB    := $(wildcard contrib/prometheus/*.yml contrib/grafana/*.json)
 D          := $(DESTDIR)
 
 install:
@@ -176,6 +178,7 @@ install:
 		"(install builds nothing)" >&2; exit 1; }; done
 	install -d $(D)$(BINDIR) $(D)$(LIBEXECDIR) $(D)$(MANDIR)/man1 $(D)$(MANDIR)/man8 \
 		$(D)$(UNITDIR) $(D)$(DOCDIR)/docs/bench $(D)$(DOCDIR)/examples \
+		$(D)$(DOCDIR)/contrib/prometheus $(D)$(DOCDIR)/contrib/grafana \
 		$(D)$(PUPPETDIR)/vsteer/manifests
 	install -m 0755 $(OUT)/vsteerd $(OUT)/vsteer-demo $(D)$(BINDIR)/
 	install -m 0755 examples/deploy.sh $(D)$(LIBEXECDIR)/deploy.sh
@@ -190,6 +193,7 @@ install:
 	install -m 0644 $(addprefix docs/,$(DOCS)) $(D)$(DOCDIR)/docs/
 	install -m 0644 $(addprefix docs/bench/,$(DOC_BENCH)) $(D)$(DOCDIR)/docs/bench/
 	install -m 0644 docker/vsteer.json $(D)$(DOCDIR)/examples/config.json
+	for f in $(CONTRIB); do install -m 0644 $$f $(D)$(DOCDIR)/$$f || exit 1; done
 	@# The example becomes the config only where there is none: a config
 	@# of the administrator's is never overwritten.
 	@if [ -e $(D)$(SYSCONFDIR)/vsteer/config.json ]; then \
@@ -209,11 +213,12 @@ uninstall:
 		$(addprefix $(D)$(UNITDIR)/,$(UNITS)) $(D)$(PUPPETDIR)/vsteer/$(PUPPET_PP) \
 		$(D)$(DOCDIR)/README.md $(addprefix $(D)$(DOCDIR)/docs/,$(DOCS)) \
 		$(addprefix $(D)$(DOCDIR)/docs/bench/,$(DOC_BENCH)) \
-		$(D)$(DOCDIR)/examples/config.json
+		$(D)$(DOCDIR)/examples/config.json $(addprefix $(D)$(DOCDIR)/,$(CONTRIB))
 	@c=$(D)$(SYSCONFDIR)/vsteer/config.json; \
 	if cmp -s docker/vsteer.json "$$c"; then echo rm -f "$$c"; rm -f "$$c"; \
 	elif [ -e "$$c" ]; then echo "make uninstall: kept $$c (not the example: yours)"; fi
-	for d in $(LIBEXECDIR) $(DOCDIR)/docs/bench $(DOCDIR)/docs $(DOCDIR)/examples $(DOCDIR) \
+	for d in $(LIBEXECDIR) $(DOCDIR)/docs/bench $(DOCDIR)/docs $(DOCDIR)/examples \
+		$(DOCDIR)/contrib/prometheus $(DOCDIR)/contrib/grafana $(DOCDIR)/contrib $(DOCDIR) \
 		$(PUPPETDIR)/vsteer/manifests $(PUPPETDIR)/vsteer $(SYSCONFDIR)/vsteer; do \
 		[ ! -d $(D)$$d ] || rmdir --ignore-fail-on-non-empty $(D)$$d || exit 1; done
 

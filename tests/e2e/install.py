@@ -51,8 +51,11 @@ def expected(prefix):
             for p in glob.glob(os.path.join(ROOT, "docs/*.md"))
             + glob.glob(os.path.join(ROOT, "docs/bench/*.png"))
             + glob.glob(os.path.join(ROOT, "docs/bench/*.json"))]
+    contrib = [os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(ROOT, "contrib/prometheus/*.yml"))
+               + glob.glob(os.path.join(ROOT, "contrib/grafana/*.json"))]
     p = prefix.strip("/")
     return ({os.path.join(p, f) for f in INSTALLED}
+            | {os.path.join(p, "share/doc/vsteer", c) for c in contrib}
             | {os.path.join(p, "lib/systemd/system", u) for u in units}
             | {os.path.join(p, "share/doc/vsteer/docs", d) for d in docs}
             | {"etc/vsteer/config.json"}), units

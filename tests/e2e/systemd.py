@@ -235,6 +235,18 @@ def run_cases(box):
           and "config reloaded" in msgs[1], "notifications around the reload: %s" % msgs)
     check(fetch(client_addr(1), svc=("127.0.0.1", 8081), netns=box.netns) == "2.0",
           "the reloaded service is not steered")
+    # A broken config fails the reload itself (checked before the signal),
+    # and what runs goes on.
+    box.sh("cp /etc/vsteer/config.json /etc/vsteer/good.json && echo '{\"proxy\": ' > /etc/vsteer/config.json")
+    seen = len(notifications(box))
+    r = podman("exec", box.name, "systemctl", "reload", "vsteerd", ok=False)
+    check(r.returncode != 0, "a broken config reloaded: exit %d" % r.returncode)
+    check("unexpected token" in box.journal(), "the reason is not in the journal:\n" + box.journal()[-1500:])
+    check(len(notifications(box)) == seen and box.prop("ActiveState") == "active",
+          "a refused reload signalled vsteerd: %s" % notifications(box)[seen:])
+    check(fetch(client_addr(1), svc=("127.0.0.1", 8081), netns=box.netns) == "2.0",
+          "steering changed by a refused reload")
+    box.sh("mv /etc/vsteer/good.json /etc/vsteer/config.json")
 
     # A stuck control loop: no more WATCHDOG=1, so systemd kills it.
     pid, n = box.prop("MainPID"), int(box.prop("NRestarts"))
