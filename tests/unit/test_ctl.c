@@ -181,8 +181,11 @@ static void test_ctl_adopts_pins(void)
 	CHECK_INT(fake_dp_svc(f->dp, &k, &v), ==, 0);
 }
 
+static const struct event *find_event(const struct model *m, const char *kind);
+
 /* A backend that restarts: its socket goes from the sockmap with the
- * process, and the tick puts the new one in. */
+ * process, and the tick puts the new one in. Its first socket "listens",
+ * the next one "listens again". */
 static void test_ctl_tick_places_sockets(void)
 {
 	struct fixture *f = new_fixture();
@@ -198,12 +201,16 @@ static void test_ctl_tick_places_sockets(void)
 	CHECK_INT(f->c->sock.cookie[0][0], ==, C_V1);
 	CHECK_INT(map_value(f, &v), ==, 0);
 	CHECK_INT(v.ver[0].nsock, ==, 1);
+	CHECK(find_event(f->c->m, "backend_up"), "no backend_up");
+	CHECK_HAS(find_event(f->c->m, "backend_up")->message,
+		  "127.0.0.1:9001 of 1.0 listens: steered to");
 	fake_dp_close(f->dp, C_V1);
 	ctl_tick(f->c);
 	CHECK_INT(sock_live(&f->c->sock, 0, 0), ==, 0);
 	fake_dp_listen(f->dp, "127.0.0.1:9001", 201);
 	ctl_tick(f->c);
 	CHECK_INT(f->c->sock.cookie[0][0], ==, 201);
+	CHECK_HAS(find_event(f->c->m, "backend_up")->message, "listens again: steered to");
 	CHECK_INT(map_value(f, &v), ==, 0);
 	CHECK_INT(v.ver[0].nsock, ==, 1);
 	CHECK_INT(f->c->ticks, ==, 3);

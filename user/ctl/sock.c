@@ -38,6 +38,7 @@ void sock_forget(struct sock_state *s, uint32_t slot)
 	memset(s->refused_new[slot], 0, sizeof(s->refused_new[slot]));
 	s->reported[slot] = 0;
 	s->reported_set[slot] = false;
+	s->ever_live[slot] = 0;
 	memset(s->ctr_pid[slot], 0, sizeof(s->ctr_pid[slot]));
 	memset(s->ns_err[slot], 0, sizeof(s->ns_err[slot]));
 	memset(s->ns_said[slot], 0, sizeof(s->ns_said[slot]));
@@ -107,6 +108,7 @@ void sock_baseline(struct sock_state *s, uint32_t slot, uint32_t nsrv)
 {
 	s->reported[slot] = sock_live_mask(s, slot, nsrv);
 	s->reported_set[slot] = true;
+	s->ever_live[slot] |= s->reported[slot];
 }
 
 struct picks {

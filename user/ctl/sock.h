@@ -44,6 +44,9 @@ struct sock_state {
 	 * that changes); reported_set: there was a last time. */
 	uint16_t reported[VS_MAX_SLOTS];
 	bool reported_set[VS_MAX_SLOTS];
+	/* Bit s: server s has been seen listening since the slot was set
+	 * (its coming up is "again" only then). */
+	uint16_t ever_live[VS_MAX_SLOTS];
 	/* Servers in other network namespaces: a container's last known
 	 * process (ctl/nsfd.h), and the -errno of the last attempt to open
 	 * each one's namespace (0: opened). */

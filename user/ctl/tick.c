@@ -103,7 +103,8 @@ static void report_liveness(struct ctl *c)
 			ep_format(&cl->srv[v], a, sizeof(a));
 			if (live & (1U << v))
 				txn_event(c, c->m->svc[cl->svc].name, "backend_up",
-					  "%s of %s listens again: steered to", a, cl->version);
+					  "%s of %s listens%s: steered to", a, cl->version,
+					  ss->ever_live[s] & (1U << v) ? " again" : "");
 			else
 				txn_event(
 					c, c->m->svc[cl->svc].name, "backend_down",
@@ -112,6 +113,7 @@ static void report_liveness(struct ctl *c)
 		}
 		ss->reported[s] = (live & ~ss->out[s]) | (ss->reported[s] & ss->out[s]);
 		ss->reported_set[s] = true;
+		ss->ever_live[s] |= live;
 	}
 }
 
