@@ -34,16 +34,20 @@ double hist_quantile(const struct hist *h, double q)
 	return bucket_mid(VS_HBUCKETS - 1);
 }
 
+double hist_sum(const struct hist *h)
+{
+	double sum = 0;
+
+	for (uint32_t b = 0; b < VS_HBUCKETS; b++)
+		sum += h->b[b] * bucket_mid(b);
+	return sum;
+}
+
 double hist_mean(const struct hist *h)
 {
 	uint64_t total = hist_total(h);
-	double sum = 0;
 
-	if (!total)
-		return 0;
-	for (uint32_t b = 0; b < VS_HBUCKETS; b++)
-		sum += h->b[b] * bucket_mid(b);
-	return sum / total;
+	return total ? hist_sum(h) / total : 0;
 }
 
 void hist_sub(struct hist *out, const struct hist *now, const struct hist *before)

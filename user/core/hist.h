@@ -15,6 +15,8 @@ uint64_t hist_total(const struct hist *h);
 /* The value below which a fraction q of the samples fall, as the middle
  * of its bucket (at most 6.25% off); 0 for an empty histogram. */
 double hist_quantile(const struct hist *h, double q);
+/* The sum of the samples, each at its bucket's middle; and their mean. */
+double hist_sum(const struct hist *h);
 double hist_mean(const struct hist *h);
 /* out = now - before, bucket by bucket; a bucket that went down (the slot
  * was reset under us) counts 0. */

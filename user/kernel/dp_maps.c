@@ -5,6 +5,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "lib/log.h"
+#include "core/hist.h"
 #include "kernel/dp_internal.h"
 #include "kernel/dp_maps.h"
 #include "steer.skel.h"
@@ -107,22 +108,14 @@ int dp_ver_sums(struct dataplane *dp, __u32 slot, struct vs_ver_sums *sum)
 			     sizeof(*sum) / 8);
 }
 
-/* A bucket's middle: what the histograms' sums were estimated from before
- * there was vsums. */
-static __u64 bucket_mid(__u32 b)
-{
-	return b + 1 < VS_HBUCKETS ? (vs_hbucket_low(b) + vs_hbucket_low(b + 1)) / 2 :
-				     vs_hbucket_low(b);
-}
-
+/* What the sums were estimated from before there was vsums: each sample
+ * at its bucket's middle. */
 static int hist_estimate(struct dataplane *dp, bool size, __u32 slot, __u64 *sum)
 {
-	__u64 h[VS_HBUCKETS];
-	int ret = dp_hist(dp, size, slot, h);
+	struct hist h;
+	int ret = dp_hist(dp, size, slot, h.b);
 
-	*sum = 0;
-	for (__u32 b = 0; !ret && b < VS_HBUCKETS; b++)
-		*sum += h[b] * bucket_mid(b);
+	*sum = ret ? 0 : (__u64)hist_sum(&h);
 	return ret;
 }
 
