@@ -155,8 +155,12 @@ void mirror_compare(struct mirror_state *ms, const struct mirror_job *j,
 		p.size_target = t->m.body_len;
 		p.lat_target = t->lat_ns;
 		/* A route whose stable answers differ as a whole cannot be
-		 * compared by body; nor can a body too large to hold. */
-		p.body_compared = !rep->noise[i].whole && (!run->spec.body || (j->body && tb));
+		 * compared by body; nor can a body too large to hold; nor
+		 * one whose noise is not known yet (replays run in parallel:
+		 * one can come back before the route's first noise sample,
+		 * and a timestamp would count as a difference). */
+		p.body_compared = !rep->noise[i].whole && (!run->spec.body || (j->body && tb)) &&
+				  (rep->noise[i].samples || !run->spec.noise_samples);
 		p.body_differs = p.body_compared &&
 				 differs(rep, i, &run->spec, j, pm_ok ? &pm : NULL, t, tb, tn,
 					 where, sizeof(where));
