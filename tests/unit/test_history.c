@@ -326,9 +326,47 @@ static void test_history_ctl_samples(void)
 	CHECK(!recent_history(&f->c->recent, 0), "a deleted service's history kept");
 }
 
+/* --no-watch: nothing measured, but the samples come all the same, at
+ * the same times: weights and open connections are worth a chart. */
+static void test_history_ctl_no_watch(void)
+{
+	struct fixture *f = new_fixture();
+	struct history *h = new_history();
+	struct vs_err err = {};
+	int c1;
+
+	CHECK(f && h, "fixture");
+	fake_dp_free(f->dp);
+	f->dp = fake_dp_new(false);
+	listen_web(f, false);
+	CHECK_INT(open_ctl(f, web_model(false), &err), ==, 0);
+	fake_dp_answered(f->dp, 0, 40);
+	recent_tick(&f->c->recent, f->dp, f->c->m, 100, W0);
+	recent_tick(&f->c->recent, f->dp, f->c->m, 104, W0 + 4);
+	recent_tick(&f->c->recent, f->dp, f->c->m, 105, W0 + 5);
+	fake_dp_answered(f->dp, 0, 80);
+	recent_tick(&f->c->recent, f->dp, f->c->m, 110, W0 + 10);
+	CHECK_INT(snap_history(f->c, "web", h, &err), ==, 0);
+	CHECK_INT(history_len(h), ==, 3);
+	CHECK_INT(history_time(h, 2), ==, W0 + 10);
+	c1 = col_of(h, "1.0");
+	CHECK(c1 >= 0, "no column for 1.0");
+	for (uint32_t i = 0; i < 3; i++) {
+		row("sample %u", i);
+		CHECK_INT(history_at(h, c1, i)->weight, ==, 10000);
+		CHECK_INT(history_at(h, c1, i)->open, ==, 0);
+		CHECK(!history_measured(history_at(h, c1, i)), "measured without metering");
+	}
+}
+
 const struct unit_case history_cases[] = {
-	TEST(test_history_wraps),	 TEST(test_history_version_comes_and_goes),
-	TEST(test_history_columns_full), TEST(test_history_since),
-	TEST(test_history_bounded),	 TEST(test_history_view),
-	TEST(test_history_ctl_samples),	 { NULL, NULL },
+	TEST(test_history_wraps),
+	TEST(test_history_version_comes_and_goes),
+	TEST(test_history_columns_full),
+	TEST(test_history_since),
+	TEST(test_history_bounded),
+	TEST(test_history_view),
+	TEST(test_history_ctl_samples),
+	TEST(test_history_ctl_no_watch),
+	{ NULL, NULL },
 };

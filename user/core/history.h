@@ -26,7 +26,7 @@
 struct history_point {
 	uint16_t weight;	   /* basis points; HISTORY_ABSENT: no such version then */
 	uint16_t seconds;	   /* the window it measured; 0: no whole window */
-	uint32_t open;		   /* open connections; HISTORY_UNKNOWN: not metered */
+	uint32_t open;		   /* open connections; HISTORY_UNKNOWN: not read */
 	uint32_t requests, errors; /* answered, and failed of those (window_sum) */
 	double p50_ms, p99_ms;	   /* < 0: no latency measured */
 };

@@ -22,7 +22,7 @@ static void roll(struct window_track *t, const struct window *cur, int64_t now)
 /* Version cl, at slot, as its service's sample holds it: its weight now,
  * its open connections, and its last whole window if it has one. */
 static void point(const struct recent_state *r, struct dataplane *dp, const struct cluster *cl,
-		  uint32_t slot, bool metering, struct history_in *in)
+		  uint32_t slot, struct history_in *in)
 {
 	const struct window_track *t = &r->v[slot];
 	struct window_sum sum;
@@ -35,11 +35,11 @@ static void point(const struct recent_state *r, struct dataplane *dp, const stru
 		.p50_ms = -1,
 		.p99_ms = -1,
 	};
-	/* Without metering, vopen is not counted: 0 would be a lie. */
-	if (!metering)
-		return;
+	/* The connection tracker runs with metering off too (sessions and
+	 * drains need it): open connections are counted either way. */
 	if (!dp_open_conns(dp, slot, &open))
 		in->p.open = open < 0 ? 0 : open < HISTORY_UNKNOWN ? open : HISTORY_UNKNOWN - 1;
+	/* Without metering no window rolls: nothing measured. */
 	if (!t->last_ok)
 		return;
 	/* Its own length, not RECENT_SECONDS: a tick late by a second makes
@@ -58,7 +58,7 @@ static void point(const struct recent_state *r, struct dataplane *dp, const stru
 
 /* A sample of every service, at wall. */
 static void sample(struct recent_state *r, struct dataplane *dp, const struct model *m,
-		   int64_t wall, bool metering)
+		   int64_t wall)
 {
 	struct history_in in[VS_MAX_VERSIONS];
 	uint32_t order[VS_MAX_VERSIONS], n;
@@ -84,7 +84,7 @@ static void sample(struct recent_state *r, struct dataplane *dp, const struct mo
 		}
 		n = model_order(m, id, order);
 		for (uint32_t i = 0; i < n; i++)
-			point(r, dp, &m->cl[order[i]], order[i], metering, &in[i]);
+			point(r, dp, &m->cl[order[i]], order[i], &in[i]);
 		history_append(r->hist[id], wall, in, n);
 	}
 }
@@ -115,7 +115,7 @@ void recent_tick(struct recent_state *r, struct dataplane *dp, const struct mode
 		free(cur);
 	}
 	r->start = now;
-	sample(r, dp, m, wall, metering);
+	sample(r, dp, m, wall);
 }
 
 void recent_forget(struct recent_state *r, uint32_t slot)
