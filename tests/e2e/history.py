@@ -142,10 +142,13 @@ def history_refusals(env):
     check(st == 400 and body["error"]["code"] == "unknown_field", "?wait: %s %s" % (st, body))
     st, body = api("GET", path, raw="{}")
     check(st == 400 and body["error"]["code"] == "unexpected_body", "a body: %s %s" % (st, body))
-    for name in ("nope", "a%20b", "%2e%2e", "x" * 63, "%C3%A9", "default%00"):
+    # A name is any bytes the path decodes to: the message shows them
+    # printable, or jansson would refuse it and there would be no reply.
+    for name in ("nope", "a%20b", "%2e%2e", "x" * 63, "%C3%A9", "%ff%fe", "%C3" * 63, "default%00"):
         st, body = api("GET", "/v1/services/%s/history" % name)
         want = "not_found" if "%00" in name else "unknown_service"
-        check(st == 404 and body["error"]["code"] == want, "%s: %s %s" % (name, st, body))
+        check(st == 404 and isinstance(body, dict) and body["error"]["code"] == want,
+              "%s: %s %s" % (name, st, body))
     for method in ("PUT", "POST", "DELETE"):
         st, body = api(method, path)
         check(st == 405, "%s: %s %s" % (method, st, body))
