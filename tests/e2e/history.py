@@ -39,9 +39,10 @@ def at(h, v, field, i):
 def history_of_versions(env):
     """a sample every 5 s: a version added shows null before it came, its weights
     as set, a burst of requests sent in one window as requestsPerSecond (the
-    count / 5 s, or / 6 s for a window a late tick made longer), a deleted
-    version's column kept with nulls; ?since= gives only newer samples; bad
-    since 400, unknown service 404, a body 400
+    count / 5 s, or / 6 s for a window a late tick made longer) with its
+    latencies, windows without requests at 0 with null latencies and error
+    rate, a deleted version's column kept with nulls; ?since= gives only the
+    newer samples
 
     1.0 alone first, then 2.0 (manual) added and weighted 25/75: the
     samples are 5 s apart (4 to 6, seconds being whole), 2.0's columns are
@@ -64,13 +65,14 @@ def history_of_versions(env):
     set_weights(25)
     # A roll may come between the two requests: 2.0 at 0 first, then 25.
     h1 = next_sample(h0["time"][-1], "a sample with 2.0 at 25%",
-                     lambda h: at(h, "2.0", "weight", -1) == 25)
+                     lambda h: h["versions"].get("2.0", {}).get("weight", [None])[-1] == 25)
     t1 = h1["time"][-1]
     got = versions_of(range(200))
     sent = {v: got.count(v) for v in ("1.0", "2.0")}
     sent_by = int(time.time())
     check(all(sent.values()), "one version got nothing: %s" % sent)
-    # Until a sample whose window began after the burst had ended.
+    # Until the window that ended the burst has closed (a sample after it)
+    # and one more, without requests, has too.
     h = wait_for(lambda: (lambda h: len([t for t in h["time"] if t > t1]) >= 2
                           and h["time"][-2] > sent_by and h)(history()), 16,
                  "two samples after the burst", interval=0.2)
