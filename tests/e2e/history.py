@@ -1,5 +1,6 @@
 """A service's history for charts: GET /v1/services/{name}/history, a
 sample of every version at each 5 s window (docs/api.md)."""
+import threading
 import time
 
 from common import set_weights, test
@@ -129,7 +130,8 @@ def history_of_versions(env):
 def history_refusals(env):
     """?since= not a whole number, negative, 10^15 or more, or given twice: 400
     bad_field; another parameter 400; a body 400 unexpected_body; an unknown
-    service, odd names included, 404; the history of a service deleted goes
+    service, odd names included, 404; the history of a service deleted goes;
+    readers while it is deleted and added again, over a roll, get whole replies
 
     Refusals of GET /v1/services/{name}/history, and a service deleted
     and added again under the same name starting with no history."""
@@ -165,3 +167,43 @@ def history_refusals(env):
     check(st == 201, "POST service: %s %s" % (st, body))
     h = history()
     check(h["versions"] == {} and len(h["time"]) <= 1, "a new service's history: %s" % h)
+    churn_while_reading(path)
+
+
+def churn_while_reading(path, seconds=6):
+    """Readers of the history while the service is deleted and added again
+    with a version, over a roll or more: every reply is whole, 200 with
+    arrays as long as its times or 404 (the GET copies the history under
+    the controller's lock, as the other views take their snapshot)."""
+    stop, bad, reads = threading.Event(), [], [0]
+
+    def reader():
+        while not stop.is_set():
+            st, h = api("GET", path)
+            reads[0] += 1
+            if st == 404 and isinstance(h, dict) and h["error"]["code"] == "unknown_service":
+                continue
+            ok = st == 200 and isinstance(h, dict) and all(
+                len(c[f]) == len(h["time"]) for c in h["versions"].values() for f in FIELDS)
+            if not ok:
+                bad.append((st, h))
+    threads = [threading.Thread(target=reader, daemon=True) for _ in range(4)]
+    for t in threads:
+        t.start()
+    end, rounds = time.monotonic() + seconds, 0
+    try:
+        while time.monotonic() < end:
+            for method, p, body, want in (
+                    ("DELETE", "/v1/services/default?force=true", None, 200),
+                    ("POST", "/v1/services", {"name": "default", "address": "127.0.0.1",
+                                              "port": 8080}, 201),
+                    ("PUT", "/v1/clusters", {"version": "1.0", "servers": ["127.0.0.1:9001"]}, 201)):
+                st, r = api(method, p, body)
+                check(st == want, "%s %s: %s %s" % (method, p, st, r))
+            rounds += 1
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(5)
+    print("%d reads during %d deletes and adds" % (reads[0], rounds))
+    check(not bad, "%d bad replies: %s" % (len(bad), bad[:2]))
