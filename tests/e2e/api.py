@@ -60,6 +60,12 @@ def bad_requests(env):
         ("PUT", "/v1/services/default/weights", {"2.0": "50", "1.0": 50}, 400, "bad_weights"),
         ("PUT", "/v1/services/nope/weights", {"2.0": 100}, 404, "unknown_service"),
         ("GET", "/v1/services/nope", None, 404, "unknown_service"),
+        # A name in the path is any bytes: one that is not UTF-8 is shown
+        # printable (JSON cannot carry it), not left out with the body.
+        ("GET", "/v1/services/%ff%fe", None, 404, "unknown_service", "'??'"),
+        ("PUT", "/v1/services/%C3/weights", {"2.0": 100}, 404, "unknown_service", "'?'"),
+        ("POST", "/v1/services/%ff/rollout/pause", None, 404, "unknown_service", "'?'"),
+        ("GET", "/v1/clusters/%ff", None, 404, "unknown_cluster", "'?'"),
         ("GET", "/v1/clusters/0000", None, 404, "unknown_cluster"),
         ("DELETE", "/v1/clusters/0000", None, 404, "unknown_cluster"),
         ("POST", "/v1/clusters", {}, 405, "method_not_allowed"),

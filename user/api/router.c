@@ -398,11 +398,18 @@ static void reply(struct api_resp *resp, int status, json_t *j)
 
 static void reply_err(struct api_resp *resp, const struct vs_err *e)
 {
-	/* clang-format off */
+	const char *msg = e->msg[0] ? e->msg : "internal error";
+	char shown[sizeof(e->msg)];
+	json_t *m = json_string(msg);
+
+	/* A message may quote what the request sent, any bytes (a name in
+	 * the path): jansson refuses one that is not UTF-8, and the reply
+	 * would have no body at all. */
+	if (!m)
+		m = json_string(str_printable(shown, sizeof(shown), msg));
 	reply(resp, e->status ? e->status : 500,
-	      json_pack("{s{ssss}}", "error", "code", e->code[0] ? e->code : "internal",
-			"message", e->msg[0] ? e->msg : "internal error"));
-	/* clang-format on */
+	      json_pack("{s{ssso}}", "error", "code", e->code[0] ? e->code : "internal", "message",
+			m));
 }
 
 static int refuse(struct api_resp *resp, const struct vs_err *e)
