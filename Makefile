@@ -267,8 +267,9 @@ san:
 
 # libFuzzer targets (clang), in build-fuzz/: the config parser, the bodies
 # of every mutating endpoint, the URL router, the mirror's body comparison,
-# settings, reassembly and HTTP/1 framing. Seed corpora in fuzz/corpus/.
-FUZZERS := config requests router jdiff http1
+# settings, reassembly and HTTP/1 framing, vsteerctl's arguments and screen.
+# Seed corpora in fuzz/corpus/.
+FUZZERS := config requests router jdiff http1 cli
 fuzz:
 	$(MAKE) OUT=build-fuzz CC=clang SANITIZE=address,undefined,fuzzer-no-link fuzzers
 
@@ -276,6 +277,8 @@ fuzzers: $(patsubst %,$(OUT)/fuzz_%,$(FUZZERS))
 
 $(OUT)/fuzz_%: fuzz/fuzz_%.c $(LIB_OBJS)
 	$(CC) $(VS_CFLAGS) -fsanitize=fuzzer $^ -o $@ $(LDLIBS)
+
+$(OUT)/fuzz_cli: $(CLI_OBJS)
 
 # Everything: unit tests (plain and under valgrind), then the end-to-end
 # suite against the plain build and again against the sanitizer build.

@@ -303,6 +303,45 @@ def vsteerctl_watch_tmux(env):
     print(shares[-1].rstrip())
 
 
+@test
+def vsteerctl_token_tls(env):
+    """against an HTTPS API with a token: `--cacert` and `--token-file` (or
+    VSTEER_API and VSTEER_TOKEN_FILE) set weights; without the token it is
+    `unauthorized`, without the CA a certificate error, a missing token
+    file a sentence naming it: each exit 2, nothing changed"""
+    key, cert = os.path.join(env.dir, "key.pem"), os.path.join(env.dir, "cert.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", key, "-out", cert], check=True, capture_output=True)
+    token = os.path.join(env.dir, "token")
+    with open(token, "w") as f:
+        f.write("s3cret-token-0123456789\n")
+    os.chmod(token, 0o600)
+    env.backend("1.0", "127.0.0.1:9001")
+    env.backend("2.0", "127.0.0.1:9002")
+    env.vsteerd(env.config([{"version": "1.0", "servers": ["127.0.0.1:9001"]},
+                            {"version": "2.0", "servers": ["127.0.0.1:9002"],
+                             "upgradeTransition": {"mode": "manual"}}],
+                           {"configService": {"address": "127.0.0.1", "port": 9900,
+                                              "tokenFile": token, "tlsCert": cert,
+                                              "tlsKey": key}}), wait=False)
+    https = ["--api", "https://127.0.0.1:9900", "--cacert", cert]
+    wait_for(lambda: ctl(*https, "get", "services").returncode == 0, 20, "the HTTPS API")
+    refused(https + ["weights", "default", "2.0=50", "1.0=50"], "unauthorized: ")
+    refused(["--api", "https://127.0.0.1:9900", "--token-file", token, "weights", "default",
+             "2.0=50", "1.0=50"], "certificate")
+    refused(https + ["--token-file", token + ".nope", "weights", "default", "2.0=50", "1.0=50"],
+            "token file %s.nope: No such file" % token)
+    check([v["weight"] for v in json.loads(ok(*https, "get", "service", "default", "-o",
+                                              "json"))["versions"]] == [0, 100],
+          "a refused change changed the weights")
+    ok(*https, "--token-file", token, "weights", "default", "2.0=50", "1.0=50")
+    ok("weights", "default", "2.0=25", "1.0=75", "--cacert", cert,
+       env={"VSTEER_API": "https://127.0.0.1:9900", "VSTEER_TOKEN_FILE": token})
+    rows = table(ok(*https, "get", "service", "default"))
+    check([r[:2] for r in rows[3:]] == [["2.0", "25"], ["1.0", "75"]], "weights: %s" % rows)
+
+
 class Hostile(http.server.BaseHTTPRequestHandler):
     """An API that answers each path with something vsteerd never sends."""
     replies = {
