@@ -5,6 +5,7 @@ import http.server
 import json
 import os
 import re
+import select
 import subprocess
 import threading
 import time
@@ -47,6 +48,21 @@ def refused(args, want, rc=2):
     return r.stderr
 
 
+def lines_within(p, n, timeout):
+    """The first n lines p printed, read as they come (unbuffered), within
+    timeout seconds."""
+    buf, deadline = getattr(p, "seen", b""), time.monotonic() + timeout
+    while buf.count(b"\n") < n:
+        left = deadline - time.monotonic()
+        check(left > 0 and select.select([p.stdout], [], [], left)[0],
+              "%d lines from %s within %g s: %r" % (n, p.args, timeout, buf))
+        chunk = os.read(p.stdout.fileno(), 65536)
+        check(chunk, "%s ended: %r" % (p.args, buf))
+        buf += chunk
+    p.seen = buf
+    return buf.decode().splitlines()[:n]
+
+
 def timed_status(*args):
     """vsteerctl status ARGS: the CompletedProcess and how long it took."""
     t0 = time.monotonic()
@@ -70,7 +86,8 @@ def http_service(env, versions=("1.0",)):
 def vsteerctl_get(env):
     """`get services`, `get service NAME` (versions newest first, weight,
     live and dead backends, req/s once a window closed), `get clusters`,
-    `-o json` (the API's view), `events` and `events --since ID`; an unknown
+    `-o json` (the API's view), `events`, `events --since ID` and `events -f`
+    (a change printed within a second); an unknown
     service and an API that does not answer exit 2 with a sentence, and
     every command has `--help`"""
     two_versions(env, "manual")
@@ -105,6 +122,19 @@ def vsteerctl_get(env):
     check(out.splitlines() and all(int(line.split()[0]) > int(m.group(1))
                                    for line in out.splitlines())
           and "weights_set" in out, "events --since %s:\n%s" % (m.group(1), out))
+    # -f: a change is printed as it happens (the long poll), not a poll later
+    f = subprocess.Popen([CTL, "events", "default", "-f"], stdout=subprocess.PIPE,
+                         start_new_session=True)
+    env.procs.append(f)
+    so_far = len(ok("events", "default").splitlines())
+    lines_within(f, so_far, 5)
+    t0 = time.monotonic()
+    api("PUT", "/v1/services/default/weights", {"2.0": 20, "1.0": 80})
+    got = lines_within(f, so_far + 1, 5)
+    check("weights_set: weights set: 2.0 20.00%, 1.0 80.00%" in got[-1]
+          and time.monotonic() - t0 < 1, "events -f: %r after %.1f s"
+          % (got, time.monotonic() - t0))
+    f.kill()
     # the last 5 s window: requests per second show once it closed
     wait_for(lambda: table(ok("get", "service", "default"))[4][6] != "-", 8,
              lambda: "1.0's req/s: %s" % ok("get", "service", "default"))

@@ -58,10 +58,13 @@ static int read_token(struct cli_api *api, const char *path)
 		free(tok);
 		return -EINVAL;
 	}
-	snprintf(api->auth, sizeof(api->auth), "Authorization: Bearer %s", tok);
-	ret = strlen(tok) + 23 < sizeof(api->auth) ? 0 : -ENAMETOOLONG;
-	if (ret)
+	ret = 0;
+	if ((size_t)snprintf(api->auth, sizeof(api->auth), "Authorization: Bearer %s", tok) >=
+	    sizeof(api->auth)) {
 		snprintf(api->err, sizeof(api->err), "token file %s: the token is too long", path);
+		explicit_bzero(api->auth, sizeof(api->auth));
+		ret = -ENAMETOOLONG;
+	}
 	explicit_bzero(tok, len);
 	free(tok);
 	return ret;

@@ -122,7 +122,7 @@ static const struct command COMMANDS[] = {
 	  "  -o json      one JSON object a line\n" },
 	{ "add-cluster", cli_add_cluster, ADD_OPTS,
 	  "add-cluster SERVICE VERSION SERVER... [--mode instant|session|manual]\n"
-	  "            [--session-timeout DURATION] [--health PATH]",
+	  "    [--session-timeout DURATION] [--health PATH]",
 	  "Register a version of SERVICE served by SERVER... (ADDRESS:PORT, [IPV6]:PORT).\n"
 	  "  --mode MODE  how it takes over: instant (the API's default: a version newer\n"
 	  "               than every other takes all new sessions), session (new sessions\n"
@@ -138,14 +138,16 @@ static const struct command COMMANDS[] = {
 	  "versions not named get 0).\n" },
 	{ "rollout", cli_rollout_start, ROLLOUT_OPTS,
 	  "rollout SERVICE --to VERSION --strategy instant|session|gradual|mirror\n"
-	  "        [--steps 10,50,100] [--hold DURATION] [--analysis FILE|k=v,...|none]\n"
-	  "        [--session-timeout DURATION]",
+	  "    [--steps 10,50,100] [--hold DURATION] [--analysis FILE|k=v,...|none]\n"
+	  "    [--session-timeout DURATION]",
 	  "Start a rollout of SERVICE to VERSION (registered already: add-cluster).\n"
 	  "  --steps LIST       gradual: the target's weight at each step, in percent\n"
+	  "                     (or the API's JSON list of steps)\n"
 	  "  --hold DURATION    how long each step but the last is held (10m, 1h);\n"
 	  "                     without it each step waits for promote\n"
 	  "  --analysis A       how the rollout is judged, over the service's settings:\n"
-	  "                     a JSON file, key=value,... (interval=5,failureLimit=3),\n"
+	  "                     a JSON object or a file holding one,\n"
+	  "                     key=value,... (interval=5,failureLimit=3),\n"
 	  "                     or none (not judged)\n"
 	  "  --session-timeout DURATION   session: how long a client stays idle\n"
 	  "Then follow it: vsteerctl status SERVICE --watch\n" },
