@@ -265,8 +265,11 @@ def vsteerctl_status_rollback(env):
 @test
 def vsteerctl_status_timeout(env):
     """`status --timeout 2` of a rollout held for an hour exits 3 after 2 s
-    (not before), saying where the rollout stands"""
+    (not before), saying where the rollout stands; with no rollout it exits
+    2 at once"""
     two_versions(env, "manual")
+    refused(["status", "default", "--timeout", "30"], "no_rollout: service default has no "
+            "rollout to follow")
     ok("rollout", "default", "--to", "2.0", "--strategy", "gradual", "--steps", "10,100",
        "--hold", "1h", "--analysis", "none")
     r, took = timed_status("default", "--timeout", "2")
