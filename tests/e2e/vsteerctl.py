@@ -1,6 +1,7 @@
 """vsteerctl, the command-line client, against a real vsteerd: every
 command, the exit codes of `status` (completed, rolled back, timed out),
 `--watch` on a terminal (tmux), errors in words, and a hostile API."""
+import contextlib
 import http.server
 import json
 import os
@@ -375,8 +376,34 @@ def vsteerctl_token_tls(env):
     check([r[:2] for r in rows[3:]] == [["2.0", "25"], ["1.0", "75"]], "weights: %s" % rows)
 
 
-class Hostile(http.server.BaseHTTPRequestHandler):
-    """An API that answers each path with something vsteerd never sends."""
+class FakeAPI(http.server.BaseHTTPRequestHandler):
+    """An HTTP server on the API's address that is not vsteerd: answer()
+    says what each GET gets."""
+
+    def do_GET(self):
+        st, body = self.answer()
+        self.send_response(st)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *a):
+        pass
+
+
+@contextlib.contextmanager
+def fake_api(handler):
+    srv = http.server.ThreadingHTTPServer(API, handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        yield
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+class Hostile(FakeAPI):
+    """Each path answered with something vsteerd never sends."""
     replies = {
         "/v1/services": (200, b"<html>not json</html>"),
         "/v1/services/big": (200, b"{\"x\": \"" + b"a" * (6 << 20) + b"\"}"),
@@ -391,26 +418,39 @@ class Hostile(http.server.BaseHTTPRequestHandler):
                                                          "message": "m\u001b]0;t\u0007"}}).encode()),
     }
 
-    def do_GET(self):
-        path = self.path.split("?")[0]
-        st, body = self.replies.get(path, (200, b"{\"events\": \"no\", \"last\": -3}"))
-        self.send_response(st)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+    def answer(self):
+        return self.replies.get(self.path.split("?")[0],
+                                (200, b"{\"events\": \"no\", \"last\": -3}"))
 
-    def log_message(self, *a):
-        pass
+
+class Restarted(FakeAPI):
+    """A vsteerd that came back with an older state file: the event id
+    status follows is past its newest (400 bad_field); the rollout completes
+    once status asks from the new newest."""
+    calls = []
+
+    def answer(self):
+        self.calls.append(self.path)
+        if self.path.startswith("/v1/events") and "since=100" in self.path:
+            st, body = 400, {"error": {"code": "bad_field", "message": "since 100 is after the "
+                                       "newest event, 3"}}
+        elif self.path.startswith("/v1/events"):
+            st, body = 200, {"events": [], "last": 100 if len(self.calls) == 1 else 3,
+                             "missed": 0}
+        else:
+            done = any("since=3" in c for c in self.calls)
+            st, body = 200, {"name": "r", "rollout": {"phase": "completed" if done else
+                                                      "progressing", "to": "2.0"}}
+        return st, json.dumps(body).encode()
 
 
 @test
 def vsteerctl_hostile_api(env):
     """against an API that answers HTML, 6 MiB, JSON of the wrong types or
     escapes in an error, each command exits 2 with a sentence (the reply's
-    size capped, its text printable), never a crash"""
-    srv = http.server.ThreadingHTTPServer(API, Hostile)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    try:
+    size capped, its text printable), never a crash; `status` across a
+    vsteerd restarted with older events starts over from the newest"""
+    with fake_api(Hostile):
         refused(["get", "services"], "not a JSON object: <html>not json</html>")
         refused(["get", "clusters"], "not a JSON object: [1, 2]")
         refused(["get", "service", "big"], "the reply is over 4 MiB")
@@ -423,5 +463,8 @@ def vsteerctl_hostile_api(env):
             r = ctl("get", "service", name)
             check(r.returncode == 0 and "\033" not in r.stdout, "get service %s: %d %r %r"
                   % (name, r.returncode, r.stdout, r.stderr))
-    finally:
-        srv.shutdown()
+    with fake_api(Restarted):
+        r = ctl("status", "r", "--timeout", "10")
+        check(r.returncode == 0 and "rollout to 2.0 completed" in r.stdout,
+              "status across a restart: exit %d %s%s; requests %s"
+              % (r.returncode, r.stdout, r.stderr, Restarted.calls))

@@ -101,6 +101,7 @@ static int follow(struct cli_opts *o, struct cli_watch *w, const char *path, int
 			if (!strcmp(o->api.code, "bad_field") &&
 			    cli_events_poll(o, o->argv[0], -1, 0, &events, &last) == 0) {
 				json_decref(events);
+				ret = 0;
 				continue;
 			}
 			ret = cli_error("%s", o->api.err);

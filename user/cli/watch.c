@@ -29,8 +29,10 @@ static void on_stop(int sig)
 {
 	static const char show[] = CSI "?25h\n";
 
-	if (write(STDOUT_FILENO, show, sizeof(show) - 1) < 0)
-		_exit(128 + sig);
+	/* if it fails there is nothing left to do but exit */
+	ssize_t n = write(STDOUT_FILENO, show, sizeof(show) - 1);
+
+	(void)n;
 	_exit(128 + sig);
 }
 

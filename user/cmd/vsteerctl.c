@@ -326,5 +326,6 @@ int main(int argc, char **argv)
 		return cli_error("%s", o.api.err);
 	ret = cmd->run(&o);
 	cli_api_free(&o.api);
-	return ret;
+	/* a pipeline reads the exit code: never one the man page does not list */
+	return ret >= CLI_EXIT_OK && ret <= CLI_EXIT_TIMEOUT ? ret : CLI_EXIT_USAGE;
 }
