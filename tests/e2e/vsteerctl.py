@@ -297,10 +297,13 @@ def vsteerctl_watch_tmux(env):
     a window closed, the screen never scrolls, the cursor is hidden while
     it draws, and it exits 0 with the cursor shown again"""
     two_versions(env, "manual")
-    ok("rollout", "default", "--to", "2.0", "--strategy", "gradual", "--steps", "10,40,70,100",
-       "--hold", "2", "--analysis", "none")
     load = Load()
     load.start()
+    # a 5 s window with traffic has closed: every frame can show shares
+    wait_for(lambda: (service()["versions"][1]["lastWindow"] or {}).get("requests"), 12,
+             "1.0's first window with requests")
+    ok("rollout", "default", "--to", "2.0", "--strategy", "gradual", "--steps", "10,40,70,100",
+       "--hold", "2", "--analysis", "none")
     r = tmux(env, "new-session", "-d", "-x", "100", "-y", "30", "-s", "w",
              "%s status default --watch --timeout 30; echo EXIT=$?; sleep 60" % CTL)
     check(r.returncode == 0, "tmux: %s" % r.stderr)
