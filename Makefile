@@ -56,7 +56,7 @@ KERNEL_OBJS := $(call obj_of,$(wildcard user/kernel/*.c))
 UNIT_LIB_OBJS := $(filter-out $(KERNEL_OBJS),$(LIB_OBJS)) $(OUT)/obj/kernel/features.o \
 		 $(OUT)/obj/kernel/sock_diag.o
 
-all: $(OUT)/vsteerd $(OUT)/vsteer-demo $(OUT)/unit_tests $(OUT)/prog_tests
+all: $(OUT)/vsteerd $(OUT)/vsteer-demo $(OUT)/vsteerctl $(OUT)/unit_tests $(OUT)/prog_tests
 ifeq ($(SANITIZE),)
 all: man $(OUT)/connloop $(OUT)/libsrcaddr.so $(OUT)/libkillat.so
 endif
@@ -105,10 +105,19 @@ $(OUT)/unit/%.o: tests/unit/%.c
 $(OUT)/vsteerd: $(OUT)/obj/cmd/vsteerd.o $(LIB_OBJS)
 	$(CC) $(VS_CFLAGS) $^ -o $@ $(LDLIBS)
 
+# vsteerctl, the API's command-line client: user/cli on user/lib only.
+CLI_OBJS := $(call obj_of,$(wildcard user/cli/*.c))
+
+$(OUT)/vsteerctl: $(OUT)/obj/cmd/vsteerctl.o $(CLI_OBJS) $(call obj_of,$(wildcard user/lib/*.c))
+	$(CC) $(VS_CFLAGS) $^ -o $@ -lcurl -ljansson -lpthread -lm
+
+$(OUT)/obj/cmd/vsteerctl.o: VS_CFLAGS += -DVSTEER_VERSION='"$(VERSION)"'
+$(OUT)/obj/cmd/vsteerctl.o: $(OUT)/version
+
 $(OUT)/vsteer-demo: $(OUT)/obj/cmd/demo.o
 	$(CC) $(VS_CFLAGS) $^ -o $@ -lmicrohttpd -lpthread
 
-$(OUT)/unit_tests: $(UNIT_OBJS) $(UNIT_LIB_OBJS)
+$(OUT)/unit_tests: $(UNIT_OBJS) $(UNIT_LIB_OBJS) $(CLI_OBJS)
 	$(CC) $(VS_CFLAGS) $^ -o $@ $(LDLIBS)
 
 # The data plane's program alone under BPF_PROG_TEST_RUN (tests/prog/).
@@ -139,7 +148,7 @@ $(OUT)/libkillat.so: tests/fault/killat.c | $(OUT)
 # Man pages, from the scdoc sources in docs/man/ (Debian's scdoc), stamped
 # with the version and dated by the last commit so a rebuild of the same
 # tree gives the same page.
-MANS := $(OUT)/man/vsteerd.8 $(OUT)/man/vsteer-demo.1
+MANS := $(OUT)/man/vsteerd.8 $(OUT)/man/vsteer-demo.1 $(OUT)/man/vsteerctl.1
 MAN_DATE := $(shell git log -1 --format=%ct 2>/dev/null)
 man: $(MANS)
 
@@ -162,6 +171,7 @@ MANDIR     ?= $(PREFIX)/share/man
 DOCDIR     ?= $(PREFIX)/share/doc/vsteer
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 PUPPETDIR  ?= $(PREFIX)/share/puppet/modules
+COMPLDIR   ?= $(PREFIX)/share/bash-completion/completions
 SYSCONFDIR ?= /etc
 UNITS      := $(notdir $(wildcard contrib/systemd/*.service contrib/systemd/*.mount))
 DOCS       := $(notdir $(wildcard docs/*.md))
@@ -173,14 +183,16 @@ CONTRIB    := $(wildcard contrib/prometheus/*.yml contrib/grafana/*.json)
 D          := $(DESTDIR)
 
 install:
-	@for f in $(OUT)/vsteerd $(OUT)/vsteer-demo $(MANS); do [ -e "$$f" ] || { \
+	@for f in $(OUT)/vsteerd $(OUT)/vsteer-demo $(OUT)/vsteerctl $(MANS); do [ -e "$$f" ] || { \
 		echo "make install: $$f is missing: run make first, as your own user" \
 		"(install builds nothing)" >&2; exit 1; }; done
 	install -d $(D)$(BINDIR) $(D)$(LIBEXECDIR) $(D)$(MANDIR)/man1 $(D)$(MANDIR)/man8 \
 		$(D)$(UNITDIR) $(D)$(DOCDIR)/docs/bench $(D)$(DOCDIR)/examples \
 		$(D)$(DOCDIR)/contrib/prometheus $(D)$(DOCDIR)/contrib/grafana \
-		$(D)$(PUPPETDIR)/vsteer/manifests
-	install -m 0755 $(OUT)/vsteerd $(OUT)/vsteer-demo $(D)$(BINDIR)/
+		$(D)$(PUPPETDIR)/vsteer/manifests $(D)$(COMPLDIR)
+	install -m 0755 $(OUT)/vsteerd $(OUT)/vsteer-demo $(OUT)/vsteerctl $(D)$(BINDIR)/
+	install -m 0644 contrib/bash-completion/vsteerctl $(D)$(COMPLDIR)/vsteerctl
+	install -m 0644 $(OUT)/man/vsteerctl.1 $(D)$(MANDIR)/man1/
 	install -m 0755 examples/deploy.sh $(D)$(LIBEXECDIR)/deploy.sh
 	install -m 0644 $(OUT)/man/vsteer-demo.1 $(D)$(MANDIR)/man1/
 	install -m 0644 $(OUT)/man/vsteerd.8 $(D)$(MANDIR)/man8/
@@ -210,6 +222,7 @@ install:
 uninstall:
 	rm -f $(D)$(BINDIR)/vsteerd $(D)$(BINDIR)/vsteer-demo $(D)$(LIBEXECDIR)/deploy.sh \
 		$(D)$(MANDIR)/man1/vsteer-demo.1 $(D)$(MANDIR)/man8/vsteerd.8 \
+		$(D)$(BINDIR)/vsteerctl $(D)$(MANDIR)/man1/vsteerctl.1 $(D)$(COMPLDIR)/vsteerctl \
 		$(addprefix $(D)$(UNITDIR)/,$(UNITS)) $(D)$(PUPPETDIR)/vsteer/$(PUPPET_PP) \
 		$(D)$(DOCDIR)/README.md $(addprefix $(D)$(DOCDIR)/docs/,$(DOCS)) \
 		$(addprefix $(D)$(DOCDIR)/docs/bench/,$(DOC_BENCH)) \
@@ -254,8 +267,9 @@ san:
 
 # libFuzzer targets (clang), in build-fuzz/: the config parser, the bodies
 # of every mutating endpoint, the URL router, the mirror's body comparison,
-# settings, reassembly and HTTP/1 framing. Seed corpora in fuzz/corpus/.
-FUZZERS := config requests router jdiff http1
+# settings, reassembly and HTTP/1 framing, vsteerctl's arguments and screen.
+# Seed corpora in fuzz/corpus/.
+FUZZERS := config requests router jdiff http1 cli
 fuzz:
 	$(MAKE) OUT=build-fuzz CC=clang SANITIZE=address,undefined,fuzzer-no-link fuzzers
 
@@ -263,6 +277,8 @@ fuzzers: $(patsubst %,$(OUT)/fuzz_%,$(FUZZERS))
 
 $(OUT)/fuzz_%: fuzz/fuzz_%.c $(LIB_OBJS)
 	$(CC) $(VS_CFLAGS) -fsanitize=fuzzer $^ -o $@ $(LDLIBS)
+
+$(OUT)/fuzz_cli: $(CLI_OBJS)
 
 # Everything: unit tests (plain and under valgrind), then the end-to-end
 # suite against the plain build and again against the sanitizer build.
@@ -302,5 +318,5 @@ FORCE:
 
 # The dependencies -MMD wrote (build/vm/ holds a guest's root file system,
 # with directories called *.d: name the files, do not search for them).
--include $(patsubst %.o,%.d,$(LIB_OBJS) $(UNIT_OBJS) $(PROG_OBJS) \
-	$(OUT)/obj/cmd/vsteerd.o $(OUT)/obj/cmd/demo.o) $(wildcard $(OUT)/*.bpf.d)
+-include $(patsubst %.o,%.d,$(LIB_OBJS) $(UNIT_OBJS) $(PROG_OBJS) $(CLI_OBJS) \
+	$(OUT)/obj/cmd/vsteerd.o $(OUT)/obj/cmd/demo.o $(OUT)/obj/cmd/vsteerctl.o) $(wildcard $(OUT)/*.bpf.d)

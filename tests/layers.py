@@ -10,7 +10,10 @@
 - every .c but the programs in cmd/ has a header of its own name, and a
   header declares only functions its .c defines, each named with the
   module's prefix;
-- no file is over 600 lines.
+- no file is over 600 lines;
+- user/cli/, vsteerctl's client of the API, stands aside from the
+  controller: it includes lib/ (and include/) only, only cmd/vsteerctl.c
+  includes it, and its names start with cli_.
 
 Prints one line per problem and exits 1 if there is any; no root, no
 build needed.
@@ -22,6 +25,10 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 USER = os.path.join(ROOT, "user")
 LAYERS = ["lib", "core", "codec", "kernel", "ctl", "api", "cmd"]
+# vsteerctl's own folder: on lib/ alone, and only its program includes it.
+CLI = "cli"
+CLI_MAY_INCLUDE = {"lib", "cli"}
+CLI_USERS = {"cmd/vsteerctl.c"}
 CONTRACT = {"vsteer.h", "vsteer_hash.h", "vsteer_hist.h", "vsteer_idle.h"}
 SKELETON = re.compile(r"^\w+\.skel\.h$")
 MAX_LINES = 600
@@ -68,7 +75,7 @@ DECL = re.compile(r"^(?!typedef|struct\s+\w+\s*\{|enum|#|static)[A-Za-z_][\w\s\*
 
 
 def files():
-    for layer in LAYERS:
+    for layer in LAYERS + [CLI]:
         d = os.path.join(USER, layer)
         for name in sorted(os.listdir(d)) if os.path.isdir(d) else []:
             if name.endswith((".c", ".h")):
@@ -80,13 +87,29 @@ def files():
 
 
 def check_includes(layer, rel, text, problems):
-    rank = LAYERS.index(layer)
+    rank = LAYERS.index(layer) if layer in LAYERS else None
     for n, line in enumerate(text.splitlines(), 1):
         m = INCLUDE.match(line)
         if not m:
             continue
         inc = m.group(1)
         top = inc.split("/")[0] if "/" in inc else None
+        if layer == CLI and top not in CLI_MAY_INCLUDE and inc not in CONTRACT:
+            problems.append("%s:%d: includes %s: cli/ includes lib/ and include/ only"
+                            % (rel, n, inc))
+            continue
+        if top == CLI:
+            if layer != CLI and os.path.relpath(os.path.join(layer, os.path.basename(rel))) \
+                    not in CLI_USERS:
+                problems.append("%s:%d: includes %s: only %s may include cli/"
+                                % (rel, n, inc, ", ".join(sorted(CLI_USERS))))
+            elif not os.path.exists(os.path.join(USER, inc)):
+                problems.append("%s:%d: includes %s, which does not exist" % (rel, n, inc))
+            continue
+        if layer == CLI:
+            if top and not os.path.exists(os.path.join(USER, inc)):
+                problems.append("%s:%d: includes %s, which does not exist" % (rel, n, inc))
+            continue
         if inc == "ctl/ctl.h" and rel.endswith(".h") and layer == "ctl":
             problems.append("%s:%d: a subsystem's header includes ctl/ctl.h: declare "
                             "`struct ctl;` instead" % (rel, n))
@@ -121,7 +144,7 @@ def main():
         rel = os.path.relpath(path, ROOT)
         if layer is None:
             problems.append("%s: every file of user/ lives in a layer folder (%s)"
-                            % (rel, ", ".join(LAYERS)))
+                            % (rel, ", ".join(LAYERS + [CLI])))
             continue
         with open(path) as f:
             text = f.read()
@@ -142,7 +165,7 @@ def main():
             continue
         with open(stem + ".c") as f:
             impl = defined(f.read())
-        prefixes = PREFIXES.get(key, (name[:-2] + "_",))
+        prefixes = PREFIXES.get(key, ("cli_",) if layer == CLI else (name[:-2] + "_",))
         for fn in declared(text):
             if fn not in impl:
                 problems.append("%s: declares %s(), which %s.c does not define"

@@ -20,13 +20,14 @@ mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 pkg=${1:-$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-/ {print $2; exit}')}
 pattern=${2:-}
 # Inside the guest there is no podman (so no systemd_unit or container
-# image test either), puppet, PyYAML, iptables, make, man, overlayfs or
-# Prometheus (promtool, the server, its Python client): those tests run on
-# the host (they do not depend on the kernel; metrics_sums_over_old_pins
+# image test either), puppet, PyYAML, iptables, make, man, overlayfs,
+# Prometheus (promtool, the server, its Python client) or tmux: those tests
+# run on the host (they do not depend on the kernel; metrics_sums_over_old_pins
 # runs in the guest); everything else runs.
 skip=containers_upgrade,containers_pod,bridged_container_form,bridged_remote_podman,bridged_remote_iptables,bridged_remote_syn_again,puppet_converges,coreos_config
 skip=$skip,install_tree,man_pages,deps_waits_for_apt,systemd_unit,containers_build,containers_seccomp_profile
 skip=$skip,prometheus_metrics,prometheus_metrics_mirror,alert_rules_checked,prometheus_runs_dashboard_and_alerts
+skip=$skip,vsteerctl_watch_tmux
 
 [ "$(id -u)" = 0 ] || { echo "kernel-test: run as root" >&2; exit 2; }
 [ -w /dev/kvm ] || { echo "kernel-test: needs /dev/kvm" >&2; exit 2; }

@@ -13,15 +13,17 @@ from lib import API, BUILD, ROOT, check, fetch, read_line, versions_of, wait_for
 
 # What `make install` puts under PREFIX (and SYSCONFDIR, /etc), besides the
 # units of contrib/systemd/ and the pages of docs/.
-INSTALLED = ["bin/vsteerd", "bin/vsteer-demo", "lib/vsteer/deploy.sh",
+INSTALLED = ["bin/vsteerd", "bin/vsteer-demo", "bin/vsteerctl", "lib/vsteer/deploy.sh",
              "share/man/man1/vsteer-demo.1", "share/man/man8/vsteerd.8",
+             "share/man/man1/vsteerctl.1", "share/bash-completion/completions/vsteerctl",
              "share/puppet/modules/vsteer/manifests/version.pp",
              "share/doc/vsteer/README.md", "share/doc/vsteer/examples/config.json"]
 # The directories uninstall leaves: shared with other software, so not
 # vsteer's to remove even when empty (they may have been there before).
 SHARED_DIRS = ["bin", "lib", "lib/systemd", "lib/systemd/system", "share", "share/doc",
                "share/man", "share/man/man1", "share/man/man8", "share/puppet",
-               "share/puppet/modules"]
+               "share/puppet/modules", "share/bash-completion",
+               "share/bash-completion/completions"]
 
 
 def make(*args):
@@ -63,7 +65,8 @@ def expected(prefix):
 
 def build_stamps():
     return {f: os.stat(os.path.join(ROOT, "build", f)).st_mtime_ns
-            for f in ("vsteerd", "vsteer-demo", "man/vsteerd.8", "man/vsteer-demo.1")}
+            for f in ("vsteerd", "vsteer-demo", "vsteerctl", "man/vsteerd.8", "man/vsteer-demo.1",
+                      "man/vsteerctl.1")}
 
 
 @test
@@ -72,7 +75,7 @@ def install_tree(env):
     and builds nothing; the installed vsteerd, with the installed example
     config, steers to the installed vsteer-demo 1.0; the installed deploy.sh
     (the installed Puppet module's default) rolls out 2.0; `man --warnings -l`
-    renders both pages silently; the unit names the installed binary; the
+    renders the three pages silently; the unit names the installed binary; the
     default PREFIX is /usr/local; an existing config is kept by install and
     uninstall; `make uninstall` leaves no file and only shared directories"""
     dest = os.path.join(env.dir, "dest")
@@ -94,7 +97,8 @@ def install_tree(env):
     default = re.search(r"\$deploy\s*=\s*'([^']+)'", pp)
     check(default and default.group(1) == "/usr/lib/vsteer/deploy.sh",
           "the installed Puppet module's deploy default: %s" % (default and default.group(1)))
-    for page in ("usr/share/man/man8/vsteerd.8", "usr/share/man/man1/vsteer-demo.1"):
+    for page in ("usr/share/man/man8/vsteerd.8", "usr/share/man/man1/vsteer-demo.1",
+                 "usr/share/man/man1/vsteerctl.1"):
         r = subprocess.run(["man", "--warnings", "-l", os.path.join(dest, page)],
                            capture_output=True, text=True, env=dict(os.environ, MANWIDTH="80"))
         check(r.returncode == 0 and not r.stderr and "SYNOPSIS" in r.stdout,
@@ -158,9 +162,11 @@ def help_options(text):
 
 @test
 def man_pages(env):
-    """every option `vsteerd --help` and `vsteer-demo --help` name is in the
-    man page's OPTIONS, and every option there is in --help"""
-    for prog, page in (("vsteerd", "vsteerd.8"), ("vsteer-demo", "vsteer-demo.1")):
+    """every option `vsteerd --help`, `vsteer-demo --help` and `vsteerctl
+    --help` name is in the man page's OPTIONS, and every option there is in
+    --help"""
+    for prog, page in (("vsteerd", "vsteerd.8"), ("vsteer-demo", "vsteer-demo.1"),
+                       ("vsteerctl", "vsteerctl.1")):
         r = subprocess.run([os.path.join(BUILD, prog), "--help"], capture_output=True, text=True)
         check(r.returncode == 0, "%s --help: exit %d" % (prog, r.returncode))
         src = open(os.path.join(ROOT, "docs/man", page + ".scd")).read()

@@ -10,7 +10,9 @@
 #     strategy => 'session',
 #   }
 #
-# Needs curl and jq on the node, and deploy.sh installed at $deploy.
+# Needs vsteerctl, jq and curl on the node, and deploy.sh installed at
+# $deploy (make install puts it there, and vsteerctl in PREFIX/bin, where
+# deploy.sh finds it).
 define vsteer::version (
   Pattern[/\A[0-9]+(\.[0-9]+)*\z/]           $version,
   Array[Pattern[/\A[0-9A-Fa-f.:\[\]]+\z/], 1] $servers,

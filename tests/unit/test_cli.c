@@ -1,0 +1,253 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * user/cli: vsteerctl's argument parsers (durations, weights, steps,
+ * analysis, servers: each error names the argument), how a rollout's
+ * outcome is read, and that a hostile API reply (missing fields, wrong
+ * types, control characters) renders without a crash or a terminal escape.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/args.h"
+#include "lib/compiler.h"
+#include "cli/cli.h"
+#include "cli/get.h"
+#include "cli/http.h"
+#include "cli/status.h"
+#include "cli/watch.h"
+
+#include "harness.h"
+
+static void json_free(void *arg)
+{
+	json_decref(arg);
+}
+
+static json_t *tjson(json_t *j)
+{
+	defer(json_free, j);
+	return j;
+}
+
+static void test_cli_duration(void)
+{
+	static const struct {
+		const char *in;
+		int ret;
+		int64_t secs;
+	} cases[] = {
+		{ "90", 0, 90 },
+		{ "90s", 0, 90 },
+		{ "10m", 0, 600 },
+		{ "1h30m", 0, 5400 },
+		{ "2d", 0, 172800 },
+		{ "0", 0, 0 },
+		{ "", -EINVAL, 0 },
+		{ "m", -EINVAL, 0 },
+		{ "10x", -EINVAL, 0 },
+		{ "-5", -EINVAL, 0 },
+		{ "1h30", -EINVAL, 0 },
+		{ "5 m", -EINVAL, 0 },
+		{ "99999999999999999999", -ERANGE, 0 },
+		{ "4000d", -ERANGE, 0 },
+	};
+	char err[CLI_ERR_LEN];
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		int64_t s = -1;
+		int ret = cli_parse_duration(cases[i].in, &s, err);
+
+		CHECK(ret == cases[i].ret, "'%s': %d", cases[i].in, ret);
+		if (!ret)
+			CHECK_INT(s, ==, cases[i].secs);
+		else
+			CHECK_HAS(err, "duration '");
+	}
+}
+
+static void test_cli_weights(void)
+{
+	json_t *obj = tjson(json_object());
+	char err[CLI_ERR_LEN];
+
+	CHECK_INT(cli_parse_weight("2.0=25", obj, err), ==, 0);
+	CHECK_INT(cli_parse_weight("1.0=74.75", obj, err), ==, 0);
+	CHECK(json_real_value(json_object_get(obj, "1.0")) == 74.75, "74.75");
+	CHECK_INT(cli_parse_weight("2.0=5", obj, err), ==, -EINVAL);
+	CHECK_HAS(err, "named twice");
+	CHECK_INT(cli_parse_weight("3.0=101", obj, err), ==, -EINVAL);
+	CHECK_HAS(err, "weight '3.0=101'");
+	CHECK_INT(cli_parse_weight("3.0=1.005", obj, err), ==, -EINVAL);
+	CHECK_HAS(err, "two decimals");
+	CHECK_INT(cli_parse_weight("=5", obj, err), ==, -EINVAL);
+	CHECK_INT(cli_parse_weight("3.0", obj, err), ==, -EINVAL);
+	CHECK_INT(cli_parse_weight("3.0=", obj, err), ==, -EINVAL);
+	CHECK_INT(cli_parse_weight("3.0=nan", obj, err), ==, -EINVAL);
+	CHECK_INT(cli_parse_weight("3.0=-1", obj, err), ==, -EINVAL);
+	CHECK_INT(cli_parse_weight("a/b=5", obj, err), ==, -EINVAL);
+	/* what the terminal shows of a hostile argument is printable */
+	CHECK_INT(cli_parse_weight("\033[2J=5", obj, err), ==, -EINVAL);
+	CHECK(!strchr(err, '\033'), "escape in '%s'", err);
+	CHECK_INT(json_object_size(obj), ==, 2);
+}
+
+static void test_cli_steps(void)
+{
+	char err[CLI_ERR_LEN], *s;
+	json_t *steps;
+
+	CHECK_INT(cli_parse_steps("10,50,100", 600, &steps, err), ==, 0);
+	tjson(steps);
+	s = track(json_dumps(steps, JSON_COMPACT));
+	CHECK_STR(s, "[{\"weight\":10.0,\"hold\":600},{\"weight\":50.0,\"hold\":600},"
+		     "{\"weight\":100.0}]");
+	CHECK_INT(cli_parse_steps("25,100", -1, &steps, err), ==, 0);
+	tjson(steps);
+	s = track(json_dumps(steps, JSON_COMPACT));
+	CHECK_STR(s, "[{\"weight\":25.0},{\"weight\":100.0}]");
+	CHECK_INT(cli_parse_steps("50,10", -1, &steps, err), ==, -EINVAL);
+	CHECK_HAS(err, "--steps '50,10'");
+	CHECK_INT(cli_parse_steps("", -1, &steps, err), ==, -EINVAL);
+	CHECK_INT(cli_parse_steps("10,,100", -1, &steps, err), ==, -EINVAL);
+	CHECK_INT(cli_parse_steps("10,", -1, &steps, err), ==, -EINVAL);
+	CHECK_INT(cli_parse_steps("10,x", -1, &steps, err), ==, -EINVAL);
+	CHECK_INT(cli_parse_steps("0,100", -1, &steps, err), ==, -EINVAL);
+	/* a JSON list, as the API takes it (deploy.sh's -S) */
+	CHECK_INT(cli_parse_steps("[{\"weight\": 5, \"hold\": 600}, {\"weight\": 100}]", -1, &steps,
+				  err),
+		  ==, 0);
+	tjson(steps);
+	CHECK_INT(json_array_size(steps), ==, 2);
+	CHECK_INT(cli_parse_steps("[{\"weight\": 5}]", 60, &steps, err), ==, -EINVAL);
+	CHECK_HAS(err, "no --hold");
+	CHECK_INT(cli_parse_steps("[5, 100]", -1, &steps, err), ==, -EINVAL);
+	CHECK_INT(cli_parse_steps("[{]", -1, &steps, err), ==, -EINVAL);
+}
+
+static void test_cli_analysis(void)
+{
+	char err[CLI_ERR_LEN], path[] = "/tmp/vsteer-cli-XXXXXX", *s;
+	json_t *a;
+	int fd;
+
+	CHECK_INT(cli_parse_analysis("interval=5,failureLimit=3,maxErrorRate=0.05,"
+				     "onInconclusive=advance,maxLatencyP99Ms=null",
+				     &a, err),
+		  ==, 0);
+	tjson(a);
+	s = track(json_dumps(a, JSON_COMPACT | JSON_SORT_KEYS));
+	CHECK_STR(s, "{\"failureLimit\":3,\"interval\":5,\"maxErrorRate\":0.050000000000000003,"
+		     "\"maxLatencyP99Ms\":null,\"onInconclusive\":\"advance\"}");
+	CHECK_INT(cli_parse_analysis("none", &a, err), ==, 0);
+	CHECK(json_is_false(a), "none is false");
+	CHECK_INT(cli_parse_analysis("interval", &a, err), ==, -EINVAL);
+	CHECK_HAS(err, "--analysis 'interval'");
+	CHECK_INT(cli_parse_analysis("a-b=1", &a, err), ==, -EINVAL);
+	CHECK_INT(cli_parse_analysis("{\"interval\": 1}", &a, err), ==, 0);
+	tjson(a);
+	CHECK_INT(json_integer_value(json_object_get(a, "interval")), ==, 1);
+	CHECK_INT(cli_parse_analysis("{\"interval\": ", &a, err), ==, -EINVAL);
+	fd = mkstemp(path);
+	CHECK(fd >= 0, "mkstemp");
+	CHECK_INT(write(fd, "{\"interval\": 2}", 15), ==, 15);
+	close(fd);
+	CHECK_INT(cli_parse_analysis(path, &a, err), ==, 0);
+	tjson(a);
+	CHECK_INT(json_integer_value(json_object_get(a, "interval")), ==, 2);
+	fd = open(path, O_WRONLY | O_TRUNC);
+	CHECK_INT(write(fd, "[1]", 3), ==, 3);
+	close(fd);
+	CHECK_INT(cli_parse_analysis(path, &a, err), ==, -EINVAL);
+	CHECK_HAS(err, "not a JSON object");
+	unlink(path);
+}
+
+static void test_cli_servers(void)
+{
+	static const char *const good[] = { "127.0.0.1:9002", "[::1]:80", "10.0.0.1:65535" };
+	static const char *const bad[] = { "127.0.0.1", "127.0.0.1:0",	"127.0.0.1:65536",
+					   "host:80",	"::1:80",	"[::1]",
+					   "[]:80",	"127.0.0.1:8x", ":80",
+					   "1.2.3.4:-1" };
+	char err[CLI_ERR_LEN];
+
+	for (size_t i = 0; i < ARRAY_SIZE(good); i++)
+		CHECK(cli_parse_server(good[i], err) == 0, "%s: %s", good[i], err);
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		CHECK(cli_parse_server(bad[i], err) == -EINVAL, "%s accepted", bad[i]);
+		CHECK_HAS(err, "server '");
+	}
+}
+
+static void test_cli_outcome(void)
+{
+	json_t *ro = tjson(json_pack("{s:s, s:[{s:s, s:s}, {s:s, s:s}]}", "phase", "rolled_back",
+				     "history", "kind", "auto_rollback", "message",
+				     "2.0 rolled back to 1.0: error rate 100%", "kind", "started",
+				     "message", "x"));
+	char why[256];
+
+	CHECK_INT(cli_status_outcome(ro, why, sizeof(why)), ==, CLI_EXIT_FAILED);
+	CHECK_STR(why, "auto_rollback: 2.0 rolled back to 1.0: error rate 100%");
+	json_object_set_new(ro, "phase", json_string("completed"));
+	CHECK_INT(cli_status_outcome(ro, why, sizeof(why)), ==, CLI_EXIT_OK);
+	json_object_set_new(ro, "phase", json_string("paused"));
+	CHECK_INT(cli_status_outcome(ro, why, sizeof(why)), ==, -1);
+	/* an aborted rollout whose history is not a list still has a reason */
+	json_object_set_new(ro, "phase", json_string("aborted"));
+	json_object_set_new(ro, "history", json_string("oops"));
+	CHECK_INT(cli_status_outcome(ro, why, sizeof(why)), ==, CLI_EXIT_FAILED);
+	CHECK_STR(why, "aborted");
+	CHECK_INT(cli_status_outcome(NULL, why, sizeof(why)), ==, -1);
+}
+
+/* A reply with every field of the wrong type, and escapes in names: a
+ * frame still comes out, printable, each line within the width. */
+static void test_cli_hostile_frame(void)
+{
+	static const char *const replies[] = {
+		"{}",
+		"{\"name\": 5, \"rollout\": [], \"versions\": {}}",
+		"{\"name\": \"\\u001b[2Jx\", \"rollout\": {\"weight\": 1e308, \"to\": {}, "
+		"\"step\": \"a\", \"nextStepAt\": -1e300}, \"versions\": [1, null, "
+		"{\"version\": \"\\u001b]0;pwned\\u0007\", \"weight\": \"x\", \"lastWindow\": "
+		"{\"seconds\": 0, \"requests\": -5}}, {\"lastWindow\": {\"seconds\": 5, "
+		"\"requests\": 1e300, \"errorRate\": \"x\"}}]}",
+	};
+	json_t *recent = tjson(json_pack("[{s:s, s:i}, i]", "kind", "\033[31m", "id", 3, 7));
+	char *frame = tcalloc(16384), line[512];
+
+	for (size_t i = 0; i < ARRAY_SIZE(replies); i++) {
+		json_t *svc = tjson(json_loads(replies[i], 0, NULL));
+
+		CHECK(svc, "reply %zu parses", i);
+		cli_watch_frame(svc, recent, 60, frame, 16384);
+		CHECK(!strchr(frame, '\033') && !strchr(frame, '\a'), "escape in frame %zu", i);
+		for (char *p = frame, *nl; (nl = strchr(p, '\n')); p = nl + 1)
+			CHECK(nl - p <= 60, "line over 60: %.*s", (int)(nl - p), p);
+		CHECK_HAS(frame, "last events:");
+		cli_rollout_line(json_object_get(svc, "rollout"), line, sizeof(line));
+		CHECK(!strchr(line, 0x1b), "escape in %s", line);
+	}
+}
+
+static void test_cli_escape(void)
+{
+	char out[32];
+
+	CHECK_INT(cli_api_escape("ab-1.0_~", out, sizeof(out)), ==, 0);
+	CHECK_STR(out, "ab-1.0_~");
+	CHECK_INT(cli_api_escape("a/b?c d%", out, sizeof(out)), ==, 0);
+	CHECK_STR(out, "a%2Fb%3Fc%20d%25");
+	CHECK_INT(cli_api_escape("//////////////////", out, 16), ==, -ENAMETOOLONG);
+}
+
+const struct unit_case cli_cases[] = {
+	TEST(test_cli_duration),      TEST(test_cli_weights), TEST(test_cli_steps),
+	TEST(test_cli_analysis),      TEST(test_cli_servers), TEST(test_cli_outcome),
+	TEST(test_cli_hostile_frame), TEST(test_cli_escape),  { NULL, NULL },
+};

@@ -1,0 +1,331 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * vsteerctl: the command-line client of vsteerd's REST API. Reads
+ * services, clusters and events, registers versions, sets weights, starts
+ * and steers rollouts, and follows one to its end (status), with exit
+ * codes a pipeline can act on. docs/man/vsteerctl.1.scd is its manual.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/events.h"
+#include "cli/get.h"
+#include "cli/ops.h"
+#include "cli/rollout.h"
+#include "cli/status.h"
+
+#ifndef VSTEER_VERSION
+#define VSTEER_VERSION "unknown"
+#endif
+
+enum {
+	OPT_API = 256,
+	OPT_TOKEN,
+	OPT_CACERT,
+	OPT_VERSION,
+	OPT_MODE,
+	OPT_SESSION_TIMEOUT,
+	OPT_HEALTH,
+	OPT_TO,
+	OPT_STRATEGY,
+	OPT_STEPS,
+	OPT_HOLD,
+	OPT_ANALYSIS,
+	OPT_FULL,
+	OPT_SINCE,
+	OPT_TIMEOUT,
+	OPT_FORCE,
+	OPT_WATCH,
+	OPT_FOLLOW = 'f',
+};
+
+static const struct option OPTIONS[] = {
+	{ "api", required_argument, NULL, OPT_API },
+	{ "token-file", required_argument, NULL, OPT_TOKEN },
+	{ "cacert", required_argument, NULL, OPT_CACERT },
+	{ "output", required_argument, NULL, 'o' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "mode", required_argument, NULL, OPT_MODE },
+	{ "session-timeout", required_argument, NULL, OPT_SESSION_TIMEOUT },
+	{ "health", required_argument, NULL, OPT_HEALTH },
+	{ "to", required_argument, NULL, OPT_TO },
+	{ "strategy", required_argument, NULL, OPT_STRATEGY },
+	{ "steps", required_argument, NULL, OPT_STEPS },
+	{ "hold", required_argument, NULL, OPT_HOLD },
+	{ "analysis", required_argument, NULL, OPT_ANALYSIS },
+	{ "full", no_argument, NULL, OPT_FULL },
+	{ "follow", no_argument, NULL, OPT_FOLLOW },
+	{ "since", required_argument, NULL, OPT_SINCE },
+	{ "watch", no_argument, NULL, OPT_WATCH },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "force", no_argument, NULL, OPT_FORCE },
+	{ NULL, 0, NULL, 0 },
+};
+
+struct command {
+	const char *name;
+	int (*run)(struct cli_opts *o);
+	const int *opts; /* the command's own options, ended by 0 */
+	const char *usage;
+	const char *help;
+};
+
+static int run_promote(struct cli_opts *o)
+{
+	return cli_rollout_control(o, "promote");
+}
+
+static int run_pause(struct cli_opts *o)
+{
+	return cli_rollout_control(o, "pause");
+}
+
+static int run_resume(struct cli_opts *o)
+{
+	return cli_rollout_control(o, "resume");
+}
+
+static int run_abort(struct cli_opts *o)
+{
+	return cli_rollout_control(o, "abort");
+}
+
+static int run_rollback(struct cli_opts *o)
+{
+	return cli_rollout_control(o, "rollback");
+}
+
+static const int NONE[] = { 0 };
+static const int ADD_OPTS[] = { OPT_MODE, OPT_SESSION_TIMEOUT, OPT_HEALTH, 0 };
+static const int DELETE_OPTS[] = { OPT_FORCE, 0 };
+static const int ROLLOUT_OPTS[] = { OPT_TO,	  OPT_STRATEGY,	       OPT_STEPS, OPT_HOLD,
+				    OPT_ANALYSIS, OPT_SESSION_TIMEOUT, 0 };
+static const int PROMOTE_OPTS[] = { OPT_FULL, 0 };
+static const int EVENTS_OPTS[] = { OPT_FOLLOW, OPT_SINCE, 0 };
+static const int STATUS_OPTS[] = { OPT_WATCH, OPT_TIMEOUT, 0 };
+
+static const struct command COMMANDS[] = {
+	{ "get", cli_get_cmd, NONE, "get services | service NAME | clusters [-o json]",
+	  "Every service (address, versions and weights, rollout); one service's\n"
+	  "versions, newest first: weight, live and dead backends, open connections,\n"
+	  "drained, and the last 5 s window's req/s, p50 and p99 latency (ms) and\n"
+	  "error rate; or every cluster. -o json: the API's view as it is.\n" },
+	{ "events", cli_events_cmd, EVENTS_OPTS,
+	  "events [SERVICE] [-f|--follow] [--since ID] [-o json]",
+	  "What happened, oldest first: id, time, service, kind and message.\n"
+	  "  --since ID   only the events after ID\n"
+	  "  -f, --follow keep printing them as they happen (a long poll)\n"
+	  "  -o json      one JSON object a line\n" },
+	{ "add-cluster", cli_add_cluster, ADD_OPTS,
+	  "add-cluster SERVICE VERSION SERVER... [--mode instant|session|manual]\n"
+	  "    [--session-timeout DURATION] [--health PATH]",
+	  "Register a version of SERVICE served by SERVER... (ADDRESS:PORT, [IPV6]:PORT).\n"
+	  "  --mode MODE  how it takes over: instant (the API's default: a version newer\n"
+	  "               than every other takes all new sessions), session (new sessions\n"
+	  "               only), manual (weight 0, for a rollout or weights later)\n"
+	  "  --session-timeout DURATION   with --mode session (90s, 10m)\n"
+	  "  --health PATH                check each server with GET PATH\n" },
+	{ "delete-cluster", cli_delete_cluster, DELETE_OPTS,
+	  "delete-cluster SERVICE VERSION [--force]",
+	  "Delete a version: its sessions go to the next older version at once.\n"
+	  "  --force      also the service's last version\n" },
+	{ "weights", cli_weights, NONE, "weights SERVICE VERSION=PERCENT...",
+	  "Share new sessions: e.g. weights default 2.0=25 1.0=75 (must sum to 100;\n"
+	  "versions not named get 0).\n" },
+	{ "rollout", cli_rollout_start, ROLLOUT_OPTS,
+	  "rollout SERVICE --to VERSION --strategy instant|session|gradual|mirror\n"
+	  "    [--steps 10,50,100] [--hold DURATION] [--analysis FILE|k=v,...|none]\n"
+	  "    [--session-timeout DURATION]",
+	  "Start a rollout of SERVICE to VERSION (registered already: add-cluster).\n"
+	  "  --steps LIST       gradual: the target's weight at each step, in percent\n"
+	  "                     (or the API's JSON list of steps)\n"
+	  "  --hold DURATION    how long each step but the last is held (10m, 1h);\n"
+	  "                     without it each step waits for promote\n"
+	  "  --analysis A       how the rollout is judged, over the service's settings:\n"
+	  "                     a JSON object or a file holding one,\n"
+	  "                     key=value,... (interval=5,failureLimit=3),\n"
+	  "                     or none (not judged)\n"
+	  "  --session-timeout DURATION   session: how long a client stays idle\n"
+	  "Then follow it: vsteerctl status SERVICE --watch\n" },
+	{ "promote", run_promote, PROMOTE_OPTS, "promote SERVICE [--full]",
+	  "The rollout's next step now; --full: straight to 100%.\n" },
+	{ "pause", run_pause, NONE, "pause SERVICE",
+	  "Hold the rollout's current step (the rest of its hold is kept).\n" },
+	{ "resume", run_resume, NONE, "resume SERVICE", "Go on with a paused rollout.\n" },
+	{ "abort", run_abort, NONE, "abort SERVICE",
+	  "The target to 0%; its active sessions stay with it.\n" },
+	{ "rollback", run_rollback, NONE, "rollback SERVICE",
+	  "Like abort, and the target's active sessions move back (also after a\n"
+	  "rollout completed).\n" },
+	{ "status", cli_status, STATUS_OPTS, "status SERVICE [--watch] [--timeout DURATION]",
+	  "Follow SERVICE's rollout until it ends, a line per change (--watch on a\n"
+	  "terminal: a screen redrawn in place: the step, a bar of the target's\n"
+	  "weight, each version's traffic share, latency and errors, the last events).\n"
+	  "Exit 0: completed; 1: rolled back or aborted (why, on stderr); 2: bad input\n"
+	  "or no answer from the API; 3: --timeout passed first.\n" },
+};
+
+static const char GLOBAL_HELP[] =
+	"Options of every command:\n"
+	"  --api URL          vsteerd's API (default $VSTEER_API, else " CLI_API_DEFAULT ")\n"
+	"  --token-file FILE  the bearer token (default $VSTEER_TOKEN_FILE)\n"
+	"  --cacert FILE      CA certificates to check an https API with\n"
+	"  -o json            the API's JSON instead of a table\n"
+	"  -h, --help         help (vsteerctl COMMAND --help: the command's)\n"
+	"  --version          vsteerctl's version\n";
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: vsteerctl [OPTIONS] COMMAND [ARGS]\n\nCommands:\n");
+	for (size_t i = 0; i < sizeof(COMMANDS) / sizeof(COMMANDS[0]); i++)
+		fprintf(f, "  %s\n", COMMANDS[i].usage);
+	fprintf(f,
+		"\n%s\nExit: 0 done, 1 a rollout rolled back or aborted (status), 2 bad input,\n"
+		"an API error or no API, 3 status --timeout passed. man vsteerctl.\n",
+		GLOBAL_HELP);
+}
+
+static const struct command *find(const char *name)
+{
+	for (size_t i = 0; i < sizeof(COMMANDS) / sizeof(COMMANDS[0]); i++)
+		if (!strcmp(COMMANDS[i].name, name))
+			return &COMMANDS[i];
+	return NULL;
+}
+
+static const char *opt_name(int c)
+{
+	for (const struct option *o = OPTIONS; o->name; o++)
+		if (o->val == c)
+			return o->name;
+	return "?";
+}
+
+static bool allowed(const struct command *cmd, int c)
+{
+	for (const int *p = cmd->opts; *p; p++)
+		if (*p == c)
+			return true;
+	return false;
+}
+
+int main(int argc, char **argv)
+{
+	const char *api = NULL, *token = NULL, *cacert = NULL;
+	struct cli_opts o = { 0 };
+	const struct command *cmd;
+	int given[32], ngiven = 0, c, ret;
+	bool help = false;
+
+	while ((c = getopt_long(argc, argv, "o:hf", OPTIONS, NULL)) != -1) {
+		switch (c) {
+		case OPT_API:
+			api = optarg;
+			break;
+		case OPT_TOKEN:
+			token = optarg;
+			break;
+		case OPT_CACERT:
+			cacert = optarg;
+			break;
+		case 'o':
+			if (strcmp(optarg, "json") && strcmp(optarg, "table"))
+				return cli_error("-o '%s': json or table", optarg);
+			o.json = !strcmp(optarg, "json");
+			break;
+		case 'h':
+			help = true;
+			break;
+		case OPT_VERSION:
+			printf("vsteerctl %s\n", VSTEER_VERSION);
+			return 0;
+		case '?':
+			fprintf(stderr, "(vsteerctl --help lists the commands)\n");
+			return 2;
+		default:
+			if ((size_t)ngiven < sizeof(given) / sizeof(given[0]))
+				given[ngiven++] = c;
+			switch (c) {
+			case OPT_MODE:
+				o.mode = optarg;
+				break;
+			case OPT_SESSION_TIMEOUT:
+				o.session_timeout = optarg;
+				break;
+			case OPT_HEALTH:
+				o.health = optarg;
+				break;
+			case OPT_TO:
+				o.to = optarg;
+				break;
+			case OPT_STRATEGY:
+				o.strategy = optarg;
+				break;
+			case OPT_STEPS:
+				o.steps = optarg;
+				break;
+			case OPT_HOLD:
+				o.hold = optarg;
+				break;
+			case OPT_ANALYSIS:
+				o.analysis = optarg;
+				break;
+			case OPT_FULL:
+				o.full = true;
+				break;
+			case OPT_FOLLOW:
+				o.follow = true;
+				break;
+			case OPT_SINCE:
+				o.since = optarg;
+				break;
+			case OPT_WATCH:
+				o.watch = true;
+				break;
+			case OPT_TIMEOUT:
+				o.timeout = optarg;
+				break;
+			case OPT_FORCE:
+				o.force = true;
+				break;
+			}
+		}
+	}
+	if (optind == argc || !strcmp(argv[optind], "help")) {
+		cmd = optind + 1 < argc ? find(argv[optind + 1]) : NULL;
+		if (cmd) {
+			printf("Usage: vsteerctl %s\n\n%s\n%s", cmd->usage, cmd->help, GLOBAL_HELP);
+			return 0;
+		}
+		usage(help || optind < argc ? stdout : stderr);
+		return help || optind < argc ? 0 : 2;
+	}
+	cmd = find(argv[optind]);
+	if (!cmd) {
+		cli_error("no command '%s'", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	if (help) {
+		printf("Usage: vsteerctl %s\n\n%s\n%s", cmd->usage, cmd->help, GLOBAL_HELP);
+		return 0;
+	}
+	for (int i = 0; i < ngiven; i++)
+		if (!allowed(cmd, given[i]))
+			return cli_error("%s takes no --%s (vsteerctl %s --help)", cmd->name,
+					 opt_name(given[i]), cmd->name);
+	o.argc = argc - optind - 1;
+	o.argv = argv + optind + 1;
+	if (cmd->run == cli_get_cmd && o.argc == 0)
+		return cli_error("get services | service NAME | clusters");
+	if (cli_api_init(&o.api, api, token, cacert) < 0)
+		return cli_error("%s", o.api.err);
+	ret = cmd->run(&o);
+	cli_api_free(&o.api);
+	/* a pipeline reads the exit code: never one the man page does not list */
+	return ret >= CLI_EXIT_OK && ret <= CLI_EXIT_TIMEOUT ? ret : CLI_EXIT_USAGE;
+}
