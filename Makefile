@@ -102,8 +102,19 @@ $(OUT)/unit/%.o: tests/unit/%.c
 	@mkdir -p $(@D)
 	$(CC) $(VS_CFLAGS) -Itests -Itests/unit -c $< -o $@
 
-$(OUT)/vsteerd: $(OUT)/obj/cmd/vsteerd.o $(LIB_OBJS)
+$(OUT)/vsteerd: $(OUT)/obj/cmd/vsteerd.o $(LIB_OBJS) $(OUT)/obj/web_assets.o
 	$(CC) $(VS_CFLAGS) $^ -o $@ $(LDLIBS)
+
+# The dashboard (docs/dashboard.md): web/'s files as a C table
+# (api/ui.h's ui_web_assets), in vsteerd only; remade when a file of web/
+# changes, is added or goes.
+WEB_FILES := $(shell find web -type f 2>/dev/null)
+$(OUT)/web_assets.c: scripts/web_assets.py $(WEB_FILES) web | $(OUT)
+	scripts/web_assets.py web $@
+
+$(OUT)/obj/web_assets.o: $(OUT)/web_assets.c user/api/ui.h
+	@mkdir -p $(@D)
+	$(CC) $(VS_CFLAGS) -c $< -o $@
 
 $(OUT)/vsteer-demo: $(OUT)/obj/cmd/demo.o
 	$(CC) $(VS_CFLAGS) $^ -o $@ -lmicrohttpd -lpthread
