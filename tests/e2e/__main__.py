@@ -6,7 +6,7 @@ loopback, its own bpffs pin directory and nothing to clean up. One module
 per area: steering, lifecycle, api, hardening_api, rollout, watch,
 metrics, packaging, hardening_identity, hardening_sessions, hardening_files,
 hardening_pins, events, start, judged, drain, notify, services, mirror,
-bridged, install, systemd, dashboard.
+bridged, install, systemd, history, dashboard.
 
     python3 tests/e2e --list
     unshare --net --mount --propagation private python3 tests/e2e NAME
@@ -24,7 +24,7 @@ sys.path[:0] = [HERE, os.path.dirname(HERE)]
 MODULES = ("steering", "lifecycle", "api", "hardening_api", "rollout", "watch", "metrics", "packaging",
            "hardening_identity", "hardening_sessions", "hardening_files", "hardening_pins", "events",
            "start", "judged", "drain", "notify",
-           "services", "mirror", "bridged", "install", "systemd", "dashboard")
+           "services", "mirror", "bridged", "install", "systemd", "history", "dashboard")
 for _name in MODULES:
     importlib.import_module(_name)
 

@@ -417,6 +417,8 @@ static void test_ctl_owner_at_registration(void)
 	CHECK_HAS(err.msg, "uid 0");
 }
 
+#define WALL0 1765000000 /* the wall clock at monotonic 0 */
+
 /* Every version's lastWindow covers the same seconds, one that appears
  * mid-window included; its first, partial window is not shown. */
 static void test_ctl_recent_windows_shared(void)
@@ -429,7 +431,7 @@ static void test_ctl_recent_windows_shared(void)
 	CHECK(f, "fixture");
 	listen_web(f, true);
 	CHECK_INT(open_ctl(f, web_model(false), &err), ==, 0);
-	recent_tick(&f->c->recent, f->dp, f->c->m, 100);
+	recent_tick(&f->c->recent, f->dp, f->c->m, 100, WALL0 + 100);
 	CHECK(!recent_last(&f->c->recent, 0), "a partial first window is shown");
 	/* 2.0 appears at 102, mid-window. */
 	spec.nsrv = 1;
@@ -438,18 +440,18 @@ static void test_ctl_recent_windows_shared(void)
 	snprintf(spec.version, sizeof(spec.version), "2.0");
 	CHECK_INT(ctl_add_cluster(f->c, "web", &spec, &(struct analysis_req){ 0 }, id, &err), ==,
 		  0);
-	recent_tick(&f->c->recent, f->dp, f->c->m, 102);
+	recent_tick(&f->c->recent, f->dp, f->c->m, 102, WALL0 + 102);
 	fake_dp_answered(f->dp, 0, 10);
 	fake_dp_answered(f->dp, 1, 20);
-	recent_tick(&f->c->recent, f->dp, f->c->m, 104); /* not due */
+	recent_tick(&f->c->recent, f->dp, f->c->m, 104, WALL0 + 104); /* not due */
 	CHECK(!recent_last(&f->c->recent, 0), "a window of 4 s");
-	recent_tick(&f->c->recent, f->dp, f->c->m, 105);
+	recent_tick(&f->c->recent, f->dp, f->c->m, 105, WALL0 + 105);
 	CHECK(recent_last(&f->c->recent, 0), "1.0's window [100, 105]");
 	CHECK_INT(recent_last(&f->c->recent, 0)->requests, ==, 10);
 	CHECK(!recent_last(&f->c->recent, 1), "2.0's partial window [102, 105] is shown");
 	fake_dp_answered(f->dp, 0, 13);
 	fake_dp_answered(f->dp, 1, 27);
-	recent_tick(&f->c->recent, f->dp, f->c->m, 110);
+	recent_tick(&f->c->recent, f->dp, f->c->m, 110, WALL0 + 110);
 	CHECK_INT(f->c->recent.v[0].start, ==, f->c->recent.v[1].start);
 	CHECK_INT(recent_last(&f->c->recent, 0)->requests, ==, 3);
 	CHECK(recent_last(&f->c->recent, 1), "2.0's window [105, 110]");

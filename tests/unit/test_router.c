@@ -101,6 +101,8 @@ static void test_api_route_match(void)
 		{ "GET", "/v1/services/web-1.2_x", "service", "web-1.2_x" },
 		{ "PUT", "/v1/services/x/weights", "weights", "x" },
 		{ "PUT", "/v1/services/default/weights", "weights", "default" },
+		{ "GET", "/v1/services/default/history", "history", "default" },
+		{ "GET", "/v1/services/a%20b/history", "history", "a b" },
 		{ "GET", "/v1/clusters", "clusters", NULL },
 		{ "PUT", "/v1/clusters", "cluster_put", NULL },
 		{ "GET", "/v1/clusters/3f2a-11", "cluster_get", "3f2a-11" },
@@ -109,7 +111,7 @@ static void test_api_route_match(void)
 		{ "GET", path63, "service", long63 },
 	};
 	/* clang-format on */
-	const char *route_of[16] = { NULL };
+	const char *route_of[32] = { NULL };
 	char caps[ROUTE_MAX_CAPS][ROUTE_CAP_LEN];
 	const char *allow;
 
@@ -168,6 +170,9 @@ static void test_api_route_errors(void)
 		{ "GET", "/v1/reload", -EPERM, "POST" },
 		{ "POST", "/v1/clusters", -EPERM, "GET, PUT" },
 		{ "DELETE", "/v1/services/x/weights", -EPERM, "PUT" },
+		{ "PUT", "/v1/services/x/history", -EPERM, "GET" },
+		{ "GET", "/v1/services/x/history/1", -ENOENT, NULL },
+		{ "GET", "/v1/services//history", -ENOENT, NULL },
 		{ "get", "/healthz", -EPERM, "GET" },
 	};
 	/* clang-format on */
@@ -227,6 +232,14 @@ static void test_api_query_args(void)
 		{ "GET", "/v1/events", "service=a&service=b", 400, "bad_field", "twice" },
 		{ "GET", "/v1/events", "service=a+b&service=a%20b", 400, "bad_field", "twice" },
 		{ "GET", "/v1/events", many, 400, "bad_field", "over 16 query parameters" },
+		{ "GET", "/v1/services/a/history", "since=-1", 400, "bad_field", "'since': '-1'" },
+		{ "GET", "/v1/services/a/history", "since=1e9", 400, "bad_field", "whole number" },
+		{ "GET", "/v1/services/a/history", "since=", 400, "bad_field", "'since'" },
+		{ "GET", "/v1/services/a/history", "since", 400, "bad_field", "'since'" },
+		{ "GET", "/v1/services/a/history", "since=1765000000.5", 400, "bad_field", "whole number" },
+		{ "GET", "/v1/services/a/history", "since=9999999999999999", 400, "bad_field", "below 10^15" },
+		{ "GET", "/v1/services/a/history", "since=1&since=2", 400, "bad_field", "twice" },
+		{ "GET", "/v1/services/a/history", "wait=5", 400, "unknown_field", "takes since" },
 		{ "GET", "/metrics", long_name, 400, "unknown_field", "aaaaaaaa..'" },
 		{ "GET", "/v1/\xff", NULL, 404, "not_found", "no endpoint /v1/?" },
 		{ "PUT", "/healthz/\xe2\x82", NULL, 404, "not_found", "/healthz/?" "?" },
@@ -275,6 +288,7 @@ static void test_api_route_encoded(void)
 		{ "PUT", "/v1/services/default%2Fweights", -ENOENT, NULL },
 		{ "PUT", "/v1/services/default%2fweights", -ENOENT, NULL },
 		{ "GET", "/v1/services/default%2Fweights", -ENOENT, NULL },
+		{ "GET", "/v1/services/default%2Fhistory", -ENOENT, NULL },
 		{ "PUT", "/v1%2Fservices/default/weights", -ENOENT, NULL },
 		{ "GET", "/v1/services/%2F", -ENOENT, NULL },
 		{ "GET", "/v1/services/a%2", -ENOENT, NULL },

@@ -31,6 +31,8 @@ struct api_call {
 json_t *handle_healthz(struct api_call *k);
 json_t *handle_services(struct api_call *k);
 json_t *handle_service(struct api_call *k);
+/* GET /v1/services/{name}/history?since=T */
+json_t *handle_history(struct api_call *k);
 json_t *handle_service_post(struct api_call *k);
 json_t *handle_service_delete(struct api_call *k);
 json_t *handle_reload(struct api_call *k);

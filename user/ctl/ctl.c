@@ -446,6 +446,7 @@ void ctl_close(struct ctl *c)
 	notifier_release(&c->notify);
 	pthread_mutex_destroy(&c->notify.lock);
 	mirror_fini(&c->mirror);
+	recent_free(&c->recent);
 	pthread_mutex_destroy(&c->lock);
 	free(c->pending);
 	free(c->m);

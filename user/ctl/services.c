@@ -65,6 +65,7 @@ out:
 
 struct del_svc_arg {
 	bool force;
+	uint32_t svc;
 	bool slot[VS_MAX_SLOTS]; /* its clusters' */
 };
 
@@ -77,6 +78,7 @@ static int del_svc_fn(struct model *next, uint32_t svc, const void *arg, struct 
 	char a[EP_STRLEN], name[NAME_MAX_LEN];
 	int ret;
 
+	d->svc = svc;
 	snprintf(name, sizeof(name), "%s", s->name);
 	ep_format(&s->addr, a, sizeof(a));
 	if (n && !d->force)
@@ -102,11 +104,13 @@ static int del_svc_fn(struct model *next, uint32_t svc, const void *arg, struct 
 }
 
 /* Once no service points at the slots any more, and before a new
- * cluster can take one. */
+ * cluster can take one. Its history goes now, not at the next roll: a
+ * service of the same name added meanwhile starts with none. */
 static void del_svc_after(struct ctl *c, const void *arg)
 {
 	const struct del_svc_arg *d = arg;
 
+	recent_forget_service(&c->recent, d->svc);
 	for (uint32_t s = 0; s < VS_MAX_SLOTS; s++)
 		if (d->slot[s])
 			ctl_clear_slot(c, s);

@@ -144,6 +144,24 @@ int snap_events(struct ctl *c, const char *service, struct event_ring *out, stru
 	return ret;
 }
 
+int snap_history(struct ctl *c, const char *service, struct history *out, struct vs_err *err)
+{
+	const struct history *h;
+	int ret = 0, id;
+
+	pthread_mutex_lock(&c->lock);
+	id = model_find_service(c->m, service);
+	if (id < 0)
+		ret = vs_errf(err, -ENOENT, 404, "unknown_service", "no service named '%.64s'",
+			      service);
+	else if ((h = recent_history(&c->recent, id)) && !strcmp(h->service, c->m->svc[id].name))
+		memcpy(out, h, sizeof(*out));
+	else
+		history_init(out, c->m->svc[id].name);
+	pthread_mutex_unlock(&c->lock);
+	return ret;
+}
+
 uint64_t snap_ticks(struct ctl *c)
 {
 	uint64_t t;

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "core/history.h"
 #include "core/model.h"
 #include "core/window.h"
 #include "ctl/mirror.h"
@@ -71,6 +72,10 @@ void snap_free(struct snap *s);
  * copies 90 KiB each instead of the whole model); 404 unknown_service if
  * service is given and there is none of that name. */
 int snap_events(struct ctl *c, const char *service, struct event_ring *out, struct vs_err *err);
+/* For GET /v1/services/{name}/history: a copy of the service's history
+ * (empty until its first sample); 404 unknown_service if there is no
+ * service of that name. */
+int snap_history(struct ctl *c, const char *service, struct history *out, struct vs_err *err);
 /* For GET /healthz: how many ticks ran, without a snapshot. */
 uint64_t snap_ticks(struct ctl *c);
 

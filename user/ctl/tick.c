@@ -187,7 +187,7 @@ void ctl_tick(struct ctl *c)
 	report_liveness(c);
 	analysis_tick(c, now);
 	mirror_tick(c, now);
-	recent_tick(&c->recent, c->dp, c->m, now);
+	recent_tick(&c->recent, c->dp, c->m, now, clock_wall());
 	tick_rollouts(c);
 	/* A mirror that ended now stops here: its report is what its
 	 * verdict judged. */
