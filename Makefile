@@ -175,7 +175,8 @@ UNITDIR    ?= $(PREFIX)/lib/systemd/system
 PUPPETDIR  ?= $(PREFIX)/share/puppet/modules
 SYSCONFDIR ?= /etc
 UNITS      := $(notdir $(wildcard contrib/systemd/*.service contrib/systemd/*.mount))
-DOCS       := $(notdir $(wildcard docs/*.md))
+# the pages, and their pictures (dashboard.png)
+DOCS       := $(notdir $(wildcard docs/*.md docs/*.png))
 # benchmarks.md's charts and the results it cites
 DOC_BENCH  := $(notdir $(wildcard docs/bench/*.png docs/bench/*.json))
 PUPPET_PP  := manifests/version.pp

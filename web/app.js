@@ -5,7 +5,6 @@
 // them) goes into the page as textContent, never as markup.
 "use strict";
 
-const HISTORY_KEEP = 360;      // samples: 30 min at one per 5 s, as the API keeps
 const REFRESH_MS = 5000;       // the API's windows are 5 s: faster shows nothing new
 const EVENT_WAIT_S = 55;       // a long poll's wait: the API takes 1 to 60 s
 const EVENTS_SHOWN = 200;
@@ -13,7 +12,7 @@ const TOKEN_KEY = "vsteer.token";
 const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
 
 // What the page knows, by service name.
-const services = new Map();   // name -> {el, view, hist, charts, colors, noHistory}
+const services = new Map();   // name -> {el, view, hist, charts, colors}
 let lastEvent = null;          // the newest event id seen; null: none asked for yet
 let refreshTimer = null;
 
@@ -96,7 +95,7 @@ function serviceState(name) {
   for (const b of el.querySelectorAll(".ro-buttons button"))
     b.addEventListener("click", () => act(name, b.dataset.action));
   document.getElementById("services").appendChild(el);
-  s = { el, view: null, hist: emptyHistory(), charts: {}, colors: new Map(), noHistory: false };
+  s = { el, view: null, hist: emptyHistory(), charts: {}, colors: new Map() };
   services.set(name, s);
   return s;
 }
@@ -224,28 +223,23 @@ function drainText(v) {
 // ---- history and charts --------------------------------------------------
 
 function emptyHistory() {
-  return { interval: 5, time: [], versions: {} };
+  return { keep: 360, time: [], versions: {} };
 }
 
 const SERIES = ["weight", "requestsPerSecond", "latencyP50Ms", "latencyP99Ms", "errorRate", "openConnections"];
 
-// Samples after the last one held: GET .../history?since=T. A vsteerd
-// without that endpoint (404) gets a history made here from lastWindow,
-// one sample per refresh, from when the page opened.
+// Samples after the last one held: GET .../history?since=T (the first
+// call gets the 30 minutes vsteerd keeps, so the charts start full).
 async function updateHistory(name, s) {
-  if (!s.noHistory) {
-    const h = s.hist, since = h.time.length ? "?since=" + h.time[h.time.length - 1] : "";
-    const r = await call("GET", "/v1/services/" + encodeURIComponent(name) + "/history" + since);
-    if (r.status === 200 && r.body) return mergeHistory(h, r.body);
-    if (r.status !== 404) throw new Error("history of " + name + ": " + errorText(r));
-    s.noHistory = true;
-  }
-  sampleLastWindow(s);
+  const h = s.hist, since = h.time.length ? "?since=" + h.time[h.time.length - 1] : "";
+  const r = await call("GET", "/v1/services/" + encodeURIComponent(name) + "/history" + since);
+  if (r.status !== 200 || !r.body) throw new Error("history of " + name + ": " + errorText(r));
+  mergeHistory(h, r.body);
 }
 
 function mergeHistory(h, body) {
   const n = h.time.length, add = body.time || [];
-  h.interval = body.interval || h.interval;
+  h.keep = body.keep || h.keep;
   for (const [version, series] of Object.entries(body.versions || {})) {
     if (!h.versions[version]) h.versions[version] = blankSeries(n);
     for (const k of SERIES) h.versions[version][k].push(...(series[k] || add.map(() => null)));
@@ -263,30 +257,8 @@ function blankSeries(n) {
   return s;
 }
 
-function sampleLastWindow(s) {
-  const h = s.hist, now = Math.floor(Date.now() / 1000);
-  if (!s.view || (h.time.length && now - h.time[h.time.length - 1] < h.interval)) return;
-  const row = {};
-  for (const v of s.view.versions || []) {
-    const w = v.lastWindow;
-    row[v.version] = {
-      weight: v.weight, openConnections: v.openConnections,
-      requestsPerSecond: w ? w.requests / w.seconds : null,
-      latencyP50Ms: w && w.requests ? w.latencyP50Ms : null,
-      latencyP99Ms: w && w.requests ? w.latencyP99Ms : null,
-      errorRate: w && w.requests ? w.errorRate : null,
-    };
-  }
-  const body = { time: [now], versions: {} };
-  for (const [version, x] of Object.entries(row)) {
-    body.versions[version] = {};
-    for (const k of SERIES) body.versions[version][k] = [x[k]];
-  }
-  mergeHistory(h, body);
-}
-
 function trimHistory(h) {
-  const extra = h.time.length - HISTORY_KEEP;
+  const extra = h.time.length - h.keep;
   if (extra <= 0) return;
   h.time.splice(0, extra);
   for (const series of Object.values(h.versions))
