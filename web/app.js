@@ -275,10 +275,15 @@ const CHARTS = {
 };
 
 function chartData(h, versions, spec) {
-  const data = [h.time.slice()];
+  // uPlot spans a single x value over 1000 days, whatever the scale's
+  // range says: give a lone first sample an empty one a minute before
+  const pad = h.time.length === 1 ? 1 : 0;
+  const data = [pad ? [h.time[0] - 60, h.time[0]] : h.time.slice()];
   for (const v of versions)
-    for (const [key, scale] of spec.lines)
-      data.push(h.versions[v][key].map((x) => (x === null ? null : x * scale)));
+    for (const [key, scale] of spec.lines) {
+      const ys = h.versions[v][key].map((x) => (x === null ? null : x * scale));
+      data.push(pad ? [null].concat(ys) : ys);
+    }
   return data;
 }
 
@@ -291,6 +296,10 @@ function chartVersions(s) {
 }
 
 function drawCharts(s) {
+  // none before vsteerd's first sample (5 s after its start): say so
+  // rather than draw empty axes
+  s.el.classList.toggle("no-samples", s.hist.time.length === 0);
+  if (!s.hist.time.length) return;
   const versions = chartVersions(s);
   const key = versions.join("\u0000");
   for (const fig of s.el.querySelectorAll("figure.chart")) {
@@ -305,7 +314,6 @@ function drawCharts(s) {
     if (have) have.plot.destroy();
     s.charts[kind] = { key, plot: makeChart(q(fig, ".plot"), s, versions, spec, data) };
   }
-  s.el.classList.toggle("has-data", s.hist.time.length > 0);
 }
 
 function resizeCharts() {
@@ -332,10 +340,16 @@ function makeChart(box, s, versions, spec, data) {
     // labels only: values under the cursor would take a line each
     legend: { show: true, live: false },
     cursor: { drag: { x: false, y: false } },
-    // from 0, so that a flat line reads as the level it is; weights up to 100
-    scales: { y: spec.log ? { distr: 3, log: 10 }
-      : { range: (u, lo, hi) => [0, spec.max || (hi > 0 ? hi * 1.1 : 1)] } },
-    axes: [{ size: 30, values: timeTicks },
+    scales: {
+      // a minute at least: a first sample or two is not a span to
+      // stretch over the whole width (nor is none, which uPlot dates 1970)
+      x: { time: true, range: (u, lo, hi) => minuteAtLeast(lo, hi) },
+      // from 0, so that a flat line reads as the level it is; weights up to 100
+      y: spec.log ? { distr: 3, log: 10 }
+        : { range: (u, lo, hi) => [0, spec.max || (hi > 0 ? hi * 1.1 : 1)] },
+    },
+    // clock times are wide: a label every 90 px or more
+    axes: [{ size: 30, space: 90, values: timeTicks },
       // a log axis leaves some ticks unlabelled: null
       { size: 58, splits: spec.log ? decades : undefined,
         values: (u, ticks) => ticks.map((t) => (t === null ? "" : fmtAxis(t) + spec.unit.trim())) }],
@@ -343,10 +357,17 @@ function makeChart(box, s, versions, spec, data) {
   return new uPlot(opts, data, box);
 }
 
+function minuteAtLeast(lo, hi) {
+  if (hi === null || hi === undefined) hi = Math.floor(Date.now() / 1000);
+  if (lo === null || lo === undefined || hi - lo < 60) lo = hi - 60;
+  return [lo, hi];
+}
+
 // A log axis's lines at 0.01, 0.1, 1, 10...: uPlot's default adds 2 to 9
 // of each, a grid too dense to read at 160 px.
 function decades(u, axis, min, max) {
   const out = [];
+  if (!(min > 0 && max >= min && Number.isFinite(max))) return out;   // no data yet
   for (let e = Math.floor(Math.log10(min)); e <= Math.ceil(Math.log10(max)); e++) {
     const t = Math.pow(10, e);
     if (t >= min && t <= max) out.push(+t.toPrecision(1));
@@ -492,21 +513,23 @@ const ACTIONS = {
   rollback: "Rollback: the new version's weight goes to 0% and its active sessions move back.",
 };
 
-// A modal <dialog>: resolves true for the primary button.
+// A modal <dialog>: resolves true for the primary button, false for the
+// other or Esc. Esc is heard as "cancel", which comes before the dialog
+// closes: a "close" event is queued, and one of an earlier ask() of the
+// same dialog (the token asked again) would answer this one.
 function ask(dialog, title, text) {
   if (title !== null) q(dialog, ".dlg-title").textContent = title;
   if (text !== null) q(dialog, ".dlg-text").textContent = text;
+  const buttons = dialog.querySelectorAll("[data-answer]");
   return new Promise((resolve) => {
     const done = (answer) => {
-      dialog.removeEventListener("close", onClose);
+      dialog.oncancel = null;
       for (const b of buttons) b.onclick = null;
       if (dialog.open) dialog.close();
       resolve(answer);
     };
-    const onClose = () => done(false);   // Esc
-    const buttons = dialog.querySelectorAll("[data-answer]");
+    dialog.oncancel = () => done(false);
     for (const b of buttons) b.onclick = () => done(b.dataset.answer === "yes");
-    dialog.addEventListener("close", onClose);
     dialog.showModal();
   });
 }

@@ -212,8 +212,8 @@ def dashboard_page(env):
     (a canvas per chart, samples of both versions) and the events; Promote,
     confirmed in its dialog, moves the rollout to step 2 (the API says so,
     and the page follows); Cancel in the dialog changes nothing; no console
-    error and no CSP violation. Screenshots at 1280x800 and 1920x1080 go to
-    build/test-output/dashboard/"""
+    error and no CSP violation. Screenshots at 1280x800 and 1920x1080, and
+    of the dialog, go to build/test-output/dashboard/"""
     load = gradual(env)
     b = Chromium(env)
     b.open(UI)
@@ -246,6 +246,7 @@ def dashboard_page(env):
     b.wait("document.getElementById('confirm').open", "the confirmation dialog")
     check("Promote the rollout of default" in b.eval("document.querySelector('#confirm .dlg-title').textContent"),
           "the dialog says what it does")
+    b.screenshot("dashboard-confirm.png")
     b.click("#confirm [data-answer=yes]")
     wait_for(lambda: service()["rollout"]["step"] == 2, 5, "the rollout at step 2")
     b.wait("document.querySelector(%s).textContent.includes('step 2 of 3')" % json.dumps(svc(".ro-step")),
@@ -280,6 +281,7 @@ def dashboard_token(env):
     b.click("#token [data-answer=yes]")
     b.wait("document.getElementById('token').open && "
            "!document.querySelector('#token .dlg-error').hidden", "the token asked for again")
+    b.screenshot("dashboard-token.png")
     err = b.eval("document.querySelector('#token .dlg-error').textContent")
     check(err.startswith("unauthorized: ") and "Authorization: Bearer TOKEN" in err, "error: %r" % err)
     check(service()["rollout"]["phase"] == "progressing", "a wrong token paused the rollout")
