@@ -32,8 +32,8 @@ async function call(method, path) {
   let body = null;
   try {
     body = await resp.json();
-  } catch (e) {
-    body = null;   // a 404 of libmicrohttpd's own is HTML
+  } catch {
+    body = null;   // a refusal of libmicrohttpd's own is HTML
   }
   return { status: resp.status, body };
 }
@@ -89,13 +89,13 @@ function fmtTime(unix) {
 function serviceState(name) {
   let s = services.get(name);
   if (s) return s;
-  const el = document.getElementById("service-template").content.firstElementChild.cloneNode(true);
-  el.dataset.service = name;
-  q(el, ".svc-name").textContent = name;
-  for (const b of el.querySelectorAll(".ro-buttons button"))
+  const section = document.getElementById("service-template").content.firstElementChild.cloneNode(true);
+  section.dataset.service = name;
+  q(section, ".svc-name").textContent = name;
+  for (const b of section.querySelectorAll(".ro-buttons button"))
     b.addEventListener("click", () => act(name, b.dataset.action));
-  document.getElementById("services").appendChild(el);
-  s = { el, view: null, hist: emptyHistory(), charts: {}, colors: new Map() };
+  document.getElementById("services").appendChild(section);
+  s = { el: section, view: null, hist: emptyHistory(), charts: {}, colors: new Map() };
   services.set(name, s);
   return s;
 }
@@ -109,7 +109,8 @@ function colorOf(s, version) {
 
 function renderService(s, view) {
   s.view = view;
-  q(s.el, ".svc-addr").textContent = view.protocol + " " + view.address + ":" + view.port;
+  const addr = view.address.includes(":") ? "[" + view.address + "]" : view.address;   // IPv6
+  q(s.el, ".svc-addr").textContent = view.protocol + " " + addr + ":" + view.port;
   const c = view.counters || {};
   q(s.el, ".svc-counters").textContent =
     "steered " + (c.steered ?? "–") + ", refused " + (c.refused ?? "–");

@@ -326,7 +326,8 @@ def dashboard_paths(env):
     query is ignored; POST is 405 with `Allow: GET, HEAD`; `/ui/x`,
     `/ui/../v1/services`, `%2e%2e`, `//`, an encoded name and a
     directory are 404; a 9 KiB path is 414; a foreign `Host` is 403; the
-    API's own replies are as before"""
+    API's own replies are as before; app.js writes no markup (no
+    `innerHTML` and the like)"""
     two_versions(env)
     types = {"": "text/html; charset=utf-8", "index.html": "text/html; charset=utf-8",
              "app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8",
@@ -342,6 +343,10 @@ def dashboard_paths(env):
     page = ui_get("/ui/")[1]
     check(b"app.js" in page and b"<script>" not in page and b"style=" not in page,
           "index.html: inline script or style")
+    # the API's strings (names, event messages) go in as text, never markup
+    js = ui_get("/ui/app.js")[1]
+    for sink in (b"innerHTML", b"outerHTML", b"insertAdjacentHTML", b"document.write", b"eval("):
+        check(sink not in js, "app.js uses %s" % sink.decode())
     st, body, r = ui_get("/ui")
     check(st == 301 and r.getheader("Location") == "/ui/", "/ui: %s %s" % (st, r.getheader("Location")))
     st, body, r = ui_get("/ui/", "HEAD")

@@ -722,6 +722,28 @@ static void test_api_ui(void)
 				      !resp.location,
 		      "Location: %s", resp.location);
 	}
+	/* A body: 400 for a file, as JSON; 404 first for no file (what the
+	 * head's checks said). */
+	for (int i = 0; i < 2; i++) {
+		struct api a = { .c = NULL, .origin = &p, .ui = files };
+		struct api_arg h[1] = { { "Host", "127.0.0.1:9900" } };
+		struct api_req req = { .method = "GET",
+				       .version = "HTTP/1.1",
+				       .path = i ? "/ui/x" : "/ui/",
+				       .headers = h,
+				       .nheaders = 1,
+				       .body = "{}",
+				       .body_len = 2 };
+		struct api_resp resp;
+
+		row("GET %s with a body", req.path);
+		CHECK_INT(api_check(&a, &req, &resp), ==, -1);
+		track(resp.body);
+		CHECK_HELPER(check_refusal(&resp, i ? 404 : 400,
+					   i ? "not_found" : "unexpected_body", ""));
+		CHECK(!resp.content_type && !resp.file && resp.headers == ui_headers,
+		      "a JSON error with the page's headers");
+	}
 	for (const struct api_arg *h = ui_headers; h->name; h++)
 		if (!strcmp(h->name, "Content-Security-Policy")) {
 			CHECK_HAS(h->value, "default-src 'self'");

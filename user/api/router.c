@@ -429,13 +429,16 @@ static int prepare_ui(struct api *a, const struct api_req *req, struct api_call 
 			path, method);
 		return refuse(resp, &k->err);
 	}
-	if (!head_only && req->body_len) {
-		vs_errf(&k->err, -EINVAL, 400, "unexpected_body", "%s %s takes no body", method,
-			path);
-		return refuse(resp, &k->err);
-	}
+	/* No such file before a body: the head's checks say the same. */
 	if (ui_reply(a->ui, req->path, resp)) {
 		vs_errf(&k->err, -ENOENT, 404, "not_found", "no file %s in the dashboard", path);
+		return refuse(resp, &k->err);
+	}
+	if (!head_only && req->body_len) {
+		memset(resp, 0, sizeof(*resp));
+		resp->headers = ui_headers;
+		vs_errf(&k->err, -EINVAL, 400, "unexpected_body", "%s %s takes no body", method,
+			path);
 		return refuse(resp, &k->err);
 	}
 	return 0; /* k->route stays NULL: no handler */
