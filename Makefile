@@ -109,8 +109,8 @@ $(OUT)/vsteerd: $(OUT)/obj/cmd/vsteerd.o $(LIB_OBJS) $(OUT)/obj/web_assets.o
 # (api/ui.h's ui_web_assets), in vsteerd only; remade when a file of web/
 # changes, is added or goes.
 WEB_FILES := $(shell find web -type f 2>/dev/null)
-$(OUT)/web_assets.c: scripts/web_assets.py $(WEB_FILES) web | $(OUT)
-	scripts/web_assets.py web $@
+$(OUT)/web_assets.c: scripts/web_assets.sh $(WEB_FILES) web | $(OUT)
+	scripts/web_assets.sh web > $@
 
 $(OUT)/obj/web_assets.o: $(OUT)/web_assets.c user/api/ui.h
 	@mkdir -p $(@D)

@@ -18,7 +18,7 @@ struct ui_asset {
 };
 
 /* web/'s files, ending with a NULL name: defined by the C file that
- * scripts/web_assets.py generates (build/web_assets.c), which only
+ * scripts/web_assets.sh generates (build/web_assets.c), which only
  * vsteerd links; the unit tests and fuzzers pass tables of their own. */
 extern const struct ui_asset ui_web_assets[];
 
