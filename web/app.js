@@ -240,6 +240,8 @@ async function updateHistory(name, s) {
 
 function mergeHistory(h, body) {
   const n = h.time.length, add = body.time || [];
+  // ?since= gives only later samples; a reply that does not is not merged
+  if (n && add.length && add[0] <= h.time[n - 1]) return;
   h.keep = body.keep || h.keep;
   for (const [version, series] of Object.entries(body.versions || {})) {
     if (!h.versions[version]) h.versions[version] = blankSeries(n);
@@ -410,7 +412,16 @@ const resizer = new ResizeObserver((entries) => {
 
 // ---- refreshing ----------------------------------------------------------
 
+// One refresh at a time: two would both ask for the history after the
+// same sample and append it twice. One asked for meanwhile runs after.
+let refreshing = false, refreshAgain = false;
+
 async function refresh() {
+  if (refreshing) {
+    refreshAgain = true;
+    return;
+  }
+  refreshing = true;
   clearTimeout(refreshTimer);
   try {
     const r = await call("GET", "/v1/services");
@@ -433,7 +444,13 @@ async function refresh() {
   } catch (e) {
     setStatus("cannot reach vsteerd: " + e.message, true);
   }
-  refreshTimer = setTimeout(refresh, REFRESH_MS);
+  refreshing = false;
+  if (refreshAgain) {
+    refreshAgain = false;
+    refresh();
+  } else {
+    refreshTimer = setTimeout(refresh, REFRESH_MS);
+  }
 }
 
 function dropGone(seen) {

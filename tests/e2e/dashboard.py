@@ -254,6 +254,9 @@ def dashboard_page(env):
     b.wait("[...document.querySelectorAll('#events .kind')].some(k => k.textContent === 'promoted')",
            "the promote in the events", timeout=5)
     check(b.eval("document.querySelector(%s).hidden" % json.dumps(svc(".ro-error"))), "an error shown")
+    # refreshes from events and the timer never append a sample twice
+    check(b.eval("services.get('default').hist.time.every((t, i, a) => !i || t > a[i - 1])"),
+          "history times not increasing: %s" % b.eval("services.get('default').hist.time"))
     b.check_clean()
     load.finish()
 
