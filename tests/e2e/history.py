@@ -1,5 +1,6 @@
 """A service's history for charts: GET /v1/services/{name}/history, a
 sample of every version at each 5 s window (docs/api.md)."""
+import threading
 import time
 
 from common import set_weights, test
@@ -39,9 +40,10 @@ def at(h, v, field, i):
 def history_of_versions(env):
     """a sample every 5 s: a version added shows null before it came, its weights
     as set, a burst of requests sent in one window as requestsPerSecond (the
-    count / 5 s, or / 6 s for a window a late tick made longer), a deleted
-    version's column kept with nulls; ?since= gives only newer samples; bad
-    since 400, unknown service 404, a body 400
+    count / 5 s, or / 6 s for a window a late tick made longer) with its
+    latencies, windows without requests at 0 with null latencies and error
+    rate, a deleted version's column kept with nulls; ?since= gives only the
+    newer samples
 
     1.0 alone first, then 2.0 (manual) added and weighted 25/75: the
     samples are 5 s apart (4 to 6, seconds being whole), 2.0's columns are
@@ -64,13 +66,14 @@ def history_of_versions(env):
     set_weights(25)
     # A roll may come between the two requests: 2.0 at 0 first, then 25.
     h1 = next_sample(h0["time"][-1], "a sample with 2.0 at 25%",
-                     lambda h: at(h, "2.0", "weight", -1) == 25)
+                     lambda h: h["versions"].get("2.0", {}).get("weight", [None])[-1] == 25)
     t1 = h1["time"][-1]
     got = versions_of(range(200))
     sent = {v: got.count(v) for v in ("1.0", "2.0")}
     sent_by = int(time.time())
     check(all(sent.values()), "one version got nothing: %s" % sent)
-    # Until a sample whose window began after the burst had ended.
+    # Until the window that ended the burst has closed (a sample after it)
+    # and one more, without requests, has too.
     h = wait_for(lambda: (lambda h: len([t for t in h["time"] if t > t1]) >= 2
                           and h["time"][-2] > sent_by and h)(history()), 16,
                  "two samples after the burst", interval=0.2)
@@ -127,7 +130,8 @@ def history_of_versions(env):
 def history_refusals(env):
     """?since= not a whole number, negative, 10^15 or more, or given twice: 400
     bad_field; another parameter 400; a body 400 unexpected_body; an unknown
-    service, odd names included, 404; the history of a service deleted goes
+    service, odd names included, 404; the history of a service deleted goes;
+    readers while it is deleted and added again, over a roll, get whole replies
 
     Refusals of GET /v1/services/{name}/history, and a service deleted
     and added again under the same name starting with no history."""
@@ -142,10 +146,13 @@ def history_refusals(env):
     check(st == 400 and body["error"]["code"] == "unknown_field", "?wait: %s %s" % (st, body))
     st, body = api("GET", path, raw="{}")
     check(st == 400 and body["error"]["code"] == "unexpected_body", "a body: %s %s" % (st, body))
-    for name in ("nope", "a%20b", "%2e%2e", "x" * 63, "%C3%A9", "default%00"):
+    # A name is any bytes the path decodes to: the message shows them
+    # printable, or jansson would refuse it and there would be no reply.
+    for name in ("nope", "a%20b", "%2e%2e", "x" * 63, "%C3%A9", "%ff%fe", "%C3" * 63, "default%00"):
         st, body = api("GET", "/v1/services/%s/history" % name)
         want = "not_found" if "%00" in name else "unknown_service"
-        check(st == 404 and body["error"]["code"] == want, "%s: %s %s" % (name, st, body))
+        check(st == 404 and isinstance(body, dict) and body["error"]["code"] == want,
+              "%s: %s %s" % (name, st, body))
     for method in ("PUT", "POST", "DELETE"):
         st, body = api(method, path)
         check(st == 405, "%s: %s %s" % (method, st, body))
@@ -160,3 +167,43 @@ def history_refusals(env):
     check(st == 201, "POST service: %s %s" % (st, body))
     h = history()
     check(h["versions"] == {} and len(h["time"]) <= 1, "a new service's history: %s" % h)
+    churn_while_reading(path)
+
+
+def churn_while_reading(path, seconds=6):
+    """Readers of the history while the service is deleted and added again
+    with a version, over a roll or more: every reply is whole, 200 with
+    arrays as long as its times or 404 (the GET copies the history under
+    the controller's lock, as the other views take their snapshot)."""
+    stop, bad, reads = threading.Event(), [], [0]
+
+    def reader():
+        while not stop.is_set():
+            st, h = api("GET", path)
+            reads[0] += 1
+            if st == 404 and isinstance(h, dict) and h["error"]["code"] == "unknown_service":
+                continue
+            ok = st == 200 and isinstance(h, dict) and all(
+                len(c[f]) == len(h["time"]) for c in h["versions"].values() for f in FIELDS)
+            if not ok:
+                bad.append((st, h))
+    threads = [threading.Thread(target=reader, daemon=True) for _ in range(4)]
+    for t in threads:
+        t.start()
+    end, rounds = time.monotonic() + seconds, 0
+    try:
+        while time.monotonic() < end:
+            for method, p, body, want in (
+                    ("DELETE", "/v1/services/default?force=true", None, 200),
+                    ("POST", "/v1/services", {"name": "default", "address": "127.0.0.1",
+                                              "port": 8080}, 201),
+                    ("PUT", "/v1/clusters", {"version": "1.0", "servers": ["127.0.0.1:9001"]}, 201)):
+                st, r = api(method, p, body)
+                check(st == want, "%s %s: %s %s" % (method, p, st, r))
+            rounds += 1
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(5)
+    print("%d reads during %d deletes and adds" % (reads[0], rounds))
+    check(not bad, "%d bad replies: %s" % (len(bad), bad[:2]))

@@ -222,6 +222,73 @@ static json_t *ver(json_t *j, const char *v, const char *field)
 	return json_object_get(json_object_get(json_object_get(j, "versions"), v), field);
 }
 
+/* Random samples of random subsets of 12 versions, checked after each
+ * append against what was appended: a version's column holds exactly its
+ * points since the column was taken, absent before; every column has a
+ * point in a sample held; times increase; the size stays bounded. */
+static void test_history_random(void)
+{
+	enum { NV = 12, NS = 3 * HISTORY_KEEP };
+	static const char *const names[NV] = { "1", "2", "3", "4",  "5",  "6",
+					       "7", "8", "9", "10", "11", "12" };
+	static uint16_t present[NS]; /* bit v: version v in sample s */
+	struct history *h = new_history();
+	struct history_in in[HISTORY_COLS];
+	uint64_t taken[NV] = { 0 };
+	unsigned int seed = 17;
+
+	CHECK(h, "alloc");
+	for (uint32_t s = 0; s < NS; s++) {
+		uint32_t n = 0;
+		int had[NV];
+
+		/* Mostly the same few versions, now and then others; in
+		 * the middle third only the first 4, so that the others'
+		 * columns age out (the other thirds have columns taken
+		 * from versions gone). */
+		present[s] = s ? present[s - 1] : 3;
+		present[s] ^= 1U << (rand_r(&seed) % (rand_r(&seed) % 4 ? 4 : NV));
+		if (s >= NS / 3 && s < 2 * NS / 3)
+			present[s] &= 0xf;
+		for (uint32_t v = 0; v < NV; v++)
+			if ((present[s] & (1U << v)) && n < HISTORY_COLS)
+				in[n++] = at(names[v], 10, s * 16 + v);
+			else
+				present[s] &= ~(1U << v);
+		for (uint32_t v = 0; v < NV; v++)
+			had[v] = col_of(h, names[v]);
+		CHECK_INT(history_append(h, W0 + 5 * s - (s % 7 == 3 ? 60 : 0), in, n), ==, 0);
+		for (uint32_t v = 0; v < NV; v++)
+			if ((present[s] & (1U << v)) && had[v] < 0)
+				taken[v] = s;
+		for (uint32_t v = 0; v < NV; v++) {
+			int c = col_of(h, names[v]);
+			uint64_t oldest = h->count - history_len(h);
+			bool any = false;
+
+			row("sample %u, version %s", s, names[v]);
+			CHECK(c >= 0 || !(present[s] & (1U << v)), "no column");
+			if (c < 0)
+				continue;
+			for (uint32_t i = 0; i < history_len(h); i++) {
+				const struct history_point *p = history_at(h, c, i);
+				uint64_t seq = oldest + i;
+
+				if (seq >= taken[v] && (present[seq] & (1U << v))) {
+					CHECK_INT(p->requests, ==, seq * 16 + v);
+					any = true;
+				} else {
+					CHECK_INT(p->weight, ==, HISTORY_ABSENT);
+				}
+			}
+			CHECK(any, "a column with no point held");
+		}
+		for (uint32_t i = 1; i < history_len(h); i++)
+			CHECK_INT(history_time(h, i), >, history_time(h, i - 1));
+		CHECK_INT(ncols(h), <=, HISTORY_COLS);
+	}
+}
+
 /* The API's columns: as long as "time", null where the version was not
  * there or measured nothing; rates from the counts; newest version first. */
 static void test_history_view(void)
@@ -322,6 +389,10 @@ static void test_history_ctl_samples(void)
 	CHECK(history_at(h, col_of(h, "1.0"), 1)->p50_ms < 0, "p50 of an empty histogram");
 	CHECK_INT(snap_history(f->c, "nope", h, &err), ==, -ENOENT);
 	CHECK_ERR(-ENOENT, &err, -ENOENT, 404, "unknown_service");
+	/* A path's name is any bytes: the message must stay UTF-8. */
+	CHECK_INT(snap_history(f->c, "w\xff\xc3", h, &err), ==, -ENOENT);
+	CHECK_HAS(err.msg, "'w?"
+			   "?'");
 	CHECK_INT(ctl_del_service(f->c, "web", true, &err), ==, 0);
 	CHECK(!recent_history(&f->c->recent, 0), "a deleted service's history kept");
 }
@@ -360,13 +431,9 @@ static void test_history_ctl_no_watch(void)
 }
 
 const struct unit_case history_cases[] = {
-	TEST(test_history_wraps),
-	TEST(test_history_version_comes_and_goes),
-	TEST(test_history_columns_full),
-	TEST(test_history_since),
-	TEST(test_history_bounded),
-	TEST(test_history_view),
-	TEST(test_history_ctl_samples),
-	TEST(test_history_ctl_no_watch),
-	{ NULL, NULL },
+	TEST(test_history_wraps),	 TEST(test_history_version_comes_and_goes),
+	TEST(test_history_columns_full), TEST(test_history_since),
+	TEST(test_history_bounded),	 TEST(test_history_random),
+	TEST(test_history_view),	 TEST(test_history_ctl_samples),
+	TEST(test_history_ctl_no_watch), { NULL, NULL },
 };

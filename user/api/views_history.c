@@ -1,5 +1,4 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-#include <string.h>
 #include "ctl/recent.h"
 #include "api/views_history.h"
 

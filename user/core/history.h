@@ -57,7 +57,8 @@ struct history_in {
 /* Empty, for the service named service. */
 void history_init(struct history *h, const char *service);
 /* Append the sample taken at time (its end, wall-clock seconds) of the n
- * versions in[] (distinct; the others are absent in it), dropping the
+ * versions in[] (the others are absent in it; a version given twice
+ * takes one column, the last point given), dropping the
  * oldest sample once HISTORY_KEEP are held. Times are kept increasing,
  * a second apart at least, so that a reader's since= cursor neither skips
  * nor repeats a sample when the wall clock is set back. 0, or -E2BIG for

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include "lib/str.h"
 #include "kernel/dp.h"
 #include "kernel/dp_iter.h"
 #include "kernel/dp_maps.h"
@@ -147,13 +148,16 @@ int snap_events(struct ctl *c, const char *service, struct event_ring *out, stru
 int snap_history(struct ctl *c, const char *service, struct history *out, struct vs_err *err)
 {
 	const struct history *h;
+	char shown[68];
 	int ret = 0, id;
 
 	pthread_mutex_lock(&c->lock);
 	id = model_find_service(c->m, service);
+	/* Printable: the name is the path's, any bytes, and jansson would
+	 * refuse a message that is not UTF-8 (no reply at all). */
 	if (id < 0)
-		ret = vs_errf(err, -ENOENT, 404, "unknown_service", "no service named '%.64s'",
-			      service);
+		ret = vs_errf(err, -ENOENT, 404, "unknown_service", "no service named '%s'",
+			      str_printable(shown, sizeof(shown), service));
 	else if ((h = recent_history(&c->recent, id)) && !strcmp(h->service, c->m->svc[id].name))
 		memcpy(out, h, sizeof(*out));
 	else
