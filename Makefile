@@ -102,7 +102,7 @@ $(OUT)/unit/%.o: tests/unit/%.c
 	@mkdir -p $(@D)
 	$(CC) $(VS_CFLAGS) -Itests -Itests/unit -c $< -o $@
 
-$(OUT)/vsteerd: $(OUT)/obj/cmd/vsteerd.o $(LIB_OBJS)
+$(OUT)/vsteerd: $(OUT)/obj/cmd/vsteerd.o $(LIB_OBJS) $(OUT)/obj/web_assets.o
 	$(CC) $(VS_CFLAGS) $^ -o $@ $(LDLIBS)
 
 # vsteerctl, the API's command-line client: user/cli on user/lib only.
@@ -113,6 +113,17 @@ $(OUT)/vsteerctl: $(OUT)/obj/cmd/vsteerctl.o $(CLI_OBJS) $(call obj_of,$(wildcar
 
 $(OUT)/obj/cmd/vsteerctl.o: VS_CFLAGS += -DVSTEER_VERSION='"$(VERSION)"'
 $(OUT)/obj/cmd/vsteerctl.o: $(OUT)/version
+
+# The dashboard (docs/dashboard.md): web/'s files as a C table
+# (api/ui.h's ui_web_assets), in vsteerd only; remade when a file of web/
+# changes, is added or goes.
+WEB_FILES := $(shell find web -type f 2>/dev/null)
+$(OUT)/web_assets.c: scripts/web_assets.sh $(WEB_FILES) web | $(OUT)
+	scripts/web_assets.sh web > $@
+
+$(OUT)/obj/web_assets.o: $(OUT)/web_assets.c user/api/ui.h
+	@mkdir -p $(@D)
+	$(CC) $(VS_CFLAGS) -c $< -o $@
 
 $(OUT)/vsteer-demo: $(OUT)/obj/cmd/demo.o
 	$(CC) $(VS_CFLAGS) $^ -o $@ -lmicrohttpd -lpthread
@@ -174,7 +185,8 @@ PUPPETDIR  ?= $(PREFIX)/share/puppet/modules
 COMPLDIR   ?= $(PREFIX)/share/bash-completion/completions
 SYSCONFDIR ?= /etc
 UNITS      := $(notdir $(wildcard contrib/systemd/*.service contrib/systemd/*.mount))
-DOCS       := $(notdir $(wildcard docs/*.md))
+# the pages, and their pictures (dashboard.png)
+DOCS       := $(notdir $(wildcard docs/*.md docs/*.png))
 # benchmarks.md's charts and the results it cites
 DOC_BENCH  := $(notdir $(wildcard docs/bench/*.png docs/bench/*.json))
 PUPPET_PP  := manifests/version.pp

@@ -10,8 +10,9 @@
  * origin https://dash.example, and has a token. Invariants: captures are
  * decoded segments, never with a '/'; the head checks and the full ones
  * agree; an error reply is a 4xx JSON error, and one to a head says to
- * close; nothing but GET passes without the token and a JSON content
- * type; nothing with two lengths or a transfer coding passes; a foreign
+ * close; nothing but GET (and HEAD of the dashboard's files, which are
+ * then in the reply, with the page's headers) passes without the token
+ * and a JSON content type; nothing with two lengths or a transfer coding passes; a foreign
  * Host or Origin passes only with the token; an encoded '/' is never a
  * separator. */
 #include <arpa/inet.h>
@@ -23,6 +24,7 @@
 #include "lib/hostport.h"
 #include "api/origin.h"
 #include "api/router.h"
+#include "api/ui.h"
 
 #define TOKEN	    "fuzz-token-0123456789"
 #define MAX_HEADERS 32
@@ -112,7 +114,10 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	struct origin_policy pol = {
 		.hosts = hosts, .nhosts = 1, .origins = origins, .norigins = 1
 	};
-	struct api a = { .c = NULL, .token = TOKEN, .origin = &pol };
+	static const struct ui_asset files[] = { { "index.html", "text/html", "<html>", 6 },
+						 { "app.js", "text/javascript", "x", 1 },
+						 { 0 } };
+	struct api a = { .c = NULL, .token = TOKEN, .origin = &pol, .ui = files };
 	struct api_arg h[MAX_HEADERS + 1];
 	struct api_resp head, resp;
 	struct api_req req;
@@ -161,7 +166,11 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 		v = header(h, nh, "Authorization", &n);
 		token = n == 1 && !strcmp(v, "Bearer " TOKEN);
 		ct = header(h, nh, "Content-Type", &nct);
-		if (strcmp(req.method, "GET") &&
+		if (ui_path(req.path) && (strcmp(req.method, "GET") && strcmp(req.method, "HEAD")))
+			abort();
+		if (ui_path(req.path) && (!resp.file || resp.body || resp.headers != ui_headers))
+			abort();
+		if (strcmp(req.method, "GET") && !ui_path(req.path) &&
 		    (!token || nct != 1 || !strcasestr(ct, "application/json")))
 			abort();
 		if (header(h, nh, "Transfer-Encoding", &n) || n)

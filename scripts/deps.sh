@@ -64,6 +64,10 @@ PKGS="$PKGS scdoc man-db"
 # /metrics read by Prometheus' own tools (tests/e2e/metrics.py): promtool,
 # a real Prometheus server, and Python's client parser.
 PKGS="$PKGS prometheus python3-prometheus-client"
+# The dashboard's test (tests/e2e/dashboard.py) and its screenshot
+# (scripts/dashboard-shot.sh): headless Chromium, driven over a pipe
+# (--remote-debugging-pipe), so no WebSocket client is needed.
+PKGS="$PKGS chromium"
 
 if [ "$(id -u)" -ne 0 ] && [ "${1:-}" != --dry-run ]; then
 	echo "deps.sh: run as root (it installs packages and mounts bpffs)" >&2

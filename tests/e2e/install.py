@@ -50,7 +50,7 @@ def expected(prefix):
     units = sorted(os.path.basename(p) for p in glob.glob(os.path.join(ROOT, "contrib/systemd/*"))
                    if p.endswith((".service", ".mount")))
     docs = [os.path.relpath(p, os.path.join(ROOT, "docs"))
-            for p in glob.glob(os.path.join(ROOT, "docs/*.md"))
+            for p in glob.glob(os.path.join(ROOT, "docs/*.md")) + glob.glob(os.path.join(ROOT, "docs/*.png"))
             + glob.glob(os.path.join(ROOT, "docs/bench/*.png"))
             + glob.glob(os.path.join(ROOT, "docs/bench/*.json"))]
     contrib = [os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(ROOT, "contrib/prometheus/*.yml"))

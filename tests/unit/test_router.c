@@ -15,6 +15,7 @@
 #include "core/rollout_text.h"
 #include "api/origin.h"
 #include "api/router.h"
+#include "api/ui.h"
 #include "ctl/sock.h"
 #include "core/rollout.h"
 
@@ -647,6 +648,110 @@ static void test_api_framing(void)
 	}
 }
 
+/* The dashboard's files: as named, read-only, with the page's headers
+ * (errors too); nothing decoded, so no path leaves the table; the same
+ * Host check as the API's; never a handler (a->c is NULL here). */
+static void test_api_ui(void)
+{
+	static const struct ui_asset files[] = {
+		{ "index.html", "text/html; charset=utf-8", "<!doctype html>", 15 },
+		{ "app.js", "text/javascript; charset=utf-8", "start();", 8 },
+		{ "vendor/uplot/uPlot.min.css", "text/css; charset=utf-8", ".u{}", 4 },
+		{ 0 },
+	};
+	/* clang-format off */
+	static const struct {
+		const char *method, *path, *query, *host;
+		bool none; /* a vsteerd without the files */
+		int status;
+		const char *type_or_code, *location;
+	} t[] = {
+		{ "GET", "/ui/", NULL, NULL, false, 200, "text/html; charset=utf-8", NULL },
+		{ "GET", "/ui/index.html", NULL, NULL, false, 200, "text/html; charset=utf-8", NULL },
+		{ "HEAD", "/ui/app.js", NULL, NULL, false, 200, "text/javascript; charset=utf-8", NULL },
+		{ "GET", "/ui/app.js", "v=1&x", NULL, false, 200, "text/javascript; charset=utf-8", NULL },
+		{ "GET", "/ui/vendor/uplot/uPlot.min.css", NULL, NULL, false, 200, "text/css; charset=utf-8", NULL },
+		{ "GET", "/ui", NULL, NULL, false, 301, "text/plain; charset=utf-8", "/ui/" },
+		{ "HEAD", "/ui", NULL, NULL, false, 301, "text/plain; charset=utf-8", "/ui/" },
+		{ "POST", "/ui/", NULL, NULL, false, 405, "method_not_allowed", NULL },
+		{ "DELETE", "/ui/app.js", NULL, NULL, false, 405, "method_not_allowed", NULL },
+		{ "GET", "/ui/x", NULL, NULL, false, 404, "not_found", NULL },
+		{ "GET", "/ui/../v1/services", NULL, NULL, false, 404, "not_found", NULL },
+		{ "GET", "/ui/%2e%2e/v1/services", NULL, NULL, false, 404, "not_found", NULL },
+		{ "GET", "/ui/%61pp.js", NULL, NULL, false, 404, "not_found", NULL },
+		{ "GET", "/ui//app.js", NULL, NULL, false, 404, "not_found", NULL },
+		{ "GET", "/ui/vendor/", NULL, NULL, false, 404, "not_found", NULL },
+		{ "GET", "/ui/app.js/", NULL, NULL, false, 404, "not_found", NULL },
+		{ "GET", "/ui/app.js%00", NULL, NULL, false, 404, "not_found", NULL },
+		{ "GET", "/ui/", NULL, NULL, true, 404, "not_found", NULL },
+		{ "GET", "/ui/", NULL, "evil.example:9900", false, 403, "host_not_allowed", NULL },
+	};
+	/* clang-format on */
+	struct origin_policy p = test_policy("127.0.0.1", 9900, false);
+
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		struct api a = { .c = NULL, .origin = &p, .ui = t[i].none ? NULL : files };
+		struct api_arg h[2] = { { "Host", t[i].host ? t[i].host : "127.0.0.1:9900" },
+					{ "Content-Type", "application/json" } };
+		struct api_req req = { .method = t[i].method,
+				       .version = "HTTP/1.1",
+				       .path = t[i].path,
+				       .query = t[i].query,
+				       .headers = h,
+				       .nheaders = 2 };
+		struct api_resp resp;
+
+		row("%s %s%s%s", t[i].method, t[i].path, t[i].query ? "?" : "",
+		    t[i].query ? t[i].query : "");
+		api_handle(&a, &req, &resp);
+		track(resp.body);
+		if (t[i].status >= 400) {
+			CHECK_HELPER(check_refusal(&resp, t[i].status, t[i].type_or_code, ""));
+			/* a refusal of the page's Host check is the API's own */
+			CHECK(t[i].status == 403 || resp.headers == ui_headers,
+			      "no page headers on an error under /ui");
+			CHECK(t[i].status != 405 || !strcmp(resp.allow, "GET, HEAD"), "Allow: %s",
+			      resp.allow);
+			continue;
+		}
+		CHECK_INT(resp.status, ==, t[i].status);
+		CHECK(!resp.body && resp.file, "not a file of the table's");
+		CHECK_STR(resp.content_type, t[i].type_or_code);
+		CHECK(resp.headers == ui_headers, "no page headers");
+		CHECK(t[i].location ? resp.location && !strcmp(resp.location, t[i].location) :
+				      !resp.location,
+		      "Location: %s", resp.location);
+	}
+	/* A body: 400 for a file, as JSON; 404 first for no file (what the
+	 * head's checks said). */
+	for (int i = 0; i < 2; i++) {
+		struct api a = { .c = NULL, .origin = &p, .ui = files };
+		struct api_arg h[1] = { { "Host", "127.0.0.1:9900" } };
+		struct api_req req = { .method = "GET",
+				       .version = "HTTP/1.1",
+				       .path = i ? "/ui/x" : "/ui/",
+				       .headers = h,
+				       .nheaders = 1,
+				       .body = "{}",
+				       .body_len = 2 };
+		struct api_resp resp;
+
+		row("GET %s with a body", req.path);
+		CHECK_INT(api_check(&a, &req, &resp), ==, -1);
+		track(resp.body);
+		CHECK_HELPER(check_refusal(&resp, i ? 404 : 400,
+					   i ? "not_found" : "unexpected_body", ""));
+		CHECK(!resp.content_type && !resp.file && resp.headers == ui_headers,
+		      "a JSON error with the page's headers");
+	}
+	for (const struct api_arg *h = ui_headers; h->name; h++)
+		if (!strcmp(h->name, "Content-Security-Policy")) {
+			CHECK_HAS(h->value, "default-src 'self'");
+			CHECK_HAS(h->value, "frame-ancestors 'none'");
+			CHECK(!strstr(h->value, "unsafe-"), "CSP: %s", h->value);
+		}
+}
+
 static void test_hostport_parse(void)
 {
 	/* clang-format off */
@@ -798,16 +903,12 @@ static void test_sock_serves(void)
 	}
 }
 
-const struct unit_case router_cases[] = { TEST(test_ro_strategy_parse),
-					  TEST(test_ro_op_parse),
-					  TEST(test_api_route_match),
-					  TEST(test_api_route_errors),
-					  TEST(test_api_query_args),
-					  TEST(test_api_route_encoded),
-					  TEST(test_api_origin),
-					  TEST(test_api_content_type),
-					  TEST(test_api_framing),
-					  TEST(test_hostport_parse),
-					  TEST(test_str_unescape),
-					  TEST(test_sock_serves),
-					  { NULL, NULL } };
+const struct unit_case router_cases[] = {
+	TEST(test_ro_strategy_parse), TEST(test_ro_op_parse),
+	TEST(test_api_route_match),   TEST(test_api_route_errors),
+	TEST(test_api_query_args),    TEST(test_api_route_encoded),
+	TEST(test_api_origin),	      TEST(test_api_content_type),
+	TEST(test_api_framing),	      TEST(test_api_ui),
+	TEST(test_hostport_parse),    TEST(test_str_unescape),
+	TEST(test_sock_serves),	      { NULL, NULL }
+};

@@ -109,13 +109,22 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, struct api_resp *
 	enum MHD_Result ret;
 	size_t len = r->body ? strlen(r->body) : 0;
 
-	resp = MHD_create_response_from_buffer(len, r->body ? r->body : (char *)"",
-					       r->body ? MHD_RESPMEM_MUST_FREE :
-							 MHD_RESPMEM_PERSISTENT);
+	/* A file of the dashboard's lives as long as the binary. */
+	if (r->file && !r->body)
+		resp = MHD_create_response_from_buffer(r->file_len, (void *)r->file,
+						       MHD_RESPMEM_PERSISTENT);
+	else
+		resp = MHD_create_response_from_buffer(len, r->body ? r->body : (char *)"",
+						       r->body ? MHD_RESPMEM_MUST_FREE :
+								 MHD_RESPMEM_PERSISTENT);
 	if (!resp) {
 		free(r->body);
 		return MHD_NO;
 	}
+	for (const struct api_arg *h = r->headers; h && h->name; h++)
+		MHD_add_response_header(resp, h->name, h->value);
+	if (r->location)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, r->location);
 	MHD_add_response_header(resp, "Content-Type",
 				r->content_type ? r->content_type : "application/json");
 	if (r->allow)

@@ -11,6 +11,7 @@
 #include "api/handlers.h"
 #include "api/origin.h"
 #include "api/router.h"
+#include "api/ui.h"
 
 typedef json_t *(*handler_fn)(struct api_call *k);
 
@@ -418,11 +419,44 @@ static int refuse(struct api_resp *resp, const struct vs_err *e)
 	return -1;
 }
 
+/* The dashboard's files: read-only, any query ignored (the page asks for
+ * none; a cache-busting one is harmless), no token (reading is open).
+ * The request has passed the same Host and Origin checks as the API's. */
+static int prepare_ui(struct api *a, const struct api_req *req, struct api_call *k,
+		      struct api_resp *resp, bool head_only)
+{
+	char path[104], method[12];
+
+	str_printable(path, sizeof(path), req->path);
+	str_printable(method, sizeof(method), req->method);
+	resp->headers = ui_headers;
+	if (strcmp(req->method, "GET") && strcmp(req->method, "HEAD")) {
+		resp->allow = "GET, HEAD";
+		vs_errf(&k->err, -EPERM, 405, "method_not_allowed", "%s takes GET, HEAD, not %s",
+			path, method);
+		return refuse(resp, &k->err);
+	}
+	/* No such file before a body: the head's checks say the same. */
+	if (ui_reply(a->ui, req->path, resp)) {
+		vs_errf(&k->err, -ENOENT, 404, "not_found", "no file %s in the dashboard", path);
+		return refuse(resp, &k->err);
+	}
+	if (!head_only && req->body_len) {
+		memset(resp, 0, sizeof(*resp));
+		resp->headers = ui_headers;
+		vs_errf(&k->err, -EINVAL, 400, "unexpected_body", "%s %s takes no body", method,
+			path);
+		return refuse(resp, &k->err);
+	}
+	return 0; /* k->route stays NULL: no handler */
+}
+
 /* Everything before the handler: framing, Host and Origin, route,
  * token, content type, query parameters and, unless head_only, body size
  * and JSON. 0 with k->route set (and k->body for a route that takes one:
- * the caller drops it), or -1 with the error reply in *resp. Touches
- * neither the controller nor the kernel. */
+ * the caller drops it); 0 with k->route NULL and the reply in *resp for
+ * a file of the dashboard's (prepare_ui()); or -1 with the error reply in
+ * *resp. Touches neither the controller nor the kernel. */
 static int prepare(struct api *a, const struct api_req *req, struct api_call *k,
 		   struct api_resp *resp, bool head_only)
 {
@@ -442,6 +476,8 @@ static int prepare(struct api *a, const struct api_req *req, struct api_call *k,
 		resp->close = true;
 		return refuse(resp, &k->err);
 	}
+	if (ui_path(req->path))
+		return prepare_ui(a, req, k, resp, head_only);
 	i = api_route(req->method, req->path, k->caps, &resp->allow);
 	if (i == -ENOENT) {
 		vs_errf(&k->err, i, 404, "not_found", "no endpoint %s", path);
@@ -534,7 +570,8 @@ void api_handle(struct api *a, const struct api_req *req, struct api_resp *resp)
 	struct api_call k = { .c = a->c, .req = req, .status = 200 };
 	json_t *out;
 
-	if (prepare(a, req, &k, resp, false)) {
+	/* A file of the dashboard's is in *resp already (no route). */
+	if (prepare(a, req, &k, resp, false) || !k.route) {
 		free(k.qbuf);
 		return;
 	}

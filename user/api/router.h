@@ -12,6 +12,7 @@
 
 struct ctl;
 struct origin_policy;
+struct ui_asset;
 
 #define API_MAX_BODY   (64 * 1024)
 #define API_MAX_TARGET (8 * 1024)  /* the request target: path and query */
@@ -19,12 +20,14 @@ struct origin_policy;
 #define API_MAX_ARGS   16	   /* query parameters */
 
 /* The API: the controller it drives; if set, the bearer token that
- * mutating requests must carry; and which Host and Origin values it takes
- * (NULL: only requests without either). */
+ * mutating requests must carry; which Host and Origin values it takes
+ * (NULL: only requests without either); and the dashboard's files
+ * (api/ui.h; NULL: /ui/ is 404). */
 struct api {
 	struct ctl *c;
 	const char *token;
 	const struct origin_policy *origin;
+	const struct ui_asset *ui;
 };
 
 /* A header field or a query parameter as given, repeats included; a
@@ -55,6 +58,13 @@ struct api_resp {
 	const char *allow;	  /* for 405: the methods the path takes */
 	bool unauthorized;	  /* for 401: send WWW-Authenticate */
 	bool close;		  /* refused before the body was read: close after */
+	/* The dashboard's (api/ui.h): a built-in file sent instead of body,
+	 * not freed; a redirect's target; more headers, ending with a NULL
+	 * name. */
+	const char *file;
+	size_t file_len;
+	const char *location;
+	const struct api_arg *headers;
 	/* A follower (GET /v1/events?wait=) with nothing to show yet: the
 	 * reply may be held until an event after wait_seen, or wait_until
 	 * (clock_mono_ms()), and the request handled again then. 0: send. */

@@ -27,7 +27,7 @@
 #include "api/auth.h"
 #include "api/http.h"
 #include "api/origin.h"
-#include "api/router.h"
+#include "api/ui.h" /* and api/router.h, for struct api */
 
 /* The Makefile passes the version from `git describe`. */
 #ifndef VSTEER_VERSION
@@ -421,7 +421,7 @@ int main(int argc, char **argv)
 	struct sdnotify sd = { .fd = -1 };
 	struct http_opts ho = {};
 	struct origin_policy origin = {};
-	struct api api = {};
+	struct api api = { .ui = ui_web_assets }; /* with the dashboard, GET /ui/ */
 	struct MHD_Daemon *http = NULL;
 	struct vs_err err = {};
 	struct dataplane *dp = NULL;
