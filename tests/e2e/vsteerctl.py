@@ -12,7 +12,8 @@ import threading
 import time
 
 from common import Load, test, two_versions
-from lib import API, BUILD, SVC, api, check, check_sanitizers, service, versions_of, wait_for
+from lib import (API, BUILD, SVC, api, check, check_sanitizers, kill, service, versions_of,
+                 wait_for)
 
 CTL = os.path.join(BUILD, "vsteerctl")
 COMMANDS = ("get", "events", "add-cluster", "delete-cluster", "weights", "rollout", "promote",
@@ -283,6 +284,60 @@ def vsteerctl_status_timeout(env):
     api("POST", "/v1/services/default/rollout/promote?full=true")
 
 
+def read_until(p, f, want, timeout):
+    """What p wrote on f (its stdout or stderr) until want, read as it
+    comes."""
+    buf, deadline = b"", time.monotonic() + timeout
+    while want.encode() not in buf:
+        left = deadline - time.monotonic()
+        check(left > 0 and select.select([f], [], [], left)[0],
+              "%r from %s within %g s: %r" % (want, p.args, timeout, buf))
+        chunk = os.read(f.fileno(), 65536)
+        check(chunk, "%s ended: %r" % (p.args, buf))
+        buf += chunk
+    return buf.decode()
+
+
+@test
+def vsteerctl_follows_restart(env):
+    """`status` and `events -f` outlive a vsteerd killed and started
+    again mid-rollout: each says it tries again, then that vsteerd answers
+    again, and status exits 0 when the rollout completes; against nothing
+    at all, status gives up after its --timeout (3), not its 30 s of retries"""
+    two_versions(env, "manual")
+    ok("rollout", "default", "--to", "2.0", "--strategy", "gradual", "--steps", "50,100",
+       "--hold", "3", "--analysis", "none")
+    args = [CTL, "status", "default", "--timeout", "60"]
+    status = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    follow = subprocess.Popen([CTL, "events", "-f"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)
+    try:
+        lines_within(status, 1, 5)
+        lines_within(follow, 3, 5)      # the events so far: it follows
+        kill(env.daemons[-1])
+        # both saw it gone before it comes back
+        for p in (status, follow):
+            read_until(p, p.stderr, "trying again for up to 30s", 20)
+        env.vsteerd()
+        out, err = status.communicate(timeout=30)
+        check(status.returncode == 0 and "rollout to 2.0 completed" in out.decode()
+              and "answers again" in err.decode(),
+              "status across a restart: exit %d\n%s%s" % (status.returncode, out.decode(),
+                                                         err.decode()))
+        check_sanitizers(err.decode(), "the stderr of vsteerctl status")
+        read_until(follow, follow.stdout, " completed: ", 10)
+        read_until(follow, follow.stderr, "answers again", 5)
+    finally:
+        for p in (status, follow):
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+    kill(env.daemons[-1])
+    r, took = timed_status("default", "--timeout", "2")
+    check(r.returncode == 3 and 2 <= took < 5 and "trying again" in r.stderr,
+          "status with no vsteerd: exit %d after %.1f s: %s" % (r.returncode, took, r.stderr))
+
+
 def tmux(env, *args):
     # a tmux server of the test's own, its socket in the test's directory
     return subprocess.run(["tmux", "-S", os.path.join(env.dir, "tmux.sock")] + list(args),
@@ -412,7 +467,8 @@ class Hostile(FakeAPI):
         "/v1/services/big": (200, b"{\"x\": \"" + b"a" * (6 << 20) + b"\"}"),
         "/v1/services/types": (200, json.dumps({"name": 5, "versions": {"a": 1},
                                                 "rollout": [1]}).encode()),
-        "/v1/services/wrong": (200, json.dumps({"versions": [1, None, {"version": 7,
+        "/v1/services/wrong": (200, json.dumps({"name": "wrong",
+                                                "versions": [1, None, {"version": 7,
                                                 "weight": "x", "lastWindow": {"seconds": 0}}],
                                                 "rollout": {"phase": 3}}).encode()),
         "/v1/clusters": (200, b"[1, 2]"),
@@ -442,7 +498,8 @@ class Restarted(FakeAPI):
                              "missed": 0}
         else:
             done = any("since=3" in c for c in self.calls)
-            st, body = 200, {"name": "r", "rollout": {"phase": "completed" if done else
+            st, body = 200, {"name": "r", "versions": [],
+                             "rollout": {"phase": "completed" if done else
                                                       "progressing", "to": "2.0"}}
         return st, json.dumps(body).encode()
 
@@ -460,12 +517,13 @@ def vsteerctl_hostile_api(env):
         refused(["get", "service", "err"], "HTTP 500")
         err = refused(["get", "service", "esc"], "x?[2J: m?]0;t?")
         check("\033" not in err and "\a" not in err, "escape on stderr: %r" % err)
-        refused(["status", "types"], "no \"events\" list")
         refused(["events"], "no \"events\" list")
-        for name in ("types", "wrong"):
-            r = ctl("get", "service", name)
-            check(r.returncode == 0 and "\033" not in r.stdout, "get service %s: %d %r %r"
-                  % (name, r.returncode, r.stdout, r.stderr))
+        # JSON, but no service's view: not drawn as one
+        refused(["get", "service", "types"], "not a service of vsteerd's")
+        refused(["status", "types", "--timeout", "5"], "no \"events\" list")
+        r = ctl("get", "service", "wrong")
+        check(r.returncode == 0 and "\033" not in r.stdout, "get service wrong: %d %r %r"
+              % (r.returncode, r.stdout, r.stderr))
     with fake_api(Restarted):
         r = ctl("status", "r", "--timeout", "10")
         check(r.returncode == 0 and "rollout to 2.0 completed" in r.stdout,

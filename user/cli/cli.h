@@ -17,6 +17,11 @@ enum cli_exit {
 	CLI_EXIT_TIMEOUT = 3, /* status --timeout passed */
 };
 
+/* How long a follower (status, events -f) waits for a vsteerd that does
+ * not answer: longer than a restart by its unit's watchdog (WatchdogSec=10,
+ * RestartSec=1, then its start), which keeps steering all along. */
+#define CLI_FOLLOW_RETRY_MS 30000
+
 struct cli_opts {
 	struct cli_api api;
 	bool json; /* -o json */

@@ -110,14 +110,29 @@ int cli_events_cmd(struct cli_opts *o)
 		if (!*o->since || *end || errno || since < 0)
 			return cli_error("--since '%s': an event id (0 or more)", o->since);
 	}
+	if (o->follow)
+		o->api.retry_ms = CLI_FOLLOW_RETRY_MS;
 	/* --since alone must not wait: what came after ID, at once */
 	if (cli_events_poll(o, service, since, 0, &events, &last) < 0)
 		return cli_error("%s", o->api.err);
 	print_events(o, events);
 	json_decref(events);
 	while (o->follow) {
-		if (cli_events_poll(o, service, last, EVENTS_WAIT, &events, &last) < 0)
-			return cli_error("%s", o->api.err);
+		if (cli_events_poll(o, service, last, EVENTS_WAIT, &events, &last) < 0) {
+			int64_t was = last;
+
+			/* a vsteerd started again over an older state file has
+			 * fewer events: go on from its newest */
+			if (strcmp(o->api.code, "bad_field") ||
+			    cli_events_poll(o, service, -1, 0, &events, &last) < 0)
+				return cli_error("%s", o->api.err);
+			json_decref(events);
+			fprintf(stderr,
+				"vsteerctl: vsteerd's newest event is %lld, before %lld: "
+				"it started again with older events; following from %lld\n",
+				(long long)last, (long long)was, (long long)last);
+			continue;
+		}
 		print_events(o, events);
 		json_decref(events);
 	}

@@ -42,6 +42,31 @@ bool cli_version_window(const json_t *v, double *rps, double *p50, double *p99, 
 	return true;
 }
 
+void cli_window_cells(const json_t *v, char cells[4][16])
+{
+	double rps, p50, p99, err;
+
+	for (int k = 0; k < 4; k++)
+		strcpy(cells[k], "-");
+	if (!cli_version_window(v, &rps, &p50, &p99, &err))
+		return;
+	snprintf(cells[0], 16, "%.1f", rps);
+	if (cli_jnum(cli_jobj(v, "lastWindow"), "requests", 0) <= 0)
+		return;
+	snprintf(cells[1], 16, "%.2f", p50);
+	snprintf(cells[2], 16, "%.2f", p99);
+	snprintf(cells[3], 16, "%.1f%%", err * 100);
+}
+
+int cli_check_service_view(const json_t *svc, const char *path)
+{
+	if (json_is_string(json_object_get(svc, "name")) && cli_jarr(svc, "versions"))
+		return 0;
+	return cli_error("GET %s: the reply is not a service of vsteerd's (no \"name\" or "
+			 "\"versions\"): is --api vsteerd's address?",
+			 path);
+}
+
 static void backends_count(const json_t *v, int *live, int *dead)
 {
 	json_t *arr = cli_jarr(v, "backends"), *b;
@@ -57,7 +82,7 @@ static int print_service(const json_t *svc)
 	static const char *const hdr[] = { "VERSION", "WEIGHT", "LIVE",	 "DEAD",  "OPEN",
 					   "DRAINED", "REQ/S",	"P50MS", "P99MS", "ERRORS" };
 	json_t *versions = cli_jarr(svc, "versions"), *v;
-	char line[512], n[10][32];
+	char line[512], n[6][32], win[4][16];
 	struct cli_table t;
 	size_t i;
 
@@ -73,7 +98,6 @@ static int print_service(const json_t *svc)
 		return cli_error("out of memory");
 	json_array_foreach (versions, i, v) {
 		const char *cells[10];
-		double rps, p50, p99, err;
 		int live, dead;
 
 		backends_count(v, &live, &dead);
@@ -86,17 +110,9 @@ static int print_service(const json_t *svc)
 		cells[3] = n[3];
 		cells[4] = n[4];
 		cells[5] = json_is_true(json_object_get(v, "drained")) ? "yes" : "no";
-		if (cli_version_window(v, &rps, &p50, &p99, &err)) {
-			snprintf(n[6], 32, "%.1f", rps);
-			snprintf(n[7], 32, "%.2f", p50);
-			snprintf(n[8], 32, "%.2f", p99);
-			snprintf(n[9], 32, "%.1f%%", err * 100);
-		} else {
-			for (int k = 6; k < 10; k++)
-				strcpy(n[k], "-");
-		}
+		cli_window_cells(v, win);
 		for (int k = 6; k < 10; k++)
-			cells[k] = n[k];
+			cells[k] = win[k - 6];
 		if (cli_table_row(&t, cells) < 0)
 			break;
 	}
@@ -226,7 +242,7 @@ int cli_get_cmd(struct cli_opts *o)
 	else if (!strcmp(what, "services"))
 		ret = print_services(reply);
 	else if (!strcmp(what, "service"))
-		ret = print_service(reply);
+		ret = cli_check_service_view(reply, path) ?: print_service(reply);
 	else
 		ret = print_clusters(reply);
 	json_decref(reply);

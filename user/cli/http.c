@@ -5,12 +5,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/http.h"
+#include "lib/clock.h"
 #include "lib/file.h"
 #include "lib/str.h"
 
-#define TOKEN_MAX 4096
+#define TOKEN_MAX	   4096
+#define CLI_RETRY_EVERY_MS 500
 
 struct reply_buf {
 	char *data;
@@ -164,15 +167,17 @@ static void error_reply(struct cli_api *api, const char *method, const char *pat
 		snprintf(api->err, sizeof(api->err), "%s: %s", api->code,
 			 str_printable(m, sizeof(m), msg));
 	} else {
-		snprintf(api->err, sizeof(api->err), "%s %s: HTTP %d from %s (%s)", method, path,
-			 api->status, api->url,
+		snprintf(api->err, sizeof(api->err),
+			 "%s %s: HTTP %d from %s, which is not vsteerd's API "
+			 "(its errors are JSON; is --api right?): %s",
+			 method, path, api->status, api->url,
 			 b->data ? str_printable(m, 120, b->data) : "no body");
 	}
 	json_decref(j);
 }
 
-int cli_api_call(struct cli_api *api, const char *method, const char *path, json_t *body, int wait,
-		 json_t **reply)
+static int call_once(struct cli_api *api, const char *method, const char *path, json_t *body,
+		     int wait, json_t **reply, bool *again)
 {
 	struct reply_buf b = { 0 };
 	struct curl_slist *hdrs = NULL;
@@ -183,6 +188,7 @@ int cli_api_call(struct cli_api *api, const char *method, const char *path, json
 	long status = 0;
 	int ret;
 
+	*again = false;
 	api->status = 0;
 	api->code[0] = '\0';
 	snprintf(url, sizeof(url), "%s%s", api->url, path);
@@ -226,6 +232,11 @@ int cli_api_call(struct cli_api *api, const char *method, const char *path, json
 		goto free_data;
 	}
 	if (cc != CURLE_OK) {
+		/* vsteerd not there, gone mid-reply or stuck: what a restart
+		 * looks like; a certificate or a URL is not mended by waiting */
+		*again = cc == CURLE_COULDNT_CONNECT || cc == CURLE_RECV_ERROR ||
+			 cc == CURLE_SEND_ERROR || cc == CURLE_GOT_NOTHING ||
+			 cc == CURLE_OPERATION_TIMEDOUT || cc == CURLE_PARTIAL_FILE;
 		ret = -ECONNREFUSED;
 		snprintf(api->err, sizeof(api->err), "%s %s: no answer from vsteerd at %s: %s%s",
 			 method, path, api->url, curl_easy_strerror(cc),
@@ -237,6 +248,8 @@ int cli_api_call(struct cli_api *api, const char *method, const char *path, json
 	if (status < 200 || status > 299) {
 		ret = -EPROTO;
 		error_reply(api, method, path, &b);
+		/* a vsteerd adopting its pins answers this until it has */
+		*again = status == 503 && !strcmp(api->code, "starting");
 		goto free_data;
 	}
 	*reply = b.data ? json_loadb(b.data, b.len, 0, &jerr) : NULL;
@@ -257,5 +270,31 @@ free_data:
 free_hdrs:
 	curl_slist_free_all(hdrs);
 	free(b.data);
+	return ret;
+}
+
+int cli_api_call(struct cli_api *api, const char *method, const char *path, json_t *body, int wait,
+		 json_t **reply)
+{
+	int64_t start = clock_mono_ms(), now;
+	bool again = false, said = false;
+	int ret;
+
+	for (;;) {
+		ret = call_once(api, method, path, body, wait, reply, &again);
+		if (!ret || !again || strcmp(method, "GET") || !api->retry_ms)
+			break;
+		now = clock_mono_ms();
+		if (now - start >= api->retry_ms || (api->give_up_at && now >= api->give_up_at))
+			break;
+		if (!said)
+			fprintf(stderr, "vsteerctl: %s; trying again for up to %llds\n", api->err,
+				(long long)(api->retry_ms / 1000));
+		said = true;
+		/* a connection refused comes back at once: not a busy loop */
+		usleep(CLI_RETRY_EVERY_MS * 1000);
+	}
+	if (said && !ret)
+		fprintf(stderr, "vsteerctl: vsteerd at %s answers again\n", api->url);
 	return ret;
 }

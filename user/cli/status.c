@@ -43,12 +43,27 @@ int cli_status_outcome(const json_t *ro, char *why, size_t size)
 	return CLI_EXIT_FAILED;
 }
 
-static int fetch_service(struct cli_opts *o, const char *path, json_t **svc)
+/* A call that failed: a timeout once the deadline passed while vsteerd
+ * did not answer, an error otherwise. */
+static int api_failed(struct cli_opts *o, int64_t deadline)
+{
+	if (deadline && clock_mono_ms() >= deadline)
+		return CLI_EXIT_TIMEOUT;
+	return cli_error("%s", o->api.err);
+}
+
+static int fetch_service(struct cli_opts *o, const char *path, int64_t deadline, json_t **svc)
 {
 	json_t *s;
+	int ret;
 
 	if (cli_api_call(&o->api, "GET", path, NULL, 0, &s) < 0)
-		return cli_error("%s", o->api.err);
+		return api_failed(o, deadline);
+	ret = cli_check_service_view(s, path);
+	if (ret) {
+		json_decref(s);
+		return ret;
+	}
 	if (!cli_jobj(s, "rollout")) {
 		json_decref(s);
 		return cli_error("no_rollout: service %s has no rollout to follow "
@@ -70,7 +85,7 @@ static int follow(struct cli_opts *o, struct cli_watch *w, const char *path, int
 	int ret;
 
 	if (cli_events_poll(o, o->argv[0], -1, 0, &events, &last) < 0) {
-		ret = cli_error("%s", o->api.err);
+		ret = api_failed(o, deadline);
 		goto end_watch;
 	}
 	/* the frame starts with the service's last few events */
@@ -78,7 +93,7 @@ static int follow(struct cli_opts *o, struct cli_watch *w, const char *path, int
 		json_array_foreach (events, i, e)
 			cli_watch_event(w, e);
 	json_decref(events);
-	ret = fetch_service(o, path, &svc);
+	ret = fetch_service(o, path, deadline, &svc);
 	while (!ret) {
 		int64_t left = deadline - clock_mono_ms();
 		int wait;
@@ -104,13 +119,13 @@ static int follow(struct cli_opts *o, struct cli_watch *w, const char *path, int
 				ret = 0;
 				continue;
 			}
-			ret = cli_error("%s", o->api.err);
+			ret = api_failed(o, deadline);
 			break;
 		}
 		json_array_foreach (events, i, e)
 			cli_watch_event(w, e);
 		json_decref(events);
-		ret = fetch_service(o, path, &svc);
+		ret = fetch_service(o, path, deadline, &svc);
 	}
 end_watch:
 	cli_watch_end(w);
@@ -159,6 +174,8 @@ int cli_status(struct cli_opts *o)
 	if (o->json)
 		return cli_error("status has no -o json: get service %s -o json shows the rollout",
 				 o->argv[0]);
+	o->api.retry_ms = CLI_FOLLOW_RETRY_MS;
+	o->api.give_up_at = deadline;
 	cli_watch_init(&w, o->watch && isatty(STDOUT_FILENO));
 	return follow(o, &w, path, deadline, timeout);
 }
