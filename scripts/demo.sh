@@ -86,7 +86,7 @@ STOP
 cleanup() {
 	write_stop
 	if [ "${KEEP:-0}" = 1 ]; then
-		say "left running (pids ${pids[*]}); stop it with: $WORK/stop"
+		say "left running: vsteer-demo 1.0 pid ${pids[0]}, 2.0 pid ${pids[1]}, vsteerd pid ${pids[2]}; stop them with: $WORK/stop"
 		return
 	fi
 	"$WORK/stop" >/dev/null
@@ -196,7 +196,7 @@ curl -s $API/v1/services/default | python3 -c '
 import json, sys
 for v in json.load(sys.stdin)["versions"]:
     print("   version %-4s weight %5.1f%%  live %-5s  steered %-5d failoverOut %-4d failoverIn %d" % (
-        v["version"], v["weight"], v["live"], v["counters"]["steered"],
+        v["version"], v["weight"], "yes" if v["live"] else "no", v["counters"]["steered"],
         v["counters"]["failoverOut"], v["counters"]["failoverIn"]))'
 
 say "5. Restart 2.0 on the same address: steered to again within a second"

@@ -59,6 +59,11 @@ def deploy_script(env):
     check(service()["rollout"]["phase"] == "rolled_back", "bad runs changed the rollout")
 
 
+# What KEEP=1 demo.sh says it left: each process by name, and the stop command.
+LEFT = (r"left running: vsteer-demo 1\.0 pid (\d+), 2\.0 pid (\d+), vsteerd pid (\d+); "
+        r"stop them with: (\S+)$")
+
+
 def demo_tallies(out):
     """The demo's output as {step number: {answer: count}}, the answers
     tallied after each step's last "new connections" line (step 4: the 400
@@ -95,25 +100,25 @@ def demo_script(env):
     demo_env = dict(os.environ, VSTEER_BUILD=os.path.relpath(BUILD, ROOT), KEEP="1")
     r = subprocess.run([os.path.join(ROOT, "scripts", "demo.sh")], capture_output=True, text=True,
                        timeout=300, env=demo_env)
-    m = re.search(r"left running \(pids ([\d ]+)\); stop it with: (\S+)$", r.stdout, re.M)
+    m = re.search(LEFT, r.stdout, re.M)
     stop = None
     try:
         demo_checks(r)
     finally:
         # Whatever failed, the demo's processes do not outlive the test.
-        if m and os.path.exists(m.group(2)):
-            stop = subprocess.run(["sh", "-c", m.group(2)], cwd="/", capture_output=True,
+        if m and os.path.exists(m.group(4)):
+            stop = subprocess.run(["sh", "-c", m.group(4)], cwd="/", capture_output=True,
                                   text=True, timeout=30)
     check(m, "no stop command in:\n" + r.stdout[-1000:])
-    pids = [int(p) for p in m.group(1).split()]
+    pids = [int(p) for p in m.group(1, 2, 3)]
     check(len(pids) == 3 and len(set(pids)) == 3, "pids named: %s" % pids)
-    check(stop, "no stop command at %s" % m.group(2))
+    check(stop, "no stop command at %s" % m.group(4))
     check(stop.returncode == 0 and not stop.stderr and len(stop.stdout.splitlines()) == 1,
           "stop: exit %d\n%s%s" % (stop.returncode, stop.stdout, stop.stderr))
     # Exited (a zombie has no exe link) by the time stop returns: it waits.
     check(not any(os.path.exists("/proc/%d/exe" % p) for p in pids), "running after stop")
     check(not os.path.exists("/sys/fs/bpf/vsteer-demo"), "the demo left its pins behind")
-    check(not os.path.exists(os.path.dirname(m.group(2))), "the demo left its work folder behind")
+    check(not os.path.exists(os.path.dirname(m.group(4))), "the demo left its work folder behind")
 
 
 def demo_checks(r):
@@ -147,9 +152,9 @@ def demo_checks(r):
               ("Content-Type: application/json" in argv and r"%{http_code}\n" in argv
                and json.loads(argv[argv.index("-d") + 1])), "printed curl: %s" % argv)
 
-    m = re.search(r"left running \(pids ([\d ]+)\)", r.stdout)
-    check(m and all(os.path.exists("/proc/%s/exe" % p) for p in m.group(1).split()),
-          "not all it named are running: %s" % (m and m.group(1)))
+    m = re.search(LEFT, r.stdout, re.M)
+    check(m and all(os.path.exists("/proc/%s/exe" % p) for p in m.group(1, 2, 3)),
+          "not all it named are running: %s" % (m and m.group(0)))
 
 
 PODMAN_ENV = dict(os.environ, CONTAINERS_CONF=os.path.join(ROOT, "docker/containers.conf"))
