@@ -6,6 +6,7 @@ is driven over --remote-debugging-pipe: no port is opened for it."""
 import base64
 import json
 import os
+import re
 import select
 import shutil
 import subprocess
@@ -26,6 +27,8 @@ OUT = os.environ.get("VSTEER_TEST_OUT") or os.path.join(ROOT, os.path.basename(B
 # Chromium's start, a page's first render with its charts: seconds on a
 # busy 2-core machine, more under the sanitizer build's slower vsteerd.
 PAGE_TIMEOUT = 20
+# The history the page holds for its charts (web/panel.js, history.js).
+HIST = "vsteer.panel.services.get('default').hist"
 
 
 class Chromium:
@@ -220,12 +223,12 @@ def dashboard_page(env):
     shows_rollout(b)
     # Charts: one canvas each, drawn from at least 3 samples of
     # GET .../history (one every 5 s since vsteerd started).
-    b.wait("services.get('default').hist.time.length >= 3", "3 samples of history", timeout=30)
+    b.wait(HIST + ".time.length >= 3", "3 samples of history", timeout=30)
     check(b.eval("document.querySelectorAll(%s).length" % json.dumps(svc("figure.chart canvas"))) == 4,
           "a canvas per chart")
-    check(b.eval("Object.keys(services.get('default').hist.versions).sort().join()") == "1.0,2.0",
+    check(b.eval("Object.keys(" + HIST + ".versions).sort().join()") == "1.0,2.0",
           "both versions' samples")
-    check(b.eval("services.get('default').hist.versions['1.0'].requestsPerSecond.some(x => x > 0)"),
+    check(b.eval(HIST + ".versions['1.0'].requestsPerSecond.some(x => x > 0)"),
           "1.0's request rate in the history")
     b.wait("document.querySelector(%s).textContent.includes('judged')" % json.dumps(svc(".ro-judge")),
            "the analysis")
@@ -255,8 +258,8 @@ def dashboard_page(env):
            "the promote in the events", timeout=5)
     check(b.eval("document.querySelector(%s).hidden" % json.dumps(svc(".ro-error"))), "an error shown")
     # refreshes from events and the timer never append a sample twice
-    check(b.eval("services.get('default').hist.time.every((t, i, a) => !i || t > a[i - 1])"),
-          "history times not increasing: %s" % b.eval("services.get('default').hist.time"))
+    check(b.eval(HIST + ".time.every((t, i, a) => !i || t > a[i - 1])"),
+          "history times not increasing: %s" % b.eval(HIST + ".time"))
     b.check_clean()
     load.finish()
 
@@ -346,10 +349,20 @@ def dashboard_paths(env):
     page = ui_get("/ui/")[1]
     check(b"app.js" in page and b"<script>" not in page and b"style=" not in page,
           "index.html: inline script or style")
-    # the API's strings (names, event messages) go in as text, never markup
-    js = ui_get("/ui/app.js")[1]
-    for sink in (b"innerHTML", b"outerHTML", b"insertAdjacentHTML", b"document.write", b"eval("):
-        check(sink not in js, "app.js uses %s" % sink.decode())
+    # the API's strings (names, event messages) go in as text, never
+    # markup: in every script of the page's own (uPlot's are not)
+    scripts = [s.decode() for s in re.findall(rb'<script src="([^"]+\.js)"', page)
+               if not s.startswith(b"vendor/")]
+    # each of web/'s scripts is loaded, and so is looked at here
+    ours = sorted(f for f in os.listdir(os.path.join(ROOT, "web")) if f.endswith(".js"))
+    check("app.js" in scripts and sorted(scripts) == ours,
+          "index.html loads %s, web/ has %s" % (scripts, ours))
+    for name in scripts:
+        st, js, r = ui_get("/ui/" + name)
+        check(st == 200 and r.getheader("Content-Type") == "text/javascript; charset=utf-8",
+              "/ui/%s: %s %s" % (name, st, r.getheader("Content-Type")))
+        for sink in (b"innerHTML", b"outerHTML", b"insertAdjacentHTML", b"document.write", b"eval("):
+            check(sink not in js, "%s uses %s" % (name, sink.decode()))
     st, body, r = ui_get("/ui")
     check(st == 301 and r.getheader("Location") == "/ui/", "/ui: %s %s" % (st, r.getheader("Location")))
     st, body, r = ui_get("/ui/", "HEAD")
