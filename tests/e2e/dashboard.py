@@ -332,8 +332,8 @@ def dashboard_paths(env):
     query is ignored; POST is 405 with `Allow: GET, HEAD`; `/ui/x`,
     `/ui/../v1/services`, `%2e%2e`, `//`, an encoded name and a
     directory are 404; a 9 KiB path is 414; a foreign `Host` is 403; the
-    API's own replies are as before; app.js writes no markup (no
-    `innerHTML` and the like)"""
+    API's own replies are as before; index.html loads every script of
+    web/, and none writes markup (no `innerHTML` and the like)"""
     two_versions(env)
     types = {"": "text/html; charset=utf-8", "index.html": "text/html; charset=utf-8",
              "app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8",
