@@ -295,7 +295,9 @@ def vsteerctl_watch_tmux(env):
     bar of the target's weight reads 10, 40, 70 and then 100% as a gradual
     rollout steps (holds of 2 s), each version's traffic share shows once
     a window closed, the screen never scrolls, the cursor is hidden while
-    it draws, and it exits 0 with the cursor shown again"""
+    it draws, and it exits 0 with the cursor shown again; resized to 40x15
+    and then 100x10 the frame fits: the header and the bar on top, no line
+    wider than the window, a cut one ending in three dots"""
     two_versions(env, "manual")
     load = Load()
     load.start()
@@ -307,15 +309,37 @@ def vsteerctl_watch_tmux(env):
     r = tmux(env, "new-session", "-d", "-x", "100", "-y", "30", "-s", "w",
              "%s status default --watch --timeout 30; echo EXIT=$?; sleep 60" % CTL)
     check(r.returncode == 0, "tmux: %s" % r.stderr)
-    seen, frames, cursor = [], [], set()
+    seen, frames, cursor, small = [], [], set(), {}
+    # at 40%, 40x15; at 70%, 100x10, and back to 100x30 once that frame is
+    # seen (at 10 rows the last lines would scroll the final bar away)
+    sizes = {40: (40, 15), 70: (100, 10)}
+    # until the watch redraws for the new size, tmux shows the old frame
+    # rewrapped: a frame on top, within the size, and wider than 40 at 100
+    size = [(100, 30), False]
     try:
+        def resize(x, y):
+            tmux(env, "resize-window", "-t", "w", "-x", str(x), "-y", str(y))
+            size[:] = [(x, y), True]
+
         def done():
             screen = tmux(env, "capture-pane", "-p", "-t", "w").stdout
             cursor.add(tmux(env, "display", "-p", "-t", "w", "#{cursor_flag}").stdout.strip())
-            frames.append(screen)
+            (x, y), pending = size
+            rows = screen.rstrip("\n").split("\n")
+            if pending and screen.startswith("default: ") and len(rows) <= y \
+                    and 40 * (x == 100) < max(map(len, rows)) <= x:
+                size[1] = pending = False
+                if (x, y) in sizes.values():
+                    small[(x, y)] = screen
+                if (x, y) == (100, 10):
+                    resize(100, 30)
+            if not pending:
+                frames.append(screen)
             m = re.search(r"^2\.0\s+\[[#.]+\]\s+([\d.]+)%", screen, re.M)
             if m and (not seen or seen[-1] != float(m.group(1))):
                 seen.append(float(m.group(1)))
+                if seen[-1] in sizes:
+                    resize(*sizes[seen[-1]])
             return "EXIT=" in screen and screen
         final = wait_for(done, 25, lambda: "EXIT; weights seen %s, screen:\n%s"
                          % (seen, frames[-1] if frames else ""), interval=0.1)
@@ -328,11 +352,24 @@ def vsteerctl_watch_tmux(env):
           "final screen:\n" + final)
     check("0" in cursor and shown == "1", "cursor flags while drawing %s, at the end %s"
           % (cursor, shown))
+    # a small terminal: no scrolling, no line wider, the header (phase,
+    # step) and the bar on top, a line cut ending "..."
+    for (x, y), f in sorted(small.items()):
+        rows = f.rstrip("\n").split("\n")
+        check(len(rows) <= y and all(len(r) <= x for r in rows)
+              and re.match(r"default: (rollout 1\.0 -> 2\.0 \(gradual\): )?progressing, "
+                           r"step \d of 4", rows[0])
+              and re.search(r"^2\.0\s+\[[#.]+\]", f, re.M)
+              and all(r.endswith("...") for r in rows if len(r) == x - 1 and "[" not in r),
+              "the frame at %dx%d:\n%s" % (x, y, f))
+    check(len(small) == 2, "frames seen at 40x15 and 100x10: %s" % sorted(small))
+    for (x, y), f in sorted(small.items()):
+        print("at %dx%d:\n%s" % (x, y, f.rstrip()))
     shares = [f for f in frames if re.search(r"^[12]\.0\s+\d+%\s+\d+%\s+[\d.]+\s", f, re.M)]
     check(shares, "no frame with a traffic share; the last:\n" + frames[-2])
     # one frame at the top of the screen, redrawn in place, not scrolled
     off = [f for f in frames if f.strip() and "EXIT" not in f
-           and not f.startswith("default: rollout 1.0 -> 2.0 (gradual)")]
+           and not re.match(r"default: (rollout 1\.0 -> 2\.0 \(gradual\)|progressing)", f)]
     check(not off, "a frame not at the top:\n%s" % (off[:1] or [""])[0])
     mid = next(f for f in frames if "40%" in f)
     check(re.search(r"^VERSION\s+WEIGHT\s+SHARE\s+REQ/S", mid, re.M)

@@ -225,13 +225,71 @@ static void test_cli_hostile_frame(void)
 		json_t *svc = tjson(json_loads(replies[i], 0, NULL));
 
 		CHECK(svc, "reply %zu parses", i);
-		cli_watch_frame(svc, recent, 60, frame, 16384);
+		cli_watch_frame(svc, recent, 60, 0, frame, 16384);
 		CHECK(!strchr(frame, '\033') && !strchr(frame, '\a'), "escape in frame %zu", i);
 		for (char *p = frame, *nl; (nl = strchr(p, '\n')); p = nl + 1)
 			CHECK(nl - p <= 60, "line over 60: %.*s", (int)(nl - p), p);
 		CHECK_HAS(frame, "last events:");
 		cli_rollout_line(json_object_get(svc, "rollout"), line, sizeof(line));
 		CHECK(!strchr(line, 0x1b), "escape in %s", line);
+	}
+}
+
+/* A frame on a small terminal never scrolls: at most rows lines, none
+ * wider than cols, a cut one ending "...", the events given up first,
+ * then the versions but the target's; the header (phase and step) and
+ * the target's bar always there. */
+static void test_cli_small_frame(void)
+{
+	static const struct {
+		int cols, rows;
+	} sizes[] = { { 99, 10 }, { 39, 15 }, { 29, 8 }, { 39, 4 }, { 99, 30 } };
+	json_t *svc = tjson(json_loads(
+		"{\"name\": \"default\", \"rollout\": {\"from\": \"1.0\", \"to\": \"2.0\", "
+		"\"strategy\": \"gradual\", \"phase\": \"progressing\", \"step\": 2, "
+		"\"stepsTotal\": 4, \"weight\": 40}, \"versions\": ["
+		"{\"version\": \"2.0\", \"weight\": 40, \"lastWindow\": {\"seconds\": 5, "
+		"\"requests\": 500, \"latencyP50Ms\": 0.12, \"latencyP99Ms\": 1.5, \"errorRate\": 0}},"
+		"{\"version\": \"1.0\", \"weight\": 60}, {\"version\": \"0.9\", \"weight\": 0}]}",
+		0, NULL));
+	json_t *recent = tjson(json_array());
+	char *frame = tcalloc(16384);
+
+	for (int i = 0; i < 5; i++)
+		json_array_append_new(
+			recent,
+			json_pack("{s:s, s:s, s:s}", "time", "2026-12-07T03:07:18Z", "kind", "step",
+				  "message",
+				  i == 4 ? "the newest, a long message "
+					   "that goes on past a hundred columns to be cut at "
+					   "the width of the terminal" :
+					   "older"));
+	for (size_t k = 0; k < ARRAY_SIZE(sizes); k++) {
+		int cols = sizes[k].cols, rows = sizes[k].rows, n = 0;
+
+		cli_watch_frame(svc, recent, cols, rows, frame, 16384);
+		for (char *p = frame, *nl; (nl = strchr(p, '\n')); p = nl + 1, n++) {
+			CHECK(nl - p <= cols, "%dx%d: line over %d: %.*s", cols, rows, cols,
+			      (int)(nl - p), p);
+			if (!strncmp(p, "  03:07:18 step: the newest", 27))
+				CHECK(!strncmp(nl - 3, "...", 3), "%dx%d: cut without ...: %.*s",
+				      cols, rows, (int)(nl - p), p);
+		}
+		CHECK(n <= rows, "%dx%d: %d lines:\n%s", cols, rows, n, frame);
+		CHECK(!strncmp(frame, "default: ", 9) &&
+			      (strstr(frame, "progressing, step 2 of 4") ||
+			       strstr(frame, "progressing 2/4")),
+		      "%dx%d: header:\n%s", cols, rows, frame);
+		CHECK(strstr(frame, "\n2.0      [#"), "%dx%d: no bar:\n%s", cols, rows, frame);
+		if (rows >= 8 && cols >= 39)
+			CHECK(strstr(frame, "P99") && strstr(frame, "ERR"), "%dx%d: columns:\n%s",
+			      cols, rows, frame);
+		if (rows >= 30)
+			CHECK(strstr(frame, "0.9") && strstr(frame, "the newest") &&
+				      strstr(frame, "..."),
+			      "%dx%d: all:\n%s", cols, rows, frame);
+		if (getenv("SHOW_FRAME"))
+			printf("--- %dx%d\n%s", cols, rows, frame);
 	}
 }
 
@@ -247,7 +305,9 @@ static void test_cli_escape(void)
 }
 
 const struct unit_case cli_cases[] = {
-	TEST(test_cli_duration),      TEST(test_cli_weights), TEST(test_cli_steps),
-	TEST(test_cli_analysis),      TEST(test_cli_servers), TEST(test_cli_outcome),
-	TEST(test_cli_hostile_frame), TEST(test_cli_escape),  { NULL, NULL },
+	TEST(test_cli_duration),      TEST(test_cli_weights),
+	TEST(test_cli_steps),	      TEST(test_cli_analysis),
+	TEST(test_cli_servers),	      TEST(test_cli_outcome),
+	TEST(test_cli_hostile_frame), TEST(test_cli_escape),
+	TEST(test_cli_small_frame),   { NULL, NULL },
 };
