@@ -88,7 +88,8 @@ def vsteerctl_get(env):
     """`get services`, `get service NAME` (versions newest first, weight,
     live and dead backends, req/s once a window closed), `get clusters`,
     `-o json` (the API's view), `events`, `events --since ID` and `events -f`
-    (a change printed within a second); an unknown
+    (a change printed within a second; an ID after the last: the API's
+    words, then --since LAST); an unknown
     service and an API that does not answer exit 2 with a sentence, and
     every command has `--help`"""
     two_versions(env, "manual")
@@ -140,6 +141,9 @@ def vsteerctl_get(env):
     wait_for(lambda: table(ok("get", "service", "default"))[4][6] != "-", 8,
              lambda: "1.0's req/s: %s" % ok("get", "service", "default"))
     refused(["get", "service", "nope"], "unknown_service: no service named 'nope'")
+    last = json.loads(ok("events", "-o", "json").splitlines()[-1])["id"]
+    refused(["events", "--since", "99999"], "follow from since=%d\nvsteerctl: (--since %d)"
+            % (last, last))
     refused(["get", "service", "../x"], "service '../x': 1 to 63 of")
     refused(["--api", "http://127.0.0.1:1", "get", "services"], "no answer from vsteerd at "
             "http://127.0.0.1:1")
@@ -157,8 +161,11 @@ def vsteerctl_get(env):
 def vsteerctl_change(env):
     """add-cluster, weights, delete-cluster, rollout, pause, resume,
     promote, abort and rollback change what the API says; a bad server,
-    weight, duration, steps or strategy exits 2 naming the argument, before
-    any request; an API refusal exits 2 with its code and message"""
+    weight (0x64), duration, steps, strategy, option (a typo: the one
+    meant), --api '', --cacert or a session strategy or mode without
+    --session-timeout exits 2 naming the argument, before any request; an
+    API refusal exits 2 with its code and message, then the flag that the
+    field it names is typed as"""
     env.backend("1.0", "127.0.0.1:9001")
     env.backend("2.0", "127.0.0.1:9002")
     env.vsteerd(env.config([{"version": "1.0", "servers": ["127.0.0.1:9001"]}]))
@@ -167,6 +174,15 @@ def vsteerctl_change(env):
     refused(["add-cluster", "default", "2.0", "localhost:9002"], "server 'localhost:9002'")
     refused(["add-cluster", "default", "2.0", "127.0.0.1:9002", "--mode", "fast"],
             "--mode 'fast'")
+    refused(["add-cluster", "default", "2.0", "127.0.0.1:9002", "--mode", "session"],
+            "--mode session needs --session-timeout")
+    # getopt's errors say vsteerctl:, not the program's path, and a typo
+    # gets the option meant
+    refused(["status", "default", "--wacth"], "no option '--wacth': did you mean --watch?")
+    refused(["--api", "", "get", "services"], "--api '': empty")
+    refused(["--cacert", "/nonexistent/ca.pem", "get", "services"],
+            "--cacert '/nonexistent/ca.pem': No such file")
+    check(ok("-V").startswith("vsteerctl "), "-V")
     out = ok("add-cluster", "default", "2.0", "127.0.0.1:9002", "--mode", "manual")
     v2 = service()["versions"][0]
     check(v2["version"] == "2.0" and v2["mode"] == "manual" and v2["id"] in out,
@@ -177,6 +193,7 @@ def vsteerctl_change(env):
     refused(["weights", "default", "2.0=25", "1.0=70"], "bad_weights: weights sum to 95.00%")
     refused(["weights", "default", "2.0=x"], "weight '2.0=x'")
     refused(["weights", "default", "2.0=101"], "weight '2.0=101'")
+    refused(["weights", "default", "2.0=0x64"], "a decimal number")
     ok("weights", "default", "2.0=0", "1.0=100")
     for args, want in (
             (["--strategy", "gradual", "--to", "2.0"], "--strategy gradual needs --steps"),
@@ -186,8 +203,17 @@ def vsteerctl_change(env):
              "duration '5x'"),
             (["--strategy", "instant", "--to", "2.0", "--analysis", "interval"],
              "--analysis 'interval'"),
+            (["--strategy", "session", "--to", "2.0"], "--strategy session needs "
+             "--session-timeout"),
+            (["--strategy", "session", "--to", "2.0", "--session-timeout", "0"],
+             "--session-timeout '0': --strategy session needs 1 s"),
+
             (["--strategy", "instant", "--to", "9.9"], "unknown_")):
         refused(["rollout", "default"] + args, want)
+    # the API's words as they came, then the flag its field is typed as
+    err = refused(["rollout", "default", "--strategy", "instant", "--to", "2.0", "--analysis",
+                   "interval=abc"], "\nvsteerctl: (--analysis interval=...)\n")
+    check(re.match(r"vsteerctl: bad_\w+: body\.analysis\.interval: ", err), err)
     check(service()["rollout"] is None, "a refused rollout started: %s" % service()["rollout"])
     out = ok("rollout", "default", "--to", "2.0", "--strategy", "gradual", "--steps", "10,50,100",
              "--analysis", "none")
@@ -195,7 +221,8 @@ def vsteerctl_change(env):
     check(ro["phase"] == "progressing" and ro["weight"] == 10 and ro["analysis"] is None
           and [s["weight"] for s in ro["steps"]] == [10, 50, 100]
           and all(s["hold"] is None for s in ro["steps"])
-          and "step 1 of 3, 2.0 at 10%" in out, "rollout: %s\n%s" % (ro, out))
+          and "step 1 of 3, 2.0 at 10%" in out,
+          "rollout: %s\n%s" % (ro, out))
     check("paused" in ok("pause", "default") and service()["rollout"]["phase"] == "paused",
           "pause: %s" % service()["rollout"])
     ok("resume", "default")

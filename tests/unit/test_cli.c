@@ -67,6 +67,9 @@ static void test_cli_duration(void)
 		else
 			CHECK_HAS(err, "duration '");
 	}
+	/* a decimal is not a unit's fault */
+	CHECK_INT(cli_parse_duration("1.5m", &(int64_t){ 0 }, err), ==, -EINVAL);
+	CHECK_HAS(err, "a whole number of s, m, h or d");
 }
 
 static void test_cli_weights(void)
@@ -89,6 +92,18 @@ static void test_cli_weights(void)
 	CHECK_INT(cli_parse_weight("3.0=nan", obj, err), ==, -EINVAL);
 	CHECK_INT(cli_parse_weight("3.0=-1", obj, err), ==, -EINVAL);
 	CHECK_INT(cli_parse_weight("a/b=5", obj, err), ==, -EINVAL);
+	/* decimal numbers only, as the API: not what strtod also reads */
+	static const char *const notdec[] = { "4.0=0x64", "4.0=1e2",   "4.0=inf", "4.0=nan",
+					      "4.0=1.",	  "4.0= 5",    "4.0=5 ",  "4.0=+5",
+					      "4.0=5%%",  "4.0=0x1p3", "4.0=%" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(notdec); i++) {
+		CHECK(cli_parse_weight(notdec[i], obj, err) == -EINVAL, "%s accepted", notdec[i]);
+		CHECK_HAS(err, "a decimal number");
+	}
+	CHECK_INT(cli_parse_weight("4.0=100%", obj, err), ==, 0);
+	CHECK(json_real_value(json_object_get(obj, "4.0")) == 100, "100%%");
+	json_object_del(obj, "4.0");
 	/* what the terminal shows of a hostile argument is printable */
 	CHECK_INT(cli_parse_weight("\033[2J=5", obj, err), ==, -EINVAL);
 	CHECK(!strchr(err, '\033'), "escape in '%s'", err);
@@ -116,6 +131,12 @@ static void test_cli_steps(void)
 	CHECK_INT(cli_parse_steps("10,", -1, &steps, err), ==, -EINVAL);
 	CHECK_INT(cli_parse_steps("10,x", -1, &steps, err), ==, -EINVAL);
 	CHECK_INT(cli_parse_steps("0,100", -1, &steps, err), ==, -EINVAL);
+	CHECK_HAS(err, "a step's weight is more than 0");
+	CHECK_INT(cli_parse_steps("0x0a,1e2", -1, &steps, err), ==, -EINVAL);
+	CHECK_HAS(err, "a decimal number");
+	CHECK_INT(cli_parse_steps("10,1e2", -1, &steps, err), ==, -EINVAL);
+	CHECK_INT(cli_parse_steps("10%,100%", -1, &steps, err), ==, 0);
+	tjson(steps);
 	/* a JSON list, as the API takes it (deploy.sh's -S) */
 	CHECK_INT(cli_parse_steps("[{\"weight\": 5, \"hold\": 600}, {\"weight\": 100}]", -1, &steps,
 				  err),
@@ -293,6 +314,44 @@ static void test_cli_small_frame(void)
 	}
 }
 
+/* The API's words name its body's fields: the flag typed for each. */
+static void test_cli_api_hint(void)
+{
+	static const struct {
+		const char *msg, *hint;
+	} cases[] = {
+		{ "bad_rollout: the session strategy needs sessionTimeout (seconds)",
+		  "(--session-timeout)" },
+		{ "bad_field: body.sessionTimeout: must be seconds from 0 (no affinity) to 86400",
+		  "(--session-timeout)" },
+		{ "bad_field: body.upgradeTransition.sessionTimeout: the session mode needs it",
+		  "(--session-timeout)" },
+		{ "bad_field: body.upgradeTransition.mode: must be one of", "(--mode)" },
+		{ "bad_field: body.analysis.interval: must be a whole number from 1 to 3600",
+		  "(--analysis interval=...)" },
+		{ "unknown_field: body.analysis: no field 'x'", "(--analysis)" },
+		{ "bad_rollout: steps[0].weight: must be above 0", "(--steps)" },
+		{ "bad_field: query parameter 'since': 99999 is after the newest event, 53; "
+		  "follow from since=53",
+		  "(--since 53)" },
+		{ "bad_field: body.toX: x", NULL },
+		{ "already_stable: 2.0 is the stable version", NULL },
+		{ "bad_field: body.upgradeTransition.drainDeadline: must be", NULL },
+	};
+	char hint[128];
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		int ret = cli_api_hint(cases[i].msg, hint, sizeof(hint));
+
+		if (!cases[i].hint) {
+			CHECK(ret == -ENOENT, "%s: %s", cases[i].msg, hint);
+			continue;
+		}
+		CHECK(ret == 0, "%s: none", cases[i].msg);
+		CHECK_STR(hint, cases[i].hint);
+	}
+}
+
 static void test_cli_escape(void)
 {
 	char out[32];
@@ -305,9 +364,8 @@ static void test_cli_escape(void)
 }
 
 const struct unit_case cli_cases[] = {
-	TEST(test_cli_duration),      TEST(test_cli_weights),
-	TEST(test_cli_steps),	      TEST(test_cli_analysis),
-	TEST(test_cli_servers),	      TEST(test_cli_outcome),
-	TEST(test_cli_hostile_frame), TEST(test_cli_escape),
-	TEST(test_cli_small_frame),   { NULL, NULL },
+	TEST(test_cli_duration),      TEST(test_cli_weights), TEST(test_cli_steps),
+	TEST(test_cli_analysis),      TEST(test_cli_servers), TEST(test_cli_outcome),
+	TEST(test_cli_hostile_frame), TEST(test_cli_escape),  TEST(test_cli_small_frame),
+	TEST(test_cli_api_hint),      { NULL, NULL },
 };

@@ -5,11 +5,14 @@
  * and steers rollouts, and follows one to its end (status), with exit
  * codes a pipeline can act on. docs/man/vsteerctl.1.scd is its manual.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/events.h"
 #include "cli/get.h"
@@ -25,7 +28,6 @@ enum {
 	OPT_API = 256,
 	OPT_TOKEN,
 	OPT_CACERT,
-	OPT_VERSION,
 	OPT_MODE,
 	OPT_SESSION_TIMEOUT,
 	OPT_HEALTH,
@@ -48,7 +50,7 @@ static const struct option OPTIONS[] = {
 	{ "cacert", required_argument, NULL, OPT_CACERT },
 	{ "output", required_argument, NULL, 'o' },
 	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "version", no_argument, NULL, 'V' },
 	{ "mode", required_argument, NULL, OPT_MODE },
 	{ "session-timeout", required_argument, NULL, OPT_SESSION_TIMEOUT },
 	{ "health", required_argument, NULL, OPT_HEALTH },
@@ -213,6 +215,88 @@ static bool allowed(const struct command *cmd, int c)
 	return false;
 }
 
+/* Edits from a to b (a swap of two letters is one): how far a typo is. */
+static int distance(const char *a, const char *b)
+{
+	int d[33][33], la = strlen(a), lb = strlen(b);
+
+	if (la > 32 || lb > 32)
+		return 99;
+	for (int i = 0; i <= la; i++)
+		for (int j = 0; j <= lb; j++) {
+			int v = i > j ? i : j;
+
+			if (i && j) {
+				int sub = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+
+				v = d[i - 1][j] + 1 < d[i][j - 1] + 1 ? d[i - 1][j] + 1 :
+									d[i][j - 1] + 1;
+				v = sub < v ? sub : v;
+				if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
+				    a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < v)
+					v = d[i - 2][j - 2] + 1;
+			}
+			d[i][j] = v;
+		}
+	return d[la][lb];
+}
+
+/* getopt's own messages name argv[0], a full path; these say vsteerctl:
+ * as every other, and a long option mistyped gets the one meant. */
+static int bad_option(char **argv, int c)
+{
+	const char *word = argv[optind - 1], *best = NULL;
+	char name[64], several[256] = "";
+	int bestd = 3;
+
+	if (c == ':')
+		return cli_error("option '%s' needs a value (vsteerctl --help)", word);
+	if (optopt && optopt < 256 && strncmp(word, "--", 2))
+		return cli_error("no option '-%c' (vsteerctl --help)", optopt);
+	if (optopt)
+		return cli_error("option '--%s' takes no value", opt_name(optopt));
+	snprintf(name, sizeof(name), "%.*s", (int)strcspn(word + 2, "="), word + 2);
+	for (const struct option *o = OPTIONS; o->name; o++) {
+		int d = distance(name, o->name);
+
+		/* a prefix of several: getopt takes a unique prefix only */
+		if (*name && !strncmp(o->name, name, strlen(name)) &&
+		    strlen(several) + strlen(o->name) + 4 < sizeof(several))
+			strcat(strcat(strcat(several, *several ? ", " : ""), "--"), o->name);
+		if (d < bestd && d * 3 <= (int)strlen(o->name)) {
+			bestd = d;
+			best = o->name;
+		}
+	}
+	if (*several)
+		return cli_error("option '%s' is ambiguous: %s", word, several);
+	if (best)
+		return cli_error("no option '%s': did you mean --%s?", word, best);
+	return cli_error("no option '%s' (vsteerctl --help)", word);
+}
+
+/* What the API refuses, checked before it is asked: the flag named, not
+ * the body's field. */
+static int check_session(const struct command *cmd, const struct cli_opts *o)
+{
+	const char *flag = cmd->run == cli_rollout_start ? "--strategy" : "--mode";
+	const char *v = cmd->run == cli_rollout_start ? o->strategy : o->mode;
+	char err[CLI_ERR_LEN];
+	int64_t secs;
+
+	if (!v || strcmp(v, "session"))
+		return 0;
+	if (!o->session_timeout)
+		return cli_error("%s session needs --session-timeout DURATION (90s, 10m): how "
+				 "long an idle client stays with its version",
+				 flag);
+	/* a duration that does not parse is the command's to report */
+	if (cli_parse_duration(o->session_timeout, &secs, err) == 0 && secs < 1)
+		return cli_error("--session-timeout '%s': %s session needs 1 s at least",
+				 o->session_timeout, flag);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *api = NULL, *token = NULL, *cacert = NULL;
@@ -221,15 +305,22 @@ int main(int argc, char **argv)
 	int given[32], ngiven = 0, c, ret;
 	bool help = false;
 
-	while ((c = getopt_long(argc, argv, "o:hf", OPTIONS, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":o:hfV", OPTIONS, NULL)) != -1) {
 		switch (c) {
 		case OPT_API:
+			/* empty is a mistake (an unset variable), not the default */
+			if (!*optarg)
+				return cli_error("--api '': empty (a URL: " CLI_API_DEFAULT ")");
 			api = optarg;
 			break;
 		case OPT_TOKEN:
 			token = optarg;
 			break;
 		case OPT_CACERT:
+			/* said now, even for http: a typo would only show with https */
+			if (access(optarg, R_OK) < 0)
+				return cli_error("--cacert '%s': %s", optarg, strerror(errno));
 			cacert = optarg;
 			break;
 		case 'o':
@@ -240,12 +331,12 @@ int main(int argc, char **argv)
 		case 'h':
 			help = true;
 			break;
-		case OPT_VERSION:
+		case 'V':
 			printf("vsteerctl %s\n", VSTEER_VERSION);
 			return 0;
 		case '?':
-			fprintf(stderr, "(vsteerctl --help lists the commands)\n");
-			return 2;
+		case ':':
+			return bad_option(argv, c);
 		default:
 			if ((size_t)ngiven < sizeof(given) / sizeof(given[0]))
 				given[ngiven++] = c;
@@ -322,9 +413,20 @@ int main(int argc, char **argv)
 	o.argv = argv + optind + 1;
 	if (cmd->run == cli_get_cmd && o.argc == 0)
 		return cli_error("get services | service NAME | clusters");
+	if ((cmd->run == cli_rollout_start || cmd->run == cli_add_cluster) &&
+	    check_session(cmd, &o))
+		return CLI_EXIT_USAGE;
 	if (cli_api_init(&o.api, api, token, cacert) < 0)
 		return cli_error("%s", o.api.err);
 	ret = cmd->run(&o);
+	/* the API's error, as it came, was the last line: the flag its field
+	 * is typed as after it */
+	if (ret == CLI_EXIT_USAGE && o.api.code[0]) {
+		char hint[128];
+
+		if (cli_api_hint(o.api.err, hint, sizeof(hint)) == 0)
+			cli_error("%s", hint);
+	}
 	cli_api_free(&o.api);
 	/* a pipeline reads the exit code: never one the man page does not list */
 	return ret >= CLI_EXIT_OK && ret <= CLI_EXIT_TIMEOUT ? ret : CLI_EXIT_USAGE;
