@@ -101,6 +101,9 @@ static int run_rollback(struct cli_opts *o)
 	return cli_rollout_control(o, "rollback");
 }
 
+/* What every command that steers a rollout says of -o json. */
+#define STEER_JSON "  -o json      the API's reply instead of a sentence\n"
+
 static const int NONE[] = { 0 };
 static const int ADD_OPTS[] = { OPT_MODE, OPT_SESSION_TIMEOUT, OPT_HEALTH, 0 };
 static const int DELETE_OPTS[] = { OPT_FORCE, 0 };
@@ -124,24 +127,29 @@ static const struct command COMMANDS[] = {
 	  "  -o json      one JSON object a line\n" },
 	{ "add-cluster", cli_add_cluster, ADD_OPTS,
 	  "add-cluster SERVICE VERSION SERVER... [--mode instant|session|manual]\n"
-	  "    [--session-timeout DURATION] [--health PATH]",
+	  "    [--session-timeout DURATION] [--health PATH] [-o json]",
 	  "Register a version of SERVICE served by SERVER... (ADDRESS:PORT, [IPV6]:PORT).\n"
 	  "  --mode MODE  how it takes over: instant (the API's default: a version newer\n"
 	  "               than every other takes all new sessions), session (new sessions\n"
 	  "               only), manual (weight 0, for a rollout or weights later)\n"
-	  "  --session-timeout DURATION   with --mode session (90s, 10m)\n"
-	  "  --health PATH                check each server with GET PATH\n" },
+	  "  --session-timeout DURATION   with --mode session, and needed: how long an idle\n"
+	  "                               client keeps its version (90s, 10m; 1 s at least)\n"
+	  "  --health PATH                check each server with GET PATH\n"
+	  "  -o json                      the API's reply instead of a sentence\n" },
 	{ "delete-cluster", cli_delete_cluster, DELETE_OPTS,
-	  "delete-cluster SERVICE VERSION [--force]",
-	  "Delete a version: its sessions go to the next older version at once.\n"
-	  "  --force      also the service's last version\n" },
-	{ "weights", cli_weights, NONE, "weights SERVICE VERSION=PERCENT...",
+	  "delete-cluster SERVICE VERSION [--force] [-o json]",
+	  "Delete a version: its sessions go to the next older version at once (for the\n"
+	  "oldest, the next newer).\n"
+	  "  --force      also the service's last version\n"
+	  "  -o json      the API's reply instead of a sentence\n" },
+	{ "weights", cli_weights, NONE, "weights SERVICE VERSION=PERCENT... [-o json]",
 	  "Share new sessions: e.g. weights default 2.0=25 1.0=75 (must sum to 100;\n"
-	  "versions not named get 0).\n" },
+	  "versions not named get 0). A PERCENT is 0 to 100, at most two decimals.\n"
+	  "  -o json      the API's reply instead of a sentence\n" },
 	{ "rollout", cli_rollout_start, ROLLOUT_OPTS,
 	  "rollout SERVICE --to VERSION --strategy instant|session|gradual|mirror\n"
 	  "    [--steps 10,50,100] [--hold DURATION] [--analysis FILE|k=v,...|none]\n"
-	  "    [--session-timeout DURATION]",
+	  "    [--session-timeout DURATION] [-o json]",
 	  "Start a rollout of SERVICE to VERSION (registered already: add-cluster).\n"
 	  "  --steps LIST       gradual: the target's weight at each step, in percent\n"
 	  "                     (or the API's JSON list of steps)\n"
@@ -151,24 +159,29 @@ static const struct command COMMANDS[] = {
 	  "                     a JSON object or a file holding one,\n"
 	  "                     key=value,... (interval=5,failureLimit=3),\n"
 	  "                     or none (not judged)\n"
-	  "  --session-timeout DURATION   session: how long a client stays idle\n"
+	  "  --session-timeout DURATION   session, and needed: how long an idle client\n"
+	  "                     keeps its version (90s, 10m; 1 s at least)\n"
+	  "  -o json            the API's reply instead of a sentence\n"
 	  "Then follow it: vsteerctl status SERVICE --watch\n" },
-	{ "promote", run_promote, PROMOTE_OPTS, "promote SERVICE [--full]",
-	  "The rollout's next step now; --full: straight to 100%.\n" },
-	{ "pause", run_pause, NONE, "pause SERVICE",
-	  "Hold the rollout's current step (the rest of its hold is kept).\n" },
-	{ "resume", run_resume, NONE, "resume SERVICE", "Go on with a paused rollout.\n" },
-	{ "abort", run_abort, NONE, "abort SERVICE",
-	  "The target to 0%; its active sessions stay with it.\n" },
-	{ "rollback", run_rollback, NONE, "rollback SERVICE",
+	{ "promote", run_promote, PROMOTE_OPTS, "promote SERVICE [--full] [-o json]",
+	  "The rollout's next step now; --full: straight to 100%.\n" STEER_JSON },
+	{ "pause", run_pause, NONE, "pause SERVICE [-o json]",
+	  "Hold the rollout's current step (the rest of its hold is kept).\n" STEER_JSON },
+	{ "resume", run_resume, NONE, "resume SERVICE [-o json]",
+	  "Go on with a paused rollout.\n" STEER_JSON },
+	{ "abort", run_abort, NONE, "abort SERVICE [-o json]",
+	  "The target to 0%; its active sessions stay with it.\n" STEER_JSON },
+	{ "rollback", run_rollback, NONE, "rollback SERVICE [-o json]",
 	  "Like abort, and the target's active sessions move back (also after a\n"
-	  "rollout completed).\n" },
+	  "rollout completed).\n" STEER_JSON },
 	{ "status", cli_status, STATUS_OPTS, "status SERVICE [--watch] [--timeout DURATION]",
 	  "Follow SERVICE's rollout until it ends, a line per change (--watch on a\n"
 	  "terminal: a screen redrawn in place: the step, a bar of the target's\n"
-	  "weight, each version's traffic share, latency and errors, the last events).\n"
-	  "Exit 0: completed; 1: rolled back or aborted (why, on stderr); 2: bad input\n"
-	  "or no answer from the API; 3: --timeout passed first.\n" },
+	  "weight, each version's traffic share, latency and errors, the last events;\n"
+	  "on a small terminal the events, then versions, are left out).\n"
+	  "Exit 0: completed; 1: rolled back or aborted (why, on stderr); 2: bad input,\n"
+	  "an API error or no API; 3: --timeout passed first; 130, 143: stopped by\n"
+	  "SIGINT (Ctrl-C), SIGTERM.\n" },
 };
 
 static const char GLOBAL_HELP[] =
@@ -176,9 +189,8 @@ static const char GLOBAL_HELP[] =
 	"  --api URL          vsteerd's API (default $VSTEER_API, else " CLI_API_DEFAULT ")\n"
 	"  --token-file FILE  the bearer token (default $VSTEER_TOKEN_FILE)\n"
 	"  --cacert FILE      CA certificates to check an https API with\n"
-	"  -o json            the API's JSON instead of a table\n"
 	"  -h, --help         help (vsteerctl COMMAND --help: the command's)\n"
-	"  --version          vsteerctl's version\n";
+	"  -V, --version      vsteerctl's version\n";
 
 static void usage(FILE *f)
 {
