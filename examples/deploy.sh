@@ -2,7 +2,8 @@
 # Upgrade a service to a new version through vsteerd, for a delivery
 # pipeline: a thin wrapper over vsteerctl that registers the version's
 # backends (add-cluster), starts a rollout (rollout), follows it (status)
-# and exits 0 when it completed, 1 when it was rolled back or aborted
+# and exits 0 when it completed (or the version already is the service's
+# stable one: nothing to do), 1 when it was rolled back or aborted
 # (printing why), 2 on bad usage or an API error. After a completed rollout
 # it waits for the old version to drain and says so.
 #
@@ -26,10 +27,12 @@
 #   -d SECONDS    how long to wait for the old version to drain (default 300;
 #                 not drained by then is reported, not an error)
 #   -q            quiet: only the outcome
+#   -h            this help (exit 0)
 #
 # Needs vsteerctl ($VSTEERCTL, beside this script's bin/, the source
 # tree's build/, or on PATH) and jq. Safe to rerun: a version already
-# registered with the same servers is reused.
+# registered with the same servers is reused, and one already deployed (the
+# service's stable version) is left as it is, exit 0.
 set -euo pipefail
 
 export VSTEER_API=${VSTEER_API:-http://127.0.0.1:9900}
@@ -40,9 +43,14 @@ analysis=
 drain=300
 quiet=
 
+# usage [RC]: the comment above; help asked for (-h) is on stdout, exit 0
 usage() {
-	sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' >&2
-	exit 2
+	if [ "${1:-2}" = 0 ]; then
+		sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'
+	else
+		sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' >&2
+	fi
+	exit "${1:-2}"
 }
 say() { [ -n "$quiet" ] || echo "deploy: $*"; }
 die() { echo "deploy: $*" >&2; exit 2; }
@@ -57,6 +65,7 @@ while getopts "a:t:s:T:S:A:d:qh" opt; do
 	A) analysis=$OPTARG ;;
 	d) drain=$OPTARG ;;
 	q) quiet=1 ;;
+	h) usage 0 ;;
 	*) usage ;;
 	esac
 done
@@ -93,18 +102,27 @@ else
 	say "registered $service $version: $id"
 fi
 
-# 2. The rollout.
+# 2. The rollout; none if the version already is the stable one (a rerun
+# of a deploy that completed).
+errs=$(mktemp)
+trap 'rm -f "$errs"' EXIT
 args=(--to "$version" --strategy "$strategy")
 [ -z "$timeout" ] || args+=(--session-timeout "$timeout")
 [ -z "$steps" ] || args+=(--steps "$steps")
 [ -z "$analysis" ] || args+=(--analysis "$analysis")
-from=$("$ctl" rollout "$service" "${args[@]}" -o json | jq -r .rollout.from) || exit 2
+if ! started=$("$ctl" rollout "$service" "${args[@]}" -o json 2>"$errs"); then
+	if grep -q '^vsteerctl: already_stable: ' "$errs"; then
+		echo "deploy: $service $version is already deployed (the stable version): nothing to do"
+		exit 0
+	fi
+	cat "$errs" >&2
+	exit 2
+fi
+from=$(jq -r .rollout.from <<<"$started")
 say "rollout of $service from $from to $version ($strategy) started"
 
 # 3. Follow it: vsteerctl status follows the events, and its exit code is
 # the outcome.
-errs=$(mktemp)
-trap 'rm -f "$errs"' EXIT
 rc=0
 if [ -n "$quiet" ]; then
 	"$ctl" status "$service" >/dev/null 2>"$errs" || rc=$?

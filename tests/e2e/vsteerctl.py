@@ -89,7 +89,8 @@ def vsteerctl_get(env):
     """`get services`, `get service NAME` (versions newest first, weight,
     live and dead backends, req/s once a window closed), `get clusters`,
     `-o json` (the API's view), `events`, `events --since ID` and `events -f`
-    (a change printed within a second); an unknown
+    (a change printed within a second; an ID after the last: the API's
+    words, then --since LAST); an unknown
     service and an API that does not answer exit 2 with a sentence, and
     every command has `--help`"""
     two_versions(env, "manual")
@@ -141,6 +142,9 @@ def vsteerctl_get(env):
     wait_for(lambda: table(ok("get", "service", "default"))[4][6] != "-", 8,
              lambda: "1.0's req/s: %s" % ok("get", "service", "default"))
     refused(["get", "service", "nope"], "unknown_service: no service named 'nope'")
+    last = json.loads(ok("events", "-o", "json").splitlines()[-1])["id"]
+    refused(["events", "--since", "99999"], "follow from since=%d\nvsteerctl: (--since %d)"
+            % (last, last))
     refused(["get", "service", "../x"], "service '../x': 1 to 63 of")
     refused(["--api", "http://127.0.0.1:1", "get", "services"], "no answer from vsteerd at "
             "http://127.0.0.1:1")
@@ -158,8 +162,11 @@ def vsteerctl_get(env):
 def vsteerctl_change(env):
     """add-cluster, weights, delete-cluster, rollout, pause, resume,
     promote, abort and rollback change what the API says; a bad server,
-    weight, duration, steps or strategy exits 2 naming the argument, before
-    any request; an API refusal exits 2 with its code and message"""
+    weight (0x64), duration, steps, strategy, option (a typo: the one
+    meant), --api '', --cacert or a session strategy or mode without
+    --session-timeout exits 2 naming the argument, before any request; an
+    API refusal exits 2 with its code and message, then the flag that the
+    field it names is typed as"""
     env.backend("1.0", "127.0.0.1:9001")
     env.backend("2.0", "127.0.0.1:9002")
     env.vsteerd(env.config([{"version": "1.0", "servers": ["127.0.0.1:9001"]}]))
@@ -168,6 +175,15 @@ def vsteerctl_change(env):
     refused(["add-cluster", "default", "2.0", "localhost:9002"], "server 'localhost:9002'")
     refused(["add-cluster", "default", "2.0", "127.0.0.1:9002", "--mode", "fast"],
             "--mode 'fast'")
+    refused(["add-cluster", "default", "2.0", "127.0.0.1:9002", "--mode", "session"],
+            "--mode session needs --session-timeout")
+    # getopt's errors say vsteerctl:, not the program's path, and a typo
+    # gets the option meant
+    refused(["status", "default", "--wacth"], "no option '--wacth': did you mean --watch?")
+    refused(["--api", "", "get", "services"], "--api '': empty")
+    refused(["--cacert", "/nonexistent/ca.pem", "get", "services"],
+            "--cacert '/nonexistent/ca.pem': No such file")
+    check(ok("-V").startswith("vsteerctl "), "-V")
     out = ok("add-cluster", "default", "2.0", "127.0.0.1:9002", "--mode", "manual")
     v2 = service()["versions"][0]
     check(v2["version"] == "2.0" and v2["mode"] == "manual" and v2["id"] in out,
@@ -178,6 +194,7 @@ def vsteerctl_change(env):
     refused(["weights", "default", "2.0=25", "1.0=70"], "bad_weights: weights sum to 95.00%")
     refused(["weights", "default", "2.0=x"], "weight '2.0=x'")
     refused(["weights", "default", "2.0=101"], "weight '2.0=101'")
+    refused(["weights", "default", "2.0=0x64"], "a decimal number")
     ok("weights", "default", "2.0=0", "1.0=100")
     for args, want in (
             (["--strategy", "gradual", "--to", "2.0"], "--strategy gradual needs --steps"),
@@ -187,8 +204,17 @@ def vsteerctl_change(env):
              "duration '5x'"),
             (["--strategy", "instant", "--to", "2.0", "--analysis", "interval"],
              "--analysis 'interval'"),
+            (["--strategy", "session", "--to", "2.0"], "--strategy session needs "
+             "--session-timeout"),
+            (["--strategy", "session", "--to", "2.0", "--session-timeout", "0"],
+             "--session-timeout '0': --strategy session needs 1 s"),
+
             (["--strategy", "instant", "--to", "9.9"], "unknown_")):
         refused(["rollout", "default"] + args, want)
+    # the API's words as they came, then the flag its field is typed as
+    err = refused(["rollout", "default", "--strategy", "instant", "--to", "2.0", "--analysis",
+                   "interval=abc"], "\nvsteerctl: (--analysis interval=...)\n")
+    check(re.match(r"vsteerctl: bad_\w+: body\.analysis\.interval: ", err), err)
     check(service()["rollout"] is None, "a refused rollout started: %s" % service()["rollout"])
     out = ok("rollout", "default", "--to", "2.0", "--strategy", "gradual", "--steps", "10,50,100",
              "--analysis", "none")
@@ -196,7 +222,8 @@ def vsteerctl_change(env):
     check(ro["phase"] == "progressing" and ro["weight"] == 10 and ro["analysis"] is None
           and [s["weight"] for s in ro["steps"]] == [10, 50, 100]
           and all(s["hold"] is None for s in ro["steps"])
-          and "step 1 of 3, 2.0 at 10%" in out, "rollout: %s\n%s" % (ro, out))
+          and "step 1 of 3, 2.0 at 10%" in out,
+          "rollout: %s\n%s" % (ro, out))
     check("paused" in ok("pause", "default") and service()["rollout"]["phase"] == "paused",
           "pause: %s" % service()["rollout"])
     ok("resume", "default")
@@ -350,7 +377,9 @@ def vsteerctl_watch_tmux(env):
     bar of the target's weight reads 10, 40, 70 and then 100% as a gradual
     rollout steps (holds of 2 s), each version's traffic share shows once
     a window closed, the screen never scrolls, the cursor is hidden while
-    it draws, and it exits 0 with the cursor shown again"""
+    it draws, and it exits 0 with the cursor shown again; resized to 40x15
+    and then 100x10 the frame fits: the header and the bar on top, no line
+    wider than the window, a cut one ending in three dots"""
     two_versions(env, "manual")
     load = Load()
     load.start()
@@ -362,15 +391,37 @@ def vsteerctl_watch_tmux(env):
     r = tmux(env, "new-session", "-d", "-x", "100", "-y", "30", "-s", "w",
              "%s status default --watch --timeout 30; echo EXIT=$?; sleep 60" % CTL)
     check(r.returncode == 0, "tmux: %s" % r.stderr)
-    seen, frames, cursor = [], [], set()
+    seen, frames, cursor, small = [], [], set(), {}
+    # at 40%, 40x15; at 70%, 100x10, and back to 100x30 once that frame is
+    # seen (at 10 rows the last lines would scroll the final bar away)
+    sizes = {40: (40, 15), 70: (100, 10)}
+    # until the watch redraws for the new size, tmux shows the old frame
+    # rewrapped: a frame on top, within the size, and wider than 40 at 100
+    size = [(100, 30), False]
     try:
+        def resize(x, y):
+            tmux(env, "resize-window", "-t", "w", "-x", str(x), "-y", str(y))
+            size[:] = [(x, y), True]
+
         def done():
             screen = tmux(env, "capture-pane", "-p", "-t", "w").stdout
             cursor.add(tmux(env, "display", "-p", "-t", "w", "#{cursor_flag}").stdout.strip())
-            frames.append(screen)
+            (x, y), pending = size
+            rows = screen.rstrip("\n").split("\n")
+            if pending and screen.startswith("default: ") and len(rows) <= y \
+                    and 40 * (x == 100) < max(map(len, rows)) <= x:
+                size[1] = pending = False
+                if (x, y) in sizes.values():
+                    small[(x, y)] = screen
+                if (x, y) == (100, 10):
+                    resize(100, 30)
+            if not pending:
+                frames.append(screen)
             m = re.search(r"^2\.0\s+\[[#.]+\]\s+([\d.]+)%", screen, re.M)
             if m and (not seen or seen[-1] != float(m.group(1))):
                 seen.append(float(m.group(1)))
+                if seen[-1] in sizes:
+                    resize(*sizes[seen[-1]])
             return "EXIT=" in screen and screen
         final = wait_for(done, 25, lambda: "EXIT; weights seen %s, screen:\n%s"
                          % (seen, frames[-1] if frames else ""), interval=0.1)
@@ -383,11 +434,24 @@ def vsteerctl_watch_tmux(env):
           "final screen:\n" + final)
     check("0" in cursor and shown == "1", "cursor flags while drawing %s, at the end %s"
           % (cursor, shown))
+    # a small terminal: no scrolling, no line wider, the header (phase,
+    # step) and the bar on top, a line cut ending "..."
+    for (x, y), f in sorted(small.items()):
+        rows = f.rstrip("\n").split("\n")
+        check(len(rows) <= y and all(len(r) <= x for r in rows)
+              and re.match(r"default: (rollout 1\.0 -> 2\.0 \(gradual\): )?progressing, "
+                           r"step \d of 4", rows[0])
+              and re.search(r"^2\.0\s+\[[#.]+\]", f, re.M)
+              and all(r.endswith("...") for r in rows if len(r) == x - 1 and "[" not in r),
+              "the frame at %dx%d:\n%s" % (x, y, f))
+    check(len(small) == 2, "frames seen at 40x15 and 100x10: %s" % sorted(small))
+    for (x, y), f in sorted(small.items()):
+        print("at %dx%d:\n%s" % (x, y, f.rstrip()))
     shares = [f for f in frames if re.search(r"^[12]\.0\s+\d+%\s+\d+%\s+[\d.]+\s", f, re.M)]
     check(shares, "no frame with a traffic share; the last:\n" + frames[-2])
     # one frame at the top of the screen, redrawn in place, not scrolled
     off = [f for f in frames if f.strip() and "EXIT" not in f
-           and not f.startswith("default: rollout 1.0 -> 2.0 (gradual)")]
+           and not re.match(r"default: (rollout 1\.0 -> 2\.0 \(gradual\)|progressing)", f)]
     check(not off, "a frame not at the top:\n%s" % (off[:1] or [""])[0])
     mid = next(f for f in frames if "40%" in f)
     check(re.search(r"^VERSION\s+WEIGHT\s+SHARE\s+REQ/S", mid, re.M)

@@ -67,6 +67,9 @@ static void test_cli_duration(void)
 		else
 			CHECK_HAS(err, "duration '");
 	}
+	/* a decimal is not a unit's fault */
+	CHECK_INT(cli_parse_duration("1.5m", &(int64_t){ 0 }, err), ==, -EINVAL);
+	CHECK_HAS(err, "a whole number of s, m, h or d");
 }
 
 static void test_cli_weights(void)
@@ -89,6 +92,18 @@ static void test_cli_weights(void)
 	CHECK_INT(cli_parse_weight("3.0=nan", obj, err), ==, -EINVAL);
 	CHECK_INT(cli_parse_weight("3.0=-1", obj, err), ==, -EINVAL);
 	CHECK_INT(cli_parse_weight("a/b=5", obj, err), ==, -EINVAL);
+	/* decimal numbers only, as the API: not what strtod also reads */
+	static const char *const notdec[] = { "4.0=0x64", "4.0=1e2",   "4.0=inf", "4.0=nan",
+					      "4.0=1.",	  "4.0= 5",    "4.0=5 ",  "4.0=+5",
+					      "4.0=5%%",  "4.0=0x1p3", "4.0=%" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(notdec); i++) {
+		CHECK(cli_parse_weight(notdec[i], obj, err) == -EINVAL, "%s accepted", notdec[i]);
+		CHECK_HAS(err, "a decimal number");
+	}
+	CHECK_INT(cli_parse_weight("4.0=100%", obj, err), ==, 0);
+	CHECK(json_real_value(json_object_get(obj, "4.0")) == 100, "100%%");
+	json_object_del(obj, "4.0");
 	/* what the terminal shows of a hostile argument is printable */
 	CHECK_INT(cli_parse_weight("\033[2J=5", obj, err), ==, -EINVAL);
 	CHECK(!strchr(err, '\033'), "escape in '%s'", err);
@@ -116,6 +131,12 @@ static void test_cli_steps(void)
 	CHECK_INT(cli_parse_steps("10,", -1, &steps, err), ==, -EINVAL);
 	CHECK_INT(cli_parse_steps("10,x", -1, &steps, err), ==, -EINVAL);
 	CHECK_INT(cli_parse_steps("0,100", -1, &steps, err), ==, -EINVAL);
+	CHECK_HAS(err, "a step's weight is more than 0");
+	CHECK_INT(cli_parse_steps("0x0a,1e2", -1, &steps, err), ==, -EINVAL);
+	CHECK_HAS(err, "a decimal number");
+	CHECK_INT(cli_parse_steps("10,1e2", -1, &steps, err), ==, -EINVAL);
+	CHECK_INT(cli_parse_steps("10%,100%", -1, &steps, err), ==, 0);
+	tjson(steps);
 	/* a JSON list, as the API takes it (deploy.sh's -S) */
 	CHECK_INT(cli_parse_steps("[{\"weight\": 5, \"hold\": 600}, {\"weight\": 100}]", -1, &steps,
 				  err),
@@ -225,13 +246,109 @@ static void test_cli_hostile_frame(void)
 		json_t *svc = tjson(json_loads(replies[i], 0, NULL));
 
 		CHECK(svc, "reply %zu parses", i);
-		cli_watch_frame(svc, recent, 60, frame, 16384);
+		cli_watch_frame(svc, recent, 60, 0, frame, 16384);
 		CHECK(!strchr(frame, '\033') && !strchr(frame, '\a'), "escape in frame %zu", i);
 		for (char *p = frame, *nl; (nl = strchr(p, '\n')); p = nl + 1)
 			CHECK(nl - p <= 60, "line over 60: %.*s", (int)(nl - p), p);
 		CHECK_HAS(frame, "last events:");
 		cli_rollout_line(json_object_get(svc, "rollout"), line, sizeof(line));
 		CHECK(!strchr(line, 0x1b), "escape in %s", line);
+	}
+}
+
+/* A frame on a small terminal never scrolls: at most rows lines, none
+ * wider than cols, a cut one ending "...", the events given up first,
+ * then the versions but the target's; the header (phase and step) and
+ * the target's bar always there. */
+static void test_cli_small_frame(void)
+{
+	static const struct {
+		int cols, rows;
+	} sizes[] = { { 99, 10 }, { 39, 15 }, { 29, 8 }, { 39, 4 }, { 99, 30 } };
+	json_t *svc = tjson(json_loads(
+		"{\"name\": \"default\", \"rollout\": {\"from\": \"1.0\", \"to\": \"2.0\", "
+		"\"strategy\": \"gradual\", \"phase\": \"progressing\", \"step\": 2, "
+		"\"stepsTotal\": 4, \"weight\": 40}, \"versions\": ["
+		"{\"version\": \"2.0\", \"weight\": 40, \"lastWindow\": {\"seconds\": 5, "
+		"\"requests\": 500, \"latencyP50Ms\": 0.12, \"latencyP99Ms\": 1.5, \"errorRate\": 0}},"
+		"{\"version\": \"1.0\", \"weight\": 60}, {\"version\": \"0.9\", \"weight\": 0}]}",
+		0, NULL));
+	json_t *recent = tjson(json_array());
+	char *frame = tcalloc(16384);
+
+	for (int i = 0; i < 5; i++)
+		json_array_append_new(
+			recent,
+			json_pack("{s:s, s:s, s:s}", "time", "2026-12-07T03:07:18Z", "kind", "step",
+				  "message",
+				  i == 4 ? "the newest, a long message "
+					   "that goes on past a hundred columns to be cut at "
+					   "the width of the terminal" :
+					   "older"));
+	for (size_t k = 0; k < ARRAY_SIZE(sizes); k++) {
+		int cols = sizes[k].cols, rows = sizes[k].rows, n = 0;
+
+		cli_watch_frame(svc, recent, cols, rows, frame, 16384);
+		for (char *p = frame, *nl; (nl = strchr(p, '\n')); p = nl + 1, n++) {
+			CHECK(nl - p <= cols, "%dx%d: line over %d: %.*s", cols, rows, cols,
+			      (int)(nl - p), p);
+			if (!strncmp(p, "  03:07:18 step: the newest", 27))
+				CHECK(!strncmp(nl - 3, "...", 3), "%dx%d: cut without ...: %.*s",
+				      cols, rows, (int)(nl - p), p);
+		}
+		CHECK(n <= rows, "%dx%d: %d lines:\n%s", cols, rows, n, frame);
+		CHECK(!strncmp(frame, "default: ", 9) &&
+			      (strstr(frame, "progressing, step 2 of 4") ||
+			       strstr(frame, "progressing 2/4")),
+		      "%dx%d: header:\n%s", cols, rows, frame);
+		CHECK(strstr(frame, "\n2.0      [#"), "%dx%d: no bar:\n%s", cols, rows, frame);
+		if (rows >= 8 && cols >= 39)
+			CHECK(strstr(frame, "P99") && strstr(frame, "ERR"), "%dx%d: columns:\n%s",
+			      cols, rows, frame);
+		if (rows >= 30)
+			CHECK(strstr(frame, "0.9") && strstr(frame, "the newest") &&
+				      strstr(frame, "..."),
+			      "%dx%d: all:\n%s", cols, rows, frame);
+		if (getenv("SHOW_FRAME"))
+			printf("--- %dx%d\n%s", cols, rows, frame);
+	}
+}
+
+/* The API's words name its body's fields: the flag typed for each. */
+static void test_cli_api_hint(void)
+{
+	static const struct {
+		const char *msg, *hint;
+	} cases[] = {
+		{ "bad_rollout: the session strategy needs sessionTimeout (seconds)",
+		  "(--session-timeout)" },
+		{ "bad_field: body.sessionTimeout: must be seconds from 0 (no affinity) to 86400",
+		  "(--session-timeout)" },
+		{ "bad_field: body.upgradeTransition.sessionTimeout: the session mode needs it",
+		  "(--session-timeout)" },
+		{ "bad_field: body.upgradeTransition.mode: must be one of", "(--mode)" },
+		{ "bad_field: body.analysis.interval: must be a whole number from 1 to 3600",
+		  "(--analysis interval=...)" },
+		{ "unknown_field: body.analysis: no field 'x'", "(--analysis)" },
+		{ "bad_rollout: steps[0].weight: must be above 0", "(--steps)" },
+		{ "bad_field: query parameter 'since': 99999 is after the newest event, 53; "
+		  "follow from since=53",
+		  "(--since 53)" },
+		{ "bad_field: body.toX: x", NULL },
+		{ "already_stable: 2.0 is the stable version", NULL },
+		{ "bad_field: body.upgradeTransition.drainDeadline: must be", NULL },
+	};
+	char hint[128];
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		int ret = cli_api_hint(cases[i].msg, hint, sizeof(hint));
+
+		if (!cases[i].hint) {
+			CHECK(ret == -ENOENT, "%s: %s", cases[i].msg, hint);
+			continue;
+		}
+		CHECK(ret == 0, "%s: none", cases[i].msg);
+		CHECK_STR(hint, cases[i].hint);
 	}
 }
 
@@ -249,5 +366,6 @@ static void test_cli_escape(void)
 const struct unit_case cli_cases[] = {
 	TEST(test_cli_duration),      TEST(test_cli_weights), TEST(test_cli_steps),
 	TEST(test_cli_analysis),      TEST(test_cli_servers), TEST(test_cli_outcome),
-	TEST(test_cli_hostile_frame), TEST(test_cli_escape),  { NULL, NULL },
+	TEST(test_cli_hostile_frame), TEST(test_cli_escape),  TEST(test_cli_small_frame),
+	TEST(test_cli_api_hint),      { NULL, NULL },
 };

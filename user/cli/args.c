@@ -68,8 +68,9 @@ int cli_parse_duration(const char *s, int64_t *secs, char err[CLI_ERR_LEN])
 			unit = 86400;
 			break;
 		default:
+			/* "1.5m" too: the API takes whole seconds */
 			return fail(err, -EINVAL, "duration '%s': %s", s,
-				    "units are s, m, h and d (90s, 10m, 1h30m)");
+				    "a whole number of s, m, h or d (90s, 10m, 1h30m)");
 		}
 		if (*p)
 			p++;
@@ -83,20 +84,29 @@ int cli_parse_duration(const char *s, int64_t *secs, char err[CLI_ERR_LEN])
 
 int cli_parse_percent(const char *s, double *pct, char err[CLI_ERR_LEN])
 {
-	const char *dot = strchr(s, '.');
-	char *end;
+	static const char digits[] = "0123456789";
+	size_t len = strlen(s), ints = strspn(s, digits), decs = 0;
+	char num[16];
 	double v;
 
-	if (!*s || !isdigit((unsigned char)*s))
-		return fail(err, -EINVAL, "'%s': %s", s, "not a percentage (0 to 100)");
-	errno = 0;
-	v = strtod(s, &end);
-	if (*end || errno || !isfinite(v))
-		return fail(err, -EINVAL, "'%s': %s", s, "not a percentage (0 to 100)");
+	/* "25%" is how a person writes it */
+	if (len && s[len - 1] == '%')
+		len--;
+	if (ints < len && s[ints] == '.')
+		decs = strspn(s + ints + 1, digits);
+	/* decimal digits only, as the API: strtod would take 0x64, 1e2, inf */
+	if (!ints || ints + (decs ? decs + 1 : 0) != len)
+		return fail(err, -EINVAL, "'%s': %s", s,
+			    "not a percentage: a decimal number 0 to 100 (25, 12.5)");
+	if (decs > 2)
+		return fail(err, -EINVAL, "'%s': %s", s, "more than two decimals");
+	if (len >= sizeof(num))
+		return fail(err, -ERANGE, "'%s': %s", s, "over 100%");
+	memcpy(num, s, len);
+	num[len] = '\0';
+	v = strtod(num, NULL);
 	if (v > 100)
 		return fail(err, -ERANGE, "'%s': %s", s, "over 100%");
-	if (dot && strlen(dot + 1) > 2)
-		return fail(err, -EINVAL, "'%s': %s", s, "more than two decimals");
 	*pct = v;
 	return 0;
 }
@@ -182,7 +192,9 @@ int cli_parse_steps(const char *s, int64_t hold, json_t **steps, char err[CLI_ER
 		if (cli_parse_percent(tok, &pct, why) < 0)
 			goto free_arr;
 		if (pct <= last) {
-			snprintf(why, sizeof(why), "%s: each step above the one before", tok);
+			snprintf(why, sizeof(why), "%s: %s", tok,
+				 json_array_size(arr) ? "each step above the one before" :
+							"a step's weight is more than 0");
 			goto free_arr;
 		}
 		if (json_array_size(arr) == CLI_MAX_STEPS) {
@@ -337,4 +349,67 @@ int cli_parse_server(const char *s, char err[CLI_ERR_LEN])
 	if (!isdigit((unsigned char)colon[1]) || *end || errno || port < 1 || port > 65535)
 		return fail(err, -EINVAL, "server '%s': %s", s, "the port is 1 to 65535");
 	return 0;
+}
+
+/* The API names a body's fields; vsteerctl's user typed flags. In the
+ * order looked up: the longer path first. bare: also found as a word
+ * without "body." (bad_rollout's sentences name sessionTimeout, steps). */
+static const struct {
+	const char *field, *flag;
+	bool bare;
+} FIELD_FLAGS[] = {
+	{ "upgradeTransition.sessionTimeout", "--session-timeout", false },
+	{ "upgradeTransition.mode", "--mode", false },
+	{ "sessionTimeout", "--session-timeout", true },
+	{ "analysis", "--analysis", false },
+	{ "steps", "--steps", true },
+	{ "to", "--to", false },
+	{ "strategy", "--strategy", false },
+	{ "health", "--health", false },
+	{ "servers", "SERVER", false },
+};
+
+/* Whether s starts with the field name and the name ends there. */
+static bool names(const char *s, const char *field)
+{
+	size_t n = strlen(field);
+
+	return !strncmp(s, field, n) && !isalnum((unsigned char)s[n]);
+}
+
+int cli_api_hint(const char *msg, char *out, size_t size)
+{
+	const char *body = strstr(msg, "body."), *since = strstr(msg, "since=");
+
+	if (since && isdigit((unsigned char)since[6])) {
+		snprintf(out, size, "(--since %.*s)", (int)strspn(since + 6, "0123456789"),
+			 since + 6);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(FIELD_FLAGS) / sizeof(FIELD_FLAGS[0]); i++) {
+		const char *f = FIELD_FLAGS[i].field, *at = NULL;
+
+		if (body && names(body + 5, f)) {
+			at = body + 5;
+		} else if (!body && FIELD_FLAGS[i].bare) {
+			for (const char *p = msg; (p = strstr(p, f)); p++)
+				if ((p == msg || !isalnum((unsigned char)p[-1])) && names(p, f)) {
+					at = p;
+					break;
+				}
+		}
+		if (!at)
+			continue;
+		/* an analysis key is typed as key=value */
+		if (!strcmp(f, "analysis") && at[8] == '.' && isalpha((unsigned char)at[9]))
+			snprintf(out, size, "(--analysis %.*s=...)",
+				 (int)strspn(at + 9,
+					     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+					     "0123456789"),
+				 at + 9);
+		else
+			snprintf(out, size, "(%s)", FIELD_FLAGS[i].flag);
+		return 0;
+	}
+	return -ENOENT;
 }

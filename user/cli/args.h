@@ -34,5 +34,10 @@ int cli_parse_server(const char *s, char err[CLI_ERR_LEN]);
 /* A service or version name as the API takes it in a path: 1 to 63 of
  * A-Z a-z 0-9 . _ - */
 int cli_check_name(const char *what, const char *s, char err[CLI_ERR_LEN]);
+/* The flag that an API error message's field is typed as: "body.sessionTimeout:
+ * ..." gives "(--session-timeout)", "body.analysis.interval: ..."
+ * "(--analysis interval=...)", "... follow from since=53" "(--since 53)".
+ * 0 and out, or -ENOENT if the message names no field vsteerctl sets. */
+int cli_api_hint(const char *msg, char *out, size_t size);
 
 #endif

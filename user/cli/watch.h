@@ -25,8 +25,12 @@ void cli_watch_init(struct cli_watch *w, bool tty);
 void cli_watch_event(struct cli_watch *w, const json_t *e);
 /* The service's view now: a frame, or a line if the rollout changed. */
 void cli_watch_show(struct cli_watch *w, const json_t *svc);
-/* The frame's text for a terminal cols wide (lines cut at cols). */
-void cli_watch_frame(const json_t *svc, const json_t *recent, int cols, char *buf, size_t size);
+/* The frame's text for a terminal cols wide and rows high (0: no limit):
+ * each line cut at cols, ending "..." if it was; never more than rows
+ * lines, the last given up first (events, then versions but the
+ * target's), the header and the target's bar always there. */
+void cli_watch_frame(const json_t *svc, const json_t *recent, int cols, int rows, char *buf,
+		     size_t size);
 void cli_watch_end(struct cli_watch *w);
 
 #endif

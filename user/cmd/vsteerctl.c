@@ -5,11 +5,14 @@
  * and steers rollouts, and follows one to its end (status), with exit
  * codes a pipeline can act on. docs/man/vsteerctl.1.scd is its manual.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/events.h"
 #include "cli/get.h"
@@ -25,7 +28,6 @@ enum {
 	OPT_API = 256,
 	OPT_TOKEN,
 	OPT_CACERT,
-	OPT_VERSION,
 	OPT_MODE,
 	OPT_SESSION_TIMEOUT,
 	OPT_HEALTH,
@@ -48,7 +50,7 @@ static const struct option OPTIONS[] = {
 	{ "cacert", required_argument, NULL, OPT_CACERT },
 	{ "output", required_argument, NULL, 'o' },
 	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "version", no_argument, NULL, 'V' },
 	{ "mode", required_argument, NULL, OPT_MODE },
 	{ "session-timeout", required_argument, NULL, OPT_SESSION_TIMEOUT },
 	{ "health", required_argument, NULL, OPT_HEALTH },
@@ -99,6 +101,9 @@ static int run_rollback(struct cli_opts *o)
 	return cli_rollout_control(o, "rollback");
 }
 
+/* What every command that steers a rollout says of -o json. */
+#define STEER_JSON "  -o json      the API's reply instead of a sentence\n"
+
 static const int NONE[] = { 0 };
 static const int ADD_OPTS[] = { OPT_MODE, OPT_SESSION_TIMEOUT, OPT_HEALTH, 0 };
 static const int DELETE_OPTS[] = { OPT_FORCE, 0 };
@@ -122,24 +127,29 @@ static const struct command COMMANDS[] = {
 	  "  -o json      one JSON object a line\n" },
 	{ "add-cluster", cli_add_cluster, ADD_OPTS,
 	  "add-cluster SERVICE VERSION SERVER... [--mode instant|session|manual]\n"
-	  "    [--session-timeout DURATION] [--health PATH]",
+	  "    [--session-timeout DURATION] [--health PATH] [-o json]",
 	  "Register a version of SERVICE served by SERVER... (ADDRESS:PORT, [IPV6]:PORT).\n"
 	  "  --mode MODE  how it takes over: instant (the API's default: a version newer\n"
 	  "               than every other takes all new sessions), session (new sessions\n"
 	  "               only), manual (weight 0, for a rollout or weights later)\n"
-	  "  --session-timeout DURATION   with --mode session (90s, 10m)\n"
-	  "  --health PATH                check each server with GET PATH\n" },
+	  "  --session-timeout DURATION   with --mode session, and needed: how long an idle\n"
+	  "                               client keeps its version (90s, 10m; 1 s at least)\n"
+	  "  --health PATH                check each server with GET PATH\n"
+	  "  -o json                      the API's reply instead of a sentence\n" },
 	{ "delete-cluster", cli_delete_cluster, DELETE_OPTS,
-	  "delete-cluster SERVICE VERSION [--force]",
-	  "Delete a version: its sessions go to the next older version at once.\n"
-	  "  --force      also the service's last version\n" },
-	{ "weights", cli_weights, NONE, "weights SERVICE VERSION=PERCENT...",
+	  "delete-cluster SERVICE VERSION [--force] [-o json]",
+	  "Delete a version: its sessions go to the next older version at once (for the\n"
+	  "oldest, the next newer).\n"
+	  "  --force      also the service's last version\n"
+	  "  -o json      the API's reply instead of a sentence\n" },
+	{ "weights", cli_weights, NONE, "weights SERVICE VERSION=PERCENT... [-o json]",
 	  "Share new sessions: e.g. weights default 2.0=25 1.0=75 (must sum to 100;\n"
-	  "versions not named get 0).\n" },
+	  "versions not named get 0). A PERCENT is 0 to 100, at most two decimals.\n"
+	  "  -o json      the API's reply instead of a sentence\n" },
 	{ "rollout", cli_rollout_start, ROLLOUT_OPTS,
 	  "rollout SERVICE --to VERSION --strategy instant|session|gradual|mirror\n"
 	  "    [--steps 10,50,100] [--hold DURATION] [--analysis FILE|k=v,...|none]\n"
-	  "    [--session-timeout DURATION]",
+	  "    [--session-timeout DURATION] [-o json]",
 	  "Start a rollout of SERVICE to VERSION (registered already: add-cluster).\n"
 	  "  --steps LIST       gradual: the target's weight at each step, in percent\n"
 	  "                     (or the API's JSON list of steps)\n"
@@ -149,24 +159,29 @@ static const struct command COMMANDS[] = {
 	  "                     a JSON object or a file holding one,\n"
 	  "                     key=value,... (interval=5,failureLimit=3),\n"
 	  "                     or none (not judged)\n"
-	  "  --session-timeout DURATION   session: how long a client stays idle\n"
+	  "  --session-timeout DURATION   session, and needed: how long an idle client\n"
+	  "                     keeps its version (90s, 10m; 1 s at least)\n"
+	  "  -o json            the API's reply instead of a sentence\n"
 	  "Then follow it: vsteerctl status SERVICE --watch\n" },
-	{ "promote", run_promote, PROMOTE_OPTS, "promote SERVICE [--full]",
-	  "The rollout's next step now; --full: straight to 100%.\n" },
-	{ "pause", run_pause, NONE, "pause SERVICE",
-	  "Hold the rollout's current step (the rest of its hold is kept).\n" },
-	{ "resume", run_resume, NONE, "resume SERVICE", "Go on with a paused rollout.\n" },
-	{ "abort", run_abort, NONE, "abort SERVICE",
-	  "The target to 0%; its active sessions stay with it.\n" },
-	{ "rollback", run_rollback, NONE, "rollback SERVICE",
+	{ "promote", run_promote, PROMOTE_OPTS, "promote SERVICE [--full] [-o json]",
+	  "The rollout's next step now; --full: straight to 100%.\n" STEER_JSON },
+	{ "pause", run_pause, NONE, "pause SERVICE [-o json]",
+	  "Hold the rollout's current step (the rest of its hold is kept).\n" STEER_JSON },
+	{ "resume", run_resume, NONE, "resume SERVICE [-o json]",
+	  "Go on with a paused rollout.\n" STEER_JSON },
+	{ "abort", run_abort, NONE, "abort SERVICE [-o json]",
+	  "The target to 0%; its active sessions stay with it.\n" STEER_JSON },
+	{ "rollback", run_rollback, NONE, "rollback SERVICE [-o json]",
 	  "Like abort, and the target's active sessions move back (also after a\n"
-	  "rollout completed).\n" },
+	  "rollout completed).\n" STEER_JSON },
 	{ "status", cli_status, STATUS_OPTS, "status SERVICE [--watch] [--timeout DURATION]",
 	  "Follow SERVICE's rollout until it ends, a line per change (--watch on a\n"
 	  "terminal: a screen redrawn in place: the step, a bar of the target's\n"
-	  "weight, each version's traffic share, latency and errors, the last events).\n"
-	  "Exit 0: completed; 1: rolled back or aborted (why, on stderr); 2: bad input\n"
-	  "or no answer from the API; 3: --timeout passed first.\n" },
+	  "weight, each version's traffic share, latency and errors, the last events;\n"
+	  "on a small terminal the events, then versions, are left out).\n"
+	  "Exit 0: completed; 1: rolled back or aborted (why, on stderr); 2: bad input,\n"
+	  "an API error or no API; 3: --timeout passed first; 130, 143: stopped by\n"
+	  "SIGINT (Ctrl-C), SIGTERM.\n" },
 };
 
 static const char GLOBAL_HELP[] =
@@ -174,9 +189,8 @@ static const char GLOBAL_HELP[] =
 	"  --api URL          vsteerd's API (default $VSTEER_API, else " CLI_API_DEFAULT ")\n"
 	"  --token-file FILE  the bearer token (default $VSTEER_TOKEN_FILE)\n"
 	"  --cacert FILE      CA certificates to check an https API with\n"
-	"  -o json            the API's JSON instead of a table\n"
 	"  -h, --help         help (vsteerctl COMMAND --help: the command's)\n"
-	"  --version          vsteerctl's version\n";
+	"  -V, --version      vsteerctl's version\n";
 
 static void usage(FILE *f)
 {
@@ -213,6 +227,88 @@ static bool allowed(const struct command *cmd, int c)
 	return false;
 }
 
+/* Edits from a to b (a swap of two letters is one): how far a typo is. */
+static int distance(const char *a, const char *b)
+{
+	int d[33][33], la = strlen(a), lb = strlen(b);
+
+	if (la > 32 || lb > 32)
+		return 99;
+	for (int i = 0; i <= la; i++)
+		for (int j = 0; j <= lb; j++) {
+			int v = i > j ? i : j;
+
+			if (i && j) {
+				int sub = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+
+				v = d[i - 1][j] + 1 < d[i][j - 1] + 1 ? d[i - 1][j] + 1 :
+									d[i][j - 1] + 1;
+				v = sub < v ? sub : v;
+				if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
+				    a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < v)
+					v = d[i - 2][j - 2] + 1;
+			}
+			d[i][j] = v;
+		}
+	return d[la][lb];
+}
+
+/* getopt's own messages name argv[0], a full path; these say vsteerctl:
+ * as every other, and a long option mistyped gets the one meant. */
+static int bad_option(char **argv, int c)
+{
+	const char *word = argv[optind - 1], *best = NULL;
+	char name[64], several[256] = "";
+	int bestd = 3;
+
+	if (c == ':')
+		return cli_error("option '%s' needs a value (vsteerctl --help)", word);
+	if (optopt && optopt < 256 && strncmp(word, "--", 2))
+		return cli_error("no option '-%c' (vsteerctl --help)", optopt);
+	if (optopt)
+		return cli_error("option '--%s' takes no value", opt_name(optopt));
+	snprintf(name, sizeof(name), "%.*s", (int)strcspn(word + 2, "="), word + 2);
+	for (const struct option *o = OPTIONS; o->name; o++) {
+		int d = distance(name, o->name);
+
+		/* a prefix of several: getopt takes a unique prefix only */
+		if (*name && !strncmp(o->name, name, strlen(name)) &&
+		    strlen(several) + strlen(o->name) + 4 < sizeof(several))
+			strcat(strcat(strcat(several, *several ? ", " : ""), "--"), o->name);
+		if (d < bestd && d * 3 <= (int)strlen(o->name)) {
+			bestd = d;
+			best = o->name;
+		}
+	}
+	if (*several)
+		return cli_error("option '%s' is ambiguous: %s", word, several);
+	if (best)
+		return cli_error("no option '%s': did you mean --%s?", word, best);
+	return cli_error("no option '%s' (vsteerctl --help)", word);
+}
+
+/* What the API refuses, checked before it is asked: the flag named, not
+ * the body's field. */
+static int check_session(const struct command *cmd, const struct cli_opts *o)
+{
+	const char *flag = cmd->run == cli_rollout_start ? "--strategy" : "--mode";
+	const char *v = cmd->run == cli_rollout_start ? o->strategy : o->mode;
+	char err[CLI_ERR_LEN];
+	int64_t secs;
+
+	if (!v || strcmp(v, "session"))
+		return 0;
+	if (!o->session_timeout)
+		return cli_error("%s session needs --session-timeout DURATION (90s, 10m): how "
+				 "long an idle client stays with its version",
+				 flag);
+	/* a duration that does not parse is the command's to report */
+	if (cli_parse_duration(o->session_timeout, &secs, err) == 0 && secs < 1)
+		return cli_error("--session-timeout '%s': %s session needs 1 s at least",
+				 o->session_timeout, flag);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *api = NULL, *token = NULL, *cacert = NULL;
@@ -221,15 +317,22 @@ int main(int argc, char **argv)
 	int given[32], ngiven = 0, c, ret;
 	bool help = false;
 
-	while ((c = getopt_long(argc, argv, "o:hf", OPTIONS, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":o:hfV", OPTIONS, NULL)) != -1) {
 		switch (c) {
 		case OPT_API:
+			/* empty is a mistake (an unset variable), not the default */
+			if (!*optarg)
+				return cli_error("--api '': empty (a URL: " CLI_API_DEFAULT ")");
 			api = optarg;
 			break;
 		case OPT_TOKEN:
 			token = optarg;
 			break;
 		case OPT_CACERT:
+			/* said now, even for http: a typo would only show with https */
+			if (access(optarg, R_OK) < 0)
+				return cli_error("--cacert '%s': %s", optarg, strerror(errno));
 			cacert = optarg;
 			break;
 		case 'o':
@@ -240,12 +343,12 @@ int main(int argc, char **argv)
 		case 'h':
 			help = true;
 			break;
-		case OPT_VERSION:
+		case 'V':
 			printf("vsteerctl %s\n", VSTEER_VERSION);
 			return 0;
 		case '?':
-			fprintf(stderr, "(vsteerctl --help lists the commands)\n");
-			return 2;
+		case ':':
+			return bad_option(argv, c);
 		default:
 			if ((size_t)ngiven < sizeof(given) / sizeof(given[0]))
 				given[ngiven++] = c;
@@ -322,9 +425,20 @@ int main(int argc, char **argv)
 	o.argv = argv + optind + 1;
 	if (cmd->run == cli_get_cmd && o.argc == 0)
 		return cli_error("get services | service NAME | clusters");
+	if ((cmd->run == cli_rollout_start || cmd->run == cli_add_cluster) &&
+	    check_session(cmd, &o))
+		return CLI_EXIT_USAGE;
 	if (cli_api_init(&o.api, api, token, cacert) < 0)
 		return cli_error("%s", o.api.err);
 	ret = cmd->run(&o);
+	/* the API's error, as it came, was the last line: the flag its field
+	 * is typed as after it */
+	if (ret == CLI_EXIT_USAGE && o.api.code[0]) {
+		char hint[128];
+
+		if (cli_api_hint(o.api.err, hint, sizeof(hint)) == 0)
+			cli_error("%s", hint);
+	}
 	cli_api_free(&o.api);
 	/* a pipeline reads the exit code: never one the man page does not list */
 	return ret >= CLI_EXIT_OK && ret <= CLI_EXIT_TIMEOUT ? ret : CLI_EXIT_USAGE;
