@@ -16,6 +16,7 @@
 #include "cli/watch.h"
 
 #define COLS 72
+#define ROWS 12
 
 static void printable(const char *s)
 {
@@ -38,16 +39,21 @@ static void frame(const char *text)
 {
 	static char buf[16384];
 	json_t *svc = json_loads(text, 0, NULL), *recent;
+	int lines = 1;
 
 	if (!svc)
 		return;
 	recent = json_array();
 	json_array_append(recent, svc);
-	cli_watch_frame(svc, recent, COLS, buf, sizeof(buf));
+	cli_watch_frame(svc, recent, COLS, ROWS, buf, sizeof(buf));
 	printable(buf);
-	for (char *p = buf, *nl; (nl = strchr(p, '\n')); p = nl + 1)
+	for (char *p = buf, *nl; (nl = strchr(p, '\n')); p = nl + 1, lines++)
 		if (nl - p > COLS)
 			abort();
+	/* a frame taller than the terminal scrolls: never (its last line's
+	 * newline is not printed) */
+	if (lines - (*buf && buf[strlen(buf) - 1] == '\n') > ROWS)
+		abort();
 	json_decref(recent);
 	json_decref(svc);
 }

@@ -143,7 +143,7 @@ def vsteerctl_get(env):
              lambda: "1.0's req/s: %s" % ok("get", "service", "default"))
     refused(["get", "service", "nope"], "unknown_service: no service named 'nope'")
     last = json.loads(ok("events", "-o", "json").splitlines()[-1])["id"]
-    refused(["events", "--since", "99999"], "follow from since=%d\nvsteerctl: (--since %d)"
+    refused(["events", "--since", "99999"], "follow from since=%d (--since %d)\n"
             % (last, last))
     refused(["get", "service", "../x"], "service '../x': 1 to 63 of")
     refused(["--api", "http://127.0.0.1:1", "get", "services"], "no answer from vsteerd at "
@@ -213,7 +213,7 @@ def vsteerctl_change(env):
         refused(["rollout", "default"] + args, want)
     # the API's words as they came, then the flag its field is typed as
     err = refused(["rollout", "default", "--strategy", "instant", "--to", "2.0", "--analysis",
-                   "interval=abc"], "\nvsteerctl: (--analysis interval=...)\n")
+                   "interval=abc"], " (--analysis interval=...)\n")
     check(re.match(r"vsteerctl: bad_\w+: body\.analysis\.interval: ", err), err)
     check(service()["rollout"] is None, "a refused rollout started: %s" % service()["rollout"])
     out = ok("rollout", "default", "--to", "2.0", "--strategy", "gradual", "--steps", "10,50,100",

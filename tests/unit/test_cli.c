@@ -16,6 +16,7 @@
 #include "lib/compiler.h"
 #include "cli/cli.h"
 #include "cli/get.h"
+#include "cli/json.h"
 #include "cli/http.h"
 #include "cli/status.h"
 #include "cli/watch.h"
@@ -238,6 +239,11 @@ static void test_cli_hostile_frame(void)
 		"{\"version\": \"\\u001b]0;pwned\\u0007\", \"weight\": \"x\", \"lastWindow\": "
 		"{\"seconds\": 0, \"requests\": -5}}, {\"lastWindow\": {\"seconds\": 5, "
 		"\"requests\": 1e300, \"errorRate\": \"x\"}}]}",
+
+		/* fuzz_cli: a step past INT_MAX was cast to an int */
+		"{\"name\": \"d\", \"rollout\": {\"phase\": \"progressing\", \"step\": 3593225678, "
+		"\"stepsTotal\": -1e300}, \"versions\": [{\"openConnections\": 1e300}], "
+		"\"port\": 1e19}",
 	};
 	json_t *recent = tjson(json_pack("[{s:s, s:i}, i]", "kind", "\033[31m", "id", 3, 7));
 	char *frame = tcalloc(16384), line[512];
@@ -254,6 +260,24 @@ static void test_cli_hostile_frame(void)
 		cli_rollout_line(json_object_get(svc, "rollout"), line, sizeof(line));
 		CHECK(!strchr(line, 0x1b), "escape in %s", line);
 	}
+}
+
+/* Whole numbers from a reply: any number, a fraction cut off, held
+ * within 2^53 either way (a cast of more is undefined), dflt for what is
+ * not a number. */
+static void test_cli_jint(void)
+{
+	json_t *j = tjson(json_loads("{\"a\": 3593225678, \"b\": 1e300, \"c\": -1e300, "
+				     "\"d\": 2.9, \"e\": \"7\", \"f\": null}",
+				     0, NULL));
+
+	CHECK_INT(cli_jint(j, "a", 0), ==, 3593225678LL);
+	CHECK_INT(cli_jint(j, "b", 0), ==, CLI_JINT_MAX);
+	CHECK_INT(cli_jint(j, "c", 0), ==, -CLI_JINT_MAX);
+	CHECK_INT(cli_jint(j, "d", 0), ==, 2);
+	CHECK_INT(cli_jint(j, "e", -1), ==, -1);
+	CHECK_INT(cli_jint(j, "f", -1), ==, -1);
+	CHECK_INT(cli_jint(j, "nope", 5), ==, 5);
 }
 
 /* A frame on a small terminal never scrolls: at most rows lines, none
@@ -367,5 +391,5 @@ const struct unit_case cli_cases[] = {
 	TEST(test_cli_duration),      TEST(test_cli_weights), TEST(test_cli_steps),
 	TEST(test_cli_analysis),      TEST(test_cli_servers), TEST(test_cli_outcome),
 	TEST(test_cli_hostile_frame), TEST(test_cli_escape),  TEST(test_cli_small_frame),
-	TEST(test_cli_api_hint),      { NULL, NULL },
+	TEST(test_cli_api_hint),      TEST(test_cli_jint),    { NULL, NULL },
 };

@@ -19,10 +19,20 @@ int cli_error(const char *fmt, ...)
 	return CLI_EXIT_USAGE;
 }
 
+int cli_api_error(const struct cli_opts *o)
+{
+	char hint[128];
+
+	/* the API's words as they came, and the flag they are about */
+	if (o->api.code[0] && cli_api_hint(o->api.err, hint, sizeof(hint)) == 0)
+		return cli_error("%s %s", o->api.err, hint);
+	return cli_error("%s", o->api.err);
+}
+
 int cli_send(struct cli_opts *o, const char *method, const char *path, json_t *body, json_t **reply)
 {
 	if (cli_api_call(&o->api, method, path, body, 0, reply) < 0)
-		return cli_error("%s", o->api.err);
+		return cli_api_error(o);
 	return 0;
 }
 

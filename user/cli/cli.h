@@ -36,6 +36,9 @@ struct cli_opts {
 
 /* "vsteerctl: ..." on stderr; returns CLI_EXIT_USAGE. */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The last API call's error on stderr, with the flag it is about when
+ * the API names a field of the request; returns CLI_EXIT_USAGE. */
+int cli_api_error(const struct cli_opts *o);
 /* GET path: 0 and *reply, or CLI_EXIT_USAGE once the error is printed. */
 int cli_get(struct cli_opts *o, const char *path, json_t **reply);
 /* METHOD path with body (not stolen): as cli_get(). */

@@ -23,8 +23,8 @@ const char *cli_event_line(const json_t *e, bool long_form, char *buf, size_t si
 		snprintf(line, sizeof(line), "%.8s %s: %s", t + 11, cli_jstr(e, "kind", "?"),
 			 cli_jstr(e, "message", ""));
 	else
-		snprintf(line, sizeof(line), "%lld %s %s %s: %s", (long long)cli_jnum(e, "id", 0),
-			 t, cli_jstr(e, "service", "")[0] ? cli_jstr(e, "service", "") : "-",
+		snprintf(line, sizeof(line), "%lld %s %s %s: %s", cli_jint(e, "id", 0), t,
+			 cli_jstr(e, "service", "")[0] ? cli_jstr(e, "service", "") : "-",
 			 cli_jstr(e, "kind", "?"), cli_jstr(e, "message", ""));
 	return str_printable(buf, size, line);
 }
@@ -57,7 +57,7 @@ int cli_events_poll(struct cli_opts *o, const char *service, int64_t since, int 
 		json_decref(reply);
 		return -EBADMSG;
 	}
-	*last = (int64_t)l;
+	*last = cli_jint(reply, "last", 0);
 	*events = json_array();
 	/* without since the newest come first: turn them round */
 	for (size_t i = 0; i < json_array_size(arr); i++) {
@@ -69,7 +69,7 @@ int cli_events_poll(struct cli_opts *o, const char *service, int64_t since, int 
 	}
 	if (cli_jnum(reply, "missed", 0) > 0)
 		fprintf(stderr, "vsteerctl: %lld events after %lld are no longer kept\n",
-			(long long)cli_jnum(reply, "missed", 0), (long long)since);
+			cli_jint(reply, "missed", 0), (long long)since);
 	json_decref(reply);
 	return 0;
 }
@@ -114,7 +114,7 @@ int cli_events_cmd(struct cli_opts *o)
 		o->api.retry_ms = CLI_FOLLOW_RETRY_MS;
 	/* --since alone must not wait: what came after ID, at once */
 	if (cli_events_poll(o, service, since, 0, &events, &last) < 0)
-		return cli_error("%s", o->api.err);
+		return cli_api_error(o);
 	print_events(o, events);
 	json_decref(events);
 	while (o->follow) {
@@ -125,7 +125,7 @@ int cli_events_cmd(struct cli_opts *o)
 			 * fewer events: go on from its newest */
 			if (strcmp(o->api.code, "bad_field") ||
 			    cli_events_poll(o, service, -1, 0, &events, &last) < 0)
-				return cli_error("%s", o->api.err);
+				return cli_api_error(o);
 			json_decref(events);
 			fprintf(stderr,
 				"vsteerctl: vsteerd's newest event is %lld, before %lld: "

@@ -17,9 +17,9 @@ const char *cli_rollout_line(const json_t *ro, char *buf, size_t size)
 		snprintf(buf, size, "none");
 		return buf;
 	}
-	snprintf(p, sizeof(p), "%s -> %s (%s): %s, step %d of %d", cli_jstr(ro, "from", "?"),
+	snprintf(p, sizeof(p), "%s -> %s (%s): %s, step %lld of %lld", cli_jstr(ro, "from", "?"),
 		 cli_jstr(ro, "to", "?"), cli_jstr(ro, "strategy", "?"), cli_jstr(ro, "phase", "?"),
-		 (int)cli_jnum(ro, "step", 0), (int)cli_jnum(ro, "stepsTotal", 0));
+		 cli_jint(ro, "step", 0), cli_jint(ro, "stepsTotal", 0));
 	str_printable(buf, size, p);
 	snprintf(p, sizeof(p), ", %s at %s%%", cli_jstr(ro, "to", "?"),
 		 cli_jfmt_num(cli_jnum(ro, "weight", 0), w, sizeof(w)));
@@ -86,8 +86,8 @@ static int print_service(const json_t *svc)
 	struct cli_table t;
 	size_t i;
 
-	printf("service %s at %s:%d (%s)\n", str_printable(line, 64, cli_jstr(svc, "name", "?")),
-	       cli_jstr(svc, "address", "?"), (int)cli_jnum(svc, "port", 0),
+	printf("service %s at %s:%lld (%s)\n", str_printable(line, 64, cli_jstr(svc, "name", "?")),
+	       cli_jstr(svc, "address", "?"), cli_jint(svc, "port", 0),
 	       cli_jstr(svc, "protocol", "tcp"));
 	printf("rollout: %s\n", cli_rollout_line(cli_jobj(svc, "rollout"), line, sizeof(line)));
 	if (!versions || !json_array_size(versions)) {
@@ -103,7 +103,7 @@ static int print_service(const json_t *svc)
 		backends_count(v, &live, &dead);
 		snprintf(n[2], 32, "%d", live);
 		snprintf(n[3], 32, "%d", dead);
-		snprintf(n[4], 32, "%d", (int)cli_jnum(v, "openConnections", 0));
+		snprintf(n[4], 32, "%lld", cli_jint(v, "openConnections", 0));
 		cells[0] = cli_jstr(v, "version", "?");
 		cells[1] = cli_jfmt_num(cli_jnum(v, "weight", 0), n[1], 32);
 		cells[2] = n[2];
@@ -139,8 +139,8 @@ static int print_services(const json_t *reply)
 		const char *cells[5];
 		size_t j;
 
-		snprintf(addr, sizeof(addr), "%s:%d", cli_jstr(s, "address", "?"),
-			 (int)cli_jnum(s, "port", 0));
+		snprintf(addr, sizeof(addr), "%s:%lld", cli_jstr(s, "address", "?"),
+			 cli_jint(s, "port", 0));
 		json_array_foreach (versions, j, v) {
 			char w[32];
 			int left = sizeof(vers) - (p - vers);

@@ -10,6 +10,10 @@
 const char *cli_jstr(const json_t *o, const char *k, const char *dflt);
 /* o[k] as a number (integer or real), or dflt. */
 double cli_jnum(const json_t *o, const char *k, double dflt);
+/* o[k] as a whole number (a fraction cut off), held within
+ * +-CLI_JINT_MAX (2^53: every integer a double holds exactly), or dflt. */
+#define CLI_JINT_MAX 9007199254740992LL
+long long cli_jint(const json_t *o, const char *k, long long dflt);
 /* Whether o[k] is a number; *v is it. */
 bool cli_jhas_num(const json_t *o, const char *k, double *v);
 /* o[k] if it is an array / an object, else NULL. */

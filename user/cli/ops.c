@@ -6,6 +6,7 @@
 #include "cli/cli.h"
 #include "cli/json.h"
 #include "cli/ops.h"
+#include "lib/str.h"
 
 int cli_add_cluster(struct cli_opts *o)
 {
@@ -106,6 +107,26 @@ int cli_delete_cluster(struct cli_opts *o)
 			o->argv[0], o->argv[1]);
 }
 
+/* " 2.0=25% 1.0=75%": what the service's view says now, not what was
+ * typed ("1=100" is version 1.0, "100%" has its sign already). */
+static void weights_said(const json_t *svc, char *out, size_t size)
+{
+	json_t *v;
+	size_t i, n = 0;
+
+	json_array_foreach (cli_jarr(svc, "versions"), i, v) {
+		char w[32], one[96];
+		int len;
+
+		len = snprintf(one, sizeof(one), " %.40s=%s%%", cli_jstr(v, "version", "?"),
+			       cli_jfmt_num(cli_jnum(v, "weight", 0), w, sizeof(w)));
+		if (n + len >= size)
+			break;
+		str_printable(out + n, size - n, one);
+		n += len;
+	}
+}
+
 int cli_weights(struct cli_opts *o)
 {
 	char path[256], err[CLI_ERR_LEN], said[512] = "";
@@ -122,12 +143,11 @@ int cli_weights(struct cli_opts *o)
 			json_decref(body);
 			return cli_error("%s", err);
 		}
-		if (strlen(said) + strlen(o->argv[i]) + 3 < sizeof(said))
-			strcat(strcat(strcat(said, " "), o->argv[i]), "%");
 	}
 	ret = cli_send(o, "PUT", path, body, &reply);
 	json_decref(body);
 	if (ret)
 		return ret;
+	weights_said(reply, said, sizeof(said));
 	return cli_done(o, reply, "%s: weights set:%s\n", o->argv[0], said);
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/args.h"
 #include "cli/cli.h"
@@ -80,10 +81,12 @@ int cli_rollout_start(struct cli_opts *o)
 	json_decref(body);
 	if (ret)
 		return ret;
-	return cli_done(o, reply, "%s: rollout %s\nfollow it: vsteerctl status %s --watch\n",
-			o->argv[0],
+	/* the hint is for a person: a pipeline's log has no use for it */
+	return cli_done(o, reply, "%s: rollout %s\n%s%s%s", o->argv[0],
 			cli_rollout_line(cli_jobj(reply, "rollout"), line, sizeof(line)),
-			o->argv[0]);
+			isatty(STDOUT_FILENO) ? "follow it: vsteerctl status " : "",
+			isatty(STDOUT_FILENO) ? o->argv[0] : "",
+			isatty(STDOUT_FILENO) ? " --watch\n" : "");
 }
 
 int cli_rollout_control(struct cli_opts *o, const char *action)

@@ -49,7 +49,7 @@ static int api_failed(struct cli_opts *o, int64_t deadline)
 {
 	if (deadline && clock_mono_ms() >= deadline)
 		return CLI_EXIT_TIMEOUT;
-	return cli_error("%s", o->api.err);
+	return cli_api_error(o);
 }
 
 static int fetch_service(struct cli_opts *o, const char *path, int64_t deadline, json_t **svc)

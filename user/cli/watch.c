@@ -188,13 +188,13 @@ static void header(struct frame *f, const json_t *svc, const json_t *ro, bool *w
 		return;
 	}
 	/* too wide: what the rollout is at first, what it is of after */
-	snprintf(full, sizeof(full), "%s: %s, step %d of %d", cli_jstr(svc, "name", "?"),
-		 cli_jstr(ro, "phase", "?"), (int)cli_jnum(ro, "step", 0),
-		 (int)cli_jnum(ro, "stepsTotal", 0));
+	snprintf(full, sizeof(full), "%s: %s, step %lld of %lld", cli_jstr(svc, "name", "?"),
+		 cli_jstr(ro, "phase", "?"), cli_jint(ro, "step", 0),
+		 cli_jint(ro, "stepsTotal", 0));
 	if ((int)strlen(full) > f->cols)
-		snprintf(full, sizeof(full), "%s: %s %d/%d", cli_jstr(svc, "name", "?"),
-			 cli_jstr(ro, "phase", "?"), (int)cli_jnum(ro, "step", 0),
-			 (int)cli_jnum(ro, "stepsTotal", 0));
+		snprintf(full, sizeof(full), "%s: %s %lld/%lld", cli_jstr(svc, "name", "?"),
+			 cli_jstr(ro, "phase", "?"), cli_jint(ro, "step", 0),
+			 cli_jint(ro, "stepsTotal", 0));
 	add(f, "%s", full);
 	snprintf(second, size, "%s -> %s (%s)", cli_jstr(ro, "from", "?"), cli_jstr(ro, "to", "?"),
 		 cli_jstr(ro, "strategy", "?"));

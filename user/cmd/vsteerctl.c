@@ -433,12 +433,6 @@ int main(int argc, char **argv)
 	ret = cmd->run(&o);
 	/* the API's error, as it came, was the last line: the flag its field
 	 * is typed as after it */
-	if (ret == CLI_EXIT_USAGE && o.api.code[0]) {
-		char hint[128];
-
-		if (cli_api_hint(o.api.err, hint, sizeof(hint)) == 0)
-			cli_error("%s", hint);
-	}
 	cli_api_free(&o.api);
 	/* a pipeline reads the exit code: never one the man page does not list */
 	return ret >= CLI_EXIT_OK && ret <= CLI_EXIT_TIMEOUT ? ret : CLI_EXIT_USAGE;
