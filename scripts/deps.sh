@@ -65,9 +65,12 @@ PKGS="$PKGS scdoc man-db"
 # a real Prometheus server, and Python's client parser.
 PKGS="$PKGS prometheus python3-prometheus-client"
 # The dashboard's test (tests/e2e/dashboard.py) and its screenshot
-# (scripts/dashboard-shot.sh): headless Chromium, driven over a pipe
-# (--remote-debugging-pipe), so no WebSocket client is needed.
-PKGS="$PKGS chromium"
+# (scripts/dashboard-shot.py): headless Chromium, driven over a pipe
+# (--remote-debugging-pipe), so no WebSocket client is needed; a font,
+# or a minimal system's screenshots are boxes.
+PKGS="$PKGS chromium fonts-dejavu-core"
+# vsteerctl status --watch on a terminal (tests/e2e/vsteerctl.py).
+PKGS="$PKGS tmux"
 
 if [ "$(id -u)" -ne 0 ] && [ "${1:-}" != --dry-run ]; then
 	echo "deps.sh: run as root (it installs packages and mounts bpffs)" >&2
