@@ -92,7 +92,11 @@ def judged_instant_put(env):
     detail = rolled_back_within(load, DEFAULTS["failureLimit"] + 1, 15)
     m = re.fullmatch(r"2\.0 rolled back to 1\.0: error rate: 2\.0 ([\d.]+)% vs 1\.0 before the "
                      r"rollout 0\.00% \(limit \+1\.00%\)", detail)
-    check(m and float(m.group(1)) == 100, "event: %s" % detail)
+    # Every answer of 2.0 is a 503, but the answers are counted when sent
+    # and the statuses at TC egress, and a tick reads the two between
+    # them now and then: a window may have one answer more than its 503s
+    # (CI saw 99.93%, 1 in ~1400). One in a hundred is far from a pass.
+    check(m and 99 <= float(m.group(1)) <= 100, "event: %s" % detail)
 
 
 @test
