@@ -130,7 +130,7 @@ static int table_rows(const json_t *svc, const char *to, struct vrow *rows, int 
 			total += rps;
 	json_array_foreach (vs, i, v) {
 		struct vrow *r = &rows[n];
-		char w[32], name[24];
+		char w[32], name[24], win[4][16];
 
 		if (n == max)
 			break;
@@ -139,19 +139,14 @@ static int table_rows(const json_t *svc, const char *to, struct vrow *rows, int 
 		snprintf(r->cell[1], 24, "%s%%",
 			 cli_jfmt_num(cli_jnum(v, "weight", 0), w, sizeof(w)));
 		r->target = !strcmp(cli_jstr(v, "version", ""), to);
-		if (!cli_version_window(v, &rps, &p50, &p99, &err)) {
-			for (int c = 2; c < NCOL; c++)
-				snprintf(r->cell[c], 24, "-");
-		} else {
-			if (total > 0)
-				snprintf(r->cell[2], 24, "%.0f%%", 100 * rps / total);
-			else
-				snprintf(r->cell[2], 24, "-");
-			snprintf(r->cell[3], 24, "%.1f", rps);
-			snprintf(r->cell[4], 24, "%.2f", p50);
-			snprintf(r->cell[5], 24, "%.2f", p99);
-			snprintf(r->cell[6], 24, "%.1f%%", err * 100);
-		}
+		/* the same cells as get service's table */
+		cli_window_cells(v, win);
+		for (int c = 3; c < NCOL; c++)
+			snprintf(r->cell[c], 24, "%s", win[c - 3]);
+		if (cli_version_window(v, &rps, &p50, &p99, &err) && total > 0)
+			snprintf(r->cell[2], 24, "%.0f%%", 100 * rps / total);
+		else
+			snprintf(r->cell[2], 24, "-");
 		n++;
 	}
 	return n;
