@@ -142,6 +142,15 @@ struct {
 	VS_PIN
 } rsize SEC(".maps");
 
+/* Listeners' comings and goings (VS_LSTATE_*), counted by the tracker. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VS_LSTATE_N);
+	__type(key, __u32);
+	__type(value, __u64);
+	VS_PIN
+} lstate SEC(".maps");
+
 /* Only the tracker uses it; pinned like the rest so that a restarted
  * vsteerd's tracker finds the requests in flight. */
 struct {

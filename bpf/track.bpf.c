@@ -37,6 +37,7 @@
 #define TCP_SYN_SENT	2
 #define TCP_SYN_RECV	3
 #define TCP_CLOSE	7
+#define TCP_LISTEN	10
 
 const volatile __u32 netns_ino = 0; /* set by the controller before load */
 
@@ -357,6 +358,15 @@ static __noinline void cap_close(void *ctx, struct sock *sk, struct vs_sk *st)
 	cap_header(ctx, &rec);
 }
 
+/* vsteerd reads the sockmap, or scans for listeners, when these move. */
+static __always_inline void count_lstate(__u32 i)
+{
+	__u64 *n = bpf_map_lookup_elem(&lstate, &i);
+
+	if (n)
+		__sync_fetch_and_add(n, 1);
+}
+
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(vsteer_track, struct sock *sk, int oldstate, int newstate)
 {
@@ -370,6 +380,12 @@ int BPF_PROG(vsteer_track, struct sock *sk, int oldstate, int newstate)
 	__s64 *vo;
 	__u32 slot, svc;
 
+	if (newstate == TCP_LISTEN) {
+		/* Set before the socket is hashed: vsteerd scans at the next
+		 * tick and the one after. */
+		count_lstate(VS_LSTATE_OPENED);
+		return 0;
+	}
 	if (newstate != TCP_ESTABLISHED && newstate != TCP_CLOSE)
 		return 0;
 	if (sk->sk_protocol != IPPROTO_TCP)
@@ -378,10 +394,16 @@ int BPF_PROG(vsteer_track, struct sock *sk, int oldstate, int newstate)
 		steered_connect(sk);
 		return 0;
 	}
-	/* Only sockets accepted by a backend's listener carry storage. */
+	/* Only backends' listeners, and the sockets they accepted, carry
+	 * storage. */
 	st = bpf_sk_storage_get(&sks, sk, 0, 0);
 	if (!st)
 		return 0;
+	if (oldstate == TCP_LISTEN) {
+		/* Out of the sockmap (sock_map_close() ran first). */
+		count_lstate(VS_LSTATE_CLOSED);
+		return 0;
+	}
 	slot = st->slot;
 	/* Another namespace's: only a version's steered by address. */
 	if (sk->__sk_common.skc_net.net->ns.inum != netns_ino && !slot_by_addr(slot))

@@ -29,6 +29,13 @@
 #define VS_QUOTA_ENTRIES 16384 /* quota networks remembered (LRU) */
 #define VS_FLOWS_DEFAULT 65536 /* remote clients' flows steered by address (LRU) */
 
+/* Map lstate: listeners' comings and goings, counted by the tracker, so
+ * that vsteerd reads the sockmap and scans for listeners when they move,
+ * not every tick. */
+#define VS_LSTATE_CLOSED 0 /* listeners of the sockmap that closed */
+#define VS_LSTATE_OPENED 1 /* listen() calls, any socket, any namespace */
+#define VS_LSTATE_N	 2
+
 #define VS_PROTO_TCP 6
 
 /* Key of the svcs hash. A service bound to the wildcard address has addr

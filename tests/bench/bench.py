@@ -77,22 +77,36 @@ def throughput(world, o):
 
 
 # -- 2. steering cost per sk_lookup run --
+# (row, address, connloop's source option): a new client every connection
+# (the session table's insert: the worst case), one client (its session
+# found), random clients of 127.1/16 (what the throughput runs send), and
+# a port no service uses (the backend directly).
+COST_ROWS = (("service_new_client", SVC, "-n"), ("service_known_client", SVC, None),
+             ("service", SVC, "-s"), ("unrelated_port", ("127.0.0.1", BACKENDS["1.0"]), "-s"))
+
+
 def cost(world, o):
     world.nginx_backends()
     world.vsteerd(world.two_version_config(), fresh=True)
     set_weights({"1.0": 90, "2.0": 10})
     out = {}
-    with procs.BpfStats():
-        for what, addr in (("service", SVC), ("unrelated_port", ("127.0.0.1", BACKENDS["1.0"]))):
-            samples = []
+    with procs.BpfStats(), procs.FloorProgram() as floor:
+        for what, addr, src in COST_ROWS:
+            samples, floors = [], []
             for _ in range(o.rounds):
-                before = procs.prog_stats(world.pin).get("vsteer_lookup", (0, 0))
-                rec = world.connloop("cost", addr, threads=1, secs=o.secs)
+                before, fb = procs.prog_stats(world.pin).get("vsteer_lookup", (0, 0)), floor.stats()
+                rec = world.connloop("cost", addr, threads=1, secs=o.secs, src=src)
                 recs = world.finish_connloop("cost", rec, wait=True)
-                after = procs.prog_stats(world.pin).get("vsteer_lookup", (0, 0))
-                n = after[0] - before[0]
+                after, fa = procs.prog_stats(world.pin).get("vsteer_lookup", (0, 0)), floor.stats()
+                n, fn = after[0] - before[0], fa[0] - fb[0]
                 samples.append((after[1] - before[1]) / n if n else None)
-            out[what] = {"ns_per_run": spread(samples), "connections": len(recs)}
+                # The floor: a program that returns at once, run on the
+                # same connections.
+                floors.append((fa[1] - fb[1]) / fn if fn else None)
+            out[what] = {"ns_per_run": spread(samples), "floor_ns_per_run": spread(floors),
+                         "over_floor_ns": spread([a - b for a, b in zip(samples, floors)
+                                                  if a is not None and b is not None]),
+                         "connections": len(recs)}
         # What watching costs per request under keep-alive load.
         before = procs.prog_stats(world.pin)
         r = world.wrk("http://127.0.0.1:%d/" % SVC[1], o.secs)
@@ -288,9 +302,13 @@ def scale(world, o):
     for n in (65536, 1 << 20):
         world.vsteerd({}, ["--session-table", str(n)], fresh=True)
         info = procs.map_info(os.path.join(world.pin, "sess"))
+        # shold, sized as sess: a client with a connection open is in both.
+        hold = procs.map_info(os.path.join(world.pin, "shold"))
         out.setdefault("session_table", {})[str(n)] = {
             "entries": info["max_entries"], "bytes_memlock": info.get("bytes_memlock"),
-            "bytes_per_entry": info.get("bytes_memlock", 0) / n}
+            "bytes_per_entry": info.get("bytes_memlock", 0) / n,
+            "hold_bytes_memlock": hold.get("bytes_memlock"),
+            "bytes_per_client": (info.get("bytes_memlock", 0) + hold.get("bytes_memlock", 0)) / n}
         world.stop("vsteerd")
     # 1 service x 2 versions x 1 backend against S services x 4 versions x
     # 16 backends, one nginx worker holding every listener.

@@ -8,10 +8,12 @@
  * other than 200, or "err:ENAME" when the connection failed.
  *
  *   connloop -a 127.0.0.1:8080 [-t THREADS] [-d SECONDS] [-r PER_THREAD_RATE]
- *            [-s] [-o FILE]
+ *            [-s | -n] [-o FILE]
  *
  * -s binds a random source address in 127.1.0.0/16 per connection (vsteer
- * splits by client address). Stops after -d seconds or at SIGTERM/SIGINT,
+ * splits by client address); -n a new one for every connection, walking
+ * 127.2.0.0-127.255.255.255 from a random start (a client vsteer has not
+ * seen: its worst case). Stops after -d seconds or at SIGTERM/SIGINT,
  * then writes "start_ns end_ns result" lines to FILE (default stdout).
  */
 #include <arpa/inet.h>
@@ -43,7 +45,8 @@ struct worker {
 
 static struct sockaddr_in dst;
 static volatile sig_atomic_t stop;
-static bool random_src;
+static bool random_src, new_src;
+static uint32_t next_src; /* -n: the next address's offset, atomic */
 static double rate;
 static uint64_t deadline;
 
@@ -98,11 +101,16 @@ static void one(struct worker *w, struct rec *r)
 	}
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (random_src) {
+	if (random_src || new_src) {
 		struct sockaddr_in src = { .sin_family = AF_INET };
+		uint32_t a = new_src ? 0 : 0x7f010000u + 1 + rand_r(&w->seed) % 65534;
 		int one = 1;
 
-		src.sin_addr.s_addr = htonl(0x7f010000u + 1 + rand_r(&w->seed) % 65534);
+		/* -n: 127.2.0.0 on, host bytes 1-254 */
+		while (new_src && (a & 0xff) % 255 == 0)
+			a = 0x7f020000u + __atomic_fetch_add(&next_src, 1, __ATOMIC_RELAXED) %
+						  (0x7f000000u - 0x20000u);
+		src.sin_addr.s_addr = htonl(a);
 		setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
 		bind(fd, (struct sockaddr *)&src, sizeof(src));
 	}
@@ -189,7 +197,7 @@ int main(int argc, char **argv)
 	struct worker *w;
 	FILE *f;
 
-	while ((opt = getopt(argc, argv, "a:t:d:r:so:")) != -1) {
+	while ((opt = getopt(argc, argv, "a:t:d:r:sno:")) != -1) {
 		switch (opt) {
 		case 'a':
 			if (parse_addr(optarg)) {
@@ -209,12 +217,15 @@ int main(int argc, char **argv)
 		case 's':
 			random_src = true;
 			break;
+		case 'n':
+			new_src = true;
+			break;
 		case 'o':
 			out = optarg;
 			break;
 		default:
 			fprintf(stderr, "usage: connloop -a ADDR:PORT [-t THREADS] [-d SECONDS] "
-					"[-r PER_THREAD_RATE] [-s] [-o FILE]\n");
+					"[-r PER_THREAD_RATE] [-s | -n] [-o FILE]\n");
 			return 2;
 		}
 	}
@@ -223,6 +234,8 @@ int main(int argc, char **argv)
 			"connloop: need -a ADDR:PORT, 1..64 threads, a positive duration\n");
 		return 2;
 	}
+	srand(time(NULL) ^ getpid());
+	next_src = rand();
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
 	/* Opened before the load starts: its existence tells a driver that

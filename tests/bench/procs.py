@@ -294,11 +294,13 @@ class World:
                 return out
         raise BenchError("wrk %s: no summary: %s %s" % (url, r.stdout[-500:], r.stderr[-500:]))
 
-    def connloop(self, name, addr, threads=1, secs=3600, rate=0):
-        """Start connloop; finish_connloop() stops it and returns its records."""
+    def connloop(self, name, addr, threads=1, secs=3600, rate=0, src="-s"):
+        """Start connloop; finish_connloop() stops it and returns its records.
+        src: connloop's source address option (-s random in 127.1/16, -n a
+        new one each time), or None for 127.0.0.1 (one client)."""
         out = self.path(name + ".rec")
         cmd = [os.path.join(BUILD, "connloop"), "-a", "%s:%d" % addr, "-t", str(threads),
-               "-d", str(secs), "-s", "-o", out]
+               "-d", str(secs), "-o", out] + ([src] if src else [])
         if rate:
             cmd += ["-r", str(rate)]
         if os.path.exists(out):
@@ -426,3 +428,54 @@ def machine():
             "memory_gib": round(mem / 2**20, 1),
             "haproxy": version(["haproxy", "-v"]), "nginx": version(["nginx", "-v"]),
             "wrk": version(["wrk", "-v"])}
+
+
+class FloorProgram:
+    """An sk_lookup program that returns at once (SK_PASS), attached to
+    this network namespace beside vsteerd's for the duration: what running
+    any sk_lookup program costs here, the floor the data plane's own cost
+    is read against. Loaded with the bpf() syscall directly: two
+    instructions need no object file."""
+
+    NAME = "vsteer_floor"
+    _SYS_BPF = 321                      # x86-64
+    _PROG_LOAD, _LINK_CREATE = 5, 28
+    _SK_LOOKUP_PROG, _SK_LOOKUP_ATTACH = 30, 36
+
+    def _bpf(self, cmd, attr):
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.syscall.restype = ctypes.c_long
+        buf = ctypes.create_string_buffer(bytes(attr), 128)
+        fd = libc.syscall(self._SYS_BPF, cmd, buf, 128)
+        if fd < 0:
+            raise OSError(ctypes.get_errno(), "bpf(%d)" % cmd)
+        return fd
+
+    def __enter__(self):
+        import ctypes
+        import struct
+        # r0 = SK_PASS (1); exit
+        self._insns = ctypes.create_string_buffer(
+            struct.pack("<BBhi", 0xb7, 0, 0, 1) + struct.pack("<BBhi", 0x95, 0, 0, 0), 16)
+        self._lic = ctypes.create_string_buffer(b"GPL")
+        attr = struct.pack("<IIQQIIQII16sII", self._SK_LOOKUP_PROG, 2,
+                           ctypes.addressof(self._insns), ctypes.addressof(self._lic),
+                           0, 0, 0, 0, 0, self.NAME.encode(), 0, self._SK_LOOKUP_ATTACH)
+        self.prog = self._bpf(self._PROG_LOAD, attr)
+        self.ns = os.open("/proc/self/ns/net", os.O_RDONLY)
+        self.link = self._bpf(self._LINK_CREATE,
+                              struct.pack("<IIII", self.prog, self.ns, self._SK_LOOKUP_ATTACH, 0))
+        return self
+
+    def stats(self):
+        """(run_cnt, run_time_ns) so far."""
+        r = subprocess.run(["bpftool", "-j", "prog", "show", "name", self.NAME],
+                           capture_output=True, text=True, check=True)
+        p = json.loads(r.stdout)
+        p = p[0] if isinstance(p, list) else p
+        return p.get("run_cnt", 0), p.get("run_time_ns", 0)
+
+    def __exit__(self, *exc):
+        for fd in (self.link, self.ns, self.prog):
+            os.close(fd)

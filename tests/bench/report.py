@@ -38,11 +38,20 @@ def throughput_md(t):
     return out
 
 
+COST_TITLES = (("service_new_client", "a service, from a new client every time (worst case)"),
+               ("service_known_client", "a service, from one client (its session found)"),
+               ("service", "a service, from random clients of 127.1/16 (as the throughput runs)"),
+               ("unrelated_port", "an unrelated port"))
+
+
 def cost_md(c):
-    out = ["", "| connection to | sk_lookup run time per invocation (ns) |", "|---|---|"]
-    for k, title in (("service", "a service (steered)"), ("unrelated_port", "an unrelated port")):
+    out = ["", "| connection to | sk_lookup ns per run | a program that returns at once | over it |",
+           "|---|---|---|---|"]
+    for k, title in COST_TITLES:
         if k in c:
-            out.append("| %s | %s |" % (title, fmt(c[k]["ns_per_run"], 1)))
+            out.append("| %s | %s | %s | %s |" % (title, fmt(c[k]["ns_per_run"], 1),
+                                                  fmt(c[k].get("floor_ns_per_run"), 1),
+                                                  fmt(c[k].get("over_floor_ns"), 1)))
     if c.get("watch_per_request"):
         out += ["", "Per request under keep-alive load (the watch hooks):", "",
                 "| program | runs per request | ns per run | ns per request |", "|---|---|---|---|"]
@@ -86,10 +95,12 @@ def rollback_md(r):
 
 
 def scale_md(s):
-    out = ["", "| session table entries | kernel memory (memlock) | per entry |", "|---|---|---|"]
+    out = ["", "| session table entries | `sess` (memlock) | `shold` (memlock) | per tracked client |",
+           "|---|---|---|---|"]
     for n, v in s.get("session_table", {}).items():
-        out.append("| %s | %.1f MiB | %.0f B |" % (n, (v["bytes_memlock"] or 0) / 2**20,
-                                                  v["bytes_per_entry"]))
+        out.append("| %s | %.1f MiB | %.1f MiB | %.0f B |" % (
+            n, (v["bytes_memlock"] or 0) / 2**20, (v.get("hold_bytes_memlock") or 0) / 2**20,
+            v.get("bytes_per_client", v["bytes_per_entry"])))
     if "config" in s:
         c = s["config"]
         out += ["", "%d services x %d versions x %d backends (%d listening sockets): "
@@ -104,8 +115,8 @@ def scale_md(s):
                                              fmt(r["lookup_ns_per_run"], 1)))
         out += ["", "service / direct: %s" % fmt(s["connections"]["service"]["ratio_to_direct"], 3),
                 "", "| vsteerd | CPU % of one core | RSS MiB |", "|---|---|---|",
-                "| idle | %.1f | %.1f |" % (s["vsteerd_idle"]["cpu_pct"], s["vsteerd_idle"]["rss_kib"] / 1024),
-                "| under connection load | %.1f | %.1f |" % (s["vsteerd_load"]["cpu_pct"],
+                "| idle | %.2f | %.1f |" % (s["vsteerd_idle"]["cpu_pct"], s["vsteerd_idle"]["rss_kib"] / 1024),
+                "| under connection load | %.2f | %.1f |" % (s["vsteerd_load"]["cpu_pct"],
                                                            s["vsteerd_load"]["rss_kib"] / 1024)]
     return out
 

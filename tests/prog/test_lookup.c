@@ -55,6 +55,7 @@
 #include "steer.skel.h"
 
 #include "capture.h"
+#include "maps.h"
 #include "check.h"
 #include "load.h"
 #include "nat.h"
@@ -1191,6 +1192,8 @@ int main(int argc, char **argv)
 	     check_run("setup: BPF_PROG_TEST_RUN runs sk_lookup programs", case_test_run, NULL,
 		       NULL);
 	load_cases();
+	if (ok)
+		maps_cases();
 	if (ok)
 		capture_cases();
 	if (ok)

@@ -67,7 +67,9 @@ struct dataplane {
 	struct vs_addr backs[VS_SOCKMAP_SIZE];
 	bool connect_attached;
 	int fail_svc;
-	unsigned long svc_writes, sock_reads;
+	unsigned long svc_writes, svc_reads, sock_reads, window_reads;
+	__u64 lstate[VS_LSTATE_N];
+	bool lstate_fail;
 	struct dp_pins_report pins;
 	bool pins_set;
 	struct fake_conn conns[FAKE_MAX_CONNS];
@@ -112,6 +114,7 @@ int fake_dp_listen_as(struct dataplane *dp, const char *addr, __u64 cookie, __u3
 		.cookie = cookie, .port = ep.port, .family = ep.family, .uid = uid, .cgroup = cgroup
 	};
 	memcpy(l->addr, ep.addr, sizeof(l->addr));
+	dp->lstate[VS_LSTATE_OPENED]++; /* as the tracker counts a listen() */
 	return 0;
 }
 
@@ -120,7 +123,7 @@ int fake_dp_listen(struct dataplane *dp, const char *addr, __u64 cookie)
 	return fake_dp_listen_as(dp, addr, cookie, 0, 1);
 }
 
-void fake_dp_close(struct dataplane *dp, __u64 cookie)
+static void close_sock(struct dataplane *dp, __u64 cookie, bool counted)
 {
 	for (size_t i = 0; i < dp->nls; i++) {
 		if (dp->ls[i].cookie != cookie)
@@ -128,9 +131,28 @@ void fake_dp_close(struct dataplane *dp, __u64 cookie)
 		dp->ls[i] = dp->ls[--dp->nls];
 		break;
 	}
-	for (size_t i = 0; i < VS_SOCKMAP_SIZE; i++)
-		if (dp->socks[i] == cookie)
-			dp->socks[i] = 0;
+	for (size_t i = 0; i < VS_SOCKMAP_SIZE; i++) {
+		if (dp->socks[i] != cookie)
+			continue;
+		/* The tracker counts a listener of the sockmap that closes. */
+		dp->socks[i] = 0;
+		dp->lstate[VS_LSTATE_CLOSED] += counted;
+	}
+}
+
+void fake_dp_close(struct dataplane *dp, __u64 cookie)
+{
+	close_sock(dp, cookie, true);
+}
+
+void fake_dp_close_unseen(struct dataplane *dp, __u64 cookie)
+{
+	close_sock(dp, cookie, false);
+}
+
+void fake_dp_lstate_fail(struct dataplane *dp, bool fail)
+{
+	dp->lstate_fail = fail;
 }
 
 void fake_dp_sock_put(struct dataplane *dp, __u32 idx, __u64 cookie)
@@ -184,6 +206,16 @@ void fake_dp_answered(struct dataplane *dp, __u32 slot, __u64 requests)
 void fake_dp_fail_svc_writes(struct dataplane *dp, int err)
 {
 	dp->fail_svc = err;
+}
+
+unsigned long fake_dp_window_reads(const struct dataplane *dp)
+{
+	return dp->window_reads;
+}
+
+unsigned long fake_dp_svc_reads(const struct dataplane *dp)
+{
+	return dp->svc_reads;
 }
 
 unsigned long fake_dp_svc_writes(const struct dataplane *dp)
@@ -299,6 +331,7 @@ int dp_set_svc(struct dataplane *dp, const struct vs_svc_key *k, const struct vs
 
 int dp_get_svc(struct dataplane *dp, const struct vs_svc_key *k, struct vs_svc *v)
 {
+	dp->svc_reads++;
 	return fake_dp_svc(dp, k, v);
 }
 
@@ -374,6 +407,14 @@ int dp_sock_cookie(struct dataplane *dp, __u32 idx, __u64 *cookie)
 	return 0;
 }
 
+int dp_lstate(struct dataplane *dp, __u64 n[VS_LSTATE_N])
+{
+	if (dp->lstate_fail)
+		return -EPERM;
+	memcpy(n, dp->lstate, sizeof(dp->lstate));
+	return 0;
+}
+
 int dp_sock_del(struct dataplane *dp, __u32 idx)
 {
 	if (idx < VS_SOCKMAP_SIZE)
@@ -410,6 +451,7 @@ int dp_hist(struct dataplane *dp, bool size, __u32 slot, __u64 out[VS_HBUCKETS])
 
 int dp_read_window(struct dataplane *dp, __u32 slot, struct window *w)
 {
+	dp->window_reads++;
 	memset(w, 0, sizeof(*w));
 	w->arrived = dp->vstats[slot].arrived;
 	w->requests = dp->vstats[slot].requests;

@@ -46,6 +46,8 @@ void fake_dp_answered(struct dataplane *dp, __u32 slot, __u64 requests);
  * makes them work again. Counts the writes tried. */
 void fake_dp_fail_svc_writes(struct dataplane *dp, int err);
 unsigned long fake_dp_svc_writes(const struct dataplane *dp);
+unsigned long fake_dp_svc_reads(const struct dataplane *dp);	/* dp_get_svc() calls */
+unsigned long fake_dp_window_reads(const struct dataplane *dp); /* dp_read_window() calls */
 /* What the next dp_pins_check() reports and returns (r->err), once; after
  * it, every pin is in place again. */
 void fake_dp_pins_next(struct dataplane *dp, const struct dp_pins_report *r);
@@ -64,7 +66,12 @@ void fake_dp_set_drain(struct dataplane *dp, enum dp_drain how);
 unsigned long fake_dp_drain_passes(const struct dataplane *dp);
 
 /* Calls that read the sockmap so far: a read must not need more. */
+/* Sockmap lookups so far (one index each). */
 unsigned long fake_dp_sock_reads(const struct dataplane *dp);
+/* A socket closes without the tracker counting it (a tracker not
+ * running, an older one); the lstate counts fail to read. */
+void fake_dp_close_unseen(struct dataplane *dp, __u64 cookie);
+void fake_dp_lstate_fail(struct dataplane *dp, bool fail);
 
 /* Mirroring: what dp_mirror_set() last set for svc (all zero if never),
  * and what dp_mirror_stats() returns for it from now on. */

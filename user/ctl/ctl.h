@@ -21,6 +21,7 @@
 #include "ctl/publish.h"
 #include "ctl/recent.h"
 #include "ctl/sock.h"
+#include "ctl/txn.h"
 
 struct config;
 struct ctl_pending;
@@ -43,6 +44,7 @@ struct ctl {
 	struct drainer_state drain;
 	struct notifier_state notify;
 	struct mirror_state mirror;
+	struct txn_sync_state sync;
 	char pins_missing[DP_PINS_NAMES]; /* not pinned, and said so: once, not every tick */
 	struct ctl_pending *pending;	  /* from ctl_open() to ctl_start() */
 	/* --config, and the config vsteerd started with (NULL: none): what

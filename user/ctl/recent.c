@@ -19,6 +19,31 @@ static void roll(struct window_track *t, const struct window *cur, int64_t now)
 	window_roll(t, cur, now);
 }
 
+/* Slot s's cumulative values now, into cur. */
+static int read_cur(struct recent_state *r, struct dataplane *dp, uint32_t s, struct window *cur)
+{
+	struct recent_sig now;
+	int ret;
+
+	memset(&now, 0, sizeof(now));
+	if (dp_ver_stats(dp, s, &now.st) || dp_open_conns(dp, s, &now.open))
+		r->sig_ok[s] = false;
+	else if (r->sig_ok[s] && r->v[s].start && !memcmp(&now, &r->sig[s], sizeof(now))) {
+		*cur = r->v[s].base;
+		return 0;
+	}
+	/* Counters read before the buckets: a request between the two
+	 * moves them, so the next roll reads again. */
+	ret = dp_read_window(dp, s, cur);
+	if (ret)
+		r->sig_ok[s] = false;
+	else if (!r->sig_ok[s] || memcmp(&now, &r->sig[s], sizeof(now))) {
+		r->sig[s] = now;
+		r->sig_ok[s] = true;
+	}
+	return ret;
+}
+
 /* Version cl, at slot, as its service's sample holds it: its weight now,
  * its open connections, and its last whole window if it has one. */
 static void point(const struct recent_state *r, struct dataplane *dp, const struct cluster *cl,
@@ -104,7 +129,7 @@ void recent_tick(struct recent_state *r, struct dataplane *dp, const struct mode
 		if (!cur)
 			return;
 		for (uint32_t s = 0; s < VS_MAX_SLOTS; s++) {
-			bool ok = m->cl[s].used && !dp_read_window(dp, s, cur);
+			bool ok = m->cl[s].used && !read_cur(r, dp, s, cur);
 
 			roll(&r->v[s], ok ? cur : NULL, now);
 			if (longer)
@@ -120,6 +145,7 @@ void recent_tick(struct recent_state *r, struct dataplane *dp, const struct mode
 
 void recent_forget(struct recent_state *r, uint32_t slot)
 {
+	r->sig_ok[slot] = false;
 	window_forget(&r->v[slot]);
 	window_forget(&r->longer[slot]);
 }

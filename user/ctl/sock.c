@@ -58,6 +58,24 @@ void sock_read(struct dataplane *dp, uint32_t slot, uint32_t n, __u64 now[VS_MAX
 			now[i] = 0;
 }
 
+unsigned sock_lstate_moved(struct sock_state *s, struct dataplane *dp)
+{
+	__u64 n[VS_LSTATE_N];
+	unsigned moved = 0;
+
+	if (dp_lstate(dp, n))
+		return (1U << VS_LSTATE_N) - 1;
+	for (uint32_t i = 0; i < VS_LSTATE_N; i++) {
+		bool m = n[i] != s->lstate[i];
+
+		if (m || s->lstate_moved[i])
+			moved |= 1U << i;
+		s->lstate_moved[i] = m;
+		s->lstate[i] = n[i];
+	}
+	return moved;
+}
+
 /* Returns true if a socket appeared that we did not put there (after a
  * restart: all of them). */
 bool sock_refresh(struct sock_state *s, struct dataplane *dp, uint32_t slot, uint32_t n)

@@ -53,6 +53,12 @@ struct sock_state {
 	uint32_t ctr_pid[VS_MAX_SLOTS][VS_MAX_SERVERS];
 	int ns_err[VS_MAX_SLOTS][VS_MAX_SERVERS];
 	int ns_said[VS_MAX_SLOTS][VS_MAX_SERVERS]; /* ... the last one logged */
+	/* The tracker's counts of listeners closed and opened (map lstate,
+	 * by VS_LSTATE_*) at the last tick, and which had moved then. */
+	__u64 lstate[VS_LSTATE_N];
+	bool lstate_moved[VS_LSTATE_N];
+	bool scan_wanted;  /* a listener opened since the last scan */
+	int64_t last_read; /* monotonic seconds of the last tick that read the sockmap */
 };
 
 /* The network namespace server v of cluster cl (steered by address)
@@ -72,6 +78,14 @@ uint16_t sock_live_mask(const struct sock_state *s, uint32_t slot, uint32_t nsrv
 void sock_baseline(struct sock_state *s, uint32_t slot, uint32_t nsrv);
 void sock_forget(struct sock_state *s, uint32_t slot);
 void sock_clear(struct sock_state *s, struct dataplane *dp, uint32_t slot);
+/* Bit VS_LSTATE_CLOSED: the sockmap may have lost a socket since the
+ * last tick (sockets only enter it by vsteerd's hand, so otherwise the
+ * tick need not read it: a syscall per socket, 25,600 a second at 6,400
+ * listeners); bit VS_LSTATE_OPENED: a listener may have appeared. Each
+ * when the tracker's count moved in this tick or the one before (the
+ * counts move just before the socket is hashed or unhashed), all when the
+ * counts cannot be read. */
+unsigned sock_lstate_moved(struct sock_state *s, struct dataplane *dp);
 /* Refresh a slot's first n indexes from the sockmap; true if it holds a
  * socket we cannot attribute yet. */
 bool sock_refresh(struct sock_state *s, struct dataplane *dp, uint32_t slot, uint32_t n);

@@ -14,22 +14,34 @@
 #include "ctl/tick.h"
 #include "ctl/txn.h"
 
-/* A full scan every few seconds finds sockets added to a running server
- * (a new SO_REUSEPORT worker); a dead server or a socket we cannot place
- * triggers one at once, so a restarted backend is steered to again
- * within a tick. */
+/* A listener that opens anywhere (a restarted backend, a new
+ * SO_REUSEPORT worker) brings a full scan at the next tick, at most one a
+ * second; a dead server or a socket we cannot place one at once. Every
+ * TICK_SCAN_EVERY seconds one runs anyway (the accept backlogs, TC on new
+ * interfaces). The sockmap is read when a listener of it closed, and
+ * every TXN_VERIFY_EVERY seconds. */
 static void scan_sockets(struct ctl *c, int64_t now)
 {
-	bool scan = c->sock.rescan || now - c->sock.last_scan >= TICK_SCAN_EVERY;
+	/* The counts before the sockmap and the scan, so that what moves
+	 * after them is seen next tick. */
+	unsigned moved = sock_lstate_moved(&c->sock, c->dp);
+	bool read = (moved & 1U << VS_LSTATE_CLOSED) || c->sock.rescan ||
+		    now - c->sock.last_read >= TXN_VERIFY_EVERY;
+	bool scan;
 
+	c->sock.scan_wanted |= moved & 1U << VS_LSTATE_OPENED;
+	scan = c->sock.rescan || (c->sock.scan_wanted && now > c->sock.last_scan) ||
+	       now - c->sock.last_scan >= TICK_SCAN_EVERY;
+	if (read)
+		c->sock.last_read = now;
 	for (uint32_t s = 0; s < VS_MAX_SLOTS; s++) {
 		const struct cluster *cl = &c->m->cl[s];
 
 		if (!cl->used)
 			continue;
-		/* The data plane only tries the first nsock entries: one
-		 * syscall each, every tick, for every version on the host. */
-		scan |= sock_refresh(&c->sock, c->dp, s, c->sock.nsock[s]);
+		/* The data plane only tries the first nsock entries. */
+		if (read)
+			scan |= sock_refresh(&c->sock, c->dp, s, c->sock.nsock[s]);
 		for (uint32_t v = 0; v < cl->nsrv && !scan; v++)
 			scan = !(c->sock.out[s] & (1U << v)) && !sock_live(&c->sock, s, v);
 	}
@@ -37,6 +49,7 @@ static void scan_sockets(struct ctl *c, int64_t now)
 		sock_drop_strays(&c->sock, c->dp, c->m);
 		c->sock.last_scan = now;
 		c->sock.rescan = false;
+		c->sock.scan_wanted = false;
 		dp_tc_attach_new(c->dp);
 		dp_nat_attach_new(c->dp, model_has_addr6(c->m));
 	}
@@ -120,13 +133,23 @@ static void report_liveness(struct ctl *c)
 /* Rollout steps whose hold has ended advance here, as a transaction like
  * any other change. If the state file cannot be written the step is
  * retried next tick, so maps and state never disagree. */
+/* Whether a rollout can step (rollout_tick() and mirror_refresh_due()
+ * act on progressing ones only): else the tick copies no model. */
+static bool any_progressing(const struct model *m)
+{
+	for (uint32_t s = 0; s < VS_MAX_SERVICES; s++)
+		if (m->svc[s].used && m->svc[s].ro.phase == RO_PROGRESSING)
+			return true;
+	return false;
+}
+
 static void tick_rollouts(struct ctl *c)
 {
-	struct model *next = malloc(sizeof(*next));
 	struct vs_err err = {};
 	int64_t now = clock_wall();
+	struct model *next;
 
-	if (!next)
+	if (!any_progressing(c->m) || !(next = malloc(sizeof(*next))))
 		return;
 	memcpy(next, c->m, sizeof(*next));
 	mirror_refresh_due(c, next, now);

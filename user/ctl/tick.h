@@ -6,7 +6,7 @@ struct ctl;
 struct dp_pins_report;
 
 #define TICK_MS		250 /* how often vsteerd calls ctl_tick() */
-#define TICK_SCAN_EVERY 2   /* seconds between full listener scans */
+#define TICK_SCAN_EVERY 5   /* seconds between full listener scans, at most */
 
 /* Every TICK_MS: pick up sockets that appeared or went, judge rollouts,
  * roll the API's windows, advance rollout steps, and re-sync the maps.

@@ -21,65 +21,82 @@ static void ports_of(const struct model *m, struct vs_ports *p)
 			p->w[m->svc[s].addr.port / 64] |= 1ULL << (m->svc[s].addr.port % 64);
 }
 
-static int sync_slots(struct ctl *c, const struct model *m, uint32_t s)
+/* What service s's maps should hold, computed without reading them. */
+static void want_of(const struct ctl *c, const struct model *m, uint32_t s, struct txn_want *w)
 {
-	uint32_t order[VS_MAX_VERSIONS], n = model_order(m, s, order);
-	struct vs_slot v, cur;
+	memset(w, 0, sizeof(*w));
+	model_svc_opts(m, s, &w->o);
+	w->n = model_order(m, s, w->order);
+	for (uint32_t i = 0; i < w->n; i++) {
+		if (!model_by_addr(&m->cl[w->order[i]]))
+			continue;
+		w->slot[i].svc = s;
+		w->slot[i].flags = VS_SLOT_ADDR | (m->svc[s].http ? VS_SLOT_HTTP : 0);
+	}
+	model_svc_key(m, s, &w->k);
+	model_svc_value(m, s, c->sock.nsock, &w->v);
+}
+
+/* Its slots, which the tracker reads for connections its versions steered
+ * by address accept, and the connect hook, attached with the first such
+ * version. */
+static int sync_slots(struct ctl *c, const struct txn_want *w)
+{
 	struct vs_err err = {};
+	struct vs_slot cur;
 	int ret;
 
-	for (uint32_t i = 0; i < n; i++) {
-		v = (struct vs_slot){};
-		if (model_by_addr(&m->cl[order[i]])) {
-			v.svc = s;
-			v.flags = VS_SLOT_ADDR | (m->svc[s].http ? VS_SLOT_HTTP : 0);
+	for (uint32_t i = 0; i < w->n; i++) {
+		if (w->slot[i].flags & VS_SLOT_ADDR) {
 			ret = dp_connect_attach(c->dp, &err) ?: dp_nat_enable(c->dp, &err);
 			if (ret) {
 				pr_warn("%s\n", err.msg);
 				return ret;
 			}
 		}
-		if (dp_get_slot(c->dp, order[i], &cur) == 0 && !memcmp(&v, &cur, sizeof(v)))
+		if (dp_get_slot(c->dp, w->order[i], &cur) == 0 &&
+		    !memcmp(&w->slot[i], &cur, sizeof(cur)))
 			continue;
-		ret = dp_set_slot(c->dp, order[i], &v);
+		ret = dp_set_slot(c->dp, w->order[i], &w->slot[i]);
 		if (ret)
 			return ret;
 	}
 	return 0;
 }
 
-/* Write service s's value unless the map holds it already. Besides
- * saving syscalls this matters for correctness: svcs is a preallocated
- * hash, and the kernel recycles a replaced element for the next update
- * on the same CPU without waiting for readers, so back-to-back updates
- * of several services could let a lookup in flight read another
- * service's value. Writing only what changed keeps updates far apart. */
-static int sync_service(struct ctl *c, const struct model *m, uint32_t s)
+/* Write service s's maps unless they hold w already. Besides saving
+ * syscalls this matters for correctness: svcs is a preallocated hash, and
+ * the kernel recycles a replaced element for the next update on the same
+ * CPU without waiting for readers, so back-to-back updates of several
+ * services could let a lookup in flight read another service's value.
+ * Writing only what changed keeps updates far apart. */
+static int sync_want(struct ctl *c, uint32_t s, const struct txn_want *w)
 {
-	struct vs_svc_opts o, cur_o;
-	struct vs_svc_key k;
-	struct vs_svc v, cur;
+	struct vs_svc_opts cur_o;
+	struct vs_svc cur;
 	int ret;
 
 	/* The options first: the value that names the service comes after
 	 * them, so its first lookups key clients as configured. */
-	model_svc_opts(m, s, &o);
-	if (dp_get_opts(c->dp, s, &cur_o) || memcmp(&o, &cur_o, sizeof(o))) {
-		ret = dp_set_opts(c->dp, s, &o);
+	if (dp_get_opts(c->dp, s, &cur_o) || memcmp(&w->o, &cur_o, sizeof(cur_o))) {
+		ret = dp_set_opts(c->dp, s, &w->o);
 		if (ret)
 			return ret;
 	}
-	/* Then its slots, which the tracker reads for connections its
-	 * versions steered by address accept, and the connect hook, attached
-	 * with the first such version. */
-	ret = sync_slots(c, m, s);
+	ret = sync_slots(c, w);
 	if (ret)
 		return ret;
-	model_svc_key(m, s, &k);
-	model_svc_value(m, s, c->sock.nsock, &v);
-	if (dp_get_svc(c->dp, &k, &cur) == 0 && !memcmp(&v, &cur, sizeof(v)))
+	if (dp_get_svc(c->dp, &w->k, &cur) == 0 && !memcmp(&w->v, &cur, sizeof(cur)))
 		return 0;
-	return dp_set_svc(c->dp, &k, &v);
+	return dp_set_svc(c->dp, &w->k, &w->v);
+}
+
+static int sync_service(struct ctl *c, const struct model *m, uint32_t s)
+{
+	struct txn_want w;
+
+	want_of(c, m, s, &w);
+	return sync_want(c, s, &w);
 }
 
 /* The ports of the servers steered by address, whose replies packet
@@ -105,6 +122,9 @@ int txn_write_maps(struct ctl *c, const struct model *want, const struct model *
 	struct vs_ports ports;
 	int ret;
 
+	/* The maps may end up as neither model says (a write that fails
+	 * half-way): the next tick reads them all back. */
+	memset(c->sync.ok, 0, sizeof(c->sync.ok));
 	ret = sync_bports(c, want);
 	if (ret)
 		return ret;
@@ -224,14 +244,27 @@ int txn_event(struct ctl *c, const char *svc, const char *kind, const char *fmt,
 
 void txn_sync_services(struct ctl *c)
 {
+	struct txn_sync_state *st = &c->sync;
+	int64_t now = clock_mono_s();
+	bool verify = now - st->verified >= TXN_VERIFY_EVERY;
+	struct txn_want w;
 	int ret;
 
 	for (uint32_t s = 0; s < VS_MAX_SERVICES; s++) {
-		if (!c->m->svc[s].used)
+		if (!c->m->svc[s].used) {
+			st->ok[s] = false;
 			continue;
-		ret = sync_service(c, c->m, s);
+		}
+		want_of(c, c->m, s, &w);
+		if (!verify && st->ok[s] && !memcmp(&w, &st->last[s], sizeof(w)))
+			continue;
+		ret = sync_want(c, s, &w);
+		st->ok[s] = !ret;
+		st->last[s] = w;
 		if (ret)
 			pr_warn("service %s: map update failed: %s; retrying\n", c->m->svc[s].name,
 				strerror(-ret));
 	}
+	if (verify)
+		st->verified = now;
 }

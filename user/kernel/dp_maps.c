@@ -89,6 +89,16 @@ int dp_sock_cookie(struct dataplane *dp, __u32 idx, __u64 *cookie)
 	return bpf_map_lookup_elem(bpf_map__fd(dp->steer->maps.socks), &idx, cookie) ? -errno : 0;
 }
 
+int dp_lstate(struct dataplane *dp, __u64 n[VS_LSTATE_N])
+{
+	int fd = bpf_map__fd(dp->steer->maps.lstate);
+
+	for (__u32 i = 0; i < VS_LSTATE_N; i++)
+		if (bpf_map_lookup_elem(fd, &i, &n[i]))
+			return -errno;
+	return 0;
+}
+
 int dp_sock_del(struct dataplane *dp, __u32 idx)
 {
 	if (bpf_map_delete_elem(bpf_map__fd(dp->steer->maps.socks), &idx) && errno != ENOENT)
@@ -262,10 +272,45 @@ int dp_reset_slot(struct dataplane *dp, __u32 slot)
 	return ret;
 }
 
+/* A slot's buckets in one batch lookup: read one by one, the windows'
+ * roll of 6,400 histograms took 45,000 syscalls a second (5% of a core
+ * at 400 versions). The batch starts after the key it is given. */
+static int hist_batch(int fd, __u32 slot, __u64 out[VS_HBUCKETS])
+{
+	DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	__u32 keys[VS_HBUCKETS], prev = slot * VS_HBUCKETS - 1, next, count = VS_HBUCKETS;
+	int ncpu = libbpf_num_possible_cpus(), ret = 0;
+	__u64 *vals;
+
+	if (ncpu < 0)
+		return ncpu;
+	vals = calloc((size_t)ncpu * VS_HBUCKETS, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	if (bpf_map_lookup_batch(fd, slot ? &prev : NULL, &next, keys, vals, &count, &opts))
+		ret = -errno;
+	if (!ret && (count != VS_HBUCKETS || keys[0] != slot * VS_HBUCKETS))
+		ret = -EIO;
+	for (__u32 b = 0; !ret && b < VS_HBUCKETS; b++) {
+		out[b] = 0;
+		for (int c = 0; c < ncpu; c++)
+			out[b] += vals[(size_t)b * ncpu + c];
+	}
+	free(vals);
+	return ret;
+}
+
 int dp_hist(struct dataplane *dp, bool size, __u32 slot, __u64 out[VS_HBUCKETS])
 {
-	int fd = bpf_map__fd(size ? dp->steer->maps.rsize : dp->steer->maps.lat), ret = 0;
+	int fd = bpf_map__fd(size ? dp->steer->maps.rsize : dp->steer->maps.lat), ret;
 
+	if (slot >= VS_MAX_SLOTS)
+		return -EINVAL;
+	if (!hist_batch(fd, slot, out))
+		return 0;
+	/* The batch failed (a kernel without batch lookups of arrays,
+	 * before 5.6): one by one. */
+	ret = 0;
 	for (__u32 b = 0; !ret && b < VS_HBUCKETS; b++)
 		ret = dp_sum_percpu(fd, slot * VS_HBUCKETS + b, &out[b], 1);
 	return ret;

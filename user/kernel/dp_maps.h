@@ -35,6 +35,9 @@ int dp_set_bports(struct dataplane *dp, const struct vs_ports *p);
 
 /* 0 and the socket's cookie, or -ENOENT for an empty sockmap index. */
 int dp_sock_cookie(struct dataplane *dp, __u32 idx, __u64 *cookie);
+/* The tracker's counts of listeners closed and opened (map lstate, by
+ * VS_LSTATE_*). */
+int dp_lstate(struct dataplane *dp, __u64 n[VS_LSTATE_N]);
 int dp_sock_del(struct dataplane *dp, __u32 idx);
 
 /* Counters summed over CPUs. */

@@ -68,7 +68,8 @@ static const char *const pinned_names[] = {
 	"rflows",
 	"bports",
 	"bsvc" /* older builds */,
-	"vsums"
+	"vsums",
+	"lstate"
 };
 
 bool dp_pins_on_bpffs(const char *path)
