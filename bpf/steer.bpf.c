@@ -83,8 +83,8 @@ __noinline int try_version(struct bpf_sk_lookup *ctx, __u32 sid, __u32 slot, __u
 	return -1;
 }
 
-SEC("sk_lookup")
-int vsteer_lookup(struct bpf_sk_lookup *ctx)
+/* A TCP connection to a port some service uses. */
+static __always_inline int steer(struct bpf_sk_lookup *ctx)
 {
 	struct vs_sess_key sk_key = {};
 	struct vs_svc_key svc_key = {};
@@ -94,16 +94,6 @@ int vsteer_lookup(struct bpf_sk_lookup *ctx)
 	struct vs_svc *s;
 	__u64 now = 0;
 
-	/* Everything that is not a configured service passes untouched:
-	 * UDP, other ports (one array lookup), other addresses. */
-	if (ctx->protocol != VS_PROTO_TCP)
-		return SK_PASS;
-	/* An sk_lookup program attached before ours already chose: its
-	 * choice stands (bpf_sk_assign would fail with -EEXIST anyway). */
-	if (ctx->sk)
-		return SK_PASS;
-	if (!port_in_use(ctx->local_port))
-		return SK_PASS;
 	s = find_service(ctx, &svc_key);
 	if (!s)
 		return SK_PASS;
@@ -170,6 +160,24 @@ steered:
 	/* Nothing per connection here: the tracker learns the version from
 	 * the listener's storage, cloned into the accepted socket. */
 	return SK_PASS;
+}
+
+SEC("sk_lookup")
+int vsteer_lookup(struct bpf_sk_lookup *ctx)
+{
+	/* Everything that is not a configured service passes untouched:
+	 * UDP, other ports (one array lookup), other addresses. Nothing
+	 * else before these checks (steer()'s keys are zeroed after them):
+	 * every connection of the host pays for them. */
+	if (ctx->protocol != VS_PROTO_TCP)
+		return SK_PASS;
+	/* An sk_lookup program attached before ours already chose: its
+	 * choice stands (bpf_sk_assign would fail with -EEXIST anyway). */
+	if (ctx->sk)
+		return SK_PASS;
+	if (!port_in_use(ctx->local_port))
+		return SK_PASS;
+	return steer(ctx);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

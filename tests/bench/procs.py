@@ -430,17 +430,26 @@ def machine():
             "wrk": version(["wrk", "-v"])}
 
 
+def _insn(code, dst=0, src=0, off=0, imm=0):
+    import struct
+    return struct.pack("<BBhi", code, (src << 4) | dst, off, imm)
+
+
 class FloorProgram:
     """An sk_lookup program that returns at once (SK_PASS), attached to
     this network namespace beside vsteerd's for the duration: what running
     any sk_lookup program costs here, the floor the data plane's own cost
-    is read against. Loaded with the bpf() syscall directly: two
+    is read against. Loaded with the bpf() syscall directly: a few
     instructions need no object file."""
 
-    NAME = "vsteer_floor"
+    NAME = "vsteer_floor"   # one a run: bpftool finds it by name
     _SYS_BPF = 321                      # x86-64
-    _PROG_LOAD, _LINK_CREATE = 5, 28
+    _PROG_LOAD, _OBJ_GET, _LINK_CREATE = 5, 7, 28
     _SK_LOOKUP_PROG, _SK_LOOKUP_ATTACH = 30, 36
+
+    def __init__(self, name=None):
+        if name:
+            self.NAME = name
 
     def _bpf(self, cmd, attr):
         import ctypes
@@ -452,14 +461,16 @@ class FloorProgram:
             raise OSError(ctypes.get_errno(), "bpf(%d)" % cmd)
         return fd
 
+    def insns(self):
+        return _insn(0xb7, 0, imm=1) + _insn(0x95)      # r0 = SK_PASS; exit
+
     def __enter__(self):
         import ctypes
         import struct
-        # r0 = SK_PASS (1); exit
-        self._insns = ctypes.create_string_buffer(
-            struct.pack("<BBhi", 0xb7, 0, 0, 1) + struct.pack("<BBhi", 0x95, 0, 0, 0), 16)
+        code = self.insns()
+        self._insns = ctypes.create_string_buffer(code, len(code))
         self._lic = ctypes.create_string_buffer(b"GPL")
-        attr = struct.pack("<IIQQIIQII16sII", self._SK_LOOKUP_PROG, 2,
+        attr = struct.pack("<IIQQIIQII16sII", self._SK_LOOKUP_PROG, len(code) // 8,
                            ctypes.addressof(self._insns), ctypes.addressof(self._lic),
                            0, 0, 0, 0, 0, self.NAME.encode(), 0, self._SK_LOOKUP_ATTACH)
         self.prog = self._bpf(self._PROG_LOAD, attr)
@@ -479,3 +490,42 @@ class FloorProgram:
     def __exit__(self, *exc):
         for fd in (self.link, self.ns, self.prog):
             os.close(fd)
+
+
+class PortCheckProgram(FloorProgram):
+    """The floor plus what vsteer's program does for a port no service
+    uses: look the connection's local port up in vsteer's port bitmap
+    (the pinned map `ports`) and return. The cost of that one read, in
+    the same run."""
+
+    NAME = "vsteer_portchk"
+
+    def __init__(self, pin):
+        super().__init__()
+        self.pin = pin
+
+    def insns(self):
+        import ctypes
+        import struct
+        path = ctypes.create_string_buffer(os.path.join(self.pin, "ports").encode())
+        self.map = self._bpf(self._OBJ_GET, struct.pack("<QII", ctypes.addressof(path), 0, 0))
+        return b"".join([
+            _insn(0x61, 6, 1, off=60),              # r6 = ctx->local_port
+            _insn(0x62, 10, off=-4, imm=0),         # *(u32 *)(r10 - 4) = 0
+            _insn(0x18, 1, 1, imm=self.map), _insn(0),  # r1 = &ports
+            _insn(0xbf, 2, 10),                     # r2 = r10
+            _insn(0x07, 2, imm=-4),                 # r2 += -4
+            _insn(0x85, imm=1),                     # call bpf_map_lookup_elem
+            _insn(0x15, 0, off=6),                  # if r0 == 0 goto out
+            _insn(0xbf, 1, 6),                      # r1 = port
+            _insn(0x77, 1, imm=6),                  # r1 >>= 6
+            _insn(0x57, 1, imm=1023),               # r1 &= 1023
+            _insn(0x67, 1, imm=3),                  # r1 <<= 3
+            _insn(0x0f, 0, 1),                      # r0 += r1
+            _insn(0x79, 0, 0),                      # r0 = *(u64 *)r0: the word
+            _insn(0xb7, 0, imm=1),                  # out: r0 = SK_PASS
+            _insn(0x95)])                           # exit
+
+    def __exit__(self, *exc):
+        super().__exit__(*exc)
+        os.close(self.map)
