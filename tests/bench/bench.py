@@ -41,7 +41,8 @@ def throughput(world, o):
     cfg = world.two_version_config()
     split = {"1.0": 90, "2.0": 10}
     url = lambda port: "http://127.0.0.1:%d/" % port  # noqa: E731
-    configs = ["direct", "vsteer_100", "vsteer", "vsteer_nowatch", "haproxy", "nginx"]
+    configs = ["direct", "vsteer_100", "vsteer", "vsteer_nowatch", "vsteer_100_nowatch", "haproxy",
+               "nginx"]
     runs = {(c, w): [] for c in configs for w in ("keepalive", "close")}
     for rnd in range(o.rounds):
         for workload in ("keepalive", "close"):
@@ -55,6 +56,8 @@ def throughput(world, o):
             runs[("vsteer", workload)].append(world.wrk(url(SVC[1]), o.secs, close))
             world.vsteerd(cfg, ["--no-watch"])
             runs[("vsteer_nowatch", workload)].append(world.wrk(url(SVC[1]), o.secs, close))
+            set_weights({"1.0": 100})
+            runs[("vsteer_100_nowatch", workload)].append(world.wrk(url(SVC[1]), o.secs, close))
             world.stop("vsteerd")
             world.haproxy(split)
             runs[("haproxy", workload)].append(world.wrk(url(HAPROXY_PORT), o.secs, close))

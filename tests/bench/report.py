@@ -6,7 +6,8 @@ import subprocess
 
 NAMES = {"direct": "direct to the backend", "vsteer_100": "vsteer 100/0 (the same backend)",
          "vsteer": "vsteer 90/10",
-         "vsteer_nowatch": "vsteer 90/10, --no-watch", "haproxy": "HAProxy 2.6 90/10",
+         "vsteer_nowatch": "vsteer 90/10, --no-watch",
+         "vsteer_100_nowatch": "vsteer 100/0, --no-watch", "haproxy": "HAProxy 2.6 90/10",
          "nginx": "NGINX proxy split_clients 90/10"}
 # switch and failover compare the tools, not a split
 TOOLS = {"vsteer": "vsteer", "haproxy": "HAProxy 2.6", "nginx_reload": "NGINX reload"}
@@ -290,7 +291,7 @@ def gnuplot(script, out_dir):
 
 def ratio_chart(t, key, title, png, out_dir):
     rows = []
-    for c in ("vsteer_100", "vsteer", "vsteer_nowatch", "haproxy", "nginx"):
+    for c in ("vsteer_100", "vsteer_100_nowatch", "vsteer", "vsteer_nowatch", "haproxy", "nginx"):
         vals = []
         for w in ("keepalive", "close"):
             s = t.get(w, {}).get(c, {}).get(key)
