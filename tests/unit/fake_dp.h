@@ -66,7 +66,6 @@ void fake_dp_set_drain(struct dataplane *dp, enum dp_drain how);
 unsigned long fake_dp_drain_passes(const struct dataplane *dp);
 
 /* Calls that read the sockmap so far: a read must not need more. */
-/* Sockmap lookups so far (one index each). */
 unsigned long fake_dp_sock_reads(const struct dataplane *dp);
 /* A socket closes without the tracker counting it (a tracker not
  * running, an older one); the lstate counts fail to read. */

@@ -45,6 +45,7 @@ struct ctl {
 	struct notifier_state notify;
 	struct mirror_state mirror;
 	struct txn_sync_state sync;
+	int64_t ifaces_at;		  /* tick: when new interfaces were last looked for */
 	char pins_missing[DP_PINS_NAMES]; /* not pinned, and said so: once, not every tick */
 	struct ctl_pending *pending;	  /* from ctl_open() to ctl_start() */
 	/* --config, and the config vsteerd started with (NULL: none): what

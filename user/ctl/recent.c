@@ -23,19 +23,19 @@ static void roll(struct window_track *t, const struct window *cur, int64_t now)
 static int read_cur(struct recent_state *r, struct dataplane *dp, uint32_t s, struct window *cur)
 {
 	struct recent_sig now;
+	bool now_ok;
 	int ret;
 
 	memset(&now, 0, sizeof(now));
-	if (dp_ver_stats(dp, s, &now.st) || dp_open_conns(dp, s, &now.open))
-		r->sig_ok[s] = false;
-	else if (r->sig_ok[s] && r->v[s].start && !memcmp(&now, &r->sig[s], sizeof(now))) {
+	now_ok = !dp_ver_stats(dp, s, &now.st) && !dp_open_conns(dp, s, &now.open);
+	if (now_ok && r->sig_ok[s] && r->v[s].start && !memcmp(&now, &r->sig[s], sizeof(now))) {
 		*cur = r->v[s].base;
 		return 0;
 	}
 	/* Counters read before the buckets: a request between the two
 	 * moves them, so the next roll reads again. */
 	ret = dp_read_window(dp, s, cur);
-	if (ret)
+	if (ret || !now_ok)
 		r->sig_ok[s] = false;
 	else if (!r->sig_ok[s] || memcmp(&now, &r->sig[s], sizeof(now))) {
 		r->sig[s] = now;

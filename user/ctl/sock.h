@@ -82,8 +82,9 @@ void sock_clear(struct sock_state *s, struct dataplane *dp, uint32_t slot);
  * last tick (sockets only enter it by vsteerd's hand, so otherwise the
  * tick need not read it: a syscall per socket, 25,600 a second at 6,400
  * listeners); bit VS_LSTATE_OPENED: a listener may have appeared. Each
- * when the tracker's count moved in this tick or the one before (the
- * counts move just before the socket is hashed or unhashed), all when the
+ * when the tracker's count moved in this tick or the one before (a
+ * listen() is counted just before the socket is hashed; a close after it
+ * left the sockmap, the next tick's read costs little), all when the
  * counts cannot be read. */
 unsigned sock_lstate_moved(struct sock_state *s, struct dataplane *dp);
 /* Refresh a slot's first n indexes from the sockmap; true if it holds a

@@ -14,12 +14,21 @@
 #include "ctl/tick.h"
 #include "ctl/txn.h"
 
+static bool any_by_addr(const struct model *m)
+{
+	for (uint32_t s = 0; s < VS_MAX_SLOTS; s++)
+		if (m->cl[s].used && model_by_addr(&m->cl[s]))
+			return true;
+	return false;
+}
+
 /* A listener that opens anywhere (a restarted backend, a new
  * SO_REUSEPORT worker) brings a full scan at the next tick, at most one a
- * second; a dead server or a socket we cannot place one at once. Every
- * TICK_SCAN_EVERY seconds one runs anyway (the accept backlogs, TC on new
- * interfaces). The sockmap is read when a listener of it closed, and
- * every TXN_VERIFY_EVERY seconds. */
+ * second; a dead server or a socket we cannot place one at once. One runs
+ * every TICK_SCAN_EVERY seconds anyway (the accept backlogs), every
+ * TICK_IFACE_EVERY while a version is steered by address (its server's
+ * address is checked at a scan). The sockmap is read when a listener of it
+ * closed, and every TXN_VERIFY_EVERY seconds. */
 static void scan_sockets(struct ctl *c, int64_t now)
 {
 	/* The counts before the sockmap and the scan, so that what moves
@@ -27,11 +36,12 @@ static void scan_sockets(struct ctl *c, int64_t now)
 	unsigned moved = sock_lstate_moved(&c->sock, c->dp);
 	bool read = (moved & 1U << VS_LSTATE_CLOSED) || c->sock.rescan ||
 		    now - c->sock.last_read >= TXN_VERIFY_EVERY;
+	int64_t every = any_by_addr(c->m) ? TICK_IFACE_EVERY : TICK_SCAN_EVERY;
 	bool scan;
 
 	c->sock.scan_wanted |= moved & 1U << VS_LSTATE_OPENED;
 	scan = c->sock.rescan || (c->sock.scan_wanted && now > c->sock.last_scan) ||
-	       now - c->sock.last_scan >= TICK_SCAN_EVERY;
+	       now - c->sock.last_scan >= every;
 	if (read)
 		c->sock.last_read = now;
 	for (uint32_t s = 0; s < VS_MAX_SLOTS; s++) {
@@ -50,8 +60,14 @@ static void scan_sockets(struct ctl *c, int64_t now)
 		c->sock.last_scan = now;
 		c->sock.rescan = false;
 		c->sock.scan_wanted = false;
+		c->ifaces_at = now - TICK_IFACE_EVERY; /* and new interfaces now */
+	}
+	/* New interfaces get the TC meter and packet steering at every
+	 * scan, and within TICK_IFACE_EVERY whether one runs or not. */
+	if (now - c->ifaces_at >= TICK_IFACE_EVERY) {
 		dp_tc_attach_new(c->dp);
 		dp_nat_attach_new(c->dp, model_has_addr6(c->m));
+		c->ifaces_at = now;
 	}
 }
 

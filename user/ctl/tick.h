@@ -7,6 +7,10 @@ struct dp_pins_report;
 
 #define TICK_MS		250 /* how often vsteerd calls ctl_tick() */
 #define TICK_SCAN_EVERY 5   /* seconds between full listener scans, at most */
+/* Seconds between looks for new interfaces (the TC meter, packet
+ * steering), and between full scans while a version is steered by
+ * address (a container's address can go with its socket still open). */
+#define TICK_IFACE_EVERY 2
 
 /* Every TICK_MS: pick up sockets that appeared or went, judge rollouts,
  * roll the API's windows, advance rollout steps, and re-sync the maps.
