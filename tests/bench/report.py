@@ -289,14 +289,20 @@ def gnuplot(script, out_dir):
     return r.returncode == 0
 
 
+# Short enough for six bars' labels under a 900 px chart.
+CHART_NAMES = {"vsteer_100": "vsteer 100/0", "vsteer_100_nowatch": "100/0 --no-watch",
+               "vsteer": "vsteer 90/10", "vsteer_nowatch": "90/10 --no-watch",
+               "haproxy": "HAProxy 90/10", "nginx": "NGINX 90/10"}
+
+
 def ratio_chart(t, key, title, png, out_dir):
     rows = []
-    for c in ("vsteer_100", "vsteer_100_nowatch", "vsteer", "vsteer_nowatch", "haproxy", "nginx"):
+    for c in CHART_NAMES:
         vals = []
         for w in ("keepalive", "close"):
             s = t.get(w, {}).get(c, {}).get(key)
             vals += [s["median"], s["min"], s["max"]] if s else [0, 0, 0]
-        rows.append("\"%s\" %s" % (NAMES[c].replace(" 90/10", ""), " ".join("%.4f" % v for v in vals)))
+        rows.append("\"%s\" %s" % (CHART_NAMES[c], " ".join("%.4f" % v for v in vals)))
     dat = png[:-4] + ".dat"
     with open(os.path.join(out_dir, dat), "w") as f:
         f.write("\n".join(rows) + "\n")
@@ -308,7 +314,7 @@ set style histogram errorbars gap 2 lw 1
 set style fill solid 0.6 border -1
 set yrange [0:*]
 set grid ytics
-set key top left
+set key outside bottom center horizontal
 set xtics noenhanced
 plot "%s" using 2:3:4:xtic(1) title "keep-alive", "" using 5:6:7 title "connection per request", 1 with lines lc rgb "black" dt 2 notitle
 """ % (png, title, dat), out_dir)
