@@ -483,6 +483,14 @@ bool model_by_addr(const struct cluster *cl)
 	return cl->nsrv && cl->netns[0].kind != NETNS_OWN;
 }
 
+bool model_has_by_addr(const struct model *m)
+{
+	for (uint32_t sl = 0; sl < VS_MAX_SLOTS; sl++)
+		if (m->cl[sl].used && model_by_addr(&m->cl[sl]))
+			return true;
+	return false;
+}
+
 bool model_has_addr6(const struct model *m)
 {
 	for (uint32_t sl = 0; sl < VS_MAX_SLOTS; sl++) {

@@ -186,6 +186,8 @@ int model_stable(const struct model *m, uint32_t svc);
 /* Whether cluster cl is steered by address: its servers live in other
  * network namespaces. */
 bool model_by_addr(const struct cluster *cl);
+/* Whether some cluster is steered by address. */
+bool model_has_by_addr(const struct model *m);
 /* Whether some IPv6 server is steered by address. */
 bool model_has_addr6(const struct model *m);
 void model_svc_key(const struct model *m, uint32_t svc, struct vs_svc_key *k);

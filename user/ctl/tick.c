@@ -14,14 +14,6 @@
 #include "ctl/tick.h"
 #include "ctl/txn.h"
 
-static bool any_by_addr(const struct model *m)
-{
-	for (uint32_t s = 0; s < VS_MAX_SLOTS; s++)
-		if (m->cl[s].used && model_by_addr(&m->cl[s]))
-			return true;
-	return false;
-}
-
 /* A listener that opens anywhere (a restarted backend, a new
  * SO_REUSEPORT worker) brings a full scan at the next tick, at most one a
  * second; a dead server or a socket we cannot place one at once. One runs
@@ -36,7 +28,7 @@ static void scan_sockets(struct ctl *c, int64_t now)
 	unsigned moved = sock_lstate_moved(&c->sock, c->dp);
 	bool read = (moved & 1U << VS_LSTATE_CLOSED) || c->sock.rescan ||
 		    now - c->sock.last_read >= TXN_VERIFY_EVERY;
-	int64_t every = any_by_addr(c->m) ? TICK_IFACE_EVERY : TICK_SCAN_EVERY;
+	int64_t every = model_has_by_addr(c->m) ? TICK_IFACE_EVERY : TICK_SCAN_EVERY;
 	bool scan;
 
 	c->sock.scan_wanted |= moved & 1U << VS_LSTATE_OPENED;
@@ -146,9 +138,6 @@ static void report_liveness(struct ctl *c)
 	}
 }
 
-/* Rollout steps whose hold has ended advance here, as a transaction like
- * any other change. If the state file cannot be written the step is
- * retried next tick, so maps and state never disagree. */
 /* Whether a rollout can step (rollout_tick() and mirror_refresh_due()
  * act on progressing ones only): else the tick copies no model. */
 static bool any_progressing(const struct model *m)
@@ -159,6 +148,9 @@ static bool any_progressing(const struct model *m)
 	return false;
 }
 
+/* Rollout steps whose hold has ended advance here, as a transaction like
+ * any other change. If the state file cannot be written the step is
+ * retried next tick, so maps and state never disagree. */
 static void tick_rollouts(struct ctl *c)
 {
 	struct vs_err err = {};
