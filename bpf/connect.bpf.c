@@ -66,7 +66,8 @@ static __always_inline void set_dst(struct bpf_sock_addr *ctx, int ipv6, const s
 	ctx->user_port = bpf_htons(a->port);
 }
 
-static __always_inline int bound_key(struct bpf_sock_addr *ctx, int ipv6, struct vs_sess_key *k)
+static __always_inline int bound_key(struct bpf_sock_addr *ctx, int ipv6, struct vs_sess_key *k,
+				     struct vs_sess_place *p)
 {
 	struct bpf_sock *sk = ctx->sk;
 
@@ -84,7 +85,7 @@ static __always_inline int bound_key(struct bpf_sock_addr *ctx, int ipv6, struct
 		return 0;
 	if (ipv6 && unmap(k->addr))
 		ipv6 = 0;
-	cut_key(k, ipv6);
+	sess_key(k, ipv6, p);
 	return 1;
 }
 
@@ -148,6 +149,7 @@ static __always_inline int steer_connect(struct bpf_sock_addr *ctx, int ipv6)
 {
 	struct vs_sess_key sk_key = {};
 	struct vs_svc_key key = {};
+	struct vs_sess_place place = {};
 	struct vs_sess *e = NULL;
 	struct vs_svc_stats *ss;
 	__u32 h, i, k, v, nver, sid, slot;
@@ -187,7 +189,7 @@ static __always_inline int steer_connect(struct bpf_sock_addr *ctx, int ipv6)
 		return CONNECT_PASS;
 	sid = s->id;
 	sk_key.svc = sid;
-	bound = bound_key(ctx, ipv6, &sk_key);
+	bound = bound_key(ctx, ipv6, &sk_key, &place);
 	if (bound) {
 		h = vs_session_hash(sk_key.addr, s->salt);
 	} else {
@@ -198,8 +200,8 @@ static __always_inline int steer_connect(struct bpf_sock_addr *ctx, int ipv6)
 	}
 	now = bpf_ktime_get_ns();
 	if (bound)
-		e = bpf_map_lookup_elem(&sess, &sk_key);
-	i = first_version(s, &sk_key, e, h, now, nver, bound);
+		e = sess_find(&place);
+	i = first_version(s, e, h, now, nver, bound);
 
 	ss = bpf_map_lookup_elem(&sstats, &sid);
 	for (k = 0; k < VS_MAX_VERSIONS; k++) {
@@ -238,7 +240,7 @@ steered:
 	}
 	if (!bound)
 		return CONNECT_PASS;
-	remember_session(e, &sk_key, slot, now, key.family == AF_INET6);
+	remember_session(e, &sk_key, &place, slot, now, key.family == AF_INET6);
 	return CONNECT_PASS;
 }
 

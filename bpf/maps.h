@@ -67,14 +67,16 @@ struct {
 	VS_PIN
 } sstats SEC(".maps");
 
-/* Size set by the controller before load (--session-table). */
+/* The session table: sets of VS_SESS_WAYS sessions (struct vs_sess).
+ * Its size is set by the controller before load: two places per client
+ * of --session-table, so that two candidate sets almost never both fill. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, VS_SESS_DEFAULT);
-	__type(key, struct vs_sess_key);
-	__type(value, struct vs_sess);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VS_SESS_DEFAULT * 2 / VS_SESS_WAYS);
+	__type(key, __u32);
+	__type(value, struct vs_sess_set);
 	VS_PIN
-} sess SEC(".maps");
+} sessions SEC(".maps");
 
 /* Per service id: how clients are keyed, the session quota. */
 struct {
@@ -94,16 +96,6 @@ struct {
 	__type(value, struct vs_quota);
 	VS_PIN
 } squota SEC(".maps");
-
-/* Sessions with a connection open, out of reach of the LRU's eviction.
- * Sized as sess by the controller before load (--session-table). */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, VS_SESS_DEFAULT);
-	__type(key, struct vs_sess_key);
-	__type(value, struct vs_hold);
-	VS_PIN
-} shold SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

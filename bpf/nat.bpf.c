@@ -104,7 +104,7 @@ static __always_inline int parse(struct __sk_buff *skb, struct pkt *p)
  * covers the addresses through its pseudo header; IPv6 has no other. Not
  * inlined: its temporaries would add to vsteer_dnat's frame, and 6.1
  * rounds each frame of the deepest call chain (vsteer_dnat, new_flow,
- * cut_key) up to 32 bytes against the 512 of all of them. */
+ * sess_key) up to 32 bytes against the 512 of all of them. */
 static __noinline int rewrite(struct __sk_buff *skb, const struct pkt *p, int src,
 			      const __u32 *addr, __be16 port)
 {
@@ -163,6 +163,7 @@ static __always_inline struct vs_svc *find_service(__u8 family, const __u32 *add
 __noinline int new_flow(const struct vs_flow_key *arg, __u32 sid, __u32 isn, int count)
 {
 	struct vs_sess_key sk_key = { .svc = sid };
+	struct vs_sess_place place;
 	struct vs_flow_key fk;
 	struct vs_flow f = { .svc = sid };
 	__u32 h, i, k, v, nver, slot, first = 0;
@@ -188,11 +189,11 @@ __noinline int new_flow(const struct vs_flow_key *arg, __u32 sid, __u32 isn, int
 	if (nver == 0)
 		return -1;
 	__builtin_memcpy(sk_key.addr, fk.client, sizeof(sk_key.addr));
-	cut_key(&sk_key, v6);
+	sess_key(&sk_key, v6, &place);
 	h = vs_session_hash(sk_key.addr, s->salt);
 	now = bpf_ktime_get_ns();
-	e = bpf_map_lookup_elem(&sess, &sk_key);
-	i = first_version(s, &sk_key, e, h, now, nver, 1);
+	e = sess_find(&place);
+	i = first_version(s, e, h, now, nver, 1);
 	for (k = 0; k < VS_MAX_VERSIONS; k++) {
 		if (k >= nver)
 			break;
@@ -233,7 +234,7 @@ steered:
 		bpf_map_delete_elem(&flows, &fk);
 		return -1;
 	}
-	remember_session(e, &sk_key, slot, now, v6);
+	remember_session(e, &sk_key, &place, slot, now, v6);
 	if (!count)
 		return 0;
 	if (k > 0)

@@ -9,56 +9,42 @@
 #define VS_PICK_H
 
 #include "maps.h"
+#include "session.h"
 #include "vsteer_hash.h"
 
 /* The version an active session of this client is on, if the service
- * keeps affinity and the client was seen within the timeout or still
- * has a connection open. */
+ * keeps affinity and the client has a connection open or was seen within
+ * the timeout. */
 static __always_inline __u32 session_version(const struct vs_svc *s, struct vs_sess *e, __u64 now,
 					     __u32 nver)
 {
-	__u32 i;
+	__u32 i, slot;
 
-	if (!e || (e->open <= 0 && now - e->last_ns > (__u64)s->session_ms * 1000000))
+	if (!e)
 		return nver;
+	if (!VS_SESS_OPEN(sess_word(e)) && sess_ms(now) - e->last_ms > s->session_ms)
+		return nver;
+	slot = e->slot;
 	for (i = 0; i < VS_MAX_VERSIONS; i++) {
 		if (i >= nver)
 			break;
-		if (s->ver[i].slot == e->slot && !(s->ver[i].flags & VS_VER_NO_AFFINITY))
+		if (s->ver[i].slot == slot && !(s->ver[i].flags & VS_VER_NO_AFFINITY))
 			return i;
 	}
 	return nver;
 }
 
-/* The version a session with a connection open is on (shold: out of the
- * LRU's reach), or nver. */
-static __always_inline __u32 held_version(const struct vs_svc *s, const struct vs_sess_key *k,
-					  __u32 nver)
-{
-	struct vs_hold *hd = bpf_map_lookup_elem(&shold, k);
-	struct vs_sess e;
-
-	if (!hd || hd->open <= 0)
-		return nver;
-	e = (struct vs_sess){ .slot = hd->slot, .open = hd->open };
-	return session_version(s, &e, 0, nver);
-}
-
 /* The version to try first (an index into s->ver[]): the one the
- * client's session is on, held or recent, where the service keeps
- * affinity and the client has a key (keyed); else the one its bucket of
- * the weights falls in. e: its sess entry, or NULL. */
-static __always_inline __u32 first_version(const struct vs_svc *s, const struct vs_sess_key *k,
-					   struct vs_sess *e, __u32 h, __u64 now, __u32 nver,
-					   int keyed)
+ * client's session is on, where the service keeps affinity and the
+ * client has a key (keyed); else the one its bucket of the weights falls
+ * in. e: its session, or NULL. */
+static __always_inline __u32 first_version(const struct vs_svc *s, struct vs_sess *e, __u32 h,
+					   __u64 now, __u32 nver, int keyed)
 {
 	__u32 i = nver;
 
-	if (keyed && s->session_ms) {
-		i = held_version(s, k, nver);
-		if (i >= nver)
-			i = session_version(s, e, now, nver);
-	}
+	if (keyed && s->session_ms)
+		i = session_version(s, e, now, nver);
 	if (i >= nver)
 		i = vs_pick_version(s, vs_bucket(h));
 	if (i >= nver)
@@ -175,22 +161,8 @@ static __always_inline void count_quota_refused(__u32 sid)
 		g->quota_refused++;
 }
 
-/* The session key cut as the service says (vs_client_key()), and the
- * quota (quota_take()): global, where inlined they multiplied the
- * verifier's states by each path through their masks. */
-__noinline int cut_key(struct vs_sess_key *k, int ipv6)
-{
-	struct vs_svc_opts *o;
-	__u32 sid;
-
-	if (!k)
-		return -1;
-	sid = k->svc;
-	o = bpf_map_lookup_elem(&sopts, &sid);
-	vs_client_key(k->addr, ipv6, o);
-	return 0;
-}
-
+/* The quota (quota_take()): global, where inlined it multiplied the
+ * verifier's states by each path through its masks. */
 __noinline int quota_ok(const struct vs_sess_key *k, int ipv6, __u64 now)
 {
 	if (!k)
@@ -198,21 +170,32 @@ __noinline int quota_ok(const struct vs_sess_key *k, int ipv6, __u64 now)
 	return quota_take(k, ipv6, now);
 }
 
+static __always_inline void count_hold_full(__u32 sid)
+{
+	struct vs_svc_guard *g = bpf_map_lookup_elem(&sguard, &sid);
+
+	if (g)
+		g->hold_full++;
+}
+
 /* The client's session is on the version that served it now; a failover
  * moves the session too, so its next connections find a live version
- * first time. A new client is recorded if its network's quota admits it. */
+ * first time. A new client is recorded if its network's quota admits it
+ * and one of its sets has a place without a connection open. */
 static __always_inline void remember_session(struct vs_sess *e, const struct vs_sess_key *k,
-					     __u32 slot, __u64 now, int ipv6)
+					     const struct vs_sess_place *p, __u32 slot, __u64 now,
+					     int ipv6)
 {
-	struct vs_sess ne = { .last_ns = now, .slot = slot };
-
 	if (e) {
-		e->slot = slot;
-		e->last_ns = now;
-	} else if (quota_ok(k, ipv6, now)) {
-		bpf_map_update_elem(&sess, k, &ne, BPF_NOEXIST);
-	} else {
+		/* Still the client's? It could have been taken since. */
+		if (VS_SESS_TAG(sess_word(e)) == p->tag) {
+			e->slot = slot;
+			e->last_ms = sess_ms(now);
+		}
+	} else if (!quota_ok(k, ipv6, now)) {
 		count_quota_refused(k->svc);
+	} else if (sess_claim(p, slot, sess_ms(now)) == -ENOSPC) {
+		count_hold_full(k->svc);
 	}
 }
 

@@ -88,6 +88,7 @@ static __always_inline int steer(struct bpf_sk_lookup *ctx)
 {
 	struct vs_sess_key sk_key = {};
 	struct vs_svc_key svc_key = {};
+	struct vs_sess_place place;
 	struct vs_sess *e = NULL;
 	struct vs_svc_stats *ss;
 	__u32 h, i, k, n, v, nver, sid, slot;
@@ -110,7 +111,7 @@ static __always_inline int steer(struct bpf_sk_lookup *ctx)
 	sk_key.addr[3] = ctx->remote_ip6[3];
 	/* An IPv6 host owns a whole prefix: it is one client, with one
 	 * bucket and one session, however many addresses it uses. */
-	cut_key(&sk_key, ctx->family == AF_INET6);
+	sess_key(&sk_key, ctx->family == AF_INET6, &place);
 	h = vs_session_hash(sk_key.addr, s->salt);
 
 	nver = s->nver;
@@ -121,8 +122,8 @@ static __always_inline int steer(struct bpf_sk_lookup *ctx)
 	/* Sessions are tracked whether or not affinity is on, so that when
 	 * a session rollout starts, the clients already active are known. */
 	now = bpf_ktime_get_ns();
-	e = bpf_map_lookup_elem(&sess, &sk_key);
-	i = first_version(s, &sk_key, e, h, now, nver, 1);
+	e = sess_find(&place);
+	i = first_version(s, e, h, now, nver, 1);
 
 	for (k = 0; k < VS_MAX_VERSIONS; k++) {
 		if (k >= nver)
@@ -156,7 +157,7 @@ steered:
 	/* The session is on the version that actually served it; a
 	 * failover moves the session too, so its next connections find a
 	 * live version first time. */
-	remember_session(e, &sk_key, slot, now, ctx->family == AF_INET6);
+	remember_session(e, &sk_key, &place, slot, now, ctx->family == AF_INET6);
 	/* Nothing per connection here: the tracker learns the version from
 	 * the listener's storage, cloned into the accepted socket. */
 	return SK_PASS;

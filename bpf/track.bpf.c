@@ -28,6 +28,7 @@
 #include <bpf/bpf_endian.h>
 #include "capture.h"
 #include "meter.h"
+#include "session.h"
 #include "vsteer_hash.h"
 
 #define AF_INET		2
@@ -41,14 +42,8 @@
 
 const volatile __u32 netns_ino = 0; /* set by the controller before load */
 
-static __always_inline void add_open(__s32 *open, __s32 d)
-{
-	/* Never below zero: a close whose establishment we missed (the
-	 * program was being replaced) must not leave a debt. */
-	if (__sync_fetch_and_add(open, d) + d < 0)
-		__sync_fetch_and_add(open, 1);
-}
-
+/* Never below zero: a close whose establishment we missed (the program
+ * was being replaced) must not leave a debt. */
 static __always_inline void add_open64(__s64 *open, __s64 d)
 {
 	if (__sync_fetch_and_add(open, d) + d < 0)
@@ -262,51 +257,6 @@ static __noinline void steered_connect(struct sock *sk)
 	bpf_map_update_elem(&rflows, &rk, &sa, BPF_ANY);
 }
 
-/* A session that has a connection open goes into shold, where a flood of
- * new clients cannot evict it, as long as the connection is open. Only
- * sessions the data plane recorded: its quota bounds shold too. */
-static __always_inline void hold(const struct vs_sess_key *k, __u32 slot, __u32 svc)
-{
-	struct vs_hold *hd = bpf_map_lookup_elem(&shold, k), nh = { .slot = slot, .open = 1 };
-	struct vs_svc_guard *g;
-
-	if (hd) {
-		hd->slot = slot;
-		add_open(&hd->open, 1);
-		return;
-	}
-	if (!bpf_map_update_elem(&shold, k, &nh, BPF_NOEXIST))
-		return;
-	/* Another CPU made it meanwhile: count on that one. */
-	hd = bpf_map_lookup_elem(&shold, k);
-	if (hd) {
-		add_open(&hd->open, 1);
-		return;
-	}
-	g = bpf_map_lookup_elem(&sguard, &svc);
-	if (g)
-		g->hold_full++;
-}
-
-/* The last connection of a held session closed: out of shold, and back in
- * sess (from which a flood may have pushed it) with its idle time
- * starting now. */
-static __always_inline void release(const struct vs_sess_key *k, struct vs_sess *e, __u64 now)
-{
-	struct vs_hold *hd = bpf_map_lookup_elem(&shold, k);
-	struct vs_sess ne = { .last_ns = now };
-
-	if (!hd)
-		return;
-	add_open(&hd->open, -1);
-	if (hd->open > 0)
-		return;
-	ne.slot = hd->slot;
-	bpf_map_delete_elem(&shold, k);
-	if (!e)
-		bpf_map_update_elem(&sess, k, &ne, BPF_ANY);
-}
-
 static __always_inline bool slot_by_addr(__u32 slot)
 {
 	struct vs_slot *vsl = bpf_map_lookup_elem(&vslot, &slot);
@@ -371,9 +321,9 @@ SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(vsteer_track, struct sock *sk, int oldstate, int newstate)
 {
 	struct vs_sess_key sk_key = {};
+	struct vs_sess_place place;
 	__u32 local[4] = {};
 	struct vs_svc *s;
-	__u64 now;
 	struct vs_sess *e;
 	struct vs_sk *st;
 	__u16 svc_flags;
@@ -432,11 +382,12 @@ int BPF_PROG(vsteer_track, struct sock *sk, int oldstate, int newstate)
 		vo = bpf_map_lookup_elem(&vopen, &slot);
 		if (vo)
 			add_open64(vo, 1);
-		e = bpf_map_lookup_elem(&sess, &sk_key);
-		if (e) {
-			add_open(&e->open, 1);
-			hold(&sk_key, slot, svc);
-		}
+		/* A session with a connection open is never replaced. (The
+		 * key is cut already.) */
+		sess_key(&sk_key, 0, &place);
+		e = sess_find(&place);
+		if (e)
+			sess_count(e, place.tag, 1);
 		return 0;
 	}
 	if (st->kind != VS_SK_CONN)
@@ -451,16 +402,14 @@ int BPF_PROG(vsteer_track, struct sock *sk, int oldstate, int newstate)
 	if (vo)
 		add_open64(vo, -1);
 	sk_key.svc = st->svc;
-	vs_client_key(sk_key.addr, conn_addrs(sk, local, sk_key.addr) == AF_INET6,
-		      bpf_map_lookup_elem(&sopts, &sk_key.svc));
-	now = bpf_ktime_get_ns();
-	e = bpf_map_lookup_elem(&sess, &sk_key);
+	sess_key(&sk_key, conn_addrs(sk, local, sk_key.addr) == AF_INET6, &place);
+	e = sess_find(&place);
 	if (e) {
-		add_open(&e->open, -1);
+		sess_count(e, place.tag, -1);
 		/* Idle time starts when the last connection closes. */
-		e->last_ns = now;
+		if (VS_SESS_TAG(sess_word(e)) == place.tag)
+			e->last_ms = sess_ms(bpf_ktime_get_ns());
 	}
-	release(&sk_key, e, now);
 	return 0;
 }
 

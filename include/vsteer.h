@@ -25,7 +25,8 @@
 /* A picks value (scan.bpf.c) with this bit set is not a sockmap index
  * but the failed insert's errno: VS_PICK_FAILED | -errno. */
 #define VS_PICK_FAILED	 0x80000000U
-#define VS_SESS_DEFAULT	 65536 /* session affinity entries (LRU) */
+#define VS_SESS_DEFAULT	 65536 /* clients the session table is sized for */
+#define VS_SESS_WAYS	 4     /* sessions in a set: one cache line */
 #define VS_QUOTA_ENTRIES 16384 /* quota networks remembered (LRU) */
 #define VS_FLOWS_DEFAULT 65536 /* remote clients' flows steered by address (LRU) */
 
@@ -82,20 +83,36 @@ struct vs_svc {
 	struct vs_ver ver[VS_MAX_VERSIONS]; /* newest first */
 };
 
-/* Session affinity (LRU hash): a client of a service and the version
- * slot it is on. The kernel evicts the least recently used entries when
- * the map is full: those clients lose affinity first. */
+/* A client of a service: its address cut as the service keys clients
+ * (vs_client_key()). Where its session lives is computed from this
+ * (vs_sess_place()). */
 struct vs_sess_key {
 	__u32 svc;     /* service id */
 	__u32 addr[4]; /* client address, network byte order */
 };
 
+/* One client's session (map sessions). The table is an array of sets of
+ * VS_SESS_WAYS sessions; a client may live in either of two sets, and is
+ * told from the others there by a 32-bit tag. A session with a connection
+ * open is never replaced, so a flood of new clients cannot move a client
+ * that has one; an idle one may be, the longest idle first. */
 struct vs_sess {
-	__u64 last_ns; /* bpf_ktime_get_ns() of the last connection
-				 * start or close */
+	__u64 word;    /* tag << 32 | established connections: one word, so
+			* that taking a session over and counting a connection
+			* on it are each one compare-and-swap, and a count never
+			* lands on a client that took the place meanwhile. Tag 0:
+			* a free place. */
+	__u32 last_ms; /* bpf_ktime_get_ns() / 1e6 at the last connection's
+			* start or close; wraps after 49 days */
 	__u32 slot;    /* version slot the client is on */
-	__s32 open;    /* its established connections */
 };
+
+struct vs_sess_set {
+	struct vs_sess way[VS_SESS_WAYS];
+};
+
+#define VS_SESS_TAG(w)	((__u32)((w) >> 32))
+#define VS_SESS_OPEN(w) ((__u32)(w))
 
 /* Per service, indexed by its id (array sopts): how its clients are keyed
  * and how many new sessions one network of them may open. All zero, as an
@@ -109,7 +126,8 @@ struct vs_svc_opts {
 	__u32 quota;	 /* new sessions one quota network may open per window;
 			   * 0: no limit */
 	__u32 window_ms; /* the quota's window */
-	__u32 pad2;
+	__u32 salt;	 /* the service's salt (vs_svc.salt): where its
+			  * clients' sessions live (vs_sess_place()) */
 };
 
 /* Quota of a network of clients (LRU hash squota). */
@@ -124,17 +142,11 @@ struct vs_quota {
 	__u32 pad;
 };
 
-/* Sessions that have a connection open (hash shold, not LRU: a flood of
- * new clients cannot evict them). The key is a session's. */
-struct vs_hold {
-	__u32 slot;
-	__s32 open; /* established connections */
-};
-
 /* Per-CPU, indexed by service id: sessions the data plane did not record. */
 struct vs_svc_guard {
 	__u64 quota_refused; /* a new client's network was over its quota */
-	__u64 hold_full;     /* an open session found shold full */
+	__u64 hold_full;     /* a new client found both its sets full of
+			      * sessions with connections open */
 };
 
 /* Per-CPU, indexed by version slot. */
@@ -361,10 +373,10 @@ _Static_assert(sizeof(struct vs_listener) == 48, "vs_listener layout");
 _Static_assert(sizeof(struct vs_drain_rec) == 56, "vs_drain_rec layout");
 _Static_assert(sizeof(struct vs_sess_key) == 20, "vs_sess_key layout");
 _Static_assert(sizeof(struct vs_sess) == 16, "vs_sess layout");
+_Static_assert(sizeof(struct vs_sess_set) == 64, "vs_sess_set: one cache line");
 _Static_assert(sizeof(struct vs_svc_opts) == 16, "vs_svc_opts layout");
 _Static_assert(sizeof(struct vs_quota_key) == 20, "vs_quota_key layout");
 _Static_assert(sizeof(struct vs_quota) == 16, "vs_quota layout");
-_Static_assert(sizeof(struct vs_hold) == 8, "vs_hold layout");
 _Static_assert(sizeof(struct vs_svc_guard) == 16, "vs_svc_guard layout");
 _Static_assert(VS_BUCKETS <= 0xffff, "upto is 16 bits");
 #endif

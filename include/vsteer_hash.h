@@ -33,6 +33,42 @@ static inline __u32 vs_session_hash(const __u32 a[4], __u32 salt)
 	return h;
 }
 
+/* murmur3's 64-bit finaliser. */
+static inline __u64 vs_mix64(__u64 h)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
+	return h;
+}
+
+/* Where a client's session lives (map sessions): two candidate sets of
+ * the table's nsets (a power of two), and the tag that tells it from the
+ * others there. One 64-bit hash of the client key, seeded with the
+ * service's salt, which nobody outside knows (a flood cannot be aimed at
+ * one set): the tag is its high half, the sets come from its low half.
+ * Two multiplies a word: no division, which cost a known client 20 ns. */
+struct vs_sess_place {
+	__u32 set[2];
+	__u32 tag; /* never 0, which marks a free place */
+};
+
+static inline void vs_sess_place(const struct vs_sess_key *k, __u32 salt, __u32 nsets,
+				 struct vs_sess_place *p)
+{
+	__u64 h = ((__u64)salt << 32 | k->svc) ^ 0x9e3779b97f4a7c15ULL;
+
+	h = vs_mix64(h ^ ((__u64)k->addr[0] << 32 | k->addr[1]));
+	h = vs_mix64(h ^ ((__u64)k->addr[2] << 32 | k->addr[3]));
+	p->set[0] = (__u32)h & (nsets - 1);
+	p->set[1] = vs_mix32((__u32)h ^ 0x7f4a7c15U) & (nsets - 1);
+	p->tag = h >> 32;
+	if (!p->tag)
+		p->tag = 1;
+}
+
 /* Keep the first `bits` bits of an address in network byte order (the
  * rest zero): a client's key or quota network. Written for the verifier:
  * a fixed loop, no variable shift of more than 31. */

@@ -315,18 +315,13 @@ def usage(pid, secs, load=None):
 
 def scale(world, o):
     out = {}
-    # Session table memory: the LRU hash is preallocated, so what it takes
-    # at creation is what it takes full.
+    # Session table memory: an array, allocated whole at creation.
     for n in (65536, 1 << 20):
         world.vsteerd({}, ["--session-table", str(n)], fresh=True)
-        info = procs.map_info(os.path.join(world.pin, "sess"))
-        # shold, sized as sess: a client with a connection open is in both.
-        hold = procs.map_info(os.path.join(world.pin, "shold"))
+        info = procs.map_info(os.path.join(world.pin, "sessions"))
         out.setdefault("session_table", {})[str(n)] = {
-            "entries": info["max_entries"], "bytes_memlock": info.get("bytes_memlock"),
-            "bytes_per_entry": info.get("bytes_memlock", 0) / n,
-            "hold_bytes_memlock": hold.get("bytes_memlock"),
-            "bytes_per_client": (info.get("bytes_memlock", 0) + hold.get("bytes_memlock", 0)) / n}
+            "sets": info["max_entries"], "bytes_memlock": info.get("bytes_memlock"),
+            "bytes_per_client": info.get("bytes_memlock", 0) / n}
         world.stop("vsteerd")
     # 1 service x 2 versions x 1 backend against S services x 4 versions x
     # 16 backends, one nginx worker holding every listener.
@@ -425,8 +420,9 @@ def soak(world, o):
            "served": {v: sum(1 for r in recs if r[2] == v) for v in BACKENDS},
            "rss_kib_start": rss0, "rss_kib_end": rss_kib(p.pid), "rss_samples": samples,
            "events": len(api_ok("GET", "/v1/events")["events"]),
-           "sess_entries": procs.map_entries(os.path.join(world.pin, "sess")),
-           "sess_max_entries": procs.map_info(os.path.join(world.pin, "sess"))["max_entries"]}
+           "sessions": procs.sessions_used(os.path.join(world.pin, "sessions")),
+           "session_places": procs.map_info(os.path.join(world.pin, "sessions"))["max_entries"]
+           * 4}
     world.stop_all()
     return out
 

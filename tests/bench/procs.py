@@ -401,11 +401,16 @@ def map_info(pin):
     return json.loads(r.stdout)
 
 
-def map_entries(pin):
-    """Entries in a pinned hash map (a full dump: only for bounded checks)."""
+def sessions_used(pin):
+    """Sessions in the pinned session table: places whose tag (the high
+    half of each 16-byte place's first word, little endian) is not 0."""
     r = subprocess.run(["bpftool", "-j", "map", "dump", "pinned", pin], capture_output=True,
                        text=True, check=True)
-    return len(json.loads(r.stdout))
+    n = 0
+    for e in json.loads(r.stdout):
+        raw = [int(b, 16) for b in e["value"]]
+        n += sum(1 for w in range(0, len(raw), 16) if any(raw[w + 4:w + 8]))
+    return n
 
 
 def machine():

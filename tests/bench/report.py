@@ -100,12 +100,11 @@ def rollback_md(r):
 
 
 def scale_md(s):
-    out = ["", "| session table entries | `sess` (memlock) | `shold` (memlock) | per tracked client |",
-           "|---|---|---|---|"]
+    out = ["", "| clients (`--session-table`) | `sessions` (memlock) | per client |",
+           "|---|---|---|"]
     for n, v in s.get("session_table", {}).items():
-        out.append("| %s | %.1f MiB | %.1f MiB | %.0f B |" % (
-            n, (v["bytes_memlock"] or 0) / 2**20, (v.get("hold_bytes_memlock") or 0) / 2**20,
-            v.get("bytes_per_client", v["bytes_per_entry"])))
+        out.append("| %s | %.1f MiB | %.0f B |" % (
+            n, (v["bytes_memlock"] or 0) / 2**20, v["bytes_per_client"]))
     if "config" in s:
         c = s["config"]
         out += ["", "%d services x %d versions x %d backends (%d listening sockets): "
@@ -136,7 +135,7 @@ def soak_md(s):
             "| vsteerd RSS start -> end | %.1f -> %.1f MiB |" % (s["rss_kib_start"] / 1024,
                                                                s["rss_kib_end"] / 1024),
             "| events kept | %d |" % s["events"],
-            "| session table entries | %d of %d |" % (s["sess_entries"], s["sess_max_entries"])]
+            "| sessions in the table | %d of %d places |" % (s["sessions"], s["session_places"])]
 
 
 def mirror_lost_text(lost):

@@ -12,7 +12,7 @@ from lib import API, BUILD, START_TIMEOUT, SVC, TestFailure, api, check, check_s
     versions_of, wait_for
 
 PINS = ("link", "lookup", "track", "req", "resp", "rst", "svcs", "socks", "ports", "vstats", "sstats",
-        "sess", "vopen", "lat", "rsize", "sks", "sopts", "squota", "shold", "sguard")
+        "sessions", "vopen", "lat", "rsize", "sks", "sopts", "squota", "sguard")
 
 
 def steered_versions(when, n=100):

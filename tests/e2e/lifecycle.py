@@ -99,17 +99,19 @@ def bpftool_shows_fields(env):
 
 @test
 def session_table_size(env):
-    """`--session-table` sizes the LRU; a different size on adoption is refused
-    with a clear error, steering untouched
+    """`--session-table` sizes the session table (4096 clients: 2048 sets of
+    four); a different size on adoption is refused with a clear error,
+    steering untouched
 
-    --session-table sizes the LRU; a pinned table of another size is
+    --session-table sizes the table; a pinned table of another size is
     refused with a clear error rather than silently kept."""
     env.backend("1.0", "127.0.0.1:9001")
     cfg = env.config({"version": "1.0", "servers": ["127.0.0.1:9001"]})
     p = env.vsteerd(cfg, args=["--session-table", "4096"])
-    out = subprocess.run(["bpftool", "map", "show", "pinned", env.pin_dir + "/sess"],
+    out = subprocess.run(["bpftool", "map", "show", "pinned", env.pin_dir + "/sessions"],
                          capture_output=True, text=True).stdout
-    check("lru_hash" in out and "max_entries 4096" in out, "sess map: %s" % out)
+    check("array" in out and "max_entries 2048" in out and "value 64B" in out,
+          "sessions map: %s" % out)
     p.send_signal(signal.SIGTERM)
     p.wait(timeout=5)
     r = run_vsteerd(["--pin-dir", env.pin_dir, "--state", env.state, "--session-table", "8192"])

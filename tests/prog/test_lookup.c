@@ -59,6 +59,7 @@
 #include "check.h"
 #include "load.h"
 #include "nat.h"
+#include "sess.h"
 
 #ifndef SO_COOKIE
 #define SO_COOKIE 57
@@ -128,8 +129,8 @@ struct sess_def {
 	const char *addr; /* the entry's client, if not the row's client */
 	__u32 slot;	  /* 0: no entry */
 	__u32 sid;	  /* the entry's service id */
-	__u32 age_ms;	  /* last_ns this long before the lookup */
-	__s32 open;
+	__u32 age_ms;	  /* last_ms this long before the lookup */
+	__u32 open;
 };
 
 /* The client: a fixed address, or the first of 10.0.0.1, 10.0.0.2, ...
@@ -167,6 +168,7 @@ struct want {
 	__u32 sess_slot;      /* the client's session entry after; 0: none
 				 * (or the preset one, untouched) */
 	__u64 quota_refused;  /* sguard of the service (ss.id), all others 0 */
+	__u64 hold_full;      /* ditto */
 };
 
 struct row_def {
@@ -178,9 +180,11 @@ struct row_def {
 	struct want want;
 	struct vs_svc_opts opts; /* every service's, in sopts (all zero: as before) */
 	struct {
-		__u32 slot; /* 0: no shold entry for the client */
-		__s32 open;
-	} hold;
+		__u32 age_ms; /* both of the client's sets filled with other
+			       * clients' sessions, the longest idle this long,
+			       * if age_ms */
+		__u32 open;   /* their open connections */
+	} fill;
 	struct {
 		__u32 count; /* a squota entry for the client's network if count */
 		__u32 age_ms;
@@ -514,18 +518,24 @@ static const struct row_def guard_rows[] = {
 	  .svc = { AFF(1000, 0, A4) }, .opts = QUOTA2, .quota = { .count = 2, .age_ms = 10 },
 	  .sess = { .slot = 1, .sid = 1, .age_ms = 10 },
 	  .look = TCP4("127.0.0.1", P), .want = STEERED(A4, 1, 1) },
-	{ "a held session (a connection open) keeps its version with no entry in sess",
-	  .svc = { AFF(1000, 0, A4) }, .hold = { .slot = 1, .open = 1 },
-	  .look = TCP4("127.0.0.1", P), .want = STEERED(A4, 1, 1) },
-	{ "a held entry with nothing open is not kept",
-	  .svc = { AFF(1000, 0, A4) }, .hold = { .slot = 1, .open = 0 },
-	  .look = TCP4("127.0.0.1", P), .want = STEERED(B4, 1, 2) },
-	{ "a held session on a NO_AFFINITY version is not kept",
-	  .svc = { AFF(1000, VS_VER_NO_AFFINITY, A4) }, .hold = { .slot = 1, .open = 1 },
+	{ "a held session (a connection open) on a NO_AFFINITY version is not kept",
+	  .svc = { AFF(1000, VS_VER_NO_AFFINITY, A4) },
+	  .sess = { .slot = 1, .sid = 1, .age_ms = 5000, .open = 1 },
 	  .look = TCP4("127.0.0.1", P), .want = STEERED(B4, 1, 2) },
 	{ "affinity off: a held session does not keep its version",
-	  .svc = { AFF(0, 0, A4) }, .hold = { .slot = 1, .open = 1 },
+	  .svc = { AFF(0, 0, A4) }, .sess = { .slot = 1, .sid = 1, .age_ms = 5000, .open = 1 },
 	  .look = TCP4("127.0.0.1", P), .want = STEERED(B4, 1, 2) },
+	{ "both sets full of idle sessions: the longest idle one makes way",
+	  .svc = { AFF(1000, 0, A4) }, .fill = { .age_ms = 10 },
+	  .look = TCP4("127.0.0.1", P), .want = STEERED(B4, 1, 2) },
+	{ "both sets full of expired sessions: one makes way",
+	  .svc = { AFF(1000, 0, A4) }, .fill = { .age_ms = 90000 },
+	  .look = TCP4("127.0.0.1", P), .want = STEERED(B4, 1, 2) },
+	{ "both sets full of sessions with connections open: none makes way, counted",
+	  .svc = { AFF(1000, 0, A4) }, .fill = { .age_ms = 90000, .open = 1 },
+	  .look = TCP4("127.0.0.1", P),
+	  .want = { .ret = SK_PASS, .sk = B4, .ss = { .id = 1, .lookups = 1, .steered = 1 },
+		    .vs = { { .slot = 2, .steered = 1 } }, .hold_full = 1 } },
 };
 /* clang-format on */
 
@@ -550,8 +560,18 @@ static const struct {
 /* ---- the kernel side ---- */
 
 static struct steer_bpf *skel;
-static int prog_fd, svcs_fd, socks_fd, ports_fd, vstats_fd, sstats_fd, sess_fd;
-static int sopts_fd, squota_fd, shold_fd, sguard_fd;
+static int prog_fd, svcs_fd, socks_fd, ports_fd, vstats_fd, sstats_fd;
+static int sopts_fd, squota_fd, sguard_fd;
+/* A small session table: cleared before each row a set at a time. */
+#define TEST_SETS 64
+
+/* Service id's salt, in svcs and sopts alike. */
+static __u32 test_salt(__u32 id)
+{
+	return vs_mix32(0x5a17u + id);
+}
+
+static struct tsess tsess = { .fd = -1, .nsets = TEST_SETS, .salt = test_salt };
 static int ncpu;
 static void *zero; /* a per-CPU value of either stats map, all 0 */
 /* Sockmap indexes the running row filled, emptied before the next. */
@@ -692,6 +712,8 @@ static void case_load(const void *arg)
 		CHECK(!bpf_map__pin_path(map), "%s still has pin path %s", bpf_map__name(map),
 		      bpf_map__pin_path(map));
 	}
+	CHECK(bpf_map__set_max_entries(skel->maps.sessions, TEST_SETS) == 0, "sessions size");
+	skel->rodata->sess_sets = TEST_SETS;
 	err = steer_bpf__load(skel);
 	CHECK(err == 0,
 	      "steer_bpf__load: %s: %s (sk_lookup programs and "
@@ -710,10 +732,9 @@ static void case_load(const void *arg)
 	ports_fd = bpf_map__fd(skel->maps.ports);
 	vstats_fd = bpf_map__fd(skel->maps.vstats);
 	sstats_fd = bpf_map__fd(skel->maps.sstats);
-	sess_fd = bpf_map__fd(skel->maps.sess);
+	tsess.fd = bpf_map__fd(skel->maps.sessions);
 	sopts_fd = bpf_map__fd(skel->maps.sopts);
 	squota_fd = bpf_map__fd(skel->maps.squota);
-	shold_fd = bpf_map__fd(skel->maps.shold);
 	sguard_fd = bpf_map__fd(skel->maps.sguard);
 	ncpu = libbpf_num_possible_cpus();
 	CHECK(ncpu > 0, "libbpf_num_possible_cpus: %d", ncpu);
@@ -800,22 +821,21 @@ static void case_test_run(const void *arg)
 static void reset_maps(void)
 {
 	static struct vs_ports zero_ports;
-	static const struct vs_svc_opts no_opts;
 	struct vs_quota_key qk;
-	struct vs_sess_key sk;
 	struct vs_svc_key k;
 	__u32 i, z = 0;
+	int err;
 
 	while (bpf_map_get_next_key(svcs_fd, NULL, &k) == 0)
 		CHECK(bpf_map_delete_elem(svcs_fd, &k) == 0, "svcs delete: %s", strerror(errno));
-	while (bpf_map_get_next_key(sess_fd, NULL, &sk) == 0)
-		CHECK(bpf_map_delete_elem(sess_fd, &sk) == 0, "sess delete: %s", strerror(errno));
-	while (bpf_map_get_next_key(shold_fd, NULL, &sk) == 0)
-		CHECK(bpf_map_delete_elem(shold_fd, &sk) == 0, "shold delete: %s", strerror(errno));
+	err = tsess_clear(&tsess);
+	CHECK(!err, "sessions: %s", strerror(-err));
 	while (bpf_map_get_next_key(squota_fd, NULL, &qk) == 0)
 		CHECK(bpf_map_delete_elem(squota_fd, &qk) == 0, "squota delete: %s",
 		      strerror(errno));
 	for (i = 0; i < VS_MAX_SERVICES; i++) {
+		struct vs_svc_opts no_opts = { .salt = test_salt(i) };
+
 		CHECK(bpf_map_update_elem(sopts_fd, &i, &no_opts, BPF_ANY) == 0, "sopts: %s",
 		      strerror(errno));
 		CHECK(bpf_map_update_elem(sguard_fd, &i, zero, BPF_ANY) == 0, "sguard: %s",
@@ -867,8 +887,9 @@ static void fill_maps(const struct row_def *r)
 					  .proto = VS_PROTO_TCP,
 					  .port = d->port };
 		struct vs_svc val = { .id = d->id,
-				      .salt = vs_mix32(0x5a17u + d->id),
+				      .salt = test_salt(d->id),
 				      .session_ms = d->session_ms };
+		struct vs_svc_opts o = r->opts;
 
 		CHECK(parse_addr(d->family, d->addr, key.addr), "service address %s", d->addr);
 		for (int v = 0; v < MAX_VER && d->ver[v].slot; v++) {
@@ -888,7 +909,8 @@ static void fill_maps(const struct row_def *r)
 		}
 		CHECK(bpf_map_update_elem(svcs_fd, &key, &val, BPF_NOEXIST) == 0, "svcs %s: %s",
 		      d->addr, strerror(errno));
-		CHECK(bpf_map_update_elem(sopts_fd, &d->id, &r->opts, BPF_ANY) == 0, "sopts: %s",
+		o.salt = val.salt;
+		CHECK(bpf_map_update_elem(sopts_fd, &d->id, &o, BPF_ANY) == 0, "sopts: %s",
 		      strerror(errno));
 		if (!d->no_port_bit)
 			set_port(&ports, d->port);
@@ -911,7 +933,7 @@ static void client_key(const struct row_def *r, const __u32 a[4], __u32 k[4])
 static void find_client(const struct row_def *r, __u32 a[4], char *what, size_t len)
 {
 	const struct client_def *c = &r->look.client;
-	__u32 salt = vs_mix32(0x5a17u + r->svc[r->look.svc].id);
+	__u32 salt = test_salt(r->svc[r->look.svc].id);
 	__u32 hi = c->bhi ? c->bhi : VS_BUCKETS, h = 0;
 	int fam = r->look.family;
 	__u32 k[4];
@@ -1025,38 +1047,50 @@ static void check_counters(const struct want *w)
 	}
 }
 
-static unsigned sess_count(void)
+static __u32 now_ms(void)
 {
-	struct vs_sess_key k, *prev = NULL;
-	unsigned n = 0;
-
-	while (bpf_map_get_next_key(sess_fd, prev, &k) == 0) {
-		n++;
-		prev = &k;
-	}
-	return n;
+	return now_ns() / 1000000;
 }
 
-/* A held session (shold) and the client's network's quota (squota), as
- * the row presets them, keyed as the program keys them. */
-static void preset_guards(const struct row_def *r, const __u32 client[4])
+/* The client's network's quota (squota), as the row presets it, keyed as
+ * the program keys it. */
+static void preset_quota(const struct row_def *r, const __u32 client[4])
 {
-	struct vs_sess_key hk = { .svc = r->sess.sid ? r->sess.sid : r->svc[0].id };
 	struct vs_quota_key qk = { .svc = r->svc[0].id };
-	struct vs_hold hd = { .slot = r->hold.slot, .open = r->hold.open };
 	struct vs_quota q = { .start_ns = now_ns() - (__u64)r->quota.age_ms * 1000000,
 			      .count = r->quota.count };
 	int ipv6 = r->look.family == AF_INET6;
 
-	client_key(r, client, hk.addr);
-	if (r->hold.slot)
-		CHECK(bpf_map_update_elem(shold_fd, &hk, &hd, BPF_NOEXIST) == 0, "shold: %s",
-		      strerror(errno));
-	memcpy(qk.addr, hk.addr, sizeof(qk.addr));
+	client_key(r, client, qk.addr);
 	vs_mask_addr(qk.addr, ipv6 ? r->opts.quota6 : r->opts.quota4);
 	if (r->quota.count)
 		CHECK(bpf_map_update_elem(squota_fd, &qk, &q, BPF_NOEXIST) == 0, "squota: %s",
 		      strerror(errno));
+}
+
+/* Both of client k's sets full of other clients' sessions (tags the
+ * client's is not), the one in the last place the longest idle. Their
+ * number: 8, or 4 when the two sets are one. */
+static void preset_fill(const struct row_def *r, const struct vs_sess_key *k, int *n)
+{
+	struct vs_sess_place p;
+	struct vs_sess_set set;
+
+	*n = 0;
+	if (!r->fill.age_ms)
+		return;
+	vs_sess_place(k, test_salt(k->svc), TEST_SETS, &p);
+	for (int s = 0; s < 2; s++) {
+		for (int w = 0; w < VS_SESS_WAYS; w++)
+			set.way[w] = (struct vs_sess){
+				.word = (__u64)(p.tag ^ (0x100u + 4 * s + w)) << 32 | r->fill.open,
+				.last_ms = now_ms() - r->fill.age_ms + 4 * (1 - s) + (3 - w),
+				.slot = 1,
+			};
+		CHECK(bpf_map_update_elem(tsess.fd, &p.set[s], &set, BPF_ANY) == 0, "fill: %s",
+		      strerror(errno));
+	}
+	*n = p.set[0] == p.set[1] ? VS_SESS_WAYS : 2 * VS_SESS_WAYS;
 }
 
 static void check_guard(const struct want *w)
@@ -1074,7 +1108,7 @@ static void check_guard(const struct want *w)
 		}
 		CHECK_CTR(refused, w->ss.id == id ? w->quota_refused : 0,
 			  "sguard[%u].quota_refused", id);
-		CHECK_CTR(full, 0, "sguard[%u].hold_full", id);
+		CHECK_CTR(full, w->ss.id == id ? w->hold_full : 0, "sguard[%u].hold_full", id);
 	}
 }
 
@@ -1087,7 +1121,7 @@ static void run_row(const void *arg)
 	struct bpf_sk_lookup in, out;
 	__u32 local[4], client[4], ret, size;
 	__u64 t0, t1, want_cookie;
-	unsigned want_n;
+	int want_n, filled;
 	char what[160];
 	int err;
 
@@ -1108,13 +1142,17 @@ static void run_row(const void *arg)
 		client_key(r, client, skey.addr);
 	}
 	if (r->sess.slot) {
-		pre = (struct vs_sess){ .last_ns = now_ns() - (__u64)r->sess.age_ms * 1000000,
-					.slot = r->sess.slot,
-					.open = r->sess.open };
-		CHECK(bpf_map_update_elem(sess_fd, &skey, &pre, BPF_NOEXIST) == 0, "sess: %s",
-		      strerror(errno));
+		pre = (struct vs_sess){ .word = r->sess.open,
+					.last_ms = now_ms() - r->sess.age_ms,
+					.slot = r->sess.slot };
+		err = tsess_put(&tsess, &skey, &pre);
+		CHECK(!err, "sessions: %s", strerror(-err));
+		CHECK(!tsess_get(&tsess, &skey, &pre), "preset session not found");
 	}
-	CHECK_HELPER(preset_guards(r, client));
+	CHECK_HELPER(preset_quota(r, client));
+	skey.svc = r->svc[0].id;
+	CHECK_HELPER(preset_fill(r, &skey, &filled));
+	skey.svc = r->sess.sid;
 
 	lookup_ctx(&in, l->family, l->proto ? l->proto : IPPROTO_TCP, local, l->port, client,
 		   40000);
@@ -1145,7 +1183,7 @@ static void run_row(const void *arg)
 
 	/* The session table: the client's entry (of the service that
 	 * matched), refreshed to the slot that served it. */
-	want_n = r->sess.slot ? 1 : 0;
+	want_n = (r->sess.slot ? 1 : 0) + filled;
 	if (r->want.sess_slot) {
 		struct vs_sess_key k = { .svc = r->want.ss.id };
 
@@ -1153,24 +1191,36 @@ static void run_row(const void *arg)
 		 * differently from the preset one. */
 		memcpy(k.addr, client, sizeof(k.addr));
 		vs_client_key(k.addr, l->family == AF_INET6, &r->opts);
-		CHECK(bpf_map_lookup_elem(sess_fd, &k, &e) == 0, "no session entry for %s: %s",
-		      addr_str(l->family, client), strerror(errno));
+		CHECK(tsess_get(&tsess, &k, &e) == 0, "no session for %s",
+		      addr_str(l->family, client));
 		CHECK_INT(e.slot, ==, r->want.sess_slot);
-		CHECK(e.last_ns >= t0 && e.last_ns <= t1,
-		      "last_ns %llu not refreshed (run between %llu and %llu)",
-		      (unsigned long long)e.last_ns, (unsigned long long)t0,
-		      (unsigned long long)t1);
+		CHECK(e.last_ms >= t0 / 1000000 && e.last_ms <= t1 / 1000000,
+		      "last_ms %u not refreshed (run between %llu and %llu ns)", e.last_ms,
+		      (unsigned long long)t0, (unsigned long long)t1);
 		if (r->sess.slot && !memcmp(&k, &skey, sizeof(k)))
-			CHECK_INT(e.open, ==, pre.open);
-		else
+			CHECK_INT(e.word, ==, pre.word);
+		else if (!filled)
 			want_n++;
 	} else if (r->sess.slot) {
-		CHECK(bpf_map_lookup_elem(sess_fd, &skey, &e) == 0, "preset session entry gone");
-		CHECK(e.slot == pre.slot && e.last_ns == pre.last_ns && e.open == pre.open,
-		      "preset session entry changed: slot %u last_ns %llu open %d", e.slot,
-		      (unsigned long long)e.last_ns, e.open);
+		CHECK(tsess_get(&tsess, &skey, &e) == 0, "preset session gone");
+		CHECK(!memcmp(&e, &pre, sizeof(e)),
+		      "preset session changed: slot %u last_ms %u open %u", e.slot, e.last_ms,
+		      VS_SESS_OPEN(e.word));
 	}
-	CHECK_INT(sess_count(), ==, want_n);
+	CHECK_INT(tsess_count(&tsess), ==, want_n);
+	if (r->fill.age_ms && !r->fill.open) {
+		struct vs_sess_key k = { .svc = r->want.ss.id };
+		struct vs_sess_place p;
+		struct vs_sess_set set;
+
+		/* It took the place of the longest idle (preset_fill()). */
+		memcpy(k.addr, client, sizeof(k.addr));
+		vs_sess_place(&k, test_salt(k.svc), TEST_SETS, &p);
+		CHECK(bpf_map_lookup_elem(tsess.fd, &p.set[1], &set) == 0, "sessions: %s",
+		      strerror(errno));
+		CHECK(VS_SESS_TAG(set.way[VS_SESS_WAYS - 1].word) == p.tag,
+		      "the longest idle session did not make way");
+	}
 }
 
 /* `prog_tests capture` runs the capture cases only (tests/run capture). */

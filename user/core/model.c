@@ -465,6 +465,7 @@ void model_svc_opts(const struct model *m, uint32_t svc, struct vs_svc_opts *o)
 	o->quota6 = s->sess.quota6;
 	o->quota = s->sess.quota;
 	o->window_ms = window * 1000;
+	o->salt = s->salt;
 }
 
 void model_svc_key(const struct model *m, uint32_t svc, struct vs_svc_key *k)

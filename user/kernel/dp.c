@@ -141,6 +141,15 @@ static __u64 unpinned_maps(struct dataplane *dp)
 	return missing;
 }
 
+static __u32 pow2_at_least(__u32 n)
+{
+	__u32 p = 1;
+
+	while (p < n)
+		p <<= 1;
+	return p;
+}
+
 static int load_steer(struct dataplane *dp, const char *pin_root, __u32 sess_entries,
 		      struct vs_err *err)
 {
@@ -153,11 +162,13 @@ static int load_steer(struct dataplane *dp, const char *pin_root, __u32 sess_ent
 		dp->steer = NULL;
 		return vs_errf(err, ret, 500, "bpf", "cannot open BPF object: %s", strerror(-ret));
 	}
-	/* Every session may have a connection open: shold as large as sess. */
-	if (sess_entries) {
-		bpf_map__set_max_entries(dp->steer->maps.sess, sess_entries);
-		bpf_map__set_max_entries(dp->steer->maps.shold, sess_entries);
-	}
+	/* Two places per client: two candidate sets then almost never both
+	 * fill (docs/rollouts.md, the session table); a power of two of
+	 * sets, so that the data plane masks a hash instead of dividing. */
+	if (sess_entries)
+		bpf_map__set_max_entries(dp->steer->maps.sessions,
+					 pow2_at_least(sess_entries * 2 / VS_SESS_WAYS));
+	dp->steer->rodata->sess_sets = bpf_map__max_entries(dp->steer->maps.sessions);
 	dp->maps_made = dp->adopted ? unpinned_maps(dp) : 0;
 	ret = steer_bpf__load(dp->steer);
 	if (ret)
@@ -171,6 +182,11 @@ static int load_steer(struct dataplane *dp, const char *pin_root, __u32 sess_ent
 				"");
 	dp_seed_sums(dp);
 	return 0;
+}
+
+__u32 dp_sess_sets(const struct dataplane *dp)
+{
+	return bpf_map__max_entries(dp->steer->maps.sessions);
 }
 
 /* The scan, track and TC objects declare the same maps as steer.bpf.c
@@ -319,6 +335,7 @@ void dp_commit(struct dataplane *dp)
 	}
 	dp->old_prog_fd = -1;
 	dp_track_unpin_idle(dp);
+	dp_pins_drop_old(dp->pin_dir);
 	if (dp->tc)
 		dp_tc_attach_new(dp);
 	else

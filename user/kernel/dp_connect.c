@@ -62,6 +62,7 @@ static int connect_load(struct dataplane *dp, struct vs_err *err)
 			       strerror(-ret));
 	}
 	dp->connect->rodata->netns_cookie = cookie;
+	dp->connect->rodata->sess_sets = dp_sess_sets(dp);
 	ret = dp_share_maps(dp, dp->connect->obj);
 	if (!ret)
 		ret = connect_bpf__load(dp->connect);

@@ -125,6 +125,8 @@ void dp_quiet_libbpf(bool quiet);
 /* A second BPF object declaring the same maps (bpf/maps.h) is handed
  * steer's, so there is one set, pinned once. */
 int dp_share_maps(struct dataplane *dp, struct bpf_object *obj);
+/* Sets in the session table, for each object's sess_sets (bpf/session.h). */
+__u32 dp_sess_sets(const struct dataplane *dp);
 /* The value at key of a per-CPU map of __u64 words, summed over CPUs. */
 int dp_sum_percpu(int fd, __u32 key, __u64 *sum, size_t words);
 

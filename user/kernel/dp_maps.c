@@ -196,41 +196,58 @@ int dp_svc_guard(struct dataplane *dp, __u32 id, struct vs_svc_guard *sum)
 			     sizeof(*sum) / 8);
 }
 
-/* Delete the session entries that name `slot`. Read in batches (a
- * handful of syscalls for the whole table), each match deleted only if a
- * fresh lookup still names the slot: the data plane writes meanwhile. */
+/* Forget the sessions on `slot`, so that a version given the slot later
+ * inherits none. Read in batches (a handful of syscalls for the whole
+ * table); a set with such a session is read again and written back with
+ * those places free. User space cannot compare-and-swap: a connection
+ * counted on another session of the same set between that read and the
+ * write would be lost, a window of microseconds in a rare operation (a
+ * version's deletion). */
 #define PURGE_BATCH 1024
+static bool clear_slot(struct vs_sess_set *set, __u32 slot)
+{
+	bool hit = false;
+
+	for (int w = 0; w < VS_SESS_WAYS; w++) {
+		if (!VS_SESS_TAG(set->way[w].word) || set->way[w].slot != slot)
+			continue;
+		set->way[w] = (struct vs_sess){ 0 };
+		hit = true;
+	}
+	return hit;
+}
+
 static int purge_sessions(struct dataplane *dp, __u32 slot)
 {
-	int fd = bpf_map__fd(dp->steer->maps.sess), ret = 0, err;
-	struct vs_sess_key *keys = calloc(PURGE_BATCH, sizeof(*keys));
-	struct vs_sess *vals = calloc(PURGE_BATCH, sizeof(*vals)), v;
+	int fd = bpf_map__fd(dp->steer->maps.sessions), ret = 0, err;
+	struct vs_sess_set *sets = calloc(PURGE_BATCH, sizeof(*sets)), set;
+	__u32 *keys = calloc(PURGE_BATCH, sizeof(*keys));
 	__u32 batch, n;
 	bool first = true;
 
-	if (!keys || !vals) {
+	if (!keys || !sets) {
 		ret = -ENOMEM;
 		goto free_bufs;
 	}
 	do {
 		n = PURGE_BATCH;
-		err = bpf_map_lookup_batch(fd, first ? NULL : &batch, &batch, keys, vals, &n, NULL);
+		err = bpf_map_lookup_batch(fd, first ? NULL : &batch, &batch, keys, sets, &n, NULL);
 		if (err < 0 && errno != ENOENT) {
 			ret = -errno;
 			break;
 		}
 		first = false;
 		for (__u32 i = 0; i < n; i++) {
-			if (vals[i].slot != slot)
+			if (!clear_slot(&sets[i], slot))
 				continue;
-			if (!bpf_map_lookup_elem(fd, &keys[i], &v) && v.slot == slot &&
-			    bpf_map_delete_elem(fd, &keys[i]) && errno != ENOENT && !ret)
+			if (!bpf_map_lookup_elem(fd, &keys[i], &set) && clear_slot(&set, slot) &&
+			    bpf_map_update_elem(fd, &keys[i], &set, BPF_EXIST) && !ret)
 				ret = -errno;
 		}
 	} while (!err);
 free_bufs:
 	free(keys);
-	free(vals);
+	free(sets);
 	return ret;
 }
 

@@ -173,6 +173,7 @@ int dp_nat_enable(struct dataplane *dp, struct vs_err *err)
 		return vs_errf(err, ret, 500, "bpf", "cannot open the packet steering: %s",
 			       strerror(-ret));
 	}
+	dp->nat->rodata->sess_sets = dp_sess_sets(dp);
 	ret = dp_share_maps(dp, dp->nat->obj);
 	if (!ret)
 		ret = nat_bpf__load(dp->nat);

@@ -44,8 +44,9 @@ static const char *const pinned_names[] = {
 	"ports",
 	"vstats",
 	"sstats",
-	"sess",
-	"conns" /* older builds: --cleanup removes it */,
+	"sessions",
+	"sess" /* older builds (old_names): --cleanup removes them */,
+	"conns",
 	"vopen",
 	"lat",
 	"rsize",
@@ -71,6 +72,23 @@ static const char *const pinned_names[] = {
 	"vsums",
 	"lstate"
 };
+
+/* Maps of older builds that nothing this build loads uses: unpinned once
+ * its programs are in, so that they are freed with the old programs. */
+static const char *const old_names[] = { "sess", "shold", "conns", "bsvc" };
+
+void dp_pins_drop_old(const char *dir)
+{
+	char p[PATH_MAX + 16];
+
+	for (size_t i = 0; i < ARRAY_SIZE(old_names); i++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, old_names[i]);
+		if (unlink(p) == 0)
+			pr_info("unpinned %s: an older build's, unused by this one\n", p);
+		else if (errno != ENOENT)
+			pr_warn("cannot remove %s: %s\n", p, strerror(errno));
+	}
+}
 
 bool dp_pins_on_bpffs(const char *path)
 {

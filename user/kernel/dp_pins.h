@@ -40,6 +40,8 @@ bool dp_pins_on_bpffs(const char *path);
 /* An flock on dir, held by the fd returned; -errno if another vsteerd
  * holds it. */
 int dp_pins_lock(const char *dir, struct vs_err *err);
+/* Unlink the maps older builds pinned in dir and this one does not use. */
+void dp_pins_drop_old(const char *dir);
 /* Unlink what vsteerd pins in dir, then dir itself. */
 int dp_pins_remove(const char *dir);
 /* Note what dp_attach() pinned, and the fd each is held by. */

@@ -98,6 +98,7 @@ int dp_track_load(struct dataplane *dp, struct vs_err *err)
 	}
 	ret = dp_netns_ino(&ino);
 	dp->track->rodata->netns_ino = (__u32)ino;
+	dp->track->rodata->sess_sets = dp_sess_sets(dp);
 	/* Not even loaded without metering: their tracepoints may not exist
 	 * on this kernel (sock_send_length came with 6.3). */
 	if (dp->meter == DP_METER_OFF) {
