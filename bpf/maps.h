@@ -69,9 +69,11 @@ struct {
 
 /* The session table: sets of VS_SESS_WAYS sessions (struct vs_sess).
  * Its size is set by the controller before load: two places per client
- * of --session-table, so that two candidate sets almost never both fill. */
+ * of --session-table, so that two candidate sets almost never both fill.
+ * mmap()able, so that vsteerd frees a place by compare-and-swap too. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, VS_SESS_DEFAULT * 2 / VS_SESS_WAYS);
 	__type(key, __u32);
 	__type(value, struct vs_sess_set);

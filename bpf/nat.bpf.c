@@ -163,7 +163,7 @@ static __always_inline struct vs_svc *find_service(__u8 family, const __u32 *add
 __noinline int new_flow(const struct vs_flow_key *arg, __u32 sid, __u32 isn, int count)
 {
 	struct vs_sess_key sk_key = { .svc = sid };
-	struct vs_sess_place place;
+	struct vs_sess_place place = {};
 	struct vs_flow_key fk;
 	struct vs_flow f = { .svc = sid };
 	__u32 h, i, k, v, nver, slot, first = 0;

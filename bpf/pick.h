@@ -22,7 +22,7 @@ static __always_inline __u32 session_version(const struct vs_svc *s, struct vs_s
 
 	if (!e)
 		return nver;
-	if (!VS_SESS_OPEN(sess_word(e)) && sess_ms(now) - e->last_ms > s->session_ms)
+	if (!VS_SESS_OPEN(sess_word(e)) && sess_age(sess_ms(now), e->last_ms) > s->session_ms)
 		return nver;
 	slot = e->slot;
 	for (i = 0; i < VS_MAX_VERSIONS; i++) {

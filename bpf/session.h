@@ -28,7 +28,9 @@ const volatile __u32 sess_sets = VS_SESS_DEFAULT * 2 / VS_SESS_WAYS;
 #define ENOSPC 28
 #endif
 
-#define SESS_TRIES 4 /* compare-and-swap attempts on a contended session */
+/* Compare-and-swap attempts on a contended session: each failure means
+ * another CPU changed it meanwhile, so this bounds a burst, not a wait. */
+#define SESS_TRIES 32
 
 static __always_inline __u32 sess_ms(__u64 now_ns)
 {
@@ -38,6 +40,15 @@ static __always_inline __u32 sess_ms(__u64 now_ns)
 static __always_inline __u64 sess_word(const struct vs_sess *e)
 {
 	return *(volatile const __u64 *)&e->word;
+}
+
+/* Milliseconds from then to now, 0 if then is later: another CPU may have
+ * stored a last_ms read after our now. (Ages past 49 days read as young.) */
+static __always_inline __u32 sess_age(__u32 now_ms, __u32 then_ms)
+{
+	__u32 d = now_ms - then_ms;
+
+	return d > 0xf0000000U ? 0 : d;
 }
 
 /* Client k's key cut as its service keys IPv6 clients (vs_client_key():
@@ -135,9 +146,12 @@ __noinline int sess_claim(const struct vs_sess_place *p, __u32 slot, __u32 now_m
 					fw1 = w;
 				continue;
 			}
+			/* Another CPU placed this client meanwhile. */
+			if (VS_SESS_TAG(x) == p->tag)
+				return 0;
 			if (VS_SESS_OPEN(x))
 				continue;
-			age = now_ms - set->way[w].last_ms;
+			age = sess_age(now_ms, set->way[w].last_ms);
 			if (bs == 2 || age > oldest) {
 				oldest = age;
 				bs = s;

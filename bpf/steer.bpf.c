@@ -88,7 +88,7 @@ static __always_inline int steer(struct bpf_sk_lookup *ctx)
 {
 	struct vs_sess_key sk_key = {};
 	struct vs_svc_key svc_key = {};
-	struct vs_sess_place place;
+	struct vs_sess_place place = {};
 	struct vs_sess *e = NULL;
 	struct vs_svc_stats *ss;
 	__u32 h, i, k, n, v, nver, sid, slot;

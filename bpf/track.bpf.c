@@ -321,7 +321,7 @@ SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(vsteer_track, struct sock *sk, int oldstate, int newstate)
 {
 	struct vs_sess_key sk_key = {};
-	struct vs_sess_place place;
+	struct vs_sess_place place = {};
 	__u32 local[4] = {};
 	struct vs_svc *s;
 	struct vs_sess *e;

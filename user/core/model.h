@@ -28,7 +28,7 @@
  *             service port, and its server (the data plane's LRU "flows")
  *   owner     who may listen for a server: a uid and a cgroup (core/owner.h)
  *   session   a client address of a service and the slot it is on (the
- *             data plane's LRU "sess")
+ *             data plane's session table "sessions")
  *   bucket    0..VS_BUCKETS-1 from the session hash; weight is the share
  *             of buckets in basis points (the API speaks percent)
  *   rollout   moving a service from its stable version to a target, in

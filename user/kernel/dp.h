@@ -7,8 +7,8 @@
  *
  * Pin directory layout (one per network namespace and vsteerd):
  *   svcs socks ports vstats sstats   the maps, pinned by name
- *   sess vopen lat rsize sks
- *   sopts squota shold sguard
+ *   sessions vopen lat rsize sks
+ *   sopts squota sguard
  *   smirror mstats mcap              mirroring (dp_mirror.h)
  *   link                             the sk_lookup link; while it is
  *                                    pinned, steering runs without vsteerd

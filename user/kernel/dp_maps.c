@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <errno.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "lib/log.h"
@@ -197,58 +200,35 @@ int dp_svc_guard(struct dataplane *dp, __u32 id, struct vs_svc_guard *sum)
 }
 
 /* Forget the sessions on `slot`, so that a version given the slot later
- * inherits none. Read in batches (a handful of syscalls for the whole
- * table); a set with such a session is read again and written back with
- * those places free. User space cannot compare-and-swap: a connection
- * counted on another session of the same set between that read and the
- * write would be lost, a window of microseconds in a rare operation (a
- * version's deletion). */
-#define PURGE_BATCH 1024
-static bool clear_slot(struct vs_sess_set *set, __u32 slot)
-{
-	bool hit = false;
-
-	for (int w = 0; w < VS_SESS_WAYS; w++) {
-		if (!VS_SESS_TAG(set->way[w].word) || set->way[w].slot != slot)
-			continue;
-		set->way[w] = (struct vs_sess){ 0 };
-		hit = true;
-	}
-	return hit;
-}
-
+ * inherits none: each place that names it freed by compare-and-swap on
+ * the table mapped into memory, as the data plane changes places, so a
+ * place the data plane changed meanwhile (a connection counted, another
+ * client in it) is left as it is. Its slot and last_ms stay: a free
+ * place's are not read, and a client taking it writes its own. */
 static int purge_sessions(struct dataplane *dp, __u32 slot)
 {
-	int fd = bpf_map__fd(dp->steer->maps.sessions), ret = 0, err;
-	struct vs_sess_set *sets = calloc(PURGE_BATCH, sizeof(*sets)), set;
-	__u32 *keys = calloc(PURGE_BATCH, sizeof(*keys));
-	__u32 batch, n;
-	bool first = true;
+	struct bpf_map *m = dp->steer->maps.sessions;
+	size_t page = sysconf(_SC_PAGESIZE);
+	size_t len = ((size_t)bpf_map__max_entries(m) * sizeof(struct vs_sess_set) + page - 1) /
+		     page * page;
+	struct vs_sess_set *sets;
+	__u64 x;
 
-	if (!keys || !sets) {
-		ret = -ENOMEM;
-		goto free_bufs;
-	}
-	do {
-		n = PURGE_BATCH;
-		err = bpf_map_lookup_batch(fd, first ? NULL : &batch, &batch, keys, sets, &n, NULL);
-		if (err < 0 && errno != ENOENT) {
-			ret = -errno;
-			break;
-		}
-		first = false;
-		for (__u32 i = 0; i < n; i++) {
-			if (!clear_slot(&sets[i], slot))
+	sets = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(m), 0);
+	if (sets == MAP_FAILED)
+		return -errno;
+	for (__u32 i = 0; i < bpf_map__max_entries(m); i++)
+		for (int w = 0; w < VS_SESS_WAYS; w++) {
+			struct vs_sess *e = &sets[i].way[w];
+
+			x = __atomic_load_n(&e->word, __ATOMIC_ACQUIRE);
+			if (!VS_SESS_TAG(x) || __atomic_load_n(&e->slot, __ATOMIC_RELAXED) != slot)
 				continue;
-			if (!bpf_map_lookup_elem(fd, &keys[i], &set) && clear_slot(&set, slot) &&
-			    bpf_map_update_elem(fd, &keys[i], &set, BPF_EXIST) && !ret)
-				ret = -errno;
+			__atomic_compare_exchange_n(&e->word, &x, 0, false, __ATOMIC_ACQ_REL,
+						    __ATOMIC_RELAXED);
 		}
-	} while (!err);
-free_bufs:
-	free(keys);
-	free(sets);
-	return ret;
+	munmap(sets, len);
+	return 0;
 }
 
 int dp_reset_slot(struct dataplane *dp, __u32 slot)

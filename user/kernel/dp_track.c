@@ -129,8 +129,8 @@ static void tracer_progs(struct dataplane *dp, struct bpf_program *progs[DP_TRAC
 /* A tracing link cannot have its program replaced, so a pinned one
  * running the same program (same tag) is kept as it is; a different one
  * is replaced, which leaves a window of microseconds in which events are
- * not seen (a close missed makes a session look busy until the LRU drops
- * it). Without metering, only the connection tracker runs (sessions and
+ * not seen (a close missed leaves a connection counted on its session,
+ * which then keeps its place and version until its slot is reset). Without metering, only the connection tracker runs (sessions and
  * drain need it): the request meters are taken down by dp_commit(), as is
  * the send hook when the TC program measures responses. */
 int dp_track_attach(struct dataplane *dp, const char *dir, struct vs_err *err)
