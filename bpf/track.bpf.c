@@ -183,12 +183,12 @@ static __always_inline __u8 conn_addrs(struct sock *sk, __u32 local[4], __u32 re
 
 /* The service a connection was made to, by its local address (exact,
  * then the wildcard), in the same key the data plane looked it up by;
- * and the session key of its client, as the data plane made it. */
-static __always_inline struct vs_svc *conn_service(struct sock *sk, struct vs_sess_key *sk_key)
+ * and its client's session key before sess_key() cuts it, with *ipv6. */
+static __always_inline struct vs_svc *conn_service(struct sock *sk, struct vs_sess_key *sk_key,
+						   int *ipv6)
 {
 	struct vs_svc_key k = { .proto = IPPROTO_TCP, .port = sk->__sk_common.skc_num };
 	struct vs_svc *s;
-	__u32 id;
 
 	k.family = conn_addrs(sk, k.addr, sk_key->addr);
 	if (!port_in_use(k.port))
@@ -200,18 +200,17 @@ static __always_inline struct vs_svc *conn_service(struct sock *sk, struct vs_se
 	}
 	if (!s)
 		return NULL;
-	id = s->id;
-	sk_key->svc = id;
-	vs_client_key(sk_key->addr, k.family == AF_INET6, bpf_map_lookup_elem(&sopts, &id));
+	sk_key->svc = s->id;
+	*ipv6 = k.family == AF_INET6;
 	return s;
 }
 
 /* The service of a connection accepted in another namespace, by a
  * listener of a version steered by address (bpf/connect.bpf.c): its local
  * address is the server's, so the slot says which service it is. The
- * session key is its client's, as the connect hook made it. */
+ * session key is its client's, as the connect hook made it (uncut). */
 static __always_inline int addr_service(struct sock *sk, __u32 slot, struct vs_sess_key *sk_key,
-					__u16 *svc_flags)
+					__u16 *svc_flags, int *ipv6)
 {
 	struct vs_slot *vsl = bpf_map_lookup_elem(&vslot, &slot);
 	struct vs_flow_key rk = {};
@@ -231,7 +230,7 @@ static __always_inline int addr_service(struct sock *sk, __u32 slot, struct vs_s
 	__builtin_memcpy(sk_key->addr, rk.client, sizeof(rk.client));
 	sk_key->svc = id;
 	*svc_flags = vsl->flags & VS_SLOT_HTTP ? VS_SVC_HTTP : 0;
-	vs_client_key(sk_key->addr, rk.family == AF_INET6, bpf_map_lookup_elem(&sopts, &id));
+	*ipv6 = rk.family == AF_INET6;
 	return 0;
 }
 
@@ -327,6 +326,7 @@ int BPF_PROG(vsteer_track, struct sock *sk, int oldstate, int newstate)
 	struct vs_sess *e;
 	struct vs_sk *st;
 	__u16 svc_flags;
+	int ipv6 = 0;
 	__s64 *vo;
 	__u32 slot, svc;
 
@@ -363,11 +363,11 @@ int BPF_PROG(vsteer_track, struct sock *sk, int oldstate, int newstate)
 		/* The passive open of a fresh copy of a listener's storage. */
 		if (oldstate != TCP_SYN_RECV || st->kind != VS_SK_LISTENER)
 			return 0;
-		s = conn_service(sk, &sk_key);
+		s = conn_service(sk, &sk_key, &ipv6);
 		if (s && has_slot(s, slot)) {
 			svc = s->id;
 			svc_flags = s->flags;
-		} else if (addr_service(sk, slot, &sk_key, &svc_flags)) {
+		} else if (addr_service(sk, slot, &sk_key, &svc_flags, &ipv6)) {
 			/* Made to the backend's own address, not steered. */
 			bpf_sk_storage_delete(&sks, sk);
 			return 0;
@@ -382,9 +382,8 @@ int BPF_PROG(vsteer_track, struct sock *sk, int oldstate, int newstate)
 		vo = bpf_map_lookup_elem(&vopen, &slot);
 		if (vo)
 			add_open64(vo, 1);
-		/* A session with a connection open is never replaced. (The
-		 * key is cut already.) */
-		sess_key(&sk_key, 0, &place);
+		/* A session with a connection open is never replaced. */
+		sess_key(&sk_key, ipv6, &place);
 		e = sess_find(&place);
 		if (e)
 			sess_count(e, place.tag, 1);

@@ -206,6 +206,27 @@ class Env:
             return False
 
 
+def session_places(path):
+    """The used places of a pinned session table (map `sessions`), as
+    (tag, open connections): each 16-byte place starts with a little-endian
+    word whose low half is the open count and high half the tag (0: free)."""
+    r = subprocess.run(["bpftool", "-j", "map", "dump", "pinned", path], capture_output=True,
+                       text=True, check=True)
+    out = []
+    for e in json.loads(r.stdout):
+        raw = bytes(int(b, 16) for b in e["value"])
+        for w in range(0, len(raw), 16):
+            word = int.from_bytes(raw[w:w + 8], "little")
+            if word >> 32:
+                out.append((word >> 32, word & 0xffffffff))
+    return out
+
+
+def sessions_in_table(path):
+    """How many sessions a pinned session table holds."""
+    return len(session_places(path))
+
+
 def kill(p, sig=signal.SIGKILL):
     """Kill a process (a demo's whole group) and reap it."""
     try:

@@ -26,6 +26,7 @@ import procs  # noqa: E402
 import report  # noqa: E402
 from procs import (BACKENDS, HAPROXY_PORT, NGINX_PROXY_PORT, SVC, BenchError,  # noqa: E402
                    api_ok, cpu_seconds, rss_kib, spread, wait_for)
+from lib import sessions_in_table  # noqa: E402  (tests/lib.py: procs put it on the path)
 
 SCENARIOS = ["throughput", "cost", "switch", "failover", "rollback", "scale", "soak", "mirror",
              "containers"]
@@ -94,6 +95,54 @@ def per_run(before, after):
     return (after[1] - before[1]) / n if n else None
 
 
+LOOP_REPEAT = 200000   # runs a warm loop: ~30 ms each, long enough to average
+LOOP_NEW = 4000        # new clients a round, one test run each
+
+
+def test_run_loop(world, o, floor, portchk):
+    """The same program in BPF_PROG_TEST_RUN: warm loops of one context
+    (a known client; an unrelated port), against the floor program and
+    the port-bitmap reader run the same way; and single runs from a new
+    client address each, against the floor's single runs (a single run's
+    figure includes the kernel's clock reads around it; the floor's
+    does too). No traffic, no run-time accounting: far less noise than
+    the rows above, and the cache is as warm as it gets."""
+    import struct
+    known = procs.sk_lookup_ctx("127.1.2.3", SVC[1])
+    unrelated = procs.sk_lookup_ctx("127.1.2.3", BACKENDS["1.0"])
+    progs = {"vsteer": procs.TestRun(os.path.join(world.pin, "lookup")),
+             "floor": procs.TestRun(fd=floor.prog), "port_check": procs.TestRun(fd=portchk.prog)}
+    rows = {k: [] for k in ("known_client", "unrelated_port", "floor", "port_check",
+                            "new_client", "floor_single")}
+    nxt = 0x0a000001
+    try:
+        for _ in range(o.rounds):
+            rows["floor"].append(progs["floor"].ns(known, LOOP_REPEAT))
+            rows["known_client"].append(progs["vsteer"].ns(known, LOOP_REPEAT))
+            rows["unrelated_port"].append(progs["vsteer"].ns(unrelated, LOOP_REPEAT))
+            rows["port_check"].append(progs["port_check"].ns(unrelated, LOOP_REPEAT))
+            one, new = [], []
+            for _ in range(LOOP_NEW):
+                ctx = bytearray(known)
+                struct.pack_into(">I", ctx, 16, nxt)   # remote_ip4, network order
+                nxt += 1
+                new.append(progs["vsteer"].ns(bytes(ctx), 1))
+                one.append(progs["floor"].ns(known, 1))
+            rows["new_client"].append(statistics.mean(new))
+            rows["floor_single"].append(statistics.mean(one))
+    finally:
+        for p in progs.values():
+            p.close()
+    out = {k: spread(v) for k, v in rows.items()}
+    pairs = (("known_client_over_floor", "known_client", "floor"),
+             ("unrelated_port_over_floor", "unrelated_port", "floor"),
+             ("new_client_over_floor", "new_client", "floor_single"))
+    for name, a, b in pairs:
+        out[name] = spread([x - y for x, y in zip(rows[a], rows[b])])
+    out["repeat"], out["new_clients_a_round"] = LOOP_REPEAT, LOOP_NEW
+    return out
+
+
 def cost(world, o):
     world.nginx_backends()
     out = {}
@@ -125,11 +174,22 @@ def cost(world, o):
                              "over_floor_ns": spread([a - b for a, b in zip(samples, others[1])
                                                       if a is not None and b is not None]),
                              "connections": len(recs)}
+            out["loop"] = test_run_loop(world, o, floor, portchk)
         # What watching costs per request under keep-alive load.
         before = procs.prog_stats(world.pin)
         r = world.wrk("http://127.0.0.1:%d/" % SVC[1], o.secs)
         after = procs.prog_stats(world.pin)
         out["watch_per_request"] = procs.per_request(before, after, r["requests"])
+        # The same for a "tcp" service: no status lines to read, so no TC
+        # program on the interfaces.
+        cfg = world.two_version_config()
+        cfg["proxy"]["protocol"] = "tcp"
+        world.vsteerd(cfg, fresh=True)
+        set_weights({"1.0": 90, "2.0": 10})
+        before = procs.prog_stats(world.pin)
+        r = world.wrk("http://127.0.0.1:%d/" % SVC[1], o.secs)
+        after = procs.prog_stats(world.pin)
+        out["watch_per_request_tcp"] = procs.per_request(before, after, r["requests"])
     world.stop_all()
     return out
 
@@ -420,7 +480,7 @@ def soak(world, o):
            "served": {v: sum(1 for r in recs if r[2] == v) for v in BACKENDS},
            "rss_kib_start": rss0, "rss_kib_end": rss_kib(p.pid), "rss_samples": samples,
            "events": len(api_ok("GET", "/v1/events")["events"]),
-           "sessions": procs.sessions_used(os.path.join(world.pin, "sessions")),
+           "sessions": sessions_in_table(os.path.join(world.pin, "sessions")),
            "session_places": procs.map_info(os.path.join(world.pin, "sessions"))["max_entries"]
            * 4}
     world.stop_all()

@@ -57,12 +57,34 @@ def cost_md(c):
                 title, fmt(c[k].get("first_floor_ns_per_run"), 1), fmt(c[k]["ns_per_run"], 1),
                 fmt(c[k].get("floor_ns_per_run"), 1), fmt(c[k].get("over_floor_ns"), 1),
                 fmt(c[k].get("port_check_ns_per_run"), 1)))
-    if c.get("watch_per_request"):
-        out += ["", "Per request under keep-alive load (the watch hooks):", "",
+    lp = c.get("loop")
+    if lp:
+        out += ["", "The same program in BPF_PROG_TEST_RUN (no traffic, no run-time accounting, "
+                "warm): loops of %d runs on one context; a new client's figure is the mean of "
+                "single runs from %d new addresses a round, against single runs of the program "
+                "that returns at once (both include the kernel's clock reads)." % (
+                    lp["repeat"], lp["new_clients_a_round"]), "",
+                "| run | ns per run | over the floor |", "|---|---|---|",
+                "| returns at once (the floor) | %s | |" % fmt(lp["floor"], 1),
+                "| reads the port bitmap | %s | |" % fmt(lp["port_check"], 1),
+                "| vsteer_lookup, an unrelated port | %s | %s |" % (
+                    fmt(lp["unrelated_port"], 1), fmt(lp["unrelated_port_over_floor"], 1)),
+                "| vsteer_lookup, a known client | %s | %s |" % (
+                    fmt(lp["known_client"], 1), fmt(lp["known_client_over_floor"], 1)),
+                "| returns at once, single runs | %s | |" % fmt(lp["floor_single"], 1),
+                "| vsteer_lookup, a new client (single runs) | %s | %s |" % (
+                    fmt(lp["new_client"], 1), fmt(lp["new_client_over_floor"], 1))]
+    for key, what in (("watch_per_request", "an `http` service"),
+                      ("watch_per_request_tcp", "a `tcp` service (no TC program)")):
+        if not c.get(key):
+            continue
+        out += ["", "Per request under keep-alive load (the watch hooks), %s:" % what, "",
                 "| program | runs per request | ns per run | ns per request |", "|---|---|---|---|"]
-        for name, p in sorted(c["watch_per_request"].items()):
+        for name, p in sorted(c[key].items()):
             out.append("| %s | %.2f | %.0f | %.0f |" % (name, p["runs_per_request"],
                                                      p["ns_per_run"], p["ns_per_request"]))
+        total = sum(p["ns_per_request"] for n, p in c[key].items() if n != "vsteer_lookup")
+        out.append("| all but vsteer_lookup | | | %.0f |" % total)
     return out
 
 

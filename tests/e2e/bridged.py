@@ -198,12 +198,13 @@ def two_containers(env, kinds=("netns", "netns"), v2_args=(), mode="manual", **s
     return br, p1, p2
 
 
-def one_container(env):
-    """1.0 in container 1 (port 9001, its netns path), from the config.
-    Returns (bridge, vsteerd)."""
+def one_container(env, **extra):
+    """1.0 in container 1 (port 9001, its netns path), from the config;
+    extra: the service's other options. Returns (bridge, vsteerd)."""
     br = Bridge(env, ("netns",))
     br.backend(br[1], "1.0", 9001)
-    return br, env.vsteerd(env.config([{"version": "1.0", "servers": [br[1].server(9001)]}], proxy()))
+    return br, env.vsteerd(env.config([{"version": "1.0", "servers": [br[1].server(9001)]}],
+                                      proxy(**extra)))
 
 
 @test
@@ -800,7 +801,7 @@ def bridged_cleanup(env):
     is left on the root, no TC meter in the container's namespace or the
     test's own, and a local connect() to the service is no longer rewritten
     (ENETUNREACH)"""
-    br, p = one_container(env)
+    br, p = one_container(env, protocol="http")  # the TC meter: only for http
     check(fetch(local_addr(1), svc=SVC_B) == "1.0", "not steered")
     root = cgroup2_root()
     links = {}
@@ -1553,7 +1554,7 @@ def bridged_remote_interfaces_come_and_go(env):
     on the new ones at each scan; one that is gone must be forgotten, or a
     host where containers come and go (a veth each) would stop steering on
     new interfaces once it has seen 256."""
-    br, _ = one_container(env)
+    br, _ = one_container(env, protocol="http")  # the TC meter: only for http
     n = 130
     subprocess.run(["ip", "-batch", "-"], input="".join("link add vz%d type veth peer name vy%d\n" % (i, i)
                                                          for i in range(n)), text=True, check=True)

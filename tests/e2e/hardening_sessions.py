@@ -8,7 +8,8 @@ import socket
 import subprocess
 
 from common import test
-from lib import API, api, check, client_addr, fetch, versions_of, wait_for
+from lib import (API, api, check, client_addr, fetch, session_places, sessions_in_table,
+                 versions_of, wait_for)
 
 TABLE = 1024     # --session-table: the smallest it may be (2048 places in 512
                  # sets of four), so a flood fills it
@@ -133,17 +134,29 @@ def held_session_survives_flood(env):
         conn.close()
 
 
-def sessions_in_table(env):
-    """Sessions in the pinned table: places whose tag (the high half of each
-    16-byte place's first word, little endian) is not 0."""
-    r = subprocess.run(["bpftool", "-j", "map", "dump", "pinned",
-                        os.path.join(env.pin_dir, "sessions")],
-                       capture_output=True, text=True, check=True)
-    n = 0
-    for e in json.loads(r.stdout):
-        raw = [int(b, 16) for b in e["value"]]
-        n += sum(1 for w in range(0, len(raw), 16) if any(raw[w + 4:w + 8]))
-    return n
+@test
+def held_session_counts_cut_key(env):
+    """connections from two addresses of one IPv6 /64, to a service keying
+    IPv6 clients by /64, are counted open on the one session they share
+    (the tracker cuts the key as the data plane does), and released when
+    they close"""
+    local_prefix("fd00:79::/64")
+    flood_config(env, web6_sessions={"ipv6Prefix": 64})
+    table = os.path.join(env.pin_dir, "sessions")
+    conns = []
+    try:
+        for a in ("fd00:79::1", "fd00:79::2:3"):
+            c = socket.create_connection(WEB6, timeout=5, source_address=(a, 0))
+            c.sendall(b"GET / HTTP/1.1\r\nHost: svc\r\n\r\n")
+            check(b"6.0" in c.recv(65536), "%s not answered by 6.0" % a)
+            conns.append(c)
+        wait_for(lambda: [o for _, o in session_places(table)] == [2], 5,
+                 lambda: "one session, two open: %s" % session_places(table))
+    finally:
+        for c in conns:
+            c.close()
+    wait_for(lambda: [o for _, o in session_places(table)] == [0], 5,
+             lambda: "the session released: %s" % session_places(table))
 
 
 @test
@@ -179,10 +192,12 @@ def sessions_over_old_pins(env):
     for name in ("sess", "shold"):
         check(not os.path.exists(os.path.join(env.pin_dir, name)), "%s still pinned" % name)
         check("unpinned %s/%s" % (env.pin_dir, name) in log, "no word of %s:\n%s" % (name, log))
-    check(sessions_in_table(env) == 0, "the new table is not empty")
+    table = os.path.join(env.pin_dir, "sessions")
+    check(sessions_in_table(table) == 0, "the new table is not empty")
     clients = [client_addr(i) for i in range(1, 21)]
     check(versions_of(range(1, 21)) == ["1.0"] * 20, "steering after the restart")
-    check(sessions_in_table(env) == 20, "sessions recorded: %d of 20" % sessions_in_table(env))
+    n = sessions_in_table(table)
+    check(n == 20, "sessions recorded: %d of 20" % n)
     start_session_rollout("default")
     check([fetch(c) for c in clients] == ["1.0"] * 20, "affinity kept in the new table")
     check(fetch(client_addr(200)) == "2.0", "a new client does not get 2.0")

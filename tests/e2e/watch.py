@@ -121,6 +121,39 @@ def measure(env):
           "status classes counted for a tcp service: %s" % {k: c["status"] for k, c in vs.items()})
 
 
+def lo_meter():
+    """The vsteer TC programs on lo's egress."""
+    out = subprocess.run(["tc", "-j", "filter", "show", "dev", "lo", "egress"],
+                         capture_output=True, text=True).stdout.strip()
+    return [f["options"]["prog"]["name"] for f in json.loads(out or "[]")
+            if f.get("options", {}).get("prog", {}).get("name", "").startswith("vsteer_")]
+
+
+@test
+def tc_meter_only_for_http(env):
+    """the TC egress program, which runs on every packet the host sends, is
+    on no interface while every service is `tcp` (where the kernel has
+    sock_send_length; before 6.3 it measures every response and is always
+    on); the call that adds an `http` service returns with it on lo, and
+    it is off again when that service is deleted, by the same call"""
+    env.backend("1.0", "127.0.0.1:9001")
+    env.vsteerd(env.config({"version": "1.0", "servers": ["127.0.0.1:9001"]}))
+    feats = {f["name"]: f["available"] for f in api("GET", "/v1/features")[1]["features"]}
+    always = not feats["tp_sock_send_length"]
+    check(lo_meter() == (["vsteer_http"] if always else []),
+          "tcp only (sock_send_length %s): %s" % (not always, lo_meter()))
+    if not always:
+        check("the TC meter is off" in env.vsteerd_log(), "no word of it:\n" + env.vsteerd_log())
+    st, body = api("POST", "/v1/services", {"name": "api", "address": "127.0.0.1", "port": 8181,
+                                            "protocol": "http"})
+    check(st == 201, "POST /v1/services: %s %s" % (st, body))
+    check(lo_meter() == ["vsteer_http"], "an http service: %s" % lo_meter())
+    st, body = api("DELETE", "/v1/services/api")
+    check(st in (200, 204), "DELETE: %s %s" % (st, body))
+    check(lo_meter() == (["vsteer_http"] if always else []), "deleted: %s" % lo_meter())
+    check(fetch(client_addr(1)) == "1.0", "steering")
+
+
 ANALYSIS = {"interval": 1, "minRequests": 10, "failureLimit": 2}
 
 

@@ -42,6 +42,7 @@
 #include "kernel/dp_iter.h"
 #include "kernel/dp_maps.h"
 #include "kernel/dp_mirror.h"
+#include "kernel/dp_tc.h"
 
 #include "capture.h"
 #include "check.h"
@@ -167,6 +168,7 @@ static void case_setup(const void *arg)
 		      &err) == 0,
 	      "dp_open: %s", err.msg);
 	CHECK(dp_attach(dp, &err) == 0, "dp_attach: %s", err.msg);
+	dp_tc_want(dp, true); /* the service speaks http: its responses are captured at TC */
 	dp_commit(dp);
 	CHECK(dp_mirror_supported(dp), "metering is on, mirroring must be supported");
 
@@ -571,6 +573,7 @@ static void case_adopt_old(const void *arg)
 	      "dp_open over the older pins: %s", err.msg);
 	CHECK(dp_adopted(dp), "not adopted");
 	CHECK(dp_attach(dp, &err) == 0, "dp_attach: %s", err.msg);
+	dp_tc_want(dp, true);
 	dp_commit(dp);
 	for (size_t i = 0; i < 3; i++)
 		CHECK(pinned(maps[i]), "%s not pinned by the adopting start", maps[i]);

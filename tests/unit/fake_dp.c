@@ -75,6 +75,7 @@ struct dataplane {
 	struct fake_conn conns[FAKE_MAX_CONNS];
 	enum dp_drain drain_how;
 	unsigned long drain_passes;
+	bool tc_want;
 };
 
 struct dataplane *fake_dp_new(bool metering)
@@ -596,6 +597,17 @@ int dp_cgroup_path(struct dataplane *dp, __u64 id, char *buf, size_t size)
 void dp_tc_attach_new(struct dataplane *dp)
 {
 	(void)dp;
+}
+
+bool dp_tc_want(struct dataplane *dp, bool want)
+{
+	dp->tc_want = want;
+	return false;
+}
+
+bool fake_dp_tc_want(const struct dataplane *dp)
+{
+	return dp->tc_want;
 }
 
 int dp_pins_check(struct dataplane *dp, struct dp_pins_report *r)

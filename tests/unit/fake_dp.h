@@ -37,6 +37,8 @@ void fake_dp_sock_put(struct dataplane *dp, __u32 idx, __u64 cookie);
 int fake_dp_svc(struct dataplane *dp, const struct vs_svc_key *k, struct vs_svc *v);
 void fake_dp_svc_put(struct dataplane *dp, const struct vs_svc_key *k, const struct vs_svc *v);
 unsigned int fake_dp_nsvcs(const struct dataplane *dp);
+/* What the controller last said of the TC meter (dp_tc_want()). */
+bool fake_dp_tc_want(const struct dataplane *dp);
 
 /* Requests answered by a slot's version so far (vstats), as the meters
  * would count them. */

@@ -17,6 +17,7 @@
 #include "codec/config.h"
 #include "codec/state_parse.h"
 #include "kernel/dp_pins.h"
+#include "ctl/services.h"
 #include "ctl/ctl.h"
 #include "ctl/health.h"
 #include "ctl/ops.h"
@@ -87,6 +88,26 @@ static void test_ctl_change_commits(void)
 	CHECK_STR(weights_str(disk, 0), "2.0=2500 1.0=7500");
 	CHECK_INT(ctl_set_weights(f->c, "nope", names, bp, 2, &err), ==, -ENOENT);
 	CHECK_ERR(-ENOENT, &err, -ENOENT, 404, "unknown_service");
+}
+
+/* The TC meter runs on every packet the host sends: wanted while an http
+ * service exists, and said so before the call that makes one returns. */
+static void test_ctl_tc_meter_wanted(void)
+{
+	struct fixture *f = new_fixture();
+	struct service spec = { .http = true };
+	struct vs_err err = {};
+
+	CHECK(f, "fixture");
+	listen_web(f, true);
+	CHECK_INT(open_ctl(f, web_model(true), &err), ==, 0);
+	CHECK(!fake_dp_tc_want(f->dp), "tcp only: no meter");
+	snprintf(spec.name, sizeof(spec.name), "api");
+	spec.addr = ep_of("127.0.0.1:8181");
+	CHECK_INT(ctl_add_service(f->c, &spec, false, &err), ==, 0);
+	CHECK(fake_dp_tc_want(f->dp), "an http service: the meter");
+	CHECK_INT(ctl_del_service(f->c, "api", false, &err), ==, 0);
+	CHECK(!fake_dp_tc_want(f->dp), "gone again");
 }
 
 /* The kernel refuses the svcs write: the change answers 500, and the
@@ -607,6 +628,7 @@ static void test_ctl_tick_pins(void)
 const struct unit_case ctl_cases[] = {
 	TEST(test_ctl_open_writes_maps_and_state),
 	TEST(test_ctl_change_commits),
+	TEST(test_ctl_tc_meter_wanted),
 	TEST(test_ctl_map_write_fails),
 	TEST(test_ctl_state_write_fails),
 	TEST(test_ctl_adopts_pins),

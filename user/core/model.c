@@ -492,6 +492,14 @@ bool model_has_by_addr(const struct model *m)
 	return false;
 }
 
+bool model_has_http(const struct model *m)
+{
+	for (uint32_t s = 0; s < VS_MAX_SERVICES; s++)
+		if (m->svc[s].used && m->svc[s].http)
+			return true;
+	return false;
+}
+
 bool model_has_addr6(const struct model *m)
 {
 	for (uint32_t sl = 0; sl < VS_MAX_SLOTS; sl++) {

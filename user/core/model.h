@@ -190,6 +190,8 @@ bool model_by_addr(const struct cluster *cl);
 bool model_has_by_addr(const struct model *m);
 /* Whether some IPv6 server is steered by address. */
 bool model_has_addr6(const struct model *m);
+/* Whether some service speaks http (its status lines are read). */
+bool model_has_http(const struct model *m);
 void model_svc_key(const struct model *m, uint32_t svc, struct vs_svc_key *k);
 /* The defaults of a service made now (one from an older state file keeps
  * whole IPv6 addresses as keys: see codec/state.c). */

@@ -9,6 +9,7 @@
 #include "codec/state.h"
 #include "kernel/dp_iter.h"
 #include "kernel/dp_maps.h"
+#include "kernel/dp_tc.h"
 #include "ctl/ctl.h"
 #include "ctl/txn.h"
 
@@ -370,6 +371,8 @@ int ctl_start(struct ctl *c, struct vs_err *err)
 		vs_errf(err, ret, 500, "bpf", "cannot read the pinned maps: %s", strerror(-ret));
 		goto unlock;
 	}
+	/* Known to the scan, which puts the TC meter in servers' namespaces. */
+	dp_tc_want(c->dp, model_has_http(&p->next));
 	adopt_sockets(c, p);
 	/* Not txn_commit(): its undo would write the empty model over
 	 * steering that works. */

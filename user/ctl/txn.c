@@ -10,6 +10,7 @@
 #include "kernel/dp_connect.h"
 #include "kernel/dp_maps.h"
 #include "kernel/dp_nat.h"
+#include "kernel/dp_tc.h"
 #include "ctl/ctl.h"
 #include "ctl/txn.h"
 
@@ -143,6 +144,11 @@ int txn_write_maps(struct ctl *c, const struct model *want, const struct model *
 		model_svc_key(other, s, &k);
 		ret = dp_del_svc(c->dp, &k);
 	}
+	/* On our interfaces before the call returns: the first response of
+	 * a new http service is read too; servers' namespaces at the next
+	 * scan, on the next tick. */
+	if (dp_tc_want(c->dp, model_has_http(want)))
+		c->sock.rescan = true;
 	return ret;
 }
 

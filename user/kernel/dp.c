@@ -243,6 +243,7 @@ int dp_open(struct dataplane **out, const char *pin_dir, __u32 sess_entries, enu
 	if (!dp)
 		return vs_errf(err, -ENOMEM, 500, "internal", "out of memory");
 	dp->meter = meter;
+	dp->tc_on = -1;
 	dp->link_fd = dp->lock_fd = dp->old_prog_fd = dp->diag_fd = -1;
 	for (size_t i = 0; i < DP_TRACERS; i++)
 		dp->tracer_fd[i] = -1;
@@ -337,7 +338,7 @@ void dp_commit(struct dataplane *dp)
 	dp_track_unpin_idle(dp);
 	dp_pins_drop_old(dp->pin_dir);
 	if (dp->tc)
-		dp_tc_attach_new(dp);
+		dp_tc_sync(dp);
 	else
 		dp_tc_detach_all();
 }

@@ -101,6 +101,9 @@ struct dataplane {
 	size_t ntc_if;
 	__u64 tc_ns[DP_MAX_TC_NS]; /* servers' namespaces it was put in, by inode */
 	size_t ntc_ns;		   /* written, ever: a ring of the last DP_MAX_TC_NS */
+	bool tc_want;		   /* a service needs the TC meter (dp_tc_want()) */
+	int tc_on;		   /* it is on the interfaces: 1, 0; -1 not known yet
+				    * (an older vsteerd's may be) */
 	char pin_dir[PATH_MAX];
 	char tmp_dir[PATH_MAX + 16]; /* <pin_dir>_tmp<pid> */
 	char cgroup_mnt[PATH_MAX];   /* the cgroup2 mount, once found */

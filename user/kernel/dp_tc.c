@@ -18,6 +18,7 @@
 #include "kernel/dp_internal.h"
 #include "kernel/dp_tc.h"
 #include "http.skel.h"
+#include "steer.skel.h"
 
 #define VS_TC_PRIO 0x5653 /* the meter's; dp_nat.h has the packet steering's */
 
@@ -137,7 +138,7 @@ int dp_tc_del(unsigned int ifindex, enum bpf_tc_attach_point point, __u32 prio)
 
 void dp_tc_attach_new(struct dataplane *dp)
 {
-	if (dp->tc)
+	if (dp->tc && dp->tc_on == 1)
 		attach_new(dp, false);
 }
 
@@ -145,7 +146,7 @@ void dp_tc_attach_netns(struct dataplane *dp, int nsfd, __u64 ino)
 {
 	int own;
 
-	if (!dp->tc)
+	if (!dp->tc || !(dp->tc_want || dp->tc_on == 1))
 		return;
 	for (size_t i = 0; i < dp->ntc_ns && i < DP_MAX_TC_NS; i++)
 		if (dp->tc_ns[i] == ino)
@@ -172,6 +173,7 @@ int dp_tc_load(struct dataplane *dp, struct vs_err *err)
 			       strerror(-ret));
 	}
 	dp->tc->rodata->meter_resp = dp->meter == DP_METER_TC;
+	dp->tc_want = dp->meter == DP_METER_TC; /* until told (dp_tc_want()) */
 	ret = dp_share_maps(dp, dp->tc->obj);
 	if (!ret)
 		ret = http_bpf__load(dp->tc);
@@ -306,4 +308,47 @@ void dp_tc_detach_netns_all(__u32 map_id)
 	}
 	dp_quiet_libbpf(false);
 	free(w);
+}
+
+bool dp_tc_want(struct dataplane *dp, bool want)
+{
+	bool was = dp->tc_on == 1;
+
+	if (!dp->tc)
+		return false;
+	dp->tc_want = want || dp->meter == DP_METER_TC;
+	if (dp->committed)
+		dp_tc_sync(dp);
+	return !was && dp->tc_on == 1;
+}
+
+/* The meter runs on every packet the host sends, whoever sends it: on
+ * none while no service needs it. Its programs are found by the map they
+ * count into (vstats), so an older build's go too and another vsteerd's
+ * stay. */
+void dp_tc_sync(struct dataplane *dp)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	if (!dp->tc || (dp->tc_on != -1 && dp->tc_want == (dp->tc_on == 1)))
+		return;
+	if (dp->tc_want) {
+		dp->ntc_if = 0; /* every interface again, and servers' namespaces */
+		dp->ntc_ns = 0;
+		dp->tc_on = 1;
+		attach_new(dp, false);
+		return;
+	}
+	if (bpf_obj_get_info_by_fd(bpf_map__fd(dp->steer->maps.vstats), &info, &len)) {
+		pr_warn("cannot take the TC meter off: %s\n", strerror(errno));
+		return;
+	}
+	pr_info("no service speaks http: the TC meter is off\n");
+	detach_ours(info.id, "this namespace");
+	/* Servers' namespaces: those this start put it in, or (a restart)
+	 * any an older vsteerd did. */
+	if (dp->tc_on == -1 || dp->ntc_ns)
+		dp_tc_detach_netns_all(info.id);
+	dp->tc_on = 0;
 }

@@ -31,12 +31,22 @@ bool dp_tc_has_ether(const char *ifname);
 /* Load the TC meter (when metering), attached to nothing yet: what can
  * fail of it fails before a start changes anything. */
 int dp_tc_load(struct dataplane *dp, struct vs_err *err);
-/* Attach it to every interface it is not on yet: all of them the first
- * time (dp_commit()), then those that appeared since (a container's
- * veth, a bridge). An interface it cannot go on is a warning. */
+/* Whether a service needs the meter: one that speaks http (its status
+ * lines; mirroring needs http too). Where the kernel lacks
+ * sock_send_length the meter measures every response, and is always
+ * needed. Applied at once after dp_commit(), by it before. True when
+ * this turned it on: servers' namespaces get it at the next scan
+ * (dp_tc_attach_netns()), which the caller should ask for. */
+bool dp_tc_want(struct dataplane *dp, bool want);
+/* Put the meter on every interface, or take it off ours, as wanted. */
+void dp_tc_sync(struct dataplane *dp);
+/* While it is on: attach it to every interface it is not on yet (a
+ * container's veth, a bridge). An interface it cannot go on is a
+ * warning. */
 void dp_tc_attach_new(struct dataplane *dp);
 /* Attach it to every interface of another network namespace (a server's,
- * whose responses leave by its own interfaces), once per namespace inode. */
+ * whose responses leave by its own interfaces), once per namespace inode;
+ * while it is wanted (before dp_commit() too: a start's first scan). */
 void dp_tc_attach_netns(struct dataplane *dp, int nsfd, __u64 ino);
 /* Detach it from every interface (--cleanup, --no-watch). */
 void dp_tc_detach_all(void);
