@@ -198,7 +198,7 @@ static __always_inline int steer_connect(struct bpf_sock_addr *ctx, int ipv6)
 
 		h = vs_mix32((__u32)c ^ (__u32)(c >> 32) ^ s->salt);
 	}
-	now = bpf_ktime_get_ns();
+	now = sess_now();
 	if (bound)
 		e = sess_find(&place);
 	i = first_version(s, e, h, now, nver, bound);

@@ -191,7 +191,7 @@ __noinline int new_flow(const struct vs_flow_key *arg, __u32 sid, __u32 isn, int
 	__builtin_memcpy(sk_key.addr, fk.client, sizeof(sk_key.addr));
 	sess_key(&sk_key, v6, &place);
 	h = vs_session_hash(sk_key.addr, s->salt);
-	now = bpf_ktime_get_ns();
+	now = sess_now();
 	e = sess_find(&place);
 	i = first_version(s, e, h, now, nver, 1);
 	for (k = 0; k < VS_MAX_VERSIONS; k++) {

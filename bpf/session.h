@@ -32,6 +32,16 @@ const volatile __u32 sess_sets = VS_SESS_DEFAULT * 2 / VS_SESS_WAYS;
  * another CPU changed it meanwhile, so this bounds a burst, not a wait. */
 #define SESS_TRIES 32
 
+/* The sessions' clock: the monotonic clock as of the last tick (1-10 ms
+ * behind; sessions time out after seconds). Reading the precise one cost
+ * a known client's connection ~40 ns of ~150 on the development VM
+ * (docs/benchmarks.md). The same time base as bpf_ktime_get_ns(), which
+ * the tracker uses (tracing programs may not read the coarse one). */
+static __always_inline __u64 sess_now(void)
+{
+	return bpf_ktime_get_coarse_ns();
+}
+
 static __always_inline __u32 sess_ms(__u64 now_ns)
 {
 	return now_ns / 1000000;

@@ -121,7 +121,7 @@ static __always_inline int steer(struct bpf_sk_lookup *ctx)
 		goto refuse;
 	/* Sessions are tracked whether or not affinity is on, so that when
 	 * a session rollout starts, the clients already active are known. */
-	now = bpf_ktime_get_ns();
+	now = sess_now();
 	e = sess_find(&place);
 	i = first_version(s, e, h, now, nver, 1);
 

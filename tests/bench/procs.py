@@ -335,13 +335,17 @@ def api_healthy():
 
 # -- BPF run statistics (kernel.bpf_stats_enabled) --
 class BpfStats:
-    """Turns run-time accounting on for the duration; off again after."""
+    """Turns run-time accounting on (off: on=False) for the duration; back
+    to what it was after."""
+
+    def __init__(self, on=True):
+        self.on = on
 
     def __enter__(self):
         with open("/proc/sys/kernel/bpf_stats_enabled") as f:
             self.old = f.read().strip()
         with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
-            f.write("1")
+            f.write("1" if self.on else "0")
         return self
 
     def __exit__(self, *exc):

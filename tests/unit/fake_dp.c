@@ -599,6 +599,11 @@ void dp_tc_attach_new(struct dataplane *dp)
 	(void)dp;
 }
 
+void dp_commit(struct dataplane *dp)
+{
+	(void)dp;
+}
+
 bool dp_tc_want(struct dataplane *dp, bool want)
 {
 	dp->tc_want = want;

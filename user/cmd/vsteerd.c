@@ -521,7 +521,7 @@ int main(int argc, char **argv)
 		ret = ctl_start(ctl, &err);
 	if (ret)
 		goto stop_health;
-	dp_commit(dp);
+	ctl_commit(ctl);
 	ctl_reload_start(ctl, o.config, &cfg, from_state ? cm : NULL);
 	if (http_serve(&api, ctl, &err))
 		pr_err("%s\n", err.msg);

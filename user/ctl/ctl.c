@@ -360,6 +360,13 @@ free_all:
 	return ret;
 }
 
+void ctl_commit(struct ctl *c)
+{
+	pthread_mutex_lock(&c->lock);
+	dp_commit(c->dp);
+	pthread_mutex_unlock(&c->lock);
+}
+
 int ctl_start(struct ctl *c, struct vs_err *err)
 {
 	struct ctl_pending *p = c->pending;

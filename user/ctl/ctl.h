@@ -78,6 +78,9 @@ int ctl_open(struct ctl **out, struct dataplane *dp, const struct model *m, cons
  * serves any more goes (sockets of other clusters, services nobody
  * knows) and the temp files a crash left. */
 int ctl_start(struct ctl *c, struct vs_err *err);
+/* dp_commit(), under the controller's lock: the health thread may write
+ * maps (and switch the TC meter) meanwhile. */
+void ctl_commit(struct ctl *c);
 /* The threads of its own: the health checker (ctl/health.h) and the
  * notifier (ctl/notifier.h), with the daemon's webhooks; both idle until
  * ctl_start(), and the notifier, subscribed now, sends the events the

@@ -273,4 +273,8 @@ void txn_sync_services(struct ctl *c)
 	}
 	if (verify)
 		st->verified = now;
+	/* After a map write that failed half-way, the meter as the model
+	 * says. */
+	if (dp_tc_want(c->dp, model_has_http(c->m)))
+		c->sock.rescan = true;
 }

@@ -334,8 +334,10 @@ void dp_tc_sync(struct dataplane *dp)
 	if (!dp->tc || (dp->tc_on != -1 && dp->tc_want == (dp->tc_on == 1)))
 		return;
 	if (dp->tc_want) {
-		dp->ntc_if = 0; /* every interface again, and servers' namespaces */
-		dp->ntc_ns = 0;
+		if (dp->tc_on == 0) { /* taken off: every interface again */
+			dp->ntc_if = 0;
+			dp->ntc_ns = 0;
+		}
 		dp->tc_on = 1;
 		attach_new(dp, false);
 		return;
@@ -345,10 +347,14 @@ void dp_tc_sync(struct dataplane *dp)
 		return;
 	}
 	pr_info("no service speaks http: the TC meter is off\n");
+	/* Most interfaces have no clsact at all: not worth a warning. */
+	dp_quiet_libbpf(true);
 	detach_ours(info.id, "this namespace");
-	/* Servers' namespaces: those this start put it in, or (a restart)
-	 * any an older vsteerd did. */
-	if (dp->tc_on == -1 || dp->ntc_ns)
+	dp_quiet_libbpf(false);
+	/* Servers' namespaces: those this start put it in, or (a restart
+	 * over pins, whose vstats an older vsteerd's meter may count into)
+	 * any. New pins: no meter can count into them yet. */
+	if ((dp->tc_on == -1 && dp->adopted) || dp->ntc_ns)
 		dp_tc_detach_netns_all(info.id);
 	dp->tc_on = 0;
 }
