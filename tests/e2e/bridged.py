@@ -1572,6 +1572,40 @@ def bridged_remote_interfaces_come_and_go(env):
 
 
 @test
+def bridged_meter_follows_http(env):
+    """with only a `tcp` service the TC meter is in no container's namespace;
+    an `http` service added while vsteerd runs, with its version in
+    container 2, puts it there within 3 s (the next scan) and on our own
+    `lo` at once; deleting that service takes it out of both (where the
+    kernel lacks sock_send_length it measures every response and stays)"""
+    br = Bridge(env, ("netns", "netns"))
+    br.backend(br[1], "1.0", 9001)
+    br.backend(br[2], "2.0", 9002)
+    env.vsteerd(env.config([{"version": "1.0", "servers": [br[1].server(9001)]}], proxy()))
+    feats = {f["name"]: f["available"] for f in api("GET", "/v1/features")[1]["features"]}
+    always = not feats["tp_sock_send_length"]
+
+    def meter(c=None):
+        return sorted({d for d, name in tc_programs(c) if name.startswith("vsteer_http")})
+
+    def where():
+        return {"own": meter(), "c1": meter(br[1]), "c2": meter(br[2])}
+
+    check(bool(meter(br[1])) == always and bool(meter()) == always, "tcp only: %s" % where())
+    other = ("10.200.0.11", SVC_B[1])
+    st, body = api("POST", "/v1/services", {"name": "other", "address": other[0], "port": other[1],
+                                            "protocol": "http"})
+    check(st == 201, "POST /v1/services: %s %s" % (st, body))
+    check("lo" in meter(), "not on lo when the call returned: %s" % where())
+    put({"service": "other", "version": "2.0", "servers": [br[2].server(9002)]})
+    wait_for(lambda: meter(br[2]), 3, lambda: "the meter in container 2: %s" % where(), interval=0.1)
+    st, body = api("DELETE", "/v1/services/other?force=true")
+    check(st in (200, 204), "DELETE: %s %s" % (st, body))
+    if not always:
+        check(not any(where().values()), "left after the http service went: %s" % where())
+
+
+@test
 def bridged_address_gone(env):
     """a container whose address changes (podman gives a restarted container
     a new one) while its socket, on the old address, stays open: within 4 s
