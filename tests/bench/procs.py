@@ -427,6 +427,32 @@ def machine():
             "wrk": version(["wrk", "-v"])}
 
 
+_SYS_BPF = 321   # x86-64
+BPF_PROG_LOAD, BPF_OBJ_GET, BPF_PROG_TEST_RUN, BPF_LINK_CREATE = 5, 7, 10, 28
+
+
+def bpf(cmd, attr):
+    """The bpf() syscall with a 128-byte union bpf_attr: attr as bytes, or
+    a ctypes buffer of 128 the kernel's answer can be read back from.
+    Returns what the call returns (an fd, or 0); OSError if it fails."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    buf = attr if isinstance(attr, ctypes.Array) else ctypes.create_string_buffer(bytes(attr), 128)
+    ret = libc.syscall(_SYS_BPF, cmd, buf, 128)
+    if ret < 0:
+        raise OSError(ctypes.get_errno(), "bpf(%d)" % cmd)
+    return ret
+
+
+def obj_get(path):
+    """An fd of the BPF object pinned at path."""
+    import ctypes
+    import struct
+    pb = ctypes.create_string_buffer(path.encode())
+    return bpf(BPF_OBJ_GET, struct.pack("<QII", ctypes.addressof(pb), 0, 0))
+
+
 def _insn(code, dst=0, src=0, off=0, imm=0):
     import struct
     return struct.pack("<BBhi", code, (src << 4) | dst, off, imm)
@@ -440,23 +466,11 @@ class FloorProgram:
     instructions need no object file."""
 
     NAME = "vsteer_floor"   # one a run: bpftool finds it by name
-    _SYS_BPF = 321                      # x86-64
-    _PROG_LOAD, _OBJ_GET, _LINK_CREATE = 5, 7, 28
     _SK_LOOKUP_PROG, _SK_LOOKUP_ATTACH = 30, 36
 
     def __init__(self, name=None):
         if name:
             self.NAME = name
-
-    def _bpf(self, cmd, attr):
-        import ctypes
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.syscall.restype = ctypes.c_long
-        buf = ctypes.create_string_buffer(bytes(attr), 128)
-        fd = libc.syscall(self._SYS_BPF, cmd, buf, 128)
-        if fd < 0:
-            raise OSError(ctypes.get_errno(), "bpf(%d)" % cmd)
-        return fd
 
     def insns(self):
         return _insn(0xb7, 0, imm=1) + _insn(0x95)      # r0 = SK_PASS; exit
@@ -470,9 +484,9 @@ class FloorProgram:
         attr = struct.pack("<IIQQIIQII16sII", self._SK_LOOKUP_PROG, len(code) // 8,
                            ctypes.addressof(self._insns), ctypes.addressof(self._lic),
                            0, 0, 0, 0, 0, self.NAME.encode(), 0, self._SK_LOOKUP_ATTACH)
-        self.prog = self._bpf(self._PROG_LOAD, attr)
+        self.prog = bpf(BPF_PROG_LOAD, attr)
         self.ns = os.open("/proc/self/ns/net", os.O_RDONLY)
-        self.link = self._bpf(self._LINK_CREATE,
+        self.link = bpf(BPF_LINK_CREATE,
                               struct.pack("<IIII", self.prog, self.ns, self._SK_LOOKUP_ATTACH, 0))
         return self
 
@@ -506,24 +520,9 @@ class TestRun:
     mean ns a run (its own clock around the loop only: no syscall, no
     run-time accounting). Far steadier here than bpf_stats under traffic."""
 
-    _SYS_BPF, _OBJ_GET, _PROG_TEST_RUN = 321, 7, 10
-
     def __init__(self, pinned=None, fd=None):
-        import ctypes
-        self._libc = ctypes.CDLL(None, use_errno=True)
-        self._libc.syscall.restype = ctypes.c_long
         self.owned = fd is None
-        self.fd = fd if fd is not None else self._obj_get(pinned)
-
-    def _obj_get(self, path):
-        import ctypes
-        import struct
-        pb = ctypes.create_string_buffer(path.encode())
-        attr = ctypes.create_string_buffer(struct.pack("<QII", ctypes.addressof(pb), 0, 0), 128)
-        fd = self._libc.syscall(self._SYS_BPF, self._OBJ_GET, attr, 128)
-        if fd < 0:
-            raise OSError(ctypes.get_errno(), "BPF_OBJ_GET %s" % path)
-        return fd
+        self.fd = fd if fd is not None else obj_get(pinned)
 
     def ns(self, ctx, repeat):
         """Mean ns a run over repeat runs on ctx."""
@@ -533,8 +532,7 @@ class TestRun:
         attr = ctypes.create_string_buffer(struct.pack(
             "<IIIIQQIIIIQQIII", self.fd, 0, 0, 0, 0, 0, repeat, 0, len(ctx), 0,
             ctypes.addressof(cin), 0, 0, 0, 0), 128)
-        if self._libc.syscall(self._SYS_BPF, self._PROG_TEST_RUN, attr, 128):
-            raise OSError(ctypes.get_errno(), "BPF_PROG_TEST_RUN")
+        bpf(BPF_PROG_TEST_RUN, attr)
         return struct.unpack_from("<I", attr, 36)[0]
 
     def close(self):
@@ -555,10 +553,7 @@ class PortCheckProgram(FloorProgram):
         self.pin = pin
 
     def insns(self):
-        import ctypes
-        import struct
-        path = ctypes.create_string_buffer(os.path.join(self.pin, "ports").encode())
-        self.map = self._bpf(self._OBJ_GET, struct.pack("<QII", ctypes.addressof(path), 0, 0))
+        self.map = obj_get(os.path.join(self.pin, "ports"))
         return b"".join([
             _insn(0x61, 6, 1, off=60),              # r6 = ctx->local_port
             _insn(0x62, 10, off=-4, imm=0),         # *(u32 *)(r10 - 4) = 0

@@ -117,6 +117,14 @@ static int sync_bports(struct ctl *c, const struct model *want)
 	return dp_set_bports(c->dp, &ports);
 }
 
+/* The TC meter on our interfaces while m has an http service; servers'
+ * namespaces get it at the next scan, which turning it on asks for. */
+static void want_meter(struct ctl *c, const struct model *m)
+{
+	if (dp_tc_want(c->dp, model_has_http(m)))
+		c->sock.rescan = true;
+}
+
 int txn_write_maps(struct ctl *c, const struct model *want, const struct model *other)
 {
 	struct vs_svc_key k;
@@ -144,11 +152,9 @@ int txn_write_maps(struct ctl *c, const struct model *want, const struct model *
 		model_svc_key(other, s, &k);
 		ret = dp_del_svc(c->dp, &k);
 	}
-	/* On our interfaces before the call returns: the first response of
-	 * a new http service is read too; servers' namespaces at the next
-	 * scan, on the next tick. */
-	if (dp_tc_want(c->dp, model_has_http(want)))
-		c->sock.rescan = true;
+	/* Before the call returns: the first response of a new http service
+	 * is read too. */
+	want_meter(c, want);
 	return ret;
 }
 
@@ -273,8 +279,6 @@ void txn_sync_services(struct ctl *c)
 	}
 	if (verify)
 		st->verified = now;
-	/* After a map write that failed half-way, the meter as the model
-	 * says. */
-	if (dp_tc_want(c->dp, model_has_http(c->m)))
-		c->sock.rescan = true;
+	/* After a map write that failed half-way: as the model says. */
+	want_meter(c, c->m);
 }
