@@ -764,7 +764,13 @@ def main(argv):
         json.dump(res, f, indent=1)
     report.write(res, o.out)
     print("bench: results in %s (%.0f s)" % (o.out, res["seconds"]))
-    print("%d passed, %d failed" % (len(res["scenarios"]), len(res["failed"])))
+    # The processes' logs help only when something failed.
+    if res["failed"]:
+        print("bench: logs kept in %s" % world.dir)
+    else:
+        world.remove()
+    measured = [s for s in res["scenarios"] if s not in res["failed"]]
+    print("bench: %d scenarios measured, %d failed" % (len(measured), len(res["failed"])))
     return 1 if res["failed"] else 0
 
 

@@ -5,6 +5,7 @@ import os
 import re
 import resource
 import signal
+import shutil
 import socket
 import statistics
 import subprocess
@@ -106,6 +107,11 @@ class World:
 
     def path(self, name):
         return os.path.join(self.dir, name)
+
+    def remove(self):
+        """The temp dir and its bpffs, once every process has stopped."""
+        subprocess.run(["umount", self.bpffs], check=False)
+        shutil.rmtree(self.dir, ignore_errors=True)
 
     def start(self, name, cmd, **kw):
         self.stop(name)

@@ -13,6 +13,11 @@ NAMES = {"direct": "direct to the backend", "vsteer_100": "vsteer 100/0 (the sam
 TOOLS = {"vsteer": "vsteer", "haproxy": "HAProxy 2.6", "nginx_reload": "NGINX reload"}
 
 
+def settings(d):
+    """A scenario's settings as the API takes them: key=value, comma-separated."""
+    return ", ".join("%s=%s" % kv for kv in d.items())
+
+
 def fmt(s, digits=0, scale=1.0):
     """'median [min-max]' of a spread, or '-'."""
     if not s:
@@ -81,7 +86,7 @@ def cost_md(c):
         out += ["", "Per request under keep-alive load (the watch hooks), %s:" % what, "",
                 "| program | runs per request | ns per run | ns per request |", "|---|---|---|---|"]
         for name, p in sorted(c[key].items()):
-            out.append("| %s | %.2f | %.0f | %.0f |" % (name, p["runs_per_request"],
+            out.append("| %s | %.3g | %.0f | %.0f |" % (name, p["runs_per_request"],
                                                      p["ns_per_run"], p["ns_per_request"]))
         total = sum(p["ns_per_request"] for n, p in c[key].items() if n != "vsteer_lookup")
         out.append("| all but vsteer_lookup | | | %.0f |" % total)
@@ -114,7 +119,7 @@ def failover_md(f):
 
 
 def rollback_md(r):
-    return ["", "analysis %s" % r["analysis"], "",
+    return ["", "analysis: %s" % settings(r["analysis"]), "",
             "| time from +50 ms injected to | ms |", "|---|---|",
             "| the automatic rollback (API shows rolled_back) | %s |" % fmt(r["event_ms"]),
             "| the last new connection to land on the target | %s |" % fmt(r["back_on_stable_ms"]),
@@ -165,7 +170,7 @@ def mirror_lost_text(lost):
 
 
 def mirror_md(m):
-    out = ["", "Mirror settings %s; stable version 1.0 takes every client." % m["settings"]]
+    out = ["", "Mirror settings: %s; stable version 1.0 takes every client." % settings(m["settings"])]
     for w, title in (("keepalive", "keep-alive"), ("close", "one connection per request")):
         t = m["throughput"].get(w)
         if not t:
@@ -270,9 +275,9 @@ SECTIONS = [("throughput", "1. Throughput and latency", throughput_md),
             ("rollback", "5. Rollback detection", rollback_md),
             ("scale", "6. Scale", scale_md),
             ("soak", "7. Soak", soak_md),
-            ("mirror", "8. Mirror: the stable version with 10% mirrored, the capture's cost, "
+            ("mirror", "9. Mirror: the stable version with 10% mirrored, the capture's cost, "
              "the largest mirrored rate", mirror_md),
-            ("containers", "9. Containers: remote and local clients of a server on a bridge",
+            ("containers", "10. Containers: remote and local clients of a server on a bridge",
              containers_md)]
 
 
@@ -344,10 +349,14 @@ plot "%s" using 2:3:4:xtic(1) title "keep-alive", "" using 5:6:7 title "connecti
 def failover_chart(f, out_dir):
     if not any(r["timeline"] for r in f.values()):
         return                          # nothing failed: nothing to draw
-    for k in f:
+    # Side by side in each 100 ms bucket: the tools often fail in the same
+    # bucket, and overlapping boxes would hide one.
+    width = 0.09 / len(f)
+    for i, k in enumerate(f):
+        shift = (i - (len(f) - 1) / 2) * width
         with open(os.path.join(out_dir, "failover-%s.dat" % k), "w") as fh:
             for b, n in f[k]["timeline"]:
-                fh.write("%.2f %d\n" % (b * 0.1 + 0.05, n))
+                fh.write("%.3f %d\n" % (b * 0.1 + 0.05 + shift, n))
     plots = ", ".join("\"failover-%s.dat\" using 1:2 with boxes title \"%s\"" % (k, TOOLS.get(k, k))
                       for k in f)
     gnuplot("""set terminal pngcairo size 900,400 font ",10"
@@ -356,13 +365,13 @@ set title "Failed requests per 100 ms (when the client saw the failure) after ki
 set xlabel "seconds after the kill"
 set yrange [0:*]
 set ylabel "failed requests"
-set style fill transparent solid 0.5
-set boxwidth 0.1
+set style fill solid 0.6 border -1
+set boxwidth %.3f
 set xrange [-0.5:*]
 set grid
 set xtics noenhanced
 plot %s
-""" % plots, out_dir)
+""" % (width, plots), out_dir)
 
 
 def write(res, out_dir):
