@@ -46,7 +46,7 @@ SKELS   := $(OUT)/steer.skel.h $(OUT)/scan.skel.h $(OUT)/track.skel.h $(OUT)/htt
 	   $(OUT)/drain.skel.h $(OUT)/drain_list.skel.h $(OUT)/connect.skel.h $(OUT)/nat.skel.h
 
 # The controller, layer by layer; an object of user/X/y.c is $(OUT)/obj/X/y.o.
-LAYERS  := lib core codec kernel ctl api
+LAYERS  := lib core codec kernel store ctl api
 obj_of   = $(patsubst user/%.c,$(OUT)/obj/%.o,$(1))
 LIB_OBJS := $(foreach l,$(LAYERS),$(call obj_of,$(wildcard user/$(l)/*.c)))
 KERNEL_OBJS := $(call obj_of,$(wildcard user/kernel/*.c))
@@ -56,7 +56,8 @@ KERNEL_OBJS := $(call obj_of,$(wildcard user/kernel/*.c))
 UNIT_LIB_OBJS := $(filter-out $(KERNEL_OBJS),$(LIB_OBJS)) $(OUT)/obj/kernel/features.o \
 		 $(OUT)/obj/kernel/sock_diag.o
 
-all: $(OUT)/vsteerd $(OUT)/vsteer-demo $(OUT)/vsteerctl $(OUT)/unit_tests $(OUT)/prog_tests
+all: $(OUT)/vsteerd $(OUT)/vsteer-demo $(OUT)/vsteerctl $(OUT)/unit_tests $(OUT)/prog_tests \
+     $(OUT)/etcd_tests
 ifeq ($(SANITIZE),)
 all: man $(OUT)/connloop $(OUT)/libsrcaddr.so $(OUT)/libkillat.so
 endif
@@ -143,6 +144,13 @@ PROG_LIB_OBJS := $(foreach l,lib core kernel,$(call obj_of,$(wildcard user/$(l)/
 
 $(OUT)/prog_tests: $(PROG_OBJS) $(PROG_LIB_OBJS)
 	$(CC) $(VS_CFLAGS) $^ -o $@ -lbpf -lelf -lz -lpthread -lm
+
+# The etcd client against a real etcd cluster (tests/store/; run by
+# tests/e2e/fleet.py, which starts the cluster).
+ETCD_TEST_OBJS := $(call obj_of,$(wildcard user/lib/*.c) user/codec/etcd.c $(wildcard user/store/*.c))
+
+$(OUT)/etcd_tests: tests/store/etcd_tests.c $(CHECK_OBJ) $(ETCD_TEST_OBJS)
+	$(CC) $(VS_CFLAGS) -Itests $^ -o $@ -ljansson -lcurl -lpthread
 
 # The benchmark's load tools (tests/bench/): a connect-per-request client
 # that records every connection, and the source-address shim for wrk.
@@ -279,9 +287,10 @@ san:
 
 # libFuzzer targets (clang), in build-fuzz/: the config parser, the bodies
 # of every mutating endpoint, the URL router, the mirror's body comparison,
-# settings, reassembly and HTTP/1 framing, vsteerctl's arguments and screen.
+# settings, reassembly and HTTP/1 framing, vsteerctl's arguments and screen,
+# etcd's replies.
 # Seed corpora in fuzz/corpus/.
-FUZZERS := config requests router jdiff http1 cli
+FUZZERS := config requests router jdiff http1 cli etcd
 fuzz:
 	$(MAKE) OUT=build-fuzz CC=clang SANITIZE=address,undefined,fuzzer-no-link fuzzers
 

@@ -71,6 +71,8 @@ PKGS="$PKGS prometheus python3-prometheus-client"
 PKGS="$PKGS chromium fonts-dejavu-core"
 # vsteerctl status --watch on a terminal (tests/e2e/vsteerctl.py).
 PKGS="$PKGS tmux"
+# A fleet's store (issue 19): the tests start their own etcd members.
+PKGS="$PKGS etcd-server"
 
 if [ "$(id -u)" -ne 0 ] && [ "${1:-}" != --dry-run ]; then
 	echo "deps.sh: run as root (it installs packages and mounts bpffs)" >&2
@@ -144,9 +146,10 @@ if [ -n "$missing" ]; then
 	# shellcheck disable=SC2086
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 		-o DPkg::Lock::Timeout=60 $missing
-	# The benchmark starts its own nginx and haproxy in a namespace; the
-	# ones Debian starts on install are not ours to leave running.
-	for svc in nginx haproxy; do
+	# The benchmark starts its own nginx and haproxy in a namespace, the
+	# tests their own etcd; the ones Debian starts on install are not
+	# ours to leave running.
+	for svc in nginx haproxy etcd; do
 		case " $missing " in
 		*" $svc"*)
 			systemctl disable --now "$svc" >/dev/null 2>&1 ||

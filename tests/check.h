@@ -61,6 +61,14 @@ void fail_at(int line, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 	}									\
 } while (0)
 
+/* An error return (struct vs_err): the -errno, the HTTP status and the
+ * code. */
+#define CHECK_ERR(ret, e, want_ret, want_status, want_code) do {		\
+	CHECK_INT(ret, ==, want_ret);						\
+	CHECK_INT((e)->status, ==, want_status);				\
+	CHECK_STR((e)->code, want_code);					\
+} while (0)
+
 /* Stop the running case if a helper it called failed a check. */
 #define CHECK_HELPER(call) do {							\
 	call;									\

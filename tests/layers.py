@@ -2,7 +2,7 @@
 """The controller's layout rules, checked over user/ (docs/design.md):
 
 - a file includes headers of its own layer or lower ones only:
-  lib -> core -> codec -> kernel -> ctl -> api -> cmd;
+  lib -> core -> codec -> kernel -> store -> ctl -> api -> cmd;
 - outside a layer folder it may include only the contract (include/) and
   the BPF skeletons (build/);
 - within ctl/, struct ctl sits above its subsystems: no header there
@@ -24,7 +24,7 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 USER = os.path.join(ROOT, "user")
-LAYERS = ["lib", "core", "codec", "kernel", "ctl", "api", "cmd"]
+LAYERS = ["lib", "core", "codec", "kernel", "store", "ctl", "api", "cmd"]
 # vsteerctl's own folder: on lib/ alone, and only its program includes it.
 CLI = "cli"
 CLI_MAY_INCLUDE = {"lib", "cli"}
@@ -66,6 +66,7 @@ PREFIXES = {
     "ctl/tick.h": ("ctl_",),
     "api/router.h": ("api_",),
     "api/handlers.h": ("handle_",),
+    "store/etcd_watch.h": ("etcd_watch",),
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')

@@ -27,7 +27,7 @@ extern const struct unit_case hash_cases[], file_cases[], parse_cases[], model_c
 	analysis_cases[], judge_cases[], ctl_cases[], start_cases[], drain_cases[], notify_cases[],
 	reconcile_cases[], mirror_cases[], jdiff_cases[], parse_mirror_cases[], reasm_cases[],
 	http1_cases[], route_cases[], mirror_flow_cases[], sdnotify_cases[], metrics_fmt_cases[],
-	history_cases[], cli_cases[], tick_cases[];
+	history_cases[], cli_cases[], tick_cases[], etcd_cases[];
 
 /* Allocations of the running case, freed after it whether it passed or
  * stopped half-way at a failed check. */
@@ -36,13 +36,5 @@ void *tcalloc(size_t size);
 /* Run fn(arg) after the running case, however it ends (last in, first
  * out): for what free() cannot undo. */
 void defer(void (*fn)(void *), void *arg);
-
-/* An error return: the -errno, the HTTP status and the code. */
-#define CHECK_ERR(ret, e, want_ret, want_status, want_code) \
-	do {                                                \
-		CHECK_INT(ret, ==, want_ret);               \
-		CHECK_INT((e)->status, ==, want_status);    \
-		CHECK_STR((e)->code, want_code);            \
-	} while (0)
 
 #endif

@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* libFuzzer: what an etcd peer (or anything answering in its place) may
+ * send: the input as one watch-stream line, as a range, transaction and
+ * lease reply, as an error body, and as base64. Invariants: nothing
+ * crashes or leaks; a parsed kv's key is non-empty with no NUL; base64
+ * that decodes encodes back to the same text (one spelling per value). */
+#include <stdlib.h>
+#include <string.h>
+#include "codec/etcd.h"
+#include "lib/b64.h"
+
+static void check_kv(const struct etcd_kv *kv)
+{
+	if (!kv->key || !*kv->key || strlen(kv->key) > ETCD_KEY_MAX || !kv->value ||
+	    kv->value_len > ETCD_VALUE_MAX)
+		abort();
+}
+
+static void check_b64(const uint8_t *data, size_t size)
+{
+	uint8_t *dec = malloc(size / 4 * 3 + 1);
+	char *enc;
+	int n;
+
+	if (!dec)
+		return;
+	n = b64_decode((const char *)data, size, dec, size / 4 * 3);
+	if (n >= 0) {
+		enc = malloc(B64_ENCODED_SIZE((size_t)n));
+		if (!enc || b64_encode(dec, n, enc, B64_ENCODED_SIZE((size_t)n)) != (int)size ||
+		    memcmp(enc, data, size))
+			abort();
+		free(enc);
+	}
+	free(dec);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct etcd_watch_msg m;
+	struct etcd_range r;
+	struct vs_err err;
+	int64_t a, b;
+	bool ok;
+	json_t *j;
+
+	if (!etcd_parse_watch((const char *)data, size, &m, &err)) {
+		for (size_t i = 0; i < m.nev; i++)
+			check_kv(&m.ev[i].kv);
+		etcd_watch_msg_free(&m);
+	}
+	j = json_loadb((const char *)data, size, 0, NULL);
+	if (j) {
+		if (!etcd_parse_range(j, &r, &err)) {
+			for (size_t i = 0; i < r.n; i++)
+				check_kv(&r.kvs[i]);
+			etcd_range_free(&r);
+		}
+		etcd_parse_txn(j, &ok, &a, &err);
+		etcd_parse_lease(j, &a, &b, &err);
+		json_decref(j);
+	}
+	etcd_reply_error(503, (const char *)data, size, &err);
+	check_b64(data, size);
+	return 0;
+}
