@@ -84,8 +84,11 @@ def etcd_client(env):
     from a revision, stop on their flag within 2.5 s, and are cancelled
     from a compacted revision; the next member when the first is dead;
     peers that are not etcd (not JSON, a web page, cut mid-body, not HTTP)
-    refused with the error that names them. Then with the first member
-    killed: every call still answers from the other two."""
+    refused with the error that names them; watch streams from a fake
+    member (a message in two pieces, an error frame without its newline,
+    an error status, a message that is not etcd's) each ending the watch
+    with its reason. Then with the first member killed: every call still
+    answers from the other two."""
     cluster = EtcdCluster(env)
     run_client_tests(cluster)
     cluster.kill("m1")

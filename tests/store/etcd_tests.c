@@ -431,12 +431,48 @@ static void *serve(void *arg)
 	int c;
 
 	while ((c = accept(f->fd, NULL, NULL)) >= 0) {
-		/* the reply is best effort: a client that went is no failure */
+		const char *p = f->reply, *cut;
+
+		/* The reply is best effort: a client that went is no failure.
+		 * '\x01' cuts it: the part before goes out alone, so the
+		 * client reads a message in two pieces. */
 		if (read(c, buf, sizeof(buf)) > 0)
-			(void)!write(c, f->reply, strlen(f->reply));
+			for (; p; p = cut ? cut + 1 : NULL) {
+				cut = strchr(p, '\x01');
+				(void)!write(c, p, cut ? (size_t)(cut - p) : strlen(p));
+				if (cut)
+					usleep(50 * 1000);
+			}
 		close(c);
 	}
 	return NULL;
+}
+
+/* A fake member on 127.0.0.1, its client in *c. */
+static int fake_start(struct fake *f, pthread_t *th, struct etcd_client **c)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct etcd_client_opts o = { .timeout_ms = 2000 };
+	socklen_t len = sizeof(a);
+	struct vs_err err;
+	char list[64];
+
+	f->fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (f->fd < 0 || bind(f->fd, (struct sockaddr *)&a, sizeof(a)) || listen(f->fd, 8) ||
+	    getsockname(f->fd, (struct sockaddr *)&a, &len))
+		return -errno;
+	snprintf(list, sizeof(list), "http://127.0.0.1:%d", ntohs(a.sin_port));
+	o.endpoints = list;
+	pthread_create(th, NULL, serve, f);
+	return etcd_client_open(&o, c, &err);
+}
+
+static void fake_stop(struct fake *f, pthread_t th, struct etcd_client *c)
+{
+	etcd_client_close(c);
+	shutdown(f->fd, SHUT_RDWR);
+	pthread_join(th, NULL);
+	close(f->fd);
 }
 
 static const struct {
@@ -457,34 +493,79 @@ static const struct {
 static void case_not_etcd(const void *arg)
 {
 	const typeof(fakes[0]) *t = arg;
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(a);
 	struct fake f = { .reply = t->reply };
-	struct etcd_client_opts o = { .timeout_ms = 2000 };
 	struct etcd_client *c;
-	struct etcd_range r;
+	struct etcd_range r = {};
 	struct vs_err err;
-	char list[64];
 	pthread_t th;
 	int ret;
 
-	f.fd = socket(AF_INET, SOCK_STREAM, 0);
-	CHECK_INT(bind(f.fd, (struct sockaddr *)&a, sizeof(a)), ==, 0);
-	CHECK_INT(listen(f.fd, 8), ==, 0);
-	getsockname(f.fd, (struct sockaddr *)&a, &len);
-	snprintf(list, sizeof(list), "http://127.0.0.1:%d", ntohs(a.sin_port));
-	o.endpoints = list;
-	pthread_create(&th, NULL, serve, &f);
-	CHECK_INT(etcd_client_open(&o, &c, &err), ==, 0);
+	CHECK_INT(fake_start(&f, &th, &c), ==, 0);
 	ret = etcd_client_range(c, "/k", false, &r, &err);
 	row("%s: %s", t->name, err.msg);
-	etcd_client_close(c);
-	shutdown(f.fd, SHUT_RDWR);
-	pthread_join(th, NULL);
-	close(f.fd);
+	fake_stop(&f, th, c);
 	CHECK_INT(ret, ==, t->ret);
 	CHECK_STR(err.code, t->code);
 	CHECK_INT(r.n, ==, 0);
+}
+
+#define STREAM_200 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n"
+#define CREATED	   "{\"result\":{\"header\":{\"revision\":\"5\"},\"created\":true}}\n"
+
+/* Watch streams as a member may send them, and end them. */
+static const struct {
+	const char *name, *reply, *says;
+	int ret, created, events;
+} fake_watches[] = {
+	{ "a message in two pieces, then the member closes",
+	  STREAM_200 CREATED "{\"result\":{\"header\":{\"revision\":\"6\"},\"events\":[{\"kv\":"
+			     "{\"key\":\"L2s=\",\x01\"mod_revision\":\"6\"}}]}}\n",
+	  "closed by the member", -EAGAIN, 1, 1 },
+	{ "an error frame without its newline",
+	  STREAM_200 CREATED "{\"error\":{\"grpc_code\":14,\"message\":\"etcdserver: no leader\"}}",
+	  "no leader", -ECANCELED, 1, 0 },
+	{ "an error status",
+	  "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 43\r\n\r\n"
+	  "{\"error\":\"etcdserver: no leader\",\"code\":14}",
+	  "no leader", -EAGAIN, 0, 0 },
+	{ "a message that is not etcd's", STREAM_200 CREATED "{\"result\":{\"events\":[]}}\n",
+	  "header", -EPROTO, 1, 0 },
+};
+
+static int count_ev(const struct etcd_watch_msg *m, void *arg)
+{
+	struct seen *s = arg;
+
+	s->created += m->created;
+	s->events += (int)m->nev;
+	if (m->nev)
+		snprintf(s->keys[0], sizeof(s->keys[0]), "%s", m->ev[0].kv.key);
+	return 0;
+}
+
+static void case_fake_watch(const void *arg)
+{
+	const typeof(fake_watches[0]) *t = arg;
+	struct fake f = { .reply = t->reply };
+	struct etcd_client *c;
+	struct seen s = {};
+	struct deadline d;
+	struct vs_err err;
+	pthread_t th;
+	int ret;
+
+	CHECK_INT(fake_start(&f, &th, &c), ==, 0);
+	deadline_start(&d, 10);
+	ret = etcd_watch(c, "/k", false, 0, count_ev, &s, &d.stop, &err);
+	row("%s: %s", t->name, ret ? err.msg : "");
+	fake_stop(&f, th, c);
+	CHECK(!deadline_end(&d), "the watch still ran after 10 s");
+	CHECK_INT(ret, ==, t->ret);
+	CHECK_HAS(err.msg, t->says);
+	CHECK_INT(s.created, ==, t->created);
+	CHECK_INT(s.events, ==, t->events);
+	if (t->events)
+		CHECK_STR(s.keys[0], "/k");
 }
 
 /* -- authentication ("auth": a cluster of its own, which this enables) -- */
@@ -659,6 +740,10 @@ int main(int argc, char **argv)
 		for (size_t i = 0; i < sizeof(fakes) / sizeof(fakes[0]); i++) {
 			snprintf(name, sizeof(name), "not etcd: %s", fakes[i].name);
 			check_run(name, case_not_etcd, &fakes[i], NULL);
+		}
+		for (size_t i = 0; i < sizeof(fake_watches) / sizeof(fake_watches[0]); i++) {
+			snprintf(name, sizeof(name), "a watch stream: %s", fake_watches[i].name);
+			check_run(name, case_fake_watch, &fake_watches[i], NULL);
 		}
 	}
 	etcd_client_close(cli);

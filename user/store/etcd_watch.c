@@ -64,6 +64,20 @@ static int message(struct watch *w)
 	return ret;
 }
 
+/* Bytes kept for the message being received; an error if they cannot
+ * be. */
+static int keep(struct watch *w, const char *p, size_t n)
+{
+	int ret = append(w, p, n);
+
+	if (ret == -EMSGSIZE)
+		return vs_errf(w->err, ret, 502, "etcd_bad_reply",
+			       "etcd: a watch message of more than %u MiB", LINE_MAX_BYTES >> 20);
+	if (ret)
+		return vs_errf(w->err, ret, 500, "internal", "etcd: out of memory");
+	return 0;
+}
+
 static size_t received(char *data, size_t size, size_t nmemb, void *arg)
 {
 	struct watch *w = arg;
@@ -75,14 +89,14 @@ static size_t received(char *data, size_t size, size_t nmemb, void *arg)
 	for (size_t i = 0; w->status == 200 && i < n; i++) {
 		if (data[i] != '\n')
 			continue;
-		w->ret = append(w, data + start, i - start);
+		w->ret = keep(w, data + start, i - start);
 		start = i + 1;
 		if (!w->ret && w->n)
 			w->ret = message(w);
 		if (w->ret)
 			return 0; /* curl stops with CURLE_WRITE_ERROR */
 	}
-	w->ret = append(w, data + start, n - start);
+	w->ret = keep(w, data + start, n - start);
 	return w->ret ? 0 : n;
 }
 
@@ -115,12 +129,11 @@ int etcd_watch(struct etcd_client *c, const char *key, bool prefix, int64_t star
 	struct watch w = { .fn = fn, .arg = arg, .stop = stop };
 	struct curl_slist *hdrs = NULL, *more;
 	char *body = request(key, prefix, start_rev);
+	struct vs_err local;
 	const char *ep;
 	size_t member;
 	CURLcode res;
 	int ret;
-
-	struct vs_err local;
 
 	if (!err)
 		err = &local;
