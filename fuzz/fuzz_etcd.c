@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* libFuzzer: what an etcd peer (or anything answering in its place) may
  * send: the input as one watch-stream line, as a range, transaction and
- * lease reply, as an error body, and as base64. Invariants: nothing
+ * lease reply, as an error body, as base64, as a host's status in a
+ * fleet and as the config's "fleet". Invariants: nothing
  * crashes or leaks; a parsed kv's key is non-empty with no NUL; base64
  * that decodes encodes back to the same text (one spelling per value). */
 #include <stdlib.h>
 #include <string.h>
 #include "codec/etcd.h"
+#include "codec/fleet.h"
 #include "lib/b64.h"
 
 static void check_kv(const struct etcd_kv *kv)
@@ -39,6 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct etcd_watch_msg m;
 	struct etcd_range r;
+	struct fleet_cfg fc;
 	struct vs_err err;
 	int64_t a, b;
 	bool ok;
@@ -58,6 +61,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		etcd_parse_txn(j, &ok, &a, &err);
 		etcd_parse_lease(j, &a, &b, &err);
+		fleet_cfg_init(&fc);
+		if (!fleet_cfg_parse(j, &fc, &err) && fc.lease_s < FLEET_LEASE_MIN)
+			abort();
+		json_decref(j);
+	}
+	if (!fleet_host_parse("h1", (const char *)data, size, &j, &err)) {
+		if (!json_is_object(j) || !json_is_array(json_object_get(j, "problems")))
+			abort();
 		json_decref(j);
 	}
 	etcd_reply_error(503, (const char *)data, size, &err);

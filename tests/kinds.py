@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Every event kind is declared once and documented once:
 
-- each kind the code records (a string literal given to model_event() or
-  txn_event(), and the rollout marks of core/rollout.c) is in event_kinds[]
+- each kind the code records (a string literal given to model_event(),
+  txn_event() or fleet_event(), and the rollout marks of core/rollout.c) is in event_kinds[]
   (core/event.c), which gives it its level;
 - each kind of event_kinds[] is recorded somewhere;
 - docs/api.md's table of kinds lists exactly event_kinds[], each with the
@@ -42,6 +42,8 @@ def recorded():
             # a kind given as a literal (the rollout marks come from a table)
             kinds.update(re.findall(r'\bmodel_event\((?:[^,;]+,){3}\s*"(\w+)"', src))
             kinds.update(re.findall(r'\btxn_event\((?:[^,;]+,){2}\s*"(\w+)"', src))
+            # fleet_event(c, KIND, ...): ctl/fleet.c's, a txn_event() under the lock
+            kinds.update(re.findall(r'\bfleet_event\(\s*[^,;]+,\s*"(\w+)"', src))
     marks = read("user/core/rollout_text.c")
     marks = marks[marks.index("mark_names[ROM_TYPES] = {"):]
     kinds.update(re.findall(r'\[ROM_\w+\]\s*=\s*"(\w+)"', marks[:marks.index("};")]))

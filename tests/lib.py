@@ -243,11 +243,14 @@ def read_line(f, timeout, what):
     return f.readline()
 
 
-def api(method, path, body=None, raw=None, source=None):
+def api(method, path, body=None, raw=None, source=None, netns=None):
     """(status, parsed JSON) from vsteerd's REST API, from source (an
-    address) if given. Every request says its body is JSON: the API
-    refuses a change without that header (a cross-site form cannot send it)."""
+    address) if given, to the one in the network namespace at netns if
+    given. Every request says its body is JSON: the API refuses a change
+    without that header (a cross-site form cannot send it)."""
     c = http.client.HTTPConnection(*API, timeout=10, source_address=(source, 0) if source else None)
+    with in_netns(netns):
+        c.connect()
     data = raw if raw is not None else (json.dumps(body) if body is not None else None)
     c.request(method, path, body=data, headers={"Content-Type": "application/json"})
     r = c.getresponse()

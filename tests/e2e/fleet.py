@@ -1,12 +1,19 @@
-"""A fleet's store: a real etcd cluster (Debian's etcd-server, three
-members in the test's namespace) and vsteer's client of it
-(user/store/etcd_client). The fleet itself (issue 19) builds on these."""
+"""A fleet: a real etcd cluster (Debian's etcd-server, three members),
+vsteer's client of it (user/store/etcd_client), and vsteerd hosts, each
+in a network namespace of its own with its own backend, that join a fleet
+through it (docs/fleet.md)."""
+import contextlib
+import http.client
+import json
 import os
+import socket
 import subprocess
+import time
 import urllib.request
 
 from common import test
-from lib import BUILD, check, kill, wait_for
+from lib import (BUILD, Bridge, TestFailure, START_TIMEOUT as VSTEERD_START, answer, api, check,
+                 check_sanitizers, kill, run_vsteerd, wait_for)
 
 # Client and peer ports of the members, on the test namespace's loopback.
 MEMBERS = [("m%d" % i, 23790 + i, 23800 + i) for i in (1, 2, 3)]
@@ -17,20 +24,27 @@ START_TIMEOUT = 15
 
 
 class EtcdCluster:
-    """Three etcd members in the test's namespace, data in its temp dir,
-    fsync off (test data), killed with the test."""
+    """Three etcd members, data in the test's temp dir, fsync off (test
+    data), killed with the test: on the test namespace's loopback, or each
+    in a container of a Bridge (`containers`: three), at its address."""
 
-    def __init__(self, env):
+    def __init__(self, env, containers=None):
         self.env, self.procs = env, {}
-        initial = ",".join("%s=http://127.0.0.1:%d" % (n, peer) for n, _, peer in MEMBERS)
-        for name, client, peer in MEMBERS:
+        if containers:
+            self.members = [("m%d" % i, c.addr, 2379, 2380, c.enter())
+                            for i, c in enumerate(containers, 1)]
+        else:
+            self.members = [(n, "127.0.0.1", client, peer, []) for n, client, peer in MEMBERS]
+        initial = ",".join("%s=http://%s:%d" % (n, a, peer) for n, a, _, peer, _ in self.members)
+        for name, addr, client, peer, enter in self.members:
             log = open(os.path.join(env.dir, "etcd-%s.log" % name), "ab")
             p = subprocess.Popen(
-                ["etcd", "--name", name, "--data-dir", os.path.join(env.dir, "etcd-" + name),
-                 "--listen-client-urls", "http://127.0.0.1:%d" % client,
-                 "--advertise-client-urls", "http://127.0.0.1:%d" % client,
-                 "--listen-peer-urls", "http://127.0.0.1:%d" % peer,
-                 "--initial-advertise-peer-urls", "http://127.0.0.1:%d" % peer,
+                enter + [
+                 "etcd", "--name", name, "--data-dir", os.path.join(env.dir, "etcd-" + name),
+                 "--listen-client-urls", "http://%s:%d" % (addr, client),
+                 "--advertise-client-urls", "http://%s:%d" % (addr, client),
+                 "--listen-peer-urls", "http://%s:%d" % (addr, peer),
+                 "--initial-advertise-peer-urls", "http://%s:%d" % (addr, peer),
                  "--initial-cluster", initial, "--initial-cluster-state", "new",
                  "--initial-cluster-token", "vsteer-test", "--unsafe-no-fsync",
                  "--heartbeat-interval", "50", "--election-timeout", "500",
@@ -38,27 +52,27 @@ class EtcdCluster:
                 stdout=log, stderr=log, start_new_session=True)
             env.procs.append(p)
             self.procs[name] = p
-        wait_for(lambda: all(self.healthy(c) for _, c, _ in MEMBERS), START_TIMEOUT,
+        wait_for(lambda: all(self.healthy(a, c) for _, a, c, _, _ in self.members), START_TIMEOUT,
                  lambda: "etcd's members to have a leader (logs: %s)" % env.dir)
 
     @staticmethod
-    def healthy(port):
+    def healthy(addr, port):
         try:
-            with urllib.request.urlopen("http://127.0.0.1:%d/health" % port, timeout=1) as r:
+            with urllib.request.urlopen("http://%s:%d/health" % (addr, port), timeout=1) as r:
                 return b'"true"' in r.read()
         except OSError:
             return False
 
     def endpoints(self):
-        return ",".join("http://127.0.0.1:%d" % c for _, c, _ in MEMBERS)
+        return ",".join("http://%s:%d" % (a, c) for _, a, c, _, _ in self.members)
 
     def kill(self, name):
         """SIGKILL one member; returns once the others have a leader (it
         may have been the leader: an election takes an election timeout
         or two)."""
         kill(self.procs.pop(name))
-        left = [c for n, c, _ in MEMBERS if n in self.procs]
-        wait_for(lambda: all(self.healthy(c) for c in left), START_TIMEOUT,
+        left = [(a, c) for n, a, c, _, _ in self.members if n in self.procs]
+        wait_for(lambda: all(self.healthy(a, c) for a, c in left), START_TIMEOUT,
                  "etcd's other members to elect a leader")
 
 
@@ -106,3 +120,251 @@ def etcd_client_auth(env):
     failing; a watch logs in again too."""
     cluster = EtcdCluster(env)
     run_client_tests(cluster, "auth")
+
+
+# Fleet tests run hosts with a short lease: a host that dies or loses etcd
+# is missing 3 s after its last keepalive; each host publishes its status
+# and reads the others' every 2 s (FLEET_PUBLISH_MS). A state change is
+# seen within lease + two rounds + the load of a 2-core machine: 20 s.
+LEASE = 3
+SEEN = 20
+
+
+class Host:
+    """vsteerd in container c of a Bridge: its service on c's address
+    :8080, its backend (version 1.0) on c's :9001, its API on the
+    container's loopback, its pins, state and log its own."""
+
+    def __init__(self, env, bridge, c, cluster, name):
+        self.env, self.c, self.name = env, c, name
+        self.dir = os.path.join(env.dir, name)
+        os.mkdir(self.dir, 0o700)
+        self.backend = bridge.backend(c, "1.0", 9001)
+        self.config = os.path.join(self.dir, "config.json")
+        with open(self.config, "w") as f:
+            json.dump({"proxy": {"address": c.addr, "port": 8080},
+                       "configService": {"address": "127.0.0.1", "port": 9900},
+                       "cluster": [{"version": "1.0", "servers": [c.endpoint(9001)]}],
+                       "fleet": {"leaseSeconds": LEASE}}, f)
+        self.log = os.path.join(env.dir, name + ".log")
+        self.cluster = cluster
+        self.proc = None
+
+    def start(self):
+        cmd = self.c.enter() + os.environ.get("VSTEER_FLEET_WRAP", "").split() + [
+            os.path.join(BUILD, "vsteerd"), "--pin-dir", os.path.join(self.env.bpffs, self.name),
+            "--state", os.path.join(self.dir, "state.json"), "--config", self.config,
+            "--etcd", self.cluster.endpoints(), "--host-id", self.name]
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=log)
+        self.env.procs.append(self.proc)
+        self.env.daemons.append(self.proc)
+        wait_for(lambda: self.healthy() or self.proc.poll() is not None, VSTEERD_START,
+                 "%s's API" % self.name)
+        check(self.proc.poll() is None, "%s's vsteerd exited: %s" % (self.name, self.tail()))
+
+    def tail(self):
+        with open(self.log, "rb") as f:
+            return f.read().decode(errors="replace")[-3000:]
+
+    def api(self, method, path):
+        return api(method, path, netns=self.c.netns)
+
+    def healthy(self):
+        try:
+            return self.api("GET", "/healthz")[0] == 200
+        except OSError:
+            return False
+
+    def fleet(self):
+        try:
+            status, body = self.api("GET", "/v1/fleet")
+        except (OSError, http.client.HTTPException) as e:
+            raise TestFailure("%s: GET /v1/fleet: %r (exit %s); its log:\n%s"
+                              % (self.name, e, self.proc.poll(), self.tail()))
+        check(status == 200, "%s: GET /v1/fleet: %d %s" % (self.name, status, body))
+        return body
+
+    def states(self):
+        """{host: state} as this host last read the fleet."""
+        return {h["host"]: h["state"] for h in self.fleet()["hosts"]}
+
+    def wait_states(self, want, what):
+        wait_for(lambda: self.states() == want, SEEN,
+                 lambda: "%s to see %s (%s); it sees %s" % (self.name, want, what, self.fleet()))
+
+    def events(self, kind):
+        status, body = self.api("GET", "/v1/events")
+        return [e["message"] for e in body["events"] if e["kind"] == kind]
+
+    def fetch(self):
+        """One request from the test's namespace to this host's service."""
+        s = socket.create_connection((self.c.addr, 8080), timeout=3)
+        return answer(s)
+
+
+@contextlib.contextmanager
+def cut_off(c, cluster):
+    """c cannot reach etcd's members (blackhole routes in its namespace)
+    for the block; its other traffic goes on."""
+    addrs = [a for _, a, _, _, _ in cluster.members]
+    for a in addrs:
+        c.run(["ip", "route", "add", "blackhole", a + "/32"])
+    try:
+        yield
+    finally:
+        for a in addrs:
+            c.run(["ip", "route", "del", "blackhole", a + "/32"])
+
+
+@test
+def fleet_hosts(env):
+    """Three vsteerd hosts (each in its own network namespace with its own
+    backend) in a fleet through a three-member etcd (each member in a
+    namespace of its own): every host's GET /v1/fleet shows the three ok,
+    with their versions' live sockets; a host whose only backend stops
+    reports the problem and is seen failing; one SIGKILLed is seen missing
+    once its lease lapsed, and a fleet_host_missing event says so; a host
+    cut off from etcd keeps steering (every request of the cut answered),
+    says it is stale (API, metrics, event) and is missing for the others,
+    then back in the fleet when the link returns; a missing host is
+    forgotten by DELETE /v1/fleet/hosts/ID, a live one refused (409), an
+    unknown one 404; with an etcd member killed, statuses keep coming."""
+    bridge = Bridge(env, ("netns",) * 6)
+    cluster = EtcdCluster(env, [bridge[4], bridge[5], bridge[6]])
+    hosts = [Host(env, bridge, bridge[i], cluster, "h%d" % i) for i in (1, 2, 3)]
+    for h in hosts:
+        h.start()
+    h1, h2, h3 = hosts
+    all_ok = {"h1": "ok", "h2": "ok", "h3": "ok"}
+    for h in hosts:
+        h.wait_states(all_ok, "all three hosts joined")
+    view = h1.fleet()
+    check(view["host"] == "h1" and view["prefix"] == "/vsteer" and not view["link"]["stale"]
+          and view["link"]["joined"] and view["counts"] == {"ok": 3, "failing": 0, "missing": 0},
+          "h1's view of the fleet: %s" % view)
+    for entry in view["hosts"]:
+        svc = entry["status"]["services"][0]
+        check(entry["self"] == (entry["host"] == "h1") and svc["name"] == "default"
+              and svc["versions"][0]["version"] == "1.0"
+              and svc["versions"][0]["liveSockets"] == 1,
+              "%s's status as h1 reads it: %s" % (entry["host"], entry))
+    check(h1.events("fleet_joined"), "h1 has no fleet_joined event")
+    for h in hosts:
+        check(h.fetch() == "1.0", "%s does not steer to its backend" % h.name)
+
+    # A host with a version that takes sessions and has no socket: failing.
+    kill(h3.backend)
+    h1.wait_states({"h1": "ok", "h2": "ok", "h3": "failing"}, "h3's backend stopped")
+    problem = {h["host"]: h for h in h1.fleet()["hosts"]}["h3"]["status"]["problems"][0]
+    check("version 1.0 takes 100.00% of new sessions and has no live socket" in problem,
+          "h3's problem as h1 reads it: %s" % problem)
+    check(any(m.startswith("host h3: ") for m in h1.events("fleet_host_failing")),
+          "h1 has no fleet_host_failing event for h3: %s" % h1.events("fleet_host_failing"))
+
+    # SIGKILL: no revoke; its status goes with its lease.
+    kill(h3.proc)
+    t0 = time.monotonic()
+    h1.wait_states({"h1": "ok", "h2": "ok", "h3": "missing"}, "h3's vsteerd killed")
+    check(time.monotonic() - t0 >= LEASE - 1,
+          "h3 seen missing %.1f s after its kill, before its %d s lease could lapse"
+          % (time.monotonic() - t0, LEASE))
+    check(any("host h3 is missing" in m for m in h1.events("fleet_host_missing")),
+          "h1 has no fleet_host_missing event for h3")
+
+    # h2 cut off from etcd: it steers on, is stale, and comes back.
+    failed = []
+    with cut_off(h2.c, cluster):
+        deadline = time.monotonic() + SEEN
+        while not h2.fleet()["link"]["stale"]:
+            check(time.monotonic() < deadline, "h2 not stale %d s after its cut: %s"
+                  % (SEEN, h2.fleet()))
+            try:
+                check(h2.fetch() == "1.0", "h2 answered another version while cut off")
+            except OSError as e:
+                failed.append(str(e))
+        h1.wait_states({"h1": "ok", "h2": "missing", "h3": "missing"}, "h2 cut off")
+        status, text = h2.api("GET", "/metrics")
+        check(b"vsteer_fleet_stale 1" in text, "h2's metrics while stale: %s"
+              % [l for l in text.split(b"\n") if b"fleet" in l])
+        for _ in range(20):
+            try:
+                h2.fetch()
+            except OSError as e:
+                failed.append(str(e))
+    check(not failed, "h2 failed %d requests while cut off from etcd: %s" % (len(failed), failed[:3]))
+    check(h2.events("fleet_stale"), "h2 has no fleet_stale event")
+    wait_for(lambda: not h2.fleet()["link"]["stale"], SEEN, "h2 to reconnect")
+    h1.wait_states({"h1": "ok", "h2": "ok", "h3": "missing"}, "h2's link back")
+    check(h2.events("fleet_reconnected"), "h2 has no fleet_reconnected event")
+    check(any("host h2 is back" in m for m in h1.events("fleet_host_back")),
+          "h1 has no fleet_host_back event for h2")
+
+    # Forgetting hosts: only a missing one.
+    status, body = h1.api("DELETE", "/v1/fleet/hosts/h2")
+    check(status == 409 and body["error"]["code"] == "host_alive", "DELETE of live h2: %d %s" % (status, body))
+    status, body = h1.api("DELETE", "/v1/fleet/hosts/nobody")
+    check(status == 404 and body["error"]["code"] == "unknown_host", "DELETE of nobody: %d %s" % (status, body))
+    status, body = h1.api("DELETE", "/v1/fleet/hosts/h3")
+    check(status == 200, "DELETE of missing h3: %d %s" % (status, body))
+    h2.wait_states({"h1": "ok", "h2": "ok"}, "h3 forgotten")
+
+    # One etcd member down: the hosts' statuses keep coming.
+    cluster.kill("m1")
+    at = {h["host"]: h["status"]["at"] for h in h1.fleet()["hosts"]}
+    wait_for(lambda: all(h["status"] and h["status"]["at"] > at[h["host"]] for h in h1.fleet()["hosts"]),
+             SEEN, lambda: "new statuses with m1 dead: %s" % h1.fleet())
+    check(h1.states() == {"h1": "ok", "h2": "ok"}, "h1's view with m1 dead: %s" % h1.fleet())
+    for h in (h1, h2):
+        check_sanitizers(open(h.log, errors="replace").read(), "%s's log" % h.name)
+
+
+@test
+def fleet_options(env):
+    """vsteerd's fleet options refused at --check-config, each with a
+    message naming what is wrong (no etcd needed): a host id without etcd,
+    etcd without a host id, a bad host id, prefix or endpoint, a password
+    file others can read, a user without one; a good set is summarised.
+    A vsteerd outside a fleet answers GET /v1/fleet with 503 no_fleet."""
+    cfg = env.config([{"version": "1.0", "servers": ["127.0.0.1:9001"]}])
+    pw = os.path.join(env.dir, "etcd-password")
+    with open(pw, "w") as f:
+        f.write("secret\n")
+    os.chmod(pw, 0o644)
+    etcd = ["--etcd", "http://127.0.0.1:2379"]
+    cases = [
+        (["--host-id", "a"], "a host id is for a fleet"),
+        (etcd, "a fleet needs this host's id"),
+        (etcd + ["--host-id", "a b"], "host id 'a b' must be 1-63 characters"),
+        (etcd + ["--host-id", "a", "--etcd-prefix", "vsteer/"], "etcd prefix 'vsteer/' must be a path"),
+        (etcd + ["--host-id", "a", "--etcd-prefix", "/a/../b"], "etcd prefix '/a/../b' must be a path"),
+        (["--etcd", "ftp://x:1", "--host-id", "a"], "ftp://x:1"),
+        (["--etcd", "http://x", "--host-id", "a"], "http://x"),
+    ]
+    for args, want in cases:
+        r = run_vsteerd(["--check-config", cfg] + args)
+        check(r.returncode == 2 and want in r.stderr,
+              "%s: exit %d, %r (wanted %r)" % (args, r.returncode, r.stderr, want))
+    for extra, want in [({"user": "vsteer", "passwordFile": pw}, "mode 644 lets others read it"),
+                        ({"user": "vsteer"}, "user and passwordFile go together"),
+                        ({"leaseSeconds": 1}, "leaseSeconds"),
+                        ({"etcd": ["http://a:1", 7]}, "fleet.etcd[1]"),
+                        ({"hostid": "a"}, "hostid")]:
+        path = env.config([{"version": "1.0", "servers": ["127.0.0.1:9001"]}],
+                          {"fleet": dict({"etcd": "http://127.0.0.1:2379", "hostId": "a"}, **extra)})
+        r = run_vsteerd(["--check-config", path])
+        check(r.returncode == 2 and want in r.stderr,
+              "fleet %s: exit %d, %r (wanted %r)" % (extra, r.returncode, r.stderr, want))
+    os.chmod(pw, 0o600)
+    path = env.config([{"version": "1.0", "servers": ["127.0.0.1:9001"]}],
+                      {"fleet": {"etcd": ["http://10.0.0.1:2379", "http://10.0.0.2:2379"],
+                                 "hostId": "web-1", "user": "vsteer", "passwordFile": pw}})
+    r = run_vsteerd(["--check-config", path, "--etcd-prefix", "/prod/vsteer"])
+    check(r.returncode == 0 and "host web-1 of the fleet /prod/vsteer in etcd "
+          "http://10.0.0.1:2379,http://10.0.0.2:2379" in r.stdout,
+          "a good fleet config: exit %d, %r %r" % (r.returncode, r.stdout, r.stderr))
+    env.vsteerd(env.config([{"version": "1.0", "servers": ["127.0.0.1:9001"]}]))
+    status, body = api("GET", "/v1/fleet")
+    check(status == 503 and body["error"]["code"] == "no_fleet", "GET /v1/fleet without a fleet: %d %s" % (status, body))
+    status, text = api("GET", "/metrics")
+    check(b"vsteer_fleet" not in text, "fleet metrics without a fleet")

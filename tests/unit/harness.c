@@ -69,7 +69,7 @@ static const struct unit_case *const unit_suites[] = {
 	judge_cases,	 ctl_cases,	start_cases,	   drain_cases,	       notify_cases,
 	reconcile_cases, mirror_cases,	jdiff_cases,	   parse_mirror_cases, reasm_cases,
 	http1_cases,	 route_cases,	mirror_flow_cases, sdnotify_cases,     metrics_fmt_cases,
-	history_cases,	 cli_cases,	tick_cases,	   etcd_cases,
+	history_cases,	 cli_cases,	tick_cases,	   etcd_cases,	       fleet_cases,
 };
 
 static void run_test(const void *arg)

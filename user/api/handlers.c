@@ -6,6 +6,7 @@
 #include "lib/str.h"
 #include "core/rollout_text.h"
 #include "codec/request.h"
+#include "ctl/ctl.h"
 #include "ctl/ops.h"
 #include "ctl/reload.h"
 #include "ctl/services.h"
@@ -13,6 +14,7 @@
 #include "api/handlers.h"
 #include "api/metrics.h"
 #include "api/views.h"
+#include "api/views_fleet.h"
 #include "api/views_history.h"
 
 static json_t *fail(struct api_call *k, int status, const char *code, const char *fmt,
@@ -73,6 +75,28 @@ json_t *handle_features(struct api_call *k)
 		fail(k, 503, "unavailable", "the kernel's features were not probed%s", "");
 	snap_free(s);
 	return j;
+}
+
+json_t *handle_fleet(struct api_call *k)
+{
+	struct fleet_view v;
+	json_t *j;
+
+	fleet_view_take(&k->c->fleet, &v);
+	if (!v.on)
+		return fail(k, 503, "no_fleet",
+			    "this vsteerd is not in a fleet: start it with --etcd and --host-id%s",
+			    "");
+	j = views_fleet_view(&v);
+	fleet_view_free(&v);
+	return j;
+}
+
+json_t *handle_fleet_host_delete(struct api_call *k)
+{
+	if (fleet_forget(&k->c->fleet, k->caps[0], &k->err))
+		return NULL;
+	return json_pack("{ssss}", "deleted", k->caps[0], "status", "ok");
 }
 
 json_t *handle_services(struct api_call *k)

@@ -47,5 +47,7 @@ json_t *handle_rollout_control(struct api_call *k);
 json_t *handle_events(struct api_call *k);
 json_t *handle_metrics(struct api_call *k);
 json_t *handle_features(struct api_call *k);
+json_t *handle_fleet(struct api_call *k);
+json_t *handle_fleet_host_delete(struct api_call *k);
 
 #endif

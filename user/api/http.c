@@ -11,7 +11,9 @@
 #include <unistd.h>
 #include <microhttpd.h>
 #include "lib/clock.h"
+#include "lib/file.h"
 #include "lib/log.h"
+#include "codec/config.h"
 #include "ctl/publish.h"
 #include "api/conns.h"
 #include "api/http.h"
@@ -28,6 +30,7 @@
  * refused with our JSON; only one over this gets libmicrohttpd's own 414
  * or 431 page, before any callback sees it. */
 #define HTTP_MEMORY_LIMIT (64 * 1024)
+#define TLS_MAX_SIZE	  (64 * 1024) /* a PEM certificate chain or key */
 #define TLS_MSG_LEN	  256
 
 /* One request: the target as sent, and the body collected. */
@@ -427,4 +430,46 @@ void http_stop(struct MHD_Daemon *d)
 	conns_stop();
 	if (d)
 		MHD_stop_daemon(d);
+}
+
+static int read_pem(const char *path, const char **out, struct vs_err *err)
+{
+	size_t len;
+	int ret;
+
+	ret = file_read(path, 0, TLS_MAX_SIZE, (char **)out, &len);
+	if (ret == -EFBIG)
+		return vs_errf(err, ret, 500, "api_tls", "%s: over %d KiB", path,
+			       TLS_MAX_SIZE >> 10);
+	if (ret)
+		return vs_errf(err, ret, 500, "api_tls", "%s: %s", path, file_strerror(ret));
+	return 0;
+}
+
+int http_security(const struct config *cfg, char token[AUTH_TOKEN_MAX + 1], struct http_opts *ho,
+		  struct vs_err *err)
+{
+	char a[EP_STRLEN];
+	int ret;
+
+	ho->ep = cfg->api;
+	if (cfg->token_file[0] && (ret = auth_token_load(cfg->token_file, token, err)))
+		return ret;
+	if (!cfg->token_file[0] && !ep_is_loopback(&cfg->api)) {
+		ep_format(&cfg->api, a, sizeof(a));
+		return vs_errf(
+			err, -EPERM, 400, "api_token",
+			"the API would listen on %s, beyond loopback, without a token: set configService.tokenFile",
+			a);
+	}
+	if (cfg->tls_cert[0]) {
+		ho->cert_path = cfg->tls_cert;
+		ho->key_path = cfg->tls_key;
+		ret = read_pem(cfg->tls_cert, &ho->tls_cert, err);
+		if (!ret)
+			ret = read_pem(cfg->tls_key, &ho->tls_key, err);
+		if (ret)
+			return ret;
+	}
+	return 0;
 }

@@ -4,6 +4,9 @@
 
 #include "lib/err.h"
 #include "core/addr.h"
+#include "api/auth.h"
+
+struct config;
 
 struct MHD_Daemon;
 
@@ -31,5 +34,10 @@ int http_start(struct api *a, const struct http_opts *o, struct MHD_Daemon **out
  * error if GET /v1/events?wait= cannot wait (the rest is served). */
 int http_serve(struct api *a, struct ctl *c, struct vs_err *err);
 void http_stop(struct MHD_Daemon *d);
+/* The API's access rules from cfg: the token (required off loopback)
+ * read into token, the TLS certificate and key read into o (freed by the
+ * caller), o's address. */
+int http_security(const struct config *cfg, char token[AUTH_TOKEN_MAX + 1], struct http_opts *o,
+		  struct vs_err *err);
 
 #endif

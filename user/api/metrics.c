@@ -357,6 +357,20 @@ static void global_families(FILE *f, const struct snap *snap)
 	metrics_fmt_family(f, "vsteer_notifications_queued", "gauge",
 			   "Webhook notifications waiting to be sent.");
 	metrics_fmt_sample(f, "vsteer_notifications_queued", NULL, NULL, NULL, snap->notify_queued);
+	if (!snap->fleet.on)
+		return;
+	metrics_fmt_family(f, "vsteer_fleet_stale", "gauge",
+			   "1 while etcd has not answered for a lease's time: this host steers "
+			   "with what it last applied and the others see it missing.");
+	metrics_fmt_sample(f, "vsteer_fleet_stale", NULL, NULL, NULL, snap->fleet.stale);
+	metrics_fmt_family(f, "vsteer_fleet_hosts", "gauge",
+			   "The fleet's hosts by state, as this host last read them: ok, failing "
+			   "(it reports problems), missing (its status lapsed with its lease).");
+	metrics_fmt_sample(f, "vsteer_fleet_hosts", NULL, NULL, "state=\"ok\"", snap->fleet.nok);
+	metrics_fmt_sample(f, "vsteer_fleet_hosts", NULL, NULL, "state=\"failing\"",
+			   snap->fleet.nfailing);
+	metrics_fmt_sample(f, "vsteer_fleet_hosts", NULL, NULL, "state=\"missing\"",
+			   snap->fleet.nmissing);
 }
 
 char *metrics_text(const struct snap *snap)

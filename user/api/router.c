@@ -52,6 +52,8 @@ static const struct route routes[] = {
 	{ "GET",    "/v1/events",                  handle_events,          false, { { "service", ARG_STRING }, { "since", ARG_UINT }, { "wait", ARG_UINT } } },
 	{ "GET",    "/metrics",                    handle_metrics,         false, {} },
 	{ "GET",    "/v1/features",                handle_features,        false, {} },
+	{ "GET",    "/v1/fleet",                   handle_fleet,           false, {} },
+	{ "DELETE", "/v1/fleet/hosts/{}",          handle_fleet_host_delete, false, {} },
 };
 /* clang-format on */
 

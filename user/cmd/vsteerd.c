@@ -15,6 +15,7 @@
 #include "lib/file.h"
 #include "lib/log.h"
 #include "lib/sdnotify.h"
+#include "lib/str.h"
 #include "codec/config.h"
 #include "codec/state.h"
 #include "kernel/dp.h"
@@ -22,18 +23,19 @@
 #include "kernel/dp_pins.h"
 #include "kernel/features.h"
 #include "ctl/ctl.h"
+#include "ctl/fleet.h"
 #include "ctl/reload.h"
 #include "ctl/tick.h"
 #include "api/auth.h"
 #include "api/http.h"
 #include "api/origin.h"
 #include "api/ui.h" /* and api/router.h, for struct api */
+#include "api/views_fleet.h"
 
 /* The Makefile passes the version from `git describe`. */
 #ifndef VSTEER_VERSION
 #define VSTEER_VERSION "unknown"
 #endif
-#define TLS_MAX_SIZE (64 * 1024) /* a PEM certificate chain or key */
 
 struct opts {
 	const char *config;
@@ -44,6 +46,9 @@ struct opts {
 	bool no_watch;
 	bool check;	  /* --check-config: o->config is the file */
 	bool state_given; /* --state: --check-config checks it too */
+	const char *etcd; /* --etcd, --host-id, --etcd-prefix: over the config's "fleet" */
+	const char *host_id;
+	const char *etcd_prefix;
 };
 
 static void usage(FILE *f)
@@ -58,6 +63,10 @@ static void usage(FILE *f)
 		"                       each); fixed when the pin directory is created\n"
 		"      --no-watch       do not measure requests (latency, size, status):\n"
 		"                       no per-request hooks; analysis sees no traffic\n"
+		"      --etcd URL[,URL...]  join a fleet of hosts through these etcd members\n"
+		"                       (http:// or https://HOST:PORT; config: fleet.etcd)\n"
+		"      --host-id NAME   this host's id in the fleet, unique in it (fleet.hostId)\n"
+		"      --etcd-prefix P  the fleet's keys in etcd (default %s, fleet.prefix)\n"
 		"      --cleanup        remove everything pinned under the pin directory, then exit\n"
 		"      --check-config FILE  check a config as a start would (and the state file,\n"
 		"                       with --state), change nothing; exit 0 if valid, 2 if not\n"
@@ -70,7 +79,7 @@ static void usage(FILE *f)
 		"steering stays pinned and keeps running. A start that fails (exit 1) leaves\n"
 		"pins, steering and the state file as it found them. SIGHUP re-reads the\n"
 		"config: what it adds is added, what runs is kept, each difference a warning.\n",
-		VS_DEFAULT_PIN_DIR, VS_DEFAULT_STATE, VS_SESS_DEFAULT);
+		VS_DEFAULT_PIN_DIR, VS_DEFAULT_STATE, VS_SESS_DEFAULT, FLEET_PREFIX_DEFAULT);
 }
 
 static int parse_args(int argc, char **argv, struct opts *o)
@@ -84,6 +93,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "check-config", required_argument, NULL, 'K' },
 		{ "session-table", required_argument, NULL, 'S' },
 		{ "no-watch", no_argument, NULL, 'W' },
+		{ "etcd", required_argument, NULL, 'E' },
+		{ "host-id", required_argument, NULL, 'H' },
+		{ "etcd-prefix", required_argument, NULL, 'P' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "log-level", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
@@ -115,6 +127,15 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'W':
 			o->no_watch = true;
+			break;
+		case 'E':
+			o->etcd = optarg;
+			break;
+		case 'H':
+			o->host_id = optarg;
+			break;
+		case 'P':
+			o->etcd_prefix = optarg;
 			break;
 		case 'S': {
 			char *end;
@@ -172,70 +193,6 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	return 0;
 }
 
-/* Where a missing state directory would be made: mkdir needs a directory
- * there. */
-static int parent_dir(const char *dir, struct vs_err *err)
-{
-	char buf[PATH_MAX];
-	struct stat st;
-	int ret = 0;
-
-	snprintf(buf, sizeof(buf), "%s", dir);
-	if (stat(dirname(buf), &st) < 0)
-		ret = -errno;
-	else if (!S_ISDIR(st.st_mode))
-		ret = -ENOTDIR;
-	if (ret)
-		return vs_errf(err, ret, 500, "state_dir", "cannot create %s: %s", dir,
-			       strerror(-ret));
-	return 0;
-}
-
-/* The state file's directory, created 0700 if missing (the default
- * /var/lib/vsteer does not exist on a fresh host) when make is set, and
- * then *made says so; without make, a missing one passes if it can be
- * made (its parent is a directory). Whoever else
- * can write in it can put a state file there before vsteerd writes one,
- * which the next start would steer by: so it is refused unless root or
- * vsteerd's user owns it and nobody else may write in it. A sticky bit
- * (/tmp) is not enough: it stops others removing our files, not making
- * new ones. */
-static int state_dir(const char *state, bool make, bool *made, struct vs_err *err)
-{
-	char buf[PATH_MAX];
-	const char *dir;
-	struct stat st;
-
-	snprintf(buf, sizeof(buf), "%s", state);
-	dir = dirname(buf);
-	if (make && mkdir(dir, 0700) == 0)
-		*made = true;
-	else if (make && errno != EEXIST)
-		return vs_errf(err, -errno, 500, "state_dir", "cannot create %s: %s", dir,
-			       strerror(errno));
-	if (stat(dir, &st) < 0) {
-		if (errno == ENOENT && !make)
-			return parent_dir(dir, err);
-		return vs_errf(err, -errno, 500, "state_dir", "state directory %s: %s", dir,
-			       strerror(errno));
-	}
-	if (!S_ISDIR(st.st_mode))
-		return vs_errf(err, -ENOTDIR, 500, "state_dir",
-			       "state directory %s: not a directory", dir);
-	if (st.st_uid != 0 && st.st_uid != geteuid())
-		return vs_errf(
-			err, -EPERM, 500, "state_dir",
-			"state directory %s is owned by uid %u, not by root or vsteerd's user (uid %u), and its owner could replace the state file: chown it, or give --state a directory of its own",
-			dir, (unsigned int)st.st_uid, (unsigned int)geteuid());
-	if (st.st_mode & (S_IWGRP | S_IWOTH))
-		return vs_errf(
-			err, -EPERM, 500, "state_dir",
-			"state directory %s is writable by %s (mode %04o), who could replace the state file: chmod go-w it, or give --state a directory of its own",
-			dir, st.st_mode & S_IWOTH ? "others" : "its group",
-			(unsigned int)(st.st_mode & 07777));
-	return 0;
-}
-
 /* How drain deadlines close idle connections here: in the iterator
  * where the kernel has bpf_sock_destroy, else by netlink SOCK_DESTROY,
  * else not at all (the API refuses a drainDeadline). Said once at start. */
@@ -262,48 +219,31 @@ static void load_drain(struct dataplane *dp, const struct vs_features *feat)
 			feat->kernel);
 }
 
-static int read_pem(const char *path, const char **out, struct vs_err *err)
+/* The command line's fleet options over the config's, then checked and
+ * opened as a start would (files read, endpoints parsed; no I/O to etcd). */
+static int fleet_settings(const struct opts *o, struct config *cfg, struct fleet_state *f,
+			  struct vs_err *err)
 {
-	size_t len;
-	int ret;
+	struct {
+		const char *opt, *val;
+		char *dst;
+		size_t size;
+	} flags[] = {
+		{ "--etcd", o->etcd, cfg->fleet.endpoints, sizeof(cfg->fleet.endpoints) },
+		{ "--host-id", o->host_id, cfg->fleet.host_id, sizeof(cfg->fleet.host_id) },
+		{ "--etcd-prefix", o->etcd_prefix, cfg->fleet.prefix, sizeof(cfg->fleet.prefix) },
+	};
 
-	ret = file_read(path, 0, TLS_MAX_SIZE, (char **)out, &len);
-	if (ret == -EFBIG)
-		return vs_errf(err, ret, 500, "api_tls", "%s: over %d KiB", path,
-			       TLS_MAX_SIZE >> 10);
-	if (ret)
-		return vs_errf(err, ret, 500, "api_tls", "%s: %s", path, file_strerror(ret));
-	return 0;
-}
-
-/* The API's access rules: a token if configured (required off loopback),
- * TLS if configured. */
-static int api_security(const struct config *cfg, char token[AUTH_TOKEN_MAX + 1],
-			struct http_opts *ho, struct vs_err *err)
-{
-	char a[EP_STRLEN];
-	int ret;
-
-	ho->ep = cfg->api;
-	if (cfg->token_file[0] && (ret = auth_token_load(cfg->token_file, token, err)))
-		return ret;
-	if (!cfg->token_file[0] && !ep_is_loopback(&cfg->api)) {
-		ep_format(&cfg->api, a, sizeof(a));
-		return vs_errf(
-			err, -EPERM, 400, "api_token",
-			"the API would listen on %s, beyond loopback, without a token: set configService.tokenFile",
-			a);
+	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+		if (!flags[i].val)
+			continue;
+		cfg->fleet_flags = true;
+		if (!*flags[i].val || str_copy(flags[i].dst, flags[i].size, flags[i].val))
+			return vs_errf(err, -EINVAL, 400, "bad_fleet",
+				       "%s: must be 1 to %zu characters", flags[i].opt,
+				       flags[i].size - 1);
 	}
-	if (cfg->tls_cert[0]) {
-		ho->cert_path = cfg->tls_cert;
-		ho->key_path = cfg->tls_key;
-		ret = read_pem(cfg->tls_cert, &ho->tls_cert, err);
-		if (!ret)
-			ret = read_pem(cfg->tls_key, &ho->tls_key, err);
-		if (ret)
-			return ret;
-	}
-	return 0;
+	return fleet_open(f, &cfg->fleet, err);
 }
 
 /* One line: each service with its address and versions (newest first),
@@ -330,8 +270,12 @@ static void print_summary(const struct opts *o, const struct model *m, bool from
 		sep = ",";
 	}
 	ep_format(&cfg->api, a, sizeof(a));
-	printf("; API on %s://%s%s\n", ho->tls_cert ? "https" : "http", a,
+	printf("; API on %s://%s%s", ho->tls_cert ? "https" : "http", a,
 	       token ? ", token required for changes" : "");
+	if (cfg->fleet.endpoints[0])
+		printf("; host %s of the fleet %s in etcd %s", cfg->fleet.host_id,
+		       cfg->fleet.prefix, cfg->fleet.endpoints);
+	printf("\n");
 }
 
 /* --check-config: every check a start makes before it changes anything
@@ -344,6 +288,7 @@ static int check_config(struct opts *o)
 	struct http_opts ho = {};
 	struct config cfg = {};
 	struct vs_err err = {};
+	struct fleet_state fleet = {};
 	bool from_state = false;
 	struct reconcile_result *r = calloc(1, sizeof(*r));
 	struct model *m = calloc(1, sizeof(*m)), *cm = calloc(1, sizeof(*cm));
@@ -354,7 +299,7 @@ static int check_config(struct opts *o)
 	if (!m || !cm || !r)
 		ret = vs_errf(&err, -ENOMEM, 500, "internal", "out of memory");
 	if (!ret && o->state_given)
-		ret = state_dir(o->state, false, NULL, &err);
+		ret = state_check_dir(o->state, false, NULL, &err);
 	if (!ret)
 		ret = ctl_load_models(o->config, o->state_given ? o->state : NULL, &cfg, m, cm,
 				      &from_state, &err);
@@ -362,7 +307,9 @@ static int check_config(struct opts *o)
 	if (!ret && from_state)
 		ret = reconcile_merge(m, cm, NULL, clock_wall(), r, &err);
 	if (!ret)
-		ret = api_security(&cfg, token, &ho, &err);
+		ret = fleet_settings(o, &cfg, &fleet, &err);
+	if (!ret)
+		ret = http_security(&cfg, token, &ho, &err);
 	if (!ret)
 		ret = http_check_tls(&ho, &err);
 	if (ret)
@@ -372,6 +319,7 @@ static int check_config(struct opts *o)
 	for (uint32_t i = 0; !ret && from_state && i < r->nnotes && i < RECONCILE_MAX_NOTES; i++)
 		printf("kept as it runs: %s%s%s%s\n", r->notes[i].service[0] ? "service " : "",
 		       r->notes[i].service, r->notes[i].service[0] ? ": " : "", r->notes[i].text);
+	fleet_close(&fleet);
 	free(r);
 	free(cm);
 	free(m);
@@ -429,6 +377,7 @@ int main(int argc, char **argv)
 	struct config cfg = {};
 	struct vs_features feat;
 	struct dp_pins_report pins;
+	struct fleet_state fleet = {};
 	bool state_dir_made = false, from_state = false;
 	enum dp_meter meter = DP_METER_OFF;
 	struct model *m, *cm;
@@ -461,11 +410,13 @@ int main(int argc, char **argv)
 	/* A start changes the host only once everything that can be checked
 	 * or acquired beforehand is: files read, the API bound, the kernel
 	 * probed, the pins opened and locked, the state file staged. */
-	ret = state_dir(o.state, false, NULL, &err);
+	ret = state_check_dir(o.state, false, NULL, &err);
 	if (!ret)
 		ret = ctl_load_models(o.config, o.state, &cfg, m, cm, &from_state, &err);
 	if (!ret)
-		ret = api_security(&cfg, token, &ho, &err);
+		ret = fleet_settings(&o, &cfg, &fleet, &err);
+	if (!ret)
+		ret = http_security(&cfg, token, &ho, &err);
 	if (ret)
 		goto free_model;
 
@@ -502,17 +453,24 @@ int main(int argc, char **argv)
 		ret = ctl_reload_check(dp, m, cm, &cfg, &err);
 	if (ret)
 		goto close_dp;
-	ret = state_dir(o.state, true, &state_dir_made, &err);
+	ret = state_check_dir(o.state, true, &state_dir_made, &err);
 	if (!ret)
 		ret = ctl_open(&ctl, dp, m, o.state, &err);
 	if (ret)
 		goto remove_state_dir;
 	ctl->features = &feat;
+	fleet_adopt(&ctl->fleet, &fleet);
 	/* Idle until ctl_start() gives the controller its model; the
 	 * notifier sends the events the start makes too. */
 	ret = ctl_threads_start(ctl, &cfg.notify, VSTEER_VERSION, &err);
 	if (ret)
 		goto close_ctl;
+	ret = fleet_start(ctl, views_fleet_host);
+	if (ret) {
+		vs_errf(&err, ret, 500, "internal", "cannot start the fleet's thread: %s",
+			strerror(-ret));
+		goto stop_health;
+	}
 	/* The kernel changes from here; until the state file is committed,
 	 * a failure is undone by ctl_start() (the maps) and dp_close() (the
 	 * link, pins and directory). */
@@ -586,6 +544,7 @@ stop_http:
 	if (http)
 		http_stop(http);
 free_model:
+	fleet_close(&fleet);
 	free(cm);
 	free(m);
 	free((char *)ho.tls_cert);

@@ -7,6 +7,7 @@
 #include "codec/config.h"
 #include "codec/parse.h"
 #include "codec/request.h"
+#include "codec/fleet.h"
 #include "codec/parse_notify.h"
 #include "lib/clock.h"
 #include "lib/file.h"
@@ -273,8 +274,8 @@ static int parse_api(json_t *api, struct config *cfg, struct vs_err *err)
 
 static int parse_root(json_t *root, struct config *cfg, struct model *m, struct vs_err *err)
 {
-	static const char *const keys[] = { "proxy",	"configService", "cluster",
-					    "services", "notifications", NULL };
+	static const char *const keys[] = { "proxy",	     "configService", "cluster", "services",
+					    "notifications", "fleet",	      NULL };
 	json_t *proxy, *api, *cl;
 	int ret, svc;
 
@@ -283,6 +284,10 @@ static int parse_root(json_t *root, struct config *cfg, struct model *m, struct 
 		return ret;
 	memset(cfg, 0, sizeof(*cfg));
 	ep_from_parts("127.0.0.1", VS_DEFAULT_API_PORT, &cfg->api);
+	fleet_cfg_init(&cfg->fleet);
+	if (json_object_get(root, "fleet") &&
+	    (ret = fleet_cfg_parse(json_object_get(root, "fleet"), &cfg->fleet, err)))
+		return ret;
 	api = json_object_get(root, "configService");
 	if (api && (ret = parse_api(api, cfg, err)))
 		return ret;

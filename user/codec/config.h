@@ -4,6 +4,7 @@
 
 #include "lib/hostport.h"
 #include "core/model.h"
+#include "codec/fleet.h"
 
 #define VS_DEFAULT_API_PORT 9900
 #define VS_DEFAULT_SERVICE  "default"
@@ -34,6 +35,8 @@ struct config {
 	struct config_svc svc[VS_MAX_SERVICES];
 	uint32_t nsvc;
 	struct notify_list notify; /* "notifications": the daemon's webhooks, for every event */
+	struct fleet_cfg fleet;	   /* "fleet": etcd and this host's id in it (codec/fleet.h) */
+	bool fleet_flags;	   /* vsteerd's options set some of it: a reload does not compare */
 };
 
 /*
@@ -51,7 +54,7 @@ struct config {
  * address that another process listens on, "analysis" sets what the
  * service's rollouts are judged by (false: not judged), and
  * "notifications" lists the service's webhooks (codec/parse.h); at the
- * top level, the daemon's.
+ * top level, the daemon's. "fleet" puts the host in a fleet (codec/fleet.h).
  * Fills cfg and m (services with fresh salts, clusters with fresh ids).
  * Errors name the file (`name`) and the field.
  */

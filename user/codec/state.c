@@ -4,7 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <libgen.h>
+#include <limits.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include "core/rollout_text.h"
 #include "codec/parse.h"
 #include "codec/state.h"
@@ -330,4 +333,59 @@ int state_commit(struct file_staged *f, struct vs_err *err)
 void state_abort(struct file_staged *f)
 {
 	file_abort(f);
+}
+
+/* Where a missing state directory would be made: mkdir needs a directory
+ * there. */
+static int parent_dir(const char *dir, struct vs_err *err)
+{
+	char buf[PATH_MAX];
+	struct stat st;
+	int ret = 0;
+
+	snprintf(buf, sizeof(buf), "%s", dir);
+	if (stat(dirname(buf), &st) < 0)
+		ret = -errno;
+	else if (!S_ISDIR(st.st_mode))
+		ret = -ENOTDIR;
+	if (ret)
+		return vs_errf(err, ret, 500, "state_dir", "cannot create %s: %s", dir,
+			       strerror(-ret));
+	return 0;
+}
+
+int state_check_dir(const char *state, bool make, bool *made, struct vs_err *err)
+{
+	char buf[PATH_MAX];
+	const char *dir;
+	struct stat st;
+
+	snprintf(buf, sizeof(buf), "%s", state);
+	dir = dirname(buf);
+	if (make && mkdir(dir, 0700) == 0)
+		*made = true;
+	else if (make && errno != EEXIST)
+		return vs_errf(err, -errno, 500, "state_dir", "cannot create %s: %s", dir,
+			       strerror(errno));
+	if (stat(dir, &st) < 0) {
+		if (errno == ENOENT && !make)
+			return parent_dir(dir, err);
+		return vs_errf(err, -errno, 500, "state_dir", "state directory %s: %s", dir,
+			       strerror(errno));
+	}
+	if (!S_ISDIR(st.st_mode))
+		return vs_errf(err, -ENOTDIR, 500, "state_dir",
+			       "state directory %s: not a directory", dir);
+	if (st.st_uid != 0 && st.st_uid != geteuid())
+		return vs_errf(
+			err, -EPERM, 500, "state_dir",
+			"state directory %s is owned by uid %u, not by root or vsteerd's user (uid %u), and its owner could replace the state file: chown it, or give --state a directory of its own",
+			dir, (unsigned int)st.st_uid, (unsigned int)geteuid());
+	if (st.st_mode & (S_IWGRP | S_IWOTH))
+		return vs_errf(
+			err, -EPERM, 500, "state_dir",
+			"state directory %s is writable by %s (mode %04o), who could replace the state file: chmod go-w it, or give --state a directory of its own",
+			dir, st.st_mode & S_IWOTH ? "others" : "its group",
+			(unsigned int)(st.st_mode & 07777));
+	return 0;
 }

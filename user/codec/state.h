@@ -49,4 +49,14 @@ char *state_dump(const struct model *m);
 int state_stage(const struct model *m, const char *path, struct file_staged *f, struct vs_err *err);
 int state_commit(struct file_staged *f, struct vs_err *err);
 void state_abort(struct file_staged *f);
+/* The state file's directory, created 0700 if missing (the default
+ * /var/lib/vsteer does not exist on a fresh host) when make is set, and
+ * then *made says so; without make, a missing one passes if it can be
+ * made (its parent is a directory). Whoever else
+ * can write in it can put a state file there before vsteerd writes one,
+ * which the next start would steer by: so it is refused unless root or
+ * vsteerd's user owns it and nobody else may write in it. A sticky bit
+ * (/tmp) is not enough: it stops others removing our files, not making
+ * new ones. */
+int state_check_dir(const char *state, bool make, bool *made, struct vs_err *err);
 #endif

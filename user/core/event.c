@@ -52,6 +52,14 @@ const struct event_kind event_kinds[] = {
 	{ "repinned",		VS_LOG_WARN },
 	{ "pin_replaced",	VS_LOG_WARN },
 	{ "pins_lost",		VS_LOG_ERR },
+	/* the fleet (ctl/fleet.c): this host's link to etcd, and the others */
+	{ "fleet_joined",	VS_LOG_NOTICE },
+	{ "fleet_stale",	VS_LOG_WARN },
+	{ "fleet_reconnected",	VS_LOG_NOTICE },
+	{ "fleet_host_joined",	VS_LOG_NOTICE },
+	{ "fleet_host_missing",	VS_LOG_WARN },
+	{ "fleet_host_back",	VS_LOG_NOTICE },
+	{ "fleet_host_failing",	VS_LOG_WARN },
 	{ NULL,			0 },
 };
 /* clang-format on */

@@ -92,7 +92,7 @@ uint32_t model_order(const struct model *m, uint32_t svc, uint32_t out[VS_MAX_VE
 	return n;
 }
 
-static bool name_valid(const char *s)
+bool model_name_valid(const char *s)
 {
 	size_t n = strlen(s);
 
@@ -111,7 +111,7 @@ static int check_service(const struct model *m, int self, const char *name,
 {
 	char a[EP_STRLEN];
 
-	if (!name_valid(name))
+	if (!model_name_valid(name))
 		return vs_errf(err, -EINVAL, 400, "bad_name",
 			       "service name '%.64s' must be 1-63 characters of [A-Za-z0-9._-]",
 			       name);

@@ -145,6 +145,9 @@ void model_event(struct model *m, int64_t now, const char *svc, const char *kind
 /* The k-th newest event (0: the newest), k < m->events.n. */
 const struct event *model_event_nth(const struct model *m, uint32_t k);
 
+/* A name vsteer takes for a service or a fleet's host: 1-63 characters
+ * of [A-Za-z0-9._-]. */
+bool model_name_valid(const char *s);
 int model_find_service(const struct model *m, const char *name);
 int model_find_cluster(const struct model *m, const char *id);
 int model_find_version(const struct model *m, uint32_t svc, const char *version);

@@ -332,6 +332,7 @@ int ctl_open(struct ctl **out, struct dataplane *dp, const struct model *m, cons
 	pthread_mutex_init(&c->lock, NULL);
 	notifier_init(&c->notify);
 	mirror_init(&c->mirror);
+	pthread_mutex_init(&c->fleet.lock, NULL);
 	c->m = calloc(1, sizeof(*c->m));
 	c->pending = calloc(1, sizeof(*c->pending));
 	if (!c->m || !c->pending) {
@@ -442,6 +443,7 @@ int ctl_threads_start(struct ctl *c, const struct notify_list *notify, const cha
 
 void ctl_threads_stop(struct ctl *c)
 {
+	fleet_stop(c);	/* first: it takes snapshots and makes events */
 	health_stop(c); /* first: its results are events for the notifier */
 	mirror_stop(c);
 	notifier_stop(c);
@@ -456,6 +458,8 @@ void ctl_close(struct ctl *c)
 	notifier_release(&c->notify);
 	pthread_mutex_destroy(&c->notify.lock);
 	mirror_fini(&c->mirror);
+	fleet_close(&c->fleet);
+	pthread_mutex_destroy(&c->fleet.lock);
 	recent_free(&c->recent);
 	pthread_mutex_destroy(&c->lock);
 	free(c->pending);

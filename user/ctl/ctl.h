@@ -15,6 +15,7 @@
 #include "kernel/dp_pins.h"
 #include "ctl/analysis.h"
 #include "ctl/drainer.h"
+#include "ctl/fleet.h"
 #include "ctl/health.h"
 #include "ctl/mirror.h"
 #include "ctl/notifier.h"
@@ -44,6 +45,7 @@ struct ctl {
 	struct drainer_state drain;
 	struct notifier_state notify;
 	struct mirror_state mirror;
+	struct fleet_state fleet; /* fleet_open() by vsteerd; no client: not in a fleet */
 	struct txn_sync_state sync;
 	int64_t ifaces_at;		  /* tick: when new interfaces were last looked for */
 	char pins_missing[DP_PINS_NAMES]; /* not pinned, and said so: once, not every tick */
@@ -85,7 +87,7 @@ void ctl_commit(struct ctl *c);
  * notifier (ctl/notifier.h), with the daemon's webhooks; both idle until
  * ctl_start(), and the notifier, subscribed now, sends the events the
  * start makes. Stopping waits for pending webhooks up to
- * NOTIFIER_STOP_MS. */
+ * NOTIFIER_STOP_MS, and stops the fleet's thread (fleet_start()) first. */
 int ctl_threads_start(struct ctl *c, const struct notify_list *notify, const char *version,
 		      struct vs_err *err);
 void ctl_threads_stop(struct ctl *c);

@@ -20,6 +20,7 @@ int ctl_load_models(const char *config_path, const char *state_path, struct conf
 	int ret;
 
 	ep_from_parts("127.0.0.1", VS_DEFAULT_API_PORT, &cfg->api);
+	fleet_cfg_init(&cfg->fleet);
 	if (config_path && (ret = config_load(config_path, cfg, cm, err)))
 		return ret;
 	ret = state_path ? state_load(state_path, m, err) : -ENOENT;
@@ -93,6 +94,11 @@ static void api_differs(const struct config *run, const struct config *cfg, stru
 			next, r, now, "",
 			"configService differs from what the API runs with (%s): kept as it runs; the API's settings take effect at a restart",
 			fields + 2);
+	/* The same for the fleet's: its thread holds a lease under them. */
+	if (!run->fleet_flags && memcmp(&run->fleet, &cfg->fleet, sizeof(cfg->fleet)))
+		reconcile_note(
+			next, r, now, "",
+			"fleet differs from what vsteerd runs with: kept as it runs; the fleet's settings take effect at a restart");
 }
 
 /* New clusters' sockets, before their versions appear in the services.

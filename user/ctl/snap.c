@@ -79,6 +79,19 @@ static int take_versions(struct ctl *c, struct snap *s)
 	return 0;
 }
 
+/* The fleet's lock inside the controller's: the fleet's thread never
+ * holds the two at once. */
+static void take_fleet(struct fleet_state *f, struct snap *s)
+{
+	pthread_mutex_lock(&f->lock);
+	s->fleet.on = f->view.on;
+	s->fleet.stale = f->view.stale;
+	s->fleet.nok = f->view.nok;
+	s->fleet.nfailing = f->view.nfailing;
+	s->fleet.nmissing = f->view.nmissing;
+	pthread_mutex_unlock(&f->lock);
+}
+
 int snap_take(struct ctl *c, enum snap_what what, const char *service, const char *cluster,
 	      struct snap **out, struct vs_err *err)
 {
@@ -106,6 +119,7 @@ int snap_take(struct ctl *c, enum snap_what what, const char *service, const cha
 		s->mirroring = c->mirror.running;
 		s->drain_how = dp_drain_how(c->dp);
 		s->features = c->features;
+		take_fleet(&c->fleet, s);
 		if (what == SNAP_VERSIONS && take_versions(c, s))
 			ret = vs_errf(err, -ENOMEM, 500, "internal", "out of memory");
 	}

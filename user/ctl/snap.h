@@ -58,6 +58,11 @@ struct snap {
 	bool mirroring; /* the capture and replay threads run: mirrors can */
 	int drain_how;	/* enum dp_drain: how drains close connections */
 	const struct vs_features *features;
+	/* the fleet's thread's last word (ctl/fleet.h), for /metrics */
+	struct {
+		bool on, stale;
+		uint32_t nok, nfailing, nmissing;
+	} fleet;
 };
 
 /* What to take: SNAP_MODEL the model alone (events, names); otherwise

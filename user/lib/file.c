@@ -220,3 +220,45 @@ int file_remove_stale(const char *path)
 	closedir(d);
 	return n;
 }
+int file_read_secret(const char *path, const char *what, const char *field, const char *code,
+		     char *out, size_t max, struct vs_err *err)
+{
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	fd = file_open_regular(path, O_NOFOLLOW, &st);
+	if (fd == -ELOOP)
+		return vs_errf(err, fd, 400, code,
+			       "%s %s: a symbolic link; give %s the file itself", what, path,
+			       field);
+	if (fd == FILE_NOT_REGULAR)
+		return vs_errf(err, fd, 400, code, "%s %s: not a regular file; give %s one", what,
+			       path, field);
+	if (fd < 0)
+		return vs_errf(err, fd, 400, code, "%s %s: %s", what, path, file_strerror(fd));
+	/* Its owner could change it: a token, and with it who may steer. */
+	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		close(fd);
+		return vs_errf(
+			err, -EPERM, 400, code,
+			"%s %s: owned by uid %u, not by root or vsteerd's user (uid %u); chown it to one of them",
+			what, path, (unsigned int)st.st_uid, (unsigned int)geteuid());
+	}
+	if (st.st_mode & 077) {
+		close(fd);
+		return vs_errf(err, -EPERM, 400, code,
+			       "%s %s: mode %03o lets others read it; chmod 600 it", what, path,
+			       st.st_mode & 0777);
+	}
+	n = read(fd, out, max + 1);
+	close(fd);
+	if (n < 0)
+		return vs_errf(err, -errno, 400, code, "%s %s: %s", what, path, strerror(errno));
+	if (n > (ssize_t)max)
+		return vs_errf(err, -E2BIG, 400, code, "%s %s: over %zu bytes", what, path, max);
+	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r' || out[n - 1] == ' '))
+		n--;
+	out[n] = '\0';
+	return 0;
+}

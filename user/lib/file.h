@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <stddef.h>
 #include <sys/stat.h>
+#include "lib/err.h"
 
 /* What file_open_regular() and file_read() return for a path that is not
  * a regular file (a FIFO, a device, a socket, a directory):
@@ -23,6 +24,13 @@ int file_open_regular(const char *path, int flags, struct stat *st);
 int file_read(const char *path, int flags, size_t max, char **out, size_t *len);
 /* strerror(-ret), but "not a regular file" for FILE_NOT_REGULAR. */
 const char *file_strerror(int ret);
+/* A secret (a token, a password) from a file only root or this user
+ * owns and only its owner may read, not a symbolic link: at most max
+ * bytes into out (max + 1 long), trailing white space cut. what names the
+ * file ("token file") and field the config field that gave it
+ * ("tokenFile"), in err, coded code. */
+int file_read_secret(const char *path, const char *what, const char *field, const char *code,
+		     char *out, size_t max, struct vs_err *err);
 
 /* Writing a file atomically in two steps, so that a caller can make its
  * other changes (the BPF maps) only once the data is durable, and undo

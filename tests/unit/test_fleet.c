@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * A fleet's settings and the documents hosts read from etcd (codec/fleet):
+ * the config's "fleet" and its checks, keys and the ids taken back from
+ * them, and a host's status refused unless it is vsteer's. The end-to-end
+ * tests run hosts against a real etcd.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "codec/fleet.h"
+
+#include "harness.h"
+#include "helpers.h"
+
+static int parse(const char *text, struct fleet_cfg *f, struct vs_err *err)
+{
+	json_t *j = json_loads(text, 0, NULL);
+	int ret;
+
+	fleet_cfg_init(f);
+	ret = fleet_cfg_parse(j, f, err);
+	json_decref(j);
+	return ret ?: fleet_cfg_check(f, err);
+}
+
+static void test_fleet_cfg(void)
+{
+	struct fleet_cfg f;
+	struct vs_err err;
+
+	row("%s", "a list of endpoints, every field");
+	CHECK_INT(
+		parse("{\"etcd\": [\"http://a:1\", \"http://b:2\"], \"hostId\": \"web-1\","
+		      " \"prefix\": \"/prod/vsteer\", \"user\": \"u\", \"passwordFile\": \"/p\","
+		      " \"caCert\": \"/ca\", \"cert\": \"/c\", \"key\": \"/k\", \"leaseSeconds\": 5}",
+		      &f, &err),
+		==, 0);
+	CHECK_STR(f.endpoints, "http://a:1,http://b:2");
+	CHECK_STR(f.host_id, "web-1");
+	CHECK_STR(f.prefix, "/prod/vsteer");
+	CHECK_INT(f.lease_s, ==, 5);
+	row("%s", "defaults");
+	CHECK_INT(parse("{\"etcd\": \"http://a:1\", \"hostId\": \"h\"}", &f, &err), ==, 0);
+	CHECK_STR(f.prefix, "/vsteer");
+	CHECK_INT(f.lease_s, ==, FLEET_LEASE_DEFAULT);
+	row("%s", "no fleet at all");
+	CHECK_INT(parse("{}", &f, &err), ==, 0);
+}
+
+static void test_fleet_cfg_refused(void)
+{
+	static const struct {
+		const char *text, *says;
+	} bad[] = {
+		{ "{\"etcd\": \"http://a:1\"}", "needs this host's id" },
+		{ "{\"hostId\": \"h\"}", "a host id is for a fleet" },
+		{ "{\"etcd\": \"http://a:1\", \"hostId\": \"h/1\"}", "host id 'h/1'" },
+		{ "{\"etcd\": \"http://a:1\", \"hostId\": \"\"}", "fleet.hostId" },
+		{ "{\"etcd\": \"http://a:1\", \"hostId\": \"h\", \"prefix\": \"/\"}",
+		  "prefix '/'" },
+		{ "{\"etcd\": \"http://a:1\", \"hostId\": \"h\", \"prefix\": \"/a/\"}",
+		  "prefix '/a/'" },
+		{ "{\"etcd\": \"http://a:1\", \"hostId\": \"h\", \"prefix\": \"/a//b\"}",
+		  "prefix" },
+		{ "{\"etcd\": \"http://a:1\", \"hostId\": \"h\", \"prefix\": \"/a/..\"}",
+		  "prefix" },
+		{ "{\"etcd\": \"http://a:1\", \"hostId\": \"h\", \"prefix\": \"a\"}",
+		  "prefix 'a'" },
+		{ "{\"etcd\": \"http://a:1\", \"hostId\": \"h\", \"user\": \"u\"}", "go together" },
+		{ "{\"etcd\": \"http://a:1\", \"hostId\": \"h\", \"cert\": \"/c\"}",
+		  "go together" },
+		{ "{\"etcd\": \"http://a:1\", \"hostId\": \"h\", \"leaseSeconds\": 61}",
+		  "leaseSeconds" },
+		{ "{\"etcd\": [], \"hostId\": \"h\"}", "fleet.etcd" },
+		{ "{\"etcd\": [\"http://a:1,http://b:1\"], \"hostId\": \"h\"}", "fleet.etcd[0]" },
+		{ "{\"etcd\": 7, \"hostId\": \"h\"}", "fleet.etcd" },
+		{ "{\"etcd\": \"http://a:1\", \"hostId\": \"h\", \"port\": 1}", "port" },
+		{ "[]", "fleet" },
+	};
+	struct fleet_cfg f;
+	struct vs_err err;
+
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		row("%s", bad[i].text);
+		CHECK_INT(parse(bad[i].text, &f, &err), ==, -EINVAL);
+		CHECK_HAS(err.msg, bad[i].says);
+	}
+}
+
+static void test_fleet_keys(void)
+{
+	struct fleet_cfg f;
+	char key[64];
+
+	fleet_cfg_init(&f);
+	CHECK_INT(fleet_key(&f, "hosts", "h1", key, sizeof(key)), ==, 0);
+	CHECK_STR(key, "/vsteer/hosts/h1");
+	CHECK_INT(fleet_key(&f, "hosts", NULL, key, sizeof(key)), ==, 0);
+	CHECK_STR(key, "/vsteer/hosts/");
+	CHECK_INT(fleet_key(&f, "hosts", "h1", key, 8), ==, -ENAMETOOLONG);
+	CHECK_STR(fleet_key_id(&f, "hosts", "/vsteer/hosts/h1"), "h1");
+	/* Not ours: another kind, a prefix that merely starts the same, an id
+	 * with a slash or none. */
+	CHECK(!fleet_key_id(&f, "hosts", "/vsteer/members/h1"), "%s", "members");
+	CHECK(!fleet_key_id(&f, "hosts", "/vsteer2/hosts/h1"), "%s", "vsteer2");
+	CHECK(!fleet_key_id(&f, "hosts", "/vsteer/hosts/a/b"), "%s", "a/b");
+	CHECK(!fleet_key_id(&f, "hosts", "/vsteer/hosts/"), "%s", "empty");
+	CHECK(!fleet_key_id(&f, "hosts", "/vsteer/host"), "%s", "short");
+}
+
+static void test_fleet_host_parse(void)
+{
+	static const char good[] =
+		"{\"host\": \"h1\", \"at\": \"2026-12-07T10:00:00.000Z\", \"services\": "
+		"[{\"name\": \"web\", \"versions\": []}], \"problems\": [\"x\"]}";
+	static const struct {
+		const char *text, *says;
+	} bad[] = {
+		{ "not json", "not JSON" },
+		{ "[]", "\"host\"" },
+		{ "{\"host\": \"h2\", \"at\": \"t\", \"services\": [], \"problems\": []}",
+		  "\"host\"" },
+		{ "{\"host\": \"h1\", \"services\": [], \"problems\": []}", "\"at\"" },
+		{ "{\"host\": \"h1\", \"at\": \"t\", \"appliedRevision\": -1, \"services\": [], "
+		  "\"problems\": []}",
+		  "appliedRevision" },
+		{ "{\"host\": \"h1\", \"at\": \"t\", \"services\": {}, \"problems\": []}",
+		  "services" },
+		{ "{\"host\": \"h1\", \"at\": \"t\", \"services\": [{\"name\": \"a b\", "
+		  "\"versions\": []}], \"problems\": []}",
+		  "services" },
+		{ "{\"host\": \"h1\", \"at\": \"t\", \"services\": [{\"name\": \"a\"}], "
+		  "\"problems\": []}",
+		  "services" },
+		{ "{\"host\": \"h1\", \"at\": \"t\", \"services\": [], \"problems\": [1]}",
+		  "problems" },
+		{ "{\"host\": \"h1\", \"at\": \"t\", \"services\": []}", "problems" },
+	};
+	struct vs_err err;
+	json_t *doc;
+
+	row("%s", "good");
+	CHECK_INT(fleet_host_parse("h1", good, strlen(good), &doc, &err), ==, 0);
+	CHECK_STR(json_string_value(json_array_get(json_object_get(doc, "problems"), 0)), "x");
+	json_decref(doc);
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		row("%s", bad[i].text);
+		CHECK_ERR(fleet_host_parse("h1", bad[i].text, strlen(bad[i].text), &doc, &err),
+			  &err, -EPROTO, 502, "bad_host_status");
+		CHECK_HAS(err.msg, bad[i].says);
+		CHECK(!doc, "%s", "a refused document is not returned");
+	}
+}
+
+const struct unit_case fleet_cases[] = {
+	TEST(test_fleet_cfg),  TEST(test_fleet_cfg_refused),
+	TEST(test_fleet_keys), TEST(test_fleet_host_parse),
+	{ NULL, NULL },
+};

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * A fleet's settings (the config's "fleet", vsteerd's --etcd, --host-id,
+ * --etcd-prefix), the keys a fleet keeps in etcd, and the status a host
+ * publishes there, read back as another host wrote it: checked, never
+ * trusted (docs/fleet.md).
+ */
+#ifndef VS_FLEET_CODEC_H
+#define VS_FLEET_CODEC_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <jansson.h>
+#include "lib/err.h"
+#include "core/limits.h"
+
+#define FLEET_PREFIX_DEFAULT "/vsteer"
+#define FLEET_PREFIX_MAX     128
+#define FLEET_ENDPOINTS_MAX  1024
+#define FLEET_USER_MAX	     128
+#define FLEET_PASSWORD_MAX   255
+/* A host's lease: it drops out of the fleet this long after its last
+ * keepalive. etcd takes no TTL under 1.5 election timeouts (1.5 s with
+ * its defaults); a minute is as long as a dead host should look alive. */
+#define FLEET_LEASE_DEFAULT 10
+#define FLEET_LEASE_MIN	    2
+#define FLEET_LEASE_MAX	    60
+/* A host's status document: a few hundred bytes a version. */
+#define FLEET_DOC_MAX	   (64 * 1024)
+#define FLEET_PROBLEMS_MAX 32
+#define FLEET_HOSTS_MAX	   1024 /* hosts /v1/fleet shows */
+
+struct fleet_cfg {
+	char endpoints[FLEET_ENDPOINTS_MAX]; /* "": not in a fleet */
+	char host_id[NAME_MAX_LEN];
+	char prefix[FLEET_PREFIX_MAX];
+	char user[FLEET_USER_MAX]; /* "": etcd without authentication */
+	char password_file[PATH_MAX];
+	char cacert[PATH_MAX]; /* TLS to etcd: its CA, and this host's own */
+	char cert[PATH_MAX];
+	char key[PATH_MAX];
+	uint32_t lease_s;
+};
+
+/* The defaults: no fleet, prefix /vsteer, a 10 s lease. */
+void fleet_cfg_init(struct fleet_cfg *f);
+/* The config's "fleet" object: {"etcd": "URL,..." or ["URL", ...],
+ * "hostId", "prefix", "user", "passwordFile", "caCert", "cert", "key",
+ * "leaseSeconds"}, over f's defaults. */
+int fleet_cfg_parse(json_t *obj, struct fleet_cfg *f, struct vs_err *err);
+/* Once the command line had its say: etcd and a host id go together, a
+ * user with a password file, a cert with a key; the prefix is a path. */
+int fleet_cfg_check(const struct fleet_cfg *f, struct vs_err *err);
+
+/* PREFIX/kind/ID ("hosts": a host's status, under its lease; "members":
+ * the hosts that joined, until one is removed), or PREFIX/kind/ with id
+ * NULL; -ENAMETOOLONG if it does not fit. */
+int fleet_key(const struct fleet_cfg *f, const char *kind, const char *id, char *out, size_t size);
+/* The host id at the end of key, a key of PREFIX/kind/; NULL if key is
+ * not one or its id is not a valid host id. */
+const char *fleet_key_id(const struct fleet_cfg *f, const char *kind, const char *key);
+
+/* A host's status document as etcd holds it under hosts/ID: a JSON object
+ * of at most FLEET_DOC_MAX bytes with "host": ID, "at" (RFC 3339),
+ * "appliedRevision" (>= 0, if there), "services" (a list of objects with "name"
+ * and "versions") and "problems" (at most FLEET_PROBLEMS_MAX strings:
+ * what the host finds wrong with itself). *out is the parsed document;
+ * anything else is -EPROTO with err naming the host and the field. */
+int fleet_host_parse(const char *id, const char *text, size_t len, json_t **out,
+		     struct vs_err *err);
+
+#endif

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * This host in a fleet (docs/fleet.md): a thread of its own holds a lease
+ * in etcd, registers the host once under members/ID, publishes its status
+ * under hosts/ID with the lease every FLEET_PUBLISH_MS, and reads every
+ * host's back. A host that cannot reach etcd for a lease's time is stale:
+ * its lease lapsed and the others see it missing; it keeps steering with
+ * what it has. All etcd I/O happens outside the controller's lock; the
+ * API reads what the thread last saw (fleet_view_take()), never etcd.
+ */
+#ifndef VS_FLEET_H
+#define VS_FLEET_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <jansson.h>
+#include "lib/err.h"
+#include "codec/fleet.h"
+
+#define FLEET_PUBLISH_MS 2000 /* a host's status, and the read of the others' */
+
+struct ctl;
+struct etcd_client;
+struct snap;
+
+/* The host's status document (codec/fleet.h) from a snapshot of all its
+ * versions: the API's views render it (api/views_fleet.h), handed down
+ * by vsteerd so that ctl/ needs nothing above it. */
+typedef json_t *(*fleet_render_fn)(const struct snap *s, const char *host);
+
+/* What the API shows: copied out under the fleet's lock. */
+struct fleet_view {
+	bool on; /* in a fleet: the rest is filled */
+	char host_id[NAME_MAX_LEN];
+	char prefix[FLEET_PREFIX_MAX];
+	char endpoints[FLEET_ENDPOINTS_MAX];
+	uint32_t lease_s;
+	bool joined;	     /* etcd answered once since the start */
+	bool stale;	     /* no answer from etcd for a lease's time */
+	int64_t stale_since; /* wall seconds, while stale */
+	int64_t contact_at;  /* wall ms of etcd's last answer, 0: none yet */
+	char error[256];     /* the last failure ("" after a success) */
+	json_t *hosts;	     /* {"ID": status} of the last read; NULL before one */
+	json_t *members;     /* {"ID": {"joined": TIME}} */
+	int64_t read_at;     /* wall ms of that read */
+	int64_t revision;    /* etcd's revision at that read */
+	uint32_t nok, nfailing, nmissing;
+};
+
+struct fleet_state {
+	struct fleet_cfg cfg;
+	struct etcd_client *client; /* NULL: not in a fleet */
+	fleet_render_fn render;
+	pthread_t thread;
+	atomic_bool stopping;
+	bool running;
+	int64_t lease;	       /* 0: none held */
+	int64_t lease_checked; /* mono ms of its last grant or keepalive */
+	int64_t published;     /* mono ms of the last status put */
+	int64_t contact_mono;  /* mono ms of etcd's last answer */
+	pthread_mutex_t lock;  /* guards view */
+	struct fleet_view view;
+};
+
+/* Settings checked, the password file read, the client made (no I/O to
+ * etcd yet): vsteerd's start, and --check-config. Nothing to do without
+ * endpoints. f's lock is its owner's (ctl_open() makes it). */
+int fleet_open(struct fleet_state *f, const struct fleet_cfg *cfg, struct vs_err *err);
+void fleet_close(struct fleet_state *f);
+/* src's settings and client, opened before the controller was there, into
+ * the controller's dst; src is left closed. */
+void fleet_adopt(struct fleet_state *dst, struct fleet_state *src);
+/* The thread: idle until ctl_start(). No thread without fleet_open(). */
+int fleet_start(struct ctl *c, fleet_render_fn render);
+/* Stops it and gives up the lease (its status goes at once): the others
+ * see this host missing. Twice is once. */
+void fleet_stop(struct ctl *c);
+
+/* A copy of what the thread last saw, the caller's to fleet_view_free(). */
+void fleet_view_take(struct fleet_state *f, struct fleet_view *out);
+void fleet_view_free(struct fleet_view *v);
+/* DELETE /v1/fleet/hosts/ID: forget a member that has no status (its
+ * lease lapsed: dead or gone for good). -ENOENT (404) if it is no member,
+ * -EBUSY (409) while its status is there, -EAGAIN (503) without etcd. */
+int fleet_forget(struct fleet_state *f, const char *id, struct vs_err *err);
+
+#endif
