@@ -6,8 +6,10 @@ import contextlib
 import http.client
 import json
 import os
+import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.request
 
@@ -132,7 +134,7 @@ SEEN = 20
 
 class Host:
     """vsteerd in container c of a Bridge: its service on c's address
-    :8080, its backend (version 1.0) on c's :9001, its API on the
+    :8080, its backends (versions 1.0 and 2.0) on c's :9001 and :9002, its API on the
     container's loopback, its pins, state and log its own."""
 
     def __init__(self, env, bridge, c, cluster, name):
@@ -140,11 +142,13 @@ class Host:
         self.dir = os.path.join(env.dir, name)
         os.mkdir(self.dir, 0o700)
         self.backend = bridge.backend(c, "1.0", 9001)
+        self.backend2 = bridge.backend(c, "2.0", 9002)
         self.config = os.path.join(self.dir, "config.json")
         with open(self.config, "w") as f:
             json.dump({"proxy": {"address": c.addr, "port": 8080},
                        "configService": {"address": "127.0.0.1", "port": 9900},
-                       "cluster": [{"version": "1.0", "servers": [c.endpoint(9001)]}],
+                       "cluster": [{"version": "1.0", "servers": [c.endpoint(9001)]},
+                                   {"version": "2.0", "servers": [c.endpoint(9002)]}],
                        "fleet": {"leaseSeconds": LEASE}}, f)
         self.log = os.path.join(env.dir, name + ".log")
         self.cluster = cluster
@@ -167,8 +171,18 @@ class Host:
         with open(self.log, "rb") as f:
             return f.read().decode(errors="replace")[-3000:]
 
-    def api(self, method, path):
-        return api(method, path, netns=self.c.netns)
+    def api(self, method, path, body=None):
+        return api(method, path, body, netns=self.c.netns)
+
+    def weights(self):
+        """{version: weight} of its service as it steers now."""
+        status, body = self.api("GET", "/v1/services/default")
+        check(status == 200, "%s: GET /v1/services/default: %d %s" % (self.name, status, body))
+        return {v["version"]: v["weight"] for v in body["versions"]}
+
+    def set_weights(self, weights, revision=None):
+        return self.api("PUT", "/v1/services/default/weights"
+                        + ("?revision=%d" % revision if revision is not None else ""), weights)
 
     def healthy(self):
         try:
@@ -220,16 +234,22 @@ def cut_off(c, cluster):
 @test
 def fleet_hosts(env):
     """Three vsteerd hosts (each in its own network namespace with its own
-    backend) in a fleet through a three-member etcd (each member in a
+    backends) in a fleet through a three-member etcd (each member in a
     namespace of its own): every host's GET /v1/fleet shows the three ok,
-    with their versions' live sockets; a host whose only backend stops
-    reports the problem and is seen failing; one SIGKILLed is seen missing
-    once its lease lapsed, and a fleet_host_missing event says so; a host
-    cut off from etcd keeps steering (every request of the cut answered),
-    says it is stale (API, metrics, event) and is missing for the others,
-    then back in the fleet when the link returns; a missing host is
-    forgotten by DELETE /v1/fleet/hosts/ID, a live one refused (409), an
-    unknown one 404; with an etcd member killed, statuses keep coming."""
+    with their versions' weights and live sockets; weights set on one host
+    are applied by all three (their maps: clients get the version), a
+    change the host cannot make locally is not written; two hosts changing
+    the same revision at once: one wins, the other gets 409
+    fleet_conflict, and all three apply the winner's; a host whose backend
+    stops reports the problem and is seen failing; one SIGKILLed is seen
+    missing once its lease lapsed, and a fleet_host_missing event says so;
+    a host cut off from etcd keeps steering (every request of the cut
+    answered), says it is stale (API, metrics, event), refuses changes
+    (503 fleet_stale) and is missing for the others, then back in the
+    fleet when the link returns, with the weights set meanwhile; a
+    missing host is forgotten by DELETE /v1/fleet/hosts/ID, a live one
+    refused (409), an unknown one 404; with an etcd member killed,
+    statuses keep coming; a host stopped by SIGTERM is missing at once."""
     bridge = Bridge(env, ("netns",) * 6)
     cluster = EtcdCluster(env, [bridge[4], bridge[5], bridge[6]])
     hosts = [Host(env, bridge, bridge[i], cluster, "h%d" % i) for i in (1, 2, 3)]
@@ -241,17 +261,60 @@ def fleet_hosts(env):
         h.wait_states(all_ok, "all three hosts joined")
     view = h1.fleet()
     check(view["host"] == "h1" and view["prefix"] == "/vsteer" and not view["link"]["stale"]
-          and view["link"]["joined"] and view["counts"] == {"ok": 3, "failing": 0, "missing": 0},
+          and view["link"]["joined"] and view["counts"] == {"ok": 3, "behind": 0, "failing": 0, "missing": 0},
           "h1's view of the fleet: %s" % view)
     for entry in view["hosts"]:
         svc = entry["status"]["services"][0]
         check(entry["self"] == (entry["host"] == "h1") and svc["name"] == "default"
-              and svc["versions"][0]["version"] == "1.0"
-              and svc["versions"][0]["liveSockets"] == 1,
+              and [(v["version"], v["weight"], v["liveSockets"]) for v in svc["versions"]]
+              == [("2.0", 100, 1), ("1.0", 0, 1)],
               "%s's status as h1 reads it: %s" % (entry["host"], entry))
     check(h1.events("fleet_joined"), "h1 has no fleet_joined event")
     for h in hosts:
-        check(h.fetch() == "1.0", "%s does not steer to its backend" % h.name)
+        check(h.fetch() == "2.0", "%s does not steer to its newest version" % h.name)
+
+    # Weights set on one host reach every host through etcd.
+    status, body = h1.set_weights({"1.0": 100, "2.0": 0})
+    check(status == 200, "PUT weights on h1: %d %s" % (status, body))
+    for h in hosts:
+        wait_for(lambda: h.weights() == {"1.0": 100, "2.0": 0}, SEEN,
+                 lambda: "%s to apply h1's weights: %s" % (h.name, h.weights()))
+        check(h.fetch() == "1.0", "%s steers otherwise than its weights" % h.name)
+    desired = h1.fleet()["services"]["default"]
+    check(desired["by"] == "h1" and desired["revision"] > 0 and desired["problem"] is None,
+          "h1's view of the service's desired state: %s" % desired)
+    for h in hosts:
+        h.wait_states(all_ok, "every host applied the weights")
+    # A change this host could not make locally is not written.
+    status, body = h2.set_weights({"3.0": 100})
+    check(status == 404 and h1.fleet()["services"]["default"]["revision"] == desired["revision"],
+          "weights for an unknown version: %d %s; the fleet's: %s"
+          % (status, body, h1.fleet()["services"]))
+
+    # Two hosts change the same revision at once: one wins, the other 409.
+    base = desired["revision"]
+    results = {}
+    bodies = {"h2": {"1.0": 0, "2.0": 100}, "h3": {"1.0": 50, "2.0": 50}}
+    threads = [threading.Thread(target=lambda h=h: results.__setitem__(h.name, h.set_weights(bodies[h.name], base)))
+               for h in (h2, h3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    codes = sorted(r[0] for r in results.values())
+    check(codes == [200, 409], "two changes from revision %d: %s" % (base, results))
+    loser = [n for n, r in results.items() if r[0] == 409][0]
+    check(results[loser][1]["error"]["code"] == "fleet_conflict", "the loser's answer: %s" % results[loser][1])
+    winner = bodies["h2" if loser == "h3" else "h3"]
+    for h in hosts:
+        wait_for(lambda: h.weights() == winner, SEEN,
+                 lambda: "%s to apply the winner's weights %s: %s" % (h.name, winner, h.weights()))
+    # Without a revision: the one this host applied, the newest now.
+    status, body = h1.set_weights({"1.0": 100, "2.0": 0})
+    check(status == 200, "PUT weights on h1 after the race: %d %s" % (status, body))
+    for h in hosts:
+        wait_for(lambda: h.weights() == {"1.0": 100, "2.0": 0}, SEEN,
+                 lambda: "%s to apply h1's weights again: %s" % (h.name, h.weights()))
 
     # A host with a version that takes sessions and has no socket: failing.
     kill(h3.backend)
@@ -283,7 +346,14 @@ def fleet_hosts(env):
                 check(h2.fetch() == "1.0", "h2 answered another version while cut off")
             except OSError as e:
                 failed.append(str(e))
+            time.sleep(0.05)
         h1.wait_states({"h1": "ok", "h2": "missing", "h3": "missing"}, "h2 cut off")
+        status, body = h2.set_weights({"1.0": 50, "2.0": 50})
+        check(status == 503 and body["error"]["code"] == "fleet_stale",
+              "a change on h2 while stale: %d %s" % (status, body))
+        # A change made meanwhile elsewhere: h2 catches up when back.
+        status, body = h1.set_weights({"1.0": 0, "2.0": 100})
+        check(status == 200, "PUT weights on h1 while h2 is cut off: %d %s" % (status, body))
         status, text = h2.api("GET", "/metrics")
         check(b"vsteer_fleet_stale 1" in text, "h2's metrics while stale: %s"
               % [l for l in text.split(b"\n") if b"fleet" in l])
@@ -295,6 +365,9 @@ def fleet_hosts(env):
     check(not failed, "h2 failed %d requests while cut off from etcd: %s" % (len(failed), failed[:3]))
     check(h2.events("fleet_stale"), "h2 has no fleet_stale event")
     wait_for(lambda: not h2.fleet()["link"]["stale"], SEEN, "h2 to reconnect")
+    wait_for(lambda: h2.weights() == {"1.0": 0, "2.0": 100}, SEEN,
+             lambda: "h2 to catch up with the weights set while it was cut off: %s" % h2.weights())
+    check(h2.fetch() == "2.0", "h2 steers otherwise than its weights")
     h1.wait_states({"h1": "ok", "h2": "ok", "h3": "missing"}, "h2's link back")
     check(h2.events("fleet_reconnected"), "h2 has no fleet_reconnected event")
     check(any("host h2 is back" in m for m in h1.events("fleet_host_back")),
@@ -315,6 +388,16 @@ def fleet_hosts(env):
     wait_for(lambda: all(h["status"] and h["status"]["at"] > at[h["host"]] for h in h1.fleet()["hosts"]),
              SEEN, lambda: "new statuses with m1 dead: %s" % h1.fleet())
     check(h1.states() == {"h1": "ok", "h2": "ok"}, "h1's view with m1 dead: %s" % h1.fleet())
+    # SIGTERM gives the lease up: missing for the others at once, not a
+    # lease later. Then each log is checked for sanitizer reports, leaks
+    # included (LeakSanitizer reports at exit).
+    h2.proc.send_signal(signal.SIGTERM)
+    check(h2.proc.wait(timeout=10) == 0, "h2's vsteerd exited with %s" % h2.proc.returncode)
+    h1.wait_states({"h1": "ok", "h2": "missing"}, "h2's vsteerd stopped")
+    check(any("host h2 is missing" in m for m in h1.events("fleet_host_missing")),
+          "h1 has no fleet_host_missing event for h2")
+    h1.proc.send_signal(signal.SIGTERM)
+    check(h1.proc.wait(timeout=10) == 0, "h1's vsteerd exited with %s" % h1.proc.returncode)
     for h in (h1, h2):
         check_sanitizers(open(h.log, errors="replace").read(), "%s's log" % h.name)
 
@@ -325,7 +408,8 @@ def fleet_options(env):
     message naming what is wrong (no etcd needed): a host id without etcd,
     etcd without a host id, a bad host id, prefix or endpoint, a password
     file others can read, a user without one; a good set is summarised.
-    A vsteerd outside a fleet answers GET /v1/fleet with 503 no_fleet."""
+    A vsteerd outside a fleet answers GET /v1/fleet with 503 no_fleet,
+    shows no fleet metrics and refuses weights with a fleet's revision."""
     cfg = env.config([{"version": "1.0", "servers": ["127.0.0.1:9001"]}])
     pw = os.path.join(env.dir, "etcd-password")
     with open(pw, "w") as f:
@@ -368,3 +452,6 @@ def fleet_options(env):
     check(status == 503 and body["error"]["code"] == "no_fleet", "GET /v1/fleet without a fleet: %d %s" % (status, body))
     status, text = api("GET", "/metrics")
     check(b"vsteer_fleet" not in text, "fleet metrics without a fleet")
+    status, body = api("PUT", "/v1/services/default/weights?revision=3", {"1.0": 100})
+    check(status == 400 and body["error"]["code"] == "unknown_field",
+          "a fleet's revision without a fleet: %d %s" % (status, body))

@@ -153,8 +153,49 @@ static void test_fleet_host_parse(void)
 	}
 }
 
+static void test_fleet_desired_parse(void)
+{
+	static const char good[] = "{\"weights\": {\"1.0\": 25, \"2.0\": 75.5}, \"by\": \"h1\", "
+				   "\"at\": \"2026-12-07T10:00:00Z\"}";
+	static const struct {
+		const char *text, *says;
+	} bad[] = {
+		{ "nope", "not JSON" },
+		{ "{\"weights\": [], \"by\": \"h1\"}", "not a service's desired state" },
+		{ "{\"weights\": {\"1.0\": 25}, \"extra\": 1}", "extra" },
+		{ "{\"weights\": {\"1.0\": 101}}", "percentage" },
+		{ "{\"weights\": {}}", "1 to 8 versions" },
+	};
+	char by[NAME_MAX_LEN];
+	struct weights_req w;
+	struct vs_err err;
+	json_t *doc, *host;
+
+	row("%s", "good");
+	CHECK_INT(fleet_desired_parse(good, strlen(good), &doc, &w, by, &err), ==, 0);
+	CHECK_INT(w.n, ==, 2);
+	CHECK_STR(w.names[1], "2.0");
+	CHECK_INT(w.bp[1], ==, 7550);
+	CHECK_STR(by, "h1");
+	json_decref(doc);
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		row("%s", bad[i].text);
+		CHECK_INT(fleet_desired_parse(bad[i].text, strlen(bad[i].text), &doc, &w, by, &err),
+			  ==, -EPROTO);
+		CHECK_HAS(err.msg, bad[i].says);
+		json_decref(doc);
+	}
+	row("%s", "behind");
+	host = json_pack("{sI}", "appliedRevision", (json_int_t)7);
+	CHECK(!fleet_host_behind(host, 7), "%s", "at 7 of 7");
+	CHECK(fleet_host_behind(host, 8), "%s", "at 7 of 8");
+	json_decref(host);
+	host = json_object();
+	CHECK(fleet_host_behind(host, 1), "%s", "none of 1");
+	json_decref(host);
+}
+
 const struct unit_case fleet_cases[] = {
-	TEST(test_fleet_cfg),  TEST(test_fleet_cfg_refused),
-	TEST(test_fleet_keys), TEST(test_fleet_host_parse),
-	{ NULL, NULL },
+	TEST(test_fleet_desired_parse), TEST(test_fleet_cfg),	     TEST(test_fleet_cfg_refused),
+	TEST(test_fleet_keys),		TEST(test_fleet_host_parse), { NULL, NULL },
 };

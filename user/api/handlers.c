@@ -7,6 +7,7 @@
 #include "core/rollout_text.h"
 #include "codec/request.h"
 #include "ctl/ctl.h"
+#include "ctl/fleet_sync.h"
 #include "ctl/ops.h"
 #include "ctl/reload.h"
 #include "ctl/services.h"
@@ -173,9 +174,21 @@ json_t *handle_weights(struct api_call *k)
 {
 	struct weights_req w;
 
-	if (req_weights(k->body, &w, &k->err) ||
-	    ctl_set_weights(k->c, k->caps[0], w.names, w.bp, w.n, &k->err))
+	const char *rev = arg(k, "revision");
+
+	if (req_weights(k->body, &w, &k->err))
 		return NULL;
+	/* In a fleet, through etcd: every host applies it, this one too. */
+	if (k->c->fleet.client) {
+		if (fleet_sync_set_weights(k->c, k->caps[0], k->body, &w,
+					   rev ? strtoll(rev, NULL, 10) : -1, &k->err))
+			return NULL;
+	} else if (rev) {
+		return fail(k, 400, "unknown_field",
+			    "query parameter 'revision' is for a host in a fleet%s", "");
+	} else if (ctl_set_weights(k->c, k->caps[0], w.names, w.bp, w.n, &k->err)) {
+		return NULL;
+	}
 	return handle_service(k);
 }
 

@@ -364,9 +364,12 @@ static void global_families(FILE *f, const struct snap *snap)
 			   "with what it last applied and the others see it missing.");
 	metrics_fmt_sample(f, "vsteer_fleet_stale", NULL, NULL, NULL, snap->fleet.stale);
 	metrics_fmt_family(f, "vsteer_fleet_hosts", "gauge",
-			   "The fleet's hosts by state, as this host last read them: ok, failing "
-			   "(it reports problems), missing (its status lapsed with its lease).");
+			   "The fleet's hosts by state, as this host last read them: ok, behind (it "
+			   "has not applied the newest desired state), failing (it reports "
+			   "problems), missing (its status lapsed with its lease).");
 	metrics_fmt_sample(f, "vsteer_fleet_hosts", NULL, NULL, "state=\"ok\"", snap->fleet.nok);
+	metrics_fmt_sample(f, "vsteer_fleet_hosts", NULL, NULL, "state=\"behind\"",
+			   snap->fleet.nbehind);
 	metrics_fmt_sample(f, "vsteer_fleet_hosts", NULL, NULL, "state=\"failing\"",
 			   snap->fleet.nfailing);
 	metrics_fmt_sample(f, "vsteer_fleet_hosts", NULL, NULL, "state=\"missing\"",

@@ -40,7 +40,7 @@ static const struct route routes[] = {
 	{ "POST",   "/v1/services",                handle_service_post,    true,  {} },
 	{ "GET",    "/v1/services/{}",             handle_service,         false, {} },
 	{ "DELETE", "/v1/services/{}",             handle_service_delete,  false, { { "force", ARG_BOOL } } },
-	{ "PUT",    "/v1/services/{}/weights",     handle_weights,         true,  {} },
+	{ "PUT",    "/v1/services/{}/weights",     handle_weights,         true,  { { "revision", ARG_UINT } } },
 	{ "GET",    "/v1/services/{}/history",     handle_history,         false, { { "since", ARG_UINT } } },
 	{ "GET",    "/v1/clusters",                handle_clusters,        false, {} },
 	{ "PUT",    "/v1/clusters",                handle_cluster_put,     true,  {} },

@@ -81,25 +81,43 @@ json_t *views_fleet_host(const struct snap *s, const char *host)
 			 problems);
 }
 
+/* missing (no status: its lease lapsed), failing (it reports problems),
+ * behind (it has not applied the newest desired state this host saw) or
+ * ok. */
+static const char *host_state(json_t *doc, int64_t desired_rev)
+{
+	if (!doc)
+		return "missing";
+	if (json_array_size(json_object_get(doc, "problems")))
+		return "failing";
+	return fleet_host_behind(doc, desired_rev) ? "behind" : "ok";
+}
+
 json_t *views_fleet_view(const struct fleet_view *v)
 {
-	json_t *hosts = json_array(), *m, *doc;
+	json_t *hosts = json_array(), *services = json_object(), *m, *doc;
 	const char *id;
 
 	json_object_foreach (v->members, id, m) {
 		doc = json_object_get(v->hosts, id);
-		json_array_append_new(hosts,
-				      json_pack("{sssssbsOsO}", "host", id, "state",
-						!doc ? "missing" :
-						json_array_size(json_object_get(doc, "problems")) ?
-						       "failing" :
-						       "ok",
-						"self", !strcmp(id, v->host_id), "joined",
-						json_object_get(m, "joined") ?: json_null(),
-						"status", doc ?: json_null()));
+		json_array_append_new(hosts, json_pack("{sssssbsOsO}", "host", id, "state",
+						       host_state(doc, v->desired_rev), "self",
+						       !strcmp(id, v->host_id), "joined",
+						       json_object_get(m, "joined") ?: json_null(),
+						       "status", doc ?: json_null()));
+	}
+	for (uint32_t i = 0; i < VS_MAX_SERVICES; i++) {
+		const struct fleet_desired *d = &v->desired[i];
+
+		if (d->name[0])
+			json_object_set_new(services, d->name,
+					    json_pack("{sIss?ss?}", "revision",
+						      (json_int_t)d->mod_rev, "by",
+						      d->by[0] ? d->by : NULL, "problem",
+						      d->problem[0] ? d->problem : NULL));
 	}
 	/* clang-format off */
-	return json_pack("{sssssssis{sbsosososs?}sosIs{sisisi}so}",
+	return json_pack("{sssssssis{sbsosososs?}sosIsIsIs{sisisisi}soso}",
 			 "host", v->host_id, "prefix", v->prefix, "etcd", v->endpoints,
 			 "leaseSeconds", (int)v->lease_s,
 			 "link", "stale", v->stale,
@@ -108,8 +126,10 @@ json_t *views_fleet_view(const struct fleet_view *v)
 			 "joined", json_boolean(v->joined),
 			 "error", v->error[0] ? v->error : NULL,
 			 "readAt", time_json(v->read_at), "revision", (json_int_t)v->revision,
-			 "counts", "ok", (int)v->nok, "failing", (int)v->nfailing,
-			 "missing", (int)v->nmissing,
-			 "hosts", hosts);
+			 "appliedRevision", (json_int_t)v->applied_rev,
+			 "desiredRevision", (json_int_t)v->desired_rev,
+			 "counts", "ok", (int)v->nok, "behind", (int)v->nbehind,
+			 "failing", (int)v->nfailing, "missing", (int)v->nmissing,
+			 "services", services, "hosts", hosts);
 	/* clang-format on */
 }

@@ -236,3 +236,32 @@ bad_problems:
 	json_decref(doc);
 	return bad_doc(err, id, "\"problems\" is not a list of at most 32 strings");
 }
+
+int fleet_desired_parse(const char *text, size_t len, json_t **doc, struct weights_req *w,
+			char by[NAME_MAX_LEN], struct vs_err *err)
+{
+	static const char *const keys[] = { "weights", "by", "at", NULL };
+	const char *b;
+	int ret;
+
+	by[0] = '\0';
+	*doc = len <= FLEET_DOC_MAX ? json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL) : NULL;
+	if (!*doc)
+		return vs_errf(err, -EPROTO, 502, "bad_desired_state",
+			       "not JSON of at most 64 KiB");
+	b = json_string_value(json_object_get(*doc, "by"));
+	if (b && model_name_valid(b))
+		snprintf(by, NAME_MAX_LEN, "%s", b);
+	ret = parse_keys(*doc, keys, "the fleet's service", err);
+	if (!ret && !json_is_object(json_object_get(*doc, "weights")))
+		ret = vs_errf(err, -EPROTO, 502, "bad_desired_state",
+			      "not a service's desired state: {\"weights\": {...}, \"by\", \"at\"}");
+	if (!ret)
+		ret = req_weights(json_object_get(*doc, "weights"), w, err);
+	return ret ? -EPROTO : 0;
+}
+
+bool fleet_host_behind(json_t *doc, int64_t rev)
+{
+	return json_integer_value(json_object_get(doc, "appliedRevision")) < rev;
+}

@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include "lib/err.h"
 #include "core/limits.h"
+#include "codec/request.h"
 
 #define FLEET_PREFIX_DEFAULT "/vsteer"
 #define FLEET_PREFIX_MAX     128
@@ -69,5 +70,15 @@ const char *fleet_key_id(const struct fleet_cfg *f, const char *kind, const char
  * anything else is -EPROTO with err naming the host and the field. */
 int fleet_host_parse(const char *id, const char *text, size_t len, json_t **out,
 		     struct vs_err *err);
+
+/* Whether a host's status (as fleet_host_parse() took it) says it has
+ * applied the fleet's desired state only up to a revision before rev. */
+bool fleet_host_behind(json_t *doc, int64_t rev);
+/* A service's desired state as etcd holds it under services/NAME:
+ * {"weights": {"VERSION": PERCENT, ...}, "by": HOST, "at": TIME}, written
+ * by a host's API. *doc is the parsed document (w's names point into it:
+ * the caller's to json_decref() after); by is "" if absent. */
+int fleet_desired_parse(const char *text, size_t len, json_t **doc, struct weights_req *w,
+			char by[NAME_MAX_LEN], struct vs_err *err);
 
 #endif

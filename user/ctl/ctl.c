@@ -333,6 +333,7 @@ int ctl_open(struct ctl **out, struct dataplane *dp, const struct model *m, cons
 	notifier_init(&c->notify);
 	mirror_init(&c->mirror);
 	pthread_mutex_init(&c->fleet.lock, NULL);
+	pthread_mutex_init(&c->fleet.apply_lock, NULL);
 	c->m = calloc(1, sizeof(*c->m));
 	c->pending = calloc(1, sizeof(*c->pending));
 	if (!c->m || !c->pending) {
@@ -460,6 +461,7 @@ void ctl_close(struct ctl *c)
 	mirror_fini(&c->mirror);
 	fleet_close(&c->fleet);
 	pthread_mutex_destroy(&c->fleet.lock);
+	pthread_mutex_destroy(&c->fleet.apply_lock);
 	recent_free(&c->recent);
 	pthread_mutex_destroy(&c->lock);
 	free(c->pending);

@@ -10,6 +10,7 @@
 #include "store/etcd_client.h"
 #include "ctl/ctl.h"
 #include "ctl/fleet.h"
+#include "ctl/fleet_sync.h"
 #include "ctl/snap.h"
 #include "ctl/txn.h"
 
@@ -162,6 +163,20 @@ static int join(struct fleet_state *f, struct vs_err *err)
 	return ret;
 }
 
+/* What the status says of the fleet's desired state here: the revision
+ * applied up to, and each service's state that could not be applied. */
+static void add_sync_state(struct fleet_state *f, json_t *doc)
+{
+	json_t *problems = json_object_get(doc, "problems");
+
+	pthread_mutex_lock(&f->lock);
+	json_object_set_new(doc, "appliedRevision", json_integer(f->view.applied_rev));
+	for (uint32_t i = 0; i < VS_MAX_SERVICES; i++)
+		if (f->view.desired[i].problem[0] && json_array_size(problems) < FLEET_PROBLEMS_MAX)
+			json_array_append_new(problems, json_string(f->view.desired[i].problem));
+	pthread_mutex_unlock(&f->lock);
+}
+
 /* This host's status, under its lease. */
 static int publish(struct ctl *c, struct vs_err *err)
 {
@@ -177,6 +192,7 @@ static int publish(struct ctl *c, struct vs_err *err)
 		return ret;
 	doc = f->render(s, f->cfg.host_id);
 	snap_free(s);
+	add_sync_state(f, doc);
 	text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
 	json_decref(doc);
 	if (!text)
@@ -261,8 +277,8 @@ static int read_fleet(struct ctl *c, struct vs_err *err)
 {
 	struct fleet_state *f = &c->fleet;
 	json_t *hosts = NULL, *members = NULL, *old_hosts, *old_members;
-	uint32_t nok = 0, nfailing = 0, nmissing = 0;
-	int64_t rev, mrev;
+	uint32_t nok = 0, nfailing = 0, nmissing = 0, nbehind = 0;
+	int64_t rev, mrev, want;
 	const char *id;
 	json_t *m, *doc;
 	int ret;
@@ -276,14 +292,18 @@ static int read_fleet(struct ctl *c, struct vs_err *err)
 		json_decref(members);
 		return ret;
 	}
+	pthread_mutex_lock(&f->lock);
+	want = f->view.desired_rev;
+	pthread_mutex_unlock(&f->lock);
 	json_object_foreach (hosts, id, doc)
 		if (!json_object_get(members, id))
 			json_object_set_new(members, id, json_object());
 	json_object_foreach (members, id, m) {
 		doc = json_object_get(hosts, id);
-		nok += doc && !failing(doc);
-		nfailing += doc && failing(doc);
 		nmissing += !doc;
+		nfailing += doc && failing(doc);
+		nbehind += doc && !failing(doc) && fleet_host_behind(doc, want);
+		nok += doc && !failing(doc) && !fleet_host_behind(doc, want);
 	}
 	pthread_mutex_lock(&f->lock);
 	old_hosts = f->view.hosts;
@@ -295,6 +315,7 @@ static int read_fleet(struct ctl *c, struct vs_err *err)
 	f->view.nok = nok;
 	f->view.nfailing = nfailing;
 	f->view.nmissing = nmissing;
+	f->view.nbehind = nbehind;
 	pthread_mutex_unlock(&f->lock);
 	changes(c, old_hosts, old_members, hosts, members);
 	json_decref(old_hosts);
@@ -369,6 +390,8 @@ int fleet_start(struct ctl *c, fleet_render_fn render)
 	atomic_store(&c->fleet.stopping, false);
 	ret = -pthread_create(&c->fleet.thread, NULL, fleet_main, c);
 	c->fleet.running = !ret;
+	if (!ret && (ret = fleet_sync_start(c)))
+		fleet_stop(c);
 	return ret;
 }
 
@@ -381,6 +404,7 @@ void fleet_stop(struct ctl *c)
 		return;
 	atomic_store(&f->stopping, true);
 	pthread_join(f->thread, NULL);
+	fleet_sync_stop(c);
 	f->running = false;
 	/* The others see it missing now rather than a lease later. */
 	if (f->lease && etcd_client_revoke(f->client, f->lease, &err))

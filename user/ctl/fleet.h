@@ -18,6 +18,7 @@
 #include <jansson.h>
 #include "lib/err.h"
 #include "codec/fleet.h"
+#include "core/model.h"
 
 #define FLEET_PUBLISH_MS 2000 /* a host's status, and the read of the others' */
 
@@ -29,6 +30,15 @@ struct snap;
  * versions: the API's views render it (api/views_fleet.h), handed down
  * by vsteerd so that ctl/ needs nothing above it. */
 typedef json_t *(*fleet_render_fn)(const struct snap *s, const char *host);
+
+/* A service's desired state in the fleet (PREFIX/services/NAME) as this
+ * host last applied it. */
+struct fleet_desired {
+	char name[NAME_MAX_LEN]; /* "": a free place */
+	int64_t mod_rev;	 /* of its key when applied */
+	char by[NAME_MAX_LEN];	 /* the host whose API wrote it */
+	char problem[224];	 /* why this host could not apply it; "" */
+};
 
 /* What the API shows: copied out under the fleet's lock. */
 struct fleet_view {
@@ -46,7 +56,10 @@ struct fleet_view {
 	json_t *members;     /* {"ID": {"joined": TIME}} */
 	int64_t read_at;     /* wall ms of that read */
 	int64_t revision;    /* etcd's revision at that read */
-	uint32_t nok, nfailing, nmissing;
+	uint32_t nok, nfailing, nmissing, nbehind;
+	struct fleet_desired desired[VS_MAX_SERVICES];
+	int64_t applied_rev; /* the store's revision this host has applied up to */
+	int64_t desired_rev; /* the newest change to a service it saw */
 };
 
 struct fleet_state {
@@ -60,7 +73,10 @@ struct fleet_state {
 	int64_t lease_checked; /* mono ms of its last grant or keepalive */
 	int64_t published;     /* mono ms of the last status put */
 	int64_t contact_mono;  /* mono ms of etcd's last answer */
-	pthread_mutex_t lock;  /* guards view */
+	pthread_t sync_thread; /* ctl/fleet_sync.c */
+	bool sync_running;
+	pthread_mutex_t apply_lock; /* one desired state applied at a time */
+	pthread_mutex_t lock;	    /* guards view */
 	struct fleet_view view;
 };
 

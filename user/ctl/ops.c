@@ -310,6 +310,26 @@ static int weights_fn(struct model *next, uint32_t svc, const void *arg, struct 
 	return 0;
 }
 
+int ctl_check_weights(struct ctl *c, const char *svc, const char *const *names, const uint16_t *bp,
+		      uint32_t n, struct vs_err *err)
+{
+	struct weights_arg w = { names, bp, n };
+	struct model *next = malloc(sizeof(*next));
+	int ret, id;
+
+	if (!next)
+		return vs_errf(err, -ENOMEM, 500, "internal", "out of memory");
+	pthread_mutex_lock(&c->lock);
+	memcpy(next, c->m, sizeof(*next));
+	pthread_mutex_unlock(&c->lock);
+	id = model_find_service(next, svc);
+	ret = id < 0 ? vs_errf(err, -ENOENT, 404, "unknown_service", "no service named '%.64s'",
+			       svc) :
+		       weights_fn(next, (uint32_t)id, &w, err);
+	free(next);
+	return ret;
+}
+
 int ctl_set_weights(struct ctl *c, const char *svc, const char *const *names, const uint16_t *bp,
 		    uint32_t n, struct vs_err *err)
 {

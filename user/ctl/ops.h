@@ -18,6 +18,9 @@ void ctl_avoid_slots(struct ctl *c, const struct model *next, uint64_t avoid[VS_
 int ctl_add_cluster(struct ctl *c, const char *svc, const struct cluster *spec,
 		    const struct analysis_req *an, char id[ID_LEN], struct vs_err *err);
 int ctl_del_cluster(struct ctl *c, const char *id, bool force, struct vs_err *err);
+/* Whether ctl_set_weights() would take them now, changing nothing. */
+int ctl_check_weights(struct ctl *c, const char *svc, const char *const *names, const uint16_t *bp,
+		      uint32_t n, struct vs_err *err);
 int ctl_set_weights(struct ctl *c, const char *svc, const char *const *names, const uint16_t *bp,
 		    uint32_t n, struct vs_err *err);
 int ctl_rollout_start(struct ctl *c, const char *svc, const struct ro_request *req,

@@ -89,6 +89,7 @@ static void take_fleet(struct fleet_state *f, struct snap *s)
 	s->fleet.nok = f->view.nok;
 	s->fleet.nfailing = f->view.nfailing;
 	s->fleet.nmissing = f->view.nmissing;
+	s->fleet.nbehind = f->view.nbehind;
 	pthread_mutex_unlock(&f->lock);
 }
 

@@ -61,7 +61,7 @@ struct snap {
 	/* the fleet's thread's last word (ctl/fleet.h), for /metrics */
 	struct {
 		bool on, stale;
-		uint32_t nok, nfailing, nmissing;
+		uint32_t nok, nfailing, nmissing, nbehind;
 	} fleet;
 };
 

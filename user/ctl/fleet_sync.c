@@ -1,0 +1,267 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "store/etcd_client.h"
+#include "store/etcd_watch.h"
+#include "ctl/ctl.h"
+#include "ctl/fleet.h"
+#include "ctl/fleet_sync.h"
+#include "ctl/ops.h"
+
+#define SYNC_RETRY_MS 500 /* after a read or watch that failed */
+#define SYNC_KEY_MAX  (FLEET_PREFIX_MAX + NAME_MAX_LEN + 16)
+
+/* Its place in the view, made if asked and there is room; f->lock held. */
+static struct fleet_desired *desired_of(struct fleet_state *f, const char *name, bool make)
+{
+	struct fleet_desired *free_one = NULL;
+
+	for (uint32_t i = 0; i < VS_MAX_SERVICES; i++) {
+		struct fleet_desired *d = &f->view.desired[i];
+
+		if (!strcmp(d->name, name))
+			return d;
+		if (!d->name[0] && !free_one)
+			free_one = d;
+	}
+	if (make && free_one)
+		snprintf(free_one->name, sizeof(free_one->name), "%s", name);
+	return make ? free_one : NULL;
+}
+
+/* Service name's desired state at mod_rev, unless this host applied it
+ * (or a newer one) already; apply_lock held. */
+static void apply_locked(struct ctl *c, const char *name, const char *text, size_t len,
+			 int64_t mod_rev)
+{
+	struct fleet_state *f = &c->fleet;
+	char by[NAME_MAX_LEN] = "", problem[sizeof(f->view.desired[0].problem)] = "";
+	struct fleet_desired *d;
+	struct weights_req w;
+	struct vs_err err = {};
+	json_t *doc = NULL;
+	int64_t done;
+
+	pthread_mutex_lock(&f->lock);
+	d = desired_of(f, name, false);
+	done = d ? d->mod_rev : 0;
+	pthread_mutex_unlock(&f->lock);
+	if (done >= mod_rev)
+		return;
+	if (fleet_desired_parse(text, len, &doc, &w, by, &err) ||
+	    ctl_set_weights(c, name, w.names, w.bp, w.n, &err))
+		snprintf(problem, sizeof(problem), "service %s: the fleet's weights (revision %lld%s%s) are not applied here: %s",
+			 name, (long long)mod_rev, by[0] ? ", by " : "", by, err.msg);
+	json_decref(doc);
+	if (problem[0])
+		pr_warn("fleet: %s\n", problem);
+	pthread_mutex_lock(&f->lock);
+	d = desired_of(f, name, true);
+	if (d) {
+		d->mod_rev = mod_rev;
+		snprintf(d->by, sizeof(d->by), "%s", by);
+		snprintf(d->problem, sizeof(d->problem), "%s", problem);
+	}
+	if (mod_rev > f->view.desired_rev)
+		f->view.desired_rev = mod_rev;
+	pthread_mutex_unlock(&f->lock);
+}
+
+static void apply(struct ctl *c, const char *name, const char *text, size_t len, int64_t mod_rev)
+{
+	pthread_mutex_lock(&c->fleet.apply_lock);
+	apply_locked(c, name, text, len, mod_rev);
+	pthread_mutex_unlock(&c->fleet.apply_lock);
+}
+
+/* The key went: nothing to apply, the service keeps its weights. */
+static void forget(struct fleet_state *f, const char *name)
+{
+	struct fleet_desired *d;
+
+	pthread_mutex_lock(&f->lock);
+	d = desired_of(f, name, false);
+	if (d)
+		memset(d, 0, sizeof(*d));
+	pthread_mutex_unlock(&f->lock);
+}
+
+static void applied_up_to(struct fleet_state *f, int64_t rev)
+{
+	pthread_mutex_lock(&f->lock);
+	if (rev > f->view.applied_rev)
+		f->view.applied_rev = rev;
+	pthread_mutex_unlock(&f->lock);
+}
+
+static int on_msg(const struct etcd_watch_msg *m, void *arg)
+{
+	struct ctl *c = arg;
+	struct fleet_state *f = &c->fleet;
+
+	for (size_t i = 0; i < m->nev; i++) {
+		const struct etcd_kv *kv = &m->ev[i].kv;
+		const char *name = fleet_key_id(&f->cfg, "services", kv->key);
+
+		if (!name)
+			continue;
+		if (m->ev[i].type == ETCD_PUT)
+			apply(c, name, kv->value, kv->value_len, kv->mod_rev);
+		else
+			forget(f, name);
+	}
+	applied_up_to(f, m->rev);
+	return 0;
+}
+
+/* Everything under services/ as it is now: applied, and the services that
+ * went forgotten. The revision it was read at, or -errno. */
+static int64_t read_all(struct ctl *c, const char *key, struct vs_err *err)
+{
+	struct fleet_state *f = &c->fleet;
+	struct fleet_desired *d;
+	struct etcd_range r;
+	int64_t rev;
+	bool seen;
+	int ret;
+
+	ret = etcd_client_range(f->client, key, true, &r, err);
+	if (ret)
+		return ret;
+	for (size_t i = 0; i < r.n; i++) {
+		const char *name = fleet_key_id(&f->cfg, "services", r.kvs[i].key);
+
+		if (name)
+			apply(c, name, r.kvs[i].value, r.kvs[i].value_len, r.kvs[i].mod_rev);
+	}
+	pthread_mutex_lock(&f->lock);
+	for (uint32_t s = 0; s < VS_MAX_SERVICES; s++) {
+		d = &f->view.desired[s];
+		seen = false;
+		for (size_t i = 0; d->name[0] && i < r.n; i++) {
+			const char *name = fleet_key_id(&f->cfg, "services", r.kvs[i].key);
+
+			seen |= name && !strcmp(name, d->name);
+		}
+		if (d->name[0] && !seen)
+			memset(d, 0, sizeof(*d));
+	}
+	pthread_mutex_unlock(&f->lock);
+	rev = r.rev;
+	etcd_range_free(&r);
+	applied_up_to(f, rev);
+	return rev;
+}
+
+static void pause_ms(struct fleet_state *f, int ms)
+{
+	for (int t = 0; t < ms && !atomic_load(&f->stopping); t += 100)
+		usleep(100 * 1000);
+}
+
+/* Read, then watch from the revision after the read; read again after a
+ * watch that ended (a cancel, a member lost): applying is idempotent. */
+static void *sync_main(void *arg)
+{
+	struct ctl *c = arg;
+	struct fleet_state *f = &c->fleet;
+	char key[SYNC_KEY_MAX];
+	struct vs_err err;
+	bool started;
+	int64_t rev;
+
+	fleet_key(&f->cfg, "services", NULL, key, sizeof(key));
+	while (!atomic_load(&f->stopping)) {
+		pthread_mutex_lock(&c->lock);
+		started = !c->pending;
+		pthread_mutex_unlock(&c->lock);
+		if (!started) {
+			pause_ms(f, 100);
+			continue;
+		}
+		err = (struct vs_err){};
+		rev = read_all(c, key, &err);
+		if (rev >= 0)
+			etcd_watch(f->client, key, true, rev + 1, on_msg, c, &f->stopping, &err);
+		if (!atomic_load(&f->stopping)) {
+			pr_debug("fleet: services: %s\n", err.msg);
+			pause_ms(f, SYNC_RETRY_MS);
+		}
+	}
+	return NULL;
+}
+
+int fleet_sync_start(struct ctl *c)
+{
+	int ret = -pthread_create(&c->fleet.sync_thread, NULL, sync_main, c);
+
+	c->fleet.sync_running = !ret;
+	return ret;
+}
+
+void fleet_sync_stop(struct ctl *c)
+{
+	if (!c->fleet.sync_running)
+		return;
+	pthread_join(c->fleet.sync_thread, NULL);
+	c->fleet.sync_running = false;
+}
+
+int fleet_sync_set_weights(struct ctl *c, const char *svc, json_t *body, const struct weights_req *w,
+		      int64_t base, struct vs_err *err)
+{
+	struct fleet_state *f = &c->fleet;
+	char key[SYNC_KEY_MAX], at[CLOCK_RFC3339_LEN], *text = NULL;
+	struct fleet_desired *d;
+	bool stale, won;
+	json_t *doc;
+	int64_t rev, mine;
+	int ret;
+
+	pthread_mutex_lock(&f->lock);
+	stale = f->view.stale || !f->view.joined;
+	pthread_mutex_unlock(&f->lock);
+	if (stale)
+		return vs_errf(
+			err, -EAGAIN, 503, "fleet_stale",
+			"this host has no link to etcd: a change to the fleet is refused until it is back (GET /v1/fleet); steering goes on as last applied");
+	ret = ctl_check_weights(c, svc, w->names, w->bp, w->n, err);
+	if (ret || fleet_key(&f->cfg, "services", svc, key, sizeof(key)))
+		return ret ?: vs_errf(err, -ENAMETOOLONG, 400, "bad_name", "service name too long");
+	clock_rfc3339(clock_wall(), 0, at);
+	doc = json_pack("{sOssss}", "weights", body, "by", f->cfg.host_id, "at", at);
+	text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	json_decref(doc);
+	if (!text)
+		return vs_errf(err, -ENOMEM, 500, "internal", "out of memory");
+	/* Held from the compare to the apply: the watch cannot apply an
+	 * older state in between. */
+	pthread_mutex_lock(&f->apply_lock);
+	pthread_mutex_lock(&f->lock);
+	d = desired_of(f, svc, false);
+	mine = d ? d->mod_rev : 0;
+	pthread_mutex_unlock(&f->lock);
+	if (base < 0)
+		base = mine;
+	ret = etcd_client_txn(f->client,
+			      etcd_txn_req(json_pack("[o]", etcd_cmp(key, ETCD_MOD, base)),
+					   json_pack("[{s:o}]", "request_put",
+						     etcd_put_req(key, text, strlen(text), 0)),
+					   json_array()),
+			      &won, &rev, err);
+	if (!ret && !won)
+		ret = vs_errf(
+			err, -EBUSY, 409, "fleet_conflict",
+			"service %s changed in the fleet since revision %lld (this host has applied revision %lld): read it again (GET /v1/fleet) and retry",
+			svc, (long long)base, (long long)mine);
+	if (!ret)
+		apply_locked(c, svc, text, strlen(text), rev);
+	pthread_mutex_unlock(&f->apply_lock);
+	free(text);
+	return ret;
+}

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The fleet's desired state (docs/fleet.md): each service's weights under
+ * PREFIX/services/NAME, written by any host's API in a transaction
+ * guarded by the key's revision, and applied by every host, the writer
+ * included, from a watch. A thread of its own reads the services, then
+ * watches them from the revision after; a change this host cannot apply
+ * (no such service or version here, a local rollout in progress) is a
+ * problem its status reports.
+ */
+#ifndef VS_FLEET_SYNC_H
+#define VS_FLEET_SYNC_H
+
+#include <stdint.h>
+#include "lib/err.h"
+#include "codec/request.h"
+
+struct ctl;
+
+int fleet_sync_start(struct ctl *c);
+void fleet_sync_stop(struct ctl *c);
+/* PUT /v1/services/{svc}/weights on a host in a fleet: checked here as a
+ * local change would be, then written to etcd if the service's key is
+ * still at revision base (-1: the one this host last applied), then
+ * applied here. 409 fleet_conflict if another host changed it since,
+ * 503 fleet_stale while this host has lost etcd. */
+int fleet_sync_set_weights(struct ctl *c, const char *svc, json_t *body, const struct weights_req *w,
+		      int64_t base, struct vs_err *err);
+
+#endif
