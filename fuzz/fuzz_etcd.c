@@ -42,8 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct etcd_watch_msg m;
 	struct etcd_range r;
 	struct fleet_cfg fc;
-	struct weights_req wr;
-	char by[NAME_MAX_LEN];
+	struct fleet_desired_doc dd;
 	struct vs_err err;
 	int64_t a, b;
 	bool ok;
@@ -68,10 +67,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		json_decref(j);
 	}
-	if (!fleet_desired_parse((const char *)data, size, &j, &wr, by, &err) &&
-	    (wr.n < 1 || wr.n > VS_MAX_VERSIONS))
+	if (!fleet_desired_parse((const char *)data, size, &dd, &err) &&
+	    (dd.w.n < 1 || dd.w.n > VS_MAX_VERSIONS))
 		abort();
-	json_decref(j);
+	fleet_desired_free(&dd);
 	if (!fleet_host_parse("h1", (const char *)data, size, &j, &err)) {
 		if (!json_is_object(j) || !json_is_array(json_object_get(j, "problems")))
 			abort();

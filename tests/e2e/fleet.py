@@ -14,7 +14,7 @@ import time
 import urllib.request
 
 from common import test
-from lib import (BUILD, Bridge, TestFailure, START_TIMEOUT as VSTEERD_START, answer, api, check,
+from lib import (BUILD, Bridge, TestFailure, local_addr, START_TIMEOUT as VSTEERD_START, answer, api, check,
                  check_sanitizers, kill, run_vsteerd, wait_for)
 
 # Client and peer ports of the members, on the test namespace's loopback.
@@ -211,9 +211,11 @@ class Host:
         status, body = self.api("GET", "/v1/events")
         return [e["message"] for e in body["events"] if e["kind"] == kind]
 
-    def fetch(self):
-        """One request from the test's namespace to this host's service."""
-        s = socket.create_connection((self.c.addr, 8080), timeout=3)
+    def fetch(self, src=None):
+        """One request from the test's namespace (from address src if
+        given) to this host's service."""
+        s = socket.create_connection((self.c.addr, 8080), timeout=3,
+                                     source_address=(src, 0) if src else None)
         return answer(s)
 
 
@@ -238,7 +240,8 @@ def fleet_hosts(env):
     namespace of its own): every host's GET /v1/fleet shows the three ok,
     with their versions' weights and live sockets; weights set on one host
     are applied by all three (their maps: clients get the version), a
-    change the host cannot make locally is not written; two hosts changing
+    change the host cannot make locally is not written; at 50/50 the same
+    48 new clients get the same versions from each host (a shared salt); two hosts changing
     the same revision at once: one wins, the other gets 409
     fleet_conflict, and all three apply the winner's; a host whose backend
     stops reports the problem and is seen failing; one SIGKILLed is seen
@@ -290,6 +293,20 @@ def fleet_hosts(env):
     check(status == 404 and h1.fleet()["services"]["default"]["revision"] == desired["revision"],
           "weights for an unknown version: %d %s; the fleet's: %s"
           % (status, body, h1.fleet()["services"]))
+
+    # At a split, a client gets the same version from every host: the
+    # fleet's hosts share the service's salt (set with the first write).
+    status, body = h3.set_weights({"1.0": 50, "2.0": 50})
+    check(status == 200, "PUT 50/50 on h3: %d %s" % (status, body))
+    for h in hosts:
+        wait_for(lambda: h.weights() == {"1.0": 50, "2.0": 50}, SEEN,
+                 lambda: "%s to apply 50/50: %s" % (h.name, h.weights()))
+    # New clients (no session yet on any host), 48 of them: all on one
+    # version has a chance of 2^-47 at 50%.
+    split = {h.name: [h.fetch(local_addr(1000 + i)) for i in range(48)] for h in hosts}
+    check(split["h1"] == split["h2"] == split["h3"] and len(set(split["h1"])) == 2,
+          "48 clients' versions differ between hosts, or are one version: %s" % split)
+    desired = h1.fleet()["services"]["default"]
 
     # Two hosts change the same revision at once: one wins, the other 409.
     base = desired["revision"]

@@ -76,7 +76,7 @@ static void test_ctl_change_commits(void)
 	CHECK(f, "fixture");
 	listen_web(f, true);
 	CHECK_INT(open_ctl(f, web_model(true), &err), ==, 0);
-	CHECK_INT(ctl_set_weights(f->c, "web", names, bp, 2, &err), ==, 0);
+	CHECK_INT(ctl_set_weights(f->c, "web", names, bp, 2, NULL, &err), ==, 0);
 	CHECK_STR(weights_str(f->c->m, 0), "2.0=2500 1.0=7500");
 	CHECK_INT(map_value(f, &v), ==, 0);
 	CHECK_INT(v.nver, ==, 2);
@@ -86,7 +86,7 @@ static void test_ctl_change_commits(void)
 	disk = state_on_disk(f, &err);
 	CHECK(disk, "%s", err.msg);
 	CHECK_STR(weights_str(disk, 0), "2.0=2500 1.0=7500");
-	CHECK_INT(ctl_set_weights(f->c, "nope", names, bp, 2, &err), ==, -ENOENT);
+	CHECK_INT(ctl_set_weights(f->c, "nope", names, bp, 2, NULL, &err), ==, -ENOENT);
 	CHECK_ERR(-ENOENT, &err, -ENOENT, 404, "unknown_service");
 }
 
@@ -128,7 +128,7 @@ static void test_ctl_map_write_fails(void)
 	state_before = file_text(f->state);
 	CHECK(state_before, "state file");
 	fake_dp_fail_svc_writes(f->dp, -EPERM);
-	CHECK_INT(ctl_set_weights(f->c, "web", names, bp, 2, &err), ==, -EPERM);
+	CHECK_INT(ctl_set_weights(f->c, "web", names, bp, 2, NULL, &err), ==, -EPERM);
 	CHECK_ERR(-EPERM, &err, -EPERM, 500, "bpf");
 	CHECK_HAS(err.msg, "nothing was changed");
 	CHECK(fake_dp_svc_writes(f->dp) > 0, "the write was tried");
@@ -140,7 +140,7 @@ static void test_ctl_map_write_fails(void)
 	CHECK_INT(state_tmp_files(f->dir), ==, 0);
 	/* The kernel takes writes again: the same change goes in. */
 	fake_dp_fail_svc_writes(f->dp, 0);
-	CHECK_INT(ctl_set_weights(f->c, "web", names, bp, 2, &err), ==, 0);
+	CHECK_INT(ctl_set_weights(f->c, "web", names, bp, 2, NULL, &err), ==, 0);
 	CHECK_INT(map_value(f, &after), ==, 0);
 	CHECK_INT(after.ver[0].upto, ==, 5000);
 }
@@ -161,7 +161,7 @@ static void test_ctl_state_write_fails(void)
 	unlink(f->state);
 	CHECK_INT(rmdir(f->dir), ==, 0);
 	writes = fake_dp_svc_writes(f->dp);
-	CHECK_INT(ctl_set_weights(f->c, "web", names, bp, 2, &err), ==, -ENOENT);
+	CHECK_INT(ctl_set_weights(f->c, "web", names, bp, 2, NULL, &err), ==, -ENOENT);
 	CHECK_ERR(-ENOENT, &err, -ENOENT, 500, "state_write");
 	CHECK_INT(fake_dp_svc_writes(f->dp), ==, writes);
 	CHECK_STR(weights_str(f->c->m, 0), "2.0=0 1.0=10000");

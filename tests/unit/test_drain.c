@@ -182,7 +182,7 @@ static void test_drain_cancelled(void)
 
 	f = drain_fixture(c);
 	CHECK(f, "fixture");
-	CHECK_INT(ctl_set_weights(f->c, "web", names, bp, 2, &err), ==, 0);
+	CHECK_INT(ctl_set_weights(f->c, "web", names, bp, 2, NULL, &err), ==, 0);
 	set_clock(f, T0 + 1);
 	ctl_tick(f->c);
 	CHECK(!f->c->m->cl[0].drain.on, "the drain goes on");

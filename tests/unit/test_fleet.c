@@ -155,8 +155,9 @@ static void test_fleet_host_parse(void)
 
 static void test_fleet_desired_parse(void)
 {
-	static const char good[] = "{\"weights\": {\"1.0\": 25, \"2.0\": 75.5}, \"by\": \"h1\", "
-				   "\"at\": \"2026-12-07T10:00:00Z\"}";
+	static const char good[] =
+		"{\"weights\": {\"1.0\": 25, \"2.0\": 75.5}, \"salt\": 4294967295, "
+		"\"by\": \"h1\", \"at\": \"2026-12-07T10:00:00Z\"}";
 	static const struct {
 		const char *text, *says;
 	} bad[] = {
@@ -165,25 +166,32 @@ static void test_fleet_desired_parse(void)
 		{ "{\"weights\": {\"1.0\": 25}, \"extra\": 1}", "extra" },
 		{ "{\"weights\": {\"1.0\": 101}}", "percentage" },
 		{ "{\"weights\": {}}", "1 to 8 versions" },
+		{ "{\"weights\": {\"1.0\": 100}, \"salt\": 4294967296}", "salt" },
+		{ "{\"weights\": {\"1.0\": 100}, \"salt\": -1}", "salt" },
 	};
-	char by[NAME_MAX_LEN];
-	struct weights_req w;
+	static const char plain[] = "{\"weights\": {\"1.0\": 100}}";
+	struct fleet_desired_doc d;
 	struct vs_err err;
-	json_t *doc, *host;
+	json_t *host;
 
 	row("%s", "good");
-	CHECK_INT(fleet_desired_parse(good, strlen(good), &doc, &w, by, &err), ==, 0);
-	CHECK_INT(w.n, ==, 2);
-	CHECK_STR(w.names[1], "2.0");
-	CHECK_INT(w.bp[1], ==, 7550);
-	CHECK_STR(by, "h1");
-	json_decref(doc);
+	CHECK_INT(fleet_desired_parse(good, strlen(good), &d, &err), ==, 0);
+	CHECK_INT(d.w.n, ==, 2);
+	CHECK_STR(d.w.names[1], "2.0");
+	CHECK_INT(d.w.bp[1], ==, 7550);
+	CHECK_STR(d.by, "h1");
+	CHECK(d.has_salt && d.salt == UINT32_MAX, "salt %u", d.salt);
+	fleet_desired_free(&d);
+	row("%s", "no salt");
+	CHECK_INT(fleet_desired_parse(plain, strlen(plain), &d, &err), ==, 0);
+	CHECK(!d.has_salt && !d.by[0], "%s", "no salt, no by");
+	fleet_desired_free(&d);
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		row("%s", bad[i].text);
-		CHECK_INT(fleet_desired_parse(bad[i].text, strlen(bad[i].text), &doc, &w, by, &err),
-			  ==, -EPROTO);
+		CHECK_INT(fleet_desired_parse(bad[i].text, strlen(bad[i].text), &d, &err), ==,
+			  -EPROTO);
 		CHECK_HAS(err.msg, bad[i].says);
-		json_decref(doc);
+		fleet_desired_free(&d);
 	}
 	row("%s", "behind");
 	host = json_pack("{sI}", "appliedRevision", (json_int_t)7);

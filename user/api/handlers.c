@@ -186,7 +186,7 @@ json_t *handle_weights(struct api_call *k)
 	} else if (rev) {
 		return fail(k, 400, "unknown_field",
 			    "query parameter 'revision' is for a host in a fleet%s", "");
-	} else if (ctl_set_weights(k->c, k->caps[0], w.names, w.bp, w.n, &k->err)) {
+	} else if (ctl_set_weights(k->c, k->caps[0], w.names, w.bp, w.n, NULL, &k->err)) {
 		return NULL;
 	}
 	return handle_service(k);

@@ -237,28 +237,43 @@ bad_problems:
 	return bad_doc(err, id, "\"problems\" is not a list of at most 32 strings");
 }
 
-int fleet_desired_parse(const char *text, size_t len, json_t **doc, struct weights_req *w,
-			char by[NAME_MAX_LEN], struct vs_err *err)
+int fleet_desired_parse(const char *text, size_t len, struct fleet_desired_doc *out,
+			struct vs_err *err)
 {
-	static const char *const keys[] = { "weights", "by", "at", NULL };
+	static const char *const keys[] = { "weights", "salt", "by", "at", NULL };
+	static const struct parse_int salt = { "salt", 0, UINT32_MAX };
+	json_int_t v = -1;
 	const char *b;
 	int ret;
 
-	by[0] = '\0';
-	*doc = len <= FLEET_DOC_MAX ? json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL) : NULL;
-	if (!*doc)
+	memset(out, 0, sizeof(*out));
+	out->doc = len <= FLEET_DOC_MAX ? json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL) :
+					  NULL;
+	if (!out->doc)
 		return vs_errf(err, -EPROTO, 502, "bad_desired_state",
 			       "not JSON of at most 64 KiB");
-	b = json_string_value(json_object_get(*doc, "by"));
+	b = json_string_value(json_object_get(out->doc, "by"));
 	if (b && model_name_valid(b))
-		snprintf(by, NAME_MAX_LEN, "%s", b);
-	ret = parse_keys(*doc, keys, "the fleet's service", err);
-	if (!ret && !json_is_object(json_object_get(*doc, "weights")))
-		ret = vs_errf(err, -EPROTO, 502, "bad_desired_state",
-			      "not a service's desired state: {\"weights\": {...}, \"by\", \"at\"}");
+		snprintf(out->by, sizeof(out->by), "%s", b);
+	ret = parse_keys(out->doc, keys, "the fleet's service", err);
+	if (!ret && !json_is_object(json_object_get(out->doc, "weights")))
+		ret = vs_errf(
+			err, -EPROTO, 502, "bad_desired_state",
+			"not a service's desired state: {\"weights\": {...}, \"salt\", \"by\", \"at\"}");
 	if (!ret)
-		ret = req_weights(json_object_get(*doc, "weights"), w, err);
+		ret = parse_ints(out->doc, &salt, 1, &v, "bad_desired_state", "the fleet's service",
+				 err);
+	if (!ret)
+		ret = req_weights(json_object_get(out->doc, "weights"), &out->w, err);
+	out->has_salt = v >= 0;
+	out->salt = (uint32_t)v;
 	return ret ? -EPROTO : 0;
+}
+
+void fleet_desired_free(struct fleet_desired_doc *d)
+{
+	json_decref(d->doc);
+	d->doc = NULL;
 }
 
 bool fleet_host_behind(json_t *doc, int64_t rev)

@@ -75,10 +75,17 @@ int fleet_host_parse(const char *id, const char *text, size_t len, json_t **out,
  * applied the fleet's desired state only up to a revision before rev. */
 bool fleet_host_behind(json_t *doc, int64_t rev);
 /* A service's desired state as etcd holds it under services/NAME:
- * {"weights": {"VERSION": PERCENT, ...}, "by": HOST, "at": TIME}, written
- * by a host's API. *doc is the parsed document (w's names point into it:
- * the caller's to json_decref() after); by is "" if absent. */
-int fleet_desired_parse(const char *text, size_t len, json_t **doc, struct weights_req *w,
-			char by[NAME_MAX_LEN], struct vs_err *err);
+ * {"weights": {"VERSION": PERCENT, ...}, "salt": N, "by": HOST, "at":
+ * TIME}, written by a host's API. */
+struct fleet_desired_doc {
+	json_t *doc; /* parsed: w's names point into it */
+	struct weights_req w;
+	char by[NAME_MAX_LEN]; /* "" if absent or not a host id */
+	bool has_salt;	       /* the session hash salt every host takes */
+	uint32_t salt;
+};
+int fleet_desired_parse(const char *text, size_t len, struct fleet_desired_doc *out,
+			struct vs_err *err);
+void fleet_desired_free(struct fleet_desired_doc *d);
 
 #endif

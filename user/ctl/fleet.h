@@ -38,6 +38,8 @@ struct fleet_desired {
 	int64_t mod_rev;	 /* of its key when applied */
 	char by[NAME_MAX_LEN];	 /* the host whose API wrote it */
 	char problem[224];	 /* why this host could not apply it; "" */
+	bool has_salt;		 /* the service's salt in the fleet, for the next write */
+	uint32_t salt;
 };
 
 /* What the API shows: copied out under the fleet's lock. */

@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include "lib/clock.h"
 #include "lib/log.h"
+#include "lib/rand.h"
 #include "store/etcd_client.h"
 #include "store/etcd_watch.h"
 #include "ctl/ctl.h"
@@ -40,11 +41,10 @@ static void apply_locked(struct ctl *c, const char *name, const char *text, size
 			 int64_t mod_rev)
 {
 	struct fleet_state *f = &c->fleet;
-	char by[NAME_MAX_LEN] = "", problem[sizeof(f->view.desired[0].problem)] = "";
+	char problem[sizeof(f->view.desired[0].problem)] = "";
+	struct fleet_desired_doc doc;
 	struct fleet_desired *d;
-	struct weights_req w;
 	struct vs_err err = {};
-	json_t *doc = NULL;
 	int64_t done;
 
 	pthread_mutex_lock(&f->lock);
@@ -53,23 +53,27 @@ static void apply_locked(struct ctl *c, const char *name, const char *text, size
 	pthread_mutex_unlock(&f->lock);
 	if (done >= mod_rev)
 		return;
-	if (fleet_desired_parse(text, len, &doc, &w, by, &err) ||
-	    ctl_set_weights(c, name, w.names, w.bp, w.n, &err))
-		snprintf(problem, sizeof(problem), "service %s: the fleet's weights (revision %lld%s%s) are not applied here: %s",
-			 name, (long long)mod_rev, by[0] ? ", by " : "", by, err.msg);
-	json_decref(doc);
+	if (fleet_desired_parse(text, len, &doc, &err) ||
+	    ctl_set_weights(c, name, doc.w.names, doc.w.bp, doc.w.n,
+			    doc.has_salt ? &doc.salt : NULL, &err))
+		snprintf(problem, sizeof(problem),
+			 "service %s: the fleet's weights (revision %lld%s%s) are not applied here: %s",
+			 name, (long long)mod_rev, doc.by[0] ? ", by " : "", doc.by, err.msg);
 	if (problem[0])
 		pr_warn("fleet: %s\n", problem);
 	pthread_mutex_lock(&f->lock);
 	d = desired_of(f, name, true);
 	if (d) {
 		d->mod_rev = mod_rev;
-		snprintf(d->by, sizeof(d->by), "%s", by);
+		snprintf(d->by, sizeof(d->by), "%s", doc.by);
 		snprintf(d->problem, sizeof(d->problem), "%s", problem);
+		d->has_salt = doc.has_salt;
+		d->salt = doc.salt;
 	}
 	if (mod_rev > f->view.desired_rev)
 		f->view.desired_rev = mod_rev;
 	pthread_mutex_unlock(&f->lock);
+	fleet_desired_free(&doc);
 }
 
 static void apply(struct ctl *c, const char *name, const char *text, size_t len, int64_t mod_rev)
@@ -212,13 +216,14 @@ void fleet_sync_stop(struct ctl *c)
 	c->fleet.sync_running = false;
 }
 
-int fleet_sync_set_weights(struct ctl *c, const char *svc, json_t *body, const struct weights_req *w,
-		      int64_t base, struct vs_err *err)
+int fleet_sync_set_weights(struct ctl *c, const char *svc, json_t *body,
+			   const struct weights_req *w, int64_t base, struct vs_err *err)
 {
 	struct fleet_state *f = &c->fleet;
 	char key[SYNC_KEY_MAX], at[CLOCK_RFC3339_LEN], *text = NULL;
 	struct fleet_desired *d;
-	bool stale, won;
+	bool stale, won, has_salt;
+	uint32_t salt;
 	json_t *doc;
 	int64_t rev, mine;
 	int ret;
@@ -233,8 +238,18 @@ int fleet_sync_set_weights(struct ctl *c, const char *svc, json_t *body, const s
 	ret = ctl_check_weights(c, svc, w->names, w->bp, w->n, err);
 	if (ret || fleet_key(&f->cfg, "services", svc, key, sizeof(key)))
 		return ret ?: vs_errf(err, -ENAMETOOLONG, 400, "bad_name", "service name too long");
+	/* The fleet's salt, or a new one: the first write of a service
+	 * gives every host the same. */
+	pthread_mutex_lock(&f->lock);
+	d = desired_of(f, svc, false);
+	has_salt = d && d->has_salt;
+	salt = has_salt ? d->salt : 0;
+	pthread_mutex_unlock(&f->lock);
+	if (!has_salt && (ret = rand_bytes(&salt, sizeof(salt))))
+		return vs_errf(err, ret, 500, "internal", "no random bytes for a salt");
 	clock_rfc3339(clock_wall(), 0, at);
-	doc = json_pack("{sOssss}", "weights", body, "by", f->cfg.host_id, "at", at);
+	doc = json_pack("{sOsIssss}", "weights", body, "salt", (json_int_t)salt, "by",
+			f->cfg.host_id, "at", at);
 	text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
 	json_decref(doc);
 	if (!text)

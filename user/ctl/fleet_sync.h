@@ -24,7 +24,7 @@ void fleet_sync_stop(struct ctl *c);
  * still at revision base (-1: the one this host last applied), then
  * applied here. 409 fleet_conflict if another host changed it since,
  * 503 fleet_stale while this host has lost etcd. */
-int fleet_sync_set_weights(struct ctl *c, const char *svc, json_t *body, const struct weights_req *w,
-		      int64_t base, struct vs_err *err);
+int fleet_sync_set_weights(struct ctl *c, const char *svc, json_t *body,
+			   const struct weights_req *w, int64_t base, struct vs_err *err);
 
 #endif

@@ -288,6 +288,7 @@ struct weights_arg {
 	const char *const *names;
 	const uint16_t *bp;
 	uint32_t n;
+	const uint32_t *salt; /* NULL: the service keeps its own */
 };
 
 static int weights_fn(struct model *next, uint32_t svc, const void *arg, struct vs_err *err)
@@ -304,6 +305,8 @@ static int weights_fn(struct model *next, uint32_t svc, const void *arg, struct 
 	ret = model_set_weights(next, svc, w->names, w->bp, w->n, err);
 	if (ret)
 		return ret;
+	if (w->salt)
+		next->svc[svc].salt = *w->salt;
 	model_format_weights(next, svc, text, sizeof(text));
 	model_event(next, clock_wall(), next->svc[svc].name, "weights_set", "weights set: %s",
 		    text);
@@ -313,7 +316,7 @@ static int weights_fn(struct model *next, uint32_t svc, const void *arg, struct 
 int ctl_check_weights(struct ctl *c, const char *svc, const char *const *names, const uint16_t *bp,
 		      uint32_t n, struct vs_err *err)
 {
-	struct weights_arg w = { names, bp, n };
+	struct weights_arg w = { names, bp, n, NULL };
 	struct model *next = malloc(sizeof(*next));
 	int ret, id;
 
@@ -331,9 +334,9 @@ int ctl_check_weights(struct ctl *c, const char *svc, const char *const *names, 
 }
 
 int ctl_set_weights(struct ctl *c, const char *svc, const char *const *names, const uint16_t *bp,
-		    uint32_t n, struct vs_err *err)
+		    uint32_t n, const uint32_t *salt, struct vs_err *err)
 {
-	struct weights_arg w = { names, bp, n };
+	struct weights_arg w = { names, bp, n, salt };
 
 	return txn_run(c, svc, weights_fn, NULL, &w, err);
 }
