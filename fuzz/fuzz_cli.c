@@ -13,6 +13,7 @@
 #include <string.h>
 #include <jansson.h>
 #include "cli/args.h"
+#include "cli/fleet.h"
 #include "cli/watch.h"
 
 #define COLS 72
@@ -58,6 +59,18 @@ static void frame(const char *text)
 	json_decref(svc);
 }
 
+static void fleet_table(const char *text)
+{
+	static bool quiet;
+	json_t *reply = json_loads(text, 0, NULL);
+
+	if (!quiet)
+		quiet = freopen("/dev/null", "w", stdout) != NULL;
+	if (reply)
+		cli_print_fleet(reply);
+	json_decref(reply);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char err[CLI_ERR_LEN] = "", *s;
@@ -71,7 +84,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s = strndup((const char *)data + 1, size - 1);
 	if (!s)
 		return 0;
-	switch (data[0] % 7) {
+	switch (data[0] % 8) {
 	case 0:
 		ret = cli_parse_duration(s, &secs, err);
 		if (!ret && (secs < 0 || secs > 10LL * 365 * 86400))
@@ -99,6 +112,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case 6:
 		frame(s);
+		break;
+	case 7: /* GET /v1/fleet's reply, another host's statuses in it */
+		fleet_table(s);
 		break;
 	}
 	if (ret && (!err[0] || ret > 0))

@@ -6,6 +6,7 @@ import contextlib
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -199,6 +200,12 @@ class Host:
         check(status == 200, "%s: GET /v1/fleet: %d %s" % (self.name, status, body))
         return body
 
+    def ctl(self, *args):
+        """vsteerctl against this host's API, run in its namespace."""
+        r = self.c.run([os.path.join(BUILD, "vsteerctl"), "--api", "http://127.0.0.1:9900"]
+                       + list(args))
+        return r.stdout
+
     def states(self):
         """{host: state} as this host last read the fleet."""
         return {h["host"]: h["state"] for h in self.fleet()["hosts"]}
@@ -238,7 +245,8 @@ def fleet_hosts(env):
     """Three vsteerd hosts (each in its own network namespace with its own
     backends) in a fleet through a three-member etcd (each member in a
     namespace of its own): every host's GET /v1/fleet shows the three ok,
-    with their versions' weights and live sockets; weights set on one host
+    with their versions' weights and live sockets, as vsteerctl get fleet
+    does; weights set on one host
     are applied by all three (their maps: clients get the version), a
     change the host cannot make locally is not written; at 50/50 the same
     48 new clients get the same versions from each host (a shared salt); two hosts changing
@@ -247,12 +255,13 @@ def fleet_hosts(env):
     stops reports the problem and is seen failing; one SIGKILLed is seen
     missing once its lease lapsed, and a fleet_host_missing event says so;
     a host cut off from etcd keeps steering (every request of the cut
-    answered), says it is stale (API, metrics, event), refuses changes
+    answered), says it is stale (API, metrics, event, vsteerctl), refuses changes
     (503 fleet_stale) and is missing for the others, then back in the
     fleet when the link returns, with the weights set meanwhile; a
     missing host is forgotten by DELETE /v1/fleet/hosts/ID, a live one
     refused (409), an unknown one 404; with an etcd member killed,
-    statuses keep coming; a host stopped by SIGTERM is missing at once."""
+    statuses keep coming; a host stopped by SIGTERM is missing at once;
+    the hosts restarted come back with the fleet's weights."""
     bridge = Bridge(env, ("netns",) * 6)
     cluster = EtcdCluster(env, [bridge[4], bridge[5], bridge[6]])
     hosts = [Host(env, bridge, bridge[i], cluster, "h%d" % i) for i in (1, 2, 3)]
@@ -273,6 +282,12 @@ def fleet_hosts(env):
               == [("2.0", 100, 1), ("1.0", 0, 1)],
               "%s's status as h1 reads it: %s" % (entry["host"], entry))
     check(h1.events("fleet_joined"), "h1 has no fleet_joined event")
+    table = h1.ctl("get", "fleet")
+    check(table.startswith("host h1 in the fleet /vsteer (etcd http://10.88.0.5:2379,")
+          and "linked, read at" in table
+          and all(re.search(r"^%s(?: \(this\))? +ok +\d+ +default 2\.0=100/1 1\.0=0/1 +-$" % n,
+                            table, re.M) for n in ("h1", "h2", "h3")),
+          "vsteerctl get fleet on h1:\n%s" % table)
     for h in hosts:
         check(h.fetch() == "2.0", "%s does not steer to its newest version" % h.name)
 
@@ -371,6 +386,8 @@ def fleet_hosts(env):
         # A change made meanwhile elsewhere: h2 catches up when back.
         status, body = h1.set_weights({"1.0": 0, "2.0": 100})
         check(status == 200, "PUT weights on h1 while h2 is cut off: %d %s" % (status, body))
+        table = h2.ctl("get", "fleet")
+        check("STALE since" in table, "vsteerctl get fleet on stale h2:\n%s" % table)
         status, text = h2.api("GET", "/metrics")
         check(b"vsteer_fleet_stale 1" in text, "h2's metrics while stale: %s"
               % [l for l in text.split(b"\n") if b"fleet" in l])
@@ -416,6 +433,18 @@ def fleet_hosts(env):
     h1.proc.send_signal(signal.SIGTERM)
     check(h1.proc.wait(timeout=10) == 0, "h1's vsteerd exited with %s" % h1.proc.returncode)
     for h in (h1, h2):
+        check_sanitizers(open(h.log, errors="replace").read(), "%s's log" % h.name)
+
+    # Every vsteerd restarted: the fleet's state is etcd's and the pins'.
+    for h in (h1, h2):
+        h.start()
+    for h in (h1, h2):
+        h.wait_states({"h1": "ok", "h2": "ok"}, "h1 and h2 restarted")
+        check(h.weights() == {"1.0": 0, "2.0": 100} and h.fetch() == "2.0",
+              "%s's weights after the restart: %s" % (h.name, h.weights()))
+    for h in (h1, h2):
+        h.proc.send_signal(signal.SIGTERM)
+        check(h.proc.wait(timeout=10) == 0, "%s's vsteerd exited with %s" % (h.name, h.proc.returncode))
         check_sanitizers(open(h.log, errors="replace").read(), "%s's log" % h.name)
 
 

@@ -203,7 +203,37 @@ static void test_fleet_desired_parse(void)
 	json_decref(host);
 }
 
+static void test_fleet_member_parse(void)
+{
+	static const struct {
+		const char *text;
+		bool kept;
+	} cases[] = {
+		{ "{\"joined\": \"2026-12-07T10:00:00Z\"}", true },
+		{ "{}", true },
+		{ "{\"joined\": 7}", false },
+		{ "{\"joined\": \"t\", \"more\": \"x\"}", false },
+		{ "[\"joined\"]", false },
+		{ "nope", false },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		json_t *m = fleet_member_parse(cases[i].text, strlen(cases[i].text));
+
+		row("%s", cases[i].text);
+		CHECK(json_is_object(m), "%s", "always an object");
+		CHECK_INT(json_object_size(m) > 0 || !strcmp(cases[i].text, "{}"), ==,
+			  cases[i].kept);
+		json_decref(m);
+	}
+}
+
 const struct unit_case fleet_cases[] = {
-	TEST(test_fleet_desired_parse), TEST(test_fleet_cfg),	     TEST(test_fleet_cfg_refused),
-	TEST(test_fleet_keys),		TEST(test_fleet_host_parse), { NULL, NULL },
+	TEST(test_fleet_member_parse),
+	TEST(test_fleet_desired_parse),
+	TEST(test_fleet_cfg),
+	TEST(test_fleet_cfg_refused),
+	TEST(test_fleet_keys),
+	TEST(test_fleet_host_parse),
+	{ NULL, NULL },
 };

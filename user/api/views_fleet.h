@@ -11,8 +11,10 @@
 /* This host's status from a snapshot of all its versions, as
  * fleet_host_parse() reads it back: fleet_render_fn. */
 json_t *views_fleet_host(const struct snap *s, const char *host);
-/* GET /v1/fleet: this host's link to etcd and every member's state: ok,
- * failing (it reports problems) or missing (no status: its lease lapsed). */
+/* GET /v1/fleet: this host's link to etcd, each service's desired state
+ * as applied here, and every member's state: ok, behind (it has not
+ * applied the newest change), failing (it reports problems) or missing
+ * (no status: its lease lapsed). */
 json_t *views_fleet_view(const struct fleet_view *v);
 
 #endif

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/fleet.h"
 #include "cli/get.h"
 #include "cli/json.h"
 #include "cli/table.h"
@@ -221,7 +222,7 @@ int cli_get_cmd(struct cli_opts *o)
 	json_t *reply;
 	int ret;
 
-	if (!strcmp(what, "services") || !strcmp(what, "clusters")) {
+	if (!strcmp(what, "services") || !strcmp(what, "clusters") || !strcmp(what, "fleet")) {
 		if (o->argc != 1)
 			return cli_error("get %s takes no other argument", what);
 		snprintf(path, sizeof(path), "/v1/%s", what);
@@ -232,7 +233,7 @@ int cli_get_cmd(struct cli_opts *o)
 		if (ret)
 			return ret;
 	} else {
-		return cli_error("get '%s': services, service NAME or clusters", what);
+		return cli_error("get '%s': services, service NAME, clusters or fleet", what);
 	}
 	ret = cli_get(o, path, &reply);
 	if (ret)
@@ -243,6 +244,8 @@ int cli_get_cmd(struct cli_opts *o)
 		ret = print_services(reply);
 	else if (!strcmp(what, "service"))
 		ret = cli_check_service_view(reply, path) ?: print_service(reply);
+	else if (!strcmp(what, "fleet"))
+		ret = cli_print_fleet(reply);
 	else
 		ret = print_clusters(reply);
 	json_decref(reply);

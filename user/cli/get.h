@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* vsteerctl get services | service NAME | clusters: tables, or the raw
- * view with -o json. */
+/* vsteerctl get services | service NAME | clusters | fleet: tables, or
+ * the raw view with -o json. */
 #ifndef VS_CLI_GET_H
 #define VS_CLI_GET_H
 #include <jansson.h>

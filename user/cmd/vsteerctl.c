@@ -114,11 +114,13 @@ static const int EVENTS_OPTS[] = { OPT_FOLLOW, OPT_SINCE, 0 };
 static const int STATUS_OPTS[] = { OPT_WATCH, OPT_TIMEOUT, 0 };
 
 static const struct command COMMANDS[] = {
-	{ "get", cli_get_cmd, NONE, "get services | service NAME | clusters [-o json]",
+	{ "get", cli_get_cmd, NONE, "get services | service NAME | clusters | fleet [-o json]",
 	  "Every service (address, versions and weights, rollout); one service's\n"
 	  "versions, newest first: weight, live and dead backends, open connections,\n"
 	  "drained, and the last 5 s window's req/s, p50 and p99 latency (ms) and\n"
-	  "error rate; or every cluster. -o json: the API's view as it is.\n" },
+	  "error rate; or every cluster; or, on a host in a fleet, its link to etcd\n"
+	  "and every host: state, revision applied, versions, first problem.\n"
+	  "-o json: the API's view as it is.\n" },
 	{ "events", cli_events_cmd, EVENTS_OPTS,
 	  "events [SERVICE] [-f|--follow] [--since ID] [-o json]",
 	  "What happened, oldest first: id, time, service, kind and message.\n"

@@ -202,7 +202,7 @@ int fleet_host_parse(const char *id, const char *text, size_t len, json_t **out,
 
 	*out = NULL;
 	if (len > FLEET_DOC_MAX)
-		return bad_doc(err, id, "over 64 KiB");
+		return bad_doc(err, id, "over 1 MiB");
 	doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!doc)
 		return bad_doc(err, id, "not JSON");
@@ -250,8 +250,7 @@ int fleet_desired_parse(const char *text, size_t len, struct fleet_desired_doc *
 	out->doc = len <= FLEET_DOC_MAX ? json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL) :
 					  NULL;
 	if (!out->doc)
-		return vs_errf(err, -EPROTO, 502, "bad_desired_state",
-			       "not JSON of at most 64 KiB");
+		return vs_errf(err, -EPROTO, 502, "bad_desired_state", "not JSON of at most 1 MiB");
 	b = json_string_value(json_object_get(out->doc, "by"));
 	if (b && model_name_valid(b))
 		snprintf(out->by, sizeof(out->by), "%s", b);
@@ -279,4 +278,21 @@ void fleet_desired_free(struct fleet_desired_doc *d)
 bool fleet_host_behind(json_t *doc, int64_t rev)
 {
 	return json_integer_value(json_object_get(doc, "appliedRevision")) < rev;
+}
+
+json_t *fleet_member_parse(const char *text, size_t len)
+{
+	json_t *doc = len <= 4096 ? json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL) : NULL;
+	const char *k;
+	json_t *v;
+
+	if (!json_is_object(doc) || json_object_size(doc) > 1)
+		goto empty;
+	json_object_foreach (doc, k, v)
+		if (strcmp(k, "joined") || !json_is_string(v))
+			goto empty;
+	return doc;
+empty:
+	json_decref(doc);
+	return json_object();
 }

@@ -27,8 +27,9 @@
 #define FLEET_LEASE_DEFAULT 10
 #define FLEET_LEASE_MIN	    2
 #define FLEET_LEASE_MAX	    60
-/* A host's status document: a few hundred bytes a version. */
-#define FLEET_DOC_MAX	   (64 * 1024)
+/* A host's status document: a few hundred bytes a version, and a host
+ * may have VS_MAX_SLOTS of them; under etcd's 1.5 MiB a request. */
+#define FLEET_DOC_MAX	   (1024 * 1024)
 #define FLEET_PROBLEMS_MAX 32
 #define FLEET_HOSTS_MAX	   1024 /* hosts /v1/fleet shows */
 
@@ -55,7 +56,8 @@ int fleet_cfg_parse(json_t *obj, struct fleet_cfg *f, struct vs_err *err);
 int fleet_cfg_check(const struct fleet_cfg *f, struct vs_err *err);
 
 /* PREFIX/kind/ID ("hosts": a host's status, under its lease; "members":
- * the hosts that joined, until one is removed), or PREFIX/kind/ with id
+ * the hosts that joined, until one is removed; "services": a service's
+ * desired state, ID its name), or PREFIX/kind/ with id
  * NULL; -ENAMETOOLONG if it does not fit. */
 int fleet_key(const struct fleet_cfg *f, const char *kind, const char *id, char *out, size_t size);
 /* The host id at the end of key, a key of PREFIX/kind/; NULL if key is
@@ -71,6 +73,10 @@ const char *fleet_key_id(const struct fleet_cfg *f, const char *kind, const char
 int fleet_host_parse(const char *id, const char *text, size_t len, json_t **out,
 		     struct vs_err *err);
 
+/* A member's document ({"joined": TIME}): as it is if it is an object
+ * with at most a "joined" string, else an empty object. Never NULL but
+ * out of memory. */
+json_t *fleet_member_parse(const char *text, size_t len);
 /* Whether a host's status (as fleet_host_parse() took it) says it has
  * applied the fleet's desired state only up to a revision before rev. */
 bool fleet_host_behind(json_t *doc, int64_t rev);

@@ -36,11 +36,11 @@ int fleet_open(struct fleet_state *f, const struct fleet_cfg *cfg, struct vs_err
 	if (ret || !cfg->endpoints[0])
 		return ret;
 	f->cfg = *cfg;
-	if (cfg->password_file[0] &&
-	    (ret = file_read_secret(cfg->password_file, "etcd password file", "passwordFile",
-				    "bad_fleet", password, FLEET_PASSWORD_MAX, err)))
-		return ret;
-	ret = etcd_client_open(&o, &f->client, err);
+	if (cfg->password_file[0])
+		ret = file_read_secret(cfg->password_file, "etcd password file", "passwordFile",
+				       "bad_fleet", password, FLEET_PASSWORD_MAX, err);
+	if (!ret)
+		ret = etcd_client_open(&o, &f->client, err);
 	explicit_bzero(password, sizeof(password));
 	if (ret)
 		return ret;
@@ -131,9 +131,22 @@ static void contact(struct ctl *c, bool ok, const struct vs_err *e)
 			    "etcd answers again: this host is back in the fleet");
 }
 
-/* A lease, and this host registered as a member (once: the key stays
- * when the lease goes, so that a host that dies is seen missing). */
-static int join(struct fleet_state *f, struct vs_err *err)
+/* A lease for this host's status. */
+static int grant(struct fleet_state *f, struct vs_err *err)
+{
+	int ret = etcd_client_grant(f->client, f->cfg.lease_s, &f->lease, err);
+
+	if (ret)
+		return ret;
+	f->lease_checked = clock_mono_ms();
+	f->published = 0;
+	f->registered = false; /* it may have been forgotten meanwhile */
+	return 0;
+}
+
+/* This host a member (created only if absent: the key has no lease and
+ * stays when the host dies, so that the others see it missing). */
+static int register_member(struct fleet_state *f, struct vs_err *err)
 {
 	char key[FLEET_KEY_MAX], joined[CLOCK_RFC3339_LEN], *v;
 	json_t *doc;
@@ -141,11 +154,6 @@ static int join(struct fleet_state *f, struct vs_err *err)
 	int64_t rev;
 	int ret;
 
-	ret = etcd_client_grant(f->client, f->cfg.lease_s, &f->lease, err);
-	if (ret)
-		return ret;
-	f->lease_checked = clock_mono_ms();
-	f->published = 0;
 	fleet_key(&f->cfg, "members", f->cfg.host_id, key, sizeof(key));
 	clock_rfc3339(clock_wall(), 0, joined);
 	doc = json_pack("{ss}", "joined", joined);
@@ -160,6 +168,7 @@ static int join(struct fleet_state *f, struct vs_err *err)
 					   json_array()),
 			      &created, &rev, err);
 	free(v);
+	f->registered = !ret;
 	return ret;
 }
 
@@ -266,8 +275,8 @@ static int read_kind(struct fleet_state *f, const char *kind, json_t **out, int6
 			doc = json_pack("{sss[s]s[]}", "host", id, "at", "", "problems", bad.msg,
 					"services");
 		if (!strcmp(kind, "members"))
-			doc = json_loadb(r.kvs[i].value, r.kvs[i].value_len, 0, NULL);
-		json_object_set_new(*out, id, doc ?: json_object());
+			doc = fleet_member_parse(r.kvs[i].value, r.kvs[i].value_len);
+		json_object_set_new(*out, id, doc);
 	}
 	etcd_range_free(&r);
 	return 0;
@@ -295,6 +304,9 @@ static int read_fleet(struct ctl *c, struct vs_err *err)
 	pthread_mutex_lock(&f->lock);
 	want = f->view.desired_rev;
 	pthread_mutex_unlock(&f->lock);
+	/* Forgotten while away (DELETE /v1/fleet/hosts/ID): again. */
+	if (!json_object_get(members, f->cfg.host_id))
+		f->registered = false;
 	json_object_foreach (hosts, id, doc)
 		if (!json_object_get(members, id))
 			json_object_set_new(members, id, json_object());
@@ -316,10 +328,15 @@ static int read_fleet(struct ctl *c, struct vs_err *err)
 	f->view.nfailing = nfailing;
 	f->view.nmissing = nmissing;
 	f->view.nbehind = nbehind;
+	/* Its own references: fleet_forget() may replace the view's. */
+	json_incref(hosts);
+	json_incref(members);
 	pthread_mutex_unlock(&f->lock);
 	changes(c, old_hosts, old_members, hosts, members);
 	json_decref(old_hosts);
 	json_decref(old_members);
+	json_decref(hosts);
+	json_decref(members);
 	return 0;
 }
 
@@ -332,7 +349,7 @@ static int round_once(struct ctl *c, struct vs_err *err)
 	int ret;
 
 	if (!f->lease)
-		return join(f, err);
+		return grant(f, err);
 	if (now - f->lease_checked >= (int64_t)f->cfg.lease_s * 1000 / 3) {
 		ret = etcd_client_keepalive(f->client, f->lease, &ttl, err);
 		if (ret)
@@ -340,16 +357,20 @@ static int round_once(struct ctl *c, struct vs_err *err)
 		f->lease_checked = now;
 		if (!ttl) { /* lapsed while etcd was away: the status went with it */
 			f->lease = 0;
-			return join(f, err);
+			return grant(f, err);
 		}
 	}
+	if (!f->registered)
+		return register_member(f, err);
 	if (now - f->published < FLEET_PUBLISH_MS)
 		return 1; /* nothing was due */
 	ret = publish(c, err);
 	if (!ret)
 		ret = read_fleet(c, err);
-	if (!ret)
+	if (!ret) {
 		f->published = now;
+		fleet_sync_retry(c);
+	}
 	return ret;
 }
 
@@ -417,6 +438,7 @@ int fleet_forget(struct fleet_state *f, const char *id, struct vs_err *err)
 {
 	char member[FLEET_KEY_MAX], status[FLEET_KEY_MAX];
 	struct etcd_range r;
+	json_t *old;
 	bool done;
 	int64_t rev;
 	int ret;
@@ -450,9 +472,13 @@ int fleet_forget(struct fleet_state *f, const char *id, struct vs_err *err)
 			err, -EBUSY, 409, "host_alive",
 			"host %s has its status in etcd: it is alive; stop its vsteerd first (its status goes with it)",
 			id);
+	/* A new object, never a change to the one the fleet's thread may
+	 * be walking (read_fleet()). */
 	pthread_mutex_lock(&f->lock);
-	if (f->view.members)
-		json_object_del(f->view.members, id);
+	old = f->view.members;
+	f->view.members = old ? json_copy(old) : NULL;
+	json_object_del(f->view.members, id);
 	pthread_mutex_unlock(&f->lock);
+	json_decref(old);
 	return 0;
 }

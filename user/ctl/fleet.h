@@ -72,6 +72,7 @@ struct fleet_state {
 	atomic_bool stopping;
 	bool running;
 	int64_t lease;	       /* 0: none held */
+	bool registered;       /* members/ID written since the lease */
 	int64_t lease_checked; /* mono ms of its last grant or keepalive */
 	int64_t published;     /* mono ms of the last status put */
 	int64_t contact_mono;  /* mono ms of etcd's last answer */

@@ -36,33 +36,36 @@ static struct fleet_desired *desired_of(struct fleet_state *f, const char *name,
 }
 
 /* Service name's desired state at mod_rev, unless this host applied it
- * (or a newer one) already; apply_lock held. */
-static void apply_locked(struct ctl *c, const char *name, const char *text, size_t len,
-			 int64_t mod_rev)
+ * (or a newer one) already; one it could not apply is tried again each
+ * time (fleet_sync_retry()). apply_lock held. 0, or the error that kept
+ * it from being applied, with err filled. */
+static int apply_locked(struct ctl *c, const char *name, const char *text, size_t len,
+			int64_t mod_rev, struct vs_err *err)
 {
 	struct fleet_state *f = &c->fleet;
 	char problem[sizeof(f->view.desired[0].problem)] = "";
 	struct fleet_desired_doc doc;
 	struct fleet_desired *d;
-	struct vs_err err = {};
-	int64_t done;
+	bool done, said;
+	int ret;
 
 	pthread_mutex_lock(&f->lock);
 	d = desired_of(f, name, false);
-	done = d ? d->mod_rev : 0;
+	done = d && d->mod_rev >= mod_rev && !d->problem[0];
 	pthread_mutex_unlock(&f->lock);
-	if (done >= mod_rev)
-		return;
-	if (fleet_desired_parse(text, len, &doc, &err) ||
-	    ctl_set_weights(c, name, doc.w.names, doc.w.bp, doc.w.n,
-			    doc.has_salt ? &doc.salt : NULL, &err))
+	if (done)
+		return 0;
+	ret = fleet_desired_parse(text, len, &doc, err);
+	if (!ret)
+		ret = ctl_set_weights(c, name, doc.w.names, doc.w.bp, doc.w.n,
+				      doc.has_salt ? &doc.salt : NULL, err);
+	if (ret)
 		snprintf(problem, sizeof(problem),
 			 "service %s: the fleet's weights (revision %lld%s%s) are not applied here: %s",
-			 name, (long long)mod_rev, doc.by[0] ? ", by " : "", doc.by, err.msg);
-	if (problem[0])
-		pr_warn("fleet: %s\n", problem);
+			 name, (long long)mod_rev, doc.by[0] ? ", by " : "", doc.by, err->msg);
 	pthread_mutex_lock(&f->lock);
 	d = desired_of(f, name, true);
+	said = d && !strcmp(d->problem, problem);
 	if (d) {
 		d->mod_rev = mod_rev;
 		snprintf(d->by, sizeof(d->by), "%s", doc.by);
@@ -73,13 +76,18 @@ static void apply_locked(struct ctl *c, const char *name, const char *text, size
 	if (mod_rev > f->view.desired_rev)
 		f->view.desired_rev = mod_rev;
 	pthread_mutex_unlock(&f->lock);
+	if (problem[0] && !said) /* once, not at every retry */
+		pr_warn("fleet: %s\n", problem);
 	fleet_desired_free(&doc);
+	return ret;
 }
 
 static void apply(struct ctl *c, const char *name, const char *text, size_t len, int64_t mod_rev)
 {
+	struct vs_err err = {};
+
 	pthread_mutex_lock(&c->fleet.apply_lock);
-	apply_locked(c, name, text, len, mod_rev);
+	apply_locked(c, name, text, len, mod_rev, &err);
 	pthread_mutex_unlock(&c->fleet.apply_lock);
 }
 
@@ -118,8 +126,13 @@ static int on_msg(const struct etcd_watch_msg *m, void *arg)
 			apply(c, name, kv->value, kv->value_len, kv->mod_rev);
 		else
 			forget(f, name);
+		applied_up_to(f, kv->mod_rev);
 	}
-	applied_up_to(f, m->rev);
+	/* A progress notification: every change up to its revision came.
+	 * Not the first message (changes from the start revision may follow)
+	 * nor a cancel. */
+	if (!m->nev && !m->created && !m->canceled)
+		applied_up_to(f, m->rev);
 	return 0;
 }
 
@@ -200,6 +213,29 @@ static void *sync_main(void *arg)
 	return NULL;
 }
 
+void fleet_sync_retry(struct ctl *c)
+{
+	struct fleet_state *f = &c->fleet;
+	char names[VS_MAX_SERVICES][NAME_MAX_LEN], key[SYNC_KEY_MAX];
+	struct etcd_range r;
+	struct vs_err err;
+	uint32_t n = 0;
+
+	pthread_mutex_lock(&f->lock);
+	for (uint32_t i = 0; i < VS_MAX_SERVICES; i++)
+		if (f->view.desired[i].problem[0])
+			memcpy(names[n++], f->view.desired[i].name, NAME_MAX_LEN);
+	pthread_mutex_unlock(&f->lock);
+	for (uint32_t i = 0; i < n; i++) {
+		if (fleet_key(&f->cfg, "services", names[i], key, sizeof(key)) ||
+		    etcd_client_range(f->client, key, false, &r, &err))
+			continue;
+		if (r.n)
+			apply(c, names[i], r.kvs[0].value, r.kvs[0].value_len, r.kvs[0].mod_rev);
+		etcd_range_free(&r);
+	}
+}
+
 int fleet_sync_start(struct ctl *c)
 {
 	int ret = -pthread_create(&c->fleet.sync_thread, NULL, sync_main, c);
@@ -220,12 +256,13 @@ int fleet_sync_set_weights(struct ctl *c, const char *svc, json_t *body,
 			   const struct weights_req *w, int64_t base, struct vs_err *err)
 {
 	struct fleet_state *f = &c->fleet;
-	char key[SYNC_KEY_MAX], at[CLOCK_RFC3339_LEN], *text = NULL;
+	char key[SYNC_KEY_MAX], at[CLOCK_RFC3339_LEN], *text = NULL, msg[sizeof(err->msg)];
+	char code[sizeof(err->code)];
 	struct fleet_desired *d;
 	bool stale, won, has_salt;
+	int64_t rev, mine;
 	uint32_t salt;
 	json_t *doc;
-	int64_t rev, mine;
 	int ret;
 
 	pthread_mutex_lock(&f->lock);
@@ -238,44 +275,51 @@ int fleet_sync_set_weights(struct ctl *c, const char *svc, json_t *body,
 	ret = ctl_check_weights(c, svc, w->names, w->bp, w->n, err);
 	if (ret || fleet_key(&f->cfg, "services", svc, key, sizeof(key)))
 		return ret ?: vs_errf(err, -ENAMETOOLONG, 400, "bad_name", "service name too long");
-	/* The fleet's salt, or a new one: the first write of a service
-	 * gives every host the same. */
-	pthread_mutex_lock(&f->lock);
-	d = desired_of(f, svc, false);
-	has_salt = d && d->has_salt;
-	salt = has_salt ? d->salt : 0;
-	pthread_mutex_unlock(&f->lock);
-	if (!has_salt && (ret = rand_bytes(&salt, sizeof(salt))))
-		return vs_errf(err, ret, 500, "internal", "no random bytes for a salt");
-	clock_rfc3339(clock_wall(), 0, at);
-	doc = json_pack("{sOsIssss}", "weights", body, "salt", (json_int_t)salt, "by",
-			f->cfg.host_id, "at", at);
-	text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-	json_decref(doc);
-	if (!text)
-		return vs_errf(err, -ENOMEM, 500, "internal", "out of memory");
-	/* Held from the compare to the apply: the watch cannot apply an
-	 * older state in between. */
+	/* Held from reading the revision and salt to the apply: the watch
+	 * cannot apply another state in between. */
 	pthread_mutex_lock(&f->apply_lock);
 	pthread_mutex_lock(&f->lock);
 	d = desired_of(f, svc, false);
 	mine = d ? d->mod_rev : 0;
+	has_salt = d && d->has_salt;
+	salt = has_salt ? d->salt : 0;
 	pthread_mutex_unlock(&f->lock);
 	if (base < 0)
 		base = mine;
-	ret = etcd_client_txn(f->client,
-			      etcd_txn_req(json_pack("[o]", etcd_cmp(key, ETCD_MOD, base)),
-					   json_pack("[{s:o}]", "request_put",
-						     etcd_put_req(key, text, strlen(text), 0)),
-					   json_array()),
-			      &won, &rev, err);
+	/* The fleet's salt, or a new one: the first write of a service
+	 * gives every host the same. */
+	if (!has_salt && (ret = rand_bytes(&salt, sizeof(salt))))
+		ret = vs_errf(err, ret, 500, "internal", "no random bytes for a salt");
+	clock_rfc3339(clock_wall(), 0, at);
+	doc = ret ? NULL :
+		    json_pack("{sOsIssss}", "weights", body, "salt", (json_int_t)salt, "by",
+			      f->cfg.host_id, "at", at);
+	text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	json_decref(doc);
+	if (!ret && !text)
+		ret = vs_errf(err, -ENOMEM, 500, "internal", "out of memory");
+	if (!ret)
+		ret = etcd_client_txn(f->client,
+				      etcd_txn_req(json_pack("[o]", etcd_cmp(key, ETCD_MOD, base)),
+						   json_pack("[{s:o}]", "request_put",
+							     etcd_put_req(key, text, strlen(text),
+									  0)),
+						   json_array()),
+				      &won, &rev, err);
 	if (!ret && !won)
 		ret = vs_errf(
 			err, -EBUSY, 409, "fleet_conflict",
 			"service %s changed in the fleet since revision %lld (this host has applied revision %lld): read it again (GET /v1/fleet) and retry",
 			svc, (long long)base, (long long)mine);
-	if (!ret)
-		apply_locked(c, svc, text, strlen(text), rev);
+	/* Written: every host applies it, and so does this one, or says why
+	 * not (it changed here since the check: a rollout started). */
+	if (!ret && (ret = apply_locked(c, svc, text, strlen(text), rev, err))) {
+		snprintf(msg, sizeof(msg), "%s", err->msg);
+		snprintf(code, sizeof(code), "%s", err->code);
+		vs_errf(err, ret, err->status, code,
+			"written to the fleet (revision %lld), but not applied here: %s",
+			(long long)rev, msg);
+	}
 	pthread_mutex_unlock(&f->apply_lock);
 	free(text);
 	return ret;

@@ -18,11 +18,16 @@
 struct ctl;
 
 int fleet_sync_start(struct ctl *c);
+/* Each service's desired state this host could not apply, tried again
+ * (its cause may have gone: a rollout ended, a version was added). From
+ * the fleet's thread, every round. */
+void fleet_sync_retry(struct ctl *c);
 void fleet_sync_stop(struct ctl *c);
 /* PUT /v1/services/{svc}/weights on a host in a fleet: checked here as a
  * local change would be, then written to etcd if the service's key is
  * still at revision base (-1: the one this host last applied), then
- * applied here. 409 fleet_conflict if another host changed it since,
+ * applied here (an error if that fails: it is written, and every other
+ * host applies it). 409 fleet_conflict if another host changed it since,
  * 503 fleet_stale while this host has lost etcd. */
 int fleet_sync_set_weights(struct ctl *c, const char *svc, json_t *body,
 			   const struct weights_req *w, int64_t base, struct vs_err *err);

@@ -225,7 +225,7 @@ int file_read_secret(const char *path, const char *what, const char *field, cons
 {
 	struct stat st;
 	ssize_t n;
-	int fd;
+	int fd, ret;
 
 	fd = file_open_regular(path, O_NOFOLLOW, &st);
 	if (fd == -ELOOP)
@@ -252,9 +252,10 @@ int file_read_secret(const char *path, const char *what, const char *field, cons
 			       st.st_mode & 0777);
 	}
 	n = read(fd, out, max + 1);
+	ret = n < 0 ? -errno : 0;
 	close(fd);
-	if (n < 0)
-		return vs_errf(err, -errno, 400, code, "%s %s: %s", what, path, strerror(errno));
+	if (ret)
+		return vs_errf(err, ret, 400, code, "%s %s: %s", what, path, strerror(-ret));
 	if (n > (ssize_t)max)
 		return vs_errf(err, -E2BIG, 400, code, "%s %s: over %zu bytes", what, path, max);
 	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r' || out[n - 1] == ' '))
