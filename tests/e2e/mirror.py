@@ -196,7 +196,12 @@ def mirror_noise_learned(env):
     """both versions put the time of the answer in a "ts" field: the noise
     is learned by replaying samples to 1.0 too, `ts` is reported as noise,
     and the mirror passes"""
-    start(env, stable=["--timestamp"], target=["--timestamp"])
+    # Bodies are what it judges: a latency limit out of reach, as one of
+    # the two Python backends' p99 went to 57 ms for a second (5 ms the
+    # other) in a CI run of the sanitizer build, failing the mirror on
+    # latency.
+    start(env, stable=["--timestamp"], target=["--timestamp"],
+          analysis={"maxLatencyIncreaseMs": 1000})
     ro, load = mirror_under(ITEMS, dict(duration=3), ("completed", "aborted", "rolled_back"), 15)
     check(ro["phase"] == "completed", "phase: %s" % json.dumps(ro)[:2000])
     r = ro["mirror"]["routes"][0]
