@@ -2,14 +2,55 @@
 /* libFuzzer: what an etcd peer (or anything answering in its place) may
  * send: the input as one watch-stream line, as a range, transaction and
  * lease reply, as an error body, as base64, as a host's status in a
- * fleet and as the config's "fleet". Invariants: nothing
+ * fleet and as the config's "fleet", the fleet's rollout taken into a
+ * host's model and judged from hosts' statuses. Invariants: nothing
  * crashes or leaks; a parsed kv's key is non-empty with no NUL; base64
  * that decodes encodes back to the same text (one spelling per value). */
 #include <stdlib.h>
 #include <string.h>
+#include "lib/b64.h"
+#include "core/rollout.h"
+#include "core/rollout_fleet.h"
+#include "codec/config.h"
 #include "codec/etcd.h"
 #include "codec/fleet.h"
-#include "lib/b64.h"
+
+/* A host's model: service default with versions 1.0 and 2.0. */
+static const char host_config[] =
+	"{\"proxy\": {\"address\": \"127.0.0.1\", \"port\": 8080},"
+	" \"cluster\": [{\"version\": \"1.0\", \"servers\": [\"127.0.0.1:9001\"]},"
+	" {\"version\": \"2.0\", \"servers\": [\"127.0.0.1:9002\"]}]}";
+
+/* The fleet's rollout from the input (a desired state's "rollout", or
+ * the input itself) into the host's model: a rollout it takes is one
+ * whose versions are the host's, in the fleet's hands; then judged as
+ * the driver would from the input as hosts' statuses. */
+static void check_rollout(json_t *ro, json_t *hosts)
+{
+	static struct model m, before;
+	static struct config cfg;
+	static bool ready;
+	struct fleet_judged out;
+	struct vs_err err;
+
+	if (!ready) {
+		if (config_parse(host_config, sizeof(host_config) - 1, "fuzz", &cfg, &before, &err))
+			abort();
+		ready = true;
+	}
+	memcpy(&m, &before, sizeof(m));
+	if (!fleet_rollout_load(ro, &m, 0, &err)) {
+		const struct rollout *r = &m.svc[0].ro;
+
+		if (!r->fleet || r->to >= VS_MAX_SLOTS || !m.cl[r->to].used || m.cl[r->to].svc != 0)
+			abort();
+		rollout_fleet_adopt(&m, 0, &before.svc[0].ro, 1);
+	}
+	fleet_rollout_judge(hosts, json_object_get(hosts, "members"), 2,
+			    &(struct fleet_ro_ref){ "default", 1, 1, "progressing" }, &out);
+	if (out.applied > out.members || (out.ready && out.applied < out.required))
+		abort();
+}
 
 static void check_kv(const struct etcd_kv *kv)
 {
@@ -70,6 +111,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!fleet_desired_parse((const char *)data, size, &dd, &err) &&
 	    (dd.w.n < 1 || dd.w.n > VS_MAX_VERSIONS))
 		abort();
+	j = json_loadb((const char *)data, size, 0, NULL);
+	check_rollout(dd.rollout ?: j, j);
+	json_decref(j);
 	fleet_desired_free(&dd);
 	if (!fleet_host_parse("h1", (const char *)data, size, &j, &err)) {
 		if (!json_is_object(j) || !json_is_array(json_object_get(j, "problems")))

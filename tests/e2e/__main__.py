@@ -6,7 +6,7 @@ loopback, its own bpffs pin directory and nothing to clean up. One module
 per area: steering, lifecycle, api, hardening_api, rollout, watch,
 metrics, packaging, hardening_identity, hardening_sessions, hardening_files,
 hardening_pins, events, start, judged, drain, notify, services, mirror,
-bridged, install, systemd, history, vsteerctl, dashboard, fleet.
+bridged, install, systemd, history, vsteerctl, dashboard, fleet, fleet_rollout.
 
     python3 tests/e2e --list
     unshare --net --mount --propagation private python3 tests/e2e NAME
@@ -25,7 +25,7 @@ MODULES = ("steering", "lifecycle", "api", "hardening_api", "rollout", "watch", 
            "hardening_identity", "hardening_sessions", "hardening_files", "hardening_pins", "events",
            "start", "judged", "drain", "notify",
            "services", "mirror", "bridged", "install", "systemd", "history",
-           "vsteerctl", "dashboard", "fleet")
+           "vsteerctl", "dashboard", "fleet", "fleet_rollout")
 for _name in MODULES:
     importlib.import_module(_name)
 

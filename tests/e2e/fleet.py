@@ -138,7 +138,8 @@ class Host:
     :8080, its backends (versions 1.0 and 2.0) on c's :9001 and :9002, its API on the
     container's loopback, its pins, state and log its own."""
 
-    def __init__(self, env, bridge, c, cluster, name):
+    def __init__(self, env, bridge, c, cluster, name, proxy=None, fleet=None):
+        """proxy, fleet: more of the config's "proxy" and "fleet"."""
         self.env, self.c, self.name = env, c, name
         self.dir = os.path.join(env.dir, name)
         os.mkdir(self.dir, 0o700)
@@ -146,11 +147,11 @@ class Host:
         self.backend2 = bridge.backend(c, "2.0", 9002)
         self.config = os.path.join(self.dir, "config.json")
         with open(self.config, "w") as f:
-            json.dump({"proxy": {"address": c.addr, "port": 8080},
+            json.dump({"proxy": dict({"address": c.addr, "port": 8080}, **(proxy or {})),
                        "configService": {"address": "127.0.0.1", "port": 9900},
                        "cluster": [{"version": "1.0", "servers": [c.endpoint(9001)]},
                                    {"version": "2.0", "servers": [c.endpoint(9002)]}],
-                       "fleet": {"leaseSeconds": LEASE}}, f)
+                       "fleet": dict({"leaseSeconds": LEASE}, **(fleet or {}))}, f)
         self.log = os.path.join(env.dir, name + ".log")
         self.cluster = cluster
         self.proc = None
@@ -180,6 +181,12 @@ class Host:
         status, body = self.api("GET", "/v1/services/default")
         check(status == 200, "%s: GET /v1/services/default: %d %s" % (self.name, status, body))
         return {v["version"]: v["weight"] for v in body["versions"]}
+
+    def rollout(self):
+        """Its service's rollout as it runs it now."""
+        status, body = self.api("GET", "/v1/services/default")
+        check(status == 200, "%s: GET /v1/services/default: %d %s" % (self.name, status, body))
+        return body["rollout"]
 
     def set_weights(self, weights, revision=None):
         return self.api("PUT", "/v1/services/default/weights"

@@ -64,12 +64,14 @@ static void tmp_free_all(void)
 
 /* Run in this order; a case's number counts on across the tables. */
 static const struct unit_case *const unit_suites[] = {
-	hash_cases,	 file_cases,	parse_cases,	   model_cases,	       config_cases,
-	state_cases,	 rollout_cases, router_cases,	   conns_cases,	       analysis_cases,
-	judge_cases,	 ctl_cases,	start_cases,	   drain_cases,	       notify_cases,
-	reconcile_cases, mirror_cases,	jdiff_cases,	   parse_mirror_cases, reasm_cases,
-	http1_cases,	 route_cases,	mirror_flow_cases, sdnotify_cases,     metrics_fmt_cases,
-	history_cases,	 cli_cases,	tick_cases,	   etcd_cases,	       fleet_cases,
+	hash_cases,	   file_cases,	   parse_cases,		model_cases,
+	config_cases,	   state_cases,	   rollout_cases,	router_cases,
+	conns_cases,	   analysis_cases, judge_cases,		ctl_cases,
+	start_cases,	   drain_cases,	   notify_cases,	reconcile_cases,
+	mirror_cases,	   jdiff_cases,	   parse_mirror_cases,	reasm_cases,
+	http1_cases,	   route_cases,	   mirror_flow_cases,	sdnotify_cases,
+	metrics_fmt_cases, history_cases,  cli_cases,		tick_cases,
+	etcd_cases,	   fleet_cases,	   fleet_rollout_cases,
 };
 
 static void run_test(const void *arg)

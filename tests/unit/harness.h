@@ -27,7 +27,8 @@ extern const struct unit_case hash_cases[], file_cases[], parse_cases[], model_c
 	analysis_cases[], judge_cases[], ctl_cases[], start_cases[], drain_cases[], notify_cases[],
 	reconcile_cases[], mirror_cases[], jdiff_cases[], parse_mirror_cases[], reasm_cases[],
 	http1_cases[], route_cases[], mirror_flow_cases[], sdnotify_cases[], metrics_fmt_cases[],
-	history_cases[], cli_cases[], tick_cases[], etcd_cases[], fleet_cases[];
+	history_cases[], cli_cases[], tick_cases[], etcd_cases[], fleet_cases[],
+	fleet_rollout_cases[];
 
 /* Allocations of the running case, freed after it whether it passed or
  * stopped half-way at a failed check. */

@@ -8,8 +8,10 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "lib/clock.h"
+#include "core/rollout.h"
 
 #include "ctl/ctl.h"
 #include "ctl/recent.h"
@@ -199,10 +201,35 @@ static void test_tick_scans_on_listen(void)
 	CHECK_INT(f->c->sock.last_scan, ==, t);
 }
 
+/* A fleet's rollout in the state of a vsteerd started without --etcd:
+ * nobody else would drive it, so this host's tick does, and says so. */
+static void test_tick_drives_fleet_rollout_alone(void)
+{
+	static const struct ro_step steps[] = { { 5000, 10 }, { 10000, 10 } };
+	struct ro_request req = { .to = "2.0", .strategy = RO_GRADUAL, .nsteps = 2 };
+	struct fixture *f = new_fixture();
+	struct model *m = web_model(true);
+	struct vs_err err = {};
+	bool said = false;
+
+	CHECK(f, "fixture");
+	memcpy(req.steps, steps, sizeof(steps));
+	req.an.set = true; /* not judged */
+	set_clock(f, 1000);
+	CHECK_INT(rollout_start(m, 0, &req, 1000, &err), ==, 0);
+	m->svc[0].ro.fleet = true;
+	CHECK_INT(open_ctl(f, m, &err), ==, 0);
+	CHECK(!f->c->m->svc[0].ro.fleet, "%s", "taken over by this host");
+	for (uint32_t k = 0; k < f->c->m->events.n; k++)
+		said |= !strcmp(model_event_nth(f->c->m, k)->kind, "fleet_rollout_local");
+	CHECK(said, "%s", "a fleet_rollout_local event");
+	set_clock(f, 1011);
+	ctl_tick(f->c);
+	CHECK_INT(f->c->m->svc[0].ro.step, ==, 1);
+}
+
 const struct unit_case tick_cases[] = {
-	TEST(test_tick_scans_on_listen),
-	TEST(test_tick_idle_versions_not_read),
-	TEST(test_tick_syncs_what_moved),
-	TEST(test_tick_reads_sockmap_on_close),
-	{ NULL, NULL },
+	TEST(test_tick_drives_fleet_rollout_alone), TEST(test_tick_scans_on_listen),
+	TEST(test_tick_idle_versions_not_read),	    TEST(test_tick_syncs_what_moved),
+	TEST(test_tick_reads_sockmap_on_close),	    { NULL, NULL },
 };

@@ -146,7 +146,7 @@ static json_t *rollout_json(const struct model *m, uint32_t s)
 		json_array_append_new(steps, json_pack("{sfso}", "weight", ro->steps[i].weight / 100.0,
 						       "hold", ro->steps[i].hold == RO_WAIT ? json_null() :
 						       json_integer(ro->steps[i].hold)));
-	return json_pack("{sssssssssisisosfsIsIsososososososo}",
+	return json_pack("{sssssssssisisosfsIsIsosososososososb}",
 			 "phase", ro_phase_name(ro->phase),
 			 "strategy", ro_strategy_name(ro->strategy),
 			 "from", m->cl[ro->from].used ? m->cl[ro->from].version : "",
@@ -162,7 +162,7 @@ static json_t *rollout_json(const struct model *m, uint32_t s)
 			 "endedAt", opt_time(ro->ended),
 			 "analysis", state_analysis_json(&ro->an),
 			 "drainDeadline", ro->drain.on ? json_integer(ro->drain.secs) : json_null(),
-			 "history", history_json(m, s));
+			 "history", history_json(m, s), "fleet", ro->fleet);
 	/* clang-format on */
 }
 

@@ -41,17 +41,22 @@ static json_t *version_json(const struct snap *s, uint32_t slot, json_t *problem
 	return j;
 }
 
+/* The rollout as this host runs it: the fleet's driver reads the step it
+ * applied and its judged windows (ctl/fleet_drive.c). */
 static json_t *rollout_json(const struct model *m, uint32_t svc)
 {
 	const struct rollout *ro = &m->svc[svc].ro;
 
 	if (ro->phase == RO_NONE || !m->cl[ro->to].used)
 		return json_null();
-	return json_pack("{sssssssssisi}", "phase", ro_phase_name(ro->phase), "strategy",
-			 ro_strategy_name(ro->strategy), "from",
-			 m->cl[ro->from].used ? m->cl[ro->from].version : "", "to",
-			 m->cl[ro->to].version, "step", (int)ro->step + 1, "stepsTotal",
-			 (int)ro->nsteps);
+	/* clang-format off */
+	return json_pack("{sssssssssisisIsbso}", "phase", ro_phase_name(ro->phase),
+			 "strategy", ro_strategy_name(ro->strategy),
+			 "from", m->cl[ro->from].used ? m->cl[ro->from].version : "",
+			 "to", m->cl[ro->to].version, "step", (int)ro->step + 1,
+			 "stepsTotal", (int)ro->nsteps, "started", (json_int_t)ro->started,
+			 "fleet", ro->fleet, "analysis", state_analysis_json(&ro->an));
+	/* clang-format on */
 }
 
 json_t *views_fleet_host(const struct snap *s, const char *host)
@@ -117,7 +122,7 @@ json_t *views_fleet_view(const struct fleet_view *v)
 						      d->problem[0] ? d->problem : NULL));
 	}
 	/* clang-format off */
-	return json_pack("{sssssssis{sbsosososs?}sosIsIsIs{sisisisi}soso}",
+	return json_pack("{sssssssis{sbsosososs?}sosIsIsIs{sisisisi}sososs?}",
 			 "host", v->host_id, "prefix", v->prefix, "etcd", v->endpoints,
 			 "leaseSeconds", (int)v->lease_s,
 			 "link", "stale", v->stale,
@@ -130,6 +135,7 @@ json_t *views_fleet_view(const struct fleet_view *v)
 			 "desiredRevision", (json_int_t)v->desired_rev,
 			 "counts", "ok", (int)v->nok, "behind", (int)v->nbehind,
 			 "failing", (int)v->nfailing, "missing", (int)v->nmissing,
-			 "services", services, "hosts", hosts);
+			 "services", services, "hosts", hosts,
+			 "driver", v->driver[0] ? v->driver : NULL);
 	/* clang-format on */
 }

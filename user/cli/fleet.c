@@ -58,7 +58,9 @@ int cli_print_fleet(const json_t *reply)
 	else if (!json_is_true(json_object_get(link, "joined")))
 		printf("not joined yet (%s)\n", cli_jstr(link, "error", "no answer yet"));
 	else
-		printf("linked, read at %s\n", cli_jstr(reply, "readAt", "?"));
+		printf("linked, read at %s; rollouts driven by %s\n",
+		       cli_jstr(reply, "readAt", "?"),
+		       str_printable(id, sizeof(id), cli_jstr(reply, "driver", "no host yet")));
 	if (cli_table_init(&t, 5, "llrll", hdr) < 0)
 		return cli_error("out of memory");
 	json_array_foreach (hosts, i, h) {

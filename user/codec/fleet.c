@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "lib/str.h"
 #include "core/model.h"
+#include "core/version.h"
 #include "codec/fleet.h"
 #include "codec/parse.h"
+#include "codec/state.h"
+#include "codec/state_parse.h"
 
 void fleet_cfg_init(struct fleet_cfg *f)
 {
@@ -59,11 +63,14 @@ static int endpoints_field(json_t *obj, struct fleet_cfg *f, struct vs_err *err)
 
 int fleet_cfg_parse(json_t *obj, struct fleet_cfg *f, struct vs_err *err)
 {
-	static const char *const keys[] = { "etcd",	    "hostId", "prefix", "user",
-					    "passwordFile", "caCert", "cert",	"key",
-					    "leaseSeconds", NULL };
-	static const struct parse_int lease = { "leaseSeconds", FLEET_LEASE_MIN, FLEET_LEASE_MAX };
-	json_int_t secs = f->lease_s;
+	static const char *const keys[] = { "etcd",	    "hostId",	"prefix", "user",
+					    "passwordFile", "caCert",	"cert",	  "key",
+					    "leaseSeconds", "minHosts", NULL };
+	static const struct parse_int ints[] = {
+		{ "leaseSeconds", FLEET_LEASE_MIN, FLEET_LEASE_MAX },
+		{ "minHosts", 0, FLEET_HOSTS_MAX },
+	};
+	json_int_t v[2] = { f->lease_s, f->min_hosts };
 	int ret;
 
 	ret = parse_keys(obj, keys, "fleet", err);
@@ -85,8 +92,9 @@ int fleet_cfg_parse(json_t *obj, struct fleet_cfg *f, struct vs_err *err)
 	if (!ret)
 		ret = string_field(obj, "key", f->key, sizeof(f->key), err);
 	if (!ret)
-		ret = parse_ints(obj, &lease, 1, &secs, "bad_field", "fleet", err);
-	f->lease_s = (uint32_t)secs;
+		ret = parse_ints(obj, ints, 2, v, "bad_field", "fleet", err);
+	f->lease_s = (uint32_t)v[0];
+	f->min_hosts = (uint32_t)v[1];
 	return ret;
 }
 
@@ -240,9 +248,14 @@ bad_problems:
 int fleet_desired_parse(const char *text, size_t len, struct fleet_desired_doc *out,
 			struct vs_err *err)
 {
-	static const char *const keys[] = { "weights", "salt", "by", "at", NULL };
-	static const struct parse_int salt = { "salt", 0, UINT32_MAX };
-	json_int_t v = -1;
+	static const char *const keys[] = { "weights", "salt",		 "by", "at",
+					    "rollout", "sessionTimeout", NULL };
+	static const struct parse_int ints[] = {
+		{ "salt", 0, UINT32_MAX },
+		{ "sessionTimeout", 0, VS_MAX_SESSION_TIMEOUT },
+	};
+	json_int_t v[2] = { -1, -1 };
+	json_t *ro;
 	const char *b;
 	int ret;
 
@@ -260,12 +273,19 @@ int fleet_desired_parse(const char *text, size_t len, struct fleet_desired_doc *
 			err, -EPROTO, 502, "bad_desired_state",
 			"not a service's desired state: {\"weights\": {...}, \"salt\", \"by\", \"at\"}");
 	if (!ret)
-		ret = parse_ints(out->doc, &salt, 1, &v, "bad_desired_state", "the fleet's service",
+		ret = parse_ints(out->doc, ints, 2, v, "bad_desired_state", "the fleet's service",
 				 err);
 	if (!ret)
 		ret = req_weights(json_object_get(out->doc, "weights"), &out->w, err);
-	out->has_salt = v >= 0;
-	out->salt = (uint32_t)v;
+	ro = json_object_get(out->doc, "rollout");
+	if (!ret && ro && !json_is_null(ro) && !json_is_object(ro))
+		ret = vs_errf(err, -EPROTO, 502, "bad_desired_state",
+			      "the fleet's service: rollout: not an object");
+	out->rollout = json_is_object(ro) ? ro : NULL;
+	out->has_salt = v[0] >= 0;
+	out->salt = (uint32_t)v[0];
+	out->has_session_timeout = v[1] >= 0;
+	out->session_timeout = (uint32_t)v[1];
 	return ret ? -EPROTO : 0;
 }
 
@@ -295,4 +315,129 @@ json_t *fleet_member_parse(const char *text, size_t len)
 empty:
 	json_decref(doc);
 	return json_object();
+}
+
+json_t *fleet_rollout_json(const struct model *m, uint32_t svc)
+{
+	const struct rollout *ro = &m->svc[svc].ro;
+	json_t *j = state_rollout_json(ro);
+
+	if (!json_is_object(j))
+		return j;
+	json_object_set_new(j, "from",
+			    m->cl[ro->from].used && m->cl[ro->from].svc == svc ?
+				    json_string(m->cl[ro->from].version) :
+				    json_null());
+	json_object_set_new(j, "to", json_string(m->cl[ro->to].version));
+	json_object_set_new(j, "fleet", json_true());
+	return j;
+}
+
+/* A version of the fleet's rollout as a slot of this host's model. */
+static int version_slot(json_t *j, const char *key, const struct model *m, uint32_t svc,
+			int fallback, struct vs_err *err)
+{
+	json_t *v = json_object_get(j, key);
+	int slot;
+
+	if (json_is_null(v) && fallback >= 0)
+		return fallback; /* a completed rollout's old version, deleted */
+	if (!json_is_string(v) || !version_valid(json_string_value(v)))
+		return vs_errf(err, -EPROTO, 502, "bad_desired_state",
+			       "the fleet's rollout: %s: not a version", key);
+	slot = model_find_version(m, svc, json_string_value(v));
+	if (slot < 0)
+		return vs_errf(
+			err, -ENOENT, 409, "unknown_version",
+			"the fleet's rollout moves service %s %s version %s, which this host does not have",
+			m->svc[svc].name, !strcmp(key, "to") ? "to" : "from", json_string_value(v));
+	return slot;
+}
+
+int fleet_rollout_load(json_t *j, struct model *m, uint32_t svc, struct vs_err *err)
+{
+	json_t *copy;
+	int to, from, ret;
+
+	if (!json_is_object(j))
+		return vs_errf(err, -EPROTO, 502, "bad_desired_state",
+			       "the fleet's rollout: not an object");
+	to = version_slot(j, "to", m, svc, -1, err);
+	from = to < 0 ? to : version_slot(j, "from", m, svc, to, err);
+	if (from < 0)
+		return from;
+	copy = json_deep_copy(j);
+	if (!copy)
+		return vs_errf(err, -ENOMEM, 500, "internal", "out of memory");
+	json_object_set_new(copy, "to", json_integer(to));
+	json_object_set_new(copy, "from", json_integer(from));
+	ret = state_rollout_load(copy, "the fleet's rollout", m, svc, err);
+	json_decref(copy);
+	if (ret)
+		return ret == -ENOMEM ? ret : -EPROTO;
+	m->svc[svc].ro.fleet = true;
+	return 0;
+}
+
+/* Service r's rollout in a host's status, if it is the same rollout. */
+static json_t *host_rollout(json_t *doc, const struct fleet_ro_ref *r)
+{
+	json_t *svc, *ro;
+	size_t i;
+
+	json_array_foreach (json_object_get(doc, "services"), i, svc) {
+		if (strcmp(json_string_value(json_object_get(svc, "name")) ?: "", r->service))
+			continue;
+		ro = json_object_get(svc, "rollout");
+		return json_integer_value(json_object_get(ro, "started")) == r->started ? ro : NULL;
+	}
+	return NULL;
+}
+
+static int cmp_desc(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+static int64_t int_of(json_t *o, const char *key)
+{
+	return json_integer_value(json_object_get(o, key));
+}
+
+void fleet_rollout_judge(json_t *hosts, json_t *members, uint32_t min_hosts,
+			 const struct fleet_ro_ref *r, struct fleet_judged *out)
+{
+	int64_t passes[FLEET_HOSTS_MAX];
+	const char *id;
+	json_t *m, *ro, *an;
+
+	memset(out, 0, sizeof(*out));
+	json_object_foreach (members, id, m) {
+		if (out->members == FLEET_HOSTS_MAX)
+			break;
+		out->members++;
+		ro = host_rollout(json_object_get(hosts, id), r);
+		an = json_object_get(ro, "analysis");
+		if (json_is_object(an) && !out->failed[0] && int_of(an, "failureLimit") > 0 &&
+		    int_of(an, "failures") >= int_of(an, "failureLimit")) {
+			snprintf(out->failed, sizeof(out->failed), "%s", id);
+			snprintf(out->why, sizeof(out->why), "%s",
+				 json_string_value(json_object_get(an, "lastVerdict")) ?: "");
+		}
+		if (!ro || int_of(ro, "step") != (int64_t)r->step ||
+		    strcmp(json_string_value(json_object_get(ro, "phase")) ?: "", r->phase))
+			continue;
+		passes[out->applied++] = int_of(an, "lastPass");
+		if (int_of(an, "inconclusive") > (int64_t)out->inconclusive)
+			out->inconclusive = (uint32_t)int_of(an, "inconclusive");
+	}
+	out->required = min_hosts && min_hosts < out->members ? min_hosts : out->members;
+	out->ready = out->required && out->applied >= out->required;
+	/* The step's window has passed on `required` hosts since then. */
+	if (out->ready) {
+		qsort(passes, out->applied, sizeof(passes[0]), cmp_desc);
+		out->last_pass = passes[out->required - 1];
+	}
 }

@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include "lib/err.h"
 #include "core/limits.h"
+#include "core/model.h"
 #include "codec/request.h"
 
 #define FLEET_PREFIX_DEFAULT "/vsteer"
@@ -43,13 +44,14 @@ struct fleet_cfg {
 	char cert[PATH_MAX];
 	char key[PATH_MAX];
 	uint32_t lease_s;
+	uint32_t min_hosts; /* a fleet rollout's step waits for this many; 0: every member */
 };
 
 /* The defaults: no fleet, prefix /vsteer, a 10 s lease. */
 void fleet_cfg_init(struct fleet_cfg *f);
 /* The config's "fleet" object: {"etcd": "URL,..." or ["URL", ...],
  * "hostId", "prefix", "user", "passwordFile", "caCert", "cert", "key",
- * "leaseSeconds"}, over f's defaults. */
+ * "leaseSeconds", "minHosts"}, over f's defaults. */
 int fleet_cfg_parse(json_t *obj, struct fleet_cfg *f, struct vs_err *err);
 /* Once the command line had its say: etcd and a host id go together, a
  * user with a password file, a cert with a key; the prefix is a path. */
@@ -82,16 +84,56 @@ json_t *fleet_member_parse(const char *text, size_t len);
 bool fleet_host_behind(json_t *doc, int64_t rev);
 /* A service's desired state as etcd holds it under services/NAME:
  * {"weights": {"VERSION": PERCENT, ...}, "salt": N, "by": HOST, "at":
- * TIME}, written by a host's API. */
+ * TIME, "rollout": {...}, "sessionTimeout": N}, written by a host's API
+ * or the fleet's driver; the last two with a rollout of the fleet. */
 struct fleet_desired_doc {
-	json_t *doc; /* parsed: w's names point into it */
+	json_t *doc; /* parsed: w's names and rollout point into it */
 	struct weights_req w;
 	char by[NAME_MAX_LEN]; /* "" if absent or not a host id */
 	bool has_salt;	       /* the session hash salt every host takes */
 	uint32_t salt;
+	json_t *rollout; /* NULL: none (fleet_rollout_load() checks it) */
+	bool has_session_timeout;
+	uint32_t session_timeout;
 };
 int fleet_desired_parse(const char *text, size_t len, struct fleet_desired_doc *out,
 			struct vs_err *err);
 void fleet_desired_free(struct fleet_desired_doc *d);
+/* Service svc's rollout as the fleet keeps it: the state file's, with
+ * its versions by name ("from" null once deleted), "fleet": true. */
+json_t *fleet_rollout_json(const struct model *m, uint32_t svc);
+/* The fleet's rollout j into service svc of m, its versions mapped to
+ * this host's slots: 409 unknown_version if this host lacks one, 502
+ * bad_desired_state if j is not a rollout. */
+int fleet_rollout_load(json_t *j, struct model *m, uint32_t svc, struct vs_err *err);
+
+/* A fleet rollout, as the driver knows it: service, start, step (from 1)
+ * and phase, as hosts' statuses say them. */
+struct fleet_ro_ref {
+	const char *service;
+	int64_t started;
+	uint32_t step;
+	const char *phase;
+};
+/* What every member's status says of it. */
+struct fleet_judged {
+	char failed[NAME_MAX_LEN]; /* the first host whose windows failed failureLimit times */
+	char why[200];		   /* its last verdict */
+	uint32_t members;
+	uint32_t applied;  /* hosts that run the same step in the same phase */
+	uint32_t required; /* minHosts, or every member (0: all) */
+	bool ready;	   /* applied >= required */
+	/* The oldest last pass (wall seconds) of the `required` hosts that
+	 * passed most recently, and the most windows in a row without a
+	 * verdict of any host that runs the step: the driver judges the
+	 * step by them as one host's engine would by its own. */
+	int64_t last_pass;
+	uint32_t inconclusive;
+};
+/* hosts and members as GET /v1/fleet reads them ({"ID": status}, {"ID":
+ * {...}}); a member without a status, or another rollout or step, has
+ * not applied it. */
+void fleet_rollout_judge(json_t *hosts, json_t *members, uint32_t min_hosts,
+			 const struct fleet_ro_ref *r, struct fleet_judged *out);
 
 #endif

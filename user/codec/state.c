@@ -190,10 +190,12 @@ static json_t *rollout_fields(const struct rollout *ro)
 	/* clang-format on */
 }
 
-static json_t *rollout_dump(const struct rollout *ro)
+json_t *state_rollout_json(const struct rollout *ro)
 {
 	json_t *j = rollout_fields(ro);
 
+	if (j && ro->fleet)
+		json_object_set_new(j, "fleet", json_true());
 	if (j && ro->drain.on)
 		json_object_set_new(j, "drainDeadline", json_integer(ro->drain.secs));
 	if (j && ro->strategy == RO_MIRROR)
@@ -241,7 +243,7 @@ char *state_dump(const struct model *m)
 						       "sessionTimeout", (json_int_t)s->session_timeout,
 						       "sessions", state_sess_json(&s->sess),
 						       "analysis", state_settings_json(&s->an),
-						       "rollout", rollout_dump(&s->ro),
+						       "rollout", state_rollout_json(&s->ro),
 						       "notifications",
 						       state_notify_json(&s->notify, true)));
 		/* clang-format on */

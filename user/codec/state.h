@@ -40,6 +40,10 @@ json_t *state_notify_json(const struct notify_list *l, bool secrets);
 /* An event as GET /v1/events shows it and webhooks receive it: id,
  * time (RFC 3339), service, kind, level, message. */
 json_t *state_event_json(const struct event *e);
+/* A rollout as the state file holds it (null when there is none): its
+ * versions by slot. The fleet's desired state carries it too, with the
+ * slots replaced by version names (codec/fleet.h). */
+json_t *state_rollout_json(const struct rollout *ro);
 
 /* Returns a malloc'ed JSON text. */
 char *state_dump(const struct model *m);

@@ -227,13 +227,13 @@ static int load_history(json_t *list, const char *w, struct rollout *ro, struct 
 	return 0;
 }
 
-static int load_rollout(json_t *j, const char *w, struct model *m, uint32_t svc, struct vs_err *err)
+int state_rollout_load(json_t *j, const char *w, struct model *m, uint32_t svc, struct vs_err *err)
 {
 	static const char *const keys[] = {
 		"phase",	 "strategy", "from",	"to",	       "sessionTimeout",
 		"step",		 "steps",    "started", "stepStarted", "pausedLeft",
 		"ended",	 "analysis", "history", "why",	       "pauseWhy",
-		"drainDeadline", "mirror",   NULL
+		"drainDeadline", "mirror",   "fleet",	NULL
 	};
 	struct rollout *ro = &m->svc[svc].ro;
 	int64_t from, to, st, n, v, hold;
@@ -264,6 +264,7 @@ static int load_rollout(json_t *j, const char *w, struct model *m, uint32_t svc,
 	ro->to = to;
 	ro->step = st;
 	ro->session_timeout = n;
+	ro->fleet = json_is_true(json_object_get(j, "fleet"));
 	/* A rollout in progress must still have both its versions. */
 	if ((p == RO_PROGRESSING || p == RO_PAUSED) &&
 	    (!m->cl[from].used || m->cl[from].svc != svc))
@@ -478,8 +479,8 @@ int state_parse(const char *text, size_t len, const char *name, struct model *m,
 		if (ret)
 			break;
 		snprintf(w, sizeof(w), "services[%zu].rollout", i);
-		ret = load_rollout(json_object_get(item, "rollout"), w, m,
-				   json_integer_value(json_object_get(item, "id")), err);
+		ret = state_rollout_load(json_object_get(item, "rollout"), w, m,
+					 json_integer_value(json_object_get(item, "id")), err);
 	}
 	if (!ret)
 		ret = load_events(json_object_get(root, "events"), m, err);

@@ -60,6 +60,8 @@ const struct event_kind event_kinds[] = {
 	{ "fleet_host_missing",	VS_LOG_WARN },
 	{ "fleet_host_back",	VS_LOG_NOTICE },
 	{ "fleet_host_failing",	VS_LOG_WARN },
+	{ "fleet_driver",	VS_LOG_NOTICE },
+	{ "fleet_rollout_local", VS_LOG_WARN },
 	{ NULL,			0 },
 };
 /* clang-format on */

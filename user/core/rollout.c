@@ -226,9 +226,14 @@ bool rollout_tick(struct model *m, int64_t now)
 	bool changed = false;
 
 	for (uint32_t s = 0; s < VS_MAX_SERVICES; s++)
-		if (m->svc[s].used && m->svc[s].ro.phase == RO_PROGRESSING)
+		if (m->svc[s].used && m->svc[s].ro.phase == RO_PROGRESSING && !m->svc[s].ro.fleet)
 			changed |= advance(m, s, now);
 	return changed;
+}
+
+bool rollout_advance(struct model *m, uint32_t svc, int64_t now)
+{
+	return m->svc[svc].ro.phase == RO_PROGRESSING && advance(m, svc, now);
 }
 
 int64_t rollout_next_due(const struct rollout *ro)
@@ -444,16 +449,33 @@ bool rollout_verdict(struct model *m, uint32_t svc, enum verdict v, const char *
 		return false;
 	}
 	a->inconclusive = 0;
-	model_event(m, now, s->name, "analysis_failed", "window %u/%u: %s", a->failures + 1,
-		    a->failure_limit, why);
-	if (++a->failures < a->failure_limit)
+	model_event(m, now, s->name, "analysis_failed", "window %u/%u: %s%s", a->failures + 1,
+		    a->failure_limit, why,
+		    ro->fleet && a->failures + 1 >= a->failure_limit ?
+			    "; the fleet's driver rolls every host back" :
+			    "");
+	/* The fleet's: its driver reads the count from this host's status. */
+	if (++a->failures < a->failure_limit || ro->fleet)
 		return false;
-	if (rollout_control(m, svc, RO_OP_ROLLBACK, false, now, &err))
-		return false;
+	return rollout_fail(m, svc, why, now, &err) == 0;
+}
+
+int rollout_fail(struct model *m, uint32_t svc, const char *why, int64_t now, struct vs_err *err)
+{
+	struct service *s = &m->svc[svc];
+	struct rollout *ro = &s->ro;
+	int ret;
+
+	if (!rollout_active(ro))
+		return vs_errf(err, -EINVAL, 409, "bad_phase",
+			       "service '%s' has no rollout in progress", s->name);
+	ret = rollout_control(m, svc, RO_OP_ROLLBACK, false, now, err);
+	if (ret)
+		return ret;
 	s->auto_rollbacks++;
 	snprintf(ro->why, sizeof(ro->why), "%s", why);
 	mark(m, svc, now, ROM_AUTO_ROLLBACK);
-	return true;
+	return 0;
 }
 
 int rollout_control(struct model *m, uint32_t svc, enum ro_op op, bool full, int64_t now,

@@ -110,6 +110,9 @@ struct rollout {
 	struct ro_request then;
 	char why[256];	     /* an automatic rollback's reason */
 	char pause_why[160]; /* the last automatic pause's */
+	/* The fleet's (docs/fleet.md): its schedule and rollback are the
+	 * driving host's; here, windows are judged and counted only. */
+	bool fleet;
 };
 
 bool rollout_active(const struct rollout *ro);
@@ -134,8 +137,16 @@ bool rollout_verdict(struct model *m, uint32_t svc, enum verdict v, const char *
 /* A mirror's verdict over every request it compared so far (what ends
  * it when its duration is over or it is promoted); true if it changed. */
 bool rollout_mirror_verdict(struct model *m, uint32_t svc, enum verdict v, const char *why);
-/* Advance every progressing rollout to `now`; true if anything changed. */
+/* Roll back service svc's rollout in progress for a reason that is not
+ * this host's windows (the fleet's driver: another host's failed them);
+ * recorded as an automatic rollback. -errno as rollout_control(). */
+int rollout_fail(struct model *m, uint32_t svc, const char *why, int64_t now, struct vs_err *err);
+/* Advance every progressing rollout to `now`, but the fleet's; true if
+ * anything changed. */
 bool rollout_tick(struct model *m, int64_t now);
+/* Advance service svc's, the fleet's too: its driver's, with the judged
+ * status of every host in ro->an. True if anything changed. */
+bool rollout_advance(struct model *m, uint32_t svc, int64_t now);
 /* When the current step's hold ends, or -1 if it waits for promote. */
 int64_t rollout_next_due(const struct rollout *ro);
 /* The target's current weight in basis points. */

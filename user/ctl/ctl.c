@@ -5,6 +5,7 @@
 #include "lib/clock.h"
 #include "lib/file.h"
 #include "lib/log.h"
+#include "core/rollout.h"
 #include "codec/config.h"
 #include "codec/state.h"
 #include "kernel/dp_iter.h"
@@ -369,6 +370,33 @@ void ctl_commit(struct ctl *c)
 	pthread_mutex_unlock(&c->lock);
 }
 
+/* A rollout of the fleet in the state file of a vsteerd that runs without
+ * one now: nobody would drive it; this host does, alone. c->lock held. */
+static void local_rollouts(struct ctl *c)
+{
+	struct model *next;
+	struct vs_err err = {};
+	bool any = false;
+
+	for (uint32_t s = 0; s < VS_MAX_SERVICES; s++)
+		any |= c->m->svc[s].used && c->m->svc[s].ro.fleet;
+	if (c->fleet.client || !any || !(next = malloc(sizeof(*next))))
+		return;
+	memcpy(next, c->m, sizeof(*next));
+	for (uint32_t s = 0; s < VS_MAX_SERVICES; s++) {
+		if (!next->svc[s].used || !next->svc[s].ro.fleet)
+			continue;
+		next->svc[s].ro.fleet = false;
+		if (rollout_active(&next->svc[s].ro))
+			model_event(
+				next, clock_wall(), next->svc[s].name, "fleet_rollout_local",
+				"the fleet's rollout goes on here alone: vsteerd runs without --etcd");
+	}
+	if (txn_commit(c, next, &err))
+		pr_warn("the fleet's rollouts are not taken over here: %s\n", err.msg);
+	free(next);
+}
+
 int ctl_start(struct ctl *c, struct vs_err *err)
 {
 	struct ctl_pending *p = c->pending;
@@ -413,6 +441,7 @@ int ctl_start(struct ctl *c, struct vs_err *err)
 	 * staged): into the file now; if that fails, the tick retries. */
 	if (c->sock.learned && txn_commit(c, &p->next, err))
 		pr_warn("recording servers' owners in the state file, retrying: %s\n", err->msg);
+	local_rollouts(c);
 	free(p);
 	c->pending = NULL;
 unlock:

@@ -10,6 +10,7 @@
 #include "store/etcd_client.h"
 #include "ctl/ctl.h"
 #include "ctl/fleet.h"
+#include "ctl/fleet_drive.h"
 #include "ctl/fleet_sync.h"
 #include "ctl/snap.h"
 #include "ctl/txn.h"
@@ -83,15 +84,6 @@ void fleet_view_free(struct fleet_view *v)
 	v->hosts = v->members = NULL;
 }
 
-/* An event from the fleet's thread: under the controller's lock, which
- * it never holds with the fleet's own. */
-#define fleet_event(c, kind, ...)                        \
-	do {                                             \
-		pthread_mutex_lock(&(c)->lock);          \
-		txn_event((c), "", (kind), __VA_ARGS__); \
-		pthread_mutex_unlock(&(c)->lock);        \
-	} while (0)
-
 /* etcd answered (ok) or not: the contact time, the last error, and
  * staleness, which begins a lease's time after the last answer (the
  * lease lapsed by then: the others see this host missing). */
@@ -118,6 +110,8 @@ static void contact(struct ctl *c, bool ok, const struct vs_err *e)
 	if (stale && !was_stale)
 		f->view.stale_since = clock_wall();
 	pthread_mutex_unlock(&f->lock);
+	if (stale)
+		fleet_drive_lost(c);
 	if (first)
 		fleet_event(c, "fleet_joined", "joined the fleet in etcd %s under %s as host %s",
 			    f->cfg.endpoints, f->cfg.prefix, f->cfg.host_id);
@@ -370,6 +364,7 @@ static int round_once(struct ctl *c, struct vs_err *err)
 	if (!ret) {
 		f->published = now;
 		fleet_sync_retry(c);
+		fleet_drive_round(c);
 	}
 	return ret;
 }

@@ -60,9 +60,20 @@ struct fleet_view {
 	int64_t revision;    /* etcd's revision at that read */
 	uint32_t nok, nfailing, nmissing, nbehind;
 	struct fleet_desired desired[VS_MAX_SERVICES];
-	int64_t applied_rev; /* the store's revision this host has applied up to */
-	int64_t desired_rev; /* the newest change to a service it saw */
+	int64_t applied_rev;	   /* the store's revision this host has applied up to */
+	int64_t desired_rev;	   /* the newest change to a service it saw */
+	char driver[NAME_MAX_LEN]; /* the host that drives rollouts, "": none seen */
+	bool driving;		   /* this one */
 };
+
+/* An event from the fleet's threads: under the controller's lock, which
+ * they never hold with the fleet's own (ctl/txn.h). */
+#define fleet_event(c, kind, ...)                        \
+	do {                                             \
+		pthread_mutex_lock(&(c)->lock);          \
+		txn_event((c), "", (kind), __VA_ARGS__); \
+		pthread_mutex_unlock(&(c)->lock);        \
+	} while (0)
 
 struct fleet_state {
 	struct fleet_cfg cfg;
@@ -76,6 +87,7 @@ struct fleet_state {
 	int64_t lease_checked; /* mono ms of its last grant or keepalive */
 	int64_t published;     /* mono ms of the last status put */
 	int64_t contact_mono;  /* mono ms of etcd's last answer */
+	bool driving;	       /* holds PREFIX/driver (ctl/fleet_drive.h) */
 	pthread_t sync_thread; /* ctl/fleet_sync.c */
 	bool sync_running;
 	pthread_mutex_t apply_lock; /* one desired state applied at a time */

@@ -7,12 +7,15 @@
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/rand.h"
+#include "core/rollout.h"
+#include "core/rollout_fleet.h"
 #include "store/etcd_client.h"
 #include "store/etcd_watch.h"
 #include "ctl/ctl.h"
 #include "ctl/fleet.h"
 #include "ctl/fleet_sync.h"
 #include "ctl/ops.h"
+#include "ctl/txn.h"
 
 #define SYNC_RETRY_MS 500 /* after a read or watch that failed */
 #define SYNC_KEY_MAX  (FLEET_PREFIX_MAX + NAME_MAX_LEN + 16)
@@ -33,6 +36,31 @@ static struct fleet_desired *desired_of(struct fleet_state *f, const char *name,
 	if (make && free_one)
 		snprintf(free_one->name, sizeof(free_one->name), "%s", name);
 	return make ? free_one : NULL;
+}
+
+/* The fleet's rollout and the weights that go with it, in place of this
+ * host's (a local rollout too: the fleet's desired state wins). */
+static int adopt_fn(struct model *next, uint32_t svc, const void *arg, struct vs_err *err)
+{
+	const struct fleet_desired_doc *doc = arg;
+	struct rollout *before = malloc(sizeof(*before));
+	int ret;
+
+	if (!before)
+		return vs_errf(err, -ENOMEM, 500, "internal", "out of memory");
+	*before = next->svc[svc].ro;
+	ret = fleet_rollout_load(doc->rollout, next, svc, err);
+	if (!ret)
+		ret = model_set_weights(next, svc, doc->w.names, doc->w.bp, doc->w.n, err);
+	if (!ret) {
+		if (doc->has_salt)
+			next->svc[svc].salt = doc->salt;
+		if (doc->has_session_timeout)
+			next->svc[svc].session_timeout = doc->session_timeout;
+		rollout_fleet_adopt(next, svc, before, clock_wall());
+	}
+	free(before);
+	return ret;
 }
 
 /* Service name's desired state at mod_rev, unless this host applied it
@@ -56,13 +84,16 @@ static int apply_locked(struct ctl *c, const char *name, const char *text, size_
 	if (done)
 		return 0;
 	ret = fleet_desired_parse(text, len, &doc, err);
-	if (!ret)
+	if (!ret && doc.rollout)
+		ret = txn_run(c, name, adopt_fn, NULL, &doc, err);
+	else if (!ret)
 		ret = ctl_set_weights(c, name, doc.w.names, doc.w.bp, doc.w.n,
 				      doc.has_salt ? &doc.salt : NULL, err);
 	if (ret)
 		snprintf(problem, sizeof(problem),
-			 "service %s: the fleet's weights (revision %lld%s%s) are not applied here: %s",
-			 name, (long long)mod_rev, doc.by[0] ? ", by " : "", doc.by, err->msg);
+			 "service %s: the fleet's %s (revision %lld%s%s) not applied here: %s",
+			 name, doc.rollout ? "rollout is" : "weights are", (long long)mod_rev,
+			 doc.by[0] ? ", by " : "", doc.by, err->msg);
 	pthread_mutex_lock(&f->lock);
 	d = desired_of(f, name, true);
 	said = d && !strcmp(d->problem, problem);
@@ -252,18 +283,9 @@ void fleet_sync_stop(struct ctl *c)
 	c->fleet.sync_running = false;
 }
 
-int fleet_sync_set_weights(struct ctl *c, const char *svc, json_t *body,
-			   const struct weights_req *w, int64_t base, struct vs_err *err)
+static int refuse_stale(struct fleet_state *f, struct vs_err *err)
 {
-	struct fleet_state *f = &c->fleet;
-	char key[SYNC_KEY_MAX], at[CLOCK_RFC3339_LEN], *text = NULL, msg[sizeof(err->msg)];
-	char code[sizeof(err->code)];
-	struct fleet_desired *d;
-	bool stale, won, has_salt;
-	int64_t rev, mine;
-	uint32_t salt;
-	json_t *doc;
-	int ret;
+	bool stale;
 
 	pthread_mutex_lock(&f->lock);
 	stale = f->view.stale || !f->view.joined;
@@ -272,12 +294,38 @@ int fleet_sync_set_weights(struct ctl *c, const char *svc, json_t *body,
 		return vs_errf(
 			err, -EAGAIN, 503, "fleet_stale",
 			"this host has no link to etcd: a change to the fleet is refused until it is back (GET /v1/fleet); steering goes on as last applied");
-	ret = ctl_check_weights(c, svc, w->names, w->bp, w->n, err);
-	if (ret || fleet_key(&f->cfg, "services", svc, key, sizeof(key)))
-		return ret ?: vs_errf(err, -ENAMETOOLONG, 400, "bad_name", "service name too long");
-	/* Held from reading the revision and salt to the apply: the watch
-	 * cannot apply another state in between. */
-	pthread_mutex_lock(&f->apply_lock);
+	return 0;
+}
+
+/* The revision of service svc's desired state this host applied last. */
+static int64_t applied_rev(struct fleet_state *f, const char *svc)
+{
+	struct fleet_desired *d;
+	int64_t rev;
+
+	pthread_mutex_lock(&f->lock);
+	d = desired_of(f, svc, false);
+	rev = d ? d->mod_rev : 0;
+	pthread_mutex_unlock(&f->lock);
+	return rev;
+}
+
+/* doc (the desired state but its salt, by and at, added here; taken)
+ * written to PREFIX/services/svc if the key is still at revision base
+ * (-1: the one this host applied last), then applied here. apply_lock
+ * held from the caller's reading of what the change was made on. */
+static int write_locked(struct ctl *c, const char *svc, json_t *doc, int64_t base,
+			struct vs_err *err)
+{
+	struct fleet_state *f = &c->fleet;
+	char key[SYNC_KEY_MAX], at[CLOCK_RFC3339_LEN], *text = NULL, msg[sizeof(err->msg)];
+	char code[sizeof(err->code)];
+	struct fleet_desired *d;
+	bool won, has_salt;
+	int64_t rev, mine;
+	uint32_t salt;
+	int ret = 0;
+
 	pthread_mutex_lock(&f->lock);
 	d = desired_of(f, svc, false);
 	mine = d ? d->mod_rev : 0;
@@ -291,12 +339,14 @@ int fleet_sync_set_weights(struct ctl *c, const char *svc, json_t *body,
 	if (!has_salt && (ret = rand_bytes(&salt, sizeof(salt))))
 		ret = vs_errf(err, ret, 500, "internal", "no random bytes for a salt");
 	clock_rfc3339(clock_wall(), 0, at);
-	doc = ret ? NULL :
-		    json_pack("{sOsIssss}", "weights", body, "salt", (json_int_t)salt, "by",
-			      f->cfg.host_id, "at", at);
-	text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	if (!ret && doc &&
+	    (json_object_set_new(doc, "salt", json_integer(salt)) ||
+	     json_object_set_new(doc, "by", json_string(f->cfg.host_id)) ||
+	     json_object_set_new(doc, "at", json_string(at))))
+		ret = vs_errf(err, -ENOMEM, 500, "internal", "out of memory");
+	text = !ret && doc ? json_dumps(doc, JSON_COMPACT) : NULL;
 	json_decref(doc);
-	if (!ret && !text)
+	if (!ret && (!text || fleet_key(&f->cfg, "services", svc, key, sizeof(key))))
 		ret = vs_errf(err, -ENOMEM, 500, "internal", "out of memory");
 	if (!ret)
 		ret = etcd_client_txn(f->client,
@@ -320,7 +370,80 @@ int fleet_sync_set_weights(struct ctl *c, const char *svc, json_t *body,
 			"written to the fleet (revision %lld), but not applied here: %s",
 			(long long)rev, msg);
 	}
-	pthread_mutex_unlock(&f->apply_lock);
 	free(text);
+	return ret;
+}
+
+int fleet_sync_set_weights(struct ctl *c, const char *svc, json_t *body,
+			   const struct weights_req *w, int64_t base, struct vs_err *err)
+{
+	struct fleet_state *f = &c->fleet;
+	int ret;
+
+	ret = refuse_stale(f, err);
+	if (!ret)
+		ret = ctl_check_weights(c, svc, w->names, w->bp, w->n, err);
+	if (ret)
+		return ret;
+	if (strlen(svc) >= NAME_MAX_LEN)
+		return vs_errf(err, -ENAMETOOLONG, 400, "bad_name", "service name too long");
+	/* Held from reading the revision and salt to the apply: the watch
+	 * cannot apply another state in between. */
+	pthread_mutex_lock(&f->apply_lock);
+	ret = write_locked(c, svc, json_pack("{sO}", "weights", body), base, err);
+	pthread_mutex_unlock(&f->apply_lock);
+	return ret;
+}
+
+/* Service svc's desired state from the model: its versions' weights (the
+ * ones that take any: a version only some hosts have can have none), the
+ * rollout and the session timeout. */
+static json_t *desired_json(const struct model *m, uint32_t svc)
+{
+	uint32_t order[VS_MAX_VERSIONS], n = model_order(m, svc, order);
+	json_t *w = json_object();
+
+	for (uint32_t i = 0; i < n; i++)
+		if (m->cl[order[i]].weight)
+			json_object_set_new(w, m->cl[order[i]].version,
+					    json_real(m->cl[order[i]].weight / 100.0));
+	return json_pack("{sososI}", "weights", w, "rollout", fleet_rollout_json(m, svc),
+			 "sessionTimeout", (json_int_t)m->svc[svc].session_timeout);
+}
+
+int fleet_sync_change(struct ctl *c, const char *svc, txn_fn fn, const void *arg,
+		      struct vs_err *err)
+{
+	struct fleet_state *f = &c->fleet;
+	struct model *next;
+	json_t *doc = NULL;
+	int ret, s;
+
+	ret = refuse_stale(f, err);
+	if (ret)
+		return ret;
+	next = malloc(sizeof(*next));
+	if (!next)
+		return vs_errf(err, -ENOMEM, 500, "internal", "out of memory");
+	pthread_mutex_lock(&f->apply_lock);
+	/* fn as txn_run() runs it: under the lock (a baseline reads the
+	 * tick's measurements), on a copy that is not committed here. */
+	pthread_mutex_lock(&c->lock);
+	memcpy(next, c->m, sizeof(*next));
+	s = model_find_service(next, svc);
+	if (s < 0)
+		ret = vs_errf(err, s, 404, "unknown_service", "no service named '%.64s'", svc);
+	else
+		ret = fn(next, s, arg, err);
+	pthread_mutex_unlock(&c->lock);
+	if (!ret) {
+		next->svc[s].ro.fleet = next->svc[s].ro.phase != RO_NONE;
+		doc = desired_json(next, s);
+		ret = doc ? 0 : vs_errf(err, -ENOMEM, 500, "internal", "out of memory");
+	}
+	free(next);
+	if (!ret)
+		ret = write_locked(c, svc, doc, applied_rev(f, svc), err);
+	pthread_mutex_unlock(&f->apply_lock);
 	return ret;
 }

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include "lib/err.h"
 #include "codec/request.h"
+#include "ctl/txn.h"
 
 struct ctl;
 
@@ -31,5 +32,13 @@ void fleet_sync_stop(struct ctl *c);
  * 503 fleet_stale while this host has lost etcd. */
 int fleet_sync_set_weights(struct ctl *c, const char *svc, json_t *body,
 			   const struct weights_req *w, int64_t base, struct vs_err *err);
+/* A rollout's change (started, controlled, or stepped by the fleet's
+ * driver) made by fn on a copy of the model, as txn_run()'s: the
+ * service's rollout (now the fleet's), weights and session timeout
+ * written to the fleet on the revision this host applied last, then
+ * applied here. fn's error, and then nothing is written; 409
+ * fleet_conflict, 503 fleet_stale as above. */
+int fleet_sync_change(struct ctl *c, const char *svc, txn_fn fn, const void *arg,
+		      struct vs_err *err);
 
 #endif

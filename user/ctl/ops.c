@@ -9,6 +9,7 @@
 #include "kernel/dp_iter.h"
 #include "kernel/dp_maps.h"
 #include "ctl/ctl.h"
+#include "ctl/fleet_sync.h"
 #include "ctl/ops.h"
 #include "ctl/txn.h"
 
@@ -357,6 +358,10 @@ static int start_fn(struct model *next, uint32_t svc, const void *arg, struct vs
 {
 	struct start_arg *a = (struct start_arg *)arg;
 
+	if (a->c->fleet.client && (a->req.strategy == RO_MIRROR || a->req.then))
+		return vs_errf(
+			err, -EOPNOTSUPP, 409, "not_in_fleet",
+			"the mirror strategy compares on one host: a host in a fleet does not run it yet (docs/fleet.md)");
 	if (a->req.strategy == RO_MIRROR && !a->c->mirror.running)
 		return vs_errf(
 			err, -EOPNOTSUPP, 409, "not_watching",
@@ -387,7 +392,10 @@ int ctl_rollout_start(struct ctl *c, const char *svc, const struct ro_request *r
 	a->c = c;
 	a->req = *req;
 	ret = watchable(c, &a->req.an, err);
-	if (!ret)
+	/* In a fleet, through etcd: every host applies it, this one too. */
+	if (!ret && c->fleet.client)
+		ret = fleet_sync_change(c, svc, start_fn, a, err);
+	else if (!ret)
 		ret = txn_run(c, svc, start_fn, sync_mirror, a, err);
 	free(a);
 	return ret;
@@ -414,5 +422,7 @@ int ctl_rollout_control(struct ctl *c, const char *svc, enum ro_op op, bool full
 {
 	struct control_arg a = { c, op, full };
 
+	if (c->fleet.client)
+		return fleet_sync_change(c, svc, control_fn, &a, err);
 	return txn_run(c, svc, control_fn, sync_mirror, &a, err);
 }

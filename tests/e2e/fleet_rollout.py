@@ -1,0 +1,166 @@
+"""One rollout for a fleet of hosts: started on any host, written to etcd,
+driven by the one host that holds the driver's key, judged on every host
+(docs/fleet.md). The hosts and etcd as in fleet.py."""
+import signal
+import urllib.request
+
+from common import Load, test
+from fleet import SEEN, EtcdCluster, Host
+from lib import Bridge, check, check_sanitizers, kill, local_addr, wait_for
+
+# Every host's service is http with 1 s windows: a step's window is judged
+# within seconds; a version whose p99 is over 100 ms fails (the demo
+# answers in well under 10 ms here; slowed, in 150 ms, which leaves one
+# client a connection at a time 3 requests a window to half of them:
+# minRequests 3), twice in a row rolls back.
+FAST = {"interval": 1, "minRequests": 3, "failureLimit": 2, "maxLatencyP99Ms": 100}
+# A step waits for its hold, a passing window after it on the hosts, and
+# each host's status saying it runs the step (every 2 s): 30 s is several
+# times that on a loaded 2-core machine.
+STEP = 30
+
+
+def slow(h, ms):
+    """h's 2.0 backend answers ms later (vsteer-demo's /control)."""
+    req = urllib.request.Request("http://%s:9002/control?delay_ms=%d" % (h.c.addr, ms), method="POST")
+    urllib.request.urlopen(req, timeout=3).read()
+
+
+def rollout_of(hosts, what, pred, timeout=STEP):
+    """Waits until pred(rollout) holds on every host."""
+    for h in hosts:
+        wait_for(lambda: pred(h.rollout()), timeout,
+                 lambda: "%s: %s; its rollout: %s" % (h.name, what, h.rollout()))
+
+
+@test
+def fleet_rollout(env):
+    """Three hosts in a fleet (etcd of three members, minHosts 2), each with
+    its own backends and clients: exactly one drives; a gradual rollout
+    started on h2 reaches every host at its first step (the same weights,
+    each host asks for approval, and 48 new clients get the same versions
+    from each host), a promote on
+    h3 moves them all, and the driver takes the rest of the schedule to
+    100% on every host once their windows pass; with 2.0 slow on h3 only, a
+    rollout is rolled back on every host after h3's windows failed, each
+    host's event naming h3 (h1 and h2 judged theirs passing); the driver
+    SIGKILLed mid-rollout: another host takes the driver's key and
+    finishes the schedule, and the killed host, restarted, takes the
+    completed rollout from etcd; not one client connection failed
+    throughout (steering never waits on vsteerd or etcd)."""
+    bridge = Bridge(env, ("netns",) * 6)
+    cluster = EtcdCluster(env, [bridge[4], bridge[5], bridge[6]])
+    hosts = [Host(env, bridge, bridge[i], cluster, "h%d" % i,
+                  proxy={"protocol": "http", "analysis": FAST}, fleet={"minHosts": 2})
+             for i in (1, 2, 3)]
+    by_name = {h.name: h for h in hosts}
+    for h in hosts:
+        h.start()
+    h1, h2, h3 = hosts
+    for h in hosts:
+        h.wait_states({"h1": "ok", "h2": "ok", "h3": "ok"}, "all three hosts joined")
+    wait_for(lambda: {h.fleet()["driver"] for h in hosts} <= set(by_name), SEEN,
+             lambda: "one driver, known to all: %s" % {h.name: h.fleet()["driver"] for h in hosts})
+    driver = by_name[h1.fleet()["driver"]]
+    check(sum(h.fleet()["driver"] == h.name for h in hosts) == 1
+          and driver.events("fleet_driver"), "the driver: %s, its events %s"
+          % ({h.name: h.fleet()["driver"] for h in hosts}, driver.events("fleet_driver")))
+    status, body = h1.set_weights({"1.0": 100, "2.0": 0})
+    check(status == 200, "PUT weights on h1: %d %s" % (status, body))
+    for h in hosts:
+        wait_for(lambda: h.weights() == {"1.0": 100, "2.0": 0}, SEEN,
+                 lambda: "%s to apply 1.0=100: %s" % (h.name, h.weights()))
+
+    loads = [Load(clients=200, src=lambda i, k=k: local_addr(2000 + 300 * k + i),
+                  svc=(h.c.addr, 8080)) for k, h in enumerate(hosts)]
+    for load in loads:
+        load.start()
+    try:
+        # Started on h2: every host runs it, at its first step (which
+        # waits for a promote), with the same weights and salt.
+        steps = [{"weight": 25}, {"weight": 50, "hold": 2}, {"weight": 100, "hold": 2}]
+        status, body = h2.api("POST", "/v1/services/default/rollout",
+                              {"to": "2.0", "strategy": "gradual", "steps": steps})
+        check(status == 201 and body["rollout"]["fleet"] and body["rollout"]["step"] == 1,
+              "a rollout started on h2: %d %s" % (status, body))
+        started = body["rollout"]["startedAt"]
+        rollout_of(hosts, "the rollout at step 1",
+                   lambda r: r and r["startedAt"] == started and r["step"] == 1 and r["fleet"]
+                   and r["phase"] == "progressing")
+        for h in hosts:
+            check(h.weights() == {"1.0": 75, "2.0": 25} and len(h.events("approval_needed")) == 1,
+                  "%s at step 1: weights %s, approval_needed events %s"
+                  % (h.name, h.weights(), h.events("approval_needed")))
+        # 48 new clients: one version for all has a chance of 0.75^48.
+        split = {h.name: [h.fetch(local_addr(1000 + i)) for i in range(48)] for h in hosts}
+        check(split["h1"] == split["h2"] == split["h3"] and len(set(split["h1"])) == 2,
+              "48 clients' versions differ between hosts, or are one version: %s" % split)
+        status, body = h3.api("POST", "/v1/services/default/rollout/promote")
+        check(status == 200 and body["rollout"]["step"] == 2, "promote on h3: %d %s" % (status, body))
+        rollout_of(hosts, "the schedule driven to 100%", lambda r: r["phase"] == "completed", 3 * STEP)
+        for h in hosts:
+            ro = h.rollout()
+            marks = [(m["kind"], m["step"]) for m in ro["history"]]
+            check(h.weights() == {"1.0": 0, "2.0": 100} and ("promoted", 1) in marks
+                  and ("step", 3) in marks and ro["analysis"]["windows"] > 0,
+                  "%s after the rollout: weights %s, rollout %s" % (h.name, h.weights(), ro))
+            check(len(h.events("completed")) == 1, "%s's completed events: %s" % (h.name, h.events("completed")))
+
+        # 2.0 slow on h3 only: h3's windows fail; every host rolls back.
+        status, body = h1.set_weights({"1.0": 100, "2.0": 0})
+        check(status == 200, "PUT weights on h1 after the rollout: %d %s" % (status, body))
+        for h in hosts:
+            wait_for(lambda: h.weights() == {"1.0": 100, "2.0": 0}, SEEN,
+                     lambda: "%s to apply 1.0=100 again: %s" % (h.name, h.weights()))
+        slow(h3, 150)
+        status, body = h1.api("POST", "/v1/services/default/rollout",
+                              {"to": "2.0", "strategy": "gradual",
+                               "steps": [{"weight": 50, "hold": 600}, {"weight": 100}]})
+        check(status == 201, "a second rollout on h1: %d %s" % (status, body))
+        rollout_of(hosts, "rolled back for h3's windows", lambda r: r["phase"] == "rolled_back", 2 * STEP)
+        for h in hosts:
+            ev = h.events("auto_rollback")
+            check(h.weights() == {"1.0": 100, "2.0": 0} and len(ev) == 1 and "on host h3: " in ev[0],
+                  "%s after h3 failed: weights %s, auto_rollback events %s" % (h.name, h.weights(), ev))
+        for h in (h1, h2):
+            an = h.rollout()["analysis"]
+            check(an["failures"] == 0 and an["windows"] > 0, "%s judged its own windows: %s" % (h.name, an))
+        check(h3.rollout()["analysis"]["failures"] >= 2, "h3's windows: %s" % h3.rollout()["analysis"])
+        slow(h3, 0)
+
+        # The driver killed mid-rollout: another takes over.
+        steps = [{"weight": 25, "hold": 3}, {"weight": 50, "hold": 3}, {"weight": 100, "hold": 3}]
+        starter = h1 if driver is not h1 else h2
+        status, body = starter.api("POST", "/v1/services/default/rollout",
+                                   {"to": "2.0", "strategy": "gradual", "steps": steps})
+        check(status == 201, "a third rollout on %s: %d %s" % (starter.name, status, body))
+        started = body["rollout"]["startedAt"]
+        rollout_of(hosts, "the third rollout", lambda r: r["startedAt"] == started)
+        kill(driver.proc)
+        rest = [h for h in hosts if h is not driver]
+        wait_for(lambda: rest[0].fleet()["driver"] in {h.name for h in rest}, SEEN,
+                 lambda: "a new driver after %s's kill: %s" % (driver.name, rest[0].fleet()["driver"]))
+        heir = by_name[rest[0].fleet()["driver"]]
+        check(heir.events("fleet_driver"), "%s drives and has no fleet_driver event" % heir.name)
+        rollout_of(rest, "the schedule finished by %s" % heir.name, lambda r: r["phase"] == "completed",
+                   3 * STEP)
+        for h in rest:
+            ro = h.rollout()
+            check(ro["startedAt"] == started and h.weights() == {"1.0": 0, "2.0": 100}
+                  and ro["endedAt"] - started >= 9,
+                  "%s after the driver's kill: weights %s, rollout %s" % (h.name, h.weights(), ro))
+        driver.start()
+        rollout_of([driver], "the restarted host takes the completed rollout",
+                   lambda r: r["startedAt"] == started and r["phase"] == "completed")
+        check(driver.weights() == {"1.0": 0, "2.0": 100}, "%s's weights after its restart: %s"
+              % (driver.name, driver.weights()))
+    finally:
+        for load in loads:
+            load.finish()
+    failed = {h.name: (load.failed, load.errors[:2]) for h, load in zip(hosts, loads) if load.failed}
+    check(not failed and all(load.ok > 100 for load in loads),
+          "clients' connections failed: %s; answered %s" % (failed, [load.ok for load in loads]))
+    for h in hosts:
+        h.proc.send_signal(signal.SIGTERM)
+        check(h.proc.wait(timeout=10) == 0, "%s's vsteerd exited with %s" % (h.name, h.proc.returncode))
+        check_sanitizers(open(h.log, errors="replace").read(), "%s's log" % h.name)

@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <string.h>
+#include "core/approval.h"
+#include "core/model.h"
+#include "core/rollout_fleet.h"
+#include "core/rollout_text.h"
+
+/* Same rollout: the same start and target (a new one is started anew). */
+static bool same_rollout(const struct rollout *a, const struct rollout *b)
+{
+	return a->phase != RO_NONE && a->started == b->started && a->to == b->to &&
+	       a->from == b->from;
+}
+
+void rollout_fleet_adopt(struct model *m, uint32_t svc, const struct rollout *before, int64_t now)
+{
+	struct service *s = &m->svc[svc];
+	struct rollout *ro = &s->ro;
+	char detail[EVENT_MESSAGE_LEN];
+	uint32_t seen = 0;
+
+	if (same_rollout(before, ro)) {
+		/* This host's windows, not the writer's. */
+		ro->an.failures = before->an.failures;
+		ro->an.inconclusive = before->an.inconclusive;
+		ro->an.windows = before->an.windows;
+		ro->an.last_pass = before->an.last_pass;
+		memcpy(ro->an.last_verdict, before->an.last_verdict, sizeof(ro->an.last_verdict));
+		/* The marks after the newest this host has are new. */
+		for (uint32_t i = ro->nhist; before->nhist && i-- > 0;)
+			if (!memcmp(&ro->hist[i], &before->hist[before->nhist - 1],
+				    sizeof(ro->hist[0]))) {
+				seen = i + 1;
+				break;
+			}
+	}
+	for (uint32_t i = seen; i < ro->nhist; i++) {
+		const struct ro_mark *mk = &ro->hist[i];
+
+		ro_mark_detail(m, svc, mk, detail, sizeof(detail));
+		model_event(m, now, s->name, ro_mark_name(mk->type), "%s", detail);
+		if (mk->type == ROM_ROLLED_BACK) {
+			m->cl[ro->to].no_affinity = true;
+			s->rollbacks++;
+		}
+		s->auto_rollbacks += mk->type == ROM_AUTO_ROLLBACK;
+		if (mk->type == ROM_COMPLETED && ro->drain.on && ro->from != ro->to &&
+		    m->cl[ro->from].used)
+			drain_schedule(&m->cl[ro->from].drain, &ro->drain, mk->time);
+	}
+	/* A step that waits for a promote asks for it here too: the
+	 * notifications of every host say so. */
+	if (seen < ro->nhist && ro->hist[ro->nhist - 1].type == ROM_STEP)
+		approval_ask(m, svc, now);
+}

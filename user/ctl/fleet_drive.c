@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "core/rollout.h"
+#include "core/rollout_text.h"
+#include "store/etcd_client.h"
+#include "ctl/ctl.h"
+#include "ctl/fleet_drive.h"
+#include "ctl/fleet_sync.h"
+#include "ctl/txn.h"
+
+#define DRIVE_KEY_MAX (FLEET_PREFIX_MAX + 16)
+
+/* The parts of a service's rollout the driver judges it by, copied
+ * under the controller's lock. */
+struct drive_ro {
+	char name[NAME_MAX_LEN];
+	enum ro_phase phase;
+	uint32_t step;
+	int64_t started;
+};
+
+static int drive_fn(struct model *next, uint32_t svc, const void *arg, struct vs_err *err)
+{
+	const struct fleet_judged *a = arg;
+	struct rollout *ro = &next->svc[svc].ro;
+	char why[sizeof(ro->why)];
+
+	if (!ro->fleet || !rollout_active(ro))
+		return -EALREADY; /* changed since it was judged */
+	if (a->failed[0]) {
+		snprintf(why, sizeof(why), "on host %s: %s", a->failed, a->why);
+		return rollout_fail(next, svc, why, clock_wall(), err);
+	}
+	ro->an.last_pass = a->last_pass;
+	ro->an.inconclusive = a->inconclusive;
+	return rollout_advance(next, svc, clock_wall()) ? 0 : -EALREADY;
+}
+
+/* This host drives while PREFIX/driver names it under its lease: the key
+ * is created only if absent, and goes with the lease of a host that
+ * stopped or lost etcd; then another takes it. */
+static void elect(struct ctl *c)
+{
+	struct fleet_state *f = &c->fleet;
+	char key[DRIVE_KEY_MAX], at[CLOCK_RFC3339_LEN], driver[NAME_MAX_LEN] = "", *v;
+	bool was = f->driving, won = false;
+	struct etcd_range r;
+	struct vs_err err;
+	json_t *doc;
+	int64_t rev;
+
+	snprintf(key, sizeof(key), "%s/driver", f->cfg.prefix);
+	if (etcd_client_range(f->client, key, false, &r, &err))
+		return;
+	if (r.n) {
+		doc = json_loadb(r.kvs[0].value, r.kvs[0].value_len, 0, NULL);
+		snprintf(driver, sizeof(driver), "%s",
+			 json_string_value(json_object_get(doc, "host")) ?: "?");
+		json_decref(doc);
+		f->driving = !strcmp(driver, f->cfg.host_id) && r.kvs[0].lease == f->lease;
+	} else {
+		clock_rfc3339(clock_wall(), 0, at);
+		doc = json_pack("{ssss}", "host", f->cfg.host_id, "since", at);
+		v = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+		json_decref(doc);
+		if (v &&
+		    !etcd_client_txn(f->client,
+				     etcd_txn_req(json_pack("[o]", etcd_cmp(key, ETCD_CREATE, 0)),
+						  json_pack("[{s:o}]", "request_put",
+							    etcd_put_req(key, v, strlen(v),
+									 f->lease)),
+						  json_array()),
+				     &won, &rev, &err) &&
+		    won)
+			snprintf(driver, sizeof(driver), "%s", f->cfg.host_id);
+		free(v);
+		f->driving = won;
+	}
+	etcd_range_free(&r);
+	pthread_mutex_lock(&f->lock);
+	snprintf(f->view.driver, sizeof(f->view.driver), "%s", driver);
+	f->view.driving = f->driving;
+	pthread_mutex_unlock(&f->lock);
+	if (f->driving && !was)
+		fleet_event(c, "fleet_driver",
+			    "this host drives the fleet's rollouts (%s/driver in etcd names it)",
+			    f->cfg.prefix);
+}
+
+/* Each fleet rollout in progress: rolled back if a host failed it,
+ * advanced as its schedule says once enough hosts run its step. */
+static void drive(struct ctl *c)
+{
+	struct fleet_state *f = &c->fleet;
+	struct drive_ro ros[VS_MAX_SERVICES];
+	json_t *hosts, *members;
+	struct fleet_judged a;
+	struct vs_err err;
+	uint32_t n = 0;
+	int ret;
+
+	pthread_mutex_lock(&c->lock);
+	for (uint32_t s = 0; s < VS_MAX_SERVICES; s++) {
+		const struct rollout *ro = &c->m->svc[s].ro;
+
+		if (!c->m->svc[s].used || !ro->fleet || !rollout_active(ro))
+			continue;
+		snprintf(ros[n].name, sizeof(ros[n].name), "%s", c->m->svc[s].name);
+		ros[n].phase = ro->phase;
+		ros[n].step = ro->step;
+		ros[n++].started = ro->started;
+	}
+	pthread_mutex_unlock(&c->lock);
+	pthread_mutex_lock(&f->lock);
+	hosts = json_incref(f->view.hosts);
+	members = json_incref(f->view.members);
+	pthread_mutex_unlock(&f->lock);
+	for (uint32_t i = 0; i < n; i++) {
+		fleet_rollout_judge(hosts, members, f->cfg.min_hosts,
+				    &(struct fleet_ro_ref){ ros[i].name, ros[i].started,
+							    ros[i].step + 1,
+							    ro_phase_name(ros[i].phase) },
+				    &a);
+		if (!a.failed[0] && (!a.ready || ros[i].phase != RO_PROGRESSING))
+			continue;
+		err = (struct vs_err){};
+		ret = fleet_sync_change(c, ros[i].name, drive_fn, &a, &err);
+		if (ret && ret != -EALREADY)
+			pr_warn("fleet: driving service %s's rollout, retrying: %s\n", ros[i].name,
+				err.msg);
+	}
+	json_decref(hosts);
+	json_decref(members);
+}
+
+void fleet_drive_round(struct ctl *c)
+{
+	elect(c);
+	if (c->fleet.driving)
+		drive(c);
+}
+
+void fleet_drive_lost(struct ctl *c)
+{
+	struct fleet_state *f = &c->fleet;
+
+	f->driving = false;
+	pthread_mutex_lock(&f->lock);
+	f->view.driving = false;
+	pthread_mutex_unlock(&f->lock);
+}
