@@ -113,8 +113,9 @@ backend() { # version port
 	# Not a job of this shell's: killing one would print a job notice.
 	disown
 	pids+=($!)
+	# -s: the background job may not have opened its output yet.
 	wait_until 5 "vsteer-demo $1 listening" "$WORK/v$1.out" \
-		grep -q listening "$WORK/v$1.out"
+		grep -qs listening "$WORK/v$1.out"
 	echo "started vsteer-demo $1 on 127.0.0.1:$2 (pid $!)"
 }
 
