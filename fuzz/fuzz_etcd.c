@@ -2,7 +2,7 @@
 /* libFuzzer: what an etcd peer (or anything answering in its place) may
  * send: the input as one watch-stream line, as a range, transaction and
  * lease reply, as an error body, as base64, as a host's status in a
- * fleet and as the config's "fleet", the fleet's rollout taken into a
+ * fleet and as the config's "fleet", a fleet's version, the fleet's rollout taken into a
  * host's model and judged from hosts' statuses. Invariants: nothing
  * crashes or leaks; a parsed kv's key is non-empty with no NUL; base64
  * that decodes encodes back to the same text (one spelling per value). */
@@ -47,7 +47,7 @@ static void check_rollout(json_t *ro, json_t *hosts)
 		rollout_fleet_adopt(&m, 0, &before.svc[0].ro, 1);
 	}
 	fleet_rollout_judge(hosts, json_object_get(hosts, "members"), 2,
-			    &(struct fleet_ro_ref){ "default", 1, 1, "progressing" }, &out);
+			    &(struct fleet_ro_ref){ "default", 1, 1, "progressing", 5, 3 }, &out);
 	if (out.applied > out.members || (out.ready && out.applied < out.required))
 		abort();
 }
@@ -84,6 +84,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct etcd_range r;
 	struct fleet_cfg fc;
 	struct fleet_desired_doc dd;
+	struct fleet_version_doc vd;
 	struct vs_err err;
 	int64_t a, b;
 	bool ok;
@@ -115,6 +116,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_rollout(dd.rollout ?: j, j);
 	json_decref(j);
 	fleet_desired_free(&dd);
+	if (!fleet_version_parse((const char *)data, size, &vd, &err) &&
+	    (!json_array_size(vd.servers) || json_array_size(vd.servers) > VS_MAX_SERVERS))
+		abort();
+	fleet_version_free(&vd);
 	if (!fleet_host_parse("h1", (const char *)data, size, &j, &err)) {
 		if (!json_is_object(j) || !json_is_array(json_object_get(j, "problems")))
 			abort();

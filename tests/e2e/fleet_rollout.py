@@ -26,6 +26,17 @@ def slow(h, ms):
     urllib.request.urlopen(req, timeout=3).read()
 
 
+def steers(h):
+    """{version: weight} of h's versions that take any."""
+    return {v: w for v, w in h.weights().items() if w}
+
+
+def versions(h):
+    status, body = h.api("GET", "/v1/services/default")
+    check(status == 200, "%s: GET /v1/services/default: %d %s" % (h.name, status, body))
+    return sorted(v["version"] for v in body["versions"])
+
+
 def rollout_of(hosts, what, pred, timeout=STEP):
     """Waits until pred(rollout) holds on every host."""
     for h in hosts:
@@ -36,7 +47,10 @@ def rollout_of(hosts, what, pred, timeout=STEP):
 @test
 def fleet_rollout(env):
     """Three hosts in a fleet (etcd of three members, minHosts 2), each with
-    its own backends and clients: exactly one drives; a gradual rollout
+    its own backends and clients: exactly one drives; a version registered
+    on h1 reaches h2 and h3 (their own 3.0 on the same loopback address),
+    one whose server is h1's address leaves them failing, naming it, until
+    it is deleted (on every host); a gradual rollout
     started on h2 reaches every host at its first step (the same weights,
     each host asks for approval, and 48 new clients get the same versions
     from each host), a promote on
@@ -46,7 +60,9 @@ def fleet_rollout(env):
     host's event naming h3 (h1 and h2 judged theirs passing); the driver
     SIGKILLed mid-rollout: another host takes the driver's key and
     finishes the schedule, and the killed host, restarted, takes the
-    completed rollout from etcd; not one client connection failed
+    completed rollout from etcd; a version deleted on h2 leaves every host,
+    and one registered instant on h3 takes over on every host (a rollout
+    of the fleet); not one client connection failed
     throughout (steering never waits on vsteerd or etcd)."""
     bridge = Bridge(env, ("netns",) * 6)
     cluster = EtcdCluster(env, [bridge[4], bridge[5], bridge[6]])
@@ -68,8 +84,35 @@ def fleet_rollout(env):
     status, body = h1.set_weights({"1.0": 100, "2.0": 0})
     check(status == 200, "PUT weights on h1: %d %s" % (status, body))
     for h in hosts:
-        wait_for(lambda: h.weights() == {"1.0": 100, "2.0": 0}, SEEN,
+        wait_for(lambda: steers(h) == {"1.0": 100}, SEEN,
                  lambda: "%s to apply 1.0=100: %s" % (h.name, h.weights()))
+
+    # A version registered on h1 reaches h2 and h3: each runs its 3.0 on
+    # its own loopback, which the servers h1 gave name on every host.
+    for h in hosts:
+        env.backend("3.0", "127.0.0.1:9003", wrapper=h.c.enter())
+    status, body = h1.api("PUT", "/v1/clusters", {"version": "3.0", "servers": ["127.0.0.1:9003"],
+                                                   "upgradeTransition": {"mode": "manual"}})
+    check(status == 201, "PUT 3.0 on h1: %d %s" % (status, body))
+    for h in hosts:
+        wait_for(lambda: versions(h) == ["1.0", "2.0", "3.0"], SEEN,
+                 lambda: "%s to take version 3.0 from the fleet: %s" % (h.name, versions(h)))
+    # One whose servers are h1's own address does not fit the others:
+    # failing, saying so, until it leaves the fleet (DELETE on any host).
+    env.backend("4.0", h1.c.endpoint(9004), wrapper=h1.c.enter())
+    status, body = h1.api("PUT", "/v1/clusters", {"version": "4.0", "servers": [h1.c.endpoint(9004)],
+                                                   "upgradeTransition": {"mode": "manual"}})
+    check(status == 201, "PUT 4.0 on h1: %d %s" % (status, body))
+    h1.wait_states({"h1": "ok", "h2": "failing", "h3": "failing"}, "4.0 does not fit h2 and h3")
+    problem = {e["host"]: e for e in h1.fleet()["hosts"]}["h2"]["status"]["problems"][0]
+    check("version 4.0 of the fleet (servers as h1 gave them) is not registered here" in problem,
+          "h2's problem: %s" % problem)
+    id4 = {c["version"]: c["id"] for c in h1.api("GET", "/v1/clusters")[1]["clusters"]}["4.0"]
+    status, body = h1.api("DELETE", "/v1/clusters/" + id4)
+    check(status == 200, "DELETE 4.0 on h1: %d %s" % (status, body))
+    for h in hosts:
+        h.wait_states({"h1": "ok", "h2": "ok", "h3": "ok"}, "4.0 left the fleet")
+        check(versions(h) == ["1.0", "2.0", "3.0"], "%s's versions: %s" % (h.name, versions(h)))
 
     loads = [Load(clients=200, src=lambda i, k=k: local_addr(2000 + 300 * k + i),
                   svc=(h.c.addr, 8080)) for k, h in enumerate(hosts)]
@@ -80,7 +123,7 @@ def fleet_rollout(env):
         # waits for a promote), with the same weights and salt.
         steps = [{"weight": 25}, {"weight": 50, "hold": 2}, {"weight": 100, "hold": 2}]
         status, body = h2.api("POST", "/v1/services/default/rollout",
-                              {"to": "2.0", "strategy": "gradual", "steps": steps})
+                              {"to": "3.0", "strategy": "gradual", "steps": steps})
         check(status == 201 and body["rollout"]["fleet"] and body["rollout"]["step"] == 1,
               "a rollout started on h2: %d %s" % (status, body))
         started = body["rollout"]["startedAt"]
@@ -88,7 +131,7 @@ def fleet_rollout(env):
                    lambda r: r and r["startedAt"] == started and r["step"] == 1 and r["fleet"]
                    and r["phase"] == "progressing")
         for h in hosts:
-            check(h.weights() == {"1.0": 75, "2.0": 25} and len(h.events("approval_needed")) == 1,
+            check(steers(h) == {"1.0": 75, "3.0": 25} and len(h.events("approval_needed")) == 1,
                   "%s at step 1: weights %s, approval_needed events %s"
                   % (h.name, h.weights(), h.events("approval_needed")))
         # 48 new clients: one version for all has a chance of 0.75^48.
@@ -101,16 +144,16 @@ def fleet_rollout(env):
         for h in hosts:
             ro = h.rollout()
             marks = [(m["kind"], m["step"]) for m in ro["history"]]
-            check(h.weights() == {"1.0": 0, "2.0": 100} and ("promoted", 1) in marks
+            check(steers(h) == {"3.0": 100} and ("promoted", 1) in marks
                   and ("step", 3) in marks and ro["analysis"]["windows"] > 0,
                   "%s after the rollout: weights %s, rollout %s" % (h.name, h.weights(), ro))
             check(len(h.events("completed")) == 1, "%s's completed events: %s" % (h.name, h.events("completed")))
 
         # 2.0 slow on h3 only: h3's windows fail; every host rolls back.
-        status, body = h1.set_weights({"1.0": 100, "2.0": 0})
+        status, body = h1.set_weights({"1.0": 100})
         check(status == 200, "PUT weights on h1 after the rollout: %d %s" % (status, body))
         for h in hosts:
-            wait_for(lambda: h.weights() == {"1.0": 100, "2.0": 0}, SEEN,
+            wait_for(lambda: steers(h) == {"1.0": 100}, SEEN,
                      lambda: "%s to apply 1.0=100 again: %s" % (h.name, h.weights()))
         slow(h3, 150)
         status, body = h1.api("POST", "/v1/services/default/rollout",
@@ -120,7 +163,7 @@ def fleet_rollout(env):
         rollout_of(hosts, "rolled back for h3's windows", lambda r: r["phase"] == "rolled_back", 2 * STEP)
         for h in hosts:
             ev = h.events("auto_rollback")
-            check(h.weights() == {"1.0": 100, "2.0": 0} and len(ev) == 1 and "on host h3: " in ev[0],
+            check(steers(h) == {"1.0": 100} and len(ev) == 1 and "on host h3: " in ev[0],
                   "%s after h3 failed: weights %s, auto_rollback events %s" % (h.name, h.weights(), ev))
         for h in (h1, h2):
             an = h.rollout()["analysis"]
@@ -146,14 +189,34 @@ def fleet_rollout(env):
                    3 * STEP)
         for h in rest:
             ro = h.rollout()
-            check(ro["startedAt"] == started and h.weights() == {"1.0": 0, "2.0": 100}
+            check(ro["startedAt"] == started and steers(h) == {"2.0": 100}
                   and ro["endedAt"] - started >= 9,
                   "%s after the driver's kill: weights %s, rollout %s" % (h.name, h.weights(), ro))
         driver.start()
         rollout_of([driver], "the restarted host takes the completed rollout",
                    lambda r: r["startedAt"] == started and r["phase"] == "completed")
-        check(driver.weights() == {"1.0": 0, "2.0": 100}, "%s's weights after its restart: %s"
+        check(steers(driver) == {"2.0": 100}, "%s's weights after its restart: %s"
               % (driver.name, driver.weights()))
+
+        # 3.0 deleted on h2: it leaves every host. 5.0 registered instant
+        # on h3: its takeover is a rollout of the fleet, which every host
+        # runs (each has its own 5.0 on its loopback).
+        id3 = {c["version"]: c["id"] for c in h2.api("GET", "/v1/clusters")[1]["clusters"]}["3.0"]
+        status, body = h2.api("DELETE", "/v1/clusters/" + id3)
+        check(status == 200, "DELETE 3.0 on h2: %d %s" % (status, body))
+        for h in hosts:
+            wait_for(lambda: versions(h) == ["1.0", "2.0"], SEEN,
+                     lambda: "%s to delete 3.0 with the fleet: %s" % (h.name, versions(h)))
+            env.backend("5.0", "127.0.0.1:9005", wrapper=h.c.enter())
+        status, body = h3.api("PUT", "/v1/clusters", {"version": "5.0", "servers": ["127.0.0.1:9005"],
+                                                       "upgradeTransition": {"mode": "instant"}})
+        check(status == 201, "PUT 5.0 instant on h3: %d %s" % (status, body))
+        rollout_of(hosts, "5.0's takeover, the fleet's",
+                   lambda r: r["to"] == "5.0" and r["strategy"] == "instant" and r["fleet"]
+                   and r["phase"] == "completed")
+        for h in hosts:
+            check(steers(h) == {"5.0": 100} and h.fetch() == "5.0",
+                  "%s after 5.0's takeover: %s" % (h.name, h.weights()))
     finally:
         for load in loads:
             load.finish()

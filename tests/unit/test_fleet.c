@@ -228,12 +228,67 @@ static void test_fleet_member_parse(void)
 	}
 }
 
+static void test_fleet_version_keys(void)
+{
+	static const struct {
+		const char *key, *svc, *ver;
+	} cases[] = {
+		{ "/vsteer/services/web/versions/2.0", "web", "2.0" },
+		{ "/vsteer/services/api-2/versions/10.2.3", "api-2", "10.2.3" },
+		{ "/vsteer/services/web", NULL, NULL },
+		{ "/vsteer/services/web/versions/", NULL, NULL },
+		{ "/vsteer/services/we b/versions/2.0", NULL, NULL },
+		{ "/vsteer/services//versions/2.0", NULL, NULL },
+		{ "/vsteer/hosts/web/versions/2.0", NULL, NULL },
+		{ "/other/services/web/versions/2.0", NULL, NULL },
+		{ "/vsteer/services/web/versions/2.0/x", NULL, NULL },
+		{ "/vs", NULL, NULL },
+	};
+	static const struct {
+		const char *text, *says;
+	} bad[] = {
+		{ "nope", "not JSON" },
+		{ "{\"servers\": []}", "1 to 16 servers" },
+		{ "{\"servers\": \"127.0.0.1:1\"}", "1 to 16 servers" },
+		{ "{\"servers\": [\"a\"], \"more\": 1}", "more" },
+	};
+	static const char good[] = "{\"servers\": [\"127.0.0.1:9003\"], \"by\": \"h1\"}";
+	struct fleet_cfg f;
+	char svc[NAME_MAX_LEN], ver[VERSION_MAX_LEN], key[256];
+	struct fleet_version_doc d;
+	struct vs_err err;
+
+	fleet_cfg_init(&f);
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		bool ok = fleet_version_key_parse(&f, cases[i].key, svc, ver);
+
+		row("%s", cases[i].key);
+		CHECK_INT(ok, ==, cases[i].svc != NULL);
+		if (ok && cases[i].svc) {
+			CHECK_STR(svc, cases[i].svc);
+			CHECK_STR(ver, cases[i].ver);
+			CHECK_INT(fleet_version_key(&f, svc, ver, key, sizeof(key)), ==, 0);
+			CHECK_STR(key, cases[i].key);
+		}
+	}
+	CHECK_INT(fleet_version_key(&f, "web", "2.0", key, 20), ==, -ENAMETOOLONG);
+	row("%s", "a version's document");
+	CHECK_INT(fleet_version_parse(good, strlen(good), &d, &err), ==, 0);
+	CHECK_STR(d.by, "h1");
+	CHECK_INT(json_array_size(d.servers), ==, 1);
+	fleet_version_free(&d);
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		row("%s", bad[i].text);
+		CHECK_INT(fleet_version_parse(bad[i].text, strlen(bad[i].text), &d, &err), ==,
+			  -EPROTO);
+		CHECK_HAS(err.msg, bad[i].says);
+		fleet_version_free(&d);
+	}
+}
+
 const struct unit_case fleet_cases[] = {
-	TEST(test_fleet_member_parse),
-	TEST(test_fleet_desired_parse),
-	TEST(test_fleet_cfg),
-	TEST(test_fleet_cfg_refused),
-	TEST(test_fleet_keys),
-	TEST(test_fleet_host_parse),
-	{ NULL, NULL },
+	TEST(test_fleet_version_keys),	TEST(test_fleet_member_parse),
+	TEST(test_fleet_desired_parse), TEST(test_fleet_cfg),
+	TEST(test_fleet_cfg_refused),	TEST(test_fleet_keys),
+	TEST(test_fleet_host_parse),	{ NULL, NULL },
 };

@@ -8,6 +8,7 @@
 #include "codec/request.h"
 #include "ctl/ctl.h"
 #include "ctl/fleet_sync.h"
+#include "ctl/fleet_versions.h"
 #include "ctl/ops.h"
 #include "ctl/reload.h"
 #include "ctl/services.h"
@@ -198,8 +199,11 @@ json_t *handle_cluster_put(struct api_call *k)
 	struct analysis_req an;
 	struct cluster spec;
 
-	if (req_cluster(k->body, svc, &spec, &an, &k->err) ||
-	    ctl_add_cluster(k->c, svc, &spec, &an, id, &k->err))
+	if (req_cluster(k->body, svc, &spec, &an, &k->err))
+		return NULL;
+	/* In a fleet, the version is the fleet's: every host takes it. */
+	if (k->c->fleet.client ? fleet_versions_add(k->c, svc, k->body, &spec, &an, id, &k->err) :
+				 ctl_add_cluster(k->c, svc, &spec, &an, id, &k->err))
 		return NULL;
 	k->status = 201;
 	return show(k, SNAP_VERSIONS, NULL, id, views_cluster);
@@ -207,7 +211,9 @@ json_t *handle_cluster_put(struct api_call *k)
 
 json_t *handle_cluster_delete(struct api_call *k)
 {
-	if (ctl_del_cluster(k->c, k->caps[0], arg_true(k, "force"), &k->err))
+	if (k->c->fleet.client ?
+		    fleet_versions_delete(k->c, k->caps[0], arg_true(k, "force"), &k->err) :
+		    ctl_del_cluster(k->c, k->caps[0], arg_true(k, "force"), &k->err))
 		return NULL;
 	return json_pack("{ssss}", "deleted", k->caps[0], "status", "ok");
 }

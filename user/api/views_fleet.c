@@ -50,12 +50,13 @@ static json_t *rollout_json(const struct model *m, uint32_t svc)
 	if (ro->phase == RO_NONE || !m->cl[ro->to].used)
 		return json_null();
 	/* clang-format off */
-	return json_pack("{sssssssssisisIsbso}", "phase", ro_phase_name(ro->phase),
+	return json_pack("{sssssssssisisIsbsoss?}", "phase", ro_phase_name(ro->phase),
 			 "strategy", ro_strategy_name(ro->strategy),
 			 "from", m->cl[ro->from].used ? m->cl[ro->from].version : "",
 			 "to", m->cl[ro->to].version, "step", (int)ro->step + 1,
 			 "stepsTotal", (int)ro->nsteps, "started", (json_int_t)ro->started,
-			 "fleet", ro->fleet, "analysis", state_analysis_json(&ro->an));
+			 "fleet", ro->fleet, "analysis", state_analysis_json(&ro->an),
+			 "failed", ro->fleet && rollout_active(ro) && ro->why[0] ? ro->why : NULL);
 	/* clang-format on */
 }
 
@@ -100,7 +101,7 @@ static const char *host_state(json_t *doc, int64_t desired_rev)
 
 json_t *views_fleet_view(const struct fleet_view *v)
 {
-	json_t *hosts = json_array(), *services = json_object(), *m, *doc;
+	json_t *hosts = json_array(), *services = json_object(), *versions = json_array(), *m, *doc;
 	const char *id;
 
 	json_object_foreach (v->members, id, m) {
@@ -121,8 +122,19 @@ json_t *views_fleet_view(const struct fleet_view *v)
 						      d->by[0] ? d->by : NULL, "problem",
 						      d->problem[0] ? d->problem : NULL));
 	}
+	for (uint32_t i = 0; i < VS_MAX_SLOTS; i++) {
+		const struct fleet_version *e = &v->versions[i];
+
+		if (e->svc[0] && !e->gone)
+			json_array_append_new(versions,
+					      json_pack("{sssssIss?ss?}", "service", e->svc,
+							"version", e->version, "revision",
+							(json_int_t)e->mod_rev, "by",
+							e->by[0] ? e->by : NULL, "problem",
+							e->problem[0] ? e->problem : NULL));
+	}
 	/* clang-format off */
-	return json_pack("{sssssssis{sbsosososs?}sosIsIsIs{sisisisi}sososs?}",
+	return json_pack("{sssssssis{sbsosososs?}sosIsIsIs{sisisisi}sosososs?}",
 			 "host", v->host_id, "prefix", v->prefix, "etcd", v->endpoints,
 			 "leaseSeconds", (int)v->lease_s,
 			 "link", "stale", v->stale,
@@ -135,7 +147,7 @@ json_t *views_fleet_view(const struct fleet_view *v)
 			 "desiredRevision", (json_int_t)v->desired_rev,
 			 "counts", "ok", (int)v->nok, "behind", (int)v->nbehind,
 			 "failing", (int)v->nfailing, "missing", (int)v->nmissing,
-			 "services", services, "hosts", hosts,
+			 "services", services, "versions", versions, "hosts", hosts,
 			 "driver", v->driver[0] ? v->driver : NULL);
 	/* clang-format on */
 }

@@ -245,6 +245,23 @@ bad_problems:
 	return bad_doc(err, id, "\"problems\" is not a list of at most 32 strings");
 }
 
+/* A document of the fleet's desired state: JSON of at most FLEET_DOC_MAX
+ * bytes (else *doc NULL), its keys among `keys`, "by" a host id (else
+ * ""). -EPROTO if it is not all that. */
+static int load_doc(const char *text, size_t len, const char *const *keys, const char *what,
+		    json_t **doc, char by[NAME_MAX_LEN], struct vs_err *err)
+{
+	const char *b;
+
+	*doc = len <= FLEET_DOC_MAX ? json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL) : NULL;
+	if (!*doc)
+		return vs_errf(err, -EPROTO, 502, "bad_desired_state", "not JSON of at most 1 MiB");
+	b = json_string_value(json_object_get(*doc, "by"));
+	if (b && model_name_valid(b))
+		snprintf(by, NAME_MAX_LEN, "%s", b);
+	return parse_keys(*doc, keys, what, err) ? -EPROTO : 0;
+}
+
 int fleet_desired_parse(const char *text, size_t len, struct fleet_desired_doc *out,
 			struct vs_err *err)
 {
@@ -256,18 +273,12 @@ int fleet_desired_parse(const char *text, size_t len, struct fleet_desired_doc *
 	};
 	json_int_t v[2] = { -1, -1 };
 	json_t *ro;
-	const char *b;
 	int ret;
 
 	memset(out, 0, sizeof(*out));
-	out->doc = len <= FLEET_DOC_MAX ? json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL) :
-					  NULL;
+	ret = load_doc(text, len, keys, "the fleet's service", &out->doc, out->by, err);
 	if (!out->doc)
-		return vs_errf(err, -EPROTO, 502, "bad_desired_state", "not JSON of at most 1 MiB");
-	b = json_string_value(json_object_get(out->doc, "by"));
-	if (b && model_name_valid(b))
-		snprintf(out->by, sizeof(out->by), "%s", b);
-	ret = parse_keys(out->doc, keys, "the fleet's service", err);
+		return ret;
 	if (!ret && !json_is_object(json_object_get(out->doc, "weights")))
 		ret = vs_errf(
 			err, -EPROTO, 502, "bad_desired_state",
@@ -340,8 +351,11 @@ static int version_slot(json_t *j, const char *key, const struct model *m, uint3
 	json_t *v = json_object_get(j, key);
 	int slot;
 
-	if (json_is_null(v) && fallback >= 0)
-		return fallback; /* a completed rollout's old version, deleted */
+	/* An ended rollout's old version may be gone: the target stands in. */
+	if (fallback >= 0 &&
+	    (json_is_null(v) || (json_is_string(v) && version_valid(json_string_value(v)) &&
+				 model_find_version(m, svc, json_string_value(v)) < 0)))
+		return fallback;
 	if (!json_is_string(v) || !version_valid(json_string_value(v)))
 		return vs_errf(err, -EPROTO, 502, "bad_desired_state",
 			       "the fleet's rollout: %s: not a version", key);
@@ -362,8 +376,14 @@ int fleet_rollout_load(json_t *j, struct model *m, uint32_t svc, struct vs_err *
 	if (!json_is_object(j))
 		return vs_errf(err, -EPROTO, 502, "bad_desired_state",
 			       "the fleet's rollout: not an object");
+	const char *phase = json_string_value(json_object_get(j, "phase")) ?: "";
+	bool ended = strcmp(phase, "progressing") && strcmp(phase, "paused");
+
 	to = version_slot(j, "to", m, svc, -1, err);
-	from = to < 0 ? to : version_slot(j, "from", m, svc, to, err);
+	if (to == -ENOENT && ended)
+		return 1; /* its target deleted here since: nothing to take */
+	/* A running rollout needs the version it moves from. */
+	from = to < 0 ? to : version_slot(j, "from", m, svc, ended ? to : -1, err);
 	if (from < 0)
 		return from;
 	copy = json_deep_copy(j);
@@ -394,13 +414,6 @@ static json_t *host_rollout(json_t *doc, const struct fleet_ro_ref *r)
 	return NULL;
 }
 
-static int cmp_desc(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return x < y ? 1 : x > y ? -1 : 0;
-}
-
 static int64_t int_of(json_t *o, const char *key)
 {
 	return json_integer_value(json_object_get(o, key));
@@ -409,9 +422,9 @@ static int64_t int_of(json_t *o, const char *key)
 void fleet_rollout_judge(json_t *hosts, json_t *members, uint32_t min_hosts,
 			 const struct fleet_ro_ref *r, struct fleet_judged *out)
 {
-	int64_t passes[FLEET_HOSTS_MAX];
+	uint32_t passed = 0, stuck = 0;
 	const char *id;
-	json_t *m, *ro, *an;
+	json_t *m, *ro, *an, *failed;
 
 	memset(out, 0, sizeof(*out));
 	json_object_foreach (members, id, m) {
@@ -420,24 +433,81 @@ void fleet_rollout_judge(json_t *hosts, json_t *members, uint32_t min_hosts,
 		out->members++;
 		ro = host_rollout(json_object_get(hosts, id), r);
 		an = json_object_get(ro, "analysis");
-		if (json_is_object(an) && !out->failed[0] && int_of(an, "failureLimit") > 0 &&
-		    int_of(an, "failures") >= int_of(an, "failureLimit")) {
+		failed = json_object_get(ro, "failed");
+		if (json_is_string(failed) && !out->failed[0]) {
 			snprintf(out->failed, sizeof(out->failed), "%s", id);
-			snprintf(out->why, sizeof(out->why), "%s",
-				 json_string_value(json_object_get(an, "lastVerdict")) ?: "");
+			snprintf(out->why, sizeof(out->why), "%s", json_string_value(failed));
 		}
 		if (!ro || int_of(ro, "step") != (int64_t)r->step ||
 		    strcmp(json_string_value(json_object_get(ro, "phase")) ?: "", r->phase))
 			continue;
-		passes[out->applied++] = int_of(an, "lastPass");
-		if (int_of(an, "inconclusive") > (int64_t)out->inconclusive)
-			out->inconclusive = (uint32_t)int_of(an, "inconclusive");
+		out->applied++;
+		if (int_of(an, "lastPass") >= r->since)
+			passed++;
+		else if (int_of(an, "inconclusive") >= (int64_t)r->max_inconclusive)
+			stuck++;
 	}
 	out->required = min_hosts && min_hosts < out->members ? min_hosts : out->members;
 	out->ready = out->required && out->applied >= out->required;
-	/* The step's window has passed on `required` hosts since then. */
-	if (out->ready) {
-		qsort(passes, out->applied, sizeof(passes[0]), cmp_desc);
-		out->last_pass = passes[out->required - 1];
-	}
+	/* As one host's engine reads its own: a pass since the step's hold
+	 * on every required host opens it; a host without a verdict for
+	 * maxInconclusive windows counts as one when the rest passed. */
+	if (out->ready && passed >= out->required)
+		out->last_pass = r->since;
+	else if (out->ready && stuck && passed + stuck >= out->required)
+		out->inconclusive = r->max_inconclusive;
+}
+
+int fleet_version_key(const struct fleet_cfg *f, const char *svc, const char *version, char *out,
+		      size_t size)
+{
+	int n = snprintf(out, size, "%s/services/%s/versions/%s", f->prefix, svc, version);
+
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+bool fleet_version_key_parse(const struct fleet_cfg *f, const char *key, char svc[NAME_MAX_LEN],
+			     char version[VERSION_MAX_LEN])
+{
+	size_t p = strlen(f->prefix);
+	const char *name, *v;
+
+	if (strncmp(key, f->prefix, p) || strncmp(key + p, "/services/", strlen("/services/")))
+		return false;
+	name = key + p + strlen("/services/");
+	v = strstr(name, "/versions/");
+	if (!v || (size_t)(v - name) >= NAME_MAX_LEN)
+		return false;
+	memcpy(svc, name, v - name);
+	svc[v - name] = '\0';
+	v += strlen("/versions/");
+	if (!model_name_valid(svc) || !version_valid(v) || strlen(v) >= VERSION_MAX_LEN)
+		return false;
+	snprintf(version, VERSION_MAX_LEN, "%s", v);
+	return true;
+}
+
+int fleet_version_parse(const char *text, size_t len, struct fleet_version_doc *out,
+			struct vs_err *err)
+{
+	static const char *const keys[] = { "servers", "by", "at", NULL };
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	ret = load_doc(text, len, keys, "the fleet's version", &out->doc, out->by, err);
+	if (!out->doc)
+		return ret;
+	out->servers = json_object_get(out->doc, "servers");
+	if (!ret && (!json_is_array(out->servers) || !json_array_size(out->servers) ||
+		     json_array_size(out->servers) > VS_MAX_SERVERS))
+		ret = vs_errf(err, -EPROTO, 502, "bad_desired_state",
+			      "the fleet's version: servers: not a list of 1 to %d servers",
+			      VS_MAX_SERVERS);
+	return ret ? -EPROTO : 0;
+}
+
+void fleet_version_free(struct fleet_version_doc *d)
+{
+	json_decref(d->doc);
+	d->doc = NULL;
 }

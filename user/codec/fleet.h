@@ -15,6 +15,7 @@
 #include "lib/err.h"
 #include "core/limits.h"
 #include "core/model.h"
+#include "core/version.h"
 #include "codec/request.h"
 
 #define FLEET_PREFIX_DEFAULT "/vsteer"
@@ -103,30 +104,53 @@ void fleet_desired_free(struct fleet_desired_doc *d);
  * its versions by name ("from" null once deleted), "fleet": true. */
 json_t *fleet_rollout_json(const struct model *m, uint32_t svc);
 /* The fleet's rollout j into service svc of m, its versions mapped to
- * this host's slots: 409 unknown_version if this host lacks one, 502
- * bad_desired_state if j is not a rollout. */
+ * this host's slots: 409 unknown_version if this host lacks one (1, and
+ * nothing taken, for an ended rollout's target: the rollout is history),
+ * 502 bad_desired_state if j is not a rollout. */
 int fleet_rollout_load(json_t *j, struct model *m, uint32_t svc, struct vs_err *err);
 
+/* PREFIX/services/SVC/versions/VERSION: a version the fleet has, with
+ * the servers of the host that registered it first; -ENAMETOOLONG if it
+ * does not fit. */
+int fleet_version_key(const struct fleet_cfg *f, const char *svc, const char *version, char *out,
+		      size_t size);
+/* The service and version of such a key; false if key is not one. */
+bool fleet_version_key_parse(const struct fleet_cfg *f, const char *key, char svc[NAME_MAX_LEN],
+			     char version[VERSION_MAX_LEN]);
+/* Its document: {"servers": [...], "by": HOST, "at": TIME}, the servers
+ * as PUT /v1/clusters takes them (checked when a host registers them). */
+struct fleet_version_doc {
+	json_t *doc;
+	json_t *servers; /* borrowed from doc */
+	char by[NAME_MAX_LEN];
+};
+int fleet_version_parse(const char *text, size_t len, struct fleet_version_doc *out,
+			struct vs_err *err);
+void fleet_version_free(struct fleet_version_doc *d);
+
 /* A fleet rollout, as the driver knows it: service, start, step (from 1)
- * and phase, as hosts' statuses say them. */
+ * and phase, as hosts' statuses say them; the time a window must have
+ * passed since to end the step (rollout_gate_since()), and the windows
+ * without a verdict that count as one. */
 struct fleet_ro_ref {
 	const char *service;
 	int64_t started;
 	uint32_t step;
 	const char *phase;
+	int64_t since;
+	uint32_t max_inconclusive;
 };
 /* What every member's status says of it. */
 struct fleet_judged {
 	char failed[NAME_MAX_LEN]; /* the first host whose windows failed failureLimit times */
-	char why[200];		   /* its last verdict */
+	char why[200];		   /* its reason */
 	uint32_t members;
 	uint32_t applied;  /* hosts that run the same step in the same phase */
 	uint32_t required; /* minHosts, or every member (0: all) */
 	bool ready;	   /* applied >= required */
-	/* The oldest last pass (wall seconds) of the `required` hosts that
-	 * passed most recently, and the most windows in a row without a
-	 * verdict of any host that runs the step: the driver judges the
-	 * step by them as one host's engine would by its own. */
+	/* For the driver's engine: since when a window passed on the
+	 * required hosts (0: not on enough of them), and maxInconclusive when
+	 * the others among them had that many windows without a verdict. */
 	int64_t last_pass;
 	uint32_t inconclusive;
 };

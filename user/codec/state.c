@@ -196,6 +196,8 @@ json_t *state_rollout_json(const struct rollout *ro)
 
 	if (j && ro->fleet)
 		json_object_set_new(j, "fleet", json_true());
+	if (j)
+		json_object_set_new(j, "marks", json_integer(ro->nmarks));
 	if (j && ro->drain.on)
 		json_object_set_new(j, "drainDeadline", json_integer(ro->drain.secs));
 	if (j && ro->strategy == RO_MIRROR)

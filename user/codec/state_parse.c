@@ -233,7 +233,7 @@ int state_rollout_load(json_t *j, const char *w, struct model *m, uint32_t svc, 
 		"phase",	 "strategy", "from",	"to",	       "sessionTimeout",
 		"step",		 "steps",    "started", "stepStarted", "pausedLeft",
 		"ended",	 "analysis", "history", "why",	       "pauseWhy",
-		"drainDeadline", "mirror",   "fleet",	NULL
+		"drainDeadline", "mirror",   "fleet",	"marks",       NULL
 	};
 	struct rollout *ro = &m->svc[svc].ro;
 	int64_t from, to, st, n, v, hold;
@@ -288,6 +288,12 @@ int state_rollout_load(json_t *j, const char *w, struct model *m, uint32_t svc, 
 	    load_text(j, "pauseWhy", ro->pause_why, sizeof(ro->pause_why), w, err) ||
 	    load_history(json_object_get(j, "history"), w, ro, err))
 		return -EINVAL;
+	/* Absent in state files from before: as many as it has. */
+	if (!json_object_get(j, "marks"))
+		n = ro->nhist;
+	else if (get_int(j, "marks", ro->nhist, UINT32_MAX, &n))
+		return vs_errf(err, -EINVAL, 400, "bad_state", "%s: malformed rollout marks", w);
+	ro->nmarks = (uint32_t)n;
 	/* Absent in state files from before drain deadlines: none. */
 	if (parse_drain(json_object_get(j, "drainDeadline"), w, "bad_state", &ro->drain, err) ||
 	    state_mirror_load(json_object_get(j, "mirror"), w, ro, err))

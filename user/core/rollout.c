@@ -22,6 +22,7 @@ static void mark(struct model *m, uint32_t svc, int64_t now, enum ro_mark_type t
 		ro->nhist--;
 	}
 	ro->hist[ro->nhist++] = mk;
+	ro->nmarks++;
 	ro_mark_detail(m, svc, &mk, detail, sizeof(detail));
 	model_event(m, now, m->svc[svc].name, ro_mark_name(type), "%s", detail);
 }
@@ -70,7 +71,9 @@ bool rollout_settle(struct model *m, uint32_t svc, int64_t now)
 
 	if (!rollout_active(ro))
 		return false;
-	if (ro->step + 1 != ro->nsteps || st->weight != VS_BUCKETS || st->hold != RO_WAIT)
+	/* The fleet's completes by its driver only, on every host at once. */
+	if (ro->fleet || ro->step + 1 != ro->nsteps || st->weight != VS_BUCKETS ||
+	    st->hold != RO_WAIT)
 		return true;
 	complete(m, svc, now);
 	return false;
@@ -158,13 +161,21 @@ enum gate { GATE_SHUT, GATE_OPEN, GATE_PAUSE };
  * hold ended. With no traffic to judge, after max_inconclusive windows
  * in a row it pauses, or (on_inconclusive "advance") ends without a
  * verdict. */
-static enum gate gate(const struct rollout *ro, int64_t due)
+int64_t rollout_gate_since(const struct rollout *ro)
 {
+	const struct ro_step *st = &ro->steps[ro->step];
+	int64_t due = st->hold == RO_WAIT ? ro->step_started : ro->step_started + st->hold;
+
 	/* The passing window must also be one the step's own traffic went
 	 * through: a hold of 0 must not ride on the last step's verdict. */
-	int64_t since = due > ro->step_started + (int64_t)ro->an.interval ?
-				due :
-				ro->step_started + (int64_t)ro->an.interval;
+	return due > ro->step_started + (int64_t)ro->an.interval ?
+		       due :
+		       ro->step_started + (int64_t)ro->an.interval;
+}
+
+static enum gate gate(const struct rollout *ro)
+{
+	int64_t since = rollout_gate_since(ro);
 
 	if (!ro->an.on || ro->an.last_pass >= since)
 		return GATE_OPEN;
@@ -199,7 +210,7 @@ static bool advance(struct model *m, uint32_t svc, int64_t now)
 		due = st->hold == RO_WAIT ? ro->step_started : ro->step_started + st->hold;
 		if (now < due)
 			break;
-		g = gate(ro, due);
+		g = gate(ro);
 		if (g == GATE_PAUSE)
 			auto_pause(m, svc, now);
 		if (g != GATE_OPEN)
@@ -454,9 +465,14 @@ bool rollout_verdict(struct model *m, uint32_t svc, enum verdict v, const char *
 		    ro->fleet && a->failures + 1 >= a->failure_limit ?
 			    "; the fleet's driver rolls every host back" :
 			    "");
-	/* The fleet's: its driver reads the count from this host's status. */
-	if (++a->failures < a->failure_limit || ro->fleet)
+	if (++a->failures < a->failure_limit)
 		return false;
+	/* The fleet's: its driver reads this from this host's status. */
+	if (ro->fleet) {
+		if (!ro->why[0])
+			snprintf(ro->why, sizeof(ro->why), "%s", why);
+		return false;
+	}
 	return rollout_fail(m, svc, why, now, &err) == 0;
 }
 

@@ -111,8 +111,11 @@ struct rollout {
 	char why[256];	     /* an automatic rollback's reason */
 	char pause_why[160]; /* the last automatic pause's */
 	/* The fleet's (docs/fleet.md): its schedule and rollback are the
-	 * driving host's; here, windows are judged and counted only. */
+	 * driving host's; here, windows are judged and counted only, and
+	 * once failure_limit failed in a row, why stays the last one's until
+	 * the driver rolls back (a pass after must not hide it). */
 	bool fleet;
+	uint32_t nmarks; /* marks ever made: the newest nmarks - n are new to a host at n */
 };
 
 bool rollout_active(const struct rollout *ro);
@@ -147,6 +150,9 @@ bool rollout_tick(struct model *m, int64_t now);
 /* Advance service svc's, the fleet's too: its driver's, with the judged
  * status of every host in ro->an. True if anything changed. */
 bool rollout_advance(struct model *m, uint32_t svc, int64_t now);
+/* With analysis on, the current step ends once a window passed at this
+ * wall time or later (and its hold is over). */
+int64_t rollout_gate_since(const struct rollout *ro);
 /* When the current step's hold ends, or -1 if it waits for promote. */
 int64_t rollout_next_due(const struct rollout *ro);
 /* The target's current weight in basis points. */

@@ -17,7 +17,7 @@ void rollout_fleet_adopt(struct model *m, uint32_t svc, const struct rollout *be
 	struct service *s = &m->svc[svc];
 	struct rollout *ro = &s->ro;
 	char detail[EVENT_MESSAGE_LEN];
-	uint32_t seen = 0;
+	uint32_t seen = 0, new;
 
 	if (same_rollout(before, ro)) {
 		/* This host's windows, not the writer's. */
@@ -26,13 +26,15 @@ void rollout_fleet_adopt(struct model *m, uint32_t svc, const struct rollout *be
 		ro->an.windows = before->an.windows;
 		ro->an.last_pass = before->an.last_pass;
 		memcpy(ro->an.last_verdict, before->an.last_verdict, sizeof(ro->an.last_verdict));
-		/* The marks after the newest this host has are new. */
-		for (uint32_t i = ro->nhist; before->nhist && i-- > 0;)
-			if (!memcmp(&ro->hist[i], &before->hist[before->nhist - 1],
-				    sizeof(ro->hist[0]))) {
-				seen = i + 1;
-				break;
-			}
+		/* Its failure, until the driver's rollback says another. */
+		if (rollout_active(ro))
+			memcpy(ro->why, before->why, sizeof(ro->why));
+		/* The marks made since this host's newest. */
+		new = ro->nmarks > before->nmarks ? ro->nmarks - before->nmarks : 0;
+		seen = new < ro->nhist ? ro->nhist - new : 0;
+	} else if (rollout_active(ro)) {
+		/* A rollback before may have moved the target's sessions. */
+		m->cl[ro->to].no_affinity = false;
 	}
 	for (uint32_t i = seen; i < ro->nhist; i++) {
 		const struct ro_mark *mk = &ro->hist[i];

@@ -68,6 +68,20 @@ void fleet_close(struct fleet_state *f)
 	fleet_view_free(&f->view);
 }
 
+int fleet_refuse_stale(struct fleet_state *f, struct vs_err *err)
+{
+	bool stale;
+
+	pthread_mutex_lock(&f->lock);
+	stale = f->view.stale || !f->view.joined;
+	pthread_mutex_unlock(&f->lock);
+	if (stale)
+		return vs_errf(
+			err, -EAGAIN, 503, "fleet_stale",
+			"this host has no link to etcd: a change to the fleet is refused until it is back (GET /v1/fleet); steering goes on as last applied");
+	return 0;
+}
+
 void fleet_view_take(struct fleet_state *f, struct fleet_view *out)
 {
 	pthread_mutex_lock(&f->lock);
@@ -142,26 +156,15 @@ static int grant(struct fleet_state *f, struct vs_err *err)
  * stays when the host dies, so that the others see it missing). */
 static int register_member(struct fleet_state *f, struct vs_err *err)
 {
-	char key[FLEET_KEY_MAX], joined[CLOCK_RFC3339_LEN], *v;
-	json_t *doc;
+	char key[FLEET_KEY_MAX], joined[CLOCK_RFC3339_LEN];
 	bool created;
 	int64_t rev;
 	int ret;
 
 	fleet_key(&f->cfg, "members", f->cfg.host_id, key, sizeof(key));
 	clock_rfc3339(clock_wall(), 0, joined);
-	doc = json_pack("{ss}", "joined", joined);
-	v = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-	json_decref(doc);
-	if (!v)
-		return vs_errf(err, -ENOMEM, 500, "internal", "out of memory");
-	ret = etcd_client_txn(f->client,
-			      etcd_txn_req(json_pack("[o]", etcd_cmp(key, ETCD_CREATE, 0)),
-					   json_pack("[{s:o}]", "request_put",
-						     etcd_put_req(key, v, strlen(v), 0)),
-					   json_array()),
-			      &created, &rev, err);
-	free(v);
+	ret = etcd_client_create(f->client, key, json_pack("{ss}", "joined", joined), 0, &created,
+				 &rev, err);
 	f->registered = !ret;
 	return ret;
 }
@@ -177,6 +180,10 @@ static void add_sync_state(struct fleet_state *f, json_t *doc)
 	for (uint32_t i = 0; i < VS_MAX_SERVICES; i++)
 		if (f->view.desired[i].problem[0] && json_array_size(problems) < FLEET_PROBLEMS_MAX)
 			json_array_append_new(problems, json_string(f->view.desired[i].problem));
+	for (uint32_t i = 0; i < VS_MAX_SLOTS; i++)
+		if (f->view.versions[i].problem[0] &&
+		    json_array_size(problems) < FLEET_PROBLEMS_MAX)
+			json_array_append_new(problems, json_string(f->view.versions[i].problem));
 	pthread_mutex_unlock(&f->lock);
 }
 

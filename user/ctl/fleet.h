@@ -42,6 +42,18 @@ struct fleet_desired {
 	uint32_t salt;
 };
 
+/* A version the fleet has (PREFIX/services/SVC/versions/VERSION) as this
+ * host took it: registered here with the servers given there, unless it
+ * has its own; deleted here when the key goes. */
+struct fleet_version {
+	char svc[NAME_MAX_LEN]; /* "": a free place */
+	char version[VERSION_MAX_LEN];
+	int64_t mod_rev;
+	char by[NAME_MAX_LEN];
+	bool gone;	   /* the key was deleted: this host deletes its own */
+	char problem[256]; /* why this host could not follow; "" */
+};
+
 /* What the API shows: copied out under the fleet's lock. */
 struct fleet_view {
 	bool on; /* in a fleet: the rest is filled */
@@ -60,6 +72,7 @@ struct fleet_view {
 	int64_t revision;    /* etcd's revision at that read */
 	uint32_t nok, nfailing, nmissing, nbehind;
 	struct fleet_desired desired[VS_MAX_SERVICES];
+	struct fleet_version versions[VS_MAX_SLOTS];
 	int64_t applied_rev;	   /* the store's revision this host has applied up to */
 	int64_t desired_rev;	   /* the newest change to a service it saw */
 	char driver[NAME_MAX_LEN]; /* the host that drives rollouts, "": none seen */
@@ -88,6 +101,8 @@ struct fleet_state {
 	int64_t published;     /* mono ms of the last status put */
 	int64_t contact_mono;  /* mono ms of etcd's last answer */
 	bool driving;	       /* holds PREFIX/driver (ctl/fleet_drive.h) */
+	int64_t driver_rev;    /* the key's create revision: the driver's writes compare it */
+	bool versions_told;    /* this host's versions written to the fleet */
 	pthread_t sync_thread; /* ctl/fleet_sync.c */
 	bool sync_running;
 	pthread_mutex_t apply_lock; /* one desired state applied at a time */
@@ -109,6 +124,9 @@ int fleet_start(struct ctl *c, fleet_render_fn render);
  * see this host missing. Twice is once. */
 void fleet_stop(struct ctl *c);
 
+/* 503 fleet_stale while this host has no link to etcd (or never had):
+ * a change to the fleet made here could not reach the others. */
+int fleet_refuse_stale(struct fleet_state *f, struct vs_err *err);
 /* A copy of what the thread last saw, the caller's to fleet_view_free(). */
 void fleet_view_take(struct fleet_state *f, struct fleet_view *out);
 void fleet_view_free(struct fleet_view *v);

@@ -15,23 +15,28 @@
 
 #define DRIVE_KEY_MAX (FLEET_PREFIX_MAX + 16)
 
-/* The parts of a service's rollout the driver judges it by, copied
- * under the controller's lock. */
+/* A service's rollout as the driver judged it, copied under the
+ * controller's lock, and the hosts' judgement of it. */
 struct drive_ro {
 	char name[NAME_MAX_LEN];
 	enum ro_phase phase;
 	uint32_t step;
 	int64_t started;
+	int64_t since;
+	uint32_t max_inconclusive;
+	struct fleet_judged judged;
 };
 
 static int drive_fn(struct model *next, uint32_t svc, const void *arg, struct vs_err *err)
 {
-	const struct fleet_judged *a = arg;
+	const struct drive_ro *d = arg;
+	const struct fleet_judged *a = &d->judged;
 	struct rollout *ro = &next->svc[svc].ro;
 	char why[sizeof(ro->why)];
 
-	if (!ro->fleet || !rollout_active(ro))
-		return -EALREADY; /* changed since it was judged */
+	/* Changed since it was judged (the watch applied another state). */
+	if (!ro->fleet || ro->started != d->started || ro->step != d->step || ro->phase != d->phase)
+		return -EALREADY;
 	if (a->failed[0]) {
 		snprintf(why, sizeof(why), "on host %s: %s", a->failed, a->why);
 		return rollout_fail(next, svc, why, clock_wall(), err);
@@ -41,13 +46,26 @@ static int drive_fn(struct model *next, uint32_t svc, const void *arg, struct vs
 	return rollout_advance(next, svc, clock_wall()) ? 0 : -EALREADY;
 }
 
+static bool has_problem(struct fleet_state *f)
+{
+	bool any = false;
+
+	pthread_mutex_lock(&f->lock);
+	for (uint32_t i = 0; i < VS_MAX_SERVICES && !any; i++)
+		any = f->view.desired[i].problem[0];
+	for (uint32_t i = 0; i < VS_MAX_SLOTS && !any; i++)
+		any = f->view.versions[i].problem[0];
+	pthread_mutex_unlock(&f->lock);
+	return any;
+}
+
 /* This host drives while PREFIX/driver names it under its lease: the key
  * is created only if absent, and goes with the lease of a host that
  * stopped or lost etcd; then another takes it. */
 static void elect(struct ctl *c)
 {
 	struct fleet_state *f = &c->fleet;
-	char key[DRIVE_KEY_MAX], at[CLOCK_RFC3339_LEN], driver[NAME_MAX_LEN] = "", *v;
+	char key[DRIVE_KEY_MAX], at[CLOCK_RFC3339_LEN], driver[NAME_MAX_LEN] = "";
 	bool was = f->driving, won = false;
 	struct etcd_range r;
 	struct vs_err err;
@@ -57,28 +75,32 @@ static void elect(struct ctl *c)
 	snprintf(key, sizeof(key), "%s/driver", f->cfg.prefix);
 	if (etcd_client_range(f->client, key, false, &r, &err))
 		return;
-	if (r.n) {
+	/* A host that could not apply the fleet's state (a version it
+	 * lacks) would drive what it does not run: it leaves it to others. */
+	if (has_problem(f)) {
+		if (r.n && r.kvs[0].lease == f->lease && f->lease &&
+		    etcd_client_delete(f->client, key, false, &rev, &err))
+			pr_warn("fleet: could not give up driving: %s\n", err.msg);
+		if (r.n && r.kvs[0].lease == f->lease)
+			etcd_range_free(&r), r.n = 0;
+		f->driving = false;
+	} else if (r.n) {
 		doc = json_loadb(r.kvs[0].value, r.kvs[0].value_len, 0, NULL);
 		snprintf(driver, sizeof(driver), "%s",
 			 json_string_value(json_object_get(doc, "host")) ?: "?");
 		json_decref(doc);
 		f->driving = !strcmp(driver, f->cfg.host_id) && r.kvs[0].lease == f->lease;
+		f->driver_rev = r.kvs[0].create_rev;
 	} else {
 		clock_rfc3339(clock_wall(), 0, at);
-		doc = json_pack("{ssss}", "host", f->cfg.host_id, "since", at);
-		v = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-		json_decref(doc);
-		if (v &&
-		    !etcd_client_txn(f->client,
-				     etcd_txn_req(json_pack("[o]", etcd_cmp(key, ETCD_CREATE, 0)),
-						  json_pack("[{s:o}]", "request_put",
-							    etcd_put_req(key, v, strlen(v),
-									 f->lease)),
-						  json_array()),
-				     &won, &rev, &err) &&
-		    won)
+		if (f->lease &&
+		    !etcd_client_create(f->client, key,
+					json_pack("{ssss}", "host", f->cfg.host_id, "since", at),
+					f->lease, &won, &rev, &err) &&
+		    won) {
 			snprintf(driver, sizeof(driver), "%s", f->cfg.host_id);
-		free(v);
+			f->driver_rev = rev; /* created by this transaction */
+		}
 		f->driving = won;
 	}
 	etcd_range_free(&r);
@@ -99,7 +121,6 @@ static void drive(struct ctl *c)
 	struct fleet_state *f = &c->fleet;
 	struct drive_ro ros[VS_MAX_SERVICES];
 	json_t *hosts, *members;
-	struct fleet_judged a;
 	struct vs_err err;
 	uint32_t n = 0;
 	int ret;
@@ -113,7 +134,9 @@ static void drive(struct ctl *c)
 		snprintf(ros[n].name, sizeof(ros[n].name), "%s", c->m->svc[s].name);
 		ros[n].phase = ro->phase;
 		ros[n].step = ro->step;
-		ros[n++].started = ro->started;
+		ros[n].started = ro->started;
+		ros[n].since = rollout_gate_since(ro);
+		ros[n++].max_inconclusive = ro->an.max_inconclusive;
 	}
 	pthread_mutex_unlock(&c->lock);
 	pthread_mutex_lock(&f->lock);
@@ -121,17 +144,20 @@ static void drive(struct ctl *c)
 	members = json_incref(f->view.members);
 	pthread_mutex_unlock(&f->lock);
 	for (uint32_t i = 0; i < n; i++) {
+		struct drive_ro *d = &ros[i];
+		const struct fleet_judged *a = &d->judged;
+
 		fleet_rollout_judge(hosts, members, f->cfg.min_hosts,
-				    &(struct fleet_ro_ref){ ros[i].name, ros[i].started,
-							    ros[i].step + 1,
-							    ro_phase_name(ros[i].phase) },
-				    &a);
-		if (!a.failed[0] && (!a.ready || ros[i].phase != RO_PROGRESSING))
+				    &(struct fleet_ro_ref){ d->name, d->started, d->step + 1,
+							    ro_phase_name(d->phase), d->since,
+							    d->max_inconclusive },
+				    &d->judged);
+		if (!a->failed[0] && (!a->ready || d->phase != RO_PROGRESSING))
 			continue;
 		err = (struct vs_err){};
-		ret = fleet_sync_change(c, ros[i].name, drive_fn, &a, &err);
+		ret = fleet_sync_change(c, d->name, drive_fn, d, f->driver_rev, &err);
 		if (ret && ret != -EALREADY)
-			pr_warn("fleet: driving service %s's rollout, retrying: %s\n", ros[i].name,
+			pr_warn("fleet: driving service %s's rollout, retrying: %s\n", d->name,
 				err.msg);
 	}
 	json_decref(hosts);

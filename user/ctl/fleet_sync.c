@@ -14,6 +14,7 @@
 #include "ctl/ctl.h"
 #include "ctl/fleet.h"
 #include "ctl/fleet_sync.h"
+#include "ctl/fleet_versions.h"
 #include "ctl/ops.h"
 #include "ctl/txn.h"
 
@@ -50,7 +51,9 @@ static int adopt_fn(struct model *next, uint32_t svc, const void *arg, struct vs
 		return vs_errf(err, -ENOMEM, 500, "internal", "out of memory");
 	*before = next->svc[svc].ro;
 	ret = fleet_rollout_load(doc->rollout, next, svc, err);
-	if (!ret)
+	if (ret == 1) /* an ended rollout: this host keeps its own */
+		next->svc[svc].ro = *before;
+	if (ret >= 0)
 		ret = model_set_weights(next, svc, doc->w.names, doc->w.bp, doc->w.n, err);
 	if (!ret) {
 		if (doc->has_salt)
@@ -151,6 +154,9 @@ static int on_msg(const struct etcd_watch_msg *m, void *arg)
 		const struct etcd_kv *kv = &m->ev[i].kv;
 		const char *name = fleet_key_id(&f->cfg, "services", kv->key);
 
+		if (fleet_versions_apply(c, kv->key, m->ev[i].type == ETCD_PUT, kv->value,
+					 kv->value_len, kv->mod_rev))
+			applied_up_to(f, kv->mod_rev);
 		if (!name)
 			continue;
 		if (m->ev[i].type == ETCD_PUT)
@@ -200,6 +206,7 @@ static int64_t read_all(struct ctl *c, const char *key, struct vs_err *err)
 			memset(d, 0, sizeof(*d));
 	}
 	pthread_mutex_unlock(&f->lock);
+	fleet_versions_read(c, &r);
 	rev = r.rev;
 	etcd_range_free(&r);
 	applied_up_to(f, rev);
@@ -244,7 +251,8 @@ static void *sync_main(void *arg)
 	return NULL;
 }
 
-void fleet_sync_retry(struct ctl *c)
+/* Each service whose desired state this host could not apply. */
+static void retry_services(struct ctl *c)
 {
 	struct fleet_state *f = &c->fleet;
 	char names[VS_MAX_SERVICES][NAME_MAX_LEN], key[SYNC_KEY_MAX];
@@ -267,6 +275,12 @@ void fleet_sync_retry(struct ctl *c)
 	}
 }
 
+void fleet_sync_retry(struct ctl *c)
+{
+	fleet_versions_retry(c);
+	retry_services(c);
+}
+
 int fleet_sync_start(struct ctl *c)
 {
 	int ret = -pthread_create(&c->fleet.sync_thread, NULL, sync_main, c);
@@ -283,43 +297,18 @@ void fleet_sync_stop(struct ctl *c)
 	c->fleet.sync_running = false;
 }
 
-static int refuse_stale(struct fleet_state *f, struct vs_err *err)
-{
-	bool stale;
-
-	pthread_mutex_lock(&f->lock);
-	stale = f->view.stale || !f->view.joined;
-	pthread_mutex_unlock(&f->lock);
-	if (stale)
-		return vs_errf(
-			err, -EAGAIN, 503, "fleet_stale",
-			"this host has no link to etcd: a change to the fleet is refused until it is back (GET /v1/fleet); steering goes on as last applied");
-	return 0;
-}
-
-/* The revision of service svc's desired state this host applied last. */
-static int64_t applied_rev(struct fleet_state *f, const char *svc)
-{
-	struct fleet_desired *d;
-	int64_t rev;
-
-	pthread_mutex_lock(&f->lock);
-	d = desired_of(f, svc, false);
-	rev = d ? d->mod_rev : 0;
-	pthread_mutex_unlock(&f->lock);
-	return rev;
-}
-
 /* doc (the desired state but its salt, by and at, added here; taken)
  * written to PREFIX/services/svc if the key is still at revision base
  * (-1: the one this host applied last), then applied here. apply_lock
  * held from the caller's reading of what the change was made on. */
-static int write_locked(struct ctl *c, const char *svc, json_t *doc, int64_t base,
+static int write_locked(struct ctl *c, const char *svc, json_t *doc, int64_t base, int64_t driver,
 			struct vs_err *err)
 {
 	struct fleet_state *f = &c->fleet;
 	char key[SYNC_KEY_MAX], at[CLOCK_RFC3339_LEN], *text = NULL, msg[sizeof(err->msg)];
-	char code[sizeof(err->code)];
+	char code[sizeof(err->code)], problem[sizeof(f->view.desired[0].problem)] = "";
+	char dkey[FLEET_PREFIX_MAX + 16];
+	json_t *cmps;
 	struct fleet_desired *d;
 	bool won, has_salt;
 	int64_t rev, mine;
@@ -331,7 +320,19 @@ static int write_locked(struct ctl *c, const char *svc, json_t *doc, int64_t bas
 	mine = d ? d->mod_rev : 0;
 	has_salt = d && d->has_salt;
 	salt = has_salt ? d->salt : 0;
+	if (d && d->problem[0] && base < 0)
+		snprintf(problem, sizeof(problem), "%s", d->problem);
 	pthread_mutex_unlock(&f->lock);
+	/* A change made on a state this host could not apply would undo
+	 * what the fleet has (a rollout it lacks a version of): refused,
+	 * unless the caller names the revision it means to replace. */
+	if (problem[0]) {
+		json_decref(doc);
+		return vs_errf(
+			err, -EBUSY, 409, "fleet_not_applied",
+			"this host could not apply the fleet's state of service %s (%.200s): change it on a host that did, or give the weights with ?revision=%lld to replace it",
+			svc, problem, (long long)mine);
+	}
 	if (base < 0)
 		base = mine;
 	/* The fleet's salt, or a new one: the first write of a service
@@ -348,14 +349,18 @@ static int write_locked(struct ctl *c, const char *svc, json_t *doc, int64_t bas
 	json_decref(doc);
 	if (!ret && (!text || fleet_key(&f->cfg, "services", svc, key, sizeof(key))))
 		ret = vs_errf(err, -ENOMEM, 500, "internal", "out of memory");
+	cmps = ret ? NULL : json_pack("[o]", etcd_cmp(key, ETCD_MOD, base));
+	if (cmps && driver && snprintf(dkey, sizeof(dkey), "%s/driver", f->cfg.prefix) > 0)
+		json_array_append_new(cmps, etcd_cmp(dkey, ETCD_CREATE, driver));
 	if (!ret)
 		ret = etcd_client_txn(f->client,
-				      etcd_txn_req(json_pack("[o]", etcd_cmp(key, ETCD_MOD, base)),
+				      etcd_txn_req(json_incref(cmps),
 						   json_pack("[{s:o}]", "request_put",
 							     etcd_put_req(key, text, strlen(text),
 									  0)),
 						   json_array()),
 				      &won, &rev, err);
+	json_decref(cmps);
 	if (!ret && !won)
 		ret = vs_errf(
 			err, -EBUSY, 409, "fleet_conflict",
@@ -380,7 +385,7 @@ int fleet_sync_set_weights(struct ctl *c, const char *svc, json_t *body,
 	struct fleet_state *f = &c->fleet;
 	int ret;
 
-	ret = refuse_stale(f, err);
+	ret = fleet_refuse_stale(f, err);
 	if (!ret)
 		ret = ctl_check_weights(c, svc, w->names, w->bp, w->n, err);
 	if (ret)
@@ -390,7 +395,7 @@ int fleet_sync_set_weights(struct ctl *c, const char *svc, json_t *body,
 	/* Held from reading the revision and salt to the apply: the watch
 	 * cannot apply another state in between. */
 	pthread_mutex_lock(&f->apply_lock);
-	ret = write_locked(c, svc, json_pack("{sO}", "weights", body), base, err);
+	ret = write_locked(c, svc, json_pack("{sO}", "weights", body), base, 0, err);
 	pthread_mutex_unlock(&f->apply_lock);
 	return ret;
 }
@@ -411,7 +416,7 @@ static json_t *desired_json(const struct model *m, uint32_t svc)
 			 "sessionTimeout", (json_int_t)m->svc[svc].session_timeout);
 }
 
-int fleet_sync_change(struct ctl *c, const char *svc, txn_fn fn, const void *arg,
+int fleet_sync_change(struct ctl *c, const char *svc, txn_fn fn, const void *arg, int64_t driver,
 		      struct vs_err *err)
 {
 	struct fleet_state *f = &c->fleet;
@@ -419,7 +424,7 @@ int fleet_sync_change(struct ctl *c, const char *svc, txn_fn fn, const void *arg
 	json_t *doc = NULL;
 	int ret, s;
 
-	ret = refuse_stale(f, err);
+	ret = fleet_refuse_stale(f, err);
 	if (ret)
 		return ret;
 	next = malloc(sizeof(*next));
@@ -443,7 +448,7 @@ int fleet_sync_change(struct ctl *c, const char *svc, txn_fn fn, const void *arg
 	}
 	free(next);
 	if (!ret)
-		ret = write_locked(c, svc, doc, applied_rev(f, svc), err);
+		ret = write_locked(c, svc, doc, -1, driver, err);
 	pthread_mutex_unlock(&f->apply_lock);
 	return ret;
 }

@@ -37,8 +37,11 @@ int fleet_sync_set_weights(struct ctl *c, const char *svc, json_t *body,
  * service's rollout (now the fleet's), weights and session timeout
  * written to the fleet on the revision this host applied last, then
  * applied here. fn's error, and then nothing is written; 409
- * fleet_conflict, 503 fleet_stale as above. */
-int fleet_sync_change(struct ctl *c, const char *svc, txn_fn fn, const void *arg,
+ * fleet_conflict, 503 fleet_stale as above, 409 fleet_not_applied while
+ * this host could not apply the service's state. driver: the driver key's
+ * create revision, which must still be it (a driver deposed meanwhile
+ * writes nothing), or 0. */
+int fleet_sync_change(struct ctl *c, const char *svc, txn_fn fn, const void *arg, int64_t driver,
 		      struct vs_err *err);
 
 #endif

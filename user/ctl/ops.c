@@ -394,7 +394,7 @@ int ctl_rollout_start(struct ctl *c, const char *svc, const struct ro_request *r
 	ret = watchable(c, &a->req.an, err);
 	/* In a fleet, through etcd: every host applies it, this one too. */
 	if (!ret && c->fleet.client)
-		ret = fleet_sync_change(c, svc, start_fn, a, err);
+		ret = fleet_sync_change(c, svc, start_fn, a, 0, err);
 	else if (!ret)
 		ret = txn_run(c, svc, start_fn, sync_mirror, a, err);
 	free(a);
@@ -423,6 +423,6 @@ int ctl_rollout_control(struct ctl *c, const char *svc, enum ro_op op, bool full
 	struct control_arg a = { c, op, full };
 
 	if (c->fleet.client)
-		return fleet_sync_change(c, svc, control_fn, &a, err);
+		return fleet_sync_change(c, svc, control_fn, &a, 0, err);
 	return txn_run(c, svc, control_fn, sync_mirror, &a, err);
 }

@@ -444,6 +444,25 @@ int etcd_client_txn(struct etcd_client *c, json_t *txn, bool *succeeded, int64_t
 	return ret;
 }
 
+int etcd_client_create(struct etcd_client *c, const char *key, json_t *doc, int64_t lease,
+		       bool *created, int64_t *rev, struct vs_err *err)
+{
+	char *v = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	int ret;
+
+	json_decref(doc);
+	if (!v)
+		return vs_errf(err, -ENOMEM, 500, "internal", "out of memory");
+	ret = etcd_client_txn(c,
+			      etcd_txn_req(json_pack("[o]", etcd_cmp(key, ETCD_CREATE, 0)),
+					   json_pack("[{s:o}]", "request_put",
+						     etcd_put_req(key, v, strlen(v), lease)),
+					   json_array()),
+			      created, rev, err);
+	free(v);
+	return ret;
+}
+
 int etcd_client_grant(struct etcd_client *c, int64_t ttl, int64_t *id, struct vs_err *err)
 {
 	json_t *resp = NULL;
