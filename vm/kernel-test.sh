@@ -32,7 +32,7 @@ skip=$skip,vsteerctl_watch_tmux
 # (dashboard_paths, its headers and paths, runs in the guest).
 skip=$skip,dashboard_page,dashboard_token
 # Nor etcd: the store's client and the fleet's thread do not depend on the kernel.
-skip=$skip,etcd_client,etcd_client_auth,fleet_hosts,fleet_rollout
+skip=$skip,etcd_client,etcd_client_auth,etcd_client_tls,fleet_hosts,fleet_rollout
 
 [ "$(id -u)" = 0 ] || { echo "kernel-test: run as root" >&2; exit 2; }
 [ -w /dev/kvm ] || { echo "kernel-test: needs /dev/kvm" >&2; exit 2; }

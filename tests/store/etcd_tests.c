@@ -700,20 +700,86 @@ static void case_auth_relogin(const void *arg)
 	etcd_client_close(c);
 }
 
+/* -- TLS ("tls": one member that wants clients' certificates; the files
+ * in VSTEER_ETCD_TLS: ca.pem, client.pem, client.key, other-ca.pem) -- */
+
+static int open_tls(const char *ca, bool cert, struct etcd_client **c)
+{
+	const char *dir = getenv("VSTEER_ETCD_TLS");
+	char cafile[512], certfile[512], keyfile[512];
+	struct etcd_client_opts o = { .endpoints = endpoints, .timeout_ms = 2000 };
+	struct vs_err err;
+
+	snprintf(cafile, sizeof(cafile), "%s/%s", dir, ca);
+	snprintf(certfile, sizeof(certfile), "%s/client.pem", dir);
+	snprintf(keyfile, sizeof(keyfile), "%s/client.key", dir);
+	o.cacert = cafile;
+	o.cert = cert ? certfile : NULL;
+	o.key = cert ? keyfile : NULL;
+	return etcd_client_open(&o, c, &err);
+}
+
+static void case_tls(const void *arg)
+{
+	struct etcd_client *c;
+	struct etcd_range r;
+	struct vs_err err;
+	int64_t rev;
+
+	(void)arg;
+	CHECK_INT(open_tls("ca.pem", true, &c), ==, 0);
+	CHECK_INT(etcd_client_put(c, key("tls/a"), "1", 1, 0, &rev, &err), ==, 0);
+	CHECK_INT(etcd_client_range(c, key("tls/a"), false, &r, &err), ==, 0);
+	CHECK_INT(r.n, ==, 1);
+	etcd_range_free(&r);
+	etcd_client_close(c);
+}
+
+/* What a client without the right certificates gets: an error naming the
+ * member, and nothing written. */
+static void case_tls_refused(const void *arg)
+{
+	static const struct {
+		const char *ca;
+		bool cert;
+	} cases[] = { { "ca.pem", false }, { "other-ca.pem", true } };
+	struct etcd_client *c;
+	struct vs_err err;
+	int64_t rev;
+
+	(void)arg;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		row("%s, %s", cases[i].ca, cases[i].cert ? "a client certificate" : "none");
+		CHECK_INT(open_tls(cases[i].ca, cases[i].cert, &c), ==, 0);
+		err = (struct vs_err){};
+		CHECK(etcd_client_put(c, key("tls/b"), "1", 1, 0, &rev, &err) < 0, "%s", "refused");
+		CHECK_HAS(err.msg, endpoints);
+		etcd_client_close(c);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	bool quorum = argc > 1 && !strcmp(argv[1], "quorum");
 	bool auth = argc > 1 && !strcmp(argv[1], "auth");
+	bool tls = argc > 1 && !strcmp(argv[1], "tls");
 	char name[128];
 
 	endpoints = getenv("VSTEER_ETCD");
-	if (!endpoints || argc > 2 || (argc == 2 && !quorum && !auth)) {
+	if (!endpoints || argc > 2 || (argc == 2 && !quorum && !auth && !tls) ||
+	    (tls && !getenv("VSTEER_ETCD_TLS"))) {
 		fprintf(stderr,
-			"usage: VSTEER_ETCD=URL,... etcd_tests [quorum|auth] (tests/e2e/fleet.py)\n");
+			"usage: VSTEER_ETCD=URL,... etcd_tests [quorum|auth|tls] (tests/e2e/fleet.py)\n");
 		return 2;
 	}
 	snprintf(prefix, sizeof(prefix), "/vsteer-test/%d/%s/", (int)getpid(),
 		 argc > 1 ? argv[1] : "all");
+	if (tls) {
+		check_run("with the cluster's CA and a client certificate", case_tls, NULL, NULL);
+		check_run("without a client certificate, or another CA: refused", case_tls_refused,
+			  NULL, NULL);
+		return check_summary("etcd");
+	}
 	if (!check_run("setup: a client of the cluster", case_open, NULL, NULL))
 		return check_summary("etcd");
 	if (auth) {
