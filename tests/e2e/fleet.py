@@ -70,6 +70,21 @@ class EtcdCluster:
     def endpoints(self):
         return ",".join("http://%s:%d" % (a, c) for _, a, c, _, _ in self.members)
 
+    @contextlib.contextmanager
+    def partition(self, name):
+        """Member name (in a container) cut off from the other members for
+        the block (blackhole routes in its namespace); clients still reach
+        it. It loses its leader within an election timeout or two."""
+        enter = [e for n, _, _, _, e in self.members if n == name][0]
+        others = [a for n, a, _, _, _ in self.members if n != name]
+        for a in others:
+            subprocess.run(enter + ["ip", "route", "add", "blackhole", a + "/32"], check=True)
+        try:
+            yield
+        finally:
+            for a in others:
+                subprocess.run(enter + ["ip", "route", "del", "blackhole", a + "/32"], check=True)
+
     def kill(self, name):
         """SIGKILL one member; returns once the others have a leader (it
         may have been the leader: an election takes an election timeout

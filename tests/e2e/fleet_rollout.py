@@ -62,7 +62,9 @@ def fleet_rollout(env):
     finishes the schedule, and the killed host, restarted, takes the
     completed rollout from etcd; a version deleted on h2 leaves every host,
     and one registered instant on h3 takes over on every host (a rollout
-    of the fleet); not one client connection failed
+    of the fleet); with the etcd member every host calls first cut off
+    from the others, weights set on h2 still reach every host; not one
+    client connection failed
     throughout (steering never waits on vsteerd or etcd)."""
     bridge = Bridge(env, ("netns",) * 6)
     cluster = EtcdCluster(env, [bridge[4], bridge[5], bridge[6]])
@@ -217,6 +219,17 @@ def fleet_rollout(env):
         for h in hosts:
             check(steers(h) == {"5.0": 100} and h.fetch() == "5.0",
                   "%s after 5.0's takeover: %s" % (h.name, h.weights()))
+
+        # m1, the member every host calls first, cut off from the other
+        # two: it has no leader, so the hosts' watches on it end (etcd's
+        # hasleader) and go to another member, and calls move on: a change
+        # made on h2 reaches every host.
+        with cluster.partition("m1"):
+            status, body = h2.set_weights({"1.0": 100})
+            check(status == 200, "PUT weights on h2 with m1 cut off: %d %s" % (status, body))
+            for h in hosts:
+                wait_for(lambda: steers(h) == {"1.0": 100}, SEEN,
+                         lambda: "%s to apply h2's weights with m1 cut off: %s" % (h.name, h.weights()))
     finally:
         for load in loads:
             load.finish()

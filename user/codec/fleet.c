@@ -341,6 +341,10 @@ json_t *fleet_rollout_json(const struct model *m, uint32_t svc)
 				    json_null());
 	json_object_set_new(j, "to", json_string(m->cl[ro->to].version));
 	json_object_set_new(j, "fleet", json_true());
+	/* A running rollout's why is the writer's own failure, not the
+	 * fleet's: each host keeps its own. */
+	if (rollout_active(ro))
+		json_object_set_new(j, "why", json_string(""));
 	return j;
 }
 

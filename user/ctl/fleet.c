@@ -8,6 +8,7 @@
 #include "lib/file.h"
 #include "lib/log.h"
 #include "store/etcd_client.h"
+#include "store/etcd_guard.h"
 #include "ctl/ctl.h"
 #include "ctl/fleet.h"
 #include "ctl/fleet_drive.h"
@@ -163,8 +164,8 @@ static int register_member(struct fleet_state *f, struct vs_err *err)
 
 	fleet_key(&f->cfg, "members", f->cfg.host_id, key, sizeof(key));
 	clock_rfc3339(clock_wall(), 0, joined);
-	ret = etcd_client_create(f->client, key, json_pack("{ss}", "joined", joined), 0, &created,
-				 &rev, err);
+	ret = etcd_guard_create(f->client, key, json_pack("{ss}", "joined", joined), 0, &created,
+				&rev, err);
 	f->registered = !ret;
 	return ret;
 }

@@ -8,6 +8,7 @@
 #include "core/rollout.h"
 #include "core/rollout_text.h"
 #include "store/etcd_client.h"
+#include "store/etcd_guard.h"
 #include "ctl/ctl.h"
 #include "ctl/fleet_drive.h"
 #include "ctl/fleet_sync.h"
@@ -46,6 +47,8 @@ static int drive_fn(struct model *next, uint32_t svc, const void *arg, struct vs
 	return rollout_advance(next, svc, clock_wall()) ? 0 : -EALREADY;
 }
 
+/* A service whose fleet state this host could not apply (a rollout to a
+ * version it lacks): it would drive what it does not run. */
 static bool has_problem(struct fleet_state *f)
 {
 	bool any = false;
@@ -53,20 +56,35 @@ static bool has_problem(struct fleet_state *f)
 	pthread_mutex_lock(&f->lock);
 	for (uint32_t i = 0; i < VS_MAX_SERVICES && !any; i++)
 		any = f->view.desired[i].problem[0];
-	for (uint32_t i = 0; i < VS_MAX_SLOTS && !any; i++)
-		any = f->view.versions[i].problem[0];
 	pthread_mutex_unlock(&f->lock);
 	return any;
 }
 
+/* The key given up, only if it is still the one this host created. */
+static void give_up(struct fleet_state *f, const char *key)
+{
+	struct vs_err err;
+	bool done;
+	int64_t rev;
+
+	if (etcd_client_txn(f->client,
+			    etcd_txn_req(json_pack("[o]", etcd_cmp(key, ETCD_CREATE, f->driver_rev)),
+					 json_pack("[{s:o}]", "request_delete_range",
+						   etcd_key_req(key, false)),
+					 json_array()),
+			    &done, &rev, &err))
+		pr_warn("fleet: could not give up driving: %s\n", err.msg);
+}
+
 /* This host drives while PREFIX/driver names it under its lease: the key
  * is created only if absent, and goes with the lease of a host that
- * stopped or lost etcd; then another takes it. */
+ * stopped or lost etcd; then another takes it. A host that could not
+ * apply a service's state neither takes it nor keeps it. */
 static void elect(struct ctl *c)
 {
 	struct fleet_state *f = &c->fleet;
 	char key[DRIVE_KEY_MAX], at[CLOCK_RFC3339_LEN], driver[NAME_MAX_LEN] = "";
-	bool was = f->driving, won = false;
+	bool was = f->driving, won = false, problem = has_problem(f);
 	struct etcd_range r;
 	struct vs_err err;
 	json_t *doc;
@@ -75,33 +93,31 @@ static void elect(struct ctl *c)
 	snprintf(key, sizeof(key), "%s/driver", f->cfg.prefix);
 	if (etcd_client_range(f->client, key, false, &r, &err))
 		return;
-	/* A host that could not apply the fleet's state (a version it
-	 * lacks) would drive what it does not run: it leaves it to others. */
-	if (has_problem(f)) {
-		if (r.n && r.kvs[0].lease == f->lease && f->lease &&
-		    etcd_client_delete(f->client, key, false, &rev, &err))
-			pr_warn("fleet: could not give up driving: %s\n", err.msg);
-		if (r.n && r.kvs[0].lease == f->lease)
-			etcd_range_free(&r), r.n = 0;
-		f->driving = false;
-	} else if (r.n) {
+	if (r.n) {
 		doc = json_loadb(r.kvs[0].value, r.kvs[0].value_len, 0, NULL);
 		snprintf(driver, sizeof(driver), "%s",
 			 json_string_value(json_object_get(doc, "host")) ?: "?");
 		json_decref(doc);
 		f->driving = !strcmp(driver, f->cfg.host_id) && r.kvs[0].lease == f->lease;
-		f->driver_rev = r.kvs[0].create_rev;
-	} else {
+		if (f->driving)
+			f->driver_rev = r.kvs[0].create_rev;
+		if (f->driving && problem) {
+			give_up(f, key);
+			f->driving = false;
+			driver[0] = '\0';
+		}
+	} else if (!problem && f->lease) {
 		clock_rfc3339(clock_wall(), 0, at);
-		if (f->lease &&
-		    !etcd_client_create(f->client, key,
-					json_pack("{ssss}", "host", f->cfg.host_id, "since", at),
-					f->lease, &won, &rev, &err) &&
+		if (!etcd_guard_create(f->client, key,
+				       json_pack("{ssss}", "host", f->cfg.host_id, "since", at),
+				       f->lease, &won, &rev, &err) &&
 		    won) {
 			snprintf(driver, sizeof(driver), "%s", f->cfg.host_id);
 			f->driver_rev = rev; /* created by this transaction */
 		}
 		f->driving = won;
+	} else {
+		f->driving = false;
 	}
 	etcd_range_free(&r);
 	pthread_mutex_lock(&f->lock);

@@ -10,6 +10,7 @@
 #include "core/rollout.h"
 #include "core/rollout_fleet.h"
 #include "store/etcd_client.h"
+#include "store/etcd_guard.h"
 #include "store/etcd_watch.h"
 #include "ctl/ctl.h"
 #include "ctl/fleet.h"
@@ -308,7 +309,7 @@ static int write_locked(struct ctl *c, const char *svc, json_t *doc, int64_t bas
 	char key[SYNC_KEY_MAX], at[CLOCK_RFC3339_LEN], *text = NULL, msg[sizeof(err->msg)];
 	char code[sizeof(err->code)], problem[sizeof(f->view.desired[0].problem)] = "";
 	char dkey[FLEET_PREFIX_MAX + 16];
-	json_t *cmps;
+	json_t *fence = NULL;
 	struct fleet_desired *d;
 	bool won, has_salt;
 	int64_t rev, mine;
@@ -349,18 +350,10 @@ static int write_locked(struct ctl *c, const char *svc, json_t *doc, int64_t bas
 	json_decref(doc);
 	if (!ret && (!text || fleet_key(&f->cfg, "services", svc, key, sizeof(key))))
 		ret = vs_errf(err, -ENOMEM, 500, "internal", "out of memory");
-	cmps = ret ? NULL : json_pack("[o]", etcd_cmp(key, ETCD_MOD, base));
-	if (cmps && driver && snprintf(dkey, sizeof(dkey), "%s/driver", f->cfg.prefix) > 0)
-		json_array_append_new(cmps, etcd_cmp(dkey, ETCD_CREATE, driver));
+	if (!ret && driver && snprintf(dkey, sizeof(dkey), "%s/driver", f->cfg.prefix) > 0)
+		fence = json_pack("[o]", etcd_cmp(dkey, ETCD_CREATE, driver));
 	if (!ret)
-		ret = etcd_client_txn(f->client,
-				      etcd_txn_req(json_incref(cmps),
-						   json_pack("[{s:o}]", "request_put",
-							     etcd_put_req(key, text, strlen(text),
-									  0)),
-						   json_array()),
-				      &won, &rev, err);
-	json_decref(cmps);
+		ret = etcd_guard_put(f->client, key, text, base, fence, &won, &rev, err);
 	if (!ret && !won)
 		ret = vs_errf(
 			err, -EBUSY, 409, "fleet_conflict",
@@ -368,15 +361,34 @@ static int write_locked(struct ctl *c, const char *svc, json_t *doc, int64_t bas
 			svc, (long long)base, (long long)mine);
 	/* Written: every host applies it, and so does this one, or says why
 	 * not (it changed here since the check: a rollout started). */
-	if (!ret && (ret = apply_locked(c, svc, text, strlen(text), rev, err))) {
+	if (!ret && apply_locked(c, svc, text, strlen(text), rev, err)) {
 		snprintf(msg, sizeof(msg), "%s", err->msg);
 		snprintf(code, sizeof(code), "%s", err->code);
-		vs_errf(err, ret, err->status, code,
-			"written to the fleet (revision %lld), but not applied here: %s",
-			(long long)rev, msg);
+		ret = vs_errf(err, FLEET_SYNC_WRITTEN, err->status, code,
+			      "written to the fleet (revision %lld), but not applied here: %s",
+			      (long long)rev, msg);
 	}
 	free(text);
 	return ret;
+}
+
+int fleet_sync_check_applied(struct ctl *c, const char *svc, struct vs_err *err)
+{
+	struct fleet_state *f = &c->fleet;
+	char problem[sizeof(f->view.desired[0].problem)] = "";
+	struct fleet_desired *d;
+
+	pthread_mutex_lock(&f->lock);
+	d = desired_of(f, svc, false);
+	if (d)
+		snprintf(problem, sizeof(problem), "%s", d->problem);
+	pthread_mutex_unlock(&f->lock);
+	if (problem[0])
+		return vs_errf(
+			err, -EBUSY, 409, "fleet_not_applied",
+			"this host could not apply the fleet's state of service %s (%.200s): change it on a host that did",
+			svc, problem);
+	return 0;
 }
 
 int fleet_sync_set_weights(struct ctl *c, const char *svc, json_t *body,

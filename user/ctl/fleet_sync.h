@@ -11,6 +11,7 @@
 #ifndef VS_FLEET_SYNC_H
 #define VS_FLEET_SYNC_H
 
+#include <errno.h>
 #include <stdint.h>
 #include "lib/err.h"
 #include "codec/request.h"
@@ -18,7 +19,14 @@
 
 struct ctl;
 
+/* What a change returns that was written to the fleet and could not be
+ * applied here (err says why): every other host applies it. */
+#define FLEET_SYNC_WRITTEN (-EREMOTEIO)
+
 int fleet_sync_start(struct ctl *c);
+/* 409 fleet_not_applied while this host could not apply service svc's
+ * state in the fleet: a change made here would be made on another. */
+int fleet_sync_check_applied(struct ctl *c, const char *svc, struct vs_err *err);
 /* Each service's desired state this host could not apply, tried again
  * (its cause may have gone: a rollout ended, a version was added). From
  * the fleet's thread, every round. */

@@ -9,7 +9,9 @@
 #include "codec/request.h"
 #include "codec/state.h"
 #include "store/etcd_client.h"
+#include "store/etcd_guard.h"
 #include "ctl/ctl.h"
+#include "ctl/fleet_sync.h"
 #include "ctl/fleet_versions.h"
 #include "ctl/ops.h"
 
@@ -36,8 +38,10 @@ static struct fleet_version *entry_of(struct fleet_state *f, const char *svc, co
 	return make ? free_one : NULL;
 }
 
-/* The id of service svc's cluster of version ver here, or "" if none. */
-static void local_cluster(struct ctl *c, const char *svc, const char *ver, char id[ID_LEN])
+/* The id of service svc's cluster of version ver here (spelled so: "2"
+ * and "2.0" are one version to the model, two keys to etcd), or "" if
+ * none; false if this host has no such service. */
+static bool local_cluster(struct ctl *c, const char *svc, const char *ver, char id[ID_LEN])
 {
 	int s, slot;
 
@@ -45,9 +49,10 @@ static void local_cluster(struct ctl *c, const char *svc, const char *ver, char 
 	pthread_mutex_lock(&c->lock);
 	s = model_find_service(c->m, svc);
 	slot = s < 0 ? -1 : model_find_version(c->m, s, ver);
-	if (slot >= 0)
+	if (slot >= 0 && !strcmp(c->m->cl[slot].version, ver))
 		memcpy(id, c->m->cl[slot].id, ID_LEN);
 	pthread_mutex_unlock(&c->lock);
+	return s >= 0;
 }
 
 /* The version registered here with the servers the fleet gives, as
@@ -65,6 +70,13 @@ static int take(struct ctl *c, const char *svc, const char *ver, json_t *servers
 
 	if (!body)
 		return vs_errf(err, -ENOMEM, 500, "internal", "out of memory");
+	/* A process id names a process of the host that registered it. */
+	for (size_t i = 0; i < json_array_size(servers); i++)
+		if (json_object_get(json_array_get(servers, i), "pid")) {
+			json_decref(body);
+			return vs_errf(err, -EINVAL, 409, "not_here",
+				       "its server %zu is named by another host's process id", i);
+		}
 	ret = req_cluster(body, name, &spec, &an, err);
 	if (!ret)
 		ret = ctl_add_cluster(c, name, &spec, &an, id, err);
@@ -81,10 +93,16 @@ static void apply_locked(struct ctl *c, const char *svc, const char *ver, bool p
 	char id[ID_LEN], problem[sizeof(f->view.versions[0].problem)] = "";
 	struct fleet_version *e;
 	struct vs_err err = {};
-	bool said = false;
+	bool said = false, old;
 	int ret = 0;
 
-	local_cluster(c, svc, ver, id);
+	pthread_mutex_lock(&f->lock);
+	e = entry_of(f, svc, ver, false);
+	old = e && mod_rev < e->mod_rev; /* older than what was applied */
+	pthread_mutex_unlock(&f->lock);
+	/* A service this host does not have is not its business. */
+	if (old || !local_cluster(c, svc, ver, id))
+		return;
 	if (put)
 		ret = fleet_version_parse(text, len, &doc, &err);
 	/* A version this host has is its own: its servers stay. */
@@ -115,7 +133,7 @@ static void apply_locked(struct ctl *c, const char *svc, const char *ver, bool p
 	}
 	pthread_mutex_unlock(&f->lock);
 	if (problem[0] && !said)
-		pr_warn("fleet: %s\n", problem);
+		pr_warn("fleet: %s%s\n", problem, e ? "" : " (too many versions to follow)");
 	fleet_version_free(&doc);
 }
 
@@ -157,14 +175,28 @@ static int tell(struct ctl *c, const char *svc, const char *ver, json_t *servers
 	if (fleet_version_key(&f->cfg, svc, ver, key, sizeof(key)))
 		return vs_errf(err, -ENAMETOOLONG, 400, "bad_name", "version key too long");
 	clock_rfc3339(clock_wall(), 0, at);
-	return etcd_client_create(f->client, key,
-				  json_pack("{sOssss}", "servers", servers, "by", f->cfg.host_id,
-					    "at", at),
-				  0, created, &rev, err);
+	return etcd_guard_create(f->client, key,
+				 json_pack("{sOssss}", "servers", servers, "by", f->cfg.host_id,
+					   "at", at),
+				 0, created, &rev, err);
 }
 
-/* This host's versions that the fleet lacks, written to it: a host's
- * config says what exists, as an API call does. */
+/* Whether the range has any version of service svc. */
+static bool service_in_range(const struct fleet_cfg *cfg, const struct etcd_range *r,
+			     const char *svc)
+{
+	char s[NAME_MAX_LEN], v[VERSION_MAX_LEN];
+
+	for (size_t i = 0; i < r->n; i++)
+		if (fleet_version_key_parse(cfg, r->kvs[i].key, s, v) && !strcmp(s, svc))
+			return true;
+	return false;
+}
+
+/* At the start, the versions of each service the fleet has none of yet:
+ * this host's config (and state) say what exists. A service the fleet
+ * has versions of takes new ones by PUT /v1/clusters only: a restarted
+ * host must not bring back a version deleted while it was away. */
 static void tell_all(struct ctl *c, const struct etcd_range *r)
 {
 	struct model *m = malloc(sizeof(*m));
@@ -182,7 +214,7 @@ static void tell_all(struct ctl *c, const struct etcd_range *r)
 		const char *svc = m->svc[cl->svc].name;
 		json_t *servers;
 
-		if (!cl->used || in_range(&c->fleet.cfg, r, svc, cl->version))
+		if (!cl->used || service_in_range(&c->fleet.cfg, r, svc))
 			continue;
 		servers = json_array();
 		for (uint32_t k = 0; k < cl->nsrv; k++)
@@ -203,7 +235,7 @@ void fleet_versions_read(struct ctl *c, const struct etcd_range *r)
 {
 	struct fleet_state *f = &c->fleet;
 	char svc[NAME_MAX_LEN], ver[VERSION_MAX_LEN];
-	struct fleet_version gone[VS_MAX_SLOTS];
+	struct fleet_version *gone = malloc(VS_MAX_SLOTS * sizeof(*gone));
 	uint32_t n = 0;
 
 	for (size_t i = 0; i < r->n; i++)
@@ -212,7 +244,7 @@ void fleet_versions_read(struct ctl *c, const struct etcd_range *r)
 					     r->kvs[i].value_len, r->kvs[i].mod_rev);
 	/* Versions that left the fleet while the watch was down. */
 	pthread_mutex_lock(&f->lock);
-	for (uint32_t i = 0; i < VS_MAX_SLOTS; i++) {
+	for (uint32_t i = 0; gone && i < VS_MAX_SLOTS; i++) {
 		const struct fleet_version *e = &f->view.versions[i];
 
 		if (e->svc[0] && !e->gone && !in_range(&f->cfg, r, e->svc, e->version))
@@ -224,6 +256,7 @@ void fleet_versions_read(struct ctl *c, const struct etcd_range *r)
 		apply_locked(c, gone[i].svc, gone[i].version, false, NULL, 0, r->rev);
 		pthread_mutex_unlock(&f->apply_lock);
 	}
+	free(gone);
 	if (!f->versions_told)
 		tell_all(c, r);
 }
@@ -231,25 +264,37 @@ void fleet_versions_read(struct ctl *c, const struct etcd_range *r)
 void fleet_versions_retry(struct ctl *c)
 {
 	struct fleet_state *f = &c->fleet;
-	struct fleet_version todo[VS_MAX_SLOTS];
+	struct fleet_version *todo = malloc(VS_MAX_SLOTS * sizeof(*todo));
 	char key[VERSION_KEY_MAX];
 	struct etcd_range r;
 	struct vs_err err;
 	uint32_t n = 0;
 
+	if (!todo)
+		return;
 	pthread_mutex_lock(&f->lock);
 	for (uint32_t i = 0; i < VS_MAX_SLOTS; i++)
 		if (f->view.versions[i].problem[0])
 			todo[n++] = f->view.versions[i];
 	pthread_mutex_unlock(&f->lock);
 	for (uint32_t i = 0; i < n; i++) {
-		if (fleet_version_key(&f->cfg, todo[i].svc, todo[i].version, key, sizeof(key)) ||
-		    etcd_client_range(f->client, key, false, &r, &err))
+		if (fleet_version_key(&f->cfg, todo[i].svc, todo[i].version, key, sizeof(key)))
 			continue;
+		/* Read and applied with the watch held off: what it applies
+		 * meanwhile is never undone by an older read. */
 		pthread_mutex_lock(&f->apply_lock);
-		apply_locked(c, todo[i].svc, todo[i].version, r.n > 0, r.n ? r.kvs[0].value : NULL,
-			     r.n ? r.kvs[0].value_len : 0, r.n ? r.kvs[0].mod_rev : r.rev);
+		if (!etcd_client_range(f->client, key, false, &r, &err)) {
+			apply_locked(c, todo[i].svc, todo[i].version, r.n > 0,
+				     r.n ? r.kvs[0].value : NULL, r.n ? r.kvs[0].value_len : 0,
+				     r.n ? r.kvs[0].mod_rev : r.rev);
+			etcd_range_free(&r);
+		}
 		pthread_mutex_unlock(&f->apply_lock);
+	}
+	free(todo);
+	if (!f->versions_told && fleet_key(&f->cfg, "services", NULL, key, sizeof(key)) == 0 &&
+	    !etcd_client_range(f->client, key, true, &r, &err)) {
+		tell_all(c, &r);
 		etcd_range_free(&r);
 	}
 }
@@ -313,7 +358,9 @@ int fleet_versions_add(struct ctl *c, const char *svc, json_t *body, const struc
 		snprintf(req.to, sizeof(req.to), "%s", spec->version);
 		ret = ctl_rollout_start(c, svc, &req, err);
 	}
-	if (ret)
+	/* Not once the fleet has the takeover (written, not applied here):
+	 * the others run it; this host says why it cannot. */
+	if (ret && ret != FLEET_SYNC_WRITTEN)
 		undo_add(c, svc, spec->version, id, created);
 	return ret;
 }
@@ -321,6 +368,7 @@ int fleet_versions_add(struct ctl *c, const char *svc, json_t *body, const struc
 int fleet_versions_delete(struct ctl *c, const char *id, bool force, struct vs_err *err)
 {
 	char svc[NAME_MAX_LEN] = "", ver[VERSION_MAX_LEN] = "", key[VERSION_KEY_MAX];
+	uint16_t weight = 0;
 	int slot, ret;
 	int64_t rev;
 
@@ -332,9 +380,19 @@ int fleet_versions_delete(struct ctl *c, const char *id, bool force, struct vs_e
 	if (slot >= 0) {
 		snprintf(svc, sizeof(svc), "%s", c->m->svc[c->m->cl[slot].svc].name);
 		snprintf(ver, sizeof(ver), "%s", c->m->cl[slot].version);
+		weight = c->m->cl[slot].weight;
 	}
 	pthread_mutex_unlock(&c->lock);
-	ret = ctl_del_cluster(c, id, force, err);
+	/* Its weight is in the fleet's weights, which every host would keep
+	 * naming: to 0 first, through the fleet. */
+	if (weight)
+		return vs_errf(
+			err, -EBUSY, 409, "version_in_use",
+			"version %s of service %s takes %u.%02u%% of new sessions in the fleet: set its weight to 0 first (PUT /v1/services/%s/weights), then delete it",
+			ver, svc, weight / 100, weight % 100, svc);
+	ret = fleet_sync_check_applied(c, svc, err);
+	if (!ret)
+		ret = ctl_del_cluster(c, id, force, err);
 	if (ret || fleet_version_key(&c->fleet.cfg, svc, ver, key, sizeof(key)))
 		return ret;
 	ret = etcd_client_delete(c->fleet.client, key, false, &rev, err);

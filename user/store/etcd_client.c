@@ -367,8 +367,9 @@ static int call(struct etcd_client *c, const char *path, json_t *req, bool safe,
 			ret = call_one(c, c->ep[k], path, body, safe, CALL_FIRST, resp, err);
 		pthread_mutex_lock(&c->lock);
 		/* the next call starts where this one was answered, or past
-		 * the member that could not */
-		c->cur = ret == -EAGAIN ? (k + 1) % c->nep : k;
+		 * the member that could not or did not in time (a member cut
+		 * off from the others holds writes until they time out) */
+		c->cur = ret == -EAGAIN || ret == -ETIMEDOUT ? (k + 1) % c->nep : k;
 		pthread_mutex_unlock(&c->lock);
 	}
 	free(body);
@@ -441,25 +442,6 @@ int etcd_client_txn(struct etcd_client *c, json_t *txn, bool *succeeded, int64_t
 	if (!ret)
 		ret = etcd_parse_txn(resp, succeeded, rev, err);
 	json_decref(resp);
-	return ret;
-}
-
-int etcd_client_create(struct etcd_client *c, const char *key, json_t *doc, int64_t lease,
-		       bool *created, int64_t *rev, struct vs_err *err)
-{
-	char *v = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-	int ret;
-
-	json_decref(doc);
-	if (!v)
-		return vs_errf(err, -ENOMEM, 500, "internal", "out of memory");
-	ret = etcd_client_txn(c,
-			      etcd_txn_req(json_pack("[o]", etcd_cmp(key, ETCD_CREATE, 0)),
-					   json_pack("[{s:o}]", "request_put",
-						     etcd_put_req(key, v, strlen(v), lease)),
-					   json_array()),
-			      created, rev, err);
-	free(v);
 	return ret;
 }
 

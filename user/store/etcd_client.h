@@ -59,11 +59,6 @@ int etcd_client_delete(struct etcd_client *c, const char *key, bool prefix, int6
  * held. */
 int etcd_client_txn(struct etcd_client *c, json_t *txn, bool *succeeded, int64_t *rev,
 		    struct vs_err *err);
-/* key = doc (JSON, stolen) with lease (0: none), only if key does not
- * exist: *created says whether it did not, *rev is the revision after. */
-int etcd_client_create(struct etcd_client *c, const char *key, json_t *doc, int64_t lease,
-		       bool *created, int64_t *rev, struct vs_err *err);
-
 /* A lease of ttl seconds; keepalive renews it (*ttl 0: it had expired,
  * and what was put with it is gone); revoke ends it and deletes what was
  * put with it. */
