@@ -46,7 +46,7 @@ static void check_rollout(json_t *ro, json_t *hosts)
 			abort();
 		rollout_fleet_adopt(&m, 0, &before.svc[0].ro, 1);
 	}
-	fleet_rollout_judge(hosts, json_object_get(hosts, "members"), 2,
+	fleet_rollout_judge(hosts, json_object_get(hosts, "members"), 2, 0,
 			    &(struct fleet_ro_ref){ "default", 1, 1, "progressing", 5, 3 }, &out);
 	if (out.applied > out.members || (out.ready && out.applied < out.required))
 		abort();

@@ -44,6 +44,15 @@ static void test_fleet_cfg(void)
 	CHECK_INT(parse("{\"etcd\": \"http://a:1\", \"hostId\": \"h\"}", &f, &err), ==, 0);
 	CHECK_STR(f.prefix, "/vsteer");
 	CHECK_INT(f.lease_s, ==, FLEET_LEASE_DEFAULT);
+	CHECK(!f.min_hosts && !f.min_hosts_pct, "%s", "every member by default");
+	row("%s", "minHosts, a number or a percentage");
+	CHECK_INT(parse("{\"etcd\": \"http://a:1\", \"hostId\": \"h\", \"minHosts\": 2}", &f, &err),
+		  ==, 0);
+	CHECK(f.min_hosts == 2 && !f.min_hosts_pct, "min_hosts %u", f.min_hosts);
+	CHECK_INT(parse("{\"etcd\": \"http://a:1\", \"hostId\": \"h\", \"minHosts\": \"75%\"}", &f,
+			&err),
+		  ==, 0);
+	CHECK(!f.min_hosts && f.min_hosts_pct == 75, "pct %u", f.min_hosts_pct);
 	row("%s", "no fleet at all");
 	CHECK_INT(parse("{}", &f, &err), ==, 0);
 }
@@ -72,6 +81,15 @@ static void test_fleet_cfg_refused(void)
 		  "go together" },
 		{ "{\"etcd\": \"http://a:1\", \"hostId\": \"h\", \"leaseSeconds\": 61}",
 		  "leaseSeconds" },
+		{ "{\"etcd\": \"http://a:1\", \"hostId\": \"h\", \"minHosts\": \"0%\"}",
+		  "not '0%'" },
+		{ "{\"etcd\": \"http://a:1\", \"hostId\": \"h\", \"minHosts\": \"101%\"}",
+		  "fleet.minHosts" },
+		{ "{\"etcd\": \"http://a:1\", \"hostId\": \"h\", \"minHosts\": \"50\"}",
+		  "percentage" },
+		{ "{\"etcd\": \"http://a:1\", \"hostId\": \"h\", \"minHosts\": -1}", "minHosts" },
+		{ "{\"etcd\": \"http://a:1\", \"hostId\": \"h\", \"minHosts\": \"50%%\"}",
+		  "fleet.minHosts" },
 		{ "{\"etcd\": [], \"hostId\": \"h\"}", "fleet.etcd" },
 		{ "{\"etcd\": [\"http://a:1,http://b:1\"], \"hostId\": \"h\"}", "fleet.etcd[0]" },
 		{ "{\"etcd\": 7, \"hostId\": \"h\"}", "fleet.etcd" },

@@ -157,7 +157,7 @@ static void test_fleet_rollout_judge(void)
 	/* clang-format off */
 	static const struct {
 		const char *name;
-		uint32_t min_hosts;
+		uint32_t min_hosts, min_pct;
 		/* per host (h1-h3): 0 missing, 1 at the step and passed, 2 a
 		 * step behind, 3 another rollout, 4 at the step and failed, 5 at
 		 * the step, not passed yet, 6 at the step, 3 windows without a
@@ -169,19 +169,21 @@ static void test_fleet_rollout_judge(void)
 		uint32_t inconclusive;
 		const char *failed;
 	} cases[] = {
-		{ "all passed", 0, { 1, 1, 1 }, true, 3, 3, T0 + 10, 0, "" },
-		{ "one missing", 0, { 1, 0, 1 }, false, 2, 3, 0, 0, "" },
-		{ "one missing, minHosts 2", 2, { 1, 0, 1 }, true, 2, 2, T0 + 10, 0, "" },
-		{ "one behind", 0, { 1, 2, 1 }, false, 2, 3, 0, 0, "" },
-		{ "another rollout", 0, { 3, 1, 1 }, false, 2, 3, 0, 0, "" },
-		{ "minHosts over the members", 5, { 1, 1, 1 }, true, 3, 3, T0 + 10, 0, "" },
-		{ "a host failed", 0, { 1, 1, 4 }, true, 3, 3, T0 + 10, 0, "h3" },
-		{ "a failed host a step behind", 0, { 4, 2, 1 }, false, 2, 3, 0, 0, "h1" },
-		{ "a failed host missing", 0, { 1, 1, 0 }, false, 2, 3, 0, 0, "" },
-		{ "one not passed yet", 0, { 1, 5, 1 }, true, 3, 3, 0, 0, "" },
-		{ "one not passed, minHosts 2", 2, { 1, 5, 1 }, true, 3, 2, T0 + 10, 0, "" },
-		{ "one without verdicts, the rest passed", 0, { 1, 6, 1 }, true, 3, 3, 0, 3, "" },
-		{ "one without verdicts, one not passed", 0, { 5, 6, 1 }, true, 3, 3, 0, 0, "" },
+		{ "all passed", 0, 0, { 1, 1, 1 }, true, 3, 3, T0 + 10, 0, "" },
+		{ "one missing", 0, 0, { 1, 0, 1 }, false, 2, 3, 0, 0, "" },
+		{ "one missing, minHosts 2", 2, 0, { 1, 0, 1 }, true, 2, 2, T0 + 10, 0, "" },
+		{ "one behind", 0, 0, { 1, 2, 1 }, false, 2, 3, 0, 0, "" },
+		{ "another rollout", 0, 0, { 3, 1, 1 }, false, 2, 3, 0, 0, "" },
+		{ "minHosts over the members", 5, 0, { 1, 1, 1 }, true, 3, 3, T0 + 10, 0, "" },
+		{ "a host failed", 0, 0, { 1, 1, 4 }, true, 3, 3, T0 + 10, 0, "h3" },
+		{ "a failed host a step behind", 0, 0, { 4, 2, 1 }, false, 2, 3, 0, 0, "h1" },
+		{ "a failed host missing", 0, 0, { 1, 1, 0 }, false, 2, 3, 0, 0, "" },
+		{ "one not passed yet", 0, 0, { 1, 5, 1 }, true, 3, 3, 0, 0, "" },
+		{ "one not passed, minHosts 2", 2, 0, { 1, 5, 1 }, true, 3, 2, T0 + 10, 0, "" },
+		{ "one without verdicts, the rest passed", 0, 0, { 1, 6, 1 }, true, 3, 3, 0, 3, "" },
+		{ "one without verdicts, one not passed", 0, 0, { 5, 6, 1 }, true, 3, 3, 0, 0, "" },
+		{ "one missing, 66%: 2 of 3", 0, 66, { 1, 0, 1 }, true, 2, 2, T0 + 10, 0, "" },
+		{ "one missing, 67%: 3 of 3", 0, 67, { 1, 0, 1 }, false, 2, 3, 0, 0, "" },
 	};
 	/* clang-format on */
 
@@ -206,7 +208,8 @@ static void test_fleet_rollout_judge(void)
 							   h == 5 ? 2 :
 								    0));
 		}
-		fleet_rollout_judge(hosts, members, cases[i].min_hosts, &ref, &out);
+		fleet_rollout_judge(hosts, members, cases[i].min_hosts, cases[i].min_pct, &ref,
+				    &out);
 		CHECK_INT(out.ready, ==, cases[i].ready);
 		CHECK_INT(out.applied, ==, cases[i].applied);
 		CHECK_INT(out.required, ==, cases[i].required);
@@ -226,7 +229,7 @@ static void test_fleet_rollout_judge(void)
 		       *members = json_pack("{s{}s{}s{}}", "h1", "h2", "h3");
 		struct fleet_judged out;
 
-		fleet_rollout_judge(hosts, members, 0, &ref, &out);
+		fleet_rollout_judge(hosts, members, 0, 0, &ref, &out);
 		CHECK(!out.ready && !out.applied && !out.failed[0], "ready %d applied %u",
 		      out.ready, out.applied);
 		json_decref(hosts);

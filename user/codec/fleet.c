@@ -61,6 +61,20 @@ static int endpoints_field(json_t *obj, struct fleet_cfg *f, struct vs_err *err)
 	return 0;
 }
 
+static int min_hosts_pct(const char *s, uint32_t *pct, struct vs_err *err)
+{
+	char *end;
+	long n = strtol(s, &end, 10);
+
+	if (end == s || strcmp(end, "%") || n < 1 || n > 100 || s[0] == '+' || s[0] == ' ')
+		return vs_errf(err, -EINVAL, 400, "bad_field",
+			       "fleet.minHosts: a number of hosts, or a percentage of the members "
+			       "from \"1%%\" to \"100%%\"; not '%.20s'",
+			       s);
+	*pct = (uint32_t)n;
+	return 0;
+}
+
 int fleet_cfg_parse(json_t *obj, struct fleet_cfg *f, struct vs_err *err)
 {
 	static const char *const keys[] = { "etcd",	    "hostId",	"prefix", "user",
@@ -70,6 +84,7 @@ int fleet_cfg_parse(json_t *obj, struct fleet_cfg *f, struct vs_err *err)
 		{ "leaseSeconds", FLEET_LEASE_MIN, FLEET_LEASE_MAX },
 		{ "minHosts", 0, FLEET_HOSTS_MAX },
 	};
+	json_t *mh = json_object_get(obj, "minHosts");
 	json_int_t v[2] = { f->lease_s, f->min_hosts };
 	int ret;
 
@@ -92,9 +107,14 @@ int fleet_cfg_parse(json_t *obj, struct fleet_cfg *f, struct vs_err *err)
 	if (!ret)
 		ret = string_field(obj, "key", f->key, sizeof(f->key), err);
 	if (!ret)
-		ret = parse_ints(obj, ints, 2, v, "bad_field", "fleet", err);
+		ret = parse_ints(obj, &ints[0], 1, &v[0], "bad_field", "fleet", err);
+	/* minHosts: a number of hosts, or "N%" of the members. */
+	if (!ret && json_is_string(mh))
+		ret = min_hosts_pct(json_string_value(mh), &f->min_hosts_pct, err);
+	else if (!ret)
+		ret = parse_ints(obj, &ints[1], 1, &v[1], "bad_field", "fleet", err);
 	f->lease_s = (uint32_t)v[0];
-	f->min_hosts = (uint32_t)v[1];
+	f->min_hosts = f->min_hosts_pct ? 0 : (uint32_t)v[1];
 	return ret;
 }
 
@@ -423,7 +443,7 @@ static int64_t int_of(json_t *o, const char *key)
 	return json_integer_value(json_object_get(o, key));
 }
 
-void fleet_rollout_judge(json_t *hosts, json_t *members, uint32_t min_hosts,
+void fleet_rollout_judge(json_t *hosts, json_t *members, uint32_t min_hosts, uint32_t min_pct,
 			 const struct fleet_ro_ref *r, struct fleet_judged *out)
 {
 	uint32_t passed = 0, stuck = 0;
@@ -451,7 +471,9 @@ void fleet_rollout_judge(json_t *hosts, json_t *members, uint32_t min_hosts,
 		else if (int_of(an, "inconclusive") >= (int64_t)r->max_inconclusive)
 			stuck++;
 	}
-	out->required = min_hosts && min_hosts < out->members ? min_hosts : out->members;
+	out->required = min_pct ? (out->members * min_pct + 99) / 100 :
+			min_hosts && min_hosts < out->members ? min_hosts :
+								out->members;
 	out->ready = out->required && out->applied >= out->required;
 	/* As one host's engine reads its own: a pass since the step's hold
 	 * on every required host opens it; a host without a verdict for

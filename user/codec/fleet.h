@@ -45,14 +45,15 @@ struct fleet_cfg {
 	char cert[PATH_MAX];
 	char key[PATH_MAX];
 	uint32_t lease_s;
-	uint32_t min_hosts; /* a fleet rollout's step waits for this many; 0: every member */
+	uint32_t min_hosts;	/* a fleet rollout's step waits for this many; 0: every member */
+	uint32_t min_hosts_pct; /* or this percentage of the members, rounded up; 0: none */
 };
 
 /* The defaults: no fleet, prefix /vsteer, a 10 s lease. */
 void fleet_cfg_init(struct fleet_cfg *f);
 /* The config's "fleet" object: {"etcd": "URL,..." or ["URL", ...],
  * "hostId", "prefix", "user", "passwordFile", "caCert", "cert", "key",
- * "leaseSeconds", "minHosts"}, over f's defaults. */
+ * "leaseSeconds", "minHosts" (a number, or "N%")}, over f's defaults. */
 int fleet_cfg_parse(json_t *obj, struct fleet_cfg *f, struct vs_err *err);
 /* Once the command line had its say: etcd and a host id go together, a
  * user with a password file, a cert with a key; the prefix is a path. */
@@ -146,7 +147,7 @@ struct fleet_judged {
 	char why[200];		   /* its reason */
 	uint32_t members;
 	uint32_t applied;  /* hosts that run the same step in the same phase */
-	uint32_t required; /* minHosts, or every member (0: all) */
+	uint32_t required; /* minHosts, its percentage of the members, or every member */
 	bool ready;	   /* applied >= required */
 	/* For the driver's engine: since when a window passed on the
 	 * required hosts (0: not on enough of them), and maxInconclusive when
@@ -157,7 +158,7 @@ struct fleet_judged {
 /* hosts and members as GET /v1/fleet reads them ({"ID": status}, {"ID":
  * {...}}); a member without a status, or another rollout or step, has
  * not applied it. */
-void fleet_rollout_judge(json_t *hosts, json_t *members, uint32_t min_hosts,
+void fleet_rollout_judge(json_t *hosts, json_t *members, uint32_t min_hosts, uint32_t min_pct,
 			 const struct fleet_ro_ref *r, struct fleet_judged *out);
 
 #endif

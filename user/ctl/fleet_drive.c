@@ -163,7 +163,7 @@ static void drive(struct ctl *c)
 		struct drive_ro *d = &ros[i];
 		const struct fleet_judged *a = &d->judged;
 
-		fleet_rollout_judge(hosts, members, f->cfg.min_hosts,
+		fleet_rollout_judge(hosts, members, f->cfg.min_hosts, f->cfg.min_hosts_pct,
 				    &(struct fleet_ro_ref){ d->name, d->started, d->step + 1,
 							    ro_phase_name(d->phase), d->since,
 							    d->max_inconclusive },
