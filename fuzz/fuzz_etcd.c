@@ -44,7 +44,7 @@ static void check_rollout(json_t *ro, json_t *hosts)
 
 		if (!r->fleet || r->to >= VS_MAX_SLOTS || !m.cl[r->to].used || m.cl[r->to].svc != 0)
 			abort();
-		rollout_fleet_adopt(&m, 0, &before.svc[0].ro, 1);
+		rollout_fleet_adopt(&m, 0, &before.svc[0].ro, "h1", 1);
 	}
 	fleet_rollout_judge(hosts, json_object_get(hosts, "members"), 2, 0,
 			    &(struct fleet_ro_ref){ "default", 1, 1, "progressing", 5, 3 }, &out);

@@ -55,7 +55,7 @@ static void test_fleet_rollout_round_trip(void)
 	CHECK_INT(b->svc[0].ro.from, ==, S10);
 	CHECK(b->svc[0].ro.fleet && b->svc[0].ro.step == 0 && b->svc[0].ro.started == T0,
 	      "fleet %d step %u", b->svc[0].ro.fleet, b->svc[0].ro.step);
-	rollout_fleet_adopt(b, 0, &before, T0 + 1);
+	rollout_fleet_adopt(b, 0, &before, NULL, T0 + 1);
 	CHECK_INT(b->svc[0].ro.nhist, ==, a->svc[0].ro.nhist);
 	row("%s", "a host without the target");
 	json_object_set_new(j, "to", json_string("9.9"));
@@ -88,7 +88,7 @@ static void test_fleet_rollout_adopt(void)
 	j = fleet_rollout_json(drv, 0);
 	*before = h->svc[0].ro;
 	CHECK_INT(fleet_rollout_load(j, h, 0, &err), ==, 0);
-	rollout_fleet_adopt(h, 0, before, T0);
+	rollout_fleet_adopt(h, 0, before, "h1", T0);
 	json_decref(j);
 	/* The host judges its windows; the fleet's rollout is not rolled
 	 * back here however many fail, nor stepped by the host's tick. */
@@ -106,7 +106,7 @@ static void test_fleet_rollout_adopt(void)
 	*before = h->svc[0].ro;
 	events = h->events.last_id;
 	CHECK_INT(fleet_rollout_load(j, h, 0, &err), ==, 0);
-	rollout_fleet_adopt(h, 0, before, T0 + 63);
+	rollout_fleet_adopt(h, 0, before, "h1", T0 + 63);
 	json_decref(j);
 	CHECK_INT(h->svc[0].ro.step, ==, 1);
 	CHECK_INT(h->svc[0].ro.an.failures, ==, 5);   /* its own, not the driver's */
@@ -118,7 +118,7 @@ static void test_fleet_rollout_adopt(void)
 	*before = h->svc[0].ro;
 	events = h->events.last_id;
 	CHECK_INT(fleet_rollout_load(j, h, 0, &err), ==, 0);
-	rollout_fleet_adopt(h, 0, before, T0 + 71);
+	rollout_fleet_adopt(h, 0, before, "h2", T0 + 71);
 	json_decref(j);
 	CHECK_INT(h->svc[0].ro.phase, ==, RO_ROLLED_BACK);
 	CHECK(h->cl[S30].no_affinity, "%s", "the target's sessions move back");
@@ -126,12 +126,13 @@ static void test_fleet_rollout_adopt(void)
 	CHECK_INT(h->svc[0].auto_rollbacks, ==, 1);
 	CHECK_INT(h->events.last_id - events, ==, 2); /* rolled_back, auto_rollback */
 	CHECK_HAS(model_event_nth(h, 0)->message, "on host h3: p99 150 ms");
+	CHECK_HAS(model_event_nth(h, 0)->message, "(in the fleet, by host h2)");
 	row("%s", "the same again: nothing new");
 	j = fleet_rollout_json(drv, 0);
 	*before = h->svc[0].ro;
 	events = h->events.last_id;
 	CHECK_INT(fleet_rollout_load(j, h, 0, &err), ==, 0);
-	rollout_fleet_adopt(h, 0, before, T0 + 72);
+	rollout_fleet_adopt(h, 0, before, "h2", T0 + 72);
 	json_decref(j);
 	CHECK_INT(h->events.last_id, ==, events);
 	CHECK_INT(h->svc[0].rollbacks, ==, 1);

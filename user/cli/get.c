@@ -22,8 +22,9 @@ const char *cli_rollout_line(const json_t *ro, char *buf, size_t size)
 		 cli_jstr(ro, "to", "?"), cli_jstr(ro, "strategy", "?"), cli_jstr(ro, "phase", "?"),
 		 cli_jint(ro, "step", 0), cli_jint(ro, "stepsTotal", 0));
 	str_printable(buf, size, p);
-	snprintf(p, sizeof(p), ", %s at %s%%", cli_jstr(ro, "to", "?"),
-		 cli_jfmt_num(cli_jnum(ro, "weight", 0), w, sizeof(w)));
+	snprintf(p, sizeof(p), ", %s at %s%%%s", cli_jstr(ro, "to", "?"),
+		 cli_jfmt_num(cli_jnum(ro, "weight", 0), w, sizeof(w)),
+		 json_is_true(json_object_get(ro, "fleet")) ? " (the fleet's: every host)" : "");
 	if (strlen(buf) + strlen(p) < size)
 		str_printable(buf + strlen(buf), size - strlen(buf), p);
 	return buf;

@@ -12,7 +12,8 @@ static bool same_rollout(const struct rollout *a, const struct rollout *b)
 	       a->from == b->from;
 }
 
-void rollout_fleet_adopt(struct model *m, uint32_t svc, const struct rollout *before, int64_t now)
+void rollout_fleet_adopt(struct model *m, uint32_t svc, const struct rollout *before,
+			 const char *by, int64_t now)
 {
 	struct service *s = &m->svc[svc];
 	struct rollout *ro = &s->ro;
@@ -40,7 +41,11 @@ void rollout_fleet_adopt(struct model *m, uint32_t svc, const struct rollout *be
 		const struct ro_mark *mk = &ro->hist[i];
 
 		ro_mark_detail(m, svc, mk, detail, sizeof(detail));
-		model_event(m, now, s->name, ro_mark_name(mk->type), "%s", detail);
+		/* Which host's API or driver made it: the fleet's rollout
+		 * moves here without a call to this host. */
+		model_event(m, now, s->name, ro_mark_name(mk->type), "%s%s%s%s", detail,
+			    by && by[0] ? " (in the fleet, by host " : "", by && by[0] ? by : "",
+			    by && by[0] ? ")" : "");
 		if (mk->type == ROM_ROLLED_BACK) {
 			m->cl[ro->to].no_affinity = true;
 			s->rollbacks++;

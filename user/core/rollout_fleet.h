@@ -11,7 +11,9 @@
  * another host's change): `before` is the one it replaced. Keeps this
  * host's judged status of the same rollout, records the history's new
  * marks as events and does what they did to this host's model (affinity
- * on a rollback, the drain of a completed rollout's old version). */
-void rollout_fleet_adopt(struct model *m, uint32_t svc, const struct rollout *before, int64_t now);
+ * on a rollback, the drain of a completed rollout's old version); by,
+ * the host that wrote it, is said in each event ("" or NULL: not). */
+void rollout_fleet_adopt(struct model *m, uint32_t svc, const struct rollout *before,
+			 const char *by, int64_t now);
 
 #endif

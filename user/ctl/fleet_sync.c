@@ -61,7 +61,7 @@ static int adopt_fn(struct model *next, uint32_t svc, const void *arg, struct vs
 			next->svc[svc].salt = doc->salt;
 		if (doc->has_session_timeout)
 			next->svc[svc].session_timeout = doc->session_timeout;
-		rollout_fleet_adopt(next, svc, before, clock_wall());
+		rollout_fleet_adopt(next, svc, before, doc->by, clock_wall());
 	}
 	free(before);
 	return ret;
