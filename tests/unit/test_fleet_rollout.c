@@ -140,6 +140,27 @@ static void test_fleet_rollout_adopt(void)
 	free(before);
 }
 
+/* A promote moves a fleet's rollout one step: the rest is the driver's,
+ * judged by every host, where a host's own would run on as far as its
+ * holds and windows allow. */
+static void test_fleet_rollout_promote_one_step(void)
+{
+	static const struct ro_step steps[] = { { 2500, RO_WAIT }, { 5000, 0 }, { 10000, 0 } };
+	struct vs_err err;
+
+	for (int fleet = 0; fleet < 2; fleet++) {
+		struct model *m = host_model(0);
+
+		row("%s", fleet ? "the fleet's" : "a host's own");
+		CHECK_INT(start(m, "2.0", RO_GRADUAL, 0, steps, 3, T0), ==, 0);
+		m->svc[0].ro.fleet = fleet;
+		CHECK_INT(rollout_control(m, 0, RO_OP_PROMOTE, false, T0 + 1, &err), ==, 0);
+		CHECK_INT(m->svc[0].ro.phase, ==, fleet ? RO_PROGRESSING : RO_COMPLETED);
+		if (fleet)
+			CHECK_INT(m->svc[0].ro.step, ==, 1);
+	}
+}
+
 /* A host's status as views_fleet_host() writes it, for service web. */
 static json_t *status(const char *phase, int step, int64_t started, const char *failed,
 		      int64_t pass, int inconclusive)
@@ -242,5 +263,6 @@ const struct unit_case fleet_rollout_cases[] = {
 	TEST(test_fleet_rollout_round_trip),
 	TEST(test_fleet_rollout_adopt),
 	TEST(test_fleet_rollout_judge),
+	TEST(test_fleet_rollout_promote_one_step),
 	{ NULL, NULL },
 };

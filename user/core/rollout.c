@@ -531,7 +531,10 @@ int rollout_control(struct model *m, uint32_t svc, enum ro_op op, bool full, int
 		enter_step(m, svc, now);
 		if (ro->phase == RO_PAUSED)
 			ro->paused_left = ro->steps[ro->step].hold;
-		advance(m, svc, now);
+		/* The fleet's goes on by its driver, judged by every host's
+		 * windows, not by the windows of the host that promoted it. */
+		if (!ro->fleet)
+			advance(m, svc, now);
 		break;
 	case RO_OP_PAUSE:
 		pause(m, svc, now);
@@ -548,7 +551,8 @@ int rollout_control(struct model *m, uint32_t svc, enum ro_op op, bool full, int
 		mark(m, svc, now, ROM_RESUMED);
 		if (ask)
 			approval_ask(m, svc, now);
-		advance(m, svc, now);
+		if (!ro->fleet) /* as promote */
+			advance(m, svc, now);
 		break;
 	}
 	case RO_OP_ABORT:
