@@ -47,7 +47,8 @@ def rollout_of(hosts, what, pred, timeout=STEP):
 @test
 def fleet_rollout(env):
     """Three hosts in a fleet (etcd of three members, minHosts 2), each with
-    its own backends and clients: exactly one drives; a version registered
+    its own backends and clients: exactly one drives (its metrics say 2,
+    the others' 1); a version registered
     on h1 reaches h2 and h3 (their own 3.0 on the same loopback address),
     one whose server is h1's address leaves them failing, naming it, until
     it is deleted (on every host); a gradual rollout
@@ -83,6 +84,10 @@ def fleet_rollout(env):
     check(sum(h.fleet()["driver"] == h.name for h in hosts) == 1
           and driver.events("fleet_driver"), "the driver: %s, its events %s"
           % ({h.name: h.fleet()["driver"] for h in hosts}, driver.events("fleet_driver")))
+    for h in hosts:
+        want = b"vsteer_fleet_driver %d" % (2 if h is driver else 1)
+        wait_for(lambda: want in h.api("GET", "/metrics")[1], SEEN,
+                 lambda: "%s's metrics to say %s" % (h.name, want))
     status, body = h1.set_weights({"1.0": 100, "2.0": 0})
     check(status == 200, "PUT weights on h1: %d %s" % (status, body))
     for h in hosts:

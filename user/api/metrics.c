@@ -374,6 +374,13 @@ static void global_families(FILE *f, const struct snap *snap)
 			   snap->fleet.nfailing);
 	metrics_fmt_sample(f, "vsteer_fleet_hosts", NULL, NULL, "state=\"missing\"",
 			   snap->fleet.nmissing);
+	metrics_fmt_family(f, "vsteer_fleet_driver", "gauge",
+			   "Who drives the fleet's rollouts, as this host last read etcd: 2 this "
+			   "host, 1 another, 0 none (no rollout of the fleet moves on).");
+	metrics_fmt_sample(f, "vsteer_fleet_driver", NULL, NULL, NULL,
+			   snap->fleet.driving ? 2 :
+			   snap->fleet.driver  ? 1 :
+						 0);
 }
 
 char *metrics_text(const struct snap *snap)

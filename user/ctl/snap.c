@@ -90,6 +90,8 @@ static void take_fleet(struct fleet_state *f, struct snap *s)
 	s->fleet.nfailing = f->view.nfailing;
 	s->fleet.nmissing = f->view.nmissing;
 	s->fleet.nbehind = f->view.nbehind;
+	s->fleet.driving = f->view.driving;
+	s->fleet.driver = f->view.driver[0];
 	pthread_mutex_unlock(&f->lock);
 }
 

@@ -60,7 +60,7 @@ struct snap {
 	const struct vs_features *features;
 	/* the fleet's thread's last word (ctl/fleet.h), for /metrics */
 	struct {
-		bool on, stale;
+		bool on, stale, driving, driver; /* this host drives; some host does */
 		uint32_t nok, nfailing, nmissing, nbehind;
 	} fleet;
 };
