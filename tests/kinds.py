@@ -44,6 +44,7 @@ def recorded():
             kinds.update(re.findall(r'\btxn_event\((?:[^,;]+,){2}\s*"(\w+)"', src))
             # fleet_event(c, KIND, ...): ctl/fleet.c's, a txn_event() under the lock
             kinds.update(re.findall(r'\bfleet_event\(\s*[^,;]+,\s*"(\w+)"', src))
+            kinds.update(re.findall(r'\bfleet_event_svc\((?:[^,;]+,){2}\s*"(\w+)"', src))
     marks = read("user/core/rollout_text.c")
     marks = marks[marks.index("mark_names[ROM_TYPES] = {"):]
     kinds.update(re.findall(r'\[ROM_\w+\]\s*=\s*"(\w+)"', marks[:marks.index("};")]))

@@ -64,7 +64,9 @@ def fleet_rollout(env):
     completed rollout from etcd; a version deleted on h2 leaves every host,
     and one registered instant on h3 takes over on every host (a rollout
     of the fleet); with the etcd member every host calls first cut off
-    from the others, weights set on h2 still reach every host; not one
+    from the others, weights set on h2 still reach every host; with two
+    hosts killed, a step whose hold is over waits, and the driver says for
+    whom (GET /v1/fleet, vsteerctl, one event) until one is back; not one
     client connection failed
     throughout (steering never waits on vsteerd or etcd)."""
     bridge = Bridge(env, ("netns",) * 6)
@@ -235,6 +237,31 @@ def fleet_rollout(env):
             for h in hosts:
                 wait_for(lambda: steers(h) == {"1.0": 100}, SEEN,
                          lambda: "%s to apply h2's weights with m1 cut off: %s" % (h.name, h.weights()))
+
+        # Two of three hosts gone (minHosts 2): h1 drives alone, and a
+        # step whose hold is over waits, saying for whom, until one is back.
+        for h in (h2, h3):
+            kill(h.proc)
+        wait_for(lambda: h1.fleet()["driver"] == "h1", SEEN,
+                 lambda: "h1 to drive alone: %s" % h1.fleet()["driver"])
+        status, body = h1.api("POST", "/v1/services/default/rollout",
+                              {"to": "2.0", "strategy": "gradual",
+                               "steps": [{"weight": 50, "hold": 1}, {"weight": 100}]})
+        check(status == 201, "a rollout on h1 alone: %d %s" % (status, body))
+        wait_for(lambda: "default" in h1.fleet()["waiting"], SEEN,
+                 lambda: "h1's fleet view to say what the step waits for: %s" % h1.fleet())
+        why = h1.fleet()["waiting"]["default"]
+        check("step 1 of 2 waits for hosts: 1 of 3 run it, 2 needed" in why
+              and "h2 (missing)" in why and "h3 (missing)" in why
+              and len(h1.events("fleet_rollout_waiting")) == 1
+              and "service default: step 1 of 2 waits" in h1.ctl("get", "fleet"),
+              "what h1 says the step waits for: %s; events %s"
+              % (why, h1.events("fleet_rollout_waiting")))
+        check(h1.rollout()["step"] == 1, "the step went on without its hosts: %s" % h1.rollout())
+        h2.start()
+        rollout_of([h1, h2], "the step, h2 back", lambda r: r["phase"] == "completed")
+        check(not h1.fleet()["waiting"], "still waiting: %s" % h1.fleet()["waiting"])
+        h3.start()
     finally:
         for load in loads:
             load.finish()

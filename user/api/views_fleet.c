@@ -102,6 +102,7 @@ static const char *host_state(json_t *doc, int64_t desired_rev)
 json_t *views_fleet_view(const struct fleet_view *v)
 {
 	json_t *hosts = json_array(), *services = json_object(), *versions = json_array(), *m, *doc;
+	json_t *waiting = json_object();
 	const char *id;
 
 	json_object_foreach (v->members, id, m) {
@@ -133,8 +134,13 @@ json_t *views_fleet_view(const struct fleet_view *v)
 							e->by[0] ? e->by : NULL, "problem",
 							e->problem[0] ? e->problem : NULL));
 	}
+	/* What the driver says its rollouts wait for (its own status). */
+	doc = json_object_get(v->hosts, v->driver);
+	json_object_foreach (json_object_get(doc, "waiting"), id, m)
+		if (json_is_string(m) && json_object_size(waiting) < VS_MAX_SERVICES)
+			json_object_set(waiting, id, m);
 	/* clang-format off */
-	return json_pack("{sssssssis{sbsosososs?}sosIsIsIs{sisisisi}sosososs?}",
+	return json_pack("{sssssssis{sbsosososs?}sosIsIsIs{sisisisi}sosososs?so}",
 			 "host", v->host_id, "prefix", v->prefix, "etcd", v->endpoints,
 			 "leaseSeconds", (int)v->lease_s,
 			 "link", "stale", v->stale,
@@ -148,6 +154,6 @@ json_t *views_fleet_view(const struct fleet_view *v)
 			 "counts", "ok", (int)v->nok, "behind", (int)v->nbehind,
 			 "failing", (int)v->nfailing, "missing", (int)v->nmissing,
 			 "services", services, "versions", versions, "hosts", hosts,
-			 "driver", v->driver[0] ? v->driver : NULL);
+			 "driver", v->driver[0] ? v->driver : NULL, "waiting", waiting);
 	/* clang-format on */
 }

@@ -43,7 +43,9 @@ int cli_print_fleet(const json_t *reply)
 					   "PROBLEM" };
 	json_t *hosts = cli_jarr(reply, "hosts"), *h, *link = cli_jobj(reply, "link");
 	struct cli_table t;
-	char id[80];
+	char id[80], why[400];
+	const char *key;
+	json_t *w;
 	size_t i;
 
 	if (!hosts || !link)
@@ -61,6 +63,11 @@ int cli_print_fleet(const json_t *reply)
 		printf("linked, read at %s; rollouts driven by %s\n",
 		       cli_jstr(reply, "readAt", "?"),
 		       str_printable(id, sizeof(id), cli_jstr(reply, "driver", "no host yet")));
+	/* What holds the fleet's rollouts up: the driver says. */
+	json_object_foreach (cli_jobj(reply, "waiting"), key, w)
+		if (json_is_string(w))
+			printf("service %s: %s\n", str_printable(id, sizeof(id), key),
+			       str_printable(why, sizeof(why), json_string_value(w)));
 	if (cli_table_init(&t, 5, "llrll", hdr) < 0)
 		return cli_error("out of memory");
 	json_array_foreach (hosts, i, h) {

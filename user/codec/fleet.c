@@ -443,6 +443,17 @@ static int64_t int_of(json_t *o, const char *key)
 	return json_integer_value(json_object_get(o, key));
 }
 
+/* A host that does not run the step, named in out->lagging while it fits. */
+static void lagging(struct fleet_judged *out, const char *id, const char *why)
+{
+	size_t n = strlen(out->lagging);
+	int k = snprintf(out->lagging + n, sizeof(out->lagging) - n, "%s%s (%s)", n ? ", " : "", id,
+			 why);
+
+	if (k < 0 || (size_t)k >= sizeof(out->lagging) - n)
+		out->lagging[n] = '\0'; /* the ones that fit */
+}
+
 void fleet_rollout_judge(json_t *hosts, json_t *members, uint32_t min_hosts, uint32_t min_pct,
 			 const struct fleet_ro_ref *r, struct fleet_judged *out)
 {
@@ -463,8 +474,10 @@ void fleet_rollout_judge(json_t *hosts, json_t *members, uint32_t min_hosts, uin
 			snprintf(out->why, sizeof(out->why), "%s", json_string_value(failed));
 		}
 		if (!ro || int_of(ro, "step") != (int64_t)r->step ||
-		    strcmp(json_string_value(json_object_get(ro, "phase")) ?: "", r->phase))
+		    strcmp(json_string_value(json_object_get(ro, "phase")) ?: "", r->phase)) {
+			lagging(out, id, json_object_get(hosts, id) ? "behind" : "missing");
 			continue;
+		}
 		out->applied++;
 		if (int_of(an, "lastPass") >= r->since)
 			passed++;

@@ -148,6 +148,7 @@ struct fleet_judged {
 	uint32_t members;
 	uint32_t applied;  /* hosts that run the same step in the same phase */
 	uint32_t required; /* minHosts, its percentage of the members, or every member */
+	char lagging[160]; /* "h1 (missing), h2 (behind)": the members that do not run it */
 	bool ready;	   /* applied >= required */
 	/* For the driver's engine: since when a window passed on the
 	 * required hosts (0: not on enough of them), and maxInconclusive when

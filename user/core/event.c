@@ -61,6 +61,7 @@ const struct event_kind event_kinds[] = {
 	{ "fleet_host_back",	VS_LOG_NOTICE },
 	{ "fleet_host_failing",	VS_LOG_WARN },
 	{ "fleet_driver",	VS_LOG_NOTICE },
+	{ "fleet_rollout_waiting", VS_LOG_WARN },
 	{ "fleet_rollout_local", VS_LOG_WARN },
 	{ NULL,			0 },
 };

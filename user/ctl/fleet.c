@@ -66,6 +66,8 @@ void fleet_close(struct fleet_state *f)
 {
 	etcd_client_close(f->client);
 	f->client = NULL;
+	json_decref(f->waiting);
+	f->waiting = NULL;
 	fleet_view_free(&f->view);
 }
 
@@ -178,6 +180,8 @@ static void add_sync_state(struct fleet_state *f, json_t *doc)
 
 	pthread_mutex_lock(&f->lock);
 	json_object_set_new(doc, "appliedRevision", json_integer(f->view.applied_rev));
+	if (json_object_size(f->waiting))
+		json_object_set(doc, "waiting", f->waiting);
 	for (uint32_t i = 0; i < VS_MAX_SERVICES; i++)
 		if (f->view.desired[i].problem[0] && json_array_size(problems) < FLEET_PROBLEMS_MAX)
 			json_array_append_new(problems, json_string(f->view.desired[i].problem));
@@ -227,8 +231,17 @@ static void changes(struct ctl *c, json_t *old_hosts, json_t *old_members, json_
 	const char *id;
 	json_t *m, *doc, *was;
 
-	if (!old_hosts)
-		return; /* the first read: nothing to compare with */
+	if (!old_hosts) { /* the first read: nothing to compare with */
+		char ids[256] = "";
+		size_t n = 0;
+
+		json_object_foreach (members, id, m)
+			if (n < sizeof(ids))
+				n += snprintf(ids + n, sizeof(ids) - n, "%s%s%s", n ? ", " : "", id,
+					      json_object_get(hosts, id) ? "" : " (missing)");
+		pr_info("fleet: %zu hosts: %s\n", json_object_size(members), ids);
+		return;
+	}
 	json_object_foreach (members, id, m) {
 		doc = json_object_get(hosts, id);
 		was = json_object_get(old_hosts, id);
@@ -434,6 +447,9 @@ void fleet_stop(struct ctl *c)
 	if (f->lease && etcd_client_revoke(f->client, f->lease, &err))
 		pr_warn("fleet: could not give up the lease (its status lapses in %u s): %s\n",
 			f->cfg.lease_s, err.msg);
+	else if (f->lease)
+		pr_info("fleet: gave up the lease: the other hosts see this one missing now%s\n",
+			f->driving ? ", and one of them drives the fleet's rollouts" : "");
 	f->lease = 0;
 }
 

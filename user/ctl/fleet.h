@@ -81,11 +81,12 @@ struct fleet_view {
 
 /* An event from the fleet's threads: under the controller's lock, which
  * they never hold with the fleet's own (ctl/txn.h). */
-#define fleet_event(c, kind, ...)                        \
-	do {                                             \
-		pthread_mutex_lock(&(c)->lock);          \
-		txn_event((c), "", (kind), __VA_ARGS__); \
-		pthread_mutex_unlock(&(c)->lock);        \
+#define fleet_event(c, kind, ...) fleet_event_svc((c), "", (kind), __VA_ARGS__)
+#define fleet_event_svc(c, svc, kind, ...)                  \
+	do {                                                \
+		pthread_mutex_lock(&(c)->lock);             \
+		txn_event((c), (svc), (kind), __VA_ARGS__); \
+		pthread_mutex_unlock(&(c)->lock);           \
 	} while (0)
 
 struct fleet_state {
@@ -103,6 +104,7 @@ struct fleet_state {
 	bool driving;	       /* holds PREFIX/driver (ctl/fleet_drive.h) */
 	int64_t driver_rev;    /* the key's create revision: the driver's writes compare it */
 	bool versions_told;    /* this host's versions written to the fleet */
+	json_t *waiting;       /* the driver's: {"SERVICE": why its step waits}; lock */
 	pthread_t sync_thread; /* ctl/fleet_sync.c */
 	bool sync_running;
 	pthread_mutex_t apply_lock; /* one desired state applied at a time */

@@ -24,7 +24,8 @@ struct drive_ro {
 	uint32_t step;
 	int64_t started;
 	int64_t since;
-	uint32_t max_inconclusive;
+	int64_t due; /* when its hold ends; -1: it waits for a promote */
+	uint32_t max_inconclusive, nsteps;
 	struct fleet_judged judged;
 };
 
@@ -130,13 +131,34 @@ static void elect(struct ctl *c)
 			    f->cfg.prefix);
 }
 
+/* A step whose hold is over and that not enough hosts run: said in this
+ * host's status (every host's GET /v1/fleet shows it), and once as an
+ * event, when it begins. */
+static void wait_for_hosts(struct ctl *c, json_t *waiting, const struct drive_ro *d)
+{
+	struct fleet_state *f = &c->fleet;
+	const struct fleet_judged *a = &d->judged;
+	char why[EVENT_MESSAGE_LEN - 64];
+	bool said;
+
+	snprintf(why, sizeof(why),
+		 "step %u of %u waits for hosts: %u of %u run it, %u needed; not: %s", d->step + 1,
+		 d->nsteps, a->applied, a->members, a->required, a->lagging[0] ? a->lagging : "-");
+	json_object_set_new(waiting, d->name, json_string(why));
+	pthread_mutex_lock(&f->lock);
+	said = json_is_string(json_object_get(f->waiting, d->name));
+	pthread_mutex_unlock(&f->lock);
+	if (!said)
+		fleet_event_svc(c, d->name, "fleet_rollout_waiting", "%s", why);
+}
+
 /* Each fleet rollout in progress: rolled back if a host failed it,
  * advanced as its schedule says once enough hosts run its step. */
 static void drive(struct ctl *c)
 {
 	struct fleet_state *f = &c->fleet;
 	struct drive_ro ros[VS_MAX_SERVICES];
-	json_t *hosts, *members;
+	json_t *hosts, *members, *waiting = json_object();
 	struct vs_err err;
 	uint32_t n = 0;
 	int ret;
@@ -152,6 +174,8 @@ static void drive(struct ctl *c)
 		ros[n].step = ro->step;
 		ros[n].started = ro->started;
 		ros[n].since = rollout_gate_since(ro);
+		ros[n].due = rollout_next_due(ro);
+		ros[n].nsteps = ro->nsteps;
 		ros[n++].max_inconclusive = ro->an.max_inconclusive;
 	}
 	pthread_mutex_unlock(&c->lock);
@@ -168,6 +192,9 @@ static void drive(struct ctl *c)
 							    ro_phase_name(d->phase), d->since,
 							    d->max_inconclusive },
 				    &d->judged);
+		if (!a->failed[0] && !a->ready && d->phase == RO_PROGRESSING && d->due >= 0 &&
+		    clock_wall() >= d->due)
+			wait_for_hosts(c, waiting, d);
 		if (!a->failed[0] && (!a->ready || d->phase != RO_PROGRESSING))
 			continue;
 		err = (struct vs_err){};
@@ -178,6 +205,19 @@ static void drive(struct ctl *c)
 	}
 	json_decref(hosts);
 	json_decref(members);
+	pthread_mutex_lock(&f->lock);
+	json_decref(f->waiting);
+	f->waiting = waiting;
+	pthread_mutex_unlock(&f->lock);
+}
+
+/* Not driving: nothing of this host's waits. */
+static void forget_waiting(struct fleet_state *f)
+{
+	pthread_mutex_lock(&f->lock);
+	json_decref(f->waiting);
+	f->waiting = NULL;
+	pthread_mutex_unlock(&f->lock);
 }
 
 void fleet_drive_round(struct ctl *c)
@@ -185,6 +225,8 @@ void fleet_drive_round(struct ctl *c)
 	elect(c);
 	if (c->fleet.driving)
 		drive(c);
+	else
+		forget_waiting(&c->fleet);
 }
 
 void fleet_drive_lost(struct ctl *c)
@@ -195,4 +237,5 @@ void fleet_drive_lost(struct ctl *c)
 	pthread_mutex_lock(&f->lock);
 	f->view.driving = false;
 	pthread_mutex_unlock(&f->lock);
+	forget_waiting(f);
 }

@@ -92,7 +92,8 @@ static int apply_locked(struct ctl *c, const char *name, const char *text, size_
 		ret = txn_run(c, name, adopt_fn, NULL, &doc, err);
 	else if (!ret)
 		ret = ctl_set_weights(c, name, doc.w.names, doc.w.bp, doc.w.n,
-				      doc.has_salt ? &doc.salt : NULL, err);
+				      &(struct ctl_fleet_weights){ doc.has_salt, doc.salt, doc.by },
+				      err);
 	if (ret)
 		snprintf(problem, sizeof(problem),
 			 "service %s: the fleet's %s (revision %lld%s%s) not applied here: %s",

@@ -289,7 +289,7 @@ struct weights_arg {
 	const char *const *names;
 	const uint16_t *bp;
 	uint32_t n;
-	const uint32_t *salt; /* NULL: the service keeps its own */
+	const struct ctl_fleet_weights *fleet; /* NULL: made here */
 };
 
 static int weights_fn(struct model *next, uint32_t svc, const void *arg, struct vs_err *err)
@@ -306,11 +306,12 @@ static int weights_fn(struct model *next, uint32_t svc, const void *arg, struct 
 	ret = model_set_weights(next, svc, w->names, w->bp, w->n, err);
 	if (ret)
 		return ret;
-	if (w->salt)
-		next->svc[svc].salt = *w->salt;
+	if (w->fleet && w->fleet->has_salt)
+		next->svc[svc].salt = w->fleet->salt;
 	model_format_weights(next, svc, text, sizeof(text));
-	model_event(next, clock_wall(), next->svc[svc].name, "weights_set", "weights set: %s",
-		    text);
+	model_event(next, clock_wall(), next->svc[svc].name, "weights_set", "weights set: %s%s%s%s",
+		    text, w->fleet && w->fleet->by[0] ? " (in the fleet, by host " : "",
+		    w->fleet ? w->fleet->by : "", w->fleet && w->fleet->by[0] ? ")" : "");
 	return 0;
 }
 
@@ -335,9 +336,9 @@ int ctl_check_weights(struct ctl *c, const char *svc, const char *const *names, 
 }
 
 int ctl_set_weights(struct ctl *c, const char *svc, const char *const *names, const uint16_t *bp,
-		    uint32_t n, const uint32_t *salt, struct vs_err *err)
+		    uint32_t n, const struct ctl_fleet_weights *fleet, struct vs_err *err)
 {
-	struct weights_arg w = { names, bp, n, salt };
+	struct weights_arg w = { names, bp, n, fleet };
 
 	return txn_run(c, svc, weights_fn, NULL, &w, err);
 }

@@ -21,11 +21,17 @@ int ctl_del_cluster(struct ctl *c, const char *id, bool force, struct vs_err *er
 /* Whether ctl_set_weights() would take them now, changing nothing. */
 int ctl_check_weights(struct ctl *c, const char *svc, const char *const *names, const uint16_t *bp,
 		      uint32_t n, struct vs_err *err);
-/* salt, if not NULL, becomes the service's session hash salt in the same
- * change: a fleet's hosts share one, so that a client lands on the same
- * version on each. */
+/* Weights from the fleet (ctl/fleet_sync.h): its session hash salt,
+ * which every host shares so that a client lands on the same version on
+ * each, and the host that set them, for the event. */
+struct ctl_fleet_weights {
+	bool has_salt;
+	uint32_t salt;
+	const char *by; /* "": not known */
+};
+/* fleet: NULL for a change made here. */
 int ctl_set_weights(struct ctl *c, const char *svc, const char *const *names, const uint16_t *bp,
-		    uint32_t n, const uint32_t *salt, struct vs_err *err);
+		    uint32_t n, const struct ctl_fleet_weights *fleet, struct vs_err *err);
 int ctl_rollout_start(struct ctl *c, const char *svc, const struct ro_request *req,
 		      struct vs_err *err);
 int ctl_rollout_control(struct ctl *c, const char *svc, enum ro_op op, bool full,
