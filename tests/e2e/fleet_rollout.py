@@ -242,6 +242,9 @@ def fleet_rollout(env):
         # step whose hold is over waits, saying for whom, until one is back.
         for h in (h2, h3):
             kill(h.proc)
+        # Their statuses lapse with their leases (LEASE s): until then they
+        # read as behind, not missing.
+        h1.wait_states({"h1": "ok", "h2": "missing", "h3": "missing"}, "h2 and h3 killed")
         wait_for(lambda: h1.fleet()["driver"] == "h1", SEEN,
                  lambda: "h1 to drive alone: %s" % h1.fleet()["driver"])
         status, body = h1.api("POST", "/v1/services/default/rollout",
