@@ -136,7 +136,7 @@ static void contact(struct ctl *c, bool ok, const struct vs_err *e)
 		fleet_event(
 			c, "fleet_stale",
 			"etcd has not answered for %u s (%s): this host is stale; steering goes on as last applied",
-			f->cfg.lease_s, e ? e->msg : "no answer");
+			f->cfg.lease_s, e->msg[0] ? e->msg : "no answer");
 	else if (!stale && was_stale)
 		fleet_event(c, "fleet_reconnected",
 			    "etcd answers again: this host is back in the fleet");

@@ -308,8 +308,7 @@ static int write_locked(struct ctl *c, const char *svc, json_t *doc, int64_t bas
 {
 	struct fleet_state *f = &c->fleet;
 	char key[SYNC_KEY_MAX], at[CLOCK_RFC3339_LEN], *text = NULL, msg[sizeof(err->msg)];
-	char code[sizeof(err->code)], problem[sizeof(f->view.desired[0].problem)] = "";
-	char dkey[FLEET_PREFIX_MAX + 16];
+	char code[sizeof(err->code)], dkey[FLEET_PREFIX_MAX + 16];
 	json_t *fence = NULL;
 	struct fleet_desired *d;
 	bool won, has_salt;
@@ -317,24 +316,19 @@ static int write_locked(struct ctl *c, const char *svc, json_t *doc, int64_t bas
 	uint32_t salt;
 	int ret = 0;
 
+	/* A change made on a state this host could not apply would undo
+	 * what the fleet has (a rollout it lacks a version of): refused,
+	 * unless the caller names the revision it means to replace. */
+	if (base < 0 && (ret = fleet_sync_check_applied(c, svc, err))) {
+		json_decref(doc);
+		return ret;
+	}
 	pthread_mutex_lock(&f->lock);
 	d = desired_of(f, svc, false);
 	mine = d ? d->mod_rev : 0;
 	has_salt = d && d->has_salt;
 	salt = has_salt ? d->salt : 0;
-	if (d && d->problem[0] && base < 0)
-		snprintf(problem, sizeof(problem), "%s", d->problem);
 	pthread_mutex_unlock(&f->lock);
-	/* A change made on a state this host could not apply would undo
-	 * what the fleet has (a rollout it lacks a version of): refused,
-	 * unless the caller names the revision it means to replace. */
-	if (problem[0]) {
-		json_decref(doc);
-		return vs_errf(
-			err, -EBUSY, 409, "fleet_not_applied",
-			"this host could not apply the fleet's state of service %s (%.200s): change it on a host that did, or give the weights with ?revision=%lld to replace it",
-			svc, problem, (long long)mine);
-	}
 	if (base < 0)
 		base = mine;
 	/* The fleet's salt, or a new one: the first write of a service
@@ -387,7 +381,7 @@ int fleet_sync_check_applied(struct ctl *c, const char *svc, struct vs_err *err)
 	if (problem[0])
 		return vs_errf(
 			err, -EBUSY, 409, "fleet_not_applied",
-			"this host could not apply the fleet's state of service %s (%.200s): change it on a host that did",
+			"this host could not apply the fleet's state of service %s (%.200s): change it on a host that did, or set its weights with ?revision=N to replace it",
 			svc, problem);
 	return 0;
 }

@@ -150,7 +150,7 @@ bool fleet_versions_apply(struct ctl *c, const char *key, bool put, const char *
 	return true;
 }
 
-/* Whether the range has service svc's version ver. */
+/* Whether the range has service svc's version ver (NULL: any of its). */
 static bool in_range(const struct fleet_cfg *cfg, const struct etcd_range *r, const char *svc,
 		     const char *ver)
 {
@@ -158,7 +158,7 @@ static bool in_range(const struct fleet_cfg *cfg, const struct etcd_range *r, co
 
 	for (size_t i = 0; i < r->n; i++)
 		if (fleet_version_key_parse(cfg, r->kvs[i].key, s, v) && !strcmp(s, svc) &&
-		    !strcmp(v, ver))
+		    (!ver || !strcmp(v, ver)))
 			return true;
 	return false;
 }
@@ -179,18 +179,6 @@ static int tell(struct ctl *c, const char *svc, const char *ver, json_t *servers
 				 json_pack("{sOssss}", "servers", servers, "by", f->cfg.host_id,
 					   "at", at),
 				 0, created, &rev, err);
-}
-
-/* Whether the range has any version of service svc. */
-static bool service_in_range(const struct fleet_cfg *cfg, const struct etcd_range *r,
-			     const char *svc)
-{
-	char s[NAME_MAX_LEN], v[VERSION_MAX_LEN];
-
-	for (size_t i = 0; i < r->n; i++)
-		if (fleet_version_key_parse(cfg, r->kvs[i].key, s, v) && !strcmp(s, svc))
-			return true;
-	return false;
 }
 
 /* At the start, the versions of each service the fleet has none of yet:
@@ -214,7 +202,7 @@ static void tell_all(struct ctl *c, const struct etcd_range *r)
 		const char *svc = m->svc[cl->svc].name;
 		json_t *servers;
 
-		if (!cl->used || service_in_range(&c->fleet.cfg, r, svc))
+		if (!cl->used || in_range(&c->fleet.cfg, r, svc, NULL))
 			continue;
 		servers = json_array();
 		for (uint32_t k = 0; k < cl->nsrv; k++)
